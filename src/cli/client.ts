@@ -1,0 +1,113 @@
+// A small HTTPS JSON client for the CLI. The server's certificate is pinned on first
+// login (trust on first use, like ssh) unless a CA file is given; the token and pin live
+// in a 0600 file.
+import { request } from 'node:https';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { TLSSocket, PeerCertificate } from 'node:tls';
+
+export interface CliState {
+  url: string;
+  token?: string;
+  username?: string;
+  fingerprint256?: string;
+  caFile?: string;
+}
+
+export const stateFile = () => process.env.GATEHOUSE_CLI_STATE ?? join(homedir(), '.config', 'gatehouse', 'cli.json');
+
+export function loadState(): CliState | null {
+  const f = stateFile();
+  if (!existsSync(f)) return null;
+  try {
+    return JSON.parse(readFileSync(f, 'utf8')) as CliState;
+  } catch {
+    return null;
+  }
+}
+
+export function saveState(s: CliState): void {
+  const f = stateFile();
+  mkdirSync(dirname(f), { recursive: true, mode: 0o700 });
+  writeFileSync(f, JSON.stringify(s, null, 2) + '\n', { mode: 0o600 });
+  chmodSync(f, 0o600);
+}
+
+export function clearState(): void {
+  rmSync(stateFile(), { force: true });
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface Response {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+  fingerprint256?: string;
+}
+
+export function call(state: CliState, method: string, path: string, body?: unknown, opts: { pin?: boolean; raw?: boolean } = {}): Promise<Response> {
+  const url = new URL(path, state.url);
+  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  const ca = state.caFile ? readFileSync(state.caFile) : undefined;
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method,
+        headers: {
+          accept: 'application/json',
+          ...(payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {}),
+          ...(state.token ? { authorization: `Bearer ${state.token}` } : {}),
+        },
+        ca,
+        // With a pinned fingerprint (or on first contact) the chain is not checked by CA; the pin is.
+        rejectUnauthorized: !!ca,
+        checkServerIdentity: (_host: string, cert: PeerCertificate) => {
+          if (!ca && state.fingerprint256 && cert.fingerprint256 !== state.fingerprint256) {
+            return new Error(`server certificate changed (pinned ${state.fingerprint256}, got ${cert.fingerprint256}); run \`gatehouse login\` again if this is expected`);
+          }
+          return undefined;
+        },
+        timeout: 120_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const fp = (res.socket as TLSSocket).getPeerCertificate?.()?.fingerprint256;
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), fingerprint256: fp });
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('request timed out')));
+    req.on('error', (e: NodeJS.ErrnoException) => reject(e.code === 'ECONNREFUSED' ? new Error(`cannot reach ${state.url}: connection refused (is \`gatehouse serve\` running?)`) : e));
+    if (payload) req.write(payload);
+    req.end();
+  });
+}
+
+export async function callJson<T = any>(state: CliState, method: string, path: string, body?: unknown): Promise<T> {
+  const res = await call(state, method, path, body);
+  const text = res.body.toString('utf8');
+  let parsed: any = undefined;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    /* not JSON */
+  }
+  if (res.status >= 400) {
+    if (res.status === 401 && parsed?.error?.code === 'unauthorized') throw new ApiError(401, 'unauthorized', `${parsed.error.message}; run \`gatehouse login\``);
+    throw new ApiError(res.status, parsed?.error?.code ?? 'error', parsed?.error?.message ?? `HTTP ${res.status}`);
+  }
+  return parsed as T;
+}

@@ -1,0 +1,287 @@
+// The `gatehouse` command. Online commands talk to the API with the token saved by
+// `gatehouse login`; serve, bootstrap and `audit verify --offline` work on the data dir.
+import { createWriteStream } from 'node:fs';
+import { Command } from 'commander';
+import { ConfigError, loadConfig } from '../config.js';
+import { SYSTEM } from '../core/audit/service.js';
+import { checkPasswordPolicy, hashPassword } from '../core/identity/passwords.js';
+import { AppError } from '../core/errors.js';
+import { ApiError, call, callJson, clearState, loadState, saveState, stateFile, type CliState } from './client.js';
+import { askHidden, readStdin } from './prompt.js';
+import { bootstrapAdmin, withCore } from './offline.js';
+
+const program = new Command();
+program.name('gatehouse').description('Gatehouse privileged session gateway').version('0.1.0').showHelpAfterError();
+
+const out = (v: unknown): void => void process.stdout.write(JSON.stringify(v, null, 2) + "\n");
+const table = (rows: Record<string, unknown>[], cols: string[]) => {
+  const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c] ?? '').length)));
+  const line = (vals: string[]) => vals.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+  process.stdout.write([line(cols.map((c) => c.toUpperCase())), ...rows.map((r) => line(cols.map((c) => String(r[c] ?? ''))))].join('\n') + '\n');
+};
+
+function session(): CliState {
+  const s = loadState();
+  if (!s?.token) throw new ApiError(401, 'unauthorized', 'not logged in: run `gatehouse login` first');
+  return s;
+}
+
+async function secretText(opts: { passwordStdin?: boolean }, prompt: string): Promise<string> {
+  return opts.passwordStdin ? readStdin() : askHidden(prompt);
+}
+
+program
+  .command('serve')
+  .description('run the server (configuration from GATEHOUSE_* environment variables)')
+  .action(async () => {
+    const { startServer } = await import('../server.js');
+    const running = await startServer(loadConfig());
+    const shutdown = async (sig: string) => {
+      running.core.log.info({ sig }, 'shutting down');
+      await running.stop();
+      process.exit(0);
+    };
+    process.once('SIGINT', () => void shutdown('SIGINT'));
+    process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  });
+
+program
+  .command('bootstrap')
+  .description('offline: create the first administrator (or, with --reset, set a new password for a user)')
+  .option('-u, --username <name>', 'administrator username', 'admin')
+  .option('--password-stdin', 'read the password from standard input instead of generating one')
+  .option('--reset', 'reset the password of an existing user and clear its lockout')
+  .action(async (opts: { username: string; passwordStdin?: boolean; reset?: boolean }) => {
+    const password = opts.passwordStdin ? await readStdin() : undefined;
+    if (password !== undefined) checkPasswordPolicy(password);
+    await withCore(async (core) => {
+      if (opts.reset) {
+        const user = await core.dir.userByName(opts.username);
+        if (!user) throw new AppError(404, 'not_found', `user "${opts.username}" not found`);
+        const pw = password ?? (await import('node:crypto')).randomBytes(18).toString('base64url');
+        await core.store.db.updateTable('users').set({ passwordHash: await hashPassword(pw), failedLogins: 0, lockedUntil: null, enabled: 1 }).where('id', '=', user.id).execute();
+        await core.store.db.deleteFrom('apiTokens').where('userId', '=', user.id).execute();
+        await core.audit.record(SYSTEM, { action: 'user.password_reset_offline', target: { type: 'user', id: user.id }, details: { username: user.username } });
+        process.stdout.write(password ? `password of "${user.username}" reset\n` : `password of "${user.username}" reset to: ${pw}\n`);
+        return;
+      }
+      const r = await bootstrapAdmin(core, { username: opts.username, ...(password ? { password } : {}) });
+      if (!r) throw new AppError(409, 'conflict', 'users already exist; use --reset to recover an account');
+      process.stdout.write(r.password ? `bootstrap administrator "${r.username}" created; password: ${r.password}\n` : `bootstrap administrator "${r.username}" created\n`);
+    });
+  });
+
+program
+  .command('login')
+  .description('log in to a Gatehouse server and keep the token in a 0600 file')
+  .option('--url <url>', 'server URL', process.env.GATEHOUSE_URL ?? 'https://localhost:8443')
+  .requiredOption('-u, --username <name>', 'username')
+  .option('--password-stdin', 'read the password from standard input')
+  .option('--totp <code>', 'TOTP or recovery code')
+  .option('--ca <file>', 'verify the server with this CA/certificate file instead of pinning on first use')
+  .action(async (opts: { url: string; username: string; passwordStdin?: boolean; totp?: string; ca?: string }) => {
+    const password = await secretText(opts, 'Password: ');
+    const prev = loadState();
+    const state: CliState = { url: opts.url.replace(/\/$/, ''), ...(opts.ca ? { caFile: opts.ca } : {}) };
+    if (prev?.url === state.url && prev.fingerprint256 && !opts.ca) state.fingerprint256 = prev.fingerprint256;
+    const res = await call(state, 'POST', '/api/v1/auth/login', { username: opts.username, password, ...(opts.totp ? { totp: opts.totp } : {}) });
+    const body = JSON.parse(res.body.toString('utf8') || '{}');
+    if (res.status === 401 && body?.error?.code === 'totp_required' && !opts.totp && process.stdin.isTTY) {
+      const totp = await askHidden('TOTP code: ');
+      const again = await call(state, 'POST', '/api/v1/auth/login', { username: opts.username, password, totp });
+      return finishLogin(state, opts.username, again);
+    }
+    return finishLogin(state, opts.username, res);
+  });
+
+function finishLogin(state: CliState, username: string, res: Awaited<ReturnType<typeof call>>) {
+  const body = JSON.parse(res.body.toString('utf8') || '{}');
+  if (res.status !== 200) throw new ApiError(res.status, body?.error?.code ?? 'error', body?.error?.message ?? `HTTP ${res.status}`);
+  saveState({ ...state, token: body.token, username, fingerprint256: state.caFile ? undefined : (state.fingerprint256 ?? res.fingerprint256) });
+  process.stdout.write(`logged in as ${username} until ${body.expiresAt} (token saved in ${stateFile()})\n`);
+}
+
+program
+  .command('logout')
+  .description('revoke the saved token and forget it')
+  .action(async () => {
+    const s = loadState();
+    if (s?.token) await call(s, 'POST', '/api/v1/auth/logout').catch(() => undefined);
+    clearState();
+    process.stdout.write('logged out\n');
+  });
+
+// ---- users
+const users = program.command('users').description('manage users and application accounts');
+users
+  .command('list')
+  .option('--json', 'print JSON')
+  .action(async (o: { json?: boolean }) => {
+    const r = await callJson(session(), 'GET', '/api/v1/users?limit=500');
+    if (o.json) return out(r);
+    table(
+      r.items.map((u: any) => ({ ...u, roles: u.roles.map((x: any) => x.name).join(','), type: u.isApplication ? 'application' : 'user', state: !u.enabled ? 'disabled' : u.locked ? 'locked' : 'enabled' })),
+      ['username', 'displayName', 'type', 'roles', 'state', 'id'],
+    );
+  });
+users
+  .command('create <username>')
+  .option('--display-name <name>')
+  .option('--email <email>')
+  .option('--role <role...>', 'role names (default: User, or Application for --application)')
+  .option('--group <group...>', 'group names')
+  .option('--application', 'API-only application account')
+  .option('--password-stdin', 'read the password from standard input')
+  .option('--no-password', 'create without a password (e.g. an application account using client credentials)')
+  .action(async (username: string, o: any) => {
+    const password = o.password === false ? undefined : await secretText(o, 'Password for the new user: ');
+    out(
+      await callJson(session(), 'POST', '/api/v1/users', {
+        username,
+        ...(o.displayName ? { displayName: o.displayName } : {}),
+        ...(o.email ? { email: o.email } : {}),
+        ...(o.role ? { roles: o.role } : {}),
+        ...(o.group ? { groups: o.group } : {}),
+        ...(o.application ? { isApplication: true } : {}),
+        ...(password ? { password } : {}),
+      }),
+    );
+  });
+const userId = async (ref: string) => {
+  const r = await callJson(session(), 'GET', `/api/v1/users?limit=500&search=${encodeURIComponent(ref)}`);
+  const u = r.items.find((x: any) => x.username === ref || x.id === ref);
+  if (!u) throw new ApiError(404, 'not_found', `user "${ref}" not found`);
+  return u.id as string;
+};
+users.command('disable <username>').action(async (u: string) => out(await callJson(session(), 'PATCH', `/api/v1/users/${await userId(u)}`, { enabled: false })));
+users.command('enable <username>').action(async (u: string) => out(await callJson(session(), 'PATCH', `/api/v1/users/${await userId(u)}`, { enabled: true })));
+users.command('unlock <username>').action(async (u: string) => out(await callJson(session(), 'POST', `/api/v1/users/${await userId(u)}/unlock`)));
+users
+  .command('set-password <username>')
+  .option('--password-stdin')
+  .action(async (u: string, o: any) => {
+    const password = await secretText(o, 'New password: ');
+    await callJson(session(), 'PATCH', `/api/v1/users/${await userId(u)}`, { password });
+    process.stdout.write('password changed\n');
+  });
+users.command('delete <username>').action(async (u: string) => {
+  await callJson(session(), 'DELETE', `/api/v1/users/${await userId(u)}`);
+  process.stdout.write(`deleted ${u}\n`);
+});
+users.command('client-credentials <username>').description('issue OAuth2 client credentials for an application account').action(async (u: string) => out(await callJson(session(), 'POST', `/api/v1/users/${await userId(u)}/client-credentials`)));
+
+// ---- secrets
+const secrets = program.command('secrets').description('manage secrets');
+secrets
+  .command('list')
+  .option('--search <text>')
+  .option('--json')
+  .action(async (o: { search?: string; json?: boolean }) => {
+    const r = await callJson(session(), 'GET', `/api/v1/secrets?limit=500${o.search ? `&search=${encodeURIComponent(o.search)}` : ''}`);
+    if (o.json) return out(r);
+    table(r.items.map((s: any) => ({ ...s, template: s.template.name })), ['name', 'template', 'machine', 'username', 'access', 'id']);
+  });
+secrets
+  .command('create <name>')
+  .requiredOption('-t, --template <template>', 'template id or name (unix-account, windows-account, active-directory-account, generic)')
+  .option('-f, --field <name=value...>', 'non-secret field values, e.g. machine=db1 username=root')
+  .option('--secret-field <name>', 'a secret field (password, privateKey, passphrase) whose value is read from stdin')
+  .option('--folder <id>', 'folder id')
+  .action(async (name: string, o: any) => {
+    const fields: Record<string, string> = {};
+    for (const kv of o.field ?? []) {
+      const i = kv.indexOf('=');
+      if (i < 1) throw new ApiError(400, 'invalid_request', `--field expects name=value, got "${kv}"`);
+      fields[kv.slice(0, i)] = kv.slice(i + 1);
+    }
+    if (o.secretField) fields[o.secretField] = await readStdin();
+    out(await callJson(session(), 'POST', '/api/v1/secrets', { name, template: o.template, fields, ...(o.folder ? { folderId: o.folder } : {}) }));
+  });
+secrets.command('get <id>').action(async (id: string) => out(await callJson(session(), 'GET', `/api/v1/secrets/${id}`)));
+secrets.command('reveal <id>').description('show secret field values (audited)').action(async (id: string) => out(await callJson(session(), 'POST', `/api/v1/secrets/${id}/reveal`)));
+secrets
+  .command('share <id> <principal> <level>')
+  .description('add or change one sharing entry (level: list, view, edit, owner)')
+  .option('--group', 'principal is a group')
+  .action(async (id: string, principal: string, level: string, o: { group?: boolean }) => {
+    const cur = await callJson(session(), 'GET', `/api/v1/secrets/${id}/permissions`);
+    const entries = cur.entries.map((e: any) => ({ principalType: e.principalType, principal: e.principalId, level: e.level }));
+    entries.push({ principalType: o.group ? 'group' : 'user', principal, level });
+    out(await callJson(session(), 'PUT', `/api/v1/secrets/${id}/permissions`, { entries }));
+  });
+secrets.command('delete <id>').action(async (id: string) => {
+  await callJson(session(), 'DELETE', `/api/v1/secrets/${id}`);
+  process.stdout.write(`deleted ${id}\n`);
+});
+
+// ---- audit
+const audit = program.command('audit').description('the tamper-evident audit trail');
+audit
+  .command('verify')
+  .description('recompute the hash chain and check the signed checkpoints')
+  .option('--offline', 'read the database directly (no server needed)')
+  .action(async (o: { offline?: boolean }) => {
+    const r = o.offline ? await withCore((core) => core.audit.verify()) : await callJson(session(), 'GET', '/api/v1/audit/verify');
+    if (r.ok) process.stdout.write(`audit chain OK: ${r.count} events, ${r.checkpoints} signed checkpoints${r.lastCheckpointSeq ? ` (last at event ${r.lastCheckpointSeq})` : ''}\n`);
+    else {
+      process.stdout.write(`audit chain BROKEN: ${r.message ?? `at event ${r.brokenAt}`}\n`);
+      process.exitCode = 3;
+    }
+  });
+audit
+  .command('export')
+  .description('write every event as JSON lines')
+  .option('-o, --out <file>', 'output file (default: standard output)')
+  .option('--offline', 'read the database directly')
+  .action(async (o: { out?: string; offline?: boolean }) => {
+    const dest = o.out ? createWriteStream(o.out, { mode: 0o600 }) : process.stdout;
+    let n = 0;
+    if (o.offline) {
+      await withCore(async (core) => {
+        for await (const e of core.audit.all()) {
+          dest.write(JSON.stringify(e) + '\n');
+          n++;
+        }
+      });
+    } else {
+      const res = await call(session(), 'GET', '/api/v1/audit/export');
+      if (res.status !== 200) throw new ApiError(res.status, 'error', JSON.parse(res.body.toString() || '{}')?.error?.message ?? `HTTP ${res.status}`);
+      dest.write(res.body);
+      n = res.body.toString().split('\n').filter(Boolean).length;
+    }
+    if (dest !== process.stdout) {
+      await new Promise<void>((r) => (dest as NodeJS.WritableStream).end(r));
+      process.stderr.write(`exported ${n} events to ${o.out}\n`);
+    }
+  });
+
+program
+  .command('rotate-master-key')
+  .description('rewrap every data key under a new master key while the server runs')
+  .option('--new-key-stdin', 'read the new key (32 bytes, base64 or hex) from standard input; required when GATEHOUSE_MASTER_KEY is used')
+  .action(async (o: { newKeyStdin?: boolean }) => {
+    const newKey = o.newKeyStdin ? (await readStdin()).trim() : undefined;
+    process.stderr.write('rotating the master key …\n');
+    const r = await callJson(session(), 'POST', '/api/v1/admin/rotate-master-key', newKey ? { newKey } : {});
+    process.stdout.write(`master key rotated: ${r.previousKeyId} -> ${r.keyId}, ${r.rewrapped} data keys rewrapped in ${r.seconds}s\n`);
+    if (r.keySource === 'env') process.stdout.write('set GATEHOUSE_MASTER_KEY to the new key before the next restart\n');
+  });
+
+program.exitOverride();
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  const err = e as Error & { code?: string; exitCode?: number };
+  if (err.code?.startsWith('commander.')) process.exit(err.exitCode ?? 1);
+  if (err instanceof ConfigError) {
+    process.stderr.write(`gatehouse: ${err.message}\n`);
+    process.exit(2);
+  }
+  if (err instanceof ApiError || err instanceof AppError) {
+    process.stderr.write(`gatehouse: ${err.message}\n`);
+    process.exit(1);
+  }
+  process.stderr.write(`gatehouse: ${err.message}\n`);
+  if (process.env.GATEHOUSE_DEBUG) process.stderr.write(`${err.stack}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,151 @@
+// Configuration comes from the environment, optionally seeded by a JSON file
+// (GATEHOUSE_CONFIG). Every problem is reported as one line naming the setting.
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+export interface Config {
+  dataDir: string;
+  httpPort: number;
+  sshPort: number;
+  rdpPort: number;
+  /** Address the listeners bind to. */
+  bindHost: string;
+  /** postgres://… selects PostgreSQL; undefined means SQLite in the data dir. */
+  databaseUrl?: string;
+  /** base64 or hex encoded 32-byte key; undefined means the key file in the data dir. */
+  masterKey?: string;
+  adminPassword?: string;
+  /** The "custom URL" handed out in launches. Always https. */
+  publicUrl?: string;
+  logLevel: string;
+  /** Operator's certificate and key (PEM files); absent = self-signed in the data dir. */
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly setting: string, detail: string) {
+    super(`invalid configuration: ${setting} ${detail}`);
+  }
+}
+
+type Source = Record<string, string | undefined>;
+
+const KEYS = [
+  'GATEHOUSE_DATA_DIR',
+  'GATEHOUSE_HTTP_PORT',
+  'GATEHOUSE_SSH_PORT',
+  'GATEHOUSE_RDP_PORT',
+  'GATEHOUSE_BIND_HOST',
+  'GATEHOUSE_DATABASE_URL',
+  'GATEHOUSE_MASTER_KEY',
+  'GATEHOUSE_ADMIN_PASSWORD',
+  'GATEHOUSE_PUBLIC_URL',
+  'GATEHOUSE_LOG_LEVEL',
+  'GATEHOUSE_TLS_CERT',
+  'GATEHOUSE_TLS_KEY',
+] as const;
+
+function readConfigFile(path: string): Source {
+  let raw: string;
+  try {
+    raw = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError('GATEHOUSE_CONFIG', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigError('GATEHOUSE_CONFIG', `${path} is not valid JSON`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError('GATEHOUSE_CONFIG', `${path} must hold a JSON object`);
+  }
+  const out: Source = {};
+  for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
+    const key = k.startsWith('GATEHOUSE_') ? k : `GATEHOUSE_${k.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()}`;
+    if (!(KEYS as readonly string[]).includes(key)) throw new ConfigError('GATEHOUSE_CONFIG', `${path}: unknown setting "${k}"`);
+    if (v === null || v === undefined) continue;
+    if (typeof v !== 'string' && typeof v !== 'number') throw new ConfigError(key, `must be a string or number in ${path}`);
+    out[key] = String(v);
+  }
+  return out;
+}
+
+function port(src: Source, key: string, def: number): number {
+  const raw = src[key];
+  if (raw === undefined || raw === '') return def;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(key, `must be a TCP port number (0-65535), got "${raw}"`);
+  const n = Number(raw);
+  if (n > 65535) throw new ConfigError(key, `must be a TCP port number (0-65535), got "${raw}"`);
+  return n;
+}
+
+export function validatePublicUrl(value: string, setting = 'GATEHOUSE_PUBLIC_URL'): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(setting, `must be an https:// URL, got "${value}"`);
+  }
+  if (url.protocol !== 'https:') throw new ConfigError(setting, `must use https:// (launchers refuse plain http), got "${value}"`);
+  return url.toString().replace(/\/$/, '');
+}
+
+export function decodeMasterKey(value: string, setting = 'GATEHOUSE_MASTER_KEY'): Buffer {
+  const v = value.trim();
+  const buf = /^[0-9a-fA-F]{64}$/.test(v) ? Buffer.from(v, 'hex') : Buffer.from(v, 'base64');
+  if (buf.length !== 32 || (!/^[0-9a-fA-F]{64}$/.test(v) && buf.toString('base64').replace(/=+$/, '') !== v.replace(/=+$/, ''))) {
+    throw new ConfigError(setting, 'must be 32 random bytes, base64 or hex encoded (e.g. `openssl rand -base64 32`)');
+  }
+  return buf;
+}
+
+export function loadConfig(env: Source = process.env): Config {
+  const file = env.GATEHOUSE_CONFIG ? readConfigFile(env.GATEHOUSE_CONFIG) : {};
+  const src: Source = { ...file };
+  for (const k of KEYS) if (env[k] !== undefined && env[k] !== '') src[k] = env[k];
+
+  const cfg: Config = {
+    dataDir: resolve(src.GATEHOUSE_DATA_DIR ?? './data'),
+    httpPort: port(src, 'GATEHOUSE_HTTP_PORT', 8443),
+    sshPort: port(src, 'GATEHOUSE_SSH_PORT', 2222),
+    rdpPort: port(src, 'GATEHOUSE_RDP_PORT', 3389),
+    bindHost: src.GATEHOUSE_BIND_HOST ?? '0.0.0.0',
+    logLevel: src.GATEHOUSE_LOG_LEVEL ?? 'info',
+  };
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(cfg.logLevel)) {
+    throw new ConfigError('GATEHOUSE_LOG_LEVEL', `must be one of fatal, error, warn, info, debug, trace, silent; got "${cfg.logLevel}"`);
+  }
+  const db = src.GATEHOUSE_DATABASE_URL;
+  if (db !== undefined) {
+    if (!/^postgres(ql)?:\/\//.test(db)) throw new ConfigError('GATEHOUSE_DATABASE_URL', 'must be a postgres:// or postgresql:// URL (leave it unset for the embedded SQLite database)');
+    try {
+      new URL(db);
+    } catch {
+      throw new ConfigError('GATEHOUSE_DATABASE_URL', 'is not a valid URL');
+    }
+    cfg.databaseUrl = db;
+  }
+  if (src.GATEHOUSE_MASTER_KEY !== undefined) {
+    decodeMasterKey(src.GATEHOUSE_MASTER_KEY);
+    cfg.masterKey = src.GATEHOUSE_MASTER_KEY;
+  }
+  if (src.GATEHOUSE_ADMIN_PASSWORD !== undefined) {
+    if (src.GATEHOUSE_ADMIN_PASSWORD.length < 12) throw new ConfigError('GATEHOUSE_ADMIN_PASSWORD', 'must be at least 12 characters');
+    cfg.adminPassword = src.GATEHOUSE_ADMIN_PASSWORD;
+  }
+  const cert = src.GATEHOUSE_TLS_CERT;
+  const key = src.GATEHOUSE_TLS_KEY;
+  if (!!cert !== !!key) throw new ConfigError(cert ? 'GATEHOUSE_TLS_KEY' : 'GATEHOUSE_TLS_CERT', 'must be set together with ' + (cert ? 'GATEHOUSE_TLS_CERT' : 'GATEHOUSE_TLS_KEY'));
+  for (const [k, v] of [['GATEHOUSE_TLS_CERT', cert], ['GATEHOUSE_TLS_KEY', key]] as const) {
+    if (v && !existsSync(v)) throw new ConfigError(k, `names a file that does not exist: ${v}`);
+  }
+  if (cert && key) {
+    cfg.tlsCertFile = cert;
+    cfg.tlsKeyFile = key;
+  }
+  if (src.GATEHOUSE_PUBLIC_URL !== undefined) cfg.publicUrl = validatePublicUrl(src.GATEHOUSE_PUBLIC_URL);
+  return cfg;
+}

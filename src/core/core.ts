@@ -1,0 +1,67 @@
+// Wires the domain services together. Everything protocol- or HTTP-specific lives outside.
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { ConfigError, type Config } from '../config.js';
+import type { Store } from '../store/db.js';
+import { AuditService, SYSTEM } from './audit/service.js';
+import { AuditSigner } from './audit/signer.js';
+import { Auth } from './identity/auth.js';
+import { Directory } from './identity/directory.js';
+import { Keyring } from './keyring.js';
+import { SettingsService } from './settings.js';
+import { Access } from './vault/access.js';
+import { DataKeys } from './vault/datakeys.js';
+import { Folders } from './vault/folders.js';
+import { Secrets } from './vault/secrets.js';
+import { Templates } from './vault/templates.js';
+
+export interface Core {
+  config: Config;
+  store: Store;
+  log: Logger;
+  keyring: Keyring;
+  dataKeys: DataKeys;
+  audit: AuditService;
+  settings: SettingsService;
+  dir: Directory;
+  auth: Auth;
+  access: Access;
+  templates: Templates;
+  folders: Folders;
+  secrets: Secrets;
+  version: string;
+}
+
+export const VERSION = '0.1.0';
+
+export async function createCore(config: Config, store: Store, log: Logger): Promise<Core> {
+  const { keyring } = Keyring.load(config.dataDir, config.masterKey);
+  const dataKeys = new DataKeys(store, keyring);
+  const missing = await dataKeys.checkKeysLoaded();
+  if (missing.length) {
+    throw new ConfigError('GATEHOUSE_MASTER_KEY', `does not match the key this database was encrypted with (needs key id ${missing.join(', ')}, have ${keyring.currentId})`);
+  }
+  const audit = new AuditService(store, AuditSigner.load(config.dataDir));
+  await audit.init();
+  const settings = new SettingsService(store);
+  const dir = new Directory(store, audit);
+  const auth = new Auth(store, dir, audit, settings, dataKeys);
+  const access = new Access(store);
+  const templates = new Templates(store, audit);
+  const folders = new Folders(store, access, audit, dir);
+  const secrets = new Secrets(store, access, dataKeys, templates, folders, audit, dir);
+  await dir.seedBuiltinRoles();
+  await templates.seedBuiltins();
+  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, version: VERSION };
+}
+
+/** Creates the first administrator when the directory is empty. Returns the password only when it was generated. */
+export async function bootstrapAdmin(core: Core, opts: { username?: string; password?: string } = {}): Promise<{ username: string; password?: string } | null> {
+  if ((await core.dir.countUsers()) > 0) return null;
+  const username = opts.username ?? 'admin';
+  const generated = opts.password ?? core.config.adminPassword ? undefined : randomBytes(18).toString('base64url');
+  const password = opts.password ?? core.config.adminPassword ?? generated!;
+  await core.dir.createUser(SYSTEM, { username, displayName: 'Administrator', password, roles: ['administrator'] });
+  await core.audit.record(SYSTEM, { action: 'system.bootstrap', details: { username, passwordSource: generated ? 'generated' : opts.password ? 'cli' : 'GATEHOUSE_ADMIN_PASSWORD' } });
+  return { username, ...(generated ? { password: generated } : {}) };
+}

@@ -1,0 +1,267 @@
+// Authentication: password (+TOTP) logins with lockout, bearer tokens (hashed at rest,
+// scoped, expiring), TOTP enrolment with recovery codes, and OAuth2 client credentials
+// for application accounts.
+import { Secret, TOTP } from 'otpauth';
+import type { Store } from '../../store/db.js';
+import type { User } from '../../store/schema.js';
+import type { Actor, AuditService } from '../audit/service.js';
+import { AppError, badRequest, notFound, unauthorized } from '../errors.js';
+import type { SettingsService } from '../settings.js';
+import { newId, now, parseJson, randomToken, safeEqual, sha256hex } from '../util.js';
+import type { DataKeys } from '../vault/datakeys.js';
+import type { Directory } from './directory.js';
+import { verifyPassword } from './passwords.js';
+import { SCOPE_NAMES, type Scope } from './permissions.js';
+import type { Principal } from './principal.js';
+
+export const TOKEN_PREFIX = 'gh_';
+const hashToken = (t: string) => sha256hex(`gatehouse-token:${t}`);
+const ISSUER = 'Gatehouse';
+
+export interface TokenView {
+  id: string;
+  name: string;
+  kind: 'session' | 'api' | 'oauth';
+  scopes: Scope[] | null;
+  expiresAt: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
+export class Auth {
+  constructor(
+    private readonly store: Store,
+    private readonly dir: Directory,
+    private readonly audit: AuditService,
+    private readonly settings: SettingsService,
+    private readonly dataKeys: DataKeys,
+  ) {}
+
+  private get db() {
+    return this.store.db;
+  }
+
+  // ---- login
+
+  async login(input: { username: string; password: string; totp?: string }, ip: string | null): Promise<{ token: string; expiresAt: string; user: User }> {
+    const user = await this.dir.userByName(input.username);
+    const fail = async (reason: string, code = 'invalid_credentials', message = 'invalid username or password', status = 401): Promise<never> => {
+      await this.audit.record({ id: user?.id ?? null, name: input.username, ip }, { action: 'auth.login', outcome: 'failure', target: user ? { type: 'user', id: user.id } : undefined, details: { reason } });
+      throw new AppError(status, code, message);
+    };
+    if (!user) {
+      await verifyPassword(null, input.password);
+      return fail('unknown user');
+    }
+    if (user.lockedUntil && user.lockedUntil > now()) {
+      return fail('account locked', 'account_locked', 'account locked after too many failed logins; try again later or ask an administrator to unlock it', 423);
+    }
+    if (!(await verifyPassword(user.passwordHash, input.password))) {
+      await this.registerFailure(user);
+      return fail('wrong password');
+    }
+    if (!user.enabled) return fail('account disabled', 'account_disabled', 'this account is disabled', 403);
+    if (user.totpEnabled) {
+      if (!input.totp) return fail('second factor missing', 'totp_required', 'a TOTP code (or a recovery code) is required for this account');
+      if (!(await this.checkSecondFactor(user, input.totp))) {
+        await this.registerFailure(user);
+        return fail('wrong second factor', 'invalid_totp', 'invalid TOTP code');
+      }
+    }
+    await this.db.updateTable('users').set({ failedLogins: 0, lockedUntil: null, lastLoginAt: now() }).where('id', '=', user.id).execute();
+    const minutes = await this.settings.get('loginTokenMinutes');
+    const { token, expiresAt } = await this.issueToken(user.id, { name: 'login', kind: 'session', scopes: null, ttlSeconds: minutes * 60 });
+    await this.audit.record({ id: user.id, name: user.username, ip }, { action: 'auth.login', target: { type: 'user', id: user.id }, details: { method: user.totpEnabled ? 'password+totp' : 'password' } });
+    return { token, expiresAt, user };
+  }
+
+  private async registerFailure(user: User): Promise<void> {
+    const threshold = await this.settings.get('lockoutThreshold');
+    const failed = user.failedLogins + 1;
+    const lock = threshold > 0 && failed >= threshold;
+    const lockedUntil = lock ? now() + (await this.settings.get('lockoutMinutes')) * 60_000 : user.lockedUntil;
+    await this.db.updateTable('users').set({ failedLogins: lock ? 0 : failed, lockedUntil }).where('id', '=', user.id).execute();
+    if (lock) await this.audit.record({ id: user.id, name: user.username }, { action: 'user.lockout', outcome: 'failure', target: { type: 'user', id: user.id }, details: { failedLogins: failed } });
+  }
+
+  // ---- tokens
+
+  async issueToken(userId: string, opts: { name: string; kind: 'session' | 'api' | 'oauth'; scopes: Scope[] | null; ttlSeconds: number }): Promise<{ id: string; token: string; expiresAt: string }> {
+    const token = TOKEN_PREFIX + randomToken(32);
+    const id = newId();
+    const expiresAt = now() + opts.ttlSeconds * 1000;
+    await this.db
+      .insertInto('apiTokens')
+      .values({ id, userId, name: opts.name, tokenHash: hashToken(token), kind: opts.kind, scopes: JSON.stringify(opts.scopes), expiresAt, createdAt: now(), lastUsedAt: null })
+      .execute();
+    return { id, token, expiresAt: new Date(expiresAt).toISOString() };
+  }
+
+  async resolveToken(token: string, ip: string | null): Promise<Principal | null> {
+    if (!token.startsWith(TOKEN_PREFIX) || token.length > 200) return null;
+    const row = await this.db
+      .selectFrom('apiTokens')
+      .innerJoin('users', 'users.id', 'apiTokens.userId')
+      .select(['apiTokens.id', 'apiTokens.userId', 'apiTokens.kind', 'apiTokens.scopes', 'apiTokens.expiresAt', 'apiTokens.lastUsedAt', 'users.username', 'users.enabled', 'users.isApplication'])
+      .where('tokenHash', '=', hashToken(token))
+      .executeTakeFirst();
+    if (!row || row.expiresAt <= now() || !row.enabled) return null;
+    // Touch at most once a minute: avoids a write per request.
+    if (!row.lastUsedAt || now() - row.lastUsedAt > 60_000) await this.db.updateTable('apiTokens').set({ lastUsedAt: now() }).where('id', '=', row.id).execute();
+    const groupIds = await this.dir.groupIdsOf(row.userId);
+    const scopes = parseJson<Scope[] | null>(row.scopes, null);
+    return {
+      userId: row.userId,
+      username: row.username,
+      isApplication: !!row.isApplication,
+      groupIds,
+      permissions: await this.dir.permissionsOf(row.userId, groupIds),
+      scopes: scopes ? new Set(scopes) : null,
+      tokenId: row.id,
+      tokenKind: row.kind,
+      ip,
+    };
+  }
+
+  async createApiToken(actor: Actor & { id: string }, input: { name: string; scopes: string[]; expiresInDays?: number }): Promise<{ token: string } & TokenView> {
+    const bad = input.scopes.filter((s) => !(SCOPE_NAMES as string[]).includes(s));
+    if (bad.length) throw badRequest(`unknown scope(s): ${bad.join(', ')}; known: ${SCOPE_NAMES.join(', ')}`);
+    if (input.scopes.length === 0) throw badRequest('a token needs at least one scope');
+    const days = input.expiresInDays ?? 90;
+    const { id, token } = await this.issueToken(actor.id, { name: input.name, kind: 'api', scopes: [...new Set(input.scopes)] as Scope[], ttlSeconds: days * 86400 });
+    await this.audit.record(actor, { action: 'token.create', target: { type: 'token', id }, details: { name: input.name, scopes: input.scopes, expiresInDays: days } });
+    return { token, ...(await this.viewToken(id)) };
+  }
+
+  private async viewToken(id: string): Promise<TokenView> {
+    const t = await this.db.selectFrom('apiTokens').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    return {
+      id: t.id,
+      name: t.name,
+      kind: t.kind,
+      scopes: parseJson<Scope[] | null>(t.scopes, null),
+      expiresAt: new Date(t.expiresAt).toISOString(),
+      createdAt: new Date(t.createdAt).toISOString(),
+      lastUsedAt: t.lastUsedAt ? new Date(t.lastUsedAt).toISOString() : null,
+    };
+  }
+
+  async listTokens(userId: string): Promise<TokenView[]> {
+    const rows = await this.db.selectFrom('apiTokens').select('id').where('userId', '=', userId).where('expiresAt', '>', now()).orderBy('createdAt', 'desc').execute();
+    return Promise.all(rows.map((r) => this.viewToken(r.id)));
+  }
+
+  async revokeToken(actor: Actor & { id: string }, tokenId: string): Promise<void> {
+    const r = await this.db.deleteFrom('apiTokens').where('id', '=', tokenId).where('userId', '=', actor.id).executeTakeFirst();
+    if (Number(r.numDeletedRows) === 0) throw notFound('token');
+    await this.audit.record(actor, { action: 'token.revoke', target: { type: 'token', id: tokenId } });
+  }
+
+  async logout(principal: Principal): Promise<void> {
+    await this.db.deleteFrom('apiTokens').where('id', '=', principal.tokenId).execute();
+    await this.audit.record({ id: principal.userId, name: principal.username, ip: principal.ip }, { action: 'auth.logout', target: { type: 'user', id: principal.userId } });
+  }
+
+  // ---- TOTP
+
+  private totpFor(user: User, secretBase32: string): TOTP {
+    return new TOTP({ issuer: ISSUER, label: user.username, algorithm: 'SHA1', digits: 6, period: 30, secret: Secret.fromBase32(secretBase32) });
+  }
+
+  private async totpSecret(user: User): Promise<string | null> {
+    if (!user.totpDataKeyId || !user.totpEnc) return null;
+    return this.dataKeys.decrypt(user.totpDataKeyId, user.totpEnc, `totp:${user.id}`);
+  }
+
+  private async checkSecondFactor(user: User, code: string): Promise<boolean> {
+    const secret = await this.totpSecret(user);
+    if (secret && /^\d{6}$/.test(code) && this.totpFor(user, secret).validate({ token: code, window: 1 }) !== null) return true;
+    // Recovery codes are single use.
+    const codes = parseJson<string[]>(user.recoveryCodes, []);
+    const h = sha256hex(`recovery:${code.replace(/[\s-]/g, '').toLowerCase()}`);
+    const idx = codes.findIndex((c) => safeEqual(c, h));
+    if (idx < 0) return false;
+    codes.splice(idx, 1);
+    await this.db.updateTable('users').set({ recoveryCodes: JSON.stringify(codes) }).where('id', '=', user.id).execute();
+    await this.audit.record({ id: user.id, name: user.username }, { action: 'auth.recovery_code_used', target: { type: 'user', id: user.id }, details: { remaining: codes.length } });
+    return true;
+  }
+
+  /** Starts enrolment: a new seed is stored (not yet active) and returned once to its owner. */
+  async beginTotp(actor: Actor & { id: string }): Promise<{ secret: string; otpauthUrl: string }> {
+    const user = await this.dir.userRow(actor.id);
+    if (user.totpEnabled) throw new AppError(409, 'totp_already_enabled', 'TOTP is already enabled; disable it first');
+    const secret = new Secret({ size: 20 }).base32;
+    const { dataKeyId, sealed } = await this.dataKeys.encrypt(secret, `totp:${user.id}`);
+    const old = user.totpDataKeyId;
+    await this.db.updateTable('users').set({ totpDataKeyId: dataKeyId, totpEnc: sealed, totpEnabled: 0 }).where('id', '=', user.id).execute();
+    if (old) await this.dataKeys.remove(old);
+    await this.audit.record(actor, { action: 'totp.enrol_start', target: { type: 'user', id: user.id } });
+    return { secret, otpauthUrl: this.totpFor(user, secret).toString() };
+  }
+
+  async confirmTotp(actor: Actor & { id: string }, code: string): Promise<{ recoveryCodes: string[] }> {
+    const user = await this.dir.userRow(actor.id);
+    const secret = await this.totpSecret(user);
+    if (!secret) throw badRequest('start TOTP enrolment first (POST /api/v1/me/totp)', 'totp_not_started');
+    if (user.totpEnabled) throw new AppError(409, 'totp_already_enabled', 'TOTP is already enabled');
+    if (this.totpFor(user, secret).validate({ token: code, window: 1 }) === null) throw badRequest('invalid TOTP code', 'invalid_totp');
+    const recoveryCodes = Array.from({ length: 10 }, () => {
+      const raw = randomToken(8).replace(/[^A-Za-z0-9]/g, 'x').slice(0, 10).toLowerCase();
+      return `${raw.slice(0, 5)}-${raw.slice(5)}`;
+    });
+    const hashed = recoveryCodes.map((c) => sha256hex(`recovery:${c.replace('-', '')}`));
+    await this.db.updateTable('users').set({ totpEnabled: 1, recoveryCodes: JSON.stringify(hashed) }).where('id', '=', user.id).execute();
+    await this.audit.record(actor, { action: 'totp.enable', target: { type: 'user', id: user.id } });
+    return { recoveryCodes };
+  }
+
+  async disableTotp(actor: Actor, userId: string): Promise<void> {
+    const user = await this.dir.userRow(userId);
+    await this.db.updateTable('users').set({ totpEnabled: 0, totpEnc: null, totpDataKeyId: null, recoveryCodes: null }).where('id', '=', userId).execute();
+    if (user.totpDataKeyId) await this.dataKeys.remove(user.totpDataKeyId);
+    await this.audit.record(actor, { action: 'totp.disable', target: { type: 'user', id: userId }, details: { username: user.username } });
+  }
+
+  /** Current code for a user's seed: used by tests and `gatehouse` tooling only through TOTP maths, never exposed by the API. */
+  static codeFor(secretBase32: string, at = Date.now()): string {
+    return new TOTP({ secret: Secret.fromBase32(secretBase32), digits: 6, period: 30, algorithm: 'SHA1' }).generate({ timestamp: at });
+  }
+
+  // ---- OAuth2 client credentials (application accounts)
+
+  async createClientCredentials(actor: Actor, userId: string): Promise<{ clientId: string; clientSecret: string }> {
+    const user = await this.dir.userRow(userId);
+    if (!user.isApplication) throw badRequest('client credentials are only for application accounts', 'not_application_account');
+    const clientId = `ghc_${randomToken(12)}`;
+    const clientSecret = randomToken(32);
+    await this.db.deleteFrom('oauthClients').where('userId', '=', userId).execute();
+    await this.db.insertInto('oauthClients').values({ clientId, userId, secretHash: sha256hex(`client-secret:${clientSecret}`), createdAt: now() }).execute();
+    await this.audit.record(actor, { action: 'user.client_credentials', target: { type: 'user', id: userId }, details: { username: user.username, clientId } });
+    return { clientId, clientSecret };
+  }
+
+  async clientCredentialsGrant(clientId: string, clientSecret: string, scope: string | undefined, ip: string | null): Promise<{ access_token: string; token_type: 'Bearer'; expires_in: number; scope?: string }> {
+    const client = await this.db.selectFrom('oauthClients').selectAll().where('clientId', '=', clientId).executeTakeFirst();
+    const user = client ? await this.dir.userRow(client.userId).catch(() => undefined) : undefined;
+    if (!client || !user || !safeEqual(client.secretHash, sha256hex(`client-secret:${clientSecret}`)) || !user.enabled) {
+      await this.audit.record({ id: user?.id ?? null, name: user?.username ?? clientId, ip }, { action: 'auth.oauth_token', outcome: 'failure', details: { reason: !client ? 'unknown client' : !user?.enabled ? 'account disabled' : 'wrong secret' } });
+      throw new AppError(401, 'invalid_client', 'client authentication failed');
+    }
+    let scopes: Scope[] | null = null;
+    if (scope) {
+      const req = scope.split(/\s+/).filter(Boolean);
+      const bad = req.filter((s) => !(SCOPE_NAMES as string[]).includes(s));
+      if (bad.length) throw new AppError(400, 'invalid_scope', `unknown scope(s): ${bad.join(', ')}`);
+      scopes = req as Scope[];
+    }
+    const ttl = 3600;
+    const { token } = await this.issueToken(user.id, { name: 'oauth2 client credentials', kind: 'oauth', scopes, ttlSeconds: ttl });
+    await this.audit.record({ id: user.id, name: user.username, ip }, { action: 'auth.oauth_token', target: { type: 'user', id: user.id }, details: { clientId, scope: scope ?? null } });
+    return { access_token: token, token_type: 'Bearer', expires_in: ttl, ...(scope ? { scope } : {}) };
+  }
+
+  requireUser(p: Principal | null): asserts p is Principal {
+    if (!p) throw unauthorized();
+  }
+}

@@ -1,0 +1,100 @@
+// Runtime settings kept in the database (changeable through the API without restart).
+// Names and defaults follow the seed documents where they define them.
+import { validatePublicUrl, ConfigError } from '../config.js';
+import { badRequest } from './errors.js';
+import type { Store } from '../store/db.js';
+import { now, parseJson } from './util.js';
+
+interface Def<T> {
+  default: T;
+  description: string;
+  parse(v: unknown): T;
+}
+
+const int = (min: number, max: number) => (v: unknown) => {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new Error(`must be an integer between ${min} and ${max}`);
+  return v;
+};
+const bool = (v: unknown) => {
+  if (typeof v !== 'boolean') throw new Error('must be true or false');
+  return v;
+};
+
+export const SETTINGS = {
+  sessionTimeout: {
+    default: 900,
+    description: 'Seconds a launch ticket (and its .rdp file) stays valid, for a single use. 0 or below means the default, 900.',
+    parse: (v: unknown) => {
+      if (typeof v !== 'number' || !Number.isInteger(v) || v > 86400) throw new Error('must be an integer of seconds, at most 86400');
+      return v;
+    },
+  } satisfies Def<number>,
+  allowConnectionSharing: {
+    default: false,
+    description: 'Sets "disableconnectionsharing" in generated .rdp files (true lets clients reuse connections). Default false.',
+    parse: bool,
+  } satisfies Def<boolean>,
+  publicUrl: {
+    default: '',
+    description: 'The custom URL handed out in launches; must be https. Empty means GATEHOUSE_PUBLIC_URL or https://<host>:<port>.',
+    parse: (v: unknown) => {
+      if (v === '') return '';
+      if (typeof v !== 'string') throw new Error('must be a string');
+      try {
+        return validatePublicUrl(v, 'publicUrl');
+      } catch (e) {
+        throw new Error((e as ConfigError).message.replace(/^invalid configuration: publicUrl /, ''));
+      }
+    },
+  } satisfies Def<string>,
+  lockoutThreshold: { default: 5, description: 'Failed logins in a row that lock an account (0 disables lockout).', parse: int(0, 100) } satisfies Def<number>,
+  lockoutMinutes: { default: 15, description: 'Minutes a locked account stays locked.', parse: int(1, 10080) } satisfies Def<number>,
+  loginTokenMinutes: { default: 720, description: 'Lifetime of tokens issued by /auth/login, in minutes.', parse: int(5, 43200) } satisfies Def<number>,
+  auditCheckpointSeconds: { default: 300, description: 'How often the audit chain head is signed (also at shutdown).', parse: int(10, 86400) } satisfies Def<number>,
+} as const;
+
+export type SettingName = keyof typeof SETTINGS;
+export type SettingValues = { [K in SettingName]: ReturnType<(typeof SETTINGS)[K]['parse']> };
+
+export class SettingsService {
+  constructor(private readonly store: Store) {}
+
+  async all(): Promise<SettingValues> {
+    const rows = await this.store.db.selectFrom('settings').selectAll().execute();
+    const out = Object.fromEntries(Object.entries(SETTINGS).map(([k, d]) => [k, d.default])) as Record<string, unknown>;
+    for (const r of rows) if (r.key in SETTINGS) out[r.key] = parseJson(r.value, out[r.key]);
+    return out as SettingValues;
+  }
+
+  async get<K extends SettingName>(key: K): Promise<SettingValues[K]> {
+    return (await this.all())[key];
+  }
+
+  /** Effective ticket lifetime: "0 or below means the default" (Session Connector seed). */
+  async ticketLifetimeSeconds(): Promise<number> {
+    const v = await this.get('sessionTimeout');
+    return v <= 0 ? SETTINGS.sessionTimeout.default : v;
+  }
+
+  async update(patch: Record<string, unknown>): Promise<{ values: SettingValues; changed: string[] }> {
+    const parsed: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(patch)) {
+      const def = (SETTINGS as Record<string, Def<unknown>>)[k];
+      if (!def) throw badRequest(`unknown setting "${k}"`);
+      try {
+        parsed[k] = def.parse(v);
+      } catch (e) {
+        throw badRequest(`setting ${k} ${(e as Error).message}`);
+      }
+    }
+    for (const [key, v] of Object.entries(parsed)) {
+      const value = JSON.stringify(v);
+      await this.store.db
+        .insertInto('settings')
+        .values({ key, value, updatedAt: now() })
+        .onConflict((oc) => oc.column('key').doUpdateSet({ value, updatedAt: now() }))
+        .execute();
+    }
+    return { values: await this.all(), changed: Object.keys(parsed) };
+  }
+}

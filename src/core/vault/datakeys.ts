@@ -1,0 +1,70 @@
+// Data keys: one random AES-256 key per protected record, stored wrapped by the master key.
+import { randomBytes } from 'node:crypto';
+import type { Db, Store } from '../../store/db.js';
+import { Keyring, seal, unseal } from '../keyring.js';
+import { newId, now } from '../util.js';
+
+export class DataKeys {
+  constructor(
+    private readonly store: Store,
+    readonly keyring: Keyring,
+  ) {}
+
+  async create(db: Db = this.store.db): Promise<{ id: string; key: Buffer }> {
+    const id = newId();
+    const key = randomBytes(32);
+    const { kekId, wrapped } = this.keyring.wrap(key, id);
+    await db.insertInto('dataKeys').values({ id, kekId, wrapped, createdAt: now() }).execute();
+    return { id, key };
+  }
+
+  async get(id: string, db: Db = this.store.db): Promise<Buffer> {
+    const row = await db.selectFrom('dataKeys').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    return this.keyring.unwrap(row.kekId, row.wrapped, id);
+  }
+
+  async encrypt(plaintext: string, aad: string, db: Db = this.store.db): Promise<{ dataKeyId: string; sealed: string }> {
+    const { id, key } = await this.create(db);
+    return { dataKeyId: id, sealed: seal(key, Buffer.from(plaintext, 'utf8'), aad) };
+  }
+
+  async reseal(dataKeyId: string, plaintext: string, aad: string, db: Db = this.store.db): Promise<string> {
+    return seal(await this.get(dataKeyId, db), Buffer.from(plaintext, 'utf8'), aad);
+  }
+
+  async decrypt(dataKeyId: string, sealed: string, aad: string, db: Db = this.store.db): Promise<string> {
+    return unseal(await this.get(dataKeyId, db), sealed, aad).toString('utf8');
+  }
+
+  async remove(id: string, db: Db = this.store.db): Promise<void> {
+    await db.deleteFrom('dataKeys').where('id', '=', id).execute();
+  }
+
+  /** Refuses to start with a master key that cannot unwrap what the database holds. */
+  async checkKeysLoaded(): Promise<string[]> {
+    const rows = await this.store.db.selectFrom('dataKeys').select('kekId').distinct().execute();
+    return rows.map((r) => r.kekId).filter((id) => !this.keyring.has(id));
+  }
+
+  /** Rewraps every data key under a new master key, in batches, while the server keeps serving. */
+  async rotate(newKey: Buffer, onProgress?: (done: number) => void): Promise<{ rewrapped: number; kekId: string }> {
+    this.keyring.beginRotation(newKey);
+    const target = this.keyring.currentId;
+    let done = 0;
+    for (;;) {
+      const batch = await this.store.db.selectFrom('dataKeys').selectAll().where('kekId', '!=', target).limit(500).execute();
+      if (batch.length === 0) break;
+      await this.store.db.transaction().execute(async (trx) => {
+        for (const row of batch) {
+          const key = this.keyring.unwrap(row.kekId, row.wrapped, row.id);
+          const { kekId, wrapped } = this.keyring.wrap(key, row.id);
+          await trx.updateTable('dataKeys').set({ kekId, wrapped }).where('id', '=', row.id).where('kekId', '=', row.kekId).execute();
+        }
+      });
+      done += batch.length;
+      onProgress?.(done);
+    }
+    this.keyring.finishRotation();
+    return { rewrapped: done, kekId: target };
+  }
+}

@@ -1,0 +1,263 @@
+// Secrets: metadata is readable to anyone with list access; secret field values are only
+// decrypted by reveal (view access, audited) or, server-side, for a connector.
+import type { Store } from '../../store/db.js';
+import type { AccessLevel, Secret } from '../../store/schema.js';
+import type { AuditService } from '../audit/service.js';
+import { badRequest, forbidden, notFound } from '../errors.js';
+import type { Directory } from '../identity/directory.js';
+import { actorOf, type Principal } from '../identity/principal.js';
+import { flag, newId, now, parseJson } from '../util.js';
+import { Access, atLeast, rank, type AclEntry } from './access.js';
+import type { DataKeys } from './datakeys.js';
+import { resolveEntries, type AclInput, type Folders } from './folders.js';
+import { splitFields, type Templates, type TemplateView } from './templates.js';
+
+export interface SecretView {
+  id: string;
+  name: string;
+  template: { id: string; name: string };
+  folderId: string | null;
+  /** Non-secret field values (machine, port, username, domain, notes …). */
+  fields: Record<string, string | number>;
+  /** Names of secret fields that hold a value; the values need reveal. */
+  secretFields: string[];
+  machine: string | null;
+  domain: string | null;
+  username: string | null;
+  inheritPermissions: boolean;
+  access: AccessLevel;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface SecretInput {
+  name?: string;
+  template?: string;
+  folderId?: string | null;
+  fields?: Record<string, unknown>;
+  inheritPermissions?: boolean;
+}
+
+/** What a connector needs to open a target: never leaves the server. */
+export interface Credential {
+  secretId: string;
+  secretName: string;
+  templateId: string;
+  machine: string | null;
+  domain: string | null;
+  username: string | null;
+  fields: Record<string, string | number>;
+}
+
+const aad = (id: string) => `secret:${id}`;
+
+export class Secrets {
+  constructor(
+    private readonly store: Store,
+    private readonly access: Access,
+    private readonly dataKeys: DataKeys,
+    private readonly templates: Templates,
+    private readonly folders: Folders,
+    private readonly audit: AuditService,
+    private readonly dir: Directory,
+  ) {}
+
+  private async row(id: string): Promise<Secret> {
+    const s = await this.store.db.selectFrom('secrets').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!s) throw notFound('secret');
+    return s;
+  }
+
+  /** Loads a secret the principal holds `need` on; a secret they cannot even list does not exist for them. */
+  async require(p: Principal, id: string, need: AccessLevel): Promise<{ secret: Secret; level: AccessLevel }> {
+    const secret = await this.row(id).catch(() => null);
+    if (!secret) throw notFound('secret');
+    const level = await this.access.secretLevel(p, secret);
+    if (!level) throw notFound('secret');
+    if (!atLeast(level, need)) throw forbidden(`you need ${need} access to this secret`);
+    return { secret, level };
+  }
+
+  private async view(s: Secret, level: AccessLevel, t?: TemplateView): Promise<SecretView> {
+    const tpl = t ?? (await this.templates.get(s.templateId));
+    const pub = parseJson<Record<string, string | number>>(s.publicFields, {});
+    const secretFields = (pub.__set ?? {}) as unknown as Record<string, 1>;
+    delete pub.__set;
+    const pick = (k: string | null) => (k && pub[k] !== undefined ? String(pub[k]) : null);
+    return {
+      id: s.id,
+      name: s.name,
+      template: { id: tpl.id, name: tpl.name },
+      folderId: s.folderId,
+      fields: pub,
+      secretFields: Object.keys(secretFields),
+      machine: pick(tpl.machineField),
+      domain: pick(tpl.domainField),
+      username: pick(tpl.usernameField),
+      inheritPermissions: !!s.inheritPermissions,
+      access: level,
+      createdAt: new Date(s.createdAt).toISOString(),
+      updatedAt: new Date(s.updatedAt).toISOString(),
+    };
+  }
+
+  async list(p: Principal, q: { search?: string; folderId?: string; template?: string; limit: number; offset: number }): Promise<{ items: SecretView[]; total: number }> {
+    const scope = await this.access.listableScope(p);
+    let base = this.store.db.selectFrom('secrets');
+    if (!scope.all) {
+      if (scope.secretIds.length === 0 && scope.folderIds.length === 0) return { items: [], total: 0 };
+      base = base.where((eb) =>
+        eb.or([
+          ...(scope.secretIds.length ? [eb('id', 'in', scope.secretIds)] : []),
+          ...(scope.folderIds.length ? [eb.and([eb('folderId', 'in', scope.folderIds), eb('inheritPermissions', '=', 1)])] : []),
+        ]),
+      );
+    }
+    if (q.search) base = base.where('name', 'like', `%${q.search}%`);
+    if (q.folderId) base = q.folderId === 'root' ? base.where('folderId', 'is', null) : base.where('folderId', '=', q.folderId);
+    if (q.template) base = base.where('templateId', '=', (await this.templates.get(q.template)).id);
+    const { n } = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const rows = await base.selectAll().orderBy('name').limit(q.limit).offset(q.offset).execute();
+    const items: SecretView[] = [];
+    for (const r of rows) {
+      let level: AccessLevel = 'owner';
+      if (!scope.all) {
+        const direct = scope.levels.get(r.id) ?? null;
+        const inherited = r.inheritPermissions && r.folderId ? (scope.folderLevels.get(r.folderId) ?? null) : null;
+        level = (rank(direct) >= rank(inherited) ? direct : inherited)!;
+      }
+      items.push(await this.view(r, level));
+    }
+    return { items, total: Number(n) };
+  }
+
+  async get(p: Principal, id: string): Promise<SecretView> {
+    const { secret, level } = await this.require(p, id, 'list');
+    return this.view(secret, level);
+  }
+
+  async create(p: Principal, input: SecretInput & { name: string; template: string; fields: Record<string, unknown> }): Promise<SecretView> {
+    if (!p.permissions.has('manage_secrets')) throw forbidden('you need the manage_secrets permission to create secrets');
+    if (input.folderId) await this.folders.require(p, input.folderId, 'edit');
+    const tpl = await this.templates.get(input.template);
+    const { pub, sec } = splitFields(tpl, input.fields);
+    const id = newId();
+    const t = now();
+    await this.store.db.transaction().execute(async (trx) => {
+      const { dataKeyId, sealed } = await this.dataKeys.encrypt(JSON.stringify(sec), aad(id), trx);
+      await trx
+        .insertInto('secrets')
+        .values({
+          id,
+          name: input.name,
+          templateId: tpl.id,
+          folderId: input.folderId ?? null,
+          publicFields: JSON.stringify({ ...pub, __set: Object.fromEntries(Object.keys(sec).map((k) => [k, 1])) }),
+          dataKeyId,
+          fieldsEnc: sealed,
+          inheritPermissions: flag(input.inheritPermissions ?? true),
+          createdBy: p.userId,
+          createdAt: t,
+          updatedAt: t,
+        })
+        .execute();
+      await trx.insertInto('permissions').values({ objectType: 'secret', objectId: id, principalType: 'user', principalId: p.userId, level: 'owner' }).execute();
+    });
+    await this.audit.record(actorOf(p), {
+      action: 'secret.create',
+      target: { type: 'secret', id },
+      details: { name: input.name, template: tpl.id, folderId: input.folderId ?? null, fields: Object.keys(input.fields) },
+    });
+    return this.get(p, id);
+  }
+
+  async update(p: Principal, id: string, input: SecretInput): Promise<SecretView> {
+    const { secret } = await this.require(p, id, 'edit');
+    const tpl = await this.templates.get(secret.templateId);
+    if (input.folderId) await this.folders.require(p, input.folderId, 'edit');
+    const set: Partial<Secret> = { updatedAt: now() };
+    if (input.name !== undefined) set.name = input.name;
+    if (input.folderId !== undefined) set.folderId = input.folderId;
+    if (input.inheritPermissions !== undefined) set.inheritPermissions = flag(input.inheritPermissions);
+    await this.store.db.transaction().execute(async (trx) => {
+      if (input.fields) {
+        const cleared = Object.entries(input.fields).filter(([, v]) => v === null || v === '').map(([k]) => k);
+        const { pub, sec } = splitFields(tpl, input.fields, true);
+        const oldPub = parseJson<Record<string, unknown>>(secret.publicFields, {});
+        const oldSec = JSON.parse(await this.dataKeys.decrypt(secret.dataKeyId, secret.fieldsEnc, aad(id), trx)) as Record<string, string>;
+        delete oldPub.__set;
+        const newPub: Record<string, unknown> = { ...oldPub, ...pub };
+        const newSec: Record<string, string> = { ...oldSec, ...sec };
+        for (const k of cleared) {
+          delete newPub[k];
+          delete newSec[k];
+        }
+        for (const fd of tpl.fields) if (fd.required && newPub[fd.name] === undefined && newSec[fd.name] === undefined) throw badRequest(`field "${fd.name}" is required for template "${tpl.name}"`);
+        set.publicFields = JSON.stringify({ ...newPub, __set: Object.fromEntries(Object.keys(newSec).map((k) => [k, 1])) });
+        set.fieldsEnc = await this.dataKeys.reseal(secret.dataKeyId, JSON.stringify(newSec), aad(id), trx);
+      }
+      await trx.updateTable('secrets').set(set).where('id', '=', id).execute();
+    });
+    await this.audit.record(actorOf(p), {
+      action: 'secret.update',
+      target: { type: 'secret', id },
+      details: { name: input.name ?? secret.name, changedFields: Object.keys(input.fields ?? {}), folderId: input.folderId, inheritPermissions: input.inheritPermissions },
+    });
+    return this.get(p, id);
+  }
+
+  async remove(p: Principal, id: string): Promise<void> {
+    const { secret } = await this.require(p, id, 'owner');
+    await this.store.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('permissions').where('objectType', '=', 'secret').where('objectId', '=', id).execute();
+      await trx.deleteFrom('secrets').where('id', '=', id).execute();
+      await trx.deleteFrom('dataKeys').where('id', '=', secret.dataKeyId).execute();
+    });
+    await this.audit.record(actorOf(p), { action: 'secret.delete', target: { type: 'secret', id }, details: { name: secret.name } });
+  }
+
+  async reveal(p: Principal, id: string): Promise<{ id: string; name: string; template: string; fields: Record<string, string | number> }> {
+    const { secret } = await this.require(p, id, 'view').catch(async (e) => {
+      await this.audit.record(actorOf(p), { action: 'secret.reveal', outcome: 'failure', target: { type: 'secret', id }, details: { reason: (e as Error).message } });
+      throw e;
+    });
+    const fields = await this.decryptAll(secret);
+    await this.audit.record(actorOf(p), { action: 'secret.reveal', target: { type: 'secret', id }, details: { name: secret.name, fields: Object.keys(fields) } });
+    return { id, name: secret.name, template: secret.templateId, fields };
+  }
+
+  private async decryptAll(secret: Secret): Promise<Record<string, string | number>> {
+    const pub = parseJson<Record<string, string | number>>(secret.publicFields, {});
+    delete pub.__set;
+    const sec = JSON.parse(await this.dataKeys.decrypt(secret.dataKeyId, secret.fieldsEnc, aad(secret.id))) as Record<string, string>;
+    return { ...pub, ...sec };
+  }
+
+  /** For connectors only, after a ticket was redeemed: the credential stays on the server. */
+  async credential(id: string): Promise<Credential> {
+    const secret = await this.row(id);
+    const tpl = await this.templates.get(secret.templateId);
+    const fields = await this.decryptAll(secret);
+    const pick = (k: string | null) => (k && fields[k] !== undefined ? String(fields[k]) : null);
+    return { secretId: id, secretName: secret.name, templateId: tpl.id, machine: pick(tpl.machineField), domain: pick(tpl.domainField), username: pick(tpl.usernameField), fields };
+  }
+
+  async permissions(p: Principal, id: string): Promise<{ inheritPermissions: boolean; entries: AclEntry[] }> {
+    const { secret } = await this.require(p, id, 'view');
+    return { inheritPermissions: !!secret.inheritPermissions, entries: await this.access.entries('secret', id) };
+  }
+
+  async setPermissions(p: Principal, id: string, input: AclInput): Promise<{ inheritPermissions: boolean; entries: AclEntry[] }> {
+    const { secret } = await this.require(p, id, 'owner');
+    const entries = await resolveEntries(this.dir, input);
+    if (!p.permissions.has('all_secrets') && !entries.some((e) => e.principalType === 'user' && e.principalId === p.userId && e.level === 'owner')) {
+      // Keep the acting owner from locking themselves out by accident.
+      const viaFolder = secret.inheritPermissions && secret.folderId ? await this.access.folderLevel(p, secret.folderId) : null;
+      if (viaFolder !== 'owner') entries.push({ principalType: 'user', principalId: p.userId, level: 'owner' });
+    }
+    await this.access.replace('secret', id, entries);
+    if (input.inheritPermissions !== undefined) await this.store.db.updateTable('secrets').set({ inheritPermissions: flag(input.inheritPermissions) }).where('id', '=', id).execute();
+    await this.audit.record(actorOf(p), { action: 'secret.share', target: { type: 'secret', id }, details: { name: secret.name, entries, inheritPermissions: input.inheritPermissions } });
+    return this.permissions(p, id);
+  }
+}

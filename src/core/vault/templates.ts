@@ -1,0 +1,241 @@
+// Secret templates: which fields a secret has, which are secret (encrypted, shown only
+// through reveal), and which hold the machine and the domain (the seeds' "Machine Field"
+// and "Domain Field", used by launchers and the credential-provider API).
+import type { Store } from '../../store/db.js';
+import type { Actor, AuditService } from '../audit/service.js';
+import { badRequest, conflict, forbidden, notFound } from '../errors.js';
+import { newId, now, parseJson } from '../util.js';
+
+export type FieldType = 'text' | 'password' | 'key' | 'number' | 'notes';
+
+export interface FieldDef {
+  name: string;
+  label: string;
+  type: FieldType;
+  secret: boolean;
+  required: boolean;
+  default?: string | number;
+}
+
+export interface TemplateDef {
+  fields: FieldDef[];
+  machineField: string | null;
+  domainField: string | null;
+  usernameField: string | null;
+  /** Launcher types this template maps to (filled by the launcher issues). */
+  launchers: string[];
+}
+
+export interface TemplateView extends TemplateDef {
+  id: string;
+  name: string;
+  builtin: boolean;
+}
+
+const f = (name: string, label: string, type: FieldType, opts: Partial<FieldDef> = {}): FieldDef => ({
+  name,
+  label,
+  type,
+  secret: type === 'password' || type === 'key',
+  required: false,
+  ...opts,
+});
+
+export const BUILTIN_TEMPLATES: (TemplateDef & { id: string; name: string })[] = [
+  {
+    id: 'unix-account',
+    name: 'Unix Account',
+    fields: [
+      f('machine', 'Machine', 'text', { required: true }),
+      f('port', 'Port', 'number', { default: 22 }),
+      f('username', 'Username', 'text', { required: true }),
+      f('password', 'Password', 'password'),
+      f('privateKey', 'Private Key', 'key'),
+      f('passphrase', 'Private Key Passphrase', 'password'),
+      f('notes', 'Notes', 'notes'),
+    ],
+    machineField: 'machine',
+    domainField: null,
+    usernameField: 'username',
+    launchers: ['ssh'],
+  },
+  {
+    id: 'windows-account',
+    name: 'Windows Local Account',
+    fields: [
+      f('machine', 'Machine', 'text', { required: true }),
+      f('port', 'Port', 'number', { default: 3389 }),
+      f('username', 'Username', 'text', { required: true }),
+      f('password', 'Password', 'password', { required: true }),
+      f('notes', 'Notes', 'notes'),
+    ],
+    machineField: 'machine',
+    domainField: null,
+    usernameField: 'username',
+    launchers: ['rdp'],
+  },
+  {
+    id: 'active-directory-account',
+    name: 'Active Directory Account',
+    fields: [
+      f('domain', 'Domain', 'text', { required: true }),
+      f('username', 'Username', 'text', { required: true }),
+      f('password', 'Password', 'password', { required: true }),
+      f('machine', 'Machine (optional default target)', 'text'),
+      f('notes', 'Notes', 'notes'),
+    ],
+    machineField: 'machine',
+    domainField: 'domain',
+    usernameField: 'username',
+    launchers: ['rdp'],
+  },
+  {
+    id: 'generic',
+    name: 'Generic Account',
+    fields: [
+      f('machine', 'Machine', 'text'),
+      f('port', 'Port', 'number'),
+      f('username', 'Username', 'text'),
+      f('password', 'Password', 'password'),
+      f('notes', 'Notes', 'notes'),
+    ],
+    machineField: 'machine',
+    domainField: null,
+    usernameField: 'username',
+    launchers: [],
+  },
+];
+
+export const MAX_FIELD = 4096;
+export const MAX_KEY_FIELD = 65536;
+
+export class Templates {
+  constructor(
+    private readonly store: Store,
+    private readonly audit: AuditService,
+  ) {}
+
+  async seedBuiltins(): Promise<void> {
+    for (const t of BUILTIN_TEMPLATES) {
+      const { id, name, ...def } = t;
+      const have = await this.store.db.selectFrom('templates').select('id').where('id', '=', id).executeTakeFirst();
+      if (!have) await this.store.db.insertInto('templates').values({ id, name, builtin: 1, definition: JSON.stringify(def), createdAt: now(), updatedAt: now() }).execute();
+    }
+  }
+
+  async get(ref: string): Promise<TemplateView> {
+    const row = await this.store.db.selectFrom('templates').selectAll().where((eb) => eb.or([eb('id', '=', ref), eb('name', '=', ref)])).executeTakeFirst();
+    if (!row) throw notFound(`template "${ref}"`);
+    return { id: row.id, name: row.name, builtin: !!row.builtin, ...parseJson<TemplateDef>(row.definition, { fields: [], machineField: null, domainField: null, usernameField: null, launchers: [] }) };
+  }
+
+  async list(): Promise<TemplateView[]> {
+    const rows = await this.store.db.selectFrom('templates').select('id').orderBy('builtin', 'desc').orderBy('name').execute();
+    return Promise.all(rows.map((r) => this.get(r.id)));
+  }
+
+  validateDef(def: TemplateDef): void {
+    const names = new Set<string>();
+    for (const fd of def.fields) {
+      if (!/^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(fd.name)) throw badRequest(`field name "${fd.name}" must start with a letter and hold letters, digits or _`);
+      if (names.has(fd.name)) throw badRequest(`field "${fd.name}" is defined twice`);
+      names.add(fd.name);
+    }
+    for (const k of ['machineField', 'domainField', 'usernameField'] as const) {
+      const v = def[k];
+      if (v && !names.has(v)) throw badRequest(`${k} "${v}" is not one of the template's fields`);
+    }
+  }
+
+  async create(actor: Actor, input: { name: string } & Partial<TemplateDef> & { fields: FieldDef[] }): Promise<TemplateView> {
+    const def: TemplateDef = {
+      fields: input.fields.map((x) => ({ ...x, secret: x.secret ?? (x.type === 'password' || x.type === 'key'), required: x.required ?? false })),
+      machineField: input.machineField ?? null,
+      domainField: input.domainField ?? null,
+      usernameField: input.usernameField ?? null,
+      launchers: input.launchers ?? [],
+    };
+    this.validateDef(def);
+    const clash = await this.store.db.selectFrom('templates').select('id').where('name', '=', input.name).executeTakeFirst();
+    if (clash) throw conflict(`template "${input.name}" already exists`);
+    const id = newId();
+    await this.store.db.insertInto('templates').values({ id, name: input.name, builtin: 0, definition: JSON.stringify(def), createdAt: now(), updatedAt: now() }).execute();
+    await this.audit.record(actor, { action: 'template.create', target: { type: 'template', id }, details: { name: input.name, fields: def.fields.map((x) => x.name) } });
+    return this.get(id);
+  }
+
+  async update(actor: Actor, id: string, input: { name?: string } & Partial<TemplateDef>): Promise<TemplateView> {
+    const cur = await this.get(id);
+    if (cur.builtin && (input.fields || input.name)) throw forbidden('the fields and name of built-in templates cannot be changed; create a custom template', 'builtin_template');
+    const def: TemplateDef = {
+      fields: input.fields ? input.fields.map((x) => ({ ...x, secret: x.secret ?? (x.type === 'password' || x.type === 'key'), required: x.required ?? false })) : cur.fields,
+      machineField: input.machineField !== undefined ? input.machineField : cur.machineField,
+      domainField: input.domainField !== undefined ? input.domainField : cur.domainField,
+      usernameField: input.usernameField !== undefined ? input.usernameField : cur.usernameField,
+      launchers: input.launchers ?? cur.launchers,
+    };
+    this.validateDef(def);
+    if (input.fields) {
+      // Removing or un-securing fields of a template in use would orphan or expose stored values.
+      const inUse = await this.store.db.selectFrom('secrets').select('id').where('templateId', '=', cur.id).limit(1).executeTakeFirst();
+      if (inUse) {
+        for (const old of cur.fields) {
+          const nf = def.fields.find((x) => x.name === old.name);
+          if (!nf) throw conflict(`field "${old.name}" is used by existing secrets and cannot be removed`);
+          if (nf.secret !== old.secret) throw conflict(`field "${old.name}" is used by existing secrets; its secret flag cannot change`);
+        }
+      }
+    }
+    if (input.name && input.name !== cur.name) {
+      const clash = await this.store.db.selectFrom('templates').select('id').where('name', '=', input.name).executeTakeFirst();
+      if (clash) throw conflict(`template "${input.name}" already exists`);
+    }
+    await this.store.db
+      .updateTable('templates')
+      .set({ name: input.name ?? cur.name, definition: JSON.stringify(def), updatedAt: now() })
+      .where('id', '=', cur.id)
+      .execute();
+    await this.audit.record(actor, { action: 'template.update', target: { type: 'template', id: cur.id }, details: { name: input.name ?? cur.name } });
+    return this.get(cur.id);
+  }
+
+  async remove(actor: Actor, id: string): Promise<void> {
+    const cur = await this.get(id);
+    if (cur.builtin) throw forbidden('built-in templates cannot be deleted', 'builtin_template');
+    const inUse = await this.store.db.selectFrom('secrets').select('id').where('templateId', '=', cur.id).limit(1).executeTakeFirst();
+    if (inUse) throw conflict('template is used by secrets; delete or move them first');
+    await this.store.db.deleteFrom('templates').where('id', '=', cur.id).execute();
+    await this.audit.record(actor, { action: 'template.delete', target: { type: 'template', id: cur.id }, details: { name: cur.name } });
+  }
+}
+
+/** Splits and checks field values against a template: public fields stay readable, secret ones get encrypted. */
+export function splitFields(t: TemplateView, fields: Record<string, unknown>, partial = false): { pub: Record<string, string | number>; sec: Record<string, string> } {
+  const pub: Record<string, string | number> = {};
+  const sec: Record<string, string> = {};
+  for (const [k, v] of Object.entries(fields)) {
+    const fd = t.fields.find((x) => x.name === k);
+    if (!fd) throw badRequest(`unknown field "${k}" for template "${t.name}"; fields: ${t.fields.map((x) => x.name).join(', ')}`);
+    if (v === null || v === undefined || v === '') continue;
+    if (fd.type === 'number') {
+      const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 65535) throw badRequest(`field "${k}" must be a whole number between 0 and 65535`);
+      (fd.secret ? sec : pub)[k] = fd.secret ? String(n) : n;
+      continue;
+    }
+    if (typeof v !== 'string') throw badRequest(`field "${k}" must be a string`);
+    const max = fd.type === 'key' || fd.type === 'notes' ? MAX_KEY_FIELD : MAX_FIELD;
+    if (v.length > max) throw badRequest(`field "${k}" is longer than ${max} characters`);
+    if (fd.secret) sec[k] = v;
+    else pub[k] = v;
+  }
+  if (!partial) {
+    for (const fd of t.fields) {
+      if (fd.required && pub[fd.name] === undefined && sec[fd.name] === undefined) {
+        if (fd.default !== undefined) pub[fd.name] = fd.default;
+        else throw badRequest(`field "${fd.name}" is required for template "${t.name}"`);
+      } else if (fd.default !== undefined && pub[fd.name] === undefined && !fd.secret) pub[fd.name] = fd.default;
+    }
+  }
+  return { pub, sec };
+}

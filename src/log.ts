@@ -1,0 +1,44 @@
+// One pino logger for the process. Redaction is a second line of defence: code never
+// logs secret values, request bodies or tokens in the first place.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import pino, { type Logger } from 'pino';
+
+export const REDACT = [
+  'password',
+  'newPassword',
+  'currentPassword',
+  'token',
+  'ticket',
+  'secret',
+  'clientSecret',
+  'client_secret',
+  'privateKey',
+  'passphrase',
+  'fields',
+  'totp',
+  '*.password',
+  '*.newPassword',
+  '*.token',
+  '*.ticket',
+  '*.secret',
+  '*.clientSecret',
+  '*.privateKey',
+  '*.passphrase',
+  '*.fields',
+  '*.totp',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'res.headers["set-cookie"]',
+];
+
+export function createLogger(opts: { level: string; dataDir?: string; stream?: NodeJS.WritableStream }): Logger {
+  const base = { level: opts.level, redact: { paths: REDACT, censor: '[redacted]' } };
+  if (opts.stream) return pino(base, opts.stream as pino.DestinationStream);
+  const streams: pino.StreamEntry[] = [{ level: opts.level as pino.Level, stream: process.stdout }];
+  if (opts.dataDir) {
+    mkdirSync(join(opts.dataDir, 'logs'), { recursive: true, mode: 0o700 });
+    streams.push({ level: opts.level as pino.Level, stream: pino.destination({ dest: join(opts.dataDir, 'logs', 'gatehouse.log'), mkdir: true, sync: false }) });
+  }
+  return pino(base, pino.multistream(streams));
+}

@@ -1,0 +1,74 @@
+// `gatehouse serve`: open the store, migrate, make keys and TLS on first start, create the
+// bootstrap administrator, listen, sign the audit head periodically and at shutdown.
+import { mkdirSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config.js';
+import { bootstrapAdmin, createCore, type Core } from './core/core.js';
+import { SYSTEM } from './core/audit/service.js';
+import { createLogger } from './log.js';
+import { migrate, openStore } from './store/db.js';
+import { loadTls } from './tls.js';
+import { buildApp } from './web/app.js';
+
+export interface Running {
+  core: Core;
+  app: FastifyInstance;
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function startServer(config: Config, opts: { logStream?: NodeJS.WritableStream; announce?: (line: string) => void } = {}): Promise<Running> {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const log = createLogger({ level: config.logLevel, dataDir: opts.logStream ? undefined : config.dataDir, stream: opts.logStream });
+  const store = openStore(config);
+  try {
+    await migrate(store.db);
+  } catch (e) {
+    await store.close().catch(() => {});
+    throw e;
+  }
+  const core = await createCore(config, store, log).catch(async (e) => {
+    await store.close().catch(() => {});
+    throw e;
+  });
+  const announce = opts.announce ?? ((l: string) => process.stdout.write(l + '\n'));
+  const boot = await bootstrapAdmin(core);
+  if (boot?.password) {
+    // Printed once, never logged or stored in plaintext.
+    announce(`gatehouse: bootstrap administrator created: username "${boot.username}" password "${boot.password}" (shown only now; change it after first login)`);
+  } else if (boot) {
+    announce(`gatehouse: bootstrap administrator "${boot.username}" created with the password from GATEHOUSE_ADMIN_PASSWORD`);
+  }
+
+  const tls = await loadTls(config.dataDir, { cert: config.tlsCertFile, key: config.tlsKeyFile });
+  const app = await buildApp(core, { https: { key: tls.key, cert: tls.cert } });
+  await app.listen({ port: config.httpPort, host: config.bindHost });
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.httpPort;
+  const url = `https://${config.bindHost === '0.0.0.0' ? 'localhost' : config.bindHost}:${port}`;
+  await core.audit.record(SYSTEM, { action: 'system.start', details: { version: core.version, database: store.kind, httpPort: port } });
+  announce(`gatehouse: listening on ${url} (database: ${store.kind}, data dir: ${config.dataDir}${tls.selfSigned ? `, self-signed TLS ${tls.fingerprint256}` : ''})`);
+
+  let timer: NodeJS.Timeout | undefined;
+  const schedule = async () => {
+    const secs = await core.settings.get('auditCheckpointSeconds').catch(() => 300);
+    timer = setTimeout(async () => {
+      await core.audit.checkpoint().catch((err) => log.error({ err: { message: (err as Error).message } }, 'audit checkpoint failed'));
+      void schedule();
+    }, secs * 1000);
+    timer.unref();
+  };
+  void schedule();
+
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    if (timer) clearTimeout(timer);
+    await app.close();
+    await core.audit.record(SYSTEM, { action: 'system.stop' }).catch(() => {});
+    await core.audit.checkpoint().catch(() => {});
+    await store.close();
+  };
+  return { core, app, url, stop };
+}

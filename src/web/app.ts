@@ -1,0 +1,88 @@
+// Builds the HTTP application: validation, uniform errors, bearer authentication,
+// OpenAPI, then one plugin per resource.
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import swagger from '@fastify/swagger';
+import { Ajv } from 'ajv';
+import { AppError } from '../core/errors.js';
+import type { Core } from '../core/core.js';
+import { hasScope } from '../core/identity/principal.js';
+import { routes } from './routes/index.js';
+import './types.js';
+
+export interface AppOptions {
+  https?: { key: string | Buffer; cert: string | Buffer };
+}
+
+export const BODY_LIMIT = 1024 * 1024;
+
+function makeAjv(coerce: boolean) {
+  return new Ajv({ coerceTypes: coerce, useDefaults: true, removeAdditional: false, allErrors: false, strict: false });
+}
+
+export async function buildApp(core: Core, opts: AppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: core.log,
+    bodyLimit: BODY_LIMIT,
+    ...(opts.https ? { https: opts.https } : {}),
+  } as FastifyServerOptions) as unknown as FastifyInstance;
+
+  // Bodies are validated strictly (no type coercion); query strings and params are text, so they coerce.
+  const strict = makeAjv(false);
+  const lenient = makeAjv(true);
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : lenient).compile(schema));
+
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, raw, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(raw as string)));
+  });
+
+  app.setErrorHandler((err: any, req, reply) => {
+    if (err instanceof AppError) return reply.status(err.status).send({ error: { code: err.code, message: err.message } });
+    if (err.validation) {
+      return reply.status(400).send({ error: { code: 'invalid_request', message: `${err.validationContext ?? 'request'}${err.validation[0]?.instancePath ?? ''} ${err.validation[0]?.message ?? 'is invalid'}`.replace(/^(\w+)\//, '$1.') } });
+    }
+    const status = typeof err.statusCode === 'number' ? err.statusCode : 500;
+    if (status >= 400 && status < 500) {
+      const code =
+        err.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+          ? 'payload_too_large'
+          : err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+            ? 'unsupported_media_type'
+            : err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError
+              ? 'invalid_json'
+              : 'bad_request';
+      const message = code === 'payload_too_large' ? `request body is larger than ${BODY_LIMIT} bytes` : code === 'invalid_json' ? 'request body is not valid JSON' : String(err.message ?? 'bad request');
+      return reply.status(status).send({ error: { code, message } });
+    }
+    req.log.error({ err: { message: err.message, stack: err.stack, code: err.code } }, 'unhandled error');
+    return reply.status(500).send({ error: { code: 'internal', message: 'internal error; the server log has details' } });
+  });
+
+  app.setNotFoundHandler((req, reply) => reply.status(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` } }));
+
+  app.decorateRequest('principal', null);
+  app.addHook('preHandler', async (req) => {
+    const cfg = req.routeOptions.config ?? {};
+    if (cfg.auth === false) return;
+    const header = req.headers.authorization;
+    const m = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null;
+    const principal = m ? await core.auth.resolveToken(m[1]!, req.ip) : null;
+    if (!principal) throw new AppError(401, 'unauthorized', m ? 'token is invalid or expired' : 'authentication required: send Authorization: Bearer <token>');
+    const scope = cfg.scope ?? (req.method === 'GET' || req.method === 'HEAD' ? 'read' : 'write');
+    if (!hasScope(principal, scope)) throw new AppError(403, 'insufficient_scope', `this token lacks the "${scope}" scope`);
+    if (cfg.permission && !principal.permissions.has(cfg.permission)) throw new AppError(403, 'forbidden', `you need the ${cfg.permission} permission`);
+    req.principal = principal;
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Gatehouse API', version: core.version, description: 'Privileged session gateway: vault, identities, audit. Errors are {error: {code, message}}.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+
+  await app.register(routes(core));
+  app.get('/api/openapi.json', { config: { auth: false }, schema: { hide: true } }, async () => app.swagger());
+  return app;
+}

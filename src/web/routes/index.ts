@@ -1,0 +1,17 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { Core } from '../../core/core.js';
+import { auditRoutes } from './audit.js';
+import { authRoutes } from './auth.js';
+import { directoryRoutes } from './directory.js';
+import { systemRoutes } from './system.js';
+import { vaultRoutes } from './vault.js';
+
+export const routes =
+  (core: Core): FastifyPluginAsync =>
+  async (app) => {
+    await app.register(systemRoutes(core));
+    await app.register(authRoutes(core));
+    await app.register(directoryRoutes(core), { prefix: '/api/v1' });
+    await app.register(vaultRoutes(core), { prefix: '/api/v1' });
+    await app.register(auditRoutes(core), { prefix: '/api/v1' });
+  };

@@ -1,0 +1,25 @@
+import type { Permission, Scope } from '../core/identity/permissions.js';
+import type { Principal } from '../core/identity/principal.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+  interface FastifyContextConfig {
+    /** false = public route (login, health, OpenAPI, OAuth2 token). */
+    auth?: boolean;
+    /** Role permission the caller must hold. */
+    permission?: Permission;
+    /** Token scope needed; defaults to read for GET and write otherwise. */
+    scope?: Scope;
+    /** Application accounts may not use this route (e.g. interactive-only). */
+    humansOnly?: boolean;
+  }
+}
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+  limit: number;
+  offset: number;
+}
