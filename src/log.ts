@@ -1,6 +1,6 @@
 // One pino logger for the process. Redaction is a second line of defence: code never
 // logs secret values, request bodies or tokens in the first place.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 
@@ -38,7 +38,10 @@ export function createLogger(opts: { level: string; dataDir?: string; stream?: N
   const streams: pino.StreamEntry[] = [{ level: opts.level as pino.Level, stream: process.stdout }];
   if (opts.dataDir) {
     mkdirSync(join(opts.dataDir, 'logs'), { recursive: true, mode: 0o700 });
-    streams.push({ level: opts.level as pino.Level, stream: pino.destination({ dest: join(opts.dataDir, 'logs', 'gatehouse.log'), mkdir: true, sync: false }) });
+    // Open the file synchronously: a destination still opening when the process exits
+    // (e.g. start-up failing fast) makes pino's exit flush throw "sonic boom is not ready yet".
+    const fd = openSync(join(opts.dataDir, 'logs', 'gatehouse.log'), 'a', 0o600);
+    streams.push({ level: opts.level as pino.Level, stream: pino.destination({ dest: fd, sync: false }) });
   }
   return pino(base, pino.multistream(streams));
 }

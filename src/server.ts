@@ -9,11 +9,13 @@ import { createLogger } from './log.js';
 import { migrate, openStore } from './store/db.js';
 import { loadTls } from './tls.js';
 import { buildApp } from './web/app.js';
+import { startSshDoor, type SshDoor } from './protocols/ssh/server.js';
 
 export interface Running {
   core: Core;
   app: FastifyInstance;
   url: string;
+  sshPort: number;
   stop(): Promise<void>;
 }
 
@@ -40,13 +42,18 @@ export async function startServer(config: Config, opts: { logStream?: NodeJS.Wri
     announce(`gatehouse: bootstrap administrator "${boot.username}" created with the password from GATEHOUSE_ADMIN_PASSWORD`);
   }
 
+  await core.sessions.reapStale();
   const tls = await loadTls(config.dataDir, { cert: config.tlsCertFile, key: config.tlsKeyFile });
-  const app = await buildApp(core, { https: { key: tls.key, cert: tls.cert } });
+  let ssh: SshDoor | null = null;
+  const app = await buildApp(core, { https: { key: tls.key, cert: tls.cert }, doors: () => ({ sshHostKeys: ssh?.hostKeys.map((k) => k.publicLine) ?? [] }) });
   await app.listen({ port: config.httpPort, host: config.bindHost });
+  ssh = await startSshDoor({ host: config.bindHost, port: config.sshPort, dataDir: config.dataDir, broker: core.launching, log });
+  core.launching.setDoorPort('ssh', ssh.port);
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.httpPort;
   const url = `https://${config.bindHost === '0.0.0.0' ? 'localhost' : config.bindHost}:${port}`;
   await core.audit.record(SYSTEM, { action: 'system.start', details: { version: core.version, database: store.kind, httpPort: port } });
+  announce(`gatehouse: ssh door on port ${ssh.port}`);
   announce(`gatehouse: listening on ${url} (database: ${store.kind}, data dir: ${config.dataDir}${tls.selfSigned ? `, self-signed TLS ${tls.fingerprint256}` : ''})`);
 
   let timer: NodeJS.Timeout | undefined;
@@ -65,10 +72,12 @@ export async function startServer(config: Config, opts: { logStream?: NodeJS.Wri
     if (stopped) return;
     stopped = true;
     if (timer) clearTimeout(timer);
+    await core.sessions.endAll('gateway shutting down');
+    await ssh?.close();
     await app.close();
     await core.audit.record(SYSTEM, { action: 'system.stop' }).catch(() => {});
     await core.audit.checkpoint().catch(() => {});
     await store.close();
   };
-  return { core, app, url, stop };
+  return { core, app, url, sshPort: ssh.port, stop };
 }

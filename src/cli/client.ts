@@ -1,11 +1,12 @@
 // A small HTTPS JSON client for the CLI. The server's certificate is pinned on first
 // login (trust on first use, like ssh) unless a CA file is given; the token and pin live
 // in a 0600 file.
-import { request } from 'node:https';
+import { request, type RequestOptions } from 'node:https';
+import { isIP } from 'node:net';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { TLSSocket, PeerCertificate } from 'node:tls';
 
 export interface CliState {
   url: string;
@@ -59,6 +60,7 @@ export function call(state: CliState, method: string, path: string, body?: unkno
   const url = new URL(path, state.url);
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
   const ca = state.caFile ? readFileSync(state.caFile) : undefined;
+  let fingerprint256: string | undefined;
   return new Promise((resolve, reject) => {
     const req = request(
       url,
@@ -69,23 +71,38 @@ export function call(state: CliState, method: string, path: string, body?: unkno
           ...(payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {}),
           ...(state.token ? { authorization: `Bearer ${state.token}` } : {}),
         },
-        ca,
-        // With a pinned fingerprint (or on first contact) the chain is not checked by CA; the pin is.
-        rejectUnauthorized: !!ca,
-        checkServerIdentity: (_host: string, cert: PeerCertificate) => {
-          if (!ca && state.fingerprint256 && cert.fingerprint256 !== state.fingerprint256) {
-            return new Error(`server certificate changed (pinned ${state.fingerprint256}, got ${cert.fingerprint256}); run \`gatehouse login\` again if this is expected`);
-          }
-          return undefined;
+        // Our own TLS connection, so the pin is checked after the handshake and before the
+        // request (and its token) is written. With a CA file the chain and name are verified
+        // as usual; otherwise (self-signed) the pinned fingerprint is the trust anchor.
+        createConnection: (_o: unknown, done: (err: Error | null, socket?: TLSSocket) => void) => {
+          const sock = tlsConnect({
+            host: url.hostname.replace(/^\[|\]$/g, ''),
+            port: Number(url.port || 443),
+            ...(isIP(url.hostname.replace(/^\[|\]$/g, '')) ? {} : { servername: url.hostname }),
+            ca,
+            rejectUnauthorized: !!ca,
+          });
+          const fail = (e: Error) => {
+            sock.destroy();
+            done(e);
+          };
+          sock.once('error', fail);
+          sock.once('secureConnect', () => {
+            sock.off('error', fail);
+            fingerprint256 = sock.getPeerCertificate()?.fingerprint256;
+            if (!ca && state.fingerprint256 && fingerprint256 !== state.fingerprint256) {
+              return fail(new Error(`server certificate changed (pinned ${state.fingerprint256}, got ${fingerprint256}); refusing to connect. If this is expected, run \`gatehouse logout\` and \`gatehouse login\` again`));
+            }
+            done(null, sock);
+          });
         },
         timeout: 120_000,
-      },
+      } as RequestOptions,
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
-          const fp = (res.socket as TLSSocket).getPeerCertificate?.()?.fingerprint256;
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), fingerprint256: fp });
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), fingerprint256 });
         });
       },
     );

@@ -1,49 +1,73 @@
 // The one narrow interface between protocols and the core. A protocol front door never
-// touches the database or the vault: it hands the core a ticket and gets back a plan
-// that holds everything needed to reach the target, then reports what happens.
-// (Implemented by the launch/session issues; the shape is fixed here.)
+// touches the database or the vault: it hands the core a ticket (or an authenticated
+// user and a secret) and gets back a live session whose plan holds everything needed
+// to reach the target; it then reports what happens through that session.
 import type { Credential } from './vault/secrets.js';
+import type { LauncherView, Protocol } from './launch/launchers.js';
 
-export type ProtocolName = 'ssh' | 'telnet' | 'rdp';
+export type Door = 'ssh' | 'rdp' | 'web';
 
 export interface RedeemContext {
   /** Where the person's connection comes from (checked against an IP-bound ticket). */
   clientIp: string;
   /** Which front door saw the ticket. */
-  door: 'ssh' | 'rdp' | 'web';
+  door: Door;
 }
 
 export interface ConnectPlan {
   sessionId: string;
   user: { id: string; username: string };
-  protocol: ProtocolName;
+  protocol: Protocol;
   target: { host: string; port: number };
   credential: Credential;
-  launcher: { id: string; record: boolean; recordKeystrokes: boolean; idleTimeoutSeconds: number; maxDurationSeconds: number; allowPortForwarding: boolean };
+  launcher: LauncherView;
 }
 
-export type SessionEvent =
-  | { type: 'started' }
-  | { type: 'output'; data: Buffer }
-  | { type: 'input'; data: Buffer }
-  | { type: 'resize'; cols: number; rows: number }
-  | { type: 'note'; kind: string; details: Record<string, unknown> }
-  | { type: 'ended'; reason: string };
+export interface TerminalInfo {
+  cols: number;
+  rows: number;
+  term: string;
+}
 
+/** A registered, recorded session as the protocols see it. */
 export interface SessionHandle {
+  readonly id: string;
   readonly plan: ConnectPlan;
-  event(e: SessionEvent): void;
-  /** Resolves when an auditor or a timer ends the session; the reason is shown to the person. */
-  readonly terminated: Promise<string>;
+  /** Starts the recording once the terminal size is known (idempotent). */
+  begin(term: TerminalInfo): void;
+  output(data: Buffer): void;
+  input(data: Buffer): void;
+  /** Non-terminal input (stdin of an exec): counted, never recorded as keystrokes. */
+  rawInput(data: Buffer): void;
+  /** Bytes that are counted but not recorded (SFTP, port forwarding: their events are noted instead). */
+  traffic(bytesIn: number, bytesOut: number): void;
+  /** Non-terminal output (exec without a pty): recorded as text when printable, else as a marker. */
+  rawOutput(data: Buffer): void;
+  resize(cols: number, rows: number): void;
+  note(kind: string, details: Record<string, unknown>): void;
+  /** Trust-on-first-use pinning of the target's host key, per secret. */
+  verifyHostKey(keyType: string, fingerprint: string): Promise<'pinned' | 'match' | 'mismatch'>;
+  /** Called once when an auditor, a timer or shutdown ends the session; the reason is for the person. */
+  onTerminate(cb: (reason: string) => void): void;
+  end(reason: string): Promise<void>;
 }
 
 export interface SessionBroker {
-  /** Redeems a single-use ticket atomically. Rejects with a generic error; the exact reason goes to log and audit. */
+  /** Redeems a single-use ticket atomically. Rejects with TicketRefused; the exact reason goes to log and audit. */
   redeem(ticket: string, ctx: RedeemContext): Promise<SessionHandle>;
+  /** For a Gatehouse user already authenticated by a front door (e.g. `ssh user:secret@gatehouse`). */
+  open(userId: string, secretRef: string, launcherRef: string | null, ctx: RedeemContext): Promise<SessionHandle>;
+  /** Gatehouse user login at a door: password and, when enrolled, a TOTP code. Throws AppError (code totp_required, invalid_credentials …). */
+  passwordLogin(username: string, password: string, totp: string | undefined, clientIp: string): Promise<{ userId: string }>;
+  needsTotp(username: string): Promise<boolean>;
+  /** Whether this public key (SSH wire-format blob) is registered to the user. */
+  keyAllowed(username: string, keyBlob: Buffer): Promise<{ userId: string } | null>;
 }
 
+export type RefusalReason = 'unknown' | 'used' | 'expired' | 'ip_mismatch' | 'permission_withdrawn' | 'launcher_inactive' | 'target_missing';
+
 export class TicketRefused extends Error {
-  constructor(readonly reason: 'unknown' | 'used' | 'expired' | 'ip_mismatch' | 'permission_withdrawn') {
-    super('ticket refused');
+  constructor(readonly reason: RefusalReason, readonly detail?: string) {
+    super('access refused');
   }
 }

@@ -14,6 +14,12 @@ import { DataKeys } from './vault/datakeys.js';
 import { Folders } from './vault/folders.js';
 import { Secrets } from './vault/secrets.js';
 import { Templates } from './vault/templates.js';
+import { Launchers } from './launch/launchers.js';
+import { Launching } from './launch/service.js';
+import { Tickets } from './launch/tickets.js';
+import { Sessions } from './sessions/service.js';
+import { SshKeys } from './identity/ssh-keys.js';
+import { join } from 'node:path';
 
 export interface Core {
   config: Config;
@@ -29,6 +35,12 @@ export interface Core {
   templates: Templates;
   folders: Folders;
   secrets: Secrets;
+  launchers: Launchers;
+  tickets: Tickets;
+  sessions: Sessions;
+  sshKeys: SshKeys;
+  /** The broker protocols use (ticket redeem → live session). */
+  launching: Launching;
   version: string;
 }
 
@@ -50,9 +62,15 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   const templates = new Templates(store, audit);
   const folders = new Folders(store, access, audit, dir);
   const secrets = new Secrets(store, access, dataKeys, templates, folders, audit, dir);
+  const launchers = new Launchers(store, audit);
+  const tickets = new Tickets(store);
+  const sessions = new Sessions(store, audit, log, join(config.dataDir, 'recordings'));
+  const sshKeys = new SshKeys(store, audit);
+  const launching = new Launching({ tickets, launchers, secrets, templates, access, dir, settings, sessions, audit, log, auth, sshKeys, ports: { ssh: config.sshPort, rdp: config.rdpPort } });
   await dir.seedBuiltinRoles();
   await templates.seedBuiltins();
-  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, version: VERSION };
+  await launchers.seedBuiltins();
+  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, launchers, tickets, sessions, sshKeys, launching, version: VERSION };
 }
 
 /** Creates the first administrator when the directory is empty. Returns the password only when it was generated. */

@@ -3,9 +3,10 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
-import { CamelCasePlugin, Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+import { CamelCasePlugin, Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration, type MigrationProvider } from 'kysely';
 import type { Database } from './schema.js';
 import * as m001 from './migrations/001_initial.js';
+import * as m002 from './migrations/002_sessions.js';
 
 export type Db = Kysely<Database>;
 export type DbKind = 'sqlite' | 'postgres';
@@ -21,7 +22,7 @@ export interface Store {
 // int8 and numeric come back as strings by default; our bigints are epoch ms and sequence numbers.
 pg.types.setTypeParser(20, (v) => Number(v));
 
-const migrations: Record<string, Migration> = { '001_initial': m001 };
+const migrations: Record<string, Migration> = { '001_initial': m001, '002_sessions': m002 };
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
 export function openStore(opts: { dataDir: string; databaseUrl?: string }): Store {
@@ -43,7 +44,26 @@ export function openStore(opts: { dataDir: string; databaseUrl?: string }): Stor
   return { db, kind: 'sqlite', file, close: () => db.destroy() };
 }
 
+/** The database could not be reached at start-up; the message is one line for the operator. */
+export class DatabaseUnavailableError extends Error {
+  constructor(detail: string) {
+    super(`cannot connect to the database: ${detail}`);
+  }
+}
+
+function describeConnectError(e: unknown): string {
+  const err = e as Error & { code?: string; errors?: Error[] };
+  // net reports a host with several addresses as an AggregateError with an empty message.
+  const msg = err?.message || err?.errors?.map((x) => x.message).filter(Boolean).join('; ') || err?.code || String(e);
+  return msg.split('\n')[0]!;
+}
+
 export async function migrate(db: Db): Promise<void> {
+  try {
+    await sql`select 1`.execute(db);
+  } catch (e) {
+    throw new DatabaseUnavailableError(describeConnectError(e));
+  }
   const migrator = new Migrator({ db, provider });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {

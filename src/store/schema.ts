@@ -156,7 +156,98 @@ export interface MetaTable {
   value: string;
 }
 
+export type LauncherType = 'ssh' | 'telnet' | 'rdp' | 'session-connector';
+
+export interface LaunchersTable {
+  id: string;
+  name: string;
+  type: LauncherType;
+  childType: Exclude<LauncherType, 'session-connector'> | null;
+  gatewayHost: string | null;
+  gatewayPort: number | null;
+  active: Flag;
+  builtin: Flag;
+  record: Flag;
+  recordKeystrokes: Flag;
+  idleTimeoutSeconds: number;
+  maxDurationSeconds: number;
+  allowPortForwarding: Flag;
+  options: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface TicketsTable {
+  id: string;
+  tokenHash: string;
+  userId: string;
+  secretId: string;
+  launcherId: string;
+  clientIp: string | null;
+  createdAt: number;
+  expiresAt: number;
+  usedAt: number | null;
+  sessionId: string | null;
+}
+
+export interface SessionsTable {
+  id: string;
+  userId: string;
+  username: string;
+  secretId: string;
+  secretName: string;
+  launcherId: string;
+  protocol: string;
+  targetHost: string;
+  targetPort: number;
+  targetUser: string | null;
+  clientIp: string | null;
+  door: string;
+  status: 'live' | 'ended';
+  startedAt: number;
+  endedAt: number | null;
+  endReason: string | null;
+  bytesIn: number;
+  bytesOut: number;
+  recording: string | null;
+  recordingSha256: string | null;
+  recordKeystrokes: Flag;
+}
+
+export interface SessionTextTable {
+  sessionId: string;
+  seq: number;
+  at: number;
+  kind: 'input' | 'command' | 'event';
+  text: string;
+}
+
+export interface HostKeysTable {
+  secretId: string;
+  host: string;
+  port: number;
+  keyType: string;
+  fingerprint: string;
+  firstSeen: number;
+}
+
+export interface SshUserKeysTable {
+  id: string;
+  userId: string;
+  name: string;
+  keyType: string;
+  publicKey: string;
+  fingerprint: string;
+  createdAt: number;
+}
+
 export interface Database {
+  launchers: LaunchersTable;
+  tickets: TicketsTable;
+  sessions: SessionsTable;
+  sessionText: SessionTextTable;
+  hostKeys: HostKeysTable;
+  sshUserKeys: SshUserKeysTable;
   users: UsersTable;
   groups: GroupsTable;
   groupMembers: GroupMembersTable;

@@ -6,11 +6,13 @@ import { Ajv } from 'ajv';
 import { AppError } from '../core/errors.js';
 import type { Core } from '../core/core.js';
 import { hasScope } from '../core/identity/principal.js';
-import { routes } from './routes/index.js';
+import { routes, type DoorInfo } from './routes/index.js';
 import './types.js';
 
 export interface AppOptions {
   https?: { key: string | Buffer; cert: string | Buffer };
+  /** Facts about the protocol doors the API hands out (e.g. SSH host keys for known_hosts). */
+  doors?: () => DoorInfo;
 }
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -23,6 +25,9 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
   const app = Fastify({
     loggerInstance: core.log,
     bodyLimit: BODY_LIMIT,
+    // Router-level failures (malformed %-escapes, over-long path parameters) get the uniform error shape too.
+    frameworkErrors: (err: { code?: string; statusCode?: number }, _req: unknown, reply: { status(n: number): { send(b: unknown): unknown } }) =>
+      reply.status(typeof err.statusCode === 'number' ? err.statusCode : 400).send({ error: { code: err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'uri_too_long' : 'invalid_url', message: err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : 'the URL is not valid (bad percent-encoding)' } }),
     ...(opts.https ? { https: opts.https } : {}),
   } as FastifyServerOptions) as unknown as FastifyInstance;
 
@@ -59,6 +64,15 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
 
   app.setNotFoundHandler((req, reply) => reply.status(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` } }));
 
+  // NUL characters cannot be stored in PostgreSQL text and have no business in names or ids: refuse them on both databases.
+  const hasNul = (v: unknown, depth = 0): boolean =>
+    typeof v === 'string' ? v.includes('\u0000') : v !== null && typeof v === 'object' && depth < 64 ? Object.entries(v).some(([k, x]) => k.includes('\u0000') || hasNul(x, depth + 1)) : false;
+  app.addHook('preValidation', async (req) => {
+    for (const [part, v] of [['params', req.params], ['querystring', req.query], ['body', req.body]] as const) {
+      if (hasNul(v)) throw new AppError(400, 'invalid_request', `${part} must not contain NUL (\\u0000) characters`);
+    }
+  });
+
   app.decorateRequest('principal', null);
   app.addHook('preHandler', async (req) => {
     const cfg = req.routeOptions.config ?? {};
@@ -82,7 +96,7 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
     },
   });
 
-  await app.register(routes(core));
+  await app.register(routes(core, opts.doors));
   app.get('/api/openapi.json', { config: { auth: false }, schema: { hide: true } }, async () => app.swagger());
   return app;
 }

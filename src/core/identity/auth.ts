@@ -43,10 +43,14 @@ export class Auth {
 
   // ---- login
 
-  async login(input: { username: string; password: string; totp?: string }, ip: string | null): Promise<{ token: string; expiresAt: string; user: User }> {
+  /**
+   * Checks password (+ second factor) with lockout and auditing. `via` names the door
+   * (api, ssh) in the audit event. Application accounts may use only the API.
+   */
+  async authenticate(input: { username: string; password: string; totp?: string }, ip: string | null, via: 'api' | 'ssh' | 'web' = 'api'): Promise<User> {
     const user = await this.dir.userByName(input.username);
     const fail = async (reason: string, code = 'invalid_credentials', message = 'invalid username or password', status = 401): Promise<never> => {
-      await this.audit.record({ id: user?.id ?? null, name: input.username, ip }, { action: 'auth.login', outcome: 'failure', target: user ? { type: 'user', id: user.id } : undefined, details: { reason } });
+      await this.audit.record({ id: user?.id ?? null, name: input.username, ip }, { action: 'auth.login', outcome: 'failure', target: user ? { type: 'user', id: user.id } : undefined, details: { reason, via } });
       throw new AppError(status, code, message);
     };
     if (!user) {
@@ -61,6 +65,7 @@ export class Auth {
       return fail('wrong password');
     }
     if (!user.enabled) return fail('account disabled', 'account_disabled', 'this account is disabled', 403);
+    if (user.isApplication && via !== 'api') return fail('application account outside the API', 'application_account', 'application accounts can only use the API', 403);
     if (user.totpEnabled) {
       if (!input.totp) return fail('second factor missing', 'totp_required', 'a TOTP code (or a recovery code) is required for this account');
       if (!(await this.checkSecondFactor(user, input.totp))) {
@@ -69,9 +74,14 @@ export class Auth {
       }
     }
     await this.db.updateTable('users').set({ failedLogins: 0, lockedUntil: null, lastLoginAt: now() }).where('id', '=', user.id).execute();
+    await this.audit.record({ id: user.id, name: user.username, ip }, { action: 'auth.login', target: { type: 'user', id: user.id }, details: { method: user.totpEnabled ? 'password+totp' : 'password', via } });
+    return user;
+  }
+
+  async login(input: { username: string; password: string; totp?: string }, ip: string | null): Promise<{ token: string; expiresAt: string; user: User }> {
+    const user = await this.authenticate(input, ip, 'api');
     const minutes = await this.settings.get('loginTokenMinutes');
     const { token, expiresAt } = await this.issueToken(user.id, { name: 'login', kind: 'session', scopes: null, ttlSeconds: minutes * 60 });
-    await this.audit.record({ id: user.id, name: user.username, ip }, { action: 'auth.login', target: { type: 'user', id: user.id }, details: { method: user.totpEnabled ? 'password+totp' : 'password' } });
     return { token, expiresAt, user };
   }
 

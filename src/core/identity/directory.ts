@@ -382,7 +382,7 @@ export class Directory {
       if (!row) throw badRequest(`unknown ${what} "${ref}"`);
       out.push(row.id);
     }
-    return out;
+    return [...new Set(out)];
   }
 
   resolveRoles(refs: string[]): Promise<string[]> {
@@ -400,7 +400,7 @@ export class Directory {
       if (!row) throw badRequest(`unknown user "${ref}"`);
       out.push(row.id);
     }
-    return out;
+    return [...new Set(out)];
   }
 
   async resolvePrincipal(type: PrincipalType, ref: string): Promise<string> {

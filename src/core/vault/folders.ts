@@ -62,7 +62,7 @@ export class Folders {
 
   async create(p: Principal, input: { name: string; parentId?: string | null; inheritPermissions?: boolean }): Promise<FolderView> {
     if (!p.permissions.has('manage_secrets')) throw forbidden('you need the manage_secrets permission to create folders');
-    if (input.parentId) await this.require(p, input.parentId, 'edit');
+    if (input.parentId != null) await this.require(p, input.parentId, 'edit');
     const id = newId();
     const t = now();
     await this.store.db
@@ -76,7 +76,7 @@ export class Folders {
 
   async update(p: Principal, id: string, input: { name?: string; parentId?: string | null; inheritPermissions?: boolean }): Promise<FolderView> {
     await this.require(p, id, 'edit');
-    if (input.parentId) {
+    if (input.parentId != null) {
       await this.require(p, input.parentId, 'edit');
       // Refuse cycles: the new parent may not be this folder or one of its descendants.
       let cur: string | null = input.parentId;

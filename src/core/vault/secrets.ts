@@ -138,7 +138,7 @@ export class Secrets {
 
   async create(p: Principal, input: SecretInput & { name: string; template: string; fields: Record<string, unknown> }): Promise<SecretView> {
     if (!p.permissions.has('manage_secrets')) throw forbidden('you need the manage_secrets permission to create secrets');
-    if (input.folderId) await this.folders.require(p, input.folderId, 'edit');
+    if (input.folderId != null) await this.folders.require(p, input.folderId, 'edit');
     const tpl = await this.templates.get(input.template);
     const { pub, sec } = splitFields(tpl, input.fields);
     const id = newId();
@@ -174,7 +174,7 @@ export class Secrets {
   async update(p: Principal, id: string, input: SecretInput): Promise<SecretView> {
     const { secret } = await this.require(p, id, 'edit');
     const tpl = await this.templates.get(secret.templateId);
-    if (input.folderId) await this.folders.require(p, input.folderId, 'edit');
+    if (input.folderId != null) await this.folders.require(p, input.folderId, 'edit');
     const set: Partial<Secret> = { updatedAt: now() };
     if (input.name !== undefined) set.name = input.name;
     if (input.folderId !== undefined) set.folderId = input.folderId;

@@ -57,7 +57,7 @@ export const BUILTIN_TEMPLATES: (TemplateDef & { id: string; name: string })[] =
     machineField: 'machine',
     domainField: null,
     usernameField: 'username',
-    launchers: ['ssh'],
+    launchers: ['ssh', 'telnet'],
   },
   {
     id: 'windows-account',

@@ -122,8 +122,13 @@ export const authRoutes =
         const basic = /^Basic\s+(\S+)$/i.exec(req.headers.authorization ?? '');
         if (basic) {
           const [u, ...rest] = Buffer.from(basic[1]!, 'base64').toString('utf8').split(':');
-          id = decodeURIComponent(u ?? '');
-          secret = decodeURIComponent(rest.join(':'));
+          try {
+            id = decodeURIComponent(u ?? '');
+            secret = decodeURIComponent(rest.join(':'));
+            if ((id + secret).includes('\u0000')) throw new Error('NUL');
+          } catch {
+            throw badRequest('HTTP Basic credentials are not valid percent-encoding', 'invalid_client');
+          }
         }
         if (!id || !secret) throw badRequest('client_id and client_secret are required', 'invalid_client');
         const out = await core.auth.clientCredentialsGrant(id, secret, req.body.scope, req.ip);

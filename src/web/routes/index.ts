@@ -5,13 +5,19 @@ import { authRoutes } from './auth.js';
 import { directoryRoutes } from './directory.js';
 import { systemRoutes } from './system.js';
 import { vaultRoutes } from './vault.js';
+import { sessionRoutes } from './sessions.js';
+
+export interface DoorInfo {
+  sshHostKeys: string[];
+}
 
 export const routes =
-  (core: Core): FastifyPluginAsync =>
+  (core: Core, doors: () => DoorInfo = () => ({ sshHostKeys: [] })): FastifyPluginAsync =>
   async (app) => {
     await app.register(systemRoutes(core));
     await app.register(authRoutes(core));
     await app.register(directoryRoutes(core), { prefix: '/api/v1' });
     await app.register(vaultRoutes(core), { prefix: '/api/v1' });
     await app.register(auditRoutes(core), { prefix: '/api/v1' });
+    await app.register(sessionRoutes(core, doors), { prefix: '/api/v1' });
   };

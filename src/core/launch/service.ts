@@ -1,0 +1,174 @@
+// Launching: issue a single-use ticket for (user, secret, launcher), and the broker
+// that protocols call to turn a ticket into a live, recorded session.
+import type { Logger } from 'pino';
+import type { AuditService } from '../audit/service.js';
+import type { ConnectPlan, RedeemContext, SessionBroker, SessionHandle } from '../broker.js';
+import { TicketRefused, type RefusalReason } from '../broker.js';
+import { AppError, badRequest, forbidden } from '../errors.js';
+import type { Directory } from '../identity/directory.js';
+import type { Auth } from '../identity/auth.js';
+import type { SshKeys } from '../identity/ssh-keys.js';
+import type { Principal } from '../identity/principal.js';
+import type { SettingsService } from '../settings.js';
+import type { Sessions } from '../sessions/service.js';
+import { newId } from '../util.js';
+import { atLeast, type Access } from '../vault/access.js';
+import type { Secrets, Credential } from '../vault/secrets.js';
+import type { Templates } from '../vault/templates.js';
+import { DEFAULT_PORTS, type LauncherView, type Launchers } from './launchers.js';
+import type { Tickets } from './tickets.js';
+
+export interface LaunchResult {
+  ticket: string;
+  expiresAt: string;
+  launcher: { id: string; name: string; protocol: string };
+  /** Where the client connects: the launcher's gateway address, else this gateway. */
+  gateway: { host: string; port: number };
+}
+
+export class Launching implements SessionBroker {
+  constructor(
+    private readonly deps: {
+      tickets: Tickets;
+      launchers: Launchers;
+      secrets: Secrets;
+      templates: Templates;
+      access: Access;
+      dir: Directory;
+      settings: SettingsService;
+      sessions: Sessions;
+      audit: AuditService;
+      log: Logger;
+      auth: Auth;
+      sshKeys: SshKeys;
+      ports: { ssh: number; rdp: number };
+    },
+  ) {}
+
+  async passwordLogin(username: string, password: string, totp: string | undefined, clientIp: string): Promise<{ userId: string }> {
+    const u = await this.deps.auth.authenticate({ username, password, ...(totp ? { totp } : {}) }, clientIp, 'ssh');
+    return { userId: u.id };
+  }
+
+  async needsTotp(username: string): Promise<boolean> {
+    const u = await this.deps.dir.userByName(username);
+    return !!u?.totpEnabled;
+  }
+
+  async keyAllowed(username: string, keyBlob: Buffer): Promise<{ userId: string } | null> {
+    const u = await this.deps.dir.userByName(username);
+    if (!u || !u.enabled || u.isApplication || (u.lockedUntil && u.lockedUntil > Date.now())) return null;
+    return (await this.deps.sshKeys.owns(u.id, keyBlob)) ? { userId: u.id } : null;
+  }
+
+  /** Records the port a door actually listens on (it may have been asked for port 0). */
+  setDoorPort(door: 'ssh' | 'rdp', port: number): void {
+    this.deps.ports[door] = port;
+  }
+
+  /** The launchers a template maps to (active ones only). */
+  async launchersFor(templateId: string): Promise<LauncherView[]> {
+    const t = await this.deps.templates.get(templateId);
+    const all = await this.deps.launchers.list();
+    return all.filter((l) => l.active && t.launchers.includes(l.id));
+  }
+
+  private async checkLaunchable(userId: string, secretId: string, launcher: LauncherView): Promise<{ reason: RefusalReason; detail: string } | null> {
+    const user = await this.deps.dir.userRow(userId).catch(() => null);
+    if (!user || !user.enabled) return { reason: 'permission_withdrawn', detail: 'user missing or disabled' };
+    const groupIds = await this.deps.dir.groupIdsOf(userId);
+    const permissions = await this.deps.dir.permissionsOf(userId, groupIds);
+    if (!permissions.has('launch')) return { reason: 'permission_withdrawn', detail: 'launch permission withdrawn' };
+    const p = { userId, username: user.username, groupIds, permissions } as Principal;
+    const { secret } = await this.deps.secrets.require(p, secretId, 'list').catch(() => ({ secret: null }));
+    if (!secret) return { reason: 'permission_withdrawn', detail: 'secret deleted or no longer shared' };
+    const level = await this.deps.access.secretLevel(p, secret);
+    if (!atLeast(level, 'view')) return { reason: 'permission_withdrawn', detail: 'view access to the secret withdrawn' };
+    if (!launcher.active) return { reason: 'launcher_inactive', detail: `launcher ${launcher.name} is inactive` };
+    const mapped = await this.launchersFor(secret.templateId);
+    if (!mapped.some((l) => l.id === launcher.id)) return { reason: 'launcher_inactive', detail: `launcher ${launcher.name} is not mapped to the secret's template` };
+    return null;
+  }
+
+  async launch(p: Principal, secretId: string, launcherRef: string, opts: { clientIp: string | null; bindIp: boolean }): Promise<LaunchResult> {
+    const { secret } = await this.deps.secrets.require(p, secretId, 'view');
+    const launcher = await this.deps.launchers.get(launcherRef).catch(() => {
+      throw badRequest(`unknown launcher "${launcherRef}"`, 'unknown_launcher');
+    });
+    const mapped = await this.launchersFor(secret.templateId);
+    if (!mapped.some((l) => l.id === launcher.id)) {
+      throw badRequest(`launcher "${launcher.name}" is not available for this secret; available: ${mapped.map((l) => l.id === l.name ? l.id : `${l.id} (${l.name})`).join(', ') || 'none'}`, 'launcher_not_mapped');
+    }
+    const cred = await this.deps.secrets.credential(secret.id);
+    if (!cred.machine) throw badRequest('this secret has no machine to connect to', 'no_target');
+    const ttl = await this.deps.settings.ticketLifetimeSeconds();
+    const { ticket, expiresAt } = await this.deps.tickets.issue({ userId: p.userId, secretId: secret.id, launcherId: launcher.id, clientIp: opts.bindIp ? opts.clientIp : null, ttlSeconds: ttl });
+    await this.deps.audit.record(
+      { id: p.userId, name: p.username, ip: opts.clientIp },
+      { action: 'secret.launch', target: { type: 'secret', id: secret.id }, details: { name: secret.name, launcher: launcher.name, protocol: launcher.protocol, ticketExpiresAt: new Date(expiresAt).toISOString(), boundToIp: opts.bindIp } },
+    );
+    const port = launcher.gatewayPort ?? (launcher.protocol === 'rdp' ? this.deps.ports.rdp : this.deps.ports.ssh);
+    return { ticket, expiresAt: new Date(expiresAt).toISOString(), launcher: { id: launcher.id, name: launcher.name, protocol: launcher.protocol }, gateway: { host: launcher.gatewayHost ?? '', port } };
+  }
+
+  private plan(sessionId: string, user: { id: string; username: string }, cred: Credential, launcher: LauncherView): ConnectPlan {
+    if (!cred.machine) throw new TicketRefused('target_missing', 'secret has no machine');
+    const port = Number(cred.fields.port ?? DEFAULT_PORTS[launcher.protocol]) || DEFAULT_PORTS[launcher.protocol];
+    return { sessionId, user, protocol: launcher.protocol, target: { host: cred.machine, port }, credential: cred, launcher };
+  }
+
+  private async refuse(e: TicketRefused, ctx: RedeemContext, who: { id: string | null; name: string | null }, extra: Record<string, unknown>): Promise<never> {
+    // A fixed word ("SessionConnector"-style) makes refusals easy to find in the log.
+    this.deps.log.warn({ event: 'TicketRefused', reason: e.reason, detail: e.detail, door: ctx.door, clientIp: ctx.clientIp, ...extra }, `TicketRefused: ${e.reason}${e.detail ? ` (${e.detail})` : ''}`);
+    await this.deps.audit.record({ ...who, ip: ctx.clientIp }, { action: 'ticket.refused', outcome: 'failure', details: { reason: e.reason, detail: e.detail, door: ctx.door, ...extra } });
+    throw e;
+  }
+
+  async redeem(ticket: string, ctx: RedeemContext): Promise<SessionHandle> {
+    const sessionId = newId();
+    const row = await this.deps.tickets.peek(ticket);
+    try {
+      if (!row) throw new TicketRefused('unknown');
+      const launcher = await this.deps.launchers.get(row.launcherId);
+      const problem = await this.checkLaunchable(row.userId, row.secretId, launcher);
+      if (problem) throw new TicketRefused(problem.reason, problem.detail);
+      await this.deps.tickets.redeem(ticket, ctx.clientIp, sessionId);
+      const user = await this.deps.dir.userRow(row.userId);
+      const cred = await this.deps.secrets.credential(row.secretId);
+      const plan = this.plan(sessionId, { id: user.id, username: user.username }, cred, launcher);
+      await this.deps.audit.record({ id: user.id, name: user.username, ip: ctx.clientIp }, { action: 'ticket.redeem', target: { type: 'secret', id: row.secretId }, details: { ticketId: row.id, sessionId, door: ctx.door } });
+      return await this.deps.sessions.start(plan, ctx);
+    } catch (e) {
+      if (e instanceof TicketRefused) return this.refuse(e, ctx, { id: row?.userId ?? null, name: null }, { ticketId: row?.id ?? null, secretId: row?.secretId ?? null });
+      throw e;
+    }
+  }
+
+  async open(userId: string, secretRef: string, launcherRef: string | null, ctx: RedeemContext): Promise<SessionHandle> {
+    const user = await this.deps.dir.userRow(userId);
+    const groupIds = await this.deps.dir.groupIdsOf(userId);
+    const p = { userId, username: user.username, groupIds, permissions: await this.deps.dir.permissionsOf(userId, groupIds) } as Principal;
+    try {
+      const found = await this.deps.secrets.list(p, { search: secretRef, limit: 50, offset: 0 });
+      const secret = found.items.find((s) => s.id === secretRef || s.name === secretRef) ?? (await this.deps.secrets.get(p, secretRef).catch(() => null));
+      if (!secret) throw new TicketRefused('permission_withdrawn', `no secret "${secretRef}" visible to the user`);
+      const mapped = await this.launchersFor(secret.template.id);
+      const launcher = launcherRef ? mapped.find((l) => l.id === launcherRef || l.name === launcherRef) : mapped.find((l) => l.protocol === 'ssh') ?? mapped.find((l) => l.protocol === 'telnet');
+      if (!launcher || launcher.protocol === 'rdp') throw new TicketRefused('launcher_inactive', `no terminal launcher${launcherRef ? ` "${launcherRef}"` : ''} for this secret`);
+      const problem = await this.checkLaunchable(userId, secret.id, launcher);
+      if (problem) throw new TicketRefused(problem.reason, problem.detail);
+      const cred = await this.deps.secrets.credential(secret.id);
+      const plan = this.plan(newId(), { id: user.id, username: user.username }, cred, launcher);
+      await this.deps.audit.record({ id: user.id, name: user.username, ip: ctx.clientIp }, { action: 'secret.launch', target: { type: 'secret', id: secret.id }, details: { name: secret.name, launcher: launcher.name, protocol: launcher.protocol, door: ctx.door, direct: true } });
+      return await this.deps.sessions.start(plan, ctx);
+    } catch (e) {
+      if (e instanceof TicketRefused) return this.refuse(e, ctx, { id: userId, name: user.username }, { secret: secretRef });
+      if (e instanceof AppError) return this.refuse(new TicketRefused('permission_withdrawn', e.message), ctx, { id: userId, name: user.username }, { secret: secretRef });
+      throw e;
+    }
+  }
+
+  requireLaunchPermission(p: Principal): void {
+    if (!p.permissions.has('launch')) throw forbidden('you need the launch permission');
+  }
+}

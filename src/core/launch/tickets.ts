@@ -1,0 +1,57 @@
+// Single-use launch tickets. The ticket string is 192 random bits, kept only as a hash;
+// redeeming is one conditional UPDATE, so of N concurrent redeems exactly one wins on
+// SQLite and PostgreSQL alike. Refusals carry an exact reason for the log and the audit
+// trail; the client only ever hears a generic failure.
+import type { Store } from '../../store/db.js';
+import type { TicketsTable } from '../../store/schema.js';
+import { TicketRefused } from '../broker.js';
+import { newId, now, randomToken, sha256hex } from '../util.js';
+
+export const TICKET_PATTERN = /^[A-Za-z0-9_-]{32}$/;
+const hash = (t: string) => sha256hex(`gatehouse-ticket:${t}`);
+
+export class Tickets {
+  constructor(private readonly store: Store) {}
+
+  async issue(input: { userId: string; secretId: string; launcherId: string; clientIp: string | null; ttlSeconds: number }): Promise<{ id: string; ticket: string; expiresAt: number }> {
+    const ticket = randomToken(24);
+    const id = newId();
+    const expiresAt = now() + input.ttlSeconds * 1000;
+    await this.store.db
+      .insertInto('tickets')
+      .values({ id, tokenHash: hash(ticket), userId: input.userId, secretId: input.secretId, launcherId: input.launcherId, clientIp: input.clientIp, createdAt: now(), expiresAt, usedAt: null, sessionId: null })
+      .execute();
+    return { id, ticket, expiresAt };
+  }
+
+  /** Looks a ticket up without using it (for the reason of a refusal, and the IP check). */
+  async peek(ticket: string): Promise<TicketsTable | undefined> {
+    if (!TICKET_PATTERN.test(ticket)) return undefined;
+    return this.store.db.selectFrom('tickets').selectAll().where('tokenHash', '=', hash(ticket)).executeTakeFirst();
+  }
+
+  /**
+   * Checks and consumes a ticket. A wrong client IP refuses without consuming, so a
+   * stolen ticket tried from elsewhere does not lock out its owner.
+   */
+  async redeem(ticket: string, clientIp: string, sessionId: string): Promise<TicketsTable> {
+    const row = await this.peek(ticket);
+    if (!row) throw new TicketRefused('unknown');
+    if (row.usedAt) throw new TicketRefused('used');
+    if (row.expiresAt <= now()) throw new TicketRefused('expired');
+    if (row.clientIp && normalizeIp(row.clientIp) !== normalizeIp(clientIp)) throw new TicketRefused('ip_mismatch');
+    const r = await this.store.db
+      .updateTable('tickets')
+      .set({ usedAt: now(), sessionId })
+      .where('id', '=', row.id)
+      .where('usedAt', 'is', null)
+      .where('expiresAt', '>', now())
+      .executeTakeFirst();
+    if (Number(r.numUpdatedRows) !== 1) throw new TicketRefused('used');
+    return { ...row, usedAt: now(), sessionId };
+  }
+}
+
+export function normalizeIp(ip: string): string {
+  return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+}

@@ -1,0 +1,168 @@
+// One live session: recording, keystroke index, live-view subscribers, timers and the
+// terminate switch. Owned by the Sessions service; protocols see it as a SessionHandle.
+import { join } from 'node:path';
+import type { ConnectPlan, SessionHandle, TerminalInfo } from '../broker.js';
+import { CastWriter } from './asciicast.js';
+import { TypedLines } from './typed-text.js';
+
+export interface LiveHooks {
+  recordingsDir: string;
+  onTextLines(sessionId: string, lines: { at: number; kind: 'command' | 'event'; text: string }[]): void;
+  onEnd(s: LiveSession, reason: string): Promise<void>;
+  verifyHostKey(s: LiveSession, keyType: string, fingerprint: string): Promise<'pinned' | 'match' | 'mismatch'>;
+}
+
+export type Subscriber = (line: string) => void;
+
+const printable = (b: Buffer) => {
+  for (const c of b) if (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d && c !== 0x1b) return false;
+  return true;
+};
+
+export class LiveSession implements SessionHandle {
+  readonly id: string;
+  readonly startedAt = Date.now();
+  cast: CastWriter | null = null;
+  bytesIn = 0;
+  bytesOut = 0;
+  recordingPath: string | null = null;
+  private typed = new TypedLines();
+  private subscribers = new Set<Subscriber>();
+  private terminators: ((reason: string) => void)[] = [];
+  private idleTimer: NodeJS.Timeout | null = null;
+  private maxTimer: NodeJS.Timeout | null = null;
+  private ended = false;
+  private binaryPending = 0;
+  terminated: string | null = null;
+  size: TerminalInfo = { cols: 80, rows: 24, term: 'xterm' };
+
+  constructor(
+    readonly plan: ConnectPlan,
+    readonly clientIp: string,
+    private readonly hooks: LiveHooks,
+  ) {
+    this.id = plan.sessionId;
+    const l = plan.launcher;
+    if (l.maxDurationSeconds > 0) this.maxTimer = setTimeout(() => this.terminate(`maximum session duration (${l.maxDurationSeconds} s) reached`), l.maxDurationSeconds * 1000);
+    this.touch();
+  }
+
+  begin(term: TerminalInfo): void {
+    this.size = term;
+    if (this.cast || !this.plan.launcher.record || this.ended) return;
+    const d = new Date(this.startedAt);
+    const rel = join(String(d.getUTCFullYear()), String(d.getUTCMonth() + 1).padStart(2, '0'), String(d.getUTCDate()).padStart(2, '0'), `${this.id}.cast`);
+    this.recordingPath = rel;
+    this.cast = new CastWriter(
+      join(this.hooks.recordingsDir, rel),
+      {
+        version: 2,
+        width: term.cols,
+        height: term.rows,
+        timestamp: Math.floor(this.startedAt / 1000),
+        title: `${this.plan.user.username} → ${this.plan.credential.secretName} (${this.plan.protocol})`,
+        env: { TERM: term.term, SHELL: '/bin/sh' },
+      },
+      (line) => {
+        for (const s of this.subscribers) s(line);
+      },
+    );
+  }
+
+  private touch(): void {
+    const idle = this.plan.launcher.idleTimeoutSeconds;
+    if (idle <= 0 || this.ended) return;
+    if (this.idleTimer) this.idleTimer.refresh();
+    else this.idleTimer = setTimeout(() => this.terminate(`idle for ${idle} s`), idle * 1000);
+  }
+
+  output(data: Buffer): void {
+    this.bytesOut += data.length;
+    this.cast?.data('o', data);
+  }
+
+  rawOutput(data: Buffer): void {
+    this.bytesOut += data.length;
+    if (!this.cast) return;
+    if (printable(data)) return this.cast.data('o', data);
+    // Binary (e.g. `ssh host cat file`): the size is recorded, not megabytes of escapes.
+    this.binaryPending += data.length;
+    if (this.binaryPending >= 1 << 20) this.flushBinary();
+  }
+
+  private flushBinary(): void {
+    if (this.binaryPending && this.cast) this.cast.event('m', `binary output: ${this.binaryPending} bytes`);
+    this.binaryPending = 0;
+  }
+
+  input(data: Buffer): void {
+    this.bytesIn += data.length;
+    this.touch();
+    if (!this.plan.launcher.recordKeystrokes || !this.cast) return;
+    this.cast.data('i', data);
+    const lines = this.typed.feed(data.toString('utf8'));
+    if (lines.length) this.hooks.onTextLines(this.id, lines.map((text) => ({ at: this.cast!.elapsed(), kind: 'command' as const, text })));
+  }
+
+  traffic(bytesIn: number, bytesOut: number): void {
+    this.bytesIn += bytesIn;
+    this.bytesOut += bytesOut;
+    if (bytesIn) this.touch();
+  }
+
+  rawInput(data: Buffer): void {
+    this.bytesIn += data.length;
+    this.touch();
+  }
+
+  resize(cols: number, rows: number): void {
+    this.size = { ...this.size, cols, rows };
+    this.cast?.event('r', `${cols}x${rows}`);
+  }
+
+  note(kind: string, details: Record<string, unknown>): void {
+    this.cast?.event('m', `${kind}: ${JSON.stringify(details)}`);
+    this.hooks.onTextLines(this.id, [{ at: this.cast?.elapsed() ?? (Date.now() - this.startedAt) / 1000, kind: 'event', text: `${kind} ${JSON.stringify(details)}` }]);
+  }
+
+  verifyHostKey(keyType: string, fingerprint: string): Promise<'pinned' | 'match' | 'mismatch'> {
+    return this.hooks.verifyHostKey(this, keyType, fingerprint);
+  }
+
+  subscribe(s: Subscriber): () => void {
+    this.subscribers.add(s);
+    return () => this.subscribers.delete(s);
+  }
+
+  onTerminate(cb: (reason: string) => void): void {
+    if (this.terminated) cb(this.terminated);
+    else this.terminators.push(cb);
+  }
+
+  terminate(reason: string): void {
+    if (this.terminated || this.ended) return;
+    this.terminated = reason;
+    this.cast?.event('m', `terminated: ${reason}`);
+    for (const cb of this.terminators.splice(0)) cb(reason);
+  }
+
+  async end(reason: string): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.maxTimer) clearTimeout(this.maxTimer);
+    this.flushBinary();
+    if (this.plan.launcher.recordKeystrokes) {
+      const rest = this.typed.rest();
+      if (rest.length && this.cast) this.hooks.onTextLines(this.id, rest.map((text) => ({ at: this.cast!.elapsed(), kind: 'command' as const, text })));
+    }
+    this.cast?.close();
+    for (const s of this.subscribers) s('');
+    this.subscribers.clear();
+    await this.hooks.onEnd(this, this.terminated ?? reason);
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+}

@@ -1,0 +1,269 @@
+// Session registry (live sessions in this process) and history (database): start,
+// end with a sealed recording, terminate, list, and search over the typed-text index.
+import { createReadStream, existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Store } from '../../store/db.js';
+import type { SessionsTable } from '../../store/schema.js';
+import type { Actor, AuditService } from '../audit/service.js';
+import { SYSTEM } from '../audit/service.js';
+import type { ConnectPlan } from '../broker.js';
+import { notFound } from '../errors.js';
+import { now } from '../util.js';
+import { LiveSession } from './live.js';
+
+export interface SessionView {
+  id: string;
+  user: { id: string; username: string };
+  secret: { id: string; name: string };
+  launcher: string;
+  protocol: string;
+  target: { host: string; port: number; username: string | null };
+  clientIp: string | null;
+  door: string;
+  status: 'live' | 'ended';
+  startedAt: string;
+  endedAt: string | null;
+  endReason: string | null;
+  bytesIn: number;
+  bytesOut: number;
+  recording: { available: boolean; sha256: string | null; keystrokes: boolean };
+}
+
+export interface SessionQuery {
+  status?: 'live' | 'ended';
+  userId?: string;
+  secretId?: string;
+  protocol?: string;
+  limit: number;
+  offset: number;
+}
+
+export async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+export class Sessions {
+  readonly live = new Map<string, LiveSession>();
+  private textSeq = new Map<string, number>();
+  private textQueue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly store: Store,
+    private readonly audit: AuditService,
+    private readonly log: Logger,
+    readonly recordingsDir: string,
+  ) {}
+
+  async start(plan: ConnectPlan, ctx: { clientIp: string; door: string }): Promise<LiveSession> {
+    await this.store.db
+      .insertInto('sessions')
+      .values({
+        id: plan.sessionId,
+        userId: plan.user.id,
+        username: plan.user.username,
+        secretId: plan.credential.secretId,
+        secretName: plan.credential.secretName,
+        launcherId: plan.launcher.id,
+        protocol: plan.protocol,
+        targetHost: plan.target.host,
+        targetPort: plan.target.port,
+        targetUser: plan.credential.username,
+        clientIp: ctx.clientIp,
+        door: ctx.door,
+        status: 'live',
+        startedAt: now(),
+        endedAt: null,
+        endReason: null,
+        bytesIn: 0,
+        bytesOut: 0,
+        recording: null,
+        recordingSha256: null,
+        recordKeystrokes: plan.launcher.recordKeystrokes ? 1 : 0,
+      })
+      .execute();
+    const s = new LiveSession(plan, ctx.clientIp, {
+      recordingsDir: this.recordingsDir,
+      onTextLines: (id, lines) => this.index(id, lines),
+      onEnd: (sess, reason) => this.finish(sess, reason),
+      verifyHostKey: (sess, keyType, fp) => this.verifyHostKey(sess, keyType, fp),
+    });
+    this.live.set(s.id, s);
+    await this.audit.record(
+      { id: plan.user.id, name: plan.user.username, ip: ctx.clientIp },
+      {
+        action: 'session.start',
+        target: { type: 'session', id: s.id },
+        details: { secretId: plan.credential.secretId, secret: plan.credential.secretName, launcher: plan.launcher.name, protocol: plan.protocol, target: `${plan.target.host}:${plan.target.port}`, door: ctx.door, recorded: plan.launcher.record },
+      },
+    );
+    this.log.info({ sessionId: s.id, user: plan.user.username, secret: plan.credential.secretName, protocol: plan.protocol, clientIp: ctx.clientIp }, 'session started');
+    return s;
+  }
+
+  private index(sessionId: string, lines: { at: number; kind: 'command' | 'event'; text: string }[]): void {
+    const run = async () => {
+      let seq = this.textSeq.get(sessionId) ?? 0;
+      const rows = lines.map((l) => ({ sessionId, seq: ++seq, at: l.at, kind: l.kind, text: l.text.slice(0, 4096) }));
+      this.textSeq.set(sessionId, seq);
+      await this.store.db.insertInto('sessionText').values(rows).execute();
+    };
+    this.textQueue = this.textQueue.then(run).catch((err) => this.log.error({ err: { message: (err as Error).message }, sessionId }, 'text index write failed'));
+  }
+
+  private async finish(s: LiveSession, reason: string): Promise<void> {
+    this.live.delete(s.id);
+    await this.textQueue;
+    this.textSeq.delete(s.id);
+    let sha: string | null = null;
+    if (s.recordingPath) sha = await sha256File(join(this.recordingsDir, s.recordingPath));
+    await this.store.db
+      .updateTable('sessions')
+      .set({ status: 'ended', endedAt: now(), endReason: reason, bytesIn: s.bytesIn, bytesOut: s.bytesOut, recording: s.recordingPath, recordingSha256: sha })
+      .where('id', '=', s.id)
+      .execute();
+    const actor = { id: s.plan.user.id, name: s.plan.user.username, ip: s.clientIp };
+    await this.audit.record(actor, { action: 'session.end', target: { type: 'session', id: s.id }, details: { reason, bytesIn: s.bytesIn, bytesOut: s.bytesOut, seconds: Math.round((Date.now() - s.startedAt) / 1000) } });
+    if (s.recordingPath) await this.audit.record(SYSTEM, { action: 'recording.seal', target: { type: 'session', id: s.id }, details: { file: s.recordingPath, sha256: sha, format: 'asciicast-v2' } });
+    this.log.info({ sessionId: s.id, reason }, 'session ended');
+  }
+
+  private async verifyHostKey(s: LiveSession, keyType: string, fingerprint: string): Promise<'pinned' | 'match' | 'mismatch'> {
+    const secretId = s.plan.credential.secretId;
+    const { host, port } = s.plan.target;
+    const pin = await this.store.db.selectFrom('hostKeys').selectAll().where('secretId', '=', secretId).executeTakeFirst();
+    const actor = { id: s.plan.user.id, name: s.plan.user.username, ip: s.clientIp };
+    if (!pin) {
+      await this.store.db.insertInto('hostKeys').values({ secretId, host, port, keyType, fingerprint, firstSeen: now() }).onConflict((oc) => oc.doNothing()).execute();
+      await this.audit.record(actor, { action: 'hostkey.pin', target: { type: 'secret', id: secretId }, details: { host, port, keyType, fingerprint, sessionId: s.id } });
+      return 'pinned';
+    }
+    if (pin.fingerprint === fingerprint) return 'match';
+    this.log.warn({ sessionId: s.id, secretId, expected: pin.fingerprint, got: fingerprint, host, port }, 'target host key mismatch: session refused');
+    await this.audit.record(actor, {
+      action: 'hostkey.mismatch',
+      outcome: 'failure',
+      target: { type: 'secret', id: secretId },
+      details: { host, port, expected: pin.fingerprint, got: fingerprint, keyType, sessionId: s.id },
+    });
+    return 'mismatch';
+  }
+
+  /** Forgets a secret's pinned host key (after a legitimate key change). */
+  async resetHostKey(actor: Actor, secretId: string): Promise<boolean> {
+    const r = await this.store.db.deleteFrom('hostKeys').where('secretId', '=', secretId).executeTakeFirst();
+    await this.audit.record(actor, { action: 'hostkey.reset', target: { type: 'secret', id: secretId } });
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  async hostKey(secretId: string) {
+    return this.store.db.selectFrom('hostKeys').selectAll().where('secretId', '=', secretId).executeTakeFirst();
+  }
+
+  async terminate(actor: Actor, id: string, reason: string): Promise<void> {
+    const s = this.live.get(id);
+    if (!s) {
+      const row = await this.store.db.selectFrom('sessions').select('status').where('id', '=', id).executeTakeFirst();
+      if (!row) throw notFound('session');
+      throw Object.assign(notFound('live session'), { message: 'session has already ended' });
+    }
+    await this.audit.record(actor, { action: 'session.terminate', target: { type: 'session', id }, details: { reason } });
+    s.terminate(`terminated by ${actor.name ?? 'an administrator'}${reason ? `: ${reason}` : ''}`);
+  }
+
+  /** Ends every live session (shutdown). */
+  async endAll(reason: string): Promise<void> {
+    for (const s of [...this.live.values()]) s.terminate(reason);
+    await Promise.all([...this.live.values()].map((s) => s.end(reason)));
+  }
+
+  /** Marks sessions left 'live' by a crashed process as ended. */
+  async reapStale(): Promise<void> {
+    await this.store.db.updateTable('sessions').set({ status: 'ended', endedAt: now(), endReason: 'gateway restarted' }).where('status', '=', 'live').execute();
+  }
+
+  private view(r: SessionsTable): SessionView {
+    const live = this.live.get(r.id);
+    return {
+      id: r.id,
+      user: { id: r.userId, username: r.username },
+      secret: { id: r.secretId, name: r.secretName },
+      launcher: r.launcherId,
+      protocol: r.protocol,
+      target: { host: r.targetHost, port: r.targetPort, username: r.targetUser },
+      clientIp: r.clientIp,
+      door: r.door,
+      status: r.status,
+      startedAt: new Date(r.startedAt).toISOString(),
+      endedAt: r.endedAt ? new Date(r.endedAt).toISOString() : null,
+      endReason: r.endReason,
+      bytesIn: live?.bytesIn ?? r.bytesIn,
+      bytesOut: live?.bytesOut ?? r.bytesOut,
+      recording: { available: !!(r.recording ?? live?.recordingPath), sha256: r.recordingSha256, keystrokes: !!r.recordKeystrokes },
+    };
+  }
+
+  async list(q: SessionQuery): Promise<{ items: SessionView[]; total: number }> {
+    let base = this.store.db.selectFrom('sessions');
+    if (q.status) base = base.where('status', '=', q.status);
+    if (q.userId) base = base.where('userId', '=', q.userId);
+    if (q.secretId) base = base.where('secretId', '=', q.secretId);
+    if (q.protocol) base = base.where('protocol', '=', q.protocol);
+    const { n } = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const rows = await base.selectAll().orderBy('startedAt', 'desc').limit(q.limit).offset(q.offset).execute();
+    return { items: rows.map((r) => this.view(r)), total: Number(n) };
+  }
+
+  async get(id: string): Promise<SessionView> {
+    const r = await this.store.db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!r) throw notFound('session');
+    return this.view(r);
+  }
+
+  /** Absolute path of a session's recording, flushed up to now when the session is live. */
+  async recordingFile(id: string): Promise<string> {
+    const live = this.live.get(id);
+    live?.cast?.flush();
+    const r = await this.store.db.selectFrom('sessions').select('recording').where('id', '=', id).executeTakeFirst();
+    if (!r) throw notFound('session');
+    const rel = r.recording ?? live?.recordingPath;
+    const path = rel ? join(this.recordingsDir, rel) : null;
+    if (!path || !existsSync(path)) throw notFound('recording');
+    return path;
+  }
+
+  async search(q: { q: string; limit: number; offset: number }): Promise<{ items: (SessionView & { matches: { at: number; kind: string; text: string }[] })[]; total: number }> {
+    const pattern = `%${q.q.replace(/[\\%_]/g, (c) => '\\' + c)}%`;
+    const like = this.store.kind === 'postgres' ? 'ilike' : 'like';
+    const ids = await this.store.db
+      .selectFrom('sessionText')
+      .innerJoin('sessions', 'sessions.id', 'sessionText.sessionId')
+      .select(['sessionText.sessionId', 'sessions.startedAt'])
+      .where('sessionText.text', like as 'like', pattern)
+      .groupBy(['sessionText.sessionId', 'sessions.startedAt'])
+      .orderBy('sessions.startedAt', 'desc')
+      .execute();
+    const page = ids.slice(q.offset, q.offset + q.limit);
+    const items = [];
+    for (const { sessionId } of page) {
+      const matches = await this.store.db
+        .selectFrom('sessionText')
+        .select(['at', 'kind', 'text'])
+        .where('sessionId', '=', sessionId)
+        .where('text', like as 'like', pattern)
+        .orderBy('seq')
+        .limit(20)
+        .execute();
+      items.push({ ...(await this.get(sessionId)), matches });
+    }
+    return { items, total: ids.length };
+  }
+
+  async text(id: string): Promise<{ at: number; kind: string; text: string }[]> {
+    await this.get(id);
+    return this.store.db.selectFrom('sessionText').select(['at', 'kind', 'text']).where('sessionId', '=', id).orderBy('seq').execute();
+  }
+}

@@ -1,0 +1,74 @@
+// Connector to an SSH target with the vaulted password or private key. The target's
+// host key is pinned per secret on first use; a different key refuses the session.
+import { createHash } from 'node:crypto';
+import ssh2, { type Client } from 'ssh2';
+import type { SessionHandle } from '../../core/broker.js';
+
+export class TargetError extends Error {
+  constructor(
+    readonly kind: 'auth' | 'hostkey' | 'network' | 'timeout',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface TargetOptions {
+  connectTimeoutMs: number;
+  keepaliveMs: number;
+}
+
+const keyTypeOf = (blob: Buffer) => (blob.length > 4 ? blob.subarray(4, 4 + blob.readUInt32BE(0)).toString('latin1') : 'unknown');
+
+export function connectTarget(handle: SessionHandle, opts: TargetOptions): Promise<Client> {
+  const { plan } = handle;
+  const f = plan.credential.fields;
+  const password = typeof f.password === 'string' ? f.password : undefined;
+  const privateKey = typeof f.privateKey === 'string' ? f.privateKey : undefined;
+  const passphrase = typeof f.passphrase === 'string' ? f.passphrase : undefined;
+  return new Promise((resolve, reject) => {
+    const conn = new ssh2.Client();
+    let hostKeyProblem: TargetError | null = null;
+    let settled = false;
+    const done = (err: TargetError | null) => {
+      if (settled) return;
+      settled = true;
+      if (err) {
+        conn.end();
+        reject(err);
+      } else resolve(conn);
+    };
+    conn.on('ready', () => done(null));
+    conn.on('error', (err: Error & { level?: string; code?: string }) => {
+      if (hostKeyProblem) return done(hostKeyProblem);
+      if (err.level === 'client-authentication') return done(new TargetError('auth', 'the target refused the vaulted credential'));
+      if (err.level === 'client-timeout' || /timed out/i.test(err.message)) return done(new TargetError('timeout', 'the target did not answer in time'));
+      done(new TargetError('network', err.code === 'ECONNREFUSED' ? 'connection refused by the target' : err.code === 'ENOTFOUND' ? 'target host name not found' : `cannot reach the target (${err.code ?? err.message})`));
+    });
+    conn.on('keyboard-interactive', (_name, _instr, _lang, prompts, finish) => finish(prompts.map(() => password ?? '')));
+    conn.connect({
+      host: plan.target.host,
+      port: plan.target.port,
+      username: plan.credential.username ?? '',
+      ...(password ? { password } : {}),
+      ...(privateKey ? { privateKey, ...(passphrase ? { passphrase } : {}) } : {}),
+      tryKeyboard: !!password,
+      readyTimeout: opts.connectTimeoutMs,
+      keepaliveInterval: opts.keepaliveMs,
+      keepaliveCountMax: 3,
+      hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
+        const fp = `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
+        handle.verifyHostKey(keyTypeOf(key), fp).then(
+          (r) => {
+            if (r === 'mismatch') hostKeyProblem = new TargetError('hostkey', "the target's host key does not match the key pinned for this secret");
+            verify(r !== 'mismatch');
+          },
+          () => {
+            hostKeyProblem = new TargetError('hostkey', 'cannot check the target host key');
+            verify(false);
+          },
+        );
+      },
+    });
+  });
+}

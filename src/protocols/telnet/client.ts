@@ -1,0 +1,243 @@
+// Telnet connector: connects to a target, negotiates a terminal, types the vaulted
+// credential at the target's login prompts, and only then hands over a session whose
+// output the person sees. Nothing the target printed before the password line, and
+// never the credential, reaches the person.
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import { Option, TTYPE_SEND } from './codes.js';
+import { encodeKeystrokes, escapeIac, nawsMessage, ttypeIsMessage } from './encode.js';
+import { LoginDialogue } from './login.js';
+import { OptionNegotiator, type OptionSide } from './negotiation.js';
+import { TelnetParser } from './parser.js';
+
+export interface TelnetLoginOptions {
+  host: string;
+  port: number;
+  username: string;
+  password: string;
+  /** Sent via TTYPE (RFC 1091). Default 'xterm-256color'. */
+  term?: string;
+  /** Sent via NAWS (RFC 1073). */
+  cols: number;
+  rows: number;
+  /** Default /(login|username)\s*:\s*$/i */
+  loginPrompt?: RegExp;
+  /** Default /password\s*:\s*$/i */
+  passwordPrompt?: RegExp;
+  /** Default /(login incorrect|incorrect|authentication fail|access denied|permission denied)/i */
+  failurePattern?: RegExp;
+  /** Default 10000. */
+  connectTimeoutMs?: number;
+  /** From connect to the login verdict. Default 20000. */
+  loginTimeoutMs?: number;
+}
+
+export type TelnetLoginFailure = 'connect' | 'timeout' | 'rejected' | 'closed';
+
+export class TelnetLoginError extends Error {
+  constructor(
+    readonly reason: TelnetLoginFailure,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'TelnetLoginError';
+  }
+}
+
+/** events: 'data' (Buffer), 'close' (reason?: string) */
+export interface TelnetSession extends EventEmitter {
+  /** What the target printed after a successful login (MOTD, prompt); never the credential. */
+  initialOutput: Buffer;
+  /** The person's keystrokes. */
+  write(data: Buffer): void;
+  /** Sends NAWS if the target agreed to it. */
+  resize(cols: number, rows: number): void;
+  close(): void;
+}
+
+export const DEFAULT_TERM = 'xterm-256color';
+export const DEFAULT_LOGIN_PROMPT = /(login|username)\s*:\s*$/i;
+export const DEFAULT_PASSWORD_PROMPT = /password\s*:\s*$/i;
+export const DEFAULT_FAILURE_PATTERN = /(login incorrect|incorrect|authentication fail|access denied|permission denied)/i;
+
+/** We perform TTYPE and NAWS; the target may echo and suppress go-ahead. All else is refused. */
+const POLICY = {
+  local: new Set<number>([Option.TTYPE, Option.NAWS]),
+  remote: new Set<number>([Option.ECHO, Option.SGA]),
+};
+
+export function openTelnet(opts: TelnetLoginOptions): Promise<TelnetSession> {
+  return new Promise((resolve, reject) => {
+    let conn: TelnetConnection;
+    try {
+      conn = new TelnetConnection(opts, resolve, reject);
+    } catch (e) {
+      reject(e);
+      return;
+    }
+    conn.start();
+  });
+}
+
+type Phase = 'connecting' | 'login' | 'open' | 'closed';
+
+class TelnetConnection extends EventEmitter implements TelnetSession {
+  initialOutput: Buffer = Buffer.alloc(0);
+
+  private phase: Phase = 'connecting';
+  private readonly socket: net.Socket;
+  private readonly parser = new TelnetParser({ maxSubnegotiation: 4096 });
+  private readonly negotiator: OptionNegotiator;
+  private readonly dialogue: LoginDialogue;
+  private readonly term: string;
+  private cols: number;
+  private rows: number;
+  private timer: NodeJS.Timeout | undefined;
+  private closeReason: string | undefined;
+  private waitingForListener = false;
+
+  constructor(
+    private readonly opts: TelnetLoginOptions,
+    private readonly resolve: (s: TelnetSession) => void,
+    private readonly reject: (e: Error) => void,
+  ) {
+    super();
+    if (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 65535) throw new TelnetLoginError('connect', `invalid port ${opts.port}`);
+    this.term = opts.term ?? DEFAULT_TERM;
+    this.cols = opts.cols;
+    this.rows = opts.rows;
+    this.negotiator = new OptionNegotiator(POLICY, (b) => this.send(b), (side, option, on) => this.optionChanged(side, option, on));
+    this.dialogue = new LoginDialogue(
+      {
+        username: opts.username,
+        password: opts.password,
+        loginPrompt: opts.loginPrompt ?? DEFAULT_LOGIN_PROMPT,
+        passwordPrompt: opts.passwordPrompt ?? DEFAULT_PASSWORD_PROMPT,
+        failurePattern: opts.failurePattern ?? DEFAULT_FAILURE_PATTERN,
+      },
+      // Typed lines go out as-is (CR LF is the NVT newline), IAC-escaped only.
+      (line) => this.send(escapeIac(Buffer.from(line, 'utf8'))),
+      (outcome) => (outcome.ok ? this.loggedIn(outcome.initialOutput) : this.fail('rejected', outcome.message)),
+    );
+    this.socket = new net.Socket();
+  }
+
+  start(): void {
+    const { socket, opts } = this;
+    this.timer = setTimeout(() => this.fail('connect', `no connection to ${opts.host}:${opts.port} within ${opts.connectTimeoutMs ?? 10000} ms`), opts.connectTimeoutMs ?? 10000);
+    socket.on('connect', () => this.connected());
+    socket.on('data', (chunk: Buffer) => this.received(chunk));
+    socket.on('error', (e) => {
+      if (this.phase === 'connecting') this.fail('connect', `cannot connect to ${opts.host}:${opts.port}: ${e.message}`);
+      else if (this.phase === 'login') this.fail('closed', `connection to the target failed during login: ${e.message}`);
+      else this.closeReason ??= `connection error: ${e.message}`;
+    });
+    socket.on('close', () => this.socketClosed());
+    socket.connect({ host: opts.host, port: opts.port });
+  }
+
+  write(data: Buffer): void {
+    if (this.phase !== 'open' || data.length === 0) return;
+    this.send(encodeKeystrokes(data, this.negotiator.isEnabled('local', Option.BINARY)));
+  }
+
+  resize(cols: number, rows: number): void {
+    this.cols = cols;
+    this.rows = rows;
+    if (this.phase === 'open' && this.negotiator.isEnabled('local', Option.NAWS)) this.send(nawsMessage(cols, rows));
+  }
+
+  close(): void {
+    if (this.phase === 'closed') return;
+    this.closeReason ??= 'closed by gatehouse';
+    this.socket.end();
+    // A target that never finishes the close handshake must not hold the socket open.
+    setTimeout(() => this.socket.destroy(), 2000).unref();
+  }
+
+  private connected(): void {
+    clearTimeout(this.timer);
+    this.phase = 'login';
+    const ms = this.opts.loginTimeoutMs ?? 20000;
+    this.timer = setTimeout(() => this.fail('timeout', `the target did not complete the login within ${ms} ms`), ms);
+    this.socket.setNoDelay(true);
+    this.socket.setKeepAlive(true, 30000);
+    // Offer what we want up front; the Q method absorbs the target's own requests for the same.
+    this.negotiator.request('local', Option.TTYPE, true);
+    this.negotiator.request('local', Option.NAWS, true);
+    this.negotiator.request('remote', Option.SGA, true);
+  }
+
+  private received(chunk: Buffer): void {
+    for (const ev of this.parser.push(chunk)) {
+      if (this.phase === 'closed') return;
+      switch (ev.type) {
+        case 'data':
+          if (this.phase === 'login') this.dialogue.feed(ev.data);
+          else if (this.phase === 'open') this.emit('data', ev.data);
+          break;
+        case 'negotiate':
+          this.negotiator.receive(ev.verb, ev.option);
+          break;
+        case 'subnegotiation':
+          if (ev.option === Option.TTYPE && ev.data[0] === TTYPE_SEND && this.negotiator.isEnabled('local', Option.TTYPE)) {
+            this.send(ttypeIsMessage(this.term));
+          }
+          break;
+        case 'command':
+          break; // GA, NOP, DM, AYT...: nothing to do for an interactive byte stream
+      }
+    }
+  }
+
+  private optionChanged(side: OptionSide, option: number, on: boolean): void {
+    if (side === 'local' && option === Option.NAWS && on) this.send(nawsMessage(this.cols, this.rows));
+    if (side === 'remote' && option === Option.BINARY) this.parser.stripCrNul = !on;
+  }
+
+  private loggedIn(initialOutput: Buffer): void {
+    if (this.phase !== 'login') return;
+    clearTimeout(this.timer);
+    this.initialOutput = initialOutput;
+    this.phase = 'open';
+    // Output that arrives before the caller listens for 'data' waits in the socket
+    // (and the kernel), not in memory here, and is not lost.
+    if (this.listenerCount('data') === 0) {
+      this.socket.pause();
+      this.waitingForListener = true;
+      this.on('newListener', this.resumeOnListener);
+    }
+    this.resolve(this);
+  }
+
+  private readonly resumeOnListener = (event: string | symbol): void => {
+    if (event !== 'data' || !this.waitingForListener) return;
+    this.waitingForListener = false;
+    this.off('newListener', this.resumeOnListener);
+    // newListener fires before the listener is added; resume once it is.
+    process.nextTick(() => this.socket.resume());
+  };
+
+  private fail(reason: TelnetLoginError['reason'], message: string): void {
+    if (this.phase !== 'connecting' && this.phase !== 'login') return;
+    this.phase = 'closed';
+    clearTimeout(this.timer);
+    this.dialogue.dispose();
+    this.socket.destroy();
+    this.reject(new TelnetLoginError(reason, message));
+  }
+
+  private socketClosed(): void {
+    if (this.phase === 'connecting') return this.fail('connect', `connection to ${this.opts.host}:${this.opts.port} closed before it was established`);
+    if (this.phase === 'login') return this.fail('closed', 'the target closed the connection during login');
+    if (this.phase === 'closed') return;
+    this.phase = 'closed';
+    clearTimeout(this.timer);
+    this.emit('close', this.closeReason ?? 'the target closed the connection');
+  }
+
+  private send(bytes: Buffer): void {
+    if (this.phase === 'closed' || this.socket.destroyed || !this.socket.writable) return;
+    this.socket.write(bytes);
+  }
+}

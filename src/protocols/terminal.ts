@@ -1,0 +1,17 @@
+// What the front doors (SSH today, the browser terminal later) need from a connected
+// interactive target, whatever protocol reaches it.
+import type { EventEmitter } from 'node:events';
+
+export interface TerminalTarget extends EventEmitter {
+  /** Bytes from the person, already past any recording. */
+  write(data: Buffer): void;
+  resize(cols: number, rows: number): void;
+  close(): void;
+  // events: 'data' (Buffer, terminal output), 'close' (reason?: string)
+}
+
+export interface TerminalSize {
+  cols: number;
+  rows: number;
+  term: string;
+}

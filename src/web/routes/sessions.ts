@@ -1,0 +1,192 @@
+// Launchers, launching (single-use tickets), sessions (live and past, live view,
+// terminate) and recordings (asciicast download, text search), and SSH keys.
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { createReadStream } from 'node:fs';
+import type { Core } from '../../core/core.js';
+import { forbidden } from '../../core/errors.js';
+import { actorOf, type Principal } from '../../core/identity/principal.js';
+import type { LauncherInput } from '../../core/launch/launchers.js';
+import { body, bool, idParams, nullableStr, optStr, pageQuery, str, type PageQuery } from '../schemas.js';
+
+const launcherProps = {
+  name: str(128),
+  type: { type: 'string', enum: ['session-connector'] },
+  childType: { type: ['string', 'null'], enum: ['ssh', 'telnet', 'rdp', null] },
+  gatewayHost: nullableStr(253),
+  gatewayPort: { type: ['integer', 'null'], minimum: 1, maximum: 65535 },
+  active: bool,
+  record: bool,
+  recordKeystrokes: bool,
+  idleTimeoutSeconds: { type: 'integer', minimum: 0, maximum: 604800 },
+  maxDurationSeconds: { type: 'integer', minimum: 0, maximum: 604800 },
+  allowPortForwarding: bool,
+  options: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { consentText: optStr(4000), telnetLoginPrompt: optStr(256), telnetPasswordPrompt: optStr(256), telnetFailurePattern: optStr(256) },
+  },
+};
+
+const shellQuote = (s: string) => (/^[A-Za-z0-9_.:@/-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+export const sessionRoutes =
+  (core: Core, doors: () => { sshHostKeys: string[] }): FastifyPluginAsync =>
+  async (app) => {
+    const gatewayHost = (req: FastifyRequest): Promise<string> =>
+      core.settings.get('publicUrl').then((u) => {
+        const url = u || core.config.publicUrl;
+        if (url) return new URL(url).hostname;
+        return (req.headers.host ?? 'localhost').replace(/:\d+$/, '');
+      });
+
+    // ---- launchers
+    app.get('/launchers', { schema: { tags: ['launchers'], summary: 'Launcher types: built-in ssh, telnet, rdp and session connector launchers' } }, async () => {
+      const items = await core.launchers.list();
+      return { items, total: items.length, limit: items.length, offset: 0 };
+    });
+    app.get<{ Params: { id: string } }>('/launchers/:id', { schema: { tags: ['launchers'], params: idParams } }, async (req) => core.launchers.get(req.params.id));
+    app.post<{ Body: LauncherInput & { name: string; type: 'session-connector' } }>(
+      '/launchers',
+      { config: { permission: 'manage_templates' }, schema: { tags: ['launchers'], summary: 'Create a session connector launcher (child launcher type + gateway address)', body: body(launcherProps, ['name', 'type', 'childType', 'gatewayHost']) } },
+      async (req, reply) => reply.status(201).send(await core.launchers.create(actorOf(req.principal, req.ip), req.body)),
+    );
+    app.patch<{ Params: { id: string }; Body: LauncherInput }>(
+      '/launchers/:id',
+      { config: { permission: 'manage_templates' }, schema: { tags: ['launchers'], summary: 'Change a launcher (recording, keystrokes, timeouts, port forwarding, gateway)', params: idParams, body: body(launcherProps) } },
+      async (req) => core.launchers.update(actorOf(req.principal, req.ip), req.params.id, req.body),
+    );
+    app.delete<{ Params: { id: string } }>('/launchers/:id', { config: { permission: 'manage_templates' }, schema: { tags: ['launchers'], params: idParams } }, async (req, reply) => {
+      await core.launchers.remove(actorOf(req.principal, req.ip), req.params.id);
+      return reply.status(204).send();
+    });
+
+    // ---- launch
+    app.post<{ Params: { id: string }; Body: { launcher: string; bindIp?: boolean } }>(
+      '/secrets/:id/launch',
+      {
+        config: { permission: 'launch', scope: 'launch' },
+        schema: {
+          tags: ['sessions'],
+          summary: 'Issue a single-use launch ticket (lifetime: the sessionTimeout setting, default 900 s) and the command or file that uses it',
+          params: idParams,
+          body: body({ launcher: str(128), bindIp: bool }, ['launcher']),
+        },
+      },
+      async (req) => {
+        const r = await core.launching.launch(req.principal!, req.params.id, req.body.launcher, { clientIp: req.ip, bindIp: req.body.bindIp ?? false });
+        const host = r.gateway.host || (await gatewayHost(req));
+        const out: Record<string, unknown> = { ticket: r.ticket, expiresAt: r.expiresAt, launcher: r.launcher };
+        if (r.launcher.protocol === 'ssh' || r.launcher.protocol === 'telnet') {
+          const knownHosts = doors().sshHostKeys.map((k) => `[${host}]:${r.gateway.port} ${k}`);
+          out.ssh = { host, port: r.gateway.port, username: r.ticket, command: `ssh -p ${r.gateway.port} ${shellQuote(r.ticket)}@${shellQuote(host)}`, knownHosts };
+        }
+        return out;
+      },
+    );
+
+    // ---- sessions
+    const canSee = (p: Principal) => p.permissions.has('manage_sessions') || p.permissions.has('view_recordings') || p.permissions.has('audit');
+    app.get<{ Querystring: PageQuery & { status?: 'live' | 'ended'; userId?: string; secretId?: string; protocol?: string } }>(
+      '/sessions',
+      {
+        schema: {
+          tags: ['sessions'],
+          summary: 'Live and past sessions (everyone sees their own; auditors see all)',
+          querystring: pageQuery({ status: { type: 'string', enum: ['live', 'ended'] }, userId: optStr(128), secretId: optStr(128), protocol: { type: 'string', enum: ['ssh', 'telnet', 'rdp'] } }),
+        },
+      },
+      async (req) => {
+        const p = req.principal!;
+        const q = { ...req.query, ...(canSee(p) ? {} : { userId: p.userId }) };
+        return { ...(await core.sessions.list(q)), limit: req.query.limit, offset: req.query.offset };
+      },
+    );
+    app.get<{ Params: { id: string } }>('/sessions/:id', { schema: { tags: ['sessions'], params: idParams } }, async (req) => {
+      const s = await core.sessions.get(req.params.id);
+      if (!canSee(req.principal!) && s.user.id !== req.principal!.userId) throw forbidden();
+      return s;
+    });
+    app.post<{ Params: { id: string }; Body: { reason?: string } }>(
+      '/sessions/:id/terminate',
+      { config: { permission: 'manage_sessions' }, schema: { tags: ['sessions'], summary: 'End a live session; the person sees the reason on one line, then is disconnected', params: idParams, body: body({ reason: optStr(500) }) } },
+      async (req) => {
+        await core.sessions.terminate(actorOf(req.principal, req.ip), req.params.id, req.body?.reason ?? '');
+        return { terminated: true };
+      },
+    );
+    app.get<{ Params: { id: string } }>(
+      '/sessions/:id/live',
+      { config: { permission: 'manage_sessions' }, schema: { tags: ['sessions'], summary: 'Live view: Server-Sent Events carrying the asciicast header, then every event as it happens', params: idParams } },
+      async (req, reply) => {
+        const live = core.sessions.live.get(req.params.id);
+        if (!live) {
+          await core.sessions.get(req.params.id);
+          return reply.status(409).send({ error: { code: 'not_live', message: 'session is not live; replay its recording instead' } });
+        }
+        await core.audit.record(actorOf(req.principal, req.ip), { action: 'session.watch', target: { type: 'session', id: live.id } });
+        reply.hijack();
+        const res = reply.raw;
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+        res.write(`event: header\ndata: ${JSON.stringify({ version: 2, width: live.size.cols, height: live.size.rows, sessionId: live.id, user: live.plan.user.username, secret: live.plan.credential.secretName })}\n\n`);
+        const unsubscribe = live.subscribe((line) => {
+          if (!line) {
+            res.write('event: end\ndata: {}\n\n');
+            res.end();
+            return;
+          }
+          res.write(`data: ${line.trimEnd()}\n\n`);
+        });
+        const ping = setInterval(() => res.write(': ping\n\n'), 15000);
+        req.raw.on('close', () => {
+          clearInterval(ping);
+          unsubscribe();
+        });
+      },
+    );
+
+    // ---- recordings
+    app.get<{ Querystring: PageQuery & { q: string } }>(
+      '/recordings',
+      { config: { permission: 'view_recordings' }, schema: { tags: ['recordings'], summary: 'Search typed commands/keystrokes and session events across recordings', querystring: pageQuery({ q: str(256) }) } },
+      async (req) => ({ ...(await core.sessions.search(req.query)), limit: req.query.limit, offset: req.query.offset }),
+    );
+    app.get<{ Params: { sessionId: string } }>(
+      '/recordings/:sessionId',
+      { config: { permission: 'view_recordings' }, schema: { tags: ['recordings'], summary: 'The session recording (asciicast v2, plays with `asciinema play`)', params: { type: 'object', properties: { sessionId: str(128) }, required: ['sessionId'] } } },
+      async (req, reply) => {
+        const path = await core.sessions.recordingFile(req.params.sessionId);
+        await core.audit.record(actorOf(req.principal, req.ip), { action: 'recording.view', target: { type: 'session', id: req.params.sessionId } });
+        reply.header('content-type', 'application/x-asciicast');
+        reply.header('content-disposition', `attachment; filename="${req.params.sessionId}.cast"`);
+        return reply.send(createReadStream(path));
+      },
+    );
+    app.get<{ Params: { sessionId: string } }>(
+      '/recordings/:sessionId/text',
+      { config: { permission: 'view_recordings' }, schema: { tags: ['recordings'], summary: 'The typed-text index of one session (commands and events with their time offsets)', params: { type: 'object', properties: { sessionId: str(128) }, required: ['sessionId'] } } },
+      async (req) => ({ items: await core.sessions.text(req.params.sessionId) }),
+    );
+
+    // ---- host keys pinned per secret
+    app.get<{ Params: { id: string } }>('/secrets/:id/host-key', { schema: { tags: ['secrets'], summary: "The target host key pinned for this secret (trust on first use)", params: idParams } }, async (req) => {
+      await core.secrets.require(req.principal!, req.params.id, 'view');
+      return { hostKey: (await core.sessions.hostKey(req.params.id)) ?? null };
+    });
+    app.delete<{ Params: { id: string } }>('/secrets/:id/host-key', { schema: { tags: ['secrets'], summary: 'Forget the pinned host key after a legitimate change (needs edit)', params: idParams } }, async (req, reply) => {
+      await core.secrets.require(req.principal!, req.params.id, 'edit');
+      await core.sessions.resetHostKey(actorOf(req.principal, req.ip), req.params.id);
+      return reply.status(204).send();
+    });
+
+    // ---- the caller's SSH public keys (for `ssh user:secret@gatehouse`)
+    app.get('/me/ssh-keys', { schema: { tags: ['auth'], summary: 'Your registered SSH public keys' } }, async (req) => ({ items: await core.sshKeys.list(req.principal!.userId) }));
+    app.post<{ Body: { name: string; publicKey: string } }>(
+      '/me/ssh-keys',
+      { schema: { tags: ['auth'], summary: 'Register an SSH public key for logging in at the SSH door as <user>:<secret>', body: body({ name: str(100), publicKey: str(16384) }, ['name', 'publicKey']) } },
+      async (req, reply) => reply.status(201).send(await core.sshKeys.add({ ...actorOf(req.principal, req.ip), id: req.principal!.userId }, req.body)),
+    );
+    app.delete<{ Params: { id: string } }>('/me/ssh-keys/:id', { schema: { tags: ['auth'], params: idParams } }, async (req, reply) => {
+      await core.sshKeys.remove({ ...actorOf(req.principal, req.ip), id: req.principal!.userId }, req.params.id);
+      return reply.status(204).send();
+    });
+  };

@@ -1,0 +1,460 @@
+// Authorisation table: every route × every built-in role is allowed or denied exactly as
+// the literal TABLE below says (docs/authorization.md is the same table for humans). The
+// routes are enumerated from the running app, so a new route without a row fails here.
+// Object ACLs are taken out of the picture by sharing the fixtures at `owner` level with
+// every role user; separate tests below cover token scopes and the object ACLs themselves.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Auth } from '../../src/core/identity/auth.js';
+import { BUILTIN_ROLES } from '../../src/core/identity/permissions.js';
+import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
+import { documentedRoutes, registeredRoutes } from '../support/routes.js';
+
+const ROLES = ['Administrator', 'User', 'Auditor', 'Application'] as const;
+type RoleName = (typeof ROLES)[number];
+
+const Y = 'allow';
+const N = 'deny';
+const PUBLIC = 'public';
+type Verdict = typeof Y | typeof N;
+/** Public routes need no token at all; the others list [Administrator, User, Auditor, Application]. */
+type Row = typeof PUBLIC | readonly [Verdict, Verdict, Verdict, Verdict];
+
+// prettier-ignore
+const TABLE: Record<string, Row> = {
+  // system
+  'GET /healthz':                                PUBLIC,
+  'GET /api/openapi.json':                       PUBLIC,
+  'GET /api/v1/settings':                        [Y, N, N, N],
+  'PATCH /api/v1/settings':                      [Y, N, N, N],
+  'POST /api/v1/admin/rotate-master-key':        [Y, N, N, N],
+  // authentication and the caller's own account
+  'POST /api/v1/auth/login':                     PUBLIC,
+  'POST /oauth2/token':                          PUBLIC,
+  'POST /api/v1/auth/logout':                    [Y, Y, Y, Y],
+  'GET /api/v1/me':                              [Y, Y, Y, Y],
+  'POST /api/v1/me/password':                    [Y, Y, Y, Y],
+  'POST /api/v1/me/totp':                        [Y, Y, Y, Y],
+  'POST /api/v1/me/totp/confirm':                [Y, Y, Y, Y],
+  'POST /api/v1/me/totp/disable':                [Y, Y, Y, Y],
+  'GET /api/v1/tokens':                          [Y, Y, Y, Y],
+  'POST /api/v1/tokens':                         [Y, Y, Y, Y],
+  'DELETE /api/v1/tokens/:id':                   [Y, Y, Y, Y],
+  // directory: administrators only
+  'GET /api/v1/users':                           [Y, N, N, N],
+  'POST /api/v1/users':                          [Y, N, N, N],
+  'GET /api/v1/users/:id':                       [Y, N, N, N],
+  'PATCH /api/v1/users/:id':                     [Y, N, N, N],
+  'DELETE /api/v1/users/:id':                    [Y, N, N, N],
+  'POST /api/v1/users/:id/unlock':               [Y, N, N, N],
+  'POST /api/v1/users/:id/totp/reset':           [Y, N, N, N],
+  'POST /api/v1/users/:id/client-credentials':   [Y, N, N, N],
+  'GET /api/v1/groups':                          [Y, N, N, N],
+  'POST /api/v1/groups':                         [Y, N, N, N],
+  'GET /api/v1/groups/:id':                      [Y, N, N, N],
+  'PATCH /api/v1/groups/:id':                    [Y, N, N, N],
+  'DELETE /api/v1/groups/:id':                   [Y, N, N, N],
+  'GET /api/v1/roles':                           [Y, N, N, N],
+  'POST /api/v1/roles':                          [Y, N, N, N],
+  'GET /api/v1/roles/:id':                       [Y, N, N, N],
+  'PATCH /api/v1/roles/:id':                     [Y, N, N, N],
+  'DELETE /api/v1/roles/:id':                    [Y, N, N, N],
+  // folders: creating needs manage_secrets; everything else follows the folder's ACL
+  'GET /api/v1/folders':                         [Y, Y, Y, Y],
+  'POST /api/v1/folders':                        [Y, Y, N, N],
+  'GET /api/v1/folders/:id':                     [Y, Y, Y, Y],
+  'PATCH /api/v1/folders/:id':                   [Y, Y, Y, Y],
+  'DELETE /api/v1/folders/:id':                  [Y, Y, Y, Y],
+  'GET /api/v1/folders/:id/permissions':         [Y, Y, Y, Y],
+  'PUT /api/v1/folders/:id/permissions':         [Y, Y, Y, Y],
+  // templates: readable by everyone, changed with manage_templates
+  'GET /api/v1/templates':                       [Y, Y, Y, Y],
+  'GET /api/v1/templates/:id':                   [Y, Y, Y, Y],
+  'POST /api/v1/templates':                      [Y, N, N, N],
+  'PATCH /api/v1/templates/:id':                 [Y, N, N, N],
+  'DELETE /api/v1/templates/:id':                [Y, N, N, N],
+  // secrets: creating needs manage_secrets; everything else follows the secret's ACL
+  'GET /api/v1/secrets':                         [Y, Y, Y, Y],
+  'POST /api/v1/secrets':                        [Y, Y, N, N],
+  'GET /api/v1/secrets/:id':                     [Y, Y, Y, Y],
+  'PATCH /api/v1/secrets/:id':                   [Y, Y, Y, Y],
+  'DELETE /api/v1/secrets/:id':                  [Y, Y, Y, Y],
+  'POST /api/v1/secrets/:id/reveal':             [Y, Y, Y, Y],
+  'GET /api/v1/secrets/:id/permissions':         [Y, Y, Y, Y],
+  'PUT /api/v1/secrets/:id/permissions':         [Y, Y, Y, Y],
+  // audit trail: the audit permission
+  'GET /api/v1/audit':                           [Y, N, Y, N],
+  'GET /api/v1/audit/verify':                    [Y, N, Y, N],
+  'GET /api/v1/audit/export':                    [Y, N, Y, N],
+  'GET /api/v1/audit/public-key':                [Y, N, Y, N],
+  'POST /api/v1/audit/checkpoint':               [Y, N, Y, N],
+};
+
+interface Actor {
+  role: RoleName;
+  username: string;
+  id: string;
+  token: string;
+  password: string;
+}
+interface Call {
+  method: string;
+  url: string;
+  body?: unknown;
+  /** Defaults to the actor's token; `null` sends none. */
+  token?: string | null;
+}
+interface Fixtures {
+  folderId: string;
+  secretId: string;
+  client: { clientId: string; clientSecret: string };
+}
+
+for (const kind of DB_KINDS) {
+  describe(`authorisation matrix on ${kind}`, () => {
+    let t: TestApp;
+    let n = 0;
+    const uniq = (p: string) => `${p}-${++n}`;
+    const actors = {} as Record<RoleName, Actor>;
+    let fx: Fixtures;
+
+    const admin = async (method: string, url: string, body?: unknown, expect = [200, 201, 204]) => {
+      const r = await t.req(method, url, { token: t.adminToken, body });
+      assert.ok(expect.includes(r.statusCode), `setup ${method} ${url}: ${r.statusCode} ${r.body}`);
+      return r.body ? r.json() : undefined;
+    };
+    const extraFor = (role: RoleName) => (role === 'Application' ? { isApplication: true } : {});
+    /** A brand-new account holding only `role`, for calls that change the caller's own account. */
+    const freshActor = async (role: RoleName): Promise<Actor> => {
+      const username = uniq(`fresh-${role.toLowerCase()}`);
+      const u = await t.user(username, [role], extraFor(role));
+      return { role, username, ...u };
+    };
+    const shareOwner = (a: Actor) => ({ entries: [{ principalType: 'user', principal: a.id, level: 'owner' }] });
+    const mkUser = async (extra: Record<string, unknown> = {}) => (await admin('POST', '/api/v1/users', { username: uniq('target'), ...extra })).id as string;
+    const mkFolder = async (a: Actor) => {
+      const f = await admin('POST', '/api/v1/folders', { name: uniq('throwaway-folder') });
+      await admin('PUT', `/api/v1/folders/${f.id}/permissions`, shareOwner(a));
+      return f.id as string;
+    };
+    const mkSecret = async (a: Actor) => {
+      const s = await admin('POST', '/api/v1/secrets', { name: uniq('throwaway-secret'), template: 'generic', fields: { username: 'u', password: 'throwaway-pw' } });
+      await admin('PUT', `/api/v1/secrets/${s.id}/permissions`, shareOwner(a));
+      return s.id as string;
+    };
+    const mkTemplate = async () => (await admin('POST', '/api/v1/templates', { name: uniq('tpl'), fields: [{ name: 'host', label: 'Host', type: 'text' }] })).id as string;
+
+    /** One valid call per route, run as `a`; throwaway targets are created first so destructive calls have something to act on. */
+    const CALLS: Record<string, (a: Actor) => Promise<Call>> = {
+      'GET /healthz': async () => ({ method: 'GET', url: '/healthz' }),
+      'GET /api/openapi.json': async () => ({ method: 'GET', url: '/api/openapi.json' }),
+      'GET /api/v1/settings': async () => ({ method: 'GET', url: '/api/v1/settings' }),
+      'PATCH /api/v1/settings': async () => ({ method: 'PATCH', url: '/api/v1/settings', body: { lockoutMinutes: 15 } }),
+      'POST /api/v1/admin/rotate-master-key': async () => ({ method: 'POST', url: '/api/v1/admin/rotate-master-key', body: {} }),
+
+      'POST /api/v1/auth/login': async (a) => ({ method: 'POST', url: '/api/v1/auth/login', body: { username: a.username, password: a.password } }),
+      'POST /oauth2/token': async () => ({ method: 'POST', url: '/oauth2/token', body: { grant_type: 'client_credentials', client_id: fx.client.clientId, client_secret: fx.client.clientSecret } }),
+      // Log out a second session of the same account, so the actor's own token stays valid.
+      'POST /api/v1/auth/logout': async (a) => ({ method: 'POST', url: '/api/v1/auth/logout', token: await t.login(a.username, a.password) }),
+      'GET /api/v1/me': async () => ({ method: 'GET', url: '/api/v1/me' }),
+      'POST /api/v1/me/password': async (a) => {
+        const f = await freshActor(a.role);
+        return { method: 'POST', url: '/api/v1/me/password', token: f.token, body: { currentPassword: f.password, newPassword: `changed-${f.password}` } };
+      },
+      'POST /api/v1/me/totp': async () => ({ method: 'POST', url: '/api/v1/me/totp' }),
+      'POST /api/v1/me/totp/confirm': async (a) => {
+        const f = await freshActor(a.role);
+        const begin = await t.req('POST', '/api/v1/me/totp', { token: f.token });
+        assert.equal(begin.statusCode, 200, begin.body);
+        return { method: 'POST', url: '/api/v1/me/totp/confirm', token: f.token, body: { code: Auth.codeFor(begin.json().secret) } };
+      },
+      'POST /api/v1/me/totp/disable': async (a) => ({ method: 'POST', url: '/api/v1/me/totp/disable', body: { password: a.password } }),
+      'GET /api/v1/tokens': async () => ({ method: 'GET', url: '/api/v1/tokens' }),
+      'POST /api/v1/tokens': async () => ({ method: 'POST', url: '/api/v1/tokens', body: { name: uniq('tok'), scopes: ['read'] } }),
+      'DELETE /api/v1/tokens/:id': async (a) => {
+        const r = await t.req('POST', '/api/v1/tokens', { token: a.token, body: { name: uniq('tok'), scopes: ['read'] } });
+        assert.equal(r.statusCode, 201, r.body);
+        return { method: 'DELETE', url: `/api/v1/tokens/${r.json().id}` };
+      },
+
+      'GET /api/v1/users': async () => ({ method: 'GET', url: '/api/v1/users' }),
+      'POST /api/v1/users': async () => ({ method: 'POST', url: '/api/v1/users', body: { username: uniq('created'), roles: ['User'] } }),
+      'GET /api/v1/users/:id': async () => ({ method: 'GET', url: `/api/v1/users/${await mkUser()}` }),
+      'PATCH /api/v1/users/:id': async () => ({ method: 'PATCH', url: `/api/v1/users/${await mkUser()}`, body: { displayName: 'Changed Name' } }),
+      'DELETE /api/v1/users/:id': async () => ({ method: 'DELETE', url: `/api/v1/users/${await mkUser()}` }),
+      'POST /api/v1/users/:id/unlock': async () => ({ method: 'POST', url: `/api/v1/users/${await mkUser()}/unlock` }),
+      'POST /api/v1/users/:id/totp/reset': async () => ({ method: 'POST', url: `/api/v1/users/${await mkUser()}/totp/reset` }),
+      'POST /api/v1/users/:id/client-credentials': async () => ({ method: 'POST', url: `/api/v1/users/${await mkUser({ isApplication: true })}/client-credentials` }),
+      'GET /api/v1/groups': async () => ({ method: 'GET', url: '/api/v1/groups' }),
+      'POST /api/v1/groups': async () => ({ method: 'POST', url: '/api/v1/groups', body: { name: uniq('group') } }),
+      'GET /api/v1/groups/:id': async () => ({ method: 'GET', url: `/api/v1/groups/${(await admin('POST', '/api/v1/groups', { name: uniq('group') })).id}` }),
+      'PATCH /api/v1/groups/:id': async () => ({ method: 'PATCH', url: `/api/v1/groups/${(await admin('POST', '/api/v1/groups', { name: uniq('group') })).id}`, body: { description: 'changed' } }),
+      'DELETE /api/v1/groups/:id': async () => ({ method: 'DELETE', url: `/api/v1/groups/${(await admin('POST', '/api/v1/groups', { name: uniq('group') })).id}` }),
+      'GET /api/v1/roles': async () => ({ method: 'GET', url: '/api/v1/roles' }),
+      'POST /api/v1/roles': async () => ({ method: 'POST', url: '/api/v1/roles', body: { name: uniq('role'), permissions: ['launch'] } }),
+      'GET /api/v1/roles/:id': async () => ({ method: 'GET', url: '/api/v1/roles/user' }),
+      'PATCH /api/v1/roles/:id': async () => ({ method: 'PATCH', url: `/api/v1/roles/${(await admin('POST', '/api/v1/roles', { name: uniq('role') })).id}`, body: { description: 'changed' } }),
+      'DELETE /api/v1/roles/:id': async () => ({ method: 'DELETE', url: `/api/v1/roles/${(await admin('POST', '/api/v1/roles', { name: uniq('role') })).id}` }),
+
+      'GET /api/v1/folders': async () => ({ method: 'GET', url: '/api/v1/folders' }),
+      'POST /api/v1/folders': async () => ({ method: 'POST', url: '/api/v1/folders', body: { name: uniq('folder') } }),
+      'GET /api/v1/folders/:id': async () => ({ method: 'GET', url: `/api/v1/folders/${fx.folderId}` }),
+      'PATCH /api/v1/folders/:id': async (a) => ({ method: 'PATCH', url: `/api/v1/folders/${await mkFolder(a)}`, body: { name: uniq('renamed') } }),
+      'DELETE /api/v1/folders/:id': async (a) => ({ method: 'DELETE', url: `/api/v1/folders/${await mkFolder(a)}` }),
+      'GET /api/v1/folders/:id/permissions': async () => ({ method: 'GET', url: `/api/v1/folders/${fx.folderId}/permissions` }),
+      'PUT /api/v1/folders/:id/permissions': async (a) => ({ method: 'PUT', url: `/api/v1/folders/${await mkFolder(a)}/permissions`, body: shareOwner(a) }),
+
+      'GET /api/v1/templates': async () => ({ method: 'GET', url: '/api/v1/templates' }),
+      'GET /api/v1/templates/:id': async () => ({ method: 'GET', url: '/api/v1/templates/generic' }),
+      'POST /api/v1/templates': async () => ({ method: 'POST', url: '/api/v1/templates', body: { name: uniq('tpl'), fields: [{ name: 'host', label: 'Host', type: 'text' }] } }),
+      'PATCH /api/v1/templates/:id': async () => ({ method: 'PATCH', url: `/api/v1/templates/${await mkTemplate()}`, body: { name: uniq('tpl-renamed') } }),
+      'DELETE /api/v1/templates/:id': async () => ({ method: 'DELETE', url: `/api/v1/templates/${await mkTemplate()}` }),
+
+      'GET /api/v1/secrets': async () => ({ method: 'GET', url: '/api/v1/secrets' }),
+      'POST /api/v1/secrets': async () => ({ method: 'POST', url: '/api/v1/secrets', body: { name: uniq('secret'), template: 'generic', fields: { username: 'u', password: 'created-pw' } } }),
+      'GET /api/v1/secrets/:id': async () => ({ method: 'GET', url: `/api/v1/secrets/${fx.secretId}` }),
+      'PATCH /api/v1/secrets/:id': async (a) => ({ method: 'PATCH', url: `/api/v1/secrets/${await mkSecret(a)}`, body: { name: uniq('renamed'), fields: { password: 'changed-pw' } } }),
+      'DELETE /api/v1/secrets/:id': async (a) => ({ method: 'DELETE', url: `/api/v1/secrets/${await mkSecret(a)}` }),
+      'POST /api/v1/secrets/:id/reveal': async () => ({ method: 'POST', url: `/api/v1/secrets/${fx.secretId}/reveal` }),
+      'GET /api/v1/secrets/:id/permissions': async () => ({ method: 'GET', url: `/api/v1/secrets/${fx.secretId}/permissions` }),
+      'PUT /api/v1/secrets/:id/permissions': async (a) => ({ method: 'PUT', url: `/api/v1/secrets/${await mkSecret(a)}/permissions`, body: shareOwner(a) }),
+
+      'GET /api/v1/audit': async () => ({ method: 'GET', url: '/api/v1/audit?limit=5' }),
+      'GET /api/v1/audit/verify': async () => ({ method: 'GET', url: '/api/v1/audit/verify' }),
+      'GET /api/v1/audit/export': async () => ({ method: 'GET', url: '/api/v1/audit/export' }),
+      'GET /api/v1/audit/public-key': async () => ({ method: 'GET', url: '/api/v1/audit/public-key' }),
+      'POST /api/v1/audit/checkpoint': async () => ({ method: 'POST', url: '/api/v1/audit/checkpoint', body: {} }),
+    };
+
+    const send = (a: Actor | null, r: Call) => {
+      const token = r.token === null ? undefined : (r.token ?? a?.token);
+      return t.req(r.method, r.url, { ...(token ? { token } : {}), ...(r.body !== undefined ? { body: r.body } : {}) });
+    };
+
+    before(async () => {
+      t = await startTestApp(kind);
+      for (const role of ROLES) {
+        const username = `role-${role.toLowerCase()}`;
+        actors[role] = { role, username, ...(await t.user(username, [role], extraFor(role))) };
+      }
+      const folder = await admin('POST', '/api/v1/folders', { name: 'shared-folder' });
+      const secret = await admin('POST', '/api/v1/secrets', { name: 'shared-secret', template: 'unix-account', folderId: folder.id, fields: { machine: 'db1', username: 'root', password: 'matrix-Secret-1' } });
+      const everyone = { entries: ROLES.map((r) => ({ principalType: 'user', principal: actors[r].id, level: 'owner' })) };
+      await admin('PUT', `/api/v1/folders/${folder.id}/permissions`, everyone);
+      await admin('PUT', `/api/v1/secrets/${secret.id}/permissions`, everyone);
+      const client = await admin('POST', `/api/v1/users/${actors.Application.id}/client-credentials`);
+      fx = { folderId: folder.id, secretId: secret.id, client };
+    });
+    after(async () => t?.close());
+
+    it('the table names exactly the built-in roles', () => {
+      assert.deepEqual([...ROLES].sort(), BUILTIN_ROLES.map((r) => r.name).sort());
+    });
+
+    it('the table covers every registered route and lists no route that does not exist', async () => {
+      const registered = registeredRoutes(t);
+      const documented = await documentedRoutes(t);
+      const tabled = Object.keys(TABLE).sort();
+      assert.ok(registered.length >= documented.length && documented.length > 40, `route enumeration looks broken: ${registered.length} registered, ${documented.length} documented`);
+      assert.deepEqual(documented.filter((r) => !(r in TABLE)), [], 'documented routes missing from the authorisation table');
+      assert.deepEqual(registered.filter((r) => !(r in TABLE)), [], 'registered routes missing from the authorisation table');
+      assert.deepEqual(tabled.filter((r) => !registered.includes(r)), [], 'table rows for routes the app does not have');
+      for (const key of tabled) {
+        const [method, url] = key.split(' ') as [string, string];
+        assert.ok(t.app.hasRoute({ method: method as 'GET', url }), `hasRoute ${key}`);
+        assert.ok(key in CALLS, `no request is defined for ${key}`);
+      }
+      assert.deepEqual(Object.keys(CALLS).sort(), tabled);
+    });
+
+    for (const [route, row] of Object.entries(TABLE)) {
+      it(`${route}: ${row === PUBLIC ? 'public' : ROLES.map((r, i) => `${r}=${row[i]}`).join(' ')}`, async () => {
+        const make = CALLS[route];
+        assert.ok(make, `no request for ${route}`);
+        // Without a token: public routes answer, all others want authentication.
+        const anon = await send(null, { ...(await make(actors.User)), token: null });
+        if (row === PUBLIC) assert.ok(anon.statusCode < 300, `${route} without a token: ${anon.statusCode} ${anon.body}`);
+        else {
+          assert.equal(anon.statusCode, 401, `${route} without a token: ${anon.body}`);
+          assert.equal(anon.json().error.code, 'unauthorized');
+        }
+        for (const [i, role] of ROLES.entries()) {
+          const verdict = row === PUBLIC ? Y : row[i]!;
+          const req: Call = await make(actors[role]);
+          const r = await send(actors[role], req);
+          const what: string = `${role} ${req.method} ${req.url} -> ${r.statusCode} ${r.body.slice(0, 300)}`;
+          if (verdict === Y) {
+            assert.ok(r.statusCode !== 401 && r.statusCode !== 403, `expected allowed: ${what}`);
+            // Every call is built to succeed, so "allowed" is a plain 2xx.
+            assert.ok(r.statusCode >= 200 && r.statusCode < 300, `allowed but failed: ${what}`);
+          } else {
+            assert.equal(r.statusCode, 403, `expected denied: ${what}`);
+            assert.equal(r.json().error.code, 'forbidden', what);
+          }
+        }
+      });
+    }
+
+    it('denied destructive calls leave their target alone', async () => {
+      const victim = await mkUser();
+      for (const role of ['User', 'Auditor', 'Application'] as const) {
+        const r = await t.req('DELETE', `/api/v1/users/${victim}`, { token: actors[role].token });
+        assert.equal(r.statusCode, 403);
+      }
+      await admin('GET', `/api/v1/users/${victim}`);
+      const tpl = await mkTemplate();
+      const r = await t.req('DELETE', `/api/v1/templates/${tpl}`, { token: actors.User.token });
+      assert.equal(r.statusCode, 403);
+      await admin('GET', `/api/v1/templates/${tpl}`);
+    });
+
+    it('the log holds no unhandled errors', () => {
+      assert.ok(!t.logs().includes('unhandled error'), t.logs().split('\n').filter((l) => l.includes('unhandled error')).join('\n'));
+    });
+  });
+}
+
+// ---- token scopes (narrow what a token may do) and object ACLs (which secrets and folders).
+for (const kind of DB_KINDS) {
+  describe(`token scopes and object ACLs on ${kind}`, () => {
+    let t: TestApp;
+    let alice: { id: string; token: string; password: string };
+    before(async () => {
+      t = await startTestApp(kind);
+      alice = await t.user('alice', ['User']);
+    });
+    after(async () => t?.close());
+
+    const token = async (owner: string, scopes: string[]) => {
+      const r = await t.req('POST', '/api/v1/tokens', { token: owner, body: { name: `scoped-${scopes.join('-')}`, scopes } });
+      assert.equal(r.statusCode, 201, r.body);
+      assert.deepEqual(r.json().scopes, scopes);
+      return r.json().token as string;
+    };
+    const secretBody = (name: string, extra: Record<string, unknown> = {}) => ({ name, template: 'unix-account', fields: { machine: 'h1', username: 'root', password: `pw-of-${name}` }, ...extra });
+    const share = async (type: 'secrets' | 'folders', id: string, entries: { principalType: 'user' | 'group'; principal: string; level: string }[], extra: Record<string, unknown> = {}) => {
+      const r = await t.req('PUT', `/api/v1/${type}/${id}/permissions`, { token: t.adminToken, body: { entries, ...extra } });
+      assert.equal(r.statusCode, 200, r.body);
+    };
+    const expectError = (r: { statusCode: number; json(): any; body: string }, status: number, code: string) => {
+      assert.equal(r.statusCode, status, r.body);
+      assert.equal(r.json().error.code, code, r.body);
+    };
+
+    it('a read-only token can GET but not change anything', async () => {
+      const ro = await token(alice.token, ['read']);
+      assert.equal((await t.req('GET', '/api/v1/secrets', { token: ro })).statusCode, 200);
+      assert.equal((await t.req('GET', '/api/v1/me', { token: ro })).statusCode, 200);
+      expectError(await t.req('POST', '/api/v1/secrets', { token: ro, body: secretBody('ro-create') }), 403, 'insufficient_scope');
+      expectError(await t.req('POST', '/api/v1/tokens', { token: ro, body: { name: 'escalate', scopes: ['read', 'write', 'reveal'] } }), 403, 'insufficient_scope');
+      expectError(await t.req('POST', '/api/v1/folders', { token: ro, body: { name: 'ro-folder' } }), 403, 'insufficient_scope');
+    });
+
+    it('revealing needs the reveal scope; write does not imply it', async () => {
+      const rw = await token(alice.token, ['read', 'write']);
+      const c = await t.req('POST', '/api/v1/secrets', { token: rw, body: secretBody('scoped-own') });
+      assert.equal(c.statusCode, 201, c.body);
+      const id = c.json().id;
+      const denied = await t.req('POST', `/api/v1/secrets/${id}/reveal`, { token: rw });
+      expectError(denied, 403, 'insufficient_scope');
+      assert.ok(!denied.body.includes('pw-of-scoped-own'));
+      const rv = await token(alice.token, ['reveal']);
+      const ok = await t.req('POST', `/api/v1/secrets/${id}/reveal`, { token: rv });
+      assert.equal(ok.statusCode, 200, ok.body);
+      assert.equal(ok.json().fields.password, 'pw-of-scoped-own');
+    });
+
+    it('administration and audit routes need their own scopes, and scopes never add permissions', async () => {
+      const rw = await token(t.adminToken, ['read', 'write', 'reveal', 'launch']);
+      expectError(await t.req('GET', '/api/v1/users', { token: rw }), 403, 'insufficient_scope');
+      expectError(await t.req('PATCH', '/api/v1/settings', { token: rw, body: { lockoutMinutes: 15 } }), 403, 'insufficient_scope');
+      expectError(await t.req('GET', '/api/v1/audit', { token: rw }), 403, 'insufficient_scope');
+      const adm = await token(t.adminToken, ['admin']);
+      assert.equal((await t.req('GET', '/api/v1/users', { token: adm })).statusCode, 200);
+      const aud = await token(t.adminToken, ['audit']);
+      assert.equal((await t.req('GET', '/api/v1/audit', { token: aud })).statusCode, 200);
+      // A User with every scope is still only a User.
+      const all = await token(alice.token, ['read', 'write', 'reveal', 'launch', 'admin', 'audit']);
+      expectError(await t.req('GET', '/api/v1/users', { token: all }), 403, 'forbidden');
+      expectError(await t.req('GET', '/api/v1/audit', { token: all }), 403, 'forbidden');
+    });
+
+    it('an unshared secret does not exist for a User; list lets them see it, view lets them reveal it', async () => {
+      const s = (await t.req('POST', '/api/v1/secrets', { token: t.adminToken, body: secretBody('acl-secret') })).json();
+      expectError(await t.req('GET', `/api/v1/secrets/${s.id}`, { token: alice.token }), 404, 'not_found');
+      expectError(await t.req('POST', `/api/v1/secrets/${s.id}/reveal`, { token: alice.token }), 404, 'not_found');
+      assert.ok(!(await t.req('GET', '/api/v1/secrets', { token: alice.token })).json().items.some((x: any) => x.id === s.id));
+
+      await share('secrets', s.id, [{ principalType: 'user', principal: alice.id, level: 'list' }]);
+      const got = await t.req('GET', `/api/v1/secrets/${s.id}`, { token: alice.token });
+      assert.equal(got.statusCode, 200);
+      assert.equal(got.json().access, 'list');
+      const no = await t.req('POST', `/api/v1/secrets/${s.id}/reveal`, { token: alice.token });
+      expectError(no, 403, 'forbidden');
+      assert.ok(!no.body.includes('pw-of-acl-secret'));
+      expectError(await t.req('GET', `/api/v1/secrets/${s.id}/permissions`, { token: alice.token }), 403, 'forbidden');
+
+      await share('secrets', s.id, [{ principalType: 'user', principal: alice.id, level: 'view' }]);
+      const yes = await t.req('POST', `/api/v1/secrets/${s.id}/reveal`, { token: alice.token });
+      assert.equal(yes.statusCode, 200, yes.body);
+      assert.equal(yes.json().fields.password, 'pw-of-acl-secret');
+      expectError(await t.req('PATCH', `/api/v1/secrets/${s.id}`, { token: alice.token, body: { name: 'nope' } }), 403, 'forbidden');
+
+      await share('secrets', s.id, [{ principalType: 'user', principal: alice.id, level: 'edit' }]);
+      assert.equal((await t.req('PATCH', `/api/v1/secrets/${s.id}`, { token: alice.token, body: { name: 'acl-secret-edited' } })).statusCode, 200);
+      expectError(await t.req('DELETE', `/api/v1/secrets/${s.id}`, { token: alice.token }), 403, 'forbidden');
+      expectError(await t.req('PUT', `/api/v1/secrets/${s.id}/permissions`, { token: alice.token, body: { entries: [] } }), 403, 'forbidden');
+    });
+
+    it('a folder shared with a group lets its members reveal inheriting secrets; turning inheritance off removes that', async () => {
+      const g = await t.req('POST', '/api/v1/groups', { token: t.adminToken, body: { name: 'ops', members: [alice.id] } });
+      assert.equal(g.statusCode, 201, g.body);
+      const folder = (await t.req('POST', '/api/v1/folders', { token: t.adminToken, body: { name: 'ops-folder' } })).json();
+      const sub = (await t.req('POST', '/api/v1/folders', { token: t.adminToken, body: { name: 'ops-sub', parentId: folder.id } })).json();
+      const s = (await t.req('POST', '/api/v1/secrets', { token: t.adminToken, body: secretBody('in-folder', { folderId: folder.id }) })).json();
+      const deep = (await t.req('POST', '/api/v1/secrets', { token: t.adminToken, body: secretBody('in-subfolder', { folderId: sub.id }) })).json();
+      expectError(await t.req('POST', `/api/v1/secrets/${s.id}/reveal`, { token: alice.token }), 404, 'not_found');
+
+      await share('folders', folder.id, [{ principalType: 'group', principal: 'ops', level: 'view' }]);
+      const r = await t.req('POST', `/api/v1/secrets/${s.id}/reveal`, { token: alice.token });
+      assert.equal(r.statusCode, 200, r.body);
+      assert.equal(r.json().fields.password, 'pw-of-in-folder');
+      assert.equal((await t.req('POST', `/api/v1/secrets/${deep.id}/reveal`, { token: alice.token })).statusCode, 200, 'subfolder inherits too');
+      const listed = (await t.req('GET', '/api/v1/secrets', { token: alice.token })).json().items.map((x: any) => x.id);
+      assert.ok(listed.includes(s.id) && listed.includes(deep.id));
+      // view on the folder is not edit: no moving secrets in, no new secrets there.
+      expectError(await t.req('PATCH', `/api/v1/secrets/${s.id}`, { token: alice.token, body: { name: 'x' } }), 403, 'forbidden');
+      expectError(await t.req('POST', '/api/v1/secrets', { token: alice.token, body: secretBody('alice-in-folder', { folderId: folder.id }) }), 403, 'forbidden');
+
+      const off = await t.req('PATCH', `/api/v1/secrets/${s.id}`, { token: t.adminToken, body: { inheritPermissions: false } });
+      assert.equal(off.statusCode, 200, off.body);
+      assert.equal(off.json().inheritPermissions, false);
+      expectError(await t.req('POST', `/api/v1/secrets/${s.id}/reveal`, { token: alice.token }), 404, 'not_found');
+      assert.ok(!(await t.req('GET', '/api/v1/secrets', { token: alice.token })).json().items.some((x: any) => x.id === s.id));
+
+      const subOff = await t.req('PATCH', `/api/v1/folders/${sub.id}`, { token: t.adminToken, body: { inheritPermissions: false } });
+      assert.equal(subOff.statusCode, 200, subOff.body);
+      expectError(await t.req('POST', `/api/v1/secrets/${deep.id}/reveal`, { token: alice.token }), 404, 'not_found');
+
+      // Leaving the group removes the folder's grant as well.
+      await t.req('PATCH', `/api/v1/secrets/${s.id}`, { token: t.adminToken, body: { inheritPermissions: true } });
+      assert.equal((await t.req('POST', `/api/v1/secrets/${s.id}/reveal`, { token: alice.token })).statusCode, 200);
+      assert.equal((await t.req('PATCH', `/api/v1/groups/${g.json().id}`, { token: t.adminToken, body: { members: [] } })).statusCode, 200);
+      expectError(await t.req('POST', `/api/v1/secrets/${s.id}/reveal`, { token: alice.token }), 404, 'not_found');
+    });
+
+    it('role permissions do not open objects: an Auditor or Application sees only what is shared with it', async () => {
+      const aud = await t.user('auditor1', ['Auditor']);
+      const app = await t.user('app1', ['Application'], { isApplication: true });
+      const s = (await t.req('POST', '/api/v1/secrets', { token: t.adminToken, body: secretBody('app-secret') })).json();
+      for (const u of [aud, app]) expectError(await t.req('POST', `/api/v1/secrets/${s.id}/reveal`, { token: u.token }), 404, 'not_found');
+      await share('secrets', s.id, [{ principalType: 'user', principal: app.id, level: 'view' }]);
+      assert.equal((await t.req('POST', `/api/v1/secrets/${s.id}/reveal`, { token: app.token })).statusCode, 200);
+      expectError(await t.req('POST', `/api/v1/secrets/${s.id}/reveal`, { token: aud.token }), 404, 'not_found');
+    });
+
+    it('the log holds no unhandled errors', () => {
+      assert.ok(!t.logs().includes('unhandled error'));
+    });
+  });
+}

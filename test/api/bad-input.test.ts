@@ -1,0 +1,541 @@
+// Bad input on every route: wrong types, missing and unknown properties, oversized values,
+// malformed or huge bodies, odd content types, bad path ids, bad query strings and bad
+// tokens. Each route lists a request that passes validation; the generic cases are derived
+// from that route's schema in the OpenAPI document and mutate exactly one thing, so the
+// refusal is known to come from that thing. Every answer must be a 4xx (never a 500) in
+// the uniform {error: {code, message}} shape without stack traces or source paths, and the
+// server must not log an unhandled error. A route without an entry in SPECS fails the test.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Ajv } from 'ajv';
+import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
+import { documentedRoutes, registeredRoutes } from '../support/routes.js';
+
+type Json = Record<string, unknown>;
+interface Schema {
+  type?: string | string[];
+  nullable?: boolean;
+  properties?: Record<string, Schema>;
+  required?: string[];
+  items?: Schema;
+  enum?: unknown[];
+  anyOf?: Schema[];
+  minLength?: number;
+  maxLength?: number;
+  pattern?: string;
+  minimum?: number;
+  maximum?: number;
+  minItems?: number;
+  maxItems?: number;
+  maxProperties?: number;
+  propertyNames?: Schema;
+  additionalProperties?: boolean | Schema;
+}
+interface Case {
+  name: string;
+  method: string;
+  url: string;
+  body?: unknown;
+  payload?: string;
+  headers?: Record<string, string>;
+  /** Defaults to the route's token; null sends none. */
+  token?: string | null;
+  expect: number;
+  code?: string;
+  /** Text the error message must contain (e.g. the offending property). */
+  mention?: string;
+}
+interface Spec {
+  /** No token needed. */
+  public?: boolean;
+  /** A body that passes validation; required exactly when the route has a body schema. */
+  body?: Json;
+  /** Run as this token instead of the administrator's (for calls on the caller's own session). */
+  token?: string;
+  /** Route-specific semantic mistakes: they pass the schema and the handler must refuse them cleanly. */
+  extra?: Omit<Case, 'method'>[];
+}
+
+const MISSING_ID = '00000000-0000-4000-8000-000000000000';
+const KIB = 1024;
+
+/** Ids that name nothing, or are malformed: never a 500. */
+const BAD_IDS: { name: string; id: string; expect: number; code: string }[] = [
+  { name: 'unknown uuid', id: MISSING_ID, expect: 404, code: 'not_found' },
+  { name: 'not a uuid', id: 'no-such-thing', expect: 404, code: 'not_found' },
+  { name: 'SQL-looking id', id: encodeURIComponent("' OR '1'='1' --"), expect: 404, code: 'not_found' },
+  { name: 'path traversal id', id: encodeURIComponent('../../etc/passwd'), expect: 404, code: 'not_found' },
+  { name: 'unicode id', id: encodeURIComponent('ключ-🔑'), expect: 404, code: 'not_found' },
+  { name: 'NUL in id', id: 'a%00b', expect: 400, code: 'invalid_request' },
+  { name: 'broken percent-encoding', id: '%E0%A4%A', expect: 400, code: 'invalid_url' },
+  { name: 'overlong id', id: 'x'.repeat(300), expect: 414, code: 'uri_too_long' },
+];
+
+const jsonType = (v: unknown): string[] =>
+  v === null ? ['null'] : Array.isArray(v) ? ['array'] : typeof v === 'number' ? (Number.isInteger(v) ? ['integer', 'number'] : ['number']) : [typeof v];
+const allowedTypes = (s: Schema): string[] => {
+  const t = s.type ? [s.type].flat() : s.anyOf ? s.anyOf.flatMap((x) => (x.type ? [x.type].flat() : [])) : [];
+  return s.nullable ? [...t, 'null'] : t;
+};
+/** Values of the wrong JSON type for a schema: a number for a string, a string for a boolean, … */
+const wrongTypes = (s: Schema): unknown[] => {
+  const ok = allowedTypes(s);
+  if (ok.length === 0) return [];
+  return [12345, 'true', true, ['x'], { k: 'v' }, 1.5].filter((v) => !jsonType(v).some((t) => ok.includes(t)));
+};
+const sampleItem = (s: Schema | undefined, base: unknown[] | undefined): unknown => (base && base.length ? base[0] : s?.enum ? s.enum[0] : 'a');
+
+/** One-fault mutations of a valid body, derived from the body schema. */
+function bodyMutations(schema: Schema, base: Json): { name: string; body: unknown; mention?: string }[] {
+  const out: { name: string; body: unknown; mention?: string }[] = [];
+  const withProp = (k: string, v: unknown) => ({ ...base, [k]: v });
+  for (const k of schema.required ?? []) {
+    const { [k]: _drop, ...rest } = base;
+    out.push({ name: `missing required "${k}"`, body: rest, mention: k });
+  }
+  out.push({ name: 'unknown property', body: { ...base, unexpectedProperty: 1 }, mention: 'additional properties' });
+  for (const [k, s] of Object.entries(schema.properties ?? {})) {
+    for (const v of wrongTypes(s)) out.push({ name: `"${k}" as ${JSON.stringify(v)}`, body: withProp(k, v), mention: k });
+    if (s.maxLength !== undefined && allowedTypes(s).includes('string')) out.push({ name: `"${k}" longer than ${s.maxLength}`, body: withProp(k, 'x'.repeat(s.maxLength + 1)), mention: k });
+    if (s.minLength) out.push({ name: `"${k}" empty`, body: withProp(k, ''), mention: k });
+    if (s.enum) out.push({ name: `"${k}" not one of its choices`, body: withProp(k, 'not-a-valid-choice'), mention: k });
+    if (s.pattern) out.push({ name: `"${k}" not matching its pattern`, body: withProp(k, 'abcdef'), mention: k });
+    if (s.maximum !== undefined) out.push({ name: `"${k}" above its maximum`, body: withProp(k, s.maximum + 1), mention: k });
+    if (s.minimum !== undefined) out.push({ name: `"${k}" below its minimum`, body: withProp(k, s.minimum - 1), mention: k });
+    if (allowedTypes(s).includes('array') && s.items) {
+      const b = Array.isArray(base[k]) ? (base[k] as unknown[]) : undefined;
+      const item = sampleItem(s.items, b);
+      if (s.maxItems !== undefined) out.push({ name: `"${k}" with ${s.maxItems + 1} items`, body: withProp(k, Array(s.maxItems + 1).fill(item)), mention: k });
+      if (s.minItems) out.push({ name: `"${k}" empty list`, body: withProp(k, []), mention: k });
+      for (const v of wrongTypes(s.items)) out.push({ name: `"${k}" item as ${JSON.stringify(v)}`, body: withProp(k, [v]), mention: k });
+      if (s.items.maxLength !== undefined) out.push({ name: `"${k}" item too long`, body: withProp(k, ['x'.repeat(s.items.maxLength + 1)]), mention: k });
+      if (s.items.enum) out.push({ name: `"${k}" item not one of its choices`, body: withProp(k, ['not-a-valid-choice']), mention: k });
+      if (s.items.properties && item && typeof item === 'object') {
+        const it = item as Json;
+        out.push({ name: `"${k}" item with an unknown property`, body: withProp(k, [{ ...it, unexpectedProperty: 1 }]), mention: 'additional properties' });
+        for (const r of s.items.required ?? []) {
+          const { [r]: _drop, ...rest } = it;
+          out.push({ name: `"${k}" item missing "${r}"`, body: withProp(k, [rest]), mention: r });
+        }
+        for (const [ik, is] of Object.entries(s.items.properties)) {
+          for (const v of wrongTypes(is).slice(0, 2)) out.push({ name: `"${k}" item "${ik}" as ${JSON.stringify(v)}`, body: withProp(k, [{ ...it, [ik]: v }]), mention: ik });
+          if (is.maxLength !== undefined && allowedTypes(is).includes('string')) out.push({ name: `"${k}" item "${ik}" too long`, body: withProp(k, [{ ...it, [ik]: 'x'.repeat(is.maxLength + 1) }]), mention: ik });
+          if (is.enum) out.push({ name: `"${k}" item "${ik}" not one of its choices`, body: withProp(k, [{ ...it, [ik]: 'not-a-valid-choice' }]), mention: ik });
+        }
+      }
+    }
+    if (allowedTypes(s).includes('object') && s.additionalProperties && typeof s.additionalProperties === 'object') {
+      const ap = s.additionalProperties;
+      if (s.maxProperties !== undefined) out.push({ name: `"${k}" with ${s.maxProperties + 1} properties`, body: withProp(k, Object.fromEntries(Array.from({ length: s.maxProperties + 1 }, (_, i) => [`f${i}`, 'a']))), mention: k });
+      if (s.propertyNames?.maxLength !== undefined) out.push({ name: `"${k}" with an overlong key`, body: withProp(k, { ['k'.repeat(s.propertyNames.maxLength + 1)]: 'a' }), mention: k });
+      if (ap.maxLength !== undefined) out.push({ name: `"${k}" with an overlong value`, body: withProp(k, { f: 'x'.repeat(ap.maxLength + 1) }), mention: k });
+      for (const v of wrongTypes(ap).slice(0, 2)) out.push({ name: `"${k}" value as ${JSON.stringify(v)}`, body: withProp(k, { f: v }), mention: k });
+    }
+  }
+  const firstString = Object.entries(schema.properties ?? {}).find(([k, s]) => allowedTypes(s).includes('string') && typeof base[k] === 'string');
+  if (firstString) out.push({ name: `NUL character in "${firstString[0]}"`, body: withProp(firstString[0], `${base[firstString[0]]}\u0000x`), mention: 'NUL' });
+  return out;
+}
+
+interface QueryParam {
+  name: string;
+  schema: Schema;
+}
+function queryMutations(params: QueryParam[]): { name: string; qs: string; mention?: string }[] {
+  if (params.length === 0) return [];
+  const out: { name: string; qs: string; mention?: string }[] = [{ name: 'unknown query parameter', qs: 'bogus=1', mention: 'additional properties' }];
+  for (const { name, schema: s } of params) {
+    if (s.type === 'integer') {
+      out.push({ name: `${name} not a number`, qs: `${name}=abc`, mention: name }, { name: `${name} a fraction`, qs: `${name}=1.5`, mention: name }, { name: `${name} given twice`, qs: `${name}=1&${name}=2`, mention: name });
+      if (s.maximum !== undefined) out.push({ name: `${name} above maximum`, qs: `${name}=${s.maximum + 1}`, mention: name });
+      if (s.minimum !== undefined) out.push({ name: `${name} below minimum`, qs: `${name}=${s.minimum - 1}`, mention: name });
+    }
+    if (s.type === 'string') {
+      if (s.maxLength !== undefined) out.push({ name: `${name} longer than ${s.maxLength}`, qs: `${name}=${'q'.repeat(s.maxLength + 1)}`, mention: name });
+      out.push({ name: `${name} with a NUL`, qs: `${name}=a%00b`, mention: 'NUL' });
+    }
+  }
+  return out;
+}
+
+interface Fixtures {
+  adminId: string;
+  selfToken: string;
+  selfPassword: string;
+  selfApiTokenId: string;
+  clientId: string;
+  userId: string;
+  groupId: string;
+  roleId: string;
+  folderId: string;
+  secretId: string;
+  templateId: string;
+  entry: { principalType: string; principal: string; level: string };
+}
+
+/** One entry per route: a valid request plus route-specific mistakes. */
+const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
+    'GET /healthz': { public: true, extra: [{ name: 'junk query and body are ignored', url: '/healthz?x=%3Cscript%3E&limit=abc', payload: '{bad', headers: { 'content-type': 'application/json' }, expect: 200 }] },
+    'GET /api/openapi.json': { public: true, extra: [{ name: 'junk query is ignored', url: '/api/openapi.json?format=%00&x=' + 'y'.repeat(4 * KIB), expect: 200 }] },
+    'GET /api/v1/settings': {},
+    'PATCH /api/v1/settings': {
+      body: { lockoutMinutes: 15, allowConnectionSharing: false },
+      extra: [
+        { name: 'publicUrl not https', url: '/api/v1/settings', body: { publicUrl: 'http://gatehouse.example' }, expect: 400, code: 'invalid_request' },
+        { name: 'publicUrl garbage', url: '/api/v1/settings', body: { publicUrl: 'not a url at all' }, expect: 400, code: 'invalid_request' },
+      ],
+    },
+    'POST /api/v1/admin/rotate-master-key': {
+      body: { newKey: 'A'.repeat(44) },
+      extra: [
+        { name: 'newKey too short', url: '/api/v1/admin/rotate-master-key', body: { newKey: 'short' }, expect: 400, code: 'invalid_request' },
+        { name: 'newKey not base64 or hex', url: '/api/v1/admin/rotate-master-key', body: { newKey: '!'.repeat(44) }, expect: 400, code: 'invalid_request' },
+        { name: 'no body at all', url: '/api/v1/admin/rotate-master-key', expect: 400, code: 'invalid_request' },
+      ],
+    },
+
+    'POST /api/v1/auth/login': {
+      public: true,
+      body: { username: 'admin', password: 'wrong-password-here' },
+      extra: [
+        { name: 'unknown user', url: '/api/v1/auth/login', body: { username: 'nobody-here', password: 'x' }, expect: 401, code: 'invalid_credentials' },
+        { name: 'TOTP code of the wrong shape for an account without TOTP', url: '/api/v1/auth/login', body: { username: 'nobody-here', password: 'x', totp: 'abc' }, expect: 401, code: 'invalid_credentials' },
+      ],
+    },
+    'POST /oauth2/token': {
+      public: true,
+      body: { grant_type: 'client_credentials', client_id: fx.clientId, client_secret: 'wrong-secret' },
+      extra: [
+        { name: 'unsupported grant type', url: '/oauth2/token', body: { grant_type: 'password', client_id: fx.clientId, client_secret: 'x' }, expect: 400, code: 'unsupported_grant_type' },
+        { name: 'no client credentials', url: '/oauth2/token', body: { grant_type: 'client_credentials' }, expect: 400, code: 'invalid_client' },
+        { name: 'wrong client secret', url: '/oauth2/token', body: { grant_type: 'client_credentials', client_id: fx.clientId, client_secret: 'nope' }, expect: 401, code: 'invalid_client' },
+        { name: 'Basic credentials with broken percent-encoding', url: '/oauth2/token', body: { grant_type: 'client_credentials' }, headers: { authorization: `Basic ${Buffer.from('%E0%A4%A:%').toString('base64')}` }, token: null, expect: 400, code: 'invalid_client' },
+        { name: 'Basic credentials with a NUL', url: '/oauth2/token', body: { grant_type: 'client_credentials' }, headers: { authorization: `Basic ${Buffer.from('a%00b:c').toString('base64')}` }, token: null, expect: 400, code: 'invalid_client' },
+        { name: 'Basic credentials that are not base64', url: '/oauth2/token', body: { grant_type: 'client_credentials' }, headers: { authorization: 'Basic ###' }, token: null, expect: 400, code: 'invalid_client' },
+        { name: 'form body with a wrong grant', url: '/oauth2/token', payload: 'grant_type=implicit', headers: { 'content-type': 'application/x-www-form-urlencoded' }, expect: 400, code: 'unsupported_grant_type' },
+        { name: 'form body over 64 KiB', url: '/oauth2/token', payload: `grant_type=client_credentials&scope=${'s'.repeat(70 * KIB)}`, headers: { 'content-type': 'application/x-www-form-urlencoded' }, expect: 413, code: 'payload_too_large' },
+      ],
+    },
+    'POST /api/v1/auth/logout': { token: fx.selfToken },
+    'GET /api/v1/me': {},
+    'POST /api/v1/me/password': {
+      token: fx.selfToken,
+      body: { currentPassword: 'not-the-current-one', newPassword: 'a-Long-enough-new-password-1' },
+      extra: [
+        { name: 'wrong current password', url: '/api/v1/me/password', body: { currentPassword: 'not-the-current-one', newPassword: 'a-Long-enough-new-password-1' }, expect: 403, code: 'invalid_credentials' },
+        { name: 'weak new password', url: '/api/v1/me/password', body: { currentPassword: fx.selfPassword, newPassword: 'short' }, expect: 400, code: 'weak_password' },
+      ],
+    },
+    'POST /api/v1/me/totp': { token: fx.selfToken },
+    'POST /api/v1/me/totp/confirm': {
+      token: fx.selfToken,
+      body: { code: '123456' },
+      extra: [{ name: 'confirm before starting enrolment', url: '/api/v1/me/totp/confirm', body: { code: '123456' }, expect: 400, code: 'totp_not_started' }],
+    },
+    'POST /api/v1/me/totp/disable': { token: fx.selfToken, body: { password: 'wrong-password' }, extra: [{ name: 'wrong password', url: '/api/v1/me/totp/disable', body: { password: 'wrong-password' }, expect: 403, code: 'invalid_credentials' }] },
+    'GET /api/v1/tokens': {},
+    'POST /api/v1/tokens': { body: { name: 'bad-input-token', scopes: ['read'], expiresInDays: 30 } },
+    'DELETE /api/v1/tokens/:id': { extra: [{ name: "another user's token", url: `/api/v1/tokens/${fx.selfApiTokenId}`, expect: 404, code: 'not_found' }] },
+
+    'GET /api/v1/users': {},
+    'POST /api/v1/users': {
+      body: { username: 'never-created', displayName: 'Never', email: null, password: 'a-Long-enough-password-1', isApplication: false, enabled: true, roles: ['User'], groups: ['target-group'] },
+      extra: [
+        { name: 'username with spaces', url: '/api/v1/users', body: { username: 'bad name!' }, expect: 400, code: 'invalid_request' },
+        { name: 'weak password', url: '/api/v1/users', body: { username: 'weak-pw', password: 'short' }, expect: 400, code: 'weak_password' },
+        { name: 'unknown role', url: '/api/v1/users', body: { username: 'no-role', roles: ['Wizard'] }, expect: 400, code: 'invalid_request' },
+        { name: 'unknown group', url: '/api/v1/users', body: { username: 'no-group', groups: ['no-such-group'] }, expect: 400, code: 'invalid_request' },
+        { name: 'existing username', url: '/api/v1/users', body: { username: 'admin' }, expect: 409, code: 'conflict' },
+      ],
+    },
+    'GET /api/v1/users/:id': {},
+    'PATCH /api/v1/users/:id': {
+      body: { displayName: 'Renamed', enabled: true },
+      extra: [
+        { name: 'disable yourself', url: `/api/v1/users/${fx.adminId}`, body: { enabled: false }, expect: 403, code: 'forbidden' },
+        { name: 'unknown role', url: `/api/v1/users/${fx.userId}`, body: { roles: ['Wizard'] }, expect: 400, code: 'invalid_request' },
+        { name: 'username taken', url: `/api/v1/users/${fx.userId}`, body: { username: 'admin' }, expect: 409, code: 'conflict' },
+        { name: 'invalid username', url: `/api/v1/users/${fx.userId}`, body: { username: '-leading-dash' }, expect: 400, code: 'invalid_request' },
+      ],
+    },
+    'DELETE /api/v1/users/:id': {},
+    'POST /api/v1/users/:id/unlock': {},
+    'POST /api/v1/users/:id/totp/reset': {},
+    'POST /api/v1/users/:id/client-credentials': { extra: [{ name: 'not an application account', url: `/api/v1/users/${fx.userId}/client-credentials`, expect: 400, code: 'not_application_account' }] },
+    'GET /api/v1/groups': {},
+    'POST /api/v1/groups': {
+      body: { name: 'never-created-group', description: 'x', members: [fx.userId], roles: ['User'] },
+      extra: [
+        { name: 'existing name', url: '/api/v1/groups', body: { name: 'target-group' }, expect: 409, code: 'conflict' },
+        { name: 'unknown member', url: '/api/v1/groups', body: { name: 'g-unknown-member', members: ['nobody-here'] }, expect: 400, code: 'invalid_request' },
+      ],
+    },
+    'GET /api/v1/groups/:id': {},
+    'PATCH /api/v1/groups/:id': {
+      body: { description: 'changed' },
+      extra: [{ name: 'one member named twice (id and name) is not a 500', url: `/api/v1/groups/${fx.groupId}`, body: { members: [fx.userId, 'target-user'], roles: [fx.roleId, 'target-role'] }, expect: 200 }],
+    },
+    'DELETE /api/v1/groups/:id': {},
+    'GET /api/v1/roles': {},
+    'POST /api/v1/roles': { body: { name: 'never-created-role', description: 'x', permissions: ['launch'] }, extra: [{ name: 'name of a built-in role', url: '/api/v1/roles', body: { name: 'Administrator' }, expect: 409, code: 'conflict' }] },
+    'GET /api/v1/roles/:id': {},
+    'PATCH /api/v1/roles/:id': { body: { description: 'changed' }, extra: [{ name: 'built-in role', url: '/api/v1/roles/administrator', body: { description: 'mine now' }, expect: 403, code: 'builtin_role' }] },
+    'DELETE /api/v1/roles/:id': { extra: [{ name: 'built-in role', url: '/api/v1/roles/user', expect: 403, code: 'builtin_role' }] },
+
+    'GET /api/v1/folders': {},
+    'POST /api/v1/folders': {
+      body: { name: 'never-created-folder', parentId: null, inheritPermissions: true },
+      extra: [
+        { name: 'unknown parent', url: '/api/v1/folders', body: { name: 'orphan', parentId: MISSING_ID }, expect: 404, code: 'not_found' },
+        { name: 'empty parent id', url: '/api/v1/folders', body: { name: 'orphan', parentId: '' }, expect: 404, code: 'not_found' },
+      ],
+    },
+    'GET /api/v1/folders/:id': {},
+    'PATCH /api/v1/folders/:id': {
+      body: { name: 'renamed', inheritPermissions: true },
+      extra: [
+        { name: 'move into itself', url: `/api/v1/folders/${fx.folderId}`, body: { parentId: fx.folderId }, expect: 400, code: 'invalid_request' },
+        { name: 'move under an unknown folder', url: `/api/v1/folders/${fx.folderId}`, body: { parentId: MISSING_ID }, expect: 404, code: 'not_found' },
+        { name: 'move under an empty parent id', url: `/api/v1/folders/${fx.folderId}`, body: { parentId: '' }, expect: 404, code: 'not_found' },
+      ],
+    },
+    'DELETE /api/v1/folders/:id': { extra: [{ name: 'folder is not empty', url: `/api/v1/folders/${fx.folderId}`, expect: 409, code: 'folder_not_empty' }] },
+    'GET /api/v1/folders/:id/permissions': {},
+    'PUT /api/v1/folders/:id/permissions': {
+      body: { inheritPermissions: true, entries: [fx.entry] },
+      extra: [
+        { name: 'unknown user', url: `/api/v1/folders/${fx.folderId}/permissions`, body: { entries: [{ principalType: 'user', principal: 'nobody-here', level: 'view' }] }, expect: 400, code: 'invalid_request' },
+        { name: 'unknown group', url: `/api/v1/folders/${fx.folderId}/permissions`, body: { entries: [{ principalType: 'group', principal: 'no-such-group', level: 'view' }] }, expect: 400, code: 'invalid_request' },
+      ],
+    },
+
+    'GET /api/v1/templates': {},
+    'GET /api/v1/templates/:id': {},
+    'POST /api/v1/templates': {
+      body: { name: 'never-created-template', fields: [{ name: 'host', label: 'Host', type: 'text', secret: false, required: true, default: 'h' }], machineField: 'host', domainField: null, usernameField: null, launchers: ['ssh'] },
+      extra: [
+        { name: 'field name starting with a digit', url: '/api/v1/templates', body: { name: 't-bad-field', fields: [{ name: '1st', label: 'x', type: 'text' }] }, expect: 400, code: 'invalid_request' },
+        { name: 'field defined twice', url: '/api/v1/templates', body: { name: 't-dup-field', fields: [{ name: 'a', label: 'x', type: 'text' }, { name: 'a', label: 'y', type: 'text' }] }, expect: 400, code: 'invalid_request' },
+        { name: 'machineField that is not a field', url: '/api/v1/templates', body: { name: 't-bad-machine', fields: [{ name: 'a', label: 'x', type: 'text' }], machineField: 'b' }, expect: 400, code: 'invalid_request' },
+        { name: 'existing name', url: '/api/v1/templates', body: { name: 'target-template', fields: [{ name: 'a', label: 'x', type: 'text' }] }, expect: 409, code: 'conflict' },
+      ],
+    },
+    'PATCH /api/v1/templates/:id': {
+      body: { name: 'renamed-template' },
+      extra: [
+        { name: 'rename a built-in template', url: '/api/v1/templates/generic', body: { name: 'mine' }, expect: 403, code: 'builtin_template' },
+        { name: 'usernameField that is not a field', url: `/api/v1/templates/${fx.templateId}`, body: { usernameField: 'nope' }, expect: 400, code: 'invalid_request' },
+      ],
+    },
+    'DELETE /api/v1/templates/:id': { extra: [{ name: 'built-in template', url: '/api/v1/templates/generic', expect: 403, code: 'builtin_template' }] },
+
+    'GET /api/v1/secrets': { extra: [{ name: 'unknown template filter', url: '/api/v1/secrets?template=no-such-template', expect: 404, code: 'not_found' }] },
+    'POST /api/v1/secrets': {
+      body: { name: 'never-created-secret', template: 'unix-account', folderId: null, fields: { machine: 'h', username: 'u', password: 'p', port: 22 }, inheritPermissions: true },
+      extra: [
+        { name: 'unknown template', url: '/api/v1/secrets', body: { name: 's', template: 'no-such-template', fields: {} }, expect: 404, code: 'not_found' },
+        { name: 'unknown field', url: '/api/v1/secrets', body: { name: 's', template: 'generic', fields: { colour: 'red' } }, expect: 400, code: 'invalid_request' },
+        { name: 'required field missing', url: '/api/v1/secrets', body: { name: 's', template: 'unix-account', fields: { machine: 'h' } }, expect: 400, code: 'invalid_request' },
+        { name: 'port out of range', url: '/api/v1/secrets', body: { name: 's', template: 'generic', fields: { port: 70000 } }, expect: 400, code: 'invalid_request' },
+        { name: 'port as a word', url: '/api/v1/secrets', body: { name: 's', template: 'generic', fields: { port: 'twenty-two' } }, expect: 400, code: 'invalid_request' },
+        { name: 'password as a number', url: '/api/v1/secrets', body: { name: 's', template: 'generic', fields: { password: 1234 } }, expect: 400, code: 'invalid_request' },
+        { name: 'text field over 4096 characters', url: '/api/v1/secrets', body: { name: 's', template: 'generic', fields: { username: 'u'.repeat(4097) } }, expect: 400, code: 'invalid_request' },
+        { name: 'unknown folder', url: '/api/v1/secrets', body: { name: 's', template: 'generic', fields: {}, folderId: MISSING_ID }, expect: 404, code: 'not_found' },
+        { name: 'empty folder id', url: '/api/v1/secrets', body: { name: 's', template: 'generic', fields: {}, folderId: '' }, expect: 404, code: 'not_found' },
+      ],
+    },
+    'GET /api/v1/secrets/:id': {},
+    'PATCH /api/v1/secrets/:id': {
+      body: { name: 'renamed-secret', folderId: null, fields: { notes: 'n' }, inheritPermissions: true },
+      extra: [
+        { name: 'clear a required field', url: `/api/v1/secrets/${fx.secretId}`, body: { fields: { username: null } }, expect: 400, code: 'invalid_request' },
+        { name: 'unknown field', url: `/api/v1/secrets/${fx.secretId}`, body: { fields: { colour: 'red' } }, expect: 400, code: 'invalid_request' },
+        { name: 'move to an unknown folder', url: `/api/v1/secrets/${fx.secretId}`, body: { folderId: MISSING_ID }, expect: 404, code: 'not_found' },
+        { name: 'move to an empty folder id', url: `/api/v1/secrets/${fx.secretId}`, body: { folderId: '' }, expect: 404, code: 'not_found' },
+      ],
+    },
+    'DELETE /api/v1/secrets/:id': {},
+    'POST /api/v1/secrets/:id/reveal': {},
+    'GET /api/v1/secrets/:id/permissions': {},
+    'PUT /api/v1/secrets/:id/permissions': {
+      body: { inheritPermissions: true, entries: [fx.entry] },
+      extra: [
+        { name: 'unknown user', url: `/api/v1/secrets/${fx.secretId}/permissions`, body: { entries: [{ principalType: 'user', principal: 'nobody-here', level: 'view' }] }, expect: 400, code: 'invalid_request' },
+        { name: 'group given as a user', url: `/api/v1/secrets/${fx.secretId}/permissions`, body: { entries: [{ principalType: 'user', principal: 'target-group', level: 'view' }] }, expect: 400, code: 'invalid_request' },
+      ],
+    },
+
+    'GET /api/v1/audit': { extra: [{ name: 'unparseable dates are ignored', url: '/api/v1/audit?since=not-a-date&until=1e400', expect: 200 }] },
+    'GET /api/v1/audit/verify': {},
+    'GET /api/v1/audit/export': {},
+    'GET /api/v1/audit/public-key': {},
+    'POST /api/v1/audit/checkpoint': { body: {}, extra: [{ name: 'no body at all', url: '/api/v1/audit/checkpoint', expect: 400, code: 'invalid_request' }] },
+});
+
+// Test names must exist before the fixtures do: take the route list from placeholder fixtures.
+const ROUTE_KEYS = Object.keys(makeSpecs(new Proxy({} as Fixtures, { get: () => 'placeholder' })));
+
+const STACK_MARKERS = [/\n\s+at /, / {4}at /, /\/src\//, /node_modules/, /\.ts:\d+/, /\/work\//];
+
+for (const kind of DB_KINDS) {
+  describe(`bad input on every route on ${kind}`, () => {
+    let t: TestApp;
+    let doc: { paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: Schema }> }; parameters?: { in: string; name: string; schema: Schema }[] }>> };
+    let specs: Record<string, Spec>;
+    const ajv = new Ajv({ strict: false, coerceTypes: false, allErrors: false });
+
+    const ok = async (method: string, url: string, body?: unknown) => {
+      const r = await t.req(method, url, { token: t.adminToken, body });
+      assert.ok(r.statusCode < 300, `setup ${method} ${url}: ${r.statusCode} ${r.body}`);
+      return r.json();
+    };
+
+    before(async () => {
+      t = await startTestApp(kind);
+      doc = (await t.req('GET', '/api/openapi.json')).json();
+      const self = await t.user('bad-input-self', ['User']);
+      const user = await ok('POST', '/api/v1/users', { username: 'target-user' });
+      const appAccount = await ok('POST', '/api/v1/users', { username: 'target-app', isApplication: true });
+      const group = await ok('POST', '/api/v1/groups', { name: 'target-group' });
+      const role = await ok('POST', '/api/v1/roles', { name: 'target-role', permissions: ['launch'] });
+      const folder = await ok('POST', '/api/v1/folders', { name: 'target-folder' });
+      const secret = await ok('POST', '/api/v1/secrets', { name: 'target-secret', template: 'unix-account', folderId: folder.id, fields: { machine: 'h1', username: 'root', password: 'bad-input-pw' } });
+      const tpl = await ok('POST', '/api/v1/templates', { name: 'target-template', fields: [{ name: 'host', label: 'Host', type: 'text' }] });
+      const selfToken = (await t.req('POST', '/api/v1/tokens', { token: self.token, body: { name: 'self', scopes: ['read'] } })).json();
+      const client = await ok('POST', `/api/v1/users/${appAccount.id}/client-credentials`);
+      const me = await ok('GET', '/api/v1/me');
+      specs = makeSpecs({
+        adminId: me.id,
+        selfToken: self.token,
+        selfPassword: self.password,
+        selfApiTokenId: selfToken.id,
+        clientId: client.clientId,
+        userId: user.id,
+        groupId: group.id,
+        roleId: role.id,
+        folderId: folder.id,
+        secretId: secret.id,
+        templateId: tpl.id,
+        entry: { principalType: 'user', principal: user.id, level: 'view' },
+      });
+
+    });
+    after(async () => t?.close());
+
+    const operation = (route: string) => {
+      const [method, path] = route.split(' ') as [string, string];
+      return doc.paths[path.replace(/:(\w+)/g, '{$1}')]?.[method.toLowerCase()];
+    };
+
+    /** Every generic and route-specific case for one route. */
+    const casesFor = (route: string, spec: Spec): Case[] => {
+      const [method, path] = route.split(' ') as [string, string];
+      const op = operation(route);
+      const schema = op?.requestBody?.content['application/json']?.schema;
+      const query = (op?.parameters ?? []).filter((p) => p.in === 'query');
+      const hasId = path.includes(':id');
+      const url = path.replace(':id', MISSING_ID);
+      const cases: Case[] = [];
+      const add = (c: Omit<Case, 'method'> & { method?: string }) => cases.push({ method, ...c });
+
+      if (schema) {
+        assert.ok(spec.body, `${route} has a body schema: SPECS needs a valid body`);
+        assert.ok(ajv.validate(schema, spec.body), `${route}: the valid body is not valid: ${ajv.errorsText()}`);
+        for (const m of bodyMutations(schema, spec.body)) {
+          assert.ok(!ajv.validate(schema, m.body), `${route}: mutation "${m.name}" is still valid, fix the generator`);
+          add({ name: `body: ${m.name}`, url, body: m.body, expect: 400, code: 'invalid_request', ...(m.mention ? { mention: m.mention } : {}) });
+        }
+        for (const [name, payload] of [['an array', '[]'], ['null', 'null'], ['a string', '"text"'], ['a number', '42']] as const) {
+          add({ name: `body is ${name}`, url, payload, headers: { 'content-type': 'application/json' }, expect: 400, code: 'invalid_request' });
+        }
+      } else assert.equal(spec.body, undefined, `${route} takes no body, but SPECS gives one`);
+
+      if (method !== 'GET') {
+        const json = { 'content-type': 'application/json' };
+        add({ name: 'malformed JSON', url, payload: '{"name": "x",', headers: json, expect: 400, code: 'invalid_json' });
+        add({ name: 'empty JSON body', url, payload: '', headers: json, expect: 400, code: 'invalid_json' });
+        add({ name: 'prototype pollution', url, payload: '{"__proto__": {"isAdmin": true}}', headers: json, expect: 400, code: 'invalid_json' });
+        add({ name: 'constructor pollution', url, payload: '{"constructor": {"prototype": {"isAdmin": true}}}', headers: json, expect: 400, code: 'invalid_json' });
+        add({ name: '2 MiB JSON body', url, payload: JSON.stringify({ name: 'x'.repeat(2 * KIB * KIB) }), headers: json, expect: 413, code: 'payload_too_large' });
+        add({ name: 'text/plain body', url, payload: 'hello', headers: { 'content-type': 'text/plain' }, expect: 415, code: 'unsupported_media_type' });
+        add({ name: 'XML body', url, payload: '<x/>', headers: { 'content-type': 'application/xml' }, expect: 415, code: 'unsupported_media_type' });
+      }
+
+      for (const q of queryMutations(query.map((p) => ({ name: p.name, schema: p.schema })))) {
+        add({ name: `query: ${q.name}`, url: `${url}?${q.qs}`, expect: 400, code: 'invalid_request', ...(q.mention ? { mention: q.mention } : {}) });
+      }
+
+      if (hasId) {
+        for (const b of BAD_IDS) add({ name: `path id: ${b.name}`, url: path.replace(':id', b.id), ...(spec.body ? { body: spec.body } : {}), expect: b.expect, code: b.code });
+      }
+
+      if (!spec.public) {
+        const body = spec.body ? { body: spec.body } : {};
+        add({ name: 'no token', url, ...body, token: null, expect: 401, code: 'unauthorized' });
+        add({ name: 'garbage bearer token', url, ...body, token: null, headers: { authorization: 'Bearer not-a-token' }, expect: 401, code: 'unauthorized' });
+        add({ name: 'overlong bearer token', url, ...body, token: null, headers: { authorization: `Bearer gh_${'A'.repeat(4 * KIB)}` }, expect: 401, code: 'unauthorized' });
+        add({ name: 'Basic instead of Bearer', url, ...body, token: null, headers: { authorization: `Basic ${Buffer.from('admin:x').toString('base64')}` }, expect: 401, code: 'unauthorized' });
+        add({ name: 'empty bearer', url, ...body, token: null, headers: { authorization: 'Bearer ' }, expect: 401, code: 'unauthorized' });
+      }
+
+      for (const e of spec.extra ?? []) add({ ...e, name: `specific: ${e.name}` });
+      return cases;
+    };
+
+    /** Runs one case; returns a description of what is wrong with the answer, or null. */
+    const run = async (route: string, spec: Spec, c: Case): Promise<string | null> => {
+      const token = c.token === null ? undefined : (c.token ?? spec.token ?? t.adminToken);
+      const r = await t.req(c.method, c.url, {
+        ...(token ? { token } : {}),
+        ...(c.body !== undefined ? { body: c.body } : {}),
+        ...(c.payload !== undefined ? { payload: c.payload } : {}),
+        ...(c.headers ? { headers: c.headers } : {}),
+      });
+      const problems: string[] = [];
+      if (r.statusCode >= 500) problems.push(`server error ${r.statusCode}`);
+      if (r.statusCode !== c.expect) problems.push(`status ${r.statusCode}, wanted ${c.expect}`);
+      if (r.statusCode >= 400) {
+        let body: any;
+        try {
+          body = JSON.parse(r.body);
+        } catch {
+          problems.push('error body is not JSON');
+        }
+        if (!/^application\/json/.test(String(r.headers['content-type']))) problems.push(`content-type ${r.headers['content-type']}`);
+        if (body && (typeof body.error?.code !== 'string' || typeof body.error?.message !== 'string' || Object.keys(body).length !== 1)) problems.push('not {error: {code, message}}');
+        if (c.code && body?.error?.code !== c.code) problems.push(`code ${body?.error?.code}, wanted ${c.code}`);
+        if (c.mention && !String(body?.error?.message).includes(c.mention)) problems.push(`message does not mention ${c.mention}`);
+      }
+      for (const m of STACK_MARKERS) if (m.test(r.body)) problems.push(`body leaks ${m}`);
+      return problems.length ? `${c.name}: ${c.method} ${c.url.slice(0, 120)} -> ${problems.join('; ')} | ${r.body.slice(0, 200)}` : null;
+    };
+
+    it('every route has bad-input cases, and every case names a real route', async () => {
+      const documented = await documentedRoutes(t);
+      const registered = registeredRoutes(t);
+      assert.ok(documented.length > 40, `only ${documented.length} documented routes?`);
+      assert.deepEqual(documented.filter((r) => !(r in specs)), [], 'documented routes without bad-input cases');
+      assert.deepEqual(registered.filter((r) => !(r in specs)), [], 'registered routes without bad-input cases');
+      assert.deepEqual(Object.keys(specs).filter((r) => !registered.includes(r)), [], 'cases for routes the app does not have');
+      for (const [route, spec] of Object.entries(specs)) assert.ok(casesFor(route, spec).length > 0, `${route} has no cases`);
+    });
+
+    for (const route of ROUTE_KEYS) {
+      it(`${route} refuses bad input cleanly`, async () => {
+        const spec = specs[route];
+        assert.ok(spec, `no bad-input spec for ${route}`);
+        const failures: string[] = [];
+        for (const c of casesFor(route, spec)) {
+          const f = await run(route, spec, c);
+          if (f) failures.push(f);
+        }
+        assert.deepEqual(failures, [], `${failures.length} case(s) failed for ${route}:\n${failures.join('\n')}`);
+      });
+    }
+
+    it('the server logged no unhandled error', () => {
+      const bad = t.logs().split('\n').filter((l) => l.includes('unhandled error'));
+      assert.deepEqual(bad, []);
+    });
+  });
+}

@@ -1,0 +1,281 @@
+// Helpers for the end-to-end tests: spawn the real `gatehouse serve` and the real CLI
+// (bin/gatehouse.js, i.e. the built dist/), with a clean GATEHOUSE_* environment, free
+// ports and a timeout on every wait. Every spawned process is registered so after()
+// hooks (and, as a backstop, process exit) can kill whatever is still running.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:https';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const BIN = join(ROOT, 'bin', 'gatehouse.js');
+
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const p of live) p.kill('SIGKILL');
+});
+
+/** Kills every process these helpers spawned that is still running. */
+export function killAll(): void {
+  for (const p of live) p.kill('SIGKILL');
+  live.clear();
+}
+
+/** A TCP port that was free a moment ago (bound to port 0 and released). */
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      s.close(() => res(port));
+    });
+  });
+}
+
+const dirs: string[] = [];
+export function tempDir(prefix = 'gatehouse-e2e-'): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(d);
+  return d;
+}
+export function removeTempDirs(): void {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+
+/** process.env without any GATEHOUSE_* setting (the test runner's own GATEHOUSE_TEST_* stay), plus `extra`. */
+export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('GATEHOUSE_') || k.startsWith('GATEHOUSE_TEST_')) env[k] = v;
+  for (const [k, v] of Object.entries(extra)) if (v !== undefined) env[k] = v;
+  return env;
+}
+
+/** Environment for a server: data dir, loopback bind, HTTP port 0 unless given, free SSH/RDP ports. */
+export async function serverEnv(dataDir: string, extra: Record<string, string | undefined> = {}): Promise<NodeJS.ProcessEnv> {
+  return cleanEnv({
+    GATEHOUSE_DATA_DIR: dataDir,
+    GATEHOUSE_BIND_HOST: '127.0.0.1',
+    GATEHOUSE_HTTP_PORT: '0',
+    GATEHOUSE_SSH_PORT: String(await freePort()),
+    GATEHOUSE_RDP_PORT: String(await freePort()),
+    ...extra,
+  });
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI to completion (killed after `timeoutMs`), feeding `input` on stdin. */
+export function runCli(args: string[], opts: { env: NodeJS.ProcessEnv; input?: string; timeoutMs?: number }): Promise<RunResult> {
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  return new Promise((res, rej) => {
+    const p = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: opts.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    live.add(p);
+    let stdout = '';
+    let stderr = '';
+    p.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+    p.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => {
+      p.kill('SIGKILL');
+      rej(new Error(`gatehouse ${args.join(' ')} did not finish within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, timeoutMs);
+    p.once('error', (e) => {
+      clearTimeout(timer);
+      live.delete(p);
+      rej(e);
+    });
+    p.once('close', (code, signal) => {
+      clearTimeout(timer);
+      live.delete(p);
+      res({ code, signal, stdout, stderr });
+    });
+    p.stdin!.on('error', () => {});
+    p.stdin!.end(opts.input ?? '');
+  });
+}
+
+/** A running `gatehouse serve`. */
+export class Server {
+  stdout = '';
+  stderr = '';
+  url = '';
+  fingerprint = '';
+  private exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private exited: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+  private waiters = new Set<() => void>();
+
+  private constructor(readonly proc: ChildProcess) {
+    live.add(proc);
+    const poke = () => {
+      for (const w of this.waiters) w();
+    };
+    proc.stdout!.on('data', (c: Buffer) => {
+      this.stdout += c.toString();
+      poke();
+    });
+    proc.stderr!.on('data', (c: Buffer) => {
+      this.stderr += c.toString();
+      poke();
+    });
+    this.exit = new Promise((res) =>
+      proc.once('close', (code, signal) => {
+        live.delete(proc);
+        this.exited = { code, signal };
+        poke();
+        res({ code, signal });
+      }),
+    );
+  }
+
+  /** Spawns the server and waits for its "listening on" line. */
+  static async start(env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<Server> {
+    const s = Server.spawn(env);
+    try {
+      const m = await s.waitFor(/gatehouse: listening on (https:\/\/\S+) \(([^)]*)\)/, timeoutMs);
+      s.url = m[1]!;
+      s.fingerprint = /self-signed TLS ([0-9A-F:]+)/.exec(m[2]!)?.[1] ?? '';
+    } catch (e) {
+      s.kill();
+      throw e;
+    }
+    return s;
+  }
+
+  static spawn(env: NodeJS.ProcessEnv): Server {
+    return new Server(spawn(process.execPath, [BIN, 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] }));
+  }
+
+  get running(): boolean {
+    return this.exited === null;
+  }
+
+  /** Resolves with the first match of `re` on stdout; rejects on timeout or if the server exits first. */
+  waitFor(re: RegExp, timeoutMs = 30_000): Promise<RegExpExecArray> {
+    return new Promise((res, rej) => {
+      const check = () => {
+        const m = re.exec(this.stdout);
+        if (m) return done(null, m);
+        if (this.exited) return done(new Error(`server exited (${JSON.stringify(this.exited)}) before printing ${re}\nstdout: ${this.stdout}\nstderr: ${this.stderr}`));
+      };
+      const timer = setTimeout(() => done(new Error(`timed out after ${timeoutMs} ms waiting for ${re}\nstdout: ${this.stdout}\nstderr: ${this.stderr}`)), timeoutMs);
+      const done = (err: Error | null, m?: RegExpExecArray) => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        if (err) rej(err);
+        else res(m!);
+      };
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  /** Resolves with the exit status; rejects after `timeoutMs`. */
+  waitExit(timeoutMs = 30_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    let timer: NodeJS.Timeout | undefined;
+    return Promise.race([
+      this.exit.finally(() => clearTimeout(timer)),
+      new Promise<never>((_, rej) => {
+        timer = setTimeout(() => rej(new Error(`server did not exit within ${timeoutMs} ms\nstdout: ${this.stdout}\nstderr: ${this.stderr}`)), timeoutMs);
+      }),
+    ]);
+  }
+
+  /** Sends `signal` and waits for the exit; SIGKILLs if it does not come in time. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 30_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (this.exited) return this.exited;
+    this.proc.kill(signal);
+    try {
+      return await this.waitExit(timeoutMs);
+    } catch (e) {
+      this.kill();
+      throw e;
+    }
+  }
+
+  kill(): void {
+    if (this.running) this.proc.kill('SIGKILL');
+  }
+}
+
+export interface ApiResponse {
+  status: number;
+  body: string;
+  json(): any;
+}
+
+/** One HTTPS request to the server (self-signed certificate accepted, no keep-alive). */
+export function api(url: string, method: string, path: string, opts: { token?: string; body?: unknown; timeoutMs?: number } = {}): Promise<ApiResponse> {
+  const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
+  return new Promise((res, rej) => {
+    const req = request(
+      new URL(path, url),
+      {
+        method,
+        agent: false,
+        rejectUnauthorized: false,
+        timeout: opts.timeoutMs ?? 30_000,
+        headers: {
+          accept: 'application/json',
+          ...(payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {}),
+          ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+        },
+      },
+      (r) => {
+        let body = '';
+        r.on('data', (c: Buffer) => (body += c.toString()));
+        r.on('end', () => res({ status: r.statusCode ?? 0, body, json: () => JSON.parse(body) }));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out`)));
+    req.on('error', rej);
+    req.end(payload);
+  });
+}
+
+/** Logs in over the API and returns the token (throws with the response on failure). */
+export async function apiLogin(url: string, username: string, password: string): Promise<string> {
+  const r = await api(url, 'POST', '/api/v1/auth/login', { body: { username, password } });
+  if (r.status !== 200) throw new Error(`login ${username} failed: ${r.status} ${r.body}`);
+  return r.json().token as string;
+}
+
+/** Non-empty lines of a string. */
+export const lines = (s: string): string[] => s.split('\n').filter((l) => l.trim() !== '');
+
+/** Occurrences of `needle` in `hay`. */
+export const count = (hay: string, needle: string): number => hay.split(needle).length - 1;
+
+/**
+ * An empty PostgreSQL database on the test cluster (GATEHOUSE_TEST_PG_URL), and a dropper.
+ * Same as freshPgDatabase in test/support/harness.ts, without importing src/ into the
+ * test process: these tests only talk to the built CLI and server.
+ */
+export async function freshPgDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const admin = process.env.GATEHOUSE_TEST_PG_URL;
+  if (!admin) throw new Error('GATEHOUSE_TEST_PG_URL is not set: run the tests through `npm test` (scripts/run-tests.sh starts PostgreSQL)');
+  const name = `gh_e2e_${randomBytes(6).toString('hex')}`;
+  const sqlOn = async (q: string) => {
+    const c = new pg.Client({ connectionString: admin, connectionTimeoutMillis: 15_000 });
+    await c.connect();
+    try {
+      await c.query(q);
+    } finally {
+      await c.end();
+    }
+  };
+  await sqlOn(`create database ${name}`);
+  const u = new URL(admin);
+  u.pathname = `/${name}`;
+  return { url: u.toString(), drop: () => sqlOn(`drop database if exists ${name} with (force)`) };
+}

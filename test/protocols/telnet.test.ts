@@ -1,0 +1,446 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { openTelnet, TelnetLoginError, type TelnetLoginOptions, type TelnetSession } from '../../src/protocols/telnet/client.js';
+import { DO, DONT, IAC, NOP, Option, SB, SE, TTYPE_SEND, WILL, WONT } from '../../src/protocols/telnet/codes.js';
+import { encodeKeystrokes, nawsMessage, ttypeIsMessage } from '../../src/protocols/telnet/encode.js';
+import { OptionNegotiator } from '../../src/protocols/telnet/negotiation.js';
+import { TelnetParser, type TelnetEvent } from '../../src/protocols/telnet/parser.js';
+import { ensureTargetAccount } from '../support/accounts.js';
+import { startTelnetd, type TelnetdHandle } from '../support/telnetd.js';
+
+const b = (...parts: (number | string | Buffer)[]) =>
+  Buffer.concat(parts.map((p) => (typeof p === 'number' ? Buffer.from([p]) : typeof p === 'string' ? Buffer.from(p, 'latin1') : p)));
+
+/** Events in a comparable form, adjacent data runs merged (chunking may split them). */
+function normalise(events: TelnetEvent[]): unknown[] {
+  const out: unknown[] = [];
+  for (const e of events) {
+    const last = out[out.length - 1] as { type: string; data: string } | undefined;
+    if (e.type === 'data') {
+      if (last?.type === 'data') last.data += e.data.toString('hex');
+      else out.push({ type: 'data', data: e.data.toString('hex') });
+    } else if (e.type === 'subnegotiation') out.push({ ...e, data: e.data.toString('hex') });
+    else out.push(e);
+  }
+  return out;
+}
+
+function parseInChunks(stream: Buffer, cuts: number[], maxSubnegotiation?: number): TelnetEvent[] {
+  const p = new TelnetParser({ maxSubnegotiation });
+  const events: TelnetEvent[] = [];
+  let at = 0;
+  for (const c of [...cuts, stream.length]) {
+    events.push(...p.push(stream.subarray(at, c)));
+    at = c;
+  }
+  return events;
+}
+
+describe('telnet parser', () => {
+  const sample = b(
+    'hi\r\n',
+    IAC, WILL, Option.ECHO,
+    'a', IAC, IAC, 'b',
+    IAC, SB, Option.TTYPE, TTYPE_SEND, IAC, SE,
+    IAC, SB, Option.NAWS, 0, IAC, IAC, 0, 24, IAC, SE,
+    'x\r', 0, 'y',
+    IAC, NOP,
+    IAC, DO, Option.NAWS,
+    'end',
+  );
+
+  it('separates data, negotiations, subnegotiations and commands', () => {
+    assert.deepEqual(normalise(new TelnetParser().push(sample)), [
+      { type: 'data', data: Buffer.from('hi\r\n').toString('hex') },
+      { type: 'negotiate', verb: WILL, option: Option.ECHO },
+      { type: 'data', data: b('a', 0xff, 'b').toString('hex') },
+      { type: 'subnegotiation', option: Option.TTYPE, data: '01' },
+      { type: 'subnegotiation', option: Option.NAWS, data: '00ff0018' },
+      { type: 'data', data: Buffer.from('x\ry').toString('hex') }, // CR NUL is a bare CR
+      { type: 'command', command: NOP },
+      { type: 'negotiate', verb: DO, option: Option.NAWS },
+      { type: 'data', data: Buffer.from('end').toString('hex') },
+    ]);
+  });
+
+  it('gives the same result whatever the chunk boundaries', () => {
+    const whole = normalise(new TelnetParser().push(sample));
+    for (let i = 0; i <= sample.length; i++) {
+      for (let j = i; j <= sample.length; j++) assert.deepEqual(normalise(parseInChunks(sample, [i, j])), whole, `cut at ${i},${j}`);
+    }
+    const bytewise = [...Array(sample.length).keys()].slice(1);
+    assert.deepEqual(normalise(parseInChunks(sample, bytewise)), whole);
+  });
+
+  it('un-doubles IAC IAC, also across chunks', () => {
+    const p = new TelnetParser();
+    assert.deepEqual(normalise([...p.push(b('q', IAC)), ...p.push(b(IAC, IAC)), ...p.push(b(IAC, 'z'))]), [{ type: 'data', data: b('q', 0xff, 0xff, 'z').toString('hex') }]);
+  });
+
+  it('keeps CR NUL when BINARY is on', () => {
+    const p = new TelnetParser();
+    p.stripCrNul = false;
+    assert.deepEqual(normalise(p.push(b('a\r', 0, 'b'))), [{ type: 'data', data: b('a\r', 0, 'b').toString('hex') }]);
+  });
+
+  it('drops an overlong subnegotiation whole and carries on', () => {
+    const long = b(IAC, SB, Option.TTYPE, Buffer.alloc(100_000, 0x41), IAC, SE, 'after', IAC, SB, Option.TTYPE, TTYPE_SEND, IAC, SE);
+    for (const cuts of [[], [3, 50_000, 100_003], [...Array(200).keys()].map((k) => k * 500 + 1)]) {
+      assert.deepEqual(normalise(parseInChunks(long, cuts, 4096)), [
+        { type: 'data', data: Buffer.from('after').toString('hex') },
+        { type: 'subnegotiation', option: Option.TTYPE, data: '01' },
+      ]);
+    }
+    // Exactly at the limit is still kept.
+    const edge = b(IAC, SB, Option.TTYPE, Buffer.alloc(4096, 0x42), IAC, SE);
+    const ev = new TelnetParser({ maxSubnegotiation: 4096 }).push(edge);
+    assert.equal(ev.length, 1);
+    assert.equal(ev[0]!.type === 'subnegotiation' && ev[0]!.data.length, 4096);
+  });
+
+  it('recovers when a subnegotiation lacks IAC SE', () => {
+    const events = new TelnetParser().push(b(IAC, SB, Option.TTYPE, 'junk', IAC, WILL, Option.SGA, 'text'));
+    assert.deepEqual(normalise(events), [
+      { type: 'negotiate', verb: WILL, option: Option.SGA },
+      { type: 'data', data: Buffer.from('text').toString('hex') },
+    ]);
+  });
+
+  it('never throws or stalls on garbage, however it is chunked', () => {
+    for (let round = 0; round < 50; round++) {
+      // Plenty of 0xFF and command bytes so every state is visited.
+      const g = randomBytes(20_000);
+      for (let i = 0; i < g.length; i++) if (g[i]! % 5 === 0) g[i] = [IAC, SB, SE, WILL, DONT][g[i]! % 25 / 5]!;
+      const whole = normalise(new TelnetParser().push(g));
+      const cuts: number[] = [];
+      for (let at = 0; at < g.length; ) cuts.push((at += 1 + (g[at]! % 97)));
+      const chunked = normalise(parseInChunks(g, cuts.filter((c) => c < g.length)));
+      assert.deepEqual(chunked, whole);
+    }
+    const p = new TelnetParser();
+    for (const edge of [b(IAC), b(IAC, SB), b(IAC, SB, IAC), b(IAC, SB, IAC, SE), b(SE, IAC, SE), b(IAC, WILL), Buffer.alloc(0)]) p.push(edge);
+    assert.deepEqual(normalise(p.push(b(IAC, SE, IAC, NOP, 'ok'))).slice(-1), [{ type: 'data', data: Buffer.from('ok').toString('hex') }]);
+  });
+});
+
+describe('telnet option negotiation', () => {
+  const policy = { local: new Set<number>([Option.TTYPE, Option.NAWS]), remote: new Set<number>([Option.ECHO, Option.SGA]) };
+  function negotiator() {
+    const sent: number[][] = [];
+    const changes: string[] = [];
+    const n = new OptionNegotiator(policy, (bytes) => sent.push([...bytes]), (side, o, on) => changes.push(`${side}:${o}:${on}`));
+    return { n, sent, changes };
+  }
+
+  it('agrees to what the policy allows, once, and refuses the rest', () => {
+    const { n, sent, changes } = negotiator();
+    n.receive(DO, Option.TTYPE);
+    n.receive(DO, Option.TTYPE);
+    n.receive(WILL, Option.ECHO);
+    n.receive(WILL, Option.ECHO);
+    n.receive(DO, Option.ECHO); // we do not echo
+    n.receive(WILL, Option.BINARY);
+    n.receive(DO, Option.NEW_ENVIRON);
+    n.receive(DONT, Option.LINEMODE); // already off: no answer
+    n.receive(WONT, 200);
+    assert.deepEqual(sent, [
+      [IAC, WILL, Option.TTYPE],
+      [IAC, DO, Option.ECHO],
+      [IAC, WONT, Option.ECHO],
+      [IAC, DONT, Option.BINARY],
+      [IAC, WONT, Option.NEW_ENVIRON],
+    ]);
+    assert.deepEqual(changes, [`local:${Option.TTYPE}:true`, `remote:${Option.ECHO}:true`]);
+    assert.ok(n.isEnabled('local', Option.TTYPE) && n.isEnabled('remote', Option.ECHO));
+    assert.ok(!n.isEnabled('remote', Option.BINARY) && !n.isEnabled('local', Option.ECHO));
+  });
+
+  it('does not answer the confirmation of its own request, nor a repeated refusal', () => {
+    const { n, sent } = negotiator();
+    n.request('local', Option.NAWS, true);
+    n.request('local', Option.NAWS, true); // pending: not sent twice
+    n.receive(DO, Option.NAWS);
+    n.request('remote', Option.SGA, true);
+    n.receive(WONT, Option.SGA); // refused: no reply
+    n.receive(WONT, Option.SGA);
+    assert.deepEqual(sent, [
+      [IAC, WILL, Option.NAWS],
+      [IAC, DO, Option.SGA],
+    ]);
+    assert.ok(n.isEnabled('local', Option.NAWS));
+    assert.ok(!n.isEnabled('remote', Option.SGA));
+    n.receive(DONT, Option.NAWS);
+    n.receive(DONT, Option.NAWS);
+    assert.deepEqual(sent.slice(2), [[IAC, WONT, Option.NAWS]]);
+  });
+
+  it('two negotiators wired to each other settle without looping', () => {
+    const aOut: Buffer[] = [];
+    const bOut: Buffer[] = [];
+    const a = new OptionNegotiator(policy, (x) => aOut.push(x));
+    const peer = new OptionNegotiator({ local: new Set([Option.ECHO, Option.SGA]), remote: new Set([Option.TTYPE]) }, (x) => bOut.push(x));
+    a.request('local', Option.TTYPE, true);
+    a.request('local', Option.NAWS, true);
+    peer.request('remote', Option.TTYPE, true);
+    peer.request('local', Option.ECHO, true);
+    let rounds = 0;
+    while ((aOut.length || bOut.length) && rounds++ < 20) {
+      for (const m of aOut.splice(0)) peer.receive(m[1] as typeof DO, m[2]!);
+      for (const m of bOut.splice(0)) a.receive(m[1] as typeof DO, m[2]!);
+    }
+    assert.ok(rounds < 20, 'negotiation looped');
+    assert.ok(a.isEnabled('local', Option.TTYPE) && a.isEnabled('remote', Option.ECHO) && !a.isEnabled('local', Option.NAWS));
+  });
+});
+
+describe('telnet encoding', () => {
+  it('escapes IAC and sends a bare CR as CR NUL', () => {
+    assert.deepEqual([...encodeKeystrokes(b('a', 0xff, '\r', 'b\r\nc\r'), false)], [...b('a', 0xff, 0xff, '\r', 0, 'b\r\nc\r', 0)]);
+    assert.deepEqual([...encodeKeystrokes(b('a', 0xff, '\r'), true)], [...b('a', 0xff, 0xff, '\r')]);
+  });
+  it('builds NAWS and TTYPE IS, escaping 255 in the payload', () => {
+    assert.deepEqual([...nawsMessage(255, 70000)], [IAC, SB, Option.NAWS, 0, 255, 255, 255, 255, 255, 255, IAC, SE]);
+    assert.deepEqual([...ttypeIsMessage('vt100')], [...b(IAC, SB, Option.TTYPE, 0, 'vt100', IAC, SE)]);
+  });
+});
+
+/**
+ * A scripted stand-in for a Telnet target, for what a real telnetd will not do
+ * (echo the password, never prompt). It records every byte the client sends.
+ */
+async function fakeTarget(script: (sock: net.Socket, lines: AsyncGenerator<string>) => Promise<void>) {
+  const received: Buffer[] = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((sock) => {
+    sockets.add(sock);
+    sock.on('close', () => sockets.delete(sock));
+    sock.on('error', () => {});
+    const parser = new TelnetParser();
+    let text = '';
+    let wake: (() => void) | undefined;
+    sock.on('data', (chunk: Buffer) => {
+      received.push(chunk);
+      for (const e of parser.push(chunk)) if (e.type === 'data') text += e.data.toString('utf8');
+      wake?.();
+    });
+    async function* lines(): AsyncGenerator<string> {
+      for (;;) {
+        const i = text.search(/\r\n|\r|\n/);
+        if (i >= 0) {
+          const line = text.slice(0, i);
+          text = text.slice(i + (text.startsWith('\r\n', i) ? 2 : 1));
+          yield line;
+        } else await new Promise<void>((r) => (wake = r));
+      }
+    }
+    script(sock, lines()).catch(() => sock.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    received: () => Buffer.concat(received),
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+const PW = 'Fake-Pw-\u00e9\u00ff-77';
+const fakeOpts = (port: number, extra: Partial<TelnetLoginOptions> = {}): TelnetLoginOptions => ({
+  host: '127.0.0.1', port, username: 'alice', password: PW, cols: 80, rows: 24, loginTimeoutMs: 5000, ...extra,
+});
+
+function collect(s: TelnetSession): { all: () => Buffer; waitFor: (re: RegExp, ms?: number) => Promise<string> } {
+  const chunks: Buffer[] = [];
+  let notify: (() => void) | undefined;
+  s.on('data', (d: Buffer) => {
+    chunks.push(d);
+    notify?.();
+  });
+  const all = () => Buffer.concat(chunks);
+  return {
+    all,
+    async waitFor(re, ms = 10_000) {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        const text = all().toString('utf8');
+        const m = text.match(re);
+        if (m) return m[0];
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error(`timed out waiting for ${re}; got ${JSON.stringify(text.slice(-500))}`);
+        await new Promise<void>((r) => {
+          const t = setTimeout(r, left);
+          notify = () => {
+            clearTimeout(t);
+            r();
+          };
+        });
+      }
+    },
+  };
+}
+
+async function expectLoginError(p: Promise<TelnetSession>, reason: TelnetLoginError['reason']): Promise<TelnetLoginError> {
+  try {
+    const s = await p;
+    s.close();
+  } catch (e) {
+    assert.ok(e instanceof TelnetLoginError, `not a TelnetLoginError: ${e}`);
+    assert.equal(e.reason, reason, e.message);
+    return e;
+  }
+  assert.fail(`expected TelnetLoginError ${reason}, the login succeeded`);
+}
+
+describe('telnet client against scripted targets', () => {
+  it('withholds and redacts a password the target echoes, and encodes keystrokes', async () => {
+    const t = await fakeTarget(async (sock, lines) => {
+      sock.write('Welcome\r\nUsername: ');
+      const user = (await lines.next()).value as string;
+      sock.write(`${user}\r\nPassword: `);
+      const pw = (await lines.next()).value as string;
+      sock.write(`${pw}\r\nhello ${user}, you typed ${pw}\r\nrouter> `); // a careless target
+    });
+    try {
+      const s = await openTelnet(fakeOpts(t.port));
+      const out = s.initialOutput.toString('utf8');
+      assert.ok(out.includes('hello alice'), out);
+      assert.ok(out.endsWith('router> '), out);
+      assert.ok(!out.includes('Welcome') && !out.includes('Username'), 'pre-login output leaked');
+      assert.equal(s.initialOutput.indexOf(Buffer.from(PW, 'utf8')), -1);
+      const before = t.received().length;
+      s.write(b('x', 0xff, '\r'));
+      for (let i = 0; i < 50 && t.received().length < before + 5; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual([...t.received().subarray(before)], [...b('x', 0xff, 0xff, '\r', 0)]);
+      s.close();
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('handles a target that asks only for a password, in one-byte chunks', async () => {
+    const t = await fakeTarget(async (sock, lines) => {
+      for (const ch of Buffer.from('\r\nUser Access Verification\r\n\r\nPassword: ')) {
+        sock.write(Buffer.from([ch]));
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      const pw = (await lines.next()).value as string;
+      if (pw === PW) sock.write('\r\nswitch#');
+    });
+    try {
+      const s = await openTelnet(fakeOpts(t.port));
+      assert.equal(s.initialOutput.toString(), 'switch#');
+      s.close();
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('reports a repeated login prompt as rejected, silence as timeout, a hang-up as closed', async () => {
+    const again = await fakeTarget(async (sock, lines) => {
+      sock.write('login: ');
+      await lines.next();
+      sock.write('Password: ');
+      await lines.next();
+      await new Promise((r) => setTimeout(r, 300));
+      sock.write('\r\n\r\nlogin: ');
+    });
+    const silent = await fakeTarget(async () => {});
+    const hangup = await fakeTarget(async (sock, lines) => {
+      sock.write('login: ');
+      await lines.next();
+      sock.end();
+    });
+    try {
+      await expectLoginError(openTelnet(fakeOpts(again.port)), 'rejected');
+      const t0 = Date.now();
+      await expectLoginError(openTelnet(fakeOpts(silent.port, { loginTimeoutMs: 500 })), 'timeout');
+      assert.ok(Date.now() - t0 < 3000);
+      await expectLoginError(openTelnet(fakeOpts(hangup.port)), 'closed');
+    } finally {
+      await Promise.all([again.close(), silent.close(), hangup.close()]);
+    }
+  });
+
+  it('reports a refused connection as connect', async () => {
+    const probe = net.createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const port = (probe.address() as net.AddressInfo).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    await expectLoginError(openTelnet(fakeOpts(port)), 'connect');
+  });
+});
+
+describe('telnet client against inetutils telnetd', () => {
+  let telnetd: TelnetdHandle;
+  let account: { username: string; password: string };
+  before(async () => {
+    account = ensureTargetAccount();
+    telnetd = await startTelnetd();
+  });
+  after(async () => telnetd?.stop());
+
+  const login = (extra: Partial<TelnetLoginOptions> = {}) =>
+    openTelnet({ host: '127.0.0.1', port: telnetd.port, username: account.username, password: account.password, cols: 101, rows: 37, ...extra });
+
+  it('logs in and runs commands; size, resize and TERM reach the shell; the password never shows', async () => {
+    const s = await login({ term: 'vt220' });
+    const out = collect(s);
+    const closed = new Promise<unknown>((r) => s.once('close', r));
+    try {
+      assert.match(s.initialOutput.toString('utf8'), /[$#]\s*$/);
+      s.write(Buffer.from('echo hello-$((6*7))\r'));
+      await out.waitFor(/hello-42/);
+      s.write(Buffer.from('whoami\r'));
+      await out.waitFor(new RegExp(`[\\r\\n]${account.username}\\r\\n`)); // bash may put an escape and CR before it
+      s.write(Buffer.from('stty size\r'));
+      await out.waitFor(/[\r\n]37 101\r\n/);
+      s.resize(132, 50);
+      s.write(Buffer.from('stty size\r'));
+      await out.waitFor(/[\r\n]50 132\r\n/);
+      s.write(Buffer.from('echo "term=[$TERM]"\r'));
+      await out.waitFor(/term=\[vt220\]/);
+      s.write(Buffer.from('exit\r'));
+      assert.equal(typeof (await closed), 'string');
+    } finally {
+      s.close();
+    }
+    const pw = Buffer.from(account.password, 'utf8');
+    assert.equal(s.initialOutput.indexOf(pw), -1, 'password in initialOutput');
+    assert.equal(out.all().indexOf(pw), -1, 'password in a data event');
+  });
+
+  it('sends the default terminal type', async () => {
+    const s = await login();
+    const out = collect(s);
+    try {
+      s.write(Buffer.from('echo "term=[$TERM]"\r'));
+      await out.waitFor(/term=\[xterm-256color\]/);
+    } finally {
+      s.close();
+    }
+  });
+
+  it('does not lose output produced before the caller listens', async () => {
+    const s = await login();
+    s.write(Buffer.from('echo early-$((40+2))\r'));
+    await new Promise((r) => setTimeout(r, 500));
+    const out = collect(s);
+    try {
+      await out.waitFor(/early-42/);
+    } finally {
+      s.close();
+    }
+  });
+
+  it('rejects a wrong password within the login timeout, showing nothing', async () => {
+    const loginTimeoutMs = 15_000;
+    const t0 = Date.now();
+    const e = await expectLoginError(login({ password: 'not-the-password', loginTimeoutMs }), 'rejected');
+    assert.ok(Date.now() - t0 < loginTimeoutMs, `took ${Date.now() - t0} ms`);
+    assert.ok(!e.message.includes('not-the-password'));
+  });
+});
