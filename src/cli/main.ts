@@ -214,6 +214,74 @@ secrets.command('delete <id>').action(async (id: string) => {
   process.stdout.write(`deleted ${id}\n`);
 });
 
+// ---- launching and sessions
+const secretIdOf = async (ref: string): Promise<string> => {
+  const r = await callJson(session(), 'GET', `/api/v1/secrets?limit=500&search=${encodeURIComponent(ref)}`);
+  const hit = r.items.find((x: any) => x.id === ref || x.name === ref);
+  if (hit) return hit.id;
+  return ref;
+};
+program
+  .command('launch <secret>')
+  .description('get a single-use ticket for a secret and the ssh command that uses it')
+  .option('-l, --launcher <launcher>', 'launcher id or name (ssh, telnet or a session connector launcher)', 'ssh')
+  .option('--bind-ip', 'bind the ticket to the IP address this request comes from')
+  .option('--known-hosts <file>', "append the gateway's SSH host keys to this known_hosts file")
+  .option('--json', 'print the whole response')
+  .action(async (ref: string, o: { launcher: string; bindIp?: boolean; knownHosts?: string; json?: boolean }) => {
+    const r = await callJson(session(), 'POST', `/api/v1/secrets/${await secretIdOf(ref)}/launch`, { launcher: o.launcher, ...(o.bindIp ? { bindIp: true } : {}) });
+    if (o.knownHosts && r.ssh?.knownHosts) {
+      const { appendFileSync } = await import('node:fs');
+      appendFileSync(o.knownHosts, r.ssh.knownHosts.join('\n') + '\n', { mode: 0o600 });
+    }
+    if (o.json) return out(r);
+    if (r.ssh) process.stdout.write(`${r.ssh.command}\n`);
+    else out(r);
+    process.stderr.write(`single-use ticket, valid until ${r.expiresAt}\n`);
+  });
+const sessions = program.command('sessions').description('live and past sessions');
+sessions
+  .command('list')
+  .option('--live', 'only live sessions')
+  .option('--json')
+  .action(async (o: { live?: boolean; json?: boolean }) => {
+    const r = await callJson(session(), 'GET', `/api/v1/sessions?limit=500${o.live ? '&status=live' : ''}`);
+    if (o.json) return out(r);
+    table(
+      r.items.map((s: any) => ({ id: s.id, user: s.user.username, secret: s.secret.name, protocol: s.protocol, target: `${s.target.host}:${s.target.port}`, client: s.clientIp, status: s.status, started: s.startedAt, end: s.endReason ?? '' })),
+      ['id', 'user', 'secret', 'protocol', 'target', 'client', 'status', 'started', 'end'],
+    );
+  });
+sessions
+  .command('terminate <id>')
+  .option('-r, --reason <text>', 'shown to the person', '')
+  .action(async (id: string, o: { reason: string }) => {
+    await callJson(session(), 'POST', `/api/v1/sessions/${id}/terminate`, { reason: o.reason });
+    process.stdout.write(`terminated ${id}\n`);
+  });
+const recording = program.command('recording').description('session recordings');
+recording
+  .command('get <sessionId>')
+  .description('download a recording (.cast, plays with `asciinema play`)')
+  .option('-o, --out <file>', 'output file', '')
+  .action(async (id: string, o: { out: string }) => {
+    const res = await call(session(), 'GET', `/api/v1/recordings/${id}`);
+    if (res.status !== 200) throw new ApiError(res.status, 'error', JSON.parse(res.body.toString() || '{}')?.error?.message ?? `HTTP ${res.status}`);
+    const file = o.out || `${id}.cast`;
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(file, res.body, { mode: 0o600 });
+    process.stdout.write(`wrote ${file} (${res.body.length} bytes)\n`);
+  });
+recording
+  .command('search <text>')
+  .action(async (text: string) => {
+    const r = await callJson(session(), 'GET', `/api/v1/recordings?q=${encodeURIComponent(text)}`);
+    for (const s of r.items) {
+      process.stdout.write(`${s.id}  ${s.user.username} -> ${s.secret.name}  ${s.startedAt}\n`);
+      for (const m of s.matches) process.stdout.write(`    ${m.at.toFixed(1)}s  ${m.text}\n`);
+    }
+  });
+
 // ---- audit
 const audit = program.command('audit').description('the tamper-evident audit trail');
 audit
