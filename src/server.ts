@@ -20,6 +20,8 @@ export interface Running {
 }
 
 export async function startServer(config: Config, opts: { logStream?: NodeJS.WritableStream; announce?: (line: string) => void } = {}): Promise<Running> {
+  // Everything the server writes (database, WAL, recordings, logs) is for its owner only.
+  process.umask(0o077);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const log = createLogger({ level: config.logLevel, dataDir: opts.logStream ? undefined : config.dataDir, stream: opts.logStream });
   const store = openStore(config);

@@ -147,7 +147,7 @@ export const sessionRoutes =
     // ---- recordings
     app.get<{ Querystring: PageQuery & { q: string } }>(
       '/recordings',
-      { config: { permission: 'view_recordings' }, schema: { tags: ['recordings'], summary: 'Search typed commands/keystrokes and session events across recordings', querystring: pageQuery({ q: str(256) }) } },
+      { config: { permission: 'view_recordings' }, schema: { tags: ['recordings'], summary: 'Search typed commands/keystrokes and session events across recordings', querystring: { ...pageQuery({ q: str(256) }), required: ['q'] } } },
       async (req) => ({ ...(await core.sessions.search(req.query)), limit: req.query.limit, offset: req.query.offset }),
     );
     app.get<{ Params: { sessionId: string } }>(
