@@ -5,10 +5,13 @@
 // every role user; separate tests below cover token scopes and the object ACLs themselves.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import type { LiveSession } from '../../src/core/sessions/live.js';
 import { Auth } from '../../src/core/identity/auth.js';
 import { BUILTIN_ROLES } from '../../src/core/identity/permissions.js';
 import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
 import { documentedRoutes, registeredRoutes } from '../support/routes.js';
+import { sshPublicKeyLine } from '../support/ssh-public-key.js';
 
 const ROLES = ['Administrator', 'User', 'Auditor', 'Application'] as const;
 type RoleName = (typeof ROLES)[number];
@@ -88,6 +91,30 @@ const TABLE: Record<string, Row> = {
   'GET /api/v1/audit/export':                    [Y, N, Y, N],
   'GET /api/v1/audit/public-key':                [Y, N, Y, N],
   'POST /api/v1/audit/checkpoint':               [Y, N, Y, N],
+  // launchers: readable by everyone, changed with manage_templates
+  'GET /api/v1/launchers':                       [Y, Y, Y, Y],
+  'GET /api/v1/launchers/:id':                   [Y, Y, Y, Y],
+  'POST /api/v1/launchers':                      [Y, N, N, N],
+  'PATCH /api/v1/launchers/:id':                 [Y, N, N, N],
+  'DELETE /api/v1/launchers/:id':                [Y, N, N, N],
+  // launching needs the launch permission (and view on the secret); host keys follow the secret's ACL
+  'POST /api/v1/secrets/:id/launch':             [Y, Y, N, N],
+  'GET /api/v1/secrets/:id/host-key':            [Y, Y, Y, Y],
+  'DELETE /api/v1/secrets/:id/host-key':         [Y, Y, Y, Y],
+  // sessions: everyone lists their own; manage_sessions, view_recordings or audit see
+  // everyone's (the :id rows are about someone else's session)
+  'GET /api/v1/sessions':                        [Y, Y, Y, Y],
+  'GET /api/v1/sessions/:id':                    [Y, N, Y, N],
+  'POST /api/v1/sessions/:id/terminate':         [Y, N, Y, N],
+  'GET /api/v1/sessions/:id/live':               [Y, N, Y, N],
+  // recordings: view_recordings
+  'GET /api/v1/recordings':                      [Y, N, Y, N],
+  'GET /api/v1/recordings/:sessionId':           [Y, N, Y, N],
+  'GET /api/v1/recordings/:sessionId/text':      [Y, N, Y, N],
+  // the caller's own SSH keys
+  'GET /api/v1/me/ssh-keys':                     [Y, Y, Y, Y],
+  'POST /api/v1/me/ssh-keys':                    [Y, Y, Y, Y],
+  'DELETE /api/v1/me/ssh-keys/:id':              [Y, Y, Y, Y],
 };
 
 interface Actor {
@@ -103,11 +130,15 @@ interface Call {
   body?: unknown;
   /** Defaults to the actor's token; `null` sends none. */
   token?: string | null;
+  /** Runs while the request is in flight (ends a watched live session). */
+  during?: (response: Promise<unknown>) => Promise<void>;
 }
 interface Fixtures {
   folderId: string;
   secretId: string;
   client: { clientId: string; clientSecret: string };
+  /** An ended, recorded session of the bootstrap administrator. */
+  sessionId: string;
 }
 
 for (const kind of DB_KINDS) {
@@ -143,6 +174,25 @@ for (const kind of DB_KINDS) {
       return s.id as string;
     };
     const mkTemplate = async () => (await admin('POST', '/api/v1/templates', { name: uniq('tpl'), fields: [{ name: 'host', label: 'Host', type: 'text' }] })).id as string;
+    const mkLauncher = async () => (await admin('POST', '/api/v1/launchers', { name: uniq('connector'), type: 'session-connector', childType: 'ssh', gatewayHost: 'gw.example.net' })).id as string;
+    /** A session of the bootstrap administrator on the shared secret, as the SSH door would start it; ended unless `live`. */
+    const mkSession = async (live: boolean): Promise<LiveSession> => {
+      const me = await admin('GET', '/api/v1/me');
+      const plan = {
+        sessionId: randomUUID(),
+        user: { id: me.id as string, username: 'admin' },
+        protocol: 'ssh' as const,
+        target: { host: 'db1', port: 22 },
+        credential: await t.core.secrets.credential(fx.secretId),
+        launcher: await t.core.launchers.get('ssh'),
+      };
+      const s = await t.core.sessions.start(plan, { clientIp: '127.0.0.1', door: 'ssh' });
+      s.begin({ cols: 80, rows: 24, term: 'xterm' });
+      s.input(Buffer.from('uptime\r'));
+      s.output(Buffer.from('up 3 days\r\n'));
+      if (!live) await s.end('finished');
+      return s;
+    };
 
     /** One valid call per route, run as `a`; throwaway targets are created first so destructive calls have something to act on. */
     const CALLS: Record<string, (a: Actor) => Promise<Call>> = {
@@ -224,11 +274,48 @@ for (const kind of DB_KINDS) {
       'GET /api/v1/audit/export': async () => ({ method: 'GET', url: '/api/v1/audit/export' }),
       'GET /api/v1/audit/public-key': async () => ({ method: 'GET', url: '/api/v1/audit/public-key' }),
       'POST /api/v1/audit/checkpoint': async () => ({ method: 'POST', url: '/api/v1/audit/checkpoint', body: {} }),
+
+      'GET /api/v1/launchers': async () => ({ method: 'GET', url: '/api/v1/launchers' }),
+      'GET /api/v1/launchers/:id': async () => ({ method: 'GET', url: '/api/v1/launchers/ssh' }),
+      'POST /api/v1/launchers': async () => ({ method: 'POST', url: '/api/v1/launchers', body: { name: uniq('connector'), type: 'session-connector', childType: 'ssh', gatewayHost: 'gw.example.net', gatewayPort: 2222 } }),
+      'PATCH /api/v1/launchers/:id': async () => ({ method: 'PATCH', url: `/api/v1/launchers/${await mkLauncher()}`, body: { record: true, idleTimeoutSeconds: 600 } }),
+      'DELETE /api/v1/launchers/:id': async () => ({ method: 'DELETE', url: `/api/v1/launchers/${await mkLauncher()}` }),
+      'POST /api/v1/secrets/:id/launch': async () => ({ method: 'POST', url: `/api/v1/secrets/${fx.secretId}/launch`, body: { launcher: 'ssh' } }),
+      'GET /api/v1/secrets/:id/host-key': async () => ({ method: 'GET', url: `/api/v1/secrets/${fx.secretId}/host-key` }),
+      'DELETE /api/v1/secrets/:id/host-key': async () => ({ method: 'DELETE', url: `/api/v1/secrets/${fx.secretId}/host-key` }),
+      'GET /api/v1/sessions': async () => ({ method: 'GET', url: '/api/v1/sessions' }),
+      'GET /api/v1/sessions/:id': async () => ({ method: 'GET', url: `/api/v1/sessions/${fx.sessionId}` }),
+      'POST /api/v1/sessions/:id/terminate': async () => ({ method: 'POST', url: `/api/v1/sessions/${(await mkSession(true)).id}/terminate`, body: { reason: 'authorisation test' } }),
+      'GET /api/v1/sessions/:id/live': async () => {
+        const s = await mkSession(true);
+        // End the session once the viewer is subscribed, so the event stream finishes.
+        let subscribed!: () => void;
+        const ready = new Promise<void>((resolve) => (subscribed = resolve));
+        const subscribe = s.subscribe.bind(s);
+        s.subscribe = (fn) => {
+          const off = subscribe(fn);
+          subscribed();
+          return off;
+        };
+        return { method: 'GET', url: `/api/v1/sessions/${s.id}/live`, during: async (response) => Promise.race([ready, response.then(() => undefined)]).then(() => s.end('viewer test over')) };
+      },
+      'GET /api/v1/recordings': async () => ({ method: 'GET', url: '/api/v1/recordings?q=uptime' }),
+      'GET /api/v1/recordings/:sessionId': async () => ({ method: 'GET', url: `/api/v1/recordings/${fx.sessionId}` }),
+      'GET /api/v1/recordings/:sessionId/text': async () => ({ method: 'GET', url: `/api/v1/recordings/${fx.sessionId}/text` }),
+      'GET /api/v1/me/ssh-keys': async () => ({ method: 'GET', url: '/api/v1/me/ssh-keys' }),
+      'POST /api/v1/me/ssh-keys': async () => ({ method: 'POST', url: '/api/v1/me/ssh-keys', body: { name: uniq('key'), publicKey: sshPublicKeyLine() } }),
+      'DELETE /api/v1/me/ssh-keys/:id': async (a) => {
+        const r = await t.req('POST', '/api/v1/me/ssh-keys', { token: a.token, body: { name: uniq('key'), publicKey: sshPublicKeyLine() } });
+        assert.equal(r.statusCode, 201, r.body);
+        return { method: 'DELETE', url: `/api/v1/me/ssh-keys/${r.json().id}` };
+      },
     };
 
-    const send = (a: Actor | null, r: Call) => {
+    const send = async (a: Actor | null, r: Call) => {
       const token = r.token === null ? undefined : (r.token ?? a?.token);
-      return t.req(r.method, r.url, { ...(token ? { token } : {}), ...(r.body !== undefined ? { body: r.body } : {}) });
+      const res = t.req(r.method, r.url, { ...(token ? { token } : {}), ...(r.body !== undefined ? { body: r.body } : {}) });
+      await r.during?.(res);
+      return res;
     };
 
     before(async () => {
@@ -243,9 +330,13 @@ for (const kind of DB_KINDS) {
       await admin('PUT', `/api/v1/folders/${folder.id}/permissions`, everyone);
       await admin('PUT', `/api/v1/secrets/${secret.id}/permissions`, everyone);
       const client = await admin('POST', `/api/v1/users/${actors.Application.id}/client-credentials`);
-      fx = { folderId: folder.id, secretId: secret.id, client };
+      fx = { folderId: folder.id, secretId: secret.id, client, sessionId: '' };
+      fx.sessionId = (await mkSession(false)).id;
     });
-    after(async () => t?.close());
+    after(async () => {
+      await t?.core.sessions.endAll('test over');
+      await t?.close();
+    });
 
     it('the table names exactly the built-in roles', () => {
       assert.deepEqual([...ROLES].sort(), BUILTIN_ROLES.map((r) => r.name).sort());

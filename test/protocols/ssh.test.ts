@@ -72,6 +72,11 @@ describe('SSH door', () => {
     assert.doesNotMatch(r.stdout, /to-stderr/);
     const ok0 = await exec(pwSecret, 'true');
     assert.equal(ok0.code, 0, ok0.stderr);
+    // stdin is relayed too (and its end, so `cat` finishes).
+    const { ticket } = await launch(gw, pwSecret);
+    const piped = await run('ssh', [...c.base(['-o', 'BatchMode=yes']), `${ticket}@127.0.0.1`, 'cat; exit 3'], { input: 'piped-input\n' });
+    assert.equal(piped.code, 3, piped.stderr);
+    assert.equal(piped.stdout, 'piped-input\n');
   });
 
   it('interactive pty session: typed keys reach the shell and the window size is the one the client asked for', async () => {
@@ -164,6 +169,7 @@ describe('SSH door', () => {
       });
       assert.deepEqual(headers, { status: 200, type: 'text/event-stream' });
       await eventually(async () => sse.includes('event: header'), 5000, 'header event');
+      assert.ok(sse.startsWith('event: header\n'), 'the header comes first');
       const header = JSON.parse(/event: header\ndata: (.*)\n/.exec(sse)![1]!);
       assert.equal(header.version, 2);
       assert.equal(header.sessionId, s.id);

@@ -14,7 +14,10 @@ export class Tickets {
   constructor(private readonly store: Store) {}
 
   async issue(input: { userId: string; secretId: string; launcherId: string; clientIp: string | null; ttlSeconds: number }): Promise<{ id: string; ticket: string; expiresAt: number }> {
-    const ticket = randomToken(24);
+    // The ticket is the ssh username: one starting with '-' would be read as an option
+    // (`ssh -p 2222 -Xy…@host`), so such draws are redrawn (1 in 64; costs ~0.02 bits).
+    let ticket = randomToken(24);
+    while (ticket.startsWith('-')) ticket = randomToken(24);
     const id = newId();
     const expiresAt = now() + input.ttlSeconds * 1000;
     await this.store.db

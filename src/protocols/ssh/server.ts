@@ -198,32 +198,34 @@ function onConnection(client: Connection, ip: string, opts: SshDoorOptions): voi
       acc?.();
     });
 
-    const start = async (kind: 'shell' | 'exec' | 'sftp', acc: () => ServerChannel, rej: () => void, command?: string) => {
+    const start = async (kind: 'shell' | 'exec' | 'sftp', acc: () => ServerChannel | undefined, rej: () => void, command?: string) => {
       if (started) return rej();
       started = true;
+      // Accept at once, before any await: ssh2 can no longer accept a channel once the
+      // client has sent EOF on it, and `ssh host cmd </dev/null` sends EOF right after
+      // the exec request. What the client sends meanwhile waits in the paused stream.
+      const stream = acc();
+      if (!stream) return;
+      streams.add(stream);
+      if (pty) ptyStreams.add(stream);
+      stream.on('close', () => streams.delete(stream));
+      const fail = (msg: string) => {
+        stream.stderr.write(`gatehouse: ${msg}\r\n`);
+        stream.exit(1);
+        stream.end();
+      };
       let h: SessionHandle;
       try {
         h = await ensureHandle();
       } catch (e) {
-        const stream = acc();
-        stream.stderr.write('gatehouse: access refused\r\n');
-        stream.exit(1);
-        stream.end();
+        fail('access refused');
         if (!(e instanceof TicketRefused)) log.error({ err: { message: (e as Error).message } }, 'ssh session open failed');
         return;
       }
       const term: TerminalInfo = { cols: pty?.cols || 80, rows: pty?.rows || 24, term: pty?.term || env.TERM || 'xterm' };
       if (h.plan.protocol === 'telnet') {
-        const stream = acc();
-        streams.add(stream);
         ptyStreams.add(stream);
-        stream.on('close', () => streams.delete(stream));
-        if (kind !== 'shell') {
-          stream.stderr.write('gatehouse: a Telnet target offers an interactive shell only\r\n');
-          stream.exit(1);
-          stream.end();
-          return;
-        }
+        if (kind !== 'shell') return fail('a Telnet target offers an interactive shell only');
         const tn = await bridgeTelnet(h, stream, term, connectTimeoutMs);
         if (tn) {
           resizeTelnet = (c, r) => tn.resize(c, r);
@@ -235,23 +237,17 @@ function onConnection(client: Connection, ip: string, opts: SshDoorOptions): voi
       try {
         conn = await ensureTarget(h);
       } catch (e) {
-        const msg = e instanceof TargetError ? e.message : 'cannot reach the target';
         h.note('target_connect_failed', { reason: e instanceof TargetError ? e.kind : 'error' });
-        const stream = acc();
-        stream.stderr.write(`gatehouse: ${msg}\r\n`);
-        stream.exit(1);
-        stream.end();
+        fail(e instanceof TargetError ? e.message : 'cannot reach the target');
         setTimeout(() => client.end(), 100).unref();
         return;
       }
       const opened = (err: Error | undefined, ch: ClientChannel) => {
         if (err) {
           h.note('target_channel_refused', { kind, message: err.message });
-          return rej();
+          return fail(`the target refused the ${kind} request`);
         }
-        const stream = acc();
-        streams.add(stream);
-        if (pty) ptyStreams.add(stream);
+        if (!streams.has(stream)) return void ch.close(); // the client gave up meanwhile
         remote = ch;
         relay(h, kind, stream, ch, !!pty);
       };

@@ -1,0 +1,74 @@
+// A Telnet target reached through the SSH door: Gatehouse logs in to inetutils telnetd
+// with the vaulted password and hands the terminal over; the password never reaches the
+// person or the recording; a wrong vaulted password gives a clear message.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ensureTargetAccount, TARGET_PASSWORD } from '../support/accounts.js';
+import { startGateway, type Gateway } from '../support/gateway.js';
+import { leaks } from '../support/scan.js';
+import { clientFor, createSecret, endedSession, interactive, launch, ok, PROMPT, sessionOf, type Client } from '../support/ssh-client.js';
+import { startTelnetd, type TelnetdHandle } from '../support/telnetd.js';
+
+describe('Telnet target through the SSH door', () => {
+  let telnetd: TelnetdHandle;
+  let gw: Gateway;
+  let c: Client;
+
+  before(async () => {
+    ensureTargetAccount();
+    [telnetd, gw] = await Promise.all([startTelnetd(), startGateway('sqlite')]);
+  });
+  after(async () => {
+    await gw?.close();
+    await telnetd?.stop();
+  });
+
+  it('logs in with the vaulted password and hands over the shell; the password is in no output or recording', async () => {
+    const secretId = await createSecret(gw, 'telnet-box', { port: telnetd.port, password: TARGET_PASSWORD });
+    const l = await launch(gw, secretId, { launcher: 'telnet' });
+    assert.equal(l.body.launcher.protocol, 'telnet');
+    c = clientFor(gw, l.knownHosts);
+    const p = interactive([...c.base(), `${l.ticket}@127.0.0.1`]);
+    try {
+      await p.waitFor(PROMPT, 20_000);
+      p.write('whoami\r');
+      await p.waitFor(/[\r\n]ghtarget\r\n/);
+      p.write('exit\r');
+      await p.done;
+    } finally {
+      p.kill();
+    }
+    const s = await endedSession(gw, (await sessionOf(gw, secretId)).id);
+    assert.equal(s.protocol, 'telnet');
+    const cast = await gw.api('GET', `/api/v1/recordings/${s.id}`, { token: gw.adminToken });
+    assert.equal(cast.status, 200);
+    assert.match(cast.raw, /ghtarget/);
+    const text = await gw.api('GET', `/api/v1/recordings/${s.id}/text`, { token: gw.adminToken });
+    const scanned = [
+      { name: 'client output', data: Buffer.from(p.all) },
+      { name: 'recording', data: Buffer.from(cast.raw) },
+      { name: 'typed text', data: Buffer.from(text.raw) },
+      { name: 'gateway log', data: Buffer.from(gw.logs()) },
+    ];
+    assert.deepEqual(leaks(scanned, { password: TARGET_PASSWORD }), []);
+  });
+
+  it('a wrong vaulted password gives a clear message and ends the session', async () => {
+    const secretId = await createSecret(gw, 'telnet-wrong', { port: telnetd.port, password: 'definitely-Wrong-pw-1' });
+    const l = await launch(gw, secretId, { launcher: 'telnet' });
+    c ??= clientFor(gw, l.knownHosts);
+    const p = interactive([...c.base(), `${l.ticket}@127.0.0.1`]);
+    try {
+      await p.waitFor(/rejected the vaulted credential/, 20_000);
+      const d = await p.done;
+      assert.notEqual(d.code, 0);
+      assert.ok(!p.all.includes('definitely-Wrong-pw-1'));
+    } finally {
+      p.kill();
+    }
+    const s = await endedSession(gw, (await sessionOf(gw, secretId)).id);
+    assert.equal(s.status, 'ended');
+    const text = (await ok(gw, 'GET', `/api/v1/recordings/${s.id}/text`).catch(() => ({ items: [] }))).items.map((i: any) => i.text);
+    assert.ok(text.some((t: string) => t.startsWith('target_login_failed') && t.includes('rejected')), JSON.stringify(text));
+  });
+});
