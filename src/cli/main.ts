@@ -288,8 +288,12 @@ audit
   .command('verify')
   .description('recompute the hash chain and check the signed checkpoints')
   .option('--offline', 'read the database directly (no server needed)')
-  .action(async (o: { offline?: boolean }) => {
-    const r = o.offline ? await withCore((core) => core.audit.verify()) : await callJson(session(), 'GET', '/api/v1/audit/verify');
+  .option('--public-key <file...>', 'with --offline: trust only these signing keys (PEM files from GET /api/v1/audit/public-key), not the ones recorded in the database')
+  .action(async (o: { offline?: boolean; publicKey?: string[] }) => {
+    if (o.publicKey && !o.offline) throw new ApiError(400, 'invalid_request', '--public-key needs --offline');
+    const { readFileSync } = await import('node:fs');
+    const pinnedKeys = o.publicKey?.map((f) => readFileSync(f, 'utf8'));
+    const r = o.offline ? await withCore((core) => core.audit.verify(pinnedKeys ? { pinnedKeys } : {})) : await callJson(session(), 'GET', '/api/v1/audit/verify');
     if (r.ok) process.stdout.write(`audit chain OK: ${r.count} events, ${r.checkpoints} signed checkpoints${r.lastCheckpointSeq ? ` (last at event ${r.lastCheckpointSeq})` : ''}\n`);
     else {
       process.stdout.write(`audit chain BROKEN: ${r.message ?? `at event ${r.brokenAt}`}\n`);

@@ -68,6 +68,8 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
   const hasNul = (v: unknown, depth = 0): boolean =>
     typeof v === 'string' ? v.includes('\u0000') : v !== null && typeof v === 'object' && depth < 64 ? Object.entries(v).some(([k, x]) => k.includes('\u0000') || hasNul(x, depth + 1)) : false;
   app.addHook('preValidation', async (req) => {
+    // A POST without a body (e.g. terminate with no reason) is an empty object, so required fields are reported by name.
+    if (req.body === undefined && (req.method === 'POST' || req.method === 'PUT' || req.method === 'PATCH')) req.body = {};
     for (const [part, v] of [['params', req.params], ['querystring', req.query], ['body', req.body]] as const) {
       if (hasNul(v)) throw new AppError(400, 'invalid_request', `${part} must not contain NUL (\\u0000) characters`);
     }

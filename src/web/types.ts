@@ -12,8 +12,6 @@ declare module 'fastify' {
     permission?: Permission;
     /** Token scope needed; defaults to read for GET and write otherwise. */
     scope?: Scope;
-    /** Application accounts may not use this route (e.g. interactive-only). */
-    humansOnly?: boolean;
   }
 }
 

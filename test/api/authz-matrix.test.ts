@@ -6,6 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { LiveSession } from '../../src/core/sessions/live.js';
 import { Auth } from '../../src/core/identity/auth.js';
 import { BUILTIN_ROLES } from '../../src/core/identity/permissions.js';
@@ -141,6 +142,25 @@ interface Fixtures {
   sessionId: string;
 }
 
+/** A recorded session on a secret, started the way the SSH door starts one (the target is never contacted); ended unless `live`. */
+async function startSession(t: TestApp, userId: string, secretId: string, live: boolean): Promise<LiveSession> {
+  const user = await t.core.dir.userRow(userId);
+  const plan = {
+    sessionId: randomUUID(),
+    user: { id: user.id, username: user.username },
+    protocol: 'ssh' as const,
+    target: { host: 'db1', port: 22 },
+    credential: await t.core.secrets.credential(secretId),
+    launcher: await t.core.launchers.get('ssh'),
+  };
+  const s = await t.core.sessions.start(plan, { clientIp: '127.0.0.1', door: 'ssh' });
+  s.begin({ cols: 80, rows: 24, term: 'xterm' });
+  s.input(Buffer.from('uptime\r'));
+  s.output(Buffer.from('up 3 days\r\n'));
+  if (!live) await s.end('finished');
+  return s;
+}
+
 for (const kind of DB_KINDS) {
   describe(`authorisation matrix on ${kind}`, () => {
     let t: TestApp;
@@ -175,24 +195,8 @@ for (const kind of DB_KINDS) {
     };
     const mkTemplate = async () => (await admin('POST', '/api/v1/templates', { name: uniq('tpl'), fields: [{ name: 'host', label: 'Host', type: 'text' }] })).id as string;
     const mkLauncher = async () => (await admin('POST', '/api/v1/launchers', { name: uniq('connector'), type: 'session-connector', childType: 'ssh', gatewayHost: 'gw.example.net' })).id as string;
-    /** A session of the bootstrap administrator on the shared secret, as the SSH door would start it; ended unless `live`. */
-    const mkSession = async (live: boolean): Promise<LiveSession> => {
-      const me = await admin('GET', '/api/v1/me');
-      const plan = {
-        sessionId: randomUUID(),
-        user: { id: me.id as string, username: 'admin' },
-        protocol: 'ssh' as const,
-        target: { host: 'db1', port: 22 },
-        credential: await t.core.secrets.credential(fx.secretId),
-        launcher: await t.core.launchers.get('ssh'),
-      };
-      const s = await t.core.sessions.start(plan, { clientIp: '127.0.0.1', door: 'ssh' });
-      s.begin({ cols: 80, rows: 24, term: 'xterm' });
-      s.input(Buffer.from('uptime\r'));
-      s.output(Buffer.from('up 3 days\r\n'));
-      if (!live) await s.end('finished');
-      return s;
-    };
+    /** A session of the bootstrap administrator on the shared secret; ended unless `live`. */
+    const mkSession = async (live: boolean) => startSession(t, (await admin('GET', '/api/v1/me')).id, fx.secretId, live);
 
     /** One valid call per route, run as `a`; throwaway targets are created first so destructive calls have something to act on. */
     const CALLS: Record<string, (a: Actor) => Promise<Call>> = {
@@ -338,6 +342,18 @@ for (const kind of DB_KINDS) {
       await t?.close();
     });
 
+    it('docs/authorization.md shows the same table', () => {
+      const md = readFileSync(new URL('../../docs/authorization.md', import.meta.url), 'utf8');
+      const rows: Record<string, Row> = {};
+      for (const line of md.split('\n')) {
+        const m = /^\|\s*`((?:GET|POST|PUT|PATCH|DELETE) \S+)`\s*\|(.*)\|\s*$/.exec(line);
+        if (!m) continue;
+        const cells = m[2]!.split('|').map((c) => c.trim());
+        rows[m[1]!] = cells.every((c) => c === PUBLIC) ? PUBLIC : (cells as unknown as Row);
+      }
+      assert.deepEqual(rows, TABLE);
+    });
+
     it('the table names exactly the built-in roles', () => {
       assert.deepEqual([...ROLES].sort(), BUILTIN_ROLES.map((r) => r.name).sort());
     });
@@ -414,7 +430,10 @@ for (const kind of DB_KINDS) {
       t = await startTestApp(kind);
       alice = await t.user('alice', ['User']);
     });
-    after(async () => t?.close());
+    after(async () => {
+      await t?.core.sessions.endAll('test over');
+      await t?.close();
+    });
 
     const token = async (owner: string, scopes: string[]) => {
       const r = await t.req('POST', '/api/v1/tokens', { token: owner, body: { name: `scoped-${scopes.join('-')}`, scopes } });
@@ -532,6 +551,43 @@ for (const kind of DB_KINDS) {
       assert.equal((await t.req('POST', `/api/v1/secrets/${s.id}/reveal`, { token: alice.token })).statusCode, 200);
       assert.equal((await t.req('PATCH', `/api/v1/groups/${g.json().id}`, { token: t.adminToken, body: { members: [] } })).statusCode, 200);
       expectError(await t.req('POST', `/api/v1/secrets/${s.id}/reveal`, { token: alice.token }), 404, 'not_found');
+    });
+
+    it('launching needs the launch scope, the launch permission and view on the secret', async () => {
+      const s = (await t.req('POST', '/api/v1/secrets', { token: t.adminToken, body: secretBody('launch-me') })).json();
+      expectError(await t.req('POST', `/api/v1/secrets/${s.id}/launch`, { token: alice.token, body: { launcher: 'ssh' } }), 404, 'not_found');
+      await share('secrets', s.id, [{ principalType: 'user', principal: alice.id, level: 'list' }]);
+      expectError(await t.req('POST', `/api/v1/secrets/${s.id}/launch`, { token: alice.token, body: { launcher: 'ssh' } }), 403, 'forbidden');
+      await share('secrets', s.id, [{ principalType: 'user', principal: alice.id, level: 'view' }]);
+      const ok = await t.req('POST', `/api/v1/secrets/${s.id}/launch`, { token: alice.token, body: { launcher: 'ssh' } });
+      assert.equal(ok.statusCode, 200, ok.body);
+      assert.match(ok.json().ticket, /^[A-Za-z0-9_-]{32}$/);
+      const rw = await token(alice.token, ['read', 'write', 'reveal']);
+      expectError(await t.req('POST', `/api/v1/secrets/${s.id}/launch`, { token: rw, body: { launcher: 'ssh' } }), 403, 'insufficient_scope');
+      const ln = await token(alice.token, ['launch']);
+      assert.equal((await t.req('POST', `/api/v1/secrets/${s.id}/launch`, { token: ln, body: { launcher: 'ssh' } })).statusCode, 200);
+      // Sharing never grants the permission: an Auditor with view still cannot launch.
+      const aud = await t.user('auditor-launch', ['Auditor']);
+      await share('secrets', s.id, [{ principalType: 'user', principal: aud.id, level: 'owner' }]);
+      expectError(await t.req('POST', `/api/v1/secrets/${s.id}/launch`, { token: aud.token, body: { launcher: 'ssh' } }), 403, 'forbidden');
+    });
+
+    it("a User sees their own sessions only; an Auditor sees everyone's", async () => {
+      const s = (await t.req('POST', '/api/v1/secrets', { token: t.adminToken, body: secretBody('session-target') })).json();
+      const adminId = (await t.req('GET', '/api/v1/me', { token: t.adminToken })).json().id;
+      const mine = await startSession(t, alice.id, s.id, false);
+      const theirs = await startSession(t, adminId, s.id, false);
+      assert.equal((await t.req('GET', `/api/v1/sessions/${mine.id}`, { token: alice.token })).statusCode, 200);
+      expectError(await t.req('GET', `/api/v1/sessions/${theirs.id}`, { token: alice.token }), 403, 'forbidden');
+      const listed = (await t.req('GET', `/api/v1/sessions?userId=${adminId}`, { token: alice.token })).json();
+      assert.deepEqual(listed.items.map((x: any) => x.id), [mine.id], 'the userId filter cannot widen what a User sees');
+      expectError(await t.req('GET', `/api/v1/recordings/${mine.id}`, { token: alice.token }), 403, 'forbidden');
+      const aud = await t.user('auditor-sessions', ['Auditor']);
+      const all = (await t.req('GET', '/api/v1/sessions', { token: aud.token })).json().items.map((x: any) => x.id);
+      assert.ok(all.includes(mine.id) && all.includes(theirs.id));
+      const rec = await t.req('GET', `/api/v1/recordings/${mine.id}`, { token: aud.token });
+      assert.equal(rec.statusCode, 200, rec.body);
+      assert.match(rec.body, /uptime/);
     });
 
     it('role permissions do not open objects: an Auditor or Application sees only what is shared with it', async () => {

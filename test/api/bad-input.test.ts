@@ -7,9 +7,11 @@
 // server must not log an unhandled error. A route without an entry in SPECS fails the test.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { Ajv } from 'ajv';
 import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
 import { documentedRoutes, registeredRoutes } from '../support/routes.js';
+import { sshPublicKeyLine } from '../support/ssh-public-key.js';
 
 type Json = Record<string, unknown>;
 interface Schema {
@@ -50,6 +52,8 @@ interface Spec {
   public?: boolean;
   /** A body that passes validation; required exactly when the route has a body schema. */
   body?: Json;
+  /** A query string that passes validation (needed when the route has required query parameters). */
+  query?: Record<string, string>;
   /** Run as this token instead of the administrator's (for calls on the caller's own session). */
   token?: string;
   /** Route-specific semantic mistakes: they pass the schema and the handler must refuse them cleanly. */
@@ -131,6 +135,14 @@ function bodyMutations(schema: Schema, base: Json): Mutation[] {
         }
       }
     }
+    if (allowedTypes(s).includes('object') && s.properties && s.additionalProperties === false) {
+      const inner = (base[k] && typeof base[k] === 'object' ? base[k] : {}) as Json;
+      out.push({ name: `"${k}" with an unknown property`, body: withProp(k, { ...inner, unexpectedProperty: 1 }), mention: 'additional properties' });
+      for (const [ik, is] of Object.entries(s.properties)) {
+        for (const v of wrongTypes(is).slice(0, 2)) out.push({ name: `"${k}.${ik}" as ${JSON.stringify(v)}`, body: withProp(k, { ...inner, [ik]: v }), mention: ik });
+        if (is.maxLength !== undefined && allowedTypes(is).includes('string')) out.push({ name: `"${k}.${ik}" too long`, body: withProp(k, { ...inner, [ik]: 'x'.repeat(is.maxLength + 1) }), mention: ik });
+      }
+    }
     if (allowedTypes(s).includes('object') && s.additionalProperties && typeof s.additionalProperties === 'object') {
       const ap = s.additionalProperties;
       if (s.maxProperties !== undefined) out.push({ name: `"${k}" with ${s.maxProperties + 1} properties`, body: withProp(k, Object.fromEntries(Array.from({ length: s.maxProperties + 1 }, (_, i) => [`f${i}`, 'a']))), mention: k });
@@ -146,20 +158,31 @@ function bodyMutations(schema: Schema, base: Json): Mutation[] {
 
 interface QueryParam {
   name: string;
+  required?: boolean;
   schema: Schema;
 }
-function queryMutations(params: QueryParam[]): { name: string; qs: string; mention?: string }[] {
+/** One-fault mutations of a valid query string, derived from the query parameters' schemas. */
+function queryMutations(params: QueryParam[], base: Record<string, string>): { name: string; qs: string; mention?: string }[] {
   if (params.length === 0) return [];
-  const out: { name: string; qs: string; mention?: string }[] = [{ name: 'unknown query parameter', qs: 'bogus=1', mention: 'additional properties' }];
-  for (const { name, schema: s } of params) {
+  const qs = (over: Record<string, string | null>, twice?: string) => {
+    const u = new URLSearchParams();
+    for (const [k, v] of Object.entries({ ...base, ...over })) if (v !== null) u.append(k, v);
+    if (twice) u.append(twice, u.get(twice) ?? '1');
+    return u.toString();
+  };
+  const out: { name: string; qs: string; mention?: string }[] = [{ name: 'unknown query parameter', qs: qs({ bogus: '1' }), mention: 'additional properties' }];
+  for (const { name, required, schema: s } of params) {
+    if (required) out.push({ name: `${name} missing`, qs: qs({ [name]: null }), mention: name });
     if (s.type === 'integer') {
-      out.push({ name: `${name} not a number`, qs: `${name}=abc`, mention: name }, { name: `${name} a fraction`, qs: `${name}=1.5`, mention: name }, { name: `${name} given twice`, qs: `${name}=1&${name}=2`, mention: name });
-      if (s.maximum !== undefined) out.push({ name: `${name} above maximum`, qs: `${name}=${s.maximum + 1}`, mention: name });
-      if (s.minimum !== undefined) out.push({ name: `${name} below minimum`, qs: `${name}=${s.minimum - 1}`, mention: name });
+      out.push({ name: `${name} not a number`, qs: qs({ [name]: 'abc' }), mention: name }, { name: `${name} a fraction`, qs: qs({ [name]: '1.5' }), mention: name }, { name: `${name} given twice`, qs: qs({ [name]: '1' }, name), mention: name });
+      if (s.maximum !== undefined) out.push({ name: `${name} above maximum`, qs: qs({ [name]: String(s.maximum + 1) }), mention: name });
+      if (s.minimum !== undefined) out.push({ name: `${name} below minimum`, qs: qs({ [name]: String(s.minimum - 1) }), mention: name });
     }
     if (s.type === 'string') {
-      if (s.maxLength !== undefined) out.push({ name: `${name} longer than ${s.maxLength}`, qs: `${name}=${'q'.repeat(s.maxLength + 1)}`, mention: name });
-      out.push({ name: `${name} with a NUL`, qs: `${name}=a%00b`, mention: 'NUL' });
+      if (s.maxLength !== undefined) out.push({ name: `${name} longer than ${s.maxLength}`, qs: qs({ [name]: 'q'.repeat(s.maxLength + 1) }), mention: name });
+      if (s.minLength) out.push({ name: `${name} empty`, qs: qs({ [name]: '' }), mention: name });
+      if (s.enum) out.push({ name: `${name} not one of its choices`, qs: qs({ [name]: 'not-a-valid-choice' }), mention: name });
+      out.push({ name: `${name} with a NUL`, qs: qs({ [name]: 'a\u0000b' }), mention: 'NUL' });
     }
   }
   return out;
@@ -180,6 +203,10 @@ interface Fixtures {
   secretId: string;
   templateId: string;
   entry: { principalType: string; principal: string; level: string };
+  pemPublicKey: string;
+  pemPrivateKey: string;
+  /** An SSH key the administrator has registered. */
+  registeredKey: string;
 }
 
 /** One entry per route: a valid request plus route-specific mistakes. */
@@ -379,6 +406,57 @@ const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
     'GET /api/v1/audit/export': {},
     'GET /api/v1/audit/public-key': {},
     'POST /api/v1/audit/checkpoint': { body: {}, extra: [{ name: 'no body at all', url: '/api/v1/audit/checkpoint', expect: 400, code: 'invalid_request' }] },
+
+    'GET /api/v1/launchers': {},
+    'GET /api/v1/launchers/:id': {},
+    'POST /api/v1/launchers': {
+      body: { name: 'never-created-launcher', type: 'session-connector', childType: 'ssh', gatewayHost: 'gw.example.net', gatewayPort: 2222, active: true, record: true, recordKeystrokes: false, idleTimeoutSeconds: 600, maxDurationSeconds: 3600, allowPortForwarding: false, options: { consentText: 'This session is recorded.' } },
+      extra: [
+        { name: 'session connector without a child type', url: '/api/v1/launchers', body: { name: 'l1', type: 'session-connector', childType: null, gatewayHost: 'gw.example.net' }, expect: 400, code: 'invalid_request' },
+        { name: 'session connector without a gateway', url: '/api/v1/launchers', body: { name: 'l2', type: 'session-connector', childType: 'ssh', gatewayHost: null }, expect: 400, code: 'invalid_request' },
+        { name: 'gateway host that is not a host name', url: '/api/v1/launchers', body: { name: 'l3', type: 'session-connector', childType: 'ssh', gatewayHost: 'gw example; rm -rf /' }, expect: 400, code: 'invalid_request' },
+        { name: 'telnet prompt that is not a regular expression', url: '/api/v1/launchers', body: { name: 'l4', type: 'session-connector', childType: 'telnet', gatewayHost: 'gw', options: { telnetLoginPrompt: '(' } }, expect: 400, code: 'invalid_request' },
+        { name: 'name of a built-in launcher', url: '/api/v1/launchers', body: { name: 'SSH', type: 'session-connector', childType: 'ssh', gatewayHost: 'gw' }, expect: 409, code: 'conflict' },
+      ],
+    },
+    'PATCH /api/v1/launchers/:id': {
+      body: { record: true, idleTimeoutSeconds: 60 },
+      extra: [
+        { name: 'rename a built-in launcher', url: '/api/v1/launchers/ssh', body: { name: 'mine' }, expect: 403, code: 'builtin_launcher' },
+        { name: 'empty gateway host', url: '/api/v1/launchers/ssh', body: { gatewayHost: '' }, expect: 400, code: 'invalid_request' },
+        { name: 'child type on a built-in launcher', url: '/api/v1/launchers/ssh', body: { childType: 'telnet' }, expect: 403, code: 'builtin_launcher' },
+      ],
+    },
+    'DELETE /api/v1/launchers/:id': { extra: [{ name: 'built-in launcher', url: '/api/v1/launchers/ssh', expect: 403, code: 'builtin_launcher' }] },
+    'POST /api/v1/secrets/:id/launch': {
+      body: { launcher: 'ssh', bindIp: false },
+      extra: [
+        { name: 'unknown launcher', url: `/api/v1/secrets/${fx.secretId}/launch`, body: { launcher: 'no-such-launcher' }, expect: 400, code: 'unknown_launcher' },
+        { name: 'launcher not mapped to the template', url: `/api/v1/secrets/${fx.secretId}/launch`, body: { launcher: 'rdp' }, expect: 400, code: 'launcher_not_mapped' },
+      ],
+    },
+    'GET /api/v1/secrets/:id/host-key': {},
+    'DELETE /api/v1/secrets/:id/host-key': {},
+    'GET /api/v1/sessions': {},
+    'GET /api/v1/sessions/:id': {},
+    'POST /api/v1/sessions/:id/terminate': { body: { reason: 'bad input test' }, extra: [{ name: 'no body at all', url: `/api/v1/sessions/${MISSING_ID}/terminate`, expect: 400, code: 'invalid_request' }] },
+    'GET /api/v1/sessions/:id/live': {},
+    'GET /api/v1/recordings': { query: { q: 'uptime' }, extra: [{ name: 'LIKE wildcards in the search are no error', url: '/api/v1/recordings?q=%25_%5C', expect: 200 }] },
+    'GET /api/v1/recordings/:sessionId': {},
+    'GET /api/v1/recordings/:sessionId/text': {},
+    'GET /api/v1/me/ssh-keys': {},
+    'POST /api/v1/me/ssh-keys': {
+      body: { name: 'never-registered', publicKey: 'ssh-ed25519 AAAA not-checked-by-the-schema' },
+      extra: [
+        { name: 'not a key', url: '/api/v1/me/ssh-keys', body: { name: 'k', publicKey: 'hello world' }, expect: 400, code: 'invalid_public_key' },
+        { name: 'truncated key', url: '/api/v1/me/ssh-keys', body: { name: 'k', publicKey: 'ssh-ed25519 AAAA' }, expect: 400, code: 'invalid_public_key' },
+        { name: 'key blob of garbage', url: '/api/v1/me/ssh-keys', body: { name: 'k', publicKey: `ssh-ed25519 ${'A'.repeat(16000)}` }, expect: 400, code: 'invalid_public_key' },
+        { name: 'PEM public key instead of an OpenSSH line', url: '/api/v1/me/ssh-keys', body: { name: 'k', publicKey: fx.pemPublicKey }, expect: 400, code: 'invalid_public_key' },
+        { name: 'a private key', url: '/api/v1/me/ssh-keys', body: { name: 'k', publicKey: fx.pemPrivateKey }, expect: 400, code: 'invalid_public_key' },
+        { name: 'a key registered already', url: '/api/v1/me/ssh-keys', body: { name: 'again', publicKey: fx.registeredKey }, expect: 409, code: 'conflict' },
+      ],
+    },
+    'DELETE /api/v1/me/ssh-keys/:id': {},
 });
 
 // Test names must exist before the fixtures do: take the route list from placeholder fixtures.
@@ -389,7 +467,7 @@ const STACK_MARKERS = [/\n\s+at /, / {4}at /, /\/src\//, /node_modules/, /\.ts:\
 for (const kind of DB_KINDS) {
   describe(`bad input on every route on ${kind}`, () => {
     let t: TestApp;
-    let doc: { paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: Schema }> }; parameters?: { in: string; name: string; schema: Schema }[] }>> };
+    let doc: { paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: Schema }> }; parameters?: { in: string; name: string; required?: boolean; schema: Schema }[] }>> };
     let specs: Record<string, Spec>;
     const ajv = new Ajv({ strict: false, coerceTypes: false, allErrors: false });
 
@@ -413,6 +491,9 @@ for (const kind of DB_KINDS) {
       const selfToken = (await t.req('POST', '/api/v1/tokens', { token: self.token, body: { name: 'self', scopes: ['read'] } })).json();
       const client = await ok('POST', `/api/v1/users/${appAccount.id}/client-credentials`);
       const me = await ok('GET', '/api/v1/me');
+      const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const registeredKey = sshPublicKeyLine();
+      await ok('POST', '/api/v1/me/ssh-keys', { name: 'registered', publicKey: registeredKey });
       specs = makeSpecs({
         adminId: me.id,
         selfToken: self.token,
@@ -427,6 +508,9 @@ for (const kind of DB_KINDS) {
         secretId: secret.id,
         templateId: tpl.id,
         entry: { principalType: 'user', principal: user.id, level: 'view' },
+        pemPublicKey: rsa.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+        pemPrivateKey: rsa.privateKey.export({ type: 'pkcs1', format: 'pem' }).toString(),
+        registeredKey,
       });
 
     });
@@ -443,8 +527,10 @@ for (const kind of DB_KINDS) {
       const op = operation(route);
       const schema = op?.requestBody?.content['application/json']?.schema;
       const query = (op?.parameters ?? []).filter((p) => p.in === 'query');
-      const hasId = path.includes(':id');
-      const url = path.replace(':id', MISSING_ID);
+      const param = /:(\w+)/.exec(path)?.[0];
+      const withParam = (id: string) => (param ? path.replace(param, id) : path);
+      const baseQuery = spec.query ? `?${new URLSearchParams(spec.query)}` : '';
+      const url = withParam(MISSING_ID) + baseQuery;
       const cases: Case[] = [];
       const add = (c: Omit<Case, 'method'> & { method?: string }) => cases.push({ method, ...c });
 
@@ -473,12 +559,12 @@ for (const kind of DB_KINDS) {
         if (schema) add({ name: 'text/plain body', url, payload: 'hello', headers: { 'content-type': 'text/plain' }, expect: 400, code: 'invalid_request' });
       }
 
-      for (const q of queryMutations(query.map((p) => ({ name: p.name, schema: p.schema })))) {
-        add({ name: `query: ${q.name}`, url: `${url}?${q.qs}`, expect: 400, code: 'invalid_request', ...(q.mention ? { mention: q.mention } : {}) });
+      for (const q of queryMutations(query.map((p) => ({ name: p.name, required: (p as { required?: boolean }).required ?? false, schema: p.schema })), spec.query ?? {})) {
+        add({ name: `query: ${q.name}`, url: `${withParam(MISSING_ID)}?${q.qs}`, expect: 400, code: 'invalid_request', ...(q.mention ? { mention: q.mention } : {}) });
       }
 
-      if (hasId) {
-        for (const b of BAD_IDS) add({ name: `path id: ${b.name}`, url: path.replace(':id', b.id), ...(spec.body ? { body: spec.body } : {}), expect: b.expect, code: b.code });
+      if (param) {
+        for (const b of BAD_IDS) add({ name: `path ${param}: ${b.name}`, url: withParam(b.id) + baseQuery, ...(spec.body ? { body: spec.body } : {}), expect: b.expect, code: b.code });
       }
 
       if (!spec.public) {

@@ -99,6 +99,8 @@ for (const kind of DB_KINDS) {
         const ids = [...secrets.keys()];
         const revealer = async (w: number) => {
           for (let i = w; !stop; i++) {
+            // Yield to the event loop: on SQLite everything else is microtasks and would starve the timers.
+            await new Promise((r) => setImmediate(r));
             const id = ids[(i * 7919) % ids.length]!;
             const r = await t.req('POST', `/api/v1/secrets/${id}/reveal`, { token: t.adminToken });
             reveals++;
@@ -110,6 +112,7 @@ for (const kind of DB_KINDS) {
         const created = new Map<string, string>();
         const creator = async (w: number) => {
           for (let i = 0; !stop; i++) {
+            await new Promise((r) => setImmediate(r));
             const password = `during-${w}-${i}-${randomBytes(4).toString('hex')}`;
             const r = await t.req('POST', '/api/v1/secrets', { token: t.adminToken, body: { name: `during-${w}-${i}`, template: 'generic', fields: { password } } });
             if (r.statusCode !== 201) failures.push(`create: ${r.statusCode} ${r.body}`);
@@ -190,6 +193,65 @@ for (const kind of DB_KINDS) {
       });
     });
 
+    describe('racing data key creation (small vault, so a rotation can end inside a creation)', () => {
+      let t: TestApp;
+      before(async () => {
+        t = await startTestApp(kind);
+      });
+      after(async () => t?.close());
+
+      it('secrets created while a rotation finishes are rewrapped too (none is left under a dropped key)', async () => {
+        const made = new Map<string, string>();
+        for (let round = 0; round < 20; round++) {
+          const creates = Array.from({ length: 8 }, async (_, i) => {
+            const password = `race-${round}-${i}-${randomBytes(4).toString('hex')}`;
+            const r = await t.req('POST', '/api/v1/secrets', { token: t.adminToken, body: { name: `race-${round}-${i}`, template: 'generic', fields: { password } } });
+            assert.equal(r.statusCode, 201, r.body);
+            made.set(r.json().id, password);
+          });
+          // Sweep the start of the rotation across the creations' lifetime.
+          for (let k = 0; k < round % 8; k++) await new Promise((r) => setImmediate(r));
+          const rot = t.req('POST', '/api/v1/admin/rotate-master-key', { token: t.adminToken, body: {} });
+          await Promise.all(creates);
+          assert.equal((await rot).statusCode, 200);
+          const stale = await t.core.store.db.selectFrom('dataKeys').select('id').where('kekId', '!=', t.core.keyring.currentId).execute();
+          assert.deepEqual(stale, [], `round ${round}: data keys still wrapped by a dropped master key`);
+        }
+        await revealAll(t.req, t.adminToken, made);
+        const r = await restart(t);
+        try {
+          await revealAll(r.req, t.adminToken, made);
+        } finally {
+          await r.close();
+        }
+      });
+
+      it('a data key wrapped under the old key whose transaction commits after the rotation ran is rewrapped, not orphaned', async () => {
+        const core = t.core;
+        let rotation: Promise<{ rewrapped: number; kekId: string }> | undefined;
+        const sealed = await core.store.db.transaction().execute(async (trx) => {
+          const before = core.keyring.currentId;
+          const r = await core.dataKeys.encrypt('wrapped-before-rotation', 'test:race', trx);
+          const row = await trx.selectFrom('dataKeys').select('kekId').where('id', '=', r.dataKeyId).executeTakeFirstOrThrow();
+          assert.equal(row.kekId, before);
+          // The rotation starts while this transaction (and its old-key wrap) is still open.
+          rotation = core.dataKeys.rotate(randomBytes(32));
+          await new Promise((res) => setTimeout(res, 200));
+          return r;
+        });
+        const done = await rotation!;
+        const row = await core.store.db.selectFrom('dataKeys').select('kekId').where('id', '=', sealed.dataKeyId).executeTakeFirstOrThrow();
+        assert.equal(row.kekId, done.kekId, 'the data key is still wrapped by the dropped master key');
+        assert.equal(await core.dataKeys.decrypt(sealed.dataKeyId, sealed.sealed, 'test:race'), 'wrapped-before-rotation');
+        const r = await restart(t);
+        try {
+          assert.equal(await r.core.dataKeys.decrypt(sealed.dataKeyId, sealed.sealed, 'test:race'), 'wrapped-before-rotation');
+        } finally {
+          await r.close();
+        }
+      });
+    });
+
     describe('with GATEHOUSE_MASTER_KEY', () => {
       const oldKey = randomBytes(32).toString('base64');
       const newKey = randomBytes(32).toString('hex');
@@ -213,7 +275,6 @@ for (const kind of DB_KINDS) {
         const bad = await t.req('POST', '/api/v1/admin/rotate-master-key', { token: t.adminToken, body: { newKey: 'too-short' } });
         assert.equal(bad.statusCode, 400);
         assert.equal(bad.json().error.code, 'invalid_request');
-        assert.ok(!bad.body.includes('too-short') || true);
         assert.equal(t.core.keyring.currentId, kekIdOf(Buffer.from(oldKey, 'base64')));
       });
 

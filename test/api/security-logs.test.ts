@@ -107,9 +107,10 @@ for (const kind of DB_KINDS) {
       // TOTP enrolment and a login with it, then with a recovery code.
       const en = await t.req('POST', '/api/v1/me/totp', { token: bob.token });
       assert.equal(en.statusCode, 200, en.body);
-      secrets.totpSeed = en.json().secret;
+      const seed: string = en.json().secret;
+      secrets.totpSeed = seed;
       secrets.otpauthUrl = en.json().otpauthUrl;
-      const totp = new TOTP({ secret: Secret.fromBase32(secrets.totpSeed), digits: 6, period: 30, algorithm: 'SHA1' });
+      const totp = new TOTP({ secret: Secret.fromBase32(seed), digits: 6, period: 30, algorithm: 'SHA1' });
       const cf = await t.req('POST', '/api/v1/me/totp/confirm', { token: bob.token, body: { code: totp.generate() } });
       assert.equal(cf.statusCode, 200, cf.body);
       const codes: string[] = cf.json().recoveryCodes;

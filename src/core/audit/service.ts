@@ -135,7 +135,13 @@ export class AuditService {
     return p;
   }
 
-  async verify(trustedKeys: Record<string, string> = {}): Promise<VerifyResult> {
+  /**
+   * Recomputes the chain and checks every signed checkpoint. By default the signing keys
+   * recorded in the database (one per gateway node) are trusted; pass `pinnedKeys` (PEM
+   * public keys kept outside the database) to trust only those, which also catches a
+   * rewritten chain re-signed with a key an attacker added to the database.
+   */
+  async verify(opts: { pinnedKeys?: string[] } = {}): Promise<VerifyResult> {
     const rows: AuditEventRow[] = [];
     let after = -1;
     for (;;) {
@@ -145,10 +151,14 @@ export class AuditService {
       after = page[page.length - 1]!.seq;
     }
     const cps = await this.store.db.selectFrom('auditCheckpoints').select(['seq', 'hash', 'signature', 'keyId']).orderBy('seq').execute();
-    const stored = await this.store.db.selectFrom('meta').select(['key', 'value']).where('key', 'like', 'audit_key:%').execute();
     const keys: Record<string, string> = {};
-    for (const k of stored) if (keyIdOf(k.value) === k.key.slice('audit_key:'.length)) keys[keyIdOf(k.value)] = k.value;
-    Object.assign(keys, trustedKeys, { [this.signer.keyId]: this.signer.publicKeyPem });
+    if (opts.pinnedKeys) {
+      for (const pem of opts.pinnedKeys) keys[keyIdOf(pem)] = pem;
+    } else {
+      const stored = await this.store.db.selectFrom('meta').select(['key', 'value']).where('key', 'like', 'audit_key:%').execute();
+      for (const k of stored) if (keyIdOf(k.value) === k.key.slice('audit_key:'.length)) keys[keyIdOf(k.value)] = k.value;
+      keys[this.signer.keyId] = this.signer.publicKeyPem;
+    }
     return verifyChain(rows, cps, (cp) => {
       const pem = keys[cp.keyId];
       return !!pem && verifySignature(pem, checkpointMessage(cp.seq, cp.hash), cp.signature);

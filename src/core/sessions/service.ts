@@ -1,6 +1,7 @@
 // Session registry (live sessions in this process) and history (database): start,
 // end with a sealed recording, terminate, list, and search over the typed-text index.
 import { createReadStream, existsSync } from 'node:fs';
+import { sql } from 'kysely';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -237,12 +238,14 @@ export class Sessions {
 
   async search(q: { q: string; limit: number; offset: number }): Promise<{ items: (SessionView & { matches: { at: number; kind: string; text: string }[] })[]; total: number }> {
     const pattern = `%${q.q.replace(/[\\%_]/g, (c) => '\\' + c)}%`;
-    const like = this.store.kind === 'postgres' ? 'ilike' : 'like';
+    // Explicit ESCAPE: SQLite's LIKE has no default escape character, PostgreSQL's is the backslash.
+    const op = sql.raw(this.store.kind === 'postgres' ? 'ilike' : 'like');
+    const hit = (col: string) => sql<boolean>`${sql.ref(col)} ${op} ${pattern} escape '\\'`;
     const ids = await this.store.db
       .selectFrom('sessionText')
       .innerJoin('sessions', 'sessions.id', 'sessionText.sessionId')
       .select(['sessionText.sessionId', 'sessions.startedAt'])
-      .where('sessionText.text', like as 'like', pattern)
+      .where(hit('sessionText.text'))
       .groupBy(['sessionText.sessionId', 'sessions.startedAt'])
       .orderBy('sessions.startedAt', 'desc')
       .execute();
@@ -253,7 +256,7 @@ export class Sessions {
         .selectFrom('sessionText')
         .select(['at', 'kind', 'text'])
         .where('sessionId', '=', sessionId)
-        .where('text', like as 'like', pattern)
+        .where(hit('text'))
         .orderBy('seq')
         .limit(20)
         .execute();

@@ -1,8 +1,16 @@
 // Data keys: one random AES-256 key per protected record, stored wrapped by the master key.
 import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
 import type { Db, Store } from '../../store/db.js';
 import { Keyring, seal, unseal } from '../keyring.js';
 import { newId, now } from '../util.js';
+
+// Wrapping a new data key and committing it must not straddle the end of a rotation: a
+// key wrapped by the outgoing master key but committed after the rotation's last sweep
+// would be lost once that key is dropped. Creators hold this lock shared until their
+// transaction commits; the rotation's final sweep takes it exclusively (PostgreSQL; the
+// single SQLite connection already serialises transactions).
+const WRAP_LOCK = 74110002;
 
 export class DataKeys {
   constructor(
@@ -11,6 +19,8 @@ export class DataKeys {
   ) {}
 
   async create(db: Db = this.store.db): Promise<{ id: string; key: Buffer }> {
+    if (!db.isTransaction) return db.transaction().execute((trx) => this.create(trx));
+    if (this.store.kind === 'postgres') await sql`select pg_advisory_xact_lock_shared(${WRAP_LOCK})`.execute(db);
     const id = newId();
     const key = randomBytes(32);
     const { kekId, wrapped } = this.keyring.wrap(key, id);
@@ -19,8 +29,12 @@ export class DataKeys {
   }
 
   async get(id: string, db: Db = this.store.db): Promise<Buffer> {
-    const row = await db.selectFrom('dataKeys').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-    return this.keyring.unwrap(row.kekId, row.wrapped, id);
+    const read = () => db.selectFrom('dataKeys').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    const row = await read();
+    if (this.keyring.has(row.kekId)) return this.keyring.unwrap(row.kekId, row.wrapped, id);
+    // A rotation may have rewrapped the row and dropped the old key between our read and now: read again.
+    const again = await read();
+    return this.keyring.unwrap(again.kekId, again.wrapped, id);
   }
 
   async encrypt(plaintext: string, aad: string, db: Db = this.store.db): Promise<{ dataKeyId: string; sealed: string }> {
@@ -51,19 +65,27 @@ export class DataKeys {
     this.keyring.beginRotation(newKey);
     const target = this.keyring.currentId;
     let done = 0;
+    const rewrap = async (trx: Db, batch: { id: string; kekId: string; wrapped: string }[]) => {
+      for (const row of batch) {
+        const key = this.keyring.unwrap(row.kekId, row.wrapped, row.id);
+        const { kekId, wrapped } = this.keyring.wrap(key, row.id);
+        await trx.updateTable('dataKeys').set({ kekId, wrapped }).where('id', '=', row.id).where('kekId', '=', row.kekId).execute();
+      }
+    };
     for (;;) {
       const batch = await this.store.db.selectFrom('dataKeys').selectAll().where('kekId', '!=', target).limit(500).execute();
       if (batch.length === 0) break;
-      await this.store.db.transaction().execute(async (trx) => {
-        for (const row of batch) {
-          const key = this.keyring.unwrap(row.kekId, row.wrapped, row.id);
-          const { kekId, wrapped } = this.keyring.wrap(key, row.id);
-          await trx.updateTable('dataKeys').set({ kekId, wrapped }).where('id', '=', row.id).where('kekId', '=', row.kekId).execute();
-        }
-      });
+      await this.store.db.transaction().execute((trx) => rewrap(trx, batch));
       done += batch.length;
       onProgress?.(done);
     }
+    // Final sweep once every creator that may still hold an old-key wrap has committed.
+    done += await this.store.db.transaction().execute(async (trx) => {
+      if (this.store.kind === 'postgres') await sql`select pg_advisory_xact_lock(${WRAP_LOCK})`.execute(trx);
+      const rest = await trx.selectFrom('dataKeys').selectAll().where('kekId', '!=', target).execute();
+      await rewrap(trx, rest);
+      return rest.length;
+    });
     this.keyring.finishRotation();
     return { rewrapped: done, kekId: target };
   }

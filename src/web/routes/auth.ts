@@ -40,7 +40,7 @@ export const authRoutes =
 
     app.post<{ Body: { currentPassword: string; newPassword: string } }>(
       '/api/v1/me/password',
-      { config: { humansOnly: false }, schema: { tags: ['auth'], summary: 'Change your own password', body: body({ currentPassword: str(1024), newPassword: str(1024) }, ['currentPassword', 'newPassword']) } },
+      { schema: { tags: ['auth'], summary: 'Change your own password', body: body({ currentPassword: str(1024), newPassword: str(1024) }, ['currentPassword', 'newPassword']) } },
       async (req, reply) => {
         const p = req.principal!;
         const user = await core.dir.userRow(p.userId);

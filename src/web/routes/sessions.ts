@@ -130,6 +130,7 @@ export const sessionRoutes =
         res.write(`event: header\ndata: ${JSON.stringify({ version: 2, width: live.size.cols, height: live.size.rows, sessionId: live.id, user: live.plan.user.username, secret: live.plan.credential.secretName })}\n\n`);
         const unsubscribe = live.subscribe((line) => {
           if (!line) {
+            clearInterval(ping);
             res.write('event: end\ndata: {}\n\n');
             res.end();
             return;

@@ -1,0 +1,379 @@
+// Helpers for the benchmarks: the gateway child process, HTTPS API calls, child
+// processes with hard timeouts, statistics and table printing. Everything is on
+// 127.0.0.1 and every wait is bounded.
+import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:https';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const MiB = 1 << 20;
+
+const children = new Set<ChildProcess>();
+/** Every process the bench started, for the last-resort kill on exit. */
+export function track(p: ChildProcess): ChildProcess {
+  children.add(p);
+  p.once('exit', () => children.delete(p));
+  return p;
+}
+export function killTracked(): void {
+  for (const p of children) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  children.clear();
+}
+process.once('exit', killTracked);
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout;
+  return Promise.race([p, new Promise<never>((_, rej) => (t = setTimeout(() => rej(new Error(`${what}: timed out after ${ms} ms`)), ms)))]).finally(() => clearTimeout(t));
+}
+
+// ---------------------------------------------------------------- statistics
+
+export function quantile(xs: number[], q: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const pos = (s.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return s[lo]! + (s[hi]! - s[lo]!) * (pos - lo);
+}
+export const median = (xs: number[]) => quantile(xs, 0.5);
+
+export function fmt(n: number, digits = 1): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : 'n/a';
+}
+
+/** A GitHub-flavoured Markdown table (also readable on a terminal). */
+export function table(head: string[], rows: (string | number)[][]): string {
+  const cells = [head, ...rows.map((r) => r.map(String))];
+  const w = head.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(w[i]!)).join(' | ')} |`;
+  return [line(head), `|${w.map((n) => '-'.repeat(n + 2)).join('|')}|`, ...cells.slice(1).map(line)].join('\n');
+}
+
+// ---------------------------------------------------------------- memory
+
+/** Resident set size of a process in bytes, from /proc (Linux). */
+export function rssOf(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : NaN;
+}
+
+// ---------------------------------------------------------------- gateway child
+
+export interface GatewayChild {
+  pid: number;
+  sshPort: number;
+  url: string;
+  call<T = unknown>(op: 'mem' | 'gc' | 'live' | 'stop', timeoutMs?: number): Promise<T>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Compiles src/ and bench/gateway-child.ts with the project's tsconfig into
+ * node_modules/.cache/gatehouse-bench (inside the repo, so that bare imports resolve to
+ * its node_modules), so the gateway runs as plain JavaScript like `gatehouse serve`
+ * (tsx would add ~30 MB RSS and its loader to the figures) and from the current src/
+ * rather than a possibly stale dist/. Returns the compiled entry point.
+ */
+export function buildGatewayChild(): string {
+  const out = join(ROOT, 'node_modules', '.cache', 'gatehouse-bench');
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'package.json'), '{ "type": "module" }\n');
+  writeFileSync(
+    join(out, 'tsconfig.json'),
+    JSON.stringify({
+      extends: join(ROOT, 'tsconfig.json'),
+      compilerOptions: { rootDir: ROOT, outDir: out, sourceMap: false, noEmitOnError: true },
+      include: [join(ROOT, 'src', '**', '*.ts'), join(ROOT, 'bench', 'gateway-child.ts')],
+    }),
+  );
+  execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(out, 'tsconfig.json')], { stdio: 'inherit', timeout: 300_000 });
+  return join(out, 'bench', 'gateway-child.js');
+}
+
+export async function startGatewayChild(entry: string | null, env: Record<string, string>, opts: { cpuProfDir?: string; exposeGc?: boolean } = {}): Promise<GatewayChild> {
+  // entry null: run the TypeScript source through tsx instead of a compiled build.
+  const execArgv = [...(entry ? [] : ['--import', 'tsx']), ...(opts.exposeGc ? ['--expose-gc'] : []), ...(opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [])];
+  const clean: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('GATEHOUSE_')) clean[k] = v;
+  const child = track(fork(entry ?? join(ROOT, 'bench', 'gateway-child.ts'), [], { cwd: ROOT, execArgv, env: { ...clean, ...env }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }));
+  let seq = 0;
+  const waiting = new Map<number, (v: unknown) => void>();
+  const ready = new Promise<{ sshPort: number; url: string }>((res, rej) => {
+    child.on('message', (raw) => {
+      const m = raw as { type?: string; id?: number; result?: unknown; sshPort?: number; url?: string };
+      if (m.type === 'ready') res({ sshPort: m.sshPort!, url: m.url! });
+      else if (m.id !== undefined) waiting.get(m.id)?.(m.result);
+    });
+    child.once('exit', (code, sig) => rej(new Error(`gateway child exited (${code ?? sig}) before it was ready`)));
+  });
+  const { sshPort, url } = await withTimeout(ready, 60_000, 'gateway start');
+  const call = <T>(op: 'mem' | 'gc' | 'live' | 'stop', timeoutMs = 30_000) => {
+    const id = ++seq;
+    return withTimeout(
+      new Promise<T>((res) => {
+        waiting.set(id, (v) => {
+          waiting.delete(id);
+          res(v as T);
+        });
+        child.send({ id, op });
+      }),
+      timeoutMs,
+      `gateway ${op}`,
+    );
+  };
+  return {
+    pid: child.pid!,
+    sshPort,
+    url,
+    call,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      await call('stop', 120_000).catch(() => undefined);
+      await withTimeout(exited, 10_000, 'gateway exit').catch(() => child.kill('SIGKILL'));
+    },
+  };
+}
+
+// ---------------------------------------------------------------- HTTPS API
+
+const keepAlive = new Agent({ keepAlive: true, maxSockets: 8, rejectUnauthorized: false });
+
+/**
+ * One API call over real HTTPS (self-signed certificate on loopback). `fresh` opens a new
+ * TLS connection, as a one-shot CLI or script would; otherwise a keep-alive agent is used.
+ */
+export function api(base: string, method: string, path: string, opts: { token?: string; body?: unknown; fresh?: boolean } = {}): Promise<{ status: number; body: any }> {
+  const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+  return withTimeout(
+    new Promise((res, rej) => {
+      const req = request(
+        new URL(`/api/v1${path}`, base),
+        {
+          method,
+          ...(opts.fresh ? { agent: false, rejectUnauthorized: false } : { agent: keepAlive }),
+          headers: { ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}), ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}) },
+        },
+        (r) => {
+          const chunks: Buffer[] = [];
+          r.on('data', (c: Buffer) => chunks.push(c));
+          r.on('end', () => {
+            const raw = Buffer.concat(chunks).toString();
+            let body: any;
+            try {
+              body = JSON.parse(raw);
+            } catch {
+              body = raw;
+            }
+            res({ status: r.statusCode ?? 0, body });
+          });
+        },
+      );
+      req.on('error', rej);
+      req.end(payload);
+    }),
+    30_000,
+    `${method} ${path}`,
+  );
+}
+
+export function closeApiAgent(): void {
+  keepAlive.destroy();
+}
+
+// ---------------------------------------------------------------- child processes
+
+export interface Ran {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  bytes: number;
+  /** ms from spawn to exit. */
+  totalMs: number;
+  /** ms from the first stdout byte to stdout EOF. */
+  streamMs: number;
+  stderr: string;
+}
+
+/** Runs a command, counting (not keeping) its stdout; killed after timeoutMs. */
+export function runCounting(cmd: string, args: string[], timeoutMs: number): Promise<Ran> {
+  return new Promise((res) => {
+    const t0 = performance.now();
+    let first = 0;
+    let eof = 0;
+    let bytes = 0;
+    let stderr = '';
+    const p = track(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+    p.stdout!.on('data', (d: Buffer) => {
+      if (!first) first = performance.now();
+      bytes += d.length;
+    });
+    p.stdout!.on('end', () => (eof = performance.now()));
+    p.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const kill = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+    p.on('close', (code, signal) => {
+      clearTimeout(kill);
+      const end = performance.now();
+      res({ code, signal, bytes, totalMs: end - t0, streamMs: (eof || end) - (first || t0), stderr });
+    });
+  });
+}
+
+/**
+ * Spawns an interactive command and resolves with the ms until `marker` appears on its
+ * stdout; then asks it to exit (`exitInput`) and waits (bounded) for it to go.
+ */
+export function timeToMarker(cmd: string, args: string[], marker: string, exitInput: string, timeoutMs: number): Promise<number> {
+  return new Promise((res, rej) => {
+    const t0 = performance.now();
+    let seen = '';
+    let at = 0;
+    const p = track(spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] }));
+    let stderr = '';
+    p.stdin!.on('error', () => undefined);
+    p.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    p.stdout!.on('data', (d: Buffer) => {
+      if (at) return;
+      seen += d.toString('latin1');
+      if (seen.includes(marker)) {
+        at = performance.now() - t0;
+        p.stdin!.write(exitInput);
+      }
+    });
+    const kill = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+    p.on('close', (code) => {
+      clearTimeout(kill);
+      if (at) res(at);
+      else rej(new Error(`${cmd} exited (${code}) before "${marker}" appeared; stdout: ${JSON.stringify(seen.slice(-300))} stderr: ${stderr.slice(-500)}`));
+    });
+  });
+}
+
+// ---------------------------------------------------------------- OpenSSH server
+
+export interface BenchSshd {
+  port: number;
+  pid: number;
+  /** "ssh-ed25519 AAAA…" */
+  hostKey: string;
+  /** Kills (by pid) what is left of the per-connection children, then the listener. */
+  stop(): Promise<void>;
+}
+
+/** Pids of every live descendant of `root` (from /proc), deepest last. */
+export function descendants(root: number): number[] {
+  const kids = new Map<number, number[]>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const l = kids.get(ppid) ?? [];
+      l.push(Number(d));
+      kids.set(ppid, l);
+    } catch {
+      /* gone */
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const k of kids.get(p) ?? []) {
+      out.push(k);
+      walk(k);
+    }
+  };
+  walk(root);
+  return out;
+}
+
+/**
+ * A real sshd on loopback (the same settings as test/support/sshd.ts, which it mirrors
+ * rather than imports so that the bench knows the listener's pid and can clean up the
+ * per-connection children it leaves behind; LogLevel ERROR keeps logging out of the figures).
+ */
+export async function startBenchSshd(extraConfig: string[] = []): Promise<BenchSshd> {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-sshd-'));
+  const port = await freePort();
+  const keyFile = join(dir, 'host_ed25519');
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyFile]);
+  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  const config = [
+    `Port ${port}`,
+    'ListenAddress 127.0.0.1',
+    `HostKey ${keyFile}`,
+    `PidFile ${join(dir, 'sshd.pid')}`,
+    'PasswordAuthentication yes',
+    'KbdInteractiveAuthentication no',
+    'PubkeyAuthentication yes',
+    'PermitRootLogin no',
+    'StrictModes no',
+    'UsePAM no',
+    'PrintMotd no',
+    'PrintLastLog no',
+    'AllowTcpForwarding yes',
+    'Subsystem sftp internal-sftp',
+    'LogLevel ERROR',
+    ...extraConfig,
+  ];
+  writeFileSync(join(dir, 'sshd_config'), config.join('\n') + '\n');
+  const proc = track(spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] }));
+  let stderr = '';
+  proc.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  const until = Date.now() + 10_000;
+  while (!(await portOpen(port))) {
+    if (Date.now() > until || proc.exitCode !== null) {
+      proc.kill('SIGKILL');
+      throw new Error(`sshd did not start: ${stderr}`);
+    }
+    await sleep(50);
+  }
+  return {
+    port,
+    pid: proc.pid!,
+    hostKey: readFileSync(`${keyFile}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' '),
+    stop: async () => {
+      for (const pid of descendants(proc.pid!).reverse()) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+      if (proc.exitCode === null) {
+        const gone = new Promise((r) => proc.once('exit', r));
+        proc.kill('SIGTERM');
+        await withTimeout(gone, 5000, 'sshd exit').catch(() => proc.kill('SIGKILL'));
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => (typeof a === 'object' && a ? res(a.port) : rej(new Error('no port'))));
+    });
+  });
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const c = connect(port, '127.0.0.1');
+    c.once('connect', () => {
+      c.destroy();
+      res(true);
+    });
+    c.once('error', () => res(false));
+  });
+}

@@ -1,0 +1,615 @@
+// SSH door benchmarks (not tests): `npm run bench [-- throughput prompt echo idle]`.
+// Starts, in one process tree: a target sshd, a jump sshd, and Gatehouse in a child
+// process (bench/gateway-child.ts), then measures, side by side:
+//   1. throughput: 1 GiB of `head -c` through the gateway vs direct ssh vs ProxyJump;
+//   2. time from `ssh` start to the first shell prompt, direct vs gateway;
+//   3. keystroke echo latency, direct vs gateway (ssh2 Client as the client for both);
+//   4. gateway RSS with 1000 concurrent idle shell sessions (fresh gateway process).
+// Figures go to stdout as Markdown tables and to a JSON file in the temp dir; the
+// write-up is docs/performance.md. Knobs (environment): BENCH_BYTES, BENCH_RUNS,
+// BENCH_PROMPT_RUNS, BENCH_ECHO_SAMPLES, BENCH_ECHO_GAP_MS, BENCH_SESSIONS,
+// BENCH_CONCURRENCY, BENCH_CIPHER, BENCH_CPU_PROF (a directory: profile the gateway of
+// benchmarks 1-3), BENCH_TSX=1 (run the gateway from source through tsx, no compile step).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { cpus, release, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import ssh2, { type Client, type ClientChannel } from 'ssh2';
+import { ensureTargetAccount, ensureTargetKey, TARGET_USER } from '../test/support/accounts.js';
+import {
+  api,
+  buildGatewayChild,
+  closeApiAgent,
+  descendants,
+  fmt,
+  killTracked,
+  median,
+  MiB,
+  quantile,
+  rssOf,
+  runCounting,
+  sleep,
+  startBenchSshd,
+  startGatewayChild,
+  table,
+  timeToMarker,
+  withTimeout,
+  type BenchSshd,
+  type GatewayChild,
+} from './lib.js';
+
+const num = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d);
+const BYTES = num('BENCH_BYTES', 2 ** 30);
+const RUNS = num('BENCH_RUNS', 3);
+const PROMPT_RUNS = num('BENCH_PROMPT_RUNS', 10);
+const ECHO_SAMPLES = num('BENCH_ECHO_SAMPLES', 500);
+const ECHO_GAP_MS = num('BENCH_ECHO_GAP_MS', 10);
+const SESSIONS = num('BENCH_SESSIONS', 1000);
+const CONCURRENCY = num('BENCH_CONCURRENCY', 16);
+const CIPHER = process.env.BENCH_CIPHER ?? 'aes128-gcm@openssh.com';
+const PROF = process.env.BENCH_CPU_PROF;
+/** The whole run must stop by itself. */
+const DEADLINE_MS = num('BENCH_DEADLINE_S', 45 * 60) * 1000;
+const ADMIN_PASSWORD = 'bench-Admin-Password-1';
+/** Compiled gateway entry point; null runs it through tsx (BENCH_TSX=1). */
+let gatewayEntry: string | null = null;
+
+const wanted = new Set(process.argv.slice(2));
+const want = (k: string) => wanted.size === 0 || wanted.has(k);
+
+const results: Record<string, unknown> = {};
+const out: string[] = [];
+const say = (s = '') => {
+  console.log(s);
+  out.push(s);
+};
+const progress = (s: string) => process.stderr.write(`[bench] ${s}\n`);
+
+interface Env {
+  dir: string;
+  target: BenchSshd;
+  jump: BenchSshd;
+  keyFile: string;
+  privateKey: string;
+  /** ssh -F files: `cfg` pins the cipher, `cfgDefault` leaves OpenSSH's defaults. */
+  cfg: string;
+  cfgDefault: string;
+  knownHosts: string;
+}
+
+interface Gw {
+  child: GatewayChild;
+  dataDir: string;
+  token: string;
+  secretId: string;
+}
+
+// ---------------------------------------------------------------- setup
+
+function sshConfig(file: string, keyFile: string, knownHosts: string, cipher: string | null): void {
+  writeFileSync(
+    file,
+    [
+      'Host *',
+      `  User ${TARGET_USER}`,
+      `  IdentityFile ${keyFile}`,
+      '  IdentitiesOnly yes',
+      `  UserKnownHostsFile ${knownHosts}`,
+      '  GlobalKnownHostsFile /dev/null',
+      '  StrictHostKeyChecking yes',
+      '  UpdateHostKeys no',
+      '  BatchMode yes',
+      '  LogLevel ERROR',
+      '  ControlMaster no',
+      '  ControlPath none',
+      '  Compression no',
+      '  ForwardAgent no',
+      '  ForwardX11 no',
+      ...(cipher ? [`  Ciphers ${cipher}`] : []),
+      '',
+    ].join('\n'),
+  );
+}
+
+async function startGw(envDir: string, target: BenchSshd, privateKey: string, opts: { exposeGc?: boolean; profile?: boolean } = {}): Promise<Gw> {
+  const dataDir = mkdtempSync(join(envDir, 'gw-'));
+  const child = await startGatewayChild(
+    gatewayEntry,
+    {
+      GATEHOUSE_DATA_DIR: dataDir,
+      GATEHOUSE_HTTP_PORT: '0',
+      GATEHOUSE_SSH_PORT: '0',
+      GATEHOUSE_RDP_PORT: '0',
+      GATEHOUSE_BIND_HOST: '127.0.0.1',
+      GATEHOUSE_PUBLIC_URL: 'https://127.0.0.1',
+      GATEHOUSE_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      GATEHOUSE_LOG_LEVEL: 'info',
+    },
+    { exposeGc: opts.exposeGc, ...(opts.profile && PROF ? { cpuProfDir: PROF } : {}) },
+  );
+  const login = await api(child.url, 'POST', '/auth/login', { body: { username: 'admin', password: ADMIN_PASSWORD } });
+  if (login.status !== 200) throw new Error(`login: ${login.status} ${JSON.stringify(login.body)}`);
+  const token = login.body.token as string;
+  // The vaulted credential is the same key the direct and jump legs use.
+  const s = await api(child.url, 'POST', '/secrets', {
+    token,
+    body: { name: `bench-${target.port}`, template: 'unix-account', fields: { machine: '127.0.0.1', port: target.port, username: TARGET_USER, privateKey } },
+  });
+  if (s.status !== 201) throw new Error(`create secret: ${s.status} ${JSON.stringify(s.body)}`);
+  return { child, dataDir, token, secretId: s.body.id as string };
+}
+
+async function launch(gw: Gw, fresh = false): Promise<{ ticket: string; knownHosts: string[] }> {
+  const r = await api(gw.child.url, 'POST', `/secrets/${gw.secretId}/launch`, { token: gw.token, body: { launcher: 'ssh' }, fresh });
+  if (r.status !== 200) throw new Error(`launch: ${r.status} ${JSON.stringify(r.body)}`);
+  return { ticket: r.body.ticket as string, knownHosts: r.body.ssh.knownHosts as string[] };
+}
+
+function addKnownHosts(env: Env, lines: string[]): void {
+  const cur = readFileSync(env.knownHosts, 'utf8');
+  const add = lines.filter((l) => !cur.includes(l));
+  if (add.length) writeFileSync(env.knownHosts, cur + add.join('\n') + '\n');
+}
+
+// ---------------------------------------------------------------- ssh2 client helpers
+
+function ssh2Connect(cfg: ssh2.ConnectConfig, onHandshake?: (n: ssh2.NegotiatedAlgorithms) => void): Promise<Client> {
+  return new Promise((res, rej) => {
+    const c = new ssh2.Client();
+    if (onHandshake) c.once('handshake', onHandshake);
+    c.once('ready', () => res(c));
+    c.once('error', rej);
+    // Host keys are not checked: loopback-only benchmark, throwaway keys.
+    c.connect({ host: '127.0.0.1', readyTimeout: 60_000, ...cfg });
+  });
+}
+
+function ssh2Exec(c: Client, command: string, pty: boolean): Promise<ClientChannel> {
+  return new Promise((res, rej) => c.exec(command, pty ? { pty: { rows: 24, cols: 80, term: 'xterm' } } : {}, (err, ch) => (err ? rej(err) : res(ch))));
+}
+
+// ---------------------------------------------------------------- 0. what gets negotiated
+
+async function probeCiphers(env: Env, gw: Gw): Promise<Record<string, string>> {
+  const info: Record<string, string> = {};
+  // The gateway's target leg is an ssh2 Client with default algorithms: see what it gets from sshd.
+  const c = await ssh2Connect({ port: env.target.port, username: TARGET_USER, privateKey: env.privateKey }, (n) => {
+    info['gateway → target (ssh2 client defaults)'] = `${n.sc.cipher}${n.sc.mac ? ` + ${n.sc.mac}` : ''}, kex ${n.kex}`;
+  });
+  c.end();
+  const ssh1 = async (cfg: string, label: string) => {
+    const { ticket } = await launch(gw);
+    const r = await runCounting('ssh', ['-v', '-F', cfg, '-p', String(gw.child.sshPort), `${ticket}@127.0.0.1`, 'true'], 30_000);
+    const m = /kex: server->client cipher: (\S+) MAC: (\S+)/.exec(r.stderr);
+    info[label] = m ? `${m[1]}${m[2] !== '<implicit>' ? ` + ${m[2]}` : ''}` : `unknown (exit ${r.code})`;
+  };
+  await ssh1(env.cfgDefault, 'ssh → gateway (OpenSSH defaults)');
+  await ssh1(env.cfg, 'ssh → gateway (bench, -c)');
+  const d = await runCounting('ssh', ['-v', '-F', env.cfgDefault, '-p', String(env.target.port), '127.0.0.1', 'true'], 30_000);
+  const m = /kex: server->client cipher: (\S+)/.exec(d.stderr);
+  info['ssh → sshd (OpenSSH defaults)'] = m ? m[1]! : `unknown (exit ${d.code})`;
+  return info;
+}
+
+// ---------------------------------------------------------------- 1. throughput
+
+async function benchThroughput(env: Env, gw: Gw): Promise<void> {
+  progress(`throughput: ${RUNS} × ${BYTES} bytes per path`);
+  const cmd = `head -c ${BYTES} /dev/zero`;
+  type Path = { name: string; args: () => Promise<string[]> };
+  const paths: Path[] = [
+    { name: 'direct ssh → sshd', args: async () => ['-F', env.cfg, '-p', String(env.target.port), '127.0.0.1', cmd] },
+    { name: 'ssh -J jump sshd → sshd', args: async () => ['-F', env.cfg, '-J', `${TARGET_USER}@127.0.0.1:${env.jump.port}`, '-p', String(env.target.port), '127.0.0.1', cmd] },
+    { name: 'ssh → Gatehouse → sshd', args: async () => ['-F', env.cfg, '-p', String(gw.child.sshPort), `${(await launch(gw)).ticket}@127.0.0.1`, cmd] },
+    { name: 'ssh → Gatehouse → sshd, default ciphers', args: async () => ['-F', env.cfgDefault, '-p', String(gw.child.sshPort), `${(await launch(gw)).ticket}@127.0.0.1`, cmd] },
+  ];
+  const rates = new Map<string, number[]>(paths.map((p) => [p.name, []]));
+  const totals = new Map<string, number[]>(paths.map((p) => [p.name, []]));
+  for (let run = 1; run <= RUNS; run++) {
+    // Interleaved, so that drift (thermal, page cache, other load) hits every path alike.
+    for (const p of paths) {
+      const args = await p.args();
+      const r = await runCounting('ssh', args, 600_000);
+      if (r.code !== 0 || r.bytes !== BYTES) throw new Error(`${p.name}: exit ${r.code ?? r.signal}, ${r.bytes}/${BYTES} bytes; ${r.stderr.slice(-500)}`);
+      const rate = BYTES / MiB / (r.streamMs / 1000);
+      rates.get(p.name)!.push(rate);
+      totals.get(p.name)!.push(r.totalMs / 1000);
+      progress(`  run ${run} ${p.name}: ${fmt(rate)} MiB/s (${fmt(r.totalMs / 1000, 2)} s total)`);
+    }
+  }
+  const jump = median(rates.get(paths[1]!.name)!);
+  const direct = median(rates.get(paths[0]!.name)!);
+  say(`### 1. Throughput: ${BYTES / MiB} MiB of \`head -c\` to the client, stdout counted (${RUNS} runs, interleaved; cipher ${CIPHER} unless noted)`);
+  say();
+  say(
+    table(
+      ['path', 'MiB/s (median)', 'runs (MiB/s)', 'wall s (median)', '× ProxyJump', '× direct'],
+      paths.map((p) => {
+        const r = rates.get(p.name)!;
+        const m = median(r);
+        return [p.name, fmt(m), r.map((x) => fmt(x, 0)).join(', '), fmt(median(totals.get(p.name)!), 2), fmt(m / jump, 2), fmt(m / direct, 2)];
+      }),
+    ),
+  );
+  say();
+  // The recording is on (built-in ssh launcher): show what it wrote.
+  const casts = listCasts(gw.dataDir);
+  say(`Recordings written by the gateway so far: ${casts.length} files, largest ${fmt(Math.max(0, ...casts.map((c) => c.size)) / 1024, 1)} KiB (binary output is recorded as its size, one event per MiB).`);
+  say();
+  results.throughput = { bytes: BYTES, cipher: CIPHER, runs: Object.fromEntries(rates), wallSeconds: Object.fromEntries(totals), ratioToProxyJump: median(rates.get(paths[2]!.name)!) / jump };
+}
+
+function listCasts(dataDir: string): { path: string; size: number }[] {
+  const found: { path: string; size: number }[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.cast')) found.push({ path: p, size: statSync(p).size });
+    }
+  };
+  try {
+    walk(join(dataDir, 'recordings'));
+  } catch {
+    /* none yet */
+  }
+  return found;
+}
+
+// ---------------------------------------------------------------- 2. time to prompt
+
+async function benchPrompt(env: Env, gw: Gw): Promise<void> {
+  progress(`prompt: ${PROMPT_RUNS} runs per path`);
+  const cmd = `env PS1='READY> ' bash --norc -i`;
+  const direct: number[] = [];
+  const viaGw: number[] = [];
+  const launches: number[] = [];
+  const base = (port: number) => ['-F', env.cfg, '-tt', '-p', String(port)];
+  // One untimed warm-up each (first exec of sshd, JIT in the gateway).
+  await timeToMarker('ssh', [...base(env.target.port), '127.0.0.1', cmd], 'READY> ', 'exit\n', 30_000);
+  await timeToMarker('ssh', [...base(gw.child.sshPort), `${(await launch(gw)).ticket}@127.0.0.1`, cmd], 'READY> ', 'exit\n', 30_000);
+  for (let i = 0; i < PROMPT_RUNS; i++) {
+    direct.push(await timeToMarker('ssh', [...base(env.target.port), '127.0.0.1', cmd], 'READY> ', 'exit\n', 30_000));
+    await sleep(200);
+    const t0 = performance.now();
+    const { ticket } = await launch(gw, true);
+    launches.push(performance.now() - t0);
+    viaGw.push(await timeToMarker('ssh', [...base(gw.child.sshPort), `${ticket}@127.0.0.1`, cmd], 'READY> ', 'exit\n', 30_000));
+    await sleep(200);
+  }
+  const md = median(direct);
+  const mg = median(viaGw);
+  say(`### 2. Time from \`ssh -tt\` start to the first prompt (\`${cmd}\`), median of ${PROMPT_RUNS}`);
+  say();
+  say(
+    table(
+      ['path', 'median ms', 'min ms', 'max ms', '× direct', '+ ms vs direct'],
+      [
+        ['direct ssh → sshd (key auth)', fmt(md), fmt(Math.min(...direct)), fmt(Math.max(...direct)), '1.00', '0.0'],
+        ['ssh → Gatehouse → sshd (ticket, vaulted key)', fmt(mg), fmt(Math.min(...viaGw)), fmt(Math.max(...viaGw)), fmt(mg / md, 2), fmt(mg - md)],
+        ['launch API call (new HTTPS connection), separate', fmt(median(launches)), fmt(Math.min(...launches)), fmt(Math.max(...launches)), '', ''],
+      ],
+    ),
+  );
+  say();
+  results.prompt = { direct, gateway: viaGw, launch: launches };
+}
+
+// ---------------------------------------------------------------- 3. keystroke echo
+
+class Echo {
+  private waiting: { ch: string; resolve: () => void } | null = null;
+  private seen = '';
+  constructor(readonly ch: ClientChannel) {
+    ch.on('data', (d: Buffer) => {
+      this.seen += d.toString('latin1');
+      if (this.waiting && this.seen.includes(this.waiting.ch)) {
+        const w = this.waiting;
+        this.waiting = null;
+        this.seen = '';
+        w.resolve();
+      }
+      if (this.seen.length > 4096) this.seen = this.seen.slice(-64);
+    });
+  }
+  waitFor(marker: string, timeoutMs: number): Promise<void> {
+    if (this.seen.includes(marker)) {
+      this.seen = '';
+      return Promise.resolve();
+    }
+    return withTimeout(new Promise<void>((resolve) => (this.waiting = { ch: marker, resolve })), timeoutMs, `echo of ${JSON.stringify(marker)}`);
+  }
+  /** One keystroke: ms from write to its echo. */
+  async sample(ch: string): Promise<number> {
+    this.seen = '';
+    const t0 = process.hrtime.bigint();
+    const p = this.waitFor(ch, 5000);
+    this.ch.write(ch);
+    await p;
+    return Number(process.hrtime.bigint() - t0) / 1e6;
+  }
+}
+
+async function benchEcho(env: Env, gw: Gw): Promise<void> {
+  progress(`echo: ${ECHO_SAMPLES} samples per path, ${ECHO_GAP_MS} ms apart`);
+  // `cat` in raw mode on the remote pty: every byte goes to the application and back, as
+  // with an editor or a shell's line editor. ssh2 Client is the client for both paths.
+  const command = `stty raw -echo; printf 'READY\\n'; exec cat`;
+  const open = async (c: Client) => {
+    const ch = await ssh2Exec(c, command, true);
+    const e = new Echo(ch);
+    await e.waitFor('READY', 15_000);
+    return e;
+  };
+  const dc = await ssh2Connect({ port: env.target.port, username: TARGET_USER, privateKey: env.privateKey });
+  const gc = await ssh2Connect({ port: gw.child.sshPort, username: (await launch(gw)).ticket });
+  try {
+    const d = await open(dc);
+    const g = await open(gc);
+    const letters = 'abcdefghijklmnopqrstuvwxyz';
+    for (let i = 0; i < 50; i++) {
+      await d.sample(letters[i % 26]!);
+      await g.sample(letters[i % 26]!);
+    }
+    const ds: number[] = [];
+    const gs: number[] = [];
+    const block = 50;
+    for (let i = 0; i < ECHO_SAMPLES; i += block) {
+      for (const [e, xs] of [
+        [d, ds],
+        [g, gs],
+      ] as const) {
+        for (let j = i; j < Math.min(i + block, ECHO_SAMPLES); j++) {
+          xs.push(await e.sample(letters[j % 26]!));
+          await sleep(ECHO_GAP_MS);
+        }
+      }
+    }
+    const row = (name: string, xs: number[]) => [name, fmt(quantile(xs, 0.5), 3), fmt(quantile(xs, 0.9), 3), fmt(quantile(xs, 0.99), 3), fmt(Math.max(...xs), 3)];
+    say(`### 3. Keystroke echo latency, ${ECHO_SAMPLES} single bytes per path (\`${command}\` on a remote pty, ssh2 Client as the client, ${ECHO_GAP_MS} ms between keystrokes, blocks of ${block} alternating)`);
+    say();
+    say(
+      table(
+        ['path', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'],
+        [
+          row('direct ssh2 → sshd', ds),
+          row('ssh2 → Gatehouse → sshd', gs),
+          ['added by the gateway', fmt(quantile(gs, 0.5) - quantile(ds, 0.5), 3), fmt(quantile(gs, 0.9) - quantile(ds, 0.9), 3), fmt(quantile(gs, 0.99) - quantile(ds, 0.99), 3), ''],
+        ],
+      ),
+    );
+    say();
+    results.echo = { direct: ds, gateway: gs };
+  } finally {
+    dc.end();
+    gc.end();
+  }
+}
+
+// ---------------------------------------------------------------- 4. idle sessions
+
+interface Mem {
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  arrayBuffers: number;
+}
+
+async function benchIdle(env: Env): Promise<void> {
+  progress(`idle: ${SESSIONS} sessions, ${CONCURRENCY} opening at a time (fresh gateway process)`);
+  const gw = await startGw(env.dir, env.target, env.privateKey, { exposeGc: true });
+  const clients: Client[] = [];
+  const deadline = Date.now() + num('BENCH_IDLE_OPEN_S', 900) * 1000;
+  const memOf = async (): Promise<Mem> => ({ ...(await gw.child.call<Mem>('mem')), rss: rssOf(gw.child.pid) });
+  const settle = async () => {
+    await gw.child.call('gc');
+    await sleep(1000);
+    await gw.child.call('gc');
+  };
+  const openOne = async (): Promise<Client> => {
+    const { ticket } = await launch(gw);
+    const c = await ssh2Connect({ port: gw.child.sshPort, username: ticket });
+    c.on('error', () => undefined);
+    try {
+      const ch = await new Promise<ClientChannel>((res, rej) => c.shell({ rows: 24, cols: 80, term: 'xterm' }, (err, s) => (err ? rej(err) : res(s))));
+      ch.on('error', () => undefined);
+      // The login shell's first output (its prompt) shows the whole chain is up.
+      await withTimeout(new Promise<void>((r) => ch.once('data', () => r())), 60_000, 'first shell output');
+      return c;
+    } catch (e) {
+      c.end();
+      throw e;
+    }
+  };
+  const memAt: Record<string, Mem> = {};
+  let failures = 0;
+  let firstError = '';
+  let openMs = 0;
+  try {
+    // Warm-up: a few sessions opened and closed, so that "before" is a gateway that has
+    // already loaded and compiled the session path.
+    for (const c of await Promise.all([1, 2, 3, 4, 5].map(() => openOne()))) c.end();
+    await waitLive(gw, 0, 30_000);
+    await settle();
+    memAt.before = await memOf();
+    const targetProcsBefore = countUserProcs();
+    const memAvailBefore = memAvailable();
+    const t0 = performance.now();
+    let next = 0;
+    const worker = async () => {
+      while (next < SESSIONS && Date.now() < deadline) {
+        next++;
+        try {
+          clients.push(await openOne());
+        } catch (e) {
+          failures++;
+          firstError ||= (e as Error).message;
+        }
+        if (clients.length % 100 === 0 && clients.length) progress(`  ${clients.length} open`);
+      }
+    };
+    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+    openMs = performance.now() - t0;
+    const live = await gw.child.call<number>('live');
+    progress(`  ${clients.length} open (${failures} failed) in ${fmt(openMs / 1000)} s; gateway live sessions: ${live}; idling 10 s`);
+    await sleep(10_000);
+    memAt.open = await memOf();
+    await settle();
+    memAt.openGc = await memOf();
+    const targetProcs = countUserProcs() - targetProcsBefore;
+    const systemMiB = (memAvailBefore - memAvailable()) / MiB;
+    for (const c of clients.splice(0)) c.end();
+    await waitLive(gw, 0, 180_000).catch((e) => progress(`  ${(e as Error).message}`));
+    await sleep(2000);
+    await settle();
+    memAt.closed = await memOf();
+
+    const n = live;
+    const per = (a: Mem, b: Mem, k: keyof Mem) => (a[k] - b[k]) / n / 1024;
+    say(`### 4. ${n} concurrent idle shell sessions through one gateway process (ssh2 Client × ${n} in the bench process, pty + login shell on the target)`);
+    say();
+    say(`Opened ${clients.length === 0 ? n : n} sessions in ${fmt(openMs / 1000)} s (${CONCURRENCY} at a time, each: launch over HTTPS + SSH handshake to the gateway + gateway → sshd handshake + shell); ${failures} failed${firstError ? ` (first: ${firstError})` : ''}. Target side: ${targetProcs} extra processes of ${TARGET_USER}; whole machine used ${fmt(systemMiB, 0)} MiB more memory (MemAvailable) with the sessions open.`);
+    say();
+    const mb = (x: number) => fmt(x / MiB, 1);
+    say(
+      table(
+        ['gateway process', 'RSS MiB', 'V8 heap used MiB', 'external MiB', 'RSS KiB / session', 'heap KiB / session'],
+        [
+          ['before (idle, after warm-up, after GC)', mb(memAt.before!.rss), mb(memAt.before!.heapUsed), mb(memAt.before!.external), '', ''],
+          [`${n} sessions open, 10 s idle`, mb(memAt.open!.rss), mb(memAt.open!.heapUsed), mb(memAt.open!.external), fmt(per(memAt.open!, memAt.before!, 'rss'), 1), fmt(per(memAt.open!, memAt.before!, 'heapUsed'), 1)],
+          [`${n} sessions open, after GC`, mb(memAt.openGc!.rss), mb(memAt.openGc!.heapUsed), mb(memAt.openGc!.external), fmt(per(memAt.openGc!, memAt.before!, 'rss'), 1), fmt(per(memAt.openGc!, memAt.before!, 'heapUsed'), 1)],
+          ['all closed again, after GC', mb(memAt.closed!.rss), mb(memAt.closed!.heapUsed), mb(memAt.closed!.external), '', ''],
+        ],
+      ),
+    );
+    say();
+    results.idle = { sessions: n, failures, openSeconds: openMs / 1000, concurrency: CONCURRENCY, mem: memAt, targetProcs, systemMiB };
+  } finally {
+    for (const c of clients.splice(0)) c.end();
+    await gw.child.stop();
+    rmSync(gw.dataDir, { recursive: true, force: true });
+  }
+}
+
+async function waitLive(gw: Gw, n: number, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const live = await gw.child.call<number>('live');
+    if (live <= n) return;
+    if (Date.now() > until) throw new Error(`gateway still has ${live} live sessions after ${timeoutMs} ms`);
+    await sleep(250);
+  }
+}
+
+function countUserProcs(): number {
+  try {
+    return Number(execFileSync('pgrep', ['-c', '-u', TARGET_USER]).toString().trim());
+  } catch {
+    return 0; // pgrep exits 1 when there are none
+  }
+}
+
+function memAvailable(): number {
+  const m = /MemAvailable:\s+(\d+) kB/.exec(readFileSync('/proc/meminfo', 'utf8'));
+  return m ? Number(m[1]) * 1024 : NaN;
+}
+
+// ---------------------------------------------------------------- main
+
+function versions(): Record<string, string> {
+  return {
+    date: new Date().toISOString(),
+    node: process.version,
+    openssh: spawnSync('ssh', ['-V']).stderr.toString().trim(),
+    ssh2: (require_('ssh2/package.json') as { version: string }).version,
+    cpu: `${cpus().length} × ${cpus()[0]?.model ?? '?'}`,
+    kernel: release(),
+  };
+}
+const require_ = createRequire(import.meta.url);
+
+async function main(): Promise<void> {
+  const watchdog = setTimeout(() => {
+    console.error(`[bench] deadline of ${DEADLINE_MS / 1000} s passed: killing everything`);
+    killTracked();
+    process.exit(2);
+  }, DEADLINE_MS);
+  watchdog.unref();
+  for (const sig of ['SIGINT', 'SIGTERM'] as const)
+    process.once(sig, () => {
+      killTracked();
+      process.exit(130);
+    });
+
+  if (process.env.BENCH_TSX !== '1') {
+    progress('compiling src/ for the gateway process');
+    gatewayEntry = buildGatewayChild();
+  }
+  const info = versions();
+  results.machine = info;
+  ensureTargetAccount();
+  const { privateKey } = ensureTargetKey();
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
+  let target: BenchSshd | null = null;
+  let jump: BenchSshd | null = null;
+  let gw: Gw | null = null;
+  try {
+    // MaxStartups/MaxSessions raised for the 1000-session run.
+    [target, jump] = await Promise.all([startBenchSshd(['MaxStartups 2000', 'MaxSessions 2000']), startBenchSshd()]);
+    const keyFile = join(dir, 'id_target');
+    writeFileSync(keyFile, privateKey, { mode: 0o600 });
+    const knownHosts = join(dir, 'known_hosts');
+    writeFileSync(knownHosts, `[127.0.0.1]:${target.port} ${target.hostKey}\n[127.0.0.1]:${jump.port} ${jump.hostKey}\n`);
+    const env: Env = { dir, target, jump, keyFile, privateKey, cfg: join(dir, 'ssh_config'), cfgDefault: join(dir, 'ssh_config_default'), knownHosts };
+    sshConfig(env.cfg, keyFile, knownHosts, CIPHER);
+    sshConfig(env.cfgDefault, keyFile, knownHosts, null);
+
+    say(`## SSH door benchmark run ${info.date}`);
+    say();
+    say(table(['machine', ''], Object.entries(info).map(([k, v]) => [k, v])));
+    say();
+    if (want('throughput') || want('prompt') || want('echo')) {
+      gw = await startGw(dir, target, privateKey, { profile: true });
+      addKnownHosts(env, (await launch(gw)).knownHosts);
+      const ciphers = await probeCiphers(env, gw);
+      results.ciphers = ciphers;
+      say('Negotiated ciphers:');
+      say();
+      say(table(['leg', 'cipher'], Object.entries(ciphers)));
+      say();
+      if (want('throughput')) await benchThroughput(env, gw);
+      if (want('prompt')) await benchPrompt(env, gw);
+      if (want('echo')) await benchEcho(env, gw);
+      await gw.child.stop();
+      rmSync(gw.dataDir, { recursive: true, force: true });
+      gw = null;
+    }
+    if (want('idle')) await benchIdle(env);
+  } finally {
+    closeApiAgent();
+    if (gw) {
+      await gw.child.stop().catch(() => undefined);
+      rmSync(gw.dataDir, { recursive: true, force: true });
+    }
+    const left = target ? descendants(target.pid).length : 0;
+    if (left) progress(`target sshd still had ${left} descendant processes at the end; killing them`);
+    await target?.stop();
+    await jump?.stop();
+    killTracked();
+    rmSync(dir, { recursive: true, force: true });
+    const file = join(tmpdir(), `gatehouse-bench-${Date.now()}.json`);
+    writeFileSync(file, JSON.stringify({ results, output: out.join('\n') }, null, 2));
+    progress(`figures also in ${file}`);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error('[bench] failed:', err);
+    killTracked();
+    process.exit(1);
+  },
+);
