@@ -299,8 +299,19 @@ function onConnection(client: Connection, ip: string, opts: SshDoorOptions): voi
     });
     ch.on('close', () => {
       sftp?.flush();
-      stream.end();
-      stream.close();
+      // 'close' follows 'end': all the target's stdout has been handed to `stream`, but
+      // part of it may still be queued behind the client's window (and stderr may still
+      // be draining). Ending the writable sides lets ssh2 flush them and then send EOF
+      // and CLOSE by itself (server channels close on finish); calling close() here
+      // would drop whatever is still queued (the tail of a large `ssh host cat file`).
+      const endStdout = () => stream.end();
+      const endStderr = () => {
+        if (stream.stderr.writableFinished) return endStdout();
+        stream.stderr.once('finish', endStdout);
+        stream.stderr.end();
+      };
+      if (ch.stderr.readableEnded) endStderr();
+      else ch.stderr.once('end', endStderr);
     });
     stream.on('close', () => {
       streams.delete(stream);
