@@ -12,6 +12,8 @@ export interface RedeemContext {
   clientIp: string;
   /** Which front door saw the ticket. */
   door: Door;
+  /** When the door already knows the person (browser session), the ticket must be theirs. */
+  expectUserId?: string;
 }
 
 export interface ConnectPlan {

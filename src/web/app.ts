@@ -7,6 +7,10 @@ import { AppError } from '../core/errors.js';
 import type { Core } from '../core/core.js';
 import { hasScope } from '../core/identity/principal.js';
 import { routes, type DoorInfo } from './routes/index.js';
+import cookie from '@fastify/cookie';
+import websocket from '@fastify/websocket';
+import { CSRF_HEADER, SESSION_COOKIE, csrfFor } from './cookies.js';
+import { registerUi } from './ui.js';
 import './types.js';
 
 export interface AppOptions {
@@ -62,7 +66,6 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
     return reply.status(500).send({ error: { code: 'internal', message: 'internal error; the server log has details' } });
   });
 
-  app.setNotFoundHandler((req, reply) => reply.status(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` } }));
 
   // NUL characters cannot be stored in PostgreSQL text and have no business in names or ids: refuse them on both databases.
   const hasNul = (v: unknown, depth = 0): boolean =>
@@ -75,14 +78,22 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
     }
   });
 
+  await app.register(cookie);
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   app.decorateRequest('principal', null);
   app.addHook('preHandler', async (req) => {
     const cfg = req.routeOptions.config ?? {};
-    if (cfg.auth === false) return;
+    // Unknown paths fall through to the not-found handler (browser app pages, JSON 404s).
+    if (cfg.auth === false || req.is404) return;
     const header = req.headers.authorization;
     const m = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null;
-    const principal = m ? await core.auth.resolveToken(m[1]!, req.ip) : null;
-    if (!principal) throw new AppError(401, 'unauthorized', m ? 'token is invalid or expired' : 'authentication required: send Authorization: Bearer <token>');
+    const cookieToken = !header ? req.cookies[SESSION_COOKIE] : undefined;
+    const presented = m?.[1] ?? cookieToken;
+    const principal = presented ? await core.auth.resolveToken(presented, req.ip) : null;
+    if (!principal) throw new AppError(401, 'unauthorized', presented ? 'session or token is invalid or expired' : 'authentication required: send Authorization: Bearer <token>');
+    if (cookieToken && req.method !== 'GET' && req.method !== 'HEAD' && req.headers[CSRF_HEADER] !== csrfFor(cookieToken)) {
+      throw new AppError(403, 'csrf_failed', 'missing or wrong X-CSRF-Token header for a cookie-authenticated request');
+    }
     const scope = cfg.scope ?? (req.method === 'GET' || req.method === 'HEAD' ? 'read' : 'write');
     if (!hasScope(principal, scope)) throw new AppError(403, 'insufficient_scope', `this token lacks the "${scope}" scope`);
     if (cfg.permission && !principal.permissions.has(cfg.permission)) throw new AppError(403, 'forbidden', `you need the ${cfg.permission} permission`);
@@ -99,6 +110,7 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
   });
 
   await app.register(routes(core, opts.doors));
+  await registerUi(app);
   app.get('/api/openapi.json', { config: { auth: false }, schema: { hide: true } }, async () => app.swagger());
   return app;
 }

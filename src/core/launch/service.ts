@@ -18,6 +18,8 @@ import type { Templates } from '../vault/templates.js';
 import { DEFAULT_PORTS, type LauncherView, type Launchers } from './launchers.js';
 import type { Tickets } from './tickets.js';
 
+export const DEFAULT_CONSENT = 'This session will be recorded: the screen output and your keystrokes are kept and may be reviewed by auditors. Continue only if you agree.';
+
 export interface LaunchResult {
   ticket: string;
   expiresAt: string;
@@ -129,6 +131,7 @@ export class Launching implements SessionBroker {
     const row = await this.deps.tickets.peek(ticket);
     try {
       if (!row) throw new TicketRefused('unknown');
+      if (ctx.expectUserId && ctx.expectUserId !== row.userId) throw new TicketRefused('unknown', 'ticket belongs to another user');
       const launcher = await this.deps.launchers.get(row.launcherId);
       const problem = await this.checkLaunchable(row.userId, row.secretId, launcher);
       if (problem) throw new TicketRefused(problem.reason, problem.detail);
@@ -166,6 +169,27 @@ export class Launching implements SessionBroker {
       if (e instanceof AppError) return this.refuse(new TicketRefused('permission_withdrawn', e.message), ctx, { id: userId, name: user.username }, { secret: secretRef });
       throw e;
     }
+  }
+
+  /** The person declined the consent to recording: the ticket is voided and the refusal audited. */
+  async decline(p: Principal, ticket: string, clientIp: string | null): Promise<void> {
+    const row = await this.deps.tickets.peek(ticket);
+    if (!row || row.userId !== p.userId) throw new AppError(404, 'not_found', 'ticket not found');
+    await this.deps.tickets.void(row.id);
+    const launcher = await this.deps.launchers.get(row.launcherId).catch(() => null);
+    await this.deps.audit.record({ id: p.userId, name: p.username, ip: clientIp }, { action: 'session.consent_declined', target: { type: 'secret', id: row.secretId }, details: { ticketId: row.id, launcher: launcher?.name ?? row.launcherId } });
+  }
+
+  /** What a launch must show before a recorded session starts (consent to recording). */
+  async consentFor(launcherRef: string): Promise<{ required: boolean; text: string }> {
+    const l = await this.deps.launchers.get(launcherRef);
+    return { required: l.record, text: l.options.consentText?.trim() || DEFAULT_CONSENT };
+  }
+
+  /** The launcher a ticket was issued for (doors decide consent and protocol before redeeming). */
+  async ticketLauncher(ticket: string): Promise<LauncherView | null> {
+    const row = await this.deps.tickets.peek(ticket);
+    return row ? this.deps.launchers.get(row.launcherId).catch(() => null) : null;
   }
 
   requireLaunchPermission(p: Principal): void {

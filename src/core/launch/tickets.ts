@@ -33,6 +33,11 @@ export class Tickets {
     return this.store.db.selectFrom('tickets').selectAll().where('tokenHash', '=', hash(ticket)).executeTakeFirst();
   }
 
+  /** Uses a ticket up without a session (declined consent). */
+  async void(id: string): Promise<void> {
+    await this.store.db.updateTable('tickets').set({ usedAt: now() }).where('id', '=', id).where('usedAt', 'is', null).execute();
+  }
+
   /**
    * Checks and consumes a ticket. A wrong client IP refuses without consuming, so a
    * stolen ticket tried from elsewhere does not lock out its owner.

@@ -6,6 +6,7 @@ import { verifyPassword, checkPasswordPolicy, hashPassword } from '../../core/id
 import { actorOf } from '../../core/identity/principal.js';
 import { SCOPE_NAMES } from '../../core/identity/permissions.js';
 import { body, idParams, str } from '../schemas.js';
+import { clearSessionCookies, setSessionCookies } from '../cookies.js';
 
 export const authRoutes =
   (core: Core): FastifyPluginAsync =>
@@ -26,6 +27,33 @@ export const authRoutes =
         return { token, expiresAt };
       },
     );
+
+    // Browser sign-in: the same checks as /auth/login, the token goes into an HttpOnly cookie.
+    app.post<{ Body: { username: string; password: string; totp?: string } }>(
+      '/api/v1/auth/session',
+      {
+        config: { auth: false },
+        schema: {
+          tags: ['auth'],
+          summary: 'Browser sign-in: sets an HttpOnly session cookie and returns the CSRF token to send as X-CSRF-Token',
+          security: [],
+          body: body({ username: str(64), password: str(1024), totp: str(32) }, ['username', 'password']),
+        },
+      },
+      async (req, reply) => {
+        const user = await core.auth.authenticate(req.body, req.ip, 'web');
+        const minutes = await core.settings.get('loginTokenMinutes');
+        const { token, expiresAt } = await core.auth.issueToken(user.id, { name: 'browser', kind: 'session', scopes: null, ttlSeconds: minutes * 60 });
+        const csrfToken = setSessionCookies(reply, token, expiresAt);
+        return { user: await core.dir.viewUser(user), csrfToken, expiresAt };
+      },
+    );
+
+    app.delete('/api/v1/auth/session', { schema: { tags: ['auth'], summary: 'Browser sign-out: revokes the session and clears the cookies' } }, async (req, reply) => {
+      await core.auth.logout(req.principal!);
+      clearSessionCookies(reply);
+      return reply.status(204).send();
+    });
 
     app.post('/api/v1/auth/logout', { schema: { tags: ['auth'], summary: 'Revoke the token used for this call' }, config: { scope: 'read' } }, async (req, reply) => {
       await core.auth.logout(req.principal!);

@@ -6,6 +6,7 @@ import { directoryRoutes } from './directory.js';
 import { systemRoutes } from './system.js';
 import { vaultRoutes } from './vault.js';
 import { sessionRoutes } from './sessions.js';
+import { terminalRoutes } from './terminal.js';
 
 export interface DoorInfo {
   sshHostKeys: string[];
@@ -20,4 +21,5 @@ export const routes =
     await app.register(vaultRoutes(core), { prefix: '/api/v1' });
     await app.register(auditRoutes(core), { prefix: '/api/v1' });
     await app.register(sessionRoutes(core, doors), { prefix: '/api/v1' });
+    await app.register(terminalRoutes(core), { prefix: '/api/v1' });
   };

@@ -75,7 +75,7 @@ export const sessionRoutes =
       async (req) => {
         const r = await core.launching.launch(req.principal!, req.params.id, req.body.launcher, { clientIp: req.ip, bindIp: req.body.bindIp ?? false });
         const host = r.gateway.host || (await gatewayHost(req));
-        const out: Record<string, unknown> = { ticket: r.ticket, expiresAt: r.expiresAt, launcher: r.launcher };
+        const out: Record<string, unknown> = { ticket: r.ticket, expiresAt: r.expiresAt, launcher: r.launcher, consent: await core.launching.consentFor(r.launcher.id) };
         if (r.launcher.protocol === 'ssh' || r.launcher.protocol === 'telnet') {
           const knownHosts = doors().sshHostKeys.map((k) => `[${host}]:${r.gateway.port} ${k}`);
           out.ssh = { host, port: r.gateway.port, username: r.ticket, command: `ssh -p ${r.gateway.port} ${shellQuote(r.ticket)}@${shellQuote(host)}`, knownHosts };

@@ -1,0 +1,78 @@
+// Opens an interactive terminal on the target of a live session, whatever protocol it
+// speaks, for doors that carry a plain terminal (the browser). The SSH door relays
+// channels itself and does not use this.
+import { EventEmitter } from 'node:events';
+import type { SessionHandle, TerminalInfo } from '../core/broker.js';
+import { connectTarget, TargetError } from './ssh/target.js';
+import { openTelnet, TelnetLoginError } from './telnet/client.js';
+import type { TerminalTarget } from './terminal.js';
+
+export class TerminalOpenError extends Error {}
+
+const rx = (src: unknown): RegExp | undefined => (typeof src === 'string' && src ? new RegExp(src, 'i') : undefined);
+
+export async function openTerminal(h: SessionHandle, term: TerminalInfo, connectTimeoutMs = 15_000): Promise<TerminalTarget> {
+  const { plan } = h;
+  if (plan.protocol === 'telnet') {
+    const f = plan.credential.fields;
+    const o = plan.launcher.options;
+    try {
+      const tn = await openTelnet({
+        host: plan.target.host,
+        port: plan.target.port,
+        username: plan.credential.username ?? '',
+        password: typeof f.password === 'string' ? f.password : '',
+        term: term.term,
+        cols: term.cols,
+        rows: term.rows,
+        loginPrompt: rx(o.telnetLoginPrompt),
+        passwordPrompt: rx(o.telnetPasswordPrompt),
+        failurePattern: rx(o.telnetFailurePattern),
+        connectTimeoutMs,
+      });
+      const t = new EventEmitter() as TerminalTarget;
+      const initial = tn.initialOutput;
+      tn.on('data', (d: Buffer) => t.emit('data', d));
+      tn.on('close', (reason?: string) => t.emit('close', reason ?? 'the target closed the connection'));
+      t.write = (d) => tn.write(d);
+      t.resize = (c, r) => tn.resize(c, r);
+      t.close = () => tn.close();
+      if (initial.length) setImmediate(() => t.emit('data', initial));
+      return t;
+    } catch (e) {
+      const reason = e instanceof TelnetLoginError ? e.reason : 'connect';
+      h.note('target_login_failed', { protocol: 'telnet', reason });
+      throw new TerminalOpenError(reason === 'rejected' ? 'the Telnet target rejected the vaulted credential (login failed)' : reason === 'timeout' ? 'the Telnet target did not show a login and shell prompt in time' : 'cannot reach the Telnet target');
+    }
+  }
+  if (plan.protocol !== 'ssh') throw new TerminalOpenError(`${plan.protocol} targets cannot be opened as a terminal`);
+  let conn;
+  try {
+    conn = await connectTarget(h, { connectTimeoutMs, keepaliveMs: 15_000 });
+  } catch (e) {
+    h.note('target_connect_failed', { reason: e instanceof TargetError ? e.kind : 'error' });
+    throw new TerminalOpenError(e instanceof TargetError ? e.message : 'cannot reach the target');
+  }
+  const ch = await new Promise<import('ssh2').ClientChannel>((resolve, reject) =>
+    conn.shell({ term: term.term, cols: term.cols, rows: term.rows, width: 0, height: 0 }, (err, stream) => (err ? reject(new TerminalOpenError('the target refused a shell')) : resolve(stream))),
+  ).catch((e) => {
+    conn.end();
+    throw e;
+  });
+  const t = new EventEmitter() as TerminalTarget;
+  ch.on('data', (d: Buffer) => t.emit('data', d));
+  ch.stderr.on('data', (d: Buffer) => t.emit('data', d));
+  ch.on('close', () => {
+    conn.end();
+    t.emit('close', 'the remote shell ended');
+  });
+  conn.on('close', () => t.emit('close', 'the target closed the connection'));
+  conn.on('error', () => undefined);
+  t.write = (d) => ch.write(d);
+  t.resize = (c, r) => ch.setWindow(r, c, 0, 0);
+  t.close = () => {
+    ch.close();
+    conn.end();
+  };
+  return t;
+}

@@ -1,0 +1,141 @@
+// The browser door: a WebSocket carrying one terminal session, started by the same
+// single-use ticket as the native doors and recorded the same way. Frames: client sends
+// JSON {type:'input', data} / {type:'resize', cols, rows}; server sends binary terminal
+// output and JSON {type:'ready'|'end'|'error'}.
+import type { FastifyPluginAsync } from 'fastify';
+import type { WebSocket } from 'ws';
+import type { Core } from '../../core/core.js';
+import { TicketRefused, type SessionHandle } from '../../core/broker.js';
+import { actorOf } from '../../core/identity/principal.js';
+import { normalizeIp } from '../../core/launch/tickets.js';
+import { openTerminal, TerminalOpenError } from '../../protocols/terminal-connect.js';
+import type { TerminalTarget } from '../../protocols/terminal.js';
+import { body, str } from '../schemas.js';
+
+interface TerminalQuery {
+  ticket: string;
+  consent?: string;
+  cols?: number;
+  rows?: number;
+  term?: string;
+}
+
+const clamp = (n: number | undefined, lo: number, hi: number, d: number) => (typeof n === 'number' && Number.isFinite(n) ? Math.min(hi, Math.max(lo, Math.round(n))) : d);
+
+export const terminalRoutes =
+  (core: Core): FastifyPluginAsync =>
+  async (app) => {
+    app.post<{ Body: { ticket: string } }>(
+      '/tickets/decline',
+      { schema: { tags: ['sessions'], summary: 'Decline the consent to recording: voids the ticket (audited)', body: body({ ticket: str(64) }, ['ticket']) } },
+      async (req, reply) => {
+        await core.launching.decline(req.principal!, req.body.ticket, req.ip);
+        return reply.status(204).send();
+      },
+    );
+
+    app.get<{ Querystring: TerminalQuery }>(
+      '/terminal',
+      {
+        websocket: true,
+        schema: {
+          tags: ['sessions'],
+          summary: 'WebSocket terminal for SSH and Telnet targets, opened with a launch ticket (consent=1 when the launcher records)',
+          querystring: {
+            type: 'object',
+            required: ['ticket'],
+            additionalProperties: false,
+            properties: { ticket: str(64), consent: { type: 'string', enum: ['0', '1'] }, cols: { type: 'integer', minimum: 10, maximum: 1000 }, rows: { type: 'integer', minimum: 5, maximum: 500 }, term: str(64) },
+          },
+        },
+      },
+      (socket: WebSocket, req) => {
+        const p = req.principal!;
+        const clientIp = normalizeIp(req.ip);
+        const send = (o: Record<string, unknown>) => socket.readyState === socket.OPEN && socket.send(JSON.stringify(o));
+        const fail = (message: string) => {
+          send({ type: 'error', message });
+          socket.close(1008, 'refused');
+        };
+        // Cross-site WebSocket hijacking: the page must come from this origin.
+        const origin = req.headers.origin;
+        if (origin && new URL(origin).host !== req.headers.host) return fail('cross-origin terminal requests are refused');
+
+        let handle: SessionHandle | null = null;
+        let target: TerminalTarget | null = null;
+        let ended = false;
+        const pending: Buffer[] = [];
+        const finish = (reason: string) => {
+          if (ended) return;
+          ended = true;
+          send({ type: 'end', reason });
+          socket.close(1000, 'session ended');
+          target?.close();
+          void handle?.end(reason).catch((err) => req.log.error({ err: { message: (err as Error).message } }, 'session end failed'));
+        };
+
+        socket.on('message', (raw, isBinary) => {
+          if (isBinary || ended) return;
+          let msg: { type?: string; data?: unknown; cols?: unknown; rows?: unknown };
+          try {
+            msg = JSON.parse(raw.toString());
+          } catch {
+            return;
+          }
+          if (msg.type === 'input' && typeof msg.data === 'string' && msg.data.length <= 65536) {
+            const data = Buffer.from(msg.data, 'utf8');
+            if (!target) return void pending.push(data);
+            handle!.input(data);
+            target.write(data);
+          } else if (msg.type === 'resize' && typeof msg.cols === 'number' && typeof msg.rows === 'number') {
+            const cols = clamp(msg.cols, 10, 1000, 80);
+            const rows = clamp(msg.rows, 5, 500, 24);
+            target?.resize(cols, rows);
+            handle?.resize(cols, rows);
+          }
+        });
+        socket.on('close', () => finish('browser closed the connection'));
+        socket.on('error', () => finish('browser connection error'));
+
+        void (async () => {
+          const q = req.query;
+          const launcher = await core.launching.ticketLauncher(q.ticket);
+          if (launcher?.record && q.consent !== '1') {
+            await core.audit.record(actorOf(p, clientIp), { action: 'ticket.refused', outcome: 'failure', details: { reason: 'consent_missing', door: 'web' } });
+            return fail('this session is recorded: agree to the recording first');
+          }
+          try {
+            handle = await core.launching.redeem(q.ticket, { clientIp, door: 'web', expectUserId: p.userId });
+          } catch (e) {
+            if (e instanceof TicketRefused) return fail('the session could not be started (the launch may have expired or been used); launch again');
+            throw e;
+          }
+          if (socket.readyState !== socket.OPEN) return void handle.end('browser left before the session started');
+          handle.onTerminate((reason) => finish(reason));
+          const term = { cols: clamp(q.cols, 10, 1000, 80), rows: clamp(q.rows, 5, 500, 24), term: q.term ?? 'xterm-256color' };
+          handle.begin(term);
+          try {
+            target = await openTerminal(handle, term);
+          } catch (e) {
+            const message = e instanceof TerminalOpenError ? e.message : 'cannot reach the target';
+            send({ type: 'error', message });
+            return finish(message);
+          }
+          if (ended) return target.close();
+          target.on('data', (d: Buffer) => {
+            handle!.output(d);
+            if (socket.readyState === socket.OPEN) socket.send(d, { binary: true });
+          });
+          target.on('close', (reason?: string) => finish(reason ?? 'the target closed the connection'));
+          send({ type: 'ready', sessionId: handle.id });
+          for (const d of pending.splice(0)) {
+            handle.input(d);
+            target.write(d);
+          }
+        })().catch((err) => {
+          req.log.error({ err: { message: (err as Error).message } }, 'browser terminal failed');
+          fail('internal error; the server log has details');
+        });
+      },
+    );
+  };

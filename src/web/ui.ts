@@ -1,0 +1,29 @@
+// Serves the built browser app (ui/dist): static assets, and index.html for any other
+// non-API GET so client-side routes survive a reload. API paths keep JSON 404s.
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import fastifyStatic from '@fastify/static';
+
+export const UI_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'ui', 'dist');
+
+const NOT_BUILT = `<!doctype html><meta charset="utf-8"><title>Gatehouse</title><p>The browser app is not built. Run <code>npm run build</code> (npm install does it) and restart.</p>`;
+
+export async function registerUi(app: FastifyInstance): Promise<void> {
+  const built = existsSync(join(UI_DIR, 'index.html'));
+  if (built) await app.register(fastifyStatic, { root: UI_DIR, prefix: '/', wildcard: false, index: false, decorateReply: true, cacheControl: false, setHeaders: (res, path) => res.setHeader('cache-control', path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache') });
+  const securityHeaders = {
+    'content-security-policy': "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+  };
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0]!;
+    const wantsPage = req.method === 'GET' && !path.startsWith('/api/') && !path.startsWith('/oauth2/') && path !== '/healthz';
+    if (!wantsPage) return reply.status(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${path}` } });
+    reply.headers({ ...securityHeaders, 'cache-control': 'no-cache' });
+    if (!built) return reply.type('text/html; charset=utf-8').send(NOT_BUILT);
+    return reply.type('text/html; charset=utf-8').sendFile('index.html');
+  });
+}
