@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite runs for real: PostgreSQL, OpenSSH (server
-# and client), inetutils telnetd, asciinema. Idempotent; quiet when all are present.
+# and client), inetutils telnetd, asciinema, Chromium for the browser tests. Idempotent.
 set -euo pipefail
-PKGS=(postgresql openssh-server openssh-client inetutils-telnetd asciinema)
+PKGS=(postgresql openssh-server openssh-client inetutils-telnetd asciinema chromium fonts-dejavu-core)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -36,6 +36,9 @@ const TABLE: Record<string, Row> = {
   'POST /api/v1/auth/login':                     PUBLIC,
   'POST /oauth2/token':                          PUBLIC,
   'POST /api/v1/auth/logout':                    [Y, Y, Y, Y],
+  // browser sign-in and sign-out (application accounts are refused sign-in; tested below)
+  'POST /api/v1/auth/session':                   PUBLIC,
+  'DELETE /api/v1/auth/session':                 [Y, Y, Y, Y],
   'GET /api/v1/me':                              [Y, Y, Y, Y],
   'POST /api/v1/me/password':                    [Y, Y, Y, Y],
   'POST /api/v1/me/totp':                        [Y, Y, Y, Y],
@@ -102,6 +105,13 @@ const TABLE: Record<string, Row> = {
   'POST /api/v1/secrets/:id/launch':             [Y, Y, N, N],
   'GET /api/v1/secrets/:id/host-key':            [Y, Y, Y, Y],
   'DELETE /api/v1/secrets/:id/host-key':         [Y, Y, Y, Y],
+  // the browser door: any signed-in user; the launch ticket (theirs, still valid) decides.
+  // The terminal is a WebSocket: app.inject cannot upgrade, so an allowed call gets
+  // @fastify/websocket's 404 for a plain GET, which it only reaches once authentication
+  // and the role checks have passed (see Call.allowed; the real upgrade is exercised in
+  // test/protocols/web-terminal.test.ts).
+  'POST /api/v1/tickets/decline':                [Y, Y, Y, Y],
+  'GET /api/v1/terminal':                        [Y, Y, Y, Y],
   // sessions: everyone lists their own; manage_sessions, view_recordings or audit see
   // everyone's (the :id rows are about someone else's session)
   'GET /api/v1/sessions':                        [Y, Y, Y, Y],
@@ -133,6 +143,8 @@ interface Call {
   token?: string | null;
   /** Runs while the request is in flight (ends a watched live session). */
   during?: (response: Promise<unknown>) => Promise<void>;
+  /** The status an allowed call answers with, for a call that cannot be a 2xx through app.inject (a WebSocket). */
+  allowed?: number;
 }
 interface Fixtures {
   folderId: string;
@@ -195,6 +207,11 @@ for (const kind of DB_KINDS) {
     };
     const mkTemplate = async () => (await admin('POST', '/api/v1/templates', { name: uniq('tpl'), fields: [{ name: 'host', label: 'Host', type: 'text' }] })).id as string;
     const mkLauncher = async () => (await admin('POST', '/api/v1/launchers', { name: uniq('connector'), type: 'session-connector', childType: 'ssh', gatewayHost: 'gw.example.net' })).id as string;
+    /**
+     * A launch ticket of `a` on the shared secret, issued directly: Auditor and Application
+     * accounts cannot launch, but the routes that take a ticket are open to every signed-in user.
+     */
+    const mkTicket = async (a: Actor) => (await t.core.tickets.issue({ userId: a.id, secretId: fx.secretId, launcherId: (await t.core.launchers.get('ssh')).id, clientIp: null, ttlSeconds: 300 })).ticket;
     /** A session of the bootstrap administrator on the shared secret; ended unless `live`. */
     const mkSession = async (live: boolean) => startSession(t, (await admin('GET', '/api/v1/me')).id, fx.secretId, live);
 
@@ -210,6 +227,17 @@ for (const kind of DB_KINDS) {
       'POST /oauth2/token': async () => ({ method: 'POST', url: '/oauth2/token', body: { grant_type: 'client_credentials', client_id: fx.client.clientId, client_secret: fx.client.clientSecret } }),
       // Log out a second session of the same account, so the actor's own token stays valid.
       'POST /api/v1/auth/logout': async (a) => ({ method: 'POST', url: '/api/v1/auth/logout', token: await t.login(a.username, a.password) }),
+      // Application accounts may not sign in to the browser (tested below); a person holding the Application role may.
+      'POST /api/v1/auth/session': async (a) => {
+        let { username, password } = a;
+        if (a.role === 'Application') {
+          username = uniq('application-role-person');
+          ({ password } = await t.user(username, ['Application']));
+        }
+        return { method: 'POST', url: '/api/v1/auth/session', body: { username, password } };
+      },
+      // Sign out a second session of the same account (as a bearer token), so the actor's own token stays valid.
+      'DELETE /api/v1/auth/session': async (a) => ({ method: 'DELETE', url: '/api/v1/auth/session', token: await t.login(a.username, a.password) }),
       'GET /api/v1/me': async () => ({ method: 'GET', url: '/api/v1/me' }),
       'POST /api/v1/me/password': async (a) => {
         const f = await freshActor(a.role);
@@ -287,6 +315,8 @@ for (const kind of DB_KINDS) {
       'POST /api/v1/secrets/:id/launch': async () => ({ method: 'POST', url: `/api/v1/secrets/${fx.secretId}/launch`, body: { launcher: 'ssh' } }),
       'GET /api/v1/secrets/:id/host-key': async () => ({ method: 'GET', url: `/api/v1/secrets/${fx.secretId}/host-key` }),
       'DELETE /api/v1/secrets/:id/host-key': async () => ({ method: 'DELETE', url: `/api/v1/secrets/${fx.secretId}/host-key` }),
+      'POST /api/v1/tickets/decline': async (a) => ({ method: 'POST', url: '/api/v1/tickets/decline', body: { ticket: await mkTicket(a) } }),
+      'GET /api/v1/terminal': async (a) => ({ method: 'GET', url: `/api/v1/terminal?ticket=${await mkTicket(a)}&consent=1&cols=80&rows=24`, allowed: 404 }),
       'GET /api/v1/sessions': async () => ({ method: 'GET', url: '/api/v1/sessions' }),
       'GET /api/v1/sessions/:id': async () => ({ method: 'GET', url: `/api/v1/sessions/${fx.sessionId}` }),
       'POST /api/v1/sessions/:id/terminate': async () => ({ method: 'POST', url: `/api/v1/sessions/${(await mkSession(true)).id}/terminate`, body: { reason: 'authorisation test' } }),
@@ -392,8 +422,9 @@ for (const kind of DB_KINDS) {
           const what: string = `${role} ${req.method} ${req.url} -> ${r.statusCode} ${r.body.slice(0, 300)}`;
           if (verdict === Y) {
             assert.ok(r.statusCode !== 401 && r.statusCode !== 403, `expected allowed: ${what}`);
-            // Every call is built to succeed, so "allowed" is a plain 2xx.
-            assert.ok(r.statusCode >= 200 && r.statusCode < 300, `allowed but failed: ${what}`);
+            // Every call is built to succeed, so "allowed" is a plain 2xx (or the status the call names).
+            if (req.allowed) assert.equal(r.statusCode, req.allowed, `allowed but answered unexpectedly: ${what}`);
+            else assert.ok(r.statusCode >= 200 && r.statusCode < 300, `allowed but failed: ${what}`);
           } else {
             assert.equal(r.statusCode, 403, `expected denied: ${what}`);
             assert.equal(r.json().error.code, 'forbidden', what);
@@ -413,6 +444,14 @@ for (const kind of DB_KINDS) {
       const r = await t.req('DELETE', `/api/v1/templates/${tpl}`, { token: actors.User.token });
       assert.equal(r.statusCode, 403);
       await admin('GET', `/api/v1/templates/${tpl}`);
+    });
+
+    it('application accounts cannot sign in to the browser portal', async () => {
+      const app = actors.Application;
+      const r = await t.req('POST', '/api/v1/auth/session', { body: { username: app.username, password: app.password } });
+      assert.equal(r.statusCode, 403, r.body);
+      assert.equal(r.json().error.code, 'application_account');
+      assert.equal(r.headers['set-cookie'], undefined, 'no session cookie for a refused sign-in');
     });
 
     it('the log holds no unhandled errors', () => {

@@ -193,6 +193,12 @@ interface Fixtures {
   selfToken: string;
   /** A second session of the self user, for the logout route. */
   logoutToken: string;
+  /** A third session of the self user, for the browser sign-out route. */
+  signOutToken: string;
+  /** An application account's credentials (refused by the browser sign-in). */
+  appAccount: { username: string; password: string };
+  /** A launch ticket of the administrator's, which the self user cannot decline. */
+  othersTicket: string;
   selfPassword: string;
   selfApiTokenId: string;
   clientId: string;
@@ -254,6 +260,16 @@ const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
       ],
     },
     'POST /api/v1/auth/logout': { token: fx.logoutToken },
+    'POST /api/v1/auth/session': {
+      public: true,
+      body: { username: 'admin', password: 'wrong-password-here' },
+      extra: [
+        { name: 'unknown user', url: '/api/v1/auth/session', body: { username: 'nobody-here', password: 'x' }, expect: 401, code: 'invalid_credentials' },
+        { name: 'TOTP code of the wrong shape for an account without TOTP', url: '/api/v1/auth/session', body: { username: 'nobody-here', password: 'x', totp: 'abc' }, expect: 401, code: 'invalid_credentials' },
+        { name: 'application account', url: '/api/v1/auth/session', body: { username: fx.appAccount.username, password: fx.appAccount.password }, expect: 403, code: 'application_account' },
+      ],
+    },
+    'DELETE /api/v1/auth/session': { token: fx.signOutToken },
     'GET /api/v1/me': {},
     'POST /api/v1/me/password': {
       token: fx.selfToken,
@@ -438,6 +454,34 @@ const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
     },
     'GET /api/v1/secrets/:id/host-key': {},
     'DELETE /api/v1/secrets/:id/host-key': {},
+    'POST /api/v1/tickets/decline': {
+      token: fx.selfToken,
+      body: { ticket: 'A'.repeat(32) },
+      extra: [
+        { name: 'unknown ticket', url: '/api/v1/tickets/decline', body: { ticket: 'A'.repeat(32) }, expect: 404, code: 'not_found' },
+        { name: 'not shaped like a ticket', url: '/api/v1/tickets/decline', body: { ticket: "' OR '1'='1' --" }, expect: 404, code: 'not_found' },
+        { name: "someone else's ticket", url: '/api/v1/tickets/decline', body: { ticket: fx.othersTicket }, expect: 404, code: 'not_found' },
+      ],
+    },
+    // A WebSocket route is hidden from the OpenAPI document, so its query string gets no
+    // generic cases: they are listed here. All are refused before the upgrade.
+    'GET /api/v1/terminal': {
+      query: { ticket: 'A'.repeat(32) },
+      extra: [
+        { name: 'ticket missing', url: '/api/v1/terminal?cols=80', expect: 400, code: 'invalid_request', mention: 'ticket' },
+        { name: 'ticket longer than 64', url: `/api/v1/terminal?ticket=${'A'.repeat(65)}`, expect: 400, code: 'invalid_request', mention: 'ticket' },
+        { name: 'ticket empty', url: '/api/v1/terminal?ticket=', expect: 400, code: 'invalid_request', mention: 'ticket' },
+        { name: 'ticket with a NUL', url: '/api/v1/terminal?ticket=a%00b', expect: 400, code: 'invalid_request', mention: 'NUL' },
+        { name: 'cols below minimum', url: '/api/v1/terminal?ticket=abc&cols=9', expect: 400, code: 'invalid_request', mention: 'cols' },
+        { name: 'cols above maximum', url: '/api/v1/terminal?ticket=abc&cols=1001', expect: 400, code: 'invalid_request', mention: 'cols' },
+        { name: 'cols not a number', url: '/api/v1/terminal?ticket=abc&cols=wide', expect: 400, code: 'invalid_request', mention: 'cols' },
+        { name: 'rows below minimum', url: '/api/v1/terminal?ticket=abc&rows=4', expect: 400, code: 'invalid_request', mention: 'rows' },
+        { name: 'rows above maximum', url: '/api/v1/terminal?ticket=abc&rows=501', expect: 400, code: 'invalid_request', mention: 'rows' },
+        { name: 'consent not one of its choices', url: '/api/v1/terminal?ticket=abc&consent=yes', expect: 400, code: 'invalid_request', mention: 'consent' },
+        { name: 'term longer than 64', url: `/api/v1/terminal?ticket=abc&term=${'x'.repeat(65)}`, expect: 400, code: 'invalid_request', mention: 'term' },
+        { name: 'unknown query parameter', url: '/api/v1/terminal?ticket=abc&bogus=1', expect: 400, code: 'invalid_request', mention: 'additional properties' },
+      ],
+    },
     'GET /api/v1/sessions': {},
     'GET /api/v1/sessions/:id': {},
     'POST /api/v1/sessions/:id/terminate': { body: { reason: 'bad input test' }, extra: [{ name: 'no body at all (reason is optional)', url: `/api/v1/sessions/${MISSING_ID}/terminate`, expect: 404, code: 'not_found' }] },
@@ -470,6 +514,8 @@ for (const kind of DB_KINDS) {
     let t: TestApp;
     let doc: { paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: Schema }> }; parameters?: { in: string; name: string; required?: boolean; schema: Schema }[] }>> };
     let specs: Record<string, Spec>;
+    /** A browser session of the self user (gh_session=…), for the cookie and CSRF cases. */
+    let sessionCookie: string;
     const ajv = new Ajv({ strict: false, coerceTypes: false, allErrors: false });
 
     const ok = async (method: string, url: string, body?: unknown) => {
@@ -490,6 +536,13 @@ for (const kind of DB_KINDS) {
       const secret = await ok('POST', '/api/v1/secrets', { name: 'target-secret', template: 'unix-account', folderId: folder.id, fields: { machine: 'h1', username: 'root', password: 'bad-input-pw' } });
       const tpl = await ok('POST', '/api/v1/templates', { name: 'target-template', fields: [{ name: 'host', label: 'Host', type: 'text' }] });
       const selfToken = (await t.req('POST', '/api/v1/tokens', { token: self.token, body: { name: 'self', scopes: ['read'] } })).json();
+      const browser = await t.req('POST', '/api/v1/auth/session', { body: { username: 'bad-input-self', password: self.password } });
+      assert.equal(browser.statusCode, 200, browser.body);
+      const session = (browser.cookies as { name: string; value: string }[]).find((c) => c.name === 'gh_session');
+      assert.ok(session, 'the browser sign-in sets gh_session');
+      sessionCookie = `gh_session=${session.value}`;
+      const appLogin = await t.user('bad-input-app', ['Application'], { isApplication: true });
+      const launch = await ok('POST', `/api/v1/secrets/${secret.id}/launch`, { launcher: 'ssh' });
       const client = await ok('POST', `/api/v1/users/${appAccount.id}/client-credentials`);
       const me = await ok('GET', '/api/v1/me');
       const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -499,6 +552,9 @@ for (const kind of DB_KINDS) {
         adminId: me.id,
         selfToken: self.token,
         logoutToken: await t.login('bad-input-self', self.password),
+        signOutToken: await t.login('bad-input-self', self.password),
+        appAccount: { username: 'bad-input-app', password: appLogin.password },
+        othersTicket: launch.ticket,
         selfPassword: self.password,
         selfApiTokenId: selfToken.id,
         clientId: client.clientId,
@@ -575,6 +631,12 @@ for (const kind of DB_KINDS) {
         add({ name: 'overlong bearer token', url, ...body, token: null, headers: { authorization: `Bearer gh_${'A'.repeat(4 * KIB)}` }, expect: 401, code: 'unauthorized' });
         add({ name: 'Basic instead of Bearer', url, ...body, token: null, headers: { authorization: `Basic ${Buffer.from('admin:x').toString('base64')}` }, expect: 401, code: 'unauthorized' });
         add({ name: 'empty bearer', url, ...body, token: null, headers: { authorization: 'Bearer ' }, expect: 401, code: 'unauthorized' });
+        add({ name: 'garbage session cookie', url, ...body, token: null, headers: { cookie: 'gh_session=not-a-token' }, expect: 401, code: 'unauthorized' });
+        if (method !== 'GET') {
+          // A valid browser session is not enough for a change: the CSRF header must come with it.
+          add({ name: 'session cookie without X-CSRF-Token', url, ...body, token: null, headers: { cookie: sessionCookie }, expect: 403, code: 'csrf_failed' });
+          add({ name: 'session cookie with a wrong X-CSRF-Token', url, ...body, token: null, headers: { cookie: sessionCookie, 'x-csrf-token': 'A'.repeat(43) }, expect: 403, code: 'csrf_failed' });
+        }
       }
 
       for (const e of spec.extra ?? []) add({ ...e, name: `specific: ${e.name}` });

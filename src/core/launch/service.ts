@@ -175,6 +175,7 @@ export class Launching implements SessionBroker {
   async decline(p: Principal, ticket: string, clientIp: string | null): Promise<void> {
     const row = await this.deps.tickets.peek(ticket);
     if (!row || row.userId !== p.userId) throw new AppError(404, 'not_found', 'ticket not found');
+    if (row.usedAt) throw new AppError(409, 'ticket_used', 'this ticket was already used or declined');
     await this.deps.tickets.void(row.id);
     const launcher = await this.deps.launchers.get(row.launcherId).catch(() => null);
     await this.deps.audit.record({ id: p.userId, name: p.username, ip: clientIp }, { action: 'session.consent_declined', target: { type: 'secret', id: row.secretId }, details: { ticketId: row.id, launcher: launcher?.name ?? row.launcherId } });

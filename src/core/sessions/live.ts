@@ -14,8 +14,13 @@ export interface LiveHooks {
 
 export type Subscriber = (line: string) => void;
 
+// Runs over every byte of non-pty output: an indexed loop, since `for…of` over a Buffer
+// (the iterator protocol) costs ~7× as much and capped recorded text at ~80 MiB/s.
 const printable = (b: Buffer) => {
-  for (const c of b) if (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d && c !== 0x1b) return false;
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i]!;
+    if (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d && c !== 0x1b) return false;
+  }
   return true;
 };
 

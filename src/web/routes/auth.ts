@@ -49,7 +49,7 @@ export const authRoutes =
       },
     );
 
-    app.delete('/api/v1/auth/session', { schema: { tags: ['auth'], summary: 'Browser sign-out: revokes the session and clears the cookies' } }, async (req, reply) => {
+    app.delete('/api/v1/auth/session', { config: { scope: 'read' }, schema: { tags: ['auth'], summary: 'Browser sign-out: revokes the session and clears the cookies' } }, async (req, reply) => {
       await core.auth.logout(req.principal!);
       clearSessionCookies(reply);
       return reply.status(204).send();

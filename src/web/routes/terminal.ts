@@ -20,6 +20,14 @@ interface TerminalQuery {
   term?: string;
 }
 
+const originHost = (origin: string): string | null => {
+  try {
+    return new URL(origin).host;
+  } catch {
+    return null;
+  }
+};
+
 const clamp = (n: number | undefined, lo: number, hi: number, d: number) => (typeof n === 'number' && Number.isFinite(n) ? Math.min(hi, Math.max(lo, Math.round(n))) : d);
 
 export const terminalRoutes =
@@ -57,9 +65,10 @@ export const terminalRoutes =
           send({ type: 'error', message });
           socket.close(1008, 'refused');
         };
-        // Cross-site WebSocket hijacking: the page must come from this origin.
+        // Cross-site WebSocket hijacking: the page must come from this origin. An Origin that
+        // is no URL ("null" from sandboxed or file: pages) is refused the same way, not thrown.
         const origin = req.headers.origin;
-        if (origin && new URL(origin).host !== req.headers.host) return fail('cross-origin terminal requests are refused');
+        if (origin && originHost(origin) !== req.headers.host) return fail('cross-origin terminal requests are refused');
 
         let handle: SessionHandle | null = null;
         let target: TerminalTarget | null = null;

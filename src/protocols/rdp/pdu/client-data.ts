@@ -266,3 +266,17 @@ export function encodeClientNetwork(channels: ChannelDef[]): Buffer {
   });
   return Buffer.concat([blockHeader(CS.NET, body.length), body]);
 }
+
+/**
+ * A CS_NET block keeping only the entries at the given indices, their bytes copied as
+ * received (so a name the encoder would refuse still passes through unchanged).
+ */
+export function filterClientNetworkBlock(block: Buffer, keep: number[]): Buffer {
+  const body = Buffer.alloc(4 + 12 * keep.length);
+  body.writeUInt32LE(keep.length, 0);
+  keep.forEach((idx, i) => {
+    if (8 + 12 * (idx + 1) > block.length) throw new RangeError(`no channel ${idx} in CS_NET`);
+    block.copy(body, 4 + 12 * i, 8 + 12 * idx, 8 + 12 * (idx + 1));
+  });
+  return Buffer.concat([blockHeader(CS.NET, body.length), body]);
+}

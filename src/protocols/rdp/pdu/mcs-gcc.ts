@@ -18,7 +18,7 @@ import {
   decodeClientNetwork,
   decodeClientSecurity,
   decodeFlagsBlock,
-  encodeClientNetwork,
+  filterClientNetworkBlock,
   splitDataBlocks,
   type ChannelDef,
   type ClientClusterData,
@@ -160,6 +160,8 @@ function skipCreateResponseHead(r: ByteReader): void {
 }
 
 function gccEnvelope(mid: Buffer, data: Buffer): Buffer {
+  // PER lengths stop at 16 KiB without fragmentation, which no RDP peer uses here.
+  if (mid.length + 2 + data.length >= 0x4000) throw new RdpProtocolError('gcc', 'too_large', `${data.length} bytes of data blocks`);
   const connectPdu = Buffer.concat([mid, perLength(data.length), data]);
   return Buffer.concat([Buffer.from([0x00, T124_OID.length]), T124_OID, perLength(connectPdu.length), connectPdu]);
 }
@@ -275,8 +277,9 @@ export function rewriteConnectInitial(pdu: Buffer, change: ConnectInitialRewrite
   const { ci, layout } = parseConnectInitialLayout(pdu);
   const drop = new Set(change.dropBlockTypes ?? []);
   if (drop.has(CS.CORE)) throw new RangeError('CS_CORE cannot be dropped');
-  const channels = change.keepChannel ? ci.channels.filter(change.keepChannel) : ci.channels;
-  const removedChannels = ci.channels.filter((c) => !channels.includes(c));
+  const keep = ci.channels.map((c, i) => (change.keepChannel ? change.keepChannel(c, i) : true));
+  const channels = ci.channels.filter((_, i) => keep[i]);
+  const removedChannels = ci.channels.filter((_, i) => !keep[i]);
   const parts: Buffer[] = [];
   for (const b of ci.blocks) {
     if (drop.has(b.type)) continue;
@@ -286,7 +289,8 @@ export function rewriteConnectInitial(pdu: Buffer, change: ConnectInitialRewrite
       bytes.writeUInt32LE(change.serverSelectedProtocol >>> 0, CORE_SERVER_SELECTED_PROTOCOL_OFFSET);
     }
     if (b.type === CS.NET && change.keepChannel) {
-      if (channels.length) parts.push(encodeClientNetwork(channels));
+      const indices = keep.flatMap((k, i) => (k ? [i] : []));
+      if (indices.length) parts.push(filterClientNetworkBlock(bytes, indices));
       continue;
     }
     parts.push(bytes);
