@@ -124,8 +124,9 @@ export interface FuzzReport {
  * the test with the offending input; so does any single input taking over `maxMs`.
  */
 export function fuzz(seeds: Buffer[], fn: (input: Buffer) => unknown, opts: { runs?: number; seed?: number; maxMs?: number } = {}): FuzzReport {
-  const runs = opts.runs ?? 5000;
-  const next = rng(opts.seed ?? 0x5eed);
+  // RDP_FUZZ_RUNS / RDP_FUZZ_SEED scale a local soak run; the suite defaults stay fast.
+  const runs = opts.runs ?? (Number(process.env.RDP_FUZZ_RUNS) || 5000);
+  const next = rng((opts.seed ?? 0x5eed) ^ (Number(process.env.RDP_FUZZ_SEED) || 0));
   const report: FuzzReport = { runs, threw: 0, maxMs: 0 };
   for (let i = 0; i < runs; i++) {
     const seed = seeds[i % seeds.length]!;

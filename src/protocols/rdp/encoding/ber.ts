@@ -91,23 +91,17 @@ export function tlv(tag: number, ...content: Buffer[]): Buffer {
   return Buffer.concat([tagBytes(tag), encodeLength(body.length), body]);
 }
 
-/** Minimal two's complement of a safe integer. */
+/** Minimal two's complement, up to 6 bytes (every value RDP encodes fits). */
 export function integerBytes(n: number): Buffer {
-  if (!Number.isSafeInteger(n)) throw new RangeError(`integer ${n}`);
-  for (let len = 1; len <= 7; len++) {
-    const min = -(2 ** (8 * len - 1));
-    const max = 2 ** (8 * len - 1) - 1;
-    if (n >= min && n <= max) {
+  if (!Number.isInteger(n)) throw new RangeError(`integer ${n}`);
+  for (let len = 1; len <= 6; len++) {
+    if (n >= -(2 ** (8 * len - 1)) && n < 2 ** (8 * len - 1)) {
       const b = Buffer.alloc(len);
-      if (len <= 6) b.writeIntBE(n, 0, len);
-      else {
-        b.writeUInt8(n < 0 ? 0xff : 0, 0);
-        b.writeIntBE(n, 1, 6);
-      }
+      b.writeIntBE(n, 0, len);
       return b;
     }
   }
-  throw new RangeError(`integer ${n}`);
+  throw new RangeError(`integer ${n} needs more than 6 bytes`);
 }
 
 export const berInteger = (n: number): Buffer => tlv(TAG.INTEGER, integerBytes(n));
