@@ -12,9 +12,13 @@ const NOT_BUILT = `<!doctype html><meta charset="utf-8"><title>Gatehouse</title>
 
 export async function registerUi(app: FastifyInstance): Promise<void> {
   const built = existsSync(join(UI_DIR, 'index.html'));
+  // The app's own files are public (the sign-in page must load); routes added before this hook keep their settings.
+  app.addHook('onRoute', (r) => {
+    if (!r.url.startsWith('/api/') && !r.url.startsWith('/oauth2/')) r.config = { ...(r.config as object), auth: false } as typeof r.config;
+  });
   if (built) await app.register(fastifyStatic, { root: UI_DIR, prefix: '/', wildcard: false, index: false, decorateReply: true, cacheControl: false, setHeaders: (res, path) => res.setHeader('cache-control', path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache') });
   const securityHeaders = {
-    'content-security-policy': "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+    'content-security-policy': "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'",
     'x-content-type-options': 'nosniff',
     'referrer-policy': 'no-referrer',
   };

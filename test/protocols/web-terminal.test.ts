@@ -167,6 +167,13 @@ describe('browser terminal door', () => {
     const page = await gw.running.app.inject({ method: 'GET', url: '/recordings/some-id' });
     assert.equal(page.statusCode, 200);
     assert.match(String(page.headers['content-type']), /text\/html/);
+    assert.match(String(page.headers['content-security-policy']), /frame-ancestors 'none'/);
+    // The app's scripts load without a session (the sign-in page needs them).
+    const asset = /src="(\/assets\/[^"]+\.js)"/.exec(page.body)?.[1];
+    assert.ok(asset, 'index.html names its script (is the UI built?)');
+    const js = await gw.running.app.inject({ method: 'GET', url: asset });
+    assert.equal(js.statusCode, 200);
+    assert.match(String(js.headers['content-type']), /javascript/);
     const api = await gw.running.app.inject({ method: 'GET', url: '/api/v1/nope' });
     assert.equal(api.statusCode, 404);
     assert.equal(JSON.parse(api.body).error.code, 'not_found');

@@ -16,6 +16,11 @@ export interface AclEntry {
   level: AccessLevel;
 }
 
+export interface AclEntryView extends AclEntry {
+  /** Username or group name, for people editing the sharing. */
+  principalName: string | null;
+}
+
 interface FolderNode {
   id: string;
   parentId: string | null;
@@ -88,8 +93,13 @@ export class Access {
     return { all: false, secretIds: [...levels.keys()], folderIds: [...folderLevels.keys()], levels, folderLevels };
   }
 
-  async entries(type: ObjectType, id: string): Promise<AclEntry[]> {
-    return this.store.db.selectFrom('permissions').select(['principalType', 'principalId', 'level']).where('objectType', '=', type).where('objectId', '=', id).orderBy('principalType').execute();
+  async entries(type: ObjectType, id: string): Promise<AclEntryView[]> {
+    const rows = await this.store.db.selectFrom('permissions').select(['principalType', 'principalId', 'level']).where('objectType', '=', type).where('objectId', '=', id).orderBy('principalType').execute();
+    const ids = (t: PrincipalType) => rows.filter((r) => r.principalType === t).map((r) => r.principalId);
+    const users = ids('user').length ? await this.store.db.selectFrom('users').select(['id', 'username as name']).where('id', 'in', ids('user')).execute() : [];
+    const groups = ids('group').length ? await this.store.db.selectFrom('groups').select(['id', 'name']).where('id', 'in', ids('group')).execute() : [];
+    const names = new Map([...users, ...groups].map((r) => [r.id, r.name]));
+    return rows.map((r) => ({ ...r, principalName: names.get(r.principalId) ?? null }));
   }
 
   async replace(type: ObjectType, id: string, entries: AclEntry[]): Promise<void> {

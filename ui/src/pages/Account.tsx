@@ -1,0 +1,368 @@
+// The signed-in person's own account: password, two-factor authentication, SSH keys.
+import { useEffect, useState, type FormEvent } from 'react';
+import { api } from '../api';
+import { useAuth, useMe } from '../auth';
+import { Alert, Badge, Button, Card, CopyButton, Empty, ErrorAlert, Field, InlineError, Loading, PageHeader, Reveal, TextField, useConfirm, useToast } from '../components/ui';
+import { dateTime, PERMISSION_LABELS, relative } from '../format';
+import { useApi, useTitle } from '../hooks';
+import type { SshKey } from '../types';
+
+export function Account() {
+  useTitle('Account');
+  const me = useMe();
+  return (
+    <div className="page page-narrow">
+      <PageHeader title="Account and security" subtitle={`Signed in as ${me.username}`} />
+      <Profile />
+      <PasswordCard />
+      <TotpCard />
+      <SshKeysCard />
+    </div>
+  );
+}
+
+function Profile() {
+  const me = useMe();
+  return (
+    <Card title="Profile">
+      <dl className="facts">
+        <dt>Name</dt>
+        <dd>{me.displayName || me.username}</dd>
+        <dt>Username</dt>
+        <dd className="mono">{me.username}</dd>
+        {me.email && (
+          <>
+            <dt>Email</dt>
+            <dd>{me.email}</dd>
+          </>
+        )}
+        <dt>Roles</dt>
+        <dd>{me.roles.length ? me.roles.map((r) => <Badge key={r.id}>{r.name}</Badge>) : <span className="muted">none</span>}</dd>
+        <dt>Groups</dt>
+        <dd>{me.groups.length ? me.groups.map((g) => <Badge key={g.id}>{g.name}</Badge>) : <span className="muted">none</span>}</dd>
+        <dt>Permissions</dt>
+        <dd>{me.permissions.length ? me.permissions.map((p) => <Badge key={p} tone="blue">{PERMISSION_LABELS[p] ?? p}</Badge>) : <span className="muted">none</span>}</dd>
+        <dt>Last sign-in</dt>
+        <dd>{relative(me.lastLoginAt)}</dd>
+      </dl>
+    </Card>
+  );
+}
+
+function PasswordCard() {
+  const toast = useToast();
+  const [current, setCurrent] = useState('');
+  const [next, setNext] = useState('');
+  const [again, setAgain] = useState('');
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const mismatch = again !== '' && next !== again;
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    if (next !== again) return setError('The two new passwords are not the same.');
+    setBusy(true);
+    setError(null);
+    try {
+      await api.post('/me/password', { currentPassword: current, newPassword: next });
+      setCurrent('');
+      setNext('');
+      setAgain('');
+      toast('Password changed. Your other browser sessions were signed out.');
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Card title="Password" description="Changing it signs out your other sessions.">
+      <form className="stack narrow-form" onSubmit={submit}>
+        <TextField label="Current password" type="password" autoComplete="current-password" value={current} onChange={(e) => setCurrent(e.target.value)} required />
+        <TextField label="New password" type="password" autoComplete="new-password" value={next} onChange={(e) => setNext(e.target.value)} required />
+        <TextField label="New password again" type="password" autoComplete="new-password" value={again} onChange={(e) => setAgain(e.target.value)} required error={mismatch ? 'Does not match the new password.' : undefined} />
+        <InlineError error={error} />
+        <div className="form-actions">
+          <Button type="submit" variant="primary" busy={busy} disabled={!current || !next || !again || mismatch}>
+            Change password
+          </Button>
+        </div>
+      </form>
+    </Card>
+  );
+}
+
+function TotpCard() {
+  const me = useMe();
+  const { refresh } = useAuth();
+  const toast = useToast();
+  const confirm = useConfirm();
+  const [enrol, setEnrol] = useState<{ secret: string; otpauthUrl: string } | null>(null);
+  const [qr, setQr] = useState<string | null>(null);
+  const [code, setCode] = useState('');
+  const [codes, setCodes] = useState<string[] | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    if (!enrol) return setQr(null);
+    // The QR encoder loads only when someone enrols.
+    import('qrcode')
+      .then((m) => ((m as unknown as { default?: typeof m }).default ?? m).toDataURL(enrol.otpauthUrl, { margin: 1, width: 200, errorCorrectionLevel: 'M' }))
+      .then(setQr)
+      .catch(() => setQr(null));
+  }, [enrol]);
+
+  const start = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      setEnrol(await api.post<{ secret: string; otpauthUrl: string }>('/me/totp'));
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const finish = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const r = await api.post<{ recoveryCodes: string[] }>('/me/totp/confirm', { code: code.replace(/\s+/g, '') });
+      setCodes(r.recoveryCodes);
+      setEnrol(null);
+      setCode('');
+      await refresh();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const disable = async () => {
+    const ok = await confirm({
+      title: 'Turn off two-factor authentication?',
+      body: 'Signing in will need only your password. Your recovery codes stop working.',
+      input: { label: 'Your password', required: true },
+      confirmLabel: 'Turn off',
+      danger: true,
+      action: (password) => api.post('/me/totp/disable', { password }),
+    });
+    if (ok !== null) {
+      await refresh();
+      toast('Two-factor authentication is off');
+    }
+  };
+
+  return (
+    <Card
+      title={
+        <>
+          Two-factor authentication {me.totpEnabled ? <Badge tone="green">On</Badge> : <Badge tone="amber">Off</Badge>}
+        </>
+      }
+      description="A code from an authenticator app (TOTP) in addition to your password, for the portal and the SSH door."
+    >
+      {codes && (
+        <div className="stack">
+          <Alert kind="success" title="Two-factor authentication is on">
+            Save these recovery codes somewhere safe now: each signs you in once if you lose your authenticator. They are not shown again.
+          </Alert>
+          <ol className="recovery-codes">
+            {codes.map((c) => (
+              <li key={c}>
+                <code>{c}</code>
+              </li>
+            ))}
+          </ol>
+          <div className="form-actions">
+            <CopyButton text={codes.join('\n') + '\n'} label="Copy all codes" small={false} />
+            <Button
+              icon="download"
+              variant="ghost"
+              onClick={() => {
+                const url = URL.createObjectURL(new Blob([`Gatehouse recovery codes for ${me.username}\n\n${codes.join('\n')}\n`], { type: 'text/plain' }));
+                const a = document.createElement('a');
+                a.href = url;
+                a.download = `gatehouse-recovery-codes-${me.username}.txt`;
+                a.click();
+                setTimeout(() => URL.revokeObjectURL(url), 1000);
+              }}
+            >
+              Download
+            </Button>
+            <Button variant="primary" onClick={() => setCodes(null)}>
+              I saved them
+            </Button>
+          </div>
+        </div>
+      )}
+      {!codes && me.totpEnabled && (
+        <div className="row-between">
+          <p>Your account asks for a code at every sign-in.</p>
+          <Button variant="danger" onClick={() => void disable()}>
+            Turn off
+          </Button>
+        </div>
+      )}
+      {!codes && !me.totpEnabled && !enrol && (
+        <div className="stack">
+          <ErrorAlert error={error} />
+          <div className="row-between">
+            <p>Protect your account with a second factor.</p>
+            <Button variant="primary" busy={busy} onClick={() => void start()}>
+              Set up
+            </Button>
+          </div>
+        </div>
+      )}
+      {!codes && enrol && (
+        <form className="totp-enrol" onSubmit={finish}>
+          <div className="totp-qr">{qr ? <img src={qr} alt="QR code for your authenticator app" width={200} height={200} /> : <Loading label="Drawing QR code…" />}</div>
+          <div className="stack">
+            <p>
+              <strong>1.</strong> Scan the QR code with your authenticator app, or type this key into it:
+            </p>
+            <Reveal label="Setup key" value={enrol.secret} />
+            <p>
+              <strong>2.</strong> Enter the 6-digit code the app shows.
+            </p>
+            <Field label="Code" htmlFor="totp-code">
+              <input id="totp-code" className="input input-code" inputMode="numeric" autoComplete="one-time-code" pattern="[0-9 ]*" maxLength={7} value={code} onChange={(e) => setCode(e.target.value)} autoFocus />
+            </Field>
+            <InlineError error={error} />
+            <div className="form-actions">
+              <Button onClick={() => setEnrol(null)}>Cancel</Button>
+              <Button type="submit" variant="primary" busy={busy} disabled={code.replace(/\s+/g, '').length !== 6}>
+                Turn on
+              </Button>
+            </div>
+          </div>
+        </form>
+      )}
+    </Card>
+  );
+}
+
+function SshKeysCard() {
+  const me = useMe();
+  const keys = useApi<{ items: SshKey[] }>('/me/ssh-keys');
+  const toast = useToast();
+  const confirm = useConfirm();
+  const [adding, setAdding] = useState(false);
+  const [name, setName] = useState('');
+  const [publicKey, setPublicKey] = useState('');
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+
+  const add = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await api.post('/me/ssh-keys', { name: name.trim(), publicKey: publicKey.trim() });
+      setName('');
+      setPublicKey('');
+      setAdding(false);
+      keys.reload();
+      toast('SSH key added');
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const remove = async (k: SshKey) => {
+    const ok = await confirm({ title: `Remove the key “${k.name}”?`, body: 'It will no longer sign you in at the SSH door.', confirmLabel: 'Remove', danger: true, action: () => api.del(`/me/ssh-keys/${k.id}`) });
+    if (ok !== null) {
+      keys.reload();
+      toast('SSH key removed');
+    }
+  };
+  const onFile = async (f: File | undefined) => {
+    if (!f) return;
+    const text = (await f.text()).trim();
+    setPublicKey(text);
+    if (!name) setName(text.split(/\s+/)[2] ?? f.name.replace(/\.pub$/, ''));
+  };
+
+  return (
+    <Card
+      title="SSH public keys"
+      description={
+        <>
+          Sign in at the SSH door without a password: <code>ssh -p &lt;port&gt; '{me.username}:&lt;secret name&gt;@{location.hostname}'</code>.
+        </>
+      }
+      actions={
+        !adding && (
+          <Button icon="plus" onClick={() => setAdding(true)}>
+            Add key
+          </Button>
+        )
+      }
+    >
+      <ErrorAlert error={keys.error} />
+      {adding && (
+        <form className="stack add-key" onSubmit={add}>
+          <TextField label="Name" value={name} onChange={(e) => setName(e.target.value)} placeholder="e.g. work laptop" maxLength={100} required autoFocus />
+          <Field label="Public key" htmlFor="pubkey" hint={<>The contents of your <code>.pub</code> file, e.g. <code>~/.ssh/id_ed25519.pub</code>. Never the private key.</>}>
+            <textarea id="pubkey" className="input mono" rows={3} value={publicKey} onChange={(e) => setPublicKey(e.target.value)} placeholder="ssh-ed25519 AAAAC3… you@laptop" spellCheck={false} required />
+          </Field>
+          <label className="file-pick">
+            <input type="file" accept=".pub,text/plain" onChange={(e) => void onFile(e.target.files?.[0])} /> or choose a .pub file
+          </label>
+          <InlineError error={error} />
+          <div className="form-actions">
+            <Button
+              onClick={() => {
+                setAdding(false);
+                setError(null);
+              }}
+            >
+              Cancel
+            </Button>
+            <Button type="submit" variant="primary" busy={busy} disabled={!name.trim() || !publicKey.trim()}>
+              Add key
+            </Button>
+          </div>
+        </form>
+      )}
+      {keys.loading && !keys.data ? (
+        <Loading />
+      ) : keys.data && keys.data.items.length === 0 ? (
+        !adding && <Empty icon="key" title="No SSH keys">Add a public key to sign in at the SSH door without typing your password.</Empty>
+      ) : (
+        <table className="table table-cards">
+          <thead>
+            <tr>
+              <th>Name</th>
+              <th>Fingerprint</th>
+              <th>Added</th>
+              <th className="col-actions" aria-label="Actions" />
+            </tr>
+          </thead>
+          <tbody>
+            {keys.data?.items.map((k) => (
+              <tr key={k.id}>
+                <td data-label="Name">
+                  <div className="cell-title">{k.name}</div>
+                  <div className="cell-sub">{k.keyType}</div>
+                </td>
+                <td data-label="Fingerprint" className="mono small break">
+                  {k.fingerprint}
+                </td>
+                <td data-label="Added">{dateTime(k.createdAt)}</td>
+                <td className="col-actions">
+                  <Button small variant="ghost" icon="trash" onClick={() => void remove(k)}>
+                    Remove
+                  </Button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </Card>
+  );
+}

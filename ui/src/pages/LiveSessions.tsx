@@ -1,0 +1,129 @@
+// Sessions running now, refreshed every few seconds; watch or terminate.
+import { useMemo, useState } from 'react';
+import { api } from '../api';
+import { Badge, Button, Empty, ErrorAlert, Loading, PageHeader, SearchBox, useConfirm, useToast } from '../components/ui';
+import { bytes, dayOrTime, duration, PROTOCOL_LABELS } from '../format';
+import { useApi, useNow, useTitle } from '../hooks';
+import { Link } from '../router';
+import type { Page, Session } from '../types';
+
+export function LiveSessions() {
+  useTitle('Live sessions');
+  const sessions = useApi<Page<Session>>('/sessions?status=live&limit=500', { pollMs: 4000 });
+  const now = useNow(1000);
+  const toast = useToast();
+  const confirm = useConfirm();
+  const [search, setSearch] = useState('');
+
+  const items = useMemo(() => {
+    const all = sessions.data?.items ?? [];
+    const w = search.trim().toLowerCase();
+    if (!w) return all;
+    return all.filter((s) => [s.user.username, s.secret.name, s.target.host, s.target.username, s.clientIp, s.protocol].join(' ').toLowerCase().includes(w));
+  }, [sessions.data, search]);
+
+  const terminate = async (s: Session) => {
+    const r = await confirm({
+      title: `Terminate ${s.user.username}'s session?`,
+      body: (
+        <>
+          The session on <strong>{s.secret.name}</strong> ends at once; {s.user.username} sees your reason.
+        </>
+      ),
+      input: { label: 'Reason', placeholder: 'e.g. unexpected change outside the maintenance window', required: true },
+      confirmLabel: 'Terminate',
+      danger: true,
+      action: (reason) => api.post(`/sessions/${encodeURIComponent(s.id)}/terminate`, { reason }),
+    });
+    if (r !== null) {
+      toast('Session terminated');
+      sessions.reload();
+    }
+  };
+
+  return (
+    <div className="page">
+      <PageHeader
+        title="Live sessions"
+        subtitle="Everyone connected through Gatehouse right now. The list refreshes every few seconds."
+        actions={
+          <Button icon="refresh" onClick={sessions.reload} busy={sessions.loading && !!sessions.data}>
+            Refresh
+          </Button>
+        }
+      />
+      <div className="toolbar">
+        <SearchBox value={search} onChange={setSearch} placeholder="Filter by user, secret, target or address" />
+        {sessions.data && <span className="muted toolbar-count">{sessions.data.total} live</span>}
+      </div>
+      <ErrorAlert error={sessions.error} />
+      {!sessions.data && sessions.loading ? (
+        <Loading />
+      ) : items.length === 0 ? (
+        search ? (
+          <Empty icon="search" title="No matches">
+            No live session matches “{search}”.
+          </Empty>
+        ) : (
+          <Empty icon="activity" title="No live sessions">
+            Nobody is connected through Gatehouse right now. New sessions appear here within a few seconds.
+          </Empty>
+        )
+      ) : (
+        <div className="table-wrap">
+          <table className="table table-cards">
+            <thead>
+              <tr>
+                <th>User</th>
+                <th>Secret</th>
+                <th>Target</th>
+                <th>Protocol</th>
+                <th>Started</th>
+                <th>Duration</th>
+                <th>Traffic</th>
+                <th className="col-actions" aria-label="Actions" />
+              </tr>
+            </thead>
+            <tbody>
+              {items.map((s) => (
+                <tr key={s.id}>
+                  <td data-label="User">
+                    <div className="cell-title">{s.user.username}</div>
+                    {s.clientIp && <div className="cell-sub mono">from {s.clientIp}</div>}
+                  </td>
+                  <td data-label="Secret">{s.secret.name}</td>
+                  <td data-label="Target" className="mono">
+                    {s.target.username ? `${s.target.username}@` : ''}
+                    {s.target.host}:{s.target.port}
+                  </td>
+                  <td data-label="Protocol">
+                    <Badge tone="blue">{PROTOCOL_LABELS[s.protocol] ?? s.protocol}</Badge> <span className="muted small">via {s.door}</span>
+                  </td>
+                  <td data-label="Started" className="nowrap">
+                    {dayOrTime(s.startedAt)}
+                  </td>
+                  <td data-label="Duration" className="nowrap">
+                    <span className="live-dot" aria-hidden="true" /> {duration(now - Date.parse(s.startedAt))}
+                  </td>
+                  <td data-label="Traffic" className="small nowrap">
+                    ↑ {bytes(s.bytesIn)} · ↓ {bytes(s.bytesOut)}
+                  </td>
+                  <td className="col-actions">
+                    <div className="btn-row">
+                      <Link className="btn btn-sm btn-primary" to={`/sessions/live/${encodeURIComponent(s.id)}`}>
+                        Watch
+                      </Link>
+                      <Button small variant="danger" onClick={() => void terminate(s)}>
+                        Terminate
+                      </Button>
+                    </div>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </div>
+  );
+}

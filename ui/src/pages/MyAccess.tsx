@@ -1,0 +1,327 @@
+// Home: the secrets the signed-in person may open, with one action per launcher.
+import { useEffect, useMemo, useState } from 'react';
+import { errorText } from '../api';
+import { useMe } from '../auth';
+import { Icon } from '../components/Icon';
+import { Alert, Badge, Button, CopyButton, Empty, ErrorAlert, Loading, PageHeader, SearchBox, copyText, useToast } from '../components/ui';
+import { dayOrTime, duration, PROTOCOL_LABELS, timeOnly } from '../format';
+import { useApi, useDebounced, useTitle } from '../hooks';
+import { downloadUrl, launch, launchersFor, rdpAvailable } from '../launch';
+import { setQuery, useLocation } from '../router';
+import type { Folder, Launcher, LaunchResponse, Page, Secret, Session, Template } from '../types';
+
+const PAGE = 500;
+
+interface RowState {
+  busy?: string;
+  error?: string;
+  result?: LaunchResponse;
+  rdpMissing?: boolean;
+}
+
+export function MyAccess() {
+  useTitle('My access');
+  const me = useMe();
+  const toast = useToast();
+  const { query } = useLocation();
+  const [search, setSearch] = useState(query.get('q') ?? '');
+  const q = useDebounced(search.trim(), 200);
+  useEffect(() => setQuery({ q: q || null }), [q]);
+
+  // Everything up to PAGE secrets is filtered here, instantly; beyond that the server searches.
+  const all = useApi<Page<Secret>>(`/secrets?limit=${PAGE}`);
+  const serverSearch = !!all.data && all.data.total > PAGE && q !== '';
+  const searched = useApi<Page<Secret>>(serverSearch ? `/secrets?limit=${PAGE}&search=${encodeURIComponent(q)}` : null);
+  const templates = useApi<Page<Template>>('/templates');
+  const launchers = useApi<Page<Launcher>>('/launchers');
+  const folders = useApi<Page<Folder>>('/folders?limit=500');
+  const [rows, setRows] = useState<Record<string, RowState>>({});
+  const [rdpOk, setRdpOk] = useState<boolean | null>(null);
+
+  const folderName = useMemo(() => new Map((folders.data?.items ?? []).map((f) => [f.id, f.name])), [folders.data]);
+  const templateById = useMemo(() => new Map((templates.data?.items ?? []).map((t) => [t.id, t])), [templates.data]);
+
+  const items = useMemo(() => {
+    const source = serverSearch ? (searched.data?.items ?? []) : (all.data?.items ?? []);
+    if (!q || serverSearch) return source;
+    const words = q.toLowerCase().split(/\s+/);
+    return source.filter((s) => {
+      const hay = [s.name, s.template.name, s.machine, s.username, s.domain, s.folderId ? folderName.get(s.folderId) : ''].join(' ').toLowerCase();
+      return words.every((w) => hay.includes(w));
+    });
+  }, [all.data, searched.data, serverSearch, q, folderName]);
+
+  const launchable = (s: Secret) => launchersFor(templateById.get(s.template.id), launchers.data?.items ?? []);
+  const needsRdp = useMemo(() => (all.data?.items ?? []).some((s) => launchersFor(templateById.get(s.template.id), launchers.data?.items ?? []).some((l) => l.protocol === 'rdp')), [all.data, templateById, launchers.data]);
+  useEffect(() => {
+    if (needsRdp && rdpOk === null) void rdpAvailable().then(setRdpOk);
+  }, [needsRdp, rdpOk]);
+
+  const patch = (id: string, p: RowState) => setRows((r) => ({ ...r, [id]: { ...r[id], ...p } }));
+
+  const copyCommand = async (s: Secret, l: Launcher) => {
+    patch(s.id, { busy: `${l.id}:copy`, error: undefined });
+    try {
+      const r = await launch(s.id, l.id);
+      patch(s.id, { busy: undefined, result: r });
+      if (r.ssh && (await copyText(r.ssh.command))) toast('SSH command copied to the clipboard');
+    } catch (e) {
+      patch(s.id, { busy: undefined, error: errorText(e), result: undefined });
+    }
+  };
+
+  const rdp = async (s: Secret, l: Launcher) => {
+    patch(s.id, { busy: `${l.id}:rdp`, error: undefined });
+    try {
+      const r = await launch(s.id, l.id);
+      if (r.rdpFile) {
+        downloadUrl(r.rdpFile);
+        patch(s.id, { busy: undefined });
+        toast('Remote Desktop file downloaded; open it to connect');
+      } else patch(s.id, { busy: undefined, rdpMissing: true, error: 'This server does not hand out Remote Desktop files yet.' });
+    } catch (e) {
+      patch(s.id, { busy: undefined, error: errorText(e) });
+    }
+  };
+
+  const loading = all.loading && !all.data;
+  const canLaunch = me.can('launch');
+
+  return (
+    <div className="page">
+      <PageHeader title="My access" subtitle="Systems you can reach through Gatehouse. Credentials stay in the vault: Gatehouse signs you in on the target." />
+      {!canLaunch && all.data && all.data.total > 0 && (
+        <Alert kind="info">You can see these entries but not open sessions: none of your roles has the launch permission.</Alert>
+      )}
+      <div className="toolbar">
+        <SearchBox value={search} onChange={setSearch} placeholder="Search by name, machine, username, template or folder" autoFocus />
+        {all.data && (
+          <span className="muted toolbar-count">
+            {q ? `${items.length} of ${all.data.total}` : all.data.total} {all.data.total === 1 ? 'entry' : 'entries'}
+          </span>
+        )}
+      </div>
+      <ErrorAlert error={all.error ?? templates.error ?? launchers.error} />
+      {loading ? (
+        <Loading />
+      ) : all.data && all.data.total === 0 ? (
+        <Empty icon="key" title="Nothing shared with you yet">
+          When someone shares a system with you{me.can('manage_secrets') ? ', or you add one under Secrets & folders' : ''}, it appears here.
+        </Empty>
+      ) : items.length === 0 && !searched.loading ? (
+        <Empty icon="search" title="No matches" action={<Button onClick={() => setSearch('')}>Clear search</Button>}>
+          Nothing matches “{q}”.
+        </Empty>
+      ) : (
+        <div className="table-wrap">
+          <table className="table table-cards access-table">
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>Template</th>
+                <th>Machine</th>
+                <th>Username</th>
+                <th className="col-actions">Connect</th>
+              </tr>
+            </thead>
+            <tbody>
+              {items.map((s) => {
+                const ls = launchable(s);
+                const st = rows[s.id] ?? {};
+                return (
+                  <AccessRow
+                    key={s.id}
+                    s={s}
+                    folder={s.folderId ? folderName.get(s.folderId) : undefined}
+                    launchers={ls}
+                    st={st}
+                    canLaunch={canLaunch}
+                    rdpOk={rdpOk === true && !st.rdpMissing}
+                    onCopy={(l) => void copyCommand(s, l)}
+                    onRdp={(l) => void rdp(s, l)}
+                    onClose={() => patch(s.id, { result: undefined, error: undefined })}
+                  />
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {canLaunch && <RecentSessions userId={me.id} />}
+    </div>
+  );
+}
+
+/** The person's own last sessions: what they did recently, and how each ended. */
+function RecentSessions({ userId }: { userId: string }) {
+  const sessions = useApi<Page<Session>>(`/sessions?userId=${encodeURIComponent(userId)}&limit=6`, { pollMs: 15000 });
+  const items = sessions.data?.items ?? [];
+  if (items.length === 0) return null;
+  return (
+    <section className="recent">
+      <h2 className="section-title">Your recent sessions</h2>
+      <div className="table-wrap">
+        <table className="table table-cards">
+          <thead>
+            <tr>
+              <th>Secret</th>
+              <th>Started</th>
+              <th>Duration</th>
+              <th>Ended because</th>
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((s) => (
+              <tr key={s.id}>
+                <td data-label="Secret">
+                  <span className="cell-title">{s.secret.name}</span> <Badge tone="blue">{PROTOCOL_LABELS[s.protocol] ?? s.protocol}</Badge>
+                  <div className="cell-sub">via {s.door === 'web' ? 'browser' : s.door}</div>
+                </td>
+                <td data-label="Started" className="nowrap">
+                  {dayOrTime(s.startedAt)}
+                </td>
+                <td data-label="Duration" className="nowrap">
+                  {s.status === 'live' ? (
+                    <>
+                      <span className="live-dot" aria-hidden="true" /> live
+                    </>
+                  ) : s.endedAt ? (
+                    duration(Date.parse(s.endedAt) - Date.parse(s.startedAt))
+                  ) : (
+                    '—'
+                  )}
+                </td>
+                <td data-label="Ended because" className="small">
+                  {s.endReason ?? '—'}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
+}
+
+function AccessRow({
+  s,
+  folder,
+  launchers,
+  st,
+  canLaunch,
+  rdpOk,
+  onCopy,
+  onRdp,
+  onClose,
+}: {
+  s: Secret;
+  folder?: string;
+  launchers: Launcher[];
+  st: RowState;
+  canLaunch: boolean;
+  rdpOk: boolean;
+  onCopy(l: Launcher): void;
+  onRdp(l: Launcher): void;
+  onClose(): void;
+}) {
+  const canOpen = canLaunch && s.access !== 'list';
+  const terminalLaunchers = launchers.filter((l) => l.protocol === 'ssh' || l.protocol === 'telnet');
+  const rdpLaunchers = launchers.filter((l) => l.protocol === 'rdp' && rdpOk);
+  const shown = [...terminalLaunchers, ...rdpLaunchers];
+  return (
+    <>
+      <tr className={st.result || st.error ? 'has-detail' : undefined}>
+        <td data-label="Name">
+          <div className="cell-title">{s.name}</div>
+          {folder && (
+            <div className="cell-sub">
+              <Icon name="folder" size={12} /> {folder}
+            </div>
+          )}
+        </td>
+        <td data-label="Template">{s.template.name}</td>
+        <td data-label="Machine" className="mono">
+          {s.machine ?? <span className="muted">—</span>}
+        </td>
+        <td data-label="Username" className="mono">
+          {s.domain && s.username ? `${s.domain}\\${s.username}` : (s.username ?? <span className="muted">—</span>)}
+        </td>
+        <td className="col-actions">
+          {!canOpen ? (
+            <span className="muted small">{canLaunch ? 'List access only' : '—'}</span>
+          ) : shown.length === 0 ? (
+            <span className="muted small note">{launchers.some((l) => l.protocol === 'rdp') ? 'Remote Desktop is not available on this server yet' : 'No launcher for this template'}</span>
+          ) : (
+            <div className="launchers">
+              {shown.map((l) => (
+                <div className="launcher-row" key={l.id}>
+                  {shown.length > 1 && <span className="launcher-name">{l.name}</span>}
+                  {l.protocol === 'rdp' ? (
+                    <Button small icon="download" busy={st.busy === `${l.id}:rdp`} onClick={() => onRdp(l)}>
+                      Download .rdp
+                    </Button>
+                  ) : (
+                    <>
+                      <a className="btn btn-soft btn-sm" href={`/terminal/${encodeURIComponent(s.id)}/${encodeURIComponent(l.id)}`} target="_blank" rel="noopener" title={`Open a ${l.name} session in a new browser tab`}>
+                        <Icon name="terminal" />
+                        <span>Open in browser</span>
+                      </a>
+                      <Button small variant="ghost" icon="copy" busy={st.busy === `${l.id}:copy`} onClick={() => onCopy(l)} title="Get a single-use ssh command for your own terminal">
+                        Copy ssh command
+                      </Button>
+                    </>
+                  )}
+                </div>
+              ))}
+            </div>
+          )}
+        </td>
+      </tr>
+      {(st.result?.ssh || st.error) && (
+        <tr className="detail-row">
+          <td colSpan={5}>
+            {st.error ? (
+              <Alert kind="error" onClose={onClose}>
+                {st.error}
+              </Alert>
+            ) : (
+              st.result?.ssh && <CommandPanel r={st.result} onClose={onClose} />
+            )}
+          </td>
+        </tr>
+      )}
+    </>
+  );
+}
+
+function CommandPanel({ r, onClose }: { r: LaunchResponse; onClose(): void }) {
+  const [hosts, setHosts] = useState(false);
+  const ssh = r.ssh!;
+  return (
+    <div className="command-panel">
+      <div className="command-line">
+        <code>{ssh.command}</code>
+        <CopyButton text={ssh.command} />
+        <button type="button" className="icon-btn" onClick={onClose} aria-label="Close">
+          <Icon name="x" />
+        </button>
+      </div>
+      <p className="muted small">
+        Paste it into your terminal. It works once, until {timeOnly(r.expiresAt)}; no password is asked.
+        {r.consent?.required && ' The session is recorded.'}{' '}
+        {ssh.knownHosts.length > 0 && (
+          <button type="button" className="link-btn" onClick={() => setHosts((h) => !h)}>
+            {hosts ? 'Hide' : 'Show'} Gatehouse host keys for known_hosts
+          </button>
+        )}
+      </p>
+      {hosts && (
+        <div className="known-hosts">
+          <pre>{ssh.knownHosts.join('\n')}</pre>
+          <CopyButton text={ssh.knownHosts.join('\n') + '\n'} label="Copy lines" />
+        </div>
+      )}
+      {r.launcher.protocol === 'telnet' && <Badge tone="blue">Telnet target: your side is still SSH</Badge>}
+    </div>
+  );
+}

@@ -1,0 +1,276 @@
+// Replaying one recording: asciinema-player with speed and seek, the typed lines with their
+// times (click to jump), search hits when arriving from a search, and the .cast download.
+import 'asciinema-player/dist/bundle/asciinema-player.css';
+import * as AsciinemaPlayer from 'asciinema-player';
+import { useEffect, useMemo, useRef, useState } from 'react';
+import { apiUrl, errorText, fetchText } from '../api';
+import { Icon } from '../components/Icon';
+import { Alert, Badge, Button, Empty, ErrorAlert, Loading, PageHeader, SearchBox } from '../components/ui';
+import { bytes, clock, dateTime, duration, PROTOCOL_LABELS } from '../format';
+import { useApi, useTitle } from '../hooks';
+import { Link, useLocation } from '../router';
+import type { Session, TextLine } from '../types';
+import { MONO } from '../xterm';
+import { Highlight } from './Recordings';
+
+type Player = ReturnType<typeof AsciinemaPlayer.create>;
+const SPEEDS = [0.5, 1, 1.5, 2, 4, 8];
+
+/** The player's terminal emulator is WebAssembly; a Content-Security-Policy without 'wasm-unsafe-eval' blocks it. */
+function wasmAllowed(): boolean {
+  try {
+    new WebAssembly.Module(new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export default function RecordingDetail({ id }: { id: string }) {
+  const { query } = useLocation();
+  const q = query.get('q') ?? '';
+  const startAt = query.get('at') !== null ? Number(query.get('at')) : null;
+  const session = useApi<Session>(`/sessions/${encodeURIComponent(id)}`);
+  const text = useApi<{ items: TextLine[] }>(`/recordings/${encodeURIComponent(id)}/text`);
+  useTitle(session.data ? `Recording: ${session.data.user.username} on ${session.data.secret.name}` : 'Recording');
+
+  const [cast, setCast] = useState<string | null>(null);
+  const [castError, setCastError] = useState<unknown>(null);
+  const [speed, setSpeed] = useState(1);
+  const [current, setCurrent] = useState(0);
+  const [filter, setFilter] = useState('');
+  const [hitIndex, setHitIndex] = useState(0);
+  const el = useRef<HTMLDivElement>(null);
+  const player = useRef<Player | null>(null);
+  const playing = useRef(false);
+  const resume = useRef<{ at: number; play: boolean } | null>(startAt !== null && Number.isFinite(startAt) ? { at: startAt, play: false } : null);
+  const listRef = useRef<HTMLOListElement>(null);
+
+  useEffect(() => {
+    const ac = new AbortController();
+    setCast(null);
+    setCastError(null);
+    if (!wasmAllowed()) {
+      setCastError(new Error("The player cannot run here: the page's security policy blocks WebAssembly (the server must allow script-src 'wasm-unsafe-eval'). Download the .cast file and play it with asciinema play instead."));
+      return;
+    }
+    fetchText(`/recordings/${encodeURIComponent(id)}`, ac.signal)
+      .then(setCast)
+      .catch((e) => (e as Error).name !== 'AbortError' && setCastError(e));
+    return () => ac.abort();
+  }, [id]);
+
+  // (Re)creates the player: on load and when the speed changes (a player option), keeping the position.
+  useEffect(() => {
+    if (!cast || !el.current) return;
+    const at = resume.current;
+    resume.current = null;
+    const p = AsciinemaPlayer.create({ data: cast }, el.current, {
+      fit: 'width',
+      speed,
+      preload: true,
+      autoPlay: false,
+      terminalFontFamily: MONO,
+      terminalLineHeight: 1.2,
+      theme: 'asciinema',
+    });
+    player.current = p;
+    playing.current = false;
+    // Seeking (rather than the startAt option) renders the frame at that time even while paused.
+    if (at)
+      void p
+        .seek(Math.max(0, at.at))
+        .then(() => (at.play ? p.play() : undefined))
+        .catch(() => undefined);
+    p.addEventListener('play', () => (playing.current = true));
+    p.addEventListener('playing', () => (playing.current = true));
+    p.addEventListener('pause', () => (playing.current = false));
+    p.addEventListener('ended', () => (playing.current = false));
+    const t = setInterval(() => {
+      try {
+        setCurrent(p.getCurrentTime() ?? 0);
+      } catch {
+        /* not loaded yet */
+      }
+    }, 250);
+    return () => {
+      clearInterval(t);
+      p.dispose();
+      player.current = null;
+    };
+  }, [cast, speed]);
+
+  const changeSpeed = (s: number) => {
+    const p = player.current;
+    if (p) resume.current = { at: p.getCurrentTime() ?? 0, play: playing.current };
+    setSpeed(s);
+  };
+
+  const seek = async (at: number, play = true) => {
+    const p = player.current;
+    if (!p) return;
+    await p.seek(Math.max(0, at));
+    if (play) await p.play();
+    setCurrent(at);
+    el.current?.querySelector<HTMLElement>('.ap-player')?.focus();
+  };
+
+  const lines = text.data?.items ?? [];
+  const hits = useMemo(() => (q ? lines.map((l, i) => ({ l, i })).filter(({ l }) => l.text.toLowerCase().includes(q.toLowerCase())) : []), [lines, q]);
+  const shown = useMemo(() => {
+    const w = filter.trim().toLowerCase();
+    return lines.map((l, i) => ({ l, i })).filter(({ l }) => !w || l.text.toLowerCase().includes(w));
+  }, [lines, filter]);
+  const activeIndex = useMemo(() => {
+    let a = -1;
+    for (let i = 0; i < lines.length; i++) if (lines[i]!.at <= current + 0.05) a = i;
+    return a;
+  }, [lines, current]);
+
+  useEffect(() => {
+    if (activeIndex < 0 || !playing.current) return;
+    listRef.current?.querySelector(`[data-i="${activeIndex}"]`)?.scrollIntoView({ block: 'nearest' });
+  }, [activeIndex]);
+
+  // Arriving from a search hit: point the hit navigator at that line.
+  useEffect(() => {
+    if (startAt === null || hits.length === 0) return;
+    const k = hits.findIndex((h) => Math.abs(h.l.at - startAt) < 0.001);
+    if (k >= 0) setHitIndex(k);
+  }, [hits, startAt]);
+
+  const jumpToHit = (k: number) => {
+    const n = (k + hits.length) % hits.length;
+    setHitIndex(n);
+    const h = hits[n];
+    if (h) {
+      void seek(h.l.at, false);
+      listRef.current?.querySelector(`[data-i="${h.i}"]`)?.scrollIntoView({ block: 'center' });
+    }
+  };
+
+  const s = session.data;
+  return (
+    <div className="page page-wide">
+      <PageHeader
+        back={
+          <Link to={q ? `/recordings?q=${encodeURIComponent(q)}` : '/recordings'}>
+            <Icon name="arrowLeft" size={14} /> {q ? 'Search results' : 'Recordings'}
+          </Link>
+        }
+        title={s ? `${s.user.username} → ${s.secret.name}` : 'Recording'}
+        subtitle={
+          s && (
+            <>
+              {dateTime(s.startedAt)} · {s.endedAt ? duration(Date.parse(s.endedAt) - Date.parse(s.startedAt)) : 'live'} · <span className="mono">{s.target.username ? `${s.target.username}@` : ''}{s.target.host}:{s.target.port}</span> · <Badge tone="blue">{PROTOCOL_LABELS[s.protocol] ?? s.protocol}</Badge>
+            </>
+          )
+        }
+        actions={
+          <>
+            <label className="speed">
+              <span>Speed</span>
+              <select className="input" value={speed} onChange={(e) => changeSpeed(Number(e.target.value))}>
+                {SPEEDS.map((x) => (
+                  <option key={x} value={x}>
+                    {x}×
+                  </option>
+                ))}
+              </select>
+            </label>
+            <a className="btn btn-secondary" href={apiUrl(`/recordings/${encodeURIComponent(id)}`)} download={`${id}.cast`}>
+              <Icon name="download" />
+              <span>Download .cast</span>
+            </a>
+          </>
+        }
+      />
+      <ErrorAlert error={session.error} />
+      {q && hits.length > 0 && (
+        <div className="hit-bar">
+          <Icon name="search" />
+          <span>
+            “<strong>{q}</strong>”: {hits.length} {hits.length === 1 ? 'line' : 'lines'} in this session
+          </span>
+          <span className="hit-bar-buttons">
+            {hits.length > 1 && (
+              <Button small onClick={() => jumpToHit(hitIndex - 1)} aria-label="Previous hit">
+                ◀
+              </Button>
+            )}
+            <Button small variant="primary" onClick={() => jumpToHit(hitIndex)}>
+              Jump to search hit{hits.length > 1 ? ` ${hitIndex + 1} of ${hits.length}` : ''}
+            </Button>
+            {hits.length > 1 && (
+              <Button small onClick={() => jumpToHit(hitIndex + 1)} aria-label="Next hit">
+                ▶
+              </Button>
+            )}
+          </span>
+        </div>
+      )}
+      <div className="replay">
+        <div className="replay-player">
+          {castError ? (
+            <Alert kind="error" title="The recording could not be loaded">
+              {errorText(castError)}
+            </Alert>
+          ) : !cast ? (
+            <div className="player-placeholder">
+              <Loading label="Loading the recording…" />
+            </div>
+          ) : null}
+          <div ref={el} className="player-host" />
+          {s && (
+            <dl className="facts facts-inline small">
+              <dt>Ended because</dt>
+              <dd>{s.endReason ?? '—'}</dd>
+              <dt>From</dt>
+              <dd className="mono">{s.clientIp ?? '—'} via {s.door}</dd>
+              <dt>Traffic</dt>
+              <dd>
+                ↑ {bytes(s.bytesIn)} · ↓ {bytes(s.bytesOut)}
+              </dd>
+              {s.recording.sha256 && (
+                <>
+                  <dt>SHA-256</dt>
+                  <dd className="mono break" title="Sealed in the audit trail (recording.seal)">
+                    {s.recording.sha256}
+                  </dd>
+                </>
+              )}
+            </dl>
+          )}
+        </div>
+        <aside className="replay-side card">
+          <div className="replay-side-head">
+            <h2>Typed lines</h2>
+            <span className="muted small">{lines.length ? `${lines.length}` : ''}</span>
+          </div>
+          {lines.length > 8 && <SearchBox value={filter} onChange={setFilter} placeholder="Filter lines" />}
+          <ErrorAlert error={text.error} />
+          {text.loading && !text.data ? (
+            <Loading />
+          ) : lines.length === 0 ? (
+            <Empty icon="terminal" title="No typed lines">
+              {s?.recording.keystrokes === false ? 'This launcher does not record keystrokes.' : 'Nothing was typed in this session.'}
+            </Empty>
+          ) : (
+            <ol className="typed-lines" ref={listRef}>
+              {shown.map(({ l, i }) => (
+                <li key={i} data-i={i} className={`${i === activeIndex ? 'active' : ''}${hits.length && hits[hitIndex]?.i === i ? ' hit' : ''}`}>
+                  <button type="button" onClick={() => void seek(l.at)} title={`Play from ${clock(l.at)}`}>
+                    <span className="typed-time mono">{clock(l.at)}</span>
+                    <span className={`typed-text ${l.kind === 'command' ? 'mono' : 'typed-event'}`}>
+                      <Highlight text={l.text} word={filter.trim() || q} />
+                    </span>
+                  </button>
+                </li>
+              ))}
+            </ol>
+          )}
+        </aside>
+      </div>
+    </div>
+  );
+}

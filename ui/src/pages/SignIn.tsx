@@ -1,0 +1,103 @@
+import { useRef, useState, type FormEvent } from 'react';
+import { ApiError, errorText } from '../api';
+import { useAuth } from '../auth';
+import { Alert, Button, TextField } from '../components/ui';
+import { useTitle } from '../hooks';
+
+function signInError(e: unknown): string {
+  if (!(e instanceof ApiError)) return errorText(e);
+  switch (e.code) {
+    case 'invalid_credentials':
+      return 'The username or password is not right. Check them and try again.';
+    case 'invalid_totp':
+      return 'That authentication code is not right. Use the current code from your authenticator app, or one of your recovery codes.';
+    case 'account_locked':
+      return 'This account is locked after too many failed sign-in attempts. Try again later, or ask an administrator to unlock it.';
+    case 'account_disabled':
+      return 'This account is disabled. Ask an administrator if you need access.';
+    case 'application_account':
+      return 'This is an application account: it can only use the API, not the portal.';
+    default:
+      return errorText(e);
+  }
+}
+
+export function SignIn({ notice }: { notice?: string }) {
+  useTitle('Sign in');
+  const { signIn } = useAuth();
+  const [username, setUsername] = useState('');
+  const [password, setPassword] = useState('');
+  const [totp, setTotp] = useState('');
+  const [needTotp, setNeedTotp] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const totpRef = useRef<HTMLInputElement>(null);
+  const passwordRef = useRef<HTMLInputElement>(null);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await signIn({ username: username.trim(), password, ...(needTotp && totp.trim() ? { totp: totp.replace(/\s+/g, '') } : {}) });
+    } catch (err) {
+      setBusy(false);
+      if (err instanceof ApiError && err.code === 'totp_required') {
+        setNeedTotp(true);
+        setTimeout(() => totpRef.current?.focus(), 0);
+        if (needTotp) setError('Enter the authentication code from your authenticator app.');
+        return;
+      }
+      setError(signInError(err));
+      if (err instanceof ApiError && err.code === 'invalid_totp') {
+        setTotp('');
+        setTimeout(() => totpRef.current?.focus(), 0);
+      } else if (err instanceof ApiError && err.code === 'invalid_credentials') {
+        setPassword('');
+        setTimeout(() => passwordRef.current?.focus(), 0);
+      }
+    }
+  };
+
+  return (
+    <div className="signin-page">
+      <div className="signin-panel">
+        <div className="signin-brand">
+          <svg width="40" height="40" viewBox="0 0 32 32" aria-hidden="true">
+            <rect width="32" height="32" rx="7" fill="var(--brand)" />
+            <path d="M8 26V13l8-6 8 6v13h-5v-7h-6v7z" fill="#fff" />
+          </svg>
+          <div>
+            <div className="signin-title">Gatehouse</div>
+            <div className="muted">Privileged access gateway</div>
+          </div>
+        </div>
+        <form className="signin-card" onSubmit={submit} noValidate>
+          <h1>Sign in</h1>
+          {notice && !error && !needTotp && <Alert kind={notice.startsWith('Your session expired') ? 'warning' : 'info'}>{notice}</Alert>}
+          {error && <Alert kind="error">{error}</Alert>}
+          <TextField label="Username" name="username" autoComplete="username" autoCapitalize="none" spellCheck={false} value={username} onChange={(e) => setUsername(e.target.value)} autoFocus required disabled={needTotp && busy} />
+          <TextField label="Password" name="password" type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} required ref={passwordRef} />
+          {needTotp && (
+            <TextField
+              ref={totpRef}
+              label="Authentication code"
+              name="totp"
+              inputMode="numeric"
+              autoComplete="one-time-code"
+              value={totp}
+              onChange={(e) => setTotp(e.target.value)}
+              hint="The 6-digit code from your authenticator app, or one of your recovery codes."
+              maxLength={32}
+              required
+            />
+          )}
+          <Button type="submit" variant="primary" busy={busy} className="btn-block" disabled={!username.trim() || !password}>
+            {needTotp ? 'Verify and sign in' : 'Sign in'}
+          </Button>
+        </form>
+        <p className="signin-foot muted">Every sign-in and session is recorded in the audit trail.</p>
+      </div>
+    </div>
+  );
+}

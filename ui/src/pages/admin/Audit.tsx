@@ -1,0 +1,182 @@
+// The audit trail: filter by action (a trailing * matches a prefix), dates, paging, and a
+// check of the hash chain and its signed checkpoints.
+import { Fragment, useState } from 'react';
+import { api, apiUrl, errorText, qs } from '../../api';
+import { Icon } from '../../components/Icon';
+import { Alert, Badge, Button, Empty, ErrorAlert, Loading, PageHeader, Pager, SearchBox } from '../../components/ui';
+import { dateTimeSec } from '../../format';
+import { useApi, useDebounced, useTitle } from '../../hooks';
+import { setQuery, useLocation } from '../../router';
+import type { AuditEvent, Page, VerifyResult } from '../../types';
+
+const LIMIT = 50;
+const COMMON = ['auth.*', 'session.*', 'secret.*', 'recording.*', 'user.*', 'group.*', 'role.*', 'folder.*', 'template.*', 'launcher.*', 'settings.*', 'ticket.*', 'vault.*'];
+
+/** A readable name for the event's target, when the details carry one. */
+function targetName(e: AuditEvent): string | null {
+  for (const k of ['name', 'username']) {
+    const v = e.details[k];
+    if (typeof v === 'string' && v) return v;
+  }
+  return null;
+}
+
+export function Audit() {
+  useTitle('Audit log');
+  const { query } = useLocation();
+  const [action, setAction] = useState(query.get('action') ?? '');
+  const a = useDebounced(action.trim(), 300);
+  const since = query.get('since') ?? '';
+  const until = query.get('until') ?? '';
+  const offset = Number(query.get('offset') ?? 0) || 0;
+  const path = `/audit${qs({ action: a, since: since ? new Date(since + 'T00:00:00').toISOString() : undefined, until: until ? new Date(until + 'T23:59:59.999').toISOString() : undefined, limit: LIMIT, offset })}`;
+  const events = useApi<Page<AuditEvent>>(path);
+  const [open, setOpen] = useState<number | null>(null);
+  const [verify, setVerify] = useState<VerifyResult | null>(null);
+  const [verifyError, setVerifyError] = useState<unknown>(null);
+  const [verifying, setVerifying] = useState(false);
+
+  const runVerify = async () => {
+    setVerifying(true);
+    setVerify(null);
+    setVerifyError(null);
+    try {
+      setVerify(await api.get<VerifyResult>('/audit/verify'));
+    } catch (e) {
+      setVerifyError(e);
+    } finally {
+      setVerifying(false);
+    }
+  };
+
+  const setActionQ = (v: string) => {
+    setAction(v);
+    setQuery({ action: v || null, offset: null });
+  };
+
+  return (
+    <div className="page page-wide">
+      <PageHeader
+        title="Audit log"
+        subtitle="Every sign-in, change, launch and session, in a tamper-evident hash chain. Newest first."
+        actions={
+          <>
+            <a className="btn btn-secondary" href={apiUrl('/audit/export')} download="gatehouse-audit.jsonl">
+              <Icon name="download" />
+              <span>Export</span>
+            </a>
+            <Button variant="primary" icon="shield" busy={verifying} onClick={() => void runVerify()}>
+              Verify chain
+            </Button>
+          </>
+        }
+      />
+      {verify &&
+        (verify.ok ? (
+          <Alert kind="success" title="The audit chain is intact" onClose={() => setVerify(null)}>
+            {verify.count} events verified; {verify.checkpoints} signed checkpoint{verify.checkpoints === 1 ? '' : 's'}
+            {verify.lastCheckpointSeq !== undefined ? `, the last at event ${verify.lastCheckpointSeq}` : ''}.
+          </Alert>
+        ) : (
+          <Alert kind="error" title="The audit chain is broken" onClose={() => setVerify(null)}>
+            {verify.message ?? `Broken at event ${verify.brokenAt}${verify.reason ? ` (${verify.reason})` : ''}.`} {verify.count} events checked.
+          </Alert>
+        ))}
+      {verifyError ? <Alert kind="error" title="Verification failed">{errorText(verifyError)}</Alert> : null}
+      <div className="filters">
+        <label className="filter-wide">
+          <span>Action</span>
+          <SearchBox value={action} onChange={setActionQ} placeholder="e.g. auth.login or session.*" label="Action filter" />
+        </label>
+        <label>
+          <span>From</span>
+          <input className="input" type="date" value={since} onChange={(e) => setQuery({ since: e.target.value || null, offset: null })} />
+        </label>
+        <label>
+          <span>To</span>
+          <input className="input" type="date" value={until} onChange={(e) => setQuery({ until: e.target.value || null, offset: null })} />
+        </label>
+      </div>
+      <div className="chips-row">
+        {COMMON.map((c) => (
+          <button key={c} type="button" className={`chip-btn${a === c ? ' active' : ''}`} onClick={() => setActionQ(a === c ? '' : c)}>
+            {c.replace('.*', '')}
+          </button>
+        ))}
+      </div>
+      <ErrorAlert error={events.error} />
+      {!events.data && events.loading ? (
+        <Loading />
+      ) : events.data?.items.length === 0 ? (
+        <Empty icon="list" title="No events">
+          {a || since || until ? 'No event matches the filters.' : 'The audit trail is empty.'}
+        </Empty>
+      ) : (
+        <>
+          <div className="table-wrap">
+            <table className="table table-cards audit-table">
+              <thead>
+                <tr>
+                  <th>#</th>
+                  <th>Time</th>
+                  <th>Actor</th>
+                  <th>Action</th>
+                  <th>Target</th>
+                  <th>Outcome</th>
+                  <th>Address</th>
+                </tr>
+              </thead>
+              <tbody>
+                {events.data?.items.map((e) => (
+                  <Fragment key={e.seq}>
+                    <tr className={`table-click${open === e.seq ? ' open' : ''}`} onClick={() => setOpen(open === e.seq ? null : e.seq)} aria-expanded={open === e.seq}>
+                      <td data-label="#" className="mono muted">
+                        {e.seq}
+                      </td>
+                      <td data-label="Time" className="nowrap">
+                        {dateTimeSec(e.ts)}
+                      </td>
+                      <td data-label="Actor">{e.actorName ?? <span className="muted">system</span>}</td>
+                      <td data-label="Action" className="mono">
+                        {e.action}
+                      </td>
+                      <td data-label="Target" className="small">
+                        {e.targetType ? (
+                          <span title={e.targetId ?? undefined}>
+                            {e.targetType} {targetName(e) ? <strong>{targetName(e)}</strong> : <span className="mono muted">{e.targetId?.slice(0, 8)}</span>}
+                          </span>
+                        ) : (
+                          '—'
+                        )}
+                      </td>
+                      <td data-label="Outcome">{e.outcome === 'success' ? <Badge tone="green">success</Badge> : <Badge tone="red">failure</Badge>}</td>
+                      <td data-label="Address" className="mono small">
+                        {e.ip ?? '—'}
+                      </td>
+                    </tr>
+                    {open === e.seq && (
+                      <tr className="detail-row">
+                        <td colSpan={7}>
+                          <div className="audit-detail">
+                            <pre>{JSON.stringify(e.details, null, 2)}</pre>
+                            <dl className="facts small">
+                              <dt>Hash</dt>
+                              <dd className="mono break">{e.hash}</dd>
+                              <dt>Previous</dt>
+                              <dd className="mono break">{e.prevHash}</dd>
+                            </dl>
+                          </div>
+                        </td>
+                      </tr>
+                    )}
+                  </Fragment>
+                ))}
+              </tbody>
+            </table>
+          </div>
+          {events.data && <Pager offset={offset} limit={LIMIT} total={events.data.total} onChange={(o) => setQuery({ offset: o || null })} noun="event" />}
+        </>
+      )}
+    </div>
+  );
+}

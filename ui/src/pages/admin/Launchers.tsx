@@ -1,0 +1,240 @@
+// Launchers: built-in ssh/telnet/rdp and session connector launchers (child type + gateway),
+// with recording, keystrokes, timeouts, port forwarding and the consent text.
+import { useEffect, useState, type FormEvent } from 'react';
+import { api } from '../../api';
+import { Icon } from '../../components/Icon';
+import { Alert, Badge, Button, Card, Checkbox, Empty, ErrorAlert, Field, InlineError, Loading, PageHeader, Switch, TextField, useConfirm, useToast } from '../../components/ui';
+import { PROTOCOL_LABELS } from '../../format';
+import { useApi, useTitle } from '../../hooks';
+import { Link, navigate } from '../../router';
+import type { Launcher, Page, Protocol } from '../../types';
+
+const seconds = (n: number) => (n <= 0 ? 'none' : n % 3600 === 0 ? `${n / 3600} h` : n % 60 === 0 ? `${n / 60} min` : `${n} s`);
+
+export function Launchers() {
+  useTitle('Launchers');
+  const launchers = useApi<Page<Launcher>>('/launchers');
+  return (
+    <div className="page">
+      <PageHeader
+        title="Launchers"
+        subtitle="How sessions are opened: protocol, recording, limits. Session connectors send clients to another gateway address."
+        actions={
+          <Link className="btn btn-primary" to="/admin/launchers/new">
+            <Icon name="plus" />
+            <span>New session connector</span>
+          </Link>
+        }
+      />
+      <ErrorAlert error={launchers.error} />
+      {!launchers.data && launchers.loading ? (
+        <Loading />
+      ) : launchers.data?.items.length === 0 ? (
+        <Empty title="No launchers" />
+      ) : (
+        <div className="table-wrap">
+          <table className="table table-cards table-click">
+            <thead>
+              <tr>
+                <th>Launcher</th>
+                <th>Protocol</th>
+                <th>Recording</th>
+                <th>Idle timeout</th>
+                <th>Max duration</th>
+                <th>Port forwarding</th>
+              </tr>
+            </thead>
+            <tbody>
+              {launchers.data?.items.map((l) => (
+                <tr key={l.id} onClick={() => navigate(`/admin/launchers/${l.id}`)}>
+                  <td data-label="Launcher">
+                    <Link to={`/admin/launchers/${l.id}`} className="cell-title">
+                      {l.name}
+                    </Link>{' '}
+                    {l.builtin && <Badge>Built-in</Badge>} {!l.active && <Badge tone="amber">Inactive</Badge>}
+                    {l.type === 'session-connector' && (
+                      <div className="cell-sub mono">
+                        via {l.gatewayHost}
+                        {l.gatewayPort ? `:${l.gatewayPort}` : ''}
+                      </div>
+                    )}
+                  </td>
+                  <td data-label="Protocol">
+                    <Badge tone="blue">{PROTOCOL_LABELS[l.protocol] ?? l.protocol}</Badge>
+                  </td>
+                  <td data-label="Recording">{l.record ? (l.recordKeystrokes ? 'Screen and keystrokes' : 'Screen') : <span className="muted">Off</span>}</td>
+                  <td data-label="Idle timeout">{seconds(l.idleTimeoutSeconds)}</td>
+                  <td data-label="Max duration">{seconds(l.maxDurationSeconds)}</td>
+                  <td data-label="Port forwarding">{l.allowPortForwarding ? 'Allowed' : <span className="muted">No</span>}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </div>
+  );
+}
+
+const num = (s: string) => (s.trim() === '' ? 0 : Math.max(0, Math.floor(Number(s))));
+
+export function LauncherEdit({ id }: { id: string }) {
+  const isNew = id === 'new';
+  const toast = useToast();
+  const confirm = useConfirm();
+  const launcher = useApi<Launcher>(isNew ? null : `/launchers/${encodeURIComponent(id)}`);
+  useTitle(isNew ? 'New session connector' : (launcher.data?.name ?? 'Launcher'));
+  const [name, setName] = useState('');
+  const [childType, setChildType] = useState<Protocol>('ssh');
+  const [gatewayHost, setGatewayHost] = useState('');
+  const [gatewayPort, setGatewayPort] = useState('');
+  const [active, setActive] = useState(true);
+  const [record, setRecord] = useState(true);
+  const [recordKeystrokes, setRecordKeystrokes] = useState(true);
+  const [idle, setIdle] = useState('0');
+  const [maxDur, setMaxDur] = useState('0');
+  const [forwarding, setForwarding] = useState(false);
+  const [consentText, setConsentText] = useState('');
+  const [telnet, setTelnet] = useState({ telnetLoginPrompt: '', telnetPasswordPrompt: '', telnetFailurePattern: '' });
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    const l = launcher.data;
+    if (!l) return;
+    setName(l.name);
+    setChildType(l.childType ?? l.protocol);
+    setGatewayHost(l.gatewayHost ?? '');
+    setGatewayPort(l.gatewayPort ? String(l.gatewayPort) : '');
+    setActive(l.active);
+    setRecord(l.record);
+    setRecordKeystrokes(l.recordKeystrokes);
+    setIdle(String(l.idleTimeoutSeconds));
+    setMaxDur(String(l.maxDurationSeconds));
+    setForwarding(l.allowPortForwarding);
+    setConsentText(l.options.consentText ?? '');
+    setTelnet({ telnetLoginPrompt: l.options.telnetLoginPrompt ?? '', telnetPasswordPrompt: l.options.telnetPasswordPrompt ?? '', telnetFailurePattern: l.options.telnetFailurePattern ?? '' });
+  }, [launcher.data]);
+
+  const l = launcher.data;
+  const builtin = !!l?.builtin;
+  const connector = isNew || l?.type === 'session-connector';
+  const protocol: Protocol = connector ? childType : (l?.protocol ?? 'ssh');
+
+  const save = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    const options: Record<string, string> = {};
+    if (consentText.trim()) options.consentText = consentText.trim();
+    if (protocol === 'telnet') for (const [k, v] of Object.entries(telnet)) if (v.trim()) options[k] = v.trim();
+    const body: Record<string, unknown> = {
+      active,
+      record,
+      recordKeystrokes: record && recordKeystrokes,
+      idleTimeoutSeconds: num(idle),
+      maxDurationSeconds: num(maxDur),
+      allowPortForwarding: forwarding,
+      options,
+    };
+    if (connector) Object.assign(body, { childType, gatewayHost: gatewayHost.trim() || null, gatewayPort: gatewayPort.trim() ? Number(gatewayPort) : null });
+    if (!builtin) body.name = name.trim();
+    try {
+      if (isNew) {
+        const r = await api.post<Launcher>('/launchers', { ...body, type: 'session-connector' });
+        toast(`Launcher ${r.name} created`);
+        navigate(`/admin/launchers/${r.id}`, { replace: true });
+      } else {
+        const r = await api.patch<Launcher>(`/launchers/${encodeURIComponent(id)}`, body);
+        launcher.setData(() => r);
+        toast('Changes saved');
+      }
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  if (!isNew && !l) return launcher.error ? <ErrorAlert error={launcher.error} /> : <Loading />;
+  return (
+    <div className="page page-narrow">
+      <PageHeader
+        back={
+          <Link to="/admin/launchers">
+            <Icon name="arrowLeft" size={14} /> Launchers
+          </Link>
+        }
+        title={isNew ? 'New session connector' : l!.name}
+        subtitle={l && (builtin ? <Badge>Built-in</Badge> : <Badge tone="violet">Session connector</Badge>)}
+      />
+      <form className="stack" onSubmit={save}>
+        <Card title="Launcher">
+          {builtin && <Alert kind="info">The name and type of built-in launchers cannot change; deactivate one to hide it.</Alert>}
+          <div className="form-grid">
+            <TextField label="Name" value={name} onChange={(e) => setName(e.target.value)} required disabled={builtin} autoFocus={isNew} maxLength={128} />
+            {connector && (
+              <Field label="Child launcher type" hint="The protocol clients speak to the gateway.">
+                <select className="input" value={childType} onChange={(e) => setChildType(e.target.value as Protocol)} disabled={!isNew && !connector}>
+                  <option value="ssh">SSH</option>
+                  <option value="telnet">Telnet</option>
+                  <option value="rdp">RDP</option>
+                </select>
+              </Field>
+            )}
+            {connector && <TextField label="Gateway host" value={gatewayHost} onChange={(e) => setGatewayHost(e.target.value)} required placeholder="gateway.example.com" hint="The address clients are sent to (a cluster name works)." spellCheck={false} />}
+            {connector && <TextField label="Gateway port" type="number" min={1} max={65535} value={gatewayPort} onChange={(e) => setGatewayPort(e.target.value)} placeholder="default for the protocol" />}
+          </div>
+          <Switch label={active ? 'Active: offered to people' : 'Inactive: hidden from people'} checked={active} onChange={setActive} />
+        </Card>
+        <Card title="Recording and limits">
+          <div className="stack-sm">
+            <Checkbox label="Record sessions" hint="Screen output, kept as an asciicast recording and sealed in the audit trail." checked={record} onChange={setRecord} />
+            <Checkbox label="Record keystrokes" hint="Makes typed commands searchable. Needs recording." checked={record && recordKeystrokes} onChange={setRecordKeystrokes} disabled={!record} />
+            <Checkbox label="Allow port forwarding" hint="Local forwarding (ssh -L) for SSH sessions." checked={forwarding} onChange={setForwarding} disabled={protocol === 'rdp'} />
+          </div>
+          <div className="form-grid">
+            <TextField label="Idle timeout (seconds)" type="number" min={0} max={604800} value={idle} onChange={(e) => setIdle(e.target.value)} hint={`0 = none. Now: ${seconds(num(idle))}.`} />
+            <TextField label="Maximum duration (seconds)" type="number" min={0} max={604800} value={maxDur} onChange={(e) => setMaxDur(e.target.value)} hint={`0 = none. Now: ${seconds(num(maxDur))}.`} />
+          </div>
+        </Card>
+        <Card title="Consent to recording" description="Shown before a recorded session starts in the browser; the person must agree or the session does not start.">
+          <Field label="Consent text" hint="Leave empty for the standard notice.">
+            <textarea className="input" rows={4} value={consentText} onChange={(e) => setConsentText(e.target.value)} maxLength={4000} placeholder="This session will be recorded: the screen output and your keystrokes are kept and may be reviewed by auditors. Continue only if you agree." />
+          </Field>
+        </Card>
+        {protocol === 'telnet' && (
+          <Card title="Telnet prompts" description="Regular expressions (case-insensitive) for the target's login dialogue. Leave empty for the defaults.">
+            <div className="form-grid">
+              <TextField label="Login prompt" className="mono" value={telnet.telnetLoginPrompt} onChange={(e) => setTelnet({ ...telnet, telnetLoginPrompt: e.target.value })} placeholder="login:\s*$" spellCheck={false} />
+              <TextField label="Password prompt" value={telnet.telnetPasswordPrompt} onChange={(e) => setTelnet({ ...telnet, telnetPasswordPrompt: e.target.value })} placeholder="password:\s*$" spellCheck={false} />
+              <TextField label="Failure pattern" value={telnet.telnetFailurePattern} onChange={(e) => setTelnet({ ...telnet, telnetFailurePattern: e.target.value })} placeholder="login incorrect" spellCheck={false} />
+            </div>
+          </Card>
+        )}
+        <InlineError error={error} />
+        <div className="form-actions sticky-actions">
+          {l && !builtin && (
+            <Button
+              variant="danger"
+              className="mr-auto"
+              onClick={async () => {
+                const ok = await confirm({ title: `Delete the launcher ${l.name}?`, body: 'Templates that map to it lose this way of opening.', confirmLabel: 'Delete', danger: true, action: () => api.del(`/launchers/${encodeURIComponent(l.id)}`) });
+                if (ok !== null) {
+                  toast('Launcher deleted');
+                  navigate('/admin/launchers');
+                }
+              }}
+            >
+              Delete launcher
+            </Button>
+          )}
+          <Button onClick={() => navigate('/admin/launchers')}>Cancel</Button>
+          <Button type="submit" variant="primary" busy={busy} disabled={!name.trim() || (connector && !gatewayHost.trim())}>
+            {isNew ? 'Create launcher' : 'Save changes'}
+          </Button>
+        </div>
+      </form>
+    </div>
+  );
+}

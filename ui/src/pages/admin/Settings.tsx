@@ -1,0 +1,126 @@
+// Runtime settings (no restart needed).
+import { useEffect, useState, type FormEvent } from 'react';
+import { api, ApiError, errorText } from '../../api';
+import { Alert, Button, Card, ErrorAlert, Field, Loading, PageHeader, Switch, useToast } from '../../components/ui';
+import { useApi, useTitle } from '../../hooks';
+import type { SettingsResponse } from '../../types';
+
+const LABELS: Record<string, { label: string; unit?: string }> = {
+  publicUrl: { label: 'Public URL' },
+  sessionTimeout: { label: 'Launch ticket lifetime', unit: 'seconds' },
+  allowConnectionSharing: { label: 'Allow RDP connection sharing' },
+  lockoutThreshold: { label: 'Lock accounts after failed sign-ins', unit: 'attempts' },
+  lockoutMinutes: { label: 'Lockout duration', unit: 'minutes' },
+  loginTokenMinutes: { label: 'Sign-in session lifetime', unit: 'minutes' },
+  auditCheckpointSeconds: { label: 'Audit checkpoint interval', unit: 'seconds' },
+};
+const ORDER = ['publicUrl', 'sessionTimeout', 'loginTokenMinutes', 'lockoutThreshold', 'lockoutMinutes', 'allowConnectionSharing', 'auditCheckpointSeconds'];
+
+export function Settings() {
+  useTitle('Settings');
+  const toast = useToast();
+  const settings = useApi<SettingsResponse>('/settings');
+  const [values, setValues] = useState<Record<string, string | boolean>>({});
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    if (!settings.data) return;
+    setValues(Object.fromEntries(Object.entries(settings.data.values).map(([k, v]) => [k, typeof v === 'boolean' ? v : String(v)])));
+  }, [settings.data]);
+
+  const d = settings.data;
+  const keys = d ? [...ORDER.filter((k) => k in d.definitions), ...Object.keys(d.definitions).filter((k) => !ORDER.includes(k))] : [];
+  const changed = d ? keys.filter((k) => String(values[k]) !== String(d.values[k])) : [];
+
+  const save = async (e: FormEvent) => {
+    e.preventDefault();
+    if (!d) return;
+    setBusy(true);
+    setError(null);
+    setErrors({});
+    const body: Record<string, unknown> = {};
+    for (const k of changed) {
+      const def = d.definitions[k]!.default;
+      const v = values[k]!;
+      if (typeof def === 'boolean') body[k] = v;
+      else if (typeof def === 'number') {
+        const n = Number(v);
+        if (String(v).trim() === '' || !Number.isInteger(n)) {
+          setErrors({ [k]: 'Enter a whole number.' });
+          setBusy(false);
+          return;
+        }
+        body[k] = n;
+      } else body[k] = String(v).trim();
+    }
+    try {
+      const r = await api.patch<{ values: SettingsResponse['values'] }>('/settings', body);
+      settings.setData((x) => (x ? { ...x, values: r.values } : x));
+      toast('Settings saved');
+    } catch (err) {
+      // Point at the setting the message names, when it names one.
+      const m = err instanceof ApiError ? keys.find((k) => err.message.includes(k)) : undefined;
+      if (m) setErrors({ [m]: errorText(err) });
+      else setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <div className="page page-narrow">
+      <PageHeader title="Settings" subtitle="Take effect at once, for every gateway node." />
+      <ErrorAlert error={settings.error} />
+      {!d ? (
+        !settings.error && <Loading />
+      ) : (
+        <form className="stack" onSubmit={save}>
+          <Card>
+            <div className="settings-list">
+              {keys.map((k) => {
+                const def = d.definitions[k]!;
+                const meta = LABELS[k] ?? { label: k };
+                const id = `setting-${k}`;
+                return (
+                  <div className="setting" key={k}>
+                    {typeof def.default === 'boolean' ? (
+                      <Field label={meta.label} hint={def.description} error={errors[k]}>
+                        <Switch label={values[k] ? 'On' : 'Off'} checked={values[k] === true} onChange={(v) => setValues({ ...values, [k]: v })} />
+                      </Field>
+                    ) : (
+                      <Field label={meta.label} htmlFor={id} hint={def.description} error={errors[k]}>
+                        <div className="input-unit">
+                          <input
+                            id={id}
+                            className="input"
+                            type={typeof def.default === 'number' ? 'number' : k === 'publicUrl' ? 'url' : 'text'}
+                            value={String(values[k] ?? '')}
+                            onChange={(e) => setValues({ ...values, [k]: e.target.value })}
+                            placeholder={k === 'publicUrl' ? 'https://gatehouse.example.com' : String(def.default)}
+                            spellCheck={false}
+                          />
+                          {meta.unit && <span className="unit">{meta.unit}</span>}
+                        </div>
+                      </Field>
+                    )}
+                  </div>
+                );
+              })}
+            </div>
+          </Card>
+          {error ? <Alert kind="error">{errorText(error)}</Alert> : null}
+          <div className="form-actions sticky-actions">
+            {changed.length > 0 && (
+              <Button onClick={() => settings.data && setValues(Object.fromEntries(Object.entries(settings.data.values).map(([k, v]) => [k, typeof v === 'boolean' ? v : String(v)])))}>Discard changes</Button>
+            )}
+            <Button type="submit" variant="primary" busy={busy} disabled={changed.length === 0}>
+              Save settings
+            </Button>
+          </div>
+        </form>
+      )}
+    </div>
+  );
+}
