@@ -3,8 +3,9 @@
 # Starts a throwaway PostgreSQL cluster unless GATEHOUSE_TEST_PG_URL points at one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-npx tsc -p tsconfig.json
+npm run build --silent
 npx tsc -p test/tsconfig.json --noEmit
+npx tsc -p ui/tsconfig.json --noEmit
 if [ -z "${GATEHOUSE_TEST_PG_URL:-}" ]; then
   PGDIR=$(mktemp -d /tmp/gatehouse-pg.XXXXXX)
   trap 'bash scripts/pg-test.sh stop "$PGDIR"' EXIT
