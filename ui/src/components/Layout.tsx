@@ -107,7 +107,7 @@ export function Layout({ children }: { children: ReactNode }) {
       <a href="#main" className="skip-link">
         Skip to content
       </a>
-      <aside className="sidebar" aria-label="Main navigation">
+      <aside className="sidebar">
         <Link to="/" className="brand">
           <svg width="26" height="26" viewBox="0 0 32 32" aria-hidden="true">
             <rect width="32" height="32" rx="7" fill="currentColor" />
@@ -115,7 +115,7 @@ export function Layout({ children }: { children: ReactNode }) {
           </svg>
           <span>Gatehouse</span>
         </Link>
-        <nav>
+        <nav aria-label="Main navigation">
           {NAV.map((s) => {
             const items = s.items.filter(allowed);
             if (items.length === 0) return null;

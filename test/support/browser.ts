@@ -1,0 +1,97 @@
+// A headless Chromium (Debian's, at /usr/bin/chromium: browsers are never downloaded)
+// driven by playwright-core, fresh contexts that accept the gateway's self-signed
+// certificate, screenshots saved as test artifacts, and small waits on what a page shows.
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+
+export const CHROMIUM = '/usr/bin/chromium';
+
+const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+}
+
+export interface Ctx {
+  context: BrowserContext;
+  page: Page;
+  /** Console errors, page errors and failed requests seen so far, for failure messages. */
+  problems: string[];
+}
+
+/** A fresh context (own cookies) with one page, 1280×800, that accepts self-signed certificates. */
+export async function newContext(browser: Browser, baseURL?: string): Promise<Ctx> {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 }, ...(baseURL ? { baseURL } : {}) });
+  // Generous: the whole suite may run alongside (two files at a time by default).
+  context.setDefaultTimeout(15_000);
+  const problems: string[] = [];
+  const watch = (p: Page) => {
+    // Failed requests are listed with their address by the response handler below.
+    p.on('console', (m) => m.type() === 'error' && !m.text().startsWith('Failed to load resource') && problems.push(`console: ${m.text()}`));
+    p.on('response', (r) => r.status() >= 400 && problems.push(`${r.status()} ${r.request().method()} ${new URL(r.url()).pathname}`));
+    p.on('requestfailed', (r) => problems.push(`request failed: ${r.method()} ${new URL(r.url()).pathname} ${r.failure()?.errorText ?? ''}`));
+    p.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  };
+  context.on('page', watch);
+  const page = await context.newPage();
+  return { context, page, problems };
+}
+
+let announced = false;
+
+/** The folder screenshots go to (printed once, so the test run shows where). */
+export function screenshotDir(): string {
+  const dir = resolve(join(process.env.GATEHOUSE_TEST_ARTIFACTS ?? 'test-artifacts', 'screenshots'));
+  mkdirSync(dir, { recursive: true });
+  if (!announced) {
+    announced = true;
+    console.log(`screenshots: ${dir}`);
+  }
+  return dir;
+}
+
+/** Saves a PNG of the page (viewport, or the whole page with fullPage) and returns its path. */
+export async function screenshot(page: Page, name: string, opts: { fullPage?: boolean } = {}): Promise<string> {
+  const path = join(screenshotDir(), `${name.replace(/[^A-Za-z0-9_.-]+/g, '-')}.png`);
+  await page.screenshot({ path, fullPage: opts.fullPage ?? false, animations: 'disabled' });
+  return path;
+}
+
+/** Polls until fn returns a truthy value; the error names what was awaited and the last value seen. */
+export async function until<T>(fn: () => Promise<T | null | undefined | false | ''>, what: string, timeoutMs = 10_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+      last = v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+    await sleep(100);
+  }
+}
+
+/** The text xterm.js shows (its DOM renderer's rows), one line per row. */
+export async function terminalText(page: Page): Promise<string> {
+  return page.locator('.xterm-rows').first().innerText();
+}
+
+/** Waits until the xterm on the page shows text matching pattern; returns the whole screen text. */
+export function waitForTerminalText(page: Page, pattern: RegExp, timeoutMs = 10_000): Promise<string> {
+  let seen = '';
+  return until(
+    async () => {
+      seen = await terminalText(page);
+      return pattern.test(seen) ? seen : null;
+    },
+    `terminal text ${pattern}`,
+    timeoutMs,
+  ).catch((e: Error) => {
+    throw new Error(`${e.message}\nscreen:\n${seen}`);
+  });
+}
