@@ -32,8 +32,15 @@ export const REDACT = [
   'res.headers["set-cookie"]',
 ];
 
+/** Launch tickets travel in a few query strings (.rdp download, browser terminal): never log them. */
+export const scrubUrl = (url: string): string => url.replace(/([?&](?:ticket|token|access_token)=)[^&#]*/gi, '$1[redacted]');
+
+function serializeRequest(req: { method?: string; url?: string; headers?: Record<string, unknown>; ip?: string; socket?: { remoteAddress?: string; remotePort?: number } }) {
+  return { method: req.method, url: scrubUrl(req.url ?? ''), host: req.headers?.host, remoteAddress: req.ip ?? req.socket?.remoteAddress, remotePort: req.socket?.remotePort };
+}
+
 export function createLogger(opts: { level: string; dataDir?: string; stream?: NodeJS.WritableStream }): Logger {
-  const base = { level: opts.level, redact: { paths: REDACT, censor: '[redacted]' } };
+  const base = { level: opts.level, redact: { paths: REDACT, censor: '[redacted]' }, serializers: { req: serializeRequest } };
   if (opts.stream) return pino(base, opts.stream as pino.DestinationStream);
   const streams: pino.StreamEntry[] = [{ level: opts.level as pino.Level, stream: process.stdout }];
   if (opts.dataDir) {

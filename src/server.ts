@@ -10,12 +10,14 @@ import { migrate, openStore } from './store/db.js';
 import { loadTls } from './tls.js';
 import { buildApp } from './web/app.js';
 import { startSshDoor, type SshDoor } from './protocols/ssh/server.js';
+import { startRdpDoor, type RdpDoor } from './protocols/rdp/door/server.js';
 
 export interface Running {
   core: Core;
   app: FastifyInstance;
   url: string;
   sshPort: number;
+  rdpPort: number;
   stop(): Promise<void>;
 }
 
@@ -51,11 +53,22 @@ export async function startServer(config: Config, opts: { logStream?: NodeJS.Wri
   await app.listen({ port: config.httpPort, host: config.bindHost });
   ssh = await startSshDoor({ host: config.bindHost, port: config.sshPort, dataDir: config.dataDir, broker: core.launching, log });
   core.launching.setDoorPort('ssh', ssh.port);
+  let rdp: RdpDoor;
+  try {
+    rdp = await startRdpDoor({ host: config.bindHost, port: config.rdpPort, key: tls.key, cert: tls.cert, broker: core.launching, log });
+  } catch (e) {
+    await ssh.close();
+    await app.close();
+    await store.close().catch(() => {});
+    throw e;
+  }
+  core.launching.setDoorPort('rdp', rdp.port);
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.httpPort;
   const url = `https://${config.bindHost === '0.0.0.0' ? 'localhost' : config.bindHost}:${port}`;
   await core.audit.record(SYSTEM, { action: 'system.start', details: { version: core.version, database: store.kind, httpPort: port } });
   announce(`gatehouse: ssh door on port ${ssh.port}`);
+  announce(`gatehouse: rdp door on port ${rdp.port}`);
   announce(`gatehouse: listening on ${url} (database: ${store.kind}, data dir: ${config.dataDir}${tls.selfSigned ? `, self-signed TLS ${tls.fingerprint256}` : ''})`);
 
   let timer: NodeJS.Timeout | undefined;
@@ -76,10 +89,11 @@ export async function startServer(config: Config, opts: { logStream?: NodeJS.Wri
     if (timer) clearTimeout(timer);
     await core.sessions.endAll('gateway shutting down');
     await ssh?.close();
+    await rdp.close();
     await app.close();
     await core.audit.record(SYSTEM, { action: 'system.stop' }).catch(() => {});
     await core.audit.checkpoint().catch(() => {});
     await store.close();
   };
-  return { core, app, url, sshPort: ssh.port, stop };
+  return { core, app, url, sshPort: ssh.port, rdpPort: rdp.port, stop };
 }

@@ -103,6 +103,8 @@ const TABLE: Record<string, Row> = {
   'DELETE /api/v1/launchers/:id':                [Y, N, N, N],
   // launching needs the launch permission (and view on the secret); host keys follow the secret's ACL
   'POST /api/v1/secrets/:id/launch':             [Y, Y, N, N],
+  // the .rdp file of the caller's own RDP launch ticket (any signed-in user; the ticket decides)
+  'GET /api/v1/launch/rdp-file':                  [Y, Y, Y, Y],
   'GET /api/v1/secrets/:id/host-key':            [Y, Y, Y, Y],
   'DELETE /api/v1/secrets/:id/host-key':         [Y, Y, Y, Y],
   // the browser door: any signed-in user; the launch ticket (theirs, still valid) decides.
@@ -211,7 +213,7 @@ for (const kind of DB_KINDS) {
      * A launch ticket of `a` on the shared secret, issued directly: Auditor and Application
      * accounts cannot launch, but the routes that take a ticket are open to every signed-in user.
      */
-    const mkTicket = async (a: Actor) => (await t.core.tickets.issue({ userId: a.id, secretId: fx.secretId, launcherId: (await t.core.launchers.get('ssh')).id, clientIp: null, ttlSeconds: 300 })).ticket;
+    const mkTicket = async (a: Actor, launcher = 'ssh') => (await t.core.tickets.issue({ userId: a.id, secretId: fx.secretId, launcherId: (await t.core.launchers.get(launcher)).id, clientIp: null, ttlSeconds: 300 })).ticket;
     /** A session of the bootstrap administrator on the shared secret; ended unless `live`. */
     const mkSession = async (live: boolean) => startSession(t, (await admin('GET', '/api/v1/me')).id, fx.secretId, live);
 
@@ -313,6 +315,7 @@ for (const kind of DB_KINDS) {
       'PATCH /api/v1/launchers/:id': async () => ({ method: 'PATCH', url: `/api/v1/launchers/${await mkLauncher()}`, body: { record: true, idleTimeoutSeconds: 600 } }),
       'DELETE /api/v1/launchers/:id': async () => ({ method: 'DELETE', url: `/api/v1/launchers/${await mkLauncher()}` }),
       'POST /api/v1/secrets/:id/launch': async () => ({ method: 'POST', url: `/api/v1/secrets/${fx.secretId}/launch`, body: { launcher: 'ssh' } }),
+      'GET /api/v1/launch/rdp-file': async (a) => ({ method: 'GET', url: `/api/v1/launch/rdp-file?ticket=${await mkTicket(a, 'rdp')}` }),
       'GET /api/v1/secrets/:id/host-key': async () => ({ method: 'GET', url: `/api/v1/secrets/${fx.secretId}/host-key` }),
       'DELETE /api/v1/secrets/:id/host-key': async () => ({ method: 'DELETE', url: `/api/v1/secrets/${fx.secretId}/host-key` }),
       'POST /api/v1/tickets/decline': async (a) => ({ method: 'POST', url: '/api/v1/tickets/decline', body: { ticket: await mkTicket(a) } }),

@@ -199,6 +199,12 @@ interface Fixtures {
   appAccount: { username: string; password: string };
   /** A launch ticket of the administrator's, which the self user cannot decline. */
   othersTicket: string;
+  /** An unused RDP launch ticket of the administrator's. */
+  rdpTicket: string;
+  /** An RDP launch ticket of the administrator's, declined (so used up). */
+  usedRdpTicket: string;
+  /** A Windows-account secret (mapped to rdp only). */
+  windowsSecretId: string;
   selfPassword: string;
   selfApiTokenId: string;
   clientId: string;
@@ -449,7 +455,20 @@ const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
       body: { launcher: 'ssh', bindIp: false },
       extra: [
         { name: 'unknown launcher', url: `/api/v1/secrets/${fx.secretId}/launch`, body: { launcher: 'no-such-launcher' }, expect: 400, code: 'unknown_launcher' },
-        { name: 'launcher not mapped to the template', url: `/api/v1/secrets/${fx.secretId}/launch`, body: { launcher: 'rdp' }, expect: 400, code: 'launcher_not_mapped' },
+        { name: 'launcher not mapped to the template', url: `/api/v1/secrets/${fx.windowsSecretId}/launch`, body: { launcher: 'ssh' }, expect: 400, code: 'launcher_not_mapped' },
+      ],
+    },
+    'GET /api/v1/launch/rdp-file': {
+      query: { ticket: 'A'.repeat(32) },
+      extra: [
+        { name: 'unknown ticket', url: `/api/v1/launch/rdp-file?ticket=${'A'.repeat(32)}`, expect: 404, code: 'not_found' },
+        { name: 'not shaped like a ticket', url: `/api/v1/launch/rdp-file?ticket=${encodeURIComponent("' OR '1'='1' --")}`, expect: 404, code: 'not_found' },
+        { name: "someone else's ticket", url: `/api/v1/launch/rdp-file?ticket=${fx.othersTicket}`, token: fx.selfToken, expect: 404, code: 'not_found' },
+        { name: 'an SSH ticket', url: `/api/v1/launch/rdp-file?ticket=${fx.othersTicket}`, expect: 400, code: 'not_rdp' },
+        { name: 'a used ticket', url: `/api/v1/launch/rdp-file?ticket=${fx.usedRdpTicket}`, expect: 409, code: 'ticket_used' },
+        { name: 'ticket missing', url: '/api/v1/launch/rdp-file', expect: 400, code: 'invalid_request', mention: 'ticket' },
+        { name: 'a Host header that is no host name', url: `/api/v1/launch/rdp-file?ticket=${fx.rdpTicket}`, headers: { host: 'bad host!' }, expect: 400, code: 'bad_gateway_host' },
+        { name: 'an unused RDP ticket of yours', url: `/api/v1/launch/rdp-file?ticket=${fx.rdpTicket}`, expect: 200 },
       ],
     },
     'GET /api/v1/secrets/:id/host-key': {},
@@ -543,6 +562,10 @@ for (const kind of DB_KINDS) {
       sessionCookie = `gh_session=${session.value}`;
       const appLogin = await t.user('bad-input-app', ['Application'], { isApplication: true });
       const launch = await ok('POST', `/api/v1/secrets/${secret.id}/launch`, { launcher: 'ssh' });
+      const rdpLaunch = await ok('POST', `/api/v1/secrets/${secret.id}/launch`, { launcher: 'rdp' });
+      const rdpUnused = await ok('POST', `/api/v1/secrets/${secret.id}/launch`, { launcher: 'rdp' });
+      assert.equal((await t.req('POST', '/api/v1/tickets/decline', { token: t.adminToken, body: { ticket: rdpLaunch.ticket } })).statusCode, 204);
+      const windows = await ok('POST', '/api/v1/secrets', { name: 'target-windows', template: 'windows-account', fields: { machine: 'w1', username: 'Administrator', password: 'bad-input-win-pw' } });
       const client = await ok('POST', `/api/v1/users/${appAccount.id}/client-credentials`);
       const me = await ok('GET', '/api/v1/me');
       const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -555,6 +578,9 @@ for (const kind of DB_KINDS) {
         signOutToken: await t.login('bad-input-self', self.password),
         appAccount: { username: 'bad-input-app', password: appLogin.password },
         othersTicket: launch.ticket,
+        usedRdpTicket: rdpLaunch.ticket,
+        rdpTicket: rdpUnused.ticket,
+        windowsSecretId: windows.id,
         selfPassword: self.password,
         selfApiTokenId: selfToken.id,
         clientId: client.clientId,

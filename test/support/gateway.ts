@@ -13,6 +13,7 @@ export interface Gateway {
   running: Running;
   dataDir: string;
   sshPort: number;
+  rdpPort: number;
   adminToken: string;
   logs(): string;
   api(method: string, url: string, opts?: { token?: string; body?: unknown; remoteAddress?: string }): Promise<{ status: number; body: any; raw: string }>;
@@ -34,6 +35,7 @@ export async function startGateway(kind: DbKind = 'sqlite', env: Record<string, 
     GATEHOUSE_DATA_DIR: dataDir,
     GATEHOUSE_HTTP_PORT: '0',
     GATEHOUSE_SSH_PORT: '0',
+    GATEHOUSE_RDP_PORT: '0',
     GATEHOUSE_BIND_HOST: '127.0.0.1',
     GATEHOUSE_PUBLIC_URL: 'https://127.0.0.1',
     GATEHOUSE_ADMIN_PASSWORD: ADMIN_PASSWORD,
@@ -66,6 +68,7 @@ export async function startGateway(kind: DbKind = 'sqlite', env: Record<string, 
     running,
     dataDir,
     sshPort: running.sshPort,
+    rdpPort: running.rdpPort,
     adminToken: await userToken('admin', ADMIN_PASSWORD),
     logs: () => lines.join(''),
     api,

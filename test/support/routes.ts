@@ -15,11 +15,17 @@ export function routesFromTree(tree: string): string[] {
     stack.length = depth + 1;
     for (const method of (m[3] ?? '').split(',').map((s) => s.trim()).filter(Boolean)) if (method !== 'HEAD') out.push(`${method} ${path}`);
   }
-  return out.sort();
+  return out.filter(isApi).sort();
 }
 
-/** Every route the running app has registered. */
-export const registeredRoutes = (t: TestApp): string[] => routesFromTree(t.app.printRoutes({ commonPrefix: false }));
+/** API routes only: the browser app's static files (public by design, see src/web/ui.ts) are not part of the API tables. */
+const isApi = (key: string) => {
+  const path = key.slice(key.indexOf(' ') + 1);
+  return path.startsWith('/api/') || path.startsWith('/oauth2/') || path === '/healthz';
+};
+
+/** Every API route the running app has registered. */
+export const registeredRoutes = (t: TestApp): string[] => routesFromTree(t.app.printRoutes({ commonPrefix: false })).filter(isApi);
 
 /** Routes the OpenAPI document lists (all but hidden ones), as sorted "METHOD /path/:param" keys. */
 export async function documentedRoutes(t: TestApp): Promise<string[]> {
@@ -29,5 +35,5 @@ export async function documentedRoutes(t: TestApp): Promise<string[]> {
   for (const [path, ops] of Object.entries<Record<string, unknown>>(r.json().paths)) {
     for (const method of Object.keys(ops)) if (method !== 'head') out.push(`${method.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`);
   }
-  return out.sort();
+  return out.filter(isApi).sort();
 }

@@ -187,6 +187,27 @@ export class Launching implements SessionBroker {
     return { required: l.record, text: l.options.consentText?.trim() || DEFAULT_CONSENT };
   }
 
+  /**
+   * What a .rdp file for one of the caller's own unused RDP tickets needs: the launcher,
+   * the secret's name and the gateway port. Someone else's ticket reads as unknown.
+   */
+  async rdpFileFor(p: Principal, ticket: string): Promise<{ launcher: LauncherView; secretName: string; gateway: { host: string | null; port: number }; allowConnectionSharing: boolean }> {
+    const row = await this.deps.tickets.peek(ticket);
+    if (!row || row.userId !== p.userId) throw new AppError(404, 'not_found', 'ticket not found');
+    if (row.usedAt) throw new AppError(409, 'ticket_used', 'this ticket was already used or declined; launch again');
+    if (row.expiresAt <= Date.now()) throw new AppError(410, 'ticket_expired', 'this ticket has expired; launch again');
+    const launcher = await this.deps.launchers.get(row.launcherId);
+    if (launcher.protocol !== 'rdp') throw badRequest(`the ticket is for a ${launcher.protocol} launcher, not RDP`, 'not_rdp');
+    // Only the name (for the file name), and only if the caller still sees the secret.
+    const secret = await this.deps.secrets.get(p, row.secretId).catch(() => null);
+    return {
+      launcher,
+      secretName: secret?.name ?? 'gatehouse',
+      gateway: { host: launcher.gatewayHost, port: launcher.gatewayPort ?? this.deps.ports.rdp },
+      allowConnectionSharing: await this.deps.settings.get('allowConnectionSharing'),
+    };
+  }
+
   /** The launcher a ticket was issued for (doors decide consent and protocol before redeeming). */
   async ticketLauncher(ticket: string): Promise<LauncherView | null> {
     const row = await this.deps.tickets.peek(ticket);

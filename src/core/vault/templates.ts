@@ -57,7 +57,8 @@ export const BUILTIN_TEMPLATES: (TemplateDef & { id: string; name: string })[] =
     machineField: 'machine',
     domainField: null,
     usernameField: 'username',
-    launchers: ['ssh', 'telnet'],
+    // rdp too: Linux hosts running xrdp take the same account over RDP.
+    launchers: ['ssh', 'telnet', 'rdp'],
   },
   {
     id: 'windows-account',

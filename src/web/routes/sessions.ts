@@ -3,9 +3,10 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { createReadStream } from 'node:fs';
 import type { Core } from '../../core/core.js';
-import { forbidden } from '../../core/errors.js';
+import { badRequest, forbidden } from '../../core/errors.js';
 import { actorOf, type Principal } from '../../core/identity/principal.js';
 import type { LauncherInput } from '../../core/launch/launchers.js';
+import { buildRdpFile, RDP_FILE_CONTENT_TYPE, rdpFileName } from '../../protocols/rdp/rdp-file.js';
 import { body, bool, idParams, nullableStr, optStr, pageQuery, str, type PageQuery } from '../schemas.js';
 
 const launcherProps = {
@@ -80,7 +81,35 @@ export const sessionRoutes =
           const knownHosts = doors().sshHostKeys.map((k) => `[${host}]:${r.gateway.port} ${k}`);
           out.ssh = { host, port: r.gateway.port, username: r.ticket, command: `ssh -p ${r.gateway.port} ${shellQuote(r.ticket)}@${shellQuote(host)}`, knownHosts };
         }
+        // Same origin: the file is fetched with the same credentials, by the ticket's owner only.
+        if (r.launcher.protocol === 'rdp') out.rdpFile = `/api/v1/launch/rdp-file?ticket=${encodeURIComponent(r.ticket)}`;
         return out;
+      },
+    );
+    app.get<{ Querystring: { ticket: string } }>(
+      '/launch/rdp-file',
+      {
+        schema: {
+          tags: ['sessions'],
+          summary: 'The .rdp file for one of your unused RDP launch tickets (application/x-rdp): the ticket travels as loadbalanceinfo to the RDP door',
+          querystring: { type: 'object', required: ['ticket'], additionalProperties: false, properties: { ticket: str(64) } },
+        },
+      },
+      async (req, reply) => {
+        const f = await core.launching.rdpFileFor(req.principal!, req.query.ticket);
+        const host = f.gateway.host || (await gatewayHost(req));
+        let text: string;
+        try {
+          text = buildRdpFile({ host, port: f.gateway.port, ticket: req.query.ticket, allowConnectionSharing: f.allowConnectionSharing });
+        } catch (e) {
+          // A Host header that is no host name (set publicUrl to fix the address handed out).
+          if (e instanceof RangeError) throw badRequest(`cannot write a .rdp file for gateway host "${host.slice(0, 64)}": ${e.message}`, 'bad_gateway_host');
+          throw e;
+        }
+        reply.header('content-type', RDP_FILE_CONTENT_TYPE);
+        reply.header('content-disposition', `attachment; filename="${rdpFileName(f.secretName)}"`);
+        reply.header('cache-control', 'no-store');
+        return reply.send(text);
       },
     );
 

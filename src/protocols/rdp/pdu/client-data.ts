@@ -51,6 +51,22 @@ export function blockHeader(type: number, bodyLength: number): Buffer {
 
 /** Offset of serverSelectedProtocol from the start of the CS_CORE block (header included). */
 export const CORE_SERVER_SELECTED_PROTOCOL_OFFSET = 212;
+/** Offset of earlyCapabilityFlags from the start of the CS_CORE block (header included). */
+export const CORE_EARLY_CAPABILITY_FLAGS_OFFSET = 144;
+/** CS_CORE earlyCapabilityFlags (2.2.1.3.2). */
+export const RNS_UD_CS = {
+  SUPPORT_ERRINFO_PDU: 0x0001,
+  WANT_32BPP_SESSION: 0x0002,
+  SUPPORT_STATUSINFO_PDU: 0x0004,
+  STRONG_ASYMMETRIC_KEYS: 0x0008,
+  VALID_CONNECTION_TYPE: 0x0020,
+  SUPPORT_MONITOR_LAYOUT_PDU: 0x0040,
+  SUPPORT_NETCHAR_AUTODETECT: 0x0080,
+  SUPPORT_DYNVC_GFX_PROTOCOL: 0x0100,
+  SUPPORT_DYNAMIC_TIME_ZONE: 0x0200,
+  SUPPORT_HEARTBEAT_PDU: 0x0400,
+  SUPPORT_SKIP_CHANNELJOIN: 0x0800,
+} as const;
 /** Bytes of CS_CORE up to and including imeFileName: everything after is optional. */
 const CORE_MANDATORY_LENGTH = 132;
 

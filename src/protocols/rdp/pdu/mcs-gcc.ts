@@ -11,6 +11,7 @@ import { berBoolean, berEnumerated, berOctetString, berSequence, expectTlv, TAG,
 import { perLength, readPerLength, T124_OID } from '../encoding/per.js';
 import { ByteReader } from '../encoding/reader.js';
 import {
+  CORE_EARLY_CAPABILITY_FLAGS_OFFSET,
   CORE_SERVER_SELECTED_PROTOCOL_OFFSET,
   CS,
   decodeClientCluster,
@@ -263,6 +264,8 @@ export interface ConnectInitialRewrite {
   keepChannel?: (channel: ChannelDef, index: number) => boolean;
   /** Whole client data blocks to leave out (e.g. CS.MULTITRANSPORT: UDP cannot be relayed). */
   dropBlockTypes?: number[];
+  /** Changes CS_CORE's earlyCapabilityFlags (when the client sent the field). */
+  earlyCapabilityFlags?: (flags: number) => number;
 }
 
 export interface RewrittenConnectInitial {
@@ -287,6 +290,9 @@ export function rewriteConnectInitial(pdu: Buffer, change: ConnectInitialRewrite
     if (b.type === CS.CORE && change.serverSelectedProtocol !== undefined) {
       if (ci.serverSelectedProtocolOffset === undefined) throw new RdpProtocolError('gcc', 'unsupported', 'CS_CORE has no serverSelectedProtocol field to rewrite');
       bytes.writeUInt32LE(change.serverSelectedProtocol >>> 0, CORE_SERVER_SELECTED_PROTOCOL_OFFSET);
+    }
+    if (b.type === CS.CORE && change.earlyCapabilityFlags && ci.core.earlyCapabilityFlags !== undefined) {
+      bytes.writeUInt16LE(change.earlyCapabilityFlags(ci.core.earlyCapabilityFlags) & 0xffff, CORE_EARLY_CAPABILITY_FLAGS_OFFSET);
     }
     if (b.type === CS.NET && change.keepChannel) {
       const indices = keep.flatMap((k, i) => (k ? [i] : []));

@@ -1,0 +1,211 @@
+// The relay between the person's TLS leg and the target's, once both are up. It frames
+// both byte streams (TPKT slow-path and fast-path) and rewrites what must differ between
+// the legs:
+//   client → target  MCS Connect Initial: serverSelectedProtocol = what the target chose,
+//                    no graphics pipeline flag, no multitransport (UDP) block;
+//                    Client Info PDU: the vaulted domain/user/password, auto-logon on;
+//   target → client  MCS Connect Response: clientRequestedProtocols = what the client
+//                    asked the gateway for; Server Redirection PDUs and Save Session Info
+//                    PDUs carrying an auto-reconnect cookie are dropped.
+// Everything else passes byte for byte, with backpressure in both directions.
+import type { TLSSocket } from 'node:tls';
+import type { Logger } from 'pino';
+import type { SessionHandle } from '../../../core/broker.js';
+import { isRdpProtocolError, RdpProtocolError } from '../errors.js';
+import { CS, RNS_UD_CS } from '../pdu/client-data.js';
+import { injectLogon, SEC } from '../pdu/client-info.js';
+import { MCS_CONNECT_INITIAL, parseConnectResponse, rewriteConnectInitial, rewriteConnectResponse } from '../pdu/mcs-gcc.js';
+import { buildDisconnectProviderUltimatum, buildSendData, DOMAIN_PDU, parseSendData } from '../pdu/mcs-domain.js';
+import { buildSetErrorInfo, classifyServerPdu, ERRINFO, PDUTYPE, shareControlHeader } from '../pdu/share.js';
+import { RdpFramer, type RdpFrame } from '../pdu/tpkt.js';
+import { buildDataTpdu, parseDataTpdu, TPDU, tpduCode } from '../pdu/x224.js';
+import type { TargetLogon } from './target.js';
+
+export interface RelayOptions {
+  handle: SessionHandle;
+  client: TLSSocket;
+  target: TLSSocket;
+  /** The protocol the target selected (goes into CS_CORE.serverSelectedProtocol). */
+  targetProtocol: number;
+  /** What the client asked the gateway for (goes back in SC_CORE.clientRequestedProtocols). */
+  clientRequestedProtocols: number;
+  logon: TargetLogon;
+  log: Logger;
+  /** Test hook: the decrypted bytes of the client leg ('in' from the client, 'out' to it). */
+  tap?: (direction: 'in' | 'out', data: Buffer) => void;
+  /** Called once when both legs are closed; the reason is for the session record. */
+  onClose(reason: string): void;
+}
+
+export class RdpRelay {
+  private readonly clientFramer = new RdpFramer();
+  private readonly targetFramer = new RdpFramer();
+  private connectInitialSeen = false;
+  private connectResponseSeen = false;
+  private ioChannel: number | undefined;
+  private infoSent = false;
+  /** From the target's Demand Active and Send Data Indications: what a PDU of the gateway's own needs. */
+  private shareId: number | undefined;
+  private serverUserId: number | undefined;
+  private closed = false;
+  private closeReason: string | null = null;
+
+  constructor(private readonly o: RelayOptions) {}
+
+  start(): void {
+    const { client, target } = this.o;
+    client.on('data', (d: Buffer) => this.pump(d, 'client'));
+    target.on('data', (d: Buffer) => this.pump(d, 'target'));
+    client.on('error', (e) => this.close(`client connection error: ${e.message}`));
+    target.on('error', (e) => this.close(`target connection error: ${e.message}`));
+    client.on('close', () => this.close('client disconnected'));
+    target.on('close', () => this.close('target disconnected'));
+    client.on('end', () => this.close('client disconnected'));
+    target.on('end', () => this.close('target disconnected'));
+    client.resume();
+    target.resume();
+  }
+
+  /**
+   * Ends the session from the gateway's side (terminate, timers, shutdown): once the
+   * session is active the client first gets a Set Error Info PDU (an administrative
+   * disconnect, so it does not try to auto-reconnect) and a Disconnect Provider Ultimatum.
+   */
+  terminate(reason: string): void {
+    if (!this.closed && this.shareId !== undefined && this.serverUserId !== undefined && this.ioChannel !== undefined) {
+      const errorInfo = buildSetErrorInfo({ shareId: this.shareId, pduSource: this.serverUserId, errorInfo: ERRINFO.RPC_INITIATED_DISCONNECT });
+      const out = Buffer.concat([
+        buildDataTpdu(buildSendData({ type: DOMAIN_PDU.SEND_DATA_INDICATION, initiator: this.serverUserId, channelId: this.ioChannel, flags: 0x70, data: errorInfo })),
+        buildDataTpdu(buildDisconnectProviderUltimatum()),
+      ]);
+      this.o.tap?.('out', out);
+      this.o.client.write(out);
+    }
+    this.close(reason);
+  }
+
+  /** Ends both legs (terminate, shutdown, protocol error). */
+  close(reason: string): void {
+    this.closeReason ??= reason;
+    if (this.closed) return;
+    this.closed = true;
+    const { client, target } = this.o;
+    client.end();
+    target.end();
+    // Give TLS a moment to flush close_notify, then make sure both sockets are gone.
+    setTimeout(() => {
+      client.destroy();
+      target.destroy();
+    }, 500).unref();
+    this.o.onClose(this.closeReason);
+  }
+
+  private pump(chunk: Buffer, from: 'client' | 'target'): void {
+    if (this.closed) return;
+    const { client, target, handle, tap } = this.o;
+    const src = from === 'client' ? client : target;
+    const dst = from === 'client' ? target : client;
+    if (from === 'client') {
+      tap?.('in', chunk);
+      handle.traffic(chunk.length, 0);
+    } else handle.traffic(0, chunk.length);
+    let frames: RdpFrame[];
+    try {
+      frames = (from === 'client' ? this.clientFramer : this.targetFramer).push(chunk);
+    } catch (e) {
+      return this.fail(from, e);
+    }
+    dst.cork();
+    try {
+      for (const f of frames) {
+        const out = from === 'client' ? this.fromClient(f) : this.fromTarget(f);
+        if (!out) continue;
+        if (from === 'target') tap?.('out', out);
+        if (!dst.write(out)) {
+          src.pause();
+          dst.once('drain', () => src.resume());
+        }
+      }
+    } catch (e) {
+      return this.fail(from, e);
+    } finally {
+      process.nextTick(() => dst.uncork());
+    }
+  }
+
+  private fail(from: 'client' | 'target', e: unknown): void {
+    if (!isRdpProtocolError(e) && !(e instanceof RangeError)) {
+      // A bug, not bad input: never let it escape an event handler.
+      this.o.log.error({ sessionId: this.o.handle.id, from, err: { message: (e as Error).message, stack: (e as Error).stack } }, 'rdp relay failure');
+      return this.close('gateway error');
+    }
+    const detail = isRdpProtocolError(e) ? { layer: e.layer, reason: e.reason, message: e.message } : { message: (e as Error).message };
+    this.o.log.warn({ sessionId: this.o.handle.id, from, ...detail }, 'rdp relay: malformed PDU, connection dropped');
+    this.o.handle.note('rdp_protocol_error', { from, ...detail });
+    this.close(`protocol error from the ${from}`);
+  }
+
+  private fromClient(f: RdpFrame): Buffer | null {
+    if (f.kind === 'preconnection') throw new RdpProtocolError('preconnection', 'unexpected', 'a preconnection PDU after TLS');
+    if (f.kind === 'fastpath') {
+      if (!this.infoSent) throw new RdpProtocolError('fastpath', 'unexpected', 'fast-path input before the Client Info PDU');
+      return f.data;
+    }
+    if (tpduCode(f.data) !== TPDU.DATA) return f.data;
+    const mcs = parseDataTpdu(f.data);
+    if (!this.connectInitialSeen) {
+      if (mcs.length < 2 || mcs.readUInt16BE(0) !== MCS_CONNECT_INITIAL) throw new RdpProtocolError('mcs', 'unexpected', 'the first PDU after TLS is not an MCS Connect Initial');
+      this.connectInitialSeen = true;
+      const rw = rewriteConnectInitial(mcs, {
+        serverSelectedProtocol: this.o.targetProtocol,
+        // The recorder decodes bitmap updates, not the graphics pipeline's codecs.
+        earlyCapabilityFlags: (flags) => flags & ~RNS_UD_CS.SUPPORT_DYNVC_GFX_PROTOCOL,
+        // UDP multitransport cannot pass the gateway.
+        dropBlockTypes: [CS.MULTITRANSPORT],
+      });
+      this.o.handle.note('rdp_channels', { channels: rw.channels.map((c) => c.name) });
+      return buildDataTpdu(rw.pdu);
+    }
+    if (this.infoSent) return f.data;
+    const sd = parseSendData(mcs);
+    if (!sd) return f.data; // Erect Domain, Attach User, Channel Join …
+    // Under TLS the first Send Data Request is the Client Info PDU: nothing else may precede it.
+    if (sd.type !== DOMAIN_PDU.SEND_DATA_REQUEST || sd.channelId !== this.ioChannel || sd.data.length < 4 || !(sd.data.readUInt16LE(0) & SEC.INFO_PKT)) {
+      throw new RdpProtocolError('mcs', 'unexpected', `Send Data on channel ${sd.channelId} before the Client Info PDU`);
+    }
+    const injected = injectLogon(sd.data, { domain: this.o.logon.domain, userName: this.o.logon.username, password: this.o.logon.password });
+    this.infoSent = true;
+    this.o.handle.note('rdp_logon_injected', { user: this.o.logon.username, domain: this.o.logon.domain, clientUserName: injected.clientUserName.slice(0, 64), autoReconnectCookieRemoved: injected.removedCookie });
+    return buildDataTpdu(buildSendData({ ...sd, data: injected.data }));
+  }
+
+  private fromTarget(f: RdpFrame): Buffer | null {
+    if (f.kind === 'fastpath') return f.data;
+    if (f.kind !== 'tpkt' || tpduCode(f.data) !== TPDU.DATA) return f.data;
+    const mcs = parseDataTpdu(f.data);
+    if (!this.connectResponseSeen) {
+      this.connectResponseSeen = true;
+      const cr = parseConnectResponse(mcs);
+      if (cr.result !== 0 || !cr.network) return f.data; // refused: the client hears it as is
+      this.ioChannel = cr.network.mcsChannelId;
+      return buildDataTpdu(rewriteConnectResponse(mcs, { clientRequestedProtocols: this.o.clientRequestedProtocols }));
+    }
+    const sd = parseSendData(mcs);
+    if (sd && sd.type === DOMAIN_PDU.SEND_DATA_INDICATION && sd.channelId === this.ioChannel) {
+      this.serverUserId ??= sd.initiator;
+      const sc = shareControlHeader(sd.data);
+      if (sc?.pduType === PDUTYPE.DEMANDACTIVE && sd.data.length >= 10) this.shareId = sd.data.readUInt32LE(6);
+      const verdict = classifyServerPdu(sd.data);
+      if (verdict === 'redirection') {
+        this.o.log.warn({ sessionId: this.o.handle.id }, 'rdp relay: dropped a Server Redirection PDU from the target');
+        this.o.handle.note('rdp_redirection_dropped', {});
+        return null;
+      }
+      if (verdict === 'reconnect-cookie') {
+        this.o.handle.note('rdp_reconnect_cookie_dropped', {});
+        return null;
+      }
+    }
+    return f.data;
+  }
+}

@@ -1,0 +1,179 @@
+// The RDP front door. A standard client opens the .rdp file Gatehouse handed out and
+// presents the single-use ticket as its X.224 routing token (or MS-RDPEPS preconnection
+// blob). The door redeems it through the core, opens the target with the vaulted
+// credential (TLS, or NLA via CredSSP), answers the client with TLS under the Gatehouse
+// certificate and relays, injecting the credential into the Client Info PDU. This file
+// never sees the database or the vault: only the SessionBroker/SessionHandle.
+import { createServer, type Server, type Socket } from 'node:net';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import type { Logger } from 'pino';
+import type { SessionBroker, SessionHandle } from '../../../core/broker.js';
+import { TicketRefused } from '../../../core/broker.js';
+import { normalizeIp } from '../../../core/launch/tickets.js';
+import { NEG_RSP_FLAGS } from '../pdu/x224.js';
+import { acceptTls, FrontError, offersTls, readClientHello, refuseWithoutTls } from './front.js';
+import { RdpRelay } from './relay.js';
+import { connectRdpTarget, TargetError, vaultedLogon } from './target.js';
+
+export interface RdpDoorOptions {
+  host: string;
+  port: number;
+  /** The Gatehouse TLS key and certificate (PEM), shown to RDP clients. */
+  key: string | Buffer;
+  cert: string | Buffer;
+  broker: SessionBroker;
+  log: Logger;
+  /** Target TCP connect, X.224, TLS and each NLA step (default 15 s). */
+  connectTimeoutMs?: number;
+  /** How long a client has to send its Connection Request and finish TLS (default 10 s). */
+  handshakeTimeoutMs?: number;
+}
+
+export interface RdpDoor {
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * In-process test hook: sees the decrypted bytes of every client leg ('in' from the
+ * client, 'out' to it), so tests can prove no credential byte ever reaches the person.
+ * Never set outside tests.
+ */
+export const rdpDoorTestHooks: { tap: ((sessionId: string, direction: 'in' | 'out', data: Buffer) => void) | null } = { tap: null };
+
+export async function startRdpDoor(opts: RdpDoorOptions): Promise<RdpDoor> {
+  const secureContext = createSecureContext({ key: opts.key, cert: opts.cert, minVersion: 'TLSv1.2' });
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((sock) => {
+    sockets.add(sock);
+    sock.once('close', () => sockets.delete(sock));
+    onConnection(sock, opts, secureContext).catch((err) => {
+      opts.log.error({ err: { message: (err as Error).message, stack: (err as Error).stack } }, 'rdp door: connection handling failed');
+      sock.destroy();
+    });
+  });
+  server.on('error', (err: Error) => opts.log.error({ err: { message: err.message } }, 'rdp door error'));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address();
+  return {
+    port: typeof addr === 'object' && addr ? addr.port : opts.port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      }),
+  };
+}
+
+async function onConnection(sock: Socket, opts: RdpDoorOptions, secureContext: SecureContext): Promise<void> {
+  const { broker, log } = opts;
+  const ip = normalizeIp(sock.remoteAddress ?? '');
+  const handshakeTimeoutMs = opts.handshakeTimeoutMs ?? 10_000;
+  const connectTimeoutMs = opts.connectTimeoutMs ?? 15_000;
+  sock.setNoDelay(true);
+  sock.on('error', (e) => log.debug({ clientIp: ip, err: { message: e.message } }, 'rdp client socket error'));
+
+  // ---- the ticket, before any TLS
+  let hello;
+  try {
+    hello = await readClientHello(sock, handshakeTimeoutMs);
+  } catch (e) {
+    const kind = e instanceof FrontError ? e.kind : 'protocol';
+    log.info({ clientIp: ip, kind, reason: (e as Error).message }, 'rdp door: connection dropped before the Connection Request');
+    sock.destroy();
+    return;
+  }
+  if (!offersTls(hello)) {
+    // Without TLS the person could not be served; refusing first keeps the ticket usable.
+    log.info({ clientIp: ip, requestedProtocols: hello.requestedProtocols }, 'rdp door: client did not offer TLS; refused');
+    refuseWithoutTls(sock);
+    return;
+  }
+  if (!hello.ticket) {
+    log.warn({ event: 'TicketRefused', reason: 'missing', door: 'rdp', clientIp: ip, cookie: hello.request.cookie?.slice(0, 32) }, 'TicketRefused: missing (no routing token or preconnection blob: open the .rdp file Gatehouse provides)');
+    sock.destroy();
+    return;
+  }
+  let handle: SessionHandle;
+  try {
+    handle = await broker.redeem(hello.ticket, { clientIp: ip, door: 'rdp' });
+  } catch (e) {
+    // Generic to the client (the connection just closes); the core logged and audited the exact reason.
+    if (!(e instanceof TicketRefused)) log.error({ clientIp: ip, err: { message: (e as Error).message } }, 'rdp door: redeem failed');
+    sock.destroy();
+    return;
+  }
+  const h = handle;
+  h.note('rdp_client', { ticketVia: hello.source, requestedProtocols: hello.requestedProtocols, preconnection: hello.source === 'preconnection' });
+
+  let relay: RdpRelay | null = null;
+  let terminated: string | null = null;
+  const cleanup: (() => void)[] = [() => sock.destroy()];
+  const abandon = async (reason: string) => {
+    for (const c of cleanup) c();
+    await h.end(terminated ? 'terminated' : reason).catch((err) => log.error({ err: { message: (err as Error).message } }, 'session end failed'));
+  };
+  h.onTerminate((reason) => {
+    terminated = reason;
+    if (relay) relay.terminate('terminated');
+    else for (const c of cleanup) c();
+  });
+
+  if (h.plan.protocol !== 'rdp') {
+    h.note('wrong_door', { protocol: h.plan.protocol });
+    log.warn({ sessionId: h.id, protocol: h.plan.protocol }, 'rdp door: a ticket for a non-RDP launcher was presented');
+    return abandon(`a ${h.plan.protocol} ticket presented at the RDP door`);
+  }
+
+  // ---- the target, with the vaulted credential
+  let target;
+  try {
+    const logon = vaultedLogon(h);
+    target = await connectRdpTarget(h, { connectTimeoutMs, logon });
+    if (terminated) {
+      target.socket.destroy();
+      return abandon('terminated');
+    }
+    cleanup.push(() => target!.socket.destroy());
+    // ---- the client: Connection Confirm selecting TLS, then TLS with the Gatehouse certificate
+    const flags = target.negotiationFlags & NEG_RSP_FLAGS.EXTENDED_CLIENT_DATA_SUPPORTED;
+    let client;
+    try {
+      client = await acceptTls(sock, secureContext, flags, handshakeTimeoutMs);
+    } catch (e) {
+      h.note('rdp_client_tls_failed', { message: (e as Error).message });
+      return abandon('client TLS handshake failed');
+    }
+    cleanup.push(() => client.destroy());
+    if (terminated) return abandon('terminated');
+    log.info({ sessionId: h.id, user: h.plan.user.username, target: `${h.plan.target.host}:${h.plan.target.port}`, nla: target.selectedProtocol === 2 }, 'rdp session connected');
+    const tap = rdpDoorTestHooks.tap;
+    relay = new RdpRelay({
+      handle: h,
+      client,
+      target: target.socket,
+      targetProtocol: target.selectedProtocol,
+      clientRequestedProtocols: hello.requestedProtocols,
+      logon,
+      log,
+      ...(tap ? { tap: (d: 'in' | 'out', b: Buffer) => tap(h.id, d, b) } : {}),
+      onClose: (reason) => void h.end(terminated ? 'terminated' : reason).catch((err) => log.error({ err: { message: (err as Error).message } }, 'session end failed')),
+    });
+    relay.start();
+  } catch (e) {
+    if (!(e instanceof TargetError)) {
+      log.error({ sessionId: h.id, err: { message: (e as Error).message, stack: (e as Error).stack } }, 'rdp door: session set-up failed');
+      return abandon('gateway error');
+    }
+    // The exact reason for the log, the audit trail and the session record; the person only sees the connection end.
+    h.note('target_connect_failed', { reason: e.kind, message: e.message });
+    log.warn({ sessionId: h.id, reason: e.kind, message: e.message, target: `${h.plan.target.host}:${h.plan.target.port}` }, `rdp target connection failed: ${e.message}`);
+    return abandon(e.kind === 'auth' ? `target refused the vaulted credential` : `target connection failed (${e.kind})`);
+  }
+}

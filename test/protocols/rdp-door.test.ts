@@ -1,0 +1,363 @@
+// The RDP door end to end with real processes: xfreerdp under Xvfb opens the .rdp file a
+// launch hands out, goes through a recording TCP proxy to Gatehouse's RDP door, and lands
+// on xrdp (TLS target, credential in the Client Info PDU) or FreeRDP's shadow server (NLA
+// target, credential through CredSSP) logged on as the vaulted account. No byte of the
+// password may pass on the client leg: neither in the raw TCP stream (before TLS and the
+// ciphertext after) nor in the decrypted stream the door relays.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { rdpDoorTestHooks } from '../../src/protocols/rdp/door/server.js';
+import { buildPreconnectionPdu } from '../../src/protocols/rdp/pdu/preconnection.js';
+import { ensureTargetAccount } from '../support/accounts.js';
+import { startGateway, type Gateway } from '../support/gateway.js';
+import { runXfreerdp, SHADOW_DESKTOP_RGB, startShadowServer, startXrdp, startXvfb, waitFor, XRDP_DESKTOP_RGB, type ShadowServer, type XDisplay, type Xrdp } from '../support/xrdp.js';
+
+/** A TCP proxy in front of the door that keeps every byte of the client leg. */
+async function recordingProxy(targetPort: number): Promise<{ port: number; bytes(): Buffer; close(): Promise<void> }> {
+  const chunks: Buffer[] = [];
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((c) => {
+    const up = connect(targetPort, '127.0.0.1');
+    sockets.add(c).add(up);
+    c.on('data', (d: Buffer) => chunks.push(Buffer.from(d)));
+    up.on('data', (d: Buffer) => chunks.push(Buffer.from(d)));
+    c.pipe(up);
+    up.pipe(c);
+    const done = () => {
+      c.destroy();
+      up.destroy();
+    };
+    c.on('error', done).on('close', done);
+    up.on('error', done).on('close', done);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const addr = server.address();
+  return {
+    port: typeof addr === 'object' && addr ? addr.port : 0,
+    bytes: () => Buffer.concat(chunks),
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+function assertNoSecret(label: string, bytes: Buffer, secret: string): void {
+  for (const [enc, needle] of [
+    ['ASCII', Buffer.from(secret, 'latin1')],
+    ['UTF-16LE', Buffer.from(secret, 'utf16le')],
+  ] as const) {
+    assert.equal(bytes.indexOf(needle), -1, `${label}: the password (${enc}) passed on the client leg`);
+  }
+}
+
+/** Share of the client display's pixels close to the remote desktop's colour (codecs may be lossy). */
+function shareOf(display: XDisplay, rgb: number): number {
+  const near = (c: number) => [16, 8, 0].every((s) => Math.abs(((c >> s) & 0xff) - ((rgb >> s) & 0xff)) <= 8);
+  return display
+    .screenshot()
+    .histogram(4)
+    .filter(([c]) => near(c))
+    .reduce((sum, [, n]) => sum + n, 0);
+}
+
+describe('RDP door with xfreerdp, xrdp and the FreeRDP shadow server', { timeout: 300_000 }, () => {
+  let gw: Gateway;
+  let xrdp: Xrdp;
+  let client: XDisplay;
+  let proxy: Awaited<ReturnType<typeof recordingProxy>>;
+  let work: string;
+  const account = ensureTargetAccount();
+  const tapped: Buffer[] = [];
+  let tappedOut = 0;
+
+  before(async () => {
+    work = mkdtempSync(join(tmpdir(), 'gatehouse-rdp-test-'));
+    gw = await startGateway('sqlite');
+    rdpDoorTestHooks.tap = (_id, direction, data) => {
+      tapped.push(Buffer.from(data));
+      if (direction === 'out') tappedOut += data.length;
+    };
+    proxy = await recordingProxy(gw.rdpPort);
+    // Launches hand out the proxy's port: the file then routes the client through it.
+    const p = await gw.api('PATCH', '/api/v1/launchers/rdp', { token: gw.adminToken, body: { gatewayPort: proxy.port } });
+    assert.equal(p.status, 200, p.raw);
+    [xrdp, client] = await Promise.all([startXrdp(), startXvfb()]);
+  });
+
+  after(async () => {
+    rdpDoorTestHooks.tap = null;
+    await proxy?.close();
+    await client?.stop();
+    await xrdp?.stop();
+    await gw?.close();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  const secret = async (name: string, port: number, username: string, password: string) => {
+    const r = await gw.api('POST', '/api/v1/secrets', { token: gw.adminToken, body: { name, template: 'windows-account', fields: { machine: '127.0.0.1', port, username, password } } });
+    assert.equal(r.status, 201, r.raw);
+    return r.body.id as string;
+  };
+  const launch = async (secretId: string) => {
+    const l = await gw.api('POST', `/api/v1/secrets/${secretId}/launch`, { token: gw.adminToken, body: { launcher: 'rdp' } });
+    assert.equal(l.status, 200, l.raw);
+    const f = await gw.api('GET', l.body.rdpFile, { token: gw.adminToken });
+    assert.equal(f.status, 200, f.raw);
+    const file = join(work, `${l.body.ticket}.rdp`);
+    writeFileSync(file, f.raw);
+    return { ticket: l.body.ticket as string, rdpFile: l.body.rdpFile as string, text: f.raw, file };
+  };
+  const sessionsOf = async (secretId: string) => (await gw.api('GET', `/api/v1/sessions?secretId=${secretId}`, { token: gw.adminToken })).body.items as any[];
+
+  let xrdpSecret: string;
+  let firstFile = '';
+
+  it('launch hands out a same-origin .rdp file URL; the file carries the ticket and the door address, for its owner only', async () => {
+    xrdpSecret = await secret('xrdp-box', xrdp.port, account.username, account.password);
+    const l = await gw.api('POST', `/api/v1/secrets/${xrdpSecret}/launch`, { token: gw.adminToken, body: { launcher: 'rdp' } });
+    assert.equal(l.status, 200, l.raw);
+    assert.match(l.body.ticket, /^[A-Za-z0-9_-]{32}$/);
+    assert.equal(l.body.launcher.protocol, 'rdp');
+    assert.equal(l.body.rdpFile, `/api/v1/launch/rdp-file?ticket=${l.body.ticket}`);
+    assert.ok(!l.raw.includes(account.password));
+
+    const r = await gw.running.app.inject({ method: 'GET', url: l.body.rdpFile, headers: { authorization: `Bearer ${gw.adminToken}` }, remoteAddress: '127.0.0.1' });
+    assert.equal(r.statusCode, 200, r.body);
+    assert.equal(r.headers['content-type'], 'application/x-rdp');
+    assert.match(String(r.headers['content-disposition']), /^attachment; filename="xrdp-box\.rdp"$/);
+    const lines = r.body.split('\r\n');
+    for (const want of [
+      `full address:s:127.0.0.1:${proxy.port}`,
+      `loadbalanceinfo:s:${l.body.ticket}`,
+      'disableconnectionsharing:i:1',
+      'enablecredsspsupport:i:0',
+      'authentication level:i:0',
+      'prompt for credentials:i:0',
+    ]) assert.ok(lines.includes(want), `${want} in\n${r.body}`);
+    assert.ok(!r.body.includes(account.password));
+
+    // Someone else cannot fetch it, and a made-up ticket is unknown.
+    const bob = await gw.api('POST', '/api/v1/users', { token: gw.adminToken, body: { username: 'rdp-bob', password: 'Bob-Password-4-rdp!', roles: ['User'] } });
+    assert.equal(bob.status, 201, bob.raw);
+    const bobToken = await gw.userToken('rdp-bob', 'Bob-Password-4-rdp!');
+    assert.equal((await gw.api('GET', l.body.rdpFile, { token: bobToken })).status, 404);
+    assert.equal((await gw.api('GET', '/api/v1/launch/rdp-file?ticket=' + 'A'.repeat(32), { token: gw.adminToken })).status, 404);
+    // An SSH ticket has no .rdp file.
+    const unix = await gw.api('POST', '/api/v1/secrets', { token: gw.adminToken, body: { name: 'unix-box', template: 'unix-account', fields: { machine: '127.0.0.1', username: 'u', password: 'p' } } });
+    const sshLaunch = await gw.api('POST', `/api/v1/secrets/${unix.body.id}/launch`, { token: gw.adminToken, body: { launcher: 'ssh' } });
+    assert.equal(sshLaunch.body.rdpFile, undefined);
+    const notRdp = await gw.api('GET', `/api/v1/launch/rdp-file?ticket=${sshLaunch.body.ticket}`, { token: gw.adminToken });
+    assert.equal(notRdp.status, 400);
+    assert.equal(notRdp.body.error.code, 'not_rdp');
+    // The unix-account template maps rdp too (xrdp on Linux hosts).
+    const unixRdp = await gw.api('POST', `/api/v1/secrets/${unix.body.id}/launch`, { token: gw.adminToken, body: { launcher: 'rdp' } });
+    assert.equal(unixRdp.status, 200, unixRdp.raw);
+    assert.ok(unixRdp.body.rdpFile);
+  });
+
+  it('xfreerdp opening the file gets an xrdp desktop logged on as the vaulted account; no password byte on the client leg', async () => {
+    const { file } = await launch(xrdpSecret);
+    firstFile = file;
+    const xf = runXfreerdp(file, client);
+    try {
+      await waitFor('xrdp login as the vaulted account', () => /login successful for user ghtarget/.test(xrdp.xrdpLog()) || (xf.proc.exitCode !== null ? Promise.reject(new Error(`xfreerdp exited ${xf.proc.exitCode}:\n${xf.output().slice(-3000)}\n${gw.logs().slice(-3000)}`)) : false), 60_000);
+      await waitFor('sesman session for ghtarget', () => /Session started successfully for user ghtarget/.test(xrdp.sesmanLog()), 30_000);
+      assert.match(xf.output(), /CONNECTION_STATE_ACTIVE/);
+      // The remote desktop shows in the client's window.
+      const share = await waitFor('the xrdp desktop colour on the client display', () => {
+        const s = shareOf(client, XRDP_DESKTOP_RGB);
+        return s > 0.2 ? s : false;
+      }, 30_000, 500);
+      assert.ok(share > 0.2, `desktop colour covers ${share}`);
+      const live = (await sessionsOf(xrdpSecret)).filter((s) => s.status === 'live');
+      assert.equal(live.length, 1);
+      assert.equal(live[0].protocol, 'rdp');
+      assert.equal(live[0].door, 'rdp');
+      assert.equal(live[0].target.username, 'ghtarget');
+      assert.match(gw.logs(), /rdp session connected/);
+      // The client sent its own user name (not the vaulted one) and the gateway swapped it.
+      assert.match(xf.output(), /Client Info Packet Flags/);
+    } finally {
+      await xf.stop();
+    }
+    await waitFor('the session to end', async () => (await sessionsOf(xrdpSecret)).every((s) => s.status === 'ended'), 15_000);
+    const raw = proxy.bytes();
+    assert.ok(raw.length > 10_000, `proxy saw ${raw.length} bytes`);
+    assert.ok(tappedOut > 10_000, `the door relayed ${tappedOut} decrypted bytes to the client`);
+    assertNoSecret('raw client leg (TCP)', raw, account.password);
+    assertNoSecret('decrypted client leg', Buffer.concat(tapped), account.password);
+    assertNoSecret('gateway log', Buffer.from(gw.logs()), account.password);
+    const text = await gw.api('GET', `/api/v1/recordings/${(await sessionsOf(xrdpSecret))[0].id}/text`, { token: gw.adminToken });
+    assert.equal(text.status, 200, text.raw);
+    assert.ok(text.raw.includes('rdp_logon_injected'), text.raw);
+    assert.ok(!text.raw.includes(account.password));
+  });
+
+  it('a reused ticket is refused: the client is just disconnected, the log says TicketRefused: used', async () => {
+    assert.ok(firstFile, 'needs the file of the previous test');
+    const before = (await sessionsOf(xrdpSecret)).length;
+    const xf = runXfreerdp(firstFile, client);
+    try {
+      const code = await within(xf.exited, 30_000);
+      assert.notEqual(code, 'timeout', 'xfreerdp should give up');
+      assert.notEqual(code, 0);
+    } finally {
+      await xf.stop();
+    }
+    assert.match(gw.logs(), /TicketRefused: used/);
+    assert.equal((await sessionsOf(xrdpSecret)).length, before, 'no session for a refused ticket');
+  });
+
+  it('terminate disconnects the client at once (an administrative disconnect, no auto-reconnect) and ends the session', async () => {
+    const { file } = await launch(xrdpSecret);
+    const xf = runXfreerdp(file, client);
+    try {
+      await waitFor('the client to become active', () => /CONNECTION_STATE_ACTIVE/.test(xf.output()) || (xf.proc.exitCode !== null ? Promise.reject(new Error(`xfreerdp exited:\n${xf.output().slice(-2000)}`)) : false), 60_000);
+      const live = await waitFor('a live session', async () => (await sessionsOf(xrdpSecret)).find((s) => s.status === 'live'), 10_000);
+      // Let the desktop come up first: the Demand Active gives the gateway the share id its own PDUs need.
+      await waitFor('the desktop on the client display', () => shareOf(client, XRDP_DESKTOP_RGB) > 0.2, 30_000, 500);
+      const t = await gw.api('POST', `/api/v1/sessions/${live.id}/terminate`, { token: gw.adminToken, body: { reason: 'rdp test' } });
+      assert.equal(t.status, 200, t.raw);
+      const code = await within(xf.exited, 15_000);
+      assert.notEqual(code, 'timeout', `xfreerdp still running after terminate:\n${xf.output().slice(-2000)}`);
+      assert.match(xf.output(), /ERRINFO_RPC_INITIATED_DISCONNECT/);
+      const ended = await waitFor('the session to end', async () => {
+        const s = (await sessionsOf(xrdpSecret)).find((x) => x.id === live.id);
+        return s?.status === 'ended' ? s : false;
+      }, 15_000);
+      assert.match(ended.endReason, /^terminated by admin: rdp test$/);
+    } finally {
+      await xf.stop();
+    }
+  });
+
+  it('an expired ticket is refused with the reason in the log', async () => {
+    assert.equal((await gw.api('PATCH', '/api/v1/settings', { token: gw.adminToken, body: { sessionTimeout: 1 } })).status, 200);
+    const { ticket } = await launch(xrdpSecret);
+    assert.equal((await gw.api('PATCH', '/api/v1/settings', { token: gw.adminToken, body: { sessionTimeout: 900 } })).status, 200);
+    await new Promise((r) => setTimeout(r, 1500));
+    await assert.rejects(rawHandshake(gw.rdpPort, x224Request(ticket, 0x1)), /closed after 0 bytes/);
+    await waitFor('TicketRefused: expired', () => /TicketRefused: expired/.test(gw.logs()), 5_000);
+  });
+
+  it('the ticket also works as an MS-RDPEPS preconnection blob; a client without TLS is refused before the ticket is spent', async () => {
+    const { ticket } = await launch(xrdpSecret);
+    // Standard RDP Security only: refused with SSL_REQUIRED_BY_SERVER, the ticket stays unused.
+    const noTls = await rawHandshake(gw.rdpPort, Buffer.concat([x224Request(ticket, 0x0)]));
+    assert.equal(noTls.readUInt8(11), 0x03, 'RDP_NEG_FAILURE');
+    assert.equal(noTls.readUInt32LE(15), 1, 'SSL_REQUIRED_BY_SERVER');
+    // Preconnection PDU v2 with the ticket, then a request without a routing token.
+    const cc = await rawHandshake(gw.rdpPort, Buffer.concat([buildPreconnectionPdu({ pcb: ticket }), x224Request(undefined, 0x1)]));
+    assert.equal(cc.readUInt8(11), 0x02, 'RDP_NEG_RSP');
+    assert.equal(cc.readUInt32LE(15), 1, 'TLS selected');
+    await waitFor('the preconnection session to end', async () => {
+      const all = await sessionsOf(xrdpSecret);
+      return all.length >= 2 && all.every((s) => s.status === 'ended');
+    }, 20_000);
+    // A connection without any ticket is refused with the fixed word in the log.
+    await rawHandshake(gw.rdpPort, x224Request(undefined, 0x1)).catch(() => Buffer.alloc(0));
+    await waitFor('TicketRefused: missing', () => /TicketRefused: missing/.test(gw.logs()), 5_000);
+  });
+
+  describe('NLA target (FreeRDP shadow server)', () => {
+    let shadow: ShadowServer;
+    const shadowAccount = { username: 'ghshadow', password: 'Sh4dow-Vault-Pw!7q' };
+    before(async () => {
+      shadow = await startShadowServer(shadowAccount);
+    });
+    after(async () => shadow?.stop());
+
+    it('the gateway completes NLA with the vaulted credential and the client gets the desktop', async () => {
+      const id = await secret('shadow-box', shadow.port, shadowAccount.username, shadowAccount.password);
+      const { file } = await launch(id);
+      tapped.length = 0;
+      const xf = runXfreerdp(file, client);
+      try {
+        await waitFor('the client to become active', () => /CONNECTION_STATE_ACTIVE/.test(xf.output()) || (xf.proc.exitCode !== null ? Promise.reject(new Error(`xfreerdp exited ${xf.proc.exitCode}:\n${xf.output().slice(-3000)}\n${gw.logs().slice(-3000)}`)) : false), 60_000);
+        assert.match(gw.logs(), /"nla":true,"msg":"rdp session connected"/);
+        const share = await waitFor('the shadowed desktop on the client display', () => {
+          const s = shareOf(client, SHADOW_DESKTOP_RGB);
+          return s > 0.2 ? s : false;
+        }, 30_000, 500);
+        assert.ok(share > 0.2);
+      } finally {
+        await xf.stop();
+      }
+      await waitFor('the session to end', async () => (await sessionsOf(id)).every((s) => s.status === 'ended'), 15_000);
+      const text = await gw.api('GET', `/api/v1/recordings/${(await sessionsOf(id))[0].id}/text`, { token: gw.adminToken });
+      assert.ok(text.raw.includes('rdp_target_nla'), text.raw);
+      assertNoSecret('raw client leg (TCP)', proxy.bytes(), shadowAccount.password);
+      assertNoSecret('decrypted client leg', Buffer.concat(tapped), shadowAccount.password);
+    });
+
+    it('a wrong vaulted password fails NLA: the client is disconnected and the reason is logged and recorded', async () => {
+      const id = await secret('shadow-box-wrong', shadow.port, shadowAccount.username, 'Not-The-Password-1');
+      const { file } = await launch(id);
+      const xf = runXfreerdp(file, client);
+      try {
+        const code = await within(xf.exited, 45_000);
+        assert.notEqual(code, 'timeout');
+        assert.notEqual(code, 0);
+      } finally {
+        await xf.stop();
+      }
+      assert.match(gw.logs(), /rdp target connection failed/);
+      const s = await waitFor('the session to end', async () => {
+        const all = await sessionsOf(id);
+        return all.length === 1 && all[0].status === 'ended' ? all[0] : false;
+      }, 15_000);
+      assert.equal(s.endReason, 'target refused the vaulted credential');
+    });
+  });
+});
+
+/** The promise's value, or 'timeout' after ms (the timer does not outlive the race). */
+async function within<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** An X.224 Connection Request as xfreerdp writes it: routing token + CRLF, then RDP_NEG_REQ. */
+function x224Request(token: string | undefined, protocols: number): Buffer {
+  const variable = token ? Buffer.from(`${token}\r\n`, 'latin1') : Buffer.alloc(0);
+  const neg = Buffer.from([0x01, 0x00, 0x08, 0x00, protocols, 0, 0, 0]);
+  const li = 6 + variable.length + neg.length;
+  const body = Buffer.concat([Buffer.from([li, 0xe0, 0, 0, 0, 0, 0]), variable, neg]);
+  return Buffer.concat([Buffer.from([3, 0, (body.length + 4) >> 8, (body.length + 4) & 0xff]), body]);
+}
+
+/** Sends the first bytes and returns the door's Connection Confirm (19 bytes), then closes. */
+function rawHandshake(port: number, first: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1');
+    let got = Buffer.alloc(0);
+    const t = setTimeout(() => {
+      s.destroy();
+      reject(new Error(`no Connection Confirm (got ${got.toString('hex')})`));
+    }, 20_000);
+    s.on('connect', () => s.write(first));
+    s.on('data', (d: Buffer) => {
+      got = Buffer.concat([got, d]);
+      if (got.length >= 19) {
+        clearTimeout(t);
+        s.destroy();
+        resolve(got.subarray(0, 19));
+      }
+    });
+    s.on('close', () => {
+      clearTimeout(t);
+      if (got.length < 19) reject(new Error(`closed after ${got.length} bytes`));
+    });
+    s.on('error', () => undefined);
+  });
+}
