@@ -42,4 +42,13 @@ describe('SSH door smoke', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /ghtarget\nmarker-42/);
   });
+
+  it('delivers all output to a slow reader when the target closes first (no lost tail)', async () => {
+    const l = await gw.api('POST', `/api/v1/secrets/${secretId}/launch`, { token: gw.adminToken, body: { launcher: 'ssh' } });
+    const kh = join(dir, 'known_hosts');
+    writeFileSync(kh, l.body.ssh.knownHosts.join('\n') + '\n');
+    const cmd = `ssh -p ${gw.sshPort} -o BatchMode=yes -o UserKnownHostsFile=${kh} -o StrictHostKeyChecking=yes ${l.body.ticket}@127.0.0.1 'head -c 4194304 /dev/zero' | (sleep 1; wc -c)`;
+    const r = await new Promise<{ stdout: string }>((resolve) => execFile('bash', ['-c', cmd], { timeout: 30_000 }, (_e, stdout) => resolve({ stdout })));
+    assert.equal(r.stdout.trim(), '4194304');
+  });
 });
