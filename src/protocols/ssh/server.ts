@@ -14,6 +14,7 @@ import { loadDoorHostKeys, type DoorHostKey } from './host-keys.js';
 import { SftpObserver } from './sftp-observer.js';
 import { connectTarget, TargetError } from './target.js';
 import { bridgeTelnet } from './telnet-bridge.js';
+import { listenOn } from '../listen.js';
 
 export interface SshDoorOptions {
   host: string;
@@ -37,16 +38,9 @@ export async function startSshDoor(opts: SshDoorOptions): Promise<SshDoor> {
   const hostKeys = loadDoorHostKeys(opts.dataDir);
   const server = new ssh2.Server({ hostKeys: hostKeys.map((k) => k.pem), ident: 'Gatehouse' }, (client, info) => onConnection(client, normalizeIp(info.ip), opts));
   server.on('error', (err: Error) => opts.log.error({ err: { message: err.message } }, 'ssh door error'));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const addr = server.address();
+  const port = await listenOn(server, opts.port, opts.host);
   return {
-    port: typeof addr === 'object' && addr ? addr.port : opts.port,
+    port,
     hostKeys,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

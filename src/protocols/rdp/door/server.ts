@@ -14,6 +14,7 @@ import { NEG_RSP_FLAGS } from '../pdu/x224.js';
 import { acceptTls, FrontError, offersTls, readClientHello, refuseWithoutTls } from './front.js';
 import { RdpRelay } from './relay.js';
 import { connectRdpTarget, TargetError, vaultedLogon } from './target.js';
+import { listenOn } from '../../listen.js';
 
 export interface RdpDoorOptions {
   host: string;
@@ -53,16 +54,9 @@ export async function startRdpDoor(opts: RdpDoorOptions): Promise<RdpDoor> {
     });
   });
   server.on('error', (err: Error) => opts.log.error({ err: { message: err.message } }, 'rdp door error'));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const addr = server.address();
+  const port = await listenOn(server, opts.port, opts.host);
   return {
-    port: typeof addr === 'object' && addr ? addr.port : opts.port,
+    port,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
