@@ -228,7 +228,8 @@ program
   .option('--bind-ip', 'bind the ticket to the IP address this request comes from')
   .option('--known-hosts <file>', "append the gateway's SSH host keys to this known_hosts file")
   .option('--json', 'print the whole response')
-  .action(async (ref: string, o: { launcher: string; bindIp?: boolean; knownHosts?: string; json?: boolean }) => {
+  .option('-o, --out <file>', 'for RDP launchers: where to save the .rdp file (default: <secret>.rdp)')
+  .action(async (ref: string, o: { launcher: string; bindIp?: boolean; knownHosts?: string; json?: boolean; out?: string }) => {
     const r = await callJson(session(), 'POST', `/api/v1/secrets/${await secretIdOf(ref)}/launch`, { launcher: o.launcher, ...(o.bindIp ? { bindIp: true } : {}) });
     if (o.knownHosts && r.ssh?.knownHosts) {
       const { appendFileSync } = await import('node:fs');
@@ -236,7 +237,14 @@ program
     }
     if (o.json) return out(r);
     if (r.ssh) process.stdout.write(`${r.ssh.command}\n`);
-    else out(r);
+    else if (r.rdpFile) {
+      const res = await call(session(), 'GET', r.rdpFile);
+      if (res.status !== 200) throw new ApiError(res.status, 'error', JSON.parse(res.body.toString() || '{}')?.error?.message ?? `HTTP ${res.status}`);
+      const file = o.out ?? `${ref.replace(/[^A-Za-z0-9._-]+/g, '_')}.rdp`;
+      const { writeFileSync } = await import('node:fs');
+      writeFileSync(file, res.body, { mode: 0o600 });
+      process.stdout.write(`saved ${file}: open it with your Remote Desktop client (mstsc, xfreerdp, Remmina)\n`);
+    } else out(r);
     process.stderr.write(`single-use ticket, valid until ${r.expiresAt}\n`);
   });
 const sessions = program.command('sessions').description('live and past sessions');

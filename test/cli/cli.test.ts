@@ -129,6 +129,21 @@ describe('gatehouse CLI against a running server', () => {
     assert.equal(JSON.parse(ar.stdout).fields.password, dbPassword);
   });
 
+  it('launch prints the ssh command for ssh launchers and saves the .rdp file for rdp launchers', T, async () => {
+    const l = await cli(['launch', 'db1']);
+    ok(l, 'launch ssh');
+    assert.match(l.stdout.trim(), /^ssh -p \d+ [A-Za-z0-9_][A-Za-z0-9_-]{31}@\S+$/);
+    assert.match(l.stderr, /single-use ticket, valid until/);
+    const file = join(dir, 'db1.rdp');
+    const r = await cli(['launch', 'db1', '-l', 'rdp', '-o', file]);
+    ok(r, 'launch rdp');
+    const text = readFileSync(file, 'utf8');
+    assert.match(text, /loadbalanceinfo:s:[A-Za-z0-9_-]{32}\r\n/);
+    assert.match(text, /prompt for credentials:i:0/);
+    assert.ok(!text.includes(dbPassword));
+    assert.equal(mode(file), 0o600);
+  });
+
   it('audit verify and audit export', T, async () => {
     const v = await cli(['audit', 'verify']);
     ok(v, 'audit verify');
