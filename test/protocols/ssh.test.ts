@@ -173,6 +173,16 @@ describe('SSH door', () => {
       const header = JSON.parse(/event: header\ndata: (.*)\n/.exec(sse)![1]!);
       assert.equal(header.version, 2);
       assert.equal(header.sessionId, s.id);
+      // What the session printed before the auditor arrived comes first (the backlog).
+      await eventually(
+        async () =>
+          sse
+            .split('\n\n')
+            .filter((e) => e.startsWith('data: '))
+            .some((e) => JSON.parse(e.slice(6))[1] === 'o'),
+        5000,
+        'backlog output before any new input',
+      );
       p.write('echo live-$((20+3))\r');
       await p.waitFor(/live-23/);
       await eventually(

@@ -1,7 +1,8 @@
 // Launchers, launching (single-use tickets), sessions (live and past, live view,
 // terminate) and recordings (asciicast download, text search), and SSH keys.
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
+import type { LiveSession } from '../../core/sessions/live.js';
 import type { Core } from '../../core/core.js';
 import { badRequest, forbidden } from '../../core/errors.js';
 import { actorOf, type Principal } from '../../core/identity/principal.js';
@@ -27,6 +28,27 @@ const launcherProps = {
     properties: { consentText: optStr(4000), telnetLoginPrompt: optStr(256), telnetPasswordPrompt: optStr(256), telnetFailurePattern: optStr(256) },
   },
 };
+
+const BACKLOG_BYTES = 4 * 1024 * 1024;
+
+/** Event lines of a live session's recording so far (at most the last 4 MiB, whole lines). */
+function recordingBacklog(live: LiveSession): string[] {
+  if (!live.cast) return [];
+  live.cast.flush();
+  const fd = openSync(live.cast.path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const start = Math.max(0, size - BACKLOG_BYTES);
+    const buf = Buffer.alloc(size - start);
+    readSync(fd, buf, 0, buf.length, start);
+    const lines = buf.toString('utf8').split('\n');
+    // Drop the header (first line of the file) or a line cut by the 4 MiB window.
+    lines.shift();
+    return lines.filter((l) => l.startsWith('['));
+  } finally {
+    closeSync(fd);
+  }
+}
 
 const shellQuote = (s: string) => (/^[A-Za-z0-9_.:@/-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
@@ -157,6 +179,10 @@ export const sessionRoutes =
         const res = reply.raw;
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
         res.write(`event: header\ndata: ${JSON.stringify({ version: 2, width: live.size.cols, height: live.size.rows, sessionId: live.id, user: live.plan.user.username, secret: live.plan.credential.secretName })}\n\n`);
+        // What happened before the auditor arrived (the tail of the recording so far), then live
+        // events. Flushing, reading and subscribing run in one synchronous step, so no event
+        // falls between the backlog and the stream.
+        for (const line of recordingBacklog(live)) res.write(`data: ${line}\n\n`);
         const unsubscribe = live.subscribe((line) => {
           if (!line) {
             clearInterval(ping);
