@@ -2,12 +2,13 @@
 // processes with hard timeouts, statistics and table printing. Everything is on
 // 127.0.0.1 and every wait is bounded.
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
-import { connect, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startSshd } from '../test/support/sshd.js';
+
+export { freePort } from '../test/support/sshd.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const MiB = 1 << 20;
@@ -303,88 +304,29 @@ export function descendants(root: number): number[] {
 }
 
 /**
- * A real sshd on loopback (the same settings as test/support/sshd.ts, which it mirrors
- * rather than imports so that the bench knows the listener's pid and can clean up the
- * per-connection children it leaves behind; LogLevel ERROR keeps logging out of the figures).
+ * A real sshd on loopback: the tests' sshd with LogLevel ERROR (logging stays out of the
+ * figures), tracked so an aborted run kills it, and a stop that also kills by pid the
+ * per-connection children it leaves behind.
  */
 export async function startBenchSshd(extraConfig: string[] = []): Promise<BenchSshd> {
-  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-sshd-'));
-  const port = await freePort();
-  const keyFile = join(dir, 'host_ed25519');
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyFile]);
-  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
-  const config = [
-    `Port ${port}`,
-    'ListenAddress 127.0.0.1',
-    `HostKey ${keyFile}`,
-    `PidFile ${join(dir, 'sshd.pid')}`,
-    'PasswordAuthentication yes',
-    'KbdInteractiveAuthentication no',
-    'PubkeyAuthentication yes',
-    'PermitRootLogin no',
-    'StrictModes no',
-    'UsePAM no',
-    'PrintMotd no',
-    'PrintLastLog no',
-    'AllowTcpForwarding yes',
-    'Subsystem sftp internal-sftp',
-    'LogLevel ERROR',
-    ...extraConfig,
-  ];
-  writeFileSync(join(dir, 'sshd_config'), config.join('\n') + '\n');
-  const proc = track(spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] }));
-  let stderr = '';
-  proc.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-  const until = Date.now() + 10_000;
-  while (!(await portOpen(port))) {
-    if (Date.now() > until || proc.exitCode !== null) {
-      proc.kill('SIGKILL');
-      throw new Error(`sshd did not start: ${stderr}`);
-    }
-    await sleep(50);
-  }
+  const sshd = await startSshd(['LogLevel ERROR', ...extraConfig]);
+  track(sshd.process);
+  const pid = sshd.process.pid!;
   return {
-    port,
-    pid: proc.pid!,
-    hostKey: readFileSync(`${keyFile}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' '),
+    port: sshd.port,
+    pid,
+    hostKey: sshd.hostKey,
     stop: async () => {
-      for (const pid of descendants(proc.pid!).reverse()) {
+      for (const child of descendants(pid).reverse()) {
         try {
-          process.kill(pid, 'SIGKILL');
+          process.kill(child, 'SIGKILL');
         } catch {
           /* gone */
         }
       }
-      if (proc.exitCode === null) {
-        const gone = new Promise((r) => proc.once('exit', r));
-        proc.kill('SIGTERM');
-        await withTimeout(gone, 5000, 'sshd exit').catch(() => proc.kill('SIGKILL'));
-      }
-      rmSync(dir, { recursive: true, force: true });
+      await withTimeout(sshd.stop(), 5000, 'sshd exit').catch(() => sshd.process.kill('SIGKILL'));
     },
   };
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a ? res(a.port) : rej(new Error('no port'))));
-    });
-  });
-}
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((res) => {
-    const c = connect(port, '127.0.0.1');
-    c.once('connect', () => {
-      c.destroy();
-      res(true);
-    });
-    c.once('error', () => res(false));
-  });
 }
 
 // ---------------------------------------------------------------- CPU accounting

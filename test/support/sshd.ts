@@ -34,6 +34,8 @@ export async function waitForPort(port: number, timeoutMs = 10_000): Promise<voi
 
 export interface Sshd {
   port: number;
+  /** The listening sshd (its per-connection children are its descendants). */
+  process: ChildProcess;
   /** "ssh-ed25519 AAAA…" public host key line. */
   hostKey: string;
   stop(): Promise<void>;
@@ -62,12 +64,15 @@ export async function startSshd(extraConfig: string[] = []): Promise<Sshd> {
     'AcceptEnv LANG LC_*',
     'Subsystem sftp internal-sftp',
     'LogLevel VERBOSE',
-    ...extraConfig,
   ];
+  // sshd honours the first value of a keyword, so an extra line replaces the default it names.
+  const keyword = (line: string) => line.split(/\s+/, 1)[0]!.toLowerCase();
+  const overridden = new Set(extraConfig.map(keyword));
+  config.splice(0, config.length, ...config.filter((l) => !overridden.has(keyword(l))), ...extraConfig);
   writeFileSync(join(dir, 'sshd_config'), config.join('\n') + '\n');
   const proc: ChildProcess = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   try {
     await waitForPort(port);
   } catch (e) {
@@ -76,6 +81,7 @@ export async function startSshd(extraConfig: string[] = []): Promise<Sshd> {
   }
   return {
     port,
+    process: proc,
     hostKey: readFileSync(`${keyFile}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' '),
     stop: async () => {
       proc.kill('SIGTERM');
