@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { UI_DIR } from '../../src/web/ui.js';
 import { ensureTargetAccount, TARGET_PASSWORD } from '../support/accounts.js';
-import { launchBrowser, newContext, screenshot, screenshotDir, until, waitForTerminalText, type Ctx } from '../support/browser.js';
+import { launchBrowser, newContext, screenshot, screenshotDir, until, waitForTerminalText, type Ctx, stepRunner } from '../support/browser.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
 import { startSshd, type Sshd } from '../support/sshd.js';
 
@@ -89,23 +89,7 @@ describe('web portal edge cases in a browser', { timeout: 60_000 }, () => {
     await sshd?.stop();
   });
 
-  /** Adds what the browser complained about, and screenshots of open pages, to a failing step's message. */
-  async function step(fn: () => Promise<void>): Promise<void> {
-    try {
-      await fn();
-    } catch (e) {
-      const err = e as Error;
-      const problems = contexts.flatMap((c) => c.problems);
-      if (problems.length) err.message += `\nbrowser problems:\n${problems.join('\n')}`;
-      let n = 0;
-      for (const c of contexts)
-        for (const p of c.context.pages()) {
-          const path = await screenshot(p, `portal-edges-failed-${++n}`).catch(() => null);
-          if (path) err.message += `\npage ${p.url()} → ${path}`;
-        }
-      throw err;
-    }
-  }
+  const step = stepRunner(contexts, 'portal-edges');
 
   it('after three wrong passwords the sign-in page says the account is locked', () =>
     step(async () => {

@@ -10,7 +10,7 @@ import { Secret, TOTP } from 'otpauth';
 import type { Browser, Page } from 'playwright-core';
 import { UI_DIR } from '../../src/web/ui.js';
 import { ensureTargetAccount, TARGET_PASSWORD } from '../support/accounts.js';
-import { launchBrowser, newContext, screenshot, screenshotDir, terminalText, until, waitForTerminalText, type Ctx } from '../support/browser.js';
+import { launchBrowser, newContext, screenshot, screenshotDir, terminalText, until, waitForTerminalText, type Ctx, stepRunner } from '../support/browser.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
 import { ADMIN_PASSWORD } from '../support/harness.js';
 import { clientFor, interactive, launch, PROMPT, type Proc } from '../support/ssh-client.js';
@@ -103,24 +103,7 @@ describe('web portal in a browser', { timeout: 120_000 }, () => {
     await sshd?.stop();
   });
 
-  /** Adds what the browser complained about to a failing step's message. */
-  async function step(fn: () => Promise<void>): Promise<void> {
-    try {
-      await fn();
-    } catch (e) {
-      const err = e as Error;
-      const problems = contexts.flatMap((c) => c.problems);
-      if (problems.length) err.message += `\nbrowser problems:\n${problems.join('\n')}`;
-      // What each open page showed when the step failed.
-      let n = 0;
-      for (const c of contexts)
-        for (const p of c.context.pages()) {
-          const path = await screenshot(p, `portal-failed-${++n}`).catch(() => null);
-          if (path) err.message += `\npage ${p.url()} → ${path}`;
-        }
-      throw err;
-    }
-  }
+  const step = stepRunner(contexts, 'portal');
 
   it('signs in with password and TOTP; a wrong password shows a plain error; sign-out returns to sign-in', () =>
     step(async () => {

@@ -95,3 +95,26 @@ export function waitForTerminalText(page: Page, pattern: RegExp, timeoutMs = 10_
     throw new Error(`${e.message}\nscreen:\n${seen}`);
   });
 }
+
+/**
+ * Runs a test step; when it fails, the error also carries what the browser complained about
+ * and a screenshot path for every open page (named `<prefix>-failed-N`).
+ */
+export function stepRunner(contexts: Ctx[], prefix: string): (fn: () => Promise<void>) => Promise<void> {
+  return async (fn) => {
+    try {
+      await fn();
+    } catch (e) {
+      const err = e as Error;
+      const problems = contexts.flatMap((c) => c.problems);
+      if (problems.length) err.message += `\nbrowser problems:\n${problems.join('\n')}`;
+      let n = 0;
+      for (const c of contexts)
+        for (const p of c.context.pages()) {
+          const path = await screenshot(p, `${prefix}-failed-${++n}`).catch(() => null);
+          if (path) err.message += `\npage ${p.url()} → ${path}`;
+        }
+      throw err;
+    }
+  };
+}
