@@ -25,6 +25,13 @@ export interface ConnectPlan {
   launcher: LauncherView;
 }
 
+/** What a graphical recording's header says besides startedAt (which the core adds). */
+export interface GraphicsHeader {
+  format: string;
+  formatVersion: number;
+  [k: string]: unknown;
+}
+
 export interface TerminalInfo {
   cols: number;
   rows: number;
@@ -46,6 +53,15 @@ export interface SessionHandle {
   /** Non-terminal output (exec without a pty): recorded as text when printable, else as a marker. */
   rawOutput(data: Buffer): void;
   resize(cols: number, rows: number): void;
+  /**
+   * Graphical sessions: starts a ghrec recording (when the launcher records) with this
+   * header; the format (e.g. "rdp") defines the record types. Idempotent.
+   */
+  beginGraphics(header: GraphicsHeader): void;
+  /** Appends one record of the graphical recording (no-op when not recording). */
+  graphics(type: number, payload: Uint8Array): void;
+  /** Text the person typed, decoded by the protocol (keystroke log); kept only when the launcher records keystrokes. */
+  keystrokes(text: string): void;
   note(kind: string, details: Record<string, unknown>): void;
   /** Trust-on-first-use pinning of the target's host key, per secret. */
   verifyHostKey(keyType: string, fingerprint: string): Promise<'pinned' | 'match' | 'mismatch'>;

@@ -1,8 +1,10 @@
 // One live session: recording, keystroke index, live-view subscribers, timers and the
 // terminate switch. Owned by the Sessions service; protocols see it as a SessionHandle.
 import { join } from 'node:path';
-import type { ConnectPlan, SessionHandle, TerminalInfo } from '../broker.js';
+import type { ConnectPlan, GraphicsHeader, SessionHandle, TerminalInfo } from '../broker.js';
 import { CastWriter } from './asciicast.js';
+import { GHREC_FILE_EXTENSION } from './ghrec.js';
+import { GhrecWriter } from './ghrec-writer.js';
 import { TypedLines } from './typed-text.js';
 
 export interface LiveHooks {
@@ -12,6 +14,7 @@ export interface LiveHooks {
   verifyHostKey(s: LiveSession, keyType: string, fingerprint: string): Promise<'pinned' | 'match' | 'mismatch'>;
 }
 
+/** Live-view observers get asciicast lines, or for graphical sessions each ghrec record in base64; '' at the end. */
 export type Subscriber = (line: string) => void;
 
 // Runs over every byte of non-pty output: an indexed loop, since `for…of` over a Buffer
@@ -28,6 +31,8 @@ export class LiveSession implements SessionHandle {
   readonly id: string;
   readonly startedAt = Date.now();
   cast: CastWriter | null = null;
+  /** The recording of a graphical session (RDP). */
+  ghrec: GhrecWriter | null = null;
   bytesIn = 0;
   bytesOut = 0;
   recordingPath: string | null = null;
@@ -52,11 +57,16 @@ export class LiveSession implements SessionHandle {
     this.touch();
   }
 
+  /** recordings/YYYY/MM/DD/<session><ext> */
+  private recordingRel(ext: string): string {
+    const d = new Date(this.startedAt);
+    return join(String(d.getUTCFullYear()), String(d.getUTCMonth() + 1).padStart(2, '0'), String(d.getUTCDate()).padStart(2, '0'), `${this.id}${ext}`);
+  }
+
   begin(term: TerminalInfo): void {
     this.size = term;
-    if (this.cast || !this.plan.launcher.record || this.ended) return;
-    const d = new Date(this.startedAt);
-    const rel = join(String(d.getUTCFullYear()), String(d.getUTCMonth() + 1).padStart(2, '0'), String(d.getUTCDate()).padStart(2, '0'), `${this.id}.cast`);
+    if (this.cast || this.ghrec || !this.plan.launcher.record || this.ended) return;
+    const rel = this.recordingRel('.cast');
     this.recordingPath = rel;
     this.cast = new CastWriter(
       join(this.hooks.recordingsDir, rel),
@@ -72,6 +82,40 @@ export class LiveSession implements SessionHandle {
         for (const s of this.subscribers) s(line);
       },
     );
+  }
+
+  beginGraphics(header: GraphicsHeader): void {
+    if (this.cast || this.ghrec || !this.plan.launcher.record || this.ended) return;
+    const rel = this.recordingRel(GHREC_FILE_EXTENSION);
+    this.recordingPath = rel;
+    this.ghrec = new GhrecWriter(join(this.hooks.recordingsDir, rel), { ...header, startedAt: new Date().toISOString() }, (rec) => {
+      if (this.subscribers.size === 0) return;
+      const line = Buffer.from(rec.buffer, rec.byteOffset, rec.byteLength).toString('base64');
+      for (const s of this.subscribers) s(line);
+    });
+  }
+
+  graphics(type: number, payload: Uint8Array): void {
+    this.ghrec?.record(type, payload);
+  }
+
+  keystrokes(text: string): void {
+    if (!text || !this.plan.launcher.recordKeystrokes) return;
+    const lines = this.typed.feed(text);
+    if (lines.length) this.hooks.onTextLines(this.id, lines.map((t) => ({ at: this.elapsed(), kind: 'command' as const, text: t })));
+  }
+
+  /** Seconds since the recording (or the session) started. */
+  private elapsed(): number {
+    if (this.cast) return this.cast.elapsed();
+    if (this.ghrec) return this.ghrec.elapsedMs() / 1000;
+    return (Date.now() - this.startedAt) / 1000;
+  }
+
+  /** Writes what is buffered, so a reader of the file sees everything up to now. */
+  flushRecording(): void {
+    this.cast?.flush();
+    this.ghrec?.flush();
   }
 
   private touch(): void {
@@ -127,7 +171,8 @@ export class LiveSession implements SessionHandle {
 
   note(kind: string, details: Record<string, unknown>): void {
     this.cast?.event('m', `${kind}: ${JSON.stringify(details)}`);
-    this.hooks.onTextLines(this.id, [{ at: this.cast?.elapsed() ?? (Date.now() - this.startedAt) / 1000, kind: 'event', text: `${kind} ${JSON.stringify(details)}` }]);
+    this.ghrec?.marker(kind, JSON.stringify(details));
+    this.hooks.onTextLines(this.id, [{ at: this.elapsed(), kind: 'event', text: `${kind} ${JSON.stringify(details)}` }]);
   }
 
   verifyHostKey(keyType: string, fingerprint: string): Promise<'pinned' | 'match' | 'mismatch'> {
@@ -148,6 +193,7 @@ export class LiveSession implements SessionHandle {
     if (this.terminated || this.ended) return;
     this.terminated = reason;
     this.cast?.event('m', `terminated: ${reason}`);
+    this.ghrec?.marker('terminated', reason);
     for (const cb of this.terminators.splice(0)) cb(reason);
   }
 
@@ -159,9 +205,10 @@ export class LiveSession implements SessionHandle {
     this.flushBinary();
     if (this.plan.launcher.recordKeystrokes) {
       const rest = this.typed.rest();
-      if (rest.length && this.cast) this.hooks.onTextLines(this.id, rest.map((text) => ({ at: this.cast!.elapsed(), kind: 'command' as const, text })));
+      if (rest.length && (this.cast || this.ghrec)) this.hooks.onTextLines(this.id, rest.map((text) => ({ at: this.elapsed(), kind: 'command' as const, text })));
     }
     this.cast?.close();
+    this.ghrec?.close();
     for (const s of this.subscribers) s('');
     this.subscribers.clear();
     await this.hooks.onEnd(this, this.terminated ?? reason);

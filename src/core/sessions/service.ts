@@ -12,6 +12,7 @@ import { SYSTEM } from '../audit/service.js';
 import type { ConnectPlan } from '../broker.js';
 import { notFound } from '../errors.js';
 import { now } from '../util.js';
+import { GHREC_FILE_EXTENSION } from './ghrec.js';
 import { LiveSession } from './live.js';
 
 export interface SessionView {
@@ -29,8 +30,13 @@ export interface SessionView {
   endReason: string | null;
   bytesIn: number;
   bytesOut: number;
-  recording: { available: boolean; sha256: string | null; keystrokes: boolean };
+  /** format: asciicast (terminal sessions, plays in asciinema) or ghrec-rdp (graphical, see docs/recordings.md). */
+  recording: { available: boolean; sha256: string | null; keystrokes: boolean; format: RecordingFormat | null };
 }
+
+export type RecordingFormat = 'asciicast' | 'ghrec-rdp';
+
+export const recordingFormatOf = (file: string | null | undefined): RecordingFormat | null => (!file ? null : file.endsWith(GHREC_FILE_EXTENSION) ? 'ghrec-rdp' : 'asciicast');
 
 export interface SessionQuery {
   status?: 'live' | 'ended';
@@ -128,7 +134,7 @@ export class Sessions {
       .execute();
     const actor = { id: s.plan.user.id, name: s.plan.user.username, ip: s.clientIp };
     await this.audit.record(actor, { action: 'session.end', target: { type: 'session', id: s.id }, details: { reason, bytesIn: s.bytesIn, bytesOut: s.bytesOut, seconds: Math.round((Date.now() - s.startedAt) / 1000) } });
-    if (s.recordingPath) await this.audit.record(SYSTEM, { action: 'recording.seal', target: { type: 'session', id: s.id }, details: { file: s.recordingPath, sha256: sha, format: 'asciicast-v2' } });
+    if (s.recordingPath) await this.audit.record(SYSTEM, { action: 'recording.seal', target: { type: 'session', id: s.id }, details: { file: s.recordingPath, sha256: sha, format: s.ghrec ? `ghrec-${s.ghrec.header.format}` : 'asciicast-v2' } });
     this.log.info({ sessionId: s.id, reason }, 'session ended');
   }
 
@@ -203,7 +209,7 @@ export class Sessions {
       endReason: r.endReason,
       bytesIn: live?.bytesIn ?? r.bytesIn,
       bytesOut: live?.bytesOut ?? r.bytesOut,
-      recording: { available: !!(r.recording ?? live?.recordingPath), sha256: r.recordingSha256, keystrokes: !!r.recordKeystrokes },
+      recording: { available: !!(r.recording ?? live?.recordingPath), sha256: r.recordingSha256, keystrokes: !!r.recordKeystrokes, format: recordingFormatOf(r.recording ?? live?.recordingPath) },
     };
   }
 
@@ -227,7 +233,7 @@ export class Sessions {
   /** Absolute path of a session's recording, flushed up to now when the session is live. */
   async recordingFile(id: string): Promise<string> {
     const live = this.live.get(id);
-    live?.cast?.flush();
+    live?.flushRecording();
     const r = await this.store.db.selectFrom('sessions').select('recording').where('id', '=', id).executeTakeFirst();
     if (!r) throw notFound('session');
     const rel = r.recording ?? live?.recordingPath;

@@ -2,7 +2,9 @@
 // terminate) and recordings (asciicast download, text search), and SSH keys.
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
+import { GHREC_CONTENT_TYPE, GHREC_FILE_EXTENSION } from '../../core/sessions/ghrec.js';
 import type { LiveSession } from '../../core/sessions/live.js';
+import { recordingFormatOf } from '../../core/sessions/service.js';
 import type { Core } from '../../core/core.js';
 import { badRequest, forbidden } from '../../core/errors.js';
 import { actorOf, type Principal } from '../../core/identity/principal.js';
@@ -208,12 +210,13 @@ export const sessionRoutes =
     );
     app.get<{ Params: { sessionId: string } }>(
       '/recordings/:sessionId',
-      { config: { permission: 'view_recordings' }, schema: { tags: ['recordings'], summary: 'The session recording (asciicast v2, plays with `asciinema play`)', params: { type: 'object', properties: { sessionId: str(128) }, required: ['sessionId'] } } },
+      { config: { permission: 'view_recordings' }, schema: { tags: ['recordings'], summary: 'The session recording: asciicast v2 for SSH/Telnet (plays with `asciinema play`), a Gatehouse graphics recording (ghrec) for RDP (`gatehouse recording export`)', params: { type: 'object', properties: { sessionId: str(128) }, required: ['sessionId'] } } },
       async (req, reply) => {
         const path = await core.sessions.recordingFile(req.params.sessionId);
         await core.audit.record(actorOf(req.principal, req.ip), { action: 'recording.view', target: { type: 'session', id: req.params.sessionId } });
-        reply.header('content-type', 'application/x-asciicast');
-        reply.header('content-disposition', `attachment; filename="${req.params.sessionId}.cast"`);
+        const graphical = recordingFormatOf(path) === 'ghrec-rdp';
+        reply.header('content-type', graphical ? GHREC_CONTENT_TYPE : 'application/x-asciicast');
+        reply.header('content-disposition', `attachment; filename="${req.params.sessionId}${graphical ? GHREC_FILE_EXTENSION : '.cast'}"`);
         return reply.send(createReadStream(path));
       },
     );
