@@ -31,11 +31,15 @@ for (const kind of DB_KINDS) {
     describe('lockout', () => {
       it('locks after lockoutThreshold (5) failed logins, even for the right password, until an admin unlocks', async () => {
         const u = await t.user('lock1', ['user']);
-        for (let i = 0; i < 5; i++) {
+        for (let i = 0; i < 4; i++) {
           const r = await login('lock1', `wrong-password-${i}`);
           assert.equal(r.statusCode, 401, r.body);
           assert.equal(r.json().error.code, 'invalid_credentials');
         }
+        // The failure that locks the account says so at once.
+        const locking = await login('lock1', 'wrong-password-4');
+        assert.equal(locking.statusCode, 423, locking.body);
+        assert.equal(locking.json().error.code, 'account_locked');
         const locked = await login('lock1', u.password);
         assert.equal(locked.statusCode, 423, locked.body);
         assert.equal(locked.json().error.code, 'account_locked');
@@ -66,7 +70,7 @@ for (const kind of DB_KINDS) {
         try {
           const u = await t.user('lock3', ['user']);
           assert.equal((await login('lock3', 'wrong-password-1')).statusCode, 401);
-          assert.equal((await login('lock3', 'wrong-password-2')).statusCode, 401);
+          assert.equal((await login('lock3', 'wrong-password-2')).statusCode, 423);
           const r = await login('lock3', u.password);
           assert.equal(r.statusCode, 423);
           assert.equal(r.json().error.code, 'account_locked');

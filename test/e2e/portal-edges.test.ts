@@ -99,14 +99,20 @@ describe('web portal edge cases in a browser', { timeout: 60_000 }, () => {
       await page.goto(url('/'));
       await page.getByRole('heading', { name: 'Sign in' }).waitFor();
       const alert = page.getByRole('alert');
-      for (let i = 1; i <= 3; i++) {
+      for (let i = 1; i <= 2; i++) {
         await submitSignIn(page, 'lou', `wrong-password-${i}`);
         await until(async () => (await alert.count()) > 0 && (await alert.innerText()).trim() === 'The username or password is not right. Check them and try again.', `wrong password ${i} refused`);
         // The form clears the password after a wrong one; wait for that before the next try.
         await until(async () => (await page.getByLabel('Password', { exact: true }).inputValue()) === '', 'password cleared');
       }
-      // The third failure locked the account: now even the right password is refused, in plain words.
+      // The third failure locks the account and says so at once …
+      await submitSignIn(page, 'lou', 'wrong-password-3');
+      await page.getByText('This account is locked after too many failed sign-in attempts.').waitFor();
+      // … and now even the right password is refused, in plain words.
+      const answer = page.waitForResponse((r) => r.url().includes('/api/v1/auth/') && r.request().method() === 'POST');
       await submitSignIn(page, 'lou', USERS.lou.password);
+      assert.equal((await answer).status(), 423);
+      await page.getByText('This account is locked after too many failed sign-in attempts.').waitFor();
       await page.getByText('This account is locked after too many failed sign-in attempts.').waitFor();
       assert.equal((await alert.innerText()).trim(), 'This account is locked after too many failed sign-in attempts. Try again later, or ask an administrator to unlock it.');
       assert.equal(await page.getByRole('heading', { name: 'My access' }).count(), 0);

@@ -57,11 +57,13 @@ export class Auth {
       await verifyPassword(null, input.password);
       return fail('unknown user');
     }
+    const LOCKED = 'account locked after too many failed logins; try again later or ask an administrator to unlock it';
     if (user.lockedUntil && user.lockedUntil > now()) {
-      return fail('account locked', 'account_locked', 'account locked after too many failed logins; try again later or ask an administrator to unlock it', 423);
+      return fail('account locked', 'account_locked', LOCKED, 423);
     }
     if (!(await verifyPassword(user.passwordHash, input.password))) {
-      await this.registerFailure(user);
+      // The attempt that locks the account says so at once, not only the next one.
+      if (await this.registerFailure(user)) return fail('wrong password; account locked', 'account_locked', LOCKED, 423);
       return fail('wrong password');
     }
     if (!user.enabled) return fail('account disabled', 'account_disabled', 'this account is disabled', 403);
@@ -69,7 +71,7 @@ export class Auth {
     if (user.totpEnabled) {
       if (!input.totp) return fail('second factor missing', 'totp_required', 'a TOTP code (or a recovery code) is required for this account');
       if (!(await this.checkSecondFactor(user, input.totp))) {
-        await this.registerFailure(user);
+        if (await this.registerFailure(user)) return fail('wrong second factor; account locked', 'account_locked', LOCKED, 423);
         return fail('wrong second factor', 'invalid_totp', 'invalid TOTP code');
       }
     }
@@ -85,13 +87,15 @@ export class Auth {
     return { token, expiresAt, user };
   }
 
-  private async registerFailure(user: User): Promise<void> {
+  /** Counts a failed login; true when this failure locked the account. */
+  private async registerFailure(user: User): Promise<boolean> {
     const threshold = await this.settings.get('lockoutThreshold');
     const failed = user.failedLogins + 1;
     const lock = threshold > 0 && failed >= threshold;
     const lockedUntil = lock ? now() + (await this.settings.get('lockoutMinutes')) * 60_000 : user.lockedUntil;
     await this.db.updateTable('users').set({ failedLogins: lock ? 0 : failed, lockedUntil }).where('id', '=', user.id).execute();
     if (lock) await this.audit.record({ id: user.id, name: user.username }, { action: 'user.lockout', outcome: 'failure', target: { type: 'user', id: user.id }, details: { failedLogins: failed } });
+    return lock;
   }
 
   // ---- tokens
