@@ -6,6 +6,7 @@ import { badRequest, conflict, forbidden, notFound } from '../errors.js';
 import { flag, newId, now, parseJson } from '../util.js';
 import { checkPasswordPolicy, hashPassword } from './passwords.js';
 import { BUILTIN_ROLES, isPermission, type Permission } from './permissions.js';
+import type { Principal } from './principal.js';
 
 export interface UserView {
   id: string;
@@ -232,6 +233,15 @@ export class Directory {
   }
 
   // ---- effective rights
+
+  /**
+   * The principal a front door acts for (a ticket's owner, a user signed in at the SSH
+   * door): the user's groups and permissions now, no token, no scope restriction.
+   */
+  async doorPrincipal(user: Pick<User, 'id' | 'username' | 'isApplication'>, ip: string | null = null): Promise<Principal> {
+    const groupIds = await this.groupIdsOf(user.id);
+    return { userId: user.id, username: user.username, isApplication: !!user.isApplication, groupIds, permissions: await this.permissionsOf(user.id, groupIds), scopes: null, tokenId: '', tokenKind: 'session', ip };
+  }
 
   async groupIdsOf(userId: string): Promise<string[]> {
     const rows = await this.db.selectFrom('groupMembers').select('groupId').where('userId', '=', userId).execute();

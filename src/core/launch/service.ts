@@ -15,7 +15,7 @@ import { newId } from '../util.js';
 import { atLeast, type Access } from '../vault/access.js';
 import type { Secrets, Credential } from '../vault/secrets.js';
 import type { Templates } from '../vault/templates.js';
-import { DEFAULT_PORTS, type LauncherView, type Launchers } from './launchers.js';
+import { DEFAULT_PORTS, rdpRedirection, type LauncherView, type Launchers } from './launchers.js';
 import type { Tickets } from './tickets.js';
 
 export const DEFAULT_CONSENT = 'This session will be recorded: the screen output and your keystrokes are kept and may be reviewed by auditors. Continue only if you agree.';
@@ -78,10 +78,8 @@ export class Launching implements SessionBroker {
   private async checkLaunchable(userId: string, secretId: string, launcher: LauncherView): Promise<{ reason: RefusalReason; detail: string } | null> {
     const user = await this.deps.dir.userRow(userId).catch(() => null);
     if (!user || !user.enabled) return { reason: 'permission_withdrawn', detail: 'user missing or disabled' };
-    const groupIds = await this.deps.dir.groupIdsOf(userId);
-    const permissions = await this.deps.dir.permissionsOf(userId, groupIds);
-    if (!permissions.has('launch')) return { reason: 'permission_withdrawn', detail: 'launch permission withdrawn' };
-    const p = { userId, username: user.username, groupIds, permissions } as Principal;
+    const p = await this.deps.dir.doorPrincipal(user);
+    if (!p.permissions.has('launch')) return { reason: 'permission_withdrawn', detail: 'launch permission withdrawn' };
     const { secret } = await this.deps.secrets.require(p, secretId, 'list').catch(() => ({ secret: null }));
     if (!secret) return { reason: 'permission_withdrawn', detail: 'secret deleted or no longer shared' };
     const level = await this.deps.access.secretLevel(p, secret);
@@ -149,8 +147,7 @@ export class Launching implements SessionBroker {
 
   async open(userId: string, secretRef: string, launcherRef: string | null, ctx: RedeemContext): Promise<SessionHandle> {
     const user = await this.deps.dir.userRow(userId);
-    const groupIds = await this.deps.dir.groupIdsOf(userId);
-    const p = { userId, username: user.username, groupIds, permissions: await this.deps.dir.permissionsOf(userId, groupIds) } as Principal;
+    const p = await this.deps.dir.doorPrincipal(user, ctx.clientIp);
     try {
       const found = await this.deps.secrets.list(p, { search: secretRef, limit: 50, offset: 0 });
       const secret = found.items.find((s) => s.id === secretRef || s.name === secretRef) ?? (await this.deps.secrets.get(p, secretRef).catch(() => null));
@@ -191,7 +188,10 @@ export class Launching implements SessionBroker {
    * What a .rdp file for one of the caller's own unused RDP tickets needs: the launcher,
    * the secret's name and the gateway port. Someone else's ticket reads as unknown.
    */
-  async rdpFileFor(p: Principal, ticket: string): Promise<{ launcher: LauncherView; secretName: string; gateway: { host: string | null; port: number }; allowConnectionSharing: boolean }> {
+  async rdpFileFor(
+    p: Principal,
+    ticket: string,
+  ): Promise<{ launcher: LauncherView; secretName: string; gateway: { host: string | null; port: number }; allowConnectionSharing: boolean; redirection: ReturnType<typeof rdpRedirection> }> {
     const row = await this.deps.tickets.peek(ticket);
     if (!row || row.userId !== p.userId) throw new AppError(404, 'not_found', 'ticket not found');
     if (row.usedAt) throw new AppError(409, 'ticket_used', 'this ticket was already used or declined; launch again');
@@ -205,6 +205,8 @@ export class Launching implements SessionBroker {
       secretName: secret?.name ?? 'gatehouse',
       gateway: { host: launcher.gatewayHost, port: launcher.gatewayPort ?? this.deps.ports.rdp },
       allowConnectionSharing: await this.deps.settings.get('allowConnectionSharing'),
+      // Only a hint to the client: the RDP relay enforces the same policy.
+      redirection: rdpRedirection(launcher.options),
     };
   }
 
