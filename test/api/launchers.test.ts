@@ -57,6 +57,47 @@ for (const kind of DB_KINDS) {
       assert.equal(builtinDelete.statusCode, 403);
     });
 
+    it('keeps the RDP redirection policy in the launcher options; the .rdp file follows it', async () => {
+      const rdpSecret = await t.req('POST', '/api/v1/secrets', { token: t.adminToken, body: { name: 'win', template: 'windows-account', fields: { machine: '127.0.0.1', username: 'u', password: 'Launcher-Test-Pw-2' } } });
+      assert.equal(rdpSecret.statusCode, 201, rdpSecret.body);
+      const fileLines = async () => {
+        const l = await t.req('POST', `/api/v1/secrets/${rdpSecret.json().id}/launch`, { token: t.adminToken, body: { launcher: 'rdp' } });
+        assert.equal(l.statusCode, 200, l.body);
+        const f = await t.req('GET', l.json().rdpFile, { token: t.adminToken });
+        assert.equal(f.statusCode, 200, f.body);
+        const lines = f.body.split('\r\n');
+        return ['redirectclipboard', 'drivestoredirect', 'redirectprinters'].map((k) => lines.find((x: string) => x.startsWith(`${k}:`)));
+      };
+      // The built-in rdp launcher has no options: everything allowed.
+      const builtin = await t.req('GET', '/api/v1/launchers/rdp', { token: t.adminToken });
+      assert.deepEqual(builtin.json().options, {});
+      assert.deepEqual(await fileLines(), ['redirectclipboard:i:1', 'drivestoredirect:s:*', 'redirectprinters:i:1']);
+
+      const p = await t.req('PATCH', '/api/v1/launchers/rdp', { token: t.adminToken, body: { options: { rdpClipboard: false, rdpDrives: false, rdpPrinters: true } } });
+      assert.equal(p.statusCode, 200, p.body);
+      assert.deepEqual(p.json().options, { rdpClipboard: false, rdpDrives: false, rdpPrinters: true });
+      assert.deepEqual((await t.req('GET', '/api/v1/launchers/rdp', { token: t.adminToken })).json().options, { rdpClipboard: false, rdpDrives: false, rdpPrinters: true });
+      assert.deepEqual(await fileLines(), ['redirectclipboard:i:0', 'drivestoredirect:s:', 'redirectprinters:i:1']);
+
+      await t.req('PATCH', '/api/v1/launchers/rdp', { token: t.adminToken, body: { options: { rdpPrinters: false } } });
+      assert.deepEqual(await fileLines(), ['redirectclipboard:i:1', 'drivestoredirect:s:*', 'redirectprinters:i:0']);
+
+      // A session connector launcher carries its own policy.
+      const c = await t.req('POST', '/api/v1/launchers', { token: t.adminToken, body: { name: 'Cluster RDP', type: 'session-connector', childType: 'rdp', gatewayHost: 'rdp.cluster.example', options: { rdpClipboard: false } } });
+      assert.equal(c.statusCode, 201, c.body);
+      assert.equal(c.json().options.rdpClipboard, false);
+
+      // Not booleans: refused by the schema, nothing stored.
+      for (const bad of [{ rdpClipboard: 'no' }, { rdpDrives: 0 }, { rdpPrinters: null }]) {
+        const r = await t.req('PATCH', '/api/v1/launchers/rdp', { token: t.adminToken, body: { options: bad } });
+        assert.equal(r.statusCode, 400, JSON.stringify(bad));
+      }
+      // …and by the service for callers that skip the HTTP schema.
+      await assert.rejects(t.core.launchers.update({ id: null, name: 'test' }, 'rdp', { options: { rdpDrives: 'no' as unknown as boolean } }), /rdpDrives/);
+      await t.req('PATCH', '/api/v1/launchers/rdp', { token: t.adminToken, body: { options: {} } });
+      assert.deepEqual(await fileLines(), ['redirectclipboard:i:1', 'drivestoredirect:s:*', 'redirectprinters:i:1']);
+    });
+
     it('issues tickets with 128+ random bits, stored only as a hash, living sessionTimeout seconds (0 or below = 900)', async () => {
       const tickets: string[] = [];
       for (let i = 0; i < 5; i++) {

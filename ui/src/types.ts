@@ -128,6 +128,10 @@ export interface LauncherOptions {
   telnetLoginPrompt?: string;
   telnetPasswordPrompt?: string;
   telnetFailurePattern?: string;
+  /** RDP redirection: false denies (left out = allowed). */
+  rdpClipboard?: boolean;
+  rdpDrives?: boolean;
+  rdpPrinters?: boolean;
 }
 
 export interface Launcher {
@@ -172,7 +176,8 @@ export interface Session {
   endReason: string | null;
   bytesIn: number;
   bytesOut: number;
-  recording: { available: boolean; sha256: string | null; keystrokes: boolean };
+  /** format: asciicast (terminal) or ghrec-rdp (graphical, played by the RDP player). */
+  recording: { available: boolean; sha256: string | null; keystrokes: boolean; format?: 'asciicast' | 'ghrec-rdp' | null };
 }
 
 export interface TextLine {

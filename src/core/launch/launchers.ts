@@ -18,7 +18,22 @@ export interface LauncherOptions {
   telnetLoginPrompt?: string;
   telnetPasswordPrompt?: string;
   telnetFailurePattern?: string;
+  /**
+   * RDP redirection policy (Session Connector: "restrict what can be mapped"): false denies
+   * clipboard, drive or printer redirection, in the .rdp file and at the gateway (the RDP
+   * relay drops the channel or removes the devices). Absent = allowed.
+   */
+  rdpClipboard?: boolean;
+  rdpDrives?: boolean;
+  rdpPrinters?: boolean;
   [k: string]: unknown;
+}
+
+export const RDP_REDIRECTION_OPTIONS = ['rdpClipboard', 'rdpDrives', 'rdpPrinters'] as const;
+
+/** The launcher's RDP redirection policy: true = allowed (an option left out allows). */
+export function rdpRedirection(options: LauncherOptions): { clipboard: boolean; drives: boolean; printers: boolean } {
+  return { clipboard: options.rdpClipboard !== false, drives: options.rdpDrives !== false, printers: options.rdpPrinters !== false };
 }
 
 export interface LauncherView {
@@ -147,6 +162,7 @@ export class Launchers {
     checkRegex('telnetLoginPrompt', v.options.telnetLoginPrompt);
     checkRegex('telnetPasswordPrompt', v.options.telnetPasswordPrompt);
     checkRegex('telnetFailurePattern', v.options.telnetFailurePattern);
+    for (const k of RDP_REDIRECTION_OPTIONS) if (v.options[k] !== undefined && typeof v.options[k] !== 'boolean') throw badRequest(`options.${k} must be true or false`);
   }
 
   async create(actor: Actor, input: LauncherInput & { name: string; type: LauncherType }): Promise<LauncherView> {

@@ -13,7 +13,11 @@ export type RdpLayer =
   | 'gcc'
   | 'ntlm'
   | 'credssp'
-  | 'spnego';
+  | 'spnego'
+  /** Static virtual channel chunks (CHANNEL_PDU_HEADER). */
+  | 'vchannel'
+  /** Device redirection (MS-RDPEFS) on the rdpdr channel. */
+  | 'rdpdr';
 
 export type RdpErrorReason =
   /** The input ends before a field it announces. */

@@ -64,6 +64,15 @@ describe('.rdp file', () => {
     assert.equal(parse(buildRdpFile({ ...base, allowConnectionSharing: true })).get('disableconnectionsharing'), 'i:0');
   });
 
+  it('writes the redirection policy: allowed asks the client to redirect, denied tells it not to', () => {
+    const allowed = parse(buildRdpFile({ ...base, redirectClipboard: true, redirectDrives: true, redirectPrinters: true }));
+    assert.deepEqual([allowed.get('redirectclipboard'), allowed.get('drivestoredirect'), allowed.get('redirectprinters')], ['i:1', 's:*', 'i:1']);
+    const denied = parse(buildRdpFile({ ...base, redirectClipboard: false, redirectDrives: false, redirectPrinters: false }));
+    assert.deepEqual([denied.get('redirectclipboard'), denied.get('drivestoredirect'), denied.get('redirectprinters')], ['i:0', 's:', 'i:0']);
+    // Left out is "not asked for" at this level; the route always passes the launcher's policy.
+    assert.equal(parse(buildRdpFile(base)).get('redirectclipboard'), 'i:0');
+  });
+
   it('leaves pcb out unless asked', () => {
     assert.equal(parse(buildRdpFile(base)).has('pcb'), false);
   });

@@ -1,5 +1,6 @@
 // Launchers: built-in ssh/telnet/rdp and session connector launchers (child type + gateway),
-// with recording, keystrokes, timeouts, port forwarding and the consent text.
+// with recording, keystrokes, timeouts, port forwarding, the consent text and, for RDP,
+// the redirection policy (clipboard, drives, printers).
 import { useEffect, useState, type FormEvent } from 'react';
 import { api } from '../../api';
 import { Icon } from '../../components/Icon';
@@ -96,6 +97,7 @@ export function LauncherEdit({ id }: { id: string }) {
   const [forwarding, setForwarding] = useState(false);
   const [consentText, setConsentText] = useState('');
   const [telnet, setTelnet] = useState({ telnetLoginPrompt: '', telnetPasswordPrompt: '', telnetFailurePattern: '' });
+  const [redirect, setRedirect] = useState({ rdpClipboard: true, rdpDrives: true, rdpPrinters: true });
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
 
@@ -114,6 +116,8 @@ export function LauncherEdit({ id }: { id: string }) {
     setForwarding(l.allowPortForwarding);
     setConsentText(l.options.consentText ?? '');
     setTelnet({ telnetLoginPrompt: l.options.telnetLoginPrompt ?? '', telnetPasswordPrompt: l.options.telnetPasswordPrompt ?? '', telnetFailurePattern: l.options.telnetFailurePattern ?? '' });
+    // Left out = allowed.
+    setRedirect({ rdpClipboard: l.options.rdpClipboard !== false, rdpDrives: l.options.rdpDrives !== false, rdpPrinters: l.options.rdpPrinters !== false });
   }, [launcher.data]);
 
   const l = launcher.data;
@@ -125,9 +129,10 @@ export function LauncherEdit({ id }: { id: string }) {
     e.preventDefault();
     setBusy(true);
     setError(null);
-    const options: Record<string, string> = {};
+    const options: Record<string, string | boolean> = {};
     if (consentText.trim()) options.consentText = consentText.trim();
     if (protocol === 'telnet') for (const [k, v] of Object.entries(telnet)) if (v.trim()) options[k] = v.trim();
+    if (protocol === 'rdp') Object.assign(options, redirect);
     const body: Record<string, unknown> = {
       active,
       record,
@@ -203,6 +208,15 @@ export function LauncherEdit({ id }: { id: string }) {
             <textarea className="input" rows={4} value={consentText} onChange={(e) => setConsentText(e.target.value)} maxLength={4000} placeholder="This session will be recorded: the screen output and your keystrokes are kept and may be reviewed by auditors. Continue only if you agree." />
           </Field>
         </Card>
+        {protocol === 'rdp' && (
+          <Card title="Redirection" description="What the person's computer may share with the remote desktop. The .rdp file asks the client, and the gateway enforces it whatever the client does.">
+            <div className="stack-sm">
+              <Switch label={redirect.rdpClipboard ? 'Clipboard: allowed' : 'Clipboard: denied'} checked={redirect.rdpClipboard} onChange={(v) => setRedirect({ ...redirect, rdpClipboard: v })} />
+              <Switch label={redirect.rdpDrives ? 'Drives: allowed' : 'Drives: denied'} checked={redirect.rdpDrives} onChange={(v) => setRedirect({ ...redirect, rdpDrives: v })} />
+              <Switch label={redirect.rdpPrinters ? 'Printers: allowed' : 'Printers: denied'} checked={redirect.rdpPrinters} onChange={(v) => setRedirect({ ...redirect, rdpPrinters: v })} />
+            </div>
+          </Card>
+        )}
         {protocol === 'telnet' && (
           <Card title="Telnet prompts" description="Regular expressions (case-insensitive) for the target's login dialogue. Leave empty for the defaults.">
             <div className="form-grid">
