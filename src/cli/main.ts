@@ -281,6 +281,15 @@ recording
     process.stdout.write(`wrote ${file} (${res.body.length} bytes)\n`);
   });
 recording
+  .command('export <sessionOrFile>')
+  .description('render an RDP recording (session id or .ghrec file) to a video (--mp4 FILE, needs ffmpeg) or a still image (--png-at SECONDS --out FILE)')
+  .option('--mp4 <file>', 'write an H.264 MP4 video')
+  .option('--png-at <seconds>', 'write the screen at this time as a PNG (with --out)')
+  .option('--out <file>', 'the PNG file for --png-at')
+  .option('--fps <n>', 'frames per second of the video', '10')
+  .option('--no-cursor', 'leave the mouse pointer out')
+  .action(async (ref: string, o: { mp4?: string; pngAt?: string; out?: string; fps?: string; cursor?: boolean }) => (await import('./recording-export.js')).exportRecording(ref, o, session));
+recording
   .command('search <text>')
   .action(async (text: string) => {
     const r = await callJson(session(), 'GET', `/api/v1/recordings?q=${encodeURIComponent(text)}`);

@@ -1,0 +1,16 @@
+// The RDP recording decoder: rebuilds the screen from a Gatehouse RDP recording (.ghrec,
+// "rdp" format). Neutral code, bundled into the browser player as well as used by the CLI.
+export { RdpScreen, MAX_DESKTOP } from './screen.js';
+export {
+  composeFrame,
+  frameCount,
+  frames,
+  isAsciicast,
+  openRdpRecording,
+  RdpRecordingError,
+  renderAt,
+  type FrameOptions,
+  type RdpRecording,
+  type VideoFrame,
+} from './playback.js';
+export { defaultPointer, drawPointer, PointerState, type PointerShape } from './pointer.js';

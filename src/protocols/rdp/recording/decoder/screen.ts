@@ -1,0 +1,163 @@
+// The screen an RDP recording describes, rebuilt record by record: a framebuffer the
+// graphics records draw into, the desktop size from DESKTOP records, and the pointer (from
+// the server's pointer updates and the client's mouse input). Malformed or unsupported data
+// is skipped and counted in `warnings`; apply() never throws.
+//
+// Neutral code (no Node.js APIs): the browser player and the live view use it too.
+import type { GhrecRecord } from '../../../../core/sessions/ghrec.js';
+import { decodeDesktop, decodeInputEvents, INPUT_KIND, RDPREC } from '../records.js';
+import { applyBitmapUpdate, DecodeScratch, type Framebuffer } from './bitmap.js';
+import { packRgb, Palette } from './colors.js';
+import { PointerState, type PointerMessage } from './pointer.js';
+import { UpdateParser } from './updates.js';
+
+/** Largest desktop RDP allows (MS-RDPBCGR 2.2.1.3.2: 8192 × 8192). */
+export const MAX_DESKTOP = 8192;
+
+const OPAQUE_BLACK = packRgb(0, 0, 0);
+const dim = (v: number) => (Number.isFinite(v) ? Math.min(MAX_DESKTOP, Math.max(1, Math.round(v))) : 1);
+
+export class RdpScreen {
+  width: number;
+  height: number;
+  /** Colour depth of the session (from the last DESKTOP record); bitmaps carry their own. */
+  bpp: number;
+  /** width × height × 4 bytes, RGBA, alpha always 255. Replaced (not resized) when the desktop size changes. */
+  rgba: Uint8ClampedArray;
+  /** Last pointer position (server pointer-position updates or the client's mouse input). */
+  cursor: { x: number; y: number } | null = null;
+  /** Current pointer shape and visibility; drawn by composeFrame(), never into rgba. */
+  readonly pointer = new PointerState();
+  /** Skipped data by kind: 'bulk-compressed', 'orders', 'surface-commands', 'bad-bitmap', … → count. */
+  readonly warnings = new Map<string, number>();
+  /** Increases whenever the pointer's position, shape or visibility changes. */
+  pointerSerial = 0;
+
+  private fb: Framebuffer;
+  private readonly palette = new Palette();
+  private readonly scratch = new DecodeScratch();
+  private readonly parser: UpdateParser;
+  private drawn = 0;
+
+  constructor(width: number, height: number, bpp = 32) {
+    this.width = dim(width);
+    this.height = dim(height);
+    this.bpp = bpp;
+    this.rgba = new Uint8ClampedArray(0);
+    this.fb = { px: new Uint32Array(0), width: 0, height: 0 };
+    this.allocate(this.width, this.height, null);
+    this.parser = new UpdateParser({
+      bitmap: (d, off, end) => {
+        this.drawn += applyBitmapUpdate(d, off, end, this.fb, this.palette, this.scratch, this.warn);
+      },
+      palette: (d, off, end) => this.applyPalette(d, off, end),
+      pointer: (kind, d, off, end) => this.applyPointer(kind, d, off, end),
+      warn: this.warn,
+    });
+  }
+
+  readonly warn = (key: string): void => {
+    this.warnings.set(key, (this.warnings.get(key) ?? 0) + 1);
+  };
+
+  /**
+   * Applies one record: DESKTOP resizes, FASTPATH_OUTPUT / SLOWPATH_OUTPUT draw, INPUT mouse
+   * events move the cursor, anything else is ignored. Returns whether pixels or the size changed.
+   */
+  apply(rec: GhrecRecord): boolean {
+    try {
+      switch (rec.type) {
+        case RDPREC.DESKTOP:
+          return this.applyDesktop(rec.payload);
+        case RDPREC.FASTPATH_OUTPUT:
+          return this.draw(() => this.parser.fastPath(rec.payload));
+        case RDPREC.SLOWPATH_OUTPUT:
+          return this.draw(() => this.parser.slowPath(rec.payload));
+        case RDPREC.INPUT:
+          this.applyInput(rec.payload);
+          return false;
+        default:
+          return false;
+      }
+    } catch {
+      // Last line of defence: every parser bounds-checks, so this is a decoder bug, not a crash.
+      this.warn('decoder-error');
+      return false;
+    }
+  }
+
+  /** Starts from a keyframe: takes its size and pixels (alpha forced opaque). */
+  load(rgba: Uint8ClampedArray | Uint8Array, width: number, height: number): void {
+    this.allocate(dim(width), dim(height), null);
+    const n = Math.min(rgba.length, this.rgba.length) & ~3;
+    this.rgba.set(rgba.subarray(0, n));
+    for (let i = 3; i < this.rgba.length; i += 4) this.rgba[i] = 255;
+    this.parser.reset();
+  }
+
+  private draw(parse: () => void): boolean {
+    const before = this.drawn;
+    parse();
+    return this.drawn !== before;
+  }
+
+  /** A new framebuffer of the given size, keeping the old picture in its top-left corner. */
+  private allocate(width: number, height: number, keep: Framebuffer | null): void {
+    const rgba = new Uint8ClampedArray(width * height * 4);
+    const px = new Uint32Array(rgba.buffer);
+    px.fill(OPAQUE_BLACK);
+    if (keep) {
+      const w = Math.min(width, keep.width);
+      const h = Math.min(height, keep.height);
+      for (let y = 0; y < h; y++) px.set(keep.px.subarray(y * keep.width, y * keep.width + w), y * width);
+    }
+    this.width = width;
+    this.height = height;
+    this.rgba = rgba;
+    this.fb = { px, width, height };
+  }
+
+  private applyDesktop(payload: Uint8Array): boolean {
+    const d = decodeDesktop(payload);
+    if (!d || d.width < 1 || d.height < 1 || d.width > MAX_DESKTOP || d.height > MAX_DESKTOP) {
+      this.warn('bad-desktop');
+      return false;
+    }
+    // A (re)activation starts fast-path state afresh.
+    this.parser.reset();
+    this.bpp = d.bpp;
+    if (d.width === this.width && d.height === this.height) return false;
+    this.allocate(d.width, d.height, this.fb);
+    return true;
+  }
+
+  private applyPalette(d: Uint8Array, off: number, end: number): void {
+    // TS_UPDATE_PALETTE_DATA: updateType u16, pad2Octets u16, numberColors u32, entries (r, g, b).
+    if (end - off < 8) return this.warn('bad-palette');
+    const count = (d[off + 4]! | (d[off + 5]! << 8) | (d[off + 6]! << 16)) + d[off + 7]! * 0x1000000;
+    if (count > 256 || off + 8 + count * 3 > end) return this.warn('bad-palette');
+    this.palette.set(d.subarray(off + 8, end), 0, count);
+  }
+
+  private applyPointer(kind: PointerMessage, d: Uint8Array, off: number, end: number): void {
+    const r = this.pointer.apply(kind, d, off, end, this.palette);
+    if (r === false) return this.warn('bad-pointer');
+    if (r !== true) this.cursor = r;
+    this.pointerSerial++;
+  }
+
+  private applyInput(payload: Uint8Array): void {
+    for (const e of decodeInputEvents(payload)) {
+      if (e.kind === INPUT_KIND.MOUSE || e.kind === INPUT_KIND.MOUSE_EXTENDED) {
+        this.cursor = { x: e.a, y: e.b };
+        this.pointerSerial++;
+      } else if (e.kind === INPUT_KIND.MOUSE_RELATIVE && this.cursor) {
+        // Relative deltas are signed 16-bit values stored in the unsigned fields.
+        const x = Math.max(0, Math.min(this.width - 1, this.cursor.x + ((e.a << 16) >> 16)));
+        const y = Math.max(0, Math.min(this.height - 1, this.cursor.y + ((e.b << 16) >> 16)));
+        this.cursor = { x, y };
+        this.pointerSerial++;
+      }
+    }
+  }
+}
