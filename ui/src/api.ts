@@ -91,6 +91,15 @@ export const api = {
 
 /** Fetches a text resource (e.g. an asciicast) with the session cookie. */
 export async function fetchText(path: string, signal?: AbortSignal): Promise<string> {
+  return (await fetchOk(path, signal)).text();
+}
+
+/** Fetches a binary resource (e.g. an RDP recording) with the session cookie. */
+export async function fetchBytes(path: string, signal?: AbortSignal): Promise<Uint8Array> {
+  return new Uint8Array(await (await fetchOk(path, signal)).arrayBuffer());
+}
+
+async function fetchOk(path: string, signal?: AbortSignal): Promise<Response> {
   const res = await fetch(apiUrl(path), { credentials: 'same-origin', signal });
   if (!res.ok) {
     let message = `The server answered ${res.status} ${res.statusText}.`;
@@ -104,7 +113,7 @@ export async function fetchText(path: string, signal?: AbortSignal): Promise<str
     if (res.status === 401) onUnauthorized?.();
     throw new ApiError(res.status, code, message);
   }
-  return res.text();
+  return res;
 }
 
 /** Turns an API message ("current password is wrong") into a sentence for people. */

@@ -1,9 +1,11 @@
 // Launchers, launching (single-use tickets), sessions (live and past, live view,
 // terminate) and recordings (asciicast download, text search), and SSH keys.
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
+import type { FastifyBaseLogger, FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { closeSync, createReadStream, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { GHREC_CONTENT_TYPE, GHREC_FILE_EXTENSION } from '../../core/sessions/ghrec.js';
 import type { LiveSession } from '../../core/sessions/live.js';
+import { renderAt } from '../../protocols/rdp/recording/decoder/index.js';
+import { encodePng } from '../../protocols/rdp/recording/png.js';
 import { recordingFormatOf } from '../../core/sessions/service.js';
 import type { Core } from '../../core/core.js';
 import { badRequest, forbidden } from '../../core/errors.js';
@@ -27,7 +29,7 @@ const launcherProps = {
   options: {
     type: 'object',
     additionalProperties: false,
-    properties: { consentText: optStr(4000), telnetLoginPrompt: optStr(256), telnetPasswordPrompt: optStr(256), telnetFailurePattern: optStr(256) },
+    properties: { consentText: optStr(4000), telnetLoginPrompt: optStr(256), telnetPasswordPrompt: optStr(256), telnetFailurePattern: optStr(256), rdpClipboard: bool, rdpDrives: bool, rdpPrinters: bool },
   },
 };
 
@@ -49,6 +51,22 @@ function recordingBacklog(live: LiveSession): string[] {
     return lines.filter((l) => l.startsWith('['));
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * The screen of a live RDP session so far, as a PNG for the live view to start from (records
+ * stream on from there). Null without a recording yet, or when the decoder fails on it.
+ */
+function rdpKeyframe(live: LiveSession, log: FastifyBaseLogger): { width: number; height: number; png: string } | null {
+  if (!live.ghrec) return null;
+  live.flushRecording();
+  try {
+    const screen = renderAt(readFileSync(live.ghrec.path), Infinity);
+    return { width: screen.width, height: screen.height, png: encodePng(screen.rgba, screen.width, screen.height).toString('base64') };
+  } catch (e) {
+    log.warn({ sessionId: live.id, err: (e as Error).message }, 'live view: the RDP recording so far could not be decoded; sending no keyframe');
+    return null;
   }
 }
 
@@ -124,7 +142,7 @@ export const sessionRoutes =
         const host = f.gateway.host || (await gatewayHost(req));
         let text: string;
         try {
-          text = buildRdpFile({ host, port: f.gateway.port, ticket: req.query.ticket, allowConnectionSharing: f.allowConnectionSharing });
+          text = buildRdpFile({ host, port: f.gateway.port, ticket: req.query.ticket, allowConnectionSharing: f.allowConnectionSharing, redirectClipboard: f.redirection.clipboard, redirectDrives: f.redirection.drives, redirectPrinters: f.redirection.printers });
         } catch (e) {
           // A Host header that is no host name (set publicUrl to fix the address handed out).
           if (e instanceof RangeError) throw badRequest(`cannot write a .rdp file for gateway host "${host.slice(0, 64)}": ${e.message}`, 'bad_gateway_host');
@@ -169,7 +187,7 @@ export const sessionRoutes =
     );
     app.get<{ Params: { id: string } }>(
       '/sessions/:id/live',
-      { config: { permission: 'manage_sessions' }, schema: { tags: ['sessions'], summary: 'Live view: Server-Sent Events carrying the asciicast header, then every event as it happens', params: idParams } },
+      { config: { permission: 'manage_sessions' }, schema: { tags: ['sessions'], summary: 'Live view (Server-Sent Events). SSH/Telnet: the asciicast header, the recording so far, then every event. RDP: a header with format "rdp", a PNG keyframe of the screen so far, then every recording record in base64', params: idParams } },
       async (req, reply) => {
         const live = core.sessions.live.get(req.params.id);
         if (!live) {
@@ -180,11 +198,21 @@ export const sessionRoutes =
         reply.hijack();
         const res = reply.raw;
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
-        res.write(`event: header\ndata: ${JSON.stringify({ version: 2, width: live.size.cols, height: live.size.rows, sessionId: live.id, user: live.plan.user.username, secret: live.plan.credential.secretName })}\n\n`);
-        // What happened before the auditor arrived (the tail of the recording so far), then live
-        // events. Flushing, reading and subscribing run in one synchronous step, so no event
-        // falls between the backlog and the stream.
-        for (const line of recordingBacklog(live)) res.write(`data: ${line}\n\n`);
+        const who = { sessionId: live.id, user: live.plan.user.username, secret: live.plan.credential.secretName };
+        if (live.plan.protocol === 'rdp') {
+          // Graphical: the recording's header, the screen so far as one PNG, then every ghrec record
+          // (base64). Like the terminal backlog, the keyframe and the subscription happen in one
+          // synchronous step, so no record falls between them.
+          res.write(`event: header\ndata: ${JSON.stringify({ ...live.ghrec?.header, format: 'rdp', recorded: live.plan.launcher.record, ...who })}\n\n`);
+          const keyframe = rdpKeyframe(live, req.log);
+          if (keyframe) res.write(`event: keyframe\ndata: ${JSON.stringify(keyframe)}\n\n`);
+        } else {
+          res.write(`event: header\ndata: ${JSON.stringify({ version: 2, width: live.size.cols, height: live.size.rows, ...who })}\n\n`);
+          // What happened before the auditor arrived (the tail of the recording so far), then live
+          // events. Flushing, reading and subscribing run in one synchronous step, so no event
+          // falls between the backlog and the stream.
+          for (const line of recordingBacklog(live)) res.write(`data: ${line}\n\n`);
+        }
         const unsubscribe = live.subscribe((line) => {
           if (!line) {
             clearInterval(ping);

@@ -2,7 +2,7 @@
 // times (click to jump), search hits when arriving from a search, and the .cast download.
 import 'asciinema-player/dist/bundle/asciinema-player.css';
 import * as AsciinemaPlayer from 'asciinema-player';
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { lazy, Suspense, useEffect, useMemo, useRef, useState } from 'react';
 import { apiUrl, errorText, fetchText } from '../api';
 import { Icon } from '../components/Icon';
 import { Alert, Badge, Button, Empty, ErrorAlert, Loading, PageHeader, SearchBox } from '../components/ui';
@@ -14,6 +14,7 @@ import { MONO } from '../xterm';
 import { Highlight } from './Recordings';
 
 type Player = ReturnType<typeof AsciinemaPlayer.create>;
+const RdpPlayer = lazy(() => import('../rdp/RdpPlayer'));
 const SPEEDS = [0.5, 1, 1.5, 2, 4, 8];
 
 /** The player's terminal emulator is WebAssembly; a Content-Security-Policy without 'wasm-unsafe-eval' blocks it. */
@@ -26,7 +27,20 @@ function wasmAllowed(): boolean {
   }
 }
 
+/** RDP recordings (ghrec) play in the RDP player; terminal recordings (asciicast) here. */
 export default function RecordingDetail({ id }: { id: string }) {
+  const session = useApi<Session>(`/sessions/${encodeURIComponent(id)}`);
+  if (!session.data && session.loading) return <Loading />;
+  if (session.data?.recording.format === 'ghrec-rdp')
+    return (
+      <Suspense fallback={<Loading />}>
+        <RdpPlayer id={id} />
+      </Suspense>
+    );
+  return <CastRecordingDetail id={id} />;
+}
+
+function CastRecordingDetail({ id }: { id: string }) {
   const { query } = useLocation();
   const q = query.get('q') ?? '';
   const startAt = query.get('at') !== null ? Number(query.get('at')) : null;

@@ -1,5 +1,6 @@
 // Watching a live session: a read-only terminal fed by Server-Sent Events (the asciicast
-// header, then every event as it happens), with terminate.
+// header, then every event as it happens), with terminate. RDP sessions (header format
+// "rdp") show their screen on a canvas instead (ui/src/rdp).
 import type { Terminal as XTerm } from '@xterm/xterm';
 import { useEffect, useRef, useState } from 'react';
 import { api, apiUrl } from '../api';
@@ -7,6 +8,8 @@ import { Icon } from '../components/Icon';
 import { Button, useConfirm, useToast } from '../components/ui';
 import { duration } from '../format';
 import { useNow, useTitle } from '../hooks';
+import { createLiveFeed, RdpLive } from '../rdp/RdpLive';
+import type { LiveHeader, RdpLiveFeed } from '../rdp/stream';
 import { Link } from '../router';
 import type { Session } from '../types';
 import { createTerminal } from '../xterm';
@@ -22,6 +25,7 @@ export default function Watch({ id }: { id: string }) {
   const [size, setSize] = useState<{ cols: number; rows: number } | null>(null);
   const box = useRef<HTMLDivElement>(null);
   const term = useRef<XTerm | null>(null);
+  const [rdp, setRdp] = useState<RdpLiveFeed | null>(null);
   const now = useNow(1000);
   useTitle(session ? `Watching ${session.user.username} on ${session.secret.name}` : 'Live session');
 
@@ -44,6 +48,8 @@ export default function Watch({ id }: { id: string }) {
     setState('connecting');
     const es = new EventSource(apiUrl(`/sessions/${encodeURIComponent(id)}/live`), { withCredentials: true });
     let finished = false;
+    let feed: RdpLiveFeed | null = null;
+    setRdp(null);
     const resize = (cols: number, rows: number) => {
       if (cols > 0 && rows > 0 && cols <= 1000 && rows <= 500) {
         t.resize(cols, rows);
@@ -52,14 +58,25 @@ export default function Watch({ id }: { id: string }) {
     };
     es.addEventListener('header', (ev) => {
       try {
-        const h = JSON.parse((ev as MessageEvent).data) as { width?: number; height?: number };
-        if (h.width && h.height) resize(h.width, h.height);
+        const h = JSON.parse((ev as MessageEvent).data) as { width?: number; height?: number; format?: string };
+        if (h.format === 'rdp') {
+          feed = createLiveFeed(h as LiveHeader);
+          setRdp(feed);
+        } else if (h.width && h.height) resize(h.width, h.height);
       } catch {
         /* ignore */
       }
       setState('watching');
     });
+    es.addEventListener('keyframe', (ev) => {
+      try {
+        void feed?.keyframe(JSON.parse((ev as MessageEvent).data));
+      } catch {
+        /* ignore */
+      }
+    });
     es.onmessage = (ev) => {
+      if (feed) return feed.record(ev.data);
       try {
         const [, type, data] = JSON.parse(ev.data) as [number, string, string];
         if (type === 'o') t.write(data);
@@ -98,6 +115,7 @@ export default function Watch({ id }: { id: string }) {
     return () => {
       finished = true;
       es.close();
+      feed?.close();
       t.dispose();
       term.current = null;
     };
@@ -193,7 +211,8 @@ export default function Watch({ id }: { id: string }) {
             </Button>
           </div>
         )}
-        <div className="term-box term-box-fixed" ref={box} />
+        {rdp && <RdpLive feed={rdp} />}
+        <div className="term-box term-box-fixed" ref={box} hidden={!!rdp} />
       </div>
     </div>
   );
