@@ -2,9 +2,8 @@
 // of work at a time (so a long seek does not freeze the page), and keeps snapshots of the
 // decoder's state every ~30 s of recording time (at most 16) so seeking backwards re-decodes
 // from the nearest snapshot instead of from the very start.
-import { RdpScreen } from './decoder.js';
+import { RdpScreen, type ScreenSnapshot } from './decoder.js';
 import type { Recording } from './recording.js';
-import { canCapture, capture, restore, type ScreenState } from './snapshot.js';
 
 const MAX_SNAPSHOTS = 16;
 const MIN_SNAPSHOT_INTERVAL_MS = 30_000;
@@ -13,7 +12,7 @@ interface Snapshot {
   /** Index of the first record not yet applied, and the period (time / interval) it was taken in. */
   next: number;
   period: number;
-  state: ScreenState;
+  state: ScreenSnapshot;
 }
 
 export class Playback {
@@ -54,7 +53,7 @@ export class Playback {
     if (applied <= ms && this.next >= (best?.next ?? 0)) return;
     this.collectWarnings();
     if (best) {
-      this.screen = restore(best.state);
+      this.screen = RdpScreen.fromSnapshot(best.state);
       this.next = best.next;
     } else {
       this.screen = this.fresh();
@@ -84,8 +83,10 @@ export class Playback {
 
   private maybeSnapshot(time: number): void {
     const period = Math.floor(time / this.interval);
-    if (period < 1 || this.snapshots.some((s) => s.period === period) || !canCapture(this.screen)) return;
-    this.snapshots.push({ next: this.next, period, state: capture(this.screen) });
+    if (period < 1 || this.snapshots.some((s) => s.period === period)) return;
+    const state = this.screen.snapshot();
+    if (!state) return;
+    this.snapshots.push({ next: this.next, period, state });
     this.snapshots.sort((a, b) => a.next - b.next);
   }
 

@@ -1,6 +1,6 @@
 // The RDP recording decoder: rebuilds the screen from a Gatehouse RDP recording (.ghrec,
 // "rdp" format). Neutral code, bundled into the browser player as well as used by the CLI.
-export { RdpScreen, MAX_DESKTOP } from './screen.js';
+export { RdpScreen, MAX_DESKTOP, type ScreenSnapshot } from './screen.js';
 export {
   composeFrame,
   frameCount,

@@ -29,6 +29,16 @@ export class PointerState {
   visible = true;
   private readonly cache = new Map<number, PointerShape>();
 
+  /** The cached shapes (shapes are never changed once decoded, so sharing them is safe). */
+  cachedShapes(): Map<number, PointerShape> {
+    return new Map(this.cache);
+  }
+
+  restoreCache(shapes: Map<number, PointerShape>): void {
+    this.cache.clear();
+    for (const [k, v] of shapes) this.cache.set(k, v);
+  }
+
   /**
    * Applies one pointer message; returns the new position for 'position', true when the
    * shape or visibility changed, false when the message was malformed.

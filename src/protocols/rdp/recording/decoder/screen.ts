@@ -8,7 +8,7 @@ import type { GhrecRecord } from '../../../../core/sessions/ghrec.js';
 import { decodeDesktop, decodeInputEvents, INPUT_KIND, RDPREC } from '../records.js';
 import { applyBitmapUpdate, DecodeScratch, type Framebuffer } from './bitmap.js';
 import { packRgb, Palette } from './colors.js';
-import { PointerState, type PointerMessage } from './pointer.js';
+import { PointerState, type PointerMessage, type PointerShape } from './pointer.js';
 import { UpdateParser } from './updates.js';
 
 /** Largest desktop RDP allows (MS-RDPBCGR 2.2.1.3.2: 8192 × 8192). */
@@ -16,6 +16,19 @@ export const MAX_DESKTOP = 8192;
 
 const OPAQUE_BLACK = packRgb(0, 0, 0);
 const dim = (v: number) => (Number.isFinite(v) ? Math.min(MAX_DESKTOP, Math.max(1, Math.round(v))) : 1);
+
+/** Everything an RdpScreen needs to carry on decoding from a point (players keep a few to seek back fast). */
+export interface ScreenSnapshot {
+  width: number;
+  height: number;
+  bpp: number;
+  rgba: Uint8ClampedArray;
+  cursor: { x: number; y: number } | null;
+  pointerShape: PointerShape | null;
+  pointerVisible: boolean;
+  pointerCache: Map<number, PointerShape>;
+  palette: Uint32Array;
+}
 
 export class RdpScreen {
   width: number;
@@ -93,6 +106,34 @@ export class RdpScreen {
     this.rgba.set(rgba.subarray(0, n));
     for (let i = 3; i < this.rgba.length; i += 4) this.rgba[i] = 255;
     this.parser.reset();
+  }
+
+  /** The decoder state now, or null in the middle of a fragmented update. */
+  snapshot(): ScreenSnapshot | null {
+    if (this.parser.midFragment) return null;
+    return {
+      width: this.width,
+      height: this.height,
+      bpp: this.bpp,
+      rgba: new Uint8ClampedArray(this.rgba),
+      cursor: this.cursor && { ...this.cursor },
+      pointerShape: this.pointer.shape,
+      pointerVisible: this.pointer.visible,
+      pointerCache: this.pointer.cachedShapes(),
+      palette: new Uint32Array(this.palette.table),
+    };
+  }
+
+  static fromSnapshot(st: ScreenSnapshot): RdpScreen {
+    const s = new RdpScreen(st.width, st.height, st.bpp);
+    s.load(st.rgba, st.width, st.height);
+    s.cursor = st.cursor && { ...st.cursor };
+    s.pointer.shape = st.pointerShape;
+    s.pointer.visible = st.pointerVisible;
+    s.pointer.restoreCache(st.pointerCache);
+    s.palette.table.set(st.palette);
+    s.pointerSerial++;
+    return s;
   }
 
   private draw(parse: () => void): boolean {

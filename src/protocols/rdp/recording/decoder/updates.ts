@@ -54,6 +54,11 @@ const u16 = (d: Uint8Array, o: number) => d[o]! | (d[o + 1]! << 8);
 /** Parses output records and keeps the state fragments need between them. */
 export class UpdateParser {
   private fragCode = -1;
+
+  /** Whether a fragmented update is half read (a snapshot taken now would lose its first parts). */
+  get midFragment(): boolean {
+    return this.fragCode !== -1;
+  }
   private fragChunks: Uint8Array[] = [];
   private fragSize = 0;
   private fragCompressed = false;
