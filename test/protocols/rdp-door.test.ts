@@ -3,18 +3,26 @@
 // on xrdp (TLS target, credential in the Client Info PDU) or FreeRDP's shadow server (NLA
 // target, credential through CredSSP) logged on as the vaulted account. No byte of the
 // password may pass on the client leg: neither in the raw TCP stream (before TLS and the
-// ciphertext after) nor in the decrypted stream the door relays.
+// ciphertext after) nor in the decrypted stream the door relays. Sessions are recorded
+// (ghrec-rdp: the target's bitmap updates after capability restriction, the person's input,
+// the keystrokes typed with xdotool), and the recording replays to the desktop the client
+// showed. Idle timeout and maximum duration end RDP sessions as they end SSH ones.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rdpDoorTestHooks } from '../../src/protocols/rdp/door/server.js';
+import { readGhrec, type GhrecRecord } from '../../src/core/sessions/ghrec.js';
 import { buildPreconnectionPdu } from '../../src/protocols/rdp/pdu/preconnection.js';
+import { renderAt, type RdpScreen } from '../../src/protocols/rdp/recording/decoder/index.js';
+import { decodeDesktop, decodeInputEvents, INPUT_KIND, RDPREC } from '../../src/protocols/rdp/recording/records.js';
 import { ensureTargetAccount } from '../support/accounts.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
-import { runXfreerdp, SHADOW_DESKTOP_RGB, startShadowServer, startXrdp, startXvfb, waitFor, XRDP_DESKTOP_RGB, type ShadowServer, type XDisplay, type Xrdp } from '../support/xrdp.js';
+import { runXfreerdp, SHADOW_DESKTOP_RGB, startShadowServer, startXrdp, startXvfb, waitFor, XRDP_DESKTOP_RGB, type Screenshot, type ShadowServer, type XDisplay, type XfreerdpRun, type Xrdp } from '../support/xrdp.js';
 
 /** A TCP proxy in front of the door that keeps every byte of the client leg. */
 async function recordingProxy(targetPort: number): Promise<{ port: number; bytes(): Buffer; close(): Promise<void> }> {
@@ -66,6 +74,73 @@ function shareOf(display: XDisplay, rgb: number): number {
     .reduce((sum, [, n]) => sum + n, 0);
 }
 
+/** xdotool on a display (the person's keyboard and mouse on the client's Xvfb). */
+function xdo(display: XDisplay, ...args: string[]): string {
+  return execFileSync('xdotool', args, { env: { ...process.env, DISPLAY: display.display }, encoding: 'utf8' });
+}
+
+/** Types a line into the xfreerdp window: pointer into the window, focus, keys, Enter. */
+function typeLine(display: XDisplay, text: string): void {
+  xdo(display, 'mousemove', '300', '420', 'click', '1');
+  try {
+    const win = xdo(display, 'search', '--class', 'xfreerdp').trim().split('\n').pop();
+    if (win) xdo(display, 'windowfocus', '--sync', win);
+  } catch {
+    /* no window manager: the pointer's window has the focus anyway */
+  }
+  xdo(display, 'type', '--delay', '40', text);
+  xdo(display, 'key', 'Return');
+}
+
+const RECORDED_UPDATES = /^(bitmap|palette|synchronize|pointer-[a-z]+)$/;
+
+/** What the recorder and the decoder make of a recording. */
+function recordingFacts(bytes: Buffer) {
+  const g = readGhrec(bytes);
+  const of = (t: number) => g.records.filter((r: GhrecRecord) => r.type === t);
+  const inputs = of(RDPREC.INPUT).flatMap((r) => decodeInputEvents(r.payload));
+  return {
+    header: g.header,
+    truncated: g.truncated,
+    desktops: of(RDPREC.DESKTOP).map((r) => decodeDesktop(r.payload)!),
+    graphics: of(RDPREC.FASTPATH_OUTPUT).length + of(RDPREC.SLOWPATH_OUTPUT).length,
+    inputs,
+    inputRecords: of(RDPREC.INPUT).length,
+    keys: of(RDPREC.KEYS).map((r) => Buffer.from(r.payload).toString('utf8')).join(''),
+    end: g.records.reduce((m, r) => Math.max(m, r.time), 0) / 1000,
+  };
+}
+
+/** The decoded screen's most frequent colour and its share. */
+function dominantColour(screen: RdpScreen): [number, number] {
+  const counts = new Map<number, number>();
+  const px = screen.rgba;
+  for (let i = 0; i < px.length; i += 4) {
+    const c = (px[i]! << 16) | (px[i + 1]! << 8) | px[i + 2]!;
+    counts.set(c, (counts.get(c) ?? 0) + 1);
+  }
+  const [c, n] = [...counts].sort((a, b) => b[1] - a[1])[0]!;
+  return [c, n / (screen.width * screen.height)];
+}
+
+/** Share of the decoded desktop's pixels equal (within 8 per channel) to the client's screenshot, window at the origin. */
+function agreement(screen: RdpScreen, shot: Screenshot): number {
+  let same = 0;
+  let total = 0;
+  for (let y = 0; y < Math.min(screen.height, shot.height); y += 3) {
+    for (let x = 0; x < Math.min(screen.width, shot.width); x += 3) {
+      const i = (y * screen.width + x) * 4;
+      const c = shot.pixel(x, y);
+      const near = Math.abs(screen.rgba[i]! - ((c >> 16) & 0xff)) <= 8 && Math.abs(screen.rgba[i + 1]! - ((c >> 8) & 0xff)) <= 8 && Math.abs(screen.rgba[i + 2]! - (c & 0xff)) <= 8;
+      if (near) same++;
+      total++;
+    }
+  }
+  return same / total;
+}
+
+const isKeyboard = (kind: number) => kind === INPUT_KIND.SCANCODE || kind === INPUT_KIND.UNICODE;
+
 describe('RDP door with xfreerdp, xrdp and the FreeRDP shadow server', { timeout: 300_000 }, () => {
   let gw: Gateway;
   let xrdp: Xrdp;
@@ -114,6 +189,46 @@ describe('RDP door with xfreerdp, xrdp and the FreeRDP shadow server', { timeout
     return { ticket: l.body.ticket as string, rdpFile: l.body.rdpFile as string, text: f.raw, file };
   };
   const sessionsOf = async (secretId: string) => (await gw.api('GET', `/api/v1/sessions?secretId=${secretId}`, { token: gw.adminToken })).body.items as any[];
+  const sessionById = async (id: string) => {
+    const r = await gw.api('GET', `/api/v1/sessions/${id}`, { token: gw.adminToken });
+    assert.equal(r.status, 200, r.raw);
+    return r.body;
+  };
+  const endedSession = (id: string, timeoutMs = 15_000) =>
+    waitFor(`session ${id} to end`, async () => {
+      const s = await sessionById(id);
+      return s.status === 'ended' ? s : false;
+    }, timeoutMs);
+  const download = async (id: string): Promise<Buffer> => {
+    const r = await gw.running.app.inject({ method: 'GET', url: `/api/v1/recordings/${id}`, headers: { authorization: `Bearer ${gw.adminToken}` }, remoteAddress: '127.0.0.1' });
+    assert.equal(r.statusCode, 200, r.body);
+    return r.rawPayload;
+  };
+  const textOf = async (id: string) => (await gw.api('GET', `/api/v1/recordings/${id}/text`, { token: gw.adminToken })).body.items as { kind: string; text: string }[];
+  const noteOf = async (id: string, kind: string) => {
+    const line = (await textOf(id)).find((i) => i.kind === 'event' && i.text.startsWith(`${kind} `));
+    return line ? JSON.parse(line.text.slice(kind.length + 1)) : undefined;
+  };
+  const auditEvents = async (action: string) => (await gw.api('GET', `/api/v1/audit?action=${action}&limit=500`, { token: gw.adminToken })).body.items as any[];
+  const active = (xf: XfreerdpRun) =>
+    waitFor('the client to become active', () => /CONNECTION_STATE_ACTIVE/.test(xf.output()) || (xf.proc.exitCode !== null ? Promise.reject(new Error(`xfreerdp exited ${xf.proc.exitCode}:\n${xf.output().slice(-3000)}\n${gw.logs().slice(-3000)}`)) : false), 60_000);
+  /** A session-connector launcher for RDP (through the proxy), mapped to the windows-account template. */
+  const rdpLauncher = async (name: string, settings: Record<string, unknown>) => {
+    const l = await gw.api('POST', '/api/v1/launchers', { token: gw.adminToken, body: { name, type: 'session-connector', childType: 'rdp', gatewayHost: '127.0.0.1', gatewayPort: proxy.port, ...settings } });
+    assert.equal(l.status, 201, l.raw);
+    const t = await gw.api('GET', '/api/v1/templates/windows-account', { token: gw.adminToken });
+    const p = await gw.api('PATCH', '/api/v1/templates/windows-account', { token: gw.adminToken, body: { launchers: [...t.body.launchers, l.body.id] } });
+    assert.equal(p.status, 200, p.raw);
+    return l.body.id as string;
+  };
+  const launchWith = async (secretId: string, launcher: string) => {
+    const l = await gw.api('POST', `/api/v1/secrets/${secretId}/launch`, { token: gw.adminToken, body: { launcher } });
+    assert.equal(l.status, 200, l.raw);
+    const f = await gw.api('GET', l.body.rdpFile, { token: gw.adminToken });
+    const file = join(work, `${l.body.ticket}.rdp`);
+    writeFileSync(file, f.raw);
+    return file;
+  };
 
   let xrdpSecret: string;
   let firstFile = '';
@@ -199,6 +314,68 @@ describe('RDP door with xfreerdp, xrdp and the FreeRDP shadow server', { timeout
     assert.ok(!text.raw.includes(account.password));
   });
 
+  it('the session is recorded (ghrec-rdp): bitmap updates only, input, the typed text; sealed, searchable, no credential; it replays to the client\'s screen', async () => {
+    const { file } = await launch(xrdpSecret);
+    const xf = runXfreerdp(file, client);
+    let id = '';
+    let shot: Screenshot;
+    try {
+      await active(xf);
+      await waitFor('the desktop on the client display', () => shareOf(client, XRDP_DESKTOP_RGB) > 0.2, 30_000, 500);
+      id = (await waitFor('a live session', async () => (await sessionsOf(xrdpSecret)).find((s) => s.status === 'live'), 10_000)).id;
+      typeLine(client, 'echo rdp-typed-4242');
+      await waitFor('the typed line in the session index', async () => (await textOf(id)).some((i) => i.kind === 'command' && i.text === 'echo rdp-typed-4242'), 15_000, 300);
+      shot = client.screenshot();
+    } finally {
+      await xf.stop();
+    }
+    const s = await endedSession(id);
+    assert.equal(s.recording.available, true);
+    assert.equal(s.recording.format, 'ghrec-rdp');
+    assert.equal(s.recording.keystrokes, true);
+    const bytes = await download(id);
+    const sha = createHash('sha256').update(bytes).digest('hex');
+    assert.equal(s.recording.sha256, sha);
+    const seal = (await auditEvents('recording.seal')).find((e) => e.targetId === id);
+    assert.ok(seal, 'recording.seal audited');
+    assert.equal(seal.details.format, 'ghrec-rdp');
+    assert.equal(seal.details.sha256, sha);
+
+    const r = recordingFacts(bytes);
+    assert.equal(r.truncated, false);
+    assert.equal(r.header.format, 'rdp');
+    assert.equal(r.header.sessionId, id);
+    assert.deepEqual([r.header.width, r.header.height, r.header.keyboardLayout, r.header.keystrokes], [1024, 768, 0x409, true]);
+    assert.ok(r.desktops.length >= 1, 'a DESKTOP record');
+    assert.deepEqual([r.desktops[0]!.width, r.desktops[0]!.height], [1024, 768]);
+    assert.ok(r.graphics > 0, 'graphics records');
+    assert.ok(r.inputRecords > 0 && r.inputs.some((e) => e.kind === INPUT_KIND.MOUSE), 'mouse input');
+    assert.ok(r.inputs.filter((e) => e.kind === INPUT_KIND.SCANCODE).length >= 2 * 'echo rdp-typed-4242'.length, 'key presses and releases');
+    assert.match(r.keys, /echo rdp-typed-4242\n/);
+    assertNoSecret('recording file', bytes, account.password);
+
+    // The target was held to what the decoder replays.
+    const restricted = await noteOf(id, 'rdp_capabilities_restricted');
+    for (const what of ['drawing orders', 'bitmap codecs', 'surface commands']) assert.ok(restricted?.removed.includes(what), JSON.stringify(restricted));
+    const summary = await noteOf(id, 'rdp_recording_summary');
+    assert.ok(summary?.updates.bitmap > 0, JSON.stringify(summary));
+    for (const kind of Object.keys(summary.updates)) assert.match(kind, RECORDED_UPDATES);
+    assert.equal(await noteOf(id, 'rdp_recorder_warning'), undefined);
+
+    const found = await gw.api('GET', '/api/v1/recordings?q=rdp-typed-4242', { token: gw.adminToken });
+    assert.equal(found.status, 200, found.raw);
+    assert.ok(found.body.items.some((i: any) => i.id === id), found.raw);
+
+    // Replayed to its end: the xrdp desktop, as the client showed it.
+    const screen = renderAt(new Uint8Array(bytes), r.end + 1);
+    assert.deepEqual(screen.warnings.size, 0, JSON.stringify([...screen.warnings]));
+    const [colour, share] = dominantColour(screen);
+    assert.equal(colour.toString(16), XRDP_DESKTOP_RGB.toString(16));
+    assert.ok(share > 0.5, `desktop colour covers ${share}`);
+    const same = agreement(screen, shot!);
+    assert.ok(same > 0.95, `${same} of the replayed pixels match the client's screen`);
+  });
+
   it('a reused ticket is refused: the client is just disconnected, the log says TicketRefused: used', async () => {
     assert.ok(firstFile, 'needs the file of the previous test');
     const before = (await sessionsOf(xrdpSecret)).length;
@@ -232,6 +409,57 @@ describe('RDP door with xfreerdp, xrdp and the FreeRDP shadow server', { timeout
         return s?.status === 'ended' ? s : false;
       }, 15_000);
       assert.match(ended.endReason, /^terminated by admin: rdp test$/);
+    } finally {
+      await xf.stop();
+    }
+  });
+
+  it('idle timeout: only the person\'s input keeps an RDP session open; then the client is disconnected and the end reason says why', async () => {
+    const launcher = await rdpLauncher('RDP idle 3s', { idleTimeoutSeconds: 3 });
+    const xf = runXfreerdp(await launchWith(xrdpSecret, launcher), client);
+    try {
+      await active(xf);
+      const id = (await waitFor('a live session', async () => (await sessionsOf(xrdpSecret)).find((s) => s.status === 'live'), 10_000)).id;
+      // Moving the mouse for longer than the timeout keeps it open …
+      for (let i = 0; i < 6; i++) {
+        xdo(client, 'mousemove', String(100 + 40 * i), String(200 + 20 * i));
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      assert.equal((await sessionById(id)).status, 'live', 'input resets the idle clock');
+      const stillSince = Date.now();
+      // … and nothing the client or the target send on their own does.
+      const code = await within(xf.exited, 15_000);
+      assert.notEqual(code, 'timeout', `xfreerdp still running:\n${xf.output().slice(-2000)}`);
+      assert.ok(Date.now() - stillSince >= 2500, 'ended by the idle clock');
+      assert.match(xf.output(), /ERRINFO_RPC_INITIATED_DISCONNECT/);
+      const s = await endedSession(id);
+      assert.equal(s.endReason, 'idle for 3 s');
+    } finally {
+      await xf.stop();
+    }
+  });
+
+  it('maximum duration ends an RDP session on time; with keystrokes off the recording has no keyboard input', async () => {
+    const launcher = await rdpLauncher('RDP max 5s', { maxDurationSeconds: 5, recordKeystrokes: false });
+    const xf = runXfreerdp(await launchWith(xrdpSecret, launcher), client);
+    try {
+      await active(xf);
+      const live = await waitFor('a live session', async () => (await sessionsOf(xrdpSecret)).find((s) => s.status === 'live'), 10_000);
+      typeLine(client, 'echo not-recorded-77');
+      const code = await within(xf.exited, 15_000);
+      assert.notEqual(code, 'timeout', `xfreerdp still running:\n${xf.output().slice(-2000)}`);
+      assert.match(xf.output(), /ERRINFO_RPC_INITIATED_DISCONNECT/);
+      const s = await endedSession(live.id);
+      assert.equal(s.endReason, 'maximum session duration (5 s) reached');
+      const seconds = (Date.parse(s.endedAt) - Date.parse(s.startedAt)) / 1000;
+      assert.ok(seconds >= 4.5 && seconds < 9, `lasted ${seconds} s`);
+      assert.equal(s.recording.keystrokes, false);
+      const r = recordingFacts(await download(live.id));
+      assert.equal(r.header.keystrokes, false);
+      assert.ok(r.inputs.length > 0, 'mouse input is recorded');
+      assert.ok(!r.inputs.some((e) => isKeyboard(e.kind)), 'no keyboard events');
+      assert.equal(r.keys, '');
+      assert.ok(!(await textOf(live.id)).some((i) => i.kind === 'command'), 'no typed lines in the index');
     } finally {
       await xf.stop();
     }
@@ -278,22 +506,46 @@ describe('RDP door with xfreerdp, xrdp and the FreeRDP shadow server', { timeout
       const { file } = await launch(id);
       tapped.length = 0;
       const xf = runXfreerdp(file, client);
+      let shot: Screenshot;
       try {
-        await waitFor('the client to become active', () => /CONNECTION_STATE_ACTIVE/.test(xf.output()) || (xf.proc.exitCode !== null ? Promise.reject(new Error(`xfreerdp exited ${xf.proc.exitCode}:\n${xf.output().slice(-3000)}\n${gw.logs().slice(-3000)}`)) : false), 60_000);
+        await active(xf);
         assert.match(gw.logs(), /"nla":true,"msg":"rdp session connected"/);
         const share = await waitFor('the shadowed desktop on the client display', () => {
           const s = shareOf(client, SHADOW_DESKTOP_RGB);
           return s > 0.2 ? s : false;
         }, 30_000, 500);
         assert.ok(share > 0.2);
+        xdo(client, 'mousemove', '120', '130');
+        await new Promise((r) => setTimeout(r, 300));
+        shot = client.screenshot();
       } finally {
         await xf.stop();
       }
       await waitFor('the session to end', async () => (await sessionsOf(id)).every((s) => s.status === 'ended'), 15_000);
-      const text = await gw.api('GET', `/api/v1/recordings/${(await sessionsOf(id))[0].id}/text`, { token: gw.adminToken });
+      const sessionId = (await sessionsOf(id))[0].id as string;
+      const text = await gw.api('GET', `/api/v1/recordings/${sessionId}/text`, { token: gw.adminToken });
       assert.ok(text.raw.includes('rdp_target_nla'), text.raw);
       assertNoSecret('raw client leg (TCP)', proxy.bytes(), shadowAccount.password);
       assertNoSecret('decrypted client leg', Buffer.concat(tapped), shadowAccount.password);
+
+      // Recorded like the TLS target; without the restriction this server would send RemoteFX surface commands.
+      const s = await sessionById(sessionId);
+      assert.equal(s.recording.format, 'ghrec-rdp');
+      const bytes = await download(sessionId);
+      assert.equal(createHash('sha256').update(bytes).digest('hex'), s.recording.sha256);
+      assertNoSecret('recording file', bytes, shadowAccount.password);
+      const r = recordingFacts(bytes);
+      assert.deepEqual([r.desktops[0]?.width, r.desktops[0]?.height], [800, 600]);
+      assert.ok(r.graphics > 0 && r.inputRecords > 0);
+      const summary = await noteOf(sessionId, 'rdp_recording_summary');
+      assert.ok(summary?.updates.bitmap > 0, JSON.stringify(summary));
+      for (const kind of Object.keys(summary.updates)) assert.match(kind, RECORDED_UPDATES);
+      const screen = renderAt(new Uint8Array(bytes), r.end + 1);
+      const [colour, cover] = dominantColour(screen);
+      assert.equal(colour.toString(16), SHADOW_DESKTOP_RGB.toString(16));
+      assert.ok(cover > 0.5, `desktop colour covers ${cover}`);
+      const same = agreement(screen, shot!);
+      assert.ok(same > 0.95, `${same} of the replayed pixels match the client's screen`);
     });
 
     it('a wrong vaulted password fails NLA: the client is disconnected and the reason is logged and recorded', async () => {

@@ -338,7 +338,9 @@ export interface XfreerdpRun {
 /** xfreerdp opening a .rdp file on the given display (certificate checks off: the gateway's is self-signed). */
 export function runXfreerdp(rdpFile: string, display: XDisplay, extra: string[] = []): XfreerdpRun {
   const home = mkdtempSync(join(tmpdir(), 'gatehouse-xfreerdp-home-'));
-  const proc = spawn('xfreerdp', [rdpFile, '/cert:ignore', '/log-level:DEBUG', ...extra], { env: { ...process.env, DISPLAY: display.display, HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Line-buffered: tests wait for log lines (CONNECTION_STATE_ACTIVE), which a quiet
+  // session would otherwise leave sitting in xfreerdp's stdout buffer. stdbuf execs, so the pid is xfreerdp's.
+  const proc = spawn('stdbuf', ['-oL', '-eL', 'xfreerdp', rdpFile, '/cert:ignore', '/log-level:DEBUG', ...extra], { env: { ...process.env, DISPLAY: display.display, HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));

@@ -4,14 +4,19 @@
 //   client → target  MCS Connect Initial: serverSelectedProtocol = what the target chose,
 //                    no graphics pipeline flag, no multitransport (UDP) block;
 //                    Client Info PDU: the vaulted domain/user/password, auto-logon on;
+//                    Confirm Active PDU: capabilities restricted to what the recording
+//                    replays (bitmap updates, palettes, pointers: no orders or codecs);
 //   target → client  MCS Connect Response: clientRequestedProtocols = what the client
 //                    asked the gateway for; Server Redirection PDUs and Save Session Info
 //                    PDUs carrying an auto-reconnect cookie are dropped.
-// Everything else passes byte for byte, with backpressure in both directions.
+// Everything else passes byte for byte, with backpressure in both directions. The
+// recorder sees the graphics output and the input on the way (recorder.ts); it never
+// gets the Client Info PDU or virtual channel data.
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { SessionHandle } from '../../../core/broker.js';
 import { isRdpProtocolError, RdpProtocolError } from '../errors.js';
+import { isConfirmActive, restrictConfirmActive } from '../pdu/capabilities.js';
 import { CS, RNS_UD_CS } from '../pdu/client-data.js';
 import { injectLogon, SEC } from '../pdu/client-info.js';
 import { MCS_CONNECT_INITIAL, parseConnectResponse, rewriteConnectInitial, rewriteConnectResponse } from '../pdu/mcs-gcc.js';
@@ -19,6 +24,7 @@ import { buildDisconnectProviderUltimatum, buildSendData, DOMAIN_PDU, parseSendD
 import { buildSetErrorInfo, classifyServerPdu, ERRINFO, PDUTYPE, shareControlHeader } from '../pdu/share.js';
 import { RdpFramer, type RdpFrame } from '../pdu/tpkt.js';
 import { buildDataTpdu, parseDataTpdu, TPDU, tpduCode } from '../pdu/x224.js';
+import { RdpRecorder } from './recorder.js';
 import type { TargetLogon } from './target.js';
 
 export interface RelayOptions {
@@ -49,8 +55,16 @@ export class RdpRelay {
   private serverUserId: number | undefined;
   private closed = false;
   private closeReason: string | null = null;
+  private readonly recorder: RdpRecorder;
+  /** Client bytes not yet reported to the session: they are reported with the next input event (or at the end). */
+  private uncountedIn = 0;
+  private readonly waitingDrain = { client: false, target: false };
+  /** The client has sent its Confirm Active: from here on only input counts as activity. */
+  private activated = false;
 
-  constructor(private readonly o: RelayOptions) {}
+  constructor(private readonly o: RelayOptions) {
+    this.recorder = new RdpRecorder(o.handle);
+  }
 
   start(): void {
     const { client, target } = this.o;
@@ -89,6 +103,8 @@ export class RdpRelay {
     this.closeReason ??= reason;
     if (this.closed) return;
     this.closed = true;
+    this.recorder.finish();
+    if (this.uncountedIn) this.o.handle.traffic(this.uncountedIn, 0);
     const { client, target } = this.o;
     client.end();
     target.end();
@@ -107,7 +123,7 @@ export class RdpRelay {
     const dst = from === 'client' ? target : client;
     if (from === 'client') {
       tap?.('in', chunk);
-      handle.traffic(chunk.length, 0);
+      this.uncountedIn += chunk.length;
     } else handle.traffic(0, chunk.length);
     let frames: RdpFrame[];
     try {
@@ -121,10 +137,21 @@ export class RdpRelay {
         const out = from === 'client' ? this.fromClient(f) : this.fromTarget(f);
         if (!out) continue;
         if (from === 'target') tap?.('out', out);
-        if (!dst.write(out)) {
+        if (!dst.write(out) && !this.waitingDrain[from]) {
+          this.waitingDrain[from] = true;
           src.pause();
-          dst.once('drain', () => src.resume());
+          dst.once('drain', () => {
+            this.waitingDrain[from] = false;
+            src.resume();
+          });
         }
+      }
+      // Once the client has confirmed the capabilities (the desktop is up), client bytes reach
+      // the session (and restart its idle clock) only with real input: protocol chatter such
+      // as auto-detect responses must not keep an idle session open.
+      if (from === 'client' && (this.recorder.takeActivity() || !this.activated)) {
+        handle.traffic(this.uncountedIn, 0);
+        this.uncountedIn = 0;
       }
     } catch (e) {
       return this.fail(from, e);
@@ -149,6 +176,7 @@ export class RdpRelay {
     if (f.kind === 'preconnection') throw new RdpProtocolError('preconnection', 'unexpected', 'a preconnection PDU after TLS');
     if (f.kind === 'fastpath') {
       if (!this.infoSent) throw new RdpProtocolError('fastpath', 'unexpected', 'fast-path input before the Client Info PDU');
+      this.recorder.clientFastPath(f.data);
       return f.data;
     }
     if (tpduCode(f.data) !== TPDU.DATA) return f.data;
@@ -156,6 +184,7 @@ export class RdpRelay {
     if (!this.connectInitialSeen) {
       if (mcs.length < 2 || mcs.readUInt16BE(0) !== MCS_CONNECT_INITIAL) throw new RdpProtocolError('mcs', 'unexpected', 'the first PDU after TLS is not an MCS Connect Initial');
       this.connectInitialSeen = true;
+      this.recorder.connectInitial(mcs);
       const rw = rewriteConnectInitial(mcs, {
         serverSelectedProtocol: this.o.targetProtocol,
         // The recorder decodes bitmap updates, not the graphics pipeline's codecs.
@@ -166,9 +195,19 @@ export class RdpRelay {
       this.o.handle.note('rdp_channels', { channels: rw.channels.map((c) => c.name) });
       return buildDataTpdu(rw.pdu);
     }
-    if (this.infoSent) return f.data;
     const sd = parseSendData(mcs);
     if (!sd) return f.data; // Erect Domain, Attach User, Channel Join …
+    if (this.infoSent) {
+      if (sd.type !== DOMAIN_PDU.SEND_DATA_REQUEST || sd.channelId !== this.ioChannel) return f.data; // virtual channels: never recorded
+      if (isConfirmActive(sd.data)) {
+        this.activated = true;
+        const r = restrictConfirmActive(sd.data);
+        if (r.removed.length) this.o.handle.note('rdp_capabilities_restricted', { removed: r.removed });
+        return r.data === sd.data ? f.data : buildDataTpdu(buildSendData({ ...sd, data: r.data }));
+      }
+      this.recorder.clientIo(sd.data);
+      return f.data;
+    }
     // Under TLS the first Send Data Request is the Client Info PDU: nothing else may precede it.
     if (sd.type !== DOMAIN_PDU.SEND_DATA_REQUEST || sd.channelId !== this.ioChannel || sd.data.length < 4 || !(sd.data.readUInt16LE(0) & SEC.INFO_PKT)) {
       throw new RdpProtocolError('mcs', 'unexpected', `Send Data on channel ${sd.channelId} before the Client Info PDU`);
@@ -180,7 +219,10 @@ export class RdpRelay {
   }
 
   private fromTarget(f: RdpFrame): Buffer | null {
-    if (f.kind === 'fastpath') return f.data;
+    if (f.kind === 'fastpath') {
+      this.recorder.targetFastPath(f.data);
+      return f.data;
+    }
     if (f.kind !== 'tpkt' || tpduCode(f.data) !== TPDU.DATA) return f.data;
     const mcs = parseDataTpdu(f.data);
     if (!this.connectResponseSeen) {
@@ -205,6 +247,7 @@ export class RdpRelay {
         this.o.handle.note('rdp_reconnect_cookie_dropped', {});
         return null;
       }
+      this.recorder.targetIo(sd.data);
     }
     return f.data;
   }
