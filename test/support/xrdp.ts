@@ -160,8 +160,65 @@ function sesmanPortFromEtc(): number {
   return 3350;
 }
 
+/**
+ * xrdp finds sesman at the ListenPort of /etc/xrdp/sesman.ini, so only one xrdp test target
+ * can run on a machine at a time: test files (run in parallel by the suite) and the bench
+ * queue on this lock. A directory (mkdir is atomic) holding the owner's pid; a lock whose
+ * owner died is taken over.
+ */
+const XRDP_LOCK = join(tmpdir(), 'gatehouse-xrdp-target.lock');
+
+async function acquireXrdpLock(timeoutMs = 15 * 60_000): Promise<() => void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      mkdirSync(XRDP_LOCK);
+      writeFileSync(join(XRDP_LOCK, 'pid'), String(process.pid));
+      const release = () => {
+        process.off('exit', release);
+        try {
+          if (readFileSync(join(XRDP_LOCK, 'pid'), 'utf8') === String(process.pid)) rmSync(XRDP_LOCK, { recursive: true, force: true });
+        } catch {
+          /* already gone */
+        }
+      };
+      process.once('exit', release);
+      return release;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    let owner = 0;
+    try {
+      owner = Number(readFileSync(join(XRDP_LOCK, 'pid'), 'utf8'));
+    } catch {
+      /* being created or removed right now */
+    }
+    let alive = true;
+    if (owner > 0) {
+      try {
+        process.kill(owner, 0);
+      } catch {
+        alive = false;
+      }
+    }
+    if (!alive) rmSync(XRDP_LOCK, { recursive: true, force: true });
+    else if (Date.now() > deadline) throw new Error(`another xrdp test target (pid ${owner}) held ${XRDP_LOCK} for ${timeoutMs / 1000} s`);
+    else await sleep(250);
+  }
+}
+
 export async function startXrdp(): Promise<Xrdp> {
   ensureTargetAccount();
+  const release = await acquireXrdpLock();
+  try {
+    return await startXrdpLocked(release);
+  } catch (e) {
+    release();
+    throw e;
+  }
+}
+
+async function startXrdpLocked(release: () => void): Promise<Xrdp> {
   const dir = openTempDir('gatehouse-xrdp-');
   const { key, cert } = selfSignedCert(dir, 'xrdp-test-target');
   const port = await freePort();
@@ -270,6 +327,7 @@ export async function startXrdp(): Promise<Xrdp> {
     for (const p of pids) if (p > 1) kill(p);
     await Promise.all([stopChild(xrdp), stopChild(sesman)]);
     rmSync(dir, { recursive: true, force: true });
+    release();
   };
   try {
     await waitForPort(port, 10_000);

@@ -20,10 +20,12 @@ import { isConfirmActive, restrictConfirmActive } from '../pdu/capabilities.js';
 import { CS, RNS_UD_CS } from '../pdu/client-data.js';
 import { injectLogon, SEC } from '../pdu/client-info.js';
 import { MCS_CONNECT_INITIAL, parseConnectResponse, rewriteConnectInitial, rewriteConnectResponse } from '../pdu/mcs-gcc.js';
-import { buildDisconnectProviderUltimatum, buildSendData, DOMAIN_PDU, parseSendData } from '../pdu/mcs-domain.js';
+import { buildDisconnectProviderUltimatum, buildSendData, DOMAIN_PDU, parseSendData, type SendData } from '../pdu/mcs-domain.js';
 import { buildSetErrorInfo, classifyServerPdu, ERRINFO, PDUTYPE, shareControlHeader } from '../pdu/share.js';
 import { RdpFramer, type RdpFrame } from '../pdu/tpkt.js';
 import { buildDataTpdu, parseDataTpdu, TPDU, tpduCode } from '../pdu/x224.js';
+import { rdpRedirection } from '../../../core/launch/launchers.js';
+import { ChannelPolicy } from './channels.js';
 import { RdpRecorder } from './recorder.js';
 import type { TargetLogon } from './target.js';
 
@@ -49,6 +51,8 @@ export class RdpRelay {
   private connectInitialSeen = false;
   private connectResponseSeen = false;
   private ioChannel: number | undefined;
+  /** Clipboard/drive/printer redirection the launcher denies (null when everything is allowed). */
+  private channels: ChannelPolicy | null = null;
   private infoSent = false;
   /** From the target's Demand Active and Send Data Indications: what a PDU of the gateway's own needs. */
   private shareId: number | undefined;
@@ -193,11 +197,14 @@ export class RdpRelay {
         dropBlockTypes: [CS.MULTITRANSPORT],
       });
       this.o.handle.note('rdp_channels', { channels: rw.channels.map((c) => c.name) });
+      const policy = new ChannelPolicy(rdpRedirection(this.o.handle.plan.launcher.options), rw.channels, (d) => this.o.handle.note('rdp_channel_denied', d));
+      if (policy.enforcing) this.channels = policy;
       return buildDataTpdu(rw.pdu);
     }
     const sd = parseSendData(mcs);
     if (!sd) return f.data; // Erect Domain, Attach User, Channel Join …
     if (this.infoSent) {
+      if (this.channels && sd.type === DOMAIN_PDU.SEND_DATA_REQUEST && sd.channelId !== this.ioChannel) return rewrap(f.data, sd, this.channels.fromClient(sd.channelId, sd.data));
       if (sd.type !== DOMAIN_PDU.SEND_DATA_REQUEST || sd.channelId !== this.ioChannel) return f.data; // virtual channels: never recorded
       if (isConfirmActive(sd.data)) {
         this.activated = true;
@@ -230,9 +237,11 @@ export class RdpRelay {
       const cr = parseConnectResponse(mcs);
       if (cr.result !== 0 || !cr.network) return f.data; // refused: the client hears it as is
       this.ioChannel = cr.network.mcsChannelId;
+      this.channels?.assignIds(cr.network.channelIds);
       return buildDataTpdu(rewriteConnectResponse(mcs, { clientRequestedProtocols: this.o.clientRequestedProtocols }));
     }
     const sd = parseSendData(mcs);
+    if (sd && this.channels && sd.type === DOMAIN_PDU.SEND_DATA_INDICATION && sd.channelId !== this.ioChannel) return rewrap(f.data, sd, this.channels.fromTarget(sd.channelId, sd.data));
     if (sd && sd.type === DOMAIN_PDU.SEND_DATA_INDICATION && sd.channelId === this.ioChannel) {
       this.serverUserId ??= sd.initiator;
       const sc = shareControlHeader(sd.data);
@@ -251,4 +260,11 @@ export class RdpRelay {
     }
     return f.data;
   }
+}
+
+/** A channel PDU after the policy: unchanged (the original frame), dropped, or rewritten into one frame per chunk. */
+function rewrap(frame: Buffer, sd: SendData, out: Buffer[]): Buffer | null {
+  if (out.length === 1 && out[0] === sd.data) return frame;
+  if (out.length === 0) return null;
+  return Buffer.concat(out.map((d) => buildDataTpdu(buildSendData({ ...sd, data: d }))));
 }
