@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +21,8 @@ import { buildPreconnectionPdu } from '../../src/protocols/rdp/pdu/preconnection
 import { renderAt, type RdpScreen } from '../../src/protocols/rdp/recording/decoder/index.js';
 import { decodeDesktop, decodeInputEvents, INPUT_KIND, RDPREC } from '../../src/protocols/rdp/recording/records.js';
 import { ensureTargetAccount } from '../support/accounts.js';
+import { decodePng, ensureBuilt } from '../support/export.js';
+import { cleanEnv, runCli } from '../cli/support.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
 import { runXfreerdp, SHADOW_DESKTOP_RGB, startShadowServer, startXrdp, startXvfb, waitFor, XRDP_DESKTOP_RGB, type Screenshot, type ShadowServer, type XDisplay, type XfreerdpRun, type Xrdp } from '../support/xrdp.js';
 
@@ -137,6 +139,15 @@ function agreement(screen: RdpScreen, shot: Screenshot): number {
     }
   }
   return same / total;
+}
+
+/** Share of pixels (RGBA or RGB, `step` bytes each) within `tolerance` of a colour per channel. */
+function shareNear(px: Buffer, step: number, rgb: number, tolerance: number): number {
+  let n = 0;
+  for (let i = 0; i + 2 < px.length; i += step) {
+    if (Math.abs(px[i]! - ((rgb >> 16) & 0xff)) <= tolerance && Math.abs(px[i + 1]! - ((rgb >> 8) & 0xff)) <= tolerance && Math.abs(px[i + 2]! - (rgb & 0xff)) <= tolerance) n++;
+  }
+  return n / Math.floor(px.length / step);
 }
 
 const isKeyboard = (kind: number) => kind === INPUT_KIND.SCANCODE || kind === INPUT_KIND.UNICODE;
@@ -374,6 +385,25 @@ describe('RDP door with xfreerdp, xrdp and the FreeRDP shadow server', { timeout
     assert.ok(share > 0.5, `desktop colour covers ${share}`);
     const same = agreement(screen, shot!);
     assert.ok(same > 0.95, `${same} of the replayed pixels match the client's screen`);
+
+    // The real CLI exports this recording: a still and a video that show the remote desktop.
+    ensureBuilt();
+    const rec = join(work, `${id}.ghrec`);
+    writeFileSync(rec, bytes);
+    const png = join(work, 'end.png');
+    const still = await runCli(['recording', 'export', rec, '--png-at', String(Math.floor(r.end)), '--out', png], { env: cleanEnv(), timeoutMs: 120_000 });
+    assert.equal(still.code, 0, still.stderr);
+    const img = decodePng(readFileSync(png));
+    assert.deepEqual([img.width, img.height], [1024, 768]);
+    assert.ok(shareNear(img.rgba, 4, XRDP_DESKTOP_RGB, 0) > 0.5, 'the PNG shows the xrdp desktop');
+    const mp4 = join(work, 'session.mp4');
+    const video = await runCli(['recording', 'export', rec, '--mp4', mp4, '--fps', '5'], { env: cleanEnv(), timeoutMs: 180_000 });
+    assert.equal(video.code, 0, video.stderr);
+    const probe = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-print_format', 'json', '-show_streams', mp4], { encoding: 'utf8' }));
+    assert.deepEqual([probe.streams[0].codec_name, probe.streams[0].width, probe.streams[0].height], ['h264', 1024, 768]);
+    // The last frame, decoded back by ffmpeg (H.264 is lossy: colours within a small distance).
+    const last = execFileSync('ffmpeg', ['-v', 'error', '-sseof', '-0.5', '-i', mp4, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: 64 << 20 });
+    assert.ok(shareNear(last, 3, XRDP_DESKTOP_RGB, 12) > 0.5, 'the video ends on the xrdp desktop');
   });
 
   it('a reused ticket is refused: the client is just disconnected, the log says TicketRefused: used', async () => {
