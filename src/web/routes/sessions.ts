@@ -1,11 +1,10 @@
 // Launchers, launching (single-use tickets), sessions (live and past, live view,
 // terminate) and recordings (asciicast download, text search), and SSH keys.
-import type { FastifyBaseLogger, FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { closeSync, createReadStream, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
 import { GHREC_CONTENT_TYPE, GHREC_FILE_EXTENSION } from '../../core/sessions/ghrec.js';
 import type { LiveSession } from '../../core/sessions/live.js';
-import { renderAt } from '../../protocols/rdp/recording/decoder/index.js';
-import { encodePng } from '../../protocols/rdp/recording/png.js';
+import { RdpKeyframes } from '../rdp-keyframes.js';
 import { recordingFormatOf } from '../../core/sessions/service.js';
 import type { Core } from '../../core/core.js';
 import { badRequest, forbidden } from '../../core/errors.js';
@@ -54,27 +53,12 @@ function recordingBacklog(live: LiveSession): string[] {
   }
 }
 
-/**
- * The screen of a live RDP session so far, as a PNG for the live view to start from (records
- * stream on from there). Null without a recording yet, or when the decoder fails on it.
- */
-function rdpKeyframe(live: LiveSession, log: FastifyBaseLogger): { width: number; height: number; png: string } | null {
-  if (!live.ghrec) return null;
-  live.flushRecording();
-  try {
-    const screen = renderAt(readFileSync(live.ghrec.path), Infinity);
-    return { width: screen.width, height: screen.height, png: encodePng(screen.rgba, screen.width, screen.height).toString('base64') };
-  } catch (e) {
-    log.warn({ sessionId: live.id, err: (e as Error).message }, 'live view: the RDP recording so far could not be decoded; sending no keyframe');
-    return null;
-  }
-}
-
 const shellQuote = (s: string) => (/^[A-Za-z0-9_.:@/-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
 export const sessionRoutes =
   (core: Core, doors: () => { sshHostKeys: string[] }): FastifyPluginAsync =>
   async (app) => {
+    const keyframes = new RdpKeyframes((id) => core.sessions.live.has(id));
     const gatewayHost = (req: FastifyRequest): Promise<string> =>
       core.settings.get('publicUrl').then((u) => {
         const url = u || core.config.publicUrl;
@@ -204,7 +188,7 @@ export const sessionRoutes =
           // (base64). Like the terminal backlog, the keyframe and the subscription happen in one
           // synchronous step, so no record falls between them.
           res.write(`event: header\ndata: ${JSON.stringify({ ...live.ghrec?.header, format: 'rdp', recorded: live.plan.launcher.record, ...who })}\n\n`);
-          const keyframe = rdpKeyframe(live, req.log);
+          const keyframe = keyframes.keyframe(live, req.log);
           if (keyframe) res.write(`event: keyframe\ndata: ${JSON.stringify(keyframe)}\n\n`);
         } else {
           res.write(`event: header\ndata: ${JSON.stringify({ version: 2, width: live.size.cols, height: live.size.rows, ...who })}\n\n`);
