@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { api, apiLogin, cleanEnv, count, freePort, killAll, lines, removeTempDirs, runCli, Server, serverEnv, tempDir, type RunResult } from './support.js';
+import { api, apiLogin, cleanEnv, count, fails, freePort, killAll, lines, ok, removeTempDirs, runCli, Server, serverEnv, tempDir } from './support.js';
 
 const T = { timeout: 120_000 };
 
@@ -16,15 +16,6 @@ after(() => {
 });
 
 const mode = (f: string) => statSync(f).mode & 0o777;
-const ok = (r: RunResult, what: string) => assert.equal(r.code, 0, `${what}: exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-/** A failed command: exit 1, one line on stderr matching `re`, no stack trace. */
-function fails(r: RunResult, re: RegExp): void {
-  assert.equal(r.code, 1, `exit 1; stdout: ${r.stdout} stderr: ${r.stderr}`);
-  const errLines = lines(r.stderr);
-  assert.equal(errLines.length, 1, `one line on stderr, got:\n${r.stderr}`);
-  assert.match(errLines[0]!, re);
-  assert.doesNotMatch(r.stderr + r.stdout, /^\s+at .*:\d+:\d+\)?$/m, 'no stack trace');
-}
 
 describe('gatehouse CLI against a running server', () => {
   const adminPw = `Cli-Admin-${randomBytes(6).toString('hex')}`;

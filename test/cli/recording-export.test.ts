@@ -17,7 +17,7 @@ import { createSecret, endedSession, eventually, launch, run } from '../support/
 import { startSshd, type Sshd } from '../support/sshd.js';
 import { decodePng, ensureBuilt } from '../support/export.js';
 import { bitmapUpdate, bytes, fastPathPdu, fragmentedPdus, ghrecFile, le16, planarEncode, recordingHeader, slowPathPdu, type RectSpec } from '../protocols/rdp/decoder-support.js';
-import { cleanEnv, killAll, lines, removeTempDirs, runCli, tempDir, type RunResult } from './support.js';
+import { cleanEnv, fails, killAll, ok, removeTempDirs, runCli, tempDir } from './support.js';
 
 const T = { timeout: 120_000 };
 
@@ -26,15 +26,6 @@ after(() => {
   removeTempDirs();
 });
 
-const ok = (r: RunResult, what: string) => assert.equal(r.code, 0, `${what}: exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-/** A failed command: exit 1, one line on stderr matching `re`, no stack trace. */
-function fails(r: RunResult, re: RegExp): void {
-  assert.equal(r.code, 1, `exit 1; stdout: ${r.stdout} stderr: ${r.stderr}`);
-  const errLines = lines(r.stderr);
-  assert.equal(errLines.length, 1, `one line on stderr, got:\n${r.stderr}`);
-  assert.match(errLines[0]!, re);
-  assert.doesNotMatch(r.stderr + r.stdout, /^\s+at .*:\d+:\d+\)?$/m, 'no stack trace');
-}
 
 const at = (img: { width: number; rgba: Buffer }, x: number, y: number) => [...img.rgba.subarray((y * img.width + x) * 4, (y * img.width + x) * 4 + 4)];
 

@@ -2,6 +2,7 @@
 // (bin/gatehouse.js, i.e. the built dist/), with a clean GATEHOUSE_* environment, free
 // ports and a timeout on every wait. Every spawned process is registered so after()
 // hooks (and, as a backstop, process exit) can kill whatever is still running.
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
@@ -278,4 +279,16 @@ export async function freshPgDatabase(): Promise<{ url: string; drop: () => Prom
   const u = new URL(admin);
   u.pathname = `/${name}`;
   return { url: u.toString(), drop: () => sqlOn(`drop database if exists ${name} with (force)`) };
+}
+
+/** A command that succeeded (exit 0), with its output in the failure message. */
+export const ok = (r: RunResult, what: string) => assert.equal(r.code, 0, `${what}: exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+
+/** A failed command: exit 1, one line on stderr matching `re`, no stack trace. */
+export function fails(r: RunResult, re: RegExp): void {
+  assert.equal(r.code, 1, `exit 1; stdout: ${r.stdout} stderr: ${r.stderr}`);
+  const errLines = lines(r.stderr);
+  assert.equal(errLines.length, 1, `one line on stderr, got:\n${r.stderr}`);
+  assert.match(errLines[0]!, re);
+  assert.doesNotMatch(r.stderr + r.stdout, /^\s+at .*:\d+:\d+\)?$/m, 'no stack trace');
 }

@@ -149,22 +149,8 @@ export function parseFastPathInputEvents(frame: Buffer, header: FastPathInputHea
 
 // ---- output updates (2.2.9.1.2.1) ----
 
-export const FASTPATH_UPDATE = {
-  ORDERS: 0x0,
-  BITMAP: 0x1,
-  PALETTE: 0x2,
-  SYNCHRONIZE: 0x3,
-  SURFCMDS: 0x4,
-  PTR_NULL: 0x5,
-  PTR_DEFAULT: 0x6,
-  PTR_POSITION: 0x8,
-  COLOR: 0x9,
-  CACHED: 0xa,
-  POINTER: 0xb,
-  LARGE_POINTER: 0xc,
-} as const;
-
-export const FASTPATH_FRAGMENT = { SINGLE: 0, LAST: 1, FIRST: 2, NEXT: 3 } as const;
+import { FASTPATH_FRAGMENT, FASTPATH_UPDATE } from './fastpath-codes.js';
+export { FASTPATH_FRAGMENT, FASTPATH_UPDATE };
 const COMPRESSION_USED = 0x2;
 
 export interface FastPathUpdate {

@@ -18,22 +18,8 @@ export interface UpdateSink {
   warn(key: string): void;
 }
 
-export const FP_UPDATE = {
-  ORDERS: 0x0,
-  BITMAP: 0x1,
-  PALETTE: 0x2,
-  SYNCHRONIZE: 0x3,
-  SURFCMDS: 0x4,
-  PTR_NULL: 0x5,
-  PTR_DEFAULT: 0x6,
-  PTR_POSITION: 0x8,
-  COLOR: 0x9,
-  CACHED: 0xa,
-  POINTER: 0xb,
-  LARGE_POINTER: 0xc,
-} as const;
-
-export const FP_FRAGMENT = { SINGLE: 0, LAST: 1, FIRST: 2, NEXT: 3 } as const;
+export { FASTPATH_FRAGMENT as FP_FRAGMENT, FASTPATH_UPDATE as FP_UPDATE } from '../../pdu/fastpath-codes.js';
+import { FASTPATH_FRAGMENT as FP_FRAGMENT, FASTPATH_UPDATE as FP_UPDATE } from '../../pdu/fastpath-codes.js';
 const FP_OUTPUT_ENCRYPTED = 0x2;
 const FP_COMPRESSION_USED = 0x2;
 /** compressionFlags / compressedType bit saying the data went through bulk compression. */
