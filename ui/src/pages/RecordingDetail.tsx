@@ -4,8 +4,9 @@ import 'asciinema-player/dist/bundle/asciinema-player.css';
 import * as AsciinemaPlayer from 'asciinema-player';
 import { lazy, Suspense, useEffect, useMemo, useRef, useState } from 'react';
 import { apiUrl, errorText, fetchText } from '../api';
+import { HitBar } from '../components/HitBar';
 import { Icon } from '../components/Icon';
-import { Alert, Badge, Button, Empty, ErrorAlert, Loading, PageHeader, SearchBox } from '../components/ui';
+import { Alert, Badge, Empty, ErrorAlert, Loading, PageHeader, SearchBox } from '../components/ui';
 import { bytes, clock, dateTime, duration, PROTOCOL_LABELS } from '../format';
 import { useApi, useTitle } from '../hooks';
 import { Link, useLocation } from '../router';
@@ -200,29 +201,7 @@ function CastRecordingDetail({ id }: { id: string }) {
         }
       />
       <ErrorAlert error={session.error} />
-      {q && hits.length > 0 && (
-        <div className="hit-bar">
-          <Icon name="search" />
-          <span>
-            “<strong>{q}</strong>”: {hits.length} {hits.length === 1 ? 'line' : 'lines'} in this session
-          </span>
-          <span className="hit-bar-buttons">
-            {hits.length > 1 && (
-              <Button small onClick={() => jumpToHit(hitIndex - 1)} aria-label="Previous hit">
-                ◀
-              </Button>
-            )}
-            <Button small variant="primary" onClick={() => jumpToHit(hitIndex)}>
-              Jump to search hit{hits.length > 1 ? ` ${hitIndex + 1} of ${hits.length}` : ''}
-            </Button>
-            {hits.length > 1 && (
-              <Button small onClick={() => jumpToHit(hitIndex + 1)} aria-label="Next hit">
-                ▶
-              </Button>
-            )}
-          </span>
-        </div>
-      )}
+      <HitBar q={q} count={hits.length} index={hitIndex} onJump={jumpToHit} />
       <div className="replay">
         <div className="replay-player">
           {castError ? (
