@@ -1,6 +1,7 @@
 // Helpers for the benchmarks: the gateway child process, HTTPS API calls, child
 // processes with hard timeouts, statistics and table printing. Everything is on
 // 127.0.0.1 and every wait is bounded.
+import { cpus } from 'node:os';
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
@@ -382,5 +383,20 @@ export class CpuWatch {
     for (const [pid, t] of this.last) ours += t - (this.first.get(pid) ?? 0);
     const capacity = ((performance.now() - this.t0) / 1000) * TICKS * ncpu;
     return capacity > 0 ? Math.max(0, (100 * (machineBusy() - this.busy0 - ours)) / capacity) : NaN;
+  }
+}
+
+/**
+ * Waits (bounded by `waitSeconds`) until processes outside the benchmark use at most
+ * `percent` of the machine's CPU; returns the last reading (percent of all cores).
+ */
+export async function waitQuiet(o: { percent: number; waitSeconds: number; sampleMs: number; progress: (s: string) => void }): Promise<number> {
+  const until = Date.now() + o.waitSeconds * 1000;
+  for (;;) {
+    const w = new CpuWatch();
+    await sleep(o.sampleMs);
+    const other = w.stop(cpus().length);
+    if (other <= o.percent || Date.now() >= until) return other;
+    o.progress(`  waiting for a quiet machine (other load ${fmt(other, 0)}%)`);
   }
 }

@@ -38,6 +38,7 @@ import {
   startGatewayChild,
   table,
   timeToMarker,
+  waitQuiet,
   withTimeout,
   type BenchSshd,
   type GatewayChild,
@@ -203,17 +204,7 @@ async function probeCiphers(env: Env, gw: Gw): Promise<Record<string, string>> {
   return info;
 }
 
-/** Waits (bounded) until processes outside the benchmark use ≤ QUIET_PERCENT of the CPU. */
-async function waitQuiet(): Promise<number> {
-  const until = Date.now() + QUIET_WAIT_S * 1000;
-  for (;;) {
-    const w = new CpuWatch();
-    await sleep(2000);
-    const other = w.stop(cpus().length);
-    if (other <= QUIET_PERCENT || Date.now() >= until) return other;
-    progress(`  waiting for a quiet machine (other load ${fmt(other, 0)}%)`);
-  }
-}
+const quiet = () => waitQuiet({ percent: QUIET_PERCENT, waitSeconds: QUIET_WAIT_S, sampleMs: 2000, progress });
 
 // ---------------------------------------------------------------- 1. throughput
 
@@ -235,7 +226,7 @@ async function benchThroughput(env: Env, gw: Gw): Promise<void> {
   const totals = new Map<string, number[]>(paths.map((p) => [p.name, []]));
   const foreign = new Map<string, number[]>(paths.map((p) => [p.name, []]));
   for (let run = 1; run <= RUNS; run++) {
-    await waitQuiet();
+    await quiet();
     // Interleaved, so that drift (other load on the machine) hits every path alike; the
     // ratios are also taken per round, between neighbouring runs.
     for (const p of paths) {
@@ -305,7 +296,7 @@ async function benchPrompt(env: Env, gw: Gw): Promise<void> {
   // One untimed warm-up each (first exec of sshd, JIT in the gateway).
   await timeToMarker('ssh', [...base(env.target.port), '127.0.0.1', cmd], 'READY> ', 'exit\n', 30_000);
   await timeToMarker('ssh', [...base(gw.child.sshPort), `${(await launch(gw)).ticket}@127.0.0.1`, cmd], 'READY> ', 'exit\n', 30_000);
-  await waitQuiet();
+  await quiet();
   const watch = new CpuWatch();
   for (let i = 0; i < PROMPT_RUNS; i++) {
     direct.push(await timeToMarker('ssh', [...base(env.target.port), '127.0.0.1', cmd], 'READY> ', 'exit\n', 30_000));
@@ -414,7 +405,7 @@ async function benchEcho(env: Env, gw: Gw): Promise<void> {
     // waiting for a quiet moment; the quietest attempt is reported, with all attempts listed.
     const attempts: { other: number; cpuMs: number; eld: Eld; xs: number[][] }[] = [];
     for (let a = 0; a < ECHO_ATTEMPTS; a++) {
-      await waitQuiet();
+      await quiet();
       for (const p of paths) p.xs = [];
       await gw.child.call('eld-start');
       const ticks0 = ownTicks(gw.child.pid);
