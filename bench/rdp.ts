@@ -12,8 +12,8 @@
 //   3. gateway CPU per session, busy (recording on, and off once per round) and idle, and
 //      the recording's bytes per minute.
 // Figures go to stdout as Markdown tables and to a JSON file in the temp dir; the write-up
-// is docs/performance.md. Must run as root (the target account, xrdp). Holds
-// /tmp/xrdp.lock (see package.json): only one xrdp can run on the machine.
+// is docs/performance.md. Must run as root (the target account, xrdp). Only one xrdp can
+// run on the machine: startXrdp queues on the tests' lock.
 // Knobs (environment): BENCH_RDP_RUNS (5), BENCH_RDP_TP_RUNS (2), BENCH_RDP_TP_SECONDS (6),
 // BENCH_RDP_FPS (20), BENCH_RDP_IDLE_SECONDS (12), BENCH_QUIET_PERCENT (10),
 // BENCH_QUIET_WAIT_S (10), BENCH_DEADLINE_S (900), BENCH_TSX=1.
