@@ -364,6 +364,8 @@ describe('RDP door with xfreerdp, xrdp and the FreeRDP shadow server', { timeout
     assert.ok(r.inputs.filter((e) => e.kind === INPUT_KIND.SCANCODE).length >= 2 * 'echo rdp-typed-4242'.length, 'key presses and releases');
     assert.match(r.keys, /echo rdp-typed-4242\n/);
     assertNoSecret('recording file', bytes, account.password);
+    assertNoSecret('session text index (API)', Buffer.from(JSON.stringify(await textOf(id))), account.password);
+    assertNoSecret('session view (API)', Buffer.from(JSON.stringify(s)), account.password);
 
     // The target was held to what the decoder replays.
     const restricted = await noteOf(id, 'rdp_capabilities_restricted');
