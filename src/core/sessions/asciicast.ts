@@ -34,10 +34,12 @@ export class CastWriter {
     header: CastHeader,
     /** Observers get every line as written (live view). */
     private readonly onLine?: (line: string) => void,
+    /** performance.now() of the moment event times count from (default: now). */
+    origin = performance.now(),
   ) {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     this.fd = openSync(path, 'wx', 0o600);
-    this.started = performance.now();
+    this.started = origin;
     const line = JSON.stringify(header) + '\n';
     writeSync(this.fd, line);
     this.bytes += Buffer.byteLength(line);

@@ -13,7 +13,7 @@ export class GhrecWriter {
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
   private timer: NodeJS.Timeout | null = null;
-  private readonly started = performance.now();
+  private readonly started: number;
   private closed = false;
   bytes = 0;
 
@@ -22,7 +22,10 @@ export class GhrecWriter {
     readonly header: GhrecHeader,
     /** Observers get every record as written (live view). */
     private readonly onRecord?: (record: Uint8Array) => void,
+    /** performance.now() of the header's startedAt (default: now). */
+    origin = performance.now(),
   ) {
+    this.started = origin;
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     this.fd = openSync(path, 'wx', 0o600);
     const head = encodeGhrecHeader(header);

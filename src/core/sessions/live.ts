@@ -30,6 +30,11 @@ const printable = (b: Buffer) => {
 export class LiveSession implements SessionHandle {
   readonly id: string;
   readonly startedAt = Date.now();
+  /**
+   * The same moment on the monotonic clock. Recordings count their times from here, so the
+   * times of notes made before the recording began and of everything after share one origin.
+   */
+  private readonly startedPerf = performance.now();
   cast: CastWriter | null = null;
   /** The recording of a graphical session (RDP). */
   ghrec: GhrecWriter | null = null;
@@ -81,6 +86,7 @@ export class LiveSession implements SessionHandle {
       (line) => {
         for (const s of this.subscribers) s(line);
       },
+      this.startedPerf,
     );
   }
 
@@ -88,11 +94,16 @@ export class LiveSession implements SessionHandle {
     if (this.cast || this.ghrec || !this.plan.launcher.record || this.ended) return;
     const rel = this.recordingRel(GHREC_FILE_EXTENSION);
     this.recordingPath = rel;
-    this.ghrec = new GhrecWriter(join(this.hooks.recordingsDir, rel), { ...header, startedAt: new Date().toISOString() }, (rec) => {
-      if (this.subscribers.size === 0) return;
-      const line = Buffer.from(rec.buffer, rec.byteOffset, rec.byteLength).toString('base64');
-      for (const s of this.subscribers) s(line);
-    });
+    this.ghrec = new GhrecWriter(
+      join(this.hooks.recordingsDir, rel),
+      { ...header, startedAt: new Date(this.startedAt).toISOString() },
+      (rec) => {
+        if (this.subscribers.size === 0) return;
+        const line = Buffer.from(rec.buffer, rec.byteOffset, rec.byteLength).toString('base64');
+        for (const s of this.subscribers) s(line);
+      },
+      this.startedPerf,
+    );
   }
 
   graphics(type: number, payload: Uint8Array): void {
@@ -109,7 +120,7 @@ export class LiveSession implements SessionHandle {
   private elapsed(): number {
     if (this.cast) return this.cast.elapsed();
     if (this.ghrec) return this.ghrec.elapsedMs() / 1000;
-    return (Date.now() - this.startedAt) / 1000;
+    return Math.round(performance.now() - this.startedPerf) / 1000;
   }
 
   /** Writes what is buffered, so a reader of the file sees everything up to now. */
