@@ -24,7 +24,7 @@ function fill([r, g, b]: number[]): Uint8Array {
 }
 
 describe('live-view keyframes of RDP sessions', () => {
-  it('follow the recording incrementally and are dropped when the session ends', () => {
+  it('follow the recording incrementally, decode long backlogs in slices, and are dropped when the session ends', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'keyframes-'));
     try {
       const writer = new GhrecWriter(join(dir, 's.ghrec'), { ...recordingHeader({ width: W, height: H }) });
@@ -49,6 +49,17 @@ describe('live-view keyframes of RDP sessions', () => {
       const before = follower.offset;
       assert.deepEqual(colourAt(kf.keyframe(live, log), 5, 5), [0, 0, 255], 'the later watcher sees the screen as of now');
       assert.ok(follower.offset > before, 'only the appended part was read');
+
+      // A backlog of several MiB is decoded by warm() in slices: the event loop gets turns in between.
+      for (let i = 0; i < 3000; i++) writer.record(RDPREC.FASTPATH_OUTPUT, fill(i % 2 ? [0, 255, 0] : [255, 255, 0]));
+      writer.record(RDPREC.FASTPATH_OUTPUT, fill([0, 255, 0]));
+      writer.flush();
+      let turns = 0;
+      const ticker = setInterval(() => turns++, 0);
+      await kf.warm(live, log);
+      clearInterval(ticker);
+      assert.ok(turns >= 2, `the event loop ran ${turns} times while a ${(follower.offset / 2 ** 20).toFixed(1)} MiB backlog was decoded`);
+      assert.deepEqual(colourAt(kf.keyframe(live, log), 5, 5), [0, 255, 0]);
 
       liveIds = new Set();
       const other = { id: 's2', ghrec: null, flushRecording() {} } as unknown as LiveSession;

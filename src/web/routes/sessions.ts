@@ -179,6 +179,11 @@ export const sessionRoutes =
           return reply.status(409).send({ error: { code: 'not_live', message: 'session is not live; replay its recording instead' } });
         }
         await core.audit.record(actorOf(req.principal, req.ip), { action: 'session.watch', target: { type: 'session', id: live.id } });
+        // A long RDP backlog is decoded in slices first, so other sessions keep flowing meanwhile.
+        if (live.plan.protocol === 'rdp') {
+          await keyframes.warm(live, req.log);
+          if (live.isEnded) return reply.status(409).send({ error: { code: 'not_live', message: 'session is not live; replay its recording instead' } });
+        }
         reply.hijack();
         const res = reply.raw;
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
