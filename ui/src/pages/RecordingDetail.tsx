@@ -5,11 +5,12 @@ import * as AsciinemaPlayer from 'asciinema-player';
 import { lazy, Suspense, useEffect, useMemo, useRef, useState } from 'react';
 import { apiUrl, errorText, fetchText } from '../api';
 import { HitBar } from '../components/HitBar';
+import { RecordingPageHeader, SessionFacts } from '../components/RecordingMeta';
 import { Icon } from '../components/Icon';
-import { Alert, Badge, Empty, ErrorAlert, Loading, PageHeader, SearchBox } from '../components/ui';
-import { bytes, clock, dateTime, duration, PROTOCOL_LABELS } from '../format';
+import { Alert, Empty, ErrorAlert, Loading, SearchBox } from '../components/ui';
+import { clock } from '../format';
 import { useApi, useTitle } from '../hooks';
-import { Link, useLocation } from '../router';
+import { useLocation } from '../router';
 import type { Session, TextLine } from '../types';
 import { MONO } from '../xterm';
 import { Highlight } from './Recordings';
@@ -167,20 +168,9 @@ function CastRecordingDetail({ id }: { id: string }) {
   const s = session.data;
   return (
     <div className="page page-wide">
-      <PageHeader
-        back={
-          <Link to={q ? `/recordings?q=${encodeURIComponent(q)}` : '/recordings'}>
-            <Icon name="arrowLeft" size={14} /> {q ? 'Search results' : 'Recordings'}
-          </Link>
-        }
-        title={s ? `${s.user.username} → ${s.secret.name}` : 'Recording'}
-        subtitle={
-          s && (
-            <>
-              {dateTime(s.startedAt)} · {s.endedAt ? duration(Date.parse(s.endedAt) - Date.parse(s.startedAt)) : 'live'} · <span className="mono">{s.target.username ? `${s.target.username}@` : ''}{s.target.host}:{s.target.port}</span> · <Badge tone="blue">{PROTOCOL_LABELS[s.protocol] ?? s.protocol}</Badge>
-            </>
-          )
-        }
+      <RecordingPageHeader
+        session={s}
+        q={q}
         actions={
           <>
             <label className="speed">
@@ -214,26 +204,7 @@ function CastRecordingDetail({ id }: { id: string }) {
             </div>
           ) : null}
           <div ref={el} className="player-host" />
-          {s && (
-            <dl className="facts facts-inline small">
-              <dt>Ended because</dt>
-              <dd>{s.endReason ?? '—'}</dd>
-              <dt>From</dt>
-              <dd className="mono">{s.clientIp ?? '—'} via {s.door}</dd>
-              <dt>Traffic</dt>
-              <dd>
-                ↑ {bytes(s.bytesIn)} · ↓ {bytes(s.bytesOut)}
-              </dd>
-              {s.recording.sha256 && (
-                <>
-                  <dt>SHA-256</dt>
-                  <dd className="mono break" title="Sealed in the audit trail (recording.seal)">
-                    {s.recording.sha256}
-                  </dd>
-                </>
-              )}
-            </dl>
-          )}
+          {s && <SessionFacts session={s} />}
         </div>
         <aside className="replay-side card">
           <div className="replay-side-head">

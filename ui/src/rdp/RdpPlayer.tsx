@@ -6,9 +6,10 @@ import './rdp.css';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { apiUrl, errorText, fetchBytes } from '../api';
 import { HitBar } from '../components/HitBar';
+import { RecordingPageHeader, SessionFacts } from '../components/RecordingMeta';
 import { Icon } from '../components/Icon';
-import { Alert, Badge, Button, Empty, ErrorAlert, Loading, PageHeader, SearchBox } from '../components/ui';
-import { bytes, clock, dateTime, duration, PROTOCOL_LABELS } from '../format';
+import { Alert, Button, Empty, ErrorAlert, Loading, SearchBox } from '../components/ui';
+import { clock } from '../format';
 import { useApi, useTitle } from '../hooks';
 import { Highlight } from '../pages/Recordings';
 import { Link, useLocation } from '../router';
@@ -161,20 +162,9 @@ export default function RdpPlayer({ id }: { id: string }) {
   const total = player?.duration ?? 0;
   return (
     <div className="page page-wide">
-      <PageHeader
-        back={
-          <Link to={q ? `/recordings?q=${encodeURIComponent(q)}` : '/recordings'}>
-            <Icon name="arrowLeft" size={14} /> {q ? 'Search results' : 'Recordings'}
-          </Link>
-        }
-        title={s ? `${s.user.username} → ${s.secret.name}` : 'Recording'}
-        subtitle={
-          s && (
-            <>
-              {dateTime(s.startedAt)} · {s.endedAt ? duration(Date.parse(s.endedAt) - Date.parse(s.startedAt)) : 'live'} · <span className="mono">{s.target.username ? `${s.target.username}@` : ''}{s.target.host}:{s.target.port}</span> · <Badge tone="blue">{PROTOCOL_LABELS[s.protocol] ?? s.protocol}</Badge>
-            </>
-          )
-        }
+      <RecordingPageHeader
+        session={s}
+        q={q}
         actions={
           <a className="btn btn-secondary" href={apiUrl(`/recordings/${encodeURIComponent(id)}`)} download={`${id}.ghrec`}>
             <Icon name="download" />
@@ -264,28 +254,7 @@ export default function RdpPlayer({ id }: { id: string }) {
           <p className="muted small rdp-hint">
             To get a video file, run <code className="mono">gatehouse recording export {id} --mp4 out.mp4</code>.
           </p>
-          {s && (
-            <dl className="facts facts-inline small">
-              <dt>Ended because</dt>
-              <dd>{s.endReason ?? '—'}</dd>
-              <dt>From</dt>
-              <dd className="mono">
-                {s.clientIp ?? '—'} via {s.door}
-              </dd>
-              <dt>Traffic</dt>
-              <dd>
-                ↑ {bytes(s.bytesIn)} · ↓ {bytes(s.bytesOut)}
-              </dd>
-              {s.recording.sha256 && (
-                <>
-                  <dt>SHA-256</dt>
-                  <dd className="mono break" title="Sealed in the audit trail (recording.seal)">
-                    {s.recording.sha256}
-                  </dd>
-                </>
-              )}
-            </dl>
-          )}
+          {s && <SessionFacts session={s} />}
         </div>
         <aside className="replay-side card" aria-label="Keystrokes and events">
           <div className="replay-side-head">
