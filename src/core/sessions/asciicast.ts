@@ -1,9 +1,8 @@
 // asciicast v2 writer (https://docs.asciinema.org/manual/asciicast/v2/). Events are
 // buffered briefly and appended as whole lines with synchronous writes, so a crash
 // leaves a playable file up to the last flush (at most FLUSH_MS old).
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
+import { Appender } from './appender.js';
 
 const FLUSH_MS = 100;
 const FLUSH_BYTES = 64 * 1024;
@@ -20,14 +19,9 @@ export interface CastHeader {
 export type CastEventType = 'o' | 'i' | 'r' | 'm';
 
 export class CastWriter {
-  private fd: number;
-  private pending: string[] = [];
-  private pendingBytes = 0;
-  private timer: NodeJS.Timeout | null = null;
+  private readonly file: Appender;
   private readonly started: number;
   private readonly decoders = { o: new StringDecoder('utf8'), i: new StringDecoder('utf8') };
-  private closed = false;
-  bytes = 0;
 
   constructor(
     readonly path: string,
@@ -37,12 +31,8 @@ export class CastWriter {
     /** performance.now() of the moment event times count from (default: now). */
     origin = performance.now(),
   ) {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    this.fd = openSync(path, 'wx', 0o600);
     this.started = origin;
-    const line = JSON.stringify(header) + '\n';
-    writeSync(this.fd, line);
-    this.bytes += Buffer.byteLength(line);
+    this.file = new Appender(path, Buffer.from(JSON.stringify(header) + '\n'), FLUSH_MS, FLUSH_BYTES);
   }
 
   elapsed(): number {
@@ -56,36 +46,22 @@ export class CastWriter {
   }
 
   event(type: CastEventType, text: string): void {
-    if (this.closed) return;
+    if (this.file.isClosed) return;
     const line = JSON.stringify([this.elapsed(), type, text]) + '\n';
-    this.pending.push(line);
-    this.pendingBytes += line.length;
+    this.file.append(Buffer.from(line));
     this.onLine?.(line);
-    if (this.pendingBytes >= FLUSH_BYTES) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), FLUSH_MS);
   }
 
   flush(): void {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
-    if (this.pending.length === 0 || this.closed) return;
-    const buf = Buffer.from(this.pending.join(''));
-    this.pending = [];
-    this.pendingBytes = 0;
-    writeSync(this.fd, buf);
-    this.bytes += buf.length;
+    this.file.flush();
   }
 
   close(): void {
-    if (this.closed) return;
+    if (this.file.isClosed) return;
     for (const t of ['o', 'i'] as const) {
       const rest = this.decoders[t].end();
       if (rest) this.event(t, rest);
     }
-    this.flush();
-    this.closed = true;
-    closeSync(this.fd);
+    this.file.close();
   }
 }
