@@ -122,19 +122,9 @@ export class Auth {
     if (!row || row.expiresAt <= now() || !row.enabled) return null;
     // Touch at most once a minute: avoids a write per request.
     if (!row.lastUsedAt || now() - row.lastUsedAt > 60_000) await this.db.updateTable('apiTokens').set({ lastUsedAt: now() }).where('id', '=', row.id).execute();
-    const groupIds = await this.dir.groupIdsOf(row.userId);
     const scopes = parseJson<Scope[] | null>(row.scopes, null);
-    return {
-      userId: row.userId,
-      username: row.username,
-      isApplication: !!row.isApplication,
-      groupIds,
-      permissions: await this.dir.permissionsOf(row.userId, groupIds),
-      scopes: scopes ? new Set(scopes) : null,
-      tokenId: row.id,
-      tokenKind: row.kind,
-      ip,
-    };
+    const user = await this.dir.doorPrincipal({ id: row.userId, username: row.username, isApplication: row.isApplication }, ip);
+    return { ...user, scopes: scopes ? new Set(scopes) : null, tokenId: row.id, tokenKind: row.kind };
   }
 
   async createApiToken(actor: Actor & { id: string }, input: { name: string; scopes: string[]; expiresInDays?: number }): Promise<{ token: string } & TokenView> {

@@ -236,7 +236,8 @@ export class Directory {
 
   /**
    * The principal a front door acts for (a ticket's owner, a user signed in at the SSH
-   * door): the user's groups and permissions now, no token, no scope restriction.
+   * door): the user's groups and permissions now, no token, no scope restriction. Token
+   * authentication starts from it and adds the token's scopes.
    */
   async doorPrincipal(user: Pick<User, 'id' | 'username' | 'isApplication'>, ip: string | null = null): Promise<Principal> {
     const groupIds = await this.groupIdsOf(user.id);
