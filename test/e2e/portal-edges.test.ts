@@ -9,8 +9,9 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { UI_DIR } from '../../src/web/ui.js';
-import { ensureTargetAccount, TARGET_PASSWORD } from '../support/accounts.js';
+import { ensureTargetAccount } from '../support/accounts.js';
 import { launchBrowser, newContext, screenshot, screenshotDir, until, waitForTerminalText, type Ctx, stepRunner } from '../support/browser.js';
+import { seedPortal } from '../support/portal-seed.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
 import { startSshd, type Sshd } from '../support/sshd.js';
 
@@ -25,7 +26,7 @@ describe('web portal edge cases in a browser', { timeout: 60_000 }, () => {
   let gw: Gateway;
   let browser: Browser;
   let secretId: string;
-  const ids: Record<string, string> = {};
+  let ids: Record<string, string> = {};
   const contexts: Ctx[] = [];
 
   const url = (path = '/') => `${gw.running.url}${path}`;
@@ -71,16 +72,7 @@ describe('web portal edge cases in a browser', { timeout: 60_000 }, () => {
     const dir = screenshotDir();
     for (const f of readdirSync(dir)) if (f.startsWith('portal-edges-failed-')) rmSync(join(dir, f));
     [sshd, gw, browser] = await Promise.all([startSshd(), startGateway('sqlite'), launchBrowser()]);
-    const s = await admin('POST', '/api/v1/secrets', { name: 'edges-target', template: 'unix-account', fields: { machine: '127.0.0.1', port: sshd.port, username: 'ghtarget', password: TARGET_PASSWORD } });
-    assert.equal(s.status, 201, s.raw);
-    secretId = s.body.id;
-    for (const [username, u] of Object.entries(USERS)) {
-      const r = await admin('POST', '/api/v1/users', { username, password: u.password, roles: u.roles });
-      assert.equal(r.status, 201, r.raw);
-      ids[username] = r.body.id;
-    }
-    const acl = await admin('PUT', `/api/v1/secrets/${secretId}/permissions`, { entries: [{ principalType: 'user', principal: 'tess', level: 'view' }] });
-    assert.equal(acl.status, 200, acl.raw);
+    ({ secretId, ids } = await seedPortal(gw, { secretName: 'edges-target', sshdPort: sshd.port, users: USERS, shareWith: ['tess'] }));
   });
 
   after(async () => {

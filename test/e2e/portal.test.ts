@@ -11,6 +11,7 @@ import type { Browser, Page } from 'playwright-core';
 import { UI_DIR } from '../../src/web/ui.js';
 import { ensureTargetAccount, TARGET_PASSWORD } from '../support/accounts.js';
 import { launchBrowser, newContext, screenshot, screenshotDir, terminalText, until, waitForTerminalText, type Ctx, stepRunner } from '../support/browser.js';
+import { seedPortal } from '../support/portal-seed.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
 import { ADMIN_PASSWORD } from '../support/harness.js';
 import { clientFor, interactive, launch, PROMPT, type Proc } from '../support/ssh-client.js';
@@ -31,7 +32,7 @@ describe('web portal in a browser', { timeout: 120_000 }, () => {
   let browser: Browser;
   let secretId: string;
   let tinaSeed: string;
-  const ids: Record<string, string> = {};
+  let ids: Record<string, string> = {};
   const contexts: Ctx[] = [];
   let tina: Ctx;
   let webSessionId: string;
@@ -75,18 +76,7 @@ describe('web portal in a browser', { timeout: 120_000 }, () => {
     const dir = screenshotDir();
     for (const f of readdirSync(dir)) if (f.startsWith('portal-failed-')) rmSync(join(dir, f));
     [sshd, gw, browser] = await Promise.all([startSshd(), startGateway('sqlite'), launchBrowser()]);
-    const s = await admin('POST', '/api/v1/secrets', { name: 'portal-target', template: 'unix-account', fields: { machine: '127.0.0.1', port: sshd.port, username: 'ghtarget', password: TARGET_PASSWORD } });
-    assert.equal(s.status, 201, s.raw);
-    secretId = s.body.id;
-    for (const [username, u] of Object.entries(USERS)) {
-      const r = await admin('POST', '/api/v1/users', { username, password: u.password, roles: u.roles });
-      assert.equal(r.status, 201, r.raw);
-      ids[username] = r.body.id;
-    }
-    const acl = await admin('PUT', `/api/v1/secrets/${secretId}/permissions`, {
-      entries: ['tina', 'bob'].map((principal) => ({ principalType: 'user', principal, level: 'view' })),
-    });
-    assert.equal(acl.status, 200, acl.raw);
+    ({ secretId, ids } = await seedPortal(gw, { secretName: 'portal-target', sshdPort: sshd.port, users: USERS, shareWith: ['tina', 'bob'] }));
     // tina's second factor is enrolled through the API.
     const token = await gw.userToken('tina', USERS.tina.password);
     const en = await gw.api('POST', '/api/v1/me/totp', { token });
