@@ -13,23 +13,28 @@ export const TARGET_PASSWORD = 'Tg7-Vault-Only-Pw!9x';
 let ensured = false;
 
 export function ensureTargetAccount(): { username: string; password: string; home: string } {
-  const home = `/home/${TARGET_USER}`;
   if (!ensured) {
-    try {
-      execFileSync('id', [TARGET_USER], { stdio: 'ignore' });
-    } catch {
-      try {
-        execFileSync('useradd', ['-m', '-s', '/bin/bash', TARGET_USER], { stdio: 'pipe' });
-      } catch (e) {
-        // A parallel test file may have created it a moment ago.
-        execFileSync('id', [TARGET_USER], { stdio: 'ignore' });
-        void e;
-      }
-    }
-    execFileSync('chpasswd', [], { input: `${TARGET_USER}:${TARGET_PASSWORD}\n` });
+    ensureLocalAccount(TARGET_USER, TARGET_PASSWORD);
     ensured = true;
   }
-  return { username: TARGET_USER, password: TARGET_PASSWORD, home };
+  return { username: TARGET_USER, password: TARGET_PASSWORD, home: `/home/${TARGET_USER}` };
+}
+
+/** A local account with a bash login shell, created if missing, whose password becomes `password` (UTF-8, any characters but ':' and newlines). */
+export function ensureLocalAccount(username: string, password: string): { username: string; password: string; home: string } {
+  try {
+    execFileSync('id', [username], { stdio: 'ignore' });
+  } catch {
+    try {
+      execFileSync('useradd', ['-m', '-s', '/bin/bash', username], { stdio: 'pipe' });
+    } catch (e) {
+      // A parallel test file may have created it a moment ago.
+      execFileSync('id', [username], { stdio: 'ignore' });
+      void e;
+    }
+  }
+  execFileSync('chpasswd', [], { input: Buffer.from(`${username}:${password}\n`, 'utf8') });
+  return { username, password, home: `/home/${username}` };
 }
 
 /**

@@ -1,6 +1,7 @@
 // Byte-level scans of what a database keeps on disk: the SQLite files in a data dir,
 // and for PostgreSQL a pg_dump of the database plus the cluster's files for it (heap
-// files under base/<oid> and the write-ahead log). Used by the plaintext tests.
+// files under base/<oid> and the write-ahead log). Used by the plaintext tests. And the
+// wider scan of what went toward a client (wireLeaks): more encodings, base64 included.
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -34,6 +35,71 @@ export function leaks(blobs: Blob[], values: Record<string, string | Buffer>): s
   for (const [label, v] of Object.entries(values)) {
     const where = occurrences(blobs, v);
     if (where.length) out.push(`${label} found in ${where.join(', ')}`);
+  }
+  return out;
+}
+
+/**
+ * The base64 text of `bytes` as it shows inside a longer base64 stream: one needle per
+ * alignment (the value starting 0, 1 or 2 bytes into a 3-byte group), each keeping only
+ * the characters made of the value's own bits (the edge characters also carry the
+ * neighbours' bits, so they are trimmed). Standard and URL-safe alphabets.
+ */
+export function base64Needles(bytes: Buffer): string[] {
+  const out = new Set<string>();
+  for (let k = 0; k < 3; k++) {
+    const b64 = Buffer.concat([Buffer.alloc(k), bytes]).toString('base64');
+    const needle = b64.slice(Math.ceil((8 * k) / 6), Math.floor((8 * (k + bytes.length)) / 6));
+    if (needle.length < 4) continue; // too short to mean anything
+    out.add(needle);
+    out.add(needle.replace(/\+/g, '-').replace(/\//g, '_'));
+  }
+  return [...out];
+}
+
+/**
+ * Every form a secret could take on a wire toward a client: its UTF-8 (ASCII) bytes,
+ * Latin-1 when that differs, UTF-16LE (RDP, NTLM), and the base64 of the UTF-8 and the
+ * UTF-16LE bytes at every alignment (JSON, data: URLs, SASL/NTLM blobs).
+ */
+export function wireForms(value: string): { enc: string; bytes: Buffer }[] {
+  const utf8 = Buffer.from(value, 'utf8');
+  const utf16 = Buffer.from(value, 'utf16le');
+  const forms = [
+    { enc: 'utf8', bytes: utf8 },
+    { enc: 'utf16le', bytes: utf16 },
+  ];
+  if (/^[\x00-\xff]*$/.test(value) && /[\x80-\xff]/.test(value)) forms.push({ enc: 'latin1', bytes: Buffer.from(value, 'latin1') });
+  base64Needles(utf8).forEach((n, i) => forms.push({ enc: `base64 of utf8 #${i}`, bytes: Buffer.from(n, 'ascii') }));
+  base64Needles(utf16).forEach((n, i) => forms.push({ enc: `base64 of utf16le #${i}`, bytes: Buffer.from(n, 'ascii') }));
+  return forms;
+}
+
+/** Terminal output as a person reads it: escape sequences and control characters removed (an echo split by colour codes still spells the secret). */
+export function screenText(data: Buffer): Buffer {
+  return Buffer.from(
+    data
+      .toString('utf8')
+      .replace(/\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)/g, '')
+      .replace(/\x1b\[[0-?]*[ -/]*[@-~]/g, '')
+      .replace(/\x1b[@-_]/g, '')
+      .replace(/[\x00-\x08\x0b-\x1f\x7f]/g, ''),
+    'utf8',
+  );
+}
+
+/**
+ * Where a secret occurs in what went toward a client, in any of its wire forms, in the
+ * bytes as they are and in their screen text. Empty when it is nowhere.
+ */
+export function wireLeaks(blobs: Blob[], values: Record<string, string>): string[] {
+  const out: string[] = [];
+  for (const [label, v] of Object.entries(values)) {
+    const forms = wireForms(v);
+    for (const b of blobs) {
+      for (const f of forms) if (b.data.indexOf(f.bytes) >= 0) out.push(`${label} found in ${b.name} (${f.enc})`);
+      if (!out.some((o) => o.startsWith(`${label} found in ${b.name} `)) && screenText(b.data).indexOf(Buffer.from(v, 'utf8')) >= 0) out.push(`${label} found in ${b.name} (screen text)`);
+    }
   }
   return out;
 }

@@ -13,7 +13,8 @@ export interface TelnetdHandle {
   stop(): Promise<void>;
 }
 
-export async function startTelnetd(): Promise<TelnetdHandle> {
+/** execLogin: a program telnetd runs instead of /bin/login (`telnetd -E`), for targets whose login behaves differently. */
+export async function startTelnetd(opts: { execLogin?: string } = {}): Promise<TelnetdHandle> {
   try {
     accessSync(TELNETD, constants.X_OK);
   } catch {
@@ -24,7 +25,7 @@ export async function startTelnetd(): Promise<TelnetdHandle> {
   const server = net.createServer({ pauseOnConnect: true }, (socket) => {
     let child: ChildProcess;
     try {
-      child = spawn(TELNETD, ['-h'], { stdio: [socket, socket, 'ignore'] });
+      child = spawn(TELNETD, ['-h', ...(opts.execLogin ? ['-E', opts.execLogin] : [])], { stdio: [socket, socket, 'ignore'] });
     } catch {
       socket.destroy();
       return;
