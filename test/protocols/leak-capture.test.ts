@@ -298,6 +298,7 @@ describe('no vaulted password on any terminal client leg (captured bytes)', { ti
     ids.careless = await secret('leak-careless-telnet', careless.port, TN_USER, TN_PASSWORD);
     ids.sshWrong = await secret('leak-ssh-wrong', sshd.port, USER, WRONG);
     ids.telnetWrong = await secret('leak-telnet-wrong', telnetd.port, TN_USER, TN_WRONG);
+    ids.carelessWrong = await secret('leak-careless-telnet-wrong', careless.port, TN_USER, TN_WRONG);
   });
 
   after(async () => {
@@ -440,13 +441,17 @@ describe('no vaulted password on any terminal client leg (captured bytes)', { ti
     assert.match(sshFail.r.stderr, /refused the vaulted credential/);
     const telnetFail = await tapped('wrong telnet', async () => ssh2Run(tap, await launch(gw, ids.telnetWrong!, { launcher: 'telnet' }), { shell: PROBE }, 'wrong telnet'));
     assert.match(telnetFail.r.stdout, /rejected the vaulted credential/);
-    blobs.push(...sshFail.blobs, ...sshFail.r.blobs, ...telnetFail.blobs, ...telnetFail.r.blobs);
+    // The careless target echoes the wrong password before it says "Login incorrect".
+    const carelessFail = await tapped('wrong careless telnet', async () => ssh2Run(tap, await launch(gw, ids.carelessWrong!, { launcher: 'telnet' }), { shell: PROBE }, 'wrong careless telnet'));
+    assert.match(carelessFail.r.stdout, /rejected the vaulted credential/);
+    blobs.push(...sshFail.blobs, ...sshFail.r.blobs, ...telnetFail.blobs, ...telnetFail.r.blobs, ...carelessFail.blobs, ...carelessFail.r.blobs);
     const b = await signIn(gw);
     for (const [secretId, launcher] of [
       [ids.sshWrong!, 'ssh'],
       [ids.telnetWrong!, 'telnet'],
+      [ids.carelessWrong!, 'telnet'],
     ] as const) {
-      const f = await browserTerminal(gw, b, (await webLaunch(gw, b, secretId, launcher)).ticket, () => undefined, `wrong ${launcher} browser`);
+      const f = await browserTerminal(gw, b, (await webLaunch(gw, b, secretId, launcher)).ticket, () => undefined, `wrong ${launcher} browser ${secretId}`);
       assert.ok(f.messages.some((m) => m.type === 'error'), JSON.stringify(f.messages));
       blobs.push(...f.blobs);
     }
