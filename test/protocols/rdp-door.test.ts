@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rdpDoorTestHooks } from '../../src/protocols/rdp/door/server.js';
@@ -24,46 +24,16 @@ import { ensureTargetAccount } from '../support/accounts.js';
 import { decodePng, ensureBuilt } from '../support/export.js';
 import { cleanEnv, runCli } from '../cli/support.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
+import { wireLeaks } from '../support/scan.js';
+import { startTap, type Tap } from '../support/tap.js';
 import { runXfreerdp, SHADOW_DESKTOP_RGB, startShadowServer, startXrdp, startXvfb, waitFor, XRDP_DESKTOP_RGB, type Screenshot, type ShadowServer, type XDisplay, type XfreerdpRun, type Xrdp } from '../support/xrdp.js';
 
-/** A TCP proxy in front of the door that keeps every byte of the client leg. */
-async function recordingProxy(targetPort: number): Promise<{ port: number; bytes(): Buffer; close(): Promise<void> }> {
-  const chunks: Buffer[] = [];
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((c) => {
-    const up = connect(targetPort, '127.0.0.1');
-    sockets.add(c).add(up);
-    c.on('data', (d: Buffer) => chunks.push(Buffer.from(d)));
-    up.on('data', (d: Buffer) => chunks.push(Buffer.from(d)));
-    c.pipe(up);
-    up.pipe(c);
-    const done = () => {
-      c.destroy();
-      up.destroy();
-    };
-    c.on('error', done).on('close', done);
-    up.on('error', done).on('close', done);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const addr = server.address();
-  return {
-    port: typeof addr === 'object' && addr ? addr.port : 0,
-    bytes: () => Buffer.concat(chunks),
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  };
-}
+/** Every byte the tap in front of the door saw, both directions of every connection. */
+const tapBytes = (tap: Tap): Buffer => Buffer.concat(tap.all().map((b) => b.data));
 
+/** No wire form of the password (UTF-8, Latin-1, UTF-16LE, base64 of either at any alignment). */
 function assertNoSecret(label: string, bytes: Buffer, secret: string): void {
-  for (const [enc, needle] of [
-    ['ASCII', Buffer.from(secret, 'latin1')],
-    ['UTF-16LE', Buffer.from(secret, 'utf16le')],
-  ] as const) {
-    assert.equal(bytes.indexOf(needle), -1, `${label}: the password (${enc}) passed on the client leg`);
-  }
+  assert.deepEqual(wireLeaks([{ name: label, data: bytes }], { password: secret }), [], `${label}: the password passed on the client leg`);
 }
 
 /** Share of the client display's pixels close to the remote desktop's colour (codecs may be lossy). */
@@ -156,7 +126,7 @@ describe('RDP door with xfreerdp, xrdp and the FreeRDP shadow server', { timeout
   let gw: Gateway;
   let xrdp: Xrdp;
   let client: XDisplay;
-  let proxy: Awaited<ReturnType<typeof recordingProxy>>;
+  let proxy: Tap;
   let work: string;
   const account = ensureTargetAccount();
   const tapped: Buffer[] = [];
@@ -169,7 +139,7 @@ describe('RDP door with xfreerdp, xrdp and the FreeRDP shadow server', { timeout
       tapped.push(Buffer.from(data));
       if (direction === 'out') tappedOut += data.length;
     };
-    proxy = await recordingProxy(gw.rdpPort);
+    proxy = await startTap(gw.rdpPort);
     // Launches hand out the proxy's port: the file then routes the client through it.
     const p = await gw.api('PATCH', '/api/v1/launchers/rdp', { token: gw.adminToken, body: { gatewayPort: proxy.port } });
     assert.equal(p.status, 200, p.raw);
@@ -313,7 +283,7 @@ describe('RDP door with xfreerdp, xrdp and the FreeRDP shadow server', { timeout
       await xf.stop();
     }
     await waitFor('the session to end', async () => (await sessionsOf(xrdpSecret)).every((s) => s.status === 'ended'), 15_000);
-    const raw = proxy.bytes();
+    const raw = tapBytes(proxy);
     assert.ok(raw.length > 10_000, `proxy saw ${raw.length} bytes`);
     assert.ok(tappedOut > 10_000, `the door relayed ${tappedOut} decrypted bytes to the client`);
     assertNoSecret('raw client leg (TCP)', raw, account.password);
@@ -557,7 +527,7 @@ describe('RDP door with xfreerdp, xrdp and the FreeRDP shadow server', { timeout
       const sessionId = (await sessionsOf(id))[0].id as string;
       const text = await gw.api('GET', `/api/v1/recordings/${sessionId}/text`, { token: gw.adminToken });
       assert.ok(text.raw.includes('rdp_target_nla'), text.raw);
-      assertNoSecret('raw client leg (TCP)', proxy.bytes(), shadowAccount.password);
+      assertNoSecret('raw client leg (TCP)', tapBytes(proxy), shadowAccount.password);
       assertNoSecret('decrypted client leg', Buffer.concat(tapped), shadowAccount.password);
 
       // Recorded like the TLS target; without the restriction this server would send RemoteFX surface commands.
