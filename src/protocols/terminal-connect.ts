@@ -42,7 +42,15 @@ export async function openTerminal(h: SessionHandle, term: TerminalInfo, connect
     } catch (e) {
       const reason = e instanceof TelnetLoginError ? e.reason : 'connect';
       h.note('target_login_failed', { protocol: 'telnet', reason });
-      throw new TerminalOpenError(reason === 'rejected' ? 'the Telnet target rejected the vaulted credential (login failed)' : reason === 'timeout' ? 'the Telnet target did not show a login and shell prompt in time' : 'cannot reach the Telnet target');
+      throw new TerminalOpenError(
+        reason === 'rejected'
+          ? 'the Telnet target rejected the vaulted credential (login failed)'
+          : reason === 'timeout'
+            ? 'the Telnet target did not show a login and shell prompt in time'
+            : reason === 'binary_refused'
+              ? (e as TelnetLoginError).message // names the field, never its value
+              : 'cannot reach the Telnet target',
+      );
     }
   }
   if (plan.protocol !== 'ssh') throw new TerminalOpenError(`${plan.protocol} targets cannot be opened as a terminal`);

@@ -1,13 +1,23 @@
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, beforeEach, describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { openTelnet, TelnetLoginError, type TelnetLoginOptions, type TelnetSession } from '../../src/protocols/telnet/client.js';
+import {
+  DEFAULT_FAILURE_PATTERN,
+  DEFAULT_LOGIN_PROMPT,
+  DEFAULT_PASSWORD_PROMPT,
+  openTelnet,
+  TelnetLoginError,
+  type TelnetLoginOptions,
+  type TelnetSession,
+} from '../../src/protocols/telnet/client.js';
 import { DO, DONT, IAC, NOP, Option, SB, SE, TTYPE_SEND, WILL, WONT } from '../../src/protocols/telnet/codes.js';
-import { encodeKeystrokes, nawsMessage, ttypeIsMessage } from '../../src/protocols/telnet/encode.js';
+import { encodeKeystrokes, encodeLine, nawsMessage, ttypeIsMessage } from '../../src/protocols/telnet/encode.js';
+import { TelnetEngine, type TelnetEngineOptions } from '../../src/protocols/telnet/engine.js';
 import { OptionNegotiator } from '../../src/protocols/telnet/negotiation.js';
 import { TelnetParser, type TelnetEvent } from '../../src/protocols/telnet/parser.js';
-import { ensureTargetAccount } from '../support/accounts.js';
+import { ensureLocalAccount, ensureTargetAccount } from '../support/accounts.js';
+import { fakeTelnetTarget } from '../support/fake-telnet.js';
 import { startTelnetd, type TelnetdHandle } from '../support/telnetd.js';
 
 const b = (...parts: (number | string | Buffer)[]) =>
@@ -200,53 +210,18 @@ describe('telnet encoding', () => {
     assert.deepEqual([...encodeKeystrokes(b('a', 0xff, '\r', 'b\r\nc\r'), false)], [...b('a', 0xff, 0xff, '\r', 0, 'b\r\nc\r', 0)]);
     assert.deepEqual([...encodeKeystrokes(b('a', 0xff, '\r'), true)], [...b('a', 0xff, 0xff, '\r')]);
   });
+  it('ends a typed line with a bare CR in BINARY, with CR LF in NVT, and refuses 8-bit text in NVT', () => {
+    const utf8 = 'pw-\u00dc\u20ac';
+    assert.deepEqual([...encodeLine(utf8, true)!], [...Buffer.from(utf8, 'utf8'), 0x0d]);
+    assert.equal(encodeLine(utf8, false), null);
+    assert.deepEqual([...encodeLine('pw-1', false)!], [...b('pw-1\r\n')]);
+    assert.deepEqual([...encodeLine('pw-1', true)!], [...b('pw-1\r')]);
+  });
   it('builds NAWS and TTYPE IS, escaping 255 in the payload', () => {
     assert.deepEqual([...nawsMessage(255, 70000)], [IAC, SB, Option.NAWS, 0, 255, 255, 255, 255, 255, 255, IAC, SE]);
     assert.deepEqual([...ttypeIsMessage('vt100')], [...b(IAC, SB, Option.TTYPE, 0, 'vt100', IAC, SE)]);
   });
 });
-
-/**
- * A scripted stand-in for a Telnet target, for what a real telnetd will not do
- * (echo the password, never prompt). It records every byte the client sends.
- */
-async function fakeTarget(script: (sock: net.Socket, lines: AsyncGenerator<string>) => Promise<void>) {
-  const received: Buffer[] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((sock) => {
-    sockets.add(sock);
-    sock.on('close', () => sockets.delete(sock));
-    sock.on('error', () => {});
-    const parser = new TelnetParser();
-    let text = '';
-    let wake: (() => void) | undefined;
-    sock.on('data', (chunk: Buffer) => {
-      received.push(chunk);
-      for (const e of parser.push(chunk)) if (e.type === 'data') text += e.data.toString('utf8');
-      wake?.();
-    });
-    async function* lines(): AsyncGenerator<string> {
-      for (;;) {
-        const i = text.search(/\r\n|\r|\n/);
-        if (i >= 0) {
-          const line = text.slice(0, i);
-          text = text.slice(i + (text.startsWith('\r\n', i) ? 2 : 1));
-          yield line;
-        } else await new Promise<void>((r) => (wake = r));
-      }
-    }
-    script(sock, lines()).catch(() => sock.destroy());
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    received: () => Buffer.concat(received),
-    close: () => {
-      for (const s of sockets) s.destroy();
-      return new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
 
 const PW = 'Fake-Pw-\u00e9\u00ff-77';
 const fakeOpts = (port: number, extra: Partial<TelnetLoginOptions> = {}): TelnetLoginOptions => ({
@@ -295,9 +270,157 @@ async function expectLoginError(p: Promise<TelnetSession>, reason: TelnetLoginEr
   assert.fail(`expected TelnetLoginError ${reason}, the login succeeded`);
 }
 
+/** A TelnetEngine with no socket: what it sends and reports is kept for the test. */
+function engineUnderTest(extra: Partial<TelnetEngineOptions> = {}) {
+  const sent: Buffer[] = [];
+  const out: Buffer[] = [];
+  let outcome: { ok: true; initialOutput: string } | { ok: false; reason: string; message: string } | undefined;
+  const e = new TelnetEngine(
+    {
+      username: 'alice', password: PW, term: 'vt100', cols: 80, rows: 24,
+      loginPrompt: DEFAULT_LOGIN_PROMPT, passwordPrompt: DEFAULT_PASSWORD_PROMPT, failurePattern: DEFAULT_FAILURE_PATTERN,
+      ...extra,
+    },
+    {
+      send: (bytes) => sent.push(bytes),
+      loggedIn: (initialOutput) => (outcome = { ok: true, initialOutput: initialOutput.toString('utf8') }),
+      failed: (reason, message) => (outcome = { ok: false, reason, message }),
+      data: (bytes) => out.push(bytes),
+    },
+  );
+  return {
+    e,
+    /** What was sent since the last call. */
+    sent: () => [...Buffer.concat(sent.splice(0))],
+    out: () => [...Buffer.concat(out.splice(0))],
+    outcome: () => outcome,
+    /** Target output, then the dialogue's settle time. */
+    target(...parts: (number | string | Buffer)[]) {
+      e.receive(b(...parts));
+      mock.timers.tick(200);
+    },
+  };
+}
+
+const OFFERS = [IAC, WILL, Option.TTYPE, IAC, WILL, Option.NAWS, IAC, DO, Option.SGA, IAC, WILL, Option.BINARY, IAC, DO, Option.BINARY];
+const utf8 = (s: string) => Buffer.from(s, 'utf8');
+
+describe('telnet engine (no socket): BINARY and the typed credential', () => {
+  beforeEach(() => mock.timers.enable({ apis: ['setTimeout'] }));
+  afterEach(() => mock.timers.reset());
+
+  it('offers BINARY both ways; when the target agrees, the credential goes out as UTF-8 ending in a bare CR', () => {
+    const t = engineUnderTest();
+    t.e.start();
+    assert.deepEqual(t.sent(), OFFERS);
+    t.e.receive(b(IAC, DO, Option.BINARY, IAC, WILL, Option.BINARY));
+    assert.deepEqual(t.sent(), [], 'answers to our own offers are not answered again');
+    assert.ok(t.e.binary('local') && t.e.binary('remote'));
+    t.target('login: ');
+    assert.deepEqual(t.sent(), [...b('alice\r')]); // CR LF would reach the pty as two line ends
+    t.target('Password: ');
+    assert.deepEqual(t.sent(), [...utf8(PW), 0x0d]);
+    t.target('\r\n', utf8('Grüß\r\n$ '));
+    assert.deepEqual(t.outcome(), { ok: true, initialOutput: 'Grüß\r\n$ ' });
+    // Keystrokes: IAC doubled, CR not padded, UTF-8 unchanged.
+    t.e.write(b('x', 0xff, '\r', utf8('é')));
+    assert.deepEqual(t.sent(), [...b('x', 0xff, 0xff, '\r', utf8('é'))]);
+    // Output in BINARY: a NUL after CR is data, IAC IAC one 0xFF, UTF-8 untouched.
+    t.e.receive(b('a\r', 0, IAC, IAC, utf8('ü')));
+    assert.deepEqual(t.out(), [...b('a\r', 0, 0xff, utf8('ü'))]);
+  });
+
+  it('a target that refuses BINARY gets no non-ASCII password: the login fails as binary_refused', () => {
+    const t = engineUnderTest();
+    t.e.start();
+    t.sent();
+    t.e.receive(b(IAC, DONT, Option.BINARY, IAC, WONT, Option.BINARY));
+    assert.deepEqual(t.sent(), [], 'a refusal of our offer is not answered');
+    assert.ok(!t.e.binary('local') && !t.e.binary('remote'));
+    t.target('login: ');
+    assert.deepEqual(t.sent(), [...b('alice\r\n')]); // NVT newline
+    t.target('Password: ');
+    assert.deepEqual(t.sent(), [], 'nothing of the password was sent');
+    assert.deepEqual(t.outcome(), {
+      ok: false,
+      reason: 'binary_refused',
+      message: 'the Telnet target does not accept 8-bit input (Telnet BINARY refused); the vaulted password has non-ASCII characters',
+    });
+    t.target('Password: ');
+    assert.deepEqual(t.sent(), []);
+  });
+
+  it('names the user name when that is what is not 7-bit', () => {
+    const t = engineUnderTest({ username: 'jürgen', password: 'ascii' });
+    t.e.start();
+    t.e.receive(b(IAC, DONT, Option.BINARY));
+    t.sent();
+    t.target('login: ');
+    assert.deepEqual(t.sent(), []);
+    assert.match((t.outcome() as { message: string }).message, /the vaulted user name has non-ASCII characters$/);
+  });
+
+  it('an ASCII password works with a target that refuses BINARY, in NVT form (CR LF; keystrokes CR NUL)', () => {
+    const t = engineUnderTest({ password: 'Ascii-Pw-1' });
+    t.e.start();
+    t.e.receive(b(IAC, DONT, Option.BINARY, IAC, WONT, Option.BINARY));
+    t.sent();
+    t.target('login: ');
+    t.target('Password: ');
+    assert.deepEqual(t.sent(), [...b('alice\r\nAscii-Pw-1\r\n')]);
+    t.target('\r\n$ ');
+    assert.deepEqual(t.outcome(), { ok: true, initialOutput: '$ ' });
+    t.e.write(b('ls\r', 0xff));
+    assert.deepEqual(t.sent(), [...b('ls\r', 0, 0xff, 0xff)]);
+    t.e.receive(b('a\r', 0, 'b'));
+    assert.deepEqual(t.out(), [...b('a\rb')]); // CR NUL is NVT padding
+  });
+
+  it('a line waits for the answer to the BINARY offer, and goes out as soon as it comes', () => {
+    const t = engineUnderTest();
+    t.e.start();
+    t.sent();
+    t.target('login: ');
+    mock.timers.tick(1000);
+    assert.deepEqual(t.sent(), [], 'typed before the mode was known');
+    t.e.receive(b(IAC, DO, Option.BINARY));
+    assert.deepEqual(t.sent(), [...b('alice\r')]);
+  });
+
+  it('a target that never answers: after binaryWaitMs lines go out as NVT text, and a non-ASCII password is refused', () => {
+    const t = engineUnderTest({ binaryWaitMs: 3000 });
+    t.e.start();
+    t.sent();
+    t.target('login: '); // the wait starts when the line is due
+    mock.timers.tick(2999);
+    assert.deepEqual(t.sent(), []);
+    mock.timers.tick(1);
+    assert.deepEqual(t.sent(), [...b('alice\r\n')]);
+    t.target('Password: '); // no second wait
+    assert.deepEqual(t.sent(), []);
+    assert.equal((t.outcome() as { reason?: string } | undefined)?.reason, 'binary_refused');
+  });
+
+  it('acknowledges a target that stops sending in BINARY (as inetutils telnetd does when OPOST is on); CR NUL is padding again', () => {
+    const t = engineUnderTest();
+    t.e.start();
+    t.e.receive(b(IAC, DO, Option.BINARY, IAC, WILL, Option.BINARY));
+    t.sent();
+    t.e.receive(b(IAC, WONT, Option.BINARY));
+    assert.deepEqual(t.sent(), [IAC, DONT, Option.BINARY]);
+    assert.ok(t.e.binary('local') && !t.e.binary('remote'));
+    t.target('login: ');
+    t.target('Password: ');
+    assert.deepEqual(t.sent(), [...b('alice\r'), ...utf8(PW), 0x0d], 'what we send is still BINARY');
+    t.target('\r\n$ ');
+    t.e.receive(b('a\r', 0, 'b'));
+    assert.deepEqual(t.out(), [...b('a\rb')]);
+  });
+});
+
 describe('telnet client against scripted targets', () => {
   it('withholds and redacts a password the target echoes, and encodes keystrokes', async () => {
-    const t = await fakeTarget(async (sock, lines) => {
+    const t = await fakeTelnetTarget(async (sock, lines) => {
       sock.write('Welcome\r\nUsername: ');
       const user = (await lines.next()).value as string;
       sock.write(`${user}\r\nPassword: `);
@@ -311,10 +434,11 @@ describe('telnet client against scripted targets', () => {
       assert.ok(out.endsWith('router> '), out);
       assert.ok(!out.includes('Welcome') && !out.includes('Username'), 'pre-login output leaked');
       assert.equal(s.initialOutput.indexOf(Buffer.from(PW, 'utf8')), -1);
+      // The target agreed to BINARY: IAC doubled, Enter's CR unpadded.
       const before = t.received().length;
       s.write(b('x', 0xff, '\r'));
-      for (let i = 0; i < 50 && t.received().length < before + 5; i++) await new Promise((r) => setTimeout(r, 20));
-      assert.deepEqual([...t.received().subarray(before)], [...b('x', 0xff, 0xff, '\r', 0)]);
+      for (let i = 0; i < 50 && t.received().length < before + 4; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual([...t.received().subarray(before)], [...b('x', 0xff, 0xff, '\r')]);
       s.close();
     } finally {
       await t.close();
@@ -322,7 +446,7 @@ describe('telnet client against scripted targets', () => {
   });
 
   it('handles a target that asks only for a password, in one-byte chunks', async () => {
-    const t = await fakeTarget(async (sock, lines) => {
+    const t = await fakeTelnetTarget(async (sock, lines) => {
       for (const ch of Buffer.from('\r\nUser Access Verification\r\n\r\nPassword: ')) {
         sock.write(Buffer.from([ch]));
         await new Promise((r) => setTimeout(r, 2));
@@ -340,7 +464,7 @@ describe('telnet client against scripted targets', () => {
   });
 
   it('reports a repeated login prompt as rejected, silence as timeout, a hang-up as closed', async () => {
-    const again = await fakeTarget(async (sock, lines) => {
+    const again = await fakeTelnetTarget(async (sock, lines) => {
       sock.write('login: ');
       await lines.next();
       sock.write('Password: ');
@@ -348,8 +472,8 @@ describe('telnet client against scripted targets', () => {
       await new Promise((r) => setTimeout(r, 300));
       sock.write('\r\n\r\nlogin: ');
     });
-    const silent = await fakeTarget(async () => {});
-    const hangup = await fakeTarget(async (sock, lines) => {
+    const silent = await fakeTelnetTarget(async () => {});
+    const hangup = await fakeTelnetTarget(async (sock, lines) => {
       sock.write('login: ');
       await lines.next();
       sock.end();
@@ -362,6 +486,38 @@ describe('telnet client against scripted targets', () => {
       await expectLoginError(openTelnet(fakeOpts(hangup.port)), 'closed');
     } finally {
       await Promise.all([again.close(), silent.close(), hangup.close()]);
+    }
+  });
+
+  it('refuses to type a non-ASCII password to a target that refuses BINARY; an ASCII one still works in NVT form', async () => {
+    const script = async (sock: net.Socket, lines: AsyncGenerator<string>) => {
+      sock.write('login: ');
+      await lines.next();
+      sock.write('Password: ');
+      if ((await lines.next()).value === 'Ascii-Pw-1') sock.write('\r\n$ ');
+    };
+    const refusing = await fakeTelnetTarget(script, { binary: 'refuse' });
+    const silent = await fakeTelnetTarget(script, { binary: 'ignore' });
+    const typed = (t: { received(): Buffer }) =>
+      Buffer.concat(new TelnetParser().push(t.received()).flatMap((e) => (e.type === 'data' ? [e.data] : [])));
+    try {
+      const e = await expectLoginError(openTelnet(fakeOpts(refusing.port)), 'binary_refused');
+      assert.equal(e.message, 'the Telnet target does not accept 8-bit input (Telnet BINARY refused); the vaulted password has non-ASCII characters');
+      // Only the user name went out, as NVT text; no byte of the password, whole or stripped.
+      assert.deepEqual(typed(refusing).toString('latin1'), 'alice\r\n');
+      // A target that never answers is treated alike once the wait is over.
+      await expectLoginError(openTelnet(fakeOpts(silent.port, { binaryWaitMs: 300 })), 'binary_refused');
+      assert.deepEqual(typed(silent).toString('latin1'), 'alice\r\n');
+
+      const s = await openTelnet(fakeOpts(refusing.port, { password: 'Ascii-Pw-1' }));
+      assert.equal(s.initialOutput.toString(), '$ ');
+      const before = refusing.received().length;
+      s.write(b('ls\r'));
+      for (let i = 0; i < 50 && refusing.received().length < before + 4; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual([...refusing.received().subarray(before)], [...b('ls\r', 0)]); // NVT: a bare CR is CR NUL
+      s.close();
+    } finally {
+      await Promise.all([refusing.close(), silent.close()]);
     }
   });
 
@@ -434,6 +590,26 @@ describe('telnet client against inetutils telnetd', () => {
     } finally {
       s.close();
     }
+  });
+
+  it('logs in with a non-ASCII (UTF-8) password: BINARY keeps the eighth bit; UTF-8 goes both ways', async () => {
+    // Without BINARY, telnetd's pty strips the eighth bit: Ü (C3 9C) would arrive as C ^\ and quit login.
+    const acct = ensureLocalAccount('ghtnutf8', `Tn-\u00dcn\u00efc\u00f8d\u00e9-\u20ac-${randomBytes(4).toString('hex')}`);
+    const s = await login({ username: acct.username, password: acct.password });
+    const out = collect(s);
+    try {
+      s.write(Buffer.from('whoami\r'));
+      await out.waitFor(/[\r\n]ghtnutf8\r\n/);
+      // Typed UTF-8 reaches the shell whole; the target's UTF-8 output arrives whole.
+      s.write(Buffer.from("printf '%s' '\u00dcn\u00ef\u20ac' | od -An -tx1; printf 'out-\\303\\234-\\342\\202\\254\\n'\r", 'utf8'));
+      await out.waitFor(/c3 9c 6e c3 af e2 82 ac/);
+      await out.waitFor(/out-\u00dc-\u20ac\r\n/);
+    } finally {
+      s.close();
+    }
+    const pw = Buffer.from(acct.password, 'utf8');
+    assert.equal(s.initialOutput.indexOf(pw), -1, 'password in initialOutput');
+    assert.equal(out.all().indexOf(pw), -1, 'password in a data event');
   });
 
   it('rejects a wrong password within the login timeout, showing nothing', async () => {

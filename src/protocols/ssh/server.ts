@@ -220,7 +220,7 @@ function onConnection(client: Connection, ip: string, opts: SshDoorOptions): voi
       if (h.plan.protocol === 'telnet') {
         ptyStreams.add(stream);
         if (kind !== 'shell') return fail('a Telnet target offers an interactive shell only');
-        const tn = await bridgeTelnet(h, stream, term, connectTimeoutMs);
+        const tn = await bridgeTelnet(h, stream, term, connectTimeoutMs, log);
         if (tn) {
           resizeTelnet = (c, r) => tn.resize(c, r);
           tn.on('close', () => client.end());

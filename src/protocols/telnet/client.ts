@@ -1,14 +1,11 @@
 // Telnet connector: connects to a target, negotiates a terminal, types the vaulted
 // credential at the target's login prompts, and only then hands over a session whose
 // output the person sees. Nothing the target printed before the password line, and
-// never the credential, reaches the person.
+// never the credential, reaches the person. This file owns the socket and the timeouts;
+// the protocol logic (negotiation, login dialogue, encoding) is socket-free in engine.ts.
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
-import { Option, TTYPE_SEND } from './codes.js';
-import { encodeKeystrokes, escapeIac, nawsMessage, ttypeIsMessage } from './encode.js';
-import { LoginDialogue } from './login.js';
-import { OptionNegotiator, type OptionSide } from './negotiation.js';
-import { TelnetParser } from './parser.js';
+import { TelnetEngine } from './engine.js';
 
 export interface TelnetLoginOptions {
   host: string;
@@ -30,9 +27,12 @@ export interface TelnetLoginOptions {
   connectTimeoutMs?: number;
   /** From connect to the login verdict. Default 20000. */
   loginTimeoutMs?: number;
+  /** How long the login waits for the target to answer our BINARY offer. Default 3000. */
+  binaryWaitMs?: number;
 }
 
-export type TelnetLoginFailure = 'connect' | 'timeout' | 'rejected' | 'closed';
+/** binary_refused: the target refused (or ignored) BINARY and the credential is not 7-bit, so it was not sent. */
+export type TelnetLoginFailure = 'connect' | 'timeout' | 'rejected' | 'closed' | 'binary_refused';
 
 export class TelnetLoginError extends Error {
   constructor(
@@ -60,12 +60,6 @@ export const DEFAULT_LOGIN_PROMPT = /(login|username)\s*:\s*$/i;
 export const DEFAULT_PASSWORD_PROMPT = /password\s*:\s*$/i;
 export const DEFAULT_FAILURE_PATTERN = /(login incorrect|incorrect|authentication fail|access denied|permission denied)/i;
 
-/** We perform TTYPE and NAWS; the target may echo and suppress go-ahead. All else is refused. */
-const POLICY = {
-  local: new Set<number>([Option.TTYPE, Option.NAWS]),
-  remote: new Set<number>([Option.ECHO, Option.SGA]),
-};
-
 export function openTelnet(opts: TelnetLoginOptions): Promise<TelnetSession> {
   return new Promise((resolve, reject) => {
     let conn: TelnetConnection;
@@ -86,12 +80,7 @@ class TelnetConnection extends EventEmitter implements TelnetSession {
 
   private phase: Phase = 'connecting';
   private readonly socket: net.Socket;
-  private readonly parser = new TelnetParser({ maxSubnegotiation: 4096 });
-  private readonly negotiator: OptionNegotiator;
-  private readonly dialogue: LoginDialogue;
-  private readonly term: string;
-  private cols: number;
-  private rows: number;
+  private readonly engine: TelnetEngine;
   private timer: NodeJS.Timeout | undefined;
   private closeReason: string | undefined;
   private waitingForListener = false;
@@ -103,21 +92,24 @@ class TelnetConnection extends EventEmitter implements TelnetSession {
   ) {
     super();
     if (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 65535) throw new TelnetLoginError('connect', `invalid port ${opts.port}`);
-    this.term = opts.term ?? DEFAULT_TERM;
-    this.cols = opts.cols;
-    this.rows = opts.rows;
-    this.negotiator = new OptionNegotiator(POLICY, (b) => this.send(b), (side, option, on) => this.optionChanged(side, option, on));
-    this.dialogue = new LoginDialogue(
+    this.engine = new TelnetEngine(
       {
         username: opts.username,
         password: opts.password,
+        term: opts.term ?? DEFAULT_TERM,
+        cols: opts.cols,
+        rows: opts.rows,
         loginPrompt: opts.loginPrompt ?? DEFAULT_LOGIN_PROMPT,
         passwordPrompt: opts.passwordPrompt ?? DEFAULT_PASSWORD_PROMPT,
         failurePattern: opts.failurePattern ?? DEFAULT_FAILURE_PATTERN,
+        binaryWaitMs: opts.binaryWaitMs,
       },
-      // Typed lines go out as-is (CR LF is the NVT newline), IAC-escaped only.
-      (line) => this.send(escapeIac(Buffer.from(line, 'utf8'))),
-      (outcome) => (outcome.ok ? this.loggedIn(outcome.initialOutput) : this.fail('rejected', outcome.message)),
+      {
+        send: (bytes) => this.send(bytes),
+        loggedIn: (initialOutput) => this.loggedIn(initialOutput),
+        failed: (reason, message) => this.fail(reason, message),
+        data: (bytes) => this.emit('data', bytes),
+      },
     );
     this.socket = new net.Socket();
   }
@@ -126,7 +118,7 @@ class TelnetConnection extends EventEmitter implements TelnetSession {
     const { socket, opts } = this;
     this.timer = setTimeout(() => this.fail('connect', `no connection to ${opts.host}:${opts.port} within ${opts.connectTimeoutMs ?? 10000} ms`), opts.connectTimeoutMs ?? 10000);
     socket.on('connect', () => this.connected());
-    socket.on('data', (chunk: Buffer) => this.received(chunk));
+    socket.on('data', (chunk: Buffer) => this.engine.receive(chunk));
     socket.on('error', (e) => {
       if (this.phase === 'connecting') this.fail('connect', `cannot connect to ${opts.host}:${opts.port}: ${e.message}`);
       else if (this.phase === 'login') this.fail('closed', `connection to the target failed during login: ${e.message}`);
@@ -137,14 +129,11 @@ class TelnetConnection extends EventEmitter implements TelnetSession {
   }
 
   write(data: Buffer): void {
-    if (this.phase !== 'open' || data.length === 0) return;
-    this.send(encodeKeystrokes(data, this.negotiator.isEnabled('local', Option.BINARY)));
+    if (this.phase === 'open') this.engine.write(data);
   }
 
   resize(cols: number, rows: number): void {
-    this.cols = cols;
-    this.rows = rows;
-    if (this.phase === 'open' && this.negotiator.isEnabled('local', Option.NAWS)) this.send(nawsMessage(cols, rows));
+    this.engine.resize(cols, rows);
   }
 
   close(): void {
@@ -162,37 +151,7 @@ class TelnetConnection extends EventEmitter implements TelnetSession {
     this.timer = setTimeout(() => this.fail('timeout', `the target did not complete the login within ${ms} ms`), ms);
     this.socket.setNoDelay(true);
     this.socket.setKeepAlive(true, 30000);
-    // Offer what we want up front; the Q method absorbs the target's own requests for the same.
-    this.negotiator.request('local', Option.TTYPE, true);
-    this.negotiator.request('local', Option.NAWS, true);
-    this.negotiator.request('remote', Option.SGA, true);
-  }
-
-  private received(chunk: Buffer): void {
-    for (const ev of this.parser.push(chunk)) {
-      if (this.phase === 'closed') return;
-      switch (ev.type) {
-        case 'data':
-          if (this.phase === 'login') this.dialogue.feed(ev.data);
-          else if (this.phase === 'open') this.emit('data', ev.data);
-          break;
-        case 'negotiate':
-          this.negotiator.receive(ev.verb, ev.option);
-          break;
-        case 'subnegotiation':
-          if (ev.option === Option.TTYPE && ev.data[0] === TTYPE_SEND && this.negotiator.isEnabled('local', Option.TTYPE)) {
-            this.send(ttypeIsMessage(this.term));
-          }
-          break;
-        case 'command':
-          break; // GA, NOP, DM, AYT...: nothing to do for an interactive byte stream
-      }
-    }
-  }
-
-  private optionChanged(side: OptionSide, option: number, on: boolean): void {
-    if (side === 'local' && option === Option.NAWS && on) this.send(nawsMessage(this.cols, this.rows));
-    if (side === 'remote' && option === Option.BINARY) this.parser.stripCrNul = !on;
+    this.engine.start();
   }
 
   private loggedIn(initialOutput: Buffer): void {
@@ -222,7 +181,7 @@ class TelnetConnection extends EventEmitter implements TelnetSession {
     if (this.phase !== 'connecting' && this.phase !== 'login') return;
     this.phase = 'closed';
     clearTimeout(this.timer);
-    this.dialogue.dispose();
+    this.engine.dispose();
     this.socket.destroy();
     this.reject(new TelnetLoginError(reason, message));
   }
@@ -233,6 +192,7 @@ class TelnetConnection extends EventEmitter implements TelnetSession {
     if (this.phase === 'closed') return;
     this.phase = 'closed';
     clearTimeout(this.timer);
+    this.engine.dispose();
     this.emit('close', this.closeReason ?? 'the target closed the connection');
   }
 

@@ -63,3 +63,19 @@ function clamp16(v: number): number {
   if (!Number.isFinite(v)) return 0;
   return Math.min(0xffff, Math.max(0, Math.trunc(v)));
 }
+
+/**
+ * A line the login dialogue types (user name, password), ended as the Enter key ends it.
+ * In BINARY mode (RFC 856) the NVT newline rules do not apply: the target hands the
+ * bytes to its terminal unchanged, so the line ends with a bare CR (a Unix pty reads
+ * CR LF as two line ends and would take the LF as the next answer, e.g. an empty
+ * password). In NVT mode it ends with CR LF (RFC 854); only 7-bit text can be sent then,
+ * as the target may strip the eighth bit (inetutils telnetd sets ISTRIP) and turn a UTF-8
+ * byte into a control character: null when the text has any byte >= 0x80.
+ */
+export function encodeLine(text: string, binary: boolean): Buffer | null {
+  const bytes = Buffer.from(text, 'utf8');
+  if (binary) return Buffer.concat([escapeIac(bytes), Buffer.from([CR])]);
+  if (bytes.some((b) => b >= 0x80)) return null;
+  return Buffer.concat([bytes, Buffer.from([CR, LF])]);
+}

@@ -14,6 +14,9 @@ export interface LoginDialogueOptions {
   quietMs?: number;
 }
 
+/** Which part of the credential a typed line is. */
+export type LoginField = 'username' | 'password';
+
 export type LoginOutcome = { ok: true; initialOutput: Buffer } | { ok: false; message: string };
 
 /** A line that ends like a shell prompt: `$`, `#`, `>` or `%`, maybe followed by spaces. */
@@ -40,8 +43,8 @@ export class LoginDialogue {
 
   constructor(
     private readonly opts: LoginDialogueOptions,
-    /** Types a line (the caller adds nothing: the text already ends in CR LF). */
-    private readonly type: (line: string) => void,
+    /** Types a line: the caller adds the line end, which depends on the negotiated mode. */
+    private readonly type: (text: string, field: LoginField) => void,
     private readonly done: (outcome: LoginOutcome) => void,
   ) {
     this.settleMs = opts.settleMs ?? 200;
@@ -115,13 +118,13 @@ export class LoginDialogue {
   private sendUsername(): void {
     this.phase = 'password';
     this.reset();
-    this.type(`${this.opts.username}\r\n`);
+    this.type(this.opts.username, 'username');
   }
 
   private sendPassword(): void {
     this.phase = 'verdict';
     this.reset();
-    this.type(`${this.opts.password}\r\n`);
+    this.type(this.opts.password, 'password');
   }
 
   private succeed(): void {

@@ -36,6 +36,12 @@ export class OptionNegotiator {
     return (side === 'local' ? this.us : this.him)[option & 0xff] === Q.Yes;
   }
 
+  /** We asked to change the option and the peer has not answered yet. */
+  isPending(side: OptionSide, option: number): boolean {
+    const state = (side === 'local' ? this.us : this.him)[option & 0xff];
+    return state === Q.WantYes || state === Q.WantNo;
+  }
+
   /** Handles WILL/WONT/DO/DONT from the peer. */
   receive(verb: NegotiationVerb, option: number): void {
     const o = option & 0xff;
