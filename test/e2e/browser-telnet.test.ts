@@ -18,8 +18,8 @@ import { startGateway, type Gateway } from '../support/gateway.js';
 import { wireLeaks, type Blob } from '../support/scan.js';
 import { startTelnetd, type TelnetdHandle } from '../support/telnetd.js';
 
-/** The Telnet target's account (ASCII password: Gatehouse's Telnet client sends 7-bit NVT text). */
-const TARGET = { username: 'ghleakweb', password: `Web-Tn-${randomBytes(6).toString('hex')}-Pw!7` };
+/** The Telnet target's account; a non-ASCII password (Gatehouse negotiates Telnet BINARY, so UTF-8 arrives whole). */
+const TARGET = { username: 'ghleakweb', password: `Web-Tn-Ünïcødé-€-${randomBytes(6).toString('hex')}-Pw!7` };
 const USERS = {
   tess: { password: 'tess-Telnet-pass-1', roles: ['User'] },
   audra: { password: 'audra-Telnet-pass-1', roles: ['Auditor'] },

@@ -36,16 +36,15 @@ const USER = 'ghleak';
 const CORE = hex();
 const PASSWORD = `Lk-Ünïcødé-€-${CORE}-Pw!7`;
 /**
- * The Telnet targets' account. Its password is ASCII: Gatehouse's Telnet client does not
- * negotiate BINARY, so telnetd's pty strips the eighth bit (ISTRIP) and a non-ASCII
- * password could not log in.
+ * The Telnet targets' account. Its password is non-ASCII too: Gatehouse negotiates
+ * BINARY, so telnetd's pty keeps the eighth bit and the UTF-8 bytes arrive whole.
  */
 const TN_USER = 'ghleaktn';
 const TN_CORE = hex();
-const TN_PASSWORD = `Tn-Leak-${TN_CORE}-Pw!7`;
+const TN_PASSWORD = `Tn-Ünïcødé-€-${TN_CORE}-Pw!7`;
 /** Wrong vaulted passwords (for the failure paths): must not be shown either. */
 const WRONG = `Wr-Ñøt-Thé-Pw-${hex()}`;
-const TN_WRONG = `Tn-Wrong-Pw-${hex()}`;
+const TN_WRONG = `Tn-Wröng-€-Pw-${hex()}`;
 const SECRETS = { password: PASSWORD, 'password core': CORE, 'telnet password': TN_PASSWORD, 'telnet password core': TN_CORE, 'wrong password': WRONG, 'wrong telnet password': TN_WRONG };
 
 const PROMPT = /ghleak(?:tn)?@[^\s:]*:[^\r\n]*\$ /;
