@@ -6,7 +6,8 @@
 // ciphertext after) nor in the decrypted stream the door relays. Sessions are recorded
 // (ghrec-rdp: the target's bitmap updates after capability restriction, the person's input,
 // the keystrokes typed with xdotool), and the recording replays to the desktop the client
-// showed. Idle timeout and maximum duration end RDP sessions as they end SSH ones.
+// showed. Idle timeout and maximum duration end RDP sessions as they end SSH ones. A client
+// on an 8K display gets a desktop no larger than recordings keep.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -18,7 +19,7 @@ import { join } from 'node:path';
 import { rdpDoorTestHooks } from '../../src/protocols/rdp/door/server.js';
 import { readGhrec, type GhrecRecord } from '../../src/core/sessions/ghrec.js';
 import { buildPreconnectionPdu } from '../../src/protocols/rdp/pdu/preconnection.js';
-import { renderAt, type RdpScreen } from '../../src/protocols/rdp/recording/decoder/index.js';
+import { MAX_SCREEN_PIXELS, openRdpRecording, renderAt, type RdpScreen } from '../../src/protocols/rdp/recording/decoder/index.js';
 import { decodeDesktop, decodeInputEvents, INPUT_KIND, RDPREC } from '../../src/protocols/rdp/recording/records.js';
 import { ensureTargetAccount } from '../support/accounts.js';
 import { decodePng, ensureBuilt } from '../support/export.js';
@@ -443,6 +444,35 @@ describe('RDP door with xfreerdp, xrdp and the FreeRDP shadow server', { timeout
       assert.match(ended.endReason, /^terminated by admin: rdp test$/);
     } finally {
       await xf.stop();
+    }
+  });
+
+  it('a client asking for a desktop larger than recordings keep gets a smaller one of the same shape, recorded and replayed whole', async () => {
+    const { file } = await launch(xrdpSecret);
+    // A full-screen client on an 8K display (xfreerdp asks for no more than its display holds).
+    const display = await startXvfb('7680x4320');
+    const xf = runXfreerdp(file, display);
+    try {
+      await active(xf);
+      const live = await waitFor('a live session', async () => (await sessionsOf(xrdpSecret)).find((s) => s.status === 'live'), 10_000);
+      const limited = await waitFor('the limit in the session notes', () => noteOf(live.id, 'rdp_desktop_limited'), 30_000, 300);
+      assert.equal(limited.asked, '7680x4320');
+      const [w, h] = (limited.negotiated as string).split('x').map(Number);
+      assert.ok(w! * h! <= MAX_SCREEN_PIXELS && Math.abs(w! / h! - 16 / 9) < 0.01, `negotiated ${limited.negotiated}`);
+      const t = await gw.api('POST', `/api/v1/sessions/${live.id}/terminate`, { token: gw.adminToken, body: { reason: 'rdp size test' } });
+      assert.equal(t.status, 200, t.raw);
+      await within(xf.exited, 60_000);
+      await endedSession(live.id);
+      const bytes = await download(live.id);
+      const r = recordingFacts(bytes);
+      assert.deepEqual([r.header.width, r.header.height], [w, h], 'the header has the negotiated size');
+      assert.ok(r.desktops.length > 0, 'the target activated a desktop');
+      for (const d of r.desktops) assert.ok(d.width * d.height <= MAX_SCREEN_PIXELS, `the target activated ${d.width}x${d.height}`);
+      const rec = openRdpRecording(bytes);
+      assert.deepEqual([rec.width, rec.height], [r.desktops[0]!.width, r.desktops[0]!.height], 'replayed at the size the target activated, not cut');
+    } finally {
+      await xf.stop();
+      await display.stop();
     }
   });
 
