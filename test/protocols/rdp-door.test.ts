@@ -6,7 +6,8 @@
 // ciphertext after) nor in the decrypted stream the door relays. Sessions are recorded
 // (ghrec-rdp: the target's bitmap updates after capability restriction, the person's input,
 // the keystrokes typed with xdotool), and the recording replays to the desktop the client
-// showed. Idle timeout and maximum duration end RDP sessions as they end SSH ones.
+// showed. Idle timeout and maximum duration end RDP sessions as they end SSH ones. A client
+// on an 8K display gets a desktop no larger than recordings keep.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -18,7 +19,7 @@ import { join } from 'node:path';
 import { rdpDoorTestHooks } from '../../src/protocols/rdp/door/server.js';
 import { readGhrec, type GhrecRecord } from '../../src/core/sessions/ghrec.js';
 import { buildPreconnectionPdu } from '../../src/protocols/rdp/pdu/preconnection.js';
-import { renderAt, type RdpScreen } from '../../src/protocols/rdp/recording/decoder/index.js';
+import { MAX_SCREEN_PIXELS, openRdpRecording, renderAt, type RdpScreen } from '../../src/protocols/rdp/recording/decoder/index.js';
 import { decodeDesktop, decodeInputEvents, INPUT_KIND, RDPREC } from '../../src/protocols/rdp/recording/records.js';
 import { ensureTargetAccount } from '../support/accounts.js';
 import { decodePng, ensureBuilt } from '../support/export.js';
@@ -416,6 +417,35 @@ describe('RDP door with xfreerdp, xrdp and the FreeRDP shadow server', { timeout
     }
   });
 
+  it('a client asking for a desktop larger than recordings keep gets a smaller one of the same shape, recorded and replayed whole', async () => {
+    const { file } = await launch(xrdpSecret);
+    // A full-screen client on an 8K display (xfreerdp asks for no more than its display holds).
+    const display = await startXvfb('7680x4320');
+    const xf = runXfreerdp(file, display);
+    try {
+      await active(xf);
+      const live = await waitFor('a live session', async () => (await sessionsOf(xrdpSecret)).find((s) => s.status === 'live'), 10_000);
+      const limited = await waitFor('the limit in the session notes', () => noteOf(live.id, 'rdp_desktop_limited'), 30_000, 300);
+      assert.equal(limited.asked, '7680x4320');
+      const [w, h] = (limited.negotiated as string).split('x').map(Number);
+      assert.ok(w! * h! <= MAX_SCREEN_PIXELS && Math.abs(w! / h! - 16 / 9) < 0.01, `negotiated ${limited.negotiated}`);
+      const t = await gw.api('POST', `/api/v1/sessions/${live.id}/terminate`, { token: gw.adminToken, body: { reason: 'rdp size test' } });
+      assert.equal(t.status, 200, t.raw);
+      await within(xf.exited, 60_000);
+      await endedSession(live.id);
+      const bytes = await download(live.id);
+      const r = recordingFacts(bytes);
+      assert.deepEqual([r.header.width, r.header.height], [w, h], 'the header has the negotiated size');
+      assert.ok(r.desktops.length > 0, 'the target activated a desktop');
+      for (const d of r.desktops) assert.ok(d.width * d.height <= MAX_SCREEN_PIXELS, `the target activated ${d.width}x${d.height}`);
+      const rec = openRdpRecording(bytes);
+      assert.deepEqual([rec.width, rec.height], [r.desktops[0]!.width, r.desktops[0]!.height], 'replayed at the size the target activated, not cut');
+    } finally {
+      await xf.stop();
+      await display.stop();
+    }
+  });
+
   it('idle timeout: only the person\'s input keeps an RDP session open; then the client is disconnected and the end reason says why', async () => {
     const launcher = await rdpLauncher('RDP idle 3s', { idleTimeoutSeconds: 3 });
     const xf = runXfreerdp(await launchWith(xrdpSecret, launcher), client);
@@ -423,16 +453,19 @@ describe('RDP door with xfreerdp, xrdp and the FreeRDP shadow server', { timeout
       await active(xf);
       const id = (await waitFor('a live session', async () => (await sessionsOf(xrdpSecret)).find((s) => s.status === 'live'), 10_000)).id;
       // Moving the mouse for longer than the timeout keeps it open …
+      let lastInput = 0;
       for (let i = 0; i < 6; i++) {
+        lastInput = Date.now();
         xdo(client, 'mousemove', String(100 + 40 * i), String(200 + 20 * i));
         await new Promise((r) => setTimeout(r, 1000));
       }
       assert.equal((await sessionById(id)).status, 'live', 'input resets the idle clock');
-      const stillSince = Date.now();
       // … and nothing the client or the target send on their own does.
-      const code = await within(xf.exited, 15_000);
+      const code = await within(xf.exited, 60_000);
       assert.notEqual(code, 'timeout', `xfreerdp still running:\n${xf.output().slice(-2000)}`);
-      assert.ok(Date.now() - stillSince >= 2500, 'ended by the idle clock');
+      // A lower bound only (a loaded machine makes it later, never earlier): the clock ran the
+      // full 3 s from the last input the person made.
+      assert.ok(Date.now() - lastInput >= 2900, 'ended by the idle clock, not before 3 s without input');
       assert.match(xf.output(), /ERRINFO_RPC_INITIATED_DISCONNECT/);
       const s = await endedSession(id);
       assert.equal(s.endReason, 'idle for 3 s');
@@ -454,7 +487,7 @@ describe('RDP door with xfreerdp, xrdp and the FreeRDP shadow server', { timeout
       const s = await endedSession(live.id);
       assert.equal(s.endReason, 'maximum session duration (5 s) reached');
       const seconds = (Date.parse(s.endedAt) - Date.parse(s.startedAt)) / 1000;
-      assert.ok(seconds >= 4.5 && seconds < 9, `lasted ${seconds} s`);
+      assert.ok(seconds >= 4.5, `lasted ${seconds} s, not the full 5`);
       assert.equal(s.recording.keystrokes, false);
       const r = recordingFacts(await download(live.id));
       assert.equal(r.header.keystrokes, false);
@@ -473,7 +506,7 @@ describe('RDP door with xfreerdp, xrdp and the FreeRDP shadow server', { timeout
     assert.equal((await gw.api('PATCH', '/api/v1/settings', { token: gw.adminToken, body: { sessionTimeout: 900 } })).status, 200);
     await new Promise((r) => setTimeout(r, 1500));
     await assert.rejects(rawHandshake(gw.rdpPort, x224Request(ticket, 0x1)), /closed after 0 bytes/);
-    await waitFor('TicketRefused: expired', () => /TicketRefused: expired/.test(gw.logs()), 5_000);
+    await waitFor('TicketRefused: expired', () => /TicketRefused: expired/.test(gw.logs()), 30_000);
   });
 
   it('the ticket also works as an MS-RDPEPS preconnection blob; a client without TLS is refused before the ticket is spent', async () => {
@@ -492,7 +525,7 @@ describe('RDP door with xfreerdp, xrdp and the FreeRDP shadow server', { timeout
     }, 20_000);
     // A connection without any ticket is refused with the fixed word in the log.
     await rawHandshake(gw.rdpPort, x224Request(undefined, 0x1)).catch(() => Buffer.alloc(0));
-    await waitFor('TicketRefused: missing', () => /TicketRefused: missing/.test(gw.logs()), 5_000);
+    await waitFor('TicketRefused: missing', () => /TicketRefused: missing/.test(gw.logs()), 30_000);
   });
 
   describe('NLA target (FreeRDP shadow server)', () => {

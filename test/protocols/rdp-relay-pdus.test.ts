@@ -1,7 +1,7 @@
 // The PDUs the RDP door's relay reads and rewrites: MCS Send Data, the Client Info PDU
 // (credential injection, auto-reconnect cookie removal), the server PDUs it drops
 // (Server Redirection, Save Session Info with a cookie) and the Connect Initial flags;
-// then the same parsers against mutated input (typed errors only, bounded time).
+// then the same parsers against mutated input (typed errors only).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { RdpProtocolError } from '../../src/protocols/rdp/errors.js';

@@ -57,29 +57,28 @@ describe('SSH door policy, SFTP, forwarding and direct logins', () => {
       const idle = interactive([...c.base(), `${(await launch(gw, secretId)).ticket}@127.0.0.1`]);
       try {
         await idle.waitFor(PROMPT);
-        const t0 = Date.now();
-        await idle.waitFor(/idle/, 4000);
+        // The idle clock, not the person or the test, ends it: the reason says so, and not before 2 s.
+        await idle.waitFor(/idle/, 30_000);
         await idle.done;
-        assert.ok(Date.now() - t0 < 4000);
         const s = await endedSession(gw, (await sessionOf(gw, secretId)).id);
         assert.match(s.endReason, /idle for 2 s/);
+        assert.ok(Date.parse(s.endedAt) - Date.parse(s.startedAt) >= 1900, `ended ${s.startedAt} → ${s.endedAt}`);
       } finally {
         idle.kill();
       }
 
       await ok(gw, 'PATCH', '/api/v1/launchers/ssh', { idleTimeoutSeconds: 0, maxDurationSeconds: 2 });
       const long = interactive([...c.base(), `${(await launch(gw, secretId)).ticket}@127.0.0.1`]);
-      const t0 = Date.now();
-      // Busy typing does not keep it alive past the maximum.
+      // Busy typing does not keep it alive past the maximum: the maximum ends it, not the idle clock (off).
       const ticker = setInterval(() => long.write('echo busy\r'), 300);
       try {
         await long.waitFor(PROMPT);
-        await long.waitFor(/maximum session duration \(2 s\) reached/, 4000);
+        await long.waitFor(/maximum session duration \(2 s\) reached/, 30_000);
         await long.done;
-        assert.ok(Date.now() - t0 < 4500, `${Date.now() - t0} ms`);
         assert.match(long.all, /busy/);
         const s = await endedSession(gw, (await sessionOf(gw, secretId)).id);
         assert.match(s.endReason, /maximum session duration/);
+        assert.ok(Date.parse(s.endedAt) - Date.parse(s.startedAt) >= 1900, `ended ${s.startedAt} → ${s.endedAt}`);
       } finally {
         clearInterval(ticker);
         long.kill();

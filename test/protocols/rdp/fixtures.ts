@@ -1,7 +1,6 @@
 // Shared test material for the RDP foundations: hex helpers, sample PDUs close to what
 // mstsc sends, and a seeded mutation fuzzer that only tolerates RdpProtocolError.
 import assert from 'node:assert/strict';
-import { performance } from 'node:perf_hooks';
 import { RdpProtocolError } from '../../../src/protocols/rdp/errors.js';
 import { CS, encodeClientCluster, encodeClientCore, encodeClientNetwork, encodeClientSecurity, type ClientCoreData } from '../../../src/protocols/rdp/pdu/client-data.js';
 
@@ -116,23 +115,22 @@ export function mutate(seed: Buffer, next: () => number): Buffer {
 export interface FuzzReport {
   runs: number;
   threw: number;
-  maxMs: number;
 }
 
 /**
  * Runs fn over `runs` mutated inputs. Anything but a return or an RdpProtocolError fails
- * the test with the offending input; so does any single input taking over `maxMs`.
+ * the test with the offending input. The work is bounded by the number and size of the
+ * inputs, not timed: a parser that hangs is caught by the test runner's timeout.
  */
-export function fuzz(seeds: Buffer[], fn: (input: Buffer) => unknown, opts: { runs?: number; seed?: number; maxMs?: number } = {}): FuzzReport {
+export function fuzz(seeds: Buffer[], fn: (input: Buffer) => unknown, opts: { runs?: number; seed?: number } = {}): FuzzReport {
   // RDP_FUZZ_RUNS / RDP_FUZZ_SEED scale a local soak run; the suite defaults stay fast.
   const runs = opts.runs ?? (Number(process.env.RDP_FUZZ_RUNS) || 5000);
   const next = rng((opts.seed ?? 0x5eed) ^ (Number(process.env.RDP_FUZZ_SEED) || 0));
-  const report: FuzzReport = { runs, threw: 0, maxMs: 0 };
+  const report: FuzzReport = { runs, threw: 0 };
   for (let i = 0; i < runs; i++) {
     const seed = seeds[i % seeds.length]!;
     // Keep some unmutated and some lightly mutated inputs in the mix.
     const input = i < seeds.length ? seed : mutate(seed, next);
-    const t0 = performance.now();
     try {
       fn(input);
     } catch (e) {
@@ -142,9 +140,6 @@ export function fuzz(seeds: Buffer[], fn: (input: Buffer) => unknown, opts: { ru
       assert.ok(e.reason && e.layer, 'typed errors carry a layer and a reason');
       report.threw++;
     }
-    const ms = performance.now() - t0;
-    report.maxMs = Math.max(report.maxMs, ms);
-    if (ms > (opts.maxMs ?? 250)) assert.fail(`input #${i} ${input.toString('hex').slice(0, 400)} took ${ms.toFixed(1)} ms`);
   }
   return report;
 }

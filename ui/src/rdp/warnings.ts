@@ -13,12 +13,13 @@ const WORDS: Record<string, string> = {
   'bad-palette': 'Some colour tables in the recording were damaged, so colours may be wrong',
   'bad-pointer': 'Some mouse pointer shapes could not be shown',
   'bad-desktop': 'A change of the desktop size could not be read',
+  'desktop-clamped': 'The desktop was larger than the player shows, so only its top-left part is shown',
   'decoder-error': 'The player stumbled over some updates',
 };
 
 export function warningText(kind: string, count: number): string {
   const times = count > 1 ? ` (${count} times)` : '';
   const what = WORDS[kind] ?? `Some updates could not be shown (${kind.replace(/[-_]/g, ' ')})`;
-  const tail = kind === 'bad-pointer' || kind === 'bad-palette' ? '.' : '; parts of the picture may be missing or out of date.';
+  const tail = kind === 'bad-pointer' || kind === 'bad-palette' || kind === 'desktop-clamped' ? '.' : '; parts of the picture may be missing or out of date.';
   return `${what}${times}${tail}`;
 }

@@ -1,7 +1,7 @@
 // The RDP session recorder: turns what the relay passes into the records of an "rdp"
 // ghrec recording (see ../recording/records.ts). The relay hands it parsed pieces it has
 // already framed — never the Client Info PDU, never virtual channel data — and it keeps:
-//   client Connect Initial  → the recording header (desktop size, colour depth, keyboard)
+//   Connect Initial         → the recording header (desktop size, colour depth, keyboard)
 //   target Demand Active    → DESKTOP (the activated desktop's size and depth)
 //   target fast-path output → FASTPATH_OUTPUT (the whole PDU, as on the wire)
 //   target Update/Pointer   → SLOWPATH_OUTPUT (the Share Control PDU)
@@ -16,6 +16,7 @@ import { FASTPATH_FLAGS, FASTPATH_KBDFLAGS, FASTPATH_UPDATE, parseFastPathInputE
 import { dataPduType2, parseSlowPathInput, type SlowPathInputEvent } from '../pdu/input.js';
 import { parseConnectInitial } from '../pdu/mcs-gcc.js';
 import { PDUTYPE2 } from '../pdu/share.js';
+import { fitsScreen, screenSize } from '../recording/desktop-size.js';
 import { KeystrokeLog } from '../recording/keyboard.js';
 import { encodeDesktop, encodeInputEvents, INPUT_KIND, KBDFLAGS, RDP_RECORDING_FORMAT, RDP_RECORDING_VERSION, RDPREC, type InputEvent, type RdpRecordingHeader } from '../recording/records.js';
 
@@ -113,7 +114,7 @@ export class RdpRecorder {
     this.keys = l.record && l.recordKeystrokes;
   }
 
-  /** The client's MCS Connect Initial (before the gateway's rewrite): starts the recording. */
+  /** The client's MCS Connect Initial as the target gets it (the desktop size limited): starts the recording. */
   connectInitial(mcs: Buffer): void {
     this.guard('header', () => {
       const core = parseConnectInitial(mcs).core;
@@ -153,7 +154,14 @@ export class RdpRecorder {
         this.handle.graphics(RDPREC.SLOWPATH_OUTPUT, data);
       } else if (t2 === undefined && isDemandActive(data)) {
         const bmp = bitmapCapability(parseDemandActive(data).capabilities);
-        if (bmp) this.handle.graphics(RDPREC.DESKTOP, encodeDesktop(bmp.desktopWidth, bmp.desktopHeight, bmp.preferredBitsPerPixel));
+        if (!bmp) return;
+        this.handle.graphics(RDPREC.DESKTOP, encodeDesktop(bmp.desktopWidth, bmp.desktopHeight, bmp.preferredBitsPerPixel));
+        // The door negotiated no more, but a target may still activate (or resize to) a larger desktop.
+        if (!fitsScreen(bmp.desktopWidth, bmp.desktopHeight) && !this.warned.has('desktop')) {
+          this.warned.add('desktop');
+          const s = screenSize(bmp.desktopWidth, bmp.desktopHeight);
+          this.handle.note('rdp_recorder_warning', { message: `the target activated a ${bmp.desktopWidth}x${bmp.desktopHeight} desktop; the recording shows its top-left ${s.width}x${s.height}` });
+        }
       }
     });
   }

@@ -2,7 +2,8 @@
 // both byte streams (TPKT slow-path and fast-path) and rewrites what must differ between
 // the legs:
 //   client → target  MCS Connect Initial: serverSelectedProtocol = what the target chose,
-//                    no graphics pipeline flag, no multitransport (UDP) block;
+//                    no graphics pipeline flag, no multitransport (UDP) block, a desktop
+//                    no larger than recordings keep (desktop-limit.ts);
 //                    Client Info PDU: the vaulted domain/user/password, auto-logon on;
 //                    Confirm Active PDU: capabilities restricted to what the recording
 //                    replays (bitmap updates, palettes, pointers: no orders or codecs);
@@ -26,6 +27,7 @@ import { RdpFramer, type RdpFrame } from '../pdu/tpkt.js';
 import { buildDataTpdu, parseDataTpdu, TPDU, tpduCode } from '../pdu/x224.js';
 import { rdpRedirection } from '../../../core/launch/launchers.js';
 import { ChannelPolicy } from './channels.js';
+import { limitDesktop } from './desktop-limit.js';
 import { RdpRecorder } from './recorder.js';
 import type { TargetLogon } from './target.js';
 
@@ -188,14 +190,18 @@ export class RdpRelay {
     if (!this.connectInitialSeen) {
       if (mcs.length < 2 || mcs.readUInt16BE(0) !== MCS_CONNECT_INITIAL) throw new RdpProtocolError('mcs', 'unexpected', 'the first PDU after TLS is not an MCS Connect Initial');
       this.connectInitialSeen = true;
-      this.recorder.connectInitial(mcs);
+      // No larger desktop than a recording's screen holds.
+      const limit = limitDesktop(mcs);
       const rw = rewriteConnectInitial(mcs, {
         serverSelectedProtocol: this.o.targetProtocol,
         // The recorder decodes bitmap updates, not the graphics pipeline's codecs.
         earlyCapabilityFlags: (flags) => flags & ~RNS_UD_CS.SUPPORT_DYNVC_GFX_PROTOCOL,
+        desktopSize: limit.desktopSize,
         // UDP multitransport cannot pass the gateway.
-        dropBlockTypes: [CS.MULTITRANSPORT],
+        dropBlockTypes: [CS.MULTITRANSPORT, ...limit.dropBlockTypes],
       });
+      if (limit.note) this.o.handle.note('rdp_desktop_limited', limit.note);
+      this.recorder.connectInitial(rw.pdu);
       this.o.handle.note('rdp_channels', { channels: rw.channels.map((c) => c.name) });
       const policy = new ChannelPolicy(rdpRedirection(this.o.handle.plan.launcher.options), rw.channels, (d) => this.o.handle.note('rdp_channel_denied', d));
       if (policy.enforcing) this.channels = policy;

@@ -51,6 +51,9 @@ export function blockHeader(type: number, bodyLength: number): Buffer {
 
 /** Offset of serverSelectedProtocol from the start of the CS_CORE block (header included). */
 export const CORE_SERVER_SELECTED_PROTOCOL_OFFSET = 212;
+/** Offsets of desktopWidth and desktopHeight from the start of the CS_CORE block (header included). */
+export const CORE_DESKTOP_WIDTH_OFFSET = 8;
+export const CORE_DESKTOP_HEIGHT_OFFSET = 10;
 /** Offset of earlyCapabilityFlags from the start of the CS_CORE block (header included). */
 export const CORE_EARLY_CAPABILITY_FLAGS_OFFSET = 144;
 /** CS_CORE earlyCapabilityFlags (2.2.1.3.2). */
@@ -247,6 +250,45 @@ export function encodeClientCluster(c: ClientClusterData): Buffer {
 /** CS_MCS_MSGCHANNEL and CS_MULTITRANSPORT both carry a single u32 of flags. */
 export function decodeFlagsBlock(block: Buffer, layer: RdpLayer = 'gcc'): number {
   return new ByteReader(block, layer, 4).u32le('flags');
+}
+
+// ---- CS_MONITOR (TS_UD_CS_MONITOR, 2.2.1.3.6) ----
+
+/** Monitors a client may announce (2.2.1.3.6: monitorCount at most 16). */
+export const MAX_MONITORS = 16;
+
+/** TS_MONITOR_DEF: virtual desktop coordinates, right and bottom inclusive. */
+export interface MonitorDef {
+  left: number;
+  top: number;
+  right: number;
+  bottom: number;
+  flags: number;
+}
+
+export function decodeClientMonitors(block: Buffer, layer: RdpLayer = 'gcc'): MonitorDef[] {
+  const r = new ByteReader(block, layer, 4);
+  r.u32le('flags');
+  const count = r.u32le('monitorCount');
+  if (count > MAX_MONITORS) throw new RdpProtocolError(layer, 'malformed', `CS_MONITOR announces ${count} monitors`);
+  const monitors: MonitorDef[] = [];
+  const i32 = (what: string) => r.u32le(what) | 0;
+  for (let i = 0; i < count; i++) monitors.push({ left: i32('left'), top: i32('top'), right: i32('right'), bottom: i32('bottom'), flags: r.u32le('monitor flags') });
+  return monitors;
+}
+
+export function encodeClientMonitors(monitors: MonitorDef[]): Buffer {
+  const body = Buffer.alloc(8 + 20 * monitors.length);
+  body.writeUInt32LE(monitors.length, 4);
+  monitors.forEach((m, i) => {
+    const o = 8 + 20 * i;
+    body.writeInt32LE(m.left, o);
+    body.writeInt32LE(m.top, o + 4);
+    body.writeInt32LE(m.right, o + 8);
+    body.writeInt32LE(m.bottom, o + 12);
+    body.writeUInt32LE(m.flags >>> 0, o + 16);
+  });
+  return Buffer.concat([blockHeader(CS.MONITOR, body.length), body]);
 }
 
 // ---- CS_NET (TS_UD_CS_NET, 2.2.1.3.4) ----

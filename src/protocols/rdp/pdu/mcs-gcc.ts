@@ -11,6 +11,8 @@ import { berBoolean, berEnumerated, berOctetString, berSequence, expectTlv, TAG,
 import { perLength, readPerLength, T124_OID } from '../encoding/per.js';
 import { ByteReader } from '../encoding/reader.js';
 import {
+  CORE_DESKTOP_HEIGHT_OFFSET,
+  CORE_DESKTOP_WIDTH_OFFSET,
   CORE_EARLY_CAPABILITY_FLAGS_OFFSET,
   CORE_SERVER_SELECTED_PROTOCOL_OFFSET,
   CS,
@@ -266,6 +268,8 @@ export interface ConnectInitialRewrite {
   dropBlockTypes?: number[];
   /** Changes CS_CORE's earlyCapabilityFlags (when the client sent the field). */
   earlyCapabilityFlags?: (flags: number) => number;
+  /** Replaces CS_CORE's desktopWidth and desktopHeight. */
+  desktopSize?: { width: number; height: number };
 }
 
 export interface RewrittenConnectInitial {
@@ -293,6 +297,10 @@ export function rewriteConnectInitial(pdu: Buffer, change: ConnectInitialRewrite
     }
     if (b.type === CS.CORE && change.earlyCapabilityFlags && ci.core.earlyCapabilityFlags !== undefined) {
       bytes.writeUInt16LE(change.earlyCapabilityFlags(ci.core.earlyCapabilityFlags) & 0xffff, CORE_EARLY_CAPABILITY_FLAGS_OFFSET);
+    }
+    if (b.type === CS.CORE && change.desktopSize) {
+      bytes.writeUInt16LE(change.desktopSize.width, CORE_DESKTOP_WIDTH_OFFSET);
+      bytes.writeUInt16LE(change.desktopSize.height, CORE_DESKTOP_HEIGHT_OFFSET);
     }
     if (b.type === CS.NET && change.keepChannel) {
       const indices = keep.flatMap((k, i) => (k ? [i] : []));

@@ -94,7 +94,10 @@ export interface RdpRecordingHeader {
   formatVersion: typeof RDP_RECORDING_VERSION;
   startedAt: string;
   sessionId: string;
-  /** Desktop size and colour depth the client asked for (a DESKTOP record follows activation). */
+  /**
+   * Desktop size and colour depth the client asked for, the size as the gateway passed it on
+   * (at most MAX_SCREEN_PIXELS, see desktop-size.ts); a DESKTOP record follows activation.
+   */
   width: number;
   height: number;
   colorDepth: number;

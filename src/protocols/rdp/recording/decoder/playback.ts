@@ -4,6 +4,7 @@
 //
 // Neutral code (no Node.js APIs).
 import { GhrecError, readGhrec, type GhrecHeader, type GhrecRecord } from '../../../../core/sessions/ghrec.js';
+import { MAX_DESKTOP, screenSize } from '../desktop-size.js';
 import { decodeDesktop, RDP_RECORDING_FORMAT, RDPREC, type RdpRecordingHeader } from '../records.js';
 import { packRgb } from './colors.js';
 import { defaultPointer, drawPointer } from './pointer.js';
@@ -19,7 +20,10 @@ export interface RdpRecording {
   truncated: boolean;
   /** Seconds from the start to the last record. */
   duration: number;
-  /** The first desktop: the first DESKTOP record, else the header's size. */
+  /**
+   * The first desktop: the first DESKTOP record, else the header's size; as a screen holds it
+   * (at most MAX_SCREEN_PIXELS, see screenSize()).
+   */
   width: number;
   height: number;
   bpp: number;
@@ -61,17 +65,18 @@ export function openRdpRecording(bytes: Uint8Array): RdpRecording {
     if (r.time > end) end = r.time;
     if (!sized && r.type === RDPREC.DESKTOP) {
       const d = decodeDesktop(r.payload);
-      if (d && d.width > 0 && d.height > 0 && d.width <= 8192 && d.height <= 8192) {
+      if (d && d.width > 0 && d.height > 0 && d.width <= MAX_DESKTOP && d.height <= MAX_DESKTOP) {
         ({ width, height, bpp } = d);
         sized = true;
       }
     }
   }
+  ({ width, height } = screenSize(width, height));
   return { header, records: parsed.records, truncated: parsed.truncated, duration: end / 1000, width, height, bpp };
 }
 
 function positive(v: unknown): number | undefined {
-  return typeof v === 'number' && Number.isInteger(v) && v > 0 && v <= 8192 ? v : undefined;
+  return typeof v === 'number' && Number.isInteger(v) && v > 0 && v <= MAX_DESKTOP ? v : undefined;
 }
 
 const asRecording = (r: Uint8Array | RdpRecording): RdpRecording => (r instanceof Uint8Array ? openRdpRecording(r) : r);

@@ -20,6 +20,12 @@ export interface PointerShape {
 /** Largest pointer accepted (large pointers go up to 384 × 384). */
 export const MAX_POINTER_SIZE = 384;
 const MAX_CACHE_ENTRIES = 1024;
+/**
+ * Pixels of all cached shapes together (about 10 MiB with their masks): 1024 entries of the
+ * largest pointer would be 600 MiB. Real clients cache a few dozen shapes of at most 96 × 96
+ * (or a few large ones); the oldest shapes make room.
+ */
+export const MAX_CACHE_PIXELS = 2 * 1024 * 1024;
 
 export type PointerMessage = 'null' | 'default' | 'position' | 'color' | 'cached' | 'new' | 'large';
 
@@ -28,6 +34,7 @@ export class PointerState {
   shape: PointerShape | null = null;
   visible = true;
   private readonly cache = new Map<number, PointerShape>();
+  private cachedPixels = 0;
 
   /** The cached shapes (shapes are never changed once decoded, so sharing them is safe). */
   cachedShapes(): Map<number, PointerShape> {
@@ -36,7 +43,13 @@ export class PointerState {
 
   restoreCache(shapes: Map<number, PointerShape>): void {
     this.cache.clear();
-    for (const [k, v] of shapes) this.cache.set(k, v);
+    this.cachedPixels = 0;
+    for (const [k, v] of shapes) this.cacheShape(k, v);
+  }
+
+  /** Pixels held by the cached shapes (at most MAX_CACHE_PIXELS). */
+  get cachePixels(): number {
+    return this.cachedPixels;
   }
 
   /**
@@ -95,11 +108,27 @@ export class PointerState {
 
   private store(index: number, shape: PointerShape | null): boolean {
     if (!shape) return false;
-    if (this.cache.size >= MAX_CACHE_ENTRIES && !this.cache.has(index)) this.cache.clear();
-    this.cache.set(index, shape);
+    this.cacheShape(index, shape);
     this.shape = shape;
     this.visible = true;
     return true;
+  }
+
+  private cacheShape(index: number, shape: PointerShape): void {
+    const old = this.cache.get(index);
+    if (old) {
+      this.cache.delete(index);
+      this.cachedPixels -= old.width * old.height;
+    }
+    const px = shape.width * shape.height;
+    // Maps iterate in insertion order: the first entries are the oldest.
+    for (const [k, v] of this.cache) {
+      if (this.cache.size < MAX_CACHE_ENTRIES && this.cachedPixels + px <= MAX_CACHE_PIXELS) break;
+      this.cache.delete(k);
+      this.cachedPixels -= v.width * v.height;
+    }
+    this.cache.set(index, shape);
+    this.cachedPixels += px;
   }
 }
 

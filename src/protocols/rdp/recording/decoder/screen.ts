@@ -1,21 +1,19 @@
 // The screen an RDP recording describes, rebuilt record by record: a framebuffer the
 // graphics records draw into, the desktop size from DESKTOP records, and the pointer (from
 // the server's pointer updates and the client's mouse input). Malformed or unsupported data
-// is skipped and counted in `warnings`; apply() never throws.
+// is skipped and counted in `warnings`; apply() never throws. Whatever size a recording
+// asks for, the framebuffer never exceeds MAX_SCREEN_PIXELS (../desktop-size.ts).
 //
 // Neutral code (no Node.js APIs): the browser player and the live view use it too.
 import type { GhrecRecord } from '../../../../core/sessions/ghrec.js';
+import { MAX_DESKTOP, screenSize } from '../desktop-size.js';
 import { decodeDesktop, decodeInputEvents, INPUT_KIND, RDPREC } from '../records.js';
 import { applyBitmapUpdate, DecodeScratch, type Framebuffer } from './bitmap.js';
 import { packRgb, Palette } from './colors.js';
 import { PointerState, type PointerMessage, type PointerShape } from './pointer.js';
 import { UpdateParser } from './updates.js';
 
-/** Largest desktop RDP allows (MS-RDPBCGR 2.2.1.3.2: 8192 × 8192). */
-export const MAX_DESKTOP = 8192;
-
 const OPAQUE_BLACK = packRgb(0, 0, 0);
-const dim = (v: number) => (Number.isFinite(v) ? Math.min(MAX_DESKTOP, Math.max(1, Math.round(v))) : 1);
 
 /** Everything an RdpScreen needs to carry on decoding from a point (players keep a few to seek back fast). */
 export interface ScreenSnapshot {
@@ -35,7 +33,10 @@ export class RdpScreen {
   height: number;
   /** Colour depth of the session (from the last DESKTOP record); bitmaps carry their own. */
   bpp: number;
-  /** width × height × 4 bytes, RGBA, alpha always 255. Replaced (not resized) when the desktop size changes. */
+  /**
+   * width × height × 4 bytes, RGBA, alpha always 255, at most MAX_SCREEN_PIXELS × 4. Replaced
+   * (not resized) when the desktop size changes.
+   */
   rgba: Uint8ClampedArray;
   /** Last pointer position (server pointer-position updates or the client's mouse input). */
   cursor: { x: number; y: number } | null = null;
@@ -52,9 +53,11 @@ export class RdpScreen {
   private readonly parser: UpdateParser;
   private drawn = 0;
 
+  /** A black screen of width × height, or of screenSize(width, height) when that is too large. */
   constructor(width: number, height: number, bpp = 32) {
-    this.width = dim(width);
-    this.height = dim(height);
+    const size = screenSize(width, height);
+    this.width = size.width;
+    this.height = size.height;
     this.bpp = bpp;
     this.rgba = new Uint8ClampedArray(0);
     this.fb = { px: new Uint32Array(0), width: 0, height: 0 };
@@ -99,11 +102,26 @@ export class RdpScreen {
     }
   }
 
-  /** Starts from a keyframe: takes its size and pixels (alpha forced opaque). */
+  /**
+   * Starts from a keyframe: takes its size and pixels (alpha forced opaque). Of a keyframe
+   * larger than MAX_SCREEN_PIXELS only the top-left part is kept, as of a desktop that large.
+   */
   load(rgba: Uint8ClampedArray | Uint8Array, width: number, height: number): void {
-    this.allocate(dim(width), dim(height), null);
-    const n = Math.min(rgba.length, this.rgba.length) & ~3;
-    this.rgba.set(rgba.subarray(0, n));
+    const size = screenSize(width, height);
+    this.allocate(size.width, size.height, null);
+    const srcWidth = Math.max(1, Math.round(width)) || 1;
+    if (srcWidth === size.width) {
+      const n = Math.min(rgba.length, this.rgba.length) & ~3;
+      this.rgba.set(rgba.subarray(0, n));
+    } else {
+      // Row by row: the keyframe is wider than the screen.
+      const rowBytes = size.width * 4;
+      for (let y = 0; y < size.height; y++) {
+        const from = y * srcWidth * 4;
+        if (from >= rgba.length) break;
+        this.rgba.set(rgba.subarray(from, Math.min(from + rowBytes, rgba.length) & ~3), y * rowBytes);
+      }
+    }
     for (let i = 3; i < this.rgba.length; i += 4) this.rgba[i] = 255;
     this.parser.reset();
   }
@@ -167,8 +185,13 @@ export class RdpScreen {
     // A (re)activation starts fast-path state afresh.
     this.parser.reset();
     this.bpp = d.bpp;
-    if (d.width === this.width && d.height === this.height) return false;
-    this.allocate(d.width, d.height, this.fb);
+    // The session may legitimately change size (a reconnection, a client's resize), so any size
+    // RDP allows is taken, but no larger than a screen may be: beyond that the screen keeps the
+    // desktop's top-left part (bitmaps outside it are clipped like any off-screen bitmap).
+    const { width, height } = screenSize(d.width, d.height);
+    if (width !== d.width || height !== d.height) this.warn('desktop-clamped');
+    if (width === this.width && height === this.height) return false;
+    this.allocate(width, height, this.fb);
     return true;
   }
 

@@ -1,0 +1,60 @@
+// The desktop the RDP door lets a client negotiate: no larger than one screen of a recording
+// holds (MAX_SCREEN_PIXELS, ../recording/desktop-size.ts). Every recorded session then plays
+// and can be watched whole, and no client can make the gateway's live view decode a desktop
+// beyond that bound. A client asking for more gets a smaller desktop of about the same shape
+// (clients adapt to the size the target activates); monitor layouts spanning more are
+// left out, so the target uses the single desktop of CS_CORE.
+import { RdpProtocolError } from '../errors.js';
+import { CS, decodeClientMonitors } from '../pdu/client-data.js';
+import { parseConnectInitial } from '../pdu/mcs-gcc.js';
+import { fitsScreen, screenSize } from '../recording/desktop-size.js';
+
+export interface DesktopLimit {
+  /** CS_CORE's new desktop size, when the client asked for more than the bound. */
+  desktopSize?: { width: number; height: number };
+  /** CS_MONITOR and CS_MONITOR_EX, when the monitors span more than the bound or cannot be read. */
+  dropBlockTypes: number[];
+  /** For the session notes, when anything changes. */
+  note?: { asked: string; negotiated: string; monitorsDropped: boolean };
+}
+
+/** What to change in the client's MCS Connect Initial (before any other rewrite). */
+export function limitDesktop(mcs: Buffer): DesktopLimit {
+  const ci = parseConnectInitial(mcs);
+  const { desktopWidth: w, desktopHeight: h } = ci.core;
+  const out: DesktopLimit = { dropBlockTypes: [] };
+  if (w >= 1 && h >= 1 && !fitsScreen(w, h)) {
+    const s = screenSize(w, h);
+    // Widths that are a multiple of 4 suit every server (older ones require it); narrower still fits.
+    out.desktopSize = { width: Math.max(4, s.width & ~3), height: s.height };
+  }
+  const monitorBlock = ci.blocks.find((b) => b.type === CS.MONITOR);
+  let monitorsDropped = false;
+  if (monitorBlock && !monitorsFit(mcs.subarray(monitorBlock.offset, monitorBlock.offset + monitorBlock.length))) {
+    out.dropBlockTypes.push(CS.MONITOR, CS.MONITOR_EX);
+    monitorsDropped = true;
+  }
+  if (out.desktopSize || monitorsDropped) {
+    const size = out.desktopSize ?? { width: w, height: h };
+    out.note = { asked: `${w}x${h}`, negotiated: `${size.width}x${size.height}`, monitorsDropped };
+  }
+  return out;
+}
+
+/** Whether the monitors' bounding rectangle (the virtual desktop) fits a screen. */
+function monitorsFit(block: Buffer): boolean {
+  let monitors;
+  try {
+    monitors = decodeClientMonitors(block);
+  } catch (e) {
+    if (e instanceof RdpProtocolError) return false;
+    throw e;
+  }
+  if (monitors.length === 0) return true;
+  if (monitors.some((m) => m.right < m.left || m.bottom < m.top)) return false;
+  const left = Math.min(...monitors.map((m) => m.left));
+  const top = Math.min(...monitors.map((m) => m.top));
+  const right = Math.max(...monitors.map((m) => m.right));
+  const bottom = Math.max(...monitors.map((m) => m.bottom));
+  return fitsScreen(right - left + 1, bottom - top + 1);
+}
