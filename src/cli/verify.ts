@@ -98,7 +98,7 @@ export async function recordingVerify(target: string | undefined, o: { all?: boo
     if (answer.items.length) answer.items = answer.items.map((i) => ({ ...i, ...label, status: 'ok', message: `matches the seal of session ${i.sessionId} at audit event ${i.sealSeq}` }));
     else {
       const id = basename(target, extname(target));
-      const named = await ask({ sessions: [id] }).catch((e) => (e instanceof ApiError && e.status === 404 ? null : Promise.reject(e)));
+      const named = await ask({ sessions: [id] }).catch((e: { status?: number }) => (e.status === 404 ? null : Promise.reject(e)));
       const seal = named?.items.find((i) => i.sealedSha256);
       answer.items = [
         seal
