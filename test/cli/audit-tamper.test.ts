@@ -213,3 +213,30 @@ describe('audit trail: pinned key, exported anchors and tampering, end to end', 
     brokenWith(await offline(dataDir), 'truncated');
   });
 });
+
+describe('offline commands and the pinned key configuration', () => {
+  it('`gatehouse bootstrap` on an empty data dir announces the signing key and signs what it wrote', T, async () => {
+    const dataDir = join(tempDir(), 'data');
+    const env = cleanEnv({ GATEHOUSE_DATA_DIR: dataDir });
+    const b = await runCli(['bootstrap'], { env });
+    ok(b, 'bootstrap');
+    assert.match(b.stdout, /^gatehouse: audit signing key created: fingerprint SHA256:\S+, public key \S+ \(pinned in \S+audit-signing\.pub;/m);
+    assert.match(b.stdout, /^bootstrap administrator "admin" created; password: \S+$/m);
+    const v = await runCli(['audit', 'verify', '--offline'], { env });
+    ok(v, 'verify');
+    assert.match(v.stdout, /^audit chain OK: (\d+) events, 1 signed checkpoints \(last at event \1\)$/m);
+    const again = await runCli(['bootstrap', '--reset', '-u', 'admin'], { env });
+    ok(again, 'bootstrap --reset');
+    assert.doesNotMatch(again.stdout + again.stderr, /audit signing key/, 'announced once');
+    assert.match((await runCli(['audit', 'verify', '--offline'], { env })).stdout, /^audit chain OK: (\d+) events, 2 signed checkpoints \(last at event \1\)$/m);
+  });
+
+  it('serve refuses a GATEHOUSE_AUDIT_PUBLIC_KEY it cannot read, with one line', T, async () => {
+    const dataDir = join(tempDir(), 'data');
+    const s = Server.spawn(await serverEnv(dataDir, { GATEHOUSE_AUDIT_PUBLIC_KEY: '/nonexistent/audit.pub' }));
+    const exit = await s.waitExit(60_000);
+    assert.equal(exit.code, 2, s.stderr);
+    assert.deepEqual(lines(s.stderr), ['gatehouse: invalid configuration: GATEHOUSE_AUDIT_PUBLIC_KEY names a file that does not exist: /nonexistent/audit.pub']);
+    assert.ok(!existsSync(join(dataDir, 'audit-anchor.json')));
+  });
+});
