@@ -133,7 +133,7 @@ export function verifyChain(rows: AuditEventRow[], checkpoints: Checkpoint[], c:
     const r = bySeq.get(s)!;
     if (r.ts < c.now - c.dueMs) {
       const secs = Math.round(c.dueMs / 1000);
-      return fail(s, 'missing_checkpoint', `no signed checkpoint covers this event of ${new Date(r.ts).toISOString()}, though one is due within ${secs} s (checkpoints deleted?)`);
+      return fail(s, 'missing_checkpoint', `no signed checkpoint covers this event of ${new Date(r.ts).toISOString()}, though one is due within ${secs} s (checkpoints deleted, or the gateway stopped without signing)`);
     }
   }
   return { ok: true, ...base, unsigned: rows.length - covered, ...(last !== undefined ? { lastCheckpointSeq: last } : {}) };

@@ -11,7 +11,7 @@ import type { Store } from '../../store/db.js';
 import type { AuditEventRow } from '../../store/schema.js';
 import { now, parseJson } from '../util.js';
 import { GENESIS, eventHash, verifyChain, type VerifyResult } from './chain.js';
-import { exportCheckpoint, parseAnchors, readAnchorFile, readAnchorFileRaw, writeAnchorFile, PinningError, type Anchor, type Checkpoint, type ExportedCheckpoint, type PinnedKeys } from './pinning.js';
+import { exportCheckpoint, readAnchorFile, readAnchorFileRaw, writeAnchorFile, PinningError, type Anchor, type Checkpoint, type ExportedCheckpoint, type PinnedKeys } from './pinning.js';
 import { AuditSigner, checkpointMessage, fingerprintOf, keyIdOf, verifySignature } from './signer.js';
 
 export interface Actor {
@@ -114,7 +114,7 @@ export class AuditService {
   }
 
   get publicKey(): { keyId: string; fingerprint: string; publicKeyPem: string; pinned: { keyId: string; fingerprint: string }[]; pinnedFrom: string | null } {
-    const pinned = this.pinned();
+    const pinned = this.pinnedOrNone();
     return {
       keyId: this.signer.keyId,
       fingerprint: fingerprintOf(this.signer.publicKeyPem),
@@ -126,6 +126,16 @@ export class AuditService {
 
   private pinned(): PinnedKeys | null {
     return this.opts.pinnedKeys?.() ?? null;
+  }
+
+  /** For display: an unreadable pinned-keys file shows as none pinned (verification names the error). */
+  private pinnedOrNone(): PinnedKeys | null {
+    try {
+      return this.pinned();
+    } catch (err) {
+      if (err instanceof PinningError) return null;
+      throw err;
+    }
   }
 
   /** Called with every checkpoint this node signs (for shipping anchors elsewhere, e.g. audit streaming). */
@@ -348,7 +358,6 @@ function checkSignature(keys: Record<string, string>, cp: Checkpoint): 'ok' | 'b
   return verifySignature(pem, checkpointMessage(cp.seq, cp.hash, cp.createdAt), cp.signature) || verifySignature(pem, checkpointMessage(cp.seq, cp.hash), cp.signature) ? 'ok' : 'bad';
 }
 
-export { parseAnchors };
 
 function toEvent(r: AuditEventRow): AuditEvent {
   return {
