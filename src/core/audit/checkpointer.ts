@@ -1,6 +1,7 @@
 // Signs the chain head every auditCheckpointSeconds. The setting is re-read every few
-// seconds (not only when the timer was armed), so a shorter interval takes effect at once
-// and verification, which expects a checkpoint within that interval, never sees a late one.
+// seconds (not only when a timer was armed), so a shorter interval takes effect at once
+// and verification, which expects a checkpoint within that interval, never waits on a
+// timer armed under the old one.
 import type { Logger } from 'pino';
 import type { AuditService } from './service.js';
 
@@ -17,13 +18,13 @@ export function startCheckpointer(audit: AuditService, intervalSeconds: () => Pr
       last = Date.now();
       await audit.checkpoint().catch((err) => log.error({ err: { message: (err as Error).message } }, 'audit checkpoint failed'));
     }
-    if (!stopped) arm(secs);
+    if (!stopped) arm();
   };
-  const arm = (secs: number) => {
-    timer = setTimeout(() => void tick(), Math.min(POLL_MS, secs * 1000));
+  const arm = () => {
+    timer = setTimeout(() => void tick(), POLL_MS);
     timer.unref();
   };
-  arm(POLL_MS / 1000);
+  arm();
   return {
     stop() {
       stopped = true;
