@@ -21,6 +21,8 @@ export interface Config {
   /** Operator's certificate and key (PEM files); absent = self-signed in the data dir. */
   tlsCertFile?: string;
   tlsKeyFile?: string;
+  /** Pinned audit signing keys: a file, PEM text or one base64 key; unset = audit-signing.pub in the data dir. */
+  auditPublicKey?: string;
 }
 
 export class ConfigError extends Error {
@@ -44,6 +46,7 @@ const KEYS = [
   'GATEHOUSE_LOG_LEVEL',
   'GATEHOUSE_TLS_CERT',
   'GATEHOUSE_TLS_KEY',
+  'GATEHOUSE_AUDIT_PUBLIC_KEY',
 ] as const;
 
 function readConfigFile(path: string): Source {
@@ -146,6 +149,7 @@ export function loadConfig(env: Source = process.env): Config {
     cfg.tlsCertFile = cert;
     cfg.tlsKeyFile = key;
   }
+  if (src.GATEHOUSE_AUDIT_PUBLIC_KEY !== undefined) cfg.auditPublicKey = src.GATEHOUSE_AUDIT_PUBLIC_KEY;
   if (src.GATEHOUSE_PUBLIC_URL !== undefined) cfg.publicUrl = validatePublicUrl(src.GATEHOUSE_PUBLIC_URL);
   return cfg;
 }

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { bootstrapAdmin, createCore, type Core } from './core/core.js';
 import { SYSTEM } from './core/audit/service.js';
+import { startCheckpointer } from './core/audit/checkpointer.js';
 import { createLogger } from './log.js';
 import { migrate, openStore } from './store/db.js';
 import { loadTls } from './tls.js';
@@ -46,6 +47,8 @@ export async function startServer(config: Config, opts: { logStream?: NodeJS.Wri
     announce(`gatehouse: bootstrap administrator "${boot.username}" created with the password from GATEHOUSE_ADMIN_PASSWORD`);
   }
 
+  if (core.audit.keyAnnouncement) announce(core.audit.keyAnnouncement);
+
   await core.sessions.reapStale();
   const tls = await loadTls(config.dataDir, { cert: config.tlsCertFile, key: config.tlsKeyFile });
   let ssh: SshDoor | null = null;
@@ -67,26 +70,19 @@ export async function startServer(config: Config, opts: { logStream?: NodeJS.Wri
   const port = typeof addr === 'object' && addr ? addr.port : config.httpPort;
   const url = `https://${config.bindHost === '0.0.0.0' ? 'localhost' : config.bindHost}:${port}`;
   await core.audit.record(SYSTEM, { action: 'system.start', details: { version: core.version, database: store.kind, httpPort: port } });
+  // Signed at once: checkpoints are required, and this also covers whatever a crash left unsigned.
+  await core.audit.checkpoint();
   announce(`gatehouse: ssh door on port ${ssh.port}`);
   announce(`gatehouse: rdp door on port ${rdp.port}`);
   announce(`gatehouse: listening on ${url} (database: ${store.kind}, data dir: ${config.dataDir}${tls.selfSigned ? `, self-signed TLS ${tls.fingerprint256}` : ''})`);
 
-  let timer: NodeJS.Timeout | undefined;
-  const schedule = async () => {
-    const secs = await core.settings.get('auditCheckpointSeconds').catch(() => 300);
-    timer = setTimeout(async () => {
-      await core.audit.checkpoint().catch((err) => log.error({ err: { message: (err as Error).message } }, 'audit checkpoint failed'));
-      void schedule();
-    }, secs * 1000);
-    timer.unref();
-  };
-  void schedule();
+  const checkpoints = startCheckpointer(core.audit, () => core.settings.get('auditCheckpointSeconds'), log);
 
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
-    if (timer) clearTimeout(timer);
+    checkpoints.stop();
     await core.sessions.endAll('gateway shutting down');
     await ssh?.close();
     await rdp.close();

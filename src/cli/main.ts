@@ -9,6 +9,7 @@ import { AppError } from '../core/errors.js';
 import { ApiError, call, callJson, clearState, loadState, saveState, stateFile, type CliState } from './client.js';
 import { askHidden, readStdin } from './prompt.js';
 import { bootstrapAdmin, withCore } from './offline.js';
+import { auditVerify, checkpointExport, recordingVerify, type AuditVerifyOptions } from './verify.js';
 
 const program = new Command();
 program.name('gatehouse').description('Gatehouse privileged session gateway').version('0.1.0').showHelpAfterError();
@@ -68,7 +69,7 @@ program
       const r = await bootstrapAdmin(core, { username: opts.username, ...(password ? { password } : {}) });
       if (!r) throw new AppError(409, 'conflict', 'users already exist; use --reset to recover an account');
       process.stdout.write(r.password ? `bootstrap administrator "${r.username}" created; password: ${r.password}\n` : `bootstrap administrator "${r.username}" created\n`);
-    });
+    }, { checkpoint: true, announceOn: 'stdout' });
   });
 
 program
@@ -290,6 +291,12 @@ recording
   .option('--no-cursor', 'leave the mouse pointer out')
   .action(async (ref: string, o: { mp4?: string; pngAt?: string; out?: string; fps?: string; cursor?: boolean }) => (await import('./recording-export.js')).exportRecording(ref, o, session));
 recording
+  .command('verify [sessionOrFile]')
+  .description('re-hash recordings against their recording.seal audit events: a session id, a recording file, or --all; says which are ok, differ, are missing or unsealed')
+  .option('--all', 'every sealed recording and every recording file')
+  .option('--offline', 'read the database and the recordings in the data dir directly')
+  .action(async (ref: string | undefined, o: { all?: boolean; offline?: boolean }) => recordingVerify(ref, o, session));
+recording
   .command('search <text>')
   .action(async (text: string) => {
     const r = await callJson(session(), 'GET', `/api/v1/recordings?q=${encodeURIComponent(text)}`);
@@ -303,20 +310,21 @@ recording
 const audit = program.command('audit').description('the tamper-evident audit trail');
 audit
   .command('verify')
-  .description('recompute the hash chain and check the signed checkpoints')
+  .description('recompute the hash chain and check the signed checkpoints against the pinned keys and anchors')
   .option('--offline', 'read the database directly (no server needed)')
-  .option('--public-key <file...>', 'with --offline: trust only these signing keys (PEM files from GET /api/v1/audit/public-key), not the ones recorded in the database')
-  .action(async (o: { offline?: boolean; publicKey?: string[] }) => {
-    if (o.publicKey && !o.offline) throw new ApiError(400, 'invalid_request', '--public-key needs --offline');
-    const { readFileSync } = await import('node:fs');
-    const pinnedKeys = o.publicKey?.map((f) => readFileSync(f, 'utf8'));
-    const r = o.offline ? await withCore((core) => core.audit.verify(pinnedKeys ? { pinnedKeys } : {})) : await callJson(session(), 'GET', '/api/v1/audit/verify');
-    if (r.ok) process.stdout.write(`audit chain OK: ${r.count} events, ${r.checkpoints} signed checkpoints${r.lastCheckpointSeq ? ` (last at event ${r.lastCheckpointSeq})` : ''}\n`);
-    else {
-      process.stdout.write(`audit chain BROKEN: ${r.message ?? `at event ${r.brokenAt}`}\n`);
-      process.exitCode = 3;
-    }
-  });
+  .option('--public-key <file...>', 'with --offline: trust these signing keys (PEM or one-line keys) instead of the ones pinned in the data dir')
+  .option('--trust-db-keys', 'with --offline: also trust keys recorded in the database (unsafe: a database writer can add one)')
+  .option('--anchor <file...>', 'checkpoints exported earlier (`audit checkpoint export`) that the chain must still hold')
+  .action(async (o: AuditVerifyOptions) => auditVerify(o, session));
+audit
+  .command('checkpoint')
+  .description('signed checkpoints of the chain head')
+  .command('export')
+  .description('print the newest checkpoint signed by a pinned key (JSON: seq, hash, ts, key fingerprint, signature), to keep elsewhere as an anchor')
+  .option('-o, --out <file>', 'write it to this file instead of standard output')
+  .option('--sign', 'sign the current head first')
+  .option('--offline', 'read the database directly')
+  .action(async (o: { out?: string; sign?: boolean; offline?: boolean }) => checkpointExport(o, session));
 audit
   .command('export')
   .description('write every event as JSON lines')

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { ConfigError, type Config } from '../config.js';
 import type { Store } from '../store/db.js';
 import { AuditService, SYSTEM } from './audit/service.js';
-import { AuditSigner } from './audit/signer.js';
+import { createAudit } from './audit/setup.js';
 import { Auth } from './identity/auth.js';
 import { Directory } from './identity/directory.js';
 import { Keyring } from './keyring.js';
@@ -53,9 +53,9 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   if (missing.length) {
     throw new ConfigError('GATEHOUSE_MASTER_KEY', `does not match the key this database was encrypted with (needs key id ${missing.join(', ')}, have ${keyring.currentId})`);
   }
-  const audit = new AuditService(store, AuditSigner.load(config.dataDir));
-  await audit.init();
   const settings = new SettingsService(store);
+  const audit = createAudit(config, store, settings, log);
+  await audit.init();
   const dir = new Directory(store, audit);
   const auth = new Auth(store, dir, audit, settings, dataKeys);
   const access = new Access(store);

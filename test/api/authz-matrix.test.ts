@@ -95,6 +95,9 @@ const TABLE: Record<string, Row> = {
   'GET /api/v1/audit/export':                    [Y, N, Y, N],
   'GET /api/v1/audit/public-key':                [Y, N, Y, N],
   'POST /api/v1/audit/checkpoint':               [Y, N, Y, N],
+  'GET /api/v1/audit/checkpoint':                [Y, N, Y, N],
+  'POST /api/v1/audit/verify':                   [Y, N, Y, N],
+  'POST /api/v1/recordings/verify':              [Y, N, Y, N],
   // launchers: readable by everyone, changed with manage_templates
   'GET /api/v1/launchers':                       [Y, Y, Y, Y],
   'GET /api/v1/launchers/:id':                   [Y, Y, Y, Y],
@@ -308,6 +311,9 @@ for (const kind of DB_KINDS) {
       'GET /api/v1/audit/export': async () => ({ method: 'GET', url: '/api/v1/audit/export' }),
       'GET /api/v1/audit/public-key': async () => ({ method: 'GET', url: '/api/v1/audit/public-key' }),
       'POST /api/v1/audit/checkpoint': async () => ({ method: 'POST', url: '/api/v1/audit/checkpoint', body: {} }),
+      'GET /api/v1/audit/checkpoint': async () => ({ method: 'GET', url: '/api/v1/audit/checkpoint' }),
+      'POST /api/v1/audit/verify': async () => ({ method: 'POST', url: '/api/v1/audit/verify', body: { anchors: [{ seq: 1, hash: '0'.repeat(64), ts: new Date(0).toISOString(), keyId: 'k', signature: 's' }] } }),
+      'POST /api/v1/recordings/verify': async () => ({ method: 'POST', url: '/api/v1/recordings/verify', body: { all: true } }),
 
       'GET /api/v1/launchers': async () => ({ method: 'GET', url: '/api/v1/launchers' }),
       'GET /api/v1/launchers/:id': async () => ({ method: 'GET', url: '/api/v1/launchers/ssh' }),

@@ -429,6 +429,18 @@ const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
     'GET /api/v1/audit/export': {},
     'GET /api/v1/audit/public-key': {},
     'POST /api/v1/audit/checkpoint': { body: {}, extra: [{ name: 'no body at all', url: '/api/v1/audit/checkpoint', expect: 200 }] },
+    'GET /api/v1/audit/checkpoint': {},
+    'POST /api/v1/audit/verify': {
+      body: { anchors: [{ format: 'gatehouse-audit-checkpoint/1', seq: 1, hash: '0'.repeat(64), ts: '2024-01-01T00:00:00.000Z', keyId: 'k', fingerprint: null, signature: 's' }] },
+      extra: [{ name: 'a date that is not one', url: '/api/v1/audit/verify', body: { anchors: [{ seq: 1, hash: '0'.repeat(64), ts: 'yesterday', keyId: 'k', signature: 's' }] }, expect: 400, code: 'invalid_request' }],
+    },
+    'POST /api/v1/recordings/verify': {
+      body: { all: true, sessions: ['s'], sha256: '0'.repeat(64) },
+      extra: [
+        { name: 'nothing asked for', url: '/api/v1/recordings/verify', body: {}, expect: 400, code: 'invalid_request' },
+        { name: 'unknown session', url: '/api/v1/recordings/verify', body: { sessions: [MISSING_ID] }, expect: 404, code: 'not_found' },
+      ],
+    },
 
     'GET /api/v1/launchers': {},
     'GET /api/v1/launchers/:id': {},

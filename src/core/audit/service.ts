@@ -1,11 +1,18 @@
 // Append-only audit trail. Appends are serialised in-process and, on PostgreSQL, across
 // gateway nodes by a transaction-scoped advisory lock, so the chain never forks.
+// Verification trusts only what a database writer cannot change: keys pinned outside the
+// database and anchors (checkpoints kept in the data dir or exported). This process also
+// remembers the newest event it wrote; if that event vanishes or changes (the unsigned tail
+// was truncated or rewritten), the next checkpoint signs what it was, so verification
+// names the loss from then on (see docs/security.md).
 import { sql } from 'kysely';
+import type { Logger } from 'pino';
 import type { Store } from '../../store/db.js';
 import type { AuditEventRow } from '../../store/schema.js';
 import { now, parseJson } from '../util.js';
-import { GENESIS, eventHash, verifyChain, type Checkpoint, type VerifyResult } from './chain.js';
-import { AuditSigner, checkpointMessage, keyIdOf, verifySignature } from './signer.js';
+import { GENESIS, eventHash, verifyChain, type VerifyResult } from './chain.js';
+import { exportCheckpoint, readAnchorFile, readAnchorFileRaw, writeAnchorFile, PinningError, type Anchor, type Checkpoint, type ExportedCheckpoint, type PinnedKeys } from './pinning.js';
+import { AuditSigner, checkpointMessage, fingerprintOf, keyIdOf, verifySignature } from './signer.js';
 
 export interface Actor {
   id: string | null;
@@ -49,13 +56,56 @@ export interface AuditQuery {
 
 const ADVISORY_LOCK = 74110001;
 
+/** Slack on top of the checkpoint interval before an unsigned event counts as uncovered. */
+export const CHECKPOINT_GRACE_SECONDS = 60;
+
+export interface AuditOptions {
+  /** The keys checkpoints are verified against (read again at every verification, so a key added to the file counts at once). */
+  pinnedKeys?: () => PinnedKeys | null;
+  /** This node's anchor file in the data dir (rewritten at every checkpoint). */
+  anchorFile?: string;
+  /** The checkpoint interval in force (the auditCheckpointSeconds setting). */
+  checkpointSeconds?: () => Promise<number>;
+  clock?: () => number;
+  log?: Logger;
+  /** The line to print once when the signing key was just made (or a new one pinned). */
+  announcement?: string | null;
+}
+
+export interface VerifyOptions {
+  /** Trust exactly these keys (PEM) instead of the pinned ones. */
+  pinnedKeys?: string[];
+  pinnedSource?: string;
+  /** Also trust the keys recorded in the database (an attacker who can write to it can add one). */
+  trustDbKeys?: boolean;
+  /** Further anchors, e.g. a checkpoint exported earlier and kept elsewhere. */
+  anchors?: Anchor[];
+}
+
+type Head = { seq: number; hash: string };
+
 export class AuditService {
   private queue: Promise<unknown> = Promise.resolve();
+  /** The newest event this process appended. */
+  private witness: Head | null = null;
+  /** Events this process wrote that the chain no longer holds, to be signed at the next checkpoint. */
+  private lost: Head[] = [];
+  private readonly listeners = new Set<(cp: ExportedCheckpoint) => void>();
+  /** Mutable so tests can move time without waiting. */
+  clock: () => number;
 
   constructor(
     private readonly store: Store,
     private readonly signer: AuditSigner,
-  ) {}
+    private readonly opts: AuditOptions = {},
+  ) {
+    this.clock = opts.clock ?? now;
+  }
+
+  /** Printed once, at the start that made the signing key (like the bootstrap administrator line). */
+  get keyAnnouncement(): string | null {
+    return this.opts.announcement ?? null;
+  }
 
   async init(): Promise<void> {
     const key = `audit_key:${this.signer.keyId}`;
@@ -63,12 +113,43 @@ export class AuditService {
     if (!have) await this.store.db.insertInto('meta').values({ key, value: this.signer.publicKeyPem }).execute();
   }
 
-  get publicKey(): { keyId: string; publicKeyPem: string } {
-    return { keyId: this.signer.keyId, publicKeyPem: this.signer.publicKeyPem };
+  get publicKey(): { keyId: string; fingerprint: string; publicKeyPem: string; pinned: { keyId: string; fingerprint: string }[]; pinnedFrom: string | null } {
+    const pinned = this.pinnedOrNone();
+    return {
+      keyId: this.signer.keyId,
+      fingerprint: fingerprintOf(this.signer.publicKeyPem),
+      publicKeyPem: this.signer.publicKeyPem,
+      pinned: (pinned?.keys ?? []).map((k) => ({ keyId: keyIdOf(k), fingerprint: fingerprintOf(k) })),
+      pinnedFrom: pinned?.source ?? null,
+    };
+  }
+
+  private pinned(): PinnedKeys | null {
+    return this.opts.pinnedKeys?.() ?? null;
+  }
+
+  /** For display: an unreadable pinned-keys file shows as none pinned (verification names the error). */
+  private pinnedOrNone(): PinnedKeys | null {
+    try {
+      return this.pinned();
+    } catch (err) {
+      if (err instanceof PinningError) return null;
+      throw err;
+    }
+  }
+
+  /** Called with every checkpoint this node signs (for shipping anchors elsewhere, e.g. audit streaming). */
+  onCheckpoint(fn: (cp: ExportedCheckpoint) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
   }
 
   record(actor: Actor, input: AuditInput): Promise<AuditEvent> {
-    const run = () => this.append(actor, input);
+    const run = async () => {
+      const e = await this.append(actor, input);
+      this.witness = { seq: e.seq, hash: e.hash };
+      return e;
+    };
     const p = this.queue.then(run, run);
     this.queue = p.catch(() => undefined);
     return p;
@@ -78,8 +159,14 @@ export class AuditService {
     return this.store.db.transaction().execute(async (trx) => {
       if (this.store.kind === 'postgres') await sql`select pg_advisory_xact_lock(${ADVISORY_LOCK})`.execute(trx);
       const last = await trx.selectFrom('auditEvents').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+      const w = this.witness;
+      if (w && (last?.seq !== w.seq || last.hash !== w.hash)) {
+        // Another node appended, or the chain changed under us: is our newest event still there?
+        const row = await trx.selectFrom('auditEvents').select('hash').where('seq', '=', w.seq).executeTakeFirst();
+        if (row?.hash !== w.hash) this.noteLost(w);
+      }
       const row = {
-        ts: now(),
+        ts: this.clock(),
         actorId: actor.id,
         actorName: actor.name,
         action: input.action,
@@ -94,6 +181,12 @@ export class AuditService {
       await trx.insertInto('auditEvents').values(full).execute();
       return toEvent(full);
     });
+  }
+
+  private noteLost(w: Head): void {
+    if (!this.lost.some((l) => l.seq === w.seq && l.hash === w.hash)) this.lost.push(w);
+    this.witness = null;
+    this.opts.log?.error({ seq: w.seq }, 'audit chain tampered: an event this gateway wrote is gone or changed; the next checkpoint signs what it was');
   }
 
   async list(q: AuditQuery): Promise<{ items: AuditEvent[]; total: number }> {
@@ -119,15 +212,46 @@ export class AuditService {
     }
   }
 
-  /** Signs the current head unless it is already signed. */
+  private sign(h: Head): Checkpoint {
+    const createdAt = this.clock();
+    return { seq: h.seq, hash: h.hash, createdAt, keyId: this.signer.keyId, signature: this.signer.sign(checkpointMessage(h.seq, h.hash, createdAt)) };
+  }
+
+  /**
+   * Signs the current head unless it is already signed. First checks that the newest event
+   * this process wrote is still in the chain; if not, signs that event as it was written (in
+   * the database and in the anchor file), so verification reports the loss.
+   */
   async checkpoint(): Promise<Checkpoint | null> {
     const run = async () => {
-      const head = await this.store.db.selectFrom('auditEvents').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
-      if (!head) return null;
-      const have = await this.store.db.selectFrom('auditCheckpoints').select('seq').where('seq', '=', head.seq).executeTakeFirst();
-      if (have) return null;
-      const cp: Checkpoint = { seq: head.seq, hash: head.hash, keyId: this.signer.keyId, signature: this.signer.sign(checkpointMessage(head.seq, head.hash)) };
-      await this.store.db.insertInto('auditCheckpoints').values({ ...cp, createdAt: now() }).execute();
+      const db = this.store.db;
+      const w = this.witness;
+      if (w) {
+        const row = await db.selectFrom('auditEvents').select('hash').where('seq', '=', w.seq).executeTakeFirst();
+        if (row?.hash !== w.hash) this.noteLost(w);
+      }
+      const witnessed = this.lost.map((l) => this.sign(l));
+      for (const cp of witnessed) await db.insertInto('auditCheckpoints').values(cp).onConflict((oc) => oc.doNothing()).execute();
+      const head = await db.selectFrom('auditEvents').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+      let cp: Checkpoint | null = null;
+      if (head && !(await db.selectFrom('auditCheckpoints').select('seq').where('seq', '=', head.seq).executeTakeFirst())) {
+        cp = this.sign(head);
+        await db.insertInto('auditCheckpoints').values(cp).execute();
+      }
+      if (cp || witnessed.length) {
+        this.anchor(cp, witnessed);
+        this.lost = [];
+      }
+      if (cp) {
+        const exported = exportCheckpoint(cp, this.signer.publicKeyPem);
+        for (const fn of this.listeners) {
+          try {
+            fn(exported);
+          } catch (err) {
+            this.opts.log?.error({ err: { message: (err as Error).message } }, 'audit checkpoint listener failed');
+          }
+        }
+      }
       return cp;
     };
     const p = this.queue.then(run, run);
@@ -135,13 +259,56 @@ export class AuditService {
     return p;
   }
 
+  /** Keeps the newest checkpoint (and every witnessed one, for good) in the data dir, outside the database. */
+  private anchor(cp: Checkpoint | null, witnessed: Checkpoint[]): void {
+    const file = this.opts.anchorFile;
+    if (!file) return;
+    const pem = this.signer.publicKeyPem;
+    let cur: ReturnType<typeof readAnchorFileRaw>;
+    try {
+      cur = readAnchorFileRaw(file);
+    } catch (err) {
+      // Never overwrite an anchor file we cannot read: it may hold witnessed checkpoints.
+      this.opts.log?.error({ err: { message: (err as Error).message } }, 'audit anchor file unreadable; not updated');
+      return;
+    }
+    const latest = cp && (!cur.latest || cur.latest.seq <= cp.seq) ? exportCheckpoint(cp, pem) : cur.latest;
+    writeAnchorFile(file, latest, [...cur.witnessed, ...witnessed.map((w) => exportCheckpoint(w, pem))]);
+  }
+
+  /** The newest checkpoint in the database that a trusted key signed (for export and anchoring). */
+  async latestCheckpoint(opts: VerifyOptions = {}): Promise<ExportedCheckpoint | null> {
+    const keys = await this.trustedKeys(opts);
+    if (!keys) return null;
+    const cps = await this.store.db.selectFrom('auditCheckpoints').select(['seq', 'hash', 'signature', 'keyId', 'createdAt']).orderBy('seq', 'desc').limit(100).execute();
+    for (const cp of cps) {
+      const c = { ...cp, seq: Number(cp.seq), createdAt: Number(cp.createdAt) };
+      if (checkSignature(keys.keys, c) === 'ok') return exportCheckpoint(c, keys.keys[c.keyId] ?? null);
+    }
+    return null;
+  }
+
+  private async trustedKeys(opts: VerifyOptions): Promise<{ keys: Record<string, string>; source: string | null } | null> {
+    const keys: Record<string, string> = {};
+    const pinned = opts.pinnedKeys ? { keys: opts.pinnedKeys, source: opts.pinnedSource ?? '--public-key' } : this.pinned();
+    for (const pem of pinned?.keys ?? []) keys[keyIdOf(pem)] = pem;
+    if (opts.trustDbKeys) {
+      const stored = await this.store.db.selectFrom('meta').select(['key', 'value']).where('key', 'like', 'audit_key:%').execute();
+      for (const k of stored) if (keyIdOf(k.value) === k.key.slice('audit_key:'.length)) keys[keyIdOf(k.value)] = k.value;
+    }
+    if (!Object.keys(keys).length) return null;
+    return { keys, source: pinned?.source ?? null };
+  }
+
   /**
-   * Recomputes the chain and checks every signed checkpoint. By default the signing keys
-   * recorded in the database (one per gateway node) are trusted; pass `pinnedKeys` (PEM
-   * public keys kept outside the database) to trust only those, which also catches a
-   * rewritten chain re-signed with a key an attacker added to the database.
+   * Recomputes the chain and checks every signed checkpoint against the pinned keys (not the
+   * ones recorded in the database, unless `trustDbKeys`), every anchor, and that no event
+   * older than the checkpoint interval is left unsigned.
    */
-  async verify(opts: { pinnedKeys?: string[] } = {}): Promise<VerifyResult> {
+  async verify(opts: VerifyOptions = {}): Promise<VerifyResult> {
+    // Snapshot first: rows read afterwards include everything this process wrote so far.
+    const lost = [...this.lost];
+    const w = this.witness;
     const rows: AuditEventRow[] = [];
     let after = -1;
     for (;;) {
@@ -150,21 +317,47 @@ export class AuditService {
       if (page.length < 5000) break;
       after = page[page.length - 1]!.seq;
     }
-    const cps = await this.store.db.selectFrom('auditCheckpoints').select(['seq', 'hash', 'signature', 'keyId']).orderBy('seq').execute();
-    const keys: Record<string, string> = {};
-    if (opts.pinnedKeys) {
-      for (const pem of opts.pinnedKeys) keys[keyIdOf(pem)] = pem;
-    } else {
-      const stored = await this.store.db.selectFrom('meta').select(['key', 'value']).where('key', 'like', 'audit_key:%').execute();
-      for (const k of stored) if (keyIdOf(k.value) === k.key.slice('audit_key:'.length)) keys[keyIdOf(k.value)] = k.value;
-      keys[this.signer.keyId] = this.signer.publicKeyPem;
+    const cps = (await this.store.db.selectFrom('auditCheckpoints').select(['seq', 'hash', 'signature', 'keyId', 'createdAt']).orderBy('seq').execute()).map((c) => ({ ...c, seq: Number(c.seq), createdAt: Number(c.createdAt) }));
+    const trust = opts.trustDbKeys ? 'database' : 'pinned';
+    const empty = { count: rows.length, checkpoints: cps.length, unsigned: 0, anchors: 0, trust, keySource: null } as const;
+    let keys: Awaited<ReturnType<AuditService['trustedKeys']>>;
+    try {
+      keys = await this.trustedKeys(opts);
+    } catch (err) {
+      if (!(err instanceof PinningError)) throw err;
+      return { ok: false, ...empty, reason: 'no_pinned_key', message: `audit chain cannot be verified: ${err.message}` };
     }
-    return verifyChain(rows, cps, (cp) => {
-      const pem = keys[cp.keyId];
-      return !!pem && verifySignature(pem, checkpointMessage(cp.seq, cp.hash), cp.signature);
+    if (!keys) {
+      return { ok: false, ...empty, reason: 'no_pinned_key', message: 'audit chain cannot be verified: no pinned signing key (audit-signing.pub in the data dir, GATEHOUSE_AUDIT_PUBLIC_KEY or --public-key)' };
+    }
+    let anchors: Anchor[];
+    try {
+      anchors = [...(this.opts.anchorFile ? readAnchorFile(this.opts.anchorFile) : []), ...(opts.anchors ?? [])];
+    } catch (err) {
+      if (!(err instanceof PinningError)) throw err;
+      return { ok: false, ...empty, keySource: keys.source, reason: 'bad_anchor', message: `audit chain cannot be verified: ${err.message}` };
+    }
+    // What this process wrote and saw vanish counts as an anchor at once, before the next checkpoint signs it.
+    const mine = [...lost, ...(w ? [w] : [])].map((h) => ({ ...this.sign(h), source: 'this gateway\'s memory' }));
+    const secs = (await this.opts.checkpointSeconds?.().catch(() => 300)) ?? 300;
+    return verifyChain(rows, cps, {
+      checkSignature: (cp) => checkSignature(keys.keys, cp),
+      anchors: [...anchors, ...mine.filter((m) => rows.length < m.seq || rows[m.seq - 1]?.hash !== m.hash)],
+      now: this.clock(),
+      dueMs: (secs + CHECKPOINT_GRACE_SECONDS) * 1000,
+      trust,
+      keySource: keys.source,
     });
   }
 }
+
+function checkSignature(keys: Record<string, string>, cp: Checkpoint): 'ok' | 'bad' | 'unpinned' {
+  const pem = keys[cp.keyId];
+  if (!pem) return 'unpinned';
+  // v2 signs the time too; v1 checkpoints (earlier versions) signed seq and hash only.
+  return verifySignature(pem, checkpointMessage(cp.seq, cp.hash, cp.createdAt), cp.signature) || verifySignature(pem, checkpointMessage(cp.seq, cp.hash), cp.signature) ? 'ok' : 'bad';
+}
+
 
 function toEvent(r: AuditEventRow): AuditEvent {
   return {

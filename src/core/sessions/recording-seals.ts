@@ -1,0 +1,119 @@
+// Checks recording files against their `recording.seal` audit events: the SHA-256 sealed
+// into the hash chain when the session ended, recomputed over the file as it is now. The
+// sessions table's copy of the hash is not used: only the chain is tamper-evident.
+import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { basename, extname, join, relative, resolve, sep } from 'node:path';
+import type { Store } from '../../store/db.js';
+import { notFound } from '../errors.js';
+import { parseJson } from '../util.js';
+import { GHREC_FILE_EXTENSION } from './ghrec.js';
+import { sha256File } from './service.js';
+
+export type RecordingStatus = 'ok' | 'differs' | 'missing' | 'unsealed' | 'live';
+
+export interface RecordingCheck {
+  sessionId: string | null;
+  /** Relative to the recordings directory. */
+  file: string;
+  status: RecordingStatus;
+  format: string | null;
+  /** What the seal event says, and what the file hashes to now (null when missing or live). */
+  sealedSha256: string | null;
+  sha256: string | null;
+  /** The seal event's place in the chain. */
+  sealSeq: number | null;
+  message: string;
+}
+
+export interface RecordingQuery {
+  /** These sessions; each must exist and have a recording. */
+  sessionIds?: string[];
+  /** Only the seals with this hash (to identify a copy of a recording). */
+  sha256?: string;
+  /** Every seal, and every recording file in the directory without one. */
+  all?: boolean;
+}
+
+export const isProblem = (s: RecordingStatus): boolean => s === 'differs' || s === 'missing' || s === 'unsealed';
+
+const RECORDING_EXT = new Set(['.cast', GHREC_FILE_EXTENSION]);
+
+interface Seal {
+  seq: number;
+  sessionId: string;
+  file: string;
+  sha256: string | null;
+  format: string | null;
+}
+
+export async function verifyRecordings(store: Store, recordingsDir: string, q: RecordingQuery): Promise<RecordingCheck[]> {
+  const root = resolve(recordingsDir);
+  let sealQuery = store.db.selectFrom('auditEvents').select(['seq', 'targetId', 'details']).where('action', '=', 'recording.seal');
+  if (q.sessionIds && !q.all) sealQuery = sealQuery.where('targetId', 'in', q.sessionIds.length ? q.sessionIds : ['']);
+  const seals = new Map<string, Seal>();
+  for (const r of await sealQuery.orderBy('seq').execute()) {
+    const d = parseJson<{ file?: unknown; sha256?: unknown; format?: unknown }>(r.details, {});
+    if (!r.targetId || typeof d.file !== 'string') continue;
+    // A later seal of the same session (there should be none) replaces an earlier one.
+    seals.set(r.targetId, { seq: r.seq, sessionId: r.targetId, file: d.file, sha256: typeof d.sha256 === 'string' ? d.sha256 : null, format: typeof d.format === 'string' ? d.format : null });
+  }
+  let wanted = [...seals.values()];
+  if (q.sha256) wanted = wanted.filter((s) => s.sha256 === q.sha256);
+  const out: RecordingCheck[] = [];
+  for (const s of wanted) out.push(await checkSeal(root, s));
+  if (q.sha256 && !q.all && !q.sessionIds) return out;
+
+  // Recordings without a seal: sessions asked for by id, or (with all) any file in the directory.
+  const files = await recordingFiles(root);
+  const sealedFiles = new Set([...seals.values()].map((s) => s.file));
+  const unsealed: { id: string; rel: string | null }[] = q.all
+    ? files.filter((f) => !sealedFiles.has(f.rel))
+    : (q.sessionIds ?? []).filter((id) => !seals.has(id)).map((id) => ({ id, rel: files.find((f) => f.id === id)?.rel ?? null }));
+  const ids = [...new Set(unsealed.map((u) => u.id))];
+  const rows = ids.length ? await store.db.selectFrom('sessions').select(['id', 'status', 'recording']).where('id', 'in', ids).execute() : [];
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  for (const u of unsealed) {
+    const row = byId.get(u.id);
+    const rel = u.rel ?? row?.recording ?? null;
+    if (!rel) throw notFound(row ? `recording of session ${u.id}` : `session ${u.id}`);
+    const live = row?.status === 'live';
+    out.push({
+      sessionId: row ? u.id : null,
+      file: rel,
+      status: live ? 'live' : 'unsealed',
+      format: formatOf(rel),
+      sealedSha256: null,
+      sha256: null,
+      sealSeq: null,
+      message: live ? 'still recording: sealed when the session ends' : row ? 'no recording.seal event in the audit trail for this session' : 'no session and no recording.seal event name this file',
+    });
+  }
+  return out.sort((a, b) => a.file.localeCompare(b.file));
+}
+
+async function checkSeal(root: string, s: Seal): Promise<RecordingCheck> {
+  const base = { sessionId: s.sessionId, file: s.file, format: s.format, sealedSha256: s.sha256, sealSeq: s.seq };
+  const path = resolve(root, s.file);
+  if (path !== root && !path.startsWith(root + sep)) {
+    return { ...base, status: 'missing', sha256: null, message: 'the seal names a file outside the recordings directory' };
+  }
+  if (!existsSync(path)) return { ...base, status: 'missing', sha256: null, message: `sealed at audit event ${s.seq}, but the file is gone` };
+  const sha = await sha256File(path);
+  if (sha === s.sha256) return { ...base, status: 'ok', sha256: sha, message: `matches the seal at audit event ${s.seq}` };
+  return { ...base, status: 'differs', sha256: sha, message: `does not match the seal at audit event ${s.seq} (changed since the session ended)` };
+}
+
+/** Recording files under the directory, with the session id their name carries. */
+async function recordingFiles(root: string): Promise<{ id: string; rel: string }[]> {
+  if (!existsSync(root)) return [];
+  const out: { id: string; rel: string }[] = [];
+  for (const e of await readdir(root, { recursive: true, withFileTypes: true })) {
+    if (!e.isFile() || !RECORDING_EXT.has(extname(e.name))) continue;
+    const dir = e.parentPath ?? (e as unknown as { path: string }).path;
+    out.push({ id: basename(e.name, extname(e.name)), rel: relative(root, join(dir, e.name)) });
+  }
+  return out;
+}
+
+const formatOf = (rel: string): string => (rel.endsWith(GHREC_FILE_EXTENSION) ? 'ghrec' : 'asciicast-v2');
