@@ -11,6 +11,7 @@ import { loadTls } from './tls.js';
 import { buildApp } from './web/app.js';
 import { startSshDoor, type SshDoor } from './protocols/ssh/server.js';
 import { startRdpDoor, type RdpDoor } from './protocols/rdp/door/server.js';
+import { RDP_RECORDED_TRAFFIC, RDP_RECORDING_FORMAT } from './protocols/rdp/recording/records.js';
 
 export interface Running {
   core: Core;
@@ -46,7 +47,8 @@ export async function startServer(config: Config, opts: { logStream?: NodeJS.Wri
     announce(`gatehouse: bootstrap administrator "${boot.username}" created with the password from GATEHOUSE_ADMIN_PASSWORD`);
   }
 
-  await core.sessions.reapStale();
+  // Before the doors open: sessions a crash left live are ended, their recordings sealed.
+  await core.sessions.reapStale({ [RDP_RECORDING_FORMAT]: RDP_RECORDED_TRAFFIC });
   const tls = await loadTls(config.dataDir, { cert: config.tlsCertFile, key: config.tlsKeyFile });
   let ssh: SshDoor | null = null;
   const app = await buildApp(core, { https: { key: tls.key, cert: tls.cert }, doors: () => ({ sshHostKeys: ssh?.hostKeys.map((k) => k.publicLine) ?? [] }) });
