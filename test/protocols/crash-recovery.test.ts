@@ -5,11 +5,12 @@
 // dir and database. Every session then reads "interrupted", ends at its last recorded event,
 // has its recording linked, counted, downloadable and playable, cut back to its whole records,
 // and sealed into the audit chain (recording.seal, recovered: true, the hash of the file as it
-// is now) after a session.end; the chain verifies. On SQLite and on PostgreSQL.
+// is now) after a session.end; the chain verifies. On SQLite and on PostgreSQL; there a
+// second node shares the database, and its live session is left alone by the recovery.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { readGhrec, GhrecReader, encodeGhrecRecord } from '../../src/core/sessions/ghrec.js';
@@ -129,13 +130,17 @@ describe('a crash loses no recording: kill -9 mid-session, restart, each interru
       const clients: Proc[] = [];
       let xf: XfreerdpRun | undefined;
       let server: Server | undefined;
+      let other: Server | undefined;
       try {
         const dataDir = join(tempDir(), 'data');
-        const env = await serverEnv(dataDir, { GATEHOUSE_ADMIN_PASSWORD: PW, GATEHOUSE_DATABASE_URL: db?.url });
+        // Nodes sharing a database share the master key.
+        const shared = { GATEHOUSE_ADMIN_PASSWORD: PW, GATEHOUSE_DATABASE_URL: db?.url, GATEHOUSE_MASTER_KEY: randomBytes(32).toString('base64') };
+        const env = await serverEnv(dataDir, shared);
         server = await Server.start(env);
         let token = await apiLogin(server.url, 'admin', PW);
-        const call = async (method: string, path: string, body?: unknown, expect = 200) => {
-          const r = await api(server!.url, method, path, { token, body });
+        assert.equal(statSync(join(dataDir, 'node-id')).mode & 0o777, 0o600, 'the node id is kept in the data dir');
+        const call = async (method: string, path: string, body?: unknown, expect = 200, on = server!) => {
+          const r = await api(on.url, method, path, { token, body });
           assert.equal(r.status, expect, `${method} ${path}: ${r.body}`);
           return r.json();
         };
@@ -145,12 +150,12 @@ describe('a crash loses no recording: kill -9 mid-session, restart, each interru
           waitFor(`a live session of ${secretId}`, async () => (await call('GET', `/api/v1/sessions?secretId=${secretId}&status=live`)).items[0] as { id: string } | undefined, 30_000);
 
         // SSH and Telnet: through the SSH door, a command whose output only the target makes.
-        const terminal = async (name: string, launcher: string, port: number, marker: string) => {
+        const terminal = async (name: string, launcher: string, port: number, marker: string, node = { server: server!, env, dataDir }) => {
           const secretId = await secret(`crash-${name}`, 'unix-account', port);
-          const l = await call('POST', `/api/v1/secrets/${secretId}/launch`, { launcher });
+          const l = await call('POST', `/api/v1/secrets/${secretId}/launch`, { launcher }, 200, node.server);
           const kh = join(work, `${name}-${kind}-known_hosts`);
           writeFileSync(kh, l.ssh.knownHosts.join('\n') + '\n');
-          const p = interactive(['-F', '/dev/null', '-p', env.GATEHOUSE_SSH_PORT!, '-o', `UserKnownHostsFile=${kh}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'ConnectTimeout=10', `${l.ticket}@127.0.0.1`], { timeoutMs: 300_000 });
+          const p = interactive(['-F', '/dev/null', '-p', node.env.GATEHOUSE_SSH_PORT!, '-o', `UserKnownHostsFile=${kh}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'ConnectTimeout=10', `${l.ticket}@127.0.0.1`], { timeoutMs: 300_000 });
           clients.push(p);
           await p.waitFor(PROMPT, 30_000);
           p.write(`echo ${marker}-$((6*7))\r`);
@@ -158,13 +163,22 @@ describe('a crash loses no recording: kill -9 mid-session, restart, each interru
           const { id } = await liveSessionOf(secretId);
           // Written to disk within the flush interval: wait for the output line in the file.
           const file = await waitFor(`${name} output in the recording`, () => {
-            const f = recordingOf(dataDir, id);
+            const f = recordingOf(node.dataDir, id);
             return f && readFileSync(f, 'utf8').includes(`${marker}-42`) ? f : false;
           }, 15_000, 100);
-          return { id, file };
+          return { id, file, client: p };
         };
         const ssh = await terminal('ssh', 'ssh', sshd.port, 'crash-ssh');
         const telnet = await terminal('telnet', 'telnet', telnetd.port, 'crash-telnet');
+        // PostgreSQL: a second node on the same database, with a live SSH session of its own.
+        let elsewhere: { id: string; file: string; client: Proc } | undefined;
+        if (db) {
+          const otherDir = join(tempDir(), 'data-b');
+          const otherEnv = await serverEnv(otherDir, shared);
+          other = await Server.start(otherEnv);
+          elsewhere = await terminal('ssh-b', 'ssh', sshd.port, 'crash-other-node', { server: other, env: otherEnv, dataDir: otherDir });
+          assert.notEqual(readFileSync(join(otherDir, 'node-id'), 'utf8'), readFileSync(join(dataDir, 'node-id'), 'utf8'), 'each node has its own id');
+        }
 
         // RDP: xfreerdp opens the launch's .rdp file; the xrdp desktop shows, on the client and in the recording.
         const rdpSecret = await secret('crash-rdp', 'windows-account', xrdp.port);
@@ -184,14 +198,14 @@ describe('a crash loses no recording: kill -9 mid-session, restart, each interru
         const rdp = { id: rdpId, file: rdpFileOnDisk };
 
         const live = (await call('GET', '/api/v1/sessions?status=live')).items.map((s: { id: string }) => s.id).sort();
-        assert.deepEqual(live, [ssh.id, telnet.id, rdp.id].sort(), 'three live sessions');
+        assert.deepEqual(live, [ssh.id, telnet.id, rdp.id, ...(elsewhere ? [elsewhere.id] : [])].sort(), 'the live sessions');
 
         // The crash.
         server.proc.kill('SIGKILL');
         assert.equal((await server.waitExit()).signal, 'SIGKILL');
         const killedAt = Date.now();
         await xf.stop();
-        for (const p of clients) p.kill();
+        for (const p of clients) if (p !== elsewhere?.client) p.kill();
 
         // What the dead server left, and then half a record more, as a write cut short leaves it.
         const sshGood = castFacts(readFileSync(ssh.file));
@@ -259,21 +273,38 @@ describe('a crash loses no recording: kill -9 mid-session, restart, each interru
         }
         const v = await call('GET', '/api/v1/audit/verify');
         assert.equal(v.ok, true, JSON.stringify(v));
-        assert.deepEqual((await call('GET', '/api/v1/sessions?status=live')).items, []);
+        assert.deepEqual((await call('GET', '/api/v1/sessions?status=live')).items.map((s: { id: string }) => s.id), elsewhere ? [elsewhere.id] : []);
+        if (elsewhere) {
+          // The other node's session was not this node's to end: still live, still working, its recording untouched.
+          assert.ok(!seals.some((e: any) => e.targetId === elsewhere!.id) && !ends.some((e: any) => e.targetId === elsewhere!.id));
+          elsewhere.client.write('echo still-$((20+22))-here\r');
+          await elsewhere.client.waitFor('still-42-here', 15_000);
+          elsewhere.client.write('exit\r');
+          await elsewhere.client.done;
+          const s = await waitFor('the other node\'s session to end', async () => {
+            const x = await call('GET', `/api/v1/sessions/${elsewhere!.id}`);
+            return x.status === 'ended' ? x : false;
+          }, 15_000);
+          assert.notEqual(s.endReason, 'interrupted');
+          assert.equal(s.recording.available, true);
+          await other!.stop();
+        }
 
         // A clean stop and start later: nothing recovered twice.
         assert.deepEqual(await server.stop(), { code: 0, signal: null });
         server = await Server.start(env);
         token = await apiLogin(server.url, 'admin', PW);
         const sealsAfter = (await call('GET', '/api/v1/audit?action=recording.seal&limit=500')).items;
-        assert.equal(sealsAfter.length, seals.length, 'no second seal');
+        for (const c of cases) assert.equal(sealsAfter.filter((e: any) => e.targetId === c.id).length, 1, `${c.name}: no second seal`);
         assert.equal((await call('GET', '/api/v1/audit/verify')).ok, true);
         assert.deepEqual(await server.stop(), { code: 0, signal: null });
       } finally {
         for (const p of clients) p.kill();
         await xf?.stop();
-        server?.kill();
-        await server?.waitExit(10_000).catch(() => {});
+        for (const s of [server, other]) {
+          s?.kill();
+          await s?.waitExit(10_000).catch(() => {});
+        }
         await db?.drop();
       }
     });
