@@ -74,6 +74,7 @@ async function recoverSession(ctx: RecoveryContext, r: SessionsTable): Promise<b
     } catch (e) {
       // Left in place, unsealed and unlinked, for someone to look at.
       facts = null;
+      sha = null;
       problem = `the recording ${rel} is unreadable: ${(e as Error).message}`;
     }
   }
@@ -106,7 +107,7 @@ async function recoverSession(ctx: RecoveryContext, r: SessionsTable): Promise<b
       bytesOut,
       seconds: Math.round((endedAt - r.startedAt) / 1000),
       recovered: true,
-      note: 'the gateway stopped without ending the session; ended at its restart, at the last recorded event',
+      note: `the gateway stopped without ending the session; ended at its next start, as of ${facts ? 'the last recorded event' : 'the last moment known (text index or start)'}`,
       ...(problem ? { recording: problem } : {}),
     },
   });
