@@ -12,6 +12,7 @@ import { loadTls } from './tls.js';
 import { buildApp } from './web/app.js';
 import { startSshDoor, type SshDoor } from './protocols/ssh/server.js';
 import { startRdpDoor, type RdpDoor } from './protocols/rdp/door/server.js';
+import { RDP_RECORDED_TRAFFIC, RDP_RECORDING_FORMAT } from './protocols/rdp/recording/records.js';
 
 export interface Running {
   core: Core;
@@ -49,7 +50,8 @@ export async function startServer(config: Config, opts: { logStream?: NodeJS.Wri
 
   if (core.audit.keyAnnouncement) announce(core.audit.keyAnnouncement);
 
-  await core.sessions.reapStale();
+  // Before the doors open: sessions a crash left live are ended, their recordings sealed.
+  await core.sessions.reapStale({ [RDP_RECORDING_FORMAT]: RDP_RECORDED_TRAFFIC });
   const tls = await loadTls(config.dataDir, { cert: config.tlsCertFile, key: config.tlsKeyFile });
   let ssh: SshDoor | null = null;
   const app = await buildApp(core, { https: { key: tls.key, cert: tls.cert }, doors: () => ({ sshHostKeys: ssh?.hostKeys.map((k) => k.publicLine) ?? [] }) });

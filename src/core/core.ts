@@ -18,6 +18,7 @@ import { Launchers } from './launch/launchers.js';
 import { Launching } from './launch/service.js';
 import { Tickets } from './launch/tickets.js';
 import { Sessions } from './sessions/service.js';
+import { loadNodeId } from './node-id.js';
 import { SshKeys } from './identity/ssh-keys.js';
 import { join } from 'node:path';
 
@@ -64,7 +65,7 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   const secrets = new Secrets(store, access, dataKeys, templates, folders, audit, dir);
   const launchers = new Launchers(store, audit);
   const tickets = new Tickets(store);
-  const sessions = new Sessions(store, audit, log, join(config.dataDir, 'recordings'));
+  const sessions = new Sessions(store, audit, log, join(config.dataDir, 'recordings'), loadNodeId(config.dataDir));
   const sshKeys = new SshKeys(store, audit);
   const launching = new Launching({ tickets, launchers, secrets, templates, access, dir, settings, sessions, audit, log, auth, sshKeys, ports: { ssh: config.sshPort, rdp: config.rdpPort } });
   await dir.seedBuiltinRoles();

@@ -7,6 +7,7 @@ import { CamelCasePlugin, Kysely, Migrator, PostgresDialect, SqliteDialect, sql,
 import type { Database } from './schema.js';
 import * as m001 from './migrations/001_initial.js';
 import * as m002 from './migrations/002_sessions.js';
+import * as m003 from './migrations/003_session_node.js';
 
 export type Db = Kysely<Database>;
 export type DbKind = 'sqlite' | 'postgres';
@@ -22,7 +23,7 @@ export interface Store {
 // int8 and numeric come back as strings by default; our bigints are epoch ms and sequence numbers.
 pg.types.setTypeParser(20, (v) => Number(v));
 
-const migrations: Record<string, Migration> = { '001_initial': m001, '002_sessions': m002 };
+const migrations: Record<string, Migration> = { '001_initial': m001, '002_sessions': m002, '003_session_node': m003 };
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
 export function openStore(opts: { dataDir: string; databaseUrl?: string }): Store {

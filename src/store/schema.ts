@@ -212,6 +212,8 @@ export interface SessionsTable {
   recording: string | null;
   recordingSha256: string | null;
   recordKeystrokes: Flag;
+  /** The gateway node that ran it (node-id in its data dir); null for sessions from before nodes were named. */
+  node: string | null;
 }
 
 export interface SessionTextTable {

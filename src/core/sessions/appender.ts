@@ -1,6 +1,7 @@
 // The file side of both recording writers (asciicast, ghrec): whole events or records are
 // buffered briefly and appended with synchronous writes, so a crash leaves a readable file
-// up to the last flush (at most `flushMs` old) and never half an event.
+// up to the last flush (at most `flushMs` old), at worst with its last event cut short, which
+// recovery at the next start cuts off (recovery.ts).
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 

@@ -89,6 +89,7 @@ export function decodeGhrecMarker(payload: Uint8Array): { kind: string; text: st
 export class GhrecReader {
   header: GhrecHeader | null = null;
   private buf: Uint8Array = new Uint8Array(0);
+  private used = 0;
 
   push(chunk: Uint8Array): GhrecRecord[] {
     this.buf = this.buf.length ? concat(this.buf, chunk) : chunk;
@@ -119,13 +120,27 @@ export class GhrecReader {
     const dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
     while (this.buf.length - off >= RECORD_HEAD) {
       const len = dv.getUint32(off + 5, true);
-      if (len > GHREC_MAX_RECORD) throw new GhrecError(`record at byte ${off} claims ${len} bytes`);
+      if (len > GHREC_MAX_RECORD) {
+        // What came before is whole: `consumed` says where the good part ends.
+        this.keep(off);
+        throw new GhrecError(`record at byte ${off} claims ${len} bytes`);
+      }
       if (this.buf.length - off - RECORD_HEAD < len) break;
       out.push({ type: dv.getUint8(off), time: dv.getUint32(off + 1, true), payload: this.buf.slice(off + RECORD_HEAD, off + RECORD_HEAD + len) });
       off += RECORD_HEAD + len;
     }
-    this.buf = this.buf.subarray(off);
+    this.keep(off);
     return out;
+  }
+
+  private keep(from: number): void {
+    this.used += from;
+    this.buf = this.buf.subarray(from);
+  }
+
+  /** Bytes of the header and of whole records read so far: where a cut-off file's good part ends. */
+  get consumed(): number {
+    return this.used;
   }
 
   /** Bytes of an incomplete record (or header) left at the end: a cut-off file. */

@@ -5,6 +5,7 @@ import type { ConnectPlan, GraphicsHeader, SessionHandle, TerminalInfo } from '.
 import { CastWriter } from './asciicast.js';
 import { GHREC_FILE_EXTENSION } from './ghrec.js';
 import { GhrecWriter } from './ghrec-writer.js';
+import { recordingRelPath } from './recording-path.js';
 import { TypedLines } from './typed-text.js';
 
 export interface LiveHooks {
@@ -64,8 +65,7 @@ export class LiveSession implements SessionHandle {
 
   /** recordings/YYYY/MM/DD/<session><ext> */
   private recordingRel(ext: string): string {
-    const d = new Date(this.startedAt);
-    return join(String(d.getUTCFullYear()), String(d.getUTCMonth() + 1).padStart(2, '0'), String(d.getUTCDate()).padStart(2, '0'), `${this.id}${ext}`);
+    return recordingRelPath(this.id, this.startedAt, ext);
   }
 
   begin(term: TerminalInfo): void {

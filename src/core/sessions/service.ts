@@ -1,8 +1,7 @@
 // Session registry (live sessions in this process) and history (database): start,
 // end with a sealed recording, terminate, list, and search over the typed-text index.
-import { createReadStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { sql } from 'kysely';
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Store } from '../../store/db.js';
@@ -14,6 +13,8 @@ import { notFound } from '../errors.js';
 import { now } from '../util.js';
 import { GHREC_FILE_EXTENSION } from './ghrec.js';
 import { LiveSession } from './live.js';
+import { sha256File, type GhrecTraffic } from './recording-repair.js';
+import { recoverInterrupted } from './recovery.js';
 
 export interface SessionView {
   id: string;
@@ -47,12 +48,6 @@ export interface SessionQuery {
   offset: number;
 }
 
-export async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
-
 export class Sessions {
   readonly live = new Map<string, LiveSession>();
   private textSeq = new Map<string, number>();
@@ -63,6 +58,8 @@ export class Sessions {
     private readonly audit: AuditService,
     private readonly log: Logger,
     readonly recordingsDir: string,
+    /** This gateway node (node-id.ts); its sessions carry it. */
+    readonly node: string,
   ) {}
 
   async start(plan: ConnectPlan, ctx: { clientIp: string; door: string }): Promise<LiveSession> {
@@ -90,6 +87,7 @@ export class Sessions {
         recording: null,
         recordingSha256: null,
         recordKeystrokes: plan.launcher.recordKeystrokes ? 1 : 0,
+        node: this.node,
       })
       .execute();
     const s = new LiveSession(plan, ctx.clientIp, {
@@ -187,9 +185,9 @@ export class Sessions {
     await Promise.all([...this.live.values()].map((s) => s.end(reason)));
   }
 
-  /** Marks sessions left 'live' by a crashed process as ended. */
-  async reapStale(): Promise<void> {
-    await this.store.db.updateTable('sessions').set({ status: 'ended', endedAt: now(), endReason: 'gateway restarted' }).where('status', '=', 'live').execute();
+  /** Ends the sessions this node left 'live' when it crashed, recovering and sealing their recordings (recovery.ts). */
+  async reapStale(traffic?: Record<string, GhrecTraffic>): Promise<number> {
+    return recoverInterrupted({ store: this.store, audit: this.audit, log: this.log, recordingsDir: this.recordingsDir, node: this.node, traffic });
   }
 
   private view(r: SessionsTable): SessionView {

@@ -24,6 +24,9 @@ export const RDPREC = {
   KEYS: 5,
 } as const;
 
+/** Which records hold the client's input and the target's output: crash recovery counts a recording's bytes with it. */
+export const RDP_RECORDED_TRAFFIC = { in: [RDPREC.INPUT], out: [RDPREC.FASTPATH_OUTPUT, RDPREC.SLOWPATH_OUTPUT] } as const;
+
 export const INPUT_KIND = {
   /** flags = KBDFLAGS (0x8000 release, 0x0100 extended, 0x0200 extended1), a = scancode. */
   SCANCODE: 1,

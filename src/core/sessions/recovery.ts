@@ -1,0 +1,131 @@
+// At start: the sessions this node left 'live' (it was killed, crashed or lost power) are
+// ended as "interrupted", each with its recording found, repaired (recording-repair.ts) and
+// sealed into the audit chain like a normal end's: same actions, same hash over the final
+// file bytes, plus `recovered: true`. The end time is the last recorded event, the last
+// moment known to have happened, not the restart.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Store } from '../../store/db.js';
+import type { SessionsTable } from '../../store/schema.js';
+import type { AuditService } from '../audit/service.js';
+import { SYSTEM } from '../audit/service.js';
+import { now } from '../util.js';
+import { GHREC_FILE_EXTENSION } from './ghrec.js';
+import { recordingRelPath } from './recording-path.js';
+import { repairRecording, sha256File, type GhrecTraffic, type RecordingFacts } from './recording-repair.js';
+
+export const INTERRUPTED = 'interrupted';
+
+export interface RecoveryContext {
+  store: Store;
+  audit: AuditService;
+  log: Logger;
+  recordingsDir: string;
+  /** This node (node-id.ts): only its sessions, and those from before nodes were named, are recovered. */
+  node: string;
+  /** Per ghrec format, which record types carry which direction (for the byte counts). */
+  traffic?: Record<string, GhrecTraffic>;
+}
+
+const DAY = 86_400_000;
+
+/**
+ * The recording of a session, relative to the recordings directory. The writer names it by
+ * its own start, taken a moment after the row's: look on the row's day and the next.
+ */
+export function findRecording(recordingsDir: string, sessionId: string, startedAt: number): string | null {
+  for (const day of [startedAt, startedAt + DAY]) {
+    for (const ext of ['.cast', GHREC_FILE_EXTENSION]) {
+      const rel = recordingRelPath(sessionId, day, ext);
+      if (existsSync(join(recordingsDir, rel))) return rel;
+    }
+  }
+  return null;
+}
+
+/** Recovers every interrupted session of this node; returns how many. */
+export async function recoverInterrupted(ctx: RecoveryContext): Promise<number> {
+  const rows = await ctx.store.db
+    .selectFrom('sessions')
+    .selectAll()
+    .where('status', '=', 'live')
+    .where((eb) => eb.or([eb('node', '=', ctx.node), eb('node', 'is', null)]))
+    .orderBy('startedAt')
+    .execute();
+  let n = 0;
+  for (const r of rows) if (await recoverSession(ctx, r)) n++;
+  // The crash left the chain's last events unsigned; sign the head, recovered seals included.
+  if (n > 0) await ctx.audit.checkpoint();
+  return n;
+}
+
+async function recoverSession(ctx: RecoveryContext, r: SessionsTable): Promise<boolean> {
+  const rel = findRecording(ctx.recordingsDir, r.id, r.startedAt);
+  let facts: RecordingFacts | null = null;
+  let sha: string | null = null;
+  let problem: string | null = null;
+  if (!rel) problem = 'no recording file was found';
+  else {
+    const path = join(ctx.recordingsDir, rel);
+    try {
+      facts = await repairRecording(path, ctx.traffic);
+      sha = await sha256File(path);
+    } catch (e) {
+      // Left in place, unsealed and unlinked, for someone to look at.
+      facts = null;
+      sha = null;
+      problem = `the recording ${rel} is unreadable: ${(e as Error).message}`;
+    }
+  }
+  let endedAt: number;
+  if (facts) endedAt = (facts.startedAt ?? r.startedAt) + facts.lastEventMs;
+  else {
+    // No recording to tell: the last line of the text index is the last thing known.
+    const last = await ctx.store.db.selectFrom('sessionText').select((eb) => eb.fn.max('at').as('at')).where('sessionId', '=', r.id).executeTakeFirst();
+    endedAt = r.startedAt + Math.round(Number(last?.at ?? 0) * 1000);
+  }
+  endedAt = Math.min(Math.max(endedAt, r.startedAt), now());
+  const bytesIn = facts?.bytesIn ?? 0;
+  const bytesOut = facts?.bytesOut ?? 0;
+  const recording = facts ? rel : null;
+  // Only if still live: a node starting at the same time (rows from before nodes were named) may have been first.
+  const upd = await ctx.store.db
+    .updateTable('sessions')
+    .set({ status: 'ended', endedAt, endReason: INTERRUPTED, bytesIn, bytesOut, recording, recordingSha256: sha })
+    .where('id', '=', r.id)
+    .where('status', '=', 'live')
+    .executeTakeFirst();
+  if (Number(upd.numUpdatedRows) === 0) return false;
+  const actor = { id: r.userId, name: r.username, ip: r.clientIp };
+  await ctx.audit.record(actor, {
+    action: 'session.end',
+    target: { type: 'session', id: r.id },
+    details: {
+      reason: INTERRUPTED,
+      bytesIn,
+      bytesOut,
+      seconds: Math.round((endedAt - r.startedAt) / 1000),
+      recovered: true,
+      note: `the gateway stopped without ending the session; ended at its next start, as of ${facts ? 'the last recorded event' : 'the last moment known (text index or start)'}`,
+      ...(problem ? { recording: problem } : {}),
+    },
+  });
+  if (facts && recording) {
+    await ctx.audit.record(SYSTEM, {
+      action: 'recording.seal',
+      target: { type: 'session', id: r.id },
+      details: {
+        file: recording,
+        sha256: sha,
+        format: facts.format,
+        recovered: true,
+        note: `recovered after the gateway was interrupted${facts.tornBytes ? `: a torn last record of ${facts.tornBytes} bytes was cut off` : ''}`,
+        bytes: facts.size,
+        tornBytes: facts.tornBytes,
+      },
+    });
+  }
+  ctx.log.warn({ sessionId: r.id, recording, tornBytes: facts?.tornBytes ?? 0, problem }, 'interrupted session recovered');
+  return true;
+}
