@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { ensureTargetAccount, TARGET_PASSWORD } from '../support/accounts.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
 import { leaks } from '../support/scan.js';
-import { clientFor, createSecret, endedSession, interactive, launch, ok, PROMPT, sessionOf, type Client } from '../support/ssh-client.js';
+import { auditEvents, clientFor, createSecret, endedSession, interactive, launch, ok, PROMPT, sessionOf, type Client } from '../support/ssh-client.js';
 import { startTelnetd, type TelnetdHandle } from '../support/telnetd.js';
 
 describe('Telnet target through the SSH door', () => {
@@ -68,6 +68,10 @@ describe('Telnet target through the SSH door', () => {
     }
     const s = await endedSession(gw, (await sessionOf(gw, secretId)).id);
     assert.equal(s.status, 'ended');
+    // The record says what happened, not "client disconnected".
+    assert.equal(s.endReason, 'target refused the vaulted credential');
+    const end = (await auditEvents(gw, 'session.end')).find((e) => e.targetId === s.id);
+    assert.equal(end?.details.reason, 'target refused the vaulted credential');
     const text = (await ok(gw, 'GET', `/api/v1/recordings/${s.id}/text`).catch(() => ({ items: [] }))).items.map((i: any) => i.text);
     assert.ok(text.some((t: string) => t.startsWith('target_login_failed') && t.includes('rejected')), JSON.stringify(text));
   });

@@ -23,6 +23,7 @@ const STDERR = 1; // SSH_EXTENDED_DATA_STDERR
 
 /** The parts of ssh2's Channel internals this module relies on (checked at install). */
 interface Ssh2ChannelInternals {
+  incoming: { state: string };
   outgoing: { id: number; window: number; packetSize: number; state: string };
   _client: { _protocol: { channelData(id: number, data: Buffer): void; channelExtData(id: number, data: Buffer, type: number): void } };
   _waitWindow: boolean;
@@ -56,7 +57,7 @@ export function shareChannelWindow(channel: ServerChannel): void {
   if (installed.has(channel)) return;
   const ch = channel as unknown as Ssh2ChannelInternals;
   const proto = ch._client?._protocol;
-  if (!ch.outgoing || typeof ch.outgoing.window !== 'number' || typeof ch.outgoing.packetSize !== 'number' || !proto || typeof proto.channelData !== 'function' || typeof proto.channelExtData !== 'function' || typeof ch.stderr?._write !== 'function' || !('_chunkcb' in ch)) {
+  if (!ch.incoming || typeof ch.incoming.state !== 'string' || !ch.outgoing || typeof ch.outgoing.window !== 'number' || typeof ch.outgoing.packetSize !== 'number' || !proto || typeof proto.channelData !== 'function' || typeof proto.channelExtData !== 'function' || typeof ch.stderr?._write !== 'function' || !('_chunkcb' in ch)) {
     throw new Ssh2InternalsChanged('ssh2 channel internals changed: src/protocols/ssh/channel-output.ts needs a review');
   }
   installed.add(channel);
@@ -115,11 +116,23 @@ export function shareChannelWindow(channel: ServerChannel): void {
     };
   ch._write = writer(false);
   ch.stderr._write = writer(true);
-  // A channel closed by the peer or the connection's end gets no more window adjusts:
-  // complete whatever still waits so no writer is left hanging.
-  // (After a lost connection ssh2 leaves outgoing.state at 'open', hence the flag.)
-  channel.once('close', () => {
-    gone = true;
-    pump();
+  // A channel closed by the peer or by the connection's end gets no more window adjusts:
+  // whatever still waits must complete then, or no writer would ever finish. ssh2 marks
+  // every such close (CHANNEL_CLOSE from the peer, or the connection lost, where it leaves
+  // outgoing.state at 'open') by setting incoming.state to 'closed'; its 'close' event is
+  // no signal, as it waits for the readable side to be consumed. So that assignment is
+  // watched.
+  let incomingState = ch.incoming.state;
+  Object.defineProperty(ch.incoming, 'state', {
+    configurable: true,
+    enumerable: true,
+    get: () => incomingState,
+    set: (v: string) => {
+      incomingState = v;
+      if (v === 'closed' && !gone) {
+        gone = true;
+        setImmediate(pump);
+      }
+    },
   });
 }
