@@ -50,8 +50,16 @@ describe('SSH door relay', () => {
     return run('timeout', ['-k', '5', String(limitS), 'bash', '-c', pipeline(ssh)], { timeoutMs: (limitS + 20) * 1000 });
   };
 
-  /** The node still serves: HTTPS /healthz over a real socket, and a new SSH session runs. */
+  // The gateway runs in this process, where the test runner catches what would have killed
+  // a real node (an uncaught exception, e.g. an 'error' event without a listener): count them.
+  const crashes: Error[] = [];
+  const onCrash = (err: Error) => crashes.push(err);
+  process.on('uncaughtException', onCrash);
+  after(() => void process.off('uncaughtException', onCrash));
+
+  /** The node still serves: nothing would have crashed it, HTTPS /healthz answers over a real socket, and a new SSH session runs. */
   const stillServing = async () => {
+    assert.deepEqual(crashes.map((e) => e.message), [], 'an uncaught exception would have ended the node');
     const health = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = request(`${gw.running.url}/healthz`, { rejectUnauthorized: false }, (res) => {
         let body = '';
@@ -189,11 +197,11 @@ describe('SSH door relay', () => {
       const known = await sessionIds(secret);
       const pending = viaSsh((ssh) => `${ssh} 'head -c 4000000 /dev/zero; echo tail-on-stderr >&2; exit 5' > >(exec sleep 300 >/dev/null 2>&1); st=$?; kill $! 2>/dev/null; echo "status=$st"`);
       const s = await newLiveSession(known);
-      // The target's channel has closed (its exit status is noted) while the person reads nothing.
+      // All the target's output reached the gateway and its channel has closed (the exit
+      // status is noted), while the person reads nothing: the rest waits in the relay.
+      await eventually(async () => (await ok(gw, 'GET', `/api/v1/sessions/${s.id}`)).bytesOut === 4_000_000 + 'tail-on-stderr\n'.length, 60_000, 'all target output at the gateway');
       await eventually(async () => eventText(s.id, 'target_exit'), 60_000, 'the target to exit');
-      const live = await ok(gw, 'GET', `/api/v1/sessions/${s.id}`);
-      assert.equal(live.status, 'live', 'still flushing to the person');
-      assert.equal(live.bytesOut, 4_000_000 + 'tail-on-stderr\n'.length);
+      assert.equal((await ok(gw, 'GET', `/api/v1/sessions/${s.id}`)).status, 'live', 'still flushing to the person');
       await terminate(s.id, 'while draining');
       const r = await pending;
       assert.notEqual(r.code, 124, 'ssh did not end');

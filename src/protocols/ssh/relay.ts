@@ -57,15 +57,19 @@ export function endChannel(stream: ServerChannel, message: string | null, opts: 
   if (message !== null) safeWrite(opts.toStdout ? stream : stream.stderr, message);
   safeEnd(stream.stderr);
   if (!canWrite(stream)) return;
-  // The status goes after what is already queued, like any relayed exit.
-  stream.write(EMPTY, () => {
+  const finish = () => {
     try {
       stream.exit(opts.exitCode ?? 1);
     } catch {
       /* the connection is gone */
     }
     safeEnd(stream);
-  });
+  };
+  // The status goes after what is already queued, like any relayed exit. When nothing is
+  // (a write's length counts until its bytes were sent), at once: the caller may close the
+  // connection right after.
+  if (stream.writableLength === 0 && stream.stderr.writableLength === 0) finish();
+  else stream.write(EMPTY, finish);
 }
 
 function safeEnd(w: Writable): void {

@@ -264,7 +264,9 @@ function onConnection(client: Connection, ip: string, opts: SshDoorOptions): voi
         }
         if (closing || !streams.has(stream)) return tn.close();
         resizeTelnet = (c, r) => tn.resize(c, r);
-        tn.on('close', () => client.end());
+        // The bridge ends the channel (exit status 0, EOF, CLOSE); the connection ends after
+        // it closed, so the client gets the status rather than a dropped connection.
+        tn.on('close', () => (streams.has(stream) ? stream.once('close', () => client.end()) : client.end()));
         return;
       }
       let conn: Client;
