@@ -6,7 +6,7 @@ import { basename, extname } from 'node:path';
 import type { VerifyResult } from '../core/audit/chain.js';
 import { exportCheckpoint, parseAnchors, parsePublicKeys, type Anchor } from '../core/audit/pinning.js';
 import { isProblem, verifyRecordings, type RecordingCheck, type RecordingStatus } from '../core/sessions/recording-seals.js';
-import { sha256File } from '../core/sessions/service.js';
+import { sha256File } from '../core/sessions/recording-repair.js';
 import { ApiError, callJson, type CliState } from './client.js';
 import { withCore } from './offline.js';
 

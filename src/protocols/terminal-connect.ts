@@ -3,11 +3,20 @@
 // channels itself and does not use this.
 import { EventEmitter } from 'node:events';
 import type { SessionHandle, TerminalInfo } from '../core/broker.js';
-import { connectTarget, TargetError } from './ssh/target.js';
+import { connectTarget, TargetError, targetEndReason } from './ssh/target.js';
 import { openTelnet, TelnetLoginError } from './telnet/client.js';
+import { TARGET_REFUSED_CREDENTIAL, targetConnectFailed } from './end-reasons.js';
 import type { TerminalTarget } from './terminal.js';
 
-export class TerminalOpenError extends Error {}
+export class TerminalOpenError extends Error {
+  constructor(
+    message: string,
+    /** For the session record: what ended the session before it began. */
+    readonly endReason: string,
+  ) {
+    super(message);
+  }
+}
 
 const rx = (src: unknown): RegExp | undefined => (typeof src === 'string' && src ? new RegExp(src, 'i') : undefined);
 
@@ -50,19 +59,20 @@ export async function openTerminal(h: SessionHandle, term: TerminalInfo, connect
             : reason === 'binary_refused'
               ? (e as TelnetLoginError).message // names the field, never its value
               : 'cannot reach the Telnet target',
+        reason === 'rejected' ? TARGET_REFUSED_CREDENTIAL : reason === 'binary_refused' ? (e as TelnetLoginError).message : targetConnectFailed(reason),
       );
     }
   }
-  if (plan.protocol !== 'ssh') throw new TerminalOpenError(`${plan.protocol} targets cannot be opened as a terminal`);
+  if (plan.protocol !== 'ssh') throw new TerminalOpenError(`${plan.protocol} targets cannot be opened as a terminal`, `${plan.protocol} targets cannot be opened as a terminal`);
   let conn;
   try {
     conn = await connectTarget(h, { connectTimeoutMs, keepaliveMs: 15_000 });
   } catch (e) {
     h.note('target_connect_failed', { reason: e instanceof TargetError ? e.kind : 'error' });
-    throw new TerminalOpenError(e instanceof TargetError ? e.message : 'cannot reach the target');
+    throw new TerminalOpenError(e instanceof TargetError ? e.message : 'cannot reach the target', targetEndReason(e));
   }
   const ch = await new Promise<import('ssh2').ClientChannel>((resolve, reject) =>
-    conn.shell({ term: term.term, cols: term.cols, rows: term.rows, width: 0, height: 0 }, (err, stream) => (err ? reject(new TerminalOpenError('the target refused a shell')) : resolve(stream))),
+    conn.shell({ term: term.term, cols: term.cols, rows: term.rows, width: 0, height: 0 }, (err, stream) => (err ? reject(new TerminalOpenError('the target refused a shell', 'the target refused a shell')) : resolve(stream))),
   ).catch((e) => {
     conn.end();
     throw e;
@@ -84,3 +94,4 @@ export async function openTerminal(h: SessionHandle, term: TerminalInfo, connect
   };
   return t;
 }
+

@@ -11,7 +11,7 @@ import { ensureLocalAccount, ensureTargetAccount, TARGET_PASSWORD } from '../sup
 import { fakeTelnetTarget } from '../support/fake-telnet.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
 import { leaks } from '../support/scan.js';
-import { clientFor, createSecret, endedSession, interactive, launch, ok, PROMPT, sessionOf, type Client } from '../support/ssh-client.js';
+import { auditEvents, clientFor, createSecret, endedSession, interactive, launch, ok, PROMPT, sessionOf, type Client } from '../support/ssh-client.js';
 import { startTelnetd, type TelnetdHandle } from '../support/telnetd.js';
 
 describe('Telnet target through the SSH door', () => {
@@ -39,7 +39,8 @@ describe('Telnet target through the SSH door', () => {
       p.write('whoami\r');
       await p.waitFor(/[\r\n]ghtarget\r\n/);
       p.write('exit\r');
-      await p.done;
+      // The Telnet target's logout reaches the client as exit status 0 (not a dropped connection).
+      assert.equal((await p.done).code, 0, p.all);
     } finally {
       p.kill();
     }
@@ -137,6 +138,10 @@ describe('Telnet target through the SSH door', () => {
     }
     const s = await endedSession(gw, (await sessionOf(gw, secretId)).id);
     assert.equal(s.status, 'ended');
+    // The record says what happened, not "client disconnected".
+    assert.equal(s.endReason, 'target refused the vaulted credential');
+    const end = (await auditEvents(gw, 'session.end')).find((e) => e.targetId === s.id);
+    assert.equal(end?.details.reason, 'target refused the vaulted credential');
     const text = (await ok(gw, 'GET', `/api/v1/recordings/${s.id}/text`).catch(() => ({ items: [] }))).items.map((i: any) => i.text);
     assert.ok(text.some((t: string) => t.startsWith('target_login_failed') && t.includes('rejected')), JSON.stringify(text));
   });

@@ -151,6 +151,27 @@ describe('browser terminal door', () => {
     await ok.closed;
   });
 
+  it('a target that refuses the vaulted password: the browser and the session record say so', async () => {
+    const created = await gw.api('POST', '/api/v1/secrets', { token: gw.adminToken, body: { name: 'web-target-wrong', template: 'unix-account', fields: { machine: '127.0.0.1', port: sshd.port, username: 'ghtarget', password: 'Wrong-Web-Vault-Pw-3' } } });
+    assert.equal(created.status, 201, created.raw);
+    const wrongId = created.body.id;
+    await gw.api('PUT', `/api/v1/secrets/${wrongId}/permissions`, { token: gw.adminToken, body: { entries: [{ principalType: 'user', principal: 'alice', level: 'view' }] } });
+    const l = await call(gw, alice, 'POST', `/api/v1/secrets/${wrongId}/launch`, { launcher: 'ssh' });
+    assert.equal(l.status, 200);
+    const t = openTerm(gw, alice, `ticket=${l.body.ticket}&consent=1`);
+    await t.waitFor(() => t.messages.some((m) => m.type === 'end'));
+    await t.closed;
+    assert.ok(t.messages.some((m) => m.type === 'error' && m.message === 'the target refused the vaulted credential'), JSON.stringify(t.messages));
+    assert.equal(t.messages.find((m) => m.type === 'end')!.reason, 'target refused the vaulted credential');
+    let s;
+    for (let i = 0; i < 100; i++) {
+      s = (await gw.api('GET', `/api/v1/sessions?secretId=${wrongId}`, { token: gw.adminToken })).body.items[0];
+      if (s?.status === 'ended') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(s.endReason, 'target refused the vaulted credential');
+  });
+
   it('shows the terminate reason in the browser', async () => {
     const l = await call(gw, alice, 'POST', `/api/v1/secrets/${secretId}/launch`, { launcher: 'ssh' });
     const t = openTerm(gw, alice, `ticket=${l.body.ticket}&consent=1`);

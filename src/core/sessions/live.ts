@@ -81,7 +81,9 @@ export class LiveSession implements SessionHandle {
         height: term.rows,
         timestamp: Math.floor(this.startedAt / 1000),
         title: `${this.plan.user.username} → ${this.plan.credential.secretName} (${this.plan.protocol})`,
-        env: { TERM: term.term, SHELL: '/bin/sh' },
+        // TERM is what the person's terminal announced. No SHELL: the gateway does not know
+        // the target's shell, and the header must not claim one it did not see.
+        env: { TERM: term.term },
       },
       (line) => {
         for (const s of this.subscribers) s(line);

@@ -8,7 +8,7 @@ import type { Store } from '../../store/db.js';
 import { notFound } from '../errors.js';
 import { parseJson } from '../util.js';
 import { GHREC_FILE_EXTENSION } from './ghrec.js';
-import { sha256File } from './service.js';
+import { sha256File } from './recording-repair.js';
 
 export type RecordingStatus = 'ok' | 'differs' | 'missing' | 'unsealed' | 'live';
 

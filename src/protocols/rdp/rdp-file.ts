@@ -82,7 +82,9 @@ export function buildRdpFile(o: RdpFileOptions): string {
     `redirectclipboard:i:${o.redirectClipboard ? 1 : 0}`,
     `drivestoredirect:s:${o.redirectDrives ? '*' : ''}`,
     `redirectprinters:i:${o.redirectPrinters ? 1 : 0}`,
-    'autoreconnection enabled:i:1',
+    // The ticket is single-use and the door drops the target's auto-reconnect cookies, so
+    // every automatic reconnect would be refused: the client must not promise one.
+    'autoreconnection enabled:i:0',
   );
   return lines.map((l) => `${l}\r\n`).join('');
 }

@@ -12,8 +12,12 @@ import { AppError } from '../../core/errors.js';
 import { TICKET_PATTERN, normalizeIp } from '../../core/launch/tickets.js';
 import { loadDoorHostKeys, type DoorHostKey } from './host-keys.js';
 import { SftpObserver } from './sftp-observer.js';
-import { connectTarget, TargetError } from './target.js';
+import { connectTarget, TargetError, targetEndReason } from './target.js';
 import { bridgeTelnet } from './telnet-bridge.js';
+import { ConnectionGuard, destroyConnection } from './guard.js';
+import { ChannelRelay, endChannel } from './relay.js';
+import { TerminalOpenError } from '../terminal-connect.js';
+import type { TerminalTarget } from '../terminal.js';
 import { listenOn } from '../listen.js';
 
 export interface SshDoorOptions {
@@ -55,7 +59,29 @@ function onConnection(client: Connection, ip: string, opts: SshDoorOptions): voi
   let target: Promise<Client> | null = null;
   const streams = new Set<ServerChannel>();
   const ptyStreams = new WeakSet<ServerChannel>();
+  const relays = new WeakMap<ServerChannel, ChannelRelay>();
   let closing = false;
+  let clientGone = false;
+  /** Why the door ended the session, when it was not the person leaving (for the session record). */
+  let endReason: string | null = null;
+  // Whatever goes wrong in this connection's handling ends this connection only.
+  const guard = new ConnectionGuard(
+    (err, where) => {
+      log.error({ err: { message: (err as Error)?.message, stack: (err as Error)?.stack }, clientIp: ip, where, sessionId: handle?.id }, 'ssh door: connection handling failed; connection closed');
+      endReason ??= 'gateway error';
+      hangUp(0);
+    },
+    (err, where) => log.debug({ err: { message: err.message }, clientIp: ip, where }, 'ssh door: stream error'),
+  );
+  guard.watch(client, 'client');
+  /** Ends the connection: politely after graceMs, then by force (a person who stopped reading cannot hold it open). */
+  const hangUp = (graceMs: number) => {
+    setTimeout(() => {
+      client.end();
+      setTimeout(() => destroyConnection(client), 2000).unref();
+    }, graceMs).unref();
+    void target?.then((c) => c.end()).catch(() => undefined);
+  };
 
   const ensureHandle = (): Promise<SessionHandle> => {
     if (handle) return Promise.resolve(handle);
@@ -69,27 +95,33 @@ function onConnection(client: Connection, ip: string, opts: SshDoorOptions): voi
 
   const adopt = (h: SessionHandle) => {
     handle = h;
+    // The person left while the core was opening the session: end it at once.
+    if (clientGone) void h.end(endReason ?? 'client disconnected').catch(guard.catch('session end'));
     h.onTerminate((reason) => {
       closing = true;
+      // At any stage: before a channel, while the target is being reached, relaying, draining.
+      const notice = `\r\n[gatehouse] ${reason}\r\n`;
       for (const s of streams) {
-        try {
-          (ptyStreams.has(s) ? s : s.stderr).write(`\r\n[gatehouse] ${reason}\r\n`);
-          s.exit(1);
-          s.end();
-        } catch {
-          /* channel already gone */
-        }
+        const relay = relays.get(s);
+        if (relay) relay.terminate(notice, ptyStreams.has(s));
+        else endChannel(s, notice, { toStdout: ptyStreams.has(s) });
       }
-      setTimeout(() => client.end(), 250).unref();
+      hangUp(250);
     });
   };
 
   const ensureTarget = (h: SessionHandle): Promise<Client> => {
     target ??= connectTarget(h, { connectTimeoutMs, keepaliveMs: 15_000 }).then((conn) => {
+      guard.watch(conn, 'target connection');
+      if (closing || clientGone) {
+        conn.end();
+        throw new TargetError('network', 'the session ended while the target was being reached');
+      }
       conn.on('close', () => {
-        if (!closing) client.end();
+        if (closing || clientGone) return;
+        endReason ??= 'the target closed the connection';
+        client.end();
       });
-      conn.on('error', () => undefined);
       return conn;
     });
     return target;
@@ -163,7 +195,7 @@ function onConnection(client: Connection, ip: string, opts: SshDoorOptions): voi
   }
 
   client.on('session', (accept) => {
-    const session: Session = accept();
+    const session: Session = guard.watch(accept(), 'session');
     let pty: PseudoTtyInfo | null = null;
     const env: Record<string, string> = {};
     let remote: ClientChannel | null = null;
@@ -200,14 +232,13 @@ function onConnection(client: Connection, ip: string, opts: SshDoorOptions): voi
       // the exec request. What the client sends meanwhile waits in the paused stream.
       const stream = acc();
       if (!stream) return;
+      guard.watch(stream, 'channel');
+      guard.watch(stream.stderr, 'channel stderr');
       streams.add(stream);
       if (pty) ptyStreams.add(stream);
       stream.on('close', () => streams.delete(stream));
-      const fail = (msg: string) => {
-        stream.stderr.write(`gatehouse: ${msg}\r\n`);
-        stream.exit(1);
-        stream.end();
-      };
+      if (closing) return endChannel(stream, null);
+      const fail = (msg: string) => endChannel(stream, `gatehouse: ${msg}\r\n`);
       let h: SessionHandle;
       try {
         h = await ensureHandle();
@@ -216,32 +247,48 @@ function onConnection(client: Connection, ip: string, opts: SshDoorOptions): voi
         if (!(e instanceof TicketRefused)) log.error({ err: { message: (e as Error).message } }, 'ssh session open failed');
         return;
       }
+      if (closing || !streams.has(stream)) return; // terminated or the person left meanwhile
       const term: TerminalInfo = { cols: pty?.cols || 80, rows: pty?.rows || 24, term: pty?.term || env.TERM || 'xterm' };
       if (h.plan.protocol === 'telnet') {
         ptyStreams.add(stream);
         if (kind !== 'shell') return fail('a Telnet target offers an interactive shell only');
-        const tn = await bridgeTelnet(h, stream, term, connectTimeoutMs, log);
-        if (tn) {
-          resizeTelnet = (c, r) => tn.resize(c, r);
-          tn.on('close', () => client.end());
-        } else setTimeout(() => client.end(), 100).unref();
+        let tn: TerminalTarget;
+        try {
+          tn = guard.watch(await bridgeTelnet(h, stream, term, connectTimeoutMs), 'telnet target');
+        } catch (e) {
+          if (!(e instanceof TerminalOpenError)) throw e;
+          endReason ??= e.endReason;
+          fail(e.message);
+          hangUp(100);
+          return;
+        }
+        if (closing || !streams.has(stream)) return tn.close();
+        resizeTelnet = (c, r) => tn.resize(c, r);
+        // The bridge ends the channel (exit status 0, EOF, CLOSE); the connection ends after
+        // it closed, so the client gets the status rather than a dropped connection.
+        tn.on('close', () => (streams.has(stream) ? stream.once('close', () => client.end()) : client.end()));
         return;
       }
       let conn: Client;
       try {
         conn = await ensureTarget(h);
       } catch (e) {
+        if (closing || clientGone) return;
         h.note('target_connect_failed', { reason: e instanceof TargetError ? e.kind : 'error' });
+        endReason ??= targetEndReason(e);
         fail(e instanceof TargetError ? e.message : 'cannot reach the target');
-        setTimeout(() => client.end(), 100).unref();
+        hangUp(100);
         return;
       }
+      if (closing || !streams.has(stream)) return;
       const opened = (err: Error | undefined, ch: ClientChannel) => {
         if (err) {
           h.note('target_channel_refused', { kind, message: err.message });
           return fail(`the target refused the ${kind} request`);
         }
-        if (!streams.has(stream)) return void ch.close(); // the client gave up meanwhile
+        guard.watch(ch, 'target channel');
+        guard.watch(ch.stderr, 'target channel stderr');
+        if (closing || !streams.has(stream)) return void ch.close(); // terminated, or the client gave up meanwhile
         remote = ch;
         relay(h, kind, stream, ch, !!pty);
       };
@@ -259,58 +306,35 @@ function onConnection(client: Connection, ip: string, opts: SshDoorOptions): voi
       }
     };
 
-    session.on('shell', (acc, rej) => void start('shell', acc, rej));
-    session.on('exec', (acc, rej, info) => void start('exec', acc, rej, info.command));
-    session.on('subsystem', (acc, rej, info) => (info.name === 'sftp' ? void start('sftp', acc, rej) : rej()));
+    session.on('shell', (acc, rej) => void start('shell', acc, rej).catch(guard.catch('shell')));
+    session.on('exec', (acc, rej, info) => void start('exec', acc, rej, info.command).catch(guard.catch('exec')));
+    session.on('subsystem', (acc, rej, info) => (info.name === 'sftp' ? void start('sftp', acc, rej).catch(guard.catch('sftp')) : rej()));
   });
 
   const relay = (h: SessionHandle, kind: 'shell' | 'exec' | 'sftp', stream: ServerChannel, ch: ClientChannel, hasPty: boolean) => {
     const sftp = kind === 'sftp' ? new SftpObserver((e) => h.note('sftp', { ...e })) : null;
-    ch.on('data', (d: Buffer) => {
-      if (sftp) {
-        sftp.fromServer.push(d);
-        h.traffic(0, d.length);
-        return;
-      }
-      if (hasPty) h.output(d);
-      else h.rawOutput(d);
+    const r = new ChannelRelay(stream, ch, {
+      output: (d, stderr) => {
+        if (sftp && !stderr) {
+          sftp.fromServer.push(d);
+          h.traffic(0, d.length);
+        } else if (hasPty) h.output(d);
+        else h.rawOutput(d);
+      },
+      input: (d) => {
+        if (sftp) {
+          sftp.fromClient.push(d);
+          h.traffic(d.length, 0);
+        } else if (hasPty) h.input(d);
+        else h.rawInput(d);
+      },
+      targetClosed: (exit) => {
+        sftp?.flush();
+        h.note('target_exit', exit ?? {});
+      },
     });
-    ch.stderr.on('data', (d: Buffer) => (hasPty ? h.output(d) : h.rawOutput(d)));
-    stream.on('data', (d: Buffer) => {
-      if (sftp) {
-        sftp.fromClient.push(d);
-        h.traffic(d.length, 0);
-      } else if (hasPty) h.input(d);
-      else h.rawInput(d);
-    });
-    ch.pipe(stream, { end: false });
-    ch.stderr.pipe(stream.stderr, { end: false });
-    stream.pipe(ch, { end: false });
-    stream.on('end', () => ch.end());
-    ch.on('exit', (code: number | null, signal?: string, dumped?: boolean, desc?: string) => {
-      if (code !== null && code !== undefined) stream.exit(code);
-      else if (signal) stream.exit(signal.replace(/^SIG/, ''), !!dumped, desc ?? '');
-    });
-    ch.on('close', () => {
-      sftp?.flush();
-      // 'close' follows 'end': all the target's stdout has been handed to `stream`, but
-      // part of it may still be queued behind the client's window (and stderr may still
-      // be draining). Ending the writable sides lets ssh2 flush them and then send EOF
-      // and CLOSE by itself (server channels close on finish); calling close() here
-      // would drop whatever is still queued (the tail of a large `ssh host cat file`).
-      const endStdout = () => stream.end();
-      const endStderr = () => {
-        if (stream.stderr.writableFinished) return endStdout();
-        stream.stderr.once('finish', endStdout);
-        stream.stderr.end();
-      };
-      if (ch.stderr.readableEnded) endStderr();
-      else ch.stderr.once('end', endStderr);
-    });
-    stream.on('close', () => {
-      streams.delete(stream);
-      ch.close();
-    });
+    relays.set(stream, r);
+    r.start();
   };
 
   client.on('tcpip', (accept, reject, info) => {
@@ -328,22 +352,23 @@ function onConnection(client: Connection, ip: string, opts: SshDoorOptions): voi
           return reject();
         }
         h.note('port_forward', { to: `${info.destIP}:${info.destPort}` });
-        const local = accept();
+        guard.watch(remote, 'forwarded target channel');
+        const local = guard.watch(accept(), 'forwarded channel');
         local.on('data', (d: Buffer) => h.traffic(d.length, 0));
         remote.on('data', (d: Buffer) => h.traffic(0, d.length));
         local.pipe(remote).pipe(local);
       });
-    })();
+    })().catch(guard.catch('tcpip'));
   });
 
   // Remote forwarding, agent forwarding, X11 and streamlocal are not offered.
   client.on('request', (_accept, reject) => reject?.());
 
-  client.on('error', (err: Error) => log.debug({ err: { message: err.message }, clientIp: ip }, 'ssh client connection error'));
   client.on('close', () => {
+    clientGone = true;
     void target?.then((c) => c.end()).catch(() => undefined);
     const h = handle;
-    if (h) void h.end(closing ? 'terminated' : 'client disconnected').catch((err) => log.error({ err: { message: (err as Error).message } }, 'session end failed'));
+    if (h) void h.end(closing ? 'terminated' : (endReason ?? 'client disconnected')).catch((err) => log.error({ err: { message: (err as Error).message } }, 'session end failed'));
   });
 }
 

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import ssh2, { type Client } from 'ssh2';
 import type { SessionHandle } from '../../core/broker.js';
+import { TARGET_REFUSED_CREDENTIAL, targetConnectFailed } from '../end-reasons.js';
 
 export class TargetError extends Error {
   constructor(
@@ -11,6 +12,12 @@ export class TargetError extends Error {
   ) {
     super(message);
   }
+}
+
+/** The session end reason for a failed connection to an SSH target. */
+export function targetEndReason(e: unknown): string {
+  if (!(e instanceof TargetError)) return targetConnectFailed('error');
+  return e.kind === 'auth' ? TARGET_REFUSED_CREDENTIAL : targetConnectFailed(e.kind);
 }
 
 export interface TargetOptions {

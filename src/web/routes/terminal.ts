@@ -128,7 +128,7 @@ export const terminalRoutes =
           } catch (e) {
             const message = e instanceof TerminalOpenError ? e.message : 'cannot reach the target';
             send({ type: 'error', message });
-            return finish(message);
+            return finish(e instanceof TerminalOpenError ? e.endReason : message);
           }
           if (ended) return target.close();
           target.on('data', (d: Buffer) => {

@@ -40,7 +40,7 @@ describe('.rdp file', () => {
         'redirectclipboard:i:1',
         'drivestoredirect:s:',
         'redirectprinters:i:0',
-        'autoreconnection enabled:i:1',
+        'autoreconnection enabled:i:0',
         '',
       ].join('\r\n'),
     );
@@ -71,6 +71,14 @@ describe('.rdp file', () => {
     assert.deepEqual([denied.get('redirectclipboard'), denied.get('drivestoredirect'), denied.get('redirectprinters')], ['i:0', 's:', 'i:0']);
     // Left out is "not asked for" at this level; the route always passes the launcher's policy.
     assert.equal(parse(buildRdpFile(base)).get('redirectclipboard'), 'i:0');
+  });
+
+  it('does not offer automatic reconnection, which the single-use ticket would refuse', () => {
+    for (const o of [base, { ...base, preconnectionBlob: true, allowConnectionSharing: true, width: 1024, height: 768 }]) {
+      const file = buildRdpFile(o);
+      assert.equal(parse(file).get('autoreconnection enabled'), 'i:0');
+      assert.doesNotMatch(file, /autoreconnection enabled:i:1/);
+    }
   });
 
   it('leaves pcb out unless asked', () => {

@@ -14,6 +14,7 @@ import { NEG_RSP_FLAGS } from '../pdu/x224.js';
 import { acceptTls, FrontError, offersTls, readClientHello, refuseWithoutTls } from './front.js';
 import { RdpRelay } from './relay.js';
 import { connectRdpTarget, TargetError, vaultedLogon } from './target.js';
+import { TARGET_REFUSED_CREDENTIAL, targetConnectFailed } from '../../end-reasons.js';
 import { listenOn } from '../../listen.js';
 
 export interface RdpDoorOptions {
@@ -168,6 +169,6 @@ async function onConnection(sock: Socket, opts: RdpDoorOptions, secureContext: S
     // The exact reason for the log, the audit trail and the session record; the person only sees the connection end.
     h.note('target_connect_failed', { reason: e.kind, message: e.message });
     log.warn({ sessionId: h.id, reason: e.kind, message: e.message, target: `${h.plan.target.host}:${h.plan.target.port}` }, `rdp target connection failed: ${e.message}`);
-    return abandon(e.kind === 'auth' ? `target refused the vaulted credential` : `target connection failed (${e.kind})`);
+    return abandon(e.kind === 'auth' ? TARGET_REFUSED_CREDENTIAL : targetConnectFailed(e.kind));
   }
 }
