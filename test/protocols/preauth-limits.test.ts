@@ -119,7 +119,8 @@ describe('unauthenticated connections are bounded (default limits)', () => {
   before(async () => {
     ensureTargetAccount();
     // A long grace time here, so only the limits decide what stays open, however slow the machine.
-    [sshd, gw] = await Promise.all([startSshd(), startGateway('sqlite', { GATEHOUSE_LOGIN_GRACE_SECONDS: '600' })]);
+    sshd = await startSshd();
+    gw = await startGateway('sqlite', { GATEHOUSE_LOGIN_GRACE_SECONDS: '600' });
     secretId = await createSecret(gw, 'preauth-target', { port: sshd.port, password: TARGET_PASSWORD });
     // An RDP target nobody listens on: the door accepting the ticket is what is tested here.
     const r = await gw.api('POST', '/api/v1/secrets', { token: gw.adminToken, body: { name: 'rdp-nowhere', template: 'windows-account', fields: { machine: '127.0.0.1', port: 1, username: 'u', password: 'Rdp-Nowhere-Pw-1' } } });
@@ -144,7 +145,7 @@ describe('unauthenticated connections are bounded (default limits)', () => {
 
     const l = await launch(gw, secretId);
     const c = clientFor(gw, l.knownHosts);
-    const r = await run('ssh', [...c.base(['-o', 'BatchMode=yes']), `${l.ticket}@127.0.0.1`, 'echo fair-$((40+2))']);
+    const r = await run('ssh', [...c.base(['-o', 'BatchMode=yes', '-l', l.ticket]), '127.0.0.1', 'echo fair-$((40+2))']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /fair-42/);
     // The flood's share is still held (not cut to make room), and still counted.
@@ -231,7 +232,8 @@ describe('login grace time', () => {
   let secretId: string;
   before(async () => {
     ensureTargetAccount();
-    [sshd, gw] = await Promise.all([startSshd(), startGateway('sqlite', { GATEHOUSE_LOGIN_GRACE_SECONDS: '5' })]);
+    sshd = await startSshd();
+    gw = await startGateway('sqlite', { GATEHOUSE_LOGIN_GRACE_SECONDS: '5' });
     secretId = await createSecret(gw, 'grace-target', { port: sshd.port, password: TARGET_PASSWORD });
   });
   after(async () => {
@@ -260,7 +262,7 @@ describe('login grace time', () => {
   it('an authenticated SSH session outlives the grace time', async () => {
     const l = await launch(gw, secretId);
     const c = clientFor(gw, l.knownHosts);
-    const p = interactive([...c.base(), `${l.ticket}@127.0.0.1`]);
+    const p = interactive([...c.base(['-l', l.ticket]), '127.0.0.1']);
     try {
       await p.waitFor(PROMPT, 20_000);
       // A socket opened after the login is closed by its grace timer after the session's own would have fired.
