@@ -31,6 +31,8 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
   const app = Fastify({
     loggerInstance: core.log,
     bodyLimit: BODY_LIMIT,
+    // A request still not fully received after a minute is cut (408): a trickled body cannot hold a connection.
+    requestTimeout: 60_000,
     // Router-level failures (malformed %-escapes, over-long path parameters) get the uniform error shape too.
     frameworkErrors: (err: { code?: string; statusCode?: number }, _req: unknown, reply: { status(n: number): { send(b: unknown): unknown } }) =>
       reply.status(typeof err.statusCode === 'number' ? err.statusCode : 400).send({ error: { code: err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'uri_too_long' : 'invalid_url', message: err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : 'the URL is not valid (bad percent-encoding)' } }),

@@ -1,11 +1,12 @@
 // The HTTPS port (the API, the portal and the browser terminal's WebSocket) under the same
 // pre-authentication limits as the SSH and RDP doors. A connection is a startup from TCP
-// accept until its first request has been answered (or, for a WebSocket upgrade, handed to
-// the router, which either upgrades an authenticated request or answers and closes it); the
-// grace timer runs only until that first request has arrived, so a slow answer (an audit
-// verification, say) is never cut. Bare TCP connections, stalled TLS handshakes and
-// half-sent first requests are what it bounds; after the first exchange, Node's keep-alive
-// and header timeouts apply as usual.
+// accept until the answer to its first request starts (or, for a WebSocket upgrade, until
+// the router has it: it either upgrades an authenticated request or answers and closes).
+// The grace timer runs until that first request's headers have arrived; a slowly sent body
+// is bounded by the server's request timeout (app.ts), a slow answer (an audit
+// verification, say) by nothing here, and a long one (the live view's event stream) no
+// longer counts once it has started. After the first exchange, Node's keep-alive and
+// header timeouts apply as usual.
 import type { Server as HttpsServer } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -35,6 +36,13 @@ export function gateConnections(server: HttpsServer, gate: PreauthGate): void {
     if (!startup) return;
     startup.stopClock();
     res.once('close', () => startup.done());
+    // Node sends every answer's head through writeHead (explicitly or on the first write).
+    const writeHead = res.writeHead;
+    res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+      startup.done();
+      res.writeHead = writeHead;
+      return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+    } as typeof res.writeHead;
   });
   server.on('upgrade', (req: IncomingMessage) => take(req.socket)?.done());
 }

@@ -259,6 +259,24 @@ describe('login grace time', () => {
     assert.match(gw.logs(), /ssh door: closed a connection that did not authenticate within 5 s/);
   });
 
+  it('an HTTPS connection whose first request was answered is no startup any more: kept alive past the grace time', async () => {
+    const httpsPort = Number(new URL(gw.running.url).port);
+    const raw = await idle(httpsPort, '127.0.0.5');
+    const t = tlsConnect({ socket: raw.sock, rejectUnauthorized: false, servername: 'localhost' });
+    let got = '';
+    t.on('data', (d: Buffer) => (got += d.toString('latin1')));
+    const answers = (n: number) => eventually(async () => (got.match(/HTTP\/1\.1 200/g) ?? []).length >= n && got.endsWith('}'), 10_000, `${n} answers`);
+    t.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    await answers(1);
+    assert.equal(gw.running.preauth().https.pending, 0);
+    // A socket opened after that answer is closed by its grace timer after this one's would have fired.
+    const later = await idle(httpsPort, '127.0.0.5');
+    await later.whenClosed;
+    t.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    await answers(2);
+    t.destroy();
+  });
+
   it('an authenticated SSH session outlives the grace time', async () => {
     const l = await launch(gw, secretId);
     const c = clientFor(gw, l.knownHosts);
