@@ -3,6 +3,7 @@
 // `<user>:<secret>` with the Gatehouse password (+TOTP) or a registered public key.
 // Every session channel is relayed to the target (SSH, or Telnet for telnet launchers)
 // and recorded through the core's SessionHandle; this file never sees the database.
+import { createServer, type Socket } from 'node:net';
 import ssh2, { type AuthContext, type ClientChannel, type Connection, type PseudoTtyInfo, type ServerChannel, type Session } from 'ssh2';
 import type { Client } from 'ssh2';
 import type { Logger } from 'pino';
@@ -15,7 +16,6 @@ import { SftpObserver } from './sftp-observer.js';
 import { connectTarget, TargetError } from './target.js';
 import { bridgeTelnet } from './telnet-bridge.js';
 import { listenOn } from '../listen.js';
-import { createServer, type Socket } from 'node:net';
 import { DEFAULT_PREAUTH_LIMITS, PreauthGate, type PreauthLimits, type Startup } from '../preauth-limiter.js';
 import { DOOR_ALGORITHMS } from './ssh-algorithms.js';
 
