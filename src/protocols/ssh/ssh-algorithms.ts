@@ -9,7 +9,8 @@ import type { Algorithms } from 'ssh2';
 
 export const DOOR_ALGORITHMS: Algorithms = {
   kex: ['curve25519-sha256', 'curve25519-sha256@libssh.org', 'diffie-hellman-group16-sha512', 'diffie-hellman-group18-sha512', 'diffie-hellman-group-exchange-sha256'],
-  // What the host keys are offered as (serverHostKeys in host-keys.ts makes ssh2 keep to it).
+  // ssh2 only consults this to order an RSA key's signature names and would still add
+  // `ssh-rsa`; what is offered is decided by serverHostKeys() in host-keys.ts. Kept as the record.
   serverHostKey: ['ssh-ed25519', 'rsa-sha2-512', 'rsa-sha2-256'],
   cipher: ['chacha20-poly1305@openssh.com', 'aes256-gcm@openssh.com', 'aes128-gcm@openssh.com', 'aes256-ctr', 'aes192-ctr', 'aes128-ctr'],
   hmac: ['hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com'],
