@@ -137,6 +137,9 @@ async function startGw(envDir: string, target: BenchSshd, privateKey: string, op
       GATEHOUSE_PUBLIC_URL: 'https://127.0.0.1',
       GATEHOUSE_ADMIN_PASSWORD: ADMIN_PASSWORD,
       GATEHOUSE_LOG_LEVEL: 'info',
+      // Every bench client comes from 127.0.0.1, CONCURRENCY of them logging in at once.
+      GATEHOUSE_MAX_STARTUPS_PER_SOURCE: String(Math.max(10, 4 * CONCURRENCY)),
+      GATEHOUSE_MAX_STARTUPS: String(Math.max(100, 4 * CONCURRENCY)),
     },
     { exposeGc: opts.exposeGc, ...(opts.profile && PROF ? { cpuProfDir: PROF } : {}) },
   );

@@ -3,10 +3,13 @@
 # and client), inetutils telnetd, asciinema, Chromium and Firefox ESR for the browser tests; for the RDP
 # door: xrdp with the Xvnc backend (TigerVNC) as the TLS target, FreeRDP's shadow server
 # and winpr-hash as the NLA target, xfreerdp as the client, Xvfb for their displays,
-# xwd/xclock/xsetroot to draw and capture them, xdotool to type into the client. Idempotent.
+# xwd/xclock/xsetroot to draw and capture them, xdotool to type into the client; the outside
+# scanners ssh-audit and testssl.sh, and the other stock SSH clients (PuTTY's plink, paramiko,
+# asyncssh) the door must keep serving. Idempotent.
 set -euo pipefail
 PKGS=(postgresql openssh-server openssh-client inetutils-telnetd asciinema chromium firefox-esr fonts-dejavu-core
-  xrdp tigervnc-standalone-server xvfb freerdp2-x11 freerdp2-shadow-x11 winpr-utils x11-apps x11-xserver-utils xdotool openssl ffmpeg)
+  xrdp tigervnc-standalone-server xvfb freerdp2-x11 freerdp2-shadow-x11 winpr-utils x11-apps x11-xserver-utils xdotool openssl ffmpeg
+  ssh-audit testssl.sh putty-tools python3-paramiko python3-asyncssh)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

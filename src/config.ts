@@ -23,6 +23,11 @@ export interface Config {
   tlsKeyFile?: string;
   /** Pinned audit signing keys: a file, PEM text or one base64 key; unset = audit-signing.pub in the data dir. */
   auditPublicKey?: string;
+  /** Seconds a door connection may stay unauthenticated (0 = no limit). */
+  loginGraceSeconds: number;
+  /** Concurrent unauthenticated connections per door, in total and from one source address. */
+  maxStartups: number;
+  maxStartupsPerSource: number;
 }
 
 export class ConfigError extends Error {
@@ -47,6 +52,9 @@ const KEYS = [
   'GATEHOUSE_TLS_CERT',
   'GATEHOUSE_TLS_KEY',
   'GATEHOUSE_AUDIT_PUBLIC_KEY',
+  'GATEHOUSE_LOGIN_GRACE_SECONDS',
+  'GATEHOUSE_MAX_STARTUPS',
+  'GATEHOUSE_MAX_STARTUPS_PER_SOURCE',
 ] as const;
 
 function readConfigFile(path: string): Source {
@@ -85,6 +93,14 @@ function port(src: Source, key: string, def: number): number {
   return n;
 }
 
+function integer(src: Source, key: string, def: number, min: number, max: number): number {
+  const raw = src[key];
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw.trim());
+  if (!/^\d+$/.test(raw.trim()) || n < min || n > max) throw new ConfigError(key, `must be a whole number from ${min} to ${max}, got "${raw}"`);
+  return n;
+}
+
 export function validatePublicUrl(value: string, setting = 'GATEHOUSE_PUBLIC_URL'): string {
   let url: URL;
   try {
@@ -117,6 +133,9 @@ export function loadConfig(env: Source = process.env): Config {
     rdpPort: port(src, 'GATEHOUSE_RDP_PORT', 3389),
     bindHost: src.GATEHOUSE_BIND_HOST ?? '0.0.0.0',
     logLevel: src.GATEHOUSE_LOG_LEVEL ?? 'info',
+    loginGraceSeconds: integer(src, 'GATEHOUSE_LOGIN_GRACE_SECONDS', 30, 0, 3600),
+    maxStartups: integer(src, 'GATEHOUSE_MAX_STARTUPS', 100, 1, 100_000),
+    maxStartupsPerSource: integer(src, 'GATEHOUSE_MAX_STARTUPS_PER_SOURCE', 10, 1, 100_000),
   };
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(cfg.logLevel)) {
     throw new ConfigError('GATEHOUSE_LOG_LEVEL', `must be one of fatal, error, warn, info, debug, trace, silent; got "${cfg.logLevel}"`);

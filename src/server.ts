@@ -1,6 +1,7 @@
 // `gatehouse serve`: open the store, migrate, make keys and TLS on first start, create the
 // bootstrap administrator, listen, sign the audit head periodically and at shutdown.
 import { mkdirSync } from 'node:fs';
+import type { Server as HttpsServer } from 'node:https';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { bootstrapAdmin, createCore, type Core } from './core/core.js';
@@ -13,6 +14,8 @@ import { buildApp } from './web/app.js';
 import { startSshDoor, type SshDoor } from './protocols/ssh/server.js';
 import { startRdpDoor, type RdpDoor } from './protocols/rdp/door/server.js';
 import { RDP_RECORDED_TRAFFIC, RDP_RECORDING_FORMAT } from './protocols/rdp/recording/records.js';
+import { PreauthGate, type PreauthLimits, type PreauthStats } from './protocols/preauth-limiter.js';
+import { gateConnections } from './web/connection-gate.js';
 
 export interface Running {
   core: Core;
@@ -20,6 +23,8 @@ export interface Running {
   url: string;
   sshPort: number;
   rdpPort: number;
+  /** Counters of each door's unauthenticated-connection gate. */
+  preauth(): Record<'https' | 'ssh' | 'rdp', PreauthStats>;
   stop(): Promise<void>;
 }
 
@@ -53,16 +58,21 @@ export async function startServer(config: Config, opts: { logStream?: NodeJS.Wri
   // Before the doors open: sessions a crash left live are ended, their recordings sealed.
   await core.sessions.reapStale({ [RDP_RECORDING_FORMAT]: RDP_RECORDED_TRAFFIC });
   const tls = await loadTls(config.dataDir, { cert: config.tlsCertFile, key: config.tlsKeyFile });
+  if (tls.renewed) announce(`gatehouse: replaced the self-signed TLS certificate (${tls.renewed}); new fingerprint ${tls.fingerprint256}`);
   let ssh: SshDoor | null = null;
   const app = await buildApp(core, { https: { key: tls.key, cert: tls.cert }, doors: () => ({ sshHostKeys: ssh?.hostKeys.map((k) => k.publicLine) ?? [] }) });
+  const preauth: PreauthLimits = { graceMs: config.loginGraceSeconds * 1000, maxStartups: config.maxStartups, maxPerSource: config.maxStartupsPerSource };
+  const webGate = new PreauthGate('https', preauth, log);
+  gateConnections(app.server as HttpsServer, webGate);
   await app.listen({ port: config.httpPort, host: config.bindHost });
-  ssh = await startSshDoor({ host: config.bindHost, port: config.sshPort, dataDir: config.dataDir, broker: core.launching, log });
+  ssh = await startSshDoor({ host: config.bindHost, port: config.sshPort, dataDir: config.dataDir, broker: core.launching, log, preauth });
   core.launching.setDoorPort('ssh', ssh.port);
   let rdp: RdpDoor;
   try {
-    rdp = await startRdpDoor({ host: config.bindHost, port: config.rdpPort, key: tls.key, cert: tls.cert, broker: core.launching, log });
+    rdp = await startRdpDoor({ host: config.bindHost, port: config.rdpPort, key: tls.key, cert: tls.cert, broker: core.launching, log, preauth });
   } catch (e) {
     await ssh.close();
+    webGate.close();
     await app.close();
     await store.close().catch(() => {});
     throw e;
@@ -88,10 +98,12 @@ export async function startServer(config: Config, opts: { logStream?: NodeJS.Wri
     await core.sessions.endAll('gateway shutting down');
     await ssh?.close();
     await rdp.close();
+    webGate.close();
     await app.close();
     await core.audit.record(SYSTEM, { action: 'system.stop' }).catch(() => {});
     await core.audit.checkpoint().catch(() => {});
     await store.close();
   };
-  return { core, app, url, sshPort: ssh.port, rdpPort: rdp.port, stop };
+  const sshDoor = ssh;
+  return { core, app, url, sshPort: ssh.port, rdpPort: rdp.port, preauth: () => ({ https: webGate.stats(), ssh: sshDoor.preauth.stats(), rdp: rdp.preauth.stats() }), stop };
 }

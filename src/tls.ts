@@ -6,11 +6,35 @@ import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { generate } from 'selfsigned';
 
+// The HTTPS listener: TLS 1.2 and 1.3 with forward-secret AEAD suites only (ECDHE with
+// AES-GCM or ChaCha20-Poly1305; no CBC, no static RSA key exchange), server's order first.
+// The TLS 1.3 names are listed too: a cipher list without any of them turns TLS 1.3 off.
+export const HTTPS_TLS_OPTIONS = {
+  minVersion: 'TLSv1.2',
+  ciphers: [
+    'TLS_AES_256_GCM_SHA384',
+    'TLS_CHACHA20_POLY1305_SHA256',
+    'TLS_AES_128_GCM_SHA256',
+    'ECDHE-ECDSA-AES256-GCM-SHA384',
+    'ECDHE-RSA-AES256-GCM-SHA384',
+    'ECDHE-ECDSA-CHACHA20-POLY1305',
+    'ECDHE-RSA-CHACHA20-POLY1305',
+    'ECDHE-ECDSA-AES128-GCM-SHA256',
+    'ECDHE-RSA-AES128-GCM-SHA256',
+  ].join(':'),
+  honorCipherOrder: true,
+} as const;
+
+/** Longest validity of the self-signed certificate (the CA/Browser and Apple limit). */
+export const SELF_SIGNED_MAX_DAYS = 825;
+
 export interface TlsMaterial {
   key: string;
   cert: string;
   fingerprint256: string;
   selfSigned: boolean;
+  /** Why the stored self-signed certificate was replaced at this start (its fingerprint changed). */
+  renewed?: string;
 }
 
 export async function loadTls(dataDir: string, files?: { cert?: string; key?: string }): Promise<TlsMaterial> {
@@ -20,14 +44,16 @@ export async function loadTls(dataDir: string, files?: { cert?: string; key?: st
   }
   const certFile = join(dataDir, 'tls-cert.pem');
   const keyFile = join(dataDir, 'tls-key.pem');
-  if (!existsSync(certFile) || !existsSync(keyFile)) {
-    const now = new Date();
+  const renew = existsSync(certFile) && existsSync(keyFile) ? renewalReason(readFileSync(certFile, 'utf8')) : undefined;
+  if (!existsSync(certFile) || !existsSync(keyFile) || renew) {
+    // An hour back for clients whose clocks lag; the whole period stays within the limit.
+    const notBefore = new Date(Date.now() - 3600_000);
     const pems = await generate([{ name: 'commonName', value: hostname() || 'gatehouse' }, { name: 'organizationName', value: 'Gatehouse (self-signed)' }], {
       keyType: 'rsa',
       keySize: 2048,
       algorithm: 'sha256',
-      notBeforeDate: new Date(now.getTime() - 3600_000),
-      notAfterDate: new Date(now.getTime() + 825 * 86400_000),
+      notBeforeDate: notBefore,
+      notAfterDate: new Date(notBefore.getTime() + SELF_SIGNED_MAX_DAYS * 86400_000),
       extensions: [
         { name: 'basicConstraints', cA: false },
         { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
@@ -39,5 +65,16 @@ export async function loadTls(dataDir: string, files?: { cert?: string; key?: st
     writeFileSync(certFile, pems.cert, { mode: 0o644 });
   }
   const cert = readFileSync(certFile, 'utf8');
-  return { key: readFileSync(keyFile, 'utf8'), cert, fingerprint256: new X509Certificate(cert).fingerprint256, selfSigned: true };
+  return { key: readFileSync(keyFile, 'utf8'), cert, fingerprint256: new X509Certificate(cert).fingerprint256, selfSigned: true, ...(renew ? { renewed: renew } : {}) };
+}
+
+// A self-signed certificate of ours is replaced at start when clients would refuse it: valid
+// longer than the limit (older versions made 825 days and an hour), expired, or about to be.
+function renewalReason(pem: string): string | undefined {
+  const c = new X509Certificate(pem);
+  const from = Date.parse(c.validFrom);
+  const to = Date.parse(c.validTo);
+  if (to - from > SELF_SIGNED_MAX_DAYS * 86400_000) return `it was valid for more than ${SELF_SIGNED_MAX_DAYS} days`;
+  if (to - Date.now() < 30 * 86400_000) return to < Date.now() ? 'it had expired' : 'it expires within 30 days';
+  return undefined;
 }

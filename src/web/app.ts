@@ -11,6 +11,8 @@ import cookie from '@fastify/cookie';
 import websocket from '@fastify/websocket';
 import { CSRF_HEADER, SESSION_COOKIE, csrfFor } from './cookies.js';
 import { registerUi } from './ui.js';
+import { registerTransportHeaders } from './transport-headers.js';
+import { HTTPS_TLS_OPTIONS } from '../tls.js';
 import './types.js';
 
 export interface AppOptions {
@@ -29,10 +31,12 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
   const app = Fastify({
     loggerInstance: core.log,
     bodyLimit: BODY_LIMIT,
+    // A request still not fully received after a minute is cut (408): a trickled body cannot hold a connection.
+    requestTimeout: 60_000,
     // Router-level failures (malformed %-escapes, over-long path parameters) get the uniform error shape too.
     frameworkErrors: (err: { code?: string; statusCode?: number }, _req: unknown, reply: { status(n: number): { send(b: unknown): unknown } }) =>
       reply.status(typeof err.statusCode === 'number' ? err.statusCode : 400).send({ error: { code: err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'uri_too_long' : 'invalid_url', message: err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : 'the URL is not valid (bad percent-encoding)' } }),
-    ...(opts.https ? { https: opts.https } : {}),
+    ...(opts.https ? { https: { ...HTTPS_TLS_OPTIONS, ...opts.https } } : {}),
   } as FastifyServerOptions) as unknown as FastifyInstance;
 
   // Bodies are validated strictly (no type coercion); query strings and params are text, so they coerce.
@@ -78,6 +82,7 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
     }
   });
 
+  registerTransportHeaders(app, { https: !!opts.https });
   await app.register(cookie);
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   app.decorateRequest('principal', null);

@@ -24,7 +24,8 @@ export async function registerUi(app: FastifyInstance): Promise<void> {
   };
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.split('?')[0]!;
-    const wantsPage = req.method === 'GET' && !path.startsWith('/api/') && !path.startsWith('/oauth2/') && path !== '/healthz';
+    // HEAD answers like GET (status and headers), as HTTP requires and scanners check.
+    const wantsPage = (req.method === 'GET' || req.method === 'HEAD') && !path.startsWith('/api/') && !path.startsWith('/oauth2/') && path !== '/healthz';
     if (!wantsPage) return reply.status(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${path}` } });
     reply.headers({ ...securityHeaders, 'cache-control': 'no-cache' });
     if (!built) return reply.type('text/html; charset=utf-8').send(NOT_BUILT);

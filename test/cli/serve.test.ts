@@ -256,6 +256,9 @@ describe('gatehouse serve refuses invalid configuration with one clear line', ()
     ['GATEHOUSE_ADMIN_PASSWORD', 'short', /^gatehouse: invalid configuration: GATEHOUSE_ADMIN_PASSWORD .*12 characters/],
     ['GATEHOUSE_PUBLIC_URL', 'http://gatehouse.example', /^gatehouse: invalid configuration: GATEHOUSE_PUBLIC_URL .*https/],
     ['GATEHOUSE_LOG_LEVEL', 'loud', /^gatehouse: invalid configuration: GATEHOUSE_LOG_LEVEL .*"loud"/],
+    ['GATEHOUSE_LOGIN_GRACE_SECONDS', '30s', /^gatehouse: invalid configuration: GATEHOUSE_LOGIN_GRACE_SECONDS must be a whole number from 0 to 3600, got "30s"/],
+    ['GATEHOUSE_MAX_STARTUPS', '0', /^gatehouse: invalid configuration: GATEHOUSE_MAX_STARTUPS must be a whole number from 1 .*"0"/],
+    ['GATEHOUSE_MAX_STARTUPS_PER_SOURCE', '-5', /^gatehouse: invalid configuration: GATEHOUSE_MAX_STARTUPS_PER_SOURCE must be a whole number .*"-5"/],
     ['GATEHOUSE_CONFIG', '/nonexistent', /^gatehouse: invalid configuration: GATEHOUSE_CONFIG .*\/nonexistent/],
     ['GATEHOUSE_TLS_CERT', '/nonexistent/cert.pem', /^gatehouse: invalid configuration: GATEHOUSE_TLS_KEY must be set together with GATEHOUSE_TLS_CERT/],
   ];

@@ -1,19 +1,22 @@
-// The SSH door's own host keys, made at first start in the data dir (0600). RSA and
-// ECDSA in PEM (PKCS#1 / SEC1), the formats ssh2 reads without conversion.
+// The SSH door's own host keys, made at first start in the data dir (0600): Ed25519 (OpenSSH
+// format, as ssh2 writes it) and RSA 3072 (PKCS#1 PEM) for clients without Ed25519; RSA is
+// offered with SHA-2 signatures only (serverHostKeys below). An install that predates the
+// Ed25519 key gets one added at its next start. The ECDSA (NIST P-256) key older installs
+// made is no longer offered; its file is left alone.
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import ssh2 from 'ssh2';
+import ssh2, { type EncryptedPrivateKey, type ParsedKey } from 'ssh2';
 
 export interface DoorHostKey {
   pem: string;
-  /** "ssh-rsa AAAA…" line for known_hosts. */
+  /** "ssh-ed25519 AAAA…" line for known_hosts. */
   publicLine: string;
 }
 
 export function loadDoorHostKeys(dataDir: string): DoorHostKey[] {
   const specs = [
-    { file: 'ssh_host_ecdsa_key.pem', make: () => generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'sec1', format: 'pem' }).toString() },
+    { file: 'ssh_host_ed25519_key', make: () => ssh2.utils.generateKeyPairSync('ed25519').private },
     { file: 'ssh_host_rsa_key.pem', make: () => generateKeyPairSync('rsa', { modulusLength: 3072 }).privateKey.export({ type: 'pkcs1', format: 'pem' }).toString() },
   ];
   return specs.map(({ file, make }) => {
@@ -24,5 +27,21 @@ export function loadDoorHostKeys(dataDir: string): DoorHostKey[] {
     if (parsed instanceof Error) throw new Error(`cannot read SSH host key ${path}: ${parsed.message}`);
     const k = Array.isArray(parsed) ? parsed[0]! : parsed;
     return { pem, publicLine: `${k.type} ${k.getPublicSSH().toString('base64')}` };
+  });
+}
+
+/**
+ * The host keys in the form ssh2's Server takes, so that an RSA key is offered with SHA-2
+ * signatures only. Given an RSA key, ssh2 always adds the SHA-1 `ssh-rsa` signature name to
+ * its offer, even when `algorithms.serverHostKey` leaves it out; given the parsed key once
+ * under each SHA-2 name instead, it offers exactly those names and signs with the hash each
+ * one names (the key blob stays `ssh-rsa`, as RFC 8332 wants).
+ */
+export function serverHostKeys(keys: DoorHostKey[]): EncryptedPrivateKey[] {
+  return keys.flatMap(({ pem }) => {
+    const parsed = ssh2.utils.parseKey(pem) as ParsedKey | ParsedKey[];
+    const key = Array.isArray(parsed) ? parsed[0]! : parsed;
+    if (key.type !== 'ssh-rsa') return [{ key }];
+    return (['rsa-sha2-512', 'rsa-sha2-256'] as const).map((type) => ({ key: Object.create(key, { type: { value: type } }) as ParsedKey }));
   });
 }

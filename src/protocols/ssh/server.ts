@@ -3,6 +3,7 @@
 // `<user>:<secret>` with the Gatehouse password (+TOTP) or a registered public key.
 // Every session channel is relayed to the target (SSH, or Telnet for telnet launchers)
 // and recorded through the core's SessionHandle; this file never sees the database.
+import { createServer, type Socket } from 'node:net';
 import ssh2, { type AuthContext, type ClientChannel, type Connection, type PseudoTtyInfo, type ServerChannel, type Session } from 'ssh2';
 import type { Client } from 'ssh2';
 import type { Logger } from 'pino';
@@ -10,7 +11,7 @@ import type { SessionBroker, SessionHandle, TerminalInfo } from '../../core/brok
 import { TicketRefused } from '../../core/broker.js';
 import { AppError } from '../../core/errors.js';
 import { TICKET_PATTERN, normalizeIp } from '../../core/launch/tickets.js';
-import { loadDoorHostKeys, type DoorHostKey } from './host-keys.js';
+import { loadDoorHostKeys, serverHostKeys, type DoorHostKey } from './host-keys.js';
 import { SftpObserver } from './sftp-observer.js';
 import { connectTarget, TargetError, targetEndReason } from './target.js';
 import { bridgeTelnet } from './telnet-bridge.js';
@@ -19,6 +20,8 @@ import { ChannelRelay, endChannel } from './relay.js';
 import { TerminalOpenError } from '../terminal-connect.js';
 import type { TerminalTarget } from '../terminal.js';
 import { listenOn } from '../listen.js';
+import { DEFAULT_PREAUTH_LIMITS, PreauthGate, type PreauthLimits, type Startup } from '../preauth-limiter.js';
+import { DOOR_ALGORITHMS } from './ssh-algorithms.js';
 
 export interface SshDoorOptions {
   host: string;
@@ -27,11 +30,14 @@ export interface SshDoorOptions {
   broker: SessionBroker;
   log: Logger;
   connectTimeoutMs?: number;
+  /** Login grace time and the limits on unauthenticated connections. */
+  preauth?: PreauthLimits;
 }
 
 export interface SshDoor {
   port: number;
   hostKeys: DoorHostKey[];
+  preauth: PreauthGate;
   close(): Promise<void>;
 }
 
@@ -40,18 +46,46 @@ const ENV_ALLOWED = /^(LANG|LC_[A-Z_]+|TERM|COLORTERM|TZ)$/;
 
 export async function startSshDoor(opts: SshDoorOptions): Promise<SshDoor> {
   const hostKeys = loadDoorHostKeys(opts.dataDir);
-  const server = new ssh2.Server({ hostKeys: hostKeys.map((k) => k.pem), ident: 'Gatehouse' }, (client, info) => onConnection(client, normalizeIp(info.ip), opts));
+  const gate = new PreauthGate('ssh', opts.preauth ?? DEFAULT_PREAUTH_LIMITS, opts.log);
+  // Sockets are accepted here, not by ssh2, so the gate sees them at TCP accept: ssh2 only
+  // reports a connection once the client has sent its version line, and one that never
+  // does would otherwise stay open forever. The startup is found again by the peer's
+  // address and port when ssh2 reports the connection.
+  const startups = new Map<string, Startup>();
+  const peer = (ip: string | undefined, port: number | undefined) => `${ip ?? ''}|${port ?? 0}`;
+  const server = new ssh2.Server({ hostKeys: serverHostKeys(hostKeys), ident: 'Gatehouse', algorithms: DOOR_ALGORITHMS }, (client, info) =>
+    onConnection(client, normalizeIp(info.ip), opts, startups.get(peer(info.ip, info.port))),
+  );
   server.on('error', (err: Error) => opts.log.error({ err: { message: err.message } }, 'ssh door error'));
-  const port = await listenOn(server, opts.port, opts.host);
+  const listener = createServer((sock: Socket) => {
+    const startup = gate.admit(sock, normalizeIp(sock.remoteAddress ?? ''));
+    if (!startup) return;
+    const key = peer(sock.remoteAddress, sock.remotePort);
+    startups.set(key, startup);
+    sock.once('close', () => startups.delete(key));
+    server.injectSocket(sock);
+  });
+  listener.on('error', (err: Error) => opts.log.error({ err: { message: err.message } }, 'ssh door error'));
+  const port = await listenOn(listener, opts.port, opts.host);
   return {
     port,
     hostKeys,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    preauth: gate,
+    close: () =>
+      new Promise<void>((resolve) => {
+        listener.close(() => resolve());
+        gate.close();
+      }),
   };
 }
 
-function onConnection(client: Connection, ip: string, opts: SshDoorOptions): void {
+function onConnection(client: Connection, ip: string, opts: SshDoorOptions, startup: Startup | undefined): void {
   const { broker, log } = opts;
+  // Authenticated: the connection leaves the gate's count and its login grace timer stops.
+  client.once('ready', () => startup?.done());
+  // The grace timer (or the client) may close the connection while a ticket is being redeemed.
+  let gone = false;
+  client.once('close', () => (gone = true));
   const connectTimeoutMs = opts.connectTimeoutMs ?? 15_000;
   let handle: SessionHandle | null = null;
   let direct: { userId: string; secretRef: string } | null = null;
@@ -139,7 +173,9 @@ function onConnection(client: Connection, ip: string, opts: SshDoorOptions): voi
     if (TICKET_PATTERN.test(name)) {
       if (ctx.method !== 'none') return ctx.reject([]);
       try {
-        adopt(await broker.redeem(name, { clientIp: ip, door: 'ssh' }));
+        const h = await broker.redeem(name, { clientIp: ip, door: 'ssh' });
+        if (gone) return void h.end('client disconnected').catch((err) => log.error({ err: { message: (err as Error).message } }, 'session end failed'));
+        adopt(h);
         ctx.accept();
       } catch (e) {
         if (!(e instanceof TicketRefused)) throw e;

@@ -16,6 +16,7 @@ import { RdpRelay } from './relay.js';
 import { connectRdpTarget, TargetError, vaultedLogon } from './target.js';
 import { TARGET_REFUSED_CREDENTIAL, targetConnectFailed } from '../../end-reasons.js';
 import { listenOn } from '../../listen.js';
+import { DEFAULT_PREAUTH_LIMITS, PreauthGate, type PreauthLimits, type Startup } from '../../preauth-limiter.js';
 
 export interface RdpDoorOptions {
   host: string;
@@ -29,10 +30,13 @@ export interface RdpDoorOptions {
   connectTimeoutMs?: number;
   /** How long a client has to send its Connection Request and finish TLS (default 10 s). */
   handshakeTimeoutMs?: number;
+  /** Login grace time and the limits on connections whose ticket is not yet accepted. */
+  preauth?: PreauthLimits;
 }
 
 export interface RdpDoor {
   port: number;
+  preauth: PreauthGate;
   close(): Promise<void>;
 }
 
@@ -46,10 +50,13 @@ export const rdpDoorTestHooks: { tap: ((sessionId: string, direction: 'in' | 'ou
 export async function startRdpDoor(opts: RdpDoorOptions): Promise<RdpDoor> {
   const secureContext = createSecureContext({ key: opts.key, cert: opts.cert, minVersion: 'TLSv1.2' });
   const sockets = new Set<Socket>();
+  const gate = new PreauthGate('rdp', opts.preauth ?? DEFAULT_PREAUTH_LIMITS, opts.log);
   const server: Server = createServer((sock) => {
+    const startup = gate.admit(sock, normalizeIp(sock.remoteAddress ?? ''));
+    if (!startup) return;
     sockets.add(sock);
     sock.once('close', () => sockets.delete(sock));
-    onConnection(sock, opts, secureContext).catch((err) => {
+    onConnection(sock, opts, secureContext, startup).catch((err) => {
       opts.log.error({ err: { message: (err as Error).message, stack: (err as Error).stack } }, 'rdp door: connection handling failed');
       sock.destroy();
     });
@@ -58,15 +65,17 @@ export async function startRdpDoor(opts: RdpDoorOptions): Promise<RdpDoor> {
   const port = await listenOn(server, opts.port, opts.host);
   return {
     port,
+    preauth: gate,
     close: () =>
       new Promise<void>((resolve) => {
+        gate.close();
         server.close(() => resolve());
         for (const s of sockets) s.destroy();
       }),
   };
 }
 
-async function onConnection(sock: Socket, opts: RdpDoorOptions, secureContext: SecureContext): Promise<void> {
+async function onConnection(sock: Socket, opts: RdpDoorOptions, secureContext: SecureContext, startup: Startup): Promise<void> {
   const { broker, log } = opts;
   const ip = normalizeIp(sock.remoteAddress ?? '');
   const handshakeTimeoutMs = opts.handshakeTimeoutMs ?? 10_000;
@@ -104,7 +113,10 @@ async function onConnection(sock: Socket, opts: RdpDoorOptions, secureContext: S
     sock.destroy();
     return;
   }
+  // The ticket is accepted: this connection leaves the unauthenticated count (and its grace timer stops).
+  startup.done();
   const h = handle;
+  if (sock.destroyed) return void h.end('client disconnected').catch((err) => log.error({ err: { message: (err as Error).message } }, 'session end failed'));
   h.note('rdp_client', { ticketVia: hello.source, requestedProtocols: hello.requestedProtocols, preconnection: hello.source === 'preconnection' });
 
   let relay: RdpRelay | null = null;
