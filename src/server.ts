@@ -91,6 +91,7 @@ export async function startServer(config: Config, opts: { logStream?: NodeJS.Wri
     await ssh?.close();
     await rdp.close();
     await app.close();
+    await core.auth.flushSignInSummaries().catch(() => {});
     await core.audit.record(SYSTEM, { action: 'system.stop' }).catch(() => {});
     await core.audit.checkpoint().catch(() => {});
     await store.close();

@@ -45,7 +45,10 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
   });
 
   app.setErrorHandler((err: any, req, reply) => {
-    if (err instanceof AppError) return reply.status(err.status).send({ error: { code: err.code, message: err.message } });
+    if (err instanceof AppError) {
+      if (err.extra?.retryAfterSeconds) reply.header('retry-after', String(err.extra.retryAfterSeconds));
+      return reply.status(err.status).send({ error: { code: err.code, message: err.message, ...err.extra?.fields } });
+    }
     if (err.validation) {
       return reply.status(400).send({ error: { code: 'invalid_request', message: `${err.validationContext ?? 'request'}${err.validation[0]?.instancePath ?? ''} ${err.validation[0]?.message ?? 'is invalid'}`.replace(/^(\w+)\//, '$1.') } });
     }
