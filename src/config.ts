@@ -68,6 +68,8 @@ function readConfigFile(path: string): Source {
     if (!(KEYS as readonly string[]).includes(key)) throw new ConfigError('GATEHOUSE_CONFIG', `${path}: unknown setting "${k}"`);
     if (v === null || v === undefined) continue;
     if (typeof v !== 'string' && typeof v !== 'number') throw new ConfigError(key, `must be a string or number in ${path}`);
+    // A JSON file can say what it means: ports are numbers there ("8443" is refused, not guessed at).
+    if (key.endsWith('_PORT') && typeof v !== 'number') throw new ConfigError(key, `must be a JSON number (a TCP port) in ${path}, got ${JSON.stringify(v)}`);
     out[key] = String(v);
   }
   return out;

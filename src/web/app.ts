@@ -11,6 +11,7 @@ import cookie from '@fastify/cookie';
 import websocket from '@fastify/websocket';
 import { CSRF_HEADER, SESSION_COOKIE, csrfFor } from './cookies.js';
 import { registerUi } from './ui.js';
+import { clientErrorHandler } from './client-errors.js';
 import './types.js';
 
 export interface AppOptions {
@@ -20,6 +21,8 @@ export interface AppOptions {
 }
 
 export const BODY_LIMIT = 1024 * 1024;
+/** Form bodies (only /oauth2/token takes them) are small. */
+const FORM_BODY_LIMIT = 64 * 1024;
 
 function makeAjv(coerce: boolean) {
   return new Ajv({ coerceTypes: coerce, useDefaults: true, removeAdditional: false, allErrors: false, strict: false });
@@ -32,6 +35,8 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
     // Router-level failures (malformed %-escapes, over-long path parameters) get the uniform error shape too.
     frameworkErrors: (err: { code?: string; statusCode?: number }, _req: unknown, reply: { status(n: number): { send(b: unknown): unknown } }) =>
       reply.status(typeof err.statusCode === 'number' ? err.statusCode : 400).send({ error: { code: err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'uri_too_long' : 'invalid_url', message: err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : 'the URL is not valid (bad percent-encoding)' } }),
+    // Parser-level failures (431 headers too large, malformed HTTP, timeouts) too.
+    clientErrorHandler,
     ...(opts.https ? { https: opts.https } : {}),
   } as FastifyServerOptions) as unknown as FastifyInstance;
 
@@ -40,7 +45,7 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
   const lenient = makeAjv(true);
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : lenient).compile(schema));
 
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, raw, done) => {
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: FORM_BODY_LIMIT }, (_req, raw, done) => {
     done(null, Object.fromEntries(new URLSearchParams(raw as string)));
   });
 
@@ -62,7 +67,8 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
             : err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError
               ? 'invalid_json'
               : 'bad_request';
-      const message = code === 'payload_too_large' ? `request body is larger than ${BODY_LIMIT} bytes` : code === 'invalid_json' ? 'request body is not valid JSON' : String(err.message ?? 'bad request');
+      const limit = /^application\/x-www-form-urlencoded/i.test(String(req.headers['content-type'] ?? '')) ? FORM_BODY_LIMIT : BODY_LIMIT;
+      const message = code === 'payload_too_large' ? `request body is larger than ${limit} bytes` : code === 'invalid_json' ? 'request body is not valid JSON' : String(err.message ?? 'bad request');
       return reply.status(status).send({ error: { code, message } });
     }
     req.log.error({ err: { message: err.message, stack: err.stack, code: err.code } }, 'unhandled error');

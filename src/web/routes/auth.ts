@@ -5,7 +5,7 @@ import { AppError, badRequest } from '../../core/errors.js';
 import { checkPasswordPolicy, hashPassword } from '../../core/identity/passwords.js';
 import { actorOf } from '../../core/identity/principal.js';
 import { SCOPE_NAMES } from '../../core/identity/permissions.js';
-import { body, idParams, str } from '../schemas.js';
+import { body, idParams, pageOf, pageQuery, str, type PageQuery } from '../schemas.js';
 import { clearSessionCookies, setSessionCookies } from '../cookies.js';
 
 export const authRoutes =
@@ -100,7 +100,7 @@ export const authRoutes =
       },
     );
 
-    app.get('/api/v1/tokens', { schema: { tags: ['auth'], summary: 'Your unexpired tokens (never their values)' } }, async (req) => ({ items: await core.auth.listTokens(req.principal!.userId) }));
+    app.get<{ Querystring: PageQuery }>('/api/v1/tokens', { schema: { tags: ['auth'], summary: 'Your unexpired tokens (never their values)', querystring: pageQuery() } }, async (req) => pageOf(await core.auth.listTokens(req.principal!.userId), req.query));
 
     app.post<{ Body: { name: string; scopes: string[]; expiresInDays?: number } }>(
       '/api/v1/tokens',
