@@ -37,6 +37,8 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
       reply.status(typeof err.statusCode === 'number' ? err.statusCode : 400).send({ error: { code: err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'uri_too_long' : 'invalid_url', message: err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : 'the URL is not valid (bad percent-encoding)' } }),
     // Parser-level failures (431 headers too large, malformed HTTP, timeouts) too.
     clientErrorHandler,
+    // Requests arriving while the server closes get the uniform 503 below, not Fastify's own.
+    return503OnClosing: false,
     ...(opts.https ? { https: opts.https } : {}),
   } as FastifyServerOptions) as unknown as FastifyInstance;
 
@@ -75,6 +77,17 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
     return reply.status(500).send({ error: { code: 'internal', message: 'internal error; the server log has details' } });
   });
 
+  // While the server closes, requests still arriving on open connections are refused in the
+  // uniform shape (Fastify's built-in 503 body is {error, message, statusCode}).
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (_req, reply) => {
+    if (!closing) return;
+    reply.header('connection', 'close');
+    return reply.status(503).send({ error: { code: 'shutting_down', message: 'the gateway is shutting down; try again in a moment' } });
+  });
 
   // NUL characters cannot be stored in PostgreSQL text and have no business in names or ids: refuse them on both databases.
   const hasNul = (v: unknown, depth = 0): boolean =>
