@@ -357,6 +357,8 @@ describe('docs name what the code reads', () => {
       const file = join(dir, 'c.json');
       writeFileSync(file, JSON.stringify({ httpPort: '8443' }));
       assert.throws(() => loadConfig({ GATEHOUSE_CONFIG: file, GATEHOUSE_DATA_DIR: dir }), (e: unknown) => e instanceof ConfigError && /GATEHOUSE_HTTP_PORT must be a JSON number .*"8443"/.test(e.message));
+      // The environment overrides the file, so a bad value there that is overridden does not matter.
+      assert.equal(loadConfig({ GATEHOUSE_CONFIG: file, GATEHOUSE_DATA_DIR: dir, GATEHOUSE_HTTP_PORT: '9443' }).httpPort, 9443);
       writeFileSync(file, JSON.stringify({ sshPort: 2022 }));
       assert.equal(loadConfig({ GATEHOUSE_CONFIG: file, GATEHOUSE_DATA_DIR: dir }).sshPort, 2022);
       assert.throws(() => loadConfig({ GATEHOUSE_HTTP_PORT: 'abc', GATEHOUSE_DATA_DIR: dir }), /GATEHOUSE_HTTP_PORT/);
