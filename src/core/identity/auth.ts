@@ -79,8 +79,7 @@ export class Auth {
       await this.guard.failed(ip, { id: user?.id ?? null, name: input.username, ip }, { action: 'auth.login', target: user ? { type: 'user', id: user.id } : undefined, details: { reason, via } }, guess);
       throw err;
     };
-    const threshold = await this.settings.get('lockoutThreshold');
-    const minutes = await this.settings.get('lockoutMinutes');
+    const { lockoutThreshold: threshold, lockoutMinutes: minutes } = await this.settings.all();
     if (!user) {
       const until = this.unknownNames.lockedUntil(input.username);
       if (until) return fail('unknown user; locked', true, lockedError(until));
