@@ -79,14 +79,23 @@ function readConfigFile(path: string): Source {
     if (!(KEYS as readonly string[]).includes(key)) throw new ConfigError('GATEHOUSE_CONFIG', `${path}: unknown setting "${k}"`);
     if (v === null || v === undefined) continue;
     if (typeof v !== 'string' && typeof v !== 'number') throw new ConfigError(key, `must be a string or number in ${path}`);
+    // A JSON file can say what it means: a port there is a number ("8443" is refused, not guessed at).
+    if (key.endsWith('_PORT') && typeof v !== 'number') {
+      out[key] = STRING_PORT + String(v);
+      continue;
+    }
     out[key] = String(v);
   }
   return out;
 }
 
+/** Marks a port the config file gave as a JSON string; refused only if the environment does not override it. */
+const STRING_PORT = '\u0000string:';
+
 function port(src: Source, key: string, def: number): number {
   const raw = src[key];
   if (raw === undefined || raw === '') return def;
+  if (raw.startsWith(STRING_PORT)) throw new ConfigError(key, `must be a JSON number (a TCP port) in the GATEHOUSE_CONFIG file, got ${JSON.stringify(raw.slice(STRING_PORT.length))}`);
   if (!/^\d+$/.test(raw.trim())) throw new ConfigError(key, `must be a TCP port number (0-65535), got "${raw}"`);
   const n = Number(raw);
   if (n > 65535) throw new ConfigError(key, `must be a TCP port number (0-65535), got "${raw}"`);

@@ -100,6 +100,7 @@ export async function startServer(config: Config, opts: { logStream?: NodeJS.Wri
     await rdp.close();
     webGate.close();
     await app.close();
+    await core.auth.flushSignInSummaries().catch(() => {});
     await core.audit.record(SYSTEM, { action: 'system.stop' }).catch(() => {});
     await core.audit.checkpoint().catch(() => {});
     await store.close();

@@ -189,11 +189,19 @@ secrets
   .option('--secret-field <name>', 'a secret field (password, privateKey, passphrase) whose value is read from stdin')
   .option('--folder <id>', 'folder id')
   .action(async (name: string, o: any) => {
-    const fields: Record<string, string> = {};
+    const fields: Record<string, string | number> = {};
     for (const kv of o.field ?? []) {
       const i = kv.indexOf('=');
       if (i < 1) throw new ApiError(400, 'invalid_request', `--field expects name=value, got "${kv}"`);
       fields[kv.slice(0, i)] = kv.slice(i + 1);
+    }
+    // The API takes number fields (e.g. port=2222) as JSON numbers: convert what the template says is a number.
+    if (Object.keys(fields).length) {
+      const tpl = await callJson(session(), 'GET', `/api/v1/templates/${encodeURIComponent(o.template)}`).catch(() => null);
+      for (const f of (tpl?.fields ?? []) as { name: string; type: string }[]) {
+        const v = fields[f.name];
+        if (f.type === 'number' && typeof v === 'string' && /^\d{1,10}$/.test(v)) fields[f.name] = Number(v);
+      }
     }
     if (o.secretField) fields[o.secretField] = await readStdin();
     out(await callJson(session(), 'POST', '/api/v1/secrets', { name, template: o.template, fields, ...(o.folder ? { folderId: o.folder } : {}) }));

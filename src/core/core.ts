@@ -58,7 +58,7 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   const audit = createAudit(config, store, settings, log);
   await audit.init();
   const dir = new Directory(store, audit);
-  const auth = new Auth(store, dir, audit, settings, dataKeys);
+  const auth = new Auth(store, dir, audit, settings, dataKeys, (err) => log.error({ err: { message: err.message } }, 'writing a failed sign-in summary to the audit trail failed'));
   const access = new Access(store);
   const templates = new Templates(store, audit);
   const folders = new Folders(store, access, audit, dir);

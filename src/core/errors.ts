@@ -5,6 +5,8 @@ export class AppError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** Extra facts for the client: fields added to the error object, and a Retry-After in seconds. */
+    readonly extra?: { fields?: Record<string, unknown>; retryAfterSeconds?: number },
   ) {
     super(message);
   }

@@ -49,6 +49,17 @@ export const SETTINGS = {
   } satisfies Def<string>,
   lockoutThreshold: { default: 5, description: 'Failed logins in a row that lock an account (0 disables lockout).', parse: int(0, 100) } satisfies Def<number>,
   lockoutMinutes: { default: 15, description: 'Minutes a locked account stays locked.', parse: int(1, 10080) } satisfies Def<number>,
+  loginRateLimit: {
+    default: 10,
+    description: 'Failed sign-ins (password, TOTP or client secret) one source address may make per loginRateWindowSeconds; past it every sign-in from that address is refused (429, Retry-After) until the window ends. 0 disables the limit.',
+    parse: int(0, 100000),
+  } satisfies Def<number>,
+  loginRateWindowSeconds: { default: 60, description: 'The window, in seconds, of loginRateLimit and loginAuditThreshold (counted from the first failure).', parse: int(1, 86400) } satisfies Def<number>,
+  loginAuditThreshold: {
+    default: 10,
+    description: 'Failed sign-ins from one source address per window that each get an audit event; the rest are counted into one auth.login.failed.aggregated event when the window ends. 0 writes an event for every failure.',
+    parse: int(0, 100000),
+  } satisfies Def<number>,
   loginTokenMinutes: { default: 720, description: 'Lifetime of tokens issued by /auth/login, in minutes.', parse: int(5, 43200) } satisfies Def<number>,
   auditCheckpointSeconds: { default: 300, description: 'How often the audit chain head is signed (also at shutdown).', parse: int(10, 86400) } satisfies Def<number>,
 } as const;

@@ -13,6 +13,7 @@ import { CSRF_HEADER, SESSION_COOKIE, csrfFor } from './cookies.js';
 import { registerUi } from './ui.js';
 import { registerTransportHeaders } from './transport-headers.js';
 import { HTTPS_TLS_OPTIONS } from '../tls.js';
+import { clientErrorHandler } from './client-errors.js';
 import './types.js';
 
 export interface AppOptions {
@@ -22,6 +23,8 @@ export interface AppOptions {
 }
 
 export const BODY_LIMIT = 1024 * 1024;
+/** Form bodies (only /oauth2/token takes them) are small. */
+const FORM_BODY_LIMIT = 64 * 1024;
 
 function makeAjv(coerce: boolean) {
   return new Ajv({ coerceTypes: coerce, useDefaults: true, removeAdditional: false, allErrors: false, strict: false });
@@ -36,6 +39,10 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
     // Router-level failures (malformed %-escapes, over-long path parameters) get the uniform error shape too.
     frameworkErrors: (err: { code?: string; statusCode?: number }, _req: unknown, reply: { status(n: number): { send(b: unknown): unknown } }) =>
       reply.status(typeof err.statusCode === 'number' ? err.statusCode : 400).send({ error: { code: err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'uri_too_long' : 'invalid_url', message: err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : 'the URL is not valid (bad percent-encoding)' } }),
+    // Parser-level failures (431 headers too large, malformed HTTP, timeouts) too.
+    clientErrorHandler,
+    // Requests arriving while the server closes get the uniform 503 below, not Fastify's own.
+    return503OnClosing: false,
     ...(opts.https ? { https: { ...HTTPS_TLS_OPTIONS, ...opts.https } } : {}),
   } as FastifyServerOptions) as unknown as FastifyInstance;
 
@@ -44,12 +51,15 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
   const lenient = makeAjv(true);
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : lenient).compile(schema));
 
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, raw, done) => {
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: FORM_BODY_LIMIT }, (_req, raw, done) => {
     done(null, Object.fromEntries(new URLSearchParams(raw as string)));
   });
 
   app.setErrorHandler((err: any, req, reply) => {
-    if (err instanceof AppError) return reply.status(err.status).send({ error: { code: err.code, message: err.message } });
+    if (err instanceof AppError) {
+      if (err.extra?.retryAfterSeconds) reply.header('retry-after', String(err.extra.retryAfterSeconds));
+      return reply.status(err.status).send({ error: { code: err.code, message: err.message, ...err.extra?.fields } });
+    }
     if (err.validation) {
       return reply.status(400).send({ error: { code: 'invalid_request', message: `${err.validationContext ?? 'request'}${err.validation[0]?.instancePath ?? ''} ${err.validation[0]?.message ?? 'is invalid'}`.replace(/^(\w+)\//, '$1.') } });
     }
@@ -63,13 +73,25 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
             : err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError
               ? 'invalid_json'
               : 'bad_request';
-      const message = code === 'payload_too_large' ? `request body is larger than ${BODY_LIMIT} bytes` : code === 'invalid_json' ? 'request body is not valid JSON' : String(err.message ?? 'bad request');
+      const limit = /^application\/x-www-form-urlencoded/i.test(String(req.headers['content-type'] ?? '')) ? FORM_BODY_LIMIT : BODY_LIMIT;
+      const message = code === 'payload_too_large' ? `request body is larger than ${limit} bytes` : code === 'invalid_json' ? 'request body is not valid JSON' : String(err.message ?? 'bad request');
       return reply.status(status).send({ error: { code, message } });
     }
     req.log.error({ err: { message: err.message, stack: err.stack, code: err.code } }, 'unhandled error');
     return reply.status(500).send({ error: { code: 'internal', message: 'internal error; the server log has details' } });
   });
 
+  // While the server closes, requests still arriving on open connections are refused in the
+  // uniform shape (Fastify's built-in 503 body is {error, message, statusCode}).
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (_req, reply) => {
+    if (!closing) return;
+    reply.header('connection', 'close');
+    return reply.status(503).send({ error: { code: 'shutting_down', message: 'the gateway is shutting down; try again in a moment' } });
+  });
 
   // NUL characters cannot be stored in PostgreSQL text and have no business in names or ids: refuse them on both databases.
   const hasNul = (v: unknown, depth = 0): boolean =>

@@ -13,11 +13,11 @@ export const idParams = {
   additionalProperties: false,
 } as const;
 
-export const pageQuery = (extra: Record<string, unknown> = {}) =>
+export const pageQuery = (extra: Record<string, unknown> = {}, bounds: { max?: number; default?: number } = {}) =>
   ({
     type: 'object',
     properties: {
-      limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
+      limit: { type: 'integer', minimum: 1, maximum: bounds.max ?? 500, default: bounds.default ?? 50 },
       offset: { type: 'integer', minimum: 0, maximum: 10_000_000, default: 0 },
       ...extra,
     },
@@ -38,3 +38,11 @@ export interface PageQuery {
   limit: number;
   offset: number;
 }
+
+/** One page of a list the service returns whole (short lists: templates, launchers, tokens, keys). */
+export const pageOf = <T>(all: T[], q: PageQuery): { items: T[]; total: number; limit: number; offset: number } => ({
+  items: all.slice(q.offset, q.offset + q.limit),
+  total: all.length,
+  limit: q.limit,
+  offset: q.offset,
+});

@@ -84,11 +84,13 @@ describe('gatehouse CLI against a running server', () => {
   });
 
   it('secrets create (secret field on stdin), list, reveal and share', T, async () => {
-    const c = await cli(['secrets', 'create', 'db1', '-t', 'unix-account', '-f', 'machine=127.0.0.1', '-f', 'username=root', '--secret-field', 'password'], dbPassword + '\n');
+    const c = await cli(['secrets', 'create', 'db1', '-t', 'unix-account', '-f', 'machine=127.0.0.1', '-f', 'username=root', '-f', 'port=2222', '--secret-field', 'password'], dbPassword + '\n');
     ok(c, 'secrets create');
     const created = JSON.parse(c.stdout);
     secretId = created.id;
     assert.deepEqual(created.secretFields, ['password']);
+    // The API refuses string ports; the CLI sends the template's number fields as numbers.
+    assert.equal(created.fields.port, 2222);
     assert.ok(!c.stdout.includes(dbPassword), 'create does not echo the secret');
 
     const l = await cli(['secrets', 'list']);

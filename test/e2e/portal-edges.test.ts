@@ -99,14 +99,23 @@ describe('web portal edge cases in a browser', { timeout: 60_000 }, () => {
       }
       // The third failure locks the account and says so at once …
       await submitSignIn(page, 'lou', 'wrong-password-3');
-      await page.getByText('This account is locked after too many failed sign-in attempts.').waitFor();
-      // … and now even the right password is refused, in plain words.
+      await page.getByText('This account is locked after too many failed sign-in attempts, until').waitFor();
+      // … and now even the right password is refused, in plain words, saying when the lock ends.
       const answer = page.waitForResponse((r) => r.url().includes('/api/v1/auth/') && r.request().method() === 'POST');
       await submitSignIn(page, 'lou', USERS.lou.password);
-      assert.equal((await answer).status(), 423);
-      await page.getByText('This account is locked after too many failed sign-in attempts.').waitFor();
-      await page.getByText('This account is locked after too many failed sign-in attempts.').waitFor();
-      assert.equal((await alert.innerText()).trim(), 'This account is locked after too many failed sign-in attempts. Try again later, or ask an administrator to unlock it.');
+      const locked = await answer;
+      assert.equal(locked.status(), 423);
+      const lockedUntil = ((await locked.json()) as { error: { lockedUntil: string } }).error.lockedUntil;
+      assert.ok(Date.parse(lockedUntil) > Date.now(), lockedUntil);
+      // As the portal words a time: "today 14:05", or date and time when the lock ends on another day.
+      const shown = await page.evaluate((iso) => {
+        const d = new Date(iso);
+        return d.toDateString() === new Date().toDateString()
+          ? `today ${new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' }).format(d)}`
+          : new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' }).format(d);
+      }, lockedUntil);
+      await page.getByText('This account is locked after too many failed sign-in attempts, until').waitFor();
+      assert.equal((await alert.innerText()).trim(), `This account is locked after too many failed sign-in attempts, until ${shown}. Try again then, or ask an administrator to unlock it.`);
       assert.equal(await page.getByRole('heading', { name: 'My access' }).count(), 0);
       await screenshot(page, 'edges-01-locked');
     }));

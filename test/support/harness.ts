@@ -80,6 +80,10 @@ export async function startTestApp(kind: DbKind, env: Record<string, string> = {
   await migrate(store.db);
   const core = await createCore(config, store, createLogger({ level: 'info', stream: sink }));
   await bootstrapAdmin(core);
+  // Every request here comes from 127.0.0.1 through inject, so the per-source limit on failed
+  // sign-ins would turn one test's wrong passwords into another's 429: it is off here, and the
+  // tests about it (login-abuse.test.ts) turn it on with small counts.
+  await core.settings.update({ loginRateLimit: 0 });
   const app = await buildApp(core);
   await app.ready();
 
@@ -117,6 +121,7 @@ export async function startTestApp(kind: DbKind, env: Record<string, string> = {
     user,
     close: async () => {
       await app.close();
+      await core.auth.flushSignInSummaries();
       await store.close();
       await db?.drop();
       rmSync(dataDir, { recursive: true, force: true });

@@ -7,6 +7,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** The error object's other fields (e.g. lockedUntil, retryAfter). */
+    readonly details: Record<string, unknown> = {},
   ) {
     super(message);
     this.name = 'ApiError';
@@ -74,7 +76,7 @@ export async function request<T = unknown>(method: string, path: string, body?: 
   }
   if (!res.ok) {
     const err = (data as { error?: { code?: string; message?: string } } | undefined)?.error;
-    const e = new ApiError(res.status, err?.code ?? `http_${res.status}`, err?.message ?? `The server answered ${res.status} ${res.statusText}.`);
+    const e = new ApiError(res.status, err?.code ?? `http_${res.status}`, err?.message ?? `The server answered ${res.status} ${res.statusText}.`, err && typeof err === 'object' ? err : {});
     if (res.status === 401 && !opts.anonymous) onUnauthorized?.();
     throw e;
   }

@@ -13,10 +13,20 @@ import type { Directory } from './directory.js';
 import { verifyPassword } from './passwords.js';
 import { SCOPE_NAMES, type Scope } from './permissions.js';
 import type { Principal } from './principal.js';
+import { SignInGuard, UnknownNameLockouts } from './rate-limit.js';
 
 export const TOKEN_PREFIX = 'gh_';
 const hashToken = (t: string) => sha256hex(`gatehouse-token:${t}`);
 const ISSUER = 'Gatehouse';
+
+/** 423 with the lock's end, in the message, as `lockedUntil` and as Retry-After. */
+function lockedError(until: number): AppError {
+  const iso = new Date(until).toISOString();
+  return new AppError(423, 'account_locked', `account locked after too many failed logins until ${iso}; try again then or ask an administrator to unlock it`, {
+    fields: { lockedUntil: iso },
+    retryAfterSeconds: Math.max(1, Math.ceil((until - now()) / 1000)),
+  });
+}
 
 export interface TokenView {
   id: string;
@@ -35,7 +45,14 @@ export class Auth {
     private readonly audit: AuditService,
     private readonly settings: SettingsService,
     private readonly dataKeys: DataKeys,
-  ) {}
+    onAuditError: (err: Error) => void = () => undefined,
+  ) {
+    this.guard = new SignInGuard(settings, audit, onAuditError);
+  }
+
+  private readonly guard: SignInGuard;
+  /** Lockout state of names that match no account (and of unknown OAuth2 client ids). */
+  private readonly unknownNames = new UnknownNameLockouts();
 
   private get db() {
     return this.store.db;
@@ -43,41 +60,65 @@ export class Auth {
 
   // ---- login
 
+  /** Pending failure summaries are written (shutdown calls this before the last checkpoint). */
+  flushSignInSummaries(): Promise<void> {
+    return this.guard.flush();
+  }
+
   /**
-   * Checks password (+ second factor) with lockout and auditing. `via` names the door
-   * (api, ssh) in the audit event. Application accounts may use only the API.
+   * Checks password (+ second factor) with the per-source limit, lockout and auditing. `via`
+   * names the door (api, ssh, web) in the audit event. Application accounts may use only the API.
+   * A name that matches no account gets the same answers as one that does: 401 until the
+   * lockout threshold, then 423 account_locked with the lock's end.
    */
   async authenticate(input: { username: string; password: string; totp?: string }, ip: string | null, via: 'api' | 'ssh' | 'web' = 'api'): Promise<User> {
+    await this.guard.admit(ip, { id: null, name: input.username, ip }, { action: 'auth.login', details: { via } });
     const user = await this.dir.userByName(input.username);
-    const fail = async (reason: string, code = 'invalid_credentials', message = 'invalid username or password', status = 401): Promise<never> => {
-      await this.audit.record({ id: user?.id ?? null, name: input.username, ip }, { action: 'auth.login', outcome: 'failure', target: user ? { type: 'user', id: user.id } : undefined, details: { reason, via } });
-      throw new AppError(status, code, message);
+    // `guess`: a failure that counts against the source's limit (not e.g. "TOTP code needed").
+    const fail = async (reason: string, guess: boolean, err: AppError = new AppError(401, 'invalid_credentials', 'invalid username or password')): Promise<never> => {
+      await this.guard.failed(ip, { id: user?.id ?? null, name: input.username, ip }, { action: 'auth.login', target: user ? { type: 'user', id: user.id } : undefined, details: { reason, via } }, guess);
+      throw err;
     };
+    const { lockoutThreshold: threshold, lockoutMinutes: minutes } = await this.settings.all();
     if (!user) {
+      const until = this.unknownNames.lockedUntil(input.username);
+      if (until) return fail('unknown user; locked', true, lockedError(until));
       await verifyPassword(null, input.password);
-      return fail('unknown user');
+      const locked = this.unknownNames.fail(input.username, threshold, minutes);
+      return fail(locked ? 'unknown user; locked' : 'unknown user', true, locked ? lockedError(locked) : undefined);
     }
-    const LOCKED = 'account locked after too many failed logins; try again later or ask an administrator to unlock it';
-    if (user.lockedUntil && user.lockedUntil > now()) {
-      return fail('account locked', 'account_locked', LOCKED, 423);
-    }
+    if (user.lockedUntil && user.lockedUntil > now()) return fail('account locked', true, lockedError(user.lockedUntil));
     if (!(await verifyPassword(user.passwordHash, input.password))) {
       // The attempt that locks the account says so at once, not only the next one.
-      if (await this.registerFailure(user)) return fail('wrong password; account locked', 'account_locked', LOCKED, 423);
-      return fail('wrong password');
+      const locked = await this.registerFailure(user);
+      return fail(locked ? 'wrong password; account locked' : 'wrong password', true, locked ? lockedError(locked) : undefined);
     }
-    if (!user.enabled) return fail('account disabled', 'account_disabled', 'this account is disabled', 403);
-    if (user.isApplication && via !== 'api') return fail('application account outside the API', 'application_account', 'application accounts can only use the API', 403);
+    if (!user.enabled) return fail('account disabled', false, new AppError(403, 'account_disabled', 'this account is disabled'));
+    if (user.isApplication && via !== 'api') return fail('application account outside the API', false, new AppError(403, 'application_account', 'application accounts can only use the API'));
     if (user.totpEnabled) {
-      if (!input.totp) return fail('second factor missing', 'totp_required', 'a TOTP code (or a recovery code) is required for this account');
+      if (!input.totp) return fail('second factor missing', false, new AppError(401, 'totp_required', 'a TOTP code (or a recovery code) is required for this account'));
       if (!(await this.checkSecondFactor(user, input.totp))) {
-        if (await this.registerFailure(user)) return fail('wrong second factor; account locked', 'account_locked', LOCKED, 423);
-        return fail('wrong second factor', 'invalid_totp', 'invalid TOTP code');
+        const locked = await this.registerFailure(user);
+        return fail(locked ? 'wrong second factor; account locked' : 'wrong second factor', true, locked ? lockedError(locked) : new AppError(401, 'invalid_totp', 'invalid TOTP code'));
       }
     }
     await this.db.updateTable('users').set({ failedLogins: 0, lockedUntil: null, lastLoginAt: now() }).where('id', '=', user.id).execute();
+    this.guard.succeeded(ip);
     await this.audit.record({ id: user.id, name: user.username, ip }, { action: 'auth.login', target: { type: 'user', id: user.id }, details: { method: user.totpEnabled ? 'password+totp' : 'password', via } });
     return user;
+  }
+
+  /**
+   * A signed-in user's own password, asked again before a sensitive change: under the same
+   * per-source limit as sign-ins, and a wrong one is audited (`auth.password_check`).
+   */
+  async checkOwnPassword(user: User, password: string, ip: string | null, purpose: string): Promise<boolean> {
+    const actor = { id: user.id, name: user.username, ip };
+    const input = { action: 'auth.password_check', target: { type: 'user', id: user.id }, details: { purpose } };
+    await this.guard.admit(ip, actor, input);
+    if (await verifyPassword(user.passwordHash, password)) return true;
+    await this.guard.failed(ip, actor, { ...input, details: { ...input.details, reason: 'wrong password' } }, true);
+    return false;
   }
 
   async login(input: { username: string; password: string; totp?: string }, ip: string | null): Promise<{ token: string; expiresAt: string; user: User }> {
@@ -87,15 +128,15 @@ export class Auth {
     return { token, expiresAt, user };
   }
 
-  /** Counts a failed login; true when this failure locked the account. */
-  private async registerFailure(user: User): Promise<boolean> {
+  /** Counts a failed login; returns when the lock ends if this failure locked the account. */
+  private async registerFailure(user: User): Promise<number | null> {
     const threshold = await this.settings.get('lockoutThreshold');
     const failed = user.failedLogins + 1;
     const lock = threshold > 0 && failed >= threshold;
     const lockedUntil = lock ? now() + (await this.settings.get('lockoutMinutes')) * 60_000 : user.lockedUntil;
     await this.db.updateTable('users').set({ failedLogins: lock ? 0 : failed, lockedUntil }).where('id', '=', user.id).execute();
     if (lock) await this.audit.record({ id: user.id, name: user.username }, { action: 'user.lockout', outcome: 'failure', target: { type: 'user', id: user.id }, details: { failedLogins: failed } });
-    return lock;
+    return lock ? lockedUntil : null;
   }
 
   // ---- tokens
@@ -246,12 +287,30 @@ export class Auth {
   }
 
   async clientCredentialsGrant(clientId: string, clientSecret: string, scope: string | undefined, ip: string | null): Promise<{ access_token: string; token_type: 'Bearer'; expires_in: number; scope?: string }> {
+    // Wrong secrets count like wrong passwords: against the source's limit and toward the
+    // lockout of the application account; an unknown client id locks like an unknown user name.
+    await this.guard.admit(ip, { id: null, name: clientId, ip }, { action: 'auth.oauth_token', details: { clientId, via: 'oauth2' } });
     const client = await this.db.selectFrom('oauthClients').selectAll().where('clientId', '=', clientId).executeTakeFirst();
     const user = client ? await this.dir.userRow(client.userId).catch(() => undefined) : undefined;
-    if (!client || !user || !safeEqual(client.secretHash, sha256hex(`client-secret:${clientSecret}`)) || !user.enabled) {
-      await this.audit.record({ id: user?.id ?? null, name: user?.username ?? clientId, ip }, { action: 'auth.oauth_token', outcome: 'failure', details: { reason: !client ? 'unknown client' : !user?.enabled ? 'account disabled' : 'wrong secret' } });
-      throw new AppError(401, 'invalid_client', 'client authentication failed');
+    const fail = async (reason: string, guess: boolean, lockedUntil?: number | null): Promise<never> => {
+      await this.guard.failed(ip, { id: user?.id ?? null, name: user?.username ?? clientId, ip }, { action: 'auth.oauth_token', target: user ? { type: 'user', id: user.id } : undefined, details: { reason, clientId, via: 'oauth2' } }, guess);
+      throw lockedUntil ? lockedError(lockedUntil) : new AppError(401, 'invalid_client', 'client authentication failed');
+    };
+    if (!client || !user) {
+      const name = `client:${clientId}`;
+      const until = this.unknownNames.lockedUntil(name);
+      if (until) return fail('unknown client; locked', true, until);
+      const locked = this.unknownNames.fail(name, await this.settings.get('lockoutThreshold'), await this.settings.get('lockoutMinutes'));
+      return fail(locked ? 'unknown client; locked' : 'unknown client', true, locked);
     }
+    if (user.lockedUntil && user.lockedUntil > now()) return fail('account locked', true, user.lockedUntil);
+    if (!safeEqual(client.secretHash, sha256hex(`client-secret:${clientSecret}`))) {
+      const locked = await this.registerFailure(user);
+      return fail(locked ? 'wrong secret; account locked' : 'wrong secret', true, locked);
+    }
+    if (!user.enabled) return fail('account disabled', false);
+    await this.db.updateTable('users').set({ failedLogins: 0, lockedUntil: null }).where('id', '=', user.id).execute();
+    this.guard.succeeded(ip);
     let scopes: Scope[] | null = null;
     if (scope) {
       const req = scope.split(/\s+/).filter(Boolean);

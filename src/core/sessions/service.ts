@@ -269,8 +269,11 @@ export class Sessions {
     return { items, total: ids.length };
   }
 
-  async text(id: string): Promise<{ at: number; kind: string; text: string }[]> {
+  async text(id: string, page: { limit: number; offset: number }): Promise<{ items: { at: number; kind: string; text: string }[]; total: number }> {
     await this.get(id);
-    return this.store.db.selectFrom('sessionText').select(['at', 'kind', 'text']).where('sessionId', '=', id).orderBy('seq').execute();
+    const base = this.store.db.selectFrom('sessionText').where('sessionId', '=', id);
+    const [{ total }] = (await base.select((eb) => eb.fn.countAll<number>().as('total')).execute()) as [{ total: number }];
+    const items = await base.select(['at', 'kind', 'text']).orderBy('seq').limit(page.limit).offset(page.offset).execute();
+    return { items, total: Number(total) };
   }
 }

@@ -141,6 +141,9 @@ export class Templates {
       if (!/^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(fd.name)) throw badRequest(`field name "${fd.name}" must start with a letter and hold letters, digits or _`);
       if (names.has(fd.name)) throw badRequest(`field "${fd.name}" is defined twice`);
       names.add(fd.name);
+      // Launches read `port` as the target's TCP port.
+      if (fd.name === 'port' && fd.type !== 'number') throw badRequest('field "port" must have type "number" (launches connect to it)');
+      if (fd.type === 'number' && fd.default !== undefined) numberField(fd.name, fd.default, `the default of field "${fd.name}"`);
     }
     for (const k of ['machineField', 'domainField', 'usernameField'] as const) {
       const v = def[k];
@@ -210,6 +213,18 @@ export class Templates {
   }
 }
 
+/**
+ * A number field's value: a JSON integer (a string such as "22" is refused, not guessed at).
+ * The field `port` is what launches connect to, so it must be a TCP port, 1-65535.
+ */
+export function numberField(name: string, v: unknown, what = `field "${name}"`): number {
+  const min = name === 'port' ? 1 : 0;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > 65535) {
+    throw badRequest(`${what} must be ${name === 'port' ? 'a TCP port number' : 'a whole number'} from ${min} to 65535, given as a JSON number${typeof v === 'string' ? ', not a string' : ''}`);
+  }
+  return v;
+}
+
 /** Splits and checks field values against a template: public fields stay readable, secret ones get encrypted. */
 export function splitFields(t: TemplateView, fields: Record<string, unknown>, partial = false): { pub: Record<string, string | number>; sec: Record<string, string> } {
   const pub: Record<string, string | number> = {};
@@ -219,8 +234,7 @@ export function splitFields(t: TemplateView, fields: Record<string, unknown>, pa
     if (!fd) throw badRequest(`unknown field "${k}" for template "${t.name}"; fields: ${t.fields.map((x) => x.name).join(', ')}`);
     if (v === null || v === undefined || v === '') continue;
     if (fd.type === 'number') {
-      const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
-      if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 65535) throw badRequest(`field "${k}" must be a whole number between 0 and 65535`);
+      const n = numberField(k, v);
       (fd.secret ? sec : pub)[k] = fd.secret ? String(n) : n;
       continue;
     }

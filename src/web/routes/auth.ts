@@ -2,10 +2,10 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Core } from '../../core/core.js';
 import { AppError, badRequest } from '../../core/errors.js';
-import { verifyPassword, checkPasswordPolicy, hashPassword } from '../../core/identity/passwords.js';
+import { checkPasswordPolicy, hashPassword } from '../../core/identity/passwords.js';
 import { actorOf } from '../../core/identity/principal.js';
 import { SCOPE_NAMES } from '../../core/identity/permissions.js';
-import { body, idParams, str } from '../schemas.js';
+import { body, idParams, pageOf, pageQuery, str, type PageQuery } from '../schemas.js';
 import { clearSessionCookies, setSessionCookies } from '../cookies.js';
 
 export const authRoutes =
@@ -72,7 +72,7 @@ export const authRoutes =
       async (req, reply) => {
         const p = req.principal!;
         const user = await core.dir.userRow(p.userId);
-        if (!(await verifyPassword(user.passwordHash, req.body.currentPassword))) throw new AppError(403, 'invalid_credentials', 'current password is wrong');
+        if (!(await core.auth.checkOwnPassword(user, req.body.currentPassword, req.ip, 'password change'))) throw new AppError(403, 'invalid_credentials', 'current password is wrong');
         checkPasswordPolicy(req.body.newPassword);
         await core.store.db.updateTable('users').set({ passwordHash: await hashPassword(req.body.newPassword), updatedAt: Date.now() }).where('id', '=', p.userId).execute();
         await core.store.db.deleteFrom('apiTokens').where('userId', '=', p.userId).where('kind', '=', 'session').where('id', '!=', p.tokenId).execute();
@@ -94,13 +94,13 @@ export const authRoutes =
       { schema: { tags: ['auth'], summary: 'Turn your own TOTP off (needs your password)', body: body({ password: str(1024) }, ['password']) } },
       async (req, reply) => {
         const user = await core.dir.userRow(req.principal!.userId);
-        if (!(await verifyPassword(user.passwordHash, req.body.password))) throw new AppError(403, 'invalid_credentials', 'password is wrong');
+        if (!(await core.auth.checkOwnPassword(user, req.body.password, req.ip, 'turn off TOTP'))) throw new AppError(403, 'invalid_credentials', 'password is wrong');
         await core.auth.disableTotp(actorOf(req.principal, req.ip), user.id);
         return reply.status(204).send();
       },
     );
 
-    app.get('/api/v1/tokens', { schema: { tags: ['auth'], summary: 'Your unexpired tokens (never their values)' } }, async (req) => ({ items: await core.auth.listTokens(req.principal!.userId) }));
+    app.get<{ Querystring: PageQuery }>('/api/v1/tokens', { schema: { tags: ['auth'], summary: 'Your unexpired tokens (never their values)', querystring: pageQuery() } }, async (req) => pageOf(await core.auth.listTokens(req.principal!.userId), req.query));
 
     app.post<{ Body: { name: string; scopes: string[]; expiresInDays?: number } }>(
       '/api/v1/tokens',

@@ -11,7 +11,9 @@ import { badRequest, forbidden } from '../../core/errors.js';
 import { actorOf, type Principal } from '../../core/identity/principal.js';
 import type { LauncherInput } from '../../core/launch/launchers.js';
 import { buildRdpFile, RDP_FILE_CONTENT_TYPE, rdpFileName } from '../../protocols/rdp/rdp-file.js';
-import { body, bool, idParams, nullableStr, optStr, pageQuery, str, type PageQuery } from '../schemas.js';
+import { body, bool, idParams, nullableStr, optStr, pageOf, pageQuery, str, type PageQuery } from '../schemas.js';
+
+const TEXT_PAGE = 10_000;
 
 const launcherProps = {
   name: str(128),
@@ -67,10 +69,11 @@ export const sessionRoutes =
       });
 
     // ---- launchers
-    app.get('/launchers', { schema: { tags: ['launchers'], summary: 'Launcher types: built-in ssh, telnet, rdp and session connector launchers' } }, async () => {
-      const items = await core.launchers.list();
-      return { items, total: items.length, limit: items.length, offset: 0 };
-    });
+    app.get<{ Querystring: PageQuery }>(
+      '/launchers',
+      { schema: { tags: ['launchers'], summary: 'Launcher types: built-in ssh, telnet, rdp and session connector launchers', querystring: pageQuery() } },
+      async (req) => pageOf(await core.launchers.list(), req.query),
+    );
     app.get<{ Params: { id: string } }>('/launchers/:id', { schema: { tags: ['launchers'], params: idParams } }, async (req) => core.launchers.get(req.params.id));
     app.post<{ Body: LauncherInput & { name: string; type: 'session-connector' } }>(
       '/launchers',
@@ -237,10 +240,19 @@ export const sessionRoutes =
         return reply.send(createReadStream(path));
       },
     );
-    app.get<{ Params: { sessionId: string } }>(
+    // A recording's index is read whole by the player, so its pages are larger (up to 10000 lines).
+    app.get<{ Params: { sessionId: string }; Querystring: PageQuery }>(
       '/recordings/:sessionId/text',
-      { config: { permission: 'view_recordings' }, schema: { tags: ['recordings'], summary: 'The typed-text index of one session (commands and events with their time offsets)', params: { type: 'object', properties: { sessionId: str(128) }, required: ['sessionId'] } } },
-      async (req) => ({ items: await core.sessions.text(req.params.sessionId) }),
+      {
+        config: { permission: 'view_recordings' },
+        schema: {
+          tags: ['recordings'],
+          summary: 'The typed-text index of one session (commands and events with their time offsets); limit 1-10000, default 10000',
+          params: { type: 'object', properties: { sessionId: str(128) }, required: ['sessionId'] },
+          querystring: pageQuery({}, { max: TEXT_PAGE, default: TEXT_PAGE }),
+        },
+      },
+      async (req) => ({ ...(await core.sessions.text(req.params.sessionId, req.query)), limit: req.query.limit, offset: req.query.offset }),
     );
 
     // ---- host keys pinned per secret
@@ -255,7 +267,7 @@ export const sessionRoutes =
     });
 
     // ---- the caller's SSH public keys (for `ssh user:secret@gatehouse`)
-    app.get('/me/ssh-keys', { schema: { tags: ['auth'], summary: 'Your registered SSH public keys' } }, async (req) => ({ items: await core.sshKeys.list(req.principal!.userId) }));
+    app.get<{ Querystring: PageQuery }>('/me/ssh-keys', { schema: { tags: ['auth'], summary: 'Your registered SSH public keys', querystring: pageQuery() } }, async (req) => pageOf(await core.sshKeys.list(req.principal!.userId), req.query));
     app.post<{ Body: { name: string; publicKey: string } }>(
       '/me/ssh-keys',
       { schema: { tags: ['auth'], summary: 'Register an SSH public key for logging in at the SSH door as <user>:<secret>', body: body({ name: str(100), publicKey: str(16384) }, ['name', 'publicKey']) } },

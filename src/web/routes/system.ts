@@ -15,6 +15,9 @@ const settingsBody = body({
   publicUrl: { type: 'string', maxLength: 2048 },
   lockoutThreshold: { type: 'integer', minimum: 0, maximum: 100 },
   lockoutMinutes: { type: 'integer', minimum: 1, maximum: 10080 },
+  loginRateLimit: { type: 'integer', minimum: 0, maximum: 100000 },
+  loginRateWindowSeconds: { type: 'integer', minimum: 1, maximum: 86400 },
+  loginAuditThreshold: { type: 'integer', minimum: 0, maximum: 100000 },
   loginTokenMinutes: { type: 'integer', minimum: 5, maximum: 43200 },
   auditCheckpointSeconds: { type: 'integer', minimum: 10, maximum: 86400 },
 });

@@ -6,7 +6,7 @@ import { LEVELS } from '../../core/vault/access.js';
 import type { AclInput } from '../../core/vault/folders.js';
 import type { SecretInput } from '../../core/vault/secrets.js';
 import { MAX_KEY_FIELD, type FieldDef, type TemplateDef } from '../../core/vault/templates.js';
-import { body, bool, idParams, nullableStr, optStr, pageQuery, str, type PageQuery } from '../schemas.js';
+import { body, bool, idParams, nullableStr, optStr, pageOf, pageQuery, str, type PageQuery } from '../schemas.js';
 
 const aclBody = body(
   {
@@ -80,10 +80,7 @@ export const vaultRoutes =
     );
 
     // ---- templates
-    app.get('/templates', { schema: { tags: ['templates'], summary: 'Secret templates, built-in and custom' } }, async () => {
-      const items = await core.templates.list();
-      return { items, total: items.length, limit: items.length, offset: 0 };
-    });
+    app.get<{ Querystring: PageQuery }>('/templates', { schema: { tags: ['templates'], summary: 'Secret templates, built-in and custom', querystring: pageQuery() } }, async (req) => pageOf(await core.templates.list(), req.query));
     app.get<{ Params: { id: string } }>('/templates/:id', { schema: { tags: ['templates'], params: idParams } }, async (req) => core.templates.get(req.params.id));
     app.post<{ Body: { name: string; fields: FieldDef[] } & Partial<TemplateDef> }>(
       '/templates',

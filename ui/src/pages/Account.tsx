@@ -246,7 +246,7 @@ function TotpCard() {
 
 function SshKeysCard() {
   const me = useMe();
-  const keys = useApi<{ items: SshKey[] }>('/me/ssh-keys');
+  const keys = useApi<{ items: SshKey[] }>('/me/ssh-keys?limit=500');
   const toast = useToast();
   const confirm = useConfirm();
   const [adding, setAdding] = useState(false);

@@ -32,8 +32,8 @@ export function MyAccess() {
   const all = useApi<Page<Secret>>(`/secrets?limit=${PAGE}`);
   const serverSearch = !!all.data && all.data.total > PAGE && q !== '';
   const searched = useApi<Page<Secret>>(serverSearch ? `/secrets?limit=${PAGE}&search=${encodeURIComponent(q)}` : null);
-  const templates = useApi<Page<Template>>('/templates');
-  const launchers = useApi<Page<Launcher>>('/launchers');
+  const templates = useApi<Page<Template>>('/templates?limit=500');
+  const launchers = useApi<Page<Launcher>>('/launchers?limit=500');
   const folders = useApi<Page<Folder>>('/folders?limit=500');
   const [rows, setRows] = useState<Record<string, RowState>>({});
   const [rdpOk, setRdpOk] = useState<boolean | null>(null);

@@ -1,5 +1,6 @@
 import { useRef, useState, type FormEvent } from 'react';
 import { ApiError, errorText } from '../api';
+import { dayOrTime, duration } from '../format';
 import { useAuth } from '../auth';
 import { Alert, Button, TextField } from '../components/ui';
 import { useTitle } from '../hooks';
@@ -11,8 +12,17 @@ function signInError(e: unknown): string {
       return 'The username or password is not right. Check them and try again.';
     case 'invalid_totp':
       return 'That authentication code is not right. Use the current code from your authenticator app, or one of your recovery codes.';
-    case 'account_locked':
-      return 'This account is locked after too many failed sign-in attempts. Try again later, or ask an administrator to unlock it.';
+    case 'account_locked': {
+      // The server says when the lock ends (for any name, so it tells nothing about accounts).
+      const until = typeof e.details.lockedUntil === 'string' ? e.details.lockedUntil : null;
+      return until
+        ? `This account is locked after too many failed sign-in attempts, until ${dayOrTime(until)}. Try again then, or ask an administrator to unlock it.`
+        : 'This account is locked after too many failed sign-in attempts. Try again later, or ask an administrator to unlock it.';
+    }
+    case 'too_many_attempts': {
+      const secs = typeof e.details.retryAfter === 'number' ? e.details.retryAfter : null;
+      return `Too many failed sign-in attempts from your address. Try again ${secs ? `in ${duration(secs * 1000)}` : 'later'}.`;
+    }
     case 'account_disabled':
       return 'This account is disabled. Ask an administrator if you need access.';
     case 'application_account':

@@ -14,7 +14,7 @@ const seconds = (n: number) => (n <= 0 ? 'none' : n % 3600 === 0 ? `${n / 3600} 
 
 export function Launchers() {
   useTitle('Launchers');
-  const launchers = useApi<Page<Launcher>>('/launchers');
+  const launchers = useApi<Page<Launcher>>('/launchers?limit=500');
   return (
     <div className="page">
       <PageHeader

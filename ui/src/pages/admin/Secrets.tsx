@@ -305,7 +305,7 @@ export function SecretEdit({ id }: { id: string }) {
   const confirm = useConfirm();
   const { query } = useLocation();
   const secret = useApi<Secret>(isNew ? null : `/secrets/${encodeURIComponent(id)}`);
-  const templates = useApi<Page<Template>>('/templates');
+  const templates = useApi<Page<Template>>('/templates?limit=500');
   const folders = useApi<Page<Folder>>('/folders?limit=500');
   useTitle(isNew ? 'New secret' : (secret.data?.name ?? 'Secret'));
 

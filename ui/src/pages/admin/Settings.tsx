@@ -11,10 +11,13 @@ const LABELS: Record<string, { label: string; unit?: string }> = {
   allowConnectionSharing: { label: 'Allow RDP connection sharing' },
   lockoutThreshold: { label: 'Lock accounts after failed sign-ins', unit: 'attempts' },
   lockoutMinutes: { label: 'Lockout duration', unit: 'minutes' },
+  loginRateLimit: { label: 'Failed sign-ins allowed per address', unit: 'per window' },
+  loginRateWindowSeconds: { label: 'Sign-in limit window', unit: 'seconds' },
+  loginAuditThreshold: { label: 'Failed sign-ins audited one by one', unit: 'per window' },
   loginTokenMinutes: { label: 'Sign-in session lifetime', unit: 'minutes' },
   auditCheckpointSeconds: { label: 'Audit checkpoint interval', unit: 'seconds' },
 };
-const ORDER = ['publicUrl', 'sessionTimeout', 'loginTokenMinutes', 'lockoutThreshold', 'lockoutMinutes', 'allowConnectionSharing', 'auditCheckpointSeconds'];
+const ORDER = ['publicUrl', 'sessionTimeout', 'loginTokenMinutes', 'lockoutThreshold', 'lockoutMinutes', 'loginRateLimit', 'loginRateWindowSeconds', 'loginAuditThreshold', 'allowConnectionSharing', 'auditCheckpointSeconds'];
 
 export function Settings() {
   useTitle('Settings');

@@ -19,8 +19,8 @@ const TYPES: { id: FieldType; label: string }[] = [
 
 export function Templates() {
   useTitle('Templates');
-  const templates = useApi<Page<Template>>('/templates');
-  const launchers = useApi<Page<Launcher>>('/launchers');
+  const templates = useApi<Page<Template>>('/templates?limit=500');
+  const launchers = useApi<Page<Launcher>>('/launchers?limit=500');
   const name = (ref: string) => launchers.data?.items.find((l) => l.id === ref || l.name === ref)?.name ?? ref;
   return (
     <div className="page">
@@ -85,7 +85,7 @@ export function TemplateEdit({ id }: { id: string }) {
   const toast = useToast();
   const confirm = useConfirm();
   const template = useApi<Template>(isNew ? null : `/templates/${encodeURIComponent(id)}`);
-  const launchers = useApi<Page<Launcher>>('/launchers');
+  const launchers = useApi<Page<Launcher>>('/launchers?limit=500');
   useTitle(isNew ? 'New template' : (template.data?.name ?? 'Template'));
   const [name, setName] = useState('');
   const [fields, setFields] = useState<FieldRow[]>(

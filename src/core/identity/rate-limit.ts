@@ -1,0 +1,244 @@
+// Sign-in abuse controls, shared by every place that checks a password, a second factor or a
+// client secret (API login, browser sign-in, /oauth2/token, the SSH door's `user:secret`
+// logins, a signed-in user's own password checks). They live in the core so every door gets
+// the same rules; a door only decides how to say no (HTTP 429 with Retry-After; the SSH door
+// simply fails the authentication).
+//
+// - A per-source limit on failed sign-ins: after `loginRateLimit` failures from one source
+//   address within `loginRateWindowSeconds` (a window that starts at the first failure), every
+//   sign-in from that address is refused, without looking at the password, until the window ends.
+// - Audit aggregation: after `loginAuditThreshold` failures from one source in a window, the
+//   further failures (refusals included) are not written one event each but counted into one
+//   `auth.login.failed.aggregated` event ("N more failures from ADDR"), written when the window
+//   ends, before the next event about that source (a success, or a failure in a later window),
+//   or at shutdown. Every failure is in exactly one event, so none is lost and the trail
+//   cannot be flooded.
+// - Lockout bookkeeping for names that match no account, so an unknown user name answers
+//   exactly like a known one (the same statuses after the same number of attempts).
+//
+// All of this is in memory, per gateway node, and bounded in size: it is a brake on guessing,
+// not a record (the audit trail is the record).
+import { isIPv4, isIPv6 } from 'node:net';
+import type { Actor, AuditInput, AuditService } from '../audit/service.js';
+import { AppError } from '../errors.js';
+import type { SettingsService, SettingValues } from '../settings.js';
+import { now } from '../util.js';
+
+export const AGGREGATED_ACTION = 'auth.login.failed.aggregated';
+
+/** The key a source address counts under: IPv4 as is, IPv6 by its /64 (what one site is given), none as "unknown". */
+export function sourceKey(ip: string | null | undefined): string {
+  if (!ip) return 'unknown';
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip);
+  if (mapped && isIPv4(mapped[1]!)) return mapped[1]!;
+  if (isIPv4(ip)) return ip;
+  const bare = ip.split('%')[0]!;
+  if (!isIPv6(bare)) return ip.slice(0, 64);
+  if (bare === '::1') return '::1';
+  return `${expandV6(bare).slice(0, 4).join(':')}::/64`;
+}
+
+/** The eight groups of a valid IPv6 address, without leading zeros. */
+function expandV6(ip: string): string[] {
+  let addr = ip;
+  const v4 = /^(.*:)(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(addr);
+  if (v4) {
+    const [a, b, c, d] = v4.slice(2).map(Number) as [number, number, number, number];
+    addr = `${v4[1]}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = addr.split('::') as [string, string | undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const fill = tail === undefined ? [] : Array<string>(8 - h.length - t.length).fill('0');
+  return [...h, ...fill, ...t].map((g) => parseInt(g, 16).toString(16));
+}
+
+interface Pending {
+  count: number;
+  from: number;
+  to: number;
+  actions: Record<string, number>;
+  reasons: Record<string, number>;
+  via: Record<string, number>;
+  usernames: string[];
+}
+
+interface Window {
+  end: number;
+  /** Failed guesses, counted against loginRateLimit. */
+  failures: number;
+  /** Failures written as their own audit event. */
+  recorded: number;
+  /** Failures past loginAuditThreshold not yet written in a summary. */
+  pending: Pending | null;
+  timer: NodeJS.Timeout | null;
+}
+
+const MAX_SUMMARY_NAMES = 20;
+
+export class SignInGuard {
+  private readonly windows = new Map<string, Window>();
+  private readonly writing = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly settings: SettingsService,
+    private readonly audit: AuditService,
+    private readonly onError: (err: Error) => void = () => undefined,
+    private readonly maxSources = 10_000,
+  ) {}
+
+  /**
+   * Before a sign-in is checked: refuses it (429 too_many_attempts, with Retry-After) when its
+   * source has used up its failures for the window. The refusal is audited like a failure
+   * (`input` describes the attempt; the reason is added).
+   */
+  async admit(ip: string | null, actor: Actor, input: AuditInput): Promise<void> {
+    const s = await this.settings.all();
+    const w = this.current(sourceKey(ip), s, false);
+    if (!w || s.loginRateLimit === 0 || w.failures < s.loginRateLimit) return;
+    const retryAfterSeconds = Math.max(1, Math.ceil((w.end - now()) / 1000));
+    await this.note(ip, actor, { ...input, outcome: 'failure', details: { ...input.details, reason: 'too many failed sign-ins from this address' } }, false, s);
+    throw new AppError(429, 'too_many_attempts', `too many failed sign-ins from your address; try again in ${retryAfterSeconds} s`, { retryAfterSeconds, fields: { retryAfter: retryAfterSeconds } });
+  }
+
+  /**
+   * A failed sign-in. A `guess` (wrong password, code or secret; unknown name; locked account)
+   * counts against the source's limit; any failure gets its audit event (`input`), or past the
+   * audit threshold is counted into the window's summary.
+   */
+  async failed(ip: string | null, actor: Actor, input: AuditInput, guess: boolean): Promise<void> {
+    await this.note(ip, actor, { ...input, outcome: 'failure' }, guess, await this.settings.all());
+  }
+
+  /** A successful sign-in from this source: a pending summary is written first, so the trail reads in order. */
+  succeeded(ip: string | null): void {
+    const w = this.windows.get(sourceKey(ip));
+    if (w) this.writePending(sourceKey(ip), w);
+  }
+
+  /** Writes every pending summary (at shutdown) and waits for the writes. */
+  async flush(): Promise<void> {
+    for (const [key, w] of [...this.windows]) this.close(key, w);
+    await Promise.all([...this.writing]);
+  }
+
+  private async note(ip: string | null, actor: Actor, input: AuditInput, guess: boolean, s: SettingValues): Promise<void> {
+    const key = sourceKey(ip);
+    const w = this.current(key, s, true)!;
+    if (guess) w.failures++;
+    if (s.loginAuditThreshold === 0 || w.recorded < s.loginAuditThreshold) {
+      w.recorded++;
+      await this.audit.record(actor, input);
+      return;
+    }
+    const at = now();
+    const p = (w.pending ??= { count: 0, from: at, to: at, actions: {}, reasons: {}, via: {}, usernames: [] });
+    p.count++;
+    p.to = at;
+    const tally = (m: Record<string, number>, k: unknown) => {
+      if (typeof k === 'string' && k) m[k] = (m[k] ?? 0) + 1;
+    };
+    tally(p.actions, input.action);
+    tally(p.reasons, input.details?.reason);
+    tally(p.via, input.details?.via);
+    const name = actor.name?.slice(0, 64);
+    if (name && p.usernames.length < MAX_SUMMARY_NAMES && !p.usernames.includes(name)) p.usernames.push(name);
+    if (!w.timer) {
+      w.timer = setTimeout(() => this.close(key, w), Math.max(0, w.end - at));
+      w.timer.unref();
+    }
+  }
+
+  /** The source's current window (a finished one is closed first); a new one when `create`. */
+  private current(key: string, s: SettingValues, create: boolean): Window | undefined {
+    const at = now();
+    let w = this.windows.get(key);
+    if (w && at >= w.end) {
+      this.close(key, w);
+      w = undefined;
+    }
+    if (!w && create) {
+      w = { end: at + s.loginRateWindowSeconds * 1000, failures: 0, recorded: 0, pending: null, timer: null };
+      this.windows.set(key, w);
+      this.evict(at);
+    }
+    return w;
+  }
+
+  /** Keeps the table bounded: finished windows go first, then the oldest (their summaries are written). */
+  private evict(at: number): void {
+    if (this.windows.size <= this.maxSources) return;
+    for (const [key, w] of [...this.windows]) if (at >= w.end) this.close(key, w);
+    for (const [key, w] of this.windows) {
+      if (this.windows.size <= this.maxSources) break;
+      this.close(key, w);
+    }
+  }
+
+  private close(key: string, w: Window): void {
+    if (this.windows.get(key) === w) this.windows.delete(key);
+    this.writePending(key, w);
+  }
+
+  /**
+   * Starts writing the window's summary. The append is queued synchronously, so it lands
+   * before any audit event recorded after this call.
+   */
+  private writePending(key: string, w: Window): void {
+    if (w.timer) clearTimeout(w.timer);
+    w.timer = null;
+    const p = w.pending;
+    w.pending = null;
+    if (!p) return;
+    const write = this.audit
+      .record(
+        { id: null, name: null, ip: key },
+        {
+          action: AGGREGATED_ACTION,
+          outcome: 'failure',
+          details: {
+            count: p.count,
+            ip: key,
+            summary: `${p.count} more failure${p.count === 1 ? '' : 's'} from ${key}`,
+            from: new Date(p.from).toISOString(),
+            to: new Date(p.to).toISOString(),
+            actions: p.actions,
+            reasons: p.reasons,
+            via: p.via,
+            usernames: p.usernames,
+          },
+        },
+      )
+      .catch((err: Error) => this.onError(err))
+      .finally(() => this.writing.delete(write));
+    this.writing.add(write);
+  }
+}
+
+/**
+ * Lockout for names that match no account, kept like users.failedLogins/lockedUntil so an
+ * unknown name locks after the same number of failures and for as long as a real account.
+ * Bounded: the least recently failed names are forgotten first.
+ */
+export class UnknownNameLockouts {
+  private readonly entries = new Map<string, { failed: number; lockedUntil: number | null }>();
+
+  constructor(private readonly max = 10_000) {}
+
+  lockedUntil(name: string, at = now()): number | null {
+    const e = this.entries.get(name);
+    return e?.lockedUntil && e.lockedUntil > at ? e.lockedUntil : null;
+  }
+
+  /** Counts a failure; returns when the lock ends if this failure locked the name. */
+  fail(name: string, threshold: number, lockoutMinutes: number, at = now()): number | null {
+    const e = this.entries.get(name) ?? { failed: 0, lockedUntil: null };
+    this.entries.delete(name);
+    const failed = e.failed + 1;
+    const lock = threshold > 0 && failed >= threshold;
+    const next = { failed: lock ? 0 : failed, lockedUntil: lock ? at + lockoutMinutes * 60_000 : e.lockedUntil };
+    this.entries.set(name, next);
+    while (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
+    return lock ? next.lockedUntil : null;
+  }
+}
