@@ -42,8 +42,14 @@ export interface TerminalInfo {
 export interface SessionHandle {
   readonly id: string;
   readonly plan: ConnectPlan;
-  /** Starts the recording once the terminal size is known (idempotent). */
-  begin(term: TerminalInfo): void;
+  /**
+   * Starts the recording once the terminal size is known (idempotent). False means the
+   * session must not be relayed: it cannot be recorded (fail closed: it has been
+   * terminated, its onTerminate callbacks told the person a generic reason, the exact
+   * error is logged and audited) or it has already ended. A recording that fails later
+   * terminates the session the same way.
+   */
+  begin(term: TerminalInfo): boolean;
   output(data: Buffer): void;
   input(data: Buffer): void;
   /** Non-terminal input (stdin of an exec): counted, never recorded as keystrokes. */
@@ -55,9 +61,9 @@ export interface SessionHandle {
   resize(cols: number, rows: number): void;
   /**
    * Graphical sessions: starts a ghrec recording (when the launcher records) with this
-   * header; the format (e.g. "rdp") defines the record types. Idempotent.
+   * header; the format (e.g. "rdp") defines the record types. Idempotent. False as for begin().
    */
-  beginGraphics(header: GraphicsHeader): void;
+  beginGraphics(header: GraphicsHeader): boolean;
   /** Appends one record of the graphical recording (no-op when not recording). */
   graphics(type: number, payload: Uint8Array): void;
   /** Text the person typed, decoded by the protocol (keystroke log); kept only when the launcher records keystrokes. */

@@ -19,6 +19,7 @@ import { Launching } from './launch/service.js';
 import { Tickets } from './launch/tickets.js';
 import { Sessions } from './sessions/service.js';
 import { SshKeys } from './identity/ssh-keys.js';
+import { Health } from './health.js';
 import { join } from 'node:path';
 
 export interface Core {
@@ -41,6 +42,8 @@ export interface Core {
   sshKeys: SshKeys;
   /** The broker protocols use (ticket redeem → live session). */
   launching: Launching;
+  /** Whether the database and the recordings directory can be written (/healthz). */
+  health: Health;
   version: string;
 }
 
@@ -65,12 +68,13 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   const launchers = new Launchers(store, audit);
   const tickets = new Tickets(store);
   const sessions = new Sessions(store, audit, log, join(config.dataDir, 'recordings'));
+  const health = new Health(store, sessions.recordingsDir, () => sessions.lastRecordingFailure, log);
   const sshKeys = new SshKeys(store, audit);
   const launching = new Launching({ tickets, launchers, secrets, templates, access, dir, settings, sessions, audit, log, auth, sshKeys, ports: { ssh: config.sshPort, rdp: config.rdpPort } });
   await dir.seedBuiltinRoles();
   await templates.seedBuiltins();
   await launchers.seedBuiltins();
-  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, launchers, tickets, sessions, sshKeys, launching, version: VERSION };
+  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, launchers, tickets, sessions, sshKeys, launching, health, version: VERSION };
 }
 
 /** Creates the first administrator when the directory is empty. Returns the password only when it was generated. */

@@ -245,16 +245,15 @@ function onConnection(client: Connection, ip: string, opts: SshDoorOptions): voi
         remote = ch;
         relay(h, kind, stream, ch, !!pty);
       };
+      // Not recordable: the session was terminated and the person told (onTerminate above).
+      if (!h.begin(term)) return;
       if (kind === 'sftp') {
-        h.begin(term);
         h.note('subsystem', { name: 'sftp' });
         conn.subsys('sftp', opened);
       } else if (kind === 'exec') {
-        h.begin(term);
         h.note('exec', { command: command ?? '' });
         conn.exec(command ?? '', { ...(pty ? { pty: ptyOptions(pty) } : {}), env }, opened);
       } else {
-        h.begin(term);
         conn.shell(pty ? ptyOptions(pty) : false, { env }, opened);
       }
     };

@@ -15,7 +15,11 @@ export async function bridgeTelnet(h: SessionHandle, stream: ServerChannel, term
     stream.end();
     return null;
   }
-  h.begin(term);
+  if (!h.begin(term)) {
+    // Not recordable: the session was terminated and the person told (the door's onTerminate).
+    tn.close();
+    return null;
+  }
   tn.on('data', (d: Buffer) => {
     h.output(d);
     stream.write(d);

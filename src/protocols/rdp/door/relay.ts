@@ -139,6 +139,8 @@ export class RdpRelay {
     try {
       for (const f of frames) {
         const out = from === 'client' ? this.fromClient(f) : this.fromTarget(f);
+        // A frame can end the session (e.g. its recording cannot be created): nothing more is relayed.
+        if (this.closed) break;
         if (!out) continue;
         if (from === 'target') tap?.('out', out);
         if (!dst.write(out) && !this.waitingDrain[from]) {
