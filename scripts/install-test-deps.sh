@@ -6,7 +6,7 @@
 # xwd/xclock/xsetroot to draw and capture them, xdotool to type into the client. Idempotent.
 set -euo pipefail
 PKGS=(postgresql openssh-server openssh-client inetutils-telnetd asciinema chromium firefox-esr fonts-dejavu-core
-  xrdp tigervnc-standalone-server xvfb freerdp2-x11 freerdp2-shadow-x11 winpr-utils x11-apps x11-xserver-utils xdotool openssl ffmpeg)
+  xrdp tigervnc-standalone-server xvfb freerdp2-x11 freerdp2-shadow-x11 winpr-utils x11-apps x11-xserver-utils xdotool openssl ffmpeg e2fsprogs util-linux)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -191,6 +191,7 @@ export class RdpRelay {
       if (mcs.length < 2 || mcs.readUInt16BE(0) !== MCS_CONNECT_INITIAL) throw new RdpProtocolError('mcs', 'unexpected', 'the first PDU after TLS is not an MCS Connect Initial');
       this.connectInitialSeen = true;
       this.recorder.connectInitial(mcs);
+      if (this.closed) return null; // not recordable: the session was refused
       const rw = rewriteConnectInitial(mcs, {
         serverSelectedProtocol: this.o.targetProtocol,
         // The recorder decodes bitmap updates, not the graphics pipeline's codecs.
