@@ -3,7 +3,8 @@
 # and client), inetutils telnetd, asciinema, Chromium and Firefox ESR for the browser tests; for the RDP
 # door: xrdp with the Xvnc backend (TigerVNC) as the TLS target, FreeRDP's shadow server
 # and winpr-hash as the NLA target, xfreerdp as the client, Xvfb for their displays,
-# xwd/xclock/xsetroot to draw and capture them, xdotool to type into the client. Idempotent.
+# xwd/xclock/xsetroot to draw and capture them, xdotool to type into the client; chattr (e2fsprogs)
+# and prlimit (util-linux) for the resilience tests. Idempotent.
 set -euo pipefail
 PKGS=(postgresql openssh-server openssh-client inetutils-telnetd asciinema chromium firefox-esr fonts-dejavu-core
   xrdp tigervnc-standalone-server xvfb freerdp2-x11 freerdp2-shadow-x11 winpr-utils x11-apps x11-xserver-utils xdotool openssl ffmpeg e2fsprogs util-linux)

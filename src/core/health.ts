@@ -29,6 +29,7 @@ const HEARTBEAT_KEY = 'healthz_heartbeat';
 export class Health {
   private dbCheck: Promise<HealthCheck> | null = null;
   private dirCheck: Promise<HealthCheck> | null = null;
+  private pendingWrite: Promise<void> | null = null;
 
   constructor(
     private readonly store: Store,
@@ -39,8 +40,7 @@ export class Health {
   ) {}
 
   async check(): Promise<HealthReport> {
-    // Concurrent checks share one probe each: a stalled database must not pile up
-    // heartbeat writes holding pool connections.
+    // Concurrent checks share one probe of each kind.
     this.dbCheck ??= this.database().finally(() => (this.dbCheck = null));
     this.dirCheck ??= this.recordings().finally(() => (this.dirCheck = null));
     const [database, dir] = await Promise.all([this.dbCheck, this.dirCheck]);
@@ -52,13 +52,10 @@ export class Health {
   /** A real write (a heartbeat row in `meta`), so a read-only or full database fails it, within timeoutMs. */
   private async database(): Promise<HealthCheck> {
     let timer: NodeJS.Timeout | undefined;
-    const value = new Date().toISOString();
-    const write = this.store.db
-      .insertInto('meta')
-      .values({ key: HEARTBEAT_KEY, value })
-      .onConflict((oc) => oc.column('key').doUpdateSet({ value }))
-      .execute()
-      .then((): HealthCheck => ({ ok: true }));
+    // A write still stuck from an earlier check is waited for again rather than joined by
+    // another one: a stalled database must not collect one blocked connection per check.
+    this.pendingWrite ??= this.heartbeat().finally(() => (this.pendingWrite = null));
+    const write = this.pendingWrite.then((): HealthCheck => ({ ok: true }));
     const timeout = new Promise<HealthCheck>((resolve) => {
       timer = setTimeout(() => resolve({ ok: false, error: 'timeout' }), this.timeoutMs);
       timer.unref();
@@ -74,6 +71,15 @@ export class Health {
       clearTimeout(timer);
       write.catch(() => undefined); // a write that lost the race to the timer fails unseen
     }
+  }
+
+  private async heartbeat(): Promise<void> {
+    const value = new Date().toISOString();
+    await this.store.db
+      .insertInto('meta')
+      .values({ key: HEARTBEAT_KEY, value })
+      .onConflict((oc) => oc.column('key').doUpdateSet({ value }))
+      .execute();
   }
 
   /** Creates, writes and removes a probe file where recordings go (EPERM, EACCES, EROFS, ENOSPC, EMFILE…). */
