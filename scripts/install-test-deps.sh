@@ -4,10 +4,10 @@
 # door: xrdp with the Xvnc backend (TigerVNC) as the TLS target, FreeRDP's shadow server
 # and winpr-hash as the NLA target, xfreerdp as the client, Xvfb for their displays,
 # xwd/xclock/xsetroot to draw and capture them, xdotool to type into the client; chattr (e2fsprogs)
-# and prlimit (util-linux) for the resilience tests. Idempotent.
+# and prlimit (util-linux) for the resilience tests; rdesktop to present a ticket the wrong way. Idempotent.
 set -euo pipefail
 PKGS=(postgresql openssh-server openssh-client inetutils-telnetd asciinema chromium firefox-esr fonts-dejavu-core
-  xrdp tigervnc-standalone-server xvfb freerdp2-x11 freerdp2-shadow-x11 winpr-utils x11-apps x11-xserver-utils xdotool openssl ffmpeg e2fsprogs util-linux)
+  xrdp tigervnc-standalone-server xvfb freerdp2-x11 freerdp2-shadow-x11 winpr-utils x11-apps x11-xserver-utils xdotool openssl ffmpeg e2fsprogs util-linux rdesktop)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -86,9 +86,22 @@ export interface SessionBroker {
   needsTotp(username: string): Promise<boolean>;
   /** Whether this public key (SSH wire-format blob) is registered to the user. */
   keyAllowed(username: string, keyBlob: Buffer): Promise<{ userId: string } | null>;
+  /**
+   * Text a client sent where no ticket belongs (an RDP cookie, an SSH user name, a URL) that
+   * may hold one. A ticket found in it has been exposed (client history, logs of whatever sat
+   * in between): it is voided, and `ticket.refused` (reason `misplaced`) audited and logged
+   * without the ticket. Resolves to the number of issued tickets found (0: nothing to refuse).
+   */
+  voidMisplacedTickets(presented: string, ctx: RedeemContext, where: string): Promise<number>;
+  /**
+   * A door refused a connection before any ticket could be redeemed (RDP: no routing token,
+   * or no TLS offered): logged and audited as `ticket.refused`. `ticket`, when the client
+   * presented one, is identified in the audit event but stays usable.
+   */
+  doorRefused(reason: 'missing' | 'tls_required', ctx: RedeemContext, details?: Record<string, unknown>, ticket?: string): Promise<void>;
 }
 
-export type RefusalReason = 'unknown' | 'used' | 'expired' | 'ip_mismatch' | 'permission_withdrawn' | 'launcher_inactive' | 'target_missing';
+export type RefusalReason = 'unknown' | 'used' | 'expired' | 'ip_mismatch' | 'permission_withdrawn' | 'launcher_inactive' | 'target_missing' | 'misplaced' | 'missing' | 'tls_required';
 
 export class TicketRefused extends Error {
   constructor(readonly reason: RefusalReason, readonly detail?: string) {

@@ -11,6 +11,7 @@ import cookie from '@fastify/cookie';
 import websocket from '@fastify/websocket';
 import { CSRF_HEADER, SESSION_COOKIE, csrfFor } from './cookies.js';
 import { registerUi } from './ui.js';
+import { voidMisplacedTicketsInUrls } from './misplaced-tickets.js';
 import './types.js';
 
 export interface AppOptions {
@@ -79,6 +80,7 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
   });
 
   await app.register(cookie);
+  voidMisplacedTicketsInUrls(app, core);
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   app.decorateRequest('principal', null);
   app.addHook('preHandler', async (req) => {

@@ -10,6 +10,7 @@ import type { SessionBroker, SessionHandle, TerminalInfo } from '../../core/brok
 import { TicketRefused } from '../../core/broker.js';
 import { AppError } from '../../core/errors.js';
 import { TICKET_PATTERN, normalizeIp } from '../../core/launch/tickets.js';
+import { mayHoldTicket } from '../../core/launch/ticket-text.js';
 import { loadDoorHostKeys, type DoorHostKey } from './host-keys.js';
 import { SftpObserver } from './sftp-observer.js';
 import { connectTarget, TargetError } from './target.js';
@@ -102,8 +103,19 @@ function onConnection(client: Connection, ip: string, opts: SshDoorOptions): voi
     });
   });
 
+  // User names already searched for a misplaced ticket (a client retries each auth method under the same name).
+  const searched = new Map<string, Promise<number>>();
+
   async function authenticate(ctx: AuthContext): Promise<void> {
     const name = ctx.username;
+    // A ticket with junk around it ("<ticket>x", "me:<ticket>"): exposed, so voided and refused.
+    if (!TICKET_PATTERN.test(name) && mayHoldTicket(name)) {
+      if (!searched.has(name)) {
+        if (searched.size >= 16) return ctx.reject([]);
+        searched.set(name, broker.voidMisplacedTickets(name, { clientIp: ip, door: 'ssh' }, 'SSH user name'));
+      }
+      if ((await searched.get(name)!) > 0) return ctx.reject([]);
+    }
     if (TICKET_PATTERN.test(name)) {
       if (ctx.method !== 'none') return ctx.reject([]);
       try {
