@@ -51,7 +51,7 @@ export async function startServer(config: Config, opts: { logStream?: NodeJS.Wri
   let ssh: SshDoor | null = null;
   const app = await buildApp(core, { https: { key: tls.key, cert: tls.cert }, doors: () => ({ sshHostKeys: ssh?.hostKeys.map((k) => k.publicLine) ?? [] }) });
   await app.listen({ port: config.httpPort, host: config.bindHost });
-  // accept() failing (EMFILE when descriptors run out) is emitted here; unheard, it would end the process.
+  // A failed accept() that libuv cannot absorb (its EMFILE fallback sheds most) is emitted here; unheard, it would end the process.
   app.server.on('error', (err: Error) => log.error({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'https server error'));
   ssh = await startSshDoor({ host: config.bindHost, port: config.sshPort, dataDir: config.dataDir, broker: core.launching, log });
   core.launching.setDoorPort('ssh', ssh.port);
