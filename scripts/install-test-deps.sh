@@ -5,11 +5,12 @@
 # and winpr-hash as the NLA target, xfreerdp as the client, Xvfb for their displays,
 # xwd/xclock/xsetroot to draw and capture them, xdotool to type into the client; the outside
 # scanners ssh-audit and testssl.sh, and the other stock SSH clients (PuTTY's plink, paramiko,
-# asyncssh) the door must keep serving. Idempotent.
+# asyncssh) the door must keep serving; chattr (e2fsprogs) and prlimit (util-linux) for the
+# resilience tests; rdesktop to present a ticket the wrong way. Idempotent.
 set -euo pipefail
 PKGS=(postgresql openssh-server openssh-client inetutils-telnetd asciinema chromium firefox-esr fonts-dejavu-core
   xrdp tigervnc-standalone-server xvfb freerdp2-x11 freerdp2-shadow-x11 winpr-utils x11-apps x11-xserver-utils xdotool openssl ffmpeg
-  ssh-audit testssl.sh putty-tools python3-paramiko python3-asyncssh)
+  ssh-audit testssl.sh putty-tools python3-paramiko python3-asyncssh e2fsprogs util-linux rdesktop)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

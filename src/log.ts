@@ -3,6 +3,7 @@
 import { mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
+import { redactTickets } from './core/launch/ticket-text.js';
 
 export const REDACT = [
   'password',
@@ -32,8 +33,11 @@ export const REDACT = [
   'res.headers["set-cookie"]',
 ];
 
-/** Launch tickets travel in a few query strings (.rdp download, browser terminal): never log them. */
-export const scrubUrl = (url: string): string => url.replace(/([?&](?:ticket|token|access_token)=)[^&#]*/gi, '$1[redacted]');
+/**
+ * Launch tickets travel in a few query strings (.rdp download, browser terminal): never log
+ * them, nor a ticket (or token) put anywhere else in a URL by mistake (another parameter, the path).
+ */
+export const scrubUrl = (url: string): string => redactTickets(url.replace(/([?&](?:ticket|token|access_token)=)[^&#]*/gi, '$1[redacted]'));
 
 function serializeRequest(req: { method?: string; url?: string; headers?: Record<string, unknown>; ip?: string; socket?: { remoteAddress?: string; remotePort?: number } }) {
   return { method: req.method, url: scrubUrl(req.url ?? ''), host: req.headers?.host, remoteAddress: req.ip ?? req.socket?.remoteAddress, remotePort: req.socket?.remotePort };

@@ -65,6 +65,8 @@ export async function startServer(config: Config, opts: { logStream?: NodeJS.Wri
   const webGate = new PreauthGate('https', preauth, log);
   gateConnections(app.server as HttpsServer, webGate);
   await app.listen({ port: config.httpPort, host: config.bindHost });
+  // A failed accept() that libuv cannot absorb (its EMFILE fallback sheds most) is emitted here; unheard, it would end the process.
+  app.server.on('error', (err: Error) => log.error({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'https server error'));
   ssh = await startSshDoor({ host: config.bindHost, port: config.sshPort, dataDir: config.dataDir, broker: core.launching, log, preauth });
   core.launching.setDoorPort('ssh', ssh.port);
   let rdp: RdpDoor;

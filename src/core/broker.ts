@@ -42,8 +42,14 @@ export interface TerminalInfo {
 export interface SessionHandle {
   readonly id: string;
   readonly plan: ConnectPlan;
-  /** Starts the recording once the terminal size is known (idempotent). */
-  begin(term: TerminalInfo): void;
+  /**
+   * Starts the recording once the terminal size is known (idempotent). False means the
+   * session must not be relayed: it cannot be recorded (fail closed: it has been
+   * terminated, its onTerminate callbacks told the person a generic reason, the exact
+   * error is logged and audited) or it has already ended. A recording that fails later
+   * terminates the session the same way.
+   */
+  begin(term: TerminalInfo): boolean;
   output(data: Buffer): void;
   input(data: Buffer): void;
   /** Non-terminal input (stdin of an exec): counted, never recorded as keystrokes. */
@@ -55,9 +61,9 @@ export interface SessionHandle {
   resize(cols: number, rows: number): void;
   /**
    * Graphical sessions: starts a ghrec recording (when the launcher records) with this
-   * header; the format (e.g. "rdp") defines the record types. Idempotent.
+   * header; the format (e.g. "rdp") defines the record types. Idempotent. False as for begin().
    */
-  beginGraphics(header: GraphicsHeader): void;
+  beginGraphics(header: GraphicsHeader): boolean;
   /** Appends one record of the graphical recording (no-op when not recording). */
   graphics(type: number, payload: Uint8Array): void;
   /** Text the person typed, decoded by the protocol (keystroke log); kept only when the launcher records keystrokes. */
@@ -80,9 +86,22 @@ export interface SessionBroker {
   needsTotp(username: string): Promise<boolean>;
   /** Whether this public key (SSH wire-format blob) is registered to the user. */
   keyAllowed(username: string, keyBlob: Buffer): Promise<{ userId: string } | null>;
+  /**
+   * Text a client sent where no ticket belongs (an RDP cookie, an SSH user name, a URL) that
+   * may hold one. A ticket found in it has been exposed (client history, logs of whatever sat
+   * in between): it is voided, and `ticket.refused` (reason `misplaced`) audited and logged
+   * without the ticket. Resolves to the number of issued tickets found (0: nothing to refuse).
+   */
+  voidMisplacedTickets(presented: string, ctx: RedeemContext, where: string): Promise<number>;
+  /**
+   * A door refused a connection before any ticket could be redeemed (RDP: no routing token,
+   * or no TLS offered): logged and audited as `ticket.refused`. `ticket`, when the client
+   * presented one, is identified in the audit event but stays usable.
+   */
+  doorRefused(reason: 'missing' | 'tls_required', ctx: RedeemContext, details?: Record<string, unknown>, ticket?: string): Promise<void>;
 }
 
-export type RefusalReason = 'unknown' | 'used' | 'expired' | 'ip_mismatch' | 'permission_withdrawn' | 'launcher_inactive' | 'target_missing';
+export type RefusalReason = 'unknown' | 'used' | 'expired' | 'ip_mismatch' | 'permission_withdrawn' | 'launcher_inactive' | 'target_missing' | 'misplaced' | 'missing' | 'tls_required';
 
 export class TicketRefused extends Error {
   constructor(readonly reason: RefusalReason, readonly detail?: string) {

@@ -20,6 +20,7 @@ import { Tickets } from './launch/tickets.js';
 import { Sessions } from './sessions/service.js';
 import { loadNodeId } from './node-id.js';
 import { SshKeys } from './identity/ssh-keys.js';
+import { Health } from './health.js';
 import { join } from 'node:path';
 
 export interface Core {
@@ -42,6 +43,8 @@ export interface Core {
   sshKeys: SshKeys;
   /** The broker protocols use (ticket redeem → live session). */
   launching: Launching;
+  /** Whether the database and the recordings directory can be written (/healthz). */
+  health: Health;
   version: string;
 }
 
@@ -66,12 +69,13 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   const launchers = new Launchers(store, audit);
   const tickets = new Tickets(store);
   const sessions = new Sessions(store, audit, log, join(config.dataDir, 'recordings'), loadNodeId(config.dataDir));
+  const health = new Health(store, sessions.recordingsDir, () => sessions.lastRecordingFailure, log);
   const sshKeys = new SshKeys(store, audit);
   const launching = new Launching({ tickets, launchers, secrets, templates, access, dir, settings, sessions, audit, log, auth, sshKeys, ports: { ssh: config.sshPort, rdp: config.rdpPort } });
   await dir.seedBuiltinRoles();
   await templates.seedBuiltins();
   await launchers.seedBuiltins();
-  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, launchers, tickets, sessions, sshKeys, launching, version: VERSION };
+  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, launchers, tickets, sessions, sshKeys, launching, health, version: VERSION };
 }
 
 /** Creates the first administrator when the directory is empty. Returns the password only when it was generated. */

@@ -14,6 +14,7 @@ import { registerUi } from './ui.js';
 import { registerTransportHeaders } from './transport-headers.js';
 import { HTTPS_TLS_OPTIONS } from '../tls.js';
 import { clientErrorHandler } from './client-errors.js';
+import { voidMisplacedTicketsInUrls } from './misplaced-tickets.js';
 import './types.js';
 
 export interface AppOptions {
@@ -106,6 +107,7 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
 
   registerTransportHeaders(app, { https: !!opts.https });
   await app.register(cookie);
+  voidMisplacedTicketsInUrls(app, core);
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   app.decorateRequest('principal', null);
   app.addHook('preHandler', async (req) => {

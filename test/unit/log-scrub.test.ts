@@ -17,4 +17,14 @@ describe('request logging', () => {
     assert.ok(!out.includes('SECRET-TICKET-VALUE'));
     assert.ok(!out.includes('SECRET-TOKEN'));
   });
+
+  it('redacts a ticket anywhere in a URL (other parameter, path, with junk), keeping object ids', () => {
+    const t = 'Ab3_-xYz0123456789abcdefghijKLMN';
+    const id = 'b57e643b-0565-433f-92c3-e11bcb90faca';
+    assert.equal(scrubUrl(`/api/v1/terminal?t=${t}&consent=1`), '/api/v1/terminal?t=[redacted]&consent=1');
+    assert.equal(scrubUrl(`/api/v1/terminal/${t}`), '/api/v1/terminal/[redacted]');
+    assert.equal(scrubUrl(`/x?q=foo${t}bar`), '/x?q=[redacted]');
+    assert.equal(scrubUrl(`/api/v1/sessions/${id}/live`), `/api/v1/sessions/${id}/live`);
+    assert.equal(scrubUrl('/api/v1/sessions?limit=50'), '/api/v1/sessions?limit=50');
+  });
 });

@@ -16,7 +16,8 @@ import { atLeast, type Access } from '../vault/access.js';
 import type { Secrets, Credential } from '../vault/secrets.js';
 import type { Templates } from '../vault/templates.js';
 import { DEFAULT_PORTS, rdpRedirection, type LauncherView, type Launchers } from './launchers.js';
-import type { Tickets } from './tickets.js';
+import { mayHoldTicket, ticketCandidates } from './ticket-text.js';
+import { TICKET_PATTERN, type Tickets } from './tickets.js';
 
 export const DEFAULT_CONSENT = 'This session will be recorded: the screen output and your keystrokes are kept and may be reviewed by auditors. Continue only if you agree.';
 
@@ -118,13 +119,35 @@ export class Launching implements SessionBroker {
   }
 
   private async refuse(e: TicketRefused, ctx: RedeemContext, who: { id: string | null; name: string | null }, extra: Record<string, unknown>): Promise<never> {
-    // A fixed word ("SessionConnector"-style) makes refusals easy to find in the log.
-    this.deps.log.warn({ event: 'TicketRefused', reason: e.reason, detail: e.detail, door: ctx.door, clientIp: ctx.clientIp, ...extra }, `TicketRefused: ${e.reason}${e.detail ? ` (${e.detail})` : ''}`);
-    await this.deps.audit.record({ ...who, ip: ctx.clientIp }, { action: 'ticket.refused', outcome: 'failure', details: { reason: e.reason, detail: e.detail, door: ctx.door, ...extra } });
+    await this.reportRefusal(e, ctx, who, extra);
     throw e;
   }
 
+  private async reportRefusal(e: TicketRefused, ctx: RedeemContext, who: { id: string | null; name: string | null }, extra: Record<string, unknown>): Promise<void> {
+    // A fixed word ("SessionConnector"-style) makes refusals easy to find in the log.
+    this.deps.log.warn({ event: 'TicketRefused', reason: e.reason, detail: e.detail, door: ctx.door, clientIp: ctx.clientIp, ...extra }, `TicketRefused: ${e.reason}${e.detail ? ` (${e.detail})` : ''}`);
+    await this.deps.audit.record({ ...who, ip: ctx.clientIp }, { action: 'ticket.refused', outcome: 'failure', details: { reason: e.reason, detail: e.detail, door: ctx.door, ...extra } });
+  }
+
+  async voidMisplacedTickets(presented: string, ctx: RedeemContext, where: string): Promise<number> {
+    if (!mayHoldTicket(presented)) return 0;
+    const rows = await this.deps.tickets.findAmong(ticketCandidates(presented));
+    for (const row of rows) {
+      if (!row.usedAt) await this.deps.tickets.void(row.id);
+      await this.reportRefusal(new TicketRefused('misplaced', `a ticket presented in the ${where}; ${row.usedAt ? 'it was already used' : 'voided'}`), ctx, { id: row.userId, name: null }, { ticketId: row.id, secretId: row.secretId, where });
+    }
+    return rows.length;
+  }
+
+  async doorRefused(reason: 'missing' | 'tls_required', ctx: RedeemContext, details: Record<string, unknown> = {}, ticket?: string): Promise<void> {
+    const row = ticket ? await this.deps.tickets.peek(ticket) : undefined;
+    const detail = reason === 'missing' ? 'no ticket: open the file Gatehouse provides' : 'the client did not offer TLS';
+    await this.reportRefusal(new TicketRefused(reason, detail), ctx, { id: row?.userId ?? null, name: null }, { ...details, ...(row ? { ticketId: row.id, secretId: row.secretId } : {}) });
+  }
+
   async redeem(ticket: string, ctx: RedeemContext): Promise<SessionHandle> {
+    // A ticket with extra characters around it (a pasted routing token, a URL parameter) is no ticket, but it is exposed.
+    if (!TICKET_PATTERN.test(ticket) && (await this.voidMisplacedTickets(ticket, ctx, 'ticket field, with extra characters')) > 0) throw new TicketRefused('misplaced');
     const sessionId = newId();
     const row = await this.deps.tickets.peek(ticket);
     try {

@@ -33,6 +33,13 @@ export class Tickets {
     return this.store.db.selectFrom('tickets').selectAll().where('tokenHash', '=', hash(ticket)).executeTakeFirst();
   }
 
+  /** The issued tickets among these strings (used or not): where a misplaced ticket is looked for. */
+  async findAmong(candidates: string[]): Promise<TicketsTable[]> {
+    const hashes = candidates.filter((c) => TICKET_PATTERN.test(c)).map(hash);
+    if (!hashes.length) return [];
+    return this.store.db.selectFrom('tickets').selectAll().where('tokenHash', 'in', hashes).execute();
+  }
+
   /** Uses a ticket up without a session (declined consent). */
   async void(id: string): Promise<void> {
     await this.store.db.updateTable('tickets').set({ usedAt: now() }).where('id', '=', id).where('usedAt', 'is', null).execute();

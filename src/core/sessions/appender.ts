@@ -2,7 +2,12 @@
 // buffered briefly and appended with synchronous writes, so a crash leaves a readable file
 // up to the last flush (at most `flushMs` old), at worst with its last event cut short, which
 // recovery at the next start cuts off (recovery.ts).
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+//
+// A failed write (EPERM on an immutable file, ENOSPC, EIO…) must never escape: the timed
+// flush runs from a timer, where a throw would end the whole process and every session in
+// it. The appender stops instead (later appends are dropped), closes its file and reports
+// the error once through `onError`; the session decides what that means (it fails closed).
+import { closeSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export class Appender {
@@ -11,17 +16,33 @@ export class Appender {
   private pendingBytes = 0;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
+  /** The error that stopped the appender, if one did. */
+  failure: Error | null = null;
 
-  /** Creates the file (0600, in a 0700 directory; never overwrites) and writes its head at once. */
+  /**
+   * Creates the file (0600, in a 0700 directory; never overwrites) and writes its head at once.
+   * Throws when that fails (EACCES, EPERM, EMFILE, ENOSPC…); no descriptor is left open then.
+   */
   constructor(
     readonly path: string,
     head: Uint8Array,
     private readonly flushMs: number,
     private readonly flushBytes: number,
+    private readonly onError?: (err: Error) => void,
   ) {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     this.fd = openSync(path, 'wx', 0o600);
-    writeSync(this.fd, head);
+    try {
+      writeAll(this.fd, head);
+    } catch (e) {
+      closeQuietly(this.fd);
+      try {
+        unlinkSync(path);
+      } catch {
+        /* an empty or partial head is all that is left behind */
+      }
+      throw e;
+    }
   }
 
   get isClosed(): boolean {
@@ -45,13 +66,46 @@ export class Appender {
     const buf = Buffer.concat(this.pending);
     this.pending = [];
     this.pendingBytes = 0;
-    writeSync(this.fd, buf);
+    try {
+      writeAll(this.fd, buf);
+    } catch (e) {
+      this.fail(e as Error);
+    }
   }
 
   close(): void {
     if (this.closed) return;
     this.flush();
+    if (this.closed) return; // the last flush failed and closed the file
     this.closed = true;
-    closeSync(this.fd);
+    try {
+      closeSync(this.fd);
+    } catch (e) {
+      this.failure = e as Error;
+      this.onError?.(e as Error);
+    }
+  }
+
+  private fail(err: Error): void {
+    this.closed = true;
+    this.failure = err;
+    this.pending = [];
+    this.pendingBytes = 0;
+    closeQuietly(this.fd);
+    this.onError?.(err);
+  }
+}
+
+/** writeSync may write less than asked (a full disk, a signal): loop until all is written. */
+function writeAll(fd: number, data: Uint8Array): void {
+  let off = 0;
+  while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    /* already failing: the first error is the one reported */
   }
 }

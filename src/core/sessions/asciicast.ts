@@ -30,9 +30,11 @@ export class CastWriter {
     private readonly onLine?: (line: string) => void,
     /** performance.now() of the moment event times count from (default: now). */
     origin = performance.now(),
+    /** A write that failed after the file was created (the writer stops; see appender.ts). */
+    onError?: (err: Error) => void,
   ) {
     this.started = origin;
-    this.file = new Appender(path, Buffer.from(JSON.stringify(header) + '\n'), FLUSH_MS, FLUSH_BYTES);
+    this.file = new Appender(path, Buffer.from(JSON.stringify(header) + '\n'), FLUSH_MS, FLUSH_BYTES, onError);
   }
 
   elapsed(): number {

@@ -17,9 +17,11 @@ export class GhrecWriter {
     private readonly onRecord?: (record: Uint8Array) => void,
     /** performance.now() of the header's startedAt (default: now). */
     origin = performance.now(),
+    /** A write that failed after the file was created (the writer stops; see appender.ts). */
+    onError?: (err: Error) => void,
   ) {
     this.started = origin;
-    this.file = new Appender(path, encodeGhrecHeader(header), FLUSH_MS, FLUSH_BYTES);
+    this.file = new Appender(path, encodeGhrecHeader(header), FLUSH_MS, FLUSH_BYTES, onError);
   }
 
   /** Milliseconds since the recording started. */

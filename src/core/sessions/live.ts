@@ -12,8 +12,14 @@ export interface LiveHooks {
   recordingsDir: string;
   onTextLines(sessionId: string, lines: { at: number; kind: 'command' | 'event'; text: string }[]): void;
   onEnd(s: LiveSession, reason: string): Promise<void>;
+  /** The recording could not be created ('open') or written ('write'); the session fails closed. */
+  onRecordingFailed(s: LiveSession, stage: 'open' | 'write', err: Error): void;
   verifyHostKey(s: LiveSession, keyType: string, fingerprint: string): Promise<'pinned' | 'match' | 'mismatch'>;
 }
+
+/** What the person is told when their session cannot be recorded (the exact error goes to the log and the audit trail). */
+export const RECORDING_REFUSED = 'session refused: it cannot be recorded right now';
+export const RECORDING_LOST = 'session ended: its recording failed';
 
 /** Live-view observers get asciicast lines, or for graphical sessions each ghrec record in base64; '' at the end. */
 export type Subscriber = (line: string) => void;
@@ -50,6 +56,8 @@ export class LiveSession implements SessionHandle {
   private ended = false;
   private binaryPending = 0;
   terminated: string | null = null;
+  /** The errno code (or message) of the failure that stopped the recording. */
+  recordingError: string | null = null;
   size: TerminalInfo = { cols: 80, rows: 24, term: 'xterm' };
 
   constructor(
@@ -68,44 +76,80 @@ export class LiveSession implements SessionHandle {
     return recordingRelPath(this.id, this.startedAt, ext);
   }
 
-  begin(term: TerminalInfo): void {
+  /**
+   * Starts the recording. False when the session must not go on: it has ended, or its
+   * recording could not be created (fail closed: the session is then terminated with
+   * RECORDING_REFUSED, which its onTerminate callbacks hear at once).
+   */
+  begin(term: TerminalInfo): boolean {
     this.size = term;
-    if (this.cast || this.ghrec || !this.plan.launcher.record || this.ended) return;
+    if (this.ended || this.recordingError) return false;
+    if (this.cast || this.ghrec || !this.plan.launcher.record) return true;
     const rel = this.recordingRel('.cast');
+    try {
+      this.cast = new CastWriter(
+        join(this.hooks.recordingsDir, rel),
+        {
+          version: 2,
+          width: term.cols,
+          height: term.rows,
+          timestamp: Math.floor(this.startedAt / 1000),
+          title: `${this.plan.user.username} → ${this.plan.credential.secretName} (${this.plan.protocol})`,
+          // TERM is what the person's terminal announced. No SHELL: the gateway does not know
+          // the target's shell, and the header must not claim one it did not see.
+          env: { TERM: term.term },
+        },
+        (line) => {
+          for (const s of this.subscribers) s(line);
+        },
+        this.startedPerf,
+        (err) => this.recordingFailed('write', err),
+      );
+    } catch (e) {
+      return this.recordingFailed('open', e as Error);
+    }
     this.recordingPath = rel;
-    this.cast = new CastWriter(
-      join(this.hooks.recordingsDir, rel),
-      {
-        version: 2,
-        width: term.cols,
-        height: term.rows,
-        timestamp: Math.floor(this.startedAt / 1000),
-        title: `${this.plan.user.username} → ${this.plan.credential.secretName} (${this.plan.protocol})`,
-        // TERM is what the person's terminal announced. No SHELL: the gateway does not know
-        // the target's shell, and the header must not claim one it did not see.
-        env: { TERM: term.term },
-      },
-      (line) => {
-        for (const s of this.subscribers) s(line);
-      },
-      this.startedPerf,
-    );
+    return true;
   }
 
-  beginGraphics(header: GraphicsHeader): void {
-    if (this.cast || this.ghrec || !this.plan.launcher.record || this.ended) return;
+  /** Like begin(), for graphical sessions. */
+  beginGraphics(header: GraphicsHeader): boolean {
+    if (this.ended || this.recordingError) return false;
+    if (this.cast || this.ghrec || !this.plan.launcher.record) return true;
     const rel = this.recordingRel(GHREC_FILE_EXTENSION);
+    try {
+      this.ghrec = new GhrecWriter(
+        join(this.hooks.recordingsDir, rel),
+        { ...header, startedAt: new Date(this.startedAt).toISOString() },
+        (rec) => {
+          if (this.subscribers.size === 0) return;
+          const line = Buffer.from(rec.buffer, rec.byteOffset, rec.byteLength).toString('base64');
+          for (const s of this.subscribers) s(line);
+        },
+        this.startedPerf,
+        (err) => this.recordingFailed('write', err),
+      );
+    } catch (e) {
+      return this.recordingFailed('open', e as Error);
+    }
     this.recordingPath = rel;
-    this.ghrec = new GhrecWriter(
-      join(this.hooks.recordingsDir, rel),
-      { ...header, startedAt: new Date(this.startedAt).toISOString() },
-      (rec) => {
-        if (this.subscribers.size === 0) return;
-        const line = Buffer.from(rec.buffer, rec.byteOffset, rec.byteLength).toString('base64');
-        for (const s of this.subscribers) s(line);
-      },
-      this.startedPerf,
-    );
+    return true;
+  }
+
+  /**
+   * Fail closed: no part of a session may go unrecorded. A recording that cannot be
+   * created refuses the session at once; one that stops being written ends it. A write
+   * fails inside a relay's data handler or a timer: the session is terminated a microtask
+   * later, so the handler that wrote finishes first and the door's terminate callbacks
+   * do not run half-way through it.
+   */
+  private recordingFailed(stage: 'open' | 'write', err: Error): false {
+    if (this.recordingError) return false;
+    this.recordingError = (err as NodeJS.ErrnoException).code ?? err.message;
+    this.hooks.onRecordingFailed(this, stage, err);
+    if (stage === 'open') this.terminate(RECORDING_REFUSED);
+    else queueMicrotask(() => this.terminate(RECORDING_LOST));
+    return false;
   }
 
   graphics(type: number, payload: Uint8Array): void {

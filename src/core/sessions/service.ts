@@ -35,6 +35,13 @@ export interface SessionView {
   recording: { available: boolean; sha256: string | null; keystrokes: boolean; format: RecordingFormat | null };
 }
 
+export interface RecordingFailure {
+  /** errno code, e.g. EPERM, EMFILE, ENOSPC. */
+  code: string;
+  stage: 'open' | 'write';
+  at: string;
+}
+
 export type RecordingFormat = 'asciicast' | 'ghrec-rdp';
 
 export const recordingFormatOf = (file: string | null | undefined): RecordingFormat | null => (!file ? null : file.endsWith(GHREC_FILE_EXTENSION) ? 'ghrec-rdp' : 'asciicast');
@@ -52,6 +59,8 @@ export class Sessions {
   readonly live = new Map<string, LiveSession>();
   private textSeq = new Map<string, number>();
   private textQueue: Promise<unknown> = Promise.resolve();
+  /** The latest recording that could not be created or written (for /healthz). */
+  lastRecordingFailure: RecordingFailure | null = null;
 
   constructor(
     private readonly store: Store,
@@ -94,6 +103,7 @@ export class Sessions {
       recordingsDir: this.recordingsDir,
       onTextLines: (id, lines) => this.index(id, lines),
       onEnd: (sess, reason) => this.finish(sess, reason),
+      onRecordingFailed: (sess, stage, err) => this.recordingFailed(sess, stage, err),
       verifyHostKey: (sess, keyType, fp) => this.verifyHostKey(sess, keyType, fp),
     });
     this.live.set(s.id, s);
@@ -119,12 +129,24 @@ export class Sessions {
     this.textQueue = this.textQueue.then(run).catch((err) => this.log.error({ err: { message: (err as Error).message }, sessionId }, 'text index write failed'));
   }
 
+  /** A recording failed (the session fails closed by itself): logged with the exact error, audited, remembered for /healthz. */
+  private recordingFailed(s: LiveSession, stage: 'open' | 'write', err: Error): void {
+    const code = s.recordingError ?? 'EIO';
+    this.lastRecordingFailure = { code, stage, at: new Date().toISOString() };
+    this.log.error({ sessionId: s.id, stage, code, err: { message: err.message } }, `recording ${stage === 'open' ? 'could not be created' : 'write failed'}: session ${stage === 'open' ? 'refused' : 'ended'}`);
+    const actor = { id: s.plan.user.id, name: s.plan.user.username, ip: s.clientIp };
+    void this.audit
+      .record(actor, { action: 'recording.failed', outcome: 'failure', target: { type: 'session', id: s.id }, details: { stage, code, protocol: s.plan.protocol, secret: s.plan.credential.secretName } })
+      .catch((e) => this.log.error({ sessionId: s.id, err: { message: (e as Error).message } }, 'audit of a recording failure failed'));
+  }
+
   private async finish(s: LiveSession, reason: string): Promise<void> {
     this.live.delete(s.id);
     await this.textQueue;
     this.textSeq.delete(s.id);
     let sha: string | null = null;
-    if (s.recordingPath) sha = await sha256File(join(this.recordingsDir, s.recordingPath));
+    // The hash is best effort: a file that cannot be read now (EMFILE…) still gets its session ended.
+    if (s.recordingPath) sha = await sha256File(join(this.recordingsDir, s.recordingPath)).catch((e) => (this.log.error({ sessionId: s.id, err: { message: (e as Error).message } }, 'recording hash failed'), null));
     await this.store.db
       .updateTable('sessions')
       .set({ status: 'ended', endedAt: now(), endReason: reason, bytesIn: s.bytesIn, bytesOut: s.bytesOut, recording: s.recordingPath, recordingSha256: sha })
@@ -132,7 +154,7 @@ export class Sessions {
       .execute();
     const actor = { id: s.plan.user.id, name: s.plan.user.username, ip: s.clientIp };
     await this.audit.record(actor, { action: 'session.end', target: { type: 'session', id: s.id }, details: { reason, bytesIn: s.bytesIn, bytesOut: s.bytesOut, seconds: Math.round((Date.now() - s.startedAt) / 1000) } });
-    if (s.recordingPath) await this.audit.record(SYSTEM, { action: 'recording.seal', target: { type: 'session', id: s.id }, details: { file: s.recordingPath, sha256: sha, format: s.ghrec ? `ghrec-${s.ghrec.header.format}` : 'asciicast-v2' } });
+    if (s.recordingPath) await this.audit.record(SYSTEM, { action: 'recording.seal', target: { type: 'session', id: s.id }, details: { file: s.recordingPath, sha256: sha, format: s.ghrec ? `ghrec-${s.ghrec.header.format}` : 'asciicast-v2', ...(s.recordingError ? { incomplete: s.recordingError } : {}) } });
     this.log.info({ sessionId: s.id, reason }, 'session ended');
   }
 

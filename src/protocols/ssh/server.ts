@@ -11,6 +11,7 @@ import type { SessionBroker, SessionHandle, TerminalInfo } from '../../core/brok
 import { TicketRefused } from '../../core/broker.js';
 import { AppError } from '../../core/errors.js';
 import { TICKET_PATTERN, normalizeIp } from '../../core/launch/tickets.js';
+import { mayHoldTicket } from '../../core/launch/ticket-text.js';
 import { loadDoorHostKeys, serverHostKeys, type DoorHostKey } from './host-keys.js';
 import { SftpObserver } from './sftp-observer.js';
 import { connectTarget, TargetError, targetEndReason } from './target.js';
@@ -168,8 +169,19 @@ function onConnection(client: Connection, ip: string, opts: SshDoorOptions, star
     });
   });
 
+  // User names already searched for a misplaced ticket (a client retries each auth method under the same name).
+  const searched = new Map<string, Promise<number>>();
+
   async function authenticate(ctx: AuthContext): Promise<void> {
     const name = ctx.username;
+    // A ticket with junk around it ("<ticket>x", "me:<ticket>"): exposed, so voided and refused.
+    if (!TICKET_PATTERN.test(name) && mayHoldTicket(name)) {
+      if (!searched.has(name)) {
+        if (searched.size >= 16) return ctx.reject([]);
+        searched.set(name, broker.voidMisplacedTickets(name, { clientIp: ip, door: 'ssh' }, 'SSH user name'));
+      }
+      if ((await searched.get(name)!) > 0) return ctx.reject([]);
+    }
     if (TICKET_PATTERN.test(name)) {
       if (ctx.method !== 'none') return ctx.reject([]);
       try {
@@ -290,7 +302,12 @@ function onConnection(client: Connection, ip: string, opts: SshDoorOptions, star
         if (kind !== 'shell') return fail('a Telnet target offers an interactive shell only');
         let tn: TerminalTarget;
         try {
-          tn = guard.watch(await bridgeTelnet(h, stream, term, connectTimeoutMs), 'telnet target');
+          const opened = await bridgeTelnet(h, stream, term, connectTimeoutMs);
+          if (!opened) {
+            hangUp(100);
+            return;
+          }
+          tn = guard.watch(opened, 'telnet target');
         } catch (e) {
           if (!(e instanceof TerminalOpenError)) throw e;
           endReason ??= e.endReason;
@@ -328,16 +345,15 @@ function onConnection(client: Connection, ip: string, opts: SshDoorOptions, star
         remote = ch;
         relay(h, kind, stream, ch, !!pty);
       };
+      // Not recordable: the session was terminated and the person told (onTerminate above).
+      if (!h.begin(term)) return;
       if (kind === 'sftp') {
-        h.begin(term);
         h.note('subsystem', { name: 'sftp' });
         conn.subsys('sftp', opened);
       } else if (kind === 'exec') {
-        h.begin(term);
         h.note('exec', { command: command ?? '' });
         conn.exec(command ?? '', { ...(pty ? { pty: ptyOptions(pty) } : {}), env }, opened);
       } else {
-        h.begin(term);
         conn.shell(pty ? ptyOptions(pty) : false, { env }, opened);
       }
     };

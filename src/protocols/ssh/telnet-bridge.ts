@@ -9,9 +9,13 @@ import { openTerminal } from '../terminal-connect.js';
 import type { TerminalTarget } from '../terminal.js';
 import { endChannel, safeWrite } from './relay.js';
 
-export async function bridgeTelnet(h: SessionHandle, stream: ServerChannel, term: { cols: number; rows: number; term: string }, connectTimeoutMs: number): Promise<TerminalTarget> {
+export async function bridgeTelnet(h: SessionHandle, stream: ServerChannel, term: { cols: number; rows: number; term: string }, connectTimeoutMs: number): Promise<TerminalTarget | null> {
   const tn = await openTerminal(h, term, connectTimeoutMs);
-  h.begin(term);
+  if (!h.begin(term)) {
+    // Not recordable: the session was terminated and the person told (the door's onTerminate).
+    tn.close();
+    return null;
+  }
   tn.on('data', (d: Buffer) => {
     h.output(d);
     safeWrite(stream, d);

@@ -1,7 +1,6 @@
 // Health, settings and master-key rotation.
 import type { FastifyPluginAsync } from 'fastify';
 import { randomBytes } from 'node:crypto';
-import { sql } from 'kysely';
 import { decodeMasterKey, ConfigError } from '../../config.js';
 import type { Core } from '../../core/core.js';
 import { badRequest } from '../../core/errors.js';
@@ -25,13 +24,11 @@ const settingsBody = body({
 export const systemRoutes =
   (core: Core): FastifyPluginAsync =>
   async (app) => {
-    app.get('/healthz', { config: { auth: false }, schema: { tags: ['system'], summary: 'Liveness and database reachability', security: [] } }, async (_req, reply) => {
-      try {
-        await sql`select 1`.execute(core.store.db);
-        return { status: 'ok', version: core.version, database: core.store.kind };
-      } catch {
-        return reply.status(503).send({ status: 'unavailable', version: core.version, database: core.store.kind });
-      }
+    // 200 {status:'ok'} or 503 {status:'degraded'} with the failing check: a node that cannot
+    // write its database or recordings refuses every session, so it must not look healthy.
+    app.get('/healthz', { config: { auth: false }, schema: { tags: ['system'], summary: 'Liveness; whether the database and the recordings directory can be written (503 when not)', security: [] } }, async (_req, reply) => {
+      const h = await core.health.check();
+      return reply.status(h.status === 'ok' ? 200 : 503).send({ status: h.status, version: core.version, database: core.store.kind, checks: h.checks });
     });
 
     app.get('/api/v1/settings', { config: { permission: 'administer' }, schema: { tags: ['system'], summary: 'Current settings with descriptions and defaults' } }, async () => {

@@ -120,9 +120,11 @@ export const terminalRoutes =
             throw e;
           }
           if (socket.readyState !== socket.OPEN) return void handle.end('browser left before the session started');
-          handle.onTerminate((reason) => finish(reason));
           const term = { cols: clamp(q.cols, 10, 1000, 80), rows: clamp(q.rows, 5, 500, 24), term: q.term ?? 'xterm-256color' };
-          handle.begin(term);
+          // Not recordable (fail closed): the session is already terminated; say so in the error frame, then end.
+          if (!handle.begin(term)) send({ type: 'error', message: 'the session could not be started; try again later' });
+          handle.onTerminate((reason) => finish(reason));
+          if (ended) return;
           try {
             target = await openTerminal(handle, term);
           } catch (e) {

@@ -131,7 +131,8 @@ export class RdpRecorder {
         keystrokes: p.launcher.recordKeystrokes,
         title: `${p.user.username} → ${p.credential.secretName} (rdp)`,
       };
-      this.handle.beginGraphics(header);
+      // Not recordable (fail closed): the session has been terminated, which closes the relay.
+      if (!this.handle.beginGraphics(header)) return;
       if (this.keys) {
         this.keystrokeLog = new KeystrokeLog(core.keyboardLayout);
         // Which layout the keystroke log reads the keys with (a fallback to US English is worth knowing).

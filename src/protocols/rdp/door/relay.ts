@@ -141,6 +141,8 @@ export class RdpRelay {
     try {
       for (const f of frames) {
         const out = from === 'client' ? this.fromClient(f) : this.fromTarget(f);
+        // A frame can end the session (e.g. its recording cannot be created): nothing more is relayed.
+        if (this.closed) break;
         if (!out) continue;
         if (from === 'target') tap?.('out', out);
         if (!dst.write(out) && !this.waitingDrain[from]) {
@@ -202,6 +204,7 @@ export class RdpRelay {
       });
       if (limit.note) this.o.handle.note('rdp_desktop_limited', limit.note);
       this.recorder.connectInitial(rw.pdu);
+      if (this.closed) return null; // not recordable: the session was refused
       this.o.handle.note('rdp_channels', { channels: rw.channels.map((c) => c.name) });
       const policy = new ChannelPolicy(rdpRedirection(this.o.handle.plan.launcher.options), rw.channels, (d) => this.o.handle.note('rdp_channel_denied', d));
       if (policy.enforcing) this.channels = policy;

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { SessionBroker, SessionHandle } from '../../../core/broker.js';
 import { TicketRefused } from '../../../core/broker.js';
 import { normalizeIp } from '../../../core/launch/tickets.js';
+import { redactTickets } from '../../../core/launch/ticket-text.js';
 import { NEG_RSP_FLAGS } from '../pdu/x224.js';
 import { acceptTls, FrontError, offersTls, readClientHello, refuseWithoutTls } from './front.js';
 import { RdpRelay } from './relay.js';
@@ -93,15 +94,20 @@ async function onConnection(sock: Socket, opts: RdpDoorOptions, secureContext: S
     sock.destroy();
     return;
   }
+  const ctx = { clientIp: ip, door: 'rdp' as const };
+  // The cookie is the user name the client was given (`rdesktop -u …`): a ticket put there is
+  // exposed, so it is voided; the cookie is logged only with anything ticket-like redacted.
+  const cookie = hello.request.cookie;
+  const misplaced = cookie ? await broker.voidMisplacedTickets(cookie, ctx, 'RDP cookie (user name)') : 0;
   if (!offersTls(hello)) {
-    // Without TLS the person could not be served; refusing first keeps the ticket usable.
-    log.info({ clientIp: ip, requestedProtocols: hello.requestedProtocols }, 'rdp door: client did not offer TLS; refused');
+    // Without TLS the person could not be served; refusing first keeps a ticket presented the right way usable.
     refuseWithoutTls(sock);
+    if (!misplaced) await broker.doorRefused('tls_required', ctx, { requestedProtocols: hello.requestedProtocols }, hello.ticket);
     return;
   }
   if (!hello.ticket) {
-    log.warn({ event: 'TicketRefused', reason: 'missing', door: 'rdp', clientIp: ip, cookie: hello.request.cookie?.slice(0, 32) }, 'TicketRefused: missing (no routing token or preconnection blob: open the .rdp file Gatehouse provides)');
     sock.destroy();
+    if (!misplaced) await broker.doorRefused('missing', ctx, cookie ? { cookie: redactTickets(cookie).slice(0, 64) } : {});
     return;
   }
   let handle: SessionHandle;

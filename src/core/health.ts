@@ -1,0 +1,104 @@
+// What /healthz reports beyond "the process answers": whether the two things every session
+// needs can be written now. A node that cannot write its database (audit trail, session
+// records) or its recordings refuses every new session (fail closed), so a load balancer
+// or an operator should learn of it from the health check, not from refused launches.
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Store } from '../store/db.js';
+import type { RecordingFailure } from './sessions/service.js';
+
+export interface HealthCheck {
+  ok: boolean;
+  /** Why not: an errno code for the recordings directory; `timeout` or `write_failed` for the database. */
+  error?: string;
+}
+
+export interface HealthReport {
+  status: 'ok' | 'degraded';
+  checks: {
+    database: HealthCheck;
+    /** lastFailure: the latest session whose recording could not be created or written (kept as information). */
+    recordings: HealthCheck & { lastFailure?: RecordingFailure };
+  };
+}
+
+const HEARTBEAT_KEY = 'healthz_heartbeat';
+
+export class Health {
+  private dbCheck: Promise<HealthCheck> | null = null;
+  private dirCheck: Promise<HealthCheck> | null = null;
+  private pendingWrite: Promise<void> | null = null;
+
+  constructor(
+    private readonly store: Store,
+    private readonly recordingsDir: string,
+    private readonly lastRecordingFailure: () => RecordingFailure | null,
+    private readonly log: Logger,
+    private readonly timeoutMs = 3000,
+  ) {}
+
+  async check(): Promise<HealthReport> {
+    // Concurrent checks share one probe of each kind.
+    this.dbCheck ??= this.database().finally(() => (this.dbCheck = null));
+    this.dirCheck ??= this.recordings().finally(() => (this.dirCheck = null));
+    const [database, dir] = await Promise.all([this.dbCheck, this.dirCheck]);
+    const last = this.lastRecordingFailure();
+    const recordings = { ...dir, ...(last ? { lastFailure: last } : {}) };
+    return { status: database.ok && recordings.ok ? 'ok' : 'degraded', checks: { database, recordings } };
+  }
+
+  /** A real write (a heartbeat row in `meta`), so a read-only or full database fails it, within timeoutMs. */
+  private async database(): Promise<HealthCheck> {
+    let timer: NodeJS.Timeout | undefined;
+    // A write still stuck from an earlier check is waited for again rather than joined by
+    // another one: a stalled database must not collect one blocked connection per check.
+    this.pendingWrite ??= this.heartbeat().finally(() => (this.pendingWrite = null));
+    const write = this.pendingWrite.then((): HealthCheck => ({ ok: true }));
+    const timeout = new Promise<HealthCheck>((resolve) => {
+      timer = setTimeout(() => resolve({ ok: false, error: 'timeout' }), this.timeoutMs);
+      timer.unref();
+    });
+    try {
+      const r = await Promise.race([write, timeout]);
+      if (!r.ok) this.log.warn({ check: 'database', timeoutMs: this.timeoutMs }, 'health: the database did not take a write in time');
+      return r;
+    } catch (e) {
+      this.log.warn({ check: 'database', err: { message: (e as Error).message, code: (e as { code?: string }).code } }, 'health: the database cannot be written');
+      return { ok: false, error: 'write_failed' };
+    } finally {
+      clearTimeout(timer);
+      write.catch(() => undefined); // a write that lost the race to the timer fails unseen
+    }
+  }
+
+  private async heartbeat(): Promise<void> {
+    const value = new Date().toISOString();
+    await this.store.db
+      .insertInto('meta')
+      .values({ key: HEARTBEAT_KEY, value })
+      .onConflict((oc) => oc.column('key').doUpdateSet({ value }))
+      .execute();
+  }
+
+  /** Creates, writes and removes a probe file where recordings go (EPERM, EACCES, EROFS, ENOSPC, EMFILE…). */
+  private async recordings(): Promise<HealthCheck> {
+    const probe = join(this.recordingsDir, `.healthz-${randomBytes(6).toString('hex')}`);
+    try {
+      await mkdir(this.recordingsDir, { recursive: true, mode: 0o700 });
+      const f = await open(probe, 'wx', 0o600);
+      try {
+        await f.write('ok\n');
+      } finally {
+        await f.close();
+        await unlink(probe);
+      }
+      return { ok: true };
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
+      this.log.warn({ check: 'recordings', code, err: { message: (e as Error).message } }, 'health: the recordings directory cannot be written');
+      return { ok: false, error: code };
+    }
+  }
+}
