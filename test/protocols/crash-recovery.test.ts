@@ -10,7 +10,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { readGhrec, GhrecReader, encodeGhrecRecord } from '../../src/core/sessions/ghrec.js';
@@ -174,6 +174,10 @@ describe('a crash loses no recording: kill -9 mid-session, restart, each interru
         let elsewhere: { id: string; file: string; client: Proc } | undefined;
         if (db) {
           const otherDir = join(tempDir(), 'data-b');
+          // One audit identity for the cluster: node B signs with node A's key, which A has pinned
+          // (a key of B's own would not be trusted by A's verification).
+          mkdirSync(otherDir, { recursive: true, mode: 0o700 });
+          for (const k of ['audit-signing.key', 'audit-signing.pub']) copyFileSync(join(dataDir, k), join(otherDir, k));
           const otherEnv = await serverEnv(otherDir, shared);
           other = await Server.start(otherEnv);
           elsewhere = await terminal('ssh-b', 'ssh', sshd.port, 'crash-other-node', { server: other, env: otherEnv, dataDir: otherDir });

@@ -439,10 +439,10 @@ describe('no vaulted password on any terminal client leg (captured bytes)', { ti
     const sshFail = await tapped('wrong ssh', async () => ssh2Run(tap, await launch(gw, ids.sshWrong!, { launcher: 'ssh' }), { shell: PROBE }, 'wrong ssh'));
     assert.match(sshFail.r.stderr, /refused the vaulted credential/);
     const telnetFail = await tapped('wrong telnet', async () => ssh2Run(tap, await launch(gw, ids.telnetWrong!, { launcher: 'telnet' }), { shell: PROBE }, 'wrong telnet'));
-    assert.match(telnetFail.r.stdout, /rejected the vaulted credential/);
+    assert.match(telnetFail.r.stdout + telnetFail.r.stderr, /rejected the vaulted credential/);
     // The careless target echoes the wrong password before it says "Login incorrect".
     const carelessFail = await tapped('wrong careless telnet', async () => ssh2Run(tap, await launch(gw, ids.carelessWrong!, { launcher: 'telnet' }), { shell: PROBE }, 'wrong careless telnet'));
-    assert.match(carelessFail.r.stdout, /rejected the vaulted credential/);
+    assert.match(carelessFail.r.stdout + carelessFail.r.stderr, /rejected the vaulted credential/);
     blobs.push(...sshFail.blobs, ...sshFail.r.blobs, ...telnetFail.blobs, ...telnetFail.r.blobs, ...carelessFail.blobs, ...carelessFail.r.blobs);
     const b = await signIn(gw);
     for (const [secretId, launcher] of [

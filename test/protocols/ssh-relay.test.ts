@@ -32,8 +32,9 @@ describe('SSH door relay', () => {
   before(async () => {
     ensureTargetAccount();
     chmodSync(dataDir, 0o755);
-    // 30 sessions log in to the target at once: more than sshd's default MaxStartups (10) lets through.
-    [sshd, gw] = await Promise.all([startSshd(['MaxStartups 100', 'MaxSessions 100']), startGateway('sqlite')]);
+    // 30 sessions log in at once from one address: more than sshd's and the door's default
+    // MaxStartups (10 per source) let through.
+    [sshd, gw] = await Promise.all([startSshd(['MaxStartups 100', 'MaxSessions 100']), startGateway('sqlite', { GATEHOUSE_MAX_STARTUPS_PER_SOURCE: '100' })]);
     secret = await createSecret(gw, 'relay-target', { port: sshd.port, password: TARGET_PASSWORD });
     c = clientFor(gw, (await launch(gw, secret)).knownHosts);
   });

@@ -14,9 +14,22 @@ export interface DoorHostKey {
   publicLine: string;
 }
 
+/**
+ * ssh2 1.17's generator writes an OpenSSH Ed25519 key that its own parser rejects
+ * ("Malformed OpenSSH private key") about once in 170 keys; a start that made such a key
+ * could never start again. Keep only a key that parses.
+ */
+function makeEd25519(): string {
+  for (let i = 0; i < 20; i++) {
+    const pem = ssh2.utils.generateKeyPairSync('ed25519').private;
+    if (!(ssh2.utils.parseKey(pem) instanceof Error)) return pem;
+  }
+  throw new Error('could not make an Ed25519 host key that parses');
+}
+
 export function loadDoorHostKeys(dataDir: string): DoorHostKey[] {
   const specs = [
-    { file: 'ssh_host_ed25519_key', make: () => ssh2.utils.generateKeyPairSync('ed25519').private },
+    { file: 'ssh_host_ed25519_key', make: makeEd25519 },
     { file: 'ssh_host_rsa_key.pem', make: () => generateKeyPairSync('rsa', { modulusLength: 3072 }).privateKey.export({ type: 'pkcs1', format: 'pem' }).toString() },
   ];
   return specs.map(({ file, make }) => {

@@ -29,6 +29,7 @@ function fakeHandle(launcher: { record: boolean; recordKeystrokes: boolean }): {
     plan: { sessionId: 'sess-1', user: { id: 'u1', username: 'alice' }, protocol: 'rdp', target: { host: '127.0.0.1', port: 3389 }, credential: { secretName: 'win-box' }, launcher },
     beginGraphics: (h: GraphicsHeader) => {
       got.header ??= h;
+      return true;
     },
     graphics: (type: number, payload: Uint8Array) => {
       if (got.header) got.records.push({ type, payload: Buffer.from(payload) });
