@@ -129,7 +129,10 @@ describe('a node survives I/O errors of single sessions; /healthz reports them',
     work = tempDir('gatehouse-resilience-');
     dataDir = join(work, 'data');
     [sshd, telnetd, xrdp, display] = await Promise.all([startSshd(), startTelnetd(), startXrdp(), startXvfb()]);
-    const env = await serverEnv(dataDir, { GATEHOUSE_ADMIN_PASSWORD: ADMIN_PW });
+    // The pre-auth connection limits (10 per source) would close the idle sockets the
+    // descriptor test opens long before the process runs out; here the process itself must be
+    // exhausted, so they are raised (test/protocols/preauth-limits.test.ts covers the limits).
+    const env = await serverEnv(dataDir, { GATEHOUSE_ADMIN_PASSWORD: ADMIN_PW, GATEHOUSE_MAX_STARTUPS: '100000', GATEHOUSE_MAX_STARTUPS_PER_SOURCE: '100000' });
     sshPort = Number(env.GATEHOUSE_SSH_PORT);
     server = await Server.start(env);
     token = await apiLogin(server.url, 'admin', ADMIN_PW);
