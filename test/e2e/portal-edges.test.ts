@@ -131,8 +131,14 @@ describe('web portal edge cases in a browser', { timeout: 60_000 }, () => {
       const gone = await gw.running.core.store.db.deleteFrom('apiTokens').where('userId', '=', samId).where('kind', '=', 'session').executeTakeFirst();
       assert.ok(Number(gone.numDeletedRows) >= 1, 'the browser session token was deleted');
       // The next navigation asks the API, which answers 401.
-      await page.getByRole('link', { name: 'Account', exact: true }).click();
-      await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+      // A background refresh may meet the 401 first and bring sign-in before the click lands
+      // (the link is then gone from the page), so whichever comes first counts.
+      const signInHeading = page.getByRole('heading', { name: 'Sign in' });
+      await Promise.race([
+        page.getByRole('link', { name: 'Account', exact: true }).click().catch(() => undefined),
+        signInHeading.waitFor(),
+      ]);
+      await signInHeading.waitFor();
       await page.getByText('Your session expired; sign in again.').waitFor();
       assert.equal(await page.getByRole('heading', { name: 'Account and security' }).count(), 0);
       await screenshot(page, 'edges-02-expired');
