@@ -7,13 +7,14 @@ import { systemRoutes } from './system.js';
 import { vaultRoutes } from './vault.js';
 import { sessionRoutes } from './sessions.js';
 import { terminalRoutes } from './terminal.js';
+import type { WebTerminalDoor } from '../../protocols/web-terminal.js';
 
 export interface DoorInfo {
   sshHostKeys: string[];
 }
 
 export const routes =
-  (core: Core, doors: () => DoorInfo = () => ({ sshHostKeys: [] })): FastifyPluginAsync =>
+  (core: Core, doors: () => DoorInfo = () => ({ sshHostKeys: [] }), terminal?: WebTerminalDoor): FastifyPluginAsync =>
   async (app) => {
     await app.register(systemRoutes(core));
     await app.register(authRoutes(core));
@@ -21,5 +22,5 @@ export const routes =
     await app.register(vaultRoutes(core), { prefix: '/api/v1' });
     await app.register(auditRoutes(core), { prefix: '/api/v1' });
     await app.register(sessionRoutes(core, doors), { prefix: '/api/v1' });
-    await app.register(terminalRoutes(core), { prefix: '/api/v1' });
+    await app.register(terminalRoutes(core, terminal), { prefix: '/api/v1' });
   };

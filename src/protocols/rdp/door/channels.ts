@@ -17,7 +17,7 @@ import { RdpProtocolError } from '../errors.js';
 import { buildDeviceListAnnounce, ioRequestDeviceId, isDeviceIoRequest, isDeviceListAnnounce, parseDeviceListAnnounce, RDPDR_DTYP, RDPDR_HEADER_LENGTH, rdpdrHeader } from '../pdu/rdpdr.js';
 import { CHANNEL_FLAG, CHANNEL_PDU_HEADER_LENGTH, chunkMessage, parseChannelChunk } from '../pdu/vchannel.js';
 
-/** true = allowed. From the launcher's options (rdpRedirection in core/launch/launchers.ts). */
+/** true = allowed. From the launcher's options (rdpRedirection in core/door-rules.ts, taken through the broker). */
 export interface RedirectionPolicy {
   clipboard: boolean;
   drives: boolean;

@@ -15,7 +15,7 @@
 // gets the Client Info PDU or virtual channel data.
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import type { SessionHandle } from '../../../core/broker.js';
+import { rdpRedirection, type SessionHandle } from '../../../core/broker.js';
 import { isRdpProtocolError, RdpProtocolError } from '../errors.js';
 import { isConfirmActive, restrictConfirmActive } from '../pdu/capabilities.js';
 import { CS, RNS_UD_CS } from '../pdu/client-data.js';
@@ -25,11 +25,10 @@ import { buildDisconnectProviderUltimatum, buildSendData, DOMAIN_PDU, parseSendD
 import { buildSetErrorInfo, classifyServerPdu, ERRINFO, PDUTYPE, shareControlHeader } from '../pdu/share.js';
 import { RdpFramer, type RdpFrame } from '../pdu/tpkt.js';
 import { buildDataTpdu, parseDataTpdu, TPDU, tpduCode } from '../pdu/x224.js';
-import { rdpRedirection } from '../../../core/launch/launchers.js';
 import { ChannelPolicy } from './channels.js';
 import { limitDesktop } from './desktop-limit.js';
 import { RdpRecorder } from './recorder.js';
-import type { TargetLogon } from './target.js';
+import type { TargetLogon } from '../../targets/rdp.js';
 
 export interface RelayOptions {
   handle: SessionHandle;
