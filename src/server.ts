@@ -13,7 +13,7 @@ import { migrate, openStore } from './store/db.js';
 import { loadTls } from './tls.js';
 import { buildApp } from './web/app.js';
 import { SshDoor } from './protocols/ssh/server.js';
-import { RdpDoor, type RdpTap } from './protocols/rdp/door/server.js';
+import { RdpDoor, type RdpTap } from './protocols/rdp-door/server.js';
 import { WebTerminalDoor } from './protocols/web-terminal.js';
 import { DoorSet } from './protocols/doors.js';
 import type { DoorHealth } from './protocols/door.js';

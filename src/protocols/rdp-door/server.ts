@@ -7,15 +7,15 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
-import { normalizeIp, redactTickets, TicketRefused, type SessionBroker, type SessionHandle } from '../../../core/broker.js';
-import type { DoorHealth, FrontDoor } from '../../door.js';
-import { NEG_RSP_FLAGS } from '../pdu/x224.js';
+import { normalizeIp, redactTickets, TicketRefused, type SessionBroker, type SessionHandle } from '../../core/broker.js';
+import type { DoorHealth, FrontDoor } from '../door.js';
+import { NEG_RSP_FLAGS } from '../rdp/pdu/x224.js';
 import { acceptTls, FrontError, offersTls, readClientHello, refuseWithoutTls } from './front.js';
 import { RdpRelay } from './relay.js';
-import { connectRdpTarget, TargetError, vaultedLogon } from '../../targets/rdp.js';
-import { TARGET_REFUSED_CREDENTIAL, targetConnectFailed } from '../../end-reasons.js';
-import { listenOn } from '../../listen.js';
-import { DEFAULT_PREAUTH_LIMITS, PreauthGate, type PreauthLimits, type Startup } from '../../preauth-limiter.js';
+import { connectRdpTarget, TargetError, vaultedLogon } from '../targets/rdp.js';
+import { TARGET_REFUSED_CREDENTIAL, targetConnectFailed } from '../end-reasons.js';
+import { listenOn } from '../listen.js';
+import { DEFAULT_PREAUTH_LIMITS, PreauthGate, type PreauthLimits, type Startup } from '../preauth-limiter.js';
 
 export interface RdpDoorOptions {
   host: string;
