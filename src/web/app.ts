@@ -15,12 +15,15 @@ import { registerTransportHeaders } from './transport-headers.js';
 import { HTTPS_TLS_OPTIONS } from '../tls.js';
 import { clientErrorHandler } from './client-errors.js';
 import { voidMisplacedTicketsInUrls } from './misplaced-tickets.js';
+import type { WebTerminalDoor } from '../protocols/web-terminal.js';
 import './types.js';
 
 export interface AppOptions {
   https?: { key: string | Buffer; cert: string | Buffer };
   /** Facts about the protocol doors the API hands out (e.g. SSH host keys for known_hosts). */
   doors?: () => DoorInfo;
+  /** The browser terminal door the server starts and closes with the others (default: one always open). */
+  terminal?: WebTerminalDoor;
 }
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -138,7 +141,7 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
     },
   });
 
-  await app.register(routes(core, opts.doors));
+  await app.register(routes(core, opts.doors, opts.terminal));
   await registerUi(app);
   app.get('/api/openapi.json', { config: { auth: false }, schema: { hide: true } }, async () => app.swagger());
   return app;
