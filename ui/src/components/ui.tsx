@@ -18,6 +18,13 @@ import {
 import { createPortal } from 'react-dom';
 import { errorText } from '../api';
 import { Icon, type IconName } from './Icon';
+import './ui/surfaces.css';
+import './ui/buttons.css';
+import './ui/forms.css';
+import './ui/feedback.css';
+import './ui/toolbar.css';
+import './ui/dialogs.css';
+import './ui/display.css';
 
 // ---- buttons
 

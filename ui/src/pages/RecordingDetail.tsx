@@ -14,6 +14,7 @@ import { useLocation } from '../router';
 import type { Session, TextLine } from '../types';
 import { MONO } from '../xterm';
 import { Highlight } from './Recordings';
+import './recordings.css';
 
 type Player = ReturnType<typeof AsciinemaPlayer.create>;
 const RdpPlayer = lazy(() => import('../rdp/RdpPlayer'));

@@ -13,6 +13,7 @@ import type { LiveHeader, RdpLiveFeed } from '../rdp/stream';
 import { Link } from '../router';
 import type { Session } from '../types';
 import { createTerminal } from '../xterm';
+import './terminal.css';
 
 type State = 'connecting' | 'watching' | 'ended' | 'lost' | 'not-live';
 

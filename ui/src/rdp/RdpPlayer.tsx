@@ -18,6 +18,7 @@ import { PlayerClock } from './clock';
 import { RdpCanvas } from './RdpCanvas';
 import { parseRecording } from './recording';
 import { warningText } from './warnings';
+import '../pages/recordings.css';
 
 const SPEEDS = [0.5, 1, 2, 4, 8];
 /** How often the controls (time, seek bar) follow the clock while playing. */

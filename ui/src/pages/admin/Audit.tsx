@@ -11,6 +11,7 @@ import { dateTimeSec } from '../../format';
 import { useApi, useDebounced, useTitle } from '../../hooks';
 import { setQuery, useLocation } from '../../router';
 import type { AuditEvent, Page, VerifyResult } from '../../types';
+import './Audit.css';
 
 const LIMIT = 50;
 const COMMON = ['auth.*', 'session.*', 'secret.*', 'recording.*', 'user.*', 'group.*', 'role.*', 'folder.*', 'template.*', 'launcher.*', 'settings.*', 'ticket.*', 'vault.*'];

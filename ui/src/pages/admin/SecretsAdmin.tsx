@@ -14,6 +14,7 @@ import { useApi, useSearchQuery, useTitle } from '../../hooks';
 import { Link, navigate, useLocation } from '../../router';
 import type { Folder, Page, Secret } from '../../types';
 import { atLeast, folderPaths, FolderSelect } from './folders';
+import './SecretsAdmin.css';
 
 interface TreeNode {
   folder: Folder;

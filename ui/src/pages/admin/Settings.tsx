@@ -6,6 +6,7 @@ import { Alert, Button, Card, ErrorAlert, Field, Loading, PageHeader, Switch, us
 import { useSubmit } from '../../editing';
 import { useApi, useTitle } from '../../hooks';
 import type { SettingsResponse } from '../../types';
+import './Settings.css';
 
 const LABELS: Record<string, { label: string; unit?: string }> = {
   publicUrl: { label: 'Public URL' },

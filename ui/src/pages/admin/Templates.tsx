@@ -11,6 +11,7 @@ import { PROTOCOL_LABELS } from '../../format';
 import { useApi, useTitle } from '../../hooks';
 import { Link, navigate } from '../../router';
 import type { FieldDef, FieldType, Launcher, Page, Template } from '../../types';
+import './Templates.css';
 
 const TYPES: { id: FieldType; label: string }[] = [
   { id: 'text', label: 'Text' },
