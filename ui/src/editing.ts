@@ -46,6 +46,10 @@ export interface EditorOptions<T> {
 
 export interface Editor<T> extends Submit {
   isNew: boolean;
+  /** The list page (where cancel and delete lead). */
+  route: string;
+  /** The item's API path (what delete removes). */
+  path: string;
   /** The item as loaded (nothing is loaded for 'new'). */
   item: Resource<T>;
   /**
@@ -59,7 +63,8 @@ export interface Editor<T> extends Submit {
 export function useEditor<T extends { id: string }>({ collection, id, route, created }: EditorOptions<T>): Editor<T> {
   const isNew = id === 'new';
   const toast = useToast();
-  const item = useApi<T>(isNew ? null : `${collection}/${encodeURIComponent(id)}`);
+  const path = `${collection}/${encodeURIComponent(id)}`;
+  const item = useApi<T>(isNew ? null : path);
   const submit = useSubmit();
   const save = (body: unknown, createBody: unknown = body) =>
     submit.run(async () => {
@@ -68,10 +73,10 @@ export function useEditor<T extends { id: string }>({ collection, id, route, cre
         toast(created(t));
         navigate(`${route}/${t.id}`, { replace: true });
       } else {
-        const t = await api.patch<T>(`${collection}/${encodeURIComponent(id)}`, body);
+        const t = await api.patch<T>(path, body);
         item.setData(() => t);
         toast('Changes saved');
       }
     });
-  return { ...submit, isNew, item, save };
+  return { ...submit, isNew, route, path, item, save };
 }

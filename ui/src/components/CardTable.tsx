@@ -2,11 +2,14 @@
 // each row becomes a card whose cells carry their column's name (data-label). Columns are
 // described once, so the header and the cards' labels cannot drift apart.
 import { Fragment, type HTMLAttributes, type MouseEvent, type ReactNode } from 'react';
+import { Link, navigate } from '../router';
 import './CardTable.css';
 
 export interface Column<T> {
   /** The header, and the cell's label when rows become cards. */
   label: string;
+  /** The row's name, linked to the row's page (href); cell then adds what follows it. */
+  title?(row: T): ReactNode;
   cell?(row: T): ReactNode;
   /** Classes of the cells (e.g. 'nowrap', 'mono small'). */
   className?: string;
@@ -19,8 +22,9 @@ export interface Column<T> {
 export function CardTable<T>({
   columns,
   rows = [],
-  rowKey,
-  onRowClick,
+  rowKey = (row) => (row as { id?: string }).id ?? '',
+  href,
+  onRowClick = href && ((row) => navigate(href(row))),
   rowProps,
   detail,
   className,
@@ -29,7 +33,10 @@ export function CardTable<T>({
 }: {
   columns: Column<T>[];
   rows?: T[];
+  /** Defaults to the row's id. */
   rowKey?(row: T): string | number;
+  /** Each row's own page: the whole row opens it, and the title column links to it. */
+  href?(row: T): string;
   /** Makes rows clickable (the whole row opens the item). */
   onRowClick?(row: T, e: MouseEvent<HTMLTableRowElement>): void;
   rowProps?(row: T): HTMLAttributes<HTMLTableRowElement>;
@@ -57,10 +64,15 @@ export function CardTable<T>({
           rows.map((row, i) => {
             const d = detail?.(row);
             return (
-              <Fragment key={rowKey ? rowKey(row) : i}>
+              <Fragment key={rowKey(row) || i}>
                 <tr onClick={onRowClick && ((e) => onRowClick(row, e))} {...rowProps?.(row)}>
                   {columns.map((c) => (
                     <td key={c.label} data-label={c.actions ? undefined : c.label} className={(c.actions ? 'col-actions' : c.className) || undefined}>
+                      {c.title && href && (
+                        <Link to={href(row)} className="cell-title">
+                          {c.title(row)}
+                        </Link>
+                      )}
                       {c.cell?.(row)}
                     </td>
                   ))}

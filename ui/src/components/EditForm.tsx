@@ -3,6 +3,7 @@
 // delete button that asks first, checkbox grids of roles or groups, and rows of actions.
 import type { ComponentProps, ReactNode } from 'react';
 import { api } from '../api';
+import type { Editor } from '../editing';
 import type { Resource } from '../hooks';
 import { navigate, Link } from '../router';
 import { Icon } from './Icon';
@@ -63,6 +64,45 @@ export function EditForm({ onSave, error, readOnly, className, children, ...bar 
       <InlineError error={error} />
       {!readOnly && <SaveBar {...bar} />}
     </form>
+  );
+}
+
+/**
+ * The form of an item edited through useEditor: "Create <noun>" or "Save changes", cancel back
+ * to the list, and (for an existing item, unless remove is false) "Delete <noun>" on the left.
+ */
+export function ResourceForm({
+  editor,
+  noun,
+  remove,
+  onCancel = () => navigate(editor.route),
+  ...form
+}: {
+  editor: Editor<unknown>;
+  noun: string;
+  remove?: false | { confirmTitle: string; body?: string; done: string; path?: string };
+  onSave(): void;
+  canSave: boolean;
+  readOnly?: boolean;
+  onCancel?(): void;
+  children: ReactNode;
+}) {
+  return (
+    <EditForm
+      {...form}
+      error={editor.error}
+      busy={editor.busy}
+      saveLabel={editor.isNew ? `Create ${noun}` : 'Save changes'}
+      onCancel={onCancel}
+      start={
+        remove &&
+        !editor.isNew && (
+          <DeleteButton className="mr-auto" then={editor.route} {...remove} path={remove.path ?? editor.path}>
+            {`Delete ${noun}`}
+          </DeleteButton>
+        )
+      }
+    />
   );
 }
 

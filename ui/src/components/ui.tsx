@@ -185,6 +185,22 @@ export function TextField({ label, hint, error, className, ...input }: { label: 
   );
 }
 
+/** A drop-down of options; `none` adds an empty first choice with that text. */
+export function SelectField({ label, hint, id, none, options, value, onChange, disabled }: { label: ReactNode; hint?: ReactNode; id?: string; none?: string; options: { value: string; label: ReactNode }[]; value: string; onChange(v: string): void; disabled?: boolean }) {
+  return (
+    <Field label={label} hint={hint} htmlFor={id}>
+      <select id={id} className="input" value={value} onChange={(e) => onChange(e.target.value)} disabled={disabled}>
+        {none !== undefined && <option value="">{none}</option>}
+        {options.map((o) => (
+          <option key={o.value} value={o.value}>
+            {o.label}
+          </option>
+        ))}
+      </select>
+    </Field>
+  );
+}
+
 export function Checkbox({ label, hint, checked, onChange, disabled }: { label: ReactNode; hint?: ReactNode; checked: boolean; onChange(v: boolean): void; disabled?: boolean }) {
   return (
     <label className={`checkbox${disabled ? ' disabled' : ''}`}>

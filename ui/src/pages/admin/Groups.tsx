@@ -1,14 +1,14 @@
 // Groups: members and roles.
 import { useEffect, useMemo, useState } from 'react';
 import { CardTable } from '../../components/CardTable';
-import { BackLink, CheckGrid, DeleteButton, EditForm, Pending } from '../../components/EditForm';
+import { BackLink, CheckGrid, Pending, ResourceForm } from '../../components/EditForm';
 import { ListShell, NewLink } from '../../components/ListShell';
 import { Picker } from '../../components/Picker';
 import { Badge, Card, Empty, ErrorAlert, Field, PageHeader, SearchBox, TextField } from '../../components/ui';
 import { useEditor } from '../../editing';
 import { plural } from '../../format';
 import { useApi, useTitle } from '../../hooks';
-import { Link, navigate } from '../../router';
+import { Link } from '../../router';
 import type { Group, Page, Role, User } from '../../types';
 
 export function Groups() {
@@ -36,20 +36,9 @@ export function Groups() {
       >
         <CardTable
           rows={items}
-          rowKey={(g) => g.id}
-          onRowClick={(g) => navigate(`/admin/groups/${g.id}`)}
+          href={(g) => `/admin/groups/${g.id}`}
           columns={[
-            {
-              label: 'Group',
-              cell: (g) => (
-                <>
-                  <Link to={`/admin/groups/${g.id}`} className="cell-title">
-                    {g.name}
-                  </Link>
-                  {g.description && <div className="cell-sub">{g.description}</div>}
-                </>
-              ),
-            },
+            { label: 'Group', title: (g) => g.name, cell: (g) => g.description && <div className="cell-sub">{g.description}</div> },
             {
               label: 'Members',
               cell: (g) => (
@@ -105,20 +94,12 @@ export function GroupEdit({ id }: { id: string }) {
   return (
     <div className="page page-narrow">
       <PageHeader back={<BackLink to="/admin/groups">Groups</BackLink>} title={isNew ? 'New group' : group.data!.name} />
-      <EditForm
+      <ResourceForm
+        editor={editor}
+        noun="group"
         onSave={() => void editor.save({ name: name.trim(), description: description.trim(), members, roles: roleIds })}
-        error={editor.error}
-        busy={editor.busy}
         canSave={!!name.trim()}
-        saveLabel={isNew ? 'Create group' : 'Save changes'}
-        onCancel={() => navigate('/admin/groups')}
-        start={
-          !isNew && (
-            <DeleteButton className="mr-auto" confirmTitle={`Delete the group ${name}?`} body="Members lose the roles and shares they had through it." path={`/groups/${encodeURIComponent(id)}`} done="Group deleted" then="/admin/groups">
-              Delete group
-            </DeleteButton>
-          )
-        }
+        remove={{ confirmTitle: `Delete the group ${name}?`, body: 'Members lose the roles and shares they had through it.', done: 'Group deleted' }}
       >
         <Card title="Group">
           <div className="form-grid">
@@ -135,7 +116,7 @@ export function GroupEdit({ id }: { id: string }) {
         <Card title="Roles" description="Every member gets these roles' permissions.">
           <CheckGrid items={roles.data?.items} value={roleIds} onChange={setRoleIds} label={(r) => r.name} hint={(r) => r.description} />
         </Card>
-      </EditForm>
+      </ResourceForm>
     </div>
   );
 }

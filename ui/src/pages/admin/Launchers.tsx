@@ -3,13 +3,12 @@
 // the redirection policy (clipboard, drives, printers).
 import { useEffect, useState } from 'react';
 import { CardTable } from '../../components/CardTable';
-import { BackLink, DeleteButton, EditForm, Pending } from '../../components/EditForm';
+import { BackLink, Pending, ResourceForm } from '../../components/EditForm';
 import { ListShell, NewLink } from '../../components/ListShell';
 import { Alert, Badge, Card, Checkbox, Empty, Field, PageHeader, Switch, TextField } from '../../components/ui';
 import { useEditor } from '../../editing';
 import { PROTOCOL_LABELS } from '../../format';
 import { useApi, useTitle } from '../../hooks';
-import { Link, navigate } from '../../router';
 import type { Launcher, Page, Protocol } from '../../types';
 
 const seconds = (n: number) => (n <= 0 ? 'none' : n % 3600 === 0 ? `${n / 3600} h` : n % 60 === 0 ? `${n / 60} min` : `${n} s`);
@@ -27,16 +26,14 @@ export function Launchers() {
       <ListShell resource={launchers} isEmpty={launchers.data?.items.length === 0} empty={<Empty title="No launchers" />}>
         <CardTable
           rows={launchers.data?.items}
-          rowKey={(l) => l.id}
-          onRowClick={(l) => navigate(`/admin/launchers/${l.id}`)}
+          href={(l) => `/admin/launchers/${l.id}`}
           columns={[
             {
               label: 'Launcher',
+              title: (l) => l.name,
               cell: (l) => (
                 <>
-                  <Link to={`/admin/launchers/${l.id}`} className="cell-title">
-                    {l.name}
-                  </Link>{' '}
+                  {' '}
                   {l.builtin && <Badge>Built-in</Badge>} {!l.active && <Badge tone="amber">Inactive</Badge>}
                   {l.type === 'session-connector' && (
                     <div className="cell-sub mono">
@@ -130,21 +127,12 @@ export function LauncherEdit({ id }: { id: string }) {
         title={isNew ? 'New session connector' : l!.name}
         subtitle={l && (builtin ? <Badge>Built-in</Badge> : <Badge tone="violet">Session connector</Badge>)}
       />
-      <EditForm
+      <ResourceForm
+        editor={editor}
+        noun="launcher"
         onSave={save}
-        error={editor.error}
-        busy={editor.busy}
         canSave={!!name.trim() && (!connector || !!gatewayHost.trim())}
-        saveLabel={isNew ? 'Create launcher' : 'Save changes'}
-        onCancel={() => navigate('/admin/launchers')}
-        start={
-          l &&
-          !builtin && (
-            <DeleteButton className="mr-auto" confirmTitle={`Delete the launcher ${l.name}?`} body="Templates that map to it lose this way of opening." path={`/launchers/${encodeURIComponent(l.id)}`} done="Launcher deleted" then="/admin/launchers">
-              Delete launcher
-            </DeleteButton>
-          )
-        }
+        remove={l && !builtin && { confirmTitle: `Delete the launcher ${l.name}?`, body: 'Templates that map to it lose this way of opening.', done: 'Launcher deleted', path: `/launchers/${encodeURIComponent(l.id)}` }}
       >
         <Card title="Launcher">
           {builtin && <Alert kind="info">The name and type of built-in launchers cannot change; deactivate one to hide it.</Alert>}
@@ -198,7 +186,7 @@ export function LauncherEdit({ id }: { id: string }) {
             </div>
           </Card>
         )}
-      </EditForm>
+      </ResourceForm>
     </div>
   );
 }

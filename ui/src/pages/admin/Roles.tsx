@@ -1,13 +1,12 @@
 // Roles: named sets of permissions. Built-in roles are read-only.
 import { useEffect, useState } from 'react';
-import { BackLink, DeleteButton, EditForm, Pending } from '../../components/EditForm';
+import { BackLink, Pending, ResourceForm } from '../../components/EditForm';
 import { CardTable } from '../../components/CardTable';
 import { ListShell, NewLink } from '../../components/ListShell';
 import { Alert, Badge, Card, Checkbox, Empty, PageHeader, TextField } from '../../components/ui';
 import { useEditor } from '../../editing';
 import { PERMISSION_LABELS } from '../../format';
 import { useApi, useTitle } from '../../hooks';
-import { Link, navigate } from '../../router';
 import type { Permission, Role, RolePage } from '../../types';
 
 export function Roles() {
@@ -23,16 +22,14 @@ export function Roles() {
       <ListShell resource={roles} isEmpty={roles.data?.items.length === 0} empty={<Empty title="No roles" />}>
         <CardTable
           rows={roles.data?.items}
-          rowKey={(r) => r.id}
-          onRowClick={(r) => navigate(`/admin/roles/${r.id}`)}
+          href={(r) => `/admin/roles/${r.id}`}
           columns={[
             {
               label: 'Role',
+              title: (r) => r.name,
               cell: (r) => (
                 <>
-                  <Link to={`/admin/roles/${r.id}`} className="cell-title">
-                    {r.name}
-                  </Link>{' '}
+                  {' '}
                   {r.builtin && <Badge>Built-in</Badge>}
                   {r.description && <div className="cell-sub">{r.description}</div>}
                 </>
@@ -78,21 +75,13 @@ export function RoleEdit({ id }: { id: string }) {
     <div className="page page-narrow">
       <PageHeader back={<BackLink to="/admin/roles">Roles</BackLink>} title={isNew ? 'New role' : role.data!.name} subtitle={builtin ? <Badge>Built-in</Badge> : undefined} />
       {builtin && <Alert kind="info">Built-in roles cannot be changed. Create a custom role to combine permissions differently.</Alert>}
-      <EditForm
+      <ResourceForm
+        editor={editor}
+        noun="role"
         onSave={() => void editor.save({ name: name.trim(), description: description.trim(), permissions: perms })}
-        error={editor.error}
-        busy={editor.busy}
         readOnly={builtin}
         canSave={!!name.trim()}
-        saveLabel={isNew ? 'Create role' : 'Save changes'}
-        onCancel={() => navigate('/admin/roles')}
-        start={
-          !isNew && (
-            <DeleteButton className="mr-auto" confirmTitle={`Delete the role ${name}?`} body="Users and groups that have it lose its permissions." path={`/roles/${encodeURIComponent(id)}`} done="Role deleted" then="/admin/roles">
-              Delete role
-            </DeleteButton>
-          )
-        }
+        remove={{ confirmTitle: `Delete the role ${name}?`, body: 'Users and groups that have it lose its permissions.', done: 'Role deleted' }}
       >
         <Card title="Role">
           <div className="form-grid">
@@ -107,7 +96,7 @@ export function RoleEdit({ id }: { id: string }) {
             ))}
           </div>
         </Card>
-      </EditForm>
+      </ResourceForm>
     </div>
   );
 }

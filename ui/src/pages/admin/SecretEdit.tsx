@@ -3,8 +3,8 @@
 import { useEffect, useState } from 'react';
 import { api } from '../../api';
 import { AclEditor } from '../../components/AclEditor';
-import { BackLink, DeleteCard, EditForm, Pending } from '../../components/EditForm';
-import { Alert, Badge, Button, Card, ErrorAlert, Field, Loading, PageHeader, TextField, useConfirm, useToast } from '../../components/ui';
+import { BackLink, DeleteCard, Pending, ResourceForm } from '../../components/EditForm';
+import { Alert, Badge, Button, Card, ErrorAlert, Field, Loading, PageHeader, SelectField, TextField, useConfirm, useToast } from '../../components/ui';
 import { useEditor } from '../../editing';
 import { dateTime } from '../../format';
 import { useApi, useTitle } from '../../hooks';
@@ -125,27 +125,11 @@ export function SecretEdit({ id }: { id: string }) {
         }
       />
       {!isNew && !canEdit && <Alert kind="info">You can see this secret but not change it.</Alert>}
-      <EditForm
-        onSave={save}
-        error={editor.error}
-        busy={editor.busy}
-        readOnly={!canEdit}
-        canSave={!!name.trim() && !!template}
-        saveLabel={isNew ? 'Create secret' : 'Save changes'}
-        onCancel={() => navigate(inFolder(folderId))}
-      >
+      <ResourceForm editor={editor} noun="secret" onSave={save} readOnly={!canEdit} canSave={!!name.trim() && !!template} onCancel={() => navigate(inFolder(folderId))}>
         <Card title="Details">
           <div className="form-grid">
             {isNew && (
-              <Field label="Template" htmlFor="tpl">
-                <select id="tpl" className="input" value={templateId} onChange={(e) => setTemplateId(e.target.value)}>
-                  {templates.data?.items.map((t) => (
-                    <option key={t.id} value={t.id}>
-                      {t.name}
-                    </option>
-                  ))}
-                </select>
-              </Field>
+              <SelectField id="tpl" label="Template" options={(templates.data?.items ?? []).map((t) => ({ value: t.id, label: t.name }))} value={templateId} onChange={setTemplateId} />
             )}
             <TextField label="Name" value={name} onChange={(e) => setName(e.target.value)} required disabled={!canEdit} autoFocus={isNew} maxLength={256} hint={isNew ? 'People find it by this name, e.g. “web1 deploy”.' : undefined} />
             <FolderSelect id="folder" label="Folder" none="(no folder)" value={folderId} onChange={setFolderId} options={folderOptions} disabled={!canEdit} />
@@ -171,7 +155,7 @@ export function SecretEdit({ id }: { id: string }) {
             </div>
           )}
         </Card>
-      </EditForm>
+      </ResourceForm>
       {s && atLeast(s.access, 'view') && <AclEditor kind="secret" path={`/secrets/${encodeURIComponent(s.id)}/permissions`} canEdit={s.access === 'owner'} inFolder={!!s.folderId} />}
       {s && atLeast(s.access, 'view') && <HostKeyCard id={s.id} canEdit={canEdit} />}
       {s && s.access === 'owner' && (

@@ -134,25 +134,20 @@ export function SecretsAdmin() {
           >
             <CardTable
               rows={secrets.data?.items}
-              rowKey={(s) => s.id}
-              onRowClick={(s) => navigate(`/admin/secrets/${s.id}`)}
+              href={(s) => `/admin/secrets/${s.id}`}
               columns={[
                 {
                   label: 'Name',
+                  title: (s) => s.name,
                   cell: (s) => (
-                    <>
-                      <Link to={`/admin/secrets/${s.id}`} className="cell-title">
-                        {s.name}
-                      </Link>
-                      <div className="cell-sub">
-                        {folder === '' && s.folderId && (
-                          <>
-                            <Icon name="folder" size={12} /> {folders.data?.items.find((f) => f.id === s.folderId)?.name ?? 'folder'} ·{' '}
-                          </>
-                        )}
-                        {s.template.name}
-                      </div>
-                    </>
+                    <div className="cell-sub">
+                      {folder === '' && s.folderId && (
+                        <>
+                          <Icon name="folder" size={12} /> {folders.data?.items.find((f) => f.id === s.folderId)?.name ?? 'folder'} ·{' '}
+                        </>
+                      )}
+                      {s.template.name}
+                    </div>
                   ),
                 },
                 { label: 'Machine', className: 'mono', cell: (s) => s.machine ?? '—' },

@@ -2,14 +2,13 @@
 // launchers a template maps to.
 import { useEffect, useState } from 'react';
 import { CardTable } from '../../components/CardTable';
-import { BackLink, CheckGrid, DeleteButton, EditForm, Pending } from '../../components/EditForm';
+import { BackLink, CheckGrid, Pending, ResourceForm } from '../../components/EditForm';
 import { Icon } from '../../components/Icon';
 import { ListShell, NewLink } from '../../components/ListShell';
-import { Alert, Badge, Button, Card, Empty, Field, PageHeader, TextField } from '../../components/ui';
+import { Alert, Badge, Button, Card, Empty, PageHeader, SelectField, TextField } from '../../components/ui';
 import { useEditor } from '../../editing';
 import { PROTOCOL_LABELS } from '../../format';
 import { useApi, useTitle } from '../../hooks';
-import { Link, navigate } from '../../router';
 import type { FieldDef, FieldType, Launcher, Page, Template } from '../../types';
 import './Templates.css';
 
@@ -32,16 +31,14 @@ export function Templates() {
       <ListShell resource={templates} isEmpty={templates.data?.items.length === 0} empty={<Empty title="No templates" />}>
         <CardTable
           rows={templates.data?.items}
-          rowKey={(t) => t.id}
-          onRowClick={(t) => navigate(`/admin/templates/${t.id}`)}
+          href={(t) => `/admin/templates/${t.id}`}
           columns={[
             {
               label: 'Template',
+              title: (t) => t.name,
               cell: (t) => (
                 <>
-                  <Link to={`/admin/templates/${t.id}`} className="cell-title">
-                    {t.name}
-                  </Link>{' '}
+                  {' '}
                   {t.builtin && <Badge>Built-in</Badge>}
                 </>
               ),
@@ -126,38 +123,13 @@ export function TemplateEdit({ id }: { id: string }) {
   };
 
   if (!isNew && !template.data) return <Pending resource={template} />;
-  const fieldSelect = (label: string, value: string, set: (v: string) => void, hint: string) => (
-    <Field label={label} hint={hint}>
-      <select className="input" value={value} onChange={(e) => set(e.target.value)} disabled={builtin}>
-        <option value="">(none)</option>
-        {names.map((n) => (
-          <option key={n} value={n}>
-            {fields.find((f) => f.name === n)?.label || n}
-          </option>
-        ))}
-      </select>
-    </Field>
-  );
+  const fieldOptions = names.map((n) => ({ value: n, label: fields.find((f) => f.name === n)?.label || n }));
+  const fieldSelect = (label: string, value: string, set: (v: string) => void, hint: string) => <SelectField label={label} hint={hint} none="(none)" options={fieldOptions} value={value} onChange={set} disabled={builtin} />;
   return (
     <div className="page">
       <PageHeader back={<BackLink to="/admin/templates">Templates</BackLink>} title={isNew ? 'New template' : template.data!.name} subtitle={builtin ? <Badge>Built-in</Badge> : undefined} />
       {builtin && <Alert kind="info">The name and fields of built-in templates cannot change; you can choose which launchers they map to.</Alert>}
-      <EditForm
-        onSave={save}
-        error={editor.error}
-        busy={editor.busy}
-        canSave={!!name.trim()}
-        saveLabel={isNew ? 'Create template' : 'Save changes'}
-        onCancel={() => navigate('/admin/templates')}
-        start={
-          !isNew &&
-          !builtin && (
-            <DeleteButton className="mr-auto" confirmTitle={`Delete the template ${name}?`} path={`/templates/${encodeURIComponent(id)}`} done="Template deleted" then="/admin/templates">
-              Delete template
-            </DeleteButton>
-          )
-        }
-      >
+      <ResourceForm editor={editor} noun="template" onSave={save} canSave={!!name.trim()} remove={!builtin && { confirmTitle: `Delete the template ${name}?`, done: 'Template deleted' }}>
         <Card title="Template">
           <div className="form-grid">
             <TextField label="Name" value={name} onChange={(e) => setName(e.target.value)} required disabled={builtin} autoFocus={isNew} maxLength={128} />
@@ -251,7 +223,7 @@ export function TemplateEdit({ id }: { id: string }) {
             hint={(l) => `${PROTOCOL_LABELS[l.protocol] ?? l.protocol}${l.type === 'session-connector' ? ` via ${l.gatewayHost}${l.gatewayPort ? ':' + l.gatewayPort : ''}` : ''}`}
           />
         </Card>
-      </EditForm>
+      </ResourceForm>
     </div>
   );
 }

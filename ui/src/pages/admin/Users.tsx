@@ -4,13 +4,13 @@ import { useEffect, useState } from 'react';
 import { api, qs } from '../../api';
 import { useMe } from '../../auth';
 import { CardTable } from '../../components/CardTable';
-import { ActionItem, BackLink, CheckGrid, DeleteButton, EditForm, Pending } from '../../components/EditForm';
+import { ActionItem, BackLink, CheckGrid, DeleteButton, Pending, ResourceForm } from '../../components/EditForm';
 import { ListShell, NewLink } from '../../components/ListShell';
 import { Alert, Badge, Button, Card, Checkbox, Empty, Modal, PageHeader, Pager, Reveal, SearchBox, Switch, TextField, useConfirm, useToast } from '../../components/ui';
 import { useEditor } from '../../editing';
 import { relative } from '../../format';
 import { useApi, useSearchQuery, useTitle } from '../../hooks';
-import { Link, navigate, setQuery, useLocation } from '../../router';
+import { Link, setQuery, useLocation } from '../../router';
 import type { Group, Page, Role, User } from '../../types';
 
 const LIMIT = 50;
@@ -39,20 +39,9 @@ export function Users() {
       >
         <CardTable
           rows={users.data?.items}
-          rowKey={(u) => u.id}
-          onRowClick={(u) => navigate(`/admin/users/${u.id}`)}
+          href={(u) => `/admin/users/${u.id}`}
           columns={[
-            {
-              label: 'User',
-              cell: (u) => (
-                <>
-                  <Link to={`/admin/users/${u.id}`} className="cell-title">
-                    {u.username}
-                  </Link>
-                  {u.displayName && u.displayName !== u.username && <div className="cell-sub">{u.displayName}</div>}
-                </>
-              ),
-            },
+            { label: 'User', title: (u) => u.username, cell: (u) => u.displayName && u.displayName !== u.username && <div className="cell-sub">{u.displayName}</div> },
             { label: 'Kind', cell: (u) => (u.isApplication ? <Badge tone="violet">Application</Badge> : 'Person') },
             { label: 'Roles', cell: (u) => u.roles.map((r) => r.name).join(', ') || <span className="muted">—</span> },
             { label: 'Groups', cell: (u) => u.groups.map((g) => g.name).join(', ') || <span className="muted">—</span> },
@@ -140,7 +129,7 @@ export function UserEdit({ id }: { id: string }) {
   return (
     <div className="page page-narrow">
       <PageHeader back={<BackLink to="/admin/users">Users</BackLink>} title={isNew ? 'New user' : u!.username} subtitle={u && <UserStatus u={u} />} />
-      <EditForm onSave={save} error={editor.error} busy={editor.busy} canSave={!!username.trim()} saveLabel={isNew ? 'Create user' : 'Save changes'} onCancel={() => navigate('/admin/users')}>
+      <ResourceForm editor={editor} noun="user" onSave={save} canSave={!!username.trim()}>
         <Card title="Account">
           <div className="form-grid">
             <TextField label="Username" value={username} onChange={(e) => setUsername(e.target.value)} disabled={!isNew} required autoFocus={isNew} autoCapitalize="none" spellCheck={false} hint={isNew ? 'Letters, digits, . _ @ - ; cannot be changed later.' : undefined} />
@@ -172,7 +161,7 @@ export function UserEdit({ id }: { id: string }) {
             <CheckGrid items={groups.data?.items} value={groupIds} onChange={setGroupIds} label={(g) => g.name} hint={(g) => g.description || undefined} />
           )}
         </Card>
-      </EditForm>
+      </ResourceForm>
 
       {u && (
         <Card title="Actions">

@@ -1,6 +1,6 @@
 // What the secret and folder pages share: comparing access levels, and choosing a folder by
 // its path ("Parent / Child").
-import { Field } from '../../components/ui';
+import { SelectField } from '../../components/ui';
 import type { AccessLevel, Folder } from '../../types';
 import { LEVELS } from '../../types';
 
@@ -23,17 +23,6 @@ export function folderPaths(folders: Folder[]): FolderPath[] {
 }
 
 /** A folder picker; the empty choice (none) means no folder or the top level. */
-export function FolderSelect({ id, label, none, value, onChange, options, disabled }: { id: string; label: string; none: string; value: string; onChange(v: string): void; options: FolderPath[]; disabled?: boolean }) {
-  return (
-    <Field label={label} htmlFor={id}>
-      <select id={id} className="input" value={value} onChange={(e) => onChange(e.target.value)} disabled={disabled}>
-        <option value="">{none}</option>
-        {options.map((f) => (
-          <option key={f.id} value={f.id}>
-            {f.path}
-          </option>
-        ))}
-      </select>
-    </Field>
-  );
+export function FolderSelect({ options, ...select }: { id: string; label: string; none: string; value: string; onChange(v: string): void; options: FolderPath[]; disabled?: boolean }) {
+  return <SelectField {...select} options={options.map((f) => ({ value: f.id, label: f.path }))} />;
 }
