@@ -237,6 +237,16 @@ export function SearchBox({ value, onChange, placeholder = 'Search', autoFocus, 
   );
 }
 
+/** One labelled input of a filter bar (.filters). */
+export function FilterInput({ label, ...input }: { label: string } & ComponentPropsWithRef<'input'>) {
+  return (
+    <label>
+      <span>{label}</span>
+      <input className="input" {...input} />
+    </label>
+  );
+}
+
 export function Pager({ offset, limit, total, onChange, noun = 'item' }: { offset: number; limit: number; total: number; onChange(offset: number): void; noun?: string }) {
   if (total === 0) return null;
   const from = offset + 1;

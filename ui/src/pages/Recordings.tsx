@@ -2,7 +2,7 @@
 import { useMemo, type ReactNode } from 'react';
 import { CardTable } from '../components/CardTable';
 import { ListShell } from '../components/ListShell';
-import { Badge, Button, Empty, PageHeader, Pager, SearchBox } from '../components/ui';
+import { Badge, Button, Empty, FilterInput, PageHeader, Pager, SearchBox } from '../components/ui';
 import { clock, dateTime, duration, PROTOCOL_LABELS } from '../format';
 import { useApi, useSearchQuery, useTitle } from '../hooks';
 import { Link, navigate, setQuery, useLocation } from '../router';
@@ -74,18 +74,9 @@ export function Recordings() {
         <SearchBox value={search} onChange={setSearch} placeholder="Search typed commands, e.g. sudo or rm -rf" label="Search typed text in recordings" />
       </div>
       <div className="filters">
-        <label>
-          <span>User</span>
-          <input className="input" value={f.user} onChange={(e) => setF('user', e.target.value)} placeholder="any" />
-        </label>
-        <label>
-          <span>Secret</span>
-          <input className="input" value={f.secret} onChange={(e) => setF('secret', e.target.value)} placeholder="any" />
-        </label>
-        <label>
-          <span>Target</span>
-          <input className="input" value={f.target} onChange={(e) => setF('target', e.target.value)} placeholder="host or user@host" />
-        </label>
+        <FilterInput label="User" value={f.user} onChange={(e) => setF('user', e.target.value)} placeholder="any" />
+        <FilterInput label="Secret" value={f.secret} onChange={(e) => setF('secret', e.target.value)} placeholder="any" />
+        <FilterInput label="Target" value={f.target} onChange={(e) => setF('target', e.target.value)} placeholder="host or user@host" />
         <label>
           <span>Protocol</span>
           <select className="input" value={protocol} onChange={(e) => setF('protocol', e.target.value)}>
@@ -95,14 +86,8 @@ export function Recordings() {
             <option value="rdp">RDP</option>
           </select>
         </label>
-        <label>
-          <span>From</span>
-          <input className="input" type="date" value={f.from} onChange={(e) => setF('from', e.target.value)} />
-        </label>
-        <label>
-          <span>To</span>
-          <input className="input" type="date" value={f.to} onChange={(e) => setF('to', e.target.value)} />
-        </label>
+        <FilterInput label="From" type="date" value={f.from} onChange={(e) => setF('from', e.target.value)} />
+        <FilterInput label="To" type="date" value={f.to} onChange={(e) => setF('to', e.target.value)} />
         {(filtered || protocol) && (
           <Button variant="ghost" small onClick={() => setQuery({ user: null, secret: null, target: null, from: null, to: null, protocol: null, offset: null })}>
             Clear filters

@@ -5,7 +5,7 @@ import { api, apiUrl, errorText, qs } from '../../api';
 import { CardTable } from '../../components/CardTable';
 import { Icon } from '../../components/Icon';
 import { ListShell } from '../../components/ListShell';
-import { Alert, Badge, Button, Empty, PageHeader, Pager, SearchBox } from '../../components/ui';
+import { Alert, Badge, Button, Empty, FilterInput, PageHeader, Pager, SearchBox } from '../../components/ui';
 import { useSubmit } from '../../editing';
 import { dateTimeSec } from '../../format';
 import { useApi, useDebounced, useTitle } from '../../hooks';
@@ -84,14 +84,8 @@ export function Audit() {
           <span>Action</span>
           <SearchBox value={action} onChange={setActionQ} placeholder="e.g. auth.login or session.*" label="Action filter" />
         </label>
-        <label>
-          <span>From</span>
-          <input className="input" type="date" value={since} onChange={(e) => setQuery({ since: e.target.value || null, offset: null })} />
-        </label>
-        <label>
-          <span>To</span>
-          <input className="input" type="date" value={until} onChange={(e) => setQuery({ until: e.target.value || null, offset: null })} />
-        </label>
+        <FilterInput label="From" type="date" value={since} onChange={(e) => setQuery({ since: e.target.value || null, offset: null })} />
+        <FilterInput label="To" type="date" value={until} onChange={(e) => setQuery({ until: e.target.value || null, offset: null })} />
       </div>
       <div className="chips-row">
         {COMMON.map((c) => (
