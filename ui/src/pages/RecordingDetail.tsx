@@ -5,7 +5,7 @@ import * as AsciinemaPlayer from 'asciinema-player';
 import { lazy, Suspense, useEffect, useMemo, useRef, useState } from 'react';
 import { apiUrl, fetchText } from '../api';
 import { HitBar } from '../components/HitBar';
-import { ReplayFrame } from '../components/ReplayFrame';
+import { ReplayFrame, SpeedSelect } from '../components/ReplayFrame';
 import { RecordingPageHeader, SessionFacts } from '../components/RecordingMeta';
 import { Icon } from '../components/Icon';
 import { Empty, ErrorAlert, Loading, SearchBox } from '../components/ui';
@@ -175,16 +175,7 @@ function CastRecordingDetail({ id }: { id: string }) {
         q={q}
         actions={
           <>
-            <label className="speed">
-              <span>Speed</span>
-              <select className="input" value={speed} onChange={(e) => changeSpeed(Number(e.target.value))}>
-                {SPEEDS.map((x) => (
-                  <option key={x} value={x}>
-                    {x}×
-                  </option>
-                ))}
-              </select>
-            </label>
+            <SpeedSelect speeds={SPEEDS} value={speed} onChange={changeSpeed} />
             <a className="btn btn-secondary" href={apiUrl(`/recordings/${encodeURIComponent(id)}`)} download={`${id}.cast`}>
               <Icon name="download" />
               <span>Download .cast</span>

@@ -6,7 +6,7 @@ import './rdp.css';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { apiUrl, fetchBytes } from '../api';
 import { HitBar } from '../components/HitBar';
-import { ReplayFrame } from '../components/ReplayFrame';
+import { ReplayFrame, SpeedSelect } from '../components/ReplayFrame';
 import { RecordingPageHeader, SessionFacts } from '../components/RecordingMeta';
 import { Icon } from '../components/Icon';
 import { Alert, Button, Empty, Loading, SearchBox } from '../components/ui';
@@ -213,16 +213,7 @@ export default function RdpPlayer({ id }: { id: string }) {
                   <span className="rdp-time mono" aria-label="Time">
                     {clock(ui.t / 1000)} / {clock(total / 1000)}
                   </span>
-                  <label className="speed">
-                    <span>Speed</span>
-                    <select className="input" value={speed} onChange={(e) => setSpeed(Number(e.target.value))}>
-                      {SPEEDS.map((x) => (
-                        <option key={x} value={x}>
-                          {x}×
-                        </option>
-                      ))}
-                    </select>
-                  </label>
+                  <SpeedSelect speeds={SPEEDS} value={speed} onChange={setSpeed} />
                   <label className="rdp-toggle">
                     <input type="checkbox" checked={skipIdle} onChange={(e) => setSkipIdle(e.target.checked)} />
                     <span>Skip idle time</span>
