@@ -83,12 +83,9 @@ export class LiveSession implements SessionHandle {
    */
   begin(term: TerminalInfo): boolean {
     this.size = term;
-    if (this.ended || this.recordingError) return false;
-    if (this.cast || this.ghrec || !this.plan.launcher.record) return true;
-    const rel = this.recordingRel('.cast');
-    try {
+    return this.openRecording('.cast', (file) => {
       this.cast = new CastWriter(
-        join(this.hooks.recordingsDir, rel),
+        file,
         {
           version: 2,
           width: term.cols,
@@ -105,21 +102,14 @@ export class LiveSession implements SessionHandle {
         this.startedPerf,
         (err) => this.recordingFailed('write', err),
       );
-    } catch (e) {
-      return this.recordingFailed('open', e as Error);
-    }
-    this.recordingPath = rel;
-    return true;
+    });
   }
 
   /** Like begin(), for graphical sessions. */
   beginGraphics(header: GraphicsHeader): boolean {
-    if (this.ended || this.recordingError) return false;
-    if (this.cast || this.ghrec || !this.plan.launcher.record) return true;
-    const rel = this.recordingRel(GHREC_FILE_EXTENSION);
-    try {
+    return this.openRecording(GHREC_FILE_EXTENSION, (file) => {
       this.ghrec = new GhrecWriter(
-        join(this.hooks.recordingsDir, rel),
+        file,
         { ...header, startedAt: new Date(this.startedAt).toISOString() },
         (rec) => {
           if (this.subscribers.size === 0) return;
@@ -129,6 +119,19 @@ export class LiveSession implements SessionHandle {
         this.startedPerf,
         (err) => this.recordingFailed('write', err),
       );
+    });
+  }
+
+  /**
+   * The part begin() and beginGraphics() share: once only, only when the launcher records,
+   * and an open that fails ends the session instead of the process (fail closed).
+   */
+  private openRecording(ext: string, open: (file: string) => void): boolean {
+    if (this.ended || this.recordingError) return false;
+    if (this.cast || this.ghrec || !this.plan.launcher.record) return true;
+    const rel = this.recordingRel(ext);
+    try {
+      open(join(this.hooks.recordingsDir, rel));
     } catch (e) {
       return this.recordingFailed('open', e as Error);
     }
