@@ -15,6 +15,7 @@ import { registerTransportHeaders } from './transport-headers.js';
 import { HTTPS_TLS_OPTIONS } from '../tls.js';
 import { clientErrorHandler } from './client-errors.js';
 import { voidMisplacedTicketsInUrls } from './misplaced-tickets.js';
+import { registerStrictResponses } from './strict-responses.js';
 import './types.js';
 
 export interface AppOptions {
@@ -104,6 +105,9 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
       if (hasNul(v)) throw new AppError(400, 'invalid_request', `${part} must not contain NUL (\\u0000) characters`);
     }
   });
+
+  // Tests run with every JSON answer checked against its route's response schema.
+  if (core.config.strictResponses) registerStrictResponses(app);
 
   registerTransportHeaders(app, { https: !!opts.https });
   await app.register(cookie);
