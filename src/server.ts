@@ -14,6 +14,7 @@ import { buildApp } from './web/app.js';
 import { startSshDoor, type SshDoor } from './protocols/ssh/server.js';
 import { startRdpDoor, type RdpDoor } from './protocols/rdp/door/server.js';
 import { RDP_RECORDED_TRAFFIC, RDP_RECORDING_FORMAT } from './protocols/rdp/recording/records.js';
+import { rdpKeyframes } from './protocols/rdp/recording/keyframes.js';
 import { PreauthGate, type PreauthLimits, type PreauthStats } from './protocols/preauth-limiter.js';
 import { gateConnections } from './web/connection-gate.js';
 
@@ -57,6 +58,7 @@ export async function startServer(config: Config, opts: { logStream?: NodeJS.Wri
 
   // Before the doors open: sessions a crash left live are ended, their recordings sealed.
   await core.sessions.reapStale({ [RDP_RECORDING_FORMAT]: RDP_RECORDED_TRAFFIC });
+  core.sessions.keyframes.provide(RDP_RECORDING_FORMAT, rdpKeyframes);
   const tls = await loadTls(config.dataDir, { cert: config.tlsCertFile, key: config.tlsKeyFile });
   if (tls.renewed) announce(`gatehouse: replaced the self-signed TLS certificate (${tls.renewed}); new fingerprint ${tls.fingerprint256}`);
   let ssh: SshDoor | null = null;

@@ -26,7 +26,8 @@ import { interactive, Proc, run } from '../support/ssh-client.js';
 import { startSshd, type Sshd } from '../support/sshd.js';
 import { startTelnetd, type TelnetdHandle } from '../support/telnetd.js';
 import { runXfreerdp, startXrdp, startXvfb, waitFor, type XDisplay, type Xrdp } from '../support/xrdp.js';
-import { api, apiLogin, killAll, removeTempDirs, ROOT, Server, serverEnv, tempDir } from './support.js';
+import { ensureBuilt } from '../support/built.js';
+import { api, apiLogin, killAll, removeTempDirs, Server, serverEnv, tempDir } from './support.js';
 
 const ADMIN_PW = 'Resilience-Admin-Pw-1';
 const REFUSED = 'session refused: it cannot be recorded right now';
@@ -125,7 +126,7 @@ describe('a node survives I/O errors of single sessions; /healthz reports them',
 
   before(async () => {
     ensureTargetAccount();
-    execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'ignore' });
+    ensureBuilt();
     work = tempDir('gatehouse-resilience-');
     dataDir = join(work, 'data');
     [sshd, telnetd, xrdp, display] = await Promise.all([startSshd(), startTelnetd(), startXrdp(), startXvfb()]);

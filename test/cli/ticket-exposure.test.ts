@@ -18,7 +18,8 @@ import { ensureTargetAccount, TARGET_PASSWORD } from '../support/accounts.js';
 import { run } from '../support/ssh-client.js';
 import { startSshd, type Sshd } from '../support/sshd.js';
 import { startXvfb, waitFor, type XDisplay } from '../support/xrdp.js';
-import { api, apiLogin, killAll, removeTempDirs, ROOT, Server, serverEnv, tempDir } from './support.js';
+import { ensureBuilt } from '../support/built.js';
+import { api, apiLogin, killAll, removeTempDirs, Server, serverEnv, tempDir } from './support.js';
 
 const ADMIN_PW = 'Exposure-Admin-Pw-1';
 
@@ -69,7 +70,7 @@ describe('tickets presented the wrong way: refused, voided, audited, never logge
 
   before(async () => {
     ensureTargetAccount();
-    execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'ignore' });
+    ensureBuilt();
     const work = tempDir('gatehouse-exposure-');
     dataDir = join(work, 'data');
     [sshd, display] = await Promise.all([startSshd(), startXvfb()]);

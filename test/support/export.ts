@@ -1,24 +1,10 @@
-// Reading what `gatehouse recording export` writes, and making sure the CLI under test
-// (bin/gatehouse.js runs dist/) is built from the current sources.
+// Reading what `gatehouse recording export` writes (and, re-exported, making sure the CLI
+// under test is built from the current sources).
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
-import { ROOT } from '../cli/support.js';
 
-/**
- * bin/gatehouse.js runs dist/: rebuild it when it is older than the sources this test is
- * about (scripts/run-tests.sh builds first, so this only matters for a lone run).
- */
-export function ensureBuilt(): void {
-  const built = join(ROOT, 'dist', 'cli', 'recording-export.js');
-  const sources = ['src/cli/recording-export.ts', 'src/cli/main.ts', 'src/protocols/rdp/recording/png.ts', ...['screen', 'playback', 'bitmap', 'planar', 'interleaved', 'updates', 'pointer', 'colors', 'index'].map((f) => `src/protocols/rdp/recording/decoder/${f}.ts`)];
-  const newest = Math.max(...sources.map((f) => statSync(join(ROOT, f)).mtimeMs));
-  if (existsSync(built) && statSync(built).mtimeMs >= newest) return;
-  spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'ignore' });
-  assert.ok(existsSync(built) && statSync(built).mtimeMs >= newest, 'dist/ is stale and could not be rebuilt: run `npm run build`');
-}
+/** The CLI runs dist/: built from the current sources (see ./built.ts). */
+export { ensureBuilt } from './built.js';
 
 /** Decodes an 8-bit RGBA PNG with unfiltered rows (what the exporter writes), checking every chunk CRC. */
 export function decodePng(file: Buffer): { width: number; height: number; rgba: Buffer } {

@@ -12,8 +12,9 @@ import { GhrecWriter } from '../../src/core/sessions/ghrec-writer.js';
 import type { LiveSession } from '../../src/core/sessions/live.js';
 import { encodeGhrecHeader, encodeGhrecRecord } from '../../src/core/sessions/ghrec.js';
 import { MAX_SCREEN_PIXELS, type RdpScreen } from '../../src/protocols/rdp/recording/decoder/index.js';
-import { encodeDesktop, RDPREC } from '../../src/protocols/rdp/recording/records.js';
-import { RdpKeyframes } from '../../src/web/rdp-keyframes.js';
+import { rdpKeyframes } from '../../src/protocols/rdp/recording/keyframes.js';
+import { encodeDesktop, RDP_RECORDING_FORMAT, RDPREC } from '../../src/protocols/rdp/recording/records.js';
+import { Keyframes } from '../../src/core/sessions/keyframes.js';
 import { decodePng } from '../support/export.js';
 import { bitmapUpdate, fastPathPdu, recordingHeader } from '../protocols/rdp/decoder-support.js';
 
@@ -34,7 +35,7 @@ describe('live-view keyframes of RDP sessions', () => {
       const writer = new GhrecWriter(join(dir, 's.ghrec'), { ...recordingHeader({ width: W, height: H }) });
       const live = { id: 's1', ghrec: writer, flushRecording: () => writer.flush() } as unknown as LiveSession;
       let liveIds = new Set(['s1']);
-      const kf = new RdpKeyframes((id) => liveIds.has(id));
+      const kf = new Keyframes((id) => liveIds.has(id), { [RDP_RECORDING_FORMAT]: rdpKeyframes });
       const log = pino({ level: 'silent' });
       const colourAt = (k: { png: string } | null, x: number, y: number) => {
         const img = decodePng(Buffer.from(k!.png, 'base64'));
@@ -79,7 +80,7 @@ describe('live-view keyframes of RDP sessions', () => {
     const dir = mkdtempSync(join(tmpdir(), 'keyframes-'));
     try {
       const log = pino({ level: 'silent' });
-      const kf = new RdpKeyframes(() => true);
+      const kf = new Keyframes(() => true, { [RDP_RECORDING_FORMAT]: rdpKeyframes });
       const screenOf = (id: string) => (kf as unknown as { followers: Map<string, { screen: RdpScreen | null }> }).followers.get(id)?.screen;
       const bounded = (k: { width: number; height: number; png: string } | null, id: string, what = id) => {
         assert.ok(k, `${what}: a keyframe`);

@@ -12,6 +12,8 @@ import type { ConnectPlan } from '../broker.js';
 import { notFound } from '../errors.js';
 import { now } from '../util.js';
 import { GHREC_FILE_EXTENSION } from './ghrec.js';
+import { Keyframes } from './keyframes.js';
+import { LiveFeed } from './live-feed.js';
 import { LiveSession } from './live.js';
 import { sha256File, type GhrecTraffic } from './recording-repair.js';
 import { recoverInterrupted } from './recovery.js';
@@ -57,6 +59,8 @@ export interface SessionQuery {
 
 export class Sessions {
   readonly live = new Map<string, LiveSession>();
+  /** Live-view keyframes of graphical sessions; their format's provider is registered by the server (keyframes.provide). */
+  readonly keyframes = new Keyframes((id) => this.live.has(id));
   private textSeq = new Map<string, number>();
   private textQueue: Promise<unknown> = Promise.resolve();
   /** The latest recording that could not be created or written (for /healthz). */
@@ -199,6 +203,12 @@ export class Sessions {
     }
     await this.audit.record(actor, { action: 'session.terminate', target: { type: 'session', id }, details: { reason } });
     s.terminate(`terminated by ${actor.name ?? 'an administrator'}${reason ? `: ${reason}` : ''}`);
+  }
+
+  /** The live view of a session running in this process (live-feed.ts); null when it is not live here. */
+  feed(id: string): LiveFeed | null {
+    const s = this.live.get(id);
+    return s ? new LiveFeed(s, this.keyframes) : null;
   }
 
   /** Ends every live session (shutdown). */

@@ -5,6 +5,11 @@ import { authRoutes } from './auth.js';
 import { directoryRoutes } from './directory.js';
 import { systemRoutes } from './system.js';
 import { vaultRoutes } from './vault.js';
+import { keyRoutes } from './keys.js';
+import { launchRoutes } from './launch.js';
+import { launcherRoutes } from './launchers.js';
+import { liveViewRoutes } from './live-view.js';
+import { recordingRoutes } from './recordings.js';
 import { sessionRoutes } from './sessions.js';
 import { terminalRoutes } from './terminal.js';
 
@@ -20,6 +25,11 @@ export const routes =
     await app.register(directoryRoutes(core), { prefix: '/api/v1' });
     await app.register(vaultRoutes(core), { prefix: '/api/v1' });
     await app.register(auditRoutes(core), { prefix: '/api/v1' });
-    await app.register(sessionRoutes(core, doors), { prefix: '/api/v1' });
+    await app.register(launcherRoutes(core), { prefix: '/api/v1' });
+    await app.register(launchRoutes(core, doors), { prefix: '/api/v1' });
+    await app.register(sessionRoutes(core), { prefix: '/api/v1' });
+    await app.register(liveViewRoutes(core), { prefix: '/api/v1' });
+    await app.register(recordingRoutes(core), { prefix: '/api/v1' });
+    await app.register(keyRoutes(core), { prefix: '/api/v1' });
     await app.register(terminalRoutes(core), { prefix: '/api/v1' });
   };

@@ -1,0 +1,138 @@
+// Keyframes for the live view of graphical sessions: the screen so far as a PNG. The core
+// knows no screen: whoever owns a graphical recording format (the RDP decoder for "rdp")
+// registers a KeyframeProvider for it, and this file only feeds it the recording's records.
+// Each live session that someone has watched keeps one screen here that catches up on the
+// recording file from where it stopped, so the first watcher pays for decoding the session
+// so far and every later watcher only for what happened since (instead of re-decoding
+// hours of recording on each visit). Screens of sessions that ended are dropped. A file
+// that cannot be read gives no keyframe rather than an error.
+//
+// Decoding runs on the event loop that relays every session, so a long backlog is decoded
+// by warm() in slices with a yield between them; keyframe() then only has the last slice
+// to do, synchronously, right before the watcher subscribes (so no record is missed).
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { GhrecReader, type GhrecHeader, type GhrecRecord } from './ghrec.js';
+import type { LiveSession } from './live.js';
+
+/** The screen of a graphical session at one moment: width × height, a PNG in base64. */
+export interface Keyframe {
+  width: number;
+  height: number;
+  png: string;
+}
+
+/** A screen that follows a graphical recording record by record and can draw itself as a keyframe. */
+export interface KeyframeScreen {
+  /** Never throws for a bad record (it is skipped); may throw only when the recording cannot be decoded at all. */
+  apply(rec: GhrecRecord): unknown;
+  keyframe(): Keyframe;
+}
+
+/** Makes the screen for one recording of a format, from its header (the first record is about to be applied). */
+export type KeyframeProvider = (header: GhrecHeader) => KeyframeScreen;
+
+/** Where warnings go (a request's logger or the service's). */
+export interface KeyframeLog {
+  warn(obj: object, msg: string): void;
+}
+
+interface Follower {
+  reader: GhrecReader;
+  screen: KeyframeScreen | null;
+  offset: number;
+  /** A warm() in progress (two watchers arriving together share it). */
+  warming: Promise<void> | null;
+}
+
+const CHUNK = 1 << 20;
+
+export class Keyframes {
+  private readonly followers = new Map<string, Follower>();
+  /** Per ghrec format (the header's "format"); a format without one gives no keyframes. */
+  private readonly providers: Map<string, KeyframeProvider>;
+
+  constructor(
+    private readonly isLive: (sessionId: string) => boolean,
+    providers: Record<string, KeyframeProvider> = {},
+  ) {
+    this.providers = new Map(Object.entries(providers));
+  }
+
+  /** Registers the keyframe maker of a graphical recording format (done by whoever wires the server). */
+  provide(format: string, provider: KeyframeProvider): void {
+    this.providers.set(format, provider);
+  }
+
+  private prune(): void {
+    for (const id of this.followers.keys()) if (!this.isLive(id)) this.followers.delete(id);
+  }
+
+  private follower(live: LiveSession): Follower {
+    let f = this.followers.get(live.id);
+    if (!f) this.followers.set(live.id, (f = { reader: new GhrecReader(), screen: null, offset: 0, warming: null }));
+    return f;
+  }
+
+  /** Decodes the recording so far in slices, yielding to the event loop between them. */
+  async warm(live: LiveSession, log: KeyframeLog): Promise<void> {
+    this.prune();
+    if (!live.ghrec) return;
+    const f = this.follower(live);
+    if (f.warming) return f.warming;
+    const path = live.ghrec.path;
+    f.warming = (async () => {
+      try {
+        while (this.followers.get(live.id) === f && this.catchUp(f, path, CHUNK) > CHUNK / 2) await new Promise((r) => setImmediate(r));
+      } catch (e) {
+        this.followers.delete(live.id);
+        log.warn({ sessionId: live.id, err: (e as Error).message }, 'live view: the graphical recording so far could not be decoded');
+      } finally {
+        f.warming = null;
+      }
+    })();
+    return f.warming;
+  }
+
+  /** The screen of a live session's recording up to now; null without a recording or when it cannot be decoded. */
+  keyframe(live: LiveSession, log: KeyframeLog): Keyframe | null {
+    this.prune();
+    if (!live.ghrec) return null;
+    live.flushRecording();
+    const f = this.follower(live);
+    try {
+      this.catchUp(f, live.ghrec.path, Infinity);
+      if (!f.screen) return null;
+      return f.screen.keyframe();
+    } catch (e) {
+      this.followers.delete(live.id);
+      log.warn({ sessionId: live.id, err: (e as Error).message }, 'live view: the graphical recording so far could not be decoded; sending no keyframe');
+      return null;
+    }
+  }
+
+  /** Decodes at most `budget` more bytes of the file (whole reads); returns how many it read. */
+  private catchUp(f: Follower, path: string, budget: number): number {
+    const fd = openSync(path, 'r');
+    const start = f.offset;
+    try {
+      const size = fstatSync(fd).size;
+      const buf = Buffer.alloc(CHUNK);
+      while (f.offset < size && f.offset - start < budget) {
+        const n = readSync(fd, buf, 0, Math.min(CHUNK, size - f.offset), f.offset);
+        if (n <= 0) break;
+        f.offset += n;
+        for (const rec of f.reader.push(new Uint8Array(buf.subarray(0, n)))) {
+          if (!f.screen) {
+            const provider = this.providers.get(f.reader.header!.format);
+            if (!provider) continue;
+            f.screen = provider(f.reader.header!);
+          }
+          f.screen.apply(rec);
+        }
+      }
+    } finally {
+      closeSync(fd);
+    }
+    return f.offset - start;
+  }
+}
