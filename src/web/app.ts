@@ -16,6 +16,7 @@ import { HTTPS_TLS_OPTIONS } from '../tls.js';
 import { clientErrorHandler } from './client-errors.js';
 import { voidMisplacedTicketsInUrls } from './misplaced-tickets.js';
 import { registerStrictResponses } from './strict-responses.js';
+import { enforceContract } from './contract-route.js';
 import './types.js';
 
 export interface AppOptions {
@@ -142,6 +143,8 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
     },
   });
 
+  // Every API route is the contract's (src/web/contract): the same path, method and schemas.
+  enforceContract(app);
   await app.register(routes(core, opts.doors));
   await registerUi(app);
   app.get('/api/openapi.json', { config: { auth: false }, schema: { hide: true } }, async () => app.swagger());

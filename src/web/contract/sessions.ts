@@ -78,6 +78,8 @@ export const sessionSchema = obj({
 /** One line of a recording's typed-text index: seconds into the session, what kind of line, the text. */
 export const textLineSchema = obj({ at: num, kind: text, text });
 export const searchHitSchema = obj({ ...sessionSchema.properties, matches: { type: 'array', items: textLineSchema } });
+/** A target's host key pinned to a secret on first use (firstSeen: epoch milliseconds). */
+export const hostKeySchema = obj({ secretId: text, host: text, port: int, keyType: text, fingerprint: text, firstSeen: int });
 export const sshKeySchema = obj({ id: text, name: text, keyType: text, fingerprint: text, createdAt: time });
 
 // ---- requests
@@ -194,7 +196,7 @@ export const recordings = {
 } as const;
 
 export const hostKeys = {
-  get: route('GET', '/api/v1/secrets/:id/host-key', { tags: ['secrets'], summary: 'The target host key pinned for this secret (trust on first use)', params: idParams, response: { 200: obj({ hostKey: nullableText }), ...errors } }),
+  get: route('GET', '/api/v1/secrets/:id/host-key', { tags: ['secrets'], summary: 'The target host key pinned for this secret (trust on first use)', params: idParams, response: { 200: obj({ hostKey: { anyOf: [hostKeySchema, { type: 'null' }] } }), ...errors } }),
   reset: route('DELETE', '/api/v1/secrets/:id/host-key', { tags: ['secrets'], summary: 'Forget the pinned host key after a legitimate change (needs edit)', params: idParams, response: { 204: noContent, ...errors } }),
 } as const;
 

@@ -4,7 +4,7 @@ import type { Model, Ok } from './route.js';
 import type { auditEventSchema, exportedCheckpointSchema, recordingCheckSchema, verifyResultSchema, audit } from './audit.js';
 import type { groupSchema, meSchema, roleSchema, tokenSchema, userSchema, directory, PERMISSION_NAMES, SCOPE_NAMES } from './identity.js';
 import type { ACCESS_LEVELS, aclSchema, fieldDefSchema, FIELD_TYPES, folderSchema, revealedSchema, secretSchema, templateSchema } from './vault.js';
-import type { launcherSchema, launchSchema, PROTOCOLS, RECORDING_FORMATS, searchHitSchema, sessionSchema, sshKeySchema, textLineSchema } from './sessions.js';
+import type { hostKeySchema, launcherSchema, launchSchema, PROTOCOLS, RECORDING_FORMATS, searchHitSchema, sessionSchema, sshKeySchema, textLineSchema } from './sessions.js';
 import type { healthSchema, system } from './system.js';
 import type { errorSchema, page } from './schema.js';
 
@@ -41,6 +41,7 @@ export type Session = Model<typeof sessionSchema>;
 export type TextLine = Model<typeof textLineSchema>;
 export type SearchHit = Model<typeof searchHitSchema>;
 export type SshKey = Model<typeof sshKeySchema>;
+export type HostKey = Model<typeof hostKeySchema>;
 
 export type AuditEvent = Model<typeof auditEventSchema>;
 export type VerifyResult = Model<typeof verifyResultSchema>;
