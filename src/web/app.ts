@@ -17,6 +17,7 @@ import { clientErrorHandler } from './client-errors.js';
 import { voidMisplacedTicketsInUrls } from './misplaced-tickets.js';
 import { registerStrictResponses } from './strict-responses.js';
 import { enforceContract } from './contract-route.js';
+import { api } from './contract/index.js';
 import './types.js';
 
 export interface AppOptions {
@@ -147,6 +148,6 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
   enforceContract(app);
   await app.register(routes(core, opts.doors));
   await registerUi(app);
-  app.get('/api/openapi.json', { config: { auth: false }, schema: { hide: true } }, async () => app.swagger());
+  app.get('/api/openapi.json', { config: { auth: false }, schema: api.system.openapi.schema }, async () => app.swagger());
   return app;
 }

@@ -35,7 +35,7 @@ const isApi = (url: string) => url.startsWith('/api/') || url.startsWith('/oauth
 export function enforceContract(app: FastifyInstance): void {
   app.addHook('onRoute', (opts) => {
     const methods = Array.isArray(opts.method) ? opts.method : [opts.method];
-    if (!isApi(opts.url) || (opts.schema as { hide?: boolean } | undefined)?.hide) return;
+    if (!isApi(opts.url)) return;
     for (const method of methods) {
       if (method === 'HEAD') continue;
       const key = `${method} ${opts.url}`;

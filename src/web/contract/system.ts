@@ -51,6 +51,8 @@ export const system = {
     },
   }),
   updateSettings: route('PATCH', '/api/v1/settings', { tags: ['system'], summary: 'Change settings', body: body(settingProps), response: { 200: obj({ values: settingValues }), ...errors } }),
+  // The generated OpenAPI 3 document of this contract (not itself part of it, so hidden).
+  openapi: route('GET', '/api/openapi.json', { hide: true, response: { 200: { type: 'object', additionalProperties: true, description: 'OpenAPI 3.0 document' }, ...errors } }),
   rotateMasterKey: route('POST', '/api/v1/admin/rotate-master-key', {
     tags: ['system'],
     summary: 'Rewrap every data key under a new master key while serving. With GATEHOUSE_MASTER_KEY, pass the new key and set it in the environment before the next restart.',
