@@ -4,8 +4,8 @@ import { useEffect, useMemo, useState } from 'react';
 import { api } from '../api';
 import { useMe } from '../auth';
 import { useApi } from '../hooks';
-import type { Acl, AccessLevel, Group, Page, User } from '../types';
-import { LEVELS } from '../types';
+import type { Acl, AccessLevel, Group, Page, User } from '../api-types';
+import { LEVELS } from '../api-types';
 import { Icon } from './Icon';
 import { Alert, Button, Card, ErrorAlert, InlineError, Loading, Switch, useToast } from './ui';
 

@@ -5,7 +5,7 @@ import { useAuth, useMe } from '../auth';
 import { Alert, Badge, Button, Card, CopyButton, Empty, ErrorAlert, Field, InlineError, Loading, PageHeader, Reveal, TextField, useConfirm, useToast } from '../components/ui';
 import { dateTime, PERMISSION_LABELS, relative } from '../format';
 import { useApi, useTitle } from '../hooks';
-import type { SshKey } from '../types';
+import type { SshKey } from '../api-types';
 
 export function Account() {
   useTitle('Account');

@@ -5,7 +5,7 @@ import { Badge, Button, Empty, ErrorAlert, Loading, PageHeader, SearchBox, useCo
 import { bytes, dayOrTime, duration, PROTOCOL_LABELS } from '../format';
 import { useApi, useNow, useTitle } from '../hooks';
 import { Link } from '../router';
-import type { Page, Session } from '../types';
+import type { Page, Session } from '../api-types';
 
 export function LiveSessions() {
   useTitle('Live sessions');

@@ -8,7 +8,7 @@ import { dayOrTime, duration, PROTOCOL_LABELS, timeOnly } from '../format';
 import { useApi, useDebounced, useTitle } from '../hooks';
 import { downloadUrl, launch, launchersFor, rdpAvailable } from '../launch';
 import { setQuery, useLocation } from '../router';
-import type { Folder, Launcher, LaunchResponse, Page, Secret, Session, Template } from '../types';
+import type { Folder, Launcher, LaunchResponse, Page, Secret, Session, Template } from '../api-types';
 
 const PAGE = 500;
 

@@ -11,7 +11,7 @@ import { Alert, Empty, ErrorAlert, Loading, SearchBox } from '../components/ui';
 import { clock } from '../format';
 import { useApi, useTitle } from '../hooks';
 import { useLocation } from '../router';
-import type { Session, TextLine } from '../types';
+import type { Session, TextLine } from '../api-types';
 import { MONO } from '../xterm';
 import { Highlight } from './Recordings';
 

@@ -4,7 +4,7 @@ import { Badge, Button, Empty, ErrorAlert, Loading, PageHeader, Pager, SearchBox
 import { clock, dateTime, duration, PROTOCOL_LABELS } from '../format';
 import { useApi, useDebounced, useTitle } from '../hooks';
 import { Link, navigate, setQuery, useLocation } from '../router';
-import type { Page, SearchHit, Session } from '../types';
+import type { Page, SearchHit, Session } from '../api-types';
 import { qs } from '../api';
 
 const LIMIT = 200;

@@ -7,7 +7,7 @@ import { Alert, Badge, Button, Empty, ErrorAlert, Loading, PageHeader, Pager, Se
 import { dateTimeSec } from '../../format';
 import { useApi, useDebounced, useTitle } from '../../hooks';
 import { setQuery, useLocation } from '../../router';
-import type { AuditEvent, Page, VerifyResult } from '../../types';
+import type { AuditEvent, Page, VerifyResult } from '../../api-types';
 
 const LIMIT = 50;
 const COMMON = ['auth.*', 'session.*', 'secret.*', 'recording.*', 'user.*', 'group.*', 'role.*', 'folder.*', 'template.*', 'launcher.*', 'settings.*', 'ticket.*', 'vault.*'];

@@ -7,7 +7,7 @@ import { Badge, Button, Card, Checkbox, Empty, ErrorAlert, Field, InlineError, L
 import { plural } from '../../format';
 import { useApi, useTitle } from '../../hooks';
 import { Link, navigate } from '../../router';
-import type { Group, Page, Role, User } from '../../types';
+import type { Group, Page, Role, User } from '../../api-types';
 
 export function Groups() {
   useTitle('Groups');

@@ -6,7 +6,7 @@ import { Alert, Badge, Button, Card, Checkbox, Empty, ErrorAlert, InlineError, L
 import { PERMISSION_LABELS } from '../../format';
 import { useApi, useTitle } from '../../hooks';
 import { Link, navigate } from '../../router';
-import type { Permission, Role, RolePage } from '../../types';
+import type { Permission, Role, RolePage } from '../../api-types';
 
 export function Roles() {
   useTitle('Roles');

@@ -9,8 +9,8 @@ import { Alert, Badge, Button, Card, Empty, ErrorAlert, Field, InlineError, Load
 import { dateTime, relative } from '../../format';
 import { useApi, useDebounced, useTitle } from '../../hooks';
 import { Link, navigate, setQuery, useLocation } from '../../router';
-import type { AccessLevel, FieldDef, Folder, Page, Secret, Template } from '../../types';
-import { LEVELS } from '../../types';
+import type { AccessLevel, FieldDef, Folder, Page, Secret, Template } from '../../api-types';
+import { LEVELS } from '../../api-types';
 
 const atLeast = (have: AccessLevel, need: AccessLevel) => LEVELS.indexOf(have) >= LEVELS.indexOf(need);
 

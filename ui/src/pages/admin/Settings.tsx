@@ -3,7 +3,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { api, ApiError, errorText } from '../../api';
 import { Alert, Button, Card, ErrorAlert, Field, Loading, PageHeader, Switch, useToast } from '../../components/ui';
 import { useApi, useTitle } from '../../hooks';
-import type { SettingsResponse } from '../../types';
+import type { SettingsResponse } from '../../api-types';
 
 const LABELS: Record<string, { label: string; unit?: string }> = {
   publicUrl: { label: 'Public URL' },

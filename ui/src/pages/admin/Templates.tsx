@@ -7,7 +7,7 @@ import { Alert, Badge, Button, Card, Checkbox, Empty, ErrorAlert, Field, InlineE
 import { PROTOCOL_LABELS } from '../../format';
 import { useApi, useTitle } from '../../hooks';
 import { Link, navigate } from '../../router';
-import type { FieldDef, FieldType, Launcher, Page, Template } from '../../types';
+import type { FieldDef, FieldType, Launcher, Page, Template } from '../../api-types';
 
 const TYPES: { id: FieldType; label: string }[] = [
   { id: 'text', label: 'Text' },

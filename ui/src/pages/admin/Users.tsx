@@ -8,7 +8,7 @@ import { Alert, Badge, Button, Card, Checkbox, Empty, ErrorAlert, InlineError, L
 import { relative } from '../../format';
 import { useApi, useDebounced, useTitle } from '../../hooks';
 import { Link, navigate, setQuery, useLocation } from '../../router';
-import type { Group, Page, Role, User } from '../../types';
+import type { Group, Page, Role, User } from '../../api-types';
 
 const LIMIT = 50;
 
