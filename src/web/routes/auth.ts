@@ -4,7 +4,7 @@ import type { Core } from '../../core/core.js';
 import { AppError, badRequest } from '../../core/errors.js';
 import { checkPasswordPolicy, hashPassword } from '../../core/identity/passwords.js';
 import { actorOf } from '../../core/identity/principal.js';
-import { pageOf } from '../schemas.js';
+import { pageOf } from '../paging.js';
 import { api } from '../contract/index.js';
 import { addRoute } from '../contract-route.js';
 import { clearSessionCookies, setSessionCookies } from '../cookies.js';

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Core } from '../../core/core.js';
 import { actorOf } from '../../core/identity/principal.js';
-import { pageOf } from '../schemas.js';
+import { pageOf } from '../paging.js';
 import { api } from '../contract/index.js';
 import { addRoute } from '../contract-route.js';
 
