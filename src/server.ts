@@ -1,5 +1,6 @@
 // `gatehouse serve`: open the store, migrate, make keys and TLS on first start, create the
-// bootstrap administrator, listen, sign the audit head periodically and at shutdown.
+// bootstrap administrator, listen, open the front doors (registered here, in one DoorSet),
+// sign the audit head periodically and at shutdown.
 import { mkdirSync } from 'node:fs';
 import type { Server as HttpsServer } from 'node:https';
 import type { FastifyInstance } from 'fastify';
@@ -11,8 +12,11 @@ import { createLogger } from './log.js';
 import { migrate, openStore } from './store/db.js';
 import { loadTls } from './tls.js';
 import { buildApp } from './web/app.js';
-import { startSshDoor, type SshDoor } from './protocols/ssh/server.js';
-import { startRdpDoor, type RdpDoor } from './protocols/rdp/door/server.js';
+import { SshDoor } from './protocols/ssh/server.js';
+import { RdpDoor, type RdpTap } from './protocols/rdp-door/server.js';
+import { WebTerminalDoor } from './protocols/web-terminal.js';
+import { DoorSet } from './protocols/doors.js';
+import type { DoorHealth } from './protocols/door.js';
 import { RDP_RECORDED_TRAFFIC, RDP_RECORDING_FORMAT } from './protocols/rdp/recording/records.js';
 import { rdpKeyframes } from './protocols/rdp/recording/keyframes.js';
 import { PreauthGate, type PreauthLimits, type PreauthStats } from './protocols/preauth-limiter.js';
@@ -26,10 +30,19 @@ export interface Running {
   rdpPort: number;
   /** Counters of each door's unauthenticated-connection gate. */
   preauth(): Record<'https' | 'ssh' | 'rdp', PreauthStats>;
+  /** Each front door's health, by name. */
+  doors(): Record<string, DoorHealth>;
   stop(): Promise<void>;
 }
 
-export async function startServer(config: Config, opts: { logStream?: NodeJS.WritableStream; announce?: (line: string) => void } = {}): Promise<Running> {
+export interface ServerOptions {
+  logStream?: NodeJS.WritableStream;
+  announce?: (line: string) => void;
+  /** Given only by tests: sees the decrypted client legs of the RDP door. */
+  rdpTap?: RdpTap;
+}
+
+export async function startServer(config: Config, opts: ServerOptions = {}): Promise<Running> {
   // Everything the server writes (database, WAL, recordings, logs) is for its owner only.
   process.umask(0o077);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
@@ -61,27 +74,31 @@ export async function startServer(config: Config, opts: { logStream?: NodeJS.Wri
   core.sessions.keyframes.provide(RDP_RECORDING_FORMAT, rdpKeyframes);
   const tls = await loadTls(config.dataDir, { cert: config.tlsCertFile, key: config.tlsKeyFile });
   if (tls.renewed) announce(`gatehouse: replaced the self-signed TLS certificate (${tls.renewed}); new fingerprint ${tls.fingerprint256}`);
-  let ssh: SshDoor | null = null;
-  const app = await buildApp(core, { https: { key: tls.key, cert: tls.cert }, doors: () => ({ sshHostKeys: ssh?.hostKeys.map((k) => k.publicLine) ?? [] }) });
   const preauth: PreauthLimits = { graceMs: config.loginGraceSeconds * 1000, maxStartups: config.maxStartups, maxPerSource: config.maxStartupsPerSource };
+  // The front doors, all reaching the core through its broker (core.launching).
+  const ssh = new SshDoor({ host: config.bindHost, port: config.sshPort, dataDir: config.dataDir, broker: core.launching, log, preauth });
+  const rdp = new RdpDoor({ host: config.bindHost, port: config.rdpPort, key: tls.key, cert: tls.cert, broker: core.launching, log, preauth, ...(opts.rdpTap ? { tap: opts.rdpTap } : {}) });
+  // The browser terminal rides on the HTTPS server (declared below; asked only once running).
+  const web = new WebTerminalDoor(() => app.server.listening);
+  const doors = new DoorSet([web, ssh, rdp]);
+  const app = await buildApp(core, { https: { key: tls.key, cert: tls.cert }, doors: () => ({ sshHostKeys: ssh.hostKeys.map((k) => k.publicLine) }), terminal: web });
   const webGate = new PreauthGate('https', preauth, log);
   gateConnections(app.server as HttpsServer, webGate);
   await app.listen({ port: config.httpPort, host: config.bindHost });
   // A failed accept() that libuv cannot absorb (its EMFILE fallback sheds most) is emitted here; unheard, it would end the process.
   app.server.on('error', (err: Error) => log.error({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'https server error'));
-  ssh = await startSshDoor({ host: config.bindHost, port: config.sshPort, dataDir: config.dataDir, broker: core.launching, log, preauth });
-  core.launching.setDoorPort('ssh', ssh.port);
-  let rdp: RdpDoor;
   try {
-    rdp = await startRdpDoor({ host: config.bindHost, port: config.rdpPort, key: tls.key, cert: tls.cert, broker: core.launching, log, preauth });
+    await doors.start();
   } catch (e) {
-    await ssh.close();
     webGate.close();
     await app.close();
     await store.close().catch(() => {});
     throw e;
   }
+  // Launches hand out the ports the doors really got (the configuration may ask for 0).
+  core.launching.setDoorPort('ssh', ssh.port);
   core.launching.setDoorPort('rdp', rdp.port);
+  core.health.watchDoors(() => doors.health());
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.httpPort;
   const url = `https://${config.bindHost === '0.0.0.0' ? 'localhost' : config.bindHost}:${port}`;
@@ -100,8 +117,7 @@ export async function startServer(config: Config, opts: { logStream?: NodeJS.Wri
     stopped = true;
     checkpoints.stop();
     await core.sessions.endAll('gateway shutting down');
-    await ssh?.close();
-    await rdp.close();
+    await doors.close();
     webGate.close();
     await app.close();
     await core.auth.flushSignInSummaries().catch(() => {});
@@ -109,6 +125,5 @@ export async function startServer(config: Config, opts: { logStream?: NodeJS.Wri
     await core.audit.checkpoint().catch(() => {});
     await store.close();
   };
-  const sshDoor = ssh;
-  return { core, app, url, sshPort: ssh.port, rdpPort: rdp.port, preauth: () => ({ https: webGate.stats(), ssh: sshDoor.preauth.stats(), rdp: rdp.preauth.stats() }), stop };
+  return { core, app, url, sshPort: ssh.port, rdpPort: rdp.port, preauth: () => ({ https: webGate.stats(), ssh: ssh.preauth.stats(), rdp: rdp.preauth.stats() }), doors: () => doors.health(), stop };
 }

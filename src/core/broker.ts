@@ -5,6 +5,14 @@
 import type { Credential } from './vault/secrets.js';
 import type { LauncherView, Protocol } from './launch/launchers.js';
 
+// What doors apply the same way (ticket syntax, how a client address is written, the
+// launcher's redirection policy, finding tickets in text where none belongs) and the error
+// a refused door login carries: doors take them from here, never from the core's internals.
+// All of them live in import-free modules, so this file stays a leaf of the core.
+export { TICKET_PATTERN, normalizeIp, rdpRedirection, type RedirectionPolicy } from './door-rules.js';
+export { mayHoldTicket, redactTickets } from './launch/ticket-text.js';
+export { AppError } from './errors.js';
+
 export type Door = 'ssh' | 'rdp' | 'web';
 
 export interface RedeemContext {

@@ -2,6 +2,8 @@
 // needs can be written now. A node that cannot write its database (audit trail, session
 // records) or its recordings refuses every new session (fail closed), so a load balancer
 // or an operator should learn of it from the health check, not from refused launches.
+// The server also registers its front doors: one that is not listening (a node that cannot
+// take SSH or RDP connections) degrades the report the same way.
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -21,7 +23,14 @@ export interface HealthReport {
     database: HealthCheck;
     /** lastFailure: the latest session whose recording could not be created or written (kept as information). */
     recordings: HealthCheck & { lastFailure?: RecordingFailure };
+    /** One per front door, by name (only when the server registered its doors); error `not_listening`. */
+    doors?: Record<string, HealthCheck>;
   };
+}
+
+/** What the health check needs to know of a front door (the protocol layer reports more). */
+export interface DoorStatus {
+  listening: boolean;
 }
 
 const HEARTBEAT_KEY = 'healthz_heartbeat';
@@ -30,6 +39,7 @@ export class Health {
   private dbCheck: Promise<HealthCheck> | null = null;
   private dirCheck: Promise<HealthCheck> | null = null;
   private pendingWrite: Promise<void> | null = null;
+  private doorStatus: (() => Record<string, DoorStatus>) | null = null;
 
   constructor(
     private readonly store: Store,
@@ -39,6 +49,11 @@ export class Health {
     private readonly timeoutMs = 3000,
   ) {}
 
+  /** The server's front doors, asked at each check. */
+  watchDoors(status: () => Record<string, DoorStatus>): void {
+    this.doorStatus = status;
+  }
+
   async check(): Promise<HealthReport> {
     // Concurrent checks share one probe of each kind.
     this.dbCheck ??= this.database().finally(() => (this.dbCheck = null));
@@ -46,7 +61,16 @@ export class Health {
     const [database, dir] = await Promise.all([this.dbCheck, this.dirCheck]);
     const last = this.lastRecordingFailure();
     const recordings = { ...dir, ...(last ? { lastFailure: last } : {}) };
-    return { status: database.ok && recordings.ok ? 'ok' : 'degraded', checks: { database, recordings } };
+    const doors = this.doors();
+    const doorsOk = !doors || Object.values(doors).every((d) => d.ok);
+    return { status: database.ok && recordings.ok && doorsOk ? 'ok' : 'degraded', checks: { database, recordings, ...(doors ? { doors } : {}) } };
+  }
+
+  private doors(): Record<string, HealthCheck> | undefined {
+    if (!this.doorStatus) return undefined;
+    const out: Record<string, HealthCheck> = {};
+    for (const [name, d] of Object.entries(this.doorStatus())) out[name] = d.listening ? { ok: true } : { ok: false, error: 'not_listening' };
+    return out;
   }
 
   /** A real write (a heartbeat row in `meta`), so a read-only or full database fails it, within timeoutMs. */

@@ -18,12 +18,15 @@ import { voidMisplacedTicketsInUrls } from './misplaced-tickets.js';
 import { registerStrictResponses } from './strict-responses.js';
 import { enforceContract } from './contract-route.js';
 import { api } from './contract/index.js';
+import type { WebTerminalDoor } from '../protocols/web-terminal.js';
 import './types.js';
 
 export interface AppOptions {
   https?: { key: string | Buffer; cert: string | Buffer };
   /** Facts about the protocol doors the API hands out (e.g. SSH host keys for known_hosts). */
   doors?: () => DoorInfo;
+  /** The browser terminal door the server starts and closes with the others (default: one always open). */
+  terminal?: WebTerminalDoor;
 }
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -146,7 +149,7 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
 
   // Every API route is the contract's (src/web/contract): the same path, method and schemas.
   enforceContract(app);
-  await app.register(routes(core, opts.doors));
+  await app.register(routes(core, opts.doors, opts.terminal));
   await registerUi(app);
   app.get('/api/openapi.json', { config: { auth: false }, schema: api.system.openapi.schema }, async () => app.swagger());
   return app;

@@ -16,7 +16,6 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { rdpDoorTestHooks } from '../../src/protocols/rdp/door/server.js';
 import { readGhrec, type GhrecRecord } from '../../src/core/sessions/ghrec.js';
 import { buildPreconnectionPdu } from '../../src/protocols/rdp/pdu/preconnection.js';
 import { MAX_SCREEN_PIXELS, openRdpRecording, renderAt, type RdpScreen } from '../../src/protocols/rdp/recording/decoder/index.js';
@@ -135,11 +134,13 @@ describe('RDP door with xfreerdp, xrdp and the FreeRDP shadow server', { timeout
 
   before(async () => {
     work = mkdtempSync(join(tmpdir(), 'gatehouse-rdp-test-'));
-    gw = await startGateway('sqlite');
-    rdpDoorTestHooks.tap = (_id, direction, data) => {
-      tapped.push(Buffer.from(data));
-      if (direction === 'out') tappedOut += data.length;
-    };
+    // The door's tap (given when the door starts) sees the decrypted client legs.
+    gw = await startGateway('sqlite', {}, {
+      rdpTap: (_id, direction, data) => {
+        tapped.push(Buffer.from(data));
+        if (direction === 'out') tappedOut += data.length;
+      },
+    });
     proxy = await startTap(gw.rdpPort);
     // Launches hand out the proxy's port: the file then routes the client through it.
     const p = await gw.api('PATCH', '/api/v1/launchers/rdp', { token: gw.adminToken, body: { gatewayPort: proxy.port } });
@@ -148,7 +149,6 @@ describe('RDP door with xfreerdp, xrdp and the FreeRDP shadow server', { timeout
   });
 
   after(async () => {
-    rdpDoorTestHooks.tap = null;
     await proxy?.close();
     await client?.stop();
     await xrdp?.stop();

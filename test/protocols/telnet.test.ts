@@ -10,7 +10,7 @@ import {
   TelnetLoginError,
   type TelnetLoginOptions,
   type TelnetSession,
-} from '../../src/protocols/telnet/client.js';
+} from '../../src/protocols/targets/telnet.js';
 import { DO, DONT, IAC, NOP, Option, SB, SE, TTYPE_SEND, WILL, WONT } from '../../src/protocols/telnet/codes.js';
 import { encodeKeystrokes, encodeLine, nawsMessage, ttypeIsMessage } from '../../src/protocols/telnet/encode.js';
 import { TelnetEngine, type TelnetEngineOptions } from '../../src/protocols/telnet/engine.js';

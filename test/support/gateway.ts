@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { loadConfig } from '../../src/config.js';
-import { startServer, type Running } from '../../src/server.js';
+import { startServer, type Running, type ServerOptions } from '../../src/server.js';
 import type { DbKind } from '../../src/store/db.js';
 import { ADMIN_PASSWORD, freshPgDatabase } from './harness.js';
 
@@ -21,7 +21,8 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-export async function startGateway(kind: DbKind = 'sqlite', env: Record<string, string> = {}): Promise<Gateway> {
+/** `taps`: seams a test passes to the doors it starts (e.g. the RDP door's decrypted client legs). */
+export async function startGateway(kind: DbKind = 'sqlite', env: Record<string, string> = {}, taps: Pick<ServerOptions, 'rdpTap'> = {}): Promise<Gateway> {
   const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-gw-'));
   const pg = kind === 'postgres' ? await freshPgDatabase() : null;
   const lines: string[] = [];
@@ -44,7 +45,7 @@ export async function startGateway(kind: DbKind = 'sqlite', env: Record<string, 
     ...(pg ? { GATEHOUSE_DATABASE_URL: pg.url } : {}),
     ...env,
   });
-  const running = await startServer(config, { logStream: sink, announce: () => {} });
+  const running = await startServer(config, { logStream: sink, announce: () => {}, ...taps });
   const api: Gateway['api'] = async (method, url, opts = {}) => {
     const r = await running.app.inject({
       method: method as 'GET',

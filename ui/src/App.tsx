@@ -22,9 +22,9 @@ const Groups = lazy(() => import('./pages/admin/Groups').then((m) => ({ default:
 const GroupEdit = lazy(() => import('./pages/admin/Groups').then((m) => ({ default: m.GroupEdit })));
 const Roles = lazy(() => import('./pages/admin/Roles').then((m) => ({ default: m.Roles })));
 const RoleEdit = lazy(() => import('./pages/admin/Roles').then((m) => ({ default: m.RoleEdit })));
-const SecretsAdmin = lazy(() => import('./pages/admin/Secrets').then((m) => ({ default: m.SecretsAdmin })));
-const SecretEdit = lazy(() => import('./pages/admin/Secrets').then((m) => ({ default: m.SecretEdit })));
-const FolderEdit = lazy(() => import('./pages/admin/Secrets').then((m) => ({ default: m.FolderEdit })));
+const SecretsAdmin = lazy(() => import('./pages/admin/SecretsAdmin').then((m) => ({ default: m.SecretsAdmin })));
+const SecretEdit = lazy(() => import('./pages/admin/SecretEdit').then((m) => ({ default: m.SecretEdit })));
+const FolderEdit = lazy(() => import('./pages/admin/FolderEdit').then((m) => ({ default: m.FolderEdit })));
 const Templates = lazy(() => import('./pages/admin/Templates').then((m) => ({ default: m.Templates })));
 const TemplateEdit = lazy(() => import('./pages/admin/Templates').then((m) => ({ default: m.TemplateEdit })));
 const Launchers = lazy(() => import('./pages/admin/Launchers').then((m) => ({ default: m.Launchers })));

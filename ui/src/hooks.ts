@@ -1,5 +1,8 @@
+// Data hooks shared by the pages: an API resource that reloads and polls, debounced values, a
+// search box kept in the address, the window title, a ticking clock.
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { api } from './api';
+import { setQuery, useLocation } from './router';
 
 export interface Resource<T> {
   data: T | undefined;
@@ -61,6 +64,20 @@ export function useDebounced<T>(value: T, ms = 250): T {
     return () => clearTimeout(t);
   }, [value, ms]);
   return v;
+}
+
+/**
+ * A search box kept in the address (?q=): what is typed, and the query it settles on once
+ * typing pauses for ms. A new query goes back to the first page (drops ?offset=).
+ */
+export function useSearchQuery(ms = 250): { search: string; setSearch(v: string): void; q: string } {
+  const { query } = useLocation();
+  const [search, setSearch] = useState(query.get('q') ?? '');
+  const q = useDebounced(search.trim(), ms);
+  useEffect(() => {
+    if ((query.get('q') ?? '') !== q) setQuery({ q: q || null, offset: null });
+  }, [q]);
+  return { search, setSearch, q };
 }
 
 export function useTitle(title: string): void {

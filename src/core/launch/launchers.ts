@@ -31,10 +31,8 @@ export interface LauncherOptions {
 
 export const RDP_REDIRECTION_OPTIONS = ['rdpClipboard', 'rdpDrives', 'rdpPrinters'] as const;
 
-/** The launcher's RDP redirection policy: true = allowed (an option left out allows). */
-export function rdpRedirection(options: LauncherOptions): { clipboard: boolean; drives: boolean; printers: boolean } {
-  return { clipboard: options.rdpClipboard !== false, drives: options.rdpDrives !== false, printers: options.rdpPrinters !== false };
-}
+// The redirection policy is read by the core (.rdp files) and the RDP door alike: one definition.
+export { rdpRedirection } from '../door-rules.js';
 
 export interface LauncherView {
   id: string;

@@ -6,8 +6,10 @@ import type { Store } from '../../store/db.js';
 import type { TicketsTable } from '../../store/schema.js';
 import { TicketRefused } from '../broker.js';
 import { newId, now, randomToken, sha256hex } from '../util.js';
+import { normalizeIp, TICKET_PATTERN } from '../door-rules.js';
 
-export const TICKET_PATTERN = /^[A-Za-z0-9_-]{32}$/;
+// Defined with the other door-facing rules; re-exported for the core and web layers that import them from here.
+export { normalizeIp, TICKET_PATTERN };
 const hash = (t: string) => sha256hex(`gatehouse-ticket:${t}`);
 
 export class Tickets {
@@ -65,8 +67,4 @@ export class Tickets {
     if (Number(r.numUpdatedRows) !== 1) throw new TicketRefused('used');
     return { ...row, usedAt: now(), sessionId };
   }
-}
-
-export function normalizeIp(ip: string): string {
-  return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
 }

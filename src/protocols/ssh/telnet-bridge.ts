@@ -5,8 +5,8 @@
 // the channel may already be ended by a terminate or gone with the connection.
 import type { ServerChannel } from 'ssh2';
 import type { SessionHandle } from '../../core/broker.js';
-import { openTerminal } from '../terminal-connect.js';
-import type { TerminalTarget } from '../terminal.js';
+import { openTerminal } from '../targets/open-terminal.js';
+import type { TerminalTarget } from '../targets/terminal.js';
 import { endChannel, safeWrite } from './relay.js';
 
 export async function bridgeTelnet(h: SessionHandle, stream: ServerChannel, term: { cols: number; rows: number; term: string }, connectTimeoutMs: number): Promise<TerminalTarget | null> {

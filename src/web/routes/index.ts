@@ -12,13 +12,14 @@ import { liveViewRoutes } from './live-view.js';
 import { recordingRoutes } from './recordings.js';
 import { sessionRoutes } from './sessions.js';
 import { terminalRoutes } from './terminal.js';
+import type { WebTerminalDoor } from '../../protocols/web-terminal.js';
 
 export interface DoorInfo {
   sshHostKeys: string[];
 }
 
 export const routes =
-  (core: Core, doors: () => DoorInfo = () => ({ sshHostKeys: [] })): FastifyPluginAsync =>
+  (core: Core, doors: () => DoorInfo = () => ({ sshHostKeys: [] }), terminal?: WebTerminalDoor): FastifyPluginAsync =>
   async (app) => {
     await app.register(systemRoutes(core));
     await app.register(authRoutes(core));
@@ -31,5 +32,5 @@ export const routes =
     await app.register(liveViewRoutes(core), { prefix: '/api/v1' });
     await app.register(recordingRoutes(core), { prefix: '/api/v1' });
     await app.register(keyRoutes(core), { prefix: '/api/v1' });
-    await app.register(terminalRoutes(core), { prefix: '/api/v1' });
+    await app.register(terminalRoutes(core, terminal), { prefix: '/api/v1' });
   };

@@ -1,15 +1,16 @@
 // The browser door: a WebSocket carrying one terminal session, started by the same
 // single-use ticket as the native doors and recorded the same way. Frames: client sends
 // JSON {type:'input', data} / {type:'resize', cols, rows}; server sends binary terminal
-// output and JSON {type:'ready'|'end'|'error'}.
+// output and JSON {type:'ready'|'end'|'error'}. The connections are carried for the
+// browser terminal door (protocols/web-terminal.ts), which the server starts and closes.
 import type { FastifyPluginAsync } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { Core } from '../../core/core.js';
-import { TicketRefused, type SessionHandle } from '../../core/broker.js';
+import { normalizeIp, TicketRefused, type SessionHandle } from '../../core/broker.js';
 import { actorOf } from '../../core/identity/principal.js';
-import { normalizeIp } from '../../core/launch/tickets.js';
-import { openTerminal, TerminalOpenError } from '../../protocols/terminal-connect.js';
-import type { TerminalTarget } from '../../protocols/terminal.js';
+import { openTerminal, TerminalOpenError } from '../../protocols/targets/open-terminal.js';
+import type { TerminalTarget } from '../../protocols/targets/terminal.js';
+import { WebTerminalDoor } from '../../protocols/web-terminal.js';
 import { api, type RouteTypes } from '../contract/index.js';
 import { addRoute, localPath } from '../contract-route.js';
 
@@ -24,7 +25,7 @@ const originHost = (origin: string): string | null => {
 const clamp = (n: number | undefined, lo: number, hi: number, d: number) => (typeof n === 'number' && Number.isFinite(n) ? Math.min(hi, Math.max(lo, Math.round(n))) : d);
 
 export const terminalRoutes =
-  (core: Core): FastifyPluginAsync =>
+  (core: Core, door: WebTerminalDoor = WebTerminalDoor.open()): FastifyPluginAsync =>
   async (app) => {
     addRoute(app, api.launch.decline)(async (req, reply) => {
       await core.launching.decline(req.principal!, req.body.ticket, req.ip);
@@ -47,6 +48,9 @@ export const terminalRoutes =
         // is no URL ("null" from sandboxed or file: pages) is refused the same way, not thrown.
         const origin = req.headers.origin;
         if (origin && originHost(origin) !== req.headers.host) return fail('cross-origin terminal requests are refused');
+        // A closed door (the gateway is stopping) takes no new terminal and ends those it still carries.
+        const leave = door.admit(() => finish('gateway shutting down'));
+        if (!leave) return fail('the gateway is shutting down; try again later');
 
         let handle: SessionHandle | null = null;
         let target: TerminalTarget | null = null;
@@ -55,6 +59,7 @@ export const terminalRoutes =
         const finish = (reason: string) => {
           if (ended) return;
           ended = true;
+          leave();
           send({ type: 'end', reason });
           socket.close(1000, 'session ended');
           target?.close();

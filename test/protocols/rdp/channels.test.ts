@@ -4,7 +4,7 @@
 // 2.2.6.1 (CHANNEL_PDU_HEADER), MS-RDPECLIP 2.2 (cliprdr) and MS-RDPEFS 2.2 (rdpdr).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChannelPolicy, type ChannelDenial, type RedirectionPolicy } from '../../../src/protocols/rdp/door/channels.js';
+import { ChannelPolicy, type ChannelDenial, type RedirectionPolicy } from '../../../src/protocols/rdp-door/channels.js';
 import { RdpProtocolError } from '../../../src/protocols/rdp/errors.js';
 import { buildDeviceListAnnounce, encodeDeviceAnnounce, PAKID, parseDeviceListAnnounce, RDPDR_CTYP, RDPDR_DTYP } from '../../../src/protocols/rdp/pdu/rdpdr.js';
 import { CHANNEL_CHUNK_LENGTH, CHANNEL_FLAG, chunkMessage, parseChannelChunk } from '../../../src/protocols/rdp/pdu/vchannel.js';

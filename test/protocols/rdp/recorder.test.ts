@@ -5,7 +5,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { GraphicsHeader, SessionHandle } from '../../../src/core/broker.js';
-import { clientColorDepth, RdpRecorder } from '../../../src/protocols/rdp/door/recorder.js';
+import { clientColorDepth, RdpRecorder } from '../../../src/protocols/rdp-door/recorder.js';
 import { CAPSTYPE, encodeDemandActive } from '../../../src/protocols/rdp/pdu/capabilities.js';
 import { encodeClientCore, RNS_UD_CS } from '../../../src/protocols/rdp/pdu/client-data.js';
 import { encodeClientInfo, INFO, SEC } from '../../../src/protocols/rdp/pdu/client-info.js';

@@ -7,7 +7,7 @@ import { connect, createServer, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import pino from 'pino';
 import type { SessionHandle } from '../../../src/core/broker.js';
-import { RdpRelay } from '../../../src/protocols/rdp/door/relay.js';
+import { RdpRelay } from '../../../src/protocols/rdp-door/relay.js';
 import { encodeClientInfo, INFO, SEC } from '../../../src/protocols/rdp/pdu/client-info.js';
 import { buildConnectInitial, buildConnectResponse } from '../../../src/protocols/rdp/pdu/mcs-gcc.js';
 import { buildSendData, DOMAIN_PDU } from '../../../src/protocols/rdp/pdu/mcs-domain.js';

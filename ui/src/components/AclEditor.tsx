@@ -8,6 +8,7 @@ import type { Acl, AccessLevel, Group, Page, User } from '../api-types';
 import { LEVELS } from '../api-types';
 import { Icon } from './Icon';
 import { Alert, Button, Card, ErrorAlert, InlineError, Loading, Switch, useToast } from './ui';
+import './AclEditor.css';
 
 const LEVEL_HINTS: Record<AccessLevel, string> = {
   list: 'List: see it and its details, never secret values',

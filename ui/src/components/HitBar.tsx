@@ -2,6 +2,7 @@
 // search the person came from, and buttons to jump between them.
 import { Icon } from './Icon';
 import { Button } from './ui';
+import './HitBar.css';
 
 export function HitBar({ q, count, index, onJump }: { q: string; count: number; index: number; onJump: (i: number) => void }) {
   if (!q || count === 0) return null;

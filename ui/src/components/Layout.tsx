@@ -5,6 +5,7 @@ import { useAuth, useMe } from '../auth';
 import { Link, useLocation } from '../router';
 import type { Permission } from '../api-types';
 import { Icon, type IconName } from './Icon';
+import './Layout.css';
 
 interface NavItem {
   to: string;

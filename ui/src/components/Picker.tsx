@@ -1,6 +1,7 @@
 // Chooses several items from a long list: chips for the chosen ones, a filter box with suggestions.
 import { useId, useMemo, useRef, useState } from 'react';
 import { Icon } from './Icon';
+import './Picker.css';
 
 export interface Option {
   id: string;

@@ -18,6 +18,13 @@ import {
 import { createPortal } from 'react-dom';
 import { errorText } from '../api';
 import { Icon, type IconName } from './Icon';
+import './ui/surfaces.css';
+import './ui/buttons.css';
+import './ui/forms.css';
+import './ui/feedback.css';
+import './ui/toolbar.css';
+import './ui/dialogs.css';
+import './ui/display.css';
 
 // ---- buttons
 
@@ -178,6 +185,22 @@ export function TextField({ label, hint, error, className, ...input }: { label: 
   );
 }
 
+/** A drop-down of options; `none` adds an empty first choice with that text. */
+export function SelectField({ label, hint, id, none, options, value, onChange, disabled }: { label: ReactNode; hint?: ReactNode; id?: string; none?: string; options: { value: string; label: ReactNode }[]; value: string; onChange(v: string): void; disabled?: boolean }) {
+  return (
+    <Field label={label} hint={hint} htmlFor={id}>
+      <select id={id} className="input" value={value} onChange={(e) => onChange(e.target.value)} disabled={disabled}>
+        {none !== undefined && <option value="">{none}</option>}
+        {options.map((o) => (
+          <option key={o.value} value={o.value}>
+            {o.label}
+          </option>
+        ))}
+      </select>
+    </Field>
+  );
+}
+
 export function Checkbox({ label, hint, checked, onChange, disabled }: { label: ReactNode; hint?: ReactNode; checked: boolean; onChange(v: boolean): void; disabled?: boolean }) {
   return (
     <label className={`checkbox${disabled ? ' disabled' : ''}`}>
@@ -211,6 +234,16 @@ export function SearchBox({ value, onChange, placeholder = 'Search', autoFocus, 
         </button>
       )}
     </div>
+  );
+}
+
+/** One labelled input of a filter bar (.filters). */
+export function FilterInput({ label, ...input }: { label: string } & ComponentPropsWithRef<'input'>) {
+  return (
+    <label>
+      <span>{label}</span>
+      <input className="input" {...input} />
+    </label>
   );
 }
 

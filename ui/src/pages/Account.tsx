@@ -2,10 +2,15 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { api } from '../api';
 import { useAuth, useMe } from '../auth';
+import { CardTable } from '../components/CardTable';
+import { EditForm, SaveBar } from '../components/EditForm';
+import { ListShell } from '../components/ListShell';
 import { Alert, Badge, Button, Card, CopyButton, Empty, ErrorAlert, Field, InlineError, Loading, PageHeader, Reveal, TextField, useConfirm, useToast } from '../components/ui';
+import { useSubmit } from '../editing';
 import { dateTime, PERMISSION_LABELS, relative } from '../format';
 import { useApi, useTitle } from '../hooks';
 import type { SshKey } from '../api-types';
+import './Account.css';
 
 export function Account() {
   useTitle('Account');
@@ -54,39 +59,25 @@ function PasswordCard() {
   const [current, setCurrent] = useState('');
   const [next, setNext] = useState('');
   const [again, setAgain] = useState('');
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, run } = useSubmit();
   const mismatch = again !== '' && next !== again;
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
+  const submit = () => {
     if (next !== again) return setError('The two new passwords are not the same.');
-    setBusy(true);
-    setError(null);
-    try {
+    void run(async () => {
       await api.post('/me/password', { currentPassword: current, newPassword: next });
       setCurrent('');
       setNext('');
       setAgain('');
       toast('Password changed. Your other browser sessions were signed out.');
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <Card title="Password" description="Changing it signs out your other sessions.">
-      <form className="stack narrow-form" onSubmit={submit}>
+      <EditForm className="narrow-form" onSave={submit} error={error} busy={busy} canSave={!(!current || !next || !again || mismatch)} saveLabel="Change password" sticky={false}>
         <TextField label="Current password" type="password" autoComplete="current-password" value={current} onChange={(e) => setCurrent(e.target.value)} required />
         <TextField label="New password" type="password" autoComplete="new-password" value={next} onChange={(e) => setNext(e.target.value)} required />
         <TextField label="New password again" type="password" autoComplete="new-password" value={again} onChange={(e) => setAgain(e.target.value)} required error={mismatch ? 'Does not match the new password.' : undefined} />
-        <InlineError error={error} />
-        <div className="form-actions">
-          <Button type="submit" variant="primary" busy={busy} disabled={!current || !next || !again || mismatch}>
-            Change password
-          </Button>
-        </div>
-      </form>
+      </EditForm>
     </Card>
   );
 }
@@ -100,8 +91,7 @@ function TotpCard() {
   const [qr, setQr] = useState<string | null>(null);
   const [code, setCode] = useState('');
   const [codes, setCodes] = useState<string[] | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useSubmit();
 
   useEffect(() => {
     if (!enrol) return setQr(null);
@@ -112,32 +102,16 @@ function TotpCard() {
       .catch(() => setQr(null));
   }, [enrol]);
 
-  const start = async () => {
-    setBusy(true);
-    setError(null);
-    try {
-      setEnrol(await api.post<{ secret: string; otpauthUrl: string }>('/me/totp'));
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
-  };
-  const finish = async (e: FormEvent) => {
+  const start = () => run(async () => setEnrol(await api.post<{ secret: string; otpauthUrl: string }>('/me/totp')));
+  const finish = (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    void run(async () => {
       const r = await api.post<{ recoveryCodes: string[] }>('/me/totp/confirm', { code: code.replace(/\s+/g, '') });
       setCodes(r.recoveryCodes);
       setEnrol(null);
       setCode('');
       await refresh();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   const disable = async () => {
     const ok = await confirm({
@@ -231,12 +205,7 @@ function TotpCard() {
               <input id="totp-code" className="input input-code" inputMode="numeric" autoComplete="one-time-code" pattern="[0-9 ]*" maxLength={7} value={code} onChange={(e) => setCode(e.target.value)} autoFocus />
             </Field>
             <InlineError error={error} />
-            <div className="form-actions">
-              <Button onClick={() => setEnrol(null)}>Cancel</Button>
-              <Button type="submit" variant="primary" busy={busy} disabled={code.replace(/\s+/g, '').length !== 6}>
-                Turn on
-              </Button>
-            </div>
+            <SaveBar sticky={false} onCancel={() => setEnrol(null)} busy={busy} canSave={code.replace(/\s+/g, '').length === 6} saveLabel="Turn on" />
           </div>
         </form>
       )}
@@ -252,26 +221,17 @@ function SshKeysCard() {
   const [adding, setAdding] = useState(false);
   const [name, setName] = useState('');
   const [publicKey, setPublicKey] = useState('');
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, run } = useSubmit();
 
-  const add = async (e: FormEvent) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+  const add = () =>
+    run(async () => {
       await api.post('/me/ssh-keys', { name: name.trim(), publicKey: publicKey.trim() });
       setName('');
       setPublicKey('');
       setAdding(false);
       keys.reload();
       toast('SSH key added');
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
   const remove = async (k: SshKey) => {
     const ok = await confirm({ title: `Remove the key “${k.name}”?`, body: 'It will no longer sign you in at the SSH door.', confirmLabel: 'Remove', danger: true, action: () => api.del(`/me/ssh-keys/${k.id}`) });
     if (ok !== null) {
@@ -304,7 +264,19 @@ function SshKeysCard() {
     >
       <ErrorAlert error={keys.error} />
       {adding && (
-        <form className="stack add-key" onSubmit={add}>
+        <EditForm
+          className="add-key"
+          onSave={() => void add()}
+          error={error}
+          busy={busy}
+          canSave={!!name.trim() && !!publicKey.trim()}
+          saveLabel="Add key"
+          sticky={false}
+          onCancel={() => {
+            setAdding(false);
+            setError(null);
+          }}
+        >
           <TextField label="Name" value={name} onChange={(e) => setName(e.target.value)} placeholder="e.g. work laptop" maxLength={100} required autoFocus />
           <Field label="Public key" htmlFor="pubkey" hint={<>The contents of your <code>.pub</code> file, e.g. <code>~/.ssh/id_ed25519.pub</code>. Never the private key.</>}>
             <textarea id="pubkey" className="input mono" rows={3} value={publicKey} onChange={(e) => setPublicKey(e.target.value)} placeholder="ssh-ed25519 AAAAC3… you@laptop" spellCheck={false} required />
@@ -312,57 +284,49 @@ function SshKeysCard() {
           <label className="file-pick">
             <input type="file" accept=".pub,text/plain" onChange={(e) => void onFile(e.target.files?.[0])} /> or choose a .pub file
           </label>
-          <InlineError error={error} />
-          <div className="form-actions">
-            <Button
-              onClick={() => {
-                setAdding(false);
-                setError(null);
-              }}
-            >
-              Cancel
-            </Button>
-            <Button type="submit" variant="primary" busy={busy} disabled={!name.trim() || !publicKey.trim()}>
-              Add key
-            </Button>
-          </div>
-        </form>
+        </EditForm>
       )}
-      {keys.loading && !keys.data ? (
-        <Loading />
-      ) : keys.data && keys.data.items.length === 0 ? (
-        !adding && <Empty icon="key" title="No SSH keys">Add a public key to sign in at the SSH door without typing your password.</Empty>
-      ) : (
-        <table className="table table-cards">
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>Fingerprint</th>
-              <th>Added</th>
-              <th className="col-actions" aria-label="Actions" />
-            </tr>
-          </thead>
-          <tbody>
-            {keys.data?.items.map((k) => (
-              <tr key={k.id}>
-                <td data-label="Name">
+      <ListShell
+        error={null}
+        loading={keys.loading && !keys.data}
+        isEmpty={!!keys.data && keys.data.items.length === 0}
+        empty={
+          !adding && (
+            <Empty icon="key" title="No SSH keys">
+              Add a public key to sign in at the SSH door without typing your password.
+            </Empty>
+          )
+        }
+      >
+        <CardTable
+          wrap={false}
+          rows={keys.data?.items}
+          rowKey={(k) => k.id}
+          columns={[
+            {
+              label: 'Name',
+              cell: (k) => (
+                <>
                   <div className="cell-title">{k.name}</div>
                   <div className="cell-sub">{k.keyType}</div>
-                </td>
-                <td data-label="Fingerprint" className="mono small break">
-                  {k.fingerprint}
-                </td>
-                <td data-label="Added">{dateTime(k.createdAt)}</td>
-                <td className="col-actions">
-                  <Button small variant="ghost" icon="trash" onClick={() => void remove(k)}>
-                    Remove
-                  </Button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+                </>
+              ),
+            },
+            { label: 'Fingerprint', className: 'mono small break', cell: (k) => k.fingerprint },
+            { label: 'Added', cell: (k) => dateTime(k.createdAt) },
+            {
+              label: 'Actions',
+              actions: true,
+              hideHeader: true,
+              cell: (k) => (
+                <Button small variant="ghost" icon="trash" onClick={() => void remove(k)}>
+                  Remove
+                </Button>
+              ),
+            },
+          ]}
+        />
+      </ListShell>
     </Card>
   );
 }

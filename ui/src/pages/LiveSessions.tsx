@@ -1,7 +1,9 @@
 // Sessions running now, refreshed every few seconds; watch or terminate.
 import { useMemo, useState } from 'react';
 import { api } from '../api';
-import { Badge, Button, Empty, ErrorAlert, Loading, PageHeader, SearchBox, useConfirm, useToast } from '../components/ui';
+import { CardTable } from '../components/CardTable';
+import { ListShell } from '../components/ListShell';
+import { Badge, Button, Empty, PageHeader, SearchBox, useConfirm, useToast } from '../components/ui';
 import { bytes, dayOrTime, duration, PROTOCOL_LABELS } from '../format';
 import { useApi, useNow, useTitle } from '../hooks';
 import { Link } from '../router';
@@ -56,74 +58,90 @@ export function LiveSessions() {
         <SearchBox value={search} onChange={setSearch} placeholder="Filter by user, secret, target or address" />
         {sessions.data && <span className="muted toolbar-count">{sessions.data.total} live</span>}
       </div>
-      <ErrorAlert error={sessions.error} />
-      {!sessions.data && sessions.loading ? (
-        <Loading />
-      ) : items.length === 0 ? (
-        search ? (
-          <Empty icon="search" title="No matches">
-            No live session matches “{search}”.
-          </Empty>
-        ) : (
-          <Empty icon="activity" title="No live sessions">
-            Nobody is connected through Gatehouse right now. New sessions appear here within a few seconds.
-          </Empty>
-        )
-      ) : (
-        <div className="table-wrap">
-          <table className="table table-cards">
-            <thead>
-              <tr>
-                <th>User</th>
-                <th>Secret</th>
-                <th>Target</th>
-                <th>Protocol</th>
-                <th>Started</th>
-                <th>Duration</th>
-                <th>Traffic</th>
-                <th className="col-actions" aria-label="Actions" />
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((s) => (
-                <tr key={s.id}>
-                  <td data-label="User">
-                    <div className="cell-title">{s.user.username}</div>
-                    {s.clientIp && <div className="cell-sub mono">from {s.clientIp}</div>}
-                  </td>
-                  <td data-label="Secret">{s.secret.name}</td>
-                  <td data-label="Target" className="mono">
-                    {s.target.username ? `${s.target.username}@` : ''}
-                    {s.target.host}:{s.target.port}
-                  </td>
-                  <td data-label="Protocol">
-                    <Badge tone="blue">{PROTOCOL_LABELS[s.protocol] ?? s.protocol}</Badge> <span className="muted small">via {s.door}</span>
-                  </td>
-                  <td data-label="Started" className="nowrap">
-                    {dayOrTime(s.startedAt)}
-                  </td>
-                  <td data-label="Duration" className="nowrap">
-                    <span className="live-dot" aria-hidden="true" /> {duration(now - Date.parse(s.startedAt))}
-                  </td>
-                  <td data-label="Traffic" className="small nowrap">
-                    ↑ {bytes(s.bytesIn)} · ↓ {bytes(s.bytesOut)}
-                  </td>
-                  <td className="col-actions">
-                    <div className="btn-row">
-                      <Link className="btn btn-sm btn-primary" to={`/sessions/live/${encodeURIComponent(s.id)}`}>
-                        Watch
-                      </Link>
-                      <Button small variant="danger" onClick={() => void terminate(s)}>
-                        Terminate
-                      </Button>
-                    </div>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ListShell
+        resource={sessions}
+        isEmpty={items.length === 0}
+        empty={
+          search ? (
+            <Empty icon="search" title="No matches">
+              No live session matches “{search}”.
+            </Empty>
+          ) : (
+            <Empty icon="activity" title="No live sessions">
+              Nobody is connected through Gatehouse right now. New sessions appear here within a few seconds.
+            </Empty>
+          )
+        }
+      >
+        <CardTable
+          rows={items}
+          rowKey={(s) => s.id}
+          columns={[
+            {
+              label: 'User',
+              cell: (s) => (
+                <>
+                  <div className="cell-title">{s.user.username}</div>
+                  {s.clientIp && <div className="cell-sub mono">from {s.clientIp}</div>}
+                </>
+              ),
+            },
+            { label: 'Secret', cell: (s) => s.secret.name },
+            {
+              label: 'Target',
+              className: 'mono',
+              cell: (s) => (
+                <>
+                  {s.target.username ? `${s.target.username}@` : ''}
+                  {s.target.host}:{s.target.port}
+                </>
+              ),
+            },
+            {
+              label: 'Protocol',
+              cell: (s) => (
+                <>
+                  <Badge tone="blue">{PROTOCOL_LABELS[s.protocol] ?? s.protocol}</Badge> <span className="muted small">via {s.door}</span>
+                </>
+              ),
+            },
+            { label: 'Started', className: 'nowrap', cell: (s) => dayOrTime(s.startedAt) },
+            {
+              label: 'Duration',
+              className: 'nowrap',
+              cell: (s) => (
+                <>
+                  <span className="live-dot" aria-hidden="true" /> {duration(now - Date.parse(s.startedAt))}
+                </>
+              ),
+            },
+            {
+              label: 'Traffic',
+              className: 'small nowrap',
+              cell: (s) => (
+                <>
+                  ↑ {bytes(s.bytesIn)} · ↓ {bytes(s.bytesOut)}
+                </>
+              ),
+            },
+            {
+              label: 'Actions',
+              actions: true,
+              hideHeader: true,
+              cell: (s) => (
+                <div className="btn-row">
+                  <Link className="btn btn-sm btn-primary" to={`/sessions/live/${encodeURIComponent(s.id)}`}>
+                    Watch
+                  </Link>
+                  <Button small variant="danger" onClick={() => void terminate(s)}>
+                    Terminate
+                  </Button>
+                </div>
+              ),
+            },
+          ]}
+        />
+      </ListShell>
     </div>
   );
 }

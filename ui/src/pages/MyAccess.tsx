@@ -2,13 +2,15 @@
 import { useEffect, useMemo, useState } from 'react';
 import { errorText } from '../api';
 import { useMe } from '../auth';
+import { CardTable } from '../components/CardTable';
 import { Icon } from '../components/Icon';
-import { Alert, Badge, Button, CopyButton, Empty, ErrorAlert, Loading, PageHeader, SearchBox, copyText, useToast } from '../components/ui';
+import { ListShell } from '../components/ListShell';
+import { Alert, Badge, Button, CopyButton, Empty, PageHeader, SearchBox, copyText, useToast } from '../components/ui';
 import { dayOrTime, duration, PROTOCOL_LABELS, timeOnly } from '../format';
-import { useApi, useDebounced, useTitle } from '../hooks';
+import { useApi, useSearchQuery, useTitle } from '../hooks';
 import { downloadUrl, launch, launchersFor, rdpAvailable } from '../launch';
-import { setQuery, useLocation } from '../router';
 import type { Folder, Launcher, LaunchResponse, Page, Secret, Session, Template } from '../api-types';
+import './MyAccess.css';
 
 const PAGE = 500;
 
@@ -23,10 +25,7 @@ export function MyAccess() {
   useTitle('My access');
   const me = useMe();
   const toast = useToast();
-  const { query } = useLocation();
-  const [search, setSearch] = useState(query.get('q') ?? '');
-  const q = useDebounced(search.trim(), 200);
-  useEffect(() => setQuery({ q: q || null }), [q]);
+  const { search, setSearch, q } = useSearchQuery(200);
 
   // Everything up to PAGE secrets is filtered here, instantly; beyond that the server searches.
   const all = useApi<Page<Secret>>(`/secrets?limit=${PAGE}`);
@@ -101,52 +100,42 @@ export function MyAccess() {
           </span>
         )}
       </div>
-      <ErrorAlert error={all.error ?? templates.error ?? launchers.error} />
-      {loading ? (
-        <Loading />
-      ) : all.data && all.data.total === 0 ? (
-        <Empty icon="key" title="Nothing shared with you yet">
-          When someone shares a system with you{me.can('manage_secrets') ? ', or you add one under Secrets & folders' : ''}, it appears here.
-        </Empty>
-      ) : items.length === 0 && !searched.loading ? (
-        <Empty icon="search" title="No matches" action={<Button onClick={() => setSearch('')}>Clear search</Button>}>
-          Nothing matches “{q}”.
-        </Empty>
-      ) : (
-        <div className="table-wrap">
-          <table className="table table-cards access-table">
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>Template</th>
-                <th>Machine</th>
-                <th>Username</th>
-                <th className="col-actions">Connect</th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((s) => {
-                const ls = launchable(s);
-                const st = rows[s.id] ?? {};
-                return (
-                  <AccessRow
-                    key={s.id}
-                    s={s}
-                    folder={s.folderId ? folderName.get(s.folderId) : undefined}
-                    launchers={ls}
-                    st={st}
-                    canLaunch={canLaunch}
-                    rdpOk={rdpOk === true && !st.rdpMissing}
-                    onCopy={(l) => void copyCommand(s, l)}
-                    onRdp={(l) => void rdp(s, l)}
-                    onClose={() => patch(s.id, { result: undefined, error: undefined })}
-                  />
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ListShell
+        error={all.error ?? templates.error ?? launchers.error}
+        loading={loading}
+        isEmpty={(!!all.data && all.data.total === 0) || (items.length === 0 && !searched.loading)}
+        empty={
+          all.data && all.data.total === 0 ? (
+            <Empty icon="key" title="Nothing shared with you yet">
+              When someone shares a system with you{me.can('manage_secrets') ? ', or you add one under Secrets & folders' : ''}, it appears here.
+            </Empty>
+          ) : (
+            <Empty icon="search" title="No matches" action={<Button onClick={() => setSearch('')}>Clear search</Button>}>
+              Nothing matches “{q}”.
+            </Empty>
+          )
+        }
+      >
+        <CardTable className="access-table" columns={[{ label: 'Name' }, { label: 'Template' }, { label: 'Machine' }, { label: 'Username' }, { label: 'Connect', actions: true }]}>
+          {items.map((s) => {
+            const st = rows[s.id] ?? {};
+            return (
+              <AccessRow
+                key={s.id}
+                s={s}
+                folder={s.folderId ? folderName.get(s.folderId) : undefined}
+                launchers={launchable(s)}
+                st={st}
+                canLaunch={canLaunch}
+                rdpOk={rdpOk === true && !st.rdpMissing}
+                onCopy={(l) => void copyCommand(s, l)}
+                onRdp={(l) => void rdp(s, l)}
+                onClose={() => patch(s.id, { result: undefined, error: undefined })}
+              />
+            );
+          })}
+        </CardTable>
+      </ListShell>
       {canLaunch && <RecentSessions userId={me.id} />}
     </div>
   );
@@ -160,45 +149,37 @@ function RecentSessions({ userId }: { userId: string }) {
   return (
     <section className="recent">
       <h2 className="section-title">Your recent sessions</h2>
-      <div className="table-wrap">
-        <table className="table table-cards">
-          <thead>
-            <tr>
-              <th>Secret</th>
-              <th>Started</th>
-              <th>Duration</th>
-              <th>Ended because</th>
-            </tr>
-          </thead>
-          <tbody>
-            {items.map((s) => (
-              <tr key={s.id}>
-                <td data-label="Secret">
-                  <span className="cell-title">{s.secret.name}</span> <Badge tone="blue">{PROTOCOL_LABELS[s.protocol] ?? s.protocol}</Badge>
-                  <div className="cell-sub">via {s.door === 'web' ? 'browser' : s.door}</div>
-                </td>
-                <td data-label="Started" className="nowrap">
-                  {dayOrTime(s.startedAt)}
-                </td>
-                <td data-label="Duration" className="nowrap">
-                  {s.status === 'live' ? (
-                    <>
-                      <span className="live-dot" aria-hidden="true" /> live
-                    </>
-                  ) : s.endedAt ? (
-                    duration(Date.parse(s.endedAt) - Date.parse(s.startedAt))
-                  ) : (
-                    '—'
-                  )}
-                </td>
-                <td data-label="Ended because" className="small">
-                  {s.endReason ?? '—'}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <CardTable
+        rows={items}
+        rowKey={(s) => s.id}
+        columns={[
+          {
+            label: 'Secret',
+            cell: (s) => (
+              <>
+                <span className="cell-title">{s.secret.name}</span> <Badge tone="blue">{PROTOCOL_LABELS[s.protocol] ?? s.protocol}</Badge>
+                <div className="cell-sub">via {s.door === 'web' ? 'browser' : s.door}</div>
+              </>
+            ),
+          },
+          { label: 'Started', className: 'nowrap', cell: (s) => dayOrTime(s.startedAt) },
+          {
+            label: 'Duration',
+            className: 'nowrap',
+            cell: (s) =>
+              s.status === 'live' ? (
+                <>
+                  <span className="live-dot" aria-hidden="true" /> live
+                </>
+              ) : s.endedAt ? (
+                duration(Date.parse(s.endedAt) - Date.parse(s.startedAt))
+              ) : (
+                '—'
+              ),
+          },
+          { label: 'Ended because', className: 'small', cell: (s) => s.endReason ?? '—' },
+        ]}
+      />
     </section>
   );
 }

@@ -3,17 +3,19 @@
 import 'asciinema-player/dist/bundle/asciinema-player.css';
 import * as AsciinemaPlayer from 'asciinema-player';
 import { lazy, Suspense, useEffect, useMemo, useRef, useState } from 'react';
-import { apiUrl, errorText, fetchText } from '../api';
+import { apiUrl, fetchText } from '../api';
 import { HitBar } from '../components/HitBar';
+import { ReplayFrame, SpeedSelect } from '../components/ReplayFrame';
 import { RecordingPageHeader, SessionFacts } from '../components/RecordingMeta';
 import { Icon } from '../components/Icon';
-import { Alert, Empty, ErrorAlert, Loading, SearchBox } from '../components/ui';
+import { Empty, ErrorAlert, Loading, SearchBox } from '../components/ui';
 import { clock } from '../format';
 import { useApi, useTitle } from '../hooks';
 import { useLocation } from '../router';
 import type { Session, TextLine } from '../api-types';
 import { MONO } from '../xterm';
 import { Highlight } from './Recordings';
+import './recordings.css';
 
 type Player = ReturnType<typeof AsciinemaPlayer.create>;
 const RdpPlayer = lazy(() => import('../rdp/RdpPlayer'));
@@ -173,16 +175,7 @@ function CastRecordingDetail({ id }: { id: string }) {
         q={q}
         actions={
           <>
-            <label className="speed">
-              <span>Speed</span>
-              <select className="input" value={speed} onChange={(e) => changeSpeed(Number(e.target.value))}>
-                {SPEEDS.map((x) => (
-                  <option key={x} value={x}>
-                    {x}×
-                  </option>
-                ))}
-              </select>
-            </label>
+            <SpeedSelect speeds={SPEEDS} value={speed} onChange={changeSpeed} />
             <a className="btn btn-secondary" href={apiUrl(`/recordings/${encodeURIComponent(id)}`)} download={`${id}.cast`}>
               <Icon name="download" />
               <span>Download .cast</span>
@@ -190,51 +183,48 @@ function CastRecordingDetail({ id }: { id: string }) {
           </>
         }
       />
-      <ErrorAlert error={session.error} />
-      <HitBar q={q} count={hits.length} index={hitIndex} onJump={jumpToHit} />
-      <div className="replay">
-        <div className="replay-player">
-          {castError ? (
-            <Alert kind="error" title="The recording could not be loaded">
-              {errorText(castError)}
-            </Alert>
-          ) : !cast ? (
-            <div className="player-placeholder">
-              <Loading label="Loading the recording…" />
+      <ReplayFrame
+        sessionError={session.error}
+        hitBar={<HitBar q={q} count={hits.length} index={hitIndex} onJump={jumpToHit} />}
+        loadError={castError}
+        loading={!cast}
+        player={
+          <>
+            <div ref={el} className="player-host" />
+            {s && <SessionFacts session={s} />}
+          </>
+        }
+        side={
+          <aside className="replay-side card">
+            <div className="replay-side-head">
+              <h2>Typed lines</h2>
+              <span className="muted small">{lines.length ? `${lines.length}` : ''}</span>
             </div>
-          ) : null}
-          <div ref={el} className="player-host" />
-          {s && <SessionFacts session={s} />}
-        </div>
-        <aside className="replay-side card">
-          <div className="replay-side-head">
-            <h2>Typed lines</h2>
-            <span className="muted small">{lines.length ? `${lines.length}` : ''}</span>
-          </div>
-          {lines.length > 8 && <SearchBox value={filter} onChange={setFilter} placeholder="Filter lines" />}
-          <ErrorAlert error={text.error} />
-          {text.loading && !text.data ? (
-            <Loading />
-          ) : lines.length === 0 ? (
-            <Empty icon="terminal" title="No typed lines">
-              {s?.recording.keystrokes === false ? 'This launcher does not record keystrokes.' : 'Nothing was typed in this session.'}
-            </Empty>
-          ) : (
-            <ol className="typed-lines" ref={listRef}>
-              {shown.map(({ l, i }) => (
-                <li key={i} data-i={i} className={`${i === activeIndex ? 'active' : ''}${hits.length && hits[hitIndex]?.i === i ? ' hit' : ''}`}>
-                  <button type="button" onClick={() => void seek(l.at)} title={`Play from ${clock(l.at)}`}>
-                    <span className="typed-time mono">{clock(l.at)}</span>
-                    <span className={`typed-text ${l.kind === 'command' ? 'mono' : 'typed-event'}`}>
-                      <Highlight text={l.text} word={filter.trim() || q} />
-                    </span>
-                  </button>
-                </li>
-              ))}
-            </ol>
-          )}
-        </aside>
-      </div>
+            {lines.length > 8 && <SearchBox value={filter} onChange={setFilter} placeholder="Filter lines" />}
+            <ErrorAlert error={text.error} />
+            {text.loading && !text.data ? (
+              <Loading />
+            ) : lines.length === 0 ? (
+              <Empty icon="terminal" title="No typed lines">
+                {s?.recording.keystrokes === false ? 'This launcher does not record keystrokes.' : 'Nothing was typed in this session.'}
+              </Empty>
+            ) : (
+              <ol className="typed-lines" ref={listRef}>
+                {shown.map(({ l, i }) => (
+                  <li key={i} data-i={i} className={`${i === activeIndex ? 'active' : ''}${hits.length && hits[hitIndex]?.i === i ? ' hit' : ''}`}>
+                    <button type="button" onClick={() => void seek(l.at)} title={`Play from ${clock(l.at)}`}>
+                      <span className="typed-time mono">{clock(l.at)}</span>
+                      <span className={`typed-text ${l.kind === 'command' ? 'mono' : 'typed-event'}`}>
+                        <Highlight text={l.text} word={filter.trim() || q} />
+                      </span>
+                    </button>
+                  </li>
+                ))}
+              </ol>
+            )}
+          </aside>
+        }
+      />
     </div>
   );
 }

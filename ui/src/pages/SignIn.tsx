@@ -4,6 +4,7 @@ import { dayOrTime, duration } from '../format';
 import { useAuth } from '../auth';
 import { Alert, Button, TextField } from '../components/ui';
 import { useTitle } from '../hooks';
+import './SignIn.css';
 
 function signInError(e: unknown): string {
   if (!(e instanceof ApiError)) return errorText(e);

@@ -10,6 +10,7 @@ import { launch } from '../launch';
 import { Link, navigate } from '../router';
 import type { LaunchResponse, Secret } from '../api-types';
 import { autoFit, createTerminal } from '../xterm';
+import './terminal.css';
 
 type Phase =
   | { kind: 'launching' }

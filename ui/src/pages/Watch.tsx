@@ -13,6 +13,7 @@ import type { LiveHeader, RdpLiveFeed } from '../rdp/stream';
 import { Link } from '../router';
 import type { Session } from '../api-types';
 import { createTerminal } from '../xterm';
+import './terminal.css';
 
 type State = 'connecting' | 'watching' | 'ended' | 'lost' | 'not-live';
 
@@ -182,22 +183,14 @@ export default function Watch({ id }: { id: string }) {
               <strong>Session ended.</strong>
               {session?.endReason ? ` ${session.endReason}` : ''}
             </span>
-            {session?.recording.available && (
-              <Link className="btn btn-sm btn-secondary" to={`/recordings/${encodeURIComponent(id)}`}>
-                <Icon name="film" />
-                <span>Replay recording</span>
-              </Link>
-            )}
+            {session?.recording.available && <ReplayLink id={id} />}
           </div>
         )}
         {state === 'not-live' && (
           <div className="term-banner term-banner-info" role="status">
             <Icon name="info" />
             <span>This session is not live any more.</span>
-            <Link className="btn btn-sm btn-secondary" to={`/recordings/${encodeURIComponent(id)}`}>
-              <Icon name="film" />
-              <span>Replay recording</span>
-            </Link>
+            <ReplayLink id={id} />
           </div>
         )}
         {state === 'lost' && (
@@ -215,5 +208,15 @@ export default function Watch({ id }: { id: string }) {
         <div className="term-box term-box-fixed" ref={box} hidden={!!rdp} />
       </div>
     </div>
+  );
+}
+
+/** The way from a session that has ended to its recording. */
+function ReplayLink({ id }: { id: string }) {
+  return (
+    <Link className="btn btn-sm btn-secondary" to={`/recordings/${encodeURIComponent(id)}`}>
+      <Icon name="film" />
+      <span>Replay recording</span>
+    </Link>
   );
 }

@@ -4,11 +4,12 @@
 // the command that turns it into a video; decoder warnings in plain words.
 import './rdp.css';
 import { useEffect, useMemo, useRef, useState } from 'react';
-import { apiUrl, errorText, fetchBytes } from '../api';
+import { apiUrl, fetchBytes } from '../api';
 import { HitBar } from '../components/HitBar';
+import { ReplayFrame, SpeedSelect } from '../components/ReplayFrame';
 import { RecordingPageHeader, SessionFacts } from '../components/RecordingMeta';
 import { Icon } from '../components/Icon';
-import { Alert, Button, Empty, ErrorAlert, Loading, SearchBox } from '../components/ui';
+import { Alert, Button, Empty, Loading, SearchBox } from '../components/ui';
 import { clock } from '../format';
 import { useApi, useTitle } from '../hooks';
 import { Highlight } from '../pages/Recordings';
@@ -18,6 +19,7 @@ import { PlayerClock } from './clock';
 import { RdpCanvas } from './RdpCanvas';
 import { parseRecording } from './recording';
 import { warningText } from './warnings';
+import '../pages/recordings.css';
 
 const SPEEDS = [0.5, 1, 2, 4, 8];
 /** How often the controls (time, seek bar) follow the clock while playing. */
@@ -172,129 +174,118 @@ export default function RdpPlayer({ id }: { id: string }) {
           </a>
         }
       />
-      <ErrorAlert error={session.error} />
-      <HitBar q={q} count={hits.length} index={hitIndex} onJump={jumpToHit} />
-      <div className="replay">
-        <div className="replay-player">
-          {loadError ? (
-            <Alert kind="error" title="The recording could not be loaded">
-              {errorText(loadError)}
-            </Alert>
-          ) : !player ? (
-            <div className="player-placeholder">
-              <Loading label="Loading the recording…" />
-            </div>
-          ) : (
-            <>
-              <div
-                className="rdp-player"
-                tabIndex={0}
-                onKeyDown={(e) => {
-                  if (e.key === ' ' || e.key === 'k') {
-                    e.preventDefault();
-                    toggle();
-                  }
-                }}
-                onClick={toggle}
-              >
-                <RdpCanvas source={player.playback} label="Recorded screen" />
-              </div>
-              <div className="rdp-controls">
-                <Button small variant="primary" onClick={toggle} aria-label={ui.playing ? 'Pause' : 'Play'}>
-                  {ui.playing ? '❚❚ Pause' : '▶ Play'}
-                </Button>
-                <input
-                  className="rdp-seek"
-                  type="range"
-                  aria-label="Position"
-                  min={0}
-                  max={Math.max(1, total)}
-                  step={100}
-                  value={Math.round(ui.t)}
-                  onChange={(e) => seek(Number(e.target.value) / 1000, player.playing)}
-                />
-                <span className="rdp-time mono" aria-label="Time">
-                  {clock(ui.t / 1000)} / {clock(total / 1000)}
-                </span>
-                <label className="speed">
-                  <span>Speed</span>
-                  <select className="input" value={speed} onChange={(e) => setSpeed(Number(e.target.value))}>
-                    {SPEEDS.map((x) => (
-                      <option key={x} value={x}>
-                        {x}×
-                      </option>
-                    ))}
-                  </select>
-                </label>
-                <label className="rdp-toggle">
-                  <input type="checkbox" checked={skipIdle} onChange={(e) => setSkipIdle(e.target.checked)} />
-                  <span>Skip idle time</span>
-                </label>
-                {ui.busy && <span className="rdp-busy">{ui.playing ? 'Catching up…' : 'Seeking…'}</span>}
-              </div>
-              {s?.status === 'live' && (
-                <p className="muted small rdp-hint">
-                  This session is still going on: this is its recording so far. <Link to={`/sessions/live/${encodeURIComponent(id)}`}>Watch it live</Link>.
-                </p>
-              )}
-              {(ui.warnings.length > 0 || (player.rec.truncated && s?.status !== 'live')) && (
-                <div className="rdp-warnings">
-                  <Alert kind="warning" title="Parts of this replay may not match what was on the screen">
-                    <ul>
-                      {player.rec.truncated && s?.status !== 'live' && <li>The recording ends in the middle of an update (the gateway stopped while writing it); everything before that plays.</li>}
-                      {ui.warnings.map(([k, n]) => (
-                        <li key={k}>{warningText(k, n)}</li>
-                      ))}
-                    </ul>
-                  </Alert>
+      <ReplayFrame
+        sessionError={session.error}
+        hitBar={<HitBar q={q} count={hits.length} index={hitIndex} onJump={jumpToHit} />}
+        loadError={loadError}
+        loading={!player}
+        player={
+          <>
+            {!loadError && player && (
+              <>
+                <div
+                  className="rdp-player"
+                  tabIndex={0}
+                  onKeyDown={(e) => {
+                    if (e.key === ' ' || e.key === 'k') {
+                      e.preventDefault();
+                      toggle();
+                    }
+                  }}
+                  onClick={toggle}
+                >
+                  <RdpCanvas source={player.playback} label="Recorded screen" />
                 </div>
-              )}
-            </>
-          )}
-          <p className="muted small rdp-hint">
-            To get a video file, run <code className="mono">gatehouse recording export {id} --mp4 out.mp4</code>.
-          </p>
-          {s && <SessionFacts session={s} />}
-        </div>
-        <aside className="replay-side card" aria-label="Keystrokes and events">
-          <div className="replay-side-head">
-            <h2>Keystrokes and events</h2>
-            <span className="muted small">{items.length ? `${items.length}` : ''}</span>
-          </div>
-          {items.length > 8 && <SearchBox value={filter} onChange={setFilter} placeholder="Filter" />}
-          {!player && !loadError ? (
-            <Loading />
-          ) : items.length === 0 ? (
-            <Empty icon="key" title="Nothing typed">
-              {s?.recording.keystrokes === false || player?.rec.header.keystrokes === false ? 'This launcher does not record keystrokes.' : 'Nothing was typed in this session.'}
-            </Empty>
-          ) : (
-            <ol className="typed-lines" ref={listRef}>
-              {shown.map(({ it, i }) => (
-                <li key={i} data-i={i} className={`${i === activeIndex ? 'active' : ''}${hits.length && hits[hitIndex]?.i === i ? ' hit' : ''}`}>
-                  <button type="button" onClick={() => seek(it.start, true)} title={`Play from ${clock(it.start)}`}>
-                    <span className="typed-time mono">{clock(it.start)}</span>
-                    {it.kind === 'keys' ? (
-                      <span className="typed-text mono">
-                        <Highlight text={it.text} word={filter.trim() || q} />
-                      </span>
-                    ) : (
-                      <span className="rdp-marker">
-                        <span className="typed-kind">{it.label}</span>
-                        {it.text && (
-                          <span className="typed-event">
-                            <Highlight text={it.text} word={filter.trim() || q} />
-                          </span>
-                        )}
-                      </span>
-                    )}
-                  </button>
-                </li>
-              ))}
-            </ol>
-          )}
-        </aside>
-      </div>
+                <div className="rdp-controls">
+                  <Button small variant="primary" onClick={toggle} aria-label={ui.playing ? 'Pause' : 'Play'}>
+                    {ui.playing ? '❚❚ Pause' : '▶ Play'}
+                  </Button>
+                  <input
+                    className="rdp-seek"
+                    type="range"
+                    aria-label="Position"
+                    min={0}
+                    max={Math.max(1, total)}
+                    step={100}
+                    value={Math.round(ui.t)}
+                    onChange={(e) => seek(Number(e.target.value) / 1000, player.playing)}
+                  />
+                  <span className="rdp-time mono" aria-label="Time">
+                    {clock(ui.t / 1000)} / {clock(total / 1000)}
+                  </span>
+                  <SpeedSelect speeds={SPEEDS} value={speed} onChange={setSpeed} />
+                  <label className="rdp-toggle">
+                    <input type="checkbox" checked={skipIdle} onChange={(e) => setSkipIdle(e.target.checked)} />
+                    <span>Skip idle time</span>
+                  </label>
+                  {ui.busy && <span className="rdp-busy">{ui.playing ? 'Catching up…' : 'Seeking…'}</span>}
+                </div>
+                {s?.status === 'live' && (
+                  <p className="muted small rdp-hint">
+                    This session is still going on: this is its recording so far. <Link to={`/sessions/live/${encodeURIComponent(id)}`}>Watch it live</Link>.
+                  </p>
+                )}
+                {(ui.warnings.length > 0 || (player.rec.truncated && s?.status !== 'live')) && (
+                  <div className="rdp-warnings">
+                    <Alert kind="warning" title="Parts of this replay may not match what was on the screen">
+                      <ul>
+                        {player.rec.truncated && s?.status !== 'live' && <li>The recording ends in the middle of an update (the gateway stopped while writing it); everything before that plays.</li>}
+                        {ui.warnings.map(([k, n]) => (
+                          <li key={k}>{warningText(k, n)}</li>
+                        ))}
+                      </ul>
+                    </Alert>
+                  </div>
+                )}
+              </>
+            )}
+            <p className="muted small rdp-hint">
+              To get a video file, run <code className="mono">gatehouse recording export {id} --mp4 out.mp4</code>.
+            </p>
+            {s && <SessionFacts session={s} />}
+          </>
+        }
+        side={
+          <aside className="replay-side card" aria-label="Keystrokes and events">
+            <div className="replay-side-head">
+              <h2>Keystrokes and events</h2>
+              <span className="muted small">{items.length ? `${items.length}` : ''}</span>
+            </div>
+            {items.length > 8 && <SearchBox value={filter} onChange={setFilter} placeholder="Filter" />}
+            {!player && !loadError ? (
+              <Loading />
+            ) : items.length === 0 ? (
+              <Empty icon="key" title="Nothing typed">
+                {s?.recording.keystrokes === false || player?.rec.header.keystrokes === false ? 'This launcher does not record keystrokes.' : 'Nothing was typed in this session.'}
+              </Empty>
+            ) : (
+              <ol className="typed-lines" ref={listRef}>
+                {shown.map(({ it, i }) => (
+                  <li key={i} data-i={i} className={`${i === activeIndex ? 'active' : ''}${hits.length && hits[hitIndex]?.i === i ? ' hit' : ''}`}>
+                    <button type="button" onClick={() => seek(it.start, true)} title={`Play from ${clock(it.start)}`}>
+                      <span className="typed-time mono">{clock(it.start)}</span>
+                      {it.kind === 'keys' ? (
+                        <span className="typed-text mono">
+                          <Highlight text={it.text} word={filter.trim() || q} />
+                        </span>
+                      ) : (
+                        <span className="rdp-marker">
+                          <span className="typed-kind">{it.label}</span>
+                          {it.text && (
+                            <span className="typed-event">
+                              <Highlight text={it.text} word={filter.trim() || q} />
+                            </span>
+                          )}
+                        </span>
+                      )}
+                    </button>
+                  </li>
+                ))}
+              </ol>
+            )}
+          </aside>
+        }
+      />
     </div>
   );
 }

@@ -1,13 +1,17 @@
 // The audit trail: filter by action (a trailing * matches a prefix), dates, paging, and a
 // check of the hash chain and its signed checkpoints.
-import { Fragment, useState } from 'react';
+import { useState } from 'react';
 import { api, apiUrl, errorText, qs } from '../../api';
+import { CardTable } from '../../components/CardTable';
 import { Icon } from '../../components/Icon';
-import { Alert, Badge, Button, Empty, ErrorAlert, Loading, PageHeader, Pager, SearchBox } from '../../components/ui';
+import { ListShell } from '../../components/ListShell';
+import { Alert, Badge, Button, Empty, FilterInput, PageHeader, Pager, SearchBox } from '../../components/ui';
+import { useSubmit } from '../../editing';
 import { dateTimeSec } from '../../format';
 import { useApi, useDebounced, useTitle } from '../../hooks';
 import { setQuery, useLocation } from '../../router';
 import type { AuditEvent, Page, VerifyResult } from '../../api-types';
+import './Audit.css';
 
 const LIMIT = 50;
 const COMMON = ['auth.*', 'session.*', 'secret.*', 'recording.*', 'user.*', 'group.*', 'role.*', 'folder.*', 'template.*', 'launcher.*', 'settings.*', 'ticket.*', 'vault.*'];
@@ -33,21 +37,13 @@ export function Audit() {
   const events = useApi<Page<AuditEvent>>(path);
   const [open, setOpen] = useState<number | null>(null);
   const [verify, setVerify] = useState<VerifyResult | null>(null);
-  const [verifyError, setVerifyError] = useState<unknown>(null);
-  const [verifying, setVerifying] = useState(false);
+  const { busy: verifying, error: verifyError, run } = useSubmit();
 
-  const runVerify = async () => {
-    setVerifying(true);
-    setVerify(null);
-    setVerifyError(null);
-    try {
+  const runVerify = () =>
+    run(async () => {
+      setVerify(null);
       setVerify(await api.get<VerifyResult>('/audit/verify'));
-    } catch (e) {
-      setVerifyError(e);
-    } finally {
-      setVerifying(false);
-    }
-  };
+    });
 
   const setActionQ = (v: string) => {
     setAction(v);
@@ -88,14 +84,8 @@ export function Audit() {
           <span>Action</span>
           <SearchBox value={action} onChange={setActionQ} placeholder="e.g. auth.login or session.*" label="Action filter" />
         </label>
-        <label>
-          <span>From</span>
-          <input className="input" type="date" value={since} onChange={(e) => setQuery({ since: e.target.value || null, offset: null })} />
-        </label>
-        <label>
-          <span>To</span>
-          <input className="input" type="date" value={until} onChange={(e) => setQuery({ until: e.target.value || null, offset: null })} />
-        </label>
+        <FilterInput label="From" type="date" value={since} onChange={(e) => setQuery({ since: e.target.value || null, offset: null })} />
+        <FilterInput label="To" type="date" value={until} onChange={(e) => setQuery({ until: e.target.value || null, offset: null })} />
       </div>
       <div className="chips-row">
         {COMMON.map((c) => (
@@ -104,79 +94,56 @@ export function Audit() {
           </button>
         ))}
       </div>
-      <ErrorAlert error={events.error} />
-      {!events.data && events.loading ? (
-        <Loading />
-      ) : events.data?.items.length === 0 ? (
-        <Empty icon="list" title="No events">
-          {a || since || until ? 'No event matches the filters.' : 'The audit trail is empty.'}
-        </Empty>
-      ) : (
-        <>
-          <div className="table-wrap">
-            <table className="table table-cards audit-table">
-              <thead>
-                <tr>
-                  <th>#</th>
-                  <th>Time</th>
-                  <th>Actor</th>
-                  <th>Action</th>
-                  <th>Target</th>
-                  <th>Outcome</th>
-                  <th>Address</th>
-                </tr>
-              </thead>
-              <tbody>
-                {events.data?.items.map((e) => (
-                  <Fragment key={e.seq}>
-                    <tr className={`table-click${open === e.seq ? ' open' : ''}`} onClick={() => setOpen(open === e.seq ? null : e.seq)} aria-expanded={open === e.seq}>
-                      <td data-label="#" className="mono muted">
-                        {e.seq}
-                      </td>
-                      <td data-label="Time" className="nowrap">
-                        {dateTimeSec(e.ts)}
-                      </td>
-                      <td data-label="Actor">{e.actorName ?? <span className="muted">system</span>}</td>
-                      <td data-label="Action" className="mono">
-                        {e.action}
-                      </td>
-                      <td data-label="Target" className="small">
-                        {e.targetType ? (
-                          <span title={e.targetId ?? undefined}>
-                            {e.targetType} {targetName(e) ? <strong>{targetName(e)}</strong> : <span className="mono muted">{e.targetId?.slice(0, 8)}</span>}
-                          </span>
-                        ) : (
-                          '—'
-                        )}
-                      </td>
-                      <td data-label="Outcome">{e.outcome === 'success' ? <Badge tone="green">success</Badge> : <Badge tone="red">failure</Badge>}</td>
-                      <td data-label="Address" className="mono small">
-                        {e.ip ?? '—'}
-                      </td>
-                    </tr>
-                    {open === e.seq && (
-                      <tr className="detail-row">
-                        <td colSpan={7}>
-                          <div className="audit-detail">
-                            <pre>{JSON.stringify(e.details, null, 2)}</pre>
-                            <dl className="facts small">
-                              <dt>Hash</dt>
-                              <dd className="mono break">{e.hash}</dd>
-                              <dt>Previous</dt>
-                              <dd className="mono break">{e.prevHash}</dd>
-                            </dl>
-                          </div>
-                        </td>
-                      </tr>
-                    )}
-                  </Fragment>
-                ))}
-              </tbody>
-            </table>
-          </div>
-          {events.data && <Pager offset={offset} limit={LIMIT} total={events.data.total} onChange={(o) => setQuery({ offset: o || null })} noun="event" />}
-        </>
-      )}
+      <ListShell
+        resource={events}
+        isEmpty={events.data?.items.length === 0}
+        empty={
+          <Empty icon="list" title="No events">
+            {a || since || until ? 'No event matches the filters.' : 'The audit trail is empty.'}
+          </Empty>
+        }
+      >
+        <CardTable
+          className="audit-table"
+          rows={events.data?.items}
+          rowKey={(e) => e.seq}
+          rowProps={(e) => ({ className: `table-click${open === e.seq ? ' open' : ''}`, onClick: () => setOpen(open === e.seq ? null : e.seq), 'aria-expanded': open === e.seq })}
+          detail={(e) =>
+            open === e.seq && (
+              <div className="audit-detail">
+                <pre>{JSON.stringify(e.details, null, 2)}</pre>
+                <dl className="facts small">
+                  <dt>Hash</dt>
+                  <dd className="mono break">{e.hash}</dd>
+                  <dt>Previous</dt>
+                  <dd className="mono break">{e.prevHash}</dd>
+                </dl>
+              </div>
+            )
+          }
+          columns={[
+            { label: '#', className: 'mono muted', cell: (e) => e.seq },
+            { label: 'Time', className: 'nowrap', cell: (e) => dateTimeSec(e.ts) },
+            { label: 'Actor', cell: (e) => e.actorName ?? <span className="muted">system</span> },
+            { label: 'Action', className: 'mono', cell: (e) => e.action },
+            {
+              label: 'Target',
+              className: 'small',
+              cell: (e) =>
+                e.targetType ? (
+                  <span title={e.targetId ?? undefined}>
+                    {e.targetType} {targetName(e) ? <strong>{targetName(e)}</strong> : <span className="mono muted">{e.targetId?.slice(0, 8)}</span>}
+                  </span>
+                ) : (
+                  '—'
+                ),
+            },
+            { label: 'Outcome', cell: (e) => (e.outcome === 'success' ? <Badge tone="green">success</Badge> : <Badge tone="red">failure</Badge>) },
+            { label: 'Address', className: 'mono small', cell: (e) => e.ip ?? '—' },
+          ]}
+        />
+        {events.data && <Pager offset={offset} limit={LIMIT} total={events.data.total} onChange={(o) => setQuery({ offset: o || null })} noun="event" />}
+      </ListShell>
     </div>
   );
 }

@@ -1,13 +1,14 @@
 // Launchers: built-in ssh/telnet/rdp and session connector launchers (child type + gateway),
 // with recording, keystrokes, timeouts, port forwarding, the consent text and, for RDP,
 // the redirection policy (clipboard, drives, printers).
-import { useEffect, useState, type FormEvent } from 'react';
-import { api } from '../../api';
-import { Icon } from '../../components/Icon';
-import { Alert, Badge, Button, Card, Checkbox, Empty, ErrorAlert, Field, InlineError, Loading, PageHeader, Switch, TextField, useConfirm, useToast } from '../../components/ui';
+import { useEffect, useState } from 'react';
+import { CardTable } from '../../components/CardTable';
+import { BackLink, Pending, ResourceForm } from '../../components/EditForm';
+import { ListShell, NewLink } from '../../components/ListShell';
+import { Alert, Badge, Card, Checkbox, Empty, Field, PageHeader, Switch, TextField } from '../../components/ui';
+import { useEditor } from '../../editing';
 import { PROTOCOL_LABELS } from '../../format';
 import { useApi, useTitle } from '../../hooks';
-import { Link, navigate } from '../../router';
 import type { Launcher, Page, Protocol } from '../../api-types';
 
 const seconds = (n: number) => (n <= 0 ? 'none' : n % 3600 === 0 ? `${n / 3600} h` : n % 60 === 0 ? `${n / 60} min` : `${n} s`);
@@ -20,59 +21,37 @@ export function Launchers() {
       <PageHeader
         title="Launchers"
         subtitle="How sessions are opened: protocol, recording, limits. Session connectors send clients to another gateway address."
-        actions={
-          <Link className="btn btn-primary" to="/admin/launchers/new">
-            <Icon name="plus" />
-            <span>New session connector</span>
-          </Link>
-        }
+        actions={<NewLink to="/admin/launchers/new">New session connector</NewLink>}
       />
-      <ErrorAlert error={launchers.error} />
-      {!launchers.data && launchers.loading ? (
-        <Loading />
-      ) : launchers.data?.items.length === 0 ? (
-        <Empty title="No launchers" />
-      ) : (
-        <div className="table-wrap">
-          <table className="table table-cards table-click">
-            <thead>
-              <tr>
-                <th>Launcher</th>
-                <th>Protocol</th>
-                <th>Recording</th>
-                <th>Idle timeout</th>
-                <th>Max duration</th>
-                <th>Port forwarding</th>
-              </tr>
-            </thead>
-            <tbody>
-              {launchers.data?.items.map((l) => (
-                <tr key={l.id} onClick={() => navigate(`/admin/launchers/${l.id}`)}>
-                  <td data-label="Launcher">
-                    <Link to={`/admin/launchers/${l.id}`} className="cell-title">
-                      {l.name}
-                    </Link>{' '}
-                    {l.builtin && <Badge>Built-in</Badge>} {!l.active && <Badge tone="amber">Inactive</Badge>}
-                    {l.type === 'session-connector' && (
-                      <div className="cell-sub mono">
-                        via {l.gatewayHost}
-                        {l.gatewayPort ? `:${l.gatewayPort}` : ''}
-                      </div>
-                    )}
-                  </td>
-                  <td data-label="Protocol">
-                    <Badge tone="blue">{PROTOCOL_LABELS[l.protocol] ?? l.protocol}</Badge>
-                  </td>
-                  <td data-label="Recording">{l.record ? (l.recordKeystrokes ? 'Screen and keystrokes' : 'Screen') : <span className="muted">Off</span>}</td>
-                  <td data-label="Idle timeout">{seconds(l.idleTimeoutSeconds)}</td>
-                  <td data-label="Max duration">{seconds(l.maxDurationSeconds)}</td>
-                  <td data-label="Port forwarding">{l.allowPortForwarding ? 'Allowed' : <span className="muted">No</span>}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ListShell resource={launchers} isEmpty={launchers.data?.items.length === 0} empty={<Empty title="No launchers" />}>
+        <CardTable
+          rows={launchers.data?.items}
+          href={(l) => `/admin/launchers/${l.id}`}
+          columns={[
+            {
+              label: 'Launcher',
+              title: (l) => l.name,
+              cell: (l) => (
+                <>
+                  {' '}
+                  {l.builtin && <Badge>Built-in</Badge>} {!l.active && <Badge tone="amber">Inactive</Badge>}
+                  {l.type === 'session-connector' && (
+                    <div className="cell-sub mono">
+                      via {l.gatewayHost}
+                      {l.gatewayPort ? `:${l.gatewayPort}` : ''}
+                    </div>
+                  )}
+                </>
+              ),
+            },
+            { label: 'Protocol', cell: (l) => <Badge tone="blue">{PROTOCOL_LABELS[l.protocol] ?? l.protocol}</Badge> },
+            { label: 'Recording', cell: (l) => (l.record ? (l.recordKeystrokes ? 'Screen and keystrokes' : 'Screen') : <span className="muted">Off</span>) },
+            { label: 'Idle timeout', cell: (l) => seconds(l.idleTimeoutSeconds) },
+            { label: 'Max duration', cell: (l) => seconds(l.maxDurationSeconds) },
+            { label: 'Port forwarding', cell: (l) => (l.allowPortForwarding ? 'Allowed' : <span className="muted">No</span>) },
+          ]}
+        />
+      </ListShell>
     </div>
   );
 }
@@ -80,10 +59,8 @@ export function Launchers() {
 const num = (s: string) => (s.trim() === '' ? 0 : Math.max(0, Math.floor(Number(s))));
 
 export function LauncherEdit({ id }: { id: string }) {
-  const isNew = id === 'new';
-  const toast = useToast();
-  const confirm = useConfirm();
-  const launcher = useApi<Launcher>(isNew ? null : `/launchers/${encodeURIComponent(id)}`);
+  const editor = useEditor<Launcher>({ collection: '/launchers', id, route: '/admin/launchers', created: (r) => `Launcher ${r.name} created` });
+  const { isNew, item: launcher } = editor;
   useTitle(isNew ? 'New session connector' : (launcher.data?.name ?? 'Launcher'));
   const [name, setName] = useState('');
   const [childType, setChildType] = useState<Protocol>('ssh');
@@ -98,8 +75,6 @@ export function LauncherEdit({ id }: { id: string }) {
   const [consentText, setConsentText] = useState('');
   const [telnet, setTelnet] = useState({ telnetLoginPrompt: '', telnetPasswordPrompt: '', telnetFailurePattern: '' });
   const [redirect, setRedirect] = useState({ rdpClipboard: true, rdpDrives: true, rdpPrinters: true });
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
 
   useEffect(() => {
     const l = launcher.data;
@@ -125,10 +100,7 @@ export function LauncherEdit({ id }: { id: string }) {
   const connector = isNew || l?.type === 'session-connector';
   const protocol: Protocol = connector ? childType : (l?.protocol ?? 'ssh');
 
-  const save = async (e: FormEvent) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
+  const save = () => {
     const options: Record<string, string | boolean> = {};
     if (consentText.trim()) options.consentText = consentText.trim();
     if (protocol === 'telnet') for (const [k, v] of Object.entries(telnet)) if (v.trim()) options[k] = v.trim();
@@ -144,36 +116,24 @@ export function LauncherEdit({ id }: { id: string }) {
     };
     if (connector) Object.assign(body, { childType, gatewayHost: gatewayHost.trim() || null, gatewayPort: gatewayPort.trim() ? Number(gatewayPort) : null });
     if (!builtin) body.name = name.trim();
-    try {
-      if (isNew) {
-        const r = await api.post<Launcher>('/launchers', { ...body, type: 'session-connector' });
-        toast(`Launcher ${r.name} created`);
-        navigate(`/admin/launchers/${r.id}`, { replace: true });
-      } else {
-        const r = await api.patch<Launcher>(`/launchers/${encodeURIComponent(id)}`, body);
-        launcher.setData(() => r);
-        toast('Changes saved');
-      }
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    void editor.save(body, { ...body, type: 'session-connector' });
   };
 
-  if (!isNew && !l) return launcher.error ? <ErrorAlert error={launcher.error} /> : <Loading />;
+  if (!isNew && !l) return <Pending resource={launcher} />;
   return (
     <div className="page page-narrow">
       <PageHeader
-        back={
-          <Link to="/admin/launchers">
-            <Icon name="arrowLeft" size={14} /> Launchers
-          </Link>
-        }
+        back={<BackLink to="/admin/launchers">Launchers</BackLink>}
         title={isNew ? 'New session connector' : l!.name}
         subtitle={l && (builtin ? <Badge>Built-in</Badge> : <Badge tone="violet">Session connector</Badge>)}
       />
-      <form className="stack" onSubmit={save}>
+      <ResourceForm
+        editor={editor}
+        noun="launcher"
+        onSave={save}
+        canSave={!!name.trim() && (!connector || !!gatewayHost.trim())}
+        remove={l && !builtin && { confirmTitle: `Delete the launcher ${l.name}?`, body: 'Templates that map to it lose this way of opening.', done: 'Launcher deleted', path: `/launchers/${encodeURIComponent(l.id)}` }}
+      >
         <Card title="Launcher">
           {builtin && <Alert kind="info">The name and type of built-in launchers cannot change; deactivate one to hide it.</Alert>}
           <div className="form-grid">
@@ -226,29 +186,7 @@ export function LauncherEdit({ id }: { id: string }) {
             </div>
           </Card>
         )}
-        <InlineError error={error} />
-        <div className="form-actions sticky-actions">
-          {l && !builtin && (
-            <Button
-              variant="danger"
-              className="mr-auto"
-              onClick={async () => {
-                const ok = await confirm({ title: `Delete the launcher ${l.name}?`, body: 'Templates that map to it lose this way of opening.', confirmLabel: 'Delete', danger: true, action: () => api.del(`/launchers/${encodeURIComponent(l.id)}`) });
-                if (ok !== null) {
-                  toast('Launcher deleted');
-                  navigate('/admin/launchers');
-                }
-              }}
-            >
-              Delete launcher
-            </Button>
-          )}
-          <Button onClick={() => navigate('/admin/launchers')}>Cancel</Button>
-          <Button type="submit" variant="primary" busy={busy} disabled={!name.trim() || (connector && !gatewayHost.trim())}>
-            {isNew ? 'Create launcher' : 'Save changes'}
-          </Button>
-        </div>
-      </form>
+      </ResourceForm>
     </div>
   );
 }

@@ -1,11 +1,12 @@
 // Roles: named sets of permissions. Built-in roles are read-only.
-import { useEffect, useState, type FormEvent } from 'react';
-import { api } from '../../api';
-import { Icon } from '../../components/Icon';
-import { Alert, Badge, Button, Card, Checkbox, Empty, ErrorAlert, InlineError, Loading, PageHeader, TextField, useConfirm, useToast } from '../../components/ui';
+import { useEffect, useState } from 'react';
+import { BackLink, Pending, ResourceForm } from '../../components/EditForm';
+import { CardTable } from '../../components/CardTable';
+import { ListShell, NewLink } from '../../components/ListShell';
+import { Alert, Badge, Card, Checkbox, Empty, PageHeader, TextField } from '../../components/ui';
+import { useEditor } from '../../editing';
 import { PERMISSION_LABELS } from '../../format';
 import { useApi, useTitle } from '../../hooks';
-import { Link, navigate } from '../../router';
 import type { Permission, Role, RolePage } from '../../api-types';
 
 export function Roles() {
@@ -16,64 +17,47 @@ export function Roles() {
       <PageHeader
         title="Roles"
         subtitle="What people may do. A person's permissions are those of all their roles, direct and through groups."
-        actions={
-          <Link className="btn btn-primary" to="/admin/roles/new">
-            <Icon name="plus" />
-            <span>New role</span>
-          </Link>
-        }
+        actions={<NewLink to="/admin/roles/new">New role</NewLink>}
       />
-      <ErrorAlert error={roles.error} />
-      {!roles.data && roles.loading ? (
-        <Loading />
-      ) : roles.data?.items.length === 0 ? (
-        <Empty title="No roles" />
-      ) : (
-        <div className="table-wrap">
-          <table className="table table-cards table-click">
-            <thead>
-              <tr>
-                <th>Role</th>
-                <th>Permissions</th>
-              </tr>
-            </thead>
-            <tbody>
-              {roles.data?.items.map((r) => (
-                <tr key={r.id} onClick={() => navigate(`/admin/roles/${r.id}`)}>
-                  <td data-label="Role">
-                    <Link to={`/admin/roles/${r.id}`} className="cell-title">
-                      {r.name}
-                    </Link>{' '}
-                    {r.builtin && <Badge>Built-in</Badge>}
-                    {r.description && <div className="cell-sub">{r.description}</div>}
-                  </td>
-                  <td data-label="Permissions">
-                    <span className="badges">
-                      {r.permissions.length ? r.permissions.map((p) => <Badge key={p} tone="blue">{PERMISSION_LABELS[p] ?? p}</Badge>) : <span className="muted">none (access comes from sharing)</span>}
-                    </span>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ListShell resource={roles} isEmpty={roles.data?.items.length === 0} empty={<Empty title="No roles" />}>
+        <CardTable
+          rows={roles.data?.items}
+          href={(r) => `/admin/roles/${r.id}`}
+          columns={[
+            {
+              label: 'Role',
+              title: (r) => r.name,
+              cell: (r) => (
+                <>
+                  {' '}
+                  {r.builtin && <Badge>Built-in</Badge>}
+                  {r.description && <div className="cell-sub">{r.description}</div>}
+                </>
+              ),
+            },
+            {
+              label: 'Permissions',
+              cell: (r) => (
+                <span className="badges">
+                  {r.permissions.length ? r.permissions.map((p) => <Badge key={p} tone="blue">{PERMISSION_LABELS[p] ?? p}</Badge>) : <span className="muted">none (access comes from sharing)</span>}
+                </span>
+              ),
+            },
+          ]}
+        />
+      </ListShell>
     </div>
   );
 }
 
 export function RoleEdit({ id }: { id: string }) {
-  const isNew = id === 'new';
-  const toast = useToast();
-  const confirm = useConfirm();
-  const role = useApi<Role>(isNew ? null : `/roles/${encodeURIComponent(id)}`);
+  const editor = useEditor<Role>({ collection: '/roles', id, route: '/admin/roles', created: (r) => `Role ${r.name} created` });
+  const { isNew, item: role } = editor;
   const catalogue = useApi<RolePage>('/roles?limit=1');
   useTitle(isNew ? 'New role' : (role.data?.name ?? 'Role'));
   const [name, setName] = useState('');
   const [description, setDescription] = useState('');
   const [perms, setPerms] = useState<Permission[]>([]);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
 
   useEffect(() => {
     const r = role.data;
@@ -84,44 +68,21 @@ export function RoleEdit({ id }: { id: string }) {
   }, [role.data]);
 
   const builtin = !!role.data?.builtin;
-  const save = async (e: FormEvent) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    const body = { name: name.trim(), description: description.trim(), permissions: perms };
-    try {
-      if (isNew) {
-        const r = await api.post<Role>('/roles', body);
-        toast(`Role ${r.name} created`);
-        navigate(`/admin/roles/${r.id}`, { replace: true });
-      } else {
-        const r = await api.patch<Role>(`/roles/${encodeURIComponent(id)}`, body);
-        role.setData(() => r);
-        toast('Changes saved');
-      }
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
-
-  if (!isNew && !role.data) return role.error ? <ErrorAlert error={role.error} /> : <Loading />;
+  if (!isNew && !role.data) return <Pending resource={role} />;
   const descriptions = catalogue.data?.permissions ?? ({} as Record<Permission, string>);
   const all = Object.keys(descriptions).length ? (Object.keys(descriptions) as Permission[]) : (Object.keys(PERMISSION_LABELS) as Permission[]);
   return (
     <div className="page page-narrow">
-      <PageHeader
-        back={
-          <Link to="/admin/roles">
-            <Icon name="arrowLeft" size={14} /> Roles
-          </Link>
-        }
-        title={isNew ? 'New role' : role.data!.name}
-        subtitle={builtin ? <Badge>Built-in</Badge> : undefined}
-      />
+      <PageHeader back={<BackLink to="/admin/roles">Roles</BackLink>} title={isNew ? 'New role' : role.data!.name} subtitle={builtin ? <Badge>Built-in</Badge> : undefined} />
       {builtin && <Alert kind="info">Built-in roles cannot be changed. Create a custom role to combine permissions differently.</Alert>}
-      <form className="stack" onSubmit={save}>
+      <ResourceForm
+        editor={editor}
+        noun="role"
+        onSave={() => void editor.save({ name: name.trim(), description: description.trim(), permissions: perms })}
+        readOnly={builtin}
+        canSave={!!name.trim()}
+        remove={{ confirmTitle: `Delete the role ${name}?`, body: 'Users and groups that have it lose its permissions.', done: 'Role deleted' }}
+      >
         <Card title="Role">
           <div className="form-grid">
             <TextField label="Name" value={name} onChange={(e) => setName(e.target.value)} required disabled={builtin} autoFocus={isNew} maxLength={128} />
@@ -135,31 +96,7 @@ export function RoleEdit({ id }: { id: string }) {
             ))}
           </div>
         </Card>
-        <InlineError error={error} />
-        {!builtin && (
-          <div className="form-actions sticky-actions">
-            {!isNew && (
-              <Button
-                variant="danger"
-                className="mr-auto"
-                onClick={async () => {
-                  const ok = await confirm({ title: `Delete the role ${name}?`, body: 'Users and groups that have it lose its permissions.', confirmLabel: 'Delete', danger: true, action: () => api.del(`/roles/${encodeURIComponent(id)}`) });
-                  if (ok !== null) {
-                    toast('Role deleted');
-                    navigate('/admin/roles');
-                  }
-                }}
-              >
-                Delete role
-              </Button>
-            )}
-            <Button onClick={() => navigate('/admin/roles')}>Cancel</Button>
-            <Button type="submit" variant="primary" busy={busy} disabled={!name.trim()}>
-              {isNew ? 'Create role' : 'Save changes'}
-            </Button>
-          </div>
-        )}
-      </form>
+      </ResourceForm>
     </div>
   );
 }

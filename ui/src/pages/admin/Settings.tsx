@@ -1,9 +1,12 @@
 // Runtime settings (no restart needed).
-import { useEffect, useState, type FormEvent } from 'react';
+import { useEffect, useState } from 'react';
 import { api, ApiError, errorText } from '../../api';
+import { EditForm } from '../../components/EditForm';
 import { Alert, Button, Card, ErrorAlert, Field, Loading, PageHeader, Switch, useToast } from '../../components/ui';
+import { useSubmit } from '../../editing';
 import { useApi, useTitle } from '../../hooks';
 import type { SettingsResponse } from '../../api-types';
+import './Settings.css';
 
 const LABELS: Record<string, { label: string; unit?: string }> = {
   publicUrl: { label: 'Public URL' },
@@ -25,22 +28,20 @@ export function Settings() {
   const settings = useApi<SettingsResponse>('/settings');
   const [values, setValues] = useState<Record<string, string | boolean>>({});
   const [errors, setErrors] = useState<Record<string, string>>({});
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, run } = useSubmit();
+  // The form holds every value as typed (text), switches as booleans.
+  const reset = () => settings.data && setValues(Object.fromEntries(Object.entries(settings.data.values).map(([k, v]) => [k, typeof v === 'boolean' ? v : String(v)])));
 
   useEffect(() => {
-    if (!settings.data) return;
-    setValues(Object.fromEntries(Object.entries(settings.data.values).map(([k, v]) => [k, typeof v === 'boolean' ? v : String(v)])));
+    reset();
   }, [settings.data]);
 
   const d = settings.data;
   const keys = d ? [...ORDER.filter((k) => k in d.definitions), ...Object.keys(d.definitions).filter((k) => !ORDER.includes(k))] : [];
   const changed = d ? keys.filter((k) => String(values[k]) !== String(d.values[k])) : [];
 
-  const save = async (e: FormEvent) => {
-    e.preventDefault();
+  const save = () => {
     if (!d) return;
-    setBusy(true);
     setError(null);
     setErrors({});
     const body: Record<string, unknown> = {};
@@ -50,26 +51,22 @@ export function Settings() {
       if (typeof def === 'boolean') body[k] = v;
       else if (typeof def === 'number') {
         const n = Number(v);
-        if (String(v).trim() === '' || !Number.isInteger(n)) {
-          setErrors({ [k]: 'Enter a whole number.' });
-          setBusy(false);
-          return;
-        }
+        if (String(v).trim() === '' || !Number.isInteger(n)) return setErrors({ [k]: 'Enter a whole number.' });
         body[k] = n;
       } else body[k] = String(v).trim();
     }
-    try {
-      const r = await api.patch<{ values: SettingsResponse['values'] }>('/settings', body);
-      settings.setData((x) => (x ? { ...x, values: r.values } : x));
-      toast('Settings saved');
-    } catch (err) {
-      // Point at the setting the message names, when it names one.
-      const m = err instanceof ApiError ? keys.find((k) => err.message.includes(k)) : undefined;
-      if (m) setErrors({ [m]: errorText(err) });
-      else setError(err);
-    } finally {
-      setBusy(false);
-    }
+    void run(async () => {
+      try {
+        const r = await api.patch<{ values: SettingsResponse['values'] }>('/settings', body);
+        settings.setData((x) => (x ? { ...x, values: r.values } : x));
+        toast('Settings saved');
+      } catch (err) {
+        // Point at the setting the message names, when it names one.
+        const m = err instanceof ApiError ? keys.find((k) => err.message.includes(k)) : undefined;
+        if (!m) throw err;
+        setErrors({ [m]: errorText(err) });
+      }
+    });
   };
 
   return (
@@ -79,7 +76,14 @@ export function Settings() {
       {!d ? (
         !settings.error && <Loading />
       ) : (
-        <form className="stack" onSubmit={save}>
+        <EditForm
+          onSave={save}
+          error={null}
+          busy={busy}
+          canSave={changed.length > 0}
+          saveLabel="Save settings"
+          extra={changed.length > 0 && <Button onClick={reset}>Discard changes</Button>}
+        >
           <Card>
             <div className="settings-list">
               {keys.map((k) => {
@@ -114,15 +118,7 @@ export function Settings() {
             </div>
           </Card>
           {error ? <Alert kind="error">{errorText(error)}</Alert> : null}
-          <div className="form-actions sticky-actions">
-            {changed.length > 0 && (
-              <Button onClick={() => settings.data && setValues(Object.fromEntries(Object.entries(settings.data.values).map(([k, v]) => [k, typeof v === 'boolean' ? v : String(v)])))}>Discard changes</Button>
-            )}
-            <Button type="submit" variant="primary" busy={busy} disabled={changed.length === 0}>
-              Save settings
-            </Button>
-          </div>
-        </form>
+        </EditForm>
       )}
     </div>
   );

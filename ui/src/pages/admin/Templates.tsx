@@ -1,13 +1,16 @@
 // Secret templates: fields, which field holds the machine/domain/username, and the
 // launchers a template maps to.
-import { useEffect, useState, type FormEvent } from 'react';
-import { api } from '../../api';
+import { useEffect, useState } from 'react';
+import { CardTable } from '../../components/CardTable';
+import { BackLink, CheckGrid, Pending, ResourceForm } from '../../components/EditForm';
 import { Icon } from '../../components/Icon';
-import { Alert, Badge, Button, Card, Checkbox, Empty, ErrorAlert, Field, InlineError, Loading, PageHeader, TextField, useConfirm, useToast } from '../../components/ui';
+import { ListShell, NewLink } from '../../components/ListShell';
+import { Alert, Badge, Button, Card, Empty, PageHeader, SelectField, TextField } from '../../components/ui';
+import { useEditor } from '../../editing';
 import { PROTOCOL_LABELS } from '../../format';
 import { useApi, useTitle } from '../../hooks';
-import { Link, navigate } from '../../router';
 import type { FieldDef, FieldType, Launcher, Page, Template } from '../../api-types';
+import './Templates.css';
 
 const TYPES: { id: FieldType; label: string }[] = [
   { id: 'text', label: 'Text' },
@@ -24,52 +27,27 @@ export function Templates() {
   const name = (ref: string) => launchers.data?.items.find((l) => l.id === ref || l.name === ref)?.name ?? ref;
   return (
     <div className="page">
-      <PageHeader
-        title="Templates"
-        subtitle="What a secret holds, and how it can be opened."
-        actions={
-          <Link className="btn btn-primary" to="/admin/templates/new">
-            <Icon name="plus" />
-            <span>New template</span>
-          </Link>
-        }
-      />
-      <ErrorAlert error={templates.error} />
-      {!templates.data && templates.loading ? (
-        <Loading />
-      ) : templates.data?.items.length === 0 ? (
-        <Empty title="No templates" />
-      ) : (
-        <div className="table-wrap">
-          <table className="table table-cards table-click">
-            <thead>
-              <tr>
-                <th>Template</th>
-                <th>Fields</th>
-                <th>Launchers</th>
-              </tr>
-            </thead>
-            <tbody>
-              {templates.data?.items.map((t) => (
-                <tr key={t.id} onClick={() => navigate(`/admin/templates/${t.id}`)}>
-                  <td data-label="Template">
-                    <Link to={`/admin/templates/${t.id}`} className="cell-title">
-                      {t.name}
-                    </Link>{' '}
-                    {t.builtin && <Badge>Built-in</Badge>}
-                  </td>
-                  <td data-label="Fields" className="small">
-                    {t.fields.map((f) => f.label).join(', ')}
-                  </td>
-                  <td data-label="Launchers">
-                    <span className="badges">{t.launchers.length ? t.launchers.map((l) => <Badge key={l} tone="blue">{name(l)}</Badge>) : <span className="muted">none</span>}</span>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <PageHeader title="Templates" subtitle="What a secret holds, and how it can be opened." actions={<NewLink to="/admin/templates/new">New template</NewLink>} />
+      <ListShell resource={templates} isEmpty={templates.data?.items.length === 0} empty={<Empty title="No templates" />}>
+        <CardTable
+          rows={templates.data?.items}
+          href={(t) => `/admin/templates/${t.id}`}
+          columns={[
+            {
+              label: 'Template',
+              title: (t) => t.name,
+              cell: (t) => (
+                <>
+                  {' '}
+                  {t.builtin && <Badge>Built-in</Badge>}
+                </>
+              ),
+            },
+            { label: 'Fields', className: 'small', cell: (t) => t.fields.map((f) => f.label).join(', ') },
+            { label: 'Launchers', cell: (t) => <span className="badges">{t.launchers.length ? t.launchers.map((l) => <Badge key={l} tone="blue">{name(l)}</Badge>) : <span className="muted">none</span>}</span> },
+          ]}
+        />
+      </ListShell>
     </div>
   );
 }
@@ -81,10 +59,8 @@ interface FieldRow extends FieldDef {
 let fieldSeq = 0;
 
 export function TemplateEdit({ id }: { id: string }) {
-  const isNew = id === 'new';
-  const toast = useToast();
-  const confirm = useConfirm();
-  const template = useApi<Template>(isNew ? null : `/templates/${encodeURIComponent(id)}`);
+  const editor = useEditor<Template>({ collection: '/templates', id, route: '/admin/templates', created: (t) => `Template ${t.name} created` });
+  const { isNew, item: template } = editor;
   const launchers = useApi<Page<Launcher>>('/launchers?limit=500');
   useTitle(isNew ? 'New template' : (template.data?.name ?? 'Template'));
   const [name, setName] = useState('');
@@ -101,8 +77,6 @@ export function TemplateEdit({ id }: { id: string }) {
   const [domainField, setDomainField] = useState<string>('');
   const [usernameField, setUsernameField] = useState<string>(isNew ? 'username' : '');
   const [mapped, setMapped] = useState<string[]>([]);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
 
   useEffect(() => {
     const t = template.data;
@@ -136,10 +110,7 @@ export function TemplateEdit({ id }: { id: string }) {
     });
   const names = fields.map((f) => f.name).filter(Boolean);
 
-  const save = async (e: FormEvent) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
+  const save = () => {
     const defs = fields.map(({ key: _k, ...f }) => {
       const out: FieldDef = { name: f.name.trim(), label: f.label.trim() || f.name.trim(), type: f.type, secret: f.secret, required: f.required };
       if (f.default !== undefined && f.default !== '') out.default = f.type === 'number' && /^-?\d+$/.test(String(f.default)) ? Number(f.default) : String(f.default);
@@ -148,49 +119,17 @@ export function TemplateEdit({ id }: { id: string }) {
     const body = builtin
       ? { launchers: mapped }
       : { name: name.trim(), fields: defs, machineField: machineField || null, domainField: domainField || null, usernameField: usernameField || null, launchers: mapped };
-    try {
-      if (isNew) {
-        const t = await api.post<Template>('/templates', body);
-        toast(`Template ${t.name} created`);
-        navigate(`/admin/templates/${t.id}`, { replace: true });
-      } else {
-        const t = await api.patch<Template>(`/templates/${encodeURIComponent(id)}`, body);
-        template.setData(() => t);
-        toast('Changes saved');
-      }
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    void editor.save(body);
   };
 
-  if (!isNew && !template.data) return template.error ? <ErrorAlert error={template.error} /> : <Loading />;
-  const fieldSelect = (label: string, value: string, set: (v: string) => void, hint: string) => (
-    <Field label={label} hint={hint}>
-      <select className="input" value={value} onChange={(e) => set(e.target.value)} disabled={builtin}>
-        <option value="">(none)</option>
-        {names.map((n) => (
-          <option key={n} value={n}>
-            {fields.find((f) => f.name === n)?.label || n}
-          </option>
-        ))}
-      </select>
-    </Field>
-  );
+  if (!isNew && !template.data) return <Pending resource={template} />;
+  const fieldOptions = names.map((n) => ({ value: n, label: fields.find((f) => f.name === n)?.label || n }));
+  const fieldSelect = (label: string, value: string, set: (v: string) => void, hint: string) => <SelectField label={label} hint={hint} none="(none)" options={fieldOptions} value={value} onChange={set} disabled={builtin} />;
   return (
     <div className="page">
-      <PageHeader
-        back={
-          <Link to="/admin/templates">
-            <Icon name="arrowLeft" size={14} /> Templates
-          </Link>
-        }
-        title={isNew ? 'New template' : template.data!.name}
-        subtitle={builtin ? <Badge>Built-in</Badge> : undefined}
-      />
+      <PageHeader back={<BackLink to="/admin/templates">Templates</BackLink>} title={isNew ? 'New template' : template.data!.name} subtitle={builtin ? <Badge>Built-in</Badge> : undefined} />
       {builtin && <Alert kind="info">The name and fields of built-in templates cannot change; you can choose which launchers they map to.</Alert>}
-      <form className="stack" onSubmit={save}>
+      <ResourceForm editor={editor} noun="template" onSave={save} canSave={!!name.trim()} remove={!builtin && { confirmTitle: `Delete the template ${name}?`, done: 'Template deleted' }}>
         <Card title="Template">
           <div className="form-grid">
             <TextField label="Name" value={name} onChange={(e) => setName(e.target.value)} required disabled={builtin} autoFocus={isNew} maxLength={128} />
@@ -271,49 +210,20 @@ export function TemplateEdit({ id }: { id: string }) {
           </div>
         </Card>
         <Card title="Launchers" description="How secrets of this template can be opened. People see one button per launcher.">
-          {launchers.data ? (
-            <div className="check-grid">
-              {launchers.data.items.map((l) => (
-                <Checkbox
-                  key={l.id}
-                  label={
-                    <>
-                      {l.name} {!l.active && <Badge tone="amber">inactive</Badge>}
-                    </>
-                  }
-                  hint={`${PROTOCOL_LABELS[l.protocol] ?? l.protocol}${l.type === 'session-connector' ? ` via ${l.gatewayHost}${l.gatewayPort ? ':' + l.gatewayPort : ''}` : ''}`}
-                  checked={mapped.includes(l.id) || mapped.includes(l.name)}
-                  onChange={(v) => setMapped(v ? [...mapped, l.id] : mapped.filter((x) => x !== l.id && x !== l.name))}
-                />
-              ))}
-            </div>
-          ) : (
-            <Loading />
-          )}
+          <CheckGrid
+            items={launchers.data?.items}
+            value={mapped}
+            onChange={setMapped}
+            matches={(l, x) => x === l.id || x === l.name}
+            label={(l) => (
+              <>
+                {l.name} {!l.active && <Badge tone="amber">inactive</Badge>}
+              </>
+            )}
+            hint={(l) => `${PROTOCOL_LABELS[l.protocol] ?? l.protocol}${l.type === 'session-connector' ? ` via ${l.gatewayHost}${l.gatewayPort ? ':' + l.gatewayPort : ''}` : ''}`}
+          />
         </Card>
-        <InlineError error={error} />
-        <div className="form-actions sticky-actions">
-          {!isNew && !builtin && (
-            <Button
-              variant="danger"
-              className="mr-auto"
-              onClick={async () => {
-                const ok = await confirm({ title: `Delete the template ${name}?`, confirmLabel: 'Delete', danger: true, action: () => api.del(`/templates/${encodeURIComponent(id)}`) });
-                if (ok !== null) {
-                  toast('Template deleted');
-                  navigate('/admin/templates');
-                }
-              }}
-            >
-              Delete template
-            </Button>
-          )}
-          <Button onClick={() => navigate('/admin/templates')}>Cancel</Button>
-          <Button type="submit" variant="primary" busy={busy} disabled={!name.trim()}>
-            {isNew ? 'Create template' : 'Save changes'}
-          </Button>
-        </div>
-      </form>
+      </ResourceForm>
     </div>
   );
 }

@@ -1,13 +1,16 @@
 // Users and application accounts: list with search, create, edit, enable/disable, unlock,
 // reset two-factor, client credentials.
-import { useEffect, useState, type FormEvent } from 'react';
+import { useEffect, useState } from 'react';
 import { api, qs } from '../../api';
 import { useMe } from '../../auth';
-import { Icon } from '../../components/Icon';
-import { Alert, Badge, Button, Card, Checkbox, Empty, ErrorAlert, InlineError, Loading, Modal, PageHeader, Pager, Reveal, SearchBox, Switch, TextField, useConfirm, useToast } from '../../components/ui';
+import { CardTable } from '../../components/CardTable';
+import { ActionItem, BackLink, CheckGrid, DeleteButton, Pending, ResourceForm } from '../../components/EditForm';
+import { ListShell, NewLink } from '../../components/ListShell';
+import { Alert, Badge, Button, Card, Checkbox, Empty, Modal, PageHeader, Pager, Reveal, SearchBox, Switch, TextField, useConfirm, useToast } from '../../components/ui';
+import { useEditor } from '../../editing';
 import { relative } from '../../format';
-import { useApi, useDebounced, useTitle } from '../../hooks';
-import { Link, navigate, setQuery, useLocation } from '../../router';
+import { useApi, useSearchQuery, useTitle } from '../../hooks';
+import { Link, setQuery, useLocation } from '../../router';
 import type { Group, Page, Role, User } from '../../api-types';
 
 const LIMIT = 50;
@@ -15,76 +18,39 @@ const LIMIT = 50;
 export function Users() {
   useTitle('Users');
   const { query } = useLocation();
-  const [search, setSearch] = useState(query.get('q') ?? '');
-  const q = useDebounced(search.trim(), 250);
+  const { search, setSearch, q } = useSearchQuery(250);
   const offset = Number(query.get('offset') ?? 0) || 0;
-  useEffect(() => {
-    if ((query.get('q') ?? '') !== q) setQuery({ q: q || null, offset: null });
-  }, [q]);
   const users = useApi<Page<User>>(`/users${qs({ search: q, limit: LIMIT, offset })}`);
 
   return (
     <div className="page">
-      <PageHeader
-        title="Users"
-        subtitle="People who sign in, and application accounts that use the API."
-        actions={
-          <Link className="btn btn-primary" to="/admin/users/new">
-            <Icon name="plus" />
-            <span>New user</span>
-          </Link>
-        }
-      />
+      <PageHeader title="Users" subtitle="People who sign in, and application accounts that use the API." actions={<NewLink to="/admin/users/new">New user</NewLink>} />
       <div className="toolbar">
         <SearchBox value={search} onChange={setSearch} placeholder="Search by username or name" />
       </div>
-      <ErrorAlert error={users.error} />
-      {!users.data && users.loading ? (
-        <Loading />
-      ) : users.data && users.data.items.length === 0 ? (
-        <Empty icon="user" title={q ? 'No matches' : 'No users'}>
-          {q ? `No user matches “${q}”.` : 'Create the first user.'}
-        </Empty>
-      ) : (
-        <>
-          <div className="table-wrap">
-            <table className="table table-cards table-click">
-              <thead>
-                <tr>
-                  <th>User</th>
-                  <th>Kind</th>
-                  <th>Roles</th>
-                  <th>Groups</th>
-                  <th>Status</th>
-                  <th>Last sign-in</th>
-                </tr>
-              </thead>
-              <tbody>
-                {users.data?.items.map((u) => (
-                  <tr key={u.id} onClick={() => navigate(`/admin/users/${u.id}`)}>
-                    <td data-label="User">
-                      <Link to={`/admin/users/${u.id}`} className="cell-title">
-                        {u.username}
-                      </Link>
-                      {u.displayName && u.displayName !== u.username && <div className="cell-sub">{u.displayName}</div>}
-                    </td>
-                    <td data-label="Kind">{u.isApplication ? <Badge tone="violet">Application</Badge> : 'Person'}</td>
-                    <td data-label="Roles">{u.roles.map((r) => r.name).join(', ') || <span className="muted">—</span>}</td>
-                    <td data-label="Groups">{u.groups.map((g) => g.name).join(', ') || <span className="muted">—</span>}</td>
-                    <td data-label="Status">
-                      <UserStatus u={u} />
-                    </td>
-                    <td data-label="Last sign-in" className="nowrap">
-                      {relative(u.lastLoginAt)}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-          {users.data && <Pager offset={offset} limit={LIMIT} total={users.data.total} onChange={(o) => setQuery({ offset: o || null })} noun="user" />}
-        </>
-      )}
+      <ListShell
+        resource={users}
+        isEmpty={!!users.data && users.data.items.length === 0}
+        empty={
+          <Empty icon="user" title={q ? 'No matches' : 'No users'}>
+            {q ? `No user matches “${q}”.` : 'Create the first user.'}
+          </Empty>
+        }
+      >
+        <CardTable
+          rows={users.data?.items}
+          href={(u) => `/admin/users/${u.id}`}
+          columns={[
+            { label: 'User', title: (u) => u.username, cell: (u) => u.displayName && u.displayName !== u.username && <div className="cell-sub">{u.displayName}</div> },
+            { label: 'Kind', cell: (u) => (u.isApplication ? <Badge tone="violet">Application</Badge> : 'Person') },
+            { label: 'Roles', cell: (u) => u.roles.map((r) => r.name).join(', ') || <span className="muted">—</span> },
+            { label: 'Groups', cell: (u) => u.groups.map((g) => g.name).join(', ') || <span className="muted">—</span> },
+            { label: 'Status', cell: (u) => <UserStatus u={u} /> },
+            { label: 'Last sign-in', className: 'nowrap', cell: (u) => relative(u.lastLoginAt) },
+          ]}
+        />
+        {users.data && <Pager offset={offset} limit={LIMIT} total={users.data.total} onChange={(o) => setQuery({ offset: o || null })} noun="user" />}
+      </ListShell>
     </div>
   );
 }
@@ -100,11 +66,11 @@ function UserStatus({ u }: { u: User }) {
 }
 
 export function UserEdit({ id }: { id: string }) {
-  const isNew = id === 'new';
   const me = useMe();
   const toast = useToast();
   const confirm = useConfirm();
-  const user = useApi<User>(isNew ? null : `/users/${encodeURIComponent(id)}`);
+  const editor = useEditor<User>({ collection: '/users', id, route: '/admin/users', created: (u) => `User ${u.username} created` });
+  const { isNew, item: user, setError } = editor;
   const roles = useApi<Page<Role>>('/roles?limit=500');
   const groups = useApi<Page<Group>>('/groups?limit=500');
   useTitle(isNew ? 'New user' : (user.data?.username ?? 'User'));
@@ -117,8 +83,6 @@ export function UserEdit({ id }: { id: string }) {
   const [enabled, setEnabled] = useState(true);
   const [roleIds, setRoleIds] = useState<string[]>(['user']);
   const [groupIds, setGroupIds] = useState<string[]>([]);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
   const [creds, setCreds] = useState<{ clientId: string; clientSecret: string } | null>(null);
 
   useEffect(() => {
@@ -134,12 +98,7 @@ export function UserEdit({ id }: { id: string }) {
     setPassword('');
   }, [user.data]);
 
-  const toggle = (list: string[], set: (v: string[]) => void, v: string) => set(list.includes(v) ? list.filter((x) => x !== v) : [...list, v]);
-
-  const save = async (e: FormEvent) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
+  const save = () => {
     const body: Record<string, unknown> = {
       displayName: displayName.trim() || username.trim(),
       email: email.trim() || null,
@@ -149,21 +108,7 @@ export function UserEdit({ id }: { id: string }) {
       groups: groupIds,
     };
     if (password) body.password = password;
-    try {
-      if (isNew) {
-        const u = await api.post<User>('/users', { username: username.trim(), ...body });
-        toast(`User ${u.username} created`);
-        navigate(`/admin/users/${u.id}`, { replace: true });
-      } else {
-        const u = await api.patch<User>(`/users/${encodeURIComponent(id)}`, body);
-        user.setData(() => u);
-        toast('Changes saved');
-      }
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    void editor.save(body, { username: username.trim(), ...body });
   };
 
   const act = async (label: string, fn: () => Promise<unknown>) => {
@@ -178,21 +123,13 @@ export function UserEdit({ id }: { id: string }) {
   };
 
   const u = user.data;
-  if (!isNew && !u) return user.error ? <ErrorAlert error={user.error} /> : <Loading />;
+  if (!isNew && !u) return <Pending resource={user} />;
   const self = u?.id === me.id;
 
   return (
     <div className="page page-narrow">
-      <PageHeader
-        back={
-          <Link to="/admin/users">
-            <Icon name="arrowLeft" size={14} /> Users
-          </Link>
-        }
-        title={isNew ? 'New user' : u!.username}
-        subtitle={u && <UserStatus u={u} />}
-      />
-      <form onSubmit={save} className="stack">
+      <PageHeader back={<BackLink to="/admin/users">Users</BackLink>} title={isNew ? 'New user' : u!.username} subtitle={u && <UserStatus u={u} />} />
+      <ResourceForm editor={editor} noun="user" onSave={save} canSave={!!username.trim()}>
         <Card title="Account">
           <div className="form-grid">
             <TextField label="Username" value={username} onChange={(e) => setUsername(e.target.value)} disabled={!isNew} required autoFocus={isNew} autoCapitalize="none" spellCheck={false} hint={isNew ? 'Letters, digits, . _ @ - ; cannot be changed later.' : undefined} />
@@ -213,115 +150,78 @@ export function UserEdit({ id }: { id: string }) {
           </div>
         </Card>
         <Card title="Roles" description="Permissions from all roles, direct and through groups, add up.">
-          {roles.data ? (
-            <div className="check-grid">
-              {roles.data.items.map((r) => (
-                <Checkbox key={r.id} label={r.name} hint={r.description} checked={roleIds.includes(r.id)} onChange={() => toggle(roleIds, setRoleIds, r.id)} />
-              ))}
-            </div>
-          ) : (
-            <Loading />
-          )}
+          <CheckGrid items={roles.data?.items} value={roleIds} onChange={setRoleIds} label={(r) => r.name} hint={(r) => r.description} />
         </Card>
         <Card title="Groups">
-          {groups.data ? (
-            groups.data.items.length === 0 ? (
-              <p className="muted">
-                No groups yet. <Link to="/admin/groups/new">Create a group</Link>.
-              </p>
-            ) : (
-              <div className="check-grid">
-                {groups.data.items.map((g) => (
-                  <Checkbox key={g.id} label={g.name} hint={g.description || undefined} checked={groupIds.includes(g.id)} onChange={() => toggle(groupIds, setGroupIds, g.id)} />
-                ))}
-              </div>
-            )
+          {groups.data?.items.length === 0 ? (
+            <p className="muted">
+              No groups yet. <Link to="/admin/groups/new">Create a group</Link>.
+            </p>
           ) : (
-            <Loading />
+            <CheckGrid items={groups.data?.items} value={groupIds} onChange={setGroupIds} label={(g) => g.name} hint={(g) => g.description || undefined} />
           )}
         </Card>
-        <InlineError error={error} />
-        <div className="form-actions sticky-actions">
-          <Button onClick={() => navigate('/admin/users')}>Cancel</Button>
-          <Button type="submit" variant="primary" busy={busy} disabled={!username.trim()}>
-            {isNew ? 'Create user' : 'Save changes'}
-          </Button>
-        </div>
-      </form>
+      </ResourceForm>
 
       {u && (
         <Card title="Actions">
           <div className="action-list">
             {u.locked && (
-              <div className="action-item">
-                <div>
-                  <strong>Unlock</strong>
-                  <p className="muted small">The account is locked after too many failed sign-ins.</p>
-                </div>
-                <Button onClick={() => void act('Account unlocked', () => api.post(`/users/${u.id}/unlock`))}>Unlock</Button>
-              </div>
+              <ActionItem title="Unlock" action={<Button onClick={() => void act('Account unlocked', () => api.post(`/users/${u.id}/unlock`))}>Unlock</Button>}>
+                The account is locked after too many failed sign-ins.
+              </ActionItem>
             )}
             {u.totpEnabled && (
-              <div className="action-item">
-                <div>
-                  <strong>Reset two-factor authentication</strong>
-                  <p className="muted small">For a lost authenticator: the user signs in with the password only and can enrol again.</p>
-                </div>
-                <Button
-                  onClick={async () => {
-                    const ok = await confirm({ title: `Reset two-factor authentication for ${u.username}?`, body: 'Their authenticator and recovery codes stop working.', confirmLabel: 'Reset', danger: true, action: () => api.post(`/users/${u.id}/totp/reset`) });
-                    if (ok !== null) {
-                      toast('Two-factor authentication reset');
-                      user.reload();
-                    }
-                  }}
-                >
-                  Reset
-                </Button>
-              </div>
+              <ActionItem
+                title="Reset two-factor authentication"
+                action={
+                  <Button
+                    onClick={async () => {
+                      const ok = await confirm({ title: `Reset two-factor authentication for ${u.username}?`, body: 'Their authenticator and recovery codes stop working.', confirmLabel: 'Reset', danger: true, action: () => api.post(`/users/${u.id}/totp/reset`) });
+                      if (ok !== null) {
+                        toast('Two-factor authentication reset');
+                        user.reload();
+                      }
+                    }}
+                  >
+                    Reset
+                  </Button>
+                }
+              >
+                For a lost authenticator: the user signs in with the password only and can enrol again.
+              </ActionItem>
             )}
             {u.isApplication && (
-              <div className="action-item">
-                <div>
-                  <strong>Client credentials</strong>
-                  <p className="muted small">
-                    For <code>POST /oauth2/token</code> (client_credentials). Issuing new ones replaces the earlier ones.
-                  </p>
-                </div>
-                <Button
-                  onClick={async () => {
-                    await confirm({
-                      title: 'Issue new client credentials?',
-                      body: 'Any credentials issued earlier for this account stop working.',
-                      confirmLabel: 'Issue',
-                      action: async () => setCreds(await api.post<{ clientId: string; clientSecret: string }>(`/users/${u.id}/client-credentials`)),
-                    });
-                  }}
-                >
-                  Issue credentials
-                </Button>
-              </div>
-            )}
-            <div className="action-item">
-              <div>
-                <strong>Delete user</strong>
-                <p className="muted small">Removes the account; the audit trail keeps its history.</p>
-              </div>
-              <Button
-                variant="danger"
-                disabled={self}
-                title={self ? 'You cannot delete yourself' : undefined}
-                onClick={async () => {
-                  const ok = await confirm({ title: `Delete ${u.username}?`, body: 'This cannot be undone.', confirmLabel: 'Delete', danger: true, action: () => api.del(`/users/${u.id}`) });
-                  if (ok !== null) {
-                    toast(`User ${u.username} deleted`);
-                    navigate('/admin/users');
-                  }
-                }}
+              <ActionItem
+                title="Client credentials"
+                action={
+                  <Button
+                    onClick={async () => {
+                      await confirm({
+                        title: 'Issue new client credentials?',
+                        body: 'Any credentials issued earlier for this account stop working.',
+                        confirmLabel: 'Issue',
+                        action: async () => setCreds(await api.post<{ clientId: string; clientSecret: string }>(`/users/${u.id}/client-credentials`)),
+                      });
+                    }}
+                  >
+                    Issue credentials
+                  </Button>
+                }
               >
-                Delete
-              </Button>
-            </div>
+                For <code>POST /oauth2/token</code> (client_credentials). Issuing new ones replaces the earlier ones.
+              </ActionItem>
+            )}
+            <ActionItem
+              title="Delete user"
+              action={
+                <DeleteButton disabled={self} title={self ? 'You cannot delete yourself' : undefined} confirmTitle={`Delete ${u.username}?`} body="This cannot be undone." path={`/users/${u.id}`} done={`User ${u.username} deleted`} then="/admin/users">
+                  Delete
+                </DeleteButton>
+              }
+            >
+              Removes the account; the audit trail keeps its history.
+            </ActionItem>
           </div>
         </Card>
       )}

@@ -1,5 +1,5 @@
-// What the front doors (SSH today, the browser terminal later) need from a connected
-// interactive target, whatever protocol reaches it.
+// What a door that carries a plain terminal (the browser terminal; the SSH door toward a
+// Telnet target) needs from a connected interactive target, whatever protocol reaches it.
 import type { EventEmitter } from 'node:events';
 
 export interface TerminalTarget extends EventEmitter {

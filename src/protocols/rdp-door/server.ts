@@ -7,17 +7,15 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
-import type { SessionBroker, SessionHandle } from '../../../core/broker.js';
-import { TicketRefused } from '../../../core/broker.js';
-import { normalizeIp } from '../../../core/launch/tickets.js';
-import { redactTickets } from '../../../core/launch/ticket-text.js';
-import { NEG_RSP_FLAGS } from '../pdu/x224.js';
+import { normalizeIp, redactTickets, TicketRefused, type SessionBroker, type SessionHandle } from '../../core/broker.js';
+import type { DoorHealth, FrontDoor } from '../door.js';
+import { NEG_RSP_FLAGS } from '../rdp/pdu/x224.js';
 import { acceptTls, FrontError, offersTls, readClientHello, refuseWithoutTls } from './front.js';
 import { RdpRelay } from './relay.js';
-import { connectRdpTarget, TargetError, vaultedLogon } from './target.js';
-import { TARGET_REFUSED_CREDENTIAL, targetConnectFailed } from '../../end-reasons.js';
-import { listenOn } from '../../listen.js';
-import { DEFAULT_PREAUTH_LIMITS, PreauthGate, type PreauthLimits, type Startup } from '../../preauth-limiter.js';
+import { connectRdpTarget, TargetError, vaultedLogon } from '../targets/rdp.js';
+import { TARGET_REFUSED_CREDENTIAL, targetConnectFailed } from '../end-reasons.js';
+import { listenOn } from '../listen.js';
+import { DEFAULT_PREAUTH_LIMITS, PreauthGate, type PreauthLimits, type Startup } from '../preauth-limiter.js';
 
 export interface RdpDoorOptions {
   host: string;
@@ -33,47 +31,65 @@ export interface RdpDoorOptions {
   handshakeTimeoutMs?: number;
   /** Login grace time and the limits on connections whose ticket is not yet accepted. */
   preauth?: PreauthLimits;
+  /**
+   * Sees the decrypted bytes of every client leg ('in' from the client, 'out' to it). Only
+   * tests pass one, to prove no credential byte ever reaches the person.
+   */
+  tap?: RdpTap;
 }
 
-export interface RdpDoor {
-  port: number;
-  preauth: PreauthGate;
-  close(): Promise<void>;
-}
+export type RdpTap = (sessionId: string, direction: 'in' | 'out', data: Buffer) => void;
 
-/**
- * In-process test hook: sees the decrypted bytes of every client leg ('in' from the
- * client, 'out' to it), so tests can prove no credential byte ever reaches the person.
- * Never set outside tests.
- */
-export const rdpDoorTestHooks: { tap: ((sessionId: string, direction: 'in' | 'out', data: Buffer) => void) | null } = { tap: null };
+export class RdpDoor implements FrontDoor {
+  readonly name = 'rdp';
+  readonly preauth: PreauthGate;
+  private server: Server | null = null;
+  private boundPort = 0;
+  private readonly sockets = new Set<Socket>();
 
-export async function startRdpDoor(opts: RdpDoorOptions): Promise<RdpDoor> {
-  const secureContext = createSecureContext({ key: opts.key, cert: opts.cert, minVersion: 'TLSv1.2' });
-  const sockets = new Set<Socket>();
-  const gate = new PreauthGate('rdp', opts.preauth ?? DEFAULT_PREAUTH_LIMITS, opts.log);
-  const server: Server = createServer((sock) => {
-    const startup = gate.admit(sock, normalizeIp(sock.remoteAddress ?? ''));
-    if (!startup) return;
-    sockets.add(sock);
-    sock.once('close', () => sockets.delete(sock));
-    onConnection(sock, opts, secureContext, startup).catch((err) => {
-      opts.log.error({ err: { message: (err as Error).message, stack: (err as Error).stack } }, 'rdp door: connection handling failed');
-      sock.destroy();
+  constructor(private readonly opts: RdpDoorOptions) {
+    this.preauth = new PreauthGate('rdp', opts.preauth ?? DEFAULT_PREAUTH_LIMITS, opts.log);
+  }
+
+  /** The port it listens on (the configuration may ask for 0); 0 before start. */
+  get port(): number {
+    return this.boundPort;
+  }
+
+  async start(): Promise<void> {
+    const { opts, sockets } = this;
+    const gate = this.preauth;
+    const secureContext = createSecureContext({ key: opts.key, cert: opts.cert, minVersion: 'TLSv1.2' });
+    const server: Server = createServer((sock) => {
+      const startup = gate.admit(sock, normalizeIp(sock.remoteAddress ?? ''));
+      if (!startup) return;
+      sockets.add(sock);
+      sock.once('close', () => sockets.delete(sock));
+      onConnection(sock, opts, secureContext, startup).catch((err) => {
+        opts.log.error({ err: { message: (err as Error).message, stack: (err as Error).stack } }, 'rdp door: connection handling failed');
+        sock.destroy();
+      });
     });
-  });
-  server.on('error', (err: Error) => opts.log.error({ err: { message: err.message } }, 'rdp door error'));
-  const port = await listenOn(server, opts.port, opts.host);
-  return {
-    port,
-    preauth: gate,
-    close: () =>
-      new Promise<void>((resolve) => {
-        gate.close();
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      }),
-  };
+    server.on('error', (err: Error) => opts.log.error({ err: { message: err.message } }, 'rdp door error'));
+    this.boundPort = await listenOn(server, opts.port, opts.host);
+    this.server = server;
+  }
+
+  /** Stops listening and closes every connection it holds. */
+  close(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    this.preauth.close();
+    if (!server) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      for (const s of this.sockets) s.destroy();
+    });
+  }
+
+  health(): DoorHealth {
+    return { listening: !!this.server?.listening, port: this.boundPort, connections: this.sockets.size, preauth: this.preauth.stats() };
+  }
 }
 
 async function onConnection(sock: Socket, opts: RdpDoorOptions, secureContext: SecureContext, startup: Startup): Promise<void> {
@@ -166,7 +182,7 @@ async function onConnection(sock: Socket, opts: RdpDoorOptions, secureContext: S
     cleanup.push(() => client.destroy());
     if (terminated) return abandon('terminated');
     log.info({ sessionId: h.id, user: h.plan.user.username, target: `${h.plan.target.host}:${h.plan.target.port}`, nla: target.selectedProtocol === 2 }, 'rdp session connected');
-    const tap = rdpDoorTestHooks.tap;
+    const tap = opts.tap;
     relay = new RdpRelay({
       handle: h,
       client,

@@ -2,10 +2,10 @@
 // credential at the target's login prompts, and only then hands over a session whose
 // output the person sees. Nothing the target printed before the password line, and
 // never the credential, reaches the person. This file owns the socket and the timeouts;
-// the protocol logic (negotiation, login dialogue, encoding) is socket-free in engine.ts.
+// the protocol logic (negotiation, login dialogue, encoding) is socket-free in ../telnet/engine.ts.
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
-import { TelnetEngine } from './engine.js';
+import { TelnetEngine } from '../telnet/engine.js';
 
 export interface TelnetLoginOptions {
   host: string;

@@ -3,12 +3,12 @@
 // the target selects NLA. Returns the TLS socket ready for the MCS Connect Initial.
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import type { SessionHandle } from '../../../core/broker.js';
-import { credSspClient, CredSspRefused } from '../credssp/client.js';
-import { subjectPublicKey } from '../credssp/pubkey-auth.js';
-import { tsRequestLength } from '../credssp/ts-request.js';
-import { isRdpProtocolError } from '../errors.js';
-import { buildConnectionRequest, NEG_FAILURE, parseConnectionConfirm, PROTOCOL } from '../pdu/x224.js';
+import type { SessionHandle } from '../../core/broker.js';
+import { credSspClient, CredSspRefused } from '../rdp/credssp/client.js';
+import { subjectPublicKey } from '../rdp/credssp/pubkey-auth.js';
+import { tsRequestLength } from '../rdp/credssp/ts-request.js';
+import { isRdpProtocolError } from '../rdp/errors.js';
+import { buildConnectionRequest, NEG_FAILURE, parseConnectionConfirm, PROTOCOL } from '../rdp/pdu/x224.js';
 import { SocketReader, tpktLength } from './socket-reader.js';
 
 export type TargetFailure = 'unreachable' | 'negotiation' | 'tls' | 'auth' | 'protocol' | 'credential_missing';

@@ -1,11 +1,11 @@
 // Opens an interactive terminal on the target of a live session, whatever protocol it
-// speaks, for doors that carry a plain terminal (the browser). The SSH door relays
-// channels itself and does not use this.
+// speaks, for doors that carry a plain terminal (the browser terminal, and the SSH door
+// toward a Telnet target). The SSH door relays channels to SSH targets itself.
 import { EventEmitter } from 'node:events';
-import type { SessionHandle, TerminalInfo } from '../core/broker.js';
-import { connectTarget, TargetError, targetEndReason } from './ssh/target.js';
-import { openTelnet, TelnetLoginError } from './telnet/client.js';
-import { TARGET_REFUSED_CREDENTIAL, targetConnectFailed } from './end-reasons.js';
+import type { SessionHandle, TerminalInfo } from '../../core/broker.js';
+import { connectTarget, TargetError, targetEndReason } from './ssh.js';
+import { openTelnet, TelnetLoginError } from './telnet.js';
+import { TARGET_REFUSED_CREDENTIAL, targetConnectFailed } from '../end-reasons.js';
 import type { TerminalTarget } from './terminal.js';
 
 export class TerminalOpenError extends Error {

@@ -4,10 +4,10 @@
 // beyond that bound. A client asking for more gets a smaller desktop of about the same shape
 // (clients adapt to the size the target activates); monitor layouts spanning more are
 // left out, so the target uses the single desktop of CS_CORE.
-import { RdpProtocolError } from '../errors.js';
-import { CS, decodeClientMonitors } from '../pdu/client-data.js';
-import { parseConnectInitial } from '../pdu/mcs-gcc.js';
-import { fitsScreen, screenSize } from '../recording/desktop-size.js';
+import { RdpProtocolError } from '../rdp/errors.js';
+import { CS, decodeClientMonitors } from '../rdp/pdu/client-data.js';
+import { parseConnectInitial } from '../rdp/pdu/mcs-gcc.js';
+import { fitsScreen, screenSize } from '../rdp/recording/desktop-size.js';
 
 export interface DesktopLimit {
   /** CS_CORE's new desktop size, when the client asked for more than the bound. */

@@ -15,21 +15,20 @@
 // gets the Client Info PDU or virtual channel data.
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import type { SessionHandle } from '../../../core/broker.js';
-import { isRdpProtocolError, RdpProtocolError } from '../errors.js';
-import { isConfirmActive, restrictConfirmActive } from '../pdu/capabilities.js';
-import { CS, RNS_UD_CS } from '../pdu/client-data.js';
-import { injectLogon, SEC } from '../pdu/client-info.js';
-import { MCS_CONNECT_INITIAL, parseConnectResponse, rewriteConnectInitial, rewriteConnectResponse } from '../pdu/mcs-gcc.js';
-import { buildDisconnectProviderUltimatum, buildSendData, DOMAIN_PDU, parseSendData, type SendData } from '../pdu/mcs-domain.js';
-import { buildSetErrorInfo, classifyServerPdu, ERRINFO, PDUTYPE, shareControlHeader } from '../pdu/share.js';
-import { RdpFramer, type RdpFrame } from '../pdu/tpkt.js';
-import { buildDataTpdu, parseDataTpdu, TPDU, tpduCode } from '../pdu/x224.js';
-import { rdpRedirection } from '../../../core/launch/launchers.js';
+import { rdpRedirection, type SessionHandle } from '../../core/broker.js';
+import { isRdpProtocolError, RdpProtocolError } from '../rdp/errors.js';
+import { isConfirmActive, restrictConfirmActive } from '../rdp/pdu/capabilities.js';
+import { CS, RNS_UD_CS } from '../rdp/pdu/client-data.js';
+import { injectLogon, SEC } from '../rdp/pdu/client-info.js';
+import { MCS_CONNECT_INITIAL, parseConnectResponse, rewriteConnectInitial, rewriteConnectResponse } from '../rdp/pdu/mcs-gcc.js';
+import { buildDisconnectProviderUltimatum, buildSendData, DOMAIN_PDU, parseSendData, type SendData } from '../rdp/pdu/mcs-domain.js';
+import { buildSetErrorInfo, classifyServerPdu, ERRINFO, PDUTYPE, shareControlHeader } from '../rdp/pdu/share.js';
+import { RdpFramer, type RdpFrame } from '../rdp/pdu/tpkt.js';
+import { buildDataTpdu, parseDataTpdu, TPDU, tpduCode } from '../rdp/pdu/x224.js';
 import { ChannelPolicy } from './channels.js';
 import { limitDesktop } from './desktop-limit.js';
 import { RdpRecorder } from './recorder.js';
-import type { TargetLogon } from './target.js';
+import type { TargetLogon } from '../targets/rdp.js';
 
 export interface RelayOptions {
   handle: SessionHandle;

@@ -9,16 +9,16 @@
 //                           → KEYS and the session's keystroke log (the text the keys produced)
 // A recorder failure must never cost the person their session: every entry point catches,
 // notes the first failure of each kind, and carries on.
-import type { SessionHandle } from '../../../core/broker.js';
-import { RNS_UD_CS } from '../pdu/client-data.js';
-import { bitmapCapability, isDemandActive, parseDemandActive } from '../pdu/capabilities.js';
-import { FASTPATH_FLAGS, FASTPATH_KBDFLAGS, FASTPATH_UPDATE, parseFastPathInputEvents, parseFastPathInputHeader, type FastPathInputEvent } from '../pdu/fastpath.js';
-import { dataPduType2, parseSlowPathInput, type SlowPathInputEvent } from '../pdu/input.js';
-import { parseConnectInitial } from '../pdu/mcs-gcc.js';
-import { PDUTYPE2 } from '../pdu/share.js';
-import { fitsScreen, screenSize } from '../recording/desktop-size.js';
-import { KeystrokeLog } from '../recording/keyboard.js';
-import { encodeDesktop, encodeInputEvents, INPUT_KIND, KBDFLAGS, RDP_RECORDING_FORMAT, RDP_RECORDING_VERSION, RDPREC, type InputEvent, type RdpRecordingHeader } from '../recording/records.js';
+import type { SessionHandle } from '../../core/broker.js';
+import { RNS_UD_CS } from '../rdp/pdu/client-data.js';
+import { bitmapCapability, isDemandActive, parseDemandActive } from '../rdp/pdu/capabilities.js';
+import { FASTPATH_FLAGS, FASTPATH_KBDFLAGS, FASTPATH_UPDATE, parseFastPathInputEvents, parseFastPathInputHeader, type FastPathInputEvent } from '../rdp/pdu/fastpath.js';
+import { dataPduType2, parseSlowPathInput, type SlowPathInputEvent } from '../rdp/pdu/input.js';
+import { parseConnectInitial } from '../rdp/pdu/mcs-gcc.js';
+import { PDUTYPE2 } from '../rdp/pdu/share.js';
+import { fitsScreen, screenSize } from '../rdp/recording/desktop-size.js';
+import { KeystrokeLog } from '../rdp/recording/keyboard.js';
+import { encodeDesktop, encodeInputEvents, INPUT_KIND, KBDFLAGS, RDP_RECORDING_FORMAT, RDP_RECORDING_VERSION, RDPREC, type InputEvent, type RdpRecordingHeader } from '../rdp/recording/records.js';
 
 /** CS_CORE colorDepth / postBeta2ColorDepth values (2.2.1.3.2) and the depth they mean. */
 const RNS_UD_COLOR: Record<number, number> = { 0xca00: 4, 0xca01: 8, 0xca02: 15, 0xca03: 16, 0xca04: 24 };

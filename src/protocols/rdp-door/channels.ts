@@ -13,16 +13,13 @@
 // Other channels pass byte for byte. Channel data the gateway must read but cannot (a
 // malformed or compressed chunk sequence) throws RdpProtocolError: the relay drops the
 // connection rather than let a device through.
-import { RdpProtocolError } from '../errors.js';
-import { buildDeviceListAnnounce, ioRequestDeviceId, isDeviceIoRequest, isDeviceListAnnounce, parseDeviceListAnnounce, RDPDR_DTYP, RDPDR_HEADER_LENGTH, rdpdrHeader } from '../pdu/rdpdr.js';
-import { CHANNEL_FLAG, CHANNEL_PDU_HEADER_LENGTH, chunkMessage, parseChannelChunk } from '../pdu/vchannel.js';
+import { RdpProtocolError } from '../rdp/errors.js';
+import { buildDeviceListAnnounce, ioRequestDeviceId, isDeviceIoRequest, isDeviceListAnnounce, parseDeviceListAnnounce, RDPDR_DTYP, RDPDR_HEADER_LENGTH, rdpdrHeader } from '../rdp/pdu/rdpdr.js';
+import { CHANNEL_FLAG, CHANNEL_PDU_HEADER_LENGTH, chunkMessage, parseChannelChunk } from '../rdp/pdu/vchannel.js';
+import type { RedirectionPolicy } from '../../core/broker.js';
 
-/** true = allowed. From the launcher's options (rdpRedirection in core/launch/launchers.ts). */
-export interface RedirectionPolicy {
-  clipboard: boolean;
-  drives: boolean;
-  printers: boolean;
-}
+/** true = allowed. From the launcher's options (rdpRedirection in core/door-rules.ts, taken through the broker). */
+export type { RedirectionPolicy };
 
 export type Redirection = 'clipboard' | 'drives' | 'printers';
 

@@ -5,9 +5,9 @@
 // certificate: the ticket is the person's authentication, so there is no NLA on this leg.
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
-import { RdpFramer, type RdpFrame } from '../pdu/tpkt.js';
-import { parsePreconnectionPdu } from '../pdu/preconnection.js';
-import { buildConnectionConfirm, NEG_FAILURE, parseConnectionRequest, PROTOCOL, type ConnectionRequest } from '../pdu/x224.js';
+import { RdpFramer, type RdpFrame } from '../rdp/pdu/tpkt.js';
+import { parsePreconnectionPdu } from '../rdp/pdu/preconnection.js';
+import { buildConnectionConfirm, NEG_FAILURE, parseConnectionRequest, PROTOCOL, type ConnectionRequest } from '../rdp/pdu/x224.js';
 
 export interface ClientHello {
   /** The ticket as presented (routing token or preconnection blob); undefined when there was none. */
