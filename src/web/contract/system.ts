@@ -23,11 +23,13 @@ export const healthSchema = obj({
   status: { type: 'string', enum: ['ok', 'degraded'] },
   version: text,
   database: { type: 'string', enum: ['sqlite', 'postgres'] },
-  checks: obj({
+  checks: body({
     database: check,
     /** lastFailure: the latest session whose recording could not be created or written (kept as information). */
     recordings: body({ ...check.properties, lastFailure: obj({ code: text, stage: { type: 'string', enum: ['open', 'write'] }, at: text }) }, ['ok']),
-  }),
+    /** One per front door, by name (when the server registered its doors); error `not_listening`. */
+    doors: { type: 'object', additionalProperties: check },
+  }, ['database', 'recordings']),
 });
 
 export const system = {
