@@ -28,6 +28,8 @@ export interface Config {
   /** Concurrent unauthenticated connections per door, in total and from one source address. */
   maxStartups: number;
   maxStartupsPerSource: number;
+  /** Test-only: every JSON answer is checked against its route's response schema (src/web/strict-responses.ts). */
+  strictResponses: boolean;
 }
 
 export class ConfigError extends Error {
@@ -55,6 +57,7 @@ const KEYS = [
   'GATEHOUSE_LOGIN_GRACE_SECONDS',
   'GATEHOUSE_MAX_STARTUPS',
   'GATEHOUSE_MAX_STARTUPS_PER_SOURCE',
+  'GATEHOUSE_STRICT_RESPONSES',
 ] as const;
 
 function readConfigFile(path: string): Source {
@@ -145,6 +148,7 @@ export function loadConfig(env: Source = process.env): Config {
     loginGraceSeconds: integer(src, 'GATEHOUSE_LOGIN_GRACE_SECONDS', 30, 0, 3600),
     maxStartups: integer(src, 'GATEHOUSE_MAX_STARTUPS', 100, 1, 100_000),
     maxStartupsPerSource: integer(src, 'GATEHOUSE_MAX_STARTUPS_PER_SOURCE', 10, 1, 100_000),
+    strictResponses: src.GATEHOUSE_STRICT_RESPONSES === '1',
   };
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(cfg.logLevel)) {
     throw new ConfigError('GATEHOUSE_LOG_LEVEL', `must be one of fatal, error, warn, info, debug, trace, silent; got "${cfg.logLevel}"`);

@@ -7,6 +7,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import type { BodyInput, ErrorBody, Ok, Params, QueryInput, Route } from '../web/contract/index.js';
 
 export interface CliState {
   url: string;
@@ -113,18 +114,45 @@ export function call(state: CliState, method: string, path: string, body?: unkno
   });
 }
 
-export async function callJson<T = any>(state: CliState, method: string, path: string, body?: unknown): Promise<T> {
-  const res = await call(state, method, path, body);
+/** The body of a JSON answer, or undefined when there is none or it is not JSON. */
+export function parseJson(res: Response): unknown {
   const text = res.body.toString('utf8');
-  let parsed: any = undefined;
   try {
-    parsed = text ? JSON.parse(text) : undefined;
+    return text ? JSON.parse(text) : undefined;
   } catch {
-    /* not JSON */
+    return undefined;
   }
-  if (res.status >= 400) {
-    if (res.status === 401 && parsed?.error?.code === 'unauthorized') throw new ApiError(401, 'unauthorized', `${parsed.error.message}; run \`gatehouse login\``);
-    throw new ApiError(res.status, parsed?.error?.code ?? 'error', parsed?.error?.message ?? `HTTP ${res.status}`);
-  }
-  return parsed as T;
+}
+
+/** An error answer as an ApiError (the uniform {error: {code, message}}, else the status). */
+export function apiError(res: Response, parsed: unknown = parseJson(res)): ApiError {
+  const err = (parsed as Partial<ErrorBody> | undefined)?.error;
+  if (res.status === 401 && err?.code === 'unauthorized') return new ApiError(401, 'unauthorized', `${err.message}; run \`gatehouse login\``);
+  return new ApiError(res.status, err?.code ?? 'error', err?.message ?? `HTTP ${res.status}`);
+}
+
+type Has<T, K extends string> = [T] extends [never] ? { [P in K]?: never } : undefined extends T ? { [P in K]?: T } : { [P in K]: T };
+/** What a call of `R` needs: its path parameters, query and body, typed by the contract. */
+export type CallInput<R extends Route> = Has<Params<R>, 'params'> & Has<QueryInput<R>, 'query'> & Has<BodyInput<R>, 'body'>;
+
+/** The path of a contract route with its parameters filled in and its query appended. */
+export function pathOf(r: Route, input: { params?: object; query?: object }): string {
+  const params = (input.params ?? {}) as Record<string, unknown>;
+  const path = r.url.replace(/:(\w+)/g, (_m, k: string) => encodeURIComponent(String(params[k])));
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(input.query ?? {})) if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+  const qs = q.toString();
+  return qs ? `${path}?${qs}` : path;
+}
+
+/**
+ * Calls a route of the API contract (src/web/contract) and returns its answer, typed by the
+ * contract: `await callApi(state, api.users.list, { query: { limit: 500 } })`.
+ */
+export async function callApi<R extends Route>(state: CliState, r: R, ...[input]: {} extends CallInput<R> ? [input?: CallInput<R>] : [input: CallInput<R>]): Promise<Ok<R>> {
+  const i = (input ?? {}) as { params?: object; query?: object; body?: unknown };
+  const res = await call(state, r.method, pathOf(r, i), i.body ?? (r.schema.body ? {} : undefined));
+  const parsed = parseJson(res);
+  if (res.status >= 400) throw apiError(res, parsed);
+  return parsed as Ok<R>;
 }

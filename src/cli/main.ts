@@ -6,7 +6,8 @@ import { ConfigError, loadConfig } from '../config.js';
 import { SYSTEM } from '../core/audit/service.js';
 import { checkPasswordPolicy, hashPassword } from '../core/identity/passwords.js';
 import { AppError } from '../core/errors.js';
-import { ApiError, call, callJson, clearState, loadState, saveState, stateFile, type CliState } from './client.js';
+import { ACCESS_LEVELS, api, type AccessLevel, type Ok } from '../web/contract/index.js';
+import { ApiError, apiError, call, callApi, clearState, loadState, parseJson, pathOf, saveState, stateFile, type CliState } from './client.js';
 import { askHidden, readStdin } from './prompt.js';
 import { bootstrapAdmin, withCore } from './offline.js';
 import { auditVerify, checkpointExport, recordingVerify, type AuditVerifyOptions } from './verify.js';
@@ -85,19 +86,18 @@ program
     const prev = loadState();
     const state: CliState = { url: opts.url.replace(/\/$/, ''), ...(opts.ca ? { caFile: opts.ca } : {}) };
     if (prev?.url === state.url && prev.fingerprint256 && !opts.ca) state.fingerprint256 = prev.fingerprint256;
-    const res = await call(state, 'POST', '/api/v1/auth/login', { username: opts.username, password, ...(opts.totp ? { totp: opts.totp } : {}) });
-    const body = JSON.parse(res.body.toString('utf8') || '{}');
-    if (res.status === 401 && body?.error?.code === 'totp_required' && !opts.totp && process.stdin.isTTY) {
+    const res = await call(state, 'POST', api.auth.login.url, { username: opts.username, password, ...(opts.totp ? { totp: opts.totp } : {}) });
+    if (res.status === 401 && apiError(res).code === 'totp_required' && !opts.totp && process.stdin.isTTY) {
       const totp = await askHidden('TOTP code: ');
-      const again = await call(state, 'POST', '/api/v1/auth/login', { username: opts.username, password, totp });
+      const again = await call(state, 'POST', api.auth.login.url, { username: opts.username, password, totp });
       return finishLogin(state, opts.username, again);
     }
     return finishLogin(state, opts.username, res);
   });
 
 function finishLogin(state: CliState, username: string, res: Awaited<ReturnType<typeof call>>) {
-  const body = JSON.parse(res.body.toString('utf8') || '{}');
-  if (res.status !== 200) throw new ApiError(res.status, body?.error?.code ?? 'error', body?.error?.message ?? `HTTP ${res.status}`);
+  if (res.status !== 200) throw apiError(res);
+  const body = parseJson(res) as Ok<typeof api.auth.login>;
   saveState({ ...state, token: body.token, username, fingerprint256: state.caFile ? undefined : (state.fingerprint256 ?? res.fingerprint256) });
   process.stdout.write(`logged in as ${username} until ${body.expiresAt} (token saved in ${stateFile()})\n`);
 }
@@ -107,7 +107,7 @@ program
   .description('revoke the saved token and forget it')
   .action(async () => {
     const s = loadState();
-    if (s?.token) await call(s, 'POST', '/api/v1/auth/logout').catch(() => undefined);
+    if (s?.token) await callApi(s, api.auth.logout).catch(() => undefined);
     clearState();
     process.stdout.write('logged out\n');
   });
@@ -118,10 +118,10 @@ users
   .command('list')
   .option('--json', 'print JSON')
   .action(async (o: { json?: boolean }) => {
-    const r = await callJson(session(), 'GET', '/api/v1/users?limit=500');
+    const r = await callApi(session(), api.directory.listUsers, { query: { limit: 500 } });
     if (o.json) return out(r);
     table(
-      r.items.map((u: any) => ({ ...u, roles: u.roles.map((x: any) => x.name).join(','), type: u.isApplication ? 'application' : 'user', state: !u.enabled ? 'disabled' : u.locked ? 'locked' : 'enabled' })),
+      r.items.map((u) => ({ ...u, roles: u.roles.map((x) => x.name).join(','), type: u.isApplication ? 'application' : 'user', state: !u.enabled ? 'disabled' : u.locked ? 'locked' : 'enabled' })),
       ['username', 'displayName', 'type', 'roles', 'state', 'id'],
     );
   });
@@ -134,42 +134,44 @@ users
   .option('--application', 'API-only application account')
   .option('--password-stdin', 'read the password from standard input')
   .option('--no-password', 'create without a password (e.g. an application account using client credentials)')
-  .action(async (username: string, o: any) => {
+  .action(async (username: string, o: { displayName?: string; email?: string; role?: string[]; group?: string[]; application?: boolean; passwordStdin?: boolean; password?: boolean }) => {
     const password = o.password === false ? undefined : await secretText(o, 'Password for the new user: ');
     out(
-      await callJson(session(), 'POST', '/api/v1/users', {
-        username,
-        ...(o.displayName ? { displayName: o.displayName } : {}),
-        ...(o.email ? { email: o.email } : {}),
-        ...(o.role ? { roles: o.role } : {}),
-        ...(o.group ? { groups: o.group } : {}),
-        ...(o.application ? { isApplication: true } : {}),
-        ...(password ? { password } : {}),
+      await callApi(session(), api.directory.createUser, {
+        body: {
+          username,
+          ...(o.displayName ? { displayName: o.displayName } : {}),
+          ...(o.email ? { email: o.email } : {}),
+          ...(o.role ? { roles: o.role } : {}),
+          ...(o.group ? { groups: o.group } : {}),
+          ...(o.application ? { isApplication: true } : {}),
+          ...(password ? { password } : {}),
+        },
       }),
     );
   });
 const userId = async (ref: string) => {
-  const r = await callJson(session(), 'GET', `/api/v1/users?limit=500&search=${encodeURIComponent(ref)}`);
-  const u = r.items.find((x: any) => x.username === ref || x.id === ref);
+  const r = await callApi(session(), api.directory.listUsers, { query: { limit: 500, search: ref } });
+  const u = r.items.find((x) => x.username === ref || x.id === ref);
   if (!u) throw new ApiError(404, 'not_found', `user "${ref}" not found`);
-  return u.id as string;
+  return { id: u.id };
 };
-users.command('disable <username>').action(async (u: string) => out(await callJson(session(), 'PATCH', `/api/v1/users/${await userId(u)}`, { enabled: false })));
-users.command('enable <username>').action(async (u: string) => out(await callJson(session(), 'PATCH', `/api/v1/users/${await userId(u)}`, { enabled: true })));
-users.command('unlock <username>').action(async (u: string) => out(await callJson(session(), 'POST', `/api/v1/users/${await userId(u)}/unlock`)));
+users.command('disable <username>').action(async (u: string) => out(await callApi(session(), api.directory.updateUser, { params: await userId(u), body: { enabled: false } })));
+users.command('enable <username>').action(async (u: string) => out(await callApi(session(), api.directory.updateUser, { params: await userId(u), body: { enabled: true } })));
+users.command('unlock <username>').action(async (u: string) => out(await callApi(session(), api.directory.unlockUser, { params: await userId(u) })));
 users
   .command('set-password <username>')
   .option('--password-stdin')
-  .action(async (u: string, o: any) => {
+  .action(async (u: string, o: { passwordStdin?: boolean }) => {
     const password = await secretText(o, 'New password: ');
-    await callJson(session(), 'PATCH', `/api/v1/users/${await userId(u)}`, { password });
+    await callApi(session(), api.directory.updateUser, { params: await userId(u), body: { password } });
     process.stdout.write('password changed\n');
   });
 users.command('delete <username>').action(async (u: string) => {
-  await callJson(session(), 'DELETE', `/api/v1/users/${await userId(u)}`);
+  await callApi(session(), api.directory.deleteUser, { params: await userId(u) });
   process.stdout.write(`deleted ${u}\n`);
 });
-users.command('client-credentials <username>').description('issue OAuth2 client credentials for an application account').action(async (u: string) => out(await callJson(session(), 'POST', `/api/v1/users/${await userId(u)}/client-credentials`)));
+users.command('client-credentials <username>').description('issue OAuth2 client credentials for an application account').action(async (u: string) => out(await callApi(session(), api.directory.clientCredentials, { params: await userId(u) })));
 
 // ---- secrets
 const secrets = program.command('secrets').description('manage secrets');
@@ -178,9 +180,9 @@ secrets
   .option('--search <text>')
   .option('--json')
   .action(async (o: { search?: string; json?: boolean }) => {
-    const r = await callJson(session(), 'GET', `/api/v1/secrets?limit=500${o.search ? `&search=${encodeURIComponent(o.search)}` : ''}`);
+    const r = await callApi(session(), api.secrets.list, { query: { limit: 500, search: o.search } });
     if (o.json) return out(r);
-    table(r.items.map((s: any) => ({ ...s, template: s.template.name })), ['name', 'template', 'machine', 'username', 'access', 'id']);
+    table(r.items.map((s) => ({ ...s, template: s.template.name })), ['name', 'template', 'machine', 'username', 'access', 'id']);
   });
 secrets
   .command('create <name>')
@@ -188,7 +190,7 @@ secrets
   .option('-f, --field <name=value...>', 'non-secret field values, e.g. machine=db1 username=root')
   .option('--secret-field <name>', 'a secret field (password, privateKey, passphrase) whose value is read from stdin')
   .option('--folder <id>', 'folder id')
-  .action(async (name: string, o: any) => {
+  .action(async (name: string, o: { template: string; field?: string[]; secretField?: string; folder?: string }) => {
     const fields: Record<string, string | number> = {};
     for (const kv of o.field ?? []) {
       const i = kv.indexOf('=');
@@ -197,36 +199,37 @@ secrets
     }
     // The API takes number fields (e.g. port=2222) as JSON numbers: convert what the template says is a number.
     if (Object.keys(fields).length) {
-      const tpl = await callJson(session(), 'GET', `/api/v1/templates/${encodeURIComponent(o.template)}`).catch(() => null);
-      for (const f of (tpl?.fields ?? []) as { name: string; type: string }[]) {
+      const tpl = await callApi(session(), api.templates.get, { params: { id: o.template } }).catch(() => null);
+      for (const f of tpl?.fields ?? []) {
         const v = fields[f.name];
         if (f.type === 'number' && typeof v === 'string' && /^\d{1,10}$/.test(v)) fields[f.name] = Number(v);
       }
     }
     if (o.secretField) fields[o.secretField] = await readStdin();
-    out(await callJson(session(), 'POST', '/api/v1/secrets', { name, template: o.template, fields, ...(o.folder ? { folderId: o.folder } : {}) }));
+    out(await callApi(session(), api.secrets.create, { body: { name, template: o.template, fields, ...(o.folder ? { folderId: o.folder } : {}) } }));
   });
-secrets.command('get <id>').action(async (id: string) => out(await callJson(session(), 'GET', `/api/v1/secrets/${id}`)));
-secrets.command('reveal <id>').description('show secret field values (audited)').action(async (id: string) => out(await callJson(session(), 'POST', `/api/v1/secrets/${id}/reveal`)));
+secrets.command('get <id>').action(async (id: string) => out(await callApi(session(), api.secrets.get, { params: { id } })));
+secrets.command('reveal <id>').description('show secret field values (audited)').action(async (id: string) => out(await callApi(session(), api.secrets.reveal, { params: { id } })));
 secrets
   .command('share <id> <principal> <level>')
   .description('add or change one sharing entry (level: list, view, edit, owner)')
   .option('--group', 'principal is a group')
   .action(async (id: string, principal: string, level: string, o: { group?: boolean }) => {
-    const cur = await callJson(session(), 'GET', `/api/v1/secrets/${id}/permissions`);
-    const entries = cur.entries.map((e: any) => ({ principalType: e.principalType, principal: e.principalId, level: e.level }));
-    entries.push({ principalType: o.group ? 'group' : 'user', principal, level });
-    out(await callJson(session(), 'PUT', `/api/v1/secrets/${id}/permissions`, { entries }));
+    if (!(ACCESS_LEVELS as readonly string[]).includes(level)) throw new ApiError(400, 'invalid_request', `level must be one of ${ACCESS_LEVELS.join(', ')}, got "${level}"`);
+    const cur = await callApi(session(), api.secrets.permissions, { params: { id } });
+    const entries = cur.entries.map((e) => ({ principalType: e.principalType, principal: e.principalId, level: e.level }));
+    entries.push({ principalType: o.group ? 'group' : 'user', principal, level: level as AccessLevel });
+    out(await callApi(session(), api.secrets.setPermissions, { params: { id }, body: { entries } }));
   });
 secrets.command('delete <id>').action(async (id: string) => {
-  await callJson(session(), 'DELETE', `/api/v1/secrets/${id}`);
+  await callApi(session(), api.secrets.remove, { params: { id } });
   process.stdout.write(`deleted ${id}\n`);
 });
 
 // ---- launching and sessions
 const secretIdOf = async (ref: string): Promise<string> => {
-  const r = await callJson(session(), 'GET', `/api/v1/secrets?limit=500&search=${encodeURIComponent(ref)}`);
-  const hit = r.items.find((x: any) => x.id === ref || x.name === ref);
+  const r = await callApi(session(), api.secrets.list, { query: { limit: 500, search: ref } });
+  const hit = r.items.find((x) => x.id === ref || x.name === ref);
   if (hit) return hit.id;
   return ref;
 };
@@ -239,7 +242,7 @@ program
   .option('--json', 'print the whole response')
   .option('-o, --out <file>', 'for RDP launchers: where to save the .rdp file (default: <secret>.rdp)')
   .action(async (ref: string, o: { launcher: string; bindIp?: boolean; knownHosts?: string; json?: boolean; out?: string }) => {
-    const r = await callJson(session(), 'POST', `/api/v1/secrets/${await secretIdOf(ref)}/launch`, { launcher: o.launcher, ...(o.bindIp ? { bindIp: true } : {}) });
+    const r = await callApi(session(), api.launch.launch, { params: { id: await secretIdOf(ref) }, body: { launcher: o.launcher, ...(o.bindIp ? { bindIp: true } : {}) } });
     if (o.knownHosts && r.ssh?.knownHosts) {
       const { appendFileSync } = await import('node:fs');
       appendFileSync(o.knownHosts, r.ssh.knownHosts.join('\n') + '\n', { mode: 0o600 });
@@ -248,7 +251,7 @@ program
     if (r.ssh) process.stdout.write(`${r.ssh.command}\n`);
     else if (r.rdpFile) {
       const res = await call(session(), 'GET', r.rdpFile);
-      if (res.status !== 200) throw new ApiError(res.status, 'error', JSON.parse(res.body.toString() || '{}')?.error?.message ?? `HTTP ${res.status}`);
+      if (res.status !== 200) throw apiError(res);
       const file = o.out ?? `${ref.replace(/[^A-Za-z0-9._-]+/g, '_')}.rdp`;
       const { writeFileSync } = await import('node:fs');
       writeFileSync(file, res.body, { mode: 0o600 });
@@ -262,10 +265,10 @@ sessions
   .option('--live', 'only live sessions')
   .option('--json')
   .action(async (o: { live?: boolean; json?: boolean }) => {
-    const r = await callJson(session(), 'GET', `/api/v1/sessions?limit=500${o.live ? '&status=live' : ''}`);
+    const r = await callApi(session(), api.sessions.list, { query: { limit: 500, ...(o.live ? { status: 'live' } : {}) } });
     if (o.json) return out(r);
     table(
-      r.items.map((s: any) => ({ id: s.id, user: s.user.username, secret: s.secret.name, protocol: s.protocol, target: `${s.target.host}:${s.target.port}`, client: s.clientIp, status: s.status, started: s.startedAt, end: s.endReason ?? '' })),
+      r.items.map((s) => ({ id: s.id, user: s.user.username, secret: s.secret.name, protocol: s.protocol, target: `${s.target.host}:${s.target.port}`, client: s.clientIp, status: s.status, started: s.startedAt, end: s.endReason ?? '' })),
       ['id', 'user', 'secret', 'protocol', 'target', 'client', 'status', 'started', 'end'],
     );
   });
@@ -273,7 +276,7 @@ sessions
   .command('terminate <id>')
   .option('-r, --reason <text>', 'shown to the person', '')
   .action(async (id: string, o: { reason: string }) => {
-    await callJson(session(), 'POST', `/api/v1/sessions/${id}/terminate`, { reason: o.reason });
+    await callApi(session(), api.sessions.terminate, { params: { id }, body: { reason: o.reason } });
     process.stdout.write(`terminated ${id}\n`);
   });
 const recording = program.command('recording').description('session recordings');
@@ -282,8 +285,8 @@ recording
   .description('download a recording (.cast, plays with `asciinema play`)')
   .option('-o, --out <file>', 'output file', '')
   .action(async (id: string, o: { out: string }) => {
-    const res = await call(session(), 'GET', `/api/v1/recordings/${id}`);
-    if (res.status !== 200) throw new ApiError(res.status, 'error', JSON.parse(res.body.toString() || '{}')?.error?.message ?? `HTTP ${res.status}`);
+    const res = await call(session(), 'GET', pathOf(api.recordings.get, { params: { sessionId: id } }));
+    if (res.status !== 200) throw apiError(res);
     const file = o.out || `${id}.cast`;
     const { writeFileSync } = await import('node:fs');
     writeFileSync(file, res.body, { mode: 0o600 });
@@ -307,7 +310,7 @@ recording
 recording
   .command('search <text>')
   .action(async (text: string) => {
-    const r = await callJson(session(), 'GET', `/api/v1/recordings?q=${encodeURIComponent(text)}`);
+    const r = await callApi(session(), api.recordings.search, { query: { q: text } });
     for (const s of r.items) {
       process.stdout.write(`${s.id}  ${s.user.username} -> ${s.secret.name}  ${s.startedAt}\n`);
       for (const m of s.matches) process.stdout.write(`    ${m.at.toFixed(1)}s  ${m.text}\n`);
@@ -349,8 +352,8 @@ audit
         }
       });
     } else {
-      const res = await call(session(), 'GET', '/api/v1/audit/export');
-      if (res.status !== 200) throw new ApiError(res.status, 'error', JSON.parse(res.body.toString() || '{}')?.error?.message ?? `HTTP ${res.status}`);
+      const res = await call(session(), 'GET', api.audit.export.url);
+      if (res.status !== 200) throw apiError(res);
       dest.write(res.body);
       n = res.body.toString().split('\n').filter(Boolean).length;
     }
@@ -367,7 +370,7 @@ program
   .action(async (o: { newKeyStdin?: boolean }) => {
     const newKey = o.newKeyStdin ? (await readStdin()).trim() : undefined;
     process.stderr.write('rotating the master key …\n');
-    const r = await callJson(session(), 'POST', '/api/v1/admin/rotate-master-key', newKey ? { newKey } : {});
+    const r = await callApi(session(), api.system.rotateMasterKey, { body: newKey ? { newKey } : {} });
     process.stdout.write(`master key rotated: ${r.previousKeyId} -> ${r.keyId}, ${r.rewrapped} data keys rewrapped in ${r.seconds}s\n`);
     if (r.keySource === 'env') process.stdout.write('set GATEHOUSE_MASTER_KEY to the new key before the next restart\n');
   });

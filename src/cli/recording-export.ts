@@ -7,7 +7,8 @@ import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'no
 import { composeFrame, frameCount, frames, isAsciicast, openRdpRecording, RdpRecordingError, renderAt, type RdpRecording } from '../protocols/rdp/recording/decoder/index.js';
 import { encodePng } from '../protocols/rdp/recording/png.js';
 import { GHREC_CONTENT_TYPE, GHREC_FILE_EXTENSION } from '../core/sessions/ghrec.js';
-import { call, type CliState } from './client.js';
+import { api, type ErrorBody } from '../web/contract/index.js';
+import { call, parseJson, pathOf, type CliState } from './client.js';
 
 export class ExportError extends Error {}
 
@@ -63,15 +64,10 @@ async function load(ref: string, session: () => CliState): Promise<{ bytes: Uint
     return { bytes, label: ref };
   }
   if (/[/\\]/.test(ref) || ref.endsWith(GHREC_FILE_EXTENSION) || ref.endsWith('.cast')) throw new ExportError(`no such file: ${ref}`);
-  const res = await call(session(), 'GET', `/api/v1/recordings/${encodeURIComponent(ref)}`);
+  const res = await call(session(), 'GET', pathOf(api.recordings.get, { params: { sessionId: ref } }));
   if (res.status !== 200) {
-    let message = `HTTP ${res.status}`;
-    try {
-      message = JSON.parse(res.body.toString('utf8'))?.error?.message ?? message;
-    } catch {
-      /* not JSON */
-    }
-    throw new ExportError(`cannot download the recording of session ${ref}: ${message}`);
+    const err = (parseJson(res) as Partial<ErrorBody> | undefined)?.error;
+    throw new ExportError(`cannot download the recording of session ${ref}: ${err?.message ?? `HTTP ${res.status}`}`);
   }
   const type = String(res.headers['content-type'] ?? '');
   if (!type.startsWith(GHREC_CONTENT_TYPE) && (type.includes('asciicast') || isAsciicast(res.body))) {

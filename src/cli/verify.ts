@@ -3,11 +3,11 @@
 // data dir (or --public-key), never those found only in the database unless --trust-db-keys.
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
-import type { VerifyResult } from '../core/audit/chain.js';
 import { exportCheckpoint, parseAnchors, parsePublicKeys, type Anchor } from '../core/audit/pinning.js';
-import { isProblem, verifyRecordings, type RecordingCheck, type RecordingStatus } from '../core/sessions/recording-seals.js';
+import { isProblem, verifyRecordings, type RecordingStatus } from '../core/sessions/recording-seals.js';
 import { sha256File } from '../core/sessions/recording-repair.js';
-import { ApiError, callJson, type CliState } from './client.js';
+import { api, type RecordingVerifyResponse, type VerifyResult } from '../web/contract/index.js';
+import { ApiError, callApi, type CliState } from './client.js';
 import { withCore } from './offline.js';
 
 /** Exit code when verification finds a problem (distinct from 1, a failed command). */
@@ -40,9 +40,9 @@ export async function auditVerify(o: AuditVerifyOptions, session: () => CliState
     if (o.trustDbKeys) process.stderr.write('warning: --trust-db-keys: also trusting signing keys recorded in the database; anyone who can write to it can add one, so a rewritten chain may pass. Pin the key instead (audit-signing.pub or --public-key).\n');
     r = await withCore((core) => core.audit.verify({ ...(pinnedKeys ? { pinnedKeys, pinnedSource: o.publicKey!.join(', ') } : {}), ...(o.trustDbKeys ? { trustDbKeys: true } : {}), anchors }));
   } else if (anchors.length) {
-    r = await callJson(session(), 'POST', '/api/v1/audit/verify', { anchors: anchors.map((a) => exportCheckpoint(a, null)) });
+    r = await callApi(session(), api.audit.verifyWithAnchors, { body: { anchors: anchors.map((a) => exportCheckpoint(a, null)) } });
   } else {
-    r = await callJson(session(), 'GET', '/api/v1/audit/verify');
+    r = await callApi(session(), api.audit.verify);
   }
   if (r.ok) {
     const unsigned = r.unsigned ? `; ${r.unsigned} newer event${r.unsigned === 1 ? '' : 's'} not yet due for signing` : '';
@@ -63,8 +63,8 @@ export async function checkpointExport(o: { offline?: boolean; out?: string; sig
       return core.audit.latestCheckpoint();
     });
   } else {
-    if (o.sign) await callJson(session(), 'POST', '/api/v1/audit/checkpoint', {});
-    cp = (await callJson(session(), 'GET', '/api/v1/audit/checkpoint')).checkpoint;
+    if (o.sign) await callApi(session(), api.audit.signCheckpoint, { body: {} });
+    cp = (await callApi(session(), api.audit.checkpoint)).checkpoint;
   }
   if (!cp) throw new ApiError(404, 'not_found', 'no checkpoint signed by a pinned key yet (try --sign)');
   const text = JSON.stringify(cp, null, 2) + '\n';
@@ -75,15 +75,12 @@ export async function checkpointExport(o: { offline?: boolean; out?: string; sig
   } else process.stdout.write(text);
 }
 
-interface RecordingAnswer {
-  chain: VerifyResult;
-  items: RecordingCheck[];
-}
+type RecordingAnswer = RecordingVerifyResponse;
 
 export async function recordingVerify(target: string | undefined, o: { all?: boolean; offline?: boolean }, session: () => CliState): Promise<void> {
   if (!!target === !!o.all) throw new ApiError(400, 'invalid_request', 'give a session id, a recording file or --all');
   const ask = async (q: { sessions?: string[]; sha256?: string; all?: boolean }): Promise<RecordingAnswer> => {
-    if (!o.offline) return callJson(session(), 'POST', '/api/v1/recordings/verify', q);
+    if (!o.offline) return callApi(session(), api.audit.verifyRecordings, { body: q });
     return withCore(async (core) => ({
       chain: await core.audit.verify(),
       items: await verifyRecordings(core.store, core.sessions.recordingsDir, { ...(q.sessions ? { sessionIds: q.sessions } : {}), ...(q.sha256 ? { sha256: q.sha256 } : {}), ...(q.all ? { all: true } : {}) }),

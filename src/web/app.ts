@@ -15,6 +15,9 @@ import { registerTransportHeaders } from './transport-headers.js';
 import { HTTPS_TLS_OPTIONS } from '../tls.js';
 import { clientErrorHandler } from './client-errors.js';
 import { voidMisplacedTicketsInUrls } from './misplaced-tickets.js';
+import { registerStrictResponses } from './strict-responses.js';
+import { enforceContract } from './contract-route.js';
+import { api } from './contract/index.js';
 import type { WebTerminalDoor } from '../protocols/web-terminal.js';
 import './types.js';
 
@@ -108,6 +111,9 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
     }
   });
 
+  // Tests run with every JSON answer checked against its route's response schema.
+  if (core.config.strictResponses) registerStrictResponses(app);
+
   registerTransportHeaders(app, { https: !!opts.https });
   await app.register(cookie);
   voidMisplacedTicketsInUrls(app, core);
@@ -141,8 +147,10 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
     },
   });
 
+  // Every API route is the contract's (src/web/contract): the same path, method and schemas.
+  enforceContract(app);
   await app.register(routes(core, opts.doors, opts.terminal));
   await registerUi(app);
-  app.get('/api/openapi.json', { config: { auth: false }, schema: { hide: true } }, async () => app.swagger());
+  app.get('/api/openapi.json', { config: { auth: false }, schema: api.system.openapi.schema }, async () => app.swagger());
   return app;
 }

@@ -14,10 +14,3 @@ declare module 'fastify' {
     scope?: Scope;
   }
 }
-
-export interface Page<T> {
-  items: T[];
-  total: number;
-  limit: number;
-  offset: number;
-}

@@ -1,7 +1,9 @@
 // Small contract points: every error the framework or Node's HTTP parser raises has the
 // {error: {code, message}} shape (431 and malformed HTTP over a real TLS socket, a request
 // arriving during shutdown); every list route honours limit/offset or refuses bad values;
-// ports are JSON numbers from 1 to 65535; the docs name the settings and bodies the code reads.
+// ports are JSON numbers from 1 to 65535; the docs name the settings and bodies the code reads;
+// every route is the contract's (src/web/contract), with closed response schemas, and an
+// answer outside its schema fails the request under GATEHOUSE_STRICT_RESPONSES.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -12,6 +14,7 @@ import tls from 'node:tls';
 import type { InjectOptions } from 'fastify';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { clientErrorAnswer } from '../../src/web/client-errors.js';
+import { CONTRACT_ROUTES, errorSchema } from '../../src/web/contract/index.js';
 import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
 import { registeredRoutes } from '../support/routes.js';
@@ -316,6 +319,82 @@ describe('parser-level errors over a real HTTPS server', () => {
     const [first, second] = parseResponses(Buffer.concat(chunks).toString('utf8'));
     shape(first!, 'HTTP/1.1 400 Bad Request', 'invalid_request');
     shape(second!, 'HTTP/1.1 503 Service Unavailable', 'shutting_down');
+  });
+});
+
+/** Where a response schema has an object whose properties are not closed, as "path" strings. */
+function openObjects(schema: unknown, path: string): string[] {
+  if (!schema || typeof schema !== 'object') return [];
+  if (Array.isArray(schema)) return schema.flatMap((s, i) => openObjects(s, `${path}[${i}]`));
+  const s = schema as Record<string, unknown>;
+  const own = 'properties' in s && s.additionalProperties !== false ? [path] : [];
+  // An object without properties is a map and must say what its values are.
+  const map = s.type === 'object' && !('properties' in s) && !('additionalProperties' in s) ? [`${path} (a map without additionalProperties)`] : [];
+  return [...own, ...map, ...Object.entries(s).flatMap(([k, v]) => (k === 'properties' ? Object.entries(v as object).flatMap(([p, x]) => openObjects(x, `${path}.${p}`)) : typeof v === 'object' ? openObjects(v, `${path}/${k}`) : []))];
+}
+
+describe('one API contract', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await startTestApp('sqlite');
+  });
+  after(async () => t?.close());
+
+  it('every registered API route is a contract route, and every contract route is registered', () => {
+    assert.deepEqual(registeredRoutes(t), [...CONTRACT_ROUTES.keys()].sort());
+  });
+
+  it('every route declares its successful answers and the uniform error, with closed objects', () => {
+    const problems: string[] = [];
+    for (const [key, r] of CONTRACT_ROUTES) {
+      const codes = Object.keys(r.schema.response);
+      if (!codes.some((c) => /^(2..|101)$/.test(c))) problems.push(`${key}: no successful answer declared`);
+      if (r.schema.response['4xx'] !== errorSchema || r.schema.response['5xx'] !== errorSchema) problems.push(`${key}: errors are not the uniform error schema`);
+      for (const [code, schema] of Object.entries(r.schema.response)) problems.push(...openObjects(schema, `${key} ${code}`));
+    }
+    assert.deepEqual(problems, []);
+  });
+
+  it('an answer with a field its schema does not declare, or without a required one, fails with 500 and a log line', async () => {
+    const keys = t.core.sshKeys;
+    const launchers = t.core.launchers;
+    const list = keys.list.bind(keys);
+    const get = launchers.get.bind(launchers);
+    await t.req('POST', '/api/v1/me/ssh-keys', { token: t.adminToken, body: { name: 'strict-k1', publicKey: sshPublicKeyLine() } });
+    try {
+      // Deliberately wrong answers from the services the routes call.
+      keys.list = async (userId) => (await list(userId)).map((k) => ({ ...k, privateNote: 'not in the contract' }));
+      launchers.get = async (ref) => {
+        const { protocol: _dropped, ...rest } = await get(ref);
+        return rest as Awaited<ReturnType<typeof get>>;
+      };
+      const extra = await t.req('GET', '/api/v1/me/ssh-keys', { token: t.adminToken });
+      uniform(extra, 500, 'internal', 'undeclared field');
+      assert.ok(!extra.body.includes('not in the contract'));
+      uniform(await t.req('GET', '/api/v1/launchers/ssh', { token: t.adminToken }), 500, 'internal', 'missing field');
+      const lines = t.logs().split('\n').filter((l) => l.includes('response does not match its schema'));
+      assert.ok(lines.some((l) => l.includes('GET /api/v1/me/ssh-keys') && /additional properties/.test(l)), lines.join('\n'));
+      assert.ok(lines.some((l) => l.includes('GET /api/v1/launchers/:id') && /protocol/.test(l)), lines.join('\n'));
+    } finally {
+      keys.list = list;
+      launchers.get = get;
+    }
+    assert.equal((await t.req('GET', '/api/v1/me/ssh-keys', { token: t.adminToken })).statusCode, 200, 'the real answers fit');
+    assert.equal((await t.req('GET', '/api/v1/launchers/ssh', { token: t.adminToken })).statusCode, 200);
+  });
+
+  it('without the strict check the serializer silently drops an undeclared field (why the tests run strict)', async () => {
+    const lax = await startTestApp('sqlite', { GATEHOUSE_STRICT_RESPONSES: '0' });
+    try {
+      await lax.req('POST', '/api/v1/me/ssh-keys', { token: lax.adminToken, body: { name: 'lax-k1', publicKey: sshPublicKeyLine() } });
+      const list = lax.core.sshKeys.list.bind(lax.core.sshKeys);
+      lax.core.sshKeys.list = async (userId) => (await list(userId)).map((k) => ({ ...k, privateNote: 'not in the contract' }));
+      const r = await lax.req('GET', '/api/v1/me/ssh-keys', { token: lax.adminToken });
+      assert.equal(r.statusCode, 200, r.body);
+      assert.equal(r.json().items[0].privateNote, undefined);
+    } finally {
+      await lax.close();
+    }
   });
 });
 

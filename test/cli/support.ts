@@ -66,6 +66,8 @@ export async function serverEnv(dataDir: string, extra: Record<string, string | 
     GATEHOUSE_HTTP_PORT: '0',
     GATEHOUSE_SSH_PORT: String(await freePort()),
     GATEHOUSE_RDP_PORT: String(await freePort()),
+    // Every JSON answer is checked against its route's response schema (src/web/strict-responses.ts).
+    GATEHOUSE_STRICT_RESPONSES: '1',
     ...extra,
   });
 }

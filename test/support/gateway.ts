@@ -40,6 +40,8 @@ export async function startGateway(kind: DbKind = 'sqlite', env: Record<string, 
     GATEHOUSE_BIND_HOST: '127.0.0.1',
     GATEHOUSE_PUBLIC_URL: 'https://127.0.0.1',
     GATEHOUSE_ADMIN_PASSWORD: ADMIN_PASSWORD,
+    // Every JSON answer is checked against its route's response schema (src/web/strict-responses.ts).
+    GATEHOUSE_STRICT_RESPONSES: '1',
     ...(pg ? { GATEHOUSE_DATABASE_URL: pg.url } : {}),
     ...env,
   });

@@ -66,6 +66,8 @@ export async function startTestApp(kind: DbKind, env: Record<string, string> = {
     GATEHOUSE_DATA_DIR: dataDir,
     GATEHOUSE_ADMIN_PASSWORD: ADMIN_PASSWORD,
     GATEHOUSE_LOG_LEVEL: 'info',
+    // Every JSON answer is checked against its route's response schema (src/web/strict-responses.ts).
+    GATEHOUSE_STRICT_RESPONSES: '1',
     ...(db ? { GATEHOUSE_DATABASE_URL: db.url } : {}),
     ...env,
   });

@@ -4,7 +4,7 @@ import { AuthProvider, useAuth, useMe } from './auth';
 import { Layout } from './components/Layout';
 import { Empty, FeedbackProvider, Loading } from './components/ui';
 import { Link, match, useLocation } from './router';
-import type { Permission } from './types';
+import type { Permission } from './api-types';
 import { SignIn } from './pages/SignIn';
 import { MyAccess } from './pages/MyAccess';
 

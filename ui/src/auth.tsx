@@ -2,7 +2,7 @@
 // when the session expires (any 401 from the API).
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { api, readCookie, setCsrfToken, setUnauthorizedHandler } from './api';
-import type { Me, Permission, User } from './types';
+import type { Me, Permission, SignInResponse } from './api-types';
 
 type State =
   | { status: 'loading' }
@@ -40,7 +40,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
 
   const signIn = useCallback(
     async (input: { username: string; password: string; totp?: string }) => {
-      const r = await api.post<{ user: User; csrfToken: string; expiresAt: string }>('/auth/session', input, { anonymous: true });
+      const r = await api.post<SignInResponse>('/auth/session', input, { anonymous: true });
       setCsrfToken(r.csrfToken);
       await refresh();
     },

@@ -1,6 +1,6 @@
 // Launch helpers shared by My access and the terminal page.
 import { api } from './api';
-import type { Launcher, LaunchResponse, Template } from './types';
+import type { Launcher, LaunchResponse, Template } from './api-types';
 
 export const launch = (secretId: string, launcher: string) => api.post<LaunchResponse>(`/secrets/${encodeURIComponent(secretId)}/launch`, { launcher });
 

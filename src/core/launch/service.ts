@@ -15,7 +15,7 @@ import { newId } from '../util.js';
 import { atLeast, type Access } from '../vault/access.js';
 import type { Secrets, Credential } from '../vault/secrets.js';
 import type { Templates } from '../vault/templates.js';
-import { DEFAULT_PORTS, rdpRedirection, type LauncherView, type Launchers } from './launchers.js';
+import { DEFAULT_PORTS, rdpRedirection, type LauncherView, type Launchers, type Protocol } from './launchers.js';
 import { mayHoldTicket, ticketCandidates } from './ticket-text.js';
 import { TICKET_PATTERN, type Tickets } from './tickets.js';
 
@@ -24,7 +24,7 @@ export const DEFAULT_CONSENT = 'This session will be recorded: the screen output
 export interface LaunchResult {
   ticket: string;
   expiresAt: string;
-  launcher: { id: string; name: string; protocol: string };
+  launcher: { id: string; name: string; protocol: Protocol };
   /** Where the client connects: the launcher's gateway address, else this gateway. */
   gateway: { host: string; port: number };
 }

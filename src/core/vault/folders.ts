@@ -5,7 +5,7 @@ import { badRequest, conflict, forbidden, notFound } from '../errors.js';
 import type { Directory } from '../identity/directory.js';
 import { actorOf, type Principal } from '../identity/principal.js';
 import { flag, newId, now } from '../util.js';
-import { Access, atLeast, type AclEntry } from './access.js';
+import { Access, atLeast, type AclEntry, type AclEntryView } from './access.js';
 
 export interface FolderView {
   id: string;
@@ -104,12 +104,12 @@ export class Folders {
     await this.audit.record(actorOf(p), { action: 'folder.delete', target: { type: 'folder', id }, details: { name: folder.name } });
   }
 
-  async permissions(p: Principal, id: string): Promise<{ inheritPermissions: boolean; entries: AclEntry[] }> {
+  async permissions(p: Principal, id: string): Promise<{ inheritPermissions: boolean; entries: AclEntryView[] }> {
     const { folder } = await this.require(p, id, 'view');
     return { inheritPermissions: !!folder.inheritPermissions, entries: await this.access.entries('folder', id) };
   }
 
-  async setPermissions(p: Principal, id: string, input: AclInput): Promise<{ inheritPermissions: boolean; entries: AclEntry[] }> {
+  async setPermissions(p: Principal, id: string, input: AclInput): Promise<{ inheritPermissions: boolean; entries: AclEntryView[] }> {
     await this.require(p, id, 'owner');
     const entries = await resolveEntries(this.dir, input);
     await this.access.replace('folder', id, entries);

@@ -7,7 +7,7 @@ import { badRequest, forbidden, notFound } from '../errors.js';
 import type { Directory } from '../identity/directory.js';
 import { actorOf, type Principal } from '../identity/principal.js';
 import { flag, newId, now, parseJson } from '../util.js';
-import { Access, atLeast, rank, type AclEntry } from './access.js';
+import { Access, atLeast, rank, type AclEntry, type AclEntryView } from './access.js';
 import type { DataKeys } from './datakeys.js';
 import { resolveEntries, type AclInput, type Folders } from './folders.js';
 import { splitFields, type Templates, type TemplateView } from './templates.js';
@@ -242,12 +242,12 @@ export class Secrets {
     return { secretId: id, secretName: secret.name, templateId: tpl.id, machine: pick(tpl.machineField), domain: pick(tpl.domainField), username: pick(tpl.usernameField), fields };
   }
 
-  async permissions(p: Principal, id: string): Promise<{ inheritPermissions: boolean; entries: AclEntry[] }> {
+  async permissions(p: Principal, id: string): Promise<{ inheritPermissions: boolean; entries: AclEntryView[] }> {
     const { secret } = await this.require(p, id, 'view');
     return { inheritPermissions: !!secret.inheritPermissions, entries: await this.access.entries('secret', id) };
   }
 
-  async setPermissions(p: Principal, id: string, input: AclInput): Promise<{ inheritPermissions: boolean; entries: AclEntry[] }> {
+  async setPermissions(p: Principal, id: string, input: AclInput): Promise<{ inheritPermissions: boolean; entries: AclEntryView[] }> {
     const { secret } = await this.require(p, id, 'owner');
     const entries = await resolveEntries(this.dir, input);
     if (!p.permissions.has('all_secrets') && !entries.some((e) => e.principalType === 'user' && e.principalId === p.userId && e.level === 'owner')) {

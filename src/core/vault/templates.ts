@@ -17,6 +17,12 @@ export interface FieldDef {
   default?: string | number;
 }
 
+/** A field as given to create or update: secret and required get defaults when left out. */
+export type FieldInput = Omit<FieldDef, 'secret' | 'required'> & Partial<Pick<FieldDef, 'secret' | 'required'>>;
+
+/** A template as given to create or update. */
+export type TemplateInput = Partial<Omit<TemplateDef, 'fields'>> & { fields?: FieldInput[] };
+
 export interface TemplateDef {
   fields: FieldDef[];
   machineField: string | null;
@@ -151,7 +157,7 @@ export class Templates {
     }
   }
 
-  async create(actor: Actor, input: { name: string } & Partial<TemplateDef> & { fields: FieldDef[] }): Promise<TemplateView> {
+  async create(actor: Actor, input: { name: string } & TemplateInput & { fields: FieldInput[] }): Promise<TemplateView> {
     const def: TemplateDef = {
       fields: input.fields.map((x) => ({ ...x, secret: x.secret ?? (x.type === 'password' || x.type === 'key'), required: x.required ?? false })),
       machineField: input.machineField ?? null,
@@ -168,7 +174,7 @@ export class Templates {
     return this.get(id);
   }
 
-  async update(actor: Actor, id: string, input: { name?: string } & Partial<TemplateDef>): Promise<TemplateView> {
+  async update(actor: Actor, id: string, input: { name?: string } & TemplateInput): Promise<TemplateView> {
     const cur = await this.get(id);
     if (cur.builtin && (input.fields || input.name)) throw forbidden('the fields and name of built-in templates cannot be changed; create a custom template', 'builtin_template');
     const def: TemplateDef = {

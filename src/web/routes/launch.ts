@@ -4,7 +4,8 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Core } from '../../core/core.js';
 import { badRequest } from '../../core/errors.js';
 import { buildRdpFile, RDP_FILE_CONTENT_TYPE, rdpFileName } from '../../protocols/rdp/rdp-file.js';
-import { body, bool, idParams, str } from '../schemas.js';
+import { api, type LaunchResponse } from '../contract/index.js';
+import { addRoute } from '../contract-route.js';
 
 const shellQuote = (s: string) => (/^[A-Za-z0-9_.:@/-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
@@ -18,55 +19,33 @@ export const launchRoutes =
         return (req.headers.host ?? 'localhost').replace(/:\d+$/, '');
       });
 
-    // ---- launch
-    app.post<{ Params: { id: string }; Body: { launcher: string; bindIp?: boolean } }>(
-      '/secrets/:id/launch',
-      {
-        config: { permission: 'launch', scope: 'launch' },
-        schema: {
-          tags: ['sessions'],
-          summary: 'Issue a single-use launch ticket (lifetime: the sessionTimeout setting, default 900 s) and the command or file that uses it',
-          params: idParams,
-          body: body({ launcher: str(128), bindIp: bool }, ['launcher']),
-        },
-      },
-      async (req) => {
-        const r = await core.launching.launch(req.principal!, req.params.id, req.body.launcher, { clientIp: req.ip, bindIp: req.body.bindIp ?? false });
-        const host = r.gateway.host || (await gatewayHost(req));
-        const out: Record<string, unknown> = { ticket: r.ticket, expiresAt: r.expiresAt, launcher: r.launcher, consent: await core.launching.consentFor(r.launcher.id) };
-        if (r.launcher.protocol === 'ssh' || r.launcher.protocol === 'telnet') {
-          const knownHosts = doors().sshHostKeys.map((k) => `[${host}]:${r.gateway.port} ${k}`);
-          out.ssh = { host, port: r.gateway.port, username: r.ticket, command: `ssh -p ${r.gateway.port} ${shellQuote(r.ticket)}@${shellQuote(host)}`, knownHosts };
-        }
-        // Same origin: the file is fetched with the same credentials, by the ticket's owner only.
-        if (r.launcher.protocol === 'rdp') out.rdpFile = `/api/v1/launch/rdp-file?ticket=${encodeURIComponent(r.ticket)}`;
-        return out;
-      },
-    );
-    app.get<{ Querystring: { ticket: string } }>(
-      '/launch/rdp-file',
-      {
-        schema: {
-          tags: ['sessions'],
-          summary: 'The .rdp file for one of your unused RDP launch tickets (application/x-rdp): the ticket travels as loadbalanceinfo to the RDP door',
-          querystring: { type: 'object', required: ['ticket'], additionalProperties: false, properties: { ticket: str(64) } },
-        },
-      },
-      async (req, reply) => {
-        const f = await core.launching.rdpFileFor(req.principal!, req.query.ticket);
-        const host = f.gateway.host || (await gatewayHost(req));
-        let text: string;
-        try {
-          text = buildRdpFile({ host, port: f.gateway.port, ticket: req.query.ticket, allowConnectionSharing: f.allowConnectionSharing, redirectClipboard: f.redirection.clipboard, redirectDrives: f.redirection.drives, redirectPrinters: f.redirection.printers });
-        } catch (e) {
-          // A Host header that is no host name (set publicUrl to fix the address handed out).
-          if (e instanceof RangeError) throw badRequest(`cannot write a .rdp file for gateway host "${host.slice(0, 64)}": ${e.message}`, 'bad_gateway_host');
-          throw e;
-        }
-        reply.header('content-type', RDP_FILE_CONTENT_TYPE);
-        reply.header('content-disposition', `attachment; filename="${rdpFileName(f.secretName)}"`);
-        reply.header('cache-control', 'no-store');
-        return reply.send(text);
-      },
-    );
+    const { launch } = api;
+    addRoute(app, launch.launch, { config: { permission: 'launch', scope: 'launch' } })(async (req) => {
+      const r = await core.launching.launch(req.principal!, req.params.id, req.body.launcher, { clientIp: req.ip, bindIp: req.body.bindIp ?? false });
+      const host = r.gateway.host || (await gatewayHost(req));
+      const out: LaunchResponse = { ticket: r.ticket, expiresAt: r.expiresAt, launcher: r.launcher, consent: await core.launching.consentFor(r.launcher.id) };
+      if (r.launcher.protocol === 'ssh' || r.launcher.protocol === 'telnet') {
+        const knownHosts = doors().sshHostKeys.map((k) => `[${host}]:${r.gateway.port} ${k}`);
+        out.ssh = { host, port: r.gateway.port, username: r.ticket, command: `ssh -p ${r.gateway.port} ${shellQuote(r.ticket)}@${shellQuote(host)}`, knownHosts };
+      }
+      // Same origin: the file is fetched with the same credentials, by the ticket's owner only.
+      if (r.launcher.protocol === 'rdp') out.rdpFile = `/api/v1/launch/rdp-file?ticket=${encodeURIComponent(r.ticket)}`;
+      return out;
+    });
+    addRoute(app, launch.rdpFile)(async (req, reply) => {
+      const f = await core.launching.rdpFileFor(req.principal!, req.query.ticket);
+      const host = f.gateway.host || (await gatewayHost(req));
+      let text: string;
+      try {
+        text = buildRdpFile({ host, port: f.gateway.port, ticket: req.query.ticket, allowConnectionSharing: f.allowConnectionSharing, redirectClipboard: f.redirection.clipboard, redirectDrives: f.redirection.drives, redirectPrinters: f.redirection.printers });
+      } catch (e) {
+        // A Host header that is no host name (set publicUrl to fix the address handed out).
+        if (e instanceof RangeError) throw badRequest(`cannot write a .rdp file for gateway host "${host.slice(0, 64)}": ${e.message}`, 'bad_gateway_host');
+        throw e;
+      }
+      reply.header('content-type', RDP_FILE_CONTENT_TYPE);
+      reply.header('content-disposition', `attachment; filename="${rdpFileName(f.secretName)}"`);
+      reply.header('cache-control', 'no-store');
+      return reply.code(200).send(text);
+    });
   };

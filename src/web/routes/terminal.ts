@@ -11,15 +11,8 @@ import { actorOf } from '../../core/identity/principal.js';
 import { openTerminal, TerminalOpenError } from '../../protocols/targets/open-terminal.js';
 import type { TerminalTarget } from '../../protocols/targets/terminal.js';
 import { WebTerminalDoor } from '../../protocols/web-terminal.js';
-import { body, str } from '../schemas.js';
-
-interface TerminalQuery {
-  ticket: string;
-  consent?: string;
-  cols?: number;
-  rows?: number;
-  term?: string;
-}
+import { api, type RouteTypes } from '../contract/index.js';
+import { addRoute, localPath } from '../contract-route.js';
 
 const originHost = (origin: string): string | null => {
   try {
@@ -34,30 +27,15 @@ const clamp = (n: number | undefined, lo: number, hi: number, d: number) => (typ
 export const terminalRoutes =
   (core: Core, door: WebTerminalDoor = WebTerminalDoor.open()): FastifyPluginAsync =>
   async (app) => {
-    app.post<{ Body: { ticket: string } }>(
-      '/tickets/decline',
-      { schema: { tags: ['sessions'], summary: 'Decline the consent to recording: voids the ticket (audited)', body: body({ ticket: str(64) }, ['ticket']) } },
-      async (req, reply) => {
-        await core.launching.decline(req.principal!, req.body.ticket, req.ip);
-        return reply.status(204).send();
-      },
-    );
+    addRoute(app, api.launch.decline)(async (req, reply) => {
+      await core.launching.decline(req.principal!, req.body.ticket, req.ip);
+      return reply.code(204).send();
+    });
 
-    app.get<{ Querystring: TerminalQuery }>(
-      '/terminal',
-      {
-        websocket: true,
-        schema: {
-          tags: ['sessions'],
-          summary: 'WebSocket terminal for SSH and Telnet targets, opened with a launch ticket (consent=1 when the launcher records)',
-          querystring: {
-            type: 'object',
-            required: ['ticket'],
-            additionalProperties: false,
-            properties: { ticket: str(64), consent: { type: 'string', enum: ['0', '1'] }, cols: { type: 'integer', minimum: 10, maximum: 1000 }, rows: { type: 'integer', minimum: 5, maximum: 500 }, term: str(64) },
-          },
-        },
-      },
+    // A WebSocket route: its handler takes the socket, so it is registered directly (with the contract's path and schema).
+    app.get<{ Querystring: RouteTypes<typeof api.launch.terminal>['Querystring'] }>(
+      localPath(app, api.launch.terminal),
+      { websocket: true, schema: api.launch.terminal.schema },
       (socket: WebSocket, req) => {
         const p = req.principal!;
         const clientIp = normalizeIp(req.ip);

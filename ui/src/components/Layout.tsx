@@ -3,7 +3,7 @@
 import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { useAuth, useMe } from '../auth';
 import { Link, useLocation } from '../router';
-import type { Permission } from '../types';
+import type { Permission } from '../api-types';
 import { Icon, type IconName } from './Icon';
 import './Layout.css';
 

@@ -3,7 +3,7 @@
 import type { ReactNode } from 'react';
 import { bytes, dateTime, duration, PROTOCOL_LABELS } from '../format';
 import { Link } from '../router';
-import type { Session } from '../types';
+import type { Session } from '../api-types';
 import { Icon } from './Icon';
 import { Badge, PageHeader } from './ui';
 

@@ -9,7 +9,7 @@ import { Alert, Badge, Button, Card, CopyButton, Empty, ErrorAlert, Field, Inlin
 import { useSubmit } from '../editing';
 import { dateTime, PERMISSION_LABELS, relative } from '../format';
 import { useApi, useTitle } from '../hooks';
-import type { SshKey } from '../types';
+import type { Page, RecoveryCodes, SshKey, TotpEnrolment } from '../api-types';
 import './Account.css';
 
 export function Account() {
@@ -102,11 +102,11 @@ function TotpCard() {
       .catch(() => setQr(null));
   }, [enrol]);
 
-  const start = () => run(async () => setEnrol(await api.post<{ secret: string; otpauthUrl: string }>('/me/totp')));
+  const start = () => run(async () => setEnrol(await api.post<TotpEnrolment>('/me/totp')));
   const finish = (e: FormEvent) => {
     e.preventDefault();
     void run(async () => {
-      const r = await api.post<{ recoveryCodes: string[] }>('/me/totp/confirm', { code: code.replace(/\s+/g, '') });
+      const r = await api.post<RecoveryCodes>('/me/totp/confirm', { code: code.replace(/\s+/g, '') });
       setCodes(r.recoveryCodes);
       setEnrol(null);
       setCode('');
@@ -215,7 +215,7 @@ function TotpCard() {
 
 function SshKeysCard() {
   const me = useMe();
-  const keys = useApi<{ items: SshKey[] }>('/me/ssh-keys?limit=500');
+  const keys = useApi<Page<SshKey>>('/me/ssh-keys?limit=500');
   const toast = useToast();
   const confirm = useConfirm();
   const [adding, setAdding] = useState(false);

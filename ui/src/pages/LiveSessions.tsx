@@ -7,7 +7,7 @@ import { Badge, Button, Empty, PageHeader, SearchBox, useConfirm, useToast } fro
 import { bytes, dayOrTime, duration, PROTOCOL_LABELS } from '../format';
 import { useApi, useNow, useTitle } from '../hooks';
 import { Link } from '../router';
-import type { Page, Session } from '../types';
+import type { Page, Session } from '../api-types';
 
 export function LiveSessions() {
   useTitle('Live sessions');

@@ -9,7 +9,7 @@ import { Alert, Badge, Button, CopyButton, Empty, PageHeader, SearchBox, copyTex
 import { dayOrTime, duration, PROTOCOL_LABELS, timeOnly } from '../format';
 import { useApi, useSearchQuery, useTitle } from '../hooks';
 import { downloadUrl, launch, launchersFor, rdpAvailable } from '../launch';
-import type { Folder, Launcher, LaunchResponse, Page, Secret, Session, Template } from '../types';
+import type { Folder, Launcher, LaunchResponse, Page, Secret, Session, Template } from '../api-types';
 import './MyAccess.css';
 
 const PAGE = 500;

@@ -12,7 +12,7 @@ import { Empty, ErrorAlert, Loading, SearchBox } from '../components/ui';
 import { clock } from '../format';
 import { useApi, useTitle } from '../hooks';
 import { useLocation } from '../router';
-import type { Session, TextLine } from '../types';
+import type { Page, Session, TextLine } from '../api-types';
 import { MONO } from '../xterm';
 import { Highlight } from './Recordings';
 import './recordings.css';
@@ -49,7 +49,7 @@ function CastRecordingDetail({ id }: { id: string }) {
   const q = query.get('q') ?? '';
   const startAt = query.get('at') !== null ? Number(query.get('at')) : null;
   const session = useApi<Session>(`/sessions/${encodeURIComponent(id)}`);
-  const text = useApi<{ items: TextLine[] }>(`/recordings/${encodeURIComponent(id)}/text`);
+  const text = useApi<Page<TextLine>>(`/recordings/${encodeURIComponent(id)}/text`);
   useTitle(session.data ? `Recording: ${session.data.user.username} on ${session.data.secret.name}` : 'Recording');
 
   const [cast, setCast] = useState<string | null>(null);

@@ -6,7 +6,7 @@ import { Badge, Button, Empty, FilterInput, PageHeader, Pager, SearchBox } from 
 import { clock, dateTime, duration, PROTOCOL_LABELS } from '../format';
 import { useApi, useSearchQuery, useTitle } from '../hooks';
 import { Link, navigate, setQuery, useLocation } from '../router';
-import type { Page, SearchHit, Session } from '../types';
+import type { Page, SearchHit, Session } from '../api-types';
 import { qs } from '../api';
 import './recordings.css';
 

@@ -8,7 +8,7 @@ import { Alert, Button, copyText, Loading, useConfirm, useToast } from '../compo
 import { useTitle } from '../hooks';
 import { launch } from '../launch';
 import { Link, navigate } from '../router';
-import type { LaunchResponse, Secret } from '../types';
+import type { LaunchResponse, Secret } from '../api-types';
 import { autoFit, createTerminal } from '../xterm';
 import './terminal.css';
 

@@ -11,7 +11,7 @@ import { useNow, useTitle } from '../hooks';
 import { createLiveFeed, RdpLive } from '../rdp/RdpLive';
 import type { LiveHeader, RdpLiveFeed } from '../rdp/stream';
 import { Link } from '../router';
-import type { Session } from '../types';
+import type { Session } from '../api-types';
 import { createTerminal } from '../xterm';
 import './terminal.css';
 

@@ -14,7 +14,7 @@ import { clock } from '../format';
 import { useApi, useTitle } from '../hooks';
 import { Highlight } from '../pages/Recordings';
 import { Link, useLocation } from '../router';
-import type { Session } from '../types';
+import type { Session } from '../api-types';
 import { PlayerClock } from './clock';
 import { RdpCanvas } from './RdpCanvas';
 import { parseRecording } from './recording';

@@ -10,7 +10,7 @@ import { useSubmit } from '../../editing';
 import { dateTimeSec } from '../../format';
 import { useApi, useDebounced, useTitle } from '../../hooks';
 import { setQuery, useLocation } from '../../router';
-import type { AuditEvent, Page, VerifyResult } from '../../types';
+import type { AuditEvent, Page, VerifyResult } from '../../api-types';
 import './Audit.css';
 
 const LIMIT = 50;

@@ -7,7 +7,7 @@ import { Icon } from '../../components/Icon';
 import { Badge, Card, InlineError, PageHeader, TextField, useToast } from '../../components/ui';
 import { useSubmit } from '../../editing';
 import { useApi, useTitle } from '../../hooks';
-import type { Folder, Page } from '../../types';
+import type { Folder, Page } from '../../api-types';
 import { atLeast, folderPaths, FolderSelect } from './folders';
 
 export function FolderEdit({ id }: { id: string }) {

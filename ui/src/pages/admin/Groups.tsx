@@ -9,7 +9,7 @@ import { useEditor } from '../../editing';
 import { plural } from '../../format';
 import { useApi, useTitle } from '../../hooks';
 import { Link } from '../../router';
-import type { Group, Page, Role, User } from '../../types';
+import type { Group, Page, Role, User } from '../../api-types';
 
 export function Groups() {
   useTitle('Groups');

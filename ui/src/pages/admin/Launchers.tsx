@@ -9,7 +9,7 @@ import { Alert, Badge, Card, Checkbox, Empty, Field, PageHeader, Switch, TextFie
 import { useEditor } from '../../editing';
 import { PROTOCOL_LABELS } from '../../format';
 import { useApi, useTitle } from '../../hooks';
-import type { Launcher, Page, Protocol } from '../../types';
+import type { Launcher, Page, Protocol } from '../../api-types';
 
 const seconds = (n: number) => (n <= 0 ? 'none' : n % 3600 === 0 ? `${n / 3600} h` : n % 60 === 0 ? `${n / 60} min` : `${n} s`);
 

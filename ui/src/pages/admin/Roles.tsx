@@ -7,7 +7,7 @@ import { Alert, Badge, Card, Checkbox, Empty, PageHeader, TextField } from '../.
 import { useEditor } from '../../editing';
 import { PERMISSION_LABELS } from '../../format';
 import { useApi, useTitle } from '../../hooks';
-import type { Permission, Role, RolePage } from '../../types';
+import type { Permission, Role, RolePage } from '../../api-types';
 
 export function Roles() {
   useTitle('Roles');

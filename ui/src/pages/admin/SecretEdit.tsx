@@ -9,7 +9,7 @@ import { useEditor } from '../../editing';
 import { dateTime } from '../../format';
 import { useApi, useTitle } from '../../hooks';
 import { navigate, useLocation } from '../../router';
-import type { AccessLevel, FieldDef, Folder, Page, Secret, Template } from '../../types';
+import type { AccessLevel, FieldDef, Folder, HostKeyAnswer, Page, Secret, Template } from '../../api-types';
 import { atLeast, folderPaths, FolderSelect } from './folders';
 
 function FieldInput({ f, value, onChange, stored, cleared, onClear, disabled }: { f: FieldDef; value: string; onChange(v: string): void; stored: boolean; cleared: boolean; onClear(v: boolean): void; disabled?: boolean }) {
@@ -175,7 +175,7 @@ export function SecretEdit({ id }: { id: string }) {
 }
 
 function HostKeyCard({ id, canEdit }: { id: string; canEdit: boolean }) {
-  const key = useApi<{ hostKey: { host: string; port: number; keyType: string; fingerprint: string; firstSeen: number } | null }>(`/secrets/${encodeURIComponent(id)}/host-key`);
+  const key = useApi<HostKeyAnswer>(`/secrets/${encodeURIComponent(id)}/host-key`);
   const toast = useToast();
   const confirm = useConfirm();
   const hk = key.data?.hostKey;

@@ -12,7 +12,7 @@ import { useSubmit } from '../../editing';
 import { relative } from '../../format';
 import { useApi, useSearchQuery, useTitle } from '../../hooks';
 import { Link, navigate, useLocation } from '../../router';
-import type { Folder, Page, Secret } from '../../types';
+import type { Folder, Page, Secret } from '../../api-types';
 import { atLeast, folderPaths, FolderSelect } from './folders';
 import './SecretsAdmin.css';
 

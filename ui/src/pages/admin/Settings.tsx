@@ -5,7 +5,7 @@ import { EditForm } from '../../components/EditForm';
 import { Alert, Button, Card, ErrorAlert, Field, Loading, PageHeader, Switch, useToast } from '../../components/ui';
 import { useSubmit } from '../../editing';
 import { useApi, useTitle } from '../../hooks';
-import type { SettingsResponse } from '../../types';
+import type { SettingsResponse } from '../../api-types';
 import './Settings.css';
 
 const LABELS: Record<string, { label: string; unit?: string }> = {

@@ -9,7 +9,7 @@ import { Alert, Badge, Button, Card, Empty, PageHeader, SelectField, TextField }
 import { useEditor } from '../../editing';
 import { PROTOCOL_LABELS } from '../../format';
 import { useApi, useTitle } from '../../hooks';
-import type { FieldDef, FieldType, Launcher, Page, Template } from '../../types';
+import type { FieldDef, FieldType, Launcher, Page, Template } from '../../api-types';
 import './Templates.css';
 
 const TYPES: { id: FieldType; label: string }[] = [

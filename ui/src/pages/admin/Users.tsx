@@ -11,7 +11,7 @@ import { useEditor } from '../../editing';
 import { relative } from '../../format';
 import { useApi, useSearchQuery, useTitle } from '../../hooks';
 import { Link, setQuery, useLocation } from '../../router';
-import type { Group, Page, Role, User } from '../../types';
+import type { ClientCredentials, Group, Page, Role, User } from '../../api-types';
 
 const LIMIT = 50;
 
@@ -201,7 +201,7 @@ export function UserEdit({ id }: { id: string }) {
                         title: 'Issue new client credentials?',
                         body: 'Any credentials issued earlier for this account stop working.',
                         confirmLabel: 'Issue',
-                        action: async () => setCreds(await api.post<{ clientId: string; clientSecret: string }>(`/users/${u.id}/client-credentials`)),
+                        action: async () => setCreds(await api.post<ClientCredentials>(`/users/${u.id}/client-credentials`)),
                       });
                     }}
                   >

@@ -1,8 +1,8 @@
 // What the secret and folder pages share: comparing access levels, and choosing a folder by
 // its path ("Parent / Child").
 import { SelectField } from '../../components/ui';
-import type { AccessLevel, Folder } from '../../types';
-import { LEVELS } from '../../types';
+import type { AccessLevel, Folder } from '../../api-types';
+import { LEVELS } from '../../api-types';
 
 export const atLeast = (have: AccessLevel, need: AccessLevel) => LEVELS.indexOf(have) >= LEVELS.indexOf(need);
 

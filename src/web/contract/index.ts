@@ -1,0 +1,25 @@
+// The Gatehouse API contract: every route's method, path, request schema and answers, as
+// data the server registers (src/web/routes) and the types the portal (ui/) and the CLI
+// (src/cli) use. Dependency-free: no Node.js API, no runtime import outside this folder.
+import { audit } from './audit.js';
+import { auth, directory } from './identity.js';
+import { launch, launchers, recordings, sessions, hostKeys, sshKeys } from './sessions.js';
+import { system } from './system.js';
+import { folders, secrets, templates } from './vault.js';
+import type { Route } from './route.js';
+
+export const api = { system, auth, directory, folders, templates, secrets, audit, launchers, launch, sessions, recordings, hostKeys, sshKeys } as const;
+
+/** Every route of the contract, by "METHOD /path" (the server checks each registered route against it). */
+export const CONTRACT_ROUTES: ReadonlyMap<string, Route> = new Map(
+  Object.values(api).flatMap((group) => Object.values(group as Record<string, Route>).map((r) => [`${r.method} ${r.url}`, r] as const)),
+);
+
+export * from './route.js';
+export * from './schema.js';
+export * from './types.js';
+export { PERMISSION_NAMES, SCOPE_NAMES } from './identity.js';
+export { ACCESS_LEVELS, FIELD_TYPES, MAX_KEY_FIELD } from './vault.js';
+export { BREAK_REASONS, CHECKPOINT_FORMAT, RECORDING_STATUSES } from './audit.js';
+export { LAUNCHER_TYPES, PROTOCOLS, RECORDING_FORMATS, TEXT_PAGE } from './sessions.js';
+export { SETTING_NAMES } from './system.js';

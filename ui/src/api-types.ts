@@ -1,0 +1,50 @@
+// Shapes of the Gatehouse API answers the portal uses. Not written here: each is derived
+// from the server's route schemas (src/web/contract, the one statement of the API), so the
+// portal cannot drift from what the server answers.
+import { ACCESS_LEVELS } from '../../src/web/contract/vault.js';
+import type { api } from '../../src/web/contract/index.js';
+import type { Ok } from '../../src/web/contract/route.js';
+import type { AccessLevel, SettingsResponse as Settings } from '../../src/web/contract/types.js';
+
+export type {
+  AccessLevel,
+  Acl,
+  AclEntry,
+  AuditEvent,
+  FieldDef,
+  FieldType,
+  Folder,
+  Group,
+  HostKey,
+  Launcher,
+  LauncherOptions,
+  LaunchResponse,
+  Me,
+  Page,
+  Permission,
+  Protocol,
+  Ref,
+  Role,
+  RolePage,
+  SearchHit,
+  Secret,
+  Session,
+  SshKey,
+  Template,
+  TextLine,
+  User,
+  VerifyResult,
+} from '../../src/web/contract/types.js';
+
+export const LEVELS: AccessLevel[] = [...ACCESS_LEVELS];
+
+/** The settings page walks settings by name, so they are also indexable by any string. */
+type ByName<T> = T & Record<string, T[keyof T]>;
+export type SettingsResponse = { values: ByName<Settings['values']>; definitions: ByName<Settings['definitions']> };
+
+/** Answers the portal reads whole. */
+export type SignInResponse = Ok<typeof api.auth.signIn>;
+export type TotpEnrolment = Ok<typeof api.auth.beginTotp>;
+export type RecoveryCodes = Ok<typeof api.auth.confirmTotp>;
+export type ClientCredentials = Ok<typeof api.directory.clientCredentials>;
+export type HostKeyAnswer = Ok<typeof api.hostKeys.get>;
