@@ -45,3 +45,12 @@ export function enforceContract(app: FastifyInstance): void {
     }
   });
 }
+
+/**
+ * Runs `work` and answers 204 No Content, the shape of every delete and revoke:
+ * `addRoute(app, api.x.remove)((req, reply) => noContent(reply, core.x.remove(…)))`.
+ */
+export async function noContent<T extends FastifyReply<any>>(reply: T, work: Promise<unknown>): Promise<T> {
+  await work;
+  return reply.code(204).send() as T;
+}

@@ -6,7 +6,7 @@ import { checkPasswordPolicy, hashPassword } from '../../core/identity/passwords
 import { actorOf } from '../../core/identity/principal.js';
 import { pageOf } from '../paging.js';
 import { api } from '../contract/index.js';
-import { addRoute } from '../contract-route.js';
+import { addRoute, noContent } from '../contract-route.js';
 import { clearSessionCookies, setSessionCookies } from '../cookies.js';
 
 export const authRoutes =
@@ -34,10 +34,7 @@ export const authRoutes =
       return reply.code(204).send();
     });
 
-    addRoute(app, auth.logout, { config: { scope: 'read' } })(async (req, reply) => {
-      await core.auth.logout(req.principal!);
-      return reply.code(204).send();
-    });
+    addRoute(app, auth.logout, { config: { scope: 'read' } })((req, reply) => noContent(reply, core.auth.logout(req.principal!)));
 
     addRoute(app, auth.me)(async (req) => {
       const p = req.principal!;
@@ -71,10 +68,7 @@ export const authRoutes =
 
     addRoute(app, auth.createToken)(async (req, reply) => reply.code(201).send(await core.auth.createApiToken({ ...actorOf(req.principal, req.ip), id: req.principal!.userId }, req.body)));
 
-    addRoute(app, auth.revokeToken)(async (req, reply) => {
-      await core.auth.revokeToken({ ...actorOf(req.principal, req.ip), id: req.principal!.userId }, req.params.id);
-      return reply.code(204).send();
-    });
+    addRoute(app, auth.revokeToken)((req, reply) => noContent(reply, core.auth.revokeToken({ ...actorOf(req.principal, req.ip), id: req.principal!.userId }, req.params.id)));
 
     // RFC 6749 section 4.4. Credentials in the body or as HTTP Basic.
     addRoute(app, auth.oauthToken, { config: { auth: false } })(async (req, reply) => {

@@ -5,7 +5,7 @@ import type { Core } from '../../core/core.js';
 import { actorOf } from '../../core/identity/principal.js';
 import { pageOf } from '../paging.js';
 import { api } from '../contract/index.js';
-import { addRoute } from '../contract-route.js';
+import { addRoute, noContent } from '../contract-route.js';
 
 const manageTemplates = { config: { permission: 'manage_templates' } } as const;
 
@@ -17,8 +17,5 @@ export const launcherRoutes =
     addRoute(app, launchers.get)(async (req) => core.launchers.get(req.params.id));
     addRoute(app, launchers.create, manageTemplates)(async (req, reply) => reply.code(201).send(await core.launchers.create(actorOf(req.principal, req.ip), req.body)));
     addRoute(app, launchers.update, manageTemplates)(async (req) => core.launchers.update(actorOf(req.principal, req.ip), req.params.id, req.body));
-    addRoute(app, launchers.remove, manageTemplates)(async (req, reply) => {
-      await core.launchers.remove(actorOf(req.principal, req.ip), req.params.id);
-      return reply.code(204).send();
-    });
+    addRoute(app, launchers.remove, manageTemplates)((req, reply) => noContent(reply, core.launchers.remove(actorOf(req.principal, req.ip), req.params.id)));
   };

@@ -12,7 +12,7 @@ import { openTerminal, TerminalOpenError } from '../../protocols/targets/open-te
 import type { TerminalTarget } from '../../protocols/targets/terminal.js';
 import { WebTerminalDoor } from '../../protocols/web-terminal.js';
 import { api, type RouteTypes } from '../contract/index.js';
-import { addRoute, localPath } from '../contract-route.js';
+import { addRoute, localPath, noContent } from '../contract-route.js';
 
 const originHost = (origin: string): string | null => {
   try {
@@ -27,10 +27,7 @@ const clamp = (n: number | undefined, lo: number, hi: number, d: number) => (typ
 export const terminalRoutes =
   (core: Core, door: WebTerminalDoor = WebTerminalDoor.open()): FastifyPluginAsync =>
   async (app) => {
-    addRoute(app, api.launch.decline)(async (req, reply) => {
-      await core.launching.decline(req.principal!, req.body.ticket, req.ip);
-      return reply.code(204).send();
-    });
+    addRoute(app, api.launch.decline)((req, reply) => noContent(reply, core.launching.decline(req.principal!, req.body.ticket, req.ip)));
 
     // A WebSocket route: its handler takes the socket, so it is registered directly (with the contract's path and schema).
     app.get<{ Querystring: RouteTypes<typeof api.launch.terminal>['Querystring'] }>(

@@ -4,7 +4,7 @@ import type { Core } from '../../core/core.js';
 import { actorOf } from '../../core/identity/principal.js';
 import { pageOf } from '../paging.js';
 import { api } from '../contract/index.js';
-import { addRoute } from '../contract-route.js';
+import { addRoute, noContent } from '../contract-route.js';
 
 const manageTemplates = { config: { permission: 'manage_templates' } } as const;
 
@@ -18,10 +18,7 @@ export const vaultRoutes =
     addRoute(app, folders.create)(async (req, reply) => reply.code(201).send(await core.folders.create(req.principal!, req.body)));
     addRoute(app, folders.get)(async (req) => core.folders.get(req.principal!, req.params.id));
     addRoute(app, folders.update)(async (req) => core.folders.update(req.principal!, req.params.id, req.body));
-    addRoute(app, folders.remove)(async (req, reply) => {
-      await core.folders.remove(req.principal!, req.params.id);
-      return reply.code(204).send();
-    });
+    addRoute(app, folders.remove)((req, reply) => noContent(reply, core.folders.remove(req.principal!, req.params.id)));
     addRoute(app, folders.permissions)(async (req) => core.folders.permissions(req.principal!, req.params.id));
     addRoute(app, folders.setPermissions)(async (req) => core.folders.setPermissions(req.principal!, req.params.id, req.body));
 
@@ -30,20 +27,14 @@ export const vaultRoutes =
     addRoute(app, templates.get)(async (req) => core.templates.get(req.params.id));
     addRoute(app, templates.create, manageTemplates)(async (req, reply) => reply.code(201).send(await core.templates.create(actorOf(req.principal, req.ip), req.body)));
     addRoute(app, templates.update, manageTemplates)(async (req) => core.templates.update(actorOf(req.principal, req.ip), req.params.id, req.body));
-    addRoute(app, templates.remove, manageTemplates)(async (req, reply) => {
-      await core.templates.remove(actorOf(req.principal, req.ip), req.params.id);
-      return reply.code(204).send();
-    });
+    addRoute(app, templates.remove, manageTemplates)((req, reply) => noContent(reply, core.templates.remove(actorOf(req.principal, req.ip), req.params.id)));
 
     // ---- secrets
     addRoute(app, secrets.list)(async (req) => ({ ...(await core.secrets.list(req.principal!, req.query)), limit: req.query.limit, offset: req.query.offset }));
     addRoute(app, secrets.create)(async (req, reply) => reply.code(201).send(await core.secrets.create(req.principal!, req.body)));
     addRoute(app, secrets.get)(async (req) => core.secrets.get(req.principal!, req.params.id));
     addRoute(app, secrets.update)(async (req) => core.secrets.update(req.principal!, req.params.id, req.body));
-    addRoute(app, secrets.remove)(async (req, reply) => {
-      await core.secrets.remove(req.principal!, req.params.id);
-      return reply.code(204).send();
-    });
+    addRoute(app, secrets.remove)((req, reply) => noContent(reply, core.secrets.remove(req.principal!, req.params.id)));
     addRoute(app, secrets.reveal, { config: { scope: 'reveal' } })(async (req, reply) => reply.header('cache-control', 'no-store').code(200).send(await core.secrets.reveal(req.principal!, req.params.id)));
     addRoute(app, secrets.permissions)(async (req) => core.secrets.permissions(req.principal!, req.params.id));
     addRoute(app, secrets.setPermissions)(async (req) => core.secrets.setPermissions(req.principal!, req.params.id, req.body));
