@@ -29,20 +29,8 @@ export interface AuditInput {
   details?: Record<string, unknown>;
 }
 
-export interface AuditEvent {
-  seq: number;
-  ts: string;
-  actorId: string | null;
-  actorName: string | null;
-  action: string;
-  targetType: string | null;
-  targetId: string | null;
-  ip: string | null;
-  outcome: 'success' | 'failure';
-  details: Record<string, unknown>;
-  prevHash: string;
-  hash: string;
-}
+/** An event as read back: the stored row with its time as ISO text and its details parsed. */
+export type AuditEvent = Omit<AuditEventRow, 'ts' | 'details'> & { ts: string; details: Record<string, unknown> };
 
 export interface AuditQuery {
   action?: string;
