@@ -35,8 +35,28 @@ describe('/healthz with a PostgreSQL database that cannot be written', () => {
       await c.end();
     }
   };
-  /** New sessions get the database's settings: end the app's pooled ones. */
-  const dropConnections = () => admin('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [name]);
+  /**
+   * New sessions get the database's settings: end the app's pooled ones, and wait until their
+   * backends are gone (pg_terminate_backend only signals), so no later query runs on an old one.
+   */
+  const dropConnections = async () => {
+    await admin('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [name]);
+    for (let i = 0; i < 400; i++) {
+      const left = await admin('select count(*)::int as n from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [name]);
+      if (left.rows[0].n === 0) return;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    assert.fail('the app\'s database sessions did not end');
+  };
+  /**
+   * The pool may learn only on its next query that a pooled connection was ended; that one
+   * query fails. A node that is writable again answers ok within a few checks.
+   */
+  const healthOnceWritable = async () => {
+    let r = await t.req('GET', '/healthz');
+    for (let i = 0; i < 3 && r.statusCode !== 200; i++) r = await t.req('GET', '/healthz');
+    return r;
+  };
 
   before(async () => {
     t = await startTestApp('postgres');
@@ -60,7 +80,7 @@ describe('/healthz with a PostgreSQL database that cannot be written', () => {
 
     await admin(`alter database ${name} reset default_transaction_read_only`);
     await dropConnections();
-    const ok = await t.req('GET', '/healthz');
+    const ok = await healthOnceWritable();
     assert.equal(ok.statusCode, 200, ok.body);
     assert.equal(ok.json().status, 'ok');
   });
