@@ -95,6 +95,8 @@ describe('web portal in Firefox', { timeout: 120_000 }, () => {
       await page.click(button('Verify and sign in'));
       await page.waitFor(heading('My access'));
       await page.waitFor(exact('td .cell-title', SECRET));
+      // The row's launch controls follow once templates and launchers have loaded.
+      await page.waitFor({ css: 'td.col-actions [aria-busy=true]' }, { gone: true });
       await shot(page, '02-my-access');
     }));
 

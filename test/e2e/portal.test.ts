@@ -123,6 +123,8 @@ describe('web portal in a browser', { timeout: 120_000 }, () => {
       await page.getByRole('button', { name: 'Verify and sign in' }).click();
       await page.getByRole('heading', { name: 'My access', level: 1 }).waitFor();
       await page.getByRole('cell', { name: 'portal-target' }).waitFor();
+      // The rows' launch controls follow once templates and launchers have loaded.
+      await page.locator('td.col-actions [aria-busy=true]').first().waitFor({ state: 'detached' });
       await screenshot(page, '02-my-access');
 
       // Sign out from the user menu: back at the sign-in page, and the session cookie is gone.

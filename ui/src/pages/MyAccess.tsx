@@ -125,6 +125,7 @@ export function MyAccess() {
                 s={s}
                 folder={s.folderId ? folderName.get(s.folderId) : undefined}
                 launchers={launchable(s)}
+                ready={!!templates.data && !!launchers.data && !(rdpOk === null && launchable(s).some((l) => l.protocol === 'rdp'))}
                 st={st}
                 canLaunch={canLaunch}
                 rdpOk={rdpOk === true && !st.rdpMissing}
@@ -188,6 +189,7 @@ function AccessRow({
   s,
   folder,
   launchers,
+  ready,
   st,
   canLaunch,
   rdpOk,
@@ -198,6 +200,8 @@ function AccessRow({
   s: Secret;
   folder?: string;
   launchers: Launcher[];
+  /** Templates, launchers and (for RDP) the server's RDP door are known: until then no verdict is shown. */
+  ready: boolean;
   st: RowState;
   canLaunch: boolean;
   rdpOk: boolean;
@@ -230,6 +234,10 @@ function AccessRow({
         <td className="col-actions">
           {!canOpen ? (
             <span className="muted small">{canLaunch ? 'List access only' : '—'}</span>
+          ) : !ready ? (
+            <span className="muted small" aria-busy="true">
+              …
+            </span>
           ) : shown.length === 0 ? (
             <span className="muted small note">{launchers.some((l) => l.protocol === 'rdp') ? 'Remote Desktop is not available on this server yet' : 'No launcher for this template'}</span>
           ) : (
