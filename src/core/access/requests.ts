@@ -187,7 +187,7 @@ export class AccessRequests {
       const approverIds = await this.approverIds(policy, p.userId);
       this.notifier.send({
         to: await this.notifier.addressesOf(approverIds),
-        subject: `Access request: ${p.username} → ${secret.name}`,
+        subject: `Access request: ${p.username} for ${secret.name}`,
         text: `${p.username} requests access to ${secret.name} from ${iso(start)} to ${iso(end)} (${modes.join(', ')}).\nReason: ${reason || '(none)'}${ticketRef ? `\nTicket: ${ticketRef}` : ''}\n\nApprove or deny it in the portal (Access requests) or with \`gatehouse access approve ${id}\` / \`gatehouse access deny ${id}\`.\n`,
       });
     }

@@ -17,7 +17,11 @@ export const vaultRoutes =
     addRoute(app, folders.list)(async (req) => ({ ...(await core.folders.list(req.principal!, req.query)), limit: req.query.limit, offset: req.query.offset }));
     addRoute(app, folders.create)(async (req, reply) => reply.code(201).send(await core.folders.create(req.principal!, req.body)));
     addRoute(app, folders.get)(async (req) => core.folders.get(req.principal!, req.params.id));
-    addRoute(app, folders.update)(async (req) => core.folders.update(req.principal!, req.params.id, req.body));
+    addRoute(app, folders.update)(async (req) => {
+      const { policyId, ...rest } = req.body;
+      if (policyId !== undefined) await core.policies.attach(req.principal!, 'folder', req.params.id, policyId);
+      return policyId === undefined || Object.keys(rest).length ? core.folders.update(req.principal!, req.params.id, rest) : core.folders.get(req.principal!, req.params.id);
+    });
     addRoute(app, folders.remove)(async (req, reply) => {
       await core.folders.remove(req.principal!, req.params.id);
       return reply.code(204).send();
@@ -39,7 +43,11 @@ export const vaultRoutes =
     addRoute(app, secrets.list)(async (req) => ({ ...(await core.secrets.list(req.principal!, req.query)), limit: req.query.limit, offset: req.query.offset }));
     addRoute(app, secrets.create)(async (req, reply) => reply.code(201).send(await core.secrets.create(req.principal!, req.body)));
     addRoute(app, secrets.get)(async (req) => core.secrets.get(req.principal!, req.params.id));
-    addRoute(app, secrets.update)(async (req) => core.secrets.update(req.principal!, req.params.id, req.body));
+    addRoute(app, secrets.update)(async (req) => {
+      const { policyId, ...rest } = req.body;
+      if (policyId !== undefined) await core.policies.attach(req.principal!, 'secret', req.params.id, policyId);
+      return policyId === undefined || Object.keys(rest).length ? core.secrets.update(req.principal!, req.params.id, rest) : core.secrets.get(req.principal!, req.params.id);
+    });
     addRoute(app, secrets.remove)(async (req, reply) => {
       await core.secrets.remove(req.principal!, req.params.id);
       return reply.code(204).send();
