@@ -21,7 +21,7 @@ import { Sessions } from './sessions/service.js';
 import { loadNodeId } from './node-id.js';
 import { SshKeys } from './identity/ssh-keys.js';
 import { Health } from './health.js';
-import { AccessGate } from './access/gate.js';
+import { AccessGate, revokedAmong } from './access/gate.js';
 import { Notifier } from './access/notify.js';
 import { Policies } from './access/policies.js';
 import { AccessRequests } from './access/requests.js';
@@ -82,7 +82,7 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   const health = new Health(store, sessions.recordingsDir, () => sessions.lastRecordingFailure, log);
   const sshKeys = new SshKeys(store, audit);
   const policies = new Policies(store, audit, dir, secrets, folders);
-  const windows = new GrantWindows();
+  const windows = new GrantWindows(revokedAmong(store));
   const notifier = new Notifier(store, settings, log);
   const accessGate = new AccessGate(store, policies, windows);
   const accessRequests = new AccessRequests(store, audit, dir, secrets, policies, windows, notifier);

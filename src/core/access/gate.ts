@@ -13,6 +13,10 @@ import type { GrantWindows } from './windows.js';
 
 export const REQUEST_ACCESS_MESSAGE = 'Access to this secret needs an approved request: request it in the portal (My access) or with `gatehouse access request <secret>`.';
 
+/** Which of these grants are revoked, and by whom (the sweep of windows.ts). */
+export const revokedAmong = (store: Store) => async (ids: string[]) =>
+  (await store.db.selectFrom('accessGrants').select(['id', 'revokedBy']).where('id', 'in', ids).where('revokedAt', 'is not', null).execute()).map((r) => ({ id: r.id, by: r.revokedBy ?? 'an administrator' }));
+
 export type GateAnswer =
   | { ok: true; grant: { id: string; endAt: number } | null }
   | { ok: false; code: 'access_request_required' | 'access_mode_not_allowed' | 'access_outside_hours' | 'access_not_yet_open'; message: string };
