@@ -16,7 +16,13 @@ interface NavItem {
 }
 
 export const NAV: { section: string; items: NavItem[] }[] = [
-  { section: '', items: [{ to: '/', label: 'My access', icon: 'key', exact: true }] },
+  {
+    section: '',
+    items: [
+      { to: '/', label: 'My access', icon: 'key', exact: true },
+      { to: '/access', label: 'Access requests', icon: 'clipboard' },
+    ],
+  },
   {
     section: 'Sessions',
     items: [
