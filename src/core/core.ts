@@ -85,7 +85,7 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   const windows = new GrantWindows(revokedAmong(store));
   const notifier = new Notifier(store, settings, log);
   const accessGate = new AccessGate(store, policies, windows);
-  const accessRequests = new AccessRequests(store, audit, dir, secrets, policies, windows, notifier);
+  const accessRequests = new AccessRequests(store, audit, secrets, policies, windows, notifier);
   const launching = new Launching({ tickets, launchers, secrets, templates, access, dir, settings, sessions, audit, log, auth, sshKeys, ports: { ssh: config.sshPort, rdp: config.rdpPort }, accessGate });
   await dir.seedBuiltinRoles();
   await templates.seedBuiltins();

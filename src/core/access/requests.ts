@@ -7,7 +7,6 @@ import type { Store } from '../../store/db.js';
 import type { AccessRequestsTable } from '../../store/schema.js';
 import type { AuditService } from '../audit/service.js';
 import { badRequest, conflict, forbidden, notFound } from '../errors.js';
-import type { Directory } from '../identity/directory.js';
 import { actorOf, type Principal } from '../identity/principal.js';
 import type { Protocol } from '../launch/launchers.js';
 import { newId, now, parseJson } from '../util.js';
@@ -55,7 +54,6 @@ export class AccessRequests {
   constructor(
     private readonly store: Store,
     private readonly audit: AuditService,
-    private readonly dir: Directory,
     private readonly secrets: Secrets,
     private readonly policies: Policies,
     private readonly windows: GrantWindows,
