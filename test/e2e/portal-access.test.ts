@@ -11,6 +11,7 @@ import { ensureTargetAccount } from '../support/accounts.js';
 import { launchBrowser, newContext, screenshot, stepRunner, until, type Ctx } from '../support/browser.js';
 import { seedPortal } from '../support/portal-seed.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
+import { ADMIN_PASSWORD } from '../support/harness.js';
 import { startSshd, type Sshd } from '../support/sshd.js';
 
 const USERS = {
@@ -32,12 +33,12 @@ describe('access requests in the portal', { timeout: 90_000 }, () => {
     return r.body;
   };
 
-  async function signIn(username: keyof typeof USERS): Promise<Page> {
+  async function signIn(username: keyof typeof USERS | 'admin'): Promise<Page> {
     const c = await newContext(browser, gw.running.url);
     contexts.push(c);
     await c.page.goto(url('/'));
     await c.page.getByLabel('Username', { exact: true }).fill(username);
-    await c.page.getByLabel('Password', { exact: true }).fill(USERS[username].password);
+    await c.page.getByLabel('Password', { exact: true }).fill(username === 'admin' ? ADMIN_PASSWORD : USERS[username].password);
     await c.page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await c.page.getByRole('heading', { name: 'My access', level: 1 }).waitFor();
     return c.page;
@@ -93,5 +94,21 @@ describe('access requests in the portal', { timeout: 90_000 }, () => {
       await ada.goto(url('/'));
       await sshRow(ada).getByRole('button', { name: 'Copy ssh command' }).click();
       await ada.getByText(/ssh -p \d+ \S+@/).first().waitFor();
+    }));
+
+  it('an administrator lists and creates policies', () =>
+    step(async () => {
+      const admin = await signIn('admin');
+      await admin.getByRole('navigation', { name: 'Main navigation' }).getByRole('link', { name: 'Access policies', exact: true }).click();
+      await admin.getByRole('heading', { name: 'Access policies', level: 1 }).waitFor();
+      await admin.getByRole('row').filter({ hasText: 'portal-policy' }).filter({ hasText: '2 of ben, cyd' }).waitFor();
+      await admin.getByLabel('Name', { exact: true }).fill('night-policy');
+      await admin.getByLabel('Approvers', { exact: true }).fill('ben, cyd');
+      await admin.getByLabel('Allow RDP', { exact: true }).uncheck();
+      await admin.getByRole('button', { name: 'Create policy' }).click();
+      await admin.getByRole('row').filter({ hasText: 'night-policy' }).filter({ hasText: 'SSH, TELNET' }).waitFor();
+      await screenshot(admin, '42-admin-access-policies');
+      const created = (await api('GET', '/api/v1/access-policies/night-policy')) as { approvalsRequired: number; allowedModes: string[] };
+      assert.deepEqual([created.approvalsRequired, created.allowedModes], [1, ['ssh', 'telnet']]);
     }));
 });

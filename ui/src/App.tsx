@@ -30,6 +30,7 @@ const Templates = lazy(() => import('./pages/admin/Templates').then((m) => ({ de
 const TemplateEdit = lazy(() => import('./pages/admin/Templates').then((m) => ({ default: m.TemplateEdit })));
 const Launchers = lazy(() => import('./pages/admin/Launchers').then((m) => ({ default: m.Launchers })));
 const LauncherEdit = lazy(() => import('./pages/admin/Launchers').then((m) => ({ default: m.LauncherEdit })));
+const AccessPolicies = lazy(() => import('./pages/admin/AccessPolicies').then((m) => ({ default: m.AccessPolicies })));
 const Settings = lazy(() => import('./pages/admin/Settings').then((m) => ({ default: m.Settings })));
 const Audit = lazy(() => import('./pages/admin/Audit').then((m) => ({ default: m.Audit })));
 
@@ -62,6 +63,7 @@ const ROUTES: Route[] = [
   { path: '/admin/templates/:id', need: ['manage_templates'], render: (p) => <TemplateEdit id={p.id!} /> },
   { path: '/admin/launchers', need: ['manage_templates'], render: () => <Launchers /> },
   { path: '/admin/launchers/:id', need: ['manage_templates'], render: (p) => <LauncherEdit id={p.id!} /> },
+  { path: '/admin/access-policies', need: ['administer'], render: () => <AccessPolicies /> },
   { path: '/admin/settings', need: ['administer'], render: () => <Settings /> },
   { path: '/admin/audit', need: ['audit'], render: () => <Audit /> },
 ];
