@@ -8,6 +8,7 @@ import { checkPasswordPolicy, hashPassword } from '../core/identity/passwords.js
 import { AppError } from '../core/errors.js';
 import { ACCESS_LEVELS, api, type AccessLevel, type Ok } from '../web/contract/index.js';
 import { ApiError, apiError, call, callApi, clearState, loadState, parseJson, pathOf, saveState, stateFile, type CliState } from './client.js';
+import { registerAccessCommands } from './access.js';
 import { askHidden, readStdin } from './prompt.js';
 import { bootstrapAdmin, withCore } from './offline.js';
 import { auditVerify, checkpointExport, recordingVerify, type AuditVerifyOptions } from './verify.js';
@@ -374,6 +375,8 @@ program
     process.stdout.write(`master key rotated: ${r.previousKeyId} -> ${r.keyId}, ${r.rewrapped} data keys rewrapped in ${r.seconds}s\n`);
     if (r.keySource === 'env') process.stdout.write('set GATEHOUSE_MASTER_KEY to the new key before the next restart\n');
   });
+
+registerAccessCommands(program, { session, out, table, secretIdOf });
 
 program.exitOverride();
 try {

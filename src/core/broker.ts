@@ -81,6 +81,11 @@ export interface SessionHandle {
   verifyHostKey(keyType: string, fingerprint: string): Promise<'pinned' | 'match' | 'mismatch'>;
   /** Called once when an auditor, a timer or shutdown ends the session; the reason is for the person. */
   onTerminate(cb: (reason: string) => void): void;
+  /**
+   * A one-line message for the person while the session goes on (their approved access
+   * ends in five minutes): terminal doors write it to the terminal; others may ignore it.
+   */
+  onNotice(cb: (text: string) => void): void;
   end(reason: string): Promise<void>;
 }
 
@@ -109,7 +114,7 @@ export interface SessionBroker {
   doorRefused(reason: 'missing' | 'tls_required', ctx: RedeemContext, details?: Record<string, unknown>, ticket?: string): Promise<void>;
 }
 
-export type RefusalReason = 'unknown' | 'used' | 'expired' | 'ip_mismatch' | 'permission_withdrawn' | 'launcher_inactive' | 'target_missing' | 'misplaced' | 'missing' | 'tls_required';
+export type RefusalReason = 'unknown' | 'used' | 'expired' | 'ip_mismatch' | 'permission_withdrawn' | 'launcher_inactive' | 'target_missing' | 'misplaced' | 'missing' | 'tls_required' | 'access_policy';
 
 export class TicketRefused extends Error {
   constructor(readonly reason: RefusalReason, readonly detail?: string) {

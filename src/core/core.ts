@@ -21,6 +21,11 @@ import { Sessions } from './sessions/service.js';
 import { loadNodeId } from './node-id.js';
 import { SshKeys } from './identity/ssh-keys.js';
 import { Health } from './health.js';
+import { AccessGate, revokedAmong } from './access/gate.js';
+import { Notifier } from './access/notify.js';
+import { Policies } from './access/policies.js';
+import { AccessRequests } from './access/requests.js';
+import { GrantWindows } from './access/windows.js';
 import { join } from 'node:path';
 
 export interface Core {
@@ -43,6 +48,11 @@ export interface Core {
   sshKeys: SshKeys;
   /** The broker protocols use (ticket redeem → live session). */
   launching: Launching;
+  /** Access request policies, requests, approvals and grants (core/access). */
+  policies: Policies;
+  accessRequests: AccessRequests;
+  accessGate: AccessGate;
+  notifier: Notifier;
   /** Whether the database and the recordings directory can be written (/healthz). */
   health: Health;
   version: string;
@@ -71,11 +81,16 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   const sessions = new Sessions(store, audit, log, join(config.dataDir, 'recordings'), loadNodeId(config.dataDir));
   const health = new Health(store, sessions.recordingsDir, () => sessions.lastRecordingFailure, log);
   const sshKeys = new SshKeys(store, audit);
-  const launching = new Launching({ tickets, launchers, secrets, templates, access, dir, settings, sessions, audit, log, auth, sshKeys, ports: { ssh: config.sshPort, rdp: config.rdpPort } });
+  const policies = new Policies(store, audit, dir, secrets, folders);
+  const windows = new GrantWindows(revokedAmong(store));
+  const notifier = new Notifier(store, settings, log);
+  const accessGate = new AccessGate(store, policies, windows);
+  const accessRequests = new AccessRequests(store, audit, secrets, policies, windows, notifier);
+  const launching = new Launching({ tickets, launchers, secrets, templates, access, dir, settings, sessions, audit, log, auth, sshKeys, ports: { ssh: config.sshPort, rdp: config.rdpPort }, accessGate });
   await dir.seedBuiltinRoles();
   await templates.seedBuiltins();
   await launchers.seedBuiltins();
-  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, launchers, tickets, sessions, sshKeys, launching, health, version: VERSION };
+  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, launchers, tickets, sessions, sshKeys, launching, policies, accessRequests, accessGate, notifier, health, version: VERSION };
 }
 
 /** Creates the first administrator when the directory is empty. Returns the password only when it was generated. */

@@ -61,6 +61,24 @@ export const SETTINGS = {
     parse: int(0, 100000),
   } satisfies Def<number>,
   loginTokenMinutes: { default: 720, description: 'Lifetime of tokens issued by /auth/login, in minutes.', parse: int(5, 43200) } satisfies Def<number>,
+  smtpHost: {
+    default: '',
+    description: 'SMTP relay for access request e-mails (requests to approvers; decisions, revocations to requesters). Empty: no e-mail, the portal only.',
+    parse: (v: unknown) => {
+      if (typeof v !== 'string' || v.length > 255 || /\s/.test(v)) throw new Error('must be a host name or address, or empty');
+      return v;
+    },
+  } satisfies Def<string>,
+  smtpPort: { default: 25, description: 'Port of the SMTP relay (25, 587 with STARTTLS offered by the relay, 465 with smtpSecure).', parse: int(1, 65535) } satisfies Def<number>,
+  smtpSecure: { default: false, description: 'Connect to the SMTP relay over TLS from the start (port 465). Otherwise STARTTLS is used when the relay offers it.', parse: bool } satisfies Def<boolean>,
+  smtpFrom: {
+    default: 'gatehouse@localhost',
+    description: 'The From address of access request e-mails.',
+    parse: (v: unknown) => {
+      if (typeof v !== 'string' || v.length < 3 || v.length > 255 || !v.includes('@')) throw new Error('must be an e-mail address');
+      return v;
+    },
+  } satisfies Def<string>,
   auditCheckpointSeconds: { default: 300, description: 'How often the audit chain head is signed (also at shutdown).', parse: int(10, 86400) } satisfies Def<number>,
 } as const;
 

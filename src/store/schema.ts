@@ -86,6 +86,8 @@ export interface FoldersTable {
   inheritPermissions: Flag;
   createdAt: number;
   updatedAt: number;
+  /** The access request policy attached here (004_access_policies); null: inherited or none. */
+  policyId?: string | null;
 }
 
 export interface TemplatesTable {
@@ -109,6 +111,8 @@ export interface SecretsTable {
   createdBy: string | null;
   createdAt: number;
   updatedAt: number;
+  /** The access request policy attached here (004_access_policies); null: the folder's, or none. */
+  policyId?: string | null;
 }
 
 export type ObjectType = 'secret' | 'folder';
@@ -243,7 +247,82 @@ export interface SshUserKeysTable {
   createdAt: number;
 }
 
+export interface AccessPoliciesTable {
+  id: string;
+  name: string;
+  description: string;
+  /** JSON {users: id[], groups: id[]}. */
+  approvers: string;
+  approvalsRequired: number;
+  /** JSON {users: id[], groups: id[]}. */
+  preApproved: string;
+  defaultWindowMinutes: number;
+  maxWindowMinutes: number;
+  /** JSON {days, from, to, timeZone} or null (any time). */
+  allowedHours: string | null;
+  /** JSON array of protocols. */
+  allowedModes: string;
+  mfa: 'never' | 'always' | 'untrusted';
+  /** JSON array of CIDRs. */
+  trustedNetworks: string;
+  mfaMaxAgeMinutes: number;
+  recordingRequired: Flag;
+  consentText: string;
+  checkoutRequired: Flag;
+  reasonRequired: Flag;
+  ticketReference: 'none' | 'optional' | 'required';
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type AccessRequestStatus = 'pending' | 'approved' | 'denied' | 'cancelled';
+
+export interface AccessRequestsTable {
+  id: string;
+  secretId: string;
+  secretName: string;
+  requesterId: string;
+  requesterName: string;
+  policyId: string;
+  reason: string;
+  ticketRef: string | null;
+  /** JSON array of protocols. */
+  modes: string;
+  startAt: number;
+  endAt: number;
+  approvalsRequired: number;
+  status: AccessRequestStatus;
+  decidedAt: number | null;
+  createdAt: number;
+}
+
+export interface AccessApprovalsTable {
+  requestId: string;
+  approverId: string;
+  approverName: string;
+  decision: 'approve' | 'deny';
+  comment: string;
+  at: number;
+}
+
+export interface AccessGrantsTable {
+  id: string;
+  requestId: string;
+  userId: string;
+  secretId: string;
+  modes: string;
+  startAt: number;
+  endAt: number;
+  revokedAt: number | null;
+  revokedBy: string | null;
+  createdAt: number;
+}
+
 export interface Database {
+  accessPolicies: AccessPoliciesTable;
+  accessRequests: AccessRequestsTable;
+  accessApprovals: AccessApprovalsTable;
+  accessGrants: AccessGrantsTable;
   launchers: LaunchersTable;
   tickets: TicketsTable;
   sessions: SessionsTable;

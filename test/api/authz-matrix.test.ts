@@ -131,6 +131,21 @@ const TABLE: Record<string, Row> = {
   'GET /api/v1/me/ssh-keys':                     [Y, Y, Y, Y],
   'POST /api/v1/me/ssh-keys':                    [Y, Y, Y, Y],
   'DELETE /api/v1/me/ssh-keys/:id':              [Y, Y, Y, Y],
+  // access request policies: administrators only (attaching one is PATCH of a secret or folder with policyId)
+  'GET /api/v1/access-policies':                 [Y, N, N, N],
+  'POST /api/v1/access-policies':                [Y, N, N, N],
+  'GET /api/v1/access-policies/:id':             [Y, N, N, N],
+  'PATCH /api/v1/access-policies/:id':           [Y, N, N, N],
+  'DELETE /api/v1/access-policies/:id':          [Y, N, N, N],
+  // access requests: everyone lists their own; requesting needs the launch permission (and view on
+  // the secret); the :id rows are about someone else's request under a policy naming the caller as
+  // an approver, so the policy, not the role, decides
+  'GET /api/v1/access-requests':                 [Y, Y, Y, Y],
+  'POST /api/v1/access-requests':                [Y, Y, N, N],
+  'GET /api/v1/access-requests/:id':             [Y, Y, Y, Y],
+  'POST /api/v1/access-requests/:id/approve':    [Y, Y, Y, Y],
+  'POST /api/v1/access-requests/:id/deny':       [Y, Y, Y, Y],
+  'POST /api/v1/access-requests/:id/revoke':     [Y, Y, Y, Y],
 };
 
 interface Actor {
@@ -157,6 +172,10 @@ interface Fixtures {
   client: { clientId: string; clientSecret: string };
   /** An ended, recorded session of the bootstrap administrator. */
   sessionId: string;
+  /** A secret under an access request policy whose approvers are every actor and the bootstrap administrator. */
+  policySecretId: string;
+  /** A User who requests access to it (approver of nothing). */
+  requesterToken: string;
 }
 
 /** A recorded session on a secret, started the way the SSH door starts one (the target is never contacted); ended unless `live`. */
@@ -217,6 +236,14 @@ for (const kind of DB_KINDS) {
      * accounts cannot launch, but the routes that take a ticket are open to every signed-in user.
      */
     const mkTicket = async (a: Actor, launcher = 'ssh') => (await t.core.tickets.issue({ userId: a.id, secretId: fx.secretId, launcherId: (await t.core.launchers.get(launcher)).id, clientIp: null, ttlSeconds: 300 })).ticket;
+    const mkPolicy = async () => (await admin('POST', '/api/v1/access-policies', { name: uniq('policy'), approvers: [{ principalType: 'user', principal: 'admin' }] })).id as string;
+    /** A pending request of the requester on the policy secret; approved by the bootstrap administrator when `granted`. */
+    const mkRequest = async (granted: boolean) => {
+      const r = await t.req('POST', '/api/v1/access-requests', { token: fx.requesterToken, body: { secretId: fx.policySecretId, reason: 'matrix' } });
+      assert.equal(r.statusCode, 201, r.body);
+      if (granted) await admin('POST', `/api/v1/access-requests/${r.json().id}/approve`, {});
+      return r.json().id as string;
+    };
     /** A session of the bootstrap administrator on the shared secret; ended unless `live`. */
     const mkSession = async (live: boolean) => startSession(t, (await admin('GET', '/api/v1/me')).id, fx.secretId, live);
 
@@ -347,6 +374,17 @@ for (const kind of DB_KINDS) {
       'GET /api/v1/recordings/:sessionId/text': async () => ({ method: 'GET', url: `/api/v1/recordings/${fx.sessionId}/text` }),
       'GET /api/v1/me/ssh-keys': async () => ({ method: 'GET', url: '/api/v1/me/ssh-keys' }),
       'POST /api/v1/me/ssh-keys': async () => ({ method: 'POST', url: '/api/v1/me/ssh-keys', body: { name: uniq('key'), publicKey: sshPublicKeyLine() } }),
+      'GET /api/v1/access-policies': async () => ({ method: 'GET', url: '/api/v1/access-policies' }),
+      'POST /api/v1/access-policies': async () => ({ method: 'POST', url: '/api/v1/access-policies', body: { name: uniq('policy'), approvers: [{ principalType: 'user', principal: 'admin' }] } }),
+      'GET /api/v1/access-policies/:id': async () => ({ method: 'GET', url: '/api/v1/access-policies/matrix-policy' }),
+      'PATCH /api/v1/access-policies/:id': async () => ({ method: 'PATCH', url: `/api/v1/access-policies/${await mkPolicy()}`, body: { description: 'changed' } }),
+      'DELETE /api/v1/access-policies/:id': async () => ({ method: 'DELETE', url: `/api/v1/access-policies/${await mkPolicy()}` }),
+      'GET /api/v1/access-requests': async () => ({ method: 'GET', url: '/api/v1/access-requests?scope=approve' }),
+      'POST /api/v1/access-requests': async () => ({ method: 'POST', url: '/api/v1/access-requests', body: { secretId: fx.policySecretId, reason: 'authorisation test' } }),
+      'GET /api/v1/access-requests/:id': async () => ({ method: 'GET', url: `/api/v1/access-requests/${await mkRequest(false)}` }),
+      'POST /api/v1/access-requests/:id/approve': async () => ({ method: 'POST', url: `/api/v1/access-requests/${await mkRequest(false)}/approve`, body: { comment: 'ok' } }),
+      'POST /api/v1/access-requests/:id/deny': async () => ({ method: 'POST', url: `/api/v1/access-requests/${await mkRequest(false)}/deny`, body: {} }),
+      'POST /api/v1/access-requests/:id/revoke': async () => ({ method: 'POST', url: `/api/v1/access-requests/${await mkRequest(true)}/revoke`, body: { comment: 'over' } }),
       'DELETE /api/v1/me/ssh-keys/:id': async (a) => {
         const r = await t.req('POST', '/api/v1/me/ssh-keys', { token: a.token, body: { name: uniq('key'), publicKey: sshPublicKeyLine() } });
         assert.equal(r.statusCode, 201, r.body);
@@ -373,7 +411,13 @@ for (const kind of DB_KINDS) {
       await admin('PUT', `/api/v1/folders/${folder.id}/permissions`, everyone);
       await admin('PUT', `/api/v1/secrets/${secret.id}/permissions`, everyone);
       const client = await admin('POST', `/api/v1/users/${actors.Application.id}/client-credentials`);
-      fx = { folderId: folder.id, secretId: secret.id, client, sessionId: '' };
+      const requester = await t.user('access-requester', ['User']);
+      const approvers = [...ROLES.map((r) => ({ principalType: 'user', principal: actors[r].id })), { principalType: 'user', principal: 'admin' }];
+      await admin('POST', '/api/v1/access-policies', { name: 'matrix-policy', approvers, approvalsRequired: 1 });
+      const policySecret = await admin('POST', '/api/v1/secrets', { name: 'policy-secret', template: 'unix-account', fields: { machine: 'db2', username: 'root', password: 'matrix-Secret-2' } });
+      await admin('PATCH', `/api/v1/secrets/${policySecret.id}`, { policyId: 'matrix-policy' });
+      await admin('PUT', `/api/v1/secrets/${policySecret.id}/permissions`, { entries: [...everyone.entries, { principalType: 'user', principal: requester.id, level: 'view' }] });
+      fx = { folderId: folder.id, secretId: secret.id, client, sessionId: '', policySecretId: policySecret.id, requesterToken: requester.token };
       fx.sessionId = (await mkSession(false)).id;
     });
     after(async () => {

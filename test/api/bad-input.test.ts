@@ -219,6 +219,11 @@ interface Fixtures {
   pemPrivateKey: string;
   /** An SSH key the administrator has registered. */
   registeredKey: string;
+  /** An access request policy (approver: target-user) attached to policySecretId. */
+  policyId: string;
+  policySecretId: string;
+  /** A pending access request of the administrator's on policySecretId. */
+  requestId: string;
 }
 
 /** One entry per route: a valid request plus route-specific mistakes. */
@@ -356,6 +361,7 @@ const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
         { name: 'move into itself', url: `/api/v1/folders/${fx.folderId}`, body: { parentId: fx.folderId }, expect: 400, code: 'invalid_request' },
         { name: 'move under an unknown folder', url: `/api/v1/folders/${fx.folderId}`, body: { parentId: MISSING_ID }, expect: 404, code: 'not_found' },
         { name: 'move under an empty parent id', url: `/api/v1/folders/${fx.folderId}`, body: { parentId: '' }, expect: 404, code: 'not_found' },
+        { name: 'attach an unknown access policy', url: `/api/v1/folders/${fx.folderId}`, body: { policyId: MISSING_ID }, expect: 404, code: 'not_found' },
       ],
     },
     'DELETE /api/v1/folders/:id': { extra: [{ name: 'folder is not empty', url: `/api/v1/folders/${fx.folderId}`, expect: 409, code: 'folder_not_empty' }] },
@@ -411,6 +417,7 @@ const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
         { name: 'unknown field', url: `/api/v1/secrets/${fx.secretId}`, body: { fields: { colour: 'red' } }, expect: 400, code: 'invalid_request' },
         { name: 'move to an unknown folder', url: `/api/v1/secrets/${fx.secretId}`, body: { folderId: MISSING_ID }, expect: 404, code: 'not_found' },
         { name: 'move to an empty folder id', url: `/api/v1/secrets/${fx.secretId}`, body: { folderId: '' }, expect: 404, code: 'not_found' },
+        { name: 'attach an unknown access policy', url: `/api/v1/secrets/${fx.secretId}`, body: { policyId: 'no-such-policy' }, expect: 404, code: 'not_found' },
       ],
     },
     'DELETE /api/v1/secrets/:id': {},
@@ -533,6 +540,72 @@ const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
       ],
     },
     'DELETE /api/v1/me/ssh-keys/:id': {},
+
+    'GET /api/v1/access-policies': {},
+    'POST /api/v1/access-policies': {
+      body: {
+        name: 'never-created-policy',
+        description: 'x',
+        approvers: [{ principalType: 'user', principal: fx.userId }],
+        approvalsRequired: 1,
+        preApproved: [],
+        defaultWindowMinutes: 60,
+        maxWindowMinutes: 120,
+        allowedHours: { days: [1, 2, 3, 4, 5], from: '08:00', to: '18:00', timeZone: 'UTC' },
+        allowedModes: ['ssh'],
+        mfa: 'never',
+        trustedNetworks: ['10.0.0.0/8'],
+        mfaMaxAgeMinutes: 5,
+        recordingRequired: false,
+        consentText: '',
+        checkoutRequired: false,
+        reasonRequired: true,
+        ticketReference: 'none',
+      },
+      extra: [
+        { name: 'existing name', url: '/api/v1/access-policies', body: { name: 'target-policy', approvers: [{ principalType: 'user', principal: fx.userId }] }, expect: 409, code: 'name_taken' },
+        { name: 'unknown approver', url: '/api/v1/access-policies', body: { name: 'p1', approvers: [{ principalType: 'user', principal: 'nobody-here' }] }, expect: 400, code: 'invalid_request' },
+        { name: 'unknown approver group', url: '/api/v1/access-policies', body: { name: 'p1', approvers: [{ principalType: 'group', principal: 'no-such-group' }] }, expect: 400, code: 'invalid_request' },
+        { name: 'no approvers and nobody pre-approved', url: '/api/v1/access-policies', body: { name: 'p1' }, expect: 400, code: 'invalid_policy' },
+        { name: 'more approvals than approvers', url: '/api/v1/access-policies', body: { name: 'p1', approvers: [{ principalType: 'user', principal: fx.userId }], approvalsRequired: 3 }, expect: 400, code: 'invalid_policy' },
+        { name: 'default window over the maximum', url: '/api/v1/access-policies', body: { name: 'p1', approvers: [{ principalType: 'user', principal: fx.userId }], defaultWindowMinutes: 90, maxWindowMinutes: 60 }, expect: 400, code: 'invalid_policy' },
+        { name: 'not a CIDR', url: '/api/v1/access-policies', body: { name: 'p1', approvers: [{ principalType: 'user', principal: fx.userId }], trustedNetworks: ['10.0.0.0/33'] }, expect: 400, code: 'invalid_policy' },
+        { name: 'unknown time zone', url: '/api/v1/access-policies', body: { name: 'p1', approvers: [{ principalType: 'user', principal: fx.userId }], allowedHours: { days: [], from: '08:00', to: '18:00', timeZone: 'Mars/Olympus' } }, expect: 400, code: 'invalid_policy' },
+        { name: 'hours not HH:MM', url: '/api/v1/access-policies', body: { name: 'p1', approvers: [{ principalType: 'user', principal: fx.userId }], allowedHours: { days: [], from: '8', to: '25:00', timeZone: 'UTC' } }, expect: 400, code: 'invalid_request' },
+        { name: 'same from and to', url: '/api/v1/access-policies', body: { name: 'p1', approvers: [{ principalType: 'user', principal: fx.userId }], allowedHours: { days: [], from: '08:00', to: '08:00', timeZone: 'UTC' } }, expect: 400, code: 'invalid_policy' },
+      ],
+    },
+    'GET /api/v1/access-policies/:id': {},
+    'PATCH /api/v1/access-policies/:id': {
+      body: { description: 'changed', allowedHours: { days: [0, 6], from: '22:00', to: '06:00', timeZone: 'Europe/Berlin' } },
+      extra: [{ name: 'more approvals than approvers', url: `/api/v1/access-policies/${fx.policyId}`, body: { approvalsRequired: 5 }, expect: 400, code: 'invalid_policy' }],
+    },
+    'DELETE /api/v1/access-policies/:id': { extra: [{ name: 'policy still attached', url: `/api/v1/access-policies/${fx.policyId}`, expect: 409, code: 'policy_in_use' }] },
+    'GET /api/v1/access-requests': { extra: [{ name: 'everyone\'s requests without administer', url: '/api/v1/access-requests?scope=all', token: fx.selfToken, expect: 403, code: 'forbidden' }] },
+    'POST /api/v1/access-requests': {
+      body: { secretId: MISSING_ID, reason: 'x', ticketRef: 'CHG-1', start: '2030-01-01T00:00:00Z', end: '2030-01-01T01:00:00Z', modes: ['ssh'] },
+      extra: [
+        { name: 'unknown secret', url: '/api/v1/access-requests', body: { secretId: MISSING_ID, reason: 'x' }, expect: 404, code: 'not_found' },
+        { name: 'secret without a policy', url: '/api/v1/access-requests', body: { secretId: fx.secretId, reason: 'x' }, expect: 400, code: 'no_policy' },
+        { name: 'no reason', url: '/api/v1/access-requests', body: { secretId: fx.policySecretId }, expect: 400, code: 'reason_required' },
+        { name: 'blank reason', url: '/api/v1/access-requests', body: { secretId: fx.policySecretId, reason: '   ' }, expect: 400, code: 'reason_required' },
+        { name: 'start not a date', url: '/api/v1/access-requests', body: { secretId: fx.policySecretId, reason: 'x', start: 'tomorrow-ish' }, expect: 400, code: 'invalid_window' },
+        { name: 'start in the past', url: '/api/v1/access-requests', body: { secretId: fx.policySecretId, reason: 'x', start: '2001-01-01T00:00:00Z' }, expect: 400, code: 'invalid_window' },
+        { name: 'end before start', url: '/api/v1/access-requests', body: { secretId: fx.policySecretId, reason: 'x', start: '2030-01-01T02:00:00Z', end: '2030-01-01T01:00:00Z' }, expect: 400, code: 'invalid_window' },
+        { name: 'window over the maximum', url: '/api/v1/access-requests', body: { secretId: fx.policySecretId, reason: 'x', start: '2030-01-01T00:00:00Z', end: '2030-02-01T00:00:00Z' }, expect: 400, code: 'window_too_long' },
+        { name: 'mode the policy does not allow', url: '/api/v1/access-requests', body: { secretId: fx.policySecretId, reason: 'x', modes: ['rdp'] }, expect: 400, code: 'mode_not_allowed' },
+      ],
+    },
+    'GET /api/v1/access-requests/:id': {},
+    'POST /api/v1/access-requests/:id/approve': {
+      body: { comment: 'ok' },
+      extra: [{ name: 'your own request', url: `/api/v1/access-requests/${fx.requestId}/approve`, body: {}, expect: 403, code: 'forbidden' }],
+    },
+    'POST /api/v1/access-requests/:id/deny': {
+      body: { comment: 'no' },
+      extra: [{ name: 'your own request', url: `/api/v1/access-requests/${fx.requestId}/deny`, body: {}, expect: 403, code: 'forbidden' }],
+    },
+    'POST /api/v1/access-requests/:id/revoke': { body: { comment: 'over' } },
 });
 
 // Test names must exist before the fixtures do: take the route list from placeholder fixtures.
@@ -583,7 +656,14 @@ for (const kind of DB_KINDS) {
       const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
       const registeredKey = sshPublicKeyLine();
       await ok('POST', '/api/v1/me/ssh-keys', { name: 'registered', publicKey: registeredKey });
+      const policy = await ok('POST', '/api/v1/access-policies', { name: 'target-policy', approvers: [{ principalType: 'user', principal: user.id }], maxWindowMinutes: 240, allowedModes: ['ssh', 'telnet'] });
+      const policySecret = await ok('POST', '/api/v1/secrets', { name: 'target-policy-secret', template: 'unix-account', fields: { machine: 'h2', username: 'root', password: 'bad-input-pw-2' } });
+      await ok('PATCH', `/api/v1/secrets/${policySecret.id}`, { policyId: policy.id });
+      const pending = await ok('POST', '/api/v1/access-requests', { secretId: policySecret.id, reason: 'bad input fixture' });
       specs = makeSpecs({
+        policyId: policy.id,
+        policySecretId: policySecret.id,
+        requestId: pending.id,
         adminId: me.id,
         selfToken: self.token,
         logoutToken: await t.login('bad-input-self', self.password),

@@ -37,7 +37,7 @@ function uniform(r: { statusCode: number; headers: Record<string, unknown>; body
 for (const kind of DB_KINDS) {
   describe(`API contract on ${kind}`, () => {
     let t: TestApp;
-    const fx = {} as { userId: string; groupId: string; roleId: string; folderId: string; secretId: string; sessionId: string };
+    const fx = {} as { userId: string; groupId: string; roleId: string; folderId: string; secretId: string; sessionId: string; policyId: string; requestId: string };
 
     const admin = async (method: string, url: string, body?: unknown) => {
       const r = await t.req(method, url, { token: t.adminToken, ...(body !== undefined ? { body } : {}) });
@@ -80,6 +80,11 @@ for (const kind of DB_KINDS) {
       await admin('POST', '/api/v1/tokens', { name: 'contract-token', scopes: ['read'] });
       await admin('POST', '/api/v1/me/ssh-keys', { name: 'contract-k1', publicKey: sshPublicKeyLine() });
       await admin('POST', '/api/v1/me/ssh-keys', { name: 'contract-k2', publicKey: sshPublicKeyLine() });
+      fx.policyId = (await admin('POST', '/api/v1/access-policies', { name: 'contract-p1', approvers: [{ principalType: 'user', principal: 'contract-user' }] })).id;
+      await admin('POST', '/api/v1/access-policies', { name: 'contract-p2', approvers: [{ principalType: 'user', principal: 'contract-user' }] });
+      await admin('PATCH', `/api/v1/secrets/${fx.secretId}`, { policyId: fx.policyId });
+      fx.requestId = (await admin('POST', '/api/v1/access-requests', { secretId: fx.secretId, reason: 'contract 1' })).id;
+      await admin('POST', '/api/v1/access-requests', { secretId: fx.secretId, reason: 'contract 2' });
       fx.sessionId = await session(['uptime', 'whoami', 'hostname']);
       await session(['uptime']);
     });
@@ -96,6 +101,8 @@ for (const kind of DB_KINDS) {
         launchers: 'ssh',
         sessions: fx.sessionId,
         recordings: fx.sessionId,
+        'access-policies': fx.policyId,
+        'access-requests': fx.requestId,
       };
       const baseQuery: Record<string, string> = { '/api/v1/recordings': 'q=uptime' };
       const urlOf = (route: string) =>
@@ -124,6 +131,8 @@ for (const kind of DB_KINDS) {
       }
       // The walk found every list (a new list route needs its fixture above).
       assert.deepEqual(lists.sort(), [
+        '/api/v1/access-policies',
+        '/api/v1/access-requests',
         '/api/v1/audit',
         '/api/v1/folders',
         '/api/v1/groups',

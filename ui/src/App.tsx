@@ -13,6 +13,7 @@ import { MyAccess } from './pages/MyAccess';
 const Terminal = lazy(() => import('./pages/Terminal'));
 const Watch = lazy(() => import('./pages/Watch'));
 const RecordingDetail = lazy(() => import('./pages/RecordingDetail'));
+const AccessRequests = lazy(() => import('./pages/AccessRequests').then((m) => ({ default: m.AccessRequests })));
 const Account = lazy(() => import('./pages/Account').then((m) => ({ default: m.Account })));
 const LiveSessions = lazy(() => import('./pages/LiveSessions').then((m) => ({ default: m.LiveSessions })));
 const Recordings = lazy(() => import('./pages/Recordings').then((m) => ({ default: m.Recordings })));
@@ -29,6 +30,7 @@ const Templates = lazy(() => import('./pages/admin/Templates').then((m) => ({ de
 const TemplateEdit = lazy(() => import('./pages/admin/Templates').then((m) => ({ default: m.TemplateEdit })));
 const Launchers = lazy(() => import('./pages/admin/Launchers').then((m) => ({ default: m.Launchers })));
 const LauncherEdit = lazy(() => import('./pages/admin/Launchers').then((m) => ({ default: m.LauncherEdit })));
+const AccessPolicies = lazy(() => import('./pages/admin/AccessPolicies').then((m) => ({ default: m.AccessPolicies })));
 const Settings = lazy(() => import('./pages/admin/Settings').then((m) => ({ default: m.Settings })));
 const Audit = lazy(() => import('./pages/admin/Audit').then((m) => ({ default: m.Audit })));
 
@@ -42,6 +44,7 @@ interface Route {
 const ROUTES: Route[] = [
   { path: '/', render: () => <MyAccess /> },
   { path: '/account', render: () => <Account /> },
+  { path: '/access', render: () => <AccessRequests /> },
   { path: '/terminal/:secretId/:launcher', bare: true, render: (p) => <Terminal secretId={p.secretId!} launcher={p.launcher!} /> },
   { path: '/sessions/live', need: ['manage_sessions'], render: () => <LiveSessions /> },
   { path: '/sessions/live/:id', need: ['manage_sessions'], bare: true, render: (p) => <Watch id={p.id!} /> },
@@ -60,6 +63,7 @@ const ROUTES: Route[] = [
   { path: '/admin/templates/:id', need: ['manage_templates'], render: (p) => <TemplateEdit id={p.id!} /> },
   { path: '/admin/launchers', need: ['manage_templates'], render: () => <Launchers /> },
   { path: '/admin/launchers/:id', need: ['manage_templates'], render: (p) => <LauncherEdit id={p.id!} /> },
+  { path: '/admin/access-policies', need: ['administer'], render: () => <AccessPolicies /> },
   { path: '/admin/settings', need: ['administer'], render: () => <Settings /> },
   { path: '/admin/audit', need: ['audit'], render: () => <Audit /> },
 ];

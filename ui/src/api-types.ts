@@ -8,6 +8,8 @@ import type { AccessLevel, SettingsResponse as Settings } from '../../src/web/co
 
 export type {
   AccessLevel,
+  AccessPolicy,
+  AccessRequest,
   Acl,
   AclEntry,
   AuditEvent,

@@ -1,6 +1,7 @@
 // Launching: issue a single-use ticket for (user, secret, launcher), and the broker
 // that protocols call to turn a ticket into a live, recorded session.
 import type { Logger } from 'pino';
+import type { AccessGate } from '../access/gate.js';
 import type { AuditService } from '../audit/service.js';
 import type { ConnectPlan, RedeemContext, SessionBroker, SessionHandle } from '../broker.js';
 import { TicketRefused, type RefusalReason } from '../broker.js';
@@ -45,6 +46,8 @@ export class Launching implements SessionBroker {
       auth: Auth;
       sshKeys: SshKeys;
       ports: { ssh: number; rdp: number };
+      /** Access request policies: grants, modes and hours (core/access). */
+      accessGate: AccessGate;
     },
   ) {}
 
@@ -88,6 +91,8 @@ export class Launching implements SessionBroker {
     if (!launcher.active) return { reason: 'launcher_inactive', detail: `launcher ${launcher.name} is inactive` };
     const mapped = await this.launchersFor(secret.templateId);
     if (!mapped.some((l) => l.id === launcher.id)) return { reason: 'launcher_inactive', detail: `launcher ${launcher.name} is not mapped to the secret's template` };
+    const gate = await this.deps.accessGate.check(p, secretId, launcher.protocol);
+    if (!gate.ok) return { reason: 'access_policy', detail: gate.message };
     return null;
   }
 
@@ -102,6 +107,7 @@ export class Launching implements SessionBroker {
     }
     const cred = await this.deps.secrets.credential(secret.id);
     if (!cred.machine) throw badRequest('this secret has no machine to connect to', 'no_target');
+    await this.deps.accessGate.requireLaunch(p, secret.id, launcher.protocol);
     const ttl = await this.deps.settings.ticketLifetimeSeconds();
     const { ticket, expiresAt } = await this.deps.tickets.issue({ userId: p.userId, secretId: secret.id, launcherId: launcher.id, clientIp: opts.bindIp ? opts.clientIp : null, ttlSeconds: ttl });
     await this.deps.audit.record(
@@ -161,7 +167,7 @@ export class Launching implements SessionBroker {
       const cred = await this.deps.secrets.credential(row.secretId);
       const plan = this.plan(sessionId, { id: user.id, username: user.username }, cred, launcher);
       await this.deps.audit.record({ id: user.id, name: user.username, ip: ctx.clientIp }, { action: 'ticket.redeem', target: { type: 'secret', id: row.secretId }, details: { ticketId: row.id, sessionId, door: ctx.door } });
-      return await this.deps.sessions.start(plan, ctx);
+      return await this.deps.accessGate.bind(await this.deps.sessions.start(plan, ctx));
     } catch (e) {
       if (e instanceof TicketRefused) return this.refuse(e, ctx, { id: row?.userId ?? null, name: null }, { ticketId: row?.id ?? null, secretId: row?.secretId ?? null });
       throw e;
@@ -183,7 +189,7 @@ export class Launching implements SessionBroker {
       const cred = await this.deps.secrets.credential(secret.id);
       const plan = this.plan(newId(), { id: user.id, username: user.username }, cred, launcher);
       await this.deps.audit.record({ id: user.id, name: user.username, ip: ctx.clientIp }, { action: 'secret.launch', target: { type: 'secret', id: secret.id }, details: { name: secret.name, launcher: launcher.name, protocol: launcher.protocol, door: ctx.door, direct: true } });
-      return await this.deps.sessions.start(plan, ctx);
+      return await this.deps.accessGate.bind(await this.deps.sessions.start(plan, ctx));
     } catch (e) {
       if (e instanceof TicketRefused) return this.refuse(e, ctx, { id: userId, name: user.username }, { secret: secretRef });
       if (e instanceof AppError) return this.refuse(new TicketRefused('permission_withdrawn', e.message), ctx, { id: userId, name: user.username }, { secret: secretRef });

@@ -51,6 +51,7 @@ export class LiveSession implements SessionHandle {
   private typed = new TypedLines();
   private subscribers = new Set<Subscriber>();
   private terminators: ((reason: string) => void)[] = [];
+  private noticeListeners: ((text: string) => void)[] = [];
   private idleTimer: NodeJS.Timeout | null = null;
   private maxTimer: NodeJS.Timeout | null = null;
   private ended = false;
@@ -247,6 +248,18 @@ export class LiveSession implements SessionHandle {
   onTerminate(cb: (reason: string) => void): void {
     if (this.terminated) cb(this.terminated);
     else this.terminators.push(cb);
+  }
+
+  onNotice(cb: (text: string) => void): void {
+    this.noticeListeners.push(cb);
+  }
+
+  /** A one-line message for the person while the session goes on (e.g. their access ends soon); recorded as a marker. */
+  notice(text: string): void {
+    if (this.terminated || this.ended) return;
+    this.cast?.event('m', `notice: ${text}`);
+    this.ghrec?.marker('notice', text);
+    for (const cb of this.noticeListeners) cb(text);
   }
 
   terminate(reason: string): void {

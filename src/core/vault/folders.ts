@@ -13,6 +13,7 @@ export interface FolderView {
   parentId: string | null;
   inheritPermissions: boolean;
   access: AccessLevel;
+  policyId: string | null;
   createdAt: string;
 }
 
@@ -128,6 +129,6 @@ export async function resolveEntries(dir: Directory, input: AclInput): Promise<A
   return [...seen.values()];
 }
 
-function view(f: { id: string; name: string; parentId: string | null; inheritPermissions: number; createdAt: number }, level: AccessLevel): FolderView {
-  return { id: f.id, name: f.name, parentId: f.parentId, inheritPermissions: !!f.inheritPermissions, access: level, createdAt: new Date(f.createdAt).toISOString() };
+function view(f: { id: string; name: string; parentId: string | null; inheritPermissions: number; policyId?: string | null; createdAt: number }, level: AccessLevel): FolderView {
+  return { id: f.id, name: f.name, parentId: f.parentId, inheritPermissions: !!f.inheritPermissions, access: level, policyId: f.policyId ?? null, createdAt: new Date(f.createdAt).toISOString() };
 }

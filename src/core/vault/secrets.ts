@@ -26,6 +26,8 @@ export interface SecretView {
   username: string | null;
   inheritPermissions: boolean;
   access: AccessLevel;
+  /** The access request policy attached to the secret itself (core/access). */
+  policyId: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -96,6 +98,7 @@ export class Secrets {
       username: pick(tpl.usernameField),
       inheritPermissions: !!s.inheritPermissions,
       access: level,
+      policyId: s.policyId ?? null,
       createdAt: new Date(s.createdAt).toISOString(),
       updatedAt: new Date(s.updatedAt).toISOString(),
     };

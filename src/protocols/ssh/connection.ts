@@ -14,7 +14,7 @@ import { TerminalOpenError } from '../targets/open-terminal.js';
 import type { TerminalTarget } from '../targets/terminal.js';
 import { bridgeTelnet } from './telnet-bridge.js';
 import { ConnectionGuard, destroyConnection } from './guard.js';
-import { ChannelRelay, endChannel } from './relay.js';
+import { ChannelRelay, endChannel, safeWrite } from './relay.js';
 import type { Startup } from '../preauth-limiter.js';
 
 export interface SshConnectionOptions {
@@ -46,6 +46,8 @@ export class SshConnection {
   private target: Promise<Client> | null = null;
   private readonly streams = new Set<ServerChannel>();
   private readonly ptyStreams = new WeakSet<ServerChannel>();
+  /** A notice from the core that came before any terminal channel was open. */
+  private heldNotice: string | null = null;
   private readonly relays = new WeakMap<ServerChannel, ChannelRelay>();
   /** The session was terminated (by an auditor, a timer, shutdown or a failed recording). */
   private closing = false;
@@ -212,6 +214,13 @@ export class SshConnection {
       }
       this.hangUp(250);
     });
+    // A notice (the approved access ends soon) goes to every terminal of the connection, after what is queued.
+    // Before any terminal is open it is held for the first one.
+    h.onNotice((text) => {
+      let told = false;
+      for (const s of this.streams) if (this.ptyStreams.has(s)) told = safeWrite(s, noticeLine(text)) || told;
+      this.heldNotice = told ? null : text;
+    });
   }
 
   private ensureTarget(h: SessionHandle): Promise<Client> {
@@ -290,6 +299,10 @@ export class SshConnection {
       return;
     }
     if (this.closing || !streams.has(stream)) return; // terminated or the person left meanwhile
+    if (req.pty && this.heldNotice !== null) {
+      safeWrite(stream, noticeLine(this.heldNotice));
+      this.heldNotice = null;
+    }
     // req.pty is read where it is used: a window change while the target is reached updates it.
     const term: TerminalInfo = { cols: req.pty?.cols || 80, rows: req.pty?.rows || 24, term: req.pty?.term || req.env.TERM || 'xterm' };
     if (h.plan.protocol === 'telnet') return this.openTelnet(req, kind, h, stream, term, fail);
@@ -409,3 +422,6 @@ export class SshConnection {
 function ptyOptions(p: PseudoTtyInfo) {
   return { rows: p.rows, cols: p.cols, height: p.height, width: p.width, term: p.term, modes: p.modes };
 }
+
+/** A notice from the core on the person's terminal, on a line of its own. */
+const noticeLine = (text: string) => `\r\n[gatehouse] ${text}\r\n`;

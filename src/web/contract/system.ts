@@ -14,6 +14,10 @@ const settingProps = {
   loginAuditThreshold: { type: 'integer', minimum: 0, maximum: 100000 },
   loginTokenMinutes: { type: 'integer', minimum: 5, maximum: 43200 },
   auditCheckpointSeconds: { type: 'integer', minimum: 10, maximum: 86400 },
+  smtpHost: { type: 'string', maxLength: 255 },
+  smtpPort: { type: 'integer', minimum: 1, maximum: 65535 },
+  smtpSecure: { type: 'boolean' },
+  smtpFrom: { type: 'string', maxLength: 255 },
 } as const;
 export const SETTING_NAMES = Object.keys(settingProps) as (keyof typeof settingProps)[];
 

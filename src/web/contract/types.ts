@@ -7,6 +7,7 @@ import type { ACCESS_LEVELS, aclSchema, fieldDefSchema, FIELD_TYPES, folderSchem
 import type { hostKeySchema, launcherSchema, launchSchema, PROTOCOLS, RECORDING_FORMATS, searchHitSchema, sessionSchema, sshKeySchema, textLineSchema } from './sessions.js';
 import type { healthSchema, system } from './system.js';
 import type { errorSchema, page } from './schema.js';
+import type { accessRequestSchema, policySchema } from './access.js';
 
 export type Permission = (typeof PERMISSION_NAMES)[number];
 export type Scope = (typeof SCOPE_NAMES)[number];
@@ -54,3 +55,6 @@ export type SettingsResponse = Ok<typeof system.settings>;
 export type RotateMasterKeyResponse = Ok<typeof system.rotateMasterKey>;
 
 export type ErrorBody = Model<typeof errorSchema>;
+
+export type AccessPolicy = Model<typeof policySchema>;
+export type AccessRequest = Model<typeof accessRequestSchema>;

@@ -13,7 +13,7 @@ const principalType = { type: 'string', enum: ['user', 'group'] } as const;
 const fieldValue = { type: ['string', 'number'] } as const;
 
 // ---- answers
-export const folderSchema = obj({ id: text, name: text, parentId: nullableText, inheritPermissions: bool, access: level, createdAt: time });
+export const folderSchema = obj({ id: text, name: text, parentId: nullableText, inheritPermissions: bool, access: level, /** The access request policy attached here (null: inherited or none). */ policyId: nullableText, createdAt: time });
 export const aclSchema = obj({
   inheritPermissions: bool,
   entries: { type: 'array', items: obj({ principalType, principalId: text, level, /** Username or group name. */ principalName: nullableText }) },
@@ -34,6 +34,8 @@ export const secretSchema = obj({
   username: nullableText,
   inheritPermissions: bool,
   access: level,
+  /** The access request policy attached to the secret itself (null: its folder's, or none). */
+  policyId: nullableText,
   createdAt: time,
   updatedAt: time,
 });
@@ -66,12 +68,20 @@ const templateProps = {
   launchers: { type: 'array', maxItems: 20, items: str(64) },
 } as const;
 const folderProps = { name: str(256), parentId: nullableStr(128), inheritPermissions: bool };
+/** Attach (id or name) or detach (null) an access request policy: needs administer as well as edit. */
+const policyRef = nullableStr(128);
 
 export const folders = {
   list: route('GET', '/api/v1/folders', { tags: ['folders'], summary: 'Folders you can see (parentId=root for top level)', querystring: pageQuery({ parentId: optStr(128) }), response: { 200: page(folderSchema), ...errors } }),
   create: route('POST', '/api/v1/folders', { tags: ['folders'], summary: 'Create a folder (needs manage_secrets, and edit on the parent)', body: body(folderProps, ['name']), response: { 201: folderSchema, ...errors } }),
   get: route('GET', '/api/v1/folders/:id', { tags: ['folders'], params: idParams, response: { 200: folderSchema, ...errors } }),
-  update: route('PATCH', '/api/v1/folders/:id', { tags: ['folders'], summary: 'Rename, move, or change inheritance (needs edit)', params: idParams, body: body(folderProps), response: { 200: folderSchema, ...errors } }),
+  update: route('PATCH', '/api/v1/folders/:id', {
+    tags: ['folders'],
+    summary: 'Rename, move, change inheritance (needs edit), or attach an access request policy (policyId; also needs administer)',
+    params: idParams,
+    body: body({ ...folderProps, policyId: policyRef }),
+    response: { 200: folderSchema, ...errors },
+  }),
   remove: route('DELETE', '/api/v1/folders/:id', { tags: ['folders'], summary: 'Delete an empty folder (needs owner)', params: idParams, response: { 204: noContent, ...errors } }),
   permissions: route('GET', '/api/v1/folders/:id/permissions', { tags: ['folders'], params: idParams, response: { 200: aclSchema, ...errors } }),
   setPermissions: route('PUT', '/api/v1/folders/:id/permissions', {
@@ -107,9 +117,9 @@ export const secrets = {
   get: route('GET', '/api/v1/secrets/:id', { tags: ['secrets'], summary: 'Secret metadata (needs list)', params: idParams, response: { 200: secretSchema, ...errors } }),
   update: route('PATCH', '/api/v1/secrets/:id', {
     tags: ['secrets'],
-    summary: 'Change name, folder or field values (needs edit); a null or empty field value clears it',
+    summary: 'Change name, folder or field values (needs edit); a null or empty field value clears it. policyId attaches an access request policy (also needs administer)',
     params: idParams,
-    body: body({ name: str(256), folderId: nullableStr(128), fields: fieldsBody, inheritPermissions: bool }),
+    body: body({ name: str(256), folderId: nullableStr(128), fields: fieldsBody, inheritPermissions: bool, policyId: policyRef }),
     response: { 200: secretSchema, ...errors },
   }),
   remove: route('DELETE', '/api/v1/secrets/:id', { tags: ['secrets'], summary: 'Delete a secret (needs owner)', params: idParams, response: { 204: noContent, ...errors } }),

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Core } from '../../core/core.js';
+import { accessRoutes } from './access.js';
 import { auditRoutes } from './audit.js';
 import { authRoutes } from './auth.js';
 import { directoryRoutes } from './directory.js';
@@ -33,4 +34,5 @@ export const routes =
     await app.register(recordingRoutes(core), { prefix: '/api/v1' });
     await app.register(keyRoutes(core), { prefix: '/api/v1' });
     await app.register(terminalRoutes(core, terminal), { prefix: '/api/v1' });
+    await app.register(accessRoutes(core), { prefix: '/api/v1' });
   };

@@ -104,6 +104,8 @@ export const terminalRoutes =
           // Not recordable (fail closed): the session is already terminated; say so in the error frame, then end.
           if (!handle.begin(term)) send({ type: 'error', message: 'the session could not be started; try again later' });
           handle.onTerminate((reason) => finish(reason));
+          // A notice (the approved access ends soon) is written to the terminal like output.
+          handle.onNotice((text) => socket.readyState === socket.OPEN && socket.send(Buffer.from(`\r\n[gatehouse] ${text}\r\n`), { binary: true }));
           if (ended) return;
           try {
             target = await openTerminal(handle, term);

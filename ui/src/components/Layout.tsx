@@ -16,7 +16,13 @@ interface NavItem {
 }
 
 export const NAV: { section: string; items: NavItem[] }[] = [
-  { section: '', items: [{ to: '/', label: 'My access', icon: 'key', exact: true }] },
+  {
+    section: '',
+    items: [
+      { to: '/', label: 'My access', icon: 'key', exact: true },
+      { to: '/access', label: 'Access requests', icon: 'clipboard' },
+    ],
+  },
   {
     section: 'Sessions',
     items: [
@@ -31,6 +37,7 @@ export const NAV: { section: string; items: NavItem[] }[] = [
       { to: '/admin/users', label: 'Users', icon: 'user', need: ['administer'] },
       { to: '/admin/groups', label: 'Groups', icon: 'users', need: ['administer'] },
       { to: '/admin/roles', label: 'Roles', icon: 'shield', need: ['administer'] },
+      { to: '/admin/access-policies', label: 'Access policies', icon: 'clipboard', need: ['administer'] },
       { to: '/admin/templates', label: 'Templates', icon: 'template', need: ['manage_templates'] },
       { to: '/admin/launchers', label: 'Launchers', icon: 'rocket', need: ['manage_templates'] },
       { to: '/admin/settings', label: 'Settings', icon: 'settings', need: ['administer'] },

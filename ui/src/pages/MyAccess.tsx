@@ -1,6 +1,7 @@
 // Home: the secrets the signed-in person may open, with one action per launcher.
 import { useEffect, useMemo, useState } from 'react';
-import { errorText } from '../api';
+import { ApiError, errorText } from '../api';
+import { Link } from '../router';
 import { useMe } from '../auth';
 import { CardTable } from '../components/CardTable';
 import { Icon } from '../components/Icon';
@@ -19,7 +20,11 @@ interface RowState {
   error?: string;
   result?: LaunchResponse;
   rdpMissing?: boolean;
+  /** The secret is under an access request policy and the person has no open grant. */
+  needsRequest?: boolean;
 }
+
+const needsRequest = (e: unknown) => e instanceof ApiError && (e.code === 'access_request_required' || e.code === 'access_not_yet_open');
 
 export function MyAccess() {
   useTitle('My access');
@@ -65,7 +70,7 @@ export function MyAccess() {
       patch(s.id, { busy: undefined, result: r });
       if (r.ssh && (await copyText(r.ssh.command))) toast('SSH command copied to the clipboard');
     } catch (e) {
-      patch(s.id, { busy: undefined, error: errorText(e), result: undefined });
+      patch(s.id, { busy: undefined, error: errorText(e), needsRequest: needsRequest(e), result: undefined });
     }
   };
 
@@ -79,7 +84,7 @@ export function MyAccess() {
         toast('Remote Desktop file downloaded; open it to connect');
       } else patch(s.id, { busy: undefined, rdpMissing: true, error: 'This server does not hand out Remote Desktop files yet.' });
     } catch (e) {
-      patch(s.id, { busy: undefined, error: errorText(e) });
+      patch(s.id, { busy: undefined, error: errorText(e), needsRequest: needsRequest(e) });
     }
   };
 
@@ -270,7 +275,7 @@ function AccessRow({
         <tr className="detail-row">
           <td colSpan={5}>
             {st.error ? (
-              <Alert kind="error" onClose={onClose}>
+              <Alert kind="error" onClose={onClose} action={st.needsRequest ? <Link to={`/access?secret=${encodeURIComponent(s.id)}`}>Request access</Link> : undefined}>
                 {st.error}
               </Alert>
             ) : (

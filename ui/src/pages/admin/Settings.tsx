@@ -19,8 +19,12 @@ const LABELS: Record<string, { label: string; unit?: string }> = {
   loginAuditThreshold: { label: 'Failed sign-ins audited one by one', unit: 'per window' },
   loginTokenMinutes: { label: 'Sign-in session lifetime', unit: 'minutes' },
   auditCheckpointSeconds: { label: 'Audit checkpoint interval', unit: 'seconds' },
+  smtpHost: { label: 'SMTP relay for access request e-mails' },
+  smtpPort: { label: 'SMTP port' },
+  smtpSecure: { label: 'SMTP over TLS from the start (port 465)' },
+  smtpFrom: { label: 'E-mail From address' },
 };
-const ORDER = ['publicUrl', 'sessionTimeout', 'loginTokenMinutes', 'lockoutThreshold', 'lockoutMinutes', 'loginRateLimit', 'loginRateWindowSeconds', 'loginAuditThreshold', 'allowConnectionSharing', 'auditCheckpointSeconds'];
+const ORDER = ['publicUrl', 'sessionTimeout', 'loginTokenMinutes', 'lockoutThreshold', 'lockoutMinutes', 'loginRateLimit', 'loginRateWindowSeconds', 'loginAuditThreshold', 'allowConnectionSharing', 'auditCheckpointSeconds', 'smtpHost', 'smtpPort', 'smtpSecure', 'smtpFrom'];
 
 export function Settings() {
   useTitle('Settings');
