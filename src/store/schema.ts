@@ -243,7 +243,48 @@ export interface SshUserKeysTable {
   createdAt: number;
 }
 
+/** A person's master-password vault (personal credentials, migration 006). */
+export interface PersonalVaultsTable {
+  userId: string;
+  /** JSON: {alg: 'argon2id', memoryCost, timeCost, parallelism}. */
+  kdf: string;
+  salt: string;
+  verifier: string;
+  wrappedKey: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface PersonalCredentialsTable {
+  id: string;
+  userId: string;
+  name: string;
+  targetSecretId: string | null;
+  machine: string | null;
+  port: number | null;
+  protocol: string | null;
+  username: string;
+  domain: string | null;
+  /** JSON list of the secret fields that hold a value (names only). */
+  secretFields: string;
+  wrappedKey: string;
+  dataEnc: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface PersonalLaunchesTable {
+  ref: string;
+  userId: string;
+  credentialId: string;
+  sealed: string;
+  expiresAt: number;
+}
+
 export interface Database {
+  personalVaults: PersonalVaultsTable;
+  personalCredentials: PersonalCredentialsTable;
+  personalLaunches: PersonalLaunchesTable;
   launchers: LaunchersTable;
   tickets: TicketsTable;
   sessions: SessionsTable;

@@ -19,6 +19,7 @@ const LABELS: Record<string, { label: string; unit?: string }> = {
   loginAuditThreshold: { label: 'Failed sign-ins audited one by one', unit: 'per window' },
   loginTokenMinutes: { label: 'Sign-in session lifetime', unit: 'minutes' },
   auditCheckpointSeconds: { label: 'Audit checkpoint interval', unit: 'seconds' },
+  personalUnlockIdleSeconds: { label: 'Personal vault stays unlocked while idle', unit: 'seconds' },
 };
 const ORDER = ['publicUrl', 'sessionTimeout', 'loginTokenMinutes', 'lockoutThreshold', 'lockoutMinutes', 'loginRateLimit', 'loginRateWindowSeconds', 'loginAuditThreshold', 'allowConnectionSharing', 'auditCheckpointSeconds'];
 
