@@ -229,7 +229,8 @@ export class PersonalVault {
     if (confirm !== RESET_CONFIRMATION) throw badRequest(`resetting deletes your personal credentials for good: send confirm "${RESET_CONFIRMATION}"`, 'confirmation_required');
     const deleted = await this.store.db.transaction().execute(async (trx) => {
       const r = await trx.deleteFrom('personalCredentials').where('userId', '=', p.userId).executeTakeFirst();
-      await trx.deleteFrom('personalLaunches').where('userId', '=', p.userId).execute();
+      // Launches not yet redeemed keep a row, emptied, so their door refuses instead of using the shared credential.
+      await trx.updateTable('personalLaunches').set({ sealed: '' }).where('userId', '=', p.userId).execute();
       await trx.deleteFrom('personalVaults').where('userId', '=', p.userId).execute();
       return Number(r.numDeletedRows);
     });
@@ -363,7 +364,7 @@ export class PersonalVault {
   async remove(p: Principal, id: string): Promise<void> {
     const row = await this.own(p, id);
     await this.store.db.transaction().execute(async (trx) => {
-      await trx.deleteFrom('personalLaunches').where('credentialId', '=', id).execute();
+      await trx.updateTable('personalLaunches').set({ sealed: '' }).where('credentialId', '=', id).execute();
       await trx.deleteFrom('personalCredentials').where('id', '=', id).where('userId', '=', p.userId).execute();
     });
     await this.audit.record(actorOf(p), { action: 'personal.credential.delete', target: { type: 'personal_credential', id }, details: { name: row.name } });
@@ -420,7 +421,7 @@ export class PersonalVault {
     await this.store.db.deleteFrom('personalLaunches').where('ref', '=', ref).execute();
     if (row.userId !== userId) throw new TicketRefused('permission_withdrawn', 'the personal credential belongs to another user');
     const still = await this.store.db.selectFrom('personalCredentials').select('id').where('id', '=', row.credentialId).where('userId', '=', userId).executeTakeFirst();
-    if (!still) throw new TicketRefused('permission_withdrawn', 'the personal credential was deleted after the launch');
+    if (!still || !row.sealed) throw new TicketRefused('permission_withdrawn', 'the personal credential was deleted after the launch');
     let values: Record<string, string>;
     try {
       values = openForTicket(ticket, ref, row.sealed);
