@@ -22,6 +22,7 @@ export type {
   Me,
   Page,
   Permission,
+  PersonalCredential,
   Protocol,
   Ref,
   Role,
@@ -33,6 +34,7 @@ export type {
   Template,
   TextLine,
   User,
+  VaultStatus,
   VerifyResult,
 } from '../../src/web/contract/types.js';
 

@@ -16,7 +16,13 @@ interface NavItem {
 }
 
 export const NAV: { section: string; items: NavItem[] }[] = [
-  { section: '', items: [{ to: '/', label: 'My access', icon: 'key', exact: true }] },
+  {
+    section: '',
+    items: [
+      { to: '/', label: 'My access', icon: 'key', exact: true },
+      { to: '/personal', label: 'Personal credentials', icon: 'lock' },
+    ],
+  },
   {
     section: 'Sessions',
     items: [
