@@ -224,6 +224,15 @@ for (const kind of DB_KINDS) {
       }
     });
 
+    it('signing out locks that session at once (its key is forgotten)', async () => {
+      const session = await t.login('alice', alice.password);
+      const { tokenId } = (await t.core.auth.resolveToken(session, null))!;
+      assert.equal((await req(session, 'POST', '/api/v1/me/master-password/unlock', { masterPassword: masterNow })).statusCode, 200);
+      assert.equal(await t.core.personal.unlocked.isUnlocked(tokenId, alice.id), true);
+      assert.equal((await req(session, 'POST', '/api/v1/auth/logout')).statusCode, 204);
+      assert.equal(await t.core.personal.unlocked.isUnlocked(tokenId, alice.id), false);
+    });
+
     it('a reset deletes the personal credentials, only with the confirmation, and is audited', async () => {
       expectError(await req(alice.token, 'POST', '/api/v1/me/master-password/reset', { confirm: 'yes' }), 400, 'confirmation_required');
       assert.equal((await req(alice.token, 'GET', '/api/v1/me/personal-credentials')).json().total, 1);

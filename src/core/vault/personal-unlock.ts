@@ -13,7 +13,11 @@ interface Unlocked {
 export class UnlockedVaults {
   private readonly open = new Map<string, Unlocked>();
 
-  constructor(private readonly idleSeconds: () => Promise<number>) {}
+  constructor(
+    private readonly idleSeconds: () => Promise<number>,
+    /** Which of these sign-in sessions still exist (a signed-out, revoked or expired one is locked at once). */
+    private readonly liveTokens: (tokenIds: string[]) => Promise<Set<string>>,
+  ) {}
 
   put(tokenId: string, userId: string, key: Buffer): void {
     this.drop(tokenId);
@@ -48,10 +52,17 @@ export class UnlockedVaults {
     for (const [id, u] of this.open) if (u.userId === userId) this.drop(id);
   }
 
-  /** Forgets (and zeroes) every key idle longer than the setting; runs on every use. */
+  /**
+   * Forgets (and zeroes) every key idle longer than the setting, or whose sign-in session is
+   * gone (signed out, revoked, expired, the person deleted); runs on every use. What it
+   * forgets was already locked for every check: the sweep only clears the memory.
+   */
   private async sweep(): Promise<void> {
     if (this.open.size === 0) return;
     const limit = now() - (await this.idleSeconds()) * 1000;
     for (const [id, u] of this.open) if (u.lastUsed <= limit) this.drop(id);
+    if (this.open.size === 0) return;
+    const live = await this.liveTokens([...this.open.keys()]);
+    for (const id of [...this.open.keys()]) if (!live.has(id)) this.drop(id);
   }
 }

@@ -105,7 +105,10 @@ export class PersonalVault {
     private readonly settings: SettingsService,
     private readonly secrets: Secrets,
   ) {
-    this.unlocked = new UnlockedVaults(() => this.settings.get('personalUnlockIdleSeconds'));
+    this.unlocked = new UnlockedVaults(
+      () => this.settings.get('personalUnlockIdleSeconds'),
+      async (ids) => new Set((await this.store.db.selectFrom('apiTokens').select('id').where('id', 'in', ids).where('expiresAt', '>', now()).execute()).map((r) => r.id)),
+    );
   }
 
   private vaultRow(userId: string) {
