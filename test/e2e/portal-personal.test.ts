@@ -1,6 +1,6 @@
 // The portal's Personal credentials page in a real browser (headless Chromium through
 // playwright-core) against a whole Gatehouse: set a master password, store a credential
-// (its password never shown back), lock, the Unlock prompt re-prompting on a wrong master
+// (its password never shown back), launch a secret with it, lock, the Unlock prompt re-prompting on a wrong master
 // password without signing the person out, then unlocking; and the unlocked state lives in
 // the server only (no cookie carries it). Needs the UI built (npm run build).
 import { after, before, describe, it } from 'node:test';
@@ -24,6 +24,10 @@ describe('portal: personal credentials in a browser', { timeout: 90_000 }, () =>
     [gw, browser] = await Promise.all([startGateway('sqlite'), launchBrowser()]);
     const r = await gw.api('POST', '/api/v1/users', { token: gw.adminToken, body: { username: 'pia', password, roles: ['User'] } });
     assert.equal(r.status, 201, r.raw);
+    const sec = await gw.api('POST', '/api/v1/secrets', { token: gw.adminToken, body: { name: 'box-one', template: 'unix-account', fields: { machine: 'box1.example', username: 'shared', password: 'Shared-Box-Pw-1' } } });
+    assert.equal(sec.status, 201, sec.raw);
+    const share = await gw.api('PUT', `/api/v1/secrets/${sec.body.id}/permissions`, { token: gw.adminToken, body: { entries: [{ principalType: 'user', principal: 'pia', level: 'view' }] } });
+    assert.equal(share.status, 200, share.raw);
     c = await newContext(browser, gw.running.url);
   });
   after(async () => {
@@ -55,6 +59,12 @@ describe('portal: personal credentials in a browser', { timeout: 90_000 }, () =>
     await page.getByRole('button', { name: 'Store', exact: true }).click();
     await page.getByRole('cell', { name: 'pia-admin' }).waitFor();
     assert.ok(!(await page.content()).includes(personalPw), 'the stored password is not shown');
+    // Launch the secret on that machine with the personal credential: the ssh command that uses the ticket.
+    await page.getByRole('button', { name: 'Launch box-one' }).click();
+    await page.locator('.detail-row code').filter({ hasText: /^ssh -p \d+ \S+@\S+$/ }).waitFor();
+    const use = await gw.api('GET', '/api/v1/audit?action=personal.credential.use&limit=5', { token: gw.adminToken });
+    assert.equal(use.body.items[0].outcome, 'success');
+    assert.equal(use.body.items[0].actorName, 'pia');
 
     await page.getByRole('button', { name: 'Lock', exact: true }).click();
     await page.getByText('Locked', { exact: true }).waitFor();

@@ -2,15 +2,16 @@
 // lock, change, reset when forgotten) and their own accounts for targets. Secret values are
 // typed in and never shown again; a wrong master password keeps the prompt open (re-prompt).
 import { useState } from 'react';
-import { api, ApiError } from '../api';
+import { api, ApiError, errorText } from '../api';
 import { CardTable } from '../components/CardTable';
 import { EditForm } from '../components/EditForm';
 import { ListShell } from '../components/ListShell';
-import { Alert, Badge, Button, Card, Empty, ErrorAlert, PageHeader, SelectField, TextField, useConfirm, useToast } from '../components/ui';
+import { Alert, Badge, Button, Card, CopyButton, copyText, Empty, ErrorAlert, PageHeader, SelectField, TextField, useConfirm, useToast } from '../components/ui';
 import { useSubmit } from '../editing';
 import { dateTime } from '../format';
 import { useApi, useTitle } from '../hooks';
-import type { Page, PersonalCredential, Secret, VaultStatus } from '../api-types';
+import { downloadUrl } from '../launch';
+import type { LaunchResponse, Page, PersonalCredential, Secret, VaultStatus } from '../api-types';
 
 const RESET_CONFIRMATION = 'delete my personal credentials';
 
@@ -140,6 +141,26 @@ function Credentials({ unlocked }: { unlocked: boolean }) {
     }
   };
   const secretName = (id: string | null) => secrets.data?.items.find((s) => s.id === id)?.name ?? id;
+  // The secrets a credential fits: its target secret, or those on its machine.
+  const targetsOf = (c: PersonalCredential): Secret[] =>
+    (secrets.data?.items ?? []).filter((s) => (c.target.secretId ? s.id === c.target.secretId : !!s.machine && s.machine.toLowerCase() === c.target.machine?.toLowerCase()));
+  const [launched, setLaunched] = useState<{ id: string; command?: string; error?: string } | null>(null);
+  /** Launches a secret with this credential instead of its shared one: the ssh command (copied), or the .rdp file. */
+  const open = async (c: PersonalCredential, s: Secret) => {
+    setLaunched(null);
+    try {
+      const r = await api.post<LaunchResponse>(`/secrets/${encodeURIComponent(s.id)}/launch`, { launcher: c.target.protocol === 'rdp' ? 'rdp' : 'ssh', personalCredentialId: c.id });
+      if (r.rdpFile) {
+        downloadUrl(r.rdpFile);
+        toast('Remote Desktop file downloaded; open it to connect');
+      } else if (r.ssh) {
+        setLaunched({ id: c.id, command: r.ssh.command });
+        if (await copyText(r.ssh.command)) toast('SSH command copied to the clipboard');
+      }
+    } catch (e) {
+      setLaunched({ id: c.id, error: errorText(e) });
+    }
+  };
   return (
     <Card
       title="Your credentials"
@@ -182,6 +203,17 @@ function Credentials({ unlocked }: { unlocked: boolean }) {
         <CardTable
           wrap={false}
           rows={list.data?.items}
+          detail={(c) =>
+            launched?.id === c.id &&
+            (launched.error ? (
+              <Alert kind="error">{launched.error}</Alert>
+            ) : (
+              <div className="command-line">
+                <code>{launched.command}</code>
+                <CopyButton text={launched.command ?? ''} />
+              </div>
+            ))
+          }
           columns={[
             {
               label: 'Name',
@@ -200,9 +232,17 @@ function Credentials({ unlocked }: { unlocked: boolean }) {
               actions: true,
               hideHeader: true,
               cell: (c) => (
-                <Button small variant="ghost" icon="trash" onClick={() => void remove(c)}>
-                  Delete
-                </Button>
+                <>
+                  {unlocked &&
+                    targetsOf(c).map((s) => (
+                      <Button key={s.id} small variant="ghost" onClick={() => void open(c, s)}>
+                        Launch {s.name}
+                      </Button>
+                    ))}
+                  <Button small variant="ghost" icon="trash" onClick={() => void remove(c)}>
+                    Delete
+                  </Button>
+                </>
               ),
             },
           ]}
