@@ -12,6 +12,7 @@ import { registerAccessCommands } from './access.js';
 import { askHidden, readStdin } from './prompt.js';
 import { bootstrapAdmin, withCore } from './offline.js';
 import { auditVerify, checkpointExport, recordingVerify, type AuditVerifyOptions } from './verify.js';
+import { registerPersonal } from './personal.js';
 
 const program = new Command();
 program.name('gatehouse').description('Gatehouse privileged session gateway').version('0.1.0').showHelpAfterError();
@@ -260,6 +261,7 @@ program
     } else out(r);
     process.stderr.write(`single-use ticket, valid until ${r.expiresAt}\n`);
   });
+registerPersonal(program, { session, out, table, secretIdOf });
 const sessions = program.command('sessions').description('live and past sessions');
 sessions
   .command('list')

@@ -13,6 +13,7 @@ import { Access } from './vault/access.js';
 import { DataKeys } from './vault/datakeys.js';
 import { Folders } from './vault/folders.js';
 import { Secrets } from './vault/secrets.js';
+import { PersonalVault } from './vault/personal.js';
 import { Templates } from './vault/templates.js';
 import { Launchers } from './launch/launchers.js';
 import { Launching } from './launch/service.js';
@@ -42,6 +43,8 @@ export interface Core {
   templates: Templates;
   folders: Folders;
   secrets: Secrets;
+  /** Personal credentials under a master password (issue 11, point 4). */
+  personal: PersonalVault;
   launchers: Launchers;
   tickets: Tickets;
   sessions: Sessions;
@@ -76,6 +79,7 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   const templates = new Templates(store, audit);
   const folders = new Folders(store, access, audit, dir);
   const secrets = new Secrets(store, access, dataKeys, templates, folders, audit, dir);
+  const personal = new PersonalVault(store, audit, dir, settings, secrets);
   const launchers = new Launchers(store, audit);
   const tickets = new Tickets(store);
   const sessions = new Sessions(store, audit, log, join(config.dataDir, 'recordings'), loadNodeId(config.dataDir));
@@ -86,11 +90,11 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   const notifier = new Notifier(store, settings, log);
   const accessGate = new AccessGate(store, policies, windows);
   const accessRequests = new AccessRequests(store, audit, secrets, policies, windows, notifier);
-  const launching = new Launching({ tickets, launchers, secrets, templates, access, dir, settings, sessions, audit, log, auth, sshKeys, ports: { ssh: config.sshPort, rdp: config.rdpPort }, accessGate });
+  const launching = new Launching({ tickets, launchers, secrets, personal, templates, access, dir, settings, sessions, audit, log, auth, sshKeys, ports: { ssh: config.sshPort, rdp: config.rdpPort }, accessGate });
   await dir.seedBuiltinRoles();
   await templates.seedBuiltins();
   await launchers.seedBuiltins();
-  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, launchers, tickets, sessions, sshKeys, launching, policies, accessRequests, accessGate, notifier, health, version: VERSION };
+  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, sshKeys, launching, policies, accessRequests, accessGate, notifier, health, version: VERSION };
 }
 
 /** Creates the first administrator when the directory is empty. Returns the password only when it was generated. */

@@ -80,6 +80,11 @@ export const SETTINGS = {
     },
   } satisfies Def<string>,
   auditCheckpointSeconds: { default: 300, description: 'How often the audit chain head is signed (also at shutdown).', parse: int(10, 86400) } satisfies Def<number>,
+  personalUnlockIdleSeconds: {
+    default: 900,
+    description: 'Seconds an unlocked personal vault (master password entered for one sign-in session) stays unlocked without use; then the person must unlock again.',
+    parse: int(1, 86400),
+  } satisfies Def<number>,
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;

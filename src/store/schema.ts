@@ -275,6 +275,18 @@ export interface AccessPoliciesTable {
   updatedAt: number;
 }
 
+/** A person's master-password vault (personal credentials, migration 006). */
+export interface PersonalVaultsTable {
+  userId: string;
+  /** JSON: {alg: 'argon2id', memoryCost, timeCost, parallelism}. */
+  kdf: string;
+  salt: string;
+  verifier: string;
+  wrappedKey: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
 export type AccessRequestStatus = 'pending' | 'approved' | 'denied' | 'cancelled';
 
 export interface AccessRequestsTable {
@@ -318,11 +330,40 @@ export interface AccessGrantsTable {
   createdAt: number;
 }
 
+export interface PersonalCredentialsTable {
+  id: string;
+  userId: string;
+  name: string;
+  targetSecretId: string | null;
+  machine: string | null;
+  port: number | null;
+  protocol: string | null;
+  username: string;
+  domain: string | null;
+  /** JSON list of the secret fields that hold a value (names only). */
+  secretFields: string;
+  wrappedKey: string;
+  dataEnc: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface PersonalLaunchesTable {
+  ref: string;
+  userId: string;
+  credentialId: string;
+  sealed: string;
+  expiresAt: number;
+}
+
 export interface Database {
   accessPolicies: AccessPoliciesTable;
   accessRequests: AccessRequestsTable;
   accessApprovals: AccessApprovalsTable;
   accessGrants: AccessGrantsTable;
+  personalVaults: PersonalVaultsTable;
+  personalCredentials: PersonalCredentialsTable;
+  personalLaunches: PersonalLaunchesTable;
   launchers: LaunchersTable;
   tickets: TicketsTable;
   sessions: SessionsTable;

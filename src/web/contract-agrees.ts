@@ -9,9 +9,10 @@ import type { SettingName } from '../core/settings.js';
 import type { RecordingStatus } from '../core/sessions/recording-seals.js';
 import type { RecordingFormat as CoreRecordingFormat } from '../core/sessions/service.js';
 import type { MAX_KEY_FIELD as CORE_MAX_KEY_FIELD, FieldType as CoreFieldType } from '../core/vault/templates.js';
+import type { RESET_CONFIRMATION } from '../core/vault/personal.js';
 import type { AccessLevel as CoreAccessLevel, LauncherType } from '../store/schema.js';
 import type { AccessLevel, FieldType, Permission, Protocol, RecordingFormat, Scope } from './contract/types.js';
-import type { BREAK_REASONS, CHECKPOINT_FORMAT, LAUNCHER_TYPES, MAX_KEY_FIELD, RECORDING_STATUSES, SETTING_NAMES } from './contract/index.js';
+import type { BREAK_REASONS, CHECKPOINT_FORMAT, LAUNCHER_TYPES, MAX_KEY_FIELD, RECORDING_STATUSES, SETTING_NAMES, PERSONAL_PROTOCOLS, PERSONAL_RESET_CONFIRMATION } from './contract/index.js';
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type Assert<T extends true> = T;
@@ -29,4 +30,6 @@ export type ContractAgreesWithCore = [
   Assert<Same<(typeof SETTING_NAMES)[number], SettingName>>,
   Assert<Same<typeof MAX_KEY_FIELD, typeof CORE_MAX_KEY_FIELD>>,
   Assert<Same<typeof CHECKPOINT_FORMAT, typeof CORE_CHECKPOINT_FORMAT>>,
+  Assert<Same<(typeof PERSONAL_PROTOCOLS)[number], CoreProtocol>>,
+  Assert<Same<typeof PERSONAL_RESET_CONFIRMATION, typeof RESET_CONFIRMATION>>,
 ];

@@ -15,6 +15,7 @@ import { documentedRoutes, registeredRoutes } from '../support/routes.js';
 import { sshPublicKeyLine } from '../support/ssh-public-key.js';
 
 const ROLES = ['Administrator', 'User', 'Auditor', 'Application'] as const;
+const MASTER = 'matrix-Master-Password-1';
 type RoleName = (typeof ROLES)[number];
 
 const Y = 'allow';
@@ -146,6 +147,17 @@ const TABLE: Record<string, Row> = {
   'POST /api/v1/access-requests/:id/approve':    [Y, Y, Y, Y],
   'POST /api/v1/access-requests/:id/deny':       [Y, Y, Y, Y],
   'POST /api/v1/access-requests/:id/revoke':     [Y, Y, Y, Y],
+  // the caller's own master password and personal credentials (nobody reaches another person's)
+  'GET /api/v1/me/master-password':               [Y, Y, Y, Y],
+  'PUT /api/v1/me/master-password':               [Y, Y, Y, Y],
+  'POST /api/v1/me/master-password/unlock':       [Y, Y, Y, Y],
+  'POST /api/v1/me/master-password/lock':         [Y, Y, Y, Y],
+  'POST /api/v1/me/master-password/reset':        [Y, Y, Y, Y],
+  'GET /api/v1/me/personal-credentials':          [Y, Y, Y, Y],
+  'POST /api/v1/me/personal-credentials':         [Y, Y, Y, Y],
+  'GET /api/v1/me/personal-credentials/:id':      [Y, Y, Y, Y],
+  'PATCH /api/v1/me/personal-credentials/:id':    [Y, Y, Y, Y],
+  'DELETE /api/v1/me/personal-credentials/:id':   [Y, Y, Y, Y],
 };
 
 interface Actor {
@@ -242,6 +254,26 @@ for (const kind of DB_KINDS) {
       const r = await t.req('POST', '/api/v1/access-requests', { token: fx.requesterToken, body: { secretId: fx.policySecretId, reason: 'matrix' } });
       assert.equal(r.statusCode, 201, r.body);
       if (granted) await admin('POST', `/api/v1/access-requests/${r.json().id}/approve`, {});
+      return r.json().id as string;
+    };
+    /** The actor's master password is set (once per account). */
+    const withMaster = async (a: Actor) => {
+      const s = await t.req('GET', '/api/v1/me/master-password', { token: a.token });
+      if (s.json().set) return;
+      const r = await t.req('PUT', '/api/v1/me/master-password', { token: a.token, body: { masterPassword: MASTER } });
+      assert.equal(r.statusCode, 200, r.body);
+    };
+    /** The actor's session is unlocked. */
+    const unlocked = async (a: Actor) => {
+      await withMaster(a);
+      const r = await t.req('POST', '/api/v1/me/master-password/unlock', { token: a.token, body: { masterPassword: MASTER } });
+      assert.equal(r.statusCode, 200, r.body);
+    };
+    /** A personal credential of the actor. */
+    const mkPersonal = async (a: Actor) => {
+      await unlocked(a);
+      const r = await t.req('POST', '/api/v1/me/personal-credentials', { token: a.token, body: { name: uniq('personal'), target: { machine: 'db1' }, username: 'me', password: 'personal-pw' } });
+      assert.equal(r.statusCode, 201, r.body);
       return r.json().id as string;
     };
     /** A session of the bootstrap administrator on the shared secret; ended unless `live`. */
@@ -390,6 +422,30 @@ for (const kind of DB_KINDS) {
         assert.equal(r.statusCode, 201, r.body);
         return { method: 'DELETE', url: `/api/v1/me/ssh-keys/${r.json().id}` };
       },
+      'GET /api/v1/me/master-password': async () => ({ method: 'GET', url: '/api/v1/me/master-password' }),
+      // A fresh account: setting a master password is a one-time step per person.
+      'PUT /api/v1/me/master-password': async (a) => {
+        const f = await freshActor(a.role);
+        return { method: 'PUT', url: '/api/v1/me/master-password', token: f.token, body: { masterPassword: MASTER } };
+      },
+      'POST /api/v1/me/master-password/unlock': async (a) => {
+        await withMaster(a);
+        return { method: 'POST', url: '/api/v1/me/master-password/unlock', body: { masterPassword: MASTER } };
+      },
+      'POST /api/v1/me/master-password/lock': async () => ({ method: 'POST', url: '/api/v1/me/master-password/lock' }),
+      'POST /api/v1/me/master-password/reset': async (a) => {
+        const f = await freshActor(a.role);
+        await withMaster(f);
+        return { method: 'POST', url: '/api/v1/me/master-password/reset', token: f.token, body: { confirm: 'delete my personal credentials' } };
+      },
+      'GET /api/v1/me/personal-credentials': async () => ({ method: 'GET', url: '/api/v1/me/personal-credentials' }),
+      'POST /api/v1/me/personal-credentials': async (a) => {
+        await unlocked(a);
+        return { method: 'POST', url: '/api/v1/me/personal-credentials', body: { name: uniq('personal'), target: { machine: 'db1', protocol: 'ssh' }, username: 'me', password: 'personal-pw' } };
+      },
+      'GET /api/v1/me/personal-credentials/:id': async (a) => ({ method: 'GET', url: `/api/v1/me/personal-credentials/${await mkPersonal(a)}` }),
+      'PATCH /api/v1/me/personal-credentials/:id': async (a) => ({ method: 'PATCH', url: `/api/v1/me/personal-credentials/${await mkPersonal(a)}`, body: { name: uniq('renamed'), password: 'changed-personal-pw' } }),
+      'DELETE /api/v1/me/personal-credentials/:id': async (a) => ({ method: 'DELETE', url: `/api/v1/me/personal-credentials/${await mkPersonal(a)}` }),
     };
 
     const send = async (a: Actor | null, r: Call) => {

@@ -224,6 +224,14 @@ interface Fixtures {
   policySecretId: string;
   /** A pending access request of the administrator's on policySecretId. */
   requestId: string;
+  /** The administrator's master password; their personal credential (for machine other.example). */
+  adminMaster: string;
+  adminPersonalId: string;
+  /** A personal credential of the self user. */
+  selfPersonalId: string;
+  /** A session of the self user that is not unlocked; one of a user without a master password. */
+  lockedToken: string;
+  noMasterToken: string;
 }
 
 /** One entry per route: a valid request plus route-specific mistakes. */
@@ -475,6 +483,9 @@ const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
       extra: [
         { name: 'unknown launcher', url: `/api/v1/secrets/${fx.secretId}/launch`, body: { launcher: 'no-such-launcher' }, expect: 400, code: 'unknown_launcher' },
         { name: 'launcher not mapped to the template', url: `/api/v1/secrets/${fx.windowsSecretId}/launch`, body: { launcher: 'ssh' }, expect: 400, code: 'launcher_not_mapped' },
+        { name: "someone else's personal credential", url: `/api/v1/secrets/${fx.secretId}/launch`, body: { launcher: 'ssh', personalCredentialId: fx.selfPersonalId }, expect: 403, code: 'not_your_credential' },
+        { name: 'unknown personal credential', url: `/api/v1/secrets/${fx.secretId}/launch`, body: { launcher: 'ssh', personalCredentialId: MISSING_ID }, expect: 404, code: 'not_found' },
+        { name: 'personal credential for another target', url: `/api/v1/secrets/${fx.secretId}/launch`, body: { launcher: 'ssh', personalCredentialId: fx.adminPersonalId }, expect: 400, code: 'personal_credential_mismatch' },
       ],
     },
     'GET /api/v1/launch/rdp-file': {
@@ -606,6 +617,52 @@ const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
       extra: [{ name: 'your own request', url: `/api/v1/access-requests/${fx.requestId}/deny`, body: {}, expect: 403, code: 'forbidden' }],
     },
     'POST /api/v1/access-requests/:id/revoke': { body: { comment: 'over' } },
+    // The administrator has a master password (fx.adminMaster) and a personal credential; the self user too (fx.selfPersonalId).
+    'GET /api/v1/me/master-password': {},
+    'PUT /api/v1/me/master-password': {
+      body: { masterPassword: 'a-Long-enough-master-1', currentMasterPassword: 'a-Long-enough-master-0' },
+      extra: [
+        { name: 'already set, without the current one', url: '/api/v1/me/master-password', body: { masterPassword: 'a-Long-enough-master-1' }, expect: 409, code: 'master_password_set' },
+        { name: 'wrong current master password', url: '/api/v1/me/master-password', body: { masterPassword: 'a-Long-enough-master-1', currentMasterPassword: 'not-the-master-password' }, expect: 401, code: 'invalid_master_password' },
+        { name: 'weak new master password', url: '/api/v1/me/master-password', body: { masterPassword: 'short', currentMasterPassword: fx.adminMaster }, expect: 400, code: 'weak_password' },
+      ],
+    },
+    'POST /api/v1/me/master-password/unlock': {
+      body: { masterPassword: 'not-the-master-password' },
+      extra: [
+        { name: 'wrong master password', url: '/api/v1/me/master-password/unlock', body: { masterPassword: 'not-the-master-password' }, expect: 401, code: 'invalid_master_password' },
+        { name: 'no master password yet', url: '/api/v1/me/master-password/unlock', token: fx.noMasterToken, body: { masterPassword: 'anything-at-all' }, expect: 409, code: 'no_master_password' },
+      ],
+    },
+    'POST /api/v1/me/master-password/lock': {},
+    'POST /api/v1/me/master-password/reset': {
+      body: { confirm: 'not confirmed' },
+      extra: [
+        { name: 'without the exact confirmation', url: '/api/v1/me/master-password/reset', body: { confirm: 'yes' }, expect: 400, code: 'confirmation_required' },
+        { name: 'confirmation in other case', url: '/api/v1/me/master-password/reset', body: { confirm: 'DELETE MY PERSONAL CREDENTIALS' }, expect: 400, code: 'confirmation_required' },
+      ],
+    },
+    'GET /api/v1/me/personal-credentials': {},
+    'GET /api/v1/me/personal-credentials/:id': { extra: [{ name: "someone else's", url: `/api/v1/me/personal-credentials/${fx.selfPersonalId}`, expect: 404, code: 'not_found' }] },
+    'POST /api/v1/me/personal-credentials': {
+      body: { name: 'never-stored', target: { machine: 'h1', port: 22, protocol: 'ssh' }, username: 'u', password: 'p' },
+      extra: [
+        { name: 'no target', url: '/api/v1/me/personal-credentials', body: { name: 'n', target: {}, username: 'u', password: 'p' }, expect: 400, code: 'no_target' },
+        { name: 'no secret value', url: '/api/v1/me/personal-credentials', body: { name: 'n', target: { machine: 'h1' }, username: 'u' }, expect: 400, code: 'no_secret' },
+        { name: 'unknown target secret', url: '/api/v1/me/personal-credentials', body: { name: 'n', target: { secretId: MISSING_ID }, username: 'u', password: 'p' }, expect: 404, code: 'not_found' },
+        { name: 'locked vault', url: '/api/v1/me/personal-credentials', token: fx.lockedToken, body: { name: 'n', target: { machine: 'h1' }, username: 'u', password: 'p' }, expect: 423, code: 'personal_vault_locked' },
+        { name: 'no master password yet', url: '/api/v1/me/personal-credentials', token: fx.noMasterToken, body: { name: 'n', target: { machine: 'h1' }, username: 'u', password: 'p' }, expect: 409, code: 'no_master_password' },
+      ],
+    },
+    'PATCH /api/v1/me/personal-credentials/:id': {
+      body: { name: 'renamed' },
+      extra: [
+        { name: "someone else's", url: `/api/v1/me/personal-credentials/${fx.selfPersonalId}`, body: { name: 'stolen' }, expect: 404, code: 'not_found' },
+        { name: 'clearing the only secret value', url: `/api/v1/me/personal-credentials/${fx.adminPersonalId}`, body: { password: null }, expect: 400, code: 'no_secret' },
+        { name: 'target left empty', url: `/api/v1/me/personal-credentials/${fx.adminPersonalId}`, body: { target: { machine: null } }, expect: 400, code: 'no_target' },
+      ],
+    },
+    'DELETE /api/v1/me/personal-credentials/:id': { extra: [{ name: "someone else's", url: `/api/v1/me/personal-credentials/${fx.selfPersonalId}`, expect: 404, code: 'not_found' }] },
 });
 
 // Test names must exist before the fixtures do: take the route list from placeholder fixtures.
@@ -660,10 +717,26 @@ for (const kind of DB_KINDS) {
       const policySecret = await ok('POST', '/api/v1/secrets', { name: 'target-policy-secret', template: 'unix-account', fields: { machine: 'h2', username: 'root', password: 'bad-input-pw-2' } });
       await ok('PATCH', `/api/v1/secrets/${policySecret.id}`, { policyId: policy.id });
       const pending = await ok('POST', '/api/v1/access-requests', { secretId: policySecret.id, reason: 'bad input fixture' });
+      const adminMaster = 'bad-input-Admin-Master-1';
+      await ok('PUT', '/api/v1/me/master-password', { masterPassword: adminMaster });
+      const adminPersonal = await ok('POST', '/api/v1/me/personal-credentials', { name: 'admin-own', target: { machine: 'other.example' }, username: 'me', password: 'admin-personal-pw' });
+      const asSelf = async (method: string, url: string, body?: unknown) => {
+        const r = await t.req(method, url, { token: self.token, body });
+        assert.ok(r.statusCode < 300, `setup ${method} ${url}: ${r.statusCode} ${r.body}`);
+        return r.json();
+      };
+      await asSelf('PUT', '/api/v1/me/master-password', { masterPassword: 'bad-input-Self-Master-1' });
+      const selfPersonal = await asSelf('POST', '/api/v1/me/personal-credentials', { name: 'self-own', target: { machine: 'h1' }, username: 'me', password: 'self-personal-pw' });
+      const noMaster = await t.user('bad-input-no-master', ['User']);
       specs = makeSpecs({
         policyId: policy.id,
         policySecretId: policySecret.id,
         requestId: pending.id,
+        adminMaster,
+        adminPersonalId: adminPersonal.id,
+        selfPersonalId: selfPersonal.id,
+        lockedToken: await t.login('bad-input-self', self.password),
+        noMasterToken: noMaster.token,
         adminId: me.id,
         selfToken: self.token,
         logoutToken: await t.login('bad-input-self', self.password),

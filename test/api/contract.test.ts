@@ -37,7 +37,7 @@ function uniform(r: { statusCode: number; headers: Record<string, unknown>; body
 for (const kind of DB_KINDS) {
   describe(`API contract on ${kind}`, () => {
     let t: TestApp;
-    const fx = {} as { userId: string; groupId: string; roleId: string; folderId: string; secretId: string; sessionId: string; policyId: string; requestId: string };
+    const fx = {} as { userId: string; groupId: string; roleId: string; folderId: string; secretId: string; sessionId: string; policyId: string; requestId: string; personalId: string };
 
     const admin = async (method: string, url: string, body?: unknown) => {
       const r = await t.req(method, url, { token: t.adminToken, ...(body !== undefined ? { body } : {}) });
@@ -85,6 +85,9 @@ for (const kind of DB_KINDS) {
       await admin('PATCH', `/api/v1/secrets/${fx.secretId}`, { policyId: fx.policyId });
       fx.requestId = (await admin('POST', '/api/v1/access-requests', { secretId: fx.secretId, reason: 'contract 1' })).id;
       await admin('POST', '/api/v1/access-requests', { secretId: fx.secretId, reason: 'contract 2' });
+      await admin('PUT', '/api/v1/me/master-password', { masterPassword: 'contract-Master-Password-1' });
+      fx.personalId = (await admin('POST', '/api/v1/me/personal-credentials', { name: 'contract-p1', target: { secretId: fx.secretId }, username: 'me', password: 'contract-personal-1' })).id;
+      await admin('POST', '/api/v1/me/personal-credentials', { name: 'contract-p2', target: { machine: '127.0.0.1', port: 2222 }, username: 'me', password: 'contract-personal-2' });
       fx.sessionId = await session(['uptime', 'whoami', 'hostname']);
       await session(['uptime']);
     });
@@ -103,6 +106,7 @@ for (const kind of DB_KINDS) {
         recordings: fx.sessionId,
         'access-policies': fx.policyId,
         'access-requests': fx.requestId,
+        'personal-credentials': fx.personalId,
       };
       const baseQuery: Record<string, string> = { '/api/v1/recordings': 'q=uptime' };
       const urlOf = (route: string) =>
@@ -137,6 +141,7 @@ for (const kind of DB_KINDS) {
         '/api/v1/folders',
         '/api/v1/groups',
         '/api/v1/launchers',
+        '/api/v1/me/personal-credentials',
         '/api/v1/me/ssh-keys',
         '/api/v1/recordings',
         '/api/v1/recordings/:sessionId/text',

@@ -14,6 +14,7 @@ const Terminal = lazy(() => import('./pages/Terminal'));
 const Watch = lazy(() => import('./pages/Watch'));
 const RecordingDetail = lazy(() => import('./pages/RecordingDetail'));
 const AccessRequests = lazy(() => import('./pages/AccessRequests').then((m) => ({ default: m.AccessRequests })));
+const Personal = lazy(() => import('./pages/Personal').then((m) => ({ default: m.Personal })));
 const Account = lazy(() => import('./pages/Account').then((m) => ({ default: m.Account })));
 const LiveSessions = lazy(() => import('./pages/LiveSessions').then((m) => ({ default: m.LiveSessions })));
 const Recordings = lazy(() => import('./pages/Recordings').then((m) => ({ default: m.Recordings })));
@@ -45,6 +46,7 @@ const ROUTES: Route[] = [
   { path: '/', render: () => <MyAccess /> },
   { path: '/account', render: () => <Account /> },
   { path: '/access', render: () => <AccessRequests /> },
+  { path: '/personal', render: () => <Personal /> },
   { path: '/terminal/:secretId/:launcher', bare: true, render: (p) => <Terminal secretId={p.secretId!} launcher={p.launcher!} /> },
   { path: '/sessions/live', need: ['manage_sessions'], render: () => <LiveSessions /> },
   { path: '/sessions/live/:id', need: ['manage_sessions'], bare: true, render: (p) => <Watch id={p.id!} /> },

@@ -24,6 +24,7 @@ export type {
   Me,
   Page,
   Permission,
+  PersonalCredential,
   Protocol,
   Ref,
   Role,
@@ -35,6 +36,7 @@ export type {
   Template,
   TextLine,
   User,
+  VaultStatus,
   VerifyResult,
 } from '../../src/web/contract/types.js';
 

@@ -15,6 +15,7 @@ import type { Sessions } from '../sessions/service.js';
 import { newId } from '../util.js';
 import { atLeast, type Access } from '../vault/access.js';
 import type { Secrets, Credential } from '../vault/secrets.js';
+import type { PersonalVault } from '../vault/personal.js';
 import type { Templates } from '../vault/templates.js';
 import { DEFAULT_PORTS, rdpRedirection, type LauncherView, type Launchers, type Protocol } from './launchers.js';
 import { mayHoldTicket, ticketCandidates } from './ticket-text.js';
@@ -36,6 +37,7 @@ export class Launching implements SessionBroker {
       tickets: Tickets;
       launchers: Launchers;
       secrets: Secrets;
+      personal: PersonalVault;
       templates: Templates;
       access: Access;
       dir: Directory;
@@ -96,7 +98,7 @@ export class Launching implements SessionBroker {
     return null;
   }
 
-  async launch(p: Principal, secretId: string, launcherRef: string, opts: { clientIp: string | null; bindIp: boolean }): Promise<LaunchResult> {
+  async launch(p: Principal, secretId: string, launcherRef: string, opts: { clientIp: string | null; bindIp: boolean; personalCredentialId?: string }): Promise<LaunchResult> {
     const { secret } = await this.deps.secrets.require(p, secretId, 'view');
     const launcher = await this.deps.launchers.get(launcherRef).catch(() => {
       throw badRequest(`unknown launcher "${launcherRef}"`, 'unknown_launcher');
@@ -108,8 +110,11 @@ export class Launching implements SessionBroker {
     const cred = await this.deps.secrets.credential(secret.id);
     if (!cred.machine) throw badRequest('this secret has no machine to connect to', 'no_target');
     await this.deps.accessGate.requireLaunch(p, secret.id, launcher.protocol);
+    // A personal credential in place of the shared one: the caller's own, opened while their vault is unlocked.
+    const personal = await this.deps.personal.prepareLaunch(p, opts.personalCredentialId, { secretId: secret.id, machine: cred.machine, port: Number(cred.fields.port ?? DEFAULT_PORTS[launcher.protocol]) || DEFAULT_PORTS[launcher.protocol], protocol: launcher.protocol });
     const ttl = await this.deps.settings.ticketLifetimeSeconds();
     const { ticket, expiresAt } = await this.deps.tickets.issue({ userId: p.userId, secretId: secret.id, launcherId: launcher.id, clientIp: opts.bindIp ? opts.clientIp : null, ttlSeconds: ttl });
+    await personal?.bind(ticket, expiresAt);
     await this.deps.audit.record(
       { id: p.userId, name: p.username, ip: opts.clientIp },
       { action: 'secret.launch', target: { type: 'secret', id: secret.id }, details: { name: secret.name, launcher: launcher.name, protocol: launcher.protocol, ticketExpiresAt: new Date(expiresAt).toISOString(), boundToIp: opts.bindIp } },
@@ -164,7 +169,7 @@ export class Launching implements SessionBroker {
       if (problem) throw new TicketRefused(problem.reason, problem.detail);
       await this.deps.tickets.redeem(ticket, ctx.clientIp, sessionId);
       const user = await this.deps.dir.userRow(row.userId);
-      const cred = await this.deps.secrets.credential(row.secretId);
+      const cred = await this.deps.personal.credentialFor(ticket, row.userId, await this.deps.secrets.credential(row.secretId));
       const plan = this.plan(sessionId, { id: user.id, username: user.username }, cred, launcher);
       await this.deps.audit.record({ id: user.id, name: user.username, ip: ctx.clientIp }, { action: 'ticket.redeem', target: { type: 'secret', id: row.secretId }, details: { ticketId: row.id, sessionId, door: ctx.door } });
       return await this.deps.accessGate.bind(await this.deps.sessions.start(plan, ctx));

@@ -124,7 +124,8 @@ export const launch = {
     tags: ['sessions'],
     summary: 'Issue a single-use launch ticket (lifetime: the sessionTimeout setting, default 900 s) and the command or file that uses it',
     params: idParams,
-    body: body({ launcher: str(128), bindIp: bool }, ['launcher']),
+    // personalCredentialId: launch with one of your personal credentials instead of the shared one (vault unlocked).
+    body: body({ launcher: str(128), bindIp: bool, personalCredentialId: str(128) }, ['launcher']),
     response: { 200: launchSchema, ...errors },
   }),
   rdpFile: route('GET', '/api/v1/launch/rdp-file', {

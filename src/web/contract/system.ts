@@ -18,6 +18,7 @@ const settingProps = {
   smtpPort: { type: 'integer', minimum: 1, maximum: 65535 },
   smtpSecure: { type: 'boolean' },
   smtpFrom: { type: 'string', maxLength: 255 },
+  personalUnlockIdleSeconds: { type: 'integer', minimum: 1, maximum: 86400 },
 } as const;
 export const SETTING_NAMES = Object.keys(settingProps) as (keyof typeof settingProps)[];
 

@@ -6,6 +6,7 @@ import type { groupSchema, meSchema, roleSchema, tokenSchema, userSchema, direct
 import type { ACCESS_LEVELS, aclSchema, fieldDefSchema, FIELD_TYPES, folderSchema, revealedSchema, secretSchema, templateSchema } from './vault.js';
 import type { hostKeySchema, launcherSchema, launchSchema, PROTOCOLS, RECORDING_FORMATS, searchHitSchema, sessionSchema, sshKeySchema, textLineSchema } from './sessions.js';
 import type { healthSchema, system } from './system.js';
+import type { personalCredentialSchema, vaultStatusSchema } from './personal.js';
 import type { errorSchema, page } from './schema.js';
 import type { accessRequestSchema, policySchema } from './access.js';
 
@@ -49,6 +50,9 @@ export type VerifyResult = Model<typeof verifyResultSchema>;
 export type ExportedCheckpoint = Model<typeof exportedCheckpointSchema>;
 export type RecordingCheck = Model<typeof recordingCheckSchema>;
 export type RecordingVerifyResponse = Ok<typeof audit.verifyRecordings>;
+
+export type PersonalCredential = Model<typeof personalCredentialSchema>;
+export type VaultStatus = Model<typeof vaultStatusSchema>;
 
 export type Health = Model<typeof healthSchema>;
 export type SettingsResponse = Ok<typeof system.settings>;

@@ -13,6 +13,7 @@ import { liveViewRoutes } from './live-view.js';
 import { recordingRoutes } from './recordings.js';
 import { sessionRoutes } from './sessions.js';
 import { terminalRoutes } from './terminal.js';
+import { personalRoutes } from './personal.js';
 import type { WebTerminalDoor } from '../../protocols/web-terminal.js';
 
 export interface DoorInfo {
@@ -35,4 +36,5 @@ export const routes =
     await app.register(keyRoutes(core), { prefix: '/api/v1' });
     await app.register(terminalRoutes(core, terminal), { prefix: '/api/v1' });
     await app.register(accessRoutes(core), { prefix: '/api/v1' });
+    await app.register(personalRoutes(core), { prefix: '/api/v1' });
   };

@@ -21,6 +21,7 @@ export const NAV: { section: string; items: NavItem[] }[] = [
     items: [
       { to: '/', label: 'My access', icon: 'key', exact: true },
       { to: '/access', label: 'Access requests', icon: 'clipboard' },
+      { to: '/personal', label: 'Personal credentials', icon: 'lock' },
     ],
   },
   {

@@ -23,6 +23,7 @@ const LABELS: Record<string, { label: string; unit?: string }> = {
   smtpPort: { label: 'SMTP port' },
   smtpSecure: { label: 'SMTP over TLS from the start (port 465)' },
   smtpFrom: { label: 'E-mail From address' },
+  personalUnlockIdleSeconds: { label: 'Personal vault stays unlocked while idle', unit: 'seconds' },
 };
 const ORDER = ['publicUrl', 'sessionTimeout', 'loginTokenMinutes', 'lockoutThreshold', 'lockoutMinutes', 'loginRateLimit', 'loginRateWindowSeconds', 'loginAuditThreshold', 'allowConnectionSharing', 'auditCheckpointSeconds', 'smtpHost', 'smtpPort', 'smtpSecure', 'smtpFrom'];
 
