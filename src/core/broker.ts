@@ -109,7 +109,7 @@ export interface SessionBroker {
   doorRefused(reason: 'missing' | 'tls_required', ctx: RedeemContext, details?: Record<string, unknown>, ticket?: string): Promise<void>;
 }
 
-export type RefusalReason = 'unknown' | 'used' | 'expired' | 'ip_mismatch' | 'permission_withdrawn' | 'launcher_inactive' | 'target_missing' | 'misplaced' | 'missing' | 'tls_required';
+export type RefusalReason = 'unknown' | 'used' | 'expired' | 'ip_mismatch' | 'permission_withdrawn' | 'launcher_inactive' | 'target_missing' | 'misplaced' | 'missing' | 'tls_required' | 'checked_out';
 
 export class TicketRefused extends Error {
   constructor(readonly reason: RefusalReason, readonly detail?: string) {

@@ -10,6 +10,7 @@ import { Directory } from './identity/directory.js';
 import { Keyring } from './keyring.js';
 import { SettingsService } from './settings.js';
 import { Access } from './vault/access.js';
+import { Checkouts } from './vault/checkout.js';
 import { DataKeys } from './vault/datakeys.js';
 import { Folders } from './vault/folders.js';
 import { Secrets } from './vault/secrets.js';
@@ -41,6 +42,8 @@ export interface Core {
   tickets: Tickets;
   sessions: Sessions;
   sshKeys: SshKeys;
+  /** Exclusive checkout of shared credentials. */
+  checkouts: Checkouts;
   /** The broker protocols use (ticket redeem → live session). */
   launching: Launching;
   /** Whether the database and the recordings directory can be written (/healthz). */
@@ -71,11 +74,13 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   const sessions = new Sessions(store, audit, log, join(config.dataDir, 'recordings'), loadNodeId(config.dataDir));
   const health = new Health(store, sessions.recordingsDir, () => sessions.lastRecordingFailure, log);
   const sshKeys = new SshKeys(store, audit);
-  const launching = new Launching({ tickets, launchers, secrets, templates, access, dir, settings, sessions, audit, log, auth, sshKeys, ports: { ssh: config.sshPort, rdp: config.rdpPort } });
+  const checkouts = new Checkouts(store, secrets, sessions, audit, log);
+  sessions.onSessionEnd((s) => checkouts.sessionEnded(s));
+  const launching = new Launching({ tickets, launchers, secrets, templates, access, dir, settings, sessions, audit, log, auth, sshKeys, checkouts, ports: { ssh: config.sshPort, rdp: config.rdpPort } });
   await dir.seedBuiltinRoles();
   await templates.seedBuiltins();
   await launchers.seedBuiltins();
-  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, launchers, tickets, sessions, sshKeys, launching, health, version: VERSION };
+  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, launchers, tickets, sessions, sshKeys, checkouts, launching, health, version: VERSION };
 }
 
 /** Creates the first administrator when the directory is empty. Returns the password only when it was generated. */

@@ -4,11 +4,12 @@
 import { audit } from './audit.js';
 import { auth, directory } from './identity.js';
 import { launch, launchers, recordings, sessions, hostKeys, sshKeys } from './sessions.js';
+import { checkout } from './checkout.js';
 import { system } from './system.js';
 import { folders, secrets, templates } from './vault.js';
 import type { Route } from './route.js';
 
-export const api = { system, auth, directory, folders, templates, secrets, audit, launchers, launch, sessions, recordings, hostKeys, sshKeys } as const;
+export const api = { system, auth, directory, folders, templates, secrets, audit, launchers, launch, sessions, recordings, hostKeys, sshKeys, checkout } as const;
 
 /** Every route of the contract, by "METHOD /path" (the server checks each registered route against it). */
 export const CONTRACT_ROUTES: ReadonlyMap<string, Route> = new Map(
@@ -23,3 +24,4 @@ export { ACCESS_LEVELS, FIELD_TYPES, MAX_KEY_FIELD } from './vault.js';
 export { BREAK_REASONS, CHECKPOINT_FORMAT, RECORDING_STATUSES } from './audit.js';
 export { LAUNCHER_TYPES, PROTOCOLS, RECORDING_FORMATS, TEXT_PAGE } from './sessions.js';
 export { SETTING_NAMES } from './system.js';
+export { CHECKOUT_MAX_SECONDS, CHECKOUT_SOURCES, type CheckoutStatus } from './checkout.js';
