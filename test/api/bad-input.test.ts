@@ -219,6 +219,10 @@ interface Fixtures {
   pemPrivateKey: string;
   /** An SSH key the administrator has registered. */
   registeredKey: string;
+  /** A secret the administrator has checked out. */
+  heldByAdminSecretId: string;
+  /** A secret another user has checked out. */
+  heldByOtherSecretId: string;
 }
 
 /** One entry per route: a valid request plus route-specific mistakes. */
@@ -470,6 +474,22 @@ const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
         { name: 'launcher not mapped to the template', url: `/api/v1/secrets/${fx.windowsSecretId}/launch`, body: { launcher: 'ssh' }, expect: 400, code: 'launcher_not_mapped' },
       ],
     },
+    'GET /api/v1/secrets/:id/checkout': {},
+    'POST /api/v1/secrets/:id/checkout': {
+      body: { reason: 'maintenance window', durationSeconds: 600 },
+      extra: [
+        { name: 'a secret you already hold', url: `/api/v1/secrets/${fx.heldByAdminSecretId}/checkout`, body: {}, expect: 409, code: 'already_checked_out' },
+        { name: 'a secret someone else holds', url: `/api/v1/secrets/${fx.heldByOtherSecretId}/checkout`, body: {}, expect: 409, code: 'credential_unavailable' },
+      ],
+    },
+    'POST /api/v1/secrets/:id/checkin': { extra: [{ name: 'a secret nobody holds', url: `/api/v1/secrets/${fx.secretId}/checkin`, expect: 409, code: 'not_checked_out' }] },
+    'POST /api/v1/secrets/:id/checkout/queue': {
+      extra: [
+        { name: 'queue for a free secret', url: `/api/v1/secrets/${fx.secretId}/checkout/queue`, expect: 409, code: 'checkout_available' },
+        { name: 'queue for a secret you hold', url: `/api/v1/secrets/${fx.heldByAdminSecretId}/checkout/queue`, expect: 409, code: 'already_checked_out' },
+      ],
+    },
+    'DELETE /api/v1/secrets/:id/checkout/queue': { extra: [{ name: 'leave a queue you are not in', url: `/api/v1/secrets/${fx.secretId}/checkout/queue`, expect: 404, code: 'not_found' }] },
     'GET /api/v1/launch/rdp-file': {
       query: { ticket: 'A'.repeat(32) },
       extra: [
@@ -583,7 +603,15 @@ for (const kind of DB_KINDS) {
       const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
       const registeredKey = sshPublicKeyLine();
       await ok('POST', '/api/v1/me/ssh-keys', { name: 'registered', publicKey: registeredKey });
+      const heldByAdmin = await ok('POST', '/api/v1/secrets', { name: 'held-by-admin', template: 'generic', fields: { username: 'u', password: 'held-pw' } });
+      await ok('POST', `/api/v1/secrets/${heldByAdmin.id}/checkout`, {});
+      const holder = await t.user('bad-input-holder', ['User']);
+      const heldByOther = await ok('POST', '/api/v1/secrets', { name: 'held-by-other', template: 'generic', fields: { username: 'u', password: 'held-pw' } });
+      await ok('PUT', `/api/v1/secrets/${heldByOther.id}/permissions`, { entries: [{ principalType: 'user', principal: holder.id, level: 'view' }] });
+      assert.equal((await t.req('POST', `/api/v1/secrets/${heldByOther.id}/checkout`, { token: holder.token, body: {} })).statusCode, 200);
       specs = makeSpecs({
+        heldByAdminSecretId: heldByAdmin.id,
+        heldByOtherSecretId: heldByOther.id,
         adminId: me.id,
         selfToken: self.token,
         logoutToken: await t.login('bad-input-self', self.password),
