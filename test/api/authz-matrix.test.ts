@@ -109,6 +109,7 @@ const TABLE: Record<string, Row> = {
   // exclusive checkout: taking and queueing need launch (and view); checking in someone
   // else's checkout (the rows below) needs manage_secrets and owner, or all_secrets; the
   // holder needs nothing to give back their own; leaving a queue is for anyone in it
+  'GET /api/v1/checkouts':                       [Y, Y, Y, Y],
   'GET /api/v1/secrets/:id/checkout':            [Y, Y, Y, Y],
   'POST /api/v1/secrets/:id/checkout':           [Y, Y, N, N],
   'POST /api/v1/secrets/:id/checkin':            [Y, Y, N, N],
@@ -335,6 +336,7 @@ for (const kind of DB_KINDS) {
       'PATCH /api/v1/launchers/:id': async () => ({ method: 'PATCH', url: `/api/v1/launchers/${await mkLauncher()}`, body: { record: true, idleTimeoutSeconds: 600 } }),
       'DELETE /api/v1/launchers/:id': async () => ({ method: 'DELETE', url: `/api/v1/launchers/${await mkLauncher()}` }),
       'POST /api/v1/secrets/:id/launch': async () => ({ method: 'POST', url: `/api/v1/secrets/${fx.secretId}/launch`, body: { launcher: 'ssh' } }),
+      'GET /api/v1/checkouts': async () => ({ method: 'GET', url: '/api/v1/checkouts' }),
       'GET /api/v1/secrets/:id/checkout': async () => ({ method: 'GET', url: `/api/v1/secrets/${fx.secretId}/checkout` }),
       'POST /api/v1/secrets/:id/checkout': async (a) => ({ method: 'POST', url: `/api/v1/secrets/${await mkSecret(a)}/checkout`, body: { reason: 'authorisation test', durationSeconds: 600 } }),
       'POST /api/v1/secrets/:id/checkin': async (a) => ({ method: 'POST', url: `/api/v1/secrets/${await mkCheckedOut(a)}/checkin` }),

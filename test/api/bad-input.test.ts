@@ -474,6 +474,7 @@ const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
         { name: 'launcher not mapped to the template', url: `/api/v1/secrets/${fx.windowsSecretId}/launch`, body: { launcher: 'ssh' }, expect: 400, code: 'launcher_not_mapped' },
       ],
     },
+    'GET /api/v1/checkouts': {},
     'GET /api/v1/secrets/:id/checkout': {},
     'POST /api/v1/secrets/:id/checkout': {
       body: { reason: 'maintenance window', durationSeconds: 600 },

@@ -159,6 +159,11 @@ for (const kind of DB_KINDS) {
       assert.equal(holderQueues.json().error.code, 'already_checked_out');
       assert.equal((await ok('POST', `/api/v1/secrets/${id}/checkout/queue`, people.bob!.token)).queuePosition, 1);
       assert.equal((await ok('POST', `/api/v1/secrets/${id}/checkout/queue`, people.carol!.token)).queuePosition, 2);
+      // The portal's one call: the checkouts that concern the caller.
+      const list = await ok('GET', '/api/v1/checkouts', people.carol!.token);
+      const mine = list.items.find((x: { secretId: string }) => x.secretId === id);
+      assert.equal(mine?.queuePosition, 2);
+      assert.equal(mine?.holder.name, 'alice');
       const twice = await t.req('POST', `/api/v1/secrets/${id}/checkout/queue`, { token: people.carol!.token });
       assert.equal(twice.json().error.code, 'already_queued');
       const seen = await ok('GET', `/api/v1/secrets/${id}/checkout`, people.carol!.token);
@@ -236,6 +241,9 @@ for (const kind of DB_KINDS) {
 
     it('someone who cannot see the secret learns nothing about it', async () => {
       const id = await mkSecret('alice');
+      await ok('POST', `/api/v1/secrets/${id}/checkout`, people.alice!.token);
+      assert.ok(!(await ok('GET', '/api/v1/checkouts', people.bob!.token)).items.some((x: { secretId: string }) => x.secretId === id));
+      assert.ok((await ok('GET', '/api/v1/checkouts', people.alice!.token)).items.some((x: { secretId: string; mine: boolean }) => x.secretId === id && x.mine));
       for (const [method, path] of [['GET', 'checkout'], ['POST', 'checkout'], ['POST', 'checkin'], ['POST', 'checkout/queue'], ['DELETE', 'checkout/queue']] as const) {
         const r = await t.req(method, `/api/v1/secrets/${id}/${path}`, { token: people.bob!.token });
         assert.equal(r.statusCode, 404, `${method} ${path}: ${r.body}`);

@@ -80,6 +80,10 @@ for (const kind of DB_KINDS) {
       await admin('POST', '/api/v1/tokens', { name: 'contract-token', scopes: ['read'] });
       await admin('POST', '/api/v1/me/ssh-keys', { name: 'contract-k1', publicKey: sshPublicKeyLine() });
       await admin('POST', '/api/v1/me/ssh-keys', { name: 'contract-k2', publicKey: sshPublicKeyLine() });
+      for (const name of ['contract-held-1', 'contract-held-2']) {
+        const held = await admin('POST', '/api/v1/secrets', { name, template: 'generic', fields: { username: 'u', password: 'contract-held-pw' } });
+        await admin('POST', `/api/v1/secrets/${held.id}/checkout`, {});
+      }
       fx.sessionId = await session(['uptime', 'whoami', 'hostname']);
       await session(['uptime']);
     });
@@ -125,6 +129,7 @@ for (const kind of DB_KINDS) {
       // The walk found every list (a new list route needs its fixture above).
       assert.deepEqual(lists.sort(), [
         '/api/v1/audit',
+        '/api/v1/checkouts',
         '/api/v1/folders',
         '/api/v1/groups',
         '/api/v1/launchers',

@@ -125,6 +125,24 @@ export class Checkouts {
     return this.view(p.userId, secretId);
   }
 
+  /**
+   * GET /checkouts: every secret the caller can list that is checked out or held for its
+   * queue, plus those the caller queues for; one call for a page of secrets.
+   */
+  async concerning(p: Principal): Promise<CheckoutStatus[]> {
+    const open = await this.store.db.selectFrom('checkouts').select('secretId').where('checkedInAt', 'is', null).execute();
+    const queued = await this.store.db.selectFrom('checkoutQueue').select('secretId').execute();
+    const ids = [...new Set([...open, ...queued].map((r) => r.secretId))];
+    const out: CheckoutStatus[] = [];
+    for (const id of ids) {
+      if (!(await this.secrets.require(p, id, 'list').then(() => true, () => false))) continue;
+      await this.settle(id);
+      const v = await this.view(p.userId, id);
+      if (v.checkedOut || v.queue.length > 0) out.push(v);
+    }
+    return out.sort((a, b) => a.secretId.localeCompare(b.secretId));
+  }
+
   private async view(userId: string, secretId: string): Promise<CheckoutStatus> {
     const open = await this.openRow(secretId);
     const queue = await this.queueRows(secretId);

@@ -1,6 +1,6 @@
 // Exclusive checkout of shared credentials (src/core/vault/checkout.ts): take, give back
 // and look at a secret's checkout, and queue for it. The routes' requests and answers.
-import { body, bool, errors, idParams, noContent, nullableInt, nullableText, nullableTime, obj, ref, str, text, time } from './schema.js';
+import { body, bool, errors, idParams, noContent, nullableInt, nullableText, nullableTime, obj, page, pageQuery, ref, str, text, time } from './schema.js';
 import { route } from './route.js';
 import type { Model } from './route.js';
 
@@ -35,6 +35,12 @@ export type CheckoutStatus = Model<typeof checkoutStatusSchema>;
 const tags = ['checkout'] as const;
 
 export const checkout = {
+  mine: route('GET', '/api/v1/checkouts', {
+    tags,
+    summary: 'The checkouts that concern you: secrets you can see that are checked out or held for a queue, and those you queue for (one call for the portal)',
+    querystring: pageQuery(),
+    response: { 200: page(checkoutStatusSchema), ...errors },
+  }),
   status: route('GET', '/api/v1/secrets/:id/checkout', { tags, summary: "A secret's checkout: holder, until when, and the queue (needs list)", params: idParams, response: { 200: checkoutStatusSchema, ...errors } }),
   take: route('POST', '/api/v1/secrets/:id/checkout', {
     tags,
