@@ -161,10 +161,11 @@ export class Launching implements SessionBroker {
       const launcher = await this.deps.launchers.get(row.launcherId);
       const problem = await this.checkLaunchable(row.userId, row.secretId, launcher);
       if (problem) throw new TicketRefused(problem.reason, problem.detail);
+      await this.deps.tickets.redeem(ticket, ctx.clientIp, sessionId);
       const user = await this.deps.dir.userRow(row.userId);
+      // After the single-use redeem: a replayed ticket never reaches the checkout, a refused one is used up.
       const held = await this.deps.checkouts.gate({ id: user.id, name: user.username }, row.secretId, Date.now() + 60_000);
       if (held) throw new TicketRefused('checked_out', held);
-      await this.deps.tickets.redeem(ticket, ctx.clientIp, sessionId);
       const cred = await this.deps.secrets.credential(row.secretId);
       const plan = this.plan(sessionId, { id: user.id, username: user.username }, cred, launcher);
       await this.deps.audit.record({ id: user.id, name: user.username, ip: ctx.clientIp }, { action: 'ticket.redeem', target: { type: 'secret', id: row.secretId }, details: { ticketId: row.id, sessionId, door: ctx.door } });
