@@ -55,11 +55,11 @@ export function CheckoutControl({ secretId, status, onChange, onError }: { secre
       </span>
     );
   }
-  const who = status.holder ? `${status.holder.name} until ${timeOnly(status.until!)}` : 'the next in the queue';
+  const held = status.holder ? `Checked out by ${status.holder.name} until ${timeOnly(status.until!)}` : `Held for the next in the queue until ${timeOnly(status.queue[0]?.reservedUntil ?? new Date().toISOString())}`;
   return (
     <span className="checkout-state">
       <Badge tone="amber" title={status.reason ?? undefined}>
-        Checked out by {who}
+        {held}
       </Badge>{' '}
       {status.queuePosition ? (
         <Button small variant="ghost" busy={busy} onClick={() => void leave()} title={`You are number ${status.queuePosition} in the queue`}>
