@@ -13,6 +13,7 @@ import { askHidden, readStdin } from './prompt.js';
 import { bootstrapAdmin, withCore } from './offline.js';
 import { auditVerify, checkpointExport, recordingVerify, type AuditVerifyOptions } from './verify.js';
 import { registerPersonal } from './personal.js';
+import { registerCheckoutCommands } from './checkout.js';
 
 const program = new Command();
 program.name('gatehouse').description('Gatehouse privileged session gateway').version('0.1.0').showHelpAfterError();
@@ -227,6 +228,7 @@ secrets.command('delete <id>').action(async (id: string) => {
   await callApi(session(), api.secrets.remove, { params: { id } });
   process.stdout.write(`deleted ${id}\n`);
 });
+registerCheckoutCommands(secrets, session);
 
 // ---- launching and sessions
 const secretIdOf = async (ref: string): Promise<string> => {

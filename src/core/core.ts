@@ -10,6 +10,7 @@ import { Directory } from './identity/directory.js';
 import { Keyring } from './keyring.js';
 import { SettingsService } from './settings.js';
 import { Access } from './vault/access.js';
+import { Checkouts } from './vault/checkout.js';
 import { DataKeys } from './vault/datakeys.js';
 import { Folders } from './vault/folders.js';
 import { Secrets } from './vault/secrets.js';
@@ -49,6 +50,8 @@ export interface Core {
   tickets: Tickets;
   sessions: Sessions;
   sshKeys: SshKeys;
+  /** Exclusive checkout of shared credentials. */
+  checkouts: Checkouts;
   /** The broker protocols use (ticket redeem → live session). */
   launching: Launching;
   /** Access request policies, requests, approvals and grants (core/access). */
@@ -85,16 +88,20 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   const sessions = new Sessions(store, audit, log, join(config.dataDir, 'recordings'), loadNodeId(config.dataDir));
   const health = new Health(store, sessions.recordingsDir, () => sessions.lastRecordingFailure, log);
   const sshKeys = new SshKeys(store, audit);
+  const checkouts = new Checkouts(store, secrets, sessions, audit, log);
+  sessions.onSessionEnd((s) => checkouts.sessionEnded(s));
   const policies = new Policies(store, audit, dir, secrets, folders);
   const windows = new GrantWindows(revokedAmong(store));
   const notifier = new Notifier(store, settings, log);
   const accessGate = new AccessGate(store, policies, windows);
   const accessRequests = new AccessRequests(store, audit, secrets, policies, windows, notifier);
-  const launching = new Launching({ tickets, launchers, secrets, personal, templates, access, dir, settings, sessions, audit, log, auth, sshKeys, ports: { ssh: config.sshPort, rdp: config.rdpPort }, accessGate });
+  // A policy that requires checkout makes every launch of its secrets take the credential exclusively.
+  checkouts.addRequirement(async (secretId) => (await policies.effectiveFor(secretId))?.checkoutRequired ?? false);
+  const launching = new Launching({ tickets, launchers, secrets, personal, templates, access, dir, settings, sessions, audit, log, auth, sshKeys, checkouts, ports: { ssh: config.sshPort, rdp: config.rdpPort }, accessGate });
   await dir.seedBuiltinRoles();
   await templates.seedBuiltins();
   await launchers.seedBuiltins();
-  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, sshKeys, launching, policies, accessRequests, accessGate, notifier, health, version: VERSION };
+  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, sshKeys, checkouts, launching, policies, accessRequests, accessGate, notifier, health, version: VERSION };
 }
 
 /** Creates the first administrator when the directory is empty. Returns the password only when it was generated. */

@@ -10,6 +10,7 @@ import * as m002 from './migrations/002_sessions.js';
 import * as m003 from './migrations/003_session_node.js';
 import * as m004 from './migrations/004_access_policies.js';
 import * as m006 from './migrations/006_personal_credentials.js';
+import * as m005 from './migrations/005_checkout.js';
 
 export type Db = Kysely<Database>;
 export type DbKind = 'sqlite' | 'postgres';
@@ -25,7 +26,7 @@ export interface Store {
 // int8 and numeric come back as strings by default; our bigints are epoch ms and sequence numbers.
 pg.types.setTypeParser(20, (v) => Number(v));
 
-const migrations: Record<string, Migration> = { '001_initial': m001, '002_sessions': m002, '003_session_node': m003, '004_access_policies': m004, '006_personal_credentials': m006 };
+const migrations: Record<string, Migration> = { '001_initial': m001, '002_sessions': m002, '003_session_node': m003, '004_access_policies': m004, '005_checkout': m005, '006_personal_credentials': m006 };
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
 export function openStore(opts: { dataDir: string; databaseUrl?: string }): Store {
@@ -68,7 +69,8 @@ export async function migrate(db: Db): Promise<void> {
   } catch (e) {
     throw new DatabaseUnavailableError(describeConnectError(e));
   }
-  const migrator = new Migrator({ db, provider });
+  // Migrations 004-006 (issue 11) are independent and may land in any order.
+  const migrator = new Migrator({ db, provider, allowUnorderedMigrations: true });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error');

@@ -356,6 +356,32 @@ export interface PersonalLaunchesTable {
   expiresAt: number;
 }
 
+/** Exclusive checkouts of secrets (migration 005); at most one open (checkedInAt null) per secret. */
+export interface CheckoutsTable {
+  id: string;
+  secretId: string;
+  userId: string;
+  username: string;
+  source: 'explicit' | 'launch' | 'grant';
+  sourceId: string | null;
+  reason: string | null;
+  since: number;
+  expiresAt: number;
+  sessionId: string | null;
+  checkedInAt: number | null;
+  checkinReason: string | null;
+  checkedInBy: string | null;
+}
+
+export interface CheckoutQueueTable {
+  secretId: string;
+  userId: string;
+  username: string;
+  joinedAt: number;
+  notifiedAt: number | null;
+  reservedUntil: number | null;
+}
+
 export interface Database {
   accessPolicies: AccessPoliciesTable;
   accessRequests: AccessRequestsTable;
@@ -364,6 +390,8 @@ export interface Database {
   personalVaults: PersonalVaultsTable;
   personalCredentials: PersonalCredentialsTable;
   personalLaunches: PersonalLaunchesTable;
+  checkouts: CheckoutsTable;
+  checkoutQueue: CheckoutQueueTable;
   launchers: LaunchersTable;
   tickets: TicketsTable;
   sessions: SessionsTable;

@@ -107,6 +107,15 @@ const TABLE: Record<string, Row> = {
   'DELETE /api/v1/launchers/:id':                [Y, N, N, N],
   // launching needs the launch permission (and view on the secret); host keys follow the secret's ACL
   'POST /api/v1/secrets/:id/launch':             [Y, Y, N, N],
+  // exclusive checkout: taking and queueing need launch (and view); checking in someone
+  // else's checkout (the rows below) needs manage_secrets and owner, or all_secrets; the
+  // holder needs nothing to give back their own; leaving a queue is for anyone in it
+  'GET /api/v1/checkouts':                       [Y, Y, Y, Y],
+  'GET /api/v1/secrets/:id/checkout':            [Y, Y, Y, Y],
+  'POST /api/v1/secrets/:id/checkout':           [Y, Y, N, N],
+  'POST /api/v1/secrets/:id/checkin':            [Y, Y, N, N],
+  'POST /api/v1/secrets/:id/checkout/queue':     [Y, Y, N, N],
+  'DELETE /api/v1/secrets/:id/checkout/queue':   [Y, Y, Y, Y],
   // the .rdp file of the caller's own RDP launch ticket (any signed-in user; the ticket decides)
   'GET /api/v1/launch/rdp-file':                  [Y, Y, Y, Y],
   'GET /api/v1/secrets/:id/host-key':            [Y, Y, Y, Y],
@@ -276,6 +285,12 @@ for (const kind of DB_KINDS) {
       assert.equal(r.statusCode, 201, r.body);
       return r.json().id as string;
     };
+    /** A throwaway secret `a` owns, checked out by the bootstrap administrator (someone else's checkout). */
+    const mkCheckedOut = async (a: Actor) => {
+      const id = await mkSecret(a);
+      await admin('POST', `/api/v1/secrets/${id}/checkout`, {});
+      return id;
+    };
     /** A session of the bootstrap administrator on the shared secret; ended unless `live`. */
     const mkSession = async (live: boolean) => startSession(t, (await admin('GET', '/api/v1/me')).id, fx.secretId, live);
 
@@ -380,6 +395,17 @@ for (const kind of DB_KINDS) {
       'PATCH /api/v1/launchers/:id': async () => ({ method: 'PATCH', url: `/api/v1/launchers/${await mkLauncher()}`, body: { record: true, idleTimeoutSeconds: 600 } }),
       'DELETE /api/v1/launchers/:id': async () => ({ method: 'DELETE', url: `/api/v1/launchers/${await mkLauncher()}` }),
       'POST /api/v1/secrets/:id/launch': async () => ({ method: 'POST', url: `/api/v1/secrets/${fx.secretId}/launch`, body: { launcher: 'ssh' } }),
+      'GET /api/v1/checkouts': async () => ({ method: 'GET', url: '/api/v1/checkouts' }),
+      'GET /api/v1/secrets/:id/checkout': async () => ({ method: 'GET', url: `/api/v1/secrets/${fx.secretId}/checkout` }),
+      'POST /api/v1/secrets/:id/checkout': async (a) => ({ method: 'POST', url: `/api/v1/secrets/${await mkSecret(a)}/checkout`, body: { reason: 'authorisation test', durationSeconds: 600 } }),
+      'POST /api/v1/secrets/:id/checkin': async (a) => ({ method: 'POST', url: `/api/v1/secrets/${await mkCheckedOut(a)}/checkin` }),
+      'POST /api/v1/secrets/:id/checkout/queue': async (a) => ({ method: 'POST', url: `/api/v1/secrets/${await mkCheckedOut(a)}/checkout/queue` }),
+      // Auditor and Application accounts cannot join a queue (no launch): the entry is made directly.
+      'DELETE /api/v1/secrets/:id/checkout/queue': async (a) => {
+        const id = await mkCheckedOut(a);
+        await t.core.store.db.insertInto('checkoutQueue').values({ secretId: id, userId: a.id, username: a.username, joinedAt: Date.now(), notifiedAt: null, reservedUntil: null }).execute();
+        return { method: 'DELETE', url: `/api/v1/secrets/${id}/checkout/queue` };
+      },
       'GET /api/v1/launch/rdp-file': async (a) => ({ method: 'GET', url: `/api/v1/launch/rdp-file?ticket=${await mkTicket(a, 'rdp')}` }),
       'GET /api/v1/secrets/:id/host-key': async () => ({ method: 'GET', url: `/api/v1/secrets/${fx.secretId}/host-key` }),
       'DELETE /api/v1/secrets/:id/host-key': async () => ({ method: 'DELETE', url: `/api/v1/secrets/${fx.secretId}/host-key` }),

@@ -232,6 +232,10 @@ interface Fixtures {
   /** A session of the self user that is not unlocked; one of a user without a master password. */
   lockedToken: string;
   noMasterToken: string;
+  /** A secret the administrator has checked out. */
+  heldByAdminSecretId: string;
+  /** A secret another user has checked out. */
+  heldByOtherSecretId: string;
 }
 
 /** One entry per route: a valid request plus route-specific mistakes. */
@@ -488,6 +492,23 @@ const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
         { name: 'personal credential for another target', url: `/api/v1/secrets/${fx.secretId}/launch`, body: { launcher: 'ssh', personalCredentialId: fx.adminPersonalId }, expect: 400, code: 'personal_credential_mismatch' },
       ],
     },
+    'GET /api/v1/checkouts': {},
+    'GET /api/v1/secrets/:id/checkout': {},
+    'POST /api/v1/secrets/:id/checkout': {
+      body: { reason: 'maintenance window', durationSeconds: 600 },
+      extra: [
+        { name: 'a secret you already hold', url: `/api/v1/secrets/${fx.heldByAdminSecretId}/checkout`, body: {}, expect: 409, code: 'already_checked_out' },
+        { name: 'a secret someone else holds', url: `/api/v1/secrets/${fx.heldByOtherSecretId}/checkout`, body: {}, expect: 409, code: 'credential_unavailable' },
+      ],
+    },
+    'POST /api/v1/secrets/:id/checkin': { extra: [{ name: 'a secret nobody holds', url: `/api/v1/secrets/${fx.secretId}/checkin`, expect: 409, code: 'not_checked_out' }] },
+    'POST /api/v1/secrets/:id/checkout/queue': {
+      extra: [
+        { name: 'queue for a free secret', url: `/api/v1/secrets/${fx.secretId}/checkout/queue`, expect: 409, code: 'checkout_available' },
+        { name: 'queue for a secret you hold', url: `/api/v1/secrets/${fx.heldByAdminSecretId}/checkout/queue`, expect: 409, code: 'already_checked_out' },
+      ],
+    },
+    'DELETE /api/v1/secrets/:id/checkout/queue': { extra: [{ name: 'leave a queue you are not in', url: `/api/v1/secrets/${fx.secretId}/checkout/queue`, expect: 404, code: 'not_found' }] },
     'GET /api/v1/launch/rdp-file': {
       query: { ticket: 'A'.repeat(32) },
       extra: [
@@ -728,6 +749,12 @@ for (const kind of DB_KINDS) {
       await asSelf('PUT', '/api/v1/me/master-password', { masterPassword: 'bad-input-Self-Master-1' });
       const selfPersonal = await asSelf('POST', '/api/v1/me/personal-credentials', { name: 'self-own', target: { machine: 'h1' }, username: 'me', password: 'self-personal-pw' });
       const noMaster = await t.user('bad-input-no-master', ['User']);
+      const heldByAdmin = await ok('POST', '/api/v1/secrets', { name: 'held-by-admin', template: 'generic', fields: { username: 'u', password: 'held-pw' } });
+      await ok('POST', `/api/v1/secrets/${heldByAdmin.id}/checkout`, {});
+      const holder = await t.user('bad-input-holder', ['User']);
+      const heldByOther = await ok('POST', '/api/v1/secrets', { name: 'held-by-other', template: 'generic', fields: { username: 'u', password: 'held-pw' } });
+      await ok('PUT', `/api/v1/secrets/${heldByOther.id}/permissions`, { entries: [{ principalType: 'user', principal: holder.id, level: 'view' }] });
+      assert.equal((await t.req('POST', `/api/v1/secrets/${heldByOther.id}/checkout`, { token: holder.token, body: {} })).statusCode, 200);
       specs = makeSpecs({
         policyId: policy.id,
         policySecretId: policySecret.id,
@@ -737,6 +764,8 @@ for (const kind of DB_KINDS) {
         selfPersonalId: selfPersonal.id,
         lockedToken: await t.login('bad-input-self', self.password),
         noMasterToken: noMaster.token,
+        heldByAdminSecretId: heldByAdmin.id,
+        heldByOtherSecretId: heldByOther.id,
         adminId: me.id,
         selfToken: self.token,
         logoutToken: await t.login('bad-input-self', self.password),

@@ -88,6 +88,10 @@ for (const kind of DB_KINDS) {
       await admin('PUT', '/api/v1/me/master-password', { masterPassword: 'contract-Master-Password-1' });
       fx.personalId = (await admin('POST', '/api/v1/me/personal-credentials', { name: 'contract-p1', target: { secretId: fx.secretId }, username: 'me', password: 'contract-personal-1' })).id;
       await admin('POST', '/api/v1/me/personal-credentials', { name: 'contract-p2', target: { machine: '127.0.0.1', port: 2222 }, username: 'me', password: 'contract-personal-2' });
+      for (const name of ['contract-held-1', 'contract-held-2']) {
+        const held = await admin('POST', '/api/v1/secrets', { name, template: 'generic', fields: { username: 'u', password: 'contract-held-pw' } });
+        await admin('POST', `/api/v1/secrets/${held.id}/checkout`, {});
+      }
       fx.sessionId = await session(['uptime', 'whoami', 'hostname']);
       await session(['uptime']);
     });
@@ -138,6 +142,7 @@ for (const kind of DB_KINDS) {
         '/api/v1/access-policies',
         '/api/v1/access-requests',
         '/api/v1/audit',
+        '/api/v1/checkouts',
         '/api/v1/folders',
         '/api/v1/groups',
         '/api/v1/launchers',

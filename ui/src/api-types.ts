@@ -5,6 +5,7 @@ import { ACCESS_LEVELS } from '../../src/web/contract/vault.js';
 import type { api } from '../../src/web/contract/index.js';
 import type { Ok } from '../../src/web/contract/route.js';
 import type { AccessLevel, SettingsResponse as Settings } from '../../src/web/contract/types.js';
+export type { CheckoutStatus } from '../../src/web/contract/checkout.js';
 
 export type {
   AccessLevel,

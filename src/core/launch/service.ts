@@ -5,7 +5,7 @@ import type { AccessGate } from '../access/gate.js';
 import type { AuditService } from '../audit/service.js';
 import type { ConnectPlan, RedeemContext, SessionBroker, SessionHandle } from '../broker.js';
 import { TicketRefused, type RefusalReason } from '../broker.js';
-import { AppError, badRequest, forbidden } from '../errors.js';
+import { AppError, badRequest, conflict, forbidden } from '../errors.js';
 import type { Directory } from '../identity/directory.js';
 import type { Auth } from '../identity/auth.js';
 import type { SshKeys } from '../identity/ssh-keys.js';
@@ -14,6 +14,7 @@ import type { SettingsService } from '../settings.js';
 import type { Sessions } from '../sessions/service.js';
 import { newId } from '../util.js';
 import { atLeast, type Access } from '../vault/access.js';
+import type { Checkouts } from '../vault/checkout.js';
 import type { Secrets, Credential } from '../vault/secrets.js';
 import type { PersonalVault } from '../vault/personal.js';
 import type { Templates } from '../vault/templates.js';
@@ -47,6 +48,7 @@ export class Launching implements SessionBroker {
       log: Logger;
       auth: Auth;
       sshKeys: SshKeys;
+      checkouts: Checkouts;
       ports: { ssh: number; rdp: number };
       /** Access request policies: grants, modes and hours (core/access). */
       accessGate: AccessGate;
@@ -113,6 +115,9 @@ export class Launching implements SessionBroker {
     // A personal credential in place of the shared one: the caller's own, opened while their vault is unlocked.
     const personal = await this.deps.personal.prepareLaunch(p, opts.personalCredentialId, { secretId: secret.id, machine: cred.machine, port: Number(cred.fields.port ?? DEFAULT_PORTS[launcher.protocol]) || DEFAULT_PORTS[launcher.protocol], protocol: launcher.protocol });
     const ttl = await this.deps.settings.ticketLifetimeSeconds();
+    // Exclusive checkout: someone else holds it → the seed's message; a secret that requires checkout is taken here.
+    const held = await this.deps.checkouts.gate({ id: p.userId, name: p.username }, secret.id, Date.now() + ttl * 1000);
+    if (held) throw conflict(held, 'credential_unavailable');
     const { ticket, expiresAt } = await this.deps.tickets.issue({ userId: p.userId, secretId: secret.id, launcherId: launcher.id, clientIp: opts.bindIp ? opts.clientIp : null, ttlSeconds: ttl });
     await personal?.bind(ticket, expiresAt);
     await this.deps.audit.record(
@@ -169,10 +174,15 @@ export class Launching implements SessionBroker {
       if (problem) throw new TicketRefused(problem.reason, problem.detail);
       await this.deps.tickets.redeem(ticket, ctx.clientIp, sessionId);
       const user = await this.deps.dir.userRow(row.userId);
+      // After the single-use redeem: a replayed ticket never reaches the checkout, a refused one is used up.
+      const held = await this.deps.checkouts.gate({ id: user.id, name: user.username }, row.secretId, Date.now() + 60_000);
+      if (held) throw new TicketRefused('checked_out', held);
       const cred = await this.deps.personal.credentialFor(ticket, row.userId, await this.deps.secrets.credential(row.secretId));
       const plan = this.plan(sessionId, { id: user.id, username: user.username }, cred, launcher);
       await this.deps.audit.record({ id: user.id, name: user.username, ip: ctx.clientIp }, { action: 'ticket.redeem', target: { type: 'secret', id: row.secretId }, details: { ticketId: row.id, sessionId, door: ctx.door } });
-      return await this.deps.accessGate.bind(await this.deps.sessions.start(plan, ctx));
+      const handle = await this.deps.accessGate.bind(await this.deps.sessions.start(plan, ctx));
+      await this.deps.checkouts.bindSession(user.id, row.secretId, handle.id, launcher.maxDurationSeconds);
+      return handle;
     } catch (e) {
       if (e instanceof TicketRefused) return this.refuse(e, ctx, { id: row?.userId ?? null, name: null }, { ticketId: row?.id ?? null, secretId: row?.secretId ?? null });
       throw e;
@@ -191,10 +201,14 @@ export class Launching implements SessionBroker {
       if (!launcher || launcher.protocol === 'rdp') throw new TicketRefused('launcher_inactive', `no terminal launcher${launcherRef ? ` "${launcherRef}"` : ''} for this secret`);
       const problem = await this.checkLaunchable(userId, secret.id, launcher);
       if (problem) throw new TicketRefused(problem.reason, problem.detail);
+      const held = await this.deps.checkouts.gate({ id: user.id, name: user.username }, secret.id, Date.now() + 60_000);
+      if (held) throw new TicketRefused('checked_out', held);
       const cred = await this.deps.secrets.credential(secret.id);
       const plan = this.plan(newId(), { id: user.id, username: user.username }, cred, launcher);
       await this.deps.audit.record({ id: user.id, name: user.username, ip: ctx.clientIp }, { action: 'secret.launch', target: { type: 'secret', id: secret.id }, details: { name: secret.name, launcher: launcher.name, protocol: launcher.protocol, door: ctx.door, direct: true } });
-      return await this.deps.accessGate.bind(await this.deps.sessions.start(plan, ctx));
+      const handle = await this.deps.accessGate.bind(await this.deps.sessions.start(plan, ctx));
+      await this.deps.checkouts.bindSession(user.id, secret.id, handle.id, launcher.maxDurationSeconds);
+      return handle;
     } catch (e) {
       if (e instanceof TicketRefused) return this.refuse(e, ctx, { id: userId, name: user.username }, { secret: secretRef });
       if (e instanceof AppError) return this.refuse(new TicketRefused('permission_withdrawn', e.message), ctx, { id: userId, name: user.username }, { secret: secretRef });

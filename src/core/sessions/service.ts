@@ -65,6 +65,8 @@ export class Sessions {
   private textQueue: Promise<unknown> = Promise.resolve();
   /** The latest recording that could not be created or written (for /healthz). */
   lastRecordingFailure: RecordingFailure | null = null;
+  /** Told after a session has ended and its row is written (e.g. checkouts that end with their session). */
+  private readonly endListeners: ((s: { id: string; userId: string; secretId: string }) => Promise<void>)[] = [];
 
   constructor(
     private readonly store: Store,
@@ -160,6 +162,13 @@ export class Sessions {
     await this.audit.record(actor, { action: 'session.end', target: { type: 'session', id: s.id }, details: { reason, bytesIn: s.bytesIn, bytesOut: s.bytesOut, seconds: Math.round((Date.now() - s.startedAt) / 1000) } });
     if (s.recordingPath) await this.audit.record(SYSTEM, { action: 'recording.seal', target: { type: 'session', id: s.id }, details: { file: s.recordingPath, sha256: sha, format: s.ghrec ? `ghrec-${s.ghrec.header.format}` : 'asciicast-v2', ...(s.recordingError ? { incomplete: s.recordingError } : {}) } });
     this.log.info({ sessionId: s.id, reason }, 'session ended');
+    for (const fn of this.endListeners) {
+      await fn({ id: s.id, userId: s.plan.user.id, secretId: s.plan.credential.secretId }).catch((e) => this.log.error({ sessionId: s.id, err: { message: (e as Error).message } }, 'a session-end listener failed'));
+    }
+  }
+
+  onSessionEnd(fn: (s: { id: string; userId: string; secretId: string }) => Promise<void>): void {
+    this.endListeners.push(fn);
   }
 
   private async verifyHostKey(s: LiveSession, keyType: string, fingerprint: string): Promise<'pinned' | 'match' | 'mismatch'> {

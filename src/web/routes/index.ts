@@ -6,6 +6,7 @@ import { authRoutes } from './auth.js';
 import { directoryRoutes } from './directory.js';
 import { systemRoutes } from './system.js';
 import { vaultRoutes } from './vault.js';
+import { checkoutRoutes } from './checkout.js';
 import { keyRoutes } from './keys.js';
 import { launchRoutes } from './launch.js';
 import { launcherRoutes } from './launchers.js';
@@ -27,6 +28,7 @@ export const routes =
     await app.register(authRoutes(core));
     await app.register(directoryRoutes(core), { prefix: '/api/v1' });
     await app.register(vaultRoutes(core), { prefix: '/api/v1' });
+    await app.register(checkoutRoutes(core), { prefix: '/api/v1' });
     await app.register(auditRoutes(core), { prefix: '/api/v1' });
     await app.register(launcherRoutes(core), { prefix: '/api/v1' });
     await app.register(launchRoutes(core, doors), { prefix: '/api/v1' });

@@ -1,5 +1,5 @@
 // Home: the secrets the signed-in person may open, with one action per launcher.
-import { useEffect, useMemo, useState } from 'react';
+import { useEffect, useMemo, useState, type ReactNode } from 'react';
 import { ApiError, errorText } from '../api';
 import { Link } from '../router';
 import { useMe } from '../auth';
@@ -10,7 +10,8 @@ import { Alert, Badge, Button, CopyButton, Empty, PageHeader, SearchBox, copyTex
 import { dayOrTime, duration, PROTOCOL_LABELS, timeOnly } from '../format';
 import { useApi, useSearchQuery, useTitle } from '../hooks';
 import { downloadUrl, launch, launchersFor, rdpAvailable } from '../launch';
-import type { Folder, Launcher, LaunchResponse, Page, Secret, Session, Template } from '../api-types';
+import type { CheckoutStatus, Folder, Launcher, LaunchResponse, Page, Secret, Session, Template } from '../api-types';
+import { CheckoutControl } from '../components/CheckoutControl';
 import './MyAccess.css';
 
 const PAGE = 500;
@@ -40,6 +41,11 @@ export function MyAccess() {
   const launchers = useApi<Page<Launcher>>('/launchers?limit=500');
   const folders = useApi<Page<Folder>>('/folders?limit=500');
   const [rows, setRows] = useState<Record<string, RowState>>({});
+  // Exclusive checkouts of the secrets shown (one call; actions merge the secret's new status in).
+  const checkouts = useApi<Page<CheckoutStatus>>('/checkouts?limit=500', { pollMs: 30000 });
+  const checkoutOf = useMemo(() => new Map((checkouts.data?.items ?? []).map((c) => [c.secretId, c])), [checkouts.data]);
+  const setCheckout = (id: string, c: CheckoutStatus | null) =>
+    checkouts.setData((d) => d && { ...d, items: [...d.items.filter((x) => x.secretId !== id), ...(c && (c.checkedOut || c.queue.length) ? [c] : [])] });
   const [rdpOk, setRdpOk] = useState<boolean | null>(null);
 
   const folderName = useMemo(() => new Map((folders.data?.items ?? []).map((f) => [f.id, f.name])), [folders.data]);
@@ -137,6 +143,11 @@ export function MyAccess() {
                 onCopy={(l) => void copyCommand(s, l)}
                 onRdp={(l) => void rdp(s, l)}
                 onClose={() => patch(s.id, { result: undefined, error: undefined })}
+                checkout={
+                  canLaunch && s.access !== 'list' ? (
+                    <CheckoutControl secretId={s.id} status={checkoutOf.get(s.id)} onChange={(c) => setCheckout(s.id, c)} onError={(m) => patch(s.id, { error: m, result: undefined })} />
+                  ) : undefined
+                }
               />
             );
           })}
@@ -201,6 +212,7 @@ function AccessRow({
   onCopy,
   onRdp,
   onClose,
+  checkout,
 }: {
   s: Secret;
   folder?: string;
@@ -213,6 +225,8 @@ function AccessRow({
   onCopy(l: Launcher): void;
   onRdp(l: Launcher): void;
   onClose(): void;
+  /** The checkout state and action (exclusive use of the shared credential). */
+  checkout?: ReactNode;
 }) {
   const canOpen = canLaunch && s.access !== 'list';
   const terminalLaunchers = launchers.filter((l) => l.protocol === 'ssh' || l.protocol === 'telnet');
@@ -247,6 +261,7 @@ function AccessRow({
             <span className="muted small note">{launchers.some((l) => l.protocol === 'rdp') ? 'Remote Desktop is not available on this server yet' : 'No launcher for this template'}</span>
           ) : (
             <div className="launchers">
+              {checkout && <div className="checkout-row">{checkout}</div>}
               {shown.map((l) => (
                 <div className="launcher-row" key={l.id}>
                   {shown.length > 1 && <span className="launcher-name">{l.name}</span>}

@@ -1,0 +1,253 @@
+// Exclusive checkout of shared credentials (issue 11, point 3) on both databases: exactly
+// one of 20 parallel checkouts wins; while someone holds a secret nobody else may launch it
+// (the seed's message at launch, a refused ticket at redeem); a launch of a secret that
+// requires checkout takes one that ends with the session; the queue gets the next turn;
+// the holder checks in early, an administrator may force it (ending the holder's sessions);
+// expiry frees the secret; everything is audited.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { TicketRefused } from '../../src/core/broker.js';
+import { NO_CREDENTIALS, SHARED_UNAVAILABLE } from '../../src/core/vault/checkout.js';
+import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
+
+for (const kind of DB_KINDS) {
+  describe(`exclusive checkout on ${kind}`, () => {
+    let t: TestApp;
+    let n = 0;
+    const people: Record<string, { id: string; token: string }> = {};
+    const ok = async (method: string, url: string, token: string, body?: unknown) => {
+      const r = await t.req(method, url, { token, ...(body !== undefined ? { body } : {}) });
+      assert.ok(r.statusCode >= 200 && r.statusCode < 300, `${method} ${url}: ${r.statusCode} ${r.body}`);
+      return r.body ? r.json() : undefined;
+    };
+    /** A fresh unix-account secret shared at view with the named people. */
+    const mkSecret = async (...names: string[]) => {
+      const s = await ok('POST', '/api/v1/secrets', t.adminToken, { name: `shared-${++n}`, template: 'unix-account', fields: { machine: 'db1', username: 'root', password: 'checkout-Secret-1' } });
+      const entries = names.map((u) => ({ principalType: 'user', principal: people[u]!.id, level: 'view' }));
+      await ok('PUT', `/api/v1/secrets/${s.id}/permissions`, t.adminToken, { entries });
+      return s.id as string;
+    };
+    const audit = async (action: string) => (await ok('GET', `/api/v1/audit?action=${action}&limit=500`, t.adminToken)).items as { actorName: string | null; targetId: string | null; details: Record<string, unknown> }[];
+    const launch = (who: string, secretId: string) => t.req('POST', `/api/v1/secrets/${secretId}/launch`, { token: people[who]!.token, body: { launcher: 'ssh' } });
+
+    before(async () => {
+      t = await startTestApp(kind);
+      for (const name of ['alice', 'bob', 'carol', 'owner']) people[name] = await t.user(name, ['User']);
+      for (let i = 0; i < 20; i++) people[`racer${i}`] = await t.user(`racer${i}`, ['User']);
+    });
+    after(async () => {
+      await t?.core.sessions.endAll('test over');
+      await t?.close();
+    });
+
+    it('20 parallel checkouts of one secret: exactly one wins', async () => {
+      const racers = Array.from({ length: 20 }, (_, i) => `racer${i}`);
+      const id = await mkSecret(...racers);
+      const answers = await Promise.all(racers.map((r) => t.req('POST', `/api/v1/secrets/${id}/checkout`, { token: people[r]!.token, body: { reason: 'race', durationSeconds: 600 } })));
+      const won = answers.filter((a) => a.statusCode === 200);
+      const lost = answers.filter((a) => a.statusCode !== 200);
+      assert.equal(won.length, 1, answers.map((a) => `${a.statusCode} ${a.body}`).join('\n'));
+      for (const a of lost) {
+        assert.equal(a.statusCode, 409, a.body);
+        assert.deepEqual(a.json().error, { code: 'credential_unavailable', message: SHARED_UNAVAILABLE });
+      }
+      const winner = won[0]!.json();
+      assert.equal(winner.checkedOut, true);
+      assert.equal(winner.mine, true);
+      const open = await t.core.store.db.selectFrom('checkouts').selectAll().where('secretId', '=', id).where('checkedInAt', 'is', null).execute();
+      assert.equal(open.length, 1);
+      assert.equal(open[0]!.userId, winner.holder.id);
+      assert.equal((await audit('secret.checkout')).filter((e) => e.targetId === id).length, 1);
+    });
+
+    it('the same race straight at the core (no HTTP in between) has one winner too', async () => {
+      const racers = Array.from({ length: 20 }, (_, i) => `racer${i}`);
+      const id = await mkSecret(...racers);
+      const results = await Promise.all(racers.map((r) => t.core.checkouts.take({ id: people[r]!.id, name: r, ip: null }, { id: people[r]!.id, name: r }, id, { source: 'explicit', until: Date.now() + 600_000 })));
+      assert.equal(results.filter((r) => r.ok).length, 1);
+    });
+
+    it('while checked out nobody else may launch it; the holder may', async () => {
+      const id = await mkSecret('alice', 'bob');
+      // A ticket bob got before alice checked out is refused at redeem.
+      const early = await launch('bob', id);
+      assert.equal(early.statusCode, 200, early.body);
+      const taken = await ok('POST', `/api/v1/secrets/${id}/checkout`, people.alice!.token, { reason: 'patching db1' });
+      assert.equal(taken.holder.name, 'alice');
+      assert.equal(taken.reason, 'patching db1');
+      assert.equal(taken.source, 'explicit');
+
+      const refused = await launch('bob', id);
+      assert.equal(refused.statusCode, 409, refused.body);
+      assert.deepEqual(refused.json().error, { code: 'credential_unavailable', message: SHARED_UNAVAILABLE });
+      await assert.rejects(t.core.launching.redeem(early.json().ticket, { clientIp: '127.0.0.1', door: 'ssh' }), (e: unknown) => e instanceof TicketRefused && e.reason === 'checked_out' && e.detail === SHARED_UNAVAILABLE);
+      const ticketRefused = (await audit('ticket.refused')).find((e) => e.details.secretId === id);
+      assert.equal(ticketRefused?.details.reason, 'checked_out');
+      // `ssh bob:secret@gatehouse` (a door opening directly) is refused the same way.
+      await assert.rejects(t.core.launching.open(people.bob!.id, id, null, { clientIp: '127.0.0.1', door: 'ssh' }), (e: unknown) => e instanceof TicketRefused && e.reason === 'checked_out');
+
+      const mine = await launch('alice', id);
+      assert.equal(mine.statusCode, 200, mine.body);
+      const h = await t.core.launching.redeem(mine.json().ticket, { clientIp: '127.0.0.1', door: 'ssh' });
+      await h.end('done');
+
+      // Checked in early by the holder: bob may launch again.
+      const back = await ok('POST', `/api/v1/secrets/${id}/checkin`, people.alice!.token);
+      assert.equal(back.checkedOut, false);
+      assert.equal((await launch('bob', id)).statusCode, 200);
+      const checkin = (await audit('secret.checkin')).find((e) => e.targetId === id);
+      assert.equal(checkin?.details.reason, 'holder');
+      assert.equal(checkin?.actorName, 'alice');
+    });
+
+    it('with personal credentials wired in, the seed second message says none is left at all', async () => {
+      const id = await mkSecret('alice', 'bob');
+      await ok('POST', `/api/v1/secrets/${id}/checkout`, people.alice!.token);
+      t.core.checkouts.setPersonalCredentialLookup(async (userId) => userId === people.carol!.id);
+      try {
+        const r = await launch('bob', id);
+        assert.equal(r.statusCode, 409);
+        assert.equal(r.json().error.message, NO_CREDENTIALS);
+      } finally {
+        t.core.checkouts.setPersonalCredentialLookup(async () => true);
+      }
+      assert.equal((await launch('bob', id)).json().error.message, SHARED_UNAVAILABLE);
+    });
+
+    it('a launch of a secret that requires checkout takes one, and the session end checks it in', async () => {
+      const id = await mkSecret('alice', 'bob', 'carol');
+      t.core.checkouts.addRequirement(async (secretId) => secretId === id);
+      const l = await launch('alice', id);
+      assert.equal(l.statusCode, 200, l.body);
+      const st = await ok('GET', `/api/v1/secrets/${id}/checkout`, people.bob!.token);
+      assert.equal(st.required, true);
+      assert.equal(st.holder.name, 'alice');
+      assert.equal(st.source, 'launch');
+      assert.equal(st.mine, false);
+      assert.equal((await launch('bob', id)).statusCode, 409);
+
+      const h = await t.core.launching.redeem(l.json().ticket, { clientIp: '127.0.0.1', door: 'ssh' });
+      const bound = await t.core.store.db.selectFrom('checkouts').selectAll().where('secretId', '=', id).where('checkedInAt', 'is', null).executeTakeFirstOrThrow();
+      assert.equal(bound.sessionId, h.id);
+      // Carol queues meanwhile.
+      const q = await ok('POST', `/api/v1/secrets/${id}/checkout/queue`, people.carol!.token);
+      assert.equal(q.queuePosition, 1);
+
+      await h.end('finished');
+      const after = await ok('GET', `/api/v1/secrets/${id}/checkout`, people.carol!.token);
+      assert.equal(after.checkedOut, false);
+      assert.equal(after.myTurn, true, 'the first in the queue gets the turn');
+      const checkin = (await audit('secret.checkin')).find((e) => e.targetId === id);
+      assert.equal(checkin?.details.reason, 'session_end');
+      assert.equal(checkin?.details.sessionId, h.id);
+      assert.ok((await audit('secret.checkout_queue.turn')).some((e) => e.targetId === id && e.details.user === 'carol'));
+      // Held for carol: bob's launch is refused, carol's takes the checkout.
+      assert.equal((await launch('bob', id)).statusCode, 409);
+      assert.equal((await launch('carol', id)).statusCode, 200);
+      const now = await ok('GET', `/api/v1/secrets/${id}/checkout`, people.bob!.token);
+      assert.equal(now.holder.name, 'carol');
+      assert.deepEqual(now.queue, []);
+    });
+
+    it('the queue: join, order, the turn, leave', async () => {
+      const id = await mkSecret('alice', 'bob', 'carol');
+      const free = await t.req('POST', `/api/v1/secrets/${id}/checkout/queue`, { token: people.bob!.token });
+      assert.equal(free.statusCode, 409);
+      assert.equal(free.json().error.code, 'checkout_available');
+      await ok('POST', `/api/v1/secrets/${id}/checkout`, people.alice!.token, { durationSeconds: 3600 });
+      const holderQueues = await t.req('POST', `/api/v1/secrets/${id}/checkout/queue`, { token: people.alice!.token });
+      assert.equal(holderQueues.json().error.code, 'already_checked_out');
+      assert.equal((await ok('POST', `/api/v1/secrets/${id}/checkout/queue`, people.bob!.token)).queuePosition, 1);
+      assert.equal((await ok('POST', `/api/v1/secrets/${id}/checkout/queue`, people.carol!.token)).queuePosition, 2);
+      // The portal's one call: the checkouts that concern the caller.
+      const list = await ok('GET', '/api/v1/checkouts', people.carol!.token);
+      const mine = list.items.find((x: { secretId: string }) => x.secretId === id);
+      assert.equal(mine?.queuePosition, 2);
+      assert.equal(mine?.holder.name, 'alice');
+      const twice = await t.req('POST', `/api/v1/secrets/${id}/checkout/queue`, { token: people.carol!.token });
+      assert.equal(twice.json().error.code, 'already_queued');
+      const seen = await ok('GET', `/api/v1/secrets/${id}/checkout`, people.carol!.token);
+      assert.deepEqual(seen.queue.map((q: { user: { name: string } }) => q.user.name), ['bob', 'carol']);
+
+      await ok('POST', `/api/v1/secrets/${id}/checkin`, people.alice!.token);
+      const bob = await ok('GET', `/api/v1/secrets/${id}/checkout`, people.bob!.token);
+      assert.equal(bob.myTurn, true);
+      assert.ok(bob.queue[0].reservedUntil);
+      // Held for bob: carol can neither check out nor launch.
+      const carolTries = await t.req('POST', `/api/v1/secrets/${id}/checkout`, { token: people.carol!.token });
+      assert.equal(carolTries.statusCode, 409);
+      assert.equal(carolTries.json().error.message, SHARED_UNAVAILABLE);
+      // Bob leaves: the turn passes to carol.
+      assert.equal((await t.req('DELETE', `/api/v1/secrets/${id}/checkout/queue`, { token: people.bob!.token })).statusCode, 204);
+      assert.equal((await t.req('DELETE', `/api/v1/secrets/${id}/checkout/queue`, { token: people.bob!.token })).statusCode, 404);
+      const carol = await ok('GET', `/api/v1/secrets/${id}/checkout`, people.carol!.token);
+      assert.equal(carol.myTurn, true);
+      const taken = await ok('POST', `/api/v1/secrets/${id}/checkout`, people.carol!.token);
+      assert.equal(taken.mine, true);
+      assert.deepEqual(taken.queue, []);
+      assert.ok((await audit('secret.checkout_queue.leave')).some((e) => e.targetId === id && e.actorName === 'bob'));
+    });
+
+    it('a turn nobody takes lapses after its hold', async () => {
+      const id = await mkSecret('alice', 'bob');
+      await ok('POST', `/api/v1/secrets/${id}/checkout`, people.alice!.token);
+      await ok('POST', `/api/v1/secrets/${id}/checkout/queue`, people.bob!.token);
+      await ok('POST', `/api/v1/secrets/${id}/checkin`, people.alice!.token);
+      // Move the hold into the past instead of waiting for it.
+      await t.core.store.db.updateTable('checkoutQueue').set({ reservedUntil: Date.now() - 1000 }).where('secretId', '=', id).execute();
+      const st = await ok('GET', `/api/v1/secrets/${id}/checkout`, people.alice!.token);
+      assert.deepEqual(st.queue, []);
+      assert.ok((await audit('secret.checkout_queue.lapsed')).some((e) => e.targetId === id));
+      assert.equal((await launch('alice', id)).statusCode, 200);
+    });
+
+    it('a checkout past its end frees the secret (audited as expired)', async () => {
+      const id = await mkSecret('alice', 'bob');
+      await ok('POST', `/api/v1/secrets/${id}/checkout`, people.alice!.token, { durationSeconds: 60 });
+      assert.equal((await launch('bob', id)).statusCode, 409);
+      await t.core.store.db.updateTable('checkouts').set({ expiresAt: Date.now() - 1000 }).where('secretId', '=', id).execute();
+      assert.equal((await launch('bob', id)).statusCode, 200);
+      const ev = (await audit('secret.checkin')).find((e) => e.targetId === id);
+      assert.equal(ev?.details.reason, 'expired');
+    });
+
+    it("only the holder or an administrator of the secret checks it in; forcing ends the holder's sessions", async () => {
+      const id = await mkSecret('alice', 'bob');
+      // The owner user: manage_secrets and owner on the secret.
+      await ok('PUT', `/api/v1/secrets/${id}/permissions`, t.adminToken, { entries: [{ principalType: 'user', principal: people.alice!.id, level: 'view' }, { principalType: 'user', principal: people.bob!.id, level: 'view' }, { principalType: 'user', principal: people.owner!.id, level: 'owner' }] });
+      const none = await t.req('POST', `/api/v1/secrets/${id}/checkin`, { token: people.alice!.token });
+      assert.equal(none.statusCode, 409);
+      assert.equal(none.json().error.code, 'not_checked_out');
+      await ok('POST', `/api/v1/secrets/${id}/checkout`, people.alice!.token);
+      const h = await t.core.launching.redeem((await launch('alice', id)).json().ticket, { clientIp: '127.0.0.1', door: 'ssh' });
+      const ended = new Promise<string>((resolve) => h.onTerminate(resolve));
+
+      const bob = await t.req('POST', `/api/v1/secrets/${id}/checkin`, { token: people.bob!.token });
+      assert.equal(bob.statusCode, 403);
+      assert.equal(bob.json().error.code, 'forbidden');
+      const forced = await ok('POST', `/api/v1/secrets/${id}/checkin`, people.owner!.token);
+      assert.equal(forced.checkedOut, false);
+      assert.match(await ended, /checkout/);
+      const ev = (await audit('secret.checkin')).find((e) => e.targetId === id);
+      assert.equal(ev?.details.reason, 'forced');
+      assert.equal(ev?.details.forced, true);
+      assert.equal(ev?.details.holder, 'alice');
+      assert.equal(ev?.actorName, 'owner');
+
+      // The built-in administrator (all_secrets) may force as well.
+      await ok('POST', `/api/v1/secrets/${id}/checkout`, people.bob!.token);
+      assert.equal((await ok('POST', `/api/v1/secrets/${id}/checkin`, t.adminToken)).checkedOut, false);
+    });
+
+    it('someone who cannot see the secret learns nothing about it', async () => {
+      const id = await mkSecret('alice');
+      await ok('POST', `/api/v1/secrets/${id}/checkout`, people.alice!.token);
+      assert.ok(!(await ok('GET', '/api/v1/checkouts', people.bob!.token)).items.some((x: { secretId: string }) => x.secretId === id));
+      assert.ok((await ok('GET', '/api/v1/checkouts', people.alice!.token)).items.some((x: { secretId: string; mine: boolean }) => x.secretId === id && x.mine));
+      for (const [method, path] of [['GET', 'checkout'], ['POST', 'checkout'], ['POST', 'checkin'], ['POST', 'checkout/queue'], ['DELETE', 'checkout/queue']] as const) {
+        const r = await t.req(method, `/api/v1/secrets/${id}/${path}`, { token: people.bob!.token });
+        assert.equal(r.statusCode, 404, `${method} ${path}: ${r.body}`);
+      }
+    });
+  });
+}
