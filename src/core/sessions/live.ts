@@ -52,6 +52,8 @@ export class LiveSession implements SessionHandle {
   private subscribers = new Set<Subscriber>();
   private terminators: ((reason: string) => void)[] = [];
   private noticeListeners: ((text: string) => void)[] = [];
+  /** Notices given while no door listened yet. */
+  private readonly heldNotices: string[] = [];
   private idleTimer: NodeJS.Timeout | null = null;
   private maxTimer: NodeJS.Timeout | null = null;
   private ended = false;
@@ -252,6 +254,10 @@ export class LiveSession implements SessionHandle {
 
   onNotice(cb: (text: string) => void): void {
     this.noticeListeners.push(cb);
+    // A notice given before the door listened (the grant ends within minutes of the start,
+    // and the door was still setting up) is delivered now instead of being lost.
+    const held = this.heldNotices.splice(0);
+    for (const text of held) cb(text);
   }
 
   /** A one-line message for the person while the session goes on (e.g. their access ends soon); recorded as a marker. */
@@ -259,6 +265,7 @@ export class LiveSession implements SessionHandle {
     if (this.terminated || this.ended) return;
     this.cast?.event('m', `notice: ${text}`);
     this.ghrec?.marker('notice', text);
+    if (this.noticeListeners.length === 0) this.heldNotices.push(text);
     for (const cb of this.noticeListeners) cb(text);
   }
 
