@@ -2,10 +2,13 @@
 // the launch answer carries the policy's text; a ticket launched without consent is refused
 // at the SSH door (a BatchMode login cannot be asked) and one launched with it opens;
 // declining voids the ticket (then refused) and is audited with the policy; a
-// `user:secret` login is asked by keyboard-interactive: "yes" opens, anything else refuses.
+// `user:secret` login is asked by keyboard-interactive: "yes" opens, anything else refuses;
+// the browser terminal takes it as consent=1; an RDP launch needs it in the launch itself.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import ssh2 from 'ssh2';
+import WebSocket from 'ws';
 import { ensureTargetAccount, TARGET_PASSWORD } from '../support/accounts.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
 import { DB_KINDS } from '../support/harness.js';
@@ -92,6 +95,42 @@ for (const kind of DB_KINDS) {
       const c = clientFor(gw, l.ssh.knownHosts);
       const r = await run('ssh', [...c.base(['-o', 'BatchMode=yes']), `${l.ticket}@127.0.0.1`, 'whoami']);
       assert.equal(r.code, 255, r.stdout + r.stderr);
+    });
+
+    it('the browser terminal shows the policy text and opens only with consent=1', async () => {
+      const term = async (query: string) => {
+        const l = await launchAs();
+        assert.equal(l.consent.text, TEXT);
+        const ws = new WebSocket(`${gw.running.url.replace('https', 'wss')}/api/v1/terminal?ticket=${l.ticket}${query}`, { rejectUnauthorized: false, headers: { authorization: `Bearer ${token}` } });
+        const frames: any[] = [];
+        ws.on('message', (d, binary) => {
+          if (binary) return;
+          frames.push(JSON.parse(d.toString()));
+          if (frames.at(-1).type === 'ready') ws.close();
+        });
+        await once(ws, 'close');
+        return { frames, ticket: l.ticket };
+      };
+      const refused = await term('');
+      assert.deepEqual(refused.frames[0], { type: 'error', message: 'this session is recorded: agree to the recording first' });
+      const agreed = await term('&consent=1');
+      assert.equal(agreed.frames[0]?.type, 'ready', JSON.stringify(agreed.frames));
+      await eventually(async () => (await auditEvents(gw, 'session.consent')).some((e) => e.details.door === 'web' && e.details.policyId === policyId), 5000, 'consent at the browser door audited');
+    });
+
+    it('an RDP launch needs consent in the launch itself', async () => {
+      const win = await ok(gw, 'POST', '/api/v1/secrets', { name: 'consent-win', template: 'windows-account', fields: { machine: '127.0.0.1', username: 'u', password: 'Consent-Test-Pw-2' } }, 201);
+      await ok(gw, 'PUT', `/api/v1/secrets/${win.id}/permissions`, { entries: [{ principalType: 'user', principal: 'alice', level: 'view' }] });
+      await ok(gw, 'PATCH', `/api/v1/secrets/${win.id}`, { policyId: 'consent-policy' });
+      const refused = await gw.api('POST', `/api/v1/secrets/${win.id}/launch`, { token, body: { launcher: 'rdp' } });
+      assert.equal(refused.status, 403, refused.raw);
+      assert.equal(refused.body.error.code, 'consent_required');
+      assert.ok(refused.body.error.message.includes(TEXT), refused.body.error.message);
+      const l = await ok(gw, 'POST', `/api/v1/secrets/${win.id}/launch`, { launcher: 'rdp', consent: true }, 200, token);
+      assert.deepEqual(l.consent, { required: true, text: TEXT, given: true });
+      const f = await gw.api('GET', l.rdpFile, { token });
+      assert.equal(f.status, 200, f.raw);
+      assert.ok((await auditEvents(gw, 'session.consent')).some((e) => e.targetId === win.id && e.details.policyId === policyId && e.details.at === 'launch'));
     });
 
     it('`user:secret` login: keyboard-interactive shows the text; yes opens, anything else refuses', async () => {
