@@ -18,7 +18,7 @@ import { startSshd, type Sshd } from '../support/sshd.js';
 const TEXT = 'CONSENT-TEXT: this session is recorded for the audit of change 42.';
 
 /** ssh2's client as `user:secret`, answering the password prompt and then the consent prompt. */
-function directLogin(gw: Gateway, user: string, password: string, consentAnswer: string): Promise<{ ok: boolean; out: string; prompts: string[] }> {
+function directLogin(gw: Gateway, user: string, password: string, consentAnswer: string, byPassword = false): Promise<{ ok: boolean; out: string; prompts: string[] }> {
   return new Promise((resolve) => {
     const prompts: string[] = [];
     const conn = new ssh2.Client();
@@ -38,7 +38,7 @@ function directLogin(gw: Gateway, user: string, password: string, consentAnswer:
       }),
     );
     conn.on('error', (e) => resolve({ ok: false, out: e.message, prompts }));
-    conn.connect({ host: '127.0.0.1', port: gw.sshPort, username: user, tryKeyboard: true, hostVerifier: () => true });
+    conn.connect({ host: '127.0.0.1', port: gw.sshPort, username: user, tryKeyboard: true, ...(byPassword ? { password } : {}), hostVerifier: () => true });
   });
 }
 
@@ -139,6 +139,13 @@ for (const kind of DB_KINDS) {
       assert.equal(yes.out, 'ghtarget\n');
       assert.ok(yes.prompts.some((p) => p.includes(TEXT)), JSON.stringify(yes.prompts));
       assert.ok((await auditEvents(gw, 'session.consent')).some((e) => e.details.door === 'ssh' && e.details.policyId === policyId));
+
+      // A password login first: the door answers with partial success and asks by keyboard-interactive.
+      const partial = await directLogin(gw, 'alice:consent-target', password, 'yes', true);
+      assert.ok(partial.ok, partial.out);
+      assert.equal(partial.out, 'ghtarget\n');
+      assert.deepEqual(partial.prompts.length, 1, JSON.stringify(partial.prompts));
+      assert.ok(partial.prompts[0]!.includes(TEXT));
 
       const no = await directLogin(gw, 'alice:consent-target', password, 'no');
       assert.equal(no.ok, false, no.out);
