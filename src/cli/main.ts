@@ -245,8 +245,11 @@ program
   .option('--known-hosts <file>', "append the gateway's SSH host keys to this known_hosts file")
   .option('--json', 'print the whole response')
   .option('-o, --out <file>', 'for RDP launchers: where to save the .rdp file (default: <secret>.rdp)')
-  .action(async (ref: string, o: { launcher: string; bindIp?: boolean; knownHosts?: string; json?: boolean; out?: string }) => {
-    const r = await callApi(session(), api.launch.launch, { params: { id: await secretIdOf(ref) }, body: { launcher: o.launcher, ...(o.bindIp ? { bindIp: true } : {}) } });
+  .option('--consent', "agree to the recording the secret's access policy requires (shown by a launch without it)")
+  .action(async (ref: string, o: { launcher: string; bindIp?: boolean; knownHosts?: string; json?: boolean; out?: string; consent?: boolean }) => {
+    const r = await callApi(session(), api.launch.launch, { params: { id: await secretIdOf(ref) }, body: { launcher: o.launcher, ...(o.bindIp ? { bindIp: true } : {}), ...(o.consent ? { consent: true } : {}) } });
+    // A policy's consent not given: the SSH door will refuse this ticket, so say why and how.
+    if (r.consent.given === false) process.stderr.write(`${r.consent.text}\nThis session is recorded: the SSH door opens this ticket only after you agree. Run again with --consent to agree (or open it in the portal's browser terminal).\n`);
     if (o.knownHosts && r.ssh?.knownHosts) {
       const { appendFileSync } = await import('node:fs');
       appendFileSync(o.knownHosts, r.ssh.knownHosts.join('\n') + '\n', { mode: 0o600 });

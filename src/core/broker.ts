@@ -22,6 +22,8 @@ export interface RedeemContext {
   door: Door;
   /** When the door already knows the person (browser session), the ticket must be theirs. */
   expectUserId?: string;
+  /** The person agreed to the recording at this door (browser consent=1, SSH keyboard-interactive "yes"). */
+  consented?: boolean;
 }
 
 export interface ConnectPlan {
@@ -97,6 +99,10 @@ export interface SessionBroker {
   /** Gatehouse user login at a door: password and, when enrolled, a TOTP code. Throws AppError (code totp_required, invalid_credentials …). */
   passwordLogin(username: string, password: string, totp: string | undefined, clientIp: string): Promise<{ userId: string }>;
   needsTotp(username: string): Promise<boolean>;
+  /** `user:secret` logins: the consent to recording the secret's access policy requires, or null. */
+  consentNeeded(userId: string, secretRef: string, clientIp: string): Promise<string | null>;
+  /** `user:secret` logins: the person declined that consent (audited). */
+  consentDeclined(userId: string, secretRef: string, ctx: RedeemContext): Promise<void>;
   /** Whether this public key (SSH wire-format blob) is registered to the user. */
   keyAllowed(username: string, keyBlob: Buffer): Promise<{ userId: string } | null>;
   /**
@@ -114,7 +120,7 @@ export interface SessionBroker {
   doorRefused(reason: 'missing' | 'tls_required', ctx: RedeemContext, details?: Record<string, unknown>, ticket?: string): Promise<void>;
 }
 
-export type RefusalReason = 'unknown' | 'used' | 'expired' | 'ip_mismatch' | 'permission_withdrawn' | 'launcher_inactive' | 'target_missing' | 'misplaced' | 'missing' | 'tls_required' | 'access_policy' | 'checked_out';
+export type RefusalReason = 'unknown' | 'used' | 'expired' | 'ip_mismatch' | 'permission_withdrawn' | 'launcher_inactive' | 'target_missing' | 'misplaced' | 'missing' | 'tls_required' | 'access_policy' | 'checked_out' | 'consent_required';
 
 export class TicketRefused extends Error {
   constructor(readonly reason: RefusalReason, readonly detail?: string) {

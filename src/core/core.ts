@@ -26,6 +26,7 @@ import { Health } from './health.js';
 import { AccessGate, revokedAmong } from './access/gate.js';
 import { Notifier } from './access/notify.js';
 import { Policies } from './access/policies.js';
+import { Consents } from './access/consent.js';
 import { AccessRequests } from './access/requests.js';
 import { GrantWindows } from './access/windows.js';
 import { join } from 'node:path';
@@ -97,7 +98,7 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   const accessRequests = new AccessRequests(store, audit, secrets, policies, windows, notifier);
   // A policy that requires checkout makes every launch of its secrets take the credential exclusively.
   checkouts.addRequirement(async (secretId) => (await policies.effectiveFor(secretId))?.checkoutRequired ?? false);
-  const launching = new Launching({ tickets, launchers, secrets, personal, templates, access, dir, settings, sessions, audit, log, auth, sshKeys, checkouts, ports: { ssh: config.sshPort, rdp: config.rdpPort }, accessGate });
+  const launching = new Launching({ tickets, launchers, secrets, personal, templates, access, dir, settings, sessions, audit, log, auth, sshKeys, checkouts, ports: { ssh: config.sshPort, rdp: config.rdpPort }, accessGate, consents: new Consents(policies, audit) });
   await dir.seedBuiltinRoles();
   await templates.seedBuiltins();
   await launchers.seedBuiltins();

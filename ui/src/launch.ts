@@ -1,8 +1,29 @@
 // Launch helpers shared by My access and the terminal page.
-import { api } from './api';
+import { api, ApiError } from './api';
 import type { Launcher, LaunchResponse, Template } from './api-types';
 
-export const launch = (secretId: string, launcher: string) => api.post<LaunchResponse>(`/secrets/${encodeURIComponent(secretId)}/launch`, { launcher });
+export const launch = (secretId: string, launcher: string, consent = false) => api.post<LaunchResponse>(`/secrets/${encodeURIComponent(secretId)}/launch`, { launcher, ...(consent ? { consent: true } : {}) });
+
+/**
+ * A launch for a door that cannot ask (a copied ssh command, a .rdp file) when the secret's
+ * access policy requires consent to recording: the portal asks here, before the ticket is
+ * used. RDP launches are refused without consent (consent_required, the text in the
+ * message); an SSH launch says so in its answer (consent.given false): then the person is
+ * asked, and a "no" declines (voids, audited) the ticket. Null: the person declined.
+ */
+export async function launchForDoor(secretId: string, launcher: string): Promise<LaunchResponse | null> {
+  try {
+    const r = await launch(secretId, launcher);
+    if (r.consent.given !== false) return r;
+    // Agreed: a consented ticket replaces this one, which is never shown and expires unused.
+    if (window.confirm(`${r.consent.text}\n\nAgree to the recording?`)) return launch(secretId, launcher, true);
+    await api.post('/tickets/decline', { ticket: r.ticket }).catch(() => undefined);
+    return null;
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.code !== 'consent_required') throw e;
+    return window.confirm(`${e.message}\n\nAgree to the recording?`) ? launch(secretId, launcher, true) : null;
+  }
+}
 
 /** The active launchers a template maps to (the template lists launcher ids or names). */
 export function launchersFor(template: Template | undefined, launchers: Launcher[]): Launcher[] {

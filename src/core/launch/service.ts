@@ -2,6 +2,7 @@
 // that protocols call to turn a ticket into a live, recorded session.
 import type { Logger } from 'pino';
 import type { AccessGate } from '../access/gate.js';
+import { CONSENT_REQUIRED_MESSAGE, type Consents } from '../access/consent.js';
 import type { AuditService } from '../audit/service.js';
 import type { ConnectPlan, RedeemContext, SessionBroker, SessionHandle } from '../broker.js';
 import { TicketRefused, type RefusalReason } from '../broker.js';
@@ -30,6 +31,8 @@ export interface LaunchResult {
   launcher: { id: string; name: string; protocol: Protocol };
   /** Where the client connects: the launcher's gateway address, else this gateway. */
   gateway: { host: string; port: number };
+  /** The policy's consent to recording, when it requires one, and whether the launch carried it. */
+  policyConsent: { text: string; given: boolean } | null;
 }
 
 export class Launching implements SessionBroker {
@@ -52,6 +55,8 @@ export class Launching implements SessionBroker {
       ports: { ssh: number; rdp: number };
       /** Access request policies: grants, modes and hours (core/access). */
       accessGate: AccessGate;
+      /** Consent to recording that a policy requires (core/access/consent.ts). */
+      consents: Consents;
     },
   ) {}
 
@@ -100,7 +105,7 @@ export class Launching implements SessionBroker {
     return null;
   }
 
-  async launch(p: Principal, secretId: string, launcherRef: string, opts: { clientIp: string | null; bindIp: boolean; personalCredentialId?: string }): Promise<LaunchResult> {
+  async launch(p: Principal, secretId: string, launcherRef: string, opts: { clientIp: string | null; bindIp: boolean; personalCredentialId?: string; consent?: boolean }): Promise<LaunchResult> {
     const { secret } = await this.deps.secrets.require(p, secretId, 'view');
     const launcher = await this.deps.launchers.get(launcherRef).catch(() => {
       throw badRequest(`unknown launcher "${launcherRef}"`, 'unknown_launcher');
@@ -112,20 +117,27 @@ export class Launching implements SessionBroker {
     const cred = await this.deps.secrets.credential(secret.id);
     if (!cred.machine) throw badRequest('this secret has no machine to connect to', 'no_target');
     await this.deps.accessGate.requireLaunch(p, secret.id, launcher.protocol);
+    // A policy's consent to recording: an RDP client cannot be asked, so its launch must carry it.
+    const need = await this.deps.consents.needFor(secret.id);
+    if (need && launcher.protocol === 'rdp' && !opts.consent) throw new AppError(403, 'consent_required', `This session is recorded: agree to the recording at launch (portal launch dialog, or \`gatehouse launch <secret> --consent\`). ${need.text}`);
     // A personal credential in place of the shared one: the caller's own, opened while their vault is unlocked.
     const personal = await this.deps.personal.prepareLaunch(p, opts.personalCredentialId, { secretId: secret.id, machine: cred.machine, port: Number(cred.fields.port ?? DEFAULT_PORTS[launcher.protocol]) || DEFAULT_PORTS[launcher.protocol], protocol: launcher.protocol });
     const ttl = await this.deps.settings.ticketLifetimeSeconds();
     // Exclusive checkout: someone else holds it → the seed's message; a secret that requires checkout is taken here.
     const held = await this.deps.checkouts.gate({ id: p.userId, name: p.username }, secret.id, Date.now() + ttl * 1000);
     if (held) throw conflict(held, 'credential_unavailable');
-    const { ticket, expiresAt } = await this.deps.tickets.issue({ userId: p.userId, secretId: secret.id, launcherId: launcher.id, clientIp: opts.bindIp ? opts.clientIp : null, ttlSeconds: ttl });
+    const { id: ticketId, ticket, expiresAt } = await this.deps.tickets.issue({ userId: p.userId, secretId: secret.id, launcherId: launcher.id, clientIp: opts.bindIp ? opts.clientIp : null, ttlSeconds: ttl });
     await personal?.bind(ticket, expiresAt);
+    if (need && opts.consent) {
+      this.deps.consents.remember(ticketId, expiresAt);
+      await this.deps.consents.record({ id: p.userId, name: p.username, ip: opts.clientIp }, secret.id, need, true, { ticketId, launcher: launcher.name, at: 'launch' });
+    }
     await this.deps.audit.record(
       { id: p.userId, name: p.username, ip: opts.clientIp },
       { action: 'secret.launch', target: { type: 'secret', id: secret.id }, details: { name: secret.name, launcher: launcher.name, protocol: launcher.protocol, ticketExpiresAt: new Date(expiresAt).toISOString(), boundToIp: opts.bindIp } },
     );
     const port = launcher.gatewayPort ?? (launcher.protocol === 'rdp' ? this.deps.ports.rdp : this.deps.ports.ssh);
-    return { ticket, expiresAt: new Date(expiresAt).toISOString(), launcher: { id: launcher.id, name: launcher.name, protocol: launcher.protocol }, gateway: { host: launcher.gatewayHost ?? '', port } };
+    return { ticket, expiresAt: new Date(expiresAt).toISOString(), launcher: { id: launcher.id, name: launcher.name, protocol: launcher.protocol }, gateway: { host: launcher.gatewayHost ?? '', port }, policyConsent: need ? { text: need.text, given: !!opts.consent } : null };
   }
 
   private plan(sessionId: string, user: { id: string; username: string }, cred: Credential, launcher: LauncherView): ConnectPlan {
@@ -172,13 +184,18 @@ export class Launching implements SessionBroker {
       const launcher = await this.deps.launchers.get(row.launcherId);
       const problem = await this.checkLaunchable(row.userId, row.secretId, launcher);
       if (problem) throw new TicketRefused(problem.reason, problem.detail);
+      const need = await this.deps.consents.needFor(row.secretId);
+      const consentedAtLaunch = need ? this.deps.consents.has(row.id) : false;
+      if (need && !ctx.consented && !consentedAtLaunch) throw new TicketRefused('consent_required', CONSENT_REQUIRED_MESSAGE);
       await this.deps.tickets.redeem(ticket, ctx.clientIp, sessionId);
+      this.deps.consents.forget(row.id);
       const user = await this.deps.dir.userRow(row.userId);
       // After the single-use redeem: a replayed ticket never reaches the checkout, a refused one is used up.
       const held = await this.deps.checkouts.gate({ id: user.id, name: user.username }, row.secretId, Date.now() + 60_000);
       if (held) throw new TicketRefused('checked_out', held);
       const cred = await this.deps.personal.credentialFor(ticket, row.userId, await this.deps.secrets.credential(row.secretId));
       const plan = this.plan(sessionId, { id: user.id, username: user.username }, cred, launcher);
+      if (need && ctx.consented && !consentedAtLaunch) await this.deps.consents.record({ id: user.id, name: user.username, ip: ctx.clientIp }, row.secretId, need, true, { ticketId: row.id, door: ctx.door });
       await this.deps.audit.record({ id: user.id, name: user.username, ip: ctx.clientIp }, { action: 'ticket.redeem', target: { type: 'secret', id: row.secretId }, details: { ticketId: row.id, sessionId, door: ctx.door } });
       const handle = await this.deps.accessGate.bind(await this.deps.sessions.start(plan, ctx));
       await this.deps.checkouts.bindSession(user.id, row.secretId, handle.id, launcher.maxDurationSeconds);
@@ -193,16 +210,18 @@ export class Launching implements SessionBroker {
     const user = await this.deps.dir.userRow(userId);
     const p = await this.deps.dir.doorPrincipal(user, ctx.clientIp);
     try {
-      const found = await this.deps.secrets.list(p, { search: secretRef, limit: 50, offset: 0 });
-      const secret = found.items.find((s) => s.id === secretRef || s.name === secretRef) ?? (await this.deps.secrets.get(p, secretRef).catch(() => null));
+      const secret = await this.visibleSecret(p, secretRef);
       if (!secret) throw new TicketRefused('permission_withdrawn', `no secret "${secretRef}" visible to the user`);
       const mapped = await this.launchersFor(secret.template.id);
       const launcher = launcherRef ? mapped.find((l) => l.id === launcherRef || l.name === launcherRef) : mapped.find((l) => l.protocol === 'ssh') ?? mapped.find((l) => l.protocol === 'telnet');
       if (!launcher || launcher.protocol === 'rdp') throw new TicketRefused('launcher_inactive', `no terminal launcher${launcherRef ? ` "${launcherRef}"` : ''} for this secret`);
       const problem = await this.checkLaunchable(userId, secret.id, launcher);
       if (problem) throw new TicketRefused(problem.reason, problem.detail);
+      const need = await this.deps.consents.needFor(secret.id);
+      if (need && !ctx.consented) throw new TicketRefused('consent_required', CONSENT_REQUIRED_MESSAGE);
       const held = await this.deps.checkouts.gate({ id: user.id, name: user.username }, secret.id, Date.now() + 60_000);
       if (held) throw new TicketRefused('checked_out', held);
+      if (need) await this.deps.consents.record({ id: user.id, name: user.username, ip: ctx.clientIp }, secret.id, need, true, { door: ctx.door, direct: true });
       const cred = await this.deps.secrets.credential(secret.id);
       const plan = this.plan(newId(), { id: user.id, username: user.username }, cred, launcher);
       await this.deps.audit.record({ id: user.id, name: user.username, ip: ctx.clientIp }, { action: 'secret.launch', target: { type: 'secret', id: secret.id }, details: { name: secret.name, launcher: launcher.name, protocol: launcher.protocol, door: ctx.door, direct: true } });
@@ -222,8 +241,32 @@ export class Launching implements SessionBroker {
     if (!row || row.userId !== p.userId) throw new AppError(404, 'not_found', 'ticket not found');
     if (row.usedAt) throw new AppError(409, 'ticket_used', 'this ticket was already used or declined');
     await this.deps.tickets.void(row.id);
+    this.deps.consents.forget(row.id);
     const launcher = await this.deps.launchers.get(row.launcherId).catch(() => null);
+    const need = await this.deps.consents.needFor(row.secretId);
+    if (need) return this.deps.consents.record({ id: p.userId, name: p.username, ip: clientIp }, row.secretId, need, false, { ticketId: row.id, launcher: launcher?.name ?? row.launcherId });
     await this.deps.audit.record({ id: p.userId, name: p.username, ip: clientIp }, { action: 'session.consent_declined', target: { type: 'secret', id: row.secretId }, details: { ticketId: row.id, launcher: launcher?.name ?? row.launcherId } });
+  }
+
+  private async visibleSecret(p: Principal, secretRef: string) {
+    const found = await this.deps.secrets.list(p, { search: secretRef, limit: 50, offset: 0 });
+    return found.items.find((s) => s.id === secretRef || s.name === secretRef) ?? (await this.deps.secrets.get(p, secretRef).catch(() => null));
+  }
+
+  /** For `user:secret` door logins: the consent text the secret's policy requires, or null (asked before the session opens). */
+  async consentNeeded(userId: string, secretRef: string, clientIp: string): Promise<string | null> {
+    const user = await this.deps.dir.userRow(userId).catch(() => null);
+    if (!user) return null;
+    const secret = await this.visibleSecret(await this.deps.dir.doorPrincipal(user, clientIp), secretRef);
+    return secret ? ((await this.deps.consents.needFor(secret.id))?.text ?? null) : null;
+  }
+
+  /** The person answered the door's consent prompt with anything but yes: audited, no session. */
+  async consentDeclined(userId: string, secretRef: string, ctx: RedeemContext): Promise<void> {
+    const user = await this.deps.dir.userRow(userId);
+    const secret = await this.visibleSecret(await this.deps.dir.doorPrincipal(user, ctx.clientIp), secretRef);
+    const need = secret ? await this.deps.consents.needFor(secret.id) : null;
+    if (secret && need) await this.deps.consents.record({ id: user.id, name: user.username, ip: ctx.clientIp }, secret.id, need, false, { door: ctx.door, direct: true });
   }
 
   /** What a launch must show before a recorded session starts (consent to recording). */

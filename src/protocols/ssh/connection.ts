@@ -42,6 +42,9 @@ export class SshConnection {
   private handle: SessionHandle | null = null;
   /** Set by a `<user>:<secret>` login: the session is opened with the first channel. */
   private direct: { userId: string; secretRef: string } | null = null;
+  /** `user:secret` login authenticated, waiting for the consent to recording the secret's policy requires. */
+  private consentPending: { userId: string; username: string; secretRef: string; text: string } | null = null;
+  private consented = false;
   private opening: Promise<SessionHandle> | null = null;
   private target: Promise<Client> | null = null;
   private readonly streams = new Set<ServerChannel>();
@@ -146,9 +149,35 @@ export class SshConnection {
   private async authenticateUser(ctx: AuthContext, username: string, secretRef: string): Promise<void> {
     const { broker } = this.opts;
     const methods: AuthMethod[] = ['publickey', 'keyboard-interactive', 'password'];
-    const succeed = (userId: string) => {
-      this.direct = { userId, secretRef };
-      ctx.accept();
+    // Consent to recording (access policy): asked as a keyboard-interactive prompt before the
+    // session opens; after a key or password login, by asking for keyboard-interactive next.
+    const askConsent = (pending: { userId: string; text: string }) =>
+      ctx.method === 'keyboard-interactive' &&
+      ctx.prompt([{ prompt: 'Type yes to agree to the recording: ', echo: true }], 'Gatehouse: this session is recorded', pending.text, (answers) => {
+        this.consentPending = null;
+        if ((answers[0] ?? '').trim().toLowerCase() === 'yes') {
+          this.consented = true;
+          this.direct = { userId: pending.userId, secretRef };
+          return ctx.accept();
+        }
+        ctx.reject([]);
+        void broker.consentDeclined(pending.userId, secretRef, { clientIp: this.ip, door: 'ssh' }).catch(this.guard.catch('consent audit'));
+      });
+    const pending = this.consentPending;
+    if (pending && pending.username === username && pending.secretRef === secretRef) {
+      if (ctx.method === 'keyboard-interactive') return void askConsent(pending);
+      return ctx.reject(['keyboard-interactive'], true);
+    }
+    const succeed = async (userId: string) => {
+      const text = await broker.consentNeeded(userId, secretRef, this.ip);
+      if (!text) {
+        this.direct = { userId, secretRef };
+        return ctx.accept();
+      }
+      this.consentPending = { userId, username, secretRef, text };
+      if (ctx.method === 'keyboard-interactive') return void askConsent(this.consentPending);
+      // Authenticated, but not done: the client must go on with keyboard-interactive (partial success).
+      ctx.reject(['keyboard-interactive'], true);
     };
     switch (ctx.method) {
       case 'none':
@@ -192,7 +221,7 @@ export class SshConnection {
   private ensureHandle(): Promise<SessionHandle> {
     if (this.handle) return Promise.resolve(this.handle);
     if (!this.direct) return Promise.reject(new TicketRefused('unknown'));
-    this.opening ??= this.opts.broker.open(this.direct.userId, this.direct.secretRef, null, { clientIp: this.ip, door: 'ssh' }).then((h) => {
+    this.opening ??= this.opts.broker.open(this.direct.userId, this.direct.secretRef, null, { clientIp: this.ip, door: 'ssh', ...(this.consented ? { consented: true } : {}) }).then((h) => {
       this.adopt(h);
       return h;
     });

@@ -49,7 +49,7 @@ export const launchSchema = body(
     expiresAt: time,
     launcher: obj({ id: text, name: text, protocol }),
     /** Whether the person must agree to the recording first, and the text to show. */
-    consent: obj({ required: bool, text }),
+    consent: body({ required: bool, text, given: bool }, ['required', 'text']),
     /** SSH and Telnet launchers: the command (and known_hosts lines) that use the ticket at the SSH door. */
     ssh: obj({ host: text, port: int, username: text, command: text, knownHosts: textList }),
     /** RDP launchers: where to fetch the .rdp file. */
@@ -125,7 +125,8 @@ export const launch = {
     summary: 'Issue a single-use launch ticket (lifetime: the sessionTimeout setting, default 900 s) and the command or file that uses it',
     params: idParams,
     // personalCredentialId: launch with one of your personal credentials instead of the shared one (vault unlocked).
-    body: body({ launcher: str(128), bindIp: bool, personalCredentialId: str(128) }, ['launcher']),
+    // consent: the person agreed to the recording the secret's access policy requires (needed for RDP; lets an SSH ticket login open).
+    body: body({ launcher: str(128), bindIp: bool, personalCredentialId: str(128), consent: bool }, ['launcher']),
     response: { 200: launchSchema, ...errors },
   }),
   rdpFile: route('GET', '/api/v1/launch/rdp-file', {

@@ -21,9 +21,9 @@ export const launchRoutes =
 
     const { launch } = api;
     addRoute(app, launch.launch, { config: { permission: 'launch', scope: 'launch' } })(async (req) => {
-      const r = await core.launching.launch(req.principal!, req.params.id, req.body.launcher, { clientIp: req.ip, bindIp: req.body.bindIp ?? false, ...(req.body.personalCredentialId ? { personalCredentialId: req.body.personalCredentialId } : {}) });
+      const r = await core.launching.launch(req.principal!, req.params.id, req.body.launcher, { clientIp: req.ip, bindIp: req.body.bindIp ?? false, ...(req.body.personalCredentialId ? { personalCredentialId: req.body.personalCredentialId } : {}), ...(req.body.consent ? { consent: true } : {}) });
       const host = r.gateway.host || (await gatewayHost(req));
-      const out: LaunchResponse = { ticket: r.ticket, expiresAt: r.expiresAt, launcher: r.launcher, consent: await core.launching.consentFor(r.launcher.id) };
+      const out: LaunchResponse = { ticket: r.ticket, expiresAt: r.expiresAt, launcher: r.launcher, consent: r.policyConsent ? { required: true, text: r.policyConsent.text, given: r.policyConsent.given } : await core.launching.consentFor(r.launcher.id) };
       if (r.launcher.protocol === 'ssh' || r.launcher.protocol === 'telnet') {
         const knownHosts = doors().sshHostKeys.map((k) => `[${host}]:${r.gateway.port} ${k}`);
         out.ssh = { host, port: r.gateway.port, username: r.ticket, command: `ssh -p ${r.gateway.port} ${shellQuote(r.ticket)}@${shellQuote(host)}`, knownHosts };

@@ -94,9 +94,9 @@ export const terminalRoutes =
             return fail('this session is recorded: agree to the recording first');
           }
           try {
-            handle = await core.launching.redeem(q.ticket, { clientIp, door: 'web', expectUserId: p.userId });
+            handle = await core.launching.redeem(q.ticket, { clientIp, door: 'web', expectUserId: p.userId, consented: q.consent === '1' });
           } catch (e) {
-            if (e instanceof TicketRefused) return fail('the session could not be started (the launch may have expired or been used); launch again');
+            if (e instanceof TicketRefused) return fail(e.reason === 'consent_required' ? 'this session is recorded: agree to the recording first' : 'the session could not be started (the launch may have expired or been used); launch again');
             throw e;
           }
           if (socket.readyState !== socket.OPEN) return void handle.end('browser left before the session started');

@@ -9,7 +9,7 @@ import { ListShell } from '../components/ListShell';
 import { Alert, Badge, Button, CopyButton, Empty, PageHeader, SearchBox, copyText, useToast } from '../components/ui';
 import { dayOrTime, duration, PROTOCOL_LABELS, timeOnly } from '../format';
 import { useApi, useSearchQuery, useTitle } from '../hooks';
-import { downloadUrl, launch, launchersFor, rdpAvailable } from '../launch';
+import { downloadUrl, launchersFor, launchForDoor, rdpAvailable } from '../launch';
 import type { CheckoutStatus, Folder, Launcher, LaunchResponse, Page, Secret, Session, Template } from '../api-types';
 import { CheckoutControl } from '../components/CheckoutControl';
 import './MyAccess.css';
@@ -72,7 +72,8 @@ export function MyAccess() {
   const copyCommand = async (s: Secret, l: Launcher) => {
     patch(s.id, { busy: `${l.id}:copy`, error: undefined });
     try {
-      const r = await launch(s.id, l.id);
+      const r = await launchForDoor(s.id, l.id);
+      if (!r) return patch(s.id, { busy: undefined, error: 'You declined the recording: no session.' });
       patch(s.id, { busy: undefined, result: r });
       if (r.ssh && (await copyText(r.ssh.command))) toast('SSH command copied to the clipboard');
     } catch (e) {
@@ -83,7 +84,8 @@ export function MyAccess() {
   const rdp = async (s: Secret, l: Launcher) => {
     patch(s.id, { busy: `${l.id}:rdp`, error: undefined });
     try {
-      const r = await launch(s.id, l.id);
+      const r = await launchForDoor(s.id, l.id);
+      if (!r) return patch(s.id, { busy: undefined, error: 'You declined the recording: no session.' });
       if (r.rdpFile) {
         downloadUrl(r.rdpFile);
         patch(s.id, { busy: undefined });
