@@ -2,6 +2,7 @@
 // that protocols call to turn a ticket into a live, recorded session.
 import type { Logger } from 'pino';
 import type { AccessGate } from '../access/gate.js';
+import type { StepUp } from '../access/step-up.js';
 import type { AuditService } from '../audit/service.js';
 import type { ConnectPlan, RedeemContext, SessionBroker, SessionHandle } from '../broker.js';
 import { TicketRefused, type RefusalReason } from '../broker.js';
@@ -52,6 +53,8 @@ export class Launching implements SessionBroker {
       ports: { ssh: number; rdp: number };
       /** Access request policies: grants, modes and hours (core/access). */
       accessGate: AccessGate;
+      /** MFA step-up per launch (core/access/step-up.ts). */
+      stepUp: StepUp;
     },
   ) {}
 
@@ -100,7 +103,7 @@ export class Launching implements SessionBroker {
     return null;
   }
 
-  async launch(p: Principal, secretId: string, launcherRef: string, opts: { clientIp: string | null; bindIp: boolean; personalCredentialId?: string }): Promise<LaunchResult> {
+  async launch(p: Principal, secretId: string, launcherRef: string, opts: { clientIp: string | null; bindIp: boolean; personalCredentialId?: string; totp?: string }): Promise<LaunchResult> {
     const { secret } = await this.deps.secrets.require(p, secretId, 'view');
     const launcher = await this.deps.launchers.get(launcherRef).catch(() => {
       throw badRequest(`unknown launcher "${launcherRef}"`, 'unknown_launcher');
@@ -112,6 +115,7 @@ export class Launching implements SessionBroker {
     const cred = await this.deps.secrets.credential(secret.id);
     if (!cred.machine) throw badRequest('this secret has no machine to connect to', 'no_target');
     await this.deps.accessGate.requireLaunch(p, secret.id, launcher.protocol);
+    await this.deps.stepUp.requireLaunch({ userId: p.userId, key: p.tokenId }, secret.id, opts.clientIp, opts.totp);
     // A personal credential in place of the shared one: the caller's own, opened while their vault is unlocked.
     const personal = await this.deps.personal.prepareLaunch(p, opts.personalCredentialId, { secretId: secret.id, machine: cred.machine, port: Number(cred.fields.port ?? DEFAULT_PORTS[launcher.protocol]) || DEFAULT_PORTS[launcher.protocol], protocol: launcher.protocol });
     const ttl = await this.deps.settings.ticketLifetimeSeconds();

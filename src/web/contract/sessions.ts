@@ -125,7 +125,8 @@ export const launch = {
     summary: 'Issue a single-use launch ticket (lifetime: the sessionTimeout setting, default 900 s) and the command or file that uses it',
     params: idParams,
     // personalCredentialId: launch with one of your personal credentials instead of the shared one (vault unlocked).
-    body: body({ launcher: str(128), bindIp: bool, personalCredentialId: str(128) }, ['launcher']),
+    // totp: a verification code for a policy that asks for MFA step-up (as POST /api/v1/auth/step-up first).
+    body: body({ launcher: str(128), bindIp: bool, personalCredentialId: str(128), totp: str(64) }, ['launcher']),
     response: { 200: launchSchema, ...errors },
   }),
   rdpFile: route('GET', '/api/v1/launch/rdp-file', {
