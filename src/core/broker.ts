@@ -22,6 +22,8 @@ export interface RedeemContext {
   door: Door;
   /** When the door already knows the person (browser session), the ticket must be theirs. */
   expectUserId?: string;
+  /** When the door verified the person's second factor on this connection (MFA step-up for `user:secret` logins). */
+  secondFactorAt?: number;
 }
 
 export interface ConnectPlan {
@@ -97,6 +99,10 @@ export interface SessionBroker {
   /** Gatehouse user login at a door: password and, when enrolled, a TOTP code. Throws AppError (code totp_required, invalid_credentials …). */
   passwordLogin(username: string, password: string, totp: string | undefined, clientIp: string): Promise<{ userId: string }>;
   needsTotp(username: string): Promise<boolean>;
+  /** MFA step-up: whether the access policy of this secret asks this user, from this address, for a second factor. */
+  stepUpNeeded(userId: string, secretRef: string, clientIp: string): Promise<boolean>;
+  /** A second-factor code asked by a door after a key login (rate-limited, audited as `auth.step_up`). */
+  verifySecondFactor(userId: string, code: string, clientIp: string): Promise<boolean>;
   /** Whether this public key (SSH wire-format blob) is registered to the user. */
   keyAllowed(username: string, keyBlob: Buffer): Promise<{ userId: string } | null>;
   /**

@@ -70,6 +70,25 @@ export class StepUp {
     return at !== undefined && this.now() - at <= maxAgeMinutes * 60_000;
   }
 
+  /** A code asked by a door (after a key login): true when it is right; nothing is remembered. */
+  async verifyAtDoor(userId: string, code: string, ip: string): Promise<boolean> {
+    try {
+      await this.auth.checkStepUpCode(userId, code, ip, 'ssh');
+      return true;
+    } catch (e) {
+      if (e instanceof AppError) return false;
+      throw e;
+    }
+  }
+
+  /** For a door login (`ssh user:secret`): why it may not open a session, when the policy asks for a second factor the door did not verify in time. */
+  async doorProblem(userId: string, secretId: string, clientIp: string, secondFactorAt: number | undefined): Promise<string | null> {
+    const policy = await this.requirement(secretId, clientIp);
+    if (!policy) return null;
+    if (secondFactorAt !== undefined && this.now() - secondFactorAt <= policy.mfaMaxAgeMinutes * 60_000) return null;
+    return (await this.auth.hasSecondFactor(userId)) ? 'the access policy needs a second factor: answer the verification code prompt (keyboard-interactive)' : MFA_NOT_ENROLLED_MESSAGE;
+  }
+
   /** At launch: passes, verifies the `totp` shortcut, or refuses with mfa_required. */
   async requireLaunch(who: { userId: string; key: string }, secretId: string, clientIp: string | null, totp?: string): Promise<void> {
     const policy = await this.requirement(secretId, clientIp);

@@ -68,6 +68,17 @@ export class Launching implements SessionBroker {
     return !!u?.totpEnabled;
   }
 
+  async stepUpNeeded(userId: string, secretRef: string, clientIp: string): Promise<boolean> {
+    const p = await this.deps.dir.doorPrincipal(await this.deps.dir.userRow(userId), clientIp);
+    const found = await this.deps.secrets.list(p, { search: secretRef, limit: 50, offset: 0 });
+    const secret = found.items.find((s) => s.id === secretRef || s.name === secretRef);
+    return !!secret && !!(await this.deps.stepUp.requirement(secret.id, clientIp));
+  }
+
+  async verifySecondFactor(userId: string, code: string, clientIp: string): Promise<boolean> {
+    return this.deps.stepUp.verifyAtDoor(userId, code, clientIp);
+  }
+
   async keyAllowed(username: string, keyBlob: Buffer): Promise<{ userId: string } | null> {
     const u = await this.deps.dir.userByName(username);
     if (!u || !u.enabled || u.isApplication || (u.lockedUntil && u.lockedUntil > Date.now())) return null;
@@ -205,6 +216,8 @@ export class Launching implements SessionBroker {
       if (!launcher || launcher.protocol === 'rdp') throw new TicketRefused('launcher_inactive', `no terminal launcher${launcherRef ? ` "${launcherRef}"` : ''} for this secret`);
       const problem = await this.checkLaunchable(userId, secret.id, launcher);
       if (problem) throw new TicketRefused(problem.reason, problem.detail);
+      const mfa = await this.deps.stepUp.doorProblem(user.id, secret.id, ctx.clientIp, ctx.secondFactorAt);
+      if (mfa) throw new TicketRefused('access_policy', mfa);
       const held = await this.deps.checkouts.gate({ id: user.id, name: user.username }, secret.id, Date.now() + 60_000);
       if (held) throw new TicketRefused('checked_out', held);
       const cred = await this.deps.secrets.credential(secret.id);

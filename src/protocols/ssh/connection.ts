@@ -41,7 +41,9 @@ interface SessionRequest {
 export class SshConnection {
   private handle: SessionHandle | null = null;
   /** Set by a `<user>:<secret>` login: the session is opened with the first channel. */
-  private direct: { userId: string; secretRef: string } | null = null;
+  private direct: { userId: string; secretRef: string; secondFactorAt?: number } | null = null;
+  /** A key login waiting for its second factor (MFA step-up asked by the secret's access policy). */
+  private keyAwaitingCode: { username: string; userId: string } | null = null;
   private opening: Promise<SessionHandle> | null = null;
   private target: Promise<Client> | null = null;
   private readonly streams = new Set<ServerChannel>();
@@ -146,8 +148,8 @@ export class SshConnection {
   private async authenticateUser(ctx: AuthContext, username: string, secretRef: string): Promise<void> {
     const { broker } = this.opts;
     const methods: AuthMethod[] = ['publickey', 'keyboard-interactive', 'password'];
-    const succeed = (userId: string) => {
-      this.direct = { userId, secretRef };
+    const succeed = (userId: string, secondFactorAt?: number) => {
+      this.direct = { userId, secretRef, ...(secondFactorAt !== undefined ? { secondFactorAt } : {}) };
       ctx.accept();
     };
     switch (ctx.method) {
@@ -160,6 +162,11 @@ export class SshConnection {
         const parsed = ssh2.utils.parseKey(`${ctx.key.algo} ${ctx.key.data.toString('base64')}`);
         const key = parsed instanceof Error ? null : Array.isArray(parsed) ? parsed[0] : parsed;
         if (!key || key.verify(ctx.blob, ctx.signature, ctx.hashAlgo) !== true) return ctx.reject(methods);
+        // MFA step-up: the key is only the first factor; keyboard-interactive asks for the code.
+        if (await broker.stepUpNeeded(owner.userId, secretRef, this.ip)) {
+          this.keyAwaitingCode = { username, userId: owner.userId };
+          return ctx.reject(['keyboard-interactive'], true);
+        }
         return succeed(owner.userId);
       }
       case 'password': {
@@ -173,10 +180,17 @@ export class SshConnection {
       }
       case 'keyboard-interactive': {
         const ask = (prompt: string, echo: boolean) => new Promise<string>((resolve) => ctx.prompt([{ prompt, echo }], 'Gatehouse', (answers) => resolve(answers[0] ?? '')));
+        const pending = this.keyAwaitingCode?.username === username ? this.keyAwaitingCode : null;
+        if (pending) {
+          const code = await ask('Verification code: ', true);
+          if (await broker.verifySecondFactor(pending.userId, code, this.ip)) return succeed(pending.userId, Date.now());
+          return ctx.reject(['keyboard-interactive'], true);
+        }
         const password = await ask('Gatehouse password: ', false);
         const totp = (await broker.needsTotp(username)) ? await ask('TOTP code: ', true) : undefined;
         try {
-          return succeed((await broker.passwordLogin(username, password, totp, this.ip)).userId);
+          // A TOTP code checked with the password is this connection's second factor (MFA step-up).
+          return succeed((await broker.passwordLogin(username, password, totp, this.ip)).userId, totp ? Date.now() : undefined);
         } catch (e) {
           if (e instanceof AppError) return ctx.reject(methods);
           throw e;
@@ -192,7 +206,7 @@ export class SshConnection {
   private ensureHandle(): Promise<SessionHandle> {
     if (this.handle) return Promise.resolve(this.handle);
     if (!this.direct) return Promise.reject(new TicketRefused('unknown'));
-    this.opening ??= this.opts.broker.open(this.direct.userId, this.direct.secretRef, null, { clientIp: this.ip, door: 'ssh' }).then((h) => {
+    this.opening ??= this.opts.broker.open(this.direct.userId, this.direct.secretRef, null, { clientIp: this.ip, door: 'ssh', ...(this.direct.secondFactorAt !== undefined ? { secondFactorAt: this.direct.secondFactorAt } : {}) }).then((h) => {
       this.adopt(h);
       return h;
     });
