@@ -14,6 +14,7 @@ import { bootstrapAdmin, withCore } from './offline.js';
 import { auditVerify, checkpointExport, recordingVerify, type AuditVerifyOptions } from './verify.js';
 import { registerPersonal } from './personal.js';
 import { registerCheckoutCommands } from './checkout.js';
+import { registerStepUp, withStepUp } from './step-up.js';
 
 const program = new Command();
 program.name('gatehouse').description('Gatehouse privileged session gateway').version('0.1.0').showHelpAfterError();
@@ -245,8 +246,10 @@ program
   .option('--known-hosts <file>', "append the gateway's SSH host keys to this known_hosts file")
   .option('--json', 'print the whole response')
   .option('-o, --out <file>', 'for RDP launchers: where to save the .rdp file (default: <secret>.rdp)')
-  .action(async (ref: string, o: { launcher: string; bindIp?: boolean; knownHosts?: string; json?: boolean; out?: string }) => {
-    const r = await callApi(session(), api.launch.launch, { params: { id: await secretIdOf(ref) }, body: { launcher: o.launcher, ...(o.bindIp ? { bindIp: true } : {}) } });
+  .option('--totp <code>', "a TOTP code, when the secret's access policy asks for a fresh second factor (else prompted on a terminal)")
+  .action(async (ref: string, o: { launcher: string; bindIp?: boolean; knownHosts?: string; json?: boolean; out?: string; totp?: string }) => {
+    const id = await secretIdOf(ref);
+    const r = await withStepUp((totp) => callApi(session(), api.launch.launch, { params: { id }, body: { launcher: o.launcher, ...(o.bindIp ? { bindIp: true } : {}), ...(totp !== undefined ? { totp } : {}) } }), o.totp);
     if (o.knownHosts && r.ssh?.knownHosts) {
       const { appendFileSync } = await import('node:fs');
       appendFileSync(o.knownHosts, r.ssh.knownHosts.join('\n') + '\n', { mode: 0o600 });
@@ -264,6 +267,7 @@ program
     process.stderr.write(`single-use ticket, valid until ${r.expiresAt}\n`);
   });
 registerPersonal(program, { session, out, table, secretIdOf });
+registerStepUp(program, session);
 const sessions = program.command('sessions').description('live and past sessions');
 sessions
   .command('list')

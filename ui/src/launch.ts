@@ -2,7 +2,8 @@
 import { api } from './api';
 import type { Launcher, LaunchResponse, Template } from './api-types';
 
-export const launch = (secretId: string, launcher: string) => api.post<LaunchResponse>(`/secrets/${encodeURIComponent(secretId)}/launch`, { launcher });
+/** `totp`: a code for a secret whose access policy asks for MFA step-up (components/StepUpDialog). */
+export const launch = (secretId: string, launcher: string, totp?: string) => api.post<LaunchResponse>(`/secrets/${encodeURIComponent(secretId)}/launch`, { launcher, ...(totp ? { totp } : {}) });
 
 /** The active launchers a template maps to (the template lists launcher ids or names). */
 export function launchersFor(template: Template | undefined, launchers: Launcher[]): Launcher[] {

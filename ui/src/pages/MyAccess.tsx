@@ -12,6 +12,7 @@ import { useApi, useSearchQuery, useTitle } from '../hooks';
 import { downloadUrl, launch, launchersFor, rdpAvailable } from '../launch';
 import type { CheckoutStatus, Folder, Launcher, LaunchResponse, Page, Secret, Session, Template } from '../api-types';
 import { CheckoutControl } from '../components/CheckoutControl';
+import { useStepUp } from '../components/StepUpDialog';
 import './MyAccess.css';
 
 const PAGE = 500;
@@ -67,12 +68,13 @@ export function MyAccess() {
     if (needsRdp && rdpOk === null) void rdpAvailable().then(setRdpOk);
   }, [needsRdp, rdpOk]);
 
+  const stepUp = useStepUp();
   const patch = (id: string, p: RowState) => setRows((r) => ({ ...r, [id]: { ...r[id], ...p } }));
 
   const copyCommand = async (s: Secret, l: Launcher) => {
     patch(s.id, { busy: `${l.id}:copy`, error: undefined });
     try {
-      const r = await launch(s.id, l.id);
+      const r = await stepUp.run((totp) => launch(s.id, l.id, totp));
       patch(s.id, { busy: undefined, result: r });
       if (r.ssh && (await copyText(r.ssh.command))) toast('SSH command copied to the clipboard');
     } catch (e) {
@@ -83,7 +85,7 @@ export function MyAccess() {
   const rdp = async (s: Secret, l: Launcher) => {
     patch(s.id, { busy: `${l.id}:rdp`, error: undefined });
     try {
-      const r = await launch(s.id, l.id);
+      const r = await stepUp.run((totp) => launch(s.id, l.id, totp));
       if (r.rdpFile) {
         downloadUrl(r.rdpFile);
         patch(s.id, { busy: undefined });
@@ -99,6 +101,7 @@ export function MyAccess() {
 
   return (
     <div className="page">
+      {stepUp.dialog}
       <PageHeader title="My access" subtitle="Systems you can reach through Gatehouse. Credentials stay in the vault: Gatehouse signs you in on the target." />
       {!canLaunch && all.data && all.data.total > 0 && (
         <Alert kind="info">You can see these entries but not open sessions: none of your roles has the launch permission.</Alert>
