@@ -55,7 +55,7 @@ for (const kind of DB_KINDS) {
 
     it('refuses a launch without a fresh step-up, with a message that says what to do', async () => {
       const r = await launch(alice.token);
-      assert.equal(r.statusCode, 401, r.body);
+      assert.equal(r.statusCode, 403, r.body);
       assert.equal(r.json().error.code, 'mfa_required');
       assert.match(r.json().error.message, /verify a TOTP code/);
       assert.match(r.json().error.message, /5 minutes/);
@@ -63,7 +63,7 @@ for (const kind of DB_KINDS) {
 
     it('refuses a wrong code (audited) and allows the launch after a verified one', async () => {
       const wrong = await t.req('POST', '/api/v1/auth/step-up', { token: alice.token, body: { code: '000000' === Auth.codeFor(seed) ? '111111' : '000000' } });
-      assert.equal(wrong.statusCode, 401, wrong.body);
+      assert.equal(wrong.statusCode, 403, wrong.body);
       assert.equal(wrong.json().error.code, 'invalid_totp');
       const ok = await call(alice.token, 'POST', '/api/v1/auth/step-up', { code: Auth.codeFor(seed) });
       assert.ok(!Number.isNaN(Date.parse(ok.verifiedAt)));
@@ -77,7 +77,7 @@ for (const kind of DB_KINDS) {
     it('is remembered on the token that verified, not on the person’s other tokens', async () => {
       const other = await t.login('alice', alice.password, Auth.codeFor(seed));
       const r = await launch(other);
-      assert.equal(r.statusCode, 401, r.body);
+      assert.equal(r.statusCode, 403, r.body);
       assert.equal(r.json().error.code, 'mfa_required');
     });
 
@@ -88,7 +88,7 @@ for (const kind of DB_KINDS) {
         assert.equal((await launch(alice.token)).statusCode, 200);
         clock.now = () => Date.now() + 6 * 60_000;
         const r = await launch(alice.token);
-        assert.equal(r.statusCode, 401, r.body);
+        assert.equal(r.statusCode, 403, r.body);
         assert.equal(r.json().error.code, 'mfa_required');
       } finally {
         clock.now = Date.now;
@@ -98,7 +98,7 @@ for (const kind of DB_KINDS) {
     it('takes the code in the launch body as a shortcut; a wrong one is refused', async () => {
       const other = await t.login('alice', alice.password, Auth.codeFor(seed));
       const bad = await launch(other, { totp: '12345x' });
-      assert.equal(bad.statusCode, 401, bad.body);
+      assert.equal(bad.statusCode, 403, bad.body);
       assert.equal(bad.json().error.code, 'invalid_totp');
       const r = await launch(other, { totp: Auth.codeFor(seed) });
       assert.equal(r.statusCode, 200, r.body);

@@ -96,7 +96,8 @@ export class StepUp {
     if (totp !== undefined) await this.verify(who, totp, clientIp, 'launch');
     if (!this.fresh(who.key, policy.mfaMaxAgeMinutes)) {
       if (!(await this.auth.hasSecondFactor(who.userId))) throw new AppError(403, 'mfa_not_enrolled', MFA_NOT_ENROLLED_MESSAGE);
-      throw new AppError(401, 'mfa_required', MFA_REQUIRED_MESSAGE(policy.mfaMaxAgeMinutes));
+      // 403, not 401: the caller is signed in (the portal reads any 401 as an expired session).
+      throw new AppError(403, 'mfa_required', MFA_REQUIRED_MESSAGE(policy.mfaMaxAgeMinutes));
     }
   }
 }

@@ -253,7 +253,8 @@ export class Auth {
     await this.guard.admit(ip, actor, input);
     if (!(await this.checkSecondFactor(user, code))) {
       await this.guard.failed(ip, actor, { ...input, details: { via, reason: 'wrong second factor' } }, true);
-      throw new AppError(401, 'invalid_totp', 'invalid verification code');
+      // 403, not 401: the caller is signed in (the portal reads any 401 as an expired session).
+      throw new AppError(403, 'invalid_totp', 'invalid verification code');
     }
     this.guard.succeeded(ip);
     await this.audit.record(actor, input);
