@@ -14,6 +14,7 @@ import { bootstrapAdmin, withCore } from './offline.js';
 import { auditVerify, checkpointExport, recordingVerify, type AuditVerifyOptions } from './verify.js';
 import { registerPersonal } from './personal.js';
 import { registerCheckoutCommands } from './checkout.js';
+import { registerStepUp, withStepUp } from './step-up.js';
 
 const program = new Command();
 program.name('gatehouse').description('Gatehouse privileged session gateway').version('0.1.0').showHelpAfterError();
@@ -246,8 +247,10 @@ program
   .option('--json', 'print the whole response')
   .option('-o, --out <file>', 'for RDP launchers: where to save the .rdp file (default: <secret>.rdp)')
   .option('--consent', "agree to the recording the secret's access policy requires (shown by a launch without it)")
-  .action(async (ref: string, o: { launcher: string; bindIp?: boolean; knownHosts?: string; json?: boolean; out?: string; consent?: boolean }) => {
-    const r = await callApi(session(), api.launch.launch, { params: { id: await secretIdOf(ref) }, body: { launcher: o.launcher, ...(o.bindIp ? { bindIp: true } : {}), ...(o.consent ? { consent: true } : {}) } });
+  .option('--totp <code>', "a TOTP code, when the secret's access policy asks for a fresh second factor (else prompted on a terminal)")
+  .action(async (ref: string, o: { launcher: string; bindIp?: boolean; knownHosts?: string; json?: boolean; out?: string; consent?: boolean; totp?: string }) => {
+    const id = await secretIdOf(ref);
+    const r = await withStepUp((totp) => callApi(session(), api.launch.launch, { params: { id }, body: { launcher: o.launcher, ...(o.bindIp ? { bindIp: true } : {}), ...(o.consent ? { consent: true } : {}), ...(totp !== undefined ? { totp } : {}) } }), o.totp);
     // A policy's consent not given: the SSH door will refuse this ticket, so say why and how.
     if (r.consent.given === false) process.stderr.write(`${r.consent.text}\nThis session is recorded: the SSH door opens this ticket only after you agree. Run again with --consent to agree (or open it in the portal's browser terminal).\n`);
     if (o.knownHosts && r.ssh?.knownHosts) {
@@ -267,6 +270,7 @@ program
     process.stderr.write(`single-use ticket, valid until ${r.expiresAt}\n`);
   });
 registerPersonal(program, { session, out, table, secretIdOf });
+registerStepUp(program, session);
 const sessions = program.command('sessions').description('live and past sessions');
 sessions
   .command('list')

@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import { api, PERSONAL_RESET_CONFIRMATION, type PersonalCredential, type VaultStatus } from '../web/contract/index.js';
 import { callApi, type CliState } from './client.js';
 import { ask, askHidden, readStdin } from './prompt.js';
+import { withStepUp } from './step-up.js';
 
 export interface CliKit {
   session(): CliState;
@@ -126,8 +127,10 @@ export function registerPersonal(program: Command, kit: CliKit): void {
     .description('launch a secret with one of your personal credentials instead of the shared one (needs the unlocked vault)')
     .option('-l, --launcher <launcher>', 'launcher id or name', 'ssh')
     .option('--json', 'print the whole response')
-    .action(async (ref: string, cred: string, o: { launcher: string; json?: boolean }) => {
-      const r = await callApi(kit.session(), api.launch.launch, { params: { id: await kit.secretIdOf(ref) }, body: { launcher: o.launcher, personalCredentialId: await credentialIdOf(cred) } });
+    .option('--totp <code>', "a TOTP code, when the secret's access policy asks for a fresh second factor (else prompted on a terminal)")
+    .action(async (ref: string, cred: string, o: { launcher: string; json?: boolean; totp?: string }) => {
+      const [id, personalCredentialId] = [await kit.secretIdOf(ref), await credentialIdOf(cred)];
+      const r = await withStepUp((totp) => callApi(kit.session(), api.launch.launch, { params: { id }, body: { launcher: o.launcher, personalCredentialId, ...(totp !== undefined ? { totp } : {}) } }), o.totp);
       if (o.json || !r.ssh) return kit.out(r);
       process.stdout.write(`${r.ssh.command}\n`);
       process.stderr.write(`single-use ticket, valid until ${r.expiresAt}\n`);

@@ -24,6 +24,8 @@ export interface RedeemContext {
   expectUserId?: string;
   /** The person agreed to the recording at this door (browser consent=1, SSH keyboard-interactive "yes"). */
   consented?: boolean;
+  /** When the door verified the person's second factor on this connection (MFA step-up for `user:secret` logins). */
+  secondFactorAt?: number;
 }
 
 export interface ConnectPlan {
@@ -103,6 +105,10 @@ export interface SessionBroker {
   consentNeeded(userId: string, secretRef: string, clientIp: string): Promise<string | null>;
   /** `user:secret` logins: the person declined that consent (audited). */
   consentDeclined(userId: string, secretRef: string, ctx: RedeemContext): Promise<void>;
+  /** MFA step-up: whether the access policy of this secret asks this user, from this address, for a second factor. */
+  stepUpNeeded(userId: string, secretRef: string, clientIp: string): Promise<boolean>;
+  /** A second-factor code asked by a door after a key login (rate-limited, audited as `auth.step_up`). */
+  verifySecondFactor(userId: string, code: string, clientIp: string): Promise<boolean>;
   /** Whether this public key (SSH wire-format blob) is registered to the user. */
   keyAllowed(username: string, keyBlob: Buffer): Promise<{ userId: string } | null>;
   /**

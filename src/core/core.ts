@@ -29,6 +29,7 @@ import { Policies } from './access/policies.js';
 import { Consents } from './access/consent.js';
 import { AccessRequests } from './access/requests.js';
 import { GrantWindows } from './access/windows.js';
+import { StepUp } from './access/step-up.js';
 import { join } from 'node:path';
 
 export interface Core {
@@ -59,6 +60,8 @@ export interface Core {
   policies: Policies;
   accessRequests: AccessRequests;
   accessGate: AccessGate;
+  /** MFA step-up per launch (core/access/step-up.ts). */
+  stepUp: StepUp;
   notifier: Notifier;
   /** Whether the database and the recordings directory can be written (/healthz). */
   health: Health;
@@ -95,14 +98,15 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   const windows = new GrantWindows(revokedAmong(store));
   const notifier = new Notifier(store, settings, log);
   const accessGate = new AccessGate(store, policies, windows);
+  const stepUp = new StepUp(auth, policies);
   const accessRequests = new AccessRequests(store, audit, secrets, policies, windows, notifier);
   // A policy that requires checkout makes every launch of its secrets take the credential exclusively.
   checkouts.addRequirement(async (secretId) => (await policies.effectiveFor(secretId))?.checkoutRequired ?? false);
-  const launching = new Launching({ tickets, launchers, secrets, personal, templates, access, dir, settings, sessions, audit, log, auth, sshKeys, checkouts, ports: { ssh: config.sshPort, rdp: config.rdpPort }, accessGate, consents: new Consents(policies, audit) });
+  const launching = new Launching({ tickets, launchers, secrets, personal, templates, access, dir, settings, sessions, audit, log, auth, sshKeys, checkouts, ports: { ssh: config.sshPort, rdp: config.rdpPort }, accessGate, stepUp, consents: new Consents(policies, audit) });
   await dir.seedBuiltinRoles();
   await templates.seedBuiltins();
   await launchers.seedBuiltins();
-  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, sshKeys, checkouts, launching, policies, accessRequests, accessGate, notifier, health, version: VERSION };
+  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, sshKeys, checkouts, launching, policies, accessRequests, accessGate, stepUp, notifier, health, version: VERSION };
 }
 
 /** Creates the first administrator when the directory is empty. Returns the password only when it was generated. */

@@ -45,6 +45,7 @@ const TABLE: Record<string, Row> = {
   'POST /api/v1/me/totp':                        [Y, Y, Y, Y],
   'POST /api/v1/me/totp/confirm':                [Y, Y, Y, Y],
   'POST /api/v1/me/totp/disable':                [Y, Y, Y, Y],
+  'POST /api/v1/auth/step-up':                   [Y, Y, Y, Y],
   'GET /api/v1/tokens':                          [Y, Y, Y, Y],
   'POST /api/v1/tokens':                         [Y, Y, Y, Y],
   'DELETE /api/v1/tokens/:id':                   [Y, Y, Y, Y],
@@ -328,6 +329,15 @@ for (const kind of DB_KINDS) {
         const begin = await t.req('POST', '/api/v1/me/totp', { token: f.token });
         assert.equal(begin.statusCode, 200, begin.body);
         return { method: 'POST', url: '/api/v1/me/totp/confirm', token: f.token, body: { code: Auth.codeFor(begin.json().secret) } };
+      },
+      // A fresh account with TOTP enrolled verifies a current code.
+      'POST /api/v1/auth/step-up': async (a) => {
+        const f = await freshActor(a.role);
+        const begin = await t.req('POST', '/api/v1/me/totp', { token: f.token });
+        assert.equal(begin.statusCode, 200, begin.body);
+        const confirm = await t.req('POST', '/api/v1/me/totp/confirm', { token: f.token, body: { code: Auth.codeFor(begin.json().secret) } });
+        assert.equal(confirm.statusCode, 200, confirm.body);
+        return { method: 'POST', url: '/api/v1/auth/step-up', token: f.token, body: { code: Auth.codeFor(begin.json().secret) } };
       },
       'POST /api/v1/me/totp/disable': async (a) => ({ method: 'POST', url: '/api/v1/me/totp/disable', body: { password: a.password } }),
       'GET /api/v1/tokens': async () => ({ method: 'GET', url: '/api/v1/tokens' }),

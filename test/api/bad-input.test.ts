@@ -308,6 +308,11 @@ const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
       body: { code: '123456' },
       extra: [{ name: 'confirm before starting enrolment', url: '/api/v1/me/totp/confirm', body: { code: '123456' }, expect: 400, code: 'totp_not_started' }],
     },
+    'POST /api/v1/auth/step-up': {
+      token: fx.selfToken,
+      body: { code: '123456' },
+      extra: [{ name: 'step-up without TOTP enrolled', url: '/api/v1/auth/step-up', body: { code: '123456' }, expect: 403, code: 'mfa_not_enrolled' }],
+    },
     'POST /api/v1/me/totp/disable': { token: fx.selfToken, body: { password: 'wrong-password' }, extra: [{ name: 'wrong password', url: '/api/v1/me/totp/disable', body: { password: 'wrong-password' }, expect: 403, code: 'invalid_credentials' }] },
     'GET /api/v1/tokens': {},
     'POST /api/v1/tokens': { body: { name: 'bad-input-token', scopes: ['read'], expiresInDays: 30 } },

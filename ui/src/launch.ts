@@ -2,7 +2,9 @@
 import { api, ApiError } from './api';
 import type { Launcher, LaunchResponse, Template } from './api-types';
 
-export const launch = (secretId: string, launcher: string, consent = false) => api.post<LaunchResponse>(`/secrets/${encodeURIComponent(secretId)}/launch`, { launcher, ...(consent ? { consent: true } : {}) });
+/** `consent`: agreed to the recording a policy requires; `totp`: a code for a policy that asks for MFA step-up (components/StepUpDialog). */
+export const launch = (secretId: string, launcher: string, totp?: string, consent = false) =>
+  api.post<LaunchResponse>(`/secrets/${encodeURIComponent(secretId)}/launch`, { launcher, ...(totp ? { totp } : {}), ...(consent ? { consent: true } : {}) });
 
 /**
  * A launch for a door that cannot ask (a copied ssh command, a .rdp file) when the secret's
@@ -11,17 +13,17 @@ export const launch = (secretId: string, launcher: string, consent = false) => a
  * message); an SSH launch says so in its answer (consent.given false): then the person is
  * asked, and a "no" declines (voids, audited) the ticket. Null: the person declined.
  */
-export async function launchForDoor(secretId: string, launcher: string): Promise<LaunchResponse | null> {
+export async function launchForDoor(secretId: string, launcher: string, totp?: string): Promise<LaunchResponse | null> {
   try {
-    const r = await launch(secretId, launcher);
+    const r = await launch(secretId, launcher, totp);
     if (r.consent.given !== false) return r;
     // Agreed: a consented ticket replaces this one, which is never shown and expires unused.
-    if (window.confirm(`${r.consent.text}\n\nAgree to the recording?`)) return launch(secretId, launcher, true);
+    if (window.confirm(`${r.consent.text}\n\nAgree to the recording?`)) return launch(secretId, launcher, totp, true);
     await api.post('/tickets/decline', { ticket: r.ticket }).catch(() => undefined);
     return null;
   } catch (e) {
     if (!(e instanceof ApiError) || e.code !== 'consent_required') throw e;
-    return window.confirm(`${e.message}\n\nAgree to the recording?`) ? launch(secretId, launcher, true) : null;
+    return window.confirm(`${e.message}\n\nAgree to the recording?`) ? launch(secretId, launcher, totp, true) : null;
   }
 }
 

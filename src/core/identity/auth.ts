@@ -18,6 +18,8 @@ import { SignInGuard, UnknownNameLockouts } from './rate-limit.js';
 export const TOKEN_PREFIX = 'gh_';
 const hashToken = (t: string) => sha256hex(`gatehouse-token:${t}`);
 const ISSUER = 'Gatehouse';
+/** A policy asks for a second factor from someone who has none. */
+export const MFA_NOT_ENROLLED_MESSAGE = 'This secret\'s access policy needs a second factor, and your account has none: enrol TOTP first (portal: Account → two-factor authentication; API: POST /api/v1/me/totp, then /api/v1/me/totp/confirm).';
 
 /** 423 with the lock's end, in the message, as `lockedUntil` and as Retry-After. */
 function lockedError(until: number): AppError {
@@ -230,6 +232,32 @@ export class Auth {
     await this.db.updateTable('users').set({ recoveryCodes: JSON.stringify(codes) }).where('id', '=', user.id).execute();
     await this.audit.record({ id: user.id, name: user.username }, { action: 'auth.recovery_code_used', target: { type: 'user', id: user.id }, details: { remaining: codes.length } });
     return true;
+  }
+
+  async hasSecondFactor(userId: string): Promise<boolean> {
+    return !!(await this.dir.userRow(userId)).totpEnabled;
+  }
+
+  /**
+   * A signed-in person's second factor asked again (MFA step-up before a launch): under the
+   * same per-source limit as sign-ins; success and failure are audited as `auth.step_up`.
+   */
+  async checkStepUpCode(userId: string, code: string, ip: string | null, via: string): Promise<void> {
+    const user = await this.dir.userRow(userId);
+    const actor = { id: user.id, name: user.username, ip };
+    const input = { action: 'auth.step_up', target: { type: 'user', id: user.id }, details: { via } };
+    if (!user.totpEnabled) {
+      await this.audit.record(actor, { ...input, outcome: 'failure', details: { via, reason: 'no second factor enrolled' } });
+      throw new AppError(403, 'mfa_not_enrolled', MFA_NOT_ENROLLED_MESSAGE);
+    }
+    await this.guard.admit(ip, actor, input);
+    if (!(await this.checkSecondFactor(user, code))) {
+      await this.guard.failed(ip, actor, { ...input, details: { via, reason: 'wrong second factor' } }, true);
+      // 403, not 401: the caller is signed in (the portal reads any 401 as an expired session).
+      throw new AppError(403, 'invalid_totp', 'invalid verification code');
+    }
+    this.guard.succeeded(ip);
+    await this.audit.record(actor, input);
   }
 
   /** Starts enrolment: a new seed is stored (not yet active) and returned once to its owner. */

@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import type { AccessGate } from '../access/gate.js';
 import { CONSENT_REQUIRED_MESSAGE, type Consents } from '../access/consent.js';
+import type { StepUp } from '../access/step-up.js';
 import type { AuditService } from '../audit/service.js';
 import type { ConnectPlan, RedeemContext, SessionBroker, SessionHandle } from '../broker.js';
 import { TicketRefused, type RefusalReason } from '../broker.js';
@@ -57,6 +58,8 @@ export class Launching implements SessionBroker {
       accessGate: AccessGate;
       /** Consent to recording that a policy requires (core/access/consent.ts). */
       consents: Consents;
+      /** MFA step-up per launch (core/access/step-up.ts). */
+      stepUp: StepUp;
     },
   ) {}
 
@@ -68,6 +71,17 @@ export class Launching implements SessionBroker {
   async needsTotp(username: string): Promise<boolean> {
     const u = await this.deps.dir.userByName(username);
     return !!u?.totpEnabled;
+  }
+
+  async stepUpNeeded(userId: string, secretRef: string, clientIp: string): Promise<boolean> {
+    const p = await this.deps.dir.doorPrincipal(await this.deps.dir.userRow(userId), clientIp);
+    const found = await this.deps.secrets.list(p, { search: secretRef, limit: 50, offset: 0 });
+    const secret = found.items.find((s) => s.id === secretRef || s.name === secretRef);
+    return !!secret && !!(await this.deps.stepUp.requirement(secret.id, clientIp));
+  }
+
+  async verifySecondFactor(userId: string, code: string, clientIp: string): Promise<boolean> {
+    return this.deps.stepUp.verifyAtDoor(userId, code, clientIp);
   }
 
   async keyAllowed(username: string, keyBlob: Buffer): Promise<{ userId: string } | null> {
@@ -105,7 +119,7 @@ export class Launching implements SessionBroker {
     return null;
   }
 
-  async launch(p: Principal, secretId: string, launcherRef: string, opts: { clientIp: string | null; bindIp: boolean; personalCredentialId?: string; consent?: boolean }): Promise<LaunchResult> {
+  async launch(p: Principal, secretId: string, launcherRef: string, opts: { clientIp: string | null; bindIp: boolean; personalCredentialId?: string; consent?: boolean; totp?: string }): Promise<LaunchResult> {
     const { secret } = await this.deps.secrets.require(p, secretId, 'view');
     const launcher = await this.deps.launchers.get(launcherRef).catch(() => {
       throw badRequest(`unknown launcher "${launcherRef}"`, 'unknown_launcher');
@@ -120,6 +134,7 @@ export class Launching implements SessionBroker {
     // A policy's consent to recording: an RDP client cannot be asked, so its launch must carry it.
     const need = await this.deps.consents.needFor(secret.id);
     if (need && launcher.protocol === 'rdp' && !opts.consent) throw new AppError(403, 'consent_required', `This session is recorded: agree to the recording at launch (portal launch dialog, or \`gatehouse launch <secret> --consent\`). ${need.text}`);
+    await this.deps.stepUp.requireLaunch({ userId: p.userId, key: p.tokenId }, secret.id, opts.clientIp, opts.totp);
     // A personal credential in place of the shared one: the caller's own, opened while their vault is unlocked.
     const personal = await this.deps.personal.prepareLaunch(p, opts.personalCredentialId, { secretId: secret.id, machine: cred.machine, port: Number(cred.fields.port ?? DEFAULT_PORTS[launcher.protocol]) || DEFAULT_PORTS[launcher.protocol], protocol: launcher.protocol });
     const ttl = await this.deps.settings.ticketLifetimeSeconds();
@@ -219,6 +234,8 @@ export class Launching implements SessionBroker {
       if (problem) throw new TicketRefused(problem.reason, problem.detail);
       const need = await this.deps.consents.needFor(secret.id);
       if (need && !ctx.consented) throw new TicketRefused('consent_required', CONSENT_REQUIRED_MESSAGE);
+      const mfa = await this.deps.stepUp.doorProblem(user.id, secret.id, ctx.clientIp, ctx.secondFactorAt);
+      if (mfa) throw new TicketRefused('access_policy', mfa);
       const held = await this.deps.checkouts.gate({ id: user.id, name: user.username }, secret.id, Date.now() + 60_000);
       if (held) throw new TicketRefused('checked_out', held);
       if (need) await this.deps.consents.record({ id: user.id, name: user.username, ip: ctx.clientIp }, secret.id, need, true, { door: ctx.door, direct: true });

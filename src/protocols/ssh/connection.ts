@@ -41,10 +41,12 @@ interface SessionRequest {
 export class SshConnection {
   private handle: SessionHandle | null = null;
   /** Set by a `<user>:<secret>` login: the session is opened with the first channel. */
-  private direct: { userId: string; secretRef: string } | null = null;
+  private direct: { userId: string; secretRef: string; secondFactorAt?: number } | null = null;
   /** `user:secret` login authenticated, waiting for the consent to recording the secret's policy requires. */
-  private consentPending: { userId: string; username: string; secretRef: string; text: string } | null = null;
+  private consentPending: { userId: string; username: string; secretRef: string; text: string; secondFactorAt?: number } | null = null;
   private consented = false;
+  /** A key login waiting for its second factor (MFA step-up asked by the secret's access policy). */
+  private keyAwaitingCode: { username: string; userId: string } | null = null;
   private opening: Promise<SessionHandle> | null = null;
   private target: Promise<Client> | null = null;
   private readonly streams = new Set<ServerChannel>();
@@ -151,13 +153,13 @@ export class SshConnection {
     const methods: AuthMethod[] = ['publickey', 'keyboard-interactive', 'password'];
     // Consent to recording (access policy): asked as a keyboard-interactive prompt before the
     // session opens; after a key or password login, by asking for keyboard-interactive next.
-    const askConsent = (pending: { userId: string; text: string }) =>
+    const askConsent = (pending: { userId: string; text: string; secondFactorAt?: number }) =>
       ctx.method === 'keyboard-interactive' &&
       ctx.prompt([{ prompt: 'Type yes to agree to the recording: ', echo: true }], 'Gatehouse: this session is recorded', pending.text, (answers) => {
         this.consentPending = null;
         if ((answers[0] ?? '').trim().toLowerCase() === 'yes') {
           this.consented = true;
-          this.direct = { userId: pending.userId, secretRef };
+          this.direct = { userId: pending.userId, secretRef, ...(pending.secondFactorAt !== undefined ? { secondFactorAt: pending.secondFactorAt } : {}) };
           return ctx.accept();
         }
         ctx.reject([]);
@@ -168,13 +170,14 @@ export class SshConnection {
       if (ctx.method === 'keyboard-interactive') return void askConsent(pending);
       return ctx.reject(['keyboard-interactive'], true);
     }
-    const succeed = async (userId: string) => {
+    const succeed = async (userId: string, secondFactorAt?: number) => {
       const text = await broker.consentNeeded(userId, secretRef, this.ip);
+      const factor = secondFactorAt !== undefined ? { secondFactorAt } : {};
       if (!text) {
-        this.direct = { userId, secretRef };
+        this.direct = { userId, secretRef, ...factor };
         return ctx.accept();
       }
-      this.consentPending = { userId, username, secretRef, text };
+      this.consentPending = { userId, username, secretRef, text, ...factor };
       if (ctx.method === 'keyboard-interactive') return void askConsent(this.consentPending);
       // Authenticated, but not done: the client must go on with keyboard-interactive (partial success).
       ctx.reject(['keyboard-interactive'], true);
@@ -189,6 +192,11 @@ export class SshConnection {
         const parsed = ssh2.utils.parseKey(`${ctx.key.algo} ${ctx.key.data.toString('base64')}`);
         const key = parsed instanceof Error ? null : Array.isArray(parsed) ? parsed[0] : parsed;
         if (!key || key.verify(ctx.blob, ctx.signature, ctx.hashAlgo) !== true) return ctx.reject(methods);
+        // MFA step-up: the key is only the first factor; keyboard-interactive asks for the code.
+        if (await broker.stepUpNeeded(owner.userId, secretRef, this.ip)) {
+          this.keyAwaitingCode = { username, userId: owner.userId };
+          return ctx.reject(['keyboard-interactive'], true);
+        }
         return succeed(owner.userId);
       }
       case 'password': {
@@ -202,10 +210,17 @@ export class SshConnection {
       }
       case 'keyboard-interactive': {
         const ask = (prompt: string, echo: boolean) => new Promise<string>((resolve) => ctx.prompt([{ prompt, echo }], 'Gatehouse', (answers) => resolve(answers[0] ?? '')));
+        const pending = this.keyAwaitingCode?.username === username ? this.keyAwaitingCode : null;
+        if (pending) {
+          const code = await ask('Verification code: ', true);
+          if (await broker.verifySecondFactor(pending.userId, code, this.ip)) return succeed(pending.userId, Date.now());
+          return ctx.reject(['keyboard-interactive'], true);
+        }
         const password = await ask('Gatehouse password: ', false);
         const totp = (await broker.needsTotp(username)) ? await ask('TOTP code: ', true) : undefined;
         try {
-          return succeed((await broker.passwordLogin(username, password, totp, this.ip)).userId);
+          // A TOTP code checked with the password is this connection's second factor (MFA step-up).
+          return succeed((await broker.passwordLogin(username, password, totp, this.ip)).userId, totp ? Date.now() : undefined);
         } catch (e) {
           if (e instanceof AppError) return ctx.reject(methods);
           throw e;
@@ -221,7 +236,7 @@ export class SshConnection {
   private ensureHandle(): Promise<SessionHandle> {
     if (this.handle) return Promise.resolve(this.handle);
     if (!this.direct) return Promise.reject(new TicketRefused('unknown'));
-    this.opening ??= this.opts.broker.open(this.direct.userId, this.direct.secretRef, null, { clientIp: this.ip, door: 'ssh', ...(this.consented ? { consented: true } : {}) }).then((h) => {
+    this.opening ??= this.opts.broker.open(this.direct.userId, this.direct.secretRef, null, { clientIp: this.ip, door: 'ssh', ...(this.consented ? { consented: true } : {}), ...(this.direct.secondFactorAt !== undefined ? { secondFactorAt: this.direct.secondFactorAt } : {}) }).then((h) => {
       this.adopt(h);
       return h;
     });

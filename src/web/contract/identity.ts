@@ -93,6 +93,12 @@ export const auth = {
     body: body({ code: str(16, { pattern: '^[0-9]{6}$' }) }, ['code']),
     response: { 200: obj({ recoveryCodes: textList }), ...errors },
   }),
+  stepUp: route('POST', '/api/v1/auth/step-up', {
+    tags: ['auth'],
+    summary: 'MFA step-up: verify a TOTP (or recovery) code for launches whose access policy asks for a fresh second factor; remembered on the token used for this call',
+    body: body({ code: str(64) }, ['code']),
+    response: { 200: obj({ verifiedAt: text }), ...errors },
+  }),
   disableTotp: route('POST', '/api/v1/me/totp/disable', { tags: ['auth'], summary: 'Turn your own TOTP off (needs your password)', body: body({ password: str(1024) }, ['password']), response: { 204: noContent, ...errors } }),
   listTokens: route('GET', '/api/v1/tokens', { tags: ['auth'], summary: 'Your unexpired tokens (never their values)', querystring: pageQuery(), response: { 200: page(tokenSchema), ...errors } }),
   createToken: route('POST', '/api/v1/tokens', {

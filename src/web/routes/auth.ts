@@ -57,6 +57,13 @@ export const authRoutes =
 
     addRoute(app, auth.confirmTotp)(async (req) => core.auth.confirmTotp({ ...actorOf(req.principal, req.ip), id: req.principal!.userId }, req.body.code));
 
+    // The time goes on the token used for this call (browser session or API token).
+    addRoute(app, auth.stepUp, { config: { scope: 'launch' } })(async (req) => {
+      const p = req.principal!;
+      const { verifiedAt } = await core.stepUp.verify({ userId: p.userId, key: p.tokenId }, req.body.code, req.ip, 'api');
+      return { verifiedAt: new Date(verifiedAt).toISOString() };
+    });
+
     addRoute(app, auth.disableTotp)(async (req, reply) => {
       const user = await core.dir.userRow(req.principal!.userId);
       if (!(await core.auth.checkOwnPassword(user, req.body.password, req.ip, 'turn off TOTP'))) throw new AppError(403, 'invalid_credentials', 'password is wrong');

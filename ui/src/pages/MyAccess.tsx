@@ -12,6 +12,7 @@ import { useApi, useSearchQuery, useTitle } from '../hooks';
 import { downloadUrl, launchersFor, launchForDoor, rdpAvailable } from '../launch';
 import type { CheckoutStatus, Folder, Launcher, LaunchResponse, Page, Secret, Session, Template } from '../api-types';
 import { CheckoutControl } from '../components/CheckoutControl';
+import { useStepUp } from '../components/StepUpDialog';
 import './MyAccess.css';
 
 const PAGE = 500;
@@ -67,12 +68,13 @@ export function MyAccess() {
     if (needsRdp && rdpOk === null) void rdpAvailable().then(setRdpOk);
   }, [needsRdp, rdpOk]);
 
+  const stepUp = useStepUp();
   const patch = (id: string, p: RowState) => setRows((r) => ({ ...r, [id]: { ...r[id], ...p } }));
 
   const copyCommand = async (s: Secret, l: Launcher) => {
     patch(s.id, { busy: `${l.id}:copy`, error: undefined });
     try {
-      const r = await launchForDoor(s.id, l.id);
+      const r = await stepUp.run((totp) => launchForDoor(s.id, l.id, totp));
       if (!r) return patch(s.id, { busy: undefined, error: 'You declined the recording: no session.' });
       patch(s.id, { busy: undefined, result: r });
       if (r.ssh && (await copyText(r.ssh.command))) toast('SSH command copied to the clipboard');
@@ -84,7 +86,7 @@ export function MyAccess() {
   const rdp = async (s: Secret, l: Launcher) => {
     patch(s.id, { busy: `${l.id}:rdp`, error: undefined });
     try {
-      const r = await launchForDoor(s.id, l.id);
+      const r = await stepUp.run((totp) => launchForDoor(s.id, l.id, totp));
       if (!r) return patch(s.id, { busy: undefined, error: 'You declined the recording: no session.' });
       if (r.rdpFile) {
         downloadUrl(r.rdpFile);
@@ -101,6 +103,7 @@ export function MyAccess() {
 
   return (
     <div className="page">
+      {stepUp.dialog}
       <PageHeader title="My access" subtitle="Systems you can reach through Gatehouse. Credentials stay in the vault: Gatehouse signs you in on the target." />
       {!canLaunch && all.data && all.data.total > 0 && (
         <Alert kind="info">You can see these entries but not open sessions: none of your roles has the launch permission.</Alert>

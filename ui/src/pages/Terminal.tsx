@@ -11,6 +11,7 @@ import { Link, navigate } from '../router';
 import type { LaunchResponse, Secret } from '../api-types';
 import { autoFit, createTerminal } from '../xterm';
 import './terminal.css';
+import { useStepUp } from '../components/StepUpDialog';
 
 type Phase =
   | { kind: 'launching' }
@@ -51,13 +52,15 @@ export default function Terminal({ secretId, launcher }: { secretId: string; lau
       .catch(() => undefined);
   }, [secretId]);
 
+  const stepUp = useStepUp();
   // One launch per attempt (guards React's development double-run of effects).
   const launched = useRef(-1);
   useEffect(() => {
     if (launched.current === attempt) return;
     launched.current = attempt;
     setPhase({ kind: 'launching' });
-    launch(secretId, launcher)
+    stepUp
+      .run((totp) => launch(secretId, launcher, totp))
       .then((r) => {
         setLauncherName(r.launcher.name);
         if (r.consent?.required) setPhase({ kind: 'consent', r });
@@ -223,6 +226,7 @@ export default function Terminal({ secretId, launcher }: { secretId: string; lau
 
   return (
     <div className="term-page">
+      {stepUp.dialog}
       <header className="term-bar">
         <Link
           to="/"
