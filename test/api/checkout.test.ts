@@ -67,6 +67,31 @@ for (const kind of DB_KINDS) {
       assert.equal(results.filter((r) => r.ok).length, 1);
     });
 
+    it("an access policy with checkoutRequired: a launch takes the credential, and nobody else may launch meanwhile", async () => {
+      const id = await mkSecret('alice', 'bob');
+      const policy = await ok('POST', '/api/v1/access-policies', t.adminToken, {
+        name: `checkout-policy-${++n}`,
+        preApproved: [{ principalType: 'user', principal: people.alice!.id }, { principalType: 'user', principal: people.bob!.id }],
+        checkoutRequired: true,
+      });
+      await ok('PATCH', `/api/v1/secrets/${id}`, t.adminToken, { policyId: policy.id });
+      const status = await ok('GET', `/api/v1/secrets/${id}/checkout`, people.alice!.token);
+      assert.equal(status.required, true);
+      const first = await launch('alice', id);
+      assert.equal(first.statusCode, 200, first.body);
+      const handle = await t.core.launching.redeem(first.json().ticket, { clientIp: '127.0.0.1', door: 'ssh' });
+      try {
+        const held = await ok('GET', `/api/v1/secrets/${id}/checkout`, people.bob!.token);
+        assert.equal(held.checkedOut, true);
+        assert.equal(held.holder.name, 'alice');
+        const refused = await launch('bob', id);
+        assert.equal(refused.statusCode, 409, refused.body);
+        assert.equal(refused.json().error.message, SHARED_UNAVAILABLE);
+      } finally {
+        await handle.end('test over');
+      }
+    });
+
     it('while checked out nobody else may launch it; the holder may', async () => {
       const id = await mkSecret('alice', 'bob');
       // A ticket bob got before alice checked out is refused at redeem.
