@@ -6,11 +6,12 @@
 # xwd/xclock/xsetroot to draw and capture them, xdotool to type into the client; the outside
 # scanners ssh-audit and testssl.sh, and the other stock SSH clients (PuTTY's plink, paramiko,
 # asyncssh) the door must keep serving; chattr (e2fsprogs) and prlimit (util-linux) for the
-# resilience tests; rdesktop to present a ticket the wrong way. Idempotent.
+# resilience tests; rdesktop to present a ticket the wrong way; OpenLDAP's slapd and ldap-utils
+# for the directory targets (rotation, JIT entries, groups). Idempotent.
 set -euo pipefail
 PKGS=(postgresql openssh-server openssh-client inetutils-telnetd asciinema chromium firefox-esr fonts-dejavu-core
   xrdp tigervnc-standalone-server xvfb freerdp2-x11 freerdp2-shadow-x11 winpr-utils x11-apps x11-xserver-utils xdotool openssl ffmpeg
-  ssh-audit testssl.sh putty-tools python3-paramiko python3-asyncssh e2fsprogs util-linux rdesktop)
+  slapd ldap-utils ssh-audit testssl.sh putty-tools python3-paramiko python3-asyncssh e2fsprogs util-linux rdesktop)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -20,6 +21,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   export DEBIAN_FRONTEND=noninteractive
+  # slapd: no default directory; the tests configure their own on loopback.
+  echo "slapd slapd/no_configuration boolean true" | $SUDO debconf-set-selections
   $SUDO apt-get update -qq
   # policy-rc.d keeps the packages' own services from starting: tests start their own on loopback.
   printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
