@@ -65,7 +65,8 @@ function tlsOptions(s: LdapSettings): ConnectionOptions {
 
 /** A connected client, TLS in place as configured (not bound yet). */
 export async function connect(s: LdapSettings): Promise<Client> {
-  const client = new Client({ url: s.url, timeout: s.timeoutMs, connectTimeout: s.connectTimeoutMs, tlsOptions: tlsOptions(s) });
+  // ldapts speaks TLS from the first byte whenever tlsOptions is given, even for ldap://.
+  const client = new Client({ url: s.url, timeout: s.timeoutMs, connectTimeout: s.connectTimeoutMs, ...(s.secure === 'ldaps' ? { tlsOptions: tlsOptions(s) } : {}) });
   if (s.secure === 'starttls') {
     try {
       await client.startTLS({ ...tlsOptions(s), host: s.host, servername: isIP(s.host) ? undefined : s.host });

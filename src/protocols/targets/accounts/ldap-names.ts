@@ -41,7 +41,8 @@ export class DnSyntaxError extends Error {}
 
 const HEX = /^[0-9a-fA-F]{2}$/;
 
-/** Parses a DN string (RFC 4514; spaces after `,` and `+` tolerated). Throws DnSyntaxError. */
+/** Parses a DN string (RFC 4514; spaces after `,` and `+` tolerated, control characters only
+ *  escaped). Throws DnSyntaxError. */
 export function parseDn(dn: string): Rdn[] {
   const rdns: Rdn[] = [];
   let i = 0;
@@ -86,7 +87,9 @@ export function parseDn(dn: string): Rdn[] {
           trailingSpaces = 0;
           continue;
         }
-        if ('"<>;'.includes(c) || c === '\0') fail(`unescaped ${c}`);
+        if ('"<>;'.includes(c)) fail(`unescaped ${c}`);
+        // Stricter than RFC 4514: a control character must be escaped (no line breaks slipped into a DN).
+        if (c < ' ' || c === '\x7f') fail('unescaped control character');
         flush();
         value += c;
         trailingSpaces = c === ' ' ? trailingSpaces + 1 : 0;
