@@ -257,6 +257,13 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
       throw new Error(`slapd did not start: ${stderr || (e as Error).message}`);
     }
     const p = proc;
+    // A test process that ends without calling stop() (a crash, a closed output pipe) takes
+    // its slapd with it rather than leaving it listening.
+    const orphanGuard = () => {
+      p.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    };
+    process.once('exit', orphanGuard);
     const userOu = (uid: string) => seed.users.find((u) => u.uid === uid)?.ou ?? 'people';
     return {
       url,
@@ -277,6 +284,7 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
       groupDn: (cn) => `cn=${cn},ou=groups,${suffix}`,
       process: p,
       stop: async () => {
+        process.removeListener('exit', orphanGuard);
         if (p.exitCode === null && p.signalCode === null) {
           p.kill('SIGTERM');
           await new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r(null) : p.once('exit', r)));
