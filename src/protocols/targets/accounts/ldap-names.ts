@@ -164,7 +164,6 @@ export function jitNameProblem(name: string, maxLength = 64): string | null {
 export function lookupNameProblem(name: string): string | null {
   if (typeof name !== 'string' || name.length === 0) return 'empty';
   if (name.length > 256) return 'longer than 256 characters';
-  // eslint-disable-next-line no-control-regex
   if (/[\x00-\x1f\x7f]/.test(name)) return 'control characters are not allowed';
   return null;
 }
