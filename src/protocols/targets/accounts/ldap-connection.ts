@@ -6,7 +6,7 @@
 import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { Client, ResultCodeError } from 'ldapts';
-import { OperatorError, type OperatorFailure } from '../../../core/accounts/operator.js';
+import { OperatorError, type OperatorFailure } from '../../../core/broker.js';
 import type { LdapSettings } from './ldap-settings.js';
 
 /** LDAP result codes (RFC 4511 appendix A) and what each means for the core. */

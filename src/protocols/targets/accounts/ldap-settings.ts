@@ -4,7 +4,7 @@
 // anything is sent. The field names are documented in docs/target-accounts-ldap.md.
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { OperatorError, type OperatorCredential } from '../../../core/accounts/operator.js';
+import { OperatorError, type OperatorCredential } from '../../../core/broker.js';
 import { DnSyntaxError, parseDn } from './ldap-names.js';
 
 export type DirectoryFlavour = 'openldap' | 'ad';

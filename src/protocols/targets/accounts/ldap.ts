@@ -12,7 +12,7 @@ import {
   type AccountOperator,
   type JitAccountSpec,
   type OperatorCredential,
-} from '../../../core/accounts/operator.js';
+} from '../../../core/broker.js';
 import { AD_SAM_MAX } from './ldap-ad.js';
 import { operatorError, resultCode, withBind } from './ldap-connection.js';
 import { disableChanges, jitAttributes, jitDn, memberChange, memberValue, passwordChanges } from './ldap-directory.js';
