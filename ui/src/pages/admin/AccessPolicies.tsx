@@ -198,7 +198,6 @@ export function AccessPolicyEdit({ id }: { id: string }) {
 
   if (!isNew && !policy.data) return <Pending resource={policy} />;
   const p = policy.data;
-  const m = approverUsers.length + approverGroups.length;
   return (
     <div className="page page-narrow policy-edit">
       <PageHeader back={<BackLink to="/admin/access-policies">Access policies</BackLink>} title={isNew ? 'New access policy' : p!.name} subtitle="Applies to the secrets and folders it is attached to (a folder's policy covers what is inside it)." />
@@ -225,7 +224,7 @@ export function AccessPolicyEdit({ id }: { id: string }) {
             <Field label="Approvers (groups)">
               <Picker label="Approver groups" options={groupOptions} value={approverGroups} onChange={setApproverGroups} placeholder="Type a group name…" />
             </Field>
-            <TextField label="Approvals needed" type="number" min={1} max={50} value={approvals} onChange={(e) => setApprovals(e.target.value)} hint={`N of ${m ? `the people in ${m} approver${m === 1 ? '' : ' entries'}` : 'the approvers'}.`} />
+            <TextField label="Approvals needed" type="number" min={1} max={50} value={approvals} onChange={(e) => setApprovals(e.target.value)} hint="N of M, where M counts the distinct people named or in the groups." />
           </div>
           <div className="form-grid">
             <Field label="Pre-approved (users)">
