@@ -102,10 +102,16 @@ describe('access requests in the portal', { timeout: 90_000 }, () => {
       await admin.getByRole('navigation', { name: 'Main navigation' }).getByRole('link', { name: 'Access policies', exact: true }).click();
       await admin.getByRole('heading', { name: 'Access policies', level: 1 }).waitFor();
       await admin.getByRole('row').filter({ hasText: 'portal-policy' }).filter({ hasText: '2 of ben, cyd' }).waitFor();
+      await admin.getByRole('link', { name: 'New policy' }).click();
       await admin.getByLabel('Name', { exact: true }).fill('night-policy');
-      await admin.getByLabel('Approvers', { exact: true }).fill('ben, cyd');
+      for (const name of ['ben', 'cyd']) {
+        await admin.getByRole('combobox', { name: 'Approver users' }).fill(name);
+        await admin.getByRole('option', { name: new RegExp(`^${name}`) }).first().click();
+      }
       await admin.getByLabel('Allow RDP', { exact: true }).uncheck();
       await admin.getByRole('button', { name: 'Create policy' }).click();
+      await admin.getByRole('heading', { name: 'night-policy', level: 1 }).waitFor();
+      await admin.getByRole('link', { name: 'Access policies' }).first().click();
       await admin.getByRole('row').filter({ hasText: 'night-policy' }).filter({ hasText: 'SSH, TELNET' }).waitFor();
       await screenshot(admin, '42-admin-access-policies');
       const created = (await api('GET', '/api/v1/access-policies/night-policy')) as { approvalsRequired: number; allowedModes: string[] };

@@ -32,6 +32,7 @@ const TemplateEdit = lazy(() => import('./pages/admin/Templates').then((m) => ({
 const Launchers = lazy(() => import('./pages/admin/Launchers').then((m) => ({ default: m.Launchers })));
 const LauncherEdit = lazy(() => import('./pages/admin/Launchers').then((m) => ({ default: m.LauncherEdit })));
 const AccessPolicies = lazy(() => import('./pages/admin/AccessPolicies').then((m) => ({ default: m.AccessPolicies })));
+const AccessPolicyEdit = lazy(() => import('./pages/admin/AccessPolicies').then((m) => ({ default: m.AccessPolicyEdit })));
 const Settings = lazy(() => import('./pages/admin/Settings').then((m) => ({ default: m.Settings })));
 const Audit = lazy(() => import('./pages/admin/Audit').then((m) => ({ default: m.Audit })));
 
@@ -66,6 +67,7 @@ const ROUTES: Route[] = [
   { path: '/admin/launchers', need: ['manage_templates'], render: () => <Launchers /> },
   { path: '/admin/launchers/:id', need: ['manage_templates'], render: (p) => <LauncherEdit id={p.id!} /> },
   { path: '/admin/access-policies', need: ['administer'], render: () => <AccessPolicies /> },
+  { path: '/admin/access-policies/:id', need: ['administer'], render: (p) => <AccessPolicyEdit id={p.id!} /> },
   { path: '/admin/settings', need: ['administer'], render: () => <Settings /> },
   { path: '/admin/audit', need: ['audit'], render: () => <Audit /> },
 ];

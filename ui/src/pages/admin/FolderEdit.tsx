@@ -8,12 +8,15 @@ import { Badge, Card, InlineError, PageHeader, TextField, useToast } from '../..
 import { useSubmit } from '../../editing';
 import { useApi, useTitle } from '../../hooks';
 import type { Folder, Page } from '../../api-types';
+import { useMe } from '../../auth';
 import { atLeast, folderPaths, FolderSelect } from './folders';
+import { PolicyCard } from './PolicyCard';
 
 export function FolderEdit({ id }: { id: string }) {
   const toast = useToast();
   const folder = useApi<Folder>(`/folders/${encodeURIComponent(id)}`);
   const folders = useApi<Page<Folder>>('/folders?limit=500');
+  const me = useMe();
   useTitle(folder.data?.name ?? 'Folder');
   const [name, setName] = useState('');
   const [parentId, setParentId] = useState('');
@@ -72,6 +75,20 @@ export function FolderEdit({ id }: { id: string }) {
           {canEdit && <SaveBar sticky={false} busy={busy} canSave={!!name.trim()} saveLabel="Save changes" />}
         </Card>
       </form>
+      {me.can('administer') && (
+        <PolicyCard<Folder>
+          kind="folder"
+          path={`/folders/${encodeURIComponent(f.id)}`}
+          policyId={f.policyId}
+          parentFolderId={f.parentId}
+          folders={folders.data?.items}
+          canEdit={canEdit}
+          onSaved={(r) => {
+            folder.setData(() => r);
+            folders.reload();
+          }}
+        />
+      )}
       {atLeast(f.access, 'view') && <AclEditor kind="folder" path={`/folders/${encodeURIComponent(f.id)}/permissions`} canEdit={f.access === 'owner'} inFolder={!!f.parentId} />}
       {f.access === 'owner' && (
         <DeleteCard

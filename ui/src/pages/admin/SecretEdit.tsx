@@ -10,7 +10,9 @@ import { dateTime } from '../../format';
 import { useApi, useTitle } from '../../hooks';
 import { navigate, useLocation } from '../../router';
 import type { AccessLevel, FieldDef, Folder, HostKeyAnswer, Page, Secret, Template } from '../../api-types';
+import { useMe } from '../../auth';
 import { atLeast, folderPaths, FolderSelect } from './folders';
+import { PolicyCard } from './PolicyCard';
 
 function FieldInput({ f, value, onChange, stored, cleared, onClear, disabled }: { f: FieldDef; value: string; onChange(v: string): void; stored: boolean; cleared: boolean; onClear(v: boolean): void; disabled?: boolean }) {
   const id = `field-${f.name}`;
@@ -62,6 +64,7 @@ export function SecretEdit({ id }: { id: string }) {
   const { isNew, item: secret } = editor;
   const templates = useApi<Page<Template>>('/templates?limit=500');
   const folders = useApi<Page<Folder>>('/folders?limit=500');
+  const me = useMe();
   useTitle(isNew ? 'New secret' : (secret.data?.name ?? 'Secret'));
 
   const [templateId, setTemplateId] = useState('');
@@ -156,6 +159,9 @@ export function SecretEdit({ id }: { id: string }) {
           )}
         </Card>
       </ResourceForm>
+      {s && me.can('administer') && (
+        <PolicyCard<Secret> kind="secret" path={`/secrets/${encodeURIComponent(s.id)}`} policyId={s.policyId} parentFolderId={s.folderId} folders={folders.data?.items} canEdit={canEdit} onSaved={(r) => secret.setData(() => r)} />
+      )}
       {s && atLeast(s.access, 'view') && <AclEditor kind="secret" path={`/secrets/${encodeURIComponent(s.id)}/permissions`} canEdit={s.access === 'owner'} inFolder={!!s.folderId} />}
       {s && atLeast(s.access, 'view') && <HostKeyCard id={s.id} canEdit={canEdit} />}
       {s && s.access === 'owner' && (
