@@ -254,7 +254,8 @@ program
     let code = o.totp;
     const attempt = async (consent: boolean) => {
       const res = await withStepUp((totp) => callApi(session(), api.launch.launch, { params: { id }, body: { launcher: o.launcher, ...(o.bindIp ? { bindIp: true } : {}), ...(consent ? { consent: true } : {}), ...(totp !== undefined ? { totp } : {}) } }), code);
-      // The code is spent: the step-up holds for this token now, and a code is good once.
+      // Verified once is enough: the step-up now holds for this token, and the same code sent
+      // again with the launch after consent could have expired (TOTP codes last 30 s).
       code = undefined;
       return res;
     };
