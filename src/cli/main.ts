@@ -15,6 +15,7 @@ import { auditVerify, checkpointExport, recordingVerify, type AuditVerifyOptions
 import { registerPersonal } from './personal.js';
 import { registerCheckoutCommands } from './checkout.js';
 import { registerStepUp, withStepUp } from './step-up.js';
+import { askConsent, launchWithConsentPrompt } from './consent.js';
 
 const program = new Command();
 program.name('gatehouse').description('Gatehouse privileged session gateway').version('0.1.0').showHelpAfterError();
@@ -250,7 +251,23 @@ program
   .option('--totp <code>', "a TOTP code, when the secret's access policy asks for a fresh second factor (else prompted on a terminal)")
   .action(async (ref: string, o: { launcher: string; bindIp?: boolean; knownHosts?: string; json?: boolean; out?: string; consent?: boolean; totp?: string }) => {
     const id = await secretIdOf(ref);
-    const r = await withStepUp((totp) => callApi(session(), api.launch.launch, { params: { id }, body: { launcher: o.launcher, ...(o.bindIp ? { bindIp: true } : {}), ...(o.consent ? { consent: true } : {}), ...(totp !== undefined ? { totp } : {}) } }), o.totp);
+    let code = o.totp;
+    const attempt = async (consent: boolean) => {
+      const res = await withStepUp((totp) => callApi(session(), api.launch.launch, { params: { id }, body: { launcher: o.launcher, ...(o.bindIp ? { bindIp: true } : {}), ...(consent ? { consent: true } : {}), ...(totp !== undefined ? { totp } : {}) } }), code);
+      // Verified once is enough: the step-up now holds for this token, and the same code sent
+      // again with the launch after consent could have expired (TOTP codes last 30 s).
+      code = undefined;
+      return res;
+    };
+    // Consent the policy requires, not given with --consent: asked on a terminal (src/cli/consent.ts).
+    const r = o.consent || !process.stdin.isTTY
+      ? await attempt(!!o.consent)
+      : await launchWithConsentPrompt(attempt, (text) => askConsent(text, { input: process.stdin, output: process.stderr }), (ticket) => callApi(session(), api.launch.decline, { body: { ticket } }));
+    if (!r) {
+      process.stderr.write('You did not agree to the recording: no launch was made.\n');
+      process.exitCode = 1;
+      return;
+    }
     // A policy's consent not given: the SSH door will refuse this ticket, so say why and how.
     if (r.consent.given === false) process.stderr.write(`${r.consent.text}\nThis session is recorded: the SSH door opens this ticket only after you agree. Run again with --consent to agree (or open it in the portal's browser terminal).\n`);
     if (o.knownHosts && r.ssh?.knownHosts) {

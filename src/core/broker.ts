@@ -88,7 +88,9 @@ export interface SessionHandle {
   onTerminate(cb: (reason: string) => void): void;
   /**
    * A one-line message for the person while the session goes on (their approved access
-   * ends in five minutes): terminal doors write it to the terminal; others may ignore it.
+   * ends in five minutes): terminal doors write it to the terminal; a door that cannot show
+   * text (RDP) still subscribes and drops it with a note, since notices no door listened for
+   * are held until the session ends.
    */
   onNotice(cb: (text: string) => void): void;
   end(reason: string): Promise<void>;

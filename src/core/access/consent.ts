@@ -15,6 +15,9 @@ export interface ConsentNeed {
 
 export const CONSENT_REQUIRED_MESSAGE = 'This session is recorded and needs your consent: launch again and agree to the recording (portal launch dialog, or `gatehouse launch <secret> --consent`).';
 
+/** The start of an RDP launch's consent_required message; the policy's text follows it (the CLI shows only the text when it asks). */
+export const CONSENT_AT_LAUNCH_MESSAGE = 'This session is recorded: agree to the recording at launch (portal launch dialog, or `gatehouse launch <secret> --consent`).';
+
 type Actor = { id: string | null; name: string | null; ip: string | null };
 
 export class Consents {

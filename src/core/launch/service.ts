@@ -2,7 +2,7 @@
 // that protocols call to turn a ticket into a live, recorded session.
 import type { Logger } from 'pino';
 import type { AccessGate } from '../access/gate.js';
-import { CONSENT_REQUIRED_MESSAGE, type Consents } from '../access/consent.js';
+import { CONSENT_AT_LAUNCH_MESSAGE, CONSENT_REQUIRED_MESSAGE, type Consents } from '../access/consent.js';
 import type { StepUp } from '../access/step-up.js';
 import type { AuditService } from '../audit/service.js';
 import type { ConnectPlan, RedeemContext, SessionBroker, SessionHandle } from '../broker.js';
@@ -133,7 +133,7 @@ export class Launching implements SessionBroker {
     await this.deps.accessGate.requireLaunch(p, secret.id, launcher.protocol);
     // A policy's consent to recording: an RDP client cannot be asked, so its launch must carry it.
     const need = await this.deps.consents.needFor(secret.id);
-    if (need && launcher.protocol === 'rdp' && !opts.consent) throw new AppError(403, 'consent_required', `This session is recorded: agree to the recording at launch (portal launch dialog, or \`gatehouse launch <secret> --consent\`). ${need.text}`);
+    if (need && launcher.protocol === 'rdp' && !opts.consent) throw new AppError(403, 'consent_required', `${CONSENT_AT_LAUNCH_MESSAGE} ${need.text}`);
     await this.deps.stepUp.requireLaunch({ userId: p.userId, key: p.tokenId }, secret.id, opts.clientIp, opts.totp);
     // A personal credential in place of the shared one: the caller's own, opened while their vault is unlocked.
     const personal = await this.deps.personal.prepareLaunch(p, opts.personalCredentialId, { secretId: secret.id, machine: cred.machine, port: Number(cred.fields.port ?? DEFAULT_PORTS[launcher.protocol]) || DEFAULT_PORTS[launcher.protocol], protocol: launcher.protocol });

@@ -140,6 +140,15 @@ async function onConnection(sock: Socket, opts: RdpDoorOptions, secureContext: S
   const h = handle;
   if (sock.destroyed) return void h.end('client disconnected').catch((err) => log.error({ err: { message: (err as Error).message } }, 'session end failed'));
   h.note('rdp_client', { ticketVia: hello.source, requestedProtocols: hello.requestedProtocols, preconnection: hello.source === 'preconnection' });
+  // Notices (the approved access ends in five minutes) are one-line texts for a terminal. The
+  // door cannot write text into a remote desktop without drawing on it, and the session keeps
+  // a notice no door listened for until it ends; so the door takes each one (those given
+  // already, too) and drops it, with a log line and an event in the session's index: nothing
+  // is held, and an auditor sees the person was not told. The window still ends the session.
+  h.onNotice((text) => {
+    h.note('notice_not_shown', { text, why: 'an RDP session has no text channel to the person' });
+    log.info({ sessionId: h.id, notice: text }, 'rdp door: notice not shown to the person (no text channel on RDP)');
+  });
 
   let relay: RdpRelay | null = null;
   let terminated: string | null = null;
