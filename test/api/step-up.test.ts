@@ -7,6 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Auth } from '../../src/core/identity/auth.js';
+import { accessKit } from '../support/access.js';
 import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
 
 for (const kind of DB_KINDS) {
@@ -18,14 +19,8 @@ for (const kind of DB_KINDS) {
     let secretId: string;
     let policyId: string;
 
-    const call = async (token: string, method: string, url: string, body?: unknown, expect = 200) => {
-      const r = await t.req(method, url, { token, ...(body !== undefined ? { body } : {}) });
-      assert.equal(r.statusCode, expect, `${method} ${url}: ${r.statusCode} ${r.body}`);
-      return r.statusCode === 204 ? undefined : r.json();
-    };
-    const admin = (method: string, url: string, body?: unknown, expect = 200) => call(t.adminToken, method, url, body, expect);
-    const launch = (token: string, extra: Record<string, unknown> = {}) => t.req('POST', `/api/v1/secrets/${secretId}/launch`, { token, body: { launcher: 'ssh', ...extra } });
-    const audit = async (action: string) => (await admin('GET', `/api/v1/audit?action=${action}&limit=500`)).items as any[];
+    const { call, admin, audit, ...kit } = accessKit(() => t);
+    const launch = (token: string, extra: Record<string, unknown> = {}) => kit.launch(token, secretId, extra);
 
     before(async () => {
       t = await startTestApp(kind);

@@ -5,12 +5,18 @@
 // keyboard-interactive prompt answered "yes"). A ticket without consent is refused at the
 // door: a BatchMode ticket login cannot be asked, so the launch is where it is taken.
 import type { AuditService } from '../audit/service.js';
-import type { Policies } from './policies.js';
+import type { Policies, Policy } from './policies.js';
 
 export interface ConsentNeed {
   policyId: string;
   policyName: string;
   text: string;
+}
+
+/** The consent a policy requires, or null (no policy, no recording, or no text). */
+export function consentNeedOf(p: Policy | null): ConsentNeed | null {
+  const text = p?.consentText?.trim();
+  return p && p.recordingRequired && text ? { policyId: p.id, policyName: p.name, text } : null;
 }
 
 export const CONSENT_REQUIRED_MESSAGE = 'This session is recorded and needs your consent: launch again and agree to the recording (portal launch dialog, or `gatehouse launch <secret> --consent`).';
@@ -31,9 +37,7 @@ export class Consents {
 
   /** The consent this secret's policy requires, or null (no policy, no recording, or no text). */
   async needFor(secretId: string): Promise<ConsentNeed | null> {
-    const p = await this.policies.effectiveFor(secretId);
-    const text = p?.consentText?.trim();
-    return p && p.recordingRequired && text ? { policyId: p.id, policyName: p.name, text } : null;
+    return consentNeedOf(await this.policies.effectiveFor(secretId));
   }
 
   /** Consent given at launch for this ticket (by its id). */
