@@ -7,6 +7,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Auth } from '../../src/core/identity/auth.js';
+import { TicketRefused } from '../../src/core/broker.js';
+import { POLICY_CHANGED_MESSAGE } from '../../src/core/access/launch-policy.js';
 import { accessKit } from '../support/access.js';
 import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
 
@@ -117,6 +119,21 @@ for (const kind of DB_KINDS) {
       assert.equal(r.json().error.code, 'mfa_not_enrolled');
       await admin('PATCH', `/api/v1/access-policies/${policyId}`, { mfa: 'never' });
       assert.equal((await launch(bob.token)).statusCode, 200);
+    });
+
+    it('a ticket whose policy changed between launch and redeem is refused: the policy in force wins, failing closed', async () => {
+      // Under "never" bob launches without a second factor; then the policy asks for one again.
+      const r = await launch(bob.token);
+      assert.equal(r.statusCode, 200, r.body);
+      await admin('PATCH', `/api/v1/access-policies/${policyId}`, { mfa: 'always' });
+      await assert.rejects(kit.redeem(r.json().ticket), (e: unknown) => e instanceof TicketRefused && e.reason === 'access_policy' && e.detail === POLICY_CHANGED_MESSAGE);
+      const refused = (await audit('ticket.refused')).find((e) => e.details.detail === POLICY_CHANGED_MESSAGE);
+      assert.equal(refused?.details.reason, 'access_policy');
+      // An unchanged policy: the launch's decision holds at redeem.
+      await admin('PATCH', `/api/v1/access-policies/${policyId}`, { mfa: 'never' });
+      const again = await launch(bob.token);
+      assert.equal(again.statusCode, 200, again.body);
+      await (await kit.redeem(again.json().ticket)).end('test over');
     });
   });
 }
