@@ -41,16 +41,20 @@ interface Launched {
  * consent_required, the text in the message), so no ticket exists yet; an SSH launch answers
  * with a ticket marked consent.given false, which a "no" declines (voided, audited) and a
  * "yes" leaves to expire unused (a consented ticket replaces it; declining would audit a
- * refusal the person did not make). Null: the person declined, no launch was made.
+ * refusal the person did not make). An RDP "no" is sent as a launch with consent false, which
+ * the API refuses and audits (session.consent_declined). Null: the person declined, no launch was made.
  */
-export async function launchWithConsentPrompt<T extends Launched>(launch: (consent: boolean) => Promise<T>, ask: (text: string) => Promise<boolean>, decline: (ticket: string) => Promise<void>): Promise<T | null> {
+export async function launchWithConsentPrompt<T extends Launched>(launch: (consent?: boolean) => Promise<T>, ask: (text: string) => Promise<boolean>, decline: (ticket: string) => Promise<void>): Promise<T | null> {
   let first: T;
   try {
-    first = await launch(false);
+    first = await launch();
   } catch (e) {
     if (!(e instanceof ApiError) || e.code !== 'consent_required') throw e;
     const text = e.message.startsWith(CONSENT_AT_LAUNCH_MESSAGE) ? e.message.slice(CONSENT_AT_LAUNCH_MESSAGE.length).trim() : e.message;
-    return (await ask(text)) ? launch(true) : null;
+    if (await ask(text)) return launch(true);
+    // No ticket exists yet (RDP): a launch that answers no is what audits the refusal (403 consent_declined).
+    await launch(false).catch(() => undefined);
+    return null;
   }
   if (first.consent.given !== false) return first;
   if (await ask(first.consent.text)) return launch(true);

@@ -252,8 +252,8 @@ program
   .action(async (ref: string, o: { launcher: string; bindIp?: boolean; knownHosts?: string; json?: boolean; out?: string; consent?: boolean; totp?: string }) => {
     const id = await secretIdOf(ref);
     let code = o.totp;
-    const attempt = async (consent: boolean) => {
-      const res = await withStepUp((totp) => callApi(session(), api.launch.launch, { params: { id }, body: { launcher: o.launcher, ...(o.bindIp ? { bindIp: true } : {}), ...(consent ? { consent: true } : {}), ...(totp !== undefined ? { totp } : {}) } }), code);
+    const attempt = async (consent?: boolean) => {
+      const res = await withStepUp((totp) => callApi(session(), api.launch.launch, { params: { id }, body: { launcher: o.launcher, ...(o.bindIp ? { bindIp: true } : {}), ...(consent !== undefined ? { consent } : {}), ...(totp !== undefined ? { totp } : {}) } }), code);
       // Verified once is enough: the step-up now holds for this token, and the same code sent
       // again with the launch after consent could have expired (TOTP codes last 30 s).
       code = undefined;
@@ -261,7 +261,7 @@ program
     };
     // Consent the policy requires, not given with --consent: asked on a terminal (src/cli/consent.ts).
     const r = o.consent || !process.stdin.isTTY
-      ? await attempt(!!o.consent)
+      ? await attempt(o.consent ? true : undefined)
       : await launchWithConsentPrompt(attempt, (text) => askConsent(text, { input: process.stdin, output: process.stderr }), (ticket) => callApi(session(), api.launch.decline, { body: { ticket } }));
     if (!r) {
       process.stderr.write('You did not agree to the recording: no launch was made.\n');

@@ -30,6 +30,7 @@ import { Consents } from './access/consent.js';
 import { AccessRequests } from './access/requests.js';
 import { GrantWindows } from './access/windows.js';
 import { StepUp } from './access/step-up.js';
+import { LaunchPolicies } from './access/launch-policy.js';
 import { join } from 'node:path';
 
 export interface Core {
@@ -97,12 +98,16 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   const policies = new Policies(store, audit, dir, secrets, folders);
   const windows = new GrantWindows(revokedAmong(store));
   const notifier = new Notifier(store, settings, log);
-  const accessGate = new AccessGate(store, policies, windows);
+  const accessGate = new AccessGate(store, windows);
   const stepUp = new StepUp(auth, policies);
   const accessRequests = new AccessRequests(store, audit, secrets, policies, windows, notifier);
-  // A policy that requires checkout makes every launch of its secrets take the credential exclusively.
-  checkouts.addRequirement(async (secretId) => (await policies.effectiveFor(secretId))?.checkoutRequired ?? false);
-  const launching = new Launching({ tickets, launchers, secrets, personal, templates, access, dir, settings, sessions, audit, log, auth, sshKeys, checkouts, ports: { ssh: config.sshPort, rdp: config.rdpPort }, accessGate, stepUp, consents: new Consents(policies, audit) });
+  // A policy that requires checkout makes every launch of its secrets take the credential exclusively
+  // (a launch passes the answer of the policy it resolved; the status view asks here).
+  checkouts.setPolicyRequirement(async (secretId) => (await policies.effectiveFor(secretId))?.checkoutRequired ?? false);
+  // Seed 003's messages: whether the person has a personal credential left when the shared one is taken.
+  checkouts.setPersonalCredentialLookup((userId, secretId, protocol) => personal.hasFor(userId, secretId, protocol));
+  const launchPolicies = new LaunchPolicies(policies);
+  const launching = new Launching({ tickets, launchers, secrets, personal, templates, access, dir, settings, sessions, audit, log, auth, sshKeys, checkouts, ports: { ssh: config.sshPort, rdp: config.rdpPort }, accessGate, stepUp, consents: new Consents(policies, audit), launchPolicies });
   await dir.seedBuiltinRoles();
   await templates.seedBuiltins();
   await launchers.seedBuiltins();

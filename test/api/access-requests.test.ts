@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { TicketRefused } from '../../src/core/broker.js';
 import { REQUEST_ACCESS_MESSAGE } from '../../src/core/access/gate.js';
-import type { LiveSession } from '../../src/core/sessions/live.js';
+import { accessKit } from '../support/access.js';
 import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
 import { startSmtpSink, type SmtpSink } from '../support/smtp.js';
 
@@ -26,15 +26,8 @@ for (const kind of DB_KINDS) {
     let secretId: string;
     let policyId: string;
 
-    const call = async (token: string, method: string, url: string, body?: unknown, expect = 200) => {
-      const r = await t.req(method, url, { token, ...(body !== undefined ? { body } : {}) });
-      assert.equal(r.statusCode, expect, `${method} ${url}: ${r.statusCode} ${r.body}`);
-      return r.statusCode === 204 ? undefined : r.json();
-    };
-    const admin = (method: string, url: string, body?: unknown, expect = 200) => call(t.adminToken, method, url, body, expect);
-    const launch = (token: string, launcher = 'ssh') => t.req('POST', `/api/v1/secrets/${secretId}/launch`, { token, body: { launcher } });
-    /** A session the way a door opens one from a ticket (the target is never contacted). */
-    const redeem = async (ticket: string) => (await t.core.launching.redeem(ticket, { clientIp: '127.0.0.1', door: 'ssh' })) as LiveSession;
+    const { call, admin, redeem, audit, ...kit } = accessKit(() => t);
+    const launch = (token: string, launcher = 'ssh') => kit.launch(token, secretId, { launcher });
     const request = (token: string, body: Record<string, unknown>, expect = 201) => call(token, 'POST', '/api/v1/access-requests', { secretId, ...body }, expect);
     /** Requests and has bob and carol approve: the grant is open. */
     const granted = async (body: Record<string, unknown> = {}) => {
@@ -42,7 +35,6 @@ for (const kind of DB_KINDS) {
       await call(bob.token, 'POST', `/api/v1/access-requests/${r.id}/approve`, {});
       return call(carol.token, 'POST', `/api/v1/access-requests/${r.id}/approve`, { comment: 'ok' });
     };
-    const audit = async (action: string) => (await admin('GET', `/api/v1/audit?action=${action}&limit=500`)).items as any[];
 
     before(async () => {
       smtp = await startSmtpSink();

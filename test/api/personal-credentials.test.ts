@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Keyring, unseal } from '../../src/core/keyring.js';
+import { accessKit } from '../support/access.js';
 import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
 import { pgClusterFiles, pgDump, sqliteFiles, wireForms, type Blob } from '../support/scan.js';
 
@@ -29,11 +30,7 @@ for (const kind of DB_KINDS) {
     /** The master password as the tests have left it (the change test changes it). */
     let masterNow = master;
 
-    const req = (token: string, method: string, url: string, body?: unknown) => t.req(method, url, { token, ...(body !== undefined ? { body } : {}) });
-    const expectError = (r: { statusCode: number; body: string; json(): any }, status: number, code: string) => {
-      assert.equal(r.statusCode, status, r.body);
-      assert.equal(r.json().error.code, code, r.body);
-    };
+    const { req, expectError } = accessKit(() => t);
 
     before(async () => {
       t = await startTestApp(kind);

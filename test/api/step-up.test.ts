@@ -7,6 +7,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Auth } from '../../src/core/identity/auth.js';
+import { TicketRefused } from '../../src/core/broker.js';
+import { POLICY_CHANGED_MESSAGE } from '../../src/core/access/launch-policy.js';
+import { accessKit } from '../support/access.js';
 import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
 
 for (const kind of DB_KINDS) {
@@ -18,14 +21,8 @@ for (const kind of DB_KINDS) {
     let secretId: string;
     let policyId: string;
 
-    const call = async (token: string, method: string, url: string, body?: unknown, expect = 200) => {
-      const r = await t.req(method, url, { token, ...(body !== undefined ? { body } : {}) });
-      assert.equal(r.statusCode, expect, `${method} ${url}: ${r.statusCode} ${r.body}`);
-      return r.statusCode === 204 ? undefined : r.json();
-    };
-    const admin = (method: string, url: string, body?: unknown, expect = 200) => call(t.adminToken, method, url, body, expect);
-    const launch = (token: string, extra: Record<string, unknown> = {}) => t.req('POST', `/api/v1/secrets/${secretId}/launch`, { token, body: { launcher: 'ssh', ...extra } });
-    const audit = async (action: string) => (await admin('GET', `/api/v1/audit?action=${action}&limit=500`)).items as any[];
+    const { call, admin, audit, ...kit } = accessKit(() => t);
+    const launch = (token: string, extra: Record<string, unknown> = {}) => kit.launch(token, secretId, extra);
 
     before(async () => {
       t = await startTestApp(kind);
@@ -122,6 +119,21 @@ for (const kind of DB_KINDS) {
       assert.equal(r.json().error.code, 'mfa_not_enrolled');
       await admin('PATCH', `/api/v1/access-policies/${policyId}`, { mfa: 'never' });
       assert.equal((await launch(bob.token)).statusCode, 200);
+    });
+
+    it('a ticket whose policy changed between launch and redeem is refused: the policy in force wins, failing closed', async () => {
+      // Under "never" bob launches without a second factor; then the policy asks for one again.
+      const r = await launch(bob.token);
+      assert.equal(r.statusCode, 200, r.body);
+      await admin('PATCH', `/api/v1/access-policies/${policyId}`, { mfa: 'always' });
+      await assert.rejects(kit.redeem(r.json().ticket), (e: unknown) => e instanceof TicketRefused && e.reason === 'access_policy' && e.detail === POLICY_CHANGED_MESSAGE);
+      const refused = (await audit('ticket.refused')).find((e) => e.details.detail === POLICY_CHANGED_MESSAGE);
+      assert.equal(refused?.details.reason, 'access_policy');
+      // An unchanged policy: the launch's decision holds at redeem.
+      await admin('PATCH', `/api/v1/access-policies/${policyId}`, { mfa: 'never' });
+      const again = await launch(bob.token);
+      assert.equal(again.statusCode, 200, again.body);
+      await (await kit.redeem(again.json().ticket)).end('test over');
     });
   });
 }

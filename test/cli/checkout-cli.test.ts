@@ -44,7 +44,8 @@ describe('gatehouse secret checkout (CLI)', () => {
     ok(c, 'checkout');
     assert.match(c.stdout, /^checked out by you \(explicit\) since \S+ until \S+: patching$/m);
 
-    fails(await cli(['launch', 'db1'], bobEnv), /^gatehouse: None of the shared credentials are available\.$/);
+    // Bob has no personal credential for db1 either: the seed's second message; his explicit checkout asks for the shared one only.
+    fails(await cli(['launch', 'db1'], bobEnv), /^gatehouse: No shared or personal credentials are available\.$/);
     fails(await cli(['secret', 'checkout', 'db1'], bobEnv), /^gatehouse: None of the shared credentials are available\.$/);
     const q = await cli(['secret', 'checkout-queue', 'db1'], bobEnv);
     ok(q, 'queue');

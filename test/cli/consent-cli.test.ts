@@ -136,7 +136,11 @@ describe('gatehouse launch --consent (CLI)', () => {
     assert.equal(rdp.code, 1, rdp.out);
     assert.match(rdp.out, /no launch was made/);
     assert.ok(!existsSync(file), 'no .rdp file');
-    // An RDP launch refused for consent issued no ticket: nothing to void.
-    assert.equal((await auditOf('session.consent_declined')).length, declined + 1);
+    // An RDP launch refused for consent issued no ticket: the "no" is sent as a launch with
+    // consent false, refused and audited at launch.
+    const after2 = await auditOf('session.consent_declined');
+    assert.equal(after2.length, declined + 2);
+    assert.equal(after2[0]!.details.at, 'launch');
+    assert.equal(after2[0]!.details.policy, 'consent-policy');
   });
 });

@@ -231,6 +231,9 @@ describe('access policies in the portal', { timeout: 120_000 }, () => {
       assert.ok(asked[0]!.includes(CONSENT), `the dialog shows the policy's text: ${asked[0]}`);
       assert.equal(downloads, 0, 'no file after the decline');
       assert.equal(await rdpConsents(), 0);
+      // The "no" reached the API as a launch with consent false: refused and audited.
+      const declined = (await audit('session.consent_declined')).filter((e) => e.details.policy === 'consent-policy' && e.details.launcher === 'Remote Desktop' && e.details.at === 'launch');
+      assert.equal(declined.length, 1, 'the decline is audited');
 
       // Yes: launched with consent, the file downloads.
       page.once('dialog', (d) => {

@@ -179,6 +179,12 @@ for (const kind of DB_KINDS) {
       assert.equal(noConsent.status, 403, noConsent.raw);
       assert.equal(noConsent.body.error.code, 'consent_required');
       assert.ok(noConsent.body.error.message.includes(CONSENT_TEXT), noConsent.raw);
+      // A "no" given before any ticket exists: refused and audited as declined.
+      const no = await launchRdp(gatedSecret, { consent: false });
+      assert.equal(no.status, 403, no.raw);
+      assert.equal(no.body.error.code, 'consent_declined');
+      const declined = (await auditEvents(gw, 'session.consent_declined')).find((e) => e.details.policy === 'rdp-consent-mfa' && e.details.at === 'launch');
+      assert.ok(declined, 'the decline at launch is audited');
       const noCode = await launchRdp(gatedSecret, { consent: true });
       assert.equal(noCode.status, 403, noCode.raw);
       assert.equal(noCode.body.error.code, 'mfa_required');

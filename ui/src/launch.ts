@@ -2,9 +2,9 @@
 import { api, ApiError } from './api';
 import type { Launcher, LaunchResponse, Template } from './api-types';
 
-/** `consent`: agreed to the recording a policy requires; `totp`: a code for a policy that asks for MFA step-up (components/StepUpDialog). */
-export const launch = (secretId: string, launcher: string, totp?: string, consent = false) =>
-  api.post<LaunchResponse>(`/secrets/${encodeURIComponent(secretId)}/launch`, { launcher, ...(totp ? { totp } : {}), ...(consent ? { consent: true } : {}) });
+/** `consent`: the answer to the recording a policy requires (false: declined, audited by the API; left out: not asked yet); `totp`: a code for a policy that asks for MFA step-up (components/StepUpDialog). */
+export const launch = (secretId: string, launcher: string, totp?: string, consent?: boolean) =>
+  api.post<LaunchResponse>(`/secrets/${encodeURIComponent(secretId)}/launch`, { launcher, ...(totp ? { totp } : {}), ...(consent !== undefined ? { consent } : {}) });
 
 /**
  * A launch for a door that cannot ask (a copied ssh command, a .rdp file) when the secret's
@@ -23,7 +23,10 @@ export async function launchForDoor(secretId: string, launcher: string, totp?: s
     return null;
   } catch (e) {
     if (!(e instanceof ApiError) || e.code !== 'consent_required') throw e;
-    return window.confirm(`${e.message}\n\nAgree to the recording?`) ? launch(secretId, launcher, totp, true) : null;
+    if (window.confirm(`${e.message}\n\nAgree to the recording?`)) return launch(secretId, launcher, totp, true);
+    // No ticket exists yet (RDP): the declining launch is what audits the refusal (403 consent_declined).
+    await launch(secretId, launcher, totp, false).catch(() => undefined);
+    return null;
   }
 }
 

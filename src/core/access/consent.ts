@@ -5,7 +5,7 @@
 // keyboard-interactive prompt answered "yes"). A ticket without consent is refused at the
 // door: a BatchMode ticket login cannot be asked, so the launch is where it is taken.
 import type { AuditService } from '../audit/service.js';
-import type { Policies } from './policies.js';
+import type { Policies, Policy } from './policies.js';
 
 export interface ConsentNeed {
   policyId: string;
@@ -13,10 +13,18 @@ export interface ConsentNeed {
   text: string;
 }
 
+/** The consent a policy requires, or null (no policy, no recording, or no text). */
+export function consentNeedOf(p: Policy | null): ConsentNeed | null {
+  const text = p?.consentText?.trim();
+  return p && p.recordingRequired && text ? { policyId: p.id, policyName: p.name, text } : null;
+}
+
 export const CONSENT_REQUIRED_MESSAGE = 'This session is recorded and needs your consent: launch again and agree to the recording (portal launch dialog, or `gatehouse launch <secret> --consent`).';
 
 /** The start of an RDP launch's consent_required message; the policy's text follows it (the CLI shows only the text when it asks). */
 export const CONSENT_AT_LAUNCH_MESSAGE = 'This session is recorded: agree to the recording at launch (portal launch dialog, or `gatehouse launch <secret> --consent`).';
+/** A launch that carried `consent: false`: the person said no before any ticket existed. */
+export const CONSENT_DECLINED_MESSAGE = 'You did not agree to the recording: no session was started.';
 
 type Actor = { id: string | null; name: string | null; ip: string | null };
 
@@ -34,9 +42,7 @@ export class Consents {
 
   /** The consent this secret's policy requires, or null (no policy, no recording, or no text). */
   async needFor(secretId: string): Promise<ConsentNeed | null> {
-    const p = await this.policies.effectiveFor(secretId);
-    const text = p?.consentText?.trim();
-    return p && p.recordingRequired && text ? { policyId: p.id, policyName: p.name, text } : null;
+    return consentNeedOf(await this.policies.effectiveFor(secretId));
   }
 
   /** Consent given at launch for this ticket (by its id). */

@@ -1,14 +1,15 @@
 // The launch check of access request policies, asked at launch, at ticket redeem and when a
 // door opens a session for a signed-in user: modes, allowed hours, then a grant whose
 // window holds now (pre-approved people need none). One message per refusal, written for
-// the person, saying what to do.
+// the person, saying what to do. The caller passes the policy in force (resolved once per
+// launch, see launch-policy.ts), so the folders are not walked again for each check.
 import type { Store } from '../../store/db.js';
 import { AppError } from '../errors.js';
 import type { Principal } from '../identity/principal.js';
 import type { LiveSession } from '../sessions/live.js';
 import type { Protocol } from '../launch/launchers.js';
 import { parseJson } from '../util.js';
-import { describeHours, inSet, withinHours, type Policies } from './policies.js';
+import { describeHours, inSet, withinHours, type Policy } from './policies.js';
 import type { GrantWindows } from './windows.js';
 
 export const REQUEST_ACCESS_MESSAGE = 'Access to this secret needs an approved request: request it in the portal (My access) or with `gatehouse access request <secret>`.';
@@ -24,13 +25,12 @@ export type GateAnswer =
 export class AccessGate {
   constructor(
     private readonly store: Store,
-    private readonly policies: Policies,
     private readonly windows: GrantWindows,
   ) {}
 
   /** At launch: a refusal is a 403 whose message says how to get access. */
-  async requireLaunch(p: Principal, secretId: string, protocol: Protocol): Promise<void> {
-    const a = await this.check(p, secretId, protocol);
+  async requireLaunch(p: Principal, secretId: string, protocol: Protocol, policy: Policy | null): Promise<void> {
+    const a = await this.check(p, secretId, protocol, policy);
     if (!a.ok) throw new AppError(403, a.code, a.message);
   }
 
@@ -38,17 +38,16 @@ export class AccessGate {
    * Once a session under a policy has started: checked again (a grant revoked between the
    * check and the start ends it at once), then watched so it cannot outlive its grant.
    */
-  async bind(session: LiveSession): Promise<LiveSession> {
+  async bind(session: LiveSession, policy: Policy | null): Promise<LiveSession> {
     const { user, credential, protocol } = session.plan;
     const groupIds = (await this.store.db.selectFrom('groupMembers').select('groupId').where('userId', '=', user.id).execute()).map((r) => r.groupId);
-    const a = await this.check({ userId: user.id, groupIds }, credential.secretId, protocol);
+    const a = await this.check({ userId: user.id, groupIds }, credential.secretId, protocol, policy);
     if (!a.ok) session.terminate(a.message);
     else if (a.grant) this.windows.watch(a.grant.id, a.grant.endAt, session);
     return session;
   }
 
-  async check(user: { userId: string; groupIds: string[] }, secretId: string, protocol: Protocol, at = Date.now()): Promise<GateAnswer> {
-    const policy = await this.policies.effectiveFor(secretId);
+  async check(user: { userId: string; groupIds: string[] }, secretId: string, protocol: Protocol, policy: Policy | null, at = Date.now()): Promise<GateAnswer> {
     if (!policy) return { ok: true, grant: null };
     if (!policy.allowedModes.includes(protocol)) {
       return { ok: false, code: 'access_mode_not_allowed', message: `This secret's access policy does not allow ${protocol.toUpperCase()} sessions (allowed: ${policy.allowedModes.map((m) => m.toUpperCase()).join(', ')}).` };

@@ -11,6 +11,7 @@ import { actorOf, type Principal } from '../identity/principal.js';
 import type { Protocol } from '../launch/launchers.js';
 import { flag, newId, now, parseJson } from '../util.js';
 import type { Folders } from '../vault/folders.js';
+import type { JoinedChange } from '../vault/joined-change.js';
 import type { Secrets } from '../vault/secrets.js';
 
 export const MODES: readonly Protocol[] = ['ssh', 'telnet', 'rdp'];
@@ -304,13 +305,29 @@ export class Policies {
    * edit on the object: a secret's editors alone may not lift the approvals it is under.
    */
   async attach(p: Principal, type: 'secret' | 'folder', objectId: string, policyRef: string | null): Promise<void> {
+    const change = await this.prepareAttach(p, type, objectId, policyRef);
+    await this.store.db.transaction().execute((trx) => change.apply(trx));
+    await change.audit();
+  }
+
+  /**
+   * The same, checked now and saved later inside the transaction of the secret's or folder's
+   * other changes (one PATCH: all of it is saved, or none of it).
+   */
+  async prepareAttach(p: Principal, type: 'secret' | 'folder', objectId: string, policyRef: string | null): Promise<JoinedChange> {
     if (type === 'secret') await this.secrets.require(p, objectId, 'edit');
     else await this.folders.require(p, objectId, 'edit');
     this.requireAdmin(p);
     const policyId = policyRef === null ? null : (await this.row(policyRef)).id;
-    if (type === 'secret') await this.store.db.updateTable('secrets').set({ policyId }).where('id', '=', objectId).execute();
-    else await this.store.db.updateTable('folders').set({ policyId }).where('id', '=', objectId).execute();
-    await this.audit.record(actorOf(p), { action: policyId ? 'access_policy.attach' : 'access_policy.detach', target: { type, id: objectId }, details: { policyId } });
+    return {
+      apply: async (trx) => {
+        if (type === 'secret') await trx.updateTable('secrets').set({ policyId }).where('id', '=', objectId).execute();
+        else await trx.updateTable('folders').set({ policyId }).where('id', '=', objectId).execute();
+      },
+      audit: async () => {
+        await this.audit.record(actorOf(p), { action: policyId ? 'access_policy.attach' : 'access_policy.detach', target: { type, id: objectId }, details: { policyId } });
+      },
+    };
   }
 
   /** The policy in force for a secret: its own, else the nearest folder's up the tree; null: none. */

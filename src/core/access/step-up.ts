@@ -2,7 +2,8 @@
 // or when the client address is outside the policy's trusted networks), a launch needs a
 // TOTP verification within the policy's mfaMaxAgeMinutes, even for a signed-in person.
 // A verification is remembered in memory per token (the browser session or API token that
-// made it), per gateway node: a restart asks again, which errs on the safe side.
+// made it), per gateway node: a restart asks again, which errs on the safe side. The launch
+// checks take the policy its caller resolved once (launch-policy.ts).
 import { BlockList, isIP } from 'node:net';
 import { AppError } from '../errors.js';
 import { MFA_NOT_ENROLLED_MESSAGE, type Auth } from '../identity/auth.js';
@@ -59,7 +60,7 @@ export class StepUp {
     return { verifiedAt: at };
   }
 
-  /** The policy in force when it asks this address for a second factor, else null. */
+  /** The policy in force when it asks this address for a second factor, else null (a door asks before it knows more). */
   async requirement(secretId: string, clientIp: string | null): Promise<Policy | null> {
     const policy = await this.policies.effectiveFor(secretId);
     return stepUpNeeded(policy, clientIp) ? policy : null;
@@ -82,17 +83,15 @@ export class StepUp {
   }
 
   /** For a door login (`ssh user:secret`): why it may not open a session, when the policy asks for a second factor the door did not verify in time. */
-  async doorProblem(userId: string, secretId: string, clientIp: string, secondFactorAt: number | undefined): Promise<string | null> {
-    const policy = await this.requirement(secretId, clientIp);
-    if (!policy) return null;
+  async doorProblem(userId: string, policy: Policy | null, clientIp: string, secondFactorAt: number | undefined): Promise<string | null> {
+    if (!stepUpNeeded(policy, clientIp) || !policy) return null;
     if (secondFactorAt !== undefined && this.now() - secondFactorAt <= policy.mfaMaxAgeMinutes * 60_000) return null;
     return (await this.auth.hasSecondFactor(userId)) ? 'the access policy needs a second factor: answer the verification code prompt (keyboard-interactive)' : MFA_NOT_ENROLLED_MESSAGE;
   }
 
   /** At launch: passes, verifies the `totp` shortcut, or refuses with mfa_required. */
-  async requireLaunch(who: { userId: string; key: string }, secretId: string, clientIp: string | null, totp?: string): Promise<void> {
-    const policy = await this.requirement(secretId, clientIp);
-    if (!policy) return;
+  async requireLaunch(who: { userId: string; key: string }, policy: Policy | null, clientIp: string | null, totp?: string): Promise<void> {
+    if (!stepUpNeeded(policy, clientIp) || !policy) return;
     if (totp !== undefined) await this.verify(who, totp, clientIp, 'launch');
     if (!this.fresh(who.key, policy.mfaMaxAgeMinutes)) {
       if (!(await this.auth.hasSecondFactor(who.userId))) throw new AppError(403, 'mfa_not_enrolled', MFA_NOT_ENROLLED_MESSAGE);

@@ -2,7 +2,9 @@
 // that protocols call to turn a ticket into a live, recorded session.
 import type { Logger } from 'pino';
 import type { AccessGate } from '../access/gate.js';
-import { CONSENT_AT_LAUNCH_MESSAGE, CONSENT_REQUIRED_MESSAGE, type Consents } from '../access/consent.js';
+import { CONSENT_AT_LAUNCH_MESSAGE, CONSENT_DECLINED_MESSAGE, CONSENT_REQUIRED_MESSAGE, consentNeedOf, type Consents } from '../access/consent.js';
+import { POLICY_CHANGED_MESSAGE, type LaunchPolicies } from '../access/launch-policy.js';
+import type { Policy } from '../access/policies.js';
 import type { StepUp } from '../access/step-up.js';
 import type { AuditService } from '../audit/service.js';
 import type { ConnectPlan, RedeemContext, SessionBroker, SessionHandle } from '../broker.js';
@@ -60,6 +62,8 @@ export class Launching implements SessionBroker {
       consents: Consents;
       /** MFA step-up per launch (core/access/step-up.ts). */
       stepUp: StepUp;
+      /** The policy in force, resolved once per launch and remembered per ticket (core/access/launch-policy.ts). */
+      launchPolicies: LaunchPolicies;
     },
   ) {}
 
@@ -102,7 +106,7 @@ export class Launching implements SessionBroker {
     return all.filter((l) => l.active && t.launchers.includes(l.id));
   }
 
-  private async checkLaunchable(userId: string, secretId: string, launcher: LauncherView): Promise<{ reason: RefusalReason; detail: string } | null> {
+  private async checkLaunchable(userId: string, secretId: string, launcher: LauncherView, policy: Policy | null): Promise<{ reason: RefusalReason; detail: string } | null> {
     const user = await this.deps.dir.userRow(userId).catch(() => null);
     if (!user || !user.enabled) return { reason: 'permission_withdrawn', detail: 'user missing or disabled' };
     const p = await this.deps.dir.doorPrincipal(user);
@@ -114,7 +118,7 @@ export class Launching implements SessionBroker {
     if (!launcher.active) return { reason: 'launcher_inactive', detail: `launcher ${launcher.name} is inactive` };
     const mapped = await this.launchersFor(secret.templateId);
     if (!mapped.some((l) => l.id === launcher.id)) return { reason: 'launcher_inactive', detail: `launcher ${launcher.name} is not mapped to the secret's template` };
-    const gate = await this.deps.accessGate.check(p, secretId, launcher.protocol);
+    const gate = await this.deps.accessGate.check(p, secretId, launcher.protocol, policy);
     if (!gate.ok) return { reason: 'access_policy', detail: gate.message };
     return null;
   }
@@ -130,18 +134,30 @@ export class Launching implements SessionBroker {
     }
     const cred = await this.deps.secrets.credential(secret.id);
     if (!cred.machine) throw badRequest('this secret has no machine to connect to', 'no_target');
-    await this.deps.accessGate.requireLaunch(p, secret.id, launcher.protocol);
+    // The policy in force, once for the whole launch: every check below decides under it.
+    const policy = await this.deps.launchPolicies.resolve(secret.id);
+    await this.deps.accessGate.requireLaunch(p, secret.id, launcher.protocol, policy);
     // A policy's consent to recording: an RDP client cannot be asked, so its launch must carry it.
-    const need = await this.deps.consents.needFor(secret.id);
+    const need = consentNeedOf(policy);
+    // `consent: false` is an answer, not a missing one: the person declined in the portal or
+    // CLI before any ticket existed (the .rdp path), so the refusal is audited here.
+    if (need && opts.consent === false) {
+      await this.deps.consents.record({ id: p.userId, name: p.username, ip: opts.clientIp }, secret.id, need, false, { launcher: launcher.name, at: 'launch' });
+      throw new AppError(403, 'consent_declined', CONSENT_DECLINED_MESSAGE);
+    }
     if (need && launcher.protocol === 'rdp' && !opts.consent) throw new AppError(403, 'consent_required', `${CONSENT_AT_LAUNCH_MESSAGE} ${need.text}`);
-    await this.deps.stepUp.requireLaunch({ userId: p.userId, key: p.tokenId }, secret.id, opts.clientIp, opts.totp);
+    await this.deps.stepUp.requireLaunch({ userId: p.userId, key: p.tokenId }, policy, opts.clientIp, opts.totp);
     // A personal credential in place of the shared one: the caller's own, opened while their vault is unlocked.
     const personal = await this.deps.personal.prepareLaunch(p, opts.personalCredentialId, { secretId: secret.id, machine: cred.machine, port: Number(cred.fields.port ?? DEFAULT_PORTS[launcher.protocol]) || DEFAULT_PORTS[launcher.protocol], protocol: launcher.protocol });
     const ttl = await this.deps.settings.ticketLifetimeSeconds();
-    // Exclusive checkout: someone else holds it → the seed's message; a secret that requires checkout is taken here.
-    const held = await this.deps.checkouts.gate({ id: p.userId, name: p.username }, secret.id, Date.now() + ttl * 1000);
-    if (held) throw conflict(held, 'credential_unavailable');
+    // Exclusive checkout of the shared credential: someone else holds it → the seed's message; a secret that
+    // requires checkout is taken here. A launch with the person's own personal credential leaves it alone.
+    if (!personal) {
+      const held = await this.deps.checkouts.gate({ id: p.userId, name: p.username }, secret.id, Date.now() + ttl * 1000, { required: policy?.checkoutRequired ?? false, protocol: launcher.protocol });
+      if (held) throw conflict(held, 'credential_unavailable');
+    }
     const { id: ticketId, ticket, expiresAt } = await this.deps.tickets.issue({ userId: p.userId, secretId: secret.id, launcherId: launcher.id, clientIp: opts.bindIp ? opts.clientIp : null, ttlSeconds: ttl });
+    this.deps.launchPolicies.remember(ticketId, policy, expiresAt);
     await personal?.bind(ticket, expiresAt);
     if (need && opts.consent) {
       this.deps.consents.remember(ticketId, expiresAt);
@@ -197,23 +213,30 @@ export class Launching implements SessionBroker {
       if (!row) throw new TicketRefused('unknown');
       if (ctx.expectUserId && ctx.expectUserId !== row.userId) throw new TicketRefused('unknown', 'ticket belongs to another user');
       const launcher = await this.deps.launchers.get(row.launcherId);
-      const problem = await this.checkLaunchable(row.userId, row.secretId, launcher);
+      // The policy in force now wins (launch-policy.ts): one that changed since the launch refuses the ticket.
+      const policy = await this.deps.launchPolicies.resolve(row.secretId);
+      if (this.deps.launchPolicies.changedSince(row.id, policy)) throw new TicketRefused('access_policy', POLICY_CHANGED_MESSAGE);
+      const problem = await this.checkLaunchable(row.userId, row.secretId, launcher, policy);
       if (problem) throw new TicketRefused(problem.reason, problem.detail);
-      const need = await this.deps.consents.needFor(row.secretId);
+      const need = consentNeedOf(policy);
       const consentedAtLaunch = need ? this.deps.consents.has(row.id) : false;
       if (need && !ctx.consented && !consentedAtLaunch) throw new TicketRefused('consent_required', CONSENT_REQUIRED_MESSAGE);
       await this.deps.tickets.redeem(ticket, ctx.clientIp, sessionId);
       this.deps.consents.forget(row.id);
+      this.deps.launchPolicies.forget(row.id);
       const user = await this.deps.dir.userRow(row.userId);
+      const { credential: cred, personal } = await this.deps.personal.credentialFor(ticket, row.userId, await this.deps.secrets.credential(row.secretId));
       // After the single-use redeem: a replayed ticket never reaches the checkout, a refused one is used up.
-      const held = await this.deps.checkouts.gate({ id: user.id, name: user.username }, row.secretId, Date.now() + 60_000);
-      if (held) throw new TicketRefused('checked_out', held);
-      const cred = await this.deps.personal.credentialFor(ticket, row.userId, await this.deps.secrets.credential(row.secretId));
+      // A ticket launched with a personal credential does not touch the shared credential's checkout.
+      if (!personal) {
+        const held = await this.deps.checkouts.gate({ id: user.id, name: user.username }, row.secretId, Date.now() + 60_000, { required: policy?.checkoutRequired ?? false, protocol: launcher.protocol });
+        if (held) throw new TicketRefused('checked_out', held);
+      }
       const plan = this.plan(sessionId, { id: user.id, username: user.username }, cred, launcher);
       if (need && ctx.consented && !consentedAtLaunch) await this.deps.consents.record({ id: user.id, name: user.username, ip: ctx.clientIp }, row.secretId, need, true, { ticketId: row.id, door: ctx.door });
       await this.deps.audit.record({ id: user.id, name: user.username, ip: ctx.clientIp }, { action: 'ticket.redeem', target: { type: 'secret', id: row.secretId }, details: { ticketId: row.id, sessionId, door: ctx.door } });
-      const handle = await this.deps.accessGate.bind(await this.deps.sessions.start(plan, ctx));
-      await this.deps.checkouts.bindSession(user.id, row.secretId, handle.id, launcher.maxDurationSeconds);
+      const handle = await this.deps.accessGate.bind(await this.deps.sessions.start(plan, ctx), policy);
+      if (!personal) await this.deps.checkouts.bindSession(user.id, row.secretId, handle.id, launcher.maxDurationSeconds);
       return handle;
     } catch (e) {
       if (e instanceof TicketRefused) return this.refuse(e, ctx, { id: row?.userId ?? null, name: null }, { ticketId: row?.id ?? null, secretId: row?.secretId ?? null });
@@ -230,19 +253,21 @@ export class Launching implements SessionBroker {
       const mapped = await this.launchersFor(secret.template.id);
       const launcher = launcherRef ? mapped.find((l) => l.id === launcherRef || l.name === launcherRef) : mapped.find((l) => l.protocol === 'ssh') ?? mapped.find((l) => l.protocol === 'telnet');
       if (!launcher || launcher.protocol === 'rdp') throw new TicketRefused('launcher_inactive', `no terminal launcher${launcherRef ? ` "${launcherRef}"` : ''} for this secret`);
-      const problem = await this.checkLaunchable(userId, secret.id, launcher);
+      // The policy in force, once for this door launch: every check below decides under it.
+      const policy = await this.deps.launchPolicies.resolve(secret.id);
+      const problem = await this.checkLaunchable(userId, secret.id, launcher, policy);
       if (problem) throw new TicketRefused(problem.reason, problem.detail);
-      const need = await this.deps.consents.needFor(secret.id);
+      const need = consentNeedOf(policy);
       if (need && !ctx.consented) throw new TicketRefused('consent_required', CONSENT_REQUIRED_MESSAGE);
-      const mfa = await this.deps.stepUp.doorProblem(user.id, secret.id, ctx.clientIp, ctx.secondFactorAt);
+      const mfa = await this.deps.stepUp.doorProblem(user.id, policy, ctx.clientIp, ctx.secondFactorAt);
       if (mfa) throw new TicketRefused('access_policy', mfa);
-      const held = await this.deps.checkouts.gate({ id: user.id, name: user.username }, secret.id, Date.now() + 60_000);
+      const held = await this.deps.checkouts.gate({ id: user.id, name: user.username }, secret.id, Date.now() + 60_000, { required: policy?.checkoutRequired ?? false, protocol: launcher.protocol });
       if (held) throw new TicketRefused('checked_out', held);
       if (need) await this.deps.consents.record({ id: user.id, name: user.username, ip: ctx.clientIp }, secret.id, need, true, { door: ctx.door, direct: true });
       const cred = await this.deps.secrets.credential(secret.id);
       const plan = this.plan(newId(), { id: user.id, username: user.username }, cred, launcher);
       await this.deps.audit.record({ id: user.id, name: user.username, ip: ctx.clientIp }, { action: 'secret.launch', target: { type: 'secret', id: secret.id }, details: { name: secret.name, launcher: launcher.name, protocol: launcher.protocol, door: ctx.door, direct: true } });
-      const handle = await this.deps.accessGate.bind(await this.deps.sessions.start(plan, ctx));
+      const handle = await this.deps.accessGate.bind(await this.deps.sessions.start(plan, ctx), policy);
       await this.deps.checkouts.bindSession(user.id, secret.id, handle.id, launcher.maxDurationSeconds);
       return handle;
     } catch (e) {
@@ -259,6 +284,7 @@ export class Launching implements SessionBroker {
     if (row.usedAt) throw new AppError(409, 'ticket_used', 'this ticket was already used or declined');
     await this.deps.tickets.void(row.id);
     this.deps.consents.forget(row.id);
+    this.deps.launchPolicies.forget(row.id);
     const launcher = await this.deps.launchers.get(row.launcherId).catch(() => null);
     const need = await this.deps.consents.needFor(row.secretId);
     if (need) return this.deps.consents.record({ id: p.userId, name: p.username, ip: clientIp }, row.secretId, need, false, { ticketId: row.id, launcher: launcher?.name ?? row.launcherId });

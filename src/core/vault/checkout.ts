@@ -57,8 +57,8 @@ export interface CheckoutStatus {
 
 /** Whether a policy makes launching this secret take an exclusive checkout (access policies register one). */
 export type CheckoutRequirement = (secretId: string) => Promise<boolean>;
-/** Whether the person has a personal credential usable for this secret's target (personal credentials register one). */
-export type PersonalCredentialLookup = (userId: string, secretId: string) => Promise<boolean>;
+/** Whether the person has a personal credential usable for this secret's target (the personal vault registers one); protocol when the launch names it. */
+export type PersonalCredentialLookup = (userId: string, secretId: string, protocol?: string) => Promise<boolean>;
 
 const iso = (ms: number | null) => (ms == null ? null : new Date(ms).toISOString());
 
@@ -69,6 +69,7 @@ function isUniqueViolation(e: unknown): boolean {
 
 export class Checkouts {
   private readonly requirements: CheckoutRequirement[] = [];
+  private policyRequirement: CheckoutRequirement | null = null;
   private personal: PersonalCredentialLookup | null = null;
 
   constructor(
@@ -86,7 +87,18 @@ export class Checkouts {
     this.requirements.push(fn);
   }
 
-  async requireCheckoutFor(secretId: string): Promise<boolean> {
+  /**
+   * The access policy's say (checkoutRequired) is registered on its own: a launch has already
+   * resolved the policy in force and passes its answer to gate(), so the folder walk is not
+   * repeated; other sources (addRequirement) are asked every time.
+   */
+  setPolicyRequirement(fn: CheckoutRequirement): void {
+    this.policyRequirement = fn;
+  }
+
+  /** Whether launching this secret takes a checkout; `policySays` is the launch's resolved policy answer (else asked here). */
+  async requireCheckoutFor(secretId: string, policySays?: boolean): Promise<boolean> {
+    if (policySays ?? (this.policyRequirement ? await this.policyRequirement(secretId) : false)) return true;
     for (const fn of this.requirements) if (await fn(secretId)) return true;
     return false;
   }
@@ -96,9 +108,14 @@ export class Checkouts {
     this.personal = fn;
   }
 
-  /** The seed's message for a person who cannot have the shared credential now. */
-  async unavailableMessage(userId: string, secretId: string): Promise<string> {
-    if (this.personal && !(await this.personal(userId, secretId).catch(() => false))) return NO_CREDENTIALS;
+  /**
+   * The seed's message for a launch that cannot have the shared credential now: with a
+   * personal credential for the target left to launch with, "None of the shared credentials
+   * are available."; without one, "No shared or personal credentials are available.".
+   * (An explicit checkout asks for the shared credential only: it always gets the first.)
+   */
+  async unavailableMessage(userId: string, secretId: string, protocol?: string): Promise<string> {
+    if (this.personal && !(await this.personal(userId, secretId, protocol).catch(() => false))) return NO_CREDENTIALS;
     return SHARED_UNAVAILABLE;
   }
 
@@ -271,7 +288,7 @@ export class Checkouts {
     const row = b ? null : await this.insert(holder, secretId, o);
     if (!row) {
       const mine = (await this.openRow(secretId))?.userId === holder.id;
-      return { ok: false, mine, message: mine ? 'already checked out' : await this.unavailableMessage(holder.id, secretId) };
+      return { ok: false, mine, message: mine ? 'already checked out' : SHARED_UNAVAILABLE };
     }
     await this.audit.record(actor, {
       action: 'secret.checkout',
@@ -364,18 +381,20 @@ export class Checkouts {
 
   /**
    * Called before a ticket is issued, when one is redeemed, and when a door opens a session
-   * directly. Resolves to the seed's refusal message when someone else holds the secret (or
-   * it is held for the next in its queue); else null. A secret that requires checkout and is
-   * free is taken for the person here (source 'launch', until `untilMs`; bindSession makes it
-   * last as long as the session).
+   * directly, for launches with the shared credential (a launch with the person's own
+   * personal credential neither needs nor takes the shared one's checkout). Resolves to the
+   * seed's refusal message when someone else holds the secret (or it is held for the next in
+   * its queue); else null. A secret that requires checkout (`o.required`: the launch's
+   * resolved policy) and is free is taken for the person here (source 'launch', until
+   * `untilMs`; bindSession makes it last as long as the session).
    */
-  async gate(user: Person, secretId: string, untilMs: number): Promise<string | null> {
+  async gate(user: Person, secretId: string, untilMs: number, o: { required?: boolean; protocol?: string } = {}): Promise<string | null> {
     await this.settle(secretId);
     const b = await this.blocked(user.id, secretId);
-    if (b) return 'source' in b && b.userId === user.id ? null : this.unavailableMessage(user.id, secretId);
-    if (!(await this.requireCheckoutFor(secretId))) return null;
+    if (b) return 'source' in b && b.userId === user.id ? null : this.unavailableMessage(user.id, secretId, o.protocol);
+    if (!(await this.requireCheckoutFor(secretId, o.required))) return null;
     const got = await this.take({ id: user.id, name: user.name, ip: null }, user, secretId, { source: 'launch', reason: 'launch', until: untilMs });
-    return got.ok || got.mine ? null : got.message;
+    return got.ok || got.mine ? null : this.unavailableMessage(user.id, secretId, o.protocol);
   }
 
   /** A session started: the person's unbound launch checkout of the secret now ends with it. */

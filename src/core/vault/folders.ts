@@ -6,6 +6,7 @@ import type { Directory } from '../identity/directory.js';
 import { actorOf, type Principal } from '../identity/principal.js';
 import { flag, newId, now } from '../util.js';
 import { Access, atLeast, type AclEntry, type AclEntryView } from './access.js';
+import type { JoinedChange } from './joined-change.js';
 
 export interface FolderView {
   id: string;
@@ -75,7 +76,8 @@ export class Folders {
     return this.get(p, id);
   }
 
-  async update(p: Principal, id: string, input: { name?: string; parentId?: string | null; inheritPermissions?: boolean }): Promise<FolderView> {
+  /** `joined`: another change saved in the same transaction (a policy attached with the same PATCH). */
+  async update(p: Principal, id: string, input: { name?: string; parentId?: string | null; inheritPermissions?: boolean }, joined?: JoinedChange): Promise<FolderView> {
     await this.require(p, id, 'edit');
     if (input.parentId != null) {
       await this.require(p, input.parentId, 'edit');
@@ -90,7 +92,11 @@ export class Folders {
     if (input.name !== undefined) set.name = input.name;
     if (input.parentId !== undefined) set.parentId = input.parentId;
     if (input.inheritPermissions !== undefined) set.inheritPermissions = flag(input.inheritPermissions);
-    await this.store.db.updateTable('folders').set(set).where('id', '=', id).execute();
+    await this.store.db.transaction().execute(async (trx) => {
+      await trx.updateTable('folders').set(set).where('id', '=', id).execute();
+      await joined?.apply(trx);
+    });
+    await joined?.audit();
     await this.audit.record(actorOf(p), { action: 'folder.update', target: { type: 'folder', id }, details: { ...input } });
     return this.get(p, id);
   }

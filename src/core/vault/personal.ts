@@ -413,14 +413,30 @@ export class PersonalVault {
   }
 
   /**
+   * Whether the person keeps a personal credential for this secret's target: one bound to
+   * the secret, or to its machine (and the launch's protocol, when it names one). Asked by
+   * the checkout when the shared credential is taken, for the seed's message; nothing is
+   * decrypted but the secret's machine, and only when a machine-bound credential exists.
+   */
+  async hasFor(userId: string, secretId: string, protocol?: string): Promise<boolean> {
+    const rows = await this.store.db.selectFrom('personalCredentials').select(['targetSecretId', 'machine', 'protocol']).where('userId', '=', userId).execute();
+    const usable = rows.filter((r) => protocol === undefined || r.protocol === null || r.protocol === protocol);
+    if (usable.some((r) => r.targetSecretId === secretId)) return true;
+    const byMachine = usable.filter((r) => !r.targetSecretId && r.machine);
+    if (!byMachine.length) return false;
+    const machine = (await this.secrets.credential(secretId).catch(() => null))?.machine?.toLowerCase();
+    return !!machine && byMachine.some((r) => r.machine!.toLowerCase() === machine);
+  }
+
+  /**
    * When a ticket is redeemed: the shared credential of the secret, or, for a launch made with
    * a personal credential, that credential in its place (its secret values replace the
    * secret's; the launch record is used up with the ticket).
    */
-  async credentialFor(ticket: string, userId: string, shared: Credential): Promise<Credential> {
+  async credentialFor(ticket: string, userId: string, shared: Credential): Promise<{ credential: Credential; personal: boolean }> {
     const ref = launchRef(ticket);
     const row = await this.store.db.selectFrom('personalLaunches').selectAll().where('ref', '=', ref).executeTakeFirst();
-    if (!row) return shared;
+    if (!row) return { credential: shared, personal: false };
     await this.store.db.deleteFrom('personalLaunches').where('ref', '=', ref).execute();
     if (row.userId !== userId) throw new TicketRefused('permission_withdrawn', 'the personal credential belongs to another user');
     const still = await this.store.db.selectFrom('personalCredentials').select('id').where('id', '=', row.credentialId).where('userId', '=', userId).executeTakeFirst();
@@ -438,6 +454,6 @@ export class PersonalVault {
     fields.username = values.username!;
     delete fields.domain;
     if (values.domain) fields.domain = values.domain;
-    return { ...shared, username: values.username ?? null, domain: values.domain ?? null, fields };
+    return { credential: { ...shared, username: values.username ?? null, domain: values.domain ?? null, fields }, personal: true };
   }
 }

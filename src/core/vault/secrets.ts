@@ -11,6 +11,7 @@ import { Access, atLeast, rank, type AclEntry, type AclEntryView } from './acces
 import type { DataKeys } from './datakeys.js';
 import { resolveEntries, type AclInput, type Folders } from './folders.js';
 import { splitFields, type Templates, type TemplateView } from './templates.js';
+import type { JoinedChange } from './joined-change.js';
 
 export interface SecretView {
   id: string;
@@ -174,7 +175,8 @@ export class Secrets {
     return this.get(p, id);
   }
 
-  async update(p: Principal, id: string, input: SecretInput): Promise<SecretView> {
+  /** `joined`: another change saved in the same transaction (a policy attached with the same PATCH). */
+  async update(p: Principal, id: string, input: SecretInput, joined?: JoinedChange): Promise<SecretView> {
     const { secret } = await this.require(p, id, 'edit');
     const tpl = await this.templates.get(secret.templateId);
     if (input.folderId != null) await this.folders.require(p, input.folderId, 'edit');
@@ -183,6 +185,8 @@ export class Secrets {
     if (input.folderId !== undefined) set.folderId = input.folderId;
     if (input.inheritPermissions !== undefined) set.inheritPermissions = flag(input.inheritPermissions);
     await this.store.db.transaction().execute(async (trx) => {
+      // The joined change first: a field check below that fails takes it back with the rest.
+      await joined?.apply(trx);
       if (input.fields) {
         const cleared = Object.entries(input.fields).filter(([, v]) => v === null || v === '').map(([k]) => k);
         const { pub, sec } = splitFields(tpl, input.fields, true);
@@ -201,6 +205,7 @@ export class Secrets {
       }
       await trx.updateTable('secrets').set(set).where('id', '=', id).execute();
     });
+    await joined?.audit();
     await this.audit.record(actorOf(p), {
       action: 'secret.update',
       target: { type: 'secret', id },

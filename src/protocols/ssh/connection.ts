@@ -14,6 +14,7 @@ import { TerminalOpenError } from '../targets/open-terminal.js';
 import type { TerminalTarget } from '../targets/terminal.js';
 import { bridgeTelnet } from './telnet-bridge.js';
 import { ConnectionGuard, destroyConnection } from './guard.js';
+import { LoginSteps } from './login-steps.js';
 import { ChannelRelay, endChannel, safeWrite } from './relay.js';
 import type { Startup } from '../preauth-limiter.js';
 
@@ -40,13 +41,8 @@ interface SessionRequest {
 
 export class SshConnection {
   private handle: SessionHandle | null = null;
-  /** Set by a `<user>:<secret>` login: the session is opened with the first channel. */
-  private direct: { userId: string; secretRef: string; secondFactorAt?: number } | null = null;
-  /** `user:secret` login authenticated, waiting for the consent to recording the secret's policy requires. */
-  private consentPending: { userId: string; username: string; secretRef: string; text: string; secondFactorAt?: number } | null = null;
-  private consented = false;
-  /** A key login waiting for its second factor (MFA step-up asked by the secret's access policy). */
-  private keyAwaitingCode: { username: string; userId: string } | null = null;
+  /** A `<user>:<secret>` login past its first factor: code, consent, done (then the session opens with the first channel). */
+  private readonly login = new LoginSteps();
   private opening: Promise<SessionHandle> | null = null;
   private target: Promise<Client> | null = null;
   private readonly streams = new Set<ServerChannel>();
@@ -153,32 +149,23 @@ export class SshConnection {
     const methods: AuthMethod[] = ['publickey', 'keyboard-interactive', 'password'];
     // Consent to recording (access policy): asked as a keyboard-interactive prompt before the
     // session opens; after a key or password login, by asking for keyboard-interactive next.
-    const askConsent = (pending: { userId: string; text: string; secondFactorAt?: number }) =>
+    const askConsent = (text: string) =>
       ctx.method === 'keyboard-interactive' &&
-      ctx.prompt([{ prompt: 'Type yes to agree to the recording: ', echo: true }], 'Gatehouse: this session is recorded', pending.text, (answers) => {
-        this.consentPending = null;
-        if ((answers[0] ?? '').trim().toLowerCase() === 'yes') {
-          this.consented = true;
-          this.direct = { userId: pending.userId, secretRef, ...(pending.secondFactorAt !== undefined ? { secondFactorAt: pending.secondFactorAt } : {}) };
-          return ctx.accept();
-        }
+      ctx.prompt([{ prompt: 'Type yes to agree to the recording: ', echo: true }], 'Gatehouse: this session is recorded', text, (answers) => {
+        const userId = this.login.waiting(username, secretRef)?.userId;
+        if (this.login.answered(answers[0] ?? '')) return ctx.accept();
         ctx.reject([]);
-        void broker.consentDeclined(pending.userId, secretRef, { clientIp: this.ip, door: 'ssh' }).catch(this.guard.catch('consent audit'));
+        if (userId) void broker.consentDeclined(userId, secretRef, { clientIp: this.ip, door: 'ssh' }).catch(this.guard.catch('consent audit'));
       });
-    const pending = this.consentPending;
-    if (pending && pending.username === username && pending.secretRef === secretRef) {
-      if (ctx.method === 'keyboard-interactive') return void askConsent(pending);
+    const waiting = this.login.waiting(username, secretRef);
+    if (waiting?.step === 'consent') {
+      if (ctx.method === 'keyboard-interactive') return void askConsent(waiting.text);
       return ctx.reject(['keyboard-interactive'], true);
     }
     const succeed = async (userId: string, secondFactorAt?: number) => {
       const text = await broker.consentNeeded(userId, secretRef, this.ip);
-      const factor = secondFactorAt !== undefined ? { secondFactorAt } : {};
-      if (!text) {
-        this.direct = { userId, secretRef, ...factor };
-        return ctx.accept();
-      }
-      this.consentPending = { userId, username, secretRef, text, ...factor };
-      if (ctx.method === 'keyboard-interactive') return void askConsent(this.consentPending);
+      if (this.login.authenticated({ username, secretRef, userId }, text, secondFactorAt) === 'done') return ctx.accept();
+      if (ctx.method === 'keyboard-interactive') return void askConsent(text!);
       // Authenticated, but not done: the client must go on with keyboard-interactive (partial success).
       ctx.reject(['keyboard-interactive'], true);
     };
@@ -194,7 +181,7 @@ export class SshConnection {
         if (!key || key.verify(ctx.blob, ctx.signature, ctx.hashAlgo) !== true) return ctx.reject(methods);
         // MFA step-up: the key is only the first factor; keyboard-interactive asks for the code.
         if (await broker.stepUpNeeded(owner.userId, secretRef, this.ip)) {
-          this.keyAwaitingCode = { username, userId: owner.userId };
+          this.login.needCode({ username, secretRef, userId: owner.userId });
           return ctx.reject(['keyboard-interactive'], true);
         }
         return succeed(owner.userId);
@@ -210,10 +197,9 @@ export class SshConnection {
       }
       case 'keyboard-interactive': {
         const ask = (prompt: string, echo: boolean) => new Promise<string>((resolve) => ctx.prompt([{ prompt, echo }], 'Gatehouse', (answers) => resolve(answers[0] ?? '')));
-        const pending = this.keyAwaitingCode?.username === username ? this.keyAwaitingCode : null;
-        if (pending) {
+        if (waiting?.step === 'code') {
           const code = await ask('Verification code: ', true);
-          if (await broker.verifySecondFactor(pending.userId, code, this.ip)) return succeed(pending.userId, Date.now());
+          if (await broker.verifySecondFactor(waiting.userId, code, this.ip)) return succeed(waiting.userId, Date.now());
           return ctx.reject(['keyboard-interactive'], true);
         }
         const password = await ask('Gatehouse password: ', false);
@@ -235,8 +221,9 @@ export class SshConnection {
 
   private ensureHandle(): Promise<SessionHandle> {
     if (this.handle) return Promise.resolve(this.handle);
-    if (!this.direct) return Promise.reject(new TicketRefused('unknown'));
-    this.opening ??= this.opts.broker.open(this.direct.userId, this.direct.secretRef, null, { clientIp: this.ip, door: 'ssh', ...(this.consented ? { consented: true } : {}), ...(this.direct.secondFactorAt !== undefined ? { secondFactorAt: this.direct.secondFactorAt } : {}) }).then((h) => {
+    const login = this.login.done;
+    if (!login) return Promise.reject(new TicketRefused('unknown'));
+    this.opening ??= this.opts.broker.open(login.userId, login.secretRef, null, { clientIp: this.ip, door: 'ssh', ...(login.consented ? { consented: true } : {}), ...(login.secondFactorAt !== undefined ? { secondFactorAt: login.secondFactorAt } : {}) }).then((h) => {
       this.adopt(h);
       return h;
     });

@@ -17,10 +17,15 @@ export const vaultRoutes =
     addRoute(app, folders.list)(async (req) => ({ ...(await core.folders.list(req.principal!, req.query)), limit: req.query.limit, offset: req.query.offset }));
     addRoute(app, folders.create)(async (req, reply) => reply.code(201).send(await core.folders.create(req.principal!, req.body)));
     addRoute(app, folders.get)(async (req) => core.folders.get(req.principal!, req.params.id));
+    // A policy attached with other changes: checked first, saved in the same transaction (all or nothing).
     addRoute(app, folders.update)(async (req) => {
       const { policyId, ...rest } = req.body;
-      if (policyId !== undefined) await core.policies.attach(req.principal!, 'folder', req.params.id, policyId);
-      return policyId === undefined || Object.keys(rest).length ? core.folders.update(req.principal!, req.params.id, rest) : core.folders.get(req.principal!, req.params.id);
+      if (policyId !== undefined && !Object.keys(rest).length) {
+        await core.policies.attach(req.principal!, 'folder', req.params.id, policyId);
+        return core.folders.get(req.principal!, req.params.id);
+      }
+      const attach = policyId === undefined ? undefined : await core.policies.prepareAttach(req.principal!, 'folder', req.params.id, policyId);
+      return core.folders.update(req.principal!, req.params.id, rest, attach);
     });
     addRoute(app, folders.remove)((req, reply) => noContent(reply, core.folders.remove(req.principal!, req.params.id)));
     addRoute(app, folders.permissions)(async (req) => core.folders.permissions(req.principal!, req.params.id));
@@ -39,8 +44,12 @@ export const vaultRoutes =
     addRoute(app, secrets.get)(async (req) => core.secrets.get(req.principal!, req.params.id));
     addRoute(app, secrets.update)(async (req) => {
       const { policyId, ...rest } = req.body;
-      if (policyId !== undefined) await core.policies.attach(req.principal!, 'secret', req.params.id, policyId);
-      return policyId === undefined || Object.keys(rest).length ? core.secrets.update(req.principal!, req.params.id, rest) : core.secrets.get(req.principal!, req.params.id);
+      if (policyId !== undefined && !Object.keys(rest).length) {
+        await core.policies.attach(req.principal!, 'secret', req.params.id, policyId);
+        return core.secrets.get(req.principal!, req.params.id);
+      }
+      const attach = policyId === undefined ? undefined : await core.policies.prepareAttach(req.principal!, 'secret', req.params.id, policyId);
+      return core.secrets.update(req.principal!, req.params.id, rest, attach);
     });
     addRoute(app, secrets.remove)((req, reply) => noContent(reply, core.secrets.remove(req.principal!, req.params.id)));
     addRoute(app, secrets.reveal, { config: { scope: 'reveal' } })(async (req, reply) => reply.header('cache-control', 'no-store').code(200).send(await core.secrets.reveal(req.principal!, req.params.id)));

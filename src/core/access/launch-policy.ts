@@ -1,0 +1,46 @@
+// The access policy a launch decides under: resolved once per launch (one walk up the
+// folders) and handed to every check of that launch — the access gate, MFA step-up, consent
+// to recording and the checkout requirement — instead of each resolving it on its own.
+//
+// Which policy wins between launch and redeem: the one in force at redeem, failing closed.
+// The launch remembers, per ticket, which policy (id and version) it decided under; when the
+// policy in force at redeem differs (another policy, an edited one, one attached or detached
+// since), the ticket is refused and the person launches again, so a step-up or a consent
+// taken under the old policy never opens a session under the new one. A ticket this node
+// has nothing remembered for (issued before a restart, or by another node) is checked under
+// the policy in force at redeem, as it always was.
+import type { Policies, Policy } from './policies.js';
+
+export const POLICY_CHANGED_MESSAGE = "This secret's access policy changed after your launch: launch again.";
+
+/** What identifies the policy a decision was made under: all of it (two edits in one millisecond still differ); null: no policy. */
+const versionOf = (p: Policy | null): string | null => (p ? JSON.stringify(p) : null);
+
+export class LaunchPolicies {
+  /** ticket id → the policy version its launch decided under, until the ticket expires. */
+  private readonly decided = new Map<string, { version: string | null; until: number }>();
+
+  constructor(private readonly policies: Policies) {}
+
+  /** The policy in force for a secret (its own, else the nearest folder's), once per launch. */
+  resolve(secretId: string): Promise<Policy | null> {
+    return this.policies.effectiveFor(secretId);
+  }
+
+  /** The launch issued this ticket under this policy. */
+  remember(ticketId: string, policy: Policy | null, expiresAt: number): void {
+    const now = Date.now();
+    for (const [id, d] of this.decided) if (d.until <= now) this.decided.delete(id);
+    this.decided.set(ticketId, { version: versionOf(policy), until: expiresAt });
+  }
+
+  /** Whether the policy in force now is not the one this ticket's launch decided under (false when nothing is remembered). */
+  changedSince(ticketId: string, now: Policy | null): boolean {
+    const d = this.decided.get(ticketId);
+    return d !== undefined && d.version !== versionOf(now);
+  }
+
+  forget(ticketId: string): void {
+    this.decided.delete(ticketId);
+  }
+}
