@@ -30,6 +30,9 @@ import { Consents } from './access/consent.js';
 import { AccessRequests } from './access/requests.js';
 import { GrantWindows } from './access/windows.js';
 import { StepUp } from './access/step-up.js';
+import { TargetAccounts } from './accounts/service.js';
+import { Rotation } from './accounts/rotation.js';
+import { Heartbeat } from './accounts/heartbeat.js';
 import { join } from 'node:path';
 
 export interface Core {
@@ -63,6 +66,10 @@ export interface Core {
   /** MFA step-up per launch (core/access/step-up.ts). */
   stepUp: StepUp;
   notifier: Notifier;
+  /** Target accounts (issue 12): operators, management links, rotation, heartbeat. */
+  targetAccounts: TargetAccounts;
+  rotation: Rotation;
+  heartbeat: Heartbeat;
   /** Whether the database and the recordings directory can be written (/healthz). */
   health: Health;
   version: string;
@@ -102,11 +109,19 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   const accessRequests = new AccessRequests(store, audit, secrets, policies, windows, notifier);
   // A policy that requires checkout makes every launch of its secrets take the credential exclusively.
   checkouts.addRequirement(async (secretId) => (await policies.effectiveFor(secretId))?.checkoutRequired ?? false);
+  const targetAccounts = new TargetAccounts(store, secrets, templates, sessions, audit);
+  // In use: a live session on the secret, or a checkout still held (rotation waits for the check-in).
+  const inUse = async (secretId: string) => [...sessions.live.values()].some((s) => !s.isEnded && s.plan.credential.secretId === secretId) || (await checkouts.isCheckedOut(secretId));
+  const rotation = new Rotation(targetAccounts, inUse, log);
+  const heartbeat = new Heartbeat(targetAccounts, settings, log);
+  // Rotation after use; listeners run after the checkout's own session-end handling.
+  checkouts.onCheckin((secretId) => rotation.afterUse(secretId, 'checkin'));
+  sessions.onSessionEnd((s) => rotation.afterUse(s.secretId, 'session_end'));
   const launching = new Launching({ tickets, launchers, secrets, personal, templates, access, dir, settings, sessions, audit, log, auth, sshKeys, checkouts, ports: { ssh: config.sshPort, rdp: config.rdpPort }, accessGate, stepUp, consents: new Consents(policies, audit) });
   await dir.seedBuiltinRoles();
   await templates.seedBuiltins();
   await launchers.seedBuiltins();
-  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, sshKeys, checkouts, launching, policies, accessRequests, accessGate, stepUp, notifier, health, version: VERSION };
+  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, sshKeys, checkouts, launching, policies, accessRequests, accessGate, stepUp, notifier, targetAccounts, rotation, heartbeat, health, version: VERSION };
 }
 
 /** Creates the first administrator when the directory is empty. Returns the password only when it was generated. */

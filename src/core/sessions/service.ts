@@ -172,22 +172,29 @@ export class Sessions {
   }
 
   private async verifyHostKey(s: LiveSession, keyType: string, fingerprint: string): Promise<'pinned' | 'match' | 'mismatch'> {
-    const secretId = s.plan.credential.secretId;
-    const { host, port } = s.plan.target;
-    const pin = await this.store.db.selectFrom('hostKeys').selectAll().where('secretId', '=', secretId).executeTakeFirst();
     const actor = { id: s.plan.user.id, name: s.plan.user.username, ip: s.clientIp };
+    return this.checkHostKey(actor, s.plan.credential.secretId, s.plan.target.host, s.plan.target.port, keyType, fingerprint, s.id);
+  }
+
+  /**
+   * A target's host key against the key pinned for a secret: pinned on first use, refused
+   * when different (audited either way). Sessions and target account operations both ask.
+   */
+  async checkHostKey(actor: Actor, secretId: string, host: string, port: number, keyType: string, fingerprint: string, sessionId?: string): Promise<'pinned' | 'match' | 'mismatch'> {
+    const pin = await this.store.db.selectFrom('hostKeys').selectAll().where('secretId', '=', secretId).executeTakeFirst();
+    const where = sessionId ? { sessionId } : {};
     if (!pin) {
       await this.store.db.insertInto('hostKeys').values({ secretId, host, port, keyType, fingerprint, firstSeen: now() }).onConflict((oc) => oc.doNothing()).execute();
-      await this.audit.record(actor, { action: 'hostkey.pin', target: { type: 'secret', id: secretId }, details: { host, port, keyType, fingerprint, sessionId: s.id } });
+      await this.audit.record(actor, { action: 'hostkey.pin', target: { type: 'secret', id: secretId }, details: { host, port, keyType, fingerprint, ...where } });
       return 'pinned';
     }
     if (pin.fingerprint === fingerprint) return 'match';
-    this.log.warn({ sessionId: s.id, secretId, expected: pin.fingerprint, got: fingerprint, host, port }, 'target host key mismatch: session refused');
+    this.log.warn({ ...where, secretId, expected: pin.fingerprint, got: fingerprint, host, port }, sessionId ? 'target host key mismatch: session refused' : 'target host key mismatch: account operation refused');
     await this.audit.record(actor, {
       action: 'hostkey.mismatch',
       outcome: 'failure',
       target: { type: 'secret', id: secretId },
-      details: { host, port, expected: pin.fingerprint, got: fingerprint, keyType, sessionId: s.id },
+      details: { host, port, expected: pin.fingerprint, got: fingerprint, keyType, ...where },
     });
     return 'mismatch';
   }
