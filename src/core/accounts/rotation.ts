@@ -16,8 +16,9 @@ export type RotationTrigger = 'manual' | 'session_end' | 'checkin';
 
 /** A rotation that did not happen: the one-line reason is audited, recorded and answered (502). */
 export class RotationFailed extends AppError {
-  constructor(reason: string) {
-    super(502, 'rotation_failed', `rotation failed, the old password stays in force: ${reason}`);
+  /** 400 when the secret itself cannot be rotated (e.g. a name that is no valid login), 502 when the target failed. */
+  constructor(reason: string, invalid = false) {
+    super(invalid ? 400 : 502, 'rotation_failed', `rotation failed, the old password stays in force: ${reason}`);
   }
 }
 
@@ -66,7 +67,7 @@ export class Rotation {
     } catch (e) {
       const reason = oneLine(e);
       await this.fail(actor, secretId, trigger, reason, ctx);
-      throw new RotationFailed(reason);
+      throw new RotationFailed(reason, e instanceof OperatorError && e.failure === 'invalid');
     }
     let verified: 'ok' | 'refused' | 'error' = 'error';
     try {

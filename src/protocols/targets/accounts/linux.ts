@@ -5,7 +5,7 @@
 // command line nor a chpasswd line can be bent by it.
 import type { Client } from 'ssh2';
 import { OperatorError, type AccountOperator, type JitAccountSpec, type OperatorCredential } from '../../../core/accounts/operator.js';
-import { execFixed, sshLogin, type ExecOptions, type HostKeyCheck } from './ssh-exec.js';
+import { execFixed, logout, sshLogin, type ExecOptions, type HostKeyCheck } from './ssh-exec.js';
 
 /** A portable Unix login name (Debian's NAME_REGEX, upper case and dots allowed): no shell or chpasswd meaning. */
 const LOGIN_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?$/;
@@ -36,8 +36,7 @@ export class LinuxOperator implements AccountOperator {
   async verify(account: OperatorCredential, password: string): Promise<'ok' | 'refused'> {
     checkLoginName(account.username);
     try {
-      const conn = await sshLogin(account, this.opts, { password });
-      conn.end();
+      await logout(await sshLogin(account, this.opts, { password }));
       return 'ok';
     } catch (e) {
       if (e instanceof OperatorError && e.failure === 'refused') return 'refused';
@@ -59,7 +58,7 @@ export class LinuxOperator implements AccountOperator {
       const r = await execFixed(conn, 'LC_ALL=C passwd', `${account.password}\n${newPassword}\n${newPassword}\n`, this.opts.timeoutMs);
       if (r.code !== 0) throw new OperatorError('denied', `passwd refused the change (exit ${r.code ?? 'signal'})`);
     } finally {
-      conn.end();
+      await logout(conn);
     }
   }
 
@@ -73,7 +72,7 @@ export class LinuxOperator implements AccountOperator {
       const r = await this.chpasswd(conn, management, line);
       if (r !== 0) throw new OperatorError('denied', `chpasswd through the management secret failed (exit ${r ?? 'signal'})`);
     } finally {
-      conn.end();
+      await logout(conn);
     }
   }
 

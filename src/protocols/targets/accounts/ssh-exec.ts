@@ -67,6 +67,18 @@ export function sshLogin(cred: OperatorCredential, opts: ExecOptions, only?: { p
   });
 }
 
+/** Ends a login and waits until its connection is closed, so a caller's connection count is exact. */
+export function logout(conn: Client): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, 5_000);
+    conn.once('close', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    conn.end();
+  });
+}
+
 export interface ExecResult {
   code: number | null;
   /** The command's output, for the operator's own checks only: never logged or audited as is. */
