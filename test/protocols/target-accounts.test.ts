@@ -114,7 +114,7 @@ describe('target accounts on Linux over SSH (real sshd, real accounts)', () => {
     assert.equal(versions.status, 200, versions.raw);
     assert.equal(versions.body.items[0].reason, 'rotation');
     assert.deepEqual(versions.body.items[0].fields.sort(), ['machine', 'password', 'port', 'username']);
-    const old = await gw.api('POST', `/api/v1/secrets/${id}/versions/1/reveal`, { token: gw.adminToken });
+    const old = await gw.api('POST', `/api/v1/secrets/${id}/versions/reveal`, { token: gw.adminToken, body: { version: 1 } });
     assert.equal(old.status, 200, old.raw);
     assert.equal(old.body.fields.password, PW.rot);
     // Someone with view (not owner) sees the history but cannot reveal an old value.
@@ -123,7 +123,7 @@ describe('target accounts on Linux over SSH (real sshd, real accounts)', () => {
     await gw.api('PUT', `/api/v1/secrets/${id}/permissions`, { token: gw.adminToken, body: { entries: [{ principalType: 'user', principal: 'gh12a-viewer', level: 'view' }] } });
     const vt = await gw.userToken('gh12a-viewer', 'Viewer-pw-12a-long');
     assert.equal((await api('GET', `/api/v1/secrets/${id}/versions`, undefined, vt)).status, 200);
-    assert.equal((await gw.api('POST', `/api/v1/secrets/${id}/versions/1/reveal`, { token: vt })).status, 403);
+    assert.equal((await gw.api('POST', `/api/v1/secrets/${id}/versions/reveal`, { token: vt, body: { version: 1 } })).status, 403);
     assert.equal((await api('POST', `/api/v1/secrets/${id}/rotate`, undefined, vt)).status, 403, 'rotation needs edit');
     const audit = (await api('GET', '/api/v1/audit?action=secret.rotated&limit=50')).body.items;
     assert.ok(audit.some((e: any) => e.targetId === id && e.details.via === 'management' && e.details.trigger === 'manual'));

@@ -1,7 +1,7 @@
 // Target accounts (issue 12, src/core/accounts): a secret's management link, rotation and
 // heartbeat settings and results, password rotation, heartbeat on demand and the history
 // of a secret's earlier values. The routes' requests and answers.
-import { body, bool, errors, idParams, int, nullableInt, nullableStr, nullableText, obj, page, pageQuery, ref, str, text, textList, time } from './schema.js';
+import { body, bool, errors, idParams, int, nullableInt, nullableStr, nullableText, obj, page, pageQuery, ref, text, textList, time } from './schema.js';
 import { route } from './route.js';
 
 export const TARGET_KINDS = ['linux', 'ldap'] as const;
@@ -63,7 +63,6 @@ export const versionSchema = obj({
 });
 export const revealedVersionSchema = obj({ id: text, version: int, fields: { type: 'object', additionalProperties: { type: ['string', 'number'] } } });
 
-const versionParams = { type: 'object', required: ['id', 'version'], properties: { id: str(128), version: { type: 'integer', minimum: 1, maximum: 1_000_000_000 } }, additionalProperties: false } as const;
 const tags = ['secrets'] as const;
 
 export const accounts = {
@@ -86,10 +85,11 @@ export const accounts = {
     querystring: pageQuery(),
     response: { 200: page(versionSchema), ...errors },
   }),
-  revealVersion: route('POST', '/api/v1/secrets/:id/versions/:version/reveal', {
+  revealVersion: route('POST', '/api/v1/secrets/:id/versions/reveal', {
     tags,
     summary: "An earlier version's values, secret ones included, for recovery (needs owner; audited)",
-    params: versionParams,
+    params: idParams,
+    body: body({ version: { type: 'integer', minimum: 1, maximum: 1_000_000_000 } }, ['version']),
     response: { 200: revealedVersionSchema, ...errors },
   }),
 } as const;

@@ -58,7 +58,7 @@ export const vaultRoutes =
     });
     addRoute(app, accounts.versions)(async (req) => ({ ...(await core.secrets.listVersions(req.principal!, req.params.id, req.query)), limit: req.query.limit, offset: req.query.offset }));
     addRoute(app, accounts.revealVersion, { config: { scope: 'reveal' } })(async (req, reply) =>
-      reply.header('cache-control', 'no-store').code(200).send(await core.secrets.revealVersion(req.principal!, req.params.id, req.params.version)),
+      reply.header('cache-control', 'no-store').code(200).send(await core.secrets.revealVersion(req.principal!, req.params.id, req.body.version)),
     );
     addRoute(app, secrets.permissions)(async (req) => core.secrets.permissions(req.principal!, req.params.id));
     addRoute(app, secrets.setPermissions)(async (req) => core.secrets.setPermissions(req.principal!, req.params.id, req.body));

@@ -1,5 +1,6 @@
 // One secret: its template, name and folder, its fields (secret values are write-only here),
-// sharing, the pinned host key of its target, and deleting it.
+// sharing, its account on the target (rotation, heartbeat), the pinned host key of its target,
+// and deleting it.
 import { useEffect, useState } from 'react';
 import { api } from '../../api';
 import { AclEditor } from '../../components/AclEditor';
@@ -11,6 +12,7 @@ import { useApi, useTitle } from '../../hooks';
 import { navigate, useLocation } from '../../router';
 import type { AccessLevel, FieldDef, Folder, HostKeyAnswer, Page, Secret, Template } from '../../api-types';
 import { atLeast, folderPaths, FolderSelect } from './folders';
+import { TargetAccountCard } from './TargetAccountCard';
 
 function FieldInput({ f, value, onChange, stored, cleared, onClear, disabled }: { f: FieldDef; value: string; onChange(v: string): void; stored: boolean; cleared: boolean; onClear(v: boolean): void; disabled?: boolean }) {
   const id = `field-${f.name}`;
@@ -157,6 +159,7 @@ export function SecretEdit({ id }: { id: string }) {
         </Card>
       </ResourceForm>
       {s && atLeast(s.access, 'view') && <AclEditor kind="secret" path={`/secrets/${encodeURIComponent(s.id)}/permissions`} canEdit={s.access === 'owner'} inFolder={!!s.folderId} />}
+      {s && <TargetAccountCard secret={s} canEdit={canEdit} onChanged={() => secret.reload()} />}
       {s && atLeast(s.access, 'view') && <HostKeyCard id={s.id} canEdit={canEdit} />}
       {s && s.access === 'owner' && (
         <DeleteCard
