@@ -163,6 +163,26 @@ describe('target accounts on Linux over SSH (real sshd, real accounts)', () => {
     assert.ok(failed.some((e: any) => e.targetId === id && /management/.test(e.details.reason)));
   });
 
+  it('a change the new password cannot log in with is undone: the old password is set back on the target and stays in the vault', async () => {
+    const core = gw.running.core;
+    const real = core.targetAccounts.operator('linux')!;
+    // The real operator changes the password for real; only its verdict on the new one is overridden.
+    const sceptic: AccountOperator = Object.assign(Object.create(real) as AccountOperator, { verify: async () => 'refused' as const });
+    core.targetAccounts.provide(sceptic);
+    try {
+      const id = await secret('verify fails', FAIL, PW.fail);
+      await account(id, { managementSecretId: mgmtId });
+      const r = await api('POST', `/api/v1/secrets/${id}/rotate`);
+      assert.equal(r.status, 502, r.raw);
+      assert.match(r.body.error.message, /did not work at login.*old password was set back/);
+      assert.equal(await reveal(id), PW.fail, 'the vault keeps the old password');
+      assert.equal((await api('GET', `/api/v1/secrets/${id}`)).body.account.versions, 0);
+    } finally {
+      core.targetAccounts.provide(real);
+    }
+    assert.equal(await canLogin(sshd.port, FAIL, PW.fail), true, 'the old password works on the target again');
+  });
+
   it('heartbeat flags a password changed behind Gatehouse\'s back (drift), in the API and the audit trail', async () => {
     const id = await secret('heartbeat', HB, PW.hb);
     await account(id, { heartbeat: true, heartbeatIntervalHours: 12 });
