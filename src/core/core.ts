@@ -116,7 +116,7 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   const heartbeat = new Heartbeat(targetAccounts, settings, log);
   // Rotation after use; listeners run after the checkout's own session-end handling.
   checkouts.onCheckin((secretId) => rotation.afterUse(secretId, 'checkin'));
-  sessions.onSessionEnd((s) => rotation.afterUse(s.secretId, 'session_end'));
+  sessions.onSessionEnd((s) => rotation.afterUse(s.secretId, 'session_end', s.username));
   const launching = new Launching({ tickets, launchers, secrets, personal, templates, access, dir, settings, sessions, audit, log, auth, sshKeys, checkouts, ports: { ssh: config.sshPort, rdp: config.rdpPort }, accessGate, stepUp, consents: new Consents(policies, audit) });
   await dir.seedBuiltinRoles();
   await templates.seedBuiltins();

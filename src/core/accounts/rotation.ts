@@ -130,10 +130,12 @@ export class Rotation {
    * background when the secret says so and nobody is still using it. Reads one row: a secret
    * without rotation costs no target round trip.
    */
-  async afterUse(secretId: string, trigger: Exclude<RotationTrigger, 'manual'>): Promise<void> {
+  async afterUse(secretId: string, trigger: Exclude<RotationTrigger, 'manual'>, usedAccount?: string | null): Promise<void> {
     const row = await this.accounts.row(secretId);
     if (!row?.rotateAfterUse) return;
     if (await this.isInUse(secretId)) return;
+    // A session with someone's personal credential did not use the shared account.
+    if (usedAccount !== undefined && usedAccount !== (await this.accounts.username(secretId))) return;
     const p = this.rotate(SYSTEM, secretId, trigger).catch((e) => this.log.warn({ secretId, trigger, err: { message: oneLine(e) } }, 'rotation after use failed'));
     this.background.add(p);
     void p.finally(() => this.background.delete(p));

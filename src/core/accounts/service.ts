@@ -129,6 +129,11 @@ export class TargetAccounts {
     return this.secrets.storeRotated(secretId, { password }, actor.id ? { id: actor.id, name: actor.name ?? '' } : null);
   }
 
+  /** The account name a secret holds (public metadata). */
+  async username(secretId: string): Promise<string | null> {
+    return (await this.secrets.credential(secretId)).username;
+  }
+
   async row(secretId: string): Promise<AccountRow | undefined> {
     return accountRow(this.store.db, secretId);
   }

@@ -18,6 +18,14 @@ import { LiveSession } from './live.js';
 import { sha256File, type GhrecTraffic } from './recording-repair.js';
 import { recoverInterrupted } from './recovery.js';
 
+/** What session-end listeners learn: the session, its user, its secret and the account it logged in as (a personal credential's may differ). */
+export interface EndedSession {
+  id: string;
+  userId: string;
+  secretId: string;
+  username: string | null;
+}
+
 export interface SessionView {
   id: string;
   user: { id: string; username: string };
@@ -66,7 +74,7 @@ export class Sessions {
   /** The latest recording that could not be created or written (for /healthz). */
   lastRecordingFailure: RecordingFailure | null = null;
   /** Told after a session has ended and its row is written (e.g. checkouts that end with their session). */
-  private readonly endListeners: ((s: { id: string; userId: string; secretId: string }) => Promise<void>)[] = [];
+  private readonly endListeners: ((s: EndedSession) => Promise<void>)[] = [];
 
   constructor(
     private readonly store: Store,
@@ -163,11 +171,11 @@ export class Sessions {
     if (s.recordingPath) await this.audit.record(SYSTEM, { action: 'recording.seal', target: { type: 'session', id: s.id }, details: { file: s.recordingPath, sha256: sha, format: s.ghrec ? `ghrec-${s.ghrec.header.format}` : 'asciicast-v2', ...(s.recordingError ? { incomplete: s.recordingError } : {}) } });
     this.log.info({ sessionId: s.id, reason }, 'session ended');
     for (const fn of this.endListeners) {
-      await fn({ id: s.id, userId: s.plan.user.id, secretId: s.plan.credential.secretId }).catch((e) => this.log.error({ sessionId: s.id, err: { message: (e as Error).message } }, 'a session-end listener failed'));
+      await fn({ id: s.id, userId: s.plan.user.id, secretId: s.plan.credential.secretId, username: s.plan.credential.username }).catch((e) => this.log.error({ sessionId: s.id, err: { message: (e as Error).message } }, 'a session-end listener failed'));
     }
   }
 
-  onSessionEnd(fn: (s: { id: string; userId: string; secretId: string }) => Promise<void>): void {
+  onSessionEnd(fn: (s: EndedSession) => Promise<void>): void {
     this.endListeners.push(fn);
   }
 
