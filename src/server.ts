@@ -124,6 +124,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     heartbeats.stop();
     await core.sessions.endAll('gateway shutting down');
     await core.rotation.settled().catch(() => {});
+    await core.heartbeat.settled().catch(() => {});
     await doors.close();
     webGate.close();
     await app.close();

@@ -183,6 +183,24 @@ describe('target accounts on Linux over SSH (real sshd, real accounts)', () => {
     assert.equal(await canLogin(sshd.port, FAIL, PW.fail), true, 'the old password works on the target again');
   });
 
+  it('the target host key is pinned per secret as sessions pin it: a different key refuses the operation', async () => {
+    const id = await secret('pinned host key', FAIL, PW.fail);
+    assert.equal((await api('POST', `/api/v1/secrets/${id}/heartbeat`)).body.status, 'ok');
+    const pin = await api('GET', `/api/v1/secrets/${id}/host-key`);
+    assert.equal(pin.status, 200, pin.raw);
+    assert.match(pin.body.hostKey.fingerprint, /^SHA256:/);
+    // As if the target had been replaced: the pinned key no longer matches.
+    await gw.running.core.store.db.updateTable('hostKeys').set({ fingerprint: 'SHA256:not-the-key-of-this-target' }).where('secretId', '=', id).execute();
+    const r = await api('POST', `/api/v1/secrets/${id}/rotate`);
+    assert.equal(r.status, 502, r.raw);
+    assert.match(r.body.error.message, /host key does not match/);
+    assert.equal(await reveal(id), PW.fail);
+    assert.equal(await canLogin(sshd.port, FAIL, PW.fail), true);
+    const hb = await api('POST', `/api/v1/secrets/${id}/heartbeat`);
+    assert.equal(hb.body.status, 'unreachable');
+    assert.match(hb.body.message, /host key/);
+  });
+
   it('heartbeat flags a password changed behind Gatehouse\'s back (drift), in the API and the audit trail', async () => {
     const id = await secret('heartbeat', HB, PW.hb);
     await account(id, { heartbeat: true, heartbeatIntervalHours: 12 });

@@ -88,6 +88,11 @@ export class Heartbeat {
     return { secretId, status, message, at };
   }
 
+  /** Resolves when the checks running now are done (shutdown). */
+  async settled(): Promise<void> {
+    while (this.sweeping || this.running.size) await Promise.allSettled([this.sweeping, ...this.running.values()]);
+  }
+
   /** One scheduled round: every secret with heartbeat on whose interval has passed. Answers how many were checked. */
   runDue(): Promise<number> {
     if (this.sweeping) return this.sweeping;
