@@ -11,7 +11,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, connect, type Server } from 'node:net';
 import ssh2 from 'ssh2';
 import { startGateway, type Gateway } from '../support/gateway.js';
@@ -27,9 +30,7 @@ const HB = 'gh12ahb';
 const SES = 'gh12ases';
 const CHK = 'gh12achk';
 const FAIL = 'gh12afail';
-/** A second uid-0 account: the management secret (this machine has no sudo; the operator uses chpasswd directly as uid 0). */
-const MGMT = 'gh12amgmt';
-const PW = { rot: 'Rot-Old-Pw-12a!x', self: 'Self-Old-Pw-12a!y', hb: 'Hb-Old-Pw-12a!z', ses: 'Ses-Old-Pw-12a!q', chk: 'Chk-Old-Pw-12a!r', fail: 'Fail-Old-Pw-12a!s', mgmt: 'Mgmt-Pw-12a!uid0' };
+const PW = { rot: 'Rot-Old-Pw-12a!x', self: 'Self-Old-Pw-12a!y', hb: 'Hb-Old-Pw-12a!z', ses: 'Ses-Old-Pw-12a!q', chk: 'Chk-Old-Pw-12a!r', fail: 'Fail-Old-Pw-12a!s' };
 const PWNED = `/tmp/gh12a-pwned-${process.pid}`;
 
 function canLogin(port: number, username: string, password: string): Promise<boolean> {
@@ -66,30 +67,30 @@ describe('target accounts on Linux over SSH (real sshd, real accounts)', () => {
   };
   let mgmtId: string;
   const generated: string[] = [];
+  /** Holds the authorized_keys of this sshd only: root logs in with a key made for this file, nothing on the machine changes. */
+  let rootKey = '';
+  const keysDir = mkdtempSync(join(tmpdir(), 'gh12a-keys-'));
 
   before(async () => {
-    sshd = await startSshd(['PermitRootLogin yes']);
+    // The management secret is root with a key (this machine has no sudo; as uid 0 the operator runs chpasswd directly).
+    rootKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
+    const parsed = ssh2.utils.parseKey(rootKey);
+    if (parsed instanceof Error) throw parsed;
+    const k = Array.isArray(parsed) ? parsed[0]! : parsed;
+    writeFileSync(join(keysDir, 'root'), `${k.type} ${k.getPublicSSH().toString('base64')} gh12a-management\n`);
+    sshd = await startSshd([`AuthorizedKeysFile ${keysDir}/%u`, 'PermitRootLogin prohibit-password']);
     for (const [u, p] of [[ROT, PW.rot], [SELF, PW.self], [HB, PW.hb], [SES, PW.ses], [CHK, PW.chk], [FAIL, PW.fail]] as const) ensureLocalAccount(u, p);
-    try {
-      execFileSync('id', [MGMT], { stdio: 'ignore' });
-    } catch {
-      execFileSync('useradd', ['-o', '-u', '0', '-g', '0', '-M', '-d', '/root', '-s', '/bin/bash', MGMT]);
-    }
-    execFileSync('chpasswd', [], { input: `${MGMT}:${PW.mgmt}\n` });
     gw = await startGateway('sqlite');
-    mgmtId = await secret('management uid0', MGMT, PW.mgmt);
+    const m = await api('POST', '/api/v1/secrets', { name: 'management root', template: 'unix-account', fields: { machine: '127.0.0.1', port: sshd.port, username: 'root', privateKey: rootKey } });
+    assert.equal(m.status, 201, m.raw);
+    mgmtId = m.body.id;
   });
 
   after(async () => {
     await gw?.running.core.rotation.settled();
     await gw?.close();
     await sshd?.stop();
-    // The uid-0 alias exists only while this file runs.
-    try {
-      execFileSync('userdel', [MGMT], { stdio: 'ignore' });
-    } catch {
-      /* already gone */
-    }
+    rmSync(keysDir, { recursive: true, force: true });
     rmSync(PWNED, { force: true });
   });
 
@@ -148,7 +149,7 @@ describe('target accounts on Linux over SSH (real sshd, real accounts)', () => {
     assert.match(r1.body.error.message, /connection refused/);
     assert.equal(await reveal(unreachable), PW.fail);
 
-    const wrongMgmt = await secret('wrong management', MGMT, 'Not-The-Mgmt-Pw-1');
+    const wrongMgmt = await secret('wrong management', 'root', 'Not-The-Mgmt-Pw-1');
     const id = await secret('rot wrong management', FAIL, PW.fail);
     await account(id, { managementSecretId: wrongMgmt });
     const r2 = await api('POST', `/api/v1/secrets/${id}/rotate`);
@@ -387,6 +388,7 @@ describe('target accounts on Linux over SSH (real sshd, real accounts)', () => {
     const audit = (await gw.api('GET', '/api/v1/audit?limit=1000', { token: gw.adminToken })).raw;
     const hay = [gw.logs(), audit, ...answers].join('\n');
     for (const p of [...Object.values(PW), ...generated]) assert.ok(!hay.includes(p), `a password leaked (${p.slice(0, 3)}…)`);
+    assert.ok(!hay.includes(rootKey.split('\n')[5]!), 'the management key leaked');
     assert.ok(generated.length >= 4);
   });
 });
