@@ -21,6 +21,9 @@ import { RDP_RECORDED_TRAFFIC, RDP_RECORDING_FORMAT } from './protocols/rdp/reco
 import { rdpKeyframes } from './protocols/rdp/recording/keyframes.js';
 import { PreauthGate, type PreauthLimits, type PreauthStats } from './protocols/preauth-limiter.js';
 import { gateConnections } from './web/connection-gate.js';
+import { LinuxOperator } from './protocols/targets/accounts/linux.js';
+import { ldapAccountOperator } from './protocols/targets/accounts/ldap.js';
+import { startHeartbeat } from './core/accounts/heartbeat.js';
 
 export interface Running {
   core: Core;
@@ -72,6 +75,9 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   // Before the doors open: sessions a crash left live are ended, their recordings sealed.
   await core.sessions.reapStale({ [RDP_RECORDING_FORMAT]: RDP_RECORDED_TRAFFIC });
   core.sessions.keyframes.provide(RDP_RECORDING_FORMAT, rdpKeyframes);
+  // Target account operators (issue 12): the core decides when, these know how.
+  core.targetAccounts.provide(new LinuxOperator({ checkHostKey: (...a) => core.targetAccounts.checkHostKey(...a) }));
+  core.targetAccounts.provide(ldapAccountOperator);
   const tls = await loadTls(config.dataDir, { cert: config.tlsCertFile, key: config.tlsKeyFile });
   if (tls.renewed) announce(`gatehouse: replaced the self-signed TLS certificate (${tls.renewed}); new fingerprint ${tls.fingerprint256}`);
   const preauth: PreauthLimits = { graceMs: config.loginGraceSeconds * 1000, maxStartups: config.maxStartups, maxPerSource: config.maxStartupsPerSource };
@@ -110,13 +116,17 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   announce(`gatehouse: listening on ${url} (database: ${store.kind}, data dir: ${config.dataDir}${tls.selfSigned ? `, self-signed TLS ${tls.fingerprint256}` : ''})`);
 
   const checkpoints = startCheckpointer(core.audit, () => core.settings.get('auditCheckpointSeconds'), log);
+  const heartbeats = startHeartbeat(core.heartbeat, log);
 
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
     checkpoints.stop();
+    heartbeats.stop();
     await core.sessions.endAll('gateway shutting down');
+    await core.rotation.settled().catch(() => {});
+    await core.heartbeat.settled().catch(() => {});
     await doors.close();
     webGate.close();
     await app.close();

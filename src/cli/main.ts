@@ -14,6 +14,7 @@ import { bootstrapAdmin, withCore } from './offline.js';
 import { auditVerify, checkpointExport, recordingVerify, type AuditVerifyOptions } from './verify.js';
 import { registerPersonal } from './personal.js';
 import { registerCheckoutCommands } from './checkout.js';
+import { registerAccountCommands } from './accounts.js';
 import { registerStepUp, withStepUp } from './step-up.js';
 import { askConsent, launchWithConsentPrompt } from './consent.js';
 
@@ -231,6 +232,7 @@ secrets.command('delete <id>').action(async (id: string) => {
   process.stdout.write(`deleted ${id}\n`);
 });
 registerCheckoutCommands(secrets, session);
+registerAccountCommands(secrets, session);
 
 // ---- launching and sessions
 const secretIdOf = async (ref: string): Promise<string> => {

@@ -31,6 +31,9 @@ import { AccessRequests } from './access/requests.js';
 import { GrantWindows } from './access/windows.js';
 import { StepUp } from './access/step-up.js';
 import { LaunchPolicies } from './access/launch-policy.js';
+import { TargetAccounts } from './accounts/service.js';
+import { Rotation } from './accounts/rotation.js';
+import { Heartbeat } from './accounts/heartbeat.js';
 import { join } from 'node:path';
 
 export interface Core {
@@ -64,6 +67,10 @@ export interface Core {
   /** MFA step-up per launch (core/access/step-up.ts). */
   stepUp: StepUp;
   notifier: Notifier;
+  /** Target accounts (issue 12): operators, management links, rotation, heartbeat. */
+  targetAccounts: TargetAccounts;
+  rotation: Rotation;
+  heartbeat: Heartbeat;
   /** Whether the database and the recordings directory can be written (/healthz). */
   health: Health;
   version: string;
@@ -106,12 +113,20 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   checkouts.setPolicyRequirement(async (secretId) => (await policies.effectiveFor(secretId))?.checkoutRequired ?? false);
   // Seed 003's messages: whether the person has a personal credential left when the shared one is taken.
   checkouts.setPersonalCredentialLookup((userId, secretId, protocol) => personal.hasFor(userId, secretId, protocol));
+  const targetAccounts = new TargetAccounts(store, secrets, templates, sessions, audit);
+  // In use: a live session on the secret, or a checkout still held (rotation waits for the check-in).
+  const inUse = async (secretId: string) => [...sessions.live.values()].some((s) => !s.isEnded && s.plan.credential.secretId === secretId) || (await checkouts.isCheckedOut(secretId));
+  const rotation = new Rotation(targetAccounts, inUse, log);
+  const heartbeat = new Heartbeat(targetAccounts, settings, log);
+  // Rotation after use; listeners run after the checkout's own session-end handling.
+  checkouts.onCheckin((secretId) => rotation.afterUse(secretId, 'checkin'));
+  sessions.onSessionEnd((s) => rotation.afterUse(s.secretId, 'session_end', s.username));
   const launchPolicies = new LaunchPolicies(policies);
   const launching = new Launching({ tickets, launchers, secrets, personal, templates, access, dir, settings, sessions, audit, log, auth, sshKeys, checkouts, ports: { ssh: config.sshPort, rdp: config.rdpPort }, accessGate, stepUp, consents: new Consents(policies, audit), launchPolicies });
   await dir.seedBuiltinRoles();
   await templates.seedBuiltins();
   await launchers.seedBuiltins();
-  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, sshKeys, checkouts, launching, policies, accessRequests, accessGate, stepUp, notifier, health, version: VERSION };
+  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, sshKeys, checkouts, launching, policies, accessRequests, accessGate, stepUp, notifier, targetAccounts, rotation, heartbeat, health, version: VERSION };
 }
 
 /** Creates the first administrator when the directory is empty. Returns the password only when it was generated. */

@@ -80,6 +80,12 @@ export const SETTINGS = {
     },
   } satisfies Def<string>,
   auditCheckpointSeconds: { default: 300, description: 'How often the audit chain head is signed (also at shutdown).', parse: int(10, 86400) } satisfies Def<number>,
+  heartbeatIntervalHours: {
+    default: 24,
+    description: 'Hours between two heartbeat logins with a stored credential whose heartbeat is on (a secret may set its own interval).',
+    parse: int(1, 8760),
+  } satisfies Def<number>,
+  heartbeatConcurrency: { default: 4, description: 'Most heartbeat logins to targets at a time.', parse: int(1, 64) } satisfies Def<number>,
   personalUnlockIdleSeconds: {
     default: 900,
     description: 'Seconds an unlocked personal vault (master password entered for one sign-in session) stays unlocked without use; then the person must unlock again.',

@@ -115,6 +115,35 @@ export interface SecretsTable {
   policyId?: string | null;
 }
 
+/** How Gatehouse manages a secret's account on its target (007_target_accounts). */
+export interface SecretAccountsTable {
+  secretId: string;
+  managementSecretId: string | null;
+  targetKind: string | null;
+  rotateAfterUse: Flag;
+  heartbeat: Flag;
+  heartbeatIntervalHours: number | null;
+  heartbeatStatus: string | null;
+  heartbeatMessage: string | null;
+  heartbeatAt: number | null;
+  rotationStatus: string | null;
+  rotationMessage: string | null;
+  rotationAt: number | null;
+  updatedAt: number;
+}
+
+/** A secret's earlier field set, sealed under the secret's data key (007_target_accounts). */
+export interface SecretVersionsTable {
+  secretId: string;
+  version: number;
+  publicFields: string;
+  fieldsEnc: string;
+  reason: string;
+  replacedBy: string | null;
+  replacedByName: string | null;
+  createdAt: number;
+}
+
 export type ObjectType = 'secret' | 'folder';
 export type AccessLevel = 'list' | 'view' | 'edit' | 'owner';
 
@@ -409,6 +438,8 @@ export interface Database {
   folders: FoldersTable;
   templates: TemplatesTable;
   secrets: SecretsTable;
+  secretAccounts: SecretAccountsTable;
+  secretVersions: SecretVersionsTable;
   permissions: PermissionsTable;
   settings: SettingsTable;
   auditEvents: AuditEventsTable;

@@ -91,6 +91,11 @@ const TABLE: Record<string, Row> = {
   'POST /api/v1/secrets/:id/reveal':             [Y, Y, Y, Y],
   'GET /api/v1/secrets/:id/permissions':         [Y, Y, Y, Y],
   'PUT /api/v1/secrets/:id/permissions':         [Y, Y, Y, Y],
+  // target accounts (issue 12): rotate and heartbeat need edit, versions view, an old value owner
+  'POST /api/v1/secrets/:id/rotate':             [Y, Y, Y, Y],
+  'POST /api/v1/secrets/:id/heartbeat':          [Y, Y, Y, Y],
+  'GET /api/v1/secrets/:id/versions':            [Y, Y, Y, Y],
+  'POST /api/v1/secrets/:id/versions/reveal':     [Y, Y, Y, Y],
   // audit trail: the audit permission
   'GET /api/v1/audit':                           [Y, N, Y, N],
   'GET /api/v1/audit/verify':                    [Y, N, Y, N],
@@ -389,6 +394,15 @@ for (const kind of DB_KINDS) {
       'POST /api/v1/secrets/:id/reveal': async () => ({ method: 'POST', url: `/api/v1/secrets/${fx.secretId}/reveal` }),
       'GET /api/v1/secrets/:id/permissions': async () => ({ method: 'GET', url: `/api/v1/secrets/${fx.secretId}/permissions` }),
       'PUT /api/v1/secrets/:id/permissions': async (a) => ({ method: 'PUT', url: `/api/v1/secrets/${await mkSecret(a)}/permissions`, body: shareOwner(a) }),
+      // No account operator is registered in this app (server.ts registers them): an allowed call reaches the core and gets not_managed.
+      'POST /api/v1/secrets/:id/rotate': async () => ({ method: 'POST', url: `/api/v1/secrets/${fx.secretId}/rotate`, allowed: 409 }),
+      'POST /api/v1/secrets/:id/heartbeat': async () => ({ method: 'POST', url: `/api/v1/secrets/${fx.secretId}/heartbeat`, allowed: 409 }),
+      'GET /api/v1/secrets/:id/versions': async () => ({ method: 'GET', url: `/api/v1/secrets/${fx.secretId}/versions` }),
+      'POST /api/v1/secrets/:id/versions/reveal': async (a) => {
+        const id = await mkSecret(a);
+        await admin('PATCH', `/api/v1/secrets/${id}`, { fields: { password: 'throwaway-pw-2' } });
+        return { method: 'POST', url: `/api/v1/secrets/${id}/versions/reveal`, body: { version: 1 } };
+      },
 
       'GET /api/v1/audit': async () => ({ method: 'GET', url: '/api/v1/audit?limit=5' }),
       'GET /api/v1/audit/verify': async () => ({ method: 'GET', url: '/api/v1/audit/verify' }),

@@ -83,6 +83,9 @@ for (const kind of DB_KINDS) {
       fx.policyId = (await admin('POST', '/api/v1/access-policies', { name: 'contract-p1', approvers: [{ principalType: 'user', principal: 'contract-user' }] })).id;
       await admin('POST', '/api/v1/access-policies', { name: 'contract-p2', approvers: [{ principalType: 'user', principal: 'contract-user' }] });
       await admin('PATCH', `/api/v1/secrets/${fx.secretId}`, { policyId: fx.policyId });
+      // Two earlier versions of its values (the versions list).
+      await admin('PATCH', `/api/v1/secrets/${fx.secretId}`, { fields: { password: 'contract-pw-2' } });
+      await admin('PATCH', `/api/v1/secrets/${fx.secretId}`, { fields: { password: 'contract-pw-3' } });
       fx.requestId = (await admin('POST', '/api/v1/access-requests', { secretId: fx.secretId, reason: 'contract 1' })).id;
       await admin('POST', '/api/v1/access-requests', { secretId: fx.secretId, reason: 'contract 2' });
       await admin('PUT', '/api/v1/me/master-password', { masterPassword: 'contract-Master-Password-1' });
@@ -152,6 +155,7 @@ for (const kind of DB_KINDS) {
         '/api/v1/recordings/:sessionId/text',
         '/api/v1/roles',
         '/api/v1/secrets',
+        '/api/v1/secrets/:id/versions',
         '/api/v1/sessions',
         '/api/v1/templates',
         '/api/v1/tokens',

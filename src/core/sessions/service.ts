@@ -18,6 +18,14 @@ import { LiveSession } from './live.js';
 import { sha256File, type GhrecTraffic } from './recording-repair.js';
 import { recoverInterrupted } from './recovery.js';
 
+/** What session-end listeners learn: the session, its user, its secret and the account it logged in as (a personal credential's may differ). */
+export interface EndedSession {
+  id: string;
+  userId: string;
+  secretId: string;
+  username: string | null;
+}
+
 export interface SessionView {
   id: string;
   user: { id: string; username: string };
@@ -66,7 +74,7 @@ export class Sessions {
   /** The latest recording that could not be created or written (for /healthz). */
   lastRecordingFailure: RecordingFailure | null = null;
   /** Told after a session has ended and its row is written (e.g. checkouts that end with their session). */
-  private readonly endListeners: ((s: { id: string; userId: string; secretId: string }) => Promise<void>)[] = [];
+  private readonly endListeners: ((s: EndedSession) => Promise<void>)[] = [];
 
   constructor(
     private readonly store: Store,
@@ -163,31 +171,38 @@ export class Sessions {
     if (s.recordingPath) await this.audit.record(SYSTEM, { action: 'recording.seal', target: { type: 'session', id: s.id }, details: { file: s.recordingPath, sha256: sha, format: s.ghrec ? `ghrec-${s.ghrec.header.format}` : 'asciicast-v2', ...(s.recordingError ? { incomplete: s.recordingError } : {}) } });
     this.log.info({ sessionId: s.id, reason }, 'session ended');
     for (const fn of this.endListeners) {
-      await fn({ id: s.id, userId: s.plan.user.id, secretId: s.plan.credential.secretId }).catch((e) => this.log.error({ sessionId: s.id, err: { message: (e as Error).message } }, 'a session-end listener failed'));
+      await fn({ id: s.id, userId: s.plan.user.id, secretId: s.plan.credential.secretId, username: s.plan.credential.username }).catch((e) => this.log.error({ sessionId: s.id, err: { message: (e as Error).message } }, 'a session-end listener failed'));
     }
   }
 
-  onSessionEnd(fn: (s: { id: string; userId: string; secretId: string }) => Promise<void>): void {
+  onSessionEnd(fn: (s: EndedSession) => Promise<void>): void {
     this.endListeners.push(fn);
   }
 
   private async verifyHostKey(s: LiveSession, keyType: string, fingerprint: string): Promise<'pinned' | 'match' | 'mismatch'> {
-    const secretId = s.plan.credential.secretId;
-    const { host, port } = s.plan.target;
-    const pin = await this.store.db.selectFrom('hostKeys').selectAll().where('secretId', '=', secretId).executeTakeFirst();
     const actor = { id: s.plan.user.id, name: s.plan.user.username, ip: s.clientIp };
+    return this.checkHostKey(actor, s.plan.credential.secretId, s.plan.target.host, s.plan.target.port, keyType, fingerprint, s.id);
+  }
+
+  /**
+   * A target's host key against the key pinned for a secret: pinned on first use, refused
+   * when different (audited either way). Sessions and target account operations both ask.
+   */
+  async checkHostKey(actor: Actor, secretId: string, host: string, port: number, keyType: string, fingerprint: string, sessionId?: string): Promise<'pinned' | 'match' | 'mismatch'> {
+    const pin = await this.store.db.selectFrom('hostKeys').selectAll().where('secretId', '=', secretId).executeTakeFirst();
+    const where = sessionId ? { sessionId } : {};
     if (!pin) {
       await this.store.db.insertInto('hostKeys').values({ secretId, host, port, keyType, fingerprint, firstSeen: now() }).onConflict((oc) => oc.doNothing()).execute();
-      await this.audit.record(actor, { action: 'hostkey.pin', target: { type: 'secret', id: secretId }, details: { host, port, keyType, fingerprint, sessionId: s.id } });
+      await this.audit.record(actor, { action: 'hostkey.pin', target: { type: 'secret', id: secretId }, details: { host, port, keyType, fingerprint, ...where } });
       return 'pinned';
     }
     if (pin.fingerprint === fingerprint) return 'match';
-    this.log.warn({ sessionId: s.id, secretId, expected: pin.fingerprint, got: fingerprint, host, port }, 'target host key mismatch: session refused');
+    this.log.warn({ ...where, secretId, expected: pin.fingerprint, got: fingerprint, host, port }, sessionId ? 'target host key mismatch: session refused' : 'target host key mismatch: account operation refused');
     await this.audit.record(actor, {
       action: 'hostkey.mismatch',
       outcome: 'failure',
       target: { type: 'secret', id: secretId },
-      details: { host, port, expected: pin.fingerprint, got: fingerprint, keyType, sessionId: s.id },
+      details: { host, port, expected: pin.fingerprint, got: fingerprint, keyType, ...where },
     });
     return 'mismatch';
   }

@@ -71,6 +71,7 @@ export class Checkouts {
   private readonly requirements: CheckoutRequirement[] = [];
   private policyRequirement: CheckoutRequirement | null = null;
   private personal: PersonalCredentialLookup | null = null;
+  private readonly checkinListeners: ((secretId: string) => Promise<void>)[] = [];
 
   constructor(
     private readonly store: Store,
@@ -101,6 +102,16 @@ export class Checkouts {
     if (policySays ?? (this.policyRequirement ? await this.policyRequirement(secretId) : false)) return true;
     for (const fn of this.requirements) if (await fn(secretId)) return true;
     return false;
+  }
+
+  /** Told after every check-in, whatever ended the checkout (rotation after use listens). */
+  onCheckin(fn: (secretId: string) => Promise<void>): void {
+    this.checkinListeners.push(fn);
+  }
+
+  /** Whether someone holds the secret now. */
+  async isCheckedOut(secretId: string): Promise<boolean> {
+    return !!(await this.openRow(secretId));
   }
 
   /** Personal credentials register here, so a refused launch can say whether any credential is left (seed 003's second message). */
@@ -237,6 +248,7 @@ export class Checkouts {
       target: { type: 'secret', id: r.secretId },
       details: { checkoutId: r.id, holder: r.username, holderId: r.userId, source: r.source, reason, ...(r.sessionId ? { sessionId: r.sessionId } : {}), ...extra },
     });
+    for (const fn of this.checkinListeners) await fn(r.secretId).catch((e) => this.log.error({ secretId: r.secretId, err: { message: (e as Error).message } }, 'a check-in listener failed'));
   }
 
   // ---- taking and giving back

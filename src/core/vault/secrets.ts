@@ -12,6 +12,8 @@ import type { DataKeys } from './datakeys.js';
 import { resolveEntries, type AclInput, type Folders } from './folders.js';
 import { splitFields, type Templates, type TemplateView } from './templates.js';
 import type { JoinedChange } from './joined-change.js';
+import { SecretVersions, type VersionMeta } from './versions.js';
+import { accountRow, accountView, type AccountView } from '../accounts/state.js';
 
 export interface SecretView {
   id: string;
@@ -29,6 +31,8 @@ export interface SecretView {
   access: AccessLevel;
   /** The access request policy attached to the secret itself (core/access). */
   policyId: string | null;
+  /** How Gatehouse manages the account on its target (issue 12, core/accounts). */
+  account: AccountView;
   createdAt: string;
   updatedAt: string;
 }
@@ -55,6 +59,9 @@ export interface Credential {
 const aad = (id: string) => `secret:${id}`;
 
 export class Secrets {
+  /** Earlier values of each secret (kept on every change of its fields). */
+  readonly versions: SecretVersions;
+
   constructor(
     private readonly store: Store,
     private readonly access: Access,
@@ -63,7 +70,9 @@ export class Secrets {
     private readonly folders: Folders,
     private readonly audit: AuditService,
     private readonly dir: Directory,
-  ) {}
+  ) {
+    this.versions = new SecretVersions(store, dataKeys);
+  }
 
   private async row(id: string): Promise<Secret> {
     const s = await this.store.db.selectFrom('secrets').selectAll().where('id', '=', id).executeTakeFirst();
@@ -100,6 +109,7 @@ export class Secrets {
       inheritPermissions: !!s.inheritPermissions,
       access: level,
       policyId: s.policyId ?? null,
+      account: accountView(await accountRow(this.store.db, s.id), tpl.targetKind, await this.versions.count(s.id)),
       createdAt: new Date(s.createdAt).toISOString(),
       updatedAt: new Date(s.updatedAt).toISOString(),
     };
@@ -201,6 +211,7 @@ export class Secrets {
         }
         for (const fd of tpl.fields) if (fd.required && newPub[fd.name] === undefined && newSec[fd.name] === undefined) throw badRequest(`field "${fd.name}" is required for template "${tpl.name}"`);
         set.publicFields = JSON.stringify({ ...newPub, __set: Object.fromEntries(Object.keys(newSec).map((k) => [k, 1])) });
+        await this.versions.keep(trx, secret, 'update', { id: p.userId, name: p.username });
         set.fieldsEnc = await this.dataKeys.reseal(secret.dataKeyId, JSON.stringify(newSec), aad(id), trx);
       }
       await trx.updateTable('secrets').set(set).where('id', '=', id).execute();
@@ -218,6 +229,10 @@ export class Secrets {
     const { secret } = await this.require(p, id, 'owner');
     await this.store.db.transaction().execute(async (trx) => {
       await trx.deleteFrom('permissions').where('objectType', '=', 'secret').where('objectId', '=', id).execute();
+      // Its versions and account row go with it; secrets it managed lose the link.
+      await trx.deleteFrom('secretVersions').where('secretId', '=', id).execute();
+      await trx.deleteFrom('secretAccounts').where('secretId', '=', id).execute();
+      await trx.updateTable('secretAccounts').set({ managementSecretId: null }).where('managementSecretId', '=', id).execute();
       await trx.deleteFrom('secrets').where('id', '=', id).execute();
       await trx.deleteFrom('dataKeys').where('id', '=', secret.dataKeyId).execute();
     });
@@ -239,6 +254,43 @@ export class Secrets {
     delete pub.__set;
     const sec = JSON.parse(await this.dataKeys.decrypt(secret.dataKeyId, secret.fieldsEnc, aad(secret.id))) as Record<string, string>;
     return { ...pub, ...sec };
+  }
+
+  /**
+   * After a verified rotation (core/accounts/rotation.ts): the new secret values replace the
+   * current ones, which are kept as a version first. Answers the number of the kept version.
+   * Audited by the caller (secret.rotated), which knows why.
+   */
+  async storeRotated(id: string, changed: Record<string, string>, by: { id: string; name: string } | null): Promise<number> {
+    return this.store.db.transaction().execute(async (trx) => {
+      const secret = await trx.selectFrom('secrets').selectAll().where('id', '=', id).executeTakeFirst();
+      if (!secret) throw notFound('secret');
+      const cur = JSON.parse(await this.dataKeys.decrypt(secret.dataKeyId, secret.fieldsEnc, aad(id), trx)) as Record<string, string>;
+      const kept = await this.versions.keep(trx, secret, 'rotation', by);
+      const next = { ...cur, ...changed };
+      const pub = parseJson<Record<string, unknown>>(secret.publicFields, {});
+      pub.__set = Object.fromEntries(Object.keys(next).map((k) => [k, 1]));
+      const fieldsEnc = await this.dataKeys.reseal(secret.dataKeyId, JSON.stringify(next), aad(id), trx);
+      await trx.updateTable('secrets').set({ fieldsEnc, publicFields: JSON.stringify(pub), updatedAt: now() }).where('id', '=', id).execute();
+      return kept;
+    });
+  }
+
+  /** GET /secrets/:id/versions: metadata of earlier values (needs view). */
+  async listVersions(p: Principal, id: string, q: { limit: number; offset: number }): Promise<{ items: VersionMeta[]; total: number }> {
+    await this.require(p, id, 'view');
+    return this.versions.list(id, q.limit, q.offset);
+  }
+
+  /** POST /secrets/:id/versions/:version/reveal: an earlier version's values, for recovery by an owner (audited). */
+  async revealVersion(p: Principal, id: string, version: number): Promise<{ id: string; version: number; fields: Record<string, string | number> }> {
+    const { secret } = await this.require(p, id, 'owner').catch(async (e) => {
+      await this.audit.record(actorOf(p), { action: 'secret.version.reveal', outcome: 'failure', target: { type: 'secret', id }, details: { version, reason: (e as Error).message } });
+      throw e;
+    });
+    const fields = await this.versions.values(secret, version);
+    await this.audit.record(actorOf(p), { action: 'secret.version.reveal', target: { type: 'secret', id }, details: { name: secret.name, version, fields: Object.keys(fields) } });
+    return { id, version, fields };
   }
 
   /** For connectors only, after a ticket was redeemed: the credential stays on the server. */

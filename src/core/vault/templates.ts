@@ -5,6 +5,8 @@ import type { Store } from '../../store/db.js';
 import type { Actor, AuditService } from '../audit/service.js';
 import { badRequest, conflict, forbidden, notFound } from '../errors.js';
 import { newId, now, parseJson } from '../util.js';
+import { normalizeRules, type PasswordRules } from '../accounts/password-rules.js';
+import type { TargetKind } from '../accounts/operator.js';
 
 export type FieldType = 'text' | 'password' | 'key' | 'number' | 'notes';
 
@@ -30,12 +32,18 @@ export interface TemplateDef {
   usernameField: string | null;
   /** Launcher types this template maps to (filled by the launcher issues). */
   launchers: string[];
+  /** What rotated passwords look like (issue 12); left out: the defaults. */
+  passwordRules?: Partial<PasswordRules>;
+  /** The kind of target its secrets' accounts live on, when Gatehouse may manage them. */
+  targetKind?: TargetKind | null;
 }
 
-export interface TemplateView extends TemplateDef {
+export interface TemplateView extends Omit<TemplateDef, 'passwordRules' | 'targetKind'> {
   id: string;
   name: string;
   builtin: boolean;
+  passwordRules: PasswordRules;
+  targetKind: TargetKind | null;
 }
 
 const f = (name: string, label: string, type: FieldType, opts: Partial<FieldDef> = {}): FieldDef => ({
@@ -65,6 +73,7 @@ export const BUILTIN_TEMPLATES: (TemplateDef & { id: string; name: string })[] =
     usernameField: 'username',
     // rdp too: Linux hosts running xrdp take the same account over RDP.
     launchers: ['ssh', 'telnet', 'rdp'],
+    targetKind: 'linux',
   },
   {
     id: 'windows-account',
@@ -133,7 +142,11 @@ export class Templates {
   async get(ref: string): Promise<TemplateView> {
     const row = await this.store.db.selectFrom('templates').selectAll().where((eb) => eb.or([eb('id', '=', ref), eb('name', '=', ref)])).executeTakeFirst();
     if (!row) throw notFound(`template "${ref}"`);
-    return { id: row.id, name: row.name, builtin: !!row.builtin, ...parseJson<TemplateDef>(row.definition, { fields: [], machineField: null, domainField: null, usernameField: null, launchers: [] }) };
+    const def = parseJson<TemplateDef>(row.definition, { fields: [], machineField: null, domainField: null, usernameField: null, launchers: [] });
+    const { passwordRules, targetKind, ...rest } = def;
+    // Built-ins seeded before issue 12 get their target kind from the code.
+    const kind = targetKind !== undefined ? targetKind : (BUILTIN_TEMPLATES.find((b) => b.id === row.id && row.builtin)?.targetKind ?? null);
+    return { id: row.id, name: row.name, builtin: !!row.builtin, ...rest, passwordRules: normalizeRules(passwordRules), targetKind: kind };
   }
 
   async list(): Promise<TemplateView[]> {
@@ -155,6 +168,7 @@ export class Templates {
       const v = def[k];
       if (v && !names.has(v)) throw badRequest(`${k} "${v}" is not one of the template's fields`);
     }
+    if (def.passwordRules) def.passwordRules = normalizeRules(def.passwordRules);
   }
 
   async create(actor: Actor, input: { name: string } & TemplateInput & { fields: FieldInput[] }): Promise<TemplateView> {
@@ -164,6 +178,8 @@ export class Templates {
       domainField: input.domainField ?? null,
       usernameField: input.usernameField ?? null,
       launchers: input.launchers ?? [],
+      ...(input.passwordRules ? { passwordRules: input.passwordRules } : {}),
+      targetKind: input.targetKind ?? null,
     };
     this.validateDef(def);
     const clash = await this.store.db.selectFrom('templates').select('id').where('name', '=', input.name).executeTakeFirst();
@@ -183,6 +199,8 @@ export class Templates {
       domainField: input.domainField !== undefined ? input.domainField : cur.domainField,
       usernameField: input.usernameField !== undefined ? input.usernameField : cur.usernameField,
       launchers: input.launchers ?? cur.launchers,
+      passwordRules: input.passwordRules ?? cur.passwordRules,
+      targetKind: input.targetKind !== undefined ? input.targetKind : cur.targetKind,
     };
     this.validateDef(def);
     if (input.fields) {

@@ -19,6 +19,8 @@ const settingProps = {
   smtpSecure: { type: 'boolean' },
   smtpFrom: { type: 'string', maxLength: 255 },
   personalUnlockIdleSeconds: { type: 'integer', minimum: 1, maximum: 86400 },
+  heartbeatIntervalHours: { type: 'integer', minimum: 1, maximum: 8760 },
+  heartbeatConcurrency: { type: 'integer', minimum: 1, maximum: 64 },
 } as const;
 export const SETTING_NAMES = Object.keys(settingProps) as (keyof typeof settingProps)[];
 

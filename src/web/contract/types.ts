@@ -9,6 +9,7 @@ import type { healthSchema, system } from './system.js';
 import type { personalCredentialSchema, vaultStatusSchema } from './personal.js';
 import type { errorSchema, page } from './schema.js';
 import type { accessRequestSchema, policySchema } from './access.js';
+import type { accountSchema, heartbeatResultSchema, revealedVersionSchema, rotationResultSchema, versionSchema } from './accounts.js';
 
 export type Permission = (typeof PERMISSION_NAMES)[number];
 export type Scope = (typeof SCOPE_NAMES)[number];
@@ -35,6 +36,11 @@ export type FieldDef = Model<typeof fieldDefSchema>;
 export type Template = Model<typeof templateSchema>;
 export type Secret = Model<typeof secretSchema>;
 export type RevealedSecret = Model<typeof revealedSchema>;
+export type SecretAccount = Model<typeof accountSchema>;
+export type SecretVersion = Model<typeof versionSchema>;
+export type RevealedVersion = Model<typeof revealedVersionSchema>;
+export type RotationResult = Model<typeof rotationResultSchema>;
+export type HeartbeatResult = Model<typeof heartbeatResultSchema>;
 
 export type Launcher = Model<typeof launcherSchema>;
 export type LauncherOptions = Launcher['options'];

@@ -2,6 +2,7 @@
 // requests and answers.
 import { body, bool, errors, idParams, noContent, nullableStr, nullableText, obj, optStr, page, pageQuery, ref, str, text, textList, time } from './schema.js';
 import { route } from './route.js';
+import { accountBody, accountSchema, passwordRulesBody, passwordRulesSchema, TARGET_KINDS } from './accounts.js';
 
 export const ACCESS_LEVELS = ['list', 'view', 'edit', 'owner'] as const;
 export const FIELD_TYPES = ['text', 'password', 'key', 'number', 'notes'] as const;
@@ -19,7 +20,7 @@ export const aclSchema = obj({
   entries: { type: 'array', items: obj({ principalType, principalId: text, level, /** Username or group name. */ principalName: nullableText }) },
 });
 export const fieldDefSchema = body({ name: text, label: text, type: { type: 'string', enum: FIELD_TYPES }, secret: bool, required: bool, default: fieldValue }, ['name', 'label', 'type', 'secret', 'required']);
-export const templateSchema = obj({ id: text, name: text, builtin: bool, fields: { type: 'array', items: fieldDefSchema }, machineField: nullableText, domainField: nullableText, usernameField: nullableText, launchers: textList });
+export const templateSchema = obj({ id: text, name: text, builtin: bool, fields: { type: 'array', items: fieldDefSchema }, machineField: nullableText, domainField: nullableText, usernameField: nullableText, launchers: textList, passwordRules: passwordRulesSchema, targetKind: { type: ['string', 'null'], enum: [...TARGET_KINDS, null] } });
 export const secretSchema = obj({
   id: text,
   name: text,
@@ -36,6 +37,8 @@ export const secretSchema = obj({
   access: level,
   /** The access request policy attached to the secret itself (null: its folder's, or none). */
   policyId: nullableText,
+  /** How Gatehouse manages the account on its target: management link, rotation, heartbeat (issue 12). */
+  account: accountSchema,
   createdAt: time,
   updatedAt: time,
 });
@@ -66,6 +69,8 @@ const templateProps = {
   domainField: nullableStr(64),
   usernameField: nullableStr(64),
   launchers: { type: 'array', maxItems: 20, items: str(64) },
+  passwordRules: passwordRulesBody,
+  targetKind: { type: ['string', 'null'], enum: [...TARGET_KINDS, null] },
 } as const;
 const folderProps = { name: str(256), parentId: nullableStr(128), inheritPermissions: bool };
 /** Attach (id or name) or detach (null) an access request policy: needs administer as well as edit. */
@@ -117,9 +122,9 @@ export const secrets = {
   get: route('GET', '/api/v1/secrets/:id', { tags: ['secrets'], summary: 'Secret metadata (needs list)', params: idParams, response: { 200: secretSchema, ...errors } }),
   update: route('PATCH', '/api/v1/secrets/:id', {
     tags: ['secrets'],
-    summary: 'Change name, folder or field values (needs edit); a null or empty field value clears it. policyId attaches an access request policy (also needs administer)',
+    summary: 'Change name, folder or field values (needs edit); a null or empty field value clears it (the earlier values are kept as a version). policyId attaches an access request policy (also needs administer); account sets the management link, rotation and heartbeat',
     params: idParams,
-    body: body({ name: str(256), folderId: nullableStr(128), fields: fieldsBody, inheritPermissions: bool, policyId: policyRef }),
+    body: body({ name: str(256), folderId: nullableStr(128), fields: fieldsBody, inheritPermissions: bool, policyId: policyRef, account: accountBody }),
     response: { 200: secretSchema, ...errors },
   }),
   remove: route('DELETE', '/api/v1/secrets/:id', { tags: ['secrets'], summary: 'Delete a secret (needs owner)', params: idParams, response: { 204: noContent, ...errors } }),

@@ -11,7 +11,7 @@ const manageTemplates = { config: { permission: 'manage_templates' } } as const;
 export const vaultRoutes =
   (core: Core): FastifyPluginAsync =>
   async (app) => {
-    const { folders, templates, secrets } = api;
+    const { folders, templates, secrets, accounts } = api;
 
     // ---- folders
     addRoute(app, folders.list)(async (req) => ({ ...(await core.folders.list(req.principal!, req.query)), limit: req.query.limit, offset: req.query.offset }));
@@ -43,9 +43,11 @@ export const vaultRoutes =
     addRoute(app, secrets.create)(async (req, reply) => reply.code(201).send(await core.secrets.create(req.principal!, req.body)));
     addRoute(app, secrets.get)(async (req) => core.secrets.get(req.principal!, req.params.id));
     addRoute(app, secrets.update)(async (req) => {
-      const { policyId, ...rest } = req.body;
-      if (policyId !== undefined && !Object.keys(rest).length) {
-        await core.policies.attach(req.principal!, 'secret', req.params.id, policyId);
+      const { policyId, account, ...rest } = req.body;
+      // The management link is its own table (core/accounts): set first, outside the fields' transaction.
+      if (account !== undefined) await core.targetAccounts.configure(req.principal!, req.params.id, account);
+      if ((policyId !== undefined || account !== undefined) && !Object.keys(rest).length) {
+        if (policyId !== undefined) await core.policies.attach(req.principal!, 'secret', req.params.id, policyId);
         return core.secrets.get(req.principal!, req.params.id);
       }
       const attach = policyId === undefined ? undefined : await core.policies.prepareAttach(req.principal!, 'secret', req.params.id, policyId);
@@ -53,6 +55,21 @@ export const vaultRoutes =
     });
     addRoute(app, secrets.remove)((req, reply) => noContent(reply, core.secrets.remove(req.principal!, req.params.id)));
     addRoute(app, secrets.reveal, { config: { scope: 'reveal' } })(async (req, reply) => reply.header('cache-control', 'no-store').code(200).send(await core.secrets.reveal(req.principal!, req.params.id)));
+    // ---- target accounts (issue 12): rotation, heartbeat, versions
+    addRoute(app, accounts.rotate)(async (req) => {
+      await core.secrets.require(req.principal!, req.params.id, 'edit');
+      const r = await core.rotation.rotate(actorOf(req.principal, req.ip), req.params.id, 'manual');
+      return { secretId: req.params.id, status: 'ok' as const, version: r.version + 1, at: new Date(r.at).toISOString() };
+    });
+    addRoute(app, accounts.heartbeat)(async (req) => {
+      await core.secrets.require(req.principal!, req.params.id, 'edit');
+      const r = await core.heartbeat.check(actorOf(req.principal, req.ip), req.params.id);
+      return { ...r, at: new Date(r.at).toISOString() };
+    });
+    addRoute(app, accounts.versions)(async (req) => ({ ...(await core.secrets.listVersions(req.principal!, req.params.id, req.query)), limit: req.query.limit, offset: req.query.offset }));
+    addRoute(app, accounts.revealVersion, { config: { scope: 'reveal' } })(async (req, reply) =>
+      reply.header('cache-control', 'no-store').code(200).send(await core.secrets.revealVersion(req.principal!, req.params.id, req.body.version)),
+    );
     addRoute(app, secrets.permissions)(async (req) => core.secrets.permissions(req.principal!, req.params.id));
     addRoute(app, secrets.setPermissions)(async (req) => core.secrets.setPermissions(req.principal!, req.params.id, req.body));
   };

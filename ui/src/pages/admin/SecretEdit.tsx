@@ -1,5 +1,6 @@
 // One secret: its template, name and folder, its fields (secret values are write-only here),
-// sharing, the pinned host key of its target, and deleting it.
+// sharing, its account on the target (rotation, heartbeat), the pinned host key of its target,
+// and deleting it.
 import { useEffect, useState } from 'react';
 import { api } from '../../api';
 import { AclEditor } from '../../components/AclEditor';
@@ -13,6 +14,7 @@ import type { AccessLevel, FieldDef, Folder, HostKeyAnswer, Page, Secret, Templa
 import { useMe } from '../../auth';
 import { atLeast, folderPaths, FolderSelect } from './folders';
 import { PolicyCard } from './PolicyCard';
+import { TargetAccountCard } from './TargetAccountCard';
 
 function FieldInput({ f, value, onChange, stored, cleared, onClear, disabled }: { f: FieldDef; value: string; onChange(v: string): void; stored: boolean; cleared: boolean; onClear(v: boolean): void; disabled?: boolean }) {
   const id = `field-${f.name}`;
@@ -163,6 +165,7 @@ export function SecretEdit({ id }: { id: string }) {
         <PolicyCard<Secret> kind="secret" path={`/secrets/${encodeURIComponent(s.id)}`} policyId={s.policyId} parentFolderId={s.folderId} folders={folders.data?.items} canEdit={canEdit} onSaved={(r) => secret.setData(() => r)} />
       )}
       {s && atLeast(s.access, 'view') && <AclEditor kind="secret" path={`/secrets/${encodeURIComponent(s.id)}/permissions`} canEdit={s.access === 'owner'} inFolder={!!s.folderId} />}
+      {s && <TargetAccountCard secret={s} canEdit={canEdit} onChanged={() => secret.reload()} />}
       {s && atLeast(s.access, 'view') && <HostKeyCard id={s.id} canEdit={canEdit} />}
       {s && s.access === 'owner' && (
         <DeleteCard

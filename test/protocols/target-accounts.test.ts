@@ -1,0 +1,394 @@
+// Target accounts on Linux over SSH (issue 12, points 1-3 and 7) against a real OpenSSH
+// server with real local accounts: rotation through a management secret (chpasswd) and by
+// the account itself (passwd), verified by logging in; versions and their owner-only reveal;
+// rotation after use on session end (a real SSH session through the door) and on check-in;
+// heartbeat drift when the password is changed behind Gatehouse's back; bounded heartbeat
+// concurrency counted on a loopback relay; failures (closed port, wrong management password)
+// that leave the old password on the target and in the vault; bad input, including a
+// username with shell metacharacters that must not run anything; no password in logs, API
+// answers (other than reveals) or the audit trail; and a launch without rotation that makes
+// no operator call at all.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer, connect, type Server } from 'node:net';
+import ssh2 from 'ssh2';
+import { startGateway, type Gateway } from '../support/gateway.js';
+import { ensureLocalAccount } from '../support/accounts.js';
+import { freePort, startSshd, type Sshd } from '../support/sshd.js';
+import { clientFor, eventually, launch, run } from '../support/ssh-client.js';
+import { generatePassword, meetsRules, normalizeRules } from '../../src/core/accounts/password-rules.js';
+import type { AccountOperator } from '../../src/core/accounts/operator.js';
+
+const ROT = 'gh12arot';
+const SELF = 'gh12aself';
+const HB = 'gh12ahb';
+const SES = 'gh12ases';
+const CHK = 'gh12achk';
+const FAIL = 'gh12afail';
+const PW = { rot: 'Rot-Old-Pw-12a!x', self: 'Self-Old-Pw-12a!y', hb: 'Hb-Old-Pw-12a!z', ses: 'Ses-Old-Pw-12a!q', chk: 'Chk-Old-Pw-12a!r', fail: 'Fail-Old-Pw-12a!s' };
+const PWNED = `/tmp/gh12a-pwned-${process.pid}`;
+
+function canLogin(port: number, username: string, password: string): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const c = new ssh2.Client();
+    c.on('ready', () => {
+      c.end();
+      resolve(true);
+    });
+    c.on('error', (e: Error & { level?: string }) => (e.level === 'client-authentication' ? resolve(false) : reject(e)));
+    c.connect({ host: '127.0.0.1', port, username, password, readyTimeout: 10_000, tryKeyboard: false });
+  });
+}
+
+describe('target accounts on Linux over SSH (real sshd, real accounts)', () => {
+  let sshd: Sshd;
+  let gw: Gateway;
+  const answers: string[] = [];
+  const api = async (method: string, url: string, body?: unknown, token?: string) => {
+    const r = await gw.api(method, url, { token: token ?? gw.adminToken, ...(body !== undefined ? { body } : {}) });
+    if (!/\/reveal$/.test(url)) answers.push(r.raw);
+    return r;
+  };
+  const secret = async (name: string, username: string, password: string, extra: Record<string, unknown> = {}) => {
+    const r = await api('POST', '/api/v1/secrets', { name, template: 'unix-account', fields: { machine: '127.0.0.1', port: sshd.port, username, password, ...extra } });
+    assert.equal(r.status, 201, r.raw);
+    return r.body.id as string;
+  };
+  const reveal = async (id: string) => (await gw.api('POST', `/api/v1/secrets/${id}/reveal`, { token: gw.adminToken })).body.fields.password as string;
+  const account = async (id: string, body: Record<string, unknown>) => {
+    const r = await api('PATCH', `/api/v1/secrets/${id}`, { account: body });
+    assert.equal(r.status, 200, r.raw);
+    return r.body.account;
+  };
+  let mgmtId: string;
+  const generated: string[] = [];
+  /** Holds the authorized_keys of this sshd only: root logs in with a key made for this file, nothing on the machine changes. */
+  let rootKey = '';
+  const keysDir = mkdtempSync(join(tmpdir(), 'gh12a-keys-'));
+
+  before(async () => {
+    // The management secret is root with a key (this machine has no sudo; as uid 0 the operator runs chpasswd directly).
+    rootKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
+    const parsed = ssh2.utils.parseKey(rootKey);
+    if (parsed instanceof Error) throw parsed;
+    const k = Array.isArray(parsed) ? parsed[0]! : parsed;
+    writeFileSync(join(keysDir, 'root'), `${k.type} ${k.getPublicSSH().toString('base64')} gh12a-management\n`);
+    sshd = await startSshd([`AuthorizedKeysFile ${keysDir}/%u`, 'PermitRootLogin prohibit-password']);
+    for (const [u, p] of [[ROT, PW.rot], [SELF, PW.self], [HB, PW.hb], [SES, PW.ses], [CHK, PW.chk], [FAIL, PW.fail]] as const) ensureLocalAccount(u, p);
+    gw = await startGateway('sqlite');
+    const m = await api('POST', '/api/v1/secrets', { name: 'management root', template: 'unix-account', fields: { machine: '127.0.0.1', port: sshd.port, username: 'root', privateKey: rootKey } });
+    assert.equal(m.status, 201, m.raw);
+    mgmtId = m.body.id;
+  });
+
+  after(async () => {
+    await gw?.running.core.rotation.settled();
+    await gw?.close();
+    await sshd?.stop();
+    rmSync(keysDir, { recursive: true, force: true });
+    rmSync(PWNED, { force: true });
+  });
+
+  it('rotates through the management secret: the old password fails and the new one works against the real sshd; the old value is a version only an owner reveals', async () => {
+    const id = await secret('rot through management', ROT, PW.rot);
+    const acc = await account(id, { managementSecretId: mgmtId });
+    assert.equal(acc.targetKind, 'linux');
+    assert.equal(acc.managementSecretId, mgmtId);
+    const r = await api('POST', `/api/v1/secrets/${id}/rotate`);
+    assert.equal(r.status, 200, r.raw);
+    assert.equal(r.body.version, 2);
+    const now = await reveal(id);
+    generated.push(now);
+    assert.notEqual(now, PW.rot);
+    assert.ok(meetsRules(now, normalizeRules(undefined)), 'the rotated password follows the default rules');
+    assert.equal(await canLogin(sshd.port, ROT, PW.rot), false, 'old password refused');
+    assert.equal(await canLogin(sshd.port, ROT, now), true, 'new password accepted');
+    const view = (await api('GET', `/api/v1/secrets/${id}`)).body;
+    assert.equal(view.account.lastRotation.status, 'ok');
+    assert.equal(view.account.versions, 1);
+    const versions = await api('GET', `/api/v1/secrets/${id}/versions`);
+    assert.equal(versions.status, 200, versions.raw);
+    assert.equal(versions.body.items[0].reason, 'rotation');
+    assert.deepEqual(versions.body.items[0].fields.sort(), ['machine', 'password', 'port', 'username']);
+    const old = await gw.api('POST', `/api/v1/secrets/${id}/versions/reveal`, { token: gw.adminToken, body: { version: 1 } });
+    assert.equal(old.status, 200, old.raw);
+    assert.equal(old.body.fields.password, PW.rot);
+    // Someone with view (not owner) sees the history but cannot reveal an old value.
+    const viewer = await gw.api('POST', '/api/v1/users', { token: gw.adminToken, body: { username: 'gh12a-viewer', password: 'Viewer-pw-12a-long', roles: ['user'] } });
+    assert.equal(viewer.status, 201, viewer.raw);
+    await gw.api('PUT', `/api/v1/secrets/${id}/permissions`, { token: gw.adminToken, body: { entries: [{ principalType: 'user', principal: 'gh12a-viewer', level: 'view' }] } });
+    const vt = await gw.userToken('gh12a-viewer', 'Viewer-pw-12a-long');
+    assert.equal((await api('GET', `/api/v1/secrets/${id}/versions`, undefined, vt)).status, 200);
+    assert.equal((await gw.api('POST', `/api/v1/secrets/${id}/versions/reveal`, { token: vt, body: { version: 1 } })).status, 403);
+    assert.equal((await api('POST', `/api/v1/secrets/${id}/rotate`, undefined, vt)).status, 403, 'rotation needs edit');
+    const audit = (await api('GET', '/api/v1/audit?action=secret.rotated&limit=50')).body.items;
+    assert.ok(audit.some((e: any) => e.targetId === id && e.details.via === 'management' && e.details.trigger === 'manual'));
+  });
+
+  it('rotates by the account itself with passwd when there is no management secret', async () => {
+    const id = await secret('rot by itself', SELF, PW.self);
+    const r = await api('POST', `/api/v1/secrets/${id}/rotate`);
+    assert.equal(r.status, 200, r.raw);
+    const now = await reveal(id);
+    generated.push(now);
+    assert.equal(await canLogin(sshd.port, SELF, PW.self), false);
+    assert.equal(await canLogin(sshd.port, SELF, now), true);
+  });
+
+  it('a failure leaves the old password on the target and in the vault: closed port, wrong management password', async () => {
+    const closed = await freePort();
+    const unreachable = await secret('rot unreachable', FAIL, PW.fail, { port: closed });
+    const r1 = await api('POST', `/api/v1/secrets/${unreachable}/rotate`);
+    assert.equal(r1.status, 502, r1.raw);
+    assert.equal(r1.body.error.code, 'rotation_failed');
+    assert.match(r1.body.error.message, /connection refused/);
+    assert.equal(await reveal(unreachable), PW.fail);
+
+    const wrongMgmt = await secret('wrong management', 'root', 'Not-The-Mgmt-Pw-1');
+    const id = await secret('rot wrong management', FAIL, PW.fail);
+    await account(id, { managementSecretId: wrongMgmt });
+    const r2 = await api('POST', `/api/v1/secrets/${id}/rotate`);
+    assert.equal(r2.status, 502, r2.raw);
+    assert.match(r2.body.error.message, /refused the management secret/);
+    assert.equal(await reveal(id), PW.fail, 'the vault keeps the old password');
+    assert.equal(await canLogin(sshd.port, FAIL, PW.fail), true, 'the target keeps the old password');
+    const view = (await api('GET', `/api/v1/secrets/${id}`)).body;
+    assert.equal(view.account.lastRotation.status, 'failed');
+    assert.equal(view.account.versions, 0);
+    const failed = (await api('GET', '/api/v1/audit?action=secret.rotation_failed&limit=50')).body.items;
+    assert.ok(failed.some((e: any) => e.targetId === id && /management/.test(e.details.reason)));
+  });
+
+  it('a change the new password cannot log in with is undone: the old password is set back on the target and stays in the vault', async () => {
+    const core = gw.running.core;
+    const real = core.targetAccounts.operator('linux')!;
+    // The real operator changes the password for real; only its verdict on the new one is overridden.
+    const sceptic: AccountOperator = Object.assign(Object.create(real) as AccountOperator, { verify: async () => 'refused' as const });
+    core.targetAccounts.provide(sceptic);
+    try {
+      const id = await secret('verify fails', FAIL, PW.fail);
+      await account(id, { managementSecretId: mgmtId });
+      const r = await api('POST', `/api/v1/secrets/${id}/rotate`);
+      assert.equal(r.status, 502, r.raw);
+      assert.match(r.body.error.message, /did not work at login.*old password was set back/);
+      assert.equal(await reveal(id), PW.fail, 'the vault keeps the old password');
+      assert.equal((await api('GET', `/api/v1/secrets/${id}`)).body.account.versions, 0);
+    } finally {
+      core.targetAccounts.provide(real);
+    }
+    assert.equal(await canLogin(sshd.port, FAIL, PW.fail), true, 'the old password works on the target again');
+  });
+
+  it('the target host key is pinned per secret as sessions pin it: a different key refuses the operation', async () => {
+    const id = await secret('pinned host key', FAIL, PW.fail);
+    assert.equal((await api('POST', `/api/v1/secrets/${id}/heartbeat`)).body.status, 'ok');
+    const pin = await api('GET', `/api/v1/secrets/${id}/host-key`);
+    assert.equal(pin.status, 200, pin.raw);
+    assert.match(pin.body.hostKey.fingerprint, /^SHA256:/);
+    // As if the target had been replaced: the pinned key no longer matches.
+    await gw.running.core.store.db.updateTable('hostKeys').set({ fingerprint: 'SHA256:not-the-key-of-this-target' }).where('secretId', '=', id).execute();
+    const r = await api('POST', `/api/v1/secrets/${id}/rotate`);
+    assert.equal(r.status, 502, r.raw);
+    assert.match(r.body.error.message, /host key does not match/);
+    assert.equal(await reveal(id), PW.fail);
+    assert.equal(await canLogin(sshd.port, FAIL, PW.fail), true);
+    const hb = await api('POST', `/api/v1/secrets/${id}/heartbeat`);
+    assert.equal(hb.body.status, 'unreachable');
+    assert.match(hb.body.message, /host key/);
+  });
+
+  it('heartbeat flags a password changed behind Gatehouse\'s back (drift), in the API and the audit trail', async () => {
+    const id = await secret('heartbeat', HB, PW.hb);
+    await account(id, { heartbeat: true, heartbeatIntervalHours: 12 });
+    const ok = await api('POST', `/api/v1/secrets/${id}/heartbeat`);
+    assert.equal(ok.status, 200, ok.raw);
+    assert.equal(ok.body.status, 'ok');
+    execFileSync('chpasswd', [], { input: `${HB}:Changed-Behind-Back-12a!\n` });
+    try {
+      const drift = await api('POST', `/api/v1/secrets/${id}/heartbeat`);
+      assert.equal(drift.body.status, 'drift');
+      const view = (await api('GET', `/api/v1/secrets/${id}`)).body;
+      assert.equal(view.account.lastHeartbeat.status, 'drift');
+      assert.match(view.account.lastHeartbeat.message, /no longer works/);
+      const events = (await api('GET', '/api/v1/audit?action=secret.heartbeat&limit=50')).body.items;
+      assert.ok(events.some((e: any) => e.targetId === id && e.details.status === 'drift'));
+    } finally {
+      execFileSync('chpasswd', [], { input: `${HB}:${PW.hb}\n` });
+    }
+  });
+
+  it('a scheduled heartbeat round never opens more than heartbeatConcurrency connections at a time (counted on a loopback relay)', async () => {
+    let active = 0;
+    let most = 0;
+    let total = 0;
+    const relay: Server = createServer((c) => {
+      active++;
+      total++;
+      most = Math.max(most, active);
+      const up = connect(sshd.port, '127.0.0.1');
+      c.pipe(up).pipe(c);
+      const done = () => {
+        c.destroy();
+        up.destroy();
+      };
+      let counted = true;
+      const close = () => {
+        if (counted) active--;
+        counted = false;
+        done();
+      };
+      c.on('close', close);
+      up.on('close', close);
+      c.on('error', close);
+      up.on('error', close);
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+    const port = (relay.address() as { port: number }).port;
+    try {
+      assert.equal((await api('PATCH', '/api/v1/settings', { heartbeatConcurrency: 2 })).status, 200);
+      const ids: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        const id = await secret(`hb relay ${i}`, HB, PW.hb, { port });
+        await account(id, { heartbeat: true });
+        ids.push(id);
+      }
+      const checked = await gw.running.core.heartbeat.runDue();
+      assert.ok(checked >= 6, `every due secret was checked (${checked})`);
+      assert.ok(total >= 6, `each one connected (${total})`);
+      assert.ok(most <= 2, `at most 2 connections at a time, saw ${most}`);
+      for (const id of ids) assert.equal((await api('GET', `/api/v1/secrets/${id}`)).body.account.lastHeartbeat.status, 'ok');
+      // Not due again until the interval has passed.
+      const before = total;
+      await gw.running.core.heartbeat.runDue();
+      assert.equal(total, before);
+    } finally {
+      relay.close();
+      await api('PATCH', '/api/v1/settings', { heartbeatConcurrency: 4 });
+    }
+  });
+
+  it('rotation after use: a real SSH session through the door ends, then the password is rotated', async () => {
+    const id = await secret('after session', SES, PW.ses);
+    await account(id, { rotateAfterUse: true, managementSecretId: mgmtId });
+    const l = await launch(gw, id);
+    const c = clientFor(gw, l.knownHosts);
+    const r = await run('ssh', [...c.base(['-o', 'BatchMode=yes', '-l', l.ticket]), '127.0.0.1', 'echo in-session-$((6*7))']);
+    assert.match(r.stdout, /in-session-42/, r.stderr);
+    await eventually(async () => (await api('GET', `/api/v1/secrets/${id}`)).body.account.lastRotation?.status === 'ok', 20_000, 'rotation after the session');
+    const now = await reveal(id);
+    generated.push(now);
+    assert.notEqual(now, PW.ses);
+    assert.equal(await canLogin(sshd.port, SES, PW.ses), false);
+    assert.equal(await canLogin(sshd.port, SES, now), true);
+    const ev = (await api('GET', '/api/v1/audit?action=secret.rotated&limit=50')).body.items.find((e: any) => e.targetId === id);
+    assert.ok(['session_end', 'checkin'].includes(ev.details.trigger));
+  });
+
+  it('rotation after use on check-in of a checkout', async () => {
+    const id = await secret('after checkin', CHK, PW.chk);
+    await account(id, { rotateAfterUse: true, managementSecretId: mgmtId });
+    assert.equal((await api('POST', `/api/v1/secrets/${id}/checkout`, { reason: 'maintenance' })).status, 200);
+    assert.equal((await api('POST', `/api/v1/secrets/${id}/checkin`)).status, 200);
+    await gw.running.core.rotation.settled();
+    const view = (await api('GET', `/api/v1/secrets/${id}`)).body;
+    assert.equal(view.account.lastRotation.status, 'ok');
+    const now = await reveal(id);
+    generated.push(now);
+    assert.equal(await canLogin(sshd.port, CHK, PW.chk), false);
+    assert.equal(await canLogin(sshd.port, CHK, now), true);
+    const ev = (await api('GET', '/api/v1/audit?action=secret.rotated&limit=50')).body.items.find((e: any) => e.targetId === id);
+    assert.equal(ev.details.trigger, 'checkin');
+  });
+
+  it('a launch of a secret without rotation makes no operator call (no target round trip added)', async () => {
+    const core = gw.running.core;
+    const real = core.targetAccounts.operator('linux')!;
+    let calls = 0;
+    const counting = new Proxy(real, {
+      get(target, prop, recv) {
+        const v = Reflect.get(target, prop, recv);
+        if (typeof v !== 'function') return v;
+        return (...args: unknown[]) => {
+          calls++;
+          return (v as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    }) as AccountOperator;
+    core.targetAccounts.provide(counting);
+    try {
+      const id = await secret('plain launch', HB, PW.hb);
+      const l = await launch(gw, id);
+      const c = clientFor(gw, l.knownHosts);
+      const r = await run('ssh', [...c.base(['-o', 'BatchMode=yes', '-l', l.ticket]), '127.0.0.1', 'true']);
+      assert.equal(r.code, 0, r.stderr);
+      await eventually(async () => (await api('GET', `/api/v1/sessions?secretId=${id}&status=ended&limit=1`)).body.items[0], 10_000, 'session end');
+      await core.rotation.settled();
+      assert.equal(calls, 0, 'no operator call for a launch without rotation');
+    } finally {
+      core.targetAccounts.provide(real);
+    }
+  });
+
+  it('bad input: unmeetable password rules, a management link to itself or to a secret without access, a username with shell metacharacters', async () => {
+    const tooShort = await api('POST', '/api/v1/templates', { name: 'gh12a short', fields: [{ name: 'password', label: 'P', type: 'password' }], passwordRules: { length: 3 } });
+    assert.equal(tooShort.status, 400, tooShort.raw);
+    assert.match(tooShort.body.error.message, /password rules/);
+    const noSymbols = await api('POST', '/api/v1/templates', { name: 'gh12a nosym', fields: [{ name: 'password', label: 'P', type: 'password' }], passwordRules: { symbol: true, symbols: '' } });
+    assert.equal(noSymbols.status, 400, noSymbols.raw);
+    const noClass = await api('PATCH', '/api/v1/templates/unix-account', { passwordRules: { lower: false, upper: false, digit: false, symbol: false } });
+    assert.equal(noClass.status, 400, noClass.raw);
+    const badSymbol = await api('PATCH', '/api/v1/templates/unix-account', { passwordRules: { symbols: 'a:' } });
+    assert.equal(badSymbol.status, 400, badSymbol.raw);
+    const good = await api('POST', '/api/v1/templates', { name: 'gh12a digits', fields: [{ name: 'password', label: 'P', type: 'password' }], passwordRules: { length: 12, lower: false, upper: false, symbol: false } });
+    assert.equal(good.status, 201, good.raw);
+    assert.deepEqual(good.body.passwordRules, { length: 12, lower: false, upper: false, digit: true, symbol: false, symbols: '' });
+    assert.match(generatePassword(good.body.passwordRules), /^\d{12}$/);
+
+    const a = await secret('link a', FAIL, PW.fail);
+    const b = await secret('link b', FAIL, PW.fail);
+    const self = await api('PATCH', `/api/v1/secrets/${a}`, { account: { managementSecretId: a } });
+    assert.equal(self.status, 400, self.raw);
+    await account(a, { managementSecretId: b });
+    const cycle = await api('PATCH', `/api/v1/secrets/${b}`, { account: { managementSecretId: a } });
+    assert.equal(cycle.status, 400, cycle.raw);
+    assert.equal(cycle.body.error.code, 'management_cycle');
+    // A user who may edit their own secret cannot link a secret they have no access to.
+    const u = await gw.api('POST', '/api/v1/users', { token: gw.adminToken, body: { username: 'gh12a-editor', password: 'Editor-pw-12a-long', roles: ['user'] } });
+    assert.equal(u.status, 201, u.raw);
+    const ut = await gw.userToken('gh12a-editor', 'Editor-pw-12a-long');
+    const own = await api('POST', '/api/v1/secrets', { name: 'editor own', template: 'unix-account', fields: { machine: '127.0.0.1', port: sshd.port, username: FAIL, password: PW.fail } }, ut);
+    assert.equal(own.status, 201, own.raw);
+    const noAccess = await api('PATCH', `/api/v1/secrets/${own.body.id}`, { account: { managementSecretId: mgmtId } }, ut);
+    assert.equal(noAccess.status, 404, noAccess.raw);
+
+    const evil = await secret('shell metacharacters', `x;touch ${PWNED}`, PW.fail);
+    await account(evil, { managementSecretId: mgmtId, heartbeat: true });
+    const rot = await api('POST', `/api/v1/secrets/${evil}/rotate`);
+    assert.equal(rot.status, 400, rot.raw);
+    assert.match(rot.body.error.message, /not a valid Unix login name/);
+    const selfRot = await secret('shell metacharacters self', `$(touch ${PWNED})`, PW.fail);
+    assert.equal((await api('POST', `/api/v1/secrets/${selfRot}/rotate`)).status, 400);
+    await api('POST', `/api/v1/secrets/${evil}/heartbeat`);
+    assert.equal(existsSync(PWNED), false, 'no command ran on the target');
+    assert.equal(await reveal(evil), PW.fail);
+
+    const generic = await api('POST', '/api/v1/secrets', { name: 'generic not managed', template: 'generic', fields: { username: 'u', password: 'p-generic-12a' } });
+    const nm = await api('POST', `/api/v1/secrets/${generic.body.id}/rotate`);
+    assert.equal(nm.status, 409, nm.raw);
+    assert.equal(nm.body.error.code, 'not_managed');
+  });
+
+  it('no password in the log, the API answers (reveals aside) or the audit trail', async () => {
+    await gw.running.core.rotation.settled();
+    const audit = (await gw.api('GET', '/api/v1/audit?limit=1000', { token: gw.adminToken })).raw;
+    const hay = [gw.logs(), audit, ...answers].join('\n');
+    for (const p of [...Object.values(PW), ...generated]) assert.ok(!hay.includes(p), `a password leaked (${p.slice(0, 3)}…)`);
+    assert.ok(!hay.includes(rootKey.split('\n')[5]!), 'the management key leaked');
+    assert.ok(generated.length >= 4);
+  });
+});
