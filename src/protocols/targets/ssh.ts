@@ -30,9 +30,39 @@ const keyTypeOf = (blob: Buffer) => (blob.length > 4 ? blob.subarray(4, 4 + blob
 export function connectTarget(handle: SessionHandle, opts: TargetOptions): Promise<Client> {
   const { plan } = handle;
   const f = plan.credential.fields;
-  const password = typeof f.password === 'string' ? f.password : undefined;
-  const privateKey = typeof f.privateKey === 'string' ? f.privateKey : undefined;
-  const passphrase = typeof f.passphrase === 'string' ? f.passphrase : undefined;
+  const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  return sshClientLogin({
+    host: plan.target.host,
+    port: plan.target.port,
+    username: plan.credential.username ?? '',
+    password: text(f.password),
+    privateKey: text(f.privateKey),
+    passphrase: text(f.passphrase),
+    readyTimeoutMs: opts.connectTimeoutMs,
+    keepaliveMs: opts.keepaliveMs,
+    verifyHostKey: (type, fp) => handle.verifyHostKey(type, fp),
+  });
+}
+
+export interface SshLogin {
+  host: string;
+  port: number;
+  username: string;
+  password?: string | undefined;
+  privateKey?: string | undefined;
+  passphrase?: string | undefined;
+  readyTimeoutMs: number;
+  keepaliveMs?: number;
+  /** Checks the key the target shows against the one pinned for its secret. */
+  verifyHostKey: (keyType: string, fingerprint: string) => Promise<'pinned' | 'match' | 'mismatch'>;
+}
+
+/**
+ * One SSH client login with a vaulted credential and a pinned host key, shared by the session
+ * connector above and the account operators (protocols/targets/accounts/ssh-exec.ts).
+ * Refusals and failures come back as TargetError kinds, never with the credential in them.
+ */
+export function sshClientLogin(l: SshLogin): Promise<Client> {
   return new Promise((resolve, reject) => {
     const conn = new ssh2.Client();
     let hostKeyProblem: TargetError | null = null;
@@ -52,20 +82,19 @@ export function connectTarget(handle: SessionHandle, opts: TargetOptions): Promi
       if (err.level === 'client-timeout' || /timed out/i.test(err.message)) return done(new TargetError('timeout', 'the target did not answer in time'));
       done(new TargetError('network', err.code === 'ECONNREFUSED' ? 'connection refused by the target' : err.code === 'ENOTFOUND' ? 'target host name not found' : `cannot reach the target (${err.code ?? err.message})`));
     });
-    conn.on('keyboard-interactive', (_name, _instr, _lang, prompts, finish) => finish(prompts.map(() => password ?? '')));
+    conn.on('keyboard-interactive', (_name, _instr, _lang, prompts, finish) => finish(prompts.map(() => l.password ?? '')));
     conn.connect({
-      host: plan.target.host,
-      port: plan.target.port,
-      username: plan.credential.username ?? '',
-      ...(password ? { password } : {}),
-      ...(privateKey ? { privateKey, ...(passphrase ? { passphrase } : {}) } : {}),
-      tryKeyboard: !!password,
-      readyTimeout: opts.connectTimeoutMs,
-      keepaliveInterval: opts.keepaliveMs,
-      keepaliveCountMax: 3,
+      host: l.host,
+      port: l.port,
+      username: l.username,
+      ...(l.password ? { password: l.password } : {}),
+      ...(l.privateKey ? { privateKey: l.privateKey, ...(l.passphrase ? { passphrase: l.passphrase } : {}) } : {}),
+      tryKeyboard: !!l.password,
+      readyTimeout: l.readyTimeoutMs,
+      ...(l.keepaliveMs ? { keepaliveInterval: l.keepaliveMs, keepaliveCountMax: 3 } : {}),
       hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
         const fp = `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
-        handle.verifyHostKey(keyTypeOf(key), fp).then(
+        l.verifyHostKey(keyTypeOf(key), fp).then(
           (r) => {
             if (r === 'mismatch') hostKeyProblem = new TargetError('hostkey', "the target's host key does not match the key pinned for this secret");
             verify(r !== 'mismatch');

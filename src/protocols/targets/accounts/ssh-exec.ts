@@ -1,9 +1,9 @@
 // The small command runner the Linux account operator uses: one SSH login with a vaulted
 // credential (host key pinned per secret, as the SSH connector pins), then fixed commands
 // whose variable input (names, passwords) goes on stdin only, never on a command line.
-import { createHash } from 'node:crypto';
-import ssh2, { type Client } from 'ssh2';
+import type { Client } from 'ssh2';
 import { OperatorError, type OperatorCredential } from '../../../core/broker.js';
+import { sshClientLogin, TargetError } from '../ssh.js';
 
 /** Checks a target's host key against the key pinned for a secret (pins on first use). */
 export type HostKeyCheck = (secretId: string, host: string, port: number, keyType: string, fingerprint: string) => Promise<'pinned' | 'match' | 'mismatch'>;
@@ -13,58 +13,27 @@ export interface ExecOptions {
   timeoutMs: number;
 }
 
-const keyTypeOf = (blob: Buffer) => (blob.length > 4 ? blob.subarray(4, 4 + blob.readUInt32BE(0)).toString('latin1') : 'unknown');
-
 /**
  * Logs in as `cred`: with what it stores (password and/or key), or with only the password
  * given (a verification must not succeed by the key). Refused → OperatorError('refused').
  */
-export function sshLogin(cred: OperatorCredential, opts: ExecOptions, only?: { password: string }): Promise<Client> {
-  const password = only ? only.password : cred.password;
-  const useKey = !only && !!cred.privateKey;
-  return new Promise((resolve, reject) => {
-    const conn = new ssh2.Client();
-    let hostKeyProblem: OperatorError | null = null;
-    let settled = false;
-    const done = (err: OperatorError | null) => {
-      if (settled) return;
-      settled = true;
-      if (err) {
-        conn.end();
-        reject(err);
-      } else resolve(conn);
-    };
-    conn.on('ready', () => done(null));
-    conn.on('error', (err: Error & { level?: string; code?: string }) => {
-      if (hostKeyProblem) return done(hostKeyProblem);
-      if (err.level === 'client-authentication') return done(new OperatorError('refused', 'the target refused the password'));
-      if (err.level === 'client-timeout' || /timed out/i.test(err.message)) return done(new OperatorError('unreachable', 'the target did not answer in time'));
-      done(new OperatorError('unreachable', err.code === 'ECONNREFUSED' ? 'connection refused by the target' : `cannot reach the target (${err.code ?? 'error'})`));
-    });
-    conn.on('keyboard-interactive', (_n, _i, _l, prompts, finish) => finish(prompts.map(() => password ?? '')));
-    conn.connect({
+export async function sshLogin(cred: OperatorCredential, opts: ExecOptions, only?: { password: string }): Promise<Client> {
+  try {
+    return await sshClientLogin({
       host: cred.host,
       port: cred.port,
       username: cred.username,
-      ...(password ? { password } : {}),
-      ...(useKey ? { privateKey: cred.privateKey!, ...(cred.passphrase ? { passphrase: cred.passphrase } : {}) } : {}),
-      tryKeyboard: !!password,
-      readyTimeout: opts.timeoutMs,
-      hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
-        const fp = `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
-        opts.checkHostKey(cred.secretId, cred.host, cred.port, keyTypeOf(key), fp).then(
-          (r) => {
-            if (r === 'mismatch') hostKeyProblem = new OperatorError('error', "the target's host key does not match the key pinned for this secret");
-            verify(r !== 'mismatch');
-          },
-          () => {
-            hostKeyProblem = new OperatorError('error', 'cannot check the target host key');
-            verify(false);
-          },
-        );
-      },
+      password: only ? only.password : cred.password,
+      ...(!only && cred.privateKey ? { privateKey: cred.privateKey, passphrase: cred.passphrase } : {}),
+      readyTimeoutMs: opts.timeoutMs,
+      verifyHostKey: (type, fp) => opts.checkHostKey(cred.secretId, cred.host, cred.port, type, fp),
     });
-  });
+  } catch (e) {
+    if (!(e instanceof TargetError)) throw new OperatorError('error', 'cannot log in to the target');
+    // The connector's messages carry no credential; only the refusal is worded for a password check.
+    if (e.kind === 'auth') throw new OperatorError('refused', 'the target refused the password');
+    throw new OperatorError(e.kind === 'hostkey' ? 'error' : 'unreachable', e.message);
+  }
 }
 
 /** Ends a login and waits until its connection is closed, so a caller's connection count is exact. */
