@@ -120,12 +120,18 @@ for (const kind of DB_KINDS) {
           }
         };
         const workers = [...[0, 1, 2, 3].map(revealer), ...[0, 1].map(creator)];
-        // Let the load get going, then rotate under it.
-        await new Promise((r) => setTimeout(r, 50));
+        // Let the load get going (counted, not timed: machines differ in speed), rotate under
+        // it, and keep the load on until enough reveals ran in all.
+        const untilReveals = async (n: number) => {
+          while (reveals < n && !failures.length) await new Promise((r) => setTimeout(r, 5));
+        };
+        await untilReveals(8);
         rotating = true;
         const rot = await t.req('POST', '/api/v1/admin/rotate-master-key', { token: t.adminToken, body: {} });
         rotating = false;
-        await new Promise((r) => setTimeout(r, 30));
+        await untilReveals(reveals + 8);
+        await untilReveals(21);
+        while (!created.size && !failures.length) await new Promise((r) => setTimeout(r, 5));
         stop = true;
         await Promise.all(workers);
 
