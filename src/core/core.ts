@@ -31,6 +31,9 @@ import { AccessRequests } from './access/requests.js';
 import { GrantWindows } from './access/windows.js';
 import { StepUp } from './access/step-up.js';
 import { join } from 'node:path';
+import { CredentialProvider } from './webservices/provider.js';
+import { TokenCache } from './webservices/token-cache.js';
+import { DelegatedTrust } from './webservices/trust.js';
 
 export interface Core {
   config: Config;
@@ -65,6 +68,8 @@ export interface Core {
   notifier: Notifier;
   /** Whether the database and the recordings directory can be written (/healthz). */
   health: Health;
+  /** The credential-provider API for an Endpoint Credential Manager (issue 13, core/webservices). */
+  webservices: { provider: CredentialProvider; trust: DelegatedTrust; tokens: TokenCache };
   version: string;
 }
 
@@ -103,10 +108,14 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   // A policy that requires checkout makes every launch of its secrets take the credential exclusively.
   checkouts.addRequirement(async (secretId) => (await policies.effectiveFor(secretId))?.checkoutRequired ?? false);
   const launching = new Launching({ tickets, launchers, secrets, personal, templates, access, dir, settings, sessions, audit, log, auth, sshKeys, checkouts, ports: { ssh: config.sshPort, rdp: config.rdpPort }, accessGate, stepUp, consents: new Consents(policies, audit) });
+  const trust = new DelegatedTrust(store, audit, notifier);
+  const tokens = new TokenCache(store, dataKeys, settings, audit);
+  trust.onEnded((applicationId, userId) => tokens.drop(applicationId, userId));
+  const webservices = { trust, tokens, provider: new CredentialProvider({ store, settings, dir, access, secrets, templates, accessGate, checkouts, audit, trust, tokens }) };
   await dir.seedBuiltinRoles();
   await templates.seedBuiltins();
   await launchers.seedBuiltins();
-  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, sshKeys, checkouts, launching, policies, accessRequests, accessGate, stepUp, notifier, health, version: VERSION };
+  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, sshKeys, checkouts, launching, policies, accessRequests, accessGate, stepUp, notifier, health, webservices, version: VERSION };
 }
 
 /** Creates the first administrator when the directory is empty. Returns the password only when it was generated. */

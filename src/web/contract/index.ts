@@ -9,9 +9,10 @@ import { checkout } from './checkout.js';
 import { system } from './system.js';
 import { personal } from './personal.js';
 import { folders, secrets, templates } from './vault.js';
+import { webservices } from './webservices.js';
 import type { Route } from './route.js';
 
-export const api = { system, auth, directory, folders, templates, secrets, audit, launchers, launch, sessions, recordings, hostKeys, sshKeys, accessPolicies, accessRequests, personal, checkout } as const;
+export const api = { system, auth, directory, folders, templates, secrets, audit, launchers, launch, sessions, recordings, hostKeys, sshKeys, accessPolicies, accessRequests, personal, checkout, webservices } as const;
 
 /** Every route of the contract, by "METHOD /path" (the server checks each registered route against it). */
 export const CONTRACT_ROUTES: ReadonlyMap<string, Route> = new Map(
@@ -28,4 +29,5 @@ export { LAUNCHER_TYPES, PROTOCOLS, RECORDING_FORMATS, TEXT_PAGE } from './sessi
 export { SETTING_NAMES } from './system.js';
 export { ACCESS_MODES, MFA_MODES, REQUEST_SCOPES, REQUEST_STATUSES, TICKET_REFERENCE } from './access.js';
 export { PERSONAL_PROTOCOLS, PERSONAL_RESET_CONFIRMATION } from './personal.js';
+export { ECM_PROTOCOLS, TRUST_STATUSES } from './webservices.js';
 export { CHECKOUT_MAX_SECONDS, CHECKOUT_SOURCES, type CheckoutStatus } from './checkout.js';

@@ -19,6 +19,15 @@ const settingProps = {
   smtpSecure: { type: 'boolean' },
   smtpFrom: { type: 'string', maxLength: 255 },
   personalUnlockIdleSeconds: { type: 'integer', minimum: 1, maximum: 86400 },
+  sessionConnector: { type: 'boolean' },
+  webservicesEnabled: { type: 'boolean' },
+  webservicesMachineField: { type: 'string', maxLength: 128 },
+  webservicesDomainField: { type: 'string', maxLength: 128 },
+  webservicesIncludeDomainCredentialsFor: { type: 'string', maxLength: 1024 },
+  webservicesDefaultDomain: { type: 'string', maxLength: 253 },
+  webservicesFallbackToLocal: { type: 'boolean' },
+  webservicesIncludeDefaultOrganization: { type: 'boolean' },
+  webservicesTokenMinutes: { type: 'integer', minimum: 1, maximum: 1440 },
 } as const;
 export const SETTING_NAMES = Object.keys(settingProps) as (keyof typeof settingProps)[];
 
