@@ -13,7 +13,7 @@ import { AppError, badRequest, conflict, forbidden } from '../errors.js';
 import type { Directory } from '../identity/directory.js';
 import { actorOf, type Principal } from '../identity/principal.js';
 import type { Protocol } from '../launch/launchers.js';
-import type { SettingsService, SettingValues } from '../settings.js';
+import { SETTINGS, type SettingsService, type SettingValues } from '../settings.js';
 import type { Access } from '../vault/access.js';
 import { atLeast } from '../vault/access.js';
 import type { Checkouts } from '../vault/checkout.js';
@@ -136,7 +136,16 @@ export class CredentialProvider {
       webservicesFallbackToLocal: s.webservicesFallbackToLocal,
       webservicesIncludeDefaultOrganization: s.webservicesIncludeDefaultOrganization,
     };
-    return { ...saved, ...over };
+    // Unsaved values (Test Settings) pass the same checks as saving them would.
+    const checked: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(over ?? {})) {
+      try {
+        checked[k] = SETTINGS[k as keyof ProviderSettings].parse(v as never);
+      } catch (e) {
+        throw badRequest(`setting ${k} ${(e as Error).message}`);
+      }
+    }
+    return { ...saved, ...(checked as Partial<ProviderSettings>) };
   }
 
   private organization(who: Who, s: ProviderSettings): string | null {
