@@ -14,6 +14,7 @@ import { bootstrapAdmin, withCore } from './offline.js';
 import { auditVerify, checkpointExport, recordingVerify, type AuditVerifyOptions } from './verify.js';
 import { registerPersonal } from './personal.js';
 import { registerCheckoutCommands } from './checkout.js';
+import { registerEcm } from './ecm.js';
 import { registerStepUp, withStepUp } from './step-up.js';
 import { askConsent, launchWithConsentPrompt } from './consent.js';
 
@@ -288,6 +289,7 @@ program
   });
 registerPersonal(program, { session, out, table, secretIdOf });
 registerStepUp(program, session);
+registerEcm(program, { session, out, table, secretIdOf });
 const sessions = program.command('sessions').description('live and past sessions');
 sessions
   .command('list')
