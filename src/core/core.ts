@@ -92,7 +92,7 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   const folders = new Folders(store, access, audit, dir);
   const secrets = new Secrets(store, access, dataKeys, templates, folders, audit, dir);
   const personal = new PersonalVault(store, audit, dir, settings, secrets);
-  const launchers = new Launchers(store, audit);
+  const launchers = new Launchers(store, audit, settings);
   const tickets = new Tickets(store);
   const sessions = new Sessions(store, audit, log, join(config.dataDir, 'recordings'), loadNodeId(config.dataDir));
   const health = new Health(store, sessions.recordingsDir, () => sessions.lastRecordingFailure, log);

@@ -106,6 +106,8 @@ const TABLE: Record<string, Row> = {
   'POST /api/v1/launchers':                      [Y, N, N, N],
   'PATCH /api/v1/launchers/:id':                 [Y, N, N, N],
   'DELETE /api/v1/launchers/:id':                [Y, N, N, N],
+  // RDS Server Credentials: fetched by a gateway node's application account (with view on the secret); people are refused
+  'POST /api/v1/launchers/:id/rds-credentials':  [N, N, N, Y],
   // launching needs the launch permission (and view on the secret); host keys follow the secret's ACL
   'POST /api/v1/secrets/:id/launch':             [Y, Y, N, N],
   // exclusive checkout: taking and queueing need launch (and view); checking in someone
@@ -422,6 +424,10 @@ for (const kind of DB_KINDS) {
       'POST /api/v1/launchers': async () => ({ method: 'POST', url: '/api/v1/launchers', body: { name: uniq('connector'), type: 'session-connector', childType: 'ssh', gatewayHost: 'gw.example.net', gatewayPort: 2222 } }),
       'PATCH /api/v1/launchers/:id': async () => ({ method: 'PATCH', url: `/api/v1/launchers/${await mkLauncher()}`, body: { record: true, idleTimeoutSeconds: 600 } }),
       'DELETE /api/v1/launchers/:id': async () => ({ method: 'DELETE', url: `/api/v1/launchers/${await mkLauncher()}` }),
+      'POST /api/v1/launchers/:id/rds-credentials': async () => {
+        const id = (await admin('POST', '/api/v1/launchers', { name: uniq('connector'), type: 'session-connector', childType: 'rdp', gatewayHost: 'gw.example.net', options: { rdsServerCredentials: fx.secretId } })).id as string;
+        return { method: 'POST', url: `/api/v1/launchers/${id}/rds-credentials` };
+      },
       'POST /api/v1/secrets/:id/launch': async () => ({ method: 'POST', url: `/api/v1/secrets/${fx.secretId}/launch`, body: { launcher: 'ssh' } }),
       'GET /api/v1/checkouts': async () => ({ method: 'GET', url: '/api/v1/checkouts' }),
       'GET /api/v1/secrets/:id/checkout': async () => ({ method: 'GET', url: `/api/v1/secrets/${fx.secretId}/checkout` }),
@@ -537,7 +543,7 @@ for (const kind of DB_KINDS) {
       const policySecret = await admin('POST', '/api/v1/secrets', { name: 'policy-secret', template: 'unix-account', fields: { machine: 'db2', username: 'root', password: 'matrix-Secret-2' } });
       await admin('PATCH', `/api/v1/secrets/${policySecret.id}`, { policyId: 'matrix-policy' });
       await admin('PUT', `/api/v1/secrets/${policySecret.id}/permissions`, { entries: [...everyone.entries, { principalType: 'user', principal: requester.id, level: 'view' }] });
-      await admin('PATCH', '/api/v1/settings', { webservicesEnabled: true });
+      await admin('PATCH', '/api/v1/settings', { webservicesEnabled: true, sessionConnector: true });
       fx = { folderId: folder.id, secretId: secret.id, client, sessionId: '', policySecretId: policySecret.id, requesterToken: requester.token };
       fx.sessionId = (await mkSession(false)).id;
     });

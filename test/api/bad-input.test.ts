@@ -231,6 +231,9 @@ interface Fixtures {
   selfPersonalId: string;
   /** A pending delegated-trust request for the self user (Manage Applications). */
   selfTrustId: string;
+  /** An application account's token, and a session connector launcher whose RDS Server Credentials it may not see. */
+  appToken: string;
+  rdsLauncherId: string;
   /** A session of the self user that is not unlocked; one of a user without a master password. */
   lockedToken: string;
   noMasterToken: string;
@@ -489,6 +492,14 @@ const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
       ],
     },
     'DELETE /api/v1/launchers/:id': { extra: [{ name: 'built-in launcher', url: '/api/v1/launchers/ssh', expect: 403, code: 'builtin_launcher' }] },
+    // Asked by an application account (a gateway node); the administrator is refused (403) before any lookup.
+    'POST /api/v1/launchers/:id/rds-credentials': {
+      token: fx.appToken,
+      extra: [
+        { name: 'a built-in launcher (no RDS Server Credentials)', url: '/api/v1/launchers/rdp/rds-credentials', expect: 404, code: 'not_found' },
+        { name: 'RDS Server Credentials not shared with the application account', url: `/api/v1/launchers/${fx.rdsLauncherId}/rds-credentials`, expect: 404, code: 'not_found' },
+      ],
+    },
     'POST /api/v1/secrets/:id/launch': {
       body: { launcher: 'ssh', bindIp: false },
       extra: [
@@ -795,11 +806,14 @@ for (const kind of DB_KINDS) {
       const heldByOther = await ok('POST', '/api/v1/secrets', { name: 'held-by-other', template: 'generic', fields: { username: 'u', password: 'held-pw' } });
       await ok('PUT', `/api/v1/secrets/${heldByOther.id}/permissions`, { entries: [{ principalType: 'user', principal: holder.id, level: 'view' }] });
       assert.equal((await t.req('POST', `/api/v1/secrets/${heldByOther.id}/checkout`, { token: holder.token, body: {} })).statusCode, 200);
-      await ok('PATCH', '/api/v1/settings', { webservicesEnabled: true });
+      await ok('PATCH', '/api/v1/settings', { webservicesEnabled: true, sessionConnector: true });
       const selfTrustId = randomUUID();
       await t.core.store.db.insertInto('webserviceTrusts').values({ id: selfTrustId, applicationId: appAccount.id, applicationName: 'target-app', userId: self.id, status: 'pending', endpoint: 'h1', requestedAt: Date.now(), decidedAt: null, lastUsedAt: null }).execute();
+      const rdsLauncher = await ok('POST', '/api/v1/launchers', { name: 'target-rds-launcher', type: 'session-connector', childType: 'rdp', gatewayHost: 'gw.example.net', options: { rdsServerCredentials: secret.id } });
       specs = makeSpecs({
         selfTrustId,
+        appToken: appLogin.token,
+        rdsLauncherId: rdsLauncher.id,
         policyId: policy.id,
         policySecretId: policySecret.id,
         requestId: pending.id,
