@@ -225,6 +225,21 @@ for (const kind of DB_KINDS) {
       assert.equal((await retrieve(ids.held, { user: 'bob@corp.example' })).statusCode, 200);
     });
 
+    it('retrieve obeys access request grants: refused until a request is approved', async () => {
+      const s = await admin('POST', '/api/v1/secrets', { name: 'web1 guarded', template: 'unix-account', fields: { machine: 'web1.corp.example', username: 'guarded', password: pw.hidden } });
+      await share(s.id, ['alice']);
+      await admin('POST', '/api/v1/access-policies', { name: 'needs-request', approvers: [{ principalType: 'user', principal: 'admin' }] });
+      await admin('PATCH', `/api/v1/secrets/${s.id}`, { policyId: 'needs-request' });
+      const refused = await retrieve(s.id, { user: 'alice', protocol: 'ssh' });
+      expectError(refused, 403, 'access_request_required');
+      const req = await t.req('POST', '/api/v1/access-requests', { token: users.alice.token, body: { secretId: s.id, reason: 'ECM injection' } });
+      assert.equal(req.statusCode, 201, req.body);
+      await admin('POST', `/api/v1/access-requests/${req.json().id}/approve`, {});
+      const ok = await retrieve(s.id, { user: 'alice', protocol: 'ssh' });
+      assert.equal(ok.statusCode, 200, ok.body);
+      assert.equal(ok.json().secrets.password, pw.hidden);
+    });
+
     it('token cache: reused until cleared; Clear Token Cache empties it', async () => {
       await list('alice', 'web1');
       const cache = await admin('GET', '/api/v1/webservices/token-cache');
@@ -269,7 +284,7 @@ for (const kind of DB_KINDS) {
       const a = await test({ user: 'alice', endpoint: 'web1', application: 'ecm-app' });
       assert.equal(a.statusCode, 200, a.body);
       assert.equal(a.json().approval, 'approved');
-      assert.equal(a.json().credentials.length, 4);
+      assert.equal(a.json().credentials.length, 5);
       noSecretIn(a.body, 'the test answer');
       // The application itself, for someone who has not approved it yet: pending, no list.
       const newcomer = await t.user('erin', ['User']);
