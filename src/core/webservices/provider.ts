@@ -236,7 +236,7 @@ export class CredentialProvider {
       await this.d.audit.record(actorOf(app, ip), {
         action: 'webservices.credentials.list',
         target: { type: 'user', id: row.id },
-        details: { application: app.username, onBehalfOf: { id: row.id, username: row.username }, userId: q.user, matchedAs: resolved.matchedAs, endpoint: q.endpoint, count: listed.length, token: token.tokenRef, tokenCached: token.cached },
+        details: { application: app.username, onBehalfOf: { id: row.id, username: row.username }, userId: q.user, matchedAs: resolved.matchedAs, endpoint: q.endpoint, count: listed.length, tokenRef: token.tokenRef, tokenCached: token.cached },
       });
       return { user: resolved, endpoint: q.endpoint, organization, credentials: listed };
     } catch (e) {
@@ -273,7 +273,7 @@ export class CredentialProvider {
       await this.d.audit.record(actorOf(app, ip), {
         action: 'webservices.credential.retrieve',
         target: { type: 'secret', id: secret.id },
-        details: { application: app.username, onBehalfOf: { id: row.id, username: row.username }, userId: q.user, name: secret.name, endpoint: q.endpoint ?? null, protocol, fields: Object.keys(secretValues), checkout: checkedOut, token: token.tokenRef, tokenCached: token.cached },
+        details: { application: app.username, onBehalfOf: { id: row.id, username: row.username }, userId: q.user, name: secret.name, endpoint: q.endpoint ?? null, protocol, fields: Object.keys(secretValues), checkout: checkedOut, tokenRef: token.tokenRef, tokenCached: token.cached },
       });
       // Rotation after use: with a checkout it follows the check-in; without, the hook is told now.
       if (!checkedOut) for (const fn of this.rotateHooks) await fn(secret.id, row.username).catch(() => undefined);
