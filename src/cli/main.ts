@@ -15,6 +15,7 @@ import { auditVerify, checkpointExport, recordingVerify, type AuditVerifyOptions
 import { registerPersonal } from './personal.js';
 import { registerCheckoutCommands } from './checkout.js';
 import { registerAccountCommands } from './accounts.js';
+import { registerEcm } from './ecm.js';
 import { registerStepUp, withStepUp } from './step-up.js';
 import { askConsent, launchWithConsentPrompt } from './consent.js';
 
@@ -290,6 +291,7 @@ program
   });
 registerPersonal(program, { session, out, table, secretIdOf });
 registerStepUp(program, session);
+registerEcm(program, { session, out, table, secretIdOf });
 const sessions = program.command('sessions').description('live and past sessions');
 sessions
   .command('list')

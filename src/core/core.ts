@@ -35,6 +35,9 @@ import { TargetAccounts } from './accounts/service.js';
 import { Rotation } from './accounts/rotation.js';
 import { Heartbeat } from './accounts/heartbeat.js';
 import { join } from 'node:path';
+import { CredentialProvider, RETRIEVE_CHECKOUT_SECONDS } from './webservices/provider.js';
+import { TokenCache } from './webservices/token-cache.js';
+import { DelegatedTrust } from './webservices/trust.js';
 
 export interface Core {
   config: Config;
@@ -73,6 +76,8 @@ export interface Core {
   heartbeat: Heartbeat;
   /** Whether the database and the recordings directory can be written (/healthz). */
   health: Health;
+  /** The credential-provider API for an Endpoint Credential Manager (issue 13, core/webservices). */
+  webservices: { provider: CredentialProvider; trust: DelegatedTrust; tokens: TokenCache };
   version: string;
 }
 
@@ -95,7 +100,7 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   const folders = new Folders(store, access, audit, dir);
   const secrets = new Secrets(store, access, dataKeys, templates, folders, audit, dir);
   const personal = new PersonalVault(store, audit, dir, settings, secrets);
-  const launchers = new Launchers(store, audit);
+  const launchers = new Launchers(store, audit, settings);
   const tickets = new Tickets(store);
   const sessions = new Sessions(store, audit, log, join(config.dataDir, 'recordings'), loadNodeId(config.dataDir));
   const health = new Health(store, sessions.recordingsDir, () => sessions.lastRecordingFailure, log);
@@ -123,10 +128,20 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   sessions.onSessionEnd((s) => rotation.afterUse(s.secretId, 'session_end', s.username));
   const launchPolicies = new LaunchPolicies(policies);
   const launching = new Launching({ tickets, launchers, secrets, personal, templates, access, dir, settings, sessions, audit, log, auth, sshKeys, checkouts, ports: { ssh: config.sshPort, rdp: config.rdpPort }, accessGate, stepUp, consents: new Consents(policies, audit), launchPolicies });
+  const trust = new DelegatedTrust(store, audit, notifier);
+  const tokens = new TokenCache(store, dataKeys, settings, audit);
+  trust.onEnded((applicationId, userId) => tokens.drop(applicationId, userId));
+  const webservices = { trust, tokens, provider: new CredentialProvider({ store, settings, dir, access, secrets, templates, accessGate, launchPolicies, checkouts, audit, trust, tokens }) };
+  // A retrieval without a checkout: the appliance injects the password after our answer, so
+  // rotation after use waits out the retrieval window instead of running at once (in memory:
+  // a restart in between skips that one rotation; a checkout-backed retrieval rotates at check-in).
+  webservices.provider.rotateAfterUse(async (secretId) => {
+    setTimeout(() => void rotation.afterUse(secretId, 'retrieve'), RETRIEVE_CHECKOUT_SECONDS * 1000).unref();
+  });
   await dir.seedBuiltinRoles();
   await templates.seedBuiltins();
   await launchers.seedBuiltins();
-  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, sshKeys, checkouts, launching, policies, accessRequests, accessGate, stepUp, notifier, targetAccounts, rotation, heartbeat, health, version: VERSION };
+  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, sshKeys, checkouts, launching, policies, accessRequests, accessGate, stepUp, notifier, targetAccounts, rotation, heartbeat, health, webservices, version: VERSION };
 }
 
 /** Creates the first administrator when the directory is empty. Returns the password only when it was generated. */

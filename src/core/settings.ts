@@ -20,6 +20,13 @@ const bool = (v: unknown) => {
   return v;
 };
 
+/** A template field name or label. */
+const fieldName = (v: unknown) => {
+  if (typeof v !== 'string' || v.trim() === '' || v.length > 128) throw new Error('must be a field name (1-128 characters)');
+  return v.trim();
+};
+const DOMAIN = /^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/;
+
 export const SETTINGS = {
   sessionTimeout: {
     default: 900,
@@ -90,6 +97,61 @@ export const SETTINGS = {
     default: 900,
     description: 'Seconds an unlocked personal vault (master password entered for one sign-in session) stays unlocked without use; then the person must unlock again.',
     parse: int(1, 86400),
+  } satisfies Def<number>,
+  // ---- Session Connector (seed 000): session-connector launchers are hidden and refused until on.
+  sessionConnector: {
+    default: false,
+    description: 'Session Connector: when off (the default), session-connector launchers are hidden from lists and refused at launch and at creation.',
+    parse: bool,
+  } satisfies Def<boolean>,
+  // ---- Credential-provider API for an Endpoint Credential Manager (seeds 001/002, core/webservices).
+  webservicesEnabled: {
+    default: false,
+    description: 'Enable Webservices: the credential-provider API (/api/v1/webservices/...). Off by default: every route of it answers 403 webservices_disabled.',
+    parse: bool,
+  } satisfies Def<boolean>,
+  webservicesMachineField: {
+    default: 'Machine',
+    description: 'Machine Field: the template field (name or label, any case) holding machine names on machine-specific secrets.',
+    parse: fieldName,
+  } satisfies Def<string>,
+  webservicesDomainField: {
+    default: 'Domain',
+    description: 'Domain Field: the template field (name or label, any case) holding domain names on domain secrets.',
+    parse: fieldName,
+  } satisfies Def<string>,
+  webservicesIncludeDomainCredentialsFor: {
+    default: '',
+    description: 'Include domain credentials for: domains, separated with commas, whose domain secrets are listed beside the machine-specific ones. Empty: machine-specific only.',
+    parse: (v: unknown) => {
+      if (typeof v !== 'string' || v.length > 1024) throw new Error('must be a list of domains separated with commas');
+      const parts = v.split(',').map((d) => d.trim()).filter(Boolean);
+      if (parts.some((d) => !DOMAIN.test(d))) throw new Error('must be a list of domains separated with commas (letters, digits, . and -)');
+      return parts.join(',');
+    },
+  } satisfies Def<string>,
+  webservicesDefaultDomain: {
+    default: '',
+    description: 'Default Domain for Local Users: a bare user name (user1) is first tried as user1@<this domain>, then as user1.',
+    parse: (v: unknown) => {
+      if (typeof v !== 'string' || (v !== '' && !DOMAIN.test(v))) throw new Error('must be a domain name (letters, digits, . and -) or empty');
+      return v;
+    },
+  } satisfies Def<string>,
+  webservicesFallbackToLocal: {
+    default: false,
+    description: 'Enable fall-back to local account if domain account not found: DOMAIN\\name or name@domain with no such domain user is tried as the local user name.',
+    parse: bool,
+  } satisfies Def<boolean>,
+  webservicesIncludeDefaultOrganization: {
+    default: false,
+    description: 'Include default organization: Gatehouse has one organization ("default"); when on, a request without an organization is matched in it and answers name it.',
+    parse: bool,
+  } satisfies Def<boolean>,
+  webservicesTokenMinutes: {
+    default: 60,
+    description: 'Minutes a cached per-user token of an application (the token cache, sealed) stays valid before a new one is made. Clear Token Cache empties the cache.',
+    parse: int(1, 1440),
   } satisfies Def<number>,
 } as const;
 

@@ -411,6 +411,30 @@ export interface CheckoutQueueTable {
   reservedUntil: number | null;
 }
 
+/** Delegated trust of an application account to act for a person (migration 009, core/webservices). */
+export interface WebserviceTrustsTable {
+  id: string;
+  applicationId: string;
+  applicationName: string;
+  userId: string;
+  status: 'pending' | 'approved' | 'denied' | 'revoked';
+  endpoint: string | null;
+  requestedAt: number;
+  decidedAt: number | null;
+  lastUsedAt: number | null;
+}
+
+/** The token cache of the credential-provider API (migration 009): sealed, with an expiry. */
+export interface WebserviceTokensTable {
+  id: string;
+  applicationId: string;
+  userId: string;
+  dataKeyId: string;
+  tokenEnc: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
 export interface Database {
   accessPolicies: AccessPoliciesTable;
   accessRequests: AccessRequestsTable;
@@ -421,6 +445,8 @@ export interface Database {
   personalLaunches: PersonalLaunchesTable;
   checkouts: CheckoutsTable;
   checkoutQueue: CheckoutQueueTable;
+  webserviceTrusts: WebserviceTrustsTable;
+  webserviceTokens: WebserviceTokensTable;
   launchers: LaunchersTable;
   tickets: TicketsTable;
   sessions: SessionsTable;

@@ -111,6 +111,8 @@ const TABLE: Record<string, Row> = {
   'POST /api/v1/launchers':                      [Y, N, N, N],
   'PATCH /api/v1/launchers/:id':                 [Y, N, N, N],
   'DELETE /api/v1/launchers/:id':                [Y, N, N, N],
+  // RDS Server Credentials: fetched by a gateway node's application account (with view on the secret); people are refused
+  'POST /api/v1/launchers/:id/rds-credentials':  [N, N, N, Y],
   // launching needs the launch permission (and view on the secret); host keys follow the secret's ACL
   'POST /api/v1/secrets/:id/launch':             [Y, Y, N, N],
   // exclusive checkout: taking and queueing need launch (and view); checking in someone
@@ -173,6 +175,18 @@ const TABLE: Record<string, Row> = {
   'GET /api/v1/me/personal-credentials/:id':      [Y, Y, Y, Y],
   'PATCH /api/v1/me/personal-credentials/:id':    [Y, Y, Y, Y],
   'DELETE /api/v1/me/personal-credentials/:id':   [Y, Y, Y, Y],
+  // the credential-provider API (on in this test): listing, retrieving and Test Settings need
+  // Web Services Impersonate (only Administrator holds it among the built-in roles; Test
+  // Settings also takes administer); Manage Applications is every person's own; the token cache is administer
+  'GET /api/v1/webservices/credentials':          [Y, N, N, N],
+  'POST /api/v1/webservices/credentials/:id/retrieve': [Y, N, N, N],
+  'POST /api/v1/webservices/test':                [Y, N, N, N],
+  'GET /api/v1/webservices/applications':         [Y, Y, Y, Y],
+  'POST /api/v1/webservices/applications/:id/approve': [Y, Y, Y, Y],
+  'POST /api/v1/webservices/applications/:id/deny': [Y, Y, Y, Y],
+  'DELETE /api/v1/webservices/applications/:id':  [Y, Y, Y, Y],
+  'GET /api/v1/webservices/token-cache':          [Y, N, N, N],
+  'DELETE /api/v1/webservices/token-cache':       [Y, N, N, N],
 };
 
 interface Actor {
@@ -297,6 +311,12 @@ for (const kind of DB_KINDS) {
       await admin('POST', `/api/v1/secrets/${id}/checkout`, {});
       return id;
     };
+    /** A pending delegated-trust request of a throwaway application for `a` (made directly: the request itself is an application's call). */
+    const mkTrust = async (a: Actor) => {
+      const id = randomUUID();
+      await t.core.store.db.insertInto('webserviceTrusts').values({ id, applicationId: randomUUID(), applicationName: uniq('ecm-app'), userId: a.id, status: 'pending', endpoint: 'db1', requestedAt: Date.now(), decidedAt: null, lastUsedAt: null }).execute();
+      return id;
+    };
     /** A session of the bootstrap administrator on the shared secret; ended unless `live`. */
     const mkSession = async (live: boolean) => startSession(t, (await admin('GET', '/api/v1/me')).id, fx.secretId, live);
 
@@ -418,6 +438,10 @@ for (const kind of DB_KINDS) {
       'POST /api/v1/launchers': async () => ({ method: 'POST', url: '/api/v1/launchers', body: { name: uniq('connector'), type: 'session-connector', childType: 'ssh', gatewayHost: 'gw.example.net', gatewayPort: 2222 } }),
       'PATCH /api/v1/launchers/:id': async () => ({ method: 'PATCH', url: `/api/v1/launchers/${await mkLauncher()}`, body: { record: true, idleTimeoutSeconds: 600 } }),
       'DELETE /api/v1/launchers/:id': async () => ({ method: 'DELETE', url: `/api/v1/launchers/${await mkLauncher()}` }),
+      'POST /api/v1/launchers/:id/rds-credentials': async () => {
+        const id = (await admin('POST', '/api/v1/launchers', { name: uniq('connector'), type: 'session-connector', childType: 'rdp', gatewayHost: 'gw.example.net', options: { rdsServerCredentials: fx.secretId } })).id as string;
+        return { method: 'POST', url: `/api/v1/launchers/${id}/rds-credentials` };
+      },
       'POST /api/v1/secrets/:id/launch': async () => ({ method: 'POST', url: `/api/v1/secrets/${fx.secretId}/launch`, body: { launcher: 'ssh' } }),
       'GET /api/v1/checkouts': async () => ({ method: 'GET', url: '/api/v1/checkouts' }),
       'GET /api/v1/secrets/:id/checkout': async () => ({ method: 'GET', url: `/api/v1/secrets/${fx.secretId}/checkout` }),
@@ -496,6 +520,16 @@ for (const kind of DB_KINDS) {
       'GET /api/v1/me/personal-credentials/:id': async (a) => ({ method: 'GET', url: `/api/v1/me/personal-credentials/${await mkPersonal(a)}` }),
       'PATCH /api/v1/me/personal-credentials/:id': async (a) => ({ method: 'PATCH', url: `/api/v1/me/personal-credentials/${await mkPersonal(a)}`, body: { name: uniq('renamed'), password: 'changed-personal-pw' } }),
       'DELETE /api/v1/me/personal-credentials/:id': async (a) => ({ method: 'DELETE', url: `/api/v1/me/personal-credentials/${await mkPersonal(a)}` }),
+      // The caller acts for themselves (no delegated trust needed) on the shared secret's machine.
+      'GET /api/v1/webservices/credentials': async (a) => ({ method: 'GET', url: `/api/v1/webservices/credentials?user=${a.username}&endpoint=db1` }),
+      'POST /api/v1/webservices/credentials/:id/retrieve': async (a) => ({ method: 'POST', url: `/api/v1/webservices/credentials/${fx.secretId}/retrieve`, body: { user: a.username, endpoint: 'db1' } }),
+      'POST /api/v1/webservices/test': async (a) => ({ method: 'POST', url: '/api/v1/webservices/test', body: { user: a.username, endpoint: 'db1' } }),
+      'GET /api/v1/webservices/applications': async () => ({ method: 'GET', url: '/api/v1/webservices/applications' }),
+      'POST /api/v1/webservices/applications/:id/approve': async (a) => ({ method: 'POST', url: `/api/v1/webservices/applications/${await mkTrust(a)}/approve` }),
+      'POST /api/v1/webservices/applications/:id/deny': async (a) => ({ method: 'POST', url: `/api/v1/webservices/applications/${await mkTrust(a)}/deny` }),
+      'DELETE /api/v1/webservices/applications/:id': async (a) => ({ method: 'DELETE', url: `/api/v1/webservices/applications/${await mkTrust(a)}` }),
+      'GET /api/v1/webservices/token-cache': async () => ({ method: 'GET', url: '/api/v1/webservices/token-cache' }),
+      'DELETE /api/v1/webservices/token-cache': async () => ({ method: 'DELETE', url: '/api/v1/webservices/token-cache' }),
     };
 
     const send = async (a: Actor | null, r: Call) => {
@@ -523,6 +557,7 @@ for (const kind of DB_KINDS) {
       const policySecret = await admin('POST', '/api/v1/secrets', { name: 'policy-secret', template: 'unix-account', fields: { machine: 'db2', username: 'root', password: 'matrix-Secret-2' } });
       await admin('PATCH', `/api/v1/secrets/${policySecret.id}`, { policyId: 'matrix-policy' });
       await admin('PUT', `/api/v1/secrets/${policySecret.id}/permissions`, { entries: [...everyone.entries, { principalType: 'user', principal: requester.id, level: 'view' }] });
+      await admin('PATCH', '/api/v1/settings', { webservicesEnabled: true, sessionConnector: true });
       fx = { folderId: folder.id, secretId: secret.id, client, sessionId: '', policySecretId: policySecret.id, requesterToken: requester.token };
       fx.sessionId = (await mkSession(false)).id;
     });

@@ -7,7 +7,7 @@
 // server must not log an unhandled error. A route without an entry in SPECS fails the test.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { Ajv } from 'ajv';
 import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
 import { documentedRoutes, registeredRoutes } from '../support/routes.js';
@@ -229,6 +229,11 @@ interface Fixtures {
   adminPersonalId: string;
   /** A personal credential of the self user. */
   selfPersonalId: string;
+  /** A pending delegated-trust request for the self user (Manage Applications). */
+  selfTrustId: string;
+  /** An application account's token, and a session connector launcher whose RDS Server Credentials it may not see. */
+  appToken: string;
+  rdsLauncherId: string;
   /** A session of the self user that is not unlocked; one of a user without a master password. */
   lockedToken: string;
   noMasterToken: string;
@@ -498,6 +503,14 @@ const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
       ],
     },
     'DELETE /api/v1/launchers/:id': { extra: [{ name: 'built-in launcher', url: '/api/v1/launchers/ssh', expect: 403, code: 'builtin_launcher' }] },
+    // Asked by an application account (a gateway node); the administrator is refused (403) before any lookup.
+    'POST /api/v1/launchers/:id/rds-credentials': {
+      token: fx.appToken,
+      extra: [
+        { name: 'a built-in launcher (no RDS Server Credentials)', url: '/api/v1/launchers/rdp/rds-credentials', expect: 404, code: 'not_found' },
+        { name: 'RDS Server Credentials not shared with the application account', url: `/api/v1/launchers/${fx.rdsLauncherId}/rds-credentials`, expect: 404, code: 'not_found' },
+      ],
+    },
     'POST /api/v1/secrets/:id/launch': {
       body: { launcher: 'ssh', bindIp: false },
       extra: [
@@ -700,6 +713,39 @@ const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
       ],
     },
     'DELETE /api/v1/me/personal-credentials/:id': { extra: [{ name: "someone else's", url: `/api/v1/me/personal-credentials/${fx.selfPersonalId}`, expect: 404, code: 'not_found' }] },
+
+    // the credential-provider API (on for this test); the administrator acts for themselves
+    'GET /api/v1/webservices/credentials': {
+      query: { user: 'admin', endpoint: 'h1' },
+      extra: [
+        { name: 'not a user id form', url: '/api/v1/webservices/credentials?user=a%5Cb%5Cc&endpoint=h1', expect: 400, code: 'invalid_user_id' },
+        { name: 'DOMAIN\\ with nothing after it', url: '/api/v1/webservices/credentials?user=CORP%5C&endpoint=h1', expect: 400, code: 'invalid_user_id' },
+        { name: 'unknown user', url: '/api/v1/webservices/credentials?user=nobody-here&endpoint=h1', expect: 404, code: 'user_not_found' },
+        { name: 'another organization', url: '/api/v1/webservices/credentials?user=admin&endpoint=h1&organization=acme', expect: 404, code: 'organization_not_found' },
+      ],
+    },
+    'POST /api/v1/webservices/credentials/:id/retrieve': {
+      body: { user: 'admin', endpoint: 'h1' },
+      extra: [
+        { name: 'credential not for the endpoint', url: `/api/v1/webservices/credentials/${fx.secretId}/retrieve`, body: { user: 'admin', endpoint: 'elsewhere' }, expect: 400, code: 'not_for_endpoint' },
+        { name: 'user id with two domains', url: `/api/v1/webservices/credentials/${fx.secretId}/retrieve`, body: { user: 'CORP\\admin@corp' }, expect: 400, code: 'invalid_user_id' },
+      ],
+    },
+    'POST /api/v1/webservices/test': {
+      body: { user: 'admin', endpoint: 'h1' },
+      extra: [
+        { name: 'unknown application', url: '/api/v1/webservices/test', body: { user: 'admin', endpoint: 'h1', application: 'nobody-here' }, expect: 404, code: 'application_not_found' },
+        { name: 'a person named as the application', url: '/api/v1/webservices/test', body: { user: 'admin', endpoint: 'h1', application: 'target-user' }, expect: 404, code: 'application_not_found' },
+        { name: 'application without Web Services Impersonate', url: '/api/v1/webservices/test', body: { user: 'admin', endpoint: 'h1', application: 'target-app' }, expect: 400, code: 'application_not_permitted' },
+        { name: 'a Domain Field of spaces', url: '/api/v1/webservices/test', body: { user: 'admin', endpoint: 'h1', settings: { webservicesDomainField: '   ' } }, expect: 400, code: 'invalid_request' },
+      ],
+    },
+    'GET /api/v1/webservices/applications': {},
+    'POST /api/v1/webservices/applications/:id/approve': { extra: [{ name: "someone else's", url: `/api/v1/webservices/applications/${fx.selfTrustId}/approve`, expect: 404, code: 'not_found' }] },
+    'POST /api/v1/webservices/applications/:id/deny': { extra: [{ name: "someone else's", url: `/api/v1/webservices/applications/${fx.selfTrustId}/deny`, expect: 404, code: 'not_found' }] },
+    'DELETE /api/v1/webservices/applications/:id': { extra: [{ name: "someone else's", url: `/api/v1/webservices/applications/${fx.selfTrustId}`, expect: 404, code: 'not_found' }] },
+    'GET /api/v1/webservices/token-cache': {},
+    'DELETE /api/v1/webservices/token-cache': {},
 });
 
 // Test names must exist before the fixtures do: take the route list from placeholder fixtures.
@@ -771,7 +817,14 @@ for (const kind of DB_KINDS) {
       const heldByOther = await ok('POST', '/api/v1/secrets', { name: 'held-by-other', template: 'generic', fields: { username: 'u', password: 'held-pw' } });
       await ok('PUT', `/api/v1/secrets/${heldByOther.id}/permissions`, { entries: [{ principalType: 'user', principal: holder.id, level: 'view' }] });
       assert.equal((await t.req('POST', `/api/v1/secrets/${heldByOther.id}/checkout`, { token: holder.token, body: {} })).statusCode, 200);
+      await ok('PATCH', '/api/v1/settings', { webservicesEnabled: true, sessionConnector: true });
+      const selfTrustId = randomUUID();
+      await t.core.store.db.insertInto('webserviceTrusts').values({ id: selfTrustId, applicationId: appAccount.id, applicationName: 'target-app', userId: self.id, status: 'pending', endpoint: 'h1', requestedAt: Date.now(), decidedAt: null, lastUsedAt: null }).execute();
+      const rdsLauncher = await ok('POST', '/api/v1/launchers', { name: 'target-rds-launcher', type: 'session-connector', childType: 'rdp', gatewayHost: 'gw.example.net', options: { rdsServerCredentials: secret.id } });
       specs = makeSpecs({
+        selfTrustId,
+        appToken: appLogin.token,
+        rdsLauncherId: rdsLauncher.id,
         policyId: policy.id,
         policySecretId: policySecret.id,
         requestId: pending.id,

@@ -9,6 +9,8 @@ for (const kind of DB_KINDS) {
     let secretId: string;
     before(async () => {
       t = await startTestApp(kind);
+      // Session connector launchers exist only while the setting "Session Connector" is on.
+      assert.equal((await t.req('PATCH', '/api/v1/settings', { token: t.adminToken, body: { sessionConnector: true } })).statusCode, 200);
       const r = await t.req('POST', '/api/v1/secrets', { token: t.adminToken, body: { name: 'box', template: 'unix-account', fields: { machine: '127.0.0.1', username: 'u', password: 'Launcher-Test-Pw-1' } } });
       secretId = r.json().id;
     });

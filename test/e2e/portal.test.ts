@@ -77,6 +77,9 @@ describe('web portal in a browser', { timeout: 120_000 }, () => {
     for (const f of readdirSync(dir)) if (f.startsWith('portal-failed-')) rmSync(join(dir, f));
     [sshd, gw, browser] = await Promise.all([startSshd(), startGateway('sqlite'), launchBrowser()]);
     ({ secretId, ids } = await seedPortal(gw, { secretName: 'portal-target', sshdPort: sshd.port, users: USERS, shareWith: ['tina', 'bob'] }));
+    // Session connector launchers exist only while the setting "Session Connector" is on.
+    const on = await gw.api('PATCH', '/api/v1/settings', { token: gw.adminToken, body: { sessionConnector: true } });
+    assert.equal(on.status, 200, on.raw);
     // tina's second factor is enrolled through the API.
     const token = await gw.userToken('tina', USERS.tina.password);
     const en = await gw.api('POST', '/api/v1/me/totp', { token });

@@ -145,6 +145,9 @@ describe('RDP door with xfreerdp, xrdp and the FreeRDP shadow server', { timeout
     // Launches hand out the proxy's port: the file then routes the client through it.
     const p = await gw.api('PATCH', '/api/v1/launchers/rdp', { token: gw.adminToken, body: { gatewayPort: proxy.port } });
     assert.equal(p.status, 200, p.raw);
+    // Session connector launchers exist only while the setting "Session Connector" is on.
+    const on = await gw.api('PATCH', '/api/v1/settings', { token: gw.adminToken, body: { sessionConnector: true } });
+    assert.equal(on.status, 200, on.raw);
     [xrdp, client] = await Promise.all([startXrdp(), startXvfb()]);
   });
 

@@ -35,6 +35,8 @@ const AccessPolicies = lazy(() => import('./pages/admin/AccessPolicies').then((m
 const AccessPolicyEdit = lazy(() => import('./pages/admin/AccessPolicies').then((m) => ({ default: m.AccessPolicyEdit })));
 const Settings = lazy(() => import('./pages/admin/Settings').then((m) => ({ default: m.Settings })));
 const Audit = lazy(() => import('./pages/admin/Audit').then((m) => ({ default: m.Audit })));
+const ManageApplications = lazy(() => import('./pages/ManageApplications').then((m) => ({ default: m.ManageApplications })));
+const CredentialProvider = lazy(() => import('./pages/admin/CredentialProvider').then((m) => ({ default: m.CredentialProvider })));
 
 interface Route {
   path: string;
@@ -48,6 +50,7 @@ const ROUTES: Route[] = [
   { path: '/account', render: () => <Account /> },
   { path: '/access', render: () => <AccessRequests /> },
   { path: '/personal', render: () => <Personal /> },
+  { path: '/applications', render: () => <ManageApplications /> },
   { path: '/terminal/:secretId/:launcher', bare: true, render: (p) => <Terminal secretId={p.secretId!} launcher={p.launcher!} /> },
   { path: '/sessions/live', need: ['manage_sessions'], render: () => <LiveSessions /> },
   { path: '/sessions/live/:id', need: ['manage_sessions'], bare: true, render: (p) => <Watch id={p.id!} /> },
@@ -70,6 +73,7 @@ const ROUTES: Route[] = [
   { path: '/admin/access-policies/:id', need: ['administer'], render: (p) => <AccessPolicyEdit id={p.id!} /> },
   { path: '/admin/settings', need: ['administer'], render: () => <Settings /> },
   { path: '/admin/audit', need: ['audit'], render: () => <Audit /> },
+  { path: '/admin/credential-provider', need: ['administer'], render: () => <CredentialProvider /> },
 ];
 
 /** A page that fails to load or render: usually a new version of Gatehouse replaced the old files. */

@@ -55,3 +55,8 @@ export type TotpEnrolment = Ok<typeof api.auth.beginTotp>;
 export type RecoveryCodes = Ok<typeof api.auth.confirmTotp>;
 export type ClientCredentials = Ok<typeof api.directory.clientCredentials>;
 export type HostKeyAnswer = Ok<typeof api.hostKeys.get>;
+/** The credential-provider API (Manage Applications, Test Settings, the token cache). */
+export type WebserviceApplications = Ok<typeof api.webservices.applications>;
+export type WebserviceApplication = WebserviceApplications['items'][number];
+export type WebserviceTest = Ok<typeof api.webservices.test>;
+export type TokenCache = Ok<typeof api.webservices.tokenCache>;

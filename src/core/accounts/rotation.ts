@@ -12,7 +12,7 @@ import { OperatorError, type OperatorCredential } from './operator.js';
 import { generatePassword } from './password-rules.js';
 import type { AccountContext, TargetAccounts } from './service.js';
 
-export type RotationTrigger = 'manual' | 'session_end' | 'checkin';
+export type RotationTrigger = 'manual' | 'session_end' | 'checkin' | 'retrieve';
 
 /** A rotation that did not happen: the one-line reason is audited, recorded and answered (502). */
 export class RotationFailed extends AppError {

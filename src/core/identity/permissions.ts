@@ -9,6 +9,7 @@ export const PERMISSIONS = {
   view_recordings: 'List, search and replay session recordings',
   audit: 'Read, export and verify the audit trail',
   manage_sessions: 'Watch live sessions and terminate them',
+  webservices_impersonate: 'Web Services Impersonate: list and retrieve credentials on behalf of a user through the credential-provider API (an Endpoint Credential Manager)',
 } as const;
 
 export type Permission = keyof typeof PERMISSIONS;

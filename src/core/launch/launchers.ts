@@ -5,6 +5,8 @@ import type { Store } from '../../store/db.js';
 import type { LaunchersTable, LauncherType } from '../../store/schema.js';
 import type { Actor, AuditService } from '../audit/service.js';
 import { badRequest, conflict, forbidden, notFound } from '../errors.js';
+import { AppError } from '../errors.js';
+import type { SettingsService } from '../settings.js';
 import { flag, newId, now, parseJson } from '../util.js';
 
 export type Protocol = Exclude<LauncherType, 'session-connector'>;
@@ -26,8 +28,16 @@ export interface LauncherOptions {
   rdpClipboard?: boolean;
   rdpDrives?: boolean;
   rdpPrinters?: boolean;
+  /**
+   * Session Connector "RDS Server Credentials": the secret a gateway node (its own
+   * application account, which needs view access to it) fetches to do its work on the
+   * RDS host. Only on session-connector launchers.
+   */
+  rdsServerCredentials?: string | null;
   [k: string]: unknown;
 }
+
+export const SESSION_CONNECTOR_OFF = 'Session Connector is off: an administrator turns on the setting "Session Connector" (sessionConnector) to create and launch session connector launchers.';
 
 export const RDP_REDIRECTION_OPTIONS = ['rdpClipboard', 'rdpDrives', 'rdpPrinters'] as const;
 
@@ -109,7 +119,24 @@ export class Launchers {
   constructor(
     private readonly store: Store,
     private readonly audit: AuditService,
+    /** The "Session Connector" setting; absent = on (tools that build a core piecemeal). */
+    private readonly settings?: SettingsService,
   ) {}
+
+  /** Whether session connector launchers are on (the setting "Session Connector"). */
+  async sessionConnectorOn(): Promise<boolean> {
+    return this.settings ? this.settings.get('sessionConnector') : true;
+  }
+
+  /** Whether a launcher may be used now: session connectors only while the setting is on. */
+  async enabled(l: LauncherView): Promise<boolean> {
+    return l.type !== 'session-connector' || (await this.sessionConnectorOn());
+  }
+
+  /** Refuses a session connector launcher while the setting is off (403 session_connector_disabled). */
+  async requireEnabled(l: Pick<LauncherView, 'type'>): Promise<void> {
+    if (l.type === 'session-connector' && !(await this.sessionConnectorOn())) throw new AppError(403, 'session_connector_disabled', SESSION_CONNECTOR_OFF);
+  }
 
   async seedBuiltins(): Promise<void> {
     for (const b of BUILTINS) {
@@ -145,9 +172,33 @@ export class Launchers {
     return view(r);
   }
 
+  /** Every launcher; session connector launchers are hidden while the setting "Session Connector" is off. */
   async list(): Promise<LauncherView[]> {
     const rows = await this.store.db.selectFrom('launchers').selectAll().orderBy('builtin', 'desc').orderBy('name').execute();
-    return rows.map(view);
+    const on = await this.sessionConnectorOn();
+    return rows.map(view).filter((l) => on || l.type !== 'session-connector');
+  }
+
+  /**
+   * RDS Server Credentials: the credential of a session connector launcher for the gateway
+   * node calling back with its own application account, which must hold view access to the
+   * secret (the seed's "Application Account RDS Credential Sharing").
+   */
+  async rdsCredentialSecretId(id: string): Promise<{ launcher: LauncherView; secretId: string }> {
+    const launcher = await this.get(id);
+    await this.requireEnabled(launcher);
+    const secretId = launcher.options.rdsServerCredentials;
+    if (launcher.type !== 'session-connector' || !secretId) throw notFound('RDS Server Credentials of this launcher');
+    return { launcher, secretId };
+  }
+
+  private async checkRdsCredentials(v: LauncherView): Promise<void> {
+    const ref = v.options.rdsServerCredentials;
+    if (ref === undefined || ref === null) return;
+    if (v.type !== 'session-connector') throw badRequest('options.rdsServerCredentials (RDS Server Credentials) is only for session connector launchers');
+    if (typeof ref !== 'string' || !(await this.store.db.selectFrom('secrets').select('id').where('id', '=', ref).executeTakeFirst())) {
+      throw badRequest('options.rdsServerCredentials (RDS Server Credentials) must be the id of an existing secret', 'unknown_secret');
+    }
   }
 
   private validate(v: LauncherView): void {
@@ -165,6 +216,8 @@ export class Launchers {
 
   async create(actor: Actor, input: LauncherInput & { name: string; type: LauncherType }): Promise<LauncherView> {
     if (input.type !== 'session-connector') throw badRequest('custom launchers are session connector launchers (type "session-connector" with a childType)');
+    // "This launcher type will not be visible until the Configuration Advanced Setting is enabled."
+    await this.requireEnabled(input);
     const clash = await this.store.db.selectFrom('launchers').select('id').where('name', '=', input.name).executeTakeFirst();
     if (clash) throw conflict(`launcher "${input.name}" already exists`);
     const row: LaunchersTable = {
@@ -186,6 +239,7 @@ export class Launchers {
       updatedAt: now(),
     };
     this.validate(view(row));
+    await this.checkRdsCredentials(view(row));
     await this.store.db.insertInto('launchers').values(row).execute();
     await this.audit.record(actor, { action: 'launcher.create', target: { type: 'launcher', id: row.id }, details: { ...input } });
     return view(row);
@@ -212,6 +266,7 @@ export class Launchers {
       updatedAt: now(),
     };
     this.validate(view(next));
+    await this.checkRdsCredentials(view(next));
     if (next.name !== cur.name) {
       const clash = await this.store.db.selectFrom('launchers').select('id').where('name', '=', next.name).executeTakeFirst();
       if (clash) throw conflict(`launcher "${next.name}" already exists`);

@@ -116,6 +116,7 @@ export class Launching implements SessionBroker {
     const level = await this.deps.access.secretLevel(p, secret);
     if (!atLeast(level, 'view')) return { reason: 'permission_withdrawn', detail: 'view access to the secret withdrawn' };
     if (!launcher.active) return { reason: 'launcher_inactive', detail: `launcher ${launcher.name} is inactive` };
+    if (!(await this.deps.launchers.enabled(launcher))) return { reason: 'launcher_inactive', detail: `launcher ${launcher.name} is a session connector and the setting "Session Connector" is off` };
     const mapped = await this.launchersFor(secret.templateId);
     if (!mapped.some((l) => l.id === launcher.id)) return { reason: 'launcher_inactive', detail: `launcher ${launcher.name} is not mapped to the secret's template` };
     const gate = await this.deps.accessGate.check(p, secretId, launcher.protocol, policy);
@@ -128,6 +129,7 @@ export class Launching implements SessionBroker {
     const launcher = await this.deps.launchers.get(launcherRef).catch(() => {
       throw badRequest(`unknown launcher "${launcherRef}"`, 'unknown_launcher');
     });
+    await this.deps.launchers.requireEnabled(launcher);
     const mapped = await this.launchersFor(secret.templateId);
     if (!mapped.some((l) => l.id === launcher.id)) {
       throw badRequest(`launcher "${launcher.name}" is not available for this secret; available: ${mapped.map((l) => l.id === l.name ? l.id : `${l.id} (${l.name})`).join(', ') || 'none'}`, 'launcher_not_mapped');
@@ -183,8 +185,9 @@ export class Launching implements SessionBroker {
   }
 
   private async reportRefusal(e: TicketRefused, ctx: RedeemContext, who: { id: string | null; name: string | null }, extra: Record<string, unknown>): Promise<void> {
-    // A fixed word ("SessionConnector"-style) makes refusals easy to find in the log.
-    this.deps.log.warn({ event: 'TicketRefused', reason: e.reason, detail: e.detail, door: ctx.door, clientIp: ctx.clientIp, ...extra }, `TicketRefused: ${e.reason}${e.detail ? ` (${e.detail})` : ''}`);
+    // Fixed words make refusals easy to find in the log: "SessionConnector" (the seed: "search
+    // for SessionConnector to find more details about why sessions may have been rejected") and TicketRefused.
+    this.deps.log.warn({ event: 'TicketRefused', component: 'SessionConnector', reason: e.reason, detail: e.detail, door: ctx.door, clientIp: ctx.clientIp, ...extra }, `SessionConnector TicketRefused: ${e.reason}${e.detail ? ` (${e.detail})` : ''}`);
     await this.deps.audit.record({ ...who, ip: ctx.clientIp }, { action: 'ticket.refused', outcome: 'failure', details: { reason: e.reason, detail: e.detail, door: ctx.door, ...extra } });
   }
 

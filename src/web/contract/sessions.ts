@@ -24,6 +24,8 @@ const launcherOptions = {
   rdpClipboard: bool,
   rdpDrives: bool,
   rdpPrinters: bool,
+  /** Session Connector "RDS Server Credentials": the id of the secret a gateway node's application account fetches (session connector launchers only). */
+  rdsServerCredentials: nullableStr(128),
 } as const;
 export const launcherSchema = obj({
   id: text,
@@ -117,6 +119,13 @@ export const launchers = {
     response: { 200: launcherSchema, ...errors },
   }),
   remove: route('DELETE', '/api/v1/launchers/:id', { tags: ['launchers'], params: idParams, response: { 204: noContent, ...errors } }),
+  // Session Connector: the gateway node (one application account per node) fetches the launcher's RDS Server Credentials.
+  rdsCredentials: route('POST', '/api/v1/launchers/:id/rds-credentials', {
+    tags: ['launchers'],
+    summary: "A session connector launcher's RDS Server Credentials, for the gateway node's application account holding view access to that secret (audited as a reveal)",
+    params: idParams,
+    response: { 200: obj({ launcher: obj({ id: text, name: text }), secret: obj({ id: text, name: text }), fields: { type: 'object', additionalProperties: { type: ['string', 'number'] } } }), ...errors },
+  }),
 } as const;
 
 export const launch = {

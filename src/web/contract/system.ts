@@ -21,6 +21,15 @@ const settingProps = {
   personalUnlockIdleSeconds: { type: 'integer', minimum: 1, maximum: 86400 },
   heartbeatIntervalHours: { type: 'integer', minimum: 1, maximum: 8760 },
   heartbeatConcurrency: { type: 'integer', minimum: 1, maximum: 64 },
+  sessionConnector: { type: 'boolean' },
+  webservicesEnabled: { type: 'boolean' },
+  webservicesMachineField: { type: 'string', maxLength: 128 },
+  webservicesDomainField: { type: 'string', maxLength: 128 },
+  webservicesIncludeDomainCredentialsFor: { type: 'string', maxLength: 1024 },
+  webservicesDefaultDomain: { type: 'string', maxLength: 253 },
+  webservicesFallbackToLocal: { type: 'boolean' },
+  webservicesIncludeDefaultOrganization: { type: 'boolean' },
+  webservicesTokenMinutes: { type: 'integer', minimum: 1, maximum: 1440 },
 } as const;
 export const SETTING_NAMES = Object.keys(settingProps) as (keyof typeof settingProps)[];
 

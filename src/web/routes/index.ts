@@ -15,6 +15,7 @@ import { recordingRoutes } from './recordings.js';
 import { sessionRoutes } from './sessions.js';
 import { terminalRoutes } from './terminal.js';
 import { personalRoutes } from './personal.js';
+import { webservicesRoutes } from './webservices.js';
 import type { WebTerminalDoor } from '../../protocols/web-terminal.js';
 
 export interface DoorInfo {
@@ -39,4 +40,5 @@ export const routes =
     await app.register(terminalRoutes(core, terminal), { prefix: '/api/v1' });
     await app.register(accessRoutes(core), { prefix: '/api/v1' });
     await app.register(personalRoutes(core), { prefix: '/api/v1' });
+    await app.register(webservicesRoutes(core), { prefix: '/api/v1' });
   };

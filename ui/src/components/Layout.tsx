@@ -22,6 +22,7 @@ export const NAV: { section: string; items: NavItem[] }[] = [
       { to: '/', label: 'My access', icon: 'key', exact: true },
       { to: '/access', label: 'Access requests', icon: 'clipboard' },
       { to: '/personal', label: 'Personal credentials', icon: 'lock' },
+      { to: '/applications', label: 'Manage Applications', icon: 'shield' },
     ],
   },
   {
@@ -42,6 +43,7 @@ export const NAV: { section: string; items: NavItem[] }[] = [
       { to: '/admin/templates', label: 'Templates', icon: 'template', need: ['manage_templates'] },
       { to: '/admin/launchers', label: 'Launchers', icon: 'rocket', need: ['manage_templates'] },
       { to: '/admin/settings', label: 'Settings', icon: 'settings', need: ['administer'] },
+      { to: '/admin/credential-provider', label: 'Credential provider', icon: 'key', need: ['administer'] },
       { to: '/admin/audit', label: 'Audit log', icon: 'list', need: ['audit'] },
     ],
   },

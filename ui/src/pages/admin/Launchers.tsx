@@ -5,11 +5,11 @@ import { useEffect, useState } from 'react';
 import { CardTable } from '../../components/CardTable';
 import { BackLink, Pending, ResourceForm } from '../../components/EditForm';
 import { ListShell, NewLink } from '../../components/ListShell';
-import { Alert, Badge, Card, Checkbox, Empty, Field, PageHeader, Switch, TextField } from '../../components/ui';
+import { Alert, Badge, Card, Checkbox, Empty, Field, PageHeader, SelectField, Switch, TextField } from '../../components/ui';
 import { useEditor } from '../../editing';
 import { PROTOCOL_LABELS } from '../../format';
 import { useApi, useTitle } from '../../hooks';
-import type { Launcher, Page, Protocol } from '../../api-types';
+import type { Launcher, Page, Protocol, Secret } from '../../api-types';
 
 const seconds = (n: number) => (n <= 0 ? 'none' : n % 3600 === 0 ? `${n / 3600} h` : n % 60 === 0 ? `${n / 60} min` : `${n} s`);
 
@@ -75,6 +75,8 @@ export function LauncherEdit({ id }: { id: string }) {
   const [consentText, setConsentText] = useState('');
   const [telnet, setTelnet] = useState({ telnetLoginPrompt: '', telnetPasswordPrompt: '', telnetFailurePattern: '' });
   const [redirect, setRedirect] = useState({ rdpClipboard: true, rdpDrives: true, rdpPrinters: true });
+  const [rdsCredentials, setRdsCredentials] = useState('');
+  const secrets = useApi<Page<Secret>>('/secrets?limit=500');
 
   useEffect(() => {
     const l = launcher.data;
@@ -93,6 +95,7 @@ export function LauncherEdit({ id }: { id: string }) {
     setTelnet({ telnetLoginPrompt: l.options.telnetLoginPrompt ?? '', telnetPasswordPrompt: l.options.telnetPasswordPrompt ?? '', telnetFailurePattern: l.options.telnetFailurePattern ?? '' });
     // Left out = allowed.
     setRedirect({ rdpClipboard: l.options.rdpClipboard !== false, rdpDrives: l.options.rdpDrives !== false, rdpPrinters: l.options.rdpPrinters !== false });
+    setRdsCredentials(l.options.rdsServerCredentials ?? '');
   }, [launcher.data]);
 
   const l = launcher.data;
@@ -101,7 +104,8 @@ export function LauncherEdit({ id }: { id: string }) {
   const protocol: Protocol = connector ? childType : (l?.protocol ?? 'ssh');
 
   const save = () => {
-    const options: Record<string, string | boolean> = {};
+    const options: Record<string, string | boolean | null> = {};
+    if (connector && rdsCredentials) options.rdsServerCredentials = rdsCredentials;
     if (consentText.trim()) options.consentText = consentText.trim();
     if (protocol === 'telnet') for (const [k, v] of Object.entries(telnet)) if (v.trim()) options[k] = v.trim();
     if (protocol === 'rdp') Object.assign(options, redirect);
@@ -149,6 +153,17 @@ export function LauncherEdit({ id }: { id: string }) {
             )}
             {connector && <TextField label="Gateway host" value={gatewayHost} onChange={(e) => setGatewayHost(e.target.value)} required placeholder="gateway.example.com" hint="The address clients are sent to (a cluster name works)." spellCheck={false} />}
             {connector && <TextField label="Gateway port" type="number" min={1} max={65535} value={gatewayPort} onChange={(e) => setGatewayPort(e.target.value)} placeholder="default for the protocol" />}
+            {connector && (
+              <SelectField
+                label="RDS Server Credentials"
+                id="launcher-rds-credentials"
+                none="None"
+                hint="The secret a gateway node fetches with its own application account (share the secret with each node's account)."
+                value={rdsCredentials}
+                onChange={setRdsCredentials}
+                options={(secrets.data?.items ?? []).map((s) => ({ value: s.id, label: s.name }))}
+              />
+            )}
           </div>
           <Switch label={active ? 'Active: offered to people' : 'Inactive: hidden from people'} checked={active} onChange={setActive} />
         </Card>

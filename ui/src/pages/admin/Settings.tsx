@@ -24,6 +24,15 @@ const LABELS: Record<string, { label: string; unit?: string }> = {
   smtpSecure: { label: 'SMTP over TLS from the start (port 465)' },
   smtpFrom: { label: 'E-mail From address' },
   personalUnlockIdleSeconds: { label: 'Personal vault stays unlocked while idle', unit: 'seconds' },
+  sessionConnector: { label: 'Session Connector' },
+  webservicesEnabled: { label: 'Enable Webservices' },
+  webservicesMachineField: { label: 'Machine Field' },
+  webservicesDomainField: { label: 'Domain Field' },
+  webservicesIncludeDomainCredentialsFor: { label: 'Include domain credentials for' },
+  webservicesDefaultDomain: { label: 'Default Domain for Local Users' },
+  webservicesFallbackToLocal: { label: 'Enable fall-back to local account if domain account not found' },
+  webservicesIncludeDefaultOrganization: { label: 'Include default organization' },
+  webservicesTokenMinutes: { label: 'Token cache lifetime', unit: 'minutes' },
 };
 const ORDER = ['publicUrl', 'sessionTimeout', 'loginTokenMinutes', 'lockoutThreshold', 'lockoutMinutes', 'loginRateLimit', 'loginRateWindowSeconds', 'loginAuditThreshold', 'allowConnectionSharing', 'auditCheckpointSeconds', 'smtpHost', 'smtpPort', 'smtpSecure', 'smtpFrom'];
 
