@@ -220,7 +220,8 @@ for (const kind of DB_KINDS) {
       assert.equal(st.json().mine, true, st.body);
       const b = await retrieve(ids.held, { user: 'bob@corp.example' });
       expectError(b, 409, 'credential_unavailable');
-      assert.match(b.json().error.message, /None of the shared credentials are available\./);
+      // bob keeps no personal credential for web1: seed 003's second message.
+      assert.match(b.json().error.message, /No shared or personal credentials are available\./);
       await t.req('POST', `/api/v1/secrets/${ids.held}/checkin`, { token: users.alice.token });
       assert.equal((await retrieve(ids.held, { user: 'bob@corp.example' })).statusCode, 200);
     });
