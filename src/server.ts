@@ -25,6 +25,9 @@ import { LinuxOperator } from './protocols/targets/accounts/linux.js';
 import { ldapAccountOperator } from './protocols/targets/accounts/ldap.js';
 import { startHeartbeat } from './core/accounts/heartbeat.js';
 
+/** How often lapsed checkouts are settled (and rotated after use) when nobody looks. */
+const CHECKOUT_SWEEP_MS = 30_000;
+
 export interface Running {
   core: Core;
   app: FastifyInstance;
@@ -117,6 +120,9 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
 
   const checkpoints = startCheckpointer(core.audit, () => core.settings.get('auditCheckpointSeconds'), log);
   const heartbeats = startHeartbeat(core.heartbeat, log);
+  // Lapsed checkouts are checked in without waiting for someone to look at the secret.
+  const checkoutSweeper = setInterval(() => void core.checkouts.settleDue().catch((e) => log.warn({ err: { message: (e as Error).message } }, 'settling lapsed checkouts failed')), CHECKOUT_SWEEP_MS);
+  checkoutSweeper.unref();
 
   let stopped = false;
   const stop = async () => {
@@ -124,6 +130,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     stopped = true;
     checkpoints.stop();
     heartbeats.stop();
+    clearInterval(checkoutSweeper);
     await core.sessions.endAll('gateway shutting down');
     await core.rotation.settled().catch(() => {});
     await core.heartbeat.settled().catch(() => {});

@@ -279,6 +279,20 @@ for (const kind of DB_KINDS) {
       assert.equal(ev?.details.reason, 'expired');
     });
 
+    it('a lapsed checkout is checked in by the sweep even when nobody looks at the secret (listeners told)', async () => {
+      const id = await mkSecret('alice');
+      await ok(people.alice!.token, 'POST', `/api/v1/secrets/${id}/checkout`, { durationSeconds: 60 });
+      const told: string[] = [];
+      t.core.checkouts.onCheckin(async (secretId) => void told.push(secretId));
+      assert.equal(await t.core.checkouts.settleDue(), 0, 'nothing due yet');
+      await t.core.store.db.updateTable('checkouts').set({ expiresAt: Date.now() - 1000 }).where('secretId', '=', id).execute();
+      assert.ok((await t.core.checkouts.settleDue()) >= 1);
+      assert.ok(told.includes(id), 'check-in listeners (rotation after use) are told');
+      const ev = (await audit('secret.checkin')).find((e) => e.targetId === id);
+      assert.equal(ev?.details.reason, 'expired');
+      assert.equal(await t.core.checkouts.settleDue(), 0, 'settled once');
+    });
+
     it("only the holder or an administrator of the secret checks it in; forcing ends the holder's sessions", async () => {
       const id = await mkSecret('alice', 'bob');
       // The owner user: manage_secrets and owner on the secret.

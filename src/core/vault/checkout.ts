@@ -221,6 +221,17 @@ export class Checkouts {
     await this.advanceQueue(secretId);
   }
 
+  /**
+   * Settles every secret with a checkout that ran out. Reading a secret settles it anyway;
+   * this runs on a timer (server.ts) so a lapsed checkout is checked in, audited and its
+   * listeners told (rotation after use, the queue's next person) even when nobody looks.
+   */
+  async settleDue(): Promise<number> {
+    const due = await this.store.db.selectFrom('checkouts').select('secretId').distinct().where('checkedInAt', 'is', null).where('expiresAt', '<=', now()).execute();
+    for (const r of due) await this.settle(r.secretId);
+    return due.length;
+  }
+
   /** Lapsed holds leave the queue; a free secret is held for the new head, who is told (portal-visible: myTurn). */
   private async advanceQueue(secretId: string): Promise<void> {
     const t = now();
