@@ -31,6 +31,9 @@ import { AccessRequests } from './access/requests.js';
 import { GrantWindows } from './access/windows.js';
 import { StepUp } from './access/step-up.js';
 import { join } from 'node:path';
+import { OpenPsmGateway } from './openpsm/gateway.js';
+import { IamClient } from './openpsm/iam-client.js';
+import { OpenPsmIam } from './openpsm/iam.js';
 
 export interface Core {
   config: Config;
@@ -65,6 +68,8 @@ export interface Core {
   notifier: Notifier;
   /** Whether the database and the recordings directory can be written (/healthz). */
   health: Health;
+  /** The OpenPSM start flow (seed 003): this node as the session gateway, and as the IAM. */
+  openpsm: { gateway: OpenPsmGateway; iam: OpenPsmIam };
   version: string;
 }
 
@@ -103,10 +108,14 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   // A policy that requires checkout makes every launch of its secrets take the credential exclusively.
   checkouts.addRequirement(async (secretId) => (await policies.effectiveFor(secretId))?.checkoutRequired ?? false);
   const launching = new Launching({ tickets, launchers, secrets, personal, templates, access, dir, settings, sessions, audit, log, auth, sshKeys, checkouts, ports: { ssh: config.sshPort, rdp: config.rdpPort }, accessGate, stepUp, consents: new Consents(policies, audit) });
+  const openpsm = {
+    gateway: new OpenPsmGateway({ store, settings, dataKeys, sessions, audit, log, client: new IamClient(() => settings.get('openpsmTrustedCa')) }),
+    iam: new OpenPsmIam({ store, settings, audit, dir, secrets, personal, accessGate, policies, checkouts }),
+  };
   await dir.seedBuiltinRoles();
   await templates.seedBuiltins();
   await launchers.seedBuiltins();
-  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, sshKeys, checkouts, launching, policies, accessRequests, accessGate, stepUp, notifier, health, version: VERSION };
+  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, sshKeys, checkouts, launching, policies, accessRequests, accessGate, stepUp, notifier, health, openpsm, version: VERSION };
 }
 
 /** Creates the first administrator when the directory is empty. Returns the password only when it was generated. */
