@@ -16,6 +16,7 @@ import { sessionRoutes } from './sessions.js';
 import { terminalRoutes } from './terminal.js';
 import { personalRoutes } from './personal.js';
 import type { WebTerminalDoor } from '../../protocols/web-terminal.js';
+import { openpsmRoutes } from './openpsm.js';
 
 export interface DoorInfo {
   sshHostKeys: string[];
@@ -39,4 +40,5 @@ export const routes =
     await app.register(terminalRoutes(core, terminal), { prefix: '/api/v1' });
     await app.register(accessRoutes(core), { prefix: '/api/v1' });
     await app.register(personalRoutes(core), { prefix: '/api/v1' });
+    await app.register(openpsmRoutes(core, terminal));
   };
