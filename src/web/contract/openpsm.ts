@@ -2,7 +2,7 @@
 // (/api/services/v1/secureaccessgateway/*, with the seed's field names), the /start redirect
 // it issues for its own secrets, and the gateway's start page calls (master password, the
 // browser session, the endsession calls still owed). GET /start itself is an HTML page.
-import { body, bool, errors, int, nullableInt, nullableText, obj, str, text } from './schema.js';
+import { body, bool, errors, idParams, int, nullableInt, nullableText, obj, str, text } from './schema.js';
 import { route } from './route.js';
 import type { Model } from './route.js';
 
@@ -12,7 +12,7 @@ const guid = str(36, { pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[
 const mode = { type: 'string', enum: OPENPSM_MODES } as const;
 /** The gateway authenticates with the ApiKey as a bearer token and the ApiApplicationKey header. */
 const gatewaySecurity = [{ bearer: [], applicationKey: [] }] as const;
-const startParams = { type: 'object', required: ['id'], properties: { id: str(64, { pattern: '^[A-Za-z0-9_-]+$' }) }, additionalProperties: false } as const;
+const startParams = idParams;
 
 /** The getcredential answer, field for field as the seed's example. */
 export const credentialAnswerSchema = obj({

@@ -61,10 +61,18 @@ export const openpsmRoutes =
     });
     addRoute(app, api.openpsm.endNotices, { config: { permission: 'audit' } })(async () => ({ items: await gateway.notices() }));
 
-    app.get<{ Params: RouteTypes<typeof api.openpsm.terminal>['Params']; Querystring: RouteTypes<typeof api.openpsm.terminal>['Querystring'] }>(
-      localPath(app, api.openpsm.terminal),
-      { websocket: true, schema: api.openpsm.terminal.schema, config: { auth: false } },
-      (socket: WebSocket, req) => {
+    type TerminalRequest = { Params: RouteTypes<typeof api.openpsm.terminal>['Params']; Querystring: RouteTypes<typeof api.openpsm.terminal>['Querystring'] };
+    // A WebSocket route: a plain GET (no upgrade) is answered in the uniform error shape.
+    app.route<TerminalRequest>({
+      method: 'GET',
+      url: localPath(app, api.openpsm.terminal),
+      schema: api.openpsm.terminal.schema,
+      config: { auth: false },
+      handler: async (req) => {
+        gateway.view(req.params.id);
+        throw new AppError(426, 'upgrade_required', 'open this address as a WebSocket');
+      },
+      wsHandler: (socket: WebSocket, req) => {
         const clientIp = normalizeIp(req.ip);
         const send = (o: Record<string, unknown>) => socket.readyState === socket.OPEN && socket.send(JSON.stringify(o));
         const fail = (message: string) => {
@@ -141,7 +149,7 @@ export const openpsmRoutes =
           fail('internal error; the server log has details');
         });
       },
-    );
+    });
 
     // ---- IAM side.
     addRoute(app, api.openpsm.link, { config: { permission: 'launch', scope: 'launch' } })(async (req) => {
