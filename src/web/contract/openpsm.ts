@@ -2,7 +2,7 @@
 // (/api/services/v1/secureaccessgateway/*, with the seed's field names), the /start redirect
 // it issues for its own secrets, and the gateway's start page calls (master password, the
 // browser session, the endsession calls still owed). GET /start itself is an HTML page.
-import { body, bool, errors, idParams, int, nullableInt, nullableText, obj, str, text } from './schema.js';
+import { body, bool, errors, idParams, int, nullableInt, nullableText, obj, page, pageQuery, str, text } from './schema.js';
 import { route } from './route.js';
 import type { Model } from './route.js';
 
@@ -98,6 +98,7 @@ export const openpsm = {
   endNotices: route('GET', '/api/v1/openpsm/end-notices', {
     tags,
     summary: 'Gateway side: the endsession calls owed, delivered or abandoned, newest first (needs audit)',
-    response: { 200: obj({ items: { type: 'array', items: endNoticeSchema } }), ...errors },
+    querystring: pageQuery(),
+    response: { 200: page(endNoticeSchema), ...errors },
   }),
 } as const;

@@ -16,6 +16,7 @@ import type { TerminalTarget } from '../../protocols/targets/terminal.js';
 import { WebTerminalDoor } from '../../protocols/web-terminal.js';
 import { api, type RouteTypes } from '../contract/index.js';
 import { addRoute, localPath } from '../contract-route.js';
+import { pageOf } from '../paging.js';
 import { errorPage, PAGE_HEADERS, PAGE_SCRIPT, startPage } from '../openpsm-page.js';
 
 const open = { config: { auth: false } } as const;
@@ -59,7 +60,7 @@ export const openpsmRoutes =
       if (r.status === 'token_expired') throw new AppError(410, 'token_expired', r.message);
       throw new AppError(502, 'iam_error', r.message);
     });
-    addRoute(app, api.openpsm.endNotices, { config: { permission: 'audit' } })(async () => ({ items: await gateway.notices() }));
+    addRoute(app, api.openpsm.endNotices, { config: { permission: 'audit' } })(async (req) => pageOf(await gateway.notices(), req.query));
 
     type TerminalRequest = { Params: RouteTypes<typeof api.openpsm.terminal>['Params']; Querystring: RouteTypes<typeof api.openpsm.terminal>['Querystring'] };
     // A WebSocket route: a plain GET (no upgrade) is answered in the uniform error shape.
