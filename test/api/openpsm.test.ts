@@ -25,7 +25,7 @@ for (const kind of DB_KINDS) {
         store: t.core.store,
         settings: t.core.settings,
         dataKeys: t.core.dataKeys,
-        sessions: { live: new Map(), onSessionEnd: () => undefined } as unknown as Sessions,
+        sessions: { live: new Map(), onSessionEnd: () => undefined, start: (plan: Parameters<Sessions['start']>[0], ctx: Parameters<Sessions['start']>[1]) => t.core.sessions.start(plan, ctx) } as unknown as Sessions,
         audit: t.core.audit,
         log: t.core.log,
         client: new IamClient(() => t.core.settings.get('openpsmTrustedCa')),
@@ -50,15 +50,17 @@ for (const kind of DB_KINDS) {
     });
 
     it('a notice owed when the process stopped mid-session is sent by the next one', async () => {
-      const id = await psm.ready();
-      const loginSessionId = (await t.core.store.db.selectFrom('openpsmLinks').select('id').orderBy('createdAt', 'desc').limit(1).executeTakeFirstOrThrow()).id;
+      const q = await psm.link();
+      const loginSessionId = q.get('LoginSessionID')!;
+      const id = await psm.start(q);
+      assert.equal((await t.core.openpsm.gateway.submitPassword(id, psm.master, '127.0.0.1')).status, 'ready');
       // The old process stops sending (as if it died); its session is live.
       t.core.openpsm.gateway.stop();
       const handle = await t.core.openpsm.gateway.open(id, { clientIp: '127.0.0.1' });
       let n = await notice(loginSessionId);
       assert.equal(n.outcome, null);
       assert.equal(n.attempts, 0);
-      assert.ok(!n.apiKeySealed.includes(new URL('https://x').host) && n.apiKeySealed.length > 20, 'the ApiKey is sealed');
+      assert.ok(!n.apiKeySealed.includes(q.get('ApiKey')!), 'the ApiKey is sealed');
       const next = freshGateway();
       try {
         await next.resume();
@@ -81,10 +83,14 @@ for (const kind of DB_KINDS) {
 
     it('an IAM that is down gets the call again later (backoff), then it is delivered', async () => {
       assert.equal((await t.req('PATCH', '/api/v1/settings', { token: t.adminToken, body: { openpsmEndSessionBackoffSeconds: 3600 } })).statusCode, 200);
-      const id = await psm.ready();
-      const loginSessionId = (await t.core.store.db.selectFrom('openpsmLinks').select('id').orderBy('createdAt', 'desc').limit(1).executeTakeFirstOrThrow()).id;
+      const q = await psm.link();
+      const loginSessionId = q.get('LoginSessionID')!;
       const gw = freshGateway();
       try {
+        const started = await gw.begin(Object.fromEntries(q), '127.0.0.1');
+        assert.ok(started.ok);
+        const id = started.id;
+        assert.equal((await gw.submitPassword(id, psm.master, '127.0.0.1')).status, 'ready');
         psm.proxy.down = true;
         const handle = await gw.open(id, { clientIp: '127.0.0.1' });
         await t.core.store.db.updateTable('openpsmEndNotices').set({ nextAt: Date.now() }).where('loginSessionId', '=', loginSessionId).execute();
