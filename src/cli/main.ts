@@ -14,6 +14,7 @@ import { bootstrapAdmin, withCore } from './offline.js';
 import { auditVerify, checkpointExport, recordingVerify, type AuditVerifyOptions } from './verify.js';
 import { registerPersonal } from './personal.js';
 import { registerCheckoutCommands } from './checkout.js';
+import { registerOpenPsm } from './openpsm.js';
 import { registerStepUp, withStepUp } from './step-up.js';
 import { askConsent, launchWithConsentPrompt } from './consent.js';
 
@@ -287,6 +288,7 @@ program
     process.stderr.write(`single-use ticket, valid until ${r.expiresAt}\n`);
   });
 registerPersonal(program, { session, out, table, secretIdOf });
+registerOpenPsm(program, { session, out, table, secretIdOf });
 registerStepUp(program, session);
 const sessions = program.command('sessions').description('live and past sessions');
 sessions
