@@ -114,6 +114,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   await core.audit.record(SYSTEM, { action: 'system.start', details: { version: core.version, database: store.kind, httpPort: port } });
   // Signed at once: checkpoints are required, and this also covers whatever a crash left unsigned.
   await core.audit.checkpoint();
+  // OpenPSM endsession calls a previous run still owed (their sessions ended with it) go out now.
+  await core.openpsm.gateway.resume().catch((err) => log.error({ err: { message: (err as Error).message } }, 'resuming OpenPSM endsession notices failed'));
   announce(`gatehouse: ssh door on port ${ssh.port}`);
   announce(`gatehouse: rdp door on port ${rdp.port}`);
   announce(`gatehouse: listening on ${url} (database: ${store.kind}, data dir: ${config.dataDir}${tls.selfSigned ? `, self-signed TLS ${tls.fingerprint256}` : ''})`);
@@ -140,6 +142,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     await core.auth.flushSignInSummaries().catch(() => {});
     await core.audit.record(SYSTEM, { action: 'system.stop' }).catch(() => {});
     await core.audit.checkpoint().catch(() => {});
+    core.openpsm.gateway.stop();
     await store.close();
   };
   return { core, app, url, sshPort: ssh.port, rdpPort: rdp.port, preauth: () => ({ https: webGate.stats(), ssh: ssh.preauth.stats(), rdp: rdp.preauth.stats() }), doors: () => doors.health(), stop };

@@ -16,6 +16,7 @@ import { registerPersonal } from './personal.js';
 import { registerCheckoutCommands } from './checkout.js';
 import { registerAccountCommands } from './accounts.js';
 import { registerEcm } from './ecm.js';
+import { registerOpenPsm } from './openpsm.js';
 import { registerStepUp, withStepUp } from './step-up.js';
 import { askConsent, launchWithConsentPrompt } from './consent.js';
 
@@ -290,6 +291,7 @@ program
     process.stderr.write(`single-use ticket, valid until ${r.expiresAt}\n`);
   });
 registerPersonal(program, { session, out, table, secretIdOf });
+registerOpenPsm(program, { session, out, table, secretIdOf });
 registerStepUp(program, session);
 registerEcm(program, { session, out, table, secretIdOf });
 const sessions = program.command('sessions').description('live and past sessions');

@@ -38,6 +38,9 @@ import { join } from 'node:path';
 import { CredentialProvider, RETRIEVE_CHECKOUT_SECONDS } from './webservices/provider.js';
 import { TokenCache } from './webservices/token-cache.js';
 import { DelegatedTrust } from './webservices/trust.js';
+import { OpenPsmGateway } from './openpsm/gateway.js';
+import { IamClient } from './openpsm/iam-client.js';
+import { OpenPsmIam } from './openpsm/iam.js';
 
 export interface Core {
   config: Config;
@@ -78,6 +81,8 @@ export interface Core {
   health: Health;
   /** The credential-provider API for an Endpoint Credential Manager (issue 13, core/webservices). */
   webservices: { provider: CredentialProvider; trust: DelegatedTrust; tokens: TokenCache };
+  /** The OpenPSM start flow (seed 003): this node as the session gateway, and as the IAM. */
+  openpsm: { gateway: OpenPsmGateway; iam: OpenPsmIam };
   version: string;
 }
 
@@ -138,10 +143,14 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   webservices.provider.rotateAfterUse(async (secretId) => {
     setTimeout(() => void rotation.afterUse(secretId, 'retrieve'), RETRIEVE_CHECKOUT_SECONDS * 1000).unref();
   });
+  const openpsm = {
+    gateway: new OpenPsmGateway({ store, settings, dataKeys, sessions, audit, log, client: new IamClient(() => settings.get('openpsmTrustedCa')) }),
+    iam: new OpenPsmIam({ store, settings, audit, dir, secrets, personal, accessGate, policies, checkouts }),
+  };
   await dir.seedBuiltinRoles();
   await templates.seedBuiltins();
   await launchers.seedBuiltins();
-  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, sshKeys, checkouts, launching, policies, accessRequests, accessGate, stepUp, notifier, targetAccounts, rotation, heartbeat, health, webservices, version: VERSION };
+  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, sshKeys, checkouts, launching, policies, accessRequests, accessGate, stepUp, notifier, targetAccounts, rotation, heartbeat, health, webservices, openpsm, version: VERSION };
 }
 
 /** Creates the first administrator when the directory is empty. Returns the password only when it was generated. */

@@ -153,6 +153,69 @@ export const SETTINGS = {
     description: 'Minutes a cached per-user token of an application (the token cache, sealed) stays valid before a new one is made. Clear Token Cache empties the cache.',
     parse: int(1, 1440),
   } satisfies Def<number>,
+  // OpenPSM start flow (seed 003, docs/integrations/openpsm.md).
+  openpsmAllowedApiUrls: {
+    default: [] as string[],
+    description: 'Gateway side: the IAM API URLs (https origins, e.g. https://api.example.com) a /start request may name as ApiUrl. Empty: /start refuses every request.',
+    parse: (v: unknown): string[] => {
+      if (!Array.isArray(v) || v.length > 50) throw new Error('must be a list of at most 50 https URLs');
+      return v.map((u) => {
+        if (typeof u !== 'string' || u.length > 512) throw new Error('must be a list of https URLs');
+        let url: URL;
+        try {
+          url = new URL(u);
+        } catch {
+          throw new Error(`has an entry that is no URL: ${JSON.stringify(u)}`);
+        }
+        if (url.protocol !== 'https:') throw new Error(`entries must be https: ${JSON.stringify(u)}`);
+        if (url.username || url.password || url.search || url.hash) throw new Error(`entries must not carry credentials, a query or a fragment: ${JSON.stringify(u)}`);
+        return url.origin + url.pathname.replace(/\/+$/, '');
+      });
+    },
+  } satisfies Def<string[]>,
+  openpsmTrustedCa: {
+    default: '',
+    description: 'Gateway side: PEM certificates trusted, besides the system store, for calls to an allowed ApiUrl (an IAM with a private CA). Empty: the system store only.',
+    parse: (v: unknown) => {
+      if (typeof v !== 'string' || v.length > 65536) throw new Error('must be PEM text of at most 64 KiB, or empty');
+      if (v !== '' && !v.includes('-----BEGIN CERTIFICATE-----')) throw new Error('must hold PEM certificates (-----BEGIN CERTIFICATE-----)');
+      return v;
+    },
+  } satisfies Def<string>,
+  openpsmEndSessionBackoffSeconds: {
+    default: 5,
+    description: 'Gateway side: the first wait before an endsession call is tried again after an error other than 401; it doubles each time (at most an hour). 0 retries at once.',
+    parse: int(0, 3600),
+  } satisfies Def<number>,
+  openpsmGatewayUrl: {
+    default: '',
+    description: 'IAM side: the https URL of the gateway whose /start this node sends people to (e.g. https://psm.example.com). Empty: this node issues no /start redirects.',
+    parse: (v: unknown) => {
+      if (v === '') return '';
+      if (typeof v !== 'string') throw new Error('must be a string');
+      let url: URL;
+      try {
+        url = new URL(v);
+      } catch {
+        throw new Error('must be an https URL');
+      }
+      if (url.protocol !== 'https:' || url.search || url.hash || url.username) throw new Error('must be an https URL without query, fragment or credentials');
+      return url.origin + url.pathname.replace(/\/+$/, '');
+    },
+  } satisfies Def<string>,
+  openpsmApplicationKey: {
+    default: '',
+    description: 'IAM side: the ApiApplicationKey (a GUID) this node hands the gateway in /start and expects back on getcredential and endsession. Empty: those routes answer 403.',
+    parse: (v: unknown) => {
+      if (v !== '' && (typeof v !== 'string' || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v))) throw new Error('must be a GUID, or empty');
+      return v as string;
+    },
+  } satisfies Def<string>,
+  openpsmLinkSeconds: {
+    default: 300,
+    description: 'IAM side: seconds a /start redirect (its LoginSessionID and ApiKey) may be used for getcredential. endsession stays accepted for its session afterwards.',
+    parse: int(30, 86400),
+  } satisfies Def<number>,
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;

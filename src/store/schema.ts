@@ -435,7 +435,45 @@ export interface WebserviceTokensTable {
   expiresAt: number;
 }
 
+/** OpenPSM (IAM side): a /start redirect issued for one secret or personal credential (010_openpsm). */
+export interface OpenpsmLinksTable {
+  id: string;
+  tokenHash: string;
+  userId: string;
+  secretId: string | null;
+  personalCredentialId: string | null;
+  mode: string;
+  checkoutId: string | null;
+  createdAt: number;
+  expiresAt: number;
+  sessionUuid: string | null;
+  fetchedAt: number | null;
+  endedAt: number | null;
+}
+
+/** OpenPSM (gateway side): an endsession call still owed to an IAM (010_openpsm). */
+export interface OpenpsmEndNoticesTable {
+  sessionUuid: string;
+  apiUrl: string;
+  loginSessionId: string;
+  credentialId: string;
+  computerId: string;
+  dataKeyId: string;
+  apiKeySealed: string;
+  appKey: string;
+  gatewaySessionId: string | null;
+  attempts: number;
+  unauthorized: number;
+  nextAt: number;
+  lastError: string | null;
+  createdAt: number;
+  outcome: string | null;
+  doneAt: number | null;
+}
+
 export interface Database {
+  openpsmLinks: OpenpsmLinksTable;
+  openpsmEndNotices: OpenpsmEndNoticesTable;
   accessPolicies: AccessPoliciesTable;
   accessRequests: AccessRequestsTable;
   accessApprovals: AccessApprovalsTable;

@@ -142,7 +142,7 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
     openapi: {
       openapi: '3.0.3',
       info: { title: 'Gatehouse API', version: core.version, description: 'Privileged session gateway: vault, identities, audit. Errors are {error: {code, message}}.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, applicationKey: { type: 'apiKey', in: 'header', name: 'X-Api-Application-Key' } } },
       security: [{ bearer: [] }],
     },
   });

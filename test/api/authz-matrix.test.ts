@@ -12,6 +12,7 @@ import { Auth } from '../../src/core/identity/auth.js';
 import { BUILTIN_ROLES } from '../../src/core/identity/permissions.js';
 import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
 import { documentedRoutes, registeredRoutes } from '../support/routes.js';
+import { openpsmLoop, type OpenPsmLoop } from '../support/openpsm.js';
 import { sshPublicKeyLine } from '../support/ssh-public-key.js';
 
 const ROLES = ['Administrator', 'User', 'Auditor', 'Application'] as const;
@@ -187,6 +188,16 @@ const TABLE: Record<string, Row> = {
   'DELETE /api/v1/webservices/applications/:id':  [Y, Y, Y, Y],
   'GET /api/v1/webservices/token-cache':          [Y, N, N, N],
   'DELETE /api/v1/webservices/token-cache':       [Y, N, N, N],
+  // OpenPSM (seed 003): the IAM calls authenticate with the gateway's application key and the
+  // link's ApiKey, the start page's calls with the start's id, not with a Gatehouse sign-in;
+  // issuing a /start link needs launch; the owed endsession calls are audit information
+  'POST /api/services/v1/secureaccessgateway/getcredential': PUBLIC,
+  'POST /api/services/v1/secureaccessgateway/endsession':    PUBLIC,
+  'POST /api/v1/openpsm/links':                   [Y, Y, N, N],
+  'GET /api/v1/openpsm/starts/:id':               PUBLIC,
+  'POST /api/v1/openpsm/starts/:id/password':     PUBLIC,
+  'GET /api/v1/openpsm/starts/:id/terminal':      PUBLIC,
+  'GET /api/v1/openpsm/end-notices':              [Y, N, Y, N],
 };
 
 interface Actor {
@@ -206,6 +217,8 @@ interface Call {
   during?: (response: Promise<unknown>) => Promise<void>;
   /** The status an allowed call answers with, for a call that cannot be a 2xx through app.inject (a WebSocket). */
   allowed?: number;
+  /** Headers of the call's own authentication (OpenPSM: the gateway's keys), sent with or without a token. */
+  headers?: Record<string, string>;
 }
 interface Fixtures {
   folderId: string;
@@ -245,6 +258,7 @@ for (const kind of DB_KINDS) {
     const uniq = (p: string) => `${p}-${++n}`;
     const actors = {} as Record<RoleName, Actor>;
     let fx: Fixtures;
+    let psm: OpenPsmLoop;
 
     const admin = async (method: string, url: string, body?: unknown, expect = [200, 201, 204]) => {
       const r = await t.req(method, url, { token: t.adminToken, body });
@@ -324,6 +338,19 @@ for (const kind of DB_KINDS) {
     const CALLS: Record<string, (a: Actor) => Promise<Call>> = {
       'GET /healthz': async () => ({ method: 'GET', url: '/healthz' }),
       'GET /api/openapi.json': async () => ({ method: 'GET', url: '/api/openapi.json' }),
+      'POST /api/services/v1/secureaccessgateway/getcredential': async () => {
+        const q = await psm.link();
+        return { method: 'POST', url: '/api/services/v1/secureaccessgateway/getcredential', headers: psm.headers(q), body: psm.body(q) };
+      },
+      'POST /api/services/v1/secureaccessgateway/endsession': async () => {
+        const { q, session } = await psm.fetched();
+        return { method: 'POST', url: '/api/services/v1/secureaccessgateway/endsession', headers: psm.headers(q), body: { session, loginsessionid: q.get('LoginSessionID') } };
+      },
+      'POST /api/v1/openpsm/links': async () => ({ method: 'POST', url: '/api/v1/openpsm/links', body: { secretId: fx.secretId, mode: 'SSH' } }),
+      'GET /api/v1/openpsm/starts/:id': async () => ({ method: 'GET', url: `/api/v1/openpsm/starts/${await psm.start(await psm.link())}` }),
+      'POST /api/v1/openpsm/starts/:id/password': async () => ({ method: 'POST', url: `/api/v1/openpsm/starts/${await psm.start(await psm.link())}/password`, body: { password: psm.master } }),
+      'GET /api/v1/openpsm/starts/:id/terminal': async () => ({ method: 'GET', url: `/api/v1/openpsm/starts/${await psm.ready()}/terminal?cols=80&rows=24`, allowed: 426 }),
+      'GET /api/v1/openpsm/end-notices': async () => ({ method: 'GET', url: '/api/v1/openpsm/end-notices' }),
       'GET /api/v1/settings': async () => ({ method: 'GET', url: '/api/v1/settings' }),
       'PATCH /api/v1/settings': async () => ({ method: 'PATCH', url: '/api/v1/settings', body: { lockoutMinutes: 15 } }),
       'POST /api/v1/admin/rotate-master-key': async () => ({ method: 'POST', url: '/api/v1/admin/rotate-master-key', body: {} }),
@@ -534,7 +561,7 @@ for (const kind of DB_KINDS) {
 
     const send = async (a: Actor | null, r: Call) => {
       const token = r.token === null ? undefined : (r.token ?? a?.token);
-      const res = t.req(r.method, r.url, { ...(token ? { token } : {}), ...(r.body !== undefined ? { body: r.body } : {}) });
+      const res = t.req(r.method, r.url, { ...(token ? { token } : {}), ...(r.body !== undefined ? { body: r.body } : {}), ...(r.headers ? { headers: r.headers } : {}) });
       await r.during?.(res);
       return res;
     };
@@ -560,8 +587,10 @@ for (const kind of DB_KINDS) {
       await admin('PATCH', '/api/v1/settings', { webservicesEnabled: true, sessionConnector: true });
       fx = { folderId: folder.id, secretId: secret.id, client, sessionId: '', policySecretId: policySecret.id, requesterToken: requester.token };
       fx.sessionId = (await mkSession(false)).id;
+      psm = await openpsmLoop(t, fx.secretId);
     });
     after(async () => {
+      await psm?.close();
       await t?.core.sessions.endAll('test over');
       await t?.close();
     });
@@ -603,8 +632,9 @@ for (const kind of DB_KINDS) {
         const make = CALLS[route];
         assert.ok(make, `no request for ${route}`);
         // Without a token: public routes answer, all others want authentication.
-        const anon = await send(null, { ...(await make(actors.User)), token: null });
-        if (row === PUBLIC) assert.ok(anon.statusCode < 300, `${route} without a token: ${anon.statusCode} ${anon.body}`);
+        const anonCall = { ...(await make(actors.User)), token: null };
+        const anon = await send(null, anonCall);
+        if (row === PUBLIC) assert.ok(anonCall.allowed ? anon.statusCode === anonCall.allowed : anon.statusCode < 300, `${route} without a token: ${anon.statusCode} ${anon.body}`);
         else {
           assert.equal(anon.statusCode, 401, `${route} without a token: ${anon.body}`);
           assert.equal(anon.json().error.code, 'unauthorized');

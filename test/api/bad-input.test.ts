@@ -11,6 +11,7 @@ import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { Ajv } from 'ajv';
 import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
 import { documentedRoutes, registeredRoutes } from '../support/routes.js';
+import { openpsmLoop, type OpenPsmLoop } from '../support/openpsm.js';
 import { sshPublicKeyLine } from '../support/ssh-public-key.js';
 
 type Json = Record<string, unknown>;
@@ -189,6 +190,16 @@ function queryMutations(params: QueryParam[], base: Record<string, string>): { n
 }
 
 interface Fixtures {
+  /** OpenPSM (test/support/openpsm.ts): the application key, and getcredential/endsession calls each on a fresh link. */
+  psmAppKey: string;
+  psmWrongMaster: { headers: Record<string, string>; body: Json };
+  psmMismatch: { headers: Record<string, string>; body: Json };
+  psmUsed: { headers: Record<string, string>; body: Json };
+  psmEndMismatch: { headers: Record<string, string>; body: Json };
+  psmEndUnfetched: { headers: Record<string, string>; body: Json };
+  /** A start waiting for its master password, and one whose credential was retrieved. */
+  psmPendingId: string;
+  psmReadyId: string;
   adminId: string;
   selfToken: string;
   /** A second session of the self user, for the logout route. */
@@ -246,6 +257,46 @@ interface Fixtures {
 /** One entry per route: a valid request plus route-specific mistakes. */
 const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
     'GET /healthz': { public: true, extra: [{ name: 'junk query and body are ignored', url: '/healthz?x=%3Cscript%3E&limit=abc', payload: '{bad', headers: { 'content-type': 'application/json' }, expect: 200 }] },
+    'POST /api/services/v1/secureaccessgateway/getcredential': {
+      public: true,
+      body: { computer: 'c1', credential: MISSING_ID, password: 'x', mode: 'SSH', session: MISSING_ID, loginsessionid: MISSING_ID },
+      extra: [
+        { name: 'no access token', url: '/api/services/v1/secureaccessgateway/getcredential', token: null, headers: { 'x-api-application-key': fx.psmAppKey }, body: fx.psmMismatch.body, expect: 401, code: 'invalid_token' },
+        { name: 'unknown access token', url: '/api/services/v1/secureaccessgateway/getcredential', token: null, headers: { authorization: 'Bearer no-such-token', 'x-api-application-key': fx.psmAppKey }, body: fx.psmMismatch.body, expect: 401, code: 'invalid_token' },
+        { name: 'no application key', url: '/api/services/v1/secureaccessgateway/getcredential', token: null, headers: { authorization: fx.psmMismatch.headers?.authorization ?? '' }, body: fx.psmMismatch.body, expect: 403, code: 'invalid_application_key' },
+        { name: 'wrong application key', url: '/api/services/v1/secureaccessgateway/getcredential', token: null, headers: { ...fx.psmMismatch.headers, 'x-api-application-key': MISSING_ID }, body: fx.psmMismatch.body, expect: 403, code: 'invalid_application_key' },
+        { name: 'another credential than the link', url: '/api/services/v1/secureaccessgateway/getcredential', token: null, headers: fx.psmMismatch.headers, body: fx.psmMismatch.body, expect: 400, code: 'link_mismatch' },
+        { name: 'wrong master password', url: '/api/services/v1/secureaccessgateway/getcredential', token: null, headers: fx.psmWrongMaster.headers, body: fx.psmWrongMaster.body, expect: 401, code: 'invalid_master_password' },
+        { name: 'credential already retrieved', url: '/api/services/v1/secureaccessgateway/getcredential', token: null, headers: fx.psmUsed.headers, body: fx.psmUsed.body, expect: 409, code: 'link_used' },
+      ],
+    },
+    'POST /api/services/v1/secureaccessgateway/endsession': {
+      public: true,
+      body: { session: MISSING_ID, loginsessionid: MISSING_ID },
+      extra: [
+        { name: 'unknown access token', url: '/api/services/v1/secureaccessgateway/endsession', token: null, headers: { authorization: 'Bearer no-such-token', 'x-api-application-key': fx.psmAppKey }, body: fx.psmEndMismatch.body, expect: 401, code: 'invalid_token' },
+        { name: 'another session', url: '/api/services/v1/secureaccessgateway/endsession', token: null, headers: fx.psmEndMismatch.headers, body: fx.psmEndMismatch.body, expect: 400, code: 'link_mismatch' },
+        { name: 'credential never retrieved', url: '/api/services/v1/secureaccessgateway/endsession', token: null, headers: fx.psmEndUnfetched.headers, body: fx.psmEndUnfetched.body, expect: 400, code: 'link_mismatch' },
+      ],
+    },
+    'POST /api/v1/openpsm/links': {
+      body: { secretId: fx.secretId, mode: 'SSH' },
+      extra: [
+        { name: 'unknown secret', url: '/api/v1/openpsm/links', body: { secretId: MISSING_ID, mode: 'SSH' }, expect: 404, code: 'not_found' },
+        { name: "someone else's personal credential", url: '/api/v1/openpsm/links', body: { secretId: fx.secretId, mode: 'SSH', personalCredentialId: fx.selfPersonalId }, expect: 403, code: 'not_your_credential' },
+      ],
+    },
+    'GET /api/v1/openpsm/starts/:id': { public: true },
+    'POST /api/v1/openpsm/starts/:id/password': {
+      public: true,
+      body: { password: 'x' },
+      extra: [
+        { name: 'wrong master password', url: `/api/v1/openpsm/starts/${fx.psmPendingId}/password`, body: { password: 'not-the-master-password' }, expect: 401, code: 'invalid_master_password' },
+        { name: 'credential already retrieved', url: `/api/v1/openpsm/starts/${fx.psmReadyId}/password`, body: { password: 'x' }, expect: 409, code: 'already_unlocked' },
+      ],
+    },
+    'GET /api/v1/openpsm/starts/:id/terminal': { public: true },
+    'GET /api/v1/openpsm/end-notices': {},
     'GET /api/openapi.json': { public: true, extra: [{ name: 'junk query is ignored', url: '/api/openapi.json?format=%3Cx%3E&x=' + 'y'.repeat(4 * KIB), expect: 200 }, { name: 'NUL in the query', url: '/api/openapi.json?format=%00', expect: 400, code: 'invalid_request' }] },
     'GET /api/v1/settings': {},
     'PATCH /api/v1/settings': {
@@ -758,6 +809,7 @@ for (const kind of DB_KINDS) {
     let t: TestApp;
     let doc: { paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: Schema }> }; parameters?: { in: string; name: string; required?: boolean; schema: Schema }[] }>> };
     let specs: Record<string, Spec>;
+    let psm: OpenPsmLoop;
     /** A browser session of the self user (gh_session=…), for the cookie and CSRF cases. */
     let sessionCookie: string;
     const ajv = new Ajv({ strict: false, coerceTypes: false, allErrors: false });
@@ -821,10 +873,28 @@ for (const kind of DB_KINDS) {
       const selfTrustId = randomUUID();
       await t.core.store.db.insertInto('webserviceTrusts').values({ id: selfTrustId, applicationId: appAccount.id, applicationName: 'target-app', userId: self.id, status: 'pending', endpoint: 'h1', requestedAt: Date.now(), decidedAt: null, lastUsedAt: null }).execute();
       const rdsLauncher = await ok('POST', '/api/v1/launchers', { name: 'target-rds-launcher', type: 'session-connector', childType: 'rdp', gatewayHost: 'gw.example.net', options: { rdsServerCredentials: secret.id } });
+      psm = await openpsmLoop(t, secret.id, adminMaster);
+      const call = async (password?: string) => {
+        const q = await psm.link();
+        return { headers: psm.headers(q), body: psm.body(q, password) };
+      };
+      const used = await psm.fetched();
+      const endMismatch = await psm.fetched();
+      const unfetched = await psm.link();
+      const mismatch = await call();
       specs = makeSpecs({
         selfTrustId,
         appToken: appLogin.token,
         rdsLauncherId: rdsLauncher.id,
+
+        psmAppKey: psm.appKey,
+        psmWrongMaster: await call('not-the-master-password'),
+        psmMismatch: { ...mismatch, body: { ...mismatch.body, credential: MISSING_ID } },
+        psmUsed: { headers: psm.headers(used.q), body: psm.body(used.q) },
+        psmEndMismatch: { headers: psm.headers(endMismatch.q), body: { session: MISSING_ID, loginsessionid: endMismatch.q.get('LoginSessionID')! } },
+        psmEndUnfetched: { headers: psm.headers(unfetched), body: { session: MISSING_ID, loginsessionid: unfetched.get('LoginSessionID')! } },
+        psmPendingId: await psm.start(await psm.link()),
+        psmReadyId: await psm.ready(),
         policyId: policy.id,
         policySecretId: policySecret.id,
         requestId: pending.id,
@@ -860,7 +930,10 @@ for (const kind of DB_KINDS) {
       });
 
     });
-    after(async () => t?.close());
+    after(async () => {
+      await psm?.close();
+      await t?.close();
+    });
 
     const operation = (route: string) => {
       const [method, path] = route.split(' ') as [string, string];

@@ -97,6 +97,13 @@ for (const kind of DB_KINDS) {
       }
       fx.sessionId = await session(['uptime', 'whoami', 'hostname']);
       await session(['uptime']);
+      // Two settled OpenPSM endsession notices (the list of GET /api/v1/openpsm/end-notices).
+      for (const n of [1, 2]) {
+        await t.core.store.db
+          .insertInto('openpsmEndNotices')
+          .values({ sessionUuid: `00000000-0000-4000-8000-00000000000${n}`, apiUrl: 'https://iam.example.com', loginSessionId: `00000000-0000-4000-9000-00000000000${n}`, credentialId: 'c', computerId: 'c', dataKeyId: 'k', apiKeySealed: 'sealed', appKey: 'a', gatewaySessionId: null, attempts: 1, unauthorized: 0, nextAt: Date.now(), lastError: null, createdAt: Date.now() + n, outcome: 'delivered', doneAt: Date.now() })
+          .execute();
+      }
     });
     after(async () => t?.close());
 
@@ -114,6 +121,8 @@ for (const kind of DB_KINDS) {
         'access-policies': fx.policyId,
         'access-requests': fx.requestId,
         'personal-credentials': fx.personalId,
+        // OpenPSM start pages: no start exists here (GET answers 404; the page is no list).
+        starts: 'no-such-start',
       };
       const baseQuery: Record<string, string> = { '/api/v1/recordings': 'q=uptime' };
       const urlOf = (route: string) =>
@@ -151,6 +160,7 @@ for (const kind of DB_KINDS) {
         '/api/v1/launchers',
         '/api/v1/me/personal-credentials',
         '/api/v1/me/ssh-keys',
+        '/api/v1/openpsm/end-notices',
         '/api/v1/recordings',
         '/api/v1/recordings/:sessionId/text',
         '/api/v1/roles',

@@ -151,6 +151,21 @@ export class PersonalVault {
     }
   }
 
+  /**
+   * The person's vault key for a master password entered outside their own sign-in session
+   * (OpenPSM getcredential, src/core/openpsm/iam.ts); wrong guesses count as for unlock.
+   */
+  async openWithMaster(userId: string, masterPassword: string): Promise<Buffer> {
+    return this.open(userId, masterPassword);
+  }
+
+  /** One of the person's personal credentials opened with their vault key (username, domain and secret values). */
+  async openOwn(userId: string, vaultKey: Buffer, credentialId: string): Promise<{ values: Record<string, string>; machine: string | null; port: number | null; protocol: string | null } | null> {
+    const row = await this.store.db.selectFrom('personalCredentials').selectAll().where('id', '=', credentialId).executeTakeFirst();
+    if (!row || row.userId !== userId) return null;
+    return { values: { ...openCredential(vaultKey, userId, row.id, row), username: row.username, ...(row.domain ? { domain: row.domain } : {}) }, machine: row.machine, port: row.port, protocol: row.protocol };
+  }
+
   private async wrapUnder(userId: string, masterPassword: string, vaultKey: Buffer): Promise<{ kdf: string; salt: string; verifier: string; wrappedKey: string }> {
     const salt = newSalt();
     const kek = await deriveKek(masterPassword, salt, DEFAULT_KDF);

@@ -30,6 +30,12 @@ const settingProps = {
   webservicesFallbackToLocal: { type: 'boolean' },
   webservicesIncludeDefaultOrganization: { type: 'boolean' },
   webservicesTokenMinutes: { type: 'integer', minimum: 1, maximum: 1440 },
+  openpsmAllowedApiUrls: { type: 'array', maxItems: 50, items: { type: 'string', maxLength: 512 } },
+  openpsmTrustedCa: { type: 'string', maxLength: 65536 },
+  openpsmEndSessionBackoffSeconds: { type: 'integer', minimum: 0, maximum: 3600 },
+  openpsmGatewayUrl: { type: 'string', maxLength: 2048 },
+  openpsmApplicationKey: { type: 'string', maxLength: 36 },
+  openpsmLinkSeconds: { type: 'integer', minimum: 30, maximum: 86400 },
 } as const;
 export const SETTING_NAMES = Object.keys(settingProps) as (keyof typeof settingProps)[];
 
@@ -63,7 +69,7 @@ export const system = {
     response: {
       200: obj({
         values: settingValues,
-        definitions: recordOf(SETTING_NAMES as unknown as readonly (keyof typeof settingProps)[], obj({ default: { type: ['string', 'number', 'boolean'] }, description: text })),
+        definitions: recordOf(SETTING_NAMES as unknown as readonly (keyof typeof settingProps)[], obj({ default: { type: ['string', 'number', 'boolean', 'array'], items: { type: 'string' } }, description: text })),
       }),
       ...errors,
     },

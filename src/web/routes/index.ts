@@ -17,6 +17,7 @@ import { terminalRoutes } from './terminal.js';
 import { personalRoutes } from './personal.js';
 import { webservicesRoutes } from './webservices.js';
 import type { WebTerminalDoor } from '../../protocols/web-terminal.js';
+import { openpsmRoutes } from './openpsm.js';
 
 export interface DoorInfo {
   sshHostKeys: string[];
@@ -41,4 +42,5 @@ export const routes =
     await app.register(accessRoutes(core), { prefix: '/api/v1' });
     await app.register(personalRoutes(core), { prefix: '/api/v1' });
     await app.register(webservicesRoutes(core), { prefix: '/api/v1' });
+    await app.register(openpsmRoutes(core, terminal));
   };

@@ -44,7 +44,7 @@ export function Settings() {
   const [errors, setErrors] = useState<Record<string, string>>({});
   const { busy, error, setError, run } = useSubmit();
   // The form holds every value as typed (text), switches as booleans.
-  const reset = () => settings.data && setValues(Object.fromEntries(Object.entries(settings.data.values).map(([k, v]) => [k, typeof v === 'boolean' ? v : String(v)])));
+  const reset = () => settings.data && setValues(Object.fromEntries(Object.entries(settings.data.values).map(([k, v]) => [k, typeof v === 'boolean' ? v : Array.isArray(v) ? v.join(', ') : String(v)])));
 
   useEffect(() => {
     reset();
@@ -63,6 +63,8 @@ export function Settings() {
       const def = d.definitions[k]!.default;
       const v = values[k]!;
       if (typeof def === 'boolean') body[k] = v;
+      // A list setting (openpsmAllowedApiUrls) is edited as comma- or space-separated text.
+      else if (Array.isArray(def)) body[k] = String(v).split(/[\s,]+/).filter(Boolean);
       else if (typeof def === 'number') {
         const n = Number(v);
         if (String(v).trim() === '' || !Number.isInteger(n)) return setErrors({ [k]: 'Enter a whole number.' });

@@ -1,0 +1,331 @@
+// Gatehouse as the OpenPSM session gateway (seed 003): a /start request is checked (params.ts),
+// held while the person enters their master password, which goes once to the IAM's
+// getcredential; the answer drives one browser session (SSH or Telnet; RDP is refused at
+// /start: no browser RDP client exists yet). Server, Server2 and Server3 are tried in that
+// order. When the session ends the IAM is told through endsession: the notice is written to
+// the database when the session starts, so a restart still owes it; a 401 re-authenticates
+// (the ApiKey is opened again from its sealed copy) and retries, at most 7 times; other
+// errors back off (openpsmEndSessionBackoffSeconds, doubling). Every outcome is audited.
+import { connect } from 'node:net';
+import type { Logger } from 'pino';
+import type { Store } from '../../store/db.js';
+import type { Actor, AuditService } from '../audit/service.js';
+import { SYSTEM } from '../audit/service.js';
+import type { ConnectPlan, SessionHandle } from '../broker.js';
+import { AppError } from '../errors.js';
+import type { LauncherView } from '../launch/launchers.js';
+import type { SettingsService } from '../settings.js';
+import type { Sessions } from '../sessions/service.js';
+import { newId, now, randomToken } from '../util.js';
+import type { DataKeys } from '../vault/datakeys.js';
+import { credentialAnswer, ENDSESSION_PATH, GETCREDENTIAL_PATH, type CredentialAnswer, type IamClient } from './iam-client.js';
+import { checkStart, RDP_UNAVAILABLE, type StartRequest } from './params.js';
+
+/** The most 401 answers endsession takes (re-authenticating before each retry), per the seed. */
+export const END_UNAUTHORIZED_LIMIT = 7;
+/** Other errors: retried with backoff this many times, then the notice is abandoned (audited). */
+export const END_ERROR_LIMIT = 20;
+/** How long a start waits for its master password and its browser session. */
+export const START_TTL_MS = 10 * 60_000;
+
+export const WRONG_MASTER = 'Invalid Master Password. Enter your master password again.';
+export const TOKEN_EXPIRED = 'Your access token has expired. This tab closes: start the connection again from the portal.';
+export const IAM_FAILED = 'The credential could not be retrieved from the identity service.';
+
+const NEVER = 8_000_000_000_000_000; // "not due": the session is still live
+const aad = (sessionUuid: string) => `openpsm-end:${sessionUuid}`;
+
+interface PendingStart {
+  id: string;
+  start: StartRequest;
+  clientIp: string;
+  createdAt: number;
+  state: 'password' | 'ready' | 'used';
+  answer?: CredentialAnswer;
+  sessionUuid?: string;
+}
+
+export type PasswordOutcome = { status: 'ready' } | { status: 'wrong_password'; message: string } | { status: 'token_expired'; message: string } | { status: 'error'; message: string };
+
+export class OpenPsmGateway {
+  private readonly starts = new Map<string, PendingStart>();
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+  private stopped = false;
+
+  constructor(
+    private readonly deps: { store: Store; settings: SettingsService; dataKeys: DataKeys; sessions: Sessions; audit: AuditService; log: Logger; client: IamClient },
+  ) {
+    deps.sessions.onSessionEnd((s) => this.sessionEnded(s.id));
+  }
+
+  private actor(s: StartRequest, ip: string | null): Actor {
+    return { id: null, name: `openpsm:${s.targetPersonGuid}`, ip };
+  }
+
+  private sweep(): void {
+    for (const [id, s] of this.starts) if (s.createdAt + START_TTL_MS < now() || s.state === 'used') this.starts.delete(id);
+  }
+
+  /** GET /start: the seed's message when the request is refused, else the id of the page the person continues on. */
+  async begin(query: Record<string, unknown>, clientIp: string): Promise<{ ok: true; id: string } | { ok: false; message: string }> {
+    this.sweep();
+    const c = checkStart(query, await this.deps.settings.get('openpsmAllowedApiUrls'));
+    if (!c.ok) {
+      this.deps.log.warn({ event: 'OpenPsmStartRefused', detail: c.detail, clientIp }, `OpenPSM /start refused: ${c.detail}`);
+      await this.deps.audit.record({ id: null, name: null, ip: clientIp }, { action: 'openpsm.start', outcome: 'failure', details: { message: c.message, detail: c.detail } });
+      return { ok: false, message: c.message };
+    }
+    const s = c.start;
+    const base = { loginSessionId: s.loginSessionId, credentialId: s.credentialId, computerId: s.computerId, apiUrl: s.apiUrl, mode: s.mode, personal: s.isPersonalCred };
+    if (s.mode === 'RDP') {
+      await this.deps.audit.record(this.actor(s, clientIp), { action: 'openpsm.start', outcome: 'failure', details: { ...base, detail: 'browser RDP is not available' } });
+      return { ok: false, message: RDP_UNAVAILABLE };
+    }
+    const id = randomToken(24);
+    this.starts.set(id, { id, start: s, clientIp, createdAt: now(), state: 'password' });
+    await this.deps.audit.record(this.actor(s, clientIp), { action: 'openpsm.start', details: base });
+    return { ok: true, id };
+  }
+
+  private pending(id: string): PendingStart {
+    const p = this.starts.get(id);
+    if (!p || p.createdAt + START_TTL_MS < now()) throw new AppError(404, 'not_found', 'this connection request is unknown or has expired: start again from the portal');
+    return p;
+  }
+
+  /** What the start page shows (nothing secret). */
+  view(id: string): { state: PendingStart['state']; mode: string; computerId: string; delaySeconds: number; display: StartRequest['display'] } {
+    const p = this.pending(id);
+    return { state: p.state, mode: p.start.mode, computerId: p.start.computerId, delaySeconds: p.start.connectionDelaySeconds, display: p.start.display };
+  }
+
+  /** The master password goes to the IAM's getcredential once per attempt and is kept nowhere. */
+  async submitPassword(id: string, password: string, clientIp: string): Promise<PasswordOutcome> {
+    const p = this.pending(id);
+    if (p.state !== 'password') throw new AppError(409, 'already_unlocked', 'the credential was already retrieved for this connection request');
+    const s = p.start;
+    const session = newId();
+    const r = await this.deps.client.post(
+      { apiUrl: s.apiUrl, apiKey: s.apiKey, apiApplicationKey: s.apiApplicationKey },
+      GETCREDENTIAL_PATH,
+      { computer: s.computerId, credential: s.credentialId, password, mode: s.mode, session, loginsessionid: s.loginSessionId },
+    );
+    const audit = (outcome: 'success' | 'failure', details: Record<string, unknown>) =>
+      this.deps.audit.record(this.actor(s, clientIp), { action: 'openpsm.getcredential', outcome, details: { loginSessionId: s.loginSessionId, credentialId: s.credentialId, apiUrl: s.apiUrl, session, ...details } });
+    if (r.kind === 'unauthorized') {
+      await audit('failure', { reason: 'wrong_master_password' });
+      return { status: 'wrong_password', message: WRONG_MASTER };
+    }
+    if (r.kind === 'token_expired') {
+      this.starts.delete(id);
+      await audit('failure', { reason: 'token_expired' });
+      return { status: 'token_expired', message: TOKEN_EXPIRED };
+    }
+    const answer = r.kind === 'ok' ? credentialAnswer(r.body) : null;
+    if (!answer || !(answer.Server || answer.Server2 || answer.Server3)) {
+      this.starts.delete(id);
+      await audit('failure', { reason: r.kind === 'error' ? r.detail : 'the answer is not a credential with a server' });
+      this.deps.log.warn({ event: 'OpenPsmGetCredentialFailed', apiUrl: s.apiUrl, detail: r.kind === 'error' ? r.detail : 'bad answer' }, 'OpenPSM getcredential failed');
+      return { status: 'error', message: IAM_FAILED };
+    }
+    p.answer = answer;
+    p.sessionUuid = session;
+    p.state = 'ready';
+    await audit('success', { userName: answer.UserName, servers: [answer.Server, answer.Server2, answer.Server3].filter(Boolean), port: answer.ManagementPort, recorded: answer.RecordPSMSession });
+    return { status: 'ready' };
+  }
+
+  /** The first of Server, Server2, Server3 that accepts a TCP connection on the port. */
+  private async reachable(servers: string[], port: number): Promise<string | null> {
+    for (const host of servers) {
+      const ok = await new Promise<boolean>((resolve) => {
+        const c = connect({ host, port, timeout: 5000 });
+        c.once('connect', () => (c.destroy(), resolve(true)));
+        c.once('timeout', () => (c.destroy(), resolve(false)));
+        c.once('error', () => resolve(false));
+      });
+      if (ok) return host;
+    }
+    return null;
+  }
+
+  /** The browser door: one session for a start whose credential was retrieved. Throws AppError for the page. */
+  async open(id: string, ctx: { clientIp: string }): Promise<SessionHandle> {
+    const p = this.pending(id);
+    if (p.state !== 'ready' || !p.answer || !p.sessionUuid) throw new AppError(409, 'not_ready', p.state === 'used' ? 'this connection was already used: start again from the portal' : 'enter your master password first');
+    p.state = 'used';
+    const { start: s, answer: a, sessionUuid } = p;
+    delete p.answer;
+    const protocol = s.mode === 'Telnet' ? 'telnet' : 'ssh';
+    const port = a.ManagementPort ?? (protocol === 'telnet' ? 23 : 22);
+    const servers = [a.Server, a.Server2, a.Server3].filter((x): x is string => !!x);
+    const host = await this.reachable(servers, port);
+    if (!host) {
+      await this.deps.audit.record(this.actor(s, ctx.clientIp), { action: 'openpsm.session', outcome: 'failure', details: { loginSessionId: s.loginSessionId, session: sessionUuid, servers, port, reason: 'no server reachable' } });
+      await this.owe(s, sessionUuid, null, now());
+      throw new AppError(502, 'target_unreachable', `none of the servers (${servers.join(', ')}) answers on port ${port}`);
+    }
+    const slash = a.UserName.indexOf('\\');
+    const domain = slash > 0 ? a.UserName.slice(0, slash) : null;
+    const username = slash >= 0 ? a.UserName.slice(slash + 1) : a.UserName;
+    const fields: Record<string, string | number> = { username, port, ...(domain ? { domain } : {}), ...(a.IsPasswordSSHKey ? { privateKey: a.Password } : { password: a.Password }) };
+    const launcher: LauncherView = {
+      id: `openpsm-${protocol}`,
+      name: `OpenPSM ${s.mode}`,
+      type: protocol,
+      protocol,
+      childType: null,
+      gatewayHost: null,
+      gatewayPort: null,
+      active: true,
+      builtin: true,
+      record: a.RecordPSMSession,
+      recordKeystrokes: false,
+      idleTimeoutSeconds: 0,
+      maxDurationSeconds: 0,
+      allowPortForwarding: false,
+      options: {},
+    };
+    const plan: ConnectPlan = {
+      sessionId: newId(),
+      user: { id: `openpsm:${s.targetPersonGuid}`, username: `openpsm:${s.targetPersonGuid}` },
+      protocol,
+      target: { host, port },
+      credential: { secretId: `openpsm:${s.credentialId}`, secretName: `OpenPSM ${s.computerId}`, templateId: 'openpsm', machine: host, domain, username, fields },
+      launcher,
+    };
+    // Owed from now on: a crash during the session still tells the IAM it ended (after the restart).
+    await this.owe(s, sessionUuid, plan.sessionId, NEVER);
+    const handle = await this.deps.sessions.start(plan, { clientIp: ctx.clientIp, door: 'web' });
+    await this.deps.audit.record(this.actor(s, ctx.clientIp), {
+      action: 'openpsm.session',
+      target: { type: 'session', id: handle.id },
+      details: { loginSessionId: s.loginSessionId, session: sessionUuid, server: host, port, protocol, recorded: a.RecordPSMSession, allowLiveSnooping: a.AllowLiveSnooping, allowJoinRequests: a.AllowJoinRequests, allowJoinInvites: a.AllowJoinInvites },
+    });
+    return handle;
+  }
+
+  private async owe(s: StartRequest, sessionUuid: string, gatewaySessionId: string | null, nextAt: number): Promise<void> {
+    const { dataKeyId, sealed } = await this.deps.dataKeys.encrypt(s.apiKey, aad(sessionUuid));
+    await this.deps.store.db
+      .insertInto('openpsmEndNotices')
+      .values({ sessionUuid, apiUrl: s.apiUrl, loginSessionId: s.loginSessionId, credentialId: s.credentialId, computerId: s.computerId, dataKeyId, apiKeySealed: sealed, appKey: s.apiApplicationKey, gatewaySessionId, attempts: 0, unauthorized: 0, nextAt, lastError: null, createdAt: now(), outcome: null, doneAt: null })
+      .execute();
+    if (nextAt !== NEVER) this.kick();
+  }
+
+  private async sessionEnded(gatewaySessionId: string): Promise<void> {
+    const r = await this.deps.store.db.updateTable('openpsmEndNotices').set({ nextAt: now() }).where('gatewaySessionId', '=', gatewaySessionId).where('outcome', 'is', null).executeTakeFirst();
+    if (Number(r.numUpdatedRows) > 0) this.kick();
+  }
+
+  /**
+   * At start: notices of sessions that were live when the process stopped are due now (their
+   * sessions are gone), and every owed notice is sent.
+   */
+  async resume(): Promise<void> {
+    const live = [...this.deps.sessions.live.keys()];
+    let q = this.deps.store.db.updateTable('openpsmEndNotices').set({ nextAt: now() }).where('outcome', 'is', null).where('nextAt', '=', NEVER);
+    if (live.length) q = q.where((eb) => eb.or([eb('gatewaySessionId', 'is', null), eb('gatewaySessionId', 'not in', live)]));
+    await q.execute();
+    this.kick();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  /** Sends what is due now, then sleeps until the next notice is due. */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.running) return void (this.again = true);
+    this.running = true;
+    void this.drain()
+      .catch((e) => this.deps.log.error({ err: { message: (e as Error).message } }, 'OpenPSM endsession sender failed'))
+      .finally(() => {
+        this.running = false;
+        if (this.again) {
+          this.again = false;
+          return this.kick();
+        }
+        void this.schedule();
+      });
+  }
+  private again = false;
+
+  private async schedule(): Promise<void> {
+    if (this.stopped) return;
+    const next = await this.deps.store.db.selectFrom('openpsmEndNotices').select('nextAt').where('outcome', 'is', null).where('nextAt', '<', NEVER).orderBy('nextAt').limit(1).executeTakeFirst().catch(() => undefined);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (!next || this.stopped) return;
+    this.timer = setTimeout(() => this.kick(), Math.max(0, Math.min(Number(next.nextAt) - now(), 3_600_000)));
+    this.timer.unref();
+  }
+
+  private async drain(): Promise<void> {
+    for (;;) {
+      if (this.stopped) return;
+      const row = await this.deps.store.db.selectFrom('openpsmEndNotices').selectAll().where('outcome', 'is', null).where('nextAt', '<=', now()).orderBy('nextAt').limit(1).executeTakeFirst();
+      if (!row) return;
+      await this.deliver(row);
+    }
+  }
+
+  private async deliver(row: Awaited<ReturnType<OpenPsmGateway['dueRow']>>): Promise<void> {
+    // Re-authenticating: the ApiKey is opened again from its sealed copy for every attempt.
+    const apiKey = await this.deps.dataKeys.decrypt(row.dataKeyId, row.apiKeySealed, aad(row.sessionUuid));
+    const r = await this.deps.client.post({ apiUrl: row.apiUrl, apiKey, apiApplicationKey: row.appKey }, ENDSESSION_PATH, {
+      session: row.sessionUuid,
+      loginsessionid: row.loginSessionId,
+      computer: row.computerId,
+      credential: row.credentialId,
+    });
+    const attempts = row.attempts + 1;
+    const unauthorized = row.unauthorized + (r.kind === 'unauthorized' || r.kind === 'token_expired' ? 1 : 0);
+    const details = { session: row.sessionUuid, loginSessionId: row.loginSessionId, apiUrl: row.apiUrl, gatewaySessionId: row.gatewaySessionId, attempts, unauthorized };
+    const set = (v: { outcome?: string; nextAt?: number; lastError?: string | null }) =>
+      this.deps.store.db
+        .updateTable('openpsmEndNotices')
+        .set({ attempts, unauthorized, ...v, ...(v.outcome ? { doneAt: now() } : {}) })
+        .where('sessionUuid', '=', row.sessionUuid)
+        .execute();
+    if (r.kind === 'ok') {
+      await set({ outcome: 'delivered', lastError: null });
+      await this.deps.audit.record(SYSTEM, { action: 'openpsm.endsession', details });
+      return;
+    }
+    if (r.kind === 'unauthorized' || r.kind === 'token_expired') {
+      this.deps.log.warn({ event: 'OpenPsmEndSession', ...details }, `OpenPSM endsession: 401 (${unauthorized} of ${END_UNAUTHORIZED_LIMIT}); re-authenticating`);
+      if (unauthorized >= END_UNAUTHORIZED_LIMIT) {
+        await set({ outcome: 'abandoned', lastError: 'HTTP 401' });
+        await this.deps.audit.record(SYSTEM, { action: 'openpsm.endsession', outcome: 'failure', details: { ...details, reason: `401 answered ${END_UNAUTHORIZED_LIMIT} times` } });
+        return;
+      }
+      await set({ nextAt: now(), lastError: 'HTTP 401' });
+      return;
+    }
+    const errors = attempts - unauthorized;
+    this.deps.log.warn({ event: 'OpenPsmEndSession', ...details, detail: r.kind === 'error' ? r.detail : 'unexpected' }, 'OpenPSM endsession failed; will retry');
+    if (errors >= END_ERROR_LIMIT) {
+      await set({ outcome: 'abandoned', lastError: r.kind === 'error' ? r.detail : 'error' });
+      await this.deps.audit.record(SYSTEM, { action: 'openpsm.endsession', outcome: 'failure', details: { ...details, reason: `failed ${END_ERROR_LIMIT} times`, lastError: r.kind === 'error' ? r.detail : 'error' } });
+      return;
+    }
+    const base = (await this.deps.settings.get('openpsmEndSessionBackoffSeconds')) * 1000;
+    await set({ nextAt: now() + Math.min(base * 2 ** (errors - 1), 3_600_000), lastError: r.kind === 'error' ? r.detail : 'error' });
+  }
+
+  private dueRow() {
+    return this.deps.store.db.selectFrom('openpsmEndNotices').selectAll().executeTakeFirstOrThrow();
+  }
+
+  /** The end notices (for the API and tests): no ApiKey, sealed or not. */
+  async notices(): Promise<{ session: string; loginSessionId: string; apiUrl: string; attempts: number; unauthorized: number; outcome: string | null; lastError: string | null; due: boolean }[]> {
+    const rows = await this.deps.store.db.selectFrom('openpsmEndNotices').selectAll().orderBy('createdAt', 'desc').limit(200).execute();
+    return rows.map((r) => ({ session: r.sessionUuid, loginSessionId: r.loginSessionId, apiUrl: r.apiUrl, attempts: r.attempts, unauthorized: r.unauthorized, outcome: r.outcome, lastError: r.lastError, due: r.outcome === null && Number(r.nextAt) < NEVER }));
+  }
+}

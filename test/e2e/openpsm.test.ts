@@ -1,0 +1,198 @@
+// The OpenPSM exchange (seed 003) between two Gatehouse nodes, both whole servers in this
+// test process on their own loopback ports: the "portal" node (IAM side) issues a /start
+// link for a secret of the real test sshd; headless Chromium follows it to the "gateway"
+// node, is refused a wrong master password, gets in with the right one (getcredential goes
+// gateway → IAM), runs a command only the real shell answers, exits; the gateway then calls
+// endsession, which the IAM's address (an https stand-in forwarding to the portal node)
+// answers with 401 four times before letting it through: five calls, delivered, audited.
+// Also: an expired access token closes the tab; another IAM error shows "Close"; the seed's
+// refusal messages in the browser. Neither the master password nor the target's password
+// appears in anything the browser received, in either node's log, or in the recording.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { ensureTargetAccount, TARGET_PASSWORD } from '../support/accounts.js';
+import { launchBrowser, newContext, screenshot, until, type Ctx, stepRunner } from '../support/browser.js';
+import { startGateway, type Gateway } from '../support/gateway.js';
+import { startIamProxy, type IamProxy } from '../support/openpsm-proxy.js';
+import { seedPortal } from '../support/portal-seed.js';
+import { wireLeaks, type Blob } from '../support/scan.js';
+import { startSshd, type Sshd } from '../support/sshd.js';
+
+const MASTER = `Pat-Master-${randomUUID().slice(0, 8)}-Pw!`;
+const USERS = { pat: { password: 'pat-Portal-pass-1', roles: ['User'] } };
+const APP_KEY = randomUUID();
+
+describe('OpenPSM: portal node → /start on the gateway node → browser SSH → endsession', () => {
+  let sshd: Sshd;
+  let iam: Gateway;
+  let gw: Gateway;
+  let proxy: IamProxy;
+  let browser: Browser;
+  let c: Ctx;
+  let step: (fn: () => Promise<void>) => Promise<void>;
+  let secretId = '';
+  let patToken = '';
+  const blobs: Blob[] = [];
+
+  const link = async (mode = 'SSH') => {
+    const r = await iam.api('POST', '/api/v1/openpsm/links', { token: patToken, body: { secretId, mode } });
+    assert.equal(r.status, 200, r.raw);
+    return r.body as { url: string; loginSessionId: string };
+  };
+  const keep = (p: Page, label: string) => {
+    p.on('websocket', (ws) => ws.on('framereceived', (f) => blobs.push({ name: `${label}: ws frame`, data: Buffer.isBuffer(f.payload) ? f.payload : Buffer.from(f.payload, 'utf8') })));
+    p.on('response', (res) => void res.body().then((data) => blobs.push({ name: `${label}: ${new URL(res.url()).pathname}`, data }), () => undefined));
+  };
+
+  before(async () => {
+    ensureTargetAccount();
+    sshd = await startSshd();
+    iam = await startGateway('sqlite');
+    gw = await startGateway('sqlite');
+    proxy = await startIamProxy(iam.running.app, { key: readFileSync(join(iam.dataDir, 'tls-key.pem')), cert: readFileSync(join(iam.dataDir, 'tls-cert.pem')) });
+    const seeded = await seedPortal(iam, { secretName: 'psm-box', sshdPort: sshd.port, users: USERS, shareWith: ['pat'] });
+    secretId = seeded.secretId;
+    patToken = await iam.userToken('pat', USERS.pat.password);
+    const m = await iam.api('PUT', '/api/v1/me/master-password', { token: patToken, body: { masterPassword: MASTER } });
+    assert.equal(m.status, 200, m.raw);
+    // The portal node: where /start lives, the application key, and the address the gateway calls it at.
+    let s = await iam.api('PATCH', '/api/v1/settings', { token: iam.adminToken, body: { openpsmGatewayUrl: gw.running.url, openpsmApplicationKey: APP_KEY, publicUrl: proxy.url } });
+    assert.equal(s.status, 200, s.raw);
+    // The gateway node: which IAM addresses /start may name, and the IAM's certificate.
+    s = await gw.api('PATCH', '/api/v1/settings', { token: gw.adminToken, body: { openpsmAllowedApiUrls: [proxy.url], openpsmTrustedCa: readFileSync(join(iam.dataDir, 'tls-cert.pem'), 'utf8'), openpsmEndSessionBackoffSeconds: 0 } });
+    assert.equal(s.status, 200, s.raw);
+    browser = await launchBrowser();
+    c = await newContext(browser);
+    keep(c.page, 'browser');
+    c.context.on('page', (p) => keep(p, 'browser popup'));
+    step = stepRunner([c], 'openpsm');
+  });
+
+  after(async () => {
+    await browser?.close();
+    await proxy?.close();
+    await gw?.close();
+    await iam?.close();
+    await sshd?.stop();
+  });
+
+  it('runs the whole exchange; endsession is retried through four 401 answers', () =>
+    step(async () => {
+      const { url, loginSessionId } = await link();
+      assert.ok(url.startsWith(`${gw.running.url}/start?`), url);
+      const q = new URL(url).searchParams;
+      for (const k of ['TargetPersonGuid', 'AccessRequestPolicyID', 'TargetComputerGuid', 'IsAdvanceMode', 'ComputerID', 'IsPersonalCred', 'ExternalCredentialCheckOutID', 'LoginSessionID', 'ApiUrl', 'Mode', 'ApiKey', 'CredentialID', 'ApiApplicationKey', 'GUAC_WIDTH', 'GUAC_HEIGHT', 'GUAC_DPI']) assert.ok(q.has(k), k);
+      assert.equal(q.get('ApiUrl'), proxy.url);
+      proxy.unauthorizedEndsessions = 4;
+      const page = c.page;
+      await page.goto(url);
+      assert.match(new URL(page.url()).pathname, /^\/start\/[A-Za-z0-9_-]+$/, 'the ApiKey leaves the address bar');
+      await page.locator('#master').fill('not-the-master-password');
+      await page.locator('#unlock-submit').click();
+      await until(async () => /Invalid Master Password/.test((await page.locator('#unlock-error').textContent()) ?? ''), 'the re-prompt after a 401');
+      assert.equal(await page.locator('#unlock').isVisible(), true);
+      await page.locator('#master').fill(MASTER);
+      await page.locator('#unlock-submit').click();
+      await until(async () => (await page.locator('#status').textContent()) === 'Connected.', 'the session is connected');
+      await page.locator('#cmd').fill('echo $((6*7))-openpsm-$(whoami)');
+      await page.locator('#cmd').press('Enter');
+      await until(async () => /42-openpsm-ghtarget/.test((await page.locator('#out').textContent()) ?? ''), 'the real shell answers', 15_000);
+      await screenshot(page, 'openpsm-session');
+      await page.locator('#cmd').fill('exit');
+      await page.locator('#cmd').press('Enter');
+      await until(async () => /^Session ended/.test((await page.locator('#status').textContent()) ?? ''), 'the session ends');
+      // endsession: 401 four times (re-authenticating each time), then delivered.
+      const notice = await until(async () => {
+        const r = await gw.api('GET', '/api/v1/openpsm/end-notices', { token: gw.adminToken });
+        const n = r.body.items.find((x: { loginSessionId: string }) => x.loginSessionId === loginSessionId);
+        return n?.outcome ? n : null;
+      }, 'the endsession call is settled', 15_000);
+      assert.equal(notice.outcome, 'delivered');
+      assert.equal(notice.unauthorized, 4);
+      assert.equal(notice.attempts, 5);
+      assert.deepEqual(proxy.calls.filter((x) => x.path.endsWith('/endsession')).map((x) => x.status), [401, 401, 401, 401, 200]);
+      assert.deepEqual(proxy.calls.filter((x) => x.path.endsWith('/getcredential')).map((x) => x.status), [401, 200]);
+      // Both sides audited it.
+      const gwAudit = await gw.api('GET', '/api/v1/audit?action=openpsm.endsession', { token: gw.adminToken });
+      assert.ok(gwAudit.body.items.some((e: { outcome: string; details: { unauthorized: number } }) => e.outcome === 'success' && e.details.unauthorized === 4), gwAudit.raw);
+      const iamAudit = await iam.api('GET', '/api/v1/audit?action=openpsm.session_ended', { token: iam.adminToken });
+      assert.equal(iamAudit.body.items.length, 1, iamAudit.raw);
+      const fetched = await iam.api('GET', '/api/v1/audit?action=openpsm.getcredential', { token: iam.adminToken });
+      assert.deepEqual(fetched.body.items.map((e: { outcome: string }) => e.outcome).sort(), ['failure', 'success']);
+      // The gateway recorded the session (RecordPSMSession true) as a browser session of the OpenPSM person.
+      const sessions = await gw.api('GET', '/api/v1/sessions', { token: gw.adminToken });
+      assert.equal(sessions.body.items.length, 1, sessions.raw);
+      assert.equal(sessions.body.items[0].door, 'web');
+    }));
+
+  it('an expired access token closes the tab with a message to start again', () =>
+    step(async () => {
+      const { url, loginSessionId } = await link();
+      await iam.running.core.store.db.updateTable('openpsmLinks').set({ expiresAt: Date.now() - 1000 }).where('id', '=', loginSessionId).execute();
+      // Opened the way the portal opens it (a new tab), so the page may close itself.
+      const opener = await c.context.newPage();
+      await opener.goto(`${gw.running.url}/start/page.js`);
+      const [tab] = await Promise.all([c.context.waitForEvent('page'), opener.evaluate((u) => void (globalThis as unknown as { open(u: string, t: string): unknown }).open(u, '_blank'), url)]);
+      await tab.locator('#master').fill(MASTER);
+      const closed = tab.waitForEvent('close', { timeout: 15_000 });
+      await tab.locator('#unlock-submit').click();
+      await until(async () => /access token has expired/.test((await tab.locator('#error').textContent().catch(() => '')) ?? '') || tab.isClosed(), 'the expiry message');
+      await closed;
+      await opener.close();
+    }));
+
+  it('another IAM error shows an error page with Close', () =>
+    step(async () => {
+      const { url } = await link();
+      // The IAM no longer knows the gateway's application key: 403, neither 401 nor an expired token.
+      assert.equal((await iam.api('PATCH', '/api/v1/settings', { token: iam.adminToken, body: { openpsmApplicationKey: randomUUID() } })).status, 200);
+      try {
+        const page = c.page;
+        await page.goto(url);
+        await page.locator('#master').fill(MASTER);
+        await page.locator('#unlock-submit').click();
+        await until(async () => /could not be retrieved/.test((await page.locator('#error').textContent()) ?? ''), 'the error page');
+        assert.equal(await page.locator('#close').isVisible(), true);
+        assert.equal(await page.locator('#close').textContent(), 'Close');
+      } finally {
+        await iam.api('PATCH', '/api/v1/settings', { token: iam.adminToken, body: { openpsmApplicationKey: APP_KEY } });
+      }
+    }));
+
+  it("shows the seed's refusal messages, and RDP is refused before any credential is fetched", () =>
+    step(async () => {
+      const { url } = await link();
+      const u = new URL(url);
+      const page = c.page;
+      const show = async (mutate: (q: URLSearchParams) => void) => {
+        const v = new URL(u);
+        mutate(v.searchParams);
+        const r = await page.goto(v.toString());
+        assert.equal(r?.status(), 400);
+        assert.equal(await page.locator('#close').textContent(), 'Close');
+        return (await page.locator('#error').textContent()) ?? '';
+      };
+      assert.equal(await show((q) => q.delete('ApiKey')), 'Missing request parameters.');
+      assert.equal(await show((q) => q.set('CredentialID', 'not-a-guid')), 'Invalid request parameters.');
+      assert.equal(await show((q) => q.set('TargetPersonGuid', '42')), 'Invalid Request parameters.');
+      assert.equal(await show((q) => q.set('ApiUrl', 'https://127.0.0.2:1')), 'Invalid Request parameters.');
+      assert.match(await show((q) => q.set('Mode', 'RDP')), /RDP sessions in the browser are not available/);
+    }));
+
+  it('no password in anything the browser received, in either log, or in the recording', async () => {
+    const recDir = join(gw.dataDir, 'recordings');
+    const recordings: Blob[] = [];
+    const walk = (d: string) => {
+      for (const e of readdirSync(d, { withFileTypes: true })) e.isDirectory() ? walk(join(d, e.name)) : recordings.push({ name: `recording ${e.name}`, data: readFileSync(join(d, e.name)) });
+    };
+    walk(recDir);
+    assert.ok(recordings.length >= 1, 'the session was recorded');
+    const all = [...blobs, ...recordings, { name: 'gateway log', data: Buffer.from(gw.logs()) }, { name: 'portal log', data: Buffer.from(iam.logs()) }];
+    assert.deepEqual(wireLeaks(all, { 'master password': MASTER, 'target password': TARGET_PASSWORD }), []);
+    assert.ok(!gw.logs().includes(new URL((await link()).url).searchParams.get('ApiKey')!), 'no ApiKey in the gateway log');
+  });
+});
