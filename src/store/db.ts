@@ -12,6 +12,7 @@ import * as m004 from './migrations/004_access_policies.js';
 import * as m006 from './migrations/006_personal_credentials.js';
 import * as m005 from './migrations/005_checkout.js';
 import * as m007 from './migrations/007_target_accounts.js';
+import * as m008 from './migrations/008_jit_access_levels.js';
 
 export type Db = Kysely<Database>;
 export type DbKind = 'sqlite' | 'postgres';
@@ -27,7 +28,7 @@ export interface Store {
 // int8 and numeric come back as strings by default; our bigints are epoch ms and sequence numbers.
 pg.types.setTypeParser(20, (v) => Number(v));
 
-const migrations: Record<string, Migration> = { '001_initial': m001, '002_sessions': m002, '003_session_node': m003, '004_access_policies': m004, '005_checkout': m005, '006_personal_credentials': m006, '007_target_accounts': m007 };
+const migrations: Record<string, Migration> = { '001_initial': m001, '002_sessions': m002, '003_session_node': m003, '004_access_policies': m004, '005_checkout': m005, '006_personal_credentials': m006, '007_target_accounts': m007, '008_jit_access_levels': m008 };
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
 export function openStore(opts: { dataDir: string; databaseUrl?: string }): Store {
