@@ -117,6 +117,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
 
   const checkpoints = startCheckpointer(core.audit, () => core.settings.get('auditCheckpointSeconds'), log);
   const heartbeats = startHeartbeat(core.heartbeat, log);
+  // JIT accounts and access levels a crash (or a failed clean-up) left on targets: now and every minute.
+  core.jit.startSweeper();
 
   let stopped = false;
   const stop = async () => {
@@ -124,7 +126,9 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     stopped = true;
     checkpoints.stop();
     heartbeats.stop();
+    core.jit.stopSweeper();
     await core.sessions.endAll('gateway shutting down');
+    await core.jit.settled().catch(() => {});
     await core.rotation.settled().catch(() => {});
     await core.heartbeat.settled().catch(() => {});
     await doors.close();

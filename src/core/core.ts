@@ -34,6 +34,8 @@ import { LaunchPolicies } from './access/launch-policy.js';
 import { TargetAccounts } from './accounts/service.js';
 import { Rotation } from './accounts/rotation.js';
 import { Heartbeat } from './accounts/heartbeat.js';
+import { AccessLevels } from './accounts/access-levels.js';
+import { JitAccounts } from './accounts/jit.js';
 import { join } from 'node:path';
 
 export interface Core {
@@ -71,6 +73,9 @@ export interface Core {
   targetAccounts: TargetAccounts;
   rotation: Rotation;
   heartbeat: Heartbeat;
+  /** Access levels and just-in-time accounts (issue 12, points 4 and 5). */
+  accessLevels: AccessLevels;
+  jit: JitAccounts;
   /** Whether the database and the recordings directory can be written (/healthz). */
   health: Health;
   version: string;
@@ -121,12 +126,15 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   // Rotation after use; listeners run after the checkout's own session-end handling.
   checkouts.onCheckin((secretId) => rotation.afterUse(secretId, 'checkin'));
   sessions.onSessionEnd((s) => rotation.afterUse(s.secretId, 'session_end', s.username));
+  const accessLevels = new AccessLevels(store, audit, dir);
+  const jit = new JitAccounts(store, targetAccounts, accessLevels, sessions, audit, log);
+  sessions.onSessionEnd((s) => jit.sessionEnded(s.id));
   const launchPolicies = new LaunchPolicies(policies);
-  const launching = new Launching({ tickets, launchers, secrets, personal, templates, access, dir, settings, sessions, audit, log, auth, sshKeys, checkouts, ports: { ssh: config.sshPort, rdp: config.rdpPort }, accessGate, stepUp, consents: new Consents(policies, audit), launchPolicies });
+  const launching = new Launching({ tickets, launchers, secrets, personal, templates, access, dir, settings, sessions, audit, log, auth, sshKeys, checkouts, ports: { ssh: config.sshPort, rdp: config.rdpPort }, accessGate, stepUp, consents: new Consents(policies, audit), launchPolicies, accessLevels, jit });
   await dir.seedBuiltinRoles();
   await templates.seedBuiltins();
   await launchers.seedBuiltins();
-  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, sshKeys, checkouts, launching, policies, accessRequests, accessGate, stepUp, notifier, targetAccounts, rotation, heartbeat, health, version: VERSION };
+  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, sshKeys, checkouts, launching, policies, accessRequests, accessGate, stepUp, notifier, targetAccounts, rotation, heartbeat, accessLevels, jit, health, version: VERSION };
 }
 
 /** Creates the first administrator when the directory is empty. Returns the password only when it was generated. */
