@@ -54,6 +54,7 @@ export const accessLevels = {
     tags,
     summary: 'The access levels of a secret the caller may choose at launch (needs view on the secret)',
     params: idParams,
-    response: { 200: obj({ items: { type: 'array', items: usableLevelSchema } }), ...errors },
+    querystring: pageQuery(),
+    response: { 200: page(usableLevelSchema), ...errors },
   }),
 } as const;

@@ -31,7 +31,9 @@ export const accessRoutes =
     });
     addRoute(app, lv.forSecret)(async (req) => {
       const { secret } = await core.secrets.require(req.principal!, req.params.id, 'view');
-      return { items: (await core.accessLevels.usable(req.principal!, secret.id)).map((l) => ({ id: l.id, name: l.name, description: l.description, targetGroups: l.targetGroups })) };
+      const all = await core.accessLevels.usable(req.principal!, secret.id);
+      const items = all.slice(req.query.offset, req.query.offset + req.query.limit).map((l) => ({ id: l.id, name: l.name, description: l.description, targetGroups: l.targetGroups }));
+      return { items, total: all.length, limit: req.query.limit, offset: req.query.offset };
     });
 
     addRoute(app, req_.list)(async (req) => ({ ...(await core.accessRequests.list(req.principal!, req.query)), limit: req.query.limit, offset: req.query.offset }));

@@ -193,8 +193,14 @@ export class LinuxOperator implements AccountOperator {
     checkLoginName(name);
     await this.withRoot(management, async (run) => {
       await run(['rm', '-f', '--', sudoersFile(name)]);
-      await run(['pkill', '-KILL', '-u', name]);
-      const r = await run(['userdel', '-r', '--', name]);
+      let r: ExecResult = { code: null, stdout: '', stderr: '' };
+      // 8: the account still runs processes (a session's sshd is still going away): end them and ask again.
+      for (let attempt = 0; attempt < 10; attempt++) {
+        await run(['pkill', '-KILL', '-u', name]);
+        r = await run(['userdel', '-r', '--', name]);
+        if (r.code !== 8) break;
+        await new Promise((res) => setTimeout(res, 300));
+      }
       // 6: no such user (already gone); 12: the home directory could not be removed (the account is gone).
       if (r.code !== 0 && r.code !== 6 && r.code !== 12) throw new OperatorError('denied', `userdel failed (exit ${r.code ?? 'signal'})`);
     });
