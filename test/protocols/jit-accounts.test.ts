@@ -160,8 +160,9 @@ describe('JIT accounts and access levels on Linux over SSH (real sshd, real acco
     assert.match(r.stdout, new RegExp(`groups=.*\\b${DB}\\b`), `${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, new RegExp(`^${STORED}$`, 'm'));
     await eventually(async () => !groupsOf(STORED).includes(DB), 20_000, 'the group taken away after the session');
+    await gw.running.core.jit.settled();
     const revoked = (await api('GET', '/api/v1/audit?action=access_level.revoked&limit=50')).body.items;
-    assert.ok(revoked.some((e: any) => e.targetId === id && e.details.account === STORED));
+    assert.ok(revoked.some((e: any) => e.targetId === id && e.details.account === STORED), JSON.stringify(revoked));
   });
 
   it('bad input: a group that does not exist, a level the person is not approved for, names with shell metacharacters; nothing changes on the target and nothing runs', async () => {
@@ -276,7 +277,7 @@ describe('JIT account across a kill -9 of gatehouse serve: the restarted server 
     server = await Server.start(env);
     token = await apiLogin(server.url, 'admin', PW);
     await eventually(async () => !exists(who), 30_000, 'the sweeper removes the JIT account after the restart');
-    const rows = await call('GET', '/api/v1/audit?action=jit.account_removed&limit=50');
-    assert.ok(rows.items.some((e: any) => e.details.account === who));
+    // The audit event follows the removal on the target.
+    await eventually(async () => (await call('GET', '/api/v1/audit?action=jit.account_removed&limit=50')).items.some((e: any) => e.details.account === who), 10_000, 'jit.account_removed audited');
   });
 });
