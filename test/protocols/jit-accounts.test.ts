@@ -7,7 +7,9 @@
 // real `gatehouse serve` during a JIT session leaves the account, and the restarted server's
 // sweeper removes it; bad input (a group that does not exist, names with shell metacharacters,
 // a level the person is not approved for) changes nothing on the target and runs nothing; no
-// JIT password in the log, the API answers or the audit trail.
+// JIT password in the log, the API answers or the audit trail. Also the sudo path of chpasswd:
+// a management account whose sudoers rule allows chpasswd only (with its password, then
+// NOPASSWD), created by the test and removed after.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -34,6 +36,18 @@ const PWNED = `/tmp/gh12c-pwned-${process.pid}`;
 const exists = (name: string) => spawnSync('getent', ['passwd', name]).status === 0;
 const groupsOf = (name: string) => execFileSync('id', ['-nG', name]).toString().trim().split(/\s+/);
 const leftovers = () => execFileSync('getent', ['passwd']).toString().split('\n').map((l) => l.split(':')[0]!).filter((n) => n.startsWith(PREFIX));
+
+function sshLoginOk(port: number, username: string, password: string): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const c = new ssh2.Client();
+    c.on('ready', () => {
+      c.end();
+      resolve(true);
+    });
+    c.on('error', (e: Error & { level?: string }) => (e.level === 'client-authentication' ? resolve(false) : reject(e)));
+    c.connect({ host: '127.0.0.1', port, username, password, readyTimeout: 10_000, tryKeyboard: false });
+  });
+}
 
 function ensureGroup(g: string): void {
   if (spawnSync('getent', ['group', g]).status !== 0) execFileSync('groupadd', [g]);
@@ -212,6 +226,45 @@ describe('JIT accounts and access levels on Linux over SSH (real sshd, real acco
     assert.equal(existsSync(PWNED), false, 'no command ran');
     // listAccounts sees exactly what getent sees under the prefix.
     assert.deepEqual((await op.listAccounts(ctx.management!, PREFIX)).sort(), leftovers().sort());
+  });
+
+  it('rotation through a sudo management account whose sudoers rule allows chpasswd only: with its password (sudo -k -S), then NOPASSWD (sudo -n)', async () => {
+    const MG = 'gh12csudo';
+    const MG_PW = 'Sudo-Mgmt-Pw-12c!m';
+    const ROT = 'gh12csrot';
+    ensureLocalAccount(MG, MG_PW);
+    ensureLocalAccount(ROT, 'Sudo-Rot-Old-Pw-12c!r');
+    const rule = `/etc/sudoers.d/gh12c-test-${process.pid}`;
+    const chpasswd = execFileSync('sh', ['-c', 'command -v chpasswd']).toString().trim();
+    const install = (body: string) => {
+      writeFileSync(rule, body, { mode: 0o440 });
+      assert.equal(spawnSync('visudo', ['-c', '-q', '-f', rule]).status, 0, 'the test rule passes visudo');
+    };
+    try {
+      const mg = await secret('sudo management', MG, MG_PW);
+      const id = await secret('rotated through sudo', ROT, 'Sudo-Rot-Old-Pw-12c!r');
+      assert.equal((await api('PATCH', `/api/v1/secrets/${id}`, { account: { managementSecretId: mg } })).status, 200);
+      let current = 'Sudo-Rot-Old-Pw-12c!r';
+      for (const body of [`${MG} ALL=(root) ${chpasswd}\n`, `${MG} ALL=(root) NOPASSWD: ${chpasswd}\n`]) {
+        install(body);
+        const r = await api('POST', `/api/v1/secrets/${id}/rotate`);
+        assert.equal(r.status, 200, r.raw);
+        const now = (await gw.api('POST', `/api/v1/secrets/${id}/reveal`, { token: gw.adminToken })).body.fields.password as string;
+        jitPasswords.push(now);
+        assert.notEqual(now, current);
+        assert.equal(await sshLoginOk(sshd.port, ROT, current), false, 'old password refused');
+        assert.equal(await sshLoginOk(sshd.port, ROT, now), true, 'new password accepted');
+        current = now;
+      }
+      // Without the rule, sudo refuses: the rotation fails and the password stays.
+      rmSync(rule, { force: true });
+      const denied = await api('POST', `/api/v1/secrets/${id}/rotate`);
+      assert.equal(denied.status, 502, denied.raw);
+      assert.equal(await sshLoginOk(sshd.port, ROT, current), true, 'the old password still works');
+      jitPasswords.push(MG_PW);
+    } finally {
+      rmSync(rule, { force: true });
+    }
   });
 
   it('no JIT password in the log, the API answers or the audit trail', async () => {

@@ -78,7 +78,7 @@ export class JitAccounts {
    * level's groups on the stored account. Neither: the credential as it is, after one row read
    * (no target round trip).
    */
-  async prepare(sessionId: string, secretId: string, ticketId: string | null, cred: Credential, user: { id: string; name: string; ip: string | null }): Promise<Prepared> {
+  async prepare(sessionId: string, secretId: string, ticketId: string | null, cred: Credential, user: { id: string | null; name: string | null; ip: string | null }): Promise<Prepared> {
     const jit = await this.settings(secretId);
     const levelId = this.take(ticketId);
     const same: Prepared = { credential: cred, started: () => {}, abort: async () => {} };
