@@ -68,6 +68,7 @@ interface PolicyOpts {
   recordingRequired?: boolean;
   consentText?: string;
   checkoutRequired?: boolean;
+  rotateAfterUse?: boolean;
   reasonRequired?: boolean;
   ticketReference?: string;
 }
@@ -95,6 +96,7 @@ function policyBody(o: PolicyOpts): PolicyBody {
     recordingRequired: o.recordingRequired,
     consentText: o.consentText,
     checkoutRequired: o.checkoutRequired,
+    rotateAfterUse: o.rotateAfterUse,
     reasonRequired: o.reasonRequired,
     ticketReference: oneOf('--ticket-reference', o.ticketReference, TICKET_REFERENCE),
   };
@@ -119,6 +121,7 @@ function policyOptions(c: Command): Command {
     .option('--recording-required', 'sessions must be recorded')
     .option('--consent-text <text>', 'consent to recording shown before the session')
     .option('--checkout-required', 'exclusive checkout of the credential')
+    .option('--rotate-after-use', "rotate the password of the policy's managed secrets after each use")
     .option('--no-reason-required', 'requests need no reason')
     .option('--ticket-reference <when>', `ticket-system reference: ${TICKET_REFERENCE.join(', ')}`);
 }

@@ -121,7 +121,7 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   const targetAccounts = new TargetAccounts(store, secrets, templates, sessions, audit);
   // In use: a live session on the secret, or a checkout still held (rotation waits for the check-in).
   const inUse = async (secretId: string) => [...sessions.live.values()].some((s) => !s.isEnded && s.plan.credential.secretId === secretId) || (await checkouts.isCheckedOut(secretId));
-  const rotation = new Rotation(targetAccounts, inUse, log);
+  const rotation = new Rotation(targetAccounts, inUse, log, async (secretId) => (await policies.effectiveFor(secretId))?.rotateAfterUse ?? false);
   const heartbeat = new Heartbeat(targetAccounts, settings, log);
   // Rotation after use; listeners run after the checkout's own session-end handling.
   checkouts.onCheckin((secretId) => rotation.afterUse(secretId, 'checkin'));

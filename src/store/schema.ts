@@ -298,6 +298,8 @@ export interface AccessPoliciesTable {
   recordingRequired: Flag;
   consentText: string;
   checkoutRequired: Flag;
+  /** 008_jit_access_levels: rotate the password of the policy's secrets after each use. */
+  rotateAfterUse?: Flag;
   reasonRequired: Flag;
   ticketReference: 'none' | 'optional' | 'required';
   createdAt: number;

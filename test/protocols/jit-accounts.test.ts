@@ -267,6 +267,32 @@ describe('JIT accounts and access levels on Linux over SSH (real sshd, real acco
     }
   });
 
+  it("rotate after use as an access policy option: a session through the door on a secret under the policy ends, then its password is rotated", async () => {
+    const ACC = 'gh12cprot';
+    const OLD = 'Policy-Rot-Old-Pw-12c!p';
+    ensureLocalAccount(ACC, OLD);
+    const id = await secret('rotated by policy', ACC, OLD);
+    assert.equal((await api('PATCH', `/api/v1/secrets/${id}`, { account: { managementSecretId: mgmtId } })).body.account.rotateAfterUse, false, 'not the secret\'s own setting');
+    const pol = await api('POST', '/api/v1/access-policies', { name: 'gh12c rotate after use', preApproved: [{ principalType: 'user', principal: 'admin' }], rotateAfterUse: true });
+    assert.equal(pol.status, 201, pol.raw);
+    assert.equal(pol.body.rotateAfterUse, true);
+    assert.equal((await api('PATCH', `/api/v1/secrets/${id}`, { policyId: pol.body.id })).status, 200);
+    const r = await throughDoor(id, undefined, 'whoami');
+    assert.match(r.stdout, new RegExp(ACC), r.stderr);
+    await eventually(async () => (await api('GET', `/api/v1/secrets/${id}`)).body.account.lastRotation?.status === 'ok', 20_000, 'rotation after the session, asked by the policy');
+    const now = (await gw.api('POST', `/api/v1/secrets/${id}/reveal`, { token: gw.adminToken })).body.fields.password as string;
+    jitPasswords.push(now, OLD);
+    assert.equal(await sshLoginOk(sshd.port, ACC, OLD), false);
+    assert.equal(await sshLoginOk(sshd.port, ACC, now), true);
+    // A secret under the policy that is no managed account is left alone (no failure recorded).
+    const plain = await api('POST', '/api/v1/secrets', { name: 'unmanaged under the policy', template: 'generic', fields: { machine: '127.0.0.1', username: 'x', password: 'Generic-Pw-12c-1' } });
+    assert.equal(plain.status, 201, plain.raw);
+    assert.equal((await api('PATCH', `/api/v1/secrets/${plain.body.id}`, { policyId: pol.body.id })).status, 200);
+    await gw.running.core.rotation.afterUse(plain.body.id, 'session_end');
+    const failed = (await api('GET', '/api/v1/audit?action=secret.rotation_failed&limit=100')).body.items;
+    assert.ok(!failed.some((e: any) => e.targetId === plain.body.id));
+  });
+
   it('no JIT password in the log, the API answers or the audit trail', async () => {
     assert.ok(jitPasswords.length >= 3, 'passwords were captured');
     const audit = (await api('GET', '/api/v1/audit?limit=500')).body.items;

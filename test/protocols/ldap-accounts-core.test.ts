@@ -6,7 +6,7 @@
 // its memberships) when the session ends. No password in the log or the API answers.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Client } from 'ldapts';
+import { Attribute, Change, Client } from 'ldapts';
 import { startGateway, type Gateway } from '../support/gateway.js';
 import { startSlapd, type Slapd } from '../support/slapd.js';
 import type { Credential } from '../../src/core/vault/secrets.js';
@@ -106,7 +106,7 @@ describe('LDAP target accounts through the core (real slapd)', () => {
     const pw = slapd.seed.users.find((u) => u.uid === 'dave')!.password;
     const id = await secret('ldap dave', 'dave', pw);
     assert.equal((await api('POST', `/api/v1/secrets/${id}/heartbeat`)).body.status, 'ok');
-    await asAdmin((c) => c.modify(slapd.userDn('dave'), [{ operation: 'replace', modification: { type: 'userPassword', values: ['Changed-Behind-Our-Back-1'] } } as never]));
+    await asAdmin((c) => c.modify(slapd.userDn('dave'), [new Change({ operation: 'replace', modification: new Attribute({ type: 'userPassword', values: ['Changed-Behind-Our-Back-1'] }) })]));
     const hb = await api('POST', `/api/v1/secrets/${id}/heartbeat`);
     assert.equal(hb.status, 200, hb.raw);
     assert.equal(hb.body.status, 'drift');

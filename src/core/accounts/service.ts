@@ -131,6 +131,14 @@ export class TargetAccounts {
     return { secretId, secretName: cred.secretName, kind, operator, account, management, template, row };
   }
 
+  /** Whether the secret is a managed target account (a target kind in force and an operator for it); reads no secret value. */
+  async isManaged(secretId: string): Promise<boolean> {
+    const s = await this.store.db.selectFrom('secrets').select('templateId').where('id', '=', secretId).executeTakeFirst();
+    if (!s) return false;
+    const kind = effectiveKind(await accountRow(this.store.db, secretId), (await this.templates.get(s.templateId)).targetKind);
+    return !!kind && this.operators.has(kind);
+  }
+
   /** Secrets whose heartbeat is on (for the schedule). */
   async heartbeatSecrets(): Promise<AccountRow[]> {
     return this.store.db.selectFrom('secretAccounts').selectAll().where('heartbeat', '=', 1).execute();

@@ -78,4 +78,6 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema.createIndex('jit_accounts_session').on('jit_accounts').column('session_id').execute();
 
   await db.schema.alterTable('access_requests').addColumn('access_level_id', 'text').execute();
+  // Rotate after use for every secret under the policy (as a secret's own account.rotateAfterUse).
+  await db.schema.alterTable('access_policies').addColumn('rotate_after_use', 'integer', (c) => c.notNull().defaultTo(0)).execute();
 }

@@ -36,6 +36,8 @@ export const policySchema = obj({
   recordingRequired: bool,
   consentText: text,
   checkoutRequired: bool,
+  /** Rotate the password of the policy's managed secrets after each use (issue 12). */
+  rotateAfterUse: bool,
   reasonRequired: bool,
   ticketReference: { type: 'string', enum: TICKET_REFERENCE },
   createdAt: time,
@@ -80,6 +82,7 @@ const policyProps = {
   recordingRequired: bool,
   consentText: optStr(4096),
   checkoutRequired: bool,
+  rotateAfterUse: bool,
   reasonRequired: bool,
   ticketReference: { type: 'string', enum: TICKET_REFERENCE },
 } as const;

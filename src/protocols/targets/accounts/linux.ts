@@ -81,7 +81,10 @@ export class LinuxOperator implements AccountOperator {
     const t = this.opts.timeoutMs;
     const uid = await execFixed(conn, 'id -u', '', t);
     if (uid.code === 0 && uid.stdout.trim() === '0') return (await execFixed(conn, 'chpasswd', line, t)).code;
-    if ((await execFixed(conn, 'sudo -n true', '', t)).code === 0) return (await execFixed(conn, 'sudo -n chpasswd', line, t)).code;
+    // `sudo -n -l chpasswd` answers 0 only when a rule lets chpasswd run without a password. (Probing
+    // with another command would be wrong both ways: a NOPASSWD rule for chpasswd alone fails it, and
+    // then `sudo -S` would hand the password line to chpasswd, since sudo asks nothing.)
+    if ((await execFixed(conn, 'sudo -n -l chpasswd', '', t)).code === 0) return (await execFixed(conn, 'sudo -n chpasswd', line, t)).code;
     if (!management.password) throw new OperatorError('denied', 'the management account is not root and sudo needs a password it does not have');
     checkPassword(management.password, 'management password');
     // -S: the password comes on stdin, before chpasswd's own input; -p '': no prompt in the output.
@@ -102,22 +105,20 @@ export class LinuxOperator implements AccountOperator {
     const t = this.opts.timeoutMs;
     try {
       const uid = await execFixed(conn, 'id -u', '', t);
-      let prefix = '';
-      let pwLine = '';
-      if (!(uid.code === 0 && uid.stdout.trim() === '0')) {
-        if ((await execFixed(conn, 'sudo -n true', '', t)).code === 0) prefix = 'sudo -n ';
-        else {
-          if (!management.password) throw new OperatorError('denied', 'the management account is not root and sudo needs a password it does not have');
-          checkPassword(management.password, 'management password');
-          // -k: never a cached sudo timestamp, so the password line is always read by sudo and never reaches the command.
-          prefix = "sudo -k -S -p '' ";
-          pwLine = `${management.password}\n`;
-        }
-      }
-      return {
-        run: (argv, stdin = '', maxOutput) => execFixed(conn, prefix + argvLine(argv), pwLine + stdin, t, maxOutput),
-        close: () => logout(conn),
+      if (uid.code === 0 && uid.stdout.trim() === '0') return { run: (argv, stdin = '', maxOutput) => execFixed(conn, argvLine(argv), stdin, t, maxOutput), close: () => logout(conn) };
+      // Per program: `sudo -n` where a NOPASSWD rule allows it (probed with `sudo -n -l`), else
+      // `sudo -k -S` with the management password on stdin (-k: never a cached timestamp, so sudo
+      // always reads the password line and it never reaches the program).
+      const nopasswd = new Map<string, boolean>();
+      const run = async (argv: string[], stdin = '', maxOutput?: number): Promise<ExecResult> => {
+        const prog = argv[0]!;
+        if (!nopasswd.has(prog)) nopasswd.set(prog, (await execFixed(conn, `sudo -n -l ${argvLine([prog])}`, '', t)).code === 0);
+        if (nopasswd.get(prog)) return execFixed(conn, `sudo -n ${argvLine(argv)}`, stdin, t, maxOutput);
+        if (!management.password) throw new OperatorError('denied', `the management account is not root, sudo does not allow ${prog} without a password, and it has none`);
+        checkPassword(management.password, 'management password');
+        return execFixed(conn, `sudo -k -S -p '' ${argvLine(argv)}`, `${management.password}\n${stdin}`, t, maxOutput);
       };
+      return { run, close: () => logout(conn) };
     } catch (e) {
       await logout(conn);
       throw e;
