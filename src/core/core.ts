@@ -127,6 +127,7 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   checkouts.onCheckin((secretId) => rotation.afterUse(secretId, 'checkin'));
   sessions.onSessionEnd((s) => rotation.afterUse(s.secretId, 'session_end', s.username));
   const accessLevels = new AccessLevels(store, audit, dir);
+  accessRequests.setAccessLevels((secretId) => accessLevels.forSecret(secretId));
   const jit = new JitAccounts(store, targetAccounts, accessLevels, sessions, audit, log);
   sessions.onSessionEnd((s) => jit.sessionEnded(s.id));
   const launchPolicies = new LaunchPolicies(policies);

@@ -661,6 +661,7 @@ const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
       extra: [
         { name: 'unknown secret', url: '/api/v1/access-requests', body: { secretId: MISSING_ID, reason: 'x' }, expect: 404, code: 'not_found' },
         { name: 'secret without a policy', url: '/api/v1/access-requests', body: { secretId: fx.secretId, reason: 'x' }, expect: 400, code: 'no_policy' },
+        { name: 'an access level that does not apply to the secret', url: '/api/v1/access-requests', body: { secretId: fx.policySecretId, reason: 'x', accessLevel: 'no-such-level' }, expect: 400, code: 'unknown_access_level' },
         { name: 'no reason', url: '/api/v1/access-requests', body: { secretId: fx.policySecretId }, expect: 400, code: 'reason_required' },
         { name: 'blank reason', url: '/api/v1/access-requests', body: { secretId: fx.policySecretId, reason: '   ' }, expect: 400, code: 'reason_required' },
         { name: 'start not a date', url: '/api/v1/access-requests', body: { secretId: fx.policySecretId, reason: 'x', start: 'tomorrow-ish' }, expect: 400, code: 'invalid_window' },

@@ -203,6 +203,21 @@ describe('JIT accounts and access levels on Linux over SSH (real sshd, real acco
     const elsewhere = await launchWith(id, 'db level');
     assert.equal(elsewhere.status, 400, elsewhere.raw);
     assert.equal(elsewhere.body.error.code, 'unknown_access_level');
+    // "Needs approval": an approved access request naming the level lets the person use it.
+    assert.equal((await api('PATCH', `/api/v1/access-levels/${encodeURIComponent('no such group')}`, { needsApproval: true })).status, 200);
+    const pol = await api('POST', '/api/v1/access-policies', { name: 'gh12c approvals', approvers: [{ principalType: 'user', principal: 'admin' }], reasonRequired: false });
+    assert.equal(pol.status, 201, pol.raw);
+    assert.equal((await api('PATCH', `/api/v1/secrets/${id}`, { policyId: pol.body.id })).status, 200);
+    const unknown = await api('POST', '/api/v1/access-requests', { secretId: id, accessLevel: 'db level' }, ut);
+    assert.equal(unknown.status, 400, unknown.raw);
+    const req = await api('POST', '/api/v1/access-requests', { secretId: id, accessLevel: 'no such group' }, ut);
+    assert.equal(req.status, 201, req.raw);
+    assert.equal(req.body.accessLevel.name, 'no such group');
+    assert.equal((await launchWith(id, 'no such group', ut)).status, 403, 'not before the approval');
+    assert.equal((await api('POST', `/api/v1/access-requests/${req.body.id}/approve`, { comment: 'ok' })).status, 200);
+    const approved = await launchWith(id, 'no such group', ut);
+    assert.equal(approved.status, 200, approved.raw);
+    assert.deepEqual((await api('GET', `/api/v1/secrets/${id}/access-levels`, undefined, ut)).body.items.map((l: any) => l.name), ['no such group']);
 
     // Shell metacharacters never reach the target: refused at the API, and by the operator itself.
     for (const g of [`adm;touch ${PWNED}`, `$(touch ${PWNED})`, `adm\`touch ${PWNED}\``]) {
