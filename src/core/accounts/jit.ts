@@ -152,7 +152,13 @@ export class JitAccounts {
           await ctx.operator.disableAccount(ctx.management, row.accountName);
           state = 'disabled';
         } else await ctx.operator.removeAccount(ctx.management, row.accountName);
-      } else await ctx.operator.removeFromGroups(ctx.management, row.accountName, details.groups);
+      } else {
+        // Another live session on the same stored account keeps the groups its own level gave.
+        const others = await this.store.db.selectFrom('jitAccounts').select('targetGroups').where('purpose', '=', 'level').where('state', '=', 'active').where('secretId', '=', row.secretId).where('accountName', '=', row.accountName).where('id', '!=', row.id).execute();
+        const kept = new Set(others.flatMap((o) => parseJson<string[]>(o.targetGroups, [])));
+        const drop = details.groups.filter((g) => !kept.has(g));
+        if (!others.length || drop.length) await ctx.operator.removeFromGroups(ctx.management, row.accountName, drop);
+      }
       const t = now();
       await this.store.db.updateTable('jitAccounts').set({ state, message: null, endedAt: t, removedAt: state === 'removed' ? t : null }).where('id', '=', row.id).execute();
       await this.audit.record(SYSTEM, { action: row.purpose === 'jit' ? `jit.account_${state}` : 'access_level.revoked', target: { type: 'secret', id: row.secretId }, details });

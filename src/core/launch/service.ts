@@ -245,10 +245,13 @@ export class Launching implements SessionBroker {
       const prepared = personal ? null : await this.deps.jit.prepare(sessionId, row.secretId, row.id, cred, { id: user.id, name: user.username, ip: ctx.clientIp }).catch((e: unknown) => {
         throw e instanceof AppError ? new TicketRefused('target_missing', e.message) : e;
       });
-      const plan = this.plan(sessionId, { id: user.id, username: user.username }, prepared?.credential ?? cred, launcher);
-      if (need && ctx.consented && !consentedAtLaunch) await this.deps.consents.record({ id: user.id, name: user.username, ip: ctx.clientIp }, row.secretId, need, true, { ticketId: row.id, door: ctx.door });
-      await this.deps.audit.record({ id: user.id, name: user.username, ip: ctx.clientIp }, { action: 'ticket.redeem', target: { type: 'secret', id: row.secretId }, details: { ticketId: row.id, sessionId, door: ctx.door } });
-      const live = await this.deps.sessions.start(plan, ctx).catch(async (e: unknown) => {
+      // Until the session has started, a failure undoes the JIT account or the level's groups at once.
+      const live = await (async () => {
+        const plan = this.plan(sessionId, { id: user.id, username: user.username }, prepared?.credential ?? cred, launcher);
+        if (need && ctx.consented && !consentedAtLaunch) await this.deps.consents.record({ id: user.id, name: user.username, ip: ctx.clientIp }, row.secretId, need, true, { ticketId: row.id, door: ctx.door });
+        await this.deps.audit.record({ id: user.id, name: user.username, ip: ctx.clientIp }, { action: 'ticket.redeem', target: { type: 'secret', id: row.secretId }, details: { ticketId: row.id, sessionId, door: ctx.door } });
+        return this.deps.sessions.start(plan, ctx);
+      })().catch(async (e: unknown) => {
         await prepared?.abort();
         throw e;
       });
