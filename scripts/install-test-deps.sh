@@ -11,7 +11,7 @@
 set -euo pipefail
 PKGS=(postgresql openssh-server openssh-client inetutils-telnetd asciinema chromium firefox-esr fonts-dejavu-core
   xrdp tigervnc-standalone-server xvfb freerdp2-x11 freerdp2-shadow-x11 winpr-utils x11-apps x11-xserver-utils xdotool openssl ffmpeg
-  slapd ldap-utils ssh-audit testssl.sh putty-tools python3-paramiko python3-asyncssh e2fsprogs util-linux rdesktop)
+  slapd ldap-utils ssh-audit testssl.sh putty-tools python3-paramiko python3-asyncssh e2fsprogs util-linux rdesktop sudo)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -125,6 +125,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   // Lapsed checkouts are checked in without waiting for someone to look at the secret.
   const checkoutSweeper = setInterval(() => void core.checkouts.settleDue().catch((e) => log.warn({ err: { message: (e as Error).message } }, 'settling lapsed checkouts failed')), CHECKOUT_SWEEP_MS);
   checkoutSweeper.unref();
+  // JIT accounts and access levels a crash (or a failed clean-up) left on targets: now and every minute.
+  core.jit.startSweeper();
 
   let stopped = false;
   const stop = async () => {
@@ -133,7 +135,9 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     checkpoints.stop();
     heartbeats.stop();
     clearInterval(checkoutSweeper);
+    core.jit.stopSweeper();
     await core.sessions.endAll('gateway shutting down');
+    await core.jit.settled().catch(() => {});
     await core.rotation.settled().catch(() => {});
     await core.heartbeat.settled().catch(() => {});
     await doors.close();

@@ -68,6 +68,7 @@ interface PolicyOpts {
   recordingRequired?: boolean;
   consentText?: string;
   checkoutRequired?: boolean;
+  rotateAfterUse?: boolean;
   reasonRequired?: boolean;
   ticketReference?: string;
 }
@@ -95,6 +96,7 @@ function policyBody(o: PolicyOpts): PolicyBody {
     recordingRequired: o.recordingRequired,
     consentText: o.consentText,
     checkoutRequired: o.checkoutRequired,
+    rotateAfterUse: o.rotateAfterUse,
     reasonRequired: o.reasonRequired,
     ticketReference: oneOf('--ticket-reference', o.ticketReference, TICKET_REFERENCE),
   };
@@ -119,6 +121,7 @@ function policyOptions(c: Command): Command {
     .option('--recording-required', 'sessions must be recorded')
     .option('--consent-text <text>', 'consent to recording shown before the session')
     .option('--checkout-required', 'exclusive checkout of the credential')
+    .option('--rotate-after-use', "rotate the password of the policy's managed secrets after each use")
     .option('--no-reason-required', 'requests need no reason')
     .option('--ticket-reference <when>', `ticket-system reference: ${TICKET_REFERENCE.join(', ')}`);
 }
@@ -137,6 +140,8 @@ const requestRow = (r: AccessRequest) => ({
 
 export function registerAccessCommands(program: Command, h: CliHelpers): void {
   const access = program.command('access').description('access request policies, requests, approvals and grants');
+
+  registerLevelCommands(access, h);
 
   const policies = access.command('policies').description('access request policies (administrators)');
   policies
@@ -238,4 +243,70 @@ export function registerAccessCommands(program: Command, h: CliHelpers): void {
   decide('approve', 'approve a pending request');
   decide('deny', 'deny a pending request');
   decide('revoke', 'revoke a grant early (ending its sessions), or withdraw your pending request');
+}
+
+interface LevelOpts {
+  description?: string;
+  group?: string[];
+  sudoers?: string;
+  needsApproval?: boolean;
+  preApprovedUser?: string[];
+  preApprovedGroup?: string[];
+  secret?: string[];
+  folder?: string[];
+}
+
+/** `gatehouse access levels …`: access levels (issue 12; docs/target-accounts.md "Access levels"). */
+function registerLevelCommands(access: Command, h: CliHelpers): void {
+  const levels = access.command('levels').description('access levels: target groups a session gets (administrators; `usable` for everyone)');
+  const options = (c: Command) =>
+    c
+      .option('--description <text>')
+      .option('--group <group>', 'a Linux group name or LDAP group DN (repeatable; replaces the list)', collect)
+      .option('--sudoers <text>', 'Linux sudoers drop-in body; {account} stands for the account name ("none" removes it)')
+      .option('--needs-approval', 'people not pre-approved may use it with an approved access request naming it')
+      .option('--pre-approved-user <user>', 'repeatable; replaces the list', collect)
+      .option('--pre-approved-group <group>', 'repeatable; replaces the list', collect)
+      .option('--secret <secret>', 'a secret it applies to (repeatable; replaces the list)', collect)
+      .option('--folder <folder>', 'a folder id it applies to, with everything below (repeatable; replaces the list)', collect);
+  const bodyOf = async (o: LevelOpts) => ({
+    ...(o.description !== undefined ? { description: o.description } : {}),
+    ...(o.group ? { targetGroups: o.group } : {}),
+    ...(o.sudoers !== undefined ? { sudoers: o.sudoers === 'none' ? null : o.sudoers } : {}),
+    ...(o.needsApproval ? { needsApproval: true } : {}),
+    ...(o.preApprovedUser || o.preApprovedGroup
+      ? { preApproved: [...(o.preApprovedUser ?? []).map((principal) => ({ principalType: 'user' as const, principal })), ...(o.preApprovedGroup ?? []).map((principal) => ({ principalType: 'group' as const, principal }))] }
+      : {}),
+    ...(o.secret ? { secretIds: await Promise.all(o.secret.map((s) => h.secretIdOf(s))) } : {}),
+    ...(o.folder ? { folderIds: o.folder } : {}),
+  });
+  levels
+    .command('list')
+    .option('--json')
+    .action(async (o: { json?: boolean }) => {
+      const r = await callApi(h.session(), api.accessLevels.list, { query: { limit: 500 } });
+      if (o.json) return h.out(r);
+      h.table(
+        r.items.map((l) => ({ name: l.name, groups: l.targetGroups.join(','), sudoers: l.sudoers ? 'yes' : '', approval: l.needsApproval ? 'needed' : '', 'pre-approved': principalsText(l.preApproved), id: l.id })),
+        ['name', 'groups', 'sudoers', 'approval', 'pre-approved', 'id'],
+      );
+    });
+  levels.command('get <level>').action(async (id: string) => h.out(await callApi(h.session(), api.accessLevels.get, { params: { id } })));
+  options(levels.command('create <name>').description('create an access level')).action(async (name: string, o: LevelOpts) => h.out(await callApi(h.session(), api.accessLevels.create, { body: { ...(await bodyOf(o)), name } })));
+  options(levels.command('update <level>').description('change an access level (only the options given)')).action(async (id: string, o: LevelOpts) =>
+    h.out(await callApi(h.session(), api.accessLevels.update, { params: { id }, body: await bodyOf(o) })),
+  );
+  levels.command('delete <level>').action(async (id: string) => {
+    await callApi(h.session(), api.accessLevels.remove, { params: { id } });
+    process.stdout.write(`deleted ${id}\n`);
+  });
+  levels
+    .command('usable <secret>')
+    .description('the access levels of a secret you may choose at launch (gatehouse launch --access-level)')
+    .option('--json')
+    .action(async (ref: string, o: { json?: boolean }) => {
+      const r = await callApi(h.session(), api.accessLevels.forSecret, { params: { id: await h.secretIdOf(ref) }, query: { limit: 500 } });
+      if (o.json) return h.out(r);
+      h.table(r.items.map((l) => ({ name: l.name, groups: l.targetGroups.join(','), description: l.description })), ['name', 'groups', 'description']);
+    });
 }

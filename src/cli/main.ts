@@ -253,11 +253,12 @@ program
   .option('-o, --out <file>', 'for RDP launchers: where to save the .rdp file (default: <secret>.rdp)')
   .option('--consent', "agree to the recording the secret's access policy requires (shown by a launch without it)")
   .option('--totp <code>', "a TOTP code, when the secret's access policy asks for a fresh second factor (else prompted on a terminal)")
-  .action(async (ref: string, o: { launcher: string; bindIp?: boolean; knownHosts?: string; json?: boolean; out?: string; consent?: boolean; totp?: string }) => {
+  .option('--access-level <level>', 'the access level (id or name) for the session: its groups go to the JIT or stored account (`gatehouse access levels usable <secret>` lists yours)')
+  .action(async (ref: string, o: { launcher: string; bindIp?: boolean; knownHosts?: string; json?: boolean; out?: string; consent?: boolean; totp?: string; accessLevel?: string }) => {
     const id = await secretIdOf(ref);
     let code = o.totp;
     const attempt = async (consent?: boolean) => {
-      const res = await withStepUp((totp) => callApi(session(), api.launch.launch, { params: { id }, body: { launcher: o.launcher, ...(o.bindIp ? { bindIp: true } : {}), ...(consent !== undefined ? { consent } : {}), ...(totp !== undefined ? { totp } : {}) } }), code);
+      const res = await withStepUp((totp) => callApi(session(), api.launch.launch, { params: { id }, body: { launcher: o.launcher, ...(o.bindIp ? { bindIp: true } : {}), ...(consent !== undefined ? { consent } : {}), ...(totp !== undefined ? { totp } : {}), ...(o.accessLevel ? { accessLevel: o.accessLevel } : {}) } }), code);
       // Verified once is enough: the step-up now holds for this token, and the same code sent
       // again with the launch after consent could have expired (TOTP codes last 30 s).
       code = undefined;

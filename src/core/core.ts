@@ -34,6 +34,8 @@ import { LaunchPolicies } from './access/launch-policy.js';
 import { TargetAccounts } from './accounts/service.js';
 import { Rotation } from './accounts/rotation.js';
 import { Heartbeat } from './accounts/heartbeat.js';
+import { AccessLevels } from './accounts/access-levels.js';
+import { JitAccounts } from './accounts/jit.js';
 import { join } from 'node:path';
 import { CredentialProvider, RETRIEVE_CHECKOUT_SECONDS } from './webservices/provider.js';
 import { TokenCache } from './webservices/token-cache.js';
@@ -77,6 +79,9 @@ export interface Core {
   targetAccounts: TargetAccounts;
   rotation: Rotation;
   heartbeat: Heartbeat;
+  /** Access levels and just-in-time accounts (issue 12, points 4 and 5). */
+  accessLevels: AccessLevels;
+  jit: JitAccounts;
   /** Whether the database and the recordings directory can be written (/healthz). */
   health: Health;
   /** The credential-provider API for an Endpoint Credential Manager (issue 13, core/webservices). */
@@ -126,13 +131,17 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   const targetAccounts = new TargetAccounts(store, secrets, templates, sessions, audit);
   // In use: a live session on the secret, or a checkout still held (rotation waits for the check-in).
   const inUse = async (secretId: string) => [...sessions.live.values()].some((s) => !s.isEnded && s.plan.credential.secretId === secretId) || (await checkouts.isCheckedOut(secretId));
-  const rotation = new Rotation(targetAccounts, inUse, log);
+  const rotation = new Rotation(targetAccounts, inUse, log, async (secretId) => (await policies.effectiveFor(secretId))?.rotateAfterUse ?? false);
   const heartbeat = new Heartbeat(targetAccounts, settings, log);
   // Rotation after use; listeners run after the checkout's own session-end handling.
   checkouts.onCheckin((secretId) => rotation.afterUse(secretId, 'checkin'));
   sessions.onSessionEnd((s) => rotation.afterUse(s.secretId, 'session_end', s.username));
+  const accessLevels = new AccessLevels(store, audit, dir);
+  accessRequests.setAccessLevels((secretId) => accessLevels.forSecret(secretId));
+  const jit = new JitAccounts(store, targetAccounts, accessLevels, sessions, audit, log);
+  sessions.onSessionEnd((s) => jit.sessionEnded(s.id));
   const launchPolicies = new LaunchPolicies(policies);
-  const launching = new Launching({ tickets, launchers, secrets, personal, templates, access, dir, settings, sessions, audit, log, auth, sshKeys, checkouts, ports: { ssh: config.sshPort, rdp: config.rdpPort }, accessGate, stepUp, consents: new Consents(policies, audit), launchPolicies });
+  const launching = new Launching({ tickets, launchers, secrets, personal, templates, access, dir, settings, sessions, audit, log, auth, sshKeys, checkouts, ports: { ssh: config.sshPort, rdp: config.rdpPort }, accessGate, stepUp, consents: new Consents(policies, audit), launchPolicies, accessLevels, jit });
   const trust = new DelegatedTrust(store, audit, notifier);
   const tokens = new TokenCache(store, dataKeys, settings, audit);
   trust.onEnded((applicationId, userId) => tokens.drop(applicationId, userId));
@@ -150,7 +159,7 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   await dir.seedBuiltinRoles();
   await templates.seedBuiltins();
   await launchers.seedBuiltins();
-  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, sshKeys, checkouts, launching, policies, accessRequests, accessGate, stepUp, notifier, targetAccounts, rotation, heartbeat, health, webservices, openpsm, version: VERSION };
+  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, sshKeys, checkouts, launching, policies, accessRequests, accessGate, stepUp, notifier, targetAccounts, rotation, heartbeat, accessLevels, jit, health, webservices, openpsm, version: VERSION };
 }
 
 /** Creates the first administrator when the directory is empty. Returns the password only when it was generated. */

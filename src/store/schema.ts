@@ -298,6 +298,8 @@ export interface AccessPoliciesTable {
   recordingRequired: Flag;
   consentText: string;
   checkoutRequired: Flag;
+  /** 008_jit_access_levels: rotate the password of the policy's secrets after each use. */
+  rotateAfterUse?: Flag;
   reasonRequired: Flag;
   ticketReference: 'none' | 'optional' | 'required';
   createdAt: number;
@@ -335,6 +337,8 @@ export interface AccessRequestsTable {
   status: AccessRequestStatus;
   decidedAt: number | null;
   createdAt: number;
+  /** The access level the request asks for (008_jit_access_levels); null: none. */
+  accessLevelId?: string | null;
 }
 
 export interface AccessApprovalsTable {
@@ -471,9 +475,66 @@ export interface OpenpsmEndNoticesTable {
   doneAt: number | null;
 }
 
+/** An access level: named target groups for a session (008_jit_access_levels). */
+export interface AccessLevelsTable {
+  id: string;
+  name: string;
+  description: string;
+  /** JSON array of group names (Linux) or DNs (LDAP). */
+  targetGroups: string;
+  sudoers: string | null;
+  needsApproval: Flag;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface AccessLevelLinksTable {
+  levelId: string;
+  secretId: string | null;
+  folderId: string | null;
+}
+
+export interface AccessLevelMembersTable {
+  levelId: string;
+  principalType: 'user' | 'group';
+  principalId: string;
+}
+
+/** A secret's just-in-time account settings (008_jit_access_levels). */
+export interface SecretJitTable {
+  secretId: string;
+  enabled: Flag;
+  endAction: 'remove' | 'disable';
+  connectionDelaySeconds: number;
+  namePrefix: string;
+  updatedAt: number;
+}
+
+/** A temporary account or a level given to a stored account, for one session (008_jit_access_levels). */
+export interface JitAccountsTable {
+  id: string;
+  purpose: 'jit' | 'level';
+  secretId: string;
+  sessionId: string;
+  targetKind: string;
+  accountName: string;
+  levelId: string | null;
+  targetGroups: string;
+  state: 'active' | 'disabled' | 'removed' | 'failed';
+  message: string | null;
+  createdAt: number;
+  endedAt: number | null;
+  removedAt: number | null;
+}
+
 export interface Database {
   openpsmLinks: OpenpsmLinksTable;
   openpsmEndNotices: OpenpsmEndNoticesTable;
+  accessLevels: AccessLevelsTable;
+  accessLevelLinks: AccessLevelLinksTable;
+  accessLevelMembers: AccessLevelMembersTable;
+  secretJit: SecretJitTable;
+  jitAccounts: JitAccountsTable;
   accessPolicies: AccessPoliciesTable;
   accessRequests: AccessRequestsTable;
   accessApprovals: AccessApprovalsTable;

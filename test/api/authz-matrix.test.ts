@@ -156,6 +156,13 @@ const TABLE: Record<string, Row> = {
   'GET /api/v1/access-policies/:id':             [Y, N, N, N],
   'PATCH /api/v1/access-policies/:id':           [Y, N, N, N],
   'DELETE /api/v1/access-policies/:id':          [Y, N, N, N],
+  // access levels (issue 12): administrators only; a secret's usable levels need view on it
+  'GET /api/v1/access-levels':                   [Y, N, N, N],
+  'POST /api/v1/access-levels':                  [Y, N, N, N],
+  'GET /api/v1/access-levels/:id':               [Y, N, N, N],
+  'PATCH /api/v1/access-levels/:id':             [Y, N, N, N],
+  'DELETE /api/v1/access-levels/:id':            [Y, N, N, N],
+  'GET /api/v1/secrets/:id/access-levels':       [Y, Y, Y, Y],
   // access requests: everyone lists their own; requesting needs the launch permission (and view on
   // the secret); the :id rows are about someone else's request under a policy naming the caller as
   // an approver, so the policy, not the role, decides
@@ -512,6 +519,12 @@ for (const kind of DB_KINDS) {
       'GET /api/v1/access-policies/:id': async () => ({ method: 'GET', url: '/api/v1/access-policies/matrix-policy' }),
       'PATCH /api/v1/access-policies/:id': async () => ({ method: 'PATCH', url: `/api/v1/access-policies/${await mkPolicy()}`, body: { description: 'changed' } }),
       'DELETE /api/v1/access-policies/:id': async () => ({ method: 'DELETE', url: `/api/v1/access-policies/${await mkPolicy()}` }),
+      'GET /api/v1/access-levels': async () => ({ method: 'GET', url: '/api/v1/access-levels' }),
+      'POST /api/v1/access-levels': async () => ({ method: 'POST', url: '/api/v1/access-levels', body: { name: uniq('level'), targetGroups: ['adm'] } }),
+      'GET /api/v1/access-levels/:id': async () => ({ method: 'GET', url: '/api/v1/access-levels/matrix-level' }),
+      'PATCH /api/v1/access-levels/:id': async () => ({ method: 'PATCH', url: `/api/v1/access-levels/${(await admin('POST', '/api/v1/access-levels', { name: uniq('level') })).id}`, body: { description: 'changed' } }),
+      'DELETE /api/v1/access-levels/:id': async () => ({ method: 'DELETE', url: `/api/v1/access-levels/${(await admin('POST', '/api/v1/access-levels', { name: uniq('level') })).id}` }),
+      'GET /api/v1/secrets/:id/access-levels': async () => ({ method: 'GET', url: `/api/v1/secrets/${fx.secretId}/access-levels` }),
       'GET /api/v1/access-requests': async () => ({ method: 'GET', url: '/api/v1/access-requests?scope=approve' }),
       'POST /api/v1/access-requests': async () => ({ method: 'POST', url: '/api/v1/access-requests', body: { secretId: fx.policySecretId, reason: 'authorisation test' } }),
       'GET /api/v1/access-requests/:id': async () => ({ method: 'GET', url: `/api/v1/access-requests/${await mkRequest(false)}` }),
@@ -581,6 +594,7 @@ for (const kind of DB_KINDS) {
       const requester = await t.user('access-requester', ['User']);
       const approvers = [...ROLES.map((r) => ({ principalType: 'user', principal: actors[r].id })), { principalType: 'user', principal: 'admin' }];
       await admin('POST', '/api/v1/access-policies', { name: 'matrix-policy', approvers, approvalsRequired: 1 });
+      await admin('POST', '/api/v1/access-levels', { name: 'matrix-level', targetGroups: ['adm'] });
       const policySecret = await admin('POST', '/api/v1/secrets', { name: 'policy-secret', template: 'unix-account', fields: { machine: 'db2', username: 'root', password: 'matrix-Secret-2' } });
       await admin('PATCH', `/api/v1/secrets/${policySecret.id}`, { policyId: 'matrix-policy' });
       await admin('PUT', `/api/v1/secrets/${policySecret.id}/permissions`, { entries: [...everyone.entries, { principalType: 'user', principal: requester.id, level: 'view' }] });

@@ -233,6 +233,8 @@ interface Fixtures {
   /** An access request policy (approver: target-user) attached to policySecretId. */
   policyId: string;
   policySecretId: string;
+  /** An access level attached to secretId, nobody pre-approved. */
+  levelId: string;
   /** A pending access request of the administrator's on policySecretId. */
   requestId: string;
   /** The administrator's master password; their personal credential (for machine other.example). */
@@ -495,6 +497,8 @@ const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
         { name: 'attach an unknown access policy', url: `/api/v1/secrets/${fx.secretId}`, body: { policyId: 'no-such-policy' }, expect: 404, code: 'not_found' },
         { name: 'management link to itself', url: `/api/v1/secrets/${fx.secretId}`, body: { account: { managementSecretId: fx.secretId } }, expect: 400, code: 'management_cycle' },
         { name: 'management link to an unknown secret', url: `/api/v1/secrets/${fx.secretId}`, body: { account: { managementSecretId: MISSING_ID } }, expect: 404, code: 'not_found' },
+        { name: 'JIT without a management secret', url: `/api/v1/secrets/${fx.secretId}`, body: { account: { jit: { enabled: true } } }, expect: 400, code: 'invalid_jit' },
+        { name: 'a JIT name prefix with shell metacharacters', url: `/api/v1/secrets/${fx.secretId}`, body: { account: { jit: { namePrefix: 'x;id' } } }, expect: 400, code: 'invalid_jit' },
       ],
     },
     'DELETE /api/v1/secrets/:id': {},
@@ -570,6 +574,8 @@ const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
         { name: "someone else's personal credential", url: `/api/v1/secrets/${fx.secretId}/launch`, body: { launcher: 'ssh', personalCredentialId: fx.selfPersonalId }, expect: 403, code: 'not_your_credential' },
         { name: 'unknown personal credential', url: `/api/v1/secrets/${fx.secretId}/launch`, body: { launcher: 'ssh', personalCredentialId: MISSING_ID }, expect: 404, code: 'not_found' },
         { name: 'personal credential for another target', url: `/api/v1/secrets/${fx.secretId}/launch`, body: { launcher: 'ssh', personalCredentialId: fx.adminPersonalId }, expect: 400, code: 'personal_credential_mismatch' },
+        { name: 'an access level that does not apply to the secret', url: `/api/v1/secrets/${fx.secretId}/launch`, body: { launcher: 'ssh', accessLevel: 'no-such-level' }, expect: 400, code: 'unknown_access_level' },
+        { name: 'an access level the caller is not approved for', url: `/api/v1/secrets/${fx.secretId}/launch`, body: { launcher: 'ssh', accessLevel: 'target-level' }, expect: 403, code: 'access_level_not_approved' },
       ],
     },
     'GET /api/v1/checkouts': {},
@@ -693,12 +699,33 @@ const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
       extra: [{ name: 'more approvals than approvers', url: `/api/v1/access-policies/${fx.policyId}`, body: { approvalsRequired: 5 }, expect: 400, code: 'invalid_policy' }],
     },
     'DELETE /api/v1/access-policies/:id': { extra: [{ name: 'policy still attached', url: `/api/v1/access-policies/${fx.policyId}`, expect: 409, code: 'policy_in_use' }] },
+    'GET /api/v1/access-levels': {},
+    'POST /api/v1/access-levels': {
+      body: { name: 'never-created-level', description: 'x', targetGroups: ['adm', 'cn=ops,ou=groups,dc=example,dc=org'], sudoers: '{account} ALL=(root) NOPASSWD: /usr/bin/id', needsApproval: false, preApproved: [], secretIds: [], folderIds: [] },
+      extra: [
+        { name: 'existing name', url: '/api/v1/access-levels', body: { name: 'target-level' }, expect: 409, code: 'name_taken' },
+        { name: 'a group name with shell metacharacters', url: '/api/v1/access-levels', body: { name: 'l1', targetGroups: ['adm;touch /tmp/x'] }, expect: 400, code: 'invalid_access_level' },
+        { name: 'a group name with a command substitution', url: '/api/v1/access-levels', body: { name: 'l1', targetGroups: ['$(id)'] }, expect: 400, code: 'invalid_access_level' },
+        { name: 'a group list separator', url: '/api/v1/access-levels', body: { name: 'l1', targetGroups: ['adm,root'] }, expect: 400, code: 'invalid_access_level' },
+        { name: 'a blank sudoers body', url: '/api/v1/access-levels', body: { name: 'l1', sudoers: '   ' }, expect: 400, code: 'invalid_access_level' },
+        { name: 'an unknown secret', url: '/api/v1/access-levels', body: { name: 'l1', secretIds: [MISSING_ID] }, expect: 400, code: 'invalid_access_level' },
+        { name: 'an unknown pre-approved user', url: '/api/v1/access-levels', body: { name: 'l1', preApproved: [{ principalType: 'user', principal: 'nobody-here' }] }, expect: 400, code: 'invalid_request' },
+      ],
+    },
+    'GET /api/v1/access-levels/:id': {},
+    'PATCH /api/v1/access-levels/:id': {
+      body: { description: 'changed' },
+      extra: [{ name: 'a group name with a line break', url: `/api/v1/access-levels/${fx.levelId}`, body: { targetGroups: ['adm\nroot'] }, expect: 400, code: 'invalid_access_level' }],
+    },
+    'DELETE /api/v1/access-levels/:id': {},
+    'GET /api/v1/secrets/:id/access-levels': {},
     'GET /api/v1/access-requests': { extra: [{ name: 'everyone\'s requests without administer', url: '/api/v1/access-requests?scope=all', token: fx.selfToken, expect: 403, code: 'forbidden' }] },
     'POST /api/v1/access-requests': {
       body: { secretId: MISSING_ID, reason: 'x', ticketRef: 'CHG-1', start: '2030-01-01T00:00:00Z', end: '2030-01-01T01:00:00Z', modes: ['ssh'] },
       extra: [
         { name: 'unknown secret', url: '/api/v1/access-requests', body: { secretId: MISSING_ID, reason: 'x' }, expect: 404, code: 'not_found' },
         { name: 'secret without a policy', url: '/api/v1/access-requests', body: { secretId: fx.secretId, reason: 'x' }, expect: 400, code: 'no_policy' },
+        { name: 'an access level that does not apply to the secret', url: '/api/v1/access-requests', body: { secretId: fx.policySecretId, reason: 'x', accessLevel: 'no-such-level' }, expect: 400, code: 'unknown_access_level' },
         { name: 'no reason', url: '/api/v1/access-requests', body: { secretId: fx.policySecretId }, expect: 400, code: 'reason_required' },
         { name: 'blank reason', url: '/api/v1/access-requests', body: { secretId: fx.policySecretId, reason: '   ' }, expect: 400, code: 'reason_required' },
         { name: 'start not a date', url: '/api/v1/access-requests', body: { secretId: fx.policySecretId, reason: 'x', start: 'tomorrow-ish' }, expect: 400, code: 'invalid_window' },
@@ -852,6 +879,7 @@ for (const kind of DB_KINDS) {
       const policySecret = await ok('POST', '/api/v1/secrets', { name: 'target-policy-secret', template: 'unix-account', fields: { machine: 'h2', username: 'root', password: 'bad-input-pw-2' } });
       await ok('PATCH', `/api/v1/secrets/${policySecret.id}`, { policyId: policy.id });
       const pending = await ok('POST', '/api/v1/access-requests', { secretId: policySecret.id, reason: 'bad input fixture' });
+      const level = await ok('POST', '/api/v1/access-levels', { name: 'target-level', targetGroups: ['adm'], secretIds: [secret.id] });
       const adminMaster = 'bad-input-Admin-Master-1';
       await ok('PUT', '/api/v1/me/master-password', { masterPassword: adminMaster });
       const adminPersonal = await ok('POST', '/api/v1/me/personal-credentials', { name: 'admin-own', target: { machine: 'other.example' }, username: 'me', password: 'admin-personal-pw' });
@@ -897,6 +925,7 @@ for (const kind of DB_KINDS) {
         psmReadyId: await psm.ready(),
         policyId: policy.id,
         policySecretId: policySecret.id,
+        levelId: level.id,
         requestId: pending.id,
         adminMaster,
         adminPersonalId: adminPersonal.id,

@@ -37,7 +37,7 @@ function uniform(r: { statusCode: number; headers: Record<string, unknown>; body
 for (const kind of DB_KINDS) {
   describe(`API contract on ${kind}`, () => {
     let t: TestApp;
-    const fx = {} as { userId: string; groupId: string; roleId: string; folderId: string; secretId: string; sessionId: string; policyId: string; requestId: string; personalId: string };
+    const fx = {} as { userId: string; groupId: string; roleId: string; folderId: string; secretId: string; sessionId: string; policyId: string; requestId: string; personalId: string; levelId?: string };
 
     const admin = async (method: string, url: string, body?: unknown) => {
       const r = await t.req(method, url, { token: t.adminToken, ...(body !== undefined ? { body } : {}) });
@@ -83,6 +83,10 @@ for (const kind of DB_KINDS) {
       fx.policyId = (await admin('POST', '/api/v1/access-policies', { name: 'contract-p1', approvers: [{ principalType: 'user', principal: 'contract-user' }] })).id;
       await admin('POST', '/api/v1/access-policies', { name: 'contract-p2', approvers: [{ principalType: 'user', principal: 'contract-user' }] });
       await admin('PATCH', `/api/v1/secrets/${fx.secretId}`, { policyId: fx.policyId });
+      for (const name of ['contract-l1', 'contract-l2']) {
+        const l = await admin('POST', '/api/v1/access-levels', { name, targetGroups: ['adm'], secretIds: [fx.secretId], preApproved: [{ principalType: 'user', principal: 'admin' }] });
+        fx.levelId ??= l.id;
+      }
       // Two earlier versions of its values (the versions list).
       await admin('PATCH', `/api/v1/secrets/${fx.secretId}`, { fields: { password: 'contract-pw-2' } });
       await admin('PATCH', `/api/v1/secrets/${fx.secretId}`, { fields: { password: 'contract-pw-3' } });
@@ -119,6 +123,7 @@ for (const kind of DB_KINDS) {
         sessions: fx.sessionId,
         recordings: fx.sessionId,
         'access-policies': fx.policyId,
+        'access-levels': fx.levelId!,
         'access-requests': fx.requestId,
         'personal-credentials': fx.personalId,
         // OpenPSM start pages: no start exists here (GET answers 404; the page is no list).
@@ -151,6 +156,7 @@ for (const kind of DB_KINDS) {
       }
       // The walk found every list (a new list route needs its fixture above).
       assert.deepEqual(lists.sort(), [
+        '/api/v1/access-levels',
         '/api/v1/access-policies',
         '/api/v1/access-requests',
         '/api/v1/audit',
@@ -165,6 +171,7 @@ for (const kind of DB_KINDS) {
         '/api/v1/recordings/:sessionId/text',
         '/api/v1/roles',
         '/api/v1/secrets',
+        '/api/v1/secrets/:id/access-levels',
         '/api/v1/secrets/:id/versions',
         '/api/v1/sessions',
         '/api/v1/templates',

@@ -33,6 +33,8 @@ const Launchers = lazy(() => import('./pages/admin/Launchers').then((m) => ({ de
 const LauncherEdit = lazy(() => import('./pages/admin/Launchers').then((m) => ({ default: m.LauncherEdit })));
 const AccessPolicies = lazy(() => import('./pages/admin/AccessPolicies').then((m) => ({ default: m.AccessPolicies })));
 const AccessPolicyEdit = lazy(() => import('./pages/admin/AccessPolicies').then((m) => ({ default: m.AccessPolicyEdit })));
+const AccessLevels = lazy(() => import('./pages/admin/AccessLevels').then((m) => ({ default: m.AccessLevels })));
+const AccessLevelEdit = lazy(() => import('./pages/admin/AccessLevels').then((m) => ({ default: m.AccessLevelEdit })));
 const Settings = lazy(() => import('./pages/admin/Settings').then((m) => ({ default: m.Settings })));
 const Audit = lazy(() => import('./pages/admin/Audit').then((m) => ({ default: m.Audit })));
 const ManageApplications = lazy(() => import('./pages/ManageApplications').then((m) => ({ default: m.ManageApplications })));
@@ -71,6 +73,8 @@ const ROUTES: Route[] = [
   { path: '/admin/launchers/:id', need: ['manage_templates'], render: (p) => <LauncherEdit id={p.id!} /> },
   { path: '/admin/access-policies', need: ['administer'], render: () => <AccessPolicies /> },
   { path: '/admin/access-policies/:id', need: ['administer'], render: (p) => <AccessPolicyEdit id={p.id!} /> },
+  { path: '/admin/access-levels', need: ['administer'], render: () => <AccessLevels /> },
+  { path: '/admin/access-levels/:id', need: ['administer'], render: (p) => <AccessLevelEdit id={p.id!} /> },
   { path: '/admin/settings', need: ['administer'], render: () => <Settings /> },
   { path: '/admin/audit', need: ['audit'], render: () => <Audit /> },
   { path: '/admin/credential-provider', need: ['administer'], render: () => <CredentialProvider /> },

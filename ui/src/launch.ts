@@ -2,9 +2,9 @@
 import { api, ApiError } from './api';
 import type { Launcher, LaunchResponse, Template } from './api-types';
 
-/** `consent`: the answer to the recording a policy requires (false: declined, audited by the API; left out: not asked yet); `totp`: a code for a policy that asks for MFA step-up (components/StepUpDialog). */
-export const launch = (secretId: string, launcher: string, totp?: string, consent?: boolean) =>
-  api.post<LaunchResponse>(`/secrets/${encodeURIComponent(secretId)}/launch`, { launcher, ...(totp ? { totp } : {}), ...(consent !== undefined ? { consent } : {}) });
+/** `consent`: the answer to the recording a policy requires (false: declined, audited by the API; left out: not asked yet); `totp`: a code for a policy that asks for MFA step-up (components/StepUpDialog); `accessLevel`: the access level chosen for the session (issue 12). */
+export const launch = (secretId: string, launcher: string, totp?: string, consent?: boolean, accessLevel?: string) =>
+  api.post<LaunchResponse>(`/secrets/${encodeURIComponent(secretId)}/launch`, { launcher, ...(totp ? { totp } : {}), ...(consent !== undefined ? { consent } : {}), ...(accessLevel ? { accessLevel } : {}) });
 
 /**
  * A launch for a door that cannot ask (a copied ssh command, a .rdp file) when the secret's
@@ -13,17 +13,17 @@ export const launch = (secretId: string, launcher: string, totp?: string, consen
  * message); an SSH launch says so in its answer (consent.given false): then the person is
  * asked, and a "no" declines (voids, audited) the ticket. Null: the person declined.
  */
-export async function launchForDoor(secretId: string, launcher: string, totp?: string): Promise<LaunchResponse | null> {
+export async function launchForDoor(secretId: string, launcher: string, totp?: string, accessLevel?: string): Promise<LaunchResponse | null> {
   try {
-    const r = await launch(secretId, launcher, totp);
+    const r = await launch(secretId, launcher, totp, undefined, accessLevel);
     if (r.consent.given !== false) return r;
     // Agreed: a consented ticket replaces this one, which is never shown and expires unused.
-    if (window.confirm(`${r.consent.text}\n\nAgree to the recording?`)) return launch(secretId, launcher, totp, true);
+    if (window.confirm(`${r.consent.text}\n\nAgree to the recording?`)) return launch(secretId, launcher, totp, true, accessLevel);
     await api.post('/tickets/decline', { ticket: r.ticket }).catch(() => undefined);
     return null;
   } catch (e) {
     if (!(e instanceof ApiError) || e.code !== 'consent_required') throw e;
-    if (window.confirm(`${e.message}\n\nAgree to the recording?`)) return launch(secretId, launcher, totp, true);
+    if (window.confirm(`${e.message}\n\nAgree to the recording?`)) return launch(secretId, launcher, totp, true, accessLevel);
     // No ticket exists yet (RDP): the declining launch is what audits the refusal (403 consent_declined).
     await launch(secretId, launcher, totp, false).catch(() => undefined);
     return null;

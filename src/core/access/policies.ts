@@ -55,6 +55,8 @@ export interface Policy {
   recordingRequired: boolean;
   consentText: string;
   checkoutRequired: boolean;
+  /** Rotate the password of the policy's managed secrets after each use (issue 12). */
+  rotateAfterUse: boolean;
   reasonRequired: boolean;
   ticketReference: (typeof TICKET_REFERENCE)[number];
   createdAt: number;
@@ -84,6 +86,7 @@ export interface PolicyInput {
   recordingRequired?: boolean;
   consentText?: string;
   checkoutRequired?: boolean;
+  rotateAfterUse?: boolean;
   reasonRequired?: boolean;
   ticketReference?: Policy['ticketReference'];
 }
@@ -108,6 +111,7 @@ export function fromRow(r: AccessPoliciesTable): Policy {
     recordingRequired: !!r.recordingRequired,
     consentText: r.consentText,
     checkoutRequired: !!r.checkoutRequired,
+    rotateAfterUse: !!r.rotateAfterUse,
     reasonRequired: !!r.reasonRequired,
     ticketReference: r.ticketReference,
     createdAt: Number(r.createdAt),
@@ -223,6 +227,7 @@ export class Policies {
       recordingRequired: input.recordingRequired ?? base?.recordingRequired ?? false,
       consentText: input.consentText ?? base?.consentText ?? '',
       checkoutRequired: input.checkoutRequired ?? base?.checkoutRequired ?? false,
+      rotateAfterUse: input.rotateAfterUse ?? base?.rotateAfterUse ?? false,
       reasonRequired: input.reasonRequired ?? base?.reasonRequired ?? true,
       ticketReference: input.ticketReference ?? base?.ticketReference ?? 'none',
     };
@@ -259,6 +264,7 @@ export class Policies {
       recordingRequired: flag(v.recordingRequired),
       consentText: v.consentText,
       checkoutRequired: flag(v.checkoutRequired),
+      rotateAfterUse: flag(v.rotateAfterUse),
       reasonRequired: flag(v.reasonRequired),
       ticketReference: v.ticketReference,
     };

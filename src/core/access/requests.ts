@@ -33,6 +33,8 @@ export interface RequestView {
   grant: { id: string; start: string; end: string; revokedAt: string | null; revokedBy: string | null } | null;
   /** Whether the caller may approve or deny it now. */
   canDecide: boolean;
+  /** The access level (issue 12) the request asks for; null: none. */
+  accessLevel: { id: string; name: string } | null;
   createdAt: string;
   decidedAt: string | null;
 }
@@ -44,6 +46,8 @@ export interface RequestInput {
   start?: string;
   end?: string;
   modes?: Protocol[];
+  /** An access level (id or name) of the secret that the approval lets the requester use (issue 12). */
+  accessLevel?: string;
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
@@ -96,6 +100,7 @@ export class AccessRequests {
       status,
       grant: g ? { id: g.id, start: iso(g.startAt)!, end: iso(g.endAt)!, revokedAt: iso(g.revokedAt), revokedBy: g.revokedBy } : null,
       canDecide: status === 'pending' && (await this.mayDecide(p, r, policy)),
+      accessLevel: r.accessLevelId ? { id: r.accessLevelId, name: (await this.store.db.selectFrom('accessLevels').select('name').where('id', '=', r.accessLevelId).executeTakeFirst())?.name ?? '(deleted)' } : null,
       createdAt: iso(r.createdAt)!,
       decidedAt: iso(r.decidedAt),
     };
@@ -129,6 +134,15 @@ export class AccessRequests {
     return this.view(p, r);
   }
 
+  /** The access levels of a secret (core/accounts/access-levels.ts, handed in by core.ts: access knows no accounts). */
+  private levelsOf: (secretId: string) => Promise<{ id: string; name: string }[]> = async () => [];
+  setAccessLevels(fn: (secretId: string) => Promise<{ id: string; name: string }[]>): void {
+    this.levelsOf = fn;
+  }
+  private async levelOf(secretId: string, ref: string): Promise<{ id: string; name: string } | null> {
+    return (await this.levelsOf(secretId)).find((l) => l.id === ref || l.name === ref) ?? null;
+  }
+
   async create(p: Principal, input: RequestInput): Promise<RequestView> {
     if (!p.permissions.has('launch')) throw forbidden('you need the launch permission to request access');
     const { secret } = await this.secrets.require(p, input.secretId, 'view');
@@ -154,6 +168,9 @@ export class AccessRequests {
     if (end <= start) throw badRequest('end must come after start', 'invalid_window');
     if (end - start > policy.maxWindowMinutes * 60_000) throw badRequest(`the window may last at most ${policy.maxWindowMinutes} minutes`, 'window_too_long');
     const preApproved = inSet(policy.preApproved, p.userId, p.groupIds);
+    // A level the approval will let the requester use: it must apply to this secret.
+    const level = input.accessLevel ? await this.levelOf(secret.id, input.accessLevel) : null;
+    if (input.accessLevel && !level) throw badRequest(`access level "${input.accessLevel.slice(0, 128)}" does not apply to this secret`, 'unknown_access_level');
     const id = newId();
     await this.store.db
       .insertInto('accessRequests')
@@ -173,12 +190,13 @@ export class AccessRequests {
         status: 'pending',
         decidedAt: null,
         createdAt: t,
+        accessLevelId: level?.id ?? null,
       })
       .execute();
     await this.audit.record(actorOf(p), {
       action: 'access.request',
       target: { type: 'secret', id: secret.id },
-      details: { requestId: id, secret: secret.name, policy: policy.name, reason, ticketRef, modes, start: iso(start), end: iso(end), preApproved },
+      details: { requestId: id, secret: secret.name, policy: policy.name, reason, ticketRef, modes, start: iso(start), end: iso(end), preApproved, ...(level ? { accessLevel: level.name } : {}) },
     });
     if (preApproved) await this.open(p, await this.row(id), 'pre-approved');
     else {

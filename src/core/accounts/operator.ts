@@ -67,7 +67,7 @@ export interface AccountOperator {
   /** Removes an account (and on Linux its home directory and sudoers drop-in). Idempotent. */
   removeAccount(management: OperatorCredential, name: string): Promise<void>;
   /** Adds the account to groups / removes it from groups (access levels). Idempotent. */
-  addToGroups(management: OperatorCredential, name: string, groups: string[]): Promise<void>;
+  addToGroups(management: OperatorCredential, name: string, groups: string[], sudoers?: string): Promise<void>;
   removeFromGroups(management: OperatorCredential, name: string, groups: string[]): Promise<void>;
   /** Names of accounts under the JIT prefix that exist on the target (for the sweeper). */
   listAccounts(management: OperatorCredential, prefix: string): Promise<string[]>;

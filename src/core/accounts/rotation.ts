@@ -34,6 +34,8 @@ export class Rotation {
     private readonly accounts: TargetAccounts,
     private readonly isInUse: (secretId: string) => Promise<boolean>,
     private readonly log: Logger,
+    /** Whether the access policy in force on the secret asks for rotation after use. */
+    private readonly policyWants: (secretId: string) => Promise<boolean> = async () => false,
   ) {}
 
   /** POST /secrets/:id/rotate and the after-use triggers. */
@@ -132,7 +134,8 @@ export class Rotation {
    */
   async afterUse(secretId: string, trigger: Exclude<RotationTrigger, 'manual'>, usedAccount?: string | null): Promise<void> {
     const row = await this.accounts.row(secretId);
-    if (!row?.rotateAfterUse) return;
+    // The secret's own setting, else its policy's; a policy's asks only managed accounts (no failure noise for the rest).
+    if (!row?.rotateAfterUse && !((await this.policyWants(secretId)) && (await this.accounts.isManaged(secretId)))) return;
     if (await this.isInUse(secretId)) return;
     // A session with someone's personal credential did not use the shared account.
     if (usedAccount !== undefined && usedAccount !== (await this.accounts.username(secretId))) return;

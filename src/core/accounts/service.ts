@@ -11,7 +11,7 @@ import { flag } from '../util.js';
 import type { Secrets, SecretView } from '../vault/secrets.js';
 import type { Templates, TemplateView } from '../vault/templates.js';
 import type { AccountOperator, OperatorCredential, TargetKind } from './operator.js';
-import { accountRow, effectiveKind, upsertAccount, type AccountRow } from './state.js';
+import { accountRow, effectiveKind, JIT_PREFIX, upsertAccount, upsertJit, type AccountRow, type JitSettings } from './state.js';
 
 export interface AccountSettingsInput {
   managementSecretId?: string | null;
@@ -19,6 +19,7 @@ export interface AccountSettingsInput {
   rotateAfterUse?: boolean;
   heartbeat?: boolean;
   heartbeatIntervalHours?: number | null;
+  jit?: Partial<JitSettings>;
 }
 
 /** Everything an operation on one secret's account needs, decrypted: never leaves the server. */
@@ -82,6 +83,17 @@ export class TargetAccounts {
     if (input.heartbeat !== undefined) set.heartbeat = flag(input.heartbeat);
     if (input.heartbeatIntervalHours !== undefined) set.heartbeatIntervalHours = input.heartbeatIntervalHours;
     await upsertAccount(this.store.db, id, set);
+    if (input.jit) {
+      const j = input.jit;
+      if (j.namePrefix !== undefined && !JIT_PREFIX.test(j.namePrefix)) throw badRequest('a JIT name prefix must start with a lower-case letter or "_" and hold only lower-case letters, digits, "_" or "-" (at most 20)', 'invalid_jit');
+      if (j.enabled && !(await accountRow(this.store.db, id))?.managementSecretId) throw badRequest('just-in-time accounts need a management secret on this secret (account.managementSecretId)', 'invalid_jit');
+      await upsertJit(this.store.db, id, {
+        ...(j.enabled !== undefined ? { enabled: flag(j.enabled) } : {}),
+        ...(j.endAction !== undefined ? { endAction: j.endAction } : {}),
+        ...(j.connectionDelaySeconds !== undefined ? { connectionDelaySeconds: j.connectionDelaySeconds } : {}),
+        ...(j.namePrefix !== undefined ? { namePrefix: j.namePrefix } : {}),
+      });
+    }
     await this.audit.record(actorOf(p), { action: 'secret.account.update', target: { type: 'secret', id }, details: { name: secret.name, ...input } });
     return this.secrets.get(p, id);
   }
@@ -117,6 +129,14 @@ export class TargetAccounts {
     const account = await this.credentialOf(secretId, kind);
     const management = row?.managementSecretId ? await this.credentialOf(row.managementSecretId, kind) : null;
     return { secretId, secretName: cred.secretName, kind, operator, account, management, template, row };
+  }
+
+  /** Whether the secret is a managed target account (a target kind in force and an operator for it); reads no secret value. */
+  async isManaged(secretId: string): Promise<boolean> {
+    const s = await this.store.db.selectFrom('secrets').select('templateId').where('id', '=', secretId).executeTakeFirst();
+    if (!s) return false;
+    const kind = effectiveKind(await accountRow(this.store.db, secretId), (await this.templates.get(s.templateId)).targetKind);
+    return !!kind && this.operators.has(kind);
   }
 
   /** Secrets whose heartbeat is on (for the schedule). */

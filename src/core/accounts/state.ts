@@ -2,7 +2,7 @@
 // management link, rotation and heartbeat settings, and the last results. Read for every
 // secret view; written by the account settings (PATCH /secrets/:id), rotation and heartbeat.
 import type { Db } from '../../store/db.js';
-import type { SecretAccountsTable } from '../../store/schema.js';
+import type { SecretAccountsTable, SecretJitTable } from '../../store/schema.js';
 import { now } from '../util.js';
 import type { TargetKind } from './operator.js';
 
@@ -18,7 +18,19 @@ export interface AccountView {
   lastHeartbeat: { status: HeartbeatStatus; message: string | null; at: string } | null;
   lastRotation: { status: RotationStatus; message: string | null; at: string } | null;
   versions: number;
+  /** Just-in-time accounts for launches of this secret (issue 12, point 4). */
+  jit: JitSettings;
 }
+
+export interface JitSettings {
+  enabled: boolean;
+  endAction: 'remove' | 'disable';
+  connectionDelaySeconds: number;
+  namePrefix: string;
+}
+export const DEFAULT_JIT: JitSettings = { enabled: false, endAction: 'remove', connectionDelaySeconds: 0, namePrefix: 'gh-jit-' };
+/** A JIT name prefix: lower case, as useradd's default NAME_REGEX wants; a random suffix follows. */
+export const JIT_PREFIX = /^[a-z_][a-z0-9_-]{0,19}$/;
 
 export type AccountRow = SecretAccountsTable;
 
@@ -29,7 +41,7 @@ export async function accountRow(db: Db, secretId: string): Promise<AccountRow |
 /** The kind in force: the secret's own, else its template's. */
 export const effectiveKind = (row: AccountRow | undefined, templateKind: TargetKind | null): TargetKind | null => (row?.targetKind as TargetKind | null | undefined) ?? templateKind;
 
-export function accountView(row: AccountRow | undefined, templateKind: TargetKind | null, versions: number): AccountView {
+export function accountView(row: AccountRow | undefined, templateKind: TargetKind | null, versions: number, jit?: SecretJitTable): AccountView {
   const iso = (t: number | null) => new Date(t ?? 0).toISOString();
   return {
     targetKind: effectiveKind(row, templateKind),
@@ -40,7 +52,20 @@ export function accountView(row: AccountRow | undefined, templateKind: TargetKin
     lastHeartbeat: row?.heartbeatStatus ? { status: row.heartbeatStatus as HeartbeatStatus, message: row.heartbeatMessage, at: iso(row.heartbeatAt) } : null,
     lastRotation: row?.rotationStatus ? { status: row.rotationStatus as RotationStatus, message: row.rotationMessage, at: iso(row.rotationAt) } : null,
     versions,
+    jit: jit ? { enabled: !!jit.enabled, endAction: jit.endAction, connectionDelaySeconds: jit.connectionDelaySeconds, namePrefix: jit.namePrefix } : { ...DEFAULT_JIT },
   };
+}
+
+export async function jitRow(db: Db, secretId: string): Promise<SecretJitTable | undefined> {
+  return db.selectFrom('secretJit').selectAll().where('secretId', '=', secretId).executeTakeFirst();
+}
+
+/** Writes a secret's JIT settings, creating the row when missing. */
+export async function upsertJit(db: Db, secretId: string, set: Partial<Omit<SecretJitTable, 'secretId' | 'updatedAt'>>): Promise<void> {
+  const cur = await jitRow(db, secretId);
+  const t = now();
+  if (cur) await db.updateTable('secretJit').set({ ...set, updatedAt: t }).where('secretId', '=', secretId).execute();
+  else await db.insertInto('secretJit').values({ secretId, enabled: 0, endAction: 'remove', connectionDelaySeconds: 0, namePrefix: 'gh-jit-', ...set, updatedAt: t }).execute();
 }
 
 /** Writes some columns of a secret's row, creating it when missing. */

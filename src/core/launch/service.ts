@@ -5,6 +5,8 @@ import type { AccessGate } from '../access/gate.js';
 import { CONSENT_AT_LAUNCH_MESSAGE, CONSENT_DECLINED_MESSAGE, CONSENT_REQUIRED_MESSAGE, consentNeedOf, type Consents } from '../access/consent.js';
 import { POLICY_CHANGED_MESSAGE, type LaunchPolicies } from '../access/launch-policy.js';
 import type { Policy } from '../access/policies.js';
+import type { AccessLevels } from '../accounts/access-levels.js';
+import type { JitAccounts } from '../accounts/jit.js';
 import type { StepUp } from '../access/step-up.js';
 import type { AuditService } from '../audit/service.js';
 import type { ConnectPlan, RedeemContext, SessionBroker, SessionHandle } from '../broker.js';
@@ -64,6 +66,9 @@ export class Launching implements SessionBroker {
       stepUp: StepUp;
       /** The policy in force, resolved once per launch and remembered per ticket (core/access/launch-policy.ts). */
       launchPolicies: LaunchPolicies;
+      /** Access levels and JIT accounts (core/accounts, issue 12). */
+      accessLevels: AccessLevels;
+      jit: JitAccounts;
     },
   ) {}
 
@@ -124,7 +129,7 @@ export class Launching implements SessionBroker {
     return null;
   }
 
-  async launch(p: Principal, secretId: string, launcherRef: string, opts: { clientIp: string | null; bindIp: boolean; personalCredentialId?: string; consent?: boolean; totp?: string }): Promise<LaunchResult> {
+  async launch(p: Principal, secretId: string, launcherRef: string, opts: { clientIp: string | null; bindIp: boolean; personalCredentialId?: string; consent?: boolean; totp?: string; accessLevel?: string }): Promise<LaunchResult> {
     const { secret } = await this.deps.secrets.require(p, secretId, 'view');
     const launcher = await this.deps.launchers.get(launcherRef).catch(() => {
       throw badRequest(`unknown launcher "${launcherRef}"`, 'unknown_launcher');
@@ -149,6 +154,9 @@ export class Launching implements SessionBroker {
     }
     if (need && launcher.protocol === 'rdp' && !opts.consent) throw new AppError(403, 'consent_required', `${CONSENT_AT_LAUNCH_MESSAGE} ${need.text}`);
     await this.deps.stepUp.requireLaunch({ userId: p.userId, key: p.tokenId }, policy, opts.clientIp, opts.totp);
+    // The access level asked for: one that applies to the secret (400) and that the person may use (403).
+    const level = opts.accessLevel ? await this.deps.accessLevels.choose(p.userId, p.groupIds, secret.id, opts.accessLevel) : null;
+    if (level && opts.personalCredentialId) throw badRequest('an access level applies to the shared account or a JIT account, not to a personal credential', 'invalid_request');
     // A personal credential in place of the shared one: the caller's own, opened while their vault is unlocked.
     const personal = await this.deps.personal.prepareLaunch(p, opts.personalCredentialId, { secretId: secret.id, machine: cred.machine, port: Number(cred.fields.port ?? DEFAULT_PORTS[launcher.protocol]) || DEFAULT_PORTS[launcher.protocol], protocol: launcher.protocol });
     const ttl = await this.deps.settings.ticketLifetimeSeconds();
@@ -160,6 +168,7 @@ export class Launching implements SessionBroker {
     }
     const { id: ticketId, ticket, expiresAt } = await this.deps.tickets.issue({ userId: p.userId, secretId: secret.id, launcherId: launcher.id, clientIp: opts.bindIp ? opts.clientIp : null, ttlSeconds: ttl });
     this.deps.launchPolicies.remember(ticketId, policy, expiresAt);
+    if (level) this.deps.jit.remember(ticketId, level.id, expiresAt);
     await personal?.bind(ticket, expiresAt);
     if (need && opts.consent) {
       this.deps.consents.remember(ticketId, expiresAt);
@@ -167,7 +176,7 @@ export class Launching implements SessionBroker {
     }
     await this.deps.audit.record(
       { id: p.userId, name: p.username, ip: opts.clientIp },
-      { action: 'secret.launch', target: { type: 'secret', id: secret.id }, details: { name: secret.name, launcher: launcher.name, protocol: launcher.protocol, ticketExpiresAt: new Date(expiresAt).toISOString(), boundToIp: opts.bindIp } },
+      { action: 'secret.launch', target: { type: 'secret', id: secret.id }, details: { name: secret.name, launcher: launcher.name, protocol: launcher.protocol, ticketExpiresAt: new Date(expiresAt).toISOString(), boundToIp: opts.bindIp, ...(level ? { accessLevel: level.name } : {}) } },
     );
     const port = launcher.gatewayPort ?? (launcher.protocol === 'rdp' ? this.deps.ports.rdp : this.deps.ports.ssh);
     return { ticket, expiresAt: new Date(expiresAt).toISOString(), launcher: { id: launcher.id, name: launcher.name, protocol: launcher.protocol }, gateway: { host: launcher.gatewayHost ?? '', port }, policyConsent: need ? { text: need.text, given: !!opts.consent } : null };
@@ -235,10 +244,22 @@ export class Launching implements SessionBroker {
         const held = await this.deps.checkouts.gate({ id: user.id, name: user.username }, row.secretId, Date.now() + 60_000, { required: policy?.checkoutRequired ?? false, protocol: launcher.protocol });
         if (held) throw new TicketRefused('checked_out', held);
       }
-      const plan = this.plan(sessionId, { id: user.id, username: user.username }, cred, launcher);
-      if (need && ctx.consented && !consentedAtLaunch) await this.deps.consents.record({ id: user.id, name: user.username, ip: ctx.clientIp }, row.secretId, need, true, { ticketId: row.id, door: ctx.door });
-      await this.deps.audit.record({ id: user.id, name: user.username, ip: ctx.clientIp }, { action: 'ticket.redeem', target: { type: 'secret', id: row.secretId }, details: { ticketId: row.id, sessionId, door: ctx.door } });
-      const handle = await this.deps.accessGate.bind(await this.deps.sessions.start(plan, ctx), policy);
+      // A JIT account or the chosen level's groups (issue 12): the session logs in with what this answers.
+      const prepared = personal ? null : await this.deps.jit.prepare(sessionId, row.secretId, row.id, cred, { id: user.id, name: user.username, ip: ctx.clientIp }).catch((e: unknown) => {
+        throw e instanceof AppError ? new TicketRefused('target_missing', e.message) : e;
+      });
+      // Until the session has started, a failure undoes the JIT account or the level's groups at once.
+      const live = await (async () => {
+        const plan = this.plan(sessionId, { id: user.id, username: user.username }, prepared?.credential ?? cred, launcher);
+        if (need && ctx.consented && !consentedAtLaunch) await this.deps.consents.record({ id: user.id, name: user.username, ip: ctx.clientIp }, row.secretId, need, true, { ticketId: row.id, door: ctx.door });
+        await this.deps.audit.record({ id: user.id, name: user.username, ip: ctx.clientIp }, { action: 'ticket.redeem', target: { type: 'secret', id: row.secretId }, details: { ticketId: row.id, sessionId, door: ctx.door } });
+        return this.deps.sessions.start(plan, ctx);
+      })().catch(async (e: unknown) => {
+        await prepared?.abort();
+        throw e;
+      });
+      prepared?.started();
+      const handle = await this.deps.accessGate.bind(live, policy);
       if (!personal) await this.deps.checkouts.bindSession(user.id, row.secretId, handle.id, launcher.maxDurationSeconds);
       return handle;
     } catch (e) {
@@ -268,9 +289,17 @@ export class Launching implements SessionBroker {
       if (held) throw new TicketRefused('checked_out', held);
       if (need) await this.deps.consents.record({ id: user.id, name: user.username, ip: ctx.clientIp }, secret.id, need, true, { door: ctx.door, direct: true });
       const cred = await this.deps.secrets.credential(secret.id);
-      const plan = this.plan(newId(), { id: user.id, username: user.username }, cred, launcher);
+      const directId = newId();
+      // A door launch chooses no access level; a secret with JIT on still gets a temporary account.
+      const prepared = await this.deps.jit.prepare(directId, secret.id, null, cred, { id: user.id, name: user.username, ip: ctx.clientIp });
+      const plan = this.plan(directId, { id: user.id, username: user.username }, prepared.credential, launcher);
       await this.deps.audit.record({ id: user.id, name: user.username, ip: ctx.clientIp }, { action: 'secret.launch', target: { type: 'secret', id: secret.id }, details: { name: secret.name, launcher: launcher.name, protocol: launcher.protocol, door: ctx.door, direct: true } });
-      const handle = await this.deps.accessGate.bind(await this.deps.sessions.start(plan, ctx), policy);
+      const live = await this.deps.sessions.start(plan, ctx).catch(async (e: unknown) => {
+        await prepared.abort();
+        throw e;
+      });
+      prepared.started();
+      const handle = await this.deps.accessGate.bind(live, policy);
       await this.deps.checkouts.bindSession(user.id, secret.id, handle.id, launcher.maxDurationSeconds);
       return handle;
     } catch (e) {

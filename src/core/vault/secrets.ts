@@ -13,7 +13,7 @@ import { resolveEntries, type AclInput, type Folders } from './folders.js';
 import { splitFields, type Templates, type TemplateView } from './templates.js';
 import type { JoinedChange } from './joined-change.js';
 import { SecretVersions, type VersionMeta } from './versions.js';
-import { accountRow, accountView, type AccountView } from '../accounts/state.js';
+import { accountRow, accountView, jitRow, type AccountView } from '../accounts/state.js';
 
 export interface SecretView {
   id: string;
@@ -109,7 +109,7 @@ export class Secrets {
       inheritPermissions: !!s.inheritPermissions,
       access: level,
       policyId: s.policyId ?? null,
-      account: accountView(await accountRow(this.store.db, s.id), tpl.targetKind, await this.versions.count(s.id)),
+      account: accountView(await accountRow(this.store.db, s.id), tpl.targetKind, await this.versions.count(s.id), await jitRow(this.store.db, s.id)),
       createdAt: new Date(s.createdAt).toISOString(),
       updatedAt: new Date(s.updatedAt).toISOString(),
     };

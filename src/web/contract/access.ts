@@ -36,6 +36,8 @@ export const policySchema = obj({
   recordingRequired: bool,
   consentText: text,
   checkoutRequired: bool,
+  /** Rotate the password of the policy's managed secrets after each use (issue 12). */
+  rotateAfterUse: bool,
   reasonRequired: bool,
   ticketReference: { type: 'string', enum: TICKET_REFERENCE },
   createdAt: time,
@@ -57,6 +59,8 @@ export const accessRequestSchema = obj({
   grant: { anyOf: [obj({ id: text, start: time, end: time, revokedAt: nullableText, revokedBy: nullableText }), { type: 'null' }] },
   /** Whether the caller may approve or deny it now. */
   canDecide: bool,
+  /** The access level (issue 12) the request asks for. */
+  accessLevel: { anyOf: [obj({ id: text, name: text }), { type: 'null' }] },
   createdAt: time,
   decidedAt: nullableText,
 });
@@ -80,6 +84,7 @@ const policyProps = {
   recordingRequired: bool,
   consentText: optStr(4096),
   checkoutRequired: bool,
+  rotateAfterUse: bool,
   reasonRequired: bool,
   ticketReference: { type: 'string', enum: TICKET_REFERENCE },
 } as const;
@@ -108,7 +113,7 @@ export const accessRequests = {
   create: route('POST', '/api/v1/access-requests', {
     tags: ['access'],
     summary: 'Request access to a secret under a policy for a window (start/end ISO 8601; default: now for the policy\'s default length)',
-    body: body({ secretId: str(128), reason: optStr(1024), ticketRef: optStr(256), start: str(64), end: str(64), modes: { type: 'array', minItems: 1, maxItems: 3, items: mode } }, ['secretId']),
+    body: body({ secretId: str(128), reason: optStr(1024), ticketRef: optStr(256), start: str(64), end: str(64), modes: { type: 'array', minItems: 1, maxItems: 3, items: mode }, accessLevel: str(128) }, ['secretId']),
     response: { 201: accessRequestSchema, ...errors },
   }),
   get: route('GET', '/api/v1/access-requests/:id', { tags: ['access'], summary: 'One request (its requester, its approvers, administrators)', params: idParams, response: { 200: accessRequestSchema, ...errors } }),

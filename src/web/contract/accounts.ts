@@ -38,6 +38,8 @@ export const accountSchema = obj({
   lastRotation: { anyOf: [obj({ status: { type: 'string', enum: ROTATION_STATUSES }, message: nullableText, at: time }), { type: 'null' }] },
   /** How many earlier versions of the secret's values are kept. */
   versions: int,
+  /** Just-in-time accounts: a launch creates a temporary account (prefix + random) through the management secret, removed or disabled at session end. */
+  jit: obj({ enabled: bool, endAction: { type: 'string', enum: ['remove', 'disable'] }, /** Seed 003's PSM_Connection_Delay. */ connectionDelaySeconds: int, namePrefix: text }),
 });
 
 /** The account settings as given to PATCH /secrets/:id (needs edit; the management secret needs view). */
@@ -47,6 +49,7 @@ export const accountBody = body({
   rotateAfterUse: bool,
   heartbeat: bool,
   heartbeatIntervalHours: { type: ['integer', 'null'], minimum: 1, maximum: MAX_HEARTBEAT_HOURS },
+  jit: body({ enabled: bool, endAction: { type: 'string', enum: ['remove', 'disable'] }, connectionDelaySeconds: { type: 'integer', minimum: 0, maximum: 300 }, namePrefix: { type: 'string', minLength: 1, maxLength: 20 } }),
 });
 
 export const heartbeatResultSchema = obj({ secretId: text, status: { type: 'string', enum: HEARTBEAT_STATUSES }, message: nullableText, at: time });

@@ -2,6 +2,7 @@
 // data the server registers (src/web/routes) and the types the portal (ui/) and the CLI
 // (src/cli) use. Dependency-free: no Node.js API, no runtime import outside this folder.
 import { accessPolicies, accessRequests } from './access.js';
+import { accessLevels } from './access-levels.js';
 import { audit } from './audit.js';
 import { auth, directory } from './identity.js';
 import { launch, launchers, recordings, sessions, hostKeys, sshKeys } from './sessions.js';
@@ -14,7 +15,7 @@ import { folders, secrets, templates } from './vault.js';
 import { webservices } from './webservices.js';
 import type { Route } from './route.js';
 
-export const api = { system, auth, directory, folders, templates, secrets, audit, launchers, launch, sessions, recordings, hostKeys, sshKeys, accessPolicies, accessRequests, personal, checkout, accounts, webservices, openpsm } as const;
+export const api = { system, auth, directory, folders, templates, secrets, audit, launchers, launch, sessions, recordings, hostKeys, sshKeys, accessPolicies, accessRequests, personal, checkout, accounts, webservices, openpsm, accessLevels } as const;
 
 /** Every route of the contract, by "METHOD /path" (the server checks each registered route against it). */
 export const CONTRACT_ROUTES: ReadonlyMap<string, Route> = new Map(

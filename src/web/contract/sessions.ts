@@ -135,7 +135,8 @@ export const launch = {
     params: idParams,
     // personalCredentialId: launch with one of your personal credentials instead of the shared one (vault unlocked).
     // consent: the person agreed to the recording the secret's access policy requires (needed for RDP; lets an SSH ticket login open).
-    body: body({ launcher: str(128), bindIp: bool, personalCredentialId: str(128), consent: bool, totp: str(64) }, ['launcher']),
+    // accessLevel: the access level (id or name) the session's account gets: 400 when it does not apply to the secret, 403 when you are not approved for it.
+    body: body({ launcher: str(128), bindIp: bool, personalCredentialId: str(128), consent: bool, totp: str(64), accessLevel: str(128) }, ['launcher']),
     response: { 200: launchSchema, ...errors },
   }),
   rdpFile: route('GET', '/api/v1/launch/rdp-file', {

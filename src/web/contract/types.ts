@@ -9,6 +9,7 @@ import type { healthSchema, system } from './system.js';
 import type { personalCredentialSchema, vaultStatusSchema } from './personal.js';
 import type { errorSchema, page } from './schema.js';
 import type { accessRequestSchema, policySchema } from './access.js';
+import type { accessLevelSchema, usableLevelSchema } from './access-levels.js';
 import type { accountSchema, heartbeatResultSchema, revealedVersionSchema, rotationResultSchema, versionSchema } from './accounts.js';
 
 export type Permission = (typeof PERMISSION_NAMES)[number];
@@ -68,3 +69,6 @@ export type ErrorBody = Model<typeof errorSchema>;
 
 export type AccessPolicy = Model<typeof policySchema>;
 export type AccessRequest = Model<typeof accessRequestSchema>;
+/** An access level of issue 12 (target groups for a session); not the ACL level `AccessLevel`. */
+export type TargetAccessLevel = Model<typeof accessLevelSchema>;
+export type UsableAccessLevel = Model<typeof usableLevelSchema>;

@@ -40,6 +40,7 @@ export const NAV: { section: string; items: NavItem[] }[] = [
       { to: '/admin/groups', label: 'Groups', icon: 'users', need: ['administer'] },
       { to: '/admin/roles', label: 'Roles', icon: 'shield', need: ['administer'] },
       { to: '/admin/access-policies', label: 'Access policies', icon: 'clipboard', need: ['administer'] },
+      { to: '/admin/access-levels', label: 'Access levels', icon: 'clipboard', need: ['administer'] },
       { to: '/admin/templates', label: 'Templates', icon: 'template', need: ['manage_templates'] },
       { to: '/admin/launchers', label: 'Launchers', icon: 'rocket', need: ['manage_templates'] },
       { to: '/admin/settings', label: 'Settings', icon: 'settings', need: ['administer'] },

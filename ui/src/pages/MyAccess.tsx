@@ -10,7 +10,7 @@ import { Alert, Badge, Button, CopyButton, Empty, PageHeader, SearchBox, copyTex
 import { dayOrTime, duration, PROTOCOL_LABELS, timeOnly } from '../format';
 import { useApi, useSearchQuery, useTitle } from '../hooks';
 import { downloadUrl, launchersFor, launchForDoor, rdpAvailable } from '../launch';
-import type { CheckoutStatus, Folder, Launcher, LaunchResponse, Page, Secret, Session, Template } from '../api-types';
+import type { CheckoutStatus, Folder, Launcher, LaunchResponse, Page, Secret, Session, Template, UsableAccessLevel } from '../api-types';
 import { CheckoutControl } from '../components/CheckoutControl';
 import { useStepUp } from '../components/StepUpDialog';
 import './MyAccess.css';
@@ -24,6 +24,8 @@ interface RowState {
   rdpMissing?: boolean;
   /** The secret is under an access request policy and the person has no open grant. */
   needsRequest?: boolean;
+  /** The access level chosen for the next launch (issue 12); empty: none. */
+  level?: string;
 }
 
 const needsRequest = (e: unknown) => e instanceof ApiError && (e.code === 'access_request_required' || e.code === 'access_not_yet_open');
@@ -74,7 +76,7 @@ export function MyAccess() {
   const copyCommand = async (s: Secret, l: Launcher) => {
     patch(s.id, { busy: `${l.id}:copy`, error: undefined });
     try {
-      const r = await stepUp.run((totp) => launchForDoor(s.id, l.id, totp));
+      const r = await stepUp.run((totp) => launchForDoor(s.id, l.id, totp, rows[s.id]?.level || undefined));
       if (!r) return patch(s.id, { busy: undefined, error: 'You declined the recording: no session.' });
       patch(s.id, { busy: undefined, result: r });
       if (r.ssh && (await copyText(r.ssh.command))) toast('SSH command copied to the clipboard');
@@ -86,7 +88,7 @@ export function MyAccess() {
   const rdp = async (s: Secret, l: Launcher) => {
     patch(s.id, { busy: `${l.id}:rdp`, error: undefined });
     try {
-      const r = await stepUp.run((totp) => launchForDoor(s.id, l.id, totp));
+      const r = await stepUp.run((totp) => launchForDoor(s.id, l.id, totp, rows[s.id]?.level || undefined));
       if (!r) return patch(s.id, { busy: undefined, error: 'You declined the recording: no session.' });
       if (r.rdpFile) {
         downloadUrl(r.rdpFile);
@@ -148,6 +150,7 @@ export function MyAccess() {
                 onCopy={(l) => void copyCommand(s, l)}
                 onRdp={(l) => void rdp(s, l)}
                 onClose={() => patch(s.id, { result: undefined, error: undefined })}
+                onLevel={(level) => patch(s.id, { level })}
                 checkout={
                   canLaunch && s.access !== 'list' ? (
                     <CheckoutControl secretId={s.id} status={checkoutOf.get(s.id)} onChange={(c) => setCheckout(s.id, c)} onError={(m) => patch(s.id, { error: m, result: undefined })} />
@@ -217,6 +220,7 @@ function AccessRow({
   onCopy,
   onRdp,
   onClose,
+  onLevel,
   checkout,
 }: {
   s: Secret;
@@ -230,6 +234,7 @@ function AccessRow({
   onCopy(l: Launcher): void;
   onRdp(l: Launcher): void;
   onClose(): void;
+  onLevel(level: string): void;
   /** The checkout state and action (exclusive use of the shared credential). */
   checkout?: ReactNode;
 }) {
@@ -267,6 +272,7 @@ function AccessRow({
           ) : (
             <div className="launchers">
               {checkout && <div className="checkout-row">{checkout}</div>}
+              {s.account.targetKind && <LevelSelect secretId={s.id} value={st.level ?? ''} onChange={onLevel} />}
               {shown.map((l) => (
                 <div className="launcher-row" key={l.id}>
                   {shown.length > 1 && <span className="launcher-name">{l.name}</span>}
@@ -276,7 +282,7 @@ function AccessRow({
                     </Button>
                   ) : (
                     <>
-                      <a className="btn btn-soft btn-sm" href={`/terminal/${encodeURIComponent(s.id)}/${encodeURIComponent(l.id)}`} target="_blank" rel="noopener" title={`Open a ${l.name} session in a new browser tab`}>
+                      <a className="btn btn-soft btn-sm" href={`/terminal/${encodeURIComponent(s.id)}/${encodeURIComponent(l.id)}${st.level ? `?level=${encodeURIComponent(st.level)}` : ''}`} target="_blank" rel="noopener" title={`Open a ${l.name} session in a new browser tab`}>
                         <Icon name="terminal" />
                         <span>Open in browser</span>
                       </a>
@@ -337,5 +343,29 @@ function CommandPanel({ r, onClose }: { r: LaunchResponse; onClose(): void }) {
       )}
       {r.launcher.protocol === 'telnet' && <Badge tone="blue">Telnet target: your side is still SSH</Badge>}
     </div>
+  );
+}
+
+/**
+ * The access levels of a managed secret the person may choose (issue 12): the groups the
+ * session's account gets. Asked only for managed target accounts; shown only when there is a
+ * choice to make.
+ */
+function LevelSelect({ secretId, value, onChange }: { secretId: string; value: string; onChange(v: string): void }) {
+  const levels = useApi<Page<UsableAccessLevel>>(`/secrets/${encodeURIComponent(secretId)}/access-levels?limit=100`);
+  const items = levels.data?.items ?? [];
+  if (items.length === 0) return null;
+  return (
+    <label className="level-row small">
+      Access level{' '}
+      <select value={value} onChange={(e) => onChange(e.target.value)} aria-label="Access level for the session">
+        <option value="">none</option>
+        {items.map((l) => (
+          <option key={l.id} value={l.id} title={l.targetGroups.join(', ')}>
+            {l.name}
+          </option>
+        ))}
+      </select>
+    </label>
   );
 }

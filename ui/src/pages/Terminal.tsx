@@ -60,7 +60,8 @@ export default function Terminal({ secretId, launcher }: { secretId: string; lau
     launched.current = attempt;
     setPhase({ kind: 'launching' });
     stepUp
-      .run((totp) => launch(secretId, launcher, totp))
+      // The access level chosen on My access travels in the URL (?level=).
+      .run((totp) => launch(secretId, launcher, totp, undefined, new URLSearchParams(window.location.search).get('level') ?? undefined))
       .then((r) => {
         setLauncherName(r.launcher.name);
         if (r.consent?.required) setPhase({ kind: 'consent', r });

@@ -55,8 +55,18 @@ export interface ExecResult {
   stderr: string;
 }
 
+/**
+ * Quotes one argv element for the remote shell: the whole word in single quotes, a single
+ * quote as '\''. Callers validate names first (strict patterns); this is the second wall,
+ * so even a name that slipped through would stay one word with no shell meaning.
+ */
+export const shQuote = (word: string): string => `'${word.replace(/'/g, `'\\''`)}'`;
+
+/** A command line from a fixed program and argv words, each word quoted (see shQuote). */
+export const argvLine = (argv: readonly string[]): string => argv.map(shQuote).join(' ');
+
 /** Runs a fixed command (no variable part) with `stdin`, and waits for it to exit. */
-export function execFixed(conn: Client, command: string, stdin: string, timeoutMs: number): Promise<ExecResult> {
+export function execFixed(conn: Client, command: string, stdin: string, timeoutMs: number, maxOutput = 4096): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     conn.exec(command, (err, stream) => {
       if (err) return reject(new OperatorError('error', 'the target refused to run a command'));
@@ -66,7 +76,7 @@ export function execFixed(conn: Client, command: string, stdin: string, timeoutM
         stream.close();
         reject(new OperatorError('unreachable', 'a command on the target did not finish in time'));
       }, timeoutMs);
-      stream.on('data', (d: Buffer) => (stdout = (stdout + d.toString('utf8')).slice(-4096)));
+      stream.on('data', (d: Buffer) => (stdout = (stdout + d.toString('utf8')).slice(-maxOutput)));
       stream.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString('utf8')).slice(-4096)));
       stream.on('close', (code: number | null) => {
         clearTimeout(timer);

@@ -121,6 +121,7 @@ export function AccessPolicyEdit({ id }: { id: string }) {
   const [recordingRequired, setRecordingRequired] = useState(false);
   const [consentText, setConsentText] = useState('');
   const [checkoutRequired, setCheckoutRequired] = useState(false);
+  const [rotateAfterUse, setRotateAfterUse] = useState(false);
   const [reasonRequired, setReasonRequired] = useState(true);
   const [ticketReference, setTicketReference] = useState<TicketReference>('none');
 
@@ -145,6 +146,7 @@ export function AccessPolicyEdit({ id }: { id: string }) {
     setRecordingRequired(p.recordingRequired);
     setConsentText(p.consentText);
     setCheckoutRequired(p.checkoutRequired);
+    setRotateAfterUse(p.rotateAfterUse);
     setReasonRequired(p.reasonRequired);
     setTicketReference(p.ticketReference);
   }, [policy.data]);
@@ -186,6 +188,7 @@ export function AccessPolicyEdit({ id }: { id: string }) {
         recordingRequired,
         consentText: consentText.trim(),
         checkoutRequired,
+        rotateAfterUse,
         reasonRequired,
         ticketReference,
       };
@@ -296,6 +299,7 @@ export function AccessPolicyEdit({ id }: { id: string }) {
           </Field>
           <div className="stack-sm">
             <Checkbox label="Checkout is required" hint="A launch checks the shared credential out: nobody else may launch it meanwhile." checked={checkoutRequired} onChange={setCheckoutRequired} />
+            <Checkbox label="Rotate after use" hint="When a session ends or a checkout is checked in, the managed account's password is changed on the target (docs: target accounts)." checked={rotateAfterUse} onChange={setRotateAfterUse} />
           </div>
         </Card>
       </ResourceForm>

@@ -1,0 +1,211 @@
+// Just-in-time accounts (issue 12, point 4; seed 003 "Handle JIT account provisioning") and
+// access levels given to a stored account for one session (point 5). At redeem, a secret
+// with JIT on gets a temporary account on its target through the management secret (the
+// groups and sudoers drop-in of the chosen level, a random password), Gatehouse waits the
+// secret's PSM_Connection_Delay, and the session logs in as that account instead of the
+// stored one. Without JIT, a chosen level's groups go to the stored account. When the
+// session ends, the account is disabled or removed (the secret says which) or the groups are
+// taken away. Every such change is a row in jit_accounts written *before* the target is
+// touched, so a sweeper (at start and on a timer) finishes what a crash left behind.
+import { randomInt } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Store } from '../../store/db.js';
+import type { JitAccountsTable, SecretJitTable } from '../../store/schema.js';
+import { SYSTEM, type AuditService } from '../audit/service.js';
+import { AppError, conflict } from '../errors.js';
+import type { Sessions } from '../sessions/service.js';
+import { newId, now, parseJson } from '../util.js';
+import type { Credential } from '../vault/secrets.js';
+import type { AccessLevel, AccessLevels } from './access-levels.js';
+import { OperatorError } from './operator.js';
+import { generatePassword } from './password-rules.js';
+import type { TargetAccounts } from './service.js';
+
+import { DEFAULT_JIT, type JitSettings } from './state.js';
+/** Random part of a JIT name: 8 of [a-z0-9] (~41 bits), so names do not repeat and cannot be guessed ahead. */
+const SUFFIX = 'abcdefghijklmnopqrstuvwxyz0123456789';
+const SWEEP_MS = 60_000;
+
+export const jitView = (r: SecretJitTable | undefined): JitSettings =>
+  r ? { enabled: !!r.enabled, endAction: r.endAction, connectionDelaySeconds: r.connectionDelaySeconds, namePrefix: r.namePrefix } : { ...DEFAULT_JIT };
+
+const oneLine = (e: unknown) => (e instanceof OperatorError || e instanceof AppError ? e.message : 'internal error').split('\n')[0]!.slice(0, 300);
+
+/** What the launch does with a prepared session: start it, or undo the account when it does not start. */
+export interface Prepared {
+  credential: Credential;
+  started(): void;
+  abort(): Promise<void>;
+}
+
+export class JitAccounts {
+  /** Ticket → the access level chosen at launch (tickets live a minute; a restart forgets both). */
+  private readonly choices = new Map<string, { levelId: string; expiresAt: number }>();
+  /** Sessions between the account's creation and their start: the sweeper leaves them alone. */
+  private readonly preparing = new Set<string>();
+  private readonly background = new Set<Promise<unknown>>();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly store: Store,
+    private readonly accounts: TargetAccounts,
+    private readonly levels: AccessLevels,
+    private readonly sessions: Sessions,
+    private readonly audit: AuditService,
+    private readonly log: Logger,
+  ) {}
+
+  async settings(secretId: string): Promise<JitSettings> {
+    return jitView(await this.store.db.selectFrom('secretJit').selectAll().where('secretId', '=', secretId).executeTakeFirst());
+  }
+
+  /** The level a launch chose, remembered for its ticket. */
+  remember(ticketId: string, levelId: string, expiresAt: number): void {
+    const t = now();
+    for (const [k, v] of this.choices) if (v.expiresAt < t) this.choices.delete(k);
+    this.choices.set(ticketId, { levelId, expiresAt });
+  }
+
+  private take(ticketId: string | null): string | null {
+    if (!ticketId) return null;
+    const c = this.choices.get(ticketId);
+    this.choices.delete(ticketId);
+    return c && c.expiresAt >= now() ? c.levelId : null;
+  }
+
+  /**
+   * At redeem, before the session starts: a JIT account (secret with JIT on) or the chosen
+   * level's groups on the stored account. Neither: the credential as it is, after one row read
+   * (no target round trip).
+   */
+  async prepare(sessionId: string, secretId: string, ticketId: string | null, cred: Credential, user: { id: string | null; name: string | null; ip: string | null }): Promise<Prepared> {
+    const jit = await this.settings(secretId);
+    const levelId = this.take(ticketId);
+    const same: Prepared = { credential: cred, started: () => {}, abort: async () => {} };
+    if (!jit.enabled && !levelId) return same;
+    const level: AccessLevel | null = levelId ? await this.levels.level(levelId) : null;
+    const ctx = await this.accounts.context(secretId);
+    if (!ctx.management) throw conflict('just-in-time accounts and access levels need a management secret on this secret', 'not_managed');
+    this.preparing.add(sessionId);
+    const groups = level?.targetGroups ?? [];
+    const row: JitAccountsTable = {
+      id: newId(),
+      purpose: jit.enabled ? 'jit' : 'level',
+      secretId,
+      sessionId,
+      targetKind: ctx.kind,
+      accountName: jit.enabled ? `${jit.namePrefix}${Array.from({ length: 8 }, () => SUFFIX[randomInt(SUFFIX.length)]).join('')}` : ctx.account.username,
+      levelId: level?.id ?? null,
+      targetGroups: JSON.stringify(groups),
+      state: 'active',
+      message: null,
+      createdAt: now(),
+      endedAt: null,
+      removedAt: null,
+    };
+    // Written before the target changes: a crash from here on leaves a row the sweeper finds.
+    await this.store.db.insertInto('jitAccounts').values(row).execute();
+    const details = { secret: ctx.secretName, sessionId, account: row.accountName, level: level?.name ?? null, groups, targetKind: ctx.kind };
+    try {
+      if (jit.enabled) {
+        const password = generatePassword(ctx.template.passwordRules);
+        await ctx.operator.createAccount(ctx.management, { name: row.accountName, password, groups, ...(level?.sudoers ? { sudoers: level.sudoers } : {}) });
+        await this.audit.record(user, { action: 'jit.account_created', target: { type: 'secret', id: secretId }, details });
+        if (jit.connectionDelaySeconds > 0) await new Promise((r) => setTimeout(r, jit.connectionDelaySeconds * 1000));
+        const fields: Record<string, string | number> = { ...cred.fields, username: row.accountName, password };
+        delete fields.privateKey;
+        delete fields.passphrase;
+        return { credential: { ...cred, username: row.accountName, fields }, started: () => this.preparing.delete(sessionId), abort: () => this.finish(row) };
+      }
+      await ctx.operator.addToGroups(ctx.management, row.accountName, groups, level?.sudoers ?? undefined);
+      await this.audit.record(user, { action: 'access_level.granted', target: { type: 'secret', id: secretId }, details });
+      return { credential: cred, started: () => this.preparing.delete(sessionId), abort: () => this.finish(row) };
+    } catch (e) {
+      this.preparing.delete(sessionId);
+      const reason = oneLine(e);
+      await this.store.db.updateTable('jitAccounts').set({ state: 'failed', message: reason, endedAt: now() }).where('id', '=', row.id).execute();
+      await this.audit.record(user, { action: jit.enabled ? 'jit.account_failed' : 'access_level.grant_failed', outcome: 'failure', target: { type: 'secret', id: secretId }, details: { ...details, reason } });
+      // A group that does not exist, a drop-in visudo refuses: the person's choice cannot be met (400); the rest is the target (502).
+      throw new AppError(e instanceof OperatorError && e.failure === 'invalid' ? 400 : 502, jit.enabled ? 'jit_failed' : 'access_level_failed', `${jit.enabled ? 'the temporary account could not be created' : "the access level's groups could not be given"}: ${reason}`);
+    }
+  }
+
+  /** Session end: undo what was done for it. */
+  async sessionEnded(sessionId: string): Promise<void> {
+    const rows = await this.store.db.selectFrom('jitAccounts').selectAll().where('sessionId', '=', sessionId).where('state', '=', 'active').execute();
+    const p = Promise.allSettled(rows.map((r) => this.finish(r)));
+    this.background.add(p);
+    await p.finally(() => this.background.delete(p));
+  }
+
+  /** Disables or removes a JIT account, or takes a level's groups away; a failure stays 'active' for the sweeper. */
+  private async finish(row: JitAccountsTable): Promise<void> {
+    this.preparing.delete(row.sessionId);
+    const details = { sessionId: row.sessionId, account: row.accountName, groups: parseJson<string[]>(row.targetGroups, []) };
+    try {
+      const ctx = await this.accounts.context(row.secretId);
+      if (!ctx.management) throw new OperatorError('invalid', 'the secret no longer names a management secret');
+      const jit = await this.settings(row.secretId);
+      let state: JitAccountsTable['state'] = 'removed';
+      if (row.purpose === 'jit') {
+        if (jit.endAction === 'disable') {
+          await ctx.operator.disableAccount(ctx.management, row.accountName);
+          state = 'disabled';
+        } else await ctx.operator.removeAccount(ctx.management, row.accountName);
+      } else {
+        // Another live session on the same stored account keeps the groups its own level gave.
+        const others = await this.store.db.selectFrom('jitAccounts').select('targetGroups').where('purpose', '=', 'level').where('state', '=', 'active').where('secretId', '=', row.secretId).where('accountName', '=', row.accountName).where('id', '!=', row.id).execute();
+        const kept = new Set(others.flatMap((o) => parseJson<string[]>(o.targetGroups, [])));
+        const drop = details.groups.filter((g) => !kept.has(g));
+        if (!others.length || drop.length) await ctx.operator.removeFromGroups(ctx.management, row.accountName, drop);
+      }
+      const t = now();
+      await this.store.db.updateTable('jitAccounts').set({ state, message: null, endedAt: t, removedAt: state === 'removed' ? t : null }).where('id', '=', row.id).execute();
+      await this.audit.record(SYSTEM, { action: row.purpose === 'jit' ? `jit.account_${state}` : 'access_level.revoked', target: { type: 'secret', id: row.secretId }, details });
+    } catch (e) {
+      const reason = oneLine(e);
+      await this.store.db.updateTable('jitAccounts').set({ message: reason }).where('id', '=', row.id).execute();
+      await this.audit.record(SYSTEM, { action: 'jit.cleanup_failed', outcome: 'failure', target: { type: 'secret', id: row.secretId }, details: { ...details, reason } });
+      this.log.warn({ secretId: row.secretId, sessionId: row.sessionId, err: { message: reason } }, 'undoing a JIT account or access level failed; the sweeper tries again');
+    }
+  }
+
+  /**
+   * Undoes every active row whose session is over: ended, never started, or left 'live' by a
+   * crash of this node (reapStale ends those before the sweeper's first run). Sessions live in
+   * this process, being prepared, or live on another node are left alone.
+   */
+  async sweep(): Promise<number> {
+    const rows = await this.store.db.selectFrom('jitAccounts').selectAll().where('state', '=', 'active').execute();
+    let done = 0;
+    for (const r of rows) {
+      if (this.preparing.has(r.sessionId) || this.sessions.live.has(r.sessionId)) continue;
+      const s = await this.store.db.selectFrom('sessions').select(['status', 'node']).where('id', '=', r.sessionId).executeTakeFirst();
+      if (s?.status === 'live' && s.node !== this.sessions.node) continue;
+      await this.finish(r);
+      done++;
+    }
+    return done;
+  }
+
+  /** Sweeps now and every minute (server.ts, after the crash recovery of sessions). */
+  startSweeper(): void {
+    const run = () => {
+      const p = this.sweep().catch((e) => this.log.error({ err: { message: oneLine(e) } }, 'the JIT sweeper failed'));
+      this.background.add(p);
+      void p.finally(() => this.background.delete(p));
+    };
+    run();
+    this.timer = setInterval(run, SWEEP_MS);
+    this.timer.unref();
+  }
+
+  stopSweeper(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  async settled(): Promise<void> {
+    while (this.background.size) await Promise.allSettled([...this.background]);
+  }
+}

@@ -1,0 +1,377 @@
+// Just-in-time accounts and access levels on Linux over SSH (issue 12, points 4 and 5) against
+// a real OpenSSH server and the machine's real account database: a launch with JIT on and an
+// access level creates a temporary account (`id` in the real session through the door shows
+// the level's group, its sudoers drop-in lets it run `sudo -n id -u`), and after the session
+// `getent passwd` finds nothing and the drop-in is gone; an access level without JIT gives the
+// stored account the level's group for the session and takes it away after; a kill -9 of a
+// real `gatehouse serve` during a JIT session leaves the account, and the restarted server's
+// sweeper removes it; bad input (a group that does not exist, names with shell metacharacters,
+// a level the person is not approved for) changes nothing on the target and runs nothing; no
+// JIT password in the log, the API answers or the audit trail. Also the sudo path of chpasswd:
+// a management account whose sudoers rule allows chpasswd only (with its password, then
+// NOPASSWD), created by the test and removed after.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import ssh2 from 'ssh2';
+import { startGateway, type Gateway } from '../support/gateway.js';
+import { ensureLocalAccount } from '../support/accounts.js';
+import { startSshd, type Sshd } from '../support/sshd.js';
+import { clientFor, eventually, interactive, run, type Proc } from '../support/ssh-client.js';
+import { api as cliApi, apiLogin, killAll, removeTempDirs, Server, serverEnv, tempDir } from '../cli/support.js';
+import type { AccountOperator, JitAccountSpec } from '../../src/core/accounts/operator.js';
+import { argvLine } from '../../src/protocols/targets/accounts/ssh-exec.js';
+
+const OPS = 'gh12c-ops';
+const DB = 'gh12c-db';
+const STORED = 'gh12clvl';
+const STORED_PW = 'Lvl-Stored-Pw-12c!a';
+const PREFIX = 'gh12c-';
+const PWNED = `/tmp/gh12c-pwned-${process.pid}`;
+
+const exists = (name: string) => spawnSync('getent', ['passwd', name]).status === 0;
+const groupsOf = (name: string) => execFileSync('id', ['-nG', name]).toString().trim().split(/\s+/);
+const leftovers = () => execFileSync('getent', ['passwd']).toString().split('\n').map((l) => l.split(':')[0]!).filter((n) => n.startsWith(PREFIX));
+
+function sshLoginOk(port: number, username: string, password: string): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const c = new ssh2.Client();
+    c.on('ready', () => {
+      c.end();
+      resolve(true);
+    });
+    c.on('error', (e: Error & { level?: string }) => (e.level === 'client-authentication' ? resolve(false) : reject(e)));
+    c.connect({ host: '127.0.0.1', port, username, password, readyTimeout: 10_000, tryKeyboard: false });
+  });
+}
+
+function ensureGroup(g: string): void {
+  if (spawnSync('getent', ['group', g]).status !== 0) execFileSync('groupadd', [g]);
+}
+
+describe('JIT accounts and access levels on Linux over SSH (real sshd, real accounts)', () => {
+  let sshd: Sshd;
+  let gw: Gateway;
+  const answers: string[] = [];
+  const api = async (method: string, url: string, body?: unknown, token?: string) => {
+    const r = await gw.api(method, url, { token: token ?? gw.adminToken, ...(body !== undefined ? { body } : {}) });
+    answers.push(r.raw);
+    return r;
+  };
+  const keysDir = mkdtempSync(join(tmpdir(), 'gh12c-keys-'));
+  let rootKey = '';
+  let mgmtId = '';
+  /** Every JIT password the real operator was given (captured on the way in), for the leak check. */
+  const jitPasswords: string[] = [];
+
+  const secret = async (name: string, username: string, password: string) => {
+    const r = await api('POST', '/api/v1/secrets', { name, template: 'unix-account', fields: { machine: '127.0.0.1', port: sshd.port, username, password } });
+    assert.equal(r.status, 201, r.raw);
+    return r.body.id as string;
+  };
+  const level = async (name: string, body: Record<string, unknown>) => {
+    const r = await api('POST', '/api/v1/access-levels', { name, preApproved: [{ principalType: 'user', principal: 'admin' }], ...body });
+    assert.equal(r.status, 201, r.raw);
+    return r.body;
+  };
+  const launchWith = async (secretId: string, accessLevel?: string, token?: string) => api('POST', `/api/v1/secrets/${secretId}/launch`, { launcher: 'ssh', ...(accessLevel ? { accessLevel } : {}) }, token);
+  const throughDoor = async (secretId: string, accessLevel: string | undefined, command: string) => {
+    const l = await launchWith(secretId, accessLevel);
+    assert.equal(l.status, 200, l.raw);
+    const c = clientFor(gw, l.body.ssh.knownHosts);
+    return run('ssh', [...c.base(['-o', 'BatchMode=yes', '-l', l.body.ticket]), '127.0.0.1', command], { timeoutMs: 60_000 });
+  };
+  const createdFor = async (secretId: string) => (await api('GET', '/api/v1/audit?action=jit.account_created&limit=100')).body.items.filter((e: any) => e.targetId === secretId).map((e: any) => e.details.account as string);
+
+  before(async () => {
+    rootKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
+    const parsed = ssh2.utils.parseKey(rootKey);
+    if (parsed instanceof Error) throw parsed;
+    const k = Array.isArray(parsed) ? parsed[0]! : parsed;
+    writeFileSync(join(keysDir, 'root'), `${k.type} ${k.getPublicSSH().toString('base64')} gh12c-management\n`);
+    sshd = await startSshd([`AuthorizedKeysFile ${keysDir}/%u`, 'PermitRootLogin prohibit-password']);
+    ensureGroup(OPS);
+    ensureGroup(DB);
+    ensureLocalAccount(STORED, STORED_PW);
+    spawnSync('gpasswd', ['-d', STORED, DB]);
+    gw = await startGateway('sqlite');
+    const m = await api('POST', '/api/v1/secrets', { name: 'jit management root', template: 'unix-account', fields: { machine: '127.0.0.1', port: sshd.port, username: 'root', privateKey: rootKey } });
+    assert.equal(m.status, 201, m.raw);
+    mgmtId = m.body.id;
+    // The real operator does everything; its input is only looked at, to know the passwords to look for.
+    const core = gw.running.core;
+    const real = core.targetAccounts.operator('linux')!;
+    const watching: AccountOperator = Object.assign(Object.create(real) as AccountOperator, {
+      createAccount: (mg: Parameters<AccountOperator['createAccount']>[0], spec: JitAccountSpec) => {
+        jitPasswords.push(spec.password);
+        return real.createAccount(mg, spec);
+      },
+    });
+    core.targetAccounts.provide(watching);
+  });
+
+  after(async () => {
+    await gw?.running.core.jit.settled();
+    await gw?.close();
+    await sshd?.stop();
+    for (const n of leftovers()) spawnSync('userdel', ['-r', n]);
+    for (const f of ['ops', 'db']) rmSync(`/etc/sudoers.d/gatehouse-${f}`, { force: true });
+    rmSync(keysDir, { recursive: true, force: true });
+    rmSync(PWNED, { force: true });
+    removeTempDirs();
+  });
+
+  it('JIT with an access level: the session runs as a new account with the level\'s group and sudo rule; afterwards getent finds nothing and the drop-in is gone', async () => {
+    const id = await secret('jit target', 'nobody-stored', 'Unused-Stored-Pw-1');
+    const acc = await api('PATCH', `/api/v1/secrets/${id}`, { account: { managementSecretId: mgmtId, jit: { enabled: true, namePrefix: PREFIX } } });
+    assert.equal(acc.status, 200, acc.raw);
+    assert.deepEqual(acc.body.account.jit, { enabled: true, endAction: 'remove', connectionDelaySeconds: 0, namePrefix: PREFIX });
+    await level('jit ops', { targetGroups: [OPS], sudoers: '{account} ALL=(root) NOPASSWD: /usr/bin/id', secretIds: [id] });
+    const usable = await api('GET', `/api/v1/secrets/${id}/access-levels`);
+    assert.deepEqual(usable.body.items.map((l: any) => l.name), ['jit ops']);
+    const r = await throughDoor(id, 'jit ops', 'echo "who=$(whoami)"; echo "groups=$(id -nG "$(whoami)")"; echo "sudo=$(sudo -n /usr/bin/id -u)"; test -d "$HOME" && echo home-ok');
+    const who = /who=(\S+)/.exec(r.stdout)?.[1];
+    assert.ok(who, `${r.stdout}\n${r.stderr}`);
+    assert.ok(who.startsWith(PREFIX) && /^gh12c-[a-z0-9]{8}$/.test(who), who);
+    assert.match(r.stdout, new RegExp(`groups=.*\\b${OPS}\\b`), 'id during the session shows the group of the level');
+    assert.match(r.stdout, /sudo=0/, 'the sudoers drop-in of the level is in force during the session');
+    assert.match(r.stdout, /home-ok/);
+    assert.deepEqual(await createdFor(id), [who]);
+    await eventually(async () => !exists(who), 20_000, 'the JIT account removed after the session');
+    assert.equal(existsSync(`/etc/sudoers.d/gatehouse-${who}`), false, 'the drop-in is gone');
+    assert.equal(existsSync(`/home/${who}`), false, 'the home directory is gone');
+    await gw.running.core.jit.settled();
+    const row = await gw.running.core.store.db.selectFrom('jitAccounts').selectAll().where('accountName', '=', who).executeTakeFirstOrThrow();
+    assert.equal(row.state, 'removed');
+    const removed = (await api('GET', '/api/v1/audit?action=jit.account_removed&limit=50')).body.items;
+    assert.ok(removed.some((e: any) => e.details.account === who));
+  });
+
+  it('end action "disable": the account is locked and expired after the session, not removed', async () => {
+    const id = await secret('jit disable', 'nobody-stored', 'Unused-Stored-Pw-1');
+    assert.equal((await api('PATCH', `/api/v1/secrets/${id}`, { account: { managementSecretId: mgmtId, jit: { enabled: true, namePrefix: PREFIX, endAction: 'disable' } } })).status, 200);
+    const r = await throughDoor(id, undefined, 'whoami');
+    const who = r.stdout.trim();
+    assert.match(who, /^gh12c-[a-z0-9]{8}$/, r.stderr);
+    await eventually(async () => (await gw.running.core.store.db.selectFrom('jitAccounts').select('state').where('accountName', '=', who).executeTakeFirst())?.state === 'disabled', 20_000, 'disabled');
+    assert.ok(exists(who), 'kept');
+    const shadow = execFileSync('getent', ['shadow', who]).toString().split(':');
+    assert.ok(shadow[1]!.startsWith('!'), 'password locked');
+    assert.equal(shadow[7], '1', 'expired');
+    spawnSync('userdel', ['-r', who]);
+  });
+
+  it('an access level without JIT: the stored account gets the level\'s group for the session and loses it afterwards', async () => {
+    const id = await secret('level target', STORED, STORED_PW);
+    assert.equal((await api('PATCH', `/api/v1/secrets/${id}`, { account: { managementSecretId: mgmtId } })).status, 200);
+    await level('db level', { targetGroups: [DB], secretIds: [id] });
+    assert.ok(!groupsOf(STORED).includes(DB));
+    const r = await throughDoor(id, 'db level', 'echo "groups=$(id -nG)"; whoami');
+    assert.match(r.stdout, new RegExp(`groups=.*\\b${DB}\\b`), `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, new RegExp(`^${STORED}$`, 'm'));
+    await eventually(async () => !groupsOf(STORED).includes(DB), 20_000, 'the group taken away after the session');
+    await gw.running.core.jit.settled();
+    const revoked = (await api('GET', '/api/v1/audit?action=access_level.revoked&limit=50')).body.items;
+    assert.ok(revoked.some((e: any) => e.targetId === id && e.details.account === STORED), JSON.stringify(revoked));
+  });
+
+  it('bad input: a group that does not exist, a level the person is not approved for, names with shell metacharacters; nothing changes on the target and nothing runs', async () => {
+    const id = await secret('jit bad', 'nobody-stored', 'Unused-Stored-Pw-1');
+    assert.equal((await api('PATCH', `/api/v1/secrets/${id}`, { account: { managementSecretId: mgmtId, jit: { enabled: true, namePrefix: PREFIX } } })).status, 200);
+    await level('no such group', { targetGroups: ['gh12c-nosuchgroup'], secretIds: [id] });
+    const before = leftovers();
+    const r = await throughDoor(id, 'no such group', 'echo should-not-run');
+    assert.doesNotMatch(r.stdout, /should-not-run/);
+    assert.deepEqual(leftovers(), before, 'no account left behind');
+    const failed = (await api('GET', '/api/v1/audit?action=jit.account_failed&limit=50')).body.items.find((e: any) => e.targetId === id);
+    assert.match(failed.details.reason, /no such group on the target: gh12c-nosuchgroup/);
+
+    // A level nobody approved this user for: 403 with a clear message; one that does not apply here: 400.
+    const u = await api('POST', '/api/v1/users', { username: 'gh12c-user', password: 'Gh12c-User-Pw-long', roles: ['user'] });
+    assert.equal(u.status, 201, u.raw);
+    await api('PUT', `/api/v1/secrets/${id}/permissions`, { entries: [{ principalType: 'user', principal: 'gh12c-user', level: 'view' }] });
+    const ut = await gw.userToken('gh12c-user', 'Gh12c-User-Pw-long');
+    const denied = await launchWith(id, 'no such group', ut);
+    assert.equal(denied.status, 403, denied.raw);
+    assert.equal(denied.body.error.code, 'access_level_not_approved');
+    assert.match(denied.body.error.message, /not approved for the access level "no such group"/);
+    assert.deepEqual((await api('GET', `/api/v1/secrets/${id}/access-levels`, undefined, ut)).body.items, []);
+    const elsewhere = await launchWith(id, 'db level');
+    assert.equal(elsewhere.status, 400, elsewhere.raw);
+    assert.equal(elsewhere.body.error.code, 'unknown_access_level');
+    // "Needs approval": an approved access request naming the level lets the person use it.
+    assert.equal((await api('PATCH', `/api/v1/access-levels/${encodeURIComponent('no such group')}`, { needsApproval: true })).status, 200);
+    const pol = await api('POST', '/api/v1/access-policies', { name: 'gh12c approvals', approvers: [{ principalType: 'user', principal: 'admin' }], reasonRequired: false });
+    assert.equal(pol.status, 201, pol.raw);
+    assert.equal((await api('PATCH', `/api/v1/secrets/${id}`, { policyId: pol.body.id })).status, 200);
+    const unknown = await api('POST', '/api/v1/access-requests', { secretId: id, accessLevel: 'db level' }, ut);
+    assert.equal(unknown.status, 400, unknown.raw);
+    const req = await api('POST', '/api/v1/access-requests', { secretId: id, accessLevel: 'no such group' }, ut);
+    assert.equal(req.status, 201, req.raw);
+    assert.equal(req.body.accessLevel.name, 'no such group');
+    assert.equal((await launchWith(id, 'no such group', ut)).status, 403, 'not before the approval');
+    assert.equal((await api('POST', `/api/v1/access-requests/${req.body.id}/approve`, { comment: 'ok' })).status, 200);
+    const approved = await launchWith(id, 'no such group', ut);
+    assert.equal(approved.status, 200, approved.raw);
+    assert.deepEqual((await api('GET', `/api/v1/secrets/${id}/access-levels`, undefined, ut)).body.items.map((l: any) => l.name), ['no such group']);
+
+    // Shell metacharacters never reach the target: refused at the API, and by the operator itself.
+    for (const g of [`adm;touch ${PWNED}`, `$(touch ${PWNED})`, `adm\`touch ${PWNED}\``]) {
+      const bad = await api('POST', '/api/v1/access-levels', { name: `evil ${g.length}-${g[3]}`, targetGroups: [g] });
+      assert.equal(bad.status, 400, bad.raw);
+    }
+    const ctx = await gw.running.core.targetAccounts.context(id);
+    const op = ctx.operator;
+    const evil = [`x;touch ${PWNED}`, `x$(touch ${PWNED})`, "x'touch", 'x y', 'X-upper', `${'a'.repeat(33)}`];
+    for (const name of evil) await assert.rejects(op.createAccount(ctx.management!, { name, password: 'Pw-12c-evil-1', groups: [] }), /JIT account name/);
+    await assert.rejects(op.createAccount(ctx.management!, { name: 'gh12c-okname', password: 'Pw-12c-evil-1', groups: [`adm;touch ${PWNED}`] }), /not a valid Linux group name/);
+    await assert.rejects(op.addToGroups(ctx.management!, `${STORED};touch ${PWNED}`, [DB]), /not a valid Unix login name/);
+    await assert.rejects(op.removeAccount(ctx.management!, `$(touch ${PWNED})`), /not a valid Unix login name/);
+    await assert.rejects(op.listAccounts(ctx.management!, `x;touch ${PWNED}`), /prefix/);
+    await assert.rejects(op.createAccount(ctx.management!, { name: 'gh12c-okname', password: 'Pw\nroot:x', groups: [] }), /line break/);
+    assert.equal(exists('gh12c-okname'), false);
+    // The second wall: even a word that got past the checks is one literal word to the shell.
+    const word = `a'b;touch ${PWNED} $(touch ${PWNED}) \`touch ${PWNED}\``;
+    const echoed = spawnSync('sh', ['-c', argvLine(['printf', '%s', word])]);
+    assert.equal(echoed.stdout.toString(), word);
+    assert.equal(existsSync(PWNED), false, 'no command ran');
+    // listAccounts sees exactly what getent sees under the prefix.
+    assert.deepEqual((await op.listAccounts(ctx.management!, PREFIX)).sort(), leftovers().sort());
+  });
+
+  it('rotation through a sudo management account whose sudoers rule allows chpasswd only: with its password (sudo -k -S), then NOPASSWD (sudo -n)', async () => {
+    const MG = 'gh12csudo';
+    const MG_PW = 'Sudo-Mgmt-Pw-12c!m';
+    const ROT = 'gh12csrot';
+    ensureLocalAccount(MG, MG_PW);
+    ensureLocalAccount(ROT, 'Sudo-Rot-Old-Pw-12c!r');
+    const rule = `/etc/sudoers.d/gh12c-test-${process.pid}`;
+    const chpasswd = execFileSync('sh', ['-c', 'command -v chpasswd']).toString().trim();
+    const install = (body: string) => {
+      writeFileSync(rule, body, { mode: 0o440 });
+      assert.equal(spawnSync('visudo', ['-c', '-q', '-f', rule]).status, 0, 'the test rule passes visudo');
+    };
+    try {
+      const mg = await secret('sudo management', MG, MG_PW);
+      const id = await secret('rotated through sudo', ROT, 'Sudo-Rot-Old-Pw-12c!r');
+      assert.equal((await api('PATCH', `/api/v1/secrets/${id}`, { account: { managementSecretId: mg } })).status, 200);
+      let current = 'Sudo-Rot-Old-Pw-12c!r';
+      for (const body of [`${MG} ALL=(root) ${chpasswd}\n`, `${MG} ALL=(root) NOPASSWD: ${chpasswd}\n`]) {
+        install(body);
+        const r = await api('POST', `/api/v1/secrets/${id}/rotate`);
+        assert.equal(r.status, 200, r.raw);
+        const now = (await gw.api('POST', `/api/v1/secrets/${id}/reveal`, { token: gw.adminToken })).body.fields.password as string;
+        jitPasswords.push(now);
+        assert.notEqual(now, current);
+        assert.equal(await sshLoginOk(sshd.port, ROT, current), false, 'old password refused');
+        assert.equal(await sshLoginOk(sshd.port, ROT, now), true, 'new password accepted');
+        current = now;
+      }
+      // Without the rule, sudo refuses: the rotation fails and the password stays.
+      rmSync(rule, { force: true });
+      const denied = await api('POST', `/api/v1/secrets/${id}/rotate`);
+      assert.equal(denied.status, 502, denied.raw);
+      assert.equal(await sshLoginOk(sshd.port, ROT, current), true, 'the old password still works');
+      jitPasswords.push(MG_PW);
+    } finally {
+      rmSync(rule, { force: true });
+    }
+  });
+
+  it("rotate after use as an access policy option: a session through the door on a secret under the policy ends, then its password is rotated", async () => {
+    const ACC = 'gh12cprot';
+    const OLD = 'Policy-Rot-Old-Pw-12c!p';
+    ensureLocalAccount(ACC, OLD);
+    const id = await secret('rotated by policy', ACC, OLD);
+    assert.equal((await api('PATCH', `/api/v1/secrets/${id}`, { account: { managementSecretId: mgmtId } })).body.account.rotateAfterUse, false, 'not the secret\'s own setting');
+    const pol = await api('POST', '/api/v1/access-policies', { name: 'gh12c rotate after use', preApproved: [{ principalType: 'user', principal: 'admin' }], rotateAfterUse: true });
+    assert.equal(pol.status, 201, pol.raw);
+    assert.equal(pol.body.rotateAfterUse, true);
+    assert.equal((await api('PATCH', `/api/v1/secrets/${id}`, { policyId: pol.body.id })).status, 200);
+    const r = await throughDoor(id, undefined, 'whoami');
+    assert.match(r.stdout, new RegExp(ACC), r.stderr);
+    await eventually(async () => (await api('GET', `/api/v1/secrets/${id}`)).body.account.lastRotation?.status === 'ok', 20_000, 'rotation after the session, asked by the policy');
+    const now = (await gw.api('POST', `/api/v1/secrets/${id}/reveal`, { token: gw.adminToken })).body.fields.password as string;
+    jitPasswords.push(now, OLD);
+    assert.equal(await sshLoginOk(sshd.port, ACC, OLD), false);
+    assert.equal(await sshLoginOk(sshd.port, ACC, now), true);
+    // A secret under the policy that is no managed account is left alone (no failure recorded).
+    const plain = await api('POST', '/api/v1/secrets', { name: 'unmanaged under the policy', template: 'generic', fields: { machine: '127.0.0.1', username: 'x', password: 'Generic-Pw-12c-1' } });
+    assert.equal(plain.status, 201, plain.raw);
+    assert.equal((await api('PATCH', `/api/v1/secrets/${plain.body.id}`, { policyId: pol.body.id })).status, 200);
+    await gw.running.core.rotation.afterUse(plain.body.id, 'session_end');
+    const failed = (await api('GET', '/api/v1/audit?action=secret.rotation_failed&limit=100')).body.items;
+    assert.ok(!failed.some((e: any) => e.targetId === plain.body.id));
+  });
+
+  it('no JIT password in the log, the API answers or the audit trail', async () => {
+    assert.ok(jitPasswords.length >= 3, 'passwords were captured');
+    const audit = (await api('GET', '/api/v1/audit?limit=500')).body.items;
+    const hay = [gw.logs(), ...answers, JSON.stringify(audit)].join('\n');
+    for (const pw of [...jitPasswords, STORED_PW]) assert.ok(!hay.includes(pw), 'a password leaked');
+    assert.ok(!hay.includes(rootKey.split('\n')[1]!), 'the management key leaked');
+  });
+});
+
+describe('JIT account across a kill -9 of gatehouse serve: the restarted server sweeps it', () => {
+  let sshd: Sshd;
+  const keysDir = mkdtempSync(join(tmpdir(), 'gh12c-crash-keys-'));
+  const clients: Proc[] = [];
+  let server: Server | undefined;
+
+  after(async () => {
+    for (const c of clients) c.kill();
+    server?.kill();
+    killAll();
+    await sshd?.stop();
+    for (const n of leftovers()) spawnSync('userdel', ['-r', n]);
+    rmSync(keysDir, { recursive: true, force: true });
+    removeTempDirs();
+  });
+
+  it('kill -9 during a JIT session, restart: the sweeper removes the account', async () => {
+    const key = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
+    const parsed = ssh2.utils.parseKey(key);
+    if (parsed instanceof Error) throw parsed;
+    const k = Array.isArray(parsed) ? parsed[0]! : parsed;
+    writeFileSync(join(keysDir, 'root'), `${k.type} ${k.getPublicSSH().toString('base64')} gh12c-crash\n`);
+    sshd = await startSshd([`AuthorizedKeysFile ${keysDir}/%u`, 'PermitRootLogin prohibit-password']);
+    ensureGroup(OPS);
+    const PW = 'Gh12c-Crash-Admin-Pw-7';
+    const env = await serverEnv(join(tempDir(), 'data'), { GATEHOUSE_ADMIN_PASSWORD: PW, GATEHOUSE_MASTER_KEY: randomBytes(32).toString('base64') });
+    server = await Server.start(env);
+    let token = await apiLogin(server.url, 'admin', PW);
+    const call = async (method: string, path: string, body?: unknown, expect = 200) => {
+      const r = await cliApi(server!.url, method, path, { token, body });
+      assert.equal(r.status, expect, `${method} ${path}: ${r.body}`);
+      return r.json();
+    };
+    const mgmt = await call('POST', '/api/v1/secrets', { name: 'crash management', template: 'unix-account', fields: { machine: '127.0.0.1', port: sshd.port, username: 'root', privateKey: key } }, 201);
+    const sec = await call('POST', '/api/v1/secrets', { name: 'crash jit', template: 'unix-account', fields: { machine: '127.0.0.1', port: sshd.port, username: 'nobody-stored', password: 'Unused-Stored-Pw-1' } }, 201);
+    await call('PATCH', `/api/v1/secrets/${sec.id}`, { account: { managementSecretId: mgmt.id, jit: { enabled: true, namePrefix: PREFIX } } });
+    await call('POST', '/api/v1/access-levels', { name: 'crash ops', targetGroups: [OPS], secretIds: [sec.id], preApproved: [{ principalType: 'user', principal: 'admin' }] }, 201);
+    const l = await call('POST', `/api/v1/secrets/${sec.id}/launch`, { launcher: 'ssh', accessLevel: 'crash ops' });
+    const kh = join(keysDir, 'known_hosts');
+    writeFileSync(kh, l.ssh.knownHosts.join('\n') + '\n');
+    const p = interactive(['-F', '/dev/null', '-p', env.GATEHOUSE_SSH_PORT!, '-o', `UserKnownHostsFile=${kh}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'ConnectTimeout=10', `${l.ticket}@127.0.0.1`], { timeoutMs: 120_000 });
+    clients.push(p);
+    p.write('echo "jit-is=$(whoami)-$((6*7))"\r');
+    await p.waitFor(/jit-is=gh12c-[a-z0-9]{8}-42/, 30_000);
+    const who = /jit-is=(gh12c-[a-z0-9]{8})-42/.exec(p.stdout)![1]!;
+    assert.ok(exists(who), 'the JIT account exists during the session');
+    assert.ok(groupsOf(who).includes(OPS));
+
+    server.proc.kill('SIGKILL');
+    await server.waitExit();
+    assert.ok(exists(who), 'a crash leaves the account behind');
+    server = await Server.start(env);
+    token = await apiLogin(server.url, 'admin', PW);
+    await eventually(async () => !exists(who), 30_000, 'the sweeper removes the JIT account after the restart');
+    // The audit event follows the removal on the target.
+    await eventually(async () => (await call('GET', '/api/v1/audit?action=jit.account_removed&limit=50')).items.some((e: any) => e.details.account === who), 10_000, 'jit.account_removed audited');
+  });
+});
