@@ -34,8 +34,8 @@ export interface AccountContext {
   row: AccountRow | undefined;
 }
 
-/** Default SSH port of a Linux target, LDAP port of a directory. */
-const DEFAULT_PORT: Record<TargetKind, number> = { linux: 22, ldap: 389 };
+/** Default SSH port of a Linux target, LDAP port of a directory, RDP port of a Windows target. */
+const DEFAULT_PORT: Record<TargetKind, number> = { linux: 22, ldap: 389, windows: 3389 };
 /** How far a management chain is followed looking for a cycle. */
 const MAX_CHAIN = 32;
 
@@ -114,7 +114,7 @@ export class TargetAccounts {
     const port = typeof c.fields.port === 'number' ? c.fields.port : Number(c.fields.port ?? DEFAULT_PORT[kind]) || DEFAULT_PORT[kind];
     if (!c.machine) throw conflict(`secret "${c.secretName}" names no machine to manage the account on`, 'not_managed');
     if (!c.username) throw conflict(`secret "${c.secretName}" names no account`, 'not_managed');
-    return { secretId, host: c.machine, port, username: c.username, password: s('password'), privateKey: s('privateKey'), passphrase: s('passphrase'), fields: c.fields };
+    return { secretId, host: c.machine, port, username: c.username, ...(c.domain ? { domain: c.domain } : {}), password: s('password'), privateKey: s('privateKey'), passphrase: s('passphrase'), fields: c.fields };
   }
 
   /** The decrypted context of an operation on a secret's account; 409 when the secret is not a managed account. */
@@ -131,12 +131,14 @@ export class TargetAccounts {
     return { secretId, secretName: cred.secretName, kind, operator, account, management, template, row };
   }
 
-  /** Whether the secret is a managed target account (a target kind in force and an operator for it); reads no secret value. */
-  async isManaged(secretId: string): Promise<boolean> {
+  /** Whether Gatehouse can rotate the secret's account (a target kind in force with an operator
+   *  that does more than the heartbeat); reads no secret value. */
+  async canRotate(secretId: string): Promise<boolean> {
     const s = await this.store.db.selectFrom('secrets').select('templateId').where('id', '=', secretId).executeTakeFirst();
     if (!s) return false;
     const kind = effectiveKind(await accountRow(this.store.db, secretId), (await this.templates.get(s.templateId)).targetKind);
-    return !!kind && this.operators.has(kind);
+    const op = kind ? this.operators.get(kind) : undefined;
+    return !!op && !op.heartbeatOnly;
   }
 
   /** Secrets whose heartbeat is on (for the schedule). */

@@ -23,6 +23,9 @@ export interface CredSspClientOptions {
   /** SubjectPublicKey of the target's TLS certificate (subjectPublicKey() of its SPKI). */
   serverPublicKey: Buffer;
   workstation?: string;
+  /** false: stop once the target has accepted the logon (its public-key proof checked), without
+   *  sending it the password (TSCredentials): what a heartbeat needs. Default true. */
+  delegate?: boolean;
 }
 
 /** The target refused the logon (or the exchange): `status` is its NTSTATUS when it sent one. */
@@ -55,7 +58,8 @@ function checkError(t: TsRequest, step: string): void {
   if (t.errorCode !== undefined && t.errorCode !== 0) throw new CredSspRefused(`the target refused NLA at ${step}: ${statusText(t.errorCode)}`, t.errorCode);
 }
 
-/** Runs the whole exchange; resolves once the credentials are sent (the RDP connection continues on the same channel). */
+/** Runs the whole exchange; resolves once the credentials are sent (the RDP connection continues on the same channel),
+ *  or with `delegate: false` once the target's proof shows it accepted the logon. */
 export async function credSspClient(io: CredSspTransport, o: CredSspClientOptions): Promise<{ peerVersion: number }> {
   const ntlm = new NtlmClient({ username: o.username, domain: o.domain, password: o.password, workstation: o.workstation ?? '' });
   io.send(encodeTsRequest({ version: CREDSSP_VERSION, negoTokens: [ntlm.negotiate()] }));
@@ -87,6 +91,7 @@ export async function credSspClient(io: CredSspTransport, o: CredSspClientOption
   if (proof.length !== expected.length || !timingSafeEqual(proof, expected)) {
     throw new RdpProtocolError('credssp', 'integrity', "the target's public key proof does not match its TLS certificate (a machine in the middle?)");
   }
+  if (o.delegate === false) return { peerVersion: first.version };
   const creds = encodeTsCredentials({ domain: o.domain, username: o.username, password: o.password });
   io.send(encodeTsRequest({ version: CREDSSP_VERSION, authInfo: ntlm.security.wrap(creds) }));
   creds.fill(0);
