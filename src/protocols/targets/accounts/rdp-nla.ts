@@ -23,7 +23,7 @@ export function nlaVerdict(e: unknown): 'refused' | OperatorError {
 
 /** The NLA logon of an account: its user name, and its domain (the secret's domain field,
  *  else DOMAIN\name or name@domain as given, which NTLM takes as they are). */
-function logonOf(account: OperatorCredential, password: string) {
+export function nlaLogon(account: OperatorCredential, password: string) {
   if (!password) throw new OperatorError('invalid', 'the secret stores no password to check');
   const m = /^([^\\]+)\\(.+)$/.exec(account.username);
   if (!account.domain && m) return { domain: m[1]!, username: m[2]!, password };
@@ -38,7 +38,7 @@ export const rdpNlaOperator: AccountOperator = {
   kind: 'windows',
   heartbeatOnly: true,
   async verify(account, password) {
-    const logon = logonOf(account, password);
+    const logon = nlaLogon(account, password);
     try {
       const c = await connectRdp({ host: account.host, port: account.port }, { connectTimeoutMs: CONNECT_TIMEOUT_MS, logon, nlaOnly: true });
       c.socket.destroy();
