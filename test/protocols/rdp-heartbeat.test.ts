@@ -101,6 +101,19 @@ describe('RDP heartbeat through an NLA logon (FreeRDP shadow server, xrdp)', () 
     assert.match(r.body.error.message, /heartbeat only/);
     assert.equal((await gw.api('POST', `/api/v1/secrets/${id}/reveal`, { token: gw.adminToken })).body.fields.password, ACCOUNT.password);
     assert.equal((await heartbeat(id)).status, 'ok', 'the target was not touched');
+    // Rotation after use and JIT would fail at every use: refused when turned on.
+    for (const account of [{ rotateAfterUse: true }, { jit: { enabled: true } }, { targetKind: 'linux', rotateAfterUse: true }]) {
+      const r = await api('PATCH', `/api/v1/secrets/${id}`, { account });
+      if ('targetKind' in account) assert.equal(r.status, 200, r.raw);
+      else {
+        assert.equal(r.status, 400, r.raw);
+        assert.equal(r.body.error.code, 'heartbeat_only');
+      }
+    }
+    // Back to windows with rotation after use on: refused as well.
+    const back = await api('PATCH', `/api/v1/secrets/${id}`, { account: { targetKind: null } });
+    assert.equal(back.status, 400, back.raw);
+    assert.equal(back.body.error.code, 'heartbeat_only');
   });
 
   it('no password in the log, the API answers (reveals aside) or the audit trail', async () => {

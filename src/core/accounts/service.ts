@@ -11,7 +11,7 @@ import { flag } from '../util.js';
 import type { Secrets, SecretView } from '../vault/secrets.js';
 import type { Templates, TemplateView } from '../vault/templates.js';
 import type { AccountOperator, OperatorCredential, TargetKind } from './operator.js';
-import { accountRow, effectiveKind, JIT_PREFIX, upsertAccount, upsertJit, type AccountRow, type JitSettings } from './state.js';
+import { accountRow, effectiveKind, JIT_PREFIX, jitRow, upsertAccount, upsertJit, type AccountRow, type JitSettings } from './state.js';
 
 export interface AccountSettingsInput {
   managementSecretId?: string | null;
@@ -79,6 +79,7 @@ export class TargetAccounts {
       set.managementSecretId = m;
     }
     if (input.targetKind !== undefined) set.targetKind = input.targetKind;
+    await this.refuseHeartbeatOnly(id, secret.templateId, input);
     if (input.rotateAfterUse !== undefined) set.rotateAfterUse = flag(input.rotateAfterUse);
     if (input.heartbeat !== undefined) set.heartbeat = flag(input.heartbeat);
     if (input.heartbeatIntervalHours !== undefined) set.heartbeatIntervalHours = input.heartbeatIntervalHours;
@@ -96,6 +97,17 @@ export class TargetAccounts {
     }
     await this.audit.record(actorOf(p), { action: 'secret.account.update', target: { type: 'secret', id }, details: { name: secret.name, ...input } });
     return this.secrets.get(p, id);
+  }
+
+  /** Rotation after use and JIT on a kind whose operator only checks passwords (windows) would fail at every use: refused up front. */
+  private async refuseHeartbeatOnly(id: string, templateId: string, input: AccountSettingsInput): Promise<void> {
+    if (input.targetKind === undefined && !input.rotateAfterUse && !input.jit?.enabled) return;
+    const row = await accountRow(this.store.db, id);
+    const kind = input.targetKind !== undefined ? input.targetKind ?? (await this.templates.get(templateId)).targetKind : effectiveKind(row, (await this.templates.get(templateId)).targetKind);
+    if (!kind || !this.operators.get(kind)?.heartbeatOnly) return;
+    const rotate = input.rotateAfterUse ?? !!row?.rotateAfterUse;
+    const jit = input.jit?.enabled ?? !!(await jitRow(this.store.db, id))?.enabled;
+    if (rotate || jit) throw badRequest(`"${kind}" targets support the heartbeat only: ${rotate ? 'rotation after use' : 'just-in-time accounts'} cannot be turned on`, 'heartbeat_only');
   }
 
   /** A management chain that comes back to the secret would make each the other's keeper. */
