@@ -6,7 +6,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { OperatorError } from '../../src/core/accounts/operator.js';
 import { nlaLogon, nlaVerdict, rdpNlaOperator } from '../../src/protocols/targets/accounts/rdp-nla.js';
-import { TargetError } from '../../src/protocols/targets/rdp.js';
+import { CredSspRefused } from '../../src/protocols/rdp/credssp/client.js';
+import { RdpProtocolError } from '../../src/protocols/rdp/errors.js';
+import { nlaFailure, TargetError } from '../../src/protocols/targets/rdp.js';
+import { ReadError } from '../../src/protocols/targets/socket-reader.js';
 
 const account = (username: string, domain?: string) => ({ secretId: 's', host: '127.0.0.1', port: 3389, username, ...(domain ? { domain } : {}), fields: {} });
 const failure = (v: unknown) => (v instanceof OperatorError ? v.failure : v);
@@ -16,6 +19,17 @@ describe('RDP heartbeat verdict', () => {
     assert.equal(nlaVerdict(new TargetError('auth', 'the target refused NLA at AUTHENTICATE: STATUS_LOGON_FAILURE', true)), 'refused');
     // A public-key proof that does not match (a machine in the middle) is not "the password is wrong".
     assert.equal(failure(nlaVerdict(new TargetError('auth', "the target's public key proof does not match"))), 'unreachable');
+  });
+
+  it('CredSSP failures: an NTSTATUS or a close after AUTHENTICATE is a refusal; a timeout, a forged proof or garbage is not', () => {
+    const verdict = (e: unknown) => failure(nlaVerdict(nlaFailure(e)));
+    assert.equal(verdict(new CredSspRefused('the target refused NLA at AUTHENTICATE: STATUS_LOGON_FAILURE', 0xc000006d)), 'refused');
+    assert.equal(verdict(new CredSspRefused('the target closed the connection after AUTHENTICATE', undefined, new ReadError('closed', 'the peer closed the connection'))), 'refused');
+    assert.equal(verdict(new CredSspRefused('no answer after AUTHENTICATE', undefined, new ReadError('timeout', 'no CredSSP message within 15000 ms'))), 'unreachable');
+    assert.equal(verdict(new RdpProtocolError('credssp', 'integrity', 'proof mismatch')), 'unreachable');
+    assert.equal(verdict(new RdpProtocolError('credssp', 'malformed', 'bad TSRequest')), 'unreachable');
+    // Whatever the verdict, the door still sees an auth failure.
+    assert.equal(nlaFailure(new RdpProtocolError('credssp', 'integrity', 'x')).kind, 'auth');
   });
 
   it('network, TLS and negotiation failures are unreachable; a target without NLA is invalid', () => {

@@ -11,7 +11,7 @@ import { subjectPublicKey } from '../rdp/credssp/pubkey-auth.js';
 import { tsRequestLength } from '../rdp/credssp/ts-request.js';
 import { isRdpProtocolError } from '../rdp/errors.js';
 import { buildConnectionRequest, NEG_FAILURE, parseConnectionConfirm, PROTOCOL } from '../rdp/pdu/x224.js';
-import { SocketReader, tpktLength } from './socket-reader.js';
+import { ReadError, SocketReader, tpktLength } from './socket-reader.js';
 
 /** no_nla: only when NLA was required (nlaOnly) and the target does not offer it. */
 export type TargetFailure = 'unreachable' | 'negotiation' | 'no_nla' | 'tls' | 'auth' | 'protocol' | 'credential_missing';
@@ -51,6 +51,16 @@ const FAILURE_TEXT: Record<number, string> = {
   [NEG_FAILURE.HYBRID_REQUIRED_BY_SERVER]: 'the target requires NLA',
   [NEG_FAILURE.SSL_WITH_USER_AUTH_REQUIRED_BY_SERVER]: 'the target requires TLS with user authentication',
 };
+
+/** A failed CredSSP exchange as a TargetError: always kind auth (the door ends the session alike),
+ *  `refused` only when the target itself said no. A target silent until the timeout has not
+ *  refused anything, nor has one whose public-key proof does not match (the heartbeat must not
+ *  call either drift). */
+export function nlaFailure(e: unknown): TargetError {
+  if (e instanceof CredSspRefused) return new TargetError('auth', e.message, !(e.cause instanceof ReadError && e.cause.kind === 'timeout'));
+  if (isRdpProtocolError(e) && e.reason === 'integrity') return new TargetError('auth', e.message);
+  return new TargetError('auth', `NLA with the target failed: ${(e as Error).message}`);
+}
 
 /** The logon the vault holds for this session: user name, domain and password. */
 export function vaultedLogon(h: SessionHandle): TargetLogon {
@@ -151,9 +161,7 @@ export async function connectRdp(target: { host: string; port: number }, opts: R
           { username: opts.logon.username, domain: opts.logon.domain, password: opts.logon.password, serverPublicKey: subjectPublicKey(spki), delegate: !opts.nlaOnly },
         );
       } catch (e) {
-        if (e instanceof CredSspRefused) throw new TargetError('auth', e.message, true);
-        if (isRdpProtocolError(e) && e.reason === 'integrity') throw new TargetError('auth', e.message);
-        throw new TargetError('auth', `NLA with the target failed: ${(e as Error).message}`);
+        throw nlaFailure(e);
       }
       if (!opts.nlaOnly && r.detach().length) throw new TargetError('protocol', 'the target sent data right after NLA');
       note('rdp_target_nla', { result: 'ok', user: opts.logon.username, domain: opts.logon.domain });

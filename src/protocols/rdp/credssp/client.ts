@@ -28,13 +28,15 @@ export interface CredSspClientOptions {
   delegate?: boolean;
 }
 
-/** The target refused the logon (or the exchange): `status` is its NTSTATUS when it sent one. */
+/** The target refused the logon (or the exchange): `status` is its NTSTATUS when it sent one;
+ *  `cause` the transport's error when the refusal is read from the connection ending. */
 export class CredSspRefused extends Error {
   constructor(
     message: string,
     readonly status?: number,
+    cause?: unknown,
   ) {
-    super(message);
+    super(message, cause === undefined ? undefined : { cause });
   }
 }
 
@@ -82,7 +84,7 @@ export async function credSspClient(io: CredSspTransport, o: CredSspClientOption
   } catch (e) {
     // FreeRDP servers just close the connection on a wrong password.
     if (e instanceof RdpProtocolError) throw e;
-    throw new CredSspRefused(`the target closed the connection after AUTHENTICATE (wrong user name or password?): ${(e as Error).message}`);
+    throw new CredSspRefused(`the target closed the connection after AUTHENTICATE (wrong user name or password?): ${(e as Error).message}`, undefined, e);
   }
   checkError(second, 'AUTHENTICATE');
   if (!second.pubKeyAuth) throw new CredSspRefused('the target sent no public key proof after AUTHENTICATE');
