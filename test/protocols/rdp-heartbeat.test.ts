@@ -61,22 +61,43 @@ describe('RDP heartbeat through an NLA logon (FreeRDP shadow server, xrdp)', () 
     assert.equal(hb.status, 'drift');
     assert.equal(hb.message, 'the stored password no longer works');
     assert.equal((await api('GET', `/api/v1/secrets/${id}`)).body.account.lastHeartbeat.status, 'drift');
-    const audit = await api('GET', `/api/v1/audit?limit=1000`);
+    const audit = await api('GET', '/api/v1/audit?action=secret.heartbeat&limit=50');
+    assert.equal(audit.status, 200, audit.raw);
     assert.ok(
-      audit.body.items.some((e: { action: string; target?: { id?: string }; details?: { status?: string; targetKind?: string } }) => e.action === 'secret.heartbeat' && e.target?.id === id && e.details?.status === 'drift' && e.details?.targetKind === 'windows'),
+      audit.body.items.some((e: { targetId: string; outcome: string; details: { status?: string; targetKind?: string } }) => e.targetId === id && e.outcome === 'failure' && e.details.status === 'drift' && e.details.targetKind === 'windows'),
       'a secret.heartbeat drift event',
     );
   });
 
-  it('an Active Directory account is not managed unless asked; as kind windows it is checked on its machine', async () => {
-    const id = await secret('rdp hb ad', shadow.port, ACCOUNT.password, 'active-directory-account', { domain: 'GHTEST' });
-    assert.equal((await api('GET', `/api/v1/secrets/${id}`)).body.account.targetKind, null);
-    const before = await api('POST', `/api/v1/secrets/${id}/heartbeat`);
+  it('an Active Directory account is not managed unless asked; a domain account of kind windows logs on with its domain', async () => {
+    const ad = await api('POST', '/api/v1/secrets', { name: 'rdp hb ad', template: 'active-directory-account', fields: { domain: 'GHTEST', username: ACCOUNT.username, password: ACCOUNT.password, machine: '127.0.0.1' } });
+    assert.equal(ad.status, 201, ad.raw);
+    assert.equal(ad.body.account.targetKind, null);
+    const before = await api('POST', `/api/v1/secrets/${ad.body.id}/heartbeat`);
     assert.equal(before.status, 409, before.raw);
     assert.equal(before.body.error.code, 'not_managed');
-    assert.equal((await api('PATCH', `/api/v1/secrets/${id}`, { account: { targetKind: 'windows' } })).body.account.targetKind, 'windows');
-    // The logon reaches the target's verdict (its SAM file knows no domain, so either verdict is the target's own).
-    assert.notEqual((await heartbeat(id)).status, 'unreachable');
+    assert.equal((await api('PATCH', `/api/v1/secrets/${ad.body.id}`, { account: { targetKind: 'windows' } })).body.account.targetKind, 'windows');
+    // The built-in template has no port field (3389 then), so the logon with a domain goes to the shadow server through a template that has one.
+    const t = await api('POST', '/api/v1/templates', {
+      name: 'domain account on a machine',
+      targetKind: 'windows',
+      machineField: 'machine',
+      domainField: 'domain',
+      usernameField: 'username',
+      fields: [
+        { name: 'machine', label: 'Machine', type: 'text' },
+        { name: 'port', label: 'Port', type: 'number' },
+        { name: 'domain', label: 'Domain', type: 'text' },
+        { name: 'username', label: 'Username', type: 'text' },
+        { name: 'password', label: 'Password', type: 'password', secret: true },
+      ],
+    });
+    assert.equal(t.status, 201, t.raw);
+    const id = await secret('rdp hb domain', shadow.port, ACCOUNT.password, t.body.id, { domain: 'GHTEST' });
+    const hb = await heartbeat(id);
+    // The target's own verdict on GHTEST\user (its SAM file names no domain), not a failure to ask.
+    assert.notEqual(hb.status, 'unreachable', hb.message ?? '');
+    console.log(`domain logon verdict: ${hb.status}`);
   });
 
   it('a closed port is unreachable, not drift', async () => {
