@@ -95,9 +95,8 @@ describe('RDP heartbeat through an NLA logon (FreeRDP shadow server, xrdp)', () 
     assert.equal(t.status, 201, t.raw);
     const id = await secret('rdp hb domain', shadow.port, ACCOUNT.password, t.body.id, { domain: 'GHTEST' });
     const hb = await heartbeat(id);
-    // The target's own verdict on GHTEST\user (its SAM file names no domain), not a failure to ask.
-    assert.notEqual(hb.status, 'unreachable', hb.message ?? '');
-    console.log(`domain logon verdict: ${hb.status}`);
+    // GHTEST\user with the right password: the shadow server's SAM line names no domain, which WinPR accepts in any domain.
+    assert.equal(hb.status, 'ok', hb.message ?? '');
   });
 
   it('a closed port is unreachable, not drift', async () => {
