@@ -23,6 +23,7 @@ import { PreauthGate, type PreauthLimits, type PreauthStats } from './protocols/
 import { gateConnections } from './web/connection-gate.js';
 import { LinuxOperator } from './protocols/targets/accounts/linux.js';
 import { ldapAccountOperator } from './protocols/targets/accounts/ldap.js';
+import { rdpNlaOperator } from './protocols/targets/accounts/rdp-nla.js';
 import { startHeartbeat } from './core/accounts/heartbeat.js';
 
 /** How often lapsed checkouts are settled (and rotated after use) when nobody looks. */
@@ -81,6 +82,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   // Target account operators (issue 12): the core decides when, these know how.
   core.targetAccounts.provide(new LinuxOperator({ checkHostKey: (...a) => core.targetAccounts.checkHostKey(...a) }));
   core.targetAccounts.provide(ldapAccountOperator);
+  core.targetAccounts.provide(rdpNlaOperator);
   const tls = await loadTls(config.dataDir, { cert: config.tlsCertFile, key: config.tlsKeyFile });
   if (tls.renewed) announce(`gatehouse: replaced the self-signed TLS certificate (${tls.renewed}); new fingerprint ${tls.fingerprint256}`);
   const preauth: PreauthLimits = { graceMs: config.loginGraceSeconds * 1000, maxStartups: config.maxStartups, maxPerSource: config.maxStartupsPerSource };

@@ -9,8 +9,10 @@
 // logs a password, never puts one in an error message (errors say what failed, not with
 // what), and never passes one on a command line (Linux: on stdin of chpasswd).
 
-/** The kinds of target Gatehouse manages accounts on. */
-export type TargetKind = 'linux' | 'ldap';
+/** The kinds of target Gatehouse manages accounts on. windows: an account that logs on over
+ *  RDP (a Windows machine, or a domain account checked on one): heartbeat only, through an NLA
+ *  authentication; its password is changed where it lives (a directory: kind ldap). */
+export type TargetKind = 'linux' | 'ldap' | 'windows';
 
 /** A credential as an operator needs it: the decrypted fields of one vault secret. */
 export interface OperatorCredential {
@@ -21,6 +23,8 @@ export interface OperatorCredential {
   port: number;
   /** Linux: the login name. LDAP: the bind DN (or a name the operator maps to one). */
   username: string;
+  /** The account's domain (the template's domain field), when it has one: RDP's NLA logon. */
+  domain?: string;
   password?: string;
   privateKey?: string;
   passphrase?: string;
@@ -54,6 +58,9 @@ export interface JitAccountSpec {
 
 export interface AccountOperator {
   readonly kind: TargetKind;
+  /** true: verify (the heartbeat) is all it does; every other method throws OperatorError('invalid').
+   *  A policy's "rotate after use" then leaves its secrets alone instead of failing on each. */
+  readonly heartbeatOnly?: boolean;
   /** Logs in as the account with `password`: 'ok', or 'refused' when the target says no.
    *  Throws OperatorError('unreachable') when it cannot ask. */
   verify(account: OperatorCredential, password: string): Promise<'ok' | 'refused'>;

@@ -135,7 +135,7 @@ export class Rotation {
   async afterUse(secretId: string, trigger: Exclude<RotationTrigger, 'manual'>, usedAccount?: string | null): Promise<void> {
     const row = await this.accounts.row(secretId);
     // The secret's own setting, else its policy's; a policy's asks only managed accounts (no failure noise for the rest).
-    if (!row?.rotateAfterUse && !((await this.policyWants(secretId)) && (await this.accounts.isManaged(secretId)))) return;
+    if (!row?.rotateAfterUse && !((await this.policyWants(secretId)) && (await this.accounts.canRotate(secretId)))) return;
     if (await this.isInUse(secretId)) return;
     // A session with someone's personal credential did not use the shared account.
     if (usedAccount !== undefined && usedAccount !== (await this.accounts.username(secretId))) return;

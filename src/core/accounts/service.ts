@@ -11,7 +11,7 @@ import { flag } from '../util.js';
 import type { Secrets, SecretView } from '../vault/secrets.js';
 import type { Templates, TemplateView } from '../vault/templates.js';
 import type { AccountOperator, OperatorCredential, TargetKind } from './operator.js';
-import { accountRow, effectiveKind, JIT_PREFIX, upsertAccount, upsertJit, type AccountRow, type JitSettings } from './state.js';
+import { accountRow, effectiveKind, JIT_PREFIX, jitRow, upsertAccount, upsertJit, type AccountRow, type JitSettings } from './state.js';
 
 export interface AccountSettingsInput {
   managementSecretId?: string | null;
@@ -34,8 +34,8 @@ export interface AccountContext {
   row: AccountRow | undefined;
 }
 
-/** Default SSH port of a Linux target, LDAP port of a directory. */
-const DEFAULT_PORT: Record<TargetKind, number> = { linux: 22, ldap: 389 };
+/** Default SSH port of a Linux target, LDAP port of a directory, RDP port of a Windows target. */
+const DEFAULT_PORT: Record<TargetKind, number> = { linux: 22, ldap: 389, windows: 3389 };
 /** How far a management chain is followed looking for a cycle. */
 const MAX_CHAIN = 32;
 
@@ -79,6 +79,7 @@ export class TargetAccounts {
       set.managementSecretId = m;
     }
     if (input.targetKind !== undefined) set.targetKind = input.targetKind;
+    await this.refuseHeartbeatOnly(id, secret.templateId, input);
     if (input.rotateAfterUse !== undefined) set.rotateAfterUse = flag(input.rotateAfterUse);
     if (input.heartbeat !== undefined) set.heartbeat = flag(input.heartbeat);
     if (input.heartbeatIntervalHours !== undefined) set.heartbeatIntervalHours = input.heartbeatIntervalHours;
@@ -98,6 +99,17 @@ export class TargetAccounts {
     return this.secrets.get(p, id);
   }
 
+  /** Rotation after use and JIT on a kind whose operator only checks passwords (windows) would fail at every use: refused up front. */
+  private async refuseHeartbeatOnly(id: string, templateId: string, input: AccountSettingsInput): Promise<void> {
+    if (input.targetKind === undefined && !input.rotateAfterUse && !input.jit?.enabled) return;
+    const row = await accountRow(this.store.db, id);
+    const kind = input.targetKind !== undefined ? input.targetKind ?? (await this.templates.get(templateId)).targetKind : effectiveKind(row, (await this.templates.get(templateId)).targetKind);
+    if (!kind || !this.operators.get(kind)?.heartbeatOnly) return;
+    const rotate = input.rotateAfterUse ?? !!row?.rotateAfterUse;
+    const jit = input.jit?.enabled ?? !!(await jitRow(this.store.db, id))?.enabled;
+    if (rotate || jit) throw badRequest(`"${kind}" targets support the heartbeat only: ${rotate ? 'rotation after use' : 'just-in-time accounts'} cannot be turned on`, 'heartbeat_only');
+  }
+
   /** A management chain that comes back to the secret would make each the other's keeper. */
   private async refuseCycle(id: string, management: string): Promise<void> {
     let cur: string | null = management;
@@ -114,7 +126,7 @@ export class TargetAccounts {
     const port = typeof c.fields.port === 'number' ? c.fields.port : Number(c.fields.port ?? DEFAULT_PORT[kind]) || DEFAULT_PORT[kind];
     if (!c.machine) throw conflict(`secret "${c.secretName}" names no machine to manage the account on`, 'not_managed');
     if (!c.username) throw conflict(`secret "${c.secretName}" names no account`, 'not_managed');
-    return { secretId, host: c.machine, port, username: c.username, password: s('password'), privateKey: s('privateKey'), passphrase: s('passphrase'), fields: c.fields };
+    return { secretId, host: c.machine, port, username: c.username, ...(c.domain ? { domain: c.domain } : {}), password: s('password'), privateKey: s('privateKey'), passphrase: s('passphrase'), fields: c.fields };
   }
 
   /** The decrypted context of an operation on a secret's account; 409 when the secret is not a managed account. */
@@ -131,12 +143,14 @@ export class TargetAccounts {
     return { secretId, secretName: cred.secretName, kind, operator, account, management, template, row };
   }
 
-  /** Whether the secret is a managed target account (a target kind in force and an operator for it); reads no secret value. */
-  async isManaged(secretId: string): Promise<boolean> {
+  /** Whether Gatehouse can rotate the secret's account (a target kind in force with an operator
+   *  that does more than the heartbeat); reads no secret value. */
+  async canRotate(secretId: string): Promise<boolean> {
     const s = await this.store.db.selectFrom('secrets').select('templateId').where('id', '=', secretId).executeTakeFirst();
     if (!s) return false;
     const kind = effectiveKind(await accountRow(this.store.db, secretId), (await this.templates.get(s.templateId)).targetKind);
-    return !!kind && this.operators.has(kind);
+    const op = kind ? this.operators.get(kind) : undefined;
+    return !!op && !op.heartbeatOnly;
   }
 
   /** Secrets whose heartbeat is on (for the schedule). */

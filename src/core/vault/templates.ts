@@ -89,6 +89,8 @@ export const BUILTIN_TEMPLATES: (TemplateDef & { id: string; name: string })[] =
     domainField: null,
     usernameField: 'username',
     launchers: ['rdp'],
+    // Heartbeat over RDP (an NLA logon); its password cannot be changed from here.
+    targetKind: 'windows',
   },
   {
     id: 'active-directory-account',

@@ -1,6 +1,8 @@
 // The connector toward the target: TCP, a fresh X.224 Connection Request (TLS or NLA,
 // never the person's routing token), TLS, and CredSSP with the vaulted credential when
 // the target selects NLA. Returns the TLS socket ready for the MCS Connect Initial.
+// The same steps, asking for NLA only and stopping at CredSSP's verdict, are the RDP
+// heartbeat (targets/accounts/rdp-nla.ts): one connector, two depths.
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { SessionHandle } from '../../core/broker.js';
@@ -9,14 +11,17 @@ import { subjectPublicKey } from '../rdp/credssp/pubkey-auth.js';
 import { tsRequestLength } from '../rdp/credssp/ts-request.js';
 import { isRdpProtocolError } from '../rdp/errors.js';
 import { buildConnectionRequest, NEG_FAILURE, parseConnectionConfirm, PROTOCOL } from '../rdp/pdu/x224.js';
-import { SocketReader, tpktLength } from './socket-reader.js';
+import { ReadError, SocketReader, tpktLength } from './socket-reader.js';
 
-export type TargetFailure = 'unreachable' | 'negotiation' | 'tls' | 'auth' | 'protocol' | 'credential_missing';
+/** no_nla: only when NLA was required (nlaOnly) and the target does not offer it. */
+export type TargetFailure = 'unreachable' | 'negotiation' | 'no_nla' | 'tls' | 'auth' | 'protocol' | 'credential_missing';
 
 export class TargetError extends Error {
   constructor(
     readonly kind: TargetFailure,
     message: string,
+    /** auth only: true when the target itself refused the logon (not a broken or forged exchange). */
+    readonly refused = false,
   ) {
     super(message);
   }
@@ -47,6 +52,16 @@ const FAILURE_TEXT: Record<number, string> = {
   [NEG_FAILURE.SSL_WITH_USER_AUTH_REQUIRED_BY_SERVER]: 'the target requires TLS with user authentication',
 };
 
+/** A failed CredSSP exchange as a TargetError: always kind auth (the door ends the session alike),
+ *  `refused` only when the target itself said no. A target silent until the timeout has not
+ *  refused anything, nor has one whose public-key proof does not match (the heartbeat must not
+ *  call either drift). */
+export function nlaFailure(e: unknown): TargetError {
+  if (e instanceof CredSspRefused) return new TargetError('auth', e.message, !(e.cause instanceof ReadError && e.cause.kind === 'timeout'));
+  if (isRdpProtocolError(e) && e.reason === 'integrity') return new TargetError('auth', e.message);
+  return new TargetError('auth', `NLA with the target failed: ${(e as Error).message}`);
+}
+
 /** The logon the vault holds for this session: user name, domain and password. */
 export function vaultedLogon(h: SessionHandle): TargetLogon {
   const c = h.plan.credential;
@@ -56,8 +71,24 @@ export function vaultedLogon(h: SessionHandle): TargetLogon {
   return { username: c.username, domain: c.domain ?? '', password: String(password) };
 }
 
-export async function connectRdpTarget(h: SessionHandle, opts: { connectTimeoutMs: number; logon: TargetLogon }): Promise<TargetConnection> {
-  const { host, port } = h.plan.target;
+export interface RdpConnectOptions {
+  connectTimeoutMs: number;
+  logon: TargetLogon;
+  /** Where the steps are noted (the session's trail); nothing when left out. */
+  note?: (kind: string, details: Record<string, unknown>) => void;
+  /** The heartbeat: ask for NLA only (no_nla when the target does not offer it) and stop at
+   *  CredSSP's verdict, before the password is delegated: the socket answered is mid-CredSSP. */
+  nlaOnly?: boolean;
+}
+
+/** A session's connection to its target (the RDP door). */
+export function connectRdpTarget(h: SessionHandle, opts: { connectTimeoutMs: number; logon: TargetLogon }): Promise<TargetConnection> {
+  return connectRdp(h.plan.target, { ...opts, note: (k, d) => h.note(k, d) });
+}
+
+export async function connectRdp(target: { host: string; port: number }, opts: RdpConnectOptions): Promise<TargetConnection> {
+  const { host, port } = target;
+  const note = opts.note ?? (() => undefined);
   const raw = await new Promise<Socket>((resolve, reject) => {
     const s = netConnect({ host, port });
     const t = setTimeout(() => {
@@ -78,7 +109,7 @@ export async function connectRdpTarget(h: SessionHandle, opts: { connectTimeoutM
   try {
     // ---- X.224: ask for TLS or NLA
     const reader = new SocketReader(raw, 64 * 1024);
-    raw.write(buildConnectionRequest({ requestedProtocols: PROTOCOL.SSL | PROTOCOL.HYBRID }));
+    raw.write(buildConnectionRequest({ requestedProtocols: opts.nlaOnly ? PROTOCOL.HYBRID : PROTOCOL.SSL | PROTOCOL.HYBRID }));
     let cc;
     try {
       cc = parseConnectionConfirm(await reader.read(tpktLength, opts.connectTimeoutMs, 'X.224 Connection Confirm'));
@@ -88,6 +119,10 @@ export async function connectRdpTarget(h: SessionHandle, opts: { connectTimeoutM
     const rest = reader.detach();
     if (rest.length) throw new TargetError('protocol', 'the target sent data after its Connection Confirm');
     const neg = cc.negotiation;
+    if (opts.nlaOnly && (neg?.type !== 'response' || neg.selectedProtocol !== PROTOCOL.HYBRID)) {
+      const why = !neg ? 'it only speaks Standard RDP Security' : neg.type === 'failure' ? (FAILURE_TEXT[neg.failureCode] ?? `negotiation failure code ${neg.failureCode}`) : `it selected protocol 0x${neg.selectedProtocol.toString(16)}`;
+      throw new TargetError('no_nla', `the target does not offer NLA (CredSSP): ${why}`);
+    }
     if (!neg) throw new TargetError('negotiation', 'the target only speaks Standard RDP Security (no negotiation), which Gatehouse does not relay');
     if (neg.type === 'failure') throw new TargetError('negotiation', FAILURE_TEXT[neg.failureCode] ?? `the target refused the negotiation (code ${neg.failureCode})`);
     if (neg.selectedProtocol !== PROTOCOL.SSL && neg.selectedProtocol !== PROTOCOL.HYBRID) {
@@ -113,7 +148,7 @@ export async function connectRdpTarget(h: SessionHandle, opts: { connectTimeoutM
     const cert = tls.getPeerX509Certificate();
     if (!cert) throw new TargetError('tls', 'the target presented no certificate');
     const certificateSha256 = cert.fingerprint256;
-    h.note('rdp_target_tls', { protocol: tls.getProtocol(), certificateSha256, subject: cert.subject.replace(/\n/g, ', ').slice(0, 200), selected: neg.selectedProtocol === PROTOCOL.HYBRID ? 'nla' : 'tls' });
+    note('rdp_target_tls', { protocol: tls.getProtocol(), certificateSha256, subject: cert.subject.replace(/\n/g, ', ').slice(0, 200), selected: neg.selectedProtocol === PROTOCOL.HYBRID ? 'nla' : 'tls' });
 
     // ---- NLA
     if (neg.selectedProtocol === PROTOCOL.HYBRID) {
@@ -123,15 +158,13 @@ export async function connectRdpTarget(h: SessionHandle, opts: { connectTimeoutM
       try {
         await credSspClient(
           { send: (m) => socket.write(m), receive: () => r.read((b) => tsRequestLength(b), opts.connectTimeoutMs, 'CredSSP message') },
-          { username: opts.logon.username, domain: opts.logon.domain, password: opts.logon.password, serverPublicKey: subjectPublicKey(spki) },
+          { username: opts.logon.username, domain: opts.logon.domain, password: opts.logon.password, serverPublicKey: subjectPublicKey(spki), delegate: !opts.nlaOnly },
         );
       } catch (e) {
-        if (e instanceof CredSspRefused) throw new TargetError('auth', e.message);
-        if (isRdpProtocolError(e) && e.reason === 'integrity') throw new TargetError('auth', e.message);
-        throw new TargetError('auth', `NLA with the target failed: ${(e as Error).message}`);
+        throw nlaFailure(e);
       }
-      if (r.detach().length) throw new TargetError('protocol', 'the target sent data right after NLA');
-      h.note('rdp_target_nla', { result: 'ok', user: opts.logon.username, domain: opts.logon.domain });
+      if (!opts.nlaOnly && r.detach().length) throw new TargetError('protocol', 'the target sent data right after NLA');
+      note('rdp_target_nla', { result: 'ok', user: opts.logon.username, domain: opts.logon.domain });
     }
     return { socket: tls, selectedProtocol: neg.selectedProtocol, negotiationFlags: neg.flags, certificateSha256 };
   } catch (e) {

@@ -4,7 +4,7 @@
 import { body, bool, errors, idParams, int, nullableInt, nullableStr, nullableText, obj, page, pageQuery, ref, text, textList, time } from './schema.js';
 import { route } from './route.js';
 
-export const TARGET_KINDS = ['linux', 'ldap'] as const;
+export const TARGET_KINDS = ['linux', 'ldap', 'windows'] as const;
 export const HEARTBEAT_STATUSES = ['ok', 'drift', 'unreachable'] as const;
 export const ROTATION_STATUSES = ['ok', 'failed'] as const;
 export const MAX_HEARTBEAT_HOURS = 8760;

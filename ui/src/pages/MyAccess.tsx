@@ -272,7 +272,7 @@ function AccessRow({
           ) : (
             <div className="launchers">
               {checkout && <div className="checkout-row">{checkout}</div>}
-              {s.account.targetKind && <LevelSelect secretId={s.id} value={st.level ?? ''} onChange={onLevel} />}
+              {s.account.targetKind && s.account.targetKind !== 'windows' && <LevelSelect secretId={s.id} value={st.level ?? ''} onChange={onLevel} />}
               {shown.map((l) => (
                 <div className="launcher-row" key={l.id}>
                   {shown.length > 1 && <span className="launcher-name">{l.name}</span>}

@@ -23,15 +23,20 @@ export interface CredSspClientOptions {
   /** SubjectPublicKey of the target's TLS certificate (subjectPublicKey() of its SPKI). */
   serverPublicKey: Buffer;
   workstation?: string;
+  /** false: stop once the target has accepted the logon (its public-key proof checked), without
+   *  sending it the password (TSCredentials): what a heartbeat needs. Default true. */
+  delegate?: boolean;
 }
 
-/** The target refused the logon (or the exchange): `status` is its NTSTATUS when it sent one. */
+/** The target refused the logon (or the exchange): `status` is its NTSTATUS when it sent one;
+ *  `cause` the transport's error when the refusal is read from the connection ending. */
 export class CredSspRefused extends Error {
   constructor(
     message: string,
     readonly status?: number,
+    cause?: unknown,
   ) {
-    super(message);
+    super(message, cause === undefined ? undefined : { cause });
   }
 }
 
@@ -55,7 +60,8 @@ function checkError(t: TsRequest, step: string): void {
   if (t.errorCode !== undefined && t.errorCode !== 0) throw new CredSspRefused(`the target refused NLA at ${step}: ${statusText(t.errorCode)}`, t.errorCode);
 }
 
-/** Runs the whole exchange; resolves once the credentials are sent (the RDP connection continues on the same channel). */
+/** Runs the whole exchange; resolves once the credentials are sent (the RDP connection continues on the same channel),
+ *  or with `delegate: false` once the target's proof shows it accepted the logon. */
 export async function credSspClient(io: CredSspTransport, o: CredSspClientOptions): Promise<{ peerVersion: number }> {
   const ntlm = new NtlmClient({ username: o.username, domain: o.domain, password: o.password, workstation: o.workstation ?? '' });
   io.send(encodeTsRequest({ version: CREDSSP_VERSION, negoTokens: [ntlm.negotiate()] }));
@@ -78,7 +84,7 @@ export async function credSspClient(io: CredSspTransport, o: CredSspClientOption
   } catch (e) {
     // FreeRDP servers just close the connection on a wrong password.
     if (e instanceof RdpProtocolError) throw e;
-    throw new CredSspRefused(`the target closed the connection after AUTHENTICATE (wrong user name or password?): ${(e as Error).message}`);
+    throw new CredSspRefused(`the target closed the connection after AUTHENTICATE (wrong user name or password?): ${(e as Error).message}`, undefined, e);
   }
   checkError(second, 'AUTHENTICATE');
   if (!second.pubKeyAuth) throw new CredSspRefused('the target sent no public key proof after AUTHENTICATE');
@@ -87,6 +93,7 @@ export async function credSspClient(io: CredSspTransport, o: CredSspClientOption
   if (proof.length !== expected.length || !timingSafeEqual(proof, expected)) {
     throw new RdpProtocolError('credssp', 'integrity', "the target's public key proof does not match its TLS certificate (a machine in the middle?)");
   }
+  if (o.delegate === false) return { peerVersion: first.version };
   const creds = encodeTsCredentials({ domain: o.domain, username: o.username, password: o.password });
   io.send(encodeTsRequest({ version: CREDSSP_VERSION, authInfo: ntlm.security.wrap(creds) }));
   creds.fill(0);

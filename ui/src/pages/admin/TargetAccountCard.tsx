@@ -9,6 +9,8 @@ import type { HeartbeatResult, RotationResult, Secret } from '../../api-types';
 
 const heartbeatTone = { ok: 'green', drift: 'red', unreachable: 'amber' } as const;
 const heartbeatLabel = { ok: 'password works', drift: 'drift: the stored password no longer works', unreachable: 'target unreachable' } as const;
+/** windows: heartbeat only (an NLA logon over RDP); its password changes where it lives. */
+const kindText = { linux: 'Managed on a Linux target', ldap: 'Managed in a directory', windows: 'Checked on a Windows (RDP) target by an NLA logon, not rotated from here' } as const;
 
 export function TargetAccountCard({ secret, canEdit, onChanged }: { secret: Secret; canEdit: boolean; onChanged(): void }) {
   const a = secret.account;
@@ -28,7 +30,7 @@ export function TargetAccountCard({ secret, canEdit, onChanged }: { secret: Secr
     }
   };
   return (
-    <Card title="Target account" description={`Managed on a ${a.targetKind === 'ldap' ? 'directory' : 'Linux'} target${a.managementSecretId ? ' through a management secret' : ' by the account itself'}.`}>
+    <Card title="Target account" description={`${kindText[a.targetKind]}${a.targetKind === 'windows' ? '' : a.managementSecretId ? ' through a management secret' : ' by the account itself'}.`}>
       <div className="action-item">
         <div>
           <p>
@@ -61,10 +63,15 @@ export function TargetAccountCard({ secret, canEdit, onChanged }: { secret: Secr
           <div>
             <Button onClick={() => void act('heartbeat')} disabled={busy !== null}>
               {busy === 'heartbeat' ? 'Checking…' : 'Check now'}
-            </Button>{' '}
-            <Button onClick={() => void act('rotate')} disabled={busy !== null}>
-              {busy === 'rotate' ? 'Rotating…' : 'Rotate now'}
             </Button>
+            {a.targetKind !== 'windows' && (
+              <>
+                {' '}
+                <Button onClick={() => void act('rotate')} disabled={busy !== null}>
+                  {busy === 'rotate' ? 'Rotating…' : 'Rotate now'}
+                </Button>
+              </>
+            )}
           </div>
         )}
       </div>
