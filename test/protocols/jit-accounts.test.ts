@@ -3,7 +3,8 @@
 // access level creates a temporary account (`id` in the real session through the door shows
 // the level's group, its sudoers drop-in lets it run `sudo -n id -u`), and after the session
 // `getent passwd` finds nothing and the drop-in is gone; an access level without JIT gives the
-// stored account the level's group for the session and takes it away after; a kill -9 of a
+// stored account the level's group for the session and takes it away after (two sessions of
+// one account under two levels: each end takes away only its own group and sudoers drop-in); a kill -9 of a
 // real `gatehouse serve` during a JIT session leaves the account, and the restarted server's
 // sweeper removes it; bad input (a group that does not exist, names with shell metacharacters,
 // a level the person is not approved for) changes nothing on the target and runs nothing; no
@@ -120,6 +121,7 @@ describe('JIT accounts and access levels on Linux over SSH (real sshd, real acco
     await sshd?.stop();
     for (const n of leftovers()) spawnSync('userdel', ['-r', n]);
     for (const f of ['ops', 'db']) rmSync(`/etc/sudoers.d/gatehouse-${f}`, { force: true });
+    for (const f of execFileSync('ls', ['/etc/sudoers.d']).toString().split('\n')) if (f.startsWith(`gatehouse-${STORED}`)) rmSync(`/etc/sudoers.d/${f}`, { force: true });
     rmSync(keysDir, { recursive: true, force: true });
     rmSync(PWNED, { force: true });
     removeTempDirs();
@@ -177,6 +179,44 @@ describe('JIT accounts and access levels on Linux over SSH (real sshd, real acco
     await gw.running.core.jit.settled();
     const revoked = (await api('GET', '/api/v1/audit?action=access_level.revoked&limit=50')).body.items;
     assert.ok(revoked.some((e: any) => e.targetId === id && e.details.account === STORED), JSON.stringify(revoked));
+  });
+
+  it('two sessions of one stored account under two levels with sudo rules: each session end takes away only its own group and drop-in', async () => {
+    const id = await secret('level pair', STORED, STORED_PW);
+    assert.equal((await api('PATCH', `/api/v1/secrets/${id}`, { account: { managementSecretId: mgmtId } })).status, 200);
+    const a = await level('pair ops', { targetGroups: [OPS], sudoers: '{account} ALL=(root) NOPASSWD: /usr/bin/id', secretIds: [id] });
+    const b = await level('pair db', { targetGroups: [DB], sudoers: '{account} ALL=(root) NOPASSWD: /usr/bin/whoami', secretIds: [id] });
+    const jit = gw.running.core.jit;
+    const user = { id: null, name: 'admin', ip: '127.0.0.1' };
+    // The credential passes through unchanged for a level on a stored account: only its shape matters here.
+    const cred = { username: STORED, fields: { username: STORED } } as unknown as Parameters<typeof jit.prepare>[3];
+    const until = Date.now() + 60_000;
+    const sa = `gh12e-a-${process.pid}`;
+    const sb = `gh12e-b-${process.pid}`;
+    jit.remember(`${sa}-t`, a.id, until);
+    jit.remember(`${sb}-t`, b.id, until);
+    // Not started(): "being prepared" keeps the minute sweeper away from these two session-less rows.
+    await jit.prepare(sa, id, `${sa}-t`, cred, user);
+    await jit.prepare(sb, id, `${sb}-t`, cred, user);
+    const rules = () => execFileSync('sudo', ['-l', '-U', STORED]).toString();
+    const dropIns = () => execFileSync('ls', ['/etc/sudoers.d']).toString().split('\n').filter((f) => f.startsWith(`gatehouse-${STORED}`));
+    assert.match(rules(), /NOPASSWD: \/usr\/bin\/id$/m);
+    assert.match(rules(), /NOPASSWD: \/usr\/bin\/whoami$/m);
+    assert.equal(dropIns().length, 2, 'one drop-in per grant');
+    assert.ok(groupsOf(STORED).includes(OPS) && groupsOf(STORED).includes(DB));
+
+    await jit.sessionEnded(sa);
+    assert.doesNotMatch(rules(), /NOPASSWD: \/usr\/bin\/id$/m, "the first session's sudo rule is gone");
+    assert.match(rules(), /NOPASSWD: \/usr\/bin\/whoami$/m, "the other session's sudo rule is still in force");
+    assert.ok(!groupsOf(STORED).includes(OPS) && groupsOf(STORED).includes(DB));
+    assert.equal(dropIns().length, 1);
+
+    await jit.sessionEnded(sb);
+    assert.doesNotMatch(rules(), /NOPASSWD: \/usr\/bin\/(id|whoami)$/m);
+    assert.ok(!groupsOf(STORED).includes(DB));
+    assert.deepEqual(dropIns(), []);
+    const states = await gw.running.core.store.db.selectFrom('jitAccounts').select('state').where('sessionId', 'in', [sa, sb]).execute();
+    assert.deepEqual(states.map((r) => r.state), ['removed', 'removed']);
   });
 
   it('bad input: a group that does not exist, a level the person is not approved for, names with shell metacharacters; nothing changes on the target and nothing runs', async () => {

@@ -26,6 +26,9 @@ import { DEFAULT_JIT, type JitSettings } from './state.js';
 const SUFFIX = 'abcdefghijklmnopqrstuvwxyz0123456789';
 const SWEEP_MS = 60_000;
 
+/** A grant's sudoers drop-in file tag: its row id's hex digits (unique per grant, [a-z0-9]). */
+const grantTag = (rowId: string) => rowId.replace(/-/g, '').slice(0, 32).toLowerCase();
+
 export const jitView = (r: SecretJitTable | undefined): JitSettings =>
   r ? { enabled: !!r.enabled, endAction: r.endAction, connectionDelaySeconds: r.connectionDelaySeconds, namePrefix: r.namePrefix } : { ...DEFAULT_JIT };
 
@@ -117,7 +120,7 @@ export class JitAccounts {
         delete fields.passphrase;
         return { credential: { ...cred, username: row.accountName, fields }, started: () => this.preparing.delete(sessionId), abort: () => this.finish(row) };
       }
-      await ctx.operator.addToGroups(ctx.management, row.accountName, groups, level?.sudoers ?? undefined);
+      await ctx.operator.addToGroups(ctx.management, row.accountName, groups, level?.sudoers ? { body: level.sudoers, tag: grantTag(row.id) } : undefined);
       await this.audit.record(user, { action: 'access_level.granted', target: { type: 'secret', id: secretId }, details });
       return { credential: cred, started: () => this.preparing.delete(sessionId), abort: () => this.finish(row) };
     } catch (e) {
@@ -157,7 +160,9 @@ export class JitAccounts {
         const others = await this.store.db.selectFrom('jitAccounts').select('targetGroups').where('purpose', '=', 'level').where('state', '=', 'active').where('secretId', '=', row.secretId).where('accountName', '=', row.accountName).where('id', '!=', row.id).execute();
         const kept = new Set(others.flatMap((o) => parseJson<string[]>(o.targetGroups, [])));
         const drop = details.groups.filter((g) => !kept.has(g));
-        if (!others.length || drop.length) await ctx.operator.removeFromGroups(ctx.management, row.accountName, drop);
+        // The grant's own sudoers drop-in goes in any case (one file per grant: the others keep theirs).
+        const tag = row.targetKind === 'linux' ? grantTag(row.id) : undefined;
+        if (!others.length || drop.length || tag) await ctx.operator.removeFromGroups(ctx.management, row.accountName, drop, tag);
       }
       const t = now();
       await this.store.db.updateTable('jitAccounts').set({ state, message: null, endedAt: t, removedAt: state === 'removed' ? t : null }).where('id', '=', row.id).execute();

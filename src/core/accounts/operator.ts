@@ -56,6 +56,12 @@ export interface JitAccountSpec {
   sudoers?: string;
 }
 
+/** A level's sudoers body for one grant; `tag` names the grant's own drop-in file. */
+export interface SudoersDropIn {
+  body: string;
+  tag: string;
+}
+
 export interface AccountOperator {
   readonly kind: TargetKind;
   /** true: verify (the heartbeat) is all it does; every other method throws OperatorError('invalid').
@@ -73,9 +79,11 @@ export interface AccountOperator {
   disableAccount(management: OperatorCredential, name: string): Promise<void>;
   /** Removes an account (and on Linux its home directory and sudoers drop-in). Idempotent. */
   removeAccount(management: OperatorCredential, name: string): Promise<void>;
-  /** Adds the account to groups / removes it from groups (access levels). Idempotent. */
-  addToGroups(management: OperatorCredential, name: string, groups: string[], sudoers?: string): Promise<void>;
-  removeFromGroups(management: OperatorCredential, name: string, groups: string[]): Promise<void>;
+  /** Adds the account to groups / removes it from groups (access levels). Idempotent. On Linux
+   *  a level's sudoers drop-in is one file per grant (`tag`: the grant's id, [a-z0-9]), so two
+   *  sessions of one stored account under different levels each take away only their own. */
+  addToGroups(management: OperatorCredential, name: string, groups: string[], sudoers?: SudoersDropIn): Promise<void>;
+  removeFromGroups(management: OperatorCredential, name: string, groups: string[], sudoersTag?: string): Promise<void>;
   /** Names of accounts under the JIT prefix that exist on the target (for the sweeper). */
   listAccounts(management: OperatorCredential, prefix: string): Promise<string[]>;
 }

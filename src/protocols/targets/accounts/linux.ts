@@ -4,7 +4,7 @@
 // travel on stdin only; a name is checked against a strict pattern first, so neither a
 // command line nor a chpasswd line can be bent by it.
 import type { Client } from 'ssh2';
-import { OperatorError, type AccountOperator, type JitAccountSpec, type OperatorCredential } from '../../../core/broker.js';
+import { OperatorError, type AccountOperator, type JitAccountSpec, type OperatorCredential, type SudoersDropIn } from '../../../core/broker.js';
 import { argvLine, execFixed, logout, sshLogin, type ExecOptions, type ExecResult, type HostKeyCheck } from './ssh-exec.js';
 
 /** A portable Unix login name (Debian's NAME_REGEX, upper case and dots allowed): no shell or chpasswd meaning. */
@@ -145,11 +145,11 @@ export class LinuxOperator implements AccountOperator {
   }
 
   /** Checks a sudoers body with visudo, then installs it as /etc/sudoers.d/gatehouse-<name> (0440), and checks the whole configuration again. */
-  private async installSudoers(run: (argv: string[], stdin?: string) => Promise<ExecResult>, name: string, body: string): Promise<void> {
+  private async installSudoers(run: (argv: string[], stdin?: string) => Promise<ExecResult>, name: string, body: string, tag?: string): Promise<void> {
     const text = sudoersText(body, name);
     const check = await run(['visudo', '-c', '-q', '-f', '-'], text);
     if (check.code !== 0) throw new OperatorError('invalid', "the access level's sudoers drop-in does not pass visudo -c");
-    const file = sudoersFile(name);
+    const file = sudoersFile(name, tag);
     const put = await run(['install', '-m', '0440', '-o', 'root', '-g', 'root', '/dev/stdin', file], text);
     if (put.code !== 0) throw new OperatorError('denied', `installing the sudoers drop-in failed (exit ${put.code ?? 'signal'})`);
     if ((await run(['visudo', '-c', '-q'])).code !== 0) {
@@ -207,8 +207,9 @@ export class LinuxOperator implements AccountOperator {
     });
   }
 
-  async addToGroups(management: OperatorCredential, name: string, groups: string[], sudoers?: string): Promise<void> {
+  async addToGroups(management: OperatorCredential, name: string, groups: string[], sudoers?: SudoersDropIn): Promise<void> {
     checkLoginName(name);
+    if (sudoers) checkSudoersTag(sudoers.tag);
     await this.withRoot(management, async (run) => {
       await this.requireGroups(run, groups);
       if (groups.length) {
@@ -216,15 +217,17 @@ export class LinuxOperator implements AccountOperator {
         if (r.code === 6) throw new OperatorError('invalid', `no account ${name} on the target`);
         if (r.code !== 0) throw new OperatorError('denied', `usermod -aG failed (exit ${r.code ?? 'signal'})`);
       }
-      if (sudoers) await this.installSudoers(run, name, sudoers);
+      if (sudoers) await this.installSudoers(run, name, sudoers.body, sudoers.tag);
     });
   }
 
-  async removeFromGroups(management: OperatorCredential, name: string, groups: string[]): Promise<void> {
+  async removeFromGroups(management: OperatorCredential, name: string, groups: string[], sudoersTag?: string): Promise<void> {
     checkLoginName(name);
     for (const g of groups) checkGroupName(g);
+    if (sudoersTag !== undefined) checkSudoersTag(sudoersTag);
     await this.withRoot(management, async (run) => {
-      await run(['rm', '-f', '--', sudoersFile(name)]);
+      // Only this grant's drop-in: another session's level on the same account keeps its own.
+      if (sudoersTag !== undefined) await run(['rm', '-f', '--', sudoersFile(name, sudoersTag)]);
       for (const g of groups) {
         const r = await run(['gpasswd', '-d', name, g]);
         // 3: not a member (already out), or no such user/group: nothing to take away.
@@ -259,8 +262,13 @@ export function checkGroupName(g: string): void {
   if (!GROUP_NAME.test(g)) throw new OperatorError('invalid', `"${g.slice(0, 40).replace(/[^\x20-\x7e]/g, '?')}" is not a valid Linux group name (letters, digits, ".", "_", "-"; at most 32)`);
 }
 
-/** sudo ignores drop-ins whose name holds a dot: the file name maps dots to "_". */
-export const sudoersFile = (name: string) => `/etc/sudoers.d/gatehouse-${name.replace(/\./g, '_')}`;
+/** sudo ignores drop-ins whose name holds a dot: the file name maps dots to "_". A grant's tag makes it one file per grant. */
+export const sudoersFile = (name: string, tag?: string) => `/etc/sudoers.d/gatehouse-${name.replace(/\./g, '_')}${tag ? `-${tag}` : ''}`;
+
+const SUDOERS_TAG = /^[a-z0-9]{1,32}$/;
+export function checkSudoersTag(tag: string): void {
+  if (!SUDOERS_TAG.test(tag)) throw new OperatorError('invalid', 'a sudoers drop-in tag must be 1 to 32 of [a-z0-9]');
+}
 
 /** The drop-in text: `{account}` in the level's body stands for the account name; ends with a line break (sudo wants one). */
 export const sudoersText = (body: string, name: string) => `# Gatehouse access level for ${name}: removed when the session ends\n${body.replace(/\{account\}/g, name).replace(/\r/g, '').trimEnd()}\n`;
