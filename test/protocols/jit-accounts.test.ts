@@ -8,14 +8,15 @@
 // real `gatehouse serve` during a JIT session leaves the account, and the restarted server's
 // sweeper removes it; bad input (a group that does not exist, names with shell metacharacters,
 // a level the person is not approved for) changes nothing on the target and runs nothing; no
-// JIT password in the log, the API answers or the audit trail. Also the sudo path of chpasswd:
+// JIT password in the log, the API answers or the audit trail. JIT and a level through a sudo
+// management account holding exactly the rule the docs give. Also the sudo path of chpasswd:
 // a management account whose sudoers rule allows chpasswd only (with its password, then
 // NOPASSWD), created by the test and removed after.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
@@ -23,7 +24,7 @@ import { startGateway, type Gateway } from '../support/gateway.js';
 import { ensureLocalAccount } from '../support/accounts.js';
 import { startSshd, type Sshd } from '../support/sshd.js';
 import { clientFor, eventually, interactive, run, type Proc } from '../support/ssh-client.js';
-import { api as cliApi, apiLogin, killAll, removeTempDirs, Server, serverEnv, tempDir } from '../cli/support.js';
+import { api as cliApi, apiLogin, killAll, removeTempDirs, ROOT, Server, serverEnv, tempDir } from '../cli/support.js';
 import type { AccountOperator, JitAccountSpec } from '../../src/core/accounts/operator.js';
 import { argvLine } from '../../src/protocols/targets/accounts/ssh-exec.js';
 
@@ -316,6 +317,37 @@ describe('JIT accounts and access levels on Linux over SSH (real sshd, real acco
       const denied = await api('POST', `/api/v1/secrets/${id}/rotate`);
       assert.equal(denied.status, 502, denied.raw);
       assert.equal(await sshLoginOk(sshd.port, ROT, current), true, 'the old password still works');
+      jitPasswords.push(MG_PW);
+    } finally {
+      rmSync(rule, { force: true });
+    }
+  });
+
+  it('JIT with an access level through a sudo management account holding exactly the rule docs/target-accounts.md gives', async () => {
+    const MG = 'gh12esudo';
+    const MG_PW = 'Sudo-Jit-Mgmt-Pw-12e!m';
+    ensureLocalAccount(MG, MG_PW);
+    const doc = readFileSync(join(ROOT, 'docs', 'target-accounts.md'), 'utf8');
+    const block = /```\n(# \/etc\/sudoers\.d\/gatehouse [^\n]*\nCmnd_Alias GH_ACCOUNTS[\s\S]*?)```/.exec(doc)?.[1];
+    assert.ok(block, 'the documented sudo rule');
+    const rule = `/etc/sudoers.d/gh12e-test-${process.pid}`;
+    writeFileSync(rule, block.replace(/gatehouse-mgmt/g, MG));
+    // Exactly 0440 whatever the umask: the whole-configuration check after a drop-in refuses other modes.
+    chmodSync(rule, 0o440);
+    try {
+      assert.equal(spawnSync('visudo', ['-c', '-q', '-f', rule]).status, 0, 'the documented rule passes visudo');
+      const mg = await secret('jit sudo management', MG, MG_PW);
+      const id = await secret('jit via sudo', 'nobody-stored', 'Unused-Stored-Pw-1');
+      assert.equal((await api('PATCH', `/api/v1/secrets/${id}`, { account: { managementSecretId: mg, jit: { enabled: true, namePrefix: PREFIX } } })).status, 200);
+      await level('sudo ops', { targetGroups: [OPS], sudoers: '{account} ALL=(root) NOPASSWD: /usr/bin/id', secretIds: [id] });
+      const r = await throughDoor(id, 'sudo ops', 'echo "who=$(whoami)"; echo "groups=$(id -nG)"; echo "sudo=$(sudo -n /usr/bin/id -u)"');
+      const who = /who=(\S+)/.exec(r.stdout)?.[1];
+      const failed = async () => JSON.stringify((await api('GET', '/api/v1/audit?action=jit.account_failed&limit=50')).body.items.filter((e: any) => e.targetId === id).map((e: any) => e.details.reason));
+      assert.ok(who && /^gh12c-[a-z0-9]{8}$/.test(who), `${r.stdout}\n${r.stderr}\n${await failed()}`);
+      assert.match(r.stdout, new RegExp(`groups=.*\\b${OPS}\\b`));
+      assert.match(r.stdout, /sudo=0/, "the level's drop-in, installed through sudo, is in force");
+      await eventually(async () => !exists(who), 20_000, 'the JIT account removed through sudo after the session');
+      assert.equal(existsSync(`/etc/sudoers.d/gatehouse-${who}`), false, 'the drop-in is gone');
       jitPasswords.push(MG_PW);
     } finally {
       rmSync(rule, { force: true });

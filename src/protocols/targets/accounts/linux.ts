@@ -106,14 +106,18 @@ export class LinuxOperator implements AccountOperator {
     try {
       const uid = await execFixed(conn, 'id -u', '', t);
       if (uid.code === 0 && uid.stdout.trim() === '0') return { run: (argv, stdin = '', maxOutput) => execFixed(conn, argvLine(argv), stdin, t, maxOutput), close: () => logout(conn) };
-      // Per program: `sudo -n` where a NOPASSWD rule allows it (probed with `sudo -n -l`), else
-      // `sudo -k -S` with the management password on stdin (-k: never a cached timestamp, so sudo
-      // always reads the password line and it never reaches the program).
+      // Per command line: `sudo -n` where a NOPASSWD rule allows exactly it (probed with
+      // `sudo -n -l` and the whole argv: a rule may allow a program only with given arguments,
+      // as the documented `install … /etc/sudoers.d/gatehouse-*` does), else `sudo -k -S` with the
+      // management password on stdin (-k: never a cached timestamp, so sudo always reads the
+      // password line). Probing the program alone would be wrong: sudo would then not ask for the
+      // password its NOPASSWD rule waives, and the password line would reach the program's stdin.
       const nopasswd = new Map<string, boolean>();
       const run = async (argv: string[], stdin = '', maxOutput?: number): Promise<ExecResult> => {
         const prog = argv[0]!;
-        if (!nopasswd.has(prog)) nopasswd.set(prog, (await execFixed(conn, `sudo -n -l ${argvLine([prog])}`, '', t)).code === 0);
-        if (nopasswd.get(prog)) return execFixed(conn, `sudo -n ${argvLine(argv)}`, stdin, t, maxOutput);
+        const line = argvLine(argv);
+        if (!nopasswd.has(line)) nopasswd.set(line, (await execFixed(conn, `sudo -n -l ${line}`, '', t)).code === 0);
+        if (nopasswd.get(line)) return execFixed(conn, `sudo -n ${line}`, stdin, t, maxOutput);
         if (!management.password) throw new OperatorError('denied', `the management account is not root, sudo does not allow ${prog} without a password, and it has none`);
         checkPassword(management.password, 'management password');
         return execFixed(conn, `sudo -k -S -p '' ${argvLine(argv)}`, `${management.password}\n${stdin}`, t, maxOutput);
