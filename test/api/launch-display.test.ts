@@ -4,7 +4,16 @@
 // the RDP door (test/protocols/rdp-display.test.ts shows the target drawing that size).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { DISPLAY_BOUNDS as CORE_BOUNDS, KEYBOARD_LAYOUTS as CORE_LAYOUTS } from '../../src/core/launch/display.js';
+import { DISPLAY_BOUNDS, KEYBOARD_LAYOUTS } from '../../src/web/contract/index.js';
 import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
+
+describe('display settings: one set of bounds', () => {
+  it('the contract (what the portal and CLI read) states the bounds and layouts the core enforces', () => {
+    assert.deepEqual(DISPLAY_BOUNDS, CORE_BOUNDS);
+    assert.deepEqual(KEYBOARD_LAYOUTS, CORE_LAYOUTS);
+  });
+});
 
 for (const kind of DB_KINDS) {
   describe(`launch display settings on ${kind}`, () => {

@@ -21,7 +21,7 @@ import { encodeServerCore, encodeServerNetwork, encodeServerSecurity } from '../
 import { RdpFramer } from '../../src/protocols/rdp/pdu/tpkt.js';
 import { buildDataTpdu, parseDataTpdu } from '../../src/protocols/rdp/pdu/x224.js';
 import { KeystrokeLog } from '../../src/protocols/rdp/recording/keyboard.js';
-import { sampleChannels, sampleClientBlocks, sampleCore } from '../protocols/rdp/fixtures.js';
+import { mutate, rng, sampleChannels, sampleClientBlocks, sampleCore } from '../protocols/rdp/fixtures.js';
 
 const IO = 1003;
 const [RDPDR, CLIPRDR, RDPSND] = [1004, 1005, 1006];
@@ -261,6 +261,24 @@ describe('RDP interceptor (no sockets)', () => {
       assert.ok(thrown instanceof RdpProtocolError, `${what}: ${String(thrown)}`);
       assert.equal(ic.failure(leg, thrown), `protocol error from the ${leg}`, what);
       assert.ok(s.notes.some(([k, d]) => k === 'rdp_protocol_error' && d.from === leg), what);
+    }
+    // Mutated PDUs at each step of the handshake are protocol errors or pass, never a gateway error.
+    const next = rng(14);
+    const steps: ['client' | 'target', Buffer][] = [['client', connectInitial()], ['target', connectResponse()], ['client', req(IO, clientInfo())], ['target', ind(IO, demandActive())], ['client', req(IO, confirmActive())], ['client', fastPathKeys([0x1e])]];
+    for (let run = 0; run < 1500; run++) {
+      const bad = Math.floor(next() * steps.length);
+      const ic = interceptor(session({ rdpClipboard: false }, { width: 1280, height: 720, dpi: 120, keyboardLayout: 'fr' }));
+      for (let i = 0; i <= bad; i++) {
+        const [leg, pdu] = steps[i]!;
+        const bytes = i === bad ? mutate(pdu, next) : pdu;
+        try {
+          if (leg === 'client') ic.fromClient(bytes);
+          else ic.fromTarget(bytes);
+        } catch (e) {
+          assert.notEqual(ic.failure(leg, e), 'gateway error', `run ${run}, step ${i}: ${(e as Error).stack}`);
+          break;
+        }
+      }
     }
     // A bug is no protocol error: a generic reason, nothing noted for the person to read.
     const s = session();
