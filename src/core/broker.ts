@@ -4,6 +4,7 @@
 // to reach the target; it then reports what happens through that session.
 import type { Credential } from './vault/secrets.js';
 import type { LauncherView, Protocol } from './launch/launchers.js';
+import type { LaunchDisplay } from './launch/display.js';
 
 // What doors apply the same way (ticket syntax, how a client address is written, the
 // launcher's redirection policy, finding tickets in text where none belongs) and the error
@@ -36,7 +37,11 @@ export interface ConnectPlan {
   target: { host: string; port: number };
   credential: Credential;
   launcher: LauncherView;
+  /** Display and keyboard settings chosen at launch (RDP: desktop size, DPI, keyboard layout); absent: the client's own. */
+  display?: LaunchDisplay;
 }
+
+export type { LaunchDisplay };
 
 /** What a graphical recording's header says besides startedAt (which the core adds). */
 export interface GraphicsHeader {

@@ -221,6 +221,8 @@ export interface TicketsTable {
   expiresAt: number;
   usedAt: number | null;
   sessionId: string | null;
+  /** Display and keyboard settings chosen at launch (JSON, core/launch/display.ts); null: none. */
+  display: string | null;
 }
 
 export interface SessionsTable {

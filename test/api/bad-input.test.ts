@@ -576,6 +576,13 @@ const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
         { name: 'personal credential for another target', url: `/api/v1/secrets/${fx.secretId}/launch`, body: { launcher: 'ssh', personalCredentialId: fx.adminPersonalId }, expect: 400, code: 'personal_credential_mismatch' },
         { name: 'an access level that does not apply to the secret', url: `/api/v1/secrets/${fx.secretId}/launch`, body: { launcher: 'ssh', accessLevel: 'no-such-level' }, expect: 400, code: 'unknown_access_level' },
         { name: 'an access level the caller is not approved for', url: `/api/v1/secrets/${fx.secretId}/launch`, body: { launcher: 'ssh', accessLevel: 'target-level' }, expect: 403, code: 'access_level_not_approved' },
+        // Display settings (issue 14): bounded, paired, RDP only.
+        { name: 'desktop width below 200', url: `/api/v1/secrets/${fx.windowsSecretId}/launch`, body: { launcher: 'rdp', width: 199, height: 600 }, expect: 400, code: 'invalid_display', mention: 'width' },
+        { name: 'desktop height above 8192', url: `/api/v1/secrets/${fx.windowsSecretId}/launch`, body: { launcher: 'rdp', width: 800, height: 8193 }, expect: 400, code: 'invalid_display', mention: 'height' },
+        { name: 'dpi above 480', url: `/api/v1/secrets/${fx.windowsSecretId}/launch`, body: { launcher: 'rdp', dpi: 481 }, expect: 400, code: 'invalid_display', mention: 'dpi' },
+        { name: 'width without height', url: `/api/v1/secrets/${fx.windowsSecretId}/launch`, body: { launcher: 'rdp', width: 800 }, expect: 400, code: 'invalid_display', mention: 'height' },
+        { name: 'unknown keyboard layout', url: `/api/v1/secrets/${fx.windowsSecretId}/launch`, body: { launcher: 'rdp', keyboardLayout: 'dvorak' }, expect: 400, code: 'invalid_display', mention: 'keyboardLayout' },
+        { name: 'display settings on an SSH launcher', url: `/api/v1/secrets/${fx.secretId}/launch`, body: { launcher: 'ssh', width: 800, height: 600 }, expect: 400, code: 'invalid_display' },
       ],
     },
     'GET /api/v1/checkouts': {},

@@ -25,8 +25,12 @@ import type { Secrets, Credential } from '../vault/secrets.js';
 import type { PersonalVault } from '../vault/personal.js';
 import type { Templates } from '../vault/templates.js';
 import { DEFAULT_PORTS, rdpRedirection, type LauncherView, type Launchers, type Protocol } from './launchers.js';
+import { checkDisplay, displayFromStored, type LaunchDisplay } from './display.js';
 import { mayHoldTicket, ticketCandidates } from './ticket-text.js';
 import { TICKET_PATTERN, type Tickets } from './tickets.js';
+
+/** Display settings as a launch request gives them (checked by checkDisplay). */
+export type DisplayRequest = Parameters<typeof checkDisplay>[0];
 
 export const DEFAULT_CONSENT = 'This session will be recorded: the screen output and your keystrokes are kept and may be reviewed by auditors. Continue only if you agree.';
 
@@ -129,7 +133,9 @@ export class Launching implements SessionBroker {
     return null;
   }
 
-  async launch(p: Principal, secretId: string, launcherRef: string, opts: { clientIp: string | null; bindIp: boolean; personalCredentialId?: string; consent?: boolean; totp?: string; accessLevel?: string }): Promise<LaunchResult> {
+  async launch(p: Principal, secretId: string, launcherRef: string, opts: { clientIp: string | null; bindIp: boolean; personalCredentialId?: string; consent?: boolean; totp?: string; accessLevel?: string; display?: DisplayRequest }): Promise<LaunchResult> {
+    // Display settings first: a bad one is the caller's mistake, whatever else holds (400 invalid_display).
+    const display = opts.display ? checkDisplay(opts.display) : undefined;
     const { secret } = await this.deps.secrets.require(p, secretId, 'view');
     const launcher = await this.deps.launchers.get(launcherRef).catch(() => {
       throw badRequest(`unknown launcher "${launcherRef}"`, 'unknown_launcher');
@@ -139,6 +145,7 @@ export class Launching implements SessionBroker {
     if (!mapped.some((l) => l.id === launcher.id)) {
       throw badRequest(`launcher "${launcher.name}" is not available for this secret; available: ${mapped.map((l) => l.id === l.name ? l.id : `${l.id} (${l.name})`).join(', ') || 'none'}`, 'launcher_not_mapped');
     }
+    if (display && launcher.protocol !== 'rdp') throw badRequest(`display settings (width, height, dpi, keyboardLayout) apply to RDP launchers, not ${launcher.protocol}`, 'invalid_display');
     const cred = await this.deps.secrets.credential(secret.id);
     if (!cred.machine) throw badRequest('this secret has no machine to connect to', 'no_target');
     // The policy in force, once for the whole launch: every check below decides under it.
@@ -166,7 +173,7 @@ export class Launching implements SessionBroker {
       const held = await this.deps.checkouts.gate({ id: p.userId, name: p.username }, secret.id, Date.now() + ttl * 1000, { required: policy?.checkoutRequired ?? false, protocol: launcher.protocol });
       if (held) throw conflict(held, 'credential_unavailable');
     }
-    const { id: ticketId, ticket, expiresAt } = await this.deps.tickets.issue({ userId: p.userId, secretId: secret.id, launcherId: launcher.id, clientIp: opts.bindIp ? opts.clientIp : null, ttlSeconds: ttl });
+    const { id: ticketId, ticket, expiresAt } = await this.deps.tickets.issue({ userId: p.userId, secretId: secret.id, launcherId: launcher.id, clientIp: opts.bindIp ? opts.clientIp : null, ttlSeconds: ttl, ...(display ? { display } : {}) });
     this.deps.launchPolicies.remember(ticketId, policy, expiresAt);
     if (level) this.deps.jit.remember(ticketId, level.id, expiresAt);
     await personal?.bind(ticket, expiresAt);
@@ -176,16 +183,16 @@ export class Launching implements SessionBroker {
     }
     await this.deps.audit.record(
       { id: p.userId, name: p.username, ip: opts.clientIp },
-      { action: 'secret.launch', target: { type: 'secret', id: secret.id }, details: { name: secret.name, launcher: launcher.name, protocol: launcher.protocol, ticketExpiresAt: new Date(expiresAt).toISOString(), boundToIp: opts.bindIp, ...(level ? { accessLevel: level.name } : {}) } },
+      { action: 'secret.launch', target: { type: 'secret', id: secret.id }, details: { name: secret.name, launcher: launcher.name, protocol: launcher.protocol, ticketExpiresAt: new Date(expiresAt).toISOString(), boundToIp: opts.bindIp, ...(level ? { accessLevel: level.name } : {}), ...(display ? { display } : {}) } },
     );
     const port = launcher.gatewayPort ?? (launcher.protocol === 'rdp' ? this.deps.ports.rdp : this.deps.ports.ssh);
     return { ticket, expiresAt: new Date(expiresAt).toISOString(), launcher: { id: launcher.id, name: launcher.name, protocol: launcher.protocol }, gateway: { host: launcher.gatewayHost ?? '', port }, policyConsent: need ? { text: need.text, given: !!opts.consent } : null };
   }
 
-  private plan(sessionId: string, user: { id: string; username: string }, cred: Credential, launcher: LauncherView): ConnectPlan {
+  private plan(sessionId: string, user: { id: string; username: string }, cred: Credential, launcher: LauncherView, display?: LaunchDisplay): ConnectPlan {
     if (!cred.machine) throw new TicketRefused('target_missing', 'secret has no machine');
     const port = Number(cred.fields.port ?? DEFAULT_PORTS[launcher.protocol]) || DEFAULT_PORTS[launcher.protocol];
-    return { sessionId, user, protocol: launcher.protocol, target: { host: cred.machine, port }, credential: cred, launcher };
+    return { sessionId, user, protocol: launcher.protocol, target: { host: cred.machine, port }, credential: cred, launcher, ...(display ? { display } : {}) };
   }
 
   private async refuse(e: TicketRefused, ctx: RedeemContext, who: { id: string | null; name: string | null }, extra: Record<string, unknown>): Promise<never> {
@@ -250,7 +257,8 @@ export class Launching implements SessionBroker {
       });
       // Until the session has started, a failure undoes the JIT account or the level's groups at once.
       const live = await (async () => {
-        const plan = this.plan(sessionId, { id: user.id, username: user.username }, prepared?.credential ?? cred, launcher);
+        const display = displayFromStored(row.display);
+        const plan = this.plan(sessionId, { id: user.id, username: user.username }, prepared?.credential ?? cred, launcher, display);
         if (need && ctx.consented && !consentedAtLaunch) await this.deps.consents.record({ id: user.id, name: user.username, ip: ctx.clientIp }, row.secretId, need, true, { ticketId: row.id, door: ctx.door });
         await this.deps.audit.record({ id: user.id, name: user.username, ip: ctx.clientIp }, { action: 'ticket.redeem', target: { type: 'secret', id: row.secretId }, details: { ticketId: row.id, sessionId, door: ctx.door } });
         return this.deps.sessions.start(plan, ctx);
@@ -357,7 +365,7 @@ export class Launching implements SessionBroker {
   async rdpFileFor(
     p: Principal,
     ticket: string,
-  ): Promise<{ launcher: LauncherView; secretName: string; gateway: { host: string | null; port: number }; allowConnectionSharing: boolean; redirection: ReturnType<typeof rdpRedirection> }> {
+  ): Promise<{ launcher: LauncherView; secretName: string; gateway: { host: string | null; port: number }; allowConnectionSharing: boolean; redirection: ReturnType<typeof rdpRedirection>; display?: LaunchDisplay }> {
     const row = await this.deps.tickets.peek(ticket);
     if (!row || row.userId !== p.userId) throw new AppError(404, 'not_found', 'ticket not found');
     if (row.usedAt) throw new AppError(409, 'ticket_used', 'this ticket was already used or declined; launch again');
@@ -373,6 +381,8 @@ export class Launching implements SessionBroker {
       allowConnectionSharing: await this.deps.settings.get('allowConnectionSharing'),
       // Only a hint to the client: the RDP relay enforces the same policy.
       redirection: rdpRedirection(launcher.options),
+      // The window the person chose at launch (the door sets the same size in the Connect Initial).
+      ...(row.display ? { display: displayFromStored(row.display) } : {}),
     };
   }
 

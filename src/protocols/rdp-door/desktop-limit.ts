@@ -3,10 +3,11 @@
 // and can be watched whole, and no client can make the gateway's live view decode a desktop
 // beyond that bound. A client asking for more gets a smaller desktop of about the same shape
 // (clients adapt to the size the target activates); monitor layouts spanning more are
-// left out, so the target uses the single desktop of CS_CORE.
+// left out, so the target uses the single desktop of CS_CORE. It reads the Connect Initial
+// the interceptor parsed once (readConnectInitial), not the PDU again.
 import { RdpProtocolError } from '../rdp/errors.js';
 import { CS, decodeClientMonitors } from '../rdp/pdu/client-data.js';
-import { parseConnectInitial } from '../rdp/pdu/mcs-gcc.js';
+import { connectInitialBlock, readConnectInitial, type ParsedConnectInitial } from '../rdp/pdu/mcs-gcc.js';
 import { fitsScreen, screenSize } from '../rdp/recording/desktop-size.js';
 
 export interface DesktopLimit {
@@ -18,19 +19,23 @@ export interface DesktopLimit {
   note?: { asked: string; negotiated: string; monitorsDropped: boolean };
 }
 
-/** What to change in the client's MCS Connect Initial (before any other rewrite). */
-export function limitDesktop(mcs: Buffer): DesktopLimit {
-  const ci = parseConnectInitial(mcs);
-  const { desktopWidth: w, desktopHeight: h } = ci.core;
+/**
+ * What to change in the client's MCS Connect Initial (before any other rewrite). `asked` is
+ * the desktop the target is to be asked for when it is not CS_CORE's (display settings
+ * chosen at launch); that size is bounded the same way.
+ */
+export function limitDesktop(input: Buffer | ParsedConnectInitial, asked?: { width: number; height: number }): DesktopLimit {
+  const parsed = Buffer.isBuffer(input) ? readConnectInitial(input) : input;
+  const { width: w, height: h } = asked ?? { width: parsed.ci.core.desktopWidth, height: parsed.ci.core.desktopHeight };
   const out: DesktopLimit = { dropBlockTypes: [] };
   if (w >= 1 && h >= 1 && !fitsScreen(w, h)) {
     const s = screenSize(w, h);
     // Widths that are a multiple of 4 suit every server (older ones require it); narrower still fits.
     out.desktopSize = { width: Math.max(4, s.width & ~3), height: s.height };
   }
-  const monitorBlock = ci.blocks.find((b) => b.type === CS.MONITOR);
+  const monitorBlock = connectInitialBlock(parsed, CS.MONITOR);
   let monitorsDropped = false;
-  if (monitorBlock && !monitorsFit(mcs.subarray(monitorBlock.offset, monitorBlock.offset + monitorBlock.length))) {
+  if (monitorBlock && !monitorsFit(monitorBlock)) {
     out.dropBlockTypes.push(CS.MONITOR, CS.MONITOR_EX);
     monitorsDropped = true;
   }

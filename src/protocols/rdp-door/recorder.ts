@@ -10,7 +10,7 @@
 // A recorder failure must never cost the person their session: every entry point catches,
 // notes the first failure of each kind, and carries on.
 import type { SessionHandle } from '../../core/broker.js';
-import { RNS_UD_CS } from '../rdp/pdu/client-data.js';
+import { RNS_UD_CS, type ClientCoreData } from '../rdp/pdu/client-data.js';
 import { bitmapCapability, isDemandActive, parseDemandActive } from '../rdp/pdu/capabilities.js';
 import { FASTPATH_FLAGS, FASTPATH_KBDFLAGS, FASTPATH_UPDATE, parseFastPathInputEvents, parseFastPathInputHeader, type FastPathInputEvent } from '../rdp/pdu/fastpath.js';
 import { dataPduType2, parseSlowPathInput, type SlowPathInputEvent } from '../rdp/pdu/input.js';
@@ -114,10 +114,22 @@ export class RdpRecorder {
     this.keys = l.record && l.recordKeystrokes;
   }
 
-  /** The client's MCS Connect Initial as the target gets it (the desktop size limited): starts the recording. */
+  /**
+   * The client's MCS Connect Initial as the target gets it (the desktop size limited): starts
+   * the recording. The interceptor passes the CS_CORE it already has (start); this entry
+   * parses a whole PDU for callers that hold nothing else.
+   */
   connectInitial(mcs: Buffer): void {
-    this.guard('header', () => {
-      const core = parseConnectInitial(mcs).core;
+    this.guard('header', () => this.begin(parseConnectInitial(mcs).core));
+  }
+
+  /** CS_CORE as the target gets it: starts the recording (the header: desktop, colour depth, keyboard). */
+  start(core: ClientCoreData): void {
+    this.guard('header', () => this.begin(core));
+  }
+
+  private begin(core: ClientCoreData): void {
+    {
       if (!this.recording) return;
       const p = this.handle.plan;
       const header: Omit<RdpRecordingHeader, 'startedAt'> = {
@@ -138,7 +150,7 @@ export class RdpRecorder {
         // Which layout the keystroke log reads the keys with (a fallback to US English is worth knowing).
         this.handle.note('rdp_keyboard_layout', { layout: this.keystrokeLog.layoutName });
       }
-    });
+    }
   }
 
   /** A Send Data Indication payload on the I/O channel (target → client). */

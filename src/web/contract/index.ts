@@ -28,7 +28,7 @@ export * from './types.js';
 export { PERMISSION_NAMES, SCOPE_NAMES } from './identity.js';
 export { ACCESS_LEVELS, FIELD_TYPES, MAX_KEY_FIELD } from './vault.js';
 export { BREAK_REASONS, CHECKPOINT_FORMAT, RECORDING_STATUSES } from './audit.js';
-export { LAUNCHER_TYPES, PROTOCOLS, RECORDING_FORMATS, TEXT_PAGE } from './sessions.js';
+export { DISPLAY_BOUNDS, KEYBOARD_LAYOUTS, LAUNCHER_TYPES, PROTOCOLS, RECORDING_FORMATS, TEXT_PAGE } from './sessions.js';
 export { SETTING_NAMES } from './system.js';
 export { ACCESS_MODES, MFA_MODES, REQUEST_SCOPES, REQUEST_STATUSES, TICKET_REFERENCE } from './access.js';
 export { OPENPSM_MODES } from './openpsm.js';

@@ -128,6 +128,19 @@ export const launchers = {
   }),
 } as const;
 
+/** Display settings a launch may choose (RDP): the bounds are checked by the core (400 invalid_display, a clear message). */
+export const DISPLAY_BOUNDS = { width: { min: 200, max: 8192 }, height: { min: 200, max: 8192 }, dpi: { min: 96, max: 480 } } as const;
+export const KEYBOARD_LAYOUTS = ['us', 'uk', 'de', 'fr'] as const;
+const launchDisplayProps = {
+  /** Desktop width and height in pixels (200..8192, both or neither); the gateway still limits the desktop to what a recording keeps. */
+  width: { type: 'integer', description: 'desktop width in pixels, 200..8192 (with height)' },
+  height: { type: 'integer', description: 'desktop height in pixels, 200..8192 (with width)' },
+  /** Dots per inch of the person's screen (96..480): the target's scale factor. */
+  dpi: { type: 'integer', description: 'screen DPI, 96..480 (100 % = 96)' },
+  /** The keyboard layout the target and the keystroke log use. */
+  keyboardLayout: { type: 'string', maxLength: 8, description: `one of ${KEYBOARD_LAYOUTS.join(', ')}` },
+} as const;
+
 export const launch = {
   launch: route('POST', '/api/v1/secrets/:id/launch', {
     tags: ['sessions'],
@@ -136,7 +149,8 @@ export const launch = {
     // personalCredentialId: launch with one of your personal credentials instead of the shared one (vault unlocked).
     // consent: the person agreed to the recording the secret's access policy requires (needed for RDP; lets an SSH ticket login open).
     // accessLevel: the access level (id or name) the session's account gets: 400 when it does not apply to the secret, 403 when you are not approved for it.
-    body: body({ launcher: str(128), bindIp: bool, personalCredentialId: str(128), consent: bool, totp: str(64), accessLevel: str(128) }, ['launcher']),
+    // width, height, dpi, keyboardLayout (RDP launchers): the desktop the target draws and the keyboard it reads; out of bounds → 400 invalid_display.
+    body: body({ launcher: str(128), bindIp: bool, personalCredentialId: str(128), consent: bool, totp: str(64), accessLevel: str(128), ...launchDisplayProps }, ['launcher']),
     response: { 200: launchSchema, ...errors },
   }),
   rdpFile: route('GET', '/api/v1/launch/rdp-file', {

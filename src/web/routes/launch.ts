@@ -3,9 +3,16 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Core } from '../../core/core.js';
 import { badRequest } from '../../core/errors.js';
+import type { DisplayRequest } from '../../core/launch/service.js';
 import { buildRdpFile, RDP_FILE_CONTENT_TYPE, rdpFileName } from '../../protocols/rdp/rdp-file.js';
 import { api, type LaunchResponse } from '../contract/index.js';
 import { addRoute } from '../contract-route.js';
+
+/** The display settings of a launch request, when it gives any (the core checks them). */
+function displayOf(b: { width?: number; height?: number; dpi?: number; keyboardLayout?: string }): { display?: DisplayRequest } {
+  const d = { ...(b.width !== undefined ? { width: b.width } : {}), ...(b.height !== undefined ? { height: b.height } : {}), ...(b.dpi !== undefined ? { dpi: b.dpi } : {}), ...(b.keyboardLayout !== undefined ? { keyboardLayout: b.keyboardLayout } : {}) };
+  return Object.keys(d).length ? { display: d } : {};
+}
 
 const shellQuote = (s: string) => (/^[A-Za-z0-9_.:@/-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
@@ -21,7 +28,7 @@ export const launchRoutes =
 
     const { launch } = api;
     addRoute(app, launch.launch, { config: { permission: 'launch', scope: 'launch' } })(async (req) => {
-      const r = await core.launching.launch(req.principal!, req.params.id, req.body.launcher, { clientIp: req.ip, bindIp: req.body.bindIp ?? false, ...(req.body.personalCredentialId ? { personalCredentialId: req.body.personalCredentialId } : {}), ...(req.body.consent !== undefined ? { consent: req.body.consent } : {}), ...(req.body.totp !== undefined ? { totp: req.body.totp } : {}), ...(req.body.accessLevel ? { accessLevel: req.body.accessLevel } : {}) });
+      const r = await core.launching.launch(req.principal!, req.params.id, req.body.launcher, { clientIp: req.ip, bindIp: req.body.bindIp ?? false, ...(req.body.personalCredentialId ? { personalCredentialId: req.body.personalCredentialId } : {}), ...(req.body.consent !== undefined ? { consent: req.body.consent } : {}), ...(req.body.totp !== undefined ? { totp: req.body.totp } : {}), ...(req.body.accessLevel ? { accessLevel: req.body.accessLevel } : {}), ...displayOf(req.body) });
       const host = r.gateway.host || (await gatewayHost(req));
       const out: LaunchResponse = { ticket: r.ticket, expiresAt: r.expiresAt, launcher: r.launcher, consent: r.policyConsent ? { required: true, text: r.policyConsent.text, given: r.policyConsent.given } : await core.launching.consentFor(r.launcher.id) };
       if (r.launcher.protocol === 'ssh' || r.launcher.protocol === 'telnet') {
@@ -37,7 +44,8 @@ export const launchRoutes =
       const host = f.gateway.host || (await gatewayHost(req));
       let text: string;
       try {
-        text = buildRdpFile({ host, port: f.gateway.port, ticket: req.query.ticket, allowConnectionSharing: f.allowConnectionSharing, redirectClipboard: f.redirection.clipboard, redirectDrives: f.redirection.drives, redirectPrinters: f.redirection.printers });
+        const size = f.display?.width !== undefined && f.display.height !== undefined ? { width: f.display.width, height: f.display.height } : {};
+        text = buildRdpFile({ host, port: f.gateway.port, ticket: req.query.ticket, allowConnectionSharing: f.allowConnectionSharing, redirectClipboard: f.redirection.clipboard, redirectDrives: f.redirection.drives, redirectPrinters: f.redirection.printers, ...size });
       } catch (e) {
         // A Host header that is no host name (set publicUrl to fix the address handed out).
         if (e instanceof RangeError) throw badRequest(`cannot write a .rdp file for gateway host "${host.slice(0, 64)}": ${e.message}`, 'bad_gateway_host');

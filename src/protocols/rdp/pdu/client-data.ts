@@ -54,6 +54,14 @@ export const CORE_SERVER_SELECTED_PROTOCOL_OFFSET = 212;
 /** Offsets of desktopWidth and desktopHeight from the start of the CS_CORE block (header included). */
 export const CORE_DESKTOP_WIDTH_OFFSET = 8;
 export const CORE_DESKTOP_HEIGHT_OFFSET = 10;
+/** Offset of keyboardLayout from the start of the CS_CORE block (header included). */
+export const CORE_KEYBOARD_LAYOUT_OFFSET = 16;
+/** Offsets of the display fields after serverSelectedProtocol (header included), and where they end. */
+export const CORE_PHYSICAL_WIDTH_OFFSET = 216;
+export const CORE_PHYSICAL_HEIGHT_OFFSET = 220;
+export const CORE_DESKTOP_SCALE_FACTOR_OFFSET = 226;
+export const CORE_DEVICE_SCALE_FACTOR_OFFSET = 230;
+export const CORE_DISPLAY_FIELDS_END = 234;
 /** Offset of earlyCapabilityFlags from the start of the CS_CORE block (header included). */
 export const CORE_EARLY_CAPABILITY_FLAGS_OFFSET = 144;
 /** CS_CORE earlyCapabilityFlags (2.2.1.3.2). */

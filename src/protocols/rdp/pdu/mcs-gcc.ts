@@ -13,7 +13,13 @@ import { ByteReader } from '../encoding/reader.js';
 import {
   CORE_DESKTOP_HEIGHT_OFFSET,
   CORE_DESKTOP_WIDTH_OFFSET,
+  CORE_DISPLAY_FIELDS_END,
   CORE_EARLY_CAPABILITY_FLAGS_OFFSET,
+  CORE_KEYBOARD_LAYOUT_OFFSET,
+  CORE_PHYSICAL_WIDTH_OFFSET,
+  CORE_PHYSICAL_HEIGHT_OFFSET,
+  CORE_DESKTOP_SCALE_FACTOR_OFFSET,
+  CORE_DEVICE_SCALE_FACTOR_OFFSET,
   CORE_SERVER_SELECTED_PROTOCOL_OFFSET,
   CS,
   decodeClientCluster,
@@ -200,7 +206,7 @@ export interface ConnectInitial {
   multitransportFlags?: number;
 }
 
-interface ConnectInitialLayout {
+export interface ConnectInitialLayout {
   head: Buffer;
   gcc: GccLayout;
 }
@@ -259,6 +265,27 @@ export function parseConnectInitial(pdu: Buffer): ConnectInitial {
   return parseConnectInitialLayout(pdu).ci;
 }
 
+/**
+ * One parse of a Connect-Initial that every reader shares (the desktop limit, the rewrite,
+ * the recorder): the PDU, what it says, and the layout a rewrite re-encodes from.
+ */
+export interface ParsedConnectInitial {
+  readonly pdu: Buffer;
+  readonly ci: ConnectInitial;
+  readonly layout: ConnectInitialLayout;
+}
+
+export function readConnectInitial(pdu: Buffer): ParsedConnectInitial {
+  const { ci, layout } = parseConnectInitialLayout(pdu);
+  return { pdu, ci, layout };
+}
+
+/** A client data block's bytes (header included) in the parsed PDU, if the client sent one of that type. */
+export function connectInitialBlock(p: ParsedConnectInitial, type: number): Buffer | undefined {
+  const b = p.ci.blocks.find((x) => x.type === type);
+  return b ? p.pdu.subarray(b.offset, b.offset + b.length) : undefined;
+}
+
 export interface ConnectInitialRewrite {
   /** The protocol the gateway negotiated with the target; the target checks CS_CORE against it. */
   serverSelectedProtocol?: number;
@@ -270,27 +297,54 @@ export interface ConnectInitialRewrite {
   earlyCapabilityFlags?: (flags: number) => number;
   /** Replaces CS_CORE's desktopWidth and desktopHeight. */
   desktopSize?: { width: number; height: number };
+  /** Replaces CS_CORE's keyboardLayout (a Windows KLID such as 0x0407). */
+  keyboardLayout?: number;
+  /**
+   * Sets CS_CORE's desktopPhysicalWidth/Height (millimetres), desktopScaleFactor (percent)
+   * and deviceScaleFactor (100, 140 or 180). A CS_CORE that ends before them is extended
+   * (desktopOrientation 0, landscape) when it reaches serverSelectedProtocol; a shorter
+   * one is left alone (`scaleApplied` false), since the fields in between would change meaning.
+   */
+  scale?: { physicalWidth: number; physicalHeight: number; desktopScaleFactor: number; deviceScaleFactor: number };
 }
 
 export interface RewrittenConnectInitial {
   pdu: Buffer;
+  /** CS_CORE as the target gets it (decoded from the rewritten block: no second parse of the PDU). */
+  core: ClientCoreData;
+  /** Whether `scale` was written (false when CS_CORE was too short to carry it, or none was asked). */
+  scaleApplied: boolean;
   /** The channels the target will see, in order: its SC_NET ids map to these. */
   channels: ChannelDef[];
   removedChannels: ChannelDef[];
 }
 
 /** Re-encodes a Connect-Initial with the requested changes; all lengths are recomputed. */
-export function rewriteConnectInitial(pdu: Buffer, change: ConnectInitialRewrite): RewrittenConnectInitial {
-  const { ci, layout } = parseConnectInitialLayout(pdu);
+export function rewriteConnectInitial(input: Buffer | ParsedConnectInitial, change: ConnectInitialRewrite): RewrittenConnectInitial {
+  const { pdu, ci, layout } = Buffer.isBuffer(input) ? readConnectInitial(input) : input;
   const drop = new Set(change.dropBlockTypes ?? []);
   if (drop.has(CS.CORE)) throw new RangeError('CS_CORE cannot be dropped');
   const keep = ci.channels.map((c, i) => (change.keepChannel ? change.keepChannel(c, i) : true));
   const channels = ci.channels.filter((_, i) => keep[i]);
   const removedChannels = ci.channels.filter((_, i) => !keep[i]);
   const parts: Buffer[] = [];
+  let core: Buffer | undefined;
+  let scaleApplied = false;
   for (const b of ci.blocks) {
     if (drop.has(b.type)) continue;
-    const bytes = Buffer.from(pdu.subarray(b.offset, b.offset + b.length));
+    let bytes = Buffer.from(pdu.subarray(b.offset, b.offset + b.length));
+    if (b.type === CS.CORE && change.scale && bytes.length >= CORE_PHYSICAL_WIDTH_OFFSET) {
+      if (bytes.length < CORE_DISPLAY_FIELDS_END) {
+        bytes = Buffer.concat([bytes, Buffer.alloc(CORE_DISPLAY_FIELDS_END - bytes.length)]);
+        bytes.writeUInt16LE(bytes.length, 2);
+      }
+      bytes.writeUInt32LE(change.scale.physicalWidth >>> 0, CORE_PHYSICAL_WIDTH_OFFSET);
+      bytes.writeUInt32LE(change.scale.physicalHeight >>> 0, CORE_PHYSICAL_HEIGHT_OFFSET);
+      bytes.writeUInt32LE(change.scale.desktopScaleFactor >>> 0, CORE_DESKTOP_SCALE_FACTOR_OFFSET);
+      bytes.writeUInt32LE(change.scale.deviceScaleFactor >>> 0, CORE_DEVICE_SCALE_FACTOR_OFFSET);
+      scaleApplied = true;
+    }
+    if (b.type === CS.CORE && change.keyboardLayout !== undefined) bytes.writeUInt32LE(change.keyboardLayout >>> 0, CORE_KEYBOARD_LAYOUT_OFFSET);
     if (b.type === CS.CORE && change.serverSelectedProtocol !== undefined) {
       if (ci.serverSelectedProtocolOffset === undefined) throw new RdpProtocolError('gcc', 'unsupported', 'CS_CORE has no serverSelectedProtocol field to rewrite');
       bytes.writeUInt32LE(change.serverSelectedProtocol >>> 0, CORE_SERVER_SELECTED_PROTOCOL_OFFSET);
@@ -307,10 +361,11 @@ export function rewriteConnectInitial(pdu: Buffer, change: ConnectInitialRewrite
       if (indices.length) parts.push(filterClientNetworkBlock(bytes, indices));
       continue;
     }
+    if (b.type === CS.CORE) core = bytes;
     parts.push(bytes);
   }
   const out = tlv(MCS_CONNECT_INITIAL, layout.head, berOctetString(gccEnvelope(layout.gcc.mid, Buffer.concat(parts))));
-  return { pdu: out, channels, removedChannels };
+  return { pdu: out, core: decodeClientCore(core!), scaleApplied, channels, removedChannels };
 }
 
 export interface BuildConnectInitial {
