@@ -46,7 +46,8 @@ export type LogonRefusal =
   | 'server_mismatch'
   | 'launch_refused'
   | 'oversized'
-  | 'unknown_action';
+  | 'unknown_action'
+  | 'not_assigned';
 
 export class LogonRefused extends Error {
   constructor(
@@ -140,6 +141,7 @@ export class LogonTickets {
         if (!safeEqual(cred.phrase, s.lpw_phrase)) throw new LogonRefused('wrong_phrase', 'WinLPWphrase does not match lpw_phrase');
       }
       const winUser = cred.domain ? `${cred.domain}\\${cred.username}` : cred.username;
+      if (!assignedTo(server, cred.username, cred.domain ?? '')) throw new LogonRefused('not_assigned', `${winUser} is not assigned to ${server.name}`);
       const id = newId();
       const ticket = `*${randomToken(24)}`;
       const expiresAt = now() + (await this.deps.settings.ticketLifetimeSeconds()) * 1000;
