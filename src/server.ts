@@ -150,6 +150,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     webGate.close();
     await app.close();
     await core.auth.flushSignInSummaries().catch(() => {});
+    await core.logonTickets.flush().catch(() => {});
     await core.audit.record(SYSTEM, { action: 'system.stop' }).catch(() => {});
     await core.audit.checkpoint().catch(() => {});
     core.openpsm.gateway.stop();

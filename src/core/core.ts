@@ -46,6 +46,7 @@ import { IamClient } from './openpsm/iam-client.js';
 import { OpenPsmIam } from './openpsm/iam.js';
 import { LogonTickets } from './logon-tickets/service.js';
 import { LogonTicketKey } from './logon-tickets/rsa-key.js';
+import { SignInGuard } from './identity/rate-limit.js';
 
 export interface Core {
   config: Config;
@@ -168,6 +169,7 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   const logonTickets = new LogonTickets({
     store, settings, dataKeys, dir, secrets, launchers, launching, tickets, transient, audit, log,
     key: LogonTicketKey.load(config.dataDir).key,
+    guard: new SignInGuard(settings, audit, (err) => log.error({ err: { message: err.message } }, 'writing a logon-ticket refusal summary to the audit trail failed')),
     liveBySecret: async () => {
       const rows = await store.db.selectFrom('sessions').select('secretId').select((eb) => eb.fn.countAll<number>().as('n')).where('status', '=', 'live').groupBy('secretId').execute();
       return new Map(rows.map((r) => [r.secretId, Number(r.n)]));

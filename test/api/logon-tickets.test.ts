@@ -89,7 +89,8 @@ for (const kind of DB_KINDS) {
       };
       box1 = await secret('lt-box1', 33891);
       box2 = await secret('lt-box2', 33892);
-      await settings({ logonTicketUser: 'portal-svc', logonTicketServers: [`app1|${box1}|rdp`, 'app2|lt-box2|Remote Desktop|alice;CORP\\winuser'], publicUrl: 'https://gw.gw.com' });
+      // Every refusal gets its own audit event here (no aggregation), so each test can read its reason.
+      await settings({ logonTicketUser: 'portal-svc', logonTicketServers: [`app1|${box1}|rdp`, 'app2|lt-box2|Remote Desktop|alice;CORP\\winuser'], publicUrl: 'https://gw.gw.com', loginAuditThreshold: 0 });
     });
     after(async () => {
       for (const h of handles) await h.end('test over').catch(() => undefined);
@@ -277,6 +278,25 @@ for (const kind of DB_KINDS) {
       await ticketFor();
       const ev = await t.core.store.db.selectFrom('auditEvents').select('details').where('action', '=', 'logon_ticket.key_rotated').execute();
       assert.equal(ev.length, 1);
+    });
+
+    it('refusals count like failed sign-ins: past loginRateLimit an address is refused even with a good request', async () => {
+      const ip = '192.0.2.77';
+      const good = `/socket.io/socket.io/LPW?rsabase64nojs=${encodeURIComponent(encryptCredentials(await publicKey(), `WinUser=winuser&WinPassword=${WIN_PW}`))}`;
+      await settings({ loginRateLimit: 3 });
+      try {
+        for (let i = 0; i < 3; i++) await refused(await get('/socket.io/socket.io/LPW?rsabase64nojs=%25%25', ip), 'bad_base64');
+        const held = await get(good, ip);
+        assert.equal(held.statusCode, 403);
+        assert.deepEqual(JSON.parse(held.body), GENERIC);
+        assert.match(t.logs().trim().split('\n').filter((l) => l.includes('LogonTicketRefused')).at(-1)!, /LogonTicketRefused: too_many_attempts/);
+        const ev = await t.core.store.db.selectFrom('auditEvents').select('details').where('action', '=', 'logon_ticket.refused').orderBy('seq', 'desc').limit(1).executeTakeFirstOrThrow();
+        assert.deepEqual(JSON.parse(ev.details), { step: 'request', reason: 'too many failed sign-ins from this address' });
+        const other = await get(good, '192.0.2.78');
+        assert.equal(other.statusCode, 200, 'another address is not held back');
+      } finally {
+        await settings({ loginRateLimit: 0 });
+      }
     });
 
     it('off when logonTicketUser or the server list is empty', async () => {

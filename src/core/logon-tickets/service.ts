@@ -4,13 +4,16 @@
 // the farm queries. Every refusal is one generic answer to the caller (the route's), a precise
 // reason in the log ("LogonTicketRefused") and a `logon_ticket.refused` audit event; never a
 // credential byte in either. The credential is sealed under its own data key for its ticket
-// only, and wiped (seal and data key) when the ticket is used or expires.
+// only, and wiped (seal and data key) when the ticket is used or expires. Refusals count
+// against the caller's address like failed sign-ins (identity/rate-limit.ts: loginRateLimit
+// refuses an address that keeps failing, loginAuditThreshold keeps them from flooding the trail).
 import type { Logger } from 'pino';
 import type { AuditService } from '../audit/service.js';
 import { SYSTEM } from '../audit/service.js';
 import { normalizeIp } from '../door-rules.js';
 import { AppError } from '../errors.js';
 import type { Directory } from '../identity/directory.js';
+import type { SignInGuard } from '../identity/rate-limit.js';
 import type { Principal } from '../identity/principal.js';
 import type { Launching } from '../launch/service.js';
 import type { Launchers } from '../launch/launchers.js';
@@ -47,9 +50,13 @@ export type LogonRefusal =
   | 'launch_refused'
   | 'oversized'
   | 'unknown_action'
-  | 'not_assigned';
+  | 'not_assigned'
+  | 'too_many_attempts';
 
 export class LogonRefused extends Error {
+  /** Logged and audited already (the route reports only refusals it found itself). */
+  reported = false;
+
   constructor(
     readonly reason: LogonRefusal,
     readonly detail = '',
@@ -64,6 +71,8 @@ export interface LogonContext {
   via: string | null;
 }
 
+/** Who the trail names for the unauthenticated calls: the portal, by its address. */
+const ACTOR = (ctx: LogonContext) => ({ ...SYSTEM, name: 'logon-ticket', ip: ctx.ip });
 const hash = (t: string) => sha256hex(`gatehouse-logon-ticket:${t}`);
 const aad = (id: string) => `logon-ticket:${id}`;
 
@@ -84,6 +93,8 @@ export class LogonTickets {
       key: LogonTicketKey;
       /** Live sessions per secret id (load balancing). */
       liveBySecret: () => Promise<Map<string, number>>;
+      /** Failed requests per source address: the sign-in limits and audit aggregation. */
+      guard: SignInGuard;
     },
   ) {}
 
@@ -150,7 +161,7 @@ export class LogonTickets {
         .insertInto('logonTickets')
         .values({ id, tokenHash: hash(ticket), server: server.name, winUser, dataKeyId, credentialSealed: sealed, requestedFrom: ctx.ip, createdAt: now(), expiresAt, usedAt: null, launchTicketId: null })
         .execute();
-      await this.deps.audit.record({ ...SYSTEM, name: 'logon-ticket', ip: ctx.ip }, { action: 'logon_ticket.issued', target: { type: 'logon_ticket', id }, details: { server: server.name, winUser, method: q.rsabase64nojs !== undefined ? 'rsa' : 'plain', expiresAt: new Date(expiresAt).toISOString() } });
+      await this.deps.audit.record(ACTOR(ctx), { action: 'logon_ticket.issued', target: { type: 'logon_ticket', id }, details: { server: server.name, winUser, method: q.rsabase64nojs !== undefined ? 'rsa' : 'plain', expiresAt: new Date(expiresAt).toISOString() } });
       return ticket;
     });
   }
@@ -232,10 +243,9 @@ export class LogonTickets {
     return this.guard('farm', ctx, async () => (await this.servers()).filter((s) => assignedTo(s, user, domain)).map((s) => s.name));
   }
 
-  /** A refusal the route found itself (bad input before any rule): logged and audited alike. */
-  async refuse(step: string, ctx: LogonContext, e: LogonRefused): Promise<never> {
-    await this.report(step, ctx, e);
-    throw e;
+  /** A refusal the route found itself (bad input before any rule): logged, counted and audited alike. */
+  async refuse(step: string, ctx: LogonContext, e: LogonRefused): Promise<void> {
+    if (!e.reported) await this.report(step, ctx, e);
   }
 
   /** The logon-ticket key: fingerprint and size (needs administer). */
@@ -280,15 +290,32 @@ export class LogonTickets {
 
   private async guard<T>(step: string, ctx: LogonContext, work: () => Promise<T>): Promise<T> {
     try {
-      return await work();
+      // An address past loginRateLimit failures in the window is refused before any work.
+      await this.deps.guard.admit(ctx.ip, ACTOR(ctx), { action: 'logon_ticket.refused', details: { step, reason: 'too_many_attempts' } }).catch((e: unknown) => {
+        if (!(e instanceof AppError)) throw e;
+        const r = new LogonRefused('too_many_attempts', e.message);
+        r.reported = true; // audited by admit
+        this.deps.log.warn({ event: 'LogonTicketRefused', step, reason: r.reason, clientIp: ctx.ip }, `LogonTicketRefused: ${r.reason} (${r.detail})`);
+        throw r;
+      });
+      const out = await work();
+      if (step !== 'public_key' && step !== 'farm') this.deps.guard.succeeded(ctx.ip);
+      return out;
     } catch (e) {
-      if (e instanceof LogonRefused) await this.report(step, ctx, e);
+      if (e instanceof LogonRefused && !e.reported) await this.report(step, ctx, e);
       throw e;
     }
   }
 
   private async report(step: string, ctx: LogonContext, e: LogonRefused): Promise<void> {
+    e.reported = true;
     this.deps.log.warn({ event: 'LogonTicketRefused', step, reason: e.reason, detail: e.detail, clientIp: ctx.ip, via: ctx.via }, `LogonTicketRefused: ${e.reason}${e.detail ? ` (${e.detail})` : ''}`);
-    await this.deps.audit.record({ ...SYSTEM, name: 'logon-ticket', ip: ctx.ip }, { action: 'logon_ticket.refused', outcome: 'failure', details: { step, reason: e.reason, detail: e.detail, ...(ctx.via ? { via: ctx.via.slice(0, 64) } : {}) } });
+    // Counted against the address (a guess, unless the feature is simply off) and audited, or past loginAuditThreshold summed up.
+    await this.deps.guard.failed(ctx.ip, ACTOR(ctx), { action: 'logon_ticket.refused', details: { step, reason: e.reason, detail: e.detail, ...(ctx.via ? { via: ctx.via.slice(0, 64) } : {}) } }, e.reason !== 'not_configured');
+  }
+
+  /** Writes the pending refusal summaries (at shutdown). */
+  flush(): Promise<void> {
+    return this.deps.guard.flush();
   }
 }

@@ -54,35 +54,25 @@ export const logonTicketRoutes =
         } catch (e) {
           if (!(e instanceof LogonRefused)) throw e;
           // Refusals found here, before the core saw the request, are logged and audited the same way.
-          if (!refusedByCore.has(e)) await lt.refuse(step, ctx, e).catch(() => undefined);
+          await lt.refuse(step, ctx, e);
           return reply.code(403).type('application/json; charset=utf-8').send(REFUSED);
         }
       };
-    // The core logs and audits its own refusals; the route only those it throws itself.
-    const refusedByCore = new WeakSet<LogonRefused>();
-    const core_ = <T>(p: Promise<T>): Promise<T> =>
-      p.catch((e: unknown) => {
-        if (e instanceof LogonRefused) refusedByCore.add(e);
-        throw e;
-      });
-
     const wcreds = text('public_key', async (q, ctx) => {
       if (!('GetRuntimePublicModulusExponent' in q)) throw new LogonRefused('unknown_action', 'WCREDS without GetRuntimePublicModulusExponent');
-      return core_(lt.publicKey(ctx));
+      return lt.publicKey(ctx);
     });
     const lpw = text(
       'request',
       async (q, ctx) =>
-        core_(
-          lt.request(
-            {
-              ...(q.rsabase64nojs !== undefined ? { rsabase64nojs: q.rsabase64nojs } : {}),
-              ...(q.WinUser !== undefined ? { WinUser: q.WinUser } : {}),
-              ...(q.WinPassword !== undefined ? { WinPassword: q.WinPassword } : {}),
-              ...(q.WinLPWphrase !== undefined ? { WinLPWphrase: q.WinLPWphrase } : {}),
-            },
-            ctx,
-          ),
+        lt.request(
+          {
+            ...(q.rsabase64nojs !== undefined ? { rsabase64nojs: q.rsabase64nojs } : {}),
+            ...(q.WinUser !== undefined ? { WinUser: q.WinUser } : {}),
+            ...(q.WinPassword !== undefined ? { WinPassword: q.WinPassword } : {}),
+            ...(q.WinLPWphrase !== undefined ? { WinLPWphrase: q.WinLPWphrase } : {}),
+          },
+          ctx,
         ),
       { rsabase64nojs: MAX_RSA_BASE64 },
     );
@@ -91,8 +81,8 @@ export const logonTicketRoutes =
       const base = new URL(s || core.config.publicUrl || `https://${hostOf(hostHeader)}`);
       const host = base.hostname;
       const port = Number(base.port) || 443;
-      if (q.action === 'lb') return lbAnswer(await core_(lt.loadBalance(q.l ?? '', q.d ?? '', ctx)), host, port);
-      if (q.action === 'srvassigned') return srvAssignedAnswer(await core_(lt.assigned(q.l ?? '', q.d ?? '', ctx)), host, port);
+      if (q.action === 'lb') return lbAnswer(await lt.loadBalance(q.l ?? '', q.d ?? '', ctx), host, port);
+      if (q.action === 'srvassigned') return srvAssignedAnswer(await lt.assigned(q.l ?? '', q.d ?? '', ctx), host, port);
       throw new LogonRefused('unknown_action', `hb.exe action ${JSON.stringify(String(q.action ?? '').slice(0, 32))}`);
     });
 
@@ -102,7 +92,7 @@ export const logonTicketRoutes =
       try {
         if (ctx.via !== null && !SERVER_NAME.test(ctx.via)) throw new LogonRefused('unknown_server', 'not a server name');
         const q = params(req.query as Query);
-        const r = await core_(lt.open({ ...(q.user !== undefined ? { user: q.user } : {}), other: Object.keys(q).filter((k) => k !== 'user') }, ctx));
+        const r = await lt.open({ ...(q.user !== undefined ? { user: q.user } : {}), other: Object.keys(q).filter((k) => k !== 'user') }, ctx);
         if ('signIn' in r) return reply.code(303).header('location', '/').send();
         // The browser RDP page with a normal launch ticket (single use, bound to this address).
         const next = new URLSearchParams({ ticket: r.launchTicket });
@@ -110,7 +100,7 @@ export const logonTicketRoutes =
         return reply.code(303).header('location', `${RDP_SESSION_PAGE}?${next}`).send();
       } catch (e) {
         if (!(e instanceof LogonRefused)) throw e;
-        if (!refusedByCore.has(e)) await lt.refuse('open', ctx, e).catch(() => undefined);
+        await lt.refuse('open', ctx, e);
         return reply.code(403).type('text/html; charset=utf-8').send(REFUSED_PAGE);
       }
     };
