@@ -299,6 +299,17 @@ for (const kind of DB_KINDS) {
       }
     });
 
+    it('a server entry that cannot launch refuses without using the logon ticket up', async () => {
+      const tk = await ticketFor();
+      await settings({ logonTicketServers: [`app1|${box1}|ssh`] });
+      await refused(await html5(tk), 'launch_refused', true);
+      await settings({ logonTicketServers: ['app1|no-such-secret|rdp'] });
+      await refused(await html5(tk), 'launch_refused', true);
+      await settings({ logonTicketServers: [`app1|${box1}|rdp`, 'app2|lt-box2|Remote Desktop|alice;CORP\\winuser'] });
+      const h = await redeem(launchTicketOf(await html5(tk)));
+      assert.equal(h.plan.credential.fields.password, WIN_PW);
+    });
+
     it('off when logonTicketUser or the server list is empty', async () => {
       await settings({ logonTicketUser: '' });
       await refused(await get('/socket.io/WCREDS?GetRuntimePublicModulusExponent'), 'not_configured');

@@ -193,7 +193,12 @@ export class LogonTickets {
       if (ctx.via !== null && ctx.via.toLowerCase() !== row.server.toLowerCase()) throw new LogonRefused('server_mismatch', `logon ticket ${row.id} is for ${row.server}, presented at /~~${ctx.via.slice(0, 64)}`);
       const server = servers.find((x) => x.name === row.server);
       if (!server) throw new LogonRefused('unknown_server', `logon ticket ${row.id} is for ${row.server}, no longer configured`);
-      // Single use: one conditional UPDATE wins; the seal is read in the same step's aftermath and wiped.
+      // What the launch needs is resolved first: a configuration problem leaves the logon ticket unused.
+      const p = await this.principal(ctx.ip);
+      const secretId = await this.secretId(p, server.secret);
+      const launcher = await this.deps.launchers.get(server.launcher).catch(() => null);
+      if (!launcher || launcher.protocol !== 'rdp') throw new LogonRefused('launch_refused', `launcher ${JSON.stringify(server.launcher)} is no RDP launcher`);
+      // Single use: one conditional UPDATE wins; the seal is opened and wiped right after.
       const r = await this.deps.store.db.updateTable('logonTickets').set({ usedAt: now() }).where('id', '=', row.id).where('usedAt', 'is', null).where('expiresAt', '>', now()).executeTakeFirst();
       if (Number(r.numUpdatedRows) !== 1) throw new LogonRefused('used', `logon ticket ${row.id} was already used`);
       let cred: { u: string; d: string | null; p: string };
@@ -202,10 +207,6 @@ export class LogonTickets {
       } finally {
         await this.wipe(row.id, row.dataKeyId);
       }
-      const p = await this.principal(ctx.ip);
-      const secretId = await this.secretId(p, server.secret);
-      const launcher = await this.deps.launchers.get(server.launcher).catch(() => null);
-      if (!launcher || launcher.protocol !== 'rdp') throw new LogonRefused('launch_refused', `launcher ${JSON.stringify(server.launcher)} is no RDP launcher`);
       const launched = await (async () => {
         this.deps.launching.requireLaunchPermission(p);
         return this.deps.launching.launch(p, secretId, launcher.id, { clientIp: ctx.ip, bindIp: true, transient: { username: cred.u, domain: cred.d, password: cred.p, source: 'logon_ticket' } });
