@@ -105,6 +105,10 @@ for (const kind of DB_KINDS) {
       assert.ok(row.credentialSealed && row.dataKeyId, 'held sealed until used');
       assert.equal(row.server, 'app1');
 
+      // A link checker's HEAD does not use it up.
+      const head = await t.app.inject({ method: 'HEAD', url: `/software/html5.html?user=${encodeURIComponent(ticket)}`, remoteAddress: '127.0.0.1' });
+      assert.notEqual(head.statusCode, 303);
+      assert.equal((await t.core.store.db.selectFrom('logonTickets').select('usedAt').where('id', '=', row.id).executeTakeFirstOrThrow()).usedAt, null);
       const r = await html5(ticket);
       assert.equal(r.headers['referrer-policy'], 'no-referrer');
       assert.equal(r.headers['cache-control'], 'no-store');

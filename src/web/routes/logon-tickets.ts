@@ -13,7 +13,8 @@ import { lbAnswer, MAX_PARAM, MAX_RSA_BASE64, SERVER_NAME, srvAssignedAnswer } f
 import { api } from '../contract/index.js';
 import { addRoute } from '../contract-route.js';
 
-const open = { config: { auth: false } } as const;
+// No automatic HEAD twin: a link checker's HEAD must not use a logon ticket up.
+const open = { config: { auth: false }, exposeHeadRoute: false } as const;
 const HEADERS = { 'cache-control': 'no-store', 'referrer-policy': 'no-referrer', 'x-content-type-options': 'nosniff' } as const;
 const REFUSED = { error: { code: 'refused', message: 'the request was refused' } } as const;
 const REFUSED_PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>Gatehouse</title></head><body><h1>This link cannot be opened</h1><p>Ask your portal for a new one.</p></body></html>`;
