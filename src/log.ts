@@ -37,7 +37,13 @@ export const REDACT = [
  * Launch tickets travel in a few query strings (.rdp download, browser terminal): never log
  * them, nor a ticket (or token) put anywhere else in a URL by mistake (another parameter, the path).
  */
-export const scrubUrl = (url: string): string => redactTickets(url.replace(/([?&](?:ticket|token|access_token|ApiKey)=)[^&#]*/gi, '$1[redacted]'));
+export const scrubUrl = (url: string): string =>
+  redactTickets(
+    url
+      .replace(/([?&](?:ticket|token|access_token|ApiKey|rsabase64nojs|WinPassword|WinLPWphrase|pwd|password)=)[^&#]*/gi, '$1[redacted]')
+      // Logon tickets (seed 004) travel as html5.html's "user" parameter.
+      .replace(/(\/software\/html5\.html\?(?:[^#]*&)?user=)[^&#]*/gi, '$1[redacted]'),
+  );
 
 function serializeRequest(req: { method?: string; url?: string; headers?: Record<string, unknown>; ip?: string; socket?: { remoteAddress?: string; remotePort?: number } }) {
   return { method: req.method, url: scrubUrl(req.url ?? ''), host: req.headers?.host, remoteAddress: req.ip ?? req.socket?.remoteAddress, remotePort: req.socket?.remotePort };

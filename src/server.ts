@@ -127,6 +127,9 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   // Lapsed checkouts are checked in without waiting for someone to look at the secret.
   const checkoutSweeper = setInterval(() => void core.checkouts.settleDue().catch((e) => log.warn({ err: { message: (e as Error).message } }, 'settling lapsed checkouts failed')), CHECKOUT_SWEEP_MS);
   checkoutSweeper.unref();
+  // Logon tickets (seed 004): the sealed credentials of expired logon and launch tickets are wiped.
+  const logonSweeper = setInterval(() => void core.logonTickets.sweep().catch((e) => log.warn({ err: { message: (e as Error).message } }, 'wiping expired logon-ticket credentials failed')), CHECKOUT_SWEEP_MS);
+  logonSweeper.unref();
   // JIT accounts and access levels a crash (or a failed clean-up) left on targets: now and every minute.
   core.jit.startSweeper();
 
@@ -137,6 +140,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     checkpoints.stop();
     heartbeats.stop();
     clearInterval(checkoutSweeper);
+    clearInterval(logonSweeper);
     core.jit.stopSweeper();
     await core.sessions.endAll('gateway shutting down');
     await core.jit.settled().catch(() => {});
@@ -146,6 +150,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     webGate.close();
     await app.close();
     await core.auth.flushSignInSummaries().catch(() => {});
+    await core.logonTickets.flush().catch(() => {});
     await core.audit.record(SYSTEM, { action: 'system.stop' }).catch(() => {});
     await core.audit.checkpoint().catch(() => {});
     core.openpsm.gateway.stop();

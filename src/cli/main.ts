@@ -17,6 +17,7 @@ import { registerCheckoutCommands } from './checkout.js';
 import { registerAccountCommands } from './accounts.js';
 import { registerEcm } from './ecm.js';
 import { registerOpenPsm } from './openpsm.js';
+import { registerLogonTickets } from './logon-tickets.js';
 import { registerStepUp, withStepUp } from './step-up.js';
 import { askConsent, launchWithConsentPrompt } from './consent.js';
 
@@ -293,6 +294,7 @@ program
   });
 registerPersonal(program, { session, out, table, secretIdOf });
 registerOpenPsm(program, { session, out, table, secretIdOf });
+registerLogonTickets(program, { session, out, table, secretIdOf });
 registerStepUp(program, session);
 registerEcm(program, { session, out, table, secretIdOf });
 const sessions = program.command('sessions').description('live and past sessions');

@@ -19,6 +19,7 @@ import { Templates } from './vault/templates.js';
 import { Launchers } from './launch/launchers.js';
 import { Launching } from './launch/service.js';
 import { Tickets } from './launch/tickets.js';
+import { TransientCredentials } from './launch/transient.js';
 import { Sessions } from './sessions/service.js';
 import { loadNodeId } from './node-id.js';
 import { SshKeys } from './identity/ssh-keys.js';
@@ -43,6 +44,9 @@ import { DelegatedTrust } from './webservices/trust.js';
 import { OpenPsmGateway } from './openpsm/gateway.js';
 import { IamClient } from './openpsm/iam-client.js';
 import { OpenPsmIam } from './openpsm/iam.js';
+import { LogonTickets } from './logon-tickets/service.js';
+import { LogonTicketKey } from './logon-tickets/rsa-key.js';
+import { SignInGuard } from './identity/rate-limit.js';
 
 export interface Core {
   config: Config;
@@ -88,6 +92,10 @@ export interface Core {
   webservices: { provider: CredentialProvider; trust: DelegatedTrust; tokens: TokenCache };
   /** The OpenPSM start flow (seed 003): this node as the session gateway, and as the IAM. */
   openpsm: { gateway: OpenPsmGateway; iam: OpenPsmIam };
+  /** TSplus-compatible logon tickets (seed 004, core/logon-tickets). */
+  logonTickets: LogonTickets;
+  /** Credentials a launch ticket carries in place of its secret's (core/launch/transient.ts). */
+  transient: TransientCredentials;
   version: string;
 }
 
@@ -141,7 +149,8 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   const jit = new JitAccounts(store, targetAccounts, accessLevels, sessions, audit, log);
   sessions.onSessionEnd((s) => jit.sessionEnded(s.id));
   const launchPolicies = new LaunchPolicies(policies);
-  const launching = new Launching({ tickets, launchers, secrets, personal, templates, access, dir, settings, sessions, audit, log, auth, sshKeys, checkouts, ports: { ssh: config.sshPort, rdp: config.rdpPort }, accessGate, stepUp, consents: new Consents(policies, audit), launchPolicies, accessLevels, jit });
+  const transient = new TransientCredentials(store, dataKeys);
+  const launching = new Launching({ tickets, launchers, secrets, personal, templates, access, dir, settings, sessions, audit, log, auth, sshKeys, checkouts, ports: { ssh: config.sshPort, rdp: config.rdpPort }, accessGate, stepUp, consents: new Consents(policies, audit), launchPolicies, accessLevels, jit, transient });
   const trust = new DelegatedTrust(store, audit, notifier);
   const tokens = new TokenCache(store, dataKeys, settings, audit);
   trust.onEnded((applicationId, userId) => tokens.drop(applicationId, userId));
@@ -156,10 +165,20 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
     gateway: new OpenPsmGateway({ store, settings, dataKeys, sessions, audit, log, client: new IamClient(() => settings.get('openpsmTrustedCa')) }),
     iam: new OpenPsmIam({ store, settings, audit, dir, secrets, personal, accessGate, policies, checkouts }),
   };
+  // The logon-ticket RSA key: made at first start in the data dir (0600), rotatable.
+  const logonTickets = new LogonTickets({
+    store, settings, dataKeys, dir, secrets, launchers, launching, tickets, transient, audit, log,
+    key: LogonTicketKey.load(config.dataDir).key,
+    guard: new SignInGuard(settings, audit, (err) => log.error({ err: { message: err.message } }, 'writing a logon-ticket refusal summary to the audit trail failed')),
+    liveBySecret: async () => {
+      const rows = await store.db.selectFrom('sessions').select('secretId').select((eb) => eb.fn.countAll<number>().as('n')).where('status', '=', 'live').groupBy('secretId').execute();
+      return new Map(rows.map((r) => [r.secretId, Number(r.n)]));
+    },
+  });
   await dir.seedBuiltinRoles();
   await templates.seedBuiltins();
   await launchers.seedBuiltins();
-  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, sshKeys, checkouts, launching, policies, accessRequests, accessGate, stepUp, notifier, targetAccounts, rotation, heartbeat, accessLevels, jit, health, webservices, openpsm, version: VERSION };
+  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, sshKeys, checkouts, launching, policies, accessRequests, accessGate, stepUp, notifier, targetAccounts, rotation, heartbeat, accessLevels, jit, health, webservices, openpsm, logonTickets, transient, version: VERSION };
 }
 
 /** Creates the first administrator when the directory is empty. Returns the password only when it was generated. */

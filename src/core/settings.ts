@@ -4,6 +4,7 @@ import { validatePublicUrl, ConfigError } from '../config.js';
 import { badRequest } from './errors.js';
 import type { Store } from '../store/db.js';
 import { now, parseJson } from './util.js';
+import { parseIpList, parseServerEntry } from './logon-tickets/protocol.js';
 
 interface Def<T> {
   default: T;
@@ -216,6 +217,63 @@ export const SETTINGS = {
     description: 'IAM side: seconds a /start redirect (its LoginSessionID and ApiKey) may be used for getcredential. endsession stays accepted for its session afterwards.',
     parse: int(30, 86400),
   } satisfies Def<number>,
+  // ---- TSplus-compatible logon tickets (seed 004, core/logon-tickets, docs/integrations/logon-tickets.md).
+  // The four hardening settings keep the seed's names; Gatehouse's defaults are the hardened values.
+  logonTicketUser: {
+    default: '',
+    description: 'Logon tickets: the Gatehouse account their sessions run as (it needs the launch permission and view on the servers\' secrets; its name is in the audit trail beside the Windows user). Empty: logon tickets are off.',
+    parse: (v: unknown) => {
+      if (typeof v !== 'string' || v.length > 128 || /\s/.test(v)) throw new Error('must be a user name, or empty');
+      return v;
+    },
+  } satisfies Def<string>,
+  logonTicketServers: {
+    default: [] as string[],
+    description: 'Logon tickets: the application servers, each "name|secret|launcher[|user;DOMAIN\\user…]" (secret and launcher by id or name; the optional users are those it is assigned to, default everyone). The first is the standalone server; /~~<name>/ picks another. Empty: logon tickets are off.',
+    parse: (v: unknown): string[] => {
+      if (!Array.isArray(v) || v.length > 50) throw new Error('must be a list of at most 50 entries');
+      const names = new Set<string>();
+      return v.map((e) => {
+        if (typeof e !== 'string' || e.length > 1024) throw new Error('must be a list of name|secret|launcher entries');
+        const srv = parseServerEntry(e);
+        if (names.has(srv.name.toLowerCase())) throw new Error(`names the server ${srv.name} twice`);
+        names.add(srv.name.toLowerCase());
+        return e;
+      });
+    },
+  } satisfies Def<string[]>,
+  logonTicketLoadBalancing: {
+    default: false,
+    description: 'Logon tickets: hb.exe?action=lb answers the least-loaded application server assigned to the user (loadbalancing-on|…); off: loadbalancing-off.',
+    parse: bool,
+  } satisfies Def<boolean>,
+  logon_type_allowance: {
+    default: 3,
+    description: 'Seed 004: 3 (the default) lets /software/html5.html open only with a logon ticket: any other request is refused. 0-2: a request without a logon ticket is sent to the portal\'s sign-in page instead. Credentials in URL parameters (the "URL parameters method") are refused either way.',
+    parse: int(0, 3),
+  } satisfies Def<number>,
+  lpw_timeout_list_ip: {
+    default: '',
+    description: 'Seed 004: the only addresses that may request logon tickets, as "|ip|ip|". Empty: any address.',
+    parse: (v: unknown) => {
+      if (typeof v !== 'string' || v.length > 4096) throw new Error('must be "" or addresses between bars');
+      parseIpList(v);
+      return v;
+    },
+  } satisfies Def<string>,
+  lpw_phrase: {
+    default: '',
+    description: 'Seed 004: when set, a logon ticket request must end with &WinLPWphrase=<this phrase> (inside the encrypted text). Empty: no phrase.',
+    parse: (v: unknown) => {
+      if (typeof v !== 'string' || v.length > 256 || /[&\x00-\x1f]/.test(v)) throw new Error('must be text of at most 256 characters without "&" or control characters');
+      return v;
+    },
+  } satisfies Def<string>,
+  accept_lpw_only_rsa_secured: {
+    default: true,
+    description: 'Seed 004: only RSA-encrypted logon ticket requests (rsabase64nojs) are accepted; plain-text ones (WinUser/WinPassword in the URL) are refused. Default true; false accepts both.',
+    parse: bool,
+  } satisfies Def<boolean>,
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;

@@ -529,7 +529,35 @@ export interface JitAccountsTable {
   removedAt: number | null;
 }
 
+/** A TSplus-compatible logon ticket (011_logon_tickets); the seal is wiped on use or expiry. */
+export interface LogonTicketsTable {
+  id: string;
+  tokenHash: string;
+  /** The application server (setting logonTicketServers) the ticket opens. */
+  server: string;
+  winUser: string;
+  dataKeyId: string | null;
+  credentialSealed: string | null;
+  requestedFrom: string;
+  createdAt: number;
+  expiresAt: number;
+  usedAt: number | null;
+  launchTicketId: string | null;
+}
+
+/** A transient credential bound to one launch ticket (011_logon_tickets). */
+export interface LaunchCredentialsTable {
+  ticketId: string;
+  dataKeyId: string;
+  credentialSealed: string;
+  /** What made it, e.g. "logon_ticket". */
+  source: string;
+  expiresAt: number;
+}
+
 export interface Database {
+  logonTickets: LogonTicketsTable;
+  launchCredentials: LaunchCredentialsTable;
   openpsmLinks: OpenpsmLinksTable;
   openpsmEndNotices: OpenpsmEndNoticesTable;
   accessLevels: AccessLevelsTable;

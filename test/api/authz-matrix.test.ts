@@ -205,6 +205,9 @@ const TABLE: Record<string, Row> = {
   'POST /api/v1/openpsm/starts/:id/password':     PUBLIC,
   'GET /api/v1/openpsm/starts/:id/terminal':      PUBLIC,
   'GET /api/v1/openpsm/end-notices':              [Y, N, Y, N],
+  // TSplus-compatible logon tickets (seed 004): the logon-ticket RSA key is the administrators'
+  'GET /api/v1/logon-tickets/key':                [Y, N, N, N],
+  'POST /api/v1/logon-tickets/key/rotate':        [Y, N, N, N],
 };
 
 interface Actor {
@@ -361,6 +364,8 @@ for (const kind of DB_KINDS) {
       'GET /api/v1/settings': async () => ({ method: 'GET', url: '/api/v1/settings' }),
       'PATCH /api/v1/settings': async () => ({ method: 'PATCH', url: '/api/v1/settings', body: { lockoutMinutes: 15 } }),
       'POST /api/v1/admin/rotate-master-key': async () => ({ method: 'POST', url: '/api/v1/admin/rotate-master-key', body: {} }),
+      'GET /api/v1/logon-tickets/key': async () => ({ method: 'GET', url: '/api/v1/logon-tickets/key' }),
+      'POST /api/v1/logon-tickets/key/rotate': async () => ({ method: 'POST', url: '/api/v1/logon-tickets/key/rotate' }),
 
       'POST /api/v1/auth/login': async (a) => ({ method: 'POST', url: '/api/v1/auth/login', body: { username: a.username, password: a.password } }),
       'POST /oauth2/token': async () => ({ method: 'POST', url: '/oauth2/token', body: { grant_type: 'client_credentials', client_id: fx.client.clientId, client_secret: fx.client.clientSecret } }),

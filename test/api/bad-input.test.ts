@@ -299,6 +299,9 @@ const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
     },
     'GET /api/v1/openpsm/starts/:id/terminal': { public: true },
     'GET /api/v1/openpsm/end-notices': {},
+    // Logon tickets (seed 004): the TSplus-compatible paths are no API routes; their bad input is in test/api/logon-tickets.test.ts.
+    'GET /api/v1/logon-tickets/key': {},
+    'POST /api/v1/logon-tickets/key/rotate': {},
     'GET /api/openapi.json': { public: true, extra: [{ name: 'junk query is ignored', url: '/api/openapi.json?format=%3Cx%3E&x=' + 'y'.repeat(4 * KIB), expect: 200 }, { name: 'NUL in the query', url: '/api/openapi.json?format=%00', expect: 400, code: 'invalid_request' }] },
     'GET /api/v1/settings': {},
     'PATCH /api/v1/settings': {

@@ -28,6 +28,7 @@ import { DEFAULT_PORTS, rdpRedirection, type LauncherView, type Launchers, type 
 import { checkDisplay, displayFromStored, type LaunchDisplay } from './display.js';
 import { mayHoldTicket, ticketCandidates } from './ticket-text.js';
 import { TICKET_PATTERN, type Tickets } from './tickets.js';
+import { withTransient, type TransientCredential, type TransientCredentials } from './transient.js';
 
 /** Display settings as a launch request gives them (checked by checkDisplay). */
 export type DisplayRequest = Parameters<typeof checkDisplay>[0];
@@ -73,6 +74,8 @@ export class Launching implements SessionBroker {
       /** Access levels and JIT accounts (core/accounts, issue 12). */
       accessLevels: AccessLevels;
       jit: JitAccounts;
+      /** Credentials a launch ticket carries in place of its secret's (logon tickets, seed 004). */
+      transient: TransientCredentials;
     },
   ) {}
 
@@ -133,7 +136,7 @@ export class Launching implements SessionBroker {
     return null;
   }
 
-  async launch(p: Principal, secretId: string, launcherRef: string, opts: { clientIp: string | null; bindIp: boolean; personalCredentialId?: string; consent?: boolean; totp?: string; accessLevel?: string; display?: DisplayRequest }): Promise<LaunchResult> {
+  async launch(p: Principal, secretId: string, launcherRef: string, opts: { clientIp: string | null; bindIp: boolean; personalCredentialId?: string; consent?: boolean; totp?: string; accessLevel?: string; display?: DisplayRequest; transient?: TransientCredential }): Promise<LaunchResult> {
     // Display settings first: a bad one is the caller's mistake, whatever else holds (400 invalid_display).
     const display = opts.display ? checkDisplay(opts.display) : undefined;
     const { secret } = await this.deps.secrets.require(p, secretId, 'view');
@@ -164,12 +167,13 @@ export class Launching implements SessionBroker {
     // The access level asked for: one that applies to the secret (400) and that the person may use (403).
     const level = opts.accessLevel ? await this.deps.accessLevels.choose(p.userId, p.groupIds, secret.id, opts.accessLevel) : null;
     if (level && opts.personalCredentialId) throw badRequest('an access level applies to the shared account or a JIT account, not to a personal credential', 'invalid_request');
+    if (opts.transient && (level || opts.personalCredentialId)) throw badRequest('a transient credential replaces the shared account: no access level or personal credential with it', 'invalid_request');
     // A personal credential in place of the shared one: the caller's own, opened while their vault is unlocked.
     const personal = await this.deps.personal.prepareLaunch(p, opts.personalCredentialId, { secretId: secret.id, machine: cred.machine, port: Number(cred.fields.port ?? DEFAULT_PORTS[launcher.protocol]) || DEFAULT_PORTS[launcher.protocol], protocol: launcher.protocol });
     const ttl = await this.deps.settings.ticketLifetimeSeconds();
     // Exclusive checkout of the shared credential: someone else holds it → the seed's message; a secret that
     // requires checkout is taken here. A launch with the person's own personal credential leaves it alone.
-    if (!personal) {
+    if (!personal && !opts.transient) {
       const held = await this.deps.checkouts.gate({ id: p.userId, name: p.username }, secret.id, Date.now() + ttl * 1000, { required: policy?.checkoutRequired ?? false, protocol: launcher.protocol });
       if (held) throw conflict(held, 'credential_unavailable');
     }
@@ -177,13 +181,14 @@ export class Launching implements SessionBroker {
     this.deps.launchPolicies.remember(ticketId, policy, expiresAt);
     if (level) this.deps.jit.remember(ticketId, level.id, expiresAt);
     await personal?.bind(ticket, expiresAt);
+    if (opts.transient) await this.deps.transient.bind(ticketId, opts.transient, expiresAt);
     if (need && opts.consent) {
       this.deps.consents.remember(ticketId, expiresAt);
       await this.deps.consents.record({ id: p.userId, name: p.username, ip: opts.clientIp }, secret.id, need, true, { ticketId, launcher: launcher.name, at: 'launch' });
     }
     await this.deps.audit.record(
       { id: p.userId, name: p.username, ip: opts.clientIp },
-      { action: 'secret.launch', target: { type: 'secret', id: secret.id }, details: { name: secret.name, launcher: launcher.name, protocol: launcher.protocol, ticketExpiresAt: new Date(expiresAt).toISOString(), boundToIp: opts.bindIp, ...(level ? { accessLevel: level.name } : {}), ...(display ? { display } : {}) } },
+      { action: 'secret.launch', target: { type: 'secret', id: secret.id }, details: { name: secret.name, launcher: launcher.name, protocol: launcher.protocol, ticketExpiresAt: new Date(expiresAt).toISOString(), boundToIp: opts.bindIp, ...(level ? { accessLevel: level.name } : {}), ...(display ? { display } : {}), ...(opts.transient ? { transientCredential: { source: opts.transient.source, user: opts.transient.username, domain: opts.transient.domain } } : {}) } },
     );
     const port = launcher.gatewayPort ?? (launcher.protocol === 'rdp' ? this.deps.ports.rdp : this.deps.ports.ssh);
     return { ticket, expiresAt: new Date(expiresAt).toISOString(), launcher: { id: launcher.id, name: launcher.name, protocol: launcher.protocol }, gateway: { host: launcher.gatewayHost ?? '', port }, policyConsent: need ? { text: need.text, given: !!opts.consent } : null };
@@ -244,9 +249,13 @@ export class Launching implements SessionBroker {
       this.deps.consents.forget(row.id);
       this.deps.launchPolicies.forget(row.id);
       const user = await this.deps.dir.userRow(row.userId);
-      const { credential: cred, personal } = await this.deps.personal.credentialFor(ticket, row.userId, await this.deps.secrets.credential(row.secretId));
+      // A transient credential (a logon ticket's) stands in for the secret's, like a personal one.
+      const transient = await this.deps.transient.take(row.id);
+      const { credential: cred, personal } = transient
+        ? { credential: withTransient(await this.deps.secrets.credential(row.secretId), transient), personal: true }
+        : await this.deps.personal.credentialFor(ticket, row.userId, await this.deps.secrets.credential(row.secretId));
       // After the single-use redeem: a replayed ticket never reaches the checkout, a refused one is used up.
-      // A ticket launched with a personal credential does not touch the shared credential's checkout.
+      // A ticket launched with a personal or transient credential does not touch the shared credential's checkout.
       if (!personal) {
         const held = await this.deps.checkouts.gate({ id: user.id, name: user.username }, row.secretId, Date.now() + 60_000, { required: policy?.checkoutRequired ?? false, protocol: launcher.protocol });
         if (held) throw new TicketRefused('checked_out', held);

@@ -36,6 +36,13 @@ const settingProps = {
   openpsmGatewayUrl: { type: 'string', maxLength: 2048 },
   openpsmApplicationKey: { type: 'string', maxLength: 36 },
   openpsmLinkSeconds: { type: 'integer', minimum: 30, maximum: 86400 },
+  logonTicketUser: { type: 'string', maxLength: 128 },
+  logonTicketServers: { type: 'array', maxItems: 50, items: { type: 'string', maxLength: 1024 } },
+  logonTicketLoadBalancing: { type: 'boolean' },
+  logon_type_allowance: { type: 'integer', minimum: 0, maximum: 3 },
+  lpw_timeout_list_ip: { type: 'string', maxLength: 4096 },
+  lpw_phrase: { type: 'string', maxLength: 256 },
+  accept_lpw_only_rsa_secured: { type: 'boolean' },
 } as const;
 export const SETTING_NAMES = Object.keys(settingProps) as (keyof typeof settingProps)[];
 

@@ -18,6 +18,7 @@ import { personalRoutes } from './personal.js';
 import { webservicesRoutes } from './webservices.js';
 import type { WebTerminalDoor } from '../../protocols/web-terminal.js';
 import { openpsmRoutes } from './openpsm.js';
+import { logonTicketRoutes } from './logon-tickets.js';
 
 export interface DoorInfo {
   sshHostKeys: string[];
@@ -43,4 +44,5 @@ export const routes =
     await app.register(personalRoutes(core), { prefix: '/api/v1' });
     await app.register(webservicesRoutes(core), { prefix: '/api/v1' });
     await app.register(openpsmRoutes(core, terminal));
+    await app.register(logonTicketRoutes(core));
   };
