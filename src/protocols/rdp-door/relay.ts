@@ -13,6 +13,7 @@
 // Everything else passes byte for byte, with backpressure in both directions. The
 // recorder sees the graphics output and the input on the way (recorder.ts); it never
 // gets the Client Info PDU or virtual channel data.
+import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { rdpRedirection, type SessionHandle } from '../../core/broker.js';
@@ -32,7 +33,8 @@ import type { TargetLogon } from '../targets/rdp.js';
 
 export interface RelayOptions {
   handle: SessionHandle;
-  client: TLSSocket;
+  /** The person's leg: the door's TLS socket, or a browser's WebSocket as a stream (rdp-web). */
+  client: Duplex;
   target: TLSSocket;
   /** The protocol the target selected (goes into CS_CORE.serverSelectedProtocol). */
   targetProtocol: number;

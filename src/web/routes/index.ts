@@ -18,13 +18,15 @@ import { personalRoutes } from './personal.js';
 import { webservicesRoutes } from './webservices.js';
 import type { WebTerminalDoor } from '../../protocols/web-terminal.js';
 import { openpsmRoutes } from './openpsm.js';
+import { rdpWebRoutes } from './rdp-web.js';
+import type { WebRdpDoor } from '../../protocols/rdp-web/door.js';
 
 export interface DoorInfo {
   sshHostKeys: string[];
 }
 
 export const routes =
-  (core: Core, doors: () => DoorInfo = () => ({ sshHostKeys: [] }), terminal?: WebTerminalDoor): FastifyPluginAsync =>
+  (core: Core, doors: () => DoorInfo = () => ({ sshHostKeys: [] }), terminal?: WebTerminalDoor, rdpWeb?: WebRdpDoor): FastifyPluginAsync =>
   async (app) => {
     await app.register(systemRoutes(core));
     await app.register(authRoutes(core));
@@ -43,4 +45,5 @@ export const routes =
     await app.register(personalRoutes(core), { prefix: '/api/v1' });
     await app.register(webservicesRoutes(core), { prefix: '/api/v1' });
     await app.register(openpsmRoutes(core, terminal));
+    await app.register(rdpWebRoutes(core, rdpWeb), { prefix: '/api/v1' });
   };
