@@ -1,43 +1,52 @@
 // Remote Desktop in the browser, end to end: headless Chromium (playwright-core) loads
 // the portal's /rdp/session page, IronRDP's web client (WASM) speaks RDCleanPath over a
 // WebSocket to Gatehouse's browser RDP door with the launch ticket, and lands on xrdp
-// (TLS target, credential injected into the Client Info PDU) logged on as the vaulted
-// account. Keys typed with browser key events reach the recording's keystroke log; no
-// form of the password is in any WebSocket frame the browser received or any page it
-// loaded. Needs the UI built (npm run build).
+// (TLS target, credential injected into the Client Info PDU) or FreeRDP's shadow server
+// (NLA target, CredSSP on Gatehouse's side) logged on as the vaulted account. Keys typed
+// with browser key events reach the target (xev on the shadowed X display prints them)
+// and the recording's keystroke log; no form of the password is in any WebSocket frame
+// the browser received or any page it loaded. Refusals: a wrong or reused ticket, bytes
+// that are not RDCleanPath (a raw X.224 request, a text frame, junk DER). Needs the UI
+// built (npm run build).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
+import WebSocket from 'ws';
 import { UI_DIR } from '../../src/web/ui.js';
+import { decodePdu, encodePdu } from '../../src/protocols/rdp-web/rdcleanpath.js';
+import { buildConnectionRequest, PROTOCOL } from '../../src/protocols/rdp/pdu/x224.js';
 import { ensureTargetAccount } from '../support/accounts.js';
 import { launchBrowser, newContext, screenshot, until, type Ctx, stepRunner } from '../support/browser.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
 import { wireLeaks, type Blob } from '../support/scan.js';
-import { startXrdp, XRDP_DESKTOP_RGB, type Xrdp } from '../support/xrdp.js';
+import { SHADOW_DESKTOP_RGB, startShadowServer, startXrdp, XRDP_DESKTOP_RGB, type ShadowServer, type Xrdp } from '../support/xrdp.js';
 
 /** Every WebSocket frame the page received and every HTTP answer's body. */
-function receive(c: Ctx): { frames: Blob[]; sent: Blob[]; bodies: Promise<Blob | null>[] } {
-  const r = { frames: [] as Blob[], sent: [] as Blob[], bodies: [] as Promise<Blob | null>[] };
+function receive(c: Ctx): { frames: Blob[]; bodies: Promise<Blob | null>[]; all(): Promise<Blob[]> } {
+  const r = {
+    frames: [] as Blob[],
+    bodies: [] as Promise<Blob | null>[],
+    all: async () => [...r.frames, ...((await Promise.all(r.bodies)).filter(Boolean) as Blob[])],
+  };
   const watch = (p: Page) =>
     p.on('websocket', (ws) => {
-      ws.on('framereceived', (f) => r.frames.push({ name: `frame in #${r.frames.length + 1}`, data: Buffer.isBuffer(f.payload) ? f.payload : Buffer.from(f.payload, 'utf8') }));
-      ws.on('framesent', (f) => r.sent.push({ name: `frame out #${r.sent.length + 1}`, data: Buffer.isBuffer(f.payload) ? f.payload : Buffer.from(f.payload, 'utf8') }));
+      ws.on('framereceived', (f) => r.frames.push({ name: `websocket frame #${r.frames.length + 1}`, data: Buffer.isBuffer(f.payload) ? f.payload : Buffer.from(f.payload, 'utf8') }));
     });
   watch(c.page);
+  c.context.on('page', watch);
   c.context.on('response', (res) => r.bodies.push(res.body().then((data) => ({ name: `${res.request().method()} ${new URL(res.url()).pathname}`, data }), () => null)));
   return r;
 }
 
-/** Share of the canvas's sampled pixels close to a colour. */
-async function canvasShare(page: Page, rgb: number): Promise<number> {
-  // Runs in the page (DOM types are not in the tests' compile settings).
+/** Runs in the page: the web component's canvas (size and place) and the share of its sampled pixels near a colour. */
+async function canvasInfo(page: Page, rgb: number): Promise<{ width: number; height: number; left: number; top: number; cssWidth: number; cssHeight: number; share: number }> {
   return page.evaluate((rgb) => {
     const document = (globalThis as any).document;
-    const host = document.querySelector('iron-remote-desktop');
-    const canvas = host?.shadowRoot?.querySelector('canvas');
-    if (!canvas || !canvas.width) return 0;
+    const canvas = document.querySelector('iron-remote-desktop')?.shadowRoot?.querySelector('canvas');
+    if (!canvas || !canvas.width) return { width: 0, height: 0, left: 0, top: 0, cssWidth: 0, cssHeight: 0, share: 0 };
     const copy = document.createElement('canvas');
     copy.width = canvas.width;
     copy.height = canvas.height;
@@ -48,13 +57,24 @@ async function canvasShare(page: Page, rgb: number): Promise<number> {
     let total = 0;
     for (let i = 0; i < px.length; i += 4 * 16) {
       total++;
-      if (Math.abs(px[i]! - ((rgb >> 16) & 255)) <= 8 && Math.abs(px[i + 1]! - ((rgb >> 8) & 255)) <= 8 && Math.abs(px[i + 2]! - (rgb & 255)) <= 8) n++;
+      if (Math.abs(px[i] - ((rgb >> 16) & 255)) <= 8 && Math.abs(px[i + 1] - ((rgb >> 8) & 255)) <= 8 && Math.abs(px[i + 2] - (rgb & 255)) <= 8) n++;
     }
-    return n / total;
+    const r = canvas.getBoundingClientRect();
+    return { width: canvas.width, height: canvas.height, left: r.left, top: r.top, cssWidth: r.width, cssHeight: r.height, share: n / total };
   }, rgb);
 }
 
-describe('browser RDP in Chromium (IronRDP web client, RDCleanPath door)', { timeout: 240_000 }, () => {
+/** The text xev printed for its key presses, in order. */
+const xevTyped = (out: string): string =>
+  out
+    .split(/\n\s*\n/)
+    .filter((b) => b.startsWith('KeyPress'))
+    .map((b) => /XLookupString gives \d+ bytes: (?:\([0-9a-f ]+\) )?"(.*)"/.exec(b)?.[1] ?? '')
+    .join('');
+
+const phaseOf = (page: Page) => page.locator('.rdpw-page').getAttribute('data-phase');
+
+describe('browser RDP in Chromium (IronRDP web client, RDCleanPath door)', { timeout: 420_000 }, () => {
   let gw: Gateway;
   let xrdp: Xrdp;
   let browser: Browser;
@@ -62,16 +82,14 @@ describe('browser RDP in Chromium (IronRDP web client, RDCleanPath door)', { tim
   const account = ensureTargetAccount();
   const step = stepRunner(contexts, 'browser-rdp');
   const admin = (method: string, path: string, body?: unknown) => gw.api(method, path, { token: gw.adminToken, ...(body !== undefined ? { body } : {}) });
-  let secretId = '';
+  let xrdpSecret = '';
 
   before(async () => {
     assert.ok(existsSync(join(UI_DIR, 'index.html')), 'the UI is built (npm run build)');
     [gw, xrdp, browser] = await Promise.all([startGateway('sqlite'), startXrdp(), launchBrowser()]);
     const on = await admin('PATCH', '/api/v1/settings', { sessionConnector: true });
     assert.equal(on.status, 200, on.raw);
-    const s = await admin('POST', '/api/v1/secrets', { name: 'xrdp-web', template: 'windows-account', fields: { machine: '127.0.0.1', port: xrdp.port, username: account.username, password: account.password } });
-    assert.equal(s.status, 201, s.raw);
-    secretId = s.body.id;
+    xrdpSecret = await secret('xrdp-web', xrdp.port, account.username, account.password);
   });
 
   after(async () => {
@@ -81,26 +99,161 @@ describe('browser RDP in Chromium (IronRDP web client, RDCleanPath door)', { tim
     await xrdp?.stop();
   });
 
-  const launch = async (launcher = 'rdp') => {
+  const secret = async (name: string, port: number, username: string, password: string) => {
+    const s = await admin('POST', '/api/v1/secrets', { name, template: 'windows-account', fields: { machine: '127.0.0.1', port, username, password } });
+    assert.equal(s.status, 201, s.raw);
+    return s.body.id as string;
+  };
+  const launch = async (secretId: string, launcher = 'rdp') => {
     const l = await admin('POST', `/api/v1/secrets/${secretId}/launch`, { launcher });
     assert.equal(l.status, 200, l.raw);
     return l.body.ticket as string;
   };
-  const sessionsOf = async () => (await admin('GET', `/api/v1/sessions?secretId=${secretId}`)).body.items as any[];
-
-  it('opens an xrdp desktop in the browser, logged on as the vaulted account; typed keys are recorded; no password byte reaches the browser', async () => {
+  const sessionsOf = async (secretId: string) => (await admin('GET', `/api/v1/sessions?secretId=${secretId}`)).body.items as any[];
+  const textOf = async (id: string) => (await admin('GET', `/api/v1/recordings/${id}/text`)).body.items as { kind: string; text: string }[];
+  const auditEvents = async (action: string) => (await admin('GET', `/api/v1/audit?action=${action}&limit=500`)).body.items as any[];
+  const context = async () => {
     const c = await newContext(browser, gw.running.url);
     contexts.push(c);
-    const got = receive(c);
+    return { c, got: receive(c) };
+  };
+  const connected = async (page: Page, rgb: number) => {
+    await until(async () => (await phaseOf(page)) === 'connected', 'the session to connect', 60_000).catch(async (e) => {
+      throw new Error(`${(e as Error).message}\nphase: ${await phaseOf(page)}: ${await page.locator('.rdpw-reason').textContent().catch(() => '')}\n${gw.logs().slice(-3000)}`);
+    });
+    return until(async () => {
+      const i = await canvasInfo(page, rgb);
+      return i.share > 0.3 ? i : null;
+    }, 'the remote desktop colour on the canvas', 60_000);
+  };
+  /** Clicks the remote desktop at desktop pixel (x, y): the canvas is scaled to fit the window. */
+  const clickDesktop = async (page: Page, info: { width: number; height: number; left: number; top: number; cssWidth: number; cssHeight: number }, x: number, y: number) => {
+    await page.mouse.move(info.left + (x * info.cssWidth) / info.width, info.top + (y * info.cssHeight) / info.height, { steps: 4 });
+    await page.mouse.down();
+    await page.mouse.up();
+  };
+
+  it('opens an xrdp desktop logged on as the vaulted account; typed keys land in the keystroke log; the ticket leaves the address bar; no password byte reaches the browser', async () => {
+    const { c, got } = await context();
+    let sessionId = '';
     await step(async () => {
-      const ticket = await launch();
+      const ticket = await launch(xrdpSecret);
       await c.page.goto(`/rdp/session?ticket=${ticket}&consent=1`);
+      const info = await connected(c.page, XRDP_DESKTOP_RGB);
       assert.equal(new URL(c.page.url()).searchParams.get('ticket'), null, 'the ticket leaves the address bar');
-      await until(async () => (await c.page.locator('.rdpw-page').getAttribute('data-phase')) === 'connected', 'the session to connect', 60_000).catch(async (e) => {
-        throw new Error(`${(e as Error).message}\nphase: ${await c.page.locator('.rdpw-page').getAttribute('data-phase')}\n${await c.page.locator('.rdpw-reason').textContent().catch(() => '')}\n${gw.logs().slice(-4000)}`);
-      });
-      await until(async () => (await canvasShare(c.page, XRDP_DESKTOP_RGB)) > 0.3, 'the xrdp desktop colour on the canvas', 60_000);
+      const live = (await sessionsOf(xrdpSecret)).find((s) => s.status === 'live');
+      assert.ok(live, 'a live session');
+      sessionId = live.id;
+      assert.equal(live.door, 'web');
+      await clickDesktop(c.page, info, 600, 400);
+      await c.page.keyboard.type('echo web-typed-4242', { delay: 30 });
+      await c.page.keyboard.press('Enter');
+      await until(async () => (await textOf(sessionId)).some((i) => i.kind === 'command' && i.text === 'echo web-typed-4242'), 'the typed line in the session index', 20_000);
+      await c.page.getByRole('button', { name: 'Ctrl+Alt+Del' }).click();
       await screenshot(c.page, 'browser-rdp-xrdp');
+      // An administrator ends it: the page says so.
+      const t = await admin('POST', `/api/v1/sessions/${sessionId}/terminate`, { reason: 'browser rdp test' });
+      assert.equal(t.status, 200, t.raw);
+      await until(async () => (await phaseOf(c.page)) === 'ended', 'the page to show the end', 20_000);
+    });
+    await until(async () => (await sessionsOf(xrdpSecret)).every((s) => s.status === 'ended'), 'the session to end', 15_000);
+    const text = await textOf(sessionId);
+    const events = text.filter((i) => i.kind === 'event').map((i) => i.text.split(' ')[0]);
+    for (const kind of ['rdp_client', 'rdp_target_tls', 'rdp_logon_injected', 'rdp_channels']) assert.ok(events.includes(kind), `${kind} in ${events.join(', ')}`);
+    const redeem = (await auditEvents('ticket.redeem')).find((e) => e.details?.sessionId === sessionId);
+    assert.equal(redeem?.details?.door, 'web');
+    const leaks = wireLeaks(await got.all(), { password: account.password });
+    assert.deepEqual(leaks, [], 'no form of the password reached the browser');
+    assert.ok(got.frames.length > 20, `the browser received RDP (${got.frames.length} frames)`);
+  });
+
+  it('a wrong ticket and a used one are refused with an RDCleanPath error; the core audits why', async () => {
+    const { c } = await context();
+    await step(async () => {
+      await c.page.goto(`/rdp/session?ticket=${'B'.repeat(32)}&consent=1`);
+      await until(async () => (await phaseOf(c.page)) === 'error', 'the page to show the refusal', 30_000);
+      assert.match((await c.page.locator('.rdpw-reason').textContent()) ?? '', /expired or been used/);
+      const ticket = await launch(xrdpSecret);
+      await c.page.goto(`/rdp/session?ticket=${ticket}&consent=1`);
+      await connected(c.page, XRDP_DESKTOP_RGB);
+      const { c: second } = await context();
+      await second.page.goto(`/rdp/session?ticket=${ticket}&consent=1`);
+      await until(async () => (await phaseOf(second.page)) === 'error', 'the reused ticket to be refused', 30_000);
+      await c.page.getByRole('button', { name: 'Disconnect' }).click();
+      await until(async () => (await phaseOf(c.page)) === 'ended', 'the page to end', 20_000);
+    });
+    const refused = (await auditEvents('ticket.refused')).map((e) => e.details?.reason);
+    assert.ok(refused.includes('unknown'), refused.join(','));
+    assert.ok(refused.includes('used'), refused.join(','));
+  });
+
+  it('bytes that are not RDCleanPath are refused: a raw X.224 request, a text frame, junk DER, a request without TLS', async () => {
+    const url = `${gw.running.url.replace('https', 'wss')}/api/v1/rdp/socket`;
+    /** Sends frames, then collects what comes back until the socket closes. */
+    const exchange = (frames: (Buffer | string)[]) =>
+      new Promise<{ got: Buffer[]; code: number }>((resolve, reject) => {
+        const ws = new WebSocket(url, { rejectUnauthorized: false });
+        const got: Buffer[] = [];
+        ws.on('open', () => {
+          for (const f of frames) ws.send(f, { binary: typeof f !== 'string' });
+        });
+        ws.on('message', (d: Buffer) => got.push(d));
+        ws.on('close', (code) => resolve({ got, code }));
+        ws.on('error', reject);
+        setTimeout(() => reject(new Error('the socket stayed open')), 20_000).unref();
+      });
+    const x224 = buildConnectionRequest({ requestedProtocols: PROTOCOL.SSL });
+    const raw = await exchange([x224]);
+    assert.equal(raw.got.length, 1);
+    assert.equal(decodePdu(raw.got[0]!).error?.httpStatusCode, 400, 'an RDCleanPath error');
+    const text = await exchange(['{"type":"hello"}']);
+    assert.ok(text.got.every((g) => decodePdu(g).error), 'at most an RDCleanPath error');
+    const junk = await exchange([Buffer.from([0x30, 0x05, 0xa0, 0x03, 0x02, 0x01, 0x07])]);
+    assert.equal(decodePdu(junk.got[0]!).error?.httpStatusCode, 400);
+    const ticket = await launch(xrdpSecret);
+    const noTls = await exchange([encodePdu({ destination: 'x', proxyAuth: ticket, x224: buildConnectionRequest({ requestedProtocols: PROTOCOL.HYBRID }) })]);
+    assert.equal(decodePdu(noTls.got[0]!).error?.httpStatusCode, 400);
+    const reasons = (await auditEvents('ticket.refused')).map((e) => e.details?.reason);
+    assert.ok(reasons.includes('missing') && reasons.includes('tls_required'), reasons.join(','));
+  });
+
+  describe('NLA target (FreeRDP shadow server)', () => {
+    let shadow: ShadowServer;
+    let xev: ChildProcess;
+    let xevOut = '';
+    const shadowAccount = { username: 'ghwebshadow', password: 'Sh4dow-Web-Vault-Pw!9z' };
+    before(async () => {
+      shadow = await startShadowServer(shadowAccount);
+      // A window on the shared display that prints every key the X server gets: the target's side of the typing.
+      xev = spawn('xev', ['-geometry', '260x160+20+20', '-event', 'keyboard'], { env: { ...process.env, DISPLAY: shadow.display.display }, stdio: ['ignore', 'pipe', 'ignore'] });
+      xev.stdout!.on('data', (d: Buffer) => (xevOut += d.toString()));
+    });
+    after(async () => {
+      xev?.kill();
+      await shadow?.stop();
+    });
+
+    it('Gatehouse completes NLA with the vaulted credential; keys typed in the browser reach the target\'s X server and the recording', async () => {
+      const id = await secret('shadow-web', shadow.port, shadowAccount.username, shadowAccount.password);
+      const { c, got } = await context();
+      await step(async () => {
+        await c.page.goto(`/rdp/session?ticket=${await launch(id)}&consent=1`);
+        const info = await connected(c.page, SHADOW_DESKTOP_RGB);
+        assert.deepEqual([info.width, info.height], [800, 600], 'the shadowed display');
+        assert.match(gw.logs(), /"nla":true,"via":"browser","msg":"rdp session connected"/);
+        await clickDesktop(c.page, info, 120, 90);
+        await c.page.keyboard.type('hello web 42', { delay: 40 });
+        await until(async () => xevTyped(xevOut).includes('hello web 42'), 'xev on the target display to print the typed text', 20_000).catch((e) => {
+          throw new Error(`${(e as Error).message}\nxev saw: ${JSON.stringify(xevTyped(xevOut))}`);
+        });
+        await screenshot(c.page, 'browser-rdp-shadow');
+        await c.page.getByRole('button', { name: 'Disconnect' }).click();
+      });
+      await until(async () => (await sessionsOf(id)).every((s) => s.status === 'ended'), 'the session to end', 20_000);
+      const sessionId = (await sessionsOf(id))[0].id as string;
+      const text = await admin('GET', `/api/v1/recordings/${sessionId}/text`);
+      assert.ok(text.raw.includes('rdp_target_nla'), text.raw);
+      assert.deepEqual(wireLeaks(await got.all(), { password: shadowAccount.password }), [], 'no form of the password reached the browser');
     });
   });
 });
