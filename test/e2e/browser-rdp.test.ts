@@ -21,6 +21,7 @@ import { buildConnectionRequest, PROTOCOL } from '../../src/protocols/rdp/pdu/x2
 import { ensureTargetAccount } from '../support/accounts.js';
 import { launchBrowser, newContext, screenshot, until, type Ctx, stepRunner } from '../support/browser.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
+import { ADMIN_PASSWORD } from '../support/harness.js';
 import { wireLeaks, type Blob } from '../support/scan.js';
 import { SHADOW_DESKTOP_RGB, startShadowServer, startXrdp, XRDP_DESKTOP_RGB, type ShadowServer, type Xrdp } from '../support/xrdp.js';
 
@@ -165,6 +166,27 @@ describe('browser RDP in Chromium (IronRDP web client, RDCleanPath door)', { tim
     const leaks = wireLeaks(await got.all(), { password: account.password });
     assert.deepEqual(leaks, [], 'no form of the password reached the browser');
     assert.ok(got.frames.length > 20, `the browser received RDP (${got.frames.length} frames)`);
+  });
+
+  it('the portal\'s "Open in browser" on an RDP launcher opens the session in a new tab (the recording notice first when the launcher records)', async () => {
+    const { c } = await context();
+    await step(async () => {
+      await c.page.goto('/');
+      await c.page.getByRole('heading', { name: 'Sign in' }).waitFor();
+      await c.page.getByLabel('Username', { exact: true }).fill('admin');
+      await c.page.getByLabel('Password', { exact: true }).fill(ADMIN_PASSWORD);
+      await c.page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await c.page.getByRole('heading', { name: 'My access', level: 1 }).waitFor();
+      const row = c.page.getByRole('row').filter({ hasText: 'xrdp-web' });
+      const [tab] = await Promise.all([c.context.waitForEvent('page'), row.locator('.launcher-row').first().getByRole('button', { name: 'Open in browser' }).click()]);
+      await until(async () => ['consent', 'connecting', 'connected'].includes((await phaseOf(tab)) ?? ''), 'the session page', 30_000);
+      if ((await phaseOf(tab)) === 'consent') await tab.getByRole('button', { name: 'Agree and connect' }).click();
+      await connected(tab, XRDP_DESKTOP_RGB);
+      assert.equal(new URL(tab.url()).pathname, '/rdp/session');
+      assert.equal(new URL(tab.url()).searchParams.get('ticket'), null);
+      await tab.getByRole('button', { name: 'Disconnect' }).click();
+      await until(async () => (await phaseOf(tab)) === 'ended', 'the tab to show the end', 20_000);
+    });
   });
 
   it('a wrong ticket and a used one are refused with an RDCleanPath error; the core audits why', async () => {
