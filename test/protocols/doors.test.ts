@@ -45,7 +45,7 @@ describe('the door contract', () => {
     assert.equal(web.admit(() => undefined), null, 'a door not yet started takes no connection');
     await set.start();
     const h = set.health();
-    assert.deepEqual(Object.keys(h), ['web-terminal', 'ssh', 'rdp', 'web-rdp']);
+    assert.deepEqual(Object.keys(h), ['web-terminal', 'ssh', 'rdp']);
     assert.equal(h.ssh?.listening, true);
     assert.equal(h.ssh?.port, ssh.port);
     assert.ok(ssh.port > 0 && rdp.port > 0 && ssh.port !== rdp.port);
