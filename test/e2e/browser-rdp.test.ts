@@ -87,7 +87,7 @@ describe('browser RDP in Chromium (IronRDP web client, RDCleanPath door)', { tim
 
   before(async () => {
     assert.ok(existsSync(join(UI_DIR, 'index.html')), 'the UI is built (npm run build)');
-    [gw, xrdp, browser] = await Promise.all([startGateway('sqlite'), startXrdp(), launchBrowser()]);
+    [gw, xrdp, browser] = await Promise.all([startGateway('sqlite'), startXrdp({ clipboard: true }), launchBrowser()]);
     const on = await admin('PATCH', '/api/v1/settings', { sessionConnector: true });
     assert.equal(on.status, 200, on.raw);
     xrdpSecret = await secret('xrdp-web', xrdp.port, account.username, account.password);
@@ -187,6 +187,78 @@ describe('browser RDP in Chromium (IronRDP web client, RDCleanPath door)', { tim
       await tab.getByRole('button', { name: 'Disconnect' }).click();
       await until(async () => (await phaseOf(tab)) === 'ended', 'the tab to show the end', 20_000);
     });
+  });
+
+  /** The xrdp session's X display (sesman names it when it starts the X server). */
+  const xrdpDisplay = () => {
+    const all = [...xrdp.sesmanLog().matchAll(/Starting X server on display (\d+)/g)];
+    return all.length ? `:${all[all.length - 1]![1]}` : null;
+  };
+  const xenv = () => ({ ...process.env, DISPLAY: xrdpDisplay() ?? '', XAUTHORITY: `${account.home}/.Xauthority` });
+  /** The target session's X clipboard (CLIPBOARD selection), read by a Tk client on its display. */
+  const targetClipboard = () =>
+    new Promise<string>((resolve) => {
+      const p = spawn('python3', ['-c', 'import tkinter\nr=tkinter.Tk()\nr.withdraw()\ntry:\n  print(r.clipboard_get(), end="")\nexcept Exception as e:\n  print("<none>", end="")'], { env: xenv(), stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      p.on('exit', () => resolve(out));
+      setTimeout(() => p.kill(), 8000).unref();
+    });
+  const clipboardLauncher = async (name: string, rdpClipboard: boolean) => {
+    const l = await admin('POST', '/api/v1/launchers', { name, type: 'session-connector', childType: 'rdp', gatewayHost: '127.0.0.1', gatewayPort: gw.rdpPort, options: { rdpClipboard } });
+    assert.equal(l.status, 201, l.raw);
+    const t = await admin('GET', '/api/v1/templates/windows-account');
+    const p = await admin('PATCH', '/api/v1/templates/windows-account', { launchers: [...t.body.launchers, l.body.id] });
+    assert.equal(p.status, 200, p.raw);
+    return l.body.id as string;
+  };
+  const pageClipboard = (page: Page, text?: string) =>
+    page.evaluate((t) => {
+      const nav = (globalThis as any).navigator;
+      return t === undefined ? nav.clipboard.readText() : nav.clipboard.writeText(t).then(() => t);
+    }, text) as Promise<string>;
+
+  it('clipboard text both ways when the launcher allows it; none when it denies it (the relay drops cliprdr)', async () => {
+    const allowed = await clipboardLauncher('rdp-clip-on', true);
+    const denied = await clipboardLauncher('rdp-clip-off', false);
+    const { c } = await context();
+    await c.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: gw.running.url });
+    let setter: ChildProcess | null = null;
+    await step(async () => {
+      await c.page.goto(`/rdp/session?ticket=${await launch(xrdpSecret, allowed)}&consent=1`);
+      await connected(c.page, XRDP_DESKTOP_RGB);
+      await c.page.bringToFront();
+      // Browser → target: the page's clipboard becomes the remote X clipboard.
+      await pageClipboard(c.page, 'gh-clip-from-browser-7');
+      await until(async () => (await targetClipboard()) === 'gh-clip-from-browser-7', 'the browser clipboard on the target', 30_000).catch(async (e) => {
+        const live = (await sessionsOf(xrdpSecret)).find((x) => x.status === 'live');
+        const notes = live ? (await textOf(live.id)).filter((i) => i.kind === 'event').map((i) => i.text.slice(0, 300)) : [];
+        throw new Error(`${(e as Error).message}\ntarget has ${JSON.stringify(await targetClipboard())} on ${xrdpDisplay()}\nnotes:\n${notes.join('\n')}\nxrdp:\n${xrdp.xrdpLog().split('\n').filter((l) => /chansrv|cliprdr|channel/i.test(l)).slice(-30).join('\n')}\nsesman:\n${xrdp.sesmanLog().split('\n').filter((l) => /chansrv/i.test(l)).slice(-10).join('\n')}\nbrowser: ${c.problems.join('\n')}`);
+      });
+      // Target → browser: a text copied on the remote desktop reaches the page's clipboard.
+      setter = spawn('python3', ['-c', 'import tkinter\nr=tkinter.Tk()\nr.withdraw()\nr.clipboard_clear()\nr.clipboard_append("gh-clip-from-target-8")\nr.update()\nr.after(60000, r.destroy)\nr.mainloop()'], { env: xenv(), stdio: 'ignore' });
+      await until(async () => (await pageClipboard(c.page)) === 'gh-clip-from-target-8', 'the target clipboard in the browser', 30_000);
+      await c.page.getByRole('button', { name: 'Disconnect' }).click();
+      await until(async () => (await phaseOf(c.page)) === 'ended', 'the page to end', 20_000);
+      (setter as ChildProcess | null)?.kill();
+      setter = null;
+
+      // Denied: the same page, the same browser clipboard; nothing crosses, and the session says why.
+      await pageClipboard(c.page, 'gh-clip-denied-9');
+      await c.page.goto(`/rdp/session?ticket=${await launch(xrdpSecret, denied)}&consent=1`);
+      await connected(c.page, XRDP_DESKTOP_RGB);
+      await c.page.bringToFront();
+      await pageClipboard(c.page, 'gh-clip-denied-10');
+      const live = (await sessionsOf(xrdpSecret)).find((x) => x.status === 'live');
+      assert.ok(live);
+      await until(async () => (await textOf(live.id)).some((i) => i.kind === 'event' && i.text.startsWith('rdp_channel_denied ') && i.text.includes('cliprdr')), 'the relay to drop cliprdr', 20_000);
+      for (let i = 0; i < 3; i++) {
+        const seen = await targetClipboard();
+        assert.ok(!seen.startsWith('gh-clip-denied'), `the target got ${seen}`);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      await c.page.getByRole('button', { name: 'Disconnect' }).click();
+    }).finally(() => (setter as ChildProcess | null)?.kill());
   });
 
   it('a wrong ticket and a used one are refused with an RDCleanPath error; the core audits why', async () => {

@@ -56,6 +56,12 @@ export async function startRdpClient(o: RdpClientOptions): Promise<RdpClient> {
   const ready = new Promise<UserInteraction>((resolve) => el.addEventListener('ready', (e) => resolve((e as CustomEvent<{ irgUserInteraction: UserInteraction }>).detail.irgUserInteraction), { once: true }));
   o.host.appendChild(el);
   const ui = await ready;
+  // The component sets its clipboard up right after "ready" (a permission query first) and
+  // offers the clipboard channel only once that is done: let it finish before connecting.
+  if (o.clipboard) {
+    await navigator.permissions?.query({ name: 'clipboard-read' as PermissionName }).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 50));
+  }
   ui.setEnableClipboard(o.clipboard);
   if (o.onWarning) ui.onWarningCallback(o.onWarning);
   const config = ui
