@@ -261,6 +261,23 @@ describe('browser RDP in Chromium (IronRDP web client, RDCleanPath door)', { tim
     }).finally(() => (setter as ChildProcess | null)?.kill());
   });
 
+  it('display: GUAC_WIDTH/GUAC_HEIGHT choose the desktop; a window smaller than the desktop scales it to fit', async () => {
+    const { c } = await context();
+    await step(async () => {
+      await c.page.goto(`/rdp/session?ticket=${await launch(xrdpSecret)}&consent=1&GUAC_WIDTH=1024&GUAC_HEIGHT=640&GUAC_DPI=96`);
+      const info = await connected(c.page, XRDP_DESKTOP_RGB);
+      assert.deepEqual([info.width, info.height], [1024, 640], 'the desktop asked for');
+      await c.page.setViewportSize({ width: 700, height: 500 });
+      const fitted = await until(async () => {
+        const i = await canvasInfo(c.page, XRDP_DESKTOP_RGB);
+        return i.cssWidth <= 700 && i.cssHeight <= 500 - 36 + 1 && i.cssWidth > 300 ? i : null;
+      }, 'the canvas scaled into the smaller window', 15_000);
+      assert.ok(Math.abs(fitted.cssWidth / fitted.cssHeight - 1024 / 640) < 0.02, 'the shape is kept');
+      await c.page.getByRole('button', { name: 'Disconnect' }).click();
+      await until(async () => (await phaseOf(c.page)) === 'ended', 'the page to end', 20_000);
+    });
+  });
+
   it('a wrong ticket and a used one are refused with an RDCleanPath error; the core audits why', async () => {
     const { c } = await context();
     await step(async () => {
