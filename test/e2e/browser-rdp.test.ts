@@ -298,7 +298,7 @@ describe('browser RDP in Chromium (IronRDP web client, RDCleanPath door)', { tim
     assert.ok(refused.includes('used'), refused.join(','));
   });
 
-  it('bytes that are not RDCleanPath are refused: a raw X.224 request, a text frame, junk DER, a request without TLS', async () => {
+  it('bytes that are not RDCleanPath are refused: a raw X.224 request, a text frame, junk DER, a request without TLS; a recording launcher without consent=1', async () => {
     const url = `${gw.running.url.replace('https', 'wss')}/api/v1/rdp/socket`;
     /** Sends frames, then collects what comes back until the socket closes. */
     const exchange = (frames: (Buffer | string)[]) =>
@@ -326,6 +326,13 @@ describe('browser RDP in Chromium (IronRDP web client, RDCleanPath door)', { tim
     assert.equal(decodePdu(noTls.got[0]!).error?.httpStatusCode, 400);
     const reasons = (await auditEvents('ticket.refused')).map((e) => e.details?.reason);
     assert.ok(reasons.includes('missing') && reasons.includes('tls_required'), reasons.join(','));
+    // The launcher records: without consent=1 on the socket the door refuses before redeeming (audited), and the ticket stays usable.
+    const unconsented = await launch(xrdpSecret);
+    const noConsent = await exchange([encodePdu({ destination: 'x', proxyAuth: unconsented, x224 })]);
+    assert.equal(decodePdu(noConsent.got[0]!).error?.httpStatusCode, 403);
+    assert.ok((await auditEvents('ticket.refused')).some((e) => e.details?.reason === 'consent_missing' && e.details?.door === 'web-rdp'));
+    const stillUsable = await admin('GET', `/api/v1/launch/rdp-file?ticket=${unconsented}`);
+    assert.equal(stillUsable.status, 200, stillUsable.raw);
   });
 
   describe('NLA target (FreeRDP shadow server)', () => {
