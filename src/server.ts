@@ -15,6 +15,7 @@ import { buildApp } from './web/app.js';
 import { SshDoor } from './protocols/ssh/server.js';
 import { RdpDoor, type RdpTap } from './protocols/rdp-door/server.js';
 import { WebTerminalDoor } from './protocols/web-terminal.js';
+import { WebRdpDoor } from './protocols/rdp-web/door.js';
 import { DoorSet } from './protocols/doors.js';
 import type { DoorHealth } from './protocols/door.js';
 import { RDP_RECORDED_TRAFFIC, RDP_RECORDING_FORMAT } from './protocols/rdp/recording/records.js';
@@ -91,8 +92,10 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const rdp = new RdpDoor({ host: config.bindHost, port: config.rdpPort, key: tls.key, cert: tls.cert, broker: core.launching, log, preauth, ...(opts.rdpTap ? { tap: opts.rdpTap } : {}) });
   // The browser terminal rides on the HTTPS server (declared below; asked only once running).
   const web = new WebTerminalDoor(() => app.server.listening);
-  const doors = new DoorSet([web, ssh, rdp]);
-  const app = await buildApp(core, { https: { key: tls.key, cert: tls.cert }, doors: () => ({ sshHostKeys: ssh.hostKeys.map((k) => k.publicLine) }), terminal: web });
+  // Browser RDP (IronRDP's web client over RDCleanPath) rides on the HTTPS server too.
+  const webRdp = new WebRdpDoor({ broker: core.launching, log, cert: tls.cert, served: () => app.server.listening });
+  const doors = new DoorSet([web, ssh, rdp, webRdp]);
+  const app = await buildApp(core, { https: { key: tls.key, cert: tls.cert }, doors: () => ({ sshHostKeys: ssh.hostKeys.map((k) => k.publicLine) }), terminal: web, rdpWeb: webRdp });
   const webGate = new PreauthGate('https', preauth, log);
   gateConnections(app.server as HttpsServer, webGate);
   await app.listen({ port: config.httpPort, host: config.bindHost });

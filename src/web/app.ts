@@ -19,6 +19,7 @@ import { registerStrictResponses } from './strict-responses.js';
 import { enforceContract } from './contract-route.js';
 import { api } from './contract/index.js';
 import type { WebTerminalDoor } from '../protocols/web-terminal.js';
+import type { WebRdpDoor } from '../protocols/rdp-web/door.js';
 import './types.js';
 
 export interface AppOptions {
@@ -27,6 +28,8 @@ export interface AppOptions {
   doors?: () => DoorInfo;
   /** The browser terminal door the server starts and closes with the others (default: one always open). */
   terminal?: WebTerminalDoor;
+  /** The browser RDP door (issue 14; default: one always open, without a certificate it refuses). */
+  rdpWeb?: WebRdpDoor;
 }
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -149,7 +152,7 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
 
   // Every API route is the contract's (src/web/contract): the same path, method and schemas.
   enforceContract(app);
-  await app.register(routes(core, opts.doors, opts.terminal));
+  await app.register(routes(core, opts.doors, opts.terminal, opts.rdpWeb));
   await registerUi(app);
   app.get('/api/openapi.json', { config: { auth: false }, schema: api.system.openapi.schema }, async () => app.swagger());
   return app;

@@ -10,6 +10,10 @@ export const UI_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..
 
 const NOT_BUILT = `<!doctype html><meta charset="utf-8"><title>Gatehouse</title><p>The browser app is not built. Run <code>npm run build</code> (npm install does it) and restart.</p>`;
 
+/** The browser RDP page (issue 14): IronRDP's WebAssembly ships as a data: URL that its loader fetches, so that page alone may fetch data: URLs. */
+const RDP_SESSION_PAGE = '/rdp/session';
+const RDP_PAGE_CSP = { 'content-security-policy': "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; connect-src 'self' data:; frame-ancestors 'none'; base-uri 'none'" };
+
 export async function registerUi(app: FastifyInstance): Promise<void> {
   const built = existsSync(join(UI_DIR, 'index.html'));
   // The app's own files are public (the sign-in page must load); routes added before this hook keep their settings.
@@ -27,7 +31,7 @@ export async function registerUi(app: FastifyInstance): Promise<void> {
     // HEAD answers like GET (status and headers), as HTTP requires and scanners check.
     const wantsPage = (req.method === 'GET' || req.method === 'HEAD') && !path.startsWith('/api/') && !path.startsWith('/oauth2/') && path !== '/healthz';
     if (!wantsPage) return reply.status(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${path}` } });
-    reply.headers({ ...securityHeaders, 'cache-control': 'no-cache' });
+    reply.headers({ ...securityHeaders, ...(path === RDP_SESSION_PAGE ? RDP_PAGE_CSP : {}), 'cache-control': 'no-cache' });
     if (!built) return reply.type('text/html; charset=utf-8').send(NOT_BUILT);
     return reply.type('text/html; charset=utf-8').sendFile('index.html');
   });

@@ -208,6 +208,9 @@ const TABLE: Record<string, Row> = {
   // TSplus-compatible logon tickets (seed 004): the logon-ticket RSA key is the administrators'
   'GET /api/v1/logon-tickets/key':                [Y, N, N, N],
   'POST /api/v1/logon-tickets/key/rotate':        [Y, N, N, N],
+  // browser RDP (issue 14): no sign-in, the launch ticket inside the first WebSocket message
+  // (RDCleanPath) is the authentication, as at the RDP door; a plain GET gets 426
+  'GET /api/v1/rdp/socket':                       PUBLIC,
 };
 
 interface Actor {
@@ -361,6 +364,7 @@ for (const kind of DB_KINDS) {
       'POST /api/v1/openpsm/starts/:id/password': async () => ({ method: 'POST', url: `/api/v1/openpsm/starts/${await psm.start(await psm.link())}/password`, body: { password: psm.master } }),
       'GET /api/v1/openpsm/starts/:id/terminal': async () => ({ method: 'GET', url: `/api/v1/openpsm/starts/${await psm.ready()}/terminal?cols=80&rows=24`, allowed: 426 }),
       'GET /api/v1/openpsm/end-notices': async () => ({ method: 'GET', url: '/api/v1/openpsm/end-notices' }),
+      'GET /api/v1/rdp/socket': async () => ({ method: 'GET', url: '/api/v1/rdp/socket?consent=1', allowed: 426 }),
       'GET /api/v1/settings': async () => ({ method: 'GET', url: '/api/v1/settings' }),
       'PATCH /api/v1/settings': async () => ({ method: 'PATCH', url: '/api/v1/settings', body: { lockoutMinutes: 15 } }),
       'POST /api/v1/admin/rotate-master-key': async () => ({ method: 'POST', url: '/api/v1/admin/rotate-master-key', body: {} }),

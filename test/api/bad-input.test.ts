@@ -302,6 +302,14 @@ const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
     // Logon tickets (seed 004): the TSplus-compatible paths are no API routes; their bad input is in test/api/logon-tickets.test.ts.
     'GET /api/v1/logon-tickets/key': {},
     'POST /api/v1/logon-tickets/key/rotate': {},
+    // Browser RDP: the ticket travels in the WebSocket (RDCleanPath), so the query only says consent.
+    'GET /api/v1/rdp/socket': {
+      public: true,
+      extra: [
+        { name: 'consent not one of its choices', url: '/api/v1/rdp/socket?consent=yes', expect: 400, code: 'invalid_request', mention: 'consent' },
+        { name: 'a ticket in the query', url: `/api/v1/rdp/socket?ticket=${'A'.repeat(32)}`, expect: 400, code: 'invalid_request', mention: 'additional properties' },
+      ],
+    },
     'GET /api/openapi.json': { public: true, extra: [{ name: 'junk query is ignored', url: '/api/openapi.json?format=%3Cx%3E&x=' + 'y'.repeat(4 * KIB), expect: 200 }, { name: 'NUL in the query', url: '/api/openapi.json?format=%00', expect: 400, code: 'invalid_request' }] },
     'GET /api/v1/settings': {},
     'PATCH /api/v1/settings': {

@@ -207,18 +207,19 @@ async function acquireXrdpLock(timeoutMs = 15 * 60_000): Promise<() => void> {
   }
 }
 
-export async function startXrdp(): Promise<Xrdp> {
+/** `clipboard`: the cliprdr channel on (xrdp-chansrv bridges it to the session's X clipboard); off by default. */
+export async function startXrdp(opts: { clipboard?: boolean } = {}): Promise<Xrdp> {
   ensureTargetAccount();
   const release = await acquireXrdpLock();
   try {
-    return await startXrdpLocked(release);
+    return await startXrdpLocked(release, opts);
   } catch (e) {
     release();
     throw e;
   }
 }
 
-async function startXrdpLocked(release: () => void): Promise<Xrdp> {
+async function startXrdpLocked(release: () => void, opts: { clipboard?: boolean }): Promise<Xrdp> {
   const dir = openTempDir('gatehouse-xrdp-');
   const { key, cert } = selfSignedCert(dir, 'xrdp-test-target');
   const port = await freePort();
@@ -255,7 +256,7 @@ async function startXrdpLocked(release: () => void): Promise<Xrdp> {
       'EnableSyslog=false',
       'EnableConsole=false',
       '[Channels]',
-      ...['rdpdr', 'rdpsnd', 'drdynvc', 'cliprdr', 'rail', 'xrdpvr', 'tcutils'].map((c) => `${c}=false`),
+      ...['rdpdr', 'rdpsnd', 'drdynvc', 'cliprdr', 'rail', 'xrdpvr', 'tcutils'].map((c) => `${c}=${c === 'cliprdr' && opts.clipboard ? 'true' : 'false'}`),
       '[Xvnc]',
       'name=Xvnc',
       'lib=libvnc.so',
@@ -307,6 +308,8 @@ async function startXrdpLocked(release: () => void): Promise<Xrdp> {
   );
   mkdirSync('/run/xrdp/sockdir', { recursive: true });
   chmodSync('/run/xrdp/sockdir', 0o1777);
+  // xrdp-chansrv runs as the session's user and makes its socket in sockdir: it must reach it.
+  if (opts.clipboard) chmodSync('/run/xrdp', 0o755);
   const read = (f: string) => () => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8') : '');
   const sesman = spawn('xrdp-sesman', ['--nodaemon', '--config', join(dir, 'sesman.ini')], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

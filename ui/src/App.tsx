@@ -7,10 +7,13 @@ import { Link, match, useLocation } from './router';
 import type { Permission } from './api-types';
 import { SignIn } from './pages/SignIn';
 import { MyAccess } from './pages/MyAccess';
+import { takeRdpPageParams } from './rdp-browser/params';
 
 // Everything but sign-in and My access loads on first use; xterm and asciinema-player
 // are in the terminal and recording chunks only.
 const Terminal = lazy(() => import('./pages/Terminal'));
+// The browser RDP page (issue 14): IronRDP's web client and its WASM load only here.
+const RdpSession = lazy(() => import('./rdp-browser/RdpSession'));
 const Watch = lazy(() => import('./pages/Watch'));
 const RecordingDetail = lazy(() => import('./pages/RecordingDetail'));
 const AccessRequests = lazy(() => import('./pages/AccessRequests').then((m) => ({ default: m.AccessRequests })));
@@ -150,7 +153,17 @@ function Gate() {
   return <Routed key={state.me.id} />;
 }
 
+/** Taken before anything renders: the page's ticket leaves the address bar at once. */
+const rdpParams = location.pathname === '/rdp/session' ? takeRdpPageParams() : null;
+
 export function App() {
+  // The browser RDP page needs no sign-in: its launch ticket is the authentication (like the RDP door's).
+  if (location.pathname === '/rdp/session')
+    return (
+      <Suspense fallback={<Loading label="Opening Remote Desktop…" />}>
+        <RdpSession params={rdpParams!} />
+      </Suspense>
+    );
   return (
     <AuthProvider>
       <FeedbackProvider>

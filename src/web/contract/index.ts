@@ -14,9 +14,10 @@ import { openpsm } from './openpsm.js';
 import { logonTickets } from './logon-tickets.js';
 import { folders, secrets, templates } from './vault.js';
 import { webservices } from './webservices.js';
+import { rdpWeb } from './rdp-web.js';
 import type { Route } from './route.js';
 
-export const api = { system, auth, directory, folders, templates, secrets, audit, launchers, launch, sessions, recordings, hostKeys, sshKeys, accessPolicies, accessRequests, personal, checkout, accounts, webservices, openpsm, accessLevels, logonTickets } as const;
+export const api = { system, auth, directory, folders, templates, secrets, audit, launchers, launch, sessions, recordings, hostKeys, sshKeys, accessPolicies, accessRequests, personal, checkout, accounts, webservices, openpsm, accessLevels, logonTickets, rdpWeb } as const;
 
 /** Every route of the contract, by "METHOD /path" (the server checks each registered route against it). */
 export const CONTRACT_ROUTES: ReadonlyMap<string, Route> = new Map(

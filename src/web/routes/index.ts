@@ -19,13 +19,15 @@ import { webservicesRoutes } from './webservices.js';
 import type { WebTerminalDoor } from '../../protocols/web-terminal.js';
 import { openpsmRoutes } from './openpsm.js';
 import { logonTicketRoutes } from './logon-tickets.js';
+import { rdpWebRoutes } from './rdp-web.js';
+import type { WebRdpDoor } from '../../protocols/rdp-web/door.js';
 
 export interface DoorInfo {
   sshHostKeys: string[];
 }
 
 export const routes =
-  (core: Core, doors: () => DoorInfo = () => ({ sshHostKeys: [] }), terminal?: WebTerminalDoor): FastifyPluginAsync =>
+  (core: Core, doors: () => DoorInfo = () => ({ sshHostKeys: [] }), terminal?: WebTerminalDoor, rdpWeb?: WebRdpDoor): FastifyPluginAsync =>
   async (app) => {
     await app.register(systemRoutes(core));
     await app.register(authRoutes(core));
@@ -45,4 +47,5 @@ export const routes =
     await app.register(webservicesRoutes(core), { prefix: '/api/v1' });
     await app.register(openpsmRoutes(core, terminal));
     await app.register(logonTicketRoutes(core));
+    await app.register(rdpWebRoutes(core, rdpWeb), { prefix: '/api/v1' });
   };

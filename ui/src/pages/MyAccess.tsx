@@ -100,6 +100,28 @@ export function MyAccess() {
     }
   };
 
+  /** Remote Desktop in a browser tab (issue 14): the tab opens with the click (a tab opened after an await is a blocked pop-up) and gets the ticket's page. */
+  const rdpBrowser = async (s: Secret, l: Launcher) => {
+    const tab = window.open('', '_blank');
+    patch(s.id, { busy: `${l.id}:rdp-web`, error: undefined });
+    try {
+      const r = await stepUp.run((totp) => launchForDoor(s.id, l.id, totp, rows[s.id]?.level || undefined));
+      if (!r) {
+        tab?.close();
+        return patch(s.id, { busy: undefined, error: 'You declined the recording: no session.' });
+      }
+      // consent=1 when nothing is left to agree to; a launcher that records is agreed to on the session page.
+      const q = new URLSearchParams({ ticket: r.ticket, ...(r.consent.required && !r.consent.given ? {} : { consent: '1' }) });
+      const url = `/rdp/session?${q}`;
+      if (tab) tab.location.href = url;
+      else location.assign(url);
+      patch(s.id, { busy: undefined });
+    } catch (e) {
+      tab?.close();
+      patch(s.id, { busy: undefined, error: errorText(e), needsRequest: needsRequest(e) });
+    }
+  };
+
   const loading = all.loading && !all.data;
   const canLaunch = me.can('launch');
 
@@ -149,6 +171,7 @@ export function MyAccess() {
                 rdpOk={rdpOk === true && !st.rdpMissing}
                 onCopy={(l) => void copyCommand(s, l)}
                 onRdp={(l) => void rdp(s, l)}
+                onRdpBrowser={(l) => void rdpBrowser(s, l)}
                 onClose={() => patch(s.id, { result: undefined, error: undefined })}
                 onLevel={(level) => patch(s.id, { level })}
                 checkout={
@@ -219,6 +242,7 @@ function AccessRow({
   rdpOk,
   onCopy,
   onRdp,
+  onRdpBrowser,
   onClose,
   onLevel,
   checkout,
@@ -233,6 +257,7 @@ function AccessRow({
   rdpOk: boolean;
   onCopy(l: Launcher): void;
   onRdp(l: Launcher): void;
+  onRdpBrowser(l: Launcher): void;
   onClose(): void;
   onLevel(level: string): void;
   /** The checkout state and action (exclusive use of the shared credential). */
@@ -277,9 +302,14 @@ function AccessRow({
                 <div className="launcher-row" key={l.id}>
                   {shown.length > 1 && <span className="launcher-name">{l.name}</span>}
                   {l.protocol === 'rdp' ? (
-                    <Button small icon="download" busy={st.busy === `${l.id}:rdp`} onClick={() => onRdp(l)}>
-                      Download .rdp
-                    </Button>
+                    <>
+                      <Button small icon="monitor" busy={st.busy === `${l.id}:rdp-web`} onClick={() => onRdpBrowser(l)} title={`Open a ${l.name} session in a new browser tab`}>
+                        Open in browser
+                      </Button>
+                      <Button small icon="download" busy={st.busy === `${l.id}:rdp`} onClick={() => onRdp(l)}>
+                        Download .rdp
+                      </Button>
+                    </>
                   ) : (
                     <>
                       <a className="btn btn-soft btn-sm" href={`/terminal/${encodeURIComponent(s.id)}/${encodeURIComponent(l.id)}${st.level ? `?level=${encodeURIComponent(st.level)}` : ''}`} target="_blank" rel="noopener" title={`Open a ${l.name} session in a new browser tab`}>
