@@ -15,6 +15,7 @@ import * as m007 from './migrations/007_target_accounts.js';
 import * as m008 from './migrations/008_jit_access_levels.js';
 import * as m009 from './migrations/009_webservices.js';
 import * as m010 from './migrations/010_openpsm.js';
+import * as m012 from './migrations/012_session_sharing.js';
 
 export type Db = Kysely<Database>;
 export type DbKind = 'sqlite' | 'postgres';
@@ -30,7 +31,7 @@ export interface Store {
 // int8 and numeric come back as strings by default; our bigints are epoch ms and sequence numbers.
 pg.types.setTypeParser(20, (v) => Number(v));
 
-const migrations: Record<string, Migration> = { '001_initial': m001, '002_sessions': m002, '003_session_node': m003, '004_access_policies': m004, '005_checkout': m005, '006_personal_credentials': m006, '007_target_accounts': m007, '008_jit_access_levels': m008, '009_webservices': m009, '010_openpsm': m010 };
+const migrations: Record<string, Migration> = { '001_initial': m001, '002_sessions': m002, '003_session_node': m003, '004_access_policies': m004, '005_checkout': m005, '006_personal_credentials': m006, '007_target_accounts': m007, '008_jit_access_levels': m008, '009_webservices': m009, '010_openpsm': m010, '012_session_sharing': m012 };
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
 export function openStore(opts: { dataDir: string; databaseUrl?: string }): Store {

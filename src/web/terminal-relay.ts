@@ -6,6 +6,9 @@
 // session's notices and termination, and one way to end. Frames: the client sends JSON
 // {type:'input', data} / {type:'resize', cols, rows}; the server sends binary terminal output
 // and JSON {type:'ready', sessionId} / {type:'end', reason} / {type:'error', message}.
+// Shared control (core/sessions/sharing.ts): joiners' input is written to the same target,
+// and the owner is sent {type:'join', event, requestId, user, text}; a request is answered
+// with the client frame {type:'join-answer', requestId, accept}.
 import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { SessionHandle, TerminalInfo } from '../core/broker.js';
@@ -106,6 +109,8 @@ export function relayTerminal(socket: WebSocket, req: RelayRequest, o: RelayOpti
       const { cols, rows } = terminalSize(f.cols, f.rows);
       target?.resize(cols, rows);
       handle?.resize(cols, rows);
+    } else if (f.type === 'join-answer' && typeof f.requestId === 'string' && f.requestId.length <= 128 && handle) {
+      void handle.answerJoin(f.requestId, f.accept === true);
     }
   });
   socket.on('close', () => finish('browser closed the connection'));
@@ -147,6 +152,9 @@ export function relayTerminal(socket: WebSocket, req: RelayRequest, o: RelayOpti
       h.input(d);
       target.write(d);
     }
+    const t = target;
+    h.onJoinInput((d) => t.write(d));
+    h.onJoin((e) => send({ type: 'join', event: e.type, requestId: e.requestId, user: e.user.username, text: e.text }));
   })().catch((err) => {
     req.log.error({ err: { message: (err as Error).message } }, `${o.what} failed`);
     fail('internal error; the server log has details');

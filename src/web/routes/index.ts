@@ -18,6 +18,7 @@ import { personalRoutes } from './personal.js';
 import { webservicesRoutes } from './webservices.js';
 import type { WebTerminalDoor } from '../../protocols/web-terminal.js';
 import { openpsmRoutes } from './openpsm.js';
+import { sharingRoutes } from './sharing.js';
 
 export interface DoorInfo {
   sshHostKeys: string[];
@@ -42,5 +43,6 @@ export const routes =
     await app.register(accessRoutes(core), { prefix: '/api/v1' });
     await app.register(personalRoutes(core), { prefix: '/api/v1' });
     await app.register(webservicesRoutes(core), { prefix: '/api/v1' });
+    await app.register(sharingRoutes(core, terminal), { prefix: '/api/v1' });
     await app.register(openpsmRoutes(core, terminal));
   };

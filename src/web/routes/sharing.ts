@@ -1,0 +1,79 @@
+// Shared control of live sessions over HTTP (contract: contract/sharing.ts; rules:
+// core/sessions/sharing.ts): join requests and their answers, invitations, kicks, the
+// caller's own joins, and the joiner's WebSocket terminal. The owner's side of a join (the
+// prompt in the session's window) rides on the owner's own terminal WebSocket
+// (web/terminal-relay.ts).
+import type { FastifyPluginAsync } from 'fastify';
+import type { WebSocket } from 'ws';
+import type { Core } from '../../core/core.js';
+import { AppError, normalizeIp } from '../../core/broker.js';
+import type { Principal } from '../../core/identity/principal.js';
+import type { Asker, Participant } from '../../core/sessions/sharing.js';
+import { WebTerminalDoor } from '../../protocols/web-terminal.js';
+import { api, type RouteTypes } from '../contract/index.js';
+import { addRoute, localPath } from '../contract-route.js';
+import { inputOf, parseFrame, sameOrigin } from '../terminal-relay.js';
+
+const askerOf = (p: Principal, ip: string): Asker => ({ userId: p.userId, username: p.username, ip: normalizeIp(ip), permissions: p.permissions });
+
+export const sharingRoutes =
+  (core: Core, door: WebTerminalDoor = WebTerminalDoor.open()): FastifyPluginAsync =>
+  async (app) => {
+    const { sharing } = core.sessions;
+    const s = api.sharing;
+    addRoute(app, s.request)(async (req, reply) => reply.code(201).send(await sharing.request(askerOf(req.principal!, req.ip), req.params.id)));
+    addRoute(app, s.invite)(async (req, reply) => reply.code(201).send(await sharing.invite(askerOf(req.principal!, req.ip), req.params.id, req.body.user)));
+    addRoute(app, s.list)(async (req) => ({ items: sharing.list(askerOf(req.principal!, req.ip), req.params.id) }));
+    addRoute(app, s.mine)(async (req) => ({ items: sharing.mine(req.principal!.userId) }));
+    addRoute(app, s.accept)(async (req) => sharing.answer(askerOf(req.principal!, req.ip), req.params.id, req.params.joinId, true));
+    addRoute(app, s.decline)(async (req) => sharing.answer(askerOf(req.principal!, req.ip), req.params.id, req.params.joinId, false));
+    addRoute(app, s.kick)(async (req) => sharing.kick(askerOf(req.principal!, req.ip), req.params.id, req.params.joinId));
+
+    // The joiner's terminal: a WebSocket route, registered directly with the contract's path and schema.
+    app.get<{ Params: RouteTypes<typeof s.terminal>['Params'] }>(localPath(app, s.terminal), { websocket: true, schema: s.terminal.schema }, (socket: WebSocket, req) => {
+      const send = (o: Record<string, unknown>) => socket.readyState === socket.OPEN && socket.send(JSON.stringify(o));
+      const fail = (message: string) => {
+        send({ type: 'error', message });
+        socket.close(1008, 'refused');
+      };
+      if (!sameOrigin(req.headers.origin, req.headers.host)) return fail('cross-origin terminal requests are refused');
+      const leaveDoor = door.admit(() => finish('gateway shutting down'));
+      if (!leaveDoor) return fail('the gateway is shutting down; try again later');
+      let participant: Participant | null = null;
+      let ended = false;
+      const finish = (reason: string) => {
+        if (ended) return;
+        ended = true;
+        leaveDoor();
+        send({ type: 'end', reason });
+        socket.close(1000, 'left the session');
+        participant?.leave();
+      };
+      socket.on('message', (raw, isBinary) => {
+        const f = parseFrame(raw, isBinary);
+        const data = f && inputOf(f);
+        if (data && participant && !ended) participant.input(data);
+      });
+      socket.on('close', () => finish('browser closed the connection'));
+      socket.on('error', () => finish('browser connection error'));
+      sharing
+        .attach(askerOf(req.principal!, req.ip), req.params.id, req.params.joinId, {
+          output: (d) => socket.readyState === socket.OPEN && socket.send(d, { binary: true }),
+          resize: (cols, rows) => send({ type: 'resize', cols, rows }),
+          end: (reason) => finish(reason),
+          onPending: () => send({ type: 'pending' }),
+        })
+        .then((p) => {
+          participant = p;
+          if (ended) return p.leave();
+          send({ type: 'ready', sessionId: p.join.sessionId, joinId: p.join.id, owner: p.join.owner.username, cols: p.size.cols, rows: p.size.rows });
+          if (p.backlog.length) socket.send(p.backlog, { binary: true });
+        })
+        .catch((e) => {
+          if (!(e instanceof AppError)) req.log.error({ err: { message: (e as Error).message } }, 'joining a session failed');
+          leaveDoor();
+          ended = true;
+          fail(e instanceof AppError ? e.message : 'internal error; the server log has details');
+        });
+    });
+  };
