@@ -1,7 +1,7 @@
 // Shared control of live SSH/Telnet sessions (issue 14 point 6; rules in
 // src/core/sessions/sharing.ts): join requests the owner answers, invitations, the joiner's
 // WebSocket terminal, leaving and kicking.
-import { body, errors, obj, str, text, time } from './schema.js';
+import { body, errors, obj, page, pageQuery, str, text, time } from './schema.js';
 import { route } from './route.js';
 
 export const JOIN_STATUSES = ['pending', 'accepted', 'declined', 'joined', 'left', 'kicked', 'ended'] as const;
@@ -21,7 +21,6 @@ export const joinSchema = obj({
   status: { type: 'string', enum: JOIN_STATUSES },
   createdAt: time,
 });
-const joinList = obj({ items: { type: 'array', items: joinSchema } });
 const sessionParams = { type: 'object', required: ['id'], additionalProperties: false, properties: { id: str(128) } } as const;
 const joinParams = { type: 'object', required: ['id', 'joinId'], additionalProperties: false, properties: { id: str(128), joinId: str(128) } } as const;
 
@@ -43,9 +42,10 @@ export const sharing = {
     tags: ['sessions'],
     summary: "A live session's join requests, invitations and joiners (its owner, or a session manager)",
     params: sessionParams,
-    response: { 200: joinList, ...errors },
+    querystring: pageQuery(),
+    response: { 200: page(joinSchema), ...errors },
   }),
-  mine: route('GET', '/api/v1/me/joins', { tags: ['sessions'], summary: 'Your open joins: invitations to take up, requests waiting for an answer, sessions you are in', response: { 200: joinList, ...errors } }),
+  mine: route('GET', '/api/v1/me/joins', { tags: ['sessions'], summary: 'Your open joins: invitations to take up, requests waiting for an answer, sessions you are in', querystring: pageQuery(), response: { 200: page(joinSchema), ...errors } }),
   accept: route('POST', '/api/v1/sessions/:id/joins/:joinId/accept', { tags: ['sessions'], summary: 'The session owner accepts a join request', params: joinParams, response: { 200: joinSchema, ...errors } }),
   decline: route('POST', '/api/v1/sessions/:id/joins/:joinId/decline', { tags: ['sessions'], summary: 'The session owner declines a join request', params: joinParams, response: { 200: joinSchema, ...errors } }),
   kick: route('POST', '/api/v1/sessions/:id/joins/:joinId/kick', {

@@ -7,11 +7,13 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { Core } from '../../core/core.js';
 import { AppError, normalizeIp } from '../../core/broker.js';
+import { notFound } from '../../core/errors.js';
 import type { Principal } from '../../core/identity/principal.js';
 import type { Asker, Participant } from '../../core/sessions/sharing.js';
 import { WebTerminalDoor } from '../../protocols/web-terminal.js';
 import { api, type RouteTypes } from '../contract/index.js';
 import { addRoute, localPath } from '../contract-route.js';
+import { pageOf } from '../paging.js';
 import { inputOf, parseFrame, sameOrigin } from '../terminal-relay.js';
 
 const askerOf = (p: Principal, ip: string): Asker => ({ userId: p.userId, username: p.username, ip: normalizeIp(ip), permissions: p.permissions });
@@ -21,16 +23,32 @@ export const sharingRoutes =
   async (app) => {
     const { sharing } = core.sessions;
     const s = api.sharing;
-    addRoute(app, s.request)(async (req, reply) => reply.code(201).send(await sharing.request(askerOf(req.principal!, req.ip), req.params.id)));
-    addRoute(app, s.invite)(async (req, reply) => reply.code(201).send(await sharing.invite(askerOf(req.principal!, req.ip), req.params.id, req.body.user)));
-    addRoute(app, s.list)(async (req) => ({ items: sharing.list(askerOf(req.principal!, req.ip), req.params.id) }));
-    addRoute(app, s.mine)(async (req) => ({ items: sharing.mine(req.principal!.userId) }));
+    /** A session id that names no session at all is 404 (one that has ended is the service's 409 not_live). */
+    const known = async (id: string) => {
+      if (!core.sessions.live.has(id)) await core.sessions.get(id);
+      return id;
+    };
+    addRoute(app, s.request)(async (req, reply) => reply.code(201).send(await sharing.request(askerOf(req.principal!, req.ip), await known(req.params.id))));
+    addRoute(app, s.invite)(async (req, reply) => reply.code(201).send(await sharing.invite(askerOf(req.principal!, req.ip), await known(req.params.id), req.body.user)));
+    addRoute(app, s.list)(async (req) => pageOf(sharing.list(askerOf(req.principal!, req.ip), await known(req.params.id)), req.query));
+    addRoute(app, s.mine)(async (req) => pageOf(sharing.mine(req.principal!.userId), req.query));
     addRoute(app, s.accept)(async (req) => sharing.answer(askerOf(req.principal!, req.ip), req.params.id, req.params.joinId, true));
     addRoute(app, s.decline)(async (req) => sharing.answer(askerOf(req.principal!, req.ip), req.params.id, req.params.joinId, false));
     addRoute(app, s.kick)(async (req) => sharing.kick(askerOf(req.principal!, req.ip), req.params.id, req.params.joinId));
 
-    // The joiner's terminal: a WebSocket route, registered directly with the contract's path and schema.
-    app.get<{ Params: RouteTypes<typeof s.terminal>['Params'] }>(localPath(app, s.terminal), { websocket: true, schema: s.terminal.schema }, (socket: WebSocket, req) => {
+    // The joiner's terminal: a WebSocket route. A plain GET (no upgrade) is answered in the
+    // uniform error shape: 404 for a session or join that is not the caller's, else 426.
+    type JoinTerminal = { Params: RouteTypes<typeof s.terminal>['Params'] };
+    app.route<JoinTerminal>({
+      method: 'GET',
+      url: localPath(app, s.terminal),
+      schema: s.terminal.schema,
+      handler: async (req) => {
+        await known(req.params.id);
+        if (!sharing.mine(req.principal!.userId).some((j) => j.id === req.params.joinId && j.sessionId === req.params.id)) throw notFound('join');
+        throw new AppError(426, 'upgrade_required', 'open this address as a WebSocket');
+      },
+      wsHandler: (socket: WebSocket, req) => {
       const send = (o: Record<string, unknown>) => socket.readyState === socket.OPEN && socket.send(JSON.stringify(o));
       const fail = (message: string) => {
         send({ type: 'error', message });
@@ -75,5 +93,6 @@ export const sharingRoutes =
           ended = true;
           fail(e instanceof AppError ? e.message : 'internal error; the server log has details');
         });
+      },
     });
   };
