@@ -70,34 +70,65 @@ export interface RelayOptions {
   what: string;
 }
 
-/** Pumps one browser terminal session between a WebSocket and its target until either ends. */
-export function relayTerminal(socket: WebSocket, req: RelayRequest, o: RelayOptions): void {
-  const send = (m: Record<string, unknown>) => socket.readyState === socket.OPEN && socket.send(JSON.stringify(m));
+export interface TerminalChannel {
+  send(m: Record<string, unknown>): void;
+  /** An error frame, then the socket closes (its close event ends the connection). */
+  fail(message: string): void;
+  /** Ends once: the door lets go, the client is told why, the socket closes, then `onEnd`. */
+  finish(reason: string): void;
+  readonly ended: boolean;
+}
+
+/**
+ * What every terminal WebSocket does first and last (the person's terminal here, a joiner's
+ * in routes/sharing.ts): refuse another origin, be admitted by the door (which ends it when
+ * the gateway stops), and end exactly once when the browser, the target or the core ends it.
+ * Null when refused (the client has been told).
+ */
+export function admitTerminal(socket: WebSocket, req: Pick<RelayRequest, 'origin' | 'host'>, door: WebTerminalDoor, closeText: string, onEnd: (reason: string) => void): TerminalChannel | null {
+  const send = (m: Record<string, unknown>) => void (socket.readyState === socket.OPEN && socket.send(JSON.stringify(m)));
   const fail = (message: string) => {
     send({ type: 'error', message });
     socket.close(1008, 'refused');
   };
-  if (!sameOrigin(req.origin, req.host)) return fail('cross-origin terminal requests are refused');
-  // A closed door (the gateway is stopping) takes no new terminal and ends those it still carries.
-  const leave = o.door.admit(() => finish('gateway shutting down'));
-  if (!leave) return fail('the gateway is shutting down; try again later');
+  if (!sameOrigin(req.origin, req.host)) return fail('cross-origin terminal requests are refused'), null;
+  const leave = door.admit(() => ch.finish('gateway shutting down'));
+  if (!leave) return fail('the gateway is shutting down; try again later'), null;
+  let ended = false;
+  const ch: TerminalChannel = {
+    send,
+    fail,
+    finish: (reason) => {
+      if (ended) return;
+      ended = true;
+      leave();
+      send({ type: 'end', reason });
+      socket.close(1000, closeText);
+      onEnd(reason);
+    },
+    get ended() {
+      return ended;
+    },
+  };
+  socket.on('close', () => ch.finish('browser closed the connection'));
+  socket.on('error', () => ch.finish('browser connection error'));
+  return ch;
+}
 
+/** Pumps one browser terminal session between a WebSocket and its target until either ends. */
+export function relayTerminal(socket: WebSocket, req: RelayRequest, o: RelayOptions): void {
   let handle: SessionHandle | null = null;
   let target: TerminalTarget | null = null;
-  let ended = false;
   const pending: Buffer[] = [];
-  const finish = (reason: string) => {
-    if (ended) return;
-    ended = true;
-    leave();
-    send({ type: 'end', reason });
-    socket.close(1000, 'session ended');
+  const ch = admitTerminal(socket, req, o.door, 'session ended', (reason) => {
     target?.close();
     void handle?.end(reason).catch((err) => req.log.error({ err: { message: (err as Error).message } }, 'session end failed'));
-  };
+  });
+  if (!ch) return;
+  const { send, fail, finish } = ch;
 
   socket.on('message', (raw, isBinary) => {
-    if (ended) return;
+    if (ch.ended) return;
     const f = parseFrame(raw, isBinary);
     if (!f) return;
     const data = inputOf(f);
@@ -113,18 +144,10 @@ export function relayTerminal(socket: WebSocket, req: RelayRequest, o: RelayOpti
       void handle.answerJoin(f.requestId, f.accept === true);
     }
   });
-  socket.on('close', () => finish('browser closed the connection'));
-  socket.on('error', () => finish('browser connection error'));
 
   void (async () => {
     const opened = await o.open();
-    if ('refused' in opened) {
-      if (!ended) {
-        ended = true;
-        leave();
-      }
-      return fail(opened.refused);
-    }
+    if ('refused' in opened) return fail(opened.refused);
     handle = opened;
     if (socket.readyState !== socket.OPEN) return void handle.end('browser left before the session started');
     // Not recordable (fail closed): the session is already terminated; say so in the error frame, then end.
@@ -132,7 +155,7 @@ export function relayTerminal(socket: WebSocket, req: RelayRequest, o: RelayOpti
     handle.onTerminate((reason) => finish(reason));
     // A notice (the approved access ends soon) is written to the terminal like output.
     handle.onNotice((text) => socket.readyState === socket.OPEN && socket.send(Buffer.from(`\r\n[gatehouse] ${text}\r\n`), { binary: true }));
-    if (ended) return;
+    if (ch.ended) return;
     try {
       target = await openTerminal(handle, o.term);
     } catch (e) {
@@ -140,7 +163,7 @@ export function relayTerminal(socket: WebSocket, req: RelayRequest, o: RelayOpti
       send({ type: 'error', message });
       return finish(e instanceof TerminalOpenError ? e.endReason : message);
     }
-    if (ended) return target.close();
+    if (ch.ended) return target.close();
     const h = handle;
     target.on('data', (d: Buffer) => {
       h.output(d);

@@ -14,7 +14,7 @@ import { WebTerminalDoor } from '../../protocols/web-terminal.js';
 import { api, type RouteTypes } from '../contract/index.js';
 import { addRoute, localPath } from '../contract-route.js';
 import { pageOf } from '../paging.js';
-import { inputOf, parseFrame, sameOrigin } from '../terminal-relay.js';
+import { admitTerminal, inputOf, parseFrame } from '../terminal-relay.js';
 
 const askerOf = (p: Principal, ip: string): Asker => ({ userId: p.userId, username: p.username, ip: normalizeIp(ip), permissions: p.permissions });
 
@@ -49,50 +49,32 @@ export const sharingRoutes =
         throw new AppError(426, 'upgrade_required', 'open this address as a WebSocket');
       },
       wsHandler: (socket: WebSocket, req) => {
-      const send = (o: Record<string, unknown>) => socket.readyState === socket.OPEN && socket.send(JSON.stringify(o));
-      const fail = (message: string) => {
-        send({ type: 'error', message });
-        socket.close(1008, 'refused');
-      };
-      if (!sameOrigin(req.headers.origin, req.headers.host)) return fail('cross-origin terminal requests are refused');
-      const leaveDoor = door.admit(() => finish('gateway shutting down'));
-      if (!leaveDoor) return fail('the gateway is shutting down; try again later');
-      let participant: Participant | null = null;
-      let ended = false;
-      const finish = (reason: string) => {
-        if (ended) return;
-        ended = true;
-        leaveDoor();
-        send({ type: 'end', reason });
-        socket.close(1000, 'left the session');
-        participant?.leave();
-      };
-      socket.on('message', (raw, isBinary) => {
-        const f = parseFrame(raw, isBinary);
-        const data = f && inputOf(f);
-        if (data && participant && !ended) participant.input(data);
-      });
-      socket.on('close', () => finish('browser closed the connection'));
-      socket.on('error', () => finish('browser connection error'));
-      sharing
-        .attach(askerOf(req.principal!, req.ip), req.params.id, req.params.joinId, {
-          output: (d) => socket.readyState === socket.OPEN && socket.send(d, { binary: true }),
-          resize: (cols, rows) => send({ type: 'resize', cols, rows }),
-          end: (reason) => finish(reason),
-          onPending: () => send({ type: 'pending' }),
-        })
-        .then((p) => {
-          participant = p;
-          if (ended) return p.leave();
-          send({ type: 'ready', sessionId: p.join.sessionId, joinId: p.join.id, owner: p.join.owner.username, cols: p.size.cols, rows: p.size.rows });
-          if (p.backlog.length) socket.send(p.backlog, { binary: true });
-        })
-        .catch((e) => {
-          if (!(e instanceof AppError)) req.log.error({ err: { message: (e as Error).message } }, 'joining a session failed');
-          leaveDoor();
-          ended = true;
-          fail(e instanceof AppError ? e.message : 'internal error; the server log has details');
+        let participant: Participant | null = null;
+        const ch = admitTerminal(socket, { origin: req.headers.origin, host: req.headers.host }, door, 'left the session', () => participant?.leave());
+        if (!ch) return;
+        const { send, fail, finish } = ch;
+        socket.on('message', (raw, isBinary) => {
+          const f = parseFrame(raw, isBinary);
+          const data = f && inputOf(f);
+          if (data && participant && !ch.ended) participant.input(data);
         });
+        sharing
+          .attach(askerOf(req.principal!, req.ip), req.params.id, req.params.joinId, {
+            output: (d) => socket.readyState === socket.OPEN && socket.send(d, { binary: true }),
+            resize: (cols, rows) => send({ type: 'resize', cols, rows }),
+            end: (reason) => finish(reason),
+            onPending: () => send({ type: 'pending' }),
+          })
+          .then((p) => {
+            participant = p;
+            if (ch.ended) return p.leave();
+            send({ type: 'ready', sessionId: p.join.sessionId, joinId: p.join.id, owner: p.join.owner.username, cols: p.size.cols, rows: p.size.rows });
+            if (p.backlog.length) socket.send(p.backlog, { binary: true });
+          })
+          .catch((e) => {
+            if (!(e instanceof AppError)) req.log.error({ err: { message: (e as Error).message } }, 'joining a session failed');
+            fail(e instanceof AppError ? e.message : 'internal error; the server log has details');
+          });
       },
     });
   };
