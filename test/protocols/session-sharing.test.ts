@@ -10,6 +10,7 @@ import { startSshd, type Sshd } from '../support/sshd.js';
 import { startTelnetd, type TelnetdHandle } from '../support/telnetd.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
 import { call, openTerm, signIn, type Browser, type Term } from '../support/web-term.js';
+import { clientFor, interactive, launch, PROMPT, sessionOf } from '../support/ssh-client.js';
 
 const PEOPLE = { olive: ['User'], audrey: ['Auditor'], bert: ['User'] } as const;
 
@@ -209,6 +210,34 @@ describe('shared control of browser terminal sessions', { timeout: 180_000 }, ()
       assert.equal((await call(gw, b.audrey, 'POST', `/api/v1/sessions/${sessionId}/join-requests`)).status, 409);
     } finally {
       await launcherOptions('ssh', { allowJoinRequests: true, allowJoinInvites: true });
+    }
+  });
+
+  it('a native SSH session: the owner reads a notice line and answers in the portal; the joiner types into the same shell', async () => {
+    const l = await launch(gw, sshSecret);
+    const p = interactive([...clientFor(gw, l.knownHosts).base(), `${l.ticket}@127.0.0.1`], { cols: 90, rows: 30 });
+    try {
+      await p.waitFor(PROMPT);
+      const sessionId = (await sessionOf(gw, sshSecret, 'live')).id as string;
+      const req = await call(gw, b.audrey, 'POST', `/api/v1/sessions/${sessionId}/join-requests`);
+      assert.equal(req.status, 201, JSON.stringify(req.body));
+      await p.waitFor(/\[gatehouse\] audrey asks to join this session \(shared control\): accept or decline it in the Gatehouse portal/);
+      assert.equal((await admin('POST', `/api/v1/sessions/${sessionId}/joins/${req.body.id}/accept`)).status, 200);
+      const joiner = joinTerm(b.audrey, sessionId, req.body.id);
+      await joiner.waitFor(() => joiner.messages.some((m) => m.type === 'ready'));
+      assert.equal(joiner.messages.find((m) => m.type === 'ready')!.cols, 90);
+      await p.waitFor(/audrey joined this session/);
+      joiner.ws.send(JSON.stringify({ type: 'input', data: 'echo native-join-$((6*7))\r' }));
+      await p.waitFor(/native-join-42/);
+      await joiner.waitFor(() => joiner.output().includes('native-join-42'));
+      p.write('exit\r');
+      await p.done;
+      await joiner.closed;
+      await ended(sessionId);
+      const cast = (await gw.running.app.inject({ method: 'GET', url: `/api/v1/recordings/${sessionId}`, headers: { authorization: `Bearer ${gw.adminToken}` } })).body;
+      assert.ok(cast.split('\n').some((l: string) => l.includes('echo native-join') && l.endsWith(',"audrey"]')));
+    } finally {
+      p.kill();
     }
   });
 
