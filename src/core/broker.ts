@@ -56,6 +56,22 @@ export interface TerminalInfo {
   term: string;
 }
 
+/** Who sent an input event: the session's owner or a person who joined it (shared control). */
+export interface InputAuthor {
+  id: string;
+  username: string;
+}
+
+/**
+ * What the owner's door is told about shared control of their session: someone asks to
+ * join (the door shows a prompt and answers with answerJoin), or someone joined, left, was
+ * kicked, or a request was answered/withdrawn. `text` is a one-line summary for doors that
+ * can only write text.
+ */
+export type JoinEvent =
+  | { type: 'request'; requestId: string; user: InputAuthor; text: string }
+  | { type: 'joined' | 'left' | 'kicked' | 'declined' | 'withdrawn'; requestId: string; user: InputAuthor; text: string };
+
 /** A registered, recorded session as the protocols see it. */
 export interface SessionHandle {
   readonly id: string;
@@ -69,7 +85,12 @@ export interface SessionHandle {
    */
   begin(term: TerminalInfo): boolean;
   output(data: Buffer): void;
-  input(data: Buffer): void;
+  /**
+   * Terminal input. `by` is who sent it when that is not the owner at this door (shared
+   * control): once someone has joined, every input event of the recording and every line of
+   * the keystroke log names its sender.
+   */
+  input(data: Buffer, by?: InputAuthor): void;
   /** Non-terminal input (stdin of an exec): counted, never recorded as keystrokes. */
   rawInput(data: Buffer): void;
   /** Bytes that are counted but not recorded (SFTP, port forwarding: their events are noted instead). */
@@ -99,6 +120,17 @@ export interface SessionHandle {
    */
   onNotice(cb: (text: string) => void): void;
   end(reason: string): Promise<void>;
+  /**
+   * Shared control: the door takes the input of people who joined this session to the
+   * target. The core has recorded and attributed it already (as `input(data, by)`); the
+   * door only writes it. A session whose door never registered this cannot be joined
+   * (requests and invites are refused with `not_shareable`).
+   */
+  onJoinInput(cb: (data: Buffer, by: InputAuthor) => void): void;
+  /** Shared control: what the owner is told (requests to answer, joins, leaves, kicks). */
+  onJoin(cb: (e: JoinEvent) => void): void;
+  /** The owner's answer to a join request, given at the door (the portal's route is the other way). False when the request is no longer pending. Audited. */
+  answerJoin(requestId: string, accept: boolean): Promise<boolean>;
 }
 
 export interface SessionBroker {

@@ -120,7 +120,10 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   const personal = new PersonalVault(store, audit, dir, settings, secrets);
   const launchers = new Launchers(store, audit, settings);
   const tickets = new Tickets(store);
-  const sessions = new Sessions(store, audit, log, join(config.dataDir, 'recordings'), loadNodeId(config.dataDir));
+  const sessions = new Sessions(store, audit, log, join(config.dataDir, 'recordings'), loadNodeId(config.dataDir), async (ref) => {
+    const u = (await dir.userByName(ref)) ?? (await dir.userRow(ref).catch(() => undefined));
+    return u ? { id: u.id, username: u.username, isApplication: !!u.isApplication, disabled: !u.enabled } : null;
+  });
   const health = new Health(store, sessions.recordingsDir, () => sessions.lastRecordingFailure, log);
   const sshKeys = new SshKeys(store, audit);
   const checkouts = new Checkouts(store, secrets, sessions, audit, log);

@@ -257,6 +257,8 @@ export interface SessionTextTable {
   at: number;
   kind: 'input' | 'command' | 'event';
   text: string;
+  /** Who typed the line (user name), in a shared session (migration 012); null otherwise. */
+  typedBy: string | null;
 }
 
 export interface HostKeysTable {

@@ -142,6 +142,17 @@ const TABLE: Record<string, Row> = {
   'GET /api/v1/sessions/:id':                    [Y, N, Y, N],
   'POST /api/v1/sessions/:id/terminate':         [Y, N, Y, N],
   'GET /api/v1/sessions/:id/live':               [Y, N, Y, N],
+  // shared control: asking to join someone's session needs join_sessions; the other rows act
+  // on the caller's own session (its owner decides) or the caller's own joins
+  'POST /api/v1/sessions/:id/join-requests':     [Y, N, Y, N],
+  'POST /api/v1/sessions/:id/invites':           [Y, Y, Y, Y],
+  'GET /api/v1/sessions/:id/joins':              [Y, Y, Y, Y],
+  'GET /api/v1/me/joins':                        [Y, Y, Y, Y],
+  'POST /api/v1/sessions/:id/joins/:joinId/accept':  [Y, Y, Y, Y],
+  'POST /api/v1/sessions/:id/joins/:joinId/decline': [Y, Y, Y, Y],
+  'POST /api/v1/sessions/:id/joins/:joinId/kick':    [Y, Y, Y, Y],
+  // the joiner's terminal is a WebSocket: a plain GET is answered 404 (not the caller's join) or 426 once allowed
+  'GET /api/v1/sessions/:id/joins/:joinId/terminal': [Y, Y, Y, Y],
   // recordings: view_recordings
   'GET /api/v1/recordings':                      [Y, N, Y, N],
   'GET /api/v1/recordings/:sessionId':           [Y, N, Y, N],
@@ -245,21 +256,27 @@ interface Fixtures {
   requesterToken: string;
 }
 
-/** A recorded session on a secret, started the way the SSH door starts one (the target is never contacted); ended unless `live`. */
-async function startSession(t: TestApp, userId: string, secretId: string, live: boolean): Promise<LiveSession> {
+/**
+ * A recorded session on a secret, started the way the SSH door starts one (the target is never
+ * contacted); ended unless `live`. `shared`: its launcher allows join requests and invites and
+ * its door takes joiners' input (shared control).
+ */
+async function startSession(t: TestApp, userId: string, secretId: string, live: boolean, shared = false): Promise<LiveSession> {
   const user = await t.core.dir.userRow(userId);
+  const launcher = await t.core.launchers.get('ssh');
   const plan = {
     sessionId: randomUUID(),
     user: { id: user.id, username: user.username },
     protocol: 'ssh' as const,
     target: { host: 'db1', port: 22 },
     credential: await t.core.secrets.credential(secretId),
-    launcher: await t.core.launchers.get('ssh'),
+    launcher: shared ? { ...launcher, options: { ...launcher.options, allowJoinRequests: true, allowJoinInvites: true } } : launcher,
   };
   const s = await t.core.sessions.start(plan, { clientIp: '127.0.0.1', door: 'ssh' });
   s.begin({ cols: 80, rows: 24, term: 'xterm' });
   s.input(Buffer.from('uptime\r'));
   s.output(Buffer.from('up 3 days\r\n'));
+  if (shared) s.onJoinInput(() => undefined);
   if (!live) await s.end('finished');
   return s;
 }
@@ -346,6 +363,18 @@ for (const kind of DB_KINDS) {
     };
     /** A session of the bootstrap administrator on the shared secret; ended unless `live`. */
     const mkSession = async (live: boolean) => startSession(t, (await admin('GET', '/api/v1/me')).id, fx.secretId, live);
+    /** A live, shareable session owned by `ownerId`. */
+    const mkShared = async (ownerId: string) => startSession(t, ownerId, fx.secretId, true, true);
+    /** A live shared session of `a` with a join of the bootstrap administrator: a pending request, or an invitation. */
+    const mkJoin = async (a: Actor, via: 'request' | 'invite') => {
+      const s = await mkShared(a.id);
+      const me = await admin('GET', '/api/v1/me');
+      const j =
+        via === 'request'
+          ? await t.core.sessions.sharing.request({ userId: me.id, username: me.username, ip: '127.0.0.1', permissions: new Set(['join_sessions']) }, s.id)
+          : await t.core.sessions.sharing.invite({ userId: a.id, username: a.username, ip: '127.0.0.1', permissions: new Set() }, s.id, me.id);
+      return `/api/v1/sessions/${s.id}/joins/${j.id}`;
+    };
 
     /** One valid call per route, run as `a`; throwaway targets are created first so destructive calls have something to act on. */
     const CALLS: Record<string, (a: Actor) => Promise<Call>> = {
@@ -505,6 +534,16 @@ for (const kind of DB_KINDS) {
       'GET /api/v1/sessions': async () => ({ method: 'GET', url: '/api/v1/sessions' }),
       'GET /api/v1/sessions/:id': async () => ({ method: 'GET', url: `/api/v1/sessions/${fx.sessionId}` }),
       'POST /api/v1/sessions/:id/terminate': async () => ({ method: 'POST', url: `/api/v1/sessions/${(await mkSession(true)).id}/terminate`, body: { reason: 'authorisation test' } }),
+      // Someone else's shared session (a fresh User's): the caller asks to join it.
+      'POST /api/v1/sessions/:id/join-requests': async () => ({ method: 'POST', url: `/api/v1/sessions/${(await mkShared((await freshActor('User')).id)).id}/join-requests` }),
+      'POST /api/v1/sessions/:id/invites': async (a) => ({ method: 'POST', url: `/api/v1/sessions/${(await mkShared(a.id)).id}/invites`, body: { user: 'admin' } }),
+      'GET /api/v1/sessions/:id/joins': async (a) => ({ method: 'GET', url: `/api/v1/sessions/${(await mkShared(a.id)).id}/joins` }),
+      'GET /api/v1/me/joins': async () => ({ method: 'GET', url: '/api/v1/me/joins' }),
+      'POST /api/v1/sessions/:id/joins/:joinId/accept': async (a) => ({ method: 'POST', url: `${await mkJoin(a, 'request')}/accept` }),
+      'POST /api/v1/sessions/:id/joins/:joinId/decline': async (a) => ({ method: 'POST', url: `${await mkJoin(a, 'request')}/decline` }),
+      'POST /api/v1/sessions/:id/joins/:joinId/kick': async (a) => ({ method: 'POST', url: `${await mkJoin(a, 'invite')}/kick` }),
+      // A join that is not the caller's: the plain GET answers 404 once authentication passed (the upgrade is test/protocols/session-sharing.test.ts's).
+      'GET /api/v1/sessions/:id/joins/:joinId/terminal': async (a) => ({ method: 'GET', url: `${await mkJoin(a, 'invite')}/terminal`, allowed: 404 }),
       'GET /api/v1/sessions/:id/live': async () => {
         const s = await mkSession(true);
         // End the session once the viewer is subscribed, so the event stream finishes.

@@ -45,21 +45,30 @@ for (const kind of DB_KINDS) {
       return r.body ? r.json() : undefined;
     };
 
-    /** A recorded, ended session in which `commands` were typed (the target is never contacted). */
-    const session = async (commands: string[]) => {
+    /**
+     * A recorded, ended session in which `commands` were typed (the target is never contacted);
+     * with `sharedBy`, a live one of that person into which they invite the administrator (shared control).
+     */
+    const session = async (commands: string[], sharedBy?: { id: string; username: string }) => {
+      const launcher = await t.core.launchers.get('ssh');
       const plan = {
         sessionId: randomUUID(),
-        user: { id: fx.userId, username: 'admin' },
+        user: sharedBy ?? { id: fx.userId, username: 'admin' },
         protocol: 'ssh' as const,
         target: { host: 'db1', port: 22 },
         credential: await t.core.secrets.credential(fx.secretId),
-        launcher: await t.core.launchers.get('ssh'),
+        launcher: sharedBy ? { ...launcher, options: { allowJoinInvites: true } } : launcher,
       };
       const s = await t.core.sessions.start(plan, { clientIp: '127.0.0.1', door: 'ssh' });
       s.begin({ cols: 80, rows: 24, term: 'xterm' });
       for (const c of commands) {
         s.input(Buffer.from(`${c}\r`));
         s.output(Buffer.from(`${c} output\r\n`));
+      }
+      if (sharedBy) {
+        s.onJoinInput(() => undefined);
+        await t.core.sessions.sharing.invite({ ...sharedBy, userId: sharedBy.id, ip: '127.0.0.1', permissions: new Set() }, s.id, fx.userId);
+        return s.id;
       }
       await s.end('finished');
       return s.id;
@@ -101,6 +110,10 @@ for (const kind of DB_KINDS) {
       }
       fx.sessionId = await session(['uptime', 'whoami', 'hostname']);
       await session(['uptime']);
+      // Two live sessions of another person who invited the administrator (GET /api/v1/me/joins).
+      const owner = await admin('POST', '/api/v1/users', { username: 'contract-owner', roles: ['User'] });
+      await session(['uptime'], { id: owner.id, username: 'contract-owner' });
+      await session(['uptime'], { id: owner.id, username: 'contract-owner' });
       // Two settled OpenPSM endsession notices (the list of GET /api/v1/openpsm/end-notices).
       for (const n of [1, 2]) {
         await t.core.store.db
@@ -109,7 +122,10 @@ for (const kind of DB_KINDS) {
           .execute();
       }
     });
-    after(async () => t?.close());
+    after(async () => {
+      await t?.core.sessions.endAll('test over');
+      await t?.close();
+    });
 
     it('every list route (every GET answering {items}) honours limit and offset, and refuses bad values with 400', async () => {
       const idFor: Record<string, string> = {
@@ -128,6 +144,8 @@ for (const kind of DB_KINDS) {
         'personal-credentials': fx.personalId,
         // OpenPSM start pages: no start exists here (GET answers 404; the page is no list).
         starts: 'no-such-start',
+        // Shared control: the joiner's terminal of no join (404; a WebSocket is no list).
+        joins: 'no-such-join',
       };
       const baseQuery: Record<string, string> = { '/api/v1/recordings': 'q=uptime' };
       const urlOf = (route: string) =>
@@ -164,6 +182,7 @@ for (const kind of DB_KINDS) {
         '/api/v1/folders',
         '/api/v1/groups',
         '/api/v1/launchers',
+        '/api/v1/me/joins',
         '/api/v1/me/personal-credentials',
         '/api/v1/me/ssh-keys',
         '/api/v1/openpsm/end-notices',

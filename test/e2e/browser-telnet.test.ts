@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { UI_DIR } from '../../src/web/ui.js';
 import { ensureLocalAccount } from '../support/accounts.js';
-import { launchBrowser, newContext, screenshot, screenshotDir, until, waitForTerminalText, type Ctx, stepRunner } from '../support/browser.js';
+import { launchBrowser, newContext, screenshot, screenshotDir, signInPortal, until, waitForTerminalText, type Ctx, stepRunner } from '../support/browser.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
 import { wireLeaks, type Blob } from '../support/scan.js';
 import { startTelnetd, type TelnetdHandle } from '../support/telnetd.js';
@@ -79,14 +79,7 @@ describe('browser Telnet session in Chromium', { timeout: 120_000 }, () => {
     return c;
   }
 
-  async function signIn(page: Page, username: string, password: string): Promise<void> {
-    await page.goto(url('/'));
-    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
-    await page.getByLabel('Username', { exact: true }).fill(username);
-    await page.getByLabel('Password', { exact: true }).fill(password);
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-    await page.getByRole('heading', { name: 'My access', level: 1 }).waitFor();
-  }
+  const signIn = signInPortal;
 
   before(async () => {
     assert.ok(existsSync(`${UI_DIR}/index.html`), 'the UI is built (npm run build)');

@@ -39,6 +39,16 @@ export async function newContext(browser: Browser, baseURL?: string): Promise<Ct
   return { context, page, problems };
 }
 
+/** Signs in on the portal's page (the context's base URL) and waits for My access. */
+export async function signInPortal(page: Page, username: string, password: string): Promise<void> {
+  await page.goto('/');
+  await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+  await page.getByLabel('Username', { exact: true }).fill(username);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.getByRole('heading', { name: 'My access', level: 1 }).waitFor();
+}
+
 let announced = false;
 
 /** The folder screenshots go to (printed once, so the test run shows where). */

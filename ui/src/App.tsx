@@ -15,6 +15,7 @@ const Terminal = lazy(() => import('./pages/Terminal'));
 // The browser RDP page (issue 14): IronRDP's web client and its WASM load only here.
 const RdpSession = lazy(() => import('./rdp-browser/RdpSession'));
 const Watch = lazy(() => import('./pages/Watch'));
+const JoinSession = lazy(() => import('./pages/JoinSession'));
 const RecordingDetail = lazy(() => import('./pages/RecordingDetail'));
 const AccessRequests = lazy(() => import('./pages/AccessRequests').then((m) => ({ default: m.AccessRequests })));
 const Personal = lazy(() => import('./pages/Personal').then((m) => ({ default: m.Personal })));
@@ -59,6 +60,7 @@ const ROUTES: Route[] = [
   { path: '/terminal/:secretId/:launcher', bare: true, render: (p) => <Terminal secretId={p.secretId!} launcher={p.launcher!} /> },
   { path: '/sessions/live', need: ['manage_sessions'], render: () => <LiveSessions /> },
   { path: '/sessions/live/:id', need: ['manage_sessions'], bare: true, render: (p) => <Watch id={p.id!} /> },
+  { path: '/sessions/join/:id/:joinId', bare: true, render: (p) => <JoinSession id={p.id!} joinId={p.joinId!} /> },
   { path: '/recordings', need: ['view_recordings'], render: () => <Recordings /> },
   { path: '/recordings/:id', need: ['view_recordings'], render: (p) => <RecordingDetail id={p.id!} /> },
   { path: '/admin/users', need: ['administer'], render: () => <Users /> },

@@ -20,6 +20,7 @@ export type {
   Group,
   HeartbeatResult,
   HostKey,
+  Join,
   Launcher,
   LauncherOptions,
   LaunchResponse,

@@ -10,6 +10,7 @@ export const PERMISSIONS = {
   audit: 'Read, export and verify the audit trail',
   manage_sessions: 'Watch live sessions and terminate them',
   webservices_impersonate: 'Web Services Impersonate: list and retrieve credentials on behalf of a user through the credential-provider API (an Endpoint Credential Manager)',
+  join_sessions: "Ask to join someone's live SSH/Telnet session (shared control; the owner accepts or declines, the launcher must allow join requests)",
 } as const;
 
 export type Permission = keyof typeof PERMISSIONS;
@@ -27,7 +28,7 @@ export interface BuiltinRole {
 export const BUILTIN_ROLES: BuiltinRole[] = [
   { id: 'administrator', name: 'Administrator', description: 'Everything, including every secret', permissions: [...PERMISSION_NAMES] },
   { id: 'user', name: 'User', description: 'Create own secrets and launch sessions on shared ones', permissions: ['manage_secrets', 'launch'] },
-  { id: 'auditor', name: 'Auditor', description: 'Audit trail, recordings and live sessions; no secret values', permissions: ['audit', 'view_recordings', 'manage_sessions'] },
+  { id: 'auditor', name: 'Auditor', description: 'Audit trail, recordings and live sessions; no secret values', permissions: ['audit', 'view_recordings', 'manage_sessions', 'join_sessions'] },
   { id: 'application', name: 'Application', description: 'API-only accounts (gateways, integrations); access comes from secret sharing', permissions: [] },
 ];
 

@@ -47,9 +47,10 @@ export class CastWriter {
     if (text) this.event(type, text);
   }
 
-  event(type: CastEventType, text: string): void {
+  /** `by`: the sender of an input event in a shared session (a fourth element; players read the first three). */
+  event(type: CastEventType, text: string, by?: string): void {
     if (this.file.isClosed) return;
-    const line = JSON.stringify([this.elapsed(), type, text]) + '\n';
+    const line = JSON.stringify(by === undefined ? [this.elapsed(), type, text] : [this.elapsed(), type, text, by]) + '\n';
     this.file.append(Buffer.from(line));
     this.onLine?.(line);
   }

@@ -14,7 +14,7 @@ const BACKLOG_BYTES = 4 * 1024 * 1024;
 const SCREEN_PROTOCOLS: ReadonlySet<string> = new Set(['rdp']);
 
 /** Event lines of a live session's recording so far (at most the last 4 MiB, whole lines). */
-function recordingBacklog(live: LiveSession): string[] {
+export function recordingBacklog(live: LiveSession): string[] {
   if (!live.cast) return [];
   live.cast.flush();
   const fd = openSync(live.cast.path, 'r');
@@ -59,6 +59,11 @@ export class LiveFeed {
 
   get sessionId(): string {
     return this.live.id;
+  }
+
+  /** The launcher's allowLiveSnooping (seed 003; left out = allowed). */
+  get snoopingAllowed(): boolean {
+    return this.live.plan.launcher.options.allowLiveSnooping !== false;
   }
 
   /** The session ended meanwhile: there is nothing to watch. */

@@ -1,7 +1,7 @@
 // One live session: recording, keystroke index, live-view subscribers, timers and the
 // terminate switch. Owned by the Sessions service; protocols see it as a SessionHandle.
 import { join } from 'node:path';
-import type { ConnectPlan, GraphicsHeader, SessionHandle, TerminalInfo } from '../broker.js';
+import type { ConnectPlan, GraphicsHeader, InputAuthor, JoinEvent, SessionHandle, TerminalInfo } from '../broker.js';
 import { CastWriter } from './asciicast.js';
 import { GHREC_FILE_EXTENSION } from './ghrec.js';
 import { GhrecWriter } from './ghrec-writer.js';
@@ -10,11 +10,20 @@ import { TypedLines } from './typed-text.js';
 
 export interface LiveHooks {
   recordingsDir: string;
-  onTextLines(sessionId: string, lines: { at: number; kind: 'command' | 'event'; text: string }[]): void;
+  /** `by`: who typed the line, once the session is shared (null: the owner, before anyone joined). */
+  onTextLines(sessionId: string, lines: { at: number; kind: 'command' | 'event'; text: string; by?: string | null }[]): void;
   onEnd(s: LiveSession, reason: string): Promise<void>;
   /** The recording could not be created ('open') or written ('write'); the session fails closed. */
   onRecordingFailed(s: LiveSession, stage: 'open' | 'write', err: Error): void;
   verifyHostKey(s: LiveSession, keyType: string, fingerprint: string): Promise<'pinned' | 'match' | 'mismatch'>;
+  /** The owner answered a join request at the door (shared control, sharing.ts). */
+  answerJoin(s: LiveSession, requestId: string, accept: boolean): Promise<boolean>;
+}
+
+/** A person who joined the session (shared control): what they are sent. */
+export interface JoinedView {
+  output(data: Buffer): void;
+  resize(cols: number, rows: number): void;
 }
 
 /** What the person is told when their session cannot be recorded (the exact error goes to the log and the audit trail). */
@@ -48,7 +57,15 @@ export class LiveSession implements SessionHandle {
   bytesIn = 0;
   bytesOut = 0;
   recordingPath: string | null = null;
-  private typed = new TypedLines();
+  /** The typed-text index's line buffers, one per person typing ('' = the owner at the door). */
+  private typed = new Map<string, TypedLines>([['', new TypedLines()]]);
+  /** Shared control: the door's way to the target for joiners' input, what the owner is told, who is watching. */
+  private readonly typedNames = new Map<string, string>();
+  private readonly joinInputs: ((data: Buffer, by: InputAuthor) => void)[] = [];
+  private readonly joinListeners: ((e: JoinEvent) => void)[] = [];
+  private readonly joined = new Set<JoinedView>();
+  /** Someone has joined: from then on every input event and typed line names its sender. */
+  shared = false;
   private subscribers = new Set<Subscriber>();
   private terminators: ((reason: string) => void)[] = [];
   private noticeListeners: ((text: string) => void)[] = [];
@@ -164,8 +181,7 @@ export class LiveSession implements SessionHandle {
 
   keystrokes(text: string): void {
     if (!text || !this.plan.launcher.recordKeystrokes) return;
-    const lines = this.typed.feed(text);
-    if (lines.length) this.hooks.onTextLines(this.id, lines.map((t) => ({ at: this.elapsed(), kind: 'command' as const, text: t })));
+    this.typedLines(text, undefined, this.elapsed());
   }
 
   /** Seconds since the recording (or the session) started. */
@@ -191,6 +207,7 @@ export class LiveSession implements SessionHandle {
   output(data: Buffer): void {
     this.bytesOut += data.length;
     this.cast?.data('o', data);
+    for (const j of this.joined) j.output(data);
   }
 
   rawOutput(data: Buffer): void {
@@ -207,13 +224,64 @@ export class LiveSession implements SessionHandle {
     this.binaryPending = 0;
   }
 
-  input(data: Buffer): void {
+  input(data: Buffer, by?: InputAuthor): void {
     this.bytesIn += data.length;
     this.touch();
     if (!this.plan.launcher.recordKeystrokes || !this.cast) return;
-    this.cast.data('i', data);
-    const lines = this.typed.feed(data.toString('utf8'));
-    if (lines.length) this.hooks.onTextLines(this.id, lines.map((text) => ({ at: this.cast!.elapsed(), kind: 'command' as const, text })));
+    // A shared session's input events carry their sender as a fourth element (asciicast v2
+    // players read the first three); the owner's name stands for input typed at the door.
+    if (this.shared) this.cast.event('i', data.toString('utf8'), (by ?? this.plan.user).username);
+    else this.cast.data('i', data);
+    this.typedLines(data.toString('utf8'), by, this.cast.elapsed());
+  }
+
+  /** Feeds typed text to its sender's line buffer; whole lines go to the index (with the sender once shared). */
+  private typedLines(text: string, by: InputAuthor | undefined, at: number): void {
+    const key = by && by.id !== this.plan.user.id ? by.id : '';
+    if (key) this.typedNames.set(key, by!.username);
+    let t = this.typed.get(key);
+    if (!t) this.typed.set(key, (t = new TypedLines()));
+    const lines = t.feed(text);
+    const who = this.shared ? (by ?? this.plan.user).username : null;
+    if (lines.length) this.hooks.onTextLines(this.id, lines.map((line) => ({ at, kind: 'command' as const, text: line, by: who })));
+  }
+
+  // ---- shared control (the rules are sharing.ts's; the session only carries the traffic)
+
+  onJoinInput(cb: (data: Buffer, by: InputAuthor) => void): void {
+    this.joinInputs.push(cb);
+  }
+
+  onJoin(cb: (e: JoinEvent) => void): void {
+    this.joinListeners.push(cb);
+  }
+
+  answerJoin(requestId: string, accept: boolean): Promise<boolean> {
+    return this.hooks.answerJoin(this, requestId, accept);
+  }
+
+  /** Whether a door takes joiners' input to the target (otherwise nobody can join). */
+  get shareable(): boolean {
+    return this.joinInputs.length > 0 && !this.ended && !this.terminated;
+  }
+
+  /** Tells the owner's door about shared control. */
+  joinEvent(e: JoinEvent): void {
+    for (const cb of this.joinListeners) cb(e);
+  }
+
+  /** A joiner's input: recorded and attributed, then written to the target by the door. */
+  joinedInput(data: Buffer, by: InputAuthor): void {
+    if (this.ended || this.terminated) return;
+    this.input(data, by);
+    for (const cb of this.joinInputs) cb(data, by);
+  }
+
+  /** A joiner starts receiving the output (the recording says who joined). */
+  attachJoined(view: JoinedView): () => void {
+    this.shared = true;
+    this.joined.add(view);
+    return () => void this.joined.delete(view);
   }
 
   traffic(bytesIn: number, bytesOut: number): void {
@@ -230,6 +298,7 @@ export class LiveSession implements SessionHandle {
   resize(cols: number, rows: number): void {
     this.size = { ...this.size, cols, rows };
     this.cast?.event('r', `${cols}x${rows}`);
+    for (const j of this.joined) j.resize(cols, rows);
   }
 
   note(kind: string, details: Record<string, unknown>): void {
@@ -283,10 +352,14 @@ export class LiveSession implements SessionHandle {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     if (this.maxTimer) clearTimeout(this.maxTimer);
     this.flushBinary();
-    if (this.plan.launcher.recordKeystrokes) {
-      const rest = this.typed.rest();
-      if (rest.length && (this.cast || this.ghrec)) this.hooks.onTextLines(this.id, rest.map((text) => ({ at: this.elapsed(), kind: 'command' as const, text })));
+    if (this.plan.launcher.recordKeystrokes && (this.cast || this.ghrec)) {
+      for (const [key, t] of this.typed) {
+        const rest = t.rest();
+        const by = !this.shared ? null : key === '' ? this.plan.user.username : (this.typedNames.get(key) ?? key);
+        if (rest.length) this.hooks.onTextLines(this.id, rest.map((text) => ({ at: this.elapsed(), kind: 'command' as const, text, by })));
+      }
     }
+    this.joined.clear();
     this.cast?.close();
     this.ghrec?.close();
     for (const s of this.subscribers) s('');

@@ -16,6 +16,7 @@ import { Keyframes } from './keyframes.js';
 import { LiveFeed } from './live-feed.js';
 import { LiveSession } from './live.js';
 import { sha256File, type GhrecTraffic } from './recording-repair.js';
+import { SessionSharing, type UserLookup } from './sharing.js';
 import { recoverInterrupted } from './recovery.js';
 
 /** What session-end listeners learn: the session, its user, its secret and the account it logged in as (a personal credential's may differ). */
@@ -75,6 +76,8 @@ export class Sessions {
   lastRecordingFailure: RecordingFailure | null = null;
   /** Told after a session has ended and its row is written (e.g. checkouts that end with their session). */
   private readonly endListeners: ((s: EndedSession) => Promise<void>)[] = [];
+  /** Shared control of live sessions (sharing.ts): join requests, invites, joiners, kicks. */
+  readonly sharing: SessionSharing;
 
   constructor(
     private readonly store: Store,
@@ -83,7 +86,11 @@ export class Sessions {
     readonly recordingsDir: string,
     /** This gateway node (node-id.ts); its sessions carry it. */
     readonly node: string,
-  ) {}
+    /** Finds the person an owner invites (by id or user name); without it nobody can be invited. */
+    findUser: UserLookup = async () => null,
+  ) {
+    this.sharing = new SessionSharing((id) => this.live.get(id), audit, findUser);
+  }
 
   async start(plan: ConnectPlan, ctx: { clientIp: string; door: string }): Promise<LiveSession> {
     await this.store.db
@@ -119,6 +126,11 @@ export class Sessions {
       onEnd: (sess, reason) => this.finish(sess, reason),
       onRecordingFailed: (sess, stage, err) => this.recordingFailed(sess, stage, err),
       verifyHostKey: (sess, keyType, fp) => this.verifyHostKey(sess, keyType, fp),
+      answerJoin: (sess, requestId, accept) =>
+        this.sharing.answer({ userId: sess.plan.user.id, username: sess.plan.user.username, ip: sess.clientIp }, sess.id, requestId, accept).then(
+          () => true,
+          () => false,
+        ),
     });
     this.live.set(s.id, s);
     await this.audit.record(
@@ -133,10 +145,10 @@ export class Sessions {
     return s;
   }
 
-  private index(sessionId: string, lines: { at: number; kind: 'command' | 'event'; text: string }[]): void {
+  private index(sessionId: string, lines: { at: number; kind: 'command' | 'event'; text: string; by?: string | null }[]): void {
     const run = async () => {
       let seq = this.textSeq.get(sessionId) ?? 0;
-      const rows = lines.map((l) => ({ sessionId, seq: ++seq, at: l.at, kind: l.kind, text: l.text.slice(0, 4096) }));
+      const rows = lines.map((l) => ({ sessionId, seq: ++seq, at: l.at, kind: l.kind, text: l.text.slice(0, 4096), typedBy: l.by ?? null }));
       this.textSeq.set(sessionId, seq);
       await this.store.db.insertInto('sessionText').values(rows).execute();
     };
@@ -156,6 +168,7 @@ export class Sessions {
 
   private async finish(s: LiveSession, reason: string): Promise<void> {
     this.live.delete(s.id);
+    this.sharing.ended(s.id);
     await this.textQueue;
     this.textSeq.delete(s.id);
     let sha: string | null = null;
@@ -296,7 +309,7 @@ export class Sessions {
     return path;
   }
 
-  async search(q: { q: string; limit: number; offset: number }): Promise<{ items: (SessionView & { matches: { at: number; kind: string; text: string }[] })[]; total: number }> {
+  async search(q: { q: string; limit: number; offset: number }): Promise<{ items: (SessionView & { matches: { at: number; kind: string; text: string; by: string | null }[] })[]; total: number }> {
     const pattern = `%${q.q.replace(/[\\%_]/g, (c) => '\\' + c)}%`;
     // Explicit ESCAPE: SQLite's LIKE has no default escape character, PostgreSQL's is the backslash.
     const op = sql.raw(this.store.kind === 'postgres' ? 'ilike' : 'like');
@@ -314,7 +327,7 @@ export class Sessions {
     for (const { sessionId } of page) {
       const matches = await this.store.db
         .selectFrom('sessionText')
-        .select(['at', 'kind', 'text'])
+        .select(['at', 'kind', 'text', 'typedBy as by'])
         .where('sessionId', '=', sessionId)
         .where(hit('text'))
         .orderBy('seq')
@@ -325,11 +338,11 @@ export class Sessions {
     return { items, total: ids.length };
   }
 
-  async text(id: string, page: { limit: number; offset: number }): Promise<{ items: { at: number; kind: string; text: string }[]; total: number }> {
+  async text(id: string, page: { limit: number; offset: number }): Promise<{ items: { at: number; kind: string; text: string; by: string | null }[]; total: number }> {
     await this.get(id);
     const base = this.store.db.selectFrom('sessionText').where('sessionId', '=', id);
     const [{ total }] = (await base.select((eb) => eb.fn.countAll<number>().as('total')).execute()) as [{ total: number }];
-    const items = await base.select(['at', 'kind', 'text']).orderBy('seq').limit(page.limit).offset(page.offset).execute();
+    const items = await base.select(['at', 'kind', 'text', 'typedBy as by']).orderBy('seq').limit(page.limit).offset(page.offset).execute();
     return { items, total: Number(total) };
   }
 }

@@ -252,6 +252,12 @@ export class SshConnection {
       for (const s of this.streams) if (this.ptyStreams.has(s)) told = safeWrite(s, noticeLine(text)) || told;
       this.heldNotice = told ? null : text;
     });
+    // Shared control: a text channel cannot show a prompt, so the owner reads one line per
+    // event and answers a join request in the portal (the session's row under Sessions).
+    h.onJoin((e) => {
+      const text = e.type === 'request' ? `${e.text}: accept or decline it in the Gatehouse portal (Sessions)` : e.text;
+      for (const s of this.streams) if (this.ptyStreams.has(s)) safeWrite(s, noticeLine(text));
+    });
   }
 
   private ensureTarget(h: SessionHandle): Promise<Client> {
@@ -400,6 +406,9 @@ export class SshConnection {
   }
 
   /** Relays one channel to the target's matching channel, reporting what passes to the session. */
+  /** The target channel joiners' input goes to (shared control). */
+  private joinTarget: ClientChannel | null = null;
+
   private relay(h: SessionHandle, kind: ChannelKind, stream: ServerChannel, ch: ClientChannel, hasPty: boolean): void {
     const sftp = kind === 'sftp' ? new SftpObserver((e) => h.note('sftp', { ...e })) : null;
     const r = new ChannelRelay(stream, ch, {
@@ -424,6 +433,11 @@ export class SshConnection {
     });
     this.relays.set(stream, r);
     r.start();
+    // Shared control: joiners type into the first interactive shell of the connection.
+    if (hasPty && kind === 'shell' && !this.joinTarget) {
+      this.joinTarget = ch;
+      h.onJoinInput((d) => void (this.joinTarget === ch && ch.writable && ch.write(d)));
+    }
   }
 
   /** Local port forwarding (`ssh -L`), when the launcher allows it: counted as traffic, each opening noted. */

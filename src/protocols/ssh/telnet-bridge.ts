@@ -24,6 +24,8 @@ export async function bridgeTelnet(h: SessionHandle, stream: ServerChannel, term
     h.input(d);
     tn.write(d);
   });
+  // Shared control: joiners' input (recorded and attributed by the core) goes to the same target.
+  h.onJoinInput((d) => tn.write(d));
   tn.once('close', () => endChannel(stream, null, { exitCode: 0 }));
   stream.on('close', () => tn.close());
   return tn;

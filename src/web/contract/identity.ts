@@ -4,7 +4,7 @@ import { body, bool, errors, idParams, noContent, nullableStr, nullableText, nul
 import { route } from './route.js';
 
 /** Role permissions (src/core/identity/permissions.ts describes each). */
-export const PERMISSION_NAMES = ['administer', 'manage_templates', 'manage_secrets', 'all_secrets', 'launch', 'view_recordings', 'audit', 'manage_sessions', 'webservices_impersonate'] as const;
+export const PERMISSION_NAMES = ['administer', 'manage_templates', 'manage_secrets', 'all_secrets', 'launch', 'view_recordings', 'audit', 'manage_sessions', 'webservices_impersonate', 'join_sessions'] as const;
 /** Token scopes. */
 export const SCOPE_NAMES = ['read', 'write', 'reveal', 'launch', 'admin', 'audit'] as const;
 

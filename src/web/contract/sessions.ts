@@ -26,6 +26,12 @@ const launcherOptions = {
   rdpPrinters: bool,
   /** Session Connector "RDS Server Credentials": the id of the secret a gateway node's application account fetches (session connector launchers only). */
   rdsServerCredentials: nullableStr(128),
+  /** Shared control (seed 003 names): auditors may watch the session live (left out = allowed). */
+  allowLiveSnooping: bool,
+  /** Shared control: people with join_sessions may ask to join; the owner accepts or declines (left out = not allowed). */
+  allowJoinRequests: bool,
+  /** Shared control: the owner may invite another person to join (left out = not allowed). */
+  allowJoinInvites: bool,
 } as const;
 export const launcherSchema = obj({
   id: text,
@@ -77,8 +83,8 @@ export const sessionSchema = obj({
   /** format: asciicast (terminal sessions, plays in asciinema) or ghrec-rdp (graphical, played by the RDP player). */
   recording: obj({ available: bool, sha256: nullableText, keystrokes: bool, format: { type: ['string', 'null'], enum: [...RECORDING_FORMATS, null] } }),
 });
-/** One line of a recording's typed-text index: seconds into the session, what kind of line, the text. */
-export const textLineSchema = obj({ at: num, kind: text, text });
+/** One line of a recording's typed-text index: seconds into the session, what kind of line, the text, who typed it in a shared session. */
+export const textLineSchema = obj({ at: num, kind: text, text, /** Who typed the line, once the session was shared (null otherwise). */ by: nullableText });
 export const searchHitSchema = obj({ ...sessionSchema.properties, matches: { type: 'array', items: textLineSchema } });
 /** A target's host key pinned to a secret on first use (firstSeen: epoch milliseconds). */
 export const hostKeySchema = obj({ secretId: text, host: text, port: int, keyType: text, fingerprint: text, firstSeen: int });

@@ -10,6 +10,7 @@ import type { personalCredentialSchema, vaultStatusSchema } from './personal.js'
 import type { errorSchema, page } from './schema.js';
 import type { accessRequestSchema, policySchema } from './access.js';
 import type { accessLevelSchema, usableLevelSchema } from './access-levels.js';
+import type { joinSchema } from './sharing.js';
 import type { accountSchema, heartbeatResultSchema, revealedVersionSchema, rotationResultSchema, versionSchema } from './accounts.js';
 
 export type Permission = (typeof PERMISSION_NAMES)[number];
@@ -48,6 +49,8 @@ export type LauncherOptions = Launcher['options'];
 export type LaunchResponse = Model<typeof launchSchema>;
 export type Session = Model<typeof sessionSchema>;
 export type TextLine = Model<typeof textLineSchema>;
+/** Shared control: one person's way into one live session. */
+export type Join = Model<typeof joinSchema>;
 export type SearchHit = Model<typeof searchHitSchema>;
 export type SshKey = Model<typeof sshKeySchema>;
 export type HostKey = Model<typeof hostKeySchema>;

@@ -21,6 +21,7 @@ import { openpsmRoutes } from './openpsm.js';
 import { logonTicketRoutes } from './logon-tickets.js';
 import { rdpWebRoutes } from './rdp-web.js';
 import type { WebRdpDoor } from '../../protocols/rdp-web/door.js';
+import { sharingRoutes } from './sharing.js';
 
 export interface DoorInfo {
   sshHostKeys: string[];
@@ -45,6 +46,7 @@ export const routes =
     await app.register(accessRoutes(core), { prefix: '/api/v1' });
     await app.register(personalRoutes(core), { prefix: '/api/v1' });
     await app.register(webservicesRoutes(core), { prefix: '/api/v1' });
+    await app.register(sharingRoutes(core, terminal), { prefix: '/api/v1' });
     await app.register(openpsmRoutes(core, terminal));
     await app.register(logonTicketRoutes(core));
     await app.register(rdpWebRoutes(core, rdpWeb), { prefix: '/api/v1' });

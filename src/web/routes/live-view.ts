@@ -16,6 +16,11 @@ export const liveViewRoutes =
         await core.sessions.get(req.params.id);
         return reply.code(409).send({ error: { code: 'not_live', message: 'session is not live; replay its recording instead' } });
       }
+      // The launcher's allowLiveSnooping (seed 003) off: nobody watches its sessions live.
+      if (!feed.snoopingAllowed) {
+        await core.audit.record(actorOf(req.principal, req.ip), { action: 'session.watch', outcome: 'failure', target: { type: 'session', id: feed.sessionId }, details: { reason: 'live_snooping_disallowed' } });
+        return reply.code(403).send({ error: { code: 'live_view_disallowed', message: 'the launcher of this session does not allow live viewing' } });
+      }
       await core.audit.record(actorOf(req.principal, req.ip), { action: 'session.watch', target: { type: 'session', id: feed.sessionId } });
       await feed.prepare(req.log);
       if (feed.ended) return reply.code(409).send({ error: { code: 'not_live', message: 'session is not live; replay its recording instead' } });

@@ -1,23 +1,22 @@
 // The OpenPSM start flow over HTTP (seed 003; rules in src/core/openpsm). Gateway side: GET
 // /start (checks the parameters, answers the seed's message or sends the person on to
-// /start/<id>), the start page's calls and its WebSocket terminal. IAM side: getcredential
+// /start/<id>), the start page's calls and its WebSocket terminal (web/terminal-relay.ts). IAM side: getcredential
 // and endsession under /api/services/v1/secureaccessgateway, and the /start redirect for one
 // of this node's secrets. Registered without a prefix: the contract holds full paths.
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { Core } from '../../core/core.js';
-import { normalizeIp, type SessionHandle } from '../../core/broker.js';
+import { normalizeIp } from '../../core/broker.js';
 import { AppError } from '../../core/errors.js';
 import { APP_KEY_HEADER } from '../../core/openpsm/iam-client.js';
 import type { GatewayAuth } from '../../core/openpsm/iam.js';
 import type { Mode } from '../../core/openpsm/params.js';
-import { openTerminal, TerminalOpenError } from '../../protocols/targets/open-terminal.js';
-import type { TerminalTarget } from '../../protocols/targets/terminal.js';
 import { WebTerminalDoor } from '../../protocols/web-terminal.js';
 import { api, type RouteTypes } from '../contract/index.js';
 import { addRoute, localPath } from '../contract-route.js';
 import { pageOf } from '../paging.js';
 import { errorPage, PAGE_HEADERS, PAGE_SCRIPT, startPage } from '../openpsm-page.js';
+import { relayTerminal, terminalSize } from '../terminal-relay.js';
 
 const open = { config: { auth: false } } as const;
 
@@ -26,14 +25,6 @@ const gatewayAuth = (req: FastifyRequest): GatewayAuth => {
   const m = typeof h === 'string' ? /^Bearer\s+(\S{1,4096})$/i.exec(h) : null;
   const k = req.headers[APP_KEY_HEADER];
   return { bearer: m?.[1] ?? null, applicationKey: typeof k === 'string' ? k : null, ip: normalizeIp(req.ip) };
-};
-
-const originHost = (origin: string): string | null => {
-  try {
-    return new URL(origin).host;
-  } catch {
-    return null;
-  }
 };
 
 export const openpsmRoutes =
@@ -74,80 +65,17 @@ export const openpsmRoutes =
         throw new AppError(426, 'upgrade_required', 'open this address as a WebSocket');
       },
       wsHandler: (socket: WebSocket, req) => {
-        const clientIp = normalizeIp(req.ip);
-        const send = (o: Record<string, unknown>) => socket.readyState === socket.OPEN && socket.send(JSON.stringify(o));
-        const fail = (message: string) => {
-          send({ type: 'error', message });
-          socket.close(1008, 'refused');
-        };
-        const origin = req.headers.origin;
-        if (origin && originHost(origin) !== req.headers.host) return fail('cross-origin terminal requests are refused');
-        const leave = door.admit(() => finish('gateway shutting down'));
-        if (!leave) return fail('the gateway is shutting down; try again later');
-        let handle: SessionHandle | null = null;
-        let target: TerminalTarget | null = null;
-        let ended = false;
-        const finish = (reason: string) => {
-          if (ended) return;
-          ended = true;
-          leave();
-          send({ type: 'end', reason });
-          socket.close(1000, 'session ended');
-          target?.close();
-          void handle?.end(reason).catch((err) => req.log.error({ err: { message: (err as Error).message } }, 'session end failed'));
-        };
-        socket.on('message', (raw, isBinary) => {
-          if (isBinary || ended || !target || !handle) return;
-          let msg: { type?: string; data?: unknown; cols?: unknown; rows?: unknown };
-          try {
-            msg = JSON.parse(raw.toString());
-          } catch {
-            return;
-          }
-          if (msg.type === 'input' && typeof msg.data === 'string' && msg.data.length <= 65536) {
-            const data = Buffer.from(msg.data, 'utf8');
-            handle.input(data);
-            target.write(data);
-          } else if (msg.type === 'resize' && typeof msg.cols === 'number' && typeof msg.rows === 'number') {
-            const cols = Math.min(1000, Math.max(10, Math.round(msg.cols)));
-            const rows = Math.min(500, Math.max(5, Math.round(msg.rows)));
-            target.resize(cols, rows);
-            handle.resize(cols, rows);
-          }
-        });
-        socket.on('close', () => finish('browser closed the connection'));
-        socket.on('error', () => finish('browser connection error'));
-        void (async () => {
-          try {
-            handle = await gateway.open(req.params.id, { clientIp });
-          } catch (e) {
-            leave();
-            ended = true;
-            return fail(e instanceof AppError ? e.message : 'the session could not be started');
-          }
-          if (socket.readyState !== socket.OPEN) return void handle.end('browser left before the session started');
-          const term = { cols: req.query.cols ?? 80, rows: req.query.rows ?? 24, term: 'xterm-256color' };
-          if (!handle.begin(term)) send({ type: 'error', message: 'the session could not be started; try again later' });
-          handle.onTerminate((reason) => finish(reason));
-          handle.onNotice((text) => socket.readyState === socket.OPEN && socket.send(Buffer.from(`\r\n[gatehouse] ${text}\r\n`), { binary: true }));
-          if (ended) return;
-          try {
-            target = await openTerminal(handle, term);
-          } catch (e) {
-            const message = e instanceof TerminalOpenError ? e.message : 'cannot reach the target';
-            send({ type: 'error', message });
-            return finish(e instanceof TerminalOpenError ? e.endReason : message);
-          }
-          if (ended) return target.close();
-          target.on('data', (d: Buffer) => {
-            handle!.output(d);
-            if (socket.readyState === socket.OPEN) socket.send(d, { binary: true });
-          });
-          target.on('close', (reason?: string) => finish(reason ?? 'the target closed the connection'));
-          send({ type: 'ready', sessionId: handle.id });
-        })().catch((err) => {
-          req.log.error({ err: { message: (err as Error).message } }, 'OpenPSM browser terminal failed');
-          fail('internal error; the server log has details');
+        relayTerminal(socket, { origin: req.headers.origin, host: req.headers.host, log: req.log }, {
+          door,
+          term: terminalSize(req.query.cols, req.query.rows),
+          what: 'OpenPSM browser terminal',
+          open: async () => {
+            try {
+              return await gateway.open(req.params.id, { clientIp: normalizeIp(req.ip) });
+            } catch (e) {
+              return { refused: e instanceof AppError ? e.message : 'the session could not be started' };
+            }
+          },
         });
       },
     });

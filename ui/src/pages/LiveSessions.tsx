@@ -1,13 +1,14 @@
 // Sessions running now, refreshed every few seconds; watch or terminate.
 import { useMemo, useState } from 'react';
-import { api } from '../api';
+import { api, errorText } from '../api';
+import { useMe } from '../auth';
 import { CardTable } from '../components/CardTable';
 import { ListShell } from '../components/ListShell';
 import { Badge, Button, Empty, PageHeader, SearchBox, useConfirm, useToast } from '../components/ui';
 import { bytes, dayOrTime, duration, PROTOCOL_LABELS } from '../format';
 import { useApi, useNow, useTitle } from '../hooks';
-import { Link } from '../router';
-import type { Page, Session } from '../api-types';
+import { Link, navigate } from '../router';
+import type { Join, Page, Session } from '../api-types';
 
 export function LiveSessions() {
   useTitle('Live sessions');
@@ -16,6 +17,7 @@ export function LiveSessions() {
   const toast = useToast();
   const confirm = useConfirm();
   const [search, setSearch] = useState('');
+  const me = useMe();
 
   const items = useMemo(() => {
     const all = sessions.data?.items ?? [];
@@ -40,6 +42,16 @@ export function LiveSessions() {
     if (r !== null) {
       toast('Session terminated');
       sessions.reload();
+    }
+  };
+
+  // Shared control: ask the owner; the join page waits for their answer.
+  const askToJoin = async (s: Session) => {
+    try {
+      const j = await api.post<Join>(`/sessions/${encodeURIComponent(s.id)}/join-requests`);
+      navigate(`/sessions/join/${encodeURIComponent(s.id)}/${encodeURIComponent(j.id)}`);
+    } catch (e) {
+      toast(errorText(e), 'error');
     }
   };
 
@@ -133,6 +145,11 @@ export function LiveSessions() {
                   <Link className="btn btn-sm btn-primary" to={`/sessions/live/${encodeURIComponent(s.id)}`}>
                     Watch
                   </Link>
+                  {me.can('join_sessions') && s.user.id !== me.id && s.protocol !== 'rdp' && (
+                    <Button small onClick={() => void askToJoin(s)}>
+                      Ask to join
+                    </Button>
+                  )}
                   <Button small variant="danger" onClick={() => void terminate(s)}>
                     Terminate
                   </Button>

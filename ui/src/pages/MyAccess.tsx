@@ -12,6 +12,7 @@ import { useApi, useSearchQuery, useTitle } from '../hooks';
 import { downloadUrl, launchersFor, launchForDoor, rdpAvailable } from '../launch';
 import type { CheckoutStatus, Folder, Launcher, LaunchResponse, Page, Secret, Session, Template, UsableAccessLevel } from '../api-types';
 import { CheckoutControl } from '../components/CheckoutControl';
+import { JoinInvitations } from '../components/JoinInvitations';
 import { useStepUp } from '../components/StepUpDialog';
 import './MyAccess.css';
 
@@ -129,6 +130,7 @@ export function MyAccess() {
     <div className="page">
       {stepUp.dialog}
       <PageHeader title="My access" subtitle="Systems you can reach through Gatehouse. Credentials stay in the vault: Gatehouse signs you in on the target." />
+      <JoinInvitations />
       {!canLaunch && all.data && all.data.total > 0 && (
         <Alert kind="info">You can see these entries but not open sessions: none of your roles has the launch permission.</Alert>
       )}

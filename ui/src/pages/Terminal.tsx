@@ -41,6 +41,9 @@ export default function Terminal({ secretId, launcher }: { secretId: string; lau
   const box = useRef<HTMLDivElement>(null);
   const termRef = useRef<XTerm | null>(null);
   const wsRef = useRef<WebSocket | null>(null);
+  // Shared control: this session's id, and the join requests waiting for an answer.
+  const [sessionId, setSessionId] = useState<string | null>(null);
+  const [requests, setRequests] = useState<{ requestId: string; user: string }[]>([]);
   const phaseRef = useRef(phase);
   phaseRef.current = phase;
   useTitle(secret ? `${secret.name} · ${launcherName}` : 'Terminal');
@@ -134,7 +137,7 @@ export default function Terminal({ secretId, launcher }: { secretId: string; lau
           term.write(new Uint8Array(ev.data));
           return;
         }
-        let msg: { type?: string; reason?: string; message?: string };
+        let msg: { type?: string; reason?: string; message?: string; sessionId?: string; event?: string; requestId?: string; user?: string; text?: string };
         try {
           msg = JSON.parse(String(ev.data));
         } catch {
@@ -143,7 +146,15 @@ export default function Terminal({ secretId, launcher }: { secretId: string; lau
         }
         if (msg.type === 'ready') {
           setPhase({ kind: 'connected' });
+          setSessionId(msg.sessionId ?? null);
           term.focus();
+        } else if (msg.type === 'join') {
+          const { requestId = '', user = '' } = msg;
+          if (msg.event === 'request') setRequests((r) => [...r.filter((x) => x.requestId !== requestId), { requestId, user }]);
+          else {
+            setRequests((r) => r.filter((x) => x.requestId !== requestId));
+            if (msg.text) toast(msg.text, 'info');
+          }
         } else if (msg.type === 'end') {
           // An error already explains the end; keep it on screen.
           if (!settled) setPhase({ kind: 'ended', reason: msg.reason || 'the session ended' });
@@ -168,6 +179,25 @@ export default function Terminal({ secretId, launcher }: { secretId: string; lau
       };
     });
   }
+
+  const answerJoin = (requestId: string, accept: boolean) => {
+    const ws = wsRef.current;
+    if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'join-answer', requestId, accept }));
+    setRequests((r) => r.filter((x) => x.requestId !== requestId));
+    termRef.current?.focus();
+  };
+  const invite = async () => {
+    if (!sessionId) return;
+    const r = await confirm({
+      title: 'Invite someone to this session',
+      body: 'They can then join from My access: they see the terminal and can type; what they type is recorded under their name.',
+      input: { label: 'User name', placeholder: 'e.g. alice', required: true },
+      confirmLabel: 'Invite',
+      action: (user) => api.post(`/sessions/${encodeURIComponent(sessionId)}/invites`, { user }),
+    });
+    if (r !== null) toast('Invitation sent');
+    termRef.current?.focus();
+  };
 
   const decline = async (r: LaunchResponse) => {
     setPhase({ kind: 'declining', r });
@@ -269,6 +299,11 @@ export default function Terminal({ secretId, launcher }: { secretId: string; lau
               </Button>
             </>
           )}
+          {phase.kind === 'connected' && sessionId && (
+            <Button small variant="ghost" icon="user" onClick={() => void invite()} title="Invite someone to join this session">
+              Invite
+            </Button>
+          )}
           {(phase.kind === 'connected' || phase.kind === 'connecting') && (
             <Button small variant="ghost" icon="x" onClick={disconnect} aria-label="Disconnect" title="Disconnect">
               Disconnect
@@ -331,6 +366,21 @@ export default function Terminal({ secretId, launcher }: { secretId: string; lau
       )}
       {showTerminal && (
         <div className="term-stage">
+          {phase.kind === 'connected' &&
+            requests.map((r) => (
+              <div key={r.requestId} className="term-banner term-banner-info" role="alertdialog" aria-label={`${r.user} asks to join`}>
+                <Icon name="info" />
+                <span>
+                  <strong>{r.user}</strong> asks to join this session: they would see it and could type.
+                </span>
+                <Button small onClick={() => answerJoin(r.requestId, false)}>
+                  Decline
+                </Button>
+                <Button small variant="primary" onClick={() => answerJoin(r.requestId, true)}>
+                  Accept
+                </Button>
+              </div>
+            ))}
           {phase.kind === 'ended' && (
             <div className="term-banner term-banner-info" role="status">
               <Icon name="info" />

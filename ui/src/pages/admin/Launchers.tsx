@@ -76,6 +76,8 @@ export function LauncherEdit({ id }: { id: string }) {
   const [telnet, setTelnet] = useState({ telnetLoginPrompt: '', telnetPasswordPrompt: '', telnetFailurePattern: '' });
   const [redirect, setRedirect] = useState({ rdpClipboard: true, rdpDrives: true, rdpPrinters: true });
   const [rdsCredentials, setRdsCredentials] = useState('');
+  // Shared control (seed 003 names): left out = live view allowed, joins not allowed.
+  const [sharing, setSharing] = useState({ allowLiveSnooping: true, allowJoinRequests: false, allowJoinInvites: false });
   const secrets = useApi<Page<Secret>>('/secrets?limit=500');
 
   useEffect(() => {
@@ -96,6 +98,7 @@ export function LauncherEdit({ id }: { id: string }) {
     // Left out = allowed.
     setRedirect({ rdpClipboard: l.options.rdpClipboard !== false, rdpDrives: l.options.rdpDrives !== false, rdpPrinters: l.options.rdpPrinters !== false });
     setRdsCredentials(l.options.rdsServerCredentials ?? '');
+    setSharing({ allowLiveSnooping: l.options.allowLiveSnooping !== false, allowJoinRequests: l.options.allowJoinRequests === true, allowJoinInvites: l.options.allowJoinInvites === true });
   }, [launcher.data]);
 
   const l = launcher.data;
@@ -109,6 +112,7 @@ export function LauncherEdit({ id }: { id: string }) {
     if (consentText.trim()) options.consentText = consentText.trim();
     if (protocol === 'telnet') for (const [k, v] of Object.entries(telnet)) if (v.trim()) options[k] = v.trim();
     if (protocol === 'rdp') Object.assign(options, redirect);
+    Object.assign(options, sharing);
     const body: Record<string, unknown> = {
       active,
       record,
@@ -182,6 +186,13 @@ export function LauncherEdit({ id }: { id: string }) {
           <Field label="Consent text" hint="Leave empty for the standard notice.">
             <textarea className="input" rows={4} value={consentText} onChange={(e) => setConsentText(e.target.value)} maxLength={4000} placeholder="This session will be recorded: the screen output and your keystrokes are kept and may be reviewed by auditors. Continue only if you agree." />
           </Field>
+        </Card>
+        <Card title="Live view and shared control" description="Who besides the person may see or type into a running session. Every watch, join, leave and kick is audited.">
+          <div className="stack-sm">
+            <Switch label={sharing.allowLiveSnooping ? 'Live view: auditors may watch' : 'Live view: not allowed'} checked={sharing.allowLiveSnooping} onChange={(v) => setSharing({ ...sharing, allowLiveSnooping: v })} />
+            <Switch label={sharing.allowJoinRequests ? 'Join requests: allowed (the person accepts or declines)' : 'Join requests: not allowed'} checked={sharing.allowJoinRequests} onChange={(v) => setSharing({ ...sharing, allowJoinRequests: v })} />
+            <Switch label={sharing.allowJoinInvites ? 'Invitations: the person may invite others' : 'Invitations: not allowed'} checked={sharing.allowJoinInvites} onChange={(v) => setSharing({ ...sharing, allowJoinInvites: v })} />
+          </div>
         </Card>
         {protocol === 'rdp' && (
           <Card title="Redirection" description="What the person's computer may share with the remote desktop. The .rdp file asks the client, and the gateway enforces it whatever the client does.">

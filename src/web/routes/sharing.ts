@@ -1,0 +1,80 @@
+// Shared control of live sessions over HTTP (contract: contract/sharing.ts; rules:
+// core/sessions/sharing.ts): join requests and their answers, invitations, kicks, the
+// caller's own joins, and the joiner's WebSocket terminal. The owner's side of a join (the
+// prompt in the session's window) rides on the owner's own terminal WebSocket
+// (web/terminal-relay.ts).
+import type { FastifyPluginAsync } from 'fastify';
+import type { WebSocket } from 'ws';
+import type { Core } from '../../core/core.js';
+import { AppError, normalizeIp } from '../../core/broker.js';
+import { notFound } from '../../core/errors.js';
+import type { Principal } from '../../core/identity/principal.js';
+import type { Asker, Participant } from '../../core/sessions/sharing.js';
+import { WebTerminalDoor } from '../../protocols/web-terminal.js';
+import { api, type RouteTypes } from '../contract/index.js';
+import { addRoute, localPath } from '../contract-route.js';
+import { pageOf } from '../paging.js';
+import { admitTerminal, inputOf, parseFrame } from '../terminal-relay.js';
+
+const askerOf = (p: Principal, ip: string): Asker => ({ userId: p.userId, username: p.username, ip: normalizeIp(ip), permissions: p.permissions });
+
+export const sharingRoutes =
+  (core: Core, door: WebTerminalDoor = WebTerminalDoor.open()): FastifyPluginAsync =>
+  async (app) => {
+    const { sharing } = core.sessions;
+    const s = api.sharing;
+    /** A session id that names no session at all is 404 (one that has ended is the service's 409 not_live). */
+    const known = async (id: string) => {
+      if (!core.sessions.live.has(id)) await core.sessions.get(id);
+      return id;
+    };
+    addRoute(app, s.request)(async (req, reply) => reply.code(201).send(await sharing.request(askerOf(req.principal!, req.ip), await known(req.params.id))));
+    addRoute(app, s.invite)(async (req, reply) => reply.code(201).send(await sharing.invite(askerOf(req.principal!, req.ip), await known(req.params.id), req.body.user)));
+    addRoute(app, s.list)(async (req) => pageOf(sharing.list(askerOf(req.principal!, req.ip), await known(req.params.id)), req.query));
+    addRoute(app, s.mine)(async (req) => pageOf(sharing.mine(req.principal!.userId), req.query));
+    addRoute(app, s.accept)(async (req) => sharing.answer(askerOf(req.principal!, req.ip), req.params.id, req.params.joinId, true));
+    addRoute(app, s.decline)(async (req) => sharing.answer(askerOf(req.principal!, req.ip), req.params.id, req.params.joinId, false));
+    addRoute(app, s.kick)(async (req) => sharing.kick(askerOf(req.principal!, req.ip), req.params.id, req.params.joinId));
+
+    // The joiner's terminal: a WebSocket route. A plain GET (no upgrade) is answered in the
+    // uniform error shape: 404 for a session or join that is not the caller's, else 426.
+    type JoinTerminal = { Params: RouteTypes<typeof s.terminal>['Params'] };
+    app.route<JoinTerminal>({
+      method: 'GET',
+      url: localPath(app, s.terminal),
+      schema: s.terminal.schema,
+      handler: async (req) => {
+        await known(req.params.id);
+        if (!sharing.mine(req.principal!.userId).some((j) => j.id === req.params.joinId && j.sessionId === req.params.id)) throw notFound('join');
+        throw new AppError(426, 'upgrade_required', 'open this address as a WebSocket');
+      },
+      wsHandler: (socket: WebSocket, req) => {
+        let participant: Participant | null = null;
+        const ch = admitTerminal(socket, { origin: req.headers.origin, host: req.headers.host }, door, 'left the session', () => participant?.leave());
+        if (!ch) return;
+        const { send, fail, finish } = ch;
+        socket.on('message', (raw, isBinary) => {
+          const f = parseFrame(raw, isBinary);
+          const data = f && inputOf(f);
+          if (data && participant && !ch.ended) participant.input(data);
+        });
+        sharing
+          .attach(askerOf(req.principal!, req.ip), req.params.id, req.params.joinId, {
+            output: (d) => socket.readyState === socket.OPEN && socket.send(d, { binary: true }),
+            resize: (cols, rows) => send({ type: 'resize', cols, rows }),
+            end: (reason) => finish(reason),
+            onPending: () => send({ type: 'pending' }),
+          })
+          .then((p) => {
+            participant = p;
+            if (ch.ended) return p.leave();
+            send({ type: 'ready', sessionId: p.join.sessionId, joinId: p.join.id, owner: p.join.owner.username, cols: p.size.cols, rows: p.size.rows });
+            if (p.backlog.length) socket.send(p.backlog, { binary: true });
+          })
+          .catch((e) => {
+            if (!(e instanceof AppError)) req.log.error({ err: { message: (e as Error).message } }, 'joining a session failed');
+            fail(e instanceof AppError ? e.message : 'internal error; the server log has details');
+          });
+      },
+    });
+  };
