@@ -132,7 +132,7 @@ describe('gatehouse openpsm (CLI)', () => {
     }
     const t = await cli('admin', ['openpsm', 'notices']);
     ok(t, 'openpsm notices');
-    assert.match(t.stdout, /loginSessionId/);
+    assert.match(t.stdout, /^SESSION\s+LOGINSESSIONID\s+APIURL\s+ATTEMPTS\s+UNAUTHORIZED\s+OUTCOME/);
     assert.match(t.stdout, new RegExp(`${loginSessionId}.*delivered`));
     assert.ok(!(t.stdout + n.stdout).includes(apiKey), 'no ApiKey in the notices');
   });

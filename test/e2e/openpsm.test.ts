@@ -118,6 +118,8 @@ describe('OpenPSM: portal node → /start on the gateway node → browser SSH �
     const m = await iam.api('PUT', '/api/v1/me/master-password', { token: patToken, body: { masterPassword: MASTER } });
     assert.equal(m.status, 200, m.raw);
     // The portal node: where /start lives, the application key, and the address the gateway calls it at.
+    // Until then its portal offers no "Open through OpenPSM gateway".
+    assert.deepEqual((await iam.api('GET', '/api/v1/openpsm/gateway', { token: patToken })).body, { gatewayUrl: '' });
     let s = await iam.api('PATCH', '/api/v1/settings', { token: iam.adminToken, body: { openpsmGatewayUrl: gw.url, openpsmApplicationKey: APP_KEY, publicUrl: proxy.url, openpsmLinkSeconds: 30 } });
     assert.equal(s.status, 200, s.raw);
     // The expiry test's link, issued now at the shortest lifetime the setting allows, so that
@@ -125,6 +127,7 @@ describe('OpenPSM: portal node → /start on the gateway node → browser SSH �
     expiring = await link();
     s = await iam.api('PATCH', '/api/v1/settings', { token: iam.adminToken, body: { openpsmLinkSeconds: 300 } });
     assert.equal(s.status, 200, s.raw);
+    assert.deepEqual((await iam.api('GET', '/api/v1/openpsm/gateway', { token: patToken })).body, { gatewayUrl: gw.url });
     // The gateway node: which IAM addresses /start may name, and the IAM's certificate.
     s = await gw.api('PATCH', '/api/v1/settings', { token: gw.adminToken, body: { openpsmAllowedApiUrls: [proxy.url], openpsmTrustedCa: readFileSync(join(iam.dataDir, 'tls-cert.pem'), 'utf8'), openpsmEndSessionBackoffSeconds: 0 } });
     assert.equal(s.status, 200, s.raw);
@@ -190,6 +193,30 @@ describe('OpenPSM: portal node → /start on the gateway node → browser SSH �
       const sessions = await gw.api('GET', '/api/v1/sessions', { token: gw.adminToken });
       assert.equal(sessions.body.items.length, 1, sessions.raw);
       assert.equal(sessions.body.items[0].door, 'web');
+    }));
+
+  it('the portal\'s "Open through OpenPSM gateway" opens /start on the gateway node in a new tab', () =>
+    step(async () => {
+      const portal = await newContext(browser, iam.url);
+      contexts.push(portal);
+      keep(portal.page, 'portal');
+      portal.context.on('page', (p) => keep(p, 'portal popup'));
+      const page = portal.page;
+      await page.goto(`${iam.url}/`);
+      await page.getByLabel('Username', { exact: true }).fill('pat');
+      await page.getByLabel('Password', { exact: true }).fill(USERS.pat.password);
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await page.getByRole('heading', { name: 'My access', level: 1 }).waitFor();
+      const row = page.getByRole('row').filter({ hasText: 'psm-box' });
+      const [tab] = await Promise.all([portal.context.waitForEvent('page'), row.getByRole('button', { name: 'Open through OpenPSM gateway' }).click()]);
+      await until(async () => new RegExp(`^${gw.url.replace(/[.]/g, '\\.')}/start/[A-Za-z0-9_-]+$`).test(tab.url()), `the new tab on the gateway's /start (at ${tab.url()})`, 15_000);
+      await tab.locator('#master').waitFor();
+      await screenshot(tab, 'openpsm-portal-action');
+      assert.equal(await tab.evaluate(() => (globalThis as unknown as { opener: unknown }).opener), null, 'the gateway tab cannot reach the portal');
+      const links = await iam.api('GET', '/api/v1/audit?action=openpsm.link', { token: iam.adminToken });
+      assert.ok(links.body.items.some((e: { actor: { name?: string }; details: { mode: string } }) => e.details.mode === 'SSH'), links.raw);
+      await tab.close();
+      await portal.context.close();
     }));
 
   it('an expired access token closes the tab with a message to start again', () =>
