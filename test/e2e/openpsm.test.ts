@@ -207,8 +207,10 @@ describe('OpenPSM: portal node → /start on the gateway node → browser SSH �
       await page.getByLabel('Password', { exact: true }).fill(USERS.pat.password);
       await page.getByRole('button', { name: 'Sign in', exact: true }).click();
       await page.getByRole('heading', { name: 'My access', level: 1 }).waitFor();
+      // The template has an SSH and a Telnet launcher: the action is offered for each.
       const row = page.getByRole('row').filter({ hasText: 'psm-box' });
-      const [tab] = await Promise.all([portal.context.waitForEvent('page'), row.getByRole('button', { name: 'Open through OpenPSM gateway' }).click()]);
+      assert.equal(await row.getByRole('button', { name: 'Open through OpenPSM gateway' }).count(), 2);
+      const [tab] = await Promise.all([portal.context.waitForEvent('page'), row.locator('.launcher-row').filter({ hasText: /^SSH/ }).getByRole('button', { name: 'Open through OpenPSM gateway' }).click()]);
       await until(async () => new RegExp(`^${gw.url.replace(/[.]/g, '\\.')}/start/[A-Za-z0-9_-]+$`).test(tab.url()), `the new tab on the gateway's /start (at ${tab.url()})`, 15_000);
       await tab.locator('#master').waitFor();
       await screenshot(tab, 'openpsm-portal-action');
