@@ -211,6 +211,7 @@ describe('OpenPSM: portal node → /start on the gateway node → browser SSH �
       const row = page.getByRole('row').filter({ hasText: 'psm-box' });
       const action = row.locator('.launcher-row').filter({ hasText: /^SSH/ }).getByRole('button', { name: 'Open through OpenPSM gateway' });
       await action.waitFor();
+      await screenshot(page, 'openpsm-portal-row');
       assert.equal(await row.getByRole('button', { name: 'Open through OpenPSM gateway' }).count(), 2);
       const [tab] = await Promise.all([portal.context.waitForEvent('page'), action.click()]);
       await until(async () => new RegExp(`^${gw.url.replace(/[.]/g, '\\.')}/start/[A-Za-z0-9_-]+$`).test(tab.url()), `the new tab on the gateway's /start (at ${tab.url()})`, 15_000);
