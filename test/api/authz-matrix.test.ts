@@ -212,6 +212,7 @@ const TABLE: Record<string, Row> = {
   'POST /api/services/v1/secureaccessgateway/getcredential': PUBLIC,
   'POST /api/services/v1/secureaccessgateway/endsession':    PUBLIC,
   'POST /api/v1/openpsm/links':                   [Y, Y, N, N],
+  'GET /api/v1/openpsm/gateway':                  [Y, Y, N, N],
   'GET /api/v1/openpsm/starts/:id':               PUBLIC,
   'POST /api/v1/openpsm/starts/:id/password':     PUBLIC,
   'GET /api/v1/openpsm/starts/:id/terminal':      PUBLIC,
@@ -389,6 +390,7 @@ for (const kind of DB_KINDS) {
         return { method: 'POST', url: '/api/services/v1/secureaccessgateway/endsession', headers: psm.headers(q), body: { session, loginsessionid: q.get('LoginSessionID') } };
       },
       'POST /api/v1/openpsm/links': async () => ({ method: 'POST', url: '/api/v1/openpsm/links', body: { secretId: fx.secretId, mode: 'SSH' } }),
+      'GET /api/v1/openpsm/gateway': async () => ({ method: 'GET', url: '/api/v1/openpsm/gateway' }),
       'GET /api/v1/openpsm/starts/:id': async () => ({ method: 'GET', url: `/api/v1/openpsm/starts/${await psm.start(await psm.link())}` }),
       'POST /api/v1/openpsm/starts/:id/password': async () => ({ method: 'POST', url: `/api/v1/openpsm/starts/${await psm.start(await psm.link())}/password`, body: { password: psm.master } }),
       'GET /api/v1/openpsm/starts/:id/terminal': async () => ({ method: 'GET', url: `/api/v1/openpsm/starts/${await psm.ready()}/terminal?cols=80&rows=24`, allowed: 426 }),

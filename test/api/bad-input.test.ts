@@ -288,6 +288,7 @@ const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
         { name: "someone else's personal credential", url: '/api/v1/openpsm/links', body: { secretId: fx.secretId, mode: 'SSH', personalCredentialId: fx.selfPersonalId }, expect: 403, code: 'not_your_credential' },
       ],
     },
+    'GET /api/v1/openpsm/gateway': {},
     'GET /api/v1/openpsm/starts/:id': { public: true },
     'POST /api/v1/openpsm/starts/:id/password': {
       public: true,

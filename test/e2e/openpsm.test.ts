@@ -1,47 +1,97 @@
-// The OpenPSM exchange (seed 003) between two Gatehouse nodes, both whole servers in this
-// test process on their own loopback ports: the "portal" node (IAM side) issues a /start
-// link for a secret of the real test sshd; headless Chromium follows it to the "gateway"
-// node, is refused a wrong master password, gets in with the right one (getcredential goes
-// gateway → IAM), runs a command only the real shell answers, exits; the gateway then calls
-// endsession, which the IAM's address (an https stand-in forwarding to the portal node)
-// answers with 401 four times before letting it through: five calls, delivered, audited.
-// Also: an expired access token closes the tab; another IAM error shows "Close"; the seed's
-// refusal messages in the browser. Neither the master password nor the target's password
-// appears in anything the browser received, in either node's log, or in the recording.
+// The OpenPSM exchange (seed 003) between two Gatehouse processes: two real `gatehouse serve`
+// OS processes on their own loopback ports and data dirs, the "portal" node (IAM side) and
+// the "gateway" node, driven only over HTTPS like any deployment. The portal node issues a
+// /start link for a secret of the real test sshd (through its API, and through its portal's
+// "Open through OpenPSM gateway" action); headless Chromium follows it to the gateway node,
+// is refused a wrong master password, gets in with the right one (getcredential goes gateway
+// → IAM), runs a command only the real shell answers, exits; the gateway then calls
+// endsession, which the IAM's address (an https stand-in forwarding over HTTPS to the portal
+// process's real URL) answers with 401 four times before letting it through: five calls,
+// delivered, audited. Also: an expired access token closes the tab (the link issued while
+// the portal's openpsmLinkSeconds was at its 30-second minimum, used after its expiresAt);
+// another IAM error shows "Close"; the seed's refusal messages in the browser. Neither the
+// master password nor the target's password appears in anything the browser received, in
+// either process's stdout/stderr or log file, or in the recording in the gateway's data dir.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Browser, Page } from 'playwright-core';
 import { ensureTargetAccount, TARGET_PASSWORD } from '../support/accounts.js';
 import { launchBrowser, newContext, screenshot, until, type Ctx, stepRunner } from '../support/browser.js';
-import { startGateway, type Gateway } from '../support/gateway.js';
 import { startIamProxy, type IamProxy } from '../support/openpsm-proxy.js';
-import { seedPortal } from '../support/portal-seed.js';
 import { wireLeaks, type Blob } from '../support/scan.js';
 import { startSshd, type Sshd } from '../support/sshd.js';
+import { api as https, apiLogin, killAll, removeTempDirs, Server, serverEnv, tempDir } from '../cli/support.js';
 
 const MASTER = `Pat-Master-${randomUUID().slice(0, 8)}-Pw!`;
 const USERS = { pat: { password: 'pat-Portal-pass-1', roles: ['User'] } };
 const APP_KEY = randomUUID();
+const ADMIN_PASSWORD = `Psm-Admin-${randomBytes(6).toString('hex')}`;
+
+/** One `gatehouse serve` process, reached over HTTPS only. */
+interface Node {
+  server: Server;
+  url: string;
+  dataDir: string;
+  adminToken: string;
+  /** What the process wrote to stdout and stderr, and its log file in the data dir. */
+  logs(): string;
+  api(method: string, path: string, opts?: { token?: string; body?: unknown }): Promise<{ status: number; body: any; raw: string }>;
+  userToken(username: string, password: string): Promise<string>;
+}
+
+async function startNode(name: string): Promise<Node> {
+  const dataDir = join(tempDir(`gatehouse-psm-${name}-`), 'data');
+  const server = await Server.start(await serverEnv(dataDir, { GATEHOUSE_ADMIN_PASSWORD: ADMIN_PASSWORD }));
+  const api: Node['api'] = async (method, path, opts = {}) => {
+    const r = await https(server.url, method, path, opts);
+    let body: any = undefined;
+    try {
+      body = JSON.parse(r.body);
+    } catch {
+      body = undefined;
+    }
+    return { status: r.status, body, raw: r.body };
+  };
+  const logFile = join(dataDir, 'logs', 'gatehouse.log');
+  return {
+    server,
+    url: server.url,
+    dataDir,
+    adminToken: await apiLogin(server.url, 'admin', ADMIN_PASSWORD),
+    logs: () => server.stdout + server.stderr + (existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''),
+    api,
+    userToken: (username, password) => apiLogin(server.url, username, password),
+  };
+}
+
+after(() => {
+  killAll();
+  removeTempDirs();
+});
 
 describe('OpenPSM: portal node → /start on the gateway node → browser SSH → endsession', () => {
   let sshd: Sshd;
-  let iam: Gateway;
-  let gw: Gateway;
+  let iam: Node;
+  let gw: Node;
   let proxy: IamProxy;
   let browser: Browser;
   let c: Ctx;
   let step: (fn: () => Promise<void>) => Promise<void>;
   let secretId = '';
   let patToken = '';
+  /** A link issued while openpsmLinkSeconds was 30: its ApiKey has expired by the time the expiry test uses it. */
+  let expiring: { url: string; loginSessionId: string; expiresAt: string };
   const blobs: Blob[] = [];
+  const contexts: Ctx[] = [];
 
   const link = async (mode = 'SSH') => {
     const r = await iam.api('POST', '/api/v1/openpsm/links', { token: patToken, body: { secretId, mode } });
     assert.equal(r.status, 200, r.raw);
-    return r.body as { url: string; loginSessionId: string };
+    return r.body as { url: string; loginSessionId: string; expiresAt: string };
   };
   const keep = (p: Page, label: string) => {
     p.on('websocket', (ws) => ws.on('framereceived', (f) => blobs.push({ name: `${label}: ws frame`, data: Buffer.isBuffer(f.payload) ? f.payload : Buffer.from(f.payload, 'utf8') })));
@@ -51,39 +101,55 @@ describe('OpenPSM: portal node → /start on the gateway node → browser SSH �
   before(async () => {
     ensureTargetAccount();
     sshd = await startSshd();
-    iam = await startGateway('sqlite');
-    gw = await startGateway('sqlite');
-    proxy = await startIamProxy(iam.running.app, { key: readFileSync(join(iam.dataDir, 'tls-key.pem')), cert: readFileSync(join(iam.dataDir, 'tls-cert.pem')) });
-    const seeded = await seedPortal(iam, { secretName: 'psm-box', sshdPort: sshd.port, users: USERS, shareWith: ['pat'] });
-    secretId = seeded.secretId;
+    [iam, gw] = await Promise.all([startNode('portal'), startNode('gateway')]);
+    proxy = await startIamProxy(iam.url, { key: readFileSync(join(iam.dataDir, 'tls-key.pem')), cert: readFileSync(join(iam.dataDir, 'tls-cert.pem')) });
+    // The portal node's secret for the test sshd, its person, and view access for them (all over its API).
+    const admin = (method: string, path: string, body: unknown) => iam.api(method, path, { token: iam.adminToken, body });
+    const secret = await admin('POST', '/api/v1/secrets', { name: 'psm-box', template: 'unix-account', fields: { machine: '127.0.0.1', port: sshd.port, username: 'ghtarget', password: TARGET_PASSWORD } });
+    assert.equal(secret.status, 201, secret.raw);
+    secretId = secret.body.id;
+    for (const [username, u] of Object.entries(USERS)) {
+      const r = await admin('POST', '/api/v1/users', { username, password: u.password, roles: u.roles });
+      assert.equal(r.status, 201, r.raw);
+    }
+    const acl = await admin('PUT', `/api/v1/secrets/${secretId}/permissions`, { entries: [{ principalType: 'user', principal: 'pat', level: 'view' }] });
+    assert.equal(acl.status, 200, acl.raw);
     patToken = await iam.userToken('pat', USERS.pat.password);
     const m = await iam.api('PUT', '/api/v1/me/master-password', { token: patToken, body: { masterPassword: MASTER } });
     assert.equal(m.status, 200, m.raw);
     // The portal node: where /start lives, the application key, and the address the gateway calls it at.
-    let s = await iam.api('PATCH', '/api/v1/settings', { token: iam.adminToken, body: { openpsmGatewayUrl: gw.running.url, openpsmApplicationKey: APP_KEY, publicUrl: proxy.url } });
+    // Until then its portal offers no "Open through OpenPSM gateway".
+    assert.deepEqual((await iam.api('GET', '/api/v1/openpsm/gateway', { token: patToken })).body, { gatewayUrl: '' });
+    let s = await iam.api('PATCH', '/api/v1/settings', { token: iam.adminToken, body: { openpsmGatewayUrl: gw.url, openpsmApplicationKey: APP_KEY, publicUrl: proxy.url, openpsmLinkSeconds: 30 } });
     assert.equal(s.status, 200, s.raw);
+    // The expiry test's link, issued now at the shortest lifetime the setting allows, so that
+    // its wait overlaps the tests before it; every other link gets the default again.
+    expiring = await link();
+    s = await iam.api('PATCH', '/api/v1/settings', { token: iam.adminToken, body: { openpsmLinkSeconds: 300 } });
+    assert.equal(s.status, 200, s.raw);
+    assert.deepEqual((await iam.api('GET', '/api/v1/openpsm/gateway', { token: patToken })).body, { gatewayUrl: gw.url });
     // The gateway node: which IAM addresses /start may name, and the IAM's certificate.
     s = await gw.api('PATCH', '/api/v1/settings', { token: gw.adminToken, body: { openpsmAllowedApiUrls: [proxy.url], openpsmTrustedCa: readFileSync(join(iam.dataDir, 'tls-cert.pem'), 'utf8'), openpsmEndSessionBackoffSeconds: 0 } });
     assert.equal(s.status, 200, s.raw);
     browser = await launchBrowser();
     c = await newContext(browser);
+    contexts.push(c);
     keep(c.page, 'browser');
     c.context.on('page', (p) => keep(p, 'browser popup'));
-    step = stepRunner([c], 'openpsm');
+    step = stepRunner(contexts, 'openpsm');
   });
 
   after(async () => {
     await browser?.close();
     await proxy?.close();
-    await gw?.close();
-    await iam?.close();
+    await Promise.all([gw?.server.stop(), iam?.server.stop()]);
     await sshd?.stop();
   });
 
   it('runs the whole exchange; endsession is retried through four 401 answers', () =>
     step(async () => {
       const { url, loginSessionId } = await link();
-      assert.ok(url.startsWith(`${gw.running.url}/start?`), url);
+      assert.ok(url.startsWith(`${gw.url}/start?`), url);
       const q = new URL(url).searchParams;
       for (const k of ['TargetPersonGuid', 'AccessRequestPolicyID', 'TargetComputerGuid', 'IsAdvanceMode', 'ComputerID', 'IsPersonalCred', 'ExternalCredentialCheckOutID', 'LoginSessionID', 'ApiUrl', 'Mode', 'ApiKey', 'CredentialID', 'ApiApplicationKey', 'GUAC_WIDTH', 'GUAC_HEIGHT', 'GUAC_DPI']) assert.ok(q.has(k), k);
       assert.equal(q.get('ApiUrl'), proxy.url);
@@ -129,13 +195,45 @@ describe('OpenPSM: portal node → /start on the gateway node → browser SSH �
       assert.equal(sessions.body.items[0].door, 'web');
     }));
 
+  it('the portal\'s "Open through OpenPSM gateway" opens /start on the gateway node in a new tab', () =>
+    step(async () => {
+      const portal = await newContext(browser, iam.url);
+      contexts.push(portal);
+      keep(portal.page, 'portal');
+      portal.context.on('page', (p) => keep(p, 'portal popup'));
+      const page = portal.page;
+      await page.goto(`${iam.url}/`);
+      await page.getByLabel('Username', { exact: true }).fill('pat');
+      await page.getByLabel('Password', { exact: true }).fill(USERS.pat.password);
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await page.getByRole('heading', { name: 'My access', level: 1 }).waitFor();
+      // The template has an SSH and a Telnet launcher: the action is offered for each.
+      const row = page.getByRole('row').filter({ hasText: 'psm-box' });
+      const action = row.locator('.launcher-row').filter({ hasText: /^SSH/ }).getByRole('button', { name: 'Open through OpenPSM gateway' });
+      await action.waitFor();
+      await screenshot(page, 'openpsm-portal-row');
+      assert.equal(await row.getByRole('button', { name: 'Open through OpenPSM gateway' }).count(), 2);
+      const [tab] = await Promise.all([portal.context.waitForEvent('page'), action.click()]);
+      await until(async () => new RegExp(`^${gw.url.replace(/[.]/g, '\\.')}/start/[A-Za-z0-9_-]+$`).test(tab.url()), `the new tab on the gateway's /start (at ${tab.url()})`, 15_000);
+      await tab.locator('#master').waitFor();
+      await screenshot(tab, 'openpsm-portal-action');
+      assert.equal(await tab.evaluate(() => (globalThis as unknown as { opener: unknown }).opener), null, 'the gateway tab cannot reach the portal');
+      const links = await iam.api('GET', '/api/v1/audit?action=openpsm.link', { token: iam.adminToken });
+      assert.ok(links.body.items.some((e: { actor: { name?: string }; details: { mode: string } }) => e.details.mode === 'SSH'), links.raw);
+      await tab.close();
+      await portal.context.close();
+    }));
+
   it('an expired access token closes the tab with a message to start again', () =>
     step(async () => {
-      const { url, loginSessionId } = await link();
-      await iam.running.core.store.db.updateTable('openpsmLinks').set({ expiresAt: Date.now() - 1000 }).where('id', '=', loginSessionId).execute();
+      const { url, expiresAt } = expiring;
+      // Past the link's own expiry (at most the setting's 30-second minimum after before()).
+      const left = Date.parse(expiresAt) - Date.now();
+      assert.ok(left <= 30_000, expiresAt);
+      if (left > -1000) await sleep(left + 1000);
       // Opened the way the portal opens it (a new tab), so the page may close itself.
       const opener = await c.context.newPage();
-      await opener.goto(`${gw.running.url}/start/page.js`);
+      await opener.goto(`${gw.url}/start/page.js`);
       const [tab] = await Promise.all([c.context.waitForEvent('page'), opener.evaluate((u) => void (globalThis as unknown as { open(u: string, t: string): unknown }).open(u, '_blank'), url)]);
       await tab.locator('#master').fill(MASTER);
       const closed = tab.waitForEvent('close', { timeout: 15_000 });

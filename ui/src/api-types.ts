@@ -63,3 +63,6 @@ export type WebserviceApplications = Ok<typeof api.webservices.applications>;
 export type WebserviceApplication = WebserviceApplications['items'][number];
 export type WebserviceTest = Ok<typeof api.webservices.test>;
 export type TokenCache = Ok<typeof api.webservices.tokenCache>;
+/** OpenPSM, IAM side: the gateway this node sends people to, and a /start link. */
+export type OpenPsmGateway = Ok<typeof api.openpsm.gateway>;
+export type OpenPsmLink = Ok<typeof api.openpsm.link>;

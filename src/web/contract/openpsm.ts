@@ -78,6 +78,11 @@ export const openpsm = {
     ),
     response: { 200: obj({ url: text, loginSessionId: text, expiresAt: text }), ...errors },
   }),
+  gateway: route('GET', '/api/v1/openpsm/gateway', {
+    tags,
+    summary: 'IAM side: the gateway this node issues /start links for (openpsmGatewayUrl; empty while it or openpsmApplicationKey is unset), for the portal\'s "Open through OpenPSM gateway" action (needs launch)',
+    response: { 200: obj({ gatewayUrl: text }), ...errors },
+  }),
   start: route('GET', '/api/v1/openpsm/starts/:id', { tags, summary: 'Gateway side: what the start page shows (no credential)', security: [], params: startParams, response: { 200: startViewSchema, ...errors } }),
   password: route('POST', '/api/v1/openpsm/starts/:id/password', {
     tags,

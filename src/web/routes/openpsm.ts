@@ -86,6 +86,10 @@ export const openpsmRoutes =
       const b = req.body;
       return iam.issueLink(req.principal!, { secretId: b.secretId, mode: b.mode as Mode, ...(b.personalCredentialId ? { personalCredentialId: b.personalCredentialId.toLowerCase() } : {}), width: b.width, height: b.height, dpi: b.dpi }, { apiUrl: publicUrl.replace(/\/+$/, ''), ip: normalizeIp(req.ip) });
     });
+    addRoute(app, api.openpsm.gateway, { config: { permission: 'launch' } })(async () => {
+      const [gatewayUrl, appKey] = await Promise.all([core.settings.get('openpsmGatewayUrl'), core.settings.get('openpsmApplicationKey')]);
+      return { gatewayUrl: gatewayUrl && appKey ? gatewayUrl : '' };
+    });
     addRoute(app, api.openpsm.getCredential, open)(async (req, reply) => {
       try {
         return await iam.getCredential(gatewayAuth(req), req.body);

@@ -1,6 +1,6 @@
 // Home: the secrets the signed-in person may open, with one action per launcher.
 import { useEffect, useMemo, useState, type ReactNode } from 'react';
-import { ApiError, errorText } from '../api';
+import { api, ApiError, errorText } from '../api';
 import { Link } from '../router';
 import { useMe } from '../auth';
 import { CardTable } from '../components/CardTable';
@@ -10,7 +10,7 @@ import { Alert, Badge, Button, CopyButton, Empty, PageHeader, SearchBox, copyTex
 import { dayOrTime, duration, PROTOCOL_LABELS, timeOnly } from '../format';
 import { useApi, useSearchQuery, useTitle } from '../hooks';
 import { downloadUrl, launchersFor, launchForDoor, rdpAvailable } from '../launch';
-import type { CheckoutStatus, Folder, Launcher, LaunchResponse, Page, Secret, Session, Template, UsableAccessLevel } from '../api-types';
+import type { CheckoutStatus, Folder, Launcher, LaunchResponse, OpenPsmGateway, OpenPsmLink, Page, Secret, Session, Template, UsableAccessLevel } from '../api-types';
 import { CheckoutControl } from '../components/CheckoutControl';
 import { JoinInvitations } from '../components/JoinInvitations';
 import { useStepUp } from '../components/StepUpDialog';
@@ -122,9 +122,26 @@ export function MyAccess() {
       patch(s.id, { busy: undefined, error: errorText(e), needsRequest: needsRequest(e) });
     }
   };
+  const canLaunch = me.can('launch');
+  // OpenPSM, IAM side (docs/integrations/openpsm.md): this node sends people to a gateway node's /start.
+  const psmGateway = useApi<OpenPsmGateway>(canLaunch ? '/openpsm/gateway' : null);
+  const openPsm = async (s: Secret, l: Launcher) => {
+    // The tab is opened now, while the click still counts as one (popup blockers), and sent on once the link exists.
+    const tab = window.open('', '_blank');
+    if (tab) tab.opener = null;
+    patch(s.id, { busy: `${l.id}:psm`, error: undefined });
+    try {
+      const r = await api.post<OpenPsmLink>('/openpsm/links', { secretId: s.id, mode: l.protocol === 'telnet' ? 'Telnet' : 'SSH' });
+      if (tab) tab.location.href = r.url;
+      else window.open(r.url, '_blank', 'noopener');
+      patch(s.id, { busy: undefined });
+    } catch (e) {
+      tab?.close();
+      patch(s.id, { busy: undefined, error: errorText(e), needsRequest: needsRequest(e), result: undefined });
+    }
+  };
 
   const loading = all.loading && !all.data;
-  const canLaunch = me.can('launch');
 
   return (
     <div className="page">
@@ -174,6 +191,7 @@ export function MyAccess() {
                 onCopy={(l) => void copyCommand(s, l)}
                 onRdp={(l) => void rdp(s, l)}
                 onRdpBrowser={(l) => void rdpBrowser(s, l)}
+                onOpenPsm={psmGateway.data?.gatewayUrl ? (l) => void openPsm(s, l) : undefined}
                 onClose={() => patch(s.id, { result: undefined, error: undefined })}
                 onLevel={(level) => patch(s.id, { level })}
                 checkout={
@@ -245,6 +263,7 @@ function AccessRow({
   onCopy,
   onRdp,
   onRdpBrowser,
+  onOpenPsm,
   onClose,
   onLevel,
   checkout,
@@ -260,6 +279,8 @@ function AccessRow({
   onCopy(l: Launcher): void;
   onRdp(l: Launcher): void;
   onRdpBrowser(l: Launcher): void;
+  /** Set when this node issues OpenPSM /start links (setting openpsmGatewayUrl): open the session on that gateway. */
+  onOpenPsm?: (l: Launcher) => void;
   onClose(): void;
   onLevel(level: string): void;
   /** The checkout state and action (exclusive use of the shared credential). */
@@ -321,6 +342,11 @@ function AccessRow({
                       <Button small variant="ghost" icon="copy" busy={st.busy === `${l.id}:copy`} onClick={() => onCopy(l)} title="Get a single-use ssh command for your own terminal">
                         Copy ssh command
                       </Button>
+                      {onOpenPsm && (
+                        <Button small variant="ghost" icon="link" busy={st.busy === `${l.id}:psm`} onClick={() => onOpenPsm(l)} title="Open the session on the OpenPSM gateway in a new browser tab (it asks for your master password)">
+                          Open through OpenPSM gateway
+                        </Button>
+                      )}
                     </>
                   )}
                 </div>
