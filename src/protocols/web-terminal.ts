@@ -3,30 +3,20 @@
 // this object is what makes it a door like the others: it is started and closed with
 // them, knows the browser terminals it carries, ends those still open when it closes, and
 // reports its health. It owns no socket, so its pre-auth limits are the HTTPS port's.
-import type { DoorHealth, FrontDoor } from './door.js';
+import { CarriedDoor } from './carried-door.js';
+import type { DoorHealth } from './door.js';
 
-export class WebTerminalDoor implements FrontDoor {
+export class WebTerminalDoor extends CarriedDoor {
   readonly name = 'web-terminal';
-  private accepting = false;
-  private readonly live = new Set<() => void>();
 
   /** `served`: whether the HTTPS server it rides on is listening. */
-  constructor(private readonly served: () => boolean = () => true) {}
+  constructor(private readonly served: () => boolean = () => true) {
+    super();
+  }
 
   /** A door that accepts from the start (an API built without the server's doors, as in tests). */
   static open(): WebTerminalDoor {
-    const door = new WebTerminalDoor();
-    door.accepting = true;
-    return door;
-  }
-
-  async start(): Promise<void> {
-    this.accepting = true;
-  }
-
-  async close(): Promise<void> {
-    this.accepting = false;
-    for (const end of [...this.live]) end();
+    return new WebTerminalDoor().acceptNow();
   }
 
   health(): DoorHealth {
@@ -40,7 +30,6 @@ export class WebTerminalDoor implements FrontDoor {
    */
   admit(end: () => void): (() => void) | null {
     if (!this.accepting) return null;
-    this.live.add(end);
-    return () => void this.live.delete(end);
+    return this.track(() => end());
   }
 }

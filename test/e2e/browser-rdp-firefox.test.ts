@@ -7,30 +7,12 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { UI_DIR } from '../../src/web/ui.js';
+import { CANVAS_INFO } from '../support/rdp-canvas.js';
 import { ensureTargetAccount } from '../support/accounts.js';
 import { until } from '../support/browser.js';
 import { Firefox, type FirefoxPage } from '../support/firefox.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
 import { startXrdp, XRDP_DESKTOP_RGB, type Xrdp } from '../support/xrdp.js';
-
-/** Runs in the page: the canvas's size and place, and the share of sampled pixels near the colour. */
-const CANVAS_INFO = `(rgb) => {
-  const canvas = document.querySelector('iron-remote-desktop')?.shadowRoot?.querySelector('canvas');
-  if (!canvas || !canvas.width) return { width: 0, height: 0, left: 0, top: 0, cssWidth: 0, cssHeight: 0, share: 0 };
-  const copy = document.createElement('canvas');
-  copy.width = canvas.width;
-  copy.height = canvas.height;
-  const g = copy.getContext('2d');
-  g.drawImage(canvas, 0, 0);
-  const px = g.getImageData(0, 0, copy.width, copy.height).data;
-  let n = 0, total = 0;
-  for (let i = 0; i < px.length; i += 64) {
-    total++;
-    if (Math.abs(px[i] - ((rgb >> 16) & 255)) <= 8 && Math.abs(px[i + 1] - ((rgb >> 8) & 255)) <= 8 && Math.abs(px[i + 2] - (rgb & 255)) <= 8) n++;
-  }
-  const r = canvas.getBoundingClientRect();
-  return { width: canvas.width, height: canvas.height, left: r.left, top: r.top, cssWidth: r.width, cssHeight: r.height, share: n / total };
-}`;
 
 describe('browser RDP in Firefox', { timeout: 180_000 }, () => {
   let gw: Gateway;

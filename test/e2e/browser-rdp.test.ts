@@ -18,6 +18,7 @@ import WebSocket from 'ws';
 import { UI_DIR } from '../../src/web/ui.js';
 import { decodePdu, encodePdu } from '../../src/protocols/rdp-web/rdcleanpath.js';
 import { buildConnectionRequest, PROTOCOL } from '../../src/protocols/rdp/pdu/x224.js';
+import { canvasInfo } from '../support/rdp-canvas.js';
 import { ensureTargetAccount } from '../support/accounts.js';
 import { launchBrowser, newContext, screenshot, until, type Ctx, stepRunner } from '../support/browser.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
@@ -40,29 +41,6 @@ function receive(c: Ctx): { frames: Blob[]; bodies: Promise<Blob | null>[]; all(
   c.context.on('page', watch);
   c.context.on('response', (res) => r.bodies.push(res.body().then((data) => ({ name: `${res.request().method()} ${new URL(res.url()).pathname}`, data }), () => null)));
   return r;
-}
-
-/** Runs in the page: the web component's canvas (size and place) and the share of its sampled pixels near a colour. */
-async function canvasInfo(page: Page, rgb: number): Promise<{ width: number; height: number; left: number; top: number; cssWidth: number; cssHeight: number; share: number }> {
-  return page.evaluate((rgb) => {
-    const document = (globalThis as any).document;
-    const canvas = document.querySelector('iron-remote-desktop')?.shadowRoot?.querySelector('canvas');
-    if (!canvas || !canvas.width) return { width: 0, height: 0, left: 0, top: 0, cssWidth: 0, cssHeight: 0, share: 0 };
-    const copy = document.createElement('canvas');
-    copy.width = canvas.width;
-    copy.height = canvas.height;
-    const g = copy.getContext('2d');
-    g.drawImage(canvas, 0, 0);
-    const px = g.getImageData(0, 0, copy.width, copy.height).data;
-    let n = 0;
-    let total = 0;
-    for (let i = 0; i < px.length; i += 4 * 16) {
-      total++;
-      if (Math.abs(px[i] - ((rgb >> 16) & 255)) <= 8 && Math.abs(px[i + 1] - ((rgb >> 8) & 255)) <= 8 && Math.abs(px[i + 2] - (rgb & 255)) <= 8) n++;
-    }
-    const r = canvas.getBoundingClientRect();
-    return { width: canvas.width, height: canvas.height, left: r.left, top: r.top, cssWidth: r.width, cssHeight: r.height, share: n / total };
-  }, rgb);
 }
 
 /** The text xev printed for its key presses, in order. */

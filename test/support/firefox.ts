@@ -107,7 +107,9 @@ export class Bidi {
     return new Bidi(ws);
   }
 
-  send<C extends Command>(method: C, params: Commands[C][0], timeoutMs = 15_000): Promise<Commands[C][1]> {
+  // A guard against a hung browser, not a speed check: on a loaded machine a page busy with
+  // WebAssembly (the browser RDP client) can take many seconds to dispatch input actions.
+  send<C extends Command>(method: C, params: Commands[C][0], timeoutMs = 60_000): Promise<Commands[C][1]> {
     if (this.closedWith) return Promise.reject(new Error(`${method}: ${this.closedWith.message}`));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {

@@ -6,7 +6,8 @@
 import { X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { SessionBroker } from '../../core/broker.js';
-import type { DoorHealth, FrontDoor } from '../door.js';
+import { CarriedDoor } from '../carried-door.js';
+import type { DoorHealth } from '../door.js';
 import { serveBrowserRdp, type BrowserRdpOptions } from './session.js';
 import { webSocketStream, type WsLike } from './ws-stream.js';
 
@@ -28,30 +29,18 @@ export function pemChainToDer(pem: string | Buffer): Buffer[] {
   return blocks.map((b) => new X509Certificate(b).raw);
 }
 
-export class WebRdpDoor implements FrontDoor {
+export class WebRdpDoor extends CarriedDoor {
   readonly name = 'web-rdp';
-  private accepting = false;
-  private readonly live = new Set<(reason: string) => void>();
   private readonly certChain: Buffer[];
 
   constructor(private readonly o: WebRdpDoorOptions) {
+    super();
     this.certChain = o.cert ? pemChainToDer(o.cert) : [];
   }
 
   /** A door that accepts from the start (an API built without the server's doors, as in tests). */
   static open(o: WebRdpDoorOptions): WebRdpDoor {
-    const door = new WebRdpDoor(o);
-    door.accepting = true;
-    return door;
-  }
-
-  async start(): Promise<void> {
-    this.accepting = true;
-  }
-
-  async close(): Promise<void> {
-    this.accepting = false;
-    for (const end of [...this.live]) end('gateway shutting down');
+    return new WebRdpDoor(o).acceptNow();
   }
 
   health(): DoorHealth {
@@ -73,10 +62,7 @@ export class WebRdpDoor implements FrontDoor {
       certChain: this.certChain,
       ...(this.o.connectTimeoutMs ? { connectTimeoutMs: this.o.connectTimeoutMs } : {}),
       ...(this.o.handshakeTimeoutMs ? { handshakeTimeoutMs: this.o.handshakeTimeoutMs } : {}),
-      track: (end) => {
-        this.live.add(end);
-        return () => void this.live.delete(end);
-      },
+      track: (end) => this.track(end),
     }).catch((err) => {
       log.error({ clientIp: ctx.clientIp, err: { message: (err as Error).message, stack: (err as Error).stack } }, 'browser rdp: connection handling failed');
       stream.destroy();

@@ -1,0 +1,35 @@
+// What the browser RDP tests read off the page: the web component's canvas (its size and
+// place) and the share of its sampled pixels near a colour (e.g. the xrdp desktop's). One
+// script text for both drivers: playwright's page.evaluate and Firefox's WebDriver BiDi.
+import type { Page } from 'playwright-core';
+
+export interface CanvasInfo {
+  width: number;
+  height: number;
+  left: number;
+  top: number;
+  cssWidth: number;
+  cssHeight: number;
+  share: number;
+}
+
+/** A function expression `(rgb) => CanvasInfo`, run in the page. */
+export const CANVAS_INFO = `(rgb) => {
+  const canvas = document.querySelector('iron-remote-desktop')?.shadowRoot?.querySelector('canvas');
+  if (!canvas || !canvas.width) return { width: 0, height: 0, left: 0, top: 0, cssWidth: 0, cssHeight: 0, share: 0 };
+  const copy = document.createElement('canvas');
+  copy.width = canvas.width;
+  copy.height = canvas.height;
+  const g = copy.getContext('2d');
+  g.drawImage(canvas, 0, 0);
+  const px = g.getImageData(0, 0, copy.width, copy.height).data;
+  let n = 0, total = 0;
+  for (let i = 0; i < px.length; i += 64) {
+    total++;
+    if (Math.abs(px[i] - ((rgb >> 16) & 255)) <= 8 && Math.abs(px[i + 1] - ((rgb >> 8) & 255)) <= 8 && Math.abs(px[i + 2] - (rgb & 255)) <= 8) n++;
+  }
+  const r = canvas.getBoundingClientRect();
+  return { width: canvas.width, height: canvas.height, left: r.left, top: r.top, cssWidth: r.width, cssHeight: r.height, share: n / total };
+}`;
+
+export const canvasInfo = (page: Page, rgb: number): Promise<CanvasInfo> => page.evaluate(`(${CANVAS_INFO})(${Number(rgb)})`) as Promise<CanvasInfo>;
