@@ -4,22 +4,28 @@
 // and in the browser RDP page's bar. Polled; nothing is shown when there is none, nor when
 // the page has no Gatehouse sign-in (a logon-ticket session).
 import { useCallback, useEffect, useState } from 'react';
-import { api } from '../api';
+import { api, ApiError } from '../api';
 import type { Join, Page } from '../api-types';
 
 export function useJoinRequests(pollMs = 3000) {
   const [items, setItems] = useState<Join[]>([]);
+  // Not signed in here (a 401): there is nobody to ask, and polling stops.
+  const [signedOut, setSignedOut] = useState(false);
   const load = useCallback(() => {
     api
       .get<Page<Join>>('/me/join-requests', { anonymous: true })
       .then((p) => setItems(p.items))
-      .catch(() => setItems([]));
+      .catch((e: unknown) => {
+        setItems([]);
+        if (e instanceof ApiError && e.status === 401) setSignedOut(true);
+      });
   }, []);
   useEffect(() => {
+    if (signedOut) return;
     load();
     const t = setInterval(load, pollMs);
     return () => clearInterval(t);
-  }, [load, pollMs]);
+  }, [load, pollMs, signedOut]);
   const answer = async (j: Join, accept: boolean) => {
     setItems((xs) => xs.filter((x) => x.id !== j.id));
     await api.post(`/sessions/${encodeURIComponent(j.sessionId)}/joins/${encodeURIComponent(j.id)}/${accept ? 'accept' : 'decline'}`, {}, { anonymous: true }).catch(() => undefined);
