@@ -21,7 +21,10 @@ import { PDUTYPE } from '../../src/protocols/rdp/pdu/share.js';
 import { encodeServerCore, encodeServerNetwork, encodeServerSecurity } from '../../src/protocols/rdp/pdu/server-data.js';
 import { RdpFramer } from '../../src/protocols/rdp/pdu/tpkt.js';
 import { buildDataTpdu, parseDataTpdu } from '../../src/protocols/rdp/pdu/x224.js';
-import { decodeAuthor, decodeInputEvents, INPUT_KIND, RDPREC } from '../../src/protocols/rdp/recording/records.js';
+import { decodeAuthor, decodeInputEvents, encodeAuthor, encodeDesktop, INPUT_KIND, RDPREC } from '../../src/protocols/rdp/recording/records.js';
+import { renderAt } from '../../src/protocols/rdp/recording/decoder/index.js';
+import { parseRecording } from '../../ui/src/rdp/recording.js';
+import { ghrecFile, recordingHeader } from '../protocols/rdp/decoder-support.js';
 import { sampleClientBlocks, sampleCore } from '../protocols/rdp/fixtures.js';
 
 describe('fast-path input PDUs for a joiner', () => {
@@ -179,7 +182,7 @@ describe('the interceptor injects a joiner\'s input', () => {
     const types = g.records.filter((r) => r.type !== RDPREC.DESKTOP).map((r) => r.type);
     assert.deepEqual(types, [RDPREC.INPUT, RDPREC.KEYS, RDPREC.AUTHOR, RDPREC.INPUT, RDPREC.KEYS, RDPREC.AUTHOR, RDPREC.INPUT, RDPREC.KEYS]);
     const authors = g.records.filter((r) => r.type === RDPREC.AUTHOR).map((r) => decodeAuthor(r.payload));
-    assert.deepEqual(authors, [AUDREY, OWNER]);
+    assert.deepEqual(authors, [AUDREY, { ...OWNER, owner: true }]);
     const joinerInput = decodeInputEvents(g.records.filter((r) => r.type === RDPREC.INPUT)[1]!.payload);
     assert.deepEqual(joinerInput.map((e) => [e.kind, e.a]), H_I_ENTER.flatMap((c) => [[INPUT_KIND.SCANCODE, c], [INPUT_KIND.SCANCODE, c]]));
     assert.deepEqual(g.keystrokes, [{ text: 'a' }, { text: 'hi\r', by: 'audrey' }, { text: 'b' }]);
@@ -201,5 +204,26 @@ describe('the interceptor injects a joiner\'s input', () => {
     const ic = connect(g);
     ic.stop();
     assert.deepEqual(ic.inject(taps([0x23]), AUDREY), []);
+  });
+});
+
+describe('a shared recording in the player', () => {
+  const keys = (t: string) => new TextEncoder().encode(t);
+  it('typed lines name who typed them (AUTHOR records); a recording with no AUTHOR reads as before; the decoder skips AUTHOR', () => {
+    const file = ghrecFile(recordingHeader({ keystrokes: true }), [
+      [RDPREC.DESKTOP, 0, encodeDesktop(64, 48, 32)],
+      [RDPREC.KEYS, 1000, keys('ls')],
+      [RDPREC.AUTHOR, 2000, encodeAuthor(AUDREY)],
+      [RDPREC.KEYS, 2000, keys('who')],
+      [RDPREC.AUTHOR, 3000, encodeAuthor({ ...OWNER, owner: true })],
+      [RDPREC.KEYS, 3000, keys(' -l\n')],
+      [RDPREC.AUTHOR, 4000, encodeAuthor(AUDREY)],
+      [RDPREC.KEYS, 4000, keys('ami\n')],
+    ]);
+    const rec = parseRecording(file);
+    assert.deepEqual(rec.keyLines.map((l) => [l.text, l.by]), [['ls -l', 'alice'], ['whoami', 'audrey']]);
+    assert.deepEqual([renderAt(file, 5).width, renderAt(file, 5).height], [64, 48]);
+    const plain = parseRecording(ghrecFile(recordingHeader({ keystrokes: true }), [[RDPREC.KEYS, 1000, keys('ls\n')]]));
+    assert.deepEqual(plain.keyLines.map((l) => [l.text, l.by]), [['ls', undefined]]);
   });
 });

@@ -271,7 +271,8 @@ export class RdpRecorder {
     if (this.author === null && a.id === this.handle.plan.user.id) return;
     if (this.author === a.id) return;
     this.author = a.id;
-    this.handle.graphics(RDPREC.AUTHOR, encodeAuthor(a));
+    const owner = a.id === this.handle.plan.user.id;
+    this.handle.graphics(RDPREC.AUTHOR, encodeAuthor({ id: a.id, username: a.username, ...(owner ? { owner } : {}) }));
   }
 
   /** Counts the update kinds of a fast-path output PDU without copying it. */

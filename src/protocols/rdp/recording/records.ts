@@ -24,9 +24,10 @@ export const RDPREC = {
   KEYS: 5,
   /**
    * Shared control (added in format version 1 without a version bump: readers skip record
-   * types they do not know): UTF-8 JSON {id, username} of who sent the INPUT and KEYS
-   * records that follow, until the next AUTHOR record. Written only once someone other than
-   * the owner sent input; before the first one, input is the owner's.
+   * types they do not know): UTF-8 JSON {id, username, owner?} of who sent the INPUT and
+   * KEYS records that follow, until the next AUTHOR record (owner: true for the session's
+   * owner). Written only once someone other than the owner sent input; before the first
+   * one, input is the owner's.
    */
   AUTHOR: 6,
 } as const;
@@ -35,17 +36,19 @@ export const RDPREC = {
 export interface InputAuthorRecord {
   id: string;
   username: string;
+  /** The session's owner (whose input came without AUTHOR records before anyone joined). */
+  owner?: boolean;
 }
 
 export function encodeAuthor(a: InputAuthorRecord): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify({ id: a.id, username: a.username }));
+  return new TextEncoder().encode(JSON.stringify({ id: a.id, username: a.username, ...(a.owner ? { owner: true } : {}) }));
 }
 
 /** An AUTHOR record's person, or null when the payload is not one. */
 export function decodeAuthor(payload: Uint8Array): InputAuthorRecord | null {
   try {
     const v = JSON.parse(new TextDecoder().decode(payload)) as Record<string, unknown>;
-    return v && typeof v.id === 'string' && typeof v.username === 'string' ? { id: v.id, username: v.username } : null;
+    return v && typeof v.id === 'string' && typeof v.username === 'string' ? { id: v.id, username: v.username, ...(v.owner === true ? { owner: true } : {}) } : null;
   } catch {
     return null;
   }
