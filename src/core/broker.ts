@@ -105,8 +105,12 @@ export interface SessionHandle {
   beginGraphics(header: GraphicsHeader): boolean;
   /** Appends one record of the graphical recording (no-op when not recording). */
   graphics(type: number, payload: Uint8Array): void;
-  /** Text the person typed, decoded by the protocol (keystroke log); kept only when the launcher records keystrokes. */
-  keystrokes(text: string): void;
+  /**
+   * Text the person typed, decoded by the protocol (keystroke log); kept only when the
+   * launcher records keystrokes. `by`: who typed it when that is not the owner at this door
+   * (shared control of a graphical session, whose door decodes the joiner's keys itself).
+   */
+  keystrokes(text: string, by?: InputAuthor): void;
   note(kind: string, details: Record<string, unknown>): void;
   /** Trust-on-first-use pinning of the target's host key, per secret. */
   verifyHostKey(keyType: string, fingerprint: string): Promise<'pinned' | 'match' | 'mismatch'>;

@@ -665,6 +665,7 @@ const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
     'POST /api/v1/sessions/:id/invites': { body: { user: 'nobody' } },
     'GET /api/v1/sessions/:id/joins': {},
     'GET /api/v1/me/joins': {},
+    'GET /api/v1/me/join-requests': {},
     'POST /api/v1/sessions/:id/joins/:joinId/accept': { extra: [{ name: 'unknown join of an unknown session', url: `/api/v1/sessions/${MISSING_ID}/joins/${MISSING_ID}/accept`, expect: 404, code: 'not_found' }] },
     'POST /api/v1/sessions/:id/joins/:joinId/decline': { extra: [{ name: 'join id with a NUL', url: `/api/v1/sessions/${MISSING_ID}/joins/a%00b/decline`, expect: 400, code: 'invalid_request' }] },
     'POST /api/v1/sessions/:id/joins/:joinId/kick': { extra: [{ name: 'overlong join id', url: `/api/v1/sessions/${MISSING_ID}/joins/${'j'.repeat(200)}/kick`, expect: 414, code: 'uri_too_long' }] },

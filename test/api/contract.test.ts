@@ -114,6 +114,18 @@ for (const kind of DB_KINDS) {
       const owner = await admin('POST', '/api/v1/users', { username: 'contract-owner', roles: ['User'] });
       await session(['uptime'], { id: owner.id, username: 'contract-owner' });
       await session(['uptime'], { id: owner.id, username: 'contract-owner' });
+      // Two live sessions of the administrator that another person asks to join (GET /api/v1/me/join-requests).
+      const asker = await admin('POST', '/api/v1/users', { username: 'contract-asker', roles: ['Auditor'] });
+      const sshLauncher = await t.core.launchers.get('ssh');
+      for (const _ of [1, 2]) {
+        const s = await t.core.sessions.start(
+          { sessionId: randomUUID(), user: { id: fx.userId, username: 'admin' }, protocol: 'ssh', target: { host: 'db1', port: 22 }, credential: await t.core.secrets.credential(fx.secretId), launcher: { ...sshLauncher, options: { allowJoinRequests: true } } },
+          { clientIp: '127.0.0.1', door: 'ssh' },
+        );
+        s.begin({ cols: 80, rows: 24, term: 'xterm' });
+        s.onJoinInput(() => undefined);
+        await t.core.sessions.sharing.request({ userId: asker.id, username: 'contract-asker', ip: '127.0.0.1', permissions: new Set(['join_sessions']) }, s.id);
+      }
       // Two settled OpenPSM endsession notices (the list of GET /api/v1/openpsm/end-notices).
       for (const n of [1, 2]) {
         await t.core.store.db
@@ -182,6 +194,7 @@ for (const kind of DB_KINDS) {
         '/api/v1/folders',
         '/api/v1/groups',
         '/api/v1/launchers',
+        '/api/v1/me/join-requests',
         '/api/v1/me/joins',
         '/api/v1/me/personal-credentials',
         '/api/v1/me/ssh-keys',

@@ -179,9 +179,9 @@ export class LiveSession implements SessionHandle {
     this.ghrec?.record(type, payload);
   }
 
-  keystrokes(text: string): void {
+  keystrokes(text: string, by?: InputAuthor): void {
     if (!text || !this.plan.launcher.recordKeystrokes) return;
-    this.typedLines(text, undefined, this.elapsed());
+    this.typedLines(text, by, this.elapsed());
   }
 
   /** Seconds since the recording (or the session) started. */

@@ -181,6 +181,11 @@ export class SessionSharing {
     return [...this.joins.values()].filter((j) => j.user.id === userId && OPEN.has(j.status)).map(view);
   }
 
+  /** Requests waiting for this person's answer, on their own sessions. */
+  toAnswer(ownerId: string): JoinView[] {
+    return [...this.joins.values()].filter((j) => j.owner.id === ownerId && j.status === 'pending').map(view);
+  }
+
   /**
    * The joiner's connection. Waits while the request is pending (`onPending` tells the page),
    * then attaches to the session's output and input; refused (and audited) when declined,

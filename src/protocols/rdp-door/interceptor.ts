@@ -18,14 +18,19 @@
 //   target → client  MCS Connect Response: clientRequestedProtocols = what the client
 //                    asked the gateway for; Server Redirection PDUs and Save Session Info
 //                    PDUs carrying an auto-reconnect cookie are dropped.
+// Shared control: inject() builds input PDUs of the gateway's own for a person who joined
+// the session (fast-path when the client uses fast-path input, else slow-path), recorded
+// under the joiner's name.
 // Everything else passes byte for byte. The recorder sees the graphics output and the
 // input on the way (recorder.ts); it never gets the Client Info PDU or channel data.
 // Malformed input throws (RdpProtocolError, RangeError): `failure` says what the session
 // record gets, and the pump drops both legs.
 import type { Logger } from 'pino';
-import { rdpRedirection, type SessionHandle } from '../../core/broker.js';
+import { rdpRedirection, type InputAuthor, type SessionHandle } from '../../core/broker.js';
 import { isRdpProtocolError, RdpProtocolError } from '../rdp/errors.js';
 import { isConfirmActive, restrictConfirmActive } from '../rdp/pdu/capabilities.js';
+import { buildFastPathInput, FASTPATH_MAX_EVENTS_IN_HEADER } from '../rdp/pdu/fastpath-input.js';
+import { buildSlowPathInput } from '../rdp/pdu/input.js';
 import { CS, RNS_UD_CS } from '../rdp/pdu/client-data.js';
 import { injectLogon, SEC } from '../rdp/pdu/client-info.js';
 import { MCS_CONNECT_INITIAL, parseConnectResponse, readConnectInitial, rewriteConnectInitial, rewriteConnectResponse } from '../rdp/pdu/mcs-gcc.js';
@@ -37,7 +42,8 @@ import type { TargetLogon } from '../targets/rdp.js';
 import { ChannelPolicy } from './channels.js';
 import { limitDesktop } from './desktop-limit.js';
 import { displayRewrite, scaleFor } from './display.js';
-import { RdpRecorder } from './recorder.js';
+import { toFastPath, toSlowPath, type JoinerEvent } from './join-input.js';
+import { normaliseFastPathInput, RdpRecorder } from './recorder.js';
 
 export interface InterceptorOptions {
   /** The session: its plan (launcher options, display settings) and where events go. */
@@ -76,6 +82,10 @@ export class RdpInterceptor {
   /** The client has sent its Confirm Active: from here on only input counts as activity. */
   private activated = false;
   private stopped = false;
+  /** The client sends fast-path input: injected input takes the same form. */
+  private clientFastPath = false;
+  /** The client's MCS user channel (initiator of its Send Data Requests): slow-path injected input comes from it. */
+  private clientUserId: number | undefined;
 
   constructor(private readonly o: InterceptorOptions) {
     this.recorder = new RdpRecorder(o.handle);
@@ -136,6 +146,29 @@ export class RdpInterceptor {
     ]);
   }
 
+  /**
+   * Shared control: a joiner's input events as frames for the target (none before the
+   * desktop is up or after the end). Recorded (and decoded into the keystroke log) under
+   * the joiner's name. Fast-path when the client itself uses it; otherwise slow-path Input
+   * Event PDUs on the I/O channel from the client's MCS user.
+   */
+  inject(events: JoinerEvent[], by: InputAuthor): Buffer[] {
+    if (this.stopped || !this.activated || events.length === 0) return [];
+    const out: Buffer[] = [];
+    if (this.clientFastPath) {
+      for (let i = 0; i < events.length; i += FASTPATH_MAX_EVENTS_IN_HEADER) out.push(buildFastPathInput(toFastPath(events.slice(i, i + FASTPATH_MAX_EVENTS_IN_HEADER))));
+    } else {
+      if (this.shareId === undefined || this.clientUserId === undefined || this.ioChannel === undefined) return [];
+      const pdu = buildSlowPathInput({ shareId: this.shareId, pduSource: this.clientUserId, events: toSlowPath(events) });
+      out.push(buildDataTpdu(buildSendData({ type: DOMAIN_PDU.SEND_DATA_REQUEST, initiator: this.clientUserId, channelId: this.ioChannel, flags: 0x70, data: pdu })));
+    }
+    this.recorder.joinerInput(
+      toFastPath(events).flatMap((e) => normaliseFastPathInput(e) ?? []),
+      by,
+    );
+    return out;
+  }
+
   /** What an error thrown by fromClient/fromTarget means: logged, noted, and the session's end reason. */
   failure(from: Leg, e: unknown): string {
     if (!isRdpProtocolError(e) && !(e instanceof RangeError)) {
@@ -167,6 +200,7 @@ export class RdpInterceptor {
     if (f.kind === 'preconnection') throw new RdpProtocolError('preconnection', 'unexpected', 'a preconnection PDU after TLS');
     if (f.kind === 'fastpath') {
       if (!this.infoSent) throw new RdpProtocolError('fastpath', 'unexpected', 'fast-path input before the Client Info PDU');
+      this.clientFastPath = true;
       this.recorder.clientFastPath(f.data);
       return f.data;
     }
@@ -179,6 +213,7 @@ export class RdpInterceptor {
     }
     const sd = parseSendData(mcs);
     if (!sd) return f.data; // Erect Domain, Attach User, Channel Join …
+    if (sd.type === DOMAIN_PDU.SEND_DATA_REQUEST) this.clientUserId ??= sd.initiator;
     if (this.infoSent) {
       if (this.channels && sd.type === DOMAIN_PDU.SEND_DATA_REQUEST && sd.channelId !== this.ioChannel) return rewrap(f.data, sd, this.channels.fromClient(sd.channelId, sd.data));
       if (sd.type !== DOMAIN_PDU.SEND_DATA_REQUEST || sd.channelId !== this.ioChannel) return f.data; // virtual channels: never recorded

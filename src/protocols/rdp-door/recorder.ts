@@ -7,9 +7,11 @@
 //   target Update/Pointer   → SLOWPATH_OUTPUT (the Share Control PDU)
 //   client input            → INPUT (normalised events; keyboard only when keystrokes are recorded)
 //                           → KEYS and the session's keystroke log (the text the keys produced)
+//   a joiner's input        → the same, after an AUTHOR record naming them (shared control);
+//                             each person's keys go through their own keystroke decoder
 // A recorder failure must never cost the person their session: every entry point catches,
 // notes the first failure of each kind, and carries on.
-import type { SessionHandle } from '../../core/broker.js';
+import type { InputAuthor, SessionHandle } from '../../core/broker.js';
 import { RNS_UD_CS, type ClientCoreData } from '../rdp/pdu/client-data.js';
 import { bitmapCapability, isDemandActive, parseDemandActive } from '../rdp/pdu/capabilities.js';
 import { FASTPATH_FLAGS, FASTPATH_KBDFLAGS, FASTPATH_UPDATE, parseFastPathInputEvents, parseFastPathInputHeader, type FastPathInputEvent } from '../rdp/pdu/fastpath.js';
@@ -18,7 +20,7 @@ import { parseConnectInitial } from '../rdp/pdu/mcs-gcc.js';
 import { PDUTYPE2 } from '../rdp/pdu/share.js';
 import { fitsScreen, screenSize } from '../rdp/recording/desktop-size.js';
 import { KeystrokeLog } from '../rdp/recording/keyboard.js';
-import { encodeDesktop, encodeInputEvents, INPUT_KIND, KBDFLAGS, RDP_RECORDING_FORMAT, RDP_RECORDING_VERSION, RDPREC, type InputEvent, type RdpRecordingHeader } from '../rdp/recording/records.js';
+import { encodeAuthor, encodeDesktop, encodeInputEvents, INPUT_KIND, KBDFLAGS, RDP_RECORDING_FORMAT, RDP_RECORDING_VERSION, RDPREC, type InputEvent, type RdpRecordingHeader } from '../rdp/recording/records.js';
 
 /** CS_CORE colorDepth / postBeta2ColorDepth values (2.2.1.3.2) and the depth they mean. */
 const RNS_UD_COLOR: Record<number, number> = { 0xca00: 4, 0xca01: 8, 0xca02: 15, 0xca03: 16, 0xca04: 24 };
@@ -102,6 +104,11 @@ export class RdpRecorder {
   private readonly recording: boolean;
   private readonly keys: boolean;
   private keystrokeLog: KeystrokeLog | null = null;
+  private keyboardLayout = 0;
+  /** Shared control: each joiner's keys decoded on their own (shift and dead-key state are per person). */
+  private readonly joinerLogs = new Map<string, KeystrokeLog>();
+  /** Whose input the last AUTHOR record named (null: none written yet, the owner's input). */
+  private author: string | null = null;
   private readonly warned = new Set<string>();
   private readonly updates = new Map<string, number>();
   private inputEvents = 0;
@@ -146,6 +153,7 @@ export class RdpRecorder {
       // Not recordable (fail closed): the session has been terminated, which closes the relay.
       if (!this.handle.beginGraphics(header)) return;
       if (this.keys) {
+        this.keyboardLayout = core.keyboardLayout;
         this.keystrokeLog = new KeystrokeLog(core.keyboardLayout);
         // Which layout the keystroke log reads the keys with (a fallback to US English is worth knowing).
         this.handle.note('rdp_keyboard_layout', { layout: this.keystrokeLog.layoutName });
@@ -214,6 +222,11 @@ export class RdpRecorder {
     });
   }
 
+  /** Input the gateway injected for a person who joined the session (shared control): recorded under their name. */
+  joinerInput(events: InputEvent[], by: InputAuthor): void {
+    this.guard('joiner input', () => this.input(events, by));
+  }
+
   /** True once per stretch of real input: the relay's idle clock only counts what the person does. */
   takeActivity(): boolean {
     const a = this.activity;
@@ -229,18 +242,37 @@ export class RdpRecorder {
     });
   }
 
-  private input(events: InputEvent[]): void {
+  /** `by`: a joiner (shared control); absent: the person at the door, the session's owner. */
+  private input(events: InputEvent[], by?: InputAuthor): void {
     if (events.some((e) => e.kind !== INPUT_KIND.SYNC)) this.activity = true;
     this.inputEvents += events.length;
     if (!this.recording || events.length === 0) return;
     const kept = this.keys ? events : events.filter((e) => !isKeyboard(e));
-    if (kept.length) this.handle.graphics(RDPREC.INPUT, encodeInputEvents(kept));
-    if (!this.keystrokeLog) return;
+    const log = by ? this.joinerLog(by) : this.keystrokeLog;
     let text = '';
-    for (const e of events) if (isKeyboard(e) || e.kind === INPUT_KIND.SYNC) text += this.keystrokeLog.feed(e);
+    if (log) for (const e of events) if (isKeyboard(e) || e.kind === INPUT_KIND.SYNC) text += log.feed(e);
+    if (!kept.length && !text) return;
+    this.authorIs(by ?? this.handle.plan.user);
+    if (kept.length) this.handle.graphics(RDPREC.INPUT, encodeInputEvents(kept));
     if (!text) return;
-    this.handle.keystrokes(text);
+    this.handle.keystrokes(text, by);
     this.handle.graphics(RDPREC.KEYS, utf8.encode(text.replace(/\r/g, '\n')));
+  }
+
+  private joinerLog(by: InputAuthor): KeystrokeLog | null {
+    if (!this.keystrokeLog) return null;
+    let l = this.joinerLogs.get(by.id);
+    if (!l) this.joinerLogs.set(by.id, (l = new KeystrokeLog(this.keyboardLayout)));
+    return l;
+  }
+
+  /** An AUTHOR record when the sender changes; none until a joiner first sends input (the recording stays as before). */
+  private authorIs(a: InputAuthor): void {
+    if (this.author === null && a.id === this.handle.plan.user.id) return;
+    if (this.author === a.id) return;
+    this.author = a.id;
+    const owner = a.id === this.handle.plan.user.id;
+    this.handle.graphics(RDPREC.AUTHOR, encodeAuthor({ id: a.id, username: a.username, ...(owner ? { owner } : {}) }));
   }
 
   /** Counts the update kinds of a fast-path output PDU without copying it. */

@@ -2,12 +2,15 @@
 // streams and moves bytes, with backpressure both ways; every decision about the bytes is
 // the interceptor's (interceptor.ts, socket-free). The client leg is any Duplex carrying
 // the decrypted RDP stream: the TLS socket of the RDP door, or a WebSocket stream of the
-// browser door. The target leg is the TLS socket to the target.
+// browser door. The target leg is the TLS socket to the target. Shared control: a joiner's
+// input (from the core, already counted) becomes the interceptor's own input PDUs, written
+// to the target between whole frames of the client's.
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { SessionHandle } from '../../core/broker.js';
 import type { TargetLogon } from '../targets/rdp.js';
 import { RdpInterceptor, type Forward, type Leg } from './interceptor.js';
+import { parseJoinerEvents } from './join-input.js';
 
 export interface RelayOptions {
   handle: SessionHandle;
@@ -49,6 +52,15 @@ export class RdpRelay {
     target.on('end', () => this.close('target disconnected'));
     client.resume();
     target.resume();
+    // Shared control (both RDP doors): the session can be joined once this is registered.
+    // An RDP client has no text channel: the owner answers join requests in the portal
+    // (the browser RDP page shows them in its bar), so the events are only logged here.
+    this.o.handle.onJoinInput((data, by) => {
+      if (this.closed) return;
+      const frames = this.interceptor.inject(parseJoinerEvents(data), by);
+      for (const f of frames) target.write(f);
+    });
+    this.o.handle.onJoin((e) => this.o.log.info({ sessionId: this.o.handle.id, event: e.type, user: e.user.username }, 'rdp session: shared control'));
   }
 
   /**

@@ -46,6 +46,12 @@ export const sharing = {
     response: { 200: page(joinSchema), ...errors },
   }),
   mine: route('GET', '/api/v1/me/joins', { tags: ['sessions'], summary: 'Your open joins: invitations to take up, requests waiting for an answer, sessions you are in', querystring: pageQuery(), response: { 200: page(joinSchema), ...errors } }),
+  toAnswer: route('GET', '/api/v1/me/join-requests', {
+    tags: ['sessions'],
+    summary: 'Join requests waiting for your answer on your live sessions (where a session window cannot show them: native RDP and SSH clients, and the browser RDP page)',
+    querystring: pageQuery(),
+    response: { 200: page(joinSchema), ...errors },
+  }),
   accept: route('POST', '/api/v1/sessions/:id/joins/:joinId/accept', { tags: ['sessions'], summary: 'The session owner accepts a join request', params: joinParams, response: { 200: joinSchema, ...errors } }),
   decline: route('POST', '/api/v1/sessions/:id/joins/:joinId/decline', { tags: ['sessions'], summary: 'The session owner declines a join request', params: joinParams, response: { 200: joinSchema, ...errors } }),
   kick: route('POST', '/api/v1/sessions/:id/joins/:joinId/kick', {
@@ -55,9 +61,10 @@ export const sharing = {
     response: { 200: joinSchema, ...errors },
   }),
   // Frames as the browser terminal's; the server first sends {type:'pending'} while the owner has not answered.
+  // An RDP session sends the screen ({type:'screen'|'keyframe'|'record'}) and takes input events as the input data.
   terminal: route('GET', '/api/v1/sessions/:id/joins/:joinId/terminal', {
     tags: ['sessions'],
-    summary: "WebSocket: the joiner's terminal on a shared session (waits for the owner's answer to a request)",
+    summary: "WebSocket: the joiner's terminal (or, for RDP, screen and input) on a shared session (waits for the owner's answer to a request)",
     params: joinParams,
     response: { 101: { type: 'null', description: 'Switching to the WebSocket protocol' }, ...errors },
   }),

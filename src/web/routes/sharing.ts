@@ -2,7 +2,10 @@
 // core/sessions/sharing.ts): join requests and their answers, invitations, kicks, the
 // caller's own joins, and the joiner's WebSocket terminal. The owner's side of a join (the
 // prompt in the session's window) rides on the owner's own terminal WebSocket
-// (web/terminal-relay.ts).
+// (web/terminal-relay.ts). An RDP session is joined on the same WebSocket: the joiner is
+// sent the screen as the live view's feed gives it ({type:'screen'|'keyframe'|'record'}
+// text frames) and sends input events the RDP door turns into input PDUs
+// (protocols/rdp-door/join-input.ts).
 import type { FastifyPluginAsync } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { Core } from '../../core/core.js';
@@ -32,6 +35,7 @@ export const sharingRoutes =
     addRoute(app, s.invite)(async (req, reply) => reply.code(201).send(await sharing.invite(askerOf(req.principal!, req.ip), await known(req.params.id), req.body.user)));
     addRoute(app, s.list)(async (req) => pageOf(sharing.list(askerOf(req.principal!, req.ip), await known(req.params.id)), req.query));
     addRoute(app, s.mine)(async (req) => pageOf(sharing.mine(req.principal!.userId), req.query));
+    addRoute(app, s.toAnswer)(async (req) => pageOf(sharing.toAnswer(req.principal!.userId), req.query));
     addRoute(app, s.accept)(async (req) => sharing.answer(askerOf(req.principal!, req.ip), req.params.id, req.params.joinId, true));
     addRoute(app, s.decline)(async (req) => sharing.answer(askerOf(req.principal!, req.ip), req.params.id, req.params.joinId, false));
     addRoute(app, s.kick)(async (req) => sharing.kick(askerOf(req.principal!, req.ip), req.params.id, req.params.joinId));
@@ -58,6 +62,17 @@ export const sharingRoutes =
           const data = f && inputOf(f);
           if (data && participant && !ch.ended) participant.input(data);
         });
+        // A graphical session: the screen so far (a keyframe) and every record after it, as the live view sends them.
+        const openScreen = async (feed: NonNullable<ReturnType<typeof core.sessions.feed>>) => {
+          await feed.prepare(req.log);
+          if (ch.ended || feed.ended) return;
+          const { header, keyframe, unsubscribe } = feed.open(req.log, (line) => {
+            if (line) send({ type: 'record', data: line.trimEnd() });
+          });
+          socket.on('close', unsubscribe);
+          send({ type: 'screen', header });
+          if (keyframe) send({ type: 'keyframe', keyframe });
+        };
         sharing
           .attach(askerOf(req.principal!, req.ip), req.params.id, req.params.joinId, {
             output: (d) => socket.readyState === socket.OPEN && socket.send(d, { binary: true }),
@@ -65,10 +80,12 @@ export const sharingRoutes =
             end: (reason) => finish(reason),
             onPending: () => send({ type: 'pending' }),
           })
-          .then((p) => {
+          .then(async (p) => {
             participant = p;
             if (ch.ended) return p.leave();
-            send({ type: 'ready', sessionId: p.join.sessionId, joinId: p.join.id, owner: p.join.owner.username, cols: p.size.cols, rows: p.size.rows });
+            const feed = core.sessions.feed(p.join.sessionId);
+            send({ type: 'ready', sessionId: p.join.sessionId, joinId: p.join.id, owner: p.join.owner.username, protocol: p.join.protocol, screen: !!feed?.graphical, cols: p.size.cols, rows: p.size.rows });
+            if (feed?.graphical) return openScreen(feed);
             if (p.backlog.length) socket.send(p.backlog, { binary: true });
           })
           .catch((e) => {

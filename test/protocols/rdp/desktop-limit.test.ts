@@ -100,6 +100,8 @@ function fakeHandle() {
     },
     graphics: (type: number, payload: Uint8Array) => got.records.push({ type, payload: Buffer.from(payload) }),
     keystrokes() {},
+    onJoinInput() {},
+    onJoin() {},
   } as unknown as SessionHandle;
   return { handle, got };
 }

@@ -42,6 +42,8 @@ function fakeHandle(options: Record<string, unknown>): { handle: SessionHandle; 
     beginGraphics() {},
     graphics() {},
     keystrokes() {},
+    onJoinInput() {},
+    onJoin() {},
   } as unknown as SessionHandle;
   return { handle, notes };
 }

@@ -145,7 +145,7 @@ export function LiveSessions() {
                   <Link className="btn btn-sm btn-primary" to={`/sessions/live/${encodeURIComponent(s.id)}`}>
                     Watch
                   </Link>
-                  {me.can('join_sessions') && s.user.id !== me.id && s.protocol !== 'rdp' && (
+                  {me.can('join_sessions') && s.user.id !== me.id && (
                     <Button small onClick={() => void askToJoin(s)}>
                       Ask to join
                     </Button>

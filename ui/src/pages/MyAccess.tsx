@@ -13,6 +13,7 @@ import { downloadUrl, launchersFor, launchForDoor, rdpAvailable } from '../launc
 import type { CheckoutStatus, Folder, Launcher, LaunchResponse, OpenPsmGateway, OpenPsmLink, Page, Secret, Session, Template, UsableAccessLevel } from '../api-types';
 import { CheckoutControl } from '../components/CheckoutControl';
 import { JoinInvitations } from '../components/JoinInvitations';
+import { JoinRequests } from '../components/JoinRequests';
 import { useStepUp } from '../components/StepUpDialog';
 import './MyAccess.css';
 
@@ -148,6 +149,7 @@ export function MyAccess() {
       {stepUp.dialog}
       <PageHeader title="My access" subtitle="Systems you can reach through Gatehouse. Credentials stay in the vault: Gatehouse signs you in on the target." />
       <JoinInvitations />
+      <JoinRequests />
       {!canLaunch && all.data && all.data.total > 0 && (
         <Alert kind="info">You can see these entries but not open sessions: none of your roles has the launch permission.</Alert>
       )}

@@ -10,6 +10,7 @@ import { windowDesktop } from './display';
 import type { RdpPageParams } from './params';
 import { startRdpClient, clientErrorText, type RdpClient } from './client';
 import { touchToMouse } from './touch';
+import { JoinRequests } from '../components/JoinRequests';
 import './rdp-session.css';
 
 type Phase = { kind: 'consent' } | { kind: 'connecting' } | { kind: 'connected' } | { kind: 'ended'; reason: string } | { kind: 'error'; message: string };
@@ -86,6 +87,8 @@ export default function RdpSession({ params: initial }: { params: RdpPageParams 
           Disconnect
         </button>
       </div>
+      {/* Shared control: someone asks to join this session (the owner's prompt; needs a Gatehouse sign-in in this browser). */}
+      {connected && <JoinRequests className="rdpw-joins" buttonClass="rdpw-btn" />}
       <div className="rdpw-screen" ref={host} />
       {phase.kind === 'consent' && (
         <div className="rdpw-overlay">

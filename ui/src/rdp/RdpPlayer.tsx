@@ -107,7 +107,7 @@ export default function RdpPlayer({ id }: { id: string }) {
   const rec = player?.rec;
   const items = useMemo<Item[]>(() => {
     if (!rec) return [];
-    const keys: Item[] = rec.keyLines.map((l) => ({ kind: 'keys', start: l.start, at: l.at, label: clock(l.start), text: l.text }));
+    const keys: Item[] = rec.keyLines.map((l) => ({ kind: 'keys', start: l.start, at: l.at, label: l.by ? `${clock(l.start)} ${l.by}` : clock(l.start), text: l.text }));
     const marks: Item[] = rec.markers.map((m) => ({ kind: 'marker', start: m.at, at: m.at, label: m.kind.replace(/_/g, ' '), text: m.text }));
     return [...keys, ...marks].sort((a, b) => a.start - b.start);
   }, [rec]);

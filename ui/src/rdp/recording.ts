@@ -3,7 +3,7 @@
 // markers, each with its time. No DOM here, so the model can be tested in Node.
 import { decodeGhrecMarker, GHREC_MARKER } from '../../../src/core/sessions/ghrec.js';
 import { TypedLines } from '../../../src/core/sessions/typed-text.js';
-import { RDPREC } from '../../../src/protocols/rdp/recording/records.js';
+import { decodeAuthor, RDPREC } from '../../../src/protocols/rdp/recording/records.js';
 import { openRdpRecording, type RdpRecording } from './decoder.js';
 
 export interface KeyLine {
@@ -11,6 +11,8 @@ export interface KeyLine {
   start: number;
   at: number;
   text: string;
+  /** Shared control: who typed the line (from AUTHOR records); absent in a session nobody else typed in. */
+  by?: string;
 }
 
 export interface Marker {
@@ -31,23 +33,44 @@ export function parseRecording(bytes: Uint8Array): Recording {
   const rec = openRdpRecording(bytes);
   const keyLines: KeyLine[] = [];
   const markers: Marker[] = [];
-  const typed = new TypedLines();
-  let lineStart: number | null = null;
+  // One line buffer per person typing (shared control: AUTHOR records say who sends what follows).
+  const people = new Map<string, { typed: TypedLines; lineStart: number | null }>();
+  let author = '';
+  let shared = false;
+  const person = () => {
+    let p = people.get(author);
+    if (!p) people.set(author, (p = { typed: new TypedLines(), lineStart: null }));
+    return p;
+  };
+  const by = (name: string) => (shared && name ? { by: name } : {});
   for (const r of rec.records) {
     const at = r.time / 1000;
     if (r.type === GHREC_MARKER) {
       const m = decodeGhrecMarker(r.payload);
       markers.push({ at, kind: m.kind, text: markerText(m.text) });
-    }
-    else if (r.type === RDPREC.KEYS) {
+    } else if (r.type === RDPREC.AUTHOR) {
+      const a = decodeAuthor(r.payload);
+      if (a) {
+        // The owner's lines begun before anyone joined (no AUTHOR yet) continue under their name.
+        const early = people.get('');
+        if (a.owner && early && !people.has(a.username)) {
+          people.delete('');
+          people.set(a.username, early);
+        }
+        author = a.username;
+        shared = true;
+      }
+    } else if (r.type === RDPREC.KEYS) {
       const text = utf8.decode(r.payload);
-      lineStart ??= at;
-      for (const line of typed.feed(text)) keyLines.push({ start: lineStart, at, text: line });
+      const p = person();
+      p.lineStart ??= at;
+      for (const line of p.typed.feed(text)) keyLines.push({ start: p.lineStart, at, text: line, ...by(author) });
       // Enter in this record: the next line starts here if more was typed after it.
-      if (/[\r\n]/.test(text)) lineStart = /[\r\n]$/.test(text) ? null : at;
+      if (/[\r\n]/.test(text)) p.lineStart = /[\r\n]$/.test(text) ? null : at;
     }
   }
-  for (const text of typed.rest()) keyLines.push({ start: lineStart ?? rec.duration, at: rec.duration, text });
+  for (const [name, p] of people) for (const text of p.typed.rest()) keyLines.push({ start: p.lineStart ?? rec.duration, at: rec.duration, text, ...by(name) });
+  keyLines.sort((a, b) => a.start - b.start);
   return { ...rec, keyLines, markers };
 }
 

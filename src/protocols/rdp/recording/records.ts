@@ -22,7 +22,37 @@ export const RDPREC = {
   INPUT: 4,
   /** UTF-8 text the keystroke log produced (typed characters, "\n" at Enter), when keystrokes are recorded. */
   KEYS: 5,
+  /**
+   * Shared control (added in format version 1 without a version bump: readers skip record
+   * types they do not know): UTF-8 JSON {id, username, owner?} of who sent the INPUT and
+   * KEYS records that follow, until the next AUTHOR record (owner: true for the session's
+   * owner). Written only once someone other than the owner sent input; before the first
+   * one, input is the owner's.
+   */
+  AUTHOR: 6,
 } as const;
+
+/** Who sent the input records that follow an AUTHOR record. */
+export interface InputAuthorRecord {
+  id: string;
+  username: string;
+  /** The session's owner (whose input came without AUTHOR records before anyone joined). */
+  owner?: boolean;
+}
+
+export function encodeAuthor(a: InputAuthorRecord): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify({ id: a.id, username: a.username, ...(a.owner ? { owner: true } : {}) }));
+}
+
+/** An AUTHOR record's person, or null when the payload is not one. */
+export function decodeAuthor(payload: Uint8Array): InputAuthorRecord | null {
+  try {
+    const v = JSON.parse(new TextDecoder().decode(payload)) as Record<string, unknown>;
+    return v && typeof v.id === 'string' && typeof v.username === 'string' ? { id: v.id, username: v.username, ...(v.owner === true ? { owner: true } : {}) } : null;
+  } catch {
+    return null;
+  }
+}
 
 /** Which records hold the client's input and the target's output: crash recovery counts a recording's bytes with it. */
 export const RDP_RECORDED_TRAFFIC = { in: [RDPREC.INPUT], out: [RDPREC.FASTPATH_OUTPUT, RDPREC.SLOWPATH_OUTPUT] } as const;
