@@ -99,7 +99,7 @@ after(() => {
   removeTempDirs();
 });
 
-describe('OpenPSM: portal node → /start on the gateway node → browser SSH → endsession', () => {
+describe('OpenPSM: portal node → /start on the gateway node → browser SSH or RDP → endsession', () => {
   let sshd: Sshd;
   let iam: Node;
   let gw: Node;
@@ -323,12 +323,20 @@ describe('OpenPSM: portal node → /start on the gateway node → browser SSH �
         const page = c.page;
         await page.goto(url);
         await page.locator('#master').fill(MASTER);
-        const answered = page.waitForResponse((res) => res.request().method() === 'POST' && res.url().endsWith('/password'));
+        // The password call's answer, read on its way to the page (the page navigates away at once).
+        let answer = '';
+        await page.route('**/api/v1/openpsm/starts/*/password', async (route) => {
+          const res = await route.fetch();
+          answer = await res.text();
+          await route.fulfill({ response: res, body: answer });
+        });
         await page.locator('#unlock-submit').click();
-        const rdpSession = ((await (await answered).json()) as { rdpSession: string }).rdpSession;
+        await until(async () => answer !== '', 'the password call answered', 20_000);
+        await page.unroute('**/api/v1/openpsm/starts/*/password');
+        const rdpSession = (JSON.parse(answer) as { rdpSession: string }).rdpSession;
         assert.match(rdpSession, /^\/rdp\/session\?ticket=openpsm-rdp-[A-Za-z0-9_-]{32}&consent=1&GUAC_WIDTH=1024&GUAC_HEIGHT=640&GUAC_DPI=96$/);
         await until(async () => new URL(page.url()).pathname === '/rdp/session', 'the browser RDP page', 20_000);
-        assert.equal(new URL(page.url()).searchParams.get('ticket'), null, 'the token leaves the address bar');
+        await until(async () => new URL(page.url()).searchParams.get('ticket') === null, 'the token leaves the address bar', 20_000);
         await until(async () => (await page.locator('.rdpw-page').getAttribute('data-phase')) === 'connected', 'the RDP session connects', 60_000).catch(async (e) => {
           throw new Error(`${(e as Error).message}: ${await page.locator('.rdpw-page').textContent().catch(() => '')}\n${gw.logs().slice(-3000)}`);
         });
