@@ -255,11 +255,20 @@ program
   .option('--consent', "agree to the recording the secret's access policy requires (shown by a launch without it)")
   .option('--totp <code>', "a TOTP code, when the secret's access policy asks for a fresh second factor (else prompted on a terminal)")
   .option('--access-level <level>', 'the access level (id or name) for the session: its groups go to the JIT or stored account (`gatehouse access levels usable <secret>` lists yours)')
-  .action(async (ref: string, o: { launcher: string; bindIp?: boolean; knownHosts?: string; json?: boolean; out?: string; consent?: boolean; totp?: string; accessLevel?: string }) => {
+  .option('--width <pixels>', 'for RDP launchers: desktop width, 200..8192 (with --height; the .rdp file asks for that window)')
+  .option('--height <pixels>', 'for RDP launchers: desktop height, 200..8192 (with --width)')
+  .option('--dpi <dpi>', 'for RDP launchers: screen DPI, 96..480 (100 % = 96)')
+  .option('--keyboard-layout <layout>', 'for RDP launchers: the keyboard layout the target reads (us, uk, de, fr)')
+  .action(async (ref: string, o: { launcher: string; bindIp?: boolean; knownHosts?: string; json?: boolean; out?: string; consent?: boolean; totp?: string; accessLevel?: string; width?: string; height?: string; dpi?: string; keyboardLayout?: string }) => {
+    // Display settings as given (numbers when they read as numbers): the server checks the bounds and answers 400 invalid_display.
+    const num = (v: string | undefined) => (v === undefined ? undefined : /^\d{1,6}$/.test(v.trim()) ? Number(v) : NaN);
+    const display = { width: num(o.width), height: num(o.height), dpi: num(o.dpi), keyboardLayout: o.keyboardLayout };
+    for (const [k, v] of Object.entries(display)) if (typeof v === 'number' && Number.isNaN(v)) throw new ApiError(400, 'invalid_request', `--${k.replace('keyboardLayout', 'keyboard-layout')} must be a whole number`);
+    const displayBody = Object.fromEntries(Object.entries(display).filter(([, v]) => v !== undefined)) as { width?: number; height?: number; dpi?: number; keyboardLayout?: string };
     const id = await secretIdOf(ref);
     let code = o.totp;
     const attempt = async (consent?: boolean) => {
-      const res = await withStepUp((totp) => callApi(session(), api.launch.launch, { params: { id }, body: { launcher: o.launcher, ...(o.bindIp ? { bindIp: true } : {}), ...(consent !== undefined ? { consent } : {}), ...(totp !== undefined ? { totp } : {}), ...(o.accessLevel ? { accessLevel: o.accessLevel } : {}) } }), code);
+      const res = await withStepUp((totp) => callApi(session(), api.launch.launch, { params: { id }, body: { launcher: o.launcher, ...(o.bindIp ? { bindIp: true } : {}), ...(consent !== undefined ? { consent } : {}), ...(totp !== undefined ? { totp } : {}), ...(o.accessLevel ? { accessLevel: o.accessLevel } : {}), ...displayBody } }), code);
       // Verified once is enough: the step-up now holds for this token, and the same code sent
       // again with the launch after consent could have expired (TOTP codes last 30 s).
       code = undefined;

@@ -2,7 +2,7 @@
 // sends people straight to /start: the refusal page (the seed's message and "Close"), and
 // the page that asks for the master password, reacts to the IAM's answer (enter it again;
 // token expired → the tab closes; other errors → an error page with "Close") and then shows
-// the browser terminal. No inline script (the CSP allows only this origin's files).
+// the browser terminal, or for Mode RDP sends the tab on to the browser RDP page. No inline script (the CSP allows only this origin's files).
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -70,7 +70,11 @@ export const PAGE_SCRIPT = `'use strict';
     try {
       const r = await fetch(api + '/password', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: $('master').value }) });
       $('master').value = '';
-      if (r.ok) return connect();
+      if (r.ok) {
+        const b = await r.json().catch(() => ({}));
+        if (typeof b.rdpSession === 'string' && b.rdpSession.startsWith('/rdp/session?')) { $('status').textContent = 'Opening the remote desktop…'; show(''); return location.replace(b.rdpSession); }
+        return connect();
+      }
       const b = await r.json().catch(() => ({ error: { message: 'the gateway did not answer' } }));
       if (r.status === 401) return ask(b.error.message);
       if (r.status === 410) { fail(b.error.message); setTimeout(close, 3000); return; }

@@ -144,6 +144,27 @@ for (const kind of DB_KINDS) {
       await assert.rejects(t.core.launching.redeem(launch, { clientIp: '127.0.0.1', door: 'web' }));
     });
 
+    it('GUAC_WIDTH/GUAC_HEIGHT/GUAC_DPI become the launch\'s display settings; a bad one is refused and leaves the logon ticket unused', async () => {
+      const ticket = await ticketFor();
+      for (const [extra, detail] of [
+        ['&GUAC_WIDTH=100&GUAC_HEIGHT=720', /width must be an integer from 200 to 8192/],
+        ['&GUAC_WIDTH=1280&GUAC_HEIGHT=720&GUAC_DPI=1000', /dpi must be an integer from 96 to 480/],
+        ['&GUAC_WIDTH=1280', /width and height go together/],
+        ['&GUAC_WIDTH=12a0&GUAC_HEIGHT=720', /GUAC_WIDTH is not a whole number/],
+      ] as const) {
+        await refused(await html5(ticket, '', extra), 'bad_display', true);
+        const line = t.logs().trim().split('\n').filter((l) => l.includes('LogonTicketRefused')).at(-1)!;
+        assert.match(line, detail, 'the precise reason in the log');
+      }
+      const r = await html5(ticket, '', '&GUAC_WIDTH=1280&GUAC_HEIGHT=720&GUAC_DPI=144');
+      const loc = new URL(String(r.headers.location), 'https://x');
+      assert.equal(loc.searchParams.get('GUAC_WIDTH'), '1280', 'the page asks the same desktop');
+      const h = await redeem(launchTicketOf(r));
+      assert.deepEqual(h.plan.display, { width: 1280, height: 720, dpi: 144 });
+      const ev = await t.core.store.db.selectFrom('auditEvents').select('details').where('action', '=', 'secret.launch').orderBy('seq', 'desc').limit(1).executeTakeFirstOrThrow();
+      assert.deepEqual(JSON.parse(ev.details).display, { width: 1280, height: 720, dpi: 144 });
+    });
+
     it('an expired logon ticket is refused and wiped; the sweeper wipes those nobody presents', async () => {
       const a = await ticketFor();
       const b = await ticketFor();

@@ -156,12 +156,24 @@ describe('browser RDP in Chromium (IronRDP web client, RDCleanPath door)', { tim
       await c.page.getByRole('button', { name: 'Sign in', exact: true }).click();
       await c.page.getByRole('heading', { name: 'My access', level: 1 }).waitFor();
       const row = c.page.getByRole('row').filter({ hasText: 'xrdp-web' });
+      // The keyboard layout the person chooses goes with the launch (and is remembered), with the window's size and DPI.
+      await row.locator('.launcher-row').first().getByLabel('Keyboard layout').selectOption('de');
       const [tab] = await Promise.all([c.context.waitForEvent('page'), row.locator('.launcher-row').first().getByRole('button', { name: 'Open in browser' }).click()]);
       await until(async () => ['consent', 'connecting', 'connected'].includes((await phaseOf(tab)) ?? ''), 'the session page', 30_000);
       if ((await phaseOf(tab)) === 'consent') await tab.getByRole('button', { name: 'Agree and connect' }).click();
       await connected(tab, XRDP_DESKTOP_RGB);
       assert.equal(new URL(tab.url()).pathname, '/rdp/session');
       assert.equal(new URL(tab.url()).searchParams.get('ticket'), null);
+      const launched = (await admin('GET', '/api/v1/audit?action=secret.launch&limit=1')).body.items[0];
+      const win = await c.page.evaluate(() => {
+        const w = globalThis as any;
+        return { w: w.innerWidth as number, h: w.innerHeight as number, r: w.devicePixelRatio as number };
+      });
+      assert.equal(launched.details.display.keyboardLayout, 'de');
+      assert.equal(launched.details.display.width, Math.round(win.w * win.r) & ~1, 'the width from the window');
+      assert.equal(launched.details.display.height, Math.round(win.h * win.r));
+      assert.equal(launched.details.display.dpi, Math.round(96 * win.r));
+      assert.equal(await c.page.evaluate(() => (globalThis as any).localStorage.getItem('gatehouse.rdp.keyboardLayout')), 'de', 'remembered');
       await tab.getByRole('button', { name: 'Disconnect' }).click();
       await until(async () => (await phaseOf(tab)) === 'ended', 'the tab to show the end', 20_000);
     });

@@ -7,7 +7,10 @@
 // → IAM), runs a command only the real shell answers, exits; the gateway then calls
 // endsession, which the IAM's address (an https stand-in forwarding over HTTPS to the portal
 // process's real URL) answers with 401 four times before letting it through: five calls,
-// delivered, audited. Also: an expired access token closes the tab (the link issued while
+// delivered, audited. Mode RDP: the master password sends the tab on to the gateway's browser
+// RDP page with a single-use token; IronRDP's web client shows the xrdp desktop at the GUAC_*
+// size (the credential from getcredential injected on the gateway's side); endsession follows
+// the disconnect; the token cannot be used twice. Also: an expired access token closes the tab (the link issued while
 // the portal's openpsmLinkSeconds was at its 30-second minimum, used after its expiresAt);
 // another IAM error shows "Close"; the seed's refusal messages in the browser. Neither the
 // master password nor the target's password appears in anything the browser received, in
@@ -24,6 +27,7 @@ import { launchBrowser, newContext, screenshot, until, type Ctx, stepRunner } fr
 import { startIamProxy, type IamProxy } from '../support/openpsm-proxy.js';
 import { wireLeaks, type Blob } from '../support/scan.js';
 import { startSshd, type Sshd } from '../support/sshd.js';
+import { startXrdp, XRDP_DESKTOP_RGB } from '../support/xrdp.js';
 import { api as https, apiLogin, killAll, removeTempDirs, Server, serverEnv, tempDir } from '../cli/support.js';
 
 const MASTER = `Pat-Master-${randomUUID().slice(0, 8)}-Pw!`;
@@ -68,12 +72,34 @@ async function startNode(name: string): Promise<Node> {
   };
 }
 
+/** Runs in the page: the browser RDP canvas's size and the share of its sampled pixels near a colour. */
+function desktopOnCanvas(page: Page, rgb: number): Promise<{ width: number; height: number; share: number }> {
+  return page.evaluate((rgb) => {
+    const document = (globalThis as any).document;
+    const canvas = document.querySelector('iron-remote-desktop')?.shadowRoot?.querySelector('canvas');
+    if (!canvas || !canvas.width) return { width: 0, height: 0, share: 0 };
+    const copy = document.createElement('canvas');
+    copy.width = canvas.width;
+    copy.height = canvas.height;
+    const g = copy.getContext('2d');
+    g.drawImage(canvas, 0, 0);
+    const px = g.getImageData(0, 0, copy.width, copy.height).data;
+    let n = 0;
+    let total = 0;
+    for (let i = 0; i < px.length; i += 4 * 16) {
+      total++;
+      if (Math.abs(px[i] - ((rgb >> 16) & 255)) <= 8 && Math.abs(px[i + 1] - ((rgb >> 8) & 255)) <= 8 && Math.abs(px[i + 2] - (rgb & 255)) <= 8) n++;
+    }
+    return { width: canvas.width, height: canvas.height, share: n / total };
+  }, rgb);
+}
+
 after(() => {
   killAll();
   removeTempDirs();
 });
 
-describe('OpenPSM: portal node → /start on the gateway node → browser SSH → endsession', () => {
+describe('OpenPSM: portal node → /start on the gateway node → browser SSH or RDP → endsession', () => {
   let sshd: Sshd;
   let iam: Node;
   let gw: Node;
@@ -261,7 +287,7 @@ describe('OpenPSM: portal node → /start on the gateway node → browser SSH �
       }
     }));
 
-  it("shows the seed's refusal messages, and RDP is refused before any credential is fetched", () =>
+  it("shows the seed's refusal messages", () =>
     step(async () => {
       const { url } = await link();
       const u = new URL(url);
@@ -278,7 +304,69 @@ describe('OpenPSM: portal node → /start on the gateway node → browser SSH �
       assert.equal(await show((q) => q.set('CredentialID', 'not-a-guid')), 'Invalid request parameters.');
       assert.equal(await show((q) => q.set('TargetPersonGuid', '42')), 'Invalid Request parameters.');
       assert.equal(await show((q) => q.set('ApiUrl', 'https://127.0.0.2:1')), 'Invalid Request parameters.');
-      assert.match(await show((q) => q.set('Mode', 'RDP')), /RDP sessions in the browser are not available/);
+      assert.equal(await show((q) => q.set('Mode', 'VNC')), 'Invalid Request parameters.');
+    }));
+
+  it('Mode RDP: the master password opens the browser RDP page on the gateway node; the xrdp desktop is on the canvas at the GUAC_* size; endsession is delivered', () =>
+    step(async () => {
+      const xrdp = await startXrdp();
+      try {
+        const admin = (method: string, path: string, body: unknown) => iam.api(method, path, { token: iam.adminToken, body });
+        const secret = await admin('POST', '/api/v1/secrets', { name: 'psm-desktop', template: 'windows-account', fields: { machine: '127.0.0.1', port: xrdp.port, username: 'ghtarget', password: TARGET_PASSWORD } });
+        assert.equal(secret.status, 201, secret.raw);
+        const acl = await admin('PUT', `/api/v1/secrets/${secret.body.id}/permissions`, { entries: [{ principalType: 'user', principal: 'pat', level: 'view' }] });
+        assert.equal(acl.status, 200, acl.raw);
+        const r = await iam.api('POST', '/api/v1/openpsm/links', { token: patToken, body: { secretId: secret.body.id, mode: 'RDP', width: 1024, height: 640, dpi: 96 } });
+        assert.equal(r.status, 200, r.raw);
+        const { url, loginSessionId } = r.body as { url: string; loginSessionId: string };
+        assert.equal(new URL(url).searchParams.get('Mode'), 'RDP');
+        const page = c.page;
+        await page.goto(url);
+        await page.locator('#master').fill(MASTER);
+        // The password call's answer, read on its way to the page (the page navigates away at once).
+        let answer = '';
+        await page.route('**/api/v1/openpsm/starts/*/password', async (route) => {
+          const res = await route.fetch();
+          answer = await res.text();
+          await route.fulfill({ response: res, body: answer });
+        });
+        await page.locator('#unlock-submit').click();
+        await until(async () => answer !== '', 'the password call answered', 20_000);
+        await page.unroute('**/api/v1/openpsm/starts/*/password');
+        const rdpSession = (JSON.parse(answer) as { rdpSession: string }).rdpSession;
+        assert.match(rdpSession, /^\/rdp\/session\?ticket=openpsm-rdp-[A-Za-z0-9_-]{32}&consent=1&GUAC_WIDTH=1024&GUAC_HEIGHT=640&GUAC_DPI=96$/);
+        await until(async () => new URL(page.url()).pathname === '/rdp/session', 'the browser RDP page', 20_000);
+        await until(async () => new URL(page.url()).searchParams.get('ticket') === null, 'the token leaves the address bar', 20_000);
+        await until(async () => (await page.locator('.rdpw-page').getAttribute('data-phase')) === 'connected', 'the RDP session connects', 60_000).catch(async (e) => {
+          throw new Error(`${(e as Error).message}: ${await page.locator('.rdpw-page').textContent().catch(() => '')}\n${gw.logs().slice(-3000)}`);
+        });
+        const canvas = await until(async () => {
+          const i = await desktopOnCanvas(page, XRDP_DESKTOP_RGB);
+          return i.share > 0.3 ? i : null;
+        }, 'the xrdp desktop colour on the canvas', 60_000);
+        assert.deepEqual([canvas.width, canvas.height], [1024, 640], 'the GUAC_* desktop');
+        await screenshot(page, 'openpsm-rdp-session');
+        // The gateway's session: RDP, browser door, the GUAC_* display; the credential was the IAM's.
+        const live = await until(async () => ((await gw.api('GET', '/api/v1/sessions', { token: gw.adminToken })).body.items as any[]).find((x) => x.status === 'live' && x.protocol === 'rdp'), 'the live RDP session');
+        assert.equal(live.door, 'web');
+        const opened = (await gw.api('GET', '/api/v1/audit?action=openpsm.session', { token: gw.adminToken })).body.items.find((e: any) => e.details.protocol === 'rdp' && e.outcome === 'success');
+        assert.ok(opened, 'openpsm.session audited for the RDP session');
+        assert.match(xrdp.sesmanLog() + xrdp.xrdpLog(), /ghtarget/, 'xrdp logged the IAM\'s account on');
+        await page.getByRole('button', { name: 'Disconnect' }).click();
+        await until(async () => (await page.locator('.rdpw-page').getAttribute('data-phase')) === 'ended', 'the page shows the end', 20_000);
+        const notice = await until(async () => {
+          const n = (await gw.api('GET', '/api/v1/openpsm/end-notices', { token: gw.adminToken })).body.items.find((x: { loginSessionId: string }) => x.loginSessionId === loginSessionId);
+          return n?.outcome ? n : null;
+        }, 'the endsession call is settled', 20_000);
+        assert.equal(notice.outcome, 'delivered');
+        // The token was single use: the same page address again is refused (audited on the gateway).
+        await page.goto(`${gw.url}${rdpSession}`);
+        await until(async () => (await page.locator('.rdpw-page').getAttribute('data-phase')) === 'error', 'the reused token is refused', 30_000);
+        const refusedAgain = (await gw.api('GET', '/api/v1/audit?action=openpsm.session', { token: gw.adminToken })).body.items.find((e: any) => e.outcome === 'failure' && e.details.protocol === 'rdp');
+        assert.ok(refusedAgain, 'the refusal is audited');
+      } finally {
+        await xrdp.stop();
+      }
     }));
 
   it('no password in anything the browser received, in either log, or in the recording', async () => {

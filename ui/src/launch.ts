@@ -2,9 +2,17 @@
 import { api, ApiError } from './api';
 import type { Launcher, LaunchResponse, Template } from './api-types';
 
-/** `consent`: the answer to the recording a policy requires (false: declined, audited by the API; left out: not asked yet); `totp`: a code for a policy that asks for MFA step-up (components/StepUpDialog); `accessLevel`: the access level chosen for the session (issue 12). */
-export const launch = (secretId: string, launcher: string, totp?: string, consent?: boolean, accessLevel?: string) =>
-  api.post<LaunchResponse>(`/secrets/${encodeURIComponent(secretId)}/launch`, { launcher, ...(totp ? { totp } : {}), ...(consent !== undefined ? { consent } : {}), ...(accessLevel ? { accessLevel } : {}) });
+/** Display settings of an RDP launch (issue 14): the desktop the target draws and the keyboard it reads. */
+export interface LaunchDisplaySettings {
+  width: number;
+  height: number;
+  dpi: number;
+  keyboardLayout?: string;
+}
+
+/** `consent`: the answer to the recording a policy requires (false: declined, audited by the API; left out: not asked yet); `totp`: a code for a policy that asks for MFA step-up (components/StepUpDialog); `accessLevel`: the access level chosen for the session (issue 12); `display`: RDP launchers only. */
+export const launch = (secretId: string, launcher: string, totp?: string, consent?: boolean, accessLevel?: string, display?: LaunchDisplaySettings) =>
+  api.post<LaunchResponse>(`/secrets/${encodeURIComponent(secretId)}/launch`, { launcher, ...(totp ? { totp } : {}), ...(consent !== undefined ? { consent } : {}), ...(accessLevel ? { accessLevel } : {}), ...(display ?? {}) });
 
 /**
  * A launch for a door that cannot ask (a copied ssh command, a .rdp file) when the secret's
@@ -13,19 +21,19 @@ export const launch = (secretId: string, launcher: string, totp?: string, consen
  * message); an SSH launch says so in its answer (consent.given false): then the person is
  * asked, and a "no" declines (voids, audited) the ticket. Null: the person declined.
  */
-export async function launchForDoor(secretId: string, launcher: string, totp?: string, accessLevel?: string): Promise<LaunchResponse | null> {
+export async function launchForDoor(secretId: string, launcher: string, totp?: string, accessLevel?: string, display?: LaunchDisplaySettings): Promise<LaunchResponse | null> {
   try {
-    const r = await launch(secretId, launcher, totp, undefined, accessLevel);
+    const r = await launch(secretId, launcher, totp, undefined, accessLevel, display);
     if (r.consent.given !== false) return r;
     // Agreed: a consented ticket replaces this one, which is never shown and expires unused.
-    if (window.confirm(`${r.consent.text}\n\nAgree to the recording?`)) return launch(secretId, launcher, totp, true, accessLevel);
+    if (window.confirm(`${r.consent.text}\n\nAgree to the recording?`)) return launch(secretId, launcher, totp, true, accessLevel, display);
     await api.post('/tickets/decline', { ticket: r.ticket }).catch(() => undefined);
     return null;
   } catch (e) {
     if (!(e instanceof ApiError) || e.code !== 'consent_required') throw e;
-    if (window.confirm(`${e.message}\n\nAgree to the recording?`)) return launch(secretId, launcher, totp, true, accessLevel);
+    if (window.confirm(`${e.message}\n\nAgree to the recording?`)) return launch(secretId, launcher, totp, true, accessLevel, display);
     // No ticket exists yet (RDP): the declining launch is what audits the refusal (403 consent_declined).
-    await launch(secretId, launcher, totp, false).catch(() => undefined);
+    await launch(secretId, launcher, totp, false, undefined, display).catch(() => undefined);
     return null;
   }
 }

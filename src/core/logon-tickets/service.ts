@@ -12,6 +12,7 @@ import type { AuditService } from '../audit/service.js';
 import { SYSTEM } from '../audit/service.js';
 import { normalizeIp } from '../door-rules.js';
 import { AppError } from '../errors.js';
+import { checkDisplay, type LaunchDisplay } from '../launch/display.js';
 import type { Directory } from '../identity/directory.js';
 import type { SignInGuard } from '../identity/rate-limit.js';
 import type { Principal } from '../identity/principal.js';
@@ -41,6 +42,7 @@ export type LogonRefusal =
   | 'phrase_required'
   | 'wrong_phrase'
   | 'url_credentials'
+  | 'bad_display'
   | 'not_a_ticket'
   | 'no_ticket'
   | 'unknown'
@@ -171,11 +173,14 @@ export class LogonTickets {
    * secret with its launcher for the logon-ticket account, the Windows credential carried by the
    * launch ticket in place of the secret's. Answers the launch ticket (single use, bound to the
    * caller's address). `other`: the query's other parameter names (credentials in the URL are refused).
+   * `display`: GUAC_WIDTH / GUAC_HEIGHT / GUAC_DPI as given, which become the launch's display
+   * settings (bounded as at launch; a bad one is refused before the logon ticket is used).
    */
-  async open(q: { user?: string; other: string[] }, ctx: LogonContext): Promise<{ launchTicket: string } | { signIn: true }> {
+  async open(q: { user?: string; other: string[]; display?: { width?: string; height?: string; dpi?: string } }, ctx: LogonContext): Promise<{ launchTicket: string } | { signIn: true }> {
     return this.guard('open', ctx, async () => {
       const s = await this.deps.settings.all();
       if (q.other.some((k) => /^(pwd|pass|password|WinPassword|domain)$/i.test(k))) throw new LogonRefused('url_credentials', 'credentials in URL parameters (the URL parameters method) are never accepted');
+      const display = displayOf(q.display);
       if (q.user === undefined || q.user === '') {
         if (s.logon_type_allowance === 3) throw new LogonRefused('no_ticket', 'logon_type_allowance is 3: html5.html opens with a logon ticket only');
         return { signIn: true as const };
@@ -209,7 +214,7 @@ export class LogonTickets {
       }
       const launched = await (async () => {
         this.deps.launching.requireLaunchPermission(p);
-        return this.deps.launching.launch(p, secretId, launcher.id, { clientIp: ctx.ip, bindIp: true, transient: { username: cred.u, domain: cred.d, password: cred.p, source: 'logon_ticket' } });
+        return this.deps.launching.launch(p, secretId, launcher.id, { clientIp: ctx.ip, bindIp: true, transient: { username: cred.u, domain: cred.d, password: cred.p, source: 'logon_ticket' }, ...(display ? { display } : {}) });
       })().catch((e: unknown) => {
         if (e instanceof AppError) throw new LogonRefused('launch_refused', `${e.code}: ${e.message}`);
         throw e;
@@ -318,5 +323,25 @@ export class LogonTickets {
   /** Writes the pending refusal summaries (at shutdown). */
   flush(): Promise<void> {
     return this.deps.guard.flush();
+  }
+}
+
+const GUAC = { width: 'GUAC_WIDTH', height: 'GUAC_HEIGHT', dpi: 'GUAC_DPI' } as const;
+
+/** html5.html's GUAC_* parameters as launch display settings; anything not a bounded whole number is refused (the reason names the parameter). */
+function displayOf(raw: { width?: string; height?: string; dpi?: string } | undefined): LaunchDisplay | undefined {
+  if (!raw) return undefined;
+  const n: { width?: number; height?: number; dpi?: number } = {};
+  for (const k of ['width', 'height', 'dpi'] as const) {
+    const v = raw[k];
+    if (v === undefined) continue;
+    if (!/^\d{1,5}$/.test(v)) throw new LogonRefused('bad_display', `${GUAC[k]} is not a whole number (${JSON.stringify(v.slice(0, 16))})`);
+    n[k] = Number(v);
+  }
+  try {
+    return checkDisplay(n);
+  } catch (e) {
+    if (e instanceof AppError) throw new LogonRefused('bad_display', `GUAC_WIDTH/GUAC_HEIGHT/GUAC_DPI: ${e.message}`);
+    throw e;
   }
 }

@@ -1,8 +1,9 @@
 // Gatehouse as the OpenPSM session gateway (seed 003): a /start request is checked (params.ts),
 // held while the person enters their master password, which goes once to the IAM's
-// getcredential; the answer drives one browser session (SSH or Telnet; RDP is refused at
-// /start: no browser RDP client exists yet). Server, Server2 and Server3 are tried in that
-// order. When the session ends the IAM is told through endsession: the notice is written to
+// getcredential; the answer drives one browser session: SSH or Telnet through the start
+// page's terminal, RDP through the browser RDP page (/rdp/session) with a single-use token
+// for this start in place of a launch ticket, and GUAC_WIDTH/HEIGHT/DPI as the display.
+// Server, Server2 and Server3 are tried in that order. When the session ends the IAM is told through endsession: the notice is written to
 // the database when the session starts, so a restart still owes it; a 401 re-authenticates
 // (the ApiKey is opened again from its sealed copy) and retries, at most 7 times; other
 // errors back off (openpsmEndSessionBackoffSeconds, doubling). Every outcome is audited.
@@ -13,13 +14,14 @@ import type { Actor, AuditService } from '../audit/service.js';
 import { SYSTEM } from '../audit/service.js';
 import type { ConnectPlan, SessionHandle } from '../broker.js';
 import { AppError } from '../errors.js';
+import { DISPLAY_BOUNDS, type LaunchDisplay } from '../launch/display.js';
 import type { LauncherView } from '../launch/launchers.js';
 import type { SettingsService } from '../settings.js';
 import type { Sessions } from '../sessions/service.js';
 import { newId, now, randomToken } from '../util.js';
 import type { DataKeys } from '../vault/datakeys.js';
 import { credentialAnswer, ENDSESSION_PATH, GETCREDENTIAL_PATH, type CredentialAnswer, type IamClient } from './iam-client.js';
-import { checkStart, RDP_UNAVAILABLE, type StartRequest } from './params.js';
+import { checkStart, type StartRequest } from './params.js';
 
 /** The most 401 answers endsession takes (re-authenticating before each retry), per the seed. */
 export const END_UNAUTHORIZED_LIMIT = 7;
@@ -33,6 +35,10 @@ export const TOKEN_EXPIRED = 'Your access token has expired. This tab closes: st
 export const IAM_FAILED = 'The credential could not be retrieved from the identity service.';
 
 const NEVER = 8_000_000_000_000_000; // "not due": the session is still live
+/** What a Mode RDP start's browser RDP token looks like (the web layer routes it here instead of the launch tickets). */
+export const RDP_TOKEN_PREFIX = 'openpsm-rdp-';
+export const RDP_TOKEN_PATTERN = /^openpsm-rdp-[A-Za-z0-9_-]{32}$/;
+const DEFAULT_PORT = { ssh: 22, telnet: 23, rdp: 3389 } as const;
 const aad = (sessionUuid: string) => `openpsm-end:${sessionUuid}`;
 
 interface PendingStart {
@@ -43,9 +49,13 @@ interface PendingStart {
   state: 'password' | 'ready' | 'used';
   answer?: CredentialAnswer;
   sessionUuid?: string;
+  /** Mode RDP: the single-use token the browser RDP page presents (set when the credential was retrieved). */
+  rdpToken?: string;
 }
 
-export type PasswordOutcome = { status: 'ready' } | { status: 'wrong_password'; message: string } | { status: 'token_expired'; message: string } | { status: 'error'; message: string };
+/** Mode RDP, ready: the token for the browser RDP page and the desktop it asks for (GUAC_*, within the launch bounds). */
+export type RdpStart = { ticket: string; display: Required<Pick<LaunchDisplay, 'width' | 'height' | 'dpi'>> };
+export type PasswordOutcome = { status: 'ready'; rdp?: RdpStart } | { status: 'wrong_password'; message: string } | { status: 'token_expired'; message: string } | { status: 'error'; message: string };
 
 export class OpenPsmGateway {
   private readonly starts = new Map<string, PendingStart>();
@@ -78,10 +88,6 @@ export class OpenPsmGateway {
     }
     const s = c.start;
     const base = { loginSessionId: s.loginSessionId, credentialId: s.credentialId, computerId: s.computerId, apiUrl: s.apiUrl, mode: s.mode, personal: s.isPersonalCred };
-    if (s.mode === 'RDP') {
-      await this.deps.audit.record(this.actor(s, clientIp), { action: 'openpsm.start', outcome: 'failure', details: { ...base, detail: 'browser RDP is not available' } });
-      return { ok: false, message: RDP_UNAVAILABLE };
-    }
     const id = randomToken(24);
     this.starts.set(id, { id, start: s, clientIp, createdAt: now(), state: 'password' });
     await this.deps.audit.record(this.actor(s, clientIp), { action: 'openpsm.start', details: base });
@@ -133,7 +139,14 @@ export class OpenPsmGateway {
     p.sessionUuid = session;
     p.state = 'ready';
     await audit('success', { userName: answer.UserName, servers: [answer.Server, answer.Server2, answer.Server3].filter(Boolean), port: answer.ManagementPort, recorded: answer.RecordPSMSession });
-    return { status: 'ready' };
+    if (s.mode !== 'RDP') return { status: 'ready' };
+    p.rdpToken = RDP_TOKEN_PREFIX + randomToken(24);
+    return { status: 'ready', rdp: { ticket: p.rdpToken, display: rdpDisplay(s.display) } };
+  }
+
+  /** Whether a browser RDP page's token is one of this gateway's (else it is a launch ticket). */
+  ownsRdpToken(token: string): boolean {
+    return RDP_TOKEN_PATTERN.test(token);
   }
 
   /** The first of Server, Server2, Server3 that accepts a TCP connection on the port. */
@@ -150,15 +163,36 @@ export class OpenPsmGateway {
     return null;
   }
 
-  /** The browser door: one session for a start whose credential was retrieved. Throws AppError for the page. */
+  /** The browser terminal: one SSH or Telnet session for a start whose credential was retrieved. Throws AppError for the page. */
   async open(id: string, ctx: { clientIp: string }): Promise<SessionHandle> {
     const p = this.pending(id);
+    if (p.start.mode === 'RDP') throw new AppError(409, 'wrong_mode', 'this connection is a Remote Desktop one: it opens in the browser RDP page');
+    return this.openSession(p, ctx);
+  }
+
+  /**
+   * The browser RDP door: one RDP session for the Mode RDP start this token was given for
+   * (single use, like a launch ticket). Throws AppError; unknown tokens are logged.
+   */
+  async openRdp(token: string, ctx: { clientIp: string }): Promise<SessionHandle> {
+    this.sweep();
+    const p = [...this.starts.values()].find((x) => x.rdpToken !== undefined && x.rdpToken === token && x.start.mode === 'RDP');
+    if (!p || p.createdAt + START_TTL_MS < now()) {
+      this.deps.log.warn({ event: 'OpenPsmRdpRefused', clientIp: ctx.clientIp, reason: 'unknown' }, 'OpenPSM browser RDP: unknown, used or expired token');
+      await this.deps.audit.record({ id: null, name: null, ip: ctx.clientIp }, { action: 'openpsm.session', outcome: 'failure', details: { protocol: 'rdp', reason: 'unknown, used or expired token' } });
+      throw new AppError(404, 'not_found', 'this connection request is unknown or has expired: start again from the portal');
+    }
+    delete p.rdpToken;
+    return this.openSession(p, ctx);
+  }
+
+  private async openSession(p: PendingStart, ctx: { clientIp: string }): Promise<SessionHandle> {
     if (p.state !== 'ready' || !p.answer || !p.sessionUuid) throw new AppError(409, 'not_ready', p.state === 'used' ? 'this connection was already used: start again from the portal' : 'enter your master password first');
     p.state = 'used';
     const { start: s, answer: a, sessionUuid } = p;
     delete p.answer;
-    const protocol = s.mode === 'Telnet' ? 'telnet' : 'ssh';
-    const port = a.ManagementPort ?? (protocol === 'telnet' ? 23 : 22);
+    const protocol = s.mode === 'Telnet' ? 'telnet' : s.mode === 'RDP' ? 'rdp' : 'ssh';
+    const port = a.ManagementPort ?? DEFAULT_PORT[protocol];
     const servers = [a.Server, a.Server2, a.Server3].filter((x): x is string => !!x);
     const host = await this.reachable(servers, port);
     if (!host) {
@@ -194,6 +228,7 @@ export class OpenPsmGateway {
       target: { host, port },
       credential: { secretId: `openpsm:${s.credentialId}`, secretName: `OpenPSM ${s.computerId}`, templateId: 'openpsm', machine: host, domain, username, fields },
       launcher,
+      ...(protocol === 'rdp' ? { display: rdpDisplay(s.display) } : {}),
     };
     // Owed from now on: a crash during the session still tells the IAM it ended (after the restart).
     await this.owe(s, sessionUuid, plan.sessionId, NEVER);
@@ -328,4 +363,11 @@ export class OpenPsmGateway {
     const rows = await this.deps.store.db.selectFrom('openpsmEndNotices').selectAll().orderBy('createdAt', 'desc').limit(200).execute();
     return rows.map((r) => ({ session: r.sessionUuid, loginSessionId: r.loginSessionId, apiUrl: r.apiUrl, attempts: r.attempts, unauthorized: r.unauthorized, outcome: r.outcome, lastError: r.lastError, due: r.outcome === null && Number(r.nextAt) < NEVER }));
   }
+}
+
+const clamp = (v: number, b: { min: number; max: number }) => Math.min(b.max, Math.max(b.min, Math.round(v)));
+
+/** GUAC_WIDTH/HEIGHT/DPI (checked loosely at /start, as the seed allows) brought within the launch's display bounds. */
+function rdpDisplay(d: StartRequest['display']): RdpStart['display'] {
+  return { width: clamp(d.width, DISPLAY_BOUNDS.width), height: clamp(d.height, DISPLAY_BOUNDS.height), dpi: clamp(d.dpi, DISPLAY_BOUNDS.dpi) };
 }

@@ -7,8 +7,6 @@ export const MISSING = 'Missing request parameters.';
 export const INVALID = 'Invalid request parameters.';
 /** The workflow's own validation failed (required parameters, dates, mode, ApiUrl). */
 export const INVALID_WORKFLOW = 'Invalid Request parameters.';
-/** Mode RDP: Gatehouse has no browser RDP client yet, so an RDP start is refused before any credential is fetched. */
-export const RDP_UNAVAILABLE = 'RDP sessions in the browser are not available on this gateway yet: start the connection in SSH or Telnet mode.';
 
 export const REQUIRED = ['TargetPersonGuid', 'AccessRequestPolicyID', 'TargetComputerGuid', 'IsAdvanceMode'] as const;
 export const OPTIONAL = ['CheckOutStartDate', 'CheckOutEndDate', 'ExternalCredentialGuid', 'PSM_Connection_Delay'] as const;

@@ -51,7 +51,7 @@ export class WebRdpDoor extends CarriedDoor {
    * A browser's WebSocket, upgraded by the route. False when the door cannot take it
    * (closed, or no certificate to show): the route refuses it.
    */
-  accept(ws: WsLike, ctx: Pick<BrowserRdpOptions, 'clientIp' | 'consented' | 'precheck'>): boolean {
+  accept(ws: WsLike, ctx: Pick<BrowserRdpOptions, 'clientIp' | 'consented' | 'precheck' | 'redeem'>): boolean {
     if (!this.accepting || !this.certChain.length) return false;
     const stream = webSocketStream(ws);
     const { broker, log } = this.o;

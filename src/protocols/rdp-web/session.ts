@@ -32,6 +32,12 @@ export interface BrowserRdpOptions {
    * stays usable) or null. The web route checks the launcher's recording consent here.
    */
   precheck?: (ticket: string) => Promise<string | null>;
+  /**
+   * How the token is turned into a session, when not by the broker's launch tickets (an
+   * OpenPSM start's token: the web route decides). Rejects with TicketRefused; the caller
+   * has logged and audited the reason.
+   */
+  redeem?: (token: string, ctx: { clientIp: string; door: 'web'; consented: boolean }) => Promise<SessionHandle>;
   connectTimeoutMs?: number;
   handshakeTimeoutMs?: number;
   /** Tells the owner (the door) how to end this connection, and when it has ended. */
@@ -104,7 +110,7 @@ export async function serveBrowserRdp(stream: Duplex, o: BrowserRdpOptions): Pro
   // ---- the ticket
   let h: SessionHandle;
   try {
-    h = await broker.redeem(ticket, { ...ctx, consented: o.consented });
+    h = await (o.redeem ?? ((t, c) => broker.redeem(t, c)))(ticket, { ...ctx, consented: o.consented });
   } catch (e) {
     // Generic to the browser; the core logged and audited the exact reason.
     if (!(e instanceof TicketRefused)) log.error({ clientIp, err: { message: (e as Error).message } }, 'browser rdp: redeem failed');

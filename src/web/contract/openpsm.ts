@@ -86,11 +86,11 @@ export const openpsm = {
   start: route('GET', '/api/v1/openpsm/starts/:id', { tags, summary: 'Gateway side: what the start page shows (no credential)', security: [], params: startParams, response: { 200: startViewSchema, ...errors } }),
   password: route('POST', '/api/v1/openpsm/starts/:id/password', {
     tags,
-    summary: "Gateway side: the master password, sent once to the IAM's getcredential. 401 invalid_master_password: enter it again; 410 token_expired: close the tab and start again; 502 iam_error: the error page",
+    summary: "Gateway side: the master password, sent once to the IAM's getcredential. 401 invalid_master_password: enter it again; 410 token_expired: close the tab and start again; 502 iam_error: the error page. Mode RDP: rdpSession is the browser RDP page to open (its single-use token and the GUAC_* desktop)",
     security: [],
     params: startParams,
     body: body({ password: str(1024) }, ['password']),
-    response: { 200: obj({ status: { type: 'string', enum: ['ready'] } }), ...errors },
+    response: { 200: { type: 'object', properties: { status: { type: 'string', enum: ['ready'] }, rdpSession: text }, required: ['status'], additionalProperties: false }, ...errors },
   }),
   terminal: route('GET', '/api/v1/openpsm/starts/:id/terminal', {
     tags,

@@ -93,11 +93,13 @@ export const logonTicketRoutes =
       try {
         if (ctx.via !== null && !SERVER_NAME.test(ctx.via)) throw new LogonRefused('unknown_server', 'not a server name');
         const q = params(req.query as Query);
-        const r = await lt.open({ ...(q.user !== undefined ? { user: q.user } : {}), other: Object.keys(q).filter((k) => k !== 'user') }, ctx);
+        const display = { ...(q.GUAC_WIDTH !== undefined ? { width: q.GUAC_WIDTH } : {}), ...(q.GUAC_HEIGHT !== undefined ? { height: q.GUAC_HEIGHT } : {}), ...(q.GUAC_DPI !== undefined ? { dpi: q.GUAC_DPI } : {}) };
+        // GUAC_* become the launch's display settings (checked by the core) and ride on to the page, which asks the same desktop.
+        const r = await lt.open({ ...(q.user !== undefined ? { user: q.user } : {}), other: Object.keys(q).filter((k) => k !== 'user'), display }, ctx);
         if ('signIn' in r) return reply.code(303).header('location', '/').send();
         // The browser RDP page with a normal launch ticket (single use, bound to this address).
         const next = new URLSearchParams({ ticket: r.launchTicket });
-        for (const k of ['GUAC_WIDTH', 'GUAC_HEIGHT', 'GUAC_DPI']) if (q[k] !== undefined && /^\d{1,5}$/.test(q[k]!)) next.set(k, q[k]!);
+        for (const k of ['GUAC_WIDTH', 'GUAC_HEIGHT', 'GUAC_DPI']) if (q[k] !== undefined) next.set(k, q[k]!);
         return reply.code(303).header('location', `${RDP_SESSION_PAGE}?${next}`).send();
       } catch (e) {
         if (!(e instanceof LogonRefused)) throw e;

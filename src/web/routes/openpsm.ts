@@ -1,6 +1,7 @@
 // The OpenPSM start flow over HTTP (seed 003; rules in src/core/openpsm). Gateway side: GET
 // /start (checks the parameters, answers the seed's message or sends the person on to
-// /start/<id>), the start page's calls and its WebSocket terminal (web/terminal-relay.ts). IAM side: getcredential
+// /start/<id>), the start page's calls and its WebSocket terminal (web/terminal-relay.ts);
+// a Mode RDP start continues on the browser RDP page (routes/rdp-web.ts takes its token). IAM side: getcredential
 // and endsession under /api/services/v1/secureaccessgateway, and the /start redirect for one
 // of this node's secrets. Registered without a prefix: the contract holds full paths.
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
@@ -17,6 +18,7 @@ import { addRoute, localPath } from '../contract-route.js';
 import { pageOf } from '../paging.js';
 import { errorPage, PAGE_HEADERS, PAGE_SCRIPT, startPage } from '../openpsm-page.js';
 import { relayTerminal, terminalSize } from '../terminal-relay.js';
+import { RDP_SESSION_PAGE } from './logon-tickets.js';
 
 const open = { config: { auth: false } } as const;
 
@@ -46,6 +48,11 @@ export const openpsmRoutes =
     addRoute(app, api.openpsm.start, open)(async (req) => gateway.view(req.params.id));
     addRoute(app, api.openpsm.password, open)(async (req) => {
       const r = await gateway.submitPassword(req.params.id, req.body.password, normalizeIp(req.ip));
+      if (r.status === 'ready' && r.rdp) {
+        // Mode RDP: the browser RDP page with this start's single-use token (the IAM decided the recording: consent=1).
+        const q = new URLSearchParams({ ticket: r.rdp.ticket, consent: '1', GUAC_WIDTH: String(r.rdp.display.width), GUAC_HEIGHT: String(r.rdp.display.height), GUAC_DPI: String(r.rdp.display.dpi) });
+        return { status: 'ready' as const, rdpSession: `${RDP_SESSION_PAGE}?${q}` };
+      }
       if (r.status === 'ready') return { status: 'ready' as const };
       if (r.status === 'wrong_password') throw new AppError(401, 'invalid_master_password', r.message);
       if (r.status === 'token_expired') throw new AppError(410, 'token_expired', r.message);

@@ -2,11 +2,13 @@
 // and hands the socket to the browser RDP door (protocols/rdp-web/), which reads the
 // RDCleanPath request, redeems the ticket through the broker and relays. Before the ticket
 // is redeemed the route checks what only the web layer asks: a launcher that records
-// wants the person's consent from the page (consent=1), as the browser terminal does.
+// wants the person's consent from the page (consent=1), as the browser terminal does. A token
+// of an OpenPSM Mode RDP start (seed 003) is no launch ticket: the OpenPSM gateway opens its
+// session instead of the broker (the same door, relay and recorder from there on).
 import type { FastifyPluginAsync } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { Core } from '../../core/core.js';
-import { AppError, normalizeIp } from '../../core/broker.js';
+import { AppError, normalizeIp, TicketRefused, type RedeemContext } from '../../core/broker.js';
 import { actorOf } from '../../core/identity/principal.js';
 import { WebRdpDoor } from '../../protocols/rdp-web/door.js';
 import { api, type RouteTypes } from '../contract/index.js';
@@ -46,7 +48,18 @@ export const rdpWebRoutes =
           await core.audit.record(actorOf(null, clientIp), { action: 'ticket.refused', outcome: 'failure', details: { reason: 'consent_missing', door: 'web-rdp' } });
           return 'this session is recorded: agree to the recording first';
         };
-        if (!door.accept(socket, { clientIp, consented, precheck })) socket.close(1013, 'browser RDP is not available now');
+        const psm = core.openpsm.gateway;
+        const redeem = async (token: string, ctx: RedeemContext) => {
+          if (!psm.ownsRdpToken(token)) return core.launching.redeem(token, ctx);
+          try {
+            return await psm.openRdp(token, { clientIp });
+          } catch (e) {
+            // Generic to the browser; the gateway logged and audited the reason.
+            if (e instanceof AppError) throw new TicketRefused('unknown', e.message);
+            throw e;
+          }
+        };
+        if (!door.accept(socket, { clientIp, consented, precheck, redeem })) socket.close(1013, 'browser RDP is not available now');
       },
     });
   };

@@ -15,6 +15,8 @@ import { CheckoutControl } from '../components/CheckoutControl';
 import { JoinInvitations } from '../components/JoinInvitations';
 import { JoinRequests } from '../components/JoinRequests';
 import { useStepUp } from '../components/StepUpDialog';
+import { windowDesktop } from '../rdp-browser/display';
+import { KEYBOARD_LAYOUTS, preferredLayout, rememberLayout } from '../rdp-browser/keyboard';
 import './MyAccess.css';
 
 const PAGE = 500;
@@ -104,10 +106,12 @@ export function MyAccess() {
 
   /** Remote Desktop in a browser tab (issue 14): the tab opens with the click (a tab opened after an await is a blocked pop-up) and gets the ticket's page. */
   const rdpBrowser = async (s: Secret, l: Launcher) => {
+    // The desktop from this window (the new tab has its size) and the chosen keyboard, sent at launch.
+    const display = { ...windowDesktop(window), keyboardLayout };
     const tab = window.open('', '_blank');
     patch(s.id, { busy: `${l.id}:rdp-web`, error: undefined });
     try {
-      const r = await stepUp.run((totp) => launchForDoor(s.id, l.id, totp, rows[s.id]?.level || undefined));
+      const r = await stepUp.run((totp) => launchForDoor(s.id, l.id, totp, rows[s.id]?.level || undefined, display));
       if (!r) {
         tab?.close();
         return patch(s.id, { busy: undefined, error: 'You declined the recording: no session.' });
@@ -124,6 +128,7 @@ export function MyAccess() {
     }
   };
   const canLaunch = me.can('launch');
+  const [keyboardLayout, setKeyboardLayout] = useState<string>(() => preferredLayout());
   // OpenPSM, IAM side (docs/integrations/openpsm.md): this node sends people to a gateway node's /start.
   const psmGateway = useApi<OpenPsmGateway>(canLaunch ? '/openpsm/gateway' : null);
   const openPsm = async (s: Secret, l: Launcher) => {
@@ -193,6 +198,11 @@ export function MyAccess() {
                 onCopy={(l) => void copyCommand(s, l)}
                 onRdp={(l) => void rdp(s, l)}
                 onRdpBrowser={(l) => void rdpBrowser(s, l)}
+                keyboardLayout={keyboardLayout}
+                onKeyboardLayout={(v) => {
+                  rememberLayout(v);
+                  setKeyboardLayout(v);
+                }}
                 onOpenPsm={psmGateway.data?.gatewayUrl ? (l) => void openPsm(s, l) : undefined}
                 onClose={() => patch(s.id, { result: undefined, error: undefined })}
                 onLevel={(level) => patch(s.id, { level })}
@@ -265,6 +275,8 @@ function AccessRow({
   onCopy,
   onRdp,
   onRdpBrowser,
+  keyboardLayout,
+  onKeyboardLayout,
   onOpenPsm,
   onClose,
   onLevel,
@@ -281,6 +293,9 @@ function AccessRow({
   onCopy(l: Launcher): void;
   onRdp(l: Launcher): void;
   onRdpBrowser(l: Launcher): void;
+  /** The keyboard layout browser RDP sessions ask for (remembered in this browser). */
+  keyboardLayout: string;
+  onKeyboardLayout(v: string): void;
   /** Set when this node issues OpenPSM /start links (setting openpsmGatewayUrl): open the session on that gateway. */
   onOpenPsm?: (l: Launcher) => void;
   onClose(): void;
@@ -328,6 +343,13 @@ function AccessRow({
                   {shown.length > 1 && <span className="launcher-name">{l.name}</span>}
                   {l.protocol === 'rdp' ? (
                     <>
+                      <select className="kb-layout" aria-label="Keyboard layout" title="The keyboard layout of the remote desktop in the browser" value={keyboardLayout} onChange={(e) => onKeyboardLayout(e.target.value)}>
+                        {KEYBOARD_LAYOUTS.map((k) => (
+                          <option key={k.id} value={k.id}>
+                            {k.label} keyboard
+                          </option>
+                        ))}
+                      </select>
                       <Button small icon="monitor" busy={st.busy === `${l.id}:rdp-web`} onClick={() => onRdpBrowser(l)} title={`Open a ${l.name} session in a new browser tab`}>
                         Open in browser
                       </Button>

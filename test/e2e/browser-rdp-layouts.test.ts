@@ -1,0 +1,154 @@
+// Typing in two keyboard layouts in a browser RDP session (issue 14 point 4 and 8): headless
+// Chromium sends browser key events (KeyboardEvent.code, the physical key) through IronRDP's
+// web client as scan codes; the launch chooses the layout (keyboardLayout us / de) and the
+// target composes the characters with it, as with a native client. The target side is xev
+// on the xrdp session's own X display (xrdp reads the keys with the client's layout, from the
+// Connect Initial Gatehouse rewrote); the keystroke log decodes the same scan codes with the
+// session's layout. Under de, the physical keys Y and Z are swapped and AltGr+Q is @.
+// Needs the UI built (npm run build).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { UI_DIR } from '../../src/web/ui.js';
+import { ensureTargetAccount } from '../support/accounts.js';
+import { launchBrowser, newContext, screenshot, until, type Ctx, stepRunner } from '../support/browser.js';
+import { startGateway, type Gateway } from '../support/gateway.js';
+import { startXrdp, XRDP_DESKTOP_RGB, type Xrdp } from '../support/xrdp.js';
+
+/** The web component's canvas (size and place) and the share of its sampled pixels near a colour. */
+async function canvasInfo(page: Page, rgb: number): Promise<{ width: number; height: number; left: number; top: number; cssWidth: number; cssHeight: number; share: number }> {
+  return page.evaluate((rgb) => {
+    const document = (globalThis as any).document;
+    const canvas = document.querySelector('iron-remote-desktop')?.shadowRoot?.querySelector('canvas');
+    if (!canvas || !canvas.width) return { width: 0, height: 0, left: 0, top: 0, cssWidth: 0, cssHeight: 0, share: 0 };
+    const copy = document.createElement('canvas');
+    copy.width = canvas.width;
+    copy.height = canvas.height;
+    const g = copy.getContext('2d');
+    g.drawImage(canvas, 0, 0);
+    const px = g.getImageData(0, 0, copy.width, copy.height).data;
+    let n = 0;
+    let total = 0;
+    for (let i = 0; i < px.length; i += 4 * 16) {
+      total++;
+      if (Math.abs(px[i] - ((rgb >> 16) & 255)) <= 8 && Math.abs(px[i + 1] - ((rgb >> 8) & 255)) <= 8 && Math.abs(px[i + 2] - (rgb & 255)) <= 8) n++;
+    }
+    const r = canvas.getBoundingClientRect();
+    return { width: canvas.width, height: canvas.height, left: r.left, top: r.top, cssWidth: r.width, cssHeight: r.height, share: n / total };
+  }, rgb);
+}
+
+/** The text xev printed for its key presses, in order. */
+const xevTyped = (out: string): string =>
+  out
+    .split(/\n\s*\n/)
+    .filter((b) => b.startsWith('KeyPress'))
+    .map((b) => /XLookupString gives \d+ bytes: (?:\([0-9a-f ]+\) )?"(.*)"/.exec(b)?.[1] ?? '')
+    .join('');
+
+const phaseOf = (page: Page) => page.locator('.rdpw-page').getAttribute('data-phase');
+
+describe('browser RDP: typing under the us and de keyboard layouts (Chromium, xrdp)', { timeout: 300_000 }, () => {
+  let gw: Gateway;
+  let xrdp: Xrdp;
+  let browser: Browser;
+  const contexts: Ctx[] = [];
+  const account = ensureTargetAccount();
+  const step = stepRunner(contexts, 'browser-rdp-layouts');
+  const admin = (method: string, path: string, body?: unknown) => gw.api(method, path, { token: gw.adminToken, ...(body !== undefined ? { body } : {}) });
+  let secretId = '';
+  let xev: ChildProcess | null = null;
+
+  before(async () => {
+    assert.ok(existsSync(join(UI_DIR, 'index.html')), 'the UI is built (npm run build)');
+    [gw, xrdp, browser] = await Promise.all([startGateway('sqlite'), startXrdp(), launchBrowser()]);
+    const s = await admin('POST', '/api/v1/secrets', { name: 'xrdp-layouts', template: 'windows-account', fields: { machine: '127.0.0.1', port: xrdp.port, username: account.username, password: account.password } });
+    assert.equal(s.status, 201, s.raw);
+    secretId = s.body.id;
+  });
+
+  after(async () => {
+    xev?.kill();
+    for (const c of contexts) await c.context.close().catch(() => undefined);
+    await browser?.close();
+    await gw?.close();
+    await xrdp?.stop();
+  });
+
+  /** The xrdp session's X display (sesman names it when it starts the X server). */
+  const xrdpDisplay = () => {
+    const all = [...xrdp.sesmanLog().matchAll(/Starting X server on display (\d+)/g)];
+    return all.length ? `:${all[all.length - 1]![1]}` : null;
+  };
+  const sessionsOf = async () => (await admin('GET', `/api/v1/sessions?secretId=${secretId}`)).body.items as any[];
+  const textOf = async (id: string) => (await admin('GET', `/api/v1/recordings/${id}/text`)).body.items as { kind: string; text: string }[];
+
+  /** One session launched with this layout: the keys pressed, what xev on the target printed, the keystroke log's line. */
+  const typeUnder = async (layout: 'us' | 'de', keys: (page: Page) => Promise<void>, expected: string) => {
+    const c = await newContext(browser, gw.running.url);
+    contexts.push(c);
+    await step(async () => {
+      const l = await admin('POST', `/api/v1/secrets/${secretId}/launch`, { launcher: 'rdp', keyboardLayout: layout });
+      assert.equal(l.status, 200, l.raw);
+      await c.page.goto(`/rdp/session?ticket=${l.body.ticket}&consent=1`);
+      await until(async () => (await phaseOf(c.page)) === 'connected', 'the session to connect', 60_000);
+      const info = await until(async () => {
+        const i = await canvasInfo(c.page, XRDP_DESKTOP_RGB);
+        return i.share > 0.3 ? i : null;
+      }, 'the remote desktop colour on the canvas', 60_000);
+      const sessionId = (await sessionsOf()).find((s) => s.status === 'live')?.id as string;
+      assert.ok(sessionId, 'a live session');
+      // A window on the session's X display printing every key the X server gets (the target's side).
+      let out = '';
+      xev?.kill();
+      xev = spawn('stdbuf', ['-oL', 'xev', '-geometry', '300x200+400+300', '-event', 'keyboard', '-event', 'structure'], { env: { ...process.env, DISPLAY: xrdpDisplay() ?? '', XAUTHORITY: `${account.home}/.Xauthority` }, stdio: ['ignore', 'pipe', 'ignore'] });
+      xev.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      await until(async () => /MapNotify/.test(out), 'the xev window on the target display', 15_000);
+      // No window manager: the focus follows the pointer, so the pointer goes over xev's window.
+      await c.page.mouse.move(info.left + (550 * info.cssWidth) / info.width, info.top + (400 * info.cssHeight) / info.height, { steps: 4 });
+      await c.page.mouse.down();
+      await c.page.mouse.up();
+      await keys(c.page);
+      await until(async () => xevTyped(out).includes(expected), `xev on the target to print ${JSON.stringify(expected)}`, 20_000).catch((e) => {
+        throw new Error(`${(e as Error).message}\nxev saw: ${JSON.stringify(xevTyped(out))}`);
+      });
+      await c.page.keyboard.press('Enter');
+      await until(async () => (await textOf(sessionId)).some((i) => i.kind === 'command' && i.text === expected), `the keystroke log's line ${JSON.stringify(expected)}`, 20_000).catch(async (e) => {
+        throw new Error(`${(e as Error).message}\nlog: ${JSON.stringify(await textOf(sessionId))}`);
+      });
+      await screenshot(c.page, `browser-rdp-layout-${layout}`);
+      await c.page.getByRole('button', { name: 'Disconnect' }).click();
+      await until(async () => (await sessionsOf()).every((s) => s.status === 'ended'), 'the session to end', 20_000);
+      const rec = await admin('GET', `/api/v1/sessions/${sessionId}`);
+      assert.equal(rec.status, 200, rec.raw);
+    });
+  };
+
+  it('us: the physical keys Y and Z give y and z', () =>
+    typeUnder(
+      'us',
+      async (p) => {
+        await p.keyboard.press('KeyY', { delay: 30 });
+        await p.keyboard.press('KeyZ', { delay: 30 });
+        await p.keyboard.press('Digit2', { delay: 30 });
+      },
+      'yz2',
+    ));
+
+  it('de: the same physical keys give z and y, and AltGr+Q gives @', () =>
+    typeUnder(
+      'de',
+      async (p) => {
+        await p.keyboard.press('KeyY', { delay: 30 });
+        await p.keyboard.press('KeyZ', { delay: 30 });
+        await p.keyboard.press('Digit2', { delay: 30 });
+        await p.keyboard.down('AltRight');
+        await p.keyboard.press('KeyQ', { delay: 30 });
+        await p.keyboard.up('AltRight');
+      },
+      'zy2@',
+    ));
+});
