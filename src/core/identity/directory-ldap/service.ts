@@ -190,11 +190,11 @@ export class LdapDirectory implements PasswordSource {
       await close(client);
     }
     if (!entry) return 'wrong';
-    if (entry.disabled) {
-      await this.disable(user.id, user.username, 'disabled in the directory (seen at sign-in)', c);
-      return 'disabled';
-    }
-    return (await canBind(c, entry.dn, password)) ? 'ok' : 'wrong';
+    // Disabled in the directory: disabled here at once (no need to wait for the sync). Whether
+    // the answer says so depends on the password, as for a local account.
+    if (entry.disabled) await this.disable(user.id, user.username, 'disabled in the directory (seen at sign-in)', c);
+    if (!(await canBind(c, entry.dn, password))) return 'wrong';
+    return entry.disabled ? 'disabled' : 'ok';
   }
 
   /** First sign-in of a directory user Gatehouse does not know yet: bind, then create them (with their mapped groups). */
