@@ -8,6 +8,7 @@
 // database in plaintext. On SQLite and PostgreSQL.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { Attribute, Change, Client } from 'ldapts';
 import ssh2 from 'ssh2';
 import { startGateway, type Gateway } from '../support/gateway.js';
@@ -28,6 +29,19 @@ async function setLocked(slapd: Slapd, uid: string, locked: boolean): Promise<vo
     await c.unbind();
   }
 }
+
+async function asAdmin(slapd: Slapd, fn: (c: Client) => Promise<void>): Promise<void> {
+  const c = new Client({ url: slapd.url });
+  try {
+    await c.bind(slapd.adminDn, slapd.adminPassword);
+    await fn(c);
+  } finally {
+    await c.unbind();
+  }
+}
+const addEntry = (slapd: Slapd, uid: string, password: string) =>
+  asAdmin(slapd, (c) => c.add(`uid=${uid},${slapd.peopleOu}`, { objectClass: ['inetOrgPerson'], uid, cn: uid, sn: uid, userPassword: password }));
+const removeEntry = (slapd: Slapd, uid: string) => asAdmin(slapd, (c) => c.del(`uid=${uid},${slapd.peopleOu}`));
 
 /** One SSH password authentication as `user:secret` at the door: true when accepted. */
 function sshPasswordLogin(port: number, username: string, password: string): Promise<boolean> {
@@ -108,6 +122,19 @@ for (const kind of DB_KINDS) {
       await gw?.close();
     });
 
+    /** A live recorded session of `username`, started the way a door starts one (no target contacted). */
+    const liveSessionOf = async (username: string) => {
+      const core = gw.running.core;
+      const user = (await core.dir.userByName(username))!;
+      const box = (await core.secrets.list(await core.dir.doorPrincipal(await core.dir.userRow((await core.dir.userByName('admin'))!.id), '127.0.0.1'), { search: 'box', limit: 5, offset: 0 })).items[0]!;
+      const s = await core.sessions.start(
+        { sessionId: randomUUID(), user: { id: user.id, username }, protocol: 'ssh', target: { host: '127.0.0.1', port: 22 }, credential: await core.secrets.credential(box.id), launcher: await core.launchers.get('ssh') },
+        { clientIp: '127.0.0.1', door: 'ssh' },
+      );
+      s.begin({ cols: 80, rows: 24, term: 'xterm' });
+      return s;
+    };
+
     it('keeps the bind password in the vault: the settings name the secret, never the value', async () => {
       const r = await api('PUT', '/api/v1/directory/ldap', base());
       assert.equal(r.status, 200, r.raw);
@@ -178,14 +205,21 @@ for (const kind of DB_KINDS) {
       assert.ok(users.every((u) => /^[a-z-]+$/.test(u.username)), JSON.stringify(users.map((u) => u.username)));
     });
 
-    it('a user disabled in the directory is refused at once and disabled in Gatehouse; their token stops working; re-enabled by the next sync', async () => {
+    it('a user disabled in the directory is disabled at the next sync: live session terminated, token dead, sign-in refused; re-enabled by a later sync', async () => {
       const r = await login('bob', PASSWORDS.bob);
       assert.equal(r.status, 200, r.raw);
       const token = r.body.token as string;
+      const live = await liveSessionOf('bob');
       await setLocked(slapd, 'bob', true);
-      assert.equal((await login('bob', PASSWORDS.bob)).status, 401);
       const s = await api('POST', '/api/v1/directory/ldap/sync');
       assert.equal(s.status, 200, s.raw);
+      assert.deepEqual(s.body.disabled, ['bob'], s.raw);
+      // ldapTerminateSessionsOnDisable (default on): the running session is ended.
+      assert.equal(s.body.terminatedSessions, 1, s.raw);
+      // (the door that would close the connection on it is not part of this test: it ends it here)
+      assert.match(live.terminated ?? '', /disabled in the directory/);
+      await live.end('closed by the door');
+      assert.equal((await login('bob', PASSWORDS.bob)).status, 401);
       const users = (await api('GET', '/api/v1/users?limit=100')).body.items as { username: string; enabled: boolean }[];
       assert.equal(users.find((u) => u.username === 'bob')!.enabled, false);
       assert.equal((await api('GET', '/api/v1/me', undefined, token)).status, 401);
@@ -207,10 +241,17 @@ for (const kind of DB_KINDS) {
     });
 
     it('a local account is never taken over by a directory entry of the same name', async () => {
-      // A fresh name the directory does not have yet would be provisioned; a local one wins.
-      const local = await api('POST', '/api/v1/users', { username: 'ldap-local-twin', password: 'Local-Twin-Pw-123' });
+      const local = await api('POST', '/api/v1/users', { username: 'twin', password: 'Local-Twin-Pw-123' });
       assert.equal(local.status, 201);
-      assert.equal((await login('ldap-local-twin', 'Local-Twin-Pw-123')).status, 200);
+      await addEntry(slapd, 'twin', 'Ldap-Twin-Pw-456');
+      try {
+        const s = await api('POST', '/api/v1/directory/ldap/sync');
+        assert.deepEqual(s.body.conflicts, ['twin'], s.raw);
+        assert.equal((await login('twin', 'Ldap-Twin-Pw-456')).status, 401);
+        assert.equal((await login('twin', 'Local-Twin-Pw-123')).status, 200);
+      } finally {
+        await removeEntry(slapd, 'twin');
+      }
     });
 
     it('LDAPS with the CA file works; without the CA the certificate is refused with a clear message', async () => {
