@@ -184,6 +184,8 @@ for (const kind of DB_KINDS) {
       const me = await api('GET', '/api/v1/me', undefined, r.body.token);
       assert.ok(me.body.permissions.includes('administer'), me.raw);
       assert.equal((await login('alice', 'Not-Alices-Password-1')).status, 401);
+      // The name in another case is not the account (nor a second one).
+      assert.equal((await login('ALICE', PASSWORDS.alice)).status, 401);
       assert.equal((await login('dave', PASSWORDS.dave)).status, 200);
       // The locked one: the directory refuses the bind.
       assert.equal((await login('carol', PASSWORDS.carol)).status, 401);

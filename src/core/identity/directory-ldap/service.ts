@@ -206,7 +206,8 @@ export class LdapDirectory implements PasswordSource {
       const entry = await this.findUser(client, c, username);
       if (!entry) return null;
       if (entry.disabled || !(await canBind(c, entry.dn, password))) return 'wrong';
-      if (!USERNAME.test(entry.username)) return 'wrong';
+      // Not a name Gatehouse takes, or the name typed in another case than an existing user's.
+      if (!USERNAME.test(entry.username) || (await this.d.dir.userByName(entry.username))) return 'wrong';
       const groups = await this.groupGraph(client, c);
       const user = await this.create(entry, ip);
       await this.applyMappings(c, groups, new Map([[user.id, normalDn(entry.dn)]]), false);
