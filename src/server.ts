@@ -26,6 +26,7 @@ import { LinuxOperator } from './protocols/targets/accounts/linux.js';
 import { ldapAccountOperator } from './protocols/targets/accounts/ldap.js';
 import { rdpNlaOperator } from './protocols/targets/accounts/rdp-nla.js';
 import { startHeartbeat } from './core/accounts/heartbeat.js';
+import { startLdapSync } from './core/identity/directory-ldap/service.js';
 
 /** How often lapsed checkouts are settled (and rotated after use) when nobody looks. */
 const CHECKOUT_SWEEP_MS = 30_000;
@@ -135,6 +136,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   logonSweeper.unref();
   // JIT accounts and access levels a crash (or a failed clean-up) left on targets: now and every minute.
   core.jit.startSweeper();
+  // LDAP / AD users and groups every ldapSyncMinutes (when a directory is enabled).
+  const ldapSync = startLdapSync(core.ldap, core.settings, store, (e) => log.warn({ err: { message: e.message } }, 'the scheduled LDAP directory sync failed'));
 
   let stopped = false;
   const stop = async () => {
@@ -142,6 +145,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     stopped = true;
     checkpoints.stop();
     heartbeats.stop();
+    ldapSync.stop();
     clearInterval(checkoutSweeper);
     clearInterval(logonSweeper);
     core.jit.stopSweeper();

@@ -18,6 +18,7 @@ import { registerAccountCommands } from './accounts.js';
 import { registerEcm } from './ecm.js';
 import { registerOpenPsm } from './openpsm.js';
 import { registerLogonTickets } from './logon-tickets.js';
+import { registerLdapDirectory } from './ldap-directory.js';
 import { registerStepUp, withStepUp } from './step-up.js';
 import { askConsent, launchWithConsentPrompt } from './consent.js';
 
@@ -304,6 +305,7 @@ program
 registerPersonal(program, { session, out, table, secretIdOf });
 registerOpenPsm(program, { session, out, table, secretIdOf });
 registerLogonTickets(program, { session, out, table, secretIdOf });
+registerLdapDirectory(program, { session, out });
 registerStepUp(program, session);
 registerEcm(program, { session, out, table, secretIdOf });
 const sessions = program.command('sessions').description('live and past sessions');

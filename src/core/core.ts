@@ -47,6 +47,7 @@ import { OpenPsmIam } from './openpsm/iam.js';
 import { LogonTickets } from './logon-tickets/service.js';
 import { LogonTicketKey } from './logon-tickets/rsa-key.js';
 import { SignInGuard } from './identity/rate-limit.js';
+import { LdapDirectory } from './identity/directory-ldap/service.js';
 
 export interface Core {
   config: Config;
@@ -96,6 +97,8 @@ export interface Core {
   logonTickets: LogonTickets;
   /** Credentials a launch ticket carries in place of its secret's (core/launch/transient.ts). */
   transient: TransientCredentials;
+  /** The LDAP / Active Directory directory: bind sign-in, user and group sync (issue 15 point 2). */
+  ldap: LdapDirectory;
   version: string;
 }
 
@@ -178,10 +181,24 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
       return new Map(rows.map((r) => [r.secretId, Number(r.n)]));
     },
   });
+  const ldap = new LdapDirectory({
+    store, dir, audit, settings,
+    secretField: async (secretId, field) => {
+      const v = (await secrets.credential(secretId)).fields[field];
+      return v === undefined || v === '' ? null : String(v);
+    },
+    canViewSecret: async (p, secretId) => void (await secrets.require(p, secretId, 'view')),
+    terminateSessionsOf: async (userId, reason) => {
+      const mine = [...sessions.live.values()].filter((s) => !s.isEnded && s.plan.user.id === userId);
+      for (const s of mine) await sessions.terminate(SYSTEM, s.id, reason).catch(() => undefined);
+      return mine.length;
+    },
+  });
+  auth.usePasswordSource(ldap);
   await dir.seedBuiltinRoles();
   await templates.seedBuiltins();
   await launchers.seedBuiltins();
-  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, sshKeys, checkouts, launching, policies, accessRequests, accessGate, stepUp, notifier, targetAccounts, rotation, heartbeat, accessLevels, jit, health, webservices, openpsm, logonTickets, transient, version: VERSION };
+  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, sshKeys, checkouts, launching, policies, accessRequests, accessGate, stepUp, notifier, targetAccounts, rotation, heartbeat, accessLevels, jit, health, webservices, openpsm, logonTickets, transient, ldap, version: VERSION };
 }
 
 /** Creates the first administrator when the directory is empty. Returns the password only when it was generated. */

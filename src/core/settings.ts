@@ -274,6 +274,17 @@ export const SETTINGS = {
     description: 'Seed 004: only RSA-encrypted logon ticket requests (rsabase64nojs) are accepted; plain-text ones (WinUser/WinPassword in the URL) are refused. Default true; false accepts both.',
     parse: bool,
   } satisfies Def<boolean>,
+  // ---- LDAP / Active Directory (issue 15 point 2; the directory itself: GET/PUT /api/v1/directory/ldap).
+  ldapSyncMinutes: {
+    default: 60,
+    description: 'Minutes between two scheduled syncs of users and groups from the LDAP directory (when one is configured and enabled). 0: sync only on demand.',
+    parse: int(0, 10080),
+  } satisfies Def<number>,
+  ldapTerminateSessionsOnDisable: {
+    default: true,
+    description: 'A directory user found disabled (or gone) at a sync has their live sessions terminated then; off, their sessions run to their end (new ones are refused either way).',
+    parse: bool,
+  } satisfies Def<boolean>,
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;

@@ -557,7 +557,29 @@ export interface LaunchCredentialsTable {
   expiresAt: number;
 }
 
+/** The LDAP / AD directory's settings (one row, id 'default'; migration 015). */
+export interface LdapDirectoryTable {
+  id: string;
+  /** JSON (src/core/identity/directory-ldap/config.ts); the bind password is a vault reference. */
+  config: string;
+  updatedAt: number;
+  lastSyncAt: number | null;
+  /** JSON: the last sync's summary or its error. */
+  lastSyncResult: string | null;
+}
+
+/** A Gatehouse user that comes from the LDAP directory. */
+export interface LdapUsersTable {
+  userId: string;
+  dn: string;
+  /** 1 when a sync disabled the user (a sync re-enables only these). */
+  disabledBySync: Flag;
+  lastSeenAt: number;
+}
+
 export interface Database {
+  ldapDirectory: LdapDirectoryTable;
+  ldapUsers: LdapUsersTable;
   logonTickets: LogonTicketsTable;
   launchCredentials: LaunchCredentialsTable;
   openpsmLinks: OpenpsmLinksTable;

@@ -69,6 +69,11 @@ const TABLE: Record<string, Row> = {
   'GET /api/v1/roles/:id':                       [Y, N, N, N],
   'PATCH /api/v1/roles/:id':                     [Y, N, N, N],
   'DELETE /api/v1/roles/:id':                    [Y, N, N, N],
+  // the LDAP / Active Directory directory (issue 15): administrators only
+  'GET /api/v1/directory/ldap':                  [Y, N, N, N],
+  'PUT /api/v1/directory/ldap':                  [Y, N, N, N],
+  'POST /api/v1/directory/ldap/test':            [Y, N, N, N],
+  'POST /api/v1/directory/ldap/sync':            [Y, N, N, N],
   // folders: creating needs manage_secrets; everything else follows the folder's ACL
   'GET /api/v1/folders':                         [Y, Y, Y, Y],
   'POST /api/v1/folders':                        [Y, Y, N, N],
@@ -466,6 +471,11 @@ for (const kind of DB_KINDS) {
       'GET /api/v1/roles/:id': async () => ({ method: 'GET', url: '/api/v1/roles/user' }),
       'PATCH /api/v1/roles/:id': async () => ({ method: 'PATCH', url: `/api/v1/roles/${(await admin('POST', '/api/v1/roles', { name: uniq('role') })).id}`, body: { description: 'changed' } }),
       'DELETE /api/v1/roles/:id': async () => ({ method: 'DELETE', url: `/api/v1/roles/${(await admin('POST', '/api/v1/roles', { name: uniq('role') })).id}` }),
+      // No directory is configured here: test and sync answer 200 with ok false (nothing leaves the machine).
+      'GET /api/v1/directory/ldap': async () => ({ method: 'GET', url: '/api/v1/directory/ldap' }),
+      'PUT /api/v1/directory/ldap': async () => ({ method: 'PUT', url: '/api/v1/directory/ldap', body: { timeoutSeconds: 10 } }),
+      'POST /api/v1/directory/ldap/test': async () => ({ method: 'POST', url: '/api/v1/directory/ldap/test' }),
+      'POST /api/v1/directory/ldap/sync': async () => ({ method: 'POST', url: '/api/v1/directory/ldap/sync' }),
 
       'GET /api/v1/folders': async () => ({ method: 'GET', url: '/api/v1/folders' }),
       'POST /api/v1/folders': async () => ({ method: 'POST', url: '/api/v1/folders', body: { name: uniq('folder') } }),

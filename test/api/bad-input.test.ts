@@ -432,6 +432,23 @@ const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
     'GET /api/v1/roles/:id': {},
     'PATCH /api/v1/roles/:id': { body: { description: 'changed' }, extra: [{ name: 'built-in role', url: '/api/v1/roles/administrator', body: { description: 'mine now' }, expect: 403, code: 'builtin_role' }] },
     'DELETE /api/v1/roles/:id': { extra: [{ name: 'built-in role', url: '/api/v1/roles/user', expect: 403, code: 'builtin_role' }] },
+    'GET /api/v1/directory/ldap': {},
+    'PUT /api/v1/directory/ldap': {
+      body: { timeoutSeconds: 10 },
+      extra: [
+        { name: 'url not ldap', url: '/api/v1/directory/ldap', body: { url: 'http://127.0.0.1:389' }, expect: 400, code: 'invalid_ldap_config' },
+        { name: 'ldaps url with StartTLS', url: '/api/v1/directory/ldap', body: { url: 'ldaps://127.0.0.1:636', security: 'starttls' }, expect: 400, code: 'invalid_ldap_config' },
+        { name: 'unbalanced filter', url: '/api/v1/directory/ldap', body: { userFilter: '(uid=*' }, expect: 400, code: 'invalid_ldap_config' },
+        { name: 'filter without parentheses', url: '/api/v1/directory/ldap', body: { disabledFilter: 'pwdAccountLockedTime=*' }, expect: 400, code: 'invalid_ldap_config' },
+        { name: 'attribute with a filter in it', url: '/api/v1/directory/ldap', body: { usernameAttribute: 'uid)(cn=*' }, expect: 400, code: 'invalid_ldap_config' },
+        { name: 'relative CA file', url: '/api/v1/directory/ldap', body: { caFile: 'ca.pem' }, expect: 400, code: 'invalid_ldap_config' },
+        { name: 'mapping to an unknown group', url: '/api/v1/directory/ldap', body: { groupMappings: [{ ldapGroup: 'cn=admins,dc=example', group: 'no-such-group' }] }, expect: 400, code: 'invalid_ldap_config' },
+        { name: 'enabled without a server', url: '/api/v1/directory/ldap', body: { enabled: true }, expect: 400, code: 'invalid_ldap_config' },
+        { name: 'bind secret that does not exist', url: '/api/v1/directory/ldap', body: { bindSecretId: 'no-such-secret' }, expect: 404, code: 'not_found' },
+      ],
+    },
+    'POST /api/v1/directory/ldap/test': {},
+    'POST /api/v1/directory/ldap/sync': {},
 
     'GET /api/v1/folders': {},
     'POST /api/v1/folders': {

@@ -42,6 +42,7 @@ const AccessLevelEdit = lazy(() => import('./pages/admin/AccessLevels').then((m)
 const Settings = lazy(() => import('./pages/admin/Settings').then((m) => ({ default: m.Settings })));
 const Audit = lazy(() => import('./pages/admin/Audit').then((m) => ({ default: m.Audit })));
 const ManageApplications = lazy(() => import('./pages/ManageApplications').then((m) => ({ default: m.ManageApplications })));
+const LdapDirectory = lazy(() => import('./pages/admin/LdapDirectory').then((m) => ({ default: m.LdapDirectory })));
 const CredentialProvider = lazy(() => import('./pages/admin/CredentialProvider').then((m) => ({ default: m.CredentialProvider })));
 
 interface Route {
@@ -83,6 +84,7 @@ const ROUTES: Route[] = [
   { path: '/admin/settings', need: ['administer'], render: () => <Settings /> },
   { path: '/admin/audit', need: ['audit'], render: () => <Audit /> },
   { path: '/admin/credential-provider', need: ['administer'], render: () => <CredentialProvider /> },
+  { path: '/admin/ldap', need: ['administer'], render: () => <LdapDirectory /> },
 ];
 
 /** A page that fails to load or render: usually a new version of Gatehouse replaced the old files. */

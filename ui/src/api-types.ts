@@ -54,6 +54,9 @@ export type SettingsResponse = { values: ByName<Settings['values']>; definitions
 
 /** Answers the portal reads whole. */
 export type SignInResponse = Ok<typeof api.auth.signIn>;
+export type LdapStatus = Ok<typeof api.ldapDirectory.get>;
+export type LdapTest = Ok<typeof api.ldapDirectory.test>;
+export type LdapSync = Ok<typeof api.ldapDirectory.sync>;
 export type TotpEnrolment = Ok<typeof api.auth.beginTotp>;
 export type RecoveryCodes = Ok<typeof api.auth.confirmTotp>;
 export type ClientCredentials = Ok<typeof api.directory.clientCredentials>;

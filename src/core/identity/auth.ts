@@ -30,6 +30,23 @@ function lockedError(until: number): AppError {
   });
 }
 
+/** The outcome of checking a password against an outside source. */
+export type PasswordCheck = 'ok' | 'wrong' | 'disabled';
+
+/**
+ * Where the passwords of some users are checked instead of the local hash (the LDAP directory,
+ * src/core/identity/directory-ldap). Its failures to reach the source are AppErrors (503).
+ */
+export interface PasswordSource {
+  /** Whether the source is switched on (it is asked about unknown names only then). */
+  enabled(): Promise<boolean>;
+  /** Whether this user's password lives in the source. */
+  owns(user: User): Promise<boolean>;
+  check(user: User, password: string): Promise<PasswordCheck>;
+  /** A name Gatehouse does not know: the user created on a right password, 'wrong', or null when the source has no such name either. */
+  provision(username: string, password: string, ip: string | null): Promise<User | 'wrong' | null>;
+}
+
 export interface TokenView {
   id: string;
   name: string;
@@ -53,6 +70,18 @@ export class Auth {
   }
 
   private readonly guard: SignInGuard;
+  private source: PasswordSource | null = null;
+
+  /** Directory users' passwords are checked by `source` (core.ts wires the LDAP directory). */
+  usePasswordSource(source: PasswordSource): void {
+    this.source = source;
+  }
+
+  /** A user's password, checked where it lives. */
+  private async passwordCheck(user: User, password: string): Promise<PasswordCheck> {
+    if (this.source && (await this.source.owns(user))) return this.source.check(user, password);
+    return (await verifyPassword(user.passwordHash, password)) ? 'ok' : 'wrong';
+  }
   /** Lockout state of names that match no account (and of unknown OAuth2 client ids). */
   private readonly unknownNames = new UnknownNameLockouts();
 
@@ -75,13 +104,22 @@ export class Auth {
    */
   async authenticate(input: { username: string; password: string; totp?: string }, ip: string | null, via: 'api' | 'ssh' | 'web' = 'api'): Promise<User> {
     await this.guard.admit(ip, { id: null, name: input.username, ip }, { action: 'auth.login', details: { via } });
-    const user = await this.dir.userByName(input.username);
+    let user = await this.dir.userByName(input.username);
     // `guess`: a failure that counts against the source's limit (not e.g. "TOTP code needed").
     const fail = async (reason: string, guess: boolean, err: AppError = new AppError(401, 'invalid_credentials', 'invalid username or password')): Promise<never> => {
       await this.guard.failed(ip, { id: user?.id ?? null, name: input.username, ip }, { action: 'auth.login', target: user ? { type: 'user', id: user.id } : undefined, details: { reason, via } }, guess);
       throw err;
     };
     const { lockoutThreshold: threshold, lockoutMinutes: minutes } = await this.settings.all();
+    if (!user && this.source && !this.unknownNames.lockedUntil(input.username) && (await this.source.enabled())) {
+      // A directory user signing in for the first time is created here (a wrong password or an
+      // unknown name goes on as an unknown name).
+      const found = await this.source.provision(input.username, input.password, ip).catch((e: unknown) => {
+        if (e instanceof AppError) return fail('directory unavailable', false, e);
+        throw e;
+      });
+      if (found && found !== 'wrong') user = found;
+    }
     if (!user) {
       const until = this.unknownNames.lockedUntil(input.username);
       if (until) return fail('unknown user; locked', true, lockedError(until));
@@ -90,7 +128,12 @@ export class Auth {
       return fail(locked ? 'unknown user; locked' : 'unknown user', true, locked ? lockedError(locked) : undefined);
     }
     if (user.lockedUntil && user.lockedUntil > now()) return fail('account locked', true, lockedError(user.lockedUntil));
-    if (!(await verifyPassword(user.passwordHash, input.password))) {
+    const check = await this.passwordCheck(user, input.password).catch((e: unknown) => {
+      if (e instanceof AppError) return fail('directory unavailable', false, e);
+      throw e;
+    });
+    if (check === 'disabled') return fail('account disabled in the directory', false, new AppError(403, 'account_disabled', 'this account is disabled'));
+    if (check !== 'ok') {
       // The attempt that locks the account says so at once, not only the next one.
       const locked = await this.registerFailure(user);
       return fail(locked ? 'wrong password; account locked' : 'wrong password', true, locked ? lockedError(locked) : undefined);
@@ -118,7 +161,7 @@ export class Auth {
     const actor = { id: user.id, name: user.username, ip };
     const input = { action: 'auth.password_check', target: { type: 'user', id: user.id }, details: { purpose } };
     await this.guard.admit(ip, actor, input);
-    if (await verifyPassword(user.passwordHash, password)) return true;
+    if ((await this.passwordCheck(user, password)) === 'ok') return true;
     await this.guard.failed(ip, actor, { ...input, details: { ...input.details, reason: 'wrong password' } }, true);
     return false;
   }

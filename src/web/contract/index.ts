@@ -16,9 +16,10 @@ import { folders, secrets, templates } from './vault.js';
 import { webservices } from './webservices.js';
 import { rdpWeb } from './rdp-web.js';
 import { sharing } from './sharing.js';
+import { ldapDirectory } from './ldap-directory.js';
 import type { Route } from './route.js';
 
-export const api = { system, auth, directory, folders, templates, secrets, audit, launchers, launch, sessions, recordings, hostKeys, sshKeys, accessPolicies, accessRequests, personal, checkout, accounts, webservices, openpsm, accessLevels, logonTickets, rdpWeb, sharing } as const;
+export const api = { system, auth, directory, folders, templates, secrets, audit, launchers, launch, sessions, recordings, hostKeys, sshKeys, accessPolicies, accessRequests, personal, checkout, accounts, webservices, openpsm, accessLevels, logonTickets, rdpWeb, sharing, ldapDirectory } as const;
 
 /** Every route of the contract, by "METHOD /path" (the server checks each registered route against it). */
 export const CONTRACT_ROUTES: ReadonlyMap<string, Route> = new Map(
@@ -36,6 +37,7 @@ export { SETTING_NAMES } from './system.js';
 export { ACCESS_MODES, MFA_MODES, REQUEST_SCOPES, REQUEST_STATUSES, TICKET_REFERENCE } from './access.js';
 export { OPENPSM_MODES } from './openpsm.js';
 export { JOIN_STATUSES, JOIN_VIAS } from './sharing.js';
+export { LDAP_SECURITY } from './ldap-directory.js';
 export { PERSONAL_PROTOCOLS, PERSONAL_RESET_CONFIRMATION } from './personal.js';
 export { HEARTBEAT_STATUSES, MAX_HEARTBEAT_HOURS, ROTATION_STATUSES, TARGET_KINDS } from './accounts.js';
 export { ECM_PROTOCOLS, TRUST_STATUSES } from './webservices.js';

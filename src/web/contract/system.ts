@@ -43,6 +43,8 @@ const settingProps = {
   lpw_timeout_list_ip: { type: 'string', maxLength: 4096 },
   lpw_phrase: { type: 'string', maxLength: 256 },
   accept_lpw_only_rsa_secured: { type: 'boolean' },
+  ldapSyncMinutes: { type: 'integer', minimum: 0, maximum: 10080 },
+  ldapTerminateSessionsOnDisable: { type: 'boolean' },
 } as const;
 export const SETTING_NAMES = Object.keys(settingProps) as (keyof typeof settingProps)[];
 

@@ -22,6 +22,7 @@ import { logonTicketRoutes } from './logon-tickets.js';
 import { rdpWebRoutes } from './rdp-web.js';
 import type { WebRdpDoor } from '../../protocols/rdp-web/door.js';
 import { sharingRoutes } from './sharing.js';
+import { ldapDirectoryRoutes } from './ldap-directory.js';
 
 export interface DoorInfo {
   sshHostKeys: string[];
@@ -33,6 +34,7 @@ export const routes =
     await app.register(systemRoutes(core));
     await app.register(authRoutes(core));
     await app.register(directoryRoutes(core), { prefix: '/api/v1' });
+    await app.register(ldapDirectoryRoutes(core), { prefix: '/api/v1' });
     await app.register(vaultRoutes(core), { prefix: '/api/v1' });
     await app.register(checkoutRoutes(core), { prefix: '/api/v1' });
     await app.register(auditRoutes(core), { prefix: '/api/v1' });

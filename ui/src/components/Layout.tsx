@@ -45,6 +45,7 @@ export const NAV: { section: string; items: NavItem[] }[] = [
       { to: '/admin/launchers', label: 'Launchers', icon: 'rocket', need: ['manage_templates'] },
       { to: '/admin/settings', label: 'Settings', icon: 'settings', need: ['administer'] },
       { to: '/admin/credential-provider', label: 'Credential provider', icon: 'key', need: ['administer'] },
+      { to: '/admin/ldap', label: 'LDAP directory', icon: 'users', need: ['administer'] },
       { to: '/admin/audit', label: 'Audit log', icon: 'list', need: ['audit'] },
     ],
   },

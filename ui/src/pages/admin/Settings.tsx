@@ -33,6 +33,8 @@ const LABELS: Record<string, { label: string; unit?: string }> = {
   webservicesFallbackToLocal: { label: 'Enable fall-back to local account if domain account not found' },
   webservicesIncludeDefaultOrganization: { label: 'Include default organization' },
   webservicesTokenMinutes: { label: 'Token cache lifetime', unit: 'minutes' },
+  ldapSyncMinutes: { label: 'LDAP directory sync interval (0: on demand only)', unit: 'minutes' },
+  ldapTerminateSessionsOnDisable: { label: 'Terminate the live sessions of directory users found disabled' },
 };
 const ORDER = ['publicUrl', 'sessionTimeout', 'loginTokenMinutes', 'lockoutThreshold', 'lockoutMinutes', 'loginRateLimit', 'loginRateWindowSeconds', 'loginAuditThreshold', 'allowConnectionSharing', 'auditCheckpointSeconds', 'smtpHost', 'smtpPort', 'smtpSecure', 'smtpFrom'];
 
