@@ -13,6 +13,7 @@ import type { LaunchDisplay } from './launch/display.js';
 export { TICKET_PATTERN, normalizeIp, rdpRedirection, type RedirectionPolicy } from './door-rules.js';
 export { mayHoldTicket, redactTickets } from './launch/ticket-text.js';
 export { AppError } from './errors.js';
+export { escapeFilterValue } from './identity/directory-ldap/names.js';
 export { OperatorError, type AccountOperator, type JitAccountSpec, type OperatorCredential, type OperatorFailure, type SudoersDropIn, type TargetKind } from './accounts/operator.js';
 
 export type Door = 'ssh' | 'rdp' | 'web';

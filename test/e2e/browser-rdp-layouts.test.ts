@@ -13,41 +13,11 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { UI_DIR } from '../../src/web/ui.js';
+import { canvasInfo, xevTyped } from '../support/rdp-canvas.js';
 import { ensureTargetAccount } from '../support/accounts.js';
 import { launchBrowser, newContext, screenshot, until, type Ctx, stepRunner } from '../support/browser.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
 import { startXrdp, XRDP_DESKTOP_RGB, type Xrdp } from '../support/xrdp.js';
-
-/** The web component's canvas (size and place) and the share of its sampled pixels near a colour. */
-async function canvasInfo(page: Page, rgb: number): Promise<{ width: number; height: number; left: number; top: number; cssWidth: number; cssHeight: number; share: number }> {
-  return page.evaluate((rgb) => {
-    const document = (globalThis as any).document;
-    const canvas = document.querySelector('iron-remote-desktop')?.shadowRoot?.querySelector('canvas');
-    if (!canvas || !canvas.width) return { width: 0, height: 0, left: 0, top: 0, cssWidth: 0, cssHeight: 0, share: 0 };
-    const copy = document.createElement('canvas');
-    copy.width = canvas.width;
-    copy.height = canvas.height;
-    const g = copy.getContext('2d');
-    g.drawImage(canvas, 0, 0);
-    const px = g.getImageData(0, 0, copy.width, copy.height).data;
-    let n = 0;
-    let total = 0;
-    for (let i = 0; i < px.length; i += 4 * 16) {
-      total++;
-      if (Math.abs(px[i] - ((rgb >> 16) & 255)) <= 8 && Math.abs(px[i + 1] - ((rgb >> 8) & 255)) <= 8 && Math.abs(px[i + 2] - (rgb & 255)) <= 8) n++;
-    }
-    const r = canvas.getBoundingClientRect();
-    return { width: canvas.width, height: canvas.height, left: r.left, top: r.top, cssWidth: r.width, cssHeight: r.height, share: n / total };
-  }, rgb);
-}
-
-/** The text xev printed for its key presses, in order. */
-const xevTyped = (out: string): string =>
-  out
-    .split(/\n\s*\n/)
-    .filter((b) => b.startsWith('KeyPress'))
-    .map((b) => /XLookupString gives \d+ bytes: (?:\([0-9a-f ]+\) )?"(.*)"/.exec(b)?.[1] ?? '')
-    .join('');
 
 const phaseOf = (page: Page) => page.locator('.rdpw-page').getAttribute('data-phase');
 
@@ -112,7 +82,7 @@ describe('browser RDP: typing under the us and de keyboard layouts (Chromium, xr
       await c.page.mouse.down();
       await c.page.mouse.up();
       await keys(c.page);
-      await until(async () => xevTyped(out).includes(expected), `xev on the target to print ${JSON.stringify(expected)}`, 20_000).catch((e) => {
+      await until(async () => xevTyped(out).includes(expected), `xev on the target to print ${JSON.stringify(expected)}`, 60_000).catch((e) => {
         throw new Error(`${(e as Error).message}\nxev saw: ${JSON.stringify(xevTyped(out))}`);
       });
       await c.page.keyboard.press('Enter');

@@ -18,7 +18,7 @@ import WebSocket from 'ws';
 import { UI_DIR } from '../../src/web/ui.js';
 import { decodePdu, encodePdu } from '../../src/protocols/rdp-web/rdcleanpath.js';
 import { buildConnectionRequest, PROTOCOL } from '../../src/protocols/rdp/pdu/x224.js';
-import { canvasInfo } from '../support/rdp-canvas.js';
+import { canvasInfo, xevTyped } from '../support/rdp-canvas.js';
 import { ensureTargetAccount } from '../support/accounts.js';
 import { launchBrowser, newContext, screenshot, until, type Ctx, stepRunner } from '../support/browser.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
@@ -42,14 +42,6 @@ function receive(c: Ctx): { frames: Blob[]; bodies: Promise<Blob | null>[]; all(
   c.context.on('response', (res) => r.bodies.push(res.body().then((data) => ({ name: `${res.request().method()} ${new URL(res.url()).pathname}`, data }), () => null)));
   return r;
 }
-
-/** The text xev printed for its key presses, in order. */
-const xevTyped = (out: string): string =>
-  out
-    .split(/\n\s*\n/)
-    .filter((b) => b.startsWith('KeyPress'))
-    .map((b) => /XLookupString gives \d+ bytes: (?:\([0-9a-f ]+\) )?"(.*)"/.exec(b)?.[1] ?? '')
-    .join('');
 
 const phaseOf = (page: Page) => page.locator('.rdpw-page').getAttribute('data-phase');
 
@@ -351,7 +343,7 @@ describe('browser RDP in Chromium (IronRDP web client, RDCleanPath door)', { tim
         assert.match(gw.logs(), /"nla":true,"via":"browser","msg":"rdp session connected"/);
         await clickDesktop(c.page, info, 120, 90);
         await c.page.keyboard.type('hello web 42', { delay: 40 });
-        await until(async () => xevTyped(xevOut).includes('hello web 42'), 'xev on the target display to print the typed text', 20_000).catch((e) => {
+        await until(async () => xevTyped(xevOut).includes('hello web 42'), 'xev on the target display to print the typed text', 60_000).catch((e) => {
           throw new Error(`${(e as Error).message}\nxev saw: ${JSON.stringify(xevTyped(xevOut))}`);
         });
         await screenshot(c.page, 'browser-rdp-shadow');

@@ -6,7 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
-import { launchBrowser, newContext, screenshot, until, type Ctx } from '../support/browser.js';
+import { launchBrowser, newContext, screenshot, type Ctx } from '../support/browser.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
 import { encryptCredentials } from '../support/logon-tickets.js';
 import { ok } from '../support/ssh-client.js';
@@ -44,12 +44,13 @@ describe('logon ticket in Chromium', { timeout: 120_000 }, () => {
 
     // The person's browser.
     const link = `${gw.running.url}/software/html5.html?user=${encodeURIComponent(logonTicket)}`;
+    // The request that lands on /rdp/session carries the launch ticket (the page then takes it out
+    // of the address bar and redeems it, so the address bar is no witness).
+    const arrived = c.page.waitForRequest((r) => new URL(r.url()).pathname === '/rdp/session', { timeout: 60_000 });
     const first = await c.page.goto(link);
     assert.ok(first);
-    const landed = await until(async () => {
-      const u = new URL(c.page.url());
-      return u.pathname === '/rdp/session' && u.searchParams.get('ticket');
-    }, 'the browser on /rdp/session');
+    const landed = new URL((await arrived).url()).searchParams.get('ticket');
+    assert.ok(landed, 'the browser on /rdp/session with a launch ticket');
     const row = await gw.running.core.tickets.peek(landed);
     assert.ok(row, 'a launch ticket');
     const svc = await gw.running.core.dir.userByName('portal-svc');

@@ -22,6 +22,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Browser, Page } from 'playwright-core';
+import { canvasInfo } from '../support/rdp-canvas.js';
 import { ensureTargetAccount, TARGET_PASSWORD } from '../support/accounts.js';
 import { launchBrowser, newContext, screenshot, until, type Ctx, stepRunner } from '../support/browser.js';
 import { startIamProxy, type IamProxy } from '../support/openpsm-proxy.js';
@@ -70,28 +71,6 @@ async function startNode(name: string): Promise<Node> {
     api,
     userToken: (username, password) => apiLogin(server.url, username, password),
   };
-}
-
-/** Runs in the page: the browser RDP canvas's size and the share of its sampled pixels near a colour. */
-function desktopOnCanvas(page: Page, rgb: number): Promise<{ width: number; height: number; share: number }> {
-  return page.evaluate((rgb) => {
-    const document = (globalThis as any).document;
-    const canvas = document.querySelector('iron-remote-desktop')?.shadowRoot?.querySelector('canvas');
-    if (!canvas || !canvas.width) return { width: 0, height: 0, share: 0 };
-    const copy = document.createElement('canvas');
-    copy.width = canvas.width;
-    copy.height = canvas.height;
-    const g = copy.getContext('2d');
-    g.drawImage(canvas, 0, 0);
-    const px = g.getImageData(0, 0, copy.width, copy.height).data;
-    let n = 0;
-    let total = 0;
-    for (let i = 0; i < px.length; i += 4 * 16) {
-      total++;
-      if (Math.abs(px[i] - ((rgb >> 16) & 255)) <= 8 && Math.abs(px[i + 1] - ((rgb >> 8) & 255)) <= 8 && Math.abs(px[i + 2] - (rgb & 255)) <= 8) n++;
-    }
-    return { width: canvas.width, height: canvas.height, share: n / total };
-  }, rgb);
 }
 
 after(() => {
@@ -341,7 +320,7 @@ describe('OpenPSM: portal node → /start on the gateway node → browser SSH or
           throw new Error(`${(e as Error).message}: ${await page.locator('.rdpw-page').textContent().catch(() => '')}\n${gw.logs().slice(-3000)}`);
         });
         const canvas = await until(async () => {
-          const i = await desktopOnCanvas(page, XRDP_DESKTOP_RGB);
+          const i = await canvasInfo(page, XRDP_DESKTOP_RGB);
           return i.share > 0.3 ? i : null;
         }, 'the xrdp desktop colour on the canvas', 60_000);
         assert.deepEqual([canvas.width, canvas.height], [1024, 640], 'the GUAC_* desktop');

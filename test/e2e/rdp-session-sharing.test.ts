@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { UI_DIR } from '../../src/web/ui.js';
+import { canvasInfo, xevTyped } from '../support/rdp-canvas.js';
 import { launchBrowser, newContext, screenshot, signInPortal, stepRunner, until, type Ctx } from '../support/browser.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
 import { SHADOW_DESKTOP_RGB, startShadowServer, type ShadowServer } from '../support/xrdp.js';
@@ -19,14 +20,6 @@ import { SHADOW_DESKTOP_RGB, startShadowServer, type ShadowServer } from '../sup
 const USERS = { olive: ['User'], audrey: ['Auditor'], bert: ['User'] } as const;
 const pw = (u: string) => `${u}-Rdp-Shared-pass-1`;
 const SECRET_NAME = 'shared-desktop';
-
-/** The text xev printed for its key presses, in order. */
-const xevTyped = (out: string): string =>
-  out
-    .split(/\n\s*\n/)
-    .filter((b) => b.startsWith('KeyPress'))
-    .map((b) => /XLookupString gives \d+ bytes: (?:\([0-9a-f ]+\) )?"(.*)"/.exec(b)?.[1] ?? '')
-    .join('');
 
 /** Where a desktop pixel is on a page's canvas (the canvas is scaled to fit). */
 async function canvasPoint(page: Page, selector: string, x: number, y: number): Promise<{ x: number; y: number } | null> {
@@ -38,32 +31,6 @@ async function canvasPoint(page: Page, selector: string, x: number, y: number): 
       return { x: r.left + (x * r.width) / c.width, y: r.top + (y * r.height) / c.height };
     },
     { selector, x, y },
-  );
-}
-
-/** The share of a canvas's sampled pixels near a colour. */
-async function colourShare(page: Page, selector: string, rgb: number): Promise<number> {
-  return page.evaluate(
-    ({ selector, rgb }) => {
-      const document = (globalThis as any).document;
-      const el = document.querySelector(selector);
-      const canvas = el?.shadowRoot?.querySelector('canvas') ?? el;
-      if (!canvas || !canvas.width) return 0;
-      const copy = document.createElement('canvas');
-      copy.width = canvas.width;
-      copy.height = canvas.height;
-      const g = copy.getContext('2d');
-      g.drawImage(canvas, 0, 0);
-      const px = g.getImageData(0, 0, copy.width, copy.height).data;
-      let n = 0;
-      let total = 0;
-      for (let i = 0; i < px.length; i += 4 * 16) {
-        total++;
-        if (Math.abs(px[i] - ((rgb >> 16) & 255)) <= 8 && Math.abs(px[i + 1] - ((rgb >> 8) & 255)) <= 8 && Math.abs(px[i + 2] - (rgb & 255)) <= 8) n++;
-      }
-      return n / total;
-    },
-    { selector, rgb },
   );
 }
 
@@ -119,7 +86,7 @@ describe('shared control of an RDP session in Chromium', { timeout: 300_000 }, (
       const owner = c.olive.page;
       await owner.goto(`/rdp/session?ticket=${l.body.ticket}&consent=1`);
       await until(async () => (await owner.locator('.rdpw-page').getAttribute('data-phase')) === 'connected', 'olive’s session to connect', 60_000);
-      await until(async () => (await colourShare(owner, 'iron-remote-desktop', SHADOW_DESKTOP_RGB)) > 0.3, 'the desktop on olive’s canvas', 60_000);
+      await until(async () => (await canvasInfo(owner, SHADOW_DESKTOP_RGB)).share > 0.3, 'the desktop on olive’s canvas', 60_000);
       sessionId = await until(async () => (await admin('GET', `/api/v1/sessions?status=live&secretId=${secretId}`)).body.items[0]?.id as string | undefined, 'the live session');
 
       // bert holds no join_sessions: refused and audited.
@@ -141,7 +108,7 @@ describe('shared control of an RDP session in Chromium', { timeout: 300_000 }, (
       await joiner.getByText("Joined olive's session").waitFor({ timeout: 15_000 });
       // The live desktop on audrey's page (the keyframe, then the records).
       const screen = '.join-screen canvas';
-      await until(async () => (await colourShare(joiner, screen, SHADOW_DESKTOP_RGB)) > 0.3, 'the desktop on audrey’s screen', 30_000);
+      await until(async () => (await canvasInfo(joiner, SHADOW_DESKTOP_RGB, screen)).share > 0.3, 'the desktop on audrey’s screen', 30_000);
       // Audrey clicks into xev's window on the target and types.
       const p = await canvasPoint(joiner, screen, 120, 90);
       assert.ok(p, 'audrey’s canvas');
@@ -153,7 +120,7 @@ describe('shared control of an RDP session in Chromium', { timeout: 300_000 }, (
       await until(async () => buttons() > before, 'xev to see audrey’s click', 15_000);
       await joiner.keyboard.type('joined 77', { delay: 40 });
       await joiner.keyboard.press('Enter');
-      await until(async () => xevTyped(xevOut).includes('joined 77'), 'xev on the target display to print what audrey typed', 20_000).catch((e) => {
+      await until(async () => xevTyped(xevOut).includes('joined 77'), 'xev on the target display to print what audrey typed', 60_000).catch((e) => {
         throw new Error(`${(e as Error).message}\nxev saw: ${JSON.stringify(xevTyped(xevOut))}`);
       });
       await screenshot(joiner, 'rdp-sharing-joiner');

@@ -1,6 +1,7 @@
 // What the browser RDP tests read off the page: the web component's canvas (its size and
-// place) and the share of its sampled pixels near a colour (e.g. the xrdp desktop's). One
-// script text for both drivers: playwright's page.evaluate and Firefox's WebDriver BiDi.
+// place) and the share of its sampled pixels near a colour (e.g. the xrdp desktop's), and
+// what xev on a target's X display printed for the keys it saw. One script text for both
+// drivers: playwright's page.evaluate and Firefox's WebDriver BiDi.
 import type { Page } from 'playwright-core';
 
 export interface CanvasInfo {
@@ -13,9 +14,14 @@ export interface CanvasInfo {
   share: number;
 }
 
-/** A function expression `(rgb) => CanvasInfo`, run in the page. */
-export const CANVAS_INFO = `(rgb) => {
-  const canvas = document.querySelector('iron-remote-desktop')?.shadowRoot?.querySelector('canvas');
+/**
+ * A function expression `(rgb, selector?) => CanvasInfo`, run in the page: the canvas is the
+ * one inside the element `selector` picks (default: IronRDP's web component), or that element
+ * itself when it is a canvas (the live view's).
+ */
+export const CANVAS_INFO = `(rgb, selector) => {
+  const el = document.querySelector(selector || 'iron-remote-desktop');
+  const canvas = el?.shadowRoot?.querySelector('canvas') ?? (el && el.tagName === 'CANVAS' ? el : null);
   if (!canvas || !canvas.width) return { width: 0, height: 0, left: 0, top: 0, cssWidth: 0, cssHeight: 0, share: 0 };
   const copy = document.createElement('canvas');
   copy.width = canvas.width;
@@ -32,4 +38,13 @@ export const CANVAS_INFO = `(rgb) => {
   return { width: canvas.width, height: canvas.height, left: r.left, top: r.top, cssWidth: r.width, cssHeight: r.height, share: n / total };
 }`;
 
-export const canvasInfo = (page: Page, rgb: number): Promise<CanvasInfo> => page.evaluate(`(${CANVAS_INFO})(${Number(rgb)})`) as Promise<CanvasInfo>;
+export const canvasInfo = (page: Page, rgb: number, selector?: string): Promise<CanvasInfo> =>
+  page.evaluate(`(${CANVAS_INFO})(${Number(rgb)}, ${JSON.stringify(selector ?? null)})`) as Promise<CanvasInfo>;
+
+/** The text xev printed for its key presses, in order. */
+export const xevTyped = (out: string): string =>
+  out
+    .split(/\n\s*\n/)
+    .filter((b) => b.startsWith('KeyPress'))
+    .map((b) => /XLookupString gives \d+ bytes: (?:\([0-9a-f ]+\) )?"(.*)"/.exec(b)?.[1] ?? '')
+    .join('');

@@ -1,8 +1,7 @@
 // Names in the LDAP directory: a filter assertion value escaped per RFC 4515 (so a user name
 // such as `*` or `x)(uid=*` can never widen a search), and DNs compared the way the directory
-// compares them for our purposes (case and spaces after separators ignored). Import-free.
-// (The target-account operators in src/protocols keep their own copy; the core imports no
-// protocol module.)
+// compares them for our purposes (case and spaces after separators ignored). Import-free, so
+// the target-account operators in src/protocols use the same escaping through core/broker.ts.
 
 /** RFC 4515 section 3: `*`, `(`, `)`, `\`, NUL and other control characters as \XX. */
 export function escapeFilterValue(value: string): string {

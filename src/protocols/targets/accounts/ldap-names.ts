@@ -19,16 +19,8 @@ export function escapeDnValue(value: string): string {
   return out;
 }
 
-/** RFC 4515 section 3: an assertion value in a filter, with `*`, `(`, `)`, `\`, NUL (and control characters) as \XX. */
-export function escapeFilterValue(value: string): string {
-  let out = '';
-  for (const c of value) {
-    const code = c.codePointAt(0)!;
-    if (c === '*' || c === '(' || c === ')' || c === '\\' || code < 0x20 || code === 0x7f) out += `\\${code.toString(16).padStart(2, '0')}`;
-    else out += c;
-  }
-  return out;
-}
+// RFC 4515 filter escaping is the core's (one copy, import-free, shared with the LDAP directory sign-in).
+export { escapeFilterValue } from '../../../core/broker.js';
 
 /** One attribute=value of an RDN; `value` unescaped (a #hex value kept as written). */
 export interface Ava {
