@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Attribute, Change, Client } from 'ldapts';
-import ssh2 from 'ssh2';
+import { sshPasswordLogin } from '../support/ssh-client.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
 import { startSlapd, type Slapd } from '../support/slapd.js';
 import { ADMIN_PASSWORD, DB_KINDS } from '../support/harness.js';
@@ -43,34 +43,6 @@ const addEntry = (slapd: Slapd, uid: string, password: string) =>
   asAdmin(slapd, (c) => c.add(`uid=${uid},${slapd.peopleOu}`, { objectClass: ['inetOrgPerson'], uid, cn: uid, sn: uid, userPassword: password }));
 const removeEntry = (slapd: Slapd, uid: string) => asAdmin(slapd, (c) => c.del(`uid=${uid},${slapd.peopleOu}`));
 
-/** One SSH password authentication as `user:secret` at the door: true when accepted. */
-function sshPasswordLogin(port: number, username: string, password: string): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    const c = new ssh2.Client();
-    let tried = false;
-    c.on('ready', () => {
-      c.end();
-      resolve(true);
-    });
-    c.on('error', (e: Error & { level?: string }) => {
-      c.end();
-      if (e.level === 'client-authentication') resolve(false);
-      else reject(e);
-    });
-    c.connect({
-      host: '127.0.0.1',
-      port,
-      username,
-      hostVerifier: () => true,
-      readyTimeout: 60_000,
-      authHandler: (_methods, _partial, next) => {
-        if (tried) return (next as (m: unknown) => void)(false);
-        tried = true;
-        next({ type: 'password', username, password });
-      },
-    });
-  });
-}
 
 let slapd: Slapd;
 before(async () => {

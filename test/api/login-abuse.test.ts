@@ -6,10 +6,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import ssh2 from 'ssh2';
 import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
-import { eventually } from '../support/ssh-client.js';
+import { eventually, sshPasswordLogin } from '../support/ssh-client.js';
 
 const HOUR = 3600;
 
@@ -256,36 +255,6 @@ for (const kind of DB_KINDS) {
   });
 }
 
-/** One SSH password authentication as `user:secret` at the door: true when accepted. */
-function sshPasswordLogin(port: number, username: string, password: string): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    const c = new ssh2.Client();
-    let tried = false;
-    c.on('ready', () => {
-      c.end();
-      resolve(true);
-    });
-    c.on('error', (e: Error & { level?: string }) => {
-      c.end();
-      if (e.level === 'client-authentication') resolve(false);
-      else reject(e);
-    });
-    c.connect({
-      host: '127.0.0.1',
-      port,
-      username,
-      hostVerifier: () => true,
-      readyTimeout: 60_000,
-      // Exactly one password attempt per connection.
-      authHandler: (_methods, _partial, next) => {
-        // false ends authentication (the types do not list it).
-        if (tried) return (next as (m: unknown) => void)(false);
-        tried = true;
-        next({ type: 'password', username, password });
-      },
-    });
-  });
-}
 
 for (const kind of DB_KINDS) {
   describe(`the SSH door's password logins share the per-source limit on ${kind}`, () => {

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Gateway } from './gateway.js';
+import ssh2 from 'ssh2';
 
 export interface Done {
   code: number | null;
@@ -185,4 +186,35 @@ export async function endedSession(gw: Gateway, sessionId: string): Promise<any>
     const s = await ok(gw, 'GET', `/api/v1/sessions/${sessionId}`);
     return s.status === 'ended' && (await auditEvents(gw, 'session.end')).some((e) => e.targetId === sessionId) ? s : null;
   }, 10_000, `end of session ${sessionId}`);
+}
+
+/** One SSH password authentication as `user:secret` at the door: true when accepted. */
+export function sshPasswordLogin(port: number, username: string, password: string): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const c = new ssh2.Client();
+    let tried = false;
+    c.on('ready', () => {
+      c.end();
+      resolve(true);
+    });
+    c.on('error', (e: Error & { level?: string }) => {
+      c.end();
+      if (e.level === 'client-authentication') resolve(false);
+      else reject(e);
+    });
+    c.connect({
+      host: '127.0.0.1',
+      port,
+      username,
+      hostVerifier: () => true,
+      readyTimeout: 60_000,
+      // Exactly one password attempt per connection.
+      authHandler: (_methods, _partial, next) => {
+        // false ends authentication (the types do not list it).
+        if (tried) return (next as (m: unknown) => void)(false);
+        tried = true;
+        next({ type: 'password', username, password });
+      },
+    });
+  });
 }
