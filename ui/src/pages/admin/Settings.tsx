@@ -33,6 +33,8 @@ const LABELS: Record<string, { label: string; unit?: string }> = {
   webservicesFallbackToLocal: { label: 'Enable fall-back to local account if domain account not found' },
   webservicesIncludeDefaultOrganization: { label: 'Include default organization' },
   webservicesTokenMinutes: { label: 'Token cache lifetime', unit: 'minutes' },
+  oidcJitProvisioning: { label: 'OIDC: create accounts on first sign-in' },
+  oidcClockToleranceSeconds: { label: 'OIDC: ID token clock tolerance', unit: 'seconds' },
 };
 const ORDER = ['publicUrl', 'sessionTimeout', 'loginTokenMinutes', 'lockoutThreshold', 'lockoutMinutes', 'loginRateLimit', 'loginRateWindowSeconds', 'loginAuditThreshold', 'allowConnectionSharing', 'auditCheckpointSeconds', 'smtpHost', 'smtpPort', 'smtpSecure', 'smtpFrom'];
 
