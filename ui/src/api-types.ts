@@ -54,6 +54,9 @@ export type SettingsResponse = { values: ByName<Settings['values']>; definitions
 
 /** Answers the portal reads whole. */
 export type SignInResponse = Ok<typeof api.auth.signIn>;
+export type SignInOptions = Ok<typeof api.oidc.providers>;
+export type OidcProvider = Ok<typeof api.oidc.getProvider>;
+export type OidcProviderPage = Ok<typeof api.oidc.listProviders>;
 export type TotpEnrolment = Ok<typeof api.auth.beginTotp>;
 export type RecoveryCodes = Ok<typeof api.auth.confirmTotp>;
 export type ClientCredentials = Ok<typeof api.directory.clientCredentials>;
