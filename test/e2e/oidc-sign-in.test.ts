@@ -8,6 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { launchBrowser, newContext, type Ctx } from '../support/browser.js';
@@ -80,6 +82,7 @@ describe('OIDC sign-in with a real provider and Chromium', { timeout: 180_000 },
   });
 
   after(async () => {
+    if (process.env.OIDC_DEBUG) console.log(gw.logs().split('\n').filter((l) => /OIDC/.test(l)).join('\n'));
     for (const c of contexts) await c.context.close().catch(() => undefined);
     await browser?.close();
     await Promise.all([idp?.close(), lateIdp?.close(), wrongIdp?.close()]);
@@ -137,24 +140,31 @@ describe('OIDC sign-in with a real provider and Chromium', { timeout: 180_000 },
     assert.equal(await refusal(page), 'wrong_issuer');
   });
 
+  /**
+   * Rewrites one query parameter of requests whose URL matches `pattern`, redirects included
+   * (playwright's page.route does not see the requests a redirect makes; the DevTools Fetch
+   * domain does).
+   */
+  async function rewriteParam(page: Page, pattern: string, param: string, value: string): Promise<void> {
+    const cdp = await page.context().newCDPSession(page);
+    cdp.on('Fetch.requestPaused', (e: { requestId: string; request: { url: string } }) => {
+      const u = new URL(e.request.url);
+      u.searchParams.set(param, value);
+      void cdp.send('Fetch.continueRequest', { requestId: e.requestId, url: u.href }).catch(() => undefined);
+    });
+    await cdp.send('Fetch.enable', { patterns: [{ urlPattern: pattern, requestStage: 'Request' }] });
+  }
+
   it('refuses a tampered state', async () => {
     const page = await fresh();
-    await page.route('**/auth/oidc/callback?**', (route) => {
-      const u = new URL(route.request().url());
-      u.searchParams.set('state', 'forged-state');
-      return route.continue({ url: u.href });
-    });
+    await rewriteParam(page, '*/auth/oidc/callback?*', 'state', 'forged-state');
     await signInWith(page, 'Corp IdP', 'alice');
     assert.equal(await refusal(page), 'bad_state');
   });
 
   it('refuses an ID token for another nonce', async () => {
     const page = await fresh();
-    await page.route(`${idp.url}/auth?**`, (route) => {
-      const u = new URL(route.request().url());
-      u.searchParams.set('nonce', 'another-nonce');
-      return route.continue({ url: u.href });
-    });
+    await rewriteParam(page, `${idp.url}/auth?*`, 'nonce', 'another-nonce');
     await signInWith(page, 'Corp IdP', 'alice');
     assert.equal(await refusal(page), 'bad_nonce');
   });
@@ -168,31 +178,34 @@ describe('OIDC sign-in with a real provider and Chromium', { timeout: 180_000 },
   it('logs the CLI in through the browser (loopback redirect) with a one-time code bound to its challenge', async () => {
     const verifier = randomBytes(32).toString('base64url');
     const challenge = createHash('sha256').update(verifier).digest('base64url');
-    const cliRedirect = 'http://127.0.0.1:9/callback';
-    const page = await fresh();
+    // The CLI's loopback listener, as `gatehouse login --sso` runs it: it takes the code.
     let code = '';
-    // Stands in for the CLI's loopback listener: the browser is sent there with the code.
-    await page.route('http://127.0.0.1:9/**', (route) => {
-      code = new URL(route.request().url()).searchParams.get('code') ?? '';
-      return route.fulfill({ status: 200, contentType: 'text/plain', body: 'ok' });
+    const listener = createServer((req, res) => {
+      code = new URL(req.url ?? '/', 'http://127.0.0.1').searchParams.get('code') ?? '';
+      res.end('You can close this window.');
     });
+    await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
+    const cliRedirect = `http://127.0.0.1:${(listener.address() as AddressInfo).port}/callback`;
+    const page = await fresh();
     await page.goto(`/auth/oidc/corp/start?cli_redirect=${encodeURIComponent(cliRedirect)}&cli_challenge=${challenge}`);
     await page.locator('input[name="login"]').fill('alice');
     await page.locator('input[name="password"]').fill('any-password');
     await page.locator('button[type="submit"]').click();
-    await page.waitForURL('http://127.0.0.1:9/**');
+    await page.getByText('You can close this window.').waitFor();
     assert.ok(code);
     const wrong = await gw.api('POST', '/api/v1/auth/oidc/cli-token', { body: { code, verifier: randomBytes(32).toString('base64url') } });
     assert.equal(wrong.status, 401, 'a wrong verifier is refused (and uses the code up)');
     // The code is single use: a new sign-in gives a new one.
     await page.goto(`/auth/oidc/corp/start?cli_redirect=${encodeURIComponent(cliRedirect)}&cli_challenge=${challenge}`);
-    await page.waitForURL('http://127.0.0.1:9/**');
+    await page.getByText('You can close this window.').waitFor();
     const r = await gw.api('POST', '/api/v1/auth/oidc/cli-token', { body: { code, verifier } });
     assert.equal(r.status, 200, r.raw);
     assert.equal(r.body.username, 'alice');
     const me = await gw.api('GET', '/api/v1/me', { token: r.body.token });
     assert.equal(me.status, 200);
     assert.equal(me.body.username, 'alice');
+    listener.closeAllConnections();
+    listener.close();
   });
 
   it('keeps the local admin sign-in and never shows the client secret', async () => {

@@ -52,9 +52,12 @@ export async function startIdp(opts: IdpOptions): Promise<Idp> {
 }
 
 async function main(opts: IdpOptions): Promise<void> {
+  // The clock is set back only while the token endpoint answers (the tests run one sign-in at
+  // a time): its ID tokens are born expired, while its session cookies still work.
+  let offsetMs = 0;
   if (opts.clockOffsetSeconds) {
     const realNow = Date.now;
-    Date.now = () => realNow() + opts.clockOffsetSeconds! * 1000;
+    Date.now = () => realNow() + offsetMs;
   }
   const { createServer } = await import('node:http');
   // The package ships no type declarations; it is used only here.
@@ -86,7 +89,14 @@ async function main(opts: IdpOptions): Promise<void> {
   });
   // The session cookies must work over plain http.
   (provider as any).proxy = false;
-  server.on('request', provider.callback());
+  const handle = provider.callback();
+  server.on('request', (req, res) => {
+    if (opts.clockOffsetSeconds && req.url?.startsWith('/token')) {
+      offsetMs = opts.clockOffsetSeconds * 1000;
+      res.once('close', () => (offsetMs = 0));
+    }
+    handle(req, res);
+  });
   process.stdout.write(`IDP ${url}\n`);
 }
 

@@ -54,13 +54,18 @@ export function checkCliRedirect(v: string): string {
 
 /** Sorts a library error into a reason code (wrong issuer, bad state or nonce, expired token…). */
 function reasonOf(e: unknown): string {
-  const msg = e instanceof Error ? `${e.message} ${(e as { code?: string }).code ?? ''} ${JSON.stringify((e as { cause?: unknown }).cause ?? '')}` : String(e);
-  if (/"iss"|issuer/i.test(msg)) return 'wrong_issuer';
-  if (/nonce/i.test(msg)) return 'bad_nonce';
-  if (/state/i.test(msg)) return 'bad_state';
-  if (/"exp"|expir/i.test(msg)) return 'id_token_expired';
-  if (/"aud"|audience|azp/i.test(msg)) return 'wrong_audience';
-  if (/fetch failed|ECONNREFUSED|ENOTFOUND|timeout|abort/i.test(msg)) return 'provider_unreachable';
+  // openid-client passes oauth4webapi's errors on (or wraps them as `cause`): `claim` names the
+  // ID token claim that failed, `code` the kind of check.
+  const parts: { message?: string; code?: string; claim?: string; cause?: unknown }[] = [];
+  for (let x: unknown = e, i = 0; x && typeof x === 'object' && i < 4; x = (x as { cause?: unknown }).cause, i++) parts.push(x as never);
+  const claim = parts.map((p) => p.claim).find((c) => typeof c === 'string');
+  const codes = parts.map((p) => `${p.code ?? ''} ${p.message ?? ''}`).join(' ');
+  if (claim === 'iss' || /"issuer"|issuer/i.test(codes)) return 'wrong_issuer';
+  if (claim === 'nonce') return 'bad_nonce';
+  if (claim === 'exp' || claim === 'iat' || claim === 'nbf') return 'id_token_expired';
+  if (claim === 'aud' || claim === 'azp') return 'wrong_audience';
+  if (/state/i.test(codes)) return 'bad_state';
+  if (/fetch failed|ECONNREFUSED|ENOTFOUND|timeout|abort/i.test(codes)) return 'provider_unreachable';
   return 'provider_error';
 }
 
