@@ -179,33 +179,41 @@ describe('OIDC sign-in with a real provider and Chromium', { timeout: 180_000 },
     const verifier = randomBytes(32).toString('base64url');
     const challenge = createHash('sha256').update(verifier).digest('base64url');
     // The CLI's loopback listener, as `gatehouse login --sso` runs it: it takes the code.
-    let code = '';
+    let onCode: (code: string) => void = () => undefined;
+    const nextCode = () => new Promise<string>((resolve) => (onCode = resolve));
     const listener = createServer((req, res) => {
-      code = new URL(req.url ?? '/', 'http://127.0.0.1').searchParams.get('code') ?? '';
       res.end('You can close this window.');
+      onCode(new URL(req.url ?? '/', 'http://127.0.0.1').searchParams.get('code') ?? '');
     });
     await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
-    const cliRedirect = `http://127.0.0.1:${(listener.address() as AddressInfo).port}/callback`;
-    const page = await fresh();
-    await page.goto(`/auth/oidc/corp/start?cli_redirect=${encodeURIComponent(cliRedirect)}&cli_challenge=${challenge}`);
-    await page.locator('input[name="login"]').fill('alice');
-    await page.locator('input[name="password"]').fill('any-password');
-    await page.locator('button[type="submit"]').click();
-    await page.getByText('You can close this window.').waitFor();
-    assert.ok(code);
-    const wrong = await gw.api('POST', '/api/v1/auth/oidc/cli-token', { body: { code, verifier: randomBytes(32).toString('base64url') } });
-    assert.equal(wrong.status, 401, 'a wrong verifier is refused (and uses the code up)');
-    // The code is single use: a new sign-in gives a new one.
-    await page.goto(`/auth/oidc/corp/start?cli_redirect=${encodeURIComponent(cliRedirect)}&cli_challenge=${challenge}`);
-    await page.getByText('You can close this window.').waitFor();
-    const r = await gw.api('POST', '/api/v1/auth/oidc/cli-token', { body: { code, verifier } });
-    assert.equal(r.status, 200, r.raw);
-    assert.equal(r.body.username, 'alice');
-    const me = await gw.api('GET', '/api/v1/me', { token: r.body.token });
-    assert.equal(me.status, 200);
-    assert.equal(me.body.username, 'alice');
-    listener.closeAllConnections();
-    listener.close();
+    try {
+      const cliRedirect = `http://127.0.0.1:${(listener.address() as AddressInfo).port}/callback`;
+      const start = `/auth/oidc/corp/start?cli_redirect=${encodeURIComponent(cliRedirect)}&cli_challenge=${challenge}`;
+      const page = await fresh();
+      let got = nextCode();
+      await page.goto(start);
+      await page.locator('input[name="login"]').fill('alice');
+      await page.locator('input[name="password"]').fill('any-password');
+      await page.locator('button[type="submit"]').click();
+      let code = await got;
+      assert.ok(code);
+      const wrong = await gw.api('POST', '/api/v1/auth/oidc/cli-token', { body: { code, verifier: randomBytes(32).toString('base64url') } });
+      assert.equal(wrong.status, 401, 'a wrong verifier is refused (and uses the code up)');
+      assert.equal((await gw.api('POST', '/api/v1/auth/oidc/cli-token', { body: { code, verifier } })).status, 401, 'the code is single use');
+      // A new sign-in (the provider remembers the person) gives a new code.
+      got = nextCode();
+      await page.goto(start);
+      code = await got;
+      const r = await gw.api('POST', '/api/v1/auth/oidc/cli-token', { body: { code, verifier } });
+      assert.equal(r.status, 200, r.raw);
+      assert.equal(r.body.username, 'alice');
+      const me = await gw.api('GET', '/api/v1/me', { token: r.body.token });
+      assert.equal(me.status, 200);
+      assert.equal(me.body.username, 'alice');
+    } finally {
+      listener.closeAllConnections();
+      listener.close();
+    }
   });
 
   it('keeps the local admin sign-in and never shows the client secret', async () => {
