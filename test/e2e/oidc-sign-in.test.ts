@@ -198,8 +198,8 @@ describe('OIDC sign-in with a real provider and Chromium', { timeout: 180_000 },
       let code = await got;
       assert.ok(code);
       const wrong = await gw.api('POST', '/api/v1/auth/oidc/cli-token', { body: { code, verifier: randomBytes(32).toString('base64url') } });
-      assert.equal(wrong.status, 401, 'a wrong verifier is refused (and uses the code up)');
-      assert.equal((await gw.api('POST', '/api/v1/auth/oidc/cli-token', { body: { code, verifier } })).status, 401, 'the code is single use');
+      assert.equal(wrong.status, 400, 'a wrong verifier is refused (and uses the code up)');
+      assert.equal((await gw.api('POST', '/api/v1/auth/oidc/cli-token', { body: { code, verifier } })).status, 400, 'the code is single use');
       // A new sign-in (the provider remembers the person) gives a new code.
       got = nextCode();
       await page.goto(start);

@@ -210,7 +210,7 @@ export class OidcSignIn {
     if (row) await this.db.deleteFrom('oidcFlows').where('id', '=', row.id).execute();
     const bad = async (reason: string): Promise<never> => {
       await this.audit.record({ id: row?.userId ?? null, name: null, ip }, { action: 'auth.login', outcome: 'failure', details: { method: 'oidc', via: 'cli', reason } });
-      throw new AppError(401, 'invalid_code', 'the sign-in code is wrong, used or expired; run the login again');
+      throw new AppError(400, 'invalid_code', 'the sign-in code is wrong, used or expired; run the login again');
     };
     if (!row || !row.userId || row.expiresAt < now()) return bad('bad_cli_code');
     if (!row.cliChallenge || !safeEqual(s256(verifier), row.cliChallenge)) return bad('bad_cli_verifier');
