@@ -37,7 +37,7 @@ function uniform(r: { statusCode: number; headers: Record<string, unknown>; body
 for (const kind of DB_KINDS) {
   describe(`API contract on ${kind}`, () => {
     let t: TestApp;
-    const fx = {} as { userId: string; groupId: string; roleId: string; folderId: string; secretId: string; sessionId: string; policyId: string; requestId: string; personalId: string; levelId?: string };
+    const fx = {} as { userId: string; groupId: string; roleId: string; folderId: string; secretId: string; sessionId: string; policyId: string; requestId: string; personalId: string; levelId?: string; oidcProviderId?: string };
 
     const admin = async (method: string, url: string, body?: unknown) => {
       const r = await t.req(method, url, { token: t.adminToken, ...(body !== undefined ? { body } : {}) });
@@ -114,6 +114,9 @@ for (const kind of DB_KINDS) {
       const owner = await admin('POST', '/api/v1/users', { username: 'contract-owner', roles: ['User'] });
       await session(['uptime'], { id: owner.id, username: 'contract-owner' });
       await session(['uptime'], { id: owner.id, username: 'contract-owner' });
+      // Two OIDC providers (GET /api/v1/oidc-providers); nothing is fetched from their issuer.
+      fx.oidcProviderId = (await admin('POST', '/api/v1/oidc-providers', { name: 'contract-idp-1', displayName: 'IdP 1', issuer: 'https://idp1.example.com', clientId: 'gh' })).id;
+      await admin('POST', '/api/v1/oidc-providers', { name: 'contract-idp-2', displayName: 'IdP 2', issuer: 'https://idp2.example.com', clientId: 'gh' });
       // Two settled OpenPSM endsession notices (the list of GET /api/v1/openpsm/end-notices).
       for (const n of [1, 2]) {
         await t.core.store.db
@@ -131,6 +134,7 @@ for (const kind of DB_KINDS) {
       const idFor: Record<string, string> = {
         users: fx.userId,
         groups: fx.groupId,
+        'oidc-providers': fx.oidcProviderId!,
         roles: fx.roleId,
         folders: fx.folderId,
         secrets: fx.secretId,
