@@ -189,6 +189,7 @@ for (const kind of DB_KINDS) {
         '/api/v1/me/joins',
         '/api/v1/me/personal-credentials',
         '/api/v1/me/ssh-keys',
+        '/api/v1/oidc-providers',
         '/api/v1/openpsm/end-notices',
         '/api/v1/recordings',
         '/api/v1/recordings/:sessionId/text',
