@@ -48,6 +48,8 @@ import { LogonTickets } from './logon-tickets/service.js';
 import { LogonTicketKey } from './logon-tickets/rsa-key.js';
 import { SignInGuard } from './identity/rate-limit.js';
 import { LdapDirectory } from './identity/directory-ldap/service.js';
+import { OidcProviders } from './identity/oidc/providers.js';
+import { OidcSignIn } from './identity/oidc/sign-in.js';
 
 export interface Core {
   config: Config;
@@ -95,6 +97,8 @@ export interface Core {
   openpsm: { gateway: OpenPsmGateway; iam: OpenPsmIam };
   /** TSplus-compatible logon tickets (seed 004, core/logon-tickets). */
   logonTickets: LogonTickets;
+  /** OIDC single sign-on (issue 15 point 1): providers and the sign-in flow. */
+  oidc: { providers: OidcProviders; signIn: OidcSignIn };
   /** Credentials a launch ticket carries in place of its secret's (core/launch/transient.ts). */
   transient: TransientCredentials;
   /** The LDAP / Active Directory directory: bind sign-in, user and group sync (issue 15 point 2). */
@@ -172,6 +176,10 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
     iam: new OpenPsmIam({ store, settings, audit, dir, secrets, personal, accessGate, policies, checkouts }),
   };
   // The logon-ticket RSA key: made at first start in the data dir (0600), rotatable.
+  // The redirect URI providers send people back to: it must be the URL browsers reach this node by.
+  const oidcRedirectUri = async () => `${((await settings.get('publicUrl')) || config.publicUrl || `https://${config.bindHost === '0.0.0.0' || config.bindHost === '::' ? '127.0.0.1' : config.bindHost}:${config.httpPort}`).replace(/\/+$/, '')}/auth/oidc/callback`;
+  const oidcProviders = new OidcProviders(store, dataKeys, dir, audit, oidcRedirectUri);
+  const oidc = { providers: oidcProviders, signIn: new OidcSignIn(store, oidcProviders, dir, audit, settings, (what, err) => log.warn({ err: { message: (err as Error)?.message } }, `${what} failed`)) };
   const logonTickets = new LogonTickets({
     store, settings, dataKeys, dir, secrets, launchers, launching, tickets, transient, audit, log,
     key: LogonTicketKey.load(config.dataDir).key,
@@ -198,7 +206,7 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   await dir.seedBuiltinRoles();
   await templates.seedBuiltins();
   await launchers.seedBuiltins();
-  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, sshKeys, checkouts, launching, policies, accessRequests, accessGate, stepUp, notifier, targetAccounts, rotation, heartbeat, accessLevels, jit, health, webservices, openpsm, logonTickets, transient, ldap, version: VERSION };
+  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, sshKeys, checkouts, launching, policies, accessRequests, accessGate, stepUp, notifier, targetAccounts, rotation, heartbeat, accessLevels, jit, health, webservices, openpsm, logonTickets, transient, ldap, oidc, version: VERSION };
 }
 
 /** Creates the first administrator when the directory is empty. Returns the password only when it was generated. */

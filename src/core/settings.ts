@@ -99,6 +99,17 @@ export const SETTINGS = {
     description: 'Seconds an unlocked personal vault (master password entered for one sign-in session) stays unlocked without use; then the person must unlock again.',
     parse: int(1, 86400),
   } satisfies Def<number>,
+  // ---- OIDC single sign-on (issue 15 point 1, core/identity/oidc, docs/identity.md).
+  oidcJitProvisioning: {
+    default: false,
+    description: 'OIDC: a person signing in through a provider for the first time whose name matches no Gatehouse user gets an account (role user, groups from the group map). Off: only existing users (matched by name or an earlier sign-in) may sign in.',
+    parse: bool,
+  } satisfies Def<boolean>,
+  oidcClockToleranceSeconds: {
+    default: 30,
+    description: 'OIDC: seconds of clock difference tolerated when checking an ID token\'s times (exp, iat, nbf).',
+    parse: int(0, 300),
+  } satisfies Def<number>,
   // ---- Session Connector (seed 000): session-connector launchers are hidden and refused until on.
   sessionConnector: {
     default: false,

@@ -24,6 +24,50 @@ export interface UsersTable {
   lastLoginAt: number | null;
 }
 
+/** An OIDC identity provider (migration 014); the client secret only sealed. */
+export interface OidcProvidersTable {
+  id: string;
+  name: string;
+  displayName: string;
+  issuer: string;
+  clientId: string;
+  secretDataKeyId: string | null;
+  secretSealed: string | null;
+  /** JSON string[]. */
+  scopes: string;
+  usernameClaim: string;
+  groupsClaim: string;
+  /** JSON string[]. */
+  allowedDomains: string;
+  /** JSON {claim, group}[]: a value of the groups claim → a Gatehouse group id. */
+  groupMap: string;
+  requireMappedGroup: Flag;
+  enabled: Flag;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface OidcLinksTable {
+  providerId: string;
+  subject: string;
+  userId: string;
+  createdAt: number;
+}
+
+/** A sign-in under way (migration 014), keyed by the hash of its flow cookie. */
+export interface OidcFlowsTable {
+  id: string;
+  providerId: string;
+  state: string;
+  nonce: string;
+  codeVerifier: string;
+  cliRedirect: string | null;
+  cliChallenge: string | null;
+  cliCodeHash: string | null;
+  userId: string | null;
+  expiresAt: number;
+}
+
 export interface GroupsTable {
   id: string;
   name: string;
@@ -607,6 +651,9 @@ export interface Database {
   hostKeys: HostKeysTable;
   sshUserKeys: SshUserKeysTable;
   users: UsersTable;
+  oidcProviders: OidcProvidersTable;
+  oidcLinks: OidcLinksTable;
+  oidcFlows: OidcFlowsTable;
   groups: GroupsTable;
   groupMembers: GroupMembersTable;
   roles: RolesTable;

@@ -41,6 +41,14 @@ const TABLE: Record<string, Row> = {
   // browser sign-in and sign-out (application accounts are refused sign-in; tested below)
   'POST /api/v1/auth/session':                   PUBLIC,
   'DELETE /api/v1/auth/session':                 [Y, Y, Y, Y],
+  // OIDC single sign-on: the sign-in page's list and the CLI's code exchange are public; providers are the administrators'
+  'GET /api/v1/auth/providers':                   PUBLIC,
+  'POST /api/v1/auth/oidc/cli-token':             PUBLIC,
+  'GET /api/v1/oidc-providers':                   [Y, N, N, N],
+  'POST /api/v1/oidc-providers':                  [Y, N, N, N],
+  'GET /api/v1/oidc-providers/:id':               [Y, N, N, N],
+  'PATCH /api/v1/oidc-providers/:id':             [Y, N, N, N],
+  'DELETE /api/v1/oidc-providers/:id':            [Y, N, N, N],
   'GET /api/v1/me':                              [Y, Y, Y, Y],
   'POST /api/v1/me/password':                    [Y, Y, Y, Y],
   'POST /api/v1/me/totp':                        [Y, Y, Y, Y],
@@ -302,6 +310,8 @@ for (const kind of DB_KINDS) {
       assert.ok(expect.includes(r.statusCode), `setup ${method} ${url}: ${r.statusCode} ${r.body}`);
       return r.body ? r.json() : undefined;
     };
+    /** A fresh OIDC provider (nothing is fetched from its issuer until someone signs in). */
+    const oidcProvider = async (): Promise<string> => (await admin('POST', '/api/v1/oidc-providers', { name: `idp-${++n}`, displayName: 'IdP', issuer: 'https://idp.example.com', clientId: 'gatehouse' })).id;
     const extraFor = (role: RoleName) => (role === 'Application' ? { isApplication: true } : {});
     /** A brand-new account holding only `role`, for calls that change the caller's own account. */
     const freshActor = async (role: RoleName): Promise<Actor> => {
@@ -461,6 +471,14 @@ for (const kind of DB_KINDS) {
       'POST /api/v1/users/:id/unlock': async () => ({ method: 'POST', url: `/api/v1/users/${await mkUser()}/unlock` }),
       'POST /api/v1/users/:id/totp/reset': async () => ({ method: 'POST', url: `/api/v1/users/${await mkUser()}/totp/reset` }),
       'POST /api/v1/users/:id/client-credentials': async () => ({ method: 'POST', url: `/api/v1/users/${await mkUser({ isApplication: true })}/client-credentials` }),
+      'GET /api/v1/auth/providers': async () => ({ method: 'GET', url: '/api/v1/auth/providers' }),
+      // A made-up code: the exchange is reachable without a token and refuses the code (400 invalid_code).
+      'POST /api/v1/auth/oidc/cli-token': async () => ({ method: 'POST', url: '/api/v1/auth/oidc/cli-token', body: { code: 'not-a-code', verifier: 'not-the-verifier' }, allowed: 400 }),
+      'GET /api/v1/oidc-providers': async () => ({ method: 'GET', url: '/api/v1/oidc-providers' }),
+      'POST /api/v1/oidc-providers': async () => ({ method: 'POST', url: '/api/v1/oidc-providers', body: { name: uniq('idp'), displayName: 'IdP', issuer: 'https://idp.example.com', clientId: 'gatehouse' } }),
+      'GET /api/v1/oidc-providers/:id': async () => ({ method: 'GET', url: `/api/v1/oidc-providers/${await oidcProvider()}` }),
+      'PATCH /api/v1/oidc-providers/:id': async () => ({ method: 'PATCH', url: `/api/v1/oidc-providers/${await oidcProvider()}`, body: { displayName: 'Changed' } }),
+      'DELETE /api/v1/oidc-providers/:id': async () => ({ method: 'DELETE', url: `/api/v1/oidc-providers/${await oidcProvider()}` }),
       'GET /api/v1/groups': async () => ({ method: 'GET', url: '/api/v1/groups' }),
       'POST /api/v1/groups': async () => ({ method: 'POST', url: '/api/v1/groups', body: { name: uniq('group') } }),
       'GET /api/v1/groups/:id': async () => ({ method: 'GET', url: `/api/v1/groups/${(await admin('POST', '/api/v1/groups', { name: uniq('group') })).id}` }),

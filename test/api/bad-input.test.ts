@@ -413,6 +413,20 @@ const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
     'POST /api/v1/users/:id/unlock': {},
     'POST /api/v1/users/:id/totp/reset': {},
     'POST /api/v1/users/:id/client-credentials': { extra: [{ name: 'not an application account', url: `/api/v1/users/${fx.userId}/client-credentials`, expect: 400, code: 'not_application_account' }] },
+    'GET /api/v1/auth/providers': { public: true },
+    'POST /api/v1/auth/oidc/cli-token': { public: true, body: { code: 'not-a-code', verifier: 'not-the-verifier' } },
+    'GET /api/v1/oidc-providers': {},
+    'POST /api/v1/oidc-providers': {
+      body: { name: 'never-created-idp', displayName: 'IdP', issuer: 'https://idp.example.com', clientId: 'gh' },
+      extra: [
+        { name: 'plain http issuer off loopback', url: '/api/v1/oidc-providers', body: { name: 'idp-http', displayName: 'IdP', issuer: 'http://idp.example.com', clientId: 'gh' }, expect: 400, code: 'invalid_request' },
+        { name: 'unknown mapped group', url: '/api/v1/oidc-providers', body: { name: 'idp-group', displayName: 'IdP', issuer: 'https://idp.example.com', clientId: 'gh', groupMap: [{ claim: 'x', group: 'no-such-group' }] }, expect: 400, code: 'invalid_request' },
+        { name: 'name not a path segment', url: '/api/v1/oidc-providers', body: { name: 'Bad Name', displayName: 'IdP', issuer: 'https://idp.example.com', clientId: 'gh' }, expect: 400, code: 'invalid_request', mention: 'name' },
+      ],
+    },
+    'GET /api/v1/oidc-providers/:id': {},
+    'PATCH /api/v1/oidc-providers/:id': { body: { displayName: 'Changed' } },
+    'DELETE /api/v1/oidc-providers/:id': {},
     'GET /api/v1/groups': {},
     'POST /api/v1/groups': {
       body: { name: 'never-created-group', description: 'x', members: [fx.userId], roles: ['User'] },

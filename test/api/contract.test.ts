@@ -37,7 +37,7 @@ function uniform(r: { statusCode: number; headers: Record<string, unknown>; body
 for (const kind of DB_KINDS) {
   describe(`API contract on ${kind}`, () => {
     let t: TestApp;
-    const fx = {} as { userId: string; groupId: string; roleId: string; folderId: string; secretId: string; sessionId: string; policyId: string; requestId: string; personalId: string; levelId?: string };
+    const fx = {} as { userId: string; groupId: string; roleId: string; folderId: string; secretId: string; sessionId: string; policyId: string; requestId: string; personalId: string; levelId?: string; oidcProviderId?: string };
 
     const admin = async (method: string, url: string, body?: unknown) => {
       const r = await t.req(method, url, { token: t.adminToken, ...(body !== undefined ? { body } : {}) });
@@ -126,6 +126,9 @@ for (const kind of DB_KINDS) {
         s.onJoinInput(() => undefined);
         await t.core.sessions.sharing.request({ userId: asker.id, username: 'contract-asker', ip: '127.0.0.1', permissions: new Set(['join_sessions']) }, s.id);
       }
+      // Two OIDC providers (GET /api/v1/oidc-providers); nothing is fetched from their issuer.
+      fx.oidcProviderId = (await admin('POST', '/api/v1/oidc-providers', { name: 'contract-idp-1', displayName: 'IdP 1', issuer: 'https://idp1.example.com', clientId: 'gh' })).id;
+      await admin('POST', '/api/v1/oidc-providers', { name: 'contract-idp-2', displayName: 'IdP 2', issuer: 'https://idp2.example.com', clientId: 'gh' });
       // Two settled OpenPSM endsession notices (the list of GET /api/v1/openpsm/end-notices).
       for (const n of [1, 2]) {
         await t.core.store.db
@@ -143,6 +146,7 @@ for (const kind of DB_KINDS) {
       const idFor: Record<string, string> = {
         users: fx.userId,
         groups: fx.groupId,
+        'oidc-providers': fx.oidcProviderId!,
         roles: fx.roleId,
         folders: fx.folderId,
         secrets: fx.secretId,
@@ -198,6 +202,7 @@ for (const kind of DB_KINDS) {
         '/api/v1/me/joins',
         '/api/v1/me/personal-credentials',
         '/api/v1/me/ssh-keys',
+        '/api/v1/oidc-providers',
         '/api/v1/openpsm/end-notices',
         '/api/v1/recordings',
         '/api/v1/recordings/:sessionId/text',

@@ -22,6 +22,8 @@ const settingProps = {
   heartbeatIntervalHours: { type: 'integer', minimum: 1, maximum: 8760 },
   heartbeatConcurrency: { type: 'integer', minimum: 1, maximum: 64 },
   sessionConnector: { type: 'boolean' },
+  oidcJitProvisioning: { type: 'boolean' },
+  oidcClockToleranceSeconds: { type: 'integer', minimum: 0, maximum: 300 },
   webservicesEnabled: { type: 'boolean' },
   webservicesMachineField: { type: 'string', maxLength: 128 },
   webservicesDomainField: { type: 'string', maxLength: 128 },

@@ -23,6 +23,7 @@ import { rdpWebRoutes } from './rdp-web.js';
 import type { WebRdpDoor } from '../../protocols/rdp-web/door.js';
 import { sharingRoutes } from './sharing.js';
 import { ldapDirectoryRoutes } from './ldap-directory.js';
+import { oidcRoutes } from './oidc.js';
 
 export interface DoorInfo {
   sshHostKeys: string[];
@@ -33,6 +34,7 @@ export const routes =
   async (app) => {
     await app.register(systemRoutes(core));
     await app.register(authRoutes(core));
+    await app.register(oidcRoutes(core));
     await app.register(directoryRoutes(core), { prefix: '/api/v1' });
     await app.register(ldapDirectoryRoutes(core), { prefix: '/api/v1' });
     await app.register(vaultRoutes(core), { prefix: '/api/v1' });

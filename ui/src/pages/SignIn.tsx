@@ -1,5 +1,6 @@
-import { useRef, useState, type FormEvent } from 'react';
-import { ApiError, errorText } from '../api';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { api, ApiError, errorText } from '../api';
+import type { SignInOptions } from '../api-types';
 import { dayOrTime, duration } from '../format';
 import { useAuth } from '../auth';
 import { Alert, Button, TextField } from '../components/ui';
@@ -44,6 +45,11 @@ export function SignIn({ notice }: { notice?: string }) {
   const [busy, setBusy] = useState(false);
   const totpRef = useRef<HTMLInputElement>(null);
   const passwordRef = useRef<HTMLInputElement>(null);
+  // The OIDC providers an administrator turned on (public list; none on error).
+  const [providers, setProviders] = useState<SignInOptions['oidc']>([]);
+  useEffect(() => {
+    api.get<SignInOptions>('/auth/providers', { anonymous: true }).then((o) => setProviders(o.oidc), () => setProviders([]));
+  }, []);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -107,6 +113,16 @@ export function SignIn({ notice }: { notice?: string }) {
             {needTotp ? 'Verify and sign in' : 'Sign in'}
           </Button>
         </form>
+        {providers.length > 0 && (
+          <div className="signin-card signin-sso">
+            {providers.map((p) => (
+              // A full page navigation: the provider's sign-in page, then back to /auth/oidc/callback.
+              <a key={p.name} className="btn btn-block" href={p.startUrl}>
+                Sign in with {p.displayName}
+              </a>
+            ))}
+          </div>
+        )}
         <p className="signin-foot muted">Every sign-in and session is recorded in the audit trail.</p>
       </div>
     </div>

@@ -35,6 +35,8 @@ const LABELS: Record<string, { label: string; unit?: string }> = {
   webservicesTokenMinutes: { label: 'Token cache lifetime', unit: 'minutes' },
   ldapSyncMinutes: { label: 'LDAP directory sync interval (0: on demand only)', unit: 'minutes' },
   ldapTerminateSessionsOnDisable: { label: 'Terminate the live sessions of directory users found disabled' },
+  oidcJitProvisioning: { label: 'OIDC: create accounts on first sign-in' },
+  oidcClockToleranceSeconds: { label: 'OIDC: ID token clock tolerance', unit: 'seconds' },
 };
 const ORDER = ['publicUrl', 'sessionTimeout', 'loginTokenMinutes', 'lockoutThreshold', 'lockoutMinutes', 'loginRateLimit', 'loginRateWindowSeconds', 'loginAuditThreshold', 'allowConnectionSharing', 'auditCheckpointSeconds', 'smtpHost', 'smtpPort', 'smtpSecure', 'smtpFrom'];
 
