@@ -181,9 +181,17 @@ describe('OIDC sign-in with a real provider and Chromium', { timeout: 180_000 },
     // The CLI's loopback listener, as `gatehouse login --sso` runs it: it takes the code.
     let onCode: (code: string) => void = () => undefined;
     const nextCode = () => new Promise<string>((resolve) => (onCode = resolve));
+    // Only /callback counts: the browser also asks this origin for /favicon.ico, which may
+    // arrive after the next sign-in has started waiting.
     const listener = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+      if (url.pathname !== '/callback') {
+        res.statusCode = 404;
+        res.end();
+        return;
+      }
       res.end('You can close this window.');
-      onCode(new URL(req.url ?? '/', 'http://127.0.0.1').searchParams.get('code') ?? '');
+      onCode(url.searchParams.get('code') ?? '');
     });
     await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
     try {
