@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
-import { launchBrowser, newContext, signInPortal, stepRunner, type Ctx } from '../support/browser.js';
+import { launchBrowser, newContext, signInPortal, stepRunner, until, type Ctx } from '../support/browser.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
 import { ADMIN_PASSWORD } from '../support/harness.js';
 import { startIdp, type Idp, type IdpAccount } from '../support/oidc-idp.js';
@@ -35,6 +35,8 @@ describe('Single sign-on admin page (Chromium)', { timeout: 180_000 }, () => {
     return c.page;
   }
   const snapshot = (page: Page) => void seen.push(page.content());
+  /** Waits until the page says the client secret is `state` ("set" or "not set"). */
+  const secretState = (page: Page, state: string) => until(async () => (await page.locator('#oidc-secret-state').textContent()) === state, `client secret ${state}`, 15_000);
 
   before(async () => {
     gw = await startGateway('sqlite');
@@ -73,8 +75,8 @@ describe('Single sign-on admin page (Chromium)', { timeout: 180_000 }, () => {
 
       // The provider's own page: the secret is "set", the field for it empty, the redirect URI shown.
       await page.getByRole('heading', { name: 'Corp IdP', level: 1 }).waitFor();
-      await page.locator('#oidc-secret-state').getByText('set', { exact: true }).waitFor();
-      assert.equal(await page.getByLabel('New client secret', { exact: true }).inputValue(), '');
+      await secretState(page, 'set');
+      await until(async () => (await page.getByLabel('New client secret', { exact: true }).inputValue()) === '', 'the secret field emptied');
       assert.equal((await page.locator('#oidc-redirect-uri').textContent())?.trim(), `${gw.running.url}/auth/oidc/callback`);
       snapshot(page);
       const list = await gw.api('GET', '/api/v1/oidc-providers', { token: gw.adminToken });
@@ -106,7 +108,7 @@ describe('Single sign-on admin page (Chromium)', { timeout: 180_000 }, () => {
       await page.getByLabel('New client secret', { exact: true }).fill(SECRET2);
       await page.getByRole('button', { name: 'Save changes' }).click();
       await page.getByText('Changes saved').waitFor();
-      assert.equal(await page.getByLabel('New client secret', { exact: true }).inputValue(), '');
+      await until(async () => (await page.getByLabel('New client secret', { exact: true }).inputValue()) === '', 'the secret field emptied');
       snapshot(page);
       const events = (await gw.api('GET', '/api/v1/audit?action=oidc.provider_update&limit=10', { token: gw.adminToken })).body.items as { details: Record<string, unknown> }[];
       assert.ok(events.some((e) => e.details.clientSecret === 'set'), 'the replacement is audited');
@@ -114,7 +116,7 @@ describe('Single sign-on admin page (Chromium)', { timeout: 180_000 }, () => {
       // Remove it: "not set", and no remove button any more.
       await page.getByRole('button', { name: 'Remove client secret' }).click();
       await page.getByRole('dialog').getByRole('button', { name: 'Remove' }).click();
-      await page.locator('#oidc-secret-state').getByText('not set', { exact: true }).waitFor();
+      await secretState(page, 'not set');
       assert.equal(await page.getByRole('button', { name: 'Remove client secret' }).count(), 0);
       assert.equal((await gw.api('GET', `/api/v1/oidc-providers/${saved.id}`, { token: gw.adminToken })).body.hasClientSecret, false);
 

@@ -133,7 +133,9 @@ export function OidcProviderEdit({ id }: { id: string }) {
       requireMappedGroup,
       enabled,
     };
-    void editor.save(body).then(() => setNewSecret(''));
+    // A saved secret leaves the field when the answer is shown (the effect above); a refused
+    // save keeps it for another try.
+    void editor.save(body);
   };
   const removeSecret = async () => {
     let saved: OidcProvider | null = null;
