@@ -121,8 +121,9 @@ describe('Single sign-on admin page (Chromium)', { timeout: 180_000 }, () => {
       assert.equal((await gw.api('GET', `/api/v1/oidc-providers/${saved.id}`, { token: gw.adminToken })).body.hasClientSecret, false);
 
       // Disable it: the sign-in page no longer offers it.
-      // The switch's label (its input is drawn over by the track).
-      await page.getByText('Enabled: offered on the sign-in page', { exact: true }).click();
+      // From the keyboard: the switch's input is drawn over by its track (and the sticky top bar).
+      await page.getByRole('switch').focus();
+      await page.keyboard.press('Space');
       await page.getByText('Disabled: not offered, sign-ins through it refused', { exact: true }).waitFor();
       await page.getByRole('button', { name: 'Save changes' }).click();
       await page.getByText('Disabled', { exact: true }).first().waitFor();
