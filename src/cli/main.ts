@@ -85,24 +85,39 @@ program
 
 program
   .command('login')
-  .description('log in to a Gatehouse server and keep the token in a 0600 file')
+  .description('log in to a Gatehouse server (password, or --sso through the browser) and keep the token in a 0600 file')
   .option('--url <url>', 'server URL', process.env.GATEHOUSE_URL ?? 'https://localhost:8443')
-  .requiredOption('-u, --username <name>', 'username')
+  .option('-u, --username <name>', 'username (password login)')
   .option('--password-stdin', 'read the password from standard input')
   .option('--totp <code>', 'TOTP or recovery code')
+  .option('--sso <provider>', 'sign in through the browser with this single sign-on provider (its name, as the sign-in page lists it)')
+  .option('--no-browser', 'with --sso: only print the URL to open, do not try to open a browser')
+  .option('--timeout <seconds>', 'with --sso: how long to wait for the browser to come back', '300')
   .option('--ca <file>', 'verify the server with this CA/certificate file instead of pinning on first use')
-  .action(async (opts: { url: string; username: string; passwordStdin?: boolean; totp?: string; ca?: string }) => {
-    const password = await secretText(opts, 'Password: ');
+  .action(async (opts: { url: string; username?: string; passwordStdin?: boolean; totp?: string; sso?: string; browser: boolean; timeout: string; ca?: string }) => {
     const prev = loadState();
     const state: CliState = { url: opts.url.replace(/\/$/, ''), ...(opts.ca ? { caFile: opts.ca } : {}) };
     if (prev?.url === state.url && prev.fingerprint256 && !opts.ca) state.fingerprint256 = prev.fingerprint256;
-    const res = await call(state, 'POST', api.auth.login.url, { username: opts.username, password, ...(opts.totp ? { totp: opts.totp } : {}) });
+    if (opts.sso !== undefined) {
+      if (opts.username || opts.passwordStdin || opts.totp) throw new Error('--sso signs in through the browser: leave out --username, --password-stdin and --totp');
+      const timeoutSeconds = Number(opts.timeout);
+      if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1 || timeoutSeconds > 3600) throw new Error('--timeout must be a whole number of seconds from 1 to 3600');
+      const { ssoLogin } = await import('./sso-login.js');
+      const r = await ssoLogin(state, { provider: opts.sso, timeoutSeconds, openBrowser: opts.browser, say: (l) => void process.stderr.write(`${l}\n`) });
+      saveState({ ...r.state, token: r.token.token, username: r.token.username });
+      process.stdout.write(`logged in as ${r.token.username} through ${opts.sso} until ${r.token.expiresAt} (token saved in ${stateFile()})\n`);
+      return;
+    }
+    if (!opts.username) throw new Error('give --username <name> (password login) or --sso <provider> (through the browser)');
+    const username = opts.username;
+    const password = await secretText(opts, 'Password: ');
+    const res = await call(state, 'POST', api.auth.login.url, { username, password, ...(opts.totp ? { totp: opts.totp } : {}) });
     if (res.status === 401 && apiError(res).code === 'totp_required' && !opts.totp && process.stdin.isTTY) {
       const totp = await askHidden('TOTP code: ');
-      const again = await call(state, 'POST', api.auth.login.url, { username: opts.username, password, totp });
-      return finishLogin(state, opts.username, again);
+      const again = await call(state, 'POST', api.auth.login.url, { username, password, totp });
+      return finishLogin(state, username, again);
     }
-    return finishLogin(state, opts.username, res);
+    return finishLogin(state, username, res);
   });
 
 function finishLogin(state: CliState, username: string, res: Awaited<ReturnType<typeof call>>) {

@@ -42,6 +42,8 @@ const AccessLevelEdit = lazy(() => import('./pages/admin/AccessLevels').then((m)
 const Settings = lazy(() => import('./pages/admin/Settings').then((m) => ({ default: m.Settings })));
 const Audit = lazy(() => import('./pages/admin/Audit').then((m) => ({ default: m.Audit })));
 const ManageApplications = lazy(() => import('./pages/ManageApplications').then((m) => ({ default: m.ManageApplications })));
+const OidcProviders = lazy(() => import('./pages/admin/OidcProviders').then((m) => ({ default: m.OidcProviders })));
+const OidcProviderEdit = lazy(() => import('./pages/admin/OidcProviders').then((m) => ({ default: m.OidcProviderEdit })));
 const LdapDirectory = lazy(() => import('./pages/admin/LdapDirectory').then((m) => ({ default: m.LdapDirectory })));
 const CredentialProvider = lazy(() => import('./pages/admin/CredentialProvider').then((m) => ({ default: m.CredentialProvider })));
 
@@ -85,6 +87,8 @@ const ROUTES: Route[] = [
   { path: '/admin/audit', need: ['audit'], render: () => <Audit /> },
   { path: '/admin/credential-provider', need: ['administer'], render: () => <CredentialProvider /> },
   { path: '/admin/ldap', need: ['administer'], render: () => <LdapDirectory /> },
+  { path: '/admin/oidc-providers', need: ['administer'], render: () => <OidcProviders /> },
+  { path: '/admin/oidc-providers/:id', need: ['administer'], render: (p) => <OidcProviderEdit id={p.id!} /> },
 ];
 
 /** A page that fails to load or render: usually a new version of Gatehouse replaced the old files. */

@@ -46,6 +46,7 @@ export const NAV: { section: string; items: NavItem[] }[] = [
       { to: '/admin/settings', label: 'Settings', icon: 'settings', need: ['administer'] },
       { to: '/admin/credential-provider', label: 'Credential provider', icon: 'key', need: ['administer'] },
       { to: '/admin/ldap', label: 'LDAP directory', icon: 'users', need: ['administer'] },
+      { to: '/admin/oidc-providers', label: 'Single sign-on', icon: 'key', need: ['administer'] },
       { to: '/admin/audit', label: 'Audit log', icon: 'list', need: ['audit'] },
     ],
   },
