@@ -43,6 +43,9 @@ function keyName(name: string): string {
   return n;
 }
 
+/** The options as JSON carries them (the library leaves unset members as undefined). */
+const plain = <T>(o: T): T => JSON.parse(JSON.stringify(o)) as T;
+
 /** The library's words for why an answer was refused (for the audit trail, never a stack). */
 const why = (e: unknown) => (e instanceof Error ? e.message : String(e)).slice(0, 300);
 
@@ -92,13 +95,14 @@ export class WebAuthn implements SecurityKeys {
       userDisplayName: user.displayName || user.username,
       // The user handle: what a passkey hands back at a passwordless sign-in.
       userID: new TextEncoder().encode(user.id),
-      challenge: ch.challenge,
+      // Bytes: a string would be taken as text and encoded once more.
+      challenge: Buffer.from(ch.challenge, 'base64url'),
       timeout: CEREMONY_TIMEOUT_MS,
       attestationType: 'none',
       excludeCredentials: mine.map((c) => ({ id: c.credentialId, transports: JSON.parse(c.transports) as AuthenticatorTransportFuture[] })),
       authenticatorSelection: { residentKey: 'preferred', userVerification: 'preferred' },
     });
-    return { challengeId: ch.id, options };
+    return { challengeId: ch.id, options: plain(options) };
   }
 
   /** Adds the key the authenticator made; answers it and, for a first second factor, new recovery codes (shown once). */
@@ -150,13 +154,14 @@ export class WebAuthn implements SecurityKeys {
     const ch = await this.challenges.create(purpose, userId);
     const options = await generateAuthenticationOptions({
       rpID: rp.id,
-      challenge: ch.challenge,
+      // Bytes: a string would be taken as text and encoded once more.
+      challenge: Buffer.from(ch.challenge, 'base64url'),
       timeout: CEREMONY_TIMEOUT_MS,
       allowCredentials: mine.map((c) => ({ id: c.credentialId, transports: JSON.parse(c.transports) as AuthenticatorTransportFuture[] })),
       // Passwordless: the key is the only factor, so it must verify the person (PIN, biometrics).
       userVerification: purpose === 'passwordless' ? 'required' : 'preferred',
     });
-    return { challengeId: ch.id, options };
+    return { challengeId: ch.id, options: plain(options) };
   }
 
   async verify(proof: KeyAssertion, purpose: KeyPurpose, userId: string | null): Promise<KeyCheck> {
