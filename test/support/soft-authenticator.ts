@@ -106,3 +106,15 @@ export class SoftAuthenticator {
     };
   }
 }
+
+type Req = (method: string, url: string, opts?: { token?: string; body?: unknown }) => Promise<{ statusCode: number; body: string; json(): any }>;
+
+/** Registers a new key of `auth` for the owner of `token` through the API; the 201 answer. */
+export async function registerSoftKey(req: Req, token: string, auth: SoftAuthenticator, name = 'soft key'): Promise<any> {
+  const o = await req('POST', '/api/v1/me/webauthn/options', { token });
+  if (o.statusCode !== 200) throw new Error(`webauthn options: ${o.statusCode} ${o.body}`);
+  const { challengeId, options } = o.json();
+  const r = await req('POST', '/api/v1/me/webauthn', { token, body: { challengeId, name, response: auth.register(options) } });
+  if (r.statusCode !== 201) throw new Error(`webauthn register: ${r.statusCode} ${r.body}`);
+  return r.json();
+}

@@ -5,7 +5,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { Core } from '../../core/core.js';
-import { AppError } from '../../core/errors.js';
+import { AppError, forbidden } from '../../core/errors.js';
 import { actorOf, type Principal } from '../../core/identity/principal.js';
 import { pageOf } from '../paging.js';
 import { api } from '../contract/index.js';
@@ -18,7 +18,12 @@ export const webauthnRoutes =
   (core: Core): FastifyPluginAsync =>
   async (app) => {
     const { webauthn } = api;
-    const self = (req: { principal: Principal | null; ip: string }) => ({ ...actorOf(req.principal, req.ip), id: req.principal!.userId });
+    // Application accounts sign in with API tokens or client credentials only: no keys.
+    const person = (req: { principal: Principal | null }): string => {
+      if (req.principal!.isApplication) throw forbidden('application accounts cannot have security keys or passkeys: they use API tokens or client credentials');
+      return req.principal!.userId;
+    };
+    const self = (req: { principal: Principal | null; ip: string }) => ({ ...actorOf(req.principal, req.ip), id: person(req) });
 
     addRoute(app, webauthn.signInOptions, { config: { auth: false } })(async (req) => {
       const { username, password } = req.body;
@@ -41,18 +46,18 @@ export const webauthnRoutes =
       return { user: await core.dir.viewUser(user), csrfToken, expiresAt };
     });
 
-    addRoute(app, webauthn.listMine)(async (req) => pageOf(await core.webauthn.list(req.principal!.userId), req.query));
-    addRoute(app, webauthn.registerOptions)(async (req) => core.webauthn.registrationOptions(req.principal!.userId));
+    addRoute(app, webauthn.listMine)(async (req) => pageOf(await core.webauthn.list(person(req)), req.query));
+    addRoute(app, webauthn.registerOptions)(async (req) => core.webauthn.registrationOptions(person(req)));
     addRoute(app, webauthn.register)(async (req, reply) =>
       reply.code(201).send(await core.webauthn.register(self(req), { challengeId: req.body.challengeId, name: req.body.name, response: req.body.response as RegistrationResponseJSON })),
     );
     addRoute(app, webauthn.removeMine)((req, reply) => noContent(reply, core.webauthn.remove(self(req), req.params.id)));
 
-    addRoute(app, webauthn.stepUpOptions, { config: { scope: 'launch' } })(async (req) => core.webauthn.assertionOptions('step-up', req.principal!.userId));
+    addRoute(app, webauthn.stepUpOptions, { config: { scope: 'launch' } })(async (req) => core.webauthn.assertionOptions('step-up', person(req)));
     // The time goes on the token used for this call (browser session or API token), as for a code.
     addRoute(app, webauthn.stepUp, { config: { scope: 'launch' } })(async (req) => {
       const p = req.principal!;
-      const { verifiedAt } = await core.stepUp.verify({ userId: p.userId, key: p.tokenId }, req.body, req.ip, 'api');
+      const { verifiedAt } = await core.stepUp.verify({ userId: person(req), key: p.tokenId }, req.body, req.ip, 'api');
       return { verifiedAt: new Date(verifiedAt).toISOString() };
     });
 

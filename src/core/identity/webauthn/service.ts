@@ -21,7 +21,7 @@ import {
 } from '@simplewebauthn/server';
 import type { Store } from '../../../store/db.js';
 import type { Actor, AuditService } from '../../audit/service.js';
-import { AppError, badRequest, conflict, notFound } from '../../errors.js';
+import { AppError, badRequest, conflict, forbidden, notFound } from '../../errors.js';
 import type { SettingsService } from '../../settings.js';
 import { newId } from '../../util.js';
 import type { Auth, KeyAssertion, KeyCheck, KeyPurpose, SecurityKeys } from '../auth.js';
@@ -84,7 +84,7 @@ export class WebAuthn implements SecurityKeys {
 
   async registrationOptions(userId: string): Promise<Ceremony<PublicKeyCredentialCreationOptionsJSON>> {
     const user = await this.dir.userRow(userId);
-    if (user.isApplication) throw new AppError(403, 'application_account', 'application accounts cannot have security keys');
+    if (user.isApplication) throw forbidden('application accounts cannot have security keys or passkeys');
     const rp = await this.rp();
     const mine = await this.credentials.ofUser(userId);
     const ch = await this.challenges.create('register', userId);
