@@ -148,9 +148,9 @@ export class WebAuthn implements SecurityKeys {
 
   /** A challenge for a sign-in or step-up: `userId` null is a passwordless sign-in (any discoverable key). */
   async assertionOptions(purpose: KeyPurpose, userId: string | null): Promise<Ceremony<PublicKeyCredentialRequestOptionsJSON>> {
-    const rp = await this.rp();
     const mine = userId ? await this.credentials.ofUser(userId) : [];
     if (userId && mine.length === 0) throw badRequest('this account has no security key or passkey', 'no_security_keys');
+    const rp = await this.rp();
     const ch = await this.challenges.create(purpose, userId);
     const options = await generateAuthenticationOptions({
       rpID: rp.id,
