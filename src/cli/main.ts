@@ -97,8 +97,10 @@ program
     const state: CliState = { url: opts.url.replace(/\/$/, ''), ...(opts.ca ? { caFile: opts.ca } : {}) };
     if (prev?.url === state.url && prev.fingerprint256 && !opts.ca) state.fingerprint256 = prev.fingerprint256;
     const res = await call(state, 'POST', api.auth.login.url, { username: opts.username, password, ...(opts.totp ? { totp: opts.totp } : {}) });
-    if (res.status === 401 && apiError(res).code === 'totp_required' && !opts.totp && process.stdin.isTTY) {
-      const totp = await askHidden('TOTP code: ');
+    // A security key needs a browser: at the command line an account with one answers with a TOTP or recovery code.
+    const second = res.status === 401 ? apiError(res).code : null;
+    if ((second === 'totp_required' || second === 'webauthn_required') && !opts.totp && process.stdin.isTTY) {
+      const totp = await askHidden(second === 'totp_required' ? 'TOTP code: ' : 'TOTP or recovery code (security keys need the portal): ');
       const again = await call(state, 'POST', api.auth.login.url, { username: opts.username, password, totp });
       return finishLogin(state, opts.username, again);
     }
