@@ -230,8 +230,8 @@ export class Auth {
     if (!r.ok) return fail(`passkey refused: ${r.reason}`, undefined, true, new AppError(401, 'invalid_webauthn', 'the passkey was not accepted; try again'));
     const user = await this.dir.userRow(r.userId);
     if (user.lockedUntil && user.lockedUntil > now()) return fail('account locked', user, false, lockedError(user.lockedUntil));
+    // A directory user disabled in the directory is disabled here by the sync (directory-ldap).
     if (!user.enabled) return fail('account disabled', user, false, new AppError(403, 'account_disabled', 'this account is disabled'));
-    if (this.source && (await this.source.owns(user)) && !(await this.source.enabled())) return fail('directory switched off', user, false, new AppError(403, 'account_disabled', 'this account is disabled'));
     await this.succeed(user, ip, { method: 'passkey', via, keyId: r.key.id, keyName: r.key.name });
     return user;
   }
