@@ -112,8 +112,10 @@ program
     const username = opts.username;
     const password = await secretText(opts, 'Password: ');
     const res = await call(state, 'POST', api.auth.login.url, { username, password, ...(opts.totp ? { totp: opts.totp } : {}) });
-    if (res.status === 401 && apiError(res).code === 'totp_required' && !opts.totp && process.stdin.isTTY) {
-      const totp = await askHidden('TOTP code: ');
+    // A security key needs a browser: at the command line an account with one answers with a TOTP or recovery code.
+    const second = res.status === 401 ? apiError(res).code : null;
+    if ((second === 'totp_required' || second === 'webauthn_required') && !opts.totp && process.stdin.isTTY) {
+      const totp = await askHidden(second === 'totp_required' ? 'TOTP code: ' : 'TOTP or recovery code (security keys need the portal): ');
       const again = await call(state, 'POST', api.auth.login.url, { username, password, totp });
       return finishLogin(state, username, again);
     }

@@ -50,6 +50,7 @@ import { SignInGuard } from './identity/rate-limit.js';
 import { LdapDirectory } from './identity/directory-ldap/service.js';
 import { OidcProviders } from './identity/oidc/providers.js';
 import { OidcSignIn } from './identity/oidc/sign-in.js';
+import { WebAuthn } from './identity/webauthn/service.js';
 
 export interface Core {
   config: Config;
@@ -103,6 +104,8 @@ export interface Core {
   transient: TransientCredentials;
   /** The LDAP / Active Directory directory: bind sign-in, user and group sync (issue 15 point 2). */
   ldap: LdapDirectory;
+  /** Passkeys and security keys (issue 15 point 3): a second factor beside TOTP, step-up, passwordless sign-in. */
+  webauthn: WebAuthn;
   version: string;
 }
 
@@ -177,7 +180,8 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   };
   // The logon-ticket RSA key: made at first start in the data dir (0600), rotatable.
   // The redirect URI providers send people back to: it must be the URL browsers reach this node by.
-  const oidcRedirectUri = async () => `${((await settings.get('publicUrl')) || config.publicUrl || `https://${config.bindHost === '0.0.0.0' || config.bindHost === '::' ? '127.0.0.1' : config.bindHost}:${config.httpPort}`).replace(/\/+$/, '')}/auth/oidc/callback`;
+  const baseUrl = () => config.publicUrl || `https://${config.bindHost === '0.0.0.0' || config.bindHost === '::' ? '127.0.0.1' : config.bindHost}:${config.httpPort}`;
+  const oidcRedirectUri = async () => `${((await settings.get('publicUrl')) || baseUrl()).replace(/\/+$/, '')}/auth/oidc/callback`;
   const oidcProviders = new OidcProviders(store, dataKeys, dir, audit, oidcRedirectUri);
   const oidc = { providers: oidcProviders, signIn: new OidcSignIn(store, oidcProviders, dir, audit, settings, (what, err) => log.warn({ err: { message: (err as Error)?.message } }, `${what} failed`)) };
   const logonTickets = new LogonTickets({
@@ -203,10 +207,12 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
     },
   });
   auth.usePasswordSource(ldap);
+  const webauthn = new WebAuthn(store, dir, auth, audit, settings, baseUrl);
+  auth.useSecurityKeys(webauthn);
   await dir.seedBuiltinRoles();
   await templates.seedBuiltins();
   await launchers.seedBuiltins();
-  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, sshKeys, checkouts, launching, policies, accessRequests, accessGate, stepUp, notifier, targetAccounts, rotation, heartbeat, accessLevels, jit, health, webservices, openpsm, logonTickets, transient, ldap, oidc, version: VERSION };
+  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, sshKeys, checkouts, launching, policies, accessRequests, accessGate, stepUp, notifier, targetAccounts, rotation, heartbeat, accessLevels, jit, health, webservices, openpsm, logonTickets, transient, ldap, oidc, webauthn, version: VERSION };
 }
 
 /** Creates the first administrator when the directory is empty. Returns the password only when it was generated. */

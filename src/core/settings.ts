@@ -110,6 +110,21 @@ export const SETTINGS = {
     description: 'OIDC: seconds of clock difference tolerated when checking an ID token\'s times (exp, iat, nbf).',
     parse: int(0, 300),
   } satisfies Def<number>,
+  // ---- WebAuthn passkeys and security keys (issue 15 point 3, core/identity/webauthn, docs/identity.md).
+  webauthnRpId: {
+    default: '',
+    description: 'WebAuthn: the relying party id keys are bound to — the host name people reach the portal by (e.g. gatehouse.example.com) or a parent domain of it. Empty: the host of publicUrl. An IP address cannot be one (browsers refuse it). Changing it makes every registered key unusable.',
+    parse: (v: unknown) => {
+      if (v === '') return '';
+      if (typeof v !== 'string' || v.length > 253 || !DOMAIN.test(v) || v.endsWith('.') || /^[\d.]+$/.test(v)) throw new Error('must be a host name (letters, digits, . and -), or empty');
+      return v.toLowerCase();
+    },
+  } satisfies Def<string>,
+  webauthnPasswordless: {
+    default: false,
+    description: 'WebAuthn: people may sign in with a passkey alone (a discoverable credential with user verification), without their password. Off: a passkey is a second factor after the password only.',
+    parse: bool,
+  } satisfies Def<boolean>,
   // ---- Session Connector (seed 000): session-connector launchers are hidden and refused until on.
   sessionConnector: {
     default: false,

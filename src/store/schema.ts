@@ -68,6 +68,35 @@ export interface OidcFlowsTable {
   expiresAt: number;
 }
 
+/** A registered passkey or security key (migration 016); public material only. */
+export interface WebauthnCredentialsTable {
+  id: string;
+  userId: string;
+  /** base64url, as the authenticator gave it. */
+  credentialId: string;
+  /** base64url COSE public key. */
+  publicKey: string;
+  counter: number;
+  /** JSON string[]: how the browser may reach the authenticator (usb, nfc, internal …). */
+  transports: string;
+  deviceType: string;
+  backedUp: Flag;
+  discoverable: Flag;
+  aaguid: string;
+  name: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+}
+
+/** A WebAuthn challenge handed out (migration 016): single use, short-lived. */
+export interface WebauthnChallengesTable {
+  id: string;
+  purpose: string;
+  userId: string | null;
+  challenge: string;
+  expiresAt: number;
+}
+
 export interface GroupsTable {
   id: string;
   name: string;
@@ -654,6 +683,8 @@ export interface Database {
   oidcProviders: OidcProvidersTable;
   oidcLinks: OidcLinksTable;
   oidcFlows: OidcFlowsTable;
+  webauthnCredentials: WebauthnCredentialsTable;
+  webauthnChallenges: WebauthnChallengesTable;
   groups: GroupsTable;
   groupMembers: GroupMembersTable;
   roles: RolesTable;

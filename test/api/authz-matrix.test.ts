@@ -14,9 +14,12 @@ import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
 import { documentedRoutes, registeredRoutes } from '../support/routes.js';
 import { openpsmLoop, type OpenPsmLoop } from '../support/openpsm.js';
 import { sshPublicKeyLine } from '../support/ssh-public-key.js';
+import { SoftAuthenticator, registerSoftKey } from '../support/soft-authenticator.js';
 
 const ROLES = ['Administrator', 'User', 'Auditor', 'Application'] as const;
 const MASTER = 'matrix-Master-Password-1';
+/** The portal's address here: WebAuthn needs a host name (the test app is reached by address). */
+const WEBAUTHN_ORIGIN = 'https://gatehouse.test';
 type RoleName = (typeof ROLES)[number];
 
 const Y = 'allow';
@@ -49,6 +52,19 @@ const TABLE: Record<string, Row> = {
   'GET /api/v1/oidc-providers/:id':               [Y, N, N, N],
   'PATCH /api/v1/oidc-providers/:id':             [Y, N, N, N],
   'DELETE /api/v1/oidc-providers/:id':            [Y, N, N, N],
+  // WebAuthn (issue 15): a sign-in challenge and the passwordless sign-in need no token; one's
+  // own keys and the step-up with a key are every person's (application accounts have none);
+  // a user's keys are the administrators'
+  'POST /api/v1/auth/webauthn/options':           PUBLIC,
+  'POST /api/v1/auth/webauthn/session':           PUBLIC,
+  'GET /api/v1/me/webauthn':                      [Y, Y, Y, N],
+  'POST /api/v1/me/webauthn/options':             [Y, Y, Y, N],
+  'POST /api/v1/me/webauthn':                     [Y, Y, Y, N],
+  'DELETE /api/v1/me/webauthn/:id':               [Y, Y, Y, N],
+  'POST /api/v1/auth/step-up/webauthn/options':   [Y, Y, Y, N],
+  'POST /api/v1/auth/step-up/webauthn':           [Y, Y, Y, N],
+  'GET /api/v1/users/:id/webauthn':               [Y, N, N, N],
+  'POST /api/v1/users/:id/webauthn/reset':        [Y, N, N, N],
   'GET /api/v1/me':                              [Y, Y, Y, Y],
   'POST /api/v1/me/password':                    [Y, Y, Y, Y],
   'POST /api/v1/me/totp':                        [Y, Y, Y, Y],
@@ -313,6 +329,13 @@ for (const kind of DB_KINDS) {
     /** A fresh OIDC provider (nothing is fetched from its issuer until someone signs in). */
     const oidcProvider = async (): Promise<string> => (await admin('POST', '/api/v1/oidc-providers', { name: `idp-${++n}`, displayName: 'IdP', issuer: 'https://idp.example.com', clientId: 'gatehouse' })).id;
     const extraFor = (role: RoleName) => (role === 'Application' ? { isApplication: true } : {});
+    /** A fresh account holding only `role` with one passkey of a software authenticator. */
+    const keyed = async (role: RoleName) => {
+      const f = await freshActor(role);
+      const auth = new SoftAuthenticator(WEBAUTHN_ORIGIN);
+      const { key } = await registerSoftKey(t.req, f.token, auth);
+      return { f, auth, key: key as { id: string } };
+    };
     /** A brand-new account holding only `role`, for calls that change the caller's own account. */
     const freshActor = async (role: RoleName): Promise<Actor> => {
       const username = uniq(`fresh-${role.toLowerCase()}`);
@@ -479,6 +502,46 @@ for (const kind of DB_KINDS) {
       'GET /api/v1/oidc-providers/:id': async () => ({ method: 'GET', url: `/api/v1/oidc-providers/${await oidcProvider()}` }),
       'PATCH /api/v1/oidc-providers/:id': async () => ({ method: 'PATCH', url: `/api/v1/oidc-providers/${await oidcProvider()}`, body: { displayName: 'Changed' } }),
       'DELETE /api/v1/oidc-providers/:id': async () => ({ method: 'DELETE', url: `/api/v1/oidc-providers/${await oidcProvider()}` }),
+      // WebAuthn: keys are registered on fresh accounts (a role actor with a key would be asked
+      // for it at its next password sign-in); an application account is refused before its body is read.
+      'POST /api/v1/auth/webauthn/options': async () => {
+        const { f } = await keyed('User');
+        return { method: 'POST', url: '/api/v1/auth/webauthn/options', body: { username: f.username, password: f.password } };
+      },
+      'POST /api/v1/auth/webauthn/session': async () => {
+        const { auth } = await keyed('User');
+        await admin('PATCH', '/api/v1/settings', { webauthnPasswordless: true });
+        const o = (await t.req('POST', '/api/v1/auth/webauthn/options', { body: {} })).json();
+        return { method: 'POST', url: '/api/v1/auth/webauthn/session', body: { challengeId: o.challengeId, response: auth.assert(o.options) } };
+      },
+      'GET /api/v1/me/webauthn': async () => ({ method: 'GET', url: '/api/v1/me/webauthn' }),
+      'POST /api/v1/me/webauthn/options': async () => ({ method: 'POST', url: '/api/v1/me/webauthn/options' }),
+      'POST /api/v1/me/webauthn': async (a) => {
+        const f = await freshActor(a.role);
+        if (a.role === 'Application') return { method: 'POST', url: '/api/v1/me/webauthn', token: f.token, body: { challengeId: randomUUID(), name: 'key', response: new SoftAuthenticator(WEBAUTHN_ORIGIN).register({ challenge: 'AAAA', rp: { id: 'gatehouse.test' }, user: { id: 'AAAA' } }) } };
+        const o = (await t.req('POST', '/api/v1/me/webauthn/options', { token: f.token })).json();
+        return { method: 'POST', url: '/api/v1/me/webauthn', token: f.token, body: { challengeId: o.challengeId, name: 'key', response: new SoftAuthenticator(WEBAUTHN_ORIGIN).register(o.options) } };
+      },
+      'DELETE /api/v1/me/webauthn/:id': async (a) => {
+        if (a.role === 'Application') return { method: 'DELETE', url: `/api/v1/me/webauthn/${randomUUID()}`, token: (await freshActor(a.role)).token };
+        const { f, key } = await keyed(a.role);
+        return { method: 'DELETE', url: `/api/v1/me/webauthn/${key.id}`, token: f.token };
+      },
+      'POST /api/v1/auth/step-up/webauthn/options': async (a) => {
+        if (a.role === 'Application') return { method: 'POST', url: '/api/v1/auth/step-up/webauthn/options', token: (await freshActor(a.role)).token };
+        const { f } = await keyed(a.role);
+        return { method: 'POST', url: '/api/v1/auth/step-up/webauthn/options', token: f.token };
+      },
+      'POST /api/v1/auth/step-up/webauthn': async (a) => {
+        const dummy = new SoftAuthenticator(WEBAUTHN_ORIGIN);
+        dummy.register({ challenge: 'AAAA', rp: { id: 'gatehouse.test' }, user: { id: 'AAAA' } });
+        if (a.role === 'Application') return { method: 'POST', url: '/api/v1/auth/step-up/webauthn', token: (await freshActor(a.role)).token, body: { challengeId: randomUUID(), response: dummy.assert({ challenge: 'AAAA' }) } };
+        const { f, auth } = await keyed(a.role);
+        const o = (await t.req('POST', '/api/v1/auth/step-up/webauthn/options', { token: f.token })).json();
+        return { method: 'POST', url: '/api/v1/auth/step-up/webauthn', token: f.token, body: { challengeId: o.challengeId, response: auth.assert(o.options) } };
+      },
+      'GET /api/v1/users/:id/webauthn': async () => ({ method: 'GET', url: `/api/v1/users/${await mkUser()}/webauthn` }),
+      'POST /api/v1/users/:id/webauthn/reset': async () => ({ method: 'POST', url: `/api/v1/users/${(await keyed('User')).f.id}/webauthn/reset` }),
       'GET /api/v1/groups': async () => ({ method: 'GET', url: '/api/v1/groups' }),
       'POST /api/v1/groups': async () => ({ method: 'POST', url: '/api/v1/groups', body: { name: uniq('group') } }),
       'GET /api/v1/groups/:id': async () => ({ method: 'GET', url: `/api/v1/groups/${(await admin('POST', '/api/v1/groups', { name: uniq('group') })).id}` }),
@@ -660,7 +723,7 @@ for (const kind of DB_KINDS) {
     };
 
     before(async () => {
-      t = await startTestApp(kind);
+      t = await startTestApp(kind, { GATEHOUSE_PUBLIC_URL: WEBAUTHN_ORIGIN });
       for (const role of ROLES) {
         const username = `role-${role.toLowerCase()}`;
         actors[role] = { role, username, ...(await t.user(username, [role], extraFor(role))) };

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { Ajv } from 'ajv';
 import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
+import { SoftAuthenticator } from '../support/soft-authenticator.js';
 import { documentedRoutes, registeredRoutes } from '../support/routes.js';
 import { openpsmLoop, type OpenPsmLoop } from '../support/openpsm.js';
 import { sshPublicKeyLine } from '../support/ssh-public-key.js';
@@ -62,6 +63,10 @@ interface Spec {
 }
 
 const MISSING_ID = '00000000-0000-4000-8000-000000000000';
+/** Well-formed WebAuthn answers (a software authenticator's) to challenges the server never gave. */
+const SOFT_KEY = new SoftAuthenticator('https://gatehouse.test');
+const REGISTRATION = SOFT_KEY.register({ challenge: 'AAAA', rp: { id: 'gatehouse.test' }, user: { id: 'AAAA' } }) as unknown as Json;
+const ASSERTION = SOFT_KEY.assert({ challenge: 'AAAA' }) as unknown as Json;
 const KIB = 1024;
 
 /** Ids that name nothing, or are malformed: never a 500. */
@@ -339,7 +344,8 @@ const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
 
     'POST /api/v1/auth/login': {
       public: true,
-      body: { username: 'admin', password: 'wrong-password-here' },
+      // With a (well-formed, never asked for) key answer, so the mutations reach inside it.
+      body: { username: 'admin', password: 'wrong-password-here', webauthn: { challengeId: MISSING_ID, response: ASSERTION } },
       extra: [
         { name: 'unknown user', url: '/api/v1/auth/login', body: { username: 'nobody-here', password: 'x' }, expect: 401, code: 'invalid_credentials' },
         { name: 'TOTP code of the wrong shape for an account without TOTP', url: '/api/v1/auth/login', body: { username: 'nobody-here', password: 'x', totp: 'abc' }, expect: 401, code: 'invalid_credentials' },
@@ -362,7 +368,7 @@ const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
     'POST /api/v1/auth/logout': { token: fx.logoutToken },
     'POST /api/v1/auth/session': {
       public: true,
-      body: { username: 'admin', password: 'wrong-password-here' },
+      body: { username: 'admin', password: 'wrong-password-here', webauthn: { challengeId: MISSING_ID, response: ASSERTION } },
       extra: [
         { name: 'unknown user', url: '/api/v1/auth/session', body: { username: 'nobody-here', password: 'x' }, expect: 401, code: 'invalid_credentials' },
         { name: 'TOTP code of the wrong shape for an account without TOTP', url: '/api/v1/auth/session', body: { username: 'nobody-here', password: 'x', totp: 'abc' }, expect: 401, code: 'invalid_credentials' },
@@ -420,6 +426,41 @@ const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
     'POST /api/v1/users/:id/unlock': {},
     'POST /api/v1/users/:id/totp/reset': {},
     'POST /api/v1/users/:id/client-credentials': { extra: [{ name: 'not an application account', url: `/api/v1/users/${fx.userId}/client-credentials`, expect: 400, code: 'not_application_account' }] },
+    // WebAuthn: this app is reached by address, so a ceremony that needs the relying party is refused with what to set.
+    'POST /api/v1/auth/webauthn/options': {
+      public: true,
+      body: { username: 'nobody-for-keys', password: 'x' },
+      extra: [
+        { name: 'unknown user', url: '/api/v1/auth/webauthn/options', body: { username: 'nobody-for-keys', password: 'x' }, expect: 401, code: 'invalid_credentials' },
+        { name: 'username without password', url: '/api/v1/auth/webauthn/options', body: { username: 'nobody-here' }, expect: 400, code: 'invalid_request' },
+        { name: 'passwordless while the setting is off', url: '/api/v1/auth/webauthn/options', body: {}, expect: 403, code: 'passwordless_disabled' },
+        { name: 'an account without keys', url: '/api/v1/auth/webauthn/options', body: { username: 'bad-input-self', password: fx.selfPassword }, expect: 400, code: 'no_security_keys' },
+      ],
+    },
+    'POST /api/v1/auth/webauthn/session': {
+      public: true,
+      body: { challengeId: MISSING_ID, response: ASSERTION },
+      extra: [{ name: 'passwordless while the setting is off', url: '/api/v1/auth/webauthn/session', body: { challengeId: MISSING_ID, response: ASSERTION }, expect: 403, code: 'passwordless_disabled' }],
+    },
+    'GET /api/v1/me/webauthn': {},
+    'POST /api/v1/me/webauthn/options': { extra: [{ name: 'a node reached by address only', url: '/api/v1/me/webauthn/options', expect: 409, code: 'webauthn_not_configured' }] },
+    'POST /api/v1/me/webauthn': {
+      body: { challengeId: MISSING_ID, name: 'key', response: REGISTRATION },
+      extra: [
+        { name: 'a blank name', url: '/api/v1/me/webauthn', body: { challengeId: MISSING_ID, name: '   ', response: REGISTRATION }, expect: 400, code: 'invalid_name' },
+        { name: 'a control character in the name', url: '/api/v1/me/webauthn', body: { challengeId: MISSING_ID, name: 'a\u0007b', response: REGISTRATION }, expect: 400, code: 'invalid_name' },
+        { name: 'a node reached by address only', url: '/api/v1/me/webauthn', body: { challengeId: MISSING_ID, name: 'key', response: REGISTRATION }, expect: 409, code: 'webauthn_not_configured' },
+      ],
+    },
+    'DELETE /api/v1/me/webauthn/:id': {},
+    'POST /api/v1/auth/step-up/webauthn/options': { extra: [{ name: 'no keys', url: '/api/v1/auth/step-up/webauthn/options', expect: 400, code: 'no_security_keys' }] },
+    'POST /api/v1/auth/step-up/webauthn': {
+      token: fx.selfToken,
+      body: { challengeId: MISSING_ID, response: ASSERTION },
+      extra: [{ name: 'step-up without a second factor', url: '/api/v1/auth/step-up/webauthn', body: { challengeId: MISSING_ID, response: ASSERTION }, expect: 403, code: 'mfa_not_enrolled' }],
+    },
+    'GET /api/v1/users/:id/webauthn': {},
+    'POST /api/v1/users/:id/webauthn/reset': {},
     'GET /api/v1/auth/providers': { public: true, extra: [{ name: 'junk query is ignored', url: '/api/v1/auth/providers?x=%3Cscript%3E&y=' + 'z'.repeat(4 * KIB), expect: 200 }] },
     'POST /api/v1/auth/oidc/cli-token': { public: true, body: { code: 'not-a-code', verifier: 'not-the-verifier' } },
     'GET /api/v1/oidc-providers': {},

@@ -16,6 +16,7 @@ import { ConfigError, loadConfig } from '../../src/config.js';
 import { clientErrorAnswer } from '../../src/web/client-errors.js';
 import { CONTRACT_ROUTES, errorSchema } from '../../src/web/contract/index.js';
 import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
+import { SoftAuthenticator, registerSoftKey } from '../support/soft-authenticator.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
 import { registeredRoutes } from '../support/routes.js';
 import { sshPublicKeyLine } from '../support/ssh-public-key.js';
@@ -126,6 +127,12 @@ for (const kind of DB_KINDS) {
         s.onJoinInput(() => undefined);
         await t.core.sessions.sharing.request({ userId: asker.id, username: 'contract-asker', ip: '127.0.0.1', permissions: new Set(['join_sessions']) }, s.id);
       }
+      // Two security keys of the administrator (GET /api/v1/me/webauthn, /users/:id/webauthn):
+      // registering needs a host name as the relying party, given for the while.
+      await admin('PATCH', '/api/v1/settings', { publicUrl: 'https://gatehouse.test' });
+      const keys = new SoftAuthenticator('https://gatehouse.test');
+      for (const name of ['contract-key-1', 'contract-key-2']) await registerSoftKey(t.req, t.adminToken, keys, name);
+      await admin('PATCH', '/api/v1/settings', { publicUrl: '' });
       // Two OIDC providers (GET /api/v1/oidc-providers); nothing is fetched from their issuer.
       fx.oidcProviderId = (await admin('POST', '/api/v1/oidc-providers', { name: 'contract-idp-1', displayName: 'IdP 1', issuer: 'https://idp1.example.com', clientId: 'gh' })).id;
       await admin('POST', '/api/v1/oidc-providers', { name: 'contract-idp-2', displayName: 'IdP 2', issuer: 'https://idp2.example.com', clientId: 'gh' });
@@ -202,6 +209,7 @@ for (const kind of DB_KINDS) {
         '/api/v1/me/joins',
         '/api/v1/me/personal-credentials',
         '/api/v1/me/ssh-keys',
+        '/api/v1/me/webauthn',
         '/api/v1/oidc-providers',
         '/api/v1/openpsm/end-notices',
         '/api/v1/recordings',
@@ -214,6 +222,7 @@ for (const kind of DB_KINDS) {
         '/api/v1/templates',
         '/api/v1/tokens',
         '/api/v1/users',
+        '/api/v1/users/:id/webauthn',
       ]);
 
       const problems: string[] = [];

@@ -3,6 +3,7 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { api, readCookie, setCsrfToken, setUnauthorizedHandler } from './api';
 import type { Me, Permission, SignInResponse } from './api-types';
+import type { KeyProof } from './webauthn';
 
 type State =
   | { status: 'loading' }
@@ -11,7 +12,7 @@ type State =
 
 interface AuthApi {
   state: State;
-  signIn(input: { username: string; password: string; totp?: string }): Promise<void>;
+  signIn(input: { username: string; password: string; totp?: string; webauthn?: KeyProof }): Promise<void>;
   signOut(): Promise<void>;
   refresh(): Promise<void>;
 }
@@ -39,7 +40,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   }, [refresh]);
 
   const signIn = useCallback(
-    async (input: { username: string; password: string; totp?: string }) => {
+    async (input: { username: string; password: string; totp?: string; webauthn?: KeyProof }) => {
       const r = await api.post<SignInResponse>('/auth/session', input, { anonymous: true });
       setCsrfToken(r.csrfToken);
       await refresh();

@@ -1,16 +1,17 @@
 // MFA step-up per launch: when a secret's access policy asks for a second factor (always,
 // or when the client address is outside the policy's trusted networks), a launch needs a
-// TOTP verification within the policy's mfaMaxAgeMinutes, even for a signed-in person.
+// second-factor verification (a TOTP or recovery code, or a security key / passkey) within the
+// policy's mfaMaxAgeMinutes, even for a signed-in person.
 // A verification is remembered in memory per token (the browser session or API token that
 // made it), per gateway node: a restart asks again, which errs on the safe side. The launch
 // checks take the policy its caller resolved once (launch-policy.ts).
 import { BlockList, isIP } from 'node:net';
 import { AppError } from '../errors.js';
-import { MFA_NOT_ENROLLED_MESSAGE, type Auth } from '../identity/auth.js';
+import { MFA_NOT_ENROLLED_MESSAGE, type Auth, type KeyAssertion } from '../identity/auth.js';
 import type { Policies, Policy } from './policies.js';
 
 export const MFA_REQUIRED_MESSAGE = (minutes: number) =>
-  `This secret's access policy needs a fresh second-factor check: verify a TOTP code (portal: enter it when asked; CLI: --totp <code>; API: POST /api/v1/auth/step-up {code}, or "totp" in the launch body), then launch again. A check holds for ${minutes} minute${minutes === 1 ? '' : 's'}.`;
+  `This secret's access policy needs a fresh second-factor check: verify a TOTP code or a security key (portal: enter the code or use the key when asked; CLI: --totp <code>; API: POST /api/v1/auth/step-up {code}, or "totp" in the launch body, or a key through /api/v1/auth/step-up/webauthn), then launch again. A check holds for ${minutes} minute${minutes === 1 ? '' : 's'}.`;
 
 /** An address as BlockList reads it: IPv4-mapped IPv6 as plain IPv4. */
 function normalise(ip: string): { addr: string; family: 'ipv4' | 'ipv6' } | null {
@@ -51,8 +52,8 @@ export class StepUp {
     private readonly policies: Policies,
   ) {}
 
-  /** Checks the caller's code (rate-limited, audited) and records the time on their token. */
-  async verify(who: { userId: string; key: string }, code: string, ip: string | null, via: string): Promise<{ verifiedAt: number }> {
+  /** Checks the caller's code or security key answer (rate-limited, audited) and records the time on their token. */
+  async verify(who: { userId: string; key: string }, code: string | KeyAssertion, ip: string | null, via: string): Promise<{ verifiedAt: number }> {
     await this.auth.checkStepUpCode(who.userId, code, ip, via);
     const at = this.now();
     if (this.verified.size > 50_000) this.verified.clear();

@@ -1,6 +1,7 @@
-// Authentication: password (+TOTP) logins with lockout, bearer tokens (hashed at rest,
-// scoped, expiring), TOTP enrolment with recovery codes, and OAuth2 client credentials
-// for application accounts.
+// Authentication: password (+TOTP or a security key) logins with lockout, passwordless
+// passkey sign-in, bearer tokens (hashed at rest, scoped, expiring), TOTP enrolment with
+// recovery codes, and OAuth2 client credentials for application accounts. Security keys
+// (WebAuthn) are checked through the SecurityKeys seam (identity/webauthn, wired by core.ts).
 import { Secret, TOTP } from 'otpauth';
 import type { Store } from '../../store/db.js';
 import type { User } from '../../store/schema.js';
@@ -19,7 +20,7 @@ export const TOKEN_PREFIX = 'gh_';
 const hashToken = (t: string) => sha256hex(`gatehouse-token:${t}`);
 const ISSUER = 'Gatehouse';
 /** A policy asks for a second factor from someone who has none. */
-export const MFA_NOT_ENROLLED_MESSAGE = 'This secret\'s access policy needs a second factor, and your account has none: enrol TOTP first (portal: Account → two-factor authentication; API: POST /api/v1/me/totp, then /api/v1/me/totp/confirm).';
+export const MFA_NOT_ENROLLED_MESSAGE = 'This secret\'s access policy needs a second factor, and your account has none: enrol TOTP or add a security key first (portal: Account → two-factor authentication, security keys and passkeys; API: POST /api/v1/me/totp, then /api/v1/me/totp/confirm).';
 
 /** 423 with the lock's end, in the message, as `lockedUntil` and as Retry-After. */
 function lockedError(until: number): AppError {
@@ -47,6 +48,31 @@ export interface PasswordSource {
   provision(username: string, password: string, ip: string | null): Promise<User | 'wrong' | null>;
 }
 
+/** An answer to a WebAuthn challenge: the challenge's id and what navigator.credentials.get gave (its JSON form). */
+export interface KeyAssertion {
+  challengeId: string;
+  response: unknown;
+}
+export type KeyPurpose = 'sign-in' | 'passwordless' | 'step-up';
+/** What a key assertion proved, or why it was refused (for the audit trail). */
+export type KeyCheck = { ok: true; userId: string; key: { id: string; name: string } } | { ok: false; reason: string };
+
+/** Passkeys and security keys (WebAuthn, src/core/identity/webauthn): a second factor beside TOTP. */
+export interface SecurityKeys {
+  count(userId: string): Promise<number>;
+  /** Checks an answer to a challenge given for `purpose` to `userId` (null: a passwordless sign-in). A wrong answer is a KeyCheck, not an error. */
+  verify(proof: KeyAssertion, purpose: KeyPurpose, userId: string | null): Promise<KeyCheck>;
+}
+
+/** Ten single-use recovery codes: shown once, kept hashed. */
+function newRecoveryCodes(): { codes: string[]; hashed: string[] } {
+  const codes = Array.from({ length: 10 }, () => {
+    const raw = randomToken(8).replace(/[^A-Za-z0-9]/g, 'x').slice(0, 10).toLowerCase();
+    return `${raw.slice(0, 5)}-${raw.slice(5)}`;
+  });
+  return { codes, hashed: codes.map((c) => sha256hex(`recovery:${c.replace('-', '')}`)) };
+}
+
 export interface TokenView {
   id: string;
   name: string;
@@ -71,6 +97,16 @@ export class Auth {
 
   private readonly guard: SignInGuard;
   private source: PasswordSource | null = null;
+  private keys: SecurityKeys | null = null;
+
+  /** Passkeys and security keys count as a second factor (core.ts wires identity/webauthn). */
+  useSecurityKeys(keys: SecurityKeys): void {
+    this.keys = keys;
+  }
+
+  private keyCount(userId: string): Promise<number> {
+    return this.keys ? this.keys.count(userId) : Promise.resolve(0);
+  }
 
   /** Directory users' passwords are checked by `source` (core.ts wires the LDAP directory). */
   usePasswordSource(source: PasswordSource): void {
@@ -101,8 +137,10 @@ export class Auth {
    * names the door (api, ssh, web) in the audit event. Application accounts may use only the API.
    * A name that matches no account gets the same answers as one that does: 401 until the
    * lockout threshold, then 423 account_locked with the lock's end.
+   * `stage: 'password'` stops after the password (nothing recorded as a sign-in): a WebAuthn
+   * second factor's challenge is handed out only to someone who knows the password.
    */
-  async authenticate(input: { username: string; password: string; totp?: string }, ip: string | null, via: 'api' | 'ssh' | 'web' = 'api'): Promise<User> {
+  async authenticate(input: { username: string; password: string; totp?: string; webauthn?: KeyAssertion }, ip: string | null, via: 'api' | 'ssh' | 'web' = 'api', stage: 'full' | 'password' = 'full'): Promise<User> {
     await this.guard.admit(ip, { id: null, name: input.username, ip }, { action: 'auth.login', details: { via } });
     let user = await this.dir.userByName(input.username);
     // `guess`: a failure that counts against the source's limit (not e.g. "TOTP code needed").
@@ -140,16 +178,61 @@ export class Auth {
     }
     if (!user.enabled) return fail('account disabled', false, new AppError(403, 'account_disabled', 'this account is disabled'));
     if (user.isApplication && via !== 'api') return fail('application account outside the API', false, new AppError(403, 'application_account', 'application accounts can only use the API'));
-    if (user.totpEnabled) {
-      if (!input.totp) return fail('second factor missing', false, new AppError(401, 'totp_required', 'a TOTP code (or a recovery code) is required for this account'));
+    if (stage === 'password') return user;
+    const keys = await this.keyCount(user.id);
+    let method = 'password';
+    let key: { id: string; name: string } | undefined;
+    if (input.webauthn && keys > 0) {
+      const r = await this.keys!.verify(input.webauthn, 'sign-in', user.id);
+      if (!r.ok) {
+        const locked = await this.registerFailure(user);
+        return fail(`security key refused: ${r.reason}${locked ? '; account locked' : ''}`, true, locked ? lockedError(locked) : new AppError(401, 'invalid_webauthn', 'the security key or passkey was not accepted; try again'));
+      }
+      method = 'password+webauthn';
+      key = r.key;
+    } else if (user.totpEnabled || keys > 0) {
+      if (!input.totp) {
+        // Someone with a key is asked for it (a TOTP or recovery code is still taken instead).
+        const err = keys > 0 ? new AppError(401, 'webauthn_required', 'a security key or passkey (or a TOTP or recovery code) is required for this account: ask POST /api/v1/auth/webauthn/options for a challenge') : new AppError(401, 'totp_required', 'a TOTP code (or a recovery code) is required for this account');
+        return fail('second factor missing', false, err);
+      }
       if (!(await this.checkSecondFactor(user, input.totp))) {
         const locked = await this.registerFailure(user);
         return fail(locked ? 'wrong second factor; account locked' : 'wrong second factor', true, locked ? lockedError(locked) : new AppError(401, 'invalid_totp', 'invalid TOTP code'));
       }
+      method = 'password+totp';
     }
+    await this.succeed(user, ip, { method, via, ...(key ? { keyId: key.id, keyName: key.name } : {}) });
+    return user;
+  }
+
+  private async succeed(user: User, ip: string | null, details: Record<string, unknown>): Promise<void> {
     await this.db.updateTable('users').set({ failedLogins: 0, lockedUntil: null, lastLoginAt: now() }).where('id', '=', user.id).execute();
     this.guard.succeeded(ip);
-    await this.audit.record({ id: user.id, name: user.username, ip }, { action: 'auth.login', target: { type: 'user', id: user.id }, details: { method: user.totpEnabled ? 'password+totp' : 'password', via } });
+    await this.audit.record({ id: user.id, name: user.username, ip }, { action: 'auth.login', target: { type: 'user', id: user.id }, details });
+  }
+
+  /**
+   * Passwordless sign-in with a passkey (setting webauthnPasswordless): the key, verifying the
+   * person itself, is the only factor. Under the same per-source limit as password sign-ins;
+   * refusals and the sign-in are audited as auth.login.
+   */
+  async signInWithPasskey(proof: KeyAssertion, ip: string | null, via: 'api' | 'web' = 'web'): Promise<User> {
+    const actor = { id: null, name: null, ip };
+    await this.guard.admit(ip, actor, { action: 'auth.login', details: { via, method: 'passkey' } });
+    const fail = async (reason: string, user: User | undefined, guess: boolean, err: AppError): Promise<never> => {
+      await this.guard.failed(ip, { id: user?.id ?? null, name: user?.username ?? null, ip }, { action: 'auth.login', target: user ? { type: 'user', id: user.id } : undefined, details: { reason, via, method: 'passkey' } }, guess);
+      throw err;
+    };
+    if (!(await this.settings.get('webauthnPasswordless'))) return fail('passwordless sign-in is off', undefined, false, new AppError(403, 'passwordless_disabled', 'passwordless sign-in is turned off: sign in with your password'));
+    if (!this.keys) return fail('no security keys', undefined, false, new AppError(403, 'passwordless_disabled', 'passwordless sign-in is not available'));
+    const r = await this.keys.verify(proof, 'passwordless', null);
+    if (!r.ok) return fail(`passkey refused: ${r.reason}`, undefined, true, new AppError(401, 'invalid_webauthn', 'the passkey was not accepted; try again'));
+    const user = await this.dir.userRow(r.userId);
+    if (user.lockedUntil && user.lockedUntil > now()) return fail('account locked', user, false, lockedError(user.lockedUntil));
+    // A directory user disabled in the directory is disabled here by the sync (directory-ldap).
+    if (!user.enabled) return fail('account disabled', user, false, new AppError(403, 'account_disabled', 'this account is disabled'));
+    await this.succeed(user, ip, { method: 'passkey', via, keyId: r.key.id, keyName: r.key.name });
     return user;
   }
 
@@ -166,7 +249,7 @@ export class Auth {
     return false;
   }
 
-  async login(input: { username: string; password: string; totp?: string }, ip: string | null): Promise<{ token: string; expiresAt: string; user: User }> {
+  async login(input: { username: string; password: string; totp?: string; webauthn?: KeyAssertion }, ip: string | null): Promise<{ token: string; expiresAt: string; user: User }> {
     const user = await this.authenticate(input, ip, 'api');
     const minutes = await this.settings.get('loginTokenMinutes');
     const { token, expiresAt } = await this.issueToken(user.id, { name: 'login', kind: 'session', scopes: null, ttlSeconds: minutes * 60 });
@@ -278,24 +361,47 @@ export class Auth {
   }
 
   async hasSecondFactor(userId: string): Promise<boolean> {
-    return !!(await this.dir.userRow(userId)).totpEnabled;
+    return !!(await this.dir.userRow(userId)).totpEnabled || (await this.keyCount(userId)) > 0;
+  }
+
+  /** Recovery codes for someone whose first second factor is a security key (null when they have some). */
+  async recoveryCodesIfNone(actor: Actor & { id: string }): Promise<string[] | null> {
+    const user = await this.dir.userRow(actor.id);
+    if (parseJson<string[]>(user.recoveryCodes, []).length > 0) return null;
+    const { codes, hashed } = newRecoveryCodes();
+    await this.db.updateTable('users').set({ recoveryCodes: JSON.stringify(hashed) }).where('id', '=', user.id).execute();
+    await this.audit.record(actor, { action: 'auth.recovery_codes_issued', target: { type: 'user', id: user.id }, details: { count: codes.length } });
+    return codes;
+  }
+
+  /** With no second factor left, recovery codes would stand for nothing: they go. */
+  async dropRecoveryCodesIfUnused(userId: string): Promise<void> {
+    if (!(await this.hasSecondFactor(userId))) await this.db.updateTable('users').set({ recoveryCodes: null }).where('id', '=', userId).execute();
   }
 
   /**
    * A signed-in person's second factor asked again (MFA step-up before a launch): under the
    * same per-source limit as sign-ins; success and failure are audited as `auth.step_up`.
    */
-  async checkStepUpCode(userId: string, code: string, ip: string | null, via: string): Promise<void> {
+  async checkStepUpCode(userId: string, code: string | KeyAssertion, ip: string | null, via: string): Promise<void> {
     const user = await this.dir.userRow(userId);
     const actor = { id: user.id, name: user.username, ip };
-    const input = { action: 'auth.step_up', target: { type: 'user', id: user.id }, details: { via } };
-    if (!user.totpEnabled) {
-      await this.audit.record(actor, { ...input, outcome: 'failure', details: { via, reason: 'no second factor enrolled' } });
+    const keys = await this.keyCount(user.id);
+    const input = { action: 'auth.step_up', target: { type: 'user', id: user.id }, details: { via, method: typeof code === 'string' ? 'code' : 'webauthn' } as Record<string, unknown> };
+    if (!user.totpEnabled && keys === 0) {
+      await this.audit.record(actor, { ...input, outcome: 'failure', details: { ...input.details, reason: 'no second factor enrolled' } });
       throw new AppError(403, 'mfa_not_enrolled', MFA_NOT_ENROLLED_MESSAGE);
     }
     await this.guard.admit(ip, actor, input);
-    if (!(await this.checkSecondFactor(user, code))) {
-      await this.guard.failed(ip, actor, { ...input, details: { via, reason: 'wrong second factor' } }, true);
+    if (typeof code !== 'string') {
+      const r = keys > 0 ? await this.keys!.verify(code, 'step-up', user.id) : ({ ok: false, reason: 'no security key registered' } as const);
+      if (!r.ok) {
+        await this.guard.failed(ip, actor, { ...input, details: { ...input.details, reason: `security key refused: ${r.reason}` } }, true);
+        throw new AppError(403, 'invalid_webauthn', 'the security key or passkey was not accepted; try again');
+      }
+      input.details = { ...input.details, keyId: r.key.id, keyName: r.key.name };
+    } else if (!(await this.checkSecondFactor(user, code))) {
+      await this.guard.failed(ip, actor, { ...input, details: { ...input.details, reason: 'wrong second factor' } }, true);
       // 403, not 401: the caller is signed in (the portal reads any 401 as an expired session).
       throw new AppError(403, 'invalid_totp', 'invalid verification code');
     }
@@ -322,11 +428,7 @@ export class Auth {
     if (!secret) throw badRequest('start TOTP enrolment first (POST /api/v1/me/totp)', 'totp_not_started');
     if (user.totpEnabled) throw new AppError(409, 'totp_already_enabled', 'TOTP is already enabled');
     if (this.totpFor(user, secret).validate({ token: code, window: 1 }) === null) throw badRequest('invalid TOTP code', 'invalid_totp');
-    const recoveryCodes = Array.from({ length: 10 }, () => {
-      const raw = randomToken(8).replace(/[^A-Za-z0-9]/g, 'x').slice(0, 10).toLowerCase();
-      return `${raw.slice(0, 5)}-${raw.slice(5)}`;
-    });
-    const hashed = recoveryCodes.map((c) => sha256hex(`recovery:${c.replace('-', '')}`));
+    const { codes: recoveryCodes, hashed } = newRecoveryCodes();
     await this.db.updateTable('users').set({ totpEnabled: 1, recoveryCodes: JSON.stringify(hashed) }).where('id', '=', user.id).execute();
     await this.audit.record(actor, { action: 'totp.enable', target: { type: 'user', id: user.id } });
     return { recoveryCodes };
@@ -334,7 +436,9 @@ export class Auth {
 
   async disableTotp(actor: Actor, userId: string): Promise<void> {
     const user = await this.dir.userRow(userId);
-    await this.db.updateTable('users').set({ totpEnabled: 0, totpEnc: null, totpDataKeyId: null, recoveryCodes: null }).where('id', '=', userId).execute();
+    // Recovery codes stay while a security key remains (they stand in for it too).
+    const keep = (await this.keyCount(userId)) > 0;
+    await this.db.updateTable('users').set({ totpEnabled: 0, totpEnc: null, totpDataKeyId: null, ...(keep ? {} : { recoveryCodes: null }) }).where('id', '=', userId).execute();
     if (user.totpDataKeyId) await this.dataKeys.remove(user.totpDataKeyId);
     await this.audit.record(actor, { action: 'totp.disable', target: { type: 'user', id: userId }, details: { username: user.username } });
   }

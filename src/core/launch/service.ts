@@ -84,9 +84,10 @@ export class Launching implements SessionBroker {
     return { userId: u.id };
   }
 
+  /** Whether a door asks this person for a code: TOTP, or for someone with only security keys (no browser at a door) a recovery code. */
   async needsTotp(username: string): Promise<boolean> {
     const u = await this.deps.dir.userByName(username);
-    return !!u?.totpEnabled;
+    return !!u && (await this.deps.auth.hasSecondFactor(u.id));
   }
 
   async stepUpNeeded(userId: string, secretRef: string, clientIp: string): Promise<boolean> {

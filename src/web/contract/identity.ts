@@ -2,6 +2,7 @@
 // application accounts, groups, roles): the routes' requests and answers.
 import { body, bool, errors, idParams, noContent, nullableStr, nullableText, nullableTime, obj, optStr, page, pageQuery, recordOf, ref, str, strList, text, textList, time, int } from './schema.js';
 import { route } from './route.js';
+import { assertionSchema } from './webauthn-json.js';
 
 /** Role permissions (src/core/identity/permissions.ts describes each). */
 export const PERMISSION_NAMES = ['administer', 'manage_templates', 'manage_secrets', 'all_secrets', 'launch', 'view_recordings', 'audit', 'manage_sessions', 'webservices_impersonate', 'join_sessions'] as const;
@@ -46,7 +47,8 @@ export const groupSchema = obj({ id: text, name: text, description: text, member
 export const roleSchema = obj({ id: text, name: text, description: text, permissions: { type: 'array', items: permission }, builtin: bool });
 
 // ---- requests
-const signIn = body({ username: str(64), password: str(1024), totp: str(32) }, ['username', 'password']);
+// `webauthn`: a security key as the second factor (a challenge from POST /api/v1/auth/webauthn/options).
+const signIn = body({ username: str(64), password: str(1024), totp: str(32), webauthn: assertionSchema }, ['username', 'password']);
 const userProps = {
   username: str(64),
   displayName: str(128),

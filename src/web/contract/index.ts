@@ -18,9 +18,10 @@ import { rdpWeb } from './rdp-web.js';
 import { sharing } from './sharing.js';
 import { ldapDirectory } from './ldap-directory.js';
 import { oidc } from './oidc.js';
+import { webauthn } from './webauthn.js';
 import type { Route } from './route.js';
 
-export const api = { system, auth, directory, folders, templates, secrets, audit, launchers, launch, sessions, recordings, hostKeys, sshKeys, accessPolicies, accessRequests, personal, checkout, accounts, webservices, openpsm, accessLevels, logonTickets, rdpWeb, sharing, ldapDirectory, oidc } as const;
+export const api = { system, auth, directory, folders, templates, secrets, audit, launchers, launch, sessions, recordings, hostKeys, sshKeys, accessPolicies, accessRequests, personal, checkout, accounts, webservices, openpsm, accessLevels, logonTickets, rdpWeb, sharing, ldapDirectory, oidc, webauthn } as const;
 
 /** Every route of the contract, by "METHOD /path" (the server checks each registered route against it). */
 export const CONTRACT_ROUTES: ReadonlyMap<string, Route> = new Map(

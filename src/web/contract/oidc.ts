@@ -51,9 +51,9 @@ const providerProps = {
 export const oidc = {
   providers: route('GET', '/api/v1/auth/providers', {
     tags,
-    summary: 'The sign-in options the sign-in page shows: local password sign-in and each enabled OIDC provider (public)',
+    summary: 'The sign-in options the sign-in page shows: local password sign-in, passwordless passkey sign-in (setting webauthnPasswordless) and each enabled OIDC provider (public)',
     security: [],
-    response: { 200: obj({ local: bool, oidc: { type: 'array', items: obj({ name: text, displayName: text, startUrl: text }) } }), ...errors },
+    response: { 200: obj({ local: bool, passkey: bool, oidc: { type: 'array', items: obj({ name: text, displayName: text, startUrl: text }) } }), ...errors },
   }),
   cliToken: route('POST', '/api/v1/auth/oidc/cli-token', {
     tags,

@@ -24,6 +24,8 @@ const settingProps = {
   sessionConnector: { type: 'boolean' },
   oidcJitProvisioning: { type: 'boolean' },
   oidcClockToleranceSeconds: { type: 'integer', minimum: 0, maximum: 300 },
+  webauthnRpId: { type: 'string', maxLength: 253 },
+  webauthnPasswordless: { type: 'boolean' },
   webservicesEnabled: { type: 'boolean' },
   webservicesMachineField: { type: 'string', maxLength: 128 },
   webservicesDomainField: { type: 'string', maxLength: 128 },

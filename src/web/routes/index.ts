@@ -24,6 +24,7 @@ import type { WebRdpDoor } from '../../protocols/rdp-web/door.js';
 import { sharingRoutes } from './sharing.js';
 import { ldapDirectoryRoutes } from './ldap-directory.js';
 import { oidcRoutes } from './oidc.js';
+import { webauthnRoutes } from './webauthn.js';
 
 export interface DoorInfo {
   sshHostKeys: string[];
@@ -35,6 +36,7 @@ export const routes =
     await app.register(systemRoutes(core));
     await app.register(authRoutes(core));
     await app.register(oidcRoutes(core));
+    await app.register(webauthnRoutes(core));
     await app.register(directoryRoutes(core), { prefix: '/api/v1' });
     await app.register(ldapDirectoryRoutes(core), { prefix: '/api/v1' });
     await app.register(vaultRoutes(core), { prefix: '/api/v1' });

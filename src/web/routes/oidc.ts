@@ -49,6 +49,7 @@ export const oidcRoutes =
 
     addRoute(app, oidc.providers, open)(async () => ({
       local: true,
+      passkey: await core.settings.get('webauthnPasswordless'),
       oidc: (await providers.enabled()).map((p) => ({ name: p.name, displayName: p.displayName, startUrl: `${FLOW_PATH}/${p.name}/start` })),
     }));
 

@@ -1,12 +1,15 @@
-// The signed-in person's own account: password, two-factor authentication, SSH keys.
+// The signed-in person's own account: password, two-factor authentication (TOTP; security
+// keys and passkeys in SecurityKeys.tsx), SSH keys.
 import { useEffect, useState, type FormEvent } from 'react';
 import { api } from '../api';
 import { useAuth, useMe } from '../auth';
 import { CardTable } from '../components/CardTable';
 import { EditForm, SaveBar } from '../components/EditForm';
 import { ListShell } from '../components/ListShell';
-import { Alert, Badge, Button, Card, CopyButton, Empty, ErrorAlert, Field, InlineError, Loading, PageHeader, Reveal, TextField, useConfirm, useToast } from '../components/ui';
+import { Badge, Button, Card, Empty, ErrorAlert, Field, InlineError, Loading, PageHeader, Reveal, TextField, useConfirm, useToast } from '../components/ui';
 import { useSubmit } from '../editing';
+import { RecoveryCodesList } from '../components/RecoveryCodes';
+import { SecurityKeysCard } from './SecurityKeys';
 import { dateTime, PERMISSION_LABELS, relative } from '../format';
 import { useApi, useTitle } from '../hooks';
 import type { Page, RecoveryCodes, SshKey, TotpEnrolment } from '../api-types';
@@ -21,6 +24,7 @@ export function Account() {
       <Profile />
       <PasswordCard />
       <TotpCard />
+      <SecurityKeysCard />
       <SshKeysCard />
     </div>
   );
@@ -137,40 +141,7 @@ function TotpCard() {
       }
       description="A code from an authenticator app (TOTP) in addition to your password, for the portal and the SSH door."
     >
-      {codes && (
-        <div className="stack">
-          <Alert kind="success" title="Two-factor authentication is on">
-            Save these recovery codes somewhere safe now: each signs you in once if you lose your authenticator. They are not shown again.
-          </Alert>
-          <ol className="recovery-codes">
-            {codes.map((c) => (
-              <li key={c}>
-                <code>{c}</code>
-              </li>
-            ))}
-          </ol>
-          <div className="form-actions">
-            <CopyButton text={codes.join('\n') + '\n'} label="Copy all codes" small={false} />
-            <Button
-              icon="download"
-              variant="ghost"
-              onClick={() => {
-                const url = URL.createObjectURL(new Blob([`Gatehouse recovery codes for ${me.username}\n\n${codes.join('\n')}\n`], { type: 'text/plain' }));
-                const a = document.createElement('a');
-                a.href = url;
-                a.download = `gatehouse-recovery-codes-${me.username}.txt`;
-                a.click();
-                setTimeout(() => URL.revokeObjectURL(url), 1000);
-              }}
-            >
-              Download
-            </Button>
-            <Button variant="primary" onClick={() => setCodes(null)}>
-              I saved them
-            </Button>
-          </div>
-        </div>
-      )}
+      {codes && <RecoveryCodesList codes={codes} username={me.username} title="Two-factor authentication is on" onDone={() => setCodes(null)} />}
       {!codes && me.totpEnabled && (
         <div className="row-between">
           <p>Your account asks for a code at every sign-in.</p>

@@ -5,6 +5,7 @@ import { dayOrTime, duration } from '../format';
 import { useAuth } from '../auth';
 import { Alert, Button, TextField } from '../components/ui';
 import { useTitle } from '../hooks';
+import { keyAfterPassword, keyErrorText, keysSupported, passkeySignIn } from '../webauthn';
 import './SignIn.css';
 
 function signInError(e: unknown): string {
@@ -25,6 +26,10 @@ function signInError(e: unknown): string {
       const secs = typeof e.details.retryAfter === 'number' ? e.details.retryAfter : null;
       return `Too many failed sign-in attempts from your address. Try again ${secs ? `in ${duration(secs * 1000)}` : 'later'}.`;
     }
+    case 'invalid_webauthn':
+      return 'Your security key or passkey was not accepted. Try again, or use a code.';
+    case 'passwordless_disabled':
+      return 'Signing in with a passkey alone is turned off here: sign in with your password.';
     case 'account_disabled':
       return 'This account is disabled. Ask an administrator if you need access.';
     case 'application_account':
@@ -36,11 +41,14 @@ function signInError(e: unknown): string {
 
 export function SignIn({ notice }: { notice?: string }) {
   useTitle('Sign in');
-  const { signIn } = useAuth();
+  const { signIn, refresh } = useAuth();
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const [totp, setTotp] = useState('');
   const [needTotp, setNeedTotp] = useState(false);
+  // The account has a security key: it is asked for after the password (a code still does).
+  const [needKey, setNeedKey] = useState(false);
+  const [passkey, setPasskey] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const totpRef = useRef<HTMLInputElement>(null);
@@ -48,17 +56,42 @@ export function SignIn({ notice }: { notice?: string }) {
   // The OIDC providers an administrator turned on (public list; none on error).
   const [providers, setProviders] = useState<SignInOptions['oidc']>([]);
   useEffect(() => {
-    api.get<SignInOptions>('/auth/providers', { anonymous: true }).then((o) => setProviders(o.oidc), () => setProviders([]));
+    api.get<SignInOptions>('/auth/providers', { anonymous: true }).then(
+      (o) => {
+        setProviders(o.oidc);
+        setPasskey(o.passkey && keysSupported());
+      },
+      () => setProviders([]),
+    );
   }, []);
+
+  /** Runs a key ceremony (the browser asks for the key) and shows why it failed. */
+  const withKey = async (ceremony: () => Promise<void>) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await ceremony();
+    } catch (err) {
+      setBusy(false);
+      setError(keyErrorText(err) ?? signInError(err));
+    }
+  };
+  const askKey = () => withKey(async () => signIn({ username: username.trim(), password, webauthn: await keyAfterPassword(username.trim(), password) }));
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
+    if (needKey && !totp.trim()) return askKey();
     setBusy(true);
     setError(null);
     try {
       await signIn({ username: username.trim(), password, ...(needTotp && totp.trim() ? { totp: totp.replace(/\s+/g, '') } : {}) });
     } catch (err) {
       setBusy(false);
+      if (err instanceof ApiError && err.code === 'webauthn_required') {
+        setNeedKey(true);
+        setNeedTotp(true);
+        return askKey();
+      }
       if (err instanceof ApiError && err.code === 'totp_required') {
         setNeedTotp(true);
         setTimeout(() => totpRef.current?.focus(), 0);
@@ -95,6 +128,14 @@ export function SignIn({ notice }: { notice?: string }) {
           {error && <Alert kind="error">{error}</Alert>}
           <TextField label="Username" name="username" autoComplete="username" autoCapitalize="none" spellCheck={false} value={username} onChange={(e) => setUsername(e.target.value)} autoFocus required disabled={needTotp && busy} />
           <TextField label="Password" name="password" type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} required ref={passwordRef} />
+          {needKey && (
+            <div className="signin-key">
+              <p>Use your security key or passkey: your browser asks for it.</p>
+              <Button type="button" icon="key" busy={busy} onClick={() => void askKey()}>
+                Use security key
+              </Button>
+            </div>
+          )}
           {needTotp && (
             <TextField
               ref={totpRef}
@@ -104,15 +145,22 @@ export function SignIn({ notice }: { notice?: string }) {
               autoComplete="one-time-code"
               value={totp}
               onChange={(e) => setTotp(e.target.value)}
-              hint="The 6-digit code from your authenticator app, or one of your recovery codes."
+              hint={needKey ? 'Or the 6-digit code from your authenticator app, or one of your recovery codes.' : 'The 6-digit code from your authenticator app, or one of your recovery codes.'}
               maxLength={32}
-              required
+              required={!needKey}
             />
           )}
           <Button type="submit" variant="primary" busy={busy} className="btn-block" disabled={!username.trim() || !password}>
             {needTotp ? 'Verify and sign in' : 'Sign in'}
           </Button>
         </form>
+        {passkey && !needTotp && (
+          <div className="signin-card signin-sso">
+            <Button type="button" icon="key" className="btn-block" busy={busy} onClick={() => void withKey(async () => { await passkeySignIn(); await refresh(); })}>
+              Sign in with a passkey
+            </Button>
+          </div>
+        )}
         {providers.length > 0 && (
           <div className="signin-card signin-sso">
             {providers.map((p) => (

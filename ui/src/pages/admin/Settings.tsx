@@ -37,6 +37,8 @@ const LABELS: Record<string, { label: string; unit?: string }> = {
   ldapTerminateSessionsOnDisable: { label: 'Terminate the live sessions of directory users found disabled' },
   oidcJitProvisioning: { label: 'OIDC: create accounts on first sign-in' },
   oidcClockToleranceSeconds: { label: 'OIDC: ID token clock tolerance', unit: 'seconds' },
+  webauthnRpId: { label: 'WebAuthn: relying party id (empty: the host of the public URL)' },
+  webauthnPasswordless: { label: 'WebAuthn: sign in with a passkey alone (passwordless)' },
 };
 const ORDER = ['publicUrl', 'sessionTimeout', 'loginTokenMinutes', 'lockoutThreshold', 'lockoutMinutes', 'loginRateLimit', 'loginRateWindowSeconds', 'loginAuditThreshold', 'allowConnectionSharing', 'auditCheckpointSeconds', 'smtpHost', 'smtpPort', 'smtpSecure', 'smtpFrom'];
 

@@ -11,7 +11,7 @@ import { useEditor } from '../../editing';
 import { relative } from '../../format';
 import { useApi, useSearchQuery, useTitle } from '../../hooks';
 import { Link, setQuery, useLocation } from '../../router';
-import type { ClientCredentials, Group, Page, Role, User } from '../../api-types';
+import type { ClientCredentials, Group, Page, Role, SecurityKeyPage, User } from '../../api-types';
 
 const LIMIT = 50;
 
@@ -73,6 +73,7 @@ export function UserEdit({ id }: { id: string }) {
   const { isNew, item: user, setError } = editor;
   const roles = useApi<Page<Role>>('/roles?limit=500');
   const groups = useApi<Page<Group>>('/groups?limit=500');
+  const keys = useApi<SecurityKeyPage>(isNew ? null : `/users/${id}/webauthn?limit=500`);
   useTitle(isNew ? 'New user' : (user.data?.username ?? 'User'));
 
   const [username, setUsername] = useState('');
@@ -189,6 +190,27 @@ export function UserEdit({ id }: { id: string }) {
                 }
               >
                 For a lost authenticator: the user signs in with the password only and can enrol again.
+              </ActionItem>
+            )}
+            {(keys.data?.total ?? 0) > 0 && (
+              <ActionItem
+                title="Reset security keys"
+                action={
+                  <Button
+                    onClick={async () => {
+                      const names = keys.data!.items.map((k) => k.name).join(', ');
+                      const ok = await confirm({ title: `Remove every security key of ${u.username}?`, body: `Their keys and passkeys (${names}) stop working; they can register new ones after signing in.`, confirmLabel: 'Remove keys', danger: true, action: () => api.post(`/users/${u.id}/webauthn/reset`) });
+                      if (ok !== null) {
+                        toast('Security keys reset');
+                        keys.reload();
+                      }
+                    }}
+                  >
+                    Reset keys
+                  </Button>
+                }
+              >
+                For a lost security key or device: {keys.data!.total} key{keys.data!.total === 1 ? '' : 's'} registered.
               </ActionItem>
             )}
             {u.isApplication && (
