@@ -159,8 +159,10 @@ export class Launching implements SessionBroker {
 
   async launch(p: Principal, secretId: string, launcherRef: string, opts: { clientIp: string | null; bindIp: boolean; personalCredentialId?: string; consent?: boolean; totp?: string; accessLevel?: string; display?: DisplayRequest; transient?: TransientCredential; requestId?: string }): Promise<LaunchResult> {
     if (this.draining) throw new AppError(503, 'draining', DRAINING_MESSAGE, { retryAfterSeconds: 1 });
-    // Ticket requests per address and per account (429 with Retry-After past either).
-    await this.deps.limits?.take('ticket', opts.clientIp, p.userId, { id: p.userId, name: p.username, ip: opts.clientIp });
+    // Ticket requests per address and per account (429 with Retry-After past either). Not for
+    // logon tickets (a transient credential): their launches all run as the one logon-ticket
+    // account, and the logon-ticket service has its own limits.
+    if (!opts.transient) await this.deps.limits?.take('ticket', opts.clientIp, p.userId, { id: p.userId, name: p.username, ip: opts.clientIp });
     // Display settings first: a bad one is the caller's mistake, whatever else holds (400 invalid_display).
     const display = opts.display ? checkDisplay(opts.display) : undefined;
     const { secret } = await this.deps.secrets.require(p, secretId, 'view');
