@@ -13,6 +13,7 @@ import websocket from '@fastify/websocket';
 import { CSRF_HEADER, SESSION_COOKIE, csrfFor } from './cookies.js';
 import { registerUi } from './ui.js';
 import { registerMetricsRoute } from './metrics.js';
+import { mayHoldTicket } from '../core/launch/ticket-text.js';
 import { registerTransportHeaders } from './transport-headers.js';
 import { HTTPS_TLS_OPTIONS } from '../tls.js';
 import { clientErrorHandler } from './client-errors.js';
@@ -34,10 +35,13 @@ export interface AppOptions {
   rdpWeb?: WebRdpDoor;
 }
 
-/** X-Request-Id as given when it is a plain token (no log injection, bounded), else a new random id. */
+/**
+ * X-Request-Id as given when it is a plain token (no log injection, bounded) that could not
+ * hold a ticket or token (a long base64url run: the log never takes one), else a new random id.
+ */
 export function requestIdOf(req: { headers: Record<string, string | string[] | undefined> }): string {
   const given = req.headers['x-request-id'];
-  return typeof given === 'string' && /^[A-Za-z0-9._:-]{8,64}$/.test(given) ? given : randomUUID();
+  return typeof given === 'string' && /^[A-Za-z0-9._:-]{8,64}$/.test(given) && !mayHoldTicket(given) ? given : randomUUID();
 }
 
 export const BODY_LIMIT = 1024 * 1024;

@@ -159,7 +159,8 @@ for (const kind of DB_KINDS) {
 
       const after = await eventually(async () => {
         const m = await scrape();
-        return value(m, 'gatehouse_sessions_live', { protocol: 'ssh' }) === 0 && value(m, 'gatehouse_tickets_refused_total', { reason: 'used' }) > value(before, 'gatehouse_tickets_refused_total', { reason: 'used' }) ? m : null;
+        const settled = value(m, 'gatehouse_sessions_live', { protocol: 'ssh' }) === 0 && value(m, 'gatehouse_recording_bytes_total') - value(before, 'gatehouse_recording_bytes_total') >= 300_000;
+        return settled && value(m, 'gatehouse_tickets_refused_total', { reason: 'used' }) > value(before, 'gatehouse_tickets_refused_total', { reason: 'used' }) ? m : null;
       }, 10_000, 'the refusal counted');
       const delta = (name: string, labels: Record<string, string> = {}) => value(after, name, labels) - value(before, name, labels);
       assert.equal(delta('gatehouse_tickets_issued_total', { protocol: 'ssh' }), 1);
@@ -199,6 +200,11 @@ for (const kind of DB_KINDS) {
       const mine = await fetchText(`${base}/healthz`, { headers: { 'x-request-id': 'lb-0123456789' } });
       assert.equal(mine.headers['x-request-id'], 'lb-0123456789');
       assert.ok(!gw.logs().includes('injected'));
+      // Nothing shaped like a ticket or token is taken (it would be logged with every line).
+      const ticketLike = 'A'.repeat(32);
+      const t = await fetchText(`${base}/healthz`, { headers: { 'x-request-id': ticketLike } });
+      assert.notEqual(t.headers['x-request-id'], ticketLike);
+      assert.ok(!gw.logs().includes(ticketLike));
     });
   });
 }
