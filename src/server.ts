@@ -196,10 +196,13 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
 
   let draining: Promise<void> | null = null;
   let endWait: (() => void) | null = null;
+  /** Asked to stop waiting before the wait had begun. */
+  let cut = false;
   const drain = (timeoutSeconds = config.drainSeconds): Promise<void> => {
     if (stopped && !draining) return Promise.resolve();
     if (draining) {
-      endWait?.();
+      if (endWait) endWait();
+      else cut = true;
       return draining;
     }
     core.launching.drain();
@@ -218,7 +221,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
         const poll = setInterval(() => core.sessions.live.size === 0 && done(), 200);
         const timer = setTimeout(done, timeoutSeconds * 1000);
         endWait = done;
-        if (core.sessions.live.size === 0) done();
+        if (cut || core.sessions.live.size === 0) done();
       });
       const left = core.sessions.live.size;
       if (left) {
