@@ -28,6 +28,12 @@ export interface Config {
   /** Concurrent unauthenticated connections per door, in total and from one source address. */
   maxStartups: number;
   maxStartupsPerSource: number;
+  /** Bearer token that `GET /metrics` asks for (on the HTTPS port and on metricsListen); unset: /metrics on the HTTPS port answers 404. */
+  metricsToken?: string;
+  /** A separate plain-HTTP listener serving only /metrics (host and port; port 0 picks one). */
+  metricsListen?: { host: string; port: number };
+  /** SIGTERM drain: seconds running sessions may go on after new ones are refused (0 = end them at once). */
+  drainSeconds: number;
   /** Test-only: every JSON answer is checked against its route's response schema (src/web/strict-responses.ts). */
   strictResponses: boolean;
 }
@@ -58,6 +64,9 @@ const KEYS = [
   'GATEHOUSE_MAX_STARTUPS',
   'GATEHOUSE_MAX_STARTUPS_PER_SOURCE',
   'GATEHOUSE_STRICT_RESPONSES',
+  'GATEHOUSE_METRICS_TOKEN',
+  'GATEHOUSE_METRICS_LISTEN',
+  'GATEHOUSE_DRAIN_SECONDS',
 ] as const;
 
 function readConfigFile(path: string): Source {
@@ -113,6 +122,15 @@ function integer(src: Source, key: string, def: number, min: number, max: number
   return n;
 }
 
+/** `host:port` (an IPv6 host in brackets: `[::1]:9464`); the port may be 0. */
+function listenAddress(src: Source, key: string): { host: string; port: number } {
+  const raw = (src[key] ?? '').trim();
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\s\[\]]+)):(\d{1,5})$/.exec(raw);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new ConfigError(key, `must be host:port (e.g. 127.0.0.1:9464, [::1]:9464), got "${raw}"`);
+  return { host: (m[1] ?? m[2])!, port };
+}
+
 export function validatePublicUrl(value: string, setting = 'GATEHOUSE_PUBLIC_URL'): string {
   let url: URL;
   try {
@@ -149,6 +167,7 @@ export function loadConfig(env: Source = process.env): Config {
     maxStartups: integer(src, 'GATEHOUSE_MAX_STARTUPS', 100, 1, 100_000),
     maxStartupsPerSource: integer(src, 'GATEHOUSE_MAX_STARTUPS_PER_SOURCE', 10, 1, 100_000),
     strictResponses: src.GATEHOUSE_STRICT_RESPONSES === '1',
+    drainSeconds: integer(src, 'GATEHOUSE_DRAIN_SECONDS', 300, 0, 86400),
   };
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(cfg.logLevel)) {
     throw new ConfigError('GATEHOUSE_LOG_LEVEL', `must be one of fatal, error, warn, info, debug, trace, silent; got "${cfg.logLevel}"`);
@@ -183,5 +202,11 @@ export function loadConfig(env: Source = process.env): Config {
   }
   if (src.GATEHOUSE_AUDIT_PUBLIC_KEY !== undefined) cfg.auditPublicKey = src.GATEHOUSE_AUDIT_PUBLIC_KEY;
   if (src.GATEHOUSE_PUBLIC_URL !== undefined) cfg.publicUrl = validatePublicUrl(src.GATEHOUSE_PUBLIC_URL);
+  if (src.GATEHOUSE_METRICS_TOKEN !== undefined) {
+    const t = src.GATEHOUSE_METRICS_TOKEN.trim();
+    if (t.length < 16 || t.length > 512 || /[\s\x00-\x1f]/.test(t)) throw new ConfigError('GATEHOUSE_METRICS_TOKEN', 'must be 16 to 512 characters without spaces (e.g. `openssl rand -hex 32`)');
+    cfg.metricsToken = t;
+  }
+  if (src.GATEHOUSE_METRICS_LISTEN !== undefined) cfg.metricsListen = listenAddress(src, 'GATEHOUSE_METRICS_LISTEN');
   return cfg;
 }

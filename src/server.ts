@@ -1,6 +1,8 @@
 // `gatehouse serve`: open the store, migrate, make keys and TLS on first start, create the
 // bootstrap administrator, listen, open the front doors (registered here, in one DoorSet),
-// sign the audit head periodically and at shutdown.
+// serve metrics (on the HTTPS port and/or a listener of their own), sign the audit head
+// periodically and at shutdown. A drain (SIGTERM) refuses new sessions and lets running
+// ones finish, for up to GATEHOUSE_DRAIN_SECONDS, before the shutdown seals what is left.
 import { mkdirSync } from 'node:fs';
 import type { Server as HttpsServer } from 'node:https';
 import type { FastifyInstance } from 'fastify';
@@ -27,6 +29,7 @@ import { ldapAccountOperator } from './protocols/targets/accounts/ldap.js';
 import { rdpNlaOperator } from './protocols/targets/accounts/rdp-nla.js';
 import { startHeartbeat } from './core/accounts/heartbeat.js';
 import { startLdapSync } from './core/identity/directory-ldap/service.js';
+import { startMetricsListener, type MetricsListener } from './web/metrics.js';
 
 /** How often lapsed checkouts are settled (and rotated after use) when nobody looks. */
 const CHECKOUT_SWEEP_MS = 30_000;
@@ -41,6 +44,15 @@ export interface Running {
   preauth(): Record<'https' | 'ssh' | 'rdp', PreauthStats>;
   /** Each front door's health, by name. */
   doors(): Record<string, DoorHealth>;
+  /** The port of the separate metrics listener (GATEHOUSE_METRICS_LISTEN), when there is one. */
+  metricsPort: number | null;
+  /**
+   * SIGTERM: no new sessions from now on (launches answer 503 draining, doors refuse tickets,
+   * /healthz answers 503 draining); running sessions go on until they end or `timeoutSeconds`
+   * (GATEHOUSE_DRAIN_SECONDS) pass, then the server stops (the rest are ended, every recording
+   * sealed). Called again while draining: stops waiting at once. Resolves once stopped.
+   */
+  drain(timeoutSeconds?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -126,6 +138,22 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   announce(`gatehouse: rdp door on port ${rdp.port}`);
   announce(`gatehouse: listening on ${url} (database: ${store.kind}, data dir: ${config.dataDir}${tls.selfSigned ? `, self-signed TLS ${tls.fingerprint256}` : ''})`);
 
+  // Prometheus metrics: process metrics (event-loop lag…) for this server, and their own listener if configured.
+  core.metrics.collectProcessMetrics();
+  let metricsListener: MetricsListener | null = null;
+  if (config.metricsListen) {
+    try {
+      metricsListener = await startMetricsListener(core, config.metricsListen.host, config.metricsListen.port);
+    } catch (e) {
+      await doors.close();
+      webGate.close();
+      await app.close();
+      await store.close().catch(() => {});
+      throw new Error(`cannot listen for metrics on ${config.metricsListen.host}:${config.metricsListen.port}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    announce(`gatehouse: metrics on http://${config.metricsListen.host.includes(':') ? `[${config.metricsListen.host}]` : config.metricsListen.host}:${metricsListener.port}/metrics`);
+  }
+
   const checkpoints = startCheckpointer(core.audit, () => core.settings.get('auditCheckpointSeconds'), log);
   const heartbeats = startHeartbeat(core.heartbeat, log);
   // Lapsed checkouts are checked in without waiting for someone to look at the secret.
@@ -149,6 +177,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     clearInterval(checkoutSweeper);
     clearInterval(logonSweeper);
     core.jit.stopSweeper();
+    core.launching.drain();
     await core.sessions.endAll('gateway shutting down');
     await core.jit.settled().catch(() => {});
     await core.rotation.settled().catch(() => {});
@@ -156,6 +185,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     await doors.close();
     webGate.close();
     await app.close();
+    await metricsListener?.close();
     await core.auth.flushSignInSummaries().catch(() => {});
     await core.logonTickets.flush().catch(() => {});
     await core.audit.record(SYSTEM, { action: 'system.stop' }).catch(() => {});
@@ -163,5 +193,44 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     core.openpsm.gateway.stop();
     await store.close();
   };
-  return { core, app, url, sshPort: ssh.port, rdpPort: rdp.port, preauth: () => ({ https: webGate.stats(), ssh: ssh.preauth.stats(), rdp: rdp.preauth.stats() }), doors: () => doors.health(), stop };
+
+  let draining: Promise<void> | null = null;
+  let endWait: (() => void) | null = null;
+  /** Asked to stop waiting before the wait had begun. */
+  let cut = false;
+  const drain = (timeoutSeconds = config.drainSeconds): Promise<void> => {
+    if (stopped && !draining) return Promise.resolve();
+    if (draining) {
+      if (endWait) endWait();
+      else cut = true;
+      return draining;
+    }
+    core.launching.drain();
+    draining = (async () => {
+      const live = core.sessions.live.size;
+      log.info({ liveSessions: live, drainSeconds: timeoutSeconds }, `draining: no new sessions; ${live} running session(s) may go on for up to ${timeoutSeconds} s`);
+      await core.audit.record(SYSTEM, { action: 'system.drain', details: { liveSessions: live, drainSeconds: timeoutSeconds } }).catch(() => {});
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearInterval(poll);
+          clearTimeout(timer);
+          endWait = null;
+          resolve();
+        };
+        // Sessions end on their own (their doors end them); a light poll notices the last one.
+        const poll = setInterval(() => core.sessions.live.size === 0 && done(), 200);
+        const timer = setTimeout(done, timeoutSeconds * 1000);
+        endWait = done;
+        if (cut || core.sessions.live.size === 0) done();
+      });
+      const left = core.sessions.live.size;
+      if (left) {
+        log.warn({ liveSessions: left }, `drain over: ending ${left} session(s) still running`);
+        await core.sessions.endAll('gateway shutting down');
+      }
+      await stop();
+    })();
+    return draining;
+  };
+  return { core, app, url, sshPort: ssh.port, rdpPort: rdp.port, metricsPort: metricsListener?.port ?? null, preauth: () => ({ https: webGate.stats(), ssh: ssh.preauth.stats(), rdp: rdp.preauth.stats() }), doors: () => doors.health(), drain, stop };
 }

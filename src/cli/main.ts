@@ -48,13 +48,25 @@ program
   .action(async () => {
     const { startServer } = await import('../server.js');
     const running = await startServer(loadConfig());
-    const shutdown = async (sig: string) => {
-      running.core.log.info({ sig }, 'shutting down');
-      await running.stop();
-      process.exit(0);
-    };
-    process.once('SIGINT', () => void shutdown('SIGINT'));
-    process.once('SIGTERM', () => void shutdown('SIGTERM'));
+    // SIGTERM drains: no new sessions, running ones go on for up to GATEHOUSE_DRAIN_SECONDS,
+    // then the rest are ended and their recordings sealed. A second SIGTERM (or a SIGINT)
+    // while draining ends the wait; SIGINT otherwise stops at once, and a SIGINT while
+    // stopping gives up on a clean stop.
+    let state: 'running' | 'draining' | 'stopping' = 'running';
+    const finish = (work: Promise<void>) => void work.then(() => process.exit(0));
+    process.on('SIGTERM', () => {
+      if (state === 'stopping') return;
+      running.core.log.info({ sig: 'SIGTERM' }, state === 'running' ? 'draining, then shutting down' : 'shutting down: the drain ends now');
+      state = state === 'running' ? 'draining' : 'stopping';
+      finish(running.drain());
+    });
+    process.on('SIGINT', () => {
+      if (state === 'stopping') process.exit(130);
+      running.core.log.info({ sig: 'SIGINT' }, 'shutting down');
+      const wasDraining = state === 'draining';
+      state = 'stopping';
+      finish(wasDraining ? running.drain() : running.stop());
+    });
   });
 
 program

@@ -40,6 +40,8 @@ export interface ConnectPlan {
   launcher: LauncherView;
   /** Display and keyboard settings chosen at launch (RDP: desktop size, DPI, keyboard layout); absent: the client's own. */
   display?: LaunchDisplay;
+  /** The id of the API request that launched the ticket (its `reqId` in the log): doors log it with the session. */
+  launchRequestId?: string;
 }
 
 export type { LaunchDisplay };
@@ -171,7 +173,7 @@ export interface SessionBroker {
   doorRefused(reason: 'missing' | 'tls_required', ctx: RedeemContext, details?: Record<string, unknown>, ticket?: string): Promise<void>;
 }
 
-export type RefusalReason = 'unknown' | 'used' | 'expired' | 'ip_mismatch' | 'permission_withdrawn' | 'launcher_inactive' | 'target_missing' | 'misplaced' | 'missing' | 'tls_required' | 'access_policy' | 'checked_out' | 'consent_required';
+export type RefusalReason = 'unknown' | 'used' | 'expired' | 'ip_mismatch' | 'permission_withdrawn' | 'launcher_inactive' | 'target_missing' | 'misplaced' | 'missing' | 'tls_required' | 'access_policy' | 'checked_out' | 'consent_required' | 'draining';
 
 export class TicketRefused extends Error {
   constructor(readonly reason: RefusalReason, readonly detail?: string) {

@@ -51,6 +51,9 @@ import { LdapDirectory } from './identity/directory-ldap/service.js';
 import { OidcProviders } from './identity/oidc/providers.js';
 import { OidcSignIn } from './identity/oidc/sign-in.js';
 import { WebAuthn } from './identity/webauthn/service.js';
+import { Metrics } from './metrics/metrics.js';
+import { RecordingBytes } from './metrics/recording-bytes.js';
+import { RequestLimits } from './identity/request-limits.js';
 
 export interface Core {
   config: Config;
@@ -106,6 +109,10 @@ export interface Core {
   ldap: LdapDirectory;
   /** Passkeys and security keys (issue 15 point 3): a second factor beside TOTP, step-up, passwordless sign-in. */
   webauthn: WebAuthn;
+  /** Prometheus metrics of this node (core/metrics; GET /metrics in web/metrics.ts). */
+  metrics: Metrics;
+  /** Sign-in, token and ticket requests per address and per account (issue 16 point 7). */
+  requestLimits: RequestLimits;
   version: string;
 }
 
@@ -123,6 +130,8 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   await audit.init();
   const dir = new Directory(store, audit);
   const auth = new Auth(store, dir, audit, settings, dataKeys, (err) => log.error({ err: { message: err.message } }, 'writing a failed sign-in summary to the audit trail failed'));
+  const requestLimits = new RequestLimits(settings, audit);
+  auth.limitRequests(requestLimits);
   const access = new Access(store);
   const templates = new Templates(store, audit);
   const folders = new Folders(store, access, audit, dir);
@@ -135,6 +144,17 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
     return u ? { id: u.id, username: u.username, isApplication: !!u.isApplication, disabled: !u.enabled } : null;
   });
   const health = new Health(store, sessions.recordingsDir, () => sessions.lastRecordingFailure, log);
+  // Metrics: events are reported by the services, state is read when scraped.
+  const metrics = new Metrics(sessions.node, VERSION);
+  store.observeQueries((seconds, failed) => metrics.query(seconds, failed));
+  auth.observeSignInFailures((action, via) => metrics.loginFailed(action, via));
+  requestLimits.observe((kind, scope) => metrics.limited(kind, scope));
+  const recordingBytes = new RecordingBytes(sessions.recordingsDir, () => sessions.live.values());
+  metrics.watch({ live: () => sessions.live.values(), recordingBytes: () => recordingBytes.total() });
+  sessions.onSessionEnd(async (s) => {
+    metrics.sessionEnded(s);
+    await recordingBytes.sealed(s.recording);
+  });
   const sshKeys = new SshKeys(store, audit);
   const checkouts = new Checkouts(store, secrets, sessions, audit, log);
   sessions.onSessionEnd((s) => checkouts.sessionEnded(s));
@@ -163,7 +183,8 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   sessions.onSessionEnd((s) => jit.sessionEnded(s.id));
   const launchPolicies = new LaunchPolicies(policies);
   const transient = new TransientCredentials(store, dataKeys);
-  const launching = new Launching({ tickets, launchers, secrets, personal, templates, access, dir, settings, sessions, audit, log, auth, sshKeys, checkouts, ports: { ssh: config.sshPort, rdp: config.rdpPort }, accessGate, stepUp, consents: new Consents(policies, audit), launchPolicies, accessLevels, jit, transient });
+  const launching = new Launching({ tickets, launchers, secrets, personal, templates, access, dir, settings, sessions, audit, log, auth, sshKeys, checkouts, ports: { ssh: config.sshPort, rdp: config.rdpPort }, accessGate, stepUp, consents: new Consents(policies, audit), launchPolicies, accessLevels, jit, transient, metrics, limits: requestLimits });
+  metrics.watch({ draining: () => launching.draining });
   const trust = new DelegatedTrust(store, audit, notifier);
   const tokens = new TokenCache(store, dataKeys, settings, audit);
   trust.onEnded((applicationId, userId) => tokens.drop(applicationId, userId));
@@ -212,7 +233,7 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   await dir.seedBuiltinRoles();
   await templates.seedBuiltins();
   await launchers.seedBuiltins();
-  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, sshKeys, checkouts, launching, policies, accessRequests, accessGate, stepUp, notifier, targetAccounts, rotation, heartbeat, accessLevels, jit, health, webservices, openpsm, logonTickets, transient, ldap, oidc, webauthn, version: VERSION };
+  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, sshKeys, checkouts, launching, policies, accessRequests, accessGate, stepUp, notifier, targetAccounts, rotation, heartbeat, accessLevels, jit, health, webservices, openpsm, logonTickets, transient, ldap, oidc, webauthn, metrics, requestLimits, version: VERSION };
 }
 
 /** Creates the first administrator when the directory is empty. Returns the password only when it was generated. */

@@ -62,6 +62,12 @@ export const SETTINGS = {
     description: 'Failed sign-ins (password, TOTP or client secret) one source address may make per loginRateWindowSeconds; past it every sign-in from that address is refused (429, Retry-After) until the window ends. 0 disables the limit.',
     parse: int(0, 100000),
   } satisfies Def<number>,
+  loginRequestsPerIp: { default: 120, description: 'Sign-in requests (API login, browser sign-in, SSH door user:secret logins) one source address may make per minute, whatever their outcome; past it 429 rate_limited with Retry-After. A burst of this many passes, then one per 60/N s. IPv6 counts per /64. 0 = no limit.', parse: int(0, 1_000_000) } satisfies Def<number>,
+  loginRequestsPerAccount: { default: 60, description: 'Sign-in requests naming one user name per minute, from any address (as loginRequestsPerIp). 0 = no limit.', parse: int(0, 1_000_000) } satisfies Def<number>,
+  tokenRequestsPerIp: { default: 300, description: 'OAuth2 token requests (/oauth2/token) one source address may make per minute (as loginRequestsPerIp). 0 = no limit.', parse: int(0, 1_000_000) } satisfies Def<number>,
+  tokenRequestsPerAccount: { default: 120, description: 'OAuth2 token requests for one client id per minute, from any address. 0 = no limit.', parse: int(0, 1_000_000) } satisfies Def<number>,
+  ticketRequestsPerIp: { default: 600, description: 'Ticket requests (launches) one source address may make per minute (as loginRequestsPerIp). 0 = no limit.', parse: int(0, 1_000_000) } satisfies Def<number>,
+  ticketRequestsPerAccount: { default: 120, description: 'Ticket requests (launches) of one user per minute, from any address. 0 = no limit.', parse: int(0, 1_000_000) } satisfies Def<number>,
   loginRateWindowSeconds: { default: 60, description: 'The window, in seconds, of loginRateLimit and loginAuditThreshold (counted from the first failure).', parse: int(1, 86400) } satisfies Def<number>,
   loginAuditThreshold: {
     default: 10,

@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
-import { CamelCasePlugin, Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration, type MigrationProvider } from 'kysely';
+import { CamelCasePlugin, Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type LogEvent, type Migration, type MigrationProvider } from 'kysely';
 import type { Database } from './schema.js';
 import * as m001 from './migrations/001_initial.js';
 import * as m002 from './migrations/002_sessions.js';
@@ -21,6 +21,7 @@ import * as m013 from './migrations/013_session_sharing.js';
 import * as m014 from './migrations/014_oidc.js';
 import * as m015 from './migrations/015_ldap_directory.js';
 import * as m016 from './migrations/016_webauthn.js';
+import * as m020 from './migrations/020_request_ids.js';
 
 export type Db = Kysely<Database>;
 export type DbKind = 'sqlite' | 'postgres';
@@ -30,13 +31,26 @@ export interface Store {
   kind: DbKind;
   /** Path of the SQLite file, for the plaintext scan and backups. */
   file?: string;
+  /** Tells `fn` how long every query took (the metrics' database latency); one observer. */
+  observeQueries(fn: (seconds: number, failed: boolean) => void): void;
   close(): Promise<void>;
+}
+
+/** Kysely's query log, pointed at whoever observes (set after the store opens, by the core's metrics). */
+function queryLog(): { log: (e: LogEvent) => void; observe: Store['observeQueries'] } {
+  let observer: ((seconds: number, failed: boolean) => void) | null = null;
+  return {
+    log: (e) => observer?.(e.queryDurationMillis / 1000, e.level === 'error'),
+    observe: (fn) => {
+      observer = fn;
+    },
+  };
 }
 
 // int8 and numeric come back as strings by default; our bigints are epoch ms and sequence numbers.
 pg.types.setTypeParser(20, (v) => Number(v));
 
-const migrations: Record<string, Migration> = { '001_initial': m001, '002_sessions': m002, '003_session_node': m003, '004_access_policies': m004, '005_checkout': m005, '006_personal_credentials': m006, '007_target_accounts': m007, '008_jit_access_levels': m008, '009_webservices': m009, '010_openpsm': m010, '011_logon_tickets': m011, '012_ticket_display': m012, '013_session_sharing': m013, '014_oidc': m014, '015_ldap_directory': m015, '016_webauthn': m016 };
+const migrations: Record<string, Migration> = { '001_initial': m001, '002_sessions': m002, '003_session_node': m003, '004_access_policies': m004, '005_checkout': m005, '006_personal_credentials': m006, '007_target_accounts': m007, '008_jit_access_levels': m008, '009_webservices': m009, '010_openpsm': m010, '011_logon_tickets': m011, '012_ticket_display': m012, '013_session_sharing': m013, '014_oidc': m014, '015_ldap_directory': m015, '016_webauthn': m016, '020_request_ids': m020 };
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
 export function openStore(opts: { dataDir: string; databaseUrl?: string }): Store {
@@ -44,8 +58,9 @@ export function openStore(opts: { dataDir: string; databaseUrl?: string }): Stor
     const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 10, connectionTimeoutMillis: 10_000 });
     // An idle client losing its server must not crash the process.
     pool.on('error', () => {});
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [new CamelCasePlugin()] });
-    return { db, kind: 'postgres', close: () => db.destroy() };
+    const q = queryLog();
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [new CamelCasePlugin()], log: q.log });
+    return { db, kind: 'postgres', observeQueries: q.observe, close: () => db.destroy() };
   }
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   const file = join(opts.dataDir, 'gatehouse.db');
@@ -55,8 +70,9 @@ export function openStore(opts: { dataDir: string; databaseUrl?: string }): Stor
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('secure_delete = ON');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), plugins: [new CamelCasePlugin()] });
-  return { db, kind: 'sqlite', file, close: () => db.destroy() };
+  const q = queryLog();
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), plugins: [new CamelCasePlugin()], log: q.log });
+  return { db, kind: 'sqlite', file, observeQueries: q.observe, close: () => db.destroy() };
 }
 
 /** The database could not be reached at start-up; the message is one line for the operator. */

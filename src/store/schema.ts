@@ -296,6 +296,8 @@ export interface TicketsTable {
   sessionId: string | null;
   /** Display and keyboard settings chosen at launch (JSON, core/launch/display.ts); null: none. */
   display: string | null;
+  /** The id of the API request that launched it (migration 020): the doors log it with the session. */
+  launchRequestId: string | null;
 }
 
 export interface SessionsTable {

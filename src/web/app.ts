@@ -1,5 +1,6 @@
 // Builds the HTTP application: validation, uniform errors, bearer authentication,
 // OpenAPI, then one plugin per resource.
+import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import { Ajv } from 'ajv';
@@ -11,6 +12,8 @@ import cookie from '@fastify/cookie';
 import websocket from '@fastify/websocket';
 import { CSRF_HEADER, SESSION_COOKIE, csrfFor } from './cookies.js';
 import { registerUi } from './ui.js';
+import { registerMetricsRoute } from './metrics.js';
+import { mayHoldTicket } from '../core/launch/ticket-text.js';
 import { registerTransportHeaders } from './transport-headers.js';
 import { HTTPS_TLS_OPTIONS } from '../tls.js';
 import { clientErrorHandler } from './client-errors.js';
@@ -30,6 +33,15 @@ export interface AppOptions {
   terminal?: WebTerminalDoor;
   /** The browser RDP door (issue 14; default: one always open, without a certificate it refuses). */
   rdpWeb?: WebRdpDoor;
+}
+
+/**
+ * X-Request-Id as given when it is a plain token (no log injection, bounded) that could not
+ * hold a ticket or token (a long base64url run: the log never takes one), else a new random id.
+ */
+export function requestIdOf(req: { headers: Record<string, string | string[] | undefined> }): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && /^[A-Za-z0-9._:-]{8,64}$/.test(given) && !mayHoldTicket(given) ? given : randomUUID();
 }
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -53,6 +65,11 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
     clientErrorHandler,
     // Requests arriving while the server closes get the uniform 503 below, not Fastify's own.
     return503OnClosing: false,
+    // Request ids (`reqId` in every log line of the request): a caller's or load balancer's
+    // X-Request-Id when it is a short plain token, else a random one; answered in X-Request-Id.
+    // A launch's id rides on its ticket into the door's log lines (issue 16 point 5).
+    requestIdHeader: false,
+    genReqId: requestIdOf,
     ...(opts.https ? { https: { ...HTTPS_TLS_OPTIONS, ...opts.https } } : {}),
   } as FastifyServerOptions) as unknown as FastifyInstance;
 
@@ -97,7 +114,8 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onRequest', async (_req, reply) => {
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
     if (!closing) return;
     reply.header('connection', 'close');
     return reply.status(503).send({ error: { code: 'shutting_down', message: 'the gateway is shutting down; try again in a moment' } });
@@ -117,6 +135,8 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
   // Tests run with every JSON answer checked against its route's response schema.
   if (core.config.strictResponses) registerStrictResponses(app);
 
+  // GET /metrics (Prometheus; outside the API contract like the portal's files): token-protected.
+  registerMetricsRoute(app, core);
   registerTransportHeaders(app, { https: !!opts.https });
   await app.register(cookie);
   voidMisplacedTicketsInUrls(app, core);

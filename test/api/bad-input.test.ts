@@ -330,6 +330,8 @@ const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
       extra: [
         { name: 'publicUrl not https', url: '/api/v1/settings', body: { publicUrl: 'http://gatehouse.example' }, expect: 400, code: 'invalid_request' },
         { name: 'publicUrl garbage', url: '/api/v1/settings', body: { publicUrl: 'not a url at all' }, expect: 400, code: 'invalid_request' },
+        { name: 'a negative request rate limit', url: '/api/v1/settings', body: { loginRequestsPerIp: -1 }, expect: 400, code: 'invalid_request', mention: 'loginRequestsPerIp' },
+        { name: 'a request rate limit as text', url: '/api/v1/settings', body: { ticketRequestsPerAccount: '60' }, expect: 400, code: 'invalid_request', mention: 'ticketRequestsPerAccount' },
       ],
     },
     'POST /api/v1/admin/rotate-master-key': {

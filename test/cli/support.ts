@@ -68,6 +68,8 @@ export async function serverEnv(dataDir: string, extra: Record<string, string | 
     GATEHOUSE_RDP_PORT: String(await freePort()),
     // Every JSON answer is checked against its route's response schema (src/web/strict-responses.ts).
     GATEHOUSE_STRICT_RESPONSES: '1',
+    // SIGTERM ends live sessions at once, as a test's stop() expects; the drain test sets its own.
+    GATEHOUSE_DRAIN_SECONDS: '0',
     ...extra,
   });
 }

@@ -85,7 +85,9 @@ export async function startTestApp(kind: DbKind, env: Record<string, string> = {
   // Every request here comes from 127.0.0.1 through inject, so the per-source limit on failed
   // sign-ins would turn one test's wrong passwords into another's 429: it is off here, and the
   // tests about it (login-abuse.test.ts) turn it on with small counts.
-  await core.settings.update({ loginRateLimit: 0 });
+  // The request rate limits (request-limits.ts) likewise: every test's requests come from one
+  // address; rate-limits.test.ts turns them on with small counts.
+  await core.settings.update({ loginRateLimit: 0, loginRequestsPerIp: 0, loginRequestsPerAccount: 0, tokenRequestsPerIp: 0, tokenRequestsPerAccount: 0, ticketRequestsPerIp: 0, ticketRequestsPerAccount: 0 });
   const app = await buildApp(core);
   await app.ready();
 

@@ -14,6 +14,7 @@ import type { Directory } from './directory.js';
 import { verifyPassword } from './passwords.js';
 import { SCOPE_NAMES, type Scope } from './permissions.js';
 import type { Principal } from './principal.js';
+import type { RequestLimits } from './request-limits.js';
 import { SignInGuard, UnknownNameLockouts } from './rate-limit.js';
 
 export const TOKEN_PREFIX = 'gh_';
@@ -108,6 +109,13 @@ export class Auth {
     return this.keys ? this.keys.count(userId) : Promise.resolve(0);
   }
 
+  /** Sign-in and token requests per address and per account (request-limits.ts; core.ts wires it). */
+  private limits: RequestLimits | null = null;
+
+  limitRequests(limits: RequestLimits): void {
+    this.limits = limits;
+  }
+
   /** Directory users' passwords are checked by `source` (core.ts wires the LDAP directory). */
   usePasswordSource(source: PasswordSource): void {
     this.source = source;
@@ -127,6 +135,11 @@ export class Auth {
 
   // ---- login
 
+  /** Tells `fn` of every failed sign-in (the metrics' login failures). */
+  observeSignInFailures(fn: (action: string, via: string) => void): void {
+    this.guard.observe(fn);
+  }
+
   /** Pending failure summaries are written (shutdown calls this before the last checkpoint). */
   flushSignInSummaries(): Promise<void> {
     return this.guard.flush();
@@ -141,6 +154,7 @@ export class Auth {
    * second factor's challenge is handed out only to someone who knows the password.
    */
   async authenticate(input: { username: string; password: string; totp?: string; webauthn?: KeyAssertion }, ip: string | null, via: 'api' | 'ssh' | 'web' = 'api', stage: 'full' | 'password' = 'full'): Promise<User> {
+    await this.limits?.take('login', ip, input.username, { id: null, name: input.username, ip });
     await this.guard.admit(ip, { id: null, name: input.username, ip }, { action: 'auth.login', details: { via } });
     let user = await this.dir.userByName(input.username);
     // `guess`: a failure that counts against the source's limit (not e.g. "TOTP code needed").
@@ -464,6 +478,7 @@ export class Auth {
   async clientCredentialsGrant(clientId: string, clientSecret: string, scope: string | undefined, ip: string | null): Promise<{ access_token: string; token_type: 'Bearer'; expires_in: number; scope?: string }> {
     // Wrong secrets count like wrong passwords: against the source's limit and toward the
     // lockout of the application account; an unknown client id locks like an unknown user name.
+    await this.limits?.take('token', ip, clientId, { id: null, name: clientId, ip });
     await this.guard.admit(ip, { id: null, name: clientId, ip }, { action: 'auth.oauth_token', details: { clientId, via: 'oauth2' } });
     const client = await this.db.selectFrom('oauthClients').selectAll().where('clientId', '=', clientId).executeTakeFirst();
     const user = client ? await this.dir.userRow(client.userId).catch(() => undefined) : undefined;

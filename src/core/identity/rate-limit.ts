@@ -79,6 +79,8 @@ const MAX_SUMMARY_NAMES = 20;
 export class SignInGuard {
   private readonly windows = new Map<string, Window>();
   private readonly writing = new Set<Promise<unknown>>();
+  /** Told of every failure (the metrics' login failures), with its audit action and door. */
+  private observer: ((action: string, via: string) => void) | null = null;
 
   constructor(
     private readonly settings: SettingsService,
@@ -110,6 +112,11 @@ export class SignInGuard {
     await this.note(ip, actor, { ...input, outcome: 'failure' }, guess, await this.settings.all());
   }
 
+  /** Tells `fn` of every failure recorded here from now on (one observer). */
+  observe(fn: (action: string, via: string) => void): void {
+    this.observer = fn;
+  }
+
   /** A successful sign-in from this source: a pending summary is written first, so the trail reads in order. */
   succeeded(ip: string | null): void {
     const w = this.windows.get(sourceKey(ip));
@@ -126,6 +133,8 @@ export class SignInGuard {
     const key = sourceKey(ip);
     const w = this.current(key, s, true)!;
     if (guess) w.failures++;
+    const via = input.details?.via;
+    this.observer?.(input.action, typeof via === 'string' ? via : '');
     if (s.loginAuditThreshold === 0 || w.recorded < s.loginAuditThreshold) {
       w.recorded++;
       await this.audit.record(actor, input);

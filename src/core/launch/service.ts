@@ -29,6 +29,11 @@ import { checkDisplay, displayFromStored, type LaunchDisplay } from './display.j
 import { mayHoldTicket, ticketCandidates } from './ticket-text.js';
 import { TICKET_PATTERN, type Tickets } from './tickets.js';
 import { withTransient, type TransientCredential, type TransientCredentials } from './transient.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { RequestLimits } from '../identity/request-limits.js';
+
+/** What a draining node answers a launch (503; the client retries, through the load balancer, on another node). */
+export const DRAINING_MESSAGE = 'this gateway node is shutting down and takes no new sessions; try again (another node will take it)';
 
 /** Display settings as a launch request gives them (checked by checkDisplay). */
 export type DisplayRequest = Parameters<typeof checkDisplay>[0];
@@ -76,8 +81,24 @@ export class Launching implements SessionBroker {
       jit: JitAccounts;
       /** Credentials a launch ticket carries in place of its secret's (logon tickets, seed 004). */
       transient: TransientCredentials;
+      /** Tickets issued, redeemed and refused; sessions started (core/metrics). */
+      metrics?: Metrics;
+      /** Ticket requests per address and per account (core/identity/request-limits.ts). */
+      limits?: RequestLimits;
     },
   ) {}
+
+  /** Set by a SIGTERM drain (server.ts): no new tickets, no new sessions; running ones go on. */
+  private drainingSince: number | null = null;
+
+  /** Refuses new launches and sessions from now on (tickets stay unused, so another node can redeem them). */
+  drain(): void {
+    this.drainingSince ??= Date.now();
+  }
+
+  get draining(): boolean {
+    return this.drainingSince !== null;
+  }
 
   async passwordLogin(username: string, password: string, totp: string | undefined, clientIp: string): Promise<{ userId: string }> {
     const u = await this.deps.auth.authenticate({ username, password, ...(totp ? { totp } : {}) }, clientIp, 'ssh');
@@ -137,7 +158,12 @@ export class Launching implements SessionBroker {
     return null;
   }
 
-  async launch(p: Principal, secretId: string, launcherRef: string, opts: { clientIp: string | null; bindIp: boolean; personalCredentialId?: string; consent?: boolean; totp?: string; accessLevel?: string; display?: DisplayRequest; transient?: TransientCredential }): Promise<LaunchResult> {
+  async launch(p: Principal, secretId: string, launcherRef: string, opts: { clientIp: string | null; bindIp: boolean; personalCredentialId?: string; consent?: boolean; totp?: string; accessLevel?: string; display?: DisplayRequest; transient?: TransientCredential; requestId?: string }): Promise<LaunchResult> {
+    if (this.draining) throw new AppError(503, 'draining', DRAINING_MESSAGE, { retryAfterSeconds: 1 });
+    // Ticket requests per address and per account (429 with Retry-After past either). Not for
+    // logon tickets (a transient credential): their launches all run as the one logon-ticket
+    // account, and the logon-ticket service has its own limits.
+    if (!opts.transient) await this.deps.limits?.take('ticket', opts.clientIp, p.userId, { id: p.userId, name: p.username, ip: opts.clientIp });
     // Display settings first: a bad one is the caller's mistake, whatever else holds (400 invalid_display).
     const display = opts.display ? checkDisplay(opts.display) : undefined;
     const { secret } = await this.deps.secrets.require(p, secretId, 'view');
@@ -178,7 +204,7 @@ export class Launching implements SessionBroker {
       const held = await this.deps.checkouts.gate({ id: p.userId, name: p.username }, secret.id, Date.now() + ttl * 1000, { required: policy?.checkoutRequired ?? false, protocol: launcher.protocol });
       if (held) throw conflict(held, 'credential_unavailable');
     }
-    const { id: ticketId, ticket, expiresAt } = await this.deps.tickets.issue({ userId: p.userId, secretId: secret.id, launcherId: launcher.id, clientIp: opts.bindIp ? opts.clientIp : null, ttlSeconds: ttl, ...(display ? { display } : {}) });
+    const { id: ticketId, ticket, expiresAt } = await this.deps.tickets.issue({ userId: p.userId, secretId: secret.id, launcherId: launcher.id, clientIp: opts.bindIp ? opts.clientIp : null, ttlSeconds: ttl, ...(display ? { display } : {}), ...(opts.requestId ? { launchRequestId: opts.requestId } : {}) });
     this.deps.launchPolicies.remember(ticketId, policy, expiresAt);
     if (level) this.deps.jit.remember(ticketId, level.id, expiresAt);
     await personal?.bind(ticket, expiresAt);
@@ -191,14 +217,15 @@ export class Launching implements SessionBroker {
       { id: p.userId, name: p.username, ip: opts.clientIp },
       { action: 'secret.launch', target: { type: 'secret', id: secret.id }, details: { name: secret.name, launcher: launcher.name, protocol: launcher.protocol, ticketExpiresAt: new Date(expiresAt).toISOString(), boundToIp: opts.bindIp, ...(level ? { accessLevel: level.name } : {}), ...(display ? { display } : {}), ...(opts.transient ? { transientCredential: { source: opts.transient.source, user: opts.transient.username, domain: opts.transient.domain } } : {}) } },
     );
+    this.deps.metrics?.ticketIssued(launcher.protocol);
     const port = launcher.gatewayPort ?? (launcher.protocol === 'rdp' ? this.deps.ports.rdp : this.deps.ports.ssh);
     return { ticket, expiresAt: new Date(expiresAt).toISOString(), launcher: { id: launcher.id, name: launcher.name, protocol: launcher.protocol }, gateway: { host: launcher.gatewayHost ?? '', port }, policyConsent: need ? { text: need.text, given: !!opts.consent } : null };
   }
 
-  private plan(sessionId: string, user: { id: string; username: string }, cred: Credential, launcher: LauncherView, display?: LaunchDisplay): ConnectPlan {
+  private plan(sessionId: string, user: { id: string; username: string }, cred: Credential, launcher: LauncherView, display?: LaunchDisplay, launchRequestId?: string | null): ConnectPlan {
     if (!cred.machine) throw new TicketRefused('target_missing', 'secret has no machine');
     const port = Number(cred.fields.port ?? DEFAULT_PORTS[launcher.protocol]) || DEFAULT_PORTS[launcher.protocol];
-    return { sessionId, user, protocol: launcher.protocol, target: { host: cred.machine, port }, credential: cred, launcher, ...(display ? { display } : {}) };
+    return { sessionId, user, protocol: launcher.protocol, target: { host: cred.machine, port }, credential: cred, launcher, ...(display ? { display } : {}), ...(launchRequestId ? { launchRequestId } : {}) };
   }
 
   private async refuse(e: TicketRefused, ctx: RedeemContext, who: { id: string | null; name: string | null }, extra: Record<string, unknown>): Promise<never> {
@@ -209,6 +236,7 @@ export class Launching implements SessionBroker {
   private async reportRefusal(e: TicketRefused, ctx: RedeemContext, who: { id: string | null; name: string | null }, extra: Record<string, unknown>): Promise<void> {
     // Fixed words make refusals easy to find in the log: "SessionConnector" (the seed: "search
     // for SessionConnector to find more details about why sessions may have been rejected") and TicketRefused.
+    this.deps.metrics?.ticketRefused(e.reason, ctx.door);
     this.deps.log.warn({ event: 'TicketRefused', component: 'SessionConnector', reason: e.reason, detail: e.detail, door: ctx.door, clientIp: ctx.clientIp, ...extra }, `SessionConnector TicketRefused: ${e.reason}${e.detail ? ` (${e.detail})` : ''}`);
     await this.deps.audit.record({ ...who, ip: ctx.clientIp }, { action: 'ticket.refused', outcome: 'failure', details: { reason: e.reason, detail: e.detail, door: ctx.door, ...extra } });
   }
@@ -235,6 +263,8 @@ export class Launching implements SessionBroker {
     const sessionId = newId();
     const row = await this.deps.tickets.peek(ticket);
     try {
+      // Draining: the ticket is left unused, so the client can redeem it through another node.
+      if (this.draining) throw new TicketRefused('draining', DRAINING_MESSAGE);
       if (!row) throw new TicketRefused('unknown');
       if (ctx.expectUserId && ctx.expectUserId !== row.userId) throw new TicketRefused('unknown', 'ticket belongs to another user');
       const launcher = await this.deps.launchers.get(row.launcherId);
@@ -268,7 +298,7 @@ export class Launching implements SessionBroker {
       // Until the session has started, a failure undoes the JIT account or the level's groups at once.
       const live = await (async () => {
         const display = displayFromStored(row.display);
-        const plan = this.plan(sessionId, { id: user.id, username: user.username }, prepared?.credential ?? cred, launcher, display);
+        const plan = this.plan(sessionId, { id: user.id, username: user.username }, prepared?.credential ?? cred, launcher, display, row.launchRequestId);
         if (need && ctx.consented && !consentedAtLaunch) await this.deps.consents.record({ id: user.id, name: user.username, ip: ctx.clientIp }, row.secretId, need, true, { ticketId: row.id, door: ctx.door });
         await this.deps.audit.record({ id: user.id, name: user.username, ip: ctx.clientIp }, { action: 'ticket.redeem', target: { type: 'secret', id: row.secretId }, details: { ticketId: row.id, sessionId, door: ctx.door } });
         return this.deps.sessions.start(plan, ctx);
@@ -279,9 +309,11 @@ export class Launching implements SessionBroker {
       prepared?.started();
       const handle = await this.deps.accessGate.bind(live, policy);
       if (!personal) await this.deps.checkouts.bindSession(user.id, row.secretId, handle.id, launcher.maxDurationSeconds);
+      this.deps.metrics?.ticketRedeemed(launcher.protocol, ctx.door);
+      this.deps.metrics?.sessionStarted(launcher.protocol, ctx.door);
       return handle;
     } catch (e) {
-      if (e instanceof TicketRefused) return this.refuse(e, ctx, { id: row?.userId ?? null, name: null }, { ticketId: row?.id ?? null, secretId: row?.secretId ?? null });
+      if (e instanceof TicketRefused) return this.refuse(e, ctx, { id: row?.userId ?? null, name: null }, { ticketId: row?.id ?? null, secretId: row?.secretId ?? null, ...(row?.launchRequestId ? { reqId: row.launchRequestId } : {}) });
       throw e;
     }
   }
@@ -290,6 +322,7 @@ export class Launching implements SessionBroker {
     const user = await this.deps.dir.userRow(userId);
     const p = await this.deps.dir.doorPrincipal(user, ctx.clientIp);
     try {
+      if (this.draining) throw new TicketRefused('draining', DRAINING_MESSAGE);
       const secret = await this.visibleSecret(p, secretRef);
       if (!secret) throw new TicketRefused('permission_withdrawn', `no secret "${secretRef}" visible to the user`);
       const mapped = await this.launchersFor(secret.template.id);
@@ -319,6 +352,7 @@ export class Launching implements SessionBroker {
       prepared.started();
       const handle = await this.deps.accessGate.bind(live, policy);
       await this.deps.checkouts.bindSession(user.id, secret.id, handle.id, launcher.maxDurationSeconds);
+      this.deps.metrics?.sessionStarted(launcher.protocol, ctx.door);
       return handle;
     } catch (e) {
       if (e instanceof TicketRefused) return this.refuse(e, ctx, { id: userId, name: user.username }, { secret: secretRef });

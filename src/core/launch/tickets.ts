@@ -16,7 +16,7 @@ const hash = (t: string) => sha256hex(`gatehouse-ticket:${t}`);
 export class Tickets {
   constructor(private readonly store: Store) {}
 
-  async issue(input: { userId: string; secretId: string; launcherId: string; clientIp: string | null; ttlSeconds: number; display?: LaunchDisplay }): Promise<{ id: string; ticket: string; expiresAt: number }> {
+  async issue(input: { userId: string; secretId: string; launcherId: string; clientIp: string | null; ttlSeconds: number; display?: LaunchDisplay; launchRequestId?: string }): Promise<{ id: string; ticket: string; expiresAt: number }> {
     // The ticket is the ssh username: one starting with '-' would be read as an option
     // (`ssh -p 2222 -Xy…@host`), so such draws are redrawn (1 in 64; costs ~0.02 bits).
     let ticket = randomToken(24);
@@ -25,7 +25,7 @@ export class Tickets {
     const expiresAt = now() + input.ttlSeconds * 1000;
     await this.store.db
       .insertInto('tickets')
-      .values({ id, tokenHash: hash(ticket), userId: input.userId, secretId: input.secretId, launcherId: input.launcherId, clientIp: input.clientIp, createdAt: now(), expiresAt, usedAt: null, sessionId: null, display: input.display ? JSON.stringify(input.display) : null })
+      .values({ id, tokenHash: hash(ticket), userId: input.userId, secretId: input.secretId, launcherId: input.launcherId, clientIp: input.clientIp, createdAt: now(), expiresAt, usedAt: null, sessionId: null, display: input.display ? JSON.stringify(input.display) : null, launchRequestId: input.launchRequestId ?? null })
       .execute();
     return { id, ticket, expiresAt };
   }

@@ -25,6 +25,11 @@ export interface EndedSession {
   userId: string;
   secretId: string;
   username: string | null;
+  /** For the metrics: the protocol, the bytes relayed and the sealed recording (relative path), if any. */
+  protocol: string;
+  bytesIn: number;
+  bytesOut: number;
+  recording: string | null;
 }
 
 export interface SessionView {
@@ -141,7 +146,7 @@ export class Sessions {
         details: { secretId: plan.credential.secretId, secret: plan.credential.secretName, launcher: plan.launcher.name, protocol: plan.protocol, target: `${plan.target.host}:${plan.target.port}`, door: ctx.door, recorded: plan.launcher.record },
       },
     );
-    this.log.info({ sessionId: s.id, user: plan.user.username, secret: plan.credential.secretName, protocol: plan.protocol, clientIp: ctx.clientIp }, 'session started');
+    this.log.info({ sessionId: s.id, user: plan.user.username, secret: plan.credential.secretName, protocol: plan.protocol, clientIp: ctx.clientIp, door: ctx.door, ...(plan.launchRequestId ? { reqId: plan.launchRequestId } : {}) }, 'session started');
     return s;
   }
 
@@ -182,9 +187,9 @@ export class Sessions {
     const actor = { id: s.plan.user.id, name: s.plan.user.username, ip: s.clientIp };
     await this.audit.record(actor, { action: 'session.end', target: { type: 'session', id: s.id }, details: { reason, bytesIn: s.bytesIn, bytesOut: s.bytesOut, seconds: Math.round((Date.now() - s.startedAt) / 1000) } });
     if (s.recordingPath) await this.audit.record(SYSTEM, { action: 'recording.seal', target: { type: 'session', id: s.id }, details: { file: s.recordingPath, sha256: sha, format: s.ghrec ? `ghrec-${s.ghrec.header.format}` : 'asciicast-v2', ...(s.recordingError ? { incomplete: s.recordingError } : {}) } });
-    this.log.info({ sessionId: s.id, reason }, 'session ended');
+    this.log.info({ sessionId: s.id, reason, ...(s.plan.launchRequestId ? { reqId: s.plan.launchRequestId } : {}) }, 'session ended');
     for (const fn of this.endListeners) {
-      await fn({ id: s.id, userId: s.plan.user.id, secretId: s.plan.credential.secretId, username: s.plan.credential.username }).catch((e) => this.log.error({ sessionId: s.id, err: { message: (e as Error).message } }, 'a session-end listener failed'));
+      await fn({ id: s.id, userId: s.plan.user.id, secretId: s.plan.credential.secretId, username: s.plan.credential.username, protocol: s.plan.protocol, bytesIn: s.bytesIn, bytesOut: s.bytesOut, recording: s.recordingPath }).catch((e) => this.log.error({ sessionId: s.id, err: { message: (e as Error).message } }, 'a session-end listener failed'));
     }
   }
 

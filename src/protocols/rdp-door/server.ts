@@ -190,7 +190,7 @@ async function onConnection(sock: Socket, opts: RdpDoorOptions, secureContext: S
     }
     cleanup.push(() => client.destroy());
     if (terminated) return abandon('terminated');
-    log.info({ sessionId: h.id, user: h.plan.user.username, target: `${h.plan.target.host}:${h.plan.target.port}`, nla: target.selectedProtocol === 2 }, 'rdp session connected');
+    log.info({ sessionId: h.id, user: h.plan.user.username, target: `${h.plan.target.host}:${h.plan.target.port}`, nla: target.selectedProtocol === 2, ...(h.plan.launchRequestId ? { reqId: h.plan.launchRequestId } : {}) }, 'rdp session connected');
     const tap = opts.tap;
     relay = new RdpRelay({
       handle: h,

@@ -168,7 +168,7 @@ export async function serveBrowserRdp(stream: Duplex, o: BrowserRdpOptions): Pro
     const addr = target.socket.remoteAddress ?? '127.0.0.1';
     const serverAddr = `${addr.includes(':') ? `[${addr}]` : addr}:${target.socket.remotePort ?? h.plan.target.port}`;
     stream.write(encodeResponse({ x224: buildConnectionConfirm({ selectedProtocol: PROTOCOL.SSL, flags }), certChain: o.certChain, serverAddr }));
-    log.info({ sessionId: h.id, user: h.plan.user.username, target: `${h.plan.target.host}:${h.plan.target.port}`, nla: target.selectedProtocol === PROTOCOL.HYBRID, via: 'browser' }, 'rdp session connected');
+    log.info({ sessionId: h.id, user: h.plan.user.username, target: `${h.plan.target.host}:${h.plan.target.port}`, nla: target.selectedProtocol === PROTOCOL.HYBRID, via: 'browser', ...(h.plan.launchRequestId ? { reqId: h.plan.launchRequestId } : {}) }, 'rdp session connected');
     relay = new RdpRelay({
       handle: h,
       client: stream,

@@ -130,6 +130,8 @@ export class SshConnection {
         const h = await broker.redeem(name, { clientIp: ip, door: 'ssh' });
         if (this.clientGone) return void h.end('client disconnected').catch((err) => log.error({ err: { message: (err as Error).message } }, 'session end failed'));
         this.adopt(h);
+        // The launch's request id (reqId) follows the session into the door's log.
+        log.info({ sessionId: h.id, clientIp: ip, door: 'ssh', ...(h.plan.launchRequestId ? { reqId: h.plan.launchRequestId } : {}) }, 'ssh door: ticket accepted');
         ctx.accept();
       } catch (e) {
         if (!(e instanceof TicketRefused)) throw e;

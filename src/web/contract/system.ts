@@ -10,6 +10,12 @@ const settingProps = {
   lockoutThreshold: { type: 'integer', minimum: 0, maximum: 100 },
   lockoutMinutes: { type: 'integer', minimum: 1, maximum: 10080 },
   loginRateLimit: { type: 'integer', minimum: 0, maximum: 100000 },
+  loginRequestsPerIp: { type: 'integer', minimum: 0, maximum: 1000000 },
+  loginRequestsPerAccount: { type: 'integer', minimum: 0, maximum: 1000000 },
+  tokenRequestsPerIp: { type: 'integer', minimum: 0, maximum: 1000000 },
+  tokenRequestsPerAccount: { type: 'integer', minimum: 0, maximum: 1000000 },
+  ticketRequestsPerIp: { type: 'integer', minimum: 0, maximum: 1000000 },
+  ticketRequestsPerAccount: { type: 'integer', minimum: 0, maximum: 1000000 },
   loginRateWindowSeconds: { type: 'integer', minimum: 1, maximum: 86400 },
   loginAuditThreshold: { type: 'integer', minimum: 0, maximum: 100000 },
   loginTokenMinutes: { type: 'integer', minimum: 5, maximum: 43200 },
@@ -55,7 +61,8 @@ export const SETTING_NAMES = Object.keys(settingProps) as (keyof typeof settingP
 const settingValues = obj(settingProps);
 const check = body({ ok: bool, /** Why not: an errno code, `timeout` or `write_failed`. */ error: text }, ['ok']);
 export const healthSchema = obj({
-  status: { type: 'string', enum: ['ok', 'degraded'] },
+  /** draining: after SIGTERM the node takes no new sessions (docs/operations.md). */
+  status: { type: 'string', enum: ['ok', 'degraded', 'draining'] },
   version: text,
   database: { type: 'string', enum: ['sqlite', 'postgres'] },
   checks: body({

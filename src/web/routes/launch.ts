@@ -28,7 +28,7 @@ export const launchRoutes =
 
     const { launch } = api;
     addRoute(app, launch.launch, { config: { permission: 'launch', scope: 'launch' } })(async (req) => {
-      const r = await core.launching.launch(req.principal!, req.params.id, req.body.launcher, { clientIp: req.ip, bindIp: req.body.bindIp ?? false, ...(req.body.personalCredentialId ? { personalCredentialId: req.body.personalCredentialId } : {}), ...(req.body.consent !== undefined ? { consent: req.body.consent } : {}), ...(req.body.totp !== undefined ? { totp: req.body.totp } : {}), ...(req.body.accessLevel ? { accessLevel: req.body.accessLevel } : {}), ...displayOf(req.body) });
+      const r = await core.launching.launch(req.principal!, req.params.id, req.body.launcher, { clientIp: req.ip, requestId: req.id, bindIp: req.body.bindIp ?? false, ...(req.body.personalCredentialId ? { personalCredentialId: req.body.personalCredentialId } : {}), ...(req.body.consent !== undefined ? { consent: req.body.consent } : {}), ...(req.body.totp !== undefined ? { totp: req.body.totp } : {}), ...(req.body.accessLevel ? { accessLevel: req.body.accessLevel } : {}), ...displayOf(req.body) });
       const host = r.gateway.host || (await gatewayHost(req));
       const out: LaunchResponse = { ticket: r.ticket, expiresAt: r.expiresAt, launcher: r.launcher, consent: r.policyConsent ? { required: true, text: r.policyConsent.text, given: r.policyConsent.given } : await core.launching.consentFor(r.launcher.id) };
       if (r.launcher.protocol === 'ssh' || r.launcher.protocol === 'telnet') {

@@ -14,11 +14,13 @@ const { system } = api;
 export const systemRoutes =
   (core: Core): FastifyPluginAsync =>
   async (app) => {
-    // 200 {status:'ok'} or 503 {status:'degraded'} with the failing check: a node that cannot
+    // 200 {status:'ok'} or 503 {status:'degraded'} with the failing check (or 503 'draining'): a node that cannot
     // write its database or recordings refuses every session, so it must not look healthy.
     addRoute(app, system.health, { config: { auth: false } })(async (_req, reply) => {
       const h = await core.health.check();
-      return reply.code(h.status === 'ok' ? 200 : 503).send({ status: h.status, version: core.version, database: core.store.kind, checks: h.checks });
+      // A draining node (SIGTERM) answers 503 "draining", so load balancers send new connections elsewhere.
+      const status = core.launching.draining ? 'draining' : h.status;
+      return reply.code(status === 'ok' ? 200 : 503).send({ status, version: core.version, database: core.store.kind, checks: h.checks });
     });
 
     addRoute(app, system.settings, { config: { permission: 'administer' } })(async () => {

@@ -1,0 +1,119 @@
+// Request rate limits (issue 16 point 7): how many sign-in requests (API login, browser
+// sign-in, the SSH door's `user:secret` logins), OAuth2 token requests and ticket requests
+// (launches) one source address and one account may make per minute, whatever their
+// outcome. They sit beside the failed-sign-in limit of rate-limit.ts, which counts only
+// failures: these also brake a flood of right answers (a stolen client secret hammering
+// /oauth2/token, a script launching in a loop).
+//
+// One token bucket per (kind, address) and per (kind, account): a bucket holds up to the
+// per-minute limit and refills at that rate, so a burst of `limit` requests passes and then
+// one per 60/limit seconds. Past either bucket the request is refused with 429 rate_limited
+// and Retry-After (the seconds until the bucket holds a request again); a refused request
+// takes nothing from the other bucket. IPv6 sources count per /64 (sourceKey). Accounts are
+// keyed by what the request names: the user name typed (case-folded), the client id, the
+// launching user's id; so a flood naming someone else's account slows that account's sign-ins
+// for a minute at most, which is the price of a per-account limit (docs/operations.md).
+//
+// The audit trail stays bounded: a bucket's first refusal writes one `rate_limit.exceeded`
+// event and the refusals after it only count, until the bucket admits a request again, so
+// a source gets at most one event per `limit` requests. In memory, per node, bounded in size.
+import type { Actor, AuditService } from '../audit/service.js';
+import { AppError } from '../errors.js';
+import type { SettingsService, SettingValues } from '../settings.js';
+import { sourceKey } from './rate-limit.js';
+
+export type LimitKind = 'login' | 'token' | 'ticket';
+type Scope = 'ip' | 'account';
+
+/** The settings (requests per minute; 0 = no limit) of each kind and scope. */
+const SETTING: Record<LimitKind, Record<Scope, keyof SettingValues>> = {
+  login: { ip: 'loginRequestsPerIp', account: 'loginRequestsPerAccount' },
+  token: { ip: 'tokenRequestsPerIp', account: 'tokenRequestsPerAccount' },
+  ticket: { ip: 'ticketRequestsPerIp', account: 'ticketRequestsPerAccount' },
+};
+
+const WHAT: Record<LimitKind, string> = { login: 'sign-in requests', token: 'token requests', ticket: 'launch requests' };
+
+interface Bucket {
+  tokens: number;
+  at: number;
+  /** Refusing since the last admitted request: its first refusal has been audited. */
+  refusing: boolean;
+}
+
+export class RequestLimits {
+  private readonly buckets = new Map<string, Bucket>();
+  private observer: ((kind: LimitKind, scope: Scope) => void) | null = null;
+
+  constructor(
+    private readonly settings: SettingsService,
+    private readonly audit: AuditService,
+    private readonly maxBuckets = 20_000,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  /** Tells `fn` of every refusal (the metrics' gatehouse_rate_limited_total). */
+  observe(fn: (kind: LimitKind, scope: Scope) => void): void {
+    this.observer = fn;
+  }
+
+  /**
+   * Takes one request of `kind` from the source's and the account's buckets, or throws
+   * 429 rate_limited (with Retry-After) when either is empty. `actor` is who the audit
+   * event of a first refusal names.
+   */
+  async take(kind: LimitKind, ip: string | null, account: string | null, actor: Actor): Promise<void> {
+    const s = await this.settings.all();
+    const at = this.clock();
+    const checks: { scope: Scope; key: string; shown: string; limit: number }[] = [];
+    const ipLimit = s[SETTING[kind].ip] as number;
+    if (ipLimit > 0) checks.push({ scope: 'ip', key: `${kind} ip ${sourceKey(ip)}`, shown: sourceKey(ip), limit: ipLimit });
+    const acctLimit = s[SETTING[kind].account] as number;
+    if (acctLimit > 0 && account) checks.push({ scope: 'account', key: `${kind} account ${account.toLowerCase().slice(0, 256)}`, shown: account.slice(0, 64), limit: acctLimit });
+    const held = checks.map((c) => ({ ...c, bucket: this.bucket(c.key, c.limit, at) }));
+    for (const c of held) {
+      if (c.bucket.tokens >= 1) continue;
+      const perMs = c.limit / 60_000;
+      const retryAfterSeconds = Math.max(1, Math.ceil((1 - c.bucket.tokens) / perMs / 1000));
+      this.observer?.(kind, c.scope);
+      if (!c.bucket.refusing) {
+        c.bucket.refusing = true;
+        await this.audit.record(actor, {
+          action: 'rate_limit.exceeded',
+          outcome: 'failure',
+          details: { kind, scope: c.scope, [c.scope === 'ip' ? 'ip' : 'account']: c.shown, limitPerMinute: c.limit, note: `further refusals of this ${c.scope === 'ip' ? 'address' : 'account'} are not audited one by one until a request is admitted again` },
+        });
+      }
+      const whose = c.scope === 'ip' ? 'your address' : 'this account';
+      throw new AppError(429, 'rate_limited', `too many ${WHAT[kind]} from ${whose}; try again in ${retryAfterSeconds} s`, { retryAfterSeconds, fields: { retryAfter: retryAfterSeconds } });
+    }
+    for (const c of held) {
+      c.bucket.tokens -= 1;
+      c.bucket.refusing = false;
+    }
+  }
+
+  /** The bucket under `key`, refilled up to now (a new one is full). */
+  private bucket(key: string, limit: number, at: number): Bucket {
+    let b = this.buckets.get(key);
+    if (b) {
+      this.buckets.delete(key);
+      b.tokens = Math.min(limit, b.tokens + ((at - b.at) * limit) / 60_000);
+      b.at = at;
+    } else {
+      b = { tokens: limit, at, refusing: false };
+    }
+    // Most recently used last: the least recently used bucket is the first forgotten.
+    this.buckets.set(key, b);
+    if (this.buckets.size > this.maxBuckets) this.evict();
+    return b;
+  }
+
+  /** Forgets the least recently used buckets (a forgotten bucket comes back full: it only errs toward admitting). */
+  private evict(): void {
+    for (const key of this.buckets.keys()) {
+      if (this.buckets.size <= this.maxBuckets) break;
+      this.buckets.delete(key);
+    }
+  }
+}
