@@ -50,6 +50,8 @@ import { SignInGuard } from './identity/rate-limit.js';
 import { LdapDirectory } from './identity/directory-ldap/service.js';
 import { OidcProviders } from './identity/oidc/providers.js';
 import { OidcSignIn } from './identity/oidc/sign-in.js';
+import { AuditSinks } from './audit/streaming/sinks.js';
+import { AuditStreaming } from './audit/streaming/streamer.js';
 
 export interface Core {
   config: Config;
@@ -103,6 +105,9 @@ export interface Core {
   transient: TransientCredentials;
   /** The LDAP / Active Directory directory: bind sign-in, user and group sync (issue 15 point 2). */
   ldap: LdapDirectory;
+  /** Audit streaming (issue 16 point 6): the sinks and the streamer server.ts starts and drains at stop. */
+  auditSinks: AuditSinks;
+  auditStreaming: AuditStreaming;
   version: string;
 }
 
@@ -203,10 +208,12 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
     },
   });
   auth.usePasswordSource(ldap);
+  const auditSinks = new AuditSinks(store, dataKeys, audit);
+  const auditStreaming = new AuditStreaming(store, auditSinks, audit, sessions.node, log);
   await dir.seedBuiltinRoles();
   await templates.seedBuiltins();
   await launchers.seedBuiltins();
-  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, sshKeys, checkouts, launching, policies, accessRequests, accessGate, stepUp, notifier, targetAccounts, rotation, heartbeat, accessLevels, jit, health, webservices, openpsm, logonTickets, transient, ldap, oidc, version: VERSION };
+  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, sshKeys, checkouts, launching, policies, accessRequests, accessGate, stepUp, notifier, targetAccounts, rotation, heartbeat, accessLevels, jit, health, webservices, openpsm, logonTickets, transient, ldap, oidc, auditSinks, auditStreaming, version: VERSION };
 }
 
 /** Creates the first administrator when the directory is empty. Returns the password only when it was generated. */

@@ -24,6 +24,7 @@ import type { WebRdpDoor } from '../../protocols/rdp-web/door.js';
 import { sharingRoutes } from './sharing.js';
 import { ldapDirectoryRoutes } from './ldap-directory.js';
 import { oidcRoutes } from './oidc.js';
+import { auditSinkRoutes } from './audit-sinks.js';
 
 export interface DoorInfo {
   sshHostKeys: string[];
@@ -40,6 +41,7 @@ export const routes =
     await app.register(vaultRoutes(core), { prefix: '/api/v1' });
     await app.register(checkoutRoutes(core), { prefix: '/api/v1' });
     await app.register(auditRoutes(core), { prefix: '/api/v1' });
+    await app.register(auditSinkRoutes(core), { prefix: '/api/v1' });
     await app.register(launcherRoutes(core), { prefix: '/api/v1' });
     await app.register(launchRoutes(core, doors), { prefix: '/api/v1' });
     await app.register(sessionRoutes(core), { prefix: '/api/v1' });

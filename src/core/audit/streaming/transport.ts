@@ -1,0 +1,11 @@
+// What the streamer asks of a sink's connection: send a batch (resolve only once it was handed
+// over: written to the socket for syslog, a 2xx answer for a webhook) and close.
+import type { StreamedEvent } from './event.js';
+
+export interface SinkTransport {
+  send(events: StreamedEvent[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A delivery failure with a message fit for the sink's status (no secret, no stack). */
+export class DeliveryError extends Error {}
