@@ -133,7 +133,8 @@ export class AuditStreaming {
     // Sinks enabled but not yet running (e.g. one created a moment ago) get their drain too.
     await this.reconcile(true);
     this.wake('control');
-    await Promise.allSettled([...this.loops.values()]);
+    // (A reconcile that was under way when stop came may still add a loop: wait for those too.)
+    while (this.loops.size) await Promise.allSettled([...this.loops.values()]);
     this.running = false;
   }
 
@@ -235,7 +236,7 @@ export class AuditStreaming {
           .where('cursor', '=', cursor)
           .executeTakeFirst();
         if (Number(res.numUpdatedRows) !== 1) {
-          this.log.error({ sink: r.name, seq: last }, 'audit streaming: the sink was taken over while delivering; its events up to here may reach the receiver twice');
+          this.log.error({ sink: r.name, seq: last }, 'audit streaming: the sink was deleted or taken over by another node while delivering; this batch may reach the receiver twice');
           return;
         }
       }
