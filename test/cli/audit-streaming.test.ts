@@ -16,7 +16,8 @@ import { streamedHashOk, type StreamedEvent } from '../../src/core/audit/streami
 import { SD_ID } from '../../src/core/audit/streaming/syslog-format.js';
 import { makePki, SyslogReceiver, until, WebhookReceiver, type Pki } from '../support/audit-receivers.js';
 import { Rsyslog } from '../support/rsyslog.js';
-import { api, apiLogin, freshPgDatabase, killAll, removeTempDirs, Server, serverEnv, tempDir } from './support.js';
+import { writeFileSync } from 'node:fs';
+import { api, apiLogin, cleanEnv, freePort, freshPgDatabase, killAll, ok as cliOk, removeTempDirs, runCli, Server, serverEnv, tempDir } from './support.js';
 
 const T = { timeout: 240_000 };
 const PASSWORD = 'stream-Admin-Password-1';
@@ -263,6 +264,34 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         } finally {
           await second.stop('SIGTERM');
         }
+      });
+    }
+
+    if (kind === 'sqlite') {
+      it('the CLI lists the sinks, adds a webhook with its key from standard input, disables and removes it', T, async () => {
+        const dir = tempDir();
+        const cliEnv = cleanEnv({ GATEHOUSE_CLI_STATE: join(dir, 'cli.json') });
+        const cli = (args: string[], input?: string) => runCli(args, { env: cliEnv, input });
+        cliOk(await cli(['login', '--url', server.url, '-u', 'admin', '--password-stdin'], PASSWORD), 'login');
+        const list = await cli(['audit', 'sinks', 'list']);
+        cliOk(list, 'audit sinks list');
+        assert.match(list.stdout, /^siem-tcp\tsyslog\ttcp:\/\/127\.0\.0\.1:\d+\tenabled\t\d+\/\d+\tok$/m);
+        assert.match(list.stdout, /^siem-hook\twebhook\thttps:\/\/127\.0\.0\.1:\d+\/audit\tenabled\t/m);
+        writeFileSync(join(dir, 'ca.pem'), pki.caPem);
+        const key = `cli-${randomBytes(16).toString('hex')}`;
+        const add = await cli(['audit', 'sinks', 'add-webhook', 'cli-hook', '--url', `https://127.0.0.1:${await freePort()}/nobody-here`, '--ca', join(dir, 'ca.pem'), '--from-now'], key + '\n');
+        cliOk(add, 'add-webhook');
+        assert.match(add.stdout, /^cli-hook\twebhook\t/);
+        assert.ok(!add.stdout.includes(key) && !add.stderr.includes(key));
+        const made = (await call('GET', '/api/v1/audit-sinks')).json().items.find((x: { name: string }) => x.name === 'cli-hook');
+        assert.deepEqual([made.hasHmacKey, made.hasCa], [true, true]);
+        cliOk(await cli(['audit', 'sinks', 'disable', 'cli-hook']), 'disable');
+        assert.equal((await call('GET', `/api/v1/audit-sinks/${made.id}`)).json().enabled, false);
+        cliOk(await cli(['audit', 'sinks', 'remove', 'cli-hook']), 'remove');
+        assert.equal((await call('GET', `/api/v1/audit-sinks/${made.id}`)).status, 404);
+        const missing = await cli(['audit', 'sinks', 'disable', 'no-such-sink']);
+        assert.notEqual(missing.code, 0);
+        assert.match(missing.stderr, /no audit sink named "no-such-sink"/);
       });
     }
 
