@@ -82,6 +82,13 @@ const allowedTypes = (s: Schema): string[] => {
   const t = s.type ? [s.type].flat() : s.anyOf ? s.anyOf.flatMap((x) => (x.type ? [x.type].flat() : [])) : [];
   return s.nullable ? [...t, 'null'] : t;
 };
+/** A string the pattern refuses (the first candidate it does not match), for the "not matching its pattern" case. */
+const notMatching = (pattern: string): string => {
+  const re = new RegExp(pattern);
+  const v = ['abcdef', 'Not A Valid Value!', ' ', '../..', '%00'].find((c) => !re.test(c));
+  assert.ok(v !== undefined, `no candidate breaks the pattern ${pattern}: add one`);
+  return v;
+};
 /** Values of the wrong JSON type for a schema: a number for a string, a string for a boolean, … */
 const wrongTypes = (s: Schema): unknown[] => {
   const ok = allowedTypes(s);
@@ -111,7 +118,7 @@ function bodyMutations(schema: Schema, base: Json): Mutation[] {
     if (s.maxLength !== undefined && allowedTypes(s).includes('string')) out.push({ name: `"${k}" longer than ${s.maxLength}`, body: withProp(k, 'x'.repeat(s.maxLength + 1)), mention: k });
     if (s.minLength) out.push({ name: `"${k}" empty`, body: withProp(k, ''), mention: k });
     if (s.enum) out.push({ name: `"${k}" not one of its choices`, body: withProp(k, 'not-a-valid-choice'), mention: k });
-    if (s.pattern) out.push({ name: `"${k}" not matching its pattern`, body: withProp(k, 'abcdef'), mention: k });
+    if (s.pattern) out.push({ name: `"${k}" not matching its pattern`, body: withProp(k, notMatching(s.pattern)), mention: k });
     if (s.maximum !== undefined) out.push({ name: `"${k}" above its maximum`, body: withProp(k, s.maximum + 1), mention: k });
     if (s.minimum !== undefined) out.push({ name: `"${k}" below its minimum`, body: withProp(k, s.minimum - 1), mention: k });
     if (allowedTypes(s).includes('array') && s.items) {
@@ -415,7 +422,7 @@ const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
     'POST /api/v1/users/:id/unlock': {},
     'POST /api/v1/users/:id/totp/reset': {},
     'POST /api/v1/users/:id/client-credentials': { extra: [{ name: 'not an application account', url: `/api/v1/users/${fx.userId}/client-credentials`, expect: 400, code: 'not_application_account' }] },
-    'GET /api/v1/auth/providers': { public: true },
+    'GET /api/v1/auth/providers': { public: true, extra: [{ name: 'junk query is ignored', url: '/api/v1/auth/providers?x=%3Cscript%3E&y=' + 'z'.repeat(4 * KIB), expect: 200 }] },
     'POST /api/v1/auth/oidc/cli-token': { public: true, body: { code: 'not-a-code', verifier: 'not-the-verifier' } },
     'GET /api/v1/oidc-providers': {},
     'POST /api/v1/oidc-providers': {
