@@ -635,6 +635,8 @@ export interface AuditSinksTable {
   secretSealed: string | null;
   /** seq of the last audit event the receiver took (0: none yet). */
   cursor: number;
+  /** seq of the last signed checkpoint sent (0: none yet). */
+  checkpointCursor: number;
   delivered: number;
   lastDeliveredAt: number | null;
   /** Failed deliveries in a row (the backoff's exponent); 0 after a success. */

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { streamedHashOk, type StreamedEvent } from '../../src/core/audit/streaming/event.js';
+import { streamedHashOk, type StreamedCheckpoint, type StreamedEvent } from '../../src/core/audit/streaming/event.js';
 import { SD_ID } from '../../src/core/audit/streaming/syslog-format.js';
 import { makePki, SyslogReceiver, until, WebhookReceiver, type Pki } from '../support/audit-receivers.js';
 import { Rsyslog } from '../support/rsyslog.js';
@@ -53,6 +53,21 @@ function assertExactlyOnce(got: StreamedEvent[], want: { seq: number; hash: stri
     assert.ok(streamedHashOk(e), `${who}: event ${e.seq} hashes to its hash`);
     if (i > 0) assert.equal(e.prevHash, got[i - 1]!.hash, `${who}: event ${e.seq} links to the one before`);
   }
+}
+
+/**
+ * The checkpoints a receiver got: each once, in order, after the event it signs (so the copy
+ * has that event with that hash), and every one an anchor the server's chain still holds.
+ */
+async function assertCheckpoints(cps: StreamedCheckpoint[], events: StreamedEvent[], url: string, token: string, who: string): Promise<void> {
+  assert.ok(cps.length >= 1, `${who}: signed checkpoints streamed`);
+  const seqs = cps.map((c) => c.seq);
+  assert.deepEqual(seqs, [...new Set(seqs)].sort((a, b) => a - b), `${who}: each checkpoint once, in order`);
+  const bySeq = new Map(events.map((e) => [e.seq, e]));
+  for (const c of cps) assert.equal(bySeq.get(c.seq)?.hash, c.hash, `${who}: checkpoint ${c.seq} signs the hash the copy holds`);
+  const r = await api(url, 'POST', '/api/v1/audit/verify', { token, body: { anchors: cps.slice(-100) } });
+  assert.equal(r.status, 200, r.body);
+  assert.equal(r.json().ok, true, `${who}: the streamed checkpoints verify as anchors: ${r.body}`);
 }
 
 for (const kind of ['sqlite', 'postgres'] as const) {
@@ -199,6 +214,9 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       assertExactlyOnce(hook.events, want, 'webhook');
       assert.equal(hook.badSignatures, 0);
       assert.ok(plain.connections >= 2 && secure.connections >= 2, 'a new connection after the restart');
+      // The signed checkpoints came along: the one signed at the stop is in the syslog copies.
+      for (const [who, r] of [['tcp syslog', plain], ['tls syslog', secure], ['webhook', hook]] as const) await assertCheckpoints(r.checkpoints, r.events, server.url, token, who);
+      assert.ok(plain.checkpoints.some((c) => c.seq === stoppedAt), 'the checkpoint of the stop went out before it');
     });
 
     it('after a kill -9 nothing is lost; an event sent twice is the same copy', T, async () => {
@@ -251,7 +269,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
           const tokenB = await apiLogin(second.url, 'admin', PASSWORD);
           for (let i = 0; i < 3; i++) {
             await makeEvents(1, `f${i}`);
-            const r = await api(second.url, 'POST', '/api/v1/users', { token: tokenB, body: { username: `u-b-${i}`, password: `pw-b-${i}-long-enough`, roles: ['user'] } });
+            const r = await api(second.url, 'POST', '/api/v1/users', { token: tokenB, body: { username: `node-b-${i}`, password: `pw-node-b-${i}-long-enough`, roles: ['user'] } });
             assert.equal(r.status, 201, r.body);
           }
           await caughtUp('siem-tcp', 'siem-tls', 'siem-hook');

@@ -10,7 +10,7 @@ import { createServer as createNetServer, type Server as NetServer, type Socket 
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { StreamedEvent } from '../../src/core/audit/streaming/event.js';
+import type { StreamedCheckpoint, StreamedEvent } from '../../src/core/audit/streaming/event.js';
 import { verifyWebhookSignature } from '../../src/core/audit/streaming/webhook-signature.js';
 
 export interface Pki {
@@ -117,8 +117,14 @@ export class SyslogReceiver {
     return r;
   }
 
+  /** The audit events (checkpoint messages left out). */
   get events(): StreamedEvent[] {
-    return this.messages.map((m) => m.event);
+    return this.messages.filter((m) => !('checkpointSeq' in m.sd)).map((m) => m.event);
+  }
+
+  /** The signed checkpoints (MSGID audit.checkpoint, SD param checkpointSeq). */
+  get checkpoints(): StreamedCheckpoint[] {
+    return this.messages.filter((m) => 'checkpointSeq' in m.sd).map((m) => m.event as unknown as StreamedCheckpoint);
   }
 
   async close(): Promise<void> {
@@ -131,6 +137,7 @@ export interface WebhookDelivery {
   delivery: string;
   sink: string;
   events: StreamedEvent[];
+  checkpoints: StreamedCheckpoint[];
 }
 
 /** An HTTPS webhook receiver on 127.0.0.1 checking the HMAC signature of every delivery. */
@@ -166,8 +173,8 @@ export class WebhookReceiver {
           if (r.failNext > 0) r.failNext--;
           return answer(503);
         }
-        const parsed = JSON.parse(body.toString('utf8')) as { sink: string; events: StreamedEvent[] };
-        r.deliveries.push({ delivery: String(req.headers['x-gatehouse-delivery']), sink: parsed.sink, events: parsed.events });
+        const parsed = JSON.parse(body.toString('utf8')) as { sink: string; events: StreamedEvent[]; checkpoints: StreamedCheckpoint[] };
+        r.deliveries.push({ delivery: String(req.headers['x-gatehouse-delivery']), sink: parsed.sink, events: parsed.events, checkpoints: parsed.checkpoints });
         answer(200);
       });
     });
@@ -182,6 +189,10 @@ export class WebhookReceiver {
 
   get events(): StreamedEvent[] {
     return this.deliveries.flatMap((d) => d.events);
+  }
+
+  get checkpoints(): StreamedCheckpoint[] {
+    return this.deliveries.flatMap((d) => d.checkpoints);
   }
 
   async close(): Promise<void> {

@@ -52,8 +52,12 @@ export class Rsyslog {
     return new Rsyslog(proc, dir, port);
   }
 
-  /** What rsyslog parsed and wrote so far. */
+  /** What rsyslog parsed and wrote so far (audit events; checkpoint messages left out). */
   lines(): RsyslogLine[] {
+    return this.all().filter((l) => l.msgId !== 'audit.checkpoint');
+  }
+
+  all(): RsyslogLine[] {
     const f = join(this.dir, 'audit.log');
     if (!existsSync(f)) return [];
     return readFileSync(f, 'utf8')

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { eventHash, GENESIS } from '../../src/core/audit/chain.js';
 import { backoffMs } from '../../src/core/audit/streaming/config.js';
 import { streamedHashOk, type StreamedEvent } from '../../src/core/audit/streaming/event.js';
-import { headerField, octetFrame, sdValue, syslogFrames, syslogMessage } from '../../src/core/audit/streaming/syslog-format.js';
+import { headerField, octetFrame, sdValue, syslogCheckpointMessage, syslogFrames, syslogMessage } from '../../src/core/audit/streaming/syslog-format.js';
 import { verifyWebhookSignature, webhookSignature } from '../../src/core/audit/streaming/webhook-signature.js';
 import { parseSyslog } from '../support/audit-receivers.js';
 
@@ -48,6 +48,16 @@ describe('audit streaming: syslog messages', () => {
       rest = rest.subarray(sp + 1 + len);
     }
     assert.deepEqual(msgs.map((m) => parseSyslog(m).event.actorName), ['zoë', 'ünïcode']);
+  });
+
+  it('writes a signed checkpoint as MSGID audit.checkpoint with checkpointSeq, after the events of its batch', () => {
+    const e = event();
+    const cp = { format: 'gatehouse-audit-checkpoint/1', seq: 1, hash: e.hash, ts: '2026-12-04T18:00:01.000Z', keyId: 'k1', fingerprint: null, signature: 'c2ln' } as never;
+    const m = parseSyslog(syslogCheckpointMessage(cp, { facility: 13, hostname: 'h' }));
+    assert.deepEqual([m.msgId, m.sd.checkpointSeq, m.sd.hash, m.sd.keyId, m.timestamp], ['audit.checkpoint', '1', e.hash, 'k1', '2026-12-04T18:00:01.000Z']);
+    assert.deepEqual(m.event, cp);
+    const frames = syslogFrames([e], { facility: 13, hostname: 'h' }, [cp]).toString('utf8');
+    assert.ok(frames.indexOf('audit.checkpoint') > frames.indexOf('auth.login'));
   });
 
   it('a copy edited on the way no longer hashes to its hash', () => {

@@ -7,7 +7,8 @@ import type { Kysely } from 'kysely';
 //   presents) is one JSON object sealed under the sink's own data key, never answered.
 //   The outbox is the audit chain itself: `cursor` is the seq of the last event the receiver
 //   acknowledged (advanced only after delivery), so nothing is lost across a restart and
-//   delivery resumes in chain order. `attempts`/`next_attempt_at` keep the retry backoff across
+//   delivery resumes in chain order. `checkpoint_cursor`: the seq of the last signed checkpoint
+//   sent (each goes after the event it signs), so the SIEM holds anchors for its copy. `attempts`/`next_attempt_at` keep the retry backoff across
 //   restarts. `lease_node`/`lease_until`: the one node of a cluster that delivers this sink.
 // No foreign keys (like the other late migrations).
 export async function up(db: Kysely<unknown>): Promise<void> {
@@ -21,6 +22,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('secret_data_key_id', 'text')
     .addColumn('secret_sealed', 'text')
     .addColumn('cursor', 'bigint', (c) => c.notNull())
+    .addColumn('checkpoint_cursor', 'bigint', (c) => c.notNull().defaultTo(0))
     .addColumn('delivered', 'bigint', (c) => c.notNull().defaultTo(0))
     .addColumn('last_delivered_at', 'bigint')
     .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))

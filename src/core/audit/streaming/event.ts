@@ -4,6 +4,10 @@
 // prevHash is the hash of the event before it (docs/operations.md#audit-streaming).
 import type { AuditEventRow } from '../../../store/schema.js';
 import { eventHash } from '../chain.js';
+import type { ExportedCheckpoint } from '../pinning.js';
+
+/** A signed checkpoint as streamed: the export format `gatehouse audit checkpoint export` writes (an anchor for `audit verify`). */
+export type StreamedCheckpoint = ExportedCheckpoint;
 
 export interface StreamedEvent {
   seq: number;

@@ -146,7 +146,7 @@ export class AuditSinks {
     const cursor = input.startAt === 'now' ? await this.head() : 0;
     await this.db
       .insertInto('auditSinks')
-      .values({ id, name: input.name, kind: input.kind, enabled: flag(input.enabled ?? true), config: JSON.stringify(cfg), secretDataKeyId: sealed?.dataKeyId ?? null, secretSealed: sealed?.sealed ?? null, cursor, delivered: 0, lastDeliveredAt: null, attempts: 0, nextAttemptAt: 0, lastError: null, lastErrorAt: null, leaseNode: null, leaseUntil: 0, createdAt: t, updatedAt: t })
+      .values({ id, name: input.name, kind: input.kind, enabled: flag(input.enabled ?? true), config: JSON.stringify(cfg), secretDataKeyId: sealed?.dataKeyId ?? null, secretSealed: sealed?.sealed ?? null, cursor, checkpointCursor: cursor, delivered: 0, lastDeliveredAt: null, attempts: 0, nextAttemptAt: 0, lastError: null, lastErrorAt: null, leaseNode: null, leaseUntil: 0, createdAt: t, updatedAt: t })
       .execute();
     const view = await this.get(id);
     await this.audit.record(actor, { action: 'audit.sink_create', target: { type: 'audit_sink', id }, details: { ...auditDetails(view), startAt: input.startAt ?? 'beginning', cursor } });

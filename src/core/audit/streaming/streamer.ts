@@ -19,7 +19,9 @@ import type { Logger } from 'pino';
 import type { Store } from '../../../store/db.js';
 import type { AuditService } from '../service.js';
 import { backoffMs, type SinkConfig } from './config.js';
-import { streamedEvent } from './event.js';
+import { exportCheckpoint } from '../pinning.js';
+import { fingerprintOf } from '../signer.js';
+import { streamedEvent, type StreamedCheckpoint } from './event.js';
 import type { AuditSinks, SinkRow } from './sinks.js';
 import { SyslogTransport } from './syslog-transport.js';
 import { DeliveryError, type SinkTransport } from './transport.js';
@@ -71,6 +73,8 @@ class Waker {
 export class AuditStreaming {
   private readonly loops = new Map<string, Promise<void>>();
   private readonly wakers = new Set<Waker>();
+  /** Audit signing key id → fingerprint (null: key not recorded), for streamed checkpoints. */
+  private readonly fingerprints = new Map<string, string | null>();
   private timer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | null = null;
   private running = false;
@@ -160,6 +164,24 @@ export class AuditStreaming {
     return r.kind === 'syslog' ? new SyslogTransport(c, secrets, { facility: c.facility, hostname: c.hostname ?? hostname() }) : new WebhookTransport(r.id, r.name, c, secrets);
   }
 
+  /** Checkpoints with after < seq <= upTo, in the export format (with the signing key's fingerprint when its key is recorded). */
+  private async checkpointsBetween(after: number, upTo: number): Promise<StreamedCheckpoint[]> {
+    if (upTo <= after) return [];
+    const rows = await this.db.selectFrom('auditCheckpoints').select(['seq', 'hash', 'signature', 'keyId', 'createdAt']).where('seq', '>', after).where('seq', '<=', upTo).orderBy('seq').limit(100).execute();
+    const out: StreamedCheckpoint[] = [];
+    for (const cp of rows) {
+      let fp = this.fingerprints.get(cp.keyId);
+      if (fp === undefined) {
+        const k = await this.db.selectFrom('meta').select('value').where('key', '=', `audit_key:${cp.keyId}`).executeTakeFirst();
+        fp = k ? fingerprintOf(k.value) : null;
+        this.fingerprints.set(cp.keyId, fp);
+      }
+      const e = exportCheckpoint({ ...cp, seq: Number(cp.seq), createdAt: Number(cp.createdAt) }, null);
+      out.push({ ...e, fingerprint: fp });
+    }
+    return out;
+  }
+
   /** Takes or renews the sink's lease; false when another node holds it. */
   private async claim(id: string): Promise<boolean> {
     const t = Date.now();
@@ -205,8 +227,12 @@ export class AuditStreaming {
           continue;
         }
         const cursor = Number(r.cursor);
+        const cpCursor = Number(r.checkpointCursor);
         const rows = await this.db.selectFrom('auditEvents').selectAll().where('seq', '>', cursor).orderBy('seq').limit(c.batchSize).execute();
-        if (!rows.length) {
+        const upTo = rows.length ? Number(rows[rows.length - 1]!.seq) : cursor;
+        // The signed checkpoints of the chain up to the last event of this batch, after their events.
+        const checkpoints = await this.checkpointsBetween(cpCursor, upTo);
+        if (!rows.length && !checkpoints.length) {
           if (this.stopping) return;
           await waker.wait(this.pollMs, ['events', 'control']);
           continue;
@@ -214,7 +240,7 @@ export class AuditStreaming {
         const events = rows.map(streamedEvent);
         try {
           transport ??= this.transportFor(r, c, await this.sinks.secrets(r));
-          await transport.send(events);
+          await transport.send(events, checkpoints);
         } catch (err) {
           const message = err instanceof DeliveryError ? err.message : `delivery failed: ${(err as Error).message}`;
           await transport?.close().catch(() => undefined);
@@ -222,18 +248,19 @@ export class AuditStreaming {
           const attempts = r.attempts + 1;
           const t = Date.now();
           await this.db.updateTable('auditSinks').set({ attempts, nextAttemptAt: t + backoffMs(c, attempts), lastError: message.slice(0, 500), lastErrorAt: t }).where('id', '=', id).where('leaseNode', '=', this.node).execute();
-          this.log.warn({ sink: r.name, attempts, seq: events[0]!.seq }, `audit streaming: ${message}; retrying with backoff`);
+          this.log.warn({ sink: r.name, attempts, seq: events[0]?.seq ?? null }, `audit streaming: ${message}; retrying with backoff`);
           if (this.stopping) return;
           continue;
         }
-        const last = events[events.length - 1]!.seq;
+        const last = upTo;
         const t = Date.now();
         const res = await this.db
           .updateTable('auditSinks')
-          .set((eb) => ({ cursor: last, delivered: eb('delivered', '+', events.length), lastDeliveredAt: t, attempts: 0, nextAttemptAt: 0, leaseUntil: t + this.leaseMs }))
+          .set((eb) => ({ cursor: last, checkpointCursor: checkpoints.length ? checkpoints[checkpoints.length - 1]!.seq : cpCursor, delivered: eb('delivered', '+', events.length), lastDeliveredAt: t, attempts: 0, nextAttemptAt: 0, leaseUntil: t + this.leaseMs }))
           .where('id', '=', id)
           .where('leaseNode', '=', this.node)
           .where('cursor', '=', cursor)
+          .where('checkpointCursor', '=', cpCursor)
           .executeTakeFirst();
         if (Number(res.numUpdatedRows) !== 1) {
           this.log.error({ sink: r.name, seq: last }, 'audit streaming: the sink was deleted or taken over by another node while delivering; this batch may reach the receiver twice');

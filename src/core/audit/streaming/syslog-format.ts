@@ -7,7 +7,7 @@
 // is the whole event (event.ts) as JSON in UTF-8 after a byte order mark, as RFC 5424 asks.
 // 32473 is the private enterprise number RFC 5612 reserves for documentation: the SD-ID is
 // "gatehouse@32473" until the project registers its own.
-import type { StreamedEvent } from './event.js';
+import type { StreamedCheckpoint, StreamedEvent } from './event.js';
 
 export const SD_ID = 'gatehouse@32473';
 const BOM = '\ufeff';
@@ -37,12 +37,18 @@ export function syslogMessage(e: StreamedEvent, h: SyslogHeader): string {
   return `<${pri}>1 ${time} ${headerField(h.hostname, 255)} ${headerField(h.appName ?? 'gatehouse', 48)} - ${headerField(e.action, 32)} ${sd} ${BOM}${JSON.stringify(e)}`;
 }
 
+/** A signed checkpoint: MSGID "audit.checkpoint", its seq, hash and key in the structured data, the exported checkpoint as the message. */
+export function syslogCheckpointMessage(cp: StreamedCheckpoint, h: SyslogHeader): string {
+  const sd = `[${SD_ID} checkpointSeq="${cp.seq}" hash="${sdValue(cp.hash)}" keyId="${sdValue(cp.keyId)}"]`;
+  return `<${h.facility * 8 + SEVERITY.notice}>1 ${cp.ts} ${headerField(h.hostname, 255)} ${headerField(h.appName ?? 'gatehouse', 48)} - audit.checkpoint ${sd} ${BOM}${JSON.stringify(cp)}`;
+}
+
 /** Octet counting: "MSG-LEN SP SYSLOG-MSG", the length in bytes of the UTF-8 message. */
 export function octetFrame(message: string): Buffer {
   const body = Buffer.from(message, 'utf8');
   return Buffer.concat([Buffer.from(`${body.length} `, 'ascii'), body]);
 }
 
-export function syslogFrames(events: StreamedEvent[], h: SyslogHeader): Buffer {
-  return Buffer.concat(events.map((e) => octetFrame(syslogMessage(e, h))));
+export function syslogFrames(events: StreamedEvent[], h: SyslogHeader, checkpoints: StreamedCheckpoint[] = []): Buffer {
+  return Buffer.concat([...events.map((e) => octetFrame(syslogMessage(e, h))), ...checkpoints.map((c) => octetFrame(syslogCheckpointMessage(c, h)))]);
 }

@@ -4,7 +4,7 @@
 // connection the receiver has ended or broken is never written to again: it is replaced first.
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import type { StreamedEvent } from './event.js';
+import type { StreamedCheckpoint, StreamedEvent } from './event.js';
 import type { SinkConfig, SinkSecrets } from './config.js';
 import { syslogFrames, type SyslogHeader } from './syslog-format.js';
 import { DeliveryError, type SinkTransport } from './transport.js';
@@ -54,13 +54,13 @@ export class SyslogTransport implements SinkTransport {
     });
   }
 
-  async send(events: StreamedEvent[]): Promise<void> {
+  async send(events: StreamedEvent[], checkpoints: StreamedCheckpoint[]): Promise<void> {
     if (this.sock && this.broken) {
       this.sock.destroy();
       this.sock = null;
     }
     const s = (this.sock ??= await this.connect());
-    const frames = syslogFrames(events, this.header);
+    const frames = syslogFrames(events, this.header, checkpoints);
     await new Promise<void>((resolve, reject) => {
       const onClose = () => reject(new DeliveryError(`syslog connection lost: ${this.broken ?? 'closed'}`));
       s.once('close', onClose);

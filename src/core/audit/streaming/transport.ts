@@ -1,9 +1,10 @@
 // What the streamer asks of a sink's connection: send a batch (resolve only once it was handed
 // over: written to the socket for syslog, a 2xx answer for a webhook) and close.
-import type { StreamedEvent } from './event.js';
+import type { StreamedCheckpoint, StreamedEvent } from './event.js';
 
 export interface SinkTransport {
-  send(events: StreamedEvent[]): Promise<void>;
+  /** Events in chain order, then the checkpoints signing some of them (each after the event it signs). */
+  send(events: StreamedEvent[], checkpoints: StreamedCheckpoint[]): Promise<void>;
   close(): Promise<void>;
 }
 

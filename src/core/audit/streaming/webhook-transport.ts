@@ -1,10 +1,11 @@
 // The webhook sink's pump: one POST per batch, {"sink": name, "events": [...]}, signed with the
 // sink's HMAC key (webhook-signature.ts). Delivered means a 2xx answer; anything else (another
 // status, no answer within the timeout, a refused connection or certificate) is a failure the
-// streamer retries with backoff. Redirects are not followed. Connections are kept alive.
+// streamer retries with backoff. The body also carries the signed checkpoints of this stretch
+// of the chain ({"checkpoints": [...]}, each after the event it signs). Redirects are not followed. Connections are kept alive.
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import type { StreamedEvent } from './event.js';
+import type { StreamedCheckpoint, StreamedEvent } from './event.js';
 import type { SinkConfig, SinkSecrets } from './config.js';
 import { DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, webhookSignature } from './webhook-signature.js';
 import { DeliveryError, type SinkTransport } from './transport.js';
@@ -32,11 +33,12 @@ export class WebhookTransport implements SinkTransport {
         : new HttpAgent({ keepAlive: true, maxSockets: 1 });
   }
 
-  send(events: StreamedEvent[]): Promise<void> {
-    const body = JSON.stringify({ sink: this.sinkName, events });
+  send(events: StreamedEvent[], checkpoints: StreamedCheckpoint[]): Promise<void> {
+    const body = JSON.stringify({ sink: this.sinkName, events, checkpoints });
     const ts = Math.floor(Date.now() / 1000);
-    const first = events[0]!.seq;
-    const last = events[events.length - 1]!.seq;
+    const first = events[0]?.seq;
+    const last = events.at(-1)?.seq;
+    const cpRange = checkpoints.length ? `cp${checkpoints[0]!.seq}-${checkpoints.at(-1)!.seq}` : '';
     const request = this.url.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise((resolve, reject) => {
       const req = request(
@@ -52,7 +54,7 @@ export class WebhookTransport implements SinkTransport {
             [TIMESTAMP_HEADER]: String(ts),
             [SIGNATURE_HEADER]: webhookSignature(this.secrets.hmacKey!, ts, body),
             // The same events always go out under the same delivery id (receivers may deduplicate on it).
-            [DELIVERY_HEADER]: `${this.sinkId}:${first}-${last}`,
+            [DELIVERY_HEADER]: `${this.sinkId}:${first !== undefined ? `${first}-${last}` : ''}${first !== undefined && cpRange ? ',' : ''}${cpRange}`,
           },
         },
         (res) => {
