@@ -6,12 +6,12 @@
 # xwd/xclock/xsetroot to draw and capture them, xdotool to type into the client; the outside
 # scanners ssh-audit and testssl.sh, and the other stock SSH clients (PuTTY's plink, paramiko,
 # asyncssh) the door must keep serving; chattr (e2fsprogs) and prlimit (util-linux) for the
-# resilience tests; rdesktop to present a ticket the wrong way; OpenLDAP's slapd and ldap-utils
+# resilience tests; rdesktop to present a ticket the wrong way; rsyslog as a real syslog receiver of audit streaming; OpenLDAP's slapd and ldap-utils
 # for the directory targets (rotation, JIT entries, groups). Idempotent.
 set -euo pipefail
 PKGS=(postgresql openssh-server openssh-client inetutils-telnetd asciinema chromium firefox-esr fonts-dejavu-core
   xrdp tigervnc-standalone-server xvfb freerdp2-x11 freerdp2-shadow-x11 winpr-utils x11-apps x11-xserver-utils xdotool openssl ffmpeg
-  slapd ldap-utils ssh-audit testssl.sh putty-tools python3-paramiko python3-asyncssh e2fsprogs util-linux rdesktop sudo)
+  slapd ldap-utils ssh-audit testssl.sh putty-tools python3-paramiko python3-asyncssh e2fsprogs util-linux rdesktop sudo rsyslog)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -154,6 +154,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     announce(`gatehouse: metrics on http://${config.metricsListen.host.includes(':') ? `[${config.metricsListen.host}]` : config.metricsListen.host}:${metricsListener.port}/metrics`);
   }
 
+  // Audit streaming to syslog / webhook sinks, from each sink's cursor (what a previous run left pending goes first).
+  core.auditStreaming.start();
   const checkpoints = startCheckpointer(core.audit, () => core.settings.get('auditCheckpointSeconds'), log);
   const heartbeats = startHeartbeat(core.heartbeat, log);
   // Lapsed checkouts are checked in without waiting for someone to look at the secret.
@@ -190,6 +192,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     await core.logonTickets.flush().catch(() => {});
     await core.audit.record(SYSTEM, { action: 'system.stop' }).catch(() => {});
     await core.audit.checkpoint().catch(() => {});
+    // The sinks get what is pending, the stop itself included, before the database closes.
+    await core.auditStreaming.stop((await core.settings.get('auditStreamDrainSeconds').catch(() => 5)) * 1000).catch(() => {});
     core.openpsm.gateway.stop();
     await store.close();
   };

@@ -19,6 +19,7 @@ import { registerEcm } from './ecm.js';
 import { registerOpenPsm } from './openpsm.js';
 import { registerLogonTickets } from './logon-tickets.js';
 import { registerLdapDirectory } from './ldap-directory.js';
+import { registerAuditSinks } from './audit-sinks.js';
 import { registerStepUp, withStepUp } from './step-up.js';
 import { askConsent, launchWithConsentPrompt } from './consent.js';
 
@@ -414,6 +415,7 @@ audit
   .option('--sign', 'sign the current head first')
   .option('--offline', 'read the database directly')
   .action(async (o: { out?: string; sign?: boolean; offline?: boolean }) => checkpointExport(o, session));
+registerAuditSinks(audit, { session, out });
 audit
   .command('export')
   .description('write every event as JSON lines')

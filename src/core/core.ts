@@ -54,6 +54,8 @@ import { WebAuthn } from './identity/webauthn/service.js';
 import { Metrics } from './metrics/metrics.js';
 import { RecordingBytes } from './metrics/recording-bytes.js';
 import { RequestLimits } from './identity/request-limits.js';
+import { AuditSinks } from './audit/streaming/sinks.js';
+import { AuditStreaming } from './audit/streaming/streamer.js';
 
 export interface Core {
   config: Config;
@@ -113,6 +115,9 @@ export interface Core {
   metrics: Metrics;
   /** Sign-in, token and ticket requests per address and per account (issue 16 point 7). */
   requestLimits: RequestLimits;
+  /** Audit streaming (issue 16 point 6): the sinks and the streamer server.ts starts and drains at stop. */
+  auditSinks: AuditSinks;
+  auditStreaming: AuditStreaming;
   version: string;
 }
 
@@ -230,10 +235,12 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   auth.usePasswordSource(ldap);
   const webauthn = new WebAuthn(store, dir, auth, audit, settings, baseUrl);
   auth.useSecurityKeys(webauthn);
+  const auditSinks = new AuditSinks(store, dataKeys, audit);
+  const auditStreaming = new AuditStreaming(store, auditSinks, audit, sessions.node, log);
   await dir.seedBuiltinRoles();
   await templates.seedBuiltins();
   await launchers.seedBuiltins();
-  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, sshKeys, checkouts, launching, policies, accessRequests, accessGate, stepUp, notifier, targetAccounts, rotation, heartbeat, accessLevels, jit, health, webservices, openpsm, logonTickets, transient, ldap, oidc, webauthn, metrics, requestLimits, version: VERSION };
+  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, sshKeys, checkouts, launching, policies, accessRequests, accessGate, stepUp, notifier, targetAccounts, rotation, heartbeat, accessLevels, jit, health, webservices, openpsm, logonTickets, transient, ldap, oidc, webauthn, metrics, requestLimits, auditSinks, auditStreaming, version: VERSION };
 }
 
 /** Creates the first administrator when the directory is empty. Returns the password only when it was generated. */

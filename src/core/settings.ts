@@ -93,6 +93,11 @@ export const SETTINGS = {
       return v;
     },
   } satisfies Def<string>,
+  auditStreamDrainSeconds: {
+    default: 5,
+    description: 'At shutdown, seconds audit sinks are given to take the events still pending (the stop itself included); what is left goes at the next start.',
+    parse: int(0, 300),
+  } satisfies Def<number>,
   auditCheckpointSeconds: { default: 300, description: 'How often the audit chain head is signed (also at shutdown).', parse: int(10, 86400) } satisfies Def<number>,
   heartbeatIntervalHours: {
     default: 24,

@@ -652,7 +652,38 @@ export interface LdapUsersTable {
   lastSeenAt: number;
 }
 
+/** Where audit events are streamed (migration 017, src/core/audit/streaming). */
+export interface AuditSinksTable {
+  id: string;
+  name: string;
+  /** 'syslog' | 'webhook'. */
+  kind: string;
+  enabled: Flag;
+  /** JSON (src/core/audit/streaming/config.ts): everything but the secrets. */
+  config: string;
+  secretDataKeyId: string | null;
+  /** JSON {hmacKey?, caPem?, clientCertPem?, clientKeyPem?} sealed under secretDataKeyId. */
+  secretSealed: string | null;
+  /** seq of the last audit event the receiver took (0: none yet). */
+  cursor: number;
+  /** seq of the last signed checkpoint sent (0: none yet). */
+  checkpointCursor: number;
+  delivered: number;
+  lastDeliveredAt: number | null;
+  /** Failed deliveries in a row (the backoff's exponent); 0 after a success. */
+  attempts: number;
+  nextAttemptAt: number;
+  lastError: string | null;
+  lastErrorAt: number | null;
+  /** The node delivering this sink until leaseUntil (a cluster delivers each sink from one node). */
+  leaseNode: string | null;
+  leaseUntil: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
 export interface Database {
+  auditSinks: AuditSinksTable;
   ldapDirectory: LdapDirectoryTable;
   ldapUsers: LdapUsersTable;
   logonTickets: LogonTicketsTable;

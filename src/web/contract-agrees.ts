@@ -10,9 +10,10 @@ import type { RecordingStatus } from '../core/sessions/recording-seals.js';
 import type { RecordingFormat as CoreRecordingFormat } from '../core/sessions/service.js';
 import type { MAX_KEY_FIELD as CORE_MAX_KEY_FIELD, FieldType as CoreFieldType } from '../core/vault/templates.js';
 import type { RESET_CONFIRMATION } from '../core/vault/personal.js';
+import type { SINK_KINDS } from '../core/audit/streaming/config.js';
 import type { AccessLevel as CoreAccessLevel, LauncherType } from '../store/schema.js';
 import type { AccessLevel, FieldType, Permission, Protocol, RecordingFormat, Scope } from './contract/types.js';
-import type { BREAK_REASONS, CHECKPOINT_FORMAT, LAUNCHER_TYPES, MAX_KEY_FIELD, RECORDING_STATUSES, SETTING_NAMES, PERSONAL_PROTOCOLS, PERSONAL_RESET_CONFIRMATION } from './contract/index.js';
+import type { BREAK_REASONS, CHECKPOINT_FORMAT, LAUNCHER_TYPES, MAX_KEY_FIELD, RECORDING_STATUSES, SETTING_NAMES, PERSONAL_PROTOCOLS, PERSONAL_RESET_CONFIRMATION, AUDIT_SINK_KINDS } from './contract/index.js';
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type Assert<T extends true> = T;
@@ -32,4 +33,5 @@ export type ContractAgreesWithCore = [
   Assert<Same<typeof CHECKPOINT_FORMAT, typeof CORE_CHECKPOINT_FORMAT>>,
   Assert<Same<(typeof PERSONAL_PROTOCOLS)[number], CoreProtocol>>,
   Assert<Same<typeof PERSONAL_RESET_CONFIRMATION, typeof RESET_CONFIRMATION>>,
+  Assert<Same<(typeof AUDIT_SINK_KINDS)[number], (typeof SINK_KINDS)[number]>>,
 ];

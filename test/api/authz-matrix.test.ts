@@ -65,6 +65,12 @@ const TABLE: Record<string, Row> = {
   'POST /api/v1/auth/step-up/webauthn':           [Y, Y, Y, N],
   'GET /api/v1/users/:id/webauthn':               [Y, N, N, N],
   'POST /api/v1/users/:id/webauthn/reset':        [Y, N, N, N],
+  // audit streaming sinks (syslog, webhook): the administrators'
+  'GET /api/v1/audit-sinks':                      [Y, N, N, N],
+  'POST /api/v1/audit-sinks':                     [Y, N, N, N],
+  'GET /api/v1/audit-sinks/:id':                  [Y, N, N, N],
+  'PATCH /api/v1/audit-sinks/:id':                [Y, N, N, N],
+  'DELETE /api/v1/audit-sinks/:id':               [Y, N, N, N],
   'GET /api/v1/me':                              [Y, Y, Y, Y],
   'POST /api/v1/me/password':                    [Y, Y, Y, Y],
   'POST /api/v1/me/totp':                        [Y, Y, Y, Y],
@@ -327,6 +333,7 @@ for (const kind of DB_KINDS) {
       return r.body ? r.json() : undefined;
     };
     /** A fresh OIDC provider (nothing is fetched from its issuer until someone signs in). */
+    const auditSink = async (): Promise<string> => (await admin('POST', '/api/v1/audit-sinks', { name: `sink-${++n}`, kind: 'syslog', host: '127.0.0.1', port: 6514 })).id;
     const oidcProvider = async (): Promise<string> => (await admin('POST', '/api/v1/oidc-providers', { name: `idp-${++n}`, displayName: 'IdP', issuer: 'https://idp.example.com', clientId: 'gatehouse' })).id;
     const extraFor = (role: RoleName) => (role === 'Application' ? { isApplication: true } : {});
     /** A fresh account holding only `role` with one passkey of a software authenticator. */
@@ -542,6 +549,11 @@ for (const kind of DB_KINDS) {
       },
       'GET /api/v1/users/:id/webauthn': async () => ({ method: 'GET', url: `/api/v1/users/${await mkUser()}/webauthn` }),
       'POST /api/v1/users/:id/webauthn/reset': async () => ({ method: 'POST', url: `/api/v1/users/${(await keyed('User')).f.id}/webauthn/reset` }),
+      'GET /api/v1/audit-sinks': async () => ({ method: 'GET', url: '/api/v1/audit-sinks' }),
+      'POST /api/v1/audit-sinks': async () => ({ method: 'POST', url: '/api/v1/audit-sinks', body: { name: uniq('sink'), kind: 'syslog', host: '127.0.0.1', port: 6514 } }),
+      'GET /api/v1/audit-sinks/:id': async () => ({ method: 'GET', url: `/api/v1/audit-sinks/${await auditSink()}` }),
+      'PATCH /api/v1/audit-sinks/:id': async () => ({ method: 'PATCH', url: `/api/v1/audit-sinks/${await auditSink()}`, body: { enabled: false } }),
+      'DELETE /api/v1/audit-sinks/:id': async () => ({ method: 'DELETE', url: `/api/v1/audit-sinks/${await auditSink()}` }),
       'GET /api/v1/groups': async () => ({ method: 'GET', url: '/api/v1/groups' }),
       'POST /api/v1/groups': async () => ({ method: 'POST', url: '/api/v1/groups', body: { name: uniq('group') } }),
       'GET /api/v1/groups/:id': async () => ({ method: 'GET', url: `/api/v1/groups/${(await admin('POST', '/api/v1/groups', { name: uniq('group') })).id}` }),

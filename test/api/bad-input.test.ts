@@ -266,6 +266,8 @@ interface Fixtures {
   heldByAdminSecretId: string;
   /** A secret another user has checked out. */
   heldByOtherSecretId: string;
+  /** A syslog audit sink named target-sink. */
+  auditSinkId: string;
 }
 
 /** One entry per route: a valid request plus route-specific mistakes. */
@@ -477,6 +479,30 @@ const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
     'GET /api/v1/oidc-providers/:id': {},
     'PATCH /api/v1/oidc-providers/:id': { body: { displayName: 'Changed' } },
     'DELETE /api/v1/oidc-providers/:id': {},
+    'GET /api/v1/audit-sinks': {},
+    'POST /api/v1/audit-sinks': {
+      body: { name: 'never-created-sink', kind: 'syslog', host: '127.0.0.1', port: 6514 },
+      extra: [
+        { name: 'webhook without an HMAC key', url: '/api/v1/audit-sinks', body: { name: 'hook-no-key', kind: 'webhook', url: 'https://siem.example.com/in' }, expect: 400, code: 'invalid_request', mention: 'hmacKey' },
+        { name: 'HMAC key too short', url: '/api/v1/audit-sinks', body: { name: 'hook-short', kind: 'webhook', url: 'https://siem.example.com/in', hmacKey: 'short' }, expect: 400, code: 'invalid_request', mention: 'hmacKey' },
+        { name: 'plain http webhook off loopback', url: '/api/v1/audit-sinks', body: { name: 'hook-http', kind: 'webhook', url: 'http://siem.example.com/in', hmacKey: 'a-long-enough-hmac-key' }, expect: 400, code: 'invalid_request', mention: 'url' },
+        { name: 'syslog without a port', url: '/api/v1/audit-sinks', body: { name: 'syslog-no-port', kind: 'syslog', host: '127.0.0.1' }, expect: 400, code: 'invalid_request', mention: 'port' },
+        { name: 'CA that is no certificate', url: '/api/v1/audit-sinks', body: { name: 'syslog-bad-ca', kind: 'syslog', host: '127.0.0.1', port: 6514, tls: true, caPem: 'not a certificate' }, expect: 400, code: 'invalid_request', mention: 'caPem' },
+        { name: 'client certificate without its key', url: '/api/v1/audit-sinks', body: { name: 'syslog-half-cert', kind: 'syslog', host: '127.0.0.1', port: 6514, clientCertPem: 'x' }, expect: 400, code: 'invalid_request', mention: 'clientKeyPem' },
+        { name: 'unknown kind', url: '/api/v1/audit-sinks', body: { name: 'sink-kind', kind: 'kafka', host: '127.0.0.1', port: 1 }, expect: 400, code: 'invalid_request', mention: 'kind' },
+        { name: 'facility out of range', url: '/api/v1/audit-sinks', body: { name: 'sink-fac', kind: 'syslog', host: '127.0.0.1', port: 1, facility: 24 }, expect: 400, code: 'invalid_request', mention: 'facility' },
+        { name: 'existing name', url: '/api/v1/audit-sinks', body: { name: 'target-sink', kind: 'syslog', host: '127.0.0.1', port: 6514 }, expect: 409, code: 'conflict' },
+      ],
+    },
+    'GET /api/v1/audit-sinks/:id': {},
+    'PATCH /api/v1/audit-sinks/:id': {
+      body: { enabled: false },
+      extra: [
+        { name: 'retryMaxMs below retryInitialMs', url: `/api/v1/audit-sinks/${fx.auditSinkId}`, body: { retryInitialMs: 5000, retryMaxMs: 1000 }, expect: 400, code: 'invalid_request', mention: 'retryMaxMs' },
+        { name: 'a url on a syslog sink', url: `/api/v1/audit-sinks/${fx.auditSinkId}`, body: { url: 'https://siem.example.com/in' }, expect: 400, code: 'invalid_request', mention: 'url' },
+      ],
+    },
+    'DELETE /api/v1/audit-sinks/:id': {},
     'GET /api/v1/groups': {},
     'POST /api/v1/groups': {
       body: { name: 'never-created-group', description: 'x', members: [fx.userId], roles: ['User'] },
@@ -963,6 +989,7 @@ for (const kind of DB_KINDS) {
       const user = await ok('POST', '/api/v1/users', { username: 'target-user' });
       const appAccount = await ok('POST', '/api/v1/users', { username: 'target-app', isApplication: true });
       const group = await ok('POST', '/api/v1/groups', { name: 'target-group' });
+      const auditSink = await ok('POST', '/api/v1/audit-sinks', { name: 'target-sink', kind: 'syslog', host: '127.0.0.1', port: 6514 });
       const role = await ok('POST', '/api/v1/roles', { name: 'target-role', permissions: ['launch'] });
       const folder = await ok('POST', '/api/v1/folders', { name: 'target-folder' });
       const secret = await ok('POST', '/api/v1/secrets', { name: 'target-secret', template: 'unix-account', folderId: folder.id, fields: { machine: 'h1', username: 'root', password: 'bad-input-pw' } });
@@ -1043,6 +1070,7 @@ for (const kind of DB_KINDS) {
         noMasterToken: noMaster.token,
         heldByAdminSecretId: heldByAdmin.id,
         heldByOtherSecretId: heldByOther.id,
+        auditSinkId: auditSink.id,
         adminId: me.id,
         selfToken: self.token,
         logoutToken: await t.login('bad-input-self', self.password),

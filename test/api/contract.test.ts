@@ -38,7 +38,7 @@ function uniform(r: { statusCode: number; headers: Record<string, unknown>; body
 for (const kind of DB_KINDS) {
   describe(`API contract on ${kind}`, () => {
     let t: TestApp;
-    const fx = {} as { userId: string; groupId: string; roleId: string; folderId: string; secretId: string; sessionId: string; policyId: string; requestId: string; personalId: string; levelId?: string; oidcProviderId?: string };
+    const fx = {} as { userId: string; groupId: string; roleId: string; folderId: string; secretId: string; sessionId: string; policyId: string; requestId: string; personalId: string; levelId?: string; oidcProviderId?: string; auditSinkId?: string };
 
     const admin = async (method: string, url: string, body?: unknown) => {
       const r = await t.req(method, url, { token: t.adminToken, ...(body !== undefined ? { body } : {}) });
@@ -136,6 +136,9 @@ for (const kind of DB_KINDS) {
       // Two OIDC providers (GET /api/v1/oidc-providers); nothing is fetched from their issuer.
       fx.oidcProviderId = (await admin('POST', '/api/v1/oidc-providers', { name: 'contract-idp-1', displayName: 'IdP 1', issuer: 'https://idp1.example.com', clientId: 'gh' })).id;
       await admin('POST', '/api/v1/oidc-providers', { name: 'contract-idp-2', displayName: 'IdP 2', issuer: 'https://idp2.example.com', clientId: 'gh' });
+      // Two audit sinks (GET /api/v1/audit-sinks); not streaming here (the harness starts no streamer).
+      fx.auditSinkId = (await admin('POST', '/api/v1/audit-sinks', { name: 'contract-syslog', kind: 'syslog', host: '127.0.0.1', port: 6514 })).id;
+      await admin('POST', '/api/v1/audit-sinks', { name: 'contract-hook', kind: 'webhook', url: 'https://siem.example.com/in', hmacKey: 'contract-hmac-key-0123456789' });
       // Two settled OpenPSM endsession notices (the list of GET /api/v1/openpsm/end-notices).
       for (const n of [1, 2]) {
         await t.core.store.db
@@ -154,6 +157,7 @@ for (const kind of DB_KINDS) {
         users: fx.userId,
         groups: fx.groupId,
         'oidc-providers': fx.oidcProviderId!,
+        'audit-sinks': fx.auditSinkId!,
         roles: fx.roleId,
         folders: fx.folderId,
         secrets: fx.secretId,
@@ -201,6 +205,7 @@ for (const kind of DB_KINDS) {
         '/api/v1/access-policies',
         '/api/v1/access-requests',
         '/api/v1/audit',
+        '/api/v1/audit-sinks',
         '/api/v1/checkouts',
         '/api/v1/folders',
         '/api/v1/groups',

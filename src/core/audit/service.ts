@@ -79,6 +79,7 @@ export class AuditService {
   /** Events this process wrote that the chain no longer holds, to be signed at the next checkpoint. */
   private lost: Head[] = [];
   private readonly listeners = new Set<(cp: ExportedCheckpoint) => void>();
+  private readonly appendListeners = new Set<(e: AuditEvent) => void>();
   /** Mutable so tests can move time without waiting. */
   clock: () => number;
 
@@ -132,10 +133,17 @@ export class AuditService {
     return () => this.listeners.delete(fn);
   }
 
+  /** Called after every event this process appended is committed (audit streaming wakes on it). */
+  onAppend(fn: (e: AuditEvent) => void): () => void {
+    this.appendListeners.add(fn);
+    return () => this.appendListeners.delete(fn);
+  }
+
   record(actor: Actor, input: AuditInput): Promise<AuditEvent> {
     const run = async () => {
       const e = await this.append(actor, input);
       this.witness = { seq: e.seq, hash: e.hash };
+      for (const fn of this.appendListeners) fn(e);
       return e;
     };
     const p = this.queue.then(run, run);

@@ -19,9 +19,10 @@ import { sharing } from './sharing.js';
 import { ldapDirectory } from './ldap-directory.js';
 import { oidc } from './oidc.js';
 import { webauthn } from './webauthn.js';
+import { auditSinks } from './audit-sinks.js';
 import type { Route } from './route.js';
 
-export const api = { system, auth, directory, folders, templates, secrets, audit, launchers, launch, sessions, recordings, hostKeys, sshKeys, accessPolicies, accessRequests, personal, checkout, accounts, webservices, openpsm, accessLevels, logonTickets, rdpWeb, sharing, ldapDirectory, oidc, webauthn } as const;
+export const api = { system, auth, directory, folders, templates, secrets, audit, launchers, launch, sessions, recordings, hostKeys, sshKeys, accessPolicies, accessRequests, personal, checkout, accounts, webservices, openpsm, accessLevels, logonTickets, rdpWeb, sharing, ldapDirectory, oidc, webauthn, auditSinks } as const;
 
 /** Every route of the contract, by "METHOD /path" (the server checks each registered route against it). */
 export const CONTRACT_ROUTES: ReadonlyMap<string, Route> = new Map(
@@ -40,6 +41,7 @@ export { ACCESS_MODES, MFA_MODES, REQUEST_SCOPES, REQUEST_STATUSES, TICKET_REFER
 export { OPENPSM_MODES } from './openpsm.js';
 export { JOIN_STATUSES, JOIN_VIAS } from './sharing.js';
 export { LDAP_SECURITY } from './ldap-directory.js';
+export { AUDIT_SINK_KINDS } from './audit-sinks.js';
 export { PERSONAL_PROTOCOLS, PERSONAL_RESET_CONFIRMATION } from './personal.js';
 export { HEARTBEAT_STATUSES, MAX_HEARTBEAT_HOURS, ROTATION_STATUSES, TARGET_KINDS } from './accounts.js';
 export { ECM_PROTOCOLS, TRUST_STATUSES } from './webservices.js';

@@ -20,6 +20,7 @@ const settingProps = {
   loginAuditThreshold: { type: 'integer', minimum: 0, maximum: 100000 },
   loginTokenMinutes: { type: 'integer', minimum: 5, maximum: 43200 },
   auditCheckpointSeconds: { type: 'integer', minimum: 10, maximum: 86400 },
+  auditStreamDrainSeconds: { type: 'integer', minimum: 0, maximum: 300 },
   smtpHost: { type: 'string', maxLength: 255 },
   smtpPort: { type: 'integer', minimum: 1, maximum: 65535 },
   smtpSecure: { type: 'boolean' },

@@ -25,6 +25,7 @@ import { sharingRoutes } from './sharing.js';
 import { ldapDirectoryRoutes } from './ldap-directory.js';
 import { oidcRoutes } from './oidc.js';
 import { webauthnRoutes } from './webauthn.js';
+import { auditSinkRoutes } from './audit-sinks.js';
 
 export interface DoorInfo {
   sshHostKeys: string[];
@@ -42,6 +43,7 @@ export const routes =
     await app.register(vaultRoutes(core), { prefix: '/api/v1' });
     await app.register(checkoutRoutes(core), { prefix: '/api/v1' });
     await app.register(auditRoutes(core), { prefix: '/api/v1' });
+    await app.register(auditSinkRoutes(core), { prefix: '/api/v1' });
     await app.register(launcherRoutes(core), { prefix: '/api/v1' });
     await app.register(launchRoutes(core, doors), { prefix: '/api/v1' });
     await app.register(sessionRoutes(core), { prefix: '/api/v1' });

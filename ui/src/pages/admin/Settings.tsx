@@ -19,6 +19,7 @@ const LABELS: Record<string, { label: string; unit?: string }> = {
   loginAuditThreshold: { label: 'Failed sign-ins audited one by one', unit: 'per window' },
   loginTokenMinutes: { label: 'Sign-in session lifetime', unit: 'minutes' },
   auditCheckpointSeconds: { label: 'Audit checkpoint interval', unit: 'seconds' },
+  auditStreamDrainSeconds: { label: 'Audit streaming: time given to sinks at shutdown', unit: 'seconds' },
   smtpHost: { label: 'SMTP relay for access request e-mails' },
   smtpPort: { label: 'SMTP port' },
   smtpSecure: { label: 'SMTP over TLS from the start (port 465)' },

@@ -1,0 +1,196 @@
+// Audit sinks as administrators configure them (create, change, delete, list with how far each
+// got). The secrets (HMAC key, CA, client key) are sealed under the sink's own data key and are
+// write-only: views say only whether one is held; audit events name which changed, never a value.
+import type { Store } from '../../../store/db.js';
+import type { AuditSinksTable } from '../../../store/schema.js';
+import { badRequest, conflict, notFound } from '../../errors.js';
+import { flag, newId, now, parseJson } from '../../util.js';
+import type { DataKeys } from '../../vault/datakeys.js';
+import type { Actor, AuditService } from '../service.js';
+import { checkConfig, checkSecrets, type SinkConfig, type SinkInput, type SinkKind, type SinkSecrets } from './config.js';
+
+export type SinkRow = AuditSinksTable;
+
+export interface SinkView extends SinkConfig {
+  id: string;
+  name: string;
+  kind: SinkKind;
+  enabled: boolean;
+  hasHmacKey: boolean;
+  hasCa: boolean;
+  hasClientCert: boolean;
+  status: {
+    /** seq of the last event the receiver took. */
+    cursor: number;
+    /** seq of the newest event in the chain. */
+    head: number;
+    pending: number;
+    delivered: number;
+    lastDeliveredAt: string | null;
+    /** Failed deliveries in a row (0: healthy). */
+    attempts: number;
+    nextAttemptAt: string | null;
+    lastError: string | null;
+    lastErrorAt: string | null;
+    /** The node delivering it (a lease; null when none holds it). */
+    node: string | null;
+  };
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type SinkCreate = SinkInput & { name: string; kind: SinkKind; enabled?: boolean; startAt?: 'beginning' | 'now' };
+export type SinkUpdate = SinkInput & { name?: string; enabled?: boolean };
+
+const aad = (id: string) => `audit-sink:${id}`;
+const NAME = /^[a-z0-9][a-z0-9-]{0,63}$/;
+const iso = (ms: number | null) => (ms ? new Date(Number(ms)).toISOString() : null);
+
+export class AuditSinks {
+  private readonly listeners = new Set<() => void>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly dataKeys: DataKeys,
+    private readonly audit: AuditService,
+  ) {}
+
+  private get db() {
+    return this.store.db;
+  }
+
+  /** Called after every change (the streamer picks it up at once). */
+  onChange(fn: () => void): void {
+    this.listeners.add(fn);
+  }
+
+  private changed(): void {
+    for (const fn of this.listeners) fn();
+  }
+
+  async row(id: string): Promise<SinkRow> {
+    const r = await this.db.selectFrom('auditSinks').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!r) throw notFound('audit sink');
+    return r;
+  }
+
+  config(r: SinkRow): SinkConfig {
+    return parseJson<SinkConfig>(r.config, {} as SinkConfig);
+  }
+
+  /** The sink's secrets, unsealed for its transport only. */
+  async secrets(r: SinkRow): Promise<SinkSecrets> {
+    if (!r.secretDataKeyId || !r.secretSealed) return {};
+    return JSON.parse(await this.dataKeys.decrypt(r.secretDataKeyId, r.secretSealed, aad(r.id))) as SinkSecrets;
+  }
+
+  async head(): Promise<number> {
+    const r = await this.db.selectFrom('auditEvents').select('seq').orderBy('seq', 'desc').limit(1).executeTakeFirst();
+    return Number(r?.seq ?? 0);
+  }
+
+  async view(r: SinkRow, head?: number): Promise<SinkView> {
+    const h = head ?? (await this.head());
+    const held = r.secretSealed ? await this.secrets(r) : {};
+    const cursor = Number(r.cursor);
+    const leased = r.leaseNode && Number(r.leaseUntil) > now() ? r.leaseNode : null;
+    return {
+      id: r.id,
+      name: r.name,
+      kind: r.kind as SinkKind,
+      enabled: !!r.enabled,
+      ...this.config(r),
+      hasHmacKey: !!held.hmacKey,
+      hasCa: !!held.caPem,
+      hasClientCert: !!held.clientCertPem,
+      status: {
+        cursor,
+        head: h,
+        pending: Math.max(0, h - cursor),
+        delivered: Number(r.delivered),
+        lastDeliveredAt: iso(r.lastDeliveredAt),
+        attempts: r.attempts,
+        nextAttemptAt: r.attempts ? iso(r.nextAttemptAt) : null,
+        lastError: r.lastError,
+        lastErrorAt: iso(r.lastErrorAt),
+        node: leased,
+      },
+      createdAt: iso(r.createdAt)!,
+      updatedAt: iso(r.updatedAt)!,
+    };
+  }
+
+  async list(q: { limit: number; offset: number }): Promise<{ items: SinkView[]; total: number }> {
+    const rows = await this.db.selectFrom('auditSinks').selectAll().orderBy('name').execute();
+    const h = await this.head();
+    return { items: await Promise.all(rows.slice(q.offset, q.offset + q.limit).map((r) => this.view(r, h))), total: rows.length };
+  }
+
+  async get(id: string): Promise<SinkView> {
+    return this.view(await this.row(id));
+  }
+
+  private async byName(name: string): Promise<SinkRow | undefined> {
+    return this.db.selectFrom('auditSinks').selectAll().where('name', '=', name).executeTakeFirst();
+  }
+
+  async create(actor: Actor, input: SinkCreate): Promise<SinkView> {
+    if (!NAME.test(input.name)) throw badRequest('name must be lower-case letters, digits and - (at most 64)');
+    if (await this.byName(input.name)) throw conflict(`an audit sink named "${input.name}" already exists`);
+    const cfg = checkConfig(input.kind, null, input);
+    const { secrets } = checkSecrets(input.kind, {}, input);
+    const id = newId();
+    const sealed = Object.keys(secrets).length ? await this.dataKeys.encrypt(JSON.stringify(secrets), aad(id)) : null;
+    const t = now();
+    // From the beginning of the chain (the default: the SIEM gets the whole trail), or from the next event.
+    const cursor = input.startAt === 'now' ? await this.head() : 0;
+    await this.db
+      .insertInto('auditSinks')
+      .values({ id, name: input.name, kind: input.kind, enabled: flag(input.enabled ?? true), config: JSON.stringify(cfg), secretDataKeyId: sealed?.dataKeyId ?? null, secretSealed: sealed?.sealed ?? null, cursor, checkpointCursor: cursor, delivered: 0, lastDeliveredAt: null, attempts: 0, nextAttemptAt: 0, lastError: null, lastErrorAt: null, leaseNode: null, leaseUntil: 0, createdAt: t, updatedAt: t })
+      .execute();
+    const view = await this.get(id);
+    await this.audit.record(actor, { action: 'audit.sink_create', target: { type: 'audit_sink', id }, details: { ...auditDetails(view), startAt: input.startAt ?? 'beginning', cursor } });
+    this.changed();
+    return view;
+  }
+
+  async update(actor: Actor, id: string, input: SinkUpdate): Promise<SinkView> {
+    const before = await this.row(id);
+    const kind = before.kind as SinkKind;
+    if (input.name !== undefined && input.name !== before.name) {
+      if (!NAME.test(input.name)) throw badRequest('name must be lower-case letters, digits and - (at most 64)');
+      if (await this.byName(input.name)) throw conflict(`an audit sink named "${input.name}" already exists`);
+    }
+    const cfg = checkConfig(kind, this.config(before), input);
+    const { secrets, changed } = checkSecrets(kind, await this.secrets(before), input);
+    const fields: Partial<SinkRow> = { config: JSON.stringify(cfg), updatedAt: Math.max(now(), Number(before.updatedAt) + 1) };
+    if (input.name !== undefined) fields.name = input.name;
+    if (input.enabled !== undefined) fields.enabled = flag(input.enabled);
+    // A change may have fixed what failed: the next try is now.
+    fields.nextAttemptAt = 0;
+    if (changed.length) {
+      const sealed = Object.keys(secrets).length ? await this.dataKeys.encrypt(JSON.stringify(secrets), aad(id)) : null;
+      fields.secretDataKeyId = sealed?.dataKeyId ?? null;
+      fields.secretSealed = sealed?.sealed ?? null;
+    }
+    await this.db.updateTable('auditSinks').set(fields).where('id', '=', id).execute();
+    if (changed.length && before.secretDataKeyId) await this.dataKeys.remove(before.secretDataKeyId);
+    const view = await this.get(id);
+    const named = Object.keys(input).sort();
+    await this.audit.record(actor, { action: 'audit.sink_update', target: { type: 'audit_sink', id }, details: { ...auditDetails(view), changed: named } });
+    this.changed();
+    return view;
+  }
+
+  async remove(actor: Actor, id: string): Promise<void> {
+    const r = await this.row(id);
+    await this.db.deleteFrom('auditSinks').where('id', '=', id).execute();
+    if (r.secretDataKeyId) await this.dataKeys.remove(r.secretDataKeyId);
+    await this.audit.record(actor, { action: 'audit.sink_delete', target: { type: 'audit_sink', id }, details: { name: r.name, kind: r.kind, cursor: Number(r.cursor) } });
+    this.changed();
+  }
+}
+
+function auditDetails(v: SinkView): Record<string, unknown> {
+  return { name: v.name, kind: v.kind, enabled: v.enabled, ...(v.kind === 'syslog' ? { host: v.host, port: v.port, tls: v.tls } : { url: v.url }), hasHmacKey: v.hasHmacKey, hasCa: v.hasCa, hasClientCert: v.hasClientCert };
+}

@@ -1,0 +1,12 @@
+// What the streamer asks of a sink's connection: send a batch (resolve only once it was handed
+// over: written to the socket for syslog, a 2xx answer for a webhook) and close.
+import type { StreamedCheckpoint, StreamedEvent } from './event.js';
+
+export interface SinkTransport {
+  /** Events in chain order, then the checkpoints signing some of them (each after the event it signs). */
+  send(events: StreamedEvent[], checkpoints: StreamedCheckpoint[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A delivery failure with a message fit for the sink's status (no secret, no stack). */
+export class DeliveryError extends Error {}

@@ -1,0 +1,76 @@
+// The webhook sink's pump: one POST per batch, {"sink": name, "events": [...]}, signed with the
+// sink's HMAC key (webhook-signature.ts). Delivered means a 2xx answer; anything else (another
+// status, no answer within the timeout, a refused connection or certificate) is a failure the
+// streamer retries with backoff. The body also carries the signed checkpoints of this stretch
+// of the chain ({"checkpoints": [...]}, each after the event it signs). Redirects are not followed. Connections are kept alive.
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { StreamedCheckpoint, StreamedEvent } from './event.js';
+import type { SinkConfig, SinkSecrets } from './config.js';
+import { DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, webhookSignature } from './webhook-signature.js';
+import { DeliveryError, type SinkTransport } from './transport.js';
+
+export class WebhookTransport implements SinkTransport {
+  private readonly agent: HttpAgent;
+  private readonly url: URL;
+
+  constructor(
+    private readonly sinkId: string,
+    private readonly sinkName: string,
+    private readonly c: SinkConfig,
+    private readonly secrets: SinkSecrets,
+  ) {
+    this.url = new URL(c.url!);
+    this.agent =
+      this.url.protocol === 'https:'
+        ? new HttpsAgent({
+            keepAlive: true,
+            maxSockets: 1,
+            ...(secrets.caPem ? { ca: secrets.caPem } : {}),
+            ...(secrets.clientCertPem ? { cert: secrets.clientCertPem, key: secrets.clientKeyPem } : {}),
+            minVersion: 'TLSv1.2',
+          })
+        : new HttpAgent({ keepAlive: true, maxSockets: 1 });
+  }
+
+  send(events: StreamedEvent[], checkpoints: StreamedCheckpoint[]): Promise<void> {
+    const body = JSON.stringify({ sink: this.sinkName, events, checkpoints });
+    const ts = Math.floor(Date.now() / 1000);
+    const first = events[0]?.seq;
+    const last = events.at(-1)?.seq;
+    const cpRange = checkpoints.length ? `cp${checkpoints[0]!.seq}-${checkpoints.at(-1)!.seq}` : '';
+    const request = this.url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      const req = request(
+        this.url,
+        {
+          method: 'POST',
+          agent: this.agent,
+          timeout: this.c.timeoutSeconds * 1000,
+          headers: {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+            'user-agent': 'gatehouse-audit-stream',
+            [TIMESTAMP_HEADER]: String(ts),
+            [SIGNATURE_HEADER]: webhookSignature(this.secrets.hmacKey!, ts, body),
+            // The same events always go out under the same delivery id (receivers may deduplicate on it).
+            [DELIVERY_HEADER]: `${this.sinkId}:${first !== undefined ? `${first}-${last}` : ''}${first !== undefined && cpRange ? ',' : ''}${cpRange}`,
+          },
+        },
+        (res) => {
+          res.resume();
+          const status = res.statusCode ?? 0;
+          res.once('end', () => (status >= 200 && status < 300 ? resolve() : reject(new DeliveryError(`webhook answered HTTP ${status}`))));
+          res.once('error', (err) => reject(new DeliveryError(`webhook answer broken: ${err.message}`)));
+        },
+      );
+      req.once('timeout', () => req.destroy(new Error(`no answer within ${this.c.timeoutSeconds} s`)));
+      req.once('error', (err) => reject(new DeliveryError(`webhook request failed: ${err.message}`)));
+      req.end(body);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.agent.destroy();
+  }
+}
