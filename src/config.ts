@@ -28,6 +28,12 @@ export interface Config {
   /** Concurrent unauthenticated connections per door, in total and from one source address. */
   maxStartups: number;
   maxStartupsPerSource: number;
+  /** Where recordings are written (default: recordings/ in the data dir). */
+  recordingsDir: string;
+  /** How new recordings are stored: gzip members per flush, or plain. */
+  recordingCompression: 'gzip' | 'none';
+  /** MiB of one recording that may wait for the disk before its session fails closed. */
+  recordingQueueMiB: number;
   /** Test-only: every JSON answer is checked against its route's response schema (src/web/strict-responses.ts). */
   strictResponses: boolean;
 }
@@ -58,6 +64,9 @@ const KEYS = [
   'GATEHOUSE_MAX_STARTUPS',
   'GATEHOUSE_MAX_STARTUPS_PER_SOURCE',
   'GATEHOUSE_STRICT_RESPONSES',
+  'GATEHOUSE_RECORDINGS_DIR',
+  'GATEHOUSE_RECORDING_COMPRESSION',
+  'GATEHOUSE_RECORDING_QUEUE_MIB',
 ] as const;
 
 function readConfigFile(path: string): Source {
@@ -149,7 +158,14 @@ export function loadConfig(env: Source = process.env): Config {
     maxStartups: integer(src, 'GATEHOUSE_MAX_STARTUPS', 100, 1, 100_000),
     maxStartupsPerSource: integer(src, 'GATEHOUSE_MAX_STARTUPS_PER_SOURCE', 10, 1, 100_000),
     strictResponses: src.GATEHOUSE_STRICT_RESPONSES === '1',
+    recordingsDir: '',
+    recordingCompression: 'none',
+    recordingQueueMiB: integer(src, 'GATEHOUSE_RECORDING_QUEUE_MIB', 8, 1, 1024),
   };
+  cfg.recordingsDir = resolve(src.GATEHOUSE_RECORDINGS_DIR ?? resolve(cfg.dataDir, 'recordings'));
+  const compression = src.GATEHOUSE_RECORDING_COMPRESSION ?? 'none';
+  if (compression !== 'gzip' && compression !== 'none') throw new ConfigError('GATEHOUSE_RECORDING_COMPRESSION', `must be gzip or none, got "${compression}"`);
+  cfg.recordingCompression = compression;
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(cfg.logLevel)) {
     throw new ConfigError('GATEHOUSE_LOG_LEVEL', `must be one of fatal, error, warn, info, debug, trace, silent; got "${cfg.logLevel}"`);
   }

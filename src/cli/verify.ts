@@ -6,6 +6,7 @@ import { basename, extname } from 'node:path';
 import { exportCheckpoint, parseAnchors, parsePublicKeys, type Anchor } from '../core/audit/pinning.js';
 import { isProblem, verifyRecordings, type RecordingStatus } from '../core/sessions/recording-seals.js';
 import { sha256File } from '../core/sessions/recording-repair.js';
+import { parseRecordingName } from '../core/sessions/recording-storage.js';
 import { api, type RecordingVerifyResponse, type VerifyResult } from '../web/contract/index.js';
 import { ApiError, callApi, type CliState } from './client.js';
 import { withCore } from './offline.js';
@@ -94,7 +95,8 @@ export async function recordingVerify(target: string | undefined, o: { all?: boo
     const label = { file: target, sha256: sha };
     if (answer.items.length) answer.items = answer.items.map((i) => ({ ...i, ...label, status: 'ok', message: `matches the seal of session ${i.sessionId} at audit event ${i.sealSeq}` }));
     else {
-      const id = basename(target, extname(target));
+      // <session>.cast, <session>.ghrec, or either compressed (.gz).
+      const id = parseRecordingName(target)?.sessionId ?? basename(target, extname(target));
       const named = await ask({ sessions: [id] }).catch((e: { status?: number }) => (e.status === 404 ? null : Promise.reject(e)));
       const seal = named?.items.find((i) => i.sealedSha256);
       answer.items = [

@@ -21,6 +21,8 @@ import { Launching } from './launch/service.js';
 import { Tickets } from './launch/tickets.js';
 import { TransientCredentials } from './launch/transient.js';
 import { Sessions } from './sessions/service.js';
+import { LocalRecordingStorage } from './sessions/recording-storage.js';
+import { DEFAULT_WRITER_LIMITS, RecordingWriter } from './sessions/recording-writer.js';
 import { loadNodeId } from './node-id.js';
 import { SshKeys } from './identity/ssh-keys.js';
 import { Health } from './health.js';
@@ -127,10 +129,22 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   const personal = new PersonalVault(store, audit, dir, settings, secrets);
   const launchers = new Launchers(store, audit, settings);
   const tickets = new Tickets(store);
-  const sessions = new Sessions(store, audit, log, join(config.dataDir, 'recordings'), loadNodeId(config.dataDir), async (ref) => {
-    const u = (await dir.userByName(ref)) ?? (await dir.userRow(ref).catch(() => undefined));
-    return u ? { id: u.id, username: u.username, isApplication: !!u.isApplication, disabled: !u.enabled } : null;
-  });
+  // Recordings: written off the event loop by one writer thread, compressed when configured (docs/operations.md).
+  const recordingWriter = new RecordingWriter({ ...DEFAULT_WRITER_LIMITS, sessionQueueBytes: config.recordingQueueMiB << 20 });
+  const recordingsDir = config.recordingsDir || join(config.dataDir, 'recordings');
+  const recordingStorage = new LocalRecordingStorage(recordingsDir, config.recordingCompression, recordingWriter);
+  const sessions = new Sessions(
+    store,
+    audit,
+    log,
+    recordingsDir,
+    loadNodeId(config.dataDir),
+    async (ref) => {
+      const u = (await dir.userByName(ref)) ?? (await dir.userRow(ref).catch(() => undefined));
+      return u ? { id: u.id, username: u.username, isApplication: !!u.isApplication, disabled: !u.enabled } : null;
+    },
+    recordingStorage,
+  );
   const health = new Health(store, sessions.recordingsDir, () => sessions.lastRecordingFailure, log);
   const sshKeys = new SshKeys(store, audit);
   const checkouts = new Checkouts(store, secrets, sessions, audit, log);

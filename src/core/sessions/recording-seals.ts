@@ -3,12 +3,13 @@
 // sessions table's copy of the hash is not used: only the chain is tamper-evident.
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import { basename, extname, join, relative, resolve, sep } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import type { Store } from '../../store/db.js';
 import { notFound } from '../errors.js';
 import { parseJson } from '../util.js';
 import { GHREC_FILE_EXTENSION } from './ghrec.js';
 import { sha256File } from './recording-repair.js';
+import { parseRecordingName, plainName } from './recording-storage.js';
 
 export type RecordingStatus = 'ok' | 'differs' | 'missing' | 'unsealed' | 'live';
 
@@ -36,8 +37,6 @@ export interface RecordingQuery {
 }
 
 export const isProblem = (s: RecordingStatus): boolean => s === 'differs' || s === 'missing' || s === 'unsealed';
-
-const RECORDING_EXT = new Set(['.cast', GHREC_FILE_EXTENSION]);
 
 interface Seal {
   seq: number;
@@ -109,11 +108,12 @@ async function recordingFiles(root: string): Promise<{ id: string; rel: string }
   if (!existsSync(root)) return [];
   const out: { id: string; rel: string }[] = [];
   for (const e of await readdir(root, { recursive: true, withFileTypes: true })) {
-    if (!e.isFile() || !RECORDING_EXT.has(extname(e.name))) continue;
+    const named = e.isFile() ? parseRecordingName(e.name) : null;
+    if (!named) continue;
     const dir = e.parentPath ?? (e as unknown as { path: string }).path;
-    out.push({ id: basename(e.name, extname(e.name)), rel: relative(root, join(dir, e.name)) });
+    out.push({ id: named.sessionId, rel: relative(root, join(dir, e.name)) });
   }
   return out;
 }
 
-const formatOf = (rel: string): string => (rel.endsWith(GHREC_FILE_EXTENSION) ? 'ghrec' : 'asciicast-v2');
+const formatOf = (rel: string): string => (plainName(rel).endsWith(GHREC_FILE_EXTENSION) ? 'ghrec' : 'asciicast-v2');
