@@ -113,7 +113,8 @@ export async function recordingVerify(target: string | undefined, o: { all?: boo
     counts.set(i.status, (counts.get(i.status) ?? 0) + 1);
     process.stdout.write(`${i.status.padEnd(8)}  ${i.sessionId ?? '-'}  ${i.file}  ${i.message}\n`);
   }
-  const order: RecordingStatus[] = ['ok', 'differs', 'missing', 'unsealed', 'live'];
+  // 'deleted' (by retention) is named only when there are some, so the usual summary stays as it was.
+  const order: RecordingStatus[] = ['ok', 'differs', 'missing', 'unsealed', 'live', ...(counts.get('deleted') ? (['deleted'] as const) : [])];
   process.stdout.write(`${answer.items.length} recording${answer.items.length === 1 ? '' : 's'}: ${order.map((s) => `${counts.get(s) ?? 0} ${s}`).join(', ')}\n`);
   if (!answer.chain.ok) process.stdout.write(`audit chain BROKEN: ${answer.chain.message}: the seals cannot be trusted\n`);
   if (!answer.chain.ok || answer.items.some((i) => isProblem(i.status))) process.exitCode = VERIFY_FAILED;

@@ -22,6 +22,7 @@ import { Tickets } from './launch/tickets.js';
 import { TransientCredentials } from './launch/transient.js';
 import { Sessions } from './sessions/service.js';
 import { LocalRecordingStorage } from './sessions/recording-storage.js';
+import { RecordingRetention } from './sessions/retention.js';
 import { DEFAULT_WRITER_LIMITS, RecordingWriter } from './sessions/recording-writer.js';
 import { loadNodeId } from './node-id.js';
 import { SshKeys } from './identity/ssh-keys.js';
@@ -72,6 +73,8 @@ export interface Core {
   launchers: Launchers;
   tickets: Tickets;
   sessions: Sessions;
+  /** Recording retention policies, legal holds and the sweep (core/sessions/retention.ts). */
+  retention: RecordingRetention;
   sshKeys: SshKeys;
   /** Exclusive checkout of shared credentials. */
   checkouts: Checkouts;
@@ -145,6 +148,7 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
     },
     recordingStorage,
   );
+  const retention = new RecordingRetention(store, audit, sessions.storage);
   const health = new Health(store, sessions.recordingsDir, () => sessions.lastRecordingFailure, log);
   const sshKeys = new SshKeys(store, audit);
   const checkouts = new Checkouts(store, secrets, sessions, audit, log);
@@ -220,7 +224,7 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   await dir.seedBuiltinRoles();
   await templates.seedBuiltins();
   await launchers.seedBuiltins();
-  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, sshKeys, checkouts, launching, policies, accessRequests, accessGate, stepUp, notifier, targetAccounts, rotation, heartbeat, accessLevels, jit, health, webservices, openpsm, logonTickets, transient, ldap, oidc, version: VERSION };
+  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, retention, sshKeys, checkouts, launching, policies, accessRequests, accessGate, stepUp, notifier, targetAccounts, rotation, heartbeat, accessLevels, jit, health, webservices, openpsm, logonTickets, transient, ldap, oidc, version: VERSION };
 }
 
 /** Creates the first administrator when the directory is empty. Returns the password only when it was generated. */

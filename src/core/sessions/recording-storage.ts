@@ -55,6 +55,8 @@ export interface RecordingStorage {
   list(): Promise<{ rel: string; sessionId: string }[]>;
   /** The file on this node's disk holding it (repaired in place by recovery), or null. */
   localPath(rel: string): string | null;
+  /** Lets go of what the backend holds (the writer thread) once every recording is closed. */
+  stop?(): Promise<void>;
 }
 
 const DAY = 86_400_000;
@@ -130,6 +132,10 @@ export class LocalRecordingStorage implements RecordingStorage {
 
   localPath(rel: string): string | null {
     return this.inside(rel);
+  }
+
+  async stop(): Promise<void> {
+    await this.writer?.stop();
   }
 
   private pathOf(rel: string): string {
