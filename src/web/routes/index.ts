@@ -24,6 +24,7 @@ import type { WebRdpDoor } from '../../protocols/rdp-web/door.js';
 import { sharingRoutes } from './sharing.js';
 import { ldapDirectoryRoutes } from './ldap-directory.js';
 import { oidcRoutes } from './oidc.js';
+import { retentionRoutes } from './retention.js';
 
 export interface DoorInfo {
   sshHostKeys: string[];
@@ -45,6 +46,7 @@ export const routes =
     await app.register(sessionRoutes(core), { prefix: '/api/v1' });
     await app.register(liveViewRoutes(core), { prefix: '/api/v1' });
     await app.register(recordingRoutes(core), { prefix: '/api/v1' });
+    await app.register(retentionRoutes(core), { prefix: '/api/v1' });
     await app.register(keyRoutes(core), { prefix: '/api/v1' });
     await app.register(terminalRoutes(core, terminal), { prefix: '/api/v1' });
     await app.register(accessRoutes(core), { prefix: '/api/v1' });
