@@ -227,6 +227,9 @@ export class RecordingWriter {
 function spawnWriterThread(): Worker {
   const fromSource = import.meta.url.endsWith('.ts');
   const url = new URL(fromSource ? './recording-writer-worker.ts' : './recording-writer-worker.js', import.meta.url);
-  if (!fromSource) return new Worker(url);
-  return new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(url.href)}); })`, { eval: true });
+  // The files are opened on the event loop (a recording that cannot be created refuses its
+  // session at once) and closed by the thread: it must not track descriptors as its own.
+  const opts = { trackUnmanagedFds: false };
+  if (!fromSource) return new Worker(url, opts);
+  return new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(url.href)}); })`, { ...opts, eval: true });
 }
