@@ -90,7 +90,7 @@ describe('a stalled recordings disk', { skip: root ? false : 'needs root (loop m
       if (!failed.length) await new Promise((r) => setTimeout(r, 50));
     }
     assert.equal(failed.length, 1);
-    assert.equal(failed[0].details.code, 'queue_full');
+    assert.equal(failed[0]!.details.code, 'queue_full');
     // Meanwhile the quiet session goes on, its output recorded (waiting in its queue), and the API answers.
     for (let i = 0; i < 20; i++) {
       quiet.input(Buffer.from(`cmd ${i}\r`));
