@@ -65,8 +65,9 @@ export class WriterSink {
     const limits = this.writer.limits;
     if (this.queuedBytes + data.length > limits.sessionQueueBytes || this.writer.queuedBytes + data.length > limits.totalQueueBytes) {
       const full = this.queuedBytes + data.length > limits.sessionQueueBytes ? `its ${limits.sessionQueueBytes} bytes` : `the node's ${limits.totalQueueBytes} bytes`;
-      this.fail(new RecordingQueueFull(`the recording's write queue is full (${full} wait for the disk)`));
+      // Dropped first, so the close the failure brings about is this one.
       this.drop();
+      this.fail(new RecordingQueueFull(`the recording's write queue is full (${full} wait for the disk)`));
       return false;
     }
     const seq = ++this.seq;
@@ -101,6 +102,7 @@ export class WriterSink {
 
   /** Drops what is queued (the recording failed) and closes the file when the writer thread gets to it. */
   private drop(): void {
+    if (this.closing) return;
     this.closeSeq = ++this.seq;
     this.closing = new Promise((resolve) => (this.resolveClose = resolve));
     this.writer.queued(0, 1);
