@@ -125,8 +125,8 @@ const TABLE: Record<string, Row> = {
   'DELETE /api/v1/recording-retention/:id':      [Y, N, N, N],
   'POST /api/v1/recording-retention/sweep':      [Y, N, N, N],
   'GET /api/v1/legal-holds':                     [Y, N, Y, N],
-  'PUT /api/v1/sessions/:sessionId/legal-hold':  [Y, N, Y, N],
-  'DELETE /api/v1/sessions/:sessionId/legal-hold': [Y, N, Y, N],
+  'PUT /api/v1/sessions/:id/legal-hold':        [Y, N, Y, N],
+  'DELETE /api/v1/sessions/:id/legal-hold':     [Y, N, Y, N],
   // launchers: readable by everyone, changed with manage_templates
   'GET /api/v1/launchers':                       [Y, Y, Y, Y],
   'GET /api/v1/launchers/:id':                   [Y, Y, Y, Y],
@@ -548,8 +548,8 @@ for (const kind of DB_KINDS) {
       'DELETE /api/v1/recording-retention/:id': async () => ({ method: 'DELETE', url: `/api/v1/recording-retention/${(await admin('PUT', '/api/v1/recording-retention', { scope: 'launcher', scopeId: await mkLauncher(), keepDays: 3650 })).id}` }),
       'POST /api/v1/recording-retention/sweep': async () => ({ method: 'POST', url: '/api/v1/recording-retention/sweep', body: {} }),
       'GET /api/v1/legal-holds': async () => ({ method: 'GET', url: '/api/v1/legal-holds' }),
-      'PUT /api/v1/sessions/:sessionId/legal-hold': async () => ({ method: 'PUT', url: `/api/v1/sessions/${(await mkSession(false)).id}/legal-hold`, body: { reason: 'authorisation test' } }),
-      'DELETE /api/v1/sessions/:sessionId/legal-hold': async () => {
+      'PUT /api/v1/sessions/:id/legal-hold': async () => ({ method: 'PUT', url: `/api/v1/sessions/${(await mkSession(false)).id}/legal-hold`, body: { reason: 'authorisation test' } }),
+      'DELETE /api/v1/sessions/:id/legal-hold': async () => {
         const s = await mkSession(false);
         await admin('PUT', `/api/v1/sessions/${s.id}/legal-hold`, { reason: 'authorisation test' });
         return { method: 'DELETE', url: `/api/v1/sessions/${s.id}/legal-hold` };

@@ -592,8 +592,8 @@ const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
     'DELETE /api/v1/recording-retention/:id': {},
     'POST /api/v1/recording-retention/sweep': { body: {} },
     'GET /api/v1/legal-holds': {},
-    'PUT /api/v1/sessions/:sessionId/legal-hold': { body: { reason: 'bad input test' }, extra: [{ name: 'unknown session', url: `/api/v1/sessions/${MISSING_ID}/legal-hold`, body: { reason: 'x' }, expect: 404, code: 'not_found' }] },
-    'DELETE /api/v1/sessions/:sessionId/legal-hold': { extra: [{ name: 'no hold', url: `/api/v1/sessions/${MISSING_ID}/legal-hold`, expect: 404, code: 'not_found' }] },
+    'PUT /api/v1/sessions/:id/legal-hold': { body: { reason: 'bad input test' }, extra: [{ name: 'unknown session', url: `/api/v1/sessions/${MISSING_ID}/legal-hold`, body: { reason: 'x' }, expect: 404, code: 'not_found' }] },
+    'DELETE /api/v1/sessions/:id/legal-hold': { extra: [{ name: 'no hold', url: `/api/v1/sessions/${MISSING_ID}/legal-hold`, expect: 404, code: 'not_found' }] },
 
     'GET /api/v1/launchers': {},
     'GET /api/v1/launchers/:id': {},

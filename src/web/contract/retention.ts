@@ -20,8 +20,6 @@ export const retentionPolicySchema = obj({
 });
 export const legalHoldSchema = obj({ sessionId: text, reason: text, by: obj({ id: text, username: text }), createdAt: time });
 
-const sessionIdParams = { type: 'object', properties: { sessionId: str(128) }, required: ['sessionId'] } as const;
-
 export const retention = {
   list: route('GET', '/api/v1/recording-retention', {
     tags: ['recordings'],
@@ -46,17 +44,17 @@ export const retention = {
     summary: 'Sessions on legal hold: their recordings are deleted by no retention policy',
     response: { 200: obj({ items: { type: 'array', items: legalHoldSchema } }), ...errors },
   }),
-  hold: route('PUT', '/api/v1/sessions/:sessionId/legal-hold', {
+  hold: route('PUT', '/api/v1/sessions/:id/legal-hold', {
     tags: ['recordings'],
     summary: "Put a session's recording on legal hold (409 already_held)",
-    params: sessionIdParams,
+    params: idParams,
     body: body({ reason: str(1000) }, ['reason']),
     response: { 200: legalHoldSchema, ...errors },
   }),
-  release: route('DELETE', '/api/v1/sessions/:sessionId/legal-hold', {
+  release: route('DELETE', '/api/v1/sessions/:id/legal-hold', {
     tags: ['recordings'],
     summary: 'Release a legal hold: retention applies to the recording again',
-    params: sessionIdParams,
+    params: idParams,
     response: { 204: noContent, ...errors },
   }),
 } as const;

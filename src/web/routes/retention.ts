@@ -22,9 +22,9 @@ export const retentionRoutes =
     });
     addRoute(app, r.sweep, admin)(async (req) => core.retention.sweep(actorOf(req.principal, req.ip)));
     addRoute(app, r.holds, auditor)(async () => ({ items: await core.retention.holds() }));
-    addRoute(app, r.hold, auditor)(async (req) => core.retention.hold(actorOf(req.principal, req.ip), req.params.sessionId, req.body.reason));
+    addRoute(app, r.hold, auditor)(async (req) => core.retention.hold(actorOf(req.principal, req.ip), req.params.id, req.body.reason));
     addRoute(app, r.release, auditor)(async (req, reply) => {
-      await core.retention.release(actorOf(req.principal, req.ip), req.params.sessionId);
+      await core.retention.release(actorOf(req.principal, req.ip), req.params.id);
       return reply.code(204).send();
     });
   };
