@@ -2,7 +2,7 @@
 // that keep recordings N days after their session ended (global, a folder, a launcher; the
 // longest that applies wins), legal holds on sessions, and a sweep on demand (the server also
 // sweeps hourly). Deletions are audited as recording.delete.
-import { body, errors, idParams, int, noContent, nullableText, obj, str, text, time } from './schema.js';
+import { body, errors, idParams, int, noContent, nullableText, obj, page, pageQuery, str, text, time } from './schema.js';
 import { route } from './route.js';
 
 export const RETENTION_SCOPES = ['global', 'folder', 'launcher'] as const;
@@ -24,7 +24,8 @@ export const retention = {
   list: route('GET', '/api/v1/recording-retention', {
     tags: ['recordings'],
     summary: 'Recording retention policies: keep recordings N days after their session ended (global, per folder, per launcher)',
-    response: { 200: obj({ items: { type: 'array', items: retentionPolicySchema } }), ...errors },
+    querystring: pageQuery(),
+    response: { 200: page(retentionPolicySchema), ...errors },
   }),
   set: route('PUT', '/api/v1/recording-retention', {
     tags: ['recordings'],
@@ -42,7 +43,8 @@ export const retention = {
   holds: route('GET', '/api/v1/legal-holds', {
     tags: ['recordings'],
     summary: 'Sessions on legal hold: their recordings are deleted by no retention policy',
-    response: { 200: obj({ items: { type: 'array', items: legalHoldSchema } }), ...errors },
+    querystring: pageQuery(),
+    response: { 200: page(legalHoldSchema), ...errors },
   }),
   hold: route('PUT', '/api/v1/sessions/:id/legal-hold', {
     tags: ['recordings'],
