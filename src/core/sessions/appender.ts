@@ -74,7 +74,20 @@ export class Appender {
     }
     this.fileBytes = first.length;
     this.syncContentBytes = this.contentBytes = head.length;
-    if (opts.writer) this.sink = opts.writer.attach(this.fd, { fileBytes: first.length, contentBytes: head.length }, this.gzip, (err) => this.stopped(err));
+    if (opts.writer) {
+      try {
+        this.sink = opts.writer.attach(this.fd, { fileBytes: first.length, contentBytes: head.length }, this.gzip, (err) => this.stopped(err));
+      } catch (e) {
+        // The writer thread could not be started (EMFILE, out of memory): refused like a file that cannot be created.
+        closeQuietly(this.fd);
+        try {
+          unlinkSync(path);
+        } catch {
+          /* the head is all that is left behind */
+        }
+        throw e;
+      }
+    }
   }
 
   get isClosed(): boolean {
