@@ -174,8 +174,9 @@ export class RecordingWriter {
   attach(fd: number, head: { fileBytes: number; contentBytes: number }, gzip: boolean, onError: (err: Error) => void): WriterSink {
     const id = this.nextId++;
     const sink = new WriterSink(this, id, head.fileBytes, head.contentBytes, onError);
-    this.sinks.set(id, sink);
+    // Posted first: a thread that cannot be started throws here, and nothing is left registered.
     this.post({ t: 'open', id, fd, gzip, level: this.limits.gzipLevel, fileBytes: head.fileBytes });
+    this.sinks.set(id, sink);
     return sink;
   }
 
