@@ -34,6 +34,12 @@ export interface Config {
   metricsListen?: { host: string; port: number };
   /** SIGTERM drain: seconds running sessions may go on after new ones are refused (0 = end them at once). */
   drainSeconds: number;
+  /** Where recordings are written (default: recordings/ in the data dir). */
+  recordingsDir: string;
+  /** How new recordings are stored: gzip members per flush, or plain. */
+  recordingCompression: 'gzip' | 'none';
+  /** MiB of one recording that may wait for the disk before its session fails closed. */
+  recordingQueueMiB: number;
   /** Test-only: every JSON answer is checked against its route's response schema (src/web/strict-responses.ts). */
   strictResponses: boolean;
 }
@@ -67,6 +73,9 @@ const KEYS = [
   'GATEHOUSE_METRICS_TOKEN',
   'GATEHOUSE_METRICS_LISTEN',
   'GATEHOUSE_DRAIN_SECONDS',
+  'GATEHOUSE_RECORDINGS_DIR',
+  'GATEHOUSE_RECORDING_COMPRESSION',
+  'GATEHOUSE_RECORDING_QUEUE_MIB',
 ] as const;
 
 function readConfigFile(path: string): Source {
@@ -168,7 +177,14 @@ export function loadConfig(env: Source = process.env): Config {
     maxStartupsPerSource: integer(src, 'GATEHOUSE_MAX_STARTUPS_PER_SOURCE', 10, 1, 100_000),
     strictResponses: src.GATEHOUSE_STRICT_RESPONSES === '1',
     drainSeconds: integer(src, 'GATEHOUSE_DRAIN_SECONDS', 300, 0, 86400),
+    recordingsDir: '',
+    recordingCompression: 'none',
+    recordingQueueMiB: integer(src, 'GATEHOUSE_RECORDING_QUEUE_MIB', 8, 1, 1024),
   };
+  cfg.recordingsDir = resolve(src.GATEHOUSE_RECORDINGS_DIR ?? resolve(cfg.dataDir, 'recordings'));
+  const compression = src.GATEHOUSE_RECORDING_COMPRESSION ?? 'none';
+  if (compression !== 'gzip' && compression !== 'none') throw new ConfigError('GATEHOUSE_RECORDING_COMPRESSION', `must be gzip or none, got "${compression}"`);
+  cfg.recordingCompression = compression;
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(cfg.logLevel)) {
     throw new ConfigError('GATEHOUSE_LOG_LEVEL', `must be one of fatal, error, warn, info, debug, trace, silent; got "${cfg.logLevel}"`);
   }

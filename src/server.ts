@@ -33,6 +33,7 @@ import { startMetricsListener, type MetricsListener } from './web/metrics.js';
 
 /** How often lapsed checkouts are settled (and rotated after use) when nobody looks. */
 const CHECKOUT_SWEEP_MS = 30_000;
+const RETENTION_SWEEP_MS = 3_600_000;
 
 export interface Running {
   core: Core;
@@ -164,6 +165,9 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   // Logon tickets (seed 004): the sealed credentials of expired logon and launch tickets are wiped.
   const logonSweeper = setInterval(() => void core.logonTickets.sweep().catch((e) => log.warn({ err: { message: (e as Error).message } }, 'wiping expired logon-ticket credentials failed')), CHECKOUT_SWEEP_MS);
   logonSweeper.unref();
+  // Recording retention (docs/operations.md): recordings no policy keeps any longer are deleted, audited; hourly.
+  const retentionSweeper = setInterval(() => void core.retention.sweep().catch((e) => log.warn({ err: { message: (e as Error).message } }, 'the recording retention sweep failed')), RETENTION_SWEEP_MS);
+  retentionSweeper.unref();
   // JIT accounts and access levels a crash (or a failed clean-up) left on targets: now and every minute.
   core.jit.startSweeper();
   // LDAP / AD users and groups every ldapSyncMinutes (when a directory is enabled).
@@ -178,12 +182,15 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     ldapSync.stop();
     clearInterval(checkoutSweeper);
     clearInterval(logonSweeper);
+    clearInterval(retentionSweeper);
     core.jit.stopSweeper();
     core.launching.drain();
     await core.sessions.endAll('gateway shutting down');
     await core.jit.settled().catch(() => {});
     await core.rotation.settled().catch(() => {});
     await core.heartbeat.settled().catch(() => {});
+    // The recordings are closed by now; the writer thread goes.
+    await core.sessions.storage.stop?.();
     await doors.close();
     webGate.close();
     await app.close();

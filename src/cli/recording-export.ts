@@ -4,6 +4,7 @@
 // `recording get` and asciinema. Every failure is one plain sentence.
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { composeFrame, frameCount, frames, isAsciicast, openRdpRecording, RdpRecordingError, renderAt, type RdpRecording } from '../protocols/rdp/recording/decoder/index.js';
 import { encodePng } from '../protocols/rdp/recording/png.js';
 import { GHREC_CONTENT_TYPE, GHREC_FILE_EXTENSION } from '../core/sessions/ghrec.js';
@@ -59,11 +60,20 @@ export async function exportRecording(ref: string, o: ExportOptions, session: ()
 async function load(ref: string, session: () => CliState): Promise<{ bytes: Uint8Array; label: string }> {
   if (existsSync(ref)) {
     if (!statSync(ref).isFile()) throw new ExportError(`${ref} is not a file`);
-    const bytes = readFileSync(ref);
+    const raw = readFileSync(ref);
+    // A compressed recording (<session>.ghrec.gz, gzip members: docs/operations.md) is the recording inflated.
+    let bytes: Uint8Array = raw;
+    if (raw[0] === 0x1f && raw[1] === 0x8b) {
+      try {
+        bytes = gunzipSync(raw);
+      } catch {
+        throw new ExportError(`${ref} is a damaged compressed recording (run \`gzip -t ${ref}\`)`);
+      }
+    }
     if (isAsciicast(bytes)) throw new ExportError(`${ref} is a terminal session recording (asciicast): play it with \`asciinema play ${ref}\`; only RDP recordings can be exported to video`);
     return { bytes, label: ref };
   }
-  if (/[/\\]/.test(ref) || ref.endsWith(GHREC_FILE_EXTENSION) || ref.endsWith('.cast')) throw new ExportError(`no such file: ${ref}`);
+  if (/[/\\]/.test(ref) || ref.endsWith(GHREC_FILE_EXTENSION) || ref.endsWith('.cast') || ref.endsWith('.gz')) throw new ExportError(`no such file: ${ref}`);
   const res = await call(session(), 'GET', pathOf(api.recordings.get, { params: { sessionId: ref } }));
   if (res.status !== 200) {
     const err = (parseJson(res) as Partial<ErrorBody> | undefined)?.error;

@@ -6,6 +6,7 @@ import { basename, extname } from 'node:path';
 import { exportCheckpoint, parseAnchors, parsePublicKeys, type Anchor } from '../core/audit/pinning.js';
 import { isProblem, verifyRecordings, type RecordingStatus } from '../core/sessions/recording-seals.js';
 import { sha256File } from '../core/sessions/recording-repair.js';
+import { parseRecordingName } from '../core/sessions/recording-storage.js';
 import { api, type RecordingVerifyResponse, type VerifyResult } from '../web/contract/index.js';
 import { ApiError, callApi, type CliState } from './client.js';
 import { withCore } from './offline.js';
@@ -94,7 +95,8 @@ export async function recordingVerify(target: string | undefined, o: { all?: boo
     const label = { file: target, sha256: sha };
     if (answer.items.length) answer.items = answer.items.map((i) => ({ ...i, ...label, status: 'ok', message: `matches the seal of session ${i.sessionId} at audit event ${i.sealSeq}` }));
     else {
-      const id = basename(target, extname(target));
+      // <session>.cast, <session>.ghrec, or either compressed (.gz).
+      const id = parseRecordingName(target)?.sessionId ?? basename(target, extname(target));
       const named = await ask({ sessions: [id] }).catch((e: { status?: number }) => (e.status === 404 ? null : Promise.reject(e)));
       const seal = named?.items.find((i) => i.sealedSha256);
       answer.items = [
@@ -111,7 +113,8 @@ export async function recordingVerify(target: string | undefined, o: { all?: boo
     counts.set(i.status, (counts.get(i.status) ?? 0) + 1);
     process.stdout.write(`${i.status.padEnd(8)}  ${i.sessionId ?? '-'}  ${i.file}  ${i.message}\n`);
   }
-  const order: RecordingStatus[] = ['ok', 'differs', 'missing', 'unsealed', 'live'];
+  // 'deleted' (by retention) is named only when there are some, so the usual summary stays as it was.
+  const order: RecordingStatus[] = ['ok', 'differs', 'missing', 'unsealed', 'live', ...(counts.get('deleted') ? (['deleted'] as const) : [])];
   process.stdout.write(`${answer.items.length} recording${answer.items.length === 1 ? '' : 's'}: ${order.map((s) => `${counts.get(s) ?? 0} ${s}`).join(', ')}\n`);
   if (!answer.chain.ok) process.stdout.write(`audit chain BROKEN: ${answer.chain.message}: the seals cannot be trusted\n`);
   if (!answer.chain.ok || answer.items.some((i) => isProblem(i.status))) process.exitCode = VERIFY_FAILED;

@@ -21,6 +21,9 @@ import { Launching } from './launch/service.js';
 import { Tickets } from './launch/tickets.js';
 import { TransientCredentials } from './launch/transient.js';
 import { Sessions } from './sessions/service.js';
+import { LocalRecordingStorage } from './sessions/recording-storage.js';
+import { RecordingRetention } from './sessions/retention.js';
+import { DEFAULT_WRITER_LIMITS, RecordingWriter } from './sessions/recording-writer.js';
 import { loadNodeId } from './node-id.js';
 import { SshKeys } from './identity/ssh-keys.js';
 import { Health } from './health.js';
@@ -76,6 +79,8 @@ export interface Core {
   launchers: Launchers;
   tickets: Tickets;
   sessions: Sessions;
+  /** Recording retention policies, legal holds and the sweep (core/sessions/retention.ts). */
+  retention: RecordingRetention;
   sshKeys: SshKeys;
   /** Exclusive checkout of shared credentials. */
   checkouts: Checkouts;
@@ -144,10 +149,23 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   const personal = new PersonalVault(store, audit, dir, settings, secrets);
   const launchers = new Launchers(store, audit, settings);
   const tickets = new Tickets(store);
-  const sessions = new Sessions(store, audit, log, join(config.dataDir, 'recordings'), loadNodeId(config.dataDir), async (ref) => {
-    const u = (await dir.userByName(ref)) ?? (await dir.userRow(ref).catch(() => undefined));
-    return u ? { id: u.id, username: u.username, isApplication: !!u.isApplication, disabled: !u.enabled } : null;
-  });
+  // Recordings: written off the event loop by one writer thread, compressed when configured (docs/operations.md).
+  const recordingWriter = new RecordingWriter({ ...DEFAULT_WRITER_LIMITS, sessionQueueBytes: config.recordingQueueMiB << 20 });
+  const recordingsDir = config.recordingsDir || join(config.dataDir, 'recordings');
+  const recordingStorage = new LocalRecordingStorage(recordingsDir, config.recordingCompression, recordingWriter);
+  const sessions = new Sessions(
+    store,
+    audit,
+    log,
+    recordingsDir,
+    loadNodeId(config.dataDir),
+    async (ref) => {
+      const u = (await dir.userByName(ref)) ?? (await dir.userRow(ref).catch(() => undefined));
+      return u ? { id: u.id, username: u.username, isApplication: !!u.isApplication, disabled: !u.enabled } : null;
+    },
+    recordingStorage,
+  );
+  const retention = new RecordingRetention(store, audit, sessions.storage);
   const health = new Health(store, sessions.recordingsDir, () => sessions.lastRecordingFailure, log);
   // Metrics: events are reported by the services, state is read when scraped.
   const metrics = new Metrics(sessions.node, VERSION);
@@ -155,7 +173,7 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   auth.observeSignInFailures((action, via) => metrics.loginFailed(action, via));
   requestLimits.observe((kind, scope) => metrics.limited(kind, scope));
   const recordingBytes = new RecordingBytes(sessions.recordingsDir, () => sessions.live.values());
-  metrics.watch({ live: () => sessions.live.values(), recordingBytes: () => recordingBytes.total() });
+  metrics.watch({ live: () => sessions.live.values(), recordingBytes: () => recordingBytes.total(), recordingQueueDepth: () => recordingWriter.queuedBytes });
   sessions.onSessionEnd(async (s) => {
     metrics.sessionEnded(s);
     await recordingBytes.sealed(s.recording);
@@ -240,7 +258,7 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   await dir.seedBuiltinRoles();
   await templates.seedBuiltins();
   await launchers.seedBuiltins();
-  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, sshKeys, checkouts, launching, policies, accessRequests, accessGate, stepUp, notifier, targetAccounts, rotation, heartbeat, accessLevels, jit, health, webservices, openpsm, logonTickets, transient, ldap, oidc, webauthn, metrics, requestLimits, auditSinks, auditStreaming, version: VERSION };
+  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, retention, sshKeys, checkouts, launching, policies, accessRequests, accessGate, stepUp, notifier, targetAccounts, rotation, heartbeat, accessLevels, jit, health, webservices, openpsm, logonTickets, transient, ldap, oidc, webauthn, metrics, requestLimits, auditSinks, auditStreaming, version: VERSION };
 }
 
 /** Creates the first administrator when the directory is empty. Returns the password only when it was generated. */

@@ -682,8 +682,30 @@ export interface AuditSinksTable {
   updatedAt: number;
 }
 
+/** Keep recordings N days after their session ended (018, core/sessions/retention.ts). */
+export interface RecordingRetentionTable {
+  id: string;
+  scope: 'global' | 'folder' | 'launcher';
+  /** The folder's or launcher's id; '' for global. */
+  scopeId: string;
+  keepDays: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** A legal hold: the session's recording is deleted by no retention policy. */
+export interface RecordingHoldsTable {
+  sessionId: string;
+  reason: string;
+  userId: string;
+  username: string;
+  createdAt: number;
+}
+
 export interface Database {
   auditSinks: AuditSinksTable;
+  recordingRetention: RecordingRetentionTable;
+  recordingHolds: RecordingHoldsTable;
   ldapDirectory: LdapDirectoryTable;
   ldapUsers: LdapUsersTable;
   logonTickets: LogonTicketsTable;

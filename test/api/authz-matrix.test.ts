@@ -141,6 +141,14 @@ const TABLE: Record<string, Row> = {
   'GET /api/v1/audit/checkpoint':                [Y, N, Y, N],
   'POST /api/v1/audit/verify':                   [Y, N, Y, N],
   'POST /api/v1/recordings/verify':              [Y, N, Y, N],
+  // recording retention (issue 16): policies set by administrators, read by auditors; legal holds by auditors
+  'GET /api/v1/recording-retention':             [Y, N, Y, N],
+  'PUT /api/v1/recording-retention':             [Y, N, N, N],
+  'DELETE /api/v1/recording-retention/:id':      [Y, N, N, N],
+  'POST /api/v1/recording-retention/sweep':      [Y, N, N, N],
+  'GET /api/v1/legal-holds':                     [Y, N, Y, N],
+  'PUT /api/v1/sessions/:id/legal-hold':        [Y, N, Y, N],
+  'DELETE /api/v1/sessions/:id/legal-hold':     [Y, N, Y, N],
   // launchers: readable by everyone, changed with manage_templates
   'GET /api/v1/launchers':                       [Y, Y, Y, Y],
   'GET /api/v1/launchers/:id':                   [Y, Y, Y, Y],
@@ -610,6 +618,17 @@ for (const kind of DB_KINDS) {
       'GET /api/v1/audit/checkpoint': async () => ({ method: 'GET', url: '/api/v1/audit/checkpoint' }),
       'POST /api/v1/audit/verify': async () => ({ method: 'POST', url: '/api/v1/audit/verify', body: { anchors: [{ seq: 1, hash: '0'.repeat(64), ts: new Date(0).toISOString(), keyId: 'k', signature: 's' }] } }),
       'POST /api/v1/recordings/verify': async () => ({ method: 'POST', url: '/api/v1/recordings/verify', body: { all: true } }),
+      'GET /api/v1/recording-retention': async () => ({ method: 'GET', url: '/api/v1/recording-retention' }),
+      'PUT /api/v1/recording-retention': async () => ({ method: 'PUT', url: '/api/v1/recording-retention', body: { scope: 'launcher', scopeId: 'ssh', keepDays: 3650 } }),
+      'DELETE /api/v1/recording-retention/:id': async () => ({ method: 'DELETE', url: `/api/v1/recording-retention/${(await admin('PUT', '/api/v1/recording-retention', { scope: 'launcher', scopeId: await mkLauncher(), keepDays: 3650 })).id}` }),
+      'POST /api/v1/recording-retention/sweep': async () => ({ method: 'POST', url: '/api/v1/recording-retention/sweep', body: {} }),
+      'GET /api/v1/legal-holds': async () => ({ method: 'GET', url: '/api/v1/legal-holds' }),
+      'PUT /api/v1/sessions/:id/legal-hold': async () => ({ method: 'PUT', url: `/api/v1/sessions/${(await mkSession(false)).id}/legal-hold`, body: { reason: 'authorisation test' } }),
+      'DELETE /api/v1/sessions/:id/legal-hold': async () => {
+        const s = await mkSession(false);
+        await admin('PUT', `/api/v1/sessions/${s.id}/legal-hold`, { reason: 'authorisation test' });
+        return { method: 'DELETE', url: `/api/v1/sessions/${s.id}/legal-hold` };
+      },
 
       'GET /api/v1/launchers': async () => ({ method: 'GET', url: '/api/v1/launchers' }),
       'GET /api/v1/launchers/:id': async () => ({ method: 'GET', url: '/api/v1/launchers/ssh' }),

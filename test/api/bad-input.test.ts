@@ -655,6 +655,21 @@ const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
         { name: 'unknown session', url: '/api/v1/recordings/verify', body: { sessions: [MISSING_ID] }, expect: 404, code: 'not_found' },
       ],
     },
+    'GET /api/v1/recording-retention': {},
+    'PUT /api/v1/recording-retention': {
+      body: { scope: 'global', keepDays: 36500 },
+      extra: [
+        { name: 'a folder policy without its folder', url: '/api/v1/recording-retention', body: { scope: 'folder', keepDays: 30 }, expect: 400, code: 'invalid_request' },
+        { name: 'a global policy naming a scope', url: '/api/v1/recording-retention', body: { scope: 'global', scopeId: 'x', keepDays: 30 }, expect: 400, code: 'invalid_request' },
+        { name: 'an unknown launcher', url: '/api/v1/recording-retention', body: { scope: 'launcher', scopeId: MISSING_ID, keepDays: 30 }, expect: 404, code: 'not_found' },
+        { name: 'zero days', url: '/api/v1/recording-retention', body: { scope: 'global', keepDays: 0 }, expect: 400, code: 'invalid_request' },
+      ],
+    },
+    'DELETE /api/v1/recording-retention/:id': {},
+    'POST /api/v1/recording-retention/sweep': { body: {} },
+    'GET /api/v1/legal-holds': {},
+    'PUT /api/v1/sessions/:id/legal-hold': { body: { reason: 'bad input test' }, extra: [{ name: 'unknown session', url: `/api/v1/sessions/${MISSING_ID}/legal-hold`, body: { reason: 'x' }, expect: 404, code: 'not_found' }] },
+    'DELETE /api/v1/sessions/:id/legal-hold': { extra: [{ name: 'no hold', url: `/api/v1/sessions/${MISSING_ID}/legal-hold`, expect: 404, code: 'not_found' }] },
 
     'GET /api/v1/launchers': {},
     'GET /api/v1/launchers/:id': {},

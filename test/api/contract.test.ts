@@ -110,7 +110,11 @@ for (const kind of DB_KINDS) {
         await admin('POST', `/api/v1/secrets/${held.id}/checkout`, {});
       }
       fx.sessionId = await session(['uptime', 'whoami', 'hostname']);
-      await session(['uptime']);
+      const second = await session(['uptime']);
+      // Recording retention: two policies and two legal holds (the lists).
+      await admin('PUT', '/api/v1/recording-retention', { scope: 'global', keepDays: 3650 });
+      await admin('PUT', '/api/v1/recording-retention', { scope: 'launcher', scopeId: 'ssh', keepDays: 7300 });
+      for (const id of [fx.sessionId, second]) await admin('PUT', `/api/v1/sessions/${id}/legal-hold`, { reason: 'contract' });
       // Two live sessions of another person who invited the administrator (GET /api/v1/me/joins).
       const owner = await admin('POST', '/api/v1/users', { username: 'contract-owner', roles: ['User'] });
       await session(['uptime'], { id: owner.id, username: 'contract-owner' });
@@ -210,6 +214,7 @@ for (const kind of DB_KINDS) {
         '/api/v1/folders',
         '/api/v1/groups',
         '/api/v1/launchers',
+        '/api/v1/legal-holds',
         '/api/v1/me/join-requests',
         '/api/v1/me/joins',
         '/api/v1/me/personal-credentials',
@@ -217,6 +222,7 @@ for (const kind of DB_KINDS) {
         '/api/v1/me/webauthn',
         '/api/v1/oidc-providers',
         '/api/v1/openpsm/end-notices',
+        '/api/v1/recording-retention',
         '/api/v1/recordings',
         '/api/v1/recordings/:sessionId/text',
         '/api/v1/roles',

@@ -116,7 +116,9 @@ describe('live-view keyframes of RDP sessions', () => {
       for (const [name, bytes] of broken) {
         const path = join(dir, `${name}.ghrec`);
         writeFileSync(path, bytes);
-        const live = { id: name, ghrec: { path }, flushRecording() {} } as unknown as LiveSession;
+        // The keyframes read a recording through its writer (what is on disk and on its way to it).
+        const ghrec = { path, size: bytes.length, readFrom: (o: number, max = Infinity) => Buffer.from(bytes).subarray(o, o + max) };
+        const live = { id: name, ghrec, flushRecording() {} } as unknown as LiveSession;
         await kf.warm(live, log);
         const got = kf.keyframe(live, log);
         if (got) bounded(got, name);

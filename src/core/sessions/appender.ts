@@ -1,14 +1,30 @@
 // The file side of both recording writers (asciicast, ghrec): whole events or records are
-// buffered briefly and appended with synchronous writes, so a crash leaves a readable file
-// up to the last flush (at most `flushMs` old), at worst with its last event cut short, which
-// recovery at the next start cuts off (recovery.ts).
+// buffered briefly and appended at least every `flushMs`, so a crash leaves a readable file
+// up to the last flush that reached the disk, at worst with its last event (or compressed
+// member) cut short, which recovery at the next start cuts off (recovery.ts).
 //
-// A failed write (EPERM on an immutable file, ENOSPC, EIO…) must never escape: the timed
-// flush runs from a timer, where a throw would end the whole process and every session in
-// it. The appender stops instead (later appends are dropped), closes its file and reports
-// the error once through `onError`; the session decides what that means (it fails closed).
-import { closeSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
+// The file is created here, on the event loop, so that a recording that cannot be created
+// refuses its session before anything is relayed (fail closed). Every later write goes to
+// the writer thread (recording-writer.ts) when one is given: the event loop never waits for
+// the disk. Without one (tools, unit tests) writes are synchronous as they always were.
+// Compressed recordings (`gzip`) are a series of gzip members, one per flush
+// (recording-gzip.ts).
+//
+// A failed write (EPERM on an immutable file, ENOSPC, EIO, a full queue…) must never
+// escape: the appender stops instead (later appends are dropped), its file is closed and
+// the error is reported once through `onError`; the session decides what that means (it
+// fails closed).
+import { closeSync, mkdirSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { gzipMember, readContentSync, type GzipMember } from './recording-gzip.js';
+import type { RecordingWriter, WriterSink } from './recording-writer.js';
+
+export interface AppenderOptions {
+  /** Compress (gzip members per flush). */
+  gzip?: boolean;
+  /** Write through this writer thread (off the event loop). */
+  writer?: RecordingWriter;
+}
 
 export class Appender {
   private fd: number;
@@ -16,8 +32,18 @@ export class Appender {
   private pendingBytes = 0;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
+  private readonly sink: WriterSink | null = null;
+  private readonly gzip: boolean;
+  /** Synchronous mode: bytes written to the file, and of the recording. */
+  private fileBytes = 0;
+  private syncContentBytes = 0;
+  /** Every byte of the recording appended so far (the head included), written or not. */
+  contentBytes = 0;
   /** The error that stopped the appender, if one did. */
   failure: Error | null = null;
+  private closing: Promise<void> = Promise.resolve();
+  /** Compressed: the members indexed so far by readFrom (extended as the file grows). */
+  private readonly members: GzipMember[] = [];
 
   /**
    * Creates the file (0600, in a 0700 directory; never overwrites) and writes its head at once.
@@ -29,11 +55,14 @@ export class Appender {
     private readonly flushMs: number,
     private readonly flushBytes: number,
     private readonly onError?: (err: Error) => void,
+    opts: AppenderOptions = {},
   ) {
+    this.gzip = !!opts.gzip;
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     this.fd = openSync(path, 'wx', 0o600);
+    const first = this.gzip ? gzipMember(head, opts.writer?.limits.gzipLevel) : head;
     try {
-      writeAll(this.fd, head);
+      writeAll(this.fd, first);
     } catch (e) {
       closeQuietly(this.fd);
       try {
@@ -42,6 +71,22 @@ export class Appender {
         /* an empty or partial head is all that is left behind */
       }
       throw e;
+    }
+    this.fileBytes = first.length;
+    this.syncContentBytes = this.contentBytes = head.length;
+    if (opts.writer) {
+      try {
+        this.sink = opts.writer.attach(this.fd, { fileBytes: first.length, contentBytes: head.length }, this.gzip, (err) => this.stopped(err));
+      } catch (e) {
+        // The writer thread could not be started (EMFILE, out of memory): refused like a file that cannot be created.
+        closeQuietly(this.fd);
+        try {
+          unlinkSync(path);
+        } catch {
+          /* the head is all that is left behind */
+        }
+        throw e;
+      }
     }
   }
 
@@ -53,6 +98,7 @@ export class Appender {
     if (this.closed) return;
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
+    this.contentBytes += chunk.length;
     if (this.pendingBytes >= this.flushBytes) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), this.flushMs);
   }
@@ -66,24 +112,79 @@ export class Appender {
     const buf = Buffer.concat(this.pending);
     this.pending = [];
     this.pendingBytes = 0;
+    if (this.sink) {
+      this.sink.write(buf);
+      return;
+    }
     try {
-      writeAll(this.fd, buf);
+      const out = this.gzip ? gzipMember(buf) : buf;
+      writeAll(this.fd, out);
+      this.fileBytes += out.length;
+      this.syncContentBytes += buf.length;
     } catch (e) {
       this.fail(e as Error);
     }
   }
 
-  close(): void {
-    if (this.closed) return;
+  /** Resolves when everything appended so far is on disk (or the recording failed). */
+  async written(): Promise<void> {
     this.flush();
-    if (this.closed) return; // the last flush failed and closed the file
+    await this.sink?.written();
+  }
+
+  /**
+   * The recording's bytes from `offset` to now, as readers of the plain format see them:
+   * what the file holds, then what is on its way to it. Synchronous, so a reader that
+   * subscribes right after misses nothing.
+   */
+  readFrom(offset: number, max = Infinity): Buffer {
+    const durableContent = this.sink ? this.sink.durableContentBytes : this.syncContentBytes;
+    const durableFile = this.sink ? this.sink.durableFileBytes : this.fileBytes;
+    const parts: Buffer[] = [];
+    let at = offset;
+    const end = Math.min(this.contentBytes, offset + max);
+    if (at < durableContent) {
+      const to = Math.min(durableContent, end);
+      parts.push(this.gzip ? readContentSync(this.path, at, to, durableFile, this.members) : readPlain(this.path, at, to));
+      at = to;
+    }
+    // Not yet on disk: the writer thread's queue, then this appender's buffer.
+    let pos = durableContent;
+    for (const c of [...(this.sink?.pending() ?? []), ...this.pending]) {
+      const cEnd = pos + c.length;
+      if (cEnd > at && pos < end) parts.push(Buffer.from(c.buffer, c.byteOffset, c.byteLength).subarray(Math.max(0, at - pos), Math.min(c.length, end - pos)));
+      pos = cEnd;
+    }
+    return Buffer.concat(parts);
+  }
+
+  /** Closes the file; with a writer thread, resolves when it is closed on disk. */
+  close(): Promise<void> {
+    if (this.closed) return this.closing;
+    this.flush();
+    if (this.closed) return this.closing; // the last flush failed and closed the file
     this.closed = true;
+    if (this.sink) return (this.closing = this.sink.close());
     try {
       closeSync(this.fd);
     } catch (e) {
       this.failure = e as Error;
       this.onError?.(e as Error);
     }
+    return this.closing;
+  }
+
+  /** The writer thread reports a failure (write error, full queue): stop, tell the session. */
+  private stopped(err: Error): void {
+    if (this.failure) return;
+    this.closed = true;
+    this.failure = err;
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.closing = this.sink ? this.sink.close() : Promise.resolve();
+    this.onError?.(err);
   }
 
   private fail(err: Error): void {
@@ -100,6 +201,22 @@ export class Appender {
 function writeAll(fd: number, data: Uint8Array): void {
   let off = 0;
   while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+}
+
+function readPlain(path: string, from: number, to: number): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(Math.max(0, to - from));
+    let got = 0;
+    while (got < buf.length) {
+      const n = readSync(fd, buf, got, buf.length - got, from + got);
+      if (n <= 0) break;
+      got += n;
+    }
+    return buf.subarray(0, got);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function closeQuietly(fd: number): void {

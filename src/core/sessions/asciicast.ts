@@ -1,8 +1,9 @@
 // asciicast v2 writer (https://docs.asciinema.org/manual/asciicast/v2/). Events are
-// buffered briefly and appended as whole lines with synchronous writes, so a crash
-// leaves a playable file up to the last flush (at most FLUSH_MS old).
+// buffered briefly and appended as whole lines (appender.ts: off the event loop when given
+// a writer thread, compressed when asked), so a crash leaves a playable file up to the last
+// flush (at most FLUSH_MS old).
 import { StringDecoder } from 'node:string_decoder';
-import { Appender } from './appender.js';
+import { Appender, type AppenderOptions } from './appender.js';
 
 const FLUSH_MS = 100;
 const FLUSH_BYTES = 64 * 1024;
@@ -32,9 +33,25 @@ export class CastWriter {
     origin = performance.now(),
     /** A write that failed after the file was created (the writer stops; see appender.ts). */
     onError?: (err: Error) => void,
+    opts: AppenderOptions = {},
   ) {
     this.started = origin;
-    this.file = new Appender(path, Buffer.from(JSON.stringify(header) + '\n'), FLUSH_MS, FLUSH_BYTES, onError);
+    this.file = new Appender(path, Buffer.from(JSON.stringify(header) + '\n'), FLUSH_MS, FLUSH_BYTES, onError, opts);
+  }
+
+  /** The recording's bytes (the plain asciicast) so far, from `offset`; see Appender.readFrom. */
+  readFrom(offset: number): Buffer {
+    return this.file.readFrom(offset);
+  }
+
+  /** Bytes of the plain asciicast so far. */
+  get size(): number {
+    return this.file.contentBytes;
+  }
+
+  /** Resolves when everything recorded so far is on disk. */
+  written(): Promise<void> {
+    return this.file.written();
   }
 
   elapsed(): number {
@@ -59,12 +76,13 @@ export class CastWriter {
     this.file.flush();
   }
 
-  close(): void {
-    if (this.file.isClosed) return;
+  /** Resolves when the file is closed on disk. */
+  close(): Promise<void> {
+    if (this.file.isClosed) return this.file.close();
     for (const t of ['o', 'i'] as const) {
       const rest = this.decoders[t].end();
       if (rest) this.event(t, rest);
     }
-    this.file.close();
+    return this.file.close();
   }
 }

@@ -1,6 +1,6 @@
 // Appends records to a ghrec file (see ghrec.ts), buffered like the asciicast writer
 // (appender.ts): a crash leaves a readable file up to the last flush.
-import { Appender } from './appender.js';
+import { Appender, type AppenderOptions } from './appender.js';
 import { encodeGhrecHeader, encodeGhrecMarker, encodeGhrecRecord, type GhrecHeader } from './ghrec.js';
 
 const FLUSH_MS = 100;
@@ -19,9 +19,24 @@ export class GhrecWriter {
     origin = performance.now(),
     /** A write that failed after the file was created (the writer stops; see appender.ts). */
     onError?: (err: Error) => void,
+    opts: AppenderOptions = {},
   ) {
     this.started = origin;
-    this.file = new Appender(path, encodeGhrecHeader(header), FLUSH_MS, FLUSH_BYTES, onError);
+    this.file = new Appender(path, encodeGhrecHeader(header), FLUSH_MS, FLUSH_BYTES, onError, opts);
+  }
+
+  /** The container's bytes so far, from `offset` (at most `max`); see Appender.readFrom. */
+  readFrom(offset: number, max?: number): Buffer {
+    return this.file.readFrom(offset, max);
+  }
+
+  /** Bytes of the container so far. */
+  get size(): number {
+    return this.file.contentBytes;
+  }
+
+  written(): Promise<void> {
+    return this.file.written();
   }
 
   /** Milliseconds since the recording started. */
@@ -46,7 +61,8 @@ export class GhrecWriter {
     this.file.flush();
   }
 
-  close(): void {
-    this.file.close();
+  /** Resolves when the file is closed on disk. */
+  close(): Promise<void> {
+    return this.file.close();
   }
 }

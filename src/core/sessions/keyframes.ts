@@ -10,8 +10,8 @@
 // Decoding runs on the event loop that relays every session, so a long backlog is decoded
 // by warm() in slices with a yield between them; keyframe() then only has the last slice
 // to do, synchronously, right before the watcher subscribes (so no record is missed).
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { GhrecReader, type GhrecHeader, type GhrecRecord } from './ghrec.js';
+import type { GhrecWriter } from './ghrec-writer.js';
 import type { LiveSession } from './live.js';
 
 /** The screen of a graphical session at one moment: width × height, a PNG in base64. */
@@ -79,10 +79,10 @@ export class Keyframes {
     if (!live.ghrec) return;
     const f = this.follower(live);
     if (f.warming) return f.warming;
-    const path = live.ghrec.path;
+    const ghrec = live.ghrec;
     f.warming = (async () => {
       try {
-        while (this.followers.get(live.id) === f && this.catchUp(f, path, CHUNK) > CHUNK / 2) await new Promise((r) => setImmediate(r));
+        while (this.followers.get(live.id) === f && this.catchUp(f, ghrec, CHUNK) > CHUNK / 2) await new Promise((r) => setImmediate(r));
       } catch (e) {
         this.followers.delete(live.id);
         log.warn({ sessionId: live.id, err: (e as Error).message }, 'live view: the graphical recording so far could not be decoded');
@@ -97,10 +97,9 @@ export class Keyframes {
   keyframe(live: LiveSession, log: KeyframeLog): Keyframe | null {
     this.prune();
     if (!live.ghrec) return null;
-    live.flushRecording();
     const f = this.follower(live);
     try {
-      this.catchUp(f, live.ghrec.path, Infinity);
+      this.catchUp(f, live.ghrec, Infinity);
       if (!f.screen) return null;
       return f.screen.keyframe();
     } catch (e) {
@@ -110,28 +109,22 @@ export class Keyframes {
     }
   }
 
-  /** Decodes at most `budget` more bytes of the file (whole reads); returns how many it read. */
-  private catchUp(f: Follower, path: string, budget: number): number {
-    const fd = openSync(path, 'r');
+  /** Decodes at most `budget` more bytes of the recording (whole reads); returns how many it read. */
+  private catchUp(f: Follower, ghrec: GhrecWriter, budget: number): number {
     const start = f.offset;
-    try {
-      const size = fstatSync(fd).size;
-      const buf = Buffer.alloc(CHUNK);
-      while (f.offset < size && f.offset - start < budget) {
-        const n = readSync(fd, buf, 0, Math.min(CHUNK, size - f.offset), f.offset);
-        if (n <= 0) break;
-        f.offset += n;
-        for (const rec of f.reader.push(new Uint8Array(buf.subarray(0, n)))) {
-          if (!f.screen) {
-            const provider = this.providers.get(f.reader.header!.format);
-            if (!provider) continue;
-            f.screen = provider(f.reader.header!);
-          }
-          f.screen.apply(rec);
+    // The writer gives the container's bytes whether they are on disk yet or not, inflated when compressed.
+    while (f.offset < ghrec.size && f.offset - start < budget) {
+      const buf = ghrec.readFrom(f.offset, CHUNK);
+      if (buf.length === 0) break;
+      f.offset += buf.length;
+      for (const rec of f.reader.push(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength))) {
+        if (!f.screen) {
+          const provider = this.providers.get(f.reader.header!.format);
+          if (!provider) continue;
+          f.screen = provider(f.reader.header!);
         }
+        f.screen.apply(rec);
       }
-    } finally {
-      closeSync(fd);
     }
     return f.offset - start;
   }

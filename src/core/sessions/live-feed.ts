@@ -4,7 +4,6 @@
 // turns a feed into Server-Sent Events: it reads no recording file and decodes no
 // protocol. Keyframes come from the provider registered for the recording's format
 // (keyframes.ts), so this file knows only whether a session shows a screen or a terminal.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { Keyframe, KeyframeLog, Keyframes } from './keyframes.js';
 import type { LiveSession, Subscriber } from './live.js';
 
@@ -13,23 +12,19 @@ const BACKLOG_BYTES = 4 * 1024 * 1024;
 /** Sessions of these protocols show a screen (graphical recording), the others a terminal. */
 const SCREEN_PROTOCOLS: ReadonlySet<string> = new Set(['rdp']);
 
-/** Event lines of a live session's recording so far (at most the last 4 MiB, whole lines). */
+/**
+ * Event lines of a live session's recording so far (at most the last 4 MiB, whole lines).
+ * Read from the writer (the file, inflated when compressed, and what is on its way to it),
+ * synchronously, so the subscription made right after misses no line.
+ */
 export function recordingBacklog(live: LiveSession): string[] {
   if (!live.cast) return [];
-  live.cast.flush();
-  const fd = openSync(live.cast.path, 'r');
-  try {
-    const size = fstatSync(fd).size;
-    const start = Math.max(0, size - BACKLOG_BYTES);
-    const buf = Buffer.alloc(size - start);
-    readSync(fd, buf, 0, buf.length, start);
-    const lines = buf.toString('utf8').split('\n');
-    // Drop the header (first line of the file) or a line cut by the 4 MiB window.
-    lines.shift();
-    return lines.filter((l) => l.startsWith('['));
-  } finally {
-    closeSync(fd);
-  }
+  const size = live.cast.size;
+  const start = Math.max(0, size - BACKLOG_BYTES);
+  const lines = live.cast.readFrom(start).toString('utf8').split('\n');
+  // Drop the header (first line of the file) or a line cut by the 4 MiB window.
+  lines.shift();
+  return lines.filter((l) => l.startsWith('['));
 }
 
 /** How a live view opens. */

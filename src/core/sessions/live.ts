@@ -1,15 +1,16 @@
 // One live session: recording, keystroke index, live-view subscribers, timers and the
 // terminate switch. Owned by the Sessions service; protocols see it as a SessionHandle.
-import { join } from 'node:path';
 import type { ConnectPlan, GraphicsHeader, InputAuthor, JoinEvent, SessionHandle, TerminalInfo } from '../broker.js';
 import { CastWriter } from './asciicast.js';
 import { GHREC_FILE_EXTENSION } from './ghrec.js';
 import { GhrecWriter } from './ghrec-writer.js';
-import { recordingRelPath } from './recording-path.js';
+import type { AppenderOptions } from './appender.js';
+import type { RecordingStorage } from './recording-storage.js';
 import { TypedLines } from './typed-text.js';
 
 export interface LiveHooks {
-  recordingsDir: string;
+  /** Where recordings go (recording-storage.ts). */
+  storage: RecordingStorage;
   /** `by`: who typed the line, once the session is shared (null: the owner, before anyone joined). */
   onTextLines(sessionId: string, lines: { at: number; kind: 'command' | 'event'; text: string; by?: string | null }[]): void;
   onEnd(s: LiveSession, reason: string): Promise<void>;
@@ -91,9 +92,9 @@ export class LiveSession implements SessionHandle {
     this.touch();
   }
 
-  /** recordings/YYYY/MM/DD/<session><ext> */
+  /** recordings/YYYY/MM/DD/<session><ext>[.gz] */
   private recordingRel(ext: string): string {
-    return recordingRelPath(this.id, this.startedAt, ext);
+    return this.hooks.storage.nameFor(this.id, this.startedAt, ext);
   }
 
   /**
@@ -103,7 +104,7 @@ export class LiveSession implements SessionHandle {
    */
   begin(term: TerminalInfo): boolean {
     this.size = term;
-    return this.openRecording('.cast', (file) => {
+    return this.openRecording('.cast', (file, opts) => {
       this.cast = new CastWriter(
         file,
         {
@@ -121,13 +122,14 @@ export class LiveSession implements SessionHandle {
         },
         this.startedPerf,
         (err) => this.recordingFailed('write', err),
+        opts,
       );
     });
   }
 
   /** Like begin(), for graphical sessions. */
   beginGraphics(header: GraphicsHeader): boolean {
-    return this.openRecording(GHREC_FILE_EXTENSION, (file) => {
+    return this.openRecording(GHREC_FILE_EXTENSION, (file, opts) => {
       this.ghrec = new GhrecWriter(
         file,
         { ...header, startedAt: new Date(this.startedAt).toISOString() },
@@ -138,6 +140,7 @@ export class LiveSession implements SessionHandle {
         },
         this.startedPerf,
         (err) => this.recordingFailed('write', err),
+        opts,
       );
     });
   }
@@ -146,12 +149,13 @@ export class LiveSession implements SessionHandle {
    * The part begin() and beginGraphics() share: once only, only when the launcher records,
    * and an open that fails ends the session instead of the process (fail closed).
    */
-  private openRecording(ext: string, open: (file: string) => void): boolean {
+  private openRecording(ext: string, open: (file: string, opts: AppenderOptions) => void): boolean {
     if (this.ended || this.recordingError) return false;
     if (this.cast || this.ghrec || !this.plan.launcher.record) return true;
     const rel = this.recordingRel(ext);
     try {
-      open(join(this.hooks.recordingsDir, rel));
+      const { path, options } = this.hooks.storage.writeTarget(rel);
+      open(path, options);
     } catch (e) {
       return this.recordingFailed('open', e as Error);
     }
@@ -191,10 +195,15 @@ export class LiveSession implements SessionHandle {
     return Math.round(performance.now() - this.startedPerf) / 1000;
   }
 
-  /** Writes what is buffered, so a reader of the file sees everything up to now. */
+  /** Hands what is buffered to the disk. */
   flushRecording(): void {
     this.cast?.flush();
     this.ghrec?.flush();
+  }
+
+  /** Resolves when everything recorded so far is on disk, so a reader of the file sees it. */
+  async recordingWritten(): Promise<void> {
+    await Promise.all([this.cast?.written(), this.ghrec?.written()]);
   }
 
   private touch(): void {
@@ -360,10 +369,11 @@ export class LiveSession implements SessionHandle {
       }
     }
     this.joined.clear();
-    this.cast?.close();
-    this.ghrec?.close();
+    const closed = Promise.all([this.cast?.close(), this.ghrec?.close()]);
     for (const s of this.subscribers) s('');
     this.subscribers.clear();
+    // The seal hashes the file as closed: wait until the writer thread has written it all.
+    await closed;
     await this.hooks.onEnd(this, this.terminated ?? reason);
   }
 

@@ -3,16 +3,30 @@
 // need (the last event's time, the bytes it holds of each direction). Also the seal's hash.
 //
 // Both writers append whole events or records (appender.ts), so a crash can only leave one
-// record cut short at the end; everything before it is kept as it is.
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+// record cut short at the end; everything before it is kept as it is. A compressed
+// recording (recording-gzip.ts) is repaired in two steps: a torn last gzip member is cut
+// off, then the recording it holds is scanned like a plain one.
+import { createReadStream, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { open, stat, truncate } from 'node:fs/promises';
+import { gunzipSync } from 'node:zlib';
 import { GHREC_FILE_EXTENSION, GhrecError, GhrecReader } from './ghrec.js';
+import { contentStream, gzipMember, isGzipPath, memberIndex, sha256Stream } from './recording-gzip.js';
 
+/** SHA-256 of a recording as its format defines it: a compressed file (`.gz`) is hashed inflated. */
 export async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
+  return sha256Stream(isGzipPath(path) || (await startsWithGzipMagic(path)) ? contentStream(path) : createReadStream(path));
+}
+
+/** A copy of a compressed recording may have lost its name: its first bytes tell. */
+async function startsWithGzipMagic(path: string): Promise<boolean> {
+  const fh = await open(path, 'r');
+  try {
+    const b = Buffer.alloc(2);
+    const { bytesRead } = await fh.read(b, 0, 2, 0);
+    return bytesRead === 2 && b[0] === 0x1f && b[1] === 0x8b;
+  } finally {
+    await fh.close();
+  }
 }
 
 /** Which record types of a ghrec format carry traffic of each direction (the format's own knowledge, wired in by the server). */
@@ -47,6 +61,17 @@ const CHUNK = 1 << 20;
 const MAX_CAST_LINE = 16 << 20;
 
 async function* chunks(path: string, limit = Infinity): AsyncGenerator<Buffer> {
+  if (isGzipPath(path)) {
+    // The recording a compressed file holds (its whole members: repair cut a torn one off first).
+    let pos = 0;
+    for await (const c of contentStream(path)) {
+      if (pos >= limit) return;
+      const b = c as Buffer;
+      yield b.subarray(0, Math.min(b.length, limit - pos));
+      pos += b.length;
+    }
+    return;
+  }
   const fh = await open(path, 'r');
   try {
     let pos = 0;
@@ -123,7 +148,7 @@ export async function scanAsciicast(path: string): Promise<RecordingFacts> {
  * record (`consumed`). A record claiming more than the container allows ends it too.
  */
 export async function scanGhrec(path: string, traffic?: Record<string, GhrecTraffic>): Promise<RecordingFacts> {
-  const total = (await stat(path)).size;
+  const total = isGzipPath(path) ? contentSize(path) : (await stat(path)).size;
   const pass = async (limit: number) => {
     const reader = new GhrecReader();
     const f: RecordingFacts = { format: '', size: 0, tornBytes: 0, events: 0, lastEventMs: 0, startedAt: null, bytesIn: 0, bytesOut: 0 };
@@ -158,9 +183,48 @@ export async function scanGhrec(path: string, traffic?: Record<string, GhrecTraf
   return { ...f, format: `ghrec-${header.format}`, size: reader.consumed, tornBytes: total - reader.consumed, startedAt: Number.isFinite(start) ? start : null };
 }
 
+function contentSize(path: string): number {
+  return memberIndex(path).members.reduce((n, m) => n + m.contentLength, 0);
+}
+
+/**
+ * Compressed: cuts the file after its last gzip member that is whole and inflates (CRC and
+ * length checked); returns the bytes cut off. Nothing is cut when the first member (the
+ * recording's header) is damaged: the scan then reports the file unreadable.
+ */
+function cutTornMembers(path: string): number {
+  const { members, size } = memberIndex(path);
+  const data = readFileSync(path);
+  let end = 0;
+  for (const m of members) {
+    try {
+      gunzipSync(data.subarray(m.offset, m.offset + m.length));
+    } catch {
+      break;
+    }
+    end = m.offset + m.length;
+  }
+  return end === 0 ? 0 : size - end;
+}
+
 /** Scans a recording by its kind (file extension) and cuts off a torn end; the file is then whole. */
 export async function repairRecording(path: string, traffic?: Record<string, GhrecTraffic>): Promise<RecordingFacts> {
-  const f = path.endsWith(GHREC_FILE_EXTENSION) ? await scanGhrec(path, traffic) : await scanAsciicast(path);
-  if (f.tornBytes > 0) await truncate(path, f.size);
-  return f;
+  const gz = isGzipPath(path);
+  const tornMembers = gz ? cutTornMembers(path) : 0;
+  if (gz && tornMembers > 0) await truncate(path, (await stat(path)).size - tornMembers);
+  const scan = (p: string) => (p.endsWith(GHREC_FILE_EXTENSION + '.gz') || p.endsWith(GHREC_FILE_EXTENSION) ? scanGhrec(p, traffic) : scanAsciicast(p));
+  const f = await scan(path);
+  if (f.tornBytes > 0) {
+    if (!gz) await truncate(path, f.size);
+    else {
+      // Members hold whole events, so this takes a member that inflates to a cut event: keep
+      // the good part, compressed again as one member.
+      const good = Buffer.alloc(f.size);
+      let at = 0;
+      for await (const c of chunks(path, f.size)) at += c.copy(good, at);
+      writeFileSync(path + '.repair', gzipMember(good), { mode: 0o600 });
+      renameSync(path + '.repair', path);
+    }
+  }
+  return { ...f, tornBytes: f.tornBytes + tornMembers };
 }

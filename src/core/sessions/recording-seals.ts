@@ -3,14 +3,15 @@
 // sessions table's copy of the hash is not used: only the chain is tamper-evident.
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import { basename, extname, join, relative, resolve, sep } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import type { Store } from '../../store/db.js';
 import { notFound } from '../errors.js';
 import { parseJson } from '../util.js';
 import { GHREC_FILE_EXTENSION } from './ghrec.js';
 import { sha256File } from './recording-repair.js';
+import { parseRecordingName, plainName } from './recording-storage.js';
 
-export type RecordingStatus = 'ok' | 'differs' | 'missing' | 'unsealed' | 'live';
+export type RecordingStatus = 'ok' | 'differs' | 'missing' | 'unsealed' | 'live' | 'deleted';
 
 export interface RecordingCheck {
   sessionId: string | null;
@@ -37,8 +38,6 @@ export interface RecordingQuery {
 
 export const isProblem = (s: RecordingStatus): boolean => s === 'differs' || s === 'missing' || s === 'unsealed';
 
-const RECORDING_EXT = new Set(['.cast', GHREC_FILE_EXTENSION]);
-
 interface Seal {
   seq: number;
   sessionId: string;
@@ -58,10 +57,22 @@ export async function verifyRecordings(store: Store, recordingsDir: string, q: R
     // A later seal of the same session (there should be none) replaces an earlier one.
     seals.set(r.targetId, { seq: r.seq, sessionId: r.targetId, file: d.file, sha256: typeof d.sha256 === 'string' ? d.sha256 : null, format: typeof d.format === 'string' ? d.format : null });
   }
+  // Recordings retention deleted (retention.ts): their files are meant to be gone.
+  let delQuery = store.db.selectFrom('auditEvents').select(['seq', 'targetId', 'details']).where('action', '=', 'recording.delete');
+  if (q.sessionIds && !q.all) delQuery = delQuery.where('targetId', 'in', q.sessionIds.length ? q.sessionIds : ['']);
+  const deleted = new Map<string, number>();
+  for (const r of await delQuery.execute()) {
+    const d = parseJson<{ file?: unknown }>(r.details, {});
+    if (r.targetId && typeof d.file === 'string') deleted.set(`${r.targetId}\n${d.file}`, r.seq);
+  }
   let wanted = [...seals.values()];
   if (q.sha256) wanted = wanted.filter((s) => s.sha256 === q.sha256);
   const out: RecordingCheck[] = [];
-  for (const s of wanted) out.push(await checkSeal(root, s));
+  for (const s of wanted) {
+    const c = await checkSeal(root, s);
+    const del = deleted.get(`${s.sessionId}\n${s.file}`);
+    out.push(c.status === 'missing' && del !== undefined ? { ...c, status: 'deleted', message: `deleted by retention at audit event ${del}` } : c);
+  }
   if (q.sha256 && !q.all && !q.sessionIds) return out;
 
   // Recordings without a seal: sessions asked for by id, or (with all) any file in the directory.
@@ -109,11 +120,12 @@ async function recordingFiles(root: string): Promise<{ id: string; rel: string }
   if (!existsSync(root)) return [];
   const out: { id: string; rel: string }[] = [];
   for (const e of await readdir(root, { recursive: true, withFileTypes: true })) {
-    if (!e.isFile() || !RECORDING_EXT.has(extname(e.name))) continue;
+    const named = e.isFile() ? parseRecordingName(e.name) : null;
+    if (!named) continue;
     const dir = e.parentPath ?? (e as unknown as { path: string }).path;
-    out.push({ id: basename(e.name, extname(e.name)), rel: relative(root, join(dir, e.name)) });
+    out.push({ id: named.sessionId, rel: relative(root, join(dir, e.name)) });
   }
   return out;
 }
 
-const formatOf = (rel: string): string => (rel.endsWith(GHREC_FILE_EXTENSION) ? 'ghrec' : 'asciicast-v2');
+const formatOf = (rel: string): string => (plainName(rel).endsWith(GHREC_FILE_EXTENSION) ? 'ghrec' : 'asciicast-v2');

@@ -12,6 +12,7 @@ import type { AuditService } from '../audit/service.js';
 import { SYSTEM } from '../audit/service.js';
 import { now } from '../util.js';
 import { GHREC_FILE_EXTENSION } from './ghrec.js';
+import { GZIP_SUFFIX } from './recording-gzip.js';
 import { recordingRelPath } from './recording-path.js';
 import { repairRecording, sha256File, type GhrecTraffic, type RecordingFacts } from './recording-repair.js';
 
@@ -37,8 +38,10 @@ const DAY = 86_400_000;
 export function findRecording(recordingsDir: string, sessionId: string, startedAt: number): string | null {
   for (const day of [startedAt, startedAt + DAY]) {
     for (const ext of ['.cast', GHREC_FILE_EXTENSION]) {
-      const rel = recordingRelPath(sessionId, day, ext);
-      if (existsSync(join(recordingsDir, rel))) return rel;
+      for (const suffix of ['', GZIP_SUFFIX]) {
+        const rel = recordingRelPath(sessionId, day, ext) + suffix;
+        if (existsSync(join(recordingsDir, rel))) return rel;
+      }
     }
   }
   return null;

@@ -1,8 +1,7 @@
 // Session registry (live sessions in this process) and history (database): start,
 // end with a sealed recording, terminate, list, and search over the typed-text index.
-import { existsSync } from 'node:fs';
 import { sql } from 'kysely';
-import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Store } from '../../store/db.js';
 import type { SessionsTable } from '../../store/schema.js';
@@ -15,7 +14,8 @@ import { GHREC_FILE_EXTENSION } from './ghrec.js';
 import { Keyframes } from './keyframes.js';
 import { LiveFeed } from './live-feed.js';
 import { LiveSession } from './live.js';
-import { sha256File, type GhrecTraffic } from './recording-repair.js';
+import type { GhrecTraffic } from './recording-repair.js';
+import { LocalRecordingStorage, plainName, type RecordingStorage } from './recording-storage.js';
 import { SessionSharing, type UserLookup } from './sharing.js';
 import { recoverInterrupted } from './recovery.js';
 
@@ -60,7 +60,7 @@ export interface RecordingFailure {
 
 export type RecordingFormat = 'asciicast' | 'ghrec-rdp';
 
-export const recordingFormatOf = (file: string | null | undefined): RecordingFormat | null => (!file ? null : file.endsWith(GHREC_FILE_EXTENSION) ? 'ghrec-rdp' : 'asciicast');
+export const recordingFormatOf = (file: string | null | undefined): RecordingFormat | null => (!file ? null : plainName(file).endsWith(GHREC_FILE_EXTENSION) ? 'ghrec-rdp' : 'asciicast');
 
 export interface SessionQuery {
   status?: 'live' | 'ended';
@@ -83,6 +83,8 @@ export class Sessions {
   private readonly endListeners: ((s: EndedSession) => Promise<void>)[] = [];
   /** Shared control of live sessions (sharing.ts): join requests, invites, joiners, kicks. */
   readonly sharing: SessionSharing;
+  /** Where recordings are kept (recording-storage.ts): the local disk unless a backend is given. */
+  readonly storage: RecordingStorage;
 
   constructor(
     private readonly store: Store,
@@ -93,8 +95,10 @@ export class Sessions {
     readonly node: string,
     /** Finds the person an owner invites (by id or user name); without it nobody can be invited. */
     findUser: UserLookup = async () => null,
+    storage?: RecordingStorage,
   ) {
     this.sharing = new SessionSharing((id) => this.live.get(id), audit, findUser);
+    this.storage = storage ?? new LocalRecordingStorage(recordingsDir);
   }
 
   async start(plan: ConnectPlan, ctx: { clientIp: string; door: string }): Promise<LiveSession> {
@@ -126,7 +130,7 @@ export class Sessions {
       })
       .execute();
     const s = new LiveSession(plan, ctx.clientIp, {
-      recordingsDir: this.recordingsDir,
+      storage: this.storage,
       onTextLines: (id, lines) => this.index(id, lines),
       onEnd: (sess, reason) => this.finish(sess, reason),
       onRecordingFailed: (sess, stage, err) => this.recordingFailed(sess, stage, err),
@@ -178,7 +182,7 @@ export class Sessions {
     this.textSeq.delete(s.id);
     let sha: string | null = null;
     // The hash is best effort: a file that cannot be read now (EMFILE…) still gets its session ended.
-    if (s.recordingPath) sha = await sha256File(join(this.recordingsDir, s.recordingPath)).catch((e) => (this.log.error({ sessionId: s.id, err: { message: (e as Error).message } }, 'recording hash failed'), null));
+    if (s.recordingPath) sha = await this.storage.sha256(s.recordingPath).catch((e) => (this.log.error({ sessionId: s.id, err: { message: (e as Error).message } }, 'recording hash failed'), null));
     await this.store.db
       .updateTable('sessions')
       .set({ status: 'ended', endedAt: now(), endReason: reason, bytesIn: s.bytesIn, bytesOut: s.bytesOut, recording: s.recordingPath, recordingSha256: sha })
@@ -186,7 +190,7 @@ export class Sessions {
       .execute();
     const actor = { id: s.plan.user.id, name: s.plan.user.username, ip: s.clientIp };
     await this.audit.record(actor, { action: 'session.end', target: { type: 'session', id: s.id }, details: { reason, bytesIn: s.bytesIn, bytesOut: s.bytesOut, seconds: Math.round((Date.now() - s.startedAt) / 1000) } });
-    if (s.recordingPath) await this.audit.record(SYSTEM, { action: 'recording.seal', target: { type: 'session', id: s.id }, details: { file: s.recordingPath, sha256: sha, format: s.ghrec ? `ghrec-${s.ghrec.header.format}` : 'asciicast-v2', ...(s.recordingError ? { incomplete: s.recordingError } : {}) } });
+    if (s.recordingPath) await this.audit.record(SYSTEM, { action: 'recording.seal', target: { type: 'session', id: s.id }, details: { file: s.recordingPath, sha256: sha, format: s.ghrec ? `ghrec-${s.ghrec.header.format}` : 'asciicast-v2', ...(s.recordingPath.endsWith('.gz') ? { stored: 'gzip' } : {}), ...(s.recordingError ? { incomplete: s.recordingError } : {}) } });
     this.log.info({ sessionId: s.id, reason, ...(s.plan.launchRequestId ? { reqId: s.plan.launchRequestId } : {}) }, 'session ended');
     for (const fn of this.endListeners) {
       await fn({ id: s.id, userId: s.plan.user.id, secretId: s.plan.credential.secretId, username: s.plan.credential.username, protocol: s.plan.protocol, bytesIn: s.bytesIn, bytesOut: s.bytesOut, recording: s.recordingPath }).catch((e) => this.log.error({ sessionId: s.id, err: { message: (e as Error).message } }, 'a session-end listener failed'));
@@ -302,16 +306,15 @@ export class Sessions {
     return this.view(r);
   }
 
-  /** Absolute path of a session's recording, flushed up to now when the session is live. */
-  async recordingFile(id: string): Promise<string> {
+  /** A session's recording (plain, inflated when stored compressed), written up to now when the session is live. */
+  async recording(id: string): Promise<{ stream: Readable; format: RecordingFormat }> {
     const live = this.live.get(id);
-    live?.flushRecording();
+    await live?.recordingWritten();
     const r = await this.store.db.selectFrom('sessions').select('recording').where('id', '=', id).executeTakeFirst();
     if (!r) throw notFound('session');
     const rel = r.recording ?? live?.recordingPath;
-    const path = rel ? join(this.recordingsDir, rel) : null;
-    if (!path || !existsSync(path)) throw notFound('recording');
-    return path;
+    if (!rel || !(await this.storage.exists(rel))) throw notFound('recording');
+    return { stream: await this.storage.read(rel), format: recordingFormatOf(rel)! };
   }
 
   async search(q: { q: string; limit: number; offset: number }): Promise<{ items: (SessionView & { matches: { at: number; kind: string; text: string; by: string | null }[] })[]; total: number }> {

@@ -5,7 +5,7 @@ import { route } from './route.js';
 
 export const CHECKPOINT_FORMAT = 'gatehouse-audit-checkpoint/1';
 export const BREAK_REASONS = ['edited', 'deleted', 'reordered', 'bad_signature', 'truncated', 'missing_checkpoint', 'bad_anchor', 'no_pinned_key'] as const;
-export const RECORDING_STATUSES = ['ok', 'differs', 'missing', 'unsealed', 'live'] as const;
+export const RECORDING_STATUSES = ['ok', 'differs', 'missing', 'unsealed', 'live', 'deleted'] as const;
 
 // ---- answers
 export const auditEventSchema = obj({
@@ -124,7 +124,7 @@ export const audit = {
   // Lives with the audit routes rather than the recording routes: it is a check against the audit chain.
   verifyRecordings: route('POST', '/api/v1/recordings/verify', {
     tags: ['recordings'],
-    summary: "Re-hash recording files against their recording.seal audit events: each is ok, differs, missing, unsealed or live; with the audit chain's own verification",
+    summary: "Re-hash recording files against their recording.seal audit events: each is ok, differs, missing, unsealed, live or deleted (by retention); with the audit chain's own verification",
     body: body({ sessions: { type: 'array', minItems: 1, maxItems: 500, items: str(128) }, sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' }, all: { type: 'boolean' } }),
     response: { 200: obj({ chain: verifyResultSchema, items: { type: 'array', items: recordingCheckSchema } }), ...errors },
   }),

@@ -20,9 +20,10 @@ import { ldapDirectory } from './ldap-directory.js';
 import { oidc } from './oidc.js';
 import { webauthn } from './webauthn.js';
 import { auditSinks } from './audit-sinks.js';
+import { retention } from './retention.js';
 import type { Route } from './route.js';
 
-export const api = { system, auth, directory, folders, templates, secrets, audit, launchers, launch, sessions, recordings, hostKeys, sshKeys, accessPolicies, accessRequests, personal, checkout, accounts, webservices, openpsm, accessLevels, logonTickets, rdpWeb, sharing, ldapDirectory, oidc, webauthn, auditSinks } as const;
+export const api = { system, auth, directory, folders, templates, secrets, audit, launchers, launch, sessions, recordings, hostKeys, sshKeys, accessPolicies, accessRequests, personal, checkout, accounts, webservices, openpsm, accessLevels, logonTickets, rdpWeb, sharing, ldapDirectory, oidc, webauthn, auditSinks, retention } as const;
 
 /** Every route of the contract, by "METHOD /path" (the server checks each registered route against it). */
 export const CONTRACT_ROUTES: ReadonlyMap<string, Route> = new Map(
@@ -40,6 +41,7 @@ export { SETTING_NAMES } from './system.js';
 export { ACCESS_MODES, MFA_MODES, REQUEST_SCOPES, REQUEST_STATUSES, TICKET_REFERENCE } from './access.js';
 export { OPENPSM_MODES } from './openpsm.js';
 export { JOIN_STATUSES, JOIN_VIAS } from './sharing.js';
+export { MAX_KEEP_DAYS, RETENTION_SCOPES } from './retention.js';
 export { LDAP_SECURITY } from './ldap-directory.js';
 export { AUDIT_SINK_KINDS } from './audit-sinks.js';
 export { PERSONAL_PROTOCOLS, PERSONAL_RESET_CONFIRMATION } from './personal.js';

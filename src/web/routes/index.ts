@@ -26,6 +26,7 @@ import { ldapDirectoryRoutes } from './ldap-directory.js';
 import { oidcRoutes } from './oidc.js';
 import { webauthnRoutes } from './webauthn.js';
 import { auditSinkRoutes } from './audit-sinks.js';
+import { retentionRoutes } from './retention.js';
 
 export interface DoorInfo {
   sshHostKeys: string[];
@@ -49,6 +50,7 @@ export const routes =
     await app.register(sessionRoutes(core), { prefix: '/api/v1' });
     await app.register(liveViewRoutes(core), { prefix: '/api/v1' });
     await app.register(recordingRoutes(core), { prefix: '/api/v1' });
+    await app.register(retentionRoutes(core), { prefix: '/api/v1' });
     await app.register(keyRoutes(core), { prefix: '/api/v1' });
     await app.register(terminalRoutes(core, terminal), { prefix: '/api/v1' });
     await app.register(accessRoutes(core), { prefix: '/api/v1' });

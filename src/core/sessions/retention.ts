@@ -1,0 +1,168 @@
+// Recording retention: policies that keep recordings N days after their session ended
+// (for every session, a folder's secrets — subfolders included — or a launcher), legal holds
+// that keep one session's recording whatever the policies say, and the sweep that deletes
+// what no policy keeps any longer. Every change and every deletion is audited; a deleted
+// recording's `recording.delete` event names the file and its sealed hash, so
+// `recording verify` reports it as deleted, not missing.
+//
+// Where several policies apply to a session the longest wins (deleting needs every
+// applicable policy to agree); a session no policy applies to is kept for ever.
+import type { Store } from '../../store/db.js';
+import type { RecordingRetentionTable } from '../../store/schema.js';
+import type { Actor, AuditService } from '../audit/service.js';
+import { SYSTEM } from '../audit/service.js';
+import { badRequest, conflict, notFound } from '../errors.js';
+import { newId, now } from '../util.js';
+import type { RecordingStorage } from './recording-storage.js';
+
+export type RetentionScope = 'global' | 'folder' | 'launcher';
+
+export interface RetentionPolicy {
+  id: string;
+  scope: RetentionScope;
+  /** The folder's or launcher's id; null for global. */
+  scopeId: string | null;
+  keepDays: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface LegalHold {
+  sessionId: string;
+  reason: string;
+  by: { id: string; username: string };
+  createdAt: string;
+}
+
+export interface SweepResult {
+  deleted: { sessionId: string; file: string; keepDays: number }[];
+  /** Recordings past every policy that a legal hold kept. */
+  held: number;
+}
+
+const DAY = 86_400_000;
+/** Folder nesting followed upwards (as access policies do). */
+const MAX_DEPTH = 64;
+
+const view = (r: RecordingRetentionTable): RetentionPolicy => ({
+  id: r.id,
+  scope: r.scope,
+  scopeId: r.scope === 'global' ? null : r.scopeId,
+  keepDays: r.keepDays,
+  createdAt: new Date(r.createdAt).toISOString(),
+  updatedAt: new Date(r.updatedAt).toISOString(),
+});
+
+export class RecordingRetention {
+  constructor(
+    private readonly store: Store,
+    private readonly audit: AuditService,
+    private readonly storage: RecordingStorage,
+  ) {}
+
+  async list(): Promise<RetentionPolicy[]> {
+    const rows = await this.store.db.selectFrom('recordingRetention').selectAll().orderBy('scope').orderBy('scopeId').execute();
+    return rows.map(view);
+  }
+
+  /** Sets the policy of a scope (creates it or changes its days). */
+  async set(actor: Actor, p: { scope: RetentionScope; scopeId?: string | null; keepDays: number }): Promise<RetentionPolicy> {
+    const scopeId = p.scope === 'global' ? '' : (p.scopeId ?? '');
+    if (p.scope !== 'global' && !scopeId) throw badRequest(`a ${p.scope} policy needs scopeId`);
+    if (p.scope === 'global' && p.scopeId) throw badRequest('a global policy has no scopeId');
+    if (p.scope === 'folder' && !(await this.store.db.selectFrom('folders').select('id').where('id', '=', scopeId).executeTakeFirst())) throw notFound('folder');
+    if (p.scope === 'launcher' && !(await this.store.db.selectFrom('launchers').select('id').where('id', '=', scopeId).executeTakeFirst())) throw notFound('launcher');
+    const t = now();
+    const existing = await this.store.db.selectFrom('recordingRetention').selectAll().where('scope', '=', p.scope).where('scopeId', '=', scopeId).executeTakeFirst();
+    if (existing) await this.store.db.updateTable('recordingRetention').set({ keepDays: p.keepDays, updatedAt: t }).where('id', '=', existing.id).execute();
+    else await this.store.db.insertInto('recordingRetention').values({ id: newId(), scope: p.scope, scopeId, keepDays: p.keepDays, createdAt: t, updatedAt: t }).execute();
+    const row = await this.store.db.selectFrom('recordingRetention').selectAll().where('scope', '=', p.scope).where('scopeId', '=', scopeId).executeTakeFirstOrThrow();
+    await this.audit.record(actor, { action: 'recording.retention.set', target: { type: 'retention', id: row.id }, details: { scope: p.scope, scopeId: scopeId || null, keepDays: p.keepDays, ...(existing ? { was: existing.keepDays } : {}) } });
+    return view(row);
+  }
+
+  async remove(actor: Actor, id: string): Promise<void> {
+    const row = await this.store.db.selectFrom('recordingRetention').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) throw notFound('retention policy');
+    await this.store.db.deleteFrom('recordingRetention').where('id', '=', id).execute();
+    await this.audit.record(actor, { action: 'recording.retention.delete', target: { type: 'retention', id }, details: { scope: row.scope, scopeId: row.scopeId || null, keepDays: row.keepDays } });
+  }
+
+  async holds(): Promise<LegalHold[]> {
+    const rows = await this.store.db.selectFrom('recordingHolds').selectAll().orderBy('createdAt').execute();
+    return rows.map((r) => ({ sessionId: r.sessionId, reason: r.reason, by: { id: r.userId, username: r.username }, createdAt: new Date(r.createdAt).toISOString() }));
+  }
+
+  async hold(actor: Actor, sessionId: string, reason: string): Promise<LegalHold> {
+    const s = await this.store.db.selectFrom('sessions').select(['id', 'recording']).where('id', '=', sessionId).executeTakeFirst();
+    if (!s) throw notFound('session');
+    if (await this.store.db.selectFrom('recordingHolds').select('sessionId').where('sessionId', '=', sessionId).executeTakeFirst()) throw conflict('this session is already on legal hold', 'already_held');
+    const t = now();
+    await this.store.db.insertInto('recordingHolds').values({ sessionId, reason, userId: actor.id ?? '', username: actor.name ?? '', createdAt: t }).execute();
+    await this.audit.record(actor, { action: 'recording.hold', target: { type: 'session', id: sessionId }, details: { reason } });
+    return { sessionId, reason, by: { id: actor.id ?? '', username: actor.name ?? '' }, createdAt: new Date(t).toISOString() };
+  }
+
+  async release(actor: Actor, sessionId: string): Promise<void> {
+    const r = await this.store.db.deleteFrom('recordingHolds').where('sessionId', '=', sessionId).executeTakeFirst();
+    if (Number(r.numDeletedRows) === 0) throw notFound('legal hold');
+    await this.audit.record(actor, { action: 'recording.release', target: { type: 'session', id: sessionId } });
+  }
+
+  /** Days a session's recording is kept: the longest policy that applies, null when none does. */
+  private async keepDaysFor(policies: RecordingRetentionTable[], s: { launcherId: string; secretId: string }): Promise<number | null> {
+    const by = (scope: RetentionScope, id: string) => policies.find((p) => p.scope === scope && p.scopeId === id)?.keepDays;
+    const applicable: number[] = [];
+    const g = by('global', '');
+    if (g !== undefined) applicable.push(g);
+    const l = by('launcher', s.launcherId);
+    if (l !== undefined) applicable.push(l);
+    if (policies.some((p) => p.scope === 'folder')) {
+      const secret = await this.store.db.selectFrom('secrets').select('folderId').where('id', '=', s.secretId).executeTakeFirst();
+      let folder = secret?.folderId ?? null;
+      for (let depth = 0; folder && depth < MAX_DEPTH; depth++) {
+        const f = by('folder', folder);
+        if (f !== undefined) applicable.push(f);
+        folder = (await this.store.db.selectFrom('folders').select('parentId').where('id', '=', folder).executeTakeFirst())?.parentId ?? null;
+      }
+    }
+    return applicable.length ? Math.max(...applicable) : null;
+  }
+
+  /** Deletes every recording no policy keeps any longer and no legal hold keeps (audited one by one). */
+  async sweep(actor: Actor = SYSTEM, at = now()): Promise<SweepResult> {
+    const policies = await this.store.db.selectFrom('recordingRetention').selectAll().execute();
+    const out: SweepResult = { deleted: [], held: 0 };
+    if (!policies.length) return out;
+    const shortest = Math.min(...policies.map((p) => p.keepDays));
+    const rows = await this.store.db
+      .selectFrom('sessions')
+      .leftJoin('recordingHolds', 'recordingHolds.sessionId', 'sessions.id')
+      .select(['sessions.id', 'sessions.launcherId', 'sessions.secretId', 'sessions.recording', 'sessions.recordingSha256', 'sessions.endedAt', 'recordingHolds.sessionId as heldId'])
+      .where('sessions.status', '=', 'ended')
+      .where('sessions.recording', 'is not', null)
+      .where('sessions.endedAt', '<=', at - shortest * DAY)
+      .orderBy('sessions.endedAt')
+      .execute();
+    for (const r of rows) {
+      const keepDays = await this.keepDaysFor(policies, r);
+      if (keepDays === null || (r.endedAt ?? at) > at - keepDays * DAY) continue;
+      if (r.heldId) {
+        out.held++;
+        continue;
+      }
+      const file = r.recording!;
+      const removed = await this.storage.remove(file);
+      // The row no longer offers a recording; the typed-text index is part of it and goes too.
+      await this.store.db.updateTable('sessions').set({ recording: null }).where('id', '=', r.id).execute();
+      await this.store.db.deleteFrom('sessionText').where('sessionId', '=', r.id).execute();
+      await this.audit.record(actor, {
+        action: 'recording.delete',
+        target: { type: 'session', id: r.id },
+        details: { file, sha256: r.recordingSha256, keepDays, endedAt: new Date(r.endedAt ?? at).toISOString(), reason: 'retention', ...(removed ? {} : { note: 'the file was already gone' }) },
+      });
+      out.deleted.push({ sessionId: r.id, file, keepDays });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,170 @@
+// Recordings compressed at rest and their retention, through the API on both databases:
+// a compressed session's recording downloads (live and ended) as the plain asciicast its
+// readers know, the live view's backlog reads it, `gzip -d` gives the same bytes and the
+// seal is their hash; retention policies (global, folder with its subfolders, launcher; the
+// longest that applies wins) delete what they should at a sweep, audited one by one, and
+// nothing under legal hold; `recordings/verify` reports the deleted as deleted.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash, randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LiveSession } from '../../src/core/sessions/live.js';
+import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
+
+const DAY = 86_400_000;
+const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+
+for (const kind of DB_KINDS) {
+  describe(`compressed recordings and retention on ${kind}`, () => {
+    let t: TestApp;
+    const api = async (method: string, url: string, body?: unknown, status = 200) => {
+      const r = await t.req(method, url, { token: t.adminToken, ...(body !== undefined ? { body } : {}) });
+      assert.equal(r.statusCode, status, `${method} ${url}: ${r.body}`);
+      return r.statusCode === 204 ? null : r.json();
+    };
+    const secret = async (folderId?: string) =>
+      (await api('POST', '/api/v1/secrets', { name: `s-${randomUUID().slice(0, 8)}`, template: 'generic', ...(folderId ? { folderId } : {}), fields: { username: 'u', password: 'pw-retention' } }, 201)).id as string;
+    /** A recorded SSH session started as the door starts one (the target is never contacted). */
+    const session = async (secretId: string, launcherId = 'ssh', lines = 3): Promise<LiveSession> => {
+      const me = await api('GET', '/api/v1/me');
+      const plan = {
+        sessionId: randomUUID(),
+        user: { id: me.id, username: me.username },
+        protocol: 'ssh' as const,
+        target: { host: 'db1', port: 22 },
+        credential: await t.core.secrets.credential(secretId),
+        launcher: await t.core.launchers.get(launcherId),
+      };
+      const s = await t.core.sessions.start(plan, { clientIp: '127.0.0.1', door: 'ssh' });
+      s.begin({ cols: 80, rows: 24, term: 'xterm' });
+      for (let i = 0; i < lines; i++) {
+        s.input(Buffer.from(`echo line ${i}\r`));
+        s.output(Buffer.from(`line ${i} ${'of output that compresses well '.repeat(8)}\r\n`));
+      }
+      return s;
+    };
+    /** Ends a session and moves its end back `days` days. */
+    const endAgo = async (s: LiveSession, days: number) => {
+      await s.end('finished');
+      await t.core.store.db.updateTable('sessions').set({ endedAt: Date.now() - days * DAY }).where('id', '=', s.id).execute();
+    };
+    const download = async (id: string) => {
+      const r = await t.req('GET', `/api/v1/recordings/${id}`, { token: t.adminToken });
+      return { status: r.statusCode, body: r.rawPayload };
+    };
+
+    before(async () => {
+      t = await startTestApp(kind, { GATEHOUSE_RECORDING_COMPRESSION: 'gzip' });
+    });
+    after(async () => {
+      await t?.close();
+    });
+
+    it('a compressed recording reads as the plain asciicast: download (live and ended), live backlog, gzip -d, seal, verify', async () => {
+      const s = await session(await secret(), 'ssh', 400);
+      assert.match(s.recordingPath!, /\.cast\.gz$/);
+      // Live: the download waits for the writer thread and inflates.
+      const live = await download(s.id);
+      assert.equal(live.status, 200);
+      const liveText = live.body.toString('utf8');
+      assert.match(liveText, /^\{"version":2,/);
+      assert.ok(liveText.includes('line 399 of output'), 'everything recorded so far');
+      const feed = t.core.sessions.feed(s.id)!;
+      const opening = feed.open({ warn: () => undefined }, () => undefined);
+      opening.unsubscribe();
+      assert.equal(opening.backlog.filter((l) => l.includes('"o"')).length, 400, 'the live view backlog has every output event');
+      await s.end('finished');
+      const ended = await download(s.id);
+      assert.equal(ended.status, 200);
+      const path = join(t.core.sessions.recordingsDir, s.recordingPath!);
+      const plain = execFileSync('gzip', ['-dc', path]);
+      assert.deepEqual(ended.body, plain, 'the download is the file inflated');
+      assert.ok(plain.length > 4 * (await import('node:fs')).statSync(path).size, 'compressed on disk');
+      const view = await api('GET', `/api/v1/sessions/${s.id}`);
+      assert.equal(view.recording.format, 'asciicast');
+      assert.equal(view.recording.sha256, sha(plain), 'the sealed hash is the plain recording’s');
+      const seal = (await api('GET', `/api/v1/audit?action=recording.seal&targetId=${s.id}`)).items[0];
+      assert.equal(seal.details.sha256, sha(plain));
+      assert.equal(seal.details.stored, 'gzip');
+      const v = await api('POST', '/api/v1/recordings/verify', { sessions: [s.id] });
+      assert.equal(v.items[0].status, 'ok', JSON.stringify(v.items));
+    });
+
+    it('retention deletes what no policy keeps, audited; legal holds and longer policies keep theirs', async () => {
+      const parent = (await api('POST', '/api/v1/folders', { name: `keep-${randomUUID().slice(0, 6)}` }, 201)).id as string;
+      const child = (await api('POST', '/api/v1/folders', { name: 'child', parentId: parent }, 201)).id as string;
+      const plainSecret = await secret();
+      const keptSecret = await secret(child);
+      const old = await session(plainSecret);
+      const held = await session(plainSecret);
+      const recent = await session(plainSecret);
+      const inFolder = await session(keptSecret);
+      const telnetLauncher = await session(plainSecret, 'telnet');
+      const stillLive = await session(plainSecret);
+      await endAgo(old, 40);
+      await endAgo(held, 40);
+      await endAgo(recent, 5);
+      await endAgo(inFolder, 40);
+      await endAgo(telnetLauncher, 40);
+      // Text index lines of the session that goes (typed lines are indexed at the end).
+      const oldText = await api('GET', `/api/v1/recordings/${old.id}/text`);
+      assert.ok(oldText.total > 0);
+
+      // Nothing applies yet: a sweep deletes nothing.
+      assert.deepEqual(await api('POST', '/api/v1/recording-retention/sweep', {}), { deleted: [], held: 0 });
+      const global = await api('PUT', '/api/v1/recording-retention', { scope: 'global', keepDays: 30 });
+      assert.deepEqual([global.scope, global.scopeId, global.keepDays], ['global', null, 30]);
+      await api('PUT', '/api/v1/recording-retention', { scope: 'folder', scopeId: parent, keepDays: 365 });
+      await api('PUT', '/api/v1/recording-retention', { scope: 'launcher', scopeId: 'telnet', keepDays: 90 });
+      // Changing a scope's days changes its one policy.
+      const again = await api('PUT', '/api/v1/recording-retention', { scope: 'global', keepDays: 31 });
+      assert.equal(again.id, global.id);
+      assert.equal((await api('GET', '/api/v1/recording-retention')).items.length, 3);
+
+      const hold = await api('PUT', `/api/v1/sessions/${held.id}/legal-hold`, { reason: 'case 2026-17' });
+      assert.equal(hold.reason, 'case 2026-17');
+      await api('PUT', `/api/v1/sessions/${held.id}/legal-hold`, { reason: 'twice' }, 409);
+      assert.deepEqual((await api('GET', '/api/v1/legal-holds')).items.map((h: { sessionId: string }) => h.sessionId), [held.id]);
+
+      const oldFile = join(t.core.sessions.recordingsDir, old.recordingPath!);
+      const heldFile = join(t.core.sessions.recordingsDir, held.recordingPath!);
+      const oldSha = (await api('GET', `/api/v1/sessions/${old.id}`)).recording.sha256;
+      const sweep = await api('POST', '/api/v1/recording-retention/sweep', {});
+      assert.deepEqual(sweep.deleted, [{ sessionId: old.id, file: old.recordingPath, keepDays: 31 }], 'only the old session no longer policy keeps');
+      assert.equal(sweep.held, 1);
+      assert.equal(existsSync(oldFile), false, 'its file is gone');
+      assert.equal(existsSync(heldFile), true, 'the held one stays');
+      for (const s of [recent, inFolder, telnetLauncher, stillLive]) assert.ok(existsSync(join(t.core.sessions.recordingsDir, s.recordingPath!)), 'kept by a longer policy, or not old enough, or live');
+      assert.equal((await download(old.id)).status, 404);
+      assert.equal((await api('GET', `/api/v1/sessions/${old.id}`)).recording.available, false);
+      assert.equal((await api('GET', `/api/v1/recordings/${old.id}/text`)).total, 0, 'its text index went with it');
+      const del = (await api('GET', `/api/v1/audit?action=recording.delete&targetId=${old.id}`)).items;
+      assert.equal(del.length, 1);
+      assert.deepEqual([del[0].details.file, del[0].details.sha256, del[0].details.keepDays, del[0].details.reason], [old.recordingPath, oldSha, 31, 'retention']);
+      const v = await api('POST', '/api/v1/recordings/verify', { sessions: [old.id, held.id] });
+      assert.deepEqual(
+        v.items.map((i: { sessionId: string; status: string }) => [i.sessionId, i.status]).sort(),
+        [[old.id, 'deleted'], [held.id, 'ok']].sort(),
+      );
+
+      // Released: the next sweep deletes it; the hold's place and release are audited.
+      await api('DELETE', `/api/v1/sessions/${held.id}/legal-hold`, undefined, 204);
+      await api('DELETE', `/api/v1/sessions/${held.id}/legal-hold`, undefined, 404);
+      const second = await api('POST', '/api/v1/recording-retention/sweep', {});
+      assert.deepEqual(second.deleted.map((d: { sessionId: string }) => d.sessionId), [held.id]);
+      assert.equal(existsSync(heldFile), false);
+      for (const action of ['recording.hold', 'recording.release', 'recording.delete']) {
+        assert.equal((await api('GET', `/api/v1/audit?action=${action}&targetId=${held.id}`)).items.length, 1, action);
+      }
+      assert.equal((await api('GET', '/api/v1/audit?action=recording.retention.set')).items.length, 4);
+      // A policy removed: audited, and the folder's sessions fall back to the global 31 days.
+      const folderPolicy = (await api('GET', '/api/v1/recording-retention')).items.find((p: { scope: string }) => p.scope === 'folder');
+      await api('DELETE', `/api/v1/recording-retention/${folderPolicy.id}`, undefined, 204);
+      const third = await api('POST', '/api/v1/recording-retention/sweep', {});
+      assert.deepEqual(third.deleted.map((d: { sessionId: string }) => d.sessionId), [inFolder.id]);
+      await stillLive.end('finished');
+    });
+  });
+}
