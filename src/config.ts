@@ -28,6 +28,13 @@ export interface Config {
   /** Concurrent unauthenticated connections per door, in total and from one source address. */
   maxStartups: number;
   maxStartupsPerSource: number;
+  /** The port of the node-to-node listener (mutual TLS, core/cluster): set, this node is part of a cluster and shares its identity; unset, a single node. */
+  clusterPort?: number;
+  /** The host other nodes reach this node's cluster port at. */
+  clusterAddress?: string;
+  /** How often this node writes its heartbeat, and how long a silent node takes to count as dead. */
+  nodeHeartbeatSeconds: number;
+  nodeDeadSeconds: number;
   /** Test-only: every JSON answer is checked against its route's response schema (src/web/strict-responses.ts). */
   strictResponses: boolean;
 }
@@ -58,6 +65,10 @@ const KEYS = [
   'GATEHOUSE_MAX_STARTUPS',
   'GATEHOUSE_MAX_STARTUPS_PER_SOURCE',
   'GATEHOUSE_STRICT_RESPONSES',
+  'GATEHOUSE_CLUSTER_PORT',
+  'GATEHOUSE_CLUSTER_ADDRESS',
+  'GATEHOUSE_NODE_HEARTBEAT_SECONDS',
+  'GATEHOUSE_NODE_DEAD_SECONDS',
 ] as const;
 
 function readConfigFile(path: string): Source {
@@ -149,7 +160,17 @@ export function loadConfig(env: Source = process.env): Config {
     maxStartups: integer(src, 'GATEHOUSE_MAX_STARTUPS', 100, 1, 100_000),
     maxStartupsPerSource: integer(src, 'GATEHOUSE_MAX_STARTUPS_PER_SOURCE', 10, 1, 100_000),
     strictResponses: src.GATEHOUSE_STRICT_RESPONSES === '1',
+    nodeHeartbeatSeconds: integer(src, 'GATEHOUSE_NODE_HEARTBEAT_SECONDS', 5, 1, 3600),
+    nodeDeadSeconds: integer(src, 'GATEHOUSE_NODE_DEAD_SECONDS', 30, 2, 86_400),
   };
+  if (cfg.nodeDeadSeconds < 2 * cfg.nodeHeartbeatSeconds) {
+    throw new ConfigError('GATEHOUSE_NODE_DEAD_SECONDS', `must be at least twice GATEHOUSE_NODE_HEARTBEAT_SECONDS (${cfg.nodeHeartbeatSeconds}), got "${cfg.nodeDeadSeconds}"`);
+  }
+  if (src.GATEHOUSE_CLUSTER_PORT !== undefined && src.GATEHOUSE_CLUSTER_PORT !== '') cfg.clusterPort = port(src, 'GATEHOUSE_CLUSTER_PORT', 0);
+  if (src.GATEHOUSE_CLUSTER_ADDRESS !== undefined) {
+    if (!/^[A-Za-z0-9.:_-]+$/.test(src.GATEHOUSE_CLUSTER_ADDRESS) && !/^\[[0-9A-Fa-f:.]+\]$/.test(src.GATEHOUSE_CLUSTER_ADDRESS)) throw new ConfigError('GATEHOUSE_CLUSTER_ADDRESS', `must be a host name or IP address, got "${src.GATEHOUSE_CLUSTER_ADDRESS}"`);
+    cfg.clusterAddress = src.GATEHOUSE_CLUSTER_ADDRESS;
+  }
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(cfg.logLevel)) {
     throw new ConfigError('GATEHOUSE_LOG_LEVEL', `must be one of fatal, error, warn, info, debug, trace, silent; got "${cfg.logLevel}"`);
   }

@@ -50,6 +50,8 @@ import { SignInGuard } from './identity/rate-limit.js';
 import { LdapDirectory } from './identity/directory-ldap/service.js';
 import { OidcProviders } from './identity/oidc/providers.js';
 import { OidcSignIn } from './identity/oidc/sign-in.js';
+import { NodeRegistry } from './cluster/registry.js';
+import { ClusterIdentity, type IdentityOutcome, type IdentityPiece } from './cluster/identity.js';
 
 export interface Core {
   config: Config;
@@ -103,18 +105,32 @@ export interface Core {
   transient: TransientCredentials;
   /** The LDAP / Active Directory directory: bind sign-in, user and group sync (issue 15 point 2). */
   ldap: LdapDirectory;
+  /** Gateway nodes on this database (core/cluster): the registry, and in a cluster the shared identity. */
+  cluster: { registry: NodeRegistry; identity: ClusterIdentity | null; joined: IdentityOutcome[] };
+  /** The logon-ticket RSA key (a cluster shares it and its rotations). */
+  logonTicketKey: LogonTicketKey;
   version: string;
+}
+
+export interface CoreOptions {
+  /** In a cluster: the pieces of the shared identity (server.ts names them), made the cluster's before anything loads them. */
+  identity?: IdentityPiece[];
 }
 
 export const VERSION = '0.1.0';
 
-export async function createCore(config: Config, store: Store, log: Logger): Promise<Core> {
+export async function createCore(config: Config, store: Store, log: Logger, opts: CoreOptions = {}): Promise<Core> {
   const { keyring } = Keyring.load(config.dataDir, config.masterKey);
   const dataKeys = new DataKeys(store, keyring);
   const missing = await dataKeys.checkKeysLoaded();
   if (missing.length) {
     throw new ConfigError('GATEHOUSE_MASTER_KEY', `does not match the key this database was encrypted with (needs key id ${missing.join(', ')}, have ${keyring.currentId})`);
   }
+  // The cluster's keys are written into this node's data dir before the loaders below read them.
+  const identity = opts.identity ? new ClusterIdentity(store, dataKeys, config.dataDir) : null;
+  const joined = identity && opts.identity ? await identity.join(opts.identity) : [];
+  const nodeId = loadNodeId(config.dataDir);
+  const registry = new NodeRegistry(store, nodeId, { heartbeatMs: config.nodeHeartbeatSeconds * 1000, deadMs: config.nodeDeadSeconds * 1000 });
   const settings = new SettingsService(store);
   const audit = createAudit(config, store, settings, log);
   await audit.init();
@@ -127,7 +143,7 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   const personal = new PersonalVault(store, audit, dir, settings, secrets);
   const launchers = new Launchers(store, audit, settings);
   const tickets = new Tickets(store);
-  const sessions = new Sessions(store, audit, log, join(config.dataDir, 'recordings'), loadNodeId(config.dataDir), async (ref) => {
+  const sessions = new Sessions(store, audit, log, join(config.dataDir, 'recordings'), nodeId, async (ref) => {
     const u = (await dir.userByName(ref)) ?? (await dir.userRow(ref).catch(() => undefined));
     return u ? { id: u.id, username: u.username, isApplication: !!u.isApplication, disabled: !u.enabled } : null;
   });
@@ -180,9 +196,10 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   const oidcRedirectUri = async () => `${((await settings.get('publicUrl')) || config.publicUrl || `https://${config.bindHost === '0.0.0.0' || config.bindHost === '::' ? '127.0.0.1' : config.bindHost}:${config.httpPort}`).replace(/\/+$/, '')}/auth/oidc/callback`;
   const oidcProviders = new OidcProviders(store, dataKeys, dir, audit, oidcRedirectUri);
   const oidc = { providers: oidcProviders, signIn: new OidcSignIn(store, oidcProviders, dir, audit, settings, (what, err) => log.warn({ err: { message: (err as Error)?.message } }, `${what} failed`)) };
+  const logonTicketKey = LogonTicketKey.load(config.dataDir).key;
   const logonTickets = new LogonTickets({
     store, settings, dataKeys, dir, secrets, launchers, launching, tickets, transient, audit, log,
-    key: LogonTicketKey.load(config.dataDir).key,
+    key: logonTicketKey,
     guard: new SignInGuard(settings, audit, (err) => log.error({ err: { message: err.message } }, 'writing a logon-ticket refusal summary to the audit trail failed')),
     liveBySecret: async () => {
       const rows = await store.db.selectFrom('sessions').select('secretId').select((eb) => eb.fn.countAll<number>().as('n')).where('status', '=', 'live').groupBy('secretId').execute();
@@ -206,7 +223,7 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   await dir.seedBuiltinRoles();
   await templates.seedBuiltins();
   await launchers.seedBuiltins();
-  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, sshKeys, checkouts, launching, policies, accessRequests, accessGate, stepUp, notifier, targetAccounts, rotation, heartbeat, accessLevels, jit, health, webservices, openpsm, logonTickets, transient, ldap, oidc, version: VERSION };
+  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, sshKeys, checkouts, launching, policies, accessRequests, accessGate, stepUp, notifier, targetAccounts, rotation, heartbeat, accessLevels, jit, health, webservices, openpsm, logonTickets, transient, ldap, oidc, cluster: { registry, identity, joined }, logonTicketKey, version: VERSION };
 }
 
 /** Creates the first administrator when the directory is empty. Returns the password only when it was generated. */

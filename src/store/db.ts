@@ -20,6 +20,7 @@ import * as m012 from './migrations/012_ticket_display.js';
 import * as m013 from './migrations/013_session_sharing.js';
 import * as m014 from './migrations/014_oidc.js';
 import * as m015 from './migrations/015_ldap_directory.js';
+import * as m019 from './migrations/019_cluster.js';
 
 export type Db = Kysely<Database>;
 export type DbKind = 'sqlite' | 'postgres';
@@ -35,7 +36,7 @@ export interface Store {
 // int8 and numeric come back as strings by default; our bigints are epoch ms and sequence numbers.
 pg.types.setTypeParser(20, (v) => Number(v));
 
-const migrations: Record<string, Migration> = { '001_initial': m001, '002_sessions': m002, '003_session_node': m003, '004_access_policies': m004, '005_checkout': m005, '006_personal_credentials': m006, '007_target_accounts': m007, '008_jit_access_levels': m008, '009_webservices': m009, '010_openpsm': m010, '011_logon_tickets': m011, '012_ticket_display': m012, '013_session_sharing': m013, '014_oidc': m014, '015_ldap_directory': m015 };
+const migrations: Record<string, Migration> = { '001_initial': m001, '002_sessions': m002, '003_session_node': m003, '004_access_policies': m004, '005_checkout': m005, '006_personal_credentials': m006, '007_target_accounts': m007, '008_jit_access_levels': m008, '009_webservices': m009, '010_openpsm': m010, '011_logon_tickets': m011, '012_ticket_display': m012, '013_session_sharing': m013, '014_oidc': m014, '015_ldap_directory': m015, '019_cluster': m019 };
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
 export function openStore(opts: { dataDir: string; databaseUrl?: string }): Store {

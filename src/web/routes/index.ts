@@ -24,13 +24,14 @@ import type { WebRdpDoor } from '../../protocols/rdp-web/door.js';
 import { sharingRoutes } from './sharing.js';
 import { ldapDirectoryRoutes } from './ldap-directory.js';
 import { oidcRoutes } from './oidc.js';
+import type { ClusterCalls } from './live-view.js';
 
 export interface DoorInfo {
   sshHostKeys: string[];
 }
 
 export const routes =
-  (core: Core, doors: () => DoorInfo = () => ({ sshHostKeys: [] }), terminal?: WebTerminalDoor, rdpWeb?: WebRdpDoor): FastifyPluginAsync =>
+  (core: Core, doors: () => DoorInfo = () => ({ sshHostKeys: [] }), terminal?: WebTerminalDoor, rdpWeb?: WebRdpDoor, cluster?: ClusterCalls): FastifyPluginAsync =>
   async (app) => {
     await app.register(systemRoutes(core));
     await app.register(authRoutes(core));
@@ -43,7 +44,7 @@ export const routes =
     await app.register(launcherRoutes(core), { prefix: '/api/v1' });
     await app.register(launchRoutes(core, doors), { prefix: '/api/v1' });
     await app.register(sessionRoutes(core), { prefix: '/api/v1' });
-    await app.register(liveViewRoutes(core), { prefix: '/api/v1' });
+    await app.register(liveViewRoutes(core, cluster), { prefix: '/api/v1' });
     await app.register(recordingRoutes(core), { prefix: '/api/v1' });
     await app.register(keyRoutes(core), { prefix: '/api/v1' });
     await app.register(terminalRoutes(core, terminal), { prefix: '/api/v1' });
