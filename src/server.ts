@@ -82,7 +82,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
 
   if (core.audit.keyAnnouncement) announce(core.audit.keyAnnouncement);
   for (const j of core.cluster.joined) {
-    if (j.how === 'joined') announce(`gatehouse: took the cluster's ${j.name} (this node's own was replaced)`);
+    if (j.how === 'replaced') announce(`gatehouse: took the cluster's ${j.name} in place of this node's own`);
+    else if (j.how === 'joined') announce(`gatehouse: took the cluster's ${j.name}`);
     else if (j.how !== 'same') announce(`gatehouse: cluster ${j.name} ${j.how === 'created' ? 'created' : 'taken from this node'} (shared by every node)`);
   }
 

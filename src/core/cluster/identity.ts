@@ -33,8 +33,8 @@ export interface IdentityPiece {
 
 export interface IdentityOutcome {
   name: string;
-  /** created: made here and stored; adopted: this node's files became the cluster's; joined: the cluster's was written here (replacing different files); same: already identical. */
-  how: 'created' | 'adopted' | 'joined' | 'same';
+  /** created: made here and stored; adopted: this node's files became the cluster's; joined: the cluster's was written here (no files before); replaced: written over this node's different files; same: already identical. */
+  how: 'created' | 'adopted' | 'joined' | 'replaced' | 'same';
   version: number;
 }
 
@@ -79,25 +79,26 @@ export class ClusterIdentity {
     return paths.map((f) => readFileSync(f, 'utf8'));
   }
 
-  /** Writes the files of a piece (each atomically); true when any changed. */
-  private write(p: IdentityPiece, parts: string[]): boolean {
-    let changed = false;
+  /** Writes the files of a piece (each atomically): whether there were none, different ones, or the same. */
+  private write(p: IdentityPiece, parts: string[]): 'joined' | 'replaced' | 'same' {
+    let how: 'joined' | 'replaced' | 'same' = 'same';
     p.files.forEach((f, i) => {
       const path = join(this.dataDir, f.file);
-      if (existsSync(path) && readFileSync(path, 'utf8') === parts[i]) return;
+      const had = existsSync(path);
+      if (had && readFileSync(path, 'utf8') === parts[i]) return;
       const tmp = `${path}.${process.pid}.tmp`;
       writeFileSync(tmp, parts[i]!, { mode: f.mode });
       renameSync(tmp, path);
-      changed = true;
+      how = had ? 'replaced' : how === 'replaced' ? how : 'joined';
     });
-    return changed;
+    return how;
   }
 
   private async joinOne(p: IdentityPiece): Promise<IdentityOutcome> {
     let row = await this.read(p.name);
     let how: IdentityOutcome['how'];
     if (row) {
-      how = this.write(p, row.parts) ? 'joined' : 'same';
+      how = this.write(p, row.parts);
     } else {
       const mine = this.local(p);
       const parts = mine ?? (await p.make());
@@ -111,8 +112,8 @@ export class ClusterIdentity {
       const won = Number(ins.numInsertedOrUpdatedRows ?? 0n) > 0;
       if (!won) await this.dataKeys.remove(dataKeyId);
       row = (await this.read(p.name))!;
-      const changed = this.write(p, row.parts);
-      how = won ? (mine ? 'adopted' : 'created') : changed ? 'joined' : 'same';
+      const wrote = this.write(p, row.parts);
+      how = won ? (mine ? 'adopted' : 'created') : wrote;
     }
     this.held.set(p.name, row);
     return { name: p.name, how, version: row.version };
