@@ -25,6 +25,7 @@ import { sharingRoutes } from './sharing.js';
 import { ldapDirectoryRoutes } from './ldap-directory.js';
 import { oidcRoutes } from './oidc.js';
 import type { ClusterCalls } from './live-view.js';
+import { clusterRoutes } from './cluster.js';
 
 export interface DoorInfo {
   sshHostKeys: string[];
@@ -55,4 +56,5 @@ export const routes =
     await app.register(openpsmRoutes(core, terminal));
     await app.register(logonTicketRoutes(core));
     await app.register(rdpWebRoutes(core, rdpWeb), { prefix: '/api/v1' });
+    await app.register(clusterRoutes(core));
   };
