@@ -72,9 +72,9 @@ for (const kind of DB_KINDS) {
       // Administrators see the nodes (GET /api/v1/cluster/nodes).
       const r = await t.req('GET', '/api/v1/cluster/nodes', { token: t.adminToken });
       assert.equal(r.statusCode, 200, r.body);
-      const listed = r.json() as { items: { id: string; status: string; self: boolean; load: number }[]; deadAfterSeconds: number };
+      const listed = r.json() as { nodes: { id: string; status: string; self: boolean; load: number }[]; deadAfterSeconds: number };
       assert.equal(listed.deadAfterSeconds, 30);
-      assert.deepEqual(listed.items.map((n) => `${n.id}:${n.status}:${n.self}`).sort(), [`${self}:up:true`, 'node-alive:up:false', 'node-silent:dead:false', 'node-stopped:stopped:false'].sort());
+      assert.deepEqual(listed.nodes.map((n) => `${n.id}:${n.status}:${n.self}`).sort(), [`${self}:up:true`, 'node-alive:up:false', 'node-silent:dead:false', 'node-stopped:stopped:false'].sort());
 
       // A clean stop is recorded as such.
       await registry.stopped();

@@ -217,7 +217,7 @@ describe('a cluster of three nodes on one PostgreSQL behind a TCP load balancer'
       return s.status === 'ended' ? s : false;
     }, 60_000, 250);
     assert.equal(interrupted.endReason, 'interrupted');
-    const listed = (await call(C, 'GET', '/api/v1/cluster/nodes')).items as { id: string; status: string; self: boolean }[];
+    const listed = (await call(C, 'GET', '/api/v1/cluster/nodes')).nodes as { id: string; status: string; self: boolean }[];
     assert.deepEqual(nodeId.map((id) => listed.find((n) => n.id === id)?.status), ['up', 'dead', 'up'], 'node B is dead');
     assert.equal(listed.find((n) => n.self)?.id, nodeId[2]);
     const end = (await audit('session.end')).find((e) => e.targetId === two.id)!;

@@ -22,6 +22,7 @@ export const cluster = {
   nodes: route('GET', '/api/v1/cluster/nodes', {
     tags: ['system'],
     summary: 'The gateway nodes on this database: address, last heartbeat, load (live sessions), up / stopped / dead (no heartbeat for GATEHOUSE_NODE_DEAD_SECONDS)',
-    response: { 200: obj({ items: { type: 'array', items: clusterNodeSchema }, deadAfterSeconds: int }), ...errors },
+    // `nodes`, not `items`: a short unpaged list (the contract's paged lists answer `items`).
+    response: { 200: obj({ nodes: { type: 'array', items: clusterNodeSchema }, deadAfterSeconds: int }), ...errors },
   }),
 } as const;

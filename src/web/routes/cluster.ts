@@ -12,7 +12,7 @@ export const clusterRoutes =
       const { registry } = core.cluster;
       const nodes = await registry.list();
       return {
-        items: nodes.map((n) => ({ id: n.id, address: n.address, version: n.version, startedAt: new Date(n.startedAt).toISOString(), heartbeatAt: new Date(n.heartbeatAt).toISOString(), load: n.load, status: n.status, self: n.id === registry.self })),
+        nodes: nodes.map((n) => ({ id: n.id, address: n.address, version: n.version, startedAt: new Date(n.startedAt).toISOString(), heartbeatAt: new Date(n.heartbeatAt).toISOString(), load: n.load, status: n.status, self: n.id === registry.self })),
         deadAfterSeconds: Math.round(registry.timing.deadMs / 1000),
       };
     });
