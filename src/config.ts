@@ -40,6 +40,13 @@ export interface Config {
   recordingCompression: 'gzip' | 'none';
   /** MiB of one recording that may wait for the disk before its session fails closed. */
   recordingQueueMiB: number;
+  /** The port of the node-to-node listener (mutual TLS, core/cluster): set, this node is part of a cluster and shares its identity; unset, a single node. */
+  clusterPort?: number;
+  /** The host other nodes reach this node's cluster port at. */
+  clusterAddress?: string;
+  /** How often this node writes its heartbeat, and how long a silent node takes to count as dead. */
+  nodeHeartbeatSeconds: number;
+  nodeDeadSeconds: number;
   /** Test-only: every JSON answer is checked against its route's response schema (src/web/strict-responses.ts). */
   strictResponses: boolean;
 }
@@ -76,6 +83,10 @@ const KEYS = [
   'GATEHOUSE_RECORDINGS_DIR',
   'GATEHOUSE_RECORDING_COMPRESSION',
   'GATEHOUSE_RECORDING_QUEUE_MIB',
+  'GATEHOUSE_CLUSTER_PORT',
+  'GATEHOUSE_CLUSTER_ADDRESS',
+  'GATEHOUSE_NODE_HEARTBEAT_SECONDS',
+  'GATEHOUSE_NODE_DEAD_SECONDS',
 ] as const;
 
 function readConfigFile(path: string): Source {
@@ -180,11 +191,21 @@ export function loadConfig(env: Source = process.env): Config {
     recordingsDir: '',
     recordingCompression: 'none',
     recordingQueueMiB: integer(src, 'GATEHOUSE_RECORDING_QUEUE_MIB', 8, 1, 1024),
+    nodeHeartbeatSeconds: integer(src, 'GATEHOUSE_NODE_HEARTBEAT_SECONDS', 5, 1, 3600),
+    nodeDeadSeconds: integer(src, 'GATEHOUSE_NODE_DEAD_SECONDS', 30, 2, 86_400),
   };
   cfg.recordingsDir = resolve(src.GATEHOUSE_RECORDINGS_DIR ?? resolve(cfg.dataDir, 'recordings'));
   const compression = src.GATEHOUSE_RECORDING_COMPRESSION ?? 'none';
   if (compression !== 'gzip' && compression !== 'none') throw new ConfigError('GATEHOUSE_RECORDING_COMPRESSION', `must be gzip or none, got "${compression}"`);
   cfg.recordingCompression = compression;
+  if (cfg.nodeDeadSeconds < 2 * cfg.nodeHeartbeatSeconds) {
+    throw new ConfigError('GATEHOUSE_NODE_DEAD_SECONDS', `must be at least twice GATEHOUSE_NODE_HEARTBEAT_SECONDS (${cfg.nodeHeartbeatSeconds}), got "${cfg.nodeDeadSeconds}"`);
+  }
+  if (src.GATEHOUSE_CLUSTER_PORT !== undefined && src.GATEHOUSE_CLUSTER_PORT !== '') cfg.clusterPort = port(src, 'GATEHOUSE_CLUSTER_PORT', 0);
+  if (src.GATEHOUSE_CLUSTER_ADDRESS !== undefined) {
+    if (!/^[A-Za-z0-9.:_-]+$/.test(src.GATEHOUSE_CLUSTER_ADDRESS) && !/^\[[0-9A-Fa-f:.]+\]$/.test(src.GATEHOUSE_CLUSTER_ADDRESS)) throw new ConfigError('GATEHOUSE_CLUSTER_ADDRESS', `must be a host name or IP address, got "${src.GATEHOUSE_CLUSTER_ADDRESS}"`);
+    cfg.clusterAddress = src.GATEHOUSE_CLUSTER_ADDRESS;
+  }
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(cfg.logLevel)) {
     throw new ConfigError('GATEHOUSE_LOG_LEVEL', `must be one of fatal, error, warn, info, debug, trace, silent; got "${cfg.logLevel}"`);
   }

@@ -30,6 +30,8 @@ import { rdpNlaOperator } from './protocols/targets/accounts/rdp-nla.js';
 import { startHeartbeat } from './core/accounts/heartbeat.js';
 import { startLdapSync } from './core/identity/directory-ldap/service.js';
 import { startMetricsListener, type MetricsListener } from './web/metrics.js';
+import { clusterIdentityPieces, TLS_PIECE } from './cluster-identity.js';
+import { joinCluster } from './cluster-node.js';
 
 /** How often lapsed checkouts are settled (and rotated after use) when nobody looks. */
 const CHECKOUT_SWEEP_MS = 30_000;
@@ -76,7 +78,9 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     await store.close().catch(() => {});
     throw e;
   }
-  const core = await createCore(config, store, log).catch(async (e) => {
+  // In a cluster, the shared identity (SSH host keys, TLS, audit and logon-ticket keys) is the cluster's.
+  const pieces = config.clusterPort !== undefined ? clusterIdentityPieces(config) : undefined;
+  const core = await createCore(config, store, log, { identity: pieces }).catch(async (e) => {
     await store.close().catch(() => {});
     throw e;
   });
@@ -90,15 +94,31 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   }
 
   if (core.audit.keyAnnouncement) announce(core.audit.keyAnnouncement);
+  for (const j of core.cluster.joined) {
+    if (j.how === 'replaced') announce(`gatehouse: took the cluster's ${j.name} in place of this node's own`);
+    else if (j.how === 'joined') announce(`gatehouse: took the cluster's ${j.name}`);
+    else if (j.how !== 'same') announce(`gatehouse: cluster ${j.name} ${j.how === 'created' ? 'created' : 'taken from this node'} (shared by every node)`);
+  }
 
-  // Before the doors open: sessions a crash left live are ended, their recordings sealed.
-  await core.sessions.reapStale({ [RDP_RECORDING_FORMAT]: RDP_RECORDED_TRAFFIC });
+  // Registered (and listening for the other nodes, in a cluster) before the recovery below.
+  const cluster = await joinCluster(config, core, pieces, log).catch(async (e) => {
+    await store.close().catch(() => {});
+    throw e;
+  });
+  // Before the doors open: sessions a crash left live (this node's, and dead nodes') are ended, their recordings sealed.
+  await core.sessions.reapStale({ [RDP_RECORDING_FORMAT]: RDP_RECORDED_TRAFFIC }, await core.cluster.registry.deadWithLiveSessions());
+  cluster.startBeating();
   core.sessions.keyframes.provide(RDP_RECORDING_FORMAT, rdpKeyframes);
   // Target account operators (issue 12): the core decides when, these know how.
   core.targetAccounts.provide(new LinuxOperator({ checkHostKey: (...a) => core.targetAccounts.checkHostKey(...a) }));
   core.targetAccounts.provide(ldapAccountOperator);
   core.targetAccounts.provide(rdpNlaOperator);
-  const tls = await loadTls(config.dataDir, { cert: config.tlsCertFile, key: config.tlsKeyFile });
+  let tls = await loadTls(config.dataDir, { cert: config.tlsCertFile, key: config.tlsKeyFile });
+  // A renewal made here is the cluster's, unless another node renewed first: then that one is used.
+  const tlsPiece = pieces?.find((p) => p.name === TLS_PIECE);
+  if (tls.renewed && tlsPiece && core.cluster.identity && !(await core.cluster.identity.replace(tlsPiece, [tls.cert, tls.key]))) {
+    tls = { ...(await loadTls(config.dataDir)), renewed: `${tls.renewed}; another node renewed it first` };
+  }
   if (tls.renewed) announce(`gatehouse: replaced the self-signed TLS certificate (${tls.renewed}); new fingerprint ${tls.fingerprint256}`);
   const preauth: PreauthLimits = { graceMs: config.loginGraceSeconds * 1000, maxStartups: config.maxStartups, maxPerSource: config.maxStartupsPerSource };
   // The front doors, all reaching the core through its broker (core.launching).
@@ -109,7 +129,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   // Browser RDP (IronRDP's web client over RDCleanPath) rides on the HTTPS server too.
   const webRdp = new WebRdpDoor({ broker: core.launching, log, cert: tls.cert, served: () => app.server.listening });
   const doors = new DoorSet([web, ssh, rdp, webRdp]);
-  const app = await buildApp(core, { https: { key: tls.key, cert: tls.cert }, doors: () => ({ sshHostKeys: ssh.hostKeys.map((k) => k.publicLine) }), terminal: web, rdpWeb: webRdp });
+  const app = await buildApp(core, { https: { key: tls.key, cert: tls.cert }, doors: () => ({ sshHostKeys: ssh.hostKeys.map((k) => k.publicLine) }), terminal: web, rdpWeb: webRdp, ...(cluster.calls ? { cluster: cluster.calls } : {}) });
   const webGate = new PreauthGate('https', preauth, log);
   gateConnections(app.server as HttpsServer, webGate);
   await app.listen({ port: config.httpPort, host: config.bindHost });
@@ -120,6 +140,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   } catch (e) {
     webGate.close();
     await app.close();
+    await cluster.stop();
     await store.close().catch(() => {});
     throw e;
   }
@@ -137,6 +158,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   await core.openpsm.gateway.resume().catch((err) => log.error({ err: { message: (err as Error).message } }, 'resuming OpenPSM endsession notices failed'));
   announce(`gatehouse: ssh door on port ${ssh.port}`);
   announce(`gatehouse: rdp door on port ${rdp.port}`);
+  if (cluster.address) announce(`gatehouse: cluster node ${core.cluster.registry.self} takes calls from the other nodes at ${cluster.address}`);
   announce(`gatehouse: listening on ${url} (database: ${store.kind}, data dir: ${config.dataDir}${tls.selfSigned ? `, self-signed TLS ${tls.fingerprint256}` : ''})`);
 
   // Prometheus metrics: process metrics (event-loop lag…) for this server, and their own listener if configured.
@@ -149,6 +171,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       await doors.close();
       webGate.close();
       await app.close();
+      await cluster.stop();
       await store.close().catch(() => {});
       throw new Error(`cannot listen for metrics on ${config.metricsListen.host}:${config.metricsListen.port}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
@@ -186,6 +209,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     core.jit.stopSweeper();
     core.launching.drain();
     await core.sessions.endAll('gateway shutting down');
+    await cluster.stop();
     await core.jit.settled().catch(() => {});
     await core.rotation.settled().catch(() => {});
     await core.heartbeat.settled().catch(() => {});

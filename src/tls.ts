@@ -42,30 +42,39 @@ export async function loadTls(dataDir: string, files?: { cert?: string; key?: st
     const cert = readFileSync(files.cert, 'utf8');
     return { key: readFileSync(files.key, 'utf8'), cert, fingerprint256: new X509Certificate(cert).fingerprint256, selfSigned: false };
   }
-  const certFile = join(dataDir, 'tls-cert.pem');
-  const keyFile = join(dataDir, 'tls-key.pem');
+  const certFile = join(dataDir, SELF_SIGNED_FILES.cert);
+  const keyFile = join(dataDir, SELF_SIGNED_FILES.key);
   const renew = existsSync(certFile) && existsSync(keyFile) ? renewalReason(readFileSync(certFile, 'utf8')) : undefined;
   if (!existsSync(certFile) || !existsSync(keyFile) || renew) {
-    // An hour back for clients whose clocks lag; the whole period stays within the limit.
-    const notBefore = new Date(Date.now() - 3600_000);
-    const pems = await generate([{ name: 'commonName', value: hostname() || 'gatehouse' }, { name: 'organizationName', value: 'Gatehouse (self-signed)' }], {
-      keyType: 'rsa',
-      keySize: 2048,
-      algorithm: 'sha256',
-      notBeforeDate: notBefore,
-      notAfterDate: new Date(notBefore.getTime() + SELF_SIGNED_MAX_DAYS * 86400_000),
-      extensions: [
-        { name: 'basicConstraints', cA: false },
-        { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
-        { name: 'extKeyUsage', serverAuth: true },
-        { name: 'subjectAltName', altNames: [{ type: 2, value: hostname() || 'gatehouse' }, { type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }, { type: 7, ip: '::1' }] },
-      ],
-    } as Parameters<typeof generate>[1]);
-    writeFileSync(keyFile, pems.private, { mode: 0o600 });
+    const pems = await makeSelfSigned();
+    writeFileSync(keyFile, pems.key, { mode: 0o600 });
     writeFileSync(certFile, pems.cert, { mode: 0o644 });
   }
   const cert = readFileSync(certFile, 'utf8');
   return { key: readFileSync(keyFile, 'utf8'), cert, fingerprint256: new X509Certificate(cert).fingerprint256, selfSigned: true, ...(renew ? { renewed: renew } : {}) };
+}
+
+/** The self-signed certificate files in the data dir (a cluster shares them: src/cluster-identity.ts). */
+export const SELF_SIGNED_FILES = { cert: 'tls-cert.pem', key: 'tls-key.pem' } as const;
+
+/** A new self-signed certificate and key (PEM). */
+export async function makeSelfSigned(): Promise<{ cert: string; key: string }> {
+  // An hour back for clients whose clocks lag; the whole period stays within the limit.
+  const notBefore = new Date(Date.now() - 3600_000);
+  const pems = await generate([{ name: 'commonName', value: hostname() || 'gatehouse' }, { name: 'organizationName', value: 'Gatehouse (self-signed)' }], {
+    keyType: 'rsa',
+    keySize: 2048,
+    algorithm: 'sha256',
+    notBeforeDate: notBefore,
+    notAfterDate: new Date(notBefore.getTime() + SELF_SIGNED_MAX_DAYS * 86400_000),
+    extensions: [
+      { name: 'basicConstraints', cA: false },
+      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      { name: 'subjectAltName', altNames: [{ type: 2, value: hostname() || 'gatehouse' }, { type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }, { type: 7, ip: '::1' }] },
+    ],
+  } as Parameters<typeof generate>[1]);
+  return { cert: pems.cert, key: pems.private };
 }
 
 // A self-signed certificate of ours is replaced at start when clients would refuse it: valid

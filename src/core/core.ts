@@ -59,6 +59,8 @@ import { RecordingBytes } from './metrics/recording-bytes.js';
 import { RequestLimits } from './identity/request-limits.js';
 import { AuditSinks } from './audit/streaming/sinks.js';
 import { AuditStreaming } from './audit/streaming/streamer.js';
+import { NodeRegistry } from './cluster/registry.js';
+import { ClusterIdentity, type IdentityOutcome, type IdentityPiece } from './cluster/identity.js';
 
 export interface Core {
   config: Config;
@@ -123,18 +125,32 @@ export interface Core {
   /** Audit streaming (issue 16 point 6): the sinks and the streamer server.ts starts and drains at stop. */
   auditSinks: AuditSinks;
   auditStreaming: AuditStreaming;
+  /** Gateway nodes on this database (core/cluster): the registry, and in a cluster the shared identity. */
+  cluster: { registry: NodeRegistry; identity: ClusterIdentity | null; joined: IdentityOutcome[] };
+  /** The logon-ticket RSA key (a cluster shares it and its rotations). */
+  logonTicketKey: LogonTicketKey;
   version: string;
+}
+
+export interface CoreOptions {
+  /** In a cluster: the pieces of the shared identity (server.ts names them), made the cluster's before anything loads them. */
+  identity?: IdentityPiece[];
 }
 
 export const VERSION = '0.1.0';
 
-export async function createCore(config: Config, store: Store, log: Logger): Promise<Core> {
+export async function createCore(config: Config, store: Store, log: Logger, opts: CoreOptions = {}): Promise<Core> {
   const { keyring } = Keyring.load(config.dataDir, config.masterKey);
   const dataKeys = new DataKeys(store, keyring);
   const missing = await dataKeys.checkKeysLoaded();
   if (missing.length) {
     throw new ConfigError('GATEHOUSE_MASTER_KEY', `does not match the key this database was encrypted with (needs key id ${missing.join(', ')}, have ${keyring.currentId})`);
   }
+  // The cluster's keys are written into this node's data dir before the loaders below read them.
+  const identity = opts.identity ? new ClusterIdentity(store, dataKeys, config.dataDir) : null;
+  const joined = identity && opts.identity ? await identity.join(opts.identity) : [];
+  const nodeId = loadNodeId(config.dataDir);
+  const registry = new NodeRegistry(store, nodeId, { heartbeatMs: config.nodeHeartbeatSeconds * 1000, deadMs: config.nodeDeadSeconds * 1000 });
   const settings = new SettingsService(store);
   const audit = createAudit(config, store, settings, log);
   await audit.init();
@@ -158,7 +174,7 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
     audit,
     log,
     recordingsDir,
-    loadNodeId(config.dataDir),
+    nodeId,
     async (ref) => {
       const u = (await dir.userByName(ref)) ?? (await dir.userRow(ref).catch(() => undefined));
       return u ? { id: u.id, username: u.username, isApplication: !!u.isApplication, disabled: !u.enabled } : null;
@@ -228,9 +244,10 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   const oidcRedirectUri = async () => `${((await settings.get('publicUrl')) || baseUrl()).replace(/\/+$/, '')}/auth/oidc/callback`;
   const oidcProviders = new OidcProviders(store, dataKeys, dir, audit, oidcRedirectUri);
   const oidc = { providers: oidcProviders, signIn: new OidcSignIn(store, oidcProviders, dir, audit, settings, (what, err) => log.warn({ err: { message: (err as Error)?.message } }, `${what} failed`)) };
+  const logonTicketKey = LogonTicketKey.load(config.dataDir).key;
   const logonTickets = new LogonTickets({
     store, settings, dataKeys, dir, secrets, launchers, launching, tickets, transient, audit, log,
-    key: LogonTicketKey.load(config.dataDir).key,
+    key: logonTicketKey,
     guard: new SignInGuard(settings, audit, (err) => log.error({ err: { message: err.message } }, 'writing a logon-ticket refusal summary to the audit trail failed')),
     liveBySecret: async () => {
       const rows = await store.db.selectFrom('sessions').select('secretId').select((eb) => eb.fn.countAll<number>().as('n')).where('status', '=', 'live').groupBy('secretId').execute();
@@ -258,7 +275,7 @@ export async function createCore(config: Config, store: Store, log: Logger): Pro
   await dir.seedBuiltinRoles();
   await templates.seedBuiltins();
   await launchers.seedBuiltins();
-  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, retention, sshKeys, checkouts, launching, policies, accessRequests, accessGate, stepUp, notifier, targetAccounts, rotation, heartbeat, accessLevels, jit, health, webservices, openpsm, logonTickets, transient, ldap, oidc, webauthn, metrics, requestLimits, auditSinks, auditStreaming, version: VERSION };
+  return { config, store, log, keyring, dataKeys, audit, settings, dir, auth, access, templates, folders, secrets, personal, launchers, tickets, sessions, retention, sshKeys, checkouts, launching, policies, accessRequests, accessGate, stepUp, notifier, targetAccounts, rotation, heartbeat, accessLevels, jit, health, webservices, openpsm, logonTickets, transient, ldap, oidc, webauthn, metrics, requestLimits, auditSinks, auditStreaming, cluster: { registry, identity, joined }, logonTicketKey, version: VERSION };
 }
 
 /** Creates the first administrator when the directory is empty. Returns the password only when it was generated. */

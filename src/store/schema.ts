@@ -702,10 +702,34 @@ export interface RecordingHoldsTable {
   createdAt: number;
 }
 
+/** A gateway node on this database (migration 019, core/cluster/registry.ts). */
+export interface ClusterNodesTable {
+  id: string;
+  /** https://host:port of its peer listener; null: it takes no forwarded calls. */
+  address: string | null;
+  version: string;
+  startedAt: number;
+  heartbeatAt: number;
+  /** Live sessions at the last heartbeat. */
+  load: number;
+  status: 'up' | 'stopped';
+}
+
+/** One piece of the shared cluster identity (migration 019, core/cluster/identity.ts), sealed. */
+export interface ClusterIdentityTable {
+  name: string;
+  dataKeyId: string;
+  sealed: string;
+  version: number;
+  updatedAt: number;
+}
+
 export interface Database {
   auditSinks: AuditSinksTable;
   recordingRetention: RecordingRetentionTable;
   recordingHolds: RecordingHoldsTable;
+  clusterNodes: ClusterNodesTable;
+  clusterIdentity: ClusterIdentityTable;
   ldapDirectory: LdapDirectoryTable;
   ldapUsers: LdapUsersTable;
   logonTickets: LogonTicketsTable;

@@ -23,6 +23,7 @@ import { enforceContract } from './contract-route.js';
 import { api } from './contract/index.js';
 import type { WebTerminalDoor } from '../protocols/web-terminal.js';
 import type { WebRdpDoor } from '../protocols/rdp-web/door.js';
+import type { ClusterCalls } from './routes/live-view.js';
 import './types.js';
 
 export interface AppOptions {
@@ -33,6 +34,8 @@ export interface AppOptions {
   terminal?: WebTerminalDoor;
   /** The browser RDP door (issue 14; default: one always open, without a certificate it refuses). */
   rdpWeb?: WebRdpDoor;
+  /** In a cluster: where sessions of other nodes are (core/cluster) and how to reach them (peer/client.ts). */
+  cluster?: ClusterCalls;
 }
 
 /**
@@ -172,7 +175,7 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
 
   // Every API route is the contract's (src/web/contract): the same path, method and schemas.
   enforceContract(app);
-  await app.register(routes(core, opts.doors, opts.terminal, opts.rdpWeb));
+  await app.register(routes(core, opts.doors, opts.terminal, opts.rdpWeb, opts.cluster));
   await registerUi(app);
   app.get('/api/openapi.json', { config: { auth: false }, schema: api.system.openapi.schema }, async () => app.swagger());
   return app;

@@ -37,6 +37,7 @@ const TABLE: Record<string, Row> = {
   'GET /api/v1/settings':                        [Y, N, N, N],
   'PATCH /api/v1/settings':                      [Y, N, N, N],
   'POST /api/v1/admin/rotate-master-key':        [Y, N, N, N],
+  'GET /api/v1/cluster/nodes':                   [Y, N, N, N],
   // authentication and the caller's own account
   'POST /api/v1/auth/login':                     PUBLIC,
   'POST /oauth2/token':                          PUBLIC,
@@ -453,6 +454,7 @@ for (const kind of DB_KINDS) {
       'GET /api/v1/settings': async () => ({ method: 'GET', url: '/api/v1/settings' }),
       'PATCH /api/v1/settings': async () => ({ method: 'PATCH', url: '/api/v1/settings', body: { lockoutMinutes: 15 } }),
       'POST /api/v1/admin/rotate-master-key': async () => ({ method: 'POST', url: '/api/v1/admin/rotate-master-key', body: {} }),
+      'GET /api/v1/cluster/nodes': async () => ({ method: 'GET', url: '/api/v1/cluster/nodes' }),
       'GET /api/v1/logon-tickets/key': async () => ({ method: 'GET', url: '/api/v1/logon-tickets/key' }),
       'POST /api/v1/logon-tickets/key/rotate': async () => ({ method: 'POST', url: '/api/v1/logon-tickets/key/rotate' }),
 

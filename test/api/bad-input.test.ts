@@ -327,6 +327,7 @@ const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
     },
     'GET /api/openapi.json': { public: true, extra: [{ name: 'junk query is ignored', url: '/api/openapi.json?format=%3Cx%3E&x=' + 'y'.repeat(4 * KIB), expect: 200 }, { name: 'NUL in the query', url: '/api/openapi.json?format=%00', expect: 400, code: 'invalid_request' }] },
     'GET /api/v1/settings': {},
+    'GET /api/v1/cluster/nodes': {},
     'PATCH /api/v1/settings': {
       body: { lockoutMinutes: 15, allowConnectionSharing: false },
       extra: [

@@ -24,9 +24,9 @@ export class AuditSigner {
   static load(dataDir: string): AuditSigner {
     const file = join(dataDir, SIGNING_KEY_FILE);
     if (!existsSync(file)) {
-      const { privateKey } = generateKeyPairSync('ed25519');
-      writeFileSync(file, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
-      return new AuditSigner(privateKey, true);
+      const pem = newSigningKeyPem();
+      writeFileSync(file, pem, { mode: 0o600, flag: 'wx' });
+      return new AuditSigner(createPrivateKey(pem), true);
     }
     return new AuditSigner(createPrivateKey(readFileSync(file)), false);
   }
@@ -35,6 +35,9 @@ export class AuditSigner {
     return sign(null, Buffer.from(message), this.key).toString('base64');
   }
 }
+
+/** A new Ed25519 signing key, PKCS#8 PEM. */
+export const newSigningKeyPem = (): string => generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 
 /** Short label stored with each checkpoint to pick the key; not a security fingerprint. */
 export const keyIdOf = (publicKeyPem: string): string => sha256hex(publicKeyPem.trim()).slice(0, 16);

@@ -23,13 +23,34 @@ export interface LogonKeyInfo {
 export class LogonTicketKey {
   private key: KeyObject;
   private info: LogonKeyInfo;
+  private pem: string;
+  /** Told of every rotation (a cluster stores the new key for the other nodes: src/server.ts). */
+  private readonly rotated: ((pem: string) => Promise<void>)[] = [];
 
   private constructor(
     private readonly file: string,
     pem: string,
   ) {
+    this.pem = pem;
     this.key = createPrivateKey(pem);
     this.info = describe(this.key);
+  }
+
+  onRotate(fn: (pem: string) => Promise<void>): void {
+    this.rotated.push(fn);
+  }
+
+  /** Tells the rotation listeners of the current key (after rotate()). */
+  async announce(): Promise<void> {
+    for (const fn of this.rotated) await fn(this.pem);
+  }
+
+  /** Takes the key in the file again (another node of the cluster rotated it). */
+  reload(): void {
+    const pem = readFileSync(this.file, 'utf8');
+    this.key = createPrivateKey(pem);
+    this.info = describe(this.key);
+    this.pem = pem;
   }
 
   /** The key of this data dir, made (0600) when there is none yet. */
@@ -59,6 +80,7 @@ export class LogonTicketKey {
     renameSync(tmp, this.file);
     this.key = createPrivateKey(pem);
     this.info = describe(this.key);
+    this.pem = pem;
     return { previous, current: this.info.fingerprint };
   }
 
@@ -94,7 +116,8 @@ export function unpadPkcs1Type2(em: Buffer): Buffer | null {
   return bad ? null : Buffer.from(em.subarray(sep + 1));
 }
 
-function newPem(): string {
+/** A new logon-ticket RSA key, PKCS#8 PEM. */
+export function newPem(): string {
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: BITS, publicExponent: 0x10001 });
   return privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 }

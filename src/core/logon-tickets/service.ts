@@ -262,6 +262,7 @@ export class LogonTickets {
   /** A new logon-ticket key; requests encrypted with the old one are refused from now on. */
   async rotateKey(p: { userId: string; username: string }, ip: string | null): Promise<{ fingerprint: string; previousFingerprint: string; bits: number }> {
     const r = this.deps.key.rotate();
+    await this.deps.key.announce();
     await this.deps.audit.record({ id: p.userId, name: p.username, ip }, { action: 'logon_ticket.key_rotated', details: { previousFingerprint: r.previous, fingerprint: r.current } });
     return { fingerprint: r.current, previousFingerprint: r.previous, bits: this.deps.key.public.bits };
   }

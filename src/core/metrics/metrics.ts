@@ -104,7 +104,7 @@ export class Metrics {
     });
     new Gauge({
       name: `${p}recording_queue_depth`,
-      help: 'Recording writes waiting in the bounded recording queue',
+      help: 'Bytes of recording waiting for the disk (the recording writer thread queue)',
       registers,
       collect() {
         this.set(self.sources.recordingQueueDepth());

@@ -3,6 +3,11 @@
 // sealed into the audit chain like a normal end's: same actions, same hash over the final
 // file bytes, plus `recovered: true`. The end time is the last recorded event, the last
 // moment known to have happened, not the restart.
+// In a cluster (core/cluster/registry.ts) the same is done, at start and then every heartbeat,
+// for the sessions of nodes that are dead (heartbeat timeout), never for those of live nodes.
+// Their recordings are on the dead node's disk unless the recordings directory is shared:
+// when none is found the session is ended without one, and the node, once back, seals its
+// own recording of it then (sealLateRecordings), as complete as its last flush.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -25,6 +30,10 @@ export interface RecoveryContext {
   recordingsDir: string;
   /** This node (node-id.ts): only its sessions, and those from before nodes were named, are recovered. */
   node: string;
+  /** Nodes found dead (registry.ts): their sessions are recovered too. */
+  deadNodes?: string[];
+  /** Only the dead nodes' sessions (while this node runs: its own live ones are live). */
+  deadOnly?: boolean;
   /** Per ghrec format, which record types carry which direction (for the byte counts). */
   traffic?: Record<string, GhrecTraffic>;
 }
@@ -47,13 +56,15 @@ export function findRecording(recordingsDir: string, sessionId: string, startedA
   return null;
 }
 
-/** Recovers every interrupted session of this node; returns how many. */
+/** Recovers every interrupted session of this node (and of the dead nodes named); returns how many. */
 export async function recoverInterrupted(ctx: RecoveryContext): Promise<number> {
+  const nodes = [...(ctx.deadOnly ? [] : [ctx.node]), ...(ctx.deadNodes ?? [])].filter((n) => !ctx.deadOnly || n !== ctx.node);
+  if (nodes.length === 0) return 0;
   const rows = await ctx.store.db
     .selectFrom('sessions')
     .selectAll()
     .where('status', '=', 'live')
-    .where((eb) => eb.or([eb('node', '=', ctx.node), eb('node', 'is', null)]))
+    .where((eb) => (ctx.deadOnly ? eb('node', 'in', nodes) : eb.or([eb('node', 'in', nodes), eb('node', 'is', null)])))
     .orderBy('startedAt')
     .execute();
   let n = 0;
@@ -101,6 +112,7 @@ async function recoverSession(ctx: RecoveryContext, r: SessionsTable): Promise<b
     .executeTakeFirst();
   if (Number(upd.numUpdatedRows) === 0) return false;
   const actor = { id: r.userId, name: r.username, ip: r.clientIp };
+  const elsewhere = r.node !== null && r.node !== ctx.node;
   await ctx.audit.record(actor, {
     action: 'session.end',
     target: { type: 'session', id: r.id },
@@ -110,8 +122,11 @@ async function recoverSession(ctx: RecoveryContext, r: SessionsTable): Promise<b
       bytesOut,
       seconds: Math.round((endedAt - r.startedAt) / 1000),
       recovered: true,
-      note: `the gateway stopped without ending the session; ended at its next start, as of ${facts ? 'the last recorded event' : 'the last moment known (text index or start)'}`,
-      ...(problem ? { recording: problem } : {}),
+      note: elsewhere
+        ? `its gateway node ${r.node} stopped sending heartbeats; ended by node ${ctx.node}, as of ${facts ? 'the last recorded event' : 'the last moment known (text index or start)'}`
+        : `the gateway stopped without ending the session; ended at its next start, as of ${facts ? 'the last recorded event' : 'the last moment known (text index or start)'}`,
+      ...(elsewhere ? { node: r.node, endedBy: ctx.node } : {}),
+      ...(problem ? { recording: elsewhere && !rel ? `no recording file was found on node ${ctx.node}; node ${r.node} seals it when it starts again` : problem } : {}),
     },
   });
   if (facts && recording) {
@@ -131,4 +146,61 @@ async function recoverSession(ctx: RecoveryContext, r: SessionsTable): Promise<b
   }
   ctx.log.warn({ sessionId: r.id, recording, tornBytes: facts?.tornBytes ?? 0, problem }, 'interrupted session recovered');
   return true;
+}
+
+/**
+ * At start: sessions of this node that another node ended while this one was dead, without a
+ * recording (it is on this node's disk): each recording is repaired and sealed now, and the
+ * session row takes its facts (end at the last recorded event, bytes, file, hash).
+ */
+export async function sealLateRecordings(ctx: RecoveryContext): Promise<number> {
+  const rows = await ctx.store.db
+    .selectFrom('sessions')
+    .selectAll()
+    .where('node', '=', ctx.node)
+    .where('status', '=', 'ended')
+    .where('endReason', '=', INTERRUPTED)
+    .where('recording', 'is', null)
+    .orderBy('startedAt')
+    .execute();
+  let n = 0;
+  for (const r of rows) {
+    const rel = findRecording(ctx.recordingsDir, r.id, r.startedAt);
+    if (!rel) continue;
+    const path = join(ctx.recordingsDir, rel);
+    let facts: RecordingFacts;
+    let sha: string;
+    try {
+      facts = await repairRecording(path, ctx.traffic);
+      sha = await sha256File(path);
+    } catch (e) {
+      ctx.log.error({ sessionId: r.id, recording: rel, err: { message: (e as Error).message } }, 'a recording of a session ended by another node is unreadable; left unsealed');
+      continue;
+    }
+    const endedAt = Math.min(Math.max((facts.startedAt ?? r.startedAt) + facts.lastEventMs, r.startedAt), r.endedAt ?? now());
+    const upd = await ctx.store.db
+      .updateTable('sessions')
+      .set({ endedAt, bytesIn: facts.bytesIn, bytesOut: facts.bytesOut, recording: rel, recordingSha256: sha })
+      .where('id', '=', r.id)
+      .where('recording', 'is', null)
+      .executeTakeFirst();
+    if (Number(upd.numUpdatedRows) === 0) continue;
+    await ctx.audit.record(SYSTEM, {
+      action: 'recording.seal',
+      target: { type: 'session', id: r.id },
+      details: {
+        file: rel,
+        sha256: sha,
+        format: facts.format,
+        recovered: true,
+        note: `recovered after the gateway was interrupted; sealed by its node when it started again (another node had ended the session)${facts.tornBytes ? `: a torn last record of ${facts.tornBytes} bytes was cut off` : ''}`,
+        bytes: facts.size,
+        tornBytes: facts.tornBytes,
+      },
+    });
+    ctx.log.warn({ sessionId: r.id, recording: rel, tornBytes: facts.tornBytes }, 'recording of a session ended by another node sealed');
+    n++;
+  }
+  if (n > 0) await ctx.audit.checkpoint();
+  return n;
 }

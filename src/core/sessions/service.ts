@@ -17,7 +17,7 @@ import { LiveSession } from './live.js';
 import type { GhrecTraffic } from './recording-repair.js';
 import { LocalRecordingStorage, plainName, type RecordingStorage } from './recording-storage.js';
 import { SessionSharing, type UserLookup } from './sharing.js';
-import { recoverInterrupted } from './recovery.js';
+import { recoverInterrupted, sealLateRecordings } from './recovery.js';
 
 /** What session-end listeners learn: the session, its user, its secret and the account it logged in as (a personal credential's may differ). */
 export interface EndedSession {
@@ -62,6 +62,12 @@ export type RecordingFormat = 'asciicast' | 'ghrec-rdp';
 
 export const recordingFormatOf = (file: string | null | undefined): RecordingFormat | null => (!file ? null : plainName(file).endsWith(GHREC_FILE_EXTENSION) ? 'ghrec-rdp' : 'asciicast');
 
+/** Sessions live on other gateway nodes (core/cluster/forwarding.ts), for terminate from any node. */
+export interface RemoteSessions {
+  /** 'terminated' by its node; 'ended' there already; 'dead': its node is dead (its sessions are to be reaped). */
+  terminate(node: string, actor: Actor, id: string, reason: string): Promise<'terminated' | 'ended' | 'dead'>;
+}
+
 export interface SessionQuery {
   status?: 'live' | 'ended';
   userId?: string;
@@ -85,6 +91,12 @@ export class Sessions {
   readonly sharing: SessionSharing;
   /** Where recordings are kept (recording-storage.ts): the local disk unless a backend is given. */
   readonly storage: RecordingStorage;
+  /** Which ghrec record types carry which direction (given at start, for recovering dead nodes' sessions later). */
+  private traffic?: Record<string, GhrecTraffic>;
+  /** Live here but already ended by another node (dropReaped): their end writes nothing more. */
+  private readonly reaped = new Set<string>();
+  /** Terminates a session live on another node (core/cluster); unset: a single node. */
+  private remote?: RemoteSessions;
 
   constructor(
     private readonly store: Store,
@@ -180,6 +192,11 @@ export class Sessions {
     this.sharing.ended(s.id);
     await this.textQueue;
     this.textSeq.delete(s.id);
+    if (this.reaped.delete(s.id)) {
+      // Its row, end and seal were written by the node that reaped it (dropReaped).
+      this.log.info({ sessionId: s.id, reason }, 'session ended (already ended by another node)');
+      return;
+    }
     let sha: string | null = null;
     // The hash is best effort: a file that cannot be read now (EMFILE…) still gets its session ended.
     if (s.recordingPath) sha = await this.storage.sha256(s.recordingPath).catch((e) => (this.log.error({ sessionId: s.id, err: { message: (e as Error).message } }, 'recording hash failed'), null));
@@ -240,11 +257,22 @@ export class Sessions {
     return this.store.db.selectFrom('hostKeys').selectAll().where('secretId', '=', secretId).executeTakeFirst();
   }
 
-  async terminate(actor: Actor, id: string, reason: string): Promise<void> {
+  /** Where sessions of other nodes are terminated (server.ts, in a cluster). */
+  forwardTo(remote: RemoteSessions): void {
+    this.remote = remote;
+  }
+
+  /** Terminates a live session: here when it runs here, else through its node (`local`: never forwarded, a peer's call). */
+  async terminate(actor: Actor, id: string, reason: string, opts: { local?: boolean } = {}): Promise<void> {
     const s = this.live.get(id);
     if (!s) {
-      const row = await this.store.db.selectFrom('sessions').select('status').where('id', '=', id).executeTakeFirst();
+      const row = await this.store.db.selectFrom('sessions').select(['status', 'node']).where('id', '=', id).executeTakeFirst();
       if (!row) throw notFound('session');
+      if (row.status === 'live' && row.node && row.node !== this.node && this.remote && !opts.local) {
+        const r = await this.remote.terminate(row.node, actor, id, reason);
+        if (r === 'terminated') return;
+        if (r === 'dead') await this.reapDeadNodes([row.node]);
+      }
       throw Object.assign(notFound('live session'), { message: 'session has already ended' });
     }
     await this.audit.record(actor, { action: 'session.terminate', target: { type: 'session', id }, details: { reason } });
@@ -263,9 +291,40 @@ export class Sessions {
     await Promise.all([...this.live.values()].map((s) => s.end(reason)));
   }
 
-  /** Ends the sessions this node left 'live' when it crashed, recovering and sealing their recordings (recovery.ts). */
-  async reapStale(traffic?: Record<string, GhrecTraffic>): Promise<number> {
-    return recoverInterrupted({ store: this.store, audit: this.audit, log: this.log, recordingsDir: this.recordingsDir, node: this.node, traffic });
+  /**
+   * Ends the sessions this node left 'live' when it crashed (and those of the dead nodes named),
+   * recovering and sealing their recordings (recovery.ts); then seals the recordings of its own
+   * sessions another node ended while this one was dead.
+   */
+  async reapStale(traffic?: Record<string, GhrecTraffic>, deadNodes: string[] = []): Promise<number> {
+    this.traffic = traffic;
+    const n = await recoverInterrupted({ store: this.store, audit: this.audit, log: this.log, recordingsDir: this.recordingsDir, node: this.node, deadNodes, traffic });
+    await sealLateRecordings({ store: this.store, audit: this.audit, log: this.log, recordingsDir: this.recordingsDir, node: this.node, traffic });
+    return n;
+  }
+
+  /** While running: ends the live sessions of nodes found dead (core/cluster), as interrupted. */
+  async reapDeadNodes(deadNodes: string[]): Promise<number> {
+    return recoverInterrupted({ store: this.store, audit: this.audit, log: this.log, recordingsDir: this.recordingsDir, node: this.node, deadNodes, deadOnly: true, traffic: this.traffic });
+  }
+
+  /**
+   * Sessions live in this process whose rows another node ended (it took this node for dead:
+   * a pause longer than the dead timeout) are ended here too: their rows, audit and recordings
+   * are settled already, the connections must not go on unseen.
+   */
+  async dropReaped(): Promise<number> {
+    const ids = [...this.live.keys()];
+    if (ids.length === 0) return 0;
+    const rows = await this.store.db.selectFrom('sessions').select('id').where('id', 'in', ids).where('status', '=', 'ended').execute();
+    for (const r of rows) {
+      const s = this.live.get(r.id);
+      if (!s) continue;
+      this.reaped.add(r.id);
+      this.log.warn({ sessionId: r.id }, 'another node ended this session as interrupted (this node missed its heartbeats); closing it');
+      s.terminate('ended by another gateway node while this node was unreachable');
+    }
+    return rows.length;
   }
 
   private view(r: SessionsTable): SessionView {

@@ -19,7 +19,7 @@ export interface DoorHostKey {
  * ("Malformed OpenSSH private key") about once in 170 keys; a start that made such a key
  * could never start again. Keep only a key that parses.
  */
-function makeEd25519(): string {
+export function makeEd25519(): string {
   for (let i = 0; i < 20; i++) {
     const pem = ssh2.utils.generateKeyPairSync('ed25519').private;
     if (!(ssh2.utils.parseKey(pem) instanceof Error)) return pem;
@@ -27,10 +27,16 @@ function makeEd25519(): string {
   throw new Error('could not make an Ed25519 host key that parses');
 }
 
+/** A new RSA 3072 host key (PKCS#1 PEM). */
+export const makeRsaHostKey = (): string => generateKeyPairSync('rsa', { modulusLength: 3072 }).privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
+
+/** The host key files in the data dir (a cluster shares them: src/cluster-identity.ts). */
+export const HOST_KEY_FILES = { ed25519: 'ssh_host_ed25519_key', rsa: 'ssh_host_rsa_key.pem' } as const;
+
 export function loadDoorHostKeys(dataDir: string): DoorHostKey[] {
   const specs = [
-    { file: 'ssh_host_ed25519_key', make: makeEd25519 },
-    { file: 'ssh_host_rsa_key.pem', make: () => generateKeyPairSync('rsa', { modulusLength: 3072 }).privateKey.export({ type: 'pkcs1', format: 'pem' }).toString() },
+    { file: HOST_KEY_FILES.ed25519, make: makeEd25519 },
+    { file: HOST_KEY_FILES.rsa, make: makeRsaHostKey },
   ];
   return specs.map(({ file, make }) => {
     const path = join(dataDir, file);

@@ -21,9 +21,10 @@ import { oidc } from './oidc.js';
 import { webauthn } from './webauthn.js';
 import { auditSinks } from './audit-sinks.js';
 import { retention } from './retention.js';
+import { cluster } from './cluster.js';
 import type { Route } from './route.js';
 
-export const api = { system, auth, directory, folders, templates, secrets, audit, launchers, launch, sessions, recordings, hostKeys, sshKeys, accessPolicies, accessRequests, personal, checkout, accounts, webservices, openpsm, accessLevels, logonTickets, rdpWeb, sharing, ldapDirectory, oidc, webauthn, auditSinks, retention } as const;
+export const api = { system, auth, directory, folders, templates, secrets, audit, launchers, launch, sessions, recordings, hostKeys, sshKeys, accessPolicies, accessRequests, personal, checkout, accounts, webservices, openpsm, accessLevels, logonTickets, rdpWeb, sharing, ldapDirectory, oidc, webauthn, auditSinks, retention, cluster } as const;
 
 /** Every route of the contract, by "METHOD /path" (the server checks each registered route against it). */
 export const CONTRACT_ROUTES: ReadonlyMap<string, Route> = new Map(
@@ -38,6 +39,7 @@ export { ACCESS_LEVELS, FIELD_TYPES, MAX_KEY_FIELD } from './vault.js';
 export { BREAK_REASONS, CHECKPOINT_FORMAT, RECORDING_STATUSES } from './audit.js';
 export { DISPLAY_BOUNDS, KEYBOARD_LAYOUTS, LAUNCHER_TYPES, PROTOCOLS, RECORDING_FORMATS, TEXT_PAGE } from './sessions.js';
 export { SETTING_NAMES } from './system.js';
+export { NODE_STATUSES } from './cluster.js';
 export { ACCESS_MODES, MFA_MODES, REQUEST_SCOPES, REQUEST_STATUSES, TICKET_REFERENCE } from './access.js';
 export { OPENPSM_MODES } from './openpsm.js';
 export { JOIN_STATUSES, JOIN_VIAS } from './sharing.js';

@@ -27,13 +27,15 @@ import { oidcRoutes } from './oidc.js';
 import { webauthnRoutes } from './webauthn.js';
 import { auditSinkRoutes } from './audit-sinks.js';
 import { retentionRoutes } from './retention.js';
+import type { ClusterCalls } from './live-view.js';
+import { clusterRoutes } from './cluster.js';
 
 export interface DoorInfo {
   sshHostKeys: string[];
 }
 
 export const routes =
-  (core: Core, doors: () => DoorInfo = () => ({ sshHostKeys: [] }), terminal?: WebTerminalDoor, rdpWeb?: WebRdpDoor): FastifyPluginAsync =>
+  (core: Core, doors: () => DoorInfo = () => ({ sshHostKeys: [] }), terminal?: WebTerminalDoor, rdpWeb?: WebRdpDoor, cluster?: ClusterCalls): FastifyPluginAsync =>
   async (app) => {
     await app.register(systemRoutes(core));
     await app.register(authRoutes(core));
@@ -48,7 +50,7 @@ export const routes =
     await app.register(launcherRoutes(core), { prefix: '/api/v1' });
     await app.register(launchRoutes(core, doors), { prefix: '/api/v1' });
     await app.register(sessionRoutes(core), { prefix: '/api/v1' });
-    await app.register(liveViewRoutes(core), { prefix: '/api/v1' });
+    await app.register(liveViewRoutes(core, cluster), { prefix: '/api/v1' });
     await app.register(recordingRoutes(core), { prefix: '/api/v1' });
     await app.register(retentionRoutes(core), { prefix: '/api/v1' });
     await app.register(keyRoutes(core), { prefix: '/api/v1' });
@@ -60,4 +62,5 @@ export const routes =
     await app.register(openpsmRoutes(core, terminal));
     await app.register(logonTicketRoutes(core));
     await app.register(rdpWebRoutes(core, rdpWeb), { prefix: '/api/v1' });
+    await app.register(clusterRoutes(core));
   };

@@ -1,50 +1,43 @@
 // The live view of a session (Server-Sent Events): what happened so far, then every new
 // recorded event until the session ends. The core's live feed (src/core/sessions/live-feed.ts)
-// says what that is; this file only writes it as events.
+// says what that is; live-view-stream.ts writes it as events. A session live on another node
+// of the cluster is relayed from that node (peer/client.ts), which checks and audits it.
 import type { FastifyPluginAsync } from 'fastify';
 import type { Core } from '../../core/core.js';
 import { actorOf } from '../../core/identity/principal.js';
 import { api } from '../contract/index.js';
 import { addRoute } from '../contract-route.js';
+import { prepareLiveView, streamLiveView } from '../live-view-stream.js';
+import type { PeerClient } from '../peer/client.js';
+import type { ClusterForwarding } from '../../core/cluster/forwarding.js';
+
+/** In a cluster: where a session lives (core/cluster/forwarding.ts) and the node-to-node client. */
+export interface ClusterCalls {
+  forwarding: ClusterForwarding;
+  peers: PeerClient;
+}
 
 export const liveViewRoutes =
-  (core: Core): FastifyPluginAsync =>
+  (core: Core, cluster?: ClusterCalls): FastifyPluginAsync =>
   async (app) => {
     addRoute(app, api.sessions.live, { config: { permission: 'manage_sessions' } })(async (req, reply) => {
-      const feed = core.sessions.feed(req.params.id);
-      if (!feed) {
-        await core.sessions.get(req.params.id);
-        return reply.code(409).send({ error: { code: 'not_live', message: 'session is not live; replay its recording instead' } });
-      }
-      // The launcher's allowLiveSnooping (seed 003) off: nobody watches its sessions live.
-      if (!feed.snoopingAllowed) {
-        await core.audit.record(actorOf(req.principal, req.ip), { action: 'session.watch', outcome: 'failure', target: { type: 'session', id: feed.sessionId }, details: { reason: 'live_snooping_disallowed' } });
-        return reply.code(403).send({ error: { code: 'live_view_disallowed', message: 'the launcher of this session does not allow live viewing' } });
-      }
-      await core.audit.record(actorOf(req.principal, req.ip), { action: 'session.watch', target: { type: 'session', id: feed.sessionId } });
-      await feed.prepare(req.log);
-      if (feed.ended) return reply.code(409).send({ error: { code: 'not_live', message: 'session is not live; replay its recording instead' } });
-      reply.hijack();
-      const res = reply.raw;
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
-      // The opening and the subscription come from one synchronous step of the feed, and are
-      // written before any later record can arrive, so none falls between them.
-      const { header, backlog, keyframe, unsubscribe } = feed.open(req.log, (line) => {
-        if (!line) {
-          clearInterval(ping);
-          res.write('event: end\ndata: {}\n\n');
-          res.end();
-          return;
+      const actor = actorOf(req.principal, req.ip);
+      const owner = cluster && !core.sessions.live.has(req.params.id) ? await cluster.forwarding.ownerOf(req.params.id) : null;
+      if (cluster && owner) {
+        const upstream = await cluster.peers.liveView(owner.address, actor, req.params.id);
+        if (upstream.status !== 200) {
+          upstream.stream.destroy();
+          return reply.code(upstream.status as 403).send(upstream.error!);
         }
-        res.write(`data: ${line.trimEnd()}\n\n`);
-      });
-      res.write(`event: header\ndata: ${JSON.stringify(header)}\n\n`);
-      if (keyframe) res.write(`event: keyframe\ndata: ${JSON.stringify(keyframe)}\n\n`);
-      for (const line of backlog) res.write(`data: ${line}\n\n`);
-      const ping = setInterval(() => res.write(': ping\n\n'), 15000);
-      req.raw.on('close', () => {
-        clearInterval(ping);
-        unsubscribe();
-      });
+        reply.hijack();
+        reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+        upstream.stream.pipe(reply.raw);
+        req.raw.on('close', () => upstream.stream.destroy());
+        return;
+      }
+      const opened = await prepareLiveView(core, actor, req.params.id, req.log);
+      if ('refusal' in opened) return reply.code(opened.refusal.status).send({ error: { code: opened.refusal.code, message: opened.refusal.message } });
+      reply.hijack();
+      streamLiveView(opened.feed, req.log, reply.raw, (fn) => req.raw.on('close', fn));
     });
   };

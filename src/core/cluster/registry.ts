@@ -1,0 +1,100 @@
+// The gateway nodes sharing this database (issue 16 point 1): each node registers itself at
+// start (its node id, the address its peers reach it at, its version), beats every few seconds
+// (heartbeat time and load: its live sessions) and says "stopped" at a clean shutdown. A node
+// whose last beat is older than the dead timeout is dead: its sessions are ended as interrupted
+// by the first live node to notice (recovery.ts), and nobody forwards to it any more.
+// Times are the database's clock, not each node's, so skewed node clocks cannot make a live
+// node look dead.
+import { sql } from 'kysely';
+import type { Store } from '../../store/db.js';
+import type { ClusterNodesTable } from '../../store/schema.js';
+
+export interface NodeTiming {
+  /** How often this node beats. */
+  heartbeatMs: number;
+  /** A node silent this long is dead. */
+  deadMs: number;
+}
+
+export interface ClusterNode {
+  id: string;
+  address: string | null;
+  version: string;
+  startedAt: number;
+  heartbeatAt: number;
+  load: number;
+  status: 'up' | 'stopped' | 'dead';
+}
+
+export class NodeRegistry {
+  constructor(
+    private readonly store: Store,
+    /** This node (node-id.ts). */
+    readonly self: string,
+    readonly timing: NodeTiming,
+  ) {}
+
+  /** The database's clock in epoch milliseconds (SQLite: this process's, it is the only machine). */
+  async clock(): Promise<number> {
+    if (this.store.kind !== 'postgres') return Date.now();
+    const r = await sql<{ ms: number | string }>`select (extract(epoch from clock_timestamp()) * 1000)::bigint as ms`.execute(this.store.db);
+    return Number(r.rows[0]!.ms);
+  }
+
+  /** Registers (or re-registers, after a restart) this node as up, beating now. */
+  async register(address: string | null, version: string): Promise<void> {
+    const at = await this.clock();
+    await this.store.db
+      .insertInto('clusterNodes')
+      .values({ id: this.self, address, version, startedAt: at, heartbeatAt: at, load: 0, status: 'up' })
+      .onConflict((oc) => oc.column('id').doUpdateSet({ address, version, startedAt: at, heartbeatAt: at, load: 0, status: 'up' }))
+      .execute();
+  }
+
+  /** One heartbeat with this node's load. */
+  async beat(load: number): Promise<void> {
+    const at = await this.clock();
+    await this.store.db.updateTable('clusterNodes').set({ heartbeatAt: at, load, status: 'up' }).where('id', '=', this.self).execute();
+  }
+
+  /** A clean shutdown: this node's sessions have ended; it is not dead, just gone. */
+  async stopped(): Promise<void> {
+    await this.store.db.updateTable('clusterNodes').set({ status: 'stopped', load: 0 }).where('id', '=', this.self).execute();
+  }
+
+  private view(r: ClusterNodesTable, at: number): ClusterNode {
+    const dead = r.status === 'up' && at - r.heartbeatAt > this.timing.deadMs;
+    return { id: r.id, address: r.address, version: r.version, startedAt: r.startedAt, heartbeatAt: r.heartbeatAt, load: r.load, status: dead ? 'dead' : r.status };
+  }
+
+  /** Every node this database has seen, newest first. */
+  async list(): Promise<ClusterNode[]> {
+    const at = await this.clock();
+    const rows = await this.store.db.selectFrom('clusterNodes').selectAll().orderBy('startedAt', 'desc').execute();
+    return rows.map((r) => this.view(r, at));
+  }
+
+  async get(id: string): Promise<ClusterNode | null> {
+    const r = await this.store.db.selectFrom('clusterNodes').selectAll().where('id', '=', id).executeTakeFirst();
+    return r ? this.view(r, await this.clock()) : null;
+  }
+
+  /**
+   * Nodes other than this one whose heartbeat stopped (or that stopped without ending a session)
+   * and that still have live sessions: theirs are to be ended as interrupted. A node never
+   * registered here (a version from before nodes registered) is not known to be dead.
+   */
+  async deadWithLiveSessions(): Promise<string[]> {
+    const cutoff = (await this.clock()) - this.timing.deadMs;
+    const rows = await this.store.db
+      .selectFrom('sessions')
+      .innerJoin('clusterNodes', 'clusterNodes.id', 'sessions.node')
+      .select('sessions.node')
+      .distinct()
+      .where('sessions.status', '=', 'live')
+      .where('clusterNodes.id', '<>', this.self)
+      .where((eb) => eb.or([eb('clusterNodes.heartbeatAt', '<', cutoff), eb('clusterNodes.status', '=', 'stopped')]))
+      .execute();
+    return rows.map((r) => r.node!).filter(Boolean);
+  }
+}
