@@ -2,7 +2,9 @@
 // view, terminate, timers"): olive works in a browser RDP session to FreeRDP's shadow
 // server (NLA target) in Chromium; audrey (Auditor) watches it live on the Watch page (the
 // desktop on the live canvas, and a change on the target's screen follows) and terminates it
-// from the portal: olive's page ends and the session's end reason is audrey's. Then, with the
+// from the portal: olive's page ends and the session's end reason is audrey's. With a launcher
+// that does not record, the live view says there is no picture and a join request is refused
+// with that reason (a joiner sees the desktop only through the recording). Then, with the
 // launcher's idle timeout set, a browser RDP session nobody touches is ended by the gateway
 // (end reason "idle for … s") and the page says the session ended. Needs the UI built.
 import { after, before, describe, it } from 'node:test';
@@ -103,6 +105,34 @@ describe('browser RDP: live view, terminate from the portal, idle timeout (Chrom
       assert.match(s.endReason, /browser rdp watched and stopped/);
       const audit = (await admin('GET', `/api/v1/audit?action=session.terminate&targetId=${sessionId}`)).body.items as { actorName: string }[];
       assert.equal(audit[0]?.actorName, 'audrey');
+    }));
+
+  it('a launcher that does not record: the live view says there is no picture, and joining is refused with that reason (audited)', () =>
+    step(async () => {
+      assert.equal((await admin('PATCH', '/api/v1/launchers/rdp', { record: false, options: { allowJoinRequests: true } })).status, 200);
+      try {
+        const owner = await oliveSession();
+        const sessionId = await liveSession();
+        const w = c.audrey.page;
+        await w.goto(`/sessions/live/${sessionId}`);
+        await w.getByText('This launcher does not record RDP sessions, so there is no picture to watch.').waitFor({ timeout: 20_000 });
+        const audrey = await gw.userToken('audrey', pw('audrey'));
+        const r = await gw.api('POST', `/api/v1/sessions/${sessionId}/join-requests`, { token: audrey });
+        assert.equal(r.status, 409, r.raw);
+        assert.equal(r.body.error.code, 'not_shareable');
+        assert.match(r.body.error.message, /does not record it, and a joiner sees the remote desktop only through the recording/);
+        const refused = (await admin('GET', `/api/v1/audit?action=session.join_refused&targetId=${sessionId}`)).body.items as { actorName: string; details: { reason: string } }[];
+        assert.ok(refused.some((e) => e.actorName === 'audrey' && e.details.reason === 'not_shareable'), JSON.stringify(refused));
+        // The portal's button says the same.
+        await w.goto('/sessions/live');
+        await w.getByRole('row').filter({ hasText: 'olive' }).filter({ hasText: SECRET_NAME }).getByRole('button', { name: 'Ask to join' }).click();
+        await w.getByText(/does not record it/).first().waitFor({ timeout: 10_000 });
+        await screenshot(w, 'browser-rdp-unrecorded-join-refused');
+        await owner.getByRole('button', { name: 'Disconnect' }).click();
+        await until(async () => (await admin('GET', `/api/v1/sessions/${sessionId}`)).body.status === 'ended', 'the session to end', 20_000);
+      } finally {
+        await admin('PATCH', '/api/v1/launchers/rdp', { record: true, options: { allowJoinRequests: false } });
+      }
     }));
 
   it('the launcher’s idle timeout ends a browser RDP session nobody touches', () =>
