@@ -78,7 +78,7 @@ export default function RdpSession({ params: initial }: { params: RdpPageParams 
   const connected = phase.kind === 'connected';
   // Shared control: the owner invites someone (needs a Gatehouse sign-in in this browser; the launcher must allow invitations).
   const own = useOwnSession(connected, connectingSince);
-  const invite = useInvite(own?.id ?? null, 'the remote desktop', () => (client.current?.element as HTMLElement | undefined)?.focus());
+  const invite = useInvite(own?.id ?? null, 'the remote desktop', () => client.current?.element.shadowRoot?.querySelector('canvas')?.focus());
   return (
     <div className="rdpw-page" data-phase={phase.kind}>
       <div className="rdpw-bar">
