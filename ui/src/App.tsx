@@ -168,9 +168,11 @@ export function App() {
   // The browser RDP page needs no sign-in: its launch ticket is the authentication (like the RDP door's).
   if (location.pathname === '/rdp/session')
     return (
-      <Suspense fallback={<Loading label="Opening Remote Desktop…" />}>
-        <RdpSession params={rdpParams!} />
-      </Suspense>
+      <FeedbackProvider>
+        <Suspense fallback={<Loading label="Opening Remote Desktop…" />}>
+          <RdpSession params={rdpParams!} />
+        </Suspense>
+      </FeedbackProvider>
     );
   return (
     <AuthProvider>

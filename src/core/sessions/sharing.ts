@@ -81,6 +81,9 @@ function outputSoFar(s: LiveSession): Buffer {
   return Buffer.from(parts.join(''), 'utf8');
 }
 
+/** Protocols whose joiners see a screen (live-feed.ts), drawn from the session's recording. */
+const GRAPHICAL: ReadonlySet<string> = new Set(['rdp']);
+
 const OPEN: ReadonlySet<JoinStatus> = new Set(['pending', 'accepted', 'joined']);
 
 export class SessionSharing {
@@ -102,7 +105,11 @@ export class SessionSharing {
   private async shareable(actor: Actor, sessionId: string): Promise<LiveSession> {
     const s = this.live(sessionId);
     if (!s) return this.refuse(actor, sessionId, 'not_live', new AppError(409, 'not_live', 'the session is not live here'));
-    if (!s.shareable) return this.refuse(actor, sessionId, 'not_shareable', new AppError(409, 'not_shareable', 'this session cannot be shared (its door does not take shared input)'));
+    if (!s.shareable) {
+      // A graphical session's joiner sees the screen through its recording (the live view's feed): none without one.
+      const why = GRAPHICAL.has(s.plan.protocol) && !s.plan.launcher.record ? `its launcher "${s.plan.launcher.name}" does not record it, and a joiner sees the remote desktop only through the recording` : 'its door does not take shared input';
+      return this.refuse(actor, sessionId, 'not_shareable', new AppError(409, 'not_shareable', `this session cannot be shared: ${why}`));
+    }
     return s;
   }
 

@@ -55,11 +55,16 @@ export class RdpRelay {
     // Shared control (both RDP doors): the session can be joined once this is registered.
     // An RDP client has no text channel: the owner answers join requests in the portal
     // (the browser RDP page shows them in its bar), so the events are only logged here.
-    this.o.handle.onJoinInput((data, by) => {
-      if (this.closed) return;
-      const frames = this.interceptor.inject(parseJoinerEvents(data), by);
-      for (const f of frames) target.write(f);
-    });
+    // A joiner sees the desktop as the live view draws it, from the session's recording: a
+    // launcher that does not record gives no picture, and typing blind into someone's
+    // desktop is no shared control, so such a session is not offered for joining (the core
+    // refuses with a reason that says so; docs/protocols/rdp.md, "Shared control").
+    if (this.o.handle.plan.launcher.record)
+      this.o.handle.onJoinInput((data, by) => {
+        if (this.closed) return;
+        const frames = this.interceptor.inject(parseJoinerEvents(data), by);
+        for (const f of frames) target.write(f);
+      });
     this.o.handle.onJoin((e) => this.o.log.info({ sessionId: this.o.handle.id, event: e.type, user: e.user.username }, 'rdp session: shared control'));
   }
 

@@ -69,7 +69,8 @@ export default function JoinSession({ id, joinId }: { id: string; joinId: string
     ws.onclose = () => {
       if (termRef) termRef.options.disableStdin = true;
       rdp?.close();
-      if (!settled) setPhase((p) => (p.kind === 'refused' ? p : { kind: 'ended', reason: 'the connection closed' }));
+      // Leaving (or a refusal) already said why the connection ends: keep that.
+      if (!settled) setPhase((p) => (p.kind === 'refused' || p.kind === 'ended' ? p : { kind: 'ended', reason: 'the connection closed' }));
     };
     return () => {
       wsRef.current = null;

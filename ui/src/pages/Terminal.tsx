@@ -12,6 +12,7 @@ import type { LaunchResponse, Secret } from '../api-types';
 import { autoFit, createTerminal } from '../xterm';
 import './terminal.css';
 import { useStepUp } from '../components/StepUpDialog';
+import { useInvite } from '../components/invite';
 
 type Phase =
   | { kind: 'launching' }
@@ -186,18 +187,7 @@ export default function Terminal({ secretId, launcher }: { secretId: string; lau
     setRequests((r) => r.filter((x) => x.requestId !== requestId));
     termRef.current?.focus();
   };
-  const invite = async () => {
-    if (!sessionId) return;
-    const r = await confirm({
-      title: 'Invite someone to this session',
-      body: 'They can then join from My access: they see the terminal and can type; what they type is recorded under their name.',
-      input: { label: 'User name', placeholder: 'e.g. alice', required: true },
-      confirmLabel: 'Invite',
-      action: (user) => api.post(`/sessions/${encodeURIComponent(sessionId)}/invites`, { user }),
-    });
-    if (r !== null) toast('Invitation sent');
-    termRef.current?.focus();
-  };
+  const invite = useInvite(sessionId, 'the terminal', () => termRef.current?.focus());
 
   const decline = async (r: LaunchResponse) => {
     setPhase({ kind: 'declining', r });

@@ -11,6 +11,8 @@ import type { RdpPageParams } from './params';
 import { startRdpClient, clientErrorText, type RdpClient } from './client';
 import { touchToMouse } from './touch';
 import { JoinRequests } from '../components/JoinRequests';
+import { useInvite } from '../components/invite';
+import { useOwnSession } from './own-session';
 import './rdp-session.css';
 
 type Phase = { kind: 'consent' } | { kind: 'connecting' } | { kind: 'connected' } | { kind: 'ended'; reason: string } | { kind: 'error'; message: string };
@@ -21,6 +23,8 @@ export default function RdpSession({ params: initial }: { params: RdpPageParams 
   const host = useRef<HTMLDivElement>(null);
   const client = useRef<RdpClient | null>(null);
   const started = useRef(false);
+  // When the page began to connect: its session is the person's newest browser RDP session since then.
+  const [connectingSince, setConnectingSince] = useState(0);
 
   useEffect(() => {
     document.title = 'Remote Desktop · Gatehouse';
@@ -29,6 +33,7 @@ export default function RdpSession({ params: initial }: { params: RdpPageParams 
   useEffect(() => {
     if (phase.kind !== 'connecting' || started.current || !host.current) return;
     started.current = true;
+    setConnectingSince(Date.now());
     const { width, height } = initial.display;
     startRdpClient({ host: host.current, ticket: initial.ticket, consent, width, height, clipboard: initial.clipboard, onWarning: (w) => console.info(`remote desktop: ${w}`) })
       .then((c) => {
@@ -71,6 +76,9 @@ export default function RdpSession({ params: initial }: { params: RdpPageParams 
   useEffect(() => () => client.current?.ui.shutdown(), []);
 
   const connected = phase.kind === 'connected';
+  // Shared control: the owner invites someone (needs a Gatehouse sign-in in this browser; the launcher must allow invitations).
+  const own = useOwnSession(connected, connectingSince);
+  const invite = useInvite(own?.id ?? null, 'the remote desktop', () => client.current?.element.shadowRoot?.querySelector('canvas')?.focus());
   return (
     <div className="rdpw-page" data-phase={phase.kind}>
       <div className="rdpw-bar">
@@ -83,6 +91,11 @@ export default function RdpSession({ params: initial }: { params: RdpPageParams 
         <button type="button" className="rdpw-btn" disabled={!connected} onClick={() => client.current?.ui.metaKey()} title="Send the Windows key">
           Win
         </button>
+        {connected && own && (
+          <button type="button" className="rdpw-btn" onClick={() => void invite()} title={`Invite someone to join this session on ${own.secret.name}`}>
+            Invite
+          </button>
+        )}
         <button type="button" className="rdpw-btn" disabled={!connected} onClick={() => client.current?.ui.shutdown()} title="End the session">
           Disconnect
         </button>

@@ -34,7 +34,7 @@ export function RdpLive({ feed }: { feed: RdpLiveFeed }) {
     <div className="rdp-live" style={{ ['--rdp-aspect' as string]: String(s.width / s.height) }}>
       {!feed.header.recorded ? (
         <p className="rdp-live-note" role="status">
-          This launcher does not record RDP sessions, so there is no picture to watch. You can still terminate the session.
+          This launcher does not record RDP sessions, so there is no picture to watch. Nobody can join the session either: a joiner sees the desktop through its recording. You can still terminate the session.
         </p>
       ) : (
         <>
