@@ -427,25 +427,26 @@ interface CpuRow {
   target: string;
   client: 'browser' | 'xfreerdp';
   busy: { cpuPercent: number; msPerMiB: number; mibPerS: number; updatesPerS: number; paintedPerS: number; other: number };
-  idle: { cpuPercent: number; ticks: number; seconds: number; bytesPerS: number; other: number };
+  idle: { cpuPercent: number; ticks: number; seconds: number; bytesPerS: number; upBytesPerS: number; other: number };
 }
 
-/** Gateway CPU (ticks), bytes on the client leg and what `count` returns, over `seconds`. */
-async function measureWindow(b: Bench, down: () => number, seconds: number): Promise<{ ticks: number; bytes: number; s: number; other: number }> {
-  const d0 = down();
+/** Gateway CPU (ticks) and bytes on the client leg (to the client, and from it) over `seconds`. */
+async function measureWindow(b: Bench, proxy: CountingProxy, seconds: number): Promise<{ ticks: number; bytes: number; upBytes: number; s: number; other: number }> {
+  const d0 = proxy.down();
+  const u0 = proxy.up();
   const ticks0 = ownTicks(b.env.gw.pid);
   const watch = new CpuWatch();
   const t0 = performance.now();
   await sleep(seconds * 1000);
   const s = (performance.now() - t0) / 1000;
-  return { ticks: ownTicks(b.env.gw.pid) - ticks0, bytes: down() - d0, s, other: watch.stop(cpus().length) };
+  return { ticks: ownTicks(b.env.gw.pid) - ticks0, bytes: proxy.down() - d0, upBytes: proxy.up() - u0, s, other: watch.stop(cpus().length) };
 }
 
 async function cpuRun(b: Bench, t: Target, client: 'browser' | 'xfreerdp'): Promise<CpuRow> {
   let close: () => Promise<void>;
   let markerChanges: () => Promise<number>;
   let stopCounter: (() => Promise<number>) | null = null;
-  const down = client === 'browser' ? () => b.http.down() : () => b.env.gwProxy.down();
+  const proxy = client === 'browser' ? b.http : b.env.gwProxy;
   if (client === 'browser') {
     const context = await newBenchContext(b, t);
     const s = await openBrowserSession(b, t, await context.newPage(), true);
@@ -459,7 +460,7 @@ async function cpuRun(b: Bench, t: Target, client: 'browser' | 'xfreerdp'): Prom
   let painterX: X11 | null = null;
   try {
     await sleep(2000);
-    const idle = await measureWindow(b, down, IDLE_SECONDS);
+    const idle = await measureWindow(b, proxy, IDLE_SECONDS);
     const { n, cookie } = t.desktop();
     painterX = await X11.open(n, cookie);
     const painter = Painter.start(painterX, FPS);
@@ -471,7 +472,7 @@ async function cpuRun(b: Bench, t: Target, client: 'browser' | 'xfreerdp'): Prom
       counter = new FrameCounter(b.env.x);
       stopCounter = () => counter!.stop();
     }
-    const busy = await measureWindow(b, down, TP_SECONDS);
+    const busy = await measureWindow(b, proxy, TP_SECONDS);
     const updates = client === 'browser' ? (await markerChanges()) - marks0 : await stopCounter!();
     stopCounter = null;
     const painted = painter.frames - frames0;
@@ -481,7 +482,7 @@ async function cpuRun(b: Bench, t: Target, client: 'browser' | 'xfreerdp'): Prom
       target: t.name,
       client,
       busy: { cpuPercent: (busy.ticks * TICK_MS) / (10 * busy.s), msPerMiB: mib > 0 ? (busy.ticks * TICK_MS) / mib : NaN, mibPerS: mib / busy.s, updatesPerS: updates / busy.s, paintedPerS: painted / busy.s, other: busy.other },
-      idle: { cpuPercent: (idle.ticks * TICK_MS) / (10 * idle.s), ticks: idle.ticks, seconds: idle.s, bytesPerS: idle.bytes / idle.s, other: idle.other },
+      idle: { cpuPercent: (idle.ticks * TICK_MS) / (10 * idle.s), ticks: idle.ticks, seconds: idle.s, bytesPerS: idle.bytes / idle.s, upBytesPerS: idle.upBytes / idle.s, other: idle.other },
     };
   } finally {
     await stopCounter?.();
@@ -516,14 +517,14 @@ async function benchCpu(b: Bench): Promise<void> {
         fmt(r.busy.updatesPerS, 1),
         fmt(r.busy.paintedPerS, 1),
         idleCpu,
-        fmt(r.idle.bytesPerS / 1024, 1),
+        `${fmt(r.idle.bytesPerS / 1024, 2)} / ${fmt(r.idle.upBytesPerS / 1024, 2)}`,
         fmt(Math.max(r.busy.other, r.idle.other), 0),
       ]);
     }
   }
   say(`### 3. Gateway CPU per session through Gatehouse, recorded: busy (full-screen noise at ${FPS} frames/s, ${TP_SECONDS} s) and idle (${IDLE_SECONDS} s)`);
   say();
-  say(table(['target: client', 'busy: gateway CPU % of a core', '× xfreerdp', 'MiB/s to client', 'gateway CPU ms / MiB', '× xfreerdp', 'screen updates/s at client', 'painted frames/s', 'idle: gateway CPU % of a core', 'idle KiB/s to client', 'other load % (max)'], rows));
+  say(table(['target: client', 'busy: gateway CPU % of a core', '× xfreerdp', 'MiB/s to client', 'gateway CPU ms / MiB', '× xfreerdp', 'screen updates/s at client', 'painted frames/s', 'idle: gateway CPU % of a core', 'idle KiB/s to / from client', 'other load % (max)'], rows));
   say();
   say(`Bytes to the client: TLS records from the gateway, counted by a TCP proxy in front of the RDP door (xfreerdp) and in front of the HTTPS port (the browser's WebSocket). Screen updates at the client: changes of the painter's 64 × 64 marker square (xfreerdp: sampled every 3 ms on its Xvfb; browser: every putImageData that changed it). Gateway CPU: utime + stime of the gateway process over the window (10 ms clock ticks).`);
   say();
