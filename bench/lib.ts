@@ -3,7 +3,7 @@
 // 127.0.0.1 and every wait is bounded.
 import { cpus } from 'node:os';
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -81,7 +81,8 @@ export interface GatewayChild {
  * tsconfig, into node_modules/.cache/gatehouse-bench (inside the repo, so that bare
  * imports resolve to its node_modules), so the gateway runs as plain JavaScript like
  * `gatehouse serve` (tsx would add ~30 MB RSS and its loader to the figures) and from the
- * current src/ rather than a possibly stale dist/. Returns the compiled entry point.
+ * current src/ rather than a possibly stale dist/; the built UI (ui/dist) is linked in.
+ * Returns the compiled entry point.
  */
 export function buildGatewayChild(): string {
   const out = join(ROOT, 'node_modules', '.cache', 'gatehouse-bench');
@@ -106,6 +107,9 @@ export function buildGatewayChild(): string {
     if (!existsSync(join(out, 'bench', 'gateway-child.js'))) throw new Error(`cannot compile the gateway: ${msg}`);
     process.stderr.write(`[bench] warning: type errors while compiling the gateway (emitted anyway):\n${msg}\n`);
   }
+  // The compiled server looks for the built browser app beside its own tree (ui/dist):
+  // the repo's, through a link, so that the gateway child serves the portal's pages too.
+  symlinkSync(join(ROOT, 'ui'), join(out, 'ui'), 'dir');
   return join(out, 'bench', 'gateway-child.js');
 }
 

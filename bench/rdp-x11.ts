@@ -1,13 +1,17 @@
-// A minimal X11 client over the local Unix socket, for the RDP benchmark: it paints
+// A minimal X11 client over the local Unix socket, for the RDP benchmarks: it paints
 // noise on a target desktop (PutImage) and reads pixels of the client's display
 // (GetImage) without spawning a process per sample, so that "the first frame" can be
-// seen within a couple of milliseconds. Only the requests the benchmark needs; 24-bit
+// seen within a couple of milliseconds; for input latency it keeps a window that changes
+// colour on every key press (on the target) and presses keys through XTEST (on the
+// client's display). Only the requests the benchmarks need; 24-bit
 // TrueColor screens of depth 24 or 32 with 32 bits per pixel (Xvfb, Xvnc). Written from the X11 protocol
 // specification (core protocol, chapter 8 and the connection setup).
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 
-const OP = { ClearArea: 61, CreateGC: 55, GetInputFocus: 43, PutImage: 72, GetImage: 73 } as const;
+const OP = { CreateWindow: 1, ChangeWindowAttributes: 2, MapWindow: 8, SetInputFocus: 42, GetInputFocus: 43, CreateGC: 55, ClearArea: 61, PutImage: 72, GetImage: 73, QueryExtension: 98 } as const;
+/** Event codes (the top bit marks a SendEvent). */
+export const X_EVENT = { KeyPress: 2, KeyRelease: 3 } as const;
 const Z_PIXMAP = 2;
 /** Without BIG-REQUESTS a request is at most 65535 four-byte units; stay well below. */
 const MAX_PUT_BYTES = 200 * 1024;
@@ -56,6 +60,9 @@ export class X11 {
   private readonly pending = new Map<number, Pending>();
   private lastError: string | null = null;
   private gc = 0;
+  private xtest = 0;
+  /** Called with each event the server sends (code without the SendEvent bit, the 32 bytes). */
+  onEvent: ((code: number, event: Buffer) => void) | null = null;
 
   private constructor(private readonly sock: Socket) {}
 
@@ -163,7 +170,7 @@ export class X11 {
         this.pending.delete(seq);
         p?.resolve(msg);
       }
-      // Events: none selected; ignored.
+      else this.onEvent?.(kind & 0x7f, msg);
     }
   }
 
@@ -241,6 +248,87 @@ export class X11 {
   /** One pixel per point (a round trip each, pipelined). */
   pixels(points: [number, number][]): Promise<number[]> {
     return Promise.all(points.map(([x, y]) => this.getImage(x, y, 1, 1).then((p) => p[0]!)));
+  }
+
+  /**
+   * A mapped top-level window (override-redirect: no window manager moves it) filled with
+   * `rgb`, that gets the keyboard focus and reports KeyPress events.
+   */
+  createWindow(x: number, y: number, w: number, h: number, rgb: number): number {
+    const id = this.idBase | this.nextId++;
+    const req = Buffer.alloc(44);
+    req.writeUInt8(OP.CreateWindow, 0);
+    req.writeUInt8(0, 1); // depth: CopyFromParent
+    req.writeUInt16LE(11, 2);
+    req.writeUInt32LE(id, 4);
+    req.writeUInt32LE(this.root, 8);
+    req.writeInt16LE(x, 12);
+    req.writeInt16LE(y, 14);
+    req.writeUInt16LE(w, 16);
+    req.writeUInt16LE(h, 18);
+    req.writeUInt16LE(0, 20); // border width
+    req.writeUInt16LE(1, 22); // InputOutput
+    req.writeUInt32LE(0, 24); // visual: CopyFromParent
+    req.writeUInt32LE(0x2 | 0x200 | 0x800, 28); // background-pixel, override-redirect, event-mask
+    req.writeUInt32LE(rgb, 32);
+    req.writeUInt32LE(1, 36);
+    req.writeUInt32LE(0x1, 40); // KeyPressMask
+    this.send(req);
+    const map = Buffer.alloc(8);
+    map.writeUInt8(OP.MapWindow, 0);
+    map.writeUInt16LE(2, 2);
+    map.writeUInt32LE(id, 4);
+    this.send(map);
+    const focus = Buffer.alloc(12);
+    focus.writeUInt8(OP.SetInputFocus, 0);
+    focus.writeUInt8(1, 1); // revert to PointerRoot
+    focus.writeUInt16LE(3, 2);
+    focus.writeUInt32LE(id, 4);
+    focus.writeUInt32LE(0, 8); // CurrentTime
+    this.send(focus);
+    return id;
+  }
+
+  /** Fills a window with a new background colour at once (ChangeWindowAttributes + ClearArea). */
+  fillWindow(id: number, rgb: number): void {
+    const req = Buffer.alloc(16);
+    req.writeUInt8(OP.ChangeWindowAttributes, 0);
+    req.writeUInt16LE(4, 2);
+    req.writeUInt32LE(id, 4);
+    req.writeUInt32LE(0x2, 8); // background-pixel
+    req.writeUInt32LE(rgb, 12);
+    this.send(req);
+    const clear = Buffer.alloc(16);
+    clear.writeUInt8(OP.ClearArea, 0);
+    clear.writeUInt16LE(4, 2);
+    clear.writeUInt32LE(id, 4); // x, y, width, height 0: the whole window
+    this.send(clear);
+  }
+
+  /** The major opcode of an extension, or 0 when the server lacks it. */
+  async queryExtension(name: string): Promise<number> {
+    const n = Buffer.from(name, 'latin1');
+    const padded = Buffer.concat([n, Buffer.alloc((4 - (n.length % 4)) % 4)]);
+    const head = Buffer.alloc(8);
+    head.writeUInt8(OP.QueryExtension, 0);
+    head.writeUInt16LE(2 + padded.length / 4, 2);
+    head.writeUInt16LE(n.length, 4);
+    const reply = await this.withReply(Buffer.concat([head, padded]));
+    return reply[8] ? reply[9]! : 0;
+  }
+
+  /** Presses or releases a key as if typed on this display's keyboard (XTEST FakeInput, sent at once). */
+  async fakeKey(keycode: number, press: boolean): Promise<void> {
+    if (!this.xtest) this.xtest = await this.queryExtension('XTEST');
+    if (!this.xtest) throw new Error('the X server has no XTEST extension');
+    const req = Buffer.alloc(36);
+    req.writeUInt8(this.xtest, 0);
+    req.writeUInt8(2, 1); // FakeInput
+    req.writeUInt16LE(9, 2);
+    req.writeUInt8(press ? X_EVENT.KeyPress : X_EVENT.KeyRelease, 4);
+    req.writeUInt8(keycode, 5);
+    // delay 0, root None, root x/y 0, device 0: all zero.
+    this.send(req);
   }
 
   close(): void {
