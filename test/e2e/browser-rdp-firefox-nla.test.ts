@@ -89,6 +89,8 @@ describe('browser RDP in Firefox as the session owner: NLA target (FreeRDP shado
     const info = await page.waitForFunction<CanvasInfo>(`() => { const i = (${CANVAS_INFO})(${SHADOW_DESKTOP_RGB}); return i.share > 0.3 ? i : null; }`, 'the shadowed desktop on the canvas', { timeoutMs: 60_000 });
     const sessionId = (await sessionsOf()).find((s) => s.status === 'live')?.id as string;
     assert.ok(sessionId, 'a live session');
+    // Key presses and the clipboard monitor (it reads only while the document has focus) go to the front tab.
+    await page.activate();
     return { info, sessionId };
   };
   /** Disconnects, then scans what Firefox received during this page's session for the password. */
@@ -99,6 +101,7 @@ describe('browser RDP in Firefox as the session owner: NLA target (FreeRDP shado
     const got = await received.all(page);
     const frames = got.filter((b) => b.name.startsWith('websocket frame')).length;
     assert.ok(frames > 20, `the recorder saw the RDP messages Firefox received (${frames})`);
+    assert.ok(got.some((b) => b.name === 'GET /rdp/session' && b.data.length > 0), `the collector kept the HTTP bodies (${got.filter((b) => !b.name.startsWith('websocket')).map((b) => b.name).join(', ')})`);
     assert.deepEqual(wireLeaks(got, { password: shadowAccount.password }), [], 'no form of the password reached Firefox');
   };
   /** Moves the pointer to desktop pixel (x, y) of the canvas (scaled to fit) and clicks. */

@@ -92,6 +92,8 @@ describe('browser RDP in Firefox: clipboard, display and the password scan (xrdp
     const info = await page.waitForFunction<CanvasInfo>(`() => { const i = (${CANVAS_INFO})(${XRDP_DESKTOP_RGB}); return i.share > 0.3 ? i : null; }`, 'the xrdp desktop on the canvas', { timeoutMs: 60_000 });
     const sessionId = (await sessionsOf()).find((s) => s.status === 'live')?.id as string;
     assert.ok(sessionId, 'a live session');
+    // Key presses and the clipboard monitor (it reads only while the document has focus) go to the front tab.
+    await page.activate();
     return { info, sessionId };
   };
   /** Disconnects, then scans what Firefox received during this page's session for the password. */
@@ -102,6 +104,7 @@ describe('browser RDP in Firefox: clipboard, display and the password scan (xrdp
     const got = await received.all(page);
     const frames = got.filter((b) => b.name.startsWith('websocket frame')).length;
     assert.ok(frames > 20, `the recorder saw the RDP messages Firefox received (${frames})`);
+    assert.ok(got.some((b) => b.name === 'GET /rdp/session' && b.data.length > 0), `the collector kept the HTTP bodies (${got.filter((b) => !b.name.startsWith('websocket')).map((b) => b.name).join(', ')})`);
     assert.deepEqual(wireLeaks(got, { password: account.password }), [], 'no form of the password reached Firefox');
   };
 
@@ -114,7 +117,7 @@ describe('browser RDP in Firefox: clipboard, display and the password scan (xrdp
       // Firefox → target: Firefox's clipboard becomes the remote X clipboard.
       await pageClipboard('gh-ff-clip-from-browser-7');
       await until(async () => (await targetClipboard()) === 'gh-ff-clip-from-browser-7', 'the Firefox clipboard on the target', 30_000).catch(async (e) => {
-        throw new Error(`${(e as Error).message}\ntarget has ${JSON.stringify(await targetClipboard())} on ${xrdpDisplay()}\nnotes:\n${(await events(on.sessionId)).map((t) => t.slice(0, 300)).join('\n')}\nfirefox: ${ff.problems.join('\n')}`);
+        throw new Error(`${(e as Error).message}\ntarget has ${JSON.stringify(await targetClipboard())} on ${xrdpDisplay()}\nnotes:\n${(await events(on.sessionId)).map((t) => t.slice(0, 300)).join('\n')}\nfocus: ${await page.evaluate('() => document.hasFocus()')}\nfirefox: ${ff.problems.join('\n')}`);
       });
       // Target → Firefox: a text copied on the remote desktop reaches Firefox's clipboard.
       setter = spawn('python3', ['-c', 'import tkinter\nr=tkinter.Tk()\nr.withdraw()\nr.clipboard_clear()\nr.clipboard_append("gh-ff-clip-from-target-8")\nr.update()\nr.after(60000, r.destroy)\nr.mainloop()'], { env: xenv(), stdio: 'ignore' });
