@@ -50,6 +50,8 @@ describe('browser RDP in Firefox as the session owner: NLA target (FreeRDP shado
     // The async clipboard without a user gesture (what a person's click on the page grants).
     [gw, shadow, ff] = await Promise.all([startGateway('sqlite'), startShadowServer(shadowAccount), Firefox.launch({ prefs: { 'dom.events.testing.asyncClipboard': true } })]);
     received = await captureReceived(ff);
+    // The web client's clipboard runs only while the page has focus; headless Firefox has no focused window.
+    await ff.pagesReportFocus();
     page = await ff.firstPage();
     const on = await admin('PATCH', '/api/v1/settings', { sessionConnector: true });
     assert.equal(on.status, 200, on.raw);
@@ -89,7 +91,7 @@ describe('browser RDP in Firefox as the session owner: NLA target (FreeRDP shado
     const info = await page.waitForFunction<CanvasInfo>(`() => { const i = (${CANVAS_INFO})(${SHADOW_DESKTOP_RGB}); return i.share > 0.3 ? i : null; }`, 'the shadowed desktop on the canvas', { timeoutMs: 60_000 });
     const sessionId = (await sessionsOf()).find((s) => s.status === 'live')?.id as string;
     assert.ok(sessionId, 'a live session');
-    // Key presses and the clipboard monitor (it reads only while the document has focus) go to the front tab.
+    // Key presses go to the front tab.
     await page.activate();
     return { info, sessionId };
   };

@@ -512,6 +512,16 @@ export class Firefox {
     }
   }
 
+  /**
+   * Makes every page loaded from now on report that it has focus (document.hasFocus()), as
+   * the page in a person's front window does: a headless Firefox has no focused window, so
+   * its pages always say false, and code that waits for focus (the remote desktop client's
+   * clipboard) would never run.
+   */
+  async pagesReportFocus(): Promise<void> {
+    await this.bidi.send('script.addPreloadScript', { functionDeclaration: '() => { Document.prototype.hasFocus = function () { return true; }; }' });
+  }
+
   /** The first tab (the one Firefox opened at start), sized to the default viewport. */
   async firstPage(): Promise<FirefoxPage> {
     const { contexts } = await this.bidi.send('browsingContext.getTree', { maxDepth: 0 });
