@@ -35,11 +35,19 @@ describe('browser RDP: typing under the us and de keyboard layouts (Chromium, NL
 
   before(async () => {
     assert.ok(existsSync(join(UI_DIR, 'index.html')), 'the UI is built (npm run build)');
-    [gw, shadow, browser] = await Promise.all([startGateway('sqlite'), startShadowServer(shadowAccount), launchBrowser()]);
-    const s = await admin('POST', '/api/v1/secrets', { name: 'shadow-layouts', template: 'windows-account', fields: { machine: '127.0.0.1', port: shadow.port, username: shadowAccount.username, password: shadowAccount.password } });
+    [gw, browser] = await Promise.all([startGateway('sqlite'), launchBrowser()]);
+  });
+
+  // Each layout gets a shadow server of its own: in full runs a second client of the same shadow
+  // server (after the first one disconnected) had its pointer input go nowhere, while the first
+  // client's always arrived.
+  const freshShadow = async (layout: string) => {
+    await shadow?.stop();
+    shadow = await startShadowServer(shadowAccount);
+    const s = await admin('POST', '/api/v1/secrets', { name: `shadow-layouts-${layout}`, template: 'windows-account', fields: { machine: '127.0.0.1', port: shadow.port, username: shadowAccount.username, password: shadowAccount.password } });
     assert.equal(s.status, 201, s.raw);
     secretId = s.body.id;
-  });
+  };
 
   after(async () => {
     xev?.kill();
@@ -53,6 +61,7 @@ describe('browser RDP: typing under the us and de keyboard layouts (Chromium, NL
   const textOf = async (id: string) => (await admin('GET', `/api/v1/recordings/${id}/text`)).body.items as { kind: string; text: string }[];
 
   const typeUnder = async (layout: 'us' | 'de', keys: (page: Page) => Promise<void>, expected: string) => {
+    await freshShadow(layout);
     const c = await newContext(browser, gw.running.url);
     contexts.push(c);
     const env = { ...process.env, DISPLAY: shadow.display.display };
