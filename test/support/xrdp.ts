@@ -207,8 +207,17 @@ async function acquireXrdpLock(timeoutMs = 15 * 60_000): Promise<() => void> {
   }
 }
 
-/** `clipboard`: the cliprdr channel on (xrdp-chansrv bridges it to the session's X clipboard); off by default. */
-export async function startXrdp(opts: { clipboard?: boolean } = {}): Promise<Xrdp> {
+/**
+ * `clipboard`: the cliprdr channel on (xrdp-chansrv bridges it to the session's X clipboard);
+ * `drdynvc`: dynamic virtual channels on, so a client's Display Control (resize) reaches xrdp,
+ * which resizes the Xvnc desktop. Both off by default.
+ */
+export interface XrdpOptions {
+  clipboard?: boolean;
+  drdynvc?: boolean;
+}
+
+export async function startXrdp(opts: XrdpOptions = {}): Promise<Xrdp> {
   ensureTargetAccount();
   const release = await acquireXrdpLock();
   try {
@@ -219,7 +228,7 @@ export async function startXrdp(opts: { clipboard?: boolean } = {}): Promise<Xrd
   }
 }
 
-async function startXrdpLocked(release: () => void, opts: { clipboard?: boolean }): Promise<Xrdp> {
+async function startXrdpLocked(release: () => void, opts: XrdpOptions): Promise<Xrdp> {
   const dir = openTempDir('gatehouse-xrdp-');
   const { key, cert } = selfSignedCert(dir, 'xrdp-test-target');
   const port = await freePort();
@@ -250,13 +259,14 @@ async function startXrdpLocked(release: () => void, opts: { clipboard?: boolean 
       'max_bpp=32',
       'new_cursors=true',
       'use_fastpath=both',
+      ...(opts.drdynvc ? ['enable_dynamic_resizing=true'] : []),
       '[Logging]',
       `LogFile=${join(dir, 'xrdp.log')}`,
       'LogLevel=DEBUG',
       'EnableSyslog=false',
       'EnableConsole=false',
       '[Channels]',
-      ...['rdpdr', 'rdpsnd', 'drdynvc', 'cliprdr', 'rail', 'xrdpvr', 'tcutils'].map((c) => `${c}=${c === 'cliprdr' && opts.clipboard ? 'true' : 'false'}`),
+      ...['rdpdr', 'rdpsnd', 'drdynvc', 'cliprdr', 'rail', 'xrdpvr', 'tcutils'].map((c) => `${c}=${(c === 'cliprdr' && opts.clipboard) || (c === 'drdynvc' && opts.drdynvc) ? 'true' : 'false'}`),
       '[Xvnc]',
       'name=Xvnc',
       'lib=libvnc.so',
