@@ -6,7 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
+import { DB_KINDS, sourceRequests, startTestApp, type TestApp } from '../support/harness.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
 import { eventually, sshPasswordLogin } from '../support/ssh-client.js';
 
@@ -20,16 +20,7 @@ for (const kind of DB_KINDS) {
     });
     after(async () => t?.close());
 
-    /** A request from a given source address (inject's remoteAddress; loopback only). */
-    const from = async (ip: string, method: string, url: string, body: unknown, headers: Record<string, string> = {}) => {
-      const r = await t.app.inject({ method: method as 'POST', url, remoteAddress: ip, headers: { 'content-type': 'application/json', ...headers }, payload: JSON.stringify(body) });
-      return r as typeof r & { json(): any };
-    };
-    const login = (ip: string, username: string, password: string) => from(ip, 'POST', '/api/v1/auth/login', { username, password });
-    const settings = async (patch: Record<string, unknown>) => {
-      const r = await t.req('PATCH', '/api/v1/settings', { token: t.adminToken, body: patch });
-      assert.equal(r.statusCode, 200, r.body);
-    };
+    const { from, login, settings } = sourceRequests(() => t);
     const defaults = { loginRateLimit: 0, loginRateWindowSeconds: 60, loginAuditThreshold: 10, lockoutThreshold: 5, lockoutMinutes: 15 };
     const audit = async (query: string) => {
       const r = await t.req('GET', `/api/v1/audit?limit=500&${query}`, { token: t.adminToken });

@@ -7,7 +7,7 @@
 // request (inject's remoteAddress, loopback only); the limits are turned on per test.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
+import { DB_KINDS, sourceRequests, startTestApp, type TestApp } from '../support/harness.js';
 
 const OFF = { loginRequestsPerIp: 0, loginRequestsPerAccount: 0, tokenRequestsPerIp: 0, tokenRequestsPerAccount: 0, ticketRequestsPerIp: 0, ticketRequestsPerAccount: 0 };
 
@@ -19,15 +19,7 @@ for (const kind of DB_KINDS) {
     });
     after(async () => t?.close());
 
-    const from = async (ip: string, method: string, url: string, body: unknown, headers: Record<string, string> = {}) => {
-      const r = await t.app.inject({ method: method as 'POST', url, remoteAddress: ip, headers: { 'content-type': 'application/json', ...headers }, payload: JSON.stringify(body) });
-      return r as typeof r & { json(): any };
-    };
-    const login = (ip: string, username: string, password: string) => from(ip, 'POST', '/api/v1/auth/login', { username, password });
-    const settings = async (patch: Record<string, unknown>) => {
-      const r = await t.req('PATCH', '/api/v1/settings', { token: t.adminToken, body: patch });
-      assert.equal(r.statusCode, 200, r.body);
-    };
+    const { from, login, settings } = sourceRequests(() => t);
     const exceeded = async () => {
       const r = await t.req('GET', '/api/v1/audit?limit=500&action=rate_limit.exceeded', { token: t.adminToken });
       assert.equal(r.statusCode, 200, r.body);

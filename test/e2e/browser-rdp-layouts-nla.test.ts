@@ -35,11 +35,19 @@ describe('browser RDP: typing under the us and de keyboard layouts (Chromium, NL
 
   before(async () => {
     assert.ok(existsSync(join(UI_DIR, 'index.html')), 'the UI is built (npm run build)');
-    [gw, shadow, browser] = await Promise.all([startGateway('sqlite'), startShadowServer(shadowAccount), launchBrowser()]);
-    const s = await admin('POST', '/api/v1/secrets', { name: 'shadow-layouts', template: 'windows-account', fields: { machine: '127.0.0.1', port: shadow.port, username: shadowAccount.username, password: shadowAccount.password } });
+    [gw, browser] = await Promise.all([startGateway('sqlite'), launchBrowser()]);
+  });
+
+  // Each layout gets a shadow server of its own: in full runs a second client of the same shadow
+  // server (after the first one disconnected) had its pointer input go nowhere, while the first
+  // client's always arrived.
+  const freshShadow = async (layout: string) => {
+    await shadow?.stop();
+    shadow = await startShadowServer(shadowAccount);
+    const s = await admin('POST', '/api/v1/secrets', { name: `shadow-layouts-${layout}`, template: 'windows-account', fields: { machine: '127.0.0.1', port: shadow.port, username: shadowAccount.username, password: shadowAccount.password } });
     assert.equal(s.status, 201, s.raw);
     secretId = s.body.id;
-  });
+  };
 
   after(async () => {
     xev?.kill();
@@ -53,6 +61,7 @@ describe('browser RDP: typing under the us and de keyboard layouts (Chromium, NL
   const textOf = async (id: string) => (await admin('GET', `/api/v1/recordings/${id}/text`)).body.items as { kind: string; text: string }[];
 
   const typeUnder = async (layout: 'us' | 'de', keys: (page: Page) => Promise<void>, expected: string) => {
+    await freshShadow(layout);
     const c = await newContext(browser, gw.running.url);
     contexts.push(c);
     const env = { ...process.env, DISPLAY: shadow.display.display };
@@ -74,10 +83,19 @@ describe('browser RDP: typing under the us and de keyboard layouts (Chromium, NL
       xev.stdout!.on('data', (d: Buffer) => (out += d.toString()));
       await until(async () => /MapNotify/.test(out), 'the xev window on the target display', 15_000);
       // No window manager: the focus follows the pointer, so the pointer goes over xev's window.
-      await c.page.mouse.move(info.left + (550 * info.cssWidth) / info.width, info.top + (400 * info.cssHeight) / info.height, { steps: 4 });
-      await c.page.mouse.down();
-      await c.page.mouse.up();
-      await until(async () => /ButtonPress/.test(out), 'xev on the target to see the click (the pointer is over its window)', 20_000);
+      // Clicked again every 3 s until xev sees one: on a loaded machine the first click can reach the
+      // shadow server before xev's window is on its screen.
+      let clickedAt = 0;
+      await until(async () => {
+        if (/ButtonPress/.test(out)) return true;
+        if (Date.now() - clickedAt > 3_000) {
+          clickedAt = Date.now();
+          await c.page.mouse.move(info.left + (550 * info.cssWidth) / info.width, info.top + (400 * info.cssHeight) / info.height, { steps: 4 });
+          await c.page.mouse.down();
+          await c.page.mouse.up();
+        }
+        return false;
+      }, 'xev on the target to see a click (the pointer is over its window)', 60_000);
       await keys(c.page);
       await until(async () => xevTyped(out).includes(expected), `xev on the target to print ${JSON.stringify(expected)}`, 60_000).catch((e) => {
         throw new Error(`${(e as Error).message}\nxev saw: ${JSON.stringify(xevTyped(out))}`);

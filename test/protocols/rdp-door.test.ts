@@ -547,7 +547,7 @@ describe('RDP door with xfreerdp, xrdp and the FreeRDP shadow server', { timeout
       let shot: Screenshot;
       try {
         await active(xf);
-        assert.match(gw.logs(), /"nla":true,"msg":"rdp session connected"/);
+        assert.match(gw.logs(), /"nla":true,("reqId":"[^"]+",)?"msg":"rdp session connected"/);
         const share = await waitFor('the shadowed desktop on the client display', () => {
           const s = shareOf(client, SHADOW_DESKTOP_RGB);
           return s > 0.2 ? s : false;

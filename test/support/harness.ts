@@ -132,3 +132,21 @@ export async function startTestApp(kind: DbKind, env: Record<string, string> = {
     },
   };
 }
+
+/**
+ * Requests from a chosen source address (inject's remoteAddress; loopback only), a login from
+ * one, and an administrator's settings patch: what the per-address limit tests (login-abuse,
+ * rate-limits) drive the app with.
+ */
+export function sourceRequests(t: () => TestApp) {
+  const from = async (ip: string, method: string, url: string, body: unknown, headers: Record<string, string> = {}) => {
+    const r = await t().app.inject({ method: method as 'POST', url, remoteAddress: ip, headers: { 'content-type': 'application/json', ...headers }, payload: JSON.stringify(body) });
+    return r as typeof r & { json(): any };
+  };
+  const login = (ip: string, username: string, password: string) => from(ip, 'POST', '/api/v1/auth/login', { username, password });
+  const settings = async (patch: Record<string, unknown>) => {
+    const r = await t().req('PATCH', '/api/v1/settings', { token: t().adminToken, body: patch });
+    if (r.statusCode !== 200) throw new Error(`settings ${JSON.stringify(patch)}: ${r.statusCode} ${r.body}`);
+  };
+  return { from, login, settings };
+}

@@ -85,9 +85,12 @@ export function SecretEdit({ id }: { id: string }) {
     setCleared({});
   }, [secret.data]);
 
+  // A new secret starts on the first template. The update keeps a choice made in the
+  // meantime: this effect runs after the paint, when a quick user may already have picked one.
   useEffect(() => {
-    if (isNew && !templateId && templates.data?.items[0]) setTemplateId(templates.data.items[0].id);
-  }, [isNew, templateId, templates.data]);
+    const first = templates.data?.items[0]?.id;
+    if (isNew && first) setTemplateId((current) => current || first);
+  }, [isNew, templates.data]);
 
   const template = templates.data?.items.find((t) => t.id === templateId);
   const access: AccessLevel = isNew ? 'owner' : (secret.data?.access ?? 'list');
