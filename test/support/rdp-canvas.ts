@@ -82,20 +82,34 @@ export const canvasGrid = (page: Page, step: number, selector?: string): Promise
 
 /**
  * Share of a canvas grid's pixels within `tolerance` per channel of the same pixels of a
- * picture taken elsewhere (the target's own screen); 0 when the sizes differ.
+ * picture taken elsewhere (the target's own screen); 0 when the sizes differ. With `region`,
+ * only the grid's pixels inside it count (a window whose drawing a whole-screen share would
+ * hide among the background's pixels).
  */
-export function gridMatch(grid: CanvasGrid, picture: { width: number; height: number; pixel(x: number, y: number): number }, tolerance = 8): number {
+export function gridMatch(
+  grid: CanvasGrid,
+  picture: { width: number; height: number; pixel(x: number, y: number): number },
+  tolerance = 8,
+  region?: { x: number; y: number; width: number; height: number },
+): number {
   if (grid.width !== picture.width || grid.height !== picture.height || !grid.pixels.length) return 0;
+  const inside = (x: number, y: number) => !region || (x >= region.x && x < region.x + region.width && y >= region.y && y < region.y + region.height);
   let i = 0;
   let same = 0;
+  let counted = 0;
   for (let y = 0; y < grid.height; y += grid.step)
     for (let x = 0; x < grid.width; x += grid.step) {
       const a = grid.pixels[i++]!;
+      if (!inside(x, y)) continue;
+      counted++;
       const b = picture.pixel(x, y);
       if ([16, 8, 0].every((s) => Math.abs(((a >> s) & 0xff) - ((b >> s) & 0xff)) <= tolerance)) same++;
     }
-  return same / grid.pixels.length;
+  return counted ? same / counted : 0;
 }
+
+/** Whether two colours are within `tolerance` per channel (a 16-bit target's colours are rounded). */
+export const nearColour = (a: number, b: number, tolerance = 8): boolean => [16, 8, 0].every((s) => Math.abs(((a >> s) & 0xff) - ((b >> s) & 0xff)) <= tolerance);
 
 /** The keysym names xev printed for its key presses, in order (modifiers left out). */
 export const xevKeysyms = (out: string): string[] =>
