@@ -108,13 +108,20 @@ export function parseXwd(d: Buffer): Screenshot {
   const byteOrder = u32(7); // 0 = LSBFirst
   const [rMask, gMask, bMask] = [u32(14), u32(15), u32(16)];
   const ncolors = u32(19);
-  if (bitsPerPixel !== 32) throw new Error(`XWD with ${bitsPerPixel} bits per pixel`);
+  // 32 bits (x8r8g8b8) or 16 (r5g6b5: an xrdp session at the 16-bit depth the web client asks for).
+  if (bitsPerPixel !== 32 && bitsPerPixel !== 16) throw new Error(`XWD with ${bitsPerPixel} bits per pixel`);
+  const bytes = bitsPerPixel / 8;
   const off = headerSize + ncolors * 12;
   const shift = (m: number) => Math.clz32(1) - Math.clz32(m & -m);
-  const channel = (v: number, m: number) => ((v & m) >>> shift(m)) & 0xff;
+  const bitsOf = (m: number) => (m >>> shift(m)).toString(2).replace(/0/g, '').length;
+  /** A channel widened to 8 bits (5 bits v → v·255/31, rounded), so colours compare with the canvas's. */
+  const channel = (v: number, m: number) => {
+    const max = 2 ** bitsOf(m) - 1;
+    return Math.round((((v & m) >>> shift(m)) * 255) / max) & 0xff;
+  };
+  const read = (i: number) => (bytes === 4 ? (byteOrder === 0 ? d.readUInt32LE(i) : d.readUInt32BE(i)) : byteOrder === 0 ? d.readUInt16LE(i) : d.readUInt16BE(i));
   const pixel = (x: number, y: number) => {
-    const i = off + y * bytesPerLine + x * 4;
-    const v = byteOrder === 0 ? d.readUInt32LE(i) : d.readUInt32BE(i);
+    const v = read(off + y * bytesPerLine + x * bytes);
     return (channel(v, rMask) << 16) | (channel(v, gMask) << 8) | channel(v, bMask);
   };
   return {
@@ -207,8 +214,17 @@ async function acquireXrdpLock(timeoutMs = 15 * 60_000): Promise<() => void> {
   }
 }
 
-/** `clipboard`: the cliprdr channel on (xrdp-chansrv bridges it to the session's X clipboard); off by default. */
-export async function startXrdp(opts: { clipboard?: boolean } = {}): Promise<Xrdp> {
+/**
+ * `clipboard`: the cliprdr channel on (xrdp-chansrv bridges it to the session's X clipboard);
+ * `drdynvc`: dynamic virtual channels on, so a client's Display Control (resize) reaches xrdp,
+ * which resizes the Xvnc desktop. Both off by default.
+ */
+export interface XrdpOptions {
+  clipboard?: boolean;
+  drdynvc?: boolean;
+}
+
+export async function startXrdp(opts: XrdpOptions = {}): Promise<Xrdp> {
   ensureTargetAccount();
   const release = await acquireXrdpLock();
   try {
@@ -219,7 +235,7 @@ export async function startXrdp(opts: { clipboard?: boolean } = {}): Promise<Xrd
   }
 }
 
-async function startXrdpLocked(release: () => void, opts: { clipboard?: boolean }): Promise<Xrdp> {
+async function startXrdpLocked(release: () => void, opts: XrdpOptions): Promise<Xrdp> {
   const dir = openTempDir('gatehouse-xrdp-');
   const { key, cert } = selfSignedCert(dir, 'xrdp-test-target');
   const port = await freePort();
@@ -250,13 +266,14 @@ async function startXrdpLocked(release: () => void, opts: { clipboard?: boolean 
       'max_bpp=32',
       'new_cursors=true',
       'use_fastpath=both',
+      ...(opts.drdynvc ? ['enable_dynamic_resizing=true'] : []),
       '[Logging]',
       `LogFile=${join(dir, 'xrdp.log')}`,
       'LogLevel=DEBUG',
       'EnableSyslog=false',
       'EnableConsole=false',
       '[Channels]',
-      ...['rdpdr', 'rdpsnd', 'drdynvc', 'cliprdr', 'rail', 'xrdpvr', 'tcutils'].map((c) => `${c}=${c === 'cliprdr' && opts.clipboard ? 'true' : 'false'}`),
+      ...['rdpdr', 'rdpsnd', 'drdynvc', 'cliprdr', 'rail', 'xrdpvr', 'tcutils'].map((c) => `${c}=${(c === 'cliprdr' && opts.clipboard) || (c === 'drdynvc' && opts.drdynvc) ? 'true' : 'false'}`),
       '[Xvnc]',
       'name=Xvnc',
       'lib=libvnc.so',
