@@ -55,10 +55,22 @@ describe('browser RDP in Firefox as the session owner: NLA target (FreeRDP shado
     page = await ff.firstPage();
     const on = await admin('PATCH', '/api/v1/settings', { sessionConnector: true });
     assert.equal(on.status, 200, on.raw);
-    const s = await admin('POST', '/api/v1/secrets', { name: 'shadow-firefox', template: 'windows-account', fields: { machine: '127.0.0.1', port: shadow.port, username: shadowAccount.username, password: shadowAccount.password } });
-    assert.equal(s.status, 201, s.raw);
-    secretId = s.body.id;
+    secretId = await secretFor('shadow-firefox');
   });
+
+  /** A secret for the shadow server running now. */
+  const secretFor = async (name: string) => {
+    const s = await admin('POST', '/api/v1/secrets', { name, template: 'windows-account', fields: { machine: '127.0.0.1', port: shadow.port, username: shadowAccount.username, password: shadowAccount.password } });
+    assert.equal(s.status, 201, s.raw);
+    return s.body.id as string;
+  };
+  // Each layout gets a shadow server of its own (as in browser-rdp-layouts-nla.test.ts: a second
+  // client of one shadow server had its pointer input go nowhere in full runs).
+  const freshShadow = async (layout: string) => {
+    await shadow?.stop();
+    shadow = await startShadowServer(shadowAccount);
+    secretId = await secretFor(`shadow-firefox-${layout}`);
+  };
 
   after(async () => {
     xev?.kill();
@@ -102,7 +114,8 @@ describe('browser RDP in Firefox as the session owner: NLA target (FreeRDP shado
     await until(async () => (await sessionsOf()).every((s) => s.status === 'ended'), 'the session to end', 20_000);
     const got = await received.all(page);
     const frames = got.filter((b) => b.name.startsWith('websocket frame')).length;
-    assert.ok(frames > 20, `the recorder saw the RDP messages Firefox received (${frames})`);
+    // A still shadowed desktop sends little after its first picture: a few frames prove the collector.
+    assert.ok(frames > 5, `the recorder saw the RDP messages Firefox received (${frames})`);
     assert.ok(got.some((b) => b.name === 'GET /rdp/session' && b.data.length > 0), `the collector kept the HTTP bodies (${got.filter((b) => !b.name.startsWith('websocket')).map((b) => b.name).join(', ')})`);
     assert.deepEqual(wireLeaks(got, { password: shadowAccount.password }), [], 'no form of the password reached Firefox');
   };
@@ -123,6 +136,7 @@ describe('browser RDP in Firefox as the session owner: NLA target (FreeRDP shado
 
   const typeUnder = (layout: 'us' | 'de', actions: Keys, expected: string) =>
     step(`firefox-rdp-nla-layout-${layout}`, async () => {
+      await freshShadow(layout);
       execFileSync('setxkbmap', [layout], { env: xenv() });
       try {
         const { info, sessionId } = await open({ keyboardLayout: layout });
@@ -132,8 +146,22 @@ describe('browser RDP in Firefox as the session owner: NLA target (FreeRDP shado
         xev.stdout!.on('data', (d: Buffer) => (out += d.toString()));
         await until(async () => /MapNotify/.test(out), 'the xev window on the target display', 15_000);
         // No window manager: the focus follows the pointer, so the pointer goes over xev's window.
-        await clickDesktop(info, 550, 400);
-        await until(async () => /ButtonPress/.test(out), 'xev on the target to see the click from Firefox', 30_000);
+        // Clicked again every 3 s until xev sees one: on a loaded machine the first click can reach
+        // the shadow server before xev's window is on its screen.
+        let clickedAt = 0;
+        await until(
+          async () => {
+            if (/ButtonPress/.test(out)) return true;
+            if (Date.now() - clickedAt > 3_000) {
+              clickedAt = Date.now();
+              // Measured again for each click: Firefox reports the canvas before the page scales it to fit.
+              await clickDesktop(await page.evaluate<CanvasInfo>(`() => (${CANVAS_INFO})(${SHADOW_DESKTOP_RGB})`), 550, 400);
+            }
+            return false;
+          },
+          'xev on the target to see a click from Firefox',
+          60_000,
+        );
         await keys(actions);
         await until(async () => xevTyped(out).includes(expected), `xev on the target to print ${JSON.stringify(expected)}`, 60_000).catch((e) => {
           throw new Error(`${(e as Error).message}\nxev saw: ${JSON.stringify(xevTyped(out))}`);
@@ -167,10 +195,13 @@ describe('browser RDP in Firefox as the session owner: NLA target (FreeRDP shado
       await disconnectAndScan();
       assert.ok(!(await events(on.sessionId)).some((t) => t.startsWith('rdp_channel_denied ') && t.includes('cliprdr')), 'the allowing launcher kept cliprdr');
 
+      // The shadow server has no clipboard, so nothing crosses cliprdr to be dropped (xrdp's test
+      // shows the drops); the relay says at the start that it drops the channel the client asked for.
       const off = await open({ launcher: denied });
-      await until(async () => (await events(off.sessionId)).some((t) => t.startsWith('rdp_channel_denied ') && t.includes('cliprdr')), 'the relay to drop cliprdr', 20_000).catch(async (e) => {
+      await until(async () => (await events(off.sessionId)).some((t) => t.startsWith('rdp_channel_policy ') && t.includes('"dropped":["cliprdr"]')), 'the relay to drop cliprdr', 20_000).catch(async (e) => {
         throw new Error(`${(e as Error).message}\n${(await events(off.sessionId)).join('\n')}`);
       });
+      assert.ok((await events(off.sessionId)).some((t) => t.startsWith('rdp_channels ') && t.includes('"cliprdr"')), 'the web client asked for cliprdr');
       await disconnectAndScan();
     }));
 
