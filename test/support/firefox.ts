@@ -74,6 +74,9 @@ interface Commands {
   'browsingContext.captureScreenshot': [{ context: string; origin?: 'viewport' | 'document' }, { data: string }];
   'script.callFunction': [{ functionDeclaration: string; target: { context: string }; arguments?: unknown[]; awaitPromise: boolean; resultOwnership?: 'none' | 'root' }, EvaluateResult];
   'input.performActions': [{ context: string; actions: unknown[] }, Record<string, never>];
+  'script.addPreloadScript': [{ functionDeclaration: string; contexts?: string[] }, { script: string }];
+  'network.addDataCollector': [{ dataTypes: ['response']; maxEncodedDataSize: number }, { collector: string }];
+  'network.getData': [{ dataType: 'response'; request: string }, { bytes: { type: 'string' | 'base64'; value: string } }];
 }
 type Command = keyof Commands;
 
@@ -81,6 +84,7 @@ interface Events {
   'browsingContext.contextCreated': ContextInfo;
   'browsingContext.contextDestroyed': ContextInfo;
   'log.entryAdded': LogEntry;
+  'network.responseCompleted': { context?: string | null; request: { request: string; url: string; method: string } };
 }
 type EventName = keyof Events;
 
@@ -435,6 +439,8 @@ export interface LaunchOptions {
   viewport?: { width: number; height: number };
   /** How long Firefox may take to start listening (default 30 s). */
   startTimeoutMs?: number;
+  /** Preferences on top of the quiet defaults (e.g. a test-only switch a test needs). */
+  prefs?: Record<string, string | number | boolean>;
 }
 
 export class Firefox {
@@ -470,7 +476,7 @@ export class Firefox {
    */
   static async launch(opts: LaunchOptions = {}): Promise<Firefox> {
     const profile = mkdtempSync(join(tmpdir(), 'gatehouse-firefox-'));
-    writeFileSync(join(profile, 'user.js'), Object.entries(PREFS).map(([k, v]) => `user_pref(${JSON.stringify(k)}, ${JSON.stringify(v)});\n`).join(''));
+    writeFileSync(join(profile, 'user.js'), Object.entries({ ...PREFS, ...opts.prefs }).map(([k, v]) => `user_pref(${JSON.stringify(k)}, ${JSON.stringify(v)});\n`).join(''));
     const proc = spawn(FIREFOX, ['--headless', '--no-remote', '--remote-debugging-port=0', '--profile', profile, 'about:blank'], {
       // Own process group: Firefox's content processes go down with it.
       detached: true,
@@ -504,6 +510,16 @@ export class Firefox {
       onExit();
       throw e;
     }
+  }
+
+  /**
+   * Makes every page loaded from now on report that it has focus (document.hasFocus()), as
+   * the page in a person's front window does: a headless Firefox has no focused window, so
+   * its pages always say false, and code that waits for focus (the remote desktop client's
+   * clipboard) would never run.
+   */
+  async pagesReportFocus(): Promise<void> {
+    await this.bidi.send('script.addPreloadScript', { functionDeclaration: '() => { Document.prototype.hasFocus = function () { return true; }; }' });
   }
 
   /** The first tab (the one Firefox opened at start), sized to the default viewport. */

@@ -166,6 +166,18 @@ describe('RDP interceptor (no sockets)', () => {
     assert.deepEqual(s.notes.find(([k]) => k === 'rdp_channels')?.[1], { channels: ['rdpdr', 'cliprdr', 'rdpsnd'] });
   });
 
+  it('notes at the start what the launcher\'s redirection policy drops or filters (none when it allows everything)', () => {
+    const all = session();
+    connect(all);
+    assert.equal(all.notes.find(([k]) => k === 'rdp_channel_policy'), undefined);
+    const noClipboard = session({ rdpClipboard: false });
+    connect(noClipboard);
+    assert.deepEqual(noClipboard.notes.find(([k]) => k === 'rdp_channel_policy')?.[1], { dropped: ['cliprdr'], filtered: [] });
+    const noDrives = session({ rdpDrives: false });
+    connect(noDrives);
+    assert.deepEqual(noDrives.notes.find(([k]) => k === 'rdp_channel_policy')?.[1], { dropped: [], filtered: ['rdpdr'] });
+  });
+
   it('rewrites the Connect Response: the protocols the client asked the gateway for', () => {
     const { cr } = connect(session());
     assert.equal(cr.toClient.length, 1);

@@ -84,6 +84,12 @@ export class ChannelPolicy {
     return this.rules.some((r) => r !== 'pass');
   }
 
+  /** What this connection enforces, for the session notes: the channels dropped whole and those filtered by device. */
+  get summary(): { dropped: string[]; filtered: string[] } {
+    const of = (rule: Rule) => [...new Set(this.names.filter((_, i) => this.rules[i] === rule))];
+    return { dropped: of('drop'), filtered: of('devices') };
+  }
+
   /** The server's SC_NET channel ids, one per requested channel in the same order. */
   assignIds(channelIds: readonly number[]): void {
     if (channelIds.length !== this.names.length) {

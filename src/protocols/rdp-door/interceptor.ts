@@ -262,7 +262,12 @@ export class RdpInterceptor {
     if (this.ended) return null; // not recordable: the session was terminated
     handle.note('rdp_channels', { channels: rw.channels.map((c) => c.name) });
     const policy = new ChannelPolicy(rdpRedirection(handle.plan.launcher.options), rw.channels, (d) => handle.note('rdp_channel_denied', d));
-    if (policy.enforcing) this.channels = policy;
+    if (policy.enforcing) {
+      this.channels = policy;
+      // Said at the start: a dropped channel that carries nothing (a target without a clipboard)
+      // leaves no rdp_channel_denied note, and the audit should still show what the launcher denied.
+      handle.note('rdp_channel_policy', policy.summary);
+    }
     return buildDataTpdu(rw.pdu);
   }
 

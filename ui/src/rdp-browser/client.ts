@@ -44,9 +44,37 @@ export function clientErrorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/** How long the connection waits for the component's clipboard check (Firefox may hold it on its paste prompt). */
+const CLIPBOARD_CHECK_WAIT_MS = 2_000;
+
+/**
+ * The clipboard check the component makes right after "ready": a permission query, or where
+ * the browser has no 'clipboard-read' permission (Firefox) a first navigator.clipboard.read().
+ * Watching that first read lets the connection wait for the check itself rather than guess
+ * a delay; the component offers the clipboard channel only once its check is done.
+ */
+function watchFirstClipboardRead(): Promise<void> {
+  const clip = navigator.clipboard as (Clipboard & { read?: Clipboard['read'] }) | undefined;
+  if (!clip?.read) return Promise.resolve();
+  const original = clip.read;
+  return new Promise<void>((done) => {
+    // Settles when the first read (made by the component, after this is set up) has settled.
+    clip.read = function (this: Clipboard) {
+      clip.read = original;
+      const p = original.call(clip);
+      p.then(
+        () => done(),
+        () => done(),
+      );
+      return p;
+    };
+  });
+}
+
 export async function startRdpClient(o: RdpClientOptions): Promise<RdpClient> {
   wasm ??= init('INFO');
   await wasm;
+  const firstRead = o.clipboard ? watchFirstClipboardRead() : null;
   const el = document.createElement('iron-remote-desktop') as HTMLElement & { module?: unknown };
   // The backend is a property the component reads when it mounts: set before it enters the page.
   el.module = Backend;
@@ -59,7 +87,13 @@ export async function startRdpClient(o: RdpClientOptions): Promise<RdpClient> {
   // The component sets its clipboard up right after "ready" (a permission query first) and
   // offers the clipboard channel only once that is done: let it finish before connecting.
   if (o.clipboard) {
-    await navigator.permissions?.query({ name: 'clipboard-read' as PermissionName }).catch(() => undefined);
+    const queried = await navigator.permissions?.query({ name: 'clipboard-read' as PermissionName }).then(
+      () => true,
+      () => false,
+    );
+    // Without the permission the component reads the clipboard once instead: wait for that read
+    // (bounded: Firefox may hold it until the person answers its paste prompt).
+    if (!queried) await Promise.race([firstRead, new Promise((r) => setTimeout(r, CLIPBOARD_CHECK_WAIT_MS))]);
     await new Promise((r) => setTimeout(r, 50));
   }
   ui.setEnableClipboard(o.clipboard);
