@@ -146,6 +146,8 @@ export class Sessions {
       onTextLines: (id, lines) => this.index(id, lines),
       onEnd: (sess, reason) => this.finish(sess, reason),
       onRecordingFailed: (sess, stage, err) => this.recordingFailed(sess, stage, err),
+      // Object storage: the keyframe follower reads a graphical recording before its parts leave the spool.
+      beforeRecordingRelease: (sess) => this.keyframes.warm(sess, this.log),
       verifyHostKey: (sess, keyType, fp) => this.verifyHostKey(sess, keyType, fp),
       answerJoin: (sess, requestId, accept) =>
         this.sharing.answer({ userId: sess.plan.user.id, username: sess.plan.user.username, ip: sess.clientIp }, sess.id, requestId, accept).then(
