@@ -1,0 +1,556 @@
+// Recordings in S3-compatible object storage (issue 16 point 2): the second RecordingStorage
+// (recording-storage.ts), so every node of a cluster plays, exports, verifies, searches and
+// deletes any recording, wherever its session ran.
+//
+// Writing: the session's writer keeps appending to this node's disk, but as a series of
+// segment files in a spool directory (recording-spool.ts). Each full segment is sent as one
+// part of a multipart upload while the session runs, sealed first when Gatehouse-side
+// encryption is on (recording-envelope.ts); the part before the newest is kept on disk for
+// the live view's backlog, then deleted. At the end the last segment goes as the last part
+// and the upload is completed. So a node's disk holds at most about
+// (2 + maxWaitingParts) × partSize per recording (see docs/operations.md).
+//
+// The upload's id and the parts sent are kept in recording_uploads (migration 021), so that
+// a recording whose node was killed is completed by whoever ends its session (recovery.ts):
+// from the parts uploaded, plus the spool's tail when it is this node's disk.
+//
+// Failure: a part that cannot be uploaded (after the SDK's retries), or parts piling up
+// faster than they leave, fails the recording like a stalled disk does (its session ends,
+// fail closed, recording.failed says why). What was written stays in the spool and the
+// uploaded parts stay in the bucket: completed at the end if the store answers again, or at
+// the next start of this node (resumeUploads) — never dropped silently.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
+import { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+  type ServerSideEncryption,
+} from '@aws-sdk/client-s3';
+import type { Logger } from 'pino';
+import type { Store } from '../../store/db.js';
+import type { DataKeys } from '../vault/datakeys.js';
+import { now } from '../util.js';
+import type { AppenderOptions } from './appender.js';
+import { envelopeHeader, FrameSealer, isEnvelope, openEnvelope } from './recording-envelope.js';
+import { GZIP_SUFFIX, isGzipPath, memberIndex, sha256Stream } from './recording-gzip.js';
+import { recordingRelPath } from './recording-path.js';
+import type { RecordingSpool, SpoolEvents } from './recording-spool.js';
+import { parseRecordingName, RECORDING_EXTENSIONS, type RecordingCompression, type RecordingStorage } from './recording-storage.js';
+import type { RecordingWriter } from './recording-writer.js';
+
+export interface S3StorageSettings {
+  /** http(s) URL of an S3-compatible service; unset: AWS for the region. */
+  endpoint?: string;
+  region: string;
+  bucket: string;
+  /** Prepended to every recording's name (e.g. "gatehouse/"). */
+  prefix: string;
+  forcePathStyle: boolean;
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  /** Server-side encryption asked of the store. */
+  sse?: 'AES256' | 'aws:kms';
+  kmsKeyId?: string;
+  /** 'gatehouse': the bucket holds only ciphertext (a data key per recording). */
+  encryption: 'none' | 'gatehouse';
+  /** Bytes of a segment, so of an uploaded part (S3: at least 5 MiB but the last). */
+  partBytes: number;
+  /** Where segments wait for their upload. */
+  spoolDir: string;
+  /** Full segments waiting for their upload before the recording fails closed (default 2). */
+  maxWaitingParts?: number;
+}
+
+/** Why object storage cannot be used, said plainly (no stack, no secret). */
+export class ObjectStorageUnavailable extends Error {}
+
+interface PartDone {
+  n: number;
+  etag: string;
+  /** Spool bytes the part held (before sealing). */
+  bytes: number;
+  /** Encrypted: frames sealed up to and including this part (the next frame's index). */
+  frames: number;
+}
+
+const DAY = 86_400_000;
+
+/** What an S3 error says, briefly (its name and HTTP status, or the socket error). */
+export function s3ErrorText(e: unknown): string {
+  const err = e as { name?: string; message?: string; code?: string; $metadata?: { httpStatusCode?: number } };
+  const status = err.$metadata?.httpStatusCode;
+  const what = err.code ?? err.name ?? 'Error';
+  return `${what}${status ? ` (HTTP ${status})` : ''}${err.message && err.message !== what ? `: ${err.message}` : ''}`;
+}
+
+export class S3RecordingStorage implements RecordingStorage {
+  readonly kind = 's3';
+  readonly client: S3Client;
+  readonly spoolRoot: string;
+
+  constructor(
+    readonly settings: S3StorageSettings,
+    readonly compression: RecordingCompression,
+    private readonly deps: { store: Store; dataKeys: DataKeys; node: string; log: Logger; writer?: RecordingWriter },
+  ) {
+    this.spoolRoot = resolve(settings.spoolDir);
+    this.client = new S3Client({
+      region: settings.region,
+      forcePathStyle: settings.forcePathStyle,
+      ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+      ...(settings.accessKeyId && settings.secretAccessKey ? { credentials: { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey } } : {}),
+      // Checksums only where the API requires them: S3-compatible servers differ in the flexible ones.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      maxAttempts: 3,
+      requestHandler: { connectionTimeout: 5_000, requestTimeout: 60_000 },
+    });
+  }
+
+  /** At start: the bucket answers (a clear error otherwise), the spool exists. */
+  async check(): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.settings.bucket }));
+    } catch (e) {
+      const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      const where = this.settings.endpoint ?? `AWS S3 (${this.settings.region})`;
+      const why = status === 404 ? 'does not exist' : status === 403 ? 'refuses these credentials' : `cannot be reached (${s3ErrorText(e)})`;
+      throw new ObjectStorageUnavailable(`recording storage: bucket "${this.settings.bucket}" at ${where} ${why}`);
+    }
+    mkdirSync(this.spoolRoot, { recursive: true, mode: 0o700 });
+  }
+
+  key(rel: string): string {
+    return this.settings.prefix + rel;
+  }
+
+  nameFor(sessionId: string, startedAt: number, ext: string): string {
+    return recordingRelPath(sessionId, startedAt, ext) + (this.compression === 'gzip' ? GZIP_SUFFIX : '');
+  }
+
+  writeTarget(rel: string): { path: string; options: AppenderOptions } {
+    const named = parseRecordingName(rel);
+    if (!named) throw new Error(`not a recording name: ${rel}`);
+    const base = this.spoolPath(rel);
+    const spool = new S3Upload(this, rel, named.sessionId, base);
+    return { path: base, options: { gzip: isGzipPath(rel), spool, ...(this.deps.writer ? { writer: this.deps.writer } : {}) } };
+  }
+
+  /** Where a recording's segments wait: `<spool>/<rel>.<n>`. */
+  spoolPath(rel: string): string {
+    const p = resolve(this.spoolRoot, rel);
+    if (p === this.spoolRoot || !p.startsWith(this.spoolRoot + sep)) throw new Error(`a recording name outside the spool: ${rel}`);
+    return p;
+  }
+
+  async find(sessionId: string, startedAt: number): Promise<string | null> {
+    for (const day of [startedAt, startedAt + DAY]) {
+      for (const ext of RECORDING_EXTENSIONS) {
+        for (const suffix of ['', GZIP_SUFFIX]) {
+          const rel = recordingRelPath(sessionId, day, ext) + suffix;
+          if (await this.exists(rel)) return rel;
+        }
+      }
+    }
+    return null;
+  }
+
+  async exists(rel: string): Promise<boolean> {
+    if (!parseRecordingName(rel)) return false;
+    try {
+      await this.client.send(new HeadObjectCommand({ Bucket: this.settings.bucket, Key: this.key(rel) }));
+      return true;
+    } catch (e) {
+      if ((e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
+      throw e;
+    }
+  }
+
+  /** The object as stored, decrypted when Gatehouse sealed it (still gzip members when compressed). */
+  async readStored(rel: string): Promise<Readable> {
+    const r = await this.client.send(new GetObjectCommand({ Bucket: this.settings.bucket, Key: this.key(rel) }));
+    const body = r.Body as Readable;
+    const { head, stream } = await peek(body, 6);
+    return isEnvelope(head) ? openEnvelope(stream, rel, (id) => this.deps.dataKeys.get(id)) : stream;
+  }
+
+  async read(rel: string): Promise<Readable> {
+    const stored = await this.readStored(rel);
+    if (!isGzipPath(rel)) return stored;
+    const gunzip = createGunzip();
+    stored.on('error', (e) => gunzip.destroy(e));
+    return stored.pipe(gunzip);
+  }
+
+  async sha256(rel: string): Promise<string> {
+    return sha256Stream(await this.read(rel));
+  }
+
+  async remove(rel: string): Promise<boolean> {
+    if (!(await this.exists(rel))) return false;
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: this.key(rel) }));
+    return true;
+  }
+
+  async list(): Promise<{ rel: string; sessionId: string }[]> {
+    const out: { rel: string; sessionId: string }[] = [];
+    let token: string | undefined;
+    do {
+      const r = await this.client.send(new ListObjectsV2Command({ Bucket: this.settings.bucket, Prefix: this.settings.prefix, ...(token ? { ContinuationToken: token } : {}) }));
+      for (const o of r.Contents ?? []) {
+        const rel = o.Key!.slice(this.settings.prefix.length);
+        const named = parseRecordingName(rel);
+        if (named) out.push({ rel, sessionId: named.sessionId });
+      }
+      token = r.IsTruncated ? r.NextContinuationToken : undefined;
+    } while (token);
+    return out;
+  }
+
+  /** No recording lives on a node's disk (only spooled segments of live ones). */
+  localPath(): string | null {
+    return null;
+  }
+
+  async stop(): Promise<void> {
+    await this.deps.writer?.stop();
+    this.client.destroy();
+  }
+
+  /** The headers every new object gets: server-side encryption when asked for. */
+  sseParams(): { ServerSideEncryption?: ServerSideEncryption; SSEKMSKeyId?: string } {
+    const s = this.settings;
+    if (!s.sse) return {};
+    return { ServerSideEncryption: s.sse as ServerSideEncryption, ...(s.sse === 'aws:kms' && s.kmsKeyId ? { SSEKMSKeyId: s.kmsKeyId } : {}) };
+  }
+
+  get store(): Store {
+    return this.deps.store;
+  }
+
+  get dataKeys(): DataKeys {
+    return this.deps.dataKeys;
+  }
+
+  get node(): string {
+    return this.deps.node;
+  }
+
+  get log(): Logger {
+    return this.deps.log;
+  }
+
+  /**
+   * At start: this node's uploads that a crash or an unreachable store left unfinished, and
+   * whose session was already ended (by this node before it stopped, or by another node), are
+   * completed from their parts and this node's spool. Sessions still 'live' are left to
+   * crash recovery (recover()), which repairs their recording too.
+   */
+  async resumeUploads(): Promise<number> {
+    const rows = await this.store.db
+      .selectFrom('recordingUploads')
+      .innerJoin('sessions', 'sessions.id', 'recordingUploads.sessionId')
+      .select(['recordingUploads.rel', 'recordingUploads.sessionId'])
+      .where('recordingUploads.node', '=', this.node)
+      .where('sessions.status', '=', 'ended')
+      .execute();
+    let n = 0;
+    for (const r of rows) {
+      try {
+        if (!(await completeFromRow(this, r.rel, true))) continue;
+        n++;
+        this.log.warn({ sessionId: r.sessionId, recording: r.rel }, 'an unfinished recording upload was completed');
+      } catch (e) {
+        this.log.error({ sessionId: r.sessionId, recording: r.rel, err: { message: s3ErrorText(e) } }, 'an unfinished recording upload could not be completed; kept for the next start');
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Crash recovery of one session (recovery.ts): its unfinished upload completed (with this
+   * node's spool tail when it is here), then the object fetched into a local work file that
+   * recovery repairs and hashes; `commit` stores the repaired file back when repair changed
+   * it, and removes the work file. Null when there is no recording of the session.
+   */
+  async recover(sessionId: string, startedAt: number): Promise<{ rel: string; path: string; commit: () => Promise<void> } | null> {
+    const row = await this.store.db.selectFrom('recordingUploads').select(['rel', 'node']).where('sessionId', '=', sessionId).executeTakeFirst();
+    if (row) await completeFromRow(this, row.rel, row.node === this.node);
+    const rel = row?.rel ?? (await this.find(sessionId, startedAt));
+    if (!rel) return null;
+    const path = join(this.spoolRoot, '.recover', `${sessionId}-${Date.now()}-${rel.split('/').pop()}`);
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    const stored = await this.readStored(rel);
+    const h = createHash('sha256');
+    const chunks: Buffer[] = [];
+    for await (const c of stored) {
+      h.update(c as Buffer);
+      chunks.push(c as Buffer);
+    }
+    const before = h.digest('hex');
+    await writeFile(path, Buffer.concat(chunks), { mode: 0o600 });
+    return {
+      rel,
+      path,
+      commit: async () => {
+        const data = await readFile(path);
+        if (createHash('sha256').update(data).digest('hex') !== before) await this.putWhole(rel, data);
+        await rm(path, { force: true });
+      },
+    };
+  }
+
+  /** Stores a whole recording in one request (a repaired one), sealed like an uploaded one. */
+  private async putWhole(rel: string, data: Buffer): Promise<void> {
+    let body = data;
+    if (this.settings.encryption === 'gatehouse') {
+      const dk = await this.dataKeys.create();
+      body = Buffer.concat([envelopeHeader(dk.id), new FrameSealer(dk.key, rel).seal(data, true)]);
+    }
+    await this.client.send(new PutObjectCommand({ Bucket: this.settings.bucket, Key: this.key(rel), Body: body, ContentLength: body.length, ...this.sseParams() }));
+  }
+}
+
+/**
+ * Completes an upload from its row: the parts sent, then (when `withSpool`) the segments this
+ * node's spool still holds after them (a torn gzip tail cut to its whole members), then the
+ * final frame when encrypted. Removes the row and the spool files. False when there was no row.
+ */
+async function completeFromRow(s3: S3RecordingStorage, rel: string, withSpool: boolean): Promise<boolean> {
+  const row = await s3.store.db.selectFrom('recordingUploads').selectAll().where('rel', '=', rel).executeTakeFirst();
+  if (!row) return false;
+  const parts = JSON.parse(row.parts) as PartDone[];
+  const bucket = s3.settings.bucket;
+  const key = s3.key(rel);
+  const sealer = row.dataKeyId ? new FrameSealer(await s3.dataKeys.get(row.dataKeyId), rel, parts.at(-1)?.frames ?? 0) : null;
+  const base = s3.spoolPath(rel);
+  const segments = withSpool ? await spoolSegments(base) : [];
+  const pending = segments.filter((i) => i >= parts.length);
+  for (const [k, i] of pending.entries()) {
+    let data: Buffer = await readFile(`${base}.${i}`);
+    if (isGzipPath(rel)) data = data.subarray(0, memberIndex(`${base}.${i}`).end);
+    const last = k === pending.length - 1;
+    const body = sealer ? Buffer.concat([parts.length === 0 ? envelopeHeader(row.dataKeyId!) : Buffer.alloc(0), sealer.seal(data, last)]) : data;
+    const n = parts.length + 1;
+    const r = await s3.client.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: row.uploadId, PartNumber: n, Body: body, ContentLength: body.length }));
+    parts.push({ n, etag: r.ETag!, bytes: data.length, frames: sealer?.frames ?? 0 });
+  }
+  if (sealer && pending.length === 0) {
+    // The parts sent end without the final frame: one empty final frame (a last part may be small).
+    const body = Buffer.concat([parts.length === 0 ? envelopeHeader(row.dataKeyId!) : Buffer.alloc(0), sealer.seal(Buffer.alloc(0), true)]);
+    const n = parts.length + 1;
+    const r = await s3.client.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: row.uploadId, PartNumber: n, Body: body, ContentLength: body.length }));
+    parts.push({ n, etag: r.ETag!, bytes: 0, frames: sealer.frames });
+  }
+  if (parts.length === 0) {
+    // Nothing ever reached the store, and no spool here: nothing to complete.
+    await s3.client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: row.uploadId })).catch(() => undefined);
+  } else {
+    await s3.client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: row.uploadId, MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.n, ETag: p.etag })) } }));
+  }
+  await s3.store.db.deleteFrom('recordingUploads').where('rel', '=', rel).execute();
+  for (const i of segments) await unlink(`${base}.${i}`).catch(() => undefined);
+  return true;
+}
+
+/** The segment numbers of a spooled recording found on disk, in order. */
+async function spoolSegments(base: string): Promise<number[]> {
+  const dir = dirname(base);
+  const name = base.slice(dir.length + 1);
+  if (!existsSync(dir)) return [];
+  const out: number[] = [];
+  for (const f of await readdir(dir)) {
+    const m = f.startsWith(name + '.') ? /^(\d+)$/.exec(f.slice(name.length + 1)) : null;
+    if (m) out.push(Number(m[1]));
+  }
+  return out.sort((a, b) => a - b);
+}
+
+/** Reads at least `n` bytes of a stream (or all of it) and gives them back with the whole stream. */
+async function peek(body: Readable, n: number): Promise<{ head: Buffer; stream: Readable }> {
+  const it = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const first: Buffer[] = [];
+  let got = 0;
+  let done = false;
+  while (got < n) {
+    const r = await it.next();
+    if (r.done) {
+      done = true;
+      break;
+    }
+    first.push(r.value);
+    got += r.value.length;
+  }
+  const head = Buffer.concat(first);
+  async function* all(): AsyncGenerator<Buffer> {
+    if (head.length) yield head;
+    if (done) return;
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return;
+      yield r.value;
+    }
+  }
+  const stream = Readable.from(all(), { objectMode: false });
+  stream.on('close', () => body.destroy());
+  return { head, stream };
+}
+
+/**
+ * One recording's multipart upload, fed by its segmented writer (recording-spool.ts). Parts
+ * go one at a time, in order. Segment i is deleted once segment i+1 is uploaded (the live
+ * backlog reads the one before the newest).
+ */
+class S3Upload implements RecordingSpool {
+  readonly segmentBytes: number;
+  private events: SpoolEvents | null = null;
+  private ready: Promise<{ uploadId: string; sealer: FrameSealer | null; dataKeyId: string | null }> | null = null;
+  private readonly parts: PartDone[] = [];
+  /** The uploads, one after another. */
+  private chain: Promise<void> = Promise.resolve();
+  /** Sealed segments not uploaded yet. */
+  private waiting = 0;
+  private failed: Error | null = null;
+
+  constructor(
+    private readonly s3: S3RecordingStorage,
+    private readonly rel: string,
+    private readonly sessionId: string,
+    private readonly base: string,
+  ) {
+    this.segmentBytes = s3.settings.partBytes;
+  }
+
+  segmentPath(index: number): string {
+    return `${this.base}.${index}`;
+  }
+
+  attach(events: SpoolEvents): void {
+    this.events = events;
+    this.ready = this.start();
+    // A store that cannot start the upload fails the recording at once (its session ends).
+    this.ready.catch((e) => this.fail(e));
+  }
+
+  private async start(): Promise<{ uploadId: string; sealer: FrameSealer | null; dataKeyId: string | null }> {
+    const s3 = this.s3;
+    const dk = s3.settings.encryption === 'gatehouse' ? await s3.dataKeys.create() : null;
+    const r = await s3.client.send(
+      new CreateMultipartUploadCommand({
+        Bucket: s3.settings.bucket,
+        Key: s3.key(this.rel),
+        ContentType: 'application/octet-stream',
+        Metadata: { 'gatehouse-session': this.sessionId, ...(dk ? { 'gatehouse-encryption': 'envelope-aes-256-gcm' } : {}) },
+        ...s3.sseParams(),
+      }),
+    );
+    const t = now();
+    await s3.store.db.insertInto('recordingUploads').values({ rel: this.rel, sessionId: this.sessionId, node: s3.node, uploadId: r.UploadId!, parts: '[]', dataKeyId: dk?.id ?? null, createdAt: t, updatedAt: t }).execute();
+    return { uploadId: r.UploadId!, sealer: dk ? new FrameSealer(dk.key, this.rel) : null, dataKeyId: dk?.id ?? null };
+  }
+
+  sealed(index: number): void {
+    if (this.failed) return;
+    const max = this.s3.settings.maxWaitingParts ?? 2;
+    if (++this.waiting > max) {
+      this.fail(Object.assign(new Error(`object storage is not keeping up: ${this.waiting} parts of ${this.segmentBytes} bytes wait for their upload`), { code: 'upload_backlog' }));
+      return;
+    }
+    this.chain = this.chain.then(async () => {
+      if (this.failed) return;
+      try {
+        await this.upload(index, false);
+        this.waiting--;
+        if (index > 0) await this.release(index - 1);
+      } catch (e) {
+        this.fail(e);
+      }
+    });
+  }
+
+  /** Uploads segment `index` as part index+1 and records it. */
+  private async upload(index: number, last: boolean): Promise<void> {
+    const { uploadId, sealer, dataKeyId } = await this.ready!;
+    const path = this.segmentPath(index);
+    let data: Buffer = await readFile(path);
+    const body = sealer ? Buffer.concat([index === 0 ? envelopeHeader(dataKeyId!) : Buffer.alloc(0), sealer.seal(data, last)]) : data;
+    const n = index + 1;
+    const r = await this.s3.client.send(new UploadPartCommand({ Bucket: this.s3.settings.bucket, Key: this.s3.key(this.rel), UploadId: uploadId, PartNumber: n, Body: body, ContentLength: body.length }));
+    this.parts.push({ n, etag: r.ETag!, bytes: data.length, frames: sealer?.frames ?? 0 });
+    data = Buffer.alloc(0);
+    await this.s3.store.db.updateTable('recordingUploads').set({ parts: JSON.stringify(this.parts), updatedAt: now() }).where('rel', '=', this.rel).execute();
+  }
+
+  private async release(index: number): Promise<void> {
+    await this.events?.releasing(index);
+    await unlink(this.segmentPath(index)).catch(() => undefined);
+  }
+
+  private fail(e: unknown): void {
+    if (this.failed) return;
+    const err = e instanceof Error && (e as NodeJS.ErrnoException).code === 'upload_backlog' ? e : Object.assign(new Error(`uploading the recording to object storage failed: ${s3ErrorText(e)}`), { code: 'upload_failed' });
+    this.failed = err;
+    this.events?.failed(err);
+  }
+
+  /**
+   * The recording is closed: the segments not sent yet go (the last one last), and the upload
+   * is completed. When the store fails, what is not stored stays in the spool and in
+   * recording_uploads, completed at this node's next start (resumeUploads).
+   */
+  async finish(lastIndex: number, failed: boolean): Promise<void> {
+    await this.chain;
+    const log = this.s3.log.child({ sessionId: this.sessionId, recording: this.rel });
+    try {
+      if (this.failed || failed) {
+        // Fail closed already happened; still try to store everything written, as it is.
+        await this.ready!.catch(() => undefined);
+        if (!(await this.s3.store.db.selectFrom('recordingUploads').select('rel').where('rel', '=', this.rel).executeTakeFirst())) {
+          log.error('the recording upload never started; its spooled segments are kept on this node');
+          return;
+        }
+        await completeFromRow(this.s3, this.rel, true);
+        return;
+      }
+      for (let i = this.parts.length; i <= lastIndex; i++) await this.upload(i, i === lastIndex);
+      const { uploadId } = await this.ready!;
+      await this.s3.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.s3.settings.bucket,
+          Key: this.s3.key(this.rel),
+          UploadId: uploadId,
+          MultipartUpload: { Parts: this.parts.map((p) => ({ PartNumber: p.n, ETag: p.etag })) },
+        }),
+      );
+      await this.s3.store.db.deleteFrom('recordingUploads').where('rel', '=', this.rel).execute();
+      for (let i = 0; i <= lastIndex; i++) await unlink(this.segmentPath(i)).catch(() => undefined);
+    } catch (e) {
+      log.error({ err: { message: s3ErrorText(e) } }, 'the recording could not be stored in object storage; its parts and spool are kept and completed at the next start');
+    }
+  }
+}
+
+/** Bytes this node's spool holds (tests sample it; metrics may). */
+export async function spoolBytes(root: string): Promise<number> {
+  if (!existsSync(root)) return 0;
+  let n = 0;
+  for (const e of await readdir(root, { recursive: true, withFileTypes: true })) {
+    if (!e.isFile()) continue;
+    const dir = e.parentPath ?? (e as unknown as { path: string }).path;
+    n += (await stat(join(dir, e.name)).catch(() => ({ size: 0 }))).size;
+  }
+  return n;
+}
