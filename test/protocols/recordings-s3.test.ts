@@ -82,6 +82,8 @@ describe('recordings in S3-compatible object storage, two nodes on one PostgreSQ
     GATEHOUSE_S3_SSE: 'AES256',
     GATEHOUSE_RECORDING_ENCRYPTION: 'gatehouse',
     GATEHOUSE_S3_TEST_PART_BYTES: String(PART),
+    // Compressed and encrypted: parts are gzip members sealed in frames (plain segments: test/unit/recording-spool.test.ts).
+    GATEHOUSE_RECORDING_COMPRESSION: 'gzip',
     ...extra,
   });
 
@@ -201,6 +203,7 @@ describe('recordings in S3-compatible object storage, two nodes on one PostgreSQ
 
     // Gatehouse-side encryption: ciphertext only; the SSE header reached the server with the upload.
     assert.equal(stored.data.subarray(0, 6).toString(), 'GHENC1');
+    assert.match(row.rel, /\.cast\.gz$/);
     for (const plain of ['first-in-s3', 'burst-done', '"version"', TARGET_USER]) assert.ok(!stored.data.includes(plain), `no "${plain}" in the stored object`);
     const create = s3.requestsFor(key).find((r) => r.method === 'POST' && /uploads/.test(r.url));
     assert.equal(create?.headers['x-amz-server-side-encryption'], 'AES256');
@@ -264,6 +267,11 @@ describe('recordings in S3-compatible object storage, two nodes on one PostgreSQ
     assert.equal(v4.items[0].status, 'ok', JSON.stringify(v4.items));
     assert.equal((await pgq('select 1 from recording_uploads where session_id = $1', [four.id])).length, 0);
     four.client.kill();
+    // B, started again, drops the spooled tail of the upload A completed (it is in the log as lost).
+    assert.ok((await spoolBytes(spoolB)) > 0, 'B died with segments in its spool');
+    const B2 = await Server.start(envB, 120_000);
+    await waitFor('B\'s spool emptied at its start', async () => (await spoolBytes(spoolB)) === 0, 30_000);
+    B2.kill();
     const chain = await call(A, 'GET', '/api/v1/audit/verify');
     assert.equal(chain.ok, true, JSON.stringify(chain));
   });

@@ -277,7 +277,27 @@ export class S3RecordingStorage implements RecordingStorage {
         this.log.error({ sessionId: r.sessionId, recording: r.rel, err: { message: s3ErrorText(e) } }, 'an unfinished recording upload could not be completed; kept for the next start');
       }
     }
+    await this.dropOrphanSegments();
     return n;
+  }
+
+  /**
+   * Spooled segments whose upload is no longer anyone's (another node completed it from the
+   * parts while this one was dead): what they held past those parts is lost; said in the log.
+   */
+  private async dropOrphanSegments(): Promise<void> {
+    if (!existsSync(this.spoolRoot)) return;
+    const open = new Set((await this.store.db.selectFrom('recordingUploads').select('rel').execute()).map((r) => r.rel));
+    for (const e of await readdir(this.spoolRoot, { recursive: true, withFileTypes: true })) {
+      if (!e.isFile()) continue;
+      const dir = e.parentPath ?? (e as unknown as { path: string }).path;
+      const path = join(dir, e.name);
+      const m = /^(.*)\.(\d+)$/.exec(path.slice(this.spoolRoot.length + 1));
+      if (!m || !parseRecordingName(m[1]!) || open.has(m[1]!)) continue;
+      const { size } = await stat(path);
+      await unlink(path).catch(() => undefined);
+      this.log.warn({ recording: m[1], segment: Number(m[2]), bytes: size }, 'a spooled segment of a recording completed by another node was dropped (it had not been uploaded)');
+    }
   }
 
   /**
