@@ -121,7 +121,10 @@ export class SegmentedAppender implements RecordingFile {
     this.pending = [];
     this.pendingBytes = 0;
     const cur = this.segments.at(-1)!;
-    if (cur.file.storedBytes < this.spool.segmentBytes) {
+    // Plain: the bytes handed over are the file's. Compressed: what the writer thread wrote (a part
+    // must hold segmentBytes of the file, not of the recording: S3's minimum part size).
+    const fileBytes = this.opts.gzip ? cur.file.storedBytes : cur.file.contentBytes;
+    if (fileBytes < this.spool.segmentBytes) {
       cur.file.append(buf);
       this.flushed += buf.length;
       return;

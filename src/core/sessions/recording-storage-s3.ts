@@ -493,8 +493,9 @@ class S3Upload implements RecordingSpool {
       if (this.failed) return;
       try {
         await this.upload(index, false);
-        this.waiting--;
+        // Counted as waiting until the one before it has left the disk: the spool's bound holds throughout.
         if (index > 0) await this.release(index - 1);
+        this.waiting--;
       } catch (e) {
         this.fail(e);
       }
