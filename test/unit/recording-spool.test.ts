@@ -83,7 +83,9 @@ describe('segmented recordings (object storage spool)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gh-spool-'));
     try {
       const spool = new TestSpool(join(dir, 's.cast'), 8 * 1024);
-      const w = new CastWriter(join(dir, 'unused'), HEADER, undefined, performance.now(), undefined, { spool });
+      // A graphical session's keyframe follower is fed here, while the segment is still readable.
+      const before: Buffer[] = [];
+      const w: CastWriter = new CastWriter(join(dir, 'unused'), HEADER, undefined, performance.now(), undefined, { spool, beforeRelease: async () => void before.push(w.readFrom(0)) });
       for (let i = 0; i < 100; i++) {
         w.data('o', Buffer.from('x'.repeat(500) + '\n'));
         w.flush();
@@ -94,6 +96,8 @@ describe('segmented recordings (object storage spool)', () => {
       await new Promise((r) => setImmediate(r));
       assert.ok(spool.sealedList.length >= 2, `sealed: ${spool.sealedList}`);
       await spool.events!.releasing(0);
+      assert.equal(before.length, 1, 'asked before the segment went');
+      assert.ok(before[0]!.equals(all.subarray(0, before[0]!.length)) && before[0]!.length >= all.length, 'and it could still read from the start');
       unlinkSync(spool.segmentPath(0));
       assert.ok(w.keptFrom > 0);
       assert.throws(() => w.readFrom(0), /left this node's spool/);
