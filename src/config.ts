@@ -40,6 +40,10 @@ export interface Config {
   recordingCompression: 'gzip' | 'none';
   /** MiB of one recording that may wait for the disk before its session fails closed. */
   recordingQueueMiB: number;
+  /** Where recordings are kept: this node's disk, or S3-compatible object storage (`s3` below). */
+  recordingStorage: 'local' | 's3';
+  /** Object storage settings (recordingStorage 's3'; docs/operations.md). */
+  s3?: RecordingS3Config;
   /** The port of the node-to-node listener (mutual TLS, core/cluster): set, this node is part of a cluster and shares its identity; unset, a single node. */
   clusterPort?: number;
   /** The host other nodes reach this node's cluster port at. */
@@ -49,6 +53,23 @@ export interface Config {
   nodeDeadSeconds: number;
   /** Test-only: every JSON answer is checked against its route's response schema (src/web/strict-responses.ts). */
   strictResponses: boolean;
+}
+
+/** Recordings in S3-compatible object storage (src/core/sessions/recording-storage-s3.ts). */
+export interface RecordingS3Config {
+  endpoint?: string;
+  region: string;
+  bucket: string;
+  prefix: string;
+  forcePathStyle: boolean;
+  accessKeyId?: string;
+  /** Never logged nor answered. */
+  secretAccessKey?: string;
+  sse?: 'AES256' | 'aws:kms';
+  kmsKeyId?: string;
+  encryption: 'none' | 'gatehouse';
+  partBytes: number;
+  spoolDir: string;
 }
 
 export class ConfigError extends Error {
@@ -83,6 +104,20 @@ const KEYS = [
   'GATEHOUSE_RECORDINGS_DIR',
   'GATEHOUSE_RECORDING_COMPRESSION',
   'GATEHOUSE_RECORDING_QUEUE_MIB',
+  'GATEHOUSE_RECORDING_STORAGE',
+  'GATEHOUSE_RECORDING_ENCRYPTION',
+  'GATEHOUSE_RECORDING_SPOOL_DIR',
+  'GATEHOUSE_S3_ENDPOINT',
+  'GATEHOUSE_S3_REGION',
+  'GATEHOUSE_S3_BUCKET',
+  'GATEHOUSE_S3_PREFIX',
+  'GATEHOUSE_S3_FORCE_PATH_STYLE',
+  'GATEHOUSE_S3_ACCESS_KEY_ID',
+  'GATEHOUSE_S3_SECRET_ACCESS_KEY',
+  'GATEHOUSE_S3_SSE',
+  'GATEHOUSE_S3_KMS_KEY_ID',
+  'GATEHOUSE_S3_PART_MIB',
+  'GATEHOUSE_S3_TEST_PART_BYTES',
   'GATEHOUSE_CLUSTER_PORT',
   'GATEHOUSE_CLUSTER_ADDRESS',
   'GATEHOUSE_NODE_HEARTBEAT_SECONDS',
@@ -171,6 +206,61 @@ export function decodeMasterKey(value: string, setting = 'GATEHOUSE_MASTER_KEY')
   return buf;
 }
 
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** The object storage settings (GATEHOUSE_RECORDING_STORAGE=s3); values are checked, the secret never echoed. */
+function s3Config(src: Source, dataDir: string): RecordingS3Config {
+  const bucket = src.GATEHOUSE_S3_BUCKET ?? '';
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new ConfigError('GATEHOUSE_S3_BUCKET', bucket ? `must be a bucket name (3 to 63 lower-case letters, digits, dots and hyphens), got "${bucket}"` : 'must be set when GATEHOUSE_RECORDING_STORAGE is s3');
+  let endpoint: string | undefined;
+  if (src.GATEHOUSE_S3_ENDPOINT !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(src.GATEHOUSE_S3_ENDPOINT);
+    } catch {
+      throw new ConfigError('GATEHOUSE_S3_ENDPOINT', `must be an http:// or https:// URL, got "${src.GATEHOUSE_S3_ENDPOINT}"`);
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError('GATEHOUSE_S3_ENDPOINT', `must be an http:// or https:// URL, got "${src.GATEHOUSE_S3_ENDPOINT}"`);
+    if (url.username || url.password) throw new ConfigError('GATEHOUSE_S3_ENDPOINT', 'must not carry credentials (use GATEHOUSE_S3_ACCESS_KEY_ID and GATEHOUSE_S3_SECRET_ACCESS_KEY)');
+    endpoint = url.toString().replace(/\/$/, '');
+  }
+  const region = src.GATEHOUSE_S3_REGION ?? 'us-east-1';
+  if (!/^[a-z0-9-]{2,40}$/.test(region)) throw new ConfigError('GATEHOUSE_S3_REGION', `must be a region name (e.g. eu-west-1), got "${region}"`);
+  const prefix = src.GATEHOUSE_S3_PREFIX ?? '';
+  if (prefix.startsWith('/') || prefix.includes('..') || prefix.length > 200 || /[\x00-\x1f]/.test(prefix)) throw new ConfigError('GATEHOUSE_S3_PREFIX', `must be a relative key prefix (e.g. "gatehouse/recordings/"), got "${prefix}"`);
+  const pathStyle = src.GATEHOUSE_S3_FORCE_PATH_STYLE;
+  if (pathStyle !== undefined && pathStyle !== '0' && pathStyle !== '1') throw new ConfigError('GATEHOUSE_S3_FORCE_PATH_STYLE', `must be 0 or 1, got "${pathStyle}"`);
+  const id = src.GATEHOUSE_S3_ACCESS_KEY_ID;
+  const secret = src.GATEHOUSE_S3_SECRET_ACCESS_KEY;
+  if (!!id !== !!secret) throw new ConfigError(id ? 'GATEHOUSE_S3_SECRET_ACCESS_KEY' : 'GATEHOUSE_S3_ACCESS_KEY_ID', 'must be set together with ' + (id ? 'GATEHOUSE_S3_ACCESS_KEY_ID' : 'GATEHOUSE_S3_SECRET_ACCESS_KEY') + ' (or leave both unset for the AWS SDK\'s own credential chain)');
+  const sse = src.GATEHOUSE_S3_SSE ?? 'none';
+  if (sse !== 'none' && sse !== 'AES256' && sse !== 'aws:kms') throw new ConfigError('GATEHOUSE_S3_SSE', `must be none, AES256 or aws:kms, got "${sse}"`);
+  const kmsKeyId = src.GATEHOUSE_S3_KMS_KEY_ID;
+  if (kmsKeyId !== undefined && sse !== 'aws:kms') throw new ConfigError('GATEHOUSE_S3_KMS_KEY_ID', 'is only used with GATEHOUSE_S3_SSE=aws:kms');
+  const encryption = src.GATEHOUSE_RECORDING_ENCRYPTION ?? 'none';
+  if (encryption !== 'none' && encryption !== 'gatehouse') throw new ConfigError('GATEHOUSE_RECORDING_ENCRYPTION', `must be none or gatehouse, got "${encryption}"`);
+  let partBytes = integer(src, 'GATEHOUSE_S3_PART_MIB', 8, 5, 5120) << 20;
+  if (src.GATEHOUSE_S3_TEST_PART_BYTES !== undefined) {
+    // Below S3's 5 MiB minimum part: only for tests against a loopback server that does not enforce it.
+    if (!endpoint || !LOOPBACK_HOSTS.has(new URL(endpoint).hostname)) throw new ConfigError('GATEHOUSE_S3_TEST_PART_BYTES', 'is for tests against a loopback S3 server only (GATEHOUSE_S3_ENDPOINT on 127.0.0.1)');
+    partBytes = integer(src, 'GATEHOUSE_S3_TEST_PART_BYTES', partBytes, 4096, 5120 << 20);
+  }
+  return {
+    ...(endpoint ? { endpoint } : {}),
+    region,
+    bucket,
+    prefix,
+    // Path-style by default for a named endpoint (MinIO, Ceph RGW, s3rver), virtual-hosted for AWS.
+    forcePathStyle: pathStyle !== undefined ? pathStyle === '1' : !!endpoint,
+    ...(id && secret ? { accessKeyId: id, secretAccessKey: secret } : {}),
+    ...(sse !== 'none' ? { sse } : {}),
+    ...(kmsKeyId ? { kmsKeyId } : {}),
+    encryption,
+    partBytes,
+    spoolDir: resolve(src.GATEHOUSE_RECORDING_SPOOL_DIR ?? resolve(dataDir, 'recording-spool')),
+  };
+}
+
 export function loadConfig(env: Source = process.env): Config {
   const file = env.GATEHOUSE_CONFIG ? readConfigFile(env.GATEHOUSE_CONFIG) : {};
   const src: Source = { ...file };
@@ -191,6 +281,7 @@ export function loadConfig(env: Source = process.env): Config {
     recordingsDir: '',
     recordingCompression: 'none',
     recordingQueueMiB: integer(src, 'GATEHOUSE_RECORDING_QUEUE_MIB', 8, 1, 1024),
+    recordingStorage: 'local',
     nodeHeartbeatSeconds: integer(src, 'GATEHOUSE_NODE_HEARTBEAT_SECONDS', 5, 1, 3600),
     nodeDeadSeconds: integer(src, 'GATEHOUSE_NODE_DEAD_SECONDS', 30, 2, 86_400),
   };
@@ -198,6 +289,13 @@ export function loadConfig(env: Source = process.env): Config {
   const compression = src.GATEHOUSE_RECORDING_COMPRESSION ?? 'none';
   if (compression !== 'gzip' && compression !== 'none') throw new ConfigError('GATEHOUSE_RECORDING_COMPRESSION', `must be gzip or none, got "${compression}"`);
   cfg.recordingCompression = compression;
+  const storage = src.GATEHOUSE_RECORDING_STORAGE ?? 'local';
+  if (storage !== 'local' && storage !== 's3') throw new ConfigError('GATEHOUSE_RECORDING_STORAGE', `must be local or s3, got "${storage}"`);
+  cfg.recordingStorage = storage;
+  if (storage === 's3') cfg.s3 = s3Config(src, cfg.dataDir);
+  else if (src.GATEHOUSE_RECORDING_ENCRYPTION !== undefined && src.GATEHOUSE_RECORDING_ENCRYPTION !== 'none') {
+    throw new ConfigError('GATEHOUSE_RECORDING_ENCRYPTION', 'is for recordings in object storage (GATEHOUSE_RECORDING_STORAGE=s3); the local disk is protected by its own permissions and disk encryption');
+  }
   if (cfg.nodeDeadSeconds < 2 * cfg.nodeHeartbeatSeconds) {
     throw new ConfigError('GATEHOUSE_NODE_DEAD_SECONDS', `must be at least twice GATEHOUSE_NODE_HEARTBEAT_SECONDS (${cfg.nodeHeartbeatSeconds}), got "${cfg.nodeDeadSeconds}"`);
   }

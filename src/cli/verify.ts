@@ -84,7 +84,7 @@ export async function recordingVerify(target: string | undefined, o: { all?: boo
     if (!o.offline) return callApi(session(), api.audit.verifyRecordings, { body: q });
     return withCore(async (core) => ({
       chain: await core.audit.verify(),
-      items: await verifyRecordings(core.store, core.sessions.recordingsDir, { ...(q.sessions ? { sessionIds: q.sessions } : {}), ...(q.sha256 ? { sha256: q.sha256 } : {}), ...(q.all ? { all: true } : {}) }),
+      items: await verifyRecordings(core.store, core.sessions.storage.kind === 'local' ? core.sessions.recordingsDir : core.sessions.storage, { ...(q.sessions ? { sessionIds: q.sessions } : {}), ...(q.sha256 ? { sha256: q.sha256 } : {}), ...(q.all ? { all: true } : {}) }),
     }));
   };
   let answer: RecordingAnswer;

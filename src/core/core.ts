@@ -22,6 +22,7 @@ import { Tickets } from './launch/tickets.js';
 import { TransientCredentials } from './launch/transient.js';
 import { Sessions } from './sessions/service.js';
 import { LocalRecordingStorage } from './sessions/recording-storage.js';
+import { S3RecordingStorage } from './sessions/recording-storage-s3.js';
 import { RecordingRetention } from './sessions/retention.js';
 import { DEFAULT_WRITER_LIMITS, RecordingWriter } from './sessions/recording-writer.js';
 import { loadNodeId } from './node-id.js';
@@ -168,7 +169,12 @@ export async function createCore(config: Config, store: Store, log: Logger, opts
   // Recordings: written off the event loop by one writer thread, compressed when configured (docs/operations.md).
   const recordingWriter = new RecordingWriter({ ...DEFAULT_WRITER_LIMITS, sessionQueueBytes: config.recordingQueueMiB << 20 });
   const recordingsDir = config.recordingsDir || join(config.dataDir, 'recordings');
-  const recordingStorage = new LocalRecordingStorage(recordingsDir, config.recordingCompression, recordingWriter);
+  // Object storage (recording-storage-s3.ts) when configured: the bucket must answer now (a clear error otherwise).
+  const recordingStorage =
+    config.recordingStorage === 's3' && config.s3
+      ? new S3RecordingStorage(config.s3, config.recordingCompression, { store, dataKeys, node: nodeId, log, writer: recordingWriter })
+      : new LocalRecordingStorage(recordingsDir, config.recordingCompression, recordingWriter);
+  if (recordingStorage instanceof S3RecordingStorage) await recordingStorage.check();
   const sessions = new Sessions(
     store,
     audit,

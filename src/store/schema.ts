@@ -781,6 +781,20 @@ export interface Database {
   auditEvents: AuditEventsTable;
   auditCheckpoints: AuditCheckpointsTable;
   meta: MetaTable;
+  recordingUploads: RecordingUploadsTable;
+}
+
+/** A recording being uploaded to S3-compatible storage (migration 021, recording-storage-s3.ts). */
+export interface RecordingUploadsTable {
+  rel: string;
+  sessionId: string;
+  node: string;
+  uploadId: string;
+  /** JSON: [{ n, etag, bytes }] — the parts sent, in order. */
+  parts: string;
+  dataKeyId: string | null;
+  createdAt: number;
+  updatedAt: number;
 }
 
 export type User = Selectable<UsersTable>;

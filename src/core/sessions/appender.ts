@@ -17,6 +17,7 @@
 import { closeSync, mkdirSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { gzipMember, readContentSync, type GzipMember } from './recording-gzip.js';
+import type { RecordingSpool } from './recording-spool.js';
 import type { RecordingWriter, WriterSink } from './recording-writer.js';
 
 export interface AppenderOptions {
@@ -24,6 +25,10 @@ export interface AppenderOptions {
   gzip?: boolean;
   /** Write through this writer thread (off the event loop). */
   writer?: RecordingWriter;
+  /** Write a series of segment files handed to a spool as they fill (recording-spool.ts; object storage). */
+  spool?: RecordingSpool;
+  /** Segmented: awaited before a segment leaves the spool (a graphical session's keyframe follower catches up). */
+  beforeRelease?: () => Promise<void>;
 }
 
 export class Appender {
@@ -92,6 +97,14 @@ export class Appender {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /** A single file keeps the whole recording readable. */
+  readonly keptFrom = 0;
+
+  /** Bytes of the file known to be written (a segmented recording starts its next file past a size). */
+  get storedBytes(): number {
+    return this.sink ? this.sink.durableFileBytes : this.fileBytes;
   }
 
   append(chunk: Uint8Array): void {

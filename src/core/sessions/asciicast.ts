@@ -3,7 +3,8 @@
 // a writer thread, compressed when asked), so a crash leaves a playable file up to the last
 // flush (at most FLUSH_MS old).
 import { StringDecoder } from 'node:string_decoder';
-import { Appender, type AppenderOptions } from './appender.js';
+import type { AppenderOptions } from './appender.js';
+import { openAppender, type RecordingFile } from './recording-spool.js';
 
 const FLUSH_MS = 100;
 const FLUSH_BYTES = 64 * 1024;
@@ -20,7 +21,7 @@ export interface CastHeader {
 export type CastEventType = 'o' | 'i' | 'r' | 'm';
 
 export class CastWriter {
-  private readonly file: Appender;
+  private readonly file: RecordingFile;
   private readonly started: number;
   private readonly decoders = { o: new StringDecoder('utf8'), i: new StringDecoder('utf8') };
 
@@ -36,12 +37,17 @@ export class CastWriter {
     opts: AppenderOptions = {},
   ) {
     this.started = origin;
-    this.file = new Appender(path, Buffer.from(JSON.stringify(header) + '\n'), FLUSH_MS, FLUSH_BYTES, onError, opts);
+    this.file = openAppender(path, Buffer.from(JSON.stringify(header) + '\n'), FLUSH_MS, FLUSH_BYTES, onError, opts);
   }
 
   /** The recording's bytes (the plain asciicast) so far, from `offset`; see Appender.readFrom. */
   readFrom(offset: number): Buffer {
     return this.file.readFrom(offset);
+  }
+
+  /** The first offset readFrom can give (0 unless a spooled recording let its earlier parts go). */
+  get keptFrom(): number {
+    return this.file.keptFrom;
   }
 
   /** Bytes of the plain asciicast so far. */

@@ -1,13 +1,14 @@
 // Appends records to a ghrec file (see ghrec.ts), buffered like the asciicast writer
 // (appender.ts): a crash leaves a readable file up to the last flush.
-import { Appender, type AppenderOptions } from './appender.js';
+import type { AppenderOptions } from './appender.js';
+import { openAppender, type RecordingFile } from './recording-spool.js';
 import { encodeGhrecHeader, encodeGhrecMarker, encodeGhrecRecord, type GhrecHeader } from './ghrec.js';
 
 const FLUSH_MS = 100;
 const FLUSH_BYTES = 256 * 1024;
 
 export class GhrecWriter {
-  private readonly file: Appender;
+  private readonly file: RecordingFile;
   private readonly started: number;
 
   constructor(
@@ -22,7 +23,7 @@ export class GhrecWriter {
     opts: AppenderOptions = {},
   ) {
     this.started = origin;
-    this.file = new Appender(path, encodeGhrecHeader(header), FLUSH_MS, FLUSH_BYTES, onError, opts);
+    this.file = openAppender(path, encodeGhrecHeader(header), FLUSH_MS, FLUSH_BYTES, onError, opts);
   }
 
   /** The container's bytes so far, from `offset` (at most `max`); see Appender.readFrom. */

@@ -20,7 +20,8 @@ const SCREEN_PROTOCOLS: ReadonlySet<string> = new Set(['rdp']);
 export function recordingBacklog(live: LiveSession): string[] {
   if (!live.cast) return [];
   const size = live.cast.size;
-  const start = Math.max(0, size - BACKLOG_BYTES);
+  // Object storage spools a recording in parts: what already left this node's spool is not read back.
+  const start = Math.max(0, size - BACKLOG_BYTES, live.cast.keptFrom);
   const lines = live.cast.readFrom(start).toString('utf8').split('\n');
   // Drop the header (first line of the file) or a line cut by the 4 MiB window.
   lines.shift();

@@ -19,6 +19,8 @@ export interface LiveHooks {
   verifyHostKey(s: LiveSession, keyType: string, fingerprint: string): Promise<'pinned' | 'match' | 'mismatch'>;
   /** The owner answered a join request at the door (shared control, sharing.ts). */
   answerJoin(s: LiveSession, requestId: string, accept: boolean): Promise<boolean>;
+  /** A spooled graphical recording is about to let a part go from this node (its keyframe follower catches up). */
+  beforeRecordingRelease?(s: LiveSession): Promise<void>;
 }
 
 /** A person who joined the session (shared control): what they are sent. */
@@ -155,7 +157,8 @@ export class LiveSession implements SessionHandle {
     const rel = this.recordingRel(ext);
     try {
       const { path, options } = this.hooks.storage.writeTarget(rel);
-      open(path, options);
+      const release = this.hooks.beforeRecordingRelease;
+      open(path, options.spool && ext === GHREC_FILE_EXTENSION && release ? { ...options, beforeRelease: () => release(this) } : options);
     } catch (e) {
       return this.recordingFailed('open', e as Error);
     }

@@ -9,7 +9,7 @@ import { notFound } from '../errors.js';
 import { parseJson } from '../util.js';
 import { GHREC_FILE_EXTENSION } from './ghrec.js';
 import { sha256File } from './recording-repair.js';
-import { parseRecordingName, plainName } from './recording-storage.js';
+import { parseRecordingName, plainName, type RecordingStorage } from './recording-storage.js';
 
 export type RecordingStatus = 'ok' | 'differs' | 'missing' | 'unsealed' | 'live' | 'deleted';
 
@@ -46,8 +46,10 @@ interface Seal {
   format: string | null;
 }
 
-export async function verifyRecordings(store: Store, recordingsDir: string, q: RecordingQuery): Promise<RecordingCheck[]> {
-  const root = resolve(recordingsDir);
+/** `recordingsDir`: the local recordings directory, or a storage holding them elsewhere (object storage). */
+export async function verifyRecordings(store: Store, recordingsDir: string | RecordingStorage, q: RecordingQuery): Promise<RecordingCheck[]> {
+  const storage = typeof recordingsDir === 'string' ? null : recordingsDir;
+  const root = resolve(typeof recordingsDir === 'string' ? recordingsDir : '.');
   let sealQuery = store.db.selectFrom('auditEvents').select(['seq', 'targetId', 'details']).where('action', '=', 'recording.seal');
   if (q.sessionIds && !q.all) sealQuery = sealQuery.where('targetId', 'in', q.sessionIds.length ? q.sessionIds : ['']);
   const seals = new Map<string, Seal>();
@@ -69,14 +71,14 @@ export async function verifyRecordings(store: Store, recordingsDir: string, q: R
   if (q.sha256) wanted = wanted.filter((s) => s.sha256 === q.sha256);
   const out: RecordingCheck[] = [];
   for (const s of wanted) {
-    const c = await checkSeal(root, s);
+    const c = storage ? await checkStoredSeal(storage, s) : await checkSeal(root, s);
     const del = deleted.get(`${s.sessionId}\n${s.file}`);
     out.push(c.status === 'missing' && del !== undefined ? { ...c, status: 'deleted', message: `deleted by retention at audit event ${del}` } : c);
   }
   if (q.sha256 && !q.all && !q.sessionIds) return out;
 
   // Recordings without a seal: sessions asked for by id, or (with all) any file in the directory.
-  const files = await recordingFiles(root);
+  const files = storage ? (await storage.list()).map((f) => ({ id: f.sessionId, rel: f.rel })) : await recordingFiles(root);
   const sealedFiles = new Set([...seals.values()].map((s) => s.file));
   const unsealed: { id: string; rel: string | null }[] = q.all
     ? files.filter((f) => !sealedFiles.has(f.rel))
@@ -111,6 +113,15 @@ async function checkSeal(root: string, s: Seal): Promise<RecordingCheck> {
   }
   if (!existsSync(path)) return { ...base, status: 'missing', sha256: null, message: `sealed at audit event ${s.seq}, but the file is gone` };
   const sha = await sha256File(path);
+  if (sha === s.sha256) return { ...base, status: 'ok', sha256: sha, message: `matches the seal at audit event ${s.seq}` };
+  return { ...base, status: 'differs', sha256: sha, message: `does not match the seal at audit event ${s.seq} (changed since the session ended)` };
+}
+
+/** Like checkSeal, for a recording in object storage (read through the storage: decrypted, inflated). */
+async function checkStoredSeal(storage: RecordingStorage, s: Seal): Promise<RecordingCheck> {
+  const base = { sessionId: s.sessionId, file: s.file, format: s.format, sealedSha256: s.sha256, sealSeq: s.seq };
+  if (!parseRecordingName(s.file) || !(await storage.exists(s.file))) return { ...base, status: 'missing', sha256: null, message: `sealed at audit event ${s.seq}, but the recording is gone from ${storage.kind} storage` };
+  const sha = await storage.sha256(s.file);
   if (sha === s.sha256) return { ...base, status: 'ok', sha256: sha, message: `matches the seal at audit event ${s.seq}` };
   return { ...base, status: 'differs', sha256: sha, message: `does not match the seal at audit event ${s.seq} (changed since the session ended)` };
 }

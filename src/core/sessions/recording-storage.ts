@@ -34,7 +34,7 @@ export function parseRecordingName(rel: string): { sessionId: string; ext: strin
 }
 
 export interface RecordingStorage {
-  /** 'local' today. */
+  /** 'local' (this file) or 's3' (recording-storage-s3.ts). */
   readonly kind: string;
   /** How new recordings are stored. */
   readonly compression: RecordingCompression;
@@ -57,6 +57,10 @@ export interface RecordingStorage {
   localPath(rel: string): string | null;
   /** Lets go of what the backend holds (the writer thread) once every recording is closed. */
   stop?(): Promise<void>;
+  /** Object storage: crash recovery's work copy of a session's recording (recovery.ts `recover`). */
+  recover?(sessionId: string, startedAt: number): Promise<{ rel: string; path: string; commit: () => Promise<void> } | null>;
+  /** Object storage: completes this node's unfinished uploads of ended sessions (at start). */
+  resumeUploads?(): Promise<number>;
 }
 
 const DAY = 86_400_000;

@@ -36,6 +36,19 @@ export interface RecoveryContext {
   deadOnly?: boolean;
   /** Per ghrec format, which record types carry which direction (for the byte counts). */
   traffic?: Record<string, GhrecTraffic>;
+  /**
+   * Object storage (recording-storage-s3.ts): completes a session's unfinished upload and
+   * gives a local work file to repair and hash; `commit` stores it back. Unset: the recording
+   * is a file in recordingsDir, repaired in place.
+   */
+  recover?: (sessionId: string, startedAt: number) => Promise<{ rel: string; path: string; commit: () => Promise<void> } | null>;
+}
+
+/** Where a session's recording is to be repaired: a file in the recordings directory, or a work copy from object storage. */
+async function locate(ctx: RecoveryContext, sessionId: string, startedAt: number): Promise<{ rel: string; path: string; commit?: () => Promise<void> } | null> {
+  if (ctx.recover) return ctx.recover(sessionId, startedAt);
+  const rel = findRecording(ctx.recordingsDir, sessionId, startedAt);
+  return rel ? { rel, path: join(ctx.recordingsDir, rel) } : null;
 }
 
 const DAY = 86_400_000;
@@ -75,16 +88,23 @@ export async function recoverInterrupted(ctx: RecoveryContext): Promise<number> 
 }
 
 async function recoverSession(ctx: RecoveryContext, r: SessionsTable): Promise<boolean> {
-  const rel = findRecording(ctx.recordingsDir, r.id, r.startedAt);
+  let found: Awaited<ReturnType<typeof locate>> = null;
+  let problem: string | null = null;
+  try {
+    found = await locate(ctx, r.id, r.startedAt);
+  } catch (e) {
+    problem = `the recording could not be fetched from object storage: ${(e as Error).message}`;
+  }
+  const rel = found?.rel ?? null;
   let facts: RecordingFacts | null = null;
   let sha: string | null = null;
-  let problem: string | null = null;
-  if (!rel) problem = 'no recording file was found';
+  if (!found) problem ??= 'no recording file was found';
   else {
-    const path = join(ctx.recordingsDir, rel);
+    const path = found.path;
     try {
       facts = await repairRecording(path, ctx.traffic);
       sha = await sha256File(path);
+      await found.commit?.();
     } catch (e) {
       // Left in place, unsealed and unlinked, for someone to look at.
       facts = null;
@@ -165,14 +185,21 @@ export async function sealLateRecordings(ctx: RecoveryContext): Promise<number> 
     .execute();
   let n = 0;
   for (const r of rows) {
-    const rel = findRecording(ctx.recordingsDir, r.id, r.startedAt);
-    if (!rel) continue;
-    const path = join(ctx.recordingsDir, rel);
+    let found: Awaited<ReturnType<typeof locate>>;
+    try {
+      found = await locate(ctx, r.id, r.startedAt);
+    } catch (e) {
+      ctx.log.error({ sessionId: r.id, err: { message: (e as Error).message } }, 'the recording of a session ended by another node could not be fetched from object storage; left unsealed');
+      continue;
+    }
+    if (!found) continue;
+    const { rel, path } = found;
     let facts: RecordingFacts;
     let sha: string;
     try {
       facts = await repairRecording(path, ctx.traffic);
       sha = await sha256File(path);
+      await found.commit?.();
     } catch (e) {
       ctx.log.error({ sessionId: r.id, recording: rel, err: { message: (e as Error).message } }, 'a recording of a session ended by another node is unreadable; left unsealed');
       continue;

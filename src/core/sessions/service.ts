@@ -17,7 +17,7 @@ import { LiveSession } from './live.js';
 import type { GhrecTraffic } from './recording-repair.js';
 import { LocalRecordingStorage, plainName, type RecordingStorage } from './recording-storage.js';
 import { SessionSharing, type UserLookup } from './sharing.js';
-import { recoverInterrupted, sealLateRecordings } from './recovery.js';
+import { recoverInterrupted, sealLateRecordings, type RecoveryContext } from './recovery.js';
 
 /** What session-end listeners learn: the session, its user, its secret and the account it logged in as (a personal credential's may differ). */
 export interface EndedSession {
@@ -146,6 +146,8 @@ export class Sessions {
       onTextLines: (id, lines) => this.index(id, lines),
       onEnd: (sess, reason) => this.finish(sess, reason),
       onRecordingFailed: (sess, stage, err) => this.recordingFailed(sess, stage, err),
+      // Object storage: the keyframe follower reads a graphical recording before its parts leave the spool.
+      beforeRecordingRelease: (sess) => this.keyframes.warm(sess, this.log),
       verifyHostKey: (sess, keyType, fp) => this.verifyHostKey(sess, keyType, fp),
       answerJoin: (sess, requestId, accept) =>
         this.sharing.answer({ userId: sess.plan.user.id, username: sess.plan.user.username, ip: sess.clientIp }, sess.id, requestId, accept).then(
@@ -298,14 +300,22 @@ export class Sessions {
    */
   async reapStale(traffic?: Record<string, GhrecTraffic>, deadNodes: string[] = []): Promise<number> {
     this.traffic = traffic;
-    const n = await recoverInterrupted({ store: this.store, audit: this.audit, log: this.log, recordingsDir: this.recordingsDir, node: this.node, deadNodes, traffic });
-    await sealLateRecordings({ store: this.store, audit: this.audit, log: this.log, recordingsDir: this.recordingsDir, node: this.node, traffic });
+    const n = await recoverInterrupted({ store: this.store, audit: this.audit, log: this.log, recordingsDir: this.recordingsDir, node: this.node, deadNodes, traffic, ...this.recoverFrom() });
+    await sealLateRecordings({ store: this.store, audit: this.audit, log: this.log, recordingsDir: this.recordingsDir, node: this.node, traffic, ...this.recoverFrom() });
+    // Object storage: uploads of ended sessions that a crash or an unreachable store left unfinished.
+    await this.storage.resumeUploads?.().catch((e) => this.log.error({ err: { message: (e as Error).message } }, 'resuming unfinished recording uploads failed'));
     return n;
   }
 
   /** While running: ends the live sessions of nodes found dead (core/cluster), as interrupted. */
   async reapDeadNodes(deadNodes: string[]): Promise<number> {
-    return recoverInterrupted({ store: this.store, audit: this.audit, log: this.log, recordingsDir: this.recordingsDir, node: this.node, deadNodes, deadOnly: true, traffic: this.traffic });
+    return recoverInterrupted({ store: this.store, audit: this.audit, log: this.log, recordingsDir: this.recordingsDir, node: this.node, deadNodes, deadOnly: true, traffic: this.traffic, ...this.recoverFrom() });
+  }
+
+  /** Object storage recovers recordings through the storage (a work copy); the local disk in place. */
+  private recoverFrom(): { recover?: RecoveryContext['recover'] } {
+    const storage = this.storage;
+    return storage.recover ? { recover: (id, startedAt) => storage.recover!(id, startedAt) } : {};
   }
 
   /**

@@ -56,7 +56,7 @@ export const auditRoutes =
     addRoute(app, audit.verifyRecordings, auditCfg)(async (req) => {
       const { sessions, sha256, all } = req.body ?? {};
       if (!sessions && !sha256 && !all) throw badRequest('give sessions, sha256 or all');
-      const items = await verifyRecordings(core.store, core.sessions.recordingsDir, { ...(sessions ? { sessionIds: sessions } : {}), ...(sha256 ? { sha256 } : {}), ...(all ? { all } : {}) });
+      const items = await verifyRecordings(core.store, core.sessions.storage.kind === 'local' ? core.sessions.recordingsDir : core.sessions.storage, { ...(sessions ? { sessionIds: sessions } : {}), ...(sha256 ? { sha256 } : {}), ...(all ? { all } : {}) });
       return { chain: await core.audit.verify(), items };
     });
 

@@ -1,0 +1,236 @@
+// One recording's multipart upload (recordings in object storage, recording-storage-s3.ts):
+// fed segment by segment by its segmented writer (recording-spool.ts), and completed at the
+// end — or, after a crash or while the store was failing, from its recording_uploads row
+// (migration 021) and what the spool still holds. Knows the storage only through S3Host, so
+// the storage file imports this one and not the other way round.
+import { readdir, readFile, unlink } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, UploadPartCommand, type S3Client, type ServerSideEncryption } from '@aws-sdk/client-s3';
+import type { Logger } from 'pino';
+import type { Store } from '../../store/db.js';
+import type { DataKeys } from '../vault/datakeys.js';
+import { now } from '../util.js';
+import { envelopeHeader, FrameSealer } from './recording-envelope.js';
+import { isGzipPath, memberIndex } from './recording-gzip.js';
+import type { RecordingSpool, SpoolEvents } from './recording-spool.js';
+
+/** What an upload needs of its storage. */
+export interface S3Host {
+  readonly client: S3Client;
+  readonly settings: { bucket: string; encryption: 'none' | 'gatehouse'; partBytes: number; maxWaitingParts?: number };
+  readonly store: Store;
+  readonly dataKeys: DataKeys;
+  readonly node: string;
+  readonly log: Logger;
+  key(rel: string): string;
+  spoolPath(rel: string): string;
+  sseParams(): { ServerSideEncryption?: ServerSideEncryption; SSEKMSKeyId?: string };
+}
+
+export interface PartDone {
+  n: number;
+  etag: string;
+  /** Spool bytes the part held (before sealing). */
+  bytes: number;
+  /** Encrypted: frames sealed up to and including this part (the next frame's index). */
+  frames: number;
+}
+
+/** What an S3 error says, briefly (its name and HTTP status, or the socket error). */
+export function s3ErrorText(e: unknown): string {
+  const err = e as { name?: string; message?: string; code?: string; $metadata?: { httpStatusCode?: number } };
+  const status = err.$metadata?.httpStatusCode;
+  const what = err.code ?? err.name ?? 'Error';
+  return `${what}${status ? ` (HTTP ${status})` : ''}${err.message && err.message !== what ? `: ${err.message}` : ''}`;
+}
+
+/**
+ * Completes an upload from its row: the parts sent, then (when `withSpool`) the segments this
+ * node's spool still holds after them (a torn gzip tail cut to its whole members), then the
+ * final frame when encrypted. Removes the row and the spool files. False when there was no row.
+ */
+export async function completeFromRow(s3: S3Host, rel: string, withSpool: boolean): Promise<boolean> {
+  const row = await s3.store.db.selectFrom('recordingUploads').selectAll().where('rel', '=', rel).executeTakeFirst();
+  if (!row) return false;
+  const parts = JSON.parse(row.parts) as PartDone[];
+  const bucket = s3.settings.bucket;
+  const key = s3.key(rel);
+  const sealer = row.dataKeyId ? new FrameSealer(await s3.dataKeys.get(row.dataKeyId), rel, parts.at(-1)?.frames ?? 0) : null;
+  const base = s3.spoolPath(rel);
+  const segments = withSpool ? await spoolSegments(base) : [];
+  const pending = segments.filter((i) => i >= parts.length);
+  for (const [k, i] of pending.entries()) {
+    let data: Buffer = await readFile(`${base}.${i}`);
+    if (isGzipPath(rel)) data = data.subarray(0, memberIndex(`${base}.${i}`).end);
+    const last = k === pending.length - 1;
+    const body = sealer ? Buffer.concat([parts.length === 0 ? envelopeHeader(row.dataKeyId!) : Buffer.alloc(0), sealer.seal(data, last)]) : data;
+    const n = parts.length + 1;
+    const r = await s3.client.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: row.uploadId, PartNumber: n, Body: body, ContentLength: body.length }));
+    parts.push({ n, etag: r.ETag!, bytes: data.length, frames: sealer?.frames ?? 0 });
+  }
+  if (sealer && pending.length === 0) {
+    // The parts sent end without the final frame: one empty final frame (a last part may be small).
+    const body = Buffer.concat([parts.length === 0 ? envelopeHeader(row.dataKeyId!) : Buffer.alloc(0), sealer.seal(Buffer.alloc(0), true)]);
+    const n = parts.length + 1;
+    const r = await s3.client.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: row.uploadId, PartNumber: n, Body: body, ContentLength: body.length }));
+    parts.push({ n, etag: r.ETag!, bytes: 0, frames: sealer.frames });
+  }
+  if (parts.length === 0) {
+    // Nothing ever reached the store, and no spool here: nothing to complete.
+    await s3.client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: row.uploadId })).catch(() => undefined);
+  } else {
+    await s3.client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: row.uploadId, MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.n, ETag: p.etag })) } }));
+  }
+  await s3.store.db.deleteFrom('recordingUploads').where('rel', '=', rel).execute();
+  for (const i of segments) await unlink(`${base}.${i}`).catch(() => undefined);
+  return true;
+}
+
+/** The segment numbers of a spooled recording found on disk, in order. */
+async function spoolSegments(base: string): Promise<number[]> {
+  const dir = dirname(base);
+  const name = base.slice(dir.length + 1);
+  if (!existsSync(dir)) return [];
+  const out: number[] = [];
+  for (const f of await readdir(dir)) {
+    const m = f.startsWith(name + '.') ? /^(\d+)$/.exec(f.slice(name.length + 1)) : null;
+    if (m) out.push(Number(m[1]));
+  }
+  return out.sort((a, b) => a - b);
+}
+
+/**
+ * One recording's multipart upload, fed by its segmented writer (recording-spool.ts). Parts
+ * go one at a time, in order. Segment i is deleted once segment i+1 is uploaded (the live
+ * backlog reads the one before the newest).
+ */
+export class S3Upload implements RecordingSpool {
+  readonly segmentBytes: number;
+  private events: SpoolEvents | null = null;
+  private ready: Promise<{ uploadId: string; sealer: FrameSealer | null; dataKeyId: string | null }> | null = null;
+  private readonly parts: PartDone[] = [];
+  /** The uploads, one after another. */
+  private chain: Promise<void> = Promise.resolve();
+  /** Sealed segments not uploaded yet. */
+  private waiting = 0;
+  private failed: Error | null = null;
+
+  constructor(
+    private readonly s3: S3Host,
+    private readonly rel: string,
+    private readonly sessionId: string,
+    private readonly base: string,
+  ) {
+    this.segmentBytes = s3.settings.partBytes;
+  }
+
+  segmentPath(index: number): string {
+    return `${this.base}.${index}`;
+  }
+
+  attach(events: SpoolEvents): void {
+    this.events = events;
+    this.ready = this.start();
+    // A store that cannot start the upload fails the recording at once (its session ends).
+    this.ready.catch((e) => this.fail(e));
+  }
+
+  private async start(): Promise<{ uploadId: string; sealer: FrameSealer | null; dataKeyId: string | null }> {
+    const s3 = this.s3;
+    const dk = s3.settings.encryption === 'gatehouse' ? await s3.dataKeys.create() : null;
+    const r = await s3.client.send(
+      new CreateMultipartUploadCommand({
+        Bucket: s3.settings.bucket,
+        Key: s3.key(this.rel),
+        ContentType: 'application/octet-stream',
+        Metadata: { 'gatehouse-session': this.sessionId, ...(dk ? { 'gatehouse-encryption': 'envelope-aes-256-gcm' } : {}) },
+        ...s3.sseParams(),
+      }),
+    );
+    const t = now();
+    await s3.store.db.insertInto('recordingUploads').values({ rel: this.rel, sessionId: this.sessionId, node: s3.node, uploadId: r.UploadId!, parts: '[]', dataKeyId: dk?.id ?? null, createdAt: t, updatedAt: t }).execute();
+    return { uploadId: r.UploadId!, sealer: dk ? new FrameSealer(dk.key, this.rel) : null, dataKeyId: dk?.id ?? null };
+  }
+
+  sealed(index: number): void {
+    if (this.failed) return;
+    const max = this.s3.settings.maxWaitingParts ?? 2;
+    if (++this.waiting > max) {
+      this.fail(Object.assign(new Error(`object storage is not keeping up: ${this.waiting} parts of ${this.segmentBytes} bytes wait for their upload`), { code: 'upload_backlog' }));
+      return;
+    }
+    this.chain = this.chain.then(async () => {
+      if (this.failed) return;
+      try {
+        await this.upload(index, false);
+        // Counted as waiting until the one before it has left the disk: the spool's bound holds throughout.
+        if (index > 0) await this.release(index - 1);
+        this.waiting--;
+      } catch (e) {
+        this.fail(e);
+      }
+    });
+  }
+
+  /** Uploads segment `index` as part index+1 and records it. */
+  private async upload(index: number, last: boolean): Promise<void> {
+    const { uploadId, sealer, dataKeyId } = await this.ready!;
+    const path = this.segmentPath(index);
+    let data: Buffer = await readFile(path);
+    const body = sealer ? Buffer.concat([index === 0 ? envelopeHeader(dataKeyId!) : Buffer.alloc(0), sealer.seal(data, last)]) : data;
+    const n = index + 1;
+    const r = await this.s3.client.send(new UploadPartCommand({ Bucket: this.s3.settings.bucket, Key: this.s3.key(this.rel), UploadId: uploadId, PartNumber: n, Body: body, ContentLength: body.length }));
+    this.parts.push({ n, etag: r.ETag!, bytes: data.length, frames: sealer?.frames ?? 0 });
+    data = Buffer.alloc(0);
+    await this.s3.store.db.updateTable('recordingUploads').set({ parts: JSON.stringify(this.parts), updatedAt: now() }).where('rel', '=', this.rel).execute();
+  }
+
+  private async release(index: number): Promise<void> {
+    await this.events?.releasing(index);
+    await unlink(this.segmentPath(index)).catch(() => undefined);
+  }
+
+  private fail(e: unknown): void {
+    if (this.failed) return;
+    const err = e instanceof Error && (e as NodeJS.ErrnoException).code === 'upload_backlog' ? e : Object.assign(new Error(`uploading the recording to object storage failed: ${s3ErrorText(e)}`), { code: 'upload_failed' });
+    this.failed = err;
+    this.events?.failed(err);
+  }
+
+  /**
+   * The recording is closed: the segments not sent yet go (the last one last), and the upload
+   * is completed. When the store fails, what is not stored stays in the spool and in
+   * recording_uploads, completed at this node's next start (resumeUploads).
+   */
+  async finish(lastIndex: number, failed: boolean): Promise<void> {
+    await this.chain;
+    const log = this.s3.log.child({ sessionId: this.sessionId, recording: this.rel });
+    try {
+      if (this.failed || failed) {
+        // Fail closed already happened; still try to store everything written, as it is.
+        await this.ready!.catch(() => undefined);
+        if (!(await this.s3.store.db.selectFrom('recordingUploads').select('rel').where('rel', '=', this.rel).executeTakeFirst())) {
+          log.error('the recording upload never started; its spooled segments are kept on this node');
+          return;
+        }
+        await completeFromRow(this.s3, this.rel, true);
+        return;
+      }
+      for (let i = this.parts.length; i <= lastIndex; i++) await this.upload(i, i === lastIndex);
+      const { uploadId } = await this.ready!;
+      await this.s3.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.s3.settings.bucket,
+          Key: this.s3.key(this.rel),
+          UploadId: uploadId,
+          MultipartUpload: { Parts: this.parts.map((p) => ({ PartNumber: p.n, ETag: p.etag })) },
+        }),
+      );
+      await this.s3.store.db.deleteFrom('recordingUploads').where('rel', '=', this.rel).execute();
+      for (let i = 0; i <= lastIndex; i++) await unlink(this.segmentPath(i)).catch(() => undefined);
+    } catch (e) {
+      log.error({ err: { message: s3ErrorText(e) } }, 'the recording could not be stored in object storage; its parts and spool are kept and completed at the next start');
+    }
+  }
+}

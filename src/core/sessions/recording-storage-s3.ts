@@ -1,0 +1,369 @@
+// Recordings in S3-compatible object storage (issue 16 point 2): the second RecordingStorage
+// (recording-storage.ts), so every node of a cluster plays, exports, verifies, searches and
+// deletes any recording, wherever its session ran.
+// This file: the storage (reading, listing, deleting, recovery); one recording's upload is
+// recording-s3-upload.ts.
+//
+// Writing: the session's writer keeps appending to this node's disk, but as a series of
+// segment files in a spool directory (recording-spool.ts). Each full segment is sent as one
+// part of a multipart upload while the session runs, sealed first when Gatehouse-side
+// encryption is on (recording-envelope.ts); the part before the newest is kept on disk for
+// the live view's backlog, then deleted. At the end the last segment goes as the last part
+// and the upload is completed. So a node's disk holds at most about
+// (2 + maxWaitingParts) × partSize per recording (see docs/operations.md).
+//
+// The upload's id and the parts sent are kept in recording_uploads (migration 021), so that
+// a recording whose node was killed is completed by whoever ends its session (recovery.ts):
+// from the parts uploaded, plus the spool's tail when it is this node's disk.
+//
+// Failure: a part that cannot be uploaded (after the SDK's retries), or parts piling up
+// faster than they leave, fails the recording like a stalled disk does (its session ends,
+// fail closed, recording.failed says why). What was written stays in the spool and the
+// uploaded parts stay in the bucket: completed at the end if the store answers again, or at
+// the next start of this node (resumeUploads) — never dropped silently.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
+import { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  type ServerSideEncryption,
+} from '@aws-sdk/client-s3';
+import type { Logger } from 'pino';
+import type { Store } from '../../store/db.js';
+import type { DataKeys } from '../vault/datakeys.js';
+import type { AppenderOptions } from './appender.js';
+import { envelopeHeader, FrameSealer, isEnvelope, openEnvelope } from './recording-envelope.js';
+import { completeFromRow, s3ErrorText, S3Upload, type S3Host } from './recording-s3-upload.js';
+import { GZIP_SUFFIX, isGzipPath, sha256Stream } from './recording-gzip.js';
+import { recordingRelPath } from './recording-path.js';
+import { parseRecordingName, RECORDING_EXTENSIONS, type RecordingCompression, type RecordingStorage } from './recording-storage.js';
+import type { RecordingWriter } from './recording-writer.js';
+
+export interface S3StorageSettings {
+  /** http(s) URL of an S3-compatible service; unset: AWS for the region. */
+  endpoint?: string;
+  region: string;
+  bucket: string;
+  /** Prepended to every recording's name (e.g. "gatehouse/"). */
+  prefix: string;
+  forcePathStyle: boolean;
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  /** Server-side encryption asked of the store. */
+  sse?: 'AES256' | 'aws:kms';
+  kmsKeyId?: string;
+  /** 'gatehouse': the bucket holds only ciphertext (a data key per recording). */
+  encryption: 'none' | 'gatehouse';
+  /** Bytes of a segment, so of an uploaded part (S3: at least 5 MiB but the last). */
+  partBytes: number;
+  /** Where segments wait for their upload. */
+  spoolDir: string;
+  /** Full segments waiting for their upload before the recording fails closed (default 2). */
+  maxWaitingParts?: number;
+}
+
+/** Why object storage cannot be used, said plainly (no stack, no secret). */
+export class ObjectStorageUnavailable extends Error {}
+
+const DAY = 86_400_000;
+
+export { s3ErrorText };
+
+export class S3RecordingStorage implements RecordingStorage, S3Host {
+  readonly kind = 's3';
+  readonly client: S3Client;
+  readonly spoolRoot: string;
+
+  constructor(
+    readonly settings: S3StorageSettings,
+    readonly compression: RecordingCompression,
+    private readonly deps: { store: Store; dataKeys: DataKeys; node: string; log: Logger; writer?: RecordingWriter },
+  ) {
+    this.spoolRoot = resolve(settings.spoolDir);
+    this.client = new S3Client({
+      region: settings.region,
+      forcePathStyle: settings.forcePathStyle,
+      ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+      ...(settings.accessKeyId && settings.secretAccessKey ? { credentials: { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey } } : {}),
+      // Checksums only where the API requires them: S3-compatible servers differ in the flexible ones.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      maxAttempts: 3,
+      requestHandler: { connectionTimeout: 5_000, requestTimeout: 60_000 },
+    });
+  }
+
+  /** At start: the bucket answers (a clear error otherwise), the spool exists. */
+  async check(): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.settings.bucket }));
+    } catch (e) {
+      const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      const where = this.settings.endpoint ?? `AWS S3 (${this.settings.region})`;
+      const why = status === 404 ? 'does not exist' : status === 403 ? 'refuses these credentials' : `cannot be reached (${s3ErrorText(e)})`;
+      throw new ObjectStorageUnavailable(`recording storage: bucket "${this.settings.bucket}" at ${where} ${why}`);
+    }
+    mkdirSync(this.spoolRoot, { recursive: true, mode: 0o700 });
+  }
+
+  key(rel: string): string {
+    return this.settings.prefix + rel;
+  }
+
+  nameFor(sessionId: string, startedAt: number, ext: string): string {
+    return recordingRelPath(sessionId, startedAt, ext) + (this.compression === 'gzip' ? GZIP_SUFFIX : '');
+  }
+
+  writeTarget(rel: string): { path: string; options: AppenderOptions } {
+    const named = parseRecordingName(rel);
+    if (!named) throw new Error(`not a recording name: ${rel}`);
+    const base = this.spoolPath(rel);
+    const spool = new S3Upload(this, rel, named.sessionId, base);
+    return { path: base, options: { gzip: isGzipPath(rel), spool, ...(this.deps.writer ? { writer: this.deps.writer } : {}) } };
+  }
+
+  /** Where a recording's segments wait: `<spool>/<rel>.<n>`. */
+  spoolPath(rel: string): string {
+    const p = resolve(this.spoolRoot, rel);
+    if (p === this.spoolRoot || !p.startsWith(this.spoolRoot + sep)) throw new Error(`a recording name outside the spool: ${rel}`);
+    return p;
+  }
+
+  async find(sessionId: string, startedAt: number): Promise<string | null> {
+    for (const day of [startedAt, startedAt + DAY]) {
+      for (const ext of RECORDING_EXTENSIONS) {
+        for (const suffix of ['', GZIP_SUFFIX]) {
+          const rel = recordingRelPath(sessionId, day, ext) + suffix;
+          if (await this.exists(rel)) return rel;
+        }
+      }
+    }
+    return null;
+  }
+
+  async exists(rel: string): Promise<boolean> {
+    if (!parseRecordingName(rel)) return false;
+    try {
+      await this.client.send(new HeadObjectCommand({ Bucket: this.settings.bucket, Key: this.key(rel) }));
+      return true;
+    } catch (e) {
+      if ((e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
+      throw e;
+    }
+  }
+
+  /** The object as stored, decrypted when Gatehouse sealed it (still gzip members when compressed). */
+  async readStored(rel: string): Promise<Readable> {
+    const r = await this.client.send(new GetObjectCommand({ Bucket: this.settings.bucket, Key: this.key(rel) }));
+    const body = r.Body as Readable;
+    const { head, stream } = await peek(body, 6);
+    return isEnvelope(head) ? openEnvelope(stream, rel, (id) => this.deps.dataKeys.get(id)) : stream;
+  }
+
+  async read(rel: string): Promise<Readable> {
+    const stored = await this.readStored(rel);
+    if (!isGzipPath(rel)) return stored;
+    const gunzip = createGunzip();
+    stored.on('error', (e) => gunzip.destroy(e));
+    return stored.pipe(gunzip);
+  }
+
+  async sha256(rel: string): Promise<string> {
+    return sha256Stream(await this.read(rel));
+  }
+
+  async remove(rel: string): Promise<boolean> {
+    if (!(await this.exists(rel))) return false;
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: this.key(rel) }));
+    return true;
+  }
+
+  async list(): Promise<{ rel: string; sessionId: string }[]> {
+    const out: { rel: string; sessionId: string }[] = [];
+    let token: string | undefined;
+    do {
+      const r = await this.client.send(new ListObjectsV2Command({ Bucket: this.settings.bucket, Prefix: this.settings.prefix, ...(token ? { ContinuationToken: token } : {}) }));
+      for (const o of r.Contents ?? []) {
+        const rel = o.Key!.slice(this.settings.prefix.length);
+        const named = parseRecordingName(rel);
+        if (named) out.push({ rel, sessionId: named.sessionId });
+      }
+      token = r.IsTruncated ? r.NextContinuationToken : undefined;
+    } while (token);
+    return out;
+  }
+
+  /** No recording lives on a node's disk (only spooled segments of live ones). */
+  localPath(): string | null {
+    return null;
+  }
+
+  async stop(): Promise<void> {
+    await this.deps.writer?.stop();
+    this.client.destroy();
+  }
+
+  /** The headers every new object gets: server-side encryption when asked for. */
+  sseParams(): { ServerSideEncryption?: ServerSideEncryption; SSEKMSKeyId?: string } {
+    const s = this.settings;
+    if (!s.sse) return {};
+    return { ServerSideEncryption: s.sse as ServerSideEncryption, ...(s.sse === 'aws:kms' && s.kmsKeyId ? { SSEKMSKeyId: s.kmsKeyId } : {}) };
+  }
+
+  get store(): Store {
+    return this.deps.store;
+  }
+
+  get dataKeys(): DataKeys {
+    return this.deps.dataKeys;
+  }
+
+  get node(): string {
+    return this.deps.node;
+  }
+
+  get log(): Logger {
+    return this.deps.log;
+  }
+
+  /**
+   * At start: this node's uploads that a crash or an unreachable store left unfinished, and
+   * whose session was already ended (by this node before it stopped, or by another node), are
+   * completed from their parts and this node's spool. Sessions still 'live' are left to
+   * crash recovery (recover()), which repairs their recording too.
+   */
+  async resumeUploads(): Promise<number> {
+    const rows = await this.store.db
+      .selectFrom('recordingUploads')
+      .innerJoin('sessions', 'sessions.id', 'recordingUploads.sessionId')
+      .select(['recordingUploads.rel', 'recordingUploads.sessionId'])
+      .where('recordingUploads.node', '=', this.node)
+      .where('sessions.status', '=', 'ended')
+      .execute();
+    let n = 0;
+    for (const r of rows) {
+      try {
+        if (!(await completeFromRow(this, r.rel, true))) continue;
+        n++;
+        this.log.warn({ sessionId: r.sessionId, recording: r.rel }, 'an unfinished recording upload was completed');
+      } catch (e) {
+        this.log.error({ sessionId: r.sessionId, recording: r.rel, err: { message: s3ErrorText(e) } }, 'an unfinished recording upload could not be completed; kept for the next start');
+      }
+    }
+    await this.dropOrphanSegments();
+    return n;
+  }
+
+  /**
+   * Spooled segments whose upload is no longer anyone's (another node completed it from the
+   * parts while this one was dead): what they held past those parts is lost; said in the log.
+   */
+  private async dropOrphanSegments(): Promise<void> {
+    if (!existsSync(this.spoolRoot)) return;
+    const open = new Set((await this.store.db.selectFrom('recordingUploads').select('rel').execute()).map((r) => r.rel));
+    for (const e of await readdir(this.spoolRoot, { recursive: true, withFileTypes: true })) {
+      if (!e.isFile()) continue;
+      const dir = e.parentPath ?? (e as unknown as { path: string }).path;
+      const path = join(dir, e.name);
+      const m = /^(.*)\.(\d+)$/.exec(path.slice(this.spoolRoot.length + 1));
+      if (!m || !parseRecordingName(m[1]!) || open.has(m[1]!)) continue;
+      const { size } = await stat(path);
+      await unlink(path).catch(() => undefined);
+      this.log.warn({ recording: m[1], segment: Number(m[2]), bytes: size }, 'a spooled segment of a recording completed by another node was dropped (it had not been uploaded)');
+    }
+  }
+
+  /**
+   * Crash recovery of one session (recovery.ts): its unfinished upload completed (with this
+   * node's spool tail when it is here), then the object fetched into a local work file that
+   * recovery repairs and hashes; `commit` stores the repaired file back when repair changed
+   * it, and removes the work file. Null when there is no recording of the session.
+   */
+  async recover(sessionId: string, startedAt: number): Promise<{ rel: string; path: string; commit: () => Promise<void> } | null> {
+    const row = await this.store.db.selectFrom('recordingUploads').select(['rel', 'node']).where('sessionId', '=', sessionId).executeTakeFirst();
+    if (row) await completeFromRow(this, row.rel, row.node === this.node);
+    const rel = row?.rel ?? (await this.find(sessionId, startedAt));
+    if (!rel) return null;
+    const path = join(this.spoolRoot, '.recover', `${sessionId}-${Date.now()}-${rel.split('/').pop()}`);
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    const stored = await this.readStored(rel);
+    const h = createHash('sha256');
+    const chunks: Buffer[] = [];
+    for await (const c of stored) {
+      h.update(c as Buffer);
+      chunks.push(c as Buffer);
+    }
+    const before = h.digest('hex');
+    await writeFile(path, Buffer.concat(chunks), { mode: 0o600 });
+    return {
+      rel,
+      path,
+      commit: async () => {
+        const data = await readFile(path);
+        if (createHash('sha256').update(data).digest('hex') !== before) await this.putWhole(rel, data);
+        await rm(path, { force: true });
+      },
+    };
+  }
+
+  /** Stores a whole recording in one request (a repaired one), sealed like an uploaded one. */
+  private async putWhole(rel: string, data: Buffer): Promise<void> {
+    let body = data;
+    if (this.settings.encryption === 'gatehouse') {
+      const dk = await this.dataKeys.create();
+      body = Buffer.concat([envelopeHeader(dk.id), new FrameSealer(dk.key, rel).seal(data, true)]);
+    }
+    await this.client.send(new PutObjectCommand({ Bucket: this.settings.bucket, Key: this.key(rel), Body: body, ContentLength: body.length, ...this.sseParams() }));
+  }
+}
+
+/** Reads at least `n` bytes of a stream (or all of it) and gives them back with the whole stream. */
+async function peek(body: Readable, n: number): Promise<{ head: Buffer; stream: Readable }> {
+  const it = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const first: Buffer[] = [];
+  let got = 0;
+  let done = false;
+  while (got < n) {
+    const r = await it.next();
+    if (r.done) {
+      done = true;
+      break;
+    }
+    first.push(r.value);
+    got += r.value.length;
+  }
+  const head = Buffer.concat(first);
+  async function* all(): AsyncGenerator<Buffer> {
+    if (head.length) yield head;
+    if (done) return;
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return;
+      yield r.value;
+    }
+  }
+  const stream = Readable.from(all(), { objectMode: false });
+  stream.on('close', () => body.destroy());
+  return { head, stream };
+}
+
+/** Bytes this node's spool holds (tests sample it; metrics may). */
+export async function spoolBytes(root: string): Promise<number> {
+  if (!existsSync(root)) return 0;
+  let n = 0;
+  for (const e of await readdir(root, { recursive: true, withFileTypes: true })) {
+    if (!e.isFile()) continue;
+    const dir = e.parentPath ?? (e as unknown as { path: string }).path;
+    n += (await stat(join(dir, e.name)).catch(() => ({ size: 0 }))).size;
+  }
+  return n;
+}

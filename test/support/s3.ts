@@ -1,0 +1,99 @@
+// An S3-compatible server on loopback for the tests of recordings in object storage:
+// s3rver (an npm dev dependency) keeping its bucket in a temporary directory, behind a
+// small HTTP relay that the test controls. The relay notes every request's method, path and
+// headers (to see that the server-side encryption header reached the server, and how many
+// parts were uploaded), and can be taken down and up again (the store failing mid-session)
+// without touching the server's data.
+import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import S3rver from 's3rver';
+
+export interface SeenRequest {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+}
+
+export class S3Server {
+  private s3rver: S3rver | null = null;
+  private relay: Server | null = null;
+  private backendPort = 0;
+  private down = false;
+  private readonly sockets = new Set<Socket>();
+  readonly seen: SeenRequest[] = [];
+  port = 0;
+  /** What s3rver's default credentials are (it checks signatures with them). */
+  readonly accessKeyId = 'S3RVER';
+  readonly secretAccessKey = 'S3RVER';
+
+  constructor(
+    readonly directory: string,
+    readonly bucket = 'recordings',
+  ) {}
+
+  get endpoint(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    this.s3rver = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: this.directory, configureBuckets: [{ name: this.bucket }] });
+    this.backendPort = (await this.s3rver.run()).port;
+    this.relay = createServer((req, res) => {
+      this.seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
+      if (this.down) {
+        req.socket.destroy();
+        return;
+      }
+      const up = request({ host: '127.0.0.1', port: this.backendPort, method: req.method, path: req.url, headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      up.on('error', () => res.destroy());
+      req.pipe(up);
+    });
+    this.relay.on('connection', (s: Socket) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+    await new Promise<void>((res) => this.relay!.listen(0, '127.0.0.1', () => res()));
+    const a = this.relay.address();
+    this.port = typeof a === 'object' && a ? a.port : 0;
+  }
+
+  /** The store stops answering: open connections are cut, new requests too. */
+  takeDown(): void {
+    this.down = true;
+    for (const s of this.sockets) s.destroy();
+  }
+
+  bringUp(): void {
+    this.down = false;
+  }
+
+  /** The requests seen for one object key (path-style: /bucket/key…). */
+  requestsFor(key: string): SeenRequest[] {
+    return this.seen.filter((r) => decodeURIComponent(r.url.split('?')[0]!) === `/${this.bucket}/${key}`);
+  }
+
+  /** The stored bytes of every object whose key contains `part` (read from s3rver's directory, as the bucket holds them). */
+  storedObjects(): { file: string; data: Buffer }[] {
+    const out: { file: string; data: Buffer }[] = [];
+    const walk = (d: string) => {
+      for (const e of readdirSync(d)) {
+        const p = join(d, e);
+        if (statSync(p).isDirectory()) walk(p);
+        else if (p.endsWith('._S3rver_object')) out.push({ file: p, data: readFileSync(p) });
+      }
+    };
+    walk(join(this.directory, this.bucket));
+    return out;
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((res) => (this.relay ? this.relay.close(() => res()) : res()));
+    await this.s3rver?.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,140 @@
+// Recordings for object storage, without the store: the segmented writer (recording-spool.ts)
+// cuts a recording into segment files of about a part each, in order, whose concatenation is
+// the recording (plain and gzip, through the writer thread); readers of the live recording
+// read across segments and are refused what left the spool. The envelope
+// (recording-envelope.ts) gives back exactly what was sealed and refuses a tampered,
+// reordered, renamed or truncated object.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { gunzipSync } from 'node:zlib';
+import { CastWriter } from '../../src/core/sessions/asciicast.js';
+import { envelopeHeader, FrameSealer, openEnvelope } from '../../src/core/sessions/recording-envelope.js';
+import type { RecordingSpool, SpoolEvents } from '../../src/core/sessions/recording-spool.js';
+import { RecordingWriter } from '../../src/core/sessions/recording-writer.js';
+
+const HEADER = { version: 2 as const, width: 80, height: 24, timestamp: 0 };
+
+/** A spool that keeps what it is told; releases on demand. */
+class TestSpool implements RecordingSpool {
+  events: SpoolEvents | null = null;
+  readonly sealedList: number[] = [];
+  finished: { last: number; failed: boolean } | null = null;
+  constructor(
+    readonly base: string,
+    readonly segmentBytes: number,
+  ) {}
+  segmentPath(i: number): string {
+    return `${this.base}.${i}`;
+  }
+  attach(e: SpoolEvents): void {
+    this.events = e;
+  }
+  sealed(i: number): void {
+    this.sealedList.push(i);
+  }
+  async finish(last: number, failed: boolean): Promise<void> {
+    this.finished = { last, failed };
+  }
+}
+
+const collect = async (r: Readable): Promise<Buffer> => {
+  const out: Buffer[] = [];
+  for await (const c of r) out.push(c as Buffer);
+  return Buffer.concat(out);
+};
+
+describe('segmented recordings (object storage spool)', () => {
+  for (const gzip of [false, true]) {
+    it(`cuts a recording into segments whose concatenation is the recording (${gzip ? 'gzip' : 'plain'})`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'gh-spool-'));
+      const writer = new RecordingWriter();
+      try {
+        const spool = new TestSpool(join(dir, 's.cast' + (gzip ? '.gz' : '')), gzip ? 16 * 1024 : 32 * 1024);
+        const w = new CastWriter(join(dir, 'unused'), HEADER, undefined, performance.now(), undefined, { writer, gzip, spool });
+        for (let i = 0; i < 400; i++) {
+          w.data('o', Buffer.from(randomBytes(300).toString('base64') + '\n'));
+          if (i % 50 === 0) await w.written();
+        }
+        await w.written();
+        const whole = w.readFrom(0);
+        await w.close();
+        assert.ok(spool.finished && !spool.finished.failed);
+        const n = spool.finished.last + 1;
+        assert.ok(n > 3, `several segments: ${n}`);
+        assert.deepEqual(spool.sealedList, [...Array(n - 1).keys()], 'every full segment sealed, in order');
+        const files = [...Array(n).keys()].map((i) => readFileSync(spool.segmentPath(i)));
+        const joined = Buffer.concat(files);
+        assert.ok((gzip ? gunzipSync(joined) : joined).equals(whole), 'the segments are the recording');
+        assert.match(whole.toString().split('\n')[0]!, /"version":2/);
+        assert.equal(new Set(whole.toString().trim().split('\n').slice(1).map((l) => l.startsWith('['))).size, 1, 'whole events only');
+      } finally {
+        await writer.stop();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+
+  it('reads across segments and refuses what left the spool', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gh-spool-'));
+    try {
+      const spool = new TestSpool(join(dir, 's.cast'), 8 * 1024);
+      // A graphical session's keyframe follower is fed here, while the segment is still readable.
+      const before: Buffer[] = [];
+      const w: CastWriter = new CastWriter(join(dir, 'unused'), HEADER, undefined, performance.now(), undefined, { spool, beforeRelease: async () => void before.push(w.readFrom(0)) });
+      for (let i = 0; i < 100; i++) {
+        w.data('o', Buffer.from('x'.repeat(500) + '\n'));
+        w.flush();
+      }
+      const all = w.readFrom(0);
+      assert.equal(all.length, w.size);
+      // A full segment is sealed once its file is closed (a promise later).
+      await new Promise((r) => setImmediate(r));
+      assert.ok(spool.sealedList.length >= 2, `sealed: ${spool.sealedList}`);
+      await spool.events!.releasing(0);
+      assert.equal(before.length, 1, 'asked before the segment went');
+      assert.ok(before[0]!.equals(all.subarray(0, before[0]!.length)) && before[0]!.length >= all.length, 'and it could still read from the start');
+      unlinkSync(spool.segmentPath(0));
+      assert.ok(w.keptFrom > 0);
+      assert.throws(() => w.readFrom(0), /left this node's spool/);
+      assert.ok(w.readFrom(w.keptFrom).equals(all.subarray(w.keptFrom)), 'from keptFrom on, the same bytes');
+      spool.events!.failed(Object.assign(new Error('store down'), { code: 'upload_failed' }));
+      await w.close();
+      assert.equal(spool.finished?.failed, true);
+      assert.ok(existsSync(spool.segmentPath(1)));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('recording envelope (Gatehouse-side encryption)', () => {
+  const key = randomBytes(32);
+  const plain = randomBytes(3 * 1024 * 1024 + 17);
+  const sealed = (name = 'a/b.cast', final = true) => {
+    const s = new FrameSealer(key, name);
+    // Sealed in two parts, as two uploads would.
+    return Buffer.concat([envelopeHeader('dk1'), s.seal(plain.subarray(0, 1_500_000), false), s.seal(plain.subarray(1_500_000), final)]);
+  };
+  const open = (data: Buffer, name = 'a/b.cast') => collect(openEnvelope(Readable.from([data.subarray(0, 7), data.subarray(7, 100_000), data.subarray(100_000)]), name, async (id) => (assert.equal(id, 'dk1'), key)));
+
+  it('gives back exactly what was sealed', async () => {
+    const data = sealed();
+    assert.ok(!data.includes(plain.subarray(1000, 1032)), 'no plaintext in it');
+    assert.ok((await open(data)).equals(plain));
+  });
+
+  it('refuses a flipped bit, another name, a missing final frame and a cut', async () => {
+    const data = sealed();
+    const flipped = Buffer.from(data);
+    flipped[flipped.length - 40]! ^= 1;
+    await assert.rejects(open(flipped));
+    await assert.rejects(open(data, 'a/other.cast'));
+    await assert.rejects(open(sealed('a/b.cast', false)), /truncated/);
+    await assert.rejects(open(data.subarray(0, data.length - 10)), /truncated/);
+  });
+});
