@@ -57,18 +57,24 @@ export interface Config {
 
 /** Recordings in S3-compatible object storage (src/core/sessions/recording-storage-s3.ts). */
 export interface RecordingS3Config {
+  /** http(s) URL of an S3-compatible service; unset: AWS for the region. */
   endpoint?: string;
   region: string;
   bucket: string;
+  /** Prepended to every recording's name (e.g. "gatehouse/"). */
   prefix: string;
   forcePathStyle: boolean;
   accessKeyId?: string;
   /** Never logged nor answered. */
   secretAccessKey?: string;
+  /** Server-side encryption asked of the store. */
   sse?: 'AES256' | 'aws:kms';
   kmsKeyId?: string;
+  /** 'gatehouse': the bucket holds only ciphertext (a data key per recording). */
   encryption: 'none' | 'gatehouse';
+  /** Bytes of a segment, so of an uploaded part (S3: at least 5 MiB but the last). */
   partBytes: number;
+  /** Where segments wait for their upload. */
   spoolDir: string;
 }
 

@@ -21,6 +21,7 @@
 // fail closed, recording.failed says why). What was written stays in the spool and the
 // uploaded parts stay in the bucket: completed at the end if the store answers again, or at
 // the next start of this node (resumeUploads) — never dropped silently.
+import type { RecordingS3Config } from '../../config.js';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
@@ -48,25 +49,8 @@ import { recordingRelPath } from './recording-path.js';
 import { parseRecordingName, RECORDING_EXTENSIONS, type RecordingCompression, type RecordingStorage } from './recording-storage.js';
 import type { RecordingWriter } from './recording-writer.js';
 
-export interface S3StorageSettings {
-  /** http(s) URL of an S3-compatible service; unset: AWS for the region. */
-  endpoint?: string;
-  region: string;
-  bucket: string;
-  /** Prepended to every recording's name (e.g. "gatehouse/"). */
-  prefix: string;
-  forcePathStyle: boolean;
-  accessKeyId?: string;
-  secretAccessKey?: string;
-  /** Server-side encryption asked of the store. */
-  sse?: 'AES256' | 'aws:kms';
-  kmsKeyId?: string;
-  /** 'gatehouse': the bucket holds only ciphertext (a data key per recording). */
-  encryption: 'none' | 'gatehouse';
-  /** Bytes of a segment, so of an uploaded part (S3: at least 5 MiB but the last). */
-  partBytes: number;
-  /** Where segments wait for their upload. */
-  spoolDir: string;
+/** The settings (config.ts's RecordingS3Config: endpoint, bucket, prefix, keys, SSE, encryption, part size, spool). */
+export interface S3StorageSettings extends RecordingS3Config {
   /** Full segments waiting for their upload before the recording fails closed (default 2). */
   maxWaitingParts?: number;
 }
