@@ -14,8 +14,8 @@ import { UI_DIR } from '../../src/web/ui.js';
 import { canvasInfo } from '../support/rdp-canvas.js';
 import { launchBrowser, screenshot, stepRunner, until, type Ctx } from '../support/browser.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
-import { rdpAdmin, xevWindow } from '../support/rdp-browser-session.js';
-import { auditOf as auditRows, ownerBrowserSession, recordingLines, sharedDesktop, signedInContexts, xevPrints } from '../support/rdp-sharing.js';
+import { rdpAdmin, xevPrints, xevWindow } from '../support/rdp-browser-session.js';
+import { auditOf as auditRows, ownerBrowserSession, recordingLines, sharedDesktop, signedInContexts } from '../support/rdp-sharing.js';
 import { SHADOW_DESKTOP_RGB, startShadowServer, type ShadowServer } from '../support/xrdp.js';
 
 const USERS = { olive: ['User'], audrey: ['Auditor'], bert: ['User'] } as const;

@@ -14,8 +14,8 @@ import { CANVAS_INFO } from '../support/rdp-canvas.js';
 import { until } from '../support/browser.js';
 import { exact, Firefox, type FirefoxPage } from '../support/firefox.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
-import { rdpAdmin, xevWindow } from '../support/rdp-browser-session.js';
-import { liveSession, ownerNativeSession, recordingLines, sharedDesktop, xevPrints } from '../support/rdp-sharing.js';
+import { rdpAdmin, xevPrints, xevWindow } from '../support/rdp-browser-session.js';
+import { liveSession, ownerNativeSession, recordingLines, sharedDesktop } from '../support/rdp-sharing.js';
 import { SHADOW_DESKTOP_RGB, startShadowServer, startXvfb, type ShadowServer, type XDisplay, type XfreerdpRun } from '../support/xrdp.js';
 
 const pw = (u: string) => `${u}-Rdp-Firefox-pass-1`;

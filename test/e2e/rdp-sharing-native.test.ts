@@ -16,8 +16,8 @@ import { UI_DIR } from '../../src/web/ui.js';
 import { canvasInfo, xevTyped } from '../support/rdp-canvas.js';
 import { launchBrowser, screenshot, stepRunner, until, type Ctx } from '../support/browser.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
-import { rdpAdmin, xevWindow } from '../support/rdp-browser-session.js';
-import { auditOf as auditRows, clickJoinCanvas, liveSession, ownerNativeSession, recordingLines, sharedDesktop, signedInContexts, xevPrints } from '../support/rdp-sharing.js';
+import { rdpAdmin, xevPrints, xevWindow } from '../support/rdp-browser-session.js';
+import { auditOf as auditRows, clickJoinCanvas, liveSession, ownerNativeSession, recordingLines, sharedDesktop, signedInContexts } from '../support/rdp-sharing.js';
 import { SHADOW_DESKTOP_RGB, startShadowServer, startXvfb, type ShadowServer, type XDisplay, type XfreerdpRun } from '../support/xrdp.js';
 
 const USERS = { olive: ['User'], audrey: ['Auditor'] } as const;

@@ -3,7 +3,7 @@
 // secret, a launch, the secret's sessions, a recording's text and events, a launcher that allows
 // or denies the clipboard), and the target's side of a test (the xrdp session's X environment,
 // an xev window on it, the target's X clipboard, clicking until xev sees the pointer, waiting for
-// typed text on the target and in the keystroke log). Kept here so each test file says only
+// typed text on the target (xevPrints) and in the keystroke log). Kept here so each test file says only
 // what it proves, not how it reaches the gateway or the target's X display.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -87,11 +87,15 @@ export async function clickUntilXevSees(out: () => string, click: () => Promise<
   );
 }
 
-/** Waits for xev on the target to print `expected`, presses Enter (`enter`), then waits for the keystroke log's line `expected`. */
-export async function typedOnTarget(out: () => string, expected: string, enter: () => Promise<void>, textOf: () => Promise<RecordingItem[]>): Promise<void> {
-  await until(async () => xevTyped(out()).includes(expected), `xev on the target to print ${JSON.stringify(expected)}`, 60_000).catch((e) => {
+/** Waits for xev on the target to print `text`; says what xev saw when it does not. */
+export const xevPrints = (out: () => string, text: string, what: string) =>
+  until(async () => xevTyped(out()).includes(text), what, 60_000).catch((e) => {
     throw new Error(`${(e as Error).message}\nxev saw: ${JSON.stringify(xevTyped(out()))}`);
   });
+
+/** Waits for xev on the target to print `expected`, presses Enter (`enter`), then waits for the keystroke log's line `expected`. */
+export async function typedOnTarget(out: () => string, expected: string, enter: () => Promise<void>, textOf: () => Promise<RecordingItem[]>): Promise<void> {
+  await xevPrints(out, expected, `xev on the target to print ${JSON.stringify(expected)}`);
   await enter();
   await until(async () => (await textOf()).some((i) => i.kind === 'command' && i.text === expected), `the keystroke log's line ${JSON.stringify(expected)}`, 20_000).catch(async (e) => {
     throw new Error(`${(e as Error).message}\nlog: ${JSON.stringify(await textOf())}`);

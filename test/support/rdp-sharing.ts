@@ -3,7 +3,7 @@
 // FreeRDP's shadow server, the users, the owner's view permission, the rdp launcher's join
 // options), portal contexts signed in per user, the owner's session (in Chromium's browser RDP
 // page or natively in xfreerdp), the joiner's click on the join page's canvas, waiting for what
-// the joiner typed on the target (xev), and the audit and recording reads the tests assert on.
+// the joiner typed on the target (xevPrints, in rdp-browser-session.ts), and the audit and recording reads the tests assert on.
 // Kept here so each test file says only what its sharing flow proves.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { newContext, signInPortal, until, type Ctx } from './browser.js';
 import type { Gateway } from './gateway.js';
-import { canvasInfo, xevTyped } from './rdp-canvas.js';
+import { canvasInfo } from './rdp-canvas.js';
 import type { RdpAdmin } from './rdp-browser-session.js';
 import { runXfreerdp, SHADOW_DESKTOP_RGB, type XDisplay, type XfreerdpRun } from './xrdp.js';
 
@@ -101,9 +101,3 @@ export async function clickJoinCanvas(page: Page, selector: string, x: number, y
   await page.mouse.down();
   await page.mouse.up();
 }
-
-/** Waits for xev on the target to print `text` (what a joiner typed); says what xev saw when it does not. */
-export const xevPrints = (out: () => string, text: string, what: string) =>
-  until(async () => xevTyped(out()).includes(text), what, 60_000).catch((e) => {
-    throw new Error(`${(e as Error).message}\nxev saw: ${JSON.stringify(xevTyped(out()))}`);
-  });
