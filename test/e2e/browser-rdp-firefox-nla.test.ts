@@ -70,8 +70,6 @@ describe('browser RDP in Firefox as the session owner: NLA target (FreeRDP shado
   });
 
   const sessionsOf = () => api.sessionsOf(secretId);
-  const events = api.events;
-  const clipboardLauncher = api.clipboardLauncher;
 
   /** Launches, opens the session page in Firefox, and waits for the shadowed desktop on the canvas. */
   const open = (body: Record<string, unknown>, query = '') => openInFirefox(page, { gw, api, secretId, rgb: SHADOW_DESKTOP_RGB, what: 'the shadowed desktop on the canvas', body, query, ticketLeaves: true });
@@ -96,7 +94,7 @@ describe('browser RDP in Firefox as the session owner: NLA target (FreeRDP shado
         await typedOnTarget(x.out, expected, () => page.press('Enter'), () => api.textOf(sessionId));
         await page.screenshot(`firefox-rdp-nla-layout-${layout}`);
         await disconnectAndScan();
-        const notes = await events(sessionId);
+        const notes = await api.events(sessionId);
         assert.ok(notes.some((t) => t.startsWith('rdp_target_nla')), 'the gateway logged on to the target with NLA');
         if (layout === 'de') assert.ok(notes.some((t) => t.startsWith('rdp_keyboard_layout') && t.includes('German')), notes.join('\n'));
       } finally {
@@ -110,22 +108,22 @@ describe('browser RDP in Firefox as the session owner: NLA target (FreeRDP shado
 
   it('clipboard: an allowing launcher lets the web client\'s cliprdr channel through; a denying one has the relay drop it', () =>
     step('firefox-rdp-nla-clipboard', async () => {
-      const allowed = await clipboardLauncher('ff-nla-clip-on', true);
-      const denied = await clipboardLauncher('ff-nla-clip-off', false);
+      const allowed = await api.clipboardLauncher('ff-nla-clip-on', true);
+      const denied = await api.clipboardLauncher('ff-nla-clip-off', false);
       const on = await open({ launcher: allowed });
-      await until(async () => (await events(on.sessionId)).some((t) => t.startsWith('rdp_channels ') && t.includes('"cliprdr"')), 'the web client in Firefox to ask for cliprdr', 20_000).catch(async (e) => {
-        throw new Error(`${(e as Error).message}\n${(await events(on.sessionId)).join('\n')}`);
+      await until(async () => (await api.events(on.sessionId)).some((t) => t.startsWith('rdp_channels ') && t.includes('"cliprdr"')), 'the web client in Firefox to ask for cliprdr', 20_000).catch(async (e) => {
+        throw new Error(`${(e as Error).message}\n${(await api.events(on.sessionId)).join('\n')}`);
       });
       await disconnectAndScan();
-      assert.ok(!(await events(on.sessionId)).some((t) => t.startsWith('rdp_channel_denied ') && t.includes('cliprdr')), 'the allowing launcher kept cliprdr');
+      assert.ok(!(await api.events(on.sessionId)).some((t) => t.startsWith('rdp_channel_denied ') && t.includes('cliprdr')), 'the allowing launcher kept cliprdr');
 
       // The shadow server has no clipboard, so nothing crosses cliprdr to be dropped (xrdp's test
       // shows the drops); the relay says at the start that it drops the channel the client asked for.
       const off = await open({ launcher: denied });
-      await until(async () => (await events(off.sessionId)).some((t) => t.startsWith('rdp_channel_policy ') && t.includes('"dropped":["cliprdr"]')), 'the relay to drop cliprdr', 20_000).catch(async (e) => {
-        throw new Error(`${(e as Error).message}\n${(await events(off.sessionId)).join('\n')}`);
+      await until(async () => (await api.events(off.sessionId)).some((t) => t.startsWith('rdp_channel_policy ') && t.includes('"dropped":["cliprdr"]')), 'the relay to drop cliprdr', 20_000).catch(async (e) => {
+        throw new Error(`${(e as Error).message}\n${(await api.events(off.sessionId)).join('\n')}`);
       });
-      assert.ok((await events(off.sessionId)).some((t) => t.startsWith('rdp_channels ') && t.includes('"cliprdr"')), 'the web client asked for cliprdr');
+      assert.ok((await api.events(off.sessionId)).some((t) => t.startsWith('rdp_channels ') && t.includes('"cliprdr"')), 'the web client asked for cliprdr');
       await disconnectAndScan();
     }));
 
@@ -134,7 +132,7 @@ describe('browser RDP in Firefox as the session owner: NLA target (FreeRDP shado
       // The launch names a layout so the relay notes the client's size (rdp_display_settings); the shadow server keeps its own 800x600.
       const { info, sessionId } = await open({ keyboardLayout: 'us' }, '&GUAC_WIDTH=1024&GUAC_HEIGHT=640&GUAC_DPI=96');
       assert.deepEqual([info.width, info.height], [800, 600], 'the shadowed display');
-      const notes = await events(sessionId);
+      const notes = await api.events(sessionId);
       assert.ok(notes.some((t) => t.startsWith('rdp_display_settings ') && t.includes('"client":"1024x640"')), notes.join('\n'));
       await page.setViewport(600, 420);
       const fitted = await page.waitForFunction<CanvasInfo>(

@@ -57,8 +57,6 @@ describe('browser RDP in Firefox: clipboard, display and the password scan (xrdp
   });
 
   const sessionsOf = () => api.sessionsOf(secretId);
-  const events = api.events;
-  const clipboardLauncher = api.clipboardLauncher;
   const xrdpDisplay = () => xrdpSessionDisplay(xrdp);
   const xenv = () => xrdpSessionEnv(xrdp, account.home);
   /** The target session's X clipboard (CLIPBOARD selection), read by a Tk client on its display. */
@@ -71,15 +69,15 @@ describe('browser RDP in Firefox: clipboard, display and the password scan (xrdp
   const disconnectAndScan = () => scanAfter(page, received, sessionsOf, account.password, 20);
 
   it('clipboard text both ways when the launcher allows it; none when it denies it (the relay drops cliprdr)', async () => {
-    const allowed = await clipboardLauncher('ff-rdp-clip-on', true);
-    const denied = await clipboardLauncher('ff-rdp-clip-off', false);
+    const allowed = await api.clipboardLauncher('ff-rdp-clip-on', true);
+    const denied = await api.clipboardLauncher('ff-rdp-clip-off', false);
     let setter: ChildProcess | null = null;
     await step('firefox-rdp-xrdp-clipboard', async () => {
       const on = await open({ launcher: allowed });
       // Firefox → target: Firefox's clipboard becomes the remote X clipboard.
       await pageClipboard('gh-ff-clip-from-browser-7');
       await until(async () => (await targetClipboard()) === 'gh-ff-clip-from-browser-7', 'the Firefox clipboard on the target', 30_000).catch(async (e) => {
-        throw new Error(`${(e as Error).message}\ntarget has ${JSON.stringify(await targetClipboard())} on ${xrdpDisplay()}\nnotes:\n${(await events(on.sessionId)).map((t) => t.slice(0, 300)).join('\n')}\nfocus: ${await page.evaluate('() => document.hasFocus()')}\nfirefox: ${ff.problems.join('\n')}`);
+        throw new Error(`${(e as Error).message}\ntarget has ${JSON.stringify(await targetClipboard())} on ${xrdpDisplay()}\nnotes:\n${(await api.events(on.sessionId)).map((t) => t.slice(0, 300)).join('\n')}\nfocus: ${await page.evaluate('() => document.hasFocus()')}\nfirefox: ${ff.problems.join('\n')}`);
       });
       // Target → Firefox: a text copied on the remote desktop reaches Firefox's clipboard.
       setter = holdTargetClipboard(xenv(), 'gh-ff-clip-from-target-8');
@@ -92,7 +90,7 @@ describe('browser RDP in Firefox: clipboard, display and the password scan (xrdp
       await pageClipboard('gh-ff-clip-denied-9');
       const off = await open({ launcher: denied });
       await pageClipboard('gh-ff-clip-denied-10');
-      await until(async () => (await events(off.sessionId)).some((t) => t.startsWith('rdp_channel_denied ') && t.includes('cliprdr')), 'the relay to drop cliprdr', 20_000);
+      await until(async () => (await api.events(off.sessionId)).some((t) => t.startsWith('rdp_channel_denied ') && t.includes('cliprdr')), 'the relay to drop cliprdr', 20_000);
       for (let i = 0; i < 3; i++) {
         const seen = await targetClipboard();
         assert.ok(!seen.startsWith('gh-ff-clip-denied'), `the target got ${seen}`);
