@@ -24,7 +24,6 @@ describe('credential provider in the portal', { timeout: 90_000 }, () => {
   let appToken: string;
   let secretId: string;
   const contexts: Ctx[] = [];
-  const url = (path = '/') => `${gw.running.url}${path}`;
   const api = okApi(() => gw);
   const asApp = (method: string, path: string, body?: unknown) => gw.api(method, path, { token: appToken, ...(body !== undefined ? { body } : {}) });
 
