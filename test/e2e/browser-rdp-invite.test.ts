@@ -3,54 +3,31 @@
 // the page's bar (the same invite dialog as the browser terminal's); bert sees the invitation
 // on My access, joins, sees the live desktop and types into it: xev on the target's X display
 // prints it and the keystroke log names bert. Needs the UI built (npm run build).
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
-import { UI_DIR } from '../../src/web/ui.js';
 import { canvasInfo } from '../support/rdp-canvas.js';
-import { launchBrowser, screenshot, stepRunner, until, type Ctx } from '../support/browser.js';
-import { startGateway, type Gateway } from '../support/gateway.js';
-import { rdpAdmin, xevPrints, xevWindow } from '../support/rdp-browser-session.js';
-import { auditOf as auditRows, clickJoinCanvas, ownerBrowserSession, recordingLines, sharedDesktop, signedInContexts } from '../support/rdp-sharing.js';
-import { SHADOW_DESKTOP_RGB, startShadowServer, type ShadowServer } from '../support/xrdp.js';
+import { screenshot, until } from '../support/browser.js';
+import { xevPrints } from '../support/rdp-browser-session.js';
+import { auditOf as auditRows, chromiumSharingRig, clickJoinCanvas, ownerBrowserSession, recordingLines } from '../support/rdp-sharing.js';
+import { SHADOW_DESKTOP_RGB } from '../support/xrdp.js';
 
 const USERS = { olive: ['User'], bert: ['User'] } as const;
 const pw = (u: string) => `${u}-Rdp-Invite-pass-1`;
 const SECRET_NAME = 'invite-desktop';
 
 describe('browser RDP page: Invite (Chromium, NLA target)', { timeout: 300_000 }, () => {
-  let gw: Gateway;
-  let shadow: ShadowServer;
-  let browser: Browser;
-  let xev: ReturnType<typeof xevWindow>;
-  let secretId = '';
-  const shadowAccount = { username: 'ghinviteshadow', password: 'Sh4dow-Invite-Vault-Pw!3q' };
-  const contexts: Ctx[] = [];
-  let c = {} as Record<keyof typeof USERS, Ctx>;
-  const step = stepRunner(contexts, 'browser-rdp-invite');
-  const api = rdpAdmin(() => gw);
+  const rig = chromiumSharingRig('browser-rdp-invite', {
+    shadowAccount: { username: 'ghinviteshadow', password: 'Sh4dow-Invite-Vault-Pw!3q' },
+    desktop: { name: SECRET_NAME, users: USERS, pw, owner: 'olive', launcherOptions: { allowJoinInvites: true } },
+    xevEvents: ['keyboard'],
+  });
+  const api = rig.api;
   const auditOf = (action: string, sessionId: string) => auditRows(api, action, sessionId);
 
-  before(async () => {
-    assert.ok(existsSync(join(UI_DIR, 'index.html')), 'the UI is built (npm run build)');
-    [gw, shadow, browser] = await Promise.all([startGateway('sqlite'), startShadowServer(shadowAccount), launchBrowser()]);
-    xev = xevWindow({ ...process.env, DISPLAY: shadow.display.display }, ['keyboard'], '260x160+20+20');
-    secretId = await sharedDesktop(api, { name: SECRET_NAME, port: shadow.port, account: shadowAccount, users: USERS, pw, owner: 'olive', launcherOptions: { allowJoinInvites: true } });
-    c = await signedInContexts(browser, gw, Object.keys(USERS) as (keyof typeof USERS)[], pw, contexts);
-  });
-  after(async () => {
-    xev?.proc.kill();
-    for (const x of contexts) await x.context.close().catch(() => undefined);
-    await browser?.close();
-    await gw?.close();
-    await shadow?.stop();
-  });
-
   it('olive invites bert from her RDP page; bert joins from My access, sees the desktop and types into it', async () => {
+    const { gw, c, secretId, xev } = rig;
     let sessionId = '';
-    await step(async () => {
+    await rig.step(async () => {
       const owner = c.olive.page;
       sessionId = await ownerBrowserSession(gw, api, secretId, await gw.userToken('olive', pw('olive')), owner);
 

@@ -5,18 +5,14 @@
 // injected by the gateway: xev on the target's X display prints it, and the recording's
 // keystroke index names audrey. Olive removes her (kick): audrey's page says so. bert (a User
 // without join_sessions) is refused and audited. Needs the UI built (npm run build).
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { UI_DIR } from '../../src/web/ui.js';
+import type { Page } from 'playwright-core';
 import { canvasInfo } from '../support/rdp-canvas.js';
-import { launchBrowser, screenshot, stepRunner, until, type Ctx } from '../support/browser.js';
-import { startGateway, type Gateway } from '../support/gateway.js';
-import { rdpAdmin, xevPrints, xevWindow } from '../support/rdp-browser-session.js';
-import { auditOf as auditRows, ownerBrowserSession, recordingLines, sharedDesktop, signedInContexts } from '../support/rdp-sharing.js';
-import { SHADOW_DESKTOP_RGB, startShadowServer, type ShadowServer } from '../support/xrdp.js';
+import { screenshot, until } from '../support/browser.js';
+import { xevPrints } from '../support/rdp-browser-session.js';
+import { auditOf as auditRows, chromiumSharingRig, ownerBrowserSession, recordingLines } from '../support/rdp-sharing.js';
+import { SHADOW_DESKTOP_RGB } from '../support/xrdp.js';
 
 const USERS = { olive: ['User'], audrey: ['Auditor'], bert: ['User'] } as const;
 const pw = (u: string) => `${u}-Rdp-Shared-pass-1`;
@@ -36,39 +32,21 @@ async function canvasPoint(page: Page, selector: string, x: number, y: number): 
 }
 
 describe('shared control of an RDP session in Chromium', { timeout: 300_000 }, () => {
-  let gw: Gateway;
-  let shadow: ShadowServer;
-  let browser: Browser;
-  let xev: ReturnType<typeof xevWindow>;
-  let secretId = '';
-  const shadowAccount = { username: 'ghwebshadow', password: 'Sh4dow-Web-Vault-Pw!9z' };
-  const contexts: Ctx[] = [];
-  let c = {} as Record<keyof typeof USERS, Ctx>;
-  const step = stepRunner(contexts, 'rdp-sharing');
-  const api = rdpAdmin(() => gw);
+  // The xev window prints every key the X server gets: the target's side of the typing.
+  const rig = chromiumSharingRig('rdp-sharing', {
+    shadowAccount: { username: 'ghwebshadow', password: 'Sh4dow-Web-Vault-Pw!9z' },
+    desktop: { name: SECRET_NAME, users: USERS, pw, owner: 'olive', launcherOptions: { allowJoinRequests: true, allowJoinInvites: true } },
+    xevEvents: ['keyboard', 'button'],
+    sessionConnector: true,
+  });
+  const api = rig.api;
   const admin = api.call;
   const auditOf = (action: string, sessionId: string) => auditRows(api, action, sessionId);
 
-  before(async () => {
-    assert.ok(existsSync(join(UI_DIR, 'index.html')), 'the UI is built (npm run build)');
-    [gw, shadow, browser] = await Promise.all([startGateway('sqlite'), startShadowServer(shadowAccount), launchBrowser()]);
-    // A window on the shadowed display that prints every key the X server gets: the target's side of the typing.
-    xev = xevWindow({ ...process.env, DISPLAY: shadow.display.display }, ['keyboard', 'button'], '260x160+20+20');
-    assert.equal((await admin('PATCH', '/api/v1/settings', { sessionConnector: true })).status, 200);
-    secretId = await sharedDesktop(api, { name: SECRET_NAME, port: shadow.port, account: shadowAccount, users: USERS, pw, owner: 'olive', launcherOptions: { allowJoinRequests: true, allowJoinInvites: true } });
-    c = await signedInContexts(browser, gw, Object.keys(USERS) as (keyof typeof USERS)[], pw, contexts);
-  });
-  after(async () => {
-    xev?.proc.kill();
-    for (const x of contexts) await x.context.close().catch(() => undefined);
-    await browser?.close();
-    await gw?.close();
-    await shadow?.stop();
-  });
-
   it('audrey asks, olive accepts in her RDP page, audrey types into the desktop: the target gets it, the recording names her; a kick ends her view; bert is refused', async () => {
+    const { gw, c, secretId, xev } = rig;
     let sessionId = '';
-    await step(async () => {
+    await rig.step(async () => {
       // Olive's own browser RDP session (launched with her token, opened in her signed-in context).
       const olive = await gw.userToken('olive', pw('olive'));
       const owner = c.olive.page;

@@ -4,16 +4,19 @@
 // options), portal contexts signed in per user, the owner's session (in Chromium's browser RDP
 // page or natively in xfreerdp), the joiner's click on the join page's canvas, waiting for what
 // the joiner typed on the target (xevPrints, in rdp-browser-session.ts), and the audit and recording reads the tests assert on.
-// Kept here so each test file says only what its sharing flow proves.
+// chromiumSharingRig is the whole set-up of the two tests whose owner and joiners are all in
+// Chromium. Kept here so each test file says only what its sharing flow proves.
+import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { newContext, signInPortal, until, type Ctx } from './browser.js';
-import type { Gateway } from './gateway.js';
+import { UI_DIR } from '../../src/web/ui.js';
+import { launchBrowser, newContext, signInPortal, stepRunner, until, type Ctx } from './browser.js';
+import { startGateway, type Gateway } from './gateway.js';
 import { canvasInfo } from './rdp-canvas.js';
-import type { RdpAdmin } from './rdp-browser-session.js';
-import { runXfreerdp, SHADOW_DESKTOP_RGB, type XDisplay, type XfreerdpRun } from './xrdp.js';
+import { rdpAdmin, xevWindow, type RdpAdmin } from './rdp-browser-session.js';
+import { runXfreerdp, SHADOW_DESKTOP_RGB, startShadowServer, type ShadowServer, type XDisplay, type XfreerdpRun } from './xrdp.js';
 
 export interface SharedDesktop {
   /** The secret's name (the Live sessions row and the Invite button name it). */
@@ -100,4 +103,48 @@ export async function clickJoinCanvas(page: Page, selector: string, x: number, y
   await page.mouse.move(p.x, p.y, { steps: 3 });
   await page.mouse.down();
   await page.mouse.up();
+}
+
+export interface ChromiumSharingRig<U extends string> {
+  gw: Gateway;
+  shadow: ShadowServer;
+  browser: Browser;
+  contexts: Ctx[];
+  /** A signed-in Chromium context per user. */
+  c: Record<U, Ctx>;
+  step: ReturnType<typeof stepRunner>;
+  api: RdpAdmin;
+  secretId: string;
+  /** The xev window on the shadowed display (the target's side of the typing). */
+  xev: ReturnType<typeof xevWindow>;
+}
+
+/**
+ * Registers the hooks of a sharing test with every person in Chromium: a gateway, a shadow server
+ * with an xev window (`xevEvents`) at the top left of its display, the shared desktop (with the
+ * session connector on first when `sessionConnector`), and a signed-in context per user.
+ */
+export function chromiumSharingRig<U extends string>(
+  stepName: string,
+  o: { shadowAccount: { username: string; password: string }; desktop: Omit<SharedDesktop, 'port' | 'account' | 'users'> & { users: Record<U, readonly string[]> }; xevEvents: string[]; sessionConnector?: boolean },
+): ChromiumSharingRig<U> {
+  const rig = { contexts: [] as Ctx[], secretId: '' } as ChromiumSharingRig<U>;
+  rig.step = stepRunner(rig.contexts, stepName);
+  rig.api = rdpAdmin(() => rig.gw);
+  before(async () => {
+    assert.ok(existsSync(join(UI_DIR, 'index.html')), 'the UI is built (npm run build)');
+    [rig.gw, rig.shadow, rig.browser] = await Promise.all([startGateway('sqlite'), startShadowServer(o.shadowAccount), launchBrowser()]);
+    rig.xev = xevWindow({ ...process.env, DISPLAY: rig.shadow.display.display }, o.xevEvents, '260x160+20+20');
+    if (o.sessionConnector) assert.equal((await rig.api.call('PATCH', '/api/v1/settings', { sessionConnector: true })).status, 200);
+    rig.secretId = await sharedDesktop(rig.api, { ...o.desktop, port: rig.shadow.port, account: o.shadowAccount });
+    rig.c = await signedInContexts(rig.browser, rig.gw, Object.keys(o.desktop.users) as U[], o.desktop.pw, rig.contexts);
+  });
+  after(async () => {
+    rig.xev?.proc.kill();
+    for (const x of rig.contexts) await x.context.close().catch(() => undefined);
+    await rig.browser?.close();
+    await rig.gw?.close();
+    await rig.shadow?.stop();
+  });
+  return rig;
 }
