@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import type { Page } from 'playwright-core';
 import { clickDesktop } from '../support/browser-rdp.js';
 import { screenshot, until } from '../support/browser.js';
-import { chromiumRdpRig, disconnect, openSession } from '../support/chromium-rdp.js';
+import { chromiumRdpRig, disconnect, openSession, pressYZ2, pressYZ2AltGrQ } from '../support/chromium-rdp.js';
 import { clickUntilXevSees, typedOnTarget, xevWindow } from '../support/rdp-browser-session.js';
 import { SHADOW_DESKTOP_RGB, startShadowServer, type ShadowServer } from '../support/xrdp.js';
 
@@ -59,28 +59,7 @@ describe('browser RDP: typing under the us and de keyboard layouts (Chromium, NL
     }).finally(() => execFileSync('setxkbmap', ['us'], { env }));
   };
 
-  it('de: the same physical keys give z and y, and AltGr+Q gives @', () =>
-    typeUnder(
-      'de',
-      async (p) => {
-        await p.keyboard.press('KeyY', { delay: 30 });
-        await p.keyboard.press('KeyZ', { delay: 30 });
-        await p.keyboard.press('Digit2', { delay: 30 });
-        await p.keyboard.down('AltRight');
-        await p.keyboard.press('KeyQ', { delay: 30 });
-        await p.keyboard.up('AltRight');
-      },
-      'zy2@',
-    ));
+  it('de: the same physical keys give z and y, and AltGr+Q gives @', () => typeUnder('de', pressYZ2AltGrQ, 'zy2@'));
 
-  it('us: the physical keys Y and Z give y and z', () =>
-    typeUnder(
-      'us',
-      async (p) => {
-        await p.keyboard.press('KeyY', { delay: 30 });
-        await p.keyboard.press('KeyZ', { delay: 30 });
-        await p.keyboard.press('Digit2', { delay: 30 });
-      },
-      'yz2',
-    ));
+  it('us: the physical keys Y and Z give y and z', () => typeUnder('us', pressYZ2, 'yz2'));
 });

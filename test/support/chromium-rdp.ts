@@ -1,7 +1,8 @@
 // What the Chromium browser RDP tests that type on the target (browser-rdp-input, -layouts,
 // -layouts-nla) share: the suite's set-up and tear-down (a gateway, xrdp when the test wants it,
 // headless Chromium, a windows-account secret, the xev window a test left open), opening a
-// launched session page and waiting for the desktop and the live session, and disconnecting.
+// launched session page and waiting for the desktop and the live session, disconnecting, and
+// the physical keys the us/de layout tests press.
 // The page helpers themselves are in browser-rdp.ts; the gateway calls and the target's side in
 // rdp-browser-session.ts. Call chromiumRdpRig inside a describe: it registers before/after hooks.
 import { after, before } from 'node:test';
@@ -85,4 +86,19 @@ export async function disconnect(rig: ChromiumRdpRig, page: Page): Promise<void>
   await page.getByRole('button', { name: 'Disconnect' }).click();
   await until(async () => (await phaseOf(page)) === 'ended', 'the page to end', 20_000);
   await until(async () => (await rig.sessions()).every((s) => s.status === 'ended'), 'the session to end', 20_000);
+}
+
+/** The physical keys Y, Z and 2 (y z 2 under us, z y 2 under de), each on its own. */
+export async function pressYZ2(p: Page): Promise<void> {
+  await p.keyboard.press('KeyY', { delay: 30 });
+  await p.keyboard.press('KeyZ', { delay: 30 });
+  await p.keyboard.press('Digit2', { delay: 30 });
+}
+
+/** pressYZ2, then AltGr (right Alt) + Q (@ under de). */
+export async function pressYZ2AltGrQ(p: Page): Promise<void> {
+  await pressYZ2(p);
+  await p.keyboard.down('AltRight');
+  await p.keyboard.press('KeyQ', { delay: 30 });
+  await p.keyboard.up('AltRight');
 }
