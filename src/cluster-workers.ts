@@ -144,13 +144,13 @@ export async function runPrimary(config: Config): Promise<void> {
       if (workers.size === 0) process.exit(exitCode);
       return;
     }
-    if (state === 'starting') return; // the start fails (below)
+    if (state === 'starting' && !wasReady) return; // the start fails (below)
     // Died while serving (or while starting again): forked again with the same node id, which recovers its sessions.
     const wait = wasReady ? 0 : Math.min((delay.get(index) ?? 500) * 2, MAX_RESTART_DELAY_MS);
     delay.set(index, wait || 500);
     err(`gatehouse: worker ${index} (pid ${w.process.pid}) died (${signal ?? `exit code ${code}`}); starting it again${wait ? ` in ${wait / 1000} s` : ''}`);
     setTimeout(() => {
-      if (state !== 'running') return;
+      if (state === 'draining' || state === 'stopping') return;
       fork(index).then(
         (m) => out(`gatehouse: worker ${index} started again: node ${m.node} (pid ${workers.get(index)?.process.pid})`),
         () => undefined, // its exit is handled above

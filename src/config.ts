@@ -153,6 +153,14 @@ function integer(src: Source, key: string, def: number, min: number, max: number
   return n;
 }
 
+/** GATEHOUSE_WORKERS: a count, or `auto` (one per core). */
+function workers(src: Source): number {
+  const raw = src.GATEHOUSE_WORKERS?.trim();
+  if (raw === 'auto') return availableParallelism();
+  if (raw !== undefined && raw !== '' && (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > 256)) throw new ConfigError('GATEHOUSE_WORKERS', `must be a whole number from 1 to 256, or auto, got "${src.GATEHOUSE_WORKERS}"`);
+  return raw ? Number(raw) : 1;
+}
+
 /** `host:port` (an IPv6 host in brackets: `[::1]:9464`); the port may be 0. */
 function listenAddress(src: Source, key: string): { host: string; port: number } {
   const raw = (src[key] ?? '').trim();
@@ -204,7 +212,7 @@ export function loadConfig(env: Source = process.env): Config {
     recordingQueueMiB: integer(src, 'GATEHOUSE_RECORDING_QUEUE_MIB', 8, 1, 1024),
     nodeHeartbeatSeconds: integer(src, 'GATEHOUSE_NODE_HEARTBEAT_SECONDS', 5, 1, 3600),
     nodeDeadSeconds: integer(src, 'GATEHOUSE_NODE_DEAD_SECONDS', 30, 2, 86_400),
-    workers: src.GATEHOUSE_WORKERS?.trim() === 'auto' ? availableParallelism() : integer(src, 'GATEHOUSE_WORKERS', 1, 1, 256),
+    workers: workers(src),
   };
   cfg.recordingsDir = resolve(src.GATEHOUSE_RECORDINGS_DIR ?? resolve(cfg.dataDir, 'recordings'));
   const compression = src.GATEHOUSE_RECORDING_COMPRESSION ?? 'none';
