@@ -186,7 +186,10 @@ describe('one node on every core: gatehouse serve with two workers on PostgreSQL
 
     // Two tickets from each worker (HTTPS connections alternate too: launch until each issued two).
     const tickets: { ticket: string; knownHosts: string[]; by: number }[] = [];
-    while (tickets.filter((t) => t.by === 1).length < 2 || tickets.filter((t) => t.by === 2).length < 2) tickets.push(await launch());
+    while (tickets.filter((t) => t.by === 1).length < 2 || tickets.filter((t) => t.by === 2).length < 2) {
+      assert.ok(tickets.length < 20, `both workers issue tickets: ${tickets.map((t) => t.by)}`);
+      tickets.push(await launch());
+    }
     const ordered = [...tickets.filter((t) => t.by === 1).slice(0, 2), ...tickets.filter((t) => t.by === 2).slice(0, 2)];
     // Redeemed one after another: the SSH connections alternate between the workers.
     const sessions: Awaited<ReturnType<typeof open>>[] = [];
