@@ -1,6 +1,7 @@
 // Configuration comes from the environment, optionally seeded by a JSON file
 // (GATEHOUSE_CONFIG). Every problem is reported as one line naming the setting.
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 
 export interface Config {
@@ -51,6 +52,15 @@ export interface Config {
   /** How often this node writes its heartbeat, and how long a silent node takes to count as dead. */
   nodeHeartbeatSeconds: number;
   nodeDeadSeconds: number;
+  /** Worker processes sharing this node's public ports (GATEHOUSE_WORKERS; `auto`: one per core). 1: the server runs in this process. */
+  workers: number;
+  /**
+   * Set only by the primary for each worker it forks (src/cluster-workers.ts), never from the
+   * environment: which worker this is (1…workers); its node id is the data dir's plus `-w<index>`.
+   */
+  worker?: number;
+  /** Where the node-to-node listener binds (default: bindHost); a worker's is loopback unless the node is in a cluster of machines. */
+  clusterListenHost?: string;
   /** Test-only: every JSON answer is checked against its route's response schema (src/web/strict-responses.ts). */
   strictResponses: boolean;
 }
@@ -128,6 +138,7 @@ const KEYS = [
   'GATEHOUSE_CLUSTER_ADDRESS',
   'GATEHOUSE_NODE_HEARTBEAT_SECONDS',
   'GATEHOUSE_NODE_DEAD_SECONDS',
+  'GATEHOUSE_WORKERS',
 ] as const;
 
 function readConfigFile(path: string): Source {
@@ -181,6 +192,14 @@ function integer(src: Source, key: string, def: number, min: number, max: number
   const n = Number(raw.trim());
   if (!/^\d+$/.test(raw.trim()) || n < min || n > max) throw new ConfigError(key, `must be a whole number from ${min} to ${max}, got "${raw}"`);
   return n;
+}
+
+/** GATEHOUSE_WORKERS: a count, or `auto` (one per core). */
+function workers(src: Source): number {
+  const raw = src.GATEHOUSE_WORKERS?.trim();
+  if (raw === 'auto') return availableParallelism();
+  if (raw !== undefined && raw !== '' && (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > 256)) throw new ConfigError('GATEHOUSE_WORKERS', `must be a whole number from 1 to 256, or auto, got "${src.GATEHOUSE_WORKERS}"`);
+  return raw ? Number(raw) : 1;
 }
 
 /** `host:port` (an IPv6 host in brackets: `[::1]:9464`); the port may be 0. */
@@ -290,6 +309,7 @@ export function loadConfig(env: Source = process.env): Config {
     recordingStorage: 'local',
     nodeHeartbeatSeconds: integer(src, 'GATEHOUSE_NODE_HEARTBEAT_SECONDS', 5, 1, 3600),
     nodeDeadSeconds: integer(src, 'GATEHOUSE_NODE_DEAD_SECONDS', 30, 2, 86_400),
+    workers: workers(src),
   };
   cfg.recordingsDir = resolve(src.GATEHOUSE_RECORDINGS_DIR ?? resolve(cfg.dataDir, 'recordings'));
   const compression = src.GATEHOUSE_RECORDING_COMPRESSION ?? 'none';
@@ -349,5 +369,9 @@ export function loadConfig(env: Source = process.env): Config {
     cfg.metricsToken = t;
   }
   if (src.GATEHOUSE_METRICS_LISTEN !== undefined) cfg.metricsListen = listenAddress(src, 'GATEHOUSE_METRICS_LISTEN');
+  // Worker processes are nodes of a cluster (src/cluster-workers.ts): that takes PostgreSQL.
+  if (cfg.workers > 1 && !cfg.databaseUrl) {
+    throw new ConfigError('GATEHOUSE_WORKERS', `above 1 needs PostgreSQL (GATEHOUSE_DATABASE_URL): each worker is a node of a cluster, and the embedded SQLite database is for one process; got "${src.GATEHOUSE_WORKERS}"`);
+  }
   return cfg;
 }

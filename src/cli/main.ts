@@ -47,8 +47,14 @@ program
   .command('serve')
   .description('run the server (configuration from GATEHOUSE_* environment variables)')
   .action(async () => {
+    const config = loadConfig();
+    // Several worker processes sharing the ports (GATEHOUSE_WORKERS): this is their primary, or one of them.
+    if (config.workers > 1) {
+      const { isWorker, runPrimary, startWorker } = await import('../cluster-workers.js');
+      return isWorker() ? startWorker(config) : runPrimary(config);
+    }
     const { startServer } = await import('../server.js');
-    const running = await startServer(loadConfig());
+    const running = await startServer(config);
     // SIGTERM drains: no new sessions, running ones go on for up to GATEHOUSE_DRAIN_SECONDS,
     // then the rest are ended and their recordings sealed. A second SIGTERM (or a SIGINT)
     // while draining ends the wait; SIGINT otherwise stops at once, and a SIGINT while

@@ -150,7 +150,8 @@ export async function createCore(config: Config, store: Store, log: Logger, opts
   // The cluster's keys are written into this node's data dir before the loaders below read them.
   const identity = opts.identity ? new ClusterIdentity(store, dataKeys, config.dataDir) : null;
   const joined = identity && opts.identity ? await identity.join(opts.identity) : [];
-  const nodeId = loadNodeId(config.dataDir);
+  // A worker process (src/cluster-workers.ts) is a node of its own: the data dir's id and its index.
+  const nodeId = loadNodeId(config.dataDir) + (config.worker ? `-w${config.worker}` : '');
   const registry = new NodeRegistry(store, nodeId, { heartbeatMs: config.nodeHeartbeatSeconds * 1000, deadMs: config.nodeDeadSeconds * 1000 });
   const settings = new SettingsService(store);
   const audit = createAudit(config, store, settings, log);
