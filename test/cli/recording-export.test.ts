@@ -7,13 +7,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { encodeDesktop, encodeInputEvents, INPUT_KIND, RDPREC } from '../../src/protocols/rdp/recording/records.js';
 import { ensureTargetAccount, TARGET_PASSWORD } from '../support/accounts.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
 import { ADMIN_PASSWORD } from '../support/harness.js';
 import { createSecret, endedSession, eventually, launch, run } from '../support/ssh-client.js';
+import { readRecording } from '../support/recordings.js';
 import { startSshd, type Sshd } from '../support/sshd.js';
 import { decodePng, ensureBuilt } from '../support/export.js';
 import { bitmapUpdate, bytes, fastPathPdu, fragmentedPdus, ghrecFile, le16, planarEncode, recordingHeader, slowPathPdu, type RectSpec } from '../protocols/rdp/decoder-support.js';
@@ -220,7 +221,7 @@ describe('gatehouse recording export <session id> against a real gateway', () =>
     const cast = join(gw.dataDir, 'recordings', row.recording!);
     assert.ok(existsSync(cast), `recording at ${cast}`);
     writeFileSync(join(gw.dataDir, 'recordings', rel), syntheticRecording());
-    copyFileSync(cast, join(dir, 'ssh.cast'));
+    writeFileSync(join(dir, 'ssh.cast'), readRecording(cast));
     await gw.running.core.store.db.updateTable('sessions').set({ recording: rel }).where('id', '=', rdpSession).execute();
     ok(await cli(['login', '--url', gw.running.url, '-u', 'admin', '--password-stdin']), 'login');
   });
