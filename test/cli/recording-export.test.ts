@@ -14,6 +14,7 @@ import { ensureTargetAccount, TARGET_PASSWORD } from '../support/accounts.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
 import { ADMIN_PASSWORD } from '../support/harness.js';
 import { createSecret, endedSession, eventually, launch, run } from '../support/ssh-client.js';
+import { gzipMember } from '../../src/core/sessions/recording-gzip.js';
 import { readRecording } from '../support/recordings.js';
 import { startSshd, type Sshd } from '../support/sshd.js';
 import { decodePng, ensureBuilt } from '../support/export.js';
@@ -122,6 +123,17 @@ describe('gatehouse recording export (local files)', () => {
     img = decodePng(readFileSync(end));
     assert.deepEqual(at(img, 30, 30), BLUE);
     assert.deepEqual(at(img, 31, 32), BLUE);
+  });
+
+  it('a recording as the gateway stores it (.ghrec.gz, one gzip member per flush) renders as the plain file', T, async () => {
+    const plain = readFileSync(file);
+    const gz = join(dir, 'session.ghrec.gz');
+    const cut = [0, 100, Math.floor(plain.length / 2), plain.length];
+    writeFileSync(gz, Buffer.concat(cut.slice(1).map((end, i) => gzipMember(plain.subarray(cut[i], end)))));
+    const [a, b] = [join(dir, 'plain.png'), join(dir, 'gz.png')];
+    ok(await cli([file, '--png-at', '2.8', '--out', a]), 'png of the plain file');
+    ok(await cli([gz, '--png-at', '2.8', '--out', b]), 'png of the compressed file');
+    assert.ok(readFileSync(a).equals(readFileSync(b)), 'the same image');
   });
 
   it('--mp4: H.264 of the first desktop size padded to even, one frame per 1/fps; the frames show the screen', T, async () => {
