@@ -82,14 +82,18 @@ async function terminalWorkloads(): Promise<Workload[]> {
   let gw: Gateway | null = null;
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-reccomp-'));
   try {
-    gw = await startGateway('sqlite');
+    // A larger write queue than the default 8 MiB: the text workload arrives as fast as the
+    // loopback carries it, and on a loaded 2-CPU machine the writer thread can fall that far
+    // behind (the session would then fail closed, queue_full). What is measured here are
+    // the recordings' flushes, which the bound does not change.
+    gw = await startGateway('sqlite', { GATEHOUSE_RECORDING_QUEUE_MIB: '64' });
     const secret = await createSecret(gw, 'bench-recording', { port: sshd.port, password: TARGET_PASSWORD });
     const session = async (name: string, args: string[], command: string): Promise<string> => {
       const { ticket, knownHosts } = await launch(gw!, secret);
       const known = join(dir, `known_hosts_${name}`);
       writeFileSync(known, knownHosts.join('\n') + '\n');
       const r = await run('ssh', ['-F', '/dev/null', '-p', String(gw!.sshPort), '-o', `UserKnownHostsFile=${known}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', ...args, `${ticket}@127.0.0.1`, command], { timeoutMs: 300_000 });
-      if (r.code !== 0) throw new Error(`${name}: ssh exited ${r.code}: ${r.stderr.slice(0, 500)}`);
+      if (r.code !== 0) throw new Error(`${name}: ssh exited ${r.code}: ${r.stderr.slice(0, 500)}\n${gw!.logs().split('\n').filter((l) => /recording/i.test(l)).slice(-5).join('\n')}`);
       const s = await sessionOf(gw!, secret);
       await endedSession(gw!, s.id);
       const file = findRecording(join(gw!.dataDir, 'recordings'), s.id);
