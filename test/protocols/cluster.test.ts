@@ -239,7 +239,7 @@ describe('a cluster of three nodes on one PostgreSQL behind a TCP load balancer'
       const s = await call(A, 'GET', `/api/v1/sessions/${two.id}`);
       return s.recording.available ? s : false;
     }, 30_000);
-    const bytes = readFileSync(recordingOnB);
+    const bytes = readRecording(recordingOnB);
     assert.ok(bytes.includes('dies-with-b-42'));
     assert.equal(sealed.recording.sha256, createHash('sha256').update(bytes).digest('hex'));
     const seal = (await audit('recording.seal')).filter((e) => e.targetId === two.id);
