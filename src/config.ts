@@ -37,7 +37,7 @@ export interface Config {
   drainSeconds: number;
   /** Where recordings are written (default: recordings/ in the data dir). */
   recordingsDir: string;
-  /** How new recordings are stored: gzip members per flush, or plain. */
+  /** How new recordings are stored: gzip members per flush (default), or plain. */
   recordingCompression: 'gzip' | 'none';
   /** MiB of one recording that may wait for the disk before its session fails closed. */
   recordingQueueMiB: number;
@@ -304,7 +304,7 @@ export function loadConfig(env: Source = process.env): Config {
     strictResponses: src.GATEHOUSE_STRICT_RESPONSES === '1',
     drainSeconds: integer(src, 'GATEHOUSE_DRAIN_SECONDS', 300, 0, 86400),
     recordingsDir: '',
-    recordingCompression: 'none',
+    recordingCompression: 'gzip',
     recordingQueueMiB: integer(src, 'GATEHOUSE_RECORDING_QUEUE_MIB', 8, 1, 1024),
     recordingStorage: 'local',
     nodeHeartbeatSeconds: integer(src, 'GATEHOUSE_NODE_HEARTBEAT_SECONDS', 5, 1, 3600),
@@ -312,7 +312,7 @@ export function loadConfig(env: Source = process.env): Config {
     workers: workers(src),
   };
   cfg.recordingsDir = resolve(src.GATEHOUSE_RECORDINGS_DIR ?? resolve(cfg.dataDir, 'recordings'));
-  const compression = src.GATEHOUSE_RECORDING_COMPRESSION ?? 'none';
+  const compression = src.GATEHOUSE_RECORDING_COMPRESSION ?? 'gzip';
   if (compression !== 'gzip' && compression !== 'none') throw new ConfigError('GATEHOUSE_RECORDING_COMPRESSION', `must be gzip or none, got "${compression}"`);
   cfg.recordingCompression = compression;
   const storage = src.GATEHOUSE_RECORDING_STORAGE ?? 'local';

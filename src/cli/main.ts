@@ -20,6 +20,7 @@ import { registerOpenPsm } from './openpsm.js';
 import { registerLogonTickets } from './logon-tickets.js';
 import { registerLdapDirectory } from './ldap-directory.js';
 import { registerAuditSinks } from './audit-sinks.js';
+import { registerRetention } from './retention.js';
 import { registerStepUp, withStepUp } from './step-up.js';
 import { askConsent, launchWithConsentPrompt } from './consent.js';
 
@@ -401,6 +402,7 @@ recording
       for (const m of s.matches) process.stdout.write(`    ${m.at.toFixed(1)}s  ${m.text}\n`);
     }
   });
+registerRetention(program, recording, { session, out });
 
 // ---- audit
 const audit = program.command('audit').description('the tamper-evident audit trail');
