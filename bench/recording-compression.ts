@@ -13,7 +13,7 @@
 //          the worst case, nothing left to compress).
 // Each recording is cut into the chunks its writer flushed (the gzip members the gateway
 // wrote: one per flush), and those chunks are written again here, compressed and plain:
-//   - compression alone, on this thread: zlib level 1, 6 (the default) and 9, CPU time by
+//   - compression alone, on this thread: zlib level 1 (the default), 6 and 9, CPU time by
 //     process.cpuUsage() (user + system), median of BENCH_REC_RUNS runs;
 //   - the whole write path, as a gateway writes: the recording writer thread
 //     (src/core/sessions/recording-writer.ts) appending to a file, gzip vs none; CPU of the
@@ -324,7 +324,7 @@ async function measure(workloads: Workload[]): Promise<void> {
   say('"6, one stream": the whole recording as one gzip stream, for comparison (what members per flush cost in ratio).');
   say();
 
-  say(`### The whole write path: the recording writer thread, gzip (level 6) vs none (median of ${RUNS} runs; CPU of every thread of the process)`);
+  say(`### The whole write path: the recording writer thread, gzip (level ${DEFAULT_WRITER_LIMITS.gzipLevel}, the default) vs none (median of ${RUNS} runs; CPU of every thread of the process)`);
   say();
   const wrows: (string | number)[][] = [];
   for (const w of workloads) {

@@ -41,6 +41,8 @@ export interface Config {
   recordingCompression: 'gzip' | 'none';
   /** MiB of one recording that may wait for the disk before its session fails closed. */
   recordingQueueMiB: number;
+  /** zlib level of compressed recordings (1 fastest … 9 smallest). */
+  recordingGzipLevel: number;
   /** Where recordings are kept: this node's disk, or S3-compatible object storage (`s3` below). */
   recordingStorage: 'local' | 's3';
   /** Object storage settings (recordingStorage 's3'; docs/operations.md). */
@@ -120,6 +122,7 @@ const KEYS = [
   'GATEHOUSE_RECORDINGS_DIR',
   'GATEHOUSE_RECORDING_COMPRESSION',
   'GATEHOUSE_RECORDING_QUEUE_MIB',
+  'GATEHOUSE_RECORDING_GZIP_LEVEL',
   'GATEHOUSE_RECORDING_STORAGE',
   'GATEHOUSE_RECORDING_ENCRYPTION',
   'GATEHOUSE_RECORDING_SPOOL_DIR',
@@ -306,6 +309,7 @@ export function loadConfig(env: Source = process.env): Config {
     recordingsDir: '',
     recordingCompression: 'gzip',
     recordingQueueMiB: integer(src, 'GATEHOUSE_RECORDING_QUEUE_MIB', 8, 1, 1024),
+    recordingGzipLevel: integer(src, 'GATEHOUSE_RECORDING_GZIP_LEVEL', 1, 1, 9),
     recordingStorage: 'local',
     nodeHeartbeatSeconds: integer(src, 'GATEHOUSE_NODE_HEARTBEAT_SECONDS', 5, 1, 3600),
     nodeDeadSeconds: integer(src, 'GATEHOUSE_NODE_DEAD_SECONDS', 30, 2, 86_400),

@@ -168,7 +168,7 @@ export async function createCore(config: Config, store: Store, log: Logger, opts
   const launchers = new Launchers(store, audit, settings);
   const tickets = new Tickets(store);
   // Recordings: written off the event loop by one writer thread, compressed when configured (docs/operations.md).
-  const recordingWriter = new RecordingWriter({ ...DEFAULT_WRITER_LIMITS, sessionQueueBytes: config.recordingQueueMiB << 20 });
+  const recordingWriter = new RecordingWriter({ ...DEFAULT_WRITER_LIMITS, sessionQueueBytes: config.recordingQueueMiB << 20, gzipLevel: config.recordingGzipLevel });
   const recordingsDir = config.recordingsDir || join(config.dataDir, 'recordings');
   // Object storage (recording-storage-s3.ts) when configured: the bucket must answer now (a clear error otherwise).
   const recordingStorage =
