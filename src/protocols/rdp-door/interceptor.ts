@@ -54,6 +54,11 @@ export interface InterceptorOptions {
   clientRequestedProtocols: number;
   logon: TargetLogon;
   log: Logger;
+  /**
+   * A door's own change to the target's fast-path output on its way to the client, after the
+   * recorder has seen it (the browser door's bitmap width fix, rdp-web/bitmap-widths.ts).
+   */
+  fastPathOutput?: (pdu: Buffer) => Buffer[];
 }
 
 /** What to send on after one chunk: frames for the target and for the client, in order. */
@@ -126,7 +131,8 @@ export class RdpInterceptor {
     for (const f of this.targetFramer.push(chunk)) {
       const b = this.targetFrame(f);
       if (this.ended) return { toTarget: [], toClient: [] };
-      if (b) out.toClient.push(b);
+      if (Array.isArray(b)) out.toClient.push(...b);
+      else if (b) out.toClient.push(b);
     }
     return out;
   }
@@ -266,10 +272,10 @@ export class RdpInterceptor {
     return buildDataTpdu(rw.pdu);
   }
 
-  private targetFrame(f: RdpFrame): Buffer | null {
+  private targetFrame(f: RdpFrame): Buffer | Buffer[] | null {
     if (f.kind === 'fastpath') {
       this.recorder.targetFastPath(f.data);
-      return f.data;
+      return this.o.fastPathOutput ? this.o.fastPathOutput(f.data) : f.data;
     }
     if (f.kind !== 'tpkt' || tpduCode(f.data) !== TPDU.DATA) return f.data;
     const mcs = parseDataTpdu(f.data);

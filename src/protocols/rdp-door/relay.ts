@@ -24,6 +24,8 @@ export interface RelayOptions {
   clientRequestedProtocols: number;
   logon: TargetLogon;
   log: Logger;
+  /** See InterceptorOptions.fastPathOutput. */
+  fastPathOutput?: (pdu: Buffer) => Buffer[];
   /** Test hook: the decrypted bytes of the client leg ('in' from the client, 'out' to it). */
   tap?: (direction: 'in' | 'out', data: Buffer) => void;
   /** Called once when both legs are closed; the reason is for the session record. */
@@ -37,7 +39,7 @@ export class RdpRelay {
   private readonly waitingDrain = { client: false, target: false };
 
   constructor(private readonly o: RelayOptions) {
-    this.interceptor = new RdpInterceptor({ handle: o.handle, targetProtocol: o.targetProtocol, clientRequestedProtocols: o.clientRequestedProtocols, logon: o.logon, log: o.log });
+    this.interceptor = new RdpInterceptor({ handle: o.handle, targetProtocol: o.targetProtocol, clientRequestedProtocols: o.clientRequestedProtocols, logon: o.logon, log: o.log, ...(o.fastPathOutput ? { fastPathOutput: o.fastPathOutput } : {}) });
   }
 
   start(): void {

@@ -16,6 +16,7 @@ import { buildConnectionConfirm, NEG_RSP_FLAGS, parseConnectionRequest, PROTOCOL
 import { RdpRelay } from '../rdp-door/relay.js';
 import { connectRdpTarget, TargetError, vaultedLogon } from '../targets/rdp.js';
 import { TARGET_REFUSED_CREDENTIAL, targetConnectFailed } from '../end-reasons.js';
+import { BitmapWidthFix } from './bitmap-widths.js';
 import { encodeError, encodeResponse } from './rdcleanpath.js';
 import { HandshakeError, readRdCleanPathRequest } from './handshake.js';
 
@@ -169,6 +170,7 @@ export async function serveBrowserRdp(stream: Duplex, o: BrowserRdpOptions): Pro
     const serverAddr = `${addr.includes(':') ? `[${addr}]` : addr}:${target.socket.remotePort ?? h.plan.target.port}`;
     stream.write(encodeResponse({ x224: buildConnectionConfirm({ selectedProtocol: PROTOCOL.SSL, flags }), certChain: o.certChain, serverAddr }));
     log.info({ sessionId: h.id, user: h.plan.user.username, target: `${h.plan.target.host}:${h.plan.target.port}`, nla: target.selectedProtocol === PROTOCOL.HYBRID, via: 'browser', ...(h.plan.launchRequestId ? { reqId: h.plan.launchRequestId } : {}) }, 'rdp session connected');
+    const bitmapWidths = new BitmapWidthFix();
     relay = new RdpRelay({
       handle: h,
       client: stream,
@@ -177,6 +179,8 @@ export async function serveBrowserRdp(stream: Duplex, o: BrowserRdpOptions): Pro
       clientRequestedProtocols: requestedProtocols,
       logon,
       log,
+      // IronRDP's web client draws a bitmap wider than its destination sheared (bitmap-widths.ts).
+      fastPathOutput: (pdu) => bitmapWidths.frame(pdu),
       onClose: (reason) => void finish(reason),
     });
     relay.start();
