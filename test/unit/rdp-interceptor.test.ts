@@ -339,6 +339,21 @@ describe('display settings chosen at launch, in the Connect Initial', () => {
     assert.deepEqual(s.notes.find(([k]) => k === 'rdp_display_settings')?.[1], { client: '1024x768', chosen: '1280x720', dpi: 144, keyboardLayout: 'de' });
   });
 
+  it('clientBuildAtLeast (the browser door): a lower CS_CORE clientBuild is raised, a higher one kept', () => {
+    for (const [sent, expected] of [
+      [0, 2600],
+      [19041, 19041],
+    ] as const) {
+      const s = session();
+      const ic = new RdpInterceptor({ handle: s.handle, targetProtocol: 1, clientRequestedProtocols: 3, logon: LOGON, log: pino({ level: 'silent' }), clientBuildAtLeast: 2600 });
+      const out = parseConnectInitial(mcsOf(ic.fromClient(connectInitial([], { clientBuild: sent })).toTarget)[0]!);
+      assert.equal(out.core.clientBuild, expected);
+      assert.equal(out.core.serverSelectedProtocol, 1, 'the fields after it are kept');
+    }
+    const plain = parseConnectInitial(mcsOf(interceptor(session()).fromClient(connectInitial([], { clientBuild: 0 })).toTarget)[0]!);
+    assert.equal(plain.core.clientBuild, 0, 'the RDP door leaves it alone');
+  });
+
   it('the keystroke log reads the keys with the chosen layout (German: the key right of T is z)', () => {
     const s = session({}, { keyboardLayout: 'de' });
     const { ic } = connect(s);

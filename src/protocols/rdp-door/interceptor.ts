@@ -59,6 +59,12 @@ export interface InterceptorOptions {
    * recorder has seen it (the browser door's bitmap width fix, rdp-web/bitmap-widths.ts).
    */
   fastPathOutput?: (pdu: Buffer) => Buffer[];
+  /**
+   * A CS_CORE clientBuild below this is raised to it. xrdp treats a build of 419 or less as a
+   * client that cannot take a new desktop size, and then resizes its own screen on a Display
+   * Control request without telling the client; IronRDP's web client sends 0.
+   */
+  clientBuildAtLeast?: number;
 }
 
 /** What to send on after one chunk: frames for the target and for the client, in order. */
@@ -258,6 +264,7 @@ export class RdpInterceptor {
       earlyCapabilityFlags: (flags) => flags & ~RNS_UD_CS.SUPPORT_DYNVC_GFX_PROTOCOL,
       ...(desktopSize ? { desktopSize } : {}),
       ...(display.keyboardLayout !== undefined ? { keyboardLayout: display.keyboardLayout } : {}),
+      ...(this.o.clientBuildAtLeast !== undefined && parsed.ci.core.clientBuild < this.o.clientBuildAtLeast ? { clientBuild: this.o.clientBuildAtLeast } : {}),
       ...(scale ? { scale } : {}),
       // UDP multitransport cannot pass the gateway; a chosen size replaces the client's monitor layout.
       dropBlockTypes: [...new Set([CS.MULTITRANSPORT, ...limit.dropBlockTypes, ...display.dropBlockTypes])],

@@ -24,8 +24,9 @@ export interface RelayOptions {
   clientRequestedProtocols: number;
   logon: TargetLogon;
   log: Logger;
-  /** See InterceptorOptions.fastPathOutput. */
+  /** See InterceptorOptions. */
   fastPathOutput?: (pdu: Buffer) => Buffer[];
+  clientBuildAtLeast?: number;
   /** Test hook: the decrypted bytes of the client leg ('in' from the client, 'out' to it). */
   tap?: (direction: 'in' | 'out', data: Buffer) => void;
   /** Called once when both legs are closed; the reason is for the session record. */
@@ -39,7 +40,7 @@ export class RdpRelay {
   private readonly waitingDrain = { client: false, target: false };
 
   constructor(private readonly o: RelayOptions) {
-    this.interceptor = new RdpInterceptor({ handle: o.handle, targetProtocol: o.targetProtocol, clientRequestedProtocols: o.clientRequestedProtocols, logon: o.logon, log: o.log, ...(o.fastPathOutput ? { fastPathOutput: o.fastPathOutput } : {}) });
+    this.interceptor = new RdpInterceptor({ handle: o.handle, targetProtocol: o.targetProtocol, clientRequestedProtocols: o.clientRequestedProtocols, logon: o.logon, log: o.log, ...(o.fastPathOutput ? { fastPathOutput: o.fastPathOutput } : {}), ...(o.clientBuildAtLeast !== undefined ? { clientBuildAtLeast: o.clientBuildAtLeast } : {}) });
   }
 
   start(): void {

@@ -18,6 +18,9 @@ import { connectRdpTarget, TargetError, vaultedLogon } from '../targets/rdp.js';
 import { TARGET_REFUSED_CREDENTIAL, targetConnectFailed } from '../end-reasons.js';
 import { BitmapWidthFix } from './bitmap-widths.js';
 import { encodeError, encodeResponse } from './rdcleanpath.js';
+
+/** The clientBuild the target hears from the web client at least (FreeRDP's long-standing default). */
+const WEB_CLIENT_BUILD = 2600;
 import { HandshakeError, readRdCleanPathRequest } from './handshake.js';
 
 export interface BrowserRdpOptions {
@@ -181,6 +184,9 @@ export async function serveBrowserRdp(stream: Duplex, o: BrowserRdpOptions): Pro
       log,
       // IronRDP's web client draws a bitmap wider than its destination sheared (bitmap-widths.ts).
       fastPathOutput: (pdu) => bitmapWidths.frame(pdu),
+      // IronRDP's web client says build 0; xrdp would then resize its screen on a Display
+      // Control request without the Deactivation-Reactivation that resizes the client's.
+      clientBuildAtLeast: WEB_CLIENT_BUILD,
       onClose: (reason) => void finish(reason),
     });
     relay.start();
