@@ -35,7 +35,7 @@ import { CS, RNS_UD_CS } from '../rdp/pdu/client-data.js';
 import { injectLogon, SEC } from '../rdp/pdu/client-info.js';
 import { MCS_CONNECT_INITIAL, parseConnectResponse, readConnectInitial, rewriteConnectInitial, rewriteConnectResponse } from '../rdp/pdu/mcs-gcc.js';
 import { buildDisconnectProviderUltimatum, buildSendData, DOMAIN_PDU, parseSendData, type SendData } from '../rdp/pdu/mcs-domain.js';
-import { buildSetErrorInfo, classifyServerPdu, ERRINFO, PDUTYPE, shareControlHeader } from '../rdp/pdu/share.js';
+import { buildSetErrorInfo, classifyServerPdu, completeDeactivateAll, ERRINFO, PDUTYPE, shareControlHeader } from '../rdp/pdu/share.js';
 import { RdpFramer, type RdpFrame } from '../rdp/pdu/tpkt.js';
 import { buildDataTpdu, parseDataTpdu, TPDU, tpduCode } from '../rdp/pdu/x224.js';
 import type { TargetLogon } from '../targets/rdp.js';
@@ -65,6 +65,12 @@ export interface InterceptorOptions {
    * Control request without telling the client; IronRDP's web client sends 0.
    */
   clientBuildAtLeast?: number;
+  /**
+   * A Deactivate All PDU the target cut short (xrdp 0.9: the share control header alone) is
+   * completed with the share id before it reaches the client: IronRDP's web client cannot
+   * read the short one and ends the session when the target resizes.
+   */
+  completeDeactivateAll?: boolean;
 }
 
 /** What to send on after one chunk: frames for the target and for the client, in order. */
@@ -300,6 +306,13 @@ export class RdpInterceptor {
       this.serverUserId ??= sd.initiator;
       const sc = shareControlHeader(sd.data);
       if (sc?.pduType === PDUTYPE.DEMANDACTIVE && sd.data.length >= 10) this.shareId = sd.data.readUInt32LE(6);
+      if (sc?.pduType === PDUTYPE.DEACTIVATEALL && this.o.completeDeactivateAll && this.shareId !== undefined) {
+        const full = completeDeactivateAll(sd.data, this.shareId);
+        if (full) {
+          this.recorder.targetIo(sd.data);
+          return buildDataTpdu(buildSendData({ ...sd, data: full }));
+        }
+      }
       const verdict = classifyServerPdu(sd.data);
       if (verdict === 'redirection') {
         this.o.log.warn({ sessionId: this.o.handle.id }, 'rdp relay: dropped a Server Redirection PDU from the target');

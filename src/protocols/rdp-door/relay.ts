@@ -27,6 +27,7 @@ export interface RelayOptions {
   /** See InterceptorOptions. */
   fastPathOutput?: (pdu: Buffer) => Buffer[];
   clientBuildAtLeast?: number;
+  completeDeactivateAll?: boolean;
   /** Test hook: the decrypted bytes of the client leg ('in' from the client, 'out' to it). */
   tap?: (direction: 'in' | 'out', data: Buffer) => void;
   /** Called once when both legs are closed; the reason is for the session record. */
@@ -40,7 +41,7 @@ export class RdpRelay {
   private readonly waitingDrain = { client: false, target: false };
 
   constructor(private readonly o: RelayOptions) {
-    this.interceptor = new RdpInterceptor({ handle: o.handle, targetProtocol: o.targetProtocol, clientRequestedProtocols: o.clientRequestedProtocols, logon: o.logon, log: o.log, ...(o.fastPathOutput ? { fastPathOutput: o.fastPathOutput } : {}), ...(o.clientBuildAtLeast !== undefined ? { clientBuildAtLeast: o.clientBuildAtLeast } : {}) });
+    this.interceptor = new RdpInterceptor({ handle: o.handle, targetProtocol: o.targetProtocol, clientRequestedProtocols: o.clientRequestedProtocols, logon: o.logon, log: o.log, ...(o.fastPathOutput ? { fastPathOutput: o.fastPathOutput } : {}), ...(o.clientBuildAtLeast !== undefined ? { clientBuildAtLeast: o.clientBuildAtLeast } : {}), ...(o.completeDeactivateAll ? { completeDeactivateAll: true } : {}) });
   }
 
   start(): void {

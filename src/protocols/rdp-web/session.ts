@@ -187,6 +187,8 @@ export async function serveBrowserRdp(stream: Duplex, o: BrowserRdpOptions): Pro
       // IronRDP's web client says build 0; xrdp would then resize its screen on a Display
       // Control request without the Deactivation-Reactivation that resizes the client's.
       clientBuildAtLeast: WEB_CLIENT_BUILD,
+      // ... and the Deactivate All that starts it must be whole for the web client to read it.
+      completeDeactivateAll: true,
       onClose: (reason) => void finish(reason),
     });
     relay.start();
