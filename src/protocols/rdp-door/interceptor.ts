@@ -18,6 +18,9 @@
 //   target → client  MCS Connect Response: clientRequestedProtocols = what the client
 //                    asked the gateway for; Server Redirection PDUs and Save Session Info
 //                    PDUs carrying an auto-reconnect cookie are dropped.
+// For the browser door only (options): CS_CORE clientBuild raised, a short Deactivate All
+// completed, and its fast-path output passed through a hook (rdp-web/bitmap-widths.ts), so
+// IronRDP's web client can follow xrdp's resizes and draw its bitmaps.
 // Shared control: inject() builds input PDUs of the gateway's own for a person who joined
 // the session (fast-path when the client uses fast-path input, else slow-path), recorded
 // under the joiner's name.
