@@ -138,6 +138,34 @@ describe('browser door: bitmaps wider than their destination', () => {
     assert.deepEqual(draw(out), draw(original));
   });
 
+  it('a slow-path bitmap Update PDU (how xrdp sends them, no compression header) is rewritten with its headers, drawn the same', () => {
+    // xrdp: RLE with NO_BITMAP_COMPRESSION_HDR (0x401), a 302-pixel window padded to 304.
+    // Two MEGA_MEGA_COLOR_RUNs of 304 pixels: the bottom row 0x1234, the top row 0xf800.
+    const rle = Buffer.from([0xf3, 0x30, 0x01, 0x34, 0x12, 0xf3, 0x30, 0x01, 0x00, 0xf8]);
+    const body = bitmapBody([{ left: 600, top: 30, right: 901, bottom: 31, width: 304, height: 2, bpp: 16, flags: 0x401, data: rle }]);
+    const header = Buffer.alloc(18);
+    header.writeUInt16LE(18 + body.length, 0);
+    header.writeUInt16LE(0x17, 2); // PDUTYPE_DATAPDU, version 1
+    header.writeUInt16LE(1002, 4);
+    header.writeUInt32LE(0x103ea, 6);
+    header[11] = 1; // streamId
+    header.writeUInt16LE(18 + body.length - 14, 12);
+    header[14] = 0x02; // PDUTYPE2_UPDATE
+    const data = Buffer.concat([header, body]);
+    const fix = new BitmapWidthFix();
+    const out = fix.slowPath(data);
+    assert.ok(out, 'rewritten');
+    assert.equal(out.length, 1);
+    assert.deepEqual(out[0]!.subarray(2, 12), data.subarray(2, 12), 'the same share headers');
+    assert.equal(out[0]!.readUInt16LE(0), out[0]!.length);
+    assert.equal(out[0]!.readUInt16LE(12), out[0]!.length - 14);
+    const asFastPath = (d: Buffer) => pdu(fpUpdate(1, 0, d.subarray(18)));
+    const rects = rectsOf([asFastPath(out[0]!)]);
+    assert.deepEqual(rects.map((r) => [r.left, r.right, r.width, r.height, r.flags]), [[600, 901, 302, 2, 0]]);
+    assert.deepEqual(draw([asFastPath(out[0]!)]), draw([asFastPath(data)]));
+    assert.equal(fix.slowPath(Buffer.concat([header.subarray(0, 14), Buffer.from([0x1f]), header.subarray(15), body])), null, 'another data PDU type passes');
+  });
+
   it('bitmaps as wide as their destination, other updates and what does not parse pass as the same bytes', () => {
     const fix = new BitmapWidthFix();
     const exact = pdu(fpUpdate(1, 0, bitmapBody([{ left: 0, top: 0, right: 3, bottom: 1, width: 4, height: 2, bpp: 16, flags: 0, data: raw16(4, 2, () => 7) }])));

@@ -19,7 +19,7 @@
 //                    asked the gateway for; Server Redirection PDUs and Save Session Info
 //                    PDUs carrying an auto-reconnect cookie are dropped.
 // For the browser door only (options): CS_CORE clientBuild raised, a short Deactivate All
-// completed, and its fast-path output passed through a hook (rdp-web/bitmap-widths.ts), so
+// completed, and its graphics output passed through a hook (rdp-web/bitmap-widths.ts), so
 // IronRDP's web client can follow xrdp's resizes and draw its bitmaps.
 // Shared control: inject() builds input PDUs of the gateway's own for a person who joined
 // the session (fast-path when the client uses fast-path input, else slow-path), recorded
@@ -58,10 +58,11 @@ export interface InterceptorOptions {
   logon: TargetLogon;
   log: Logger;
   /**
-   * A door's own change to the target's fast-path output on its way to the client, after the
-   * recorder has seen it (the browser door's bitmap width fix, rdp-web/bitmap-widths.ts).
+   * A door's own change to the target's graphics output on its way to the client, after the
+   * recorder has seen it (the browser door's bitmap width fix, rdp-web/bitmap-widths.ts):
+   * fast-path output PDUs, and I/O channel payloads (slow-path; null keeps one as it is).
    */
-  fastPathOutput?: (pdu: Buffer) => Buffer[];
+  output?: { fastPath(pdu: Buffer): Buffer[]; slowPath(data: Buffer): Buffer[] | null };
   /**
    * A CS_CORE clientBuild below this is raised to it. xrdp treats a build of 419 or less as a
    * client that cannot take a new desktop size, and then resizes its own screen on a Display
@@ -291,7 +292,7 @@ export class RdpInterceptor {
   private targetFrame(f: RdpFrame): Buffer | Buffer[] | null {
     if (f.kind === 'fastpath') {
       this.recorder.targetFastPath(f.data);
-      return this.o.fastPathOutput ? this.o.fastPathOutput(f.data) : f.data;
+      return this.o.output ? this.o.output.fastPath(f.data) : f.data;
     }
     if (f.kind !== 'tpkt' || tpduCode(f.data) !== TPDU.DATA) return f.data;
     const mcs = parseDataTpdu(f.data);
@@ -327,6 +328,8 @@ export class RdpInterceptor {
         return null;
       }
       this.recorder.targetIo(sd.data);
+      const changed = this.o.output?.slowPath(sd.data);
+      if (changed) return changed.map((data) => buildDataTpdu(buildSendData({ ...sd, data })));
     }
     return f.data;
   }

@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { SessionHandle } from '../../core/broker.js';
 import type { TargetLogon } from '../targets/rdp.js';
-import { RdpInterceptor, type Forward, type Leg } from './interceptor.js';
+import { RdpInterceptor, type Forward, type InterceptorOptions, type Leg } from './interceptor.js';
 import { parseJoinerEvents } from './join-input.js';
 
 export interface RelayOptions {
@@ -25,7 +25,7 @@ export interface RelayOptions {
   logon: TargetLogon;
   log: Logger;
   /** See InterceptorOptions. */
-  fastPathOutput?: (pdu: Buffer) => Buffer[];
+  output?: InterceptorOptions['output'];
   clientBuildAtLeast?: number;
   completeDeactivateAll?: boolean;
   /** Test hook: the decrypted bytes of the client leg ('in' from the client, 'out' to it). */
@@ -41,7 +41,7 @@ export class RdpRelay {
   private readonly waitingDrain = { client: false, target: false };
 
   constructor(private readonly o: RelayOptions) {
-    this.interceptor = new RdpInterceptor({ handle: o.handle, targetProtocol: o.targetProtocol, clientRequestedProtocols: o.clientRequestedProtocols, logon: o.logon, log: o.log, ...(o.fastPathOutput ? { fastPathOutput: o.fastPathOutput } : {}), ...(o.clientBuildAtLeast !== undefined ? { clientBuildAtLeast: o.clientBuildAtLeast } : {}), ...(o.completeDeactivateAll ? { completeDeactivateAll: true } : {}) });
+    this.interceptor = new RdpInterceptor({ handle: o.handle, targetProtocol: o.targetProtocol, clientRequestedProtocols: o.clientRequestedProtocols, logon: o.logon, log: o.log, ...(o.output ? { output: o.output } : {}), ...(o.clientBuildAtLeast !== undefined ? { clientBuildAtLeast: o.clientBuildAtLeast } : {}), ...(o.completeDeactivateAll ? { completeDeactivateAll: true } : {}) });
   }
 
   start(): void {

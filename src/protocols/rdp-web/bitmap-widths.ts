@@ -13,7 +13,10 @@
 // fast-path PDU. Everything else passes byte for byte, and the recorder always sees the
 // target's original bytes (the interceptor records before this runs).
 //
-// Socket-free: fast-path PDUs in, fast-path PDUs out. Encrypted or bulk-compressed PDUs (not
+// xrdp sends these bitmaps as slow-path Update PDUs (libxrdp_send_bitmap); other servers may
+// use fast-path bitmap updates: both are handled.
+//
+// Socket-free: fast-path PDUs in, fast-path PDUs out; Share Data PDUs in, Share Data PDUs out. Encrypted or bulk-compressed PDUs (not
 // used under TLS with the web client) and anything that does not parse pass unchanged.
 import { BITMAP_COMPRESSION, NO_BITMAP_COMPRESSION_HDR, MAX_BITMAP_PIXELS } from '../rdp/recording/decoder/bitmap.js';
 import { bytesPerPixel, unpackRgb } from '../rdp/recording/decoder/colors.js';
@@ -25,10 +28,16 @@ import { FASTPATH_UPDATE } from '../rdp/pdu/fastpath-codes.js';
 const FRAGMENT = { SINGLE: 0, LAST: 1, FIRST: 2, NEXT: 3 } as const;
 const COMPRESSION_USED = 0x2;
 const UPDATETYPE_BITMAP = 0x0001;
+const SHARE_DATA_HEADER = 18;
+const PDUTYPE_DATA = 0x7;
+const PDUTYPE2_UPDATE = 0x02;
+const PACKET_COMPRESSED = 0x20;
 const RECT_HEADER = 18;
 const CD_HEADER = 8;
 /** Bitmap data per rewritten update: one update per fast-path PDU, under its 15-bit length. */
 const MAX_BAND_BYTES = FASTPATH_MAX_LENGTH - 64;
+/** A slow-path Update PDU's bitmap data: well under the 16-bit TPKT and share control lengths. */
+const MAX_SLOW_PATH_BYTES = 60_000;
 /** A fragmented bitmap update held for reassembly beyond this passes unchanged. */
 const MAX_HELD_BYTES = 8 << 20;
 
@@ -91,6 +100,32 @@ export class BitmapWidthFix {
 
   /** A TS_UPDATE_BITMAP_DATA body → rewritten TS_FP_UPDATEs, or null when nothing needs (or can take) a change. */
   private fixBody(body: Buffer): Buffer[] | null {
+    return this.fixBitmaps(body, MAX_BAND_BYTES)?.map((b) => fpUpdate(FASTPATH_UPDATE.BITMAP, b)) ?? null;
+  }
+
+  /**
+   * A slow-path Share Data PDU from the I/O channel (as xrdp sends its bitmaps): an
+   * uncompressed bitmap Update PDU → the Update PDUs to send instead (the same headers, each
+   * with fewer rectangles), or null to send it as it is.
+   */
+  slowPath(data: Buffer): Buffer[] | null {
+    // TS_SHARECONTROLHEADER (6), shareId (4), pad, streamId, uncompressedLength (2), pduType2, compressedType, compressedLength (2): 18 bytes.
+    if (data.length < SHARE_DATA_HEADER + 4 || (data.readUInt16LE(2) & 0xf) !== PDUTYPE_DATA || data[14] !== PDUTYPE2_UPDATE || data[15]! & PACKET_COMPRESSED) return null;
+    if (data.readUInt16LE(0) !== data.length) return null;
+    const bodies = this.fixBitmaps(data.subarray(SHARE_DATA_HEADER), MAX_SLOW_PATH_BYTES);
+    if (!bodies) return null;
+    return bodies.map((b) => {
+      const out = Buffer.concat([data.subarray(0, SHARE_DATA_HEADER), b]);
+      const grow = out.length - data.length;
+      out.writeUInt16LE(out.length, 0);
+      out.writeUInt16LE(Math.max(0, data.readUInt16LE(12) + grow), 12);
+      if (data.readUInt16LE(16)) out.writeUInt16LE(Math.max(0, data.readUInt16LE(16) + grow), 16);
+      return out;
+    });
+  }
+
+  /** A TS_UPDATE_BITMAP_DATA → TS_UPDATE_BITMAP_DATAs with the fixed rectangles, each under `limit` bytes, or null. */
+  private fixBitmaps(body: Buffer, limit: number): Buffer[] | null {
     if (!needsFix(body)) return null;
     const count = body.readUInt16LE(2);
     const rects: Buffer[] = [];
@@ -120,13 +155,13 @@ export class BitmapWidthFix {
       const head = Buffer.alloc(4);
       head.writeUInt16LE(UPDATETYPE_BITMAP, 0);
       head.writeUInt16LE(group.length, 2);
-      updates.push(fpUpdate(FASTPATH_UPDATE.BITMAP, Buffer.concat([head, ...group])));
+      updates.push(Buffer.concat([head, ...group]));
       group = [];
       size = 4;
     };
     for (const r of rects) {
-      if (size + r.length > MAX_BAND_BYTES) emit();
-      if (4 + r.length > MAX_BAND_BYTES) return null; // an original rectangle too large to regroup
+      if (size + r.length > limit) emit();
+      if (4 + r.length > limit) return null; // an original rectangle too large to regroup
       group.push(r);
       size += r.length;
     }

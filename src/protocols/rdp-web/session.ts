@@ -183,7 +183,7 @@ export async function serveBrowserRdp(stream: Duplex, o: BrowserRdpOptions): Pro
       logon,
       log,
       // IronRDP's web client draws a bitmap wider than its destination sheared (bitmap-widths.ts).
-      fastPathOutput: (pdu) => bitmapWidths.frame(pdu),
+      output: { fastPath: (pdu) => bitmapWidths.frame(pdu), slowPath: (data) => bitmapWidths.slowPath(data) },
       // IronRDP's web client says build 0; xrdp would then resize its screen on a Display
       // Control request without the Deactivation-Reactivation that resizes the client's.
       clientBuildAtLeast: WEB_CLIENT_BUILD,
