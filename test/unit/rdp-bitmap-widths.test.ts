@@ -166,6 +166,23 @@ describe('browser door: bitmaps wider than their destination', () => {
     assert.equal(fix.slowPath(Buffer.concat([header.subarray(0, 14), Buffer.from([0x1f]), header.subarray(15), body])), null, 'another data PDU type passes');
   });
 
+  it('a large slow-path bitmap is cut into Update PDUs whose MCS length fits PER (under 16 KiB)', () => {
+    const body = bitmapBody([{ left: 0, top: 0, right: 300, bottom: 99, width: 304, height: 100, bpp: 16, flags: 0, data: raw16(304, 100, (x, y) => x * 3 + y) }]);
+    const header = Buffer.alloc(18);
+    header.writeUInt16LE(18 + body.length, 0);
+    header.writeUInt16LE(0x17, 2);
+    header[14] = 0x02;
+    const out = new BitmapWidthFix().slowPath(Buffer.concat([header, body]))!;
+    assert.ok(out.length > 1);
+    assert.ok(out.every((d) => d.length < 0x4000 - 16));
+    const drawBodies = (bodies: Buffer[]) => {
+      const fb = { px: new Uint32Array(400 * 120), width: 400, height: 120 };
+      for (const b of bodies) applyBitmapUpdate(b, 0, b.length, fb, new Palette(), new DecodeScratch(), (k) => assert.fail(k));
+      return fb.px;
+    };
+    assert.deepEqual(drawBodies(out.map((d) => d.subarray(18))), drawBodies([body]));
+  });
+
   it('bitmaps as wide as their destination, other updates and what does not parse pass as the same bytes', () => {
     const fix = new BitmapWidthFix();
     const exact = pdu(fpUpdate(1, 0, bitmapBody([{ left: 0, top: 0, right: 3, bottom: 1, width: 4, height: 2, bpp: 16, flags: 0, data: raw16(4, 2, () => 7) }])));

@@ -36,8 +36,8 @@ const RECT_HEADER = 18;
 const CD_HEADER = 8;
 /** Bitmap data per rewritten update: one update per fast-path PDU, under its 15-bit length. */
 const MAX_BAND_BYTES = FASTPATH_MAX_LENGTH - 64;
-/** A slow-path Update PDU's bitmap data: well under the 16-bit TPKT and share control lengths. */
-const MAX_SLOW_PATH_BYTES = 60_000;
+/** A slow-path Update PDU's bitmap data: the MCS Send Data's PER length stays under 16 KiB with the 18-byte share headers. */
+const MAX_SLOW_PATH_BYTES = 0x4000 - 64;
 /** A fragmented bitmap update held for reassembly beyond this passes unchanged. */
 const MAX_HELD_BYTES = 8 << 20;
 
@@ -137,7 +137,7 @@ export class BitmapWidthFix {
       const end = p + RECT_HEADER + length;
       if (end > body.length) return null;
       const r = body.subarray(p, end);
-      const fixed = this.fixRect(r);
+      const fixed = this.fixRect(r, limit);
       if (fixed) {
         changed = true;
         this.rewritten++;
@@ -170,7 +170,7 @@ export class BitmapWidthFix {
   }
 
   /** One TS_BITMAP_DATA → bands of an uncompressed bitmap as wide as its destination, or null to keep it. */
-  private fixRect(r: Buffer): Buffer[] | null {
+  private fixRect(r: Buffer, limit: number): Buffer[] | null {
     const left = r.readUInt16LE(0);
     const top = r.readUInt16LE(2);
     const right = r.readUInt16LE(4);
@@ -229,7 +229,7 @@ export class BitmapWidthFix {
       for (let y = 0; y < height; y++) r.copy(rows, y * rowBytes, start + y * stride, start + y * stride + destWidth * size);
     }
     // Bands of whole rows, bottom band last on the wire order does not matter: each has its own destination.
-    const perBand = Math.floor((MAX_BAND_BYTES - 4 - RECT_HEADER) / rowBytes);
+    const perBand = Math.floor((limit - 4 - RECT_HEADER) / rowBytes);
     if (perBand < 1) return null;
     const lines = Math.min(height, destHeight);
     const out: Buffer[] = [];
