@@ -195,11 +195,11 @@ export async function createCore(config: Config, store: Store, log: Logger, opts
   store.observeQueries((seconds, failed) => metrics.query(seconds, failed));
   auth.observeSignInFailures((action, via) => metrics.loginFailed(action, via));
   requestLimits.observe((kind, scope) => metrics.limited(kind, scope));
-  const recordingBytes = new RecordingBytes(sessions.recordingsDir, () => sessions.live.values());
+  const recordingBytes = new RecordingBytes(() => sessions.live.values());
   metrics.watch({ live: () => sessions.live.values(), recordingBytes: () => recordingBytes.total(), recordingQueueDepth: () => recordingWriter.queuedBytes });
   sessions.onSessionEnd(async (s) => {
     metrics.sessionEnded(s);
-    await recordingBytes.sealed(s.recording);
+    recordingBytes.ended(s.recordedBytes);
   });
   const sshKeys = new SshKeys(store, audit);
   const checkouts = new Checkouts(store, secrets, sessions, audit, log);
