@@ -21,8 +21,6 @@ import { encodeError, encodeResponse } from './rdcleanpath.js';
 
 /** The clientBuild the target hears from the web client at least (FreeRDP's long-standing default). */
 const WEB_CLIENT_BUILD = 2600;
-/** Whether slow-path bitmap Update PDUs go through the bitmap width fix (see the relay options below). */
-const REWRITE_SLOW_PATH_BITMAPS = true;
 import { HandshakeError, readRdCleanPathRequest } from './handshake.js';
 
 export interface BrowserRdpOptions {
@@ -186,7 +184,7 @@ export async function serveBrowserRdp(stream: Duplex, o: BrowserRdpOptions): Pro
       log,
       // IronRDP's web client draws a bitmap wider than its destination sheared (bitmap-widths.ts).
       // Both halves: xrdp sends its bitmaps as slow-path Update PDUs (docs/protocols/rdp.md).
-      output: { fastPath: (pdu) => bitmapWidths.frame(pdu), slowPath: (data) => (REWRITE_SLOW_PATH_BITMAPS ? bitmapWidths.slowPath(data) : null) },
+      output: { fastPath: (pdu) => bitmapWidths.frame(pdu), slowPath: (data) => bitmapWidths.slowPath(data) },
       // IronRDP's web client says build 0; xrdp would then resize its screen on a Display
       // Control request without the Deactivation-Reactivation that resizes the client's.
       clientBuildAtLeast: WEB_CLIENT_BUILD,
