@@ -292,7 +292,9 @@ export function recordings(dataDir: string): { bytes: number; files: number; byE
         const size = statSync(p).size;
         r.bytes += size;
         r.files++;
-        r.byExt[extname(e.name) || '(none)'] = (r.byExt[extname(e.name) || '(none)'] ?? 0) + size;
+        // `.ghrec.gz` (stored compressed, the default) apart from a plain `.ghrec`.
+        const ext = e.name.endsWith('.gz') ? `${extname(e.name.slice(0, -3))}.gz` : extname(e.name) || '(none)';
+        r.byExt[ext] = (r.byExt[ext] ?? 0) + size;
       }
     }
   };

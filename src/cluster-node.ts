@@ -43,8 +43,9 @@ export async function joinCluster(config: Config, core: Core, pieces: IdentityPi
     core.sessions.forwardTo(forwarding);
     calls = { forwarding, peers };
     peerServer = new PeerServer(core, tls, log);
-    const port = await peerServer.listen(config.clusterPort, config.bindHost);
-    const host = config.clusterAddress ?? (wildcard(config.bindHost) ? hostname() : config.bindHost);
+    const listenHost = config.clusterListenHost ?? config.bindHost;
+    const port = await peerServer.listen(config.clusterPort, listenHost);
+    const host = config.clusterAddress ?? (wildcard(listenHost) ? hostname() : listenHost);
     address = `https://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`;
     // Another node rotating the logon-ticket key stores it for all; this node's rotation too.
     core.logonTicketKey.onRotate(async (pem) => {

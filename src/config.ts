@@ -1,6 +1,7 @@
 // Configuration comes from the environment, optionally seeded by a JSON file
 // (GATEHOUSE_CONFIG). Every problem is reported as one line naming the setting.
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 
 export interface Config {
@@ -36,10 +37,12 @@ export interface Config {
   drainSeconds: number;
   /** Where recordings are written (default: recordings/ in the data dir). */
   recordingsDir: string;
-  /** How new recordings are stored: gzip members per flush, or plain. */
+  /** How new recordings are stored: gzip members per flush (default), or plain. */
   recordingCompression: 'gzip' | 'none';
   /** MiB of one recording that may wait for the disk before its session fails closed. */
   recordingQueueMiB: number;
+  /** zlib level of compressed recordings (1 fastest … 9 smallest). */
+  recordingGzipLevel: number;
   /** Where recordings are kept: this node's disk, or S3-compatible object storage (`s3` below). */
   recordingStorage: 'local' | 's3';
   /** Object storage settings (recordingStorage 's3'; docs/operations.md). */
@@ -51,6 +54,15 @@ export interface Config {
   /** How often this node writes its heartbeat, and how long a silent node takes to count as dead. */
   nodeHeartbeatSeconds: number;
   nodeDeadSeconds: number;
+  /** Worker processes sharing this node's public ports (GATEHOUSE_WORKERS; `auto`: one per core). 1: the server runs in this process. */
+  workers: number;
+  /**
+   * Set only by the primary for each worker it forks (src/cluster-workers.ts), never from the
+   * environment: which worker this is (1…workers); its node id is the data dir's plus `-w<index>`.
+   */
+  worker?: number;
+  /** Where the node-to-node listener binds (default: bindHost); a worker's is loopback unless the node is in a cluster of machines. */
+  clusterListenHost?: string;
   /** Test-only: every JSON answer is checked against its route's response schema (src/web/strict-responses.ts). */
   strictResponses: boolean;
 }
@@ -110,6 +122,7 @@ const KEYS = [
   'GATEHOUSE_RECORDINGS_DIR',
   'GATEHOUSE_RECORDING_COMPRESSION',
   'GATEHOUSE_RECORDING_QUEUE_MIB',
+  'GATEHOUSE_RECORDING_GZIP_LEVEL',
   'GATEHOUSE_RECORDING_STORAGE',
   'GATEHOUSE_RECORDING_ENCRYPTION',
   'GATEHOUSE_RECORDING_SPOOL_DIR',
@@ -128,6 +141,7 @@ const KEYS = [
   'GATEHOUSE_CLUSTER_ADDRESS',
   'GATEHOUSE_NODE_HEARTBEAT_SECONDS',
   'GATEHOUSE_NODE_DEAD_SECONDS',
+  'GATEHOUSE_WORKERS',
 ] as const;
 
 function readConfigFile(path: string): Source {
@@ -181,6 +195,14 @@ function integer(src: Source, key: string, def: number, min: number, max: number
   const n = Number(raw.trim());
   if (!/^\d+$/.test(raw.trim()) || n < min || n > max) throw new ConfigError(key, `must be a whole number from ${min} to ${max}, got "${raw}"`);
   return n;
+}
+
+/** GATEHOUSE_WORKERS: a count, or `auto` (one per core). */
+function workers(src: Source): number {
+  const raw = src.GATEHOUSE_WORKERS?.trim();
+  if (raw === 'auto') return availableParallelism();
+  if (raw !== undefined && raw !== '' && (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > 256)) throw new ConfigError('GATEHOUSE_WORKERS', `must be a whole number from 1 to 256, or auto, got "${src.GATEHOUSE_WORKERS}"`);
+  return raw ? Number(raw) : 1;
 }
 
 /** `host:port` (an IPv6 host in brackets: `[::1]:9464`); the port may be 0. */
@@ -285,14 +307,16 @@ export function loadConfig(env: Source = process.env): Config {
     strictResponses: src.GATEHOUSE_STRICT_RESPONSES === '1',
     drainSeconds: integer(src, 'GATEHOUSE_DRAIN_SECONDS', 300, 0, 86400),
     recordingsDir: '',
-    recordingCompression: 'none',
+    recordingCompression: 'gzip',
     recordingQueueMiB: integer(src, 'GATEHOUSE_RECORDING_QUEUE_MIB', 8, 1, 1024),
+    recordingGzipLevel: integer(src, 'GATEHOUSE_RECORDING_GZIP_LEVEL', 1, 1, 9),
     recordingStorage: 'local',
     nodeHeartbeatSeconds: integer(src, 'GATEHOUSE_NODE_HEARTBEAT_SECONDS', 5, 1, 3600),
     nodeDeadSeconds: integer(src, 'GATEHOUSE_NODE_DEAD_SECONDS', 30, 2, 86_400),
+    workers: workers(src),
   };
   cfg.recordingsDir = resolve(src.GATEHOUSE_RECORDINGS_DIR ?? resolve(cfg.dataDir, 'recordings'));
-  const compression = src.GATEHOUSE_RECORDING_COMPRESSION ?? 'none';
+  const compression = src.GATEHOUSE_RECORDING_COMPRESSION ?? 'gzip';
   if (compression !== 'gzip' && compression !== 'none') throw new ConfigError('GATEHOUSE_RECORDING_COMPRESSION', `must be gzip or none, got "${compression}"`);
   cfg.recordingCompression = compression;
   const storage = src.GATEHOUSE_RECORDING_STORAGE ?? 'local';
@@ -349,5 +373,9 @@ export function loadConfig(env: Source = process.env): Config {
     cfg.metricsToken = t;
   }
   if (src.GATEHOUSE_METRICS_LISTEN !== undefined) cfg.metricsListen = listenAddress(src, 'GATEHOUSE_METRICS_LISTEN');
+  // Worker processes are nodes of a cluster (src/cluster-workers.ts): that takes PostgreSQL.
+  if (cfg.workers > 1 && !cfg.databaseUrl) {
+    throw new ConfigError('GATEHOUSE_WORKERS', `above 1 needs PostgreSQL (GATEHOUSE_DATABASE_URL): each worker is a node of a cluster, and the embedded SQLite database is for one process; got "${src.GATEHOUSE_WORKERS}"`);
+  }
   return cfg;
 }

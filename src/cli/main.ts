@@ -20,6 +20,7 @@ import { registerOpenPsm } from './openpsm.js';
 import { registerLogonTickets } from './logon-tickets.js';
 import { registerLdapDirectory } from './ldap-directory.js';
 import { registerAuditSinks } from './audit-sinks.js';
+import { registerRetention } from './retention.js';
 import { registerStepUp, withStepUp } from './step-up.js';
 import { askConsent, launchWithConsentPrompt } from './consent.js';
 
@@ -47,8 +48,14 @@ program
   .command('serve')
   .description('run the server (configuration from GATEHOUSE_* environment variables)')
   .action(async () => {
+    const config = loadConfig();
+    // Several worker processes sharing the ports (GATEHOUSE_WORKERS): this is their primary, or one of them.
+    if (config.workers > 1) {
+      const { isWorker, runPrimary, startWorker } = await import('../cluster-workers.js');
+      return isWorker() ? startWorker(config) : runPrimary(config);
+    }
     const { startServer } = await import('../server.js');
-    const running = await startServer(loadConfig());
+    const running = await startServer(config);
     // SIGTERM drains: no new sessions, running ones go on for up to GATEHOUSE_DRAIN_SECONDS,
     // then the rest are ended and their recordings sealed. A second SIGTERM (or a SIGINT)
     // while draining ends the wait; SIGINT otherwise stops at once, and a SIGINT while
@@ -395,6 +402,7 @@ recording
       for (const m of s.matches) process.stdout.write(`    ${m.at.toFixed(1)}s  ${m.text}\n`);
     }
   });
+registerRetention(program, recording, { session, out });
 
 // ---- audit
 const audit = program.command('audit').description('the tamper-evident audit trail');

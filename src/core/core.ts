@@ -150,7 +150,8 @@ export async function createCore(config: Config, store: Store, log: Logger, opts
   // The cluster's keys are written into this node's data dir before the loaders below read them.
   const identity = opts.identity ? new ClusterIdentity(store, dataKeys, config.dataDir) : null;
   const joined = identity && opts.identity ? await identity.join(opts.identity) : [];
-  const nodeId = loadNodeId(config.dataDir);
+  // A worker process (src/cluster-workers.ts) is a node of its own: the data dir's id and its index.
+  const nodeId = loadNodeId(config.dataDir) + (config.worker ? `-w${config.worker}` : '');
   const registry = new NodeRegistry(store, nodeId, { heartbeatMs: config.nodeHeartbeatSeconds * 1000, deadMs: config.nodeDeadSeconds * 1000 });
   const settings = new SettingsService(store);
   const audit = createAudit(config, store, settings, log);
@@ -167,7 +168,7 @@ export async function createCore(config: Config, store: Store, log: Logger, opts
   const launchers = new Launchers(store, audit, settings);
   const tickets = new Tickets(store);
   // Recordings: written off the event loop by one writer thread, compressed when configured (docs/operations.md).
-  const recordingWriter = new RecordingWriter({ ...DEFAULT_WRITER_LIMITS, sessionQueueBytes: config.recordingQueueMiB << 20 });
+  const recordingWriter = new RecordingWriter({ ...DEFAULT_WRITER_LIMITS, sessionQueueBytes: config.recordingQueueMiB << 20, gzipLevel: config.recordingGzipLevel });
   const recordingsDir = config.recordingsDir || join(config.dataDir, 'recordings');
   // Object storage (recording-storage-s3.ts) when configured: the bucket must answer now (a clear error otherwise).
   const recordingStorage =
@@ -194,11 +195,11 @@ export async function createCore(config: Config, store: Store, log: Logger, opts
   store.observeQueries((seconds, failed) => metrics.query(seconds, failed));
   auth.observeSignInFailures((action, via) => metrics.loginFailed(action, via));
   requestLimits.observe((kind, scope) => metrics.limited(kind, scope));
-  const recordingBytes = new RecordingBytes(sessions.recordingsDir, () => sessions.live.values());
+  const recordingBytes = new RecordingBytes(() => sessions.live.values());
   metrics.watch({ live: () => sessions.live.values(), recordingBytes: () => recordingBytes.total(), recordingQueueDepth: () => recordingWriter.queuedBytes });
   sessions.onSessionEnd(async (s) => {
     metrics.sessionEnded(s);
-    await recordingBytes.sealed(s.recording);
+    recordingBytes.ended(s.recordedBytes);
   });
   const sshKeys = new SshKeys(store, audit);
   const checkouts = new Checkouts(store, secrets, sessions, audit, log);

@@ -66,7 +66,8 @@ export async function startMetricsListener(core: Core, host: string, port: numbe
   server.on('clientError', (_err, socket) => socket.destroy());
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    // Exclusive: each worker process (src/cluster-workers.ts) answers its own metrics on its own port.
+    server.listen({ port, host, exclusive: true }, () => {
       server.off('error', reject);
       resolve();
     });

@@ -7,13 +7,15 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { encodeDesktop, encodeInputEvents, INPUT_KIND, RDPREC } from '../../src/protocols/rdp/recording/records.js';
 import { ensureTargetAccount, TARGET_PASSWORD } from '../support/accounts.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
 import { ADMIN_PASSWORD } from '../support/harness.js';
 import { createSecret, endedSession, eventually, launch, run } from '../support/ssh-client.js';
+import { gzipMember } from '../../src/core/sessions/recording-gzip.js';
+import { readRecording } from '../support/recordings.js';
 import { startSshd, type Sshd } from '../support/sshd.js';
 import { decodePng, ensureBuilt } from '../support/export.js';
 import { bitmapUpdate, bytes, fastPathPdu, fragmentedPdus, ghrecFile, le16, planarEncode, recordingHeader, slowPathPdu, type RectSpec } from '../protocols/rdp/decoder-support.js';
@@ -123,6 +125,17 @@ describe('gatehouse recording export (local files)', () => {
     assert.deepEqual(at(img, 31, 32), BLUE);
   });
 
+  it('a recording as the gateway stores it (.ghrec.gz, one gzip member per flush) renders as the plain file', T, async () => {
+    const plain = readFileSync(file);
+    const gz = join(dir, 'session.ghrec.gz');
+    const cut = [0, 100, Math.floor(plain.length / 2), plain.length];
+    writeFileSync(gz, Buffer.concat(cut.slice(1).map((end, i) => gzipMember(plain.subarray(cut[i], end)))));
+    const [a, b] = [join(dir, 'plain.png'), join(dir, 'gz.png')];
+    ok(await cli([file, '--png-at', '2.8', '--out', a]), 'png of the plain file');
+    ok(await cli([gz, '--png-at', '2.8', '--out', b]), 'png of the compressed file');
+    assert.ok(readFileSync(a).equals(readFileSync(b)), 'the same image');
+  });
+
   it('--mp4: H.264 of the first desktop size padded to even, one frame per 1/fps; the frames show the screen', T, async () => {
     const mp4 = join(dir, 'out.mp4');
     const r = await cli([file, '--mp4', mp4]);
@@ -220,7 +233,7 @@ describe('gatehouse recording export <session id> against a real gateway', () =>
     const cast = join(gw.dataDir, 'recordings', row.recording!);
     assert.ok(existsSync(cast), `recording at ${cast}`);
     writeFileSync(join(gw.dataDir, 'recordings', rel), syntheticRecording());
-    copyFileSync(cast, join(dir, 'ssh.cast'));
+    writeFileSync(join(dir, 'ssh.cast'), readRecording(cast));
     await gw.running.core.store.db.updateTable('sessions').set({ recording: rel }).where('id', '=', rdpSession).execute();
     ok(await cli(['login', '--url', gw.running.url, '-u', 'admin', '--password-stdin']), 'login');
   });

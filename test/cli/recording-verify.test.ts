@@ -6,13 +6,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
-import { appendFileSync, copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SYSTEM } from '../../src/core/audit/service.js';
 import { ensureTargetAccount, TARGET_PASSWORD } from '../support/accounts.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
 import { ADMIN_PASSWORD } from '../support/harness.js';
 import { auditEvents, createSecret, endedSession, eventually, launch, run } from '../support/ssh-client.js';
+import { appendToRecording, readRecording, writeRecording } from '../support/recordings.js';
 import { startSshd, type Sshd } from '../support/sshd.js';
 import { ghrecFile, recordingHeader } from '../protocols/rdp/decoder-support.js';
 import { cleanEnv, fails, killAll, ok, removeTempDirs, runCli, tempDir, type RunResult } from './support.js';
@@ -99,13 +100,13 @@ describe('gatehouse recording verify against a real gateway', () => {
 
   it('a changed recording differs, a deleted one is missing, a stray file is unsealed; exit 3 online and --offline', T, async () => {
     const [a, b, c] = sessions;
-    appendFileSync(b!.file, '[9.9, "o", "forged output"]\n');
-    const bytes = new Uint8Array((await import('node:fs')).readFileSync(graphical.file));
+    appendToRecording(b!.file, '[9.9, "o", "forged output"]\n');
+    const bytes = new Uint8Array(readRecording(graphical.file));
     bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
-    writeFileSync(graphical.file, bytes);
+    writeRecording(graphical.file, bytes);
     rmSync(c!.file);
     const stray = randomUUID();
-    copyFileSync(a!.file, join(recordings, `${stray}.cast`));
+    writeFileSync(join(recordings, `${stray}.cast`), readRecording(a!.file));
 
     for (const r of [await cli(['recording', 'verify', b!.id]), await offline([b!.id])]) {
       failed(r);

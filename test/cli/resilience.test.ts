@@ -27,6 +27,7 @@ import { startSshd, type Sshd } from '../support/sshd.js';
 import { startTelnetd, type TelnetdHandle } from '../support/telnetd.js';
 import { runXfreerdp, startXrdp, startXvfb, waitFor, type XDisplay, type Xrdp } from '../support/xrdp.js';
 import { ensureBuilt } from '../support/built.js';
+import { findRecording } from '../support/recordings.js';
 import { api, apiLogin, killAll, removeTempDirs, Server, serverEnv, tempDir } from './support.js';
 
 const ADMIN_PW = 'Resilience-Admin-Pw-1';
@@ -41,16 +42,6 @@ function dirsUnder(root: string): string[] {
   const out = [root];
   for (const e of readdirSync(root, { withFileTypes: true })) if (e.isDirectory()) out.push(...dirsUnder(join(root, e.name)));
   return out;
-}
-function findFile(root: string, name: string): string | null {
-  for (const e of readdirSync(root, { withFileTypes: true })) {
-    const p = join(root, e.name);
-    if (e.isDirectory()) {
-      const f = findFile(p, name);
-      if (f) return f;
-    } else if (e.name === name) return p;
-  }
-  return null;
 }
 
 /** GET over a given agent (a kept-alive connection opened before descriptors ran out). */
@@ -259,7 +250,7 @@ describe('a node survives I/O errors of single sessions; /healthz reports them',
     const b = relay((await launch('ssh', 'ssh')).ticket);
     await b.check('before');
     const live = ((await call('GET', '/api/v1/sessions?status=live')).body.items as any[])[0];
-    const file = findFile(recordings(), `${live.id}.cast`);
+    const file = findRecording(recordings(), live.id);
     assert.ok(file, 'the live recording file');
     chattr('+i', [file]);
     immutable.add(file);

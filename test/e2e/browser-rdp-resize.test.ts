@@ -1,8 +1,11 @@
-// Resizing the browser window where the target offers no Display Control channel scales the
-// canvas to fit (issue 14 point 3): FreeRDP's shadow server (NLA) shares a fixed X display,
-// so the desktop keeps its size and the canvas is scaled into the smaller window. (Resizing
-// the desktop itself through Display Control is not proven yet: xrdp 0.9.21 with Xvnc never
-// brought the dynamic channel up behind the relay — see docs/protocols/rdp.md.)
+// Resizing the browser window resizes the remote desktop where the target supports the
+// Display Control channel, and scales the canvas to fit where it does not (issue 14 point 3).
+//   xrdp (Xvnc backend) with dynamic virtual channels on: the page's Display Control request
+//   goes through the relay (drdynvc passes the channel policy), xrdp resizes the Xvnc
+//   desktop (the X server's own screen, read with xwd on the target, has the new size) and
+//   the canvas follows;
+//   FreeRDP's shadow server (NLA): it shares a fixed X display and offers no Display Control,
+//   so the desktop keeps its size and the canvas is scaled into the smaller window.
 // Needs the UI built (npm run build).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,11 +13,12 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { UI_DIR } from '../../src/web/ui.js';
+import { ensureTargetAccount } from '../support/accounts.js';
 import { launchBrowser, newContext, screenshot, stepRunner, until, type Ctx } from '../support/browser.js';
-import { desktopShown, phaseOf } from '../support/browser-rdp.js';
+import { desktopShown, phaseOf, xrdpScreen } from '../support/browser-rdp.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
 import { canvasInfo } from '../support/rdp-canvas.js';
-import { SHADOW_DESKTOP_RGB, startShadowServer, type ShadowServer } from '../support/xrdp.js';
+import { SHADOW_DESKTOP_RGB, startShadowServer, startXrdp, XRDP_DESKTOP_RGB, type ShadowServer, type Xrdp } from '../support/xrdp.js';
 
 describe('browser RDP: resizing the window (Chromium)', { timeout: 360_000 }, () => {
   let gw: Gateway;
@@ -42,6 +46,54 @@ describe('browser RDP: resizing the window (Chromium)', { timeout: 360_000 }, ()
     for (const c of contexts) await c.context.close().catch(() => undefined);
     await browser?.close();
     await gw?.close();
+  });
+
+  describe('xrdp with Display Control (Xvnc backend)', () => {
+    let xrdp: Xrdp;
+    const account = ensureTargetAccount();
+    before(async () => {
+      xrdp = await startXrdp({ drdynvc: true });
+    });
+    after(async () => {
+      await xrdp?.stop();
+    });
+
+    it('a smaller window, then a larger one: the target\'s X screen and the canvas take the window\'s size', async () => {
+      const id = await secret('xrdp-resize', xrdp.port, account.username, account.password);
+      const c = await newContext(browser, gw.running.url);
+      contexts.push(c);
+      await step(async () => {
+        await c.page.goto(`/rdp/session?ticket=${await launch(id)}&consent=1`);
+        const first = await desktopShown(c.page, XRDP_DESKTOP_RGB, () => gw.logs().slice(-3000));
+        assert.deepEqual([first.width, first.height], [1280, 800], 'the desktop of the window (1280×800 at ratio 1)');
+        const screen = () => {
+          const s = xrdpScreen(xrdp, account.home);
+          return [s.width, s.height];
+        };
+        assert.deepEqual(screen(), [1280, 800], 'the target\'s X screen');
+        for (const [w, h] of [
+          [1000, 700],
+          [1200, 900],
+        ] as const) {
+          await c.page.setViewportSize({ width: w, height: h });
+          await until(
+            async () => {
+              const i = await canvasInfo(c.page, XRDP_DESKTOP_RGB);
+              return i.width === w && i.height === h && i.share > 0.3 ? i : null;
+            },
+            `the canvas at ${w}×${h}`,
+            30_000,
+          ).catch(async (e) => {
+            const i = await canvasInfo(c.page, XRDP_DESKTOP_RGB);
+            throw new Error(`${(e as Error).message}: page ${await phaseOf(c.page)}, canvas ${i.width}×${i.height}, target screen ${screen().join('×')}\nxrdp: ${xrdp.xrdpLog().split('\n').filter((l) => /resiz|monitor|disp|drdynvc/i.test(l)).slice(-20).join('\n')}`);
+          });
+          assert.deepEqual(screen(), [w, h], 'the target\'s X screen resized');
+        }
+        await screenshot(c.page, 'browser-rdp-resize-xrdp');
+        await c.page.getByRole('button', { name: 'Disconnect' }).click();
+        await until(async () => (await phaseOf(c.page)) === 'ended', 'the page to end', 20_000);
+      });
+    });
   });
 
   describe('FreeRDP shadow server (NLA, no Display Control)', () => {

@@ -18,14 +18,15 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Browser, Page } from 'playwright-core';
 import { canvasInfo } from '../support/rdp-canvas.js';
 import { ensureTargetAccount, TARGET_PASSWORD } from '../support/accounts.js';
 import { launchBrowser, newContext, screenshot, until, type Ctx, stepRunner } from '../support/browser.js';
 import { startIamProxy, type IamProxy } from '../support/openpsm-proxy.js';
+import { recordingFiles, readRecording } from '../support/recordings.js';
 import { wireLeaks, type Blob } from '../support/scan.js';
 import { startSshd, type Sshd } from '../support/sshd.js';
 import { startXrdp, XRDP_DESKTOP_RGB } from '../support/xrdp.js';
@@ -349,12 +350,7 @@ describe('OpenPSM: portal node → /start on the gateway node → browser SSH or
     }));
 
   it('no password in anything the browser received, in either log, or in the recording', async () => {
-    const recDir = join(gw.dataDir, 'recordings');
-    const recordings: Blob[] = [];
-    const walk = (d: string) => {
-      for (const e of readdirSync(d, { withFileTypes: true })) e.isDirectory() ? walk(join(d, e.name)) : recordings.push({ name: `recording ${e.name}`, data: readFileSync(join(d, e.name)) });
-    };
-    walk(recDir);
+    const recordings: Blob[] = recordingFiles(join(gw.dataDir, 'recordings')).map((f) => ({ name: `recording ${basename(f)}`, data: readRecording(f) }));
     assert.ok(recordings.length >= 1, 'the session was recorded');
     const all = [...blobs, ...recordings, { name: 'gateway log', data: Buffer.from(gw.logs()) }, { name: 'portal log', data: Buffer.from(iam.logs()) }];
     assert.deepEqual(wireLeaks(all, { 'master password': MASTER, 'target password': TARGET_PASSWORD }), []);

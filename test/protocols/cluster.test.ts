@@ -13,7 +13,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
@@ -22,6 +21,7 @@ import pg from 'pg';
 import { ensureTargetAccount, TARGET_PASSWORD, TARGET_USER } from '../support/accounts.js';
 import { interactive, PROMPT, run, type Proc } from '../support/ssh-client.js';
 import { startSshd, type Sshd } from '../support/sshd.js';
+import { findRecording, readRecording } from '../support/recordings.js';
 import { TcpBalancer } from '../support/tcp-balancer.js';
 import { waitFor } from '../support/xrdp.js';
 import { api, apiLogin, freshPgDatabase, killAll, removeTempDirs, Server, serverEnv, tempDir } from '../cli/support.js';
@@ -207,8 +207,8 @@ describe('a cluster of three nodes on one PostgreSQL behind a TCP load balancer'
     const two = await session(C, 1, 'dies-with-b');
     assert.equal((await sessionRow(two.id)).node, nodeId[1], 'the second session runs on node B');
     const recordingOnB = await waitFor('the output in B\'s recording', async () => {
-      const f = execFileSync('find', [join(dirs[1]!, 'recordings'), '-name', `${two.id}.*`], { encoding: 'utf8' }).trim();
-      return f && readFileSync(f, 'utf8').includes('dies-with-b-42') ? f : false;
+      const f = findRecording(join(dirs[1]!, 'recordings'), two.id);
+      return f && readRecording(f).toString('utf8').includes('dies-with-b-42') ? f : false;
     }, 15_000, 100);
     B.proc.kill('SIGKILL');
     assert.equal((await B.waitExit()).signal, 'SIGKILL');
@@ -239,7 +239,7 @@ describe('a cluster of three nodes on one PostgreSQL behind a TCP load balancer'
       const s = await call(A, 'GET', `/api/v1/sessions/${two.id}`);
       return s.recording.available ? s : false;
     }, 30_000);
-    const bytes = readFileSync(recordingOnB);
+    const bytes = readRecording(recordingOnB);
     assert.ok(bytes.includes('dies-with-b-42'));
     assert.equal(sealed.recording.sha256, createHash('sha256').update(bytes).digest('hex'));
     const seal = (await audit('recording.seal')).filter((e) => e.targetId === two.id);

@@ -10,7 +10,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { readGhrec, GhrecReader, encodeGhrecRecord } from '../../src/core/sessions/ghrec.js';
@@ -18,6 +18,7 @@ import { renderAt, type RdpScreen } from '../../src/protocols/rdp/recording/deco
 import { RDPREC } from '../../src/protocols/rdp/recording/records.js';
 import { ensureTargetAccount, TARGET_PASSWORD, TARGET_USER } from '../support/accounts.js';
 import { interactive, PROMPT, type Proc } from '../support/ssh-client.js';
+import { appendToRecording, findRecording, readRecording } from '../support/recordings.js';
 import { startSshd, type Sshd } from '../support/sshd.js';
 import { startTelnetd, type TelnetdHandle } from '../support/telnetd.js';
 import { runXfreerdp, startXrdp, startXvfb, waitFor, XRDP_DESKTOP_RGB, type XDisplay, type XfreerdpRun, type Xrdp } from '../support/xrdp.js';
@@ -40,20 +41,9 @@ function download(url: string, path: string, token: string): Promise<{ status: n
   });
 }
 
-/** The recording file of a session in a data dir (recordings/YYYY/MM/DD/<id>.*). */
+/** The recording file of a session in a data dir (recordings/YYYY/MM/DD/<id>.*, plain or compressed). */
 function recordingOf(dataDir: string, id: string): string | undefined {
-  const walk = (d: string): string | undefined => {
-    if (!existsSync(d)) return undefined;
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) {
-        const f = walk(p);
-        if (f) return f;
-      } else if (e.name.startsWith(id + '.')) return p;
-    }
-    return undefined;
-  };
-  return walk(join(dataDir, 'recordings'));
+  return findRecording(join(dataDir, 'recordings'), id) ?? undefined;
 }
 
 /** The part of a cast made of whole lines, and what its events say. */
@@ -93,7 +83,7 @@ function dominantColour(screen: RdpScreen): [number, number] {
 /** The recording on disk shows the xrdp desktop (its records so far decode to it). */
 function ghrecShowsDesktop(file: string): boolean {
   try {
-    const b = readFileSync(file);
+    const b = readRecording(file);
     const g = readGhrec(b);
     if (g.records.length === 0) return false;
     const [colour, share] = dominantColour(renderAt(new Uint8Array(b), g.records.at(-1)!.time / 1000 + 1));
@@ -164,7 +154,7 @@ describe('a crash loses no recording: kill -9 mid-session, restart, each interru
           // Written to disk within the flush interval: wait for the output line in the file.
           const file = await waitFor(`${name} output in the recording`, () => {
             const f = recordingOf(node.dataDir, id);
-            return f && readFileSync(f, 'utf8').includes(`${marker}-42`) ? f : false;
+            return f && readRecording(f).toString('utf8').includes(`${marker}-42`) ? f : false;
           }, 15_000, 100);
           return { id, file, client: p };
         };
@@ -212,15 +202,15 @@ describe('a crash loses no recording: kill -9 mid-session, restart, each interru
         for (const p of clients) if (p !== elsewhere?.client) p.kill();
 
         // What the dead server left, and then half a record more, as a write cut short leaves it.
-        const sshGood = castFacts(readFileSync(ssh.file));
-        const telnetGood = castFacts(readFileSync(telnet.file));
-        const rdpGood = ghrecFacts(readFileSync(rdp.file));
+        const sshGood = castFacts(readRecording(ssh.file));
+        const telnetGood = castFacts(readRecording(telnet.file));
+        const rdpGood = ghrecFacts(readRecording(rdp.file));
         const tornCast = Buffer.concat([Buffer.from(`[${(sshGood.lastMs / 1000 + 0.5).toFixed(3)}, "o", "torn-write-`), Buffer.from('é').subarray(0, 1)]);
-        appendFileSync(ssh.file, tornCast);
-        appendFileSync(telnet.file, tornCast);
+        appendToRecording(ssh.file, tornCast);
+        appendToRecording(telnet.file, tornCast);
         const tornGhrec = encodeGhrecRecord(RDPREC.FASTPATH_OUTPUT, rdpGood.lastMs + 500, new Uint8Array(4000).fill(7)).subarray(0, 9 + 1500);
-        appendFileSync(rdp.file, tornGhrec);
-        assert.equal(readGhrec(readFileSync(rdp.file)).truncated, true);
+        appendToRecording(rdp.file, tornGhrec);
+        assert.equal(readGhrec(readRecording(rdp.file)).truncated, true);
 
         // The restart, on the same data dir and database.
         server = await Server.start(env);
@@ -236,7 +226,7 @@ describe('a crash loses no recording: kill -9 mid-session, restart, each interru
         const ends = (await call('GET', '/api/v1/audit?action=session.end&limit=500')).items;
         for (const c of cases) {
           const s = await call('GET', `/api/v1/sessions/${c.id}`);
-          const onDisk = readFileSync(c.file);
+          const onDisk = readRecording(c.file);
           assert.ok(onDisk.equals(c.good.whole), `${c.name}: the file is cut back to exactly its whole records`);
           assert.equal(s.status, 'ended', c.name);
           assert.equal(s.endReason, 'interrupted', c.name);

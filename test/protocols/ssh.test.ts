@@ -4,7 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,19 +12,8 @@ import { ensureTargetAccount, ensureTargetKey, TARGET_PASSWORD } from '../suppor
 import { startGateway, type Gateway } from '../support/gateway.js';
 import { leaks, sqliteFiles, type Blob } from '../support/scan.js';
 import { auditEvents, clientFor, createSecret, endedSession, eventually, interactive, launch, ok, PROMPT, run, sessionOf, type Client } from '../support/ssh-client.js';
+import { findRecording, readRecording } from '../support/recordings.js';
 import { startSshd, type Sshd } from '../support/sshd.js';
-
-/** Recursively finds a file by name under dir. */
-function findFile(dir: string, name: string): string | null {
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) {
-      const r = findFile(p, name);
-      if (r) return r;
-    } else if (e.name === name) return p;
-  }
-  return null;
-}
 
 const castLines = (text: string) =>
   text
@@ -261,9 +250,9 @@ describe('SSH door', () => {
       await p.waitFor(/crash-3/);
       const s = await sessionOf(gw, pwSecret, 'live');
       await sleep(200);
-      const path = findFile(join(gw.dataDir, 'recordings'), `${s.id}.cast`);
+      const path = findRecording(join(gw.dataDir, 'recordings'), s.id);
       assert.ok(path, 'recording file exists while live');
-      const text = readFileSync(path, 'utf8');
+      const text = readRecording(path).toString('utf8');
       assert.ok(text.endsWith('\n'), 'only whole lines are written');
       const lines = castLines(text);
       assert.equal(lines[0].version, 2);

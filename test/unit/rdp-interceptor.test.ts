@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
 import type { GraphicsHeader, LaunchDisplay, SessionHandle } from '../../src/core/broker.js';
-import { RdpInterceptor, type Forward } from '../../src/protocols/rdp-door/interceptor.js';
+import { RdpInterceptor, type Forward, type InterceptorOptions } from '../../src/protocols/rdp-door/interceptor.js';
 import { KEYBOARD_LAYOUT_IDS, scaleFor } from '../../src/protocols/rdp-door/display.js';
 import { RdpProtocolError } from '../../src/protocols/rdp/errors.js';
 import { CAPSTYPE, encodeConfirmActive, encodeDemandActive, parseConfirmActive } from '../../src/protocols/rdp/pdu/capabilities.js';
@@ -58,7 +58,7 @@ function session(options: Record<string, unknown> = {}, display?: LaunchDisplay)
   return s;
 }
 
-const interceptor = (s: Session) => new RdpInterceptor({ handle: s.handle, targetProtocol: 1, clientRequestedProtocols: 3, logon: LOGON, log: pino({ level: 'silent' }) });
+const interceptor = (s: Session, extra: Partial<InterceptorOptions> = {}) => new RdpInterceptor({ handle: s.handle, targetProtocol: 1, clientRequestedProtocols: 3, logon: LOGON, log: pino({ level: 'silent' }), ...extra });
 
 // ---- synthesised PDUs, as clients and servers write them
 
@@ -133,8 +133,8 @@ function mcsOf(frames: Buffer[]): Buffer[] {
 }
 
 /** Drives a connection to the active phase; returns what each side received. */
-function connect(s: Session, opts: { extraBlocks?: Buffer[] } = {}) {
-  const ic = interceptor(s);
+function connect(s: Session, opts: { extraBlocks?: Buffer[]; options?: Partial<InterceptorOptions> } = {}) {
+  const ic = interceptor(s, opts.options);
   const toTarget: Buffer[] = [];
   const toClient: Buffer[] = [];
   const take = (f: Forward) => {
@@ -236,6 +236,21 @@ describe('RDP interceptor (no sockets)', () => {
     assert.deepEqual(out.toClient, [update]);
     assert.ok(s.notes.some(([k]) => k === 'rdp_redirection_dropped'));
     assert.ok(s.notes.some(([k]) => k === 'rdp_reconnect_cookie_dropped'));
+  });
+
+  it('completeDeactivateAll (the browser door): xrdp\'s 6-byte Deactivate All reaches the client with the share id and a source descriptor', () => {
+    const short = Buffer.alloc(6);
+    short.writeUInt16LE(6, 0);
+    short.writeUInt16LE(0x10 | PDUTYPE.DEACTIVATEALL, 2);
+    short.writeUInt16LE(SERVER, 4);
+    const web = connect(session(), { options: { completeDeactivateAll: true } });
+    const out = web.ic.fromTarget(ind(IO, short)).toClient;
+    assert.equal(out.length, 1);
+    const data = parseSendData(parseDataTpdu(out[0]!))!.data;
+    assert.equal(data.length, 13);
+    assert.deepEqual([data.readUInt16LE(0), data.readUInt16LE(2), data.readUInt16LE(4), data.readUInt32LE(6), data.readUInt16LE(10), data[12]], [13, 0x10 | PDUTYPE.DEACTIVATEALL, SERVER, SHARE_ID, 1, 0]);
+    const native = connect(session());
+    assert.deepEqual(native.ic.fromTarget(ind(IO, short)).toClient, [ind(IO, short)], 'the RDP door passes it as is');
   });
 
   it('frames any chunking the same: one byte at a time gives the same frames', () => {
@@ -349,6 +364,21 @@ describe('display settings chosen at launch, in the Connect Initial', () => {
     assert.ok(!out.blocks.some((b) => b.type === CS.MONITOR), 'no monitor layout');
     assert.deepEqual([s.header?.width, s.header?.height, s.header?.keyboardLayout], [1280, 720, 0x0407]);
     assert.deepEqual(s.notes.find(([k]) => k === 'rdp_display_settings')?.[1], { client: '1024x768', chosen: '1280x720', dpi: 144, keyboardLayout: 'de' });
+  });
+
+  it('clientBuildAtLeast (the browser door): a lower CS_CORE clientBuild is raised, a higher one kept', () => {
+    for (const [sent, expected] of [
+      [0, 2600],
+      [19041, 19041],
+    ] as const) {
+      const s = session();
+      const ic = new RdpInterceptor({ handle: s.handle, targetProtocol: 1, clientRequestedProtocols: 3, logon: LOGON, log: pino({ level: 'silent' }), clientBuildAtLeast: 2600 });
+      const out = parseConnectInitial(mcsOf(ic.fromClient(connectInitial([], { clientBuild: sent })).toTarget)[0]!);
+      assert.equal(out.core.clientBuild, expected);
+      assert.equal(out.core.serverSelectedProtocol, 1, 'the fields after it are kept');
+    }
+    const plain = parseConnectInitial(mcsOf(interceptor(session()).fromClient(connectInitial([], { clientBuild: 0 })).toTarget)[0]!);
+    assert.equal(plain.core.clientBuild, 0, 'the RDP door leaves it alone');
   });
 
   it('the keystroke log reads the keys with the chosen layout (German: the key right of T is z)', () => {

@@ -95,7 +95,7 @@ export class Metrics {
     });
     new Counter({
       name: `${p}recording_bytes_total`,
-      help: 'Bytes of session recordings written by this node',
+      help: 'Bytes of session recordings made by this node (plain, before compression)',
       registers,
       async collect() {
         this.reset();

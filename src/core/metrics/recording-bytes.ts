@@ -1,33 +1,28 @@
-// The bytes of session recordings this node has written, for gatehouse_recording_bytes_total:
-// the sizes of the recordings sealed here (taken once, when their session ends) plus the
-// current sizes of the live ones (taken when scraped). Read from the files, so the
-// recording writers' hot path counts nothing; a file that cannot be read counts as 0.
-import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
+// The bytes of session recordings this node has recorded, for gatehouse_recording_bytes_total:
+// the plain recording (asciicast or ghrec, before compression, wherever it is stored) of the
+// sessions that ended here, plus what the live ones have recorded so far (taken when
+// scraped). Counted from the recording writers' own totals, so neither compression nor object
+// storage changes what the counter means, and scraping reads no file.
+
+interface Recorded {
+  isEnded: boolean;
+  cast: { size: number } | null;
+  ghrec: { size: number } | null;
+}
 
 export class RecordingBytes {
-  private sealedBytes = 0;
+  private endedBytes = 0;
 
-  constructor(
-    private readonly dir: string,
-    private readonly live: () => Iterable<{ recordingPath: string | null; isEnded: boolean }>,
-  ) {}
+  constructor(private readonly live: () => Iterable<Recorded>) {}
 
-  private async size(rel: string): Promise<number> {
-    return stat(join(this.dir, rel)).then(
-      (s) => s.size,
-      () => 0,
-    );
+  /** A session ended, having recorded this many bytes. */
+  ended(recordedBytes: number): void {
+    this.endedBytes += recordedBytes;
   }
 
-  /** A session ended with this recording (relative path; null: none). */
-  async sealed(rel: string | null): Promise<void> {
-    if (rel) this.sealedBytes += await this.size(rel);
-  }
-
-  async total(): Promise<number> {
-    const rels = [...this.live()].filter((s) => !s.isEnded && s.recordingPath).map((s) => s.recordingPath!);
-    const sizes = await Promise.all(rels.map((r) => this.size(r)));
-    return sizes.reduce((a, b) => a + b, this.sealedBytes);
+  total(): number {
+    let sum = this.endedBytes;
+    for (const s of this.live()) if (!s.isEnded) sum += s.cast?.size ?? s.ghrec?.size ?? 0;
+    return sum;
   }
 }

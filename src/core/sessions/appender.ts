@@ -19,6 +19,7 @@ import { dirname } from 'node:path';
 import { gzipMember, readContentSync, type GzipMember } from './recording-gzip.js';
 import type { RecordingSpool } from './recording-spool.js';
 import type { RecordingWriter, WriterSink } from './recording-writer.js';
+import { PendingChunks } from './pending-chunks.js';
 
 export interface AppenderOptions {
   /** Compress (gzip members per flush). */
@@ -33,9 +34,7 @@ export interface AppenderOptions {
 
 export class Appender {
   private fd: number;
-  private pending: Uint8Array[] = [];
-  private pendingBytes = 0;
-  private timer: NodeJS.Timeout | null = null;
+  private readonly pending: PendingChunks;
   private closed = false;
   private readonly sink: WriterSink | null = null;
   private readonly gzip: boolean;
@@ -57,11 +56,12 @@ export class Appender {
   constructor(
     readonly path: string,
     head: Uint8Array,
-    private readonly flushMs: number,
-    private readonly flushBytes: number,
+    flushMs: number,
+    flushBytes: number,
     private readonly onError?: (err: Error) => void,
     opts: AppenderOptions = {},
   ) {
+    this.pending = new PendingChunks(flushBytes, flushMs, () => this.flush());
     this.gzip = !!opts.gzip;
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     this.fd = openSync(path, 'wx', 0o600);
@@ -109,22 +109,14 @@ export class Appender {
 
   append(chunk: Uint8Array): void {
     if (this.closed) return;
-    this.pending.push(chunk);
-    this.pendingBytes += chunk.length;
     this.contentBytes += chunk.length;
-    if (this.pendingBytes >= this.flushBytes) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), this.flushMs);
+    this.pending.add(chunk);
   }
 
   flush(): void {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
-    if (this.pending.length === 0 || this.closed) return;
-    const buf = Buffer.concat(this.pending);
-    this.pending = [];
-    this.pendingBytes = 0;
+    if (this.closed) return this.pending.discard();
+    const buf = this.pending.take();
+    if (!buf) return;
     if (this.sink) {
       this.sink.write(buf);
       return;
@@ -163,7 +155,7 @@ export class Appender {
     }
     // Not yet on disk: the writer thread's queue, then this appender's buffer.
     let pos = durableContent;
-    for (const c of [...(this.sink?.pending() ?? []), ...this.pending]) {
+    for (const c of [...(this.sink?.pending() ?? []), ...this.pending.held]) {
       const cEnd = pos + c.length;
       if (cEnd > at && pos < end) parts.push(Buffer.from(c.buffer, c.byteOffset, c.byteLength).subarray(Math.max(0, at - pos), Math.min(c.length, end - pos)));
       pos = cEnd;
@@ -192,10 +184,7 @@ export class Appender {
     if (this.failure) return;
     this.closed = true;
     this.failure = err;
-    this.pending = [];
-    this.pendingBytes = 0;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    this.pending.discard();
     this.closing = this.sink ? this.sink.close() : Promise.resolve();
     this.onError?.(err);
   }
@@ -203,8 +192,7 @@ export class Appender {
   private fail(err: Error): void {
     this.closed = true;
     this.failure = err;
-    this.pending = [];
-    this.pendingBytes = 0;
+    this.pending.discard();
     closeQuietly(this.fd);
     this.onError?.(err);
   }

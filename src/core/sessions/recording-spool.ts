@@ -13,6 +13,7 @@
 // when segments are ≥ 4 MiB), and asks `beforeRelease` before letting one go (the graphical
 // session's keyframe follower catches up first).
 import { Appender, type AppenderOptions } from './appender.js';
+import { PendingChunks } from './pending-chunks.js';
 
 /** What the spool tells the recording writing into it. */
 export interface SpoolEvents {
@@ -64,11 +65,9 @@ interface Segment {
 
 export class SegmentedAppender implements RecordingFile {
   private readonly segments: Segment[] = [];
-  private pending: Uint8Array[] = [];
-  private pendingBytes = 0;
+  private readonly pending: PendingChunks;
   /** Content handed to the segments so far. */
   private flushed = 0;
-  private timer: NodeJS.Timeout | null = null;
   private closed = false;
   private closing: Promise<void> | null = null;
   contentBytes = 0;
@@ -79,10 +78,11 @@ export class SegmentedAppender implements RecordingFile {
     private readonly spool: RecordingSpool,
     head: Uint8Array,
     private readonly flushMs: number,
-    private readonly flushBytes: number,
+    flushBytes: number,
     private readonly onError: ((err: Error) => void) | undefined,
     private readonly opts: AppenderOptions,
   ) {
+    this.pending = new PendingChunks(flushBytes, flushMs, () => this.flush());
     this.segments.push({ file: this.segment(0, head), start: 0, gone: false });
     spool.attach({ failed: (err) => this.stopped(err), releasing: (i) => this.release(i) });
     this.flushed = this.contentBytes = head.length;
@@ -104,22 +104,14 @@ export class SegmentedAppender implements RecordingFile {
 
   append(chunk: Uint8Array): void {
     if (this.closed) return;
-    this.pending.push(chunk);
-    this.pendingBytes += chunk.length;
     this.contentBytes += chunk.length;
-    if (this.pendingBytes >= this.flushBytes) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), this.flushMs);
+    this.pending.add(chunk);
   }
 
   flush(): void {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
-    if (this.pending.length === 0 || this.closed) return;
-    const buf = Buffer.concat(this.pending);
-    this.pending = [];
-    this.pendingBytes = 0;
+    if (this.closed) return this.pending.discard();
+    const buf = this.pending.take();
+    if (!buf) return;
     const cur = this.segments.at(-1)!;
     // Plain: the bytes handed over are the file's. Compressed: what the writer thread wrote (a part
     // must hold segmentBytes of the file, not of the recording: S3's minimum part size).
@@ -165,7 +157,7 @@ export class SegmentedAppender implements RecordingFile {
       at = to;
     }
     let pos = this.flushed;
-    for (const c of this.pending) {
+    for (const c of this.pending.held) {
       const cEnd = pos + c.length;
       if (cEnd > at && pos < end) parts.push(Buffer.from(c.buffer, c.byteOffset, c.byteLength).subarray(Math.max(0, at - pos), Math.min(c.length, end - pos)));
       pos = cEnd;
@@ -198,10 +190,7 @@ export class SegmentedAppender implements RecordingFile {
     if (this.failure) return;
     this.failure = err;
     this.closed = true;
-    this.pending = [];
-    this.pendingBytes = 0;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    this.pending.discard();
     this.closing ??= this.finish(true);
     this.onError?.(err);
   }

@@ -21,7 +21,7 @@ export interface WriterLimits {
   gzipLevel: number;
 }
 
-export const DEFAULT_WRITER_LIMITS: WriterLimits = { sessionQueueBytes: 8 << 20, totalQueueBytes: 256 << 20, gzipLevel: 6 };
+export const DEFAULT_WRITER_LIMITS: WriterLimits = { sessionQueueBytes: 8 << 20, totalQueueBytes: 256 << 20, gzipLevel: 1 };
 
 /** The error that fails a recording whose queue is full (its `code` is what recording.failed says). */
 export class RecordingQueueFull extends Error {

@@ -30,6 +30,8 @@ export interface EndedSession {
   bytesIn: number;
   bytesOut: number;
   recording: string | null;
+  /** Bytes of the plain recording (before compression; 0 when not recorded). */
+  recordedBytes: number;
 }
 
 export interface SessionView {
@@ -212,7 +214,7 @@ export class Sessions {
     if (s.recordingPath) await this.audit.record(SYSTEM, { action: 'recording.seal', target: { type: 'session', id: s.id }, details: { file: s.recordingPath, sha256: sha, format: s.ghrec ? `ghrec-${s.ghrec.header.format}` : 'asciicast-v2', ...(s.recordingPath.endsWith('.gz') ? { stored: 'gzip' } : {}), ...(s.recordingError ? { incomplete: s.recordingError } : {}) } });
     this.log.info({ sessionId: s.id, reason, ...(s.plan.launchRequestId ? { reqId: s.plan.launchRequestId } : {}) }, 'session ended');
     for (const fn of this.endListeners) {
-      await fn({ id: s.id, userId: s.plan.user.id, secretId: s.plan.credential.secretId, username: s.plan.credential.username, protocol: s.plan.protocol, bytesIn: s.bytesIn, bytesOut: s.bytesOut, recording: s.recordingPath }).catch((e) => this.log.error({ sessionId: s.id, err: { message: (e as Error).message } }, 'a session-end listener failed'));
+      await fn({ id: s.id, userId: s.plan.user.id, secretId: s.plan.credential.secretId, username: s.plan.credential.username, protocol: s.plan.protocol, bytesIn: s.bytesIn, bytesOut: s.bytesOut, recording: s.recordingPath, recordedBytes: s.cast?.size ?? s.ghrec?.size ?? 0 }).catch((e) => this.log.error({ sessionId: s.id, err: { message: (e as Error).message } }, 'a session-end listener failed'));
     }
   }
 

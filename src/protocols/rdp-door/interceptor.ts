@@ -18,6 +18,9 @@
 //   target → client  MCS Connect Response: clientRequestedProtocols = what the client
 //                    asked the gateway for; Server Redirection PDUs and Save Session Info
 //                    PDUs carrying an auto-reconnect cookie are dropped.
+// For the browser door only (options): CS_CORE clientBuild raised, a short Deactivate All
+// completed, and its graphics output passed through a hook (rdp-web/bitmap-widths.ts), so
+// IronRDP's web client can follow xrdp's resizes and draw its bitmaps.
 // Shared control: inject() builds input PDUs of the gateway's own for a person who joined
 // the session (fast-path when the client uses fast-path input, else slow-path), recorded
 // under the joiner's name.
@@ -35,7 +38,7 @@ import { CS, RNS_UD_CS } from '../rdp/pdu/client-data.js';
 import { injectLogon, SEC } from '../rdp/pdu/client-info.js';
 import { MCS_CONNECT_INITIAL, parseConnectResponse, readConnectInitial, rewriteConnectInitial, rewriteConnectResponse } from '../rdp/pdu/mcs-gcc.js';
 import { buildDisconnectProviderUltimatum, buildSendData, DOMAIN_PDU, parseSendData, type SendData } from '../rdp/pdu/mcs-domain.js';
-import { buildSetErrorInfo, classifyServerPdu, ERRINFO, PDUTYPE, shareControlHeader } from '../rdp/pdu/share.js';
+import { buildSetErrorInfo, classifyServerPdu, completeDeactivateAll, ERRINFO, PDUTYPE, shareControlHeader } from '../rdp/pdu/share.js';
 import { RdpFramer, type RdpFrame } from '../rdp/pdu/tpkt.js';
 import { buildDataTpdu, parseDataTpdu, TPDU, tpduCode } from '../rdp/pdu/x224.js';
 import type { TargetLogon } from '../targets/rdp.js';
@@ -54,6 +57,24 @@ export interface InterceptorOptions {
   clientRequestedProtocols: number;
   logon: TargetLogon;
   log: Logger;
+  /**
+   * A door's own change to the target's graphics output on its way to the client, after the
+   * recorder has seen it (the browser door's bitmap width fix, rdp-web/bitmap-widths.ts):
+   * fast-path output PDUs, and I/O channel payloads (slow-path; null keeps one as it is).
+   */
+  output?: { fastPath(pdu: Buffer): Buffer[]; slowPath(data: Buffer): Buffer[] | null };
+  /**
+   * A CS_CORE clientBuild below this is raised to it. xrdp treats a build of 419 or less as a
+   * client that cannot take a new desktop size, and then resizes its own screen on a Display
+   * Control request without telling the client; IronRDP's web client sends 0.
+   */
+  clientBuildAtLeast?: number;
+  /**
+   * A Deactivate All PDU the target cut short (xrdp 0.9: the share control header alone) is
+   * completed with the share id before it reaches the client: IronRDP's web client cannot
+   * read the short one and ends the session when the target resizes.
+   */
+  completeDeactivateAll?: boolean;
 }
 
 /** What to send on after one chunk: frames for the target and for the client, in order. */
@@ -126,7 +147,8 @@ export class RdpInterceptor {
     for (const f of this.targetFramer.push(chunk)) {
       const b = this.targetFrame(f);
       if (this.ended) return { toTarget: [], toClient: [] };
-      if (b) out.toClient.push(b);
+      if (Array.isArray(b)) out.toClient.push(...b);
+      else if (b) out.toClient.push(b);
     }
     return out;
   }
@@ -252,6 +274,7 @@ export class RdpInterceptor {
       earlyCapabilityFlags: (flags) => flags & ~RNS_UD_CS.SUPPORT_DYNVC_GFX_PROTOCOL,
       ...(desktopSize ? { desktopSize } : {}),
       ...(display.keyboardLayout !== undefined ? { keyboardLayout: display.keyboardLayout } : {}),
+      ...(this.o.clientBuildAtLeast !== undefined && parsed.ci.core.clientBuild < this.o.clientBuildAtLeast ? { clientBuild: this.o.clientBuildAtLeast } : {}),
       ...(scale ? { scale } : {}),
       // UDP multitransport cannot pass the gateway; a chosen size replaces the client's monitor layout.
       dropBlockTypes: [...new Set([CS.MULTITRANSPORT, ...limit.dropBlockTypes, ...display.dropBlockTypes])],
@@ -271,10 +294,10 @@ export class RdpInterceptor {
     return buildDataTpdu(rw.pdu);
   }
 
-  private targetFrame(f: RdpFrame): Buffer | null {
+  private targetFrame(f: RdpFrame): Buffer | Buffer[] | null {
     if (f.kind === 'fastpath') {
       this.recorder.targetFastPath(f.data);
-      return f.data;
+      return this.o.output ? this.o.output.fastPath(f.data) : f.data;
     }
     if (f.kind !== 'tpkt' || tpduCode(f.data) !== TPDU.DATA) return f.data;
     const mcs = parseDataTpdu(f.data);
@@ -292,6 +315,13 @@ export class RdpInterceptor {
       this.serverUserId ??= sd.initiator;
       const sc = shareControlHeader(sd.data);
       if (sc?.pduType === PDUTYPE.DEMANDACTIVE && sd.data.length >= 10) this.shareId = sd.data.readUInt32LE(6);
+      if (sc?.pduType === PDUTYPE.DEACTIVATEALL && this.o.completeDeactivateAll && this.shareId !== undefined) {
+        const full = completeDeactivateAll(sd.data, this.shareId);
+        if (full) {
+          this.recorder.targetIo(sd.data);
+          return buildDataTpdu(buildSendData({ ...sd, data: full }));
+        }
+      }
       const verdict = classifyServerPdu(sd.data);
       if (verdict === 'redirection') {
         this.o.log.warn({ sessionId: this.o.handle.id }, 'rdp relay: dropped a Server Redirection PDU from the target');
@@ -303,6 +333,8 @@ export class RdpInterceptor {
         return null;
       }
       this.recorder.targetIo(sd.data);
+      const changed = this.o.output?.slowPath(sd.data);
+      if (changed) return changed.map((data) => buildDataTpdu(buildSendData({ ...sd, data })));
     }
     return f.data;
   }

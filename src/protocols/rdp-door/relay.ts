@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { SessionHandle } from '../../core/broker.js';
 import type { TargetLogon } from '../targets/rdp.js';
-import { RdpInterceptor, type Forward, type Leg } from './interceptor.js';
+import { RdpInterceptor, type Forward, type InterceptorOptions, type Leg } from './interceptor.js';
 import { parseJoinerEvents } from './join-input.js';
 
 export interface RelayOptions {
@@ -24,6 +24,10 @@ export interface RelayOptions {
   clientRequestedProtocols: number;
   logon: TargetLogon;
   log: Logger;
+  /** See InterceptorOptions. */
+  output?: InterceptorOptions['output'];
+  clientBuildAtLeast?: number;
+  completeDeactivateAll?: boolean;
   /** Test hook: the decrypted bytes of the client leg ('in' from the client, 'out' to it). */
   tap?: (direction: 'in' | 'out', data: Buffer) => void;
   /** Called once when both legs are closed; the reason is for the session record. */
@@ -37,7 +41,7 @@ export class RdpRelay {
   private readonly waitingDrain = { client: false, target: false };
 
   constructor(private readonly o: RelayOptions) {
-    this.interceptor = new RdpInterceptor({ handle: o.handle, targetProtocol: o.targetProtocol, clientRequestedProtocols: o.clientRequestedProtocols, logon: o.logon, log: o.log });
+    this.interceptor = new RdpInterceptor({ handle: o.handle, targetProtocol: o.targetProtocol, clientRequestedProtocols: o.clientRequestedProtocols, logon: o.logon, log: o.log, ...(o.output ? { output: o.output } : {}), ...(o.clientBuildAtLeast !== undefined ? { clientBuildAtLeast: o.clientBuildAtLeast } : {}), ...(o.completeDeactivateAll ? { completeDeactivateAll: true } : {}) });
   }
 
   start(): void {

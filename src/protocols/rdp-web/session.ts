@@ -16,7 +16,11 @@ import { buildConnectionConfirm, NEG_RSP_FLAGS, parseConnectionRequest, PROTOCOL
 import { RdpRelay } from '../rdp-door/relay.js';
 import { connectRdpTarget, TargetError, vaultedLogon } from '../targets/rdp.js';
 import { TARGET_REFUSED_CREDENTIAL, targetConnectFailed } from '../end-reasons.js';
+import { BitmapWidthFix } from './bitmap-widths.js';
 import { encodeError, encodeResponse } from './rdcleanpath.js';
+
+/** The clientBuild the target hears from the web client at least (FreeRDP's long-standing default). */
+const WEB_CLIENT_BUILD = 2600;
 import { HandshakeError, readRdCleanPathRequest } from './handshake.js';
 
 export interface BrowserRdpOptions {
@@ -169,6 +173,7 @@ export async function serveBrowserRdp(stream: Duplex, o: BrowserRdpOptions): Pro
     const serverAddr = `${addr.includes(':') ? `[${addr}]` : addr}:${target.socket.remotePort ?? h.plan.target.port}`;
     stream.write(encodeResponse({ x224: buildConnectionConfirm({ selectedProtocol: PROTOCOL.SSL, flags }), certChain: o.certChain, serverAddr }));
     log.info({ sessionId: h.id, user: h.plan.user.username, target: `${h.plan.target.host}:${h.plan.target.port}`, nla: target.selectedProtocol === PROTOCOL.HYBRID, via: 'browser', ...(h.plan.launchRequestId ? { reqId: h.plan.launchRequestId } : {}) }, 'rdp session connected');
+    const bitmapWidths = new BitmapWidthFix();
     relay = new RdpRelay({
       handle: h,
       client: stream,
@@ -177,6 +182,14 @@ export async function serveBrowserRdp(stream: Duplex, o: BrowserRdpOptions): Pro
       clientRequestedProtocols: requestedProtocols,
       logon,
       log,
+      // IronRDP's web client draws a bitmap wider than its destination sheared (bitmap-widths.ts).
+      // Both halves: xrdp sends its bitmaps as slow-path Update PDUs (docs/protocols/rdp.md).
+      output: { fastPath: (pdu) => bitmapWidths.frame(pdu), slowPath: (data) => bitmapWidths.slowPath(data) },
+      // IronRDP's web client says build 0; xrdp would then resize its screen on a Display
+      // Control request without the Deactivation-Reactivation that resizes the client's.
+      clientBuildAtLeast: WEB_CLIENT_BUILD,
+      // ... and the Deactivate All that starts it must be whole for the web client to read it.
+      completeDeactivateAll: true,
       onClose: (reason) => void finish(reason),
     });
     relay.start();

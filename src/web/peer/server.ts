@@ -81,11 +81,11 @@ export class PeerServer {
     this.server.on('tlsClientError', (err) => this.log.warn({ err: { message: err.message } }, 'a connection to the cluster port failed TLS (not a cluster node?)'));
   }
 
-  /** Listens; answers the port it got. */
+  /** Listens; answers the port it got. Exclusive: a worker process's own port, never shared by node:cluster with the other workers. */
   listen(port: number, host: string): Promise<number> {
     return new Promise((res, rej) => {
       this.server.once('error', rej);
-      this.server.listen(port, host, () => {
+      this.server.listen({ port, host, exclusive: true }, () => {
         this.server.off('error', rej);
         const a = this.server.address();
         res(typeof a === 'object' && a ? a.port : port);

@@ -6,7 +6,7 @@
 // sized from the window (or the GUAC_* parameters); it follows the window through the
 // Display Control channel where the target has it, else it is scaled to fit.
 import { useEffect, useRef, useState } from 'react';
-import { windowDesktop } from './display';
+import { desktopScalePercent, windowDesktop } from './display';
 import type { RdpPageParams } from './params';
 import { startRdpClient, clientErrorText, type RdpClient } from './client';
 import { touchToMouse } from './touch';
@@ -56,7 +56,9 @@ export default function RdpSession({ params: initial }: { params: RdpPageParams 
       if (timer) clearTimeout(timer);
       timer = setTimeout(() => {
         const d = windowDesktop(window);
-        c.ui.resize(d.width, d.height, d.dpi / 96);
+        // The web client's third argument is the desktop scale factor in percent (Display
+        // Control accepts 100..500; anything else makes the client fail the whole session).
+        c.ui.resize(d.width, d.height, desktopScalePercent(d.dpi));
       }, 400);
     };
     window.addEventListener('resize', onResize);

@@ -39,3 +39,12 @@ export function displaySettings(q: URLSearchParams, win: { innerWidth: number; i
   const dpi = param(q, 'GUAC_DPI', BOUNDS.minDpi, BOUNDS.maxDpi);
   return { width: w ?? d.width, height: h ?? d.height, dpi: dpi ?? d.dpi, fromQuery: w !== null || h !== null };
 }
+
+/**
+ * The desktop scale factor a Display Control resize carries, in percent: 96 DPI is 100 %.
+ * [MS-RDPEDISP] allows 100..500; IronRDP's web client refuses anything else by failing the
+ * session, so the value is clamped.
+ */
+export function desktopScalePercent(dpi: number): number {
+  return clampInt((dpi * 100) / 96, 100, 500);
+}

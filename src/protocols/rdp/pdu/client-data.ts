@@ -56,6 +56,8 @@ export const CORE_DESKTOP_WIDTH_OFFSET = 8;
 export const CORE_DESKTOP_HEIGHT_OFFSET = 10;
 /** Offset of keyboardLayout from the start of the CS_CORE block (header included). */
 export const CORE_KEYBOARD_LAYOUT_OFFSET = 16;
+/** Offset of clientBuild from the start of the CS_CORE block (header included). */
+export const CORE_CLIENT_BUILD_OFFSET = 20;
 /** Offsets of the display fields after serverSelectedProtocol (header included), and where they end. */
 export const CORE_PHYSICAL_WIDTH_OFFSET = 216;
 export const CORE_PHYSICAL_HEIGHT_OFFSET = 220;

@@ -15,6 +15,7 @@ import {
   CORE_DESKTOP_WIDTH_OFFSET,
   CORE_DISPLAY_FIELDS_END,
   CORE_EARLY_CAPABILITY_FLAGS_OFFSET,
+  CORE_CLIENT_BUILD_OFFSET,
   CORE_KEYBOARD_LAYOUT_OFFSET,
   CORE_PHYSICAL_WIDTH_OFFSET,
   CORE_PHYSICAL_HEIGHT_OFFSET,
@@ -299,6 +300,8 @@ export interface ConnectInitialRewrite {
   desktopSize?: { width: number; height: number };
   /** Replaces CS_CORE's keyboardLayout (a Windows KLID such as 0x0407). */
   keyboardLayout?: number;
+  /** Replaces CS_CORE's clientBuild. */
+  clientBuild?: number;
   /**
    * Sets CS_CORE's desktopPhysicalWidth/Height (millimetres), desktopScaleFactor (percent)
    * and deviceScaleFactor (100, 140 or 180). A CS_CORE that ends before them is extended
@@ -345,6 +348,7 @@ export function rewriteConnectInitial(input: Buffer | ParsedConnectInitial, chan
       scaleApplied = true;
     }
     if (b.type === CS.CORE && change.keyboardLayout !== undefined) bytes.writeUInt32LE(change.keyboardLayout >>> 0, CORE_KEYBOARD_LAYOUT_OFFSET);
+    if (b.type === CS.CORE && change.clientBuild !== undefined) bytes.writeUInt32LE(change.clientBuild >>> 0, CORE_CLIENT_BUILD_OFFSET);
     if (b.type === CS.CORE && change.serverSelectedProtocol !== undefined) {
       if (ci.serverSelectedProtocolOffset === undefined) throw new RdpProtocolError('gcc', 'unsupported', 'CS_CORE has no serverSelectedProtocol field to rewrite');
       bytes.writeUInt32LE(change.serverSelectedProtocol >>> 0, CORE_SERVER_SELECTED_PROTOCOL_OFFSET);

@@ -42,6 +42,22 @@ export function shareControlHeader(data: Buffer): ShareControl | undefined {
   return { totalLength, pduType: data.readUInt16LE(2) & 0xf, pduSource: data.length >= 6 ? data.readUInt16LE(4) : 0 };
 }
 
+/**
+ * A Deactivate All PDU cut short after its share control header (xrdp 0.9 sends only those 6
+ * bytes) completed to a TS_DEACTIVATE_ALL_PDU (MS-RDPBCGR 2.2.3.1): the share id, and a
+ * one-byte empty source descriptor. Anything else: undefined.
+ */
+export function completeDeactivateAll(data: Buffer, shareId: number): Buffer | undefined {
+  const sc = shareControlHeader(data);
+  if (!sc || sc.pduType !== PDUTYPE.DEACTIVATEALL || data.length >= 10 || sc.totalLength !== data.length) return undefined;
+  const out = Buffer.alloc(13);
+  data.copy(out, 0, 0, Math.min(6, data.length));
+  out.writeUInt16LE(out.length, 0);
+  out.writeUInt32LE(shareId >>> 0, 6);
+  out.writeUInt16LE(1, 10); // lengthSourceDescriptor
+  return out;
+}
+
 export type ServerPduVerdict = 'forward' | 'redirection' | 'reconnect-cookie';
 
 /**

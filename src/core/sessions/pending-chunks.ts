@@ -1,0 +1,55 @@
+// The chunks a recording file holds back before writing them in one go: written when they
+// reach a byte bound or when a timer fires, whichever comes first (fewer, larger writes
+// without delaying a quiet session's last bytes). Shared by the one-file Appender and the
+// segmented one (recording-spool.ts), which differ only in where a batch goes.
+
+export class PendingChunks {
+  private chunks: Uint8Array[] = [];
+  private bytes = 0;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly flushBytes: number,
+    private readonly flushMs: number,
+    /** Writes what is held (called by the timer, or by add() at the byte bound). */
+    private readonly flush: () => void,
+  ) {}
+
+  /** Holds a chunk; flushes at once past the byte bound, else makes sure the timer runs. */
+  add(chunk: Uint8Array): void {
+    this.chunks.push(chunk);
+    this.bytes += chunk.length;
+    if (this.bytes >= this.flushBytes) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), this.flushMs);
+  }
+
+  /** What is held, as one buffer (null when nothing is), and forgets it; the timer stops. */
+  take(): Buffer | null {
+    this.stopTimer();
+    if (this.chunks.length === 0) return null;
+    const buf = Buffer.concat(this.chunks);
+    this.clear();
+    return buf;
+  }
+
+  /** Drops what is held (the file failed) and stops the timer. */
+  discard(): void {
+    this.stopTimer();
+    this.clear();
+  }
+
+  /** The chunks held, in order (read by readFrom before they are written). */
+  get held(): readonly Uint8Array[] {
+    return this.chunks;
+  }
+
+  private clear(): void {
+    this.chunks = [];
+    this.bytes = 0;
+  }
+
+  private stopTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}
