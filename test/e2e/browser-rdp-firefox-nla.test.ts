@@ -12,25 +12,18 @@
 // body or page Firefox received. Needs the UI built (npm run build).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { UI_DIR } from '../../src/web/ui.js';
-import { CANVAS_INFO, xevTyped, type CanvasInfo } from '../support/rdp-canvas.js';
+import { CANVAS_INFO, type CanvasInfo } from '../support/rdp-canvas.js';
 import { until } from '../support/browser.js';
 import { Firefox, type FirefoxPage } from '../support/firefox.js';
 import { captureReceived, type FirefoxReceived } from '../support/firefox-capture.js';
+import { disconnectAndScan as scanAfter, firefoxCanvas, firefoxClickDesktop, firefoxKeys, openInFirefox, press, R_ALT, type Keys } from '../support/firefox-rdp.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
-import { wireLeaks } from '../support/scan.js';
+import { clickUntilXevSees, rdpAdmin, typedOnTarget, xevWindow } from '../support/rdp-browser-session.js';
 import { SHADOW_DESKTOP_RGB, startShadowServer, type ShadowServer } from '../support/xrdp.js';
-
-/** WebDriver's key for the right Alt key (AltGr on a German keyboard). */
-const R_ALT = '\uE052';
-type Keys = ['down' | 'up', string][];
-const press = (v: string): Keys => [
-  ['down', v],
-  ['up', v],
-];
 
 describe('browser RDP in Firefox as the session owner: NLA target (FreeRDP shadow server)', { timeout: 420_000 }, () => {
   let gw: Gateway;
@@ -39,7 +32,8 @@ describe('browser RDP in Firefox as the session owner: NLA target (FreeRDP shado
   let page: FirefoxPage;
   let received: FirefoxReceived;
   const shadowAccount = { username: 'ghffshadow', password: 'Sh4dow-Firefox-Vault-Pw!7q' };
-  const admin = (method: string, path: string, body?: unknown) => gw.api(method, path, { token: gw.adminToken, ...(body !== undefined ? { body } : {}) });
+  const api = rdpAdmin(() => gw);
+  const admin = api.call;
   const step = (name: string, fn: () => Promise<void>) => ff.step(name)(fn);
   let secretId = '';
   let xev: ChildProcess | null = null;
@@ -59,11 +53,7 @@ describe('browser RDP in Firefox as the session owner: NLA target (FreeRDP shado
   });
 
   /** A secret for the shadow server running now. */
-  const secretFor = async (name: string) => {
-    const s = await admin('POST', '/api/v1/secrets', { name, template: 'windows-account', fields: { machine: '127.0.0.1', port: shadow.port, username: shadowAccount.username, password: shadowAccount.password } });
-    assert.equal(s.status, 201, s.raw);
-    return s.body.id as string;
-  };
+  const secretFor = (name: string) => api.windowsSecret(name, shadow.port, shadowAccount.username, shadowAccount.password);
   // Each layout gets a shadow server of its own (as in browser-rdp-layouts-nla.test.ts: a second
   // client of one shadow server had its pointer input go nowhere in full runs).
   const freshShadow = async (layout: string) => {
@@ -79,100 +69,32 @@ describe('browser RDP in Firefox as the session owner: NLA target (FreeRDP shado
     await shadow?.stop();
   });
 
-  const sessionsOf = async () => (await admin('GET', `/api/v1/sessions?secretId=${secretId}`)).body.items as any[];
-  const textOf = async (id: string) => (await admin('GET', `/api/v1/recordings/${id}/text`)).body.items as { kind: string; text: string }[];
-  const events = async (id: string) => (await textOf(id)).filter((i) => i.kind === 'event').map((i) => i.text);
-  const clipboardLauncher = async (name: string, rdpClipboard: boolean) => {
-    const l = await admin('POST', '/api/v1/launchers', { name, type: 'session-connector', childType: 'rdp', gatewayHost: '127.0.0.1', gatewayPort: gw.rdpPort, options: { rdpClipboard } });
-    assert.equal(l.status, 201, l.raw);
-    const t = await admin('GET', '/api/v1/templates/windows-account');
-    const p = await admin('PATCH', '/api/v1/templates/windows-account', { launchers: [...t.body.launchers, l.body.id] });
-    assert.equal(p.status, 200, p.raw);
-    return l.body.id as string;
-  };
+  const sessionsOf = () => api.sessionsOf(secretId);
 
   /** Launches, opens the session page in Firefox, and waits for the shadowed desktop on the canvas. */
-  const open = async (body: Record<string, unknown>, query = '') => {
-    const l = await admin('POST', `/api/v1/secrets/${secretId}/launch`, { launcher: 'rdp', ...body });
-    assert.equal(l.status, 200, l.raw);
-    await page.navigate(`${gw.running.url}/rdp/session?ticket=${l.body.ticket}&consent=1${query}`);
-    await page.waitForFunction(`() => document.querySelector('.rdpw-page')?.dataset.phase === 'connected'`, 'the session to connect', { timeoutMs: 60_000 }).catch(async (e) => {
-      throw new Error(`${(e as Error).message}\n${await page.evaluate(`() => document.querySelector('.rdpw-page')?.innerText ?? ''`).catch(() => '')}\n${gw.logs().slice(-3000)}`);
-    });
-    assert.equal(new URL(await page.url()).searchParams.get('ticket'), null, 'the ticket leaves the address bar');
-    const info = await page.waitForFunction<CanvasInfo>(`() => { const i = (${CANVAS_INFO})(${SHADOW_DESKTOP_RGB}); return i.share > 0.3 ? i : null; }`, 'the shadowed desktop on the canvas', { timeoutMs: 60_000 });
-    const sessionId = (await sessionsOf()).find((s) => s.status === 'live')?.id as string;
-    assert.ok(sessionId, 'a live session');
-    // Key presses go to the front tab.
-    await page.activate();
-    return { info, sessionId };
-  };
-  /** Disconnects, then scans what Firefox received during this page's session for the password. */
-  const disconnectAndScan = async () => {
-    await page.click({ css: 'button', text: 'Disconnect' });
-    await page.waitForFunction(`() => document.querySelector('.rdpw-page')?.dataset.phase === 'ended'`, 'the page to end', { timeoutMs: 20_000 });
-    await until(async () => (await sessionsOf()).every((s) => s.status === 'ended'), 'the session to end', 20_000);
-    const got = await received.all(page);
-    const frames = got.filter((b) => b.name.startsWith('websocket frame')).length;
-    // A still shadowed desktop sends little after its first picture: a few frames prove the collector.
-    assert.ok(frames > 5, `the recorder saw the RDP messages Firefox received (${frames})`);
-    assert.ok(got.some((b) => b.name === 'GET /rdp/session' && b.data.length > 0), `the collector kept the HTTP bodies (${got.filter((b) => !b.name.startsWith('websocket')).map((b) => b.name).join(', ')})`);
-    assert.deepEqual(wireLeaks(got, { password: shadowAccount.password }), [], 'no form of the password reached Firefox');
-  };
-  /** Moves the pointer to desktop pixel (x, y) of the canvas (scaled to fit) and clicks. */
-  const clickDesktop = (info: CanvasInfo, x: number, y: number) => {
-    const px = Math.round(info.left + (x * info.cssWidth) / info.width);
-    const py = Math.round(info.top + (y * info.cssHeight) / info.height);
-    return ff.bidi.send('input.performActions', {
-      context: page.context,
-      actions: [{ type: 'pointer', id: 'mouse', parameters: { pointerType: 'mouse' }, actions: [{ type: 'pointerMove', x: px - 20, y: py - 20, origin: 'viewport' }, { type: 'pointerMove', x: px, y: py, origin: 'viewport', duration: 100 }, { type: 'pointerDown', button: 0 }, { type: 'pointerUp', button: 0 }] }],
-    });
-  };
-  const keys = (values: Keys) =>
-    ff.bidi.send('input.performActions', {
-      context: page.context,
-      actions: [{ type: 'key', id: 'keyboard', actions: values.flatMap(([d, v]) => [{ type: d === 'down' ? 'keyDown' : 'keyUp', value: v }, { type: 'pause', duration: 30 }]) }],
-    });
+  const open = (body: Record<string, unknown>, query = '') => openInFirefox(page, { gw, api, secretId, rgb: SHADOW_DESKTOP_RGB, what: 'the shadowed desktop on the canvas', body, query, ticketLeaves: true });
+  /** Disconnects, then scans what Firefox received during this page's session for the password (a still shadowed desktop sends little after its first picture: a few frames prove the collector). */
+  const disconnectAndScan = () => scanAfter(page, received, sessionsOf, shadowAccount.password, 5);
+  const keys = (values: Keys) => firefoxKeys(ff, page, values);
 
   const typeUnder = (layout: 'us' | 'de', actions: Keys, expected: string) =>
     step(`firefox-rdp-nla-layout-${layout}`, async () => {
       await freshShadow(layout);
       execFileSync('setxkbmap', [layout], { env: xenv() });
       try {
-        const { info, sessionId } = await open({ keyboardLayout: layout });
-        let out = '';
+        const { sessionId } = await open({ keyboardLayout: layout });
         xev?.kill();
-        xev = spawn('stdbuf', ['-oL', 'xev', '-geometry', '300x200+400+300', '-event', 'keyboard', '-event', 'structure', '-event', 'button'], { env: xenv(), stdio: ['ignore', 'pipe', 'ignore'] });
-        xev.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-        await until(async () => /MapNotify/.test(out), 'the xev window on the target display', 15_000);
+        const x = xevWindow(xenv(), ['keyboard', 'structure', 'button']);
+        xev = x.proc;
+        await until(async () => /MapNotify/.test(x.out()), 'the xev window on the target display', 15_000);
         // No window manager: the focus follows the pointer, so the pointer goes over xev's window.
-        // Clicked again every 3 s until xev sees one: on a loaded machine the first click can reach
-        // the shadow server before xev's window is on its screen.
-        let clickedAt = 0;
-        await until(
-          async () => {
-            if (/ButtonPress/.test(out)) return true;
-            if (Date.now() - clickedAt > 3_000) {
-              clickedAt = Date.now();
-              // Measured again for each click: Firefox reports the canvas before the page scales it to fit.
-              await clickDesktop(await page.evaluate<CanvasInfo>(`() => (${CANVAS_INFO})(${SHADOW_DESKTOP_RGB})`), 550, 400);
-            }
-            return false;
-          },
-          'xev on the target to see a click from Firefox',
-          60_000,
-        );
+        // Measured again for each click: Firefox reports the canvas before the page scales it to fit.
+        await clickUntilXevSees(x.out, async () => firefoxClickDesktop(ff, page, await firefoxCanvas(page, SHADOW_DESKTOP_RGB), 550, 400), 'xev on the target to see a click from Firefox');
         await keys(actions);
-        await until(async () => xevTyped(out).includes(expected), `xev on the target to print ${JSON.stringify(expected)}`, 60_000).catch((e) => {
-          throw new Error(`${(e as Error).message}\nxev saw: ${JSON.stringify(xevTyped(out))}`);
-        });
-        await page.press('Enter');
-        await until(async () => (await textOf(sessionId)).some((i) => i.kind === 'command' && i.text === expected), `the keystroke log's line ${JSON.stringify(expected)}`, 20_000).catch(async (e) => {
-          throw new Error(`${(e as Error).message}\nlog: ${JSON.stringify(await textOf(sessionId))}`);
-        });
+        await typedOnTarget(x.out, expected, () => page.press('Enter'), () => api.textOf(sessionId));
         await page.screenshot(`firefox-rdp-nla-layout-${layout}`);
         await disconnectAndScan();
-        const notes = await events(sessionId);
+        const notes = await api.events(sessionId);
         assert.ok(notes.some((t) => t.startsWith('rdp_target_nla')), 'the gateway logged on to the target with NLA');
         if (layout === 'de') assert.ok(notes.some((t) => t.startsWith('rdp_keyboard_layout') && t.includes('German')), notes.join('\n'));
       } finally {
@@ -186,22 +108,22 @@ describe('browser RDP in Firefox as the session owner: NLA target (FreeRDP shado
 
   it('clipboard: an allowing launcher lets the web client\'s cliprdr channel through; a denying one has the relay drop it', () =>
     step('firefox-rdp-nla-clipboard', async () => {
-      const allowed = await clipboardLauncher('ff-nla-clip-on', true);
-      const denied = await clipboardLauncher('ff-nla-clip-off', false);
+      const allowed = await api.clipboardLauncher('ff-nla-clip-on', true);
+      const denied = await api.clipboardLauncher('ff-nla-clip-off', false);
       const on = await open({ launcher: allowed });
-      await until(async () => (await events(on.sessionId)).some((t) => t.startsWith('rdp_channels ') && t.includes('"cliprdr"')), 'the web client in Firefox to ask for cliprdr', 20_000).catch(async (e) => {
-        throw new Error(`${(e as Error).message}\n${(await events(on.sessionId)).join('\n')}`);
+      await until(async () => (await api.events(on.sessionId)).some((t) => t.startsWith('rdp_channels ') && t.includes('"cliprdr"')), 'the web client in Firefox to ask for cliprdr', 20_000).catch(async (e) => {
+        throw new Error(`${(e as Error).message}\n${(await api.events(on.sessionId)).join('\n')}`);
       });
       await disconnectAndScan();
-      assert.ok(!(await events(on.sessionId)).some((t) => t.startsWith('rdp_channel_denied ') && t.includes('cliprdr')), 'the allowing launcher kept cliprdr');
+      assert.ok(!(await api.events(on.sessionId)).some((t) => t.startsWith('rdp_channel_denied ') && t.includes('cliprdr')), 'the allowing launcher kept cliprdr');
 
       // The shadow server has no clipboard, so nothing crosses cliprdr to be dropped (xrdp's test
       // shows the drops); the relay says at the start that it drops the channel the client asked for.
       const off = await open({ launcher: denied });
-      await until(async () => (await events(off.sessionId)).some((t) => t.startsWith('rdp_channel_policy ') && t.includes('"dropped":["cliprdr"]')), 'the relay to drop cliprdr', 20_000).catch(async (e) => {
-        throw new Error(`${(e as Error).message}\n${(await events(off.sessionId)).join('\n')}`);
+      await until(async () => (await api.events(off.sessionId)).some((t) => t.startsWith('rdp_channel_policy ') && t.includes('"dropped":["cliprdr"]')), 'the relay to drop cliprdr', 20_000).catch(async (e) => {
+        throw new Error(`${(e as Error).message}\n${(await api.events(off.sessionId)).join('\n')}`);
       });
-      assert.ok((await events(off.sessionId)).some((t) => t.startsWith('rdp_channels ') && t.includes('"cliprdr"')), 'the web client asked for cliprdr');
+      assert.ok((await api.events(off.sessionId)).some((t) => t.startsWith('rdp_channels ') && t.includes('"cliprdr"')), 'the web client asked for cliprdr');
       await disconnectAndScan();
     }));
 
@@ -210,7 +132,7 @@ describe('browser RDP in Firefox as the session owner: NLA target (FreeRDP shado
       // The launch names a layout so the relay notes the client's size (rdp_display_settings); the shadow server keeps its own 800x600.
       const { info, sessionId } = await open({ keyboardLayout: 'us' }, '&GUAC_WIDTH=1024&GUAC_HEIGHT=640&GUAC_DPI=96');
       assert.deepEqual([info.width, info.height], [800, 600], 'the shadowed display');
-      const notes = await events(sessionId);
+      const notes = await api.events(sessionId);
       assert.ok(notes.some((t) => t.startsWith('rdp_display_settings ') && t.includes('"client":"1024x640"')), notes.join('\n'));
       await page.setViewport(600, 420);
       const fitted = await page.waitForFunction<CanvasInfo>(

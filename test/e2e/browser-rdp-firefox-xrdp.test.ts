@@ -10,7 +10,7 @@
 // WebSocket message, HTTP body or page Firefox received. Needs the UI built (npm run build).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -20,8 +20,9 @@ import { ensureTargetAccount } from '../support/accounts.js';
 import { until } from '../support/browser.js';
 import { Firefox, type FirefoxPage } from '../support/firefox.js';
 import { captureReceived, type FirefoxReceived } from '../support/firefox-capture.js';
+import { disconnectAndScan as scanAfter, openInFirefox } from '../support/firefox-rdp.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
-import { wireLeaks } from '../support/scan.js';
+import { holdTargetClipboard, rdpAdmin, targetClipboard as clipboardOn, xrdpSessionDisplay, xrdpSessionEnv } from '../support/rdp-browser-session.js';
 import { startXrdp, XRDP_DESKTOP_RGB, type Xrdp } from '../support/xrdp.js';
 
 describe('browser RDP in Firefox: clipboard, display and the password scan (xrdp)', { timeout: 420_000 }, () => {
@@ -31,7 +32,8 @@ describe('browser RDP in Firefox: clipboard, display and the password scan (xrdp
   let page: FirefoxPage;
   let received: FirefoxReceived;
   const account = ensureTargetAccount();
-  const admin = (method: string, path: string, body?: unknown) => gw.api(method, path, { token: gw.adminToken, ...(body !== undefined ? { body } : {}) });
+  const api = rdpAdmin(() => gw);
+  const admin = api.call;
   const step = (name: string, fn: () => Promise<void>) => ff.step(name)(fn);
   let secretId = '';
 
@@ -45,9 +47,7 @@ describe('browser RDP in Firefox: clipboard, display and the password scan (xrdp
     page = await ff.firstPage();
     const on = await admin('PATCH', '/api/v1/settings', { sessionConnector: true });
     assert.equal(on.status, 200, on.raw);
-    const s = await admin('POST', '/api/v1/secrets', { name: 'xrdp-firefox-clip', template: 'windows-account', fields: { machine: '127.0.0.1', port: xrdp.port, username: account.username, password: account.password } });
-    assert.equal(s.status, 201, s.raw);
-    secretId = s.body.id;
+    secretId = await api.windowsSecret('xrdp-firefox-clip', xrdp.port, account.username, account.password);
   });
 
   after(async () => {
@@ -56,73 +56,31 @@ describe('browser RDP in Firefox: clipboard, display and the password scan (xrdp
     await xrdp?.stop();
   });
 
-  const sessionsOf = async () => (await admin('GET', `/api/v1/sessions?secretId=${secretId}`)).body.items as any[];
-  const events = async (id: string) => ((await admin('GET', `/api/v1/recordings/${id}/text`)).body.items as { kind: string; text: string }[]).filter((i) => i.kind === 'event').map((i) => i.text);
-  const clipboardLauncher = async (name: string, rdpClipboard: boolean) => {
-    const l = await admin('POST', '/api/v1/launchers', { name, type: 'session-connector', childType: 'rdp', gatewayHost: '127.0.0.1', gatewayPort: gw.rdpPort, options: { rdpClipboard } });
-    assert.equal(l.status, 201, l.raw);
-    const t = await admin('GET', '/api/v1/templates/windows-account');
-    const p = await admin('PATCH', '/api/v1/templates/windows-account', { launchers: [...t.body.launchers, l.body.id] });
-    assert.equal(p.status, 200, p.raw);
-    return l.body.id as string;
-  };
-  /** The xrdp session's X display (sesman names it when it starts the X server). */
-  const xrdpDisplay = () => {
-    const all = [...xrdp.sesmanLog().matchAll(/Starting X server on display (\d+)/g)];
-    return all.length ? `:${all[all.length - 1]![1]}` : null;
-  };
-  const xenv = () => ({ ...process.env, DISPLAY: xrdpDisplay() ?? '', XAUTHORITY: `${account.home}/.Xauthority` });
+  const sessionsOf = () => api.sessionsOf(secretId);
+  const xrdpDisplay = () => xrdpSessionDisplay(xrdp);
+  const xenv = () => xrdpSessionEnv(xrdp, account.home);
   /** The target session's X clipboard (CLIPBOARD selection), read by a Tk client on its display. */
-  const targetClipboard = () =>
-    new Promise<string>((resolve) => {
-      const p = spawn('python3', ['-c', 'import tkinter\nr=tkinter.Tk()\nr.withdraw()\ntry:\n  print(r.clipboard_get(), end="")\nexcept Exception as e:\n  print("<none>", end="")'], { env: xenv(), stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-      p.on('exit', () => resolve(out));
-      setTimeout(() => p.kill(), 8000).unref();
-    });
+  const targetClipboard = () => clipboardOn(xenv());
   /** Firefox's clipboard: writes text (when given) or reads it. */
   const pageClipboard = (text?: string) => page.evaluate('(t) => (t === undefined ? navigator.clipboard.readText() : navigator.clipboard.writeText(t).then(() => t))', text) as Promise<string>;
 
-  const open = async (body: Record<string, unknown>, query = '') => {
-    const l = await admin('POST', `/api/v1/secrets/${secretId}/launch`, { launcher: 'rdp', ...body });
-    assert.equal(l.status, 200, l.raw);
-    await page.navigate(`${gw.running.url}/rdp/session?ticket=${l.body.ticket}&consent=1${query}`);
-    await page.waitForFunction(`() => document.querySelector('.rdpw-page')?.dataset.phase === 'connected'`, 'the session to connect', { timeoutMs: 60_000 }).catch(async (e) => {
-      throw new Error(`${(e as Error).message}\n${await page.evaluate(`() => document.querySelector('.rdpw-page')?.innerText ?? ''`).catch(() => '')}\n${gw.logs().slice(-3000)}`);
-    });
-    const info = await page.waitForFunction<CanvasInfo>(`() => { const i = (${CANVAS_INFO})(${XRDP_DESKTOP_RGB}); return i.share > 0.3 ? i : null; }`, 'the xrdp desktop on the canvas', { timeoutMs: 60_000 });
-    const sessionId = (await sessionsOf()).find((s) => s.status === 'live')?.id as string;
-    assert.ok(sessionId, 'a live session');
-    // Key presses go to the front tab.
-    await page.activate();
-    return { info, sessionId };
-  };
+  const open = (body: Record<string, unknown>, query = '') => openInFirefox(page, { gw, api, secretId, rgb: XRDP_DESKTOP_RGB, what: 'the xrdp desktop on the canvas', body, query });
   /** Disconnects, then scans what Firefox received during this page's session for the password. */
-  const disconnectAndScan = async () => {
-    await page.click({ css: 'button', text: 'Disconnect' });
-    await page.waitForFunction(`() => document.querySelector('.rdpw-page')?.dataset.phase === 'ended'`, 'the page to end', { timeoutMs: 20_000 });
-    await until(async () => (await sessionsOf()).every((s) => s.status === 'ended'), 'the session to end', 20_000);
-    const got = await received.all(page);
-    const frames = got.filter((b) => b.name.startsWith('websocket frame')).length;
-    assert.ok(frames > 20, `the recorder saw the RDP messages Firefox received (${frames})`);
-    assert.ok(got.some((b) => b.name === 'GET /rdp/session' && b.data.length > 0), `the collector kept the HTTP bodies (${got.filter((b) => !b.name.startsWith('websocket')).map((b) => b.name).join(', ')})`);
-    assert.deepEqual(wireLeaks(got, { password: account.password }), [], 'no form of the password reached Firefox');
-  };
+  const disconnectAndScan = () => scanAfter(page, received, sessionsOf, account.password, 20);
 
   it('clipboard text both ways when the launcher allows it; none when it denies it (the relay drops cliprdr)', async () => {
-    const allowed = await clipboardLauncher('ff-rdp-clip-on', true);
-    const denied = await clipboardLauncher('ff-rdp-clip-off', false);
+    const allowed = await api.clipboardLauncher('ff-rdp-clip-on', true);
+    const denied = await api.clipboardLauncher('ff-rdp-clip-off', false);
     let setter: ChildProcess | null = null;
     await step('firefox-rdp-xrdp-clipboard', async () => {
       const on = await open({ launcher: allowed });
       // Firefox → target: Firefox's clipboard becomes the remote X clipboard.
       await pageClipboard('gh-ff-clip-from-browser-7');
       await until(async () => (await targetClipboard()) === 'gh-ff-clip-from-browser-7', 'the Firefox clipboard on the target', 30_000).catch(async (e) => {
-        throw new Error(`${(e as Error).message}\ntarget has ${JSON.stringify(await targetClipboard())} on ${xrdpDisplay()}\nnotes:\n${(await events(on.sessionId)).map((t) => t.slice(0, 300)).join('\n')}\nfocus: ${await page.evaluate('() => document.hasFocus()')}\nfirefox: ${ff.problems.join('\n')}`);
+        throw new Error(`${(e as Error).message}\ntarget has ${JSON.stringify(await targetClipboard())} on ${xrdpDisplay()}\nnotes:\n${(await api.events(on.sessionId)).map((t) => t.slice(0, 300)).join('\n')}\nfocus: ${await page.evaluate('() => document.hasFocus()')}\nfirefox: ${ff.problems.join('\n')}`);
       });
       // Target → Firefox: a text copied on the remote desktop reaches Firefox's clipboard.
-      setter = spawn('python3', ['-c', 'import tkinter\nr=tkinter.Tk()\nr.withdraw()\nr.clipboard_clear()\nr.clipboard_append("gh-ff-clip-from-target-8")\nr.update()\nr.after(60000, r.destroy)\nr.mainloop()'], { env: xenv(), stdio: 'ignore' });
+      setter = holdTargetClipboard(xenv(), 'gh-ff-clip-from-target-8');
       await until(async () => (await pageClipboard()) === 'gh-ff-clip-from-target-8', 'the target clipboard in Firefox', 30_000);
       (setter as ChildProcess | null)?.kill();
       setter = null;
@@ -132,13 +90,13 @@ describe('browser RDP in Firefox: clipboard, display and the password scan (xrdp
       await pageClipboard('gh-ff-clip-denied-9');
       const off = await open({ launcher: denied });
       await pageClipboard('gh-ff-clip-denied-10');
-      await until(async () => (await events(off.sessionId)).some((t) => t.startsWith('rdp_channel_denied ') && t.includes('cliprdr')), 'the relay to drop cliprdr', 20_000);
+      await until(async () => (await api.events(off.sessionId)).some((t) => t.startsWith('rdp_channel_denied ') && t.includes('cliprdr')), 'the relay to drop cliprdr', 20_000);
       for (let i = 0; i < 3; i++) {
         const seen = await targetClipboard();
         assert.ok(!seen.startsWith('gh-ff-clip-denied'), `the target got ${seen}`);
         await sleep(1000);
       }
-      setter = spawn('python3', ['-c', 'import tkinter\nr=tkinter.Tk()\nr.withdraw()\nr.clipboard_clear()\nr.clipboard_append("gh-ff-clip-denied-target-11")\nr.update()\nr.after(60000, r.destroy)\nr.mainloop()'], { env: xenv(), stdio: 'ignore' });
+      setter = holdTargetClipboard(xenv(), 'gh-ff-clip-denied-target-11');
       await sleep(3000);
       assert.equal(await pageClipboard(), 'gh-ff-clip-denied-10', 'the target clipboard did not reach Firefox');
       await disconnectAndScan();

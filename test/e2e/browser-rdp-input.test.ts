@@ -9,73 +9,34 @@
 //   uk: Shift+3 → £, the key left of Enter → #, Shift+' → @;
 //   fr: the physical Q key → a (AZERTY), ^ (dead) then e → ê, the 2 key → é.
 // Needs the UI built (npm run build).
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { UI_DIR } from '../../src/web/ui.js';
-import { ensureTargetAccount } from '../support/accounts.js';
-import { launchBrowser, newContext, screenshot, stepRunner, until, type Ctx } from '../support/browser.js';
-import { clickDesktop, desktopShown, phaseOf, xevOn } from '../support/browser-rdp.js';
-import { startGateway, type Gateway } from '../support/gateway.js';
+import type { Page } from 'playwright-core';
+import { screenshot, until } from '../support/browser.js';
+import { clickDesktop, xevOn } from '../support/browser-rdp.js';
+import { chromiumRdpRig, disconnect, openSession } from '../support/chromium-rdp.js';
 import { xevButtons, xevKeysyms } from '../support/rdp-canvas.js';
-import { startXrdp, XRDP_DESKTOP_RGB, type Xrdp } from '../support/xrdp.js';
+import { XRDP_DESKTOP_RGB } from '../support/xrdp.js';
 
 describe('browser RDP input: wheel, UK and French layouts with a dead key (Chromium, xrdp)', { timeout: 360_000 }, () => {
-  let gw: Gateway;
-  let xrdp: Xrdp;
-  let browser: Browser;
-  const contexts: Ctx[] = [];
-  const account = ensureTargetAccount();
-  const step = stepRunner(contexts, 'browser-rdp-input');
-  const admin = (method: string, path: string, body?: unknown) => gw.api(method, path, { token: gw.adminToken, ...(body !== undefined ? { body } : {}) });
-  let secretId = '';
-  let xev: ChildProcess | null = null;
-
-  before(async () => {
-    assert.ok(existsSync(join(UI_DIR, 'index.html')), 'the UI is built (npm run build)');
-    [gw, xrdp, browser] = await Promise.all([startGateway('sqlite'), startXrdp(), launchBrowser()]);
-    const s = await admin('POST', '/api/v1/secrets', { name: 'xrdp-input', template: 'windows-account', fields: { machine: '127.0.0.1', port: xrdp.port, username: account.username, password: account.password } });
-    assert.equal(s.status, 201, s.raw);
-    secretId = s.body.id;
-  });
-
-  after(async () => {
-    xev?.kill();
-    for (const c of contexts) await c.context.close().catch(() => undefined);
-    await browser?.close();
-    await gw?.close();
-    await xrdp?.stop();
-  });
-
-  const sessionsOf = async () => (await admin('GET', `/api/v1/sessions?secretId=${secretId}`)).body.items as any[];
-  const textOf = async (id: string) => (await admin('GET', `/api/v1/recordings/${id}/text`)).body.items as { kind: string; text: string }[];
+  const rig = chromiumRdpRig('browser-rdp-input', { xrdpSecret: 'xrdp-input' });
+  const textOf = rig.api.textOf;
 
   /** One session under `layout` with an xev window focused on the target; `fn` gets the page and xev's output. */
   const session = async (layout: 'us' | 'uk' | 'fr', name: string, fn: (page: Page, out: () => string, sessionId: string) => Promise<void>) => {
-    const c = await newContext(browser, gw.running.url);
-    contexts.push(c);
-    await step(async () => {
-      const l = await admin('POST', `/api/v1/secrets/${secretId}/launch`, { launcher: 'rdp', keyboardLayout: layout });
-      assert.equal(l.status, 200, l.raw);
-      await c.page.goto(`/rdp/session?ticket=${l.body.ticket}&consent=1`);
-      const info = await desktopShown(c.page, XRDP_DESKTOP_RGB, () => gw.logs().slice(-3000));
-      const sessionId = (await sessionsOf()).find((s) => s.status === 'live')?.id as string;
-      assert.ok(sessionId, 'a live session');
-      xev?.kill();
-      const x = xevOn(xrdp, account.home, '300x200+400+300', ['keyboard', 'button', 'structure']);
-      xev = x.proc;
+    const c = await rig.context();
+    await rig.step(async () => {
+      const { info, sessionId } = await openSession(rig, c.page, { keyboardLayout: layout }, XRDP_DESKTOP_RGB);
+      rig.xev?.kill();
+      const x = xevOn(rig.xrdp, rig.account.home, '300x200+400+300', ['keyboard', 'button', 'structure']);
+      rig.xev = x.proc;
       await until(async () => /MapNotify/.test(x.out()), 'the xev window on the target display', 15_000);
       // No window manager: the focus follows the pointer, so the pointer goes over xev's window.
       await clickDesktop(c.page, info, 550, 400);
       await until(async () => xevButtons(x.out()).includes(1), 'xev to see the click', 15_000);
       await fn(c.page, x.out, sessionId);
       await screenshot(c.page, `browser-rdp-input-${name}`);
-      await c.page.getByRole('button', { name: 'Disconnect' }).click();
-      await until(async () => (await phaseOf(c.page)) === 'ended', 'the page to end', 20_000);
-      await until(async () => (await sessionsOf()).every((s) => s.status === 'ended'), 'the session to end', 20_000);
+      await disconnect(rig, c.page);
     });
   };
 

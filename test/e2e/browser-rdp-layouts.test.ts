@@ -6,119 +6,40 @@
 // Connect Initial Gatehouse rewrote); the keystroke log decodes the same scan codes with the
 // session's layout. Under de, the physical keys Y and Z are swapped and AltGr+Q is @.
 // Needs the UI built (npm run build).
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { UI_DIR } from '../../src/web/ui.js';
-import { canvasInfo, xevTyped } from '../support/rdp-canvas.js';
-import { ensureTargetAccount } from '../support/accounts.js';
-import { launchBrowser, newContext, screenshot, until, type Ctx, stepRunner } from '../support/browser.js';
-import { startGateway, type Gateway } from '../support/gateway.js';
-import { startXrdp, XRDP_DESKTOP_RGB, type Xrdp } from '../support/xrdp.js';
-
-const phaseOf = (page: Page) => page.locator('.rdpw-page').getAttribute('data-phase');
+import type { Page } from 'playwright-core';
+import { clickDesktop } from '../support/browser-rdp.js';
+import { screenshot, until } from '../support/browser.js';
+import { chromiumRdpRig, disconnect, openSession, pressYZ2, pressYZ2AltGrQ } from '../support/chromium-rdp.js';
+import { typedOnTarget, xevWindow, xrdpSessionEnv } from '../support/rdp-browser-session.js';
+import { XRDP_DESKTOP_RGB } from '../support/xrdp.js';
 
 describe('browser RDP: typing under the us and de keyboard layouts (Chromium, xrdp)', { timeout: 300_000 }, () => {
-  let gw: Gateway;
-  let xrdp: Xrdp;
-  let browser: Browser;
-  const contexts: Ctx[] = [];
-  const account = ensureTargetAccount();
-  const step = stepRunner(contexts, 'browser-rdp-layouts');
-  const admin = (method: string, path: string, body?: unknown) => gw.api(method, path, { token: gw.adminToken, ...(body !== undefined ? { body } : {}) });
-  let secretId = '';
-  let xev: ChildProcess | null = null;
-
-  before(async () => {
-    assert.ok(existsSync(join(UI_DIR, 'index.html')), 'the UI is built (npm run build)');
-    [gw, xrdp, browser] = await Promise.all([startGateway('sqlite'), startXrdp(), launchBrowser()]);
-    const s = await admin('POST', '/api/v1/secrets', { name: 'xrdp-layouts', template: 'windows-account', fields: { machine: '127.0.0.1', port: xrdp.port, username: account.username, password: account.password } });
-    assert.equal(s.status, 201, s.raw);
-    secretId = s.body.id;
-  });
-
-  after(async () => {
-    xev?.kill();
-    for (const c of contexts) await c.context.close().catch(() => undefined);
-    await browser?.close();
-    await gw?.close();
-    await xrdp?.stop();
-  });
-
-  /** The xrdp session's X display (sesman names it when it starts the X server). */
-  const xrdpDisplay = () => {
-    const all = [...xrdp.sesmanLog().matchAll(/Starting X server on display (\d+)/g)];
-    return all.length ? `:${all[all.length - 1]![1]}` : null;
-  };
-  const sessionsOf = async () => (await admin('GET', `/api/v1/sessions?secretId=${secretId}`)).body.items as any[];
-  const textOf = async (id: string) => (await admin('GET', `/api/v1/recordings/${id}/text`)).body.items as { kind: string; text: string }[];
+  const rig = chromiumRdpRig('browser-rdp-layouts', { xrdpSecret: 'xrdp-layouts' });
 
   /** One session launched with this layout: the keys pressed, what xev on the target printed, the keystroke log's line. */
   const typeUnder = async (layout: 'us' | 'de', keys: (page: Page) => Promise<void>, expected: string) => {
-    const c = await newContext(browser, gw.running.url);
-    contexts.push(c);
-    await step(async () => {
-      const l = await admin('POST', `/api/v1/secrets/${secretId}/launch`, { launcher: 'rdp', keyboardLayout: layout });
-      assert.equal(l.status, 200, l.raw);
-      await c.page.goto(`/rdp/session?ticket=${l.body.ticket}&consent=1`);
-      await until(async () => (await phaseOf(c.page)) === 'connected', 'the session to connect', 60_000);
-      const info = await until(async () => {
-        const i = await canvasInfo(c.page, XRDP_DESKTOP_RGB);
-        return i.share > 0.3 ? i : null;
-      }, 'the remote desktop colour on the canvas', 60_000);
-      const sessionId = (await sessionsOf()).find((s) => s.status === 'live')?.id as string;
-      assert.ok(sessionId, 'a live session');
+    const c = await rig.context();
+    await rig.step(async () => {
+      const { info, sessionId } = await openSession(rig, c.page, { keyboardLayout: layout }, XRDP_DESKTOP_RGB);
       // A window on the session's X display printing every key the X server gets (the target's side).
-      let out = '';
-      xev?.kill();
-      xev = spawn('stdbuf', ['-oL', 'xev', '-geometry', '300x200+400+300', '-event', 'keyboard', '-event', 'structure'], { env: { ...process.env, DISPLAY: xrdpDisplay() ?? '', XAUTHORITY: `${account.home}/.Xauthority` }, stdio: ['ignore', 'pipe', 'ignore'] });
-      xev.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-      await until(async () => /MapNotify/.test(out), 'the xev window on the target display', 15_000);
+      rig.xev?.kill();
+      const x = xevWindow(xrdpSessionEnv(rig.xrdp, rig.account.home), ['keyboard', 'structure']);
+      rig.xev = x.proc;
+      await until(async () => /MapNotify/.test(x.out()), 'the xev window on the target display', 15_000);
       // No window manager: the focus follows the pointer, so the pointer goes over xev's window.
-      await c.page.mouse.move(info.left + (550 * info.cssWidth) / info.width, info.top + (400 * info.cssHeight) / info.height, { steps: 4 });
-      await c.page.mouse.down();
-      await c.page.mouse.up();
+      await clickDesktop(c.page, info, 550, 400);
       await keys(c.page);
-      await until(async () => xevTyped(out).includes(expected), `xev on the target to print ${JSON.stringify(expected)}`, 60_000).catch((e) => {
-        throw new Error(`${(e as Error).message}\nxev saw: ${JSON.stringify(xevTyped(out))}`);
-      });
-      await c.page.keyboard.press('Enter');
-      await until(async () => (await textOf(sessionId)).some((i) => i.kind === 'command' && i.text === expected), `the keystroke log's line ${JSON.stringify(expected)}`, 20_000).catch(async (e) => {
-        throw new Error(`${(e as Error).message}\nlog: ${JSON.stringify(await textOf(sessionId))}`);
-      });
+      await typedOnTarget(x.out, expected, () => c.page.keyboard.press('Enter'), () => rig.api.textOf(sessionId));
       await screenshot(c.page, `browser-rdp-layout-${layout}`);
-      await c.page.getByRole('button', { name: 'Disconnect' }).click();
-      await until(async () => (await sessionsOf()).every((s) => s.status === 'ended'), 'the session to end', 20_000);
-      const rec = await admin('GET', `/api/v1/sessions/${sessionId}`);
+      await disconnect(rig, c.page);
+      const rec = await rig.api.call('GET', `/api/v1/sessions/${sessionId}`);
       assert.equal(rec.status, 200, rec.raw);
     });
   };
 
-  it('us: the physical keys Y and Z give y and z', () =>
-    typeUnder(
-      'us',
-      async (p) => {
-        await p.keyboard.press('KeyY', { delay: 30 });
-        await p.keyboard.press('KeyZ', { delay: 30 });
-        await p.keyboard.press('Digit2', { delay: 30 });
-      },
-      'yz2',
-    ));
+  it('us: the physical keys Y and Z give y and z', () => typeUnder('us', pressYZ2, 'yz2'));
 
-  it('de: the same physical keys give z and y, and AltGr+Q gives @', () =>
-    typeUnder(
-      'de',
-      async (p) => {
-        await p.keyboard.press('KeyY', { delay: 30 });
-        await p.keyboard.press('KeyZ', { delay: 30 });
-        await p.keyboard.press('Digit2', { delay: 30 });
-        await p.keyboard.down('AltRight');
-        await p.keyboard.press('KeyQ', { delay: 30 });
-        await p.keyboard.up('AltRight');
-      },
-      'zy2@',
-    ));
+  it('de: the same physical keys give z and y, and AltGr+Q gives @', () => typeUnder('de', pressYZ2AltGrQ, 'zy2@'));
 });

@@ -10,7 +10,7 @@
 // built (npm run build).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -18,10 +18,12 @@ import WebSocket from 'ws';
 import { UI_DIR } from '../../src/web/ui.js';
 import { decodePdu, encodePdu } from '../../src/protocols/rdp-web/rdcleanpath.js';
 import { buildConnectionRequest, PROTOCOL } from '../../src/protocols/rdp/pdu/x224.js';
-import { canvasInfo, xevTyped } from '../support/rdp-canvas.js';
+import { canvasInfo } from '../support/rdp-canvas.js';
 import { ensureTargetAccount } from '../support/accounts.js';
 import { launchBrowser, newContext, screenshot, until, type Ctx, stepRunner } from '../support/browser.js';
+import { clickDesktop, phaseOf } from '../support/browser-rdp.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
+import { holdTargetClipboard, rdpAdmin, targetClipboard as clipboardOn, xevPrints, xevWindow, xrdpSessionDisplay, xrdpSessionEnv } from '../support/rdp-browser-session.js';
 import { ADMIN_PASSWORD } from '../support/harness.js';
 import { wireLeaks, type Blob } from '../support/scan.js';
 import { SHADOW_DESKTOP_RGB, startShadowServer, startXrdp, XRDP_DESKTOP_RGB, type ShadowServer, type Xrdp } from '../support/xrdp.js';
@@ -42,8 +44,6 @@ function receive(c: Ctx): { frames: Blob[]; bodies: Promise<Blob | null>[]; all(
   c.context.on('response', (res) => r.bodies.push(res.body().then((data) => ({ name: `${res.request().method()} ${new URL(res.url()).pathname}`, data }), () => null)));
   return r;
 }
-
-const phaseOf = (page: Page) => page.locator('.rdpw-page').getAttribute('data-phase');
 
 describe('browser RDP in Chromium (IronRDP web client, RDCleanPath door)', { timeout: 420_000 }, () => {
   let gw: Gateway;
@@ -70,18 +70,11 @@ describe('browser RDP in Chromium (IronRDP web client, RDCleanPath door)', { tim
     await xrdp?.stop();
   });
 
-  const secret = async (name: string, port: number, username: string, password: string) => {
-    const s = await admin('POST', '/api/v1/secrets', { name, template: 'windows-account', fields: { machine: '127.0.0.1', port, username, password } });
-    assert.equal(s.status, 201, s.raw);
-    return s.body.id as string;
-  };
-  const launch = async (secretId: string, launcher = 'rdp') => {
-    const l = await admin('POST', `/api/v1/secrets/${secretId}/launch`, { launcher });
-    assert.equal(l.status, 200, l.raw);
-    return l.body.ticket as string;
-  };
-  const sessionsOf = async (secretId: string) => (await admin('GET', `/api/v1/sessions?secretId=${secretId}`)).body.items as any[];
-  const textOf = async (id: string) => (await admin('GET', `/api/v1/recordings/${id}/text`)).body.items as { kind: string; text: string }[];
+  const api = rdpAdmin(() => gw);
+  const secret = api.windowsSecret;
+  const launch = (secretId: string, launcher = 'rdp') => api.launch(secretId, { launcher });
+  const sessionsOf = api.sessionsOf;
+  const textOf = api.textOf;
   const auditEvents = async (action: string) => (await admin('GET', `/api/v1/audit?action=${action}&limit=500`)).body.items as any[];
   const context = async () => {
     const c = await newContext(browser, gw.running.url);
@@ -96,12 +89,6 @@ describe('browser RDP in Chromium (IronRDP web client, RDCleanPath door)', { tim
       const i = await canvasInfo(page, rgb);
       return i.share > 0.3 ? i : null;
     }, 'the remote desktop colour on the canvas', 60_000);
-  };
-  /** Clicks the remote desktop at desktop pixel (x, y): the canvas is scaled to fit the window. */
-  const clickDesktop = async (page: Page, info: { width: number; height: number; left: number; top: number; cssWidth: number; cssHeight: number }, x: number, y: number) => {
-    await page.mouse.move(info.left + (x * info.cssWidth) / info.width, info.top + (y * info.cssHeight) / info.height, { steps: 4 });
-    await page.mouse.down();
-    await page.mouse.up();
   };
 
   it('opens an xrdp desktop logged on as the vaulted account; typed keys land in the keystroke log; the ticket leaves the address bar; no password byte reaches the browser', async () => {
@@ -171,29 +158,11 @@ describe('browser RDP in Chromium (IronRDP web client, RDCleanPath door)', { tim
     });
   });
 
-  /** The xrdp session's X display (sesman names it when it starts the X server). */
-  const xrdpDisplay = () => {
-    const all = [...xrdp.sesmanLog().matchAll(/Starting X server on display (\d+)/g)];
-    return all.length ? `:${all[all.length - 1]![1]}` : null;
-  };
-  const xenv = () => ({ ...process.env, DISPLAY: xrdpDisplay() ?? '', XAUTHORITY: `${account.home}/.Xauthority` });
+  const xrdpDisplay = () => xrdpSessionDisplay(xrdp);
+  const xenv = () => xrdpSessionEnv(xrdp, account.home);
   /** The target session's X clipboard (CLIPBOARD selection), read by a Tk client on its display. */
-  const targetClipboard = () =>
-    new Promise<string>((resolve) => {
-      const p = spawn('python3', ['-c', 'import tkinter\nr=tkinter.Tk()\nr.withdraw()\ntry:\n  print(r.clipboard_get(), end="")\nexcept Exception as e:\n  print("<none>", end="")'], { env: xenv(), stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-      p.on('exit', () => resolve(out));
-      setTimeout(() => p.kill(), 8000).unref();
-    });
-  const clipboardLauncher = async (name: string, rdpClipboard: boolean) => {
-    const l = await admin('POST', '/api/v1/launchers', { name, type: 'session-connector', childType: 'rdp', gatewayHost: '127.0.0.1', gatewayPort: gw.rdpPort, options: { rdpClipboard } });
-    assert.equal(l.status, 201, l.raw);
-    const t = await admin('GET', '/api/v1/templates/windows-account');
-    const p = await admin('PATCH', '/api/v1/templates/windows-account', { launchers: [...t.body.launchers, l.body.id] });
-    assert.equal(p.status, 200, p.raw);
-    return l.body.id as string;
-  };
+  const targetClipboard = () => clipboardOn(xenv());
+  const clipboardLauncher = api.clipboardLauncher;
   const pageClipboard = (page: Page, text?: string) =>
     page.evaluate((t) => {
       const nav = (globalThis as any).navigator;
@@ -218,7 +187,7 @@ describe('browser RDP in Chromium (IronRDP web client, RDCleanPath door)', { tim
         throw new Error(`${(e as Error).message}\ntarget has ${JSON.stringify(await targetClipboard())} on ${xrdpDisplay()}\nnotes:\n${notes.join('\n')}\nxrdp:\n${xrdp.xrdpLog().split('\n').filter((l) => /chansrv|cliprdr|channel/i.test(l)).slice(-30).join('\n')}\nsesman:\n${xrdp.sesmanLog().split('\n').filter((l) => /chansrv/i.test(l)).slice(-10).join('\n')}\nbrowser: ${c.problems.join('\n')}`);
       });
       // Target → browser: a text copied on the remote desktop reaches the page's clipboard.
-      setter = spawn('python3', ['-c', 'import tkinter\nr=tkinter.Tk()\nr.withdraw()\nr.clipboard_clear()\nr.clipboard_append("gh-clip-from-target-8")\nr.update()\nr.after(60000, r.destroy)\nr.mainloop()'], { env: xenv(), stdio: 'ignore' });
+      setter = holdTargetClipboard(xenv(), 'gh-clip-from-target-8');
       await until(async () => (await pageClipboard(c.page)) === 'gh-clip-from-target-8', 'the target clipboard in the browser', 30_000);
       await c.page.getByRole('button', { name: 'Disconnect' }).click();
       await until(async () => (await phaseOf(c.page)) === 'ended', 'the page to end', 20_000);
@@ -319,17 +288,15 @@ describe('browser RDP in Chromium (IronRDP web client, RDCleanPath door)', { tim
 
   describe('NLA target (FreeRDP shadow server)', () => {
     let shadow: ShadowServer;
-    let xev: ChildProcess;
-    let xevOut = '';
+    let xev: ReturnType<typeof xevWindow>;
     const shadowAccount = { username: 'ghwebshadow', password: 'Sh4dow-Web-Vault-Pw!9z' };
     before(async () => {
       shadow = await startShadowServer(shadowAccount);
       // A window on the shared display that prints every key the X server gets: the target's side of the typing.
-      xev = spawn('stdbuf', ['-oL', 'xev', '-geometry', '260x160+20+20', '-event', 'keyboard', '-event', 'button'], { env: { ...process.env, DISPLAY: shadow.display.display }, stdio: ['ignore', 'pipe', 'ignore'] });
-      xev.stdout!.on('data', (d: Buffer) => (xevOut += d.toString()));
+      xev = xevWindow({ ...process.env, DISPLAY: shadow.display.display }, ['keyboard', 'button'], '260x160+20+20');
     });
     after(async () => {
-      xev?.kill();
+      xev?.proc.kill();
       await shadow?.stop();
     });
 
@@ -343,9 +310,7 @@ describe('browser RDP in Chromium (IronRDP web client, RDCleanPath door)', { tim
         assert.match(gw.logs(), /"nla":true,"via":"browser",("reqId":"[^"]+",)?"msg":"rdp session connected"/);
         await clickDesktop(c.page, info, 120, 90);
         await c.page.keyboard.type('hello web 42', { delay: 40 });
-        await until(async () => xevTyped(xevOut).includes('hello web 42'), 'xev on the target display to print the typed text', 60_000).catch((e) => {
-          throw new Error(`${(e as Error).message}\nxev saw: ${JSON.stringify(xevTyped(xevOut))}`);
-        });
+        await xevPrints(xev.out, 'hello web 42', 'xev on the target display to print the typed text');
         await screenshot(c.page, 'browser-rdp-shadow');
         await c.page.getByRole('button', { name: 'Disconnect' }).click();
       });
@@ -365,7 +330,7 @@ describe('browser RDP in Chromium (IronRDP web client, RDCleanPath door)', { tim
         await c.page.goto(`/rdp/session?ticket=${await launch(id)}&consent=1`);
         const info = await connected(c.page, SHADOW_DESKTOP_RGB);
         const at = (x: number, y: number) => ({ x: info.left + (x * info.cssWidth) / info.width, y: info.top + (y * info.cssHeight) / info.height });
-        const buttons = () => [...xevOut.matchAll(/ButtonPress event[\s\S]*?button (\d+)/g)].map((m) => Number(m[1]));
+        const buttons = () => [...xev.out().matchAll(/ButtonPress event[\s\S]*?button (\d+)/g)].map((m) => Number(m[1]));
         const before = buttons().length;
         const p = at(120, 90);
         await c.page.touchscreen.tap(p.x, p.y);

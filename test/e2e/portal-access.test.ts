@@ -8,10 +8,11 @@ import { existsSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { UI_DIR } from '../../src/web/ui.js';
 import { ensureTargetAccount } from '../support/accounts.js';
-import { launchBrowser, newContext, screenshot, stepRunner, until, type Ctx } from '../support/browser.js';
+import { launchBrowser, screenshot, stepRunner, until, type Ctx } from '../support/browser.js';
 import { seedPortal } from '../support/portal-seed.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
 import { ADMIN_PASSWORD } from '../support/harness.js';
+import { okApi, signedInPage } from '../support/portal-session.js';
 import { startSshd, type Sshd } from '../support/sshd.js';
 
 const USERS = {
@@ -27,22 +28,8 @@ describe('access requests in the portal', { timeout: 90_000 }, () => {
   let secretId: string;
   const contexts: Ctx[] = [];
   const url = (path = '/') => `${gw.running.url}${path}`;
-  const api = async (method: string, path: string, body?: unknown, token = gw.adminToken) => {
-    const r = await gw.api(method, path, { token, ...(body !== undefined ? { body } : {}) });
-    assert.ok(r.status < 300, `${method} ${path}: ${r.status} ${r.raw}`);
-    return r.body;
-  };
-
-  async function signIn(username: keyof typeof USERS | 'admin'): Promise<Page> {
-    const c = await newContext(browser, gw.running.url);
-    contexts.push(c);
-    await c.page.goto(url('/'));
-    await c.page.getByLabel('Username', { exact: true }).fill(username);
-    await c.page.getByLabel('Password', { exact: true }).fill(username === 'admin' ? ADMIN_PASSWORD : USERS[username].password);
-    await c.page.getByRole('button', { name: 'Sign in', exact: true }).click();
-    await c.page.getByRole('heading', { name: 'My access', level: 1 }).waitFor();
-    return c.page;
-  }
+  const api = okApi(() => gw);
+  const signIn = (username: keyof typeof USERS | 'admin'): Promise<Page> => signedInPage(browser, gw, contexts, username, username === 'admin' ? ADMIN_PASSWORD : USERS[username].password);
   const sshRow = (page: Page) => page.getByRole('row').filter({ hasText: 'access-target' }).locator('.launcher-row').filter({ hasText: /^SSH/ });
 
   before(async () => {

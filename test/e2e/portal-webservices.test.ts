@@ -9,9 +9,10 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { UI_DIR } from '../../src/web/ui.js';
-import { launchBrowser, newContext, stepRunner, until, type Ctx } from '../support/browser.js';
+import { launchBrowser, stepRunner, until, type Ctx } from '../support/browser.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
 import { ADMIN_PASSWORD } from '../support/harness.js';
+import { okApi, signedInPage } from '../support/portal-session.js';
 
 const ADA = 'ada-Ecm-pass-1';
 const APP = 'ecm-App-pass-1';
@@ -23,24 +24,10 @@ describe('credential provider in the portal', { timeout: 90_000 }, () => {
   let appToken: string;
   let secretId: string;
   const contexts: Ctx[] = [];
-  const url = (path = '/') => `${gw.running.url}${path}`;
-  const api = async (method: string, path: string, body?: unknown, token = gw.adminToken) => {
-    const r = await gw.api(method, path, { token, ...(body !== undefined ? { body } : {}) });
-    assert.ok(r.status < 300, `${method} ${path}: ${r.status} ${r.raw}`);
-    return r.body;
-  };
+  const api = okApi(() => gw);
   const asApp = (method: string, path: string, body?: unknown) => gw.api(method, path, { token: appToken, ...(body !== undefined ? { body } : {}) });
 
-  async function signIn(username: string, password: string): Promise<Page> {
-    const c = await newContext(browser, gw.running.url);
-    contexts.push(c);
-    await c.page.goto(url('/'));
-    await c.page.getByLabel('Username', { exact: true }).fill(username);
-    await c.page.getByLabel('Password', { exact: true }).fill(password);
-    await c.page.getByRole('button', { name: 'Sign in', exact: true }).click();
-    await c.page.getByRole('heading', { name: 'My access', level: 1 }).waitFor();
-    return c.page;
-  }
+  const signIn = (username: string, password: string): Promise<Page> => signedInPage(browser, gw, contexts, username, password);
 
   before(async () => {
     assert.ok(existsSync(`${UI_DIR}/index.html`), 'the UI is built (npm run build)');

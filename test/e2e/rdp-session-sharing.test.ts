@@ -5,17 +5,14 @@
 // injected by the gateway: xev on the target's X display prints it, and the recording's
 // keystroke index names audrey. Olive removes her (kick): audrey's page says so. bert (a User
 // without join_sessions) is refused and audited. Needs the UI built (npm run build).
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { UI_DIR } from '../../src/web/ui.js';
-import { canvasInfo, xevTyped } from '../support/rdp-canvas.js';
-import { launchBrowser, newContext, screenshot, signInPortal, stepRunner, until, type Ctx } from '../support/browser.js';
-import { startGateway, type Gateway } from '../support/gateway.js';
-import { SHADOW_DESKTOP_RGB, startShadowServer, type ShadowServer } from '../support/xrdp.js';
+import type { Page } from 'playwright-core';
+import { canvasInfo } from '../support/rdp-canvas.js';
+import { screenshot, until } from '../support/browser.js';
+import { xevPrints } from '../support/rdp-browser-session.js';
+import { auditOf as auditRows, chromiumSharingRig, ownerBrowserSession, recordingLines } from '../support/rdp-sharing.js';
+import { SHADOW_DESKTOP_RGB } from '../support/xrdp.js';
 
 const USERS = { olive: ['User'], audrey: ['Auditor'], bert: ['User'] } as const;
 const pw = (u: string) => `${u}-Rdp-Shared-pass-1`;
@@ -35,59 +32,25 @@ async function canvasPoint(page: Page, selector: string, x: number, y: number): 
 }
 
 describe('shared control of an RDP session in Chromium', { timeout: 300_000 }, () => {
-  let gw: Gateway;
-  let shadow: ShadowServer;
-  let browser: Browser;
-  let xev: ChildProcess;
-  let xevOut = '';
-  let secretId = '';
-  const shadowAccount = { username: 'ghwebshadow', password: 'Sh4dow-Web-Vault-Pw!9z' };
-  const contexts: Ctx[] = [];
-  const c = {} as Record<keyof typeof USERS, Ctx>;
-  const step = stepRunner(contexts, 'rdp-sharing');
-  const admin = (method: string, path: string, body?: unknown) => gw.api(method, path, { token: gw.adminToken, ...(body !== undefined ? { body } : {}) });
-  const auditOf = async (action: string, sessionId: string) => (await admin('GET', `/api/v1/audit?action=${action}&targetId=${sessionId}`)).body.items as { actorName: string; outcome: string; details: Record<string, unknown> }[];
-
-  before(async () => {
-    assert.ok(existsSync(join(UI_DIR, 'index.html')), 'the UI is built (npm run build)');
-    [gw, shadow, browser] = await Promise.all([startGateway('sqlite'), startShadowServer(shadowAccount), launchBrowser()]);
-    // A window on the shadowed display that prints every key the X server gets: the target's side of the typing.
-    xev = spawn('stdbuf', ['-oL', 'xev', '-geometry', '260x160+20+20', '-event', 'keyboard', '-event', 'button'], { env: { ...process.env, DISPLAY: shadow.display.display }, stdio: ['ignore', 'pipe', 'ignore'] });
-    xev.stdout!.on('data', (d: Buffer) => (xevOut += d.toString()));
-    assert.equal((await admin('PATCH', '/api/v1/settings', { sessionConnector: true })).status, 200);
-    const s = await admin('POST', '/api/v1/secrets', { name: SECRET_NAME, template: 'windows-account', fields: { machine: '127.0.0.1', port: shadow.port, username: shadowAccount.username, password: shadowAccount.password } });
-    assert.equal(s.status, 201, s.raw);
-    secretId = s.body.id;
-    for (const [u, roles] of Object.entries(USERS)) assert.equal((await admin('POST', '/api/v1/users', { username: u, password: pw(u), roles })).status, 201);
-    await admin('PUT', `/api/v1/secrets/${secretId}/permissions`, { entries: [{ principalType: 'user', principal: 'olive', level: 'view' }] });
-    const l = await admin('PATCH', '/api/v1/launchers/rdp', { options: { allowJoinRequests: true, allowJoinInvites: true } });
-    assert.equal(l.status, 200, l.raw);
-    for (const u of Object.keys(USERS) as (keyof typeof USERS)[]) {
-      c[u] = await newContext(browser, gw.running.url);
-      contexts.push(c[u]);
-      await signInPortal(c[u].page, u, pw(u));
-    }
+  // The xev window prints every key the X server gets: the target's side of the typing.
+  const rig = chromiumSharingRig('rdp-sharing', {
+    shadowAccount: { username: 'ghwebshadow', password: 'Sh4dow-Web-Vault-Pw!9z' },
+    desktop: { name: SECRET_NAME, users: USERS, pw, owner: 'olive', launcherOptions: { allowJoinRequests: true, allowJoinInvites: true } },
+    xevEvents: ['keyboard', 'button'],
+    sessionConnector: true,
   });
-  after(async () => {
-    xev?.kill();
-    for (const x of contexts) await x.context.close().catch(() => undefined);
-    await browser?.close();
-    await gw?.close();
-    await shadow?.stop();
-  });
+  const api = rig.api;
+  const admin = api.call;
+  const auditOf = (action: string, sessionId: string) => auditRows(api, action, sessionId);
 
   it('audrey asks, olive accepts in her RDP page, audrey types into the desktop: the target gets it, the recording names her; a kick ends her view; bert is refused', async () => {
+    const { gw, c, secretId, xev } = rig;
     let sessionId = '';
-    await step(async () => {
+    await rig.step(async () => {
       // Olive's own browser RDP session (launched with her token, opened in her signed-in context).
       const olive = await gw.userToken('olive', pw('olive'));
-      const l = await gw.api('POST', `/api/v1/secrets/${secretId}/launch`, { token: olive, body: { launcher: 'rdp' } });
-      assert.equal(l.status, 200, l.raw);
       const owner = c.olive.page;
-      await owner.goto(`/rdp/session?ticket=${l.body.ticket}&consent=1`);
-      await until(async () => (await owner.locator('.rdpw-page').getAttribute('data-phase')) === 'connected', 'olive’s session to connect', 60_000);
-      await until(async () => (await canvasInfo(owner, SHADOW_DESKTOP_RGB)).share > 0.3, 'the desktop on olive’s canvas', 60_000);
-      sessionId = await until(async () => (await admin('GET', `/api/v1/sessions?status=live&secretId=${secretId}`)).body.items[0]?.id as string | undefined, 'the live session');
+      sessionId = await ownerBrowserSession(gw, api, secretId, olive, owner);
 
       // bert holds no join_sessions: refused and audited.
       const bert = await gw.userToken('bert', pw('bert'));
@@ -112,7 +75,7 @@ describe('shared control of an RDP session in Chromium', { timeout: 300_000 }, (
       // Audrey clicks into xev's window on the target and types.
       const p = await canvasPoint(joiner, screen, 120, 90);
       assert.ok(p, 'audrey’s canvas');
-      const buttons = () => [...xevOut.matchAll(/ButtonPress event[\s\S]*?button (\d+)/g)].length;
+      const buttons = () => [...xev.out().matchAll(/ButtonPress event[\s\S]*?button (\d+)/g)].length;
       const before = buttons();
       await joiner.mouse.move(p.x, p.y, { steps: 3 });
       await joiner.mouse.down();
@@ -120,9 +83,7 @@ describe('shared control of an RDP session in Chromium', { timeout: 300_000 }, (
       await until(async () => buttons() > before, 'xev to see audrey’s click', 15_000);
       await joiner.keyboard.type('joined 77', { delay: 40 });
       await joiner.keyboard.press('Enter');
-      await until(async () => xevTyped(xevOut).includes('joined 77'), 'xev on the target display to print what audrey typed', 60_000).catch((e) => {
-        throw new Error(`${(e as Error).message}\nxev saw: ${JSON.stringify(xevTyped(xevOut))}`);
-      });
+      await xevPrints(xev.out, 'joined 77', 'xev on the target display to print what audrey typed');
       await screenshot(joiner, 'rdp-sharing-joiner');
       // Olive removes her: audrey's page says so.
       const joins = (await gw.api('GET', `/api/v1/sessions/${sessionId}/joins`, { token: olive })).body.items as { id: string; status: string }[];
@@ -133,7 +94,7 @@ describe('shared control of an RDP session in Chromium', { timeout: 300_000 }, (
       await owner.getByRole('button', { name: 'Disconnect' }).click();
     });
     await until(async () => (await admin('GET', `/api/v1/sessions?secretId=${secretId}`)).body.items.every((s: { status: string }) => s.status === 'ended'), 'the session to end', 20_000);
-    const text = (await admin('GET', `/api/v1/recordings/${sessionId}/text`)).body.items as { kind: string; text: string; by: string | null }[];
+    const text = await recordingLines(api, sessionId);
     assert.ok(text.some((l) => l.kind === 'command' && l.text === 'joined 77' && l.by === 'audrey'), JSON.stringify(text));
     assert.ok(text.some((l) => l.kind === 'event' && l.text.startsWith('session.join ')), 'the recording notes the join');
     for (const action of ['session.join_request', 'session.join_accept', 'session.join', 'session.kick']) assert.equal((await auditOf(action, sessionId)).length, 1, action);

@@ -6,16 +6,17 @@
 // prints it and the keystroke log names bert. Needs the UI built (npm run build).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UI_DIR } from '../../src/web/ui.js';
-import { CANVAS_INFO, xevTyped } from '../support/rdp-canvas.js';
+import { CANVAS_INFO } from '../support/rdp-canvas.js';
 import { until } from '../support/browser.js';
 import { exact, Firefox, type FirefoxPage } from '../support/firefox.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
-import { runXfreerdp, SHADOW_DESKTOP_RGB, startShadowServer, startXvfb, type ShadowServer, type XDisplay, type XfreerdpRun } from '../support/xrdp.js';
+import { rdpAdmin, xevPrints, xevWindow } from '../support/rdp-browser-session.js';
+import { liveSession, ownerNativeSession, recordingLines, sharedDesktop } from '../support/rdp-sharing.js';
+import { SHADOW_DESKTOP_RGB, startShadowServer, startXvfb, type ShadowServer, type XDisplay, type XfreerdpRun } from '../support/xrdp.js';
 
 const pw = (u: string) => `${u}-Rdp-Firefox-pass-1`;
 const SECRET_NAME = 'firefox-shared-desktop';
@@ -27,12 +28,12 @@ describe('shared control of an RDP session: the joiner in Firefox', { timeout: 3
   let ff: Firefox;
   let page: FirefoxPage;
   let xf: XfreerdpRun | null = null;
-  let xev: ChildProcess;
-  let xevOut = '';
+  let xev: ReturnType<typeof xevWindow>;
   let work = '';
   let secretId = '';
   const shadowAccount = { username: 'ghffshadow', password: 'Sh4dow-Firefox-Vault-Pw!8m' };
-  const admin = (method: string, path: string, body?: unknown) => gw.api(method, path, { token: gw.adminToken, ...(body !== undefined ? { body } : {}) });
+  const api = rdpAdmin(() => gw);
+  const admin = api.call;
   const step = (fn: () => Promise<void>) => ff.step('firefox-rdp-sharing')(fn);
 
   before(async () => {
@@ -41,17 +42,11 @@ describe('shared control of an RDP session: the joiner in Firefox', { timeout: 3
     [gw, shadow, client, ff] = await Promise.all([startGateway('sqlite'), startShadowServer(shadowAccount), startXvfb(), Firefox.launch()]);
     page = await ff.firstPage();
     // xev's window over the middle of the shadowed desktop (800x600): a click in the middle of the joiner's canvas lands in it.
-    xev = spawn('stdbuf', ['-oL', 'xev', '-geometry', '260x160+270+220', '-event', 'keyboard'], { env: { ...process.env, DISPLAY: shadow.display.display }, stdio: ['ignore', 'pipe', 'ignore'] });
-    xev.stdout!.on('data', (d: Buffer) => (xevOut += d.toString()));
-    const s = await admin('POST', '/api/v1/secrets', { name: SECRET_NAME, template: 'windows-account', fields: { machine: '127.0.0.1', port: shadow.port, username: shadowAccount.username, password: shadowAccount.password } });
-    assert.equal(s.status, 201, s.raw);
-    secretId = s.body.id;
-    for (const u of ['olive', 'bert']) assert.equal((await admin('POST', '/api/v1/users', { username: u, password: pw(u), roles: ['User'] })).status, 201);
-    await admin('PUT', `/api/v1/secrets/${secretId}/permissions`, { entries: [{ principalType: 'user', principal: 'olive', level: 'view' }] });
-    assert.equal((await admin('PATCH', '/api/v1/launchers/rdp', { options: { allowJoinInvites: true } })).status, 200);
+    xev = xevWindow({ ...process.env, DISPLAY: shadow.display.display }, ['keyboard'], '260x160+270+220');
+    secretId = await sharedDesktop(api, { name: SECRET_NAME, port: shadow.port, account: shadowAccount, users: { olive: ['User'], bert: ['User'] }, pw, owner: 'olive', launcherOptions: { allowJoinInvites: true } });
   });
   after(async () => {
-    xev?.kill();
+    xev?.proc.kill();
     await xf?.stop();
     await ff?.close();
     await gw?.close();
@@ -64,15 +59,8 @@ describe('shared control of an RDP session: the joiner in Firefox', { timeout: 3
     let sessionId = '';
     await step(async () => {
       const olive = await gw.userToken('olive', pw('olive'));
-      const l = await gw.api('POST', `/api/v1/secrets/${secretId}/launch`, { token: olive, body: { launcher: 'rdp' } });
-      assert.equal(l.status, 200, l.raw);
-      const f = await gw.api('GET', l.body.rdpFile, { token: olive });
-      assert.equal(f.status, 200, f.raw);
-      const file = join(work, 'olive.rdp');
-      writeFileSync(file, f.raw);
-      const run = (xf = runXfreerdp(file, client));
-      await until(async () => /CONNECTION_STATE_ACTIVE/.test(run.output()) || (run.proc.exitCode !== null ? Promise.reject(new Error(`xfreerdp exited ${run.proc.exitCode}:\n${run.output().slice(-3000)}`)) : false), 'xfreerdp to become active', 60_000);
-      sessionId = await until(async () => (await admin('GET', `/api/v1/sessions?status=live&secretId=${secretId}`)).body.items[0]?.id as string | undefined, 'the live session');
+      await ownerNativeSession(gw, secretId, olive, work, client, (run) => (xf = run));
+      sessionId = await liveSession(api, secretId);
       const inv = await gw.api('POST', `/api/v1/sessions/${sessionId}/invites`, { token: olive, body: { user: 'bert' } });
       assert.equal(inv.status, 201, inv.raw);
 
@@ -91,16 +79,14 @@ describe('shared control of an RDP session: the joiner in Firefox', { timeout: 3
       await page.click({ css: '.join-screen canvas' });
       await page.type('firefox 64');
       await page.press('Enter');
-      await until(async () => xevTyped(xevOut).includes('firefox 64'), 'xev on the target to print what bert typed in Firefox', 60_000).catch((e) => {
-        throw new Error(`${(e as Error).message}\nxev saw: ${JSON.stringify(xevTyped(xevOut))}`);
-      });
+      await xevPrints(xev.out, 'firefox 64', 'xev on the target to print what bert typed in Firefox');
       await page.click(exact('button', 'Leave'));
       await page.waitFor({ css: '[role=status]', text: /you left the session/ });
       await xf!.stop();
       xf = null;
     });
     await until(async () => (await admin('GET', `/api/v1/sessions/${sessionId}`)).body.status === 'ended', 'the session to end', 20_000);
-    const text = (await admin('GET', `/api/v1/recordings/${sessionId}/text`)).body.items as { kind: string; text: string; by: string | null }[];
+    const text = await recordingLines(api, sessionId);
     assert.ok(text.some((l) => l.kind === 'command' && l.text === 'firefox 64' && l.by === 'bert'), JSON.stringify(text));
     assert.ok(text.some((l) => l.kind === 'event' && l.text.startsWith('session.leave ')), 'the recording notes that bert left');
   });

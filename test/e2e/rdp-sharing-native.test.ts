@@ -8,16 +8,17 @@
 // the keystroke log names her. Needs the UI built (npm run build).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { UI_DIR } from '../../src/web/ui.js';
 import { canvasInfo, xevTyped } from '../support/rdp-canvas.js';
-import { launchBrowser, newContext, screenshot, signInPortal, stepRunner, until, type Ctx } from '../support/browser.js';
+import { launchBrowser, screenshot, stepRunner, until, type Ctx } from '../support/browser.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
-import { runXfreerdp, SHADOW_DESKTOP_RGB, startShadowServer, startXvfb, type ShadowServer, type XDisplay, type XfreerdpRun } from '../support/xrdp.js';
+import { rdpAdmin, xevPrints, xevWindow } from '../support/rdp-browser-session.js';
+import { auditOf as auditRows, clickJoinCanvas, liveSession, ownerNativeSession, recordingLines, sharedDesktop, signedInContexts } from '../support/rdp-sharing.js';
+import { SHADOW_DESKTOP_RGB, startShadowServer, startXvfb, type ShadowServer, type XDisplay, type XfreerdpRun } from '../support/xrdp.js';
 
 const USERS = { olive: ['User'], audrey: ['Auditor'] } as const;
 const pw = (u: string) => `${u}-Rdp-Native-pass-1`;
@@ -29,38 +30,28 @@ describe('shared control of a native RDP session (xfreerdp owner, Chromium joine
   let client: XDisplay;
   let browser: Browser;
   let xf: XfreerdpRun | null = null;
-  let xev: ChildProcess;
-  let xevOut = '';
+  let xev: ReturnType<typeof xevWindow>;
   let work = '';
   let secretId = '';
   const shadowAccount = { username: 'ghnativeshadow', password: 'Sh4dow-Native-Vault-Pw!5k' };
   const contexts: Ctx[] = [];
-  const c = {} as Record<keyof typeof USERS, Ctx>;
+  let c = {} as Record<keyof typeof USERS, Ctx>;
   const step = stepRunner(contexts, 'rdp-sharing-native');
-  const admin = (method: string, path: string, body?: unknown) => gw.api(method, path, { token: gw.adminToken, ...(body !== undefined ? { body } : {}) });
-  const auditOf = async (action: string, sessionId: string) => (await admin('GET', `/api/v1/audit?action=${action}&targetId=${sessionId}`)).body.items as { actorName: string; outcome: string; details: Record<string, unknown> }[];
-  const keyPresses = () => (xevOut.match(/KeyPress event/g) ?? []).length;
+  const api = rdpAdmin(() => gw);
+  const admin = api.call;
+  const auditOf = (action: string, sessionId: string) => auditRows(api, action, sessionId);
+  const keyPresses = () => (xev.out().match(/KeyPress event/g) ?? []).length;
 
   before(async () => {
     assert.ok(existsSync(join(UI_DIR, 'index.html')), 'the UI is built (npm run build)');
     work = mkdtempSync(join(tmpdir(), 'gatehouse-rdp-native-sharing-'));
     [gw, shadow, client, browser] = await Promise.all([startGateway('sqlite'), startShadowServer(shadowAccount), startXvfb(), launchBrowser()]);
-    xev = spawn('stdbuf', ['-oL', 'xev', '-geometry', '260x160+20+20', '-event', 'keyboard'], { env: { ...process.env, DISPLAY: shadow.display.display }, stdio: ['ignore', 'pipe', 'ignore'] });
-    xev.stdout!.on('data', (d: Buffer) => (xevOut += d.toString()));
-    const s = await admin('POST', '/api/v1/secrets', { name: SECRET_NAME, template: 'windows-account', fields: { machine: '127.0.0.1', port: shadow.port, username: shadowAccount.username, password: shadowAccount.password } });
-    assert.equal(s.status, 201, s.raw);
-    secretId = s.body.id;
-    for (const [u, roles] of Object.entries(USERS)) assert.equal((await admin('POST', '/api/v1/users', { username: u, password: pw(u), roles })).status, 201);
-    await admin('PUT', `/api/v1/secrets/${secretId}/permissions`, { entries: [{ principalType: 'user', principal: 'olive', level: 'view' }] });
-    assert.equal((await admin('PATCH', '/api/v1/launchers/rdp', { options: { allowJoinRequests: true } })).status, 200);
-    for (const u of Object.keys(USERS) as (keyof typeof USERS)[]) {
-      c[u] = await newContext(browser, gw.running.url);
-      contexts.push(c[u]);
-      await signInPortal(c[u].page, u, pw(u));
-    }
+    xev = xevWindow({ ...process.env, DISPLAY: shadow.display.display }, ['keyboard'], '260x160+20+20');
+    secretId = await sharedDesktop(api, { name: SECRET_NAME, port: shadow.port, account: shadowAccount, users: USERS, pw, owner: 'olive', launcherOptions: { allowJoinRequests: true } });
+    c = await signedInContexts(browser, gw, Object.keys(USERS) as (keyof typeof USERS)[], pw, contexts);
   });
   after(async () => {
-    xev?.kill();
+    xev?.proc.kill();
     await xf?.stop();
     for (const x of contexts) await x.context.close().catch(() => undefined);
     await browser?.close();
@@ -85,16 +76,8 @@ describe('shared control of a native RDP session (xfreerdp owner, Chromium joine
     let sessionId = '';
     await step(async () => {
       // Olive's native session: her launch, her .rdp file, xfreerdp.
-      const olive = await gw.userToken('olive', pw('olive'));
-      const l = await gw.api('POST', `/api/v1/secrets/${secretId}/launch`, { token: olive, body: { launcher: 'rdp' } });
-      assert.equal(l.status, 200, l.raw);
-      const f = await gw.api('GET', l.body.rdpFile, { token: olive });
-      assert.equal(f.status, 200, f.raw);
-      const file = join(work, 'olive.rdp');
-      writeFileSync(file, f.raw);
-      const run = (xf = runXfreerdp(file, client));
-      await until(async () => /CONNECTION_STATE_ACTIVE/.test(run.output()) || (run.proc.exitCode !== null ? Promise.reject(new Error(`xfreerdp exited ${run.proc.exitCode}:\n${run.output().slice(-3000)}`)) : false), 'xfreerdp to become active', 60_000);
-      sessionId = await until(async () => (await admin('GET', `/api/v1/sessions?status=live&secretId=${secretId}`)).body.items[0]?.id as string | undefined, 'the live session');
+      await ownerNativeSession(gw, secretId, await gw.userToken('olive', pw('olive')), work, client, (run) => (xf = run));
+      sessionId = await liveSession(api, secretId);
       const owner = c.olive.page;
       const joiner = c.audrey.page;
 
@@ -118,20 +101,11 @@ describe('shared control of a native RDP session (xfreerdp owner, Chromium joine
       await joiner.getByText("Joined olive's session").waitFor({ timeout: 15_000 });
       const screen = '.join-screen canvas';
       await until(async () => (await canvasInfo(joiner, SHADOW_DESKTOP_RGB, screen)).share > 0.3, 'the desktop on audrey’s screen', 30_000);
-      const p = await joiner.evaluate((sel) => {
-        const el = (globalThis as any).document.querySelector(sel);
-        const r = el.getBoundingClientRect();
-        return { x: r.left + (120 * r.width) / el.width, y: r.top + (90 * r.height) / el.height };
-      }, screen);
-      await joiner.mouse.move(p.x, p.y, { steps: 3 });
-      await joiner.mouse.down();
-      await joiner.mouse.up();
+      await clickJoinCanvas(joiner, screen, 120, 90);
       await joiner.keyboard.type('native 55', { delay: 40 });
       await joiner.keyboard.press('Enter');
-      await until(async () => xevTyped(xevOut).includes('native 55'), 'xev on the target to print what audrey typed', 60_000).catch((e) => {
-        throw new Error(`${(e as Error).message}\nxev saw: ${JSON.stringify(xevTyped(xevOut))}`);
-      });
-      assert.ok(!xevTyped(xevOut).includes('declined'), 'nothing typed while refused reached the target');
+      await xevPrints(xev.out, 'native 55', 'xev on the target to print what audrey typed');
+      assert.ok(!xevTyped(xev.out()).includes('declined'), 'nothing typed while refused reached the target');
       await screenshot(joiner, 'rdp-native-sharing-joined');
       // The owner's client ends the session: the joiner is told.
       await xf!.stop();
@@ -139,7 +113,7 @@ describe('shared control of a native RDP session (xfreerdp owner, Chromium joine
       await joiner.getByText('No longer in the session').waitFor({ timeout: 30_000 });
     });
     await until(async () => (await admin('GET', `/api/v1/sessions/${sessionId}`)).body.status === 'ended', 'the session to end', 20_000);
-    const text = (await admin('GET', `/api/v1/recordings/${sessionId}/text`)).body.items as { kind: string; text: string; by: string | null }[];
+    const text = await recordingLines(api, sessionId);
     assert.ok(text.some((l) => l.kind === 'command' && l.text === 'native 55' && l.by === 'audrey'), JSON.stringify(text));
     assert.ok(!text.some((l) => l.text.includes('declined 13')), 'the refused joiner typed nothing into the session');
     for (const action of ['session.join_accept', 'session.join']) assert.equal((await auditOf(action, sessionId)).length, 1, action);

@@ -15,20 +15,31 @@ export interface CanvasInfo {
 }
 
 /**
- * A function expression `(rgb, selector?) => CanvasInfo`, run in the page: the canvas is the
- * one inside the element `selector` picks (default: IronRDP's web component), or that element
- * itself when it is a canvas (the live view's).
+ * A function expression `(selector?) => { canvas, width, height, px } | null`, run in the page: the
+ * canvas (IronRDP's web component's, or the element itself when it is a canvas) copied to read
+ * its RGBA pixels; null while there is none or it has no size. CANVAS_INFO and CANVAS_GRID start with it.
  */
-export const CANVAS_INFO = `(rgb, selector) => {
+const CANVAS_PIXELS = `(selector) => {
   const el = document.querySelector(selector || 'iron-remote-desktop');
   const canvas = el?.shadowRoot?.querySelector('canvas') ?? (el && el.tagName === 'CANVAS' ? el : null);
-  if (!canvas || !canvas.width) return { width: 0, height: 0, left: 0, top: 0, cssWidth: 0, cssHeight: 0, share: 0 };
+  if (!canvas || !canvas.width) return null;
   const copy = document.createElement('canvas');
   copy.width = canvas.width;
   copy.height = canvas.height;
   const g = copy.getContext('2d');
   g.drawImage(canvas, 0, 0);
-  const px = g.getImageData(0, 0, copy.width, copy.height).data;
+  return { canvas, width: copy.width, height: copy.height, px: g.getImageData(0, 0, copy.width, copy.height).data };
+}`;
+
+/**
+ * A function expression `(rgb, selector?) => CanvasInfo`, run in the page: the canvas is the
+ * one inside the element `selector` picks (default: IronRDP's web component), or that element
+ * itself when it is a canvas (the live view's).
+ */
+export const CANVAS_INFO = `(rgb, selector) => {
+  const c = (${CANVAS_PIXELS})(selector);
+  if (!c) return { width: 0, height: 0, left: 0, top: 0, cssWidth: 0, cssHeight: 0, share: 0 };
+  const { canvas, px } = c;
   let n = 0, total = 0;
   for (let i = 0; i < px.length; i += 64) {
     total++;
@@ -59,19 +70,13 @@ export interface CanvasGrid {
 
 /** A function expression `(step, selector?) => CanvasGrid`, run in the page (the canvas found as by CANVAS_INFO). */
 export const CANVAS_GRID = `(step, selector) => {
-  const el = document.querySelector(selector || 'iron-remote-desktop');
-  const canvas = el?.shadowRoot?.querySelector('canvas') ?? (el && el.tagName === 'CANVAS' ? el : null);
-  if (!canvas || !canvas.width) return { width: 0, height: 0, step, pixels: [] };
-  const copy = document.createElement('canvas');
-  copy.width = canvas.width;
-  copy.height = canvas.height;
-  const g = copy.getContext('2d');
-  g.drawImage(canvas, 0, 0);
-  const px = g.getImageData(0, 0, copy.width, copy.height).data;
+  const c = (${CANVAS_PIXELS})(selector);
+  if (!c) return { width: 0, height: 0, step, pixels: [] };
+  const { canvas, width, height, px } = c;
   const pixels = [];
-  for (let y = 0; y < copy.height; y += step)
-    for (let x = 0; x < copy.width; x += step) {
-      const i = (y * copy.width + x) * 4;
+  for (let y = 0; y < height; y += step)
+    for (let x = 0; x < width; x += step) {
+      const i = (y * width + x) * 4;
       pixels.push((px[i] << 16) | (px[i + 1] << 8) | px[i + 2]);
     }
   return { width: canvas.width, height: canvas.height, step, pixels };
