@@ -1,18 +1,24 @@
-// A cluster (issue 16 point 1): three real `gatehouse serve` nodes on one PostgreSQL database,
-// one TCP load balancer in front of their SSH doors and one in front of their HTTPS ports
-// (test/support/tcp-balancer.ts), OpenSSH as the client and sshd as the target.
+// A cluster (issue 16 points 1 and 8): three real `gatehouse serve` nodes on one PostgreSQL
+// database keeping their recordings in one S3-compatible server on loopback (s3rver,
+// test/support/s3.ts), one TCP load balancer in front of their SSH doors and one in front of
+// their HTTPS ports (test/support/tcp-balancer.ts), OpenSSH as the client and sshd as the target.
 // - Every node presents the same SSH host keys (ssh-keyscan) and TLS certificate (through the
 //   balancer, each node in turn), signs the audit trail with the same key and holds the same
 //   logon-ticket key: the cluster identity, made once by the first node.
 // - A ticket launched on node A is redeemed on node B (the SSH client checks B's host key
 //   against the known_hosts A handed out); node C lists the session, watches it live (relayed
-//   from B over node-to-node mutual TLS) and terminates it.
+//   from B over node-to-node mutual TLS) and terminates it. Its recording is in the bucket,
+//   plays from node A and verifies against its seal from node C.
+// - Each node's /metrics (behind the metrics token) counts what happened on that node: the
+//   tickets issued where launched and redeemed where redeemed, the live session by protocol
+//   under the node's own id.
 // - kill -9 on node B mid-session: A and C keep serving (a new launch reconnects through the
-//   balancer to another node), and one of them ends B's session as interrupted; B, started
-//   again, seals the recording it holds up to its last flush, and the audit chain verifies.
+//   balancer to another node), and one of them ends B's session as interrupted and completes
+//   its recording from the parts B had uploaded, sealed; B, started again, does not seal it a
+//   second time, and the audit chain verifies.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
@@ -21,7 +27,8 @@ import pg from 'pg';
 import { ensureTargetAccount, TARGET_PASSWORD, TARGET_USER } from '../support/accounts.js';
 import { interactive, PROMPT, run, type Proc } from '../support/ssh-client.js';
 import { startSshd, type Sshd } from '../support/sshd.js';
-import { findRecording, readRecording } from '../support/recordings.js';
+import { samples, value } from '../support/prometheus.js';
+import { S3Server } from '../support/s3.js';
 import { TcpBalancer } from '../support/tcp-balancer.js';
 import { waitFor } from '../support/xrdp.js';
 import { api, apiLogin, freshPgDatabase, killAll, removeTempDirs, Server, serverEnv, tempDir } from '../cli/support.js';
@@ -75,23 +82,28 @@ describe('a cluster of three nodes on one PostgreSQL behind a TCP load balancer'
   const clients: Proc[] = [];
   let sshLb: TcpBalancer;
   let httpsLb: TcpBalancer;
+  let s3: S3Server;
 
   before(async () => {
     ensureTargetAccount();
     sshd = await startSshd();
     db = await freshPgDatabase();
+    s3 = new S3Server(tempDir('gatehouse-s3-'));
+    await s3.start();
   });
   after(async () => {
     for (const p of clients) p.kill();
     await sshLb?.stop();
     await httpsLb?.stop();
     killAll();
+    await s3?.stop();
     await sshd?.stop();
     await db?.drop().catch(() => undefined);
     removeTempDirs();
   });
 
-  it('shares one identity, redeems anywhere, watches and terminates from any node, and outlives a node killed mid-session', { timeout: 900_000 }, async () => {
+  it('shares one identity, redeems anywhere, watches and terminates from any node, plays recordings from any node, and outlives a node killed mid-session', { timeout: 900_000 }, async () => {
+    const metricsToken = randomBytes(24).toString('hex');
     const shared = {
       GATEHOUSE_ADMIN_PASSWORD: PW,
       GATEHOUSE_DATABASE_URL: db.url,
@@ -99,6 +111,8 @@ describe('a cluster of three nodes on one PostgreSQL behind a TCP load balancer'
       GATEHOUSE_CLUSTER_PORT: '0',
       GATEHOUSE_NODE_HEARTBEAT_SECONDS: '1',
       GATEHOUSE_NODE_DEAD_SECONDS: '5',
+      GATEHOUSE_METRICS_TOKEN: metricsToken,
+      ...s3.nodeEnv(),
     };
     for (const name of ['a', 'b', 'c']) {
       const dir = join(tempDir(), `node-${name}`);
@@ -143,14 +157,27 @@ describe('a cluster of three nodes on one PostgreSQL behind a TCP load balancer'
       return r.status === 204 ? null : r.json();
     };
     const secretId = (await call(A, 'POST', '/api/v1/secrets', { name: 'cluster-ssh', template: 'unix-account', fields: { machine: '127.0.0.1', port: sshd.port, username: TARGET_USER, password: TARGET_PASSWORD } }, 201)).id as string;
-    const sessionRow = async (id: string) => {
+    const pgq = async <T>(sql: string, args: unknown[] = []): Promise<T[]> => {
       const c = new pg.Client({ connectionString: db.url });
       await c.connect();
       try {
-        return (await c.query('select node, status, end_reason from sessions where id = $1', [id])).rows[0] as { node: string; status: string; end_reason: string | null };
+        return (await c.query(sql, args)).rows as T[];
       } finally {
         await c.end();
       }
+    };
+    const sessionRow = async (id: string) => (await pgq<{ node: string; status: string; end_reason: string | null }>('select node, status, end_reason from sessions where id = $1', [id]))[0]!;
+    /** A recording as played from `on` (asciicast text, whichever node recorded it). */
+    const play = async (on: Server, id: string) => {
+      const r = await api(on.url, 'GET', `/api/v1/recordings/${id}`, { token });
+      assert.equal(r.status, 200, r.body);
+      return r.body;
+    };
+    /** One node's own metrics, scraped with the metrics token. */
+    const scrape = async (on: Server) => {
+      const r = await api(on.url, 'GET', '/metrics', { token: metricsToken });
+      assert.equal(r.status, 200, r.body);
+      return samples(r.body);
     };
 
     const seen = new Set<string>();
@@ -180,6 +207,15 @@ describe('a cluster of three nodes on one PostgreSQL behind a TCP load balancer'
     // Listed on C.
     assert.ok((await call(C, 'GET', '/api/v1/sessions?status=live')).items.some((s: { id: string }) => s.id === one.id), 'node C lists node B\'s session');
 
+    // Each node's metrics: the ticket issued on A, redeemed on B, the session live on B under B's own node id.
+    const [mA, mB, mC] = await Promise.all(nodes.map(scrape));
+    for (const [i, m] of [mA, mB, mC].entries()) assert.equal(value(m!, 'gatehouse_build_info', { node: nodeId[i]! }), 1, `node ${i} labels its metrics with its own node id`);
+    assert.equal(value(mB!, 'gatehouse_sessions_live', { protocol: 'ssh', node: nodeId[1]! }), 1, 'the session is live on B');
+    for (const m of [mA!, mC!]) assert.equal(value(m, 'gatehouse_sessions_live', { protocol: 'ssh' }), 0, 'no session live on A or C');
+    assert.deepEqual([mA, mB, mC].map((m) => value(m!, 'gatehouse_tickets_issued_total', { protocol: 'ssh' })), [1, 0, 0], 'the ticket was issued by A');
+    assert.deepEqual([mA, mB, mC].map((m) => value(m!, 'gatehouse_tickets_redeemed_total', { protocol: 'ssh', door: 'ssh' })), [0, 1, 0], 'the ticket was redeemed on B');
+    assert.deepEqual([mA, mB, mC].map((m) => value(m!, 'gatehouse_sessions_started_total', { protocol: 'ssh', door: 'ssh' })), [0, 1, 0], 'the session started on B');
+
     // Watched from C: the live view is relayed from B.
     const watch = await sse(C.url, `/api/v1/sessions/${one.id}/live`, token);
     assert.equal(watch.status, 200);
@@ -203,13 +239,27 @@ describe('a cluster of three nodes on one PostgreSQL behind a TCP load balancer'
     // A second terminate: no longer live, wherever asked.
     await call(A, 'POST', `/api/v1/sessions/${one.id}/terminate`, { reason: 'again' }, 404);
 
+    // B's recording of it: in the bucket, plays from A, verifies against its seal from C.
+    await waitFor('the recording of the first session sealed', async () => (await call(A, 'GET', `/api/v1/sessions/${one.id}`)).recording.available, 30_000);
+    assert.ok(s3.storedObjects().some((o) => o.file.includes(one.id)), 'the recording is in the bucket');
+    const castOne = await play(A, one.id);
+    assert.match(castOne.split('\n')[0]!, /"version":2/);
+    assert.ok(castOne.includes('redeemed-on-b-42') && castOne.includes('watched-from-c-42'), 'the whole session plays from node A');
+    const sealOne = (await audit('recording.seal')).find((e) => e.targetId === one.id)!;
+    const verifiedOne = await call(C, 'POST', '/api/v1/recordings/verify', { sessions: [one.id] });
+    assert.equal(verifiedOne.items[0].status, 'ok', JSON.stringify(verifiedOne.items));
+    assert.equal(verifiedOne.items[0].sha256, sealOne.details.sha256);
+
     // kill -9 on B mid-session.
     const two = await session(C, 1, 'dies-with-b');
     assert.equal((await sessionRow(two.id)).node, nodeId[1], 'the second session runs on node B');
-    const recordingOnB = await waitFor('the output in B\'s recording', async () => {
-      const f = findRecording(join(dirs[1]!, 'recordings'), two.id);
-      return f && readRecording(f).toString('utf8').includes('dies-with-b-42') ? f : false;
-    }, 15_000, 100);
+    // Output in bursts, so that B uploads parts of the recording while the session runs.
+    two.client.write('for i in $(seq 1 12); do head -c 100000 /dev/urandom | base64 -w 100; sleep 0.2; done; echo two-done-$((6*7))\r');
+    await two.client.waitFor('two-done-42', 120_000);
+    await waitFor('parts of the second session uploaded by B', async () => {
+      const r = (await pgq<{ parts: string }>('select parts from recording_uploads where session_id = $1', [two.id]))[0];
+      return r && JSON.parse(r.parts).length >= 2;
+    }, 30_000);
     B.proc.kill('SIGKILL');
     assert.equal((await B.waitExit()).signal, 'SIGKILL');
     const interrupted = await waitFor('node B\'s session to be ended as interrupted by another node', async () => {
@@ -225,6 +275,15 @@ describe('a cluster of three nodes on one PostgreSQL behind a TCP load balancer'
     assert.equal(end.details.node, nodeId[1]);
     assert.ok([nodeId[0], nodeId[2]].includes(end.details.endedBy as string), `ended by A or C: ${JSON.stringify(end.details)}`);
     two.client.kill();
+    // The node that ended it completed the recording from the parts B had uploaded, and sealed it.
+    const sealTwo = await waitFor('the recovered seal', async () => (await audit('recording.seal')).find((e) => e.targetId === two.id), 30_000);
+    assert.equal(sealTwo.details.recovered, true);
+    assert.equal((await pgq('select 1 from recording_uploads where session_id = $1', [two.id])).length, 0, 'the upload is complete');
+    assert.ok(s3.storedObjects().some((o) => o.file.includes(two.id)), 'the recovered recording is in the bucket');
+    assert.ok((await play(C, two.id)).includes('dies-with-b-42'), 'what B had uploaded plays from node C');
+    const verifiedTwo = await call(A, 'POST', '/api/v1/recordings/verify', { sessions: [two.id] });
+    assert.equal(verifiedTwo.items[0].status, 'ok', JSON.stringify(verifiedTwo.items));
+    assert.equal(verifiedTwo.items[0].sha256, sealTwo.details.sha256);
 
     // The others keep serving: a new ticket reconnects through the balancer to A or C.
     const three = await session(A, 1, 'after-b-died');
@@ -232,19 +291,23 @@ describe('a cluster of three nodes on one PostgreSQL behind a TCP load balancer'
     assert.equal((await sessionRow(three.id)).node, nodeId[three.served]);
     three.client.write('exit\r');
     await three.client.done;
+    // The surviving nodes' metrics: tickets issued where launched (A: the first and third, C: the second), the third redeemed where it ran.
+    const survivors = await Promise.all([A, C].map(scrape));
+    assert.deepEqual(survivors.map((m) => value(m, 'gatehouse_tickets_issued_total', { protocol: 'ssh' })), [2, 1]);
+    assert.equal(value(survivors[three.served === 0 ? 0 : 1]!, 'gatehouse_tickets_redeemed_total', { protocol: 'ssh', door: 'ssh' }), 1, 'the third ticket was redeemed where it ran');
+    assert.equal(value(survivors[three.served === 0 ? 1 : 0]!, 'gatehouse_tickets_redeemed_total', { protocol: 'ssh', door: 'ssh' }), 0);
 
-    // B starts again: the recording it holds is sealed, as complete as its last flush.
+    // B starts again: the recording of its session stays sealed once, as the survivor sealed it.
     nodes[1] = await Server.start(envs[1]!);
-    const sealed = await waitFor('node B to seal its recording', async () => {
-      const s = await call(A, 'GET', `/api/v1/sessions/${two.id}`);
+    const sealed = await waitFor('the recording of B\'s session available', async () => {
+      const s = await call(nodes[1]!, 'GET', `/api/v1/sessions/${two.id}`);
       return s.recording.available ? s : false;
     }, 30_000);
-    const bytes = readRecording(recordingOnB);
-    assert.ok(bytes.includes('dies-with-b-42'));
-    assert.equal(sealed.recording.sha256, createHash('sha256').update(bytes).digest('hex'));
+    assert.equal(sealed.recording.sha256, sealTwo.details.sha256);
     const seal = (await audit('recording.seal')).filter((e) => e.targetId === two.id);
     assert.equal(seal.length, 1, 'one recording.seal');
     assert.equal(seal[0]!.details.recovered, true);
+    assert.ok((await play(nodes[1]!, two.id)).includes('dies-with-b-42'), 'and plays from B too');
     for (const n of nodes) assert.equal((await call(n, 'GET', '/api/v1/audit/verify')).ok, true, 'the chain verifies on every node');
     for (const n of nodes) assert.deepEqual(await n.stop(), { code: 0, signal: null });
   });

@@ -14,6 +14,7 @@ import { ensureTargetAccount, TARGET_PASSWORD } from '../support/accounts.js';
 import { startSshd, type Sshd } from '../support/sshd.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
 import { DB_KINDS } from '../support/harness.js';
+import { samples, value } from '../support/prometheus.js';
 import { clientFor, createSecret, endedSession, eventually, Proc, run } from '../support/ssh-client.js';
 
 interface Answer {
@@ -51,28 +52,6 @@ function fetchText(url: string, opts: { method?: string; token?: string; headers
     r.on('error', reject);
     r.end(payload);
   });
-}
-
-/** The samples of an exposition: `name{labels}` → value (labels as written, sorted by prom-client's order). */
-function samples(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const i = line.lastIndexOf(' ');
-    out.set(line.slice(0, i), Number(line.slice(i + 1)));
-  }
-  return out;
-}
-
-/** The value of `name` whose labels include every `labels` pair (0 when there is none). */
-function value(m: Map<string, number>, name: string, labels: Record<string, string> = {}): number {
-  let total = 0;
-  for (const [k, v] of m) {
-    const brace = k.indexOf('{');
-    if ((brace < 0 ? k : k.slice(0, brace)) !== name) continue;
-    if (Object.entries(labels).every(([l, x]) => k.includes(`${l}="${x}"`))) total += v;
-  }
-  return total;
 }
 
 for (const kind of DB_KINDS) {

@@ -23,15 +23,15 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { spoolBytes } from '../../src/core/sessions/recording-storage-s3.js';
 import { ensureTargetAccount, TARGET_PASSWORD, TARGET_USER } from '../support/accounts.js';
-import { S3Server } from '../support/s3.js';
+import { S3_TEST_PART_BYTES, S3Server } from '../support/s3.js';
 import { interactive, PROMPT, type Proc } from '../support/ssh-client.js';
 import { startSshd, type Sshd } from '../support/sshd.js';
 import { waitFor } from '../support/xrdp.js';
 import { api, apiLogin, freePort, freshPgDatabase, killAll, removeTempDirs, Server, serverEnv, tempDir } from '../cli/support.js';
 
 const PW = 'S3-Recordings-Admin-7';
-/** Parts of 256 KiB (below S3's 5 MiB minimum: s3rver takes them). */
-const PART = 256 * 1024;
+/** The parts' size the nodes are given (test/support/s3.ts). */
+const PART = S3_TEST_PART_BYTES;
 /** The asciicast writer's flush size (asciicast.ts): a segment may pass its part size by about one. */
 const FLUSH = 64 * 1024;
 /** The spool's bound per session: the part kept for the backlog, two waiting for their upload, the one being written. */
@@ -72,20 +72,8 @@ describe('recordings in S3-compatible object storage, two nodes on one PostgreSQ
     removeTempDirs();
   });
 
-  const s3Env = (extra: Record<string, string> = {}) => ({
-    GATEHOUSE_RECORDING_STORAGE: 's3',
-    GATEHOUSE_S3_ENDPOINT: s3.endpoint,
-    GATEHOUSE_S3_BUCKET: s3.bucket,
-    GATEHOUSE_S3_PREFIX: 'gh/',
-    GATEHOUSE_S3_ACCESS_KEY_ID: s3.accessKeyId,
-    GATEHOUSE_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-    GATEHOUSE_S3_SSE: 'AES256',
-    GATEHOUSE_RECORDING_ENCRYPTION: 'gatehouse',
-    GATEHOUSE_S3_TEST_PART_BYTES: String(PART),
-    // Compressed and encrypted: parts are gzip members sealed in frames (plain segments: test/unit/recording-spool.test.ts).
-    GATEHOUSE_RECORDING_COMPRESSION: 'gzip',
-    ...extra,
-  });
+  // Compressed and encrypted: parts are gzip members sealed in frames (plain segments: test/unit/recording-spool.test.ts).
+  const s3Env = (extra: Record<string, string> = {}) => s3.nodeEnv(extra);
 
   it('refuses to start, clearly, when the store is unreachable or the bucket missing', async () => {
     const closed = await freePort();

@@ -3,12 +3,16 @@
 // small HTTP relay that the test controls. The relay notes every request's method, path and
 // headers (to see that the server-side encryption header reached the server, and how many
 // parts were uploaded), and can be taken down and up again (the store failing mid-session)
-// without touching the server's data.
+// without touching the server's data. `nodeEnv` is the environment a `gatehouse serve` node
+// needs to keep its recordings there (shared by the S3 recordings test and the cluster test).
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import S3rver from 's3rver';
+
+/** Parts of 256 KiB for the tests (below S3's 5 MiB minimum: s3rver takes them, and only a loopback endpoint may ask for it). */
+export const S3_TEST_PART_BYTES = 256 * 1024;
 
 export interface SeenRequest {
   method: string;
@@ -35,6 +39,27 @@ export class S3Server {
 
   get endpoint(): string {
     return `http://127.0.0.1:${this.port}`;
+  }
+
+  /**
+   * The settings of a node recording into this server's bucket: under the prefix `gh/`,
+   * server-side encryption asked for, Gatehouse-side encryption and gzip on (parts are gzip
+   * members sealed in frames), parts of S3_TEST_PART_BYTES so that a test sees several.
+   */
+  nodeEnv(extra: Record<string, string> = {}): Record<string, string> {
+    return {
+      GATEHOUSE_RECORDING_STORAGE: 's3',
+      GATEHOUSE_S3_ENDPOINT: this.endpoint,
+      GATEHOUSE_S3_BUCKET: this.bucket,
+      GATEHOUSE_S3_PREFIX: 'gh/',
+      GATEHOUSE_S3_ACCESS_KEY_ID: this.accessKeyId,
+      GATEHOUSE_S3_SECRET_ACCESS_KEY: this.secretAccessKey,
+      GATEHOUSE_S3_SSE: 'AES256',
+      GATEHOUSE_RECORDING_ENCRYPTION: 'gatehouse',
+      GATEHOUSE_S3_TEST_PART_BYTES: String(S3_TEST_PART_BYTES),
+      GATEHOUSE_RECORDING_COMPRESSION: 'gzip',
+      ...extra,
+    };
   }
 
   async start(): Promise<void> {
