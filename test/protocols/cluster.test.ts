@@ -20,7 +20,6 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -30,27 +29,11 @@ import { startSshd, type Sshd } from '../support/sshd.js';
 import { samples, value } from '../support/prometheus.js';
 import { S3Server } from '../support/s3.js';
 import { TcpBalancer } from '../support/tcp-balancer.js';
+import { sse } from '../support/sse.js';
 import { waitFor } from '../support/xrdp.js';
 import { api, apiLogin, freshPgDatabase, killAll, removeTempDirs, Server, serverEnv, tempDir } from '../cli/support.js';
 
 const PW = 'Cluster-Admin-Password-7';
-
-/** An open Server-Sent Events stream (the live view), its text so far. */
-function sse(url: string, path: string, token: string): Promise<{ status: number; text: () => string; ended: Promise<void>; close: () => void }> {
-  return new Promise((res, rej) => {
-    let text = '';
-    const req = request(new URL(path, url), { agent: false, rejectUnauthorized: false, headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' } }, (r) => {
-      const ended = new Promise<void>((done) => {
-        r.on('end', done);
-        r.on('close', done);
-      });
-      r.on('data', (c: Buffer) => (text += c.toString()));
-      res({ status: r.statusCode ?? 0, text: () => text, ended, close: () => req.destroy() });
-    });
-    req.on('error', rej);
-    req.end();
-  });
-}
 
 /** The certificate fingerprint a TLS port presents. */
 function tlsFingerprint(port: number): Promise<string> {

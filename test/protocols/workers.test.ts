@@ -25,27 +25,11 @@ import pg from 'pg';
 import { ensureTargetAccount, TARGET_PASSWORD, TARGET_USER } from '../support/accounts.js';
 import { interactive, PROMPT, run, type Proc } from '../support/ssh-client.js';
 import { startSshd, type Sshd } from '../support/sshd.js';
+import { sse } from '../support/sse.js';
 import { waitFor } from '../support/xrdp.js';
 import { api, apiLogin, freshPgDatabase, killAll, removeTempDirs, Server, serverEnv, tempDir } from '../cli/support.js';
 
 const PW = 'Workers-Admin-Password-7';
-
-/** An open Server-Sent Events stream (the live view), its text so far. */
-function sse(url: string, path: string, token: string): Promise<{ status: number; text: () => string; ended: Promise<void>; close: () => void }> {
-  return new Promise((res, rej) => {
-    let text = '';
-    const req = request(new URL(path, url), { agent: false, rejectUnauthorized: false, headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' } }, (r) => {
-      const ended = new Promise<void>((done) => {
-        r.on('end', done);
-        r.on('close', done);
-      });
-      r.on('data', (c: Buffer) => (text += c.toString()));
-      res({ status: r.statusCode ?? 0, text: () => text, ended, close: () => req.destroy() });
-    });
-    req.on('error', rej);
-    req.end();
-  });
-}
 
 /** One request over `agent` (kept alive: the same connection, so the same worker, each time). */
 function callOver(agent: Agent, url: string, method: string, path: string, token: string, body: unknown): Promise<{ status: number; body: string }> {
