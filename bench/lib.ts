@@ -27,6 +27,18 @@ export function killTracked(): void {
 }
 process.once('exit', killTracked);
 
+/** Runs a benchmark's main and exits: 0 when it finished, 1 (children killed) when it failed. */
+export function runBench(main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(0),
+    (err) => {
+      console.error('[bench] failed:', err);
+      killTracked();
+      process.exit(1);
+    },
+  );
+}
+
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import pg from 'pg';
 import { ensureTargetAccount, ensureTargetKey, TARGET_USER } from '../test/support/accounts.js';
-import { api, closeApiAgent, CpuWatch, fmt, freePort, killTracked, median, MiB, ROOT, runCounting, startBenchSshd, table, track, waitQuiet, withTimeout, type BenchSshd } from './lib.js';
+import { api, closeApiAgent, CpuWatch, fmt, freePort, killTracked, median, MiB, ROOT, runBench, runCounting, startBenchSshd, table, track, waitQuiet, withTimeout, type BenchSshd } from './lib.js';
 
 const num = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d);
 const PARALLEL = num('BENCH_PARALLEL', 8);
@@ -150,11 +150,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error('[bench] failed:', err);
-    killTracked();
-    process.exit(1);
-  },
-);
+runBench(main);

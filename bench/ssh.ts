@@ -42,6 +42,7 @@ import {
   withTimeout,
   type BenchSshd,
   type GatewayChild,
+  runBench,
 } from './lib.js';
 
 const num = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d);
@@ -703,11 +704,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error('[bench] failed:', err);
-    killTracked();
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -6,21 +6,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { BitmapWidthFix } from '../../src/protocols/rdp-web/bitmap-widths.js';
-import { applyBitmapUpdate, DecodeScratch } from '../../src/protocols/rdp/recording/decoder/bitmap.js';
+import { applyBitmapUpdate, DecodeScratch, type BitmapRect } from '../../src/protocols/rdp/recording/decoder/bitmap.js';
 import { Palette } from '../../src/protocols/rdp/recording/decoder/colors.js';
 import { UpdateParser } from '../../src/protocols/rdp/recording/decoder/updates.js';
 
-interface Rect {
-  left: number;
-  top: number;
-  right: number;
-  bottom: number;
-  width: number;
-  height: number;
-  bpp: number;
-  flags: number;
-  data: Buffer;
-}
+/** A rectangle as the decoder reads it (bitmap.ts), holding its own bitmap data. */
+type Rect = Omit<BitmapRect, 'dataStart' | 'dataEnd'> & { data: Buffer };
 
 function rectBytes(r: Rect): Buffer {
   const h = Buffer.alloc(18);
