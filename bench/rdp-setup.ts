@@ -317,7 +317,7 @@ export async function startRdpEnv(run: BenchRun, want: { xrdp: boolean; shadow: 
     startGw(dir),
     want.xrdp ? startXrdp() : Promise.resolve(null),
     want.shadow ? startShadowServer(SHADOW_ACCOUNT) : Promise.resolve(null),
-    startXvfb('1024x768', 120),
+    startXvfb('1024x768'),
   ]);
   run.cleanups.push(() => client.stop());
   if (shadow) run.cleanups.push(() => shadow.stop());

@@ -23,9 +23,9 @@ describe('browser RDP: typing under the us and de keyboard layouts (Chromium, NL
   let shadow: ShadowServer;
   const shadowAccount = { username: 'ghlayoutshadow', password: 'Sh4dow-Layout-Vault-Pw!4r' };
 
-  // Each layout gets a shadow server of its own: in full runs a second client of the same shadow
-  // server (after the first one disconnected) had its pointer input go nowhere, while the first
-  // client's always arrived.
+  // Each layout gets a shadow server (and X display) of its own, so each starts from a display
+  // no earlier client has touched. (The pointer input that once went nowhere in full runs was
+  // another test file's Xvfb taking the same display number: startXvfb now lets Xvfb pick it.)
   const freshShadow = async (layout: string) => {
     await shadow?.stop();
     shadow = await startShadowServer(shadowAccount);

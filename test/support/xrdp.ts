@@ -70,15 +70,22 @@ export interface XDisplay {
   stop(): Promise<void>;
 }
 
-/** An Xvfb display on a free number in [from, from+40). */
-export async function startXvfb(size = '1024x768', from = 120): Promise<XDisplay> {
-  let n = from;
-  while (!displayFree(n)) n++;
-  const proc = spawn('Xvfb', [`:${n}`, '-screen', '0', `${size}x24`, '-nolisten', 'tcp', '-noreset'], { stdio: ['ignore', 'ignore', 'pipe'] });
+/**
+ * An Xvfb display on a number Xvfb picks itself (-displayfd): test files run two at a time and
+ * each starts displays, and "first number with no lock file, then spawn" let two files take the
+ * same number; the loser's Xvfb exited while its socket check saw the winner's socket, so its
+ * clients drew on, and clicked into, another test's screen. Xvfb claims the number with its
+ * lock file atomically and writes it to the fd once it listens.
+ */
+export async function startXvfb(size = '1024x768'): Promise<XDisplay> {
+  const proc = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', `${size}x24`, '-nolisten', 'tcp', '-noreset'], { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  let fdOut = '';
+  (proc.stdio[3] as NodeJS.ReadableStream).on('data', (d: Buffer) => (fdOut += d.toString()));
+  await waitFor(`Xvfb (${err.trim().split('\n').pop() ?? ''})`, () => fdOut.includes('\n') || (proc.exitCode !== null ? Promise.reject(new Error(`Xvfb exited: ${err}`)) : false), 10_000, 50);
+  const n = Number(fdOut.trim());
   const display = `:${n}`;
-  await waitFor(`Xvfb ${display} (${err.trim().split('\n').pop() ?? ''})`, () => existsSync(`/tmp/.X11-unix/X${n}`) || (proc.exitCode !== null ? Promise.reject(new Error(`Xvfb ${display} exited: ${err}`)) : false), 10_000, 100);
   return {
     display,
     number: n,
@@ -378,7 +385,7 @@ export const SHADOW_DESKTOP_RGB = 0xaa3311;
 
 export async function startShadowServer(account: { username: string; password: string }): Promise<ShadowServer> {
   const dir = openTempDir('gatehouse-shadow-');
-  const display = await startXvfb('800x600', 160);
+  const display = await startXvfb('800x600');
   const env = { ...process.env, DISPLAY: display.display };
   execFileSync('xsetroot', ['-solid', `#${SHADOW_DESKTOP_RGB.toString(16)}`], { env });
   const clock = spawn('xclock', ['-geometry', '200x200+300+200'], { env, stdio: 'ignore' });
