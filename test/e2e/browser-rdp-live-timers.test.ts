@@ -60,13 +60,19 @@ describe('browser RDP: live view, terminate from the portal, idle timeout (Chrom
     await shadow?.stop();
   });
 
-  /** Olive's browser RDP session, connected and showing the desktop. */
-  const oliveSession = async () => {
+  /** Olive's browser RDP session page, opened with a fresh ticket. */
+  const openOliveSession = async () => {
     const olive = await gw.userToken('olive', pw('olive'));
     const l = await gw.api('POST', `/api/v1/secrets/${secretId}/launch`, { token: olive, body: { launcher: 'rdp' } });
     assert.equal(l.status, 200, l.raw);
     const page = c.olive.page;
     await page.goto(`/rdp/session?ticket=${l.body.ticket}&consent=1`);
+    return page;
+  };
+
+  /** Olive's browser RDP session, connected and showing the desktop. */
+  const oliveSession = async () => {
+    const page = await openOliveSession();
     await until(async () => (await phaseOf(page)) === 'connected', 'olive’s session to connect', 60_000);
     await until(async () => (await canvasInfo(page, SHADOW_DESKTOP_RGB)).share > 0.3, 'the desktop on olive’s canvas', 60_000);
     return page;
@@ -139,8 +145,11 @@ describe('browser RDP: live view, terminate from the portal, idle timeout (Chrom
     step(async () => {
       assert.equal((await admin('PATCH', '/api/v1/launchers/rdp', { idleTimeoutSeconds: IDLE_SECONDS })).status, 200);
       try {
-        const page = await oliveSession();
-        const sessionId = await liveSession();
+        // Not oliveSession(): on a loaded machine the NLA logon can take longer than the idle
+        // timeout, and the page may pass 'connected' between two polls; what counts is that the
+        // session went live and the gateway ended it as idle.
+        const page = await openOliveSession();
+        const sessionId = await until(async () => (await admin('GET', `/api/v1/sessions?secretId=${secretId}`)).body.items.find((x: { status: string; id: string }) => x.status === 'live')?.id as string | undefined, 'the live session', 60_000);
         await until(async () => (await phaseOf(page)) === 'ended', 'the idle session’s page to end', 60_000);
         await screenshot(page, 'browser-rdp-idle-ended');
         const s = await until(async () => {

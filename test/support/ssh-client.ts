@@ -100,7 +100,11 @@ export function run(cmd: string, args: string[], opts: { env?: Record<string, st
 export interface Client {
   dir: string;
   knownHosts: string;
-  /** `-F /dev/null` (no system config), port, strict host key checking against the gateway's keys. */
+  /**
+   * `-F /dev/null` (no system config), port, strict host key checking against the gateway's keys.
+   * ConnectTimeout 30 s: it covers the banner exchange, and tests that start 30 sessions at once on a
+   * loaded 2-CPU machine saw a banner take over 10 s (the gateway's answer, not a lost one).
+   */
   base(extra?: string[]): string[];
 }
 
@@ -111,7 +115,7 @@ export function clientFor(gw: Gateway, knownHostsLines: string[]): Client {
   return {
     dir,
     knownHosts,
-    base: (extra = []) => ['-F', '/dev/null', '-p', String(gw.sshPort), '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'ConnectTimeout=10', ...extra],
+    base: (extra = []) => ['-F', '/dev/null', '-p', String(gw.sshPort), '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'ConnectTimeout=30', ...extra],
   };
 }
 
