@@ -189,7 +189,8 @@ export async function createCore(config: Config, store: Store, log: Logger, opts
     recordingStorage,
   );
   const retention = new RecordingRetention(store, audit, sessions.storage);
-  const health = new Health(store, sessions.recordingsDir, () => sessions.lastRecordingFailure, log);
+  const s3 = recordingStorage instanceof S3RecordingStorage ? recordingStorage : null;
+  const health = new Health(store, s3 ? s3.spoolRoot : sessions.recordingsDir, () => sessions.lastRecordingFailure, log, 3000, s3 ? () => s3.probe() : undefined);
   // Metrics: events are reported by the services, state is read when scraped.
   const metrics = new Metrics(sessions.node, VERSION);
   store.observeQueries((seconds, failed) => metrics.query(seconds, failed));

@@ -13,7 +13,7 @@ import type { RecordingFailure } from './sessions/service.js';
 
 export interface HealthCheck {
   ok: boolean;
-  /** Why not: an errno code for the recordings directory; `timeout` or `write_failed` for the database. */
+  /** Why not: an errno code for the recordings directory; `timeout` or `write_failed` for the database; `timeout` or `unreachable` for object storage. */
   error?: string;
 }
 
@@ -25,6 +25,8 @@ export interface HealthReport {
     recordings: HealthCheck & { lastFailure?: RecordingFailure };
     /** One per front door, by name (only when the server registered its doors); error `not_listening`. */
     doors?: Record<string, HealthCheck>;
+    /** The recordings' bucket, when recordings go to S3-compatible storage (recordings then checks the spool directory). */
+    objectStorage?: HealthCheck;
   };
 }
 
@@ -38,15 +40,22 @@ const HEARTBEAT_KEY = 'healthz_heartbeat';
 export class Health {
   private dbCheck: Promise<HealthCheck> | null = null;
   private dirCheck: Promise<HealthCheck> | null = null;
+  private bucketCheck: Promise<HealthCheck> | null = null;
   private pendingWrite: Promise<void> | null = null;
   private doorStatus: (() => Record<string, DoorStatus>) | null = null;
 
+  /**
+   * `recordingsDir` is where this node writes recordings: the recordings directory, or with
+   * object storage the spool its segments wait in; `objectStorage` then asks the bucket (a
+   * node that cannot upload ends every recorded session, fail closed, so it is not healthy).
+   */
   constructor(
     private readonly store: Store,
     private readonly recordingsDir: string,
     private readonly lastRecordingFailure: () => RecordingFailure | null,
     private readonly log: Logger,
     private readonly timeoutMs = 3000,
+    private readonly objectStorage?: () => Promise<void>,
   ) {}
 
   /** The server's front doors, asked at each check. */
@@ -58,12 +67,14 @@ export class Health {
     // Concurrent checks share one probe of each kind.
     this.dbCheck ??= this.database().finally(() => (this.dbCheck = null));
     this.dirCheck ??= this.recordings().finally(() => (this.dirCheck = null));
-    const [database, dir] = await Promise.all([this.dbCheck, this.dirCheck]);
+    if (this.objectStorage) this.bucketCheck ??= this.bucket(this.objectStorage).finally(() => (this.bucketCheck = null));
+    const [database, dir, objectStorage] = await Promise.all([this.dbCheck, this.dirCheck, this.bucketCheck ?? undefined]);
     const last = this.lastRecordingFailure();
     const recordings = { ...dir, ...(last ? { lastFailure: last } : {}) };
     const doors = this.doors();
     const doorsOk = !doors || Object.values(doors).every((d) => d.ok);
-    return { status: database.ok && recordings.ok && doorsOk ? 'ok' : 'degraded', checks: { database, recordings, ...(doors ? { doors } : {}) } };
+    const ok = database.ok && recordings.ok && doorsOk && (objectStorage?.ok ?? true);
+    return { status: ok ? 'ok' : 'degraded', checks: { database, recordings, ...(doors ? { doors } : {}), ...(objectStorage ? { objectStorage } : {}) } };
   }
 
   private doors(): Record<string, HealthCheck> | undefined {
@@ -123,6 +134,27 @@ export class Health {
       const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
       this.log.warn({ check: 'recordings', code, err: { message: (e as Error).message } }, 'health: the recordings directory cannot be written');
       return { ok: false, error: code };
+    }
+  }
+
+  /** The bucket answers within timeoutMs. */
+  private async bucket(probe: () => Promise<void>): Promise<HealthCheck> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<HealthCheck>((resolve) => {
+      timer = setTimeout(() => resolve({ ok: false, error: 'timeout' }), this.timeoutMs);
+      timer.unref();
+    });
+    const asked = probe().then((): HealthCheck => ({ ok: true }));
+    try {
+      const r = await Promise.race([asked, timeout]);
+      if (!r.ok) this.log.warn({ check: 'objectStorage', timeoutMs: this.timeoutMs }, 'health: the recordings bucket did not answer in time');
+      return r;
+    } catch (e) {
+      this.log.warn({ check: 'objectStorage', err: { message: (e as Error).message } }, 'health: the recordings bucket cannot be reached');
+      return { ok: false, error: 'unreachable' };
+    } finally {
+      clearTimeout(timer);
+      asked.catch(() => undefined);
     }
   }
 }

@@ -22,6 +22,7 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import pg from 'pg';
 import { spoolBytes } from '../../src/core/sessions/recording-storage-s3.js';
+import { envelopeKeyId } from '../../src/core/sessions/recording-envelope.js';
 import { ensureTargetAccount, TARGET_PASSWORD, TARGET_USER } from '../support/accounts.js';
 import { S3_TEST_PART_BYTES, S3Server } from '../support/s3.js';
 import { interactive, PROMPT, type Proc } from '../support/ssh-client.js';
@@ -216,12 +217,23 @@ describe('recordings in S3-compatible object storage, two nodes on one PostgreSQ
     await call(A, 'PUT', `/api/v1/sessions/${one.id}/legal-hold`, { reason: 's3 test' });
     await call(A, 'PUT', '/api/v1/recording-retention', { scope: 'global', keepDays: 1 });
     await pgq('update sessions set ended_at = ended_at - $1 where id in ($2, $3)', [3 * 86_400_000, one.id, two.id]);
+    const keyOf = (id: string) => envelopeKeyId(s3.storedObjects().find((o) => o.file.includes(id))!.data)!;
+    const [keyOne, keyTwo] = [keyOf(one.id), keyOf(two.id)];
+    assert.ok(keyOne && keyTwo && keyOne !== keyTwo, 'each recording is sealed with a data key of its own');
     const sweep = await call(A, 'POST', '/api/v1/recording-retention/sweep', {});
     assert.deepEqual(sweep.deleted.map((d: { sessionId: string }) => d.sessionId), [two.id]);
+    // The deleted recording's data key went with it; the held one's stays.
+    const keys = (await pgq<{ id: string }>('select id from data_keys where id in ($1, $2)', [keyOne, keyTwo])).map((r) => r.id);
+    assert.deepEqual(keys, [keyOne]);
     assert.equal(sweep.held, 1);
     const left = s3.storedObjects().map((o) => o.file);
     assert.ok(!left.some((f) => f.includes(two.id)), 'the expired recording is gone from the bucket');
     assert.ok(left.some((f) => f.includes(one.id)), 'the held recording is still in the bucket');
+
+    // /healthz asks the bucket (and checks the spool, where this node writes).
+    const healthy = await api(A.url, 'GET', '/healthz');
+    assert.equal(healthy.status, 200, healthy.body);
+    assert.deepEqual(healthy.json().checks.objectStorage, { ok: true });
 
     // 3. The store fails mid-session: the session ends, fail closed, and the audit says why.
     const three = await session('third-in-s3');
@@ -233,6 +245,10 @@ describe('recordings in S3-compatible object storage, two nodes on one PostgreSQ
     const failed = await waitFor('recording.failed', async () => (await audit('recording.failed')).find((e) => e.targetId === three.id), 30_000);
     assert.equal(failed.details.stage, 'write');
     assert.match(String(failed.details.code), /^upload_(failed|backlog)$/);
+    const sick = await api(A.url, 'GET', '/healthz');
+    assert.equal(sick.status, 503, sick.body);
+    assert.equal(sick.json().status, 'degraded');
+    assert.match(sick.json().checks.objectStorage.error, /^(unreachable|timeout)$/);
     s3.bringUp();
 
     // 4. B killed mid-session: A ends its session and completes the upload from the parts B sent.

@@ -31,6 +31,19 @@ export function envelopeHeader(dataKeyId: string): Buffer {
   return Buffer.concat([MAGIC, len, json]);
 }
 
+/** The data key an object's header names; null when `head` is not (or not yet all of) an envelope header. */
+export function envelopeKeyId(head: Buffer): string | null {
+  if (!isEnvelope(head) || head.length < MAGIC.length + 2) return null;
+  const n = head.readUInt16BE(MAGIC.length);
+  if (head.length < MAGIC.length + 2 + n) return null;
+  try {
+    const { dataKeyId } = JSON.parse(head.subarray(MAGIC.length + 2, MAGIC.length + 2 + n).toString('utf8')) as { dataKeyId?: unknown };
+    return typeof dataKeyId === 'string' ? dataKeyId : null;
+  } catch {
+    return null;
+  }
+}
+
 const aad = (name: string, index: number, final: boolean): Buffer => Buffer.from(`gatehouse-recording:${name}:${index}:${final ? 1 : 0}`);
 
 /** Seals a recording's bytes frame after frame; `frames` is how many it sealed so far (the next index). */
@@ -80,7 +93,8 @@ export function openEnvelope(source: Readable, name: string, keyOf: (dataKeyId: 
         if (!isEnvelope(buf)) throw new Error('not an encrypted recording');
         const n = buf.readUInt16BE(MAGIC.length);
         if (buf.length < MAGIC.length + 2 + n) continue;
-        const { dataKeyId } = JSON.parse(buf.subarray(MAGIC.length + 2, MAGIC.length + 2 + n).toString('utf8')) as { dataKeyId: string };
+        const dataKeyId = envelopeKeyId(buf);
+        if (!dataKeyId) throw new Error('an encrypted recording has a malformed header');
         key = await keyOf(dataKeyId);
         buf = buf.subarray(MAGIC.length + 2 + n);
       }

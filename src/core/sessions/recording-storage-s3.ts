@@ -42,7 +42,7 @@ import type { Logger } from 'pino';
 import type { Store } from '../../store/db.js';
 import type { DataKeys } from '../vault/datakeys.js';
 import type { AppenderOptions } from './appender.js';
-import { envelopeHeader, FrameSealer, isEnvelope, openEnvelope } from './recording-envelope.js';
+import { envelopeHeader, envelopeKeyId, FrameSealer, isEnvelope, openEnvelope } from './recording-envelope.js';
 import { completeFromRow, s3ErrorText, S3Upload, type S3Host } from './recording-s3-upload.js';
 import { GZIP_SUFFIX, isGzipPath, sha256Stream } from './recording-gzip.js';
 import { recordingRelPath } from './recording-path.js';
@@ -97,6 +97,11 @@ export class S3RecordingStorage implements RecordingStorage, S3Host {
       throw new ObjectStorageUnavailable(`recording storage: bucket "${this.settings.bucket}" at ${where} ${why}`);
     }
     mkdirSync(this.spoolRoot, { recursive: true, mode: 0o700 });
+  }
+
+  /** For /healthz: the bucket answers now (throws otherwise). */
+  async probe(): Promise<void> {
+    await this.client.send(new HeadBucketCommand({ Bucket: this.settings.bucket }));
   }
 
   key(rel: string): string {
@@ -165,10 +170,28 @@ export class S3RecordingStorage implements RecordingStorage, S3Host {
     return sha256Stream(await this.read(rel));
   }
 
+  /**
+   * Deletes the object and, when Gatehouse sealed it, its data key: a recording's key serves
+   * that recording only, so a row left behind would be dead weight every master key rotation
+   * rewraps. The key goes after the object (a key deleted first would leave an object nobody
+   * can read, should the delete fail).
+   */
   async remove(rel: string): Promise<boolean> {
     if (!(await this.exists(rel))) return false;
+    const dataKeyId = await this.sealedWith(rel);
     await this.client.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: this.key(rel) }));
+    if (dataKeyId) {
+      await this.dataKeys.remove(dataKeyId).catch((e: Error) => this.log.warn({ rel, dataKeyId, err: e.message }, 'recording deleted, its data key not'));
+    }
     return true;
+  }
+
+  /** The data key an object is sealed with (its header, read with a ranged GET), null when it is not sealed. */
+  private async sealedWith(rel: string): Promise<string | null> {
+    const r = await this.client.send(new GetObjectCommand({ Bucket: this.settings.bucket, Key: this.key(rel), Range: 'bytes=0-1023' }));
+    const chunks: Buffer[] = [];
+    for await (const c of r.Body as Readable) chunks.push(c as Buffer);
+    return envelopeKeyId(Buffer.concat(chunks));
   }
 
   async list(): Promise<{ rel: string; sessionId: string }[]> {

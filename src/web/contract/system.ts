@@ -72,6 +72,8 @@ export const healthSchema = obj({
     recordings: body({ ...check.properties, lastFailure: obj({ code: text, stage: { type: 'string', enum: ['open', 'write'] }, at: text }) }, ['ok']),
     /** One per front door, by name (when the server registered its doors); error `not_listening`. */
     doors: { type: 'object', additionalProperties: check },
+    /** The recordings' bucket, when recordings go to S3-compatible storage; error `timeout` or `unreachable`. */
+    objectStorage: check,
   }, ['database', 'recordings']),
 });
 
@@ -80,7 +82,7 @@ export const system = {
   // while the server shuts down is refused with the uniform error instead.
   health: route('GET', '/healthz', {
     tags: ['system'],
-    summary: 'Liveness; whether the database and the recordings directory can be written (503 when not)',
+    summary: 'Liveness; whether the database and the recordings directory (or bucket) can be written (503 when not)',
     security: [],
     response: { 200: healthSchema, 503: { anyOf: [healthSchema, errors['5xx']] }, ...errors },
   }),
