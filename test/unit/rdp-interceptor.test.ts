@@ -10,6 +10,7 @@ import pino from 'pino';
 import type { GraphicsHeader, LaunchDisplay, SessionHandle } from '../../src/core/broker.js';
 import { RdpInterceptor, type Forward, type InterceptorOptions } from '../../src/protocols/rdp-door/interceptor.js';
 import { KEYBOARD_LAYOUT_IDS, scaleFor } from '../../src/protocols/rdp-door/display.js';
+import { FinalizationHold, MAX_HELD_BYTES } from '../../src/protocols/rdp-door/finalization-hold.js';
 import { RdpProtocolError } from '../../src/protocols/rdp/errors.js';
 import { CAPSTYPE, encodeConfirmActive, encodeDemandActive, parseConfirmActive } from '../../src/protocols/rdp/pdu/capabilities.js';
 import { CS, encodeClientCore, encodeClientMonitors, RNS_UD_CS } from '../../src/protocols/rdp/pdu/client-data.js';
@@ -251,6 +252,43 @@ describe('RDP interceptor (no sockets)', () => {
     assert.deepEqual([data.readUInt16LE(0), data.readUInt16LE(2), data.readUInt16LE(4), data.readUInt32LE(6), data.readUInt16LE(10), data[12]], [13, 0x10 | PDUTYPE.DEACTIVATEALL, SERVER, SHARE_ID, 1, 0]);
     const native = connect(session());
     assert.deepEqual(native.ic.fromTarget(ind(IO, short)).toClient, [ind(IO, short)], 'the RDP door passes it as is');
+  });
+
+  it('holdOutputDuringFinalization (the browser door): output between Demand Active (or Deactivate All) and Font Map follows the Font Map, in order', () => {
+    const web = connect(session(), { options: { holdOutputDuringFinalization: true } });
+    const sync = ind(IO, shareData(PDUTYPE2.SYNCHRONIZE, Buffer.alloc(4)));
+    const cooperate = ind(IO, shareData(PDUTYPE2.CONTROL, Buffer.alloc(8)));
+    const update = ind(IO, shareData(PDUTYPE2.UPDATE, Buffer.alloc(30)));
+    const update2 = ind(IO, shareData(PDUTYPE2.UPDATE, Buffer.alloc(40)));
+    const clip = ind(CLIPRDR, vc('early'));
+    const fontMap = ind(IO, shareData(PDUTYPE2.FONTMAP, Buffer.alloc(8)));
+    // connect() ended after the Demand Active and the client's Confirm Active: finalization.
+    assert.deepEqual(web.ic.fromTarget(Buffer.concat([sync, update, cooperate, clip, update2])).toClient, [sync, cooperate], 'finalization PDUs pass, output waits');
+    assert.deepEqual(web.ic.fromTarget(fontMap).toClient, [fontMap, update, clip, update2], 'what waited follows the Font Map');
+    assert.deepEqual(web.ic.fromTarget(update).toClient, [update], 'once active, output passes at once');
+    // Deactivation-Reactivation (a resize): output waits from the Deactivate All.
+    const deactivate = ind(IO, shareControl(PDUTYPE.DEACTIVATEALL, Buffer.from([0xea, 0x03, 0x01, 0x00, 0x01, 0x00, 0x00])));
+    assert.deepEqual(web.ic.fromTarget(Buffer.concat([deactivate, update])).toClient, [deactivate]);
+    assert.deepEqual(web.ic.fromTarget(Buffer.concat([ind(IO, demandActive()), update2, sync])).toClient, [ind(IO, demandActive()), sync]);
+    assert.deepEqual(web.ic.fromTarget(fontMap).toClient, [fontMap, update, update2]);
+    // The RDP door's native clients read output whenever it comes.
+    const native = connect(session());
+    assert.deepEqual(native.ic.fromTarget(Buffer.concat([sync, update])).toClient, [sync, update]);
+  });
+
+  it('the finalization hold gives up beyond its bound: a target that never sends its Font Map gets its output through', () => {
+    const hold = new FinalizationHold();
+    assert.deepEqual(hold.pass('activation', [Buffer.from('da')]), [Buffer.from('da')]);
+    const chunk = Buffer.alloc(1 << 20);
+    let out: Buffer[] = [];
+    let n = 0;
+    while (out.length === 0 && n < 100) {
+      out = hold.pass('output', [chunk]);
+      n++;
+    }
+    assert.equal(n, MAX_HELD_BYTES / chunk.length + 1, 'held up to the bound');
+    assert.equal(out.length, n, 'then everything held, in order');
+    assert.deepEqual(hold.pass('output', [Buffer.from('x')]), [Buffer.from('x')], 'and no more holding until the next activation');
   });
 
   it('frames any chunking the same: one byte at a time gives the same frames', () => {

@@ -38,11 +38,12 @@ import { CS, RNS_UD_CS } from '../rdp/pdu/client-data.js';
 import { injectLogon, SEC } from '../rdp/pdu/client-info.js';
 import { MCS_CONNECT_INITIAL, parseConnectResponse, readConnectInitial, rewriteConnectInitial, rewriteConnectResponse } from '../rdp/pdu/mcs-gcc.js';
 import { buildDisconnectProviderUltimatum, buildSendData, DOMAIN_PDU, parseSendData, type SendData } from '../rdp/pdu/mcs-domain.js';
-import { buildSetErrorInfo, classifyServerPdu, completeDeactivateAll, ERRINFO, PDUTYPE, shareControlHeader } from '../rdp/pdu/share.js';
+import { buildSetErrorInfo, classifyServerPdu, completeDeactivateAll, ERRINFO, PDUTYPE, PDUTYPE2, shareControlHeader, shareDataType } from '../rdp/pdu/share.js';
 import { RdpFramer, type RdpFrame } from '../rdp/pdu/tpkt.js';
 import { buildDataTpdu, parseDataTpdu, TPDU, tpduCode } from '../rdp/pdu/x224.js';
 import type { TargetLogon } from '../targets/rdp.js';
 import { ChannelPolicy } from './channels.js';
+import { FinalizationHold, type FinalizationRole } from './finalization-hold.js';
 import { limitDesktop } from './desktop-limit.js';
 import { displayRewrite, scaleFor } from './display.js';
 import { toFastPath, toSlowPath, type JoinerEvent } from './join-input.js';
@@ -75,6 +76,8 @@ export interface InterceptorOptions {
    * read the short one and ends the session when the target resizes.
    */
   completeDeactivateAll?: boolean;
+  /** Output from the target waits between Demand Active and Font Map (finalization-hold.ts: IronRDP's web client). */
+  holdOutputDuringFinalization?: boolean;
 }
 
 /** What to send on after one chunk: frames for the target and for the client, in order. */
@@ -107,9 +110,11 @@ export class RdpInterceptor {
   private clientFastPath = false;
   /** The client's MCS user channel (initiator of its Send Data Requests): slow-path injected input comes from it. */
   private clientUserId: number | undefined;
+  private readonly hold: FinalizationHold | null;
 
   constructor(private readonly o: InterceptorOptions) {
     this.recorder = new RdpRecorder(o.handle);
+    this.hold = o.holdOutputDuringFinalization ? new FinalizationHold() : null;
   }
 
   /**
@@ -145,12 +150,28 @@ export class RdpInterceptor {
     if (this.ended) return out;
     this.o.handle.traffic(0, chunk.length);
     for (const f of this.targetFramer.push(chunk)) {
+      const role = this.hold ? this.finalizationRole(f) : null;
       const b = this.targetFrame(f);
       if (this.ended) return { toTarget: [], toClient: [] };
-      if (Array.isArray(b)) out.toClient.push(...b);
-      else if (b) out.toClient.push(b);
+      const frames = Array.isArray(b) ? b : b ? [b] : [];
+      out.toClient.push(...(this.hold && role ? this.hold.pass(role, frames) : frames));
     }
     return out;
+  }
+
+  /** What a frame from the target is to the finalization hold (read before the frame is handled). */
+  private finalizationRole(f: RdpFrame): FinalizationRole {
+    if (f.kind === 'fastpath') return 'output';
+    if (f.kind !== 'tpkt' || tpduCode(f.data) !== TPDU.DATA || !this.connectResponseSeen) return 'finalization';
+    const sd = parseSendData(parseDataTpdu(f.data));
+    if (!sd || sd.type !== DOMAIN_PDU.SEND_DATA_INDICATION) return 'finalization';
+    if (sd.channelId !== this.ioChannel) return 'output';
+    const sc = shareControlHeader(sd.data);
+    if (sc?.pduType === PDUTYPE.DEMANDACTIVE || sc?.pduType === PDUTYPE.DEACTIVATEALL) return 'activation';
+    if (sc?.pduType !== PDUTYPE.DATA) return 'finalization';
+    const type2 = shareDataType(sd.data);
+    if (type2 === PDUTYPE2.FONTMAP) return 'font-map';
+    return type2 === PDUTYPE2.SYNCHRONIZE || type2 === PDUTYPE2.CONTROL || type2 === PDUTYPE2.SET_ERROR_INFO ? 'finalization' : 'output';
   }
 
   /**

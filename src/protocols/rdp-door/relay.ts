@@ -28,6 +28,7 @@ export interface RelayOptions {
   output?: InterceptorOptions['output'];
   clientBuildAtLeast?: number;
   completeDeactivateAll?: boolean;
+  holdOutputDuringFinalization?: boolean;
   /** Test hook: the decrypted bytes of the client leg ('in' from the client, 'out' to it). */
   tap?: (direction: 'in' | 'out', data: Buffer) => void;
   /** Called once when both legs are closed; the reason is for the session record. */
@@ -41,7 +42,7 @@ export class RdpRelay {
   private readonly waitingDrain = { client: false, target: false };
 
   constructor(private readonly o: RelayOptions) {
-    this.interceptor = new RdpInterceptor({ handle: o.handle, targetProtocol: o.targetProtocol, clientRequestedProtocols: o.clientRequestedProtocols, logon: o.logon, log: o.log, ...(o.output ? { output: o.output } : {}), ...(o.clientBuildAtLeast !== undefined ? { clientBuildAtLeast: o.clientBuildAtLeast } : {}), ...(o.completeDeactivateAll ? { completeDeactivateAll: true } : {}) });
+    this.interceptor = new RdpInterceptor({ handle: o.handle, targetProtocol: o.targetProtocol, clientRequestedProtocols: o.clientRequestedProtocols, logon: o.logon, log: o.log, ...(o.output ? { output: o.output } : {}), ...(o.clientBuildAtLeast !== undefined ? { clientBuildAtLeast: o.clientBuildAtLeast } : {}), ...(o.completeDeactivateAll ? { completeDeactivateAll: true } : {}), ...(o.holdOutputDuringFinalization ? { holdOutputDuringFinalization: true } : {}) });
   }
 
   start(): void {

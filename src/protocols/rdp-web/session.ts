@@ -190,6 +190,8 @@ export async function serveBrowserRdp(stream: Duplex, o: BrowserRdpOptions): Pro
       clientBuildAtLeast: WEB_CLIENT_BUILD,
       // ... and the Deactivate All that starts it must be whole for the web client to read it.
       completeDeactivateAll: true,
+      // ... and xrdp's output must not overtake the Font Map that ends it (finalization-hold.ts).
+      holdOutputDuringFinalization: true,
       onClose: (reason) => void finish(reason),
     });
     relay.start();

@@ -21,8 +21,15 @@ export const PDUTYPE2 = {
   INPUT: 0x1c,
   SYNCHRONIZE: 0x1f,
   SAVE_SESSION_INFO: 0x26,
+  FONTMAP: 0x28,
   SET_ERROR_INFO: 0x2f,
 } as const;
+
+/** The Share Data Header's pduType2 of an I/O channel payload that is a Share Data PDU (MS-RDPBCGR 2.2.8.1.1.1.2), if it is one. */
+export function shareDataType(data: Buffer): number | undefined {
+  const sc = shareControlHeader(data);
+  return sc?.pduType === PDUTYPE.DATA && data.length >= 6 + 12 ? data.readUInt8(6 + 8) : undefined;
+}
 
 export const INFOTYPE = { LOGON: 0, LOGON_LONG: 1, LOGON_PLAINNOTIFY: 2, LOGON_EXTENDED_INFO: 3 } as const;
 const LOGON_EX_AUTORECONNECTCOOKIE = 0x1;
