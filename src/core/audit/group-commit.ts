@@ -29,8 +29,12 @@ export class GroupCommit<I, O> {
   add(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
       this.pending.push({ item, resolve, reject });
-      // The first item waiting schedules a flush; later ones ride along with it.
-      if (this.pending.length === 1) this.serial(() => this.flush());
+      // The first item waiting schedules a flush; later ones ride along with it. The flush
+      // waits for the next turn of the event loop: a request runs from its socket to its
+      // append in one turn (better-sqlite3 answers synchronously), so the other requests read
+      // in the same turn reach their appends first and share the commit. Started at once, the
+      // flush would run in microtasks before any of them, one commit (one fsync) per append.
+      if (this.pending.length === 1) setImmediate(() => this.serial(() => this.flush()));
     });
   }
 
