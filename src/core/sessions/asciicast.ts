@@ -4,6 +4,7 @@
 // flush (at most FLUSH_MS old).
 import { StringDecoder } from 'node:string_decoder';
 import type { AppenderOptions } from './appender.js';
+import { asciiEventLine, BINARY_OUTPUT, escapeExtra, NOT_ASCII } from './asciicast-line.js';
 import { openAppender, type RecordingFile } from './recording-spool.js';
 
 const FLUSH_MS = 100;
@@ -24,6 +25,11 @@ export class CastWriter {
   private readonly file: RecordingFile;
   private readonly started: number;
   private readonly decoders = { o: new StringDecoder('utf8'), i: new StringDecoder('utf8') };
+  /**
+   * Whether onLine wants the lines now (the live view is watching). A line encoded straight
+   * from ASCII bytes (asciicast-line.ts) becomes a string only then.
+   */
+  linesWanted: () => boolean = () => true;
 
   constructor(
     readonly path: string,
@@ -66,8 +72,42 @@ export class CastWriter {
 
   /** Terminal output ('o') or input ('i'); bytes are decoded as UTF-8 across chunk boundaries. */
   data(type: 'o' | 'i', chunk: Buffer): void {
+    // ASCII while no UTF-8 sequence is cut across chunks: the line straight from the bytes.
+    if (this.decoderClean(type)) {
+      const extra = escapeExtra(chunk, false);
+      if (extra !== NOT_ASCII) return this.asciiEvent(type, chunk, extra);
+    }
     const text = this.decoders[type].write(chunk);
     if (text) this.event(type, text);
+  }
+
+  /**
+   * Output without a pty: recorded in full when it is text; false when it is binary (a
+   * control character other than tab, newline, carriage return or ESC), which is not
+   * recorded here (the caller records its size). One pass over the bytes decides that
+   * and sizes the line.
+   */
+  text(chunk: Buffer): boolean {
+    const extra = escapeExtra(chunk, true);
+    if (extra === BINARY_OUTPUT) return false;
+    if (extra !== NOT_ASCII && this.decoderClean('o')) this.asciiEvent('o', chunk, extra);
+    else {
+      const text = this.decoders.o.write(chunk);
+      if (text) this.event('o', text);
+    }
+    return true;
+  }
+
+  /** No bytes of a UTF-8 sequence are waiting for the next chunk (unknown counts as waiting). */
+  private decoderClean(type: 'o' | 'i'): boolean {
+    return (this.decoders[type] as unknown as { lastNeed?: unknown }).lastNeed === 0;
+  }
+
+  private asciiEvent(type: 'o' | 'i', chunk: Buffer, extra: number): void {
+    if (this.file.isClosed || chunk.length === 0) return;
+    const line = asciiEventLine(this.elapsed(), type, chunk, extra);
+    this.file.append(line);
+    if (this.onLine && this.linesWanted()) this.onLine(line.toString('latin1'));
   }
 
   /** `by`: the sender of an input event in a shared session (a fourth element; players read the first three). */
@@ -75,7 +115,7 @@ export class CastWriter {
     if (this.file.isClosed) return;
     const line = JSON.stringify(by === undefined ? [this.elapsed(), type, text] : [this.elapsed(), type, text, by]) + '\n';
     this.file.append(Buffer.from(line));
-    this.onLine?.(line);
+    if (this.onLine && this.linesWanted()) this.onLine(line);
   }
 
   flush(): void {
