@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { CastWriter } from '../../src/core/sessions/asciicast.js';
-import { asciiEventLine, BINARY_OUTPUT, escapeExtra, NOT_ASCII } from '../../src/core/sessions/asciicast-line.js';
+import { asciiEventLine, BINARY_OUTPUT, NOT_ASCII } from '../../src/core/sessions/asciicast-line.js';
 
 const HEADER = { version: 2 as const, width: 80, height: 24, timestamp: 1700000000 };
 const reference = (time: number, type: string, text: string) => Buffer.from(JSON.stringify([time, type, text]) + '\n');
@@ -29,27 +29,28 @@ describe('asciicast lines from ASCII bytes', () => {
   it('escape every ASCII byte as JSON.stringify does', () => {
     for (let c = 0; c < 0x80; c++) {
       const chunk = Buffer.from([0x41, c, 0x42]);
-      const extra = escapeExtra(chunk, false);
-      assert.notEqual(extra, NOT_ASCII);
-      assert.deepEqual(asciiEventLine(1.5, 'o', chunk, extra), reference(1.5, 'o', chunk.toString('utf8')), `byte 0x${c.toString(16)}`);
+      assert.deepEqual(asciiEventLine(1.5, 'o', chunk, false), reference(1.5, 'o', chunk.toString('utf8')), `byte 0x${c.toString(16)}`);
     }
     for (let seed = 1; seed <= 50; seed++) {
       const chunk = bytes(1 + seed * 97, seed);
       const time = seed * 0.013;
-      assert.deepEqual(asciiEventLine(time, 'i', chunk, escapeExtra(chunk, false)), reference(time, 'i', chunk.toString('utf8')));
+      assert.deepEqual(asciiEventLine(time, 'i', chunk, false), reference(time, 'i', chunk.toString('utf8')));
     }
-    const empty = Buffer.alloc(0);
-    assert.deepEqual(asciiEventLine(0, 'o', empty, escapeExtra(empty, false)), reference(0, 'o', ''));
+    assert.deepEqual(asciiEventLine(0, 'o', Buffer.alloc(0), false), reference(0, 'o', ''));
+    // Every byte an escape (the worst case the scratch is sized for), bigger than the scratch kept.
+    const controls = Buffer.alloc(300_000, 0x01);
+    assert.deepEqual(asciiEventLine(2, 'o', controls, false), reference(2, 'o', controls.toString('utf8')));
+    const text = Buffer.from('tab\tnewline\ncr\resc\x1b[0m"q"\\');
+    assert.deepEqual(asciiEventLine(3, 'o', text, true), reference(3, 'o', text.toString('utf8')));
   });
 
   it('send bytes ≥ 0x80 to the string path, and tell binary output (binary wins)', () => {
-    assert.equal(escapeExtra(Buffer.from('abc é'), false), NOT_ASCII);
-    assert.equal(escapeExtra(Buffer.from('abc é'), true), NOT_ASCII);
-    assert.equal(escapeExtra(Buffer.from('tab\tnewline\ncr\resc\x1b[0m"q"\\'), true), 1 + 1 + 1 + 5 + 2 + 1);
+    assert.equal(asciiEventLine(0, 'o', Buffer.from('abc é'), false), NOT_ASCII);
+    assert.equal(asciiEventLine(0, 'o', Buffer.from('abc é'), true), NOT_ASCII);
     for (const c of [0x00, 0x01, 0x07, 0x08, 0x0b, 0x0c, 0x1f]) {
-      assert.equal(escapeExtra(Buffer.from([0x61, c]), true), BINARY_OUTPUT, `0x${c.toString(16)}`);
-      assert.equal(escapeExtra(Buffer.from([0xc3, 0xa9, c]), true), BINARY_OUTPUT, 'binary also after a non-ASCII byte');
-      assert.notEqual(escapeExtra(Buffer.from([0x61, c]), false), BINARY_OUTPUT, 'pty output is never binary');
+      assert.equal(asciiEventLine(0, 'o', Buffer.from([0x61, c]), true), BINARY_OUTPUT, `0x${c.toString(16)}`);
+      assert.equal(asciiEventLine(0, 'o', Buffer.from([0xc3, 0xa9, c]), true), BINARY_OUTPUT, 'binary also after a non-ASCII byte');
+      assert.ok(Buffer.isBuffer(asciiEventLine(0, 'o', Buffer.from([0x61, c]), false)), 'pty output is never binary');
     }
   });
 

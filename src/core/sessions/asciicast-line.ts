@@ -7,9 +7,11 @@
 // whether non-pty output is printable at all: about 3 ns per byte on the event loop that
 // relays every session, which halved the throughput of a session printing text
 // (docs/performance.md). ASCII is what terminals print nearly all the time, and for ASCII
-// JSON's escaping is a per-byte table: one pass sizes the line (and finds out whether the
-// chunk is ASCII, and printable), a second writes it. Chunks with other bytes keep the
-// string path (UTF-8 sequences, and invalid bytes that become U+FFFD).
+// JSON's escaping is a per-byte table: one pass over the bytes writes the line (into a
+// scratch buffer sized for the worst case, then copied out at its size) and finds out on
+// the way whether the chunk is ASCII, and for output without a pty whether it is text.
+// Chunks with other bytes keep the string path (UTF-8 sequences, and invalid bytes that
+// become U+FFFD).
 //
 // JSON.stringify escapes `"` and `\`, writes \b \t \n \f \r for those control characters
 // and \u00xx (lower-case hex) for the other ones below 0x20, and leaves everything else,
@@ -40,68 +42,63 @@ for (let c = 0; c < 256; c++) {
   if (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d && c !== 0x1b) BINARY[c] = 1;
 }
 
-/** What the sizing pass found: the bytes the escapes add, or why the chunk takes another path. */
+/** Why a chunk takes another path than asciiEventLine. */
 export const NOT_ASCII = -1;
 export const BINARY_OUTPUT = -2;
 
+/** Where lines are escaped before they are copied out at their exact size (grown on demand, kept up to SCRATCH_KEEP). */
+let scratch = Buffer.allocUnsafe(256 * 1024);
+const SCRATCH_KEEP = 1 << 20;
+
 /**
- * Bytes the JSON escapes of `chunk` add, or NOT_ASCII when it holds a byte ≥ 0x80, or
- * (with `binaryCheck`) BINARY_OUTPUT when it holds a control character that makes output
- * binary (that check wins: binary output is recorded as its size only).
+ * The event line `[time,"type","text"]\n` of an ASCII chunk, in one pass over its bytes.
+ * NOT_ASCII when the chunk holds a byte ≥ 0x80 (the caller decodes it as UTF-8 instead);
+ * with `binaryCheck` (output without a pty), BINARY_OUTPUT when it holds a control
+ * character other than tab, newline, carriage return and ESC, which wins over NOT_ASCII
+ * (binary output is recorded as its size only).
  */
-export function escapeExtra(chunk: Uint8Array, binaryCheck: boolean): number {
-  let extra = 0;
-  let ascii = true;
+export function asciiEventLine(time: number, type: 'o' | 'i', chunk: Uint8Array, binaryCheck: boolean): Buffer | typeof NOT_ASCII | typeof BINARY_OUTPUT {
+  const head = `[${JSON.stringify(time)},"${type}","`;
   const n = chunk.length;
+  // Worst case: every byte a \u00xx escape.
+  const need = head.length + 6 * n + 3;
+  let out = scratch;
+  if (out.length < need) {
+    out = Buffer.allocUnsafe(need);
+    if (need <= SCRATCH_KEEP) scratch = out;
+  }
+  let o = out.write(head, 0, 'latin1');
+  let ascii = true;
   for (let i = 0; i < n; i++) {
     const c = chunk[i]!;
     const e = EXTRA[c]!;
-    if (e === 0) continue;
-    if (binaryCheck && BINARY[c] === 1) return BINARY_OUTPUT;
-    if (e === NON_ASCII) {
+    if (e === 0) {
+      out[o++] = c;
+    } else if (binaryCheck && BINARY[c] === 1) {
+      return BINARY_OUTPUT;
+    } else if (e === NON_ASCII) {
+      // Without a pty the rest must still be checked for binary bytes.
       if (!binaryCheck) return NOT_ASCII;
       ascii = false;
-    } else extra += e;
-  }
-  return ascii ? extra : NOT_ASCII;
-}
-
-/**
- * The event line of an ASCII chunk whose escapes add `extra` bytes (from escapeExtra),
- * `[time,"type","text"]\n`.
- */
-export function asciiEventLine(time: number, type: 'o' | 'i', chunk: Uint8Array, extra: number): Buffer {
-  const head = `[${JSON.stringify(time)},"${type}","`;
-  const headLen = head.length; // ASCII
-  const n = chunk.length;
-  const out = Buffer.allocUnsafe(headLen + n + extra + 3);
-  out.write(head, 0, 'latin1');
-  let o = headLen;
-  if (extra === 0) {
-    out.set(chunk, o);
-    o += n;
-  } else {
-    for (let i = 0; i < n; i++) {
-      const c = chunk[i]!;
-      const e = EXTRA[c]!;
-      if (e === 0) {
-        out[o++] = c;
-      } else if (e === 1) {
-        out[o++] = 0x5c; // backslash
-        out[o++] = SHORT[c]!;
-      } else {
-        // \u00xx
-        out[o++] = 0x5c;
-        out[o++] = 0x75;
-        out[o++] = 0x30;
-        out[o++] = 0x30;
-        out[o++] = HEX[c >> 4]!;
-        out[o++] = HEX[c & 15]!;
-      }
+    } else if (e === 1) {
+      out[o++] = 0x5c; // backslash
+      out[o++] = SHORT[c]!;
+    } else {
+      // \u00xx
+      out[o++] = 0x5c;
+      out[o++] = 0x75;
+      out[o++] = 0x30;
+      out[o++] = 0x30;
+      out[o++] = HEX[c >> 4]!;
+      out[o++] = HEX[c & 15]!;
     }
   }
+  if (!ascii) return NOT_ASCII;
   out[o++] = 0x22; // "
   out[o++] = 0x5d; // ]
-  out[o] = 0x0a;
-  return out;
+  out[o++] = 0x0a;
+  // Its own copy at its exact size: the scratch is written again by the next line.
+  const line = Buffer.allocUnsafe(o);
+  out.copy(line, 0, 0, o);
+  return line;
 }

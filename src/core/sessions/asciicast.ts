@@ -4,7 +4,7 @@
 // flush (at most FLUSH_MS old).
 import { StringDecoder } from 'node:string_decoder';
 import type { AppenderOptions } from './appender.js';
-import { asciiEventLine, BINARY_OUTPUT, escapeExtra, NOT_ASCII } from './asciicast-line.js';
+import { asciiEventLine, BINARY_OUTPUT, NOT_ASCII } from './asciicast-line.js';
 import { openAppender, type RecordingFile } from './recording-spool.js';
 
 const FLUSH_MS = 100;
@@ -73,9 +73,9 @@ export class CastWriter {
   /** Terminal output ('o') or input ('i'); bytes are decoded as UTF-8 across chunk boundaries. */
   data(type: 'o' | 'i', chunk: Buffer): void {
     // ASCII while no UTF-8 sequence is cut across chunks: the line straight from the bytes.
-    if (this.decoderClean(type)) {
-      const extra = escapeExtra(chunk, false);
-      if (extra !== NOT_ASCII) return this.asciiEvent(type, chunk, extra);
+    if (this.decoderClean(type) && !this.file.isClosed) {
+      const line = asciiEventLine(this.elapsed(), type, chunk, false);
+      if (line !== NOT_ASCII && line !== BINARY_OUTPUT) return this.appendLine(line, chunk.length);
     }
     const text = this.decoders[type].write(chunk);
     if (text) this.event(type, text);
@@ -84,17 +84,20 @@ export class CastWriter {
   /**
    * Output without a pty: recorded in full when it is text; false when it is binary (a
    * control character other than tab, newline, carriage return or ESC), which is not
-   * recorded here (the caller records its size). One pass over the bytes decides that
-   * and sizes the line.
+   * recorded here (the caller records its size). For ASCII one pass over the bytes
+   * decides that and writes the line.
    */
   text(chunk: Buffer): boolean {
-    const extra = escapeExtra(chunk, true);
-    if (extra === BINARY_OUTPUT) return false;
-    if (extra !== NOT_ASCII && this.decoderClean('o')) this.asciiEvent('o', chunk, extra);
-    else {
-      const text = this.decoders.o.write(chunk);
-      if (text) this.event('o', text);
+    if (this.file.isClosed) return true;
+    const line = asciiEventLine(this.elapsed(), 'o', chunk, true);
+    if (line === BINARY_OUTPUT) return false;
+    if (line !== NOT_ASCII && this.decoderClean('o')) {
+      this.appendLine(line, chunk.length);
+      return true;
     }
+    // Not ASCII, or the decoder holds the start of a UTF-8 sequence: the string path.
+    const text = this.decoders.o.write(chunk);
+    if (text) this.event('o', text);
     return true;
   }
 
@@ -103,9 +106,8 @@ export class CastWriter {
     return (this.decoders[type] as unknown as { lastNeed?: unknown }).lastNeed === 0;
   }
 
-  private asciiEvent(type: 'o' | 'i', chunk: Buffer, extra: number): void {
-    if (this.file.isClosed || chunk.length === 0) return;
-    const line = asciiEventLine(this.elapsed(), type, chunk, extra);
+  private appendLine(line: Buffer, textBytes: number): void {
+    if (textBytes === 0) return; // as the string path: no event without text
     this.file.append(line);
     if (this.onLine && this.linesWanted()) this.onLine(line.toString('latin1'));
   }
