@@ -66,6 +66,16 @@ export class CastWriter {
     return this.file.written();
   }
 
+  /** The writer thread is behind with this recording (recording-writer.ts). */
+  get backlogged(): boolean {
+    return this.file.backlogged;
+  }
+
+  /** Calls back once it caught up (at once when it is not behind). */
+  whenDrained(cb: () => void): void {
+    this.file.whenDrained(cb);
+  }
+
   elapsed(): number {
     return Math.round(performance.now() - this.started) / 1000;
   }

@@ -195,6 +195,22 @@ export class LiveSession implements SessionHandle {
     this.ghrec?.flush();
   }
 
+  /** Whether the terminal recording has fallen behind (the door should hold back the target's output). */
+  recordingBacklogged(): boolean {
+    return !!this.cast?.backlogged;
+  }
+
+  /**
+   * Calls back once the recording caught up. Never when it failed meanwhile: the session is
+   * then being terminated, and the door must not read on (output would go unrecorded).
+   */
+  whenRecordingDrained(cb: () => void): void {
+    if (!this.cast) return cb();
+    this.cast.whenDrained(() => {
+      if (!this.recordingError) cb();
+    });
+  }
+
   /** Resolves when everything recorded so far is on disk, so a reader of the file sees it. */
   async recordingWritten(): Promise<void> {
     await Promise.all([this.cast?.written(), this.ghrec?.written()]);
