@@ -183,8 +183,9 @@ describe('an RDP session recorded into S3-compatible object storage, two nodes o
       return displayShare(client, XRDP_DESKTOP_RGB) > 0.2;
     }, 90_000, 500);
     const { id } = await waitFor('the live session', async () => ((await call('GET', `/api/v1/sessions?secretId=${secretId}&status=live`)).json.items as { id: string }[])[0], 30_000);
-    const session = (await call('GET', `/api/v1/sessions/${id}`)).json;
-    assert.equal(session.recording.format, 'ghrec-rdp');
+    // Asked of B, where it runs: another node knows the recording's name (hence its format) only once the session ended.
+    const onB = await api(B.url, 'GET', `/api/v1/sessions/${id}`, { token });
+    assert.equal(onB.json().recording.format, 'ghrec-rdp', onB.body);
 
     // The target draws noise until B has uploaded two parts and let the first segment go from its spool.
     const { rel } = await waitFor('the upload started', async () => (await pgq<{ rel: string }>('select rel from recording_uploads where session_id = $1', [id]))[0], 30_000);
