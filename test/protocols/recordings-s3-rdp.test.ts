@@ -106,6 +106,8 @@ describe('an RDP session recorded into S3-compatible object storage, two nodes o
   let client: XDisplay;
   let xf: XfreerdpRun | null = null;
   let noise: ChildProcess | null = null;
+  /** What xwud said (an X error shows here). */
+  let noiseErr = '';
   const account = ensureTargetAccount();
 
   before(async () => {
@@ -132,7 +134,8 @@ describe('an RDP session recorded into S3-compatible object storage, two nodes o
     assert.ok(n, `the X display of the xrdp session in the sesman log:\n${xrdp.sesmanLog().slice(-2000)}`);
     noiseXwd(file, NOISE.w, NOISE.h);
     noise?.kill();
-    noise = spawn('xwud', ['-in', file, '-geometry', `+${NOISE.x}+${NOISE.y}`], { env: { ...process.env, DISPLAY: `:${n}`, XAUTHORITY: join(account.home, '.Xauthority') }, stdio: 'ignore' });
+    noise = spawn('xwud', ['-in', file, '-geometry', `+${NOISE.x}+${NOISE.y}`], { env: { ...process.env, DISPLAY: `:${n}`, XAUTHORITY: join(account.home, '.Xauthority') }, stdio: ['ignore', 'ignore', 'pipe'] });
+    noise.stderr!.on('data', (d: Buffer) => (noiseErr += d.toString()));
   };
 
   it('uploads the .ghrec in encrypted parts while it runs; a watcher on the other node gets a keyframe after the first part left the spool; plays and verifies from there', async () => {
@@ -198,7 +201,7 @@ describe('an RDP session recorded into S3-compatible object storage, two nodes o
       assert.ok(drawn < MAX_NOISE_IMAGES, `two parts uploaded after ${drawn} noise images (${await partsUp()} so far)`);
       drawNoise(join(work, `noise-${drawn++}.xwd`));
       // Until the client shows this image (its bitmap updates passed the door and were recorded).
-      await waitFor('the noise on the client display', () => noiseColours(client.screenshot().pixel) > 300, 30_000, 300).catch(() => undefined);
+      await waitFor('the noise on the client display', () => noiseColours(client.screenshot().pixel) > 300 || (noiseErr ? Promise.reject(new Error(`xwud: ${noiseErr}`)) : false), 30_000, 300);
     }
     await waitFor('the first segment gone from B\'s spool', () => !existsSync(segment(0)), 30_000);
 
