@@ -127,14 +127,14 @@ describe('an RDP session recorded into S3-compatible object storage, two nodes o
     removeTempDirs();
   });
 
-  /** Shows a fresh noise image on the xrdp session's own X display (as root, with the session's X authority), replacing the last. */
+  /** xwud on Xvnc found "no matching visual" for the file's; -vis default converts to the display's. Shows a fresh noise image on the xrdp session's own X display (as root, with the session's X authority), replacing the last. */
   const drawNoise = (file: string) => {
     const displays = [...xrdp.sesmanLog().matchAll(/Starting X server on display (\d+)/g)];
     const n = displays.at(-1)?.[1];
     assert.ok(n, `the X display of the xrdp session in the sesman log:\n${xrdp.sesmanLog().slice(-2000)}`);
     noiseXwd(file, NOISE.w, NOISE.h);
     noise?.kill();
-    noise = spawn('xwud', ['-in', file, '-geometry', `+${NOISE.x}+${NOISE.y}`], { env: { ...process.env, DISPLAY: `:${n}`, XAUTHORITY: join(account.home, '.Xauthority') }, stdio: ['ignore', 'ignore', 'pipe'] });
+    noise = spawn('xwud', ['-vis', 'default', '-in', file, '-geometry', `+${NOISE.x}+${NOISE.y}`], { env: { ...process.env, DISPLAY: `:${n}`, XAUTHORITY: join(account.home, '.Xauthority') }, stdio: ['ignore', 'ignore', 'pipe'] });
     noise.stderr!.on('data', (d: Buffer) => (noiseErr += d.toString()));
   };
 
