@@ -87,16 +87,22 @@ export async function benchIdle(o: IdleOptions): Promise<Record<string, unknown>
       ensureNofile(p.pid, perProc + 500, 'a client process');
       procs.push(p);
     }
-    const memOf = async (): Promise<Mem> => ({ ...(await g.child.call<Mem>('mem')), rss: rssOf(g.child.pid) });
+    // Generous timeouts: on a loaded machine a gateway holding 5000 sessions may take a
+    // while to answer (a full GC of its heap, a backlog of keepalives).
+    const memOf = async (): Promise<Mem> => {
+      const m = { ...(await g.child.call<Mem>('mem', 180_000)), rss: rssOf(g.child.pid) };
+      progress(`  gateway RSS ${fmt(m.rss / MiB)} MiB, heap used ${fmt(m.heapUsed / MiB)} MiB, external ${fmt(m.external / MiB)} MiB`);
+      return m;
+    };
     const settle = async () => {
-      await g.child.call('gc');
+      await g.child.call('gc', 180_000);
       await sleep(1000);
-      await g.child.call('gc');
+      await g.child.call('gc', 180_000);
     };
     const waitLive = async (n: number, timeoutMs: number) => {
       const until = Date.now() + timeoutMs;
       for (;;) {
-        const live = await g.child.call<number>('live');
+        const live = await g.child.call<number>('live', 120_000);
         if (live <= n) return;
         if (Date.now() > until) throw new Error(`gateway still has ${live} live sessions after ${timeoutMs} ms`);
         await sleep(250);
@@ -138,7 +144,7 @@ export async function benchIdle(o: IdleOptions): Promise<Record<string, unknown>
     const openMs = performance.now() - t0;
     const failures = per.reduce((n, r) => n + r.failed, 0);
     const firstError = per.find((r) => r.firstError)?.firstError ?? '';
-    const live = await g.child.call<number>('live');
+    const live = await g.child.call<number>('live', 120_000);
     progress(`  ${per.reduce((n, r) => n + r.open, 0)} open (${failures} failed) in ${fmt(openMs / 1000)} s; gateway live sessions: ${live}; idling ${o.idleSeconds} s`);
     const idleTicks0 = ownTicks(g.child.pid);
     await sleep(o.idleSeconds * 1000);
