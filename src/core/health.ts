@@ -85,26 +85,34 @@ export class Health {
   }
 
   /** A real write (a heartbeat row in `meta`), so a read-only or full database fails it, within timeoutMs. */
-  private async database(): Promise<HealthCheck> {
-    let timer: NodeJS.Timeout | undefined;
+  private database(): Promise<HealthCheck> {
     // A write still stuck from an earlier check is waited for again rather than joined by
     // another one: a stalled database must not collect one blocked connection per check.
     this.pendingWrite ??= this.heartbeat().finally(() => (this.pendingWrite = null));
-    const write = this.pendingWrite.then((): HealthCheck => ({ ok: true }));
+    return this.within('database', this.pendingWrite, 'write_failed', { late: 'health: the database did not take a write in time', failed: 'health: the database cannot be written' });
+  }
+
+  /**
+   * `work` settled within timeoutMs: ok; `timeout` when the timer wins, `failure` when it
+   * rejects; either is logged as `check`. Work that lost the race to the timer fails unseen.
+   */
+  private async within(check: string, work: Promise<void>, failure: string, says: { late: string; failed: string }): Promise<HealthCheck> {
+    let timer: NodeJS.Timeout | undefined;
+    const done = work.then((): HealthCheck => ({ ok: true }));
     const timeout = new Promise<HealthCheck>((resolve) => {
       timer = setTimeout(() => resolve({ ok: false, error: 'timeout' }), this.timeoutMs);
       timer.unref();
     });
     try {
-      const r = await Promise.race([write, timeout]);
-      if (!r.ok) this.log.warn({ check: 'database', timeoutMs: this.timeoutMs }, 'health: the database did not take a write in time');
+      const r = await Promise.race([done, timeout]);
+      if (!r.ok) this.log.warn({ check, timeoutMs: this.timeoutMs }, says.late);
       return r;
     } catch (e) {
-      this.log.warn({ check: 'database', err: { message: (e as Error).message, code: (e as { code?: string }).code } }, 'health: the database cannot be written');
-      return { ok: false, error: 'write_failed' };
+      this.log.warn({ check, err: { message: (e as Error).message, code: (e as { code?: string }).code } }, says.failed);
+      return { ok: false, error: failure };
     } finally {
       clearTimeout(timer);
-      write.catch(() => undefined); // a write that lost the race to the timer fails unseen
+      done.catch(() => undefined);
     }
   }
 
@@ -138,23 +146,7 @@ export class Health {
   }
 
   /** The bucket answers within timeoutMs. */
-  private async bucket(probe: () => Promise<void>): Promise<HealthCheck> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<HealthCheck>((resolve) => {
-      timer = setTimeout(() => resolve({ ok: false, error: 'timeout' }), this.timeoutMs);
-      timer.unref();
-    });
-    const asked = probe().then((): HealthCheck => ({ ok: true }));
-    try {
-      const r = await Promise.race([asked, timeout]);
-      if (!r.ok) this.log.warn({ check: 'objectStorage', timeoutMs: this.timeoutMs }, 'health: the recordings bucket did not answer in time');
-      return r;
-    } catch (e) {
-      this.log.warn({ check: 'objectStorage', err: { message: (e as Error).message } }, 'health: the recordings bucket cannot be reached');
-      return { ok: false, error: 'unreachable' };
-    } finally {
-      clearTimeout(timer);
-      asked.catch(() => undefined);
-    }
+  private bucket(probe: () => Promise<void>): Promise<HealthCheck> {
+    return this.within('objectStorage', probe(), 'unreachable', { late: 'health: the recordings bucket did not answer in time', failed: 'health: the recordings bucket cannot be reached' });
   }
 }
