@@ -18,7 +18,6 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { join } from 'node:path';
 import pg from 'pg';
 import { spoolBytes } from '../../src/core/sessions/recording-storage-s3.js';
@@ -27,6 +26,7 @@ import { ensureTargetAccount, TARGET_PASSWORD, TARGET_USER } from '../support/ac
 import { S3_TEST_PART_BYTES, S3Server } from '../support/s3.js';
 import { interactive, PROMPT, type Proc } from '../support/ssh-client.js';
 import { startSshd, type Sshd } from '../support/sshd.js';
+import { sse } from '../support/sse.js';
 import { waitFor } from '../support/xrdp.js';
 import { api, apiLogin, freePort, freshPgDatabase, killAll, removeTempDirs, Server, serverEnv, tempDir } from '../cli/support.js';
 
@@ -37,19 +37,6 @@ const PART = S3_TEST_PART_BYTES;
 const FLUSH = 64 * 1024;
 /** The spool's bound per session: the part kept for the backlog, two waiting for their upload, the one being written. */
 const SPOOL_BOUND = 4 * (PART + FLUSH);
-
-function sse(url: string, path: string, token: string): Promise<{ status: number; text: () => string; close: () => void }> {
-  return new Promise((res, rej) => {
-    let text = '';
-    const req = request(new URL(path, url), { agent: false, rejectUnauthorized: false, headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' } }, (r) => {
-      r.on('data', (c: Buffer) => (text += c.toString()));
-      r.on('error', () => undefined);
-      res({ status: r.statusCode ?? 0, text: () => text, close: () => req.destroy() });
-    });
-    req.on('error', rej);
-    req.end();
-  });
-}
 
 describe('recordings in S3-compatible object storage, two nodes on one PostgreSQL', { timeout: 900_000 }, () => {
   let sshd: Sshd;

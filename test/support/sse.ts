@@ -20,6 +20,8 @@ export function sse(url: string, path: string, token: string): Promise<SseStream
         r.on('close', done);
       });
       r.on('data', (c: Buffer) => (text += c.toString()));
+      // A stream cut by the node (killed, terminated session) ends the stream; it is not the test's error.
+      r.on('error', () => undefined);
       res({ status: r.statusCode ?? 0, text: () => text, ended, close: () => req.destroy() });
     });
     req.on('error', rej);
