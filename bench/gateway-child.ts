@@ -2,13 +2,64 @@
 // that its CPU and RSS are its own. Started by bench/ssh.ts with
 // `node --import tsx bench/gateway-child.ts` and an IPC channel; configured by the
 // GATEHOUSE_* environment like `gatehouse serve` (log to the data dir, as in production).
-// IPC: sends {type:'ready', sshPort, url}; answers {id, op:'mem'|'gc'|'live'|'snapshot'|'eld-start'|'eld-stop'|'stop'}.
+// IPC: sends {type:'ready', sshPort, url}; answers {id, op:'mem'|'gc'|'live'|'snapshot'|'eld-start'|'eld-stop'|'redeem'|'stop'}.
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { writeHeapSnapshot } from 'node:v8';
 import { loadConfig } from '../src/config.js';
 import { startServer } from '../src/server.js';
 
-type Request = { id: number; op: 'mem' | 'gc' | 'live' | 'stop' | 'snapshot' | 'eld-start' | 'eld-stop'; path?: string };
+import type { SessionHandle } from '../src/core/broker.js';
+
+type Request = { id: number; op: 'mem' | 'gc' | 'live' | 'stop' | 'snapshot' | 'eld-start' | 'eld-stop' | 'redeem'; path?: string; tickets?: string[]; concurrency?: number };
+
+/** What the 'redeem' op answers (bench/tickets.ts). */
+export interface RedeemResult {
+  redeemed: number;
+  refused: number;
+  firstError: string | null;
+  /** Wall time of all redeems, then of ending every session they opened. */
+  redeemMs: number;
+  endMs: number;
+  /** Per-redeem latency in ms. */
+  latencies: number[];
+}
+
+/**
+ * Redeems tickets as the SSH door does (broker.redeem with the client's address and door,
+ * src/protocols/ssh/connection.ts), `concurrency` at a time, then ends every session that
+ * opened (a session that never began: no target, no recording), as a client gone before
+ * its shell would.
+ */
+async function redeemAll(broker: { redeem(t: string, ctx: { clientIp: string; door: 'ssh' }): Promise<SessionHandle> }, tickets: string[], concurrency: number): Promise<RedeemResult> {
+  const handles: SessionHandle[] = [];
+  const latencies: number[] = [];
+  let refused = 0;
+  let firstError: string | null = null;
+  let next = 0;
+  const t0 = performance.now();
+  const worker = async () => {
+    while (next < tickets.length) {
+      const t = tickets[next++]!;
+      const s = performance.now();
+      try {
+        handles.push(await broker.redeem(t, { clientIp: '127.0.0.1', door: 'ssh' }));
+        latencies.push(performance.now() - s);
+      } catch (e) {
+        refused++;
+        firstError ??= (e as Error).message;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
+  const redeemMs = performance.now() - t0;
+  const t1 = performance.now();
+  next = 0;
+  const ender = async () => {
+    while (next < handles.length) await handles[next++]!.end('bench');
+  };
+  await Promise.all(Array.from({ length: Math.max(1, concurrency) }, ender));
+  return { redeemed: handles.length, refused, firstError, redeemMs, endMs: performance.now() - t1, latencies };
+}
 
 const send = (m: unknown) => process.send?.(m);
 
@@ -50,6 +101,8 @@ async function main(): Promise<void> {
           eld = null;
           return;
         }
+        case 'redeem':
+          return send({ id: m.id, result: await redeemAll(running.core.launching, m.tickets ?? [], m.concurrency ?? 1) });
         case 'live':
           return send({ id: m.id, result: running.core.sessions.live.size });
         case 'stop':

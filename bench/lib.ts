@@ -80,11 +80,14 @@ export function rssOf(pid: number): number {
 
 // ---------------------------------------------------------------- gateway child
 
+/** What the gateway child answers over IPC (bench/gateway-child.ts). */
+export type GatewayOp = 'mem' | 'gc' | 'live' | 'stop' | 'snapshot' | 'eld-start' | 'eld-stop' | 'redeem';
+
 export interface GatewayChild {
   pid: number;
   sshPort: number;
   url: string;
-  call<T = unknown>(op: 'mem' | 'gc' | 'live' | 'stop' | 'snapshot' | 'eld-start' | 'eld-stop', timeoutMs?: number, extra?: Record<string, unknown>): Promise<T>;
+  call<T = unknown>(op: GatewayOp, timeoutMs?: number, extra?: Record<string, unknown>): Promise<T>;
   stop(): Promise<void>;
 }
 
@@ -142,7 +145,7 @@ export async function startGatewayChild(entry: string | null, env: Record<string
     child.once('exit', (code, sig) => rej(new Error(`gateway child exited (${code ?? sig}) before it was ready`)));
   });
   const { sshPort, url } = await withTimeout(ready, 60_000, 'gateway start');
-  const call = <T>(op: 'mem' | 'gc' | 'live' | 'stop' | 'snapshot' | 'eld-start' | 'eld-stop', timeoutMs = 30_000, extra: Record<string, unknown> = {}) => {
+  const call = <T>(op: GatewayOp, timeoutMs = 30_000, extra: Record<string, unknown> = {}) => {
     const id = ++seq;
     return withTimeout(
       new Promise<T>((res) => {
@@ -178,7 +181,7 @@ const keepAlive = new Agent({ keepAlive: true, maxSockets: 8, rejectUnauthorized
  * One API call over real HTTPS (self-signed certificate on loopback). `fresh` opens a new
  * TLS connection, as a one-shot CLI or script would; otherwise a keep-alive agent is used.
  */
-export function api(base: string, method: string, path: string, opts: { token?: string; body?: unknown; fresh?: boolean } = {}): Promise<{ status: number; body: any }> {
+export function api(base: string, method: string, path: string, opts: { token?: string; body?: unknown; fresh?: boolean; agent?: Agent } = {}): Promise<{ status: number; body: any }> {
   const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
   return withTimeout(
     new Promise((res, rej) => {
@@ -186,7 +189,7 @@ export function api(base: string, method: string, path: string, opts: { token?: 
         new URL(`/api/v1${path}`, base),
         {
           method,
-          ...(opts.fresh ? { agent: false, rejectUnauthorized: false } : { agent: keepAlive }),
+          ...(opts.fresh ? { agent: false, rejectUnauthorized: false } : { agent: opts.agent ?? keepAlive }),
           headers: { ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}), ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}) },
         },
         (r) => {
@@ -415,4 +418,42 @@ export async function waitQuiet(o: { percent: number; waitSeconds: number; sampl
     if (other <= o.percent || Date.now() >= until) return other;
     o.progress(`  waiting for a quiet machine (other load ${fmt(other, 0)}%)`);
   }
+}
+
+// ---------------------------------------------------------------- PostgreSQL
+
+export interface BenchPostgres {
+  url: string;
+  stop(): void;
+}
+
+/**
+ * A throwaway PostgreSQL cluster on loopback, like scripts/pg-test.sh makes for the tests,
+ * but durable by default (fsync on, synchronous_commit on: what a production server does),
+ * so that its figures compare with SQLite's; `fsync: false` gives the tests' settings.
+ */
+export function startBenchPostgres(dir: string, port: number, opts: { fsync: boolean }): BenchPostgres {
+  const versions = existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql').sort((a, b) => Number(a) - Number(b)) : [];
+  const bin = versions.length ? join('/usr/lib/postgresql', versions[versions.length - 1]!, 'bin') : null;
+  if (!bin) throw new Error('PostgreSQL server binaries not found (install the postgresql package)');
+  mkdirSync(dir, { recursive: true });
+  const root = process.getuid?.() === 0;
+  if (root) execFileSync('chown', ['postgres', dir]);
+  const asPg = (cmd: string, args: string[]) => execFileSync(root ? 'runuser' : cmd, root ? ['-u', 'postgres', '--', cmd, ...args] : args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+  asPg(join(bin, 'initdb'), ['-D', join(dir, 'data'), '-A', 'trust', '-U', 'postgres', '-E', 'UTF8']);
+  const o = [`-p ${port}`, `-k ${dir}`, '-c listen_addresses=127.0.0.1', '-c max_connections=300', ...(opts.fsync ? [] : ['-c fsync=off', '-c full_page_writes=off', '-c synchronous_commit=off'])].join(' ');
+  asPg(join(bin, 'pg_ctl'), ['-D', join(dir, 'data'), '-l', join(dir, 'server.log'), '-w', '-o', o, 'start']);
+  let stopped = false;
+  const stop = () => {
+    if (stopped) return;
+    stopped = true;
+    try {
+      asPg(join(bin, 'pg_ctl'), ['-D', join(dir, 'data'), '-m', 'immediate', 'stop']);
+    } catch {
+      /* already gone */
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', stop);
+  return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, stop };
 }

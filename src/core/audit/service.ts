@@ -1,15 +1,17 @@
-// Append-only audit trail. Appends are serialised in-process and, on PostgreSQL, across
-// gateway nodes by a transaction-scoped advisory lock, so the chain never forks.
+// Append-only audit trail. Appends are serialised in-process (concurrent ones share one
+// transaction: group-commit.ts) and, on PostgreSQL, across gateway nodes by a
+// transaction-scoped advisory lock, so the chain never forks.
 // Verification trusts only what a database writer cannot change: keys pinned outside the
 // database and anchors (checkpoints kept in the data dir or exported). This process also
 // remembers the newest event it wrote; if that event vanishes or changes (the unsigned tail
 // was truncated or rewritten), the next checkpoint signs what it was, so verification
 // names the loss from then on (see docs/security.md).
-import { sql } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import type { Store } from '../../store/db.js';
-import type { AuditEventRow } from '../../store/schema.js';
+import type { AuditEventRow, Database } from '../../store/schema.js';
 import { now, parseJson } from '../util.js';
+import { GroupCommit } from './group-commit.js';
 import { GENESIS, eventHash, verifyChain, type VerifyResult } from './chain.js';
 import { exportCheckpoint, readAnchorFile, readAnchorFileRaw, writeAnchorFile, PinningError, type Anchor, type Checkpoint, type ExportedCheckpoint, type PinnedKeys } from './pinning.js';
 import { AuditSigner, checkpointMessage, fingerprintOf, keyIdOf, verifySignature } from './signer.js';
@@ -72,6 +74,13 @@ export interface VerifyOptions {
 
 type Head = { seq: number; hash: string };
 
+/** One event waiting to be appended, with the rows written in its transaction. */
+interface Append {
+  actor: Actor;
+  input: AuditInput;
+  alongside?: (trx: Transaction<Database>) => Promise<void>;
+}
+
 export class AuditService {
   private queue: Promise<unknown> = Promise.resolve();
   /** The newest event this process appended. */
@@ -80,6 +89,10 @@ export class AuditService {
   private lost: Head[] = [];
   private readonly listeners = new Set<(cp: ExportedCheckpoint) => void>();
   private readonly appendListeners = new Set<(e: AuditEvent) => void>();
+  private readonly appends = new GroupCommit<Append, AuditEvent>(
+    (job) => void this.serial(job),
+    (items) => this.commitAppends(items),
+  );
   /** Mutable so tests can move time without waiting. */
   clock: () => number;
 
@@ -139,19 +152,42 @@ export class AuditService {
     return () => this.appendListeners.delete(fn);
   }
 
-  record(actor: Actor, input: AuditInput): Promise<AuditEvent> {
-    const run = async () => {
-      const e = await this.append(actor, input);
-      this.witness = { seq: e.seq, hash: e.hash };
-      for (const fn of this.appendListeners) fn(e);
-      return e;
-    };
-    const p = this.queue.then(run, run);
+  /**
+   * Appends an event; resolves once it is committed. Concurrent appends share one transaction
+   * (group-commit.ts). `alongside` writes rows that must stand or fall with this event in the
+   * same transaction (a launch's ticket: no ticket without its audit event, none lost apart
+   * from it); it must use the transaction it is given, never the store (on SQLite the one
+   * connection is held by the transaction), and it may run again if its batch is retried.
+   */
+  record(actor: Actor, input: AuditInput, opts: { alongside?: (trx: Transaction<Database>) => Promise<void> } = {}): Promise<AuditEvent> {
+    return this.appends.add({ actor, input, ...(opts.alongside ? { alongside: opts.alongside } : {}) });
+  }
+
+  /** Runs a job on the one queue that orders appends and checkpoints. */
+  private serial(job: () => Promise<unknown>): Promise<unknown> {
+    const p = this.queue.then(job, job);
     this.queue = p.catch(() => undefined);
     return p;
   }
 
-  private async append(actor: Actor, input: AuditInput): Promise<AuditEvent> {
+  private async commitAppends(items: Append[]): Promise<AuditEvent[]> {
+    const events = await this.append(items);
+    const last = events[events.length - 1]!;
+    this.witness = { seq: last.seq, hash: last.hash };
+    for (const e of events) {
+      for (const fn of this.appendListeners) {
+        // Committed: a listener's failure must not read as a failed append (that would retry it).
+        try {
+          fn(e);
+        } catch (err) {
+          this.opts.log?.error({ err: { message: (err as Error).message } }, 'audit append listener failed');
+        }
+      }
+    }
+    return events;
+  }
+
+  private async append(items: Append[]): Promise<AuditEvent[]> {
     return this.store.db.transaction().execute(async (trx) => {
       if (this.store.kind === 'postgres') await sql`select pg_advisory_xact_lock(${ADVISORY_LOCK})`.execute(trx);
       const last = await trx.selectFrom('auditEvents').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
@@ -161,21 +197,28 @@ export class AuditService {
         const row = await trx.selectFrom('auditEvents').select('hash').where('seq', '=', w.seq).executeTakeFirst();
         if (row?.hash !== w.hash) this.noteLost(w);
       }
-      const row = {
-        ts: this.clock(),
-        actorId: actor.id,
-        actorName: actor.name,
-        action: input.action,
-        targetType: input.target?.type ?? null,
-        targetId: input.target?.id ?? null,
-        ip: actor.ip ?? null,
-        outcome: input.outcome ?? 'success',
-        details: JSON.stringify(input.details ?? {}),
-        prevHash: last?.hash ?? GENESIS,
-      } as const;
-      const full: AuditEventRow = { ...row, seq: (last?.seq ?? 0) + 1, hash: eventHash(row) };
-      await trx.insertInto('auditEvents').values(full).execute();
-      return toEvent(full);
+      const rows: AuditEventRow[] = [];
+      let prev = { seq: last?.seq ?? 0, hash: last?.hash ?? GENESIS };
+      for (const { actor, input, alongside } of items) {
+        if (alongside) await alongside(trx);
+        const row = {
+          ts: this.clock(),
+          actorId: actor.id,
+          actorName: actor.name,
+          action: input.action,
+          targetType: input.target?.type ?? null,
+          targetId: input.target?.id ?? null,
+          ip: actor.ip ?? null,
+          outcome: input.outcome ?? 'success',
+          details: JSON.stringify(input.details ?? {}),
+          prevHash: prev.hash,
+        } as const;
+        const full: AuditEventRow = { ...row, seq: prev.seq + 1, hash: eventHash(row) };
+        rows.push(full);
+        prev = full;
+      }
+      await trx.insertInto('auditEvents').values(rows).execute();
+      return rows.map(toEvent);
     });
   }
 
@@ -250,9 +293,7 @@ export class AuditService {
       }
       return cp;
     };
-    const p = this.queue.then(run, run);
-    this.queue = p.catch(() => undefined);
-    return p;
+    return this.serial(run) as Promise<Checkpoint | null>;
   }
 
   /** Keeps the newest checkpoint (and every witnessed one, for good) in the data dir, outside the database. */

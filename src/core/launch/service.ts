@@ -204,7 +204,10 @@ export class Launching implements SessionBroker {
       const held = await this.deps.checkouts.gate({ id: p.userId, name: p.username }, secret.id, Date.now() + ttl * 1000, { required: policy?.checkoutRequired ?? false, protocol: launcher.protocol });
       if (held) throw conflict(held, 'credential_unavailable');
     }
-    const { id: ticketId, ticket, expiresAt } = await this.deps.tickets.issue({ userId: p.userId, secretId: secret.id, launcherId: launcher.id, clientIp: opts.bindIp ? opts.clientIp : null, ttlSeconds: ttl, ...(display ? { display } : {}), ...(opts.requestId ? { launchRequestId: opts.requestId } : {}) });
+    // The ticket row is written in the transaction of the launch's audit event (below): a ticket
+    // that exists was audited, and nothing is handed out until both are committed. What is bound
+    // to it before (keyed by the ticket, no foreign key) is useless without the row.
+    const { id: ticketId, ticket, expiresAt, write: writeTicket } = this.deps.tickets.draw({ userId: p.userId, secretId: secret.id, launcherId: launcher.id, clientIp: opts.bindIp ? opts.clientIp : null, ttlSeconds: ttl, ...(display ? { display } : {}), ...(opts.requestId ? { launchRequestId: opts.requestId } : {}) });
     this.deps.launchPolicies.remember(ticketId, policy, expiresAt);
     if (level) this.deps.jit.remember(ticketId, level.id, expiresAt);
     await personal?.bind(ticket, expiresAt);
@@ -216,6 +219,7 @@ export class Launching implements SessionBroker {
     await this.deps.audit.record(
       { id: p.userId, name: p.username, ip: opts.clientIp },
       { action: 'secret.launch', target: { type: 'secret', id: secret.id }, details: { name: secret.name, launcher: launcher.name, protocol: launcher.protocol, ticketExpiresAt: new Date(expiresAt).toISOString(), boundToIp: opts.bindIp, ...(level ? { accessLevel: level.name } : {}), ...(display ? { display } : {}), ...(opts.transient ? { transientCredential: { source: opts.transient.source, user: opts.transient.username, domain: opts.transient.domain } } : {}) } },
+      { alongside: writeTicket },
     );
     this.deps.metrics?.ticketIssued(launcher.protocol);
     const port = launcher.gatewayPort ?? (launcher.protocol === 'rdp' ? this.deps.ports.rdp : this.deps.ports.ssh);

@@ -2,8 +2,9 @@
 // redeeming is one conditional UPDATE, so of N concurrent redeems exactly one wins on
 // SQLite and PostgreSQL alike. Refusals carry an exact reason for the log and the audit
 // trail; the client only ever hears a generic failure.
-import type { Store } from '../../store/db.js';
-import type { TicketsTable } from '../../store/schema.js';
+import type { Transaction } from 'kysely';
+import type { Db, Store } from '../../store/db.js';
+import type { Database, TicketsTable } from '../../store/schema.js';
 import { TicketRefused } from '../broker.js';
 import { newId, now, randomToken, sha256hex } from '../util.js';
 import { normalizeIp, TICKET_PATTERN } from '../door-rules.js';
@@ -13,21 +14,41 @@ import type { LaunchDisplay } from './display.js';
 export { normalizeIp, TICKET_PATTERN };
 const hash = (t: string) => sha256hex(`gatehouse-ticket:${t}`);
 
+export interface IssueInput {
+  userId: string;
+  secretId: string;
+  launcherId: string;
+  clientIp: string | null;
+  ttlSeconds: number;
+  display?: LaunchDisplay;
+  launchRequestId?: string;
+}
+
 export class Tickets {
   constructor(private readonly store: Store) {}
 
-  async issue(input: { userId: string; secretId: string; launcherId: string; clientIp: string | null; ttlSeconds: number; display?: LaunchDisplay; launchRequestId?: string }): Promise<{ id: string; ticket: string; expiresAt: number }> {
+  /**
+   * Draws a new ticket without storing it: `write` stores it, on the store or inside a
+   * transaction (a launch writes it in the transaction of its audit event, so no ticket exists
+   * that its launch event does not name, and a commit that fails takes both).
+   */
+  draw(input: IssueInput): { id: string; ticket: string; expiresAt: number; write: (db: Db | Transaction<Database>) => Promise<void> } {
     // The ticket is the ssh username: one starting with '-' would be read as an option
     // (`ssh -p 2222 -Xy…@host`), so such draws are redrawn (1 in 64; costs ~0.02 bits).
     let ticket = randomToken(24);
     while (ticket.startsWith('-')) ticket = randomToken(24);
     const id = newId();
-    const expiresAt = now() + input.ttlSeconds * 1000;
-    await this.store.db
-      .insertInto('tickets')
-      .values({ id, tokenHash: hash(ticket), userId: input.userId, secretId: input.secretId, launcherId: input.launcherId, clientIp: input.clientIp, createdAt: now(), expiresAt, usedAt: null, sessionId: null, display: input.display ? JSON.stringify(input.display) : null, launchRequestId: input.launchRequestId ?? null })
-      .execute();
-    return { id, ticket, expiresAt };
+    const createdAt = now();
+    const expiresAt = createdAt + input.ttlSeconds * 1000;
+    const row = { id, tokenHash: hash(ticket), userId: input.userId, secretId: input.secretId, launcherId: input.launcherId, clientIp: input.clientIp, createdAt, expiresAt, usedAt: null, sessionId: null, display: input.display ? JSON.stringify(input.display) : null, launchRequestId: input.launchRequestId ?? null };
+    return { id, ticket, expiresAt, write: async (db) => void (await db.insertInto('tickets').values(row).execute()) };
+  }
+
+  /** Draws and stores a ticket on its own (tests; a launch uses draw() and writes it with its audit event). */
+  async issue(input: IssueInput): Promise<{ id: string; ticket: string; expiresAt: number }> {
+    const { write, ...t } = this.draw(input);
+    await write(this.store.db);
+    return t;
   }
 
   /** Looks a ticket up without using it (for the reason of a refusal, and the IP check). */

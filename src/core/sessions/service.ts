@@ -116,33 +116,41 @@ export class Sessions {
   }
 
   async start(plan: ConnectPlan, ctx: { clientIp: string; door: string }): Promise<LiveSession> {
-    await this.store.db
-      .insertInto('sessions')
-      .values({
-        id: plan.sessionId,
-        userId: plan.user.id,
-        username: plan.user.username,
-        secretId: plan.credential.secretId,
-        secretName: plan.credential.secretName,
-        launcherId: plan.launcher.id,
-        protocol: plan.protocol,
-        targetHost: plan.target.host,
-        targetPort: plan.target.port,
-        targetUser: plan.credential.username,
-        clientIp: ctx.clientIp,
-        door: ctx.door,
-        status: 'live',
-        startedAt: now(),
-        endedAt: null,
-        endReason: null,
-        bytesIn: 0,
-        bytesOut: 0,
-        recording: null,
-        recordingSha256: null,
-        recordKeystrokes: plan.launcher.recordKeystrokes ? 1 : 0,
-        node: this.node,
-      })
-      .execute();
+    const row = {
+      id: plan.sessionId,
+      userId: plan.user.id,
+      username: plan.user.username,
+      secretId: plan.credential.secretId,
+      secretName: plan.credential.secretName,
+      launcherId: plan.launcher.id,
+      protocol: plan.protocol,
+      targetHost: plan.target.host,
+      targetPort: plan.target.port,
+      targetUser: plan.credential.username,
+      clientIp: ctx.clientIp,
+      door: ctx.door,
+      status: 'live',
+      startedAt: now(),
+      endedAt: null,
+      endReason: null,
+      bytesIn: 0,
+      bytesOut: 0,
+      recording: null,
+      recordingSha256: null,
+      recordKeystrokes: plan.launcher.recordKeystrokes ? 1 : 0,
+      node: this.node,
+    } as const;
+    // The session's row is written in the transaction of its session.start event: no session
+    // without its start in the audit trail, and one commit for both (shared with concurrent ones).
+    await this.audit.record(
+      { id: plan.user.id, name: plan.user.username, ip: ctx.clientIp },
+      {
+        action: 'session.start',
+        target: { type: 'session', id: plan.sessionId },
+        details: { secretId: plan.credential.secretId, secret: plan.credential.secretName, launcher: plan.launcher.name, protocol: plan.protocol, target: `${plan.target.host}:${plan.target.port}`, door: ctx.door, recorded: plan.launcher.record },
+      },
+      { alongside: async (trx) => void (await trx.insertInto('sessions').values(row).execute()) },
+    );
     const s = new LiveSession(plan, ctx.clientIp, {
       storage: this.storage,
       onTextLines: (id, lines) => this.index(id, lines),
@@ -158,14 +166,6 @@ export class Sessions {
         ),
     });
     this.live.set(s.id, s);
-    await this.audit.record(
-      { id: plan.user.id, name: plan.user.username, ip: ctx.clientIp },
-      {
-        action: 'session.start',
-        target: { type: 'session', id: s.id },
-        details: { secretId: plan.credential.secretId, secret: plan.credential.secretName, launcher: plan.launcher.name, protocol: plan.protocol, target: `${plan.target.host}:${plan.target.port}`, door: ctx.door, recorded: plan.launcher.record },
-      },
-    );
     this.log.info({ sessionId: s.id, user: plan.user.username, secret: plan.credential.secretName, protocol: plan.protocol, clientIp: ctx.clientIp, door: ctx.door, ...(plan.launchRequestId ? { reqId: plan.launchRequestId } : {}) }, 'session started');
     return s;
   }

@@ -1,0 +1,107 @@
+// Audit appends committed together (src/core/audit/group-commit.ts), on both databases:
+// many concurrent appends give one gap-free chain that verifies, each caller getting its own
+// event; rows written alongside an event stand or fall with it (a failing one rejects only its
+// own caller, and leaves neither its rows nor its event); and a launch whose audit event cannot
+// be written is refused, with no ticket left behind.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { sql } from 'kysely';
+import { GENESIS } from '../../src/core/audit/chain.js';
+import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
+
+for (const kind of DB_KINDS) {
+  describe(`audit group commit on ${kind}`, () => {
+    let t: TestApp;
+    before(async () => {
+      t = await startTestApp(kind);
+    });
+    after(async () => t?.close());
+
+    const chainOk = async () => {
+      const rows = await t.core.store.db.selectFrom('auditEvents').select(['seq', 'prevHash', 'hash']).orderBy('seq').execute();
+      rows.forEach((r, i) => {
+        assert.equal(r.seq, i + 1);
+        assert.equal(r.prevHash, i === 0 ? GENESIS : rows[i - 1]!.hash);
+      });
+      const v = await t.req('GET', '/api/v1/audit/verify', { token: t.adminToken });
+      assert.equal(v.json().ok, true, v.body);
+      return rows.length;
+    };
+
+    it('200 concurrent appends: each caller gets its own event, the chain is gap-free and verifies', async () => {
+      const before = await chainOk();
+      const events = await Promise.all(Array.from({ length: 200 }, (_, i) => t.core.audit.record({ id: null, name: 'test' }, { action: 'test.append', details: { i } })));
+      events.forEach((e, i) => assert.deepEqual(e.details, { i }));
+      assert.equal(new Set(events.map((e) => e.seq)).size, 200);
+      // Committed in the order they were asked for.
+      assert.deepEqual(
+        events.map((e) => e.seq),
+        events.map((_, i) => events[0]!.seq + i),
+      );
+      assert.equal(await chainOk(), before + 200);
+    });
+
+    it('rows written alongside an event stand or fall with it; a failing one rejects only its caller', async () => {
+      const before = await chainOk();
+      const tag = `gc-${kind}-${Date.now()}`;
+      const results = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, i) =>
+          t.core.audit.record(
+            { id: null, name: 'test' },
+            { action: 'test.alongside', details: { i, tag } },
+            {
+              alongside: async (trx) => {
+                await trx.insertInto('meta').values({ key: `${tag}:${i}`, value: String(i) }).execute();
+                if (i === 7) throw new Error('alongside write failed');
+              },
+            },
+          ),
+        ),
+      );
+      assert.deepEqual(
+        results.map((r) => r.status),
+        results.map((_, i) => (i === 7 ? 'rejected' : 'fulfilled')),
+      );
+      const keys = (await t.core.store.db.selectFrom('meta').select('key').where('key', 'like', `${tag}:%`).execute()).map((r) => r.key);
+      assert.equal(keys.length, 19);
+      assert.ok(!keys.includes(`${tag}:7`));
+      const evs = await t.core.store.db.selectFrom('auditEvents').select('details').where('action', '=', 'test.alongside').execute();
+      assert.equal(evs.filter((e) => e.details.includes(tag)).length, 19);
+      assert.equal(await chainOk(), before + 19);
+    });
+
+    it('a launch whose audit event cannot be written is refused and leaves no ticket', async () => {
+      const s = await t.req('POST', '/api/v1/secrets', { token: t.adminToken, body: { name: `gc-target-${kind}`, template: 'unix-account', fields: { machine: '127.0.0.1', port: 22, username: 'u', password: 'target-Password-1' } } });
+      assert.equal(s.statusCode, 201, s.body);
+      const launch = () => t.req('POST', `/api/v1/secrets/${s.json().id}/launch`, { token: t.adminToken, body: { launcher: 'ssh' } });
+      const tickets = async () => Number((await t.core.store.db.selectFrom('tickets').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+      const n0 = await tickets();
+      const db = t.core.store.db;
+      // The audit table refuses new rows (a full disk, a lost database): every launch fails closed.
+      if (kind === 'sqlite') {
+        await sql`create trigger gc_no_audit before insert on audit_events begin select raise(abort, 'audit store refused'); end`.execute(db);
+      } else {
+        await sql`create function gc_no_audit() returns trigger language plpgsql as $$ begin raise exception 'audit store refused'; end $$`.execute(db);
+        await sql`create trigger gc_no_audit before insert on audit_events for each row execute function gc_no_audit()`.execute(db);
+      }
+      try {
+        const rs = await Promise.all(Array.from({ length: 5 }, launch));
+        for (const r of rs) {
+          assert.equal(r.statusCode, 500, r.body);
+          assert.ok(!('ticket' in r.json()));
+        }
+        assert.equal(await tickets(), n0);
+      } finally {
+        if (kind === 'sqlite') await sql`drop trigger gc_no_audit`.execute(db);
+        else {
+          await sql`drop trigger gc_no_audit on audit_events`.execute(db);
+          await sql`drop function gc_no_audit()`.execute(db);
+        }
+      }
+      const ok = await launch();
+      assert.equal(ok.statusCode, 200, ok.body);
+      assert.equal(await tickets(), n0 + 1);
+      await chainOk();
+    });
+  });
+}
