@@ -97,10 +97,12 @@ export interface GatewayChild {
  * imports resolve to its node_modules), so the gateway runs as plain JavaScript like
  * `gatehouse serve` (tsx would add ~30 MB RSS and its loader to the figures) and from the
  * current src/ rather than a possibly stale dist/; the built UI (ui/dist) is linked in.
+ * BENCH_BUILD_DIR puts it elsewhere inside the repo (a worktree whose node_modules is a
+ * link to another checkout's keeps its build to itself, e.g. dist/bench-gateway).
  * Returns the compiled entry point.
  */
 export function buildGatewayChild(): string {
-  const out = join(ROOT, 'node_modules', '.cache', 'gatehouse-bench');
+  const out = process.env.BENCH_BUILD_DIR ? resolve(ROOT, process.env.BENCH_BUILD_DIR) : join(ROOT, 'node_modules', '.cache', 'gatehouse-bench');
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, 'package.json'), '{ "type": "module" }\n');

@@ -100,6 +100,13 @@ export interface SessionHandle {
   traffic(bytesIn: number, bytesOut: number): void;
   /** Non-terminal output (exec without a pty): recorded as text when printable, else as a marker. */
   rawOutput(data: Buffer): void;
+  /**
+   * The recording has fallen behind what was output (its writer thread's queue is past half
+   * its bound): the door should stop reading the target's output until
+   * whenRecordingDrained calls back, rather than outrun the recording until it fails.
+   */
+  recordingBacklogged(): boolean;
+  whenRecordingDrained(cb: () => void): void;
   resize(cols: number, rows: number): void;
   /**
    * Graphical sessions: starts a ghrec recording (when the launcher records) with this

@@ -131,6 +131,17 @@ export class Appender {
     }
   }
 
+  /** The writer thread is behind with this file (recording-writer.ts); never without one. */
+  get backlogged(): boolean {
+    return !!this.sink?.backlogged;
+  }
+
+  /** Calls back once the writer thread caught up (at once when it is not behind). */
+  whenDrained(cb: () => void): void {
+    if (this.sink) this.sink.whenDrained(cb);
+    else cb();
+  }
+
   /** Resolves when everything appended so far is on disk (or the recording failed). */
   async written(): Promise<void> {
     this.flush();

@@ -4,6 +4,7 @@
 // flush (at most FLUSH_MS old).
 import { StringDecoder } from 'node:string_decoder';
 import type { AppenderOptions } from './appender.js';
+import { asciiEventLine, BINARY_OUTPUT, NOT_ASCII } from './asciicast-line.js';
 import { openAppender, type RecordingFile } from './recording-spool.js';
 
 const FLUSH_MS = 100;
@@ -24,6 +25,11 @@ export class CastWriter {
   private readonly file: RecordingFile;
   private readonly started: number;
   private readonly decoders = { o: new StringDecoder('utf8'), i: new StringDecoder('utf8') };
+  /**
+   * Whether onLine wants the lines now (the live view is watching). A line encoded straight
+   * from ASCII bytes (asciicast-line.ts) becomes a string only then.
+   */
+  linesWanted: () => boolean = () => true;
 
   constructor(
     readonly path: string,
@@ -60,14 +66,60 @@ export class CastWriter {
     return this.file.written();
   }
 
+  /** The writer thread is behind with this recording (recording-writer.ts). */
+  get backlogged(): boolean {
+    return this.file.backlogged;
+  }
+
+  /** Calls back once it caught up (at once when it is not behind). */
+  whenDrained(cb: () => void): void {
+    this.file.whenDrained(cb);
+  }
+
   elapsed(): number {
     return Math.round(performance.now() - this.started) / 1000;
   }
 
   /** Terminal output ('o') or input ('i'); bytes are decoded as UTF-8 across chunk boundaries. */
   data(type: 'o' | 'i', chunk: Buffer): void {
+    // ASCII while no UTF-8 sequence is cut across chunks: the line straight from the bytes.
+    if (this.decoderClean(type) && !this.file.isClosed) {
+      const line = asciiEventLine(this.elapsed(), type, chunk, false);
+      if (line !== NOT_ASCII && line !== BINARY_OUTPUT) return this.appendLine(line, chunk.length);
+    }
     const text = this.decoders[type].write(chunk);
     if (text) this.event(type, text);
+  }
+
+  /**
+   * Output without a pty: recorded in full when it is text; false when it is binary (a
+   * control character other than tab, newline, carriage return or ESC), which is not
+   * recorded here (the caller records its size). For ASCII one pass over the bytes
+   * decides that and writes the line.
+   */
+  text(chunk: Buffer): boolean {
+    if (this.file.isClosed) return true;
+    const line = asciiEventLine(this.elapsed(), 'o', chunk, true);
+    if (line === BINARY_OUTPUT) return false;
+    if (line !== NOT_ASCII && this.decoderClean('o')) {
+      this.appendLine(line, chunk.length);
+      return true;
+    }
+    // Not ASCII, or the decoder holds the start of a UTF-8 sequence: the string path.
+    const text = this.decoders.o.write(chunk);
+    if (text) this.event('o', text);
+    return true;
+  }
+
+  /** No bytes of a UTF-8 sequence are waiting for the next chunk (unknown counts as waiting). */
+  private decoderClean(type: 'o' | 'i'): boolean {
+    return (this.decoders[type] as unknown as { lastNeed?: unknown }).lastNeed === 0;
+  }
+
+  private appendLine(line: Buffer, textBytes: number): void {
+    if (textBytes === 0) return; // as the string path: no event without text
+    this.file.append(line);
+    if (this.onLine && this.linesWanted()) this.onLine(line.toString('latin1'));
   }
 
   /** `by`: the sender of an input event in a shared session (a fourth element; players read the first three). */
@@ -75,7 +127,7 @@ export class CastWriter {
     if (this.file.isClosed) return;
     const line = JSON.stringify(by === undefined ? [this.elapsed(), type, text] : [this.elapsed(), type, text, by]) + '\n';
     this.file.append(Buffer.from(line));
-    this.onLine?.(line);
+    if (this.onLine && this.linesWanted()) this.onLine(line);
   }
 
   flush(): void {

@@ -36,16 +36,6 @@ export const RECORDING_LOST = 'session ended: its recording failed';
 /** Live-view observers get asciicast lines, or for graphical sessions each ghrec record in base64; '' at the end. */
 export type Subscriber = (line: string) => void;
 
-// Runs over every byte of non-pty output: an indexed loop, since `for…of` over a Buffer
-// (the iterator protocol) costs ~7× as much and capped recorded text at ~80 MiB/s.
-const printable = (b: Buffer) => {
-  for (let i = 0; i < b.length; i++) {
-    const c = b[i]!;
-    if (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d && c !== 0x1b) return false;
-  }
-  return true;
-};
-
 export class LiveSession implements SessionHandle {
   readonly id: string;
   readonly startedAt = Date.now();
@@ -126,6 +116,7 @@ export class LiveSession implements SessionHandle {
         (err) => this.recordingFailed('write', err),
         opts,
       );
+      this.cast.linesWanted = () => this.subscribers.size > 0;
     });
   }
 
@@ -204,6 +195,22 @@ export class LiveSession implements SessionHandle {
     this.ghrec?.flush();
   }
 
+  /** Whether the terminal recording has fallen behind (the door should hold back the target's output). */
+  recordingBacklogged(): boolean {
+    return !!this.cast?.backlogged;
+  }
+
+  /**
+   * Calls back once the recording caught up. Never when it failed meanwhile: the session is
+   * then being terminated, and the door must not read on (output would go unrecorded).
+   */
+  whenRecordingDrained(cb: () => void): void {
+    if (!this.cast) return cb();
+    this.cast.whenDrained(() => {
+      if (!this.recordingError) cb();
+    });
+  }
+
   /** Resolves when everything recorded so far is on disk, so a reader of the file sees it. */
   async recordingWritten(): Promise<void> {
     await Promise.all([this.cast?.written(), this.ghrec?.written()]);
@@ -225,7 +232,7 @@ export class LiveSession implements SessionHandle {
   rawOutput(data: Buffer): void {
     this.bytesOut += data.length;
     if (!this.cast) return;
-    if (printable(data)) return this.cast.data('o', data);
+    if (this.cast.text(data)) return;
     // Binary (e.g. `ssh host cat file`): the size is recorded, not megabytes of escapes.
     this.binaryPending += data.length;
     if (this.binaryPending >= 1 << 20) this.flushBinary();

@@ -47,6 +47,9 @@ export interface RecordingFile {
   append(chunk: Uint8Array): void;
   flush(): void;
   written(): Promise<void>;
+  /** The writer thread is behind with this recording: its producer should hold back until whenDrained calls back. */
+  readonly backlogged: boolean;
+  whenDrained(cb: () => void): void;
   readFrom(offset: number, max?: number): Buffer;
   close(): Promise<void>;
 }
@@ -140,6 +143,15 @@ export class SegmentedAppender implements RecordingFile {
   async written(): Promise<void> {
     this.flush();
     await Promise.all(this.segments.filter((s) => !s.gone).map((s) => s.file.written()));
+  }
+
+  /** The segment being written is what falls behind (the ones before it are closing). */
+  get backlogged(): boolean {
+    return this.segments.at(-1)!.file.backlogged;
+  }
+
+  whenDrained(cb: () => void): void {
+    this.segments.at(-1)!.file.whenDrained(cb);
   }
 
   /** Like Appender.readFrom across the segments; throws for offsets that already left the spool. */

@@ -9,6 +9,13 @@
 // written (fail closed, live.ts), what was queued for it is dropped, and the file is closed
 // as soon as the disk lets the writer thread get to it. Other sessions go on while their
 // own queues have room.
+//
+// Before that bound is reached, a recording that falls behind says so (`backlogged`, from
+// half of either bound) and calls back once it caught up (`whenDrained`, a quarter): the
+// SSH relay pauses the target's output meanwhile, so a burst of output faster than the
+// writer thread (a loaded node, text at loopback speed) is slowed to the speed at which
+// it is recorded instead of ending its session. `queue_full` remains for what cannot be
+// held back.
 import { Worker } from 'node:worker_threads';
 import type { FromWriter, ToWriter } from './recording-writer-worker.js';
 
@@ -19,9 +26,17 @@ export interface WriterLimits {
   totalQueueBytes: number;
   /** zlib level of compressed recordings (1 fastest … 9 smallest). */
   gzipLevel: number;
+  /**
+   * How long a producer holding back for a backlogged recording waits for it to drain before
+   * the recording fails (`queue_full`): a stalled disk must end the session, not hang it.
+   * Default DRAIN_TIMEOUT_MS.
+   */
+  drainTimeoutMs?: number;
 }
 
-export const DEFAULT_WRITER_LIMITS: WriterLimits = { sessionQueueBytes: 8 << 20, totalQueueBytes: 256 << 20, gzipLevel: 1 };
+const DRAIN_TIMEOUT_MS = 30_000;
+
+export const DEFAULT_WRITER_LIMITS: WriterLimits = { sessionQueueBytes: 8 << 20, totalQueueBytes: 256 << 20, gzipLevel: 1, drainTimeoutMs: DRAIN_TIMEOUT_MS };
 
 /** The error that fails a recording whose queue is full (its `code` is what recording.failed says). */
 export class RecordingQueueFull extends Error {
@@ -47,6 +62,8 @@ export class WriterSink {
   private closeSeq = -1;
   private resolveClose: (() => void) | null = null;
   private waiters: { seq: number; resolve: () => void }[] = [];
+  private drainWaiters: (() => void)[] = [];
+  private drainTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly writer: RecordingWriter,
@@ -75,6 +92,39 @@ export class WriterSink {
     this.queuedBytes += data.length;
     this.writer.queued(data.length, 1);
     this.writer.post({ t: 'write', id: this.id, seq, data });
+    return true;
+  }
+
+  /** Past half of its queue bound or of the process's: the producer should hold back (whenDrained says when to go on). */
+  get backlogged(): boolean {
+    const { limits } = this.writer;
+    return !this.failure && !this.closing && (this.queuedBytes >= limits.sessionQueueBytes / 2 || this.writer.queuedBytes >= limits.totalQueueBytes / 2);
+  }
+
+  /**
+   * Calls back once this recording's queue and the process's are down to a quarter of their
+   * bounds, or the recording failed or closed (nothing must wait for a recording that is gone).
+   */
+  whenDrained(cb: () => void): void {
+    if (!this.backlogged) return cb();
+    this.drainWaiters.push(cb);
+    this.writer.watchDrain(this);
+    const ms = this.writer.limits.drainTimeoutMs ?? DRAIN_TIMEOUT_MS;
+    this.drainTimer ??= setTimeout(() => {
+      this.drainTimer = null;
+      this.drop();
+      this.fail(new RecordingQueueFull(`the recording's write queue did not drain within ${ms} ms (the disk is stalled)`));
+    }, ms).unref();
+  }
+
+  /** Called by the writer after every answer of its thread while this sink waits for a drain. */
+  checkDrain(): boolean {
+    const { limits } = this.writer;
+    const done = !!this.failure || !!this.closing || (this.queuedBytes <= limits.sessionQueueBytes / 4 && this.writer.queuedBytes <= limits.totalQueueBytes / 4);
+    if (!done) return false;
+    if (this.drainTimer) clearTimeout(this.drainTimer);
+    this.drainTimer = null;
+    for (const cb of this.drainWaiters.splice(0)) cb();
     return true;
   }
 
@@ -115,6 +165,7 @@ export class WriterSink {
     this.release(this.inFlight.splice(0));
     for (const w of this.waiters.splice(0)) w.resolve();
     this.onError(err);
+    this.checkDrain();
   }
 
   private release(chunks: InFlight[]): void {
@@ -167,6 +218,8 @@ export class RecordingWriter {
   queuedBytes = 0;
   /** Messages the thread has yet to answer (the thread keeps the process alive while there are some). */
   private outstanding = 0;
+  /** Sinks whose producers wait for their queue (or the process's) to drain. */
+  private readonly draining = new Set<WriterSink>();
 
   constructor(readonly limits: WriterLimits = DEFAULT_WRITER_LIMITS) {}
 
@@ -201,6 +254,15 @@ export class RecordingWriter {
     this.sinks.delete(id);
   }
 
+  watchDrain(sink: WriterSink): void {
+    this.draining.add(sink);
+  }
+
+  /** After each answer: the process's queue shrank, so any waiting sink may go on, not only the one answered. */
+  private checkDrains(): void {
+    for (const s of this.draining) if (s.checkDrain()) this.draining.delete(s);
+  }
+
   /** Stops the thread (after the recordings were closed). */
   async stop(): Promise<void> {
     const w = this.worker;
@@ -211,7 +273,10 @@ export class RecordingWriter {
   private thread(): Worker {
     if (this.worker) return this.worker;
     const w = spawnWriterThread();
-    w.on('message', (m: FromWriter) => this.sinks.get(m.id)?.answer(m));
+    w.on('message', (m: FromWriter) => {
+      this.sinks.get(m.id)?.answer(m);
+      if (this.draining.size) this.checkDrains();
+    });
     w.on('error', (err) => {
       // The thread died (out of memory…): every open recording fails, its session ends.
       if (this.worker === w) this.worker = null;
@@ -219,6 +284,7 @@ export class RecordingWriter {
       this.sinks.clear();
       this.outstanding = 0;
       this.queuedBytes = 0;
+      this.checkDrains();
     });
     w.unref();
     this.worker = w;

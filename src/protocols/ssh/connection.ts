@@ -432,6 +432,7 @@ export class SshConnection {
         sftp?.flush();
         h.note('target_exit', exit ?? {});
       },
+      backlog: { full: () => h.recordingBacklogged(), whenDrained: (cb) => h.whenRecordingDrained(cb) },
     });
     this.relays.set(stream, r);
     r.start();

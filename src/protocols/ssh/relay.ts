@@ -4,6 +4,10 @@
 //   - backpressure in both directions and for both output streams: a target stream is
 //     paused when the write toward the person returns false and resumed on that very
 //     Writable's 'drain' (stdout and stderr each on their own);
+//   - backpressure from the recording: while it has fallen behind (its writer thread's
+//     queue past half its bound, hooks.backlog), the target's output is not read, so a
+//     burst faster than the recording is written is slowed down instead of ending the
+//     session when the bound is reached;
 //   - the end: once the target closed its channel and both of its streams are consumed,
 //     stderr is finished, stdout is flushed, then the target's exit status (or signal) is
 //     sent, then EOF and CLOSE (ending stdout) — so the status and the last bytes of both
@@ -23,6 +27,8 @@ export interface RelayHooks {
   input(data: Buffer): void;
   /** Once the target's channel has closed (before the rest is flushed to the person), with its exit status or signal when it sent one. */
   targetClosed?(exit: RelayExit | null): void;
+  /** The recording of the output: whether it has fallen behind, and a call back once it caught up. */
+  backlog?: { full(): boolean; whenDrained(cb: () => void): void };
 }
 
 export type RelayExit = { code: number } | { signal: string; dumped: boolean; desc: string };
@@ -109,6 +115,8 @@ export class ChannelRelay {
   private cut = false;
   private exitInfo: RelayExit | null = null;
   private readonly paused = new Set<Readable>();
+  /** The target's output waits for the recording to catch up. */
+  private heldForRecording = false;
 
   constructor(
     private readonly person: ServerChannel,
@@ -132,11 +140,13 @@ export class ChannelRelay {
       if (this.cut) return;
       hooks.output(d, false);
       this.forward(t, p, d);
+      this.holdForRecording();
     });
     t.stderr.on('data', (d: Buffer) => {
       if (this.cut) return;
       hooks.output(d, true);
       this.forward(t.stderr, p.stderr, d);
+      this.holdForRecording();
     });
     p.on('data', (d: Buffer) => {
       if (this.cut) return;
@@ -168,6 +178,23 @@ export class ChannelRelay {
     });
   }
 
+  /** Stops reading the target's output while its recording is behind; reads on once it caught up. */
+  private holdForRecording(): void {
+    const backlog = this.hooks.backlog;
+    if (this.heldForRecording || !backlog?.full()) return;
+    const { target: t } = this;
+    this.heldForRecording = true;
+    t.pause();
+    t.stderr.pause();
+    backlog.whenDrained(() => {
+      this.heldForRecording = false;
+      if (this.cut) return;
+      // A stream also paused for the person's window stays paused until that drains.
+      if (!this.paused.has(t)) t.resume();
+      if (!this.paused.has(t.stderr)) t.stderr.resume();
+    });
+  }
+
   /** Writes toward dst; on backpressure pauses src until that Writable drains. */
   private forward(src: Readable, dst: Writable, d: Buffer): void {
     if (!canWrite(dst)) return;
@@ -178,7 +205,9 @@ export class ChannelRelay {
       dst.off('drain', resume);
       dst.off('close', resume);
       this.paused.delete(src);
-      if (!this.cut) src.resume();
+      // The target's output also waits for its recording when that is behind.
+      const held = this.heldForRecording && src !== this.person;
+      if (!this.cut && !held) src.resume();
     };
     dst.on('drain', resume);
     dst.on('close', resume);

@@ -15,6 +15,8 @@ import { SshConnection } from './connection.js';
 import { listenOn } from '../listen.js';
 import { DEFAULT_PREAUTH_LIMITS, PreauthGate, type PreauthLimits, type Startup } from '../preauth-limiter.js';
 import { DOOR_ALGORITHMS } from './ssh-algorithms.js';
+import { coalesceWrites } from '../coalesce-writes.js';
+import './ssh2-padding.js';
 
 export interface SshDoorOptions {
   host: string;
@@ -70,7 +72,8 @@ export class SshDoor implements FrontDoor {
         startups.delete(key);
         this.connections--;
       });
-      server.injectSocket(sock);
+      // ssh2 writes each packet on its own: one writev per turn of the loop instead (coalesce-writes.ts).
+      server.injectSocket(coalesceWrites(sock));
     });
     listener.on('error', (err: Error) => opts.log.error({ err: { message: err.message } }, 'ssh door error'));
     this.boundPort = await listenOn(listener, opts.port, opts.host);

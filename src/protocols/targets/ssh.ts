@@ -1,7 +1,10 @@
 // Connector to an SSH target with the vaulted password or private key. The target's
 // host key is pinned per secret on first use; a different key refuses the session.
 import { createHash } from 'node:crypto';
+import { Socket } from 'node:net';
 import ssh2, { type Client } from 'ssh2';
+import { coalesceWrites } from '../coalesce-writes.js';
+import '../ssh/ssh2-padding.js';
 import type { SessionHandle } from '../../core/broker.js';
 import { TARGET_REFUSED_CREDENTIAL, targetConnectFailed } from '../end-reasons.js';
 
@@ -83,7 +86,13 @@ export function sshClientLogin(l: SshLogin): Promise<Client> {
       done(new TargetError('network', err.code === 'ECONNREFUSED' ? 'connection refused by the target' : err.code === 'ENOTFOUND' ? 'target host name not found' : `cannot reach the target (${err.code ?? err.message})`));
     });
     conn.on('keyboard-interactive', (_name, _instr, _lang, prompts, finish) => finish(prompts.map(() => l.password ?? '')));
+    // The socket is ours, so that its writes are coalesced (coalesce-writes.ts: ssh2 writes
+    // each packet on its own). It is connecting before ssh2 sees it: ssh2 then waits for its
+    // 'connect' (and reports its errors) as it does for a socket of its own.
+    const sock = coalesceWrites(new Socket());
+    sock.connect({ host: l.host, port: l.port });
     conn.connect({
+      sock,
       host: l.host,
       port: l.port,
       username: l.username,
