@@ -4,12 +4,13 @@
 //   1. throughput: 1 GiB of `head -c` through the gateway vs direct ssh vs ProxyJump;
 //   2. time from `ssh` start to the first shell prompt, direct vs gateway;
 //   3. keystroke echo latency, direct vs gateway (ssh2 Client as the client for both);
-//   4. gateway RSS with 1000 concurrent idle shell sessions (fresh gateway process).
+//   4. gateway RSS with 5000 concurrent idle shell sessions (fresh gateway process;
+//      bench/ssh-idle.ts), to a light ssh2 target process or to sshd (BENCH_IDLE_TARGET).
 // Figures go to stdout as Markdown tables and to a JSON file in the temp dir; the
 // write-up is docs/performance.md. Knobs (environment): BENCH_BYTES, BENCH_RUNS,
 // BENCH_PROMPT_RUNS, BENCH_ECHO_SAMPLES, BENCH_ECHO_GAP_MS, BENCH_ECHO_ATTEMPTS,
-// BENCH_QUIET_PERCENT, BENCH_QUIET_WAIT_S, BENCH_SESSIONS,
-// BENCH_CONCURRENCY, BENCH_CIPHER, BENCH_CPU_PROF (a directory: profile the gateway of
+// BENCH_QUIET_PERCENT, BENCH_QUIET_WAIT_S, BENCH_SESSIONS, BENCH_CONCURRENCY,
+// BENCH_IDLE_TARGET (light | sshd), BENCH_IDLE_CLIENT_PROCS, BENCH_IDLE_S, BENCH_CIPHER, BENCH_CPU_PROF (a directory: profile the gateway of
 // benchmarks 1-3), BENCH_HEAP_SNAPSHOT (a directory: heap snapshots for benchmark 4),
 // BENCH_TSX=1 (run the gateway from source through tsx, no compile step).
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -18,6 +19,7 @@ import { createRequire } from 'node:module';
 import { cpus, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ssh2, { type Client, type ClientChannel } from 'ssh2';
+import { benchIdle, type IdleGateway, type IdleSecret } from './ssh-idle.js';
 import { ensureTargetAccount, ensureTargetKey, TARGET_USER } from '../test/support/accounts.js';
 import {
   api,
@@ -56,8 +58,14 @@ const ECHO_ATTEMPTS = num('BENCH_ECHO_ATTEMPTS', 3);
 const QUIET_PERCENT = num('BENCH_QUIET_PERCENT', 10);
 /** How long to wait for a quiet machine before a measurement (then it runs anyway). */
 const QUIET_WAIT_S = num('BENCH_QUIET_WAIT_S', 60);
-const SESSIONS = num('BENCH_SESSIONS', 1000);
+/** The idle benchmark's target: the light ssh2 target process, or sshd with a login bash per session. */
+const IDLE_TARGET = process.env.BENCH_IDLE_TARGET === 'sshd' ? 'sshd' : 'light';
+if (process.env.BENCH_IDLE_TARGET && process.env.BENCH_IDLE_TARGET !== IDLE_TARGET) throw new Error('BENCH_IDLE_TARGET: light or sshd');
+/** Idle sessions: sshd's two processes and a bash per session make 5000 too many for a small machine. */
+const SESSIONS = num('BENCH_SESSIONS', IDLE_TARGET === 'light' ? 5000 : 1000);
 const CONCURRENCY = num('BENCH_CONCURRENCY', 16);
+/** Processes the idle sessions' ssh2 clients are spread over. */
+const CLIENT_PROCS = num('BENCH_IDLE_CLIENT_PROCS', 2);
 const CIPHER = process.env.BENCH_CIPHER ?? 'aes128-gcm@openssh.com';
 const PROF = process.env.BENCH_CPU_PROF;
 /** A directory: heap snapshots of the idle-session gateway before and with the sessions open. */
@@ -125,7 +133,7 @@ function sshConfig(file: string, keyFile: string, knownHosts: string, cipher: st
   );
 }
 
-async function startGw(envDir: string, target: BenchSshd, privateKey: string, opts: { exposeGc?: boolean; profile?: boolean } = {}): Promise<Gw> {
+async function startGw(envDir: string, target: IdleSecret, opts: { exposeGc?: boolean; profile?: boolean } = {}): Promise<Gw> {
   const dataDir = mkdtempSync(join(envDir, 'gw-'));
   const child = await startGatewayChild(
     gatewayEntry,
@@ -154,7 +162,7 @@ async function startGw(envDir: string, target: BenchSshd, privateKey: string, op
   // The vaulted credential is the same key the direct and jump legs use.
   const s = await api(child.url, 'POST', '/secrets', {
     token,
-    body: { name: `bench-${target.port}`, template: 'unix-account', fields: { machine: '127.0.0.1', port: target.port, username: TARGET_USER, privateKey } },
+    body: { name: `bench-${target.port}`, template: 'unix-account', fields: { machine: '127.0.0.1', port: target.port, username: target.username, privateKey: target.privateKey } },
   });
   if (s.status !== 201) throw new Error(`create secret: ${s.status} ${JSON.stringify(s.body)}`);
   return { child, dataDir, token, secretId: s.body.id as string };
@@ -458,125 +466,7 @@ async function benchEcho(env: Env, gw: Gw): Promise<void> {
   }
 }
 
-// ---------------------------------------------------------------- 4. idle sessions
-
-interface Mem {
-  rss: number;
-  heapUsed: number;
-  heapTotal: number;
-  external: number;
-  arrayBuffers: number;
-}
-
-async function benchIdle(env: Env): Promise<void> {
-  progress(`idle: ${SESSIONS} sessions, ${CONCURRENCY} opening at a time (fresh gateway process)`);
-  const gw = await startGw(env.dir, env.target, env.privateKey, { exposeGc: true });
-  const clients: Client[] = [];
-  const deadline = Date.now() + num('BENCH_IDLE_OPEN_S', 900) * 1000;
-  const memOf = async (): Promise<Mem> => ({ ...(await gw.child.call<Mem>('mem')), rss: rssOf(gw.child.pid) });
-  const settle = async () => {
-    await gw.child.call('gc');
-    await sleep(1000);
-    await gw.child.call('gc');
-  };
-  const openOne = async (): Promise<Client> => {
-    const { ticket } = await launch(gw);
-    const c = await ssh2Connect({ port: gw.child.sshPort, username: ticket });
-    c.on('error', () => undefined);
-    try {
-      const ch = await new Promise<ClientChannel>((res, rej) => c.shell({ rows: 24, cols: 80, term: 'xterm' }, (err, s) => (err ? rej(err) : res(s))));
-      ch.on('error', () => undefined);
-      // The login shell's first output (its prompt) shows the whole chain is up.
-      await withTimeout(new Promise<void>((r) => ch.once('data', () => r())), 60_000, 'first shell output');
-      return c;
-    } catch (e) {
-      c.end();
-      throw e;
-    }
-  };
-  const memAt: Record<string, Mem> = {};
-  let failures = 0;
-  let firstError = '';
-  let openMs = 0;
-  try {
-    // Warm-up: a few sessions opened and closed, so that "before" is a gateway that has
-    // already loaded and compiled the session path.
-    for (const c of await Promise.all([1, 2, 3, 4, 5].map(() => openOne()))) c.end();
-    await waitLive(gw, 0, 30_000);
-    await settle();
-    memAt.before = await memOf();
-    if (HEAP_DIR) await gw.child.call('snapshot', 120_000, { path: join(HEAP_DIR, 'before.heapsnapshot') });
-    const targetProcsBefore = countUserProcs();
-    const memAvailBefore = memAvailable();
-    const t0 = performance.now();
-    let next = 0;
-    const worker = async () => {
-      while (next < SESSIONS && Date.now() < deadline) {
-        next++;
-        try {
-          clients.push(await openOne());
-        } catch (e) {
-          failures++;
-          firstError ||= (e as Error).message;
-        }
-        if (clients.length % 100 === 0 && clients.length) progress(`  ${clients.length} open`);
-      }
-    };
-    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-    openMs = performance.now() - t0;
-    const live = await gw.child.call<number>('live');
-    progress(`  ${clients.length} open (${failures} failed) in ${fmt(openMs / 1000)} s; gateway live sessions: ${live}; idling 10 s`);
-    const idleTicks0 = ownTicks(gw.child.pid);
-    await sleep(10_000);
-    const idleCpu = ownTicks(gw.child.pid) - idleTicks0; // ticks of 10 ms over 10 s = %
-    memAt.open = await memOf();
-    await settle();
-    memAt.openGc = await memOf();
-    if (HEAP_DIR) await gw.child.call('snapshot', 300_000, { path: join(HEAP_DIR, 'open.heapsnapshot') });
-    const targetProcs = countUserProcs() - targetProcsBefore;
-    const systemMiB = (memAvailBefore - memAvailable()) / MiB;
-    for (const c of clients.splice(0)) c.end();
-    await waitLive(gw, 0, 180_000).catch((e) => progress(`  ${(e as Error).message}`));
-    await sleep(2000);
-    await settle();
-    memAt.closed = await memOf();
-
-    const n = live;
-    const per = (a: Mem, b: Mem, k: keyof Mem) => (a[k] - b[k]) / n / 1024;
-    say(`### 4. ${n} concurrent idle shell sessions through one gateway process (ssh2 Client × ${n} in the bench process, pty + login shell on the target)`);
-    say();
-    say(`Opened ${n} sessions in ${fmt(openMs / 1000)} s (${CONCURRENCY} at a time, each: launch over HTTPS + SSH handshake to the gateway + gateway → sshd handshake + shell); ${failures} failed${firstError ? ` (first: ${firstError})` : ''}. Target side: ${targetProcs} extra processes of ${TARGET_USER}; whole machine used ${fmt(systemMiB, 0)} MiB more memory (MemAvailable) with the sessions open. The gateway used ${fmt(idleCpu / 10, 1)}% of one CPU while the ${n} sessions sat idle for 10 s.`);
-    say();
-    const mb = (x: number) => fmt(x / MiB, 1);
-    say(
-      table(
-        ['gateway process', 'RSS MiB', 'V8 heap used MiB', 'external MiB', 'RSS KiB / session', 'heap KiB / session'],
-        [
-          ['before (idle, after warm-up, after GC)', mb(memAt.before!.rss), mb(memAt.before!.heapUsed), mb(memAt.before!.external), '', ''],
-          [`${n} sessions open, 10 s idle`, mb(memAt.open!.rss), mb(memAt.open!.heapUsed), mb(memAt.open!.external), fmt(per(memAt.open!, memAt.before!, 'rss'), 1), fmt(per(memAt.open!, memAt.before!, 'heapUsed'), 1)],
-          [`${n} sessions open, after GC`, mb(memAt.openGc!.rss), mb(memAt.openGc!.heapUsed), mb(memAt.openGc!.external), fmt(per(memAt.openGc!, memAt.before!, 'rss'), 1), fmt(per(memAt.openGc!, memAt.before!, 'heapUsed'), 1)],
-          ['all closed again, after GC', mb(memAt.closed!.rss), mb(memAt.closed!.heapUsed), mb(memAt.closed!.external), '', ''],
-        ],
-      ),
-    );
-    say();
-    results.idle = { sessions: n, failures, openSeconds: openMs / 1000, concurrency: CONCURRENCY, mem: memAt, targetProcs, systemMiB, idleCpuPercent: idleCpu / 10, rssOpenBytes: memAt.open!.rss };
-  } finally {
-    for (const c of clients.splice(0)) c.end();
-    await gw.child.stop();
-    rmSync(gw.dataDir, { recursive: true, force: true });
-  }
-}
-
-async function waitLive(gw: Gw, n: number, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const live = await gw.child.call<number>('live');
-    if (live <= n) return;
-    if (Date.now() > until) throw new Error(`gateway still has ${live} live sessions after ${timeoutMs} ms`);
-    await sleep(250);
-  }
-}
+// ---------------------------------------------------------------- 4. idle sessions (bench/ssh-idle.ts)
 
 function countUserProcs(): number {
   try {
@@ -586,9 +476,31 @@ function countUserProcs(): number {
   }
 }
 
-function memAvailable(): number {
-  const m = /MemAvailable:\s+(\d+) kB/.exec(readFileSync('/proc/meminfo', 'utf8'));
-  return m ? Number(m[1]) * 1024 : NaN;
+async function runIdle(dir: string, sshd: { target: BenchSshd; privateKey: string } | null): Promise<void> {
+  const startGateway = async (secret: IdleSecret): Promise<IdleGateway> => {
+    const gw = await startGw(dir, secret, { exposeGc: true });
+    return {
+      child: gw.child,
+      token: gw.token,
+      secretId: gw.secretId,
+      stop: async () => {
+        await gw.child.stop();
+        rmSync(gw.dataDir, { recursive: true, force: true });
+      },
+    };
+  };
+  results.idle = await benchIdle({
+    sessions: SESSIONS,
+    concurrency: CONCURRENCY,
+    clientProcs: CLIENT_PROCS,
+    openSeconds: num('BENCH_IDLE_OPEN_S', 900),
+    idleSeconds: num('BENCH_IDLE_S', 10),
+    heapDir: HEAP_DIR,
+    startGateway,
+    target: sshd ? { kind: 'sshd', secret: { port: sshd.target.port, username: TARGET_USER, privateKey: sshd.privateKey }, countProcs: countUserProcs } : { kind: 'light' },
+    say,
+    progress,
+  });
 }
 
 // ---------------------------------------------------------------- verdicts
@@ -602,10 +514,12 @@ function summary(): void {
     const added = quantile(e.gateway, 0.99) - quantile(e.direct, 0.99);
     rows.push(['keystroke echo: added p99 ≤ 2 ms', `${fmt(added, 2)} ms`, added <= 2 ? 'met' : 'MISSED']);
   }
-  const i = results.idle as { sessions: number; rssOpenBytes: number } | undefined;
+  const i = results.idle as { sessions: number; rssOpenBytes: number; rssPerSessionKiB: number } | undefined;
   if (i) {
     const ok = i.sessions >= 1000 && i.rssOpenBytes < 300e6;
     rows.push([`1000 idle sessions < 300 MB gateway RSS`, `${i.sessions} sessions, ${fmt(i.rssOpenBytes / 1e6, 0)} MB (${fmt(i.rssOpenBytes / MiB, 1)} MiB)`, ok ? 'met' : 'MISSED']);
+    const per = i.sessions >= 5000 && i.rssPerSessionKiB < 64;
+    rows.push([`5000 idle sessions: < 64 KiB gateway RSS per session`, `${i.sessions} sessions, ${fmt(i.rssPerSessionKiB, 1)} KiB per session`, per ? 'met' : 'MISSED']);
   }
   if (!rows.length) return;
   say('### Targets');
@@ -647,29 +561,32 @@ async function main(): Promise<void> {
   }
   const info = versions();
   results.machine = info;
-  ensureTargetAccount();
-  const { privateKey } = ensureTargetKey();
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
+  const needSshd = want('throughput') || want('prompt') || want('echo') || (want('idle') && IDLE_TARGET === 'sshd');
   let target: BenchSshd | null = null;
   let jump: BenchSshd | null = null;
   let gw: Gw | null = null;
   try {
-    // MaxStartups/MaxSessions raised for the 1000-session run.
-    [target, jump] = await Promise.all([startBenchSshd(['MaxStartups 2000', 'MaxSessions 2000']), startBenchSshd()]);
-    const keyFile = join(dir, 'id_target');
-    writeFileSync(keyFile, privateKey, { mode: 0o600 });
-    const knownHosts = join(dir, 'known_hosts');
-    writeFileSync(knownHosts, `[127.0.0.1]:${target.port} ${target.hostKey}\n[127.0.0.1]:${jump.port} ${jump.hostKey}\n`);
-    const env: Env = { dir, target, jump, keyFile, privateKey, cfg: join(dir, 'ssh_config'), cfgDefault: join(dir, 'ssh_config_default'), knownHosts };
-    sshConfig(env.cfg, keyFile, knownHosts, CIPHER);
-    sshConfig(env.cfgDefault, keyFile, knownHosts, null);
-
     say(`## SSH door benchmark run ${info.date}`);
     say();
     say(table(['machine', ''], Object.entries(info).map(([k, v]) => [k, v])));
     say();
-    if (want('throughput') || want('prompt') || want('echo')) {
-      gw = await startGw(dir, target, privateKey, { profile: true });
+    let privateKey = '';
+    if (needSshd) {
+      ensureTargetAccount();
+      privateKey = ensureTargetKey().privateKey;
+      // MaxStartups/MaxSessions raised for the idle run's thousand sessions.
+      [target, jump] = await Promise.all([startBenchSshd(['MaxStartups 2000', 'MaxSessions 2000']), startBenchSshd()]);
+    }
+    if (target && jump && (want('throughput') || want('prompt') || want('echo'))) {
+      const keyFile = join(dir, 'id_target');
+      writeFileSync(keyFile, privateKey, { mode: 0o600 });
+      const knownHosts = join(dir, 'known_hosts');
+      writeFileSync(knownHosts, `[127.0.0.1]:${target.port} ${target.hostKey}\n[127.0.0.1]:${jump.port} ${jump.hostKey}\n`);
+      const env: Env = { dir, target, jump, keyFile, privateKey, cfg: join(dir, 'ssh_config'), cfgDefault: join(dir, 'ssh_config_default'), knownHosts };
+      sshConfig(env.cfg, keyFile, knownHosts, CIPHER);
+      sshConfig(env.cfgDefault, keyFile, knownHosts, null);
+      gw = await startGw(dir, { port: target.port, username: TARGET_USER, privateKey }, { profile: true });
       addKnownHosts(env, (await launch(gw)).knownHosts);
       const ciphers = await probeCiphers(env, gw);
       results.ciphers = ciphers;
@@ -684,7 +601,7 @@ async function main(): Promise<void> {
       rmSync(gw.dataDir, { recursive: true, force: true });
       gw = null;
     }
-    if (want('idle')) await benchIdle(env);
+    if (want('idle')) await runIdle(dir, IDLE_TARGET === 'sshd' ? { target: target!, privateKey } : null);
     summary();
   } finally {
     closeApiAgent();

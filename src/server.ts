@@ -32,6 +32,7 @@ import { startLdapSync } from './core/identity/directory-ldap/service.js';
 import { startMetricsListener, type MetricsListener } from './web/metrics.js';
 import { clusterIdentityPieces, TLS_PIECE } from './cluster-identity.js';
 import { joinCluster } from './cluster-node.js';
+import { tuneProcessMemory } from './process-memory.js';
 
 /** How often lapsed checkouts are settled (and rotated after use) when nobody looks. */
 const CHECKOUT_SWEEP_MS = 30_000;
@@ -69,6 +70,8 @@ export interface ServerOptions {
 export async function startServer(config: Config, opts: ServerOptions = {}): Promise<Running> {
   // Everything the server writes (database, WAL, recordings, logs) is for its owner only.
   process.umask(0o077);
+  // Thousands of idle sessions must not each pin a Buffer pool slab (process-memory.ts).
+  tuneProcessMemory();
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const log = createLogger({ level: config.logLevel, dataDir: opts.logStream ? undefined : config.dataDir, stream: opts.logStream });
   const store = openStore(config);
