@@ -27,7 +27,7 @@ import { ensureTargetAccount, TARGET_PASSWORD, TARGET_USER } from '../support/ac
 import { interactive, PROMPT, run, type Proc } from '../support/ssh-client.js';
 import { startSshd, type Sshd } from '../support/sshd.js';
 import { samples, value } from '../support/prometheus.js';
-import { S3Server } from '../support/s3.js';
+import { burstUntilTwoParts, S3Server } from '../support/s3.js';
 import { TcpBalancer } from '../support/tcp-balancer.js';
 import { sse } from '../support/sse.js';
 import { waitFor } from '../support/xrdp.js';
@@ -237,12 +237,7 @@ describe('a cluster of three nodes on one PostgreSQL behind a TCP load balancer'
     const two = await session(C, 1, 'dies-with-b');
     assert.equal((await sessionRow(two.id)).node, nodeId[1], 'the second session runs on node B');
     // Output in bursts, so that B uploads parts of the recording while the session runs.
-    two.client.write('for i in $(seq 1 12); do head -c 100000 /dev/urandom | base64 -w 100; sleep 0.2; done; echo two-done-$((6*7))\r');
-    await two.client.waitFor('two-done-42', 120_000);
-    await waitFor('parts of the second session uploaded by B', async () => {
-      const r = (await pgq<{ parts: string }>('select parts from recording_uploads where session_id = $1', [two.id]))[0];
-      return r && JSON.parse(r.parts).length >= 2;
-    }, 30_000);
+    await burstUntilTwoParts(two.client, two.id, 'two-done', pgq);
     B.proc.kill('SIGKILL');
     assert.equal((await B.waitExit()).signal, 'SIGKILL');
     const interrupted = await waitFor('node B\'s session to be ended as interrupted by another node', async () => {

@@ -23,7 +23,7 @@ import pg from 'pg';
 import { spoolBytes } from '../../src/core/sessions/recording-storage-s3.js';
 import { envelopeKeyId } from '../../src/core/sessions/recording-envelope.js';
 import { ensureTargetAccount, TARGET_PASSWORD, TARGET_USER } from '../support/accounts.js';
-import { S3_TEST_PART_BYTES, S3Server } from '../support/s3.js';
+import { burstUntilTwoParts, S3_TEST_PART_BYTES, S3Server } from '../support/s3.js';
 import { interactive, PROMPT, type Proc } from '../support/ssh-client.js';
 import { startSshd, type Sshd } from '../support/sshd.js';
 import { sse } from '../support/sse.js';
@@ -240,12 +240,7 @@ describe('recordings in S3-compatible object storage, two nodes on one PostgreSQ
 
     // 4. B killed mid-session: A ends its session and completes the upload from the parts B sent.
     const four = await session('fourth-in-s3');
-    four.client.write('for i in $(seq 1 12); do head -c 100000 /dev/urandom | base64 -w 100; sleep 0.2; done; echo four-done-$((6*7))\r');
-    await four.client.waitFor('four-done-42', 120_000);
-    await waitFor('parts of the fourth session uploaded', async () => {
-      const r = (await pgq<{ parts: string }>('select parts from recording_uploads where session_id = $1', [four.id]))[0];
-      return r && JSON.parse(r.parts).length >= 2;
-    }, 30_000);
+    await burstUntilTwoParts(four.client, four.id, 'four-done', pgq);
     B.proc.kill('SIGKILL');
     await B.waitExit();
     const interrupted = await ended(four.id, 90_000);

@@ -10,6 +10,7 @@ import type { Socket } from 'node:net';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import S3rver from 's3rver';
+import { waitFor } from './xrdp.js';
 
 /** Parts of 256 KiB for the tests (below S3's 5 MiB minimum: s3rver takes them, and only a loopback endpoint may ask for it). */
 export const S3_TEST_PART_BYTES = 256 * 1024;
@@ -121,4 +122,26 @@ export class S3Server {
     await new Promise<void>((res) => (this.relay ? this.relay.close(() => res()) : res()));
     await this.s3rver?.close().catch(() => undefined);
   }
+}
+
+/** A shell session the test types into and reads from (the tests' ssh client). */
+export interface TypingClient {
+  write(text: string): void;
+  waitFor(text: string, timeoutMs?: number): Promise<unknown>;
+}
+
+/**
+ * Makes a recorded SSH session print ~1.6 MB of random base64 in bursts, so that its node
+ * uploads parts of the recording while the session runs, then waits (through `query`, the
+ * cluster's PostgreSQL) until at least two parts are recorded as uploaded: the moment to kill
+ * the node mid-upload. `tag` ends the output (as `<tag>-42`, which the session prints only
+ * when the command ran, not when it was echoed).
+ */
+export async function burstUntilTwoParts(client: TypingClient, sessionId: string, tag: string, query: <T>(sql: string, args?: unknown[]) => Promise<T[]>): Promise<void> {
+  client.write(`for i in $(seq 1 12); do head -c 100000 /dev/urandom | base64 -w 100; sleep 0.2; done; echo ${tag}-$((6*7))\r`);
+  await client.waitFor(`${tag}-42`, 120_000);
+  await waitFor(`parts of session ${sessionId} uploaded`, async () => {
+    const r = (await query<{ parts: string }>('select parts from recording_uploads where session_id = $1', [sessionId]))[0];
+    return r && JSON.parse(r.parts).length >= 2;
+  }, 30_000);
 }
