@@ -212,6 +212,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     core.jit.stopSweeper();
     core.launching.drain();
     await core.sessions.endAll('gateway shutting down');
+    // Sessions that ended on their own just before (a drain's last ones) may still be writing their seals.
+    await core.sessions.settled();
     await cluster.stop();
     await core.jit.settled().catch(() => {});
     await core.rotation.settled().catch(() => {});

@@ -154,7 +154,7 @@ export class Sessions {
     const s = new LiveSession(plan, ctx.clientIp, {
       storage: this.storage,
       onTextLines: (id, lines) => this.index(id, lines),
-      onEnd: (sess, reason) => this.finish(sess, reason),
+      onEnd: (sess, reason) => this.track(this.finish(sess, reason)),
       onRecordingFailed: (sess, stage, err) => this.recordingFailed(sess, stage, err),
       // Object storage: the keyframe follower reads a graphical recording before its parts leave the spool.
       beforeRecordingRelease: (sess) => this.keyframes.warm(sess, this.log),
@@ -189,6 +189,25 @@ export class Sessions {
     void this.audit
       .record(actor, { action: 'recording.failed', outcome: 'failure', target: { type: 'session', id: s.id }, details: { stage, code, protocol: s.plan.protocol, secret: s.plan.credential.secretName } })
       .catch((e) => this.log.error({ sessionId: s.id, err: { message: (e as Error).message } }, 'audit of a recording failure failed'));
+  }
+
+  /**
+   * Ends being written: a session leaves `live` as its end begins, and its row, session.end and
+   * recording.seal are written after. Shutdown waits for these (settled()), or a drain that
+   * saw no live session left would close the database under a seal still being written.
+   */
+  private readonly finishing = new Set<Promise<void>>();
+
+  private track(p: Promise<void>): Promise<void> {
+    this.finishing.add(p);
+    const done = () => void this.finishing.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  /** Resolves once every session that has ended has its end and seal written (shutdown). */
+  async settled(): Promise<void> {
+    while (this.finishing.size) await Promise.allSettled([...this.finishing]);
   }
 
   private async finish(s: LiveSession, reason: string): Promise<void> {
