@@ -10,7 +10,7 @@
 # for the directory targets (rotation, JIT entries, groups). Idempotent.
 set -euo pipefail
 PKGS=(postgresql openssh-server openssh-client inetutils-telnetd asciinema chromium firefox-esr fonts-dejavu-core
-  xrdp tigervnc-standalone-server xvfb freerdp2-x11 freerdp2-shadow-x11 winpr-utils x11-apps x11-xserver-utils xdotool openssl ffmpeg
+  xrdp tigervnc-standalone-server xvfb freerdp2-x11 freerdp2-shadow-x11 winpr-utils x11-apps x11-utils x11-xserver-utils xdotool openssl ffmpeg
   slapd ldap-utils ssh-audit testssl.sh putty-tools python3-paramiko python3-asyncssh e2fsprogs util-linux rdesktop sudo rsyslog)
 missing=()
 for p in "${PKGS[@]}"; do

@@ -13,7 +13,7 @@
 // seal, and B's spool is empty.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
@@ -34,14 +34,21 @@ const NOISE = { x: 480, y: 360, w: 512, h: 384 };
 /** At most this many noise images are drawn while waiting for the parts (each is ≥ 384 KiB of bitmap updates). */
 const MAX_NOISE_IMAGES = 8;
 
-/** An XWD file (what xwud shows) of random 32-bit TrueColor pixels. */
-function noiseXwd(path: string, w: number, h: number): void {
+/**
+ * An XWD file (what xwud shows) of random TrueColor pixels at a display's depth: 24 or 32 (32 bits
+ * per pixel) or 16 (r5g6b5). xwud shows a TrueColor image only on a display of its depth ("no
+ * matching visual found" otherwise), and the xrdp session's Xvnc runs at the depth the client
+ * asked for.
+ */
+function noiseXwd(path: string, w: number, h: number, depth: number): void {
   const name = Buffer.from('noise\0');
   const head = Buffer.alloc(100);
-  // XWDFileHeader: size, version 7, ZPixmap, depth 24, w, h, xoffset, LSBFirst, unit 32, bit order, pad 32,
-  // 32 bpp, bytes per line, TrueColor, the RGB masks, 8 bits per RGB, 256 map entries, no colours, the window's w, h, x, y, border.
-  [100 + name.length, 7, 2, 24, w, h, 0, 0, 32, 0, 32, 32, w * 4, 4, 0xff0000, 0xff00, 0xff, 8, 256, 0, w, h, 0, 0, 0].forEach((v, i) => head.writeUInt32BE(v >>> 0, i * 4));
-  writeFileSync(path, Buffer.concat([head, name, randomBytes(w * h * 4)]));
+  const bpp = depth === 16 ? 16 : 32;
+  const masks = depth === 16 ? [0xf800, 0x7e0, 0x1f] : [0xff0000, 0xff00, 0xff];
+  // XWDFileHeader: size, version 7, ZPixmap, depth, w, h, xoffset, LSBFirst, unit 32, bit order, pad 32,
+  // bits per pixel, bytes per line, TrueColor, the RGB masks, bits per RGB, map entries, no colours, the window's w, h, x, y, border.
+  [100 + name.length, 7, 2, depth, w, h, 0, 0, 32, 0, 32, bpp, (w * bpp) / 8, 4, ...masks, depth === 16 ? 6 : 8, depth === 16 ? 64 : 256, 0, w, h, 0, 0, 0].forEach((v, i) => head.writeUInt32BE(v >>> 0, i * 4));
+  writeFileSync(path, Buffer.concat([head, name, randomBytes((w * h * bpp) / 8)]));
 }
 
 /** Share of a w × h RGBA picture's pixels within 8 per channel of a colour. */
@@ -127,14 +134,17 @@ describe('an RDP session recorded into S3-compatible object storage, two nodes o
     removeTempDirs();
   });
 
-  /** xwud on Xvnc found "no matching visual" for the file's; -vis default converts to the display's. Shows a fresh noise image on the xrdp session's own X display (as root, with the session's X authority), replacing the last. */
+  /** Shows a fresh noise image on the xrdp session's own X display (as root, with the session's X authority), replacing the last. */
   const drawNoise = (file: string) => {
     const displays = [...xrdp.sesmanLog().matchAll(/Starting X server on display (\d+)/g)];
     const n = displays.at(-1)?.[1];
     assert.ok(n, `the X display of the xrdp session in the sesman log:\n${xrdp.sesmanLog().slice(-2000)}`);
-    noiseXwd(file, NOISE.w, NOISE.h);
+    const env = { ...process.env, DISPLAY: `:${n}`, XAUTHORITY: join(account.home, '.Xauthority') };
+    const depth = Number(/depth of root window:\s+(\d+)/.exec(execFileSync('xdpyinfo', { env, encoding: 'utf8' }))?.[1]);
+    assert.ok([16, 24, 32].includes(depth), `the session's X display depth: ${depth}`);
+    noiseXwd(file, NOISE.w, NOISE.h, depth);
     noise?.kill();
-    noise = spawn('xwud', ['-vis', 'default', '-in', file, '-geometry', `+${NOISE.x}+${NOISE.y}`], { env: { ...process.env, DISPLAY: `:${n}`, XAUTHORITY: join(account.home, '.Xauthority') }, stdio: ['ignore', 'ignore', 'pipe'] });
+    noise = spawn('xwud', ['-in', file, '-geometry', `+${NOISE.x}+${NOISE.y}`], { env, stdio: ['ignore', 'ignore', 'pipe'] });
     noise.stderr!.on('data', (d: Buffer) => (noiseErr += d.toString()));
   };
 
