@@ -289,7 +289,7 @@ function listCasts(dataDir: string): { path: string; size: number }[] {
     for (const e of readdirSync(d, { withFileTypes: true })) {
       const p = join(d, e.name);
       if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith('.cast')) found.push({ path: p, size: statSync(p).size });
+      else if (/\.cast(\.gz)?$/.test(e.name)) found.push({ path: p, size: statSync(p).size });
     }
   };
   try {
