@@ -266,7 +266,14 @@ export const count = (hay: string, needle: string): number => hay.split(needle).
  * Same as freshPgDatabase in test/support/harness.ts, without importing src/ into the
  * test process: these tests only talk to the built CLI and server.
  */
-export async function freshPgDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+export interface PgTestDatabase {
+  url: string;
+  drop: () => Promise<void>;
+  /** A query from outside the nodes under test (one connection per call: the tests ask a few times). */
+  query: <T>(sql: string, args?: unknown[]) => Promise<T[]>;
+}
+
+export async function freshPgDatabase(): Promise<PgTestDatabase> {
   const admin = process.env.GATEHOUSE_TEST_PG_URL;
   if (!admin) throw new Error('GATEHOUSE_TEST_PG_URL is not set: run the tests through `npm test` (scripts/run-tests.sh starts PostgreSQL)');
   const name = `gh_e2e_${randomBytes(6).toString('hex')}`;
@@ -282,7 +289,17 @@ export async function freshPgDatabase(): Promise<{ url: string; drop: () => Prom
   await sqlOn(`create database ${name}`);
   const u = new URL(admin);
   u.pathname = `/${name}`;
-  return { url: u.toString(), drop: () => sqlOn(`drop database if exists ${name} with (force)`) };
+  const url = u.toString();
+  const query = async <T>(sql: string, args: unknown[] = []): Promise<T[]> => {
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      return (await c.query(sql, args)).rows as T[];
+    } finally {
+      await c.end();
+    }
+  };
+  return { url, drop: () => sqlOn(`drop database if exists ${name} with (force)`), query };
 }
 
 /** A command that succeeded (exit 0), with its output in the failure message. */

@@ -22,7 +22,6 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
-import pg from 'pg';
 import { ensureTargetAccount, TARGET_PASSWORD, TARGET_USER } from '../support/accounts.js';
 import { interactive, PROMPT, run, type Proc } from '../support/ssh-client.js';
 import { startSshd, type Sshd } from '../support/sshd.js';
@@ -31,7 +30,7 @@ import { burstUntilTwoParts, S3Server } from '../support/s3.js';
 import { TcpBalancer } from '../support/tcp-balancer.js';
 import { sse } from '../support/sse.js';
 import { waitFor } from '../support/xrdp.js';
-import { api, apiLogin, freshPgDatabase, killAll, removeTempDirs, Server, serverEnv, tempDir } from '../cli/support.js';
+import { api, apiLogin, freshPgDatabase, killAll, type PgTestDatabase, removeTempDirs, Server, serverEnv, tempDir } from '../cli/support.js';
 
 const PW = 'Cluster-Admin-Password-7';
 
@@ -58,7 +57,7 @@ const portOf = (url: string) => Number(new URL(url).port);
 
 describe('a cluster of three nodes on one PostgreSQL behind a TCP load balancer', { timeout: 900_000 }, () => {
   let sshd: Sshd;
-  let db: { url: string; drop: () => Promise<void> };
+  let db: PgTestDatabase;
   const nodes: Server[] = [];
   const dirs: string[] = [];
   const envs: NodeJS.ProcessEnv[] = [];
@@ -140,15 +139,7 @@ describe('a cluster of three nodes on one PostgreSQL behind a TCP load balancer'
       return r.status === 204 ? null : r.json();
     };
     const secretId = (await call(A, 'POST', '/api/v1/secrets', { name: 'cluster-ssh', template: 'unix-account', fields: { machine: '127.0.0.1', port: sshd.port, username: TARGET_USER, password: TARGET_PASSWORD } }, 201)).id as string;
-    const pgq = async <T>(sql: string, args: unknown[] = []): Promise<T[]> => {
-      const c = new pg.Client({ connectionString: db.url });
-      await c.connect();
-      try {
-        return (await c.query(sql, args)).rows as T[];
-      } finally {
-        await c.end();
-      }
-    };
+    const pgq = db.query;
     const sessionRow = async (id: string) => (await pgq<{ node: string; status: string; end_reason: string | null }>('select node, status, end_reason from sessions where id = $1', [id]))[0]!;
     /** A recording as played from `on` (asciicast text, whichever node recorded it). */
     const play = async (on: Server, id: string) => {
@@ -254,7 +245,7 @@ describe('a cluster of three nodes on one PostgreSQL behind a TCP load balancer'
     assert.ok([nodeId[0], nodeId[2]].includes(end.details.endedBy as string), `ended by A or C: ${JSON.stringify(end.details)}`);
     two.client.kill();
     // The node that ended it completed the recording from the parts B had uploaded, and sealed it.
-    const sealTwo = await waitFor('the recovered seal', async () => (await audit('recording.seal')).find((e) => e.targetId === two.id), 30_000);
+    const sealTwo = await waitFor('the recovered seal', async () => (await audit('recording.seal')).find((e) => e.targetId === two.id), 90_000);
     assert.equal(sealTwo.details.recovered, true);
     assert.equal((await pgq('select 1 from recording_uploads where session_id = $1', [two.id])).length, 0, 'the upload is complete');
     assert.ok(s3.storedObjects().some((o) => o.file.includes(two.id)), 'the recovered recording is in the bucket');

@@ -18,7 +18,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
-import pg from 'pg';
 import { spoolBytes } from '../../src/core/sessions/recording-storage-s3.js';
 import { frames, openRdpRecording, renderAt, type RdpScreen } from '../../src/protocols/rdp/recording/decoder/index.js';
 import { ensureTargetAccount } from '../support/accounts.js';
@@ -26,7 +25,7 @@ import { decodePng } from '../support/export.js';
 import { S3Server } from '../support/s3.js';
 import { sse } from '../support/sse.js';
 import { runXfreerdp, startXrdp, startXvfb, waitFor, XRDP_DESKTOP_RGB, type XDisplay, type XfreerdpRun, type Xrdp } from '../support/xrdp.js';
-import { api, apiLogin, freshPgDatabase, killAll, removeTempDirs, Server, serverEnv, tempDir } from '../cli/support.js';
+import { api, apiLogin, freshPgDatabase, killAll, type PgTestDatabase, removeTempDirs, Server, serverEnv, tempDir } from '../cli/support.js';
 
 const PW = 'S3-Rdp-Recordings-Admin-7';
 /** The noise window: 512 × 384 random pixels at (480, 360), clear of the session's xclock at (40, 40). */
@@ -107,7 +106,7 @@ function events(text: string): { name: string; data: string }[] {
 }
 
 describe('an RDP session recorded into S3-compatible object storage, two nodes on one PostgreSQL', { timeout: 600_000 }, () => {
-  let db: { url: string; drop: () => Promise<void> };
+  let db: PgTestDatabase;
   let s3: S3Server;
   let xrdp: Xrdp;
   let client: XDisplay;
@@ -169,15 +168,7 @@ describe('an RDP session recorded into S3-compatible object storage, two nodes o
       // Parsed only when asked for: the .rdp file is not JSON.
       return { get json() { return r.status === 204 ? null : r.json(); }, raw: r.body };
     };
-    const pgq = async <T>(sql: string, args: unknown[] = []): Promise<T[]> => {
-      const c = new pg.Client({ connectionString: db.url });
-      await c.connect();
-      try {
-        return (await c.query(sql, args)).rows as T[];
-      } finally {
-        await c.end();
-      }
-    };
+    const pgq = db.query;
     const work = tempDir('gatehouse-s3-rdp-work-');
 
     // Launched on A; the .rdp file sends the client to B's RDP door (the launcher is in the shared database).

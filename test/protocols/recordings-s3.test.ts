@@ -19,7 +19,6 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
 import { spoolBytes } from '../../src/core/sessions/recording-storage-s3.js';
 import { envelopeKeyId } from '../../src/core/sessions/recording-envelope.js';
 import { ensureTargetAccount, TARGET_PASSWORD, TARGET_USER } from '../support/accounts.js';
@@ -28,7 +27,7 @@ import { interactive, PROMPT, type Proc } from '../support/ssh-client.js';
 import { startSshd, type Sshd } from '../support/sshd.js';
 import { sse } from '../support/sse.js';
 import { waitFor } from '../support/xrdp.js';
-import { api, apiLogin, freePort, freshPgDatabase, killAll, removeTempDirs, Server, serverEnv, tempDir } from '../cli/support.js';
+import { api, apiLogin, freePort, freshPgDatabase, killAll, type PgTestDatabase, removeTempDirs, Server, serverEnv, tempDir } from '../cli/support.js';
 
 const PW = 'S3-Recordings-Admin-7';
 /** The parts' size the nodes are given (test/support/s3.ts). */
@@ -40,7 +39,7 @@ const SPOOL_BOUND = 4 * (PART + FLUSH);
 
 describe('recordings in S3-compatible object storage, two nodes on one PostgreSQL', { timeout: 900_000 }, () => {
   let sshd: Sshd;
-  let db: { url: string; drop: () => Promise<void> };
+  let db: PgTestDatabase;
   let s3: S3Server;
   const clients: Proc[] = [];
 
@@ -105,15 +104,7 @@ describe('recordings in S3-compatible object storage, two nodes on one PostgreSQ
       assert.equal(r.status, expect, `${method} ${path}: ${r.body}`);
       return r.status === 204 ? null : path.startsWith('/api/v1/recordings/') && method === 'GET' ? r.body : r.json();
     };
-    const pgq = async <T>(sql: string, args: unknown[] = []): Promise<T[]> => {
-      const c = new pg.Client({ connectionString: db.url });
-      await c.connect();
-      try {
-        return (await c.query(sql, args)).rows as T[];
-      } finally {
-        await c.end();
-      }
-    };
+    const pgq = db.query;
     const secretId = (await call(A, 'POST', '/api/v1/secrets', { name: 's3-ssh', template: 'unix-account', fields: { machine: '127.0.0.1', port: sshd.port, username: TARGET_USER, password: TARGET_PASSWORD } }, 201)).id as string;
     const seen = new Set<string>();
     /** Launched on A, redeemed on B's SSH door. */
@@ -245,7 +236,7 @@ describe('recordings in S3-compatible object storage, two nodes on one PostgreSQ
     await B.waitExit();
     const interrupted = await ended(four.id, 90_000);
     assert.equal(interrupted.endReason, 'interrupted');
-    const sealFour = await waitFor('the recovered seal', async () => (await audit('recording.seal')).find((e) => e.targetId === four.id), 30_000);
+    const sealFour = await waitFor('the recovered seal', async () => (await audit('recording.seal')).find((e) => e.targetId === four.id), 90_000);
     assert.equal(sealFour.details.recovered, true);
     const castFour = (await call(A, 'GET', `/api/v1/recordings/${four.id}`)) as string;
     assert.ok(castFour.includes('fourth-in-s3-42'), 'what B had uploaded plays from node A');
