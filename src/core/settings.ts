@@ -342,8 +342,8 @@ export class SettingsService {
   }
 
   /** Effective ticket lifetime: "0 or below means the default" (Session Connector seed). */
-  async ticketLifetimeSeconds(): Promise<number> {
-    const v = await this.get('sessionTimeout');
+  async ticketLifetimeSeconds(values?: SettingValues): Promise<number> {
+    const v = (values ?? (await this.all())).sessionTimeout;
     return v <= 0 ? SETTINGS.sessionTimeout.default : v;
   }
 

@@ -60,10 +60,11 @@ export class RequestLimits {
   /**
    * Takes one request of `kind` from the source's and the account's buckets, or throws
    * 429 rate_limited (with Retry-After) when either is empty. `actor` is who the audit
-   * event of a first refusal names.
+   * event of a first refusal names. `values`: the settings the caller already read for this
+   * request (a launch reads them once), else they are read here.
    */
-  async take(kind: LimitKind, ip: string | null, account: string | null, actor: Actor): Promise<void> {
-    const s = await this.settings.all();
+  async take(kind: LimitKind, ip: string | null, account: string | null, actor: Actor, values?: SettingValues): Promise<void> {
+    const s = values ?? (await this.settings.all());
     const at = this.clock();
     const checks: { scope: Scope; key: string; shown: string; limit: number }[] = [];
     const ipLimit = s[SETTING[kind].ip] as number;

@@ -18,12 +18,13 @@ import type { SshKeys } from '../identity/ssh-keys.js';
 import type { Principal } from '../identity/principal.js';
 import type { SettingsService } from '../settings.js';
 import type { Sessions } from '../sessions/service.js';
+import type { Secret } from '../../store/schema.js';
 import { newId } from '../util.js';
 import { atLeast, type Access } from '../vault/access.js';
 import type { Checkouts } from '../vault/checkout.js';
 import type { Secrets, Credential } from '../vault/secrets.js';
 import type { PersonalVault } from '../vault/personal.js';
-import type { Templates } from '../vault/templates.js';
+import type { Templates, TemplateView } from '../vault/templates.js';
 import { DEFAULT_PORTS, rdpRedirection, type LauncherView, type Launchers, type Protocol } from './launchers.js';
 import { checkDisplay, displayFromStored, type LaunchDisplay } from './display.js';
 import { mayHoldTicket, ticketCandidates } from './ticket-text.js';
@@ -46,9 +47,16 @@ export interface LaunchResult {
   launcher: { id: string; name: string; protocol: Protocol };
   /** Where the client connects: the launcher's gateway address, else this gateway. */
   gateway: { host: string; port: number };
+  /** The setting publicUrl as this launch read it ('' when unset): the address handed out when the launcher names none. */
+  publicUrl: string;
   /** The policy's consent to recording, when it requires one, and whether the launch carried it. */
   policyConsent: { text: string; given: boolean } | null;
+  /** The launcher's consent notice (what consentFor says of it). */
+  launcherConsent: { required: boolean; text: string };
 }
+
+/** A launcher's consent notice: required when it records. */
+const consentOf = (l: LauncherView): { required: boolean; text: string } => ({ required: l.record, text: l.options.consentText?.trim() || DEFAULT_CONSENT });
 
 export class Launching implements SessionBroker {
   constructor(
@@ -140,22 +148,34 @@ export class Launching implements SessionBroker {
     return all.filter((l) => l.active && t.launchers.includes(l.id));
   }
 
-  private async checkLaunchable(userId: string, secretId: string, launcher: LauncherView, policy: Policy | null): Promise<{ reason: RefusalReason; detail: string } | null> {
+  /**
+   * The secret's template, and whether launchersFor(templateId) lists this launcher (for one
+   * that enabled() already passed: active and mapped to the template). One template read
+   * instead of every launcher and a setting; the template serves the credential after.
+   */
+  private async mapping(templateId: string, launcher: LauncherView): Promise<{ mapped: boolean; template: TemplateView }> {
+    const template = await this.deps.templates.get(templateId);
+    return { mapped: launcher.active && template.launchers.includes(launcher.id), template };
+  }
+
+  /** A refusal, or the secret and template it read (the credential is opened from them). */
+  private async checkLaunchable(userId: string, secretId: string, launcher: LauncherView, policy: Policy | null): Promise<{ problem: { reason: RefusalReason; detail: string } } | { problem: null; secret: Secret; template: TemplateView }> {
+    const refuse = (reason: RefusalReason, detail: string) => ({ problem: { reason, detail } });
     const user = await this.deps.dir.userRow(userId).catch(() => null);
-    if (!user || !user.enabled) return { reason: 'permission_withdrawn', detail: 'user missing or disabled' };
+    if (!user || !user.enabled) return refuse('permission_withdrawn', 'user missing or disabled');
     const p = await this.deps.dir.doorPrincipal(user);
-    if (!p.permissions.has('launch')) return { reason: 'permission_withdrawn', detail: 'launch permission withdrawn' };
+    if (!p.permissions.has('launch')) return refuse('permission_withdrawn', 'launch permission withdrawn');
     const { secret } = await this.deps.secrets.require(p, secretId, 'list').catch(() => ({ secret: null }));
-    if (!secret) return { reason: 'permission_withdrawn', detail: 'secret deleted or no longer shared' };
+    if (!secret) return refuse('permission_withdrawn', 'secret deleted or no longer shared');
     const level = await this.deps.access.secretLevel(p, secret);
-    if (!atLeast(level, 'view')) return { reason: 'permission_withdrawn', detail: 'view access to the secret withdrawn' };
-    if (!launcher.active) return { reason: 'launcher_inactive', detail: `launcher ${launcher.name} is inactive` };
-    if (!(await this.deps.launchers.enabled(launcher))) return { reason: 'launcher_inactive', detail: `launcher ${launcher.name} is a session connector and the setting "Session Connector" is off` };
-    const mapped = await this.launchersFor(secret.templateId);
-    if (!mapped.some((l) => l.id === launcher.id)) return { reason: 'launcher_inactive', detail: `launcher ${launcher.name} is not mapped to the secret's template` };
+    if (!atLeast(level, 'view')) return refuse('permission_withdrawn', 'view access to the secret withdrawn');
+    if (!launcher.active) return refuse('launcher_inactive', `launcher ${launcher.name} is inactive`);
+    if (!(await this.deps.launchers.enabled(launcher))) return refuse('launcher_inactive', `launcher ${launcher.name} is a session connector and the setting "Session Connector" is off`);
+    const { mapped, template } = await this.mapping(secret.templateId, launcher);
+    if (!mapped) return refuse('launcher_inactive', `launcher ${launcher.name} is not mapped to the secret's template`);
     const gate = await this.deps.accessGate.check(p, secretId, launcher.protocol, policy);
-    if (!gate.ok) return { reason: 'access_policy', detail: gate.message };
-    return null;
+    if (!gate.ok) return refuse('access_policy', gate.message);
+    return { problem: null, secret, template };
   }
 
   async launch(p: Principal, secretId: string, launcherRef: string, opts: { clientIp: string | null; bindIp: boolean; personalCredentialId?: string; consent?: boolean; totp?: string; accessLevel?: string; display?: DisplayRequest; transient?: TransientCredential; requestId?: string }): Promise<LaunchResult> {
@@ -163,7 +183,9 @@ export class Launching implements SessionBroker {
     // Ticket requests per address and per account (429 with Retry-After past either). Not for
     // logon tickets (a transient credential): their launches all run as the one logon-ticket
     // account, and the logon-ticket service has its own limits.
-    if (!opts.transient) await this.deps.limits?.take('ticket', opts.clientIp, p.userId, { id: p.userId, name: p.username, ip: opts.clientIp });
+    // The settings, once for the whole launch (limits, ticket lifetime, the address handed out).
+    const settings = await this.deps.settings.all();
+    if (!opts.transient) await this.deps.limits?.take('ticket', opts.clientIp, p.userId, { id: p.userId, name: p.username, ip: opts.clientIp }, settings);
     // Display settings first: a bad one is the caller's mistake, whatever else holds (400 invalid_display).
     const display = opts.display ? checkDisplay(opts.display) : undefined;
     const { secret } = await this.deps.secrets.require(p, secretId, 'view');
@@ -171,12 +193,13 @@ export class Launching implements SessionBroker {
       throw badRequest(`unknown launcher "${launcherRef}"`, 'unknown_launcher');
     });
     await this.deps.launchers.requireEnabled(launcher);
-    const mapped = await this.launchersFor(secret.templateId);
-    if (!mapped.some((l) => l.id === launcher.id)) {
+    const { mapped: isMapped, template } = await this.mapping(secret.templateId, launcher);
+    if (!isMapped) {
+      const mapped = await this.launchersFor(secret.templateId);
       throw badRequest(`launcher "${launcher.name}" is not available for this secret; available: ${mapped.map((l) => l.id === l.name ? l.id : `${l.id} (${l.name})`).join(', ') || 'none'}`, 'launcher_not_mapped');
     }
     if (display && launcher.protocol !== 'rdp') throw badRequest(`display settings (width, height, dpi, keyboardLayout) apply to RDP launchers, not ${launcher.protocol}`, 'invalid_display');
-    const cred = await this.deps.secrets.credential(secret.id);
+    const cred = await this.deps.secrets.credential(secret.id, { secret, template });
     if (!cred.machine) throw badRequest('this secret has no machine to connect to', 'no_target');
     // The policy in force, once for the whole launch: every check below decides under it.
     const policy = await this.deps.launchPolicies.resolve(secret.id);
@@ -197,7 +220,7 @@ export class Launching implements SessionBroker {
     if (opts.transient && (level || opts.personalCredentialId)) throw badRequest('a transient credential replaces the shared account: no access level or personal credential with it', 'invalid_request');
     // A personal credential in place of the shared one: the caller's own, opened while their vault is unlocked.
     const personal = await this.deps.personal.prepareLaunch(p, opts.personalCredentialId, { secretId: secret.id, machine: cred.machine, port: Number(cred.fields.port ?? DEFAULT_PORTS[launcher.protocol]) || DEFAULT_PORTS[launcher.protocol], protocol: launcher.protocol });
-    const ttl = await this.deps.settings.ticketLifetimeSeconds();
+    const ttl = await this.deps.settings.ticketLifetimeSeconds(settings);
     // Exclusive checkout of the shared credential: someone else holds it → the seed's message; a secret that
     // requires checkout is taken here. A launch with the person's own personal credential leaves it alone.
     if (!personal && !opts.transient) {
@@ -223,7 +246,7 @@ export class Launching implements SessionBroker {
     );
     this.deps.metrics?.ticketIssued(launcher.protocol);
     const port = launcher.gatewayPort ?? (launcher.protocol === 'rdp' ? this.deps.ports.rdp : this.deps.ports.ssh);
-    return { ticket, expiresAt: new Date(expiresAt).toISOString(), launcher: { id: launcher.id, name: launcher.name, protocol: launcher.protocol }, gateway: { host: launcher.gatewayHost ?? '', port }, policyConsent: need ? { text: need.text, given: !!opts.consent } : null };
+    return { ticket, expiresAt: new Date(expiresAt).toISOString(), launcher: { id: launcher.id, name: launcher.name, protocol: launcher.protocol }, gateway: { host: launcher.gatewayHost ?? '', port }, publicUrl: settings.publicUrl, policyConsent: need ? { text: need.text, given: !!opts.consent } : null, launcherConsent: consentOf(launcher) };
   }
 
   private plan(sessionId: string, user: { id: string; username: string }, cred: Credential, launcher: LauncherView, display?: LaunchDisplay, launchRequestId?: string | null): ConnectPlan {
@@ -275,20 +298,20 @@ export class Launching implements SessionBroker {
       // The policy in force now wins (launch-policy.ts): one that changed since the launch refuses the ticket.
       const policy = await this.deps.launchPolicies.resolve(row.secretId);
       if (this.deps.launchPolicies.changedSince(row.id, policy)) throw new TicketRefused('access_policy', POLICY_CHANGED_MESSAGE);
-      const problem = await this.checkLaunchable(row.userId, row.secretId, launcher, policy);
-      if (problem) throw new TicketRefused(problem.reason, problem.detail);
+      const checked = await this.checkLaunchable(row.userId, row.secretId, launcher, policy);
+      if (checked.problem) throw new TicketRefused(checked.problem.reason, checked.problem.detail);
       const need = consentNeedOf(policy);
       const consentedAtLaunch = need ? this.deps.consents.has(row.id) : false;
       if (need && !ctx.consented && !consentedAtLaunch) throw new TicketRefused('consent_required', CONSENT_REQUIRED_MESSAGE);
-      await this.deps.tickets.redeem(ticket, ctx.clientIp, sessionId);
+      await this.deps.tickets.redeem(ticket, ctx.clientIp, sessionId, row);
       this.deps.consents.forget(row.id);
       this.deps.launchPolicies.forget(row.id);
       const user = await this.deps.dir.userRow(row.userId);
       // A transient credential (a logon ticket's) stands in for the secret's, like a personal one.
       const transient = await this.deps.transient.take(row.id);
       const { credential: cred, personal } = transient
-        ? { credential: withTransient(await this.deps.secrets.credential(row.secretId), transient), personal: true }
-        : await this.deps.personal.credentialFor(ticket, row.userId, await this.deps.secrets.credential(row.secretId));
+        ? { credential: withTransient(await this.deps.secrets.credential(row.secretId, checked), transient), personal: true }
+        : await this.deps.personal.credentialFor(ticket, row.userId, await this.deps.secrets.credential(row.secretId, checked));
       // After the single-use redeem: a replayed ticket never reaches the checkout, a refused one is used up.
       // A ticket launched with a personal or transient credential does not touch the shared credential's checkout.
       if (!personal) {
@@ -334,8 +357,8 @@ export class Launching implements SessionBroker {
       if (!launcher || launcher.protocol === 'rdp') throw new TicketRefused('launcher_inactive', `no terminal launcher${launcherRef ? ` "${launcherRef}"` : ''} for this secret`);
       // The policy in force, once for this door launch: every check below decides under it.
       const policy = await this.deps.launchPolicies.resolve(secret.id);
-      const problem = await this.checkLaunchable(userId, secret.id, launcher, policy);
-      if (problem) throw new TicketRefused(problem.reason, problem.detail);
+      const checked = await this.checkLaunchable(userId, secret.id, launcher, policy);
+      if (checked.problem) throw new TicketRefused(checked.problem.reason, checked.problem.detail);
       const need = consentNeedOf(policy);
       if (need && !ctx.consented) throw new TicketRefused('consent_required', CONSENT_REQUIRED_MESSAGE);
       const mfa = await this.deps.stepUp.doorProblem(user.id, policy, ctx.clientIp, ctx.secondFactorAt);
@@ -343,7 +366,7 @@ export class Launching implements SessionBroker {
       const held = await this.deps.checkouts.gate({ id: user.id, name: user.username }, secret.id, Date.now() + 60_000, { required: policy?.checkoutRequired ?? false, protocol: launcher.protocol });
       if (held) throw new TicketRefused('checked_out', held);
       if (need) await this.deps.consents.record({ id: user.id, name: user.username, ip: ctx.clientIp }, secret.id, need, true, { door: ctx.door, direct: true });
-      const cred = await this.deps.secrets.credential(secret.id);
+      const cred = await this.deps.secrets.credential(secret.id, checked);
       const directId = newId();
       // A door launch chooses no access level; a secret with JIT on still gets a temporary account.
       const prepared = await this.deps.jit.prepare(directId, secret.id, null, cred, { id: user.id, name: user.username, ip: ctx.clientIp });
@@ -402,8 +425,7 @@ export class Launching implements SessionBroker {
 
   /** What a launch must show before a recorded session starts (consent to recording). */
   async consentFor(launcherRef: string): Promise<{ required: boolean; text: string }> {
-    const l = await this.deps.launchers.get(launcherRef);
-    return { required: l.record, text: l.options.consentText?.trim() || DEFAULT_CONSENT };
+    return consentOf(await this.deps.launchers.get(launcherRef));
   }
 
   /**

@@ -73,8 +73,9 @@ export class Tickets {
    * Checks and consumes a ticket. A wrong client IP refuses without consuming, so a
    * stolen ticket tried from elsewhere does not lock out its owner.
    */
-  async redeem(ticket: string, clientIp: string, sessionId: string): Promise<TicketsTable> {
-    const row = await this.peek(ticket);
+  async redeem(ticket: string, clientIp: string, sessionId: string, peeked?: TicketsTable): Promise<TicketsTable> {
+    // `peeked`: the row a caller just read with peek() (the conditional UPDATE below is what decides, not this read).
+    const row = peeked ?? (await this.peek(ticket));
     if (!row) throw new TicketRefused('unknown');
     if (row.usedAt) throw new TicketRefused('used');
     if (row.expiresAt <= now()) throw new TicketRefused('expired');

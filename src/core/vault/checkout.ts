@@ -137,6 +137,17 @@ export class Checkouts {
     return this.store.db.selectFrom('checkouts').selectAll().where('secretId', '=', secretId).where('checkedInAt', 'is', null).executeTakeFirst();
   }
 
+  /** Whether the secret has an open checkout or anyone in its queue (one statement). */
+  private async inUse(secretId: string): Promise<boolean> {
+    const r = await this.store.db
+      .selectNoFrom((eb) => [
+        eb.exists(eb.selectFrom('checkouts').select('id').where('secretId', '=', secretId).where('checkedInAt', 'is', null)).as('open'),
+        eb.exists(eb.selectFrom('checkoutQueue').select('userId').where('secretId', '=', secretId)).as('queued'),
+      ])
+      .executeTakeFirstOrThrow();
+    return !!Number(r.open) || !!Number(r.queued);
+  }
+
   private async queueRows(secretId: string): Promise<QueueRow[]> {
     return this.store.db.selectFrom('checkoutQueue').selectAll().where('secretId', '=', secretId).orderBy('joinedAt').orderBy('userId').execute();
   }
@@ -412,9 +423,13 @@ export class Checkouts {
    * `untilMs`; bindSession makes it last as long as the session).
    */
   async gate(user: Person, secretId: string, untilMs: number, o: { required?: boolean; protocol?: string } = {}): Promise<string | null> {
-    await this.settle(secretId);
-    const b = await this.blocked(user.id, secretId);
-    if (b) return 'source' in b && b.userId === user.id ? null : this.unavailableMessage(user.id, secretId, o.protocol);
+    // Nearly every launch is of a secret nobody holds or queues for: one read says so, and then
+    // settling (nothing open to check in, no queue to advance) and blocked() would find nothing.
+    if (await this.inUse(secretId)) {
+      await this.settle(secretId);
+      const b = await this.blocked(user.id, secretId);
+      if (b) return 'source' in b && b.userId === user.id ? null : this.unavailableMessage(user.id, secretId, o.protocol);
+    }
     if (!(await this.requireCheckoutFor(secretId, o.required))) return null;
     const got = await this.take({ id: user.id, name: user.name, ip: null }, user, secretId, { source: 'launch', reason: 'launch', until: untilMs });
     return got.ok || got.mine ? null : this.unavailableMessage(user.id, secretId, o.protocol);

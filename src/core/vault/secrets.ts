@@ -294,9 +294,10 @@ export class Secrets {
   }
 
   /** For connectors only, after a ticket was redeemed: the credential stays on the server. */
-  async credential(id: string): Promise<Credential> {
-    const secret = await this.row(id);
-    const tpl = await this.templates.get(secret.templateId);
+  /** `known`: the secret's row and template when the caller read them a moment ago (a launch), so they are not read again. */
+  async credential(id: string, known: { secret?: Secret; template?: TemplateView } = {}): Promise<Credential> {
+    const secret = known.secret?.id === id ? known.secret : await this.row(id);
+    const tpl = known.template?.id === secret.templateId ? known.template : await this.templates.get(secret.templateId);
     const fields = await this.decryptAll(secret);
     const pick = (k: string | null) => (k && fields[k] !== undefined ? String(fields[k]) : null);
     return { secretId: id, secretName: secret.name, templateId: tpl.id, machine: pick(tpl.machineField), domain: pick(tpl.domainField), username: pick(tpl.usernameField), fields };

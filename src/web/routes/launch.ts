@@ -19,18 +19,19 @@ const shellQuote = (s: string) => (/^[A-Za-z0-9_.:@/-]+$/.test(s) ? s : `'${s.re
 export const launchRoutes =
   (core: Core, doors: () => { sshHostKeys: string[] }): FastifyPluginAsync =>
   async (app) => {
-    const gatewayHost = (req: FastifyRequest): Promise<string> =>
-      core.settings.get('publicUrl').then((u) => {
-        const url = u || core.config.publicUrl;
-        if (url) return new URL(url).hostname;
-        return (req.headers.host ?? 'localhost').replace(/:\d+$/, '');
-      });
+    /** The host handed out when the launcher names none: publicUrl (setting, else config), else the Host the request came to. */
+    const hostFrom = (publicUrl: string, req: FastifyRequest): string => {
+      const url = publicUrl || core.config.publicUrl;
+      if (url) return new URL(url).hostname;
+      return (req.headers.host ?? 'localhost').replace(/:\d+$/, '');
+    };
+    const gatewayHost = async (req: FastifyRequest): Promise<string> => hostFrom(await core.settings.get('publicUrl'), req);
 
     const { launch } = api;
     addRoute(app, launch.launch, { config: { permission: 'launch', scope: 'launch' } })(async (req) => {
       const r = await core.launching.launch(req.principal!, req.params.id, req.body.launcher, { clientIp: req.ip, requestId: req.id, bindIp: req.body.bindIp ?? false, ...(req.body.personalCredentialId ? { personalCredentialId: req.body.personalCredentialId } : {}), ...(req.body.consent !== undefined ? { consent: req.body.consent } : {}), ...(req.body.totp !== undefined ? { totp: req.body.totp } : {}), ...(req.body.accessLevel ? { accessLevel: req.body.accessLevel } : {}), ...displayOf(req.body) });
-      const host = r.gateway.host || (await gatewayHost(req));
-      const out: LaunchResponse = { ticket: r.ticket, expiresAt: r.expiresAt, launcher: r.launcher, consent: r.policyConsent ? { required: true, text: r.policyConsent.text, given: r.policyConsent.given } : await core.launching.consentFor(r.launcher.id) };
+      const host = r.gateway.host || hostFrom(r.publicUrl, req);
+      const out: LaunchResponse = { ticket: r.ticket, expiresAt: r.expiresAt, launcher: r.launcher, consent: r.policyConsent ? { required: true, text: r.policyConsent.text, given: r.policyConsent.given } : r.launcherConsent };
       if (r.launcher.protocol === 'ssh' || r.launcher.protocol === 'telnet') {
         const knownHosts = doors().sshHostKeys.map((k) => `[${host}]:${r.gateway.port} ${k}`);
         out.ssh = { host, port: r.gateway.port, username: r.ticket, command: `ssh -p ${r.gateway.port} ${shellQuote(r.ticket)}@${shellQuote(host)}`, knownHosts };
