@@ -236,8 +236,12 @@ async function benchThroughput(env: Env, gw: Gw): Promise<void> {
     { name: 'ssh → Gatehouse → sshd, default ciphers', args: async () => ['-F', env.cfgDefault, '-p', String(gw.child.sshPort), `${(await launch(gw)).ticket}@127.0.0.1`, cmd] },
     // Text is recorded in full (binary output only as its size): the recording's cost.
     { name: 'direct ssh → sshd, text', args: async () => ['-F', env.cfg, '-p', String(env.target.port), '127.0.0.1', textCmd] },
+    // The text baseline: ProxyJump carrying the same text (`yes` costs the target more than /dev/zero).
+    { name: 'ssh -J jump sshd → sshd, text', args: async () => ['-F', env.cfg, '-J', `${TARGET_USER}@127.0.0.1:${env.jump.port}`, '-p', String(env.target.port), '127.0.0.1', textCmd] },
     { name: 'ssh → Gatehouse → sshd, text (recorded in full)', args: async () => ['-F', env.cfg, '-p', String(gw.child.sshPort), `${(await launch(gw)).ticket}@127.0.0.1`, textCmd] },
   ];
+  /** Each path's baselines are those carrying the same output (binary or text). */
+  const isText = (p: Path) => p.name.includes(', text');
   const rates = new Map<string, number[]>(paths.map((p) => [p.name, []]));
   const totals = new Map<string, number[]>(paths.map((p) => [p.name, []]));
   const foreign = new Map<string, number[]>(paths.map((p) => [p.name, []]));
@@ -259,6 +263,7 @@ async function benchThroughput(env: Env, gw: Gw): Promise<void> {
     }
   }
   const [pDirect, pJump] = [rates.get(paths[0]!.name)!, rates.get(paths[1]!.name)!];
+  const [tDirect, tJump] = [rates.get('direct ssh → sshd, text')!, rates.get('ssh -J jump sshd → sshd, text')!];
   const paired = (xs: number[], ys: number[]) => median(xs.map((x, i) => x / ys[i]!));
   say(`### 1. Throughput: ${BYTES / MiB} MiB of \`${cmd}\` (text: \`yes … | head -c\`) to the client, stdout counted (${RUNS} runs, interleaved; cipher ${CIPHER} unless noted)`);
   say();
@@ -267,20 +272,21 @@ async function benchThroughput(env: Env, gw: Gw): Promise<void> {
       ['path', 'MiB/s (median)', 'runs (MiB/s)', 'wall s (median)', '× ProxyJump', '× direct', 'other load % (max)'],
       paths.map((p) => {
         const r = rates.get(p.name)!;
-        return [p.name, fmt(median(r)), r.map((x) => fmt(x, 0)).join(', '), fmt(median(totals.get(p.name)!), 2), fmt(paired(r, pJump), 2), fmt(paired(r, pDirect), 2), fmt(Math.max(...foreign.get(p.name)!), 0)];
+        const [direct, jump] = isText(p) ? [tDirect, tJump] : [pDirect, pJump];
+        return [p.name, fmt(median(r)), r.map((x) => fmt(x, 0)).join(', '), fmt(median(totals.get(p.name)!), 2), fmt(paired(r, jump), 2), fmt(paired(r, direct), 2), fmt(Math.max(...foreign.get(p.name)!), 0)];
       }),
     ),
   );
   say();
   say(
-    `MiB/s is measured from the first byte to EOF on the client's stdout (connection set-up excluded; see benchmark 2 for that). The ratios are medians of per-round ratios (each round runs every path once, back to back), which cancels most of the drift from other load; "other load" is the CPU share used by processes outside the benchmark's process tree during the run.`,
+    `MiB/s is measured from the first byte to EOF on the client's stdout (connection set-up excluded; see benchmark 2 for that). The ratios are medians of per-round ratios (each round runs every path once, back to back), which cancels most of the drift from other load; a text row is compared with the ProxyJump and direct rows carrying the same text; "other load" is the CPU share used by processes outside the benchmark's process tree during the run.`,
   );
   say();
   // The recording is on (built-in ssh launcher): show what it wrote.
   const casts = listCasts(gw.dataDir);
   say(`Recordings written by the gateway so far: ${casts.length} files, largest ${fmt(Math.max(0, ...casts.map((c) => c.size)) / 1024, 1)} KiB (binary output is recorded as its size, one event per MiB).`);
   say();
-  results.throughput = { bytes: BYTES, cipher: CIPHER, runs: Object.fromEntries(rates), wallSeconds: Object.fromEntries(totals), foreignCpuPercent: Object.fromEntries(foreign), ratioToProxyJump: paired(rates.get(paths[2]!.name)!, pJump) };
+  results.throughput = { bytes: BYTES, cipher: CIPHER, runs: Object.fromEntries(rates), wallSeconds: Object.fromEntries(totals), foreignCpuPercent: Object.fromEntries(foreign), ratioToProxyJump: paired(rates.get(paths[2]!.name)!, pJump), textRatioToProxyJump: paired(rates.get('ssh → Gatehouse → sshd, text (recorded in full)')!, tJump) };
 }
 
 function listCasts(dataDir: string): { path: string; size: number }[] {
@@ -507,8 +513,13 @@ async function runIdle(dir: string, sshd: { target: BenchSshd; privateKey: strin
 
 function summary(): void {
   const rows: string[][] = [];
-  const t = results.throughput as { ratioToProxyJump: number } | undefined;
-  if (t) rows.push(['throughput through the gateway ≥ 0.8 × ProxyJump', `${fmt(t.ratioToProxyJump, 2)} ×`, t.ratioToProxyJump >= 0.8 ? 'met' : 'MISSED']);
+  const t = results.throughput as { ratioToProxyJump: number; textRatioToProxyJump: number } | undefined;
+  if (t) {
+    rows.push(['throughput through the gateway ≥ 0.8 × ProxyJump', `${fmt(t.ratioToProxyJump, 2)} ×`, t.ratioToProxyJump >= 0.8 ? 'met' : 'MISSED']);
+    // Issue 16's goals (recording on in both rows: the built-in ssh launcher records).
+    rows.push(['1 GiB through the gateway, recording on: ≥ 1.5 × ProxyJump (issue 16)', `${fmt(t.ratioToProxyJump, 2)} ×`, t.ratioToProxyJump >= 1.5 ? 'met' : 'MISSED']);
+    rows.push(['recorded text: ≥ 1.0 × ProxyJump carrying the same text (issue 16)', `${fmt(t.textRatioToProxyJump, 2)} ×`, t.textRatioToProxyJump >= 1.0 ? 'met' : 'MISSED']);
+  }
   const e = results.echo as { direct: number[]; gateway: number[] } | undefined;
   if (e) {
     const added = quantile(e.gateway, 0.99) - quantile(e.direct, 0.99);
@@ -517,7 +528,8 @@ function summary(): void {
   const i = results.idle as { sessions: number; rssOpenBytes: number; rssPerSessionKiB: number } | undefined;
   if (i) {
     const ok = i.sessions >= 1000 && i.rssOpenBytes < 300e6;
-    rows.push([`1000 idle sessions < 300 MB gateway RSS`, `${i.sessions} sessions, ${fmt(i.rssOpenBytes / 1e6, 0)} MB (${fmt(i.rssOpenBytes / MiB, 1)} MiB)`, ok ? 'met' : 'MISSED']);
+    // The target was set for 1000 sessions; the run holds i.sessions (5000 by default), a stricter test.
+    rows.push([`${i.sessions} idle sessions < 300 MB gateway RSS (target set for 1000)`, `${i.sessions} sessions, ${fmt(i.rssOpenBytes / 1e6, 0)} MB (${fmt(i.rssOpenBytes / MiB, 1)} MiB)`, ok ? 'met' : 'MISSED']);
     const per = i.sessions >= 5000 && i.rssPerSessionKiB < 64;
     rows.push([`5000 idle sessions: < 64 KiB gateway RSS per session`, `${i.sessions} sessions, ${fmt(i.rssPerSessionKiB, 1)} KiB per session`, per ? 'met' : 'MISSED']);
   }

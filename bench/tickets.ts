@@ -6,7 +6,9 @@
 //   2. redemptions/s: the tickets just issued, redeemed inside the gateway process as the SSH
 //      door does (broker.redeem with the client's address, src/protocols/ssh/connection.ts),
 //      CONCURRENCY at a time; each opens a session (row + audit event), which is then ended.
-//      No SSH handshake and no target connection: those are the SSH benchmark's (bench/ssh.ts).
+//      No SSH handshake and no target connection: those are the SSH benchmark's (bench/ssh.ts);
+//   3. the floor: GET /api/v1/me over the same connections, what any authenticated API request
+//      costs (TLS, HTTP, routing, the token's look-up, the request log) without a launch's work.
 // The rate limits on ticket requests are switched off (one account, one address, thousands
 // of launches a second); everything else is as `gatehouse serve` runs it (HTTPS, audit,
 // checkpoints, metrics). Figures go to stdout as Markdown and to a JSON file in the temp dir;
@@ -109,6 +111,18 @@ function pgTicks(pgDir: string | null): number {
 }
 
 async function launches(gw: Gw, n: number, agent: Agent, pgDir: string | null): Promise<{ phase: Phase; tickets: string[] }> {
+  return requests(gw, n, agent, pgDir, 'POST', `/secrets/${gw.secretId}/launch`, { launcher: 'ssh' }, gw.token);
+}
+
+/**
+ * The floor under a launch: an authenticated GET /api/v1/me over the same connections (TLS,
+ * HTTP, routing, the token's look-up, serialization, the request log; no launch work).
+ */
+async function floor(gw: Gw, n: number, agent: Agent, pgDir: string | null): Promise<Phase> {
+  return (await requests(gw, n, agent, pgDir, 'GET', '/me', undefined, gw.adminToken)).phase;
+}
+
+async function requests(gw: Gw, n: number, agent: Agent, pgDir: string | null, method: string, path: string, body: unknown, token: string): Promise<{ phase: Phase; tickets: string[] }> {
   const tickets: string[] = [];
   const latencies: number[] = [];
   let next = 0;
@@ -123,9 +137,9 @@ async function launches(gw: Gw, n: number, agent: Agent, pgDir: string | null): 
     while (next < n) {
       next++;
       const s = performance.now();
-      const r = await api(gw.child.url, 'POST', `/secrets/${gw.secretId}/launch`, { token: gw.token, body: { launcher: 'ssh' }, agent });
+      const r = await api(gw.child.url, method, path, { token, ...(body === undefined ? {} : { body }), agent });
       if (r.status === 200) {
-        tickets.push(r.body.ticket as string);
+        if (typeof r.body?.ticket === 'string') tickets.push(r.body.ticket);
         latencies.push(performance.now() - s);
       } else {
         failed++;
@@ -137,7 +151,7 @@ async function launches(gw: Gw, n: number, agent: Agent, pgDir: string | null): 
   const ms = performance.now() - t0;
   // The PostgreSQL server is no descendant of this process (pg_ctl detaches it): its CPU is not other load.
   const otherLoad = Math.max(0, watch.stop(cpus().length) - (100 * (pgTicks(pgDir) - d0)) / ((ms / 1000) * 100 * cpus().length));
-  if (failed) throw new Error(`${failed} of ${n} launches failed; first: ${firstError}`);
+  if (failed) throw new Error(`${failed} of ${n} ${method} ${path} requests failed; first: ${firstError}`);
   const c = process.cpuUsage(c0);
   return { tickets, phase: { n, ms, latencies, gwCpu: ((ownTicks(gw.child.pid) - g0) * 10) / n, clientCpu: (c.user + c.system) / 1000 / n, dbCpu: ((pgTicks(pgDir) - d0) * 10) / n, otherLoad } };
 }
@@ -156,6 +170,8 @@ async function redemptions(gw: Gw, tickets: string[], pgDir: string | null): Pro
 
 interface Round {
   db: string;
+  /** GET /api/v1/me: what any authenticated API request costs (the launch's floor). */
+  floor: Phase;
   launch: Phase;
   redeem: Phase;
   endPerSec: number;
@@ -177,12 +193,15 @@ async function runRound(entry: string | null, db: 'sqlite' | 'postgres', round: 
       const l = await launches(gw, COUNT, agent, pgDir);
       progress(`  ${fmt((l.phase.n / l.phase.ms) * 1000, 0)} launches/s`);
       await waitQuiet({ percent: QUIET_PERCENT, waitSeconds: QUIET_WAIT_S, sampleMs: 2000, progress });
+      const f = await floor(gw, COUNT, agent, pgDir);
+      progress(`  ${fmt((f.n / f.ms) * 1000, 0)} GET /api/v1/me per s (the floor of an API request)`);
+      await waitQuiet({ percent: QUIET_PERCENT, waitSeconds: QUIET_WAIT_S, sampleMs: 2000, progress });
       const r = await redemptions(gw, l.tickets, pgDir);
       progress(`  ${fmt((r.phase.n / r.phase.ms) * 1000, 0)} redemptions/s, ${fmt(r.endPerSec, 0)} session ends/s`);
       // Every launch and redeem audited, and the chain still verifies.
       const v = await api(gw.child.url, 'GET', '/audit/verify', { token: gw.adminToken });
       const ev = await api(gw.child.url, 'GET', '/audit?action=secret.launch&limit=1', { token: gw.adminToken });
-      return { db, launch: l.phase, redeem: r.phase, endPerSec: r.endPerSec, auditEvents: Number(ev.body?.total ?? NaN), verify: { ok: !!v.body?.ok, count: v.body?.count, ...(v.body?.message ? { message: v.body.message } : {}) } };
+      return { db, floor: f, launch: l.phase, redeem: r.phase, endPerSec: r.endPerSec, auditEvents: Number(ev.body?.total ?? NaN), verify: { ok: !!v.body?.ok, count: v.body?.count, ...(v.body?.message ? { message: v.body.message } : {}) } };
     } finally {
       await gw.child.stop();
     }
@@ -200,7 +219,7 @@ async function main(): Promise<void> {
   const rows: (string | number)[][] = [];
   for (const db of DBS) {
     const mine = rounds.filter((r) => r.db === db);
-    for (const [what, get] of [['launch (HTTPS API)', (r: Round) => r.launch], ['redeem (in the gateway, as the SSH door)', (r: Round) => r.redeem]] as const) {
+    for (const [what, get] of [['launch (HTTPS API)', (r: Round) => r.launch], ['redeem (in the gateway, as the SSH door)', (r: Round) => r.redeem], ['floor: GET /api/v1/me (HTTPS API, no launch)', (r: Round) => r.floor]] as const) {
       const ps = mine.map(get);
       const best = ps.reduce((a, b) => (rate(b) > rate(a) ? b : a));
       rows.push([
@@ -211,7 +230,7 @@ async function main(): Promise<void> {
         fmt(median(best.latencies), 1),
         fmt(quantile(best.latencies, 0.99), 1),
         fmt(best.gwCpu, 3),
-        what.startsWith('launch') ? fmt(best.clientCpu, 3) : '',
+        what.includes('HTTPS') ? fmt(best.clientCpu, 3) : '',
         db === 'postgres' ? fmt(best.dbCpu, 3) : '',
         fmt(Math.max(...ps.map((p) => p.otherLoad)), 0),
       ]);
@@ -223,7 +242,7 @@ async function main(): Promise<void> {
   console.log('');
   for (const r of rounds) console.log(`- ${r.db}: session ends ${fmt(r.endPerSec, 0)}/s; secret.launch events ${r.auditEvents}; audit chain verifies: ${r.verify.ok} (${r.verify.count} events${r.verify.message ? `: ${r.verify.message}` : ''})`);
   const file = join(tmpdir(), `gatehouse-bench-tickets-${Date.now()}.json`);
-  writeFileSync(file, JSON.stringify({ COUNT, WARMUP, CONCURRENCY, CONNECTIONS, REDEEM_CONCURRENCY, PG_FSYNC, rounds: rounds.map((r) => ({ ...r, launch: { ...r.launch, latencies: undefined, perSec: rate(r.launch) }, redeem: { ...r.redeem, latencies: undefined, perSec: rate(r.redeem) } })) }, null, 2));
+  writeFileSync(file, JSON.stringify({ COUNT, WARMUP, CONCURRENCY, CONNECTIONS, REDEEM_CONCURRENCY, PG_FSYNC, rounds: rounds.map((r) => ({ ...r, floor: { ...r.floor, latencies: undefined, perSec: rate(r.floor) }, launch: { ...r.launch, latencies: undefined, perSec: rate(r.launch) }, redeem: { ...r.redeem, latencies: undefined, perSec: rate(r.redeem) } })) }, null, 2));
   progress(`results: ${file}`);
   if (rounds.some((r) => !r.verify.ok)) throw new Error('the audit chain did not verify after the run');
 }
