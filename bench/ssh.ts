@@ -517,8 +517,9 @@ function summary(): void {
   if (t) {
     rows.push(['throughput through the gateway ≥ 0.8 × ProxyJump', `${fmt(t.ratioToProxyJump, 2)} ×`, t.ratioToProxyJump >= 0.8 ? 'met' : 'MISSED']);
     // Issue 16's goals (recording on in both rows: the built-in ssh launcher records).
-    rows.push(['1 GiB through the gateway, recording on: ≥ 1.5 × ProxyJump (issue 16)', `${fmt(t.ratioToProxyJump, 2)} ×`, t.ratioToProxyJump >= 1.5 ? 'met' : 'MISSED']);
-    rows.push(['recorded text: ≥ 1.0 × ProxyJump carrying the same text (issue 16)', `${fmt(t.textRatioToProxyJump, 2)} ×`, t.textRatioToProxyJump >= 1.0 ? 'met' : 'MISSED']);
+    // Three decimals: at two, a ratio just under the goal would read as the goal and MISSED.
+    rows.push(['1 GiB through the gateway, recording on: ≥ 1.5 × ProxyJump (issue 16)', `${fmt(t.ratioToProxyJump, 3)} ×`, t.ratioToProxyJump >= 1.5 ? 'met' : 'MISSED']);
+    rows.push(['recorded text: ≥ 1.0 × ProxyJump carrying the same text (issue 16)', `${fmt(t.textRatioToProxyJump, 3)} ×`, t.textRatioToProxyJump >= 1.0 ? 'met' : 'MISSED']);
   }
   const e = results.echo as { direct: number[]; gateway: number[] } | undefined;
   if (e) {

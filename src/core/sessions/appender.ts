@@ -115,7 +115,8 @@ export class Appender {
 
   flush(): void {
     if (this.closed) return this.pending.discard();
-    const buf = this.pending.take();
+    // For the writer thread: a shared batch (pending-chunks.ts).
+    const buf = this.pending.take(!!this.sink);
     if (!buf) return;
     if (this.sink) {
       this.sink.write(buf);

@@ -23,11 +23,17 @@ export class PendingChunks {
     else this.timer ??= setTimeout(() => this.flush(), this.flushMs);
   }
 
-  /** What is held, as one buffer (null when nothing is), and forgets it; the timer stops. */
-  take(): Buffer | null {
+  /**
+   * What is held, as one buffer (null when nothing is), and forgets it; the timer stops.
+   * `shared`: in a SharedArrayBuffer, for a batch posted to the writer thread: posting shares
+   * it instead of serializing a copy (which cost about 50 µs per 64 KiB batch on the event
+   * loop, 0.8 ns per recorded byte), and this side still reads it (readFrom) until it is
+   * written. Nothing writes to a batch once taken.
+   */
+  take(shared = false): Buffer | null {
     this.stopTimer();
     if (this.chunks.length === 0) return null;
-    const buf = Buffer.concat(this.chunks);
+    const buf = shared ? concatShared(this.chunks, this.bytes) : Buffer.concat(this.chunks);
     this.clear();
     return buf;
   }
@@ -52,4 +58,14 @@ export class PendingChunks {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
   }
+}
+
+function concatShared(chunks: readonly Uint8Array[], bytes: number): Buffer {
+  const out = Buffer.from(new SharedArrayBuffer(bytes));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
 }
