@@ -199,8 +199,8 @@ export class Launching implements SessionBroker {
       throw badRequest(`launcher "${launcher.name}" is not available for this secret; available: ${mapped.map((l) => l.id === l.name ? l.id : `${l.id} (${l.name})`).join(', ') || 'none'}`, 'launcher_not_mapped');
     }
     if (display && launcher.protocol !== 'rdp') throw badRequest(`display settings (width, height, dpi, keyboardLayout) apply to RDP launchers, not ${launcher.protocol}`, 'invalid_display');
-    const cred = await this.deps.secrets.credential(secret.id, { secret, template });
-    if (!cred.machine) throw badRequest('this secret has no machine to connect to', 'no_target');
+    const target = await this.deps.secrets.target(secret, template);
+    if (!target.machine) throw badRequest('this secret has no machine to connect to', 'no_target');
     // The policy in force, once for the whole launch: every check below decides under it.
     const policy = await this.deps.launchPolicies.resolve(secret.id);
     await this.deps.accessGate.requireLaunch(p, secret.id, launcher.protocol, policy);
@@ -219,7 +219,7 @@ export class Launching implements SessionBroker {
     if (level && opts.personalCredentialId) throw badRequest('an access level applies to the shared account or a JIT account, not to a personal credential', 'invalid_request');
     if (opts.transient && (level || opts.personalCredentialId)) throw badRequest('a transient credential replaces the shared account: no access level or personal credential with it', 'invalid_request');
     // A personal credential in place of the shared one: the caller's own, opened while their vault is unlocked.
-    const personal = await this.deps.personal.prepareLaunch(p, opts.personalCredentialId, { secretId: secret.id, machine: cred.machine, port: Number(cred.fields.port ?? DEFAULT_PORTS[launcher.protocol]) || DEFAULT_PORTS[launcher.protocol], protocol: launcher.protocol });
+    const personal = await this.deps.personal.prepareLaunch(p, opts.personalCredentialId, { secretId: secret.id, machine: target.machine, port: Number(target.port ?? DEFAULT_PORTS[launcher.protocol]) || DEFAULT_PORTS[launcher.protocol], protocol: launcher.protocol });
     const ttl = await this.deps.settings.ticketLifetimeSeconds(settings);
     // Exclusive checkout of the shared credential: someone else holds it → the seed's message; a secret that
     // requires checkout is taken here. A launch with the person's own personal credential leaves it alone.

@@ -294,6 +294,25 @@ export class Secrets {
   }
 
   /** For connectors only, after a ticket was redeemed: the credential stays on the server. */
+  /**
+   * Where a secret connects to (machine, port field), without opening the credential when its
+   * public fields say it: a launch checks the target before any ticket exists, and needs no
+   * password for that. A machine or port kept among the secret fields is decrypted as before.
+   */
+  async target(secret: Secret, template: TemplateView): Promise<{ machine: string | null; port: string | number | undefined }> {
+    const pub = parseJson<Record<string, unknown>>(secret.publicFields, {});
+    // __set names the fields kept encrypted; a row without it says nothing, so it is opened.
+    const encrypted = pub.__set as Record<string, unknown> | undefined;
+    const inPublic = (k: string | null) => !k || (!!encrypted && !(k in encrypted));
+    if (!encrypted || !inPublic(template.machineField) || !inPublic('port')) {
+      const c = await this.credential(secret.id, { secret, template });
+      return { machine: c.machine, port: c.fields.port };
+    }
+    const value = (k: string | null) => (k && (typeof pub[k] === 'string' || typeof pub[k] === 'number') ? (pub[k] as string | number) : undefined);
+    const machine = value(template.machineField);
+    return { machine: machine !== undefined ? String(machine) : null, port: value('port') };
+  }
+
   /** `known`: the secret's row and template when the caller read them a moment ago (a launch), so they are not read again. */
   async credential(id: string, known: { secret?: Secret; template?: TemplateView } = {}): Promise<Credential> {
     const secret = known.secret?.id === id ? known.secret : await this.row(id);
