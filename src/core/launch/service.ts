@@ -51,7 +51,7 @@ export interface LaunchResult {
   publicUrl: string;
   /** The policy's consent to recording, when it requires one, and whether the launch carried it. */
   policyConsent: { text: string; given: boolean } | null;
-  /** The launcher's consent notice (what consentFor says of it). */
+  /** What the launch must show before a recorded session starts: the launcher's consent notice (consentOf). */
   launcherConsent: { required: boolean; text: string };
 }
 
@@ -421,11 +421,6 @@ export class Launching implements SessionBroker {
     const secret = await this.visibleSecret(await this.deps.dir.doorPrincipal(user, ctx.clientIp), secretRef);
     const need = secret ? await this.deps.consents.needFor(secret.id) : null;
     if (secret && need) await this.deps.consents.record({ id: user.id, name: user.username, ip: ctx.clientIp }, secret.id, need, false, { door: ctx.door, direct: true });
-  }
-
-  /** What a launch must show before a recorded session starts (consent to recording). */
-  async consentFor(launcherRef: string): Promise<{ required: boolean; text: string }> {
-    return consentOf(await this.deps.launchers.get(launcherRef));
   }
 
   /**

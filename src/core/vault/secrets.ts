@@ -308,9 +308,9 @@ export class Secrets {
       const c = await this.credential(secret.id, { secret, template });
       return { machine: c.machine, port: c.fields.port };
     }
-    const value = (k: string | null) => (k && (typeof pub[k] === 'string' || typeof pub[k] === 'number') ? (pub[k] as string | number) : undefined);
-    const machine = value(template.machineField);
-    return { machine: machine !== undefined ? String(machine) : null, port: value('port') };
+    // Read as credential() reads them from its merged fields (pick, fields.port).
+    const k = template.machineField;
+    return { machine: k && pub[k] !== undefined ? String(pub[k]) : null, port: pub.port as string | number | undefined };
   }
 
   /** `known`: the secret's row and template when the caller read them a moment ago (a launch), so they are not read again. */
