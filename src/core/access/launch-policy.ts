@@ -29,8 +29,16 @@ export class LaunchPolicies {
 
   /** The launch issued this ticket under this policy. */
   remember(ticketId: string, policy: Policy | null, expiresAt: number): void {
+    // Expired entries are dropped from the front only: a Map iterates in insertion order and
+    // tickets are remembered as they are issued, so the oldest come first. Walking the whole map
+    // at every launch made a launch cost grow with the tickets outstanding (thousands under load).
+    // An entry behind a longer-lived one (the lifetime setting shortened) waits for it, at most
+    // one ticket lifetime; a redeemed ticket is forgotten at once.
     const now = Date.now();
-    for (const [id, d] of this.decided) if (d.until <= now) this.decided.delete(id);
+    for (const [id, d] of this.decided) {
+      if (d.until > now) break;
+      this.decided.delete(id);
+    }
     this.decided.set(ticketId, { version: versionOf(policy), until: expiresAt });
   }
 
