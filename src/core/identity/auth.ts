@@ -4,6 +4,7 @@
 // (WebAuthn) are checked through the SecurityKeys seam (identity/webauthn, wired by core.ts).
 import { Secret, TOTP } from 'otpauth';
 import type { Store } from '../../store/db.js';
+import { prepare, type SlotOf } from '../../store/prepared.js';
 import type { User } from '../../store/schema.js';
 import type { Actor, AuditService } from '../audit/service.js';
 import { AppError, badRequest, notFound, unauthorized } from '../errors.js';
@@ -20,6 +21,15 @@ import { SignInGuard, UnknownNameLockouts } from './rate-limit.js';
 export const TOKEN_PREFIX = 'gh_';
 const hashToken = (t: string) => sha256hex(`gatehouse-token:${t}`);
 const ISSUER = 'Gatehouse';
+
+// Every API request looks its token up (prepared once: store/prepared.ts).
+const tokenByHash = prepare((db, slot: SlotOf<{ tokenHash: string }>) =>
+  db
+    .selectFrom('apiTokens')
+    .innerJoin('users', 'users.id', 'apiTokens.userId')
+    .select(['apiTokens.id', 'apiTokens.userId', 'apiTokens.kind', 'apiTokens.scopes', 'apiTokens.expiresAt', 'apiTokens.lastUsedAt', 'users.username', 'users.enabled', 'users.isApplication'])
+    .where('tokenHash', '=', slot('tokenHash')),
+);
 /** A policy asks for a second factor from someone who has none. */
 export const MFA_NOT_ENROLLED_MESSAGE = 'This secret\'s access policy needs a second factor, and your account has none: enrol TOTP or add a security key first (portal: Account → two-factor authentication, security keys and passkeys; API: POST /api/v1/me/totp, then /api/v1/me/totp/confirm).';
 
@@ -296,12 +306,7 @@ export class Auth {
 
   async resolveToken(token: string, ip: string | null): Promise<Principal | null> {
     if (!token.startsWith(TOKEN_PREFIX) || token.length > 200) return null;
-    const row = await this.db
-      .selectFrom('apiTokens')
-      .innerJoin('users', 'users.id', 'apiTokens.userId')
-      .select(['apiTokens.id', 'apiTokens.userId', 'apiTokens.kind', 'apiTokens.scopes', 'apiTokens.expiresAt', 'apiTokens.lastUsedAt', 'users.username', 'users.enabled', 'users.isApplication'])
-      .where('tokenHash', '=', hashToken(token))
-      .executeTakeFirst();
+    const row = await tokenByHash.first(this.db, { tokenHash: hashToken(token) });
     if (!row || row.expiresAt <= now() || !row.enabled) return null;
     // Touch at most once a minute: avoids a write per request.
     if (!row.lastUsedAt || now() - row.lastUsedAt > 60_000) await this.db.updateTable('apiTokens').set({ lastUsedAt: now() }).where('id', '=', row.id).execute();

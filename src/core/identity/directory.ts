@@ -1,5 +1,6 @@
 // Users, groups and roles: the directory half of identity (authentication lives in auth.ts).
 import type { Store, Db } from '../../store/db.js';
+import { prepare, type SlotOf } from '../../store/prepared.js';
 import type { PrincipalType, User } from '../../store/schema.js';
 import type { Actor, AuditService } from '../audit/service.js';
 import { badRequest, conflict, forbidden, notFound } from '../errors.js';
@@ -53,6 +54,22 @@ export interface RoleView {
 const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 const iso = (ms: number | null) => (ms == null ? null : new Date(ms).toISOString());
 
+// Read at every API request and launch (prepared once: store/prepared.ts).
+const userById = prepare((db, slot: SlotOf<{ id: string }>) => db.selectFrom('users').selectAll().where('id', '=', slot('id')));
+const groupIdsOfUser = prepare((db, slot: SlotOf<{ userId: string }>) => db.selectFrom('groupMembers').select('groupId').where('userId', '=', slot('userId')));
+const rolePermissionsOf = prepare((db, slot: SlotOf<{ userId: string }>) =>
+  db
+    .selectFrom('roleAssignments')
+    .innerJoin('roles', 'roles.id', 'roleAssignments.roleId')
+    .select('roles.permissions')
+    .where((eb) =>
+      eb.or([
+        eb.and([eb('principalType', '=', 'user'), eb('principalId', '=', slot('userId'))]),
+        eb.and([eb('principalType', '=', 'group'), eb('principalId', 'in', eb.selectFrom('groupMembers').select('groupId').where('userId', '=', slot('userId')))]),
+      ]),
+    ),
+);
+
 export class Directory {
   constructor(
     private readonly store: Store,
@@ -75,7 +92,7 @@ export class Directory {
   // ---- users
 
   async userRow(id: string): Promise<User> {
-    const u = await this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+    const u = await userById.first(this.db, { id });
     if (!u) throw notFound('user');
     return u;
   }
@@ -241,26 +258,17 @@ export class Directory {
    */
   async doorPrincipal(user: Pick<User, 'id' | 'username' | 'isApplication'>, ip: string | null = null): Promise<Principal> {
     const groupIds = await this.groupIdsOf(user.id);
-    return { userId: user.id, username: user.username, isApplication: !!user.isApplication, groupIds, permissions: await this.permissionsOf(user.id, groupIds), scopes: null, tokenId: '', tokenKind: 'session', ip };
+    return { userId: user.id, username: user.username, isApplication: !!user.isApplication, groupIds, permissions: await this.permissionsOf(user.id), scopes: null, tokenId: '', tokenKind: 'session', ip };
   }
 
   async groupIdsOf(userId: string): Promise<string[]> {
-    const rows = await this.db.selectFrom('groupMembers').select('groupId').where('userId', '=', userId).execute();
+    const rows = await groupIdsOfUser.all(this.db, { userId });
     return rows.map((r) => r.groupId);
   }
 
-  async permissionsOf(userId: string, groupIds: string[]): Promise<Set<Permission>> {
-    const rows = await this.db
-      .selectFrom('roleAssignments')
-      .innerJoin('roles', 'roles.id', 'roleAssignments.roleId')
-      .select('roles.permissions')
-      .where((eb) =>
-        eb.or([
-          eb.and([eb('principalType', '=', 'user'), eb('principalId', '=', userId)]),
-          ...(groupIds.length ? [eb.and([eb('principalType', '=', 'group'), eb('principalId', 'in', groupIds)])] : []),
-        ]),
-      )
-      .execute();
+  /** What the person may do: the roles assigned to them and to every group they are in. */
+  async permissionsOf(userId: string): Promise<Set<Permission>> {
+    const rows = await rolePermissionsOf.all(this.db, { userId });
     const out = new Set<Permission>();
     for (const r of rows) for (const p of parseJson<string[]>(r.permissions, [])) if (isPermission(p)) out.add(p);
     return out;
