@@ -5,6 +5,10 @@ import { badRequest } from './errors.js';
 import type { Store } from '../store/db.js';
 import { now, parseJson } from './util.js';
 import { parseIpList, parseServerEntry } from './logon-tickets/protocol.js';
+import { prepare } from '../store/prepared.js';
+
+// Read once per launch and by most requests (prepared once: store/prepared.ts).
+const allSettings = prepare((db) => db.selectFrom('settings').selectAll());
 
 interface Def<T> {
   default: T;
@@ -331,7 +335,7 @@ export class SettingsService {
   constructor(private readonly store: Store) {}
 
   async all(): Promise<SettingValues> {
-    const rows = await this.store.db.selectFrom('settings').selectAll().execute();
+    const rows = await allSettings.all(this.store.db, {});
     const out = Object.fromEntries(Object.entries(SETTINGS).map(([k, d]) => [k, d.default])) as Record<string, unknown>;
     for (const r of rows) if (r.key in SETTINGS) out[r.key] = parseJson(r.value, out[r.key]);
     return out as SettingValues;

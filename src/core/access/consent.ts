@@ -5,6 +5,7 @@
 // keyboard-interactive prompt answered "yes"). A ticket without consent is refused at the
 // door: a BatchMode ticket login cannot be asked, so the launch is where it is taken.
 import type { AuditService } from '../audit/service.js';
+import { TicketMemo } from '../ticket-memo.js';
 import type { Policies, Policy } from './policies.js';
 
 export interface ConsentNeed {
@@ -33,7 +34,7 @@ export class Consents {
    * Tickets whose launch carried consent, until they expire. Kept in memory: a ticket lives
    * minutes, and after a restart the person launches again (the door refuses, saying so).
    */
-  private readonly given = new Map<string, number>();
+  private readonly given = new TicketMemo<true>();
 
   constructor(
     private readonly policies: Policies,
@@ -47,15 +48,12 @@ export class Consents {
 
   /** Consent given at launch for this ticket (by its id). */
   remember(ticketId: string, expiresAt: number): void {
-    const now = Date.now();
-    for (const [id, until] of this.given) if (until <= now) this.given.delete(id);
-    this.given.set(ticketId, expiresAt);
+    this.given.set(ticketId, true, expiresAt);
   }
 
   /** Whether the launch of this ticket carried consent. */
   has(ticketId: string): boolean {
-    const until = this.given.get(ticketId);
-    return until !== undefined && until > Date.now();
+    return this.given.get(ticketId) === true;
   }
 
   forget(ticketId: string): void {

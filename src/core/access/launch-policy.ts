@@ -9,6 +9,7 @@
 // taken under the old policy never opens a session under the new one. A ticket this node
 // has nothing remembered for (issued before a restart, or by another node) is checked under
 // the policy in force at redeem, as it always was.
+import { TicketMemo } from '../ticket-memo.js';
 import type { Policies, Policy } from './policies.js';
 
 export const POLICY_CHANGED_MESSAGE = "This secret's access policy changed after your launch: launch again.";
@@ -18,7 +19,7 @@ const versionOf = (p: Policy | null): string | null => (p ? JSON.stringify(p) : 
 
 export class LaunchPolicies {
   /** ticket id → the policy version its launch decided under, until the ticket expires. */
-  private readonly decided = new Map<string, { version: string | null; until: number }>();
+  private readonly decided = new TicketMemo<string | null>();
 
   constructor(private readonly policies: Policies) {}
 
@@ -29,23 +30,13 @@ export class LaunchPolicies {
 
   /** The launch issued this ticket under this policy. */
   remember(ticketId: string, policy: Policy | null, expiresAt: number): void {
-    // Expired entries are dropped from the front only: a Map iterates in insertion order and
-    // tickets are remembered as they are issued, so the oldest come first. Walking the whole map
-    // at every launch made a launch cost grow with the tickets outstanding (thousands under load).
-    // An entry behind a longer-lived one (the lifetime setting shortened) waits for it, at most
-    // one ticket lifetime; a redeemed ticket is forgotten at once.
-    const now = Date.now();
-    for (const [id, d] of this.decided) {
-      if (d.until > now) break;
-      this.decided.delete(id);
-    }
-    this.decided.set(ticketId, { version: versionOf(policy), until: expiresAt });
+    this.decided.set(ticketId, versionOf(policy), expiresAt);
   }
 
   /** Whether the policy in force now is not the one this ticket's launch decided under (false when nothing is remembered). */
   changedSince(ticketId: string, now: Policy | null): boolean {
-    const d = this.decided.get(ticketId);
-    return d !== undefined && d.version !== versionOf(now);
+    const version = this.decided.get(ticketId);
+    return version !== undefined && version !== versionOf(now);
   }
 
   forget(ticketId: string): void {

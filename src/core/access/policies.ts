@@ -13,6 +13,11 @@ import { flag, newId, now, parseJson } from '../util.js';
 import type { Folders } from '../vault/folders.js';
 import type { JoinedChange } from '../vault/joined-change.js';
 import type { Secrets } from '../vault/secrets.js';
+import { prepare, type SlotOf } from '../../store/prepared.js';
+
+// The walk up to the policy in force, at every launch, redeem and session end (prepared once: store/prepared.ts).
+const secretPlacement = prepare((db, slot: SlotOf<{ id: string }>) => db.selectFrom('secrets').select(['policyId', 'folderId']).where('id', '=', slot('id')));
+const folderPlacement = prepare((db, slot: SlotOf<{ id: string }>) => db.selectFrom('folders').select(['policyId', 'parentId']).where('id', '=', slot('id')));
 
 export const MODES: readonly Protocol[] = ['ssh', 'telnet', 'rdp'];
 export const MFA_MODES = ['never', 'always', 'untrusted'] as const;
@@ -338,12 +343,12 @@ export class Policies {
 
   /** The policy in force for a secret: its own, else the nearest folder's up the tree; null: none. */
   async effectiveFor(secretId: string): Promise<Policy | null> {
-    const s = await this.store.db.selectFrom('secrets').select(['policyId', 'folderId']).where('id', '=', secretId).executeTakeFirst();
+    const s = await secretPlacement.first(this.store.db, { id: secretId });
     if (!s) return null;
     if (s.policyId) return this.row(s.policyId).catch(() => null);
     let folder = s.folderId;
     for (let depth = 0; folder && depth < 64; depth++) {
-      const f = await this.store.db.selectFrom('folders').select(['policyId', 'parentId']).where('id', '=', folder).executeTakeFirst();
+      const f = await folderPlacement.first(this.store.db, { id: folder });
       if (!f) return null;
       if (f.policyId) return this.row(f.policyId).catch(() => null);
       folder = f.parentId;

@@ -15,6 +15,7 @@ import { SYSTEM, type AuditService } from '../audit/service.js';
 import { AppError, conflict } from '../errors.js';
 import type { Sessions } from '../sessions/service.js';
 import { newId, now, parseJson } from '../util.js';
+import { TicketMemo } from '../ticket-memo.js';
 import type { Credential } from '../vault/secrets.js';
 import type { AccessLevel, AccessLevels } from './access-levels.js';
 import { OperatorError } from './operator.js';
@@ -43,7 +44,7 @@ export interface Prepared {
 
 export class JitAccounts {
   /** Ticket → the access level chosen at launch (tickets live a minute; a restart forgets both). */
-  private readonly choices = new Map<string, { levelId: string; expiresAt: number }>();
+  private readonly choices = new TicketMemo<string>();
   /** Sessions between the account's creation and their start: the sweeper leaves them alone. */
   private readonly preparing = new Set<string>();
   private readonly background = new Set<Promise<unknown>>();
@@ -64,16 +65,12 @@ export class JitAccounts {
 
   /** The level a launch chose, remembered for its ticket. */
   remember(ticketId: string, levelId: string, expiresAt: number): void {
-    const t = now();
-    for (const [k, v] of this.choices) if (v.expiresAt < t) this.choices.delete(k);
-    this.choices.set(ticketId, { levelId, expiresAt });
+    this.choices.set(ticketId, levelId, expiresAt);
   }
 
   private take(ticketId: string | null): string | null {
     if (!ticketId) return null;
-    const c = this.choices.get(ticketId);
-    this.choices.delete(ticketId);
-    return c && c.expiresAt >= now() ? c.levelId : null;
+    return this.choices.take(ticketId) ?? null;
   }
 
   /**

@@ -8,6 +8,10 @@ import { badRequest, conflict, forbidden, notFound } from '../errors.js';
 import { AppError } from '../errors.js';
 import type { SettingsService } from '../settings.js';
 import { flag, newId, now, parseJson } from '../util.js';
+import { prepare, type SlotOf } from '../../store/prepared.js';
+
+// Read at every launch and redeem (prepared once: store/prepared.ts).
+const launcherByRef = prepare((db, slot: SlotOf<{ ref: string }>) => db.selectFrom('launchers').selectAll().where((eb) => eb.or([eb('id', '=', slot('ref')), eb('name', '=', slot('ref'))])));
 
 export type Protocol = Exclude<LauncherType, 'session-connector'>;
 export const PROTOCOLS: Protocol[] = ['ssh', 'telnet', 'rdp'];
@@ -167,7 +171,7 @@ export class Launchers {
   }
 
   async get(ref: string): Promise<LauncherView> {
-    const r = await this.store.db.selectFrom('launchers').selectAll().where((eb) => eb.or([eb('id', '=', ref), eb('name', '=', ref)])).executeTakeFirst();
+    const r = await launcherByRef.first(this.store.db, { ref });
     if (!r) throw notFound(`launcher "${ref}"`);
     return view(r);
   }

@@ -14,6 +14,10 @@ import { splitFields, type Templates, type TemplateView } from './templates.js';
 import type { JoinedChange } from './joined-change.js';
 import { SecretVersions, type VersionMeta } from './versions.js';
 import { accountRow, accountView, jitRow, type AccountView } from '../accounts/state.js';
+import { prepare, type SlotOf } from '../../store/prepared.js';
+
+// Read at every launch and redeem (prepared once: store/prepared.ts).
+const secretById = prepare((db, slot: SlotOf<{ id: string }>) => db.selectFrom('secrets').selectAll().where('id', '=', slot('id')));
 
 export interface SecretView {
   id: string;
@@ -75,7 +79,7 @@ export class Secrets {
   }
 
   private async row(id: string): Promise<Secret> {
-    const s = await this.store.db.selectFrom('secrets').selectAll().where('id', '=', id).executeTakeFirst();
+    const s = await secretById.first(this.store.db, { id });
     if (!s) throw notFound('secret');
     return s;
   }

@@ -7,6 +7,10 @@ import { badRequest, conflict, forbidden, notFound } from '../errors.js';
 import { newId, now, parseJson } from '../util.js';
 import { normalizeRules, type PasswordRules } from '../accounts/password-rules.js';
 import type { TargetKind } from '../accounts/operator.js';
+import { prepare, type SlotOf } from '../../store/prepared.js';
+
+// Read at every launch and redeem (prepared once: store/prepared.ts).
+const templateByRef = prepare((db, slot: SlotOf<{ ref: string }>) => db.selectFrom('templates').selectAll().where((eb) => eb.or([eb('id', '=', slot('ref')), eb('name', '=', slot('ref'))])));
 
 export type FieldType = 'text' | 'password' | 'key' | 'number' | 'notes';
 
@@ -142,7 +146,7 @@ export class Templates {
   }
 
   async get(ref: string): Promise<TemplateView> {
-    const row = await this.store.db.selectFrom('templates').selectAll().where((eb) => eb.or([eb('id', '=', ref), eb('name', '=', ref)])).executeTakeFirst();
+    const row = await templateByRef.first(this.store.db, { ref });
     if (!row) throw notFound(`template "${ref}"`);
     const def = parseJson<TemplateDef>(row.definition, { fields: [], machineField: null, domainField: null, usernameField: null, launchers: [] });
     const { passwordRules, targetKind, ...rest } = def;

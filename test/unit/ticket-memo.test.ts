@@ -1,14 +1,16 @@
-// The per-ticket record of the policy a launch decided under (core/access/launch-policy.ts):
-// what it remembers and how it forgets. Expired entries go from the front at each launch, so a
-// launch does not walk every outstanding ticket (it did: quadratic under thousands of launches).
+// What a launch remembers per ticket (core/ticket-memo.ts; the policy it decided under in
+// core/access/launch-policy.ts, consent and the access level use the same memo): what it
+// remembers and how it forgets. Expired entries go from the front at each launch, so a launch
+// does not walk every outstanding ticket (it did: quadratic under thousands of launches).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { LaunchPolicies } from '../../src/core/access/launch-policy.js';
+import { TicketMemo } from '../../src/core/ticket-memo.js';
 import type { Policies, Policy } from '../../src/core/access/policies.js';
 
 const policy = (id: string) => ({ id, name: id }) as unknown as Policy;
 const fresh = () => new LaunchPolicies({} as Policies);
-const sizeOf = (lp: LaunchPolicies) => (lp as unknown as { decided: Map<string, unknown> }).decided.size;
+const sizeOf = (lp: LaunchPolicies) => (lp as unknown as { decided: TicketMemo<unknown> }).decided.size;
 
 describe('LaunchPolicies', () => {
   it('tells a changed policy from the one the launch decided under', () => {
@@ -53,5 +55,16 @@ describe('LaunchPolicies', () => {
     assert.equal(sizeOf(lp), 2);
     assert.equal(lp.changedSince('next', policy('b')), true);
     assert.equal(lp.changedSince('another', policy('b')), true);
+  });
+
+  it('never returns an expired entry, and take() forgets', () => {
+    const memo = new TicketMemo<string>();
+    memo.set('gone', 'x', Date.now() - 1);
+    assert.equal(memo.get('gone'), undefined);
+    memo.set('t', 'level-1', Date.now() + 60_000);
+    assert.equal(memo.get('t'), 'level-1');
+    assert.equal(memo.take('t'), 'level-1');
+    assert.equal(memo.take('t'), undefined);
+    assert.equal(memo.size, 0, 'the expired entry went at the next set(), the taken one at take()');
   });
 });
