@@ -37,10 +37,10 @@ export class AccessGate {
   /**
    * Once a session under a policy has started: checked again (a grant revoked between the
    * check and the start ends it at once), then watched so it cannot outlive its grant.
+   * `groupIds`: the person's groups as the redeem's own check just read them.
    */
-  async bind(session: LiveSession, policy: Policy | null): Promise<LiveSession> {
+  async bind(session: LiveSession, policy: Policy | null, groupIds: string[]): Promise<LiveSession> {
     const { user, credential, protocol } = session.plan;
-    const groupIds = (await this.store.db.selectFrom('groupMembers').select('groupId').where('userId', '=', user.id).execute()).map((r) => r.groupId);
     const a = await this.check({ userId: user.id, groupIds }, credential.secretId, protocol, policy);
     if (!a.ok) session.terminate(a.message);
     else if (a.grant) this.windows.watch(a.grant.id, a.grant.endAt, session);

@@ -23,6 +23,11 @@ import { generatePassword } from './password-rules.js';
 import type { TargetAccounts } from './service.js';
 
 import { DEFAULT_JIT, type JitSettings } from './state.js';
+import { prepare, type SlotOf } from '../../store/prepared.js';
+
+// Read at every redeem and session end (prepared once: store/prepared.ts).
+const jitOfSecret = prepare((db, slot: SlotOf<{ secretId: string }>) => db.selectFrom('secretJit').selectAll().where('secretId', '=', slot('secretId')));
+const activeJitOfSession = prepare((db, slot: SlotOf<{ sessionId: string }>) => db.selectFrom('jitAccounts').selectAll().where('sessionId', '=', slot('sessionId')).where('state', '=', 'active'));
 /** Random part of a JIT name: 8 of [a-z0-9] (~41 bits), so names do not repeat and cannot be guessed ahead. */
 const SUFFIX = 'abcdefghijklmnopqrstuvwxyz0123456789';
 const SWEEP_MS = 60_000;
@@ -60,7 +65,7 @@ export class JitAccounts {
   ) {}
 
   async settings(secretId: string): Promise<JitSettings> {
-    return jitView(await this.store.db.selectFrom('secretJit').selectAll().where('secretId', '=', secretId).executeTakeFirst());
+    return jitView(await jitOfSecret.first(this.store.db, { secretId }));
   }
 
   /** The level a launch chose, remembered for its ticket. */
@@ -132,7 +137,7 @@ export class JitAccounts {
 
   /** Session end: undo what was done for it. */
   async sessionEnded(sessionId: string): Promise<void> {
-    const rows = await this.store.db.selectFrom('jitAccounts').selectAll().where('sessionId', '=', sessionId).where('state', '=', 'active').execute();
+    const rows = await activeJitOfSession.all(this.store.db, { sessionId });
     const p = Promise.allSettled(rows.map((r) => this.finish(r)));
     this.background.add(p);
     await p.finally(() => this.background.delete(p));

@@ -5,6 +5,10 @@ import type { Db } from '../../store/db.js';
 import type { SecretAccountsTable, SecretJitTable } from '../../store/schema.js';
 import { now } from '../util.js';
 import type { TargetKind } from './operator.js';
+import { prepare, type SlotOf } from '../../store/prepared.js';
+
+// Read at every session end (rotation after use; prepared once: store/prepared.ts).
+const accountBySecret = prepare((db, slot: SlotOf<{ secretId: string }>) => db.selectFrom('secretAccounts').selectAll().where('secretId', '=', slot('secretId')));
 
 export type HeartbeatStatus = 'ok' | 'drift' | 'unreachable';
 export type RotationStatus = 'ok' | 'failed';
@@ -35,7 +39,7 @@ export const JIT_PREFIX = /^[a-z_][a-z0-9_-]{0,19}$/;
 export type AccountRow = SecretAccountsTable;
 
 export async function accountRow(db: Db, secretId: string): Promise<AccountRow | undefined> {
-  return db.selectFrom('secretAccounts').selectAll().where('secretId', '=', secretId).executeTakeFirst();
+  return accountBySecret.first(db, { secretId });
 }
 
 /** The kind in force: the secret's own, else its template's. */

@@ -18,7 +18,7 @@ import type { SshKeys } from '../identity/ssh-keys.js';
 import type { Principal } from '../identity/principal.js';
 import type { SettingsService } from '../settings.js';
 import type { Sessions } from '../sessions/service.js';
-import type { Secret } from '../../store/schema.js';
+import type { Secret, User } from '../../store/schema.js';
 import { newId } from '../util.js';
 import { atLeast, type Access } from '../vault/access.js';
 import type { Checkouts } from '../vault/checkout.js';
@@ -159,7 +159,7 @@ export class Launching implements SessionBroker {
   }
 
   /** A refusal, or the secret and template it read (the credential is opened from them). */
-  private async checkLaunchable(userId: string, secretId: string, launcher: LauncherView, policy: Policy | null): Promise<{ problem: { reason: RefusalReason; detail: string } } | { problem: null; secret: Secret; template: TemplateView }> {
+  private async checkLaunchable(userId: string, secretId: string, launcher: LauncherView, policy: Policy | null): Promise<{ problem: { reason: RefusalReason; detail: string } } | { problem: null; secret: Secret; template: TemplateView; user: User; principal: Principal }> {
     const refuse = (reason: RefusalReason, detail: string) => ({ problem: { reason, detail } });
     const user = await this.deps.dir.userRow(userId).catch(() => null);
     if (!user || !user.enabled) return refuse('permission_withdrawn', 'user missing or disabled');
@@ -175,7 +175,7 @@ export class Launching implements SessionBroker {
     if (!mapped) return refuse('launcher_inactive', `launcher ${launcher.name} is not mapped to the secret's template`);
     const gate = await this.deps.accessGate.check(p, secretId, launcher.protocol, policy);
     if (!gate.ok) return refuse('access_policy', gate.message);
-    return { problem: null, secret, template };
+    return { problem: null, secret, template, user, principal: p };
   }
 
   async launch(p: Principal, secretId: string, launcherRef: string, opts: { clientIp: string | null; bindIp: boolean; personalCredentialId?: string; consent?: boolean; totp?: string; accessLevel?: string; display?: DisplayRequest; transient?: TransientCredential; requestId?: string }): Promise<LaunchResult> {
@@ -306,7 +306,8 @@ export class Launching implements SessionBroker {
       await this.deps.tickets.redeem(ticket, ctx.clientIp, sessionId, row);
       this.deps.consents.forget(row.id);
       this.deps.launchPolicies.forget(row.id);
-      const user = await this.deps.dir.userRow(row.userId);
+      // The person as checkLaunchable just read them (enabled, allowed to launch).
+      const { user, principal } = checked;
       // A transient credential (a logon ticket's) stands in for the secret's, like a personal one.
       const transient = await this.deps.transient.take(row.id);
       const { credential: cred, personal } = transient
@@ -334,7 +335,7 @@ export class Launching implements SessionBroker {
         throw e;
       });
       prepared?.started();
-      const handle = await this.deps.accessGate.bind(live, policy);
+      const handle = await this.deps.accessGate.bind(live, policy, principal.groupIds);
       if (!personal) await this.deps.checkouts.bindSession(user.id, row.secretId, handle.id, launcher.maxDurationSeconds);
       this.deps.metrics?.ticketRedeemed(launcher.protocol, ctx.door);
       this.deps.metrics?.sessionStarted(launcher.protocol, ctx.door);
@@ -377,7 +378,7 @@ export class Launching implements SessionBroker {
         throw e;
       });
       prepared.started();
-      const handle = await this.deps.accessGate.bind(live, policy);
+      const handle = await this.deps.accessGate.bind(live, policy, checked.principal.groupIds);
       await this.deps.checkouts.bindSession(user.id, secret.id, handle.id, launcher.maxDurationSeconds);
       this.deps.metrics?.sessionStarted(launcher.protocol, ctx.door);
       return handle;

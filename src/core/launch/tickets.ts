@@ -9,6 +9,13 @@ import { TicketRefused } from '../broker.js';
 import { newId, now, randomToken, sha256hex } from '../util.js';
 import { normalizeIp, TICKET_PATTERN } from '../door-rules.js';
 import type { LaunchDisplay } from './display.js';
+import { prepare, type SlotOf } from '../../store/prepared.js';
+
+// At every redeem (prepared once: store/prepared.ts).
+const ticketByHash = prepare((db, slot: SlotOf<{ tokenHash: string }>) => db.selectFrom('tickets').selectAll().where('tokenHash', '=', slot('tokenHash')));
+const useTicket = prepare((db, slot: SlotOf<{ id: string; sessionId: string; at: number }>) =>
+  db.updateTable('tickets').set({ usedAt: slot('at'), sessionId: slot('sessionId') }).where('id', '=', slot('id')).where('usedAt', 'is', null).where('expiresAt', '>', slot('at')),
+);
 
 // Defined with the other door-facing rules; re-exported for the core and web layers that import them from here.
 export { normalizeIp, TICKET_PATTERN };
@@ -54,7 +61,7 @@ export class Tickets {
   /** Looks a ticket up without using it (for the reason of a refusal, and the IP check). */
   async peek(ticket: string): Promise<TicketsTable | undefined> {
     if (!TICKET_PATTERN.test(ticket)) return undefined;
-    return this.store.db.selectFrom('tickets').selectAll().where('tokenHash', '=', hash(ticket)).executeTakeFirst();
+    return ticketByHash.first(this.store.db, { tokenHash: hash(ticket) });
   }
 
   /** The issued tickets among these strings (used or not): where a misplaced ticket is looked for. */
@@ -80,14 +87,9 @@ export class Tickets {
     if (row.usedAt) throw new TicketRefused('used');
     if (row.expiresAt <= now()) throw new TicketRefused('expired');
     if (row.clientIp && normalizeIp(row.clientIp) !== normalizeIp(clientIp)) throw new TicketRefused('ip_mismatch');
-    const r = await this.store.db
-      .updateTable('tickets')
-      .set({ usedAt: now(), sessionId })
-      .where('id', '=', row.id)
-      .where('usedAt', 'is', null)
-      .where('expiresAt', '>', now())
-      .executeTakeFirst();
-    if (Number(r.numUpdatedRows) !== 1) throw new TicketRefused('used');
-    return { ...row, usedAt: now(), sessionId };
+    const at = now();
+    const r = await useTicket.run(this.store.db, { id: row.id, sessionId, at });
+    if (Number(r.numAffectedRows ?? 0) !== 1) throw new TicketRefused('used');
+    return { ...row, usedAt: at, sessionId };
   }
 }

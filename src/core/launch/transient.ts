@@ -7,6 +7,10 @@ import type { Store } from '../../store/db.js';
 import { now } from '../util.js';
 import type { DataKeys } from '../vault/datakeys.js';
 import type { Credential } from '../vault/secrets.js';
+import { prepare, type SlotOf } from '../../store/prepared.js';
+
+// Looked for at every redeem (prepared once: store/prepared.ts).
+const credentialOfTicket = prepare((db, slot: SlotOf<{ ticketId: string }>) => db.selectFrom('launchCredentials').selectAll().where('ticketId', '=', slot('ticketId')));
 
 export interface TransientCredential {
   username: string;
@@ -33,7 +37,7 @@ export class TransientCredentials {
 
   /** The credential bound to a ticket, removed as it is read (single use); null when there is none. */
   async take(ticketId: string): Promise<{ username: string; domain: string | null; password: string; source: string } | null> {
-    const row = await this.store.db.selectFrom('launchCredentials').selectAll().where('ticketId', '=', ticketId).executeTakeFirst();
+    const row = await credentialOfTicket.first(this.store.db, { ticketId });
     if (!row) return null;
     const gone = await this.store.db.deleteFrom('launchCredentials').where('ticketId', '=', ticketId).executeTakeFirst();
     if (Number(gone.numDeletedRows) !== 1) return null;

@@ -22,6 +22,10 @@ import { newId, now, randomToken } from '../util.js';
 import type { DataKeys } from '../vault/datakeys.js';
 import { credentialAnswer, ENDSESSION_PATH, GETCREDENTIAL_PATH, type CredentialAnswer, type IamClient } from './iam-client.js';
 import { checkStart, type StartRequest } from './params.js';
+import { prepare, type SlotOf } from '../../store/prepared.js';
+
+// At every session end (prepared once: store/prepared.ts).
+const noticeDueNow = prepare((db, slot: SlotOf<{ gatewaySessionId: string; at: number }>) => db.updateTable('openpsmEndNotices').set({ nextAt: slot('at') }).where('gatewaySessionId', '=', slot('gatewaySessionId')).where('outcome', 'is', null));
 
 /** The most 401 answers endsession takes (re-authenticating before each retry), per the seed. */
 export const END_UNAUTHORIZED_LIMIT = 7;
@@ -251,8 +255,8 @@ export class OpenPsmGateway {
   }
 
   private async sessionEnded(gatewaySessionId: string): Promise<void> {
-    const r = await this.deps.store.db.updateTable('openpsmEndNotices').set({ nextAt: now() }).where('gatewaySessionId', '=', gatewaySessionId).where('outcome', 'is', null).executeTakeFirst();
-    if (Number(r.numUpdatedRows) > 0) this.kick();
+    const r = await noticeDueNow.run(this.deps.store.db, { gatewaySessionId, at: now() });
+    if (Number(r.numAffectedRows ?? 0) > 0) this.kick();
   }
 
   /**

@@ -18,6 +18,15 @@ import type { GhrecTraffic } from './recording-repair.js';
 import { LocalRecordingStorage, plainName, type RecordingStorage } from './recording-storage.js';
 import { SessionSharing, type UserLookup } from './sharing.js';
 import { recoverInterrupted, sealLateRecordings, type RecoveryContext } from './recovery.js';
+import { prepare, type SlotOf } from '../../store/prepared.js';
+
+// At every session end (prepared once: store/prepared.ts).
+const endSessionRow = prepare((db, slot: SlotOf<{ id: string; endedAt: number; endReason: string; bytesIn: number; bytesOut: number; recording: string | null; recordingSha256: string | null }>) =>
+  db
+    .updateTable('sessions')
+    .set({ status: 'ended', endedAt: slot('endedAt'), endReason: slot('endReason'), bytesIn: slot('bytesIn'), bytesOut: slot('bytesOut'), recording: slot('recording'), recordingSha256: slot('recordingSha256') })
+    .where('id', '=', slot('id')),
+);
 
 /** What session-end listeners learn: the session, its user, its secret and the account it logged in as (a personal credential's may differ). */
 export interface EndedSession {
@@ -223,11 +232,7 @@ export class Sessions {
     let sha: string | null = null;
     // The hash is best effort: a file that cannot be read now (EMFILE…) still gets its session ended.
     if (s.recordingPath) sha = await this.storage.sha256(s.recordingPath).catch((e) => (this.log.error({ sessionId: s.id, err: { message: (e as Error).message } }, 'recording hash failed'), null));
-    await this.store.db
-      .updateTable('sessions')
-      .set({ status: 'ended', endedAt: now(), endReason: reason, bytesIn: s.bytesIn, bytesOut: s.bytesOut, recording: s.recordingPath, recordingSha256: sha })
-      .where('id', '=', s.id)
-      .execute();
+    await endSessionRow.run(this.store.db, { id: s.id, endedAt: now(), endReason: reason, bytesIn: s.bytesIn, bytesOut: s.bytesOut, recording: s.recordingPath, recordingSha256: sha });
     const actor = { id: s.plan.user.id, name: s.plan.user.username, ip: s.clientIp };
     await this.audit.record(actor, { action: 'session.end', target: { type: 'session', id: s.id }, details: { reason, bytesIn: s.bytesIn, bytesOut: s.bytesOut, seconds: Math.round((Date.now() - s.startedAt) / 1000) } });
     if (s.recordingPath) await this.audit.record(SYSTEM, { action: 'recording.seal', target: { type: 'session', id: s.id }, details: { file: s.recordingPath, sha256: sha, format: s.ghrec ? `ghrec-${s.ghrec.header.format}` : 'asciicast-v2', ...(s.recordingPath.endsWith('.gz') ? { stored: 'gzip' } : {}), ...(s.recordingError ? { incomplete: s.recordingError } : {}) } });

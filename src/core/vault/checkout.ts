@@ -18,6 +18,29 @@ import type { Sessions } from '../sessions/service.js';
 import { newId, now } from '../util.js';
 import { atLeast } from './access.js';
 import type { Secrets } from './secrets.js';
+import { prepare, type SlotOf } from '../../store/prepared.js';
+
+// At every launch, redeem and session end (prepared once: store/prepared.ts).
+const checkoutOrQueue = prepare((db, slot: SlotOf<{ secretId: string }>) =>
+  db.selectNoFrom((eb) => [
+    eb.exists(eb.selectFrom('checkouts').select('id').where('secretId', '=', slot('secretId')).where('checkedInAt', 'is', null)).as('open'),
+    eb.exists(eb.selectFrom('checkoutQueue').select('userId').where('secretId', '=', slot('secretId'))).as('queued'),
+  ]),
+);
+const bindLaunchCheckout = prepare((db, slot: SlotOf<{ secretId: string; userId: string; sessionId: string; until: number }>) =>
+  db
+    .updateTable('checkouts')
+    .set({ sessionId: slot('sessionId'), expiresAt: slot('until') })
+    .where('secretId', '=', slot('secretId'))
+    .where('userId', '=', slot('userId'))
+    .where('source', '=', 'launch')
+    .where('sessionId', 'is', null)
+    .where('checkedInAt', 'is', null),
+);
+const moveCheckoutToSession = prepare((db, slot: SlotOf<{ from: string; to: string }>) => db.updateTable('checkouts').set({ sessionId: slot('to') }).where('sessionId', '=', slot('from')).where('checkedInAt', 'is', null));
+const checkInWithSession = prepare((db, slot: SlotOf<{ sessionId: string; at: number }>) =>
+  db.updateTable('checkouts').set({ checkedInAt: slot('at'), checkinReason: 'session_end' }).where('sessionId', '=', slot('sessionId')).where('checkedInAt', 'is', null).returningAll(),
+);
 
 /** Seed 003 (OpenPSM): every shared credential for the target is checked out by someone else. */
 export const SHARED_UNAVAILABLE = 'None of the shared credentials are available.';
@@ -139,13 +162,8 @@ export class Checkouts {
 
   /** Whether the secret has an open checkout or anyone in its queue (one statement). */
   private async inUse(secretId: string): Promise<boolean> {
-    const r = await this.store.db
-      .selectNoFrom((eb) => [
-        eb.exists(eb.selectFrom('checkouts').select('id').where('secretId', '=', secretId).where('checkedInAt', 'is', null)).as('open'),
-        eb.exists(eb.selectFrom('checkoutQueue').select('userId').where('secretId', '=', secretId)).as('queued'),
-      ])
-      .executeTakeFirstOrThrow();
-    return !!Number(r.open) || !!Number(r.queued);
+    const r = await checkoutOrQueue.first(this.store.db, { secretId });
+    return !!r && (!!Number(r.open) || !!Number(r.queued));
   }
 
   private async queueRows(secretId: string): Promise<QueueRow[]> {
@@ -438,15 +456,7 @@ export class Checkouts {
   /** A session started: the person's unbound launch checkout of the secret now ends with it. */
   async bindSession(userId: string, secretId: string, sessionId: string, maxDurationSeconds: number): Promise<void> {
     const until = now() + (maxDurationSeconds > 0 ? maxDurationSeconds : LAUNCH_SESSION_CAP_SECONDS) * 1000;
-    await this.store.db
-      .updateTable('checkouts')
-      .set({ sessionId, expiresAt: until })
-      .where('secretId', '=', secretId)
-      .where('userId', '=', userId)
-      .where('source', '=', 'launch')
-      .where('sessionId', 'is', null)
-      .where('checkedInAt', 'is', null)
-      .execute();
+    await bindLaunchCheckout.run(this.store.db, { secretId, userId, sessionId, until });
   }
 
   /**
@@ -456,10 +466,10 @@ export class Checkouts {
   async sessionEnded(s: { id: string; userId: string; secretId: string }): Promise<void> {
     const other = [...this.sessions.live.values()].find((x) => x.id !== s.id && x.plan.user.id === s.userId && x.plan.credential.secretId === s.secretId && !x.isEnded);
     if (other) {
-      await this.store.db.updateTable('checkouts').set({ sessionId: other.id }).where('sessionId', '=', s.id).where('checkedInAt', 'is', null).execute();
+      await moveCheckoutToSession.run(this.store.db, { from: s.id, to: other.id });
       return;
     }
-    const rows = await this.store.db.updateTable('checkouts').set({ checkedInAt: now(), checkinReason: 'session_end' }).where('sessionId', '=', s.id).where('checkedInAt', 'is', null).returningAll().execute();
+    const rows = (await checkInWithSession.run(this.store.db, { sessionId: s.id, at: now() })).rows;
     for (const r of rows) {
       await this.auditCheckin(SYSTEM, r, 'session_end');
       await this.advanceQueue(r.secretId);

@@ -4,6 +4,10 @@ import { sql } from 'kysely';
 import type { Db, Store } from '../../store/db.js';
 import { Keyring, seal, unseal } from '../keyring.js';
 import { newId, now } from '../util.js';
+import { prepare, type SlotOf } from '../../store/prepared.js';
+
+// Read whenever a credential is opened (prepared once: store/prepared.ts).
+const dataKeyById = prepare((db, slot: SlotOf<{ id: string }>) => db.selectFrom('dataKeys').selectAll().where('id', '=', slot('id')));
 
 // Wrapping a new data key and committing it must not straddle the end of a rotation: a
 // key wrapped by the outgoing master key but committed after the rotation's last sweep
@@ -29,7 +33,12 @@ export class DataKeys {
   }
 
   async get(id: string, db: Db = this.store.db): Promise<Buffer> {
-    const read = () => db.selectFrom('dataKeys').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    const read = async () => {
+      const row = await dataKeyById.first(db, { id });
+      // A missing data key is a broken store, not a refusal: said as such.
+      if (!row) throw new Error(`data key ${id} not found`);
+      return row;
+    };
     const row = await read();
     if (this.keyring.has(row.kekId)) return this.keyring.unwrap(row.kekId, row.wrapped, id);
     // A rotation may have rewrapped the row and dropped the old key between our read and now: read again.

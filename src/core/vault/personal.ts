@@ -32,6 +32,10 @@ import {
 } from './personal-keys.js';
 import { UnlockedVaults } from './personal-unlock.js';
 import type { Credential, Secrets } from './secrets.js';
+import { prepare, type SlotOf } from '../../store/prepared.js';
+
+// Looked for at every redeem (prepared once: store/prepared.ts).
+const personalLaunchByRef = prepare((db, slot: SlotOf<{ ref: string }>) => db.selectFrom('personalLaunches').selectAll().where('ref', '=', slot('ref')));
 
 /** What the reset must be sent with: forgetting the master password loses the personal credentials. */
 export const RESET_CONFIRMATION = 'delete my personal credentials';
@@ -450,7 +454,7 @@ export class PersonalVault {
    */
   async credentialFor(ticket: string, userId: string, shared: Credential): Promise<{ credential: Credential; personal: boolean }> {
     const ref = launchRef(ticket);
-    const row = await this.store.db.selectFrom('personalLaunches').selectAll().where('ref', '=', ref).executeTakeFirst();
+    const row = await personalLaunchByRef.first(this.store.db, { ref });
     if (!row) return { credential: shared, personal: false };
     await this.store.db.deleteFrom('personalLaunches').where('ref', '=', ref).execute();
     if (row.userId !== userId) throw new TicketRefused('permission_withdrawn', 'the personal credential belongs to another user');
