@@ -10,8 +10,9 @@
 // A slot must stand for one bound value (a comparison, an inserted or updated value, a limit):
 // a list of variable length (`in`) or an identifier cannot be a slot. A query that needs one
 // is left to the ordinary builder.
-import type { Compilable, CompiledQuery, QueryResult } from 'kysely';
+import type { Compilable, CompiledQuery, InsertObject, QueryResult } from 'kysely';
 import type { Db } from './db.js';
+import type { Database } from './schema.js';
 
 const SLOT = Symbol('prepared query slot');
 interface Slot {
@@ -72,5 +73,37 @@ export function prepare<A extends Record<string, unknown>, R>(build: (db: Db, sl
     all: async (db, args) => (await execute(db, args)).rows,
     first: async (db, args) => (await execute(db, args)).rows[0],
     run: execute,
+  };
+}
+
+type Table = keyof Database & string;
+/** An expression (sql`…`, a builder) or a factory in a row: Kysely turns it into SQL, so it cannot be a bound value. */
+const isExpression = (v: unknown): boolean => typeof v === 'function' || (typeof v === 'object' && v !== null && typeof (v as { toOperationNode?: unknown }).toOperationNode === 'function');
+/** Column sets kept per table; a caller writes one shape, so this bounds only a mistake. */
+const INSERT_SHAPES = 32;
+
+/**
+ * Inserts a whole row into `table`, prepared once per set of columns (the row's defined values,
+ * as Kysely's own insert skips undefined ones). A row carrying an SQL expression is inserted by
+ * the ordinary builder.
+ */
+export function prepareInsert<T extends Table>(table: T): (db: Db, row: InsertObject<Database, T>) => Promise<void> {
+  const byColumns = new Map<string, Prepared<Record<string, unknown>, unknown>>();
+  return async (db, row) => {
+    const values: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(row)) {
+      if (v === undefined) continue;
+      if (isExpression(v)) return void (await db.insertInto(table).values(row as never).execute());
+      values[k] = v;
+    }
+    const columns = Object.keys(values);
+    const key = columns.join(',');
+    let q = byColumns.get(key);
+    if (!q) {
+      q = prepare((d, slot: SlotOf<Record<string, unknown>>) => d.insertInto(table).values(Object.fromEntries(columns.map((c) => [c, slot(c)])) as never));
+      if (byColumns.size >= INSERT_SHAPES) byColumns.delete(byColumns.keys().next().value!);
+      byColumns.set(key, q);
+    }
+    await q.run(db, values);
   };
 }

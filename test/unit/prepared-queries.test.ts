@@ -3,14 +3,16 @@
 // builder runs once per dialect (a transaction shares its database's compiled query); rows come
 // back camel-cased as from the ordinary builder; a write reports the rows it touched; a value
 // left out is refused instead of binding as NULL; and a value is only ever bound (an injection
-// attempt is a value like any other).
+// attempt is a value like any other). Whole-row inserts are prepared per set of columns, skip
+// undefined values as Kysely does, and leave a row with an SQL expression to the builder.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { migrate, openStore, type Store } from '../../src/store/db.js';
-import { prepare, type SlotOf } from '../../src/store/prepared.js';
+import { sql } from 'kysely';
+import { prepare, prepareInsert, type SlotOf } from '../../src/store/prepared.js';
 import { freshPgDatabase } from '../support/harness.js';
 
 const user = (id: string, username: string, enabled: 0 | 1) => ({
@@ -83,6 +85,24 @@ for (const kind of ['sqlite', 'postgres'] as const) {
     it('refuses a run without one of its values', async () => {
       const byId = prepare((db, slot: SlotOf<{ id: string }>) => db.selectFrom('users').select('id').where('id', '=', slot('id')));
       await assert.rejects(byId.first(store.db, {} as { id: string }), /no value for 'id'/);
+    });
+
+    it('inserts whole rows, prepared per set of columns', async () => {
+      const insertUser = prepareInsert('users');
+      await insertUser(store.db, user('i1', 'ins-one', 1));
+      // email undefined: left out, as Kysely's insert leaves it (the column's NULL), another shape.
+      await insertUser(store.db, { ...user('i2', 'ins-two', 0), email: undefined });
+      await store.db.transaction().execute((trx) => insertUser(trx, { ...user('i3', 'ins-three', 1), email: 'c@example.test' }));
+      // An SQL expression in a row is not a value: the ordinary builder inserts it.
+      await insertUser(store.db, { ...user('i4', 'ins-four', 1), createdAt: sql<number>`40 + 2` });
+      const rows = await store.db.selectFrom('users').select(['id', 'username', 'enabled', 'email', 'createdAt']).where('id', 'like', 'i%').orderBy('id').execute();
+      assert.deepEqual(rows, [
+        { id: 'i1', username: 'ins-one', enabled: 1, email: null, createdAt: 1 },
+        { id: 'i2', username: 'ins-two', enabled: 0, email: null, createdAt: 1 },
+        { id: 'i3', username: 'ins-three', enabled: 1, email: 'c@example.test', createdAt: 1 },
+        { id: 'i4', username: 'ins-four', enabled: 1, email: null, createdAt: 42 },
+      ]);
+      await store.db.deleteFrom('users').where('id', 'like', 'i%').execute();
     });
 
     it('binds an injection attempt as a value', async () => {

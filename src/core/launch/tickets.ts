@@ -9,9 +9,10 @@ import { TicketRefused } from '../broker.js';
 import { newId, now, randomToken, sha256hex } from '../util.js';
 import { normalizeIp, TICKET_PATTERN } from '../door-rules.js';
 import type { LaunchDisplay } from './display.js';
-import { prepare, type SlotOf } from '../../store/prepared.js';
+import { prepare, prepareInsert, type SlotOf } from '../../store/prepared.js';
 
-// At every redeem (prepared once: store/prepared.ts).
+// At every launch and redeem (prepared once: store/prepared.ts).
+const insertTicket = prepareInsert('tickets');
 const ticketByHash = prepare((db, slot: SlotOf<{ tokenHash: string }>) => db.selectFrom('tickets').selectAll().where('tokenHash', '=', slot('tokenHash')));
 const useTicket = prepare((db, slot: SlotOf<{ id: string; sessionId: string; at: number }>) =>
   db.updateTable('tickets').set({ usedAt: slot('at'), sessionId: slot('sessionId') }).where('id', '=', slot('id')).where('usedAt', 'is', null).where('expiresAt', '>', slot('at')),
@@ -48,7 +49,7 @@ export class Tickets {
     const createdAt = now();
     const expiresAt = createdAt + input.ttlSeconds * 1000;
     const row = { id, tokenHash: hash(ticket), userId: input.userId, secretId: input.secretId, launcherId: input.launcherId, clientIp: input.clientIp, createdAt, expiresAt, usedAt: null, sessionId: null, display: input.display ? JSON.stringify(input.display) : null, launchRequestId: input.launchRequestId ?? null };
-    return { id, ticket, expiresAt, write: async (db) => void (await db.insertInto('tickets').values(row).execute()) };
+    return { id, ticket, expiresAt, write: (db) => insertTicket(db, row) };
   }
 
   /** Draws and stores a ticket on its own (tests; a launch uses draw() and writes it with its audit event). */

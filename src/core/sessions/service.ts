@@ -18,9 +18,10 @@ import type { GhrecTraffic } from './recording-repair.js';
 import { LocalRecordingStorage, plainName, type RecordingStorage } from './recording-storage.js';
 import { SessionSharing, type UserLookup } from './sharing.js';
 import { recoverInterrupted, sealLateRecordings, type RecoveryContext } from './recovery.js';
-import { prepare, type SlotOf } from '../../store/prepared.js';
+import { prepare, prepareInsert, type SlotOf } from '../../store/prepared.js';
 
-// At every session end (prepared once: store/prepared.ts).
+// At every session start and end (prepared once: store/prepared.ts).
+const insertSession = prepareInsert('sessions');
 const endSessionRow = prepare((db, slot: SlotOf<{ id: string; endedAt: number; endReason: string; bytesIn: number; bytesOut: number; recording: string | null; recordingSha256: string | null }>) =>
   db
     .updateTable('sessions')
@@ -158,7 +159,7 @@ export class Sessions {
         target: { type: 'session', id: plan.sessionId },
         details: { secretId: plan.credential.secretId, secret: plan.credential.secretName, launcher: plan.launcher.name, protocol: plan.protocol, target: `${plan.target.host}:${plan.target.port}`, door: ctx.door, recorded: plan.launcher.record },
       },
-      { alongside: async (trx) => void (await trx.insertInto('sessions').values(row).execute()) },
+      { alongside: (trx) => insertSession(trx, row) },
     );
     const s = new LiveSession(plan, ctx.clientIp, {
       storage: this.storage,
