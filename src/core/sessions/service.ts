@@ -233,10 +233,21 @@ export class Sessions {
     let sha: string | null = null;
     // The hash is best effort: a file that cannot be read now (EMFILE…) still gets its session ended.
     if (s.recordingPath) sha = await this.storage.sha256(s.recordingPath).catch((e) => (this.log.error({ sessionId: s.id, err: { message: (e as Error).message } }, 'recording hash failed'), null));
-    await endSessionRow.run(this.store.db, { id: s.id, endedAt: now(), endReason: reason, bytesIn: s.bytesIn, bytesOut: s.bytesOut, recording: s.recordingPath, recordingSha256: sha });
     const actor = { id: s.plan.user.id, name: s.plan.user.username, ip: s.clientIp };
-    await this.audit.record(actor, { action: 'session.end', target: { type: 'session', id: s.id }, details: { reason, bytesIn: s.bytesIn, bytesOut: s.bytesOut, seconds: Math.round((Date.now() - s.startedAt) / 1000) } });
-    if (s.recordingPath) await this.audit.record(SYSTEM, { action: 'recording.seal', target: { type: 'session', id: s.id }, details: { file: s.recordingPath, sha256: sha, format: s.ghrec ? `ghrec-${s.ghrec.header.format}` : 'asciicast-v2', ...(s.recordingPath.endsWith('.gz') ? { stored: 'gzip' } : {}), ...(s.recordingError ? { incomplete: s.recordingError } : {}) } });
+    // The ended row is written in the transaction of its session.end event (as the row of a
+    // start is with session.start), and the seal is handed in with it: one commit for the three
+    // (shared with concurrent ones) instead of a commit of its own for the row and another for
+    // the seal. In order: the seal follows the end in the chain.
+    const row = { id: s.id, endedAt: now(), endReason: reason, bytesIn: s.bytesIn, bytesOut: s.bytesOut, recording: s.recordingPath, recordingSha256: sha };
+    const ended = this.audit.record(
+      actor,
+      { action: 'session.end', target: { type: 'session', id: s.id }, details: { reason, bytesIn: s.bytesIn, bytesOut: s.bytesOut, seconds: Math.round((Date.now() - s.startedAt) / 1000) } },
+      { alongside: async (trx) => void (await endSessionRow.run(trx, row)) },
+    );
+    const sealed = s.recordingPath
+      ? this.audit.record(SYSTEM, { action: 'recording.seal', target: { type: 'session', id: s.id }, details: { file: s.recordingPath, sha256: sha, format: s.ghrec ? `ghrec-${s.ghrec.header.format}` : 'asciicast-v2', ...(s.recordingPath.endsWith('.gz') ? { stored: 'gzip' } : {}), ...(s.recordingError ? { incomplete: s.recordingError } : {}) } })
+      : null;
+    await Promise.all([ended, sealed]);
     this.log.info({ sessionId: s.id, reason, ...(s.plan.launchRequestId ? { reqId: s.plan.launchRequestId } : {}) }, 'session ended');
     for (const fn of this.endListeners) {
       await fn({ id: s.id, userId: s.plan.user.id, secretId: s.plan.credential.secretId, username: s.plan.credential.username, protocol: s.plan.protocol, bytesIn: s.bytesIn, bytesOut: s.bytesOut, recording: s.recordingPath, recordedBytes: s.cast?.size ?? s.ghrec?.size ?? 0 }).catch((e) => this.log.error({ sessionId: s.id, err: { message: (e as Error).message } }, 'a session-end listener failed'));
