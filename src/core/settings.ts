@@ -3,9 +3,9 @@
 import { validatePublicUrl, ConfigError } from '../config.js';
 import { badRequest } from './errors.js';
 import type { Store } from '../store/db.js';
+import { prepare } from '../store/prepared.js';
 import { now, parseJson } from './util.js';
 import { parseIpList, parseServerEntry } from './logon-tickets/protocol.js';
-import { prepare } from '../store/prepared.js';
 
 // Read once per launch and by most requests (prepared once: store/prepared.ts).
 const allSettings = prepare((db) => db.selectFrom('settings').selectAll());

@@ -3,6 +3,7 @@
 // secret with no policy in force launches as before: view access is enough.
 import { isIP } from 'node:net';
 import type { Store } from '../../store/db.js';
+import { prepare, type SlotOf } from '../../store/prepared.js';
 import type { AccessPoliciesTable, PrincipalType } from '../../store/schema.js';
 import type { AuditService } from '../audit/service.js';
 import { badRequest, conflict, forbidden, notFound } from '../errors.js';
@@ -13,7 +14,6 @@ import { flag, newId, now, parseJson } from '../util.js';
 import type { Folders } from '../vault/folders.js';
 import type { JoinedChange } from '../vault/joined-change.js';
 import type { Secrets } from '../vault/secrets.js';
-import { prepare, type SlotOf } from '../../store/prepared.js';
 
 // The walk up to the policy in force, at every launch, redeem and session end (prepared once: store/prepared.ts).
 const secretPlacement = prepare((db, slot: SlotOf<{ id: string }>) => db.selectFrom('secrets').select(['policyId', 'folderId']).where('id', '=', slot('id')));

@@ -10,6 +10,7 @@
 import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Store } from '../../store/db.js';
+import { prepare, type SlotOf } from '../../store/prepared.js';
 import type { JitAccountsTable, SecretJitTable } from '../../store/schema.js';
 import { SYSTEM, type AuditService } from '../audit/service.js';
 import { AppError, conflict } from '../errors.js';
@@ -21,13 +22,12 @@ import type { AccessLevel, AccessLevels } from './access-levels.js';
 import { OperatorError } from './operator.js';
 import { generatePassword } from './password-rules.js';
 import type { TargetAccounts } from './service.js';
-
 import { DEFAULT_JIT, type JitSettings } from './state.js';
-import { prepare, type SlotOf } from '../../store/prepared.js';
 
 // Read at every redeem and session end (prepared once: store/prepared.ts).
 const jitOfSecret = prepare((db, slot: SlotOf<{ secretId: string }>) => db.selectFrom('secretJit').selectAll().where('secretId', '=', slot('secretId')));
 const activeJitOfSession = prepare((db, slot: SlotOf<{ sessionId: string }>) => db.selectFrom('jitAccounts').selectAll().where('sessionId', '=', slot('sessionId')).where('state', '=', 'active'));
+
 /** Random part of a JIT name: 8 of [a-z0-9] (~41 bits), so names do not repeat and cannot be guessed ahead. */
 const SUFFIX = 'abcdefghijklmnopqrstuvwxyz0123456789';
 const SWEEP_MS = 60_000;

@@ -2,10 +2,10 @@
 // management link, rotation and heartbeat settings, and the last results. Read for every
 // secret view; written by the account settings (PATCH /secrets/:id), rotation and heartbeat.
 import type { Db } from '../../store/db.js';
+import { prepare, type SlotOf } from '../../store/prepared.js';
 import type { SecretAccountsTable, SecretJitTable } from '../../store/schema.js';
 import { now } from '../util.js';
 import type { TargetKind } from './operator.js';
-import { prepare, type SlotOf } from '../../store/prepared.js';
 
 // Read at every session end (rotation after use; prepared once: store/prepared.ts).
 const accountBySecret = prepare((db, slot: SlotOf<{ secretId: string }>) => db.selectFrom('secretAccounts').selectAll().where('secretId', '=', slot('secretId')));

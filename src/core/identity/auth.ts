@@ -30,6 +30,7 @@ const tokenByHash = prepare((db, slot: SlotOf<{ tokenHash: string }>) =>
     .select(['apiTokens.id', 'apiTokens.userId', 'apiTokens.kind', 'apiTokens.scopes', 'apiTokens.expiresAt', 'apiTokens.lastUsedAt', 'users.username', 'users.enabled', 'users.isApplication'])
     .where('tokenHash', '=', slot('tokenHash')),
 );
+
 /** A policy asks for a second factor from someone who has none. */
 export const MFA_NOT_ENROLLED_MESSAGE = 'This secret\'s access policy needs a second factor, and your account has none: enrol TOTP or add a security key first (portal: Account → two-factor authentication, security keys and passkeys; API: POST /api/v1/me/totp, then /api/v1/me/totp/confirm).';
 

@@ -2,13 +2,13 @@
 // "session connector" launchers name a child type and the gateway address clients are
 // sent to (a cluster hostname can stand there), as in the Session Connector document.
 import type { Store } from '../../store/db.js';
+import { prepare, type SlotOf } from '../../store/prepared.js';
 import type { LaunchersTable, LauncherType } from '../../store/schema.js';
 import type { Actor, AuditService } from '../audit/service.js';
 import { badRequest, conflict, forbidden, notFound } from '../errors.js';
 import { AppError } from '../errors.js';
 import type { SettingsService } from '../settings.js';
 import { flag, newId, now, parseJson } from '../util.js';
-import { prepare, type SlotOf } from '../../store/prepared.js';
 
 // Read at every launch and redeem (prepared once: store/prepared.ts).
 const launcherByRef = prepare((db, slot: SlotOf<{ ref: string }>) => db.selectFrom('launchers').selectAll().where((eb) => eb.or([eb('id', '=', slot('ref')), eb('name', '=', slot('ref'))])));

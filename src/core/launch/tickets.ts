@@ -4,12 +4,12 @@
 // trail; the client only ever hears a generic failure.
 import type { Transaction } from 'kysely';
 import type { Db, Store } from '../../store/db.js';
+import { prepare, prepareInsert, type SlotOf } from '../../store/prepared.js';
 import type { Database, TicketsTable } from '../../store/schema.js';
 import { TicketRefused } from '../broker.js';
 import { newId, now, randomToken, sha256hex } from '../util.js';
 import { normalizeIp, TICKET_PATTERN } from '../door-rules.js';
 import type { LaunchDisplay } from './display.js';
-import { prepare, prepareInsert, type SlotOf } from '../../store/prepared.js';
 
 // At every launch and redeem (prepared once: store/prepared.ts).
 const insertTicket = prepareInsert('tickets');

@@ -4,10 +4,10 @@
 // (envelope encryption under the keyring), bound to the launch ticket's id, taken (and wiped)
 // when the ticket is redeemed, swept when it expires. In the database so any node can redeem.
 import type { Store } from '../../store/db.js';
+import { prepare, type SlotOf } from '../../store/prepared.js';
 import { now } from '../util.js';
 import type { DataKeys } from '../vault/datakeys.js';
 import type { Credential } from '../vault/secrets.js';
-import { prepare, type SlotOf } from '../../store/prepared.js';
 
 // Looked for at every redeem (prepared once: store/prepared.ts).
 const credentialOfTicket = prepare((db, slot: SlotOf<{ ticketId: string }>) => db.selectFrom('launchCredentials').selectAll().where('ticketId', '=', slot('ticketId')));

@@ -10,6 +10,7 @@
 import { connect } from 'node:net';
 import type { Logger } from 'pino';
 import type { Store } from '../../store/db.js';
+import { prepare, type SlotOf } from '../../store/prepared.js';
 import type { Actor, AuditService } from '../audit/service.js';
 import { SYSTEM } from '../audit/service.js';
 import type { ConnectPlan, SessionHandle } from '../broker.js';
@@ -22,7 +23,6 @@ import { newId, now, randomToken } from '../util.js';
 import type { DataKeys } from '../vault/datakeys.js';
 import { credentialAnswer, ENDSESSION_PATH, GETCREDENTIAL_PATH, type CredentialAnswer, type IamClient } from './iam-client.js';
 import { checkStart, type StartRequest } from './params.js';
-import { prepare, type SlotOf } from '../../store/prepared.js';
 
 // At every session end (prepared once: store/prepared.ts).
 const noticeDueNow = prepare((db, slot: SlotOf<{ gatewaySessionId: string; at: number }>) => db.updateTable('openpsmEndNotices').set({ nextAt: slot('at') }).where('gatewaySessionId', '=', slot('gatewaySessionId')).where('outcome', 'is', null));

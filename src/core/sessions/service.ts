@@ -4,6 +4,7 @@ import { sql } from 'kysely';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Store } from '../../store/db.js';
+import { prepare, prepareInsert, type SlotOf } from '../../store/prepared.js';
 import type { SessionsTable } from '../../store/schema.js';
 import type { Actor, AuditService } from '../audit/service.js';
 import { SYSTEM } from '../audit/service.js';
@@ -18,7 +19,6 @@ import type { GhrecTraffic } from './recording-repair.js';
 import { LocalRecordingStorage, plainName, type RecordingStorage } from './recording-storage.js';
 import { SessionSharing, type UserLookup } from './sharing.js';
 import { recoverInterrupted, sealLateRecordings, type RecoveryContext } from './recovery.js';
-import { prepare, prepareInsert, type SlotOf } from '../../store/prepared.js';
 
 // At every session start and end (prepared once: store/prepared.ts).
 const insertSession = prepareInsert('sessions');

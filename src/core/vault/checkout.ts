@@ -10,6 +10,7 @@
 // time anyone looks at or competes for the secret.
 import type { Logger } from 'pino';
 import type { Store } from '../../store/db.js';
+import { prepare, type SlotOf } from '../../store/prepared.js';
 import type { CheckoutsTable, CheckoutQueueTable } from '../../store/schema.js';
 import { SYSTEM, type Actor, type AuditService } from '../audit/service.js';
 import { AppError, conflict, forbidden } from '../errors.js';
@@ -18,7 +19,6 @@ import type { Sessions } from '../sessions/service.js';
 import { newId, now } from '../util.js';
 import { atLeast } from './access.js';
 import type { Secrets } from './secrets.js';
-import { prepare, type SlotOf } from '../../store/prepared.js';
 
 // At every launch, redeem and session end (prepared once: store/prepared.ts).
 const checkoutOrQueue = prepare((db, slot: SlotOf<{ secretId: string }>) =>

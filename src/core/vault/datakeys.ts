@@ -2,9 +2,9 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Db, Store } from '../../store/db.js';
+import { prepare, type SlotOf } from '../../store/prepared.js';
 import { Keyring, seal, unseal } from '../keyring.js';
 import { newId, now } from '../util.js';
-import { prepare, type SlotOf } from '../../store/prepared.js';
 
 // Read whenever a credential is opened (prepared once: store/prepared.ts).
 const dataKeyById = prepare((db, slot: SlotOf<{ id: string }>) => db.selectFrom('dataKeys').selectAll().where('id', '=', slot('id')));

@@ -5,6 +5,7 @@
 // credential for a launch while the vault is unlocked, and hand it to the door that redeems
 // the ticket. Everything is audited, never with a secret value.
 import type { Store } from '../../store/db.js';
+import { prepare, type SlotOf } from '../../store/prepared.js';
 import type { LauncherType, PersonalCredentialsTable } from '../../store/schema.js';
 import type { AuditService } from '../audit/service.js';
 import { TicketRefused } from '../broker.js';
@@ -32,7 +33,6 @@ import {
 } from './personal-keys.js';
 import { UnlockedVaults } from './personal-unlock.js';
 import type { Credential, Secrets } from './secrets.js';
-import { prepare, type SlotOf } from '../../store/prepared.js';
 
 // Looked for at every redeem (prepared once: store/prepared.ts).
 const personalLaunchByRef = prepare((db, slot: SlotOf<{ ref: string }>) => db.selectFrom('personalLaunches').selectAll().where('ref', '=', slot('ref')));

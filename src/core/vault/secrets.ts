@@ -1,6 +1,7 @@
 // Secrets: metadata is readable to anyone with list access; secret field values are only
 // decrypted by reveal (view access, audited) or, server-side, for a connector.
 import type { Store } from '../../store/db.js';
+import { prepare, type SlotOf } from '../../store/prepared.js';
 import type { AccessLevel, Secret } from '../../store/schema.js';
 import type { AuditService } from '../audit/service.js';
 import { badRequest, forbidden, notFound } from '../errors.js';
@@ -14,7 +15,6 @@ import { splitFields, type Templates, type TemplateView } from './templates.js';
 import type { JoinedChange } from './joined-change.js';
 import { SecretVersions, type VersionMeta } from './versions.js';
 import { accountRow, accountView, jitRow, type AccountView } from '../accounts/state.js';
-import { prepare, type SlotOf } from '../../store/prepared.js';
 
 // Read at every launch and redeem (prepared once: store/prepared.ts).
 const secretById = prepare((db, slot: SlotOf<{ id: string }>) => db.selectFrom('secrets').selectAll().where('id', '=', slot('id')));

@@ -2,12 +2,12 @@
 // through reveal), and which hold the machine and the domain (the seeds' "Machine Field"
 // and "Domain Field", used by launchers and the credential-provider API).
 import type { Store } from '../../store/db.js';
+import { prepare, type SlotOf } from '../../store/prepared.js';
 import type { Actor, AuditService } from '../audit/service.js';
 import { badRequest, conflict, forbidden, notFound } from '../errors.js';
 import { newId, now, parseJson } from '../util.js';
 import { normalizeRules, type PasswordRules } from '../accounts/password-rules.js';
 import type { TargetKind } from '../accounts/operator.js';
-import { prepare, type SlotOf } from '../../store/prepared.js';
 
 // Read at every launch and redeem (prepared once: store/prepared.ts).
 const templateByRef = prepare((db, slot: SlotOf<{ ref: string }>) => db.selectFrom('templates').selectAll().where((eb) => eb.or([eb('id', '=', slot('ref')), eb('name', '=', slot('ref'))])));
