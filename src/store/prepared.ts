@@ -45,7 +45,9 @@ export interface Prepared<A, R> {
  * `db` at each run may be the store's database or a transaction on it.
  */
 export function prepare<A extends Record<string, unknown>, R>(build: (db: Db, slot: SlotOf<A>) => Compilable<R>): Prepared<A, R> {
-  // Per dialect adapter: a transaction shares its database's adapter, so it shares the compiled query.
+  // Per dialect adapter: a transaction shares its database's adapter, so it shares the compiled
+  // query. The compile applies the plugins of the database it was built on (the store's
+  // camel-case plugin); a `withPlugin` copy on the same adapter would share it too (none is made).
   const byAdapter = new WeakMap<object, Compiled>();
   const compiledFor = (db: Db): Compiled => {
     const adapter = db.getExecutor().adapter;
