@@ -70,6 +70,14 @@ const rolePermissionsOf = prepare((db, slot: SlotOf<{ userId: string }>) =>
     ),
 );
 
+// What `GET /api/v1/me` (polled by the portal) and every user view show.
+const rolesOfUser = prepare((db, slot: SlotOf<{ userId: string }>) =>
+  db.selectFrom('roleAssignments').innerJoin('roles', 'roles.id', 'roleAssignments.roleId').select(['roles.id', 'roles.name']).where('principalType', '=', 'user').where('principalId', '=', slot('userId')).orderBy('roles.name'),
+);
+const groupsOfUser = prepare((db, slot: SlotOf<{ userId: string }>) =>
+  db.selectFrom('groupMembers').innerJoin('groups', 'groups.id', 'groupMembers.groupId').select(['groups.id', 'groups.name']).where('userId', '=', slot('userId')).orderBy('groups.name'),
+);
+
 export class Directory {
   constructor(
     private readonly store: Store,
@@ -107,17 +115,7 @@ export class Directory {
   }
 
   async viewUser(u: User): Promise<UserView> {
-    const [roles, groups] = await Promise.all([
-      this.db
-        .selectFrom('roleAssignments')
-        .innerJoin('roles', 'roles.id', 'roleAssignments.roleId')
-        .select(['roles.id', 'roles.name'])
-        .where('principalType', '=', 'user')
-        .where('principalId', '=', u.id)
-        .orderBy('roles.name')
-        .execute(),
-      this.db.selectFrom('groupMembers').innerJoin('groups', 'groups.id', 'groupMembers.groupId').select(['groups.id', 'groups.name']).where('userId', '=', u.id).orderBy('groups.name').execute(),
-    ]);
+    const [roles, groups] = await Promise.all([rolesOfUser.all(this.db, { userId: u.id }), groupsOfUser.all(this.db, { userId: u.id })]);
     return {
       id: u.id,
       username: u.username,
