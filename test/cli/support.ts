@@ -6,12 +6,12 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { freePort } from '../support/ports.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BIN = join(ROOT, 'bin', 'gatehouse.js');
@@ -27,18 +27,8 @@ export function killAll(): void {
   live.clear();
 }
 
-/** A TCP port that was free a moment ago (bound to port 0 and released). */
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => res(port));
-    });
-  });
-}
+// Below the kernel's ephemeral range, so no other test's connection can take it first (ports.ts).
+export { freePort };
 
 const dirs: string[] = [];
 export function tempDir(prefix = 'gatehouse-e2e-'): string {
