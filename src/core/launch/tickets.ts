@@ -49,7 +49,9 @@ export class Tickets {
    */
   private readonly uses = new GroupCommit<Use, number | null>(
     (job) => {
-      this.useQueue = this.useQueue.then(job, job);
+      // flush() answers every waiter itself and does not reject; the catch keeps the chain from
+      // ever holding an unhandled rejection all the same.
+      this.useQueue = this.useQueue.then(job, job).catch(() => undefined);
     },
     (items) => this.commitUses(items),
   );
