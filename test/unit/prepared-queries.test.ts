@@ -7,13 +7,10 @@
 // undefined values as Kysely does, and leave a row with an SQL expression to the builder.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { migrate, openStore, type Store } from '../../src/store/db.js';
+import type { Store } from '../../src/store/db.js';
 import { sql } from 'kysely';
 import { prepare, prepareInsert, type SlotOf } from '../../src/store/prepared.js';
-import { freshPgDatabase } from '../support/harness.js';
+import { openTestStore } from '../support/store.js';
 
 const user = (id: string, username: string, enabled: 0 | 1) => ({
   id,
@@ -37,25 +34,13 @@ const user = (id: string, username: string, enabled: 0 | 1) => ({
 for (const kind of ['sqlite', 'postgres'] as const) {
   describe(`prepared queries (${kind})`, () => {
     let store: Store;
-    let cleanup: () => Promise<void>;
+    let close: () => Promise<void>;
 
     before(async () => {
-      if (kind === 'sqlite') {
-        const dir = mkdtempSync(join(tmpdir(), 'gh-prepared-'));
-        store = openStore({ dataDir: dir });
-        cleanup = async () => rmSync(dir, { recursive: true, force: true });
-      } else {
-        const pg = await freshPgDatabase();
-        store = openStore({ dataDir: '', databaseUrl: pg.url });
-        cleanup = pg.drop;
-      }
-      await migrate(store.db);
+      ({ store, close } = await openTestStore(kind));
       await store.db.insertInto('users').values([user('u1', 'alice', 1), user('u2', 'bob', 1), user('u3', 'carol', 0)]).execute();
     });
-    after(async () => {
-      await store.db.destroy();
-      await cleanup();
-    });
+    after(() => close());
 
     it('binds each run its own values and keeps the fixed ones, building once', async () => {
       let built = 0;
