@@ -15,6 +15,17 @@ interface Waiting<I, O> {
 
 export const MAX_GROUP = 256;
 
+/**
+ * A `serial` for a GroupCommit that has no queue to share (the audit shares its own with
+ * checkpoints): jobs run one after the other; a rejection never sits unhandled on the chain.
+ */
+export function ownQueue(): (job: () => Promise<void>) => void {
+  let queue: Promise<unknown> = Promise.resolve();
+  return (job) => {
+    queue = queue.then(job, job).catch(() => undefined);
+  };
+}
+
 export class GroupCommit<I, O> {
   private pending: Waiting<I, O>[] = [];
 

@@ -6,7 +6,7 @@ import type { Transaction } from 'kysely';
 import type { Db, Store } from '../../store/db.js';
 import { prepare, prepareInsert, type SlotOf } from '../../store/prepared.js';
 import type { Database, TicketsTable } from '../../store/schema.js';
-import { GroupCommit } from '../audit/group-commit.js';
+import { GroupCommit, ownQueue } from '../audit/group-commit.js';
 import { TicketRefused } from '../broker.js';
 import { newId, now, randomToken, sha256hex } from '../util.js';
 import { normalizeIp, TICKET_PATTERN } from '../door-rules.js';
@@ -47,15 +47,7 @@ export class Tickets {
    * transaction holding it committed; a failed batch is written again update by update). Two
    * redeems of one ticket in a batch: the first update takes it, the second finds it used.
    */
-  private readonly uses = new GroupCommit<Use, number | null>(
-    (job) => {
-      // flush() answers every waiter itself and does not reject; the catch keeps the chain from
-      // ever holding an unhandled rejection all the same.
-      this.useQueue = this.useQueue.then(job, job).catch(() => undefined);
-    },
-    (items) => this.commitUses(items),
-  );
-  private useQueue: Promise<unknown> = Promise.resolve();
+  private readonly uses = new GroupCommit<Use, number | null>(ownQueue(), (items) => this.commitUses(items));
 
   constructor(private readonly store: Store) {}
 
