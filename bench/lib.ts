@@ -403,8 +403,35 @@ export class CpuWatch {
     let ours = 0;
     for (const [pid, t] of this.last) ours += t - (this.first.get(pid) ?? 0);
     const capacity = ((performance.now() - this.t0) / 1000) * TICKS * ncpu;
+    this.busyPercent = capacity > 0 ? (100 * (machineBusy() - this.busy0)) / capacity : NaN;
     return capacity > 0 ? Math.max(0, (100 * (machineBusy() - this.busy0 - ours)) / capacity) : NaN;
   }
+  /** After stop(): share of the machine's CPU capacity used by everything, the benchmark's processes included, in %. */
+  busyPercent = NaN;
+}
+
+/** CPU seconds a process has used so far: its main thread (the event loop) and its other threads together. */
+export function threadSeconds(pid: number): { main: number; others: number } {
+  let main = 0;
+  let others = 0;
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return { main, others };
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const s = (Number(f[11]) + Number(f[12])) / TICKS;
+      if (tid === String(pid)) main += s;
+      else others += s;
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return { main, others };
 }
 
 /**

@@ -32,6 +32,7 @@ import {
   median,
   MiB,
   ownTicks,
+  threadSeconds,
   quantile,
   rssOf,
   runCounting,
@@ -245,6 +246,10 @@ async function benchThroughput(env: Env, gw: Gw): Promise<void> {
   const rates = new Map<string, number[]>(paths.map((p) => [p.name, []]));
   const totals = new Map<string, number[]>(paths.map((p) => [p.name, []]));
   const foreign = new Map<string, number[]>(paths.map((p) => [p.name, []]));
+  // Where the CPU went: the gateway's event loop and its other threads (the recording
+  // writer, libuv's pool), and how busy the whole machine was (is it the bound?).
+  const gwCpu = new Map<string, { main: number; others: number }[]>(paths.map((p) => [p.name, []]));
+  const busy = new Map<string, number[]>(paths.map((p) => [p.name, []]));
   for (let run = 1; run <= RUNS; run++) {
     await quiet();
     // Interleaved, so that drift (other load on the machine) hits every path alike; the
@@ -252,14 +257,18 @@ async function benchThroughput(env: Env, gw: Gw): Promise<void> {
     for (const p of paths) {
       const args = await p.args();
       const watch = new CpuWatch();
+      const gw0 = threadSeconds(gw.child.pid);
       const r = await runCounting('ssh', args, 600_000);
       const other = watch.stop(cpus().length);
+      const gw1 = threadSeconds(gw.child.pid);
+      gwCpu.get(p.name)!.push({ main: gw1.main - gw0.main, others: gw1.others - gw0.others });
+      busy.get(p.name)!.push(watch.busyPercent);
       if (r.code !== 0 || r.bytes !== BYTES) throw new Error(`${p.name}: exit ${r.code ?? r.signal}, ${r.bytes}/${BYTES} bytes; ${r.stderr.slice(-500)}`);
       const rate = BYTES / MiB / (r.streamMs / 1000);
       rates.get(p.name)!.push(rate);
       totals.get(p.name)!.push(r.totalMs / 1000);
       foreign.get(p.name)!.push(other);
-      progress(`  run ${run} ${p.name}: ${fmt(rate)} MiB/s (${fmt(r.totalMs / 1000, 2)} s total; other load ${fmt(other, 0)}% of the machine)`);
+      progress(`  run ${run} ${p.name}: ${fmt(rate)} MiB/s (${fmt(r.totalMs / 1000, 2)} s total; gateway CPU ${fmt(gw1.main - gw0.main, 2)} s event loop + ${fmt(gw1.others - gw0.others, 2)} s other threads; machine ${fmt(watch.busyPercent, 0)}% busy; other load ${fmt(other, 0)}% of the machine)`);
     }
   }
   const [pDirect, pJump] = [rates.get(paths[0]!.name)!, rates.get(paths[1]!.name)!];
@@ -269,24 +278,27 @@ async function benchThroughput(env: Env, gw: Gw): Promise<void> {
   say();
   say(
     table(
-      ['path', 'MiB/s (median)', 'runs (MiB/s)', 'wall s (median)', '× ProxyJump', '× direct', 'other load % (max)'],
+      ['path', 'MiB/s (median)', 'runs (MiB/s)', 'wall s (median)', '× ProxyJump', '× direct', 'gateway CPU s per GiB: event loop + other threads (median)', 'machine busy % (median)', 'other load % (max)'],
       paths.map((p) => {
         const r = rates.get(p.name)!;
         const [direct, jump] = isText(p) ? [tDirect, tJump] : [pDirect, pJump];
-        return [p.name, fmt(median(r)), r.map((x) => fmt(x, 0)).join(', '), fmt(median(totals.get(p.name)!), 2), fmt(paired(r, jump), 2), fmt(paired(r, direct), 2), fmt(Math.max(...foreign.get(p.name)!), 0)];
+        const perGiB = 2 ** 30 / BYTES;
+        const cpu = gwCpu.get(p.name)!;
+        const gwCell = p.name.includes('Gatehouse') ? `${fmt(median(cpu.map((c) => c.main)) * perGiB, 2)} + ${fmt(median(cpu.map((c) => c.others)) * perGiB, 2)}` : '';
+        return [p.name, fmt(median(r)), r.map((x) => fmt(x, 0)).join(', '), fmt(median(totals.get(p.name)!), 2), fmt(paired(r, jump), 2), fmt(paired(r, direct), 2), gwCell, fmt(median(busy.get(p.name)!), 0), fmt(Math.max(...foreign.get(p.name)!), 0)];
       }),
     ),
   );
   say();
   say(
-    `MiB/s is measured from the first byte to EOF on the client's stdout (connection set-up excluded; see benchmark 2 for that). The ratios are medians of per-round ratios (each round runs every path once, back to back), which cancels most of the drift from other load; a text row is compared with the ProxyJump and direct rows carrying the same text; "other load" is the CPU share used by processes outside the benchmark's process tree during the run.`,
+    `MiB/s is measured from the first byte to EOF on the client's stdout (connection set-up excluded; see benchmark 2 for that). The ratios are medians of per-round ratios (each round runs every path once, back to back), which cancels most of the drift from other load; a text row is compared with the ProxyJump and direct rows carrying the same text; "gateway CPU" is what the gateway process used during the row (its event loop, and its other threads: the recording writer, libuv's pool), scaled to 1 GiB; "machine busy" is the share of all cores used by everything during the row (near 100: the machine is the bound, not one process); "other load" is the CPU share used by processes outside the benchmark's process tree during the run.`,
   );
   say();
   // The recording is on (built-in ssh launcher): show what it wrote.
   const casts = listCasts(gw.dataDir);
   say(`Recordings written by the gateway so far: ${casts.length} files, largest ${fmt(Math.max(0, ...casts.map((c) => c.size)) / 1024, 1)} KiB (binary output is recorded as its size, one event per MiB).`);
   say();
-  results.throughput = { bytes: BYTES, cipher: CIPHER, runs: Object.fromEntries(rates), wallSeconds: Object.fromEntries(totals), foreignCpuPercent: Object.fromEntries(foreign), ratioToProxyJump: paired(rates.get(paths[2]!.name)!, pJump), textRatioToProxyJump: paired(rates.get('ssh → Gatehouse → sshd, text (recorded in full)')!, tJump) };
+  results.throughput = { bytes: BYTES, cipher: CIPHER, runs: Object.fromEntries(rates), wallSeconds: Object.fromEntries(totals), foreignCpuPercent: Object.fromEntries(foreign), gatewayCpuSeconds: Object.fromEntries(gwCpu), machineBusyPercent: Object.fromEntries(busy), ratioToProxyJump: paired(rates.get(paths[2]!.name)!, pJump), textRatioToProxyJump: paired(rates.get('ssh → Gatehouse → sshd, text (recorded in full)')!, tJump) };
 }
 
 function listCasts(dataDir: string): { path: string; size: number }[] {

@@ -44,6 +44,38 @@ describe('asciicast lines from ASCII bytes', () => {
     assert.deepEqual(asciiEventLine(3, 'o', text, true), reference(3, 'o', text.toString('utf8')));
   });
 
+  it('the four-bytes-at-a-time scan: every byte value at every place of a word, at every alignment, amid plain runs', () => {
+    // What the one-byte-at-a-time definition gives: binary wins, then not ASCII, else JSON's line.
+    const expected = (chunk: Buffer, binaryCheck: boolean) => {
+      if (binaryCheck && chunk.some((c) => c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d && c !== 0x1b)) return BINARY_OUTPUT;
+      if (chunk.some((c) => c >= 0x80)) return NOT_ASCII;
+      return reference(0.25, 'o', chunk.toString('latin1'));
+    };
+    const backing = Buffer.alloc(64);
+    for (let c = 0; c < 0x100; c++)
+      for (let offset = 0; offset < 4; offset++)
+        for (const len of [1, 3, 4, 5, 8, 9, 13, 20]) {
+          // Plain bytes around one byte c, at each place, in a view that starts `offset` bytes into its memory.
+          for (let at = 0; at < len; at++) {
+            const chunk = backing.subarray(offset, offset + len).fill(0x61 + (at % 26));
+            chunk[at] = c;
+            for (const binaryCheck of [false, true])
+              assert.deepEqual(asciiEventLine(0.25, 'o', chunk, binaryCheck), expected(chunk, binaryCheck), `byte 0x${c.toString(16)} at ${at} of ${len}, offset ${offset}, binaryCheck ${binaryCheck}`);
+          }
+        }
+    // Bytes next to the tested ones that a borrow could hide: the neighbours of each special byte.
+    const edge = [0x00, 0x01, 0x1f, 0x20, 0x21, 0x22, 0x23, 0x5b, 0x5c, 0x5d, 0x7e, 0x7f, 0x80, 0xff];
+    for (const a of edge) for (const b of edge) for (const c of edge) for (const d of edge) {
+      const chunk = Buffer.from([0x41, a, b, c, d, 0x42, 0x43, 0x44]).subarray(1, 5);
+      for (const binaryCheck of [false, true]) assert.deepEqual(asciiEventLine(0.25, 'o', chunk, binaryCheck), expected(chunk, binaryCheck), `${chunk.toString('hex')}`);
+    }
+    // Long runs: the bench's text (one escape per line), and runs of every length between escapes.
+    const lines = Buffer.from('The quick brown fox jumps over the lazy dog; 0123456789.\n'.repeat(700));
+    for (let offset = 0; offset < 4; offset++) assert.deepEqual(asciiEventLine(0.25, 'o', lines.subarray(offset, offset + 32768), true), expected(lines.subarray(offset, offset + 32768), true));
+    const runs = Buffer.concat(Array.from({ length: 40 }, (_, n) => Buffer.from('x'.repeat(n) + '"')));
+    assert.deepEqual(asciiEventLine(0.25, 'i', runs, false), reference(0.25, 'i', runs.toString('latin1')));
+  });
+
   it('send bytes ≥ 0x80 to the string path, and tell binary output (binary wins)', () => {
     assert.equal(asciiEventLine(0, 'o', Buffer.from('abc é'), false), NOT_ASCII);
     assert.equal(asciiEventLine(0, 'o', Buffer.from('abc é'), true), NOT_ASCII);
