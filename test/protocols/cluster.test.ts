@@ -245,7 +245,10 @@ describe('a cluster of three nodes on one PostgreSQL behind a TCP load balancer'
     assert.ok([nodeId[0], nodeId[2]].includes(end.details.endedBy as string), `ended by A or C: ${JSON.stringify(end.details)}`);
     two.client.kill();
     // The node that ended it completed the recording from the parts B had uploaded, and sealed it.
-    const sealTwo = await waitFor('the recovered seal', async () => (await audit('recording.seal')).find((e) => e.targetId === two.id), 90_000);
+    // (Recovery seals right after the end, unless the recording was unreadable: the end's details then say why.)
+    const sealTwo = await waitFor('the recovered seal', async () => (await audit('recording.seal')).find((e) => e.targetId === two.id), 90_000).catch((e: Error) => {
+      throw new Error(`${e.message}; the session.end said: ${JSON.stringify(end.details)}`);
+    });
     assert.equal(sealTwo.details.recovered, true);
     assert.equal((await pgq('select 1 from recording_uploads where session_id = $1', [two.id])).length, 0, 'the upload is complete');
     assert.ok(s3.storedObjects().some((o) => o.file.includes(two.id)), 'the recovered recording is in the bucket');
