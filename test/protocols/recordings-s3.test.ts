@@ -21,7 +21,6 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CAST_FLUSH_BYTES } from '../../src/core/sessions/asciicast.js';
 import { spoolBytes } from '../../src/core/sessions/recording-storage-s3.js';
-import { spoolFlushBytes } from '../../src/core/sessions/recording-spool.js';
 import { envelopeKeyId } from '../../src/core/sessions/recording-envelope.js';
 import { ensureTargetAccount, TARGET_PASSWORD, TARGET_USER } from '../support/accounts.js';
 import { burstUntilTwoParts, S3_TEST_PART_BYTES, S3Server } from '../support/s3.js';
@@ -34,8 +33,8 @@ import { api, apiLogin, freePort, freshPgDatabase, killAll, type PgTestDatabase,
 const PW = 'S3-Recordings-Admin-7';
 /** The parts' size the nodes are given (test/support/s3.ts). */
 const PART = S3_TEST_PART_BYTES;
-/** The asciicast writer's flush size with parts of this size (asciicast.ts, recording-spool.ts): a segment may pass its part size by about one. */
-const FLUSH = spoolFlushBytes(CAST_FLUSH_BYTES, PART);
+/** The asciicast writer's flush size (asciicast.ts): a segment may pass its part size by about one. */
+const FLUSH = CAST_FLUSH_BYTES;
 /** The spool's bound per session: the part kept for the backlog, two waiting for their upload, the one being written. */
 const SPOOL_BOUND = 4 * (PART + FLUSH);
 

@@ -9,7 +9,7 @@ import { openAppender, type RecordingFile } from './recording-spool.js';
 
 const FLUSH_MS = 100;
 /** A batch written at once (one gzip member, one hand-over to the writer thread); see pending-chunks.ts. */
-export const CAST_FLUSH_BYTES = 256 * 1024;
+export const CAST_FLUSH_BYTES = 64 * 1024;
 
 export interface CastHeader {
   version: 2;

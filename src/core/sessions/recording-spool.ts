@@ -57,17 +57,7 @@ export interface RecordingFile {
 
 /** An Appender, or a segmented one when the storage spools recordings in parts. */
 export function openAppender(path: string, head: Uint8Array, flushMs: number, flushBytes: number, onError: ((err: Error) => void) | undefined, opts: AppenderOptions = {}): RecordingFile {
-  return opts.spool ? new SegmentedAppender(opts.spool, head, flushMs, spoolFlushBytes(flushBytes, opts.spool.segmentBytes), onError, opts) : new Appender(path, head, flushMs, flushBytes, onError, opts);
-}
-
-/**
- * A segmented recording's flush bound: at most a quarter of a segment, so that a segment
- * holds several flushes (were a flush as large as a segment, every flush would start one,
- * and parts would queue for their upload faster). Real part sizes (≥ 5 MiB) leave the
- * writers' bounds as they are.
- */
-export function spoolFlushBytes(flushBytes: number, segmentBytes: number): number {
-  return Math.max(1, Math.min(flushBytes, Math.floor(segmentBytes / 4)));
+  return opts.spool ? new SegmentedAppender(opts.spool, head, flushMs, flushBytes, onError, opts) : new Appender(path, head, flushMs, flushBytes, onError, opts);
 }
 
 interface Segment {
