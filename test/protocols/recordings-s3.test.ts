@@ -19,7 +19,6 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CAST_FLUSH_BYTES } from '../../src/core/sessions/asciicast.js';
 import { spoolBytes } from '../../src/core/sessions/recording-storage-s3.js';
 import { envelopeKeyId } from '../../src/core/sessions/recording-envelope.js';
 import { ensureTargetAccount, TARGET_PASSWORD, TARGET_USER } from '../support/accounts.js';
@@ -34,7 +33,7 @@ const PW = 'S3-Recordings-Admin-7';
 /** The parts' size the nodes are given (test/support/s3.ts). */
 const PART = S3_TEST_PART_BYTES;
 /** The asciicast writer's flush size (asciicast.ts): a segment may pass its part size by about one. */
-const FLUSH = CAST_FLUSH_BYTES;
+const FLUSH = 64 * 1024;
 /** The spool's bound per session: the part kept for the backlog, two waiting for their upload, the one being written. */
 const SPOOL_BOUND = 4 * (PART + FLUSH);
 

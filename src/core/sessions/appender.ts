@@ -61,7 +61,7 @@ export class Appender {
     private readonly onError?: (err: Error) => void,
     opts: AppenderOptions = {},
   ) {
-    this.pending = new PendingChunks(flushBytes, flushMs, () => this.flush(), (bytes) => (this.sink ? this.sink.batch(bytes) : Buffer.allocUnsafe(bytes)));
+    this.pending = new PendingChunks(flushBytes, flushMs, () => this.flush());
     this.gzip = !!opts.gzip;
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     this.fd = openSync(path, 'wx', 0o600);
@@ -116,7 +116,7 @@ export class Appender {
   flush(): void {
     if (this.closed) return this.pending.discard();
     // For the writer thread: a shared batch (pending-chunks.ts).
-    const buf = this.pending.take();
+    const buf = this.pending.take(!!this.sink);
     if (!buf) return;
     if (this.sink) {
       this.sink.write(buf);

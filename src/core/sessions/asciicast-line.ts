@@ -55,8 +55,7 @@ const SCRATCH_KEEP = 1 << 20;
  * NOT_ASCII when the chunk holds a byte ≥ 0x80 (the caller decodes it as UTF-8 instead);
  * with `binaryCheck` (output without a pty), BINARY_OUTPUT when it holds a control
  * character other than tab, newline, carriage return and ESC, which wins over NOT_ASCII
- * (binary output is recorded as its size only). The line is a view of memory the next call
- * writes again: copy it (or hand it to what copies it) before then.
+ * (binary output is recorded as its size only).
  */
 export function asciiEventLine(time: number, type: 'o' | 'i', chunk: Uint8Array, binaryCheck: boolean): Buffer | typeof NOT_ASCII | typeof BINARY_OUTPUT {
   const head = `[${JSON.stringify(time)},"${type}","`;
@@ -114,9 +113,10 @@ export function asciiEventLine(time: number, type: 'o' | 'i', chunk: Uint8Array,
   out[o++] = 0x22; // "
   out[o++] = 0x5d; // ]
   out[o++] = 0x0a;
-  // A view of the scratch, written again by the next line: the recording file copies it into
-  // its batch at once (pending-chunks.ts), so no copy of its own is made here.
-  return out.subarray(0, o);
+  // Its own copy at its exact size: the scratch is written again by the next line.
+  const line = Buffer.allocUnsafe(o);
+  out.copy(line, 0, 0, o);
+  return line;
 }
 
 /**

@@ -8,8 +8,7 @@ import { asciiEventLine, BINARY_OUTPUT, NOT_ASCII } from './asciicast-line.js';
 import { openAppender, type RecordingFile } from './recording-spool.js';
 
 const FLUSH_MS = 100;
-/** A batch written at once (one gzip member, one hand-over to the writer thread); see pending-chunks.ts. */
-export const CAST_FLUSH_BYTES = 64 * 1024;
+const FLUSH_BYTES = 64 * 1024;
 
 export interface CastHeader {
   version: 2;
@@ -44,7 +43,7 @@ export class CastWriter {
     opts: AppenderOptions = {},
   ) {
     this.started = origin;
-    this.file = openAppender(path, Buffer.from(JSON.stringify(header) + '\n'), FLUSH_MS, CAST_FLUSH_BYTES, onError, opts);
+    this.file = openAppender(path, Buffer.from(JSON.stringify(header) + '\n'), FLUSH_MS, FLUSH_BYTES, onError, opts);
   }
 
   /** The recording's bytes (the plain asciicast) so far, from `offset`; see Appender.readFrom. */
@@ -117,7 +116,6 @@ export class CastWriter {
     return (this.decoders[type] as unknown as { lastNeed?: unknown }).lastNeed === 0;
   }
 
-  /** `line`: asciiEventLine's view of its scratch, copied by append() (the file's batch) and toString. */
   private appendLine(line: Buffer, textBytes: number): void {
     if (textBytes === 0) return; // as the string path: no event without text
     this.file.append(line);

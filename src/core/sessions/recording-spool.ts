@@ -44,7 +44,6 @@ export interface RecordingFile {
   readonly failure: Error | null;
   /** The first content offset readFrom can still give (0 unless segments left the spool). */
   readonly keptFrom: number;
-  /** Copies the chunk before returning (the caller may write to its memory again). */
   append(chunk: Uint8Array): void;
   flush(): void;
   written(): Promise<void>;

@@ -18,7 +18,6 @@
 // held back.
 import { Worker } from 'node:worker_threads';
 import type { FromWriter, ToWriter } from './recording-writer-worker.js';
-import { SharedBatches } from './shared-batches.js';
 
 export interface WriterLimits {
   /** Bytes of one recording handed to the writer thread and not yet written. */
@@ -75,11 +74,6 @@ export class WriterSink {
   ) {
     this.durableFileBytes = fileBytes;
     this.durableContentBytes = contentBytes;
-  }
-
-  /** Memory for a batch to hand over (shared, reused once written: shared-batches.ts). */
-  batch(bytes: number): Buffer {
-    return this.writer.batches.get(bytes);
   }
 
   /** Hands a chunk over; false when the recording has failed (now or before). */
@@ -187,8 +181,6 @@ export class WriterSink {
       if (i < 0) return;
       const done = this.inFlight.splice(0, i + 1);
       this.release(done);
-      // Written by the thread, which is done with them: their memory may serve the next batches.
-      for (const c of done) this.writer.batches.written(c.data);
       this.durableFileBytes = m.fileBytes;
       this.durableContentBytes += done.reduce((n, c) => n + c.data.length, 0);
       this.waiters = this.waiters.filter((w) => (w.seq <= m.seq ? (w.resolve(), false) : true));
@@ -228,9 +220,6 @@ export class RecordingWriter {
   private outstanding = 0;
   /** Sinks whose producers wait for their queue (or the process's) to drain. */
   private readonly draining = new Set<WriterSink>();
-
-  /** Shared memory for batches, kept once written. */
-  readonly batches = new SharedBatches();
 
   constructor(readonly limits: WriterLimits = DEFAULT_WRITER_LIMITS) {}
 
