@@ -358,12 +358,17 @@ const TICKS = 100; // USER_HZ on Linux
 /** utime + stime of one process, in clock ticks (0 if it is gone). */
 export function ownTicks(pid: number): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]);
+    return statTicks(`/proc/${pid}/stat`);
   } catch {
     return 0;
   }
+}
+
+/** utime + stime of a /proc/…/stat file (a process's or one thread's), in clock ticks. */
+function statTicks(path: string): number {
+  const stat = readFileSync(path, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(f[11]) + Number(f[12]);
 }
 
 function machineBusy(): number {
@@ -422,9 +427,7 @@ export function threadSeconds(pid: number): { main: number; others: number } {
   }
   for (const tid of tids) {
     try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const s = (Number(f[11]) + Number(f[12])) / TICKS;
+      const s = statTicks(`/proc/${pid}/task/${tid}/stat`) / TICKS;
       if (tid === String(pid)) main += s;
       else others += s;
     } catch {
