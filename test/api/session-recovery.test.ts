@@ -10,7 +10,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } fr
 import { dirname, join } from 'node:path';
 import { encodeGhrecHeader, encodeGhrecRecord } from '../../src/core/sessions/ghrec.js';
 import { recordingRelPath } from '../../src/core/sessions/recording-path.js';
-import { findRecording } from '../../src/core/sessions/recovery.js';
+import { findRecording, recoverInterrupted } from '../../src/core/sessions/recovery.js';
 import { RDP_RECORDED_TRAFFIC, RDPREC } from '../../src/protocols/rdp/recording/records.js';
 import type { SessionsTable } from '../../src/store/schema.js';
 import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
@@ -204,6 +204,66 @@ for (const kind of DB_KINDS) {
       const ended = await get(`/api/v1/sessions/${endedId}`);
       assert.deepEqual([ended.endReason, ended.endedAt], ['client closed', new Date(started + 1000).toISOString()]);
     });
+
+    // Two live nodes whose heartbeats see the same node dead at once both take up its
+    // session: each read the row while it was live; one ends it, the other's end finds it
+    // ended. Whichever of them holds the recording, it is sealed into the session, once.
+    for (const holderFirst of [false, true]) {
+      it(`two nodes recover a dead node's session at once (${holderFirst ? 'the one with the recording ends it' : 'the one without ends it first'}): sealed once, by the holder`, async () => {
+        const id = await insert({ node: 'node-dead' });
+        const body = CAST_HEADER + ev(0.5, 'o', 'one') + ev(2.25, 'o', 'two');
+        const rel = file(id, '.cast', body);
+        const empty = join(t.dataDir, `empty-${id}`);
+        mkdirSync(empty);
+        const base = { store: t.core.store, audit: t.core.audit, log: t.core.log, deadNodes: ['node-dead'], deadOnly: true };
+        const signal = () => {
+          let resolve!: () => void;
+          const done = new Promise<void>((r) => (resolve = r));
+          return { resolve, done };
+        };
+        // Both read the row while it is live (each waits in its lookup for the other to get
+        // there), then the second's lookup waits until the first has ended the session.
+        const looking = { holder: signal(), finder: signal() };
+        const firstDone = signal();
+        const holder = recoverInterrupted({
+          ...base,
+          node: 'node-holder',
+          recordingsDir: dir(),
+          recover: async () => {
+            looking.holder.resolve();
+            await looking.finder.done;
+            if (!holderFirst) await firstDone.done;
+            return { rel, path: join(dir(), rel), commit: async () => undefined };
+          },
+        }).finally(() => holderFirst && firstDone.resolve());
+        const finder = recoverInterrupted({
+          ...base,
+          node: 'node-finder',
+          recordingsDir: empty,
+          recover: async () => {
+            looking.finder.resolve();
+            await looking.holder.done;
+            if (holderFirst) await firstDone.done;
+            return null;
+          },
+        }).finally(() => !holderFirst && firstDone.resolve());
+        await Promise.all([holder, finder]);
+
+        const s = await get(`/api/v1/sessions/${id}`);
+        assert.deepEqual([s.status, s.endReason, s.recording.available, s.recording.sha256, s.bytesOut], ['ended', 'interrupted', true, sha(Buffer.from(body)), 6]);
+        assert.equal(s.endedAt, new Date(started + 2250).toISOString());
+        const ends = await events('session.end', id);
+        assert.equal(ends.length, 1);
+        assert.equal(ends[0].details.endedBy, holderFirst ? 'node-holder' : 'node-finder');
+        const seals = await events('recording.seal', id);
+        assert.equal(seals.length, 1, 'sealed exactly once');
+        assert.deepEqual([seals[0].details.file, seals[0].details.sha256, seals[0].details.recovered], [rel, sha(Buffer.from(body)), true]);
+        if (!holderFirst) {
+          assert.match(ends[0].details.recording, /no recording file was found on node node-finder/);
+          assert.match(seals[0].details.note, /sealed by node node-holder, which had the recording when another node had ended the session/);
+        }
+      });
+    }
 
     it('the chain still verifies; starting again recovers nothing twice', async () => {
       const v = await get('/api/v1/audit/verify');

@@ -297,7 +297,15 @@ export class S3RecordingStorage implements RecordingStorage, S3Host {
    */
   async recover(sessionId: string, startedAt: number): Promise<{ rel: string; path: string; commit: () => Promise<void> } | null> {
     const row = await this.store.db.selectFrom('recordingUploads').select(['rel', 'node']).where('sessionId', '=', sessionId).executeTakeFirst();
-    if (row) await completeFromRow(this, row.rel, row.node === this.node);
+    if (row) {
+      try {
+        await completeFromRow(this, row.rel, row.node === this.node);
+      } catch (e) {
+        // Another node recovering the same dead node's session may have completed the upload
+        // first (this one's parts or completion then fail): its row is gone, the object is there.
+        if (await this.store.db.selectFrom('recordingUploads').select('rel').where('rel', '=', row.rel).executeTakeFirst()) throw e;
+      }
+    }
     const rel = row?.rel ?? (await this.find(sessionId, startedAt));
     if (!rel) return null;
     const path = join(this.spoolRoot, '.recover', `${sessionId}-${Date.now()}-${rel.split('/').pop()}`);

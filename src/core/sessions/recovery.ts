@@ -130,7 +130,13 @@ async function recoverSession(ctx: RecoveryContext, r: SessionsTable): Promise<b
     .where('id', '=', r.id)
     .where('status', '=', 'live')
     .executeTakeFirst();
-  if (Number(upd.numUpdatedRows) === 0) return false;
+  if (Number(upd.numUpdatedRows) === 0) {
+    // Another node ended it first (two live nodes recover a dead one's sessions at the same
+    // time). It may have found no recording: this node completed the upload, or the other's
+    // attempt failed on it. Whoever holds the recording seals it.
+    if (!facts || !recording || !sha) return false;
+    return sealInto(ctx, r, recording, facts, sha, now(), `recovered after the gateway was interrupted; sealed by node ${ctx.node}, which had the recording when another node had ended the session`);
+  }
   const actor = { id: r.userId, name: r.username, ip: r.clientIp };
   const elsewhere = r.node !== null && r.node !== ctx.node;
   await ctx.audit.record(actor, {
@@ -204,30 +210,42 @@ export async function sealLateRecordings(ctx: RecoveryContext): Promise<number> 
       ctx.log.error({ sessionId: r.id, recording: rel, err: { message: (e as Error).message } }, 'a recording of a session ended by another node is unreadable; left unsealed');
       continue;
     }
-    const endedAt = Math.min(Math.max((facts.startedAt ?? r.startedAt) + facts.lastEventMs, r.startedAt), r.endedAt ?? now());
-    const upd = await ctx.store.db
-      .updateTable('sessions')
-      .set({ endedAt, bytesIn: facts.bytesIn, bytesOut: facts.bytesOut, recording: rel, recordingSha256: sha })
-      .where('id', '=', r.id)
-      .where('recording', 'is', null)
-      .executeTakeFirst();
-    if (Number(upd.numUpdatedRows) === 0) continue;
-    await ctx.audit.record(SYSTEM, {
-      action: 'recording.seal',
-      target: { type: 'session', id: r.id },
-      details: {
-        file: rel,
-        sha256: sha,
-        format: facts.format,
-        recovered: true,
-        note: `recovered after the gateway was interrupted; sealed by its node when it started again (another node had ended the session)${facts.tornBytes ? `: a torn last record of ${facts.tornBytes} bytes was cut off` : ''}`,
-        bytes: facts.size,
-        tornBytes: facts.tornBytes,
-      },
-    });
-    ctx.log.warn({ sessionId: r.id, recording: rel, tornBytes: facts.tornBytes }, 'recording of a session ended by another node sealed');
-    n++;
+    if (await sealInto(ctx, r, rel, facts, sha, r.endedAt ?? now(), 'recovered after the gateway was interrupted; sealed by its node when it started again (another node had ended the session)')) n++;
   }
   if (n > 0) await ctx.audit.checkpoint();
   return n;
 }
+
+/**
+ * Seals a recovered recording into a session another node ended as interrupted without one:
+ * the row takes its facts (end at the last recorded event, bytes, file, hash) and the chain a
+ * recording.seal. False when the session has a recording already or was not so ended.
+ */
+async function sealInto(ctx: RecoveryContext, r: SessionsTable, rel: string, facts: RecordingFacts, sha: string, endBound: number, note: string): Promise<boolean> {
+  const endedAt = Math.min(Math.max((facts.startedAt ?? r.startedAt) + facts.lastEventMs, r.startedAt), endBound);
+  const upd = await ctx.store.db
+    .updateTable('sessions')
+    .set({ endedAt, bytesIn: facts.bytesIn, bytesOut: facts.bytesOut, recording: rel, recordingSha256: sha })
+    .where('id', '=', r.id)
+    .where('status', '=', 'ended')
+    .where('endReason', '=', INTERRUPTED)
+    .where('recording', 'is', null)
+    .executeTakeFirst();
+  if (Number(upd.numUpdatedRows) === 0) return false;
+  await ctx.audit.record(SYSTEM, {
+    action: 'recording.seal',
+    target: { type: 'session', id: r.id },
+    details: {
+      file: rel,
+      sha256: sha,
+      format: facts.format,
+      recovered: true,
+      note: `${note}${facts.tornBytes ? `: a torn last record of ${facts.tornBytes} bytes was cut off` : ''}`,
+      bytes: facts.size,
+      tornBytes: facts.tornBytes,
+    },
+  });
+  ctx.log.warn({ sessionId: r.id, recording: rel, tornBytes: facts.tornBytes }, 'recording of a session ended by another node sealed');
+  return true;
+}
+
