@@ -69,6 +69,9 @@ const CONCURRENCY = num('BENCH_CONCURRENCY', 16);
 const CLIENT_PROCS = num('BENCH_IDLE_CLIENT_PROCS', 2);
 const CIPHER = process.env.BENCH_CIPHER ?? 'aes128-gcm@openssh.com';
 const PROF = process.env.BENCH_CPU_PROF;
+/** How the gateway stores recordings (GATEHOUSE_RECORDING_COMPRESSION): gzip, the default, or none, to see what compression costs a row. */
+const RECORDING_COMPRESSION = process.env.BENCH_RECORDING_COMPRESSION ?? 'gzip';
+if (RECORDING_COMPRESSION !== 'gzip' && RECORDING_COMPRESSION !== 'none') throw new Error('BENCH_RECORDING_COMPRESSION: gzip or none');
 /** A directory: heap snapshots of the idle-session gateway before and with the sessions open. */
 const HEAP_DIR = process.env.BENCH_HEAP_SNAPSHOT;
 /** The whole run must stop by itself. */
@@ -147,6 +150,7 @@ async function startGw(envDir: string, target: IdleSecret, opts: { exposeGc?: bo
       GATEHOUSE_PUBLIC_URL: 'https://127.0.0.1',
       GATEHOUSE_ADMIN_PASSWORD: ADMIN_PASSWORD,
       GATEHOUSE_LOG_LEVEL: 'info',
+      GATEHOUSE_RECORDING_COMPRESSION: RECORDING_COMPRESSION,
       // Every bench client comes from 127.0.0.1, CONCURRENCY of them logging in at once.
       GATEHOUSE_MAX_STARTUPS_PER_SOURCE: String(Math.max(10, 4 * CONCURRENCY)),
       GATEHOUSE_MAX_STARTUPS: String(Math.max(100, 4 * CONCURRENCY)),
@@ -274,7 +278,7 @@ async function benchThroughput(env: Env, gw: Gw): Promise<void> {
   const [pDirect, pJump] = [rates.get(paths[0]!.name)!, rates.get(paths[1]!.name)!];
   const [tDirect, tJump] = [rates.get('direct ssh → sshd, text')!, rates.get('ssh -J jump sshd → sshd, text')!];
   const paired = (xs: number[], ys: number[]) => median(xs.map((x, i) => x / ys[i]!));
-  say(`### 1. Throughput: ${BYTES / MiB} MiB of \`${cmd}\` (text: \`yes … | head -c\`) to the client, stdout counted (${RUNS} runs, interleaved; cipher ${CIPHER} unless noted)`);
+  say(`### 1. Throughput: ${BYTES / MiB} MiB of \`${cmd}\` (text: \`yes … | head -c\`) to the client, stdout counted (${RUNS} runs, interleaved; cipher ${CIPHER} unless noted; recordings stored ${RECORDING_COMPRESSION === 'gzip' ? 'gzip-compressed' : 'uncompressed'})`);
   say();
   say(
     table(
@@ -298,7 +302,7 @@ async function benchThroughput(env: Env, gw: Gw): Promise<void> {
   const casts = listCasts(gw.dataDir);
   say(`Recordings written by the gateway so far: ${casts.length} files, largest ${fmt(Math.max(0, ...casts.map((c) => c.size)) / 1024, 1)} KiB (binary output is recorded as its size, one event per MiB).`);
   say();
-  results.throughput = { bytes: BYTES, cipher: CIPHER, runs: Object.fromEntries(rates), wallSeconds: Object.fromEntries(totals), foreignCpuPercent: Object.fromEntries(foreign), gatewayCpuSeconds: Object.fromEntries(gwCpu), machineBusyPercent: Object.fromEntries(busy), ratioToProxyJump: paired(rates.get(paths[2]!.name)!, pJump), textRatioToProxyJump: paired(rates.get('ssh → Gatehouse → sshd, text (recorded in full)')!, tJump) };
+  results.throughput = { bytes: BYTES, cipher: CIPHER, recordingCompression: RECORDING_COMPRESSION, runs: Object.fromEntries(rates), wallSeconds: Object.fromEntries(totals), foreignCpuPercent: Object.fromEntries(foreign), gatewayCpuSeconds: Object.fromEntries(gwCpu), machineBusyPercent: Object.fromEntries(busy), ratioToProxyJump: paired(rates.get(paths[2]!.name)!, pJump), textRatioToProxyJump: paired(rates.get('ssh → Gatehouse → sshd, text (recorded in full)')!, tJump) };
 }
 
 function listCasts(dataDir: string): { path: string; size: number }[] {
