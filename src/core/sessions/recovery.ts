@@ -155,21 +155,7 @@ async function recoverSession(ctx: RecoveryContext, r: SessionsTable): Promise<b
       ...(problem ? { recording: elsewhere && !rel ? `no recording file was found on node ${ctx.node}; node ${r.node} seals it when it starts again` : problem } : {}),
     },
   });
-  if (facts && recording) {
-    await ctx.audit.record(SYSTEM, {
-      action: 'recording.seal',
-      target: { type: 'session', id: r.id },
-      details: {
-        file: recording,
-        sha256: sha,
-        format: facts.format,
-        recovered: true,
-        note: `recovered after the gateway was interrupted${facts.tornBytes ? `: a torn last record of ${facts.tornBytes} bytes was cut off` : ''}`,
-        bytes: facts.size,
-        tornBytes: facts.tornBytes,
-      },
-    });
-  }
+  if (facts && recording && sha) await auditSeal(ctx, r.id, recording, sha, facts, 'recovered after the gateway was interrupted');
   ctx.log.warn({ sessionId: r.id, recording, tornBytes: facts?.tornBytes ?? 0, problem }, 'interrupted session recovered');
   return true;
 }
@@ -232,9 +218,16 @@ async function sealInto(ctx: RecoveryContext, r: SessionsTable, rel: string, fac
     .where('recording', 'is', null)
     .executeTakeFirst();
   if (Number(upd.numUpdatedRows) === 0) return false;
+  await auditSeal(ctx, r.id, rel, sha, facts, note);
+  ctx.log.warn({ sessionId: r.id, recording: rel, tornBytes: facts.tornBytes }, 'recording of a session ended by another node sealed');
+  return true;
+}
+
+/** The recording.seal of a recovered recording: its file, hash and format, and what repair cut off. */
+async function auditSeal(ctx: RecoveryContext, sessionId: string, rel: string, sha: string, facts: RecordingFacts, note: string): Promise<void> {
   await ctx.audit.record(SYSTEM, {
     action: 'recording.seal',
-    target: { type: 'session', id: r.id },
+    target: { type: 'session', id: sessionId },
     details: {
       file: rel,
       sha256: sha,
@@ -245,7 +238,4 @@ async function sealInto(ctx: RecoveryContext, r: SessionsTable, rel: string, fac
       tornBytes: facts.tornBytes,
     },
   });
-  ctx.log.warn({ sessionId: r.id, recording: rel, tornBytes: facts.tornBytes }, 'recording of a session ended by another node sealed');
-  return true;
 }
-
