@@ -330,11 +330,16 @@ export class S3RecordingStorage implements RecordingStorage, S3Host {
     };
   }
 
-  /** Stores a whole recording in one request (a repaired one), sealed like an uploaded one. */
+  /**
+   * Stores a whole recording in one request (a repaired one), sealed like an uploaded one,
+   * with the data key it was sealed with: a new key would leave that one serving nothing (and
+   * two nodes recovering the same session at once would leave one such key each).
+   */
   private async putWhole(rel: string, data: Buffer): Promise<void> {
     let body = data;
     if (this.settings.encryption === 'gatehouse') {
-      const dk = await this.dataKeys.create();
+      const was = await this.sealedWith(rel);
+      const dk = was ? { id: was, key: await this.dataKeys.get(was) } : await this.dataKeys.create();
       body = Buffer.concat([envelopeHeader(dk.id), new FrameSealer(dk.key, rel).seal(data, true)]);
     }
     await this.client.send(new PutObjectCommand({ Bucket: this.settings.bucket, Key: this.key(rel), Body: body, ContentLength: body.length, ...this.sseParams() }));
