@@ -14,6 +14,7 @@ import { findRecording, recoverInterrupted } from '../../src/core/sessions/recov
 import { RDP_RECORDED_TRAFFIC, RDPREC } from '../../src/protocols/rdp/recording/records.js';
 import type { SessionsTable } from '../../src/store/schema.js';
 import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
+import { signal } from '../support/signal.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const CAST_HEADER = JSON.stringify({ version: 2, width: 80, height: 24, timestamp: 1 }) + '\n';
@@ -216,11 +217,6 @@ for (const kind of DB_KINDS) {
         const empty = join(t.dataDir, `empty-${id}`);
         mkdirSync(empty);
         const base = { store: t.core.store, audit: t.core.audit, log: t.core.log, deadNodes: ['node-dead'], deadOnly: true };
-        const signal = () => {
-          let resolve!: () => void;
-          const done = new Promise<void>((r) => (resolve = r));
-          return { resolve, done };
-        };
         // Both read the row while it is live (each waits in its lookup for the other to get
         // there), then the second's lookup waits until the first has ended the session.
         const looking = { holder: signal(), finder: signal() };

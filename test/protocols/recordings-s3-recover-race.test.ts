@@ -19,12 +19,7 @@ import { S3RecordingStorage } from '../../src/core/sessions/recording-storage-s3
 import { removeTempDirs, tempDir } from '../cli/support.js';
 import { startTestApp, type TestApp } from '../support/harness.js';
 import { S3_TEST_PART_BYTES, S3Server } from '../support/s3.js';
-
-const signal = () => {
-  let resolve!: () => void;
-  const done = new Promise<void>((r) => (resolve = r));
-  return { resolve, done };
-};
+import { signal } from '../support/signal.js';
 
 describe('two nodes completing the same dead node\'s recording upload at once', () => {
   let t: TestApp;
