@@ -70,6 +70,40 @@ for (const kind of DB_KINDS) {
       assert.equal(await chainOk(), before + 19);
     });
 
+    it('recordIf: events that stand together are written next to each other only when their condition holds, in a batch with others', async () => {
+      const before = await chainOk();
+      const tag = `if-${kind}-${Date.now()}`;
+      const actor = { id: null, name: 'test' };
+      // One batch: a plain append, a pair whose condition holds, a pair whose condition fails
+      // (it wrote nothing), and another plain append.
+      const [first, pair, skipped, last] = await Promise.all([
+        t.core.audit.record(actor, { action: 'test.if', details: { n: 1, tag } }),
+        t.core.audit.recordIf(async (trx) => {
+          await trx.insertInto('meta').values({ key: `${tag}:pair`, value: '1' }).execute();
+          return true;
+        }, [
+          { actor, input: { action: 'test.if', details: { n: 2, tag } } },
+          { actor: { id: null, name: 'system' }, input: { action: 'test.if', details: { n: 3, tag } } },
+        ]),
+        t.core.audit.recordIf(async () => false, [
+          { actor, input: { action: 'test.if', details: { n: 98, tag } } },
+          { actor, input: { action: 'test.if', details: { n: 99, tag } } },
+        ]),
+        t.core.audit.record(actor, { action: 'test.if', details: { n: 4, tag } }),
+      ]);
+      assert.equal(skipped, null, 'nothing written when the condition fails');
+      assert.deepEqual(pair!.map((e) => e.details.n), [2, 3]);
+      assert.equal(pair![1]!.actorName, 'system');
+      assert.deepEqual([first.seq, pair![0]!.seq, pair![1]!.seq, last.seq], [first.seq, first.seq + 1, first.seq + 2, first.seq + 3], 'the pair sits between the others, next to each other');
+      const stored = await t.core.store.db.selectFrom('auditEvents').select('details').where('action', '=', 'test.if').execute();
+      const mine = stored.map((r) => JSON.parse(r.details) as { n?: number; tag?: string }).filter((d) => d.tag === tag);
+      assert.deepEqual(mine.map((d) => d.n).sort(), [1, 2, 3, 4], 'the skipped pair left no event');
+      assert.equal((await t.core.store.db.selectFrom('meta').select('value').where('key', '=', `${tag}:pair`).execute()).length, 1);
+      // A batch where every condition fails writes nothing and leaves the chain as it was.
+      assert.deepEqual(await Promise.all([1, 2].map(() => t.core.audit.recordIf(async () => false, [{ actor, input: { action: 'test.if', details: { tag } } }]))), [null, null]);
+      assert.equal(await chainOk(), before + 4);
+    });
+
     it('a launch whose audit event cannot be written is refused and leaves no ticket', async () => {
       const s = await t.req('POST', '/api/v1/secrets', { token: t.adminToken, body: { name: `gc-target-${kind}`, template: 'unix-account', fields: { machine: '127.0.0.1', port: 22, username: 'u', password: 'target-Password-1' } } });
       assert.equal(s.statusCode, 201, s.body);

@@ -64,6 +64,22 @@ export async function serverEnv(dataDir: string, extra: Record<string, string | 
   });
 }
 
+/**
+ * What every node of a test cluster shares (hand it to serverEnv for each node): the admin
+ * password, one database, one master key, a cluster port of its own each, a heartbeat a
+ * second; `extra` adds to it (a dead timeout, object storage, a metrics token).
+ */
+export function clusterEnv(adminPassword: string, databaseUrl: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    GATEHOUSE_ADMIN_PASSWORD: adminPassword,
+    GATEHOUSE_DATABASE_URL: databaseUrl,
+    GATEHOUSE_MASTER_KEY: randomBytes(32).toString('base64'),
+    GATEHOUSE_CLUSTER_PORT: '0',
+    GATEHOUSE_NODE_HEARTBEAT_SECONDS: '1',
+    ...extra,
+  };
+}
+
 export interface RunResult {
   code: number | null;
   signal: NodeJS.Signals | null;

@@ -30,7 +30,7 @@ import { burstUntilTwoParts, S3Server } from '../support/s3.js';
 import { TcpBalancer } from '../support/tcp-balancer.js';
 import { sse } from '../support/sse.js';
 import { waitFor } from '../support/xrdp.js';
-import { api, apiLogin, freshPgDatabase, killAll, type PgTestDatabase, removeTempDirs, Server, serverEnv, tempDir } from '../cli/support.js';
+import { api, apiLogin, clusterEnv, freshPgDatabase, killAll, type PgTestDatabase, removeTempDirs, Server, serverEnv, tempDir } from '../cli/support.js';
 
 const PW = 'Cluster-Admin-Password-7';
 
@@ -86,16 +86,7 @@ describe('a cluster of three nodes on one PostgreSQL behind a TCP load balancer'
 
   it('shares one identity, redeems anywhere, watches and terminates from any node, plays recordings from any node, and outlives a node killed mid-session', { timeout: 900_000 }, async () => {
     const metricsToken = randomBytes(24).toString('hex');
-    const shared = {
-      GATEHOUSE_ADMIN_PASSWORD: PW,
-      GATEHOUSE_DATABASE_URL: db.url,
-      GATEHOUSE_MASTER_KEY: randomBytes(32).toString('base64'),
-      GATEHOUSE_CLUSTER_PORT: '0',
-      GATEHOUSE_NODE_HEARTBEAT_SECONDS: '1',
-      GATEHOUSE_NODE_DEAD_SECONDS: '5',
-      GATEHOUSE_METRICS_TOKEN: metricsToken,
-      ...s3.nodeEnv(),
-    };
+    const shared = clusterEnv(PW, db.url, { GATEHOUSE_NODE_DEAD_SECONDS: '5', GATEHOUSE_METRICS_TOKEN: metricsToken, ...s3.nodeEnv() });
     for (const name of ['a', 'b', 'c']) {
       const dir = join(tempDir(), `node-${name}`);
       dirs.push(dir);

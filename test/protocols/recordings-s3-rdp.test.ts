@@ -26,7 +26,7 @@ import { decodePng } from '../support/export.js';
 import { S3Server } from '../support/s3.js';
 import { sse } from '../support/sse.js';
 import { runXfreerdp, startXrdp, startXvfb, waitFor, XRDP_DESKTOP_RGB, type XDisplay, type XfreerdpRun, type Xrdp } from '../support/xrdp.js';
-import { api, apiLogin, freshPgDatabase, killAll, type PgTestDatabase, removeTempDirs, Server, serverEnv, tempDir } from '../cli/support.js';
+import { api, apiLogin, clusterEnv, freshPgDatabase, killAll, type PgTestDatabase, removeTempDirs, Server, serverEnv, tempDir } from '../cli/support.js';
 
 const PW = 'S3-Rdp-Recordings-Admin-7';
 /** The noise window: 512 × 384 random pixels at (480, 360), clear of the session's xclock at (40, 40). */
@@ -149,14 +149,7 @@ describe('an RDP session recorded into S3-compatible object storage, two nodes o
   };
 
   it('uploads the .ghrec in encrypted parts while it runs; a watcher on the other node gets a keyframe after the first part left the spool; plays and verifies from there', async () => {
-    const shared = {
-      GATEHOUSE_ADMIN_PASSWORD: PW,
-      GATEHOUSE_DATABASE_URL: db.url,
-      GATEHOUSE_MASTER_KEY: randomBytes(32).toString('base64'),
-      GATEHOUSE_CLUSTER_PORT: '0',
-      GATEHOUSE_NODE_HEARTBEAT_SECONDS: '1',
-      ...s3.nodeEnv(),
-    };
+    const shared = clusterEnv(PW, db.url, s3.nodeEnv());
     const dirA = join(tempDir(), 'node-a');
     const dirB = join(tempDir(), 'node-b');
     const A = await Server.start(await serverEnv(dirA, shared), 120_000);

@@ -16,7 +16,6 @@
 // - The store unreachable, or the bucket missing, at start: a clear error, no stack trace.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spoolBytes } from '../../src/core/sessions/recording-storage-s3.js';
@@ -27,7 +26,7 @@ import { interactive, PROMPT, type Proc } from '../support/ssh-client.js';
 import { startSshd, type Sshd } from '../support/sshd.js';
 import { sse } from '../support/sse.js';
 import { waitFor } from '../support/xrdp.js';
-import { api, apiLogin, freePort, freshPgDatabase, killAll, type PgTestDatabase, removeTempDirs, Server, serverEnv, tempDir } from '../cli/support.js';
+import { api, apiLogin, clusterEnv, freePort, freshPgDatabase, killAll, type PgTestDatabase, removeTempDirs, Server, serverEnv, tempDir } from '../cli/support.js';
 
 const PW = 'S3-Recordings-Admin-7';
 /** The parts' size the nodes are given (test/support/s3.ts). */
@@ -83,15 +82,7 @@ describe('recordings in S3-compatible object storage, two nodes on one PostgreSQ
   });
 
   it('uploads while the session runs, plays and verifies from the other node, encrypts, keeps holds, fails closed', { timeout: 900_000 }, async () => {
-    const shared = {
-      GATEHOUSE_ADMIN_PASSWORD: PW,
-      GATEHOUSE_DATABASE_URL: db.url,
-      GATEHOUSE_MASTER_KEY: randomBytes(32).toString('base64'),
-      GATEHOUSE_CLUSTER_PORT: '0',
-      GATEHOUSE_NODE_HEARTBEAT_SECONDS: '1',
-      GATEHOUSE_NODE_DEAD_SECONDS: '5',
-      ...s3Env(),
-    };
+    const shared = clusterEnv(PW, db.url, { GATEHOUSE_NODE_DEAD_SECONDS: '5', ...s3Env() });
     const dirA = join(tempDir(), 'node-a');
     const dirB = join(tempDir(), 'node-b');
     const A = await Server.start(await serverEnv(dirA, shared), 120_000);

@@ -74,11 +74,19 @@ export interface VerifyOptions {
 
 type Head = { seq: number; hash: string };
 
-/** One event waiting to be appended, with the rows written in its transaction. */
-interface Append {
+/** One event to append. */
+interface Entry {
   actor: Actor;
   input: AuditInput;
-  alongside?: (trx: Transaction<Database>) => Promise<void>;
+}
+
+/**
+ * Events waiting to be appended together (one, or several that stand or fall together), with
+ * the rows written in their transaction. An `alongside` answering false appends none of them.
+ */
+interface Append {
+  events: Entry[];
+  alongside?: (trx: Transaction<Database>) => Promise<void | boolean>;
 }
 
 export class AuditService {
@@ -89,7 +97,7 @@ export class AuditService {
   private lost: Head[] = [];
   private readonly listeners = new Set<(cp: ExportedCheckpoint) => void>();
   private readonly appendListeners = new Set<(e: AuditEvent) => void>();
-  private readonly appends = new GroupCommit<Append, AuditEvent>(
+  private readonly appends = new GroupCommit<Append, AuditEvent[] | null>(
     (job) => void this.serial(job),
     (items) => this.commitAppends(items),
   );
@@ -159,8 +167,19 @@ export class AuditService {
    * from it); it must use the transaction it is given, never the store (on SQLite the one
    * connection is held by the transaction), and it may run again if its batch is retried.
    */
-  record(actor: Actor, input: AuditInput, opts: { alongside?: (trx: Transaction<Database>) => Promise<void> } = {}): Promise<AuditEvent> {
-    return this.appends.add({ actor, input, ...(opts.alongside ? { alongside: opts.alongside } : {}) });
+  async record(actor: Actor, input: AuditInput, opts: { alongside?: (trx: Transaction<Database>) => Promise<void> } = {}): Promise<AuditEvent> {
+    return (await this.appends.add({ events: [{ actor, input }], ...(opts.alongside ? { alongside: opts.alongside } : {}) }))![0]!;
+  }
+
+  /**
+   * Appends `events` together, in order and next to each other in the chain, only if `when`
+   * answers true: it runs first, in the same transaction, and writes the rows the events
+   * stand for (a session's end only while the session is still live). Resolves to the events
+   * written, or null when `when` answered false (then nothing of it is written). Like
+   * `alongside`, `when` must use the transaction it is given and may run again on a retry.
+   */
+  recordIf(when: (trx: Transaction<Database>) => Promise<boolean>, events: Entry[]): Promise<AuditEvent[] | null> {
+    return this.appends.add({ events, alongside: when });
   }
 
   /** Runs a job on the one queue that orders appends and checkpoints. */
@@ -170,10 +189,11 @@ export class AuditService {
     return p;
   }
 
-  private async commitAppends(items: Append[]): Promise<AuditEvent[]> {
-    const events = await this.append(items);
-    const last = events[events.length - 1]!;
-    this.witness = { seq: last.seq, hash: last.hash };
+  private async commitAppends(items: Append[]): Promise<(AuditEvent[] | null)[]> {
+    const written = await this.append(items);
+    const events = written.flatMap((w) => w ?? []);
+    const last = events[events.length - 1];
+    if (last) this.witness = { seq: last.seq, hash: last.hash };
     for (const e of events) {
       for (const fn of this.appendListeners) {
         // Committed: a listener's failure must not read as a failed append (that would retry it).
@@ -184,10 +204,10 @@ export class AuditService {
         }
       }
     }
-    return events;
+    return written;
   }
 
-  private async append(items: Append[]): Promise<AuditEvent[]> {
+  private async append(items: Append[]): Promise<(AuditEvent[] | null)[]> {
     return this.store.db.transaction().execute(async (trx) => {
       if (this.store.kind === 'postgres') await sql`select pg_advisory_xact_lock(${ADVISORY_LOCK})`.execute(trx);
       const last = await trx.selectFrom('auditEvents').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
@@ -198,27 +218,36 @@ export class AuditService {
         if (row?.hash !== w.hash) this.noteLost(w);
       }
       const rows: AuditEventRow[] = [];
+      const written: (AuditEvent[] | null)[] = [];
       let prev = { seq: last?.seq ?? 0, hash: last?.hash ?? GENESIS };
-      for (const { actor, input, alongside } of items) {
-        if (alongside) await alongside(trx);
-        const row = {
-          ts: this.clock(),
-          actorId: actor.id,
-          actorName: actor.name,
-          action: input.action,
-          targetType: input.target?.type ?? null,
-          targetId: input.target?.id ?? null,
-          ip: actor.ip ?? null,
-          outcome: input.outcome ?? 'success',
-          details: JSON.stringify(input.details ?? {}),
-          prevHash: prev.hash,
-        } as const;
-        const full: AuditEventRow = { ...row, seq: prev.seq + 1, hash: eventHash(row) };
-        rows.push(full);
-        prev = full;
+      for (const { events, alongside } of items) {
+        if (alongside && (await alongside(trx)) === false) {
+          written.push(null);
+          continue;
+        }
+        const mine: AuditEventRow[] = [];
+        for (const { actor, input } of events) {
+          const row = {
+            ts: this.clock(),
+            actorId: actor.id,
+            actorName: actor.name,
+            action: input.action,
+            targetType: input.target?.type ?? null,
+            targetId: input.target?.id ?? null,
+            ip: actor.ip ?? null,
+            outcome: input.outcome ?? 'success',
+            details: JSON.stringify(input.details ?? {}),
+            prevHash: prev.hash,
+          } as const;
+          const full: AuditEventRow = { ...row, seq: prev.seq + 1, hash: eventHash(row) };
+          rows.push(full);
+          mine.push(full);
+          prev = full;
+        }
+        written.push(mine.map(toEvent));
       }
-      await trx.insertInto('auditEvents').values(rows).execute();
-      return rows.map(toEvent);
+      if (rows.length) await trx.insertInto('auditEvents').values(rows).execute();
+      return written;
     });
   }
 

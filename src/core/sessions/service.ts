@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { Store } from '../../store/db.js';
 import { prepare, prepareInsert, type SlotOf } from '../../store/prepared.js';
 import type { SessionsTable } from '../../store/schema.js';
-import type { Actor, AuditService } from '../audit/service.js';
+import type { Actor, AuditInput, AuditService } from '../audit/service.js';
 import { SYSTEM } from '../audit/service.js';
 import type { ConnectPlan } from '../broker.js';
 import { notFound } from '../errors.js';
@@ -26,7 +26,9 @@ const endSessionRow = prepare((db, slot: SlotOf<{ id: string; endedAt: number; e
   db
     .updateTable('sessions')
     .set({ status: 'ended', endedAt: slot('endedAt'), endReason: slot('endReason'), bytesIn: slot('bytesIn'), bytesOut: slot('bytesOut'), recording: slot('recording'), recordingSha256: slot('recordingSha256') })
-    .where('id', '=', slot('id')),
+    .where('id', '=', slot('id'))
+    // Only while live: another node may have ended it (it took this node for dead), and that end stands.
+    .where('status', '=', 'live'),
 );
 
 /** What session-end listeners learn: the session, its user, its secret and the account it logged in as (a personal credential's may differ). */
@@ -105,8 +107,6 @@ export class Sessions {
   readonly storage: RecordingStorage;
   /** Which ghrec record types carry which direction (given at start, for recovering dead nodes' sessions later). */
   private traffic?: Record<string, GhrecTraffic>;
-  /** Live here but already ended by another node (dropReaped): their end writes nothing more. */
-  private readonly reaped = new Set<string>();
   /** Terminates a session live on another node (core/cluster); unset: a single node. */
   private remote?: RemoteSessions;
 
@@ -225,33 +225,52 @@ export class Sessions {
     this.sharing.ended(s.id);
     await this.textQueue;
     this.textSeq.delete(s.id);
-    if (this.reaped.delete(s.id)) {
-      // Its row, end and seal were written by the node that reaped it (dropReaped).
-      this.log.info({ sessionId: s.id, reason }, 'session ended (already ended by another node)');
-      return;
-    }
     let sha: string | null = null;
     // The hash is best effort: a file that cannot be read now (EMFILE…) still gets its session ended.
     if (s.recordingPath) sha = await this.storage.sha256(s.recordingPath).catch((e) => (this.log.error({ sessionId: s.id, err: { message: (e as Error).message } }, 'recording hash failed'), null));
     const actor = { id: s.plan.user.id, name: s.plan.user.username, ip: s.clientIp };
-    // The ended row is written in the transaction of its session.end event (as the row of a
-    // start is with session.start), and the seal is handed in with it: one commit for the three
-    // (shared with concurrent ones) instead of a commit of its own for the row and another for
-    // the seal. In order: the seal follows the end in the chain.
-    const row = { id: s.id, endedAt: now(), endReason: reason, bytesIn: s.bytesIn, bytesOut: s.bytesOut, recording: s.recordingPath, recordingSha256: sha };
-    const ended = this.audit.record(
-      actor,
-      { action: 'session.end', target: { type: 'session', id: s.id }, details: { reason, bytesIn: s.bytesIn, bytesOut: s.bytesOut, seconds: Math.round((Date.now() - s.startedAt) / 1000) } },
-      { alongside: async (trx) => void (await endSessionRow.run(trx, row)) },
-    );
-    const sealed = s.recordingPath
-      ? this.audit.record(SYSTEM, { action: 'recording.seal', target: { type: 'session', id: s.id }, details: { file: s.recordingPath, sha256: sha, format: s.ghrec ? `ghrec-${s.ghrec.header.format}` : 'asciicast-v2', ...(s.recordingPath.endsWith('.gz') ? { stored: 'gzip' } : {}), ...(s.recordingError ? { incomplete: s.recordingError } : {}) } })
+    const seal = s.recordingPath
+      ? { action: 'recording.seal', target: { type: 'session', id: s.id }, details: { file: s.recordingPath, sha256: sha, format: s.ghrec ? `ghrec-${s.ghrec.header.format}` : 'asciicast-v2', ...(s.recordingPath.endsWith('.gz') ? { stored: 'gzip' } : {}), ...(s.recordingError ? { incomplete: s.recordingError } : {}) } }
       : null;
-    await Promise.all([ended, sealed]);
-    this.log.info({ sessionId: s.id, reason, ...(s.plan.launchRequestId ? { reqId: s.plan.launchRequestId } : {}) }, 'session ended');
+    // The ended row is written in the transaction of its session.end event (as the row of a
+    // start is with session.start), with the seal right after the end: one commit for the three
+    // (shared with concurrent ones). All of it only while the session is still live.
+    const row = { id: s.id, endedAt: now(), endReason: reason, bytesIn: s.bytesIn, bytesOut: s.bytesOut, recording: s.recordingPath, recordingSha256: sha };
+    const ended = await this.audit.recordIf(async (trx) => Number((await endSessionRow.run(trx, row)).numAffectedRows ?? 0) > 0, [
+      { actor, input: { action: 'session.end', target: { type: 'session', id: s.id }, details: { reason, bytesIn: s.bytesIn, bytesOut: s.bytesOut, seconds: Math.round((Date.now() - s.startedAt) / 1000) } } },
+      ...(seal ? [{ actor: SYSTEM, input: seal }] : []),
+    ]);
+    if (ended) this.log.info({ sessionId: s.id, reason, ...(s.plan.launchRequestId ? { reqId: s.plan.launchRequestId } : {}) }, 'session ended');
+    else await this.endedElsewhere(s, reason, sha, seal);
     for (const fn of this.endListeners) {
       await fn({ id: s.id, userId: s.plan.user.id, secretId: s.plan.credential.secretId, username: s.plan.credential.username, protocol: s.plan.protocol, bytesIn: s.bytesIn, bytesOut: s.bytesOut, recording: s.recordingPath, recordedBytes: s.cast?.size ?? s.ghrec?.size ?? 0 }).catch((e) => this.log.error({ sessionId: s.id, err: { message: (e as Error).message } }, 'a session-end listener failed'));
     }
+  }
+
+  /**
+   * A session that ended here after another node had ended it: that node took this one for
+   * dead (a pause longer than the dead timeout) and ended it as interrupted. Its end stands,
+   * and nothing of this end is written; but when it found no recording (a recording on this
+   * node's disk), the one this node holds is sealed into that session now, with the bytes
+   * counted here, rather than at this node's next start.
+   */
+  private async endedElsewhere(s: LiveSession, reason: string, sha: string | null, seal: AuditInput | null): Promise<void> {
+    const log = this.log.child({ sessionId: s.id });
+    if (!seal || !sha) return void log.warn({ reason }, 'session ended here after another node had ended it (this node missed its heartbeats); its end stands');
+    const sealed = await this.audit.recordIf(
+      async (trx) => {
+        const r = await trx
+          .updateTable('sessions')
+          .set({ recording: s.recordingPath, recordingSha256: sha, bytesIn: s.bytesIn, bytesOut: s.bytesOut })
+          .where('id', '=', s.id)
+          .where('status', '=', 'ended')
+          .where('recording', 'is', null)
+          .executeTakeFirst();
+        return Number(r.numUpdatedRows) > 0;
+      },
+      [{ actor: SYSTEM, input: { ...seal, details: { ...seal.details, note: `sealed by node ${this.node}, where the session ran, after another node had ended it (this node had missed its heartbeats)` } } }],
+    );
+    log.warn({ reason, recording: s.recordingPath }, sealed ? 'session ended here after another node had ended it (this node missed its heartbeats); its end stands, and its recording is sealed into it' : 'session ended here after another node had ended it and sealed its recording (this node missed its heartbeats)');
   }
 
   onSessionEnd(fn: (s: EndedSession) => Promise<void>): void {
@@ -368,7 +387,6 @@ export class Sessions {
     for (const r of rows) {
       const s = this.live.get(r.id);
       if (!s) continue;
-      this.reaped.add(r.id);
       this.log.warn({ sessionId: r.id }, 'another node ended this session as interrupted (this node missed its heartbeats); closing it');
       s.terminate('ended by another gateway node while this node was unreachable');
     }
