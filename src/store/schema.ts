@@ -324,6 +324,8 @@ export interface SessionsTable {
   recordKeystrokes: Flag;
   /** The gateway node that ran it (node-id in its data dir); null for sessions from before nodes were named. */
   node: string | null;
+  /** The format it is recorded in, set at its start (migration 022); null when not recorded, or for rows from before. */
+  recordingFormat: string | null;
 }
 
 export interface SessionTextTable {

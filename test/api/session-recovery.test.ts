@@ -5,7 +5,7 @@
 // sessions are left alone; a second start recovers nothing twice.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { encodeGhrecHeader, encodeGhrecRecord } from '../../src/core/sessions/ghrec.js';
@@ -14,6 +14,7 @@ import { findRecording, recoverInterrupted } from '../../src/core/sessions/recov
 import { RDP_RECORDED_TRAFFIC, RDPREC } from '../../src/protocols/rdp/recording/records.js';
 import type { SessionsTable } from '../../src/store/schema.js';
 import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
+import { sessionRow } from '../support/session-rows.js';
 import { signal } from '../support/signal.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -34,36 +35,9 @@ for (const kind of DB_KINDS) {
     after(() => t?.close());
 
     const insert = async (extra: Partial<SessionsTable> = {}): Promise<string> => {
-      const id = extra.id ?? randomUUID();
-      await t.core.store.db
-        .insertInto('sessions')
-        .values({
-          userId: adminId,
-          username: 'admin',
-          secretId: 'secret-1',
-          secretName: 'box',
-          launcherId: 'ssh',
-          protocol: 'ssh',
-          targetHost: '127.0.0.1',
-          targetPort: 22,
-          targetUser: 'ghtarget',
-          clientIp: '127.0.0.9',
-          door: 'ssh',
-          status: 'live',
-          startedAt: started,
-          endedAt: null,
-          endReason: null,
-          bytesIn: 0,
-          bytesOut: 0,
-          recording: null,
-          recordingSha256: null,
-          recordKeystrokes: 1,
-          node: t.core.sessions.node,
-          ...extra,
-          id,
-        })
-        .execute();
-      return id;
+      const row = sessionRow({ userId: adminId, username: 'admin', startedAt: started, node: t.core.sessions.node, ...extra });
+      await t.core.store.db.insertInto('sessions').values(row).execute();
+      return row.id;
     };
     const file = (id: string, ext: string, content: Buffer | string, at = started) => {
       const rel = recordingRelPath(id, at, ext);

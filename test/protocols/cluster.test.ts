@@ -171,6 +171,9 @@ describe('a cluster of three nodes on one PostgreSQL behind a TCP load balancer'
     assert.equal((await sessionRow(one.id)).node, nodeId[1], 'the session runs on node B');
     // Listed on C.
     assert.ok((await call(C, 'GET', '/api/v1/sessions?status=live')).items.some((s: { id: string }) => s.id === one.id), 'node C lists node B\'s session');
+    // C knows it is recorded, and how: the format written at its start (the file is B's).
+    const liveOnC = await call(C, 'GET', `/api/v1/sessions/${one.id}`);
+    assert.deepEqual([liveOnC.recording.format, liveOnC.recording.available], ['asciicast', false], 'node C shows the live session on B as recorded');
 
     // Each node's metrics: the ticket issued on A, redeemed on B, the session live on B under B's own node id.
     const [mA, mB, mC] = await Promise.all(nodes.map(scrape));

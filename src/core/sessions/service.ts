@@ -75,6 +75,9 @@ export interface RecordingFailure {
 export type RecordingFormat = 'asciicast' | 'ghrec-rdp';
 
 export const recordingFormatOf = (file: string | null | undefined): RecordingFormat | null => (!file ? null : plainName(file).endsWith(GHREC_FILE_EXTENSION) ? 'ghrec-rdp' : 'asciicast');
+/** The format a recorded session of this protocol is written in: graphical sessions as ghrec (live.ts beginGraphics), terminals as asciicast. */
+export const recordingFormatFor = (protocol: string): RecordingFormat => (protocol === 'rdp' ? 'ghrec-rdp' : 'asciicast');
+const RECORDING_FORMATS: readonly string[] = ['asciicast', 'ghrec-rdp'] satisfies RecordingFormat[];
 
 /** Sessions live on other gateway nodes (core/cluster/forwarding.ts), for terminate from any node. */
 export interface RemoteSessions {
@@ -149,6 +152,8 @@ export class Sessions {
       recordingSha256: null,
       recordKeystrokes: plan.launcher.recordKeystrokes ? 1 : 0,
       node: this.node,
+      // Known to every node of a cluster while the session is live (only this one has its file).
+      recordingFormat: plan.launcher.record ? recordingFormatFor(plan.protocol) : null,
     } as const;
     // The session's row is written in the transaction of its session.start event: no session
     // without its start in the audit trail, and one commit for both (shared with concurrent ones).
@@ -410,7 +415,23 @@ export class Sessions {
       endReason: r.endReason,
       bytesIn: live?.bytesIn ?? r.bytesIn,
       bytesOut: live?.bytesOut ?? r.bytesOut,
-      recording: { available: !!(r.recording ?? live?.recordingPath), sha256: r.recordingSha256, keystrokes: !!r.recordKeystrokes, format: recordingFormatOf(r.recording ?? live?.recordingPath) },
+      recording: this.recordingView(r, live?.recordingPath ?? null),
+    };
+  }
+
+  /**
+   * What a session's view says of its recording. Ended: its sealed file. Live here: the file
+   * being written. Live on another node of a cluster: the format written at its start (the
+   * file is that node's), not available for download here.
+   */
+  private recordingView(r: SessionsTable, livePath: string | null): SessionView['recording'] {
+    const file = r.recording ?? livePath;
+    const elsewhere = !file && r.status === 'live' && r.node !== this.node && RECORDING_FORMATS.includes(r.recordingFormat ?? '');
+    return {
+      available: !!file,
+      sha256: r.recordingSha256,
+      keystrokes: !!r.recordKeystrokes,
+      format: recordingFormatOf(file) ?? (elsewhere ? (r.recordingFormat as RecordingFormat) : null),
     };
   }
 
