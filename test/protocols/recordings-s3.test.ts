@@ -144,6 +144,14 @@ describe('recordings in S3-compatible object storage, two nodes on one PostgreSQ
     assert.equal(watch.status, 200);
     await waitFor('the backlog on A', () => watch.text().includes('event: header') && watch.text().includes('burst-done-42'), 15_000);
     watch.close();
+    // Its own node neither: parts become an object only when completed. Both nodes say so.
+    for (const n of [A, B]) {
+      const live = await call(n, 'GET', `/api/v1/sessions/${one.id}`);
+      assert.deepEqual([live.recording.available, live.recording.format], [false, 'asciicast'], 'recorded, not downloadable while live');
+    }
+    const early = await api(B.url, 'GET', `/api/v1/recordings/${one.id}`, { token });
+    assert.equal(early.status, 409, early.body);
+    assert.equal(early.json().error.code, 'recording_live');
 
     one.client.write('exit\r');
     await one.client.done;

@@ -64,6 +64,7 @@ export { s3ErrorText };
 
 export class S3RecordingStorage implements RecordingStorage, S3Host {
   readonly kind = 's3';
+  readonly readsLive = false;
   readonly client: S3Client;
   readonly spoolRoot: string;
 

@@ -38,6 +38,8 @@ export interface RecordingStorage {
   readonly kind: string;
   /** How new recordings are stored. */
   readonly compression: RecordingCompression;
+  /** Whether a live session's recording can be read (downloaded) before it ends: a local file yes; object storage no (its parts become an object when completed). */
+  readonly readsLive: boolean;
   /** The name a new recording of this session gets. */
   nameFor(sessionId: string, startedAt: number, ext: string): string;
   /** Where the writer puts a live recording, and how (local: its final place). */
@@ -67,6 +69,7 @@ const DAY = 86_400_000;
 
 export class LocalRecordingStorage implements RecordingStorage {
   readonly kind = 'local';
+  readonly readsLive = true;
   readonly root: string;
 
   constructor(

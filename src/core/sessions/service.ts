@@ -9,7 +9,7 @@ import type { SessionsTable } from '../../store/schema.js';
 import type { Actor, AuditInput, AuditService } from '../audit/service.js';
 import { SYSTEM } from '../audit/service.js';
 import type { ConnectPlan } from '../broker.js';
-import { notFound } from '../errors.js';
+import { AppError, notFound } from '../errors.js';
 import { now } from '../util.js';
 import { GHREC_FILE_EXTENSION } from './ghrec.js';
 import { Keyframes } from './keyframes.js';
@@ -421,14 +421,15 @@ export class Sessions {
 
   /**
    * What a session's view says of its recording. Ended: its sealed file. Live here: the file
-   * being written. Live on another node of a cluster: the format written at its start (the
-   * file is that node's), not available for download here.
+   * being written, available when the storage reads it while it is written (a local file; not
+   * object storage). Live on another node of a cluster: the format written at its start (the
+   * file is that node's), not available here.
    */
   private recordingView(r: SessionsTable, livePath: string | null): SessionView['recording'] {
     const file = r.recording ?? livePath;
     const elsewhere = !file && r.status === 'live' && r.node !== this.node && RECORDING_FORMATS.includes(r.recordingFormat ?? '');
     return {
-      available: !!file,
+      available: !!r.recording || (!!livePath && this.storage.readsLive),
       sha256: r.recordingSha256,
       keystrokes: !!r.recordKeystrokes,
       format: recordingFormatOf(file) ?? (elsewhere ? (r.recordingFormat as RecordingFormat) : null),
@@ -459,6 +460,7 @@ export class Sessions {
     const r = await this.store.db.selectFrom('sessions').select('recording').where('id', '=', id).executeTakeFirst();
     if (!r) throw notFound('session');
     const rel = r.recording ?? live?.recordingPath;
+    if (!r.recording && rel && !this.storage.readsLive) throw new AppError(409, 'recording_live', 'this session is still live and its recording goes to object storage: it can be downloaded once the session has ended (watch it live meanwhile)');
     if (!rel || !(await this.storage.exists(rel))) throw notFound('recording');
     return { stream: await this.storage.read(rel), format: recordingFormatOf(rel)! };
   }
