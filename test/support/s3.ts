@@ -21,6 +21,41 @@ export interface SeenRequest {
   headers: IncomingHttpHeaders;
 }
 
+/** The part of s3rver's file store (lib/stores/filesystem.js, 3.7) readAfterWrite relies on. */
+interface S3rverStore {
+  putObject(object: { bucket: string; key: string }): Promise<{ size: number; md5: string }>;
+  getResourcePath(bucket: string, key: string, resourceType: string): string;
+}
+
+/**
+ * S3 reads what a completed write stored: a GetObject after PutObject or CompleteMultipartUpload
+ * answered gets the whole object. s3rver answers those once the body has passed through its
+ * hashing, while its file may still be being written (the write stream is not waited for), so
+ * a read right after could get a short or empty file: seen in full runs, where the node that
+ * completed a dead node's upload read the object back empty ("unexpected end of file"). Each
+ * write here answers only once the object's file holds all of it, as S3 would.
+ */
+function readAfterWrite(server: S3rver): void {
+  const store = (server as unknown as { store?: S3rverStore }).store;
+  if (!store || typeof store.putObject !== 'function' || typeof store.getResourcePath !== 'function') throw new Error('s3rver changed: test/support/s3.ts readAfterWrite needs a review');
+  const put = store.putObject.bind(store);
+  store.putObject = async (object) => {
+    const done = await put(object);
+    const file = store.getResourcePath(object.bucket, object.key, 'object');
+    for (let waited = 0; ; waited += 5) {
+      let size = -1;
+      try {
+        size = statSync(file).size;
+      } catch {
+        /* not there yet */
+      }
+      if (size === done.size) return done;
+      if (waited > 60_000) throw new Error(`s3rver did not write ${file} (${size} of ${done.size} bytes)`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+}
+
 export class S3Server {
   private s3rver: S3rver | null = null;
   private relay: Server | null = null;
@@ -65,6 +100,7 @@ export class S3Server {
 
   async start(): Promise<void> {
     this.s3rver = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: this.directory, configureBuckets: [{ name: this.bucket }] });
+    readAfterWrite(this.s3rver);
     this.backendPort = (await this.s3rver.run()).port;
     this.relay = createServer((req, res) => {
       this.seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
