@@ -6,11 +6,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { sql } from 'kysely';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { encodeGhrecHeader, encodeGhrecRecord } from '../../src/core/sessions/ghrec.js';
 import { recordingRelPath } from '../../src/core/sessions/recording-path.js';
-import { findRecording, recoverInterrupted } from '../../src/core/sessions/recovery.js';
+import { findRecording, recoverInterrupted, sealLateRecordings } from '../../src/core/sessions/recovery.js';
 import { RDP_RECORDED_TRAFFIC, RDPREC } from '../../src/protocols/rdp/recording/records.js';
 import type { SessionsTable } from '../../src/store/schema.js';
 import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
@@ -234,6 +235,65 @@ for (const kind of DB_KINDS) {
         }
       });
     }
+
+    /**
+     * Runs fn while every audit append fails (a trigger refuses inserts into the chain), as
+     * when the database refuses the write mid-recovery; the trigger is gone afterwards.
+     */
+    const auditDown = async <T>(fn: () => Promise<T>): Promise<T> => {
+      const db = t.core.store.db;
+      if (kind === 'sqlite') await sql`create trigger audit_down before insert on audit_events begin select raise(abort, 'audit unavailable'); end`.execute(db);
+      else {
+        await sql`create function audit_down() returns trigger language plpgsql as $$ begin raise exception 'audit unavailable'; end $$`.execute(db);
+        await sql`create trigger audit_down before insert on audit_events for each row execute function audit_down()`.execute(db);
+      }
+      try {
+        return await fn();
+      } finally {
+        if (kind === 'sqlite') await sql`drop trigger audit_down`.execute(db);
+        else {
+          await sql`drop trigger audit_down on audit_events`.execute(db);
+          await sql`drop function audit_down()`.execute(db);
+        }
+      }
+    };
+
+    // The ended row and its events are one transaction: a failure between them (before, the
+    // row was written and then the events) must leave the session as it was, for the next try.
+    it('a recovery whose audit write fails leaves the session live, unended and unsealed; the next one ends it', async () => {
+      const id = await insert({ node: 'node-crashed' });
+      const body = CAST_HEADER + ev(0.5, 'o', 'half');
+      const rel = file(id, '.cast', body);
+      const ctx = { store: t.core.store, audit: t.core.audit, log: t.core.log, recordingsDir: dir(), node: 'node-rescuer', deadNodes: ['node-crashed'], deadOnly: true };
+      await assert.rejects(auditDown(() => recoverInterrupted(ctx)), /audit unavailable/);
+      const r = await t.core.store.db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+      assert.deepEqual([r.status, r.endedAt, r.endReason, r.recording, r.recordingSha256], ['live', null, null, null, null], 'nothing of the end was written');
+      assert.equal((await events('session.end', id)).length, 0);
+
+      assert.equal(await recoverInterrupted(ctx), 1);
+      const s = await get(`/api/v1/sessions/${id}`);
+      assert.deepEqual([s.status, s.endReason, s.recording.sha256], ['ended', 'interrupted', sha(Buffer.from(body))]);
+      assert.equal((await events('session.end', id)).length, 1);
+      const seals = await events('recording.seal', id);
+      assert.deepEqual(seals.map((e) => e.details.file), [rel]);
+    });
+
+    it('a late seal whose audit write fails leaves the session without a recording; the next start seals it', async () => {
+      // Another node ended this node's session while this one was down, without its recording.
+      const id = await insert({ status: 'ended', endedAt: started + 1000, endReason: 'interrupted' });
+      const body = CAST_HEADER + ev(0.25, 'o', 'kept') + ev(1.5, 'o', 'here');
+      file(id, '.cast', body);
+      const ctx = { store: t.core.store, audit: t.core.audit, log: t.core.log, recordingsDir: dir(), node: t.core.sessions.node };
+      await assert.rejects(auditDown(() => sealLateRecordings(ctx)), /audit unavailable/);
+      const r = await t.core.store.db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+      assert.deepEqual([r.recording, r.recordingSha256, r.endedAt], [null, null, started + 1000], 'the row names no recording no seal vouches for');
+      assert.equal((await events('recording.seal', id)).length, 0);
+
+      assert.equal(await sealLateRecordings(ctx), 1);
+      const s = await get(`/api/v1/sessions/${id}`);
+      assert.deepEqual([s.recording.available, s.recording.sha256], [true, sha(Buffer.from(body))]);
+      assert.equal((await events('recording.seal', id)).length, 1);
+    });
 
     it('the chain still verifies; starting again recovers nothing twice', async () => {
       const v = await get('/api/v1/audit/verify');

@@ -75,7 +75,7 @@ export interface VerifyOptions {
 type Head = { seq: number; hash: string };
 
 /** One event to append. */
-interface Entry {
+export interface AuditEntry {
   actor: Actor;
   input: AuditInput;
 }
@@ -85,7 +85,7 @@ interface Entry {
  * the rows written in their transaction. An `alongside` answering false appends none of them.
  */
 interface Append {
-  events: Entry[];
+  events: AuditEntry[];
   alongside?: (trx: Transaction<Database>) => Promise<void | boolean>;
 }
 
@@ -178,7 +178,7 @@ export class AuditService {
    * written, or null when `when` answered false (then nothing of it is written). Like
    * `alongside`, `when` must use the transaction it is given and may run again on a retry.
    */
-  recordIf(when: (trx: Transaction<Database>) => Promise<boolean>, events: Entry[]): Promise<AuditEvent[] | null> {
+  recordIf(when: (trx: Transaction<Database>) => Promise<boolean>, events: AuditEntry[]): Promise<AuditEvent[] | null> {
     return this.appends.add({ events, alongside: when });
   }
 

@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import type { Store } from '../../store/db.js';
 import type { SessionsTable } from '../../store/schema.js';
 import type { AuditService } from '../audit/service.js';
-import { SYSTEM } from '../audit/service.js';
+import { SYSTEM, type AuditEntry } from '../audit/service.js';
 import { now } from '../util.js';
 import { GHREC_FILE_EXTENSION } from './ghrec.js';
 import { GZIP_SUFFIX } from './recording-gzip.js';
@@ -123,39 +123,50 @@ async function recoverSession(ctx: RecoveryContext, r: SessionsTable): Promise<b
   const bytesIn = facts?.bytesIn ?? 0;
   const bytesOut = facts?.bytesOut ?? 0;
   const recording = facts ? rel : null;
-  // Only if still live: a node starting at the same time (rows from before nodes were named) may have been first.
-  const upd = await ctx.store.db
-    .updateTable('sessions')
-    .set({ status: 'ended', endedAt, endReason: INTERRUPTED, bytesIn, bytesOut, recording, recordingSha256: sha })
-    .where('id', '=', r.id)
-    .where('status', '=', 'live')
-    .executeTakeFirst();
-  if (Number(upd.numUpdatedRows) === 0) {
+  const actor = { id: r.userId, name: r.username, ip: r.clientIp };
+  const elsewhere = r.node !== null && r.node !== ctx.node;
+  const end: AuditEntry = {
+    actor,
+    input: {
+      action: 'session.end',
+      target: { type: 'session', id: r.id },
+      details: {
+        reason: INTERRUPTED,
+        bytesIn,
+        bytesOut,
+        seconds: Math.round((endedAt - r.startedAt) / 1000),
+        recovered: true,
+        note: elsewhere
+          ? `its gateway node ${r.node} stopped sending heartbeats; ended by node ${ctx.node}, as of ${facts ? 'the last recorded event' : 'the last moment known (text index or start)'}`
+          : `the gateway stopped without ending the session; ended at its next start, as of ${facts ? 'the last recorded event' : 'the last moment known (text index or start)'}`,
+        ...(elsewhere ? { node: r.node, endedBy: ctx.node } : {}),
+        ...(problem ? { recording: elsewhere && !rel ? `no recording file was found on node ${ctx.node}; node ${r.node} seals it when it starts again` : problem } : {}),
+      },
+    },
+  };
+  const seal = facts && recording && sha ? sealEntry(r.id, recording, sha, facts, 'recovered after the gateway was interrupted') : null;
+  // The ended row, its session.end and its seal in one transaction (as a live end writes
+  // them), so a crash between them cannot leave an ended row without its events; and only if
+  // still live: another node recovering the same dead node may have been first.
+  const ended = await ctx.audit.recordIf(
+    async (trx) => {
+      const upd = await trx
+        .updateTable('sessions')
+        .set({ status: 'ended', endedAt, endReason: INTERRUPTED, bytesIn, bytesOut, recording, recordingSha256: sha })
+        .where('id', '=', r.id)
+        .where('status', '=', 'live')
+        .executeTakeFirst();
+      return Number(upd.numUpdatedRows) > 0;
+    },
+    [end, ...(seal ? [seal] : [])],
+  );
+  if (!ended) {
     // Another node ended it first (two live nodes recover a dead one's sessions at the same
     // time). It may have found no recording: this node completed the upload, or the other's
     // attempt failed on it. Whoever holds the recording seals it.
     if (!facts || !recording || !sha) return false;
     return sealInto(ctx, r, recording, facts, sha, now(), `recovered after the gateway was interrupted; sealed by node ${ctx.node}, which had the recording when another node had ended the session`);
   }
-  const actor = { id: r.userId, name: r.username, ip: r.clientIp };
-  const elsewhere = r.node !== null && r.node !== ctx.node;
-  await ctx.audit.record(actor, {
-    action: 'session.end',
-    target: { type: 'session', id: r.id },
-    details: {
-      reason: INTERRUPTED,
-      bytesIn,
-      bytesOut,
-      seconds: Math.round((endedAt - r.startedAt) / 1000),
-      recovered: true,
-      note: elsewhere
-        ? `its gateway node ${r.node} stopped sending heartbeats; ended by node ${ctx.node}, as of ${facts ? 'the last recorded event' : 'the last moment known (text index or start)'}`
-        : `the gateway stopped without ending the session; ended at its next start, as of ${facts ? 'the last recorded event' : 'the last moment known (text index or start)'}`,
-      ...(elsewhere ? { node: r.node, endedBy: ctx.node } : {}),
-      ...(problem ? { recording: elsewhere && !rel ? `no recording file was found on node ${ctx.node}; node ${r.node} seals it when it starts again` : problem } : {}),
-    },
-  });
-  if (facts && recording && sha) await auditSeal(ctx, r.id, recording, sha, facts, 'recovered after the gateway was interrupted');
   ctx.log.warn({ sessionId: r.id, recording, tornBytes: facts?.tornBytes ?? 0, problem }, 'interrupted session recovered');
   return true;
 }
@@ -209,33 +220,40 @@ export async function sealLateRecordings(ctx: RecoveryContext): Promise<number> 
  */
 async function sealInto(ctx: RecoveryContext, r: SessionsTable, rel: string, facts: RecordingFacts, sha: string, endBound: number, note: string): Promise<boolean> {
   const endedAt = Math.min(Math.max((facts.startedAt ?? r.startedAt) + facts.lastEventMs, r.startedAt), endBound);
-  const upd = await ctx.store.db
-    .updateTable('sessions')
-    .set({ endedAt, bytesIn: facts.bytesIn, bytesOut: facts.bytesOut, recording: rel, recordingSha256: sha })
-    .where('id', '=', r.id)
-    .where('status', '=', 'ended')
-    .where('endReason', '=', INTERRUPTED)
-    .where('recording', 'is', null)
-    .executeTakeFirst();
-  if (Number(upd.numUpdatedRows) === 0) return false;
-  await auditSeal(ctx, r.id, rel, sha, facts, note);
+  // The row and its recording.seal in one transaction: a crash between them would leave a
+  // session that names a recording no seal vouches for (and no later start would seal it).
+  const sealed = await ctx.audit.recordIf(async (trx) => {
+    const upd = await trx
+      .updateTable('sessions')
+      .set({ endedAt, bytesIn: facts.bytesIn, bytesOut: facts.bytesOut, recording: rel, recordingSha256: sha })
+      .where('id', '=', r.id)
+      .where('status', '=', 'ended')
+      .where('endReason', '=', INTERRUPTED)
+      .where('recording', 'is', null)
+      .executeTakeFirst();
+    return Number(upd.numUpdatedRows) > 0;
+  }, [sealEntry(r.id, rel, sha, facts, note)]);
+  if (!sealed) return false;
   ctx.log.warn({ sessionId: r.id, recording: rel, tornBytes: facts.tornBytes }, 'recording of a session ended by another node sealed');
   return true;
 }
 
 /** The recording.seal of a recovered recording: its file, hash and format, and what repair cut off. */
-async function auditSeal(ctx: RecoveryContext, sessionId: string, rel: string, sha: string, facts: RecordingFacts, note: string): Promise<void> {
-  await ctx.audit.record(SYSTEM, {
-    action: 'recording.seal',
-    target: { type: 'session', id: sessionId },
-    details: {
-      file: rel,
-      sha256: sha,
-      format: facts.format,
-      recovered: true,
-      note: `${note}${facts.tornBytes ? `: a torn last record of ${facts.tornBytes} bytes was cut off` : ''}`,
-      bytes: facts.size,
-      tornBytes: facts.tornBytes,
+function sealEntry(sessionId: string, rel: string, sha: string, facts: RecordingFacts, note: string): AuditEntry {
+  return {
+    actor: SYSTEM,
+    input: {
+      action: 'recording.seal',
+      target: { type: 'session', id: sessionId },
+      details: {
+        file: rel,
+        sha256: sha,
+        format: facts.format,
+        recovered: true,
+        note: `${note}${facts.tornBytes ? `: a torn last record of ${facts.tornBytes} bytes was cut off` : ''}`,
+        bytes: facts.size,
+        tornBytes: facts.tornBytes,
+      },
     },
-  });
+  };
 }
