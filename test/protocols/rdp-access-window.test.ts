@@ -166,7 +166,7 @@ for (const kind of DB_KINDS) {
         await late.stop();
       }
       assert.equal((await sessionsOf(windowSecret)).length, before, 'no session for a refused ticket');
-      const refusal = await waitFor('ticket.refused access_policy', async () => (await auditEvents(gw, 'ticket.refused')).find((e) => e.details.reason === 'access_policy' && e.details.detail === REQUEST_ACCESS_MESSAGE), 5000);
+      const refusal = await waitFor('ticket.refused access_policy', async () => (await auditEvents(gw, 'ticket.refused')).find((e) => e.details.reason === 'access_policy' && e.details.detail === REQUEST_ACCESS_MESSAGE), 30_000);
       assert.equal(refusal.details.door, 'rdp');
       const again = await launchRdp(windowSecret);
       assert.equal(again.status, 403, again.raw);
