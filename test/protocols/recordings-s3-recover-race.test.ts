@@ -15,10 +15,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, GetObjectCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import { envelopeHeader, envelopeKeyId, FrameSealer } from '../../src/core/sessions/recording-envelope.js';
 import { recordingRelPath } from '../../src/core/sessions/recording-path.js';
-import { S3RecordingStorage } from '../../src/core/sessions/recording-storage-s3.js';
+import type { S3RecordingStorage } from '../../src/core/sessions/recording-storage-s3.js';
 import { removeTempDirs, tempDir } from '../cli/support.js';
 import { startTestApp, type TestApp } from '../support/harness.js';
-import { S3_TEST_PART_BYTES, S3Server } from '../support/s3.js';
+import { nodeStorage, S3Server } from '../support/s3.js';
 import { signal } from '../support/signal.js';
 
 describe('two nodes completing the same dead node\'s recording upload at once', () => {
@@ -36,23 +36,7 @@ describe('two nodes completing the same dead node\'s recording upload at once', 
     removeTempDirs();
   });
 
-  const storage = (node: string, encryption: 'none' | 'gatehouse') =>
-    new S3RecordingStorage(
-      {
-        endpoint: s3.endpoint,
-        region: 'us-east-1',
-        bucket: s3.bucket,
-        prefix: 'race/',
-        forcePathStyle: true,
-        accessKeyId: s3.accessKeyId,
-        secretAccessKey: s3.secretAccessKey,
-        encryption,
-        partBytes: S3_TEST_PART_BYTES,
-        spoolDir: tempDir(`gatehouse-spool-${node}-`),
-      },
-      'none',
-      { store: t.core.store, dataKeys: t.core.dataKeys, node, log: t.core.log },
-    );
+  const storage = (node: string, encryption: 'none' | 'gatehouse') => nodeStorage(s3, t.core, node, { encryption, prefix: 'race/', spoolDir: tempDir(`gatehouse-spool-${node}-`) });
 
   for (const encryption of ['none', 'gatehouse'] as const) {
     it(`both come back with the whole recording and store it back repaired, under its own data key (encryption ${encryption})`, async () => {

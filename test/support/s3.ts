@@ -10,6 +10,8 @@ import type { Socket } from 'node:net';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import S3rver from 's3rver';
+import { S3RecordingStorage } from '../../src/core/sessions/recording-storage-s3.js';
+import type { TestApp } from './harness.js';
 import { waitFor } from './xrdp.js';
 
 /** Parts of 256 KiB for the tests (below S3's 5 MiB minimum: s3rver takes them, and only a loopback endpoint may ask for it). */
@@ -158,6 +160,29 @@ export class S3Server {
     await new Promise<void>((res) => (this.relay ? this.relay.close(() => res()) : res()));
     await this.s3rver?.close().catch(() => undefined);
   }
+}
+
+/**
+ * The recording storage a node named `node` would have on this server, built in-process on a
+ * test app's database and data keys (tests that play several nodes' parts against one bucket).
+ */
+export function nodeStorage(s3: S3Server, core: Pick<TestApp['core'], 'store' | 'dataKeys' | 'log'>, node: string, opts: { encryption: 'none' | 'gatehouse'; prefix: string; spoolDir: string }): S3RecordingStorage {
+  return new S3RecordingStorage(
+    {
+      endpoint: s3.endpoint,
+      region: 'us-east-1',
+      bucket: s3.bucket,
+      prefix: opts.prefix,
+      forcePathStyle: true,
+      accessKeyId: s3.accessKeyId,
+      secretAccessKey: s3.secretAccessKey,
+      encryption: opts.encryption,
+      partBytes: S3_TEST_PART_BYTES,
+      spoolDir: opts.spoolDir,
+    },
+    'none',
+    { store: core.store, dataKeys: core.dataKeys, node, log: core.log },
+  );
 }
 
 /** A shell session the test types into and reads from (the tests' ssh client). */

@@ -48,12 +48,18 @@ export function s3ErrorText(e: unknown): string {
 /**
  * Completes an upload from its row: the parts sent, then (when `withSpool`) the segments this
  * node's spool still holds after them (a torn gzip tail cut to its whole members), then the
- * final frame when encrypted. Removes the row and the spool files. False when there was no row.
+ * final frame when encrypted. Removes the row and the spool files.
+ * 'none' when there was no row (someone completed it already); 'unsent' when no part was sent
+ * and the spool is another node's: the whole recording is on that node's disk, so the upload
+ * and its row are left for that node to complete when it is back (sealLateRecordings at its
+ * start, or its own end of the session when it was only paused). Aborting it would drop what
+ * that node holds at its next start.
  */
-export async function completeFromRow(s3: S3Host, rel: string, withSpool: boolean): Promise<boolean> {
+export async function completeFromRow(s3: S3Host, rel: string, withSpool: boolean): Promise<'completed' | 'none' | 'unsent'> {
   const row = await s3.store.db.selectFrom('recordingUploads').selectAll().where('rel', '=', rel).executeTakeFirst();
-  if (!row) return false;
+  if (!row) return 'none';
   const parts = JSON.parse(row.parts) as PartDone[];
+  if (parts.length === 0 && !withSpool) return 'unsent';
   const bucket = s3.settings.bucket;
   const key = s3.key(rel);
   const sealer = row.dataKeyId ? new FrameSealer(await s3.dataKeys.get(row.dataKeyId), rel, parts.at(-1)?.frames ?? 0) : null;
@@ -77,14 +83,14 @@ export async function completeFromRow(s3: S3Host, rel: string, withSpool: boolea
     parts.push({ n, etag: r.ETag!, bytes: 0, frames: sealer.frames });
   }
   if (parts.length === 0) {
-    // Nothing ever reached the store, and no spool here: nothing to complete.
+    // Nothing ever reached the store, and nothing is spooled here: nothing to complete.
     await s3.client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: row.uploadId })).catch(() => undefined);
   } else {
     await s3.client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: row.uploadId, MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.n, ETag: p.etag })) } }));
   }
   await s3.store.db.deleteFrom('recordingUploads').where('rel', '=', rel).execute();
   for (const i of segments) await unlink(`${base}.${i}`).catch(() => undefined);
-  return true;
+  return 'completed';
 }
 
 /** The segment numbers of a spooled recording found on disk, in order. */

@@ -14,7 +14,8 @@
 //
 // The upload's id and the parts sent are kept in recording_uploads (migration 021), so that
 // a recording whose node was killed is completed by whoever ends its session (recovery.ts):
-// from the parts uploaded, plus the spool's tail when it is this node's disk.
+// from the parts uploaded, plus the spool's tail when it is this node's disk. One with no part
+// uploaded yet is all in its node's spool: left for that node to complete when it is back.
 //
 // Failure: a part that cannot be uploaded (after the SDK's retries), or parts piling up
 // faster than they leave, fails the recording like a stalled disk does (its session ends,
@@ -260,7 +261,7 @@ export class S3RecordingStorage implements RecordingStorage, S3Host {
     let n = 0;
     for (const r of rows) {
       try {
-        if (!(await completeFromRow(this, r.rel, true))) continue;
+        if ((await completeFromRow(this, r.rel, true)) !== 'completed') continue;
         n++;
         this.log.warn({ sessionId: r.sessionId, recording: r.rel }, 'an unfinished recording upload was completed');
       } catch (e) {
@@ -299,13 +300,17 @@ export class S3RecordingStorage implements RecordingStorage, S3Host {
   async recover(sessionId: string, startedAt: number): Promise<{ rel: string; path: string; commit: () => Promise<void> } | null> {
     const row = await this.store.db.selectFrom('recordingUploads').select(['rel', 'node']).where('sessionId', '=', sessionId).executeTakeFirst();
     if (row) {
+      let done: Awaited<ReturnType<typeof completeFromRow>>;
       try {
-        await completeFromRow(this, row.rel, row.node === this.node);
+        done = await completeFromRow(this, row.rel, row.node === this.node);
       } catch (e) {
         // Another node recovering the same dead node's session may have completed the upload
         // first (this one's parts or completion then fail): its row is gone, the object is there.
         if (await this.store.db.selectFrom('recordingUploads').select('rel').where('rel', '=', row.rel).executeTakeFirst()) throw e;
+        done = 'none';
       }
+      // No part of it reached the store: it is all on its node's disk, for that node to seal.
+      if (done === 'unsent') return null;
     }
     const rel = row?.rel ?? (await this.find(sessionId, startedAt));
     if (!rel) return null;

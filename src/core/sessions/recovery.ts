@@ -207,7 +207,9 @@ export async function sealLateRecordings(ctx: RecoveryContext): Promise<number> 
       ctx.log.error({ sessionId: r.id, recording: rel, err: { message: (e as Error).message } }, 'a recording of a session ended by another node is unreadable; left unsealed');
       continue;
     }
-    if (await sealInto(ctx, r, rel, facts, sha, r.endedAt ?? now(), 'recovered after the gateway was interrupted; sealed by its node when it started again (another node had ended the session)')) n++;
+    // The end the other node wrote was its estimate without the recording (the last indexed
+    // line, or the start): the recording's last event is later and is what happened.
+    if (await sealInto(ctx, r, rel, facts, sha, now(), 'recovered after the gateway was interrupted; sealed by its node when it started again (another node had ended the session)')) n++;
   }
   if (n > 0) await ctx.audit.checkpoint();
   return n;
