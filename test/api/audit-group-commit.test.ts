@@ -5,8 +5,8 @@
 // be written is refused, with no ticket left behind.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { sql } from 'kysely';
 import { GENESIS } from '../../src/core/audit/chain.js';
+import { whileAuditRefused } from '../support/audit-refused.js';
 import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
 
 for (const kind of DB_KINDS) {
@@ -110,28 +110,15 @@ for (const kind of DB_KINDS) {
       const launch = () => t.req('POST', `/api/v1/secrets/${s.json().id}/launch`, { token: t.adminToken, body: { launcher: 'ssh' } });
       const tickets = async () => Number((await t.core.store.db.selectFrom('tickets').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
       const n0 = await tickets();
-      const db = t.core.store.db;
       // The audit table refuses new rows (a full disk, a lost database): every launch fails closed.
-      if (kind === 'sqlite') {
-        await sql`create trigger gc_no_audit before insert on audit_events begin select raise(abort, 'audit store refused'); end`.execute(db);
-      } else {
-        await sql`create function gc_no_audit() returns trigger language plpgsql as $$ begin raise exception 'audit store refused'; end $$`.execute(db);
-        await sql`create trigger gc_no_audit before insert on audit_events for each row execute function gc_no_audit()`.execute(db);
-      }
-      try {
+      await whileAuditRefused(t.core.store, 'audit store refused', async () => {
         const rs = await Promise.all(Array.from({ length: 5 }, launch));
         for (const r of rs) {
           assert.equal(r.statusCode, 500, r.body);
           assert.ok(!('ticket' in r.json()));
         }
         assert.equal(await tickets(), n0);
-      } finally {
-        if (kind === 'sqlite') await sql`drop trigger gc_no_audit`.execute(db);
-        else {
-          await sql`drop trigger gc_no_audit on audit_events`.execute(db);
-          await sql`drop function gc_no_audit()`.execute(db);
-        }
-      }
+      });
       const ok = await launch();
       assert.equal(ok.statusCode, 200, ok.body);
       assert.equal(await tickets(), n0 + 1);

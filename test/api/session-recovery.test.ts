@@ -6,7 +6,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { sql } from 'kysely';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { encodeGhrecHeader, encodeGhrecRecord } from '../../src/core/sessions/ghrec.js';
@@ -14,6 +13,7 @@ import { recordingRelPath } from '../../src/core/sessions/recording-path.js';
 import { findRecording, recoverInterrupted, sealLateRecordings } from '../../src/core/sessions/recovery.js';
 import { RDP_RECORDED_TRAFFIC, RDPREC } from '../../src/protocols/rdp/recording/records.js';
 import type { SessionsTable } from '../../src/store/schema.js';
+import { whileAuditRefused } from '../support/audit-refused.js';
 import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
 import { sessionRow } from '../support/session-rows.js';
 import { signal } from '../support/signal.js';
@@ -236,27 +236,7 @@ for (const kind of DB_KINDS) {
       });
     }
 
-    /**
-     * Runs fn while every audit append fails (a trigger refuses inserts into the chain), as
-     * when the database refuses the write mid-recovery; the trigger is gone afterwards.
-     */
-    const auditDown = async <T>(fn: () => Promise<T>): Promise<T> => {
-      const db = t.core.store.db;
-      if (kind === 'sqlite') await sql`create trigger audit_down before insert on audit_events begin select raise(abort, 'audit unavailable'); end`.execute(db);
-      else {
-        await sql`create function audit_down() returns trigger language plpgsql as $$ begin raise exception 'audit unavailable'; end $$`.execute(db);
-        await sql`create trigger audit_down before insert on audit_events for each row execute function audit_down()`.execute(db);
-      }
-      try {
-        return await fn();
-      } finally {
-        if (kind === 'sqlite') await sql`drop trigger audit_down`.execute(db);
-        else {
-          await sql`drop trigger audit_down on audit_events`.execute(db);
-          await sql`drop function audit_down()`.execute(db);
-        }
-      }
-    };
+    const auditDown = <T>(fn: () => Promise<T>) => whileAuditRefused(t.core.store, 'audit unavailable', fn);
 
     // The ended row and its events are one transaction: a failure between them (before, the
     // row was written and then the events) must leave the session as it was, for the next try.
