@@ -165,7 +165,7 @@ async function recoverSession(ctx: RecoveryContext, r: SessionsTable): Promise<b
     // time). It may have found no recording: this node completed the upload, or the other's
     // attempt failed on it. Whoever holds the recording seals it.
     if (!facts || !recording || !sha) return false;
-    return sealInto(ctx, r, recording, facts, sha, now(), `recovered after the gateway was interrupted; sealed by node ${ctx.node}, which had the recording when another node had ended the session`);
+    return sealInto(ctx, r, recording, facts, sha, `recovered after the gateway was interrupted; sealed by node ${ctx.node}, which had the recording when another node had ended the session`);
   }
   ctx.log.warn({ sessionId: r.id, recording, tornBytes: facts?.tornBytes ?? 0, problem }, 'interrupted session recovered');
   return true;
@@ -207,9 +207,7 @@ export async function sealLateRecordings(ctx: RecoveryContext): Promise<number> 
       ctx.log.error({ sessionId: r.id, recording: rel, err: { message: (e as Error).message } }, 'a recording of a session ended by another node is unreadable; left unsealed');
       continue;
     }
-    // The end the other node wrote was its estimate without the recording (the last indexed
-    // line, or the start): the recording's last event is later and is what happened.
-    if (await sealInto(ctx, r, rel, facts, sha, now(), 'recovered after the gateway was interrupted; sealed by its node when it started again (another node had ended the session)')) n++;
+    if (await sealInto(ctx, r, rel, facts, sha, 'recovered after the gateway was interrupted; sealed by its node when it started again (another node had ended the session)')) n++;
   }
   if (n > 0) await ctx.audit.checkpoint();
   return n;
@@ -220,8 +218,10 @@ export async function sealLateRecordings(ctx: RecoveryContext): Promise<number> 
  * the row takes its facts (end at the last recorded event, bytes, file, hash) and the chain a
  * recording.seal. False when the session has a recording already or was not so ended.
  */
-async function sealInto(ctx: RecoveryContext, r: SessionsTable, rel: string, facts: RecordingFacts, sha: string, endBound: number, note: string): Promise<boolean> {
-  const endedAt = Math.min(Math.max((facts.startedAt ?? r.startedAt) + facts.lastEventMs, r.startedAt), endBound);
+async function sealInto(ctx: RecoveryContext, r: SessionsTable, rel: string, facts: RecordingFacts, sha: string, note: string): Promise<boolean> {
+  // The end the other node wrote was its estimate without the recording (the last indexed
+  // line, or the start): the recording's last event is later and is what happened.
+  const endedAt = Math.min(Math.max((facts.startedAt ?? r.startedAt) + facts.lastEventMs, r.startedAt), now());
   // The row and its recording.seal in one transaction: a crash between them would leave a
   // session that names a recording no seal vouches for (and no later start would seal it).
   const sealed = await ctx.audit.recordIf(async (trx) => {
