@@ -154,7 +154,10 @@ describe('RDP live view and replay in a browser', { timeout: 300_000 }, () => {
       writeFileSync(rdpFile, file.raw);
       const run = runXfreerdp(rdpFile, client);
       xf = run;
-      await waitFor('the xrdp desktop on the client display', () => displayShare(client, XRDP_DESKTOP_RGB) > 0.2 || (run.proc.exitCode !== null ? Promise.reject(new Error(`xfreerdp exited ${run.proc.exitCode}:\n${run.output().slice(-3000)}\n${gw.logs().slice(-3000)}`)) : false), 60_000, 500);
+      // The whole desktop, not its first bands: xrdp paints it in pieces, and the replay test
+      // below seeks to half a second after the typed line expecting the desktop there. Typing
+      // after the first 20 % left a loaded machine's recording half black at that point.
+      await waitFor('the whole xrdp desktop on the client display', () => displayShare(client, XRDP_DESKTOP_RGB) > 0.8 || (run.proc.exitCode !== null ? Promise.reject(new Error(`xfreerdp exited ${run.proc.exitCode}:\n${run.output().slice(-3000)}\n${gw.logs().slice(-3000)}`)) : false), 60_000, 500);
       const live = await until(async () => (await admin('GET', `/api/v1/sessions?secretId=${secretId}&status=live`)).body.items[0], 'the live session');
       sessionId = live.id;
       assert.equal(live.recording.format, 'ghrec-rdp');
