@@ -233,20 +233,19 @@ async function benchThroughput(env: Env, gw: Gw): Promise<void> {
   progress(`throughput: ${RUNS} × ${BYTES} bytes per path`);
   const cmd = `head -c ${BYTES} /dev/zero`;
   const textCmd = `yes 'The quick brown fox jumps over the lazy dog; 0123456789.' | head -c ${BYTES}`;
-  type Path = { name: string; args: () => Promise<string[]> };
+  // Each row says what it carries and through what, so baselines are found by those, not by name.
+  type Path = { name: string; output: 'binary' | 'text'; via: 'direct' | 'jump' | 'gatehouse'; args: () => Promise<string[]> };
   const paths: Path[] = [
-    { name: 'direct ssh → sshd', args: async () => ['-F', env.cfg, '-p', String(env.target.port), '127.0.0.1', cmd] },
-    { name: 'ssh -J jump sshd → sshd', args: async () => ['-F', env.cfg, '-J', `${TARGET_USER}@127.0.0.1:${env.jump.port}`, '-p', String(env.target.port), '127.0.0.1', cmd] },
-    { name: 'ssh → Gatehouse → sshd', args: async () => ['-F', env.cfg, '-p', String(gw.child.sshPort), `${(await launch(gw)).ticket}@127.0.0.1`, cmd] },
-    { name: 'ssh → Gatehouse → sshd, default ciphers', args: async () => ['-F', env.cfgDefault, '-p', String(gw.child.sshPort), `${(await launch(gw)).ticket}@127.0.0.1`, cmd] },
+    { name: 'direct ssh → sshd', output: 'binary', via: 'direct', args: async () => ['-F', env.cfg, '-p', String(env.target.port), '127.0.0.1', cmd] },
+    { name: 'ssh -J jump sshd → sshd', output: 'binary', via: 'jump', args: async () => ['-F', env.cfg, '-J', `${TARGET_USER}@127.0.0.1:${env.jump.port}`, '-p', String(env.target.port), '127.0.0.1', cmd] },
+    { name: 'ssh → Gatehouse → sshd', output: 'binary', via: 'gatehouse', args: async () => ['-F', env.cfg, '-p', String(gw.child.sshPort), `${(await launch(gw)).ticket}@127.0.0.1`, cmd] },
+    { name: 'ssh → Gatehouse → sshd, default ciphers', output: 'binary', via: 'gatehouse', args: async () => ['-F', env.cfgDefault, '-p', String(gw.child.sshPort), `${(await launch(gw)).ticket}@127.0.0.1`, cmd] },
     // Text is recorded in full (binary output only as its size): the recording's cost.
-    { name: 'direct ssh → sshd, text', args: async () => ['-F', env.cfg, '-p', String(env.target.port), '127.0.0.1', textCmd] },
+    { name: 'direct ssh → sshd, text', output: 'text', via: 'direct', args: async () => ['-F', env.cfg, '-p', String(env.target.port), '127.0.0.1', textCmd] },
     // The text baseline: ProxyJump carrying the same text (`yes` costs the target more than /dev/zero).
-    { name: 'ssh -J jump sshd → sshd, text', args: async () => ['-F', env.cfg, '-J', `${TARGET_USER}@127.0.0.1:${env.jump.port}`, '-p', String(env.target.port), '127.0.0.1', textCmd] },
-    { name: 'ssh → Gatehouse → sshd, text (recorded in full)', args: async () => ['-F', env.cfg, '-p', String(gw.child.sshPort), `${(await launch(gw)).ticket}@127.0.0.1`, textCmd] },
+    { name: 'ssh -J jump sshd → sshd, text', output: 'text', via: 'jump', args: async () => ['-F', env.cfg, '-J', `${TARGET_USER}@127.0.0.1:${env.jump.port}`, '-p', String(env.target.port), '127.0.0.1', textCmd] },
+    { name: 'ssh → Gatehouse → sshd, text (recorded in full)', output: 'text', via: 'gatehouse', args: async () => ['-F', env.cfg, '-p', String(gw.child.sshPort), `${(await launch(gw)).ticket}@127.0.0.1`, textCmd] },
   ];
-  /** Each path's baselines are those carrying the same output (binary or text). */
-  const isText = (p: Path) => p.name.includes(', text');
   const rates = new Map<string, number[]>(paths.map((p) => [p.name, []]));
   const totals = new Map<string, number[]>(paths.map((p) => [p.name, []]));
   const foreign = new Map<string, number[]>(paths.map((p) => [p.name, []]));
@@ -275,8 +274,8 @@ async function benchThroughput(env: Env, gw: Gw): Promise<void> {
       progress(`  run ${run} ${p.name}: ${fmt(rate)} MiB/s (${fmt(r.totalMs / 1000, 2)} s total; gateway CPU ${fmt(gw1.main - gw0.main, 2)} s event loop + ${fmt(gw1.others - gw0.others, 2)} s other threads; machine ${fmt(watch.busyPercent, 0)}% busy; other load ${fmt(other, 0)}% of the machine)`);
     }
   }
-  const [pDirect, pJump] = [rates.get(paths[0]!.name)!, rates.get(paths[1]!.name)!];
-  const [tDirect, tJump] = [rates.get('direct ssh → sshd, text')!, rates.get('ssh -J jump sshd → sshd, text')!];
+  /** The rates of the first row carrying `output` through `via`: each path's baselines carry the same output. */
+  const ratesOf = (output: Path['output'], via: Path['via']) => rates.get(paths.find((p) => p.output === output && p.via === via)!.name)!;
   const paired = (xs: number[], ys: number[]) => median(xs.map((x, i) => x / ys[i]!));
   say(`### 1. Throughput: ${BYTES / MiB} MiB of \`${cmd}\` (text: \`yes … | head -c\`) to the client, stdout counted (${RUNS} runs, interleaved; cipher ${CIPHER} unless noted; recordings stored ${RECORDING_COMPRESSION === 'gzip' ? 'gzip-compressed' : 'uncompressed'})`);
   say();
@@ -285,10 +284,10 @@ async function benchThroughput(env: Env, gw: Gw): Promise<void> {
       ['path', 'MiB/s (median)', 'runs (MiB/s)', 'wall s (median)', '× ProxyJump', '× direct', 'gateway CPU s per GiB: event loop + other threads (median)', 'machine busy % (median)', 'other load % (max)'],
       paths.map((p) => {
         const r = rates.get(p.name)!;
-        const [direct, jump] = isText(p) ? [tDirect, tJump] : [pDirect, pJump];
+        const [direct, jump] = [ratesOf(p.output, 'direct'), ratesOf(p.output, 'jump')];
         const perGiB = 2 ** 30 / BYTES;
         const cpu = gwCpu.get(p.name)!;
-        const gwCell = p.name.includes('Gatehouse') ? `${fmt(median(cpu.map((c) => c.main)) * perGiB, 2)} + ${fmt(median(cpu.map((c) => c.others)) * perGiB, 2)}` : '';
+        const gwCell = p.via === 'gatehouse' ? `${fmt(median(cpu.map((c) => c.main)) * perGiB, 2)} + ${fmt(median(cpu.map((c) => c.others)) * perGiB, 2)}` : '';
         return [p.name, fmt(median(r)), r.map((x) => fmt(x, 0)).join(', '), fmt(median(totals.get(p.name)!), 2), fmt(paired(r, jump), 2), fmt(paired(r, direct), 2), gwCell, fmt(median(busy.get(p.name)!), 0), fmt(Math.max(...foreign.get(p.name)!), 0)];
       }),
     ),
@@ -302,7 +301,7 @@ async function benchThroughput(env: Env, gw: Gw): Promise<void> {
   const casts = listCasts(gw.dataDir);
   say(`Recordings written by the gateway so far: ${casts.length} files, largest ${fmt(Math.max(0, ...casts.map((c) => c.size)) / 1024, 1)} KiB (binary output is recorded as its size, one event per MiB).`);
   say();
-  results.throughput = { bytes: BYTES, cipher: CIPHER, recordingCompression: RECORDING_COMPRESSION, runs: Object.fromEntries(rates), wallSeconds: Object.fromEntries(totals), foreignCpuPercent: Object.fromEntries(foreign), gatewayCpuSeconds: Object.fromEntries(gwCpu), machineBusyPercent: Object.fromEntries(busy), ratioToProxyJump: paired(rates.get(paths[2]!.name)!, pJump), textRatioToProxyJump: paired(rates.get('ssh → Gatehouse → sshd, text (recorded in full)')!, tJump) };
+  results.throughput = { bytes: BYTES, cipher: CIPHER, recordingCompression: RECORDING_COMPRESSION, runs: Object.fromEntries(rates), wallSeconds: Object.fromEntries(totals), foreignCpuPercent: Object.fromEntries(foreign), gatewayCpuSeconds: Object.fromEntries(gwCpu), machineBusyPercent: Object.fromEntries(busy), ratioToProxyJump: paired(ratesOf('binary', 'gatehouse'), ratesOf('binary', 'jump')), textRatioToProxyJump: paired(ratesOf('text', 'gatehouse'), ratesOf('text', 'jump')) };
 }
 
 function listCasts(dataDir: string): { path: string; size: number }[] {
