@@ -78,7 +78,12 @@ export interface XDisplay {
  * lock file atomically and writes it to the fd once it listens.
  */
 export async function startXvfb(size = '1024x768'): Promise<XDisplay> {
-  const proc = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', `${size}x24`, '-nolisten', 'tcp', '-noreset'], { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+  // `-r`, no autorepeat: a key held longer than the X server's repeat delay (660 ms) types
+  // itself again. Keys reach these displays through RDP (a target's X server) or from xdotool
+  // (a client's), and on a loaded machine a key-up can come that late: xev on a target once
+  // saw "hello weeeeeb 42" for "hello web 42". (`xset r off` does not stop it on Xvfb: keys
+  // injected through XTEST still repeat; `-r` does.)
+  const proc = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', `${size}x24`, '-nolisten', 'tcp', '-noreset', '-r'], { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   let fdOut = '';
@@ -324,6 +329,8 @@ async function startXrdpLocked(release: () => void, opts: XrdpOptions): Promise<
       'param=-localhost',
       'param=-dpi',
       'param=96',
+      // No autorepeat on the target's X server either (see startXvfb).
+      'param=-r',
       '[Chansrv]',
       'FuseMountName=thinclient_drives',
       '[SessionVariables]',
