@@ -81,8 +81,8 @@ export async function startXvfb(size = '1024x768'): Promise<XDisplay> {
   // `-r`, no autorepeat: a key held longer than the X server's repeat delay (660 ms) types
   // itself again. Keys reach these displays through RDP (a target's X server) or from xdotool
   // (a client's), and on a loaded machine a key-up can come that late: xev on a target once
-  // saw "hello weeeeeb 42" for "hello web 42". (`xset r off` does not stop it on Xvfb: keys
-  // injected through XTEST still repeat; `-r` does.)
+  // saw "hello weeeeeb 42" for "hello web 42". (`xset r off` after the start did not take on
+  // Xvfb here: `xset q` still said on, and a key held by xdotool still repeated; `-r` does.)
   const proc = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', `${size}x24`, '-nolisten', 'tcp', '-noreset', '-r'], { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
