@@ -92,10 +92,27 @@ describe('browser RDP: live view, terminate from the portal, idle timeout (Chrom
       await until(async () => (await canvasInfo(w, SHADOW_DESKTOP_RGB, '.rdp-live canvas')).share > 0.3, 'the desktop on the live canvas (keyframe)', 30_000);
       // The stream follows the target: the shadowed desktop changes colour while audrey watches.
       execFileSync('xsetroot', ['-solid', `#${CHANGED_RGB.toString(16)}`], { env: { ...process.env, DISPLAY: shadow.display.display } });
-      await until(async () => (await canvasInfo(w, CHANGED_RGB, '.rdp-live canvas')).share > 0.3, 'the new colour on the live canvas', 30_000);
-      await until(async () => (await canvasInfo(owner, CHANGED_RGB)).share > 0.3, 'the new colour on olive’s own canvas', 30_000);
-      await screenshot(w, 'browser-rdp-live-view');
-      execFileSync('xsetroot', ['-solid', `#${SHADOW_DESKTOP_RGB.toString(16)}`], { env: { ...process.env, DISPLAY: shadow.display.display } });
+      try {
+        // Both canvases in one wait, so that a failure says whether the change reached olive
+        // at all (the target or the relay) or only the live view missed it (run-39 failed here
+        // once, with no way to tell).
+        const share = { live: 0, owner: 0 };
+        await until(
+          async () => {
+            share.live = (await canvasInfo(w, CHANGED_RGB, '.rdp-live canvas')).share;
+            share.owner = (await canvasInfo(owner, CHANGED_RGB)).share;
+            return share.live > 0.3 && share.owner > 0.3;
+          },
+          'the new colour on the live canvas and on olive’s own',
+          30_000,
+        ).catch((e: Error) => {
+          throw new Error(`${e.message}; share of the new colour: live canvas ${share.live.toFixed(2)}, olive’s canvas ${share.owner.toFixed(2)}`);
+        });
+        await screenshot(w, 'browser-rdp-live-view');
+      } finally {
+        // Back to the desktop colour even when this test failed: the next test waits for it.
+        execFileSync('xsetroot', ['-solid', `#${SHADOW_DESKTOP_RGB.toString(16)}`], { env: { ...process.env, DISPLAY: shadow.display.display } });
+      }
 
       await w.getByRole('button', { name: 'Terminate' }).click();
       const dialog = w.getByRole('dialog', { name: 'Terminate this session?' });

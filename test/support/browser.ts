@@ -111,6 +111,9 @@ export function waitForTerminalText(page: Page, pattern: RegExp, timeoutMs = 10_
  * and a screenshot path for every open page (named `<prefix>-failed-N`).
  */
 export function stepRunner(contexts: Ctx[], prefix: string): (fn: () => Promise<void>) => Promise<void> {
+  // Failures of one runner are numbered, so a later failed step does not overwrite the
+  // screenshots of an earlier one.
+  let failures = 0;
   return async (fn) => {
     try {
       await fn();
@@ -118,10 +121,11 @@ export function stepRunner(contexts: Ctx[], prefix: string): (fn: () => Promise<
       const err = e as Error;
       const problems = contexts.flatMap((c) => c.problems);
       if (problems.length) err.message += `\nbrowser problems:\n${problems.join('\n')}`;
+      const failure = ++failures;
       let n = 0;
       for (const c of contexts)
         for (const p of c.context.pages()) {
-          const path = await screenshot(p, `${prefix}-failed-${++n}`).catch(() => null);
+          const path = await screenshot(p, `${prefix}-failed${failure > 1 ? `-${failure}` : ''}-${++n}`).catch(() => null);
           if (path) err.message += `\npage ${p.url()} → ${path}`;
         }
       throw err;

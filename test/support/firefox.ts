@@ -551,9 +551,13 @@ export class Firefox {
     return p;
   }
 
+  /** Failed steps so far, per screenshot prefix (see step). */
+  private readonly failedSteps = new Map<string, number>();
+
   /**
    * Runs a test step; when it fails, the error also carries what the pages complained about
-   * and a screenshot of every open tab (named `<prefix>-failed-N`).
+   * and a screenshot of every open tab (named `<prefix>-failed-N`; from the second failed step
+   * of one runner on `<prefix>-failed-K-N`, so a later failure does not overwrite an earlier one's).
    */
   step(prefix: string): (fn: () => Promise<void>) => Promise<void> {
     return async (fn) => {
@@ -562,9 +566,12 @@ export class Firefox {
       } catch (e) {
         const err = e as Error;
         if (this.problems.length) err.message += `\nbrowser problems:\n${this.problems.join('\n')}`;
+        // Counted per prefix on the browser: tests make a runner per step.
+        const failure = (this.failedSteps.get(prefix) ?? 0) + 1;
+        this.failedSteps.set(prefix, failure);
         let n = 0;
         for (const p of await this.allPages().catch(() => [])) {
-          const path = await p.screenshot(`${prefix}-failed-${++n}`).catch(() => null);
+          const path = await p.screenshot(`${prefix}-failed${failure > 1 ? `-${failure}` : ''}-${++n}`).catch(() => null);
           const url = await p.url().catch(() => '?');
           if (path) err.message += `\npage ${url} → ${path}`;
         }
