@@ -8,7 +8,8 @@
 // `head -c … /dev/zero`; the aggregate is all bytes over the time from the first ssh start to the
 // last ssh exit. (With 64 MiB the first seconds of a round weighed most: with eight connections
 // starting at once even direct ssh moves little at first, 8 × 16 MiB took 4.2 s against 1.0 s for
-// 8 × 1 MiB on the 2-CPU VM, and direct ssh came out at 77 MiB/s against 194 with 256 MiB.) BENCH_RUNS rounds (default 3), each after a quiet machine (BENCH_QUIET_PERCENT,
+// 8 × 1 MiB on the 2-CPU VM, and direct ssh came out at 77 MiB/s against 194 with 256 MiB.)
+// BENCH_RUNS rounds (default 3), each after a quiet machine (BENCH_QUIET_PERCENT,
 // BENCH_QUIET_WAIT_S) and running every path back to back. Write-up: docs/performance.md.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';

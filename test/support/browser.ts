@@ -107,12 +107,17 @@ export function waitForTerminalText(page: Page, pattern: RegExp, timeoutMs = 10_
 }
 
 /**
+ * The screenshot name of page `n` at a runner's `failure`-th failed step: `<prefix>-failed-N`,
+ * and from the second failure on `<prefix>-failed-K-N`, so a later failure does not overwrite
+ * an earlier one's screenshots. (Chromium's stepRunner and Firefox's step.)
+ */
+export const failedShotName = (prefix: string, failure: number, n: number): string => `${prefix}-failed${failure > 1 ? `-${failure}` : ''}-${n}`;
+
+/**
  * Runs a test step; when it fails, the error also carries what the browser complained about
- * and a screenshot path for every open page (named `<prefix>-failed-N`).
+ * and a screenshot path for every open page (named by failedShotName).
  */
 export function stepRunner(contexts: Ctx[], prefix: string): (fn: () => Promise<void>) => Promise<void> {
-  // Failures of one runner are numbered, so a later failed step does not overwrite the
-  // screenshots of an earlier one.
   let failures = 0;
   return async (fn) => {
     try {
@@ -125,7 +130,7 @@ export function stepRunner(contexts: Ctx[], prefix: string): (fn: () => Promise<
       let n = 0;
       for (const c of contexts)
         for (const p of c.context.pages()) {
-          const path = await screenshot(p, `${prefix}-failed${failure > 1 ? `-${failure}` : ''}-${++n}`).catch(() => null);
+          const path = await screenshot(p, failedShotName(prefix, failure, ++n)).catch(() => null);
           if (path) err.message += `\npage ${p.url()} → ${path}`;
         }
       throw err;

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
-import { screenshotDir, until } from './browser.js';
+import { failedShotName, screenshotDir, until } from './browser.js';
 
 export const FIREFOX = '/usr/bin/firefox-esr';
 
@@ -556,8 +556,7 @@ export class Firefox {
 
   /**
    * Runs a test step; when it fails, the error also carries what the pages complained about
-   * and a screenshot of every open tab (named `<prefix>-failed-N`; from the second failed step
-   * of one runner on `<prefix>-failed-K-N`, so a later failure does not overwrite an earlier one's).
+   * and a screenshot of every open tab (named by failedShotName).
    */
   step(prefix: string): (fn: () => Promise<void>) => Promise<void> {
     return async (fn) => {
@@ -571,7 +570,7 @@ export class Firefox {
         this.failedSteps.set(prefix, failure);
         let n = 0;
         for (const p of await this.allPages().catch(() => [])) {
-          const path = await p.screenshot(`${prefix}-failed${failure > 1 ? `-${failure}` : ''}-${++n}`).catch(() => null);
+          const path = await p.screenshot(failedShotName(prefix, failure, ++n)).catch(() => null);
           const url = await p.url().catch(() => '?');
           if (path) err.message += `\npage ${url} → ${path}`;
         }
