@@ -15,18 +15,23 @@ import { MAX_SCREEN_PIXELS, type RdpScreen } from '../../src/protocols/rdp/recor
 import { rdpKeyframes } from '../../src/protocols/rdp/recording/keyframes.js';
 import { encodeDesktop, RDP_RECORDING_FORMAT, RDPREC } from '../../src/protocols/rdp/recording/records.js';
 import { Keyframes } from '../../src/core/sessions/keyframes.js';
+import { LiveFeed } from '../../src/core/sessions/live-feed.js';
+import { RdpLiveFeed, type LiveHeader } from '../../ui/src/rdp/stream.js';
 import { decodePng } from '../support/export.js';
-import { bitmapUpdate, fastPathPdu, recordingHeader } from '../protocols/rdp/decoder-support.js';
+import { bitmapUpdate, fastPathPdu, fragmentedPdus, recordingHeader } from '../protocols/rdp/decoder-support.js';
 
 const W = 32;
 const H = 16;
 
-/** A full-screen uncompressed 32 bpp bitmap update of one colour. */
-function fill([r, g, b]: number[]): Uint8Array {
+/** The data of a full-screen uncompressed 32 bpp bitmap update of one colour. */
+function fillUpdate([r, g, b]: number[]): Uint8Array {
   const data = new Uint8Array(W * H * 4);
   for (let i = 0; i < W * H; i++) data.set([b!, g!, r!, 0], i * 4);
-  return fastPathPdu([{ code: 0x1, data: bitmapUpdate([{ left: 0, top: 0, width: W, height: H, bpp: 32, data }]) }]);
+  return bitmapUpdate([{ left: 0, top: 0, width: W, height: H, bpp: 32, data }]);
 }
+
+/** That update in one fast-path PDU. */
+const fill = (rgb: number[]) => fastPathPdu([{ code: 0x1, data: fillUpdate(rgb) }]);
 
 describe('live-view keyframes of RDP sessions', () => {
   it('follow the recording incrementally, decode long backlogs in slices, and are dropped when the session ends', async () => {
@@ -70,6 +75,69 @@ describe('live-view keyframes of RDP sessions', () => {
       const other = { id: 's2', ghrec: null, flushRecording() {} } as unknown as LiveSession;
       kf.keyframe(other, log);
       assert.equal((kf as unknown as { followers: Map<string, unknown> }).followers.size, 0, 'ended sessions forget their decoder');
+      writer.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a watcher arriving in the middle of a fragmented update gets its first parts after the keyframe and draws the update when its last part comes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keyframes-'));
+    try {
+      const log = pino({ level: 'silent' });
+      const kf = new Keyframes(() => true, { [RDP_RECORDING_FORMAT]: rdpKeyframes });
+      const subscribers = new Set<(line: string) => void>();
+      const writer = new GhrecWriter(join(dir, 's.ghrec'), { ...recordingHeader({ width: W, height: H }) }, (rec) => {
+        for (const s of subscribers) s(Buffer.from(rec).toString('base64'));
+      });
+      const live = {
+        id: 'frag',
+        ghrec: writer,
+        isEnded: false,
+        plan: { protocol: 'rdp', user: { username: 'olive' }, credential: { secretName: 'desk' }, launcher: { record: true, options: {} } },
+        subscribe: (s: (line: string) => void) => (subscribers.add(s), () => subscribers.delete(s)),
+      } as unknown as LiveSession;
+      const pngDecoder = async (png: Uint8Array) => {
+        const img = decodePng(Buffer.from(png));
+        return { rgba: new Uint8ClampedArray(img.rgba), width: img.width, height: img.height };
+      };
+      const pixel = (feed: RdpLiveFeed) => [...feed.screen.rgba.subarray((5 * W + 5) * 4, (5 * W + 5) * 4 + 3)];
+      /** A watcher as the browser is one: the keyframe, the opening's records, then the stream. */
+      const watch = async () => {
+        const stream: string[] = [];
+        const opening = new LiveFeed(live, kf).open(log, (line) => stream.push(line));
+        const feed = new RdpLiveFeed(opening.header as unknown as LiveHeader, pngDecoder);
+        const shown = opening.keyframe ? feed.keyframe(opening.keyframe) : Promise.resolve();
+        for (const line of opening.backlog) feed.record(line);
+        await shown;
+        return { feed, opening, deliver: () => stream.splice(0).forEach((l) => feed.record(l)) };
+      };
+
+      writer.record(RDPREC.DESKTOP, encodeDesktop(W, H, 32));
+      writer.record(RDPREC.FASTPATH_OUTPUT, fill([255, 0, 0]));
+      const calm = await watch();
+      assert.deepEqual(calm.opening.backlog, [], 'no update in progress: nothing after the keyframe');
+
+      // A blue screen in three fragments; the watcher arrives after the first two.
+      const [first, next, last] = fragmentedPdus(0x1, fillUpdate([0, 0, 255]), Math.ceil(fillUpdate([0, 0, 255]).length / 3));
+      assert.ok(first && next && last);
+      writer.record(RDPREC.FASTPATH_OUTPUT, first);
+      writer.record(RDPREC.INPUT, new Uint8Array(0));
+      writer.record(RDPREC.FASTPATH_OUTPUT, next);
+      const mid = await watch();
+      assert.equal(mid.opening.backlog.length, 3, 'the parts so far (and the record between them) follow the keyframe');
+      assert.deepEqual(pixel(mid.feed), [255, 0, 0], 'the keyframe is the screen before the update');
+      writer.record(RDPREC.FASTPATH_OUTPUT, last);
+      mid.deliver();
+      calm.deliver();
+      assert.deepEqual(pixel(mid.feed), [0, 0, 255], 'the watcher who came in the middle draws the update');
+      assert.deepEqual(pixel(calm.feed), [0, 0, 255]);
+      assert.equal(mid.feed.screen.warnings.get('fragment'), undefined, 'no part without its start');
+
+      // Once the update is drawn, a new watcher again gets the keyframe alone, and it shows the update.
+      const after = await watch();
+      assert.deepEqual(after.opening.backlog, []);
+      assert.deepEqual(pixel(after.feed), [0, 0, 255]);
       writer.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -10,7 +10,12 @@
 // Decoding runs on the event loop that relays every session, so a long backlog is decoded
 // by warm() in slices with a yield between them; keyframe() then only has the last slice
 // to do, synchronously, right before the watcher subscribes (so no record is missed).
-import { GhrecReader, type GhrecHeader, type GhrecRecord } from './ghrec.js';
+//
+// A screen can hold records it has not drawn yet (the first parts of a fragmented RDP
+// update): a keyframe taken then lacks them, and a watcher starting from it would get only
+// the later parts and drop the whole update. So while the screen holds such records they
+// are kept here too, and handed to the new watcher after the keyframe (held()).
+import { encodeGhrecRecord, GhrecReader, type GhrecHeader, type GhrecRecord } from './ghrec.js';
 import type { GhrecWriter } from './ghrec-writer.js';
 import type { LiveSession } from './live.js';
 
@@ -26,6 +31,8 @@ export interface KeyframeScreen {
   /** Never throws for a bad record (it is skipped); may throw only when the recording cannot be decoded at all. */
   apply(rec: GhrecRecord): unknown;
   keyframe(): Keyframe;
+  /** Holds records applied but not drawn yet (what keyframe() shows lacks them). */
+  readonly partial?: boolean;
 }
 
 /** Makes the screen for one recording of a format, from its header (the first record is about to be applied). */
@@ -42,9 +49,17 @@ interface Follower {
   offset: number;
   /** A warm() in progress (two watchers arriving together share it). */
   warming: Promise<void> | null;
+  /** The records applied since the screen became partial, encoded as the recording holds them. */
+  held: Uint8Array[];
+  heldBytes: number;
 }
 
 const CHUNK = 1 << 20;
+/**
+ * Beyond this many bytes of held records none are kept (a new watcher then misses the update
+ * in progress, as before this existed). The RDP decoder gives up on a fragmented update at 32 MiB.
+ */
+const MAX_HELD = 40 * 1024 * 1024;
 
 export class Keyframes {
   private readonly followers = new Map<string, Follower>();
@@ -69,7 +84,7 @@ export class Keyframes {
 
   private follower(live: LiveSession): Follower {
     let f = this.followers.get(live.id);
-    if (!f) this.followers.set(live.id, (f = { reader: new GhrecReader(), screen: null, offset: 0, warming: null }));
+    if (!f) this.followers.set(live.id, (f = { reader: new GhrecReader(), screen: null, offset: 0, warming: null, held: [], heldBytes: 0 }));
     return f;
   }
 
@@ -109,6 +124,17 @@ export class Keyframes {
     }
   }
 
+  /**
+   * The records a watcher applies after keyframe() to carry on from it (base64 lines, as the
+   * live stream sends records): those the screen holds undrawn, usually none. Call right after
+   * keyframe(), in the same synchronous step.
+   */
+  held(live: LiveSession): string[] {
+    const f = this.followers.get(live.id);
+    if (!f?.screen?.partial) return [];
+    return f.held.map((r) => Buffer.from(r.buffer, r.byteOffset, r.byteLength).toString('base64'));
+  }
+
   /** Decodes at most `budget` more bytes of the recording (whole reads); returns how many it read. */
   private catchUp(f: Follower, ghrec: GhrecWriter, budget: number): number {
     const start = f.offset;
@@ -124,8 +150,28 @@ export class Keyframes {
           f.screen = provider(f.reader.header!);
         }
         f.screen.apply(rec);
+        this.hold(f, rec);
       }
     }
     return f.offset - start;
+  }
+
+  private hold(f: Follower, rec: GhrecRecord): void {
+    if (!f.screen?.partial) {
+      if (f.heldBytes) {
+        f.held = [];
+        f.heldBytes = 0;
+      }
+      return;
+    }
+    if (f.heldBytes < 0) return;
+    f.heldBytes += rec.payload.length;
+    if (f.heldBytes > MAX_HELD) {
+      // Too much to hand on: none is kept until the screen draws or drops the update.
+      f.held = [];
+      f.heldBytes = -1;
+      return;
+    }
+    f.held.push(encodeGhrecRecord(rec.type, rec.time, rec.payload));
   }
 }

@@ -36,7 +36,10 @@ export interface FeedOpening {
    * its user and its secret.
    */
   header: Record<string, unknown>;
-  /** Terminal: the asciicast event lines recorded so far. */
+  /**
+   * Terminal: the asciicast event lines recorded so far. Screen: the records to apply after
+   * the keyframe, in base64 (the first parts of an update the keyframe does not show yet).
+   */
   backlog: string[];
   /** Screen: the picture so far (null when not recorded, nothing drawn yet, or undecodable). */
   keyframe: Keyframe | null;
@@ -83,7 +86,8 @@ export class LiveFeed {
     let opening: FeedOpening;
     if (this.graphical) {
       const header = { ...live.ghrec?.header, format: live.ghrec?.header.format ?? live.plan.protocol, recorded: live.plan.launcher.record, ...who };
-      opening = { header, backlog: [], keyframe: this.keyframes.keyframe(live, log) };
+      const keyframe = this.keyframes.keyframe(live, log);
+      opening = { header, backlog: keyframe ? this.keyframes.held(live) : [], keyframe };
     } else {
       opening = { header: { version: 2, width: live.size.cols, height: live.size.rows, ...who }, backlog: recordingBacklog(live), keyframe: null };
     }

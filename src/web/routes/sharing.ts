@@ -66,12 +66,13 @@ export const sharingRoutes =
         const openScreen = async (feed: NonNullable<ReturnType<typeof core.sessions.feed>>) => {
           await feed.prepare(req.log);
           if (ch.ended || feed.ended) return;
-          const { header, keyframe, unsubscribe } = feed.open(req.log, (line) => {
+          const { header, keyframe, backlog, unsubscribe } = feed.open(req.log, (line) => {
             if (line) send({ type: 'record', data: line.trimEnd() });
           });
           socket.on('close', unsubscribe);
           send({ type: 'screen', header });
           if (keyframe) send({ type: 'keyframe', keyframe });
+          for (const data of backlog) send({ type: 'record', data });
         };
         sharing
           .attach(askerOf(req.principal!, req.ip), req.params.id, req.params.joinId, {

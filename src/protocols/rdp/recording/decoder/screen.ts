@@ -126,9 +126,14 @@ export class RdpScreen {
     this.parser.reset();
   }
 
+  /** Holds the first parts of a fragmented update, not drawn until its last part comes. */
+  get partial(): boolean {
+    return this.parser.midFragment;
+  }
+
   /** The decoder state now, or null in the middle of a fragmented update. */
   snapshot(): ScreenSnapshot | null {
-    if (this.parser.midFragment) return null;
+    if (this.partial) return null;
     return {
       width: this.width,
       height: this.height,
