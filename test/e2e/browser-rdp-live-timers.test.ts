@@ -1,12 +1,13 @@
 // A browser RDP session under the same watch and timers as a native one (issue 14: "live
 // view, terminate, timers"): olive works in a browser RDP session to FreeRDP's shadow
 // server (NLA target) in Chromium; audrey (Auditor) watches it live on the Watch page (the
-// desktop on the live canvas, and a change on the target's screen follows) and terminates it
-// from the portal: olive's page ends and the session's end reason is audrey's. With a launcher
-// that does not record, the live view says there is no picture and a join request is refused
-// with that reason (a joiner sees the desktop only through the recording). Then, with the
-// launcher's idle timeout set, a browser RDP session nobody touches is ended by the gateway
-// (end reason "idle for … s") and the page says the session ended. Needs the UI built.
+// desktop on the live canvas, and a change on the target's screen follows; both stay while the
+// page renders again) and terminates it from the portal: olive's page ends and the session's
+// end reason is audrey's. With a launcher that does not record, the live view says there is
+// no picture and a join request is refused with that reason (a joiner sees the desktop only
+// through the recording). Then, with the launcher's idle timeout set, a browser RDP session
+// nobody touches is ended by the gateway (end reason "idle for … s") and the page says the
+// session ended. Needs the UI built.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -17,6 +18,7 @@ import { UI_DIR } from '../../src/web/ui.js';
 import { canvasInfo } from '../support/rdp-canvas.js';
 import { launchBrowser, newContext, screenshot, signInPortal, stepRunner, until, type Ctx } from '../support/browser.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
+import { sse } from '../support/sse.js';
 import { SHADOW_DESKTOP_RGB, startShadowServer, type ShadowServer } from '../support/xrdp.js';
 
 const USERS = { olive: ['User'], audrey: ['Auditor'] } as const;
@@ -26,6 +28,19 @@ const CHANGED_RGB = 0x22aa44;
 const IDLE_SECONDS = 4;
 
 const phaseOf = (page: Page) => page.locator('.rdpw-page').getAttribute('data-phase');
+
+/**
+ * Waits until the Watch page has rendered twice more (its session clock moves each second). A
+ * render once cleared the live canvas (React set the canvas's size after the screen's size had
+ * changed), leaving it blank until the screen next changed.
+ */
+const renderedAgain = async (page: Page) => {
+  const clock = page.locator('.term-sub');
+  for (let i = 0; i < 2; i++) {
+    const was = await clock.textContent();
+    await until(async () => (await clock.textContent()) !== was, 'the Watch page to render again', 10_000);
+  }
+};
 
 describe('browser RDP: live view, terminate from the portal, idle timeout (Chromium, NLA target)', { timeout: 300_000 }, () => {
   let gw: Gateway;
@@ -90,6 +105,15 @@ describe('browser RDP: live view, terminate from the portal, idle timeout (Chrom
       const live = w.getByRole('img', { name: 'Live screen' });
       await live.waitFor();
       await until(async () => (await canvasInfo(w, SHADOW_DESKTOP_RGB, '.rdp-live canvas')).share > 0.3, 'the desktop on the live canvas (keyframe)', 30_000);
+      await renderedAgain(w);
+      assert.ok((await canvasInfo(w, SHADOW_DESKTOP_RGB, '.rdp-live canvas')).share > 0.3, 'the desktop stays on the live canvas while the page renders again');
+      // A second watcher on the API beside the page: should the page miss the change, its count
+      // of records says whether the gateway streamed any after it.
+      const probe = await sse(gw.running.url, `/api/v1/sessions/${sessionId}/live`, gw.adminToken);
+      assert.equal(probe.status, 200);
+      const dataLines = () => (probe.text().match(/^data: /gm) ?? []).length;
+      await until(async () => probe.text().includes('event: keyframe'), 'the keyframe on the second watcher’s stream', 30_000);
+      const before = dataLines();
       // The stream follows the target: the shadowed desktop changes colour while audrey watches.
       execFileSync('xsetroot', ['-solid', `#${CHANGED_RGB.toString(16)}`], { env: { ...process.env, DISPLAY: shadow.display.display } });
       try {
@@ -106,10 +130,13 @@ describe('browser RDP: live view, terminate from the portal, idle timeout (Chrom
           'the new colour on the live canvas and on olive’s own',
           30_000,
         ).catch((e: Error) => {
-          throw new Error(`${e.message}; share of the new colour: live canvas ${share.live.toFixed(2)}, olive’s canvas ${share.owner.toFixed(2)}`);
+          throw new Error(`${e.message}; share of the new colour: live canvas ${share.live.toFixed(2)}, olive’s canvas ${share.owner.toFixed(2)}; records the gateway streamed to a second watcher after the change: ${dataLines() - before}`);
         });
+        await renderedAgain(w);
+        assert.ok((await canvasInfo(w, CHANGED_RGB, '.rdp-live canvas')).share > 0.3, 'the new colour stays on the live canvas while the page renders again');
         await screenshot(w, 'browser-rdp-live-view');
       } finally {
+        probe.close();
         // Back to the desktop colour even when this test failed: the next test waits for it.
         execFileSync('xsetroot', ['-solid', `#${SHADOW_DESKTOP_RGB.toString(16)}`], { env: { ...process.env, DISPLAY: shadow.display.display } });
       }

@@ -39,7 +39,10 @@ export function RdpCanvas({ source, label }: { source: ScreenSource | null; labe
 
   return (
     <div className="rdp-screen">
-      <canvas ref={canvas} className="rdp-canvas" role="img" aria-label={label} width={source?.screen.width ?? 1024} height={source?.screen.height ?? 768} />
+      {/* No width or height here: the paint loop sizes the canvas, and React setting either
+          (even to the size the canvas already has, when the screen's size changed between two
+          renders) clears its picture, which then stayed blank until the screen next changed. */}
+      <canvas ref={canvas} className="rdp-canvas" role="img" aria-label={label} />
     </div>
   );
 }
