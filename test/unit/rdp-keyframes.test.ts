@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { GhrecWriter } from '../../src/core/sessions/ghrec-writer.js';
+import { ghrecLine, GhrecWriter } from '../../src/core/sessions/ghrec-writer.js';
 import type { LiveSession } from '../../src/core/sessions/live.js';
 import { encodeGhrecHeader, encodeGhrecRecord } from '../../src/core/sessions/ghrec.js';
 import { MAX_SCREEN_PIXELS, type RdpScreen } from '../../src/protocols/rdp/recording/decoder/index.js';
@@ -88,7 +88,7 @@ describe('live-view keyframes of RDP sessions', () => {
       const kf = new Keyframes(() => true, { [RDP_RECORDING_FORMAT]: rdpKeyframes });
       const subscribers = new Set<(line: string) => void>();
       const writer = new GhrecWriter(join(dir, 's.ghrec'), { ...recordingHeader({ width: W, height: H }) }, (rec) => {
-        for (const s of subscribers) s(Buffer.from(rec).toString('base64'));
+        for (const s of subscribers) s(ghrecLine(rec));
       });
       const live = {
         id: 'frag',
@@ -119,7 +119,8 @@ describe('live-view keyframes of RDP sessions', () => {
       assert.deepEqual(calm.opening.backlog, [], 'no update in progress: nothing after the keyframe');
 
       // A blue screen in three fragments; the watcher arrives after the first two.
-      const [first, next, last] = fragmentedPdus(0x1, fillUpdate([0, 0, 255]), Math.ceil(fillUpdate([0, 0, 255]).length / 3));
+      const blue = fillUpdate([0, 0, 255]);
+      const [first, next, last] = fragmentedPdus(0x1, blue, Math.ceil(blue.length / 3));
       assert.ok(first && next && last);
       writer.record(RDPREC.FASTPATH_OUTPUT, first);
       writer.record(RDPREC.INPUT, new Uint8Array(0));

@@ -7,6 +7,11 @@ import { encodeGhrecHeader, encodeGhrecMarker, encodeGhrecRecord, type GhrecHead
 const FLUSH_MS = 100;
 const FLUSH_BYTES = 256 * 1024;
 
+/** A record as the writer's observers get it, as one line of the live view's stream (base64). */
+export function ghrecLine(record: Uint8Array): string {
+  return Buffer.from(record.buffer, record.byteOffset, record.byteLength).toString('base64');
+}
+
 export class GhrecWriter {
   private readonly file: RecordingFile;
   private readonly started: number;

@@ -16,7 +16,7 @@
 // the later parts and drop the whole update. So while the screen holds such records they
 // are kept here too, and handed to the new watcher after the keyframe (held()).
 import { encodeGhrecRecord, GhrecReader, type GhrecHeader, type GhrecRecord } from './ghrec.js';
-import type { GhrecWriter } from './ghrec-writer.js';
+import { ghrecLine, type GhrecWriter } from './ghrec-writer.js';
 import type { LiveSession } from './live.js';
 
 /** The screen of a graphical session at one moment: width × height, a PNG in base64. */
@@ -51,6 +51,7 @@ interface Follower {
   warming: Promise<void> | null;
   /** The records applied since the screen became partial, encoded as the recording holds them. */
   held: Uint8Array[];
+  /** Their payloads' bytes; -1 once past MAX_HELD, until the screen is no longer partial. */
   heldBytes: number;
 }
 
@@ -130,9 +131,8 @@ export class Keyframes {
    * keyframe(), in the same synchronous step.
    */
   held(live: LiveSession): string[] {
-    const f = this.followers.get(live.id);
-    if (!f?.screen?.partial) return [];
-    return f.held.map((r) => Buffer.from(r.buffer, r.byteOffset, r.byteLength).toString('base64'));
+    // Empty unless the screen is partial: hold() empties it on the first record after.
+    return this.followers.get(live.id)?.held.map(ghrecLine) ?? [];
   }
 
   /** Decodes at most `budget` more bytes of the recording (whole reads); returns how many it read. */

@@ -3,7 +3,7 @@
 import type { ConnectPlan, GraphicsHeader, InputAuthor, JoinEvent, SessionHandle, TerminalInfo } from '../broker.js';
 import { CastWriter } from './asciicast.js';
 import { GHREC_FILE_EXTENSION } from './ghrec.js';
-import { GhrecWriter } from './ghrec-writer.js';
+import { ghrecLine, GhrecWriter } from './ghrec-writer.js';
 import type { AppenderOptions } from './appender.js';
 import type { RecordingStorage } from './recording-storage.js';
 import { TypedLines } from './typed-text.js';
@@ -128,7 +128,7 @@ export class LiveSession implements SessionHandle {
         { ...header, startedAt: new Date(this.startedAt).toISOString() },
         (rec) => {
           if (this.subscribers.size === 0) return;
-          const line = Buffer.from(rec.buffer, rec.byteOffset, rec.byteLength).toString('base64');
+          const line = ghrecLine(rec);
           for (const s of this.subscribers) s(line);
         },
         this.startedPerf,
