@@ -236,6 +236,10 @@ export function decodeMasterKey(value: string, setting = 'GATEHOUSE_MASTER_KEY')
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
+const MIB = 1024 * 1024;
+/** The largest part size GATEHOUSE_S3_PART_MIB takes (see s3Config). */
+const MAX_PART_MIB = 1024;
+
 /** The object storage settings (GATEHOUSE_RECORDING_STORAGE=s3); values are checked, the secret never echoed. */
 function s3Config(src: Source, dataDir: string): RecordingS3Config {
   const bucket = src.GATEHOUSE_S3_BUCKET ?? '';
@@ -267,11 +271,14 @@ function s3Config(src: Source, dataDir: string): RecordingS3Config {
   if (kmsKeyId !== undefined && sse !== 'aws:kms') throw new ConfigError('GATEHOUSE_S3_KMS_KEY_ID', 'is only used with GATEHOUSE_S3_SSE=aws:kms');
   const encryption = src.GATEHOUSE_RECORDING_ENCRYPTION ?? 'none';
   if (encryption !== 'none' && encryption !== 'gatehouse') throw new ConfigError('GATEHOUSE_RECORDING_ENCRYPTION', `must be none or gatehouse, got "${encryption}"`);
-  let partBytes = integer(src, 'GATEHOUSE_S3_PART_MIB', 8, 5, 5120) << 20;
+  // Multiplied, not shifted: `<< 20` is a 32-bit shift (4096 MiB would give 0). At most 1 GiB:
+  // a part is read whole into memory (readFile stops at 2 GiB) and a node's spool holds about
+  // four of them per live session, so S3's own 5 GiB maximum is not usable here.
+  let partBytes = integer(src, 'GATEHOUSE_S3_PART_MIB', 8, 5, MAX_PART_MIB) * MIB;
   if (src.GATEHOUSE_S3_TEST_PART_BYTES !== undefined) {
     // Below S3's 5 MiB minimum part: only for tests against a loopback server that does not enforce it.
     if (!endpoint || !LOOPBACK_HOSTS.has(new URL(endpoint).hostname)) throw new ConfigError('GATEHOUSE_S3_TEST_PART_BYTES', 'is for tests against a loopback S3 server only (GATEHOUSE_S3_ENDPOINT on 127.0.0.1)');
-    partBytes = integer(src, 'GATEHOUSE_S3_TEST_PART_BYTES', partBytes, 4096, 5120 << 20);
+    partBytes = integer(src, 'GATEHOUSE_S3_TEST_PART_BYTES', partBytes, 4096, MAX_PART_MIB * MIB);
   }
   return {
     ...(endpoint ? { endpoint } : {}),

@@ -23,6 +23,19 @@ describe('recording settings', () => {
     }
   });
 
+  it('GATEHOUSE_S3_PART_MIB gives the part size in bytes up to its 1024 MiB maximum (no 32-bit shift overflow), and refuses more', () => {
+    const s3 = { GATEHOUSE_RECORDING_STORAGE: 's3', GATEHOUSE_S3_BUCKET: 'recordings' };
+    assert.equal(loadConfig(s3).s3!.partBytes, 8 * 1024 * 1024);
+    for (const mib of [5, 1023, 1024]) assert.equal(loadConfig({ ...s3, GATEHOUSE_S3_PART_MIB: String(mib) }).s3!.partBytes, mib * 1024 * 1024, `${mib} MiB`);
+    // 2048 << 20 and 4096 << 20 overflowed to a negative size and to 0; each is now refused with the range.
+    for (const bad of ['4', '1025', '2048', '4096', '5120']) {
+      assert.throws(() => loadConfig({ ...s3, GATEHOUSE_S3_PART_MIB: bad }), (e) => e instanceof ConfigError && /GATEHOUSE_S3_PART_MIB must be a whole number from 5 to 1024/.test(e.message), bad);
+    }
+    const loop = { ...s3, GATEHOUSE_S3_ENDPOINT: 'http://127.0.0.1:9000' };
+    assert.equal(loadConfig({ ...loop, GATEHOUSE_S3_TEST_PART_BYTES: String(1024 * 1024 * 1024) }).s3!.partBytes, 1024 * 1024 * 1024);
+    assert.throws(() => loadConfig({ ...loop, GATEHOUSE_S3_TEST_PART_BYTES: String(1024 * 1024 * 1024 + 1) }), (e) => e instanceof ConfigError && /from 4096 to 1073741824/.test(e.message));
+  });
+
   it('the writer thread compresses at its level: the same events take more room at level 1 than at level 6', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gh-reclevel-'));
     // Terminal-like output with some variety (a fixed pseudo-random sequence of words), where levels differ.
