@@ -35,6 +35,12 @@ export interface PartDone {
   bytes: number;
   /** Encrypted: frames sealed up to and including this part (the next frame's index). */
   frames: number;
+  /**
+   * Encrypted: this part ends with the final frame (the last segment, sent by finish()). When
+   * the completion after it failed, completing from the row must add nothing after it: a
+   * second final frame would make the object unreadable ("bytes after its final frame").
+   */
+  final?: boolean;
 }
 
 /** What an S3 error says, briefly (its name and HTTP status, or the socket error). */
@@ -48,7 +54,8 @@ export function s3ErrorText(e: unknown): string {
 /**
  * Completes an upload from its row: the parts sent, then (when `withSpool`) the segments this
  * node's spool still holds after them (a torn gzip tail cut to its whole members), then the
- * final frame when encrypted. Removes the row and the spool files.
+ * final frame when encrypted (unless the last part sent already ends with it: finish() sent
+ * it, and only the completion failed). Removes the row and the spool files.
  * 'none' when there was no row (someone completed it already); 'unsent' when no part was sent
  * and the spool is another node's: the whole recording is on that node's disk, so the upload
  * and its row are left for that node to complete when it is back (sealLateRecordings at its
@@ -65,7 +72,9 @@ export async function completeFromRow(s3: S3Host, rel: string, withSpool: boolea
   const sealer = row.dataKeyId ? new FrameSealer(await s3.dataKeys.get(row.dataKeyId), rel, parts.at(-1)?.frames ?? 0) : null;
   const base = s3.spoolPath(rel);
   const segments = withSpool ? await spoolSegments(base) : [];
-  const pending = segments.filter((i) => i >= parts.length);
+  // A last part with the final frame closed the recording: nothing follows it.
+  const closed = parts.at(-1)?.final === true;
+  const pending = closed ? [] : segments.filter((i) => i >= parts.length);
   for (const [k, i] of pending.entries()) {
     let data: Buffer = await readFile(`${base}.${i}`);
     if (isGzipPath(rel)) data = data.subarray(0, memberIndex(`${base}.${i}`).end);
@@ -73,14 +82,14 @@ export async function completeFromRow(s3: S3Host, rel: string, withSpool: boolea
     const body = sealer ? Buffer.concat([parts.length === 0 ? envelopeHeader(row.dataKeyId!) : Buffer.alloc(0), sealer.seal(data, last)]) : data;
     const n = parts.length + 1;
     const r = await s3.client.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: row.uploadId, PartNumber: n, Body: body, ContentLength: body.length }));
-    parts.push({ n, etag: r.ETag!, bytes: data.length, frames: sealer?.frames ?? 0 });
+    parts.push({ n, etag: r.ETag!, bytes: data.length, frames: sealer?.frames ?? 0, ...(sealer && last ? { final: true } : {}) });
   }
-  if (sealer && pending.length === 0) {
+  if (sealer && pending.length === 0 && !closed) {
     // The parts sent end without the final frame: one empty final frame (a last part may be small).
     const body = Buffer.concat([parts.length === 0 ? envelopeHeader(row.dataKeyId!) : Buffer.alloc(0), sealer.seal(Buffer.alloc(0), true)]);
     const n = parts.length + 1;
     const r = await s3.client.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: row.uploadId, PartNumber: n, Body: body, ContentLength: body.length }));
-    parts.push({ n, etag: r.ETag!, bytes: 0, frames: sealer.frames });
+    parts.push({ n, etag: r.ETag!, bytes: 0, frames: sealer.frames, final: true });
   }
   if (parts.length === 0) {
     // Nothing ever reached the store, and nothing is spooled here: nothing to complete.
@@ -187,7 +196,7 @@ export class S3Upload implements RecordingSpool {
     const body = sealer ? Buffer.concat([index === 0 ? envelopeHeader(dataKeyId!) : Buffer.alloc(0), sealer.seal(data, last)]) : data;
     const n = index + 1;
     const r = await this.s3.client.send(new UploadPartCommand({ Bucket: this.s3.settings.bucket, Key: this.s3.key(this.rel), UploadId: uploadId, PartNumber: n, Body: body, ContentLength: body.length }));
-    this.parts.push({ n, etag: r.ETag!, bytes: data.length, frames: sealer?.frames ?? 0 });
+    this.parts.push({ n, etag: r.ETag!, bytes: data.length, frames: sealer?.frames ?? 0, ...(sealer && last ? { final: true } : {}) });
     data = Buffer.alloc(0);
     await this.s3.store.db.updateTable('recordingUploads').set({ parts: JSON.stringify(this.parts), updatedAt: now() }).where('rel', '=', this.rel).execute();
   }

@@ -1,0 +1,120 @@
+// A recording's upload that could not be finished at the end of its session, finished at the
+// node's next start (resumeUploads) from its recording_uploads row and its spool, read back
+// whole. Against a real S3-compatible server on loopback (s3rver, test/support/s3.ts), the
+// node's S3 client wrapped to fail one request the way a briefly unreachable store does.
+// Driven in-process through the storage's spool (S3Upload): segments written, sealed and
+// finished as the segmented writer (recording-spool.ts) does.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { CompleteMultipartUploadCommand } from '@aws-sdk/client-s3';
+import { recordingRelPath } from '../../src/core/sessions/recording-path.js';
+import type { S3RecordingStorage } from '../../src/core/sessions/recording-storage-s3.js';
+import type { RecordingSpool } from '../../src/core/sessions/recording-spool.js';
+import { removeTempDirs, tempDir } from '../cli/support.js';
+import { startTestApp, type TestApp } from '../support/harness.js';
+import { nodeStorage, S3_TEST_PART_BYTES, S3Server } from '../support/s3.js';
+import { sessionRow } from '../support/session-rows.js';
+
+type Command = Parameters<S3RecordingStorage['client']['send']>[0];
+
+/** Makes the storage's client throw, once, for the first request of the class `kind` (the store cut off for it). */
+function failOnce(storage: S3RecordingStorage, kind: abstract new (...a: never[]) => unknown): { failed: () => number } {
+  const client = storage.client;
+  const send = client.send.bind(client) as (c: Command, ...rest: unknown[]) => Promise<unknown>;
+  let failed = 0;
+  (client as unknown as { send: unknown }).send = (c: Command, ...rest: unknown[]) => {
+    if (failed === 0 && c instanceof kind) {
+      failed++;
+      return Promise.reject(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1'), { code: 'ECONNREFUSED' }));
+    }
+    return send(c, ...rest);
+  };
+  return { failed: () => failed };
+}
+
+describe('an upload left unfinished at the end of its session, completed at the next start', () => {
+  let t: TestApp;
+  let s3: S3Server;
+  let adminId: string;
+
+  before(async () => {
+    t = await startTestApp('sqlite');
+    s3 = new S3Server(tempDir('gatehouse-s3-resume-'));
+    await s3.start();
+    adminId = (await t.core.store.db.selectFrom('users').select('id').where('username', '=', 'admin').executeTakeFirstOrThrow()).id;
+  });
+  after(async () => {
+    await s3?.stop();
+    await t?.close();
+    removeTempDirs();
+  });
+
+  const upload = (rel: string) => t.core.store.db.selectFrom('recordingUploads').selectAll().where('rel', '=', rel).executeTakeFirst();
+
+  /** A session of node-a (ended) and its recording's name. */
+  async function endedSession(): Promise<{ id: string; rel: string }> {
+    const at = Date.now();
+    const s = sessionRow({ userId: adminId, username: 'admin', startedAt: at, node: 'node-a', status: 'ended', endedAt: at + 1000, endReason: 'client_closed' });
+    await t.core.store.db.insertInto('sessions').values(s).execute();
+    return { id: s.id, rel: recordingRelPath(s.id, at, '.cast') };
+  }
+
+  /** Writes `segments` through the storage's spool as the segmented writer does, and finishes it. */
+  async function record(storage: S3RecordingStorage, rel: string, segments: Buffer[]): Promise<void> {
+    const spool = storage.writeTarget(rel).options.spool as RecordingSpool;
+    const failures: Error[] = [];
+    spool.attach({ failed: (e) => void failures.push(e), releasing: async () => undefined });
+    for (const [i, data] of segments.entries()) {
+      mkdirSync(dirname(spool.segmentPath(i)), { recursive: true });
+      writeFileSync(spool.segmentPath(i), data);
+      if (i < segments.length - 1) spool.sealed(i);
+    }
+    await spool.finish(segments.length - 1, false);
+    assert.deepEqual(failures.map((e) => e.message), [], 'no part failed while the session ran');
+  }
+
+  it('encrypted: a failed final CompleteMultipartUpload leaves the sealed last part as it is, and the next start completes a readable recording', async () => {
+    const { rel } = await endedSession();
+    const spoolDir = tempDir('gatehouse-spool-a-');
+    const a = nodeStorage(s3, t.core, 'node-a', { encryption: 'gatehouse', prefix: 'resume/', spoolDir });
+    const fault = failOnce(a, CompleteMultipartUploadCommand);
+    // Three segments: two full parts while the session runs, the last one sent by finish() with the final frame.
+    const segments = [randomBytes(S3_TEST_PART_BYTES), randomBytes(S3_TEST_PART_BYTES), randomBytes(1000)];
+    await record(a, rel, segments);
+    assert.equal(fault.failed(), 1, 'the completion failed');
+    const row = await upload(rel);
+    assert.ok(row, 'the upload is kept for the next start');
+    assert.equal((JSON.parse(row.parts) as unknown[]).length, 3, 'every segment was sent as a part, the last one with the final frame');
+    assert.equal(await a.exists(rel), false, 'no object yet');
+
+    // The node starts again (a new storage on the same spool), the store answers: the upload is completed.
+    const again = nodeStorage(s3, t.core, 'node-a', { encryption: 'gatehouse', prefix: 'resume/', spoolDir });
+    assert.equal(await again.resumeUploads(), 1);
+    assert.equal(await upload(rel), undefined, 'the row is gone');
+    const stored = Buffer.concat(await (await again.read(rel)).toArray());
+    assert.ok(stored.equals(Buffer.concat(segments)), `the recording reads back whole (${stored.length} of ${Buffer.concat(segments).length} bytes)`);
+  });
+
+  it('encrypted: the same upload completed by another node\'s crash recovery (without the spool) is readable too', async () => {
+    const { id, rel } = await endedSession();
+    const a = nodeStorage(s3, t.core, 'node-a', { encryption: 'gatehouse', prefix: 'resume/', spoolDir: tempDir('gatehouse-spool-a-') });
+    failOnce(a, CompleteMultipartUploadCommand);
+    const segments = [randomBytes(S3_TEST_PART_BYTES), randomBytes(500)];
+    await record(a, rel, segments);
+    assert.ok(await upload(rel), 'the upload is kept');
+    // Node A is dead; node B recovers its session from the parts in the bucket.
+    const b = nodeStorage(s3, t.core, 'node-b', { encryption: 'gatehouse', prefix: 'resume/', spoolDir: tempDir('gatehouse-spool-b-') });
+    const got = await b.recover(id, Date.now());
+    assert.ok(got, 'the recording is found');
+    try {
+      assert.equal(await upload(rel), undefined, 'the upload is completed');
+      const stored = Buffer.concat(await (await b.read(rel)).toArray());
+      assert.ok(stored.equals(Buffer.concat(segments)), 'the recording reads back whole');
+    } finally {
+      await got.commit();
+    }
+  });
+});
