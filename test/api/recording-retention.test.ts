@@ -11,6 +11,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LiveSession } from '../../src/core/sessions/live.js';
+import type { RecordingStorage } from '../../src/core/sessions/recording-storage.js';
+import { RecordingRetention } from '../../src/core/sessions/retention.js';
 import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
 
 const DAY = 86_400_000;
@@ -165,6 +167,68 @@ for (const kind of DB_KINDS) {
       const third = await api('POST', '/api/v1/recording-retention/sweep', {});
       assert.deepEqual(third.deleted.map((d: { sessionId: string }) => d.sessionId), [inFolder.id]);
       await stillLive.end('finished');
+    });
+
+    /** The app's recording storage, whose removals wait until `open()` (each says when it starts). */
+    const gatedStorage = () => {
+      const real = t.core.sessions.storage;
+      let open!: () => void;
+      const gate = new Promise<void>((r) => (open = r));
+      const started: string[] = [];
+      let wake: () => void = () => undefined;
+      const storage: RecordingStorage = Object.create(real, {
+        remove: {
+          value: async (rel: string) => {
+            started.push(rel);
+            wake();
+            await gate;
+            return real.remove(rel);
+          },
+        },
+      });
+      const removals = (n: number) => new Promise<void>((r) => {
+        wake = () => started.length >= n && r();
+        wake();
+      });
+      return { storage, open, removals };
+    };
+
+    it('a legal hold placed while a sweep runs keeps the recording of a session later in its list', async () => {
+      await api('PUT', '/api/v1/recording-retention', { scope: 'global', keepDays: 31 });
+      const plainSecret = await secret();
+      const first = await session(plainSecret);
+      const second = await session(plainSecret);
+      await endAgo(first, 41);
+      await endAgo(second, 40);
+      const { storage, open, removals } = gatedStorage();
+      const sweeping = new RecordingRetention(t.core.store, t.core.audit, storage).sweep();
+      // The sweep is deleting the first (older) recording: the second is put on hold now.
+      await removals(1);
+      await api('PUT', `/api/v1/sessions/${second.id}/legal-hold`, { reason: 'placed mid-sweep' });
+      open();
+      const result = await sweeping;
+      assert.deepEqual(result.deleted.map((d) => d.sessionId), [first.id]);
+      assert.equal(result.held, 1);
+      assert.ok(existsSync(join(t.core.sessions.recordingsDir, second.recordingPath!)), 'the held recording is kept');
+      assert.equal((await api('GET', `/api/v1/sessions/${second.id}`)).recording.available, true);
+      assert.equal((await api('GET', `/api/v1/audit?action=recording.delete&targetId=${second.id}`)).items.length, 0);
+      await api('DELETE', `/api/v1/sessions/${second.id}/legal-hold`, undefined, 204);
+    });
+
+    it('two sweeps deleting the same recording at once audit its deletion once', async () => {
+      await api('PUT', '/api/v1/recording-retention', { scope: 'global', keepDays: 31 });
+      // What earlier tests left past the policy is swept first, so that both sweeps below have one session to delete.
+      await api('POST', '/api/v1/recording-retention/sweep', {});
+      const s = await session(await secret());
+      await endAgo(s, 40);
+      const { storage, open, removals } = gatedStorage();
+      const sweeps = [new RecordingRetention(t.core.store, t.core.audit, storage).sweep(), new RecordingRetention(t.core.store, t.core.audit, storage).sweep()];
+      await removals(2);
+      open();
+      const results = await Promise.all(sweeps);
+      assert.deepEqual(results.flatMap((r) => r.deleted.map((d) => d.sessionId)), [s.id], 'one sweep reports the deletion');
+      assert.equal((await api('GET', `/api/v1/audit?action=recording.delete&targetId=${s.id}`)).items.length, 1, 'one recording.delete event');
+      assert.equal((await api('GET', `/api/v1/sessions/${s.id}`)).recording.available, false);
     });
   });
 }

@@ -147,14 +147,20 @@ export class RecordingRetention {
     for (const r of rows) {
       const keepDays = await this.keepDaysFor(policies, r);
       if (keepDays === null || (r.endedAt ?? at) > at - keepDays * DAY) continue;
-      if (r.heldId) {
+      // The list was read once, and each deletion takes its time (several round trips to
+      // object storage): a hold placed since then must still keep the recording, so it is
+      // looked up again right before this one goes.
+      if (r.heldId || (await this.store.db.selectFrom('recordingHolds').select('sessionId').where('sessionId', '=', r.id).executeTakeFirst())) {
         out.held++;
         continue;
       }
       const file = r.recording!;
       const removed = await this.storage.remove(file);
       // The row no longer offers a recording; the typed-text index is part of it and goes too.
-      await this.store.db.updateTable('sessions').set({ recording: null }).where('id', '=', r.id).execute();
+      // Only while it still names this file: another node's sweep that got there first has
+      // cleared it and audited the deletion, which is not audited twice.
+      const cleared = await this.store.db.updateTable('sessions').set({ recording: null }).where('id', '=', r.id).where('recording', '=', file).executeTakeFirst();
+      if (Number(cleared.numUpdatedRows) === 0) continue;
       await this.store.db.deleteFrom('sessionText').where('sessionId', '=', r.id).execute();
       await this.audit.record(actor, {
         action: 'recording.delete',
