@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { CompleteMultipartUploadCommand } from '@aws-sdk/client-s3';
+import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand } from '@aws-sdk/client-s3';
+import { existsSync } from 'node:fs';
 import { recordingRelPath } from '../../src/core/sessions/recording-path.js';
 import type { S3RecordingStorage } from '../../src/core/sessions/recording-storage-s3.js';
 import type { RecordingSpool } from '../../src/core/sessions/recording-spool.js';
@@ -20,13 +21,13 @@ import { sessionRow } from '../support/session-rows.js';
 
 type Command = Parameters<S3RecordingStorage['client']['send']>[0];
 
-/** Makes the storage's client throw, once, for the first request of the class `kind` (the store cut off for it). */
-function failOnce(storage: S3RecordingStorage, kind: abstract new (...a: never[]) => unknown): { failed: () => number } {
+/** Makes the storage's client throw for the first `times` requests of the class `kind` (the store cut off for them). */
+function failOnce(storage: S3RecordingStorage, kind: abstract new (...a: never[]) => unknown, times = 1): { failed: () => number } {
   const client = storage.client;
   const send = client.send.bind(client) as (c: Command, ...rest: unknown[]) => Promise<unknown>;
   let failed = 0;
   (client as unknown as { send: unknown }).send = (c: Command, ...rest: unknown[]) => {
-    if (failed === 0 && c instanceof kind) {
+    if (failed < times && c instanceof kind) {
       failed++;
       return Promise.reject(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1'), { code: 'ECONNREFUSED' }));
     }
@@ -63,7 +64,7 @@ describe('an upload left unfinished at the end of its session, completed at the 
   }
 
   /** Writes `segments` through the storage's spool as the segmented writer does, and finishes it. */
-  async function record(storage: S3RecordingStorage, rel: string, segments: Buffer[]): Promise<void> {
+  async function record(storage: S3RecordingStorage, rel: string, segments: Buffer[], expectFailure = false): Promise<void> {
     const spool = storage.writeTarget(rel).options.spool as RecordingSpool;
     const failures: Error[] = [];
     spool.attach({ failed: (e) => void failures.push(e), releasing: async () => undefined });
@@ -73,7 +74,8 @@ describe('an upload left unfinished at the end of its session, completed at the 
       if (i < segments.length - 1) spool.sealed(i);
     }
     await spool.finish(segments.length - 1, false);
-    assert.deepEqual(failures.map((e) => e.message), [], 'no part failed while the session ran');
+    if (expectFailure) assert.ok(failures.length > 0, 'the recording failed (its session ends, fail closed)');
+    else assert.deepEqual(failures.map((e) => e.message), [], 'no part failed while the session ran');
   }
 
   it('encrypted: a failed final CompleteMultipartUpload leaves the sealed last part as it is, and the next start completes a readable recording', async () => {
@@ -116,5 +118,40 @@ describe('an upload left unfinished at the end of its session, completed at the 
     } finally {
       await got.commit();
     }
+  });
+
+  for (const encryption of ['none', 'gatehouse'] as const) {
+    it(`a store that does not let the upload start: the spool is kept, and the next start uploads it (encryption ${encryption})`, async () => {
+      const { rel } = await endedSession();
+      const spoolDir = tempDir('gatehouse-spool-a-');
+      const a = nodeStorage(s3, t.core, 'node-a', { encryption, prefix: 'resume/', spoolDir });
+      // CreateMultipartUpload fails at the session's start and again when its end tries to store what it has.
+      const fault = failOnce(a, CreateMultipartUploadCommand, 2);
+      const segments = [randomBytes(S3_TEST_PART_BYTES), randomBytes(3000)];
+      await record(a, rel, segments, true);
+      assert.equal(fault.failed(), 2);
+      assert.ok(await upload(rel), 'a row keeps the recording for the next start');
+      assert.ok(existsSync(`${a.spoolPath(rel)}.0`) && existsSync(`${a.spoolPath(rel)}.1`), 'the spool holds it');
+      assert.equal(await a.exists(rel), false);
+
+      // The node starts again with the store answering: the upload starts, is sent and completed.
+      const again = nodeStorage(s3, t.core, 'node-a', { encryption, prefix: 'resume/', spoolDir });
+      assert.equal(await again.resumeUploads(), 1);
+      assert.equal(await upload(rel), undefined, 'the row is gone');
+      assert.ok(!existsSync(`${a.spoolPath(rel)}.0`), 'the spool is emptied');
+      const stored = Buffer.concat(await (await again.read(rel)).toArray());
+      assert.ok(stored.equals(Buffer.concat(segments)), `the recording reads back whole (${stored.length} of ${Buffer.concat(segments).length} bytes)`);
+    });
+  }
+
+  it('a store that does not let the upload start but answers again at the session\'s end: stored then', async () => {
+    const { rel } = await endedSession();
+    const a = nodeStorage(s3, t.core, 'node-a', { encryption: 'gatehouse', prefix: 'resume/', spoolDir: tempDir('gatehouse-spool-a-') });
+    failOnce(a, CreateMultipartUploadCommand, 1);
+    const segments = [randomBytes(2000)];
+    await record(a, rel, segments, true);
+    assert.equal(await upload(rel), undefined, 'completed at the end');
+    const stored = Buffer.concat(await (await a.read(rel)).toArray());
+    assert.ok(stored.equals(segments[0]!), 'the recording reads back whole');
   });
 });

@@ -69,7 +69,14 @@ export async function completeFromRow(s3: S3Host, rel: string, withSpool: boolea
   if (parts.length === 0 && !withSpool) return 'unsent';
   const bucket = s3.settings.bucket;
   const key = s3.key(rel);
-  const sealer = row.dataKeyId ? new FrameSealer(await s3.dataKeys.get(row.dataKeyId), rel, parts.at(-1)?.frames ?? 0) : null;
+  let { uploadId, dataKeyId } = row;
+  if (uploadId === NOT_STARTED) {
+    // The store did not let the upload start while the session ran: it starts now.
+    const started = await createUpload(s3, rel, row.sessionId);
+    ({ uploadId, dataKeyId } = { uploadId: started.uploadId, dataKeyId: started.dataKey?.id ?? null });
+    await s3.store.db.updateTable('recordingUploads').set({ uploadId, dataKeyId, updatedAt: now() }).where('rel', '=', rel).where('uploadId', '=', NOT_STARTED).execute();
+  }
+  const sealer = dataKeyId ? new FrameSealer(await s3.dataKeys.get(dataKeyId), rel, parts.at(-1)?.frames ?? 0) : null;
   const base = s3.spoolPath(rel);
   const segments = withSpool ? await spoolSegments(base) : [];
   // A last part with the final frame closed the recording: nothing follows it.
@@ -79,27 +86,49 @@ export async function completeFromRow(s3: S3Host, rel: string, withSpool: boolea
     let data: Buffer = await readFile(`${base}.${i}`);
     if (isGzipPath(rel)) data = data.subarray(0, memberIndex(`${base}.${i}`).end);
     const last = k === pending.length - 1;
-    const body = sealer ? Buffer.concat([parts.length === 0 ? envelopeHeader(row.dataKeyId!) : Buffer.alloc(0), sealer.seal(data, last)]) : data;
+    const body = sealer ? Buffer.concat([parts.length === 0 ? envelopeHeader(dataKeyId!) : Buffer.alloc(0), sealer.seal(data, last)]) : data;
     const n = parts.length + 1;
-    const r = await s3.client.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: row.uploadId, PartNumber: n, Body: body, ContentLength: body.length }));
+    const r = await s3.client.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: n, Body: body, ContentLength: body.length }));
     parts.push({ n, etag: r.ETag!, bytes: data.length, frames: sealer?.frames ?? 0, ...(sealer && last ? { final: true } : {}) });
   }
   if (sealer && pending.length === 0 && !closed) {
     // The parts sent end without the final frame: one empty final frame (a last part may be small).
-    const body = Buffer.concat([parts.length === 0 ? envelopeHeader(row.dataKeyId!) : Buffer.alloc(0), sealer.seal(Buffer.alloc(0), true)]);
+    const body = Buffer.concat([parts.length === 0 ? envelopeHeader(dataKeyId!) : Buffer.alloc(0), sealer.seal(Buffer.alloc(0), true)]);
     const n = parts.length + 1;
-    const r = await s3.client.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: row.uploadId, PartNumber: n, Body: body, ContentLength: body.length }));
+    const r = await s3.client.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: n, Body: body, ContentLength: body.length }));
     parts.push({ n, etag: r.ETag!, bytes: 0, frames: sealer.frames, final: true });
   }
   if (parts.length === 0) {
     // Nothing ever reached the store, and nothing is spooled here: nothing to complete.
-    await s3.client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: row.uploadId })).catch(() => undefined);
+    await s3.client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
   } else {
-    await s3.client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: row.uploadId, MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.n, ETag: p.etag })) } }));
+    await s3.client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.n, ETag: p.etag })) } }));
   }
   await s3.store.db.deleteFrom('recordingUploads').where('rel', '=', rel).execute();
   for (const i of segments) await unlink(`${base}.${i}`).catch(() => undefined);
   return 'completed';
+}
+
+/**
+ * The upload id of a recording_uploads row whose upload the store did not let start (S3Upload's
+ * finish() writes it): the whole recording is in its node's spool, kept there by the row (the
+ * spool's orphan sweep leaves it) until completeFromRow starts the upload and sends it.
+ */
+const NOT_STARTED = '';
+
+/** Starts a recording's multipart upload, with a new data key when Gatehouse seals it. */
+async function createUpload(s3: S3Host, rel: string, sessionId: string): Promise<{ uploadId: string; dataKey: { id: string; key: Buffer } | null }> {
+  const dataKey = s3.settings.encryption === 'gatehouse' ? await s3.dataKeys.create() : null;
+  const r = await s3.client.send(
+    new CreateMultipartUploadCommand({
+      Bucket: s3.settings.bucket,
+      Key: s3.key(rel),
+      ContentType: 'application/octet-stream',
+      Metadata: { 'gatehouse-session': sessionId, ...(dataKey ? { 'gatehouse-encryption': 'envelope-aes-256-gcm' } : {}) },
+      ...s3.sseParams(),
+    }),
+  );
+  return { uploadId: r.UploadId!, dataKey };
 }
 
 /** The segment numbers of a spooled recording found on disk, in order. */
@@ -153,19 +182,10 @@ export class S3Upload implements RecordingSpool {
 
   private async start(): Promise<{ uploadId: string; sealer: FrameSealer | null; dataKeyId: string | null }> {
     const s3 = this.s3;
-    const dk = s3.settings.encryption === 'gatehouse' ? await s3.dataKeys.create() : null;
-    const r = await s3.client.send(
-      new CreateMultipartUploadCommand({
-        Bucket: s3.settings.bucket,
-        Key: s3.key(this.rel),
-        ContentType: 'application/octet-stream',
-        Metadata: { 'gatehouse-session': this.sessionId, ...(dk ? { 'gatehouse-encryption': 'envelope-aes-256-gcm' } : {}) },
-        ...s3.sseParams(),
-      }),
-    );
+    const { uploadId, dataKey: dk } = await createUpload(s3, this.rel, this.sessionId);
     const t = now();
-    await s3.store.db.insertInto('recordingUploads').values({ rel: this.rel, sessionId: this.sessionId, node: s3.node, uploadId: r.UploadId!, parts: '[]', dataKeyId: dk?.id ?? null, createdAt: t, updatedAt: t }).execute();
-    return { uploadId: r.UploadId!, sealer: dk ? new FrameSealer(dk.key, this.rel) : null, dataKeyId: dk?.id ?? null };
+    await s3.store.db.insertInto('recordingUploads').values({ rel: this.rel, sessionId: this.sessionId, node: s3.node, uploadId, parts: '[]', dataKeyId: dk?.id ?? null, createdAt: t, updatedAt: t }).execute();
+    return { uploadId, sealer: dk ? new FrameSealer(dk.key, this.rel) : null, dataKeyId: dk?.id ?? null };
   }
 
   sealed(index: number): void {
@@ -220,14 +240,21 @@ export class S3Upload implements RecordingSpool {
    */
   async finish(lastIndex: number, failed: boolean): Promise<void> {
     await this.chain;
+    // The start is waited for first: a session that ends before the store answered it (no
+    // segment sent yet) must know whether it failed, and take the path for that below.
+    await this.ready?.catch(() => undefined);
     const log = this.s3.log.child({ sessionId: this.sessionId, recording: this.rel });
     try {
       if (this.failed || failed) {
         // Fail closed already happened; still try to store everything written, as it is.
-        await this.ready!.catch(() => undefined);
         if (!(await this.s3.store.db.selectFrom('recordingUploads').select('rel').where('rel', '=', this.rel).executeTakeFirst())) {
-          log.error('the recording upload never started; its spooled segments are kept on this node');
-          return;
+          // The upload never started (the store or the data keys failed at the session's
+          // start): a row saying so keeps the spool on this node (resumeUploads' orphan sweep
+          // would drop it otherwise) and has completeFromRow start the upload, now or at the
+          // next start.
+          const t = now();
+          await this.s3.store.db.insertInto('recordingUploads').values({ rel: this.rel, sessionId: this.sessionId, node: this.s3.node, uploadId: NOT_STARTED, parts: '[]', dataKeyId: null, createdAt: t, updatedAt: t }).execute();
+          log.warn('the recording upload never started; its spooled segments are kept on this node and uploaded now or at its next start');
         }
         await completeFromRow(this.s3, this.rel, true);
         return;
