@@ -1,9 +1,9 @@
 // This node's part in a cluster while it runs (issue 16 point 1), started by server.ts: the
 // peer listener (node-to-node mutual TLS, web/peer/server.ts) when GATEHOUSE_CLUSTER_PORT is set,
-// registration, and every heartbeat: the beat itself (with the load), the sessions of nodes
-// found dead ended as interrupted, sessions this node still runs that another node ended (it
-// took this node for dead) closed, and identity pieces another node replaced (a logon-ticket
-// key rotation) reloaded. A single node registers and beats too, so that a second node on the
+// registration, the heartbeat itself (with the load) and, on a loop of its own at the same
+// interval, the upkeep: the sessions of nodes found dead ended as interrupted, sessions this
+// node still runs that another node ended (it took this node for dead) closed, and identity
+// pieces another node replaced (a logon-ticket key rotation) reloaded. A single node registers and beats too, so that a second node on the
 // same database never mistakes it for dead.
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
@@ -55,10 +55,13 @@ export async function joinCluster(config: Config, core: Core, pieces: IdentityPi
   }
   await registry.register(address, core.version);
 
-  let timer: NodeJS.Timeout | null = null;
-  let beating: Promise<void> | null = null;
-  const beat = async () => {
-    await registry.beat(core.sessions.live.size);
+  // Two loops, never one: the heartbeat is a single small write, the upkeep (reaping dead
+  // nodes: with object storage it completes uploads, reads, repairs and hashes whole
+  // recordings, session by session) can take longer than the dead timeout. A heartbeat that
+  // waited for it would let this node look dead to the others, which would then end its
+  // healthy sessions as interrupted.
+  const beat = () => registry.beat(core.sessions.live.size);
+  const upkeep = async () => {
     const dead = await registry.deadWithLiveSessions();
     if (dead.length) {
       const n = await core.sessions.reapDeadNodes(dead);
@@ -71,21 +74,32 @@ export async function joinCluster(config: Config, core: Core, pieces: IdentityPi
       if (changed.length) log.info({ pieces: changed }, 'cluster identity pieces replaced by another node were taken');
     }
   };
+  /** Runs `fn` every heartbeat interval; a run still going when the next is due is not doubled (that tick is skipped). */
+  const loop = (fn: () => Promise<void>, failed: string) => {
+    let running: Promise<void> | null = null;
+    const timer = setInterval(() => {
+      if (running) return;
+      running = fn()
+        .catch((e) => log.warn({ err: { message: (e as Error).message } }, failed))
+        .finally(() => (running = null));
+    }, registry.timing.heartbeatMs);
+    timer.unref();
+    return {
+      async stop() {
+        clearInterval(timer);
+        await running;
+      },
+    };
+  };
+  let loops: { stop(): Promise<void> }[] = [];
   return {
     calls,
     address,
     startBeating() {
-      timer = setInterval(() => {
-        if (beating) return;
-        beating = beat()
-          .catch((e) => log.warn({ err: { message: (e as Error).message } }, 'the cluster heartbeat failed'))
-          .finally(() => (beating = null));
-      }, registry.timing.heartbeatMs);
-      timer.unref();
+      loops = [loop(beat, 'the cluster heartbeat failed'), loop(upkeep, 'the cluster upkeep (dead nodes, sessions ended elsewhere, identity) failed')];
     },
     async stop() {
-      if (timer) clearInterval(timer);
-      await beating;
+      await Promise.all(loops.map((l) => l.stop()));
       await peerServer?.close();
       await registry.stopped().catch((e) => log.warn({ err: { message: (e as Error).message } }, 'marking this node stopped failed'));
     },
