@@ -3,8 +3,10 @@
 // registration, the heartbeat itself (with the load) and, on a loop of its own at the same
 // interval, the upkeep: the sessions of nodes found dead ended as interrupted, sessions this
 // node still runs that another node ended (it took this node for dead) closed, and identity
-// pieces another node replaced (a logon-ticket key rotation) reloaded. A single node registers and beats too, so that a second node on the
-// same database never mistakes it for dead.
+// pieces another node replaced (a logon-ticket key rotation) reloaded. A node whose heartbeats
+// have not reached the database for the dead timeout closes its own sessions (fail closed: the
+// others take it for dead). A single node registers and beats too, so that a second node on
+// the same database never mistakes it for dead.
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
@@ -53,14 +55,33 @@ export async function joinCluster(config: Config, core: Core, pieces: IdentityPi
       if (piece && !(await identity.replace(piece, [pem]))) core.logonTicketKey.reload();
     });
   }
+  const registering = performance.now();
   await registry.register(address, core.version);
 
+  // When this node last began a heartbeat that reached the database (registration counts):
+  // this process's monotonic clock, started before the beat took the database's time, so this
+  // node counts its silence from no later than the others do.
+  let lastBeat = registering;
+  const beat = async () => {
+    const began = performance.now();
+    await registry.beat(core.sessions.live.size);
+    lastBeat = began;
+  };
+  // Fail closed: silent past the dead timeout (the database unreachable, or too slow), this
+  // node is dead to the others, which end its sessions as interrupted; it cannot audit them
+  // nor index their text. Its sessions are closed rather than relayed on unseen. Checked at
+  // every tick, even while a beat hangs on a lost connection.
+  const checkSilence = () => {
+    const silentMs = performance.now() - lastBeat;
+    if (silentMs <= registry.timing.deadMs) return;
+    const n = core.sessions.closeAllUnaudited('this gateway node lost the database (no heartbeat for longer than the dead timeout): the cluster takes it for dead');
+    if (n) log.error({ silentSeconds: Math.round(silentMs / 1000), sessions: n }, 'no heartbeat reached the database for longer than the dead timeout: the other nodes take this node for dead and end its sessions as interrupted; its live sessions were closed (fail closed)');
+  };
   // Two loops, never one: the heartbeat is a single small write, the upkeep (reaping dead
   // nodes: with object storage it completes uploads, reads, repairs and hashes whole
   // recordings, session by session) can take longer than the dead timeout. A heartbeat that
   // waited for it would let this node look dead to the others, which would then end its
   // healthy sessions as interrupted.
-  const beat = () => registry.beat(core.sessions.live.size);
   const upkeep = async () => {
     const dead = await registry.deadWithLiveSessions();
     if (dead.length) {
@@ -75,16 +96,21 @@ export async function joinCluster(config: Config, core: Core, pieces: IdentityPi
     }
   };
   /** Runs `fn` every heartbeat interval; a run still going when the next is due is not doubled (that tick is skipped). */
-  const loop = (fn: () => Promise<void>, failed: string) => {
+  const loop = (fn: () => Promise<void>, failed: string, everyTick?: () => void) => {
     let running: Promise<void> | null = null;
-    const timer = setInterval(() => {
+    const run = () => {
       if (running) return;
       running = fn()
         .catch((e) => log.warn({ err: { message: (e as Error).message } }, failed))
         .finally(() => (running = null));
+    };
+    const timer = setInterval(() => {
+      everyTick?.();
+      run();
     }, registry.timing.heartbeatMs);
     timer.unref();
     return {
+      run,
       async stop() {
         clearInterval(timer);
         await running;
@@ -96,7 +122,10 @@ export async function joinCluster(config: Config, core: Core, pieces: IdentityPi
     calls,
     address,
     startBeating() {
-      loops = [loop(beat, 'the cluster heartbeat failed'), loop(upkeep, 'the cluster upkeep (dead nodes, sessions ended elsewhere, identity) failed')];
+      const heartbeat = loop(beat, 'the cluster heartbeat failed', checkSilence);
+      // At once: the start-up recovery since registration may have taken a while.
+      heartbeat.run();
+      loops = [heartbeat, loop(upkeep, 'the cluster upkeep (dead nodes, sessions ended elsewhere, identity) failed')];
     },
     async stop() {
       await Promise.all(loops.map((l) => l.stop()));
