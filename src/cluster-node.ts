@@ -62,18 +62,26 @@ export async function joinCluster(config: Config, core: Core, pieces: IdentityPi
   // this process's monotonic clock, started before the beat took the database's time, so this
   // node counts its silence from no later than the others do.
   let lastBeat = registering;
+  // When the oldest heartbeat not answered since then began; null while the last one was.
+  let unansweredSince: number | null = null;
   const beat = async () => {
     const began = performance.now();
+    unansweredSince ??= began;
     await registry.beat(core.sessions.live.size);
     lastBeat = began;
+    unansweredSince = null;
   };
   // Fail closed: silent past the dead timeout (the database unreachable, or too slow), this
   // node is dead to the others, which end its sessions as interrupted; it cannot audit them
   // nor index their text. Its sessions are closed rather than relayed on unseen. Checked at
-  // every tick, even while a beat hangs on a lost connection.
+  // every tick, even while a beat hangs on a lost connection. Only a heartbeat left
+  // unanswered for a whole interval counts: a process that was frozen (SIGSTOP, a suspended
+  // VM) and wakes past the dead timeout first tries the database; if it answers, the upkeep's
+  // dropReaped closes what other nodes ended meanwhile, and a node alone keeps its sessions.
   const checkSilence = () => {
-    const silentMs = performance.now() - lastBeat;
-    if (silentMs <= registry.timing.deadMs) return;
+    const t = performance.now();
+    const silentMs = t - lastBeat;
+    if (silentMs <= registry.timing.deadMs || unansweredSince === null || t - unansweredSince < registry.timing.heartbeatMs) return;
     const n = core.sessions.closeAllUnaudited('this gateway node lost the database (no heartbeat for longer than the dead timeout): the cluster takes it for dead');
     if (n) log.error({ silentSeconds: Math.round(silentMs / 1000), sessions: n }, 'no heartbeat reached the database for longer than the dead timeout: the other nodes take this node for dead and end its sessions as interrupted; its live sessions were closed (fail closed)');
   };

@@ -36,6 +36,31 @@ describe('a cluster node that loses its database (postgres)', () => {
     await db?.drop();
   });
 
+  it('a node frozen past the dead timeout keeps its sessions when the database answers on waking', async () => {
+    const r = await t.req('POST', '/api/v1/secrets', { token: t.adminToken, body: { name: 'frozen', template: 'generic', fields: { username: 'u', password: 'pw-frozen-1' } } });
+    assert.equal(r.statusCode, 201, r.body);
+    const me = (await t.req('GET', '/api/v1/me', { token: t.adminToken })).json();
+    const s = await t.core.sessions.start(
+      { sessionId: randomUUID(), user: { id: me.id, username: me.username }, protocol: 'ssh', target: { host: 'db1', port: 22 }, credential: await t.core.secrets.credential(r.json().id), launcher: await t.core.launchers.get('ssh') },
+      { clientIp: '127.0.0.1', door: 'ssh' },
+    );
+    s.begin({ cols: 80, rows: 24, term: 'xterm' });
+    const terminated: string[] = [];
+    s.onTerminate((reason) => terminated.push(reason));
+    node = await joinCluster(t.config, t.core, undefined, t.core.log);
+    node.startBeating();
+    const registry = t.core.cluster.registry;
+    const first = (await registry.get(registry.self))!.heartbeatAt;
+    await waitFor('a heartbeat', async () => (await registry.get(registry.self))!.heartbeatAt > first);
+    // The whole process stops for longer than the dead timeout (as SIGSTOP or a suspended VM would stop it).
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, (DEAD_SECONDS + 1) * 1000);
+    const woke = await registry.clock();
+    await waitFor('two heartbeats after waking', async () => (await registry.get(registry.self))!.heartbeatAt > woke + 1000);
+    assert.deepEqual(terminated, [], 'a node alone whose database answers keeps its sessions after a pause');
+    await s.end('test done');
+    assert.equal(t.core.sessions.live.size, 0);
+  });
+
   it('closes its live sessions once its heartbeat has been silent for the dead timeout', async () => {
     const r = await t.req('POST', '/api/v1/secrets', { token: t.adminToken, body: { name: 'fail-closed', template: 'generic', fields: { username: 'u', password: 'pw-fail-closed-1' } } });
     assert.equal(r.statusCode, 201, r.body);
@@ -58,8 +83,10 @@ describe('a cluster node that loses its database (postgres)', () => {
       );
     });
 
-    node = await joinCluster(t.config, t.core, undefined, t.core.log);
-    node.startBeating();
+    if (!node) {
+      node = await joinCluster(t.config, t.core, undefined, t.core.log);
+      node.startBeating();
+    }
     const registry = t.core.cluster.registry;
     const first = (await registry.get(registry.self))!.heartbeatAt;
     await waitFor('a heartbeat', async () => (await registry.get(registry.self))!.heartbeatAt > first);
