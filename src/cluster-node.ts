@@ -1,10 +1,12 @@
 // This node's part in a cluster while it runs (issue 16 point 1), started by server.ts: the
 // peer listener (node-to-node mutual TLS, web/peer/server.ts) when GATEHOUSE_CLUSTER_PORT is set,
-// registration, and every heartbeat: the beat itself (with the load), the sessions of nodes
-// found dead ended as interrupted, sessions this node still runs that another node ended (it
-// took this node for dead) closed, and identity pieces another node replaced (a logon-ticket
-// key rotation) reloaded. A single node registers and beats too, so that a second node on the
-// same database never mistakes it for dead.
+// registration, the heartbeat itself (with the load) and, on a loop of its own at the same
+// interval, the upkeep: the sessions of nodes found dead ended as interrupted, sessions this
+// node still runs that another node ended (it took this node for dead) closed, and identity
+// pieces another node replaced (a logon-ticket key rotation) reloaded. A node whose heartbeats
+// have not reached the database for the dead timeout closes its own sessions (fail closed: the
+// others take it for dead). A single node registers and beats too, so that a second node on
+// the same database never mistakes it for dead.
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
@@ -53,12 +55,42 @@ export async function joinCluster(config: Config, core: Core, pieces: IdentityPi
       if (piece && !(await identity.replace(piece, [pem]))) core.logonTicketKey.reload();
     });
   }
+  const registering = performance.now();
   await registry.register(address, core.version);
 
-  let timer: NodeJS.Timeout | null = null;
-  let beating: Promise<void> | null = null;
+  // When this node last began a heartbeat that reached the database (registration counts):
+  // this process's monotonic clock, started before the beat took the database's time, so this
+  // node counts its silence from no later than the others do.
+  let lastBeat = registering;
+  // When the oldest heartbeat not answered since then began; null while the last one was.
+  let unansweredSince: number | null = null;
   const beat = async () => {
+    const began = performance.now();
+    unansweredSince ??= began;
     await registry.beat(core.sessions.live.size);
+    lastBeat = began;
+    unansweredSince = null;
+  };
+  // Fail closed: silent past the dead timeout (the database unreachable, or too slow), this
+  // node is dead to the others, which end its sessions as interrupted; it cannot audit them
+  // nor index their text. Its sessions are closed rather than relayed on unseen. Checked at
+  // every tick, even while a beat hangs on a lost connection. Only a heartbeat left
+  // unanswered for a whole interval counts: a process that was frozen (SIGSTOP, a suspended
+  // VM) and wakes past the dead timeout first tries the database; if it answers, the upkeep's
+  // dropReaped closes what other nodes ended meanwhile, and a node alone keeps its sessions.
+  const checkSilence = () => {
+    const t = performance.now();
+    const silentMs = t - lastBeat;
+    if (silentMs <= registry.timing.deadMs || unansweredSince === null || t - unansweredSince < registry.timing.heartbeatMs) return;
+    const n = core.sessions.closeAllUnaudited('this gateway node lost the database (no heartbeat for longer than the dead timeout): the cluster takes it for dead');
+    if (n) log.error({ silentSeconds: Math.round(silentMs / 1000), sessions: n }, 'no heartbeat reached the database for longer than the dead timeout: the other nodes take this node for dead and end its sessions as interrupted; its live sessions were closed (fail closed)');
+  };
+  // Two loops, never one: the heartbeat is a single small write, the upkeep (reaping dead
+  // nodes: with object storage it completes uploads, reads, repairs and hashes whole
+  // recordings, session by session) can take longer than the dead timeout. A heartbeat that
+  // waited for it would let this node look dead to the others, which would then end its
+  // healthy sessions as interrupted.
+  const upkeep = async () => {
     const dead = await registry.deadWithLiveSessions();
     if (dead.length) {
       const n = await core.sessions.reapDeadNodes(dead);
@@ -71,21 +103,40 @@ export async function joinCluster(config: Config, core: Core, pieces: IdentityPi
       if (changed.length) log.info({ pieces: changed }, 'cluster identity pieces replaced by another node were taken');
     }
   };
+  /** Runs `fn` every heartbeat interval; a run still going when the next is due is not doubled (that tick is skipped). */
+  const loop = (fn: () => Promise<void>, failed: string, everyTick?: () => void) => {
+    let running: Promise<void> | null = null;
+    const run = () => {
+      if (running) return;
+      running = fn()
+        .catch((e) => log.warn({ err: { message: (e as Error).message } }, failed))
+        .finally(() => (running = null));
+    };
+    const timer = setInterval(() => {
+      everyTick?.();
+      run();
+    }, registry.timing.heartbeatMs);
+    timer.unref();
+    return {
+      run,
+      async stop() {
+        clearInterval(timer);
+        await running;
+      },
+    };
+  };
+  let loops: { stop(): Promise<void> }[] = [];
   return {
     calls,
     address,
     startBeating() {
-      timer = setInterval(() => {
-        if (beating) return;
-        beating = beat()
-          .catch((e) => log.warn({ err: { message: (e as Error).message } }, 'the cluster heartbeat failed'))
-          .finally(() => (beating = null));
-      }, registry.timing.heartbeatMs);
-      timer.unref();
+      const heartbeat = loop(beat, 'the cluster heartbeat failed', checkSilence);
+      // At once: the start-up recovery since registration may have taken a while.
+      heartbeat.run();
+      loops = [heartbeat, loop(upkeep, 'the cluster upkeep (dead nodes, sessions ended elsewhere, identity) failed')];
     },
     async stop() {
-      if (timer) clearInterval(timer);
-      await beating;
+      await Promise.all(loops.map((l) => l.stop()));
       await peerServer?.close();
       await registry.stopped().catch((e) => log.warn({ err: { message: (e as Error).message } }, 'marking this node stopped failed'));
     },

@@ -2,13 +2,15 @@
 // nodes): one loopback port in front of several backends, round robin, a backend that refuses
 // the connection (a dead node) skipped for the next one. A test can say which backend the next
 // connection goes to (to launch on one node and redeem on another), and sees which one each
-// connection reached. Bytes are piped untouched (TLS and SSH end on the nodes).
+// connection reached. Bytes are piped untouched (TLS and SSH end on the nodes). Also a single
+// backend's proxy that a test cuts (a node losing its database link).
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
 export class TcpBalancer {
   private server: Server;
   private turn = 0;
   private forced: number | null = null;
+  private cutOff = false;
   private readonly sockets = new Set<Socket>();
   /** The backend index each accepted connection was sent to, in order (-1: none answered). */
   readonly served: number[] = [];
@@ -30,7 +32,18 @@ export class TcpBalancer {
     this.forced = i;
   }
 
+  /** A lost network: every connection through is cut, and new ones are closed at once until heal(). */
+  cut(): void {
+    this.cutOff = true;
+    for (const s of this.sockets) s.destroy();
+  }
+
+  heal(): void {
+    this.cutOff = false;
+  }
+
   private accept(client: Socket): void {
+    if (this.cutOff) return void client.destroy();
     this.sockets.add(client);
     client.on('close', () => this.sockets.delete(client));
     client.on('error', () => undefined);

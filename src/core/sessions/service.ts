@@ -398,6 +398,25 @@ export class Sessions {
     return rows.length;
   }
 
+  /**
+   * Closes every session live in this process (not already being closed): this node has not
+   * reached the database for longer than the dead timeout, so the other nodes take it for dead
+   * and end its sessions as interrupted, and it can write neither their audit nor their text
+   * index. Fail closed rather than relay sessions nobody else can watch or terminate. Their
+   * ends are written if the database answers by then; if not, the node that reaps this one has
+   * written them (interrupted), and a recording on this node's disk is sealed at its next start.
+   */
+  closeAllUnaudited(reason: string): number {
+    let n = 0;
+    for (const s of this.live.values()) {
+      if (s.terminated || s.isEnded) continue;
+      this.log.error({ sessionId: s.id }, `closing this session: ${reason}`);
+      s.terminate(reason);
+      n++;
+    }
+    return n;
+  }
+
   private view(r: SessionsTable): SessionView {
     const live = this.live.get(r.id);
     return {
