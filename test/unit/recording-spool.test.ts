@@ -14,6 +14,7 @@ import { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { CastWriter } from '../../src/core/sessions/asciicast.js';
 import { envelopeHeader, FrameSealer, openEnvelope } from '../../src/core/sessions/recording-envelope.js';
+import { MAX_PART_BYTES, MAX_PARTS, partBytesAt } from '../../src/core/sessions/recording-s3-upload.js';
 import type { RecordingSpool, SpoolEvents } from '../../src/core/sessions/recording-spool.js';
 import { RecordingWriter } from '../../src/core/sessions/recording-writer.js';
 
@@ -26,8 +27,11 @@ class TestSpool implements RecordingSpool {
   finished: { last: number; failed: boolean } | null = null;
   constructor(
     readonly base: string,
-    readonly segmentBytes: number,
+    readonly size: number | ((index: number) => number),
   ) {}
+  segmentBytes(index: number): number {
+    return typeof this.size === 'number' ? this.size : this.size(index);
+  }
   segmentPath(i: number): string {
     return `${this.base}.${i}`;
   }
@@ -78,6 +82,43 @@ describe('segmented recordings (object storage spool)', () => {
       }
     });
   }
+
+  it('asks the spool for each segment\'s size: later segments may be larger', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gh-spool-'));
+    try {
+      const spool = new TestSpool(join(dir, 's.cast'), (i) => 4096 * (i + 1));
+      const w = new CastWriter(join(dir, 'unused'), HEADER, undefined, performance.now(), undefined, { spool });
+      for (let i = 0; i < 200; i++) {
+        w.data('o', Buffer.from('y'.repeat(200) + '\n'));
+        w.flush();
+      }
+      await w.close();
+      const n = spool.finished!.last + 1;
+      assert.ok(n >= 4, `several segments: ${n}`);
+      // A segment is cut at the first flush past its size: it holds at least that, less one event more.
+      for (let i = 0; i < n - 1; i++) {
+        const size = readFileSync(spool.segmentPath(i)).length;
+        assert.ok(size >= 4096 * (i + 1) && size < 4096 * (i + 1) + 512, `segment ${i}: ${size} bytes`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('S3 part sizes double every 1,000 parts up to 1 GiB, so 10,000 parts hold terabytes', () => {
+    const MiB = 1024 * 1024;
+    assert.equal(partBytesAt(8 * MiB, 0), 8 * MiB);
+    assert.equal(partBytesAt(8 * MiB, 999), 8 * MiB);
+    assert.equal(partBytesAt(8 * MiB, 1000), 16 * MiB);
+    assert.equal(partBytesAt(8 * MiB, 7000), MAX_PART_BYTES);
+    assert.equal(partBytesAt(1024 * MiB, 5000), MAX_PART_BYTES, 'never above 1 GiB');
+    assert.equal(partBytesAt(5 * MiB, MAX_PARTS - 2), MAX_PART_BYTES);
+    assert.equal(partBytesAt(5 * MiB, MAX_PARTS - 1), Infinity, 'the last part S3 allows is never cut');
+    let total = 0;
+    for (let i = 0; i < MAX_PARTS - 1; i++) total += partBytesAt(8 * MiB, i);
+    // With a fixed 8 MiB, the 10,000th part came at 80 GB (S3 refuses part 10,001).
+    assert.ok(total > 3.5 * 1024 ** 4, `10,000 parts of the default size hold ${total} bytes`);
+  });
 
   it('reads across segments and refuses what left the spool', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gh-spool-'));

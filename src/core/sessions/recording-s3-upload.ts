@@ -43,6 +43,27 @@ export interface PartDone {
   final?: boolean;
 }
 
+/** S3's most parts in one multipart upload. */
+export const MAX_PARTS = 10_000;
+/** Parts of one size before the size doubles (see partBytesAt). */
+export const PARTS_PER_SIZE = 1_000;
+/** The largest part the doubling reaches (GATEHOUSE_S3_PART_MIB's maximum too): a part is read whole into memory. */
+export const MAX_PART_BYTES = 1024 * 1024 * 1024;
+
+/**
+ * The size of segment `index` (part index+1): the configured size for the first 1,000 parts,
+ * doubling every 1,000 parts up to 1 GiB. With a fixed size S3's 10,000-part limit would end a
+ * recording at 80 GB (8 MiB parts): a long graphical session could reach that, its last part
+ * refused at every attempt and the upload never completed. Doubling reaches ~4 TB with 8 MiB
+ * parts (S3's largest object is 5 TB) while a short session's parts, and so the spool's bound
+ * per session, stay the configured size. The last part allowed is never cut (Infinity).
+ */
+export function partBytesAt(base: number, index: number): number {
+  if (index >= MAX_PARTS - 1) return Infinity;
+  const doubled = base * 2 ** Math.floor(index / PARTS_PER_SIZE);
+  return Math.max(base, Math.min(doubled, MAX_PART_BYTES));
+}
+
 /** What an S3 error says, briefly (its name and HTTP status, or the socket error). */
 export function s3ErrorText(e: unknown): string {
   const err = e as { name?: string; message?: string; code?: string; $metadata?: { httpStatusCode?: number } };
@@ -150,7 +171,6 @@ async function spoolSegments(base: string): Promise<number[]> {
  * backlog reads the one before the newest).
  */
 export class S3Upload implements RecordingSpool {
-  readonly segmentBytes: number;
   private events: SpoolEvents | null = null;
   private ready: Promise<{ uploadId: string; sealer: FrameSealer | null; dataKeyId: string | null }> | null = null;
   private readonly parts: PartDone[] = [];
@@ -165,8 +185,10 @@ export class S3Upload implements RecordingSpool {
     private readonly rel: string,
     private readonly sessionId: string,
     private readonly base: string,
-  ) {
-    this.segmentBytes = s3.settings.partBytes;
+  ) {}
+
+  segmentBytes(index: number): number {
+    return partBytesAt(this.s3.settings.partBytes, index);
   }
 
   segmentPath(index: number): string {
@@ -192,7 +214,7 @@ export class S3Upload implements RecordingSpool {
     if (this.failed) return;
     const max = this.s3.settings.maxWaitingParts ?? 2;
     if (++this.waiting > max) {
-      this.fail(Object.assign(new Error(`object storage is not keeping up: ${this.waiting} parts of ${this.segmentBytes} bytes wait for their upload`), { code: 'upload_backlog' }));
+      this.fail(Object.assign(new Error(`object storage is not keeping up: ${this.waiting} parts of up to ${this.segmentBytes(index)} bytes wait for their upload`), { code: 'upload_backlog' }));
       return;
     }
     this.chain = this.chain.then(async () => {

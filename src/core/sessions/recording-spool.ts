@@ -1,7 +1,7 @@
 // A recording written as a series of segment files in a spool directory, for storage that
 // takes a recording in parts (S3 multipart uploads, recording-storage-s3.ts): each segment is
 // one Appender file (same writer thread, same gzip members, same fail-closed behaviour); once
-// a segment's file holds `segmentBytes` the next flush starts the next segment, and the full
+// a segment's file holds `segmentBytes(index)` the next flush starts the next segment, and the full
 // one is handed to the spool, which uploads it and later lets it go. So a node's disk holds a
 // bounded number of segments per session, not the whole session.
 //
@@ -25,8 +25,8 @@ export interface SpoolEvents {
 
 /** Where a segmented recording goes (one per recording; made by the storage's writeTarget). */
 export interface RecordingSpool {
-  /** File bytes of a segment after which the next flush starts a new one. */
-  readonly segmentBytes: number;
+  /** File bytes of segment `index` after which the next flush starts a new one (Infinity: never). */
+  segmentBytes(index: number): number;
   /** The file of segment `index` (0 first). */
   segmentPath(index: number): string;
   /** Called once, first, by the recording. */
@@ -119,7 +119,7 @@ export class SegmentedAppender implements RecordingFile {
     // Plain: the bytes handed over are the file's. Compressed: what the writer thread wrote (a part
     // must hold segmentBytes of the file, not of the recording: S3's minimum part size).
     const fileBytes = this.opts.gzip ? cur.file.storedBytes : cur.file.contentBytes;
-    if (fileBytes < this.spool.segmentBytes) {
+    if (fileBytes < this.spool.segmentBytes(this.segments.length - 1)) {
       cur.file.append(buf);
       this.flushed += buf.length;
       return;
