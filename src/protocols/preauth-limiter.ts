@@ -1,6 +1,7 @@
 // Bounds what an unauthenticated peer can hold open at a door (OpenSSH's LoginGraceTime and
 // MaxStartups, plus a per-source cap): a connection is a "startup" from TCP accept until the
-// door says it authenticated. Startups are counted in total and per source address; one over
+// door says it authenticated. Startups are counted in total and per source (IPv6 by its /64
+// and IPv4-mapped as IPv4, as the sign-in limits count: one host holds a whole /64); one over
 // either limit is closed at once, before a byte is read, and a startup still open after the
 // grace time is closed. Without this, idle sockets that never speak stay open forever and
 // anyone can walk the process to its descriptor limit. Protocol-neutral: the door decides
@@ -9,13 +10,14 @@
 // the log either.
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
+import { sourceKey } from '../core/source-key.js';
 
 export interface PreauthLimits {
   /** Close a startup that has not authenticated within this many ms; 0 = no limit. */
   graceMs: number;
   /** Concurrent startups at this door, all sources together. */
   maxStartups: number;
-  /** Concurrent startups at this door from one source address. */
+  /** Concurrent startups at this door from one source (sourceKey: an IPv6 /64 is one source). */
   maxPerSource: number;
 }
 
@@ -62,17 +64,18 @@ export class PreauthGate {
    */
   admit(socket: Socket, ip: string): Startup | null {
     if (socket.destroyed) return null;
-    const fromSource = this.bySource.get(ip) ?? 0;
+    const source = sourceKey(ip);
+    const fromSource = this.bySource.get(source) ?? 0;
     const over: Noted | null = this.counts.pending >= this.limits.maxStartups ? 'total' : fromSource >= this.limits.maxPerSource ? 'per_source' : null;
     if (over) {
       if (over === 'total') this.counts.refusedTotal++;
       else this.counts.refusedPerSource++;
       socket.on('error', () => undefined);
       socket.destroy();
-      this.note(over, ip);
+      this.note(over, source);
       return null;
     }
-    this.bySource.set(ip, fromSource + 1);
+    this.bySource.set(source, fromSource + 1);
     this.counts.pending++;
     this.counts.admitted++;
     let timer: NodeJS.Timeout | null = null;
@@ -88,16 +91,16 @@ export class PreauthGate {
       this.open.delete(socket);
       socket.off('close', done);
       this.counts.pending--;
-      const n = (this.bySource.get(ip) ?? 1) - 1;
-      if (n > 0) this.bySource.set(ip, n);
-      else this.bySource.delete(ip);
+      const n = (this.bySource.get(source) ?? 1) - 1;
+      if (n > 0) this.bySource.set(source, n);
+      else this.bySource.delete(source);
     };
     if (this.limits.graceMs > 0) {
       timer = setTimeout(() => {
         timer = null;
         if (!counted) return;
         this.counts.timedOut++;
-        this.note('grace', ip);
+        this.note('grace', source);
         socket.destroy();
       }, this.limits.graceMs);
       timer.unref();
@@ -124,9 +127,9 @@ export class PreauthGate {
 
   // The first event of a quiet period is logged as it happens; the rest are summed up once
   // per summaryMs, so a flood costs a few log lines a minute.
-  private note(kind: Noted, ip: string): void {
+  private note(kind: Noted, source: string): void {
     if (!this.summaryTimer) {
-      this.logOne(kind, ip);
+      this.logOne(kind, source);
       this.summaryTimer = setTimeout(() => {
         this.summaryTimer = null;
         this.flush();
@@ -135,18 +138,19 @@ export class PreauthGate {
       return;
     }
     this.summary[kind]++;
-    if (this.summary.sources.size < 5) this.summary.sources.add(ip);
+    if (this.summary.sources.size < 5) this.summary.sources.add(source);
   }
 
-  private logOne(kind: Noted, ip: string): void {
+  /** `source`: the address as counted (sourceKey: an IPv6 /64 is shown as one). */
+  private logOne(kind: Noted, source: string): void {
     const { maxPerSource, maxStartups, graceMs } = this.limits;
     const what =
       kind === 'grace'
         ? `closed a connection that did not authenticate within ${graceMs / 1000} s`
         : kind === 'total'
           ? `refused a connection: ${maxStartups} unauthenticated connections are open (total limit)`
-          : `refused a connection: ${maxPerSource} unauthenticated connections from ${ip} are open (per-source limit)`;
-    this.log.warn({ door: this.door, clientIp: ip, reason: kind }, `${this.door} door: ${what}; further ones are summed up every ${this.summaryMs / 1000} s`);
+          : `refused a connection: ${maxPerSource} unauthenticated connections from ${source} are open (per-source limit)`;
+    this.log.warn({ door: this.door, clientIp: source, reason: kind }, `${this.door} door: ${what}; further ones are summed up every ${this.summaryMs / 1000} s`);
   }
 
   private flush(): void {

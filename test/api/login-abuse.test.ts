@@ -117,6 +117,36 @@ for (const kind of DB_KINDS) {
       }
     });
 
+    it('wrong passwords sent all at once: the attempts being checked count against loginRateLimit, every failure counts toward the lockout, and an unknown name answers alike', async () => {
+      const u = await t.user('burst1', ['user']);
+      await settings({ lockoutThreshold: 5, lockoutMinutes: 15, loginRateLimit: 10, loginRateWindowSeconds: HOUR });
+      try {
+        // 20 at once from one address: only loginRateLimit get a password check (the rest 429
+        // before any of those has ended), and of those, lockoutThreshold - 1 are plain wrong
+        // passwords (401); the one that reaches the threshold locks, the rest find it locked (423).
+        const burst = async (ip: string, username: string) => {
+          const rs = await Promise.all(Array.from({ length: 20 }, (_, i) => login(ip, username, `wrong-burst-${i}`)));
+          const count = (status: number) => rs.filter((r) => r.statusCode === status).length;
+          assert.equal(count(401) + count(423) + count(429), 20, rs.map((r) => `${r.statusCode} ${r.body}`).join('\n'));
+          return { 401: count(401), 423: count(423), 429: count(429) };
+        };
+        const known = await burst('127.0.0.12', 'burst1');
+        assert.ok(known[423] + known[429] >= 10, JSON.stringify(known));
+        assert.deepEqual(known, { 401: 4, 423: 6, 429: 10 });
+        const view = await t.req('GET', `/api/v1/users/${u.id}`, { token: t.adminToken });
+        assert.equal(view.json().locked, true, view.body);
+        const lockouts = (await audit('action=user.lockout')).filter((e) => e.targetId === u.id);
+        assert.equal(lockouts.length, 1, 'locked once');
+        // Locked: the right password does not help, from another address either.
+        const right = await login('127.0.0.13', 'burst1', u.password);
+        assert.equal(right.statusCode, 423, right.body);
+        // A name that matches no account: the same answers.
+        assert.deepEqual(await burst('127.0.0.14', 'burst-nobody'), known);
+      } finally {
+        await settings(defaults);
+      }
+    });
+
     it('/oauth2/token: wrong client secrets count toward the lockout of the application account, and unknown client ids lock alike', async () => {
       const app = await t.req('POST', '/api/v1/users', { token: t.adminToken, body: { username: 'lock-app', isApplication: true } });
       const cc = (await t.req('POST', `/api/v1/users/${app.json().id}/client-credentials`, { token: t.adminToken })).json();

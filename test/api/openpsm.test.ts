@@ -6,6 +6,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { AppError } from '../../src/core/errors.js';
+import { DRAINING_MESSAGE } from '../../src/core/launch/service.js';
 import { OpenPsmGateway } from '../../src/core/openpsm/gateway.js';
 import { IamClient } from '../../src/core/openpsm/iam-client.js';
 import type { Sessions } from '../../src/core/sessions/service.js';
@@ -29,6 +31,7 @@ for (const kind of DB_KINDS) {
         audit: t.core.audit,
         log: t.core.log,
         client: new IamClient(() => t.core.settings.get('openpsmTrustedCa')),
+        draining: () => false,
       });
     const notice = async (loginSessionId: string) => (await t.core.store.db.selectFrom('openpsmEndNotices').selectAll().where('loginSessionId', '=', loginSessionId).executeTakeFirst())!;
 
@@ -135,6 +138,30 @@ for (const kind of DB_KINDS) {
       assert.equal(r.json().UserName, 'CORP\\me');
       assert.equal(r.json().Password, 'My-Own-Personal-Pw-1');
       assert.equal(r.json().IsPasswordSSHKey, false);
+    });
+
+    // Last in the suite: a drain cannot be undone.
+    it('a draining node starts no OpenPSM session: the browser terminal and browser RDP opens are refused as launches are (503 draining), no session.start is audited, and the IAM is told the sessions ended', async () => {
+      const gw = t.core.openpsm.gateway;
+      const terminal = await psm.ready();
+      const rdpLink = await psm.link('RDP');
+      const rdpStart = await psm.start(rdpLink);
+      const ready = await gw.submitPassword(rdpStart, psm.master, '127.0.0.1');
+      assert.ok(ready.status === 'ready' && ready.rdp, JSON.stringify(ready));
+      const starts = async () => (await t.core.audit.list({ limit: 500, offset: 0, action: 'session.start' })).items.length;
+      const before = await starts();
+      const live = t.core.sessions.live.size;
+      t.core.launching.drain();
+      const draining = (e: unknown) => e instanceof AppError && e.status === 503 && e.code === 'draining' && e.message === DRAINING_MESSAGE;
+      await assert.rejects(gw.open(terminal, { clientIp: '127.0.0.1' }), draining);
+      await assert.rejects(gw.openRdp(ready.rdp.ticket, { clientIp: '127.0.0.1' }), draining);
+      assert.equal(await starts(), before, 'no session.start');
+      assert.equal(t.core.sessions.live.size, live);
+      const refused = (await t.core.audit.list({ limit: 500, offset: 0, action: 'openpsm.session' })).items.filter((e) => e.outcome === 'failure' && e.details.reason === 'draining');
+      assert.equal(refused.length, 2);
+      // endsession is owed for the RDP start (its credential was retrieved): due now, not when a session ends.
+      const n = await notice(rdpLink.get('LoginSessionID')!);
+      assert.ok(n.outcome === 'delivered' || n.nextAt <= Date.now(), JSON.stringify(n));
     });
   });
 }

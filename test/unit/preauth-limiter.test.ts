@@ -50,6 +50,43 @@ describe('pre-authentication gate', () => {
     server.close();
   });
 
+  it('counts sources as the sign-in limits do: the addresses of one IPv6 /64 are one source, an IPv4-mapped address is its IPv4 address', async () => {
+    const log = createLogger({ level: 'silent' });
+    const gate = new PreauthGate('test', { graceMs: 0, maxStartups: 100, maxPerSource: 10 }, log);
+    // The peer address is injected (the connections are loopback IPv4): each connection takes the next.
+    const addrs: string[] = [];
+    const admitted: Socket[] = [];
+    const server = createServer((sock) => {
+      if (gate.admit(sock, addrs.shift()!)) admitted.push(sock);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    const conns: ReturnType<typeof client>[] = [];
+    for (let i = 1; i <= 11; i++) {
+      addrs.push(`2001:db8:0:1::${i.toString(16)}`);
+      conns.push(client(port));
+      await until(() => gate.stats().admitted + gate.stats().refusedPerSource === i, `connection ${i} decided`);
+    }
+    assert.equal(gate.stats().admitted, 10);
+    assert.equal(gate.stats().refusedPerSource, 1, 'the 11th address of the /64 is refused');
+    addrs.push('2001:db8:0:2::1');
+    conns.push(client(port));
+    await until(() => gate.stats().admitted === 11, 'another /64 is another source');
+    // 127.0.0.1 and ::ffff:127.0.0.1 count as one.
+    for (let i = 1; i <= 10; i++) {
+      addrs.push(i % 2 ? '127.0.0.1' : '::ffff:127.0.0.1');
+      conns.push(client(port));
+      await until(() => gate.stats().admitted === 11 + i, `IPv4 connection ${i} admitted`);
+    }
+    addrs.push('::ffff:127.0.0.1');
+    conns.push(client(port));
+    await until(() => gate.stats().refusedPerSource === 2, 'the 11th from 127.0.0.1 in either spelling is refused');
+    assert.equal(gate.stats().pending, 21);
+    gate.close();
+    await Promise.all(conns.map((c) => c.closed));
+    server.close();
+  });
+
   it('a client that goes frees its slot; done() frees it at once; close() ends the startups still open', async () => {
     const log = createLogger({ level: 'silent' });
     const startups: Startup[] = [];

@@ -2,10 +2,11 @@
 // passkey sign-in, bearer tokens (hashed at rest, scoped, expiring), TOTP enrolment with
 // recovery codes, and OAuth2 client credentials for application accounts. Security keys
 // (WebAuthn) are checked through the SecurityKeys seam (identity/webauthn, wired by core.ts).
+import type { ExpressionBuilder } from 'kysely';
 import { Secret, TOTP } from 'otpauth';
 import type { Store } from '../../store/db.js';
 import { prepare, type SlotOf } from '../../store/prepared.js';
-import type { User } from '../../store/schema.js';
+import type { Database, User } from '../../store/schema.js';
 import type { Actor, AuditService } from '../audit/service.js';
 import { AppError, badRequest, notFound, unauthorized } from '../errors.js';
 import type { SettingsService } from '../settings.js';
@@ -16,7 +17,7 @@ import { verifyPassword } from './passwords.js';
 import { SCOPE_NAMES, type Scope } from './permissions.js';
 import type { Principal } from './principal.js';
 import type { RequestLimits } from './request-limits.js';
-import { SignInGuard, UnknownNameLockouts } from './rate-limit.js';
+import { SignInGuard, UnknownNameLockouts, type SignInSlot } from './rate-limit.js';
 
 export const TOKEN_PREFIX = 'gh_';
 const hashToken = (t: string) => sha256hex(`gatehouse-token:${t}`);
@@ -166,11 +167,19 @@ export class Auth {
    */
   async authenticate(input: { username: string; password: string; totp?: string; webauthn?: KeyAssertion }, ip: string | null, via: 'api' | 'ssh' | 'web' = 'api', stage: 'full' | 'password' = 'full'): Promise<User> {
     await this.limits?.take('login', ip, input.username, { id: null, name: input.username, ip });
-    await this.guard.admit(ip, { id: null, name: input.username, ip }, { action: 'auth.login', details: { via } });
+    const slot = await this.guard.reserve(ip, { id: null, name: input.username, ip }, { action: 'auth.login', details: { via } });
+    try {
+      return await this.checkSignIn(input, ip, via, stage, slot);
+    } finally {
+      slot.release();
+    }
+  }
+
+  private async checkSignIn(input: { username: string; password: string; totp?: string; webauthn?: KeyAssertion }, ip: string | null, via: 'api' | 'ssh' | 'web', stage: 'full' | 'password', slot: SignInSlot): Promise<User> {
     let user = await this.dir.userByName(input.username);
     // `guess`: a failure that counts against the source's limit (not e.g. "TOTP code needed").
     const fail = async (reason: string, guess: boolean, err: AppError = new AppError(401, 'invalid_credentials', 'invalid username or password')): Promise<never> => {
-      await this.guard.failed(ip, { id: user?.id ?? null, name: input.username, ip }, { action: 'auth.login', target: user ? { type: 'user', id: user.id } : undefined, details: { reason, via } }, guess);
+      await this.guard.failed(ip, { id: user?.id ?? null, name: input.username, ip }, { action: 'auth.login', target: user ? { type: 'user', id: user.id } : undefined, details: { reason, via } }, guess, slot);
       throw err;
     };
     const { lockoutThreshold: threshold, lockoutMinutes: minutes } = await this.settings.all();
@@ -227,14 +236,37 @@ export class Auth {
       }
       method = 'password+totp';
     }
-    await this.succeed(user, ip, { method, via, ...(key ? { keyId: key.id, keyName: key.name } : {}) });
+    const locked = await this.clearFailures(user, { lastLoginAt: now() });
+    if (locked) return fail('account locked', true, lockedError(locked));
+    await this.succeeded(user, ip, { method, via, ...(key ? { keyId: key.id, keyName: key.name } : {}) });
     return user;
   }
 
-  private async succeed(user: User, ip: string | null, details: Record<string, unknown>): Promise<void> {
-    await this.db.updateTable('users').set({ failedLogins: 0, lockedUntil: null, lastLoginAt: now() }).where('id', '=', user.id).execute();
+  private async succeeded(user: User, ip: string | null, details: Record<string, unknown>): Promise<void> {
     this.guard.succeeded(ip);
     await this.audit.record({ id: user.id, name: user.username, ip }, { action: 'auth.login', target: { type: 'user', id: user.id }, details });
+  }
+
+  /**
+   * A right password (or key, or secret) resets the account's failure count, unless failures
+   * checked at the same time locked the account meanwhile: then nothing changes and the answer
+   * is when that lock ends (the sign-in is refused as on a locked account).
+   */
+  private async clearFailures(user: User, also: { lastLoginAt?: number } = {}): Promise<number | null> {
+    const at = now();
+    const r = await this.db
+      .updateTable('users')
+      .set({ failedLogins: 0, lockedUntil: null, ...also })
+      .where('id', '=', user.id)
+      .where((eb) => eb.or([eb('lockedUntil', 'is', null), eb('lockedUntil', '<=', at)]))
+      .executeTakeFirst();
+    return r.numUpdatedRows > 0n ? null : this.lockEnd(user.id, at);
+  }
+
+  /** When the account's lock ends, if it is locked at `at`. */
+  private async lockEnd(userId: string, at: number): Promise<number | null> {
+    const row = await this.db.selectFrom('users').select('lockedUntil').where('id', '=', userId).executeTakeFirst();
+    return row?.lockedUntil && row.lockedUntil > at ? row.lockedUntil : null;
   }
 
   /**
@@ -243,10 +275,17 @@ export class Auth {
    * refusals and the sign-in are audited as auth.login.
    */
   async signInWithPasskey(proof: KeyAssertion, ip: string | null, via: 'api' | 'web' = 'web'): Promise<User> {
-    const actor = { id: null, name: null, ip };
-    await this.guard.admit(ip, actor, { action: 'auth.login', details: { via, method: 'passkey' } });
+    const slot = await this.guard.reserve(ip, { id: null, name: null, ip }, { action: 'auth.login', details: { via, method: 'passkey' } });
+    try {
+      return await this.checkPasskey(proof, ip, via, slot);
+    } finally {
+      slot.release();
+    }
+  }
+
+  private async checkPasskey(proof: KeyAssertion, ip: string | null, via: 'api' | 'web', slot: SignInSlot): Promise<User> {
     const fail = async (reason: string, user: User | undefined, guess: boolean, err: AppError): Promise<never> => {
-      await this.guard.failed(ip, { id: user?.id ?? null, name: user?.username ?? null, ip }, { action: 'auth.login', target: user ? { type: 'user', id: user.id } : undefined, details: { reason, via, method: 'passkey' } }, guess);
+      await this.guard.failed(ip, { id: user?.id ?? null, name: user?.username ?? null, ip }, { action: 'auth.login', target: user ? { type: 'user', id: user.id } : undefined, details: { reason, via, method: 'passkey' } }, guess, slot);
       throw err;
     };
     if (!(await this.settings.get('webauthnPasswordless'))) return fail('passwordless sign-in is off', undefined, false, new AppError(403, 'passwordless_disabled', 'passwordless sign-in is turned off: sign in with your password'));
@@ -257,7 +296,9 @@ export class Auth {
     if (user.lockedUntil && user.lockedUntil > now()) return fail('account locked', user, false, lockedError(user.lockedUntil));
     // A directory user disabled in the directory is disabled here by the sync (directory-ldap).
     if (!user.enabled) return fail('account disabled', user, false, new AppError(403, 'account_disabled', 'this account is disabled'));
-    await this.succeed(user, ip, { method: 'passkey', via, keyId: r.key.id, keyName: r.key.name });
+    const locked = await this.clearFailures(user, { lastLoginAt: now() });
+    if (locked) return fail('account locked', user, false, lockedError(locked));
+    await this.succeeded(user, ip, { method: 'passkey', via, keyId: r.key.id, keyName: r.key.name });
     return user;
   }
 
@@ -268,10 +309,14 @@ export class Auth {
   async checkOwnPassword(user: User, password: string, ip: string | null, purpose: string): Promise<boolean> {
     const actor = { id: user.id, name: user.username, ip };
     const input = { action: 'auth.password_check', target: { type: 'user', id: user.id }, details: { purpose } };
-    await this.guard.admit(ip, actor, input);
-    if ((await this.passwordCheck(user, password)) === 'ok') return true;
-    await this.guard.failed(ip, actor, { ...input, details: { ...input.details, reason: 'wrong password' } }, true);
-    return false;
+    const slot = await this.guard.reserve(ip, actor, input);
+    try {
+      if ((await this.passwordCheck(user, password)) === 'ok') return true;
+      await this.guard.failed(ip, actor, { ...input, details: { ...input.details, reason: 'wrong password' } }, true, slot);
+      return false;
+    } finally {
+      slot.release();
+    }
   }
 
   async login(input: { username: string; password: string; totp?: string; webauthn?: KeyAssertion }, ip: string | null): Promise<{ token: string; expiresAt: string; user: User }> {
@@ -281,15 +326,31 @@ export class Auth {
     return { token, expiresAt, user };
   }
 
-  /** Counts a failed login; returns when the lock ends if this failure locked the account. */
+  /**
+   * Counts a failed login; returns when the lock ends if the account is locked now: by this
+   * failure, or by another checked at the same time (this one is then not counted, as on an
+   * account already locked). The count is added to in the database, not written back from the
+   * row read at the start: failures checked at once (or on other nodes) each count.
+   */
   private async registerFailure(user: User): Promise<number | null> {
-    const threshold = await this.settings.get('lockoutThreshold');
-    const failed = user.failedLogins + 1;
-    const lock = threshold > 0 && failed >= threshold;
-    const lockedUntil = lock ? now() + (await this.settings.get('lockoutMinutes')) * 60_000 : user.lockedUntil;
-    await this.db.updateTable('users').set({ failedLogins: lock ? 0 : failed, lockedUntil }).where('id', '=', user.id).execute();
-    if (lock) await this.audit.record({ id: user.id, name: user.username }, { action: 'user.lockout', outcome: 'failure', target: { type: 'user', id: user.id }, details: { failedLogins: failed } });
-    return lock ? lockedUntil : null;
+    const { lockoutThreshold: threshold, lockoutMinutes } = await this.settings.all();
+    const at = now();
+    const unlocked = (eb: ExpressionBuilder<Database, 'users'>) => eb.or([eb('lockedUntil', 'is', null), eb('lockedUntil', '<=', at)]);
+    const row = await this.db
+      .updateTable('users')
+      .set((eb) => ({ failedLogins: eb('failedLogins', '+', 1) }))
+      .where('id', '=', user.id)
+      .where(unlocked)
+      .returning('failedLogins')
+      .executeTakeFirst();
+    if (!row) return this.lockEnd(user.id, at);
+    if (threshold === 0 || row.failedLogins < threshold) return null;
+    const until = at + lockoutMinutes * 60_000;
+    // Several failures may reach the threshold together: the first to lock the account does (and audits it).
+    const locked = await this.db.updateTable('users').set({ failedLogins: 0, lockedUntil: until }).where('id', '=', user.id).where('failedLogins', '>=', threshold).where(unlocked).executeTakeFirst();
+    if (locked.numUpdatedRows === 0n) return this.lockEnd(user.id, at);
+    await this.audit.record({ id: user.id, name: user.username }, { action: 'user.lockout', outcome: 'failure', target: { type: 'user', id: user.id }, details: { failedLogins: row.failedLogins } });
+    return until;
   }
 
   // ---- tokens
@@ -412,18 +473,22 @@ export class Auth {
       await this.audit.record(actor, { ...input, outcome: 'failure', details: { ...input.details, reason: 'no second factor enrolled' } });
       throw new AppError(403, 'mfa_not_enrolled', MFA_NOT_ENROLLED_MESSAGE);
     }
-    await this.guard.admit(ip, actor, input);
-    if (typeof code !== 'string') {
-      const r = keys > 0 ? await this.keys!.verify(code, 'step-up', user.id) : ({ ok: false, reason: 'no security key registered' } as const);
-      if (!r.ok) {
-        await this.guard.failed(ip, actor, { ...input, details: { ...input.details, reason: `security key refused: ${r.reason}` } }, true);
-        throw new AppError(403, 'invalid_webauthn', 'the security key or passkey was not accepted; try again');
+    const slot = await this.guard.reserve(ip, actor, input);
+    try {
+      if (typeof code !== 'string') {
+        const r = keys > 0 ? await this.keys!.verify(code, 'step-up', user.id) : ({ ok: false, reason: 'no security key registered' } as const);
+        if (!r.ok) {
+          await this.guard.failed(ip, actor, { ...input, details: { ...input.details, reason: `security key refused: ${r.reason}` } }, true, slot);
+          throw new AppError(403, 'invalid_webauthn', 'the security key or passkey was not accepted; try again');
+        }
+        input.details = { ...input.details, keyId: r.key.id, keyName: r.key.name };
+      } else if (!(await this.checkSecondFactor(user, code))) {
+        await this.guard.failed(ip, actor, { ...input, details: { ...input.details, reason: 'wrong second factor' } }, true, slot);
+        // 403, not 401: the caller is signed in (the portal reads any 401 as an expired session).
+        throw new AppError(403, 'invalid_totp', 'invalid verification code');
       }
-      input.details = { ...input.details, keyId: r.key.id, keyName: r.key.name };
-    } else if (!(await this.checkSecondFactor(user, code))) {
-      await this.guard.failed(ip, actor, { ...input, details: { ...input.details, reason: 'wrong second factor' } }, true);
-      // 403, not 401: the caller is signed in (the portal reads any 401 as an expired session).
-      throw new AppError(403, 'invalid_totp', 'invalid verification code');
+    } finally {
+      slot.release();
     }
     this.guard.succeeded(ip);
     await this.audit.record(actor, input);
@@ -484,6 +549,8 @@ export class Auth {
   async clientCredentialsGrant(clientId: string, clientSecret: string, scope: string | undefined, ip: string | null): Promise<{ access_token: string; token_type: 'Bearer'; expires_in: number; scope?: string }> {
     // Wrong secrets count like wrong passwords: against the source's limit and toward the
     // lockout of the application account; an unknown client id locks like an unknown user name.
+    // No slot is reserved (admit, not reserve): a client secret is 32 random characters, not
+    // worth guessing at any speed, and applications may well ask for tokens many at once.
     await this.limits?.take('token', ip, clientId, { id: null, name: clientId, ip });
     await this.guard.admit(ip, { id: null, name: clientId, ip }, { action: 'auth.oauth_token', details: { clientId, via: 'oauth2' } });
     const client = await this.db.selectFrom('oauthClients').selectAll().where('clientId', '=', clientId).executeTakeFirst();
@@ -505,7 +572,8 @@ export class Auth {
       return fail(locked ? 'wrong secret; account locked' : 'wrong secret', true, locked);
     }
     if (!user.enabled) return fail('account disabled', false);
-    await this.db.updateTable('users').set({ failedLogins: 0, lockedUntil: null }).where('id', '=', user.id).execute();
+    const locked = await this.clearFailures(user);
+    if (locked) return fail('account locked', true, locked);
     this.guard.succeeded(ip);
     let scopes: Scope[] | null = null;
     if (scope) {

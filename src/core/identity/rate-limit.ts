@@ -7,6 +7,8 @@
 // - A per-source limit on failed sign-ins: after `loginRateLimit` failures from one source
 //   address within `loginRateWindowSeconds` (a window that starts at the first failure), every
 //   sign-in from that address is refused, without looking at the password, until the window ends.
+//   A sign-in being checked counts as a failure until its outcome is known (reserve()), so
+//   attempts sent all at once cannot get more than `loginRateLimit` guesses past the check.
 // - Audit aggregation: after `loginAuditThreshold` failures from one source in a window, the
 //   further failures (refusals included) are not written one event each but counted into one
 //   `auth.login.failed.aggregated` event ("N more failures from ADDR"), written when the window
@@ -18,40 +20,13 @@
 //
 // All of this is in memory, per gateway node, and bounded in size: it is a brake on guessing,
 // not a record (the audit trail is the record).
-import { isIPv4, isIPv6 } from 'node:net';
 import type { Actor, AuditInput, AuditService } from '../audit/service.js';
 import { AppError } from '../errors.js';
 import type { SettingsService, SettingValues } from '../settings.js';
+import { sourceKey } from '../source-key.js';
 import { now } from '../util.js';
 
 export const AGGREGATED_ACTION = 'auth.login.failed.aggregated';
-
-/** The key a source address counts under: IPv4 as is, IPv6 by its /64 (what one site is given), none as "unknown". */
-export function sourceKey(ip: string | null | undefined): string {
-  if (!ip) return 'unknown';
-  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip);
-  if (mapped && isIPv4(mapped[1]!)) return mapped[1]!;
-  if (isIPv4(ip)) return ip;
-  const bare = ip.split('%')[0]!;
-  if (!isIPv6(bare)) return ip.slice(0, 64);
-  if (bare === '::1') return '::1';
-  return `${expandV6(bare).slice(0, 4).join(':')}::/64`;
-}
-
-/** The eight groups of a valid IPv6 address, without leading zeros. */
-function expandV6(ip: string): string[] {
-  let addr = ip;
-  const v4 = /^(.*:)(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(addr);
-  if (v4) {
-    const [a, b, c, d] = v4.slice(2).map(Number) as [number, number, number, number];
-    addr = `${v4[1]}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const [head, tail] = addr.split('::') as [string, string | undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const fill = tail === undefined ? [] : Array<string>(8 - h.length - t.length).fill('0');
-  return [...h, ...fill, ...t].map((g) => parseInt(g, 16).toString(16));
-}
 
 interface Pending {
   count: number;
@@ -76,9 +51,16 @@ interface Window {
 
 const MAX_SUMMARY_NAMES = 20;
 
+/** An attempt admitted by SignInGuard.reserve(), counted against its source until released. */
+export interface SignInSlot {
+  release(): void;
+}
+
 export class SignInGuard {
   private readonly windows = new Map<string, Window>();
   private readonly writing = new Set<Promise<unknown>>();
+  /** Attempts admitted by reserve() and not yet ended, per source (an entry only while some are). */
+  private readonly inFlight = new Map<string, number>();
   /** Told of every failure (the metrics' login failures), with its audit action and door. */
   private observer: ((action: string, via: string) => void) | null = null;
 
@@ -92,24 +74,66 @@ export class SignInGuard {
   /**
    * Before a sign-in is checked: refuses it (429 too_many_attempts, with Retry-After) when its
    * source has used up its failures for the window. The refusal is audited like a failure
-   * (`input` describes the attempt; the reason is added).
+   * (`input` describes the attempt; the reason is added). Takes no slot: for checks that are
+   * not guesses at a secret of a person (logon tickets), see reserve().
    */
   async admit(ip: string | null, actor: Actor, input: AuditInput): Promise<void> {
     const s = await this.settings.all();
-    const w = this.current(sourceKey(ip), s, false);
-    if (!w || s.loginRateLimit === 0 || w.failures < s.loginRateLimit) return;
-    const retryAfterSeconds = Math.max(1, Math.ceil((w.end - now()) / 1000));
-    await this.note(ip, actor, { ...input, outcome: 'failure', details: { ...input.details, reason: 'too many failed sign-ins from this address' } }, false, s);
-    throw new AppError(429, 'too_many_attempts', `too many failed sign-ins from your address; try again in ${retryAfterSeconds} s`, { retryAfterSeconds, fields: { retryAfter: retryAfterSeconds } });
+    const key = sourceKey(ip);
+    if (!this.hasRoom(key, s)) await this.refuse(key, ip, actor, input, s);
+  }
+
+  /**
+   * As admit(), and the admitted attempt then counts against its source's limit while it is
+   * checked, as if it had failed: otherwise attempts sent together all pass this check before
+   * the first of them fails (a password check takes a while), and one address makes as many
+   * guesses as it can send at once. The slot ends with failed(…, slot) (it becomes the failure)
+   * or release() (success, or a failure that is no guess); release() may be called again, so a
+   * `finally` can always call it.
+   */
+  async reserve(ip: string | null, actor: Actor, input: AuditInput): Promise<SignInSlot> {
+    const s = await this.settings.all();
+    const key = sourceKey(ip);
+    // Checked and taken with no await in between, so concurrent attempts see each other.
+    if (!this.hasRoom(key, s)) return this.refuse(key, ip, actor, input, s);
+    this.inFlight.set(key, (this.inFlight.get(key) ?? 0) + 1);
+    let held = true;
+    return {
+      release: () => {
+        if (!held) return;
+        held = false;
+        const left = (this.inFlight.get(key) ?? 1) - 1;
+        if (left > 0) this.inFlight.set(key, left);
+        else this.inFlight.delete(key);
+      },
+    };
+  }
+
+  /** Whether the source may try again: its failures in the window and its attempts being checked are under the limit. */
+  private hasRoom(key: string, s: SettingValues): boolean {
+    if (s.loginRateLimit === 0) return true;
+    return (this.current(key, s, false)?.failures ?? 0) + (this.inFlight.get(key) ?? 0) < s.loginRateLimit;
+  }
+
+  private async refuse(key: string, ip: string | null, actor: Actor, input: AuditInput, s: SettingValues): Promise<never> {
+    const w = this.current(key, s, false);
+    // Refused only because of attempts still being checked: they end within moments, so the window's end is not the wait.
+    const spent = !!w && w.failures >= s.loginRateLimit;
+    const retryAfterSeconds = spent ? Math.max(1, Math.ceil((w.end - now()) / 1000)) : 1;
+    const reason = spent ? 'too many failed sign-ins from this address' : 'too many sign-ins at once from this address';
+    await this.note(ip, actor, { ...input, outcome: 'failure', details: { ...input.details, reason } }, false, s);
+    const message = spent ? `too many failed sign-ins from your address; try again in ${retryAfterSeconds} s` : `too many sign-ins at once from your address; try again in ${retryAfterSeconds} s`;
+    throw new AppError(429, 'too_many_attempts', message, { retryAfterSeconds, fields: { retryAfter: retryAfterSeconds } });
   }
 
   /**
    * A failed sign-in. A `guess` (wrong password, code or secret; unknown name; locked account)
    * counts against the source's limit; any failure gets its audit event (`input`), or past the
-   * audit threshold is counted into the window's summary.
+   * audit threshold is counted into the window's summary. The attempt's `slot` (reserve()) is
+   * released as the failure is counted, so the source's count never dips in between.
    */
-  async failed(ip: string | null, actor: Actor, input: AuditInput, guess: boolean): Promise<void> {
-    await this.note(ip, actor, { ...input, outcome: 'failure' }, guess, await this.settings.all());
+  async failed(ip: string | null, actor: Actor, input: AuditInput, guess: boolean, slot?: SignInSlot): Promise<void> {
+    await this.note(ip, actor, { ...input, outcome: 'failure' }, guess, await this.settings.all(), slot);
   }
 
   /** Tells `fn` of every failure recorded here from now on (one observer). */
@@ -129,9 +153,10 @@ export class SignInGuard {
     await Promise.all([...this.writing]);
   }
 
-  private async note(ip: string | null, actor: Actor, input: AuditInput, guess: boolean, s: SettingValues): Promise<void> {
+  private async note(ip: string | null, actor: Actor, input: AuditInput, guess: boolean, s: SettingValues, slot?: SignInSlot): Promise<void> {
     const key = sourceKey(ip);
     const w = this.current(key, s, true)!;
+    slot?.release();
     if (guess) w.failures++;
     const via = input.details?.via;
     this.observer?.(input.action, typeof via === 'string' ? via : '');
@@ -239,9 +264,14 @@ export class UnknownNameLockouts {
     return e?.lockedUntil && e.lockedUntil > at ? e.lockedUntil : null;
   }
 
-  /** Counts a failure; returns when the lock ends if this failure locked the name. */
+  /**
+   * Counts a failure; returns when the lock ends if the name is locked (by this failure, or by
+   * another one that ended while this attempt was checked: it is not counted then, like a
+   * failure on an account locked meanwhile, Auth.registerFailure).
+   */
   fail(name: string, threshold: number, lockoutMinutes: number, at = now()): number | null {
     const e = this.entries.get(name) ?? { failed: 0, lockedUntil: null };
+    if (e.lockedUntil && e.lockedUntil > at) return e.lockedUntil;
     this.entries.delete(name);
     const failed = e.failed + 1;
     const lock = threshold > 0 && failed >= threshold;

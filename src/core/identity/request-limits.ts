@@ -20,7 +20,7 @@
 import type { Actor, AuditService } from '../audit/service.js';
 import { AppError } from '../errors.js';
 import type { SettingsService, SettingValues } from '../settings.js';
-import { sourceKey } from './rate-limit.js';
+import { sourceKey } from '../source-key.js';
 
 export type LimitKind = 'login' | 'token' | 'ticket';
 type Scope = 'ip' | 'account';

@@ -17,6 +17,7 @@ import type { ConnectPlan, SessionHandle } from '../broker.js';
 import { AppError } from '../errors.js';
 import { DISPLAY_BOUNDS, type LaunchDisplay } from '../launch/display.js';
 import type { LauncherView } from '../launch/launchers.js';
+import { DRAINING_MESSAGE } from '../launch/service.js';
 import type { SettingsService } from '../settings.js';
 import type { Sessions } from '../sessions/service.js';
 import { newId, now, randomToken } from '../util.js';
@@ -68,7 +69,17 @@ export class OpenPsmGateway {
   private stopped = false;
 
   constructor(
-    private readonly deps: { store: Store; settings: SettingsService; dataKeys: DataKeys; sessions: Sessions; audit: AuditService; log: Logger; client: IamClient },
+    private readonly deps: {
+      store: Store;
+      settings: SettingsService;
+      dataKeys: DataKeys;
+      sessions: Sessions;
+      audit: AuditService;
+      log: Logger;
+      client: IamClient;
+      /** Whether the node is draining (SIGTERM: Launching.draining): no new session starts then, as for launches. */
+      draining: () => boolean;
+    },
   ) {
     deps.sessions.onSessionEnd((s) => this.sessionEnded(s.id));
   }
@@ -195,6 +206,14 @@ export class OpenPsmGateway {
     p.state = 'used';
     const { start: s, answer: a, sessionUuid } = p;
     delete p.answer;
+    if (this.deps.draining()) {
+      // As a refused launch ticket: no session on a node that is shutting down. The start is
+      // used up (it lives in this node's memory only), and the IAM is told the session ended,
+      // as when no server answers.
+      await this.deps.audit.record(this.actor(s, ctx.clientIp), { action: 'openpsm.session', outcome: 'failure', details: { loginSessionId: s.loginSessionId, session: sessionUuid, reason: 'draining' } });
+      await this.owe(s, sessionUuid, null, now());
+      throw new AppError(503, 'draining', DRAINING_MESSAGE, { retryAfterSeconds: 1 });
+    }
     const protocol = s.mode === 'Telnet' ? 'telnet' : s.mode === 'RDP' ? 'rdp' : 'ssh';
     const port = a.ManagementPort ?? DEFAULT_PORT[protocol];
     const servers = [a.Server, a.Server2, a.Server3].filter((x): x is string => !!x);
