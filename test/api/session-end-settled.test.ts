@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
 
 for (const kind of DB_KINDS) {
-  describe(`an ended session's end and seal are written before settled() resolves (${kind})`, () => {
+  describe(`an ended session's end and seal are written before settled() resolves; shutdown starts none after (${kind})`, () => {
     let t: TestApp;
     before(async () => {
       t = await startTestApp(kind);
@@ -57,6 +57,41 @@ for (const kind of DB_KINDS) {
       await Promise.all(ending);
       // Nothing pending: settled() answers at once.
       await t.core.sessions.settled();
+    });
+
+    // Shutdown (server.ts) ends every live session with endAll, then closes the doors and the
+    // database. A redeem that passed the drain check just before and was still busy started its
+    // session after endAll had looked: nobody ended or sealed it, and its door held the process.
+    it('a session starting while endAll runs is ended with the others; none starts after', async () => {
+      const r = await t.req('POST', '/api/v1/secrets', { token: t.adminToken, body: { name: `closing-${kind}`, template: 'generic', fields: { username: 'u', password: 'pw-closing' } } });
+      assert.equal(r.statusCode, 201, r.body);
+      const me = (await t.req('GET', '/api/v1/me', { token: t.adminToken })).json();
+      const plan = async () => ({
+        sessionId: randomUUID(),
+        user: { id: me.id, username: me.username },
+        protocol: 'ssh' as const,
+        target: { host: 'db1', port: 22 },
+        credential: await t.core.secrets.credential(r.json().id),
+        launcher: await t.core.launchers.get('ssh'),
+      });
+      const p = await plan();
+      // Not awaited: its row and session.start are still being written when endAll begins.
+      const starting = t.core.sessions.start(p, { clientIp: '127.0.0.1', door: 'ssh' });
+      await t.core.sessions.endAll('gateway shutting down');
+      const s = await starting;
+      const reasons: string[] = [];
+      s.onTerminate((why) => reasons.push(why));
+      assert.deepEqual(reasons, ['gateway shutting down'], 'its door is told at once');
+      assert.equal(t.core.sessions.live.size, 0);
+      await t.core.sessions.settled();
+      const row = await t.core.store.db.selectFrom('sessions').select('status').where('id', '=', p.sessionId).executeTakeFirstOrThrow();
+      assert.equal(row.status, 'ended');
+      const ends = await t.core.store.db.selectFrom('auditEvents').select('action').where('targetId', '=', p.sessionId).where('action', '=', 'session.end').execute();
+      assert.equal(ends.length, 1, 'its end audited');
+      // After: refused before anything is written.
+      const late = await plan();
+      await assert.rejects(t.core.sessions.start(late, { clientIp: '127.0.0.1', door: 'ssh' }), (e: Error & { code?: string }) => e.code === 'draining');
+      assert.equal(await t.core.store.db.selectFrom('sessions').select('id').where('id', '=', late.sessionId).executeTakeFirst(), undefined);
     });
   });
 }

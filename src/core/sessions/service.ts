@@ -128,7 +128,29 @@ export class Sessions {
     this.storage = storage ?? new LocalRecordingStorage(recordingsDir);
   }
 
+  /**
+   * Starts a session (its row and session.start, then the live session). Once endAll has begun
+   * (shutdown) none starts: a redeem that passed the drain check before SIGTERM and was still
+   * busy (its checkout gate, a JIT account on the target) would otherwise start one after the
+   * shutdown's endAll, which nobody would end or seal, and the door would keep the process up.
+   */
   async start(plan: ConnectPlan, ctx: { clientIp: string; door: string }): Promise<LiveSession> {
+    if (this.closing !== null) throw new AppError(503, 'draining', 'this gateway node is shutting down: no new sessions', { retryAfterSeconds: 1 });
+    const starting = this.startNow(plan, ctx);
+    this.starting.add(starting);
+    try {
+      return await starting;
+    } finally {
+      this.starting.delete(starting);
+    }
+  }
+
+  /** Why this node no longer starts sessions (endAll has begun); null while it does. */
+  private closing: string | null = null;
+  /** Starts under way: endAll waits for them, so that what they start is ended with the rest. */
+  private readonly starting = new Set<Promise<LiveSession>>();
+
+  private async startNow(plan: ConnectPlan, ctx: { clientIp: string; door: string }): Promise<LiveSession> {
     const row = {
       id: plan.sessionId,
       userId: plan.user.id,
@@ -351,6 +373,10 @@ export class Sessions {
 
   /** Ends every live session (shutdown). */
   async endAll(reason: string): Promise<void> {
+    this.closing ??= reason;
+    // A start already past its check goes live in a moment: ended below with the others (its
+    // door finds it terminated when it asks, onTerminate calling back at once).
+    await Promise.allSettled([...this.starting]);
     for (const s of [...this.live.values()]) s.terminate(reason);
     await Promise.all([...this.live.values()].map((s) => s.end(reason)));
   }
