@@ -55,6 +55,12 @@ export async function joinCluster(config: Config, core: Core, pieces: IdentityPi
       if (piece && !(await identity.replace(piece, [pem]))) core.logonTicketKey.reload();
     });
   }
+  // Another process running as this node (the same data dir twice) would have every session
+  // ended by this one's start-up recovery: refused here, before anything is touched.
+  await registry.ensureNotRunning().catch(async (e) => {
+    await peerServer?.close();
+    throw e;
+  });
   const registering = performance.now();
   await registry.register(address, core.version);
 

@@ -41,6 +41,33 @@ export class NodeRegistry {
     return Number(r.rows[0]!.ms);
   }
 
+  /**
+   * Before registering: no other process may be running as this node. Its id is the data dir's,
+   * so the same data dir started twice (a manual start beside the service) or copied to a second
+   * machine gives two processes one id, and the start-up recovery that follows registration
+   * would end every live session of the other as interrupted (they carry this node's id). A row
+   * still beating, not stopped and not dead, is either that or this node's own previous process
+   * that crashed a moment ago: watched for two heartbeats, a heartbeat that moves is another
+   * process, which this start refuses to disturb. So a restart within the dead timeout of a
+   * crash waits those two heartbeats; after a clean stop or past the dead timeout, it does not.
+   */
+  async ensureNotRunning(wait: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms))): Promise<void> {
+    const row = () => this.store.db.selectFrom('clusterNodes').select(['heartbeatAt', 'status']).where('id', '=', this.self).executeTakeFirst();
+    const before = await row();
+    if (!before || before.status !== 'up' || (await this.clock()) - before.heartbeatAt > this.timing.deadMs) return;
+    await wait(2 * this.timing.heartbeatMs + 1000);
+    const after = await row();
+    if (after && after.status === 'up' && after.heartbeatAt !== before.heartbeatAt) {
+      throw Object.assign(
+        new Error(
+          `another gateway process is running as node ${this.self} (its heartbeat moved while this one waited): the same data dir started twice, or a copy of it on another machine. ` +
+            'Stop the other process first; a second node needs a data dir of its own (its node-id file names it).',
+        ),
+        { code: 'node_in_use' },
+      );
+    }
+  }
+
   /** Registers (or re-registers, after a restart) this node as up, beating now. */
   async register(address: string | null, version: string): Promise<void> {
     const at = await this.clock();

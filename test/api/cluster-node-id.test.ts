@@ -1,0 +1,77 @@
+// A node's id is its data dir's (node-id.ts). The same data dir started twice (a manual
+// `gatehouse serve` beside the running service) or copied to a second machine gives two
+// processes one id; the second one's start-up recovery then ended every live session of the
+// first as interrupted, since they carry that id. joinCluster now refuses to start as a node
+// whose heartbeat still moves (registry.ensureNotRunning), and still starts at once after a
+// clean stop, or after watching two heartbeats when the previous process crashed a moment ago.
+// In this process: the first "process" is a joinCluster beating, the second a joinCluster on
+// the same core (so the same id and database).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { joinCluster, type ClusterNodeHandle } from '../../src/cluster-node.js';
+import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
+import { waitFor } from '../support/xrdp.js';
+
+const timing = { GATEHOUSE_NODE_HEARTBEAT_SECONDS: '1', GATEHOUSE_NODE_DEAD_SECONDS: '4' };
+
+for (const kind of DB_KINDS) {
+  describe(`a second process with a running node's id (${kind})`, () => {
+    let t: TestApp;
+    let first: ClusterNodeHandle | null = null;
+    before(async () => {
+      t = await startTestApp(kind, timing);
+    });
+    after(async () => {
+      await first?.stop();
+      await t?.close();
+    });
+
+    it('is refused while the first beats, and touches neither its row nor its sessions', async () => {
+      const registry = t.core.cluster.registry;
+      first = await joinCluster(t.config, t.core, undefined, t.core.log);
+      first.startBeating();
+      const registered = (await registry.get(registry.self))!;
+      await waitFor('a heartbeat', async () => (await registry.get(registry.self))!.heartbeatAt > registered.heartbeatAt);
+      const admin = (await t.core.dir.userByName('admin'))!;
+      const at = await registry.clock();
+      await t.core.store.db
+        .insertInto('sessions')
+        .values({
+          id: `live-of-first-${kind}`, userId: admin.id, username: 'admin', secretId: 's1', secretName: 'one', launcherId: 'ssh', protocol: 'ssh', targetHost: '127.0.0.1', targetPort: 22, targetUser: 'u',
+          clientIp: '127.0.0.1', door: 'ssh', status: 'live', startedAt: at, endedAt: null, endReason: null, bytesIn: 0, bytesOut: 0, recording: null, recordingSha256: null, recordKeystrokes: 0, node: registry.self,
+        })
+        .execute();
+
+      await assert.rejects(joinCluster(t.config, t.core, undefined, t.core.log), (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'node_in_use');
+        assert.match(e.message, new RegExp(`another gateway process is running as node ${registry.self}`));
+        return true;
+      });
+      // The first one's registration stands (not re-registered: its start time is unchanged), and so does its session.
+      assert.equal((await registry.get(registry.self))!.startedAt, registered.startedAt);
+      const row = await t.core.store.db.selectFrom('sessions').select('status').where('id', '=', `live-of-first-${kind}`).executeTakeFirstOrThrow();
+      assert.equal(row.status, 'live');
+    });
+
+    it('starts after the previous process crashed a moment ago (its heartbeat fresh but still), and at once after a clean stop', async () => {
+      const registry = t.core.cluster.registry;
+      // A crash: the beating stops without saying "stopped" (the row stays up with a fresh heartbeat).
+      await first!.stop();
+      first = null;
+      await t.core.store.db.updateTable('clusterNodes').set({ status: 'up', heartbeatAt: await registry.clock() }).where('id', '=', registry.self).execute();
+      let waited = 0;
+      await registry.ensureNotRunning(async (ms) => {
+        waited = ms;
+        await new Promise((r) => setTimeout(r, ms));
+      });
+      assert.equal(waited, 2 * 1000 + 1000, 'it watched two heartbeats');
+      first = await joinCluster(t.config, t.core, undefined, t.core.log);
+      first.startBeating();
+      await first.stop();
+      first = null;
+      assert.equal((await registry.get(registry.self))!.status, 'stopped');
+      // After a clean stop nothing is waited for.
+      await registry.ensureNotRunning(async () => assert.fail('no wait after a clean stop'));
+    });
+  });
+}
