@@ -167,6 +167,18 @@ for (const kind of DB_KINDS) {
         assert.equal(used.json().items[0].details.remaining, 8);
       });
 
+      // Sign-ins at once: each read the list before either wrote it. The same code worked twice,
+      // and two different codes each wrote the list without the other's, bringing one back.
+      it('recovery codes stay single use when sign-ins come at once', async () => {
+        const same = await Promise.all([login('totp1', user.password, codes[2]!), login('totp1', user.password, codes[2]!)]);
+        assert.deepEqual(same.map((r) => r.statusCode).sort(), [200, 401], 'the same code twice at once: one sign-in');
+        const two = await Promise.all([login('totp1', user.password, codes[3]!), login('totp1', user.password, codes[4]!)]);
+        assert.deepEqual(two.map((r) => r.statusCode), [200, 200], 'two codes at once: both work');
+        for (const used of [codes[3]!, codes[4]!]) assert.equal((await login('totp1', user.password, used)).statusCode, 401, 'and neither comes back');
+        const me = await t.core.dir.userRow(user.id);
+        assert.equal(JSON.parse(me.recoveryCodes!).length, 5, 'codes 0-4 used, 5 left');
+      });
+
       it('the seed is stored encrypted and the recovery codes hashed', async () => {
         const row = await t.core.store.db.selectFrom('users').selectAll().where('id', '=', user.id).executeTakeFirstOrThrow();
         const text = JSON.stringify(row);

@@ -430,15 +430,25 @@ export class Auth {
   private async checkSecondFactor(user: User, code: string): Promise<boolean> {
     const secret = await this.totpSecret(user);
     if (secret && /^\d{6}$/.test(code) && this.totpFor(user, secret).validate({ token: code, window: 1 }) !== null) return true;
-    // Recovery codes are single use.
-    const codes = parseJson<string[]>(user.recoveryCodes, []);
+    // Recovery codes are single use. The list is replaced only if it is still the one read
+    // (compare and swap): two sign-ins at once with the same code would both have used it, and
+    // two with different codes would each have written the list without the other's, bringing
+    // a used code back. A list changed meanwhile is read again and looked at afresh.
     const h = sha256hex(`recovery:${code.replace(/[\s-]/g, '').toLowerCase()}`);
-    const idx = codes.findIndex((c) => safeEqual(c, h));
-    if (idx < 0) return false;
-    codes.splice(idx, 1);
-    await this.db.updateTable('users').set({ recoveryCodes: JSON.stringify(codes) }).where('id', '=', user.id).execute();
-    await this.audit.record({ id: user.id, name: user.username }, { action: 'auth.recovery_code_used', target: { type: 'user', id: user.id }, details: { remaining: codes.length } });
-    return true;
+    let stored = user.recoveryCodes;
+    for (let attempt = 0; attempt < 8 && stored; attempt++) {
+      const codes = parseJson<string[]>(stored, []);
+      const idx = codes.findIndex((c) => safeEqual(c, h));
+      if (idx < 0) return false;
+      codes.splice(idx, 1);
+      const r = await this.db.updateTable('users').set({ recoveryCodes: JSON.stringify(codes) }).where('id', '=', user.id).where('recoveryCodes', '=', stored).executeTakeFirst();
+      if (Number(r.numUpdatedRows) === 1) {
+        await this.audit.record({ id: user.id, name: user.username }, { action: 'auth.recovery_code_used', target: { type: 'user', id: user.id }, details: { remaining: codes.length } });
+        return true;
+      }
+      stored = (await this.dir.userRow(user.id)).recoveryCodes;
+    }
+    return false;
   }
 
   async hasSecondFactor(userId: string): Promise<boolean> {
