@@ -63,7 +63,7 @@ export const SETTINGS = {
   lockoutMinutes: { default: 15, description: 'Minutes a locked account stays locked.', parse: int(1, 10080) } satisfies Def<number>,
   loginRateLimit: {
     default: 10,
-    description: 'Failed sign-ins (password, TOTP or client secret) one source address may make per loginRateWindowSeconds; past it every sign-in from that address is refused (429, Retry-After) until the window ends. 0 disables the limit.',
+    description: 'Failed sign-ins (password, TOTP or client secret) one source address may make per loginRateWindowSeconds; past it every sign-in from that address is refused (429, Retry-After) until the window ends. A sign-in still being checked counts as a failure until its outcome is known, so no more than this many are checked at once from one address. 0 disables the limit.',
     parse: int(0, 100000),
   } satisfies Def<number>,
   loginRequestsPerIp: { default: 120, description: 'Sign-in requests (API login, browser sign-in, SSH door user:secret logins) one source address may make per minute, whatever their outcome; past it 429 rate_limited with Retry-After. A burst of this many passes, then one per 60/N s. IPv6 counts per /64. 0 = no limit.', parse: int(0, 1_000_000) } satisfies Def<number>,
