@@ -76,6 +76,7 @@ export class SyslogReceiver {
   readonly errors: string[] = [];
   private readonly sockets = new Set<Socket>();
   private server!: NetServer;
+  private stalled = false;
   port = 0;
 
   static async start(opts: { tls?: { cert: string; key: string; ca?: string; requireClientCert?: boolean } } = {}): Promise<SyslogReceiver> {
@@ -83,6 +84,7 @@ export class SyslogReceiver {
     const onSocket = (s: Socket) => {
       r.connections++;
       r.sockets.add(s);
+      if (r.stalled) s.pause();
       s.on('close', () => r.sockets.delete(s));
       s.on('error', () => undefined);
       let buf = Buffer.alloc(0);
@@ -115,6 +117,22 @@ export class SyslogReceiver {
     await new Promise<void>((res) => r.server.listen(0, '127.0.0.1', res));
     r.port = (r.server.address() as { port: number }).port;
     return r;
+  }
+
+  /**
+   * Stops reading every connection, new ones included, as rsyslog or syslog-ng do while their
+   * own output is down: connections are accepted, the kernel's buffers fill, then the sender's
+   * TCP window closes.
+   */
+  stall(): void {
+    this.stalled = true;
+    for (const s of this.sockets) s.pause();
+  }
+
+  /** Reads again (what the kernel holds comes first). */
+  resume(): void {
+    this.stalled = false;
+    for (const s of this.sockets) s.resume();
   }
 
   /** The audit events (checkpoint messages left out). */

@@ -70,6 +70,11 @@ export class WebhookTransport implements SinkTransport {
     });
   }
 
+  abort(): void {
+    // The request under way fails with its socket.
+    this.agent.destroy();
+  }
+
   async close(): Promise<void> {
     this.agent.destroy();
   }
