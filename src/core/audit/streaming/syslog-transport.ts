@@ -12,12 +12,21 @@
 // batch waits for that write again, so once the collector reads again every event arrives
 // once, in order. Only abort() (stop's drain ran out) or close() (the sink changed) gives such
 // a connection up.
-import { connect as netConnect, type Socket } from 'node:net';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { StreamedCheckpoint, StreamedEvent } from './event.js';
 import type { SinkConfig, SinkSecrets } from './config.js';
 import { syslogFrames, type SyslogHeader } from './syslog-format.js';
 import { DeliveryError, type SinkTransport } from './transport.js';
+
+/**
+ * The name sent in SNI and checked against the collector's certificate: serverName, else the
+ * host unless it is an address (SNI carries no address, RFC 6066; the address is then checked
+ * against the certificate's IP names). net.isIP, as IPv6 addresses have hex letters.
+ */
+export function tlsServerName(c: Pick<SinkConfig, 'host' | 'serverName'>): string | undefined {
+  return c.serverName ?? (isIP(c.host!) ? undefined : c.host!);
+}
 
 /** What a batch is, for telling a retry of the batch queued on the connection from another. */
 const batchKey = (events: StreamedEvent[], checkpoints: StreamedCheckpoint[]) => `${events[0]?.seq}-${events.at(-1)?.seq}/${checkpoints[0]?.seq}-${checkpoints.at(-1)?.seq}`;
@@ -45,7 +54,7 @@ export class SyslogTransport implements SinkTransport {
       const s: Socket = tls
         ? tlsConnect({
             ...opts,
-            servername: this.c.serverName ?? (/^[0-9.:]+$/.test(host!) ? undefined : host!),
+            servername: tlsServerName(this.c),
             ...(this.secrets.caPem ? { ca: this.secrets.caPem } : {}),
             ...(this.secrets.clientCertPem ? { cert: this.secrets.clientCertPem, key: this.secrets.clientKeyPem } : {}),
             rejectUnauthorized: true,
