@@ -161,6 +161,8 @@ export interface WebhookDelivery {
 /** An HTTPS webhook receiver on 127.0.0.1 checking the HMAC signature of every delivery. */
 export class WebhookReceiver {
   readonly deliveries: WebhookDelivery[] = [];
+  /** Deliveries answered 503 on purpose (failing, failNext), in order. */
+  readonly refused: WebhookDelivery[] = [];
   /** Statuses answered, in order (200 taken, 503 refused on purpose, 401 bad signature). */
   readonly answers: number[] = [];
   badSignatures = 0;
@@ -187,12 +189,14 @@ export class WebhookReceiver {
           r.badSignatures++;
           return answer(401);
         }
+        const parsed = JSON.parse(body.toString('utf8')) as { sink: string; events: StreamedEvent[]; checkpoints: StreamedCheckpoint[] };
+        const delivery = { delivery: String(req.headers['x-gatehouse-delivery']), sink: parsed.sink, events: parsed.events, checkpoints: parsed.checkpoints };
         if (r.failing || r.failNext > 0) {
           if (r.failNext > 0) r.failNext--;
+          r.refused.push(delivery);
           return answer(503);
         }
-        const parsed = JSON.parse(body.toString('utf8')) as { sink: string; events: StreamedEvent[]; checkpoints: StreamedCheckpoint[] };
-        r.deliveries.push({ delivery: String(req.headers['x-gatehouse-delivery']), sink: parsed.sink, events: parsed.events, checkpoints: parsed.checkpoints });
+        r.deliveries.push(delivery);
         answer(200);
       });
     });

@@ -8,9 +8,10 @@
 // time and ends syslog connections after their last byte (a batch still not taken when the drain
 // time runs out is aborted and recorded as a failed attempt: a receiver that does not read must
 // not hold the shutdown; it goes again at the next start). A failed batch is retried as it was
-// (the same events), however many events came meanwhile. After a crash (kill -9) the last batch may be sent again: the same events
-// with the same seq and hash (and, for a webhook, the same delivery id), which a receiver
-// drops (docs/operations.md#audit-streaming).
+// (the same events, so for a webhook the same delivery id), however many events came meanwhile.
+// After a crash (kill -9) the last batch may be sent again: the same events with the same seq
+// and hash, perhaps with more after them (for a webhook then under another delivery id), which
+// a receiver drops by seq (docs/operations.md#audit-streaming).
 //
 // In a cluster every node runs this; a lease in the sink's row lets one node at a time deliver
 // it, renewed at every step; a node that dies leaves the lease to expire and another takes over
