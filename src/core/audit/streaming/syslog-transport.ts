@@ -37,7 +37,7 @@ export class SyslogTransport implements SinkTransport {
   private connecting: Socket | null = null;
   private broken: string | null = null;
   /** A batch written on `sock` the kernel has not taken all of yet (its send timed out). */
-  private queued: { key: string; taken: Promise<void> } | null = null;
+  private queued: { key: string; taken: Promise<void>; done: boolean } | null = null;
   /** Fails the send under way at once (abort). */
   private cancel: ((err: DeliveryError) => void) | null = null;
 
@@ -105,6 +105,11 @@ export class SyslogTransport implements SinkTransport {
 
   async send(events: StreamedEvent[], checkpoints: StreamedCheckpoint[]): Promise<void> {
     const key = batchKey(events, checkpoints);
+    if (this.queued?.key === key && this.queued.done) {
+      // Taken by the kernel since the last try: delivered, whatever became of the connection after.
+      this.queued = null;
+      return;
+    }
     if (this.queued && this.queued.key !== key) {
       // Another batch than the one still queued (not what the streamer does: it retries the
       // same batch): the queued one cannot be taken back, so the connection goes.
@@ -119,10 +124,10 @@ export class SyslogTransport implements SinkTransport {
     }
     const s = (this.sock ??= await this.connect());
     if (!this.queued) {
-      const taken = this.write(s, syslogFrames(events, this.header, checkpoints));
+      const queued = { key, taken: this.write(s, syslogFrames(events, this.header, checkpoints)), done: false };
       // Settled later by a retry, or by nobody (the connection given up): never unhandled.
-      taken.catch(() => undefined);
-      this.queued = { key, taken };
+      queued.taken.then(() => (queued.done = true)).catch(() => undefined);
+      this.queued = queued;
     }
     const queued = this.queued;
     let timer: NodeJS.Timeout | undefined;
@@ -174,7 +179,7 @@ export class SyslogTransport implements SinkTransport {
     this.sock = null;
     this.queued = null;
     if (!s || s.destroyed) return;
-    if (queued) {
+    if (queued && !queued.done) {
       // The collector is not reading: waiting for it to take the rest would not end.
       s.destroy();
       return;
