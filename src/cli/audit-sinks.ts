@@ -53,6 +53,8 @@ export function registerAuditSinks(audit: Command, kit: Pick<CliKit, 'session' |
     .option('--facility <n>', 'syslog facility 0-23 (default 13, log audit)', (v) => Number(v))
     .option('--from-now', 'start after the newest event instead of sending the whole chain')
     .action(async (name: string, o: { host: string; port: number; tls?: boolean; serverName?: string; ca?: string; clientCert?: string; clientKey?: string; facility?: number; fromNow?: boolean }) => {
+      // Over plain TCP they would be ignored (the API refuses them too).
+      if (!o.tls && (o.ca || o.clientCert || o.clientKey)) throw new Error('--ca, --client-cert and --client-key are for TLS: add --tls (a plain TCP sink would not use them and would send in clear)');
       const s = await callApi(kit.session(), api.auditSinks.create, {
         body: { name, kind: 'syslog', host: o.host, port: o.port, tls: !!o.tls, ...(o.serverName ? { serverName: o.serverName } : {}), ...(o.facility !== undefined ? { facility: o.facility } : {}), ...tlsFiles(o), startAt: o.fromNow ? 'now' : 'beginning' },
       });

@@ -489,7 +489,8 @@ const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
         { name: 'plain http webhook off loopback', url: '/api/v1/audit-sinks', body: { name: 'hook-http', kind: 'webhook', url: 'http://siem.example.com/in', hmacKey: 'a-long-enough-hmac-key' }, expect: 400, code: 'invalid_request', mention: 'url' },
         { name: 'syslog without a port', url: '/api/v1/audit-sinks', body: { name: 'syslog-no-port', kind: 'syslog', host: '127.0.0.1' }, expect: 400, code: 'invalid_request', mention: 'port' },
         { name: 'CA that is no certificate', url: '/api/v1/audit-sinks', body: { name: 'syslog-bad-ca', kind: 'syslog', host: '127.0.0.1', port: 6514, tls: true, caPem: 'not a certificate' }, expect: 400, code: 'invalid_request', mention: 'caPem' },
-        { name: 'client certificate without its key', url: '/api/v1/audit-sinks', body: { name: 'syslog-half-cert', kind: 'syslog', host: '127.0.0.1', port: 6514, clientCertPem: 'x' }, expect: 400, code: 'invalid_request', mention: 'clientKeyPem' },
+        { name: 'CA on a plain TCP syslog sink', url: '/api/v1/audit-sinks', body: { name: 'syslog-ca-no-tls', kind: 'syslog', host: '127.0.0.1', port: 6514, caPem: 'a CA' }, expect: 400, code: 'invalid_request', mention: 'tls' },
+        { name: 'client certificate without its key', url: '/api/v1/audit-sinks', body: { name: 'syslog-half-cert', kind: 'syslog', host: '127.0.0.1', port: 6514, tls: true, clientCertPem: 'x' }, expect: 400, code: 'invalid_request', mention: 'clientKeyPem' },
         { name: 'unknown kind', url: '/api/v1/audit-sinks', body: { name: 'sink-kind', kind: 'kafka', host: '127.0.0.1', port: 1 }, expect: 400, code: 'invalid_request', mention: 'kind' },
         { name: 'facility out of range', url: '/api/v1/audit-sinks', body: { name: 'sink-fac', kind: 'syslog', host: '127.0.0.1', port: 1, facility: 24 }, expect: 400, code: 'invalid_request', mention: 'facility' },
         { name: 'existing name', url: '/api/v1/audit-sinks', body: { name: 'target-sink', kind: 'syslog', host: '127.0.0.1', port: 6514 }, expect: 409, code: 'conflict' },
@@ -500,6 +501,7 @@ const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
       body: { enabled: false },
       extra: [
         { name: 'retryMaxMs below retryInitialMs', url: `/api/v1/audit-sinks/${fx.auditSinkId}`, body: { retryInitialMs: 5000, retryMaxMs: 1000 }, expect: 400, code: 'invalid_request', mention: 'retryMaxMs' },
+        { name: 'a CA on the plain TCP syslog sink', url: `/api/v1/audit-sinks/${fx.auditSinkId}`, body: { caPem: 'a CA' }, expect: 400, code: 'invalid_request', mention: 'tls' },
         { name: 'a url on a syslog sink', url: `/api/v1/audit-sinks/${fx.auditSinkId}`, body: { url: 'https://siem.example.com/in' }, expect: 400, code: 'invalid_request', mention: 'url' },
       ],
     },

@@ -149,6 +149,15 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       // A webhook needs its key; a syslog sink has no use for one.
       assert.equal((await call('POST', '/api/v1/audit-sinks', { name: 'no-key', kind: 'webhook', url: hook.url })).status, 400);
       assert.equal((await call('POST', '/api/v1/audit-sinks', { name: 'plain-hook', kind: 'webhook', url: 'http://siem.example.com/x', hmacKey: HMAC_KEY })).status, 400);
+      // A CA or client certificate on a plain TCP syslog sink would be ignored (events in clear to a TLS port): refused.
+      const caNoTls = await call('POST', '/api/v1/audit-sinks', { name: 'ca-no-tls', kind: 'syslog', host: '127.0.0.1', port: secure.port, caPem: pki.caPem });
+      assert.equal(caNoTls.status, 400, caNoTls.body);
+      assert.match(caNoTls.body, /used only with tls: true/);
+      const certNoTls = await call('POST', '/api/v1/audit-sinks', { name: 'cert-no-tls', kind: 'syslog', host: '127.0.0.1', port: secure.port, clientCertPem: pki.clientCert, clientKeyPem: pki.clientKey });
+      assert.equal(certNoTls.status, 400, certNoTls.body);
+      const tlsOff = await call('PATCH', `/api/v1/audit-sinks/${sinkIds['siem-tls']}`, { tls: false });
+      assert.equal(tlsOff.status, 400, tlsOff.body);
+      assert.equal((await sink('siem-tls')).tls, true, 'unchanged');
     });
 
     it('every receiver gets every event once, in order, with its chain hash; the webhook retried with backoff', T, async () => {
@@ -302,6 +311,10 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         assert.match(list.stdout, /^siem-tcp\tsyslog\ttcp:\/\/127\.0\.0\.1:\d+\tenabled\t\d+\/\d+\tok$/m);
         assert.match(list.stdout, /^siem-hook\twebhook\thttps:\/\/127\.0\.0\.1:\d+\/audit\tenabled\t/m);
         writeFileSync(join(dir, 'ca.pem'), pki.caPem);
+        const caNoTls = await cli(['audit', 'sinks', 'add-syslog', 'cli-syslog', '--host', '127.0.0.1', '--port', String(secure.port), '--ca', join(dir, 'ca.pem')]);
+        assert.notEqual(caNoTls.code, 0, 'a CA without --tls is refused');
+        assert.match(caNoTls.stderr, /add --tls/);
+        assert.ok(!(await call('GET', '/api/v1/audit-sinks')).body.includes('cli-syslog'), 'no sink made');
         const key = `cli-${randomBytes(16).toString('hex')}`;
         const add = await cli(['audit', 'sinks', 'add-webhook', 'cli-hook', '--url', `https://127.0.0.1:${await freePort()}/nobody-here`, '--ca', join(dir, 'ca.pem'), '--from-now'], key + '\n');
         cliOk(add, 'add-webhook');

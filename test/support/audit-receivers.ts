@@ -76,6 +76,7 @@ export class SyslogReceiver {
   readonly errors: string[] = [];
   private readonly sockets = new Set<Socket>();
   private server!: NetServer;
+  private stalled = false;
   port = 0;
 
   static async start(opts: { tls?: { cert: string; key: string; ca?: string; requireClientCert?: boolean } } = {}): Promise<SyslogReceiver> {
@@ -83,6 +84,7 @@ export class SyslogReceiver {
     const onSocket = (s: Socket) => {
       r.connections++;
       r.sockets.add(s);
+      if (r.stalled) s.pause();
       s.on('close', () => r.sockets.delete(s));
       s.on('error', () => undefined);
       let buf = Buffer.alloc(0);
@@ -117,6 +119,22 @@ export class SyslogReceiver {
     return r;
   }
 
+  /**
+   * Stops reading every connection, new ones included, as rsyslog or syslog-ng do while their
+   * own output is down: connections are accepted, the kernel's buffers fill, then the sender's
+   * TCP window closes.
+   */
+  stall(): void {
+    this.stalled = true;
+    for (const s of this.sockets) s.pause();
+  }
+
+  /** Reads again (what the kernel holds comes first). */
+  resume(): void {
+    this.stalled = false;
+    for (const s of this.sockets) s.resume();
+  }
+
   /** The audit events (checkpoint messages left out). */
   get events(): StreamedEvent[] {
     return this.messages.filter((m) => !('checkpointSeq' in m.sd)).map((m) => m.event);
@@ -143,6 +161,8 @@ export interface WebhookDelivery {
 /** An HTTPS webhook receiver on 127.0.0.1 checking the HMAC signature of every delivery. */
 export class WebhookReceiver {
   readonly deliveries: WebhookDelivery[] = [];
+  /** Deliveries answered 503 on purpose (failing, failNext), in order. */
+  readonly refused: WebhookDelivery[] = [];
   /** Statuses answered, in order (200 taken, 503 refused on purpose, 401 bad signature). */
   readonly answers: number[] = [];
   badSignatures = 0;
@@ -169,12 +189,14 @@ export class WebhookReceiver {
           r.badSignatures++;
           return answer(401);
         }
+        const parsed = JSON.parse(body.toString('utf8')) as { sink: string; events: StreamedEvent[]; checkpoints: StreamedCheckpoint[] };
+        const delivery = { delivery: String(req.headers['x-gatehouse-delivery']), sink: parsed.sink, events: parsed.events, checkpoints: parsed.checkpoints };
         if (r.failing || r.failNext > 0) {
           if (r.failNext > 0) r.failNext--;
+          r.refused.push(delivery);
           return answer(503);
         }
-        const parsed = JSON.parse(body.toString('utf8')) as { sink: string; events: StreamedEvent[]; checkpoints: StreamedCheckpoint[] };
-        r.deliveries.push({ delivery: String(req.headers['x-gatehouse-delivery']), sink: parsed.sink, events: parsed.events, checkpoints: parsed.checkpoints });
+        r.deliveries.push(delivery);
         answer(200);
       });
     });

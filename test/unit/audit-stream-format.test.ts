@@ -1,12 +1,14 @@
 // The socket-free parts of audit streaming: RFC 5424 messages and octet-counted framing
 // (escaping, header fields, byte lengths of non-ASCII text), the webhook signature (verified,
-// tampered, replayed), the backoff, and a streamed event hashing back to its chain hash.
+// tampered, replayed), the backoff, a streamed event hashing back to its chain hash, and the
+// TLS server name a syslog sink sends.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { eventHash, GENESIS } from '../../src/core/audit/chain.js';
 import { backoffMs } from '../../src/core/audit/streaming/config.js';
 import { streamedHashOk, type StreamedEvent } from '../../src/core/audit/streaming/event.js';
 import { headerField, octetFrame, sdValue, syslogCheckpointMessage, syslogFrames, syslogMessage } from '../../src/core/audit/streaming/syslog-format.js';
+import { tlsServerName } from '../../src/core/audit/streaming/syslog-transport.js';
 import { verifyWebhookSignature, webhookSignature } from '../../src/core/audit/streaming/webhook-signature.js';
 import { parseSyslog } from '../support/audit-receivers.js';
 
@@ -14,6 +16,15 @@ const event = (over: Partial<StreamedEvent> = {}): StreamedEvent => {
   const fields = { ts: 1_796_407_200_123, actorId: 'u1', actorName: 'zoë', action: 'auth.login', targetType: null, targetId: null, ip: '10.0.0.7', outcome: 'success' as const, details: JSON.stringify({ via: 'password', note: 'quote " bracket ] backslash \\' }), prevHash: GENESIS, ...over };
   return { seq: 1, ...fields, hash: eventHash(fields) };
 };
+
+describe('audit streaming: syslog over TLS', () => {
+  it('sends the host as the TLS server name unless it is an address (IPv6 with hex letters too)', () => {
+    assert.equal(tlsServerName({ host: 'siem.example.com', serverName: null }), 'siem.example.com');
+    assert.equal(tlsServerName({ host: 'cafe.example', serverName: null }), 'cafe.example');
+    for (const host of ['10.0.0.7', '::1', 'fd00::abcd', '2001:db8::beef:1']) assert.equal(tlsServerName({ host, serverName: null }), undefined, host);
+    assert.equal(tlsServerName({ host: 'fd00::abcd', serverName: 'siem.example.com' }), 'siem.example.com');
+  });
+});
 
 describe('audit streaming: syslog messages', () => {
   it('writes RFC 5424 with the chain fields as structured data and the event as BOM + JSON', () => {

@@ -81,8 +81,8 @@ export function checkConfig(kind: SinkKind, cur: SinkConfig | null, input: SinkI
   return c;
 }
 
-/** The secrets after applying `input` (null removes one) over `cur`, checked. */
-export function checkSecrets(kind: SinkKind, cur: SinkSecrets, input: SinkInput): { secrets: SinkSecrets; changed: string[] } {
+/** The secrets after applying `input` (null removes one) over `cur`, checked against the sink's settings `c` (checkConfig's). */
+export function checkSecrets(kind: SinkKind, c: SinkConfig, cur: SinkSecrets, input: SinkInput): { secrets: SinkSecrets; changed: string[] } {
   const s: SinkSecrets = { ...cur };
   const changed: string[] = [];
   for (const k of SECRET_FIELDS) {
@@ -94,6 +94,11 @@ export function checkSecrets(kind: SinkKind, cur: SinkSecrets, input: SinkInput)
   }
   if (kind === 'webhook' && !s.hmacKey) throw badRequest('hmacKey is required for a webhook sink (at least 16 characters): deliveries are signed with it');
   if (kind === 'syslog' && s.hmacKey) throw badRequest('hmacKey belongs to a webhook sink');
+  // Over plain TCP a CA or client certificate would be ignored and the events sent in clear
+  // (to what is likely a TLS port, whose collector drops them while each batch counts as sent).
+  if (kind === 'syslog' && !c.tls && (s.caPem || s.clientCertPem || s.clientKeyPem)) {
+    throw badRequest('caPem, clientCertPem and clientKeyPem are used only with tls: true (a plain TCP syslog sink would ignore them and send in clear): set tls to true, or remove them (null)');
+  }
   if (s.hmacKey !== undefined && s.hmacKey.length < 16) throw badRequest('hmacKey must be at least 16 characters');
   if (s.caPem !== undefined) {
     try {

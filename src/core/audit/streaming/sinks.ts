@@ -138,7 +138,7 @@ export class AuditSinks {
     if (!NAME.test(input.name)) throw badRequest('name must be lower-case letters, digits and - (at most 64)');
     if (await this.byName(input.name)) throw conflict(`an audit sink named "${input.name}" already exists`);
     const cfg = checkConfig(input.kind, null, input);
-    const { secrets } = checkSecrets(input.kind, {}, input);
+    const { secrets } = checkSecrets(input.kind, cfg, {}, input);
     const id = newId();
     const sealed = Object.keys(secrets).length ? await this.dataKeys.encrypt(JSON.stringify(secrets), aad(id)) : null;
     const t = now();
@@ -162,7 +162,7 @@ export class AuditSinks {
       if (await this.byName(input.name)) throw conflict(`an audit sink named "${input.name}" already exists`);
     }
     const cfg = checkConfig(kind, this.config(before), input);
-    const { secrets, changed } = checkSecrets(kind, await this.secrets(before), input);
+    const { secrets, changed } = checkSecrets(kind, cfg, await this.secrets(before), input);
     const fields: Partial<SinkRow> = { config: JSON.stringify(cfg), updatedAt: Math.max(now(), Number(before.updatedAt) + 1) };
     if (input.name !== undefined) fields.name = input.name;
     if (input.enabled !== undefined) fields.enabled = flag(input.enabled);

@@ -4,11 +4,14 @@
 // event its receiver took, and moves only after a delivery succeeded, in the same statement
 // that checks this node still holds the sink's lease and the cursor is where the batch began.
 // So nothing is lost across a restart or a crash (delivery resumes after the cursor), and with
-// an orderly stop nothing is sent twice: stop() lets the batch under way finish and records it,
-// delivers what is still pending within the drain time, and ends syslog connections after
-// their last byte. After a crash (kill -9) the last batch may be sent again: the same events
-// with the same seq and hash (and, for a webhook, the same delivery id), which a receiver
-// drops (docs/operations.md#audit-streaming).
+// an orderly stop nothing is sent twice: stop() delivers what is still pending within the drain
+// time and ends syslog connections after their last byte (a batch still not taken when the drain
+// time runs out is aborted and recorded as a failed attempt: a receiver that does not read must
+// not hold the shutdown; it goes again at the next start). A failed batch is retried as it was
+// (the same events, so for a webhook the same delivery id), however many events came meanwhile.
+// After a crash (kill -9) the last batch may be sent again: the same events with the same seq
+// and hash, perhaps with more after them (for a webhook then under another delivery id), which
+// a receiver drops by seq (docs/operations.md#audit-streaming).
 //
 // In a cluster every node runs this; a lease in the sink's row lets one node at a time deliver
 // it, renewed at every step; a node that dies leaves the lease to expire and another takes over
@@ -21,7 +24,7 @@ import type { AuditService } from '../service.js';
 import { backoffMs, type SinkConfig } from './config.js';
 import { exportCheckpoint } from '../pinning.js';
 import { fingerprintOf } from '../signer.js';
-import { streamedEvent, type StreamedCheckpoint } from './event.js';
+import { streamedEvent, type StreamedCheckpoint, type StreamedEvent } from './event.js';
 import type { AuditSinks, SinkRow } from './sinks.js';
 import { SyslogTransport } from './syslog-transport.js';
 import { DeliveryError, type SinkTransport } from './transport.js';
@@ -38,6 +41,15 @@ const POLL_MS = 1000;
 const LEASE_MS = 120_000;
 
 type WakeKind = 'events' | 'control';
+
+/** One delivery: the events after `cursor` (up to `upTo`) and the checkpoints after `cpCursor` signing them. */
+interface Batch {
+  cursor: number;
+  cpCursor: number;
+  upTo: number;
+  events: StreamedEvent[];
+  checkpoints: StreamedCheckpoint[];
+}
 
 /**
  * One sink loop's wait: ends after its time, or early on a wake of a kind it waits for (new
@@ -73,6 +85,10 @@ class Waker {
 export class AuditStreaming {
   private readonly loops = new Map<string, Promise<void>>();
   private readonly wakers = new Set<Waker>();
+  /** Every sink's open transport, for stop to abort when its drain time runs out. */
+  private readonly transports = new Set<SinkTransport>();
+  /** stop's drain time ran out: sends under way were aborted, none starts. */
+  private aborted = false;
   /** Audit signing key id → fingerprint (null: key not recorded), for streamed checkpoints. */
   private readonly fingerprints = new Map<string, string | null>();
   private timer: NodeJS.Timeout | undefined;
@@ -111,6 +127,7 @@ export class AuditStreaming {
     if (this.running) return;
     this.running = true;
     this.stopping = false;
+    this.aborted = false;
     this.unsubscribe = this.audit.onAppend(() => this.wake('events'));
     const tick = () => {
       void this.reconcile().finally(() => {
@@ -125,8 +142,10 @@ export class AuditStreaming {
 
   /**
    * Stops streaming: every sink first delivers what is pending (the chain up to now, including
-   * the events of the shutdown itself) until it is caught up, fails, or `drainMs` has passed;
-   * the batch under way is always finished and recorded. Then connections close and leases go.
+   * the events of the shutdown itself) until it is caught up, fails, or `drainMs` has passed.
+   * A batch still under way then (a receiver that does not read or answer) is aborted and
+   * recorded as a failed attempt: it goes again at the next start. Then connections close and
+   * leases go. So stop takes about `drainMs` at most, whatever the receivers do.
    */
   async stop(drainMs = 5000): Promise<void> {
     if (!this.running) return;
@@ -134,11 +153,19 @@ export class AuditStreaming {
     this.deadline = Date.now() + drainMs;
     if (this.timer) clearTimeout(this.timer);
     this.unsubscribe?.();
-    // Sinks enabled but not yet running (e.g. one created a moment ago) get their drain too.
-    await this.reconcile(true);
-    this.wake('control');
-    // (A reconcile that was under way when stop came may still add a loop: wait for those too.)
-    while (this.loops.size) await Promise.allSettled([...this.loops.values()]);
+    const abortAt = setTimeout(() => {
+      this.aborted = true;
+      for (const t of this.transports) t.abort();
+    }, drainMs);
+    try {
+      // Sinks enabled but not yet running (e.g. one created a moment ago) get their drain too.
+      await this.reconcile(true);
+      this.wake('control');
+      // (A reconcile that was under way when stop came may still add a loop: wait for those too.)
+      while (this.loops.size) await Promise.allSettled([...this.loops.values()]);
+    } finally {
+      clearTimeout(abortAt);
+    }
     this.running = false;
   }
 
@@ -201,6 +228,8 @@ export class AuditStreaming {
   private async run(id: string): Promise<void> {
     let transport: SinkTransport | null = null;
     let version: number | null = null;
+    /** The batch whose delivery failed last, resent as it is while the cursor is where it began. */
+    let failed: Batch | null = null;
     const waker = new Waker();
     this.wakers.add(waker);
     try {
@@ -210,7 +239,7 @@ export class AuditStreaming {
         if (!r || !r.enabled) return;
         const c = this.sinks.config(r);
         if (version !== Number(r.updatedAt)) {
-          await transport?.close();
+          if (transport) await this.closeTransport(transport);
           transport = null;
           version = Number(r.updatedAt);
         }
@@ -228,23 +257,39 @@ export class AuditStreaming {
         }
         const cursor = Number(r.cursor);
         const cpCursor = Number(r.checkpointCursor);
-        const rows = await this.db.selectFrom('auditEvents').selectAll().where('seq', '>', cursor).orderBy('seq').limit(c.batchSize).execute();
-        const upTo = rows.length ? Number(rows[rows.length - 1]!.seq) : cursor;
-        // The signed checkpoints of the chain up to the last event of this batch, after their events.
-        const checkpoints = await this.checkpointsBetween(cpCursor, upTo);
-        if (!rows.length && !checkpoints.length) {
+        let batch: Batch;
+        if (failed && failed.cursor === cursor && failed.cpCursor === cpCursor) {
+          // A retry sends exactly the batch that failed, not what is pending by now: a syslog
+          // batch may still be queued on its connection (it must not be written again) and a
+          // webhook receiver sees the same events under the same delivery id.
+          batch = failed;
+        } else {
+          const rows = await this.db.selectFrom('auditEvents').selectAll().where('seq', '>', cursor).orderBy('seq').limit(c.batchSize).execute();
+          const upTo = rows.length ? Number(rows[rows.length - 1]!.seq) : cursor;
+          // The signed checkpoints of the chain up to the last event of this batch, after their events.
+          const checkpoints = await this.checkpointsBetween(cpCursor, upTo);
+          batch = { cursor, cpCursor, upTo, events: rows.map(streamedEvent), checkpoints };
+        }
+        failed = null;
+        const { events, checkpoints, upTo } = batch;
+        if (!events.length && !checkpoints.length) {
           if (this.stopping) return;
           await waker.wait(this.pollMs, ['events', 'control']);
           continue;
         }
-        const events = rows.map(streamedEvent);
         try {
-          transport ??= this.transportFor(r, c, await this.sinks.secrets(r));
+          if (!transport) {
+            transport = this.transportFor(r, c, await this.sinks.secrets(r));
+            this.transports.add(transport);
+          }
+          // Past the drain time no send starts (one under way was aborted).
+          if (this.aborted) return;
           await transport.send(events, checkpoints);
         } catch (err) {
           const message = err instanceof DeliveryError ? err.message : `delivery failed: ${(err as Error).message}`;
-          await transport?.close().catch(() => undefined);
-          transport = null;
+          failed = batch;
+          // The transport stays: it replaces a broken connection itself, and a syslog batch the
+          // collector has not taken yet stays queued on its connection for the retry to wait on.
           const attempts = r.attempts + 1;
           const t = Date.now();
           await this.db.updateTable('auditSinks').set({ attempts, nextAttemptAt: t + backoffMs(c, attempts), lastError: message.slice(0, 500), lastErrorAt: t }).where('id', '=', id).where('leaseNode', '=', this.node).execute();
@@ -269,8 +314,18 @@ export class AuditStreaming {
       }
     } finally {
       this.wakers.delete(waker);
-      await transport?.close().catch(() => undefined);
+      if (transport) await this.closeTransport(transport);
       await this.release(id).catch(() => undefined);
+    }
+  }
+
+  private async closeTransport(t: SinkTransport): Promise<void> {
+    try {
+      await t.close();
+    } catch {
+      // Nothing to do about a connection that would not close cleanly.
+    } finally {
+      this.transports.delete(t);
     }
   }
 }

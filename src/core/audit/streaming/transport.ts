@@ -1,10 +1,13 @@
 // What the streamer asks of a sink's connection: send a batch (resolve only once it was handed
-// over: written to the socket for syslog, a 2xx answer for a webhook) and close.
+// over: written to the socket for syslog, a 2xx answer for a webhook; reject within the sink's
+// timeout otherwise), abort and close.
 import type { StreamedCheckpoint, StreamedEvent } from './event.js';
 
 export interface SinkTransport {
   /** Events in chain order, then the checkpoints signing some of them (each after the event it signs). */
   send(events: StreamedEvent[], checkpoints: StreamedCheckpoint[]): Promise<void>;
+  /** Gives up now (stop's drain time ran out): a send under way rejects, connections close without waiting. */
+  abort(): void;
   close(): Promise<void>;
 }
 

@@ -53,7 +53,8 @@ export class WebhookTransport implements SinkTransport {
             'user-agent': 'gatehouse-audit-stream',
             [TIMESTAMP_HEADER]: String(ts),
             [SIGNATURE_HEADER]: webhookSignature(this.secrets.hmacKey!, ts, body),
-            // The same events always go out under the same delivery id (receivers may deduplicate on it).
+            // The id names the range carried: a retry (the streamer resends the failed batch as it
+            // was) goes under the same id; a batch read again after a restart may cover more.
             [DELIVERY_HEADER]: `${this.sinkId}:${first !== undefined ? `${first}-${last}` : ''}${first !== undefined && cpRange ? ',' : ''}${cpRange}`,
           },
         },
@@ -68,6 +69,11 @@ export class WebhookTransport implements SinkTransport {
       req.once('error', (err) => reject(new DeliveryError(`webhook request failed: ${err.message}`)));
       req.end(body);
     });
+  }
+
+  abort(): void {
+    // The request under way fails with its socket.
+    this.agent.destroy();
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,52 @@
+// A webhook delivery that failed is retried as it was: the same events under the same
+// X-Gatehouse-Delivery id, even when events were appended during the backoff (they go in the
+// next delivery). What docs/operations.md promises receivers that deduplicate on the id.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { SYSTEM } from '../../src/core/audit/service.js';
+import { makePki, until, WebhookReceiver } from '../support/audit-receivers.js';
+import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
+
+const HMAC_KEY = `hmac-${randomBytes(24).toString('hex')}`;
+
+for (const kind of DB_KINDS) {
+  describe(`audit streaming: a failed webhook delivery is retried as it was (${kind})`, () => {
+    let t: TestApp;
+    let hook: WebhookReceiver;
+    let caPem: string;
+
+    before(async () => {
+      const pki = makePki();
+      caPem = pki.caPem;
+      t = await startTestApp(kind);
+      hook = await WebhookReceiver.start(HMAC_KEY, { cert: pki.serverCert, key: pki.serverKey });
+    });
+    after(async () => {
+      await t?.core.auditStreaming.stop(0);
+      await hook?.close();
+      await t?.close();
+    });
+
+    it('the resend carries the same events and the same delivery id; the new event goes next', { timeout: 120_000 }, async () => {
+      // Long enough a backoff (5 s) that the event below is appended before the retry.
+      const r = await t.req('POST', '/api/v1/audit-sinks', { token: t.adminToken, body: { name: 'retried', kind: 'webhook', url: hook.url, hmacKey: HMAC_KEY, caPem, retryInitialMs: 5000, retryMaxMs: 5000, startAt: 'now' } });
+      assert.equal(r.statusCode, 201, r.body);
+      hook.failNext = 1;
+      t.core.auditStreaming.start();
+      await t.core.audit.record(SYSTEM, { action: 'test.first' });
+      await until(() => hook.refused.length >= 1, () => 'the first delivery refused', 60_000);
+      const refused = hook.refused[0]!;
+      // During the backoff another event is appended.
+      const late = await t.core.audit.record(SYSTEM, { action: 'test.during-backoff' });
+      await until(() => hook.events.some((e) => e.seq === late.seq), () => `the event appended during the backoff delivered (${hook.deliveries.length} deliveries)`, 60_000);
+      const resent = hook.deliveries[0]!;
+      assert.deepEqual(resent.events, refused.events, 'the resend carries exactly the refused events');
+      assert.deepEqual(resent.checkpoints, refused.checkpoints);
+      assert.equal(resent.delivery, refused.delivery, 'under the same delivery id');
+      assert.ok(!resent.events.some((e) => e.seq === late.seq), 'the new event is not in the resend');
+      assert.equal(hook.deliveries[1]?.events[0]?.seq, resent.events.at(-1)!.seq + 1, 'the next delivery goes on from the resend (with the new event)');
+      assert.deepEqual(hook.events.map((e) => e.seq), [...new Set(hook.events.map((e) => e.seq))].sort((a, b) => a - b), 'each event once, in order');
+    });
+  });
+}
