@@ -101,14 +101,14 @@ for (const kind of DB_KINDS) {
           still = c === last ? still + 1 : 0;
           last = c;
           await new Promise((res) => setTimeout(res, 500));
-          return still >= 4;
+          return still >= 6;
         },
         () => 'the sink stuck on its new connection',
         120_000,
       );
-      const stopped = t.core.auditStreaming.stop(500).then(() => 'stopped');
-      const outcome = await Promise.race([stopped, new Promise((res) => setTimeout(res, 30_000, 'still stopping after 30 s'))]);
-      assert.equal(outcome, 'stopped', 'stop does not wait for a batch the collector never takes');
+      // Before the fix this never returned (the test's own timeout then fails it): stop waited
+      // for a batch the collector never takes.
+      await t.core.auditStreaming.stop(500);
       const s = await status();
       assert.equal(s.node, null, 'the lease was released');
       assert.ok(s.cursor < s.head, 'what was not taken is still pending (it goes at the next start)');
