@@ -14,6 +14,10 @@ import { join } from 'node:path';
 import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
 import { NodeRegistry } from '../../src/core/cluster/registry.js';
 import { ClusterIdentity, type IdentityPiece } from '../../src/core/cluster/identity.js';
+import { ClusterForwarding } from '../../src/core/cluster/forwarding.js';
+import { makePeerCert, peerTls } from '../../src/web/peer/cert.js';
+import { PeerClient } from '../../src/web/peer/client.js';
+import { createServer, type AddressInfo } from 'node:net';
 
 for (const kind of DB_KINDS) {
   describe(`cluster nodes and identity (${kind})`, () => {
@@ -81,6 +85,37 @@ for (const kind of DB_KINDS) {
       assert.equal((await registry.get(self))!.status, 'stopped');
       await registry.beat(0);
       assert.equal((await registry.get(self))!.status, 'up');
+    });
+
+    // A node that stopped a moment ago is not dead yet by its heartbeat; its peer port refuses.
+    // Terminate of one of its sessions answered 500 (an internal error); now 503 with the wait.
+    it('terminate of a session whose node does not answer: 503 node_unreachable with Retry-After, not an internal error', async () => {
+      const { registry } = t.core.cluster;
+      const db = t.core.store.db;
+      // A port nothing listens on: one taken and closed again.
+      const probe = createServer();
+      await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+      const port = (probe.address() as AddressInfo).port;
+      await new Promise((r) => probe.close(r));
+      const at = await registry.clock();
+      await db.insertInto('clusterNodes').values({ id: 'node-gone-quiet', address: `https://127.0.0.1:${port}`, version: '0.1.0', startedAt: at - 60_000, heartbeatAt: at, load: 1, status: 'up' }).execute();
+      const admin = (await t.core.dir.userByName('admin'))!;
+      await db
+        .insertInto('sessions')
+        .values({
+          id: 'sess-on-quiet-node', userId: admin.id, username: 'admin', secretId: 's1', secretName: 'one', launcherId: 'ssh', protocol: 'ssh', targetHost: '127.0.0.1', targetPort: 22, targetUser: 'u',
+          clientIp: '127.0.0.1', door: 'ssh', status: 'live', startedAt: at - 5000, endedAt: null, endReason: null, bytesIn: 0, bytesOut: 0, recording: null, recordingSha256: null, recordKeystrokes: 0, node: 'node-gone-quiet',
+        })
+        .execute();
+      // The node-to-node client as a cluster node has it (a real mutual-TLS client; the connection is refused before TLS).
+      t.core.sessions.forwardTo(new ClusterForwarding(t.core.store, registry, new PeerClient(peerTls(await makePeerCert()))));
+      const r = await t.req('POST', '/api/v1/sessions/sess-on-quiet-node/terminate', { token: t.adminToken, body: { reason: 'test' } });
+      assert.equal(r.statusCode, 503, r.body);
+      assert.equal(r.json().error.code, 'node_unreachable');
+      assert.match(r.json().error.message, /the gateway node running this session \(node-gone-quiet\) does not answer/);
+      const retry = Number(r.headers['retry-after']);
+      assert.ok(retry >= 1 && retry <= 30, `Retry-After ${r.headers['retry-after']}: until the dead timeout`);
+      assert.equal((await db.selectFrom('sessions').select('status').where('id', '=', 'sess-on-quiet-node').executeTakeFirstOrThrow()).status, 'live');
     });
 
     it('the shared identity: made once, adopted from the first node, written over a joining node\'s own, replaced only once', async () => {

@@ -4,6 +4,7 @@
 // TLS (src/web/peer/) — is handed in by the server, so the core holds no socket.
 import type { Store } from '../../store/db.js';
 import type { Actor } from '../audit/service.js';
+import { AppError } from '../errors.js';
 import type { RemoteSessions } from '../sessions/service.js';
 import type { NodeRegistry } from './registry.js';
 
@@ -42,6 +43,16 @@ export class ClusterForwarding implements RemoteSessions {
     const node = await this.registry.get(nodeId);
     if (!node || node.status === 'dead') return 'dead';
     if (node.status === 'stopped' || !node.address) return 'ended';
-    return (await this.transport.terminate(node.address, actor, id, reason)) ? 'terminated' : 'ended';
+    let done: boolean;
+    try {
+      done = await this.transport.terminate(node.address, actor, id, reason);
+    } catch (e) {
+      // Not yet dead by its heartbeat, but not answering (it stopped a moment ago, or its
+      // network is cut): a clear refusal to try again, not an internal error. Once it has been
+      // silent for the dead timeout, any node ends its sessions as interrupted.
+      const wait = Math.max(1, Math.ceil((node.heartbeatAt + this.registry.timing.deadMs - (await this.registry.clock())) / 1000));
+      throw new AppError(503, 'node_unreachable', `the gateway node running this session (${nodeId}) does not answer (${(e as Error).message}); if it has stopped, its sessions are ended as interrupted within ${wait} s: try again then`, { retryAfterSeconds: wait });
+    }
+    return done ? 'terminated' : 'ended';
   }
 }
