@@ -20,6 +20,8 @@ import type { RequestLimits } from './request-limits.js';
 import { SignInGuard, UnknownNameLockouts, type SignInSlot } from './rate-limit.js';
 
 export const TOKEN_PREFIX = 'gh_';
+/** The users not locked at `at` (no lock, or one that has ended): a condition of the updates that count and clear failures. */
+const unlockedAt = (at: number) => (eb: ExpressionBuilder<Database, 'users'>) => eb.or([eb('lockedUntil', 'is', null), eb('lockedUntil', '<=', at)]);
 const hashToken = (t: string) => sha256hex(`gatehouse-token:${t}`);
 const ISSUER = 'Gatehouse';
 
@@ -167,12 +169,7 @@ export class Auth {
    */
   async authenticate(input: { username: string; password: string; totp?: string; webauthn?: KeyAssertion }, ip: string | null, via: 'api' | 'ssh' | 'web' = 'api', stage: 'full' | 'password' = 'full'): Promise<User> {
     await this.limits?.take('login', ip, input.username, { id: null, name: input.username, ip });
-    const slot = await this.guard.reserve(ip, { id: null, name: input.username, ip }, { action: 'auth.login', details: { via } });
-    try {
-      return await this.checkSignIn(input, ip, via, stage, slot);
-    } finally {
-      slot.release();
-    }
+    return this.guard.checking(ip, { id: null, name: input.username, ip }, { action: 'auth.login', details: { via } }, (slot) => this.checkSignIn(input, ip, via, stage, slot));
   }
 
   private async checkSignIn(input: { username: string; password: string; totp?: string; webauthn?: KeyAssertion }, ip: string | null, via: 'api' | 'ssh' | 'web', stage: 'full' | 'password', slot: SignInSlot): Promise<User> {
@@ -258,7 +255,7 @@ export class Auth {
       .updateTable('users')
       .set({ failedLogins: 0, lockedUntil: null, ...also })
       .where('id', '=', user.id)
-      .where((eb) => eb.or([eb('lockedUntil', 'is', null), eb('lockedUntil', '<=', at)]))
+      .where(unlockedAt(at))
       .executeTakeFirst();
     return r.numUpdatedRows > 0n ? null : this.lockEnd(user.id, at);
   }
@@ -275,12 +272,7 @@ export class Auth {
    * refusals and the sign-in are audited as auth.login.
    */
   async signInWithPasskey(proof: KeyAssertion, ip: string | null, via: 'api' | 'web' = 'web'): Promise<User> {
-    const slot = await this.guard.reserve(ip, { id: null, name: null, ip }, { action: 'auth.login', details: { via, method: 'passkey' } });
-    try {
-      return await this.checkPasskey(proof, ip, via, slot);
-    } finally {
-      slot.release();
-    }
+    return this.guard.checking(ip, { id: null, name: null, ip }, { action: 'auth.login', details: { via, method: 'passkey' } }, (slot) => this.checkPasskey(proof, ip, via, slot));
   }
 
   private async checkPasskey(proof: KeyAssertion, ip: string | null, via: 'api' | 'web', slot: SignInSlot): Promise<User> {
@@ -309,14 +301,11 @@ export class Auth {
   async checkOwnPassword(user: User, password: string, ip: string | null, purpose: string): Promise<boolean> {
     const actor = { id: user.id, name: user.username, ip };
     const input = { action: 'auth.password_check', target: { type: 'user', id: user.id }, details: { purpose } };
-    const slot = await this.guard.reserve(ip, actor, input);
-    try {
+    return this.guard.checking(ip, actor, input, async (slot) => {
       if ((await this.passwordCheck(user, password)) === 'ok') return true;
       await this.guard.failed(ip, actor, { ...input, details: { ...input.details, reason: 'wrong password' } }, true, slot);
       return false;
-    } finally {
-      slot.release();
-    }
+    });
   }
 
   async login(input: { username: string; password: string; totp?: string; webauthn?: KeyAssertion }, ip: string | null): Promise<{ token: string; expiresAt: string; user: User }> {
@@ -335,7 +324,7 @@ export class Auth {
   private async registerFailure(user: User): Promise<number | null> {
     const { lockoutThreshold: threshold, lockoutMinutes } = await this.settings.all();
     const at = now();
-    const unlocked = (eb: ExpressionBuilder<Database, 'users'>) => eb.or([eb('lockedUntil', 'is', null), eb('lockedUntil', '<=', at)]);
+    const unlocked = unlockedAt(at);
     const row = await this.db
       .updateTable('users')
       .set((eb) => ({ failedLogins: eb('failedLogins', '+', 1) }))
@@ -483,8 +472,7 @@ export class Auth {
       await this.audit.record(actor, { ...input, outcome: 'failure', details: { ...input.details, reason: 'no second factor enrolled' } });
       throw new AppError(403, 'mfa_not_enrolled', MFA_NOT_ENROLLED_MESSAGE);
     }
-    const slot = await this.guard.reserve(ip, actor, input);
-    try {
+    await this.guard.checking(ip, actor, input, async (slot) => {
       if (typeof code !== 'string') {
         const r = keys > 0 ? await this.keys!.verify(code, 'step-up', user.id) : ({ ok: false, reason: 'no security key registered' } as const);
         if (!r.ok) {
@@ -497,9 +485,7 @@ export class Auth {
         // 403, not 401: the caller is signed in (the portal reads any 401 as an expired session).
         throw new AppError(403, 'invalid_totp', 'invalid verification code');
       }
-    } finally {
-      slot.release();
-    }
+    });
     this.guard.succeeded(ip);
     await this.audit.record(actor, input);
   }
@@ -559,7 +545,7 @@ export class Auth {
   async clientCredentialsGrant(clientId: string, clientSecret: string, scope: string | undefined, ip: string | null): Promise<{ access_token: string; token_type: 'Bearer'; expires_in: number; scope?: string }> {
     // Wrong secrets count like wrong passwords: against the source's limit and toward the
     // lockout of the application account; an unknown client id locks like an unknown user name.
-    // No slot is reserved (admit, not reserve): a client secret is 32 random characters, not
+    // No slot is reserved (admit, not checking): a client secret is 32 random characters, not
     // worth guessing at any speed, and applications may well ask for tokens many at once.
     await this.limits?.take('token', ip, clientId, { id: null, name: clientId, ip });
     await this.guard.admit(ip, { id: null, name: clientId, ip }, { action: 'auth.oauth_token', details: { clientId, via: 'oauth2' } });

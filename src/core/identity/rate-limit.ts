@@ -89,9 +89,9 @@ export class SignInGuard {
    * the first of them fails (a password check takes a while), and one address makes as many
    * guesses as it can send at once. The slot ends with failed(…, slot) (it becomes the failure)
    * or release() (success, or a failure that is no guess); release() may be called again, so a
-   * `finally` can always call it.
+   * `finally` can always call it. Callers use checking(), which does that.
    */
-  async reserve(ip: string | null, actor: Actor, input: AuditInput): Promise<SignInSlot> {
+  private async reserve(ip: string | null, actor: Actor, input: AuditInput): Promise<SignInSlot> {
     const s = await this.settings.all();
     const key = sourceKey(ip);
     // Checked and taken with no await in between, so concurrent attempts see each other.
@@ -107,6 +107,16 @@ export class SignInGuard {
         else this.inFlight.delete(key);
       },
     };
+  }
+
+  /** Checks a sign-in (`check`) in a slot reserved for it (reserve()), released however the check ends. */
+  async checking<T>(ip: string | null, actor: Actor, input: AuditInput, check: (slot: SignInSlot) => Promise<T>): Promise<T> {
+    const slot = await this.reserve(ip, actor, input);
+    try {
+      return await check(slot);
+    } finally {
+      slot.release();
+    }
   }
 
   /** Whether the source may try again: its failures in the window and its attempts being checked are under the limit. */

@@ -135,7 +135,7 @@ export class Sessions {
    * shutdown's endAll, which nobody would end or seal, and the door would keep the process up.
    */
   async start(plan: ConnectPlan, ctx: { clientIp: string; door: string }): Promise<LiveSession> {
-    if (this.closing !== null) throw new AppError(503, 'draining', 'this gateway node is shutting down: no new sessions', { retryAfterSeconds: 1 });
+    if (this.closing) throw new AppError(503, 'draining', 'this gateway node is shutting down: no new sessions', { retryAfterSeconds: 1 });
     const starting = this.startNow(plan, ctx);
     this.starting.add(starting);
     try {
@@ -145,8 +145,8 @@ export class Sessions {
     }
   }
 
-  /** Why this node no longer starts sessions (endAll has begun); null while it does. */
-  private closing: string | null = null;
+  /** endAll has begun (shutdown): no session starts any more. */
+  private closing = false;
   /** Starts under way: endAll waits for them, so that what they start is ended with the rest. */
   private readonly starting = new Set<Promise<LiveSession>>();
 
@@ -373,7 +373,7 @@ export class Sessions {
 
   /** Ends every live session (shutdown). */
   async endAll(reason: string): Promise<void> {
-    this.closing ??= reason;
+    this.closing = true;
     // A start already past its check goes live in a moment: ended below with the others (its
     // door finds it terminated when it asks, onTerminate calling back at once).
     await Promise.allSettled([...this.starting]);
