@@ -36,8 +36,9 @@ describe('a cluster node that loses its database (postgres)', () => {
     await db?.drop();
   });
 
-  it('a node frozen past the dead timeout keeps its sessions when the database answers on waking', async () => {
-    const r = await t.req('POST', '/api/v1/secrets', { token: t.adminToken, body: { name: 'frozen', template: 'generic', fields: { username: 'u', password: 'pw-frozen-1' } } });
+  /** A recorded SSH session of the administrator on a new secret, started as the door starts one (the target is never contacted). */
+  const recordedSession = async (name: string) => {
+    const r = await t.req('POST', '/api/v1/secrets', { token: t.adminToken, body: { name, template: 'generic', fields: { username: 'u', password: `pw-${name}-1` } } });
     assert.equal(r.statusCode, 201, r.body);
     const me = (await t.req('GET', '/api/v1/me', { token: t.adminToken })).json();
     const s = await t.core.sessions.start(
@@ -45,6 +46,11 @@ describe('a cluster node that loses its database (postgres)', () => {
       { clientIp: '127.0.0.1', door: 'ssh' },
     );
     s.begin({ cols: 80, rows: 24, term: 'xterm' });
+    return s;
+  };
+
+  it('a node frozen past the dead timeout keeps its sessions when the database answers on waking', async () => {
+    const s = await recordedSession('frozen');
     const terminated: string[] = [];
     s.onTerminate((reason) => terminated.push(reason));
     node = await joinCluster(t.config, t.core, undefined, t.core.log);
@@ -62,15 +68,7 @@ describe('a cluster node that loses its database (postgres)', () => {
   });
 
   it('closes its live sessions once its heartbeat has been silent for the dead timeout', async () => {
-    const r = await t.req('POST', '/api/v1/secrets', { token: t.adminToken, body: { name: 'fail-closed', template: 'generic', fields: { username: 'u', password: 'pw-fail-closed-1' } } });
-    assert.equal(r.statusCode, 201, r.body);
-    const me = (await t.req('GET', '/api/v1/me', { token: t.adminToken })).json();
-    // A recorded SSH session, started as the door starts one (the target is never contacted).
-    const s = await t.core.sessions.start(
-      { sessionId: randomUUID(), user: { id: me.id, username: me.username }, protocol: 'ssh', target: { host: 'db1', port: 22 }, credential: await t.core.secrets.credential(r.json().id), launcher: await t.core.launchers.get('ssh') },
-      { clientIp: '127.0.0.1', door: 'ssh' },
-    );
-    s.begin({ cols: 80, rows: 24, term: 'xterm' });
+    const s = await recordedSession('fail-closed');
     s.output(Buffer.from('before-the-cut\r\n'));
     // What a door does when its session is terminated: it closes the connection and ends the session (logging a failed end).
     const terminated: string[] = [];

@@ -19,24 +19,27 @@ for (const kind of DB_KINDS) {
       await t?.close();
     });
 
-    it('once live is empty, settled() waits for session.end and recording.seal of every session that ended', async () => {
-      const r = await t.req('POST', '/api/v1/secrets', { token: t.adminToken, body: { name: `settled-${kind}`, template: 'generic', fields: { username: 'u', password: 'pw-settled' } } });
+    /** Plans of SSH sessions of the administrator on a new secret named `name`, one per call. */
+    const plans = async (name: string, password: string) => {
+      const r = await t.req('POST', '/api/v1/secrets', { token: t.adminToken, body: { name, template: 'generic', fields: { username: 'u', password } } });
       assert.equal(r.statusCode, 201, r.body);
       const me = (await t.req('GET', '/api/v1/me', { token: t.adminToken })).json();
+      return async () => ({
+        sessionId: randomUUID(),
+        user: { id: me.id, username: me.username },
+        protocol: 'ssh' as const,
+        target: { host: 'db1', port: 22 },
+        credential: await t.core.secrets.credential(r.json().id),
+        launcher: await t.core.launchers.get('ssh'),
+      });
+    };
+
+    it('once live is empty, settled() waits for session.end and recording.seal of every session that ended', async () => {
+      const plan = await plans(`settled-${kind}`, 'pw-settled');
       const ids: string[] = [];
       const ending: Promise<void>[] = [];
       for (let i = 0; i < 3; i++) {
-        const s = await t.core.sessions.start(
-          {
-            sessionId: randomUUID(),
-            user: { id: me.id, username: me.username },
-            protocol: 'ssh' as const,
-            target: { host: 'db1', port: 22 },
-            credential: await t.core.secrets.credential(r.json().id),
-            launcher: await t.core.launchers.get('ssh'),
-          },
-          { clientIp: '127.0.0.1', door: 'ssh' },
-        );
+        const s = await t.core.sessions.start(await plan(), { clientIp: '127.0.0.1', door: 'ssh' });
         s.begin({ cols: 80, rows: 24, term: 'xterm' });
         s.output(Buffer.from(`output of session ${i}\r\n`));
         ids.push(s.id);
@@ -63,17 +66,7 @@ for (const kind of DB_KINDS) {
     // database. A redeem that passed the drain check just before and was still busy started its
     // session after endAll had looked: nobody ended or sealed it, and its door held the process.
     it('a session starting while endAll runs is ended with the others; none starts after', async () => {
-      const r = await t.req('POST', '/api/v1/secrets', { token: t.adminToken, body: { name: `closing-${kind}`, template: 'generic', fields: { username: 'u', password: 'pw-closing' } } });
-      assert.equal(r.statusCode, 201, r.body);
-      const me = (await t.req('GET', '/api/v1/me', { token: t.adminToken })).json();
-      const plan = async () => ({
-        sessionId: randomUUID(),
-        user: { id: me.id, username: me.username },
-        protocol: 'ssh' as const,
-        target: { host: 'db1', port: 22 },
-        credential: await t.core.secrets.credential(r.json().id),
-        launcher: await t.core.launchers.get('ssh'),
-      });
+      const plan = await plans(`closing-${kind}`, 'pw-closing');
       const p = await plan();
       // Not awaited: its row and session.start are still being written when endAll begins.
       const starting = t.core.sessions.start(p, { clientIp: '127.0.0.1', door: 'ssh' });
