@@ -83,8 +83,11 @@ describe('recording backlog', () => {
       const reader = spawn('cat', [fifo], { stdio: ['ignore', 'pipe', 'ignore'] });
       let got = 0;
       reader.stdout.on('data', (d: Buffer) => (got += d.length));
+      // Listened for before the close: cat ends as soon as the thread closes the file, which
+      // can be before the thread's answer reaches us (a listener added after would wait for ever).
+      const readerClosed = new Promise((r) => reader.once('close', r));
       await sink.close();
-      await new Promise((r) => reader.once('close', r));
+      await readerClosed;
       assert.ok(got < 640 * KiB, `${got} bytes reached the disk: what waited was dropped`);
     } finally {
       await writer.stop();
