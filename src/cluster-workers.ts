@@ -70,6 +70,11 @@ export async function startWorker(config: Config): Promise<void> {
   const index = Number(process.env[WORKER_ENV]);
   if (!Number.isInteger(index) || index < 1) throw new Error(`${WORKER_ENV} is not a worker index: ${process.env[WORKER_ENV]}`);
   let listening = '';
+  // A SIGTERM while it starts (to the process group, the primary's too) is held: the primary
+  // tells a worker that became ready while it drains to drain, and this drains then as well.
+  let held = false;
+  const holdTerm = () => (held = true);
+  process.on('SIGTERM', holdTerm);
   const running = await startServer(workerConfig(config, index), {
     announce: (line) => {
       if (line.startsWith('gatehouse: listening on ')) listening = line;
@@ -85,7 +90,9 @@ export async function startWorker(config: Config): Promise<void> {
     state = 'draining';
     finish(running.drain());
   };
+  process.off('SIGTERM', holdTerm);
   process.on('SIGTERM', drain);
+  if (held) drain();
   // Ctrl-C reaches the whole process group: the primary decides, and says so.
   process.on('SIGINT', () => {});
   process.on('message', (m: ToWorker) => {

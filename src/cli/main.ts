@@ -55,26 +55,39 @@ program
       return isWorker() ? startWorker(config) : runPrimary(config);
     }
     const { startServer } = await import('../server.js');
-    const running = await startServer(config);
     // SIGTERM drains: no new sessions, running ones go on for up to GATEHOUSE_DRAIN_SECONDS,
     // then the rest are ended and their recordings sealed. A second SIGTERM (or a SIGINT)
     // while draining ends the wait; SIGINT otherwise stops at once, and a SIGINT while
     // stopping gives up on a clean stop.
-    let state: 'running' | 'draining' | 'stopping' = 'running';
+    // The handlers are in place before the start: its ports take connections (and it says it
+    // listens) before startServer returns, and a SIGTERM then must not kill it unaudited. A
+    // SIGTERM while it starts is held and drains once it has started; a second one, or a
+    // SIGINT, ends the start at once.
+    let running: Awaited<ReturnType<typeof startServer>> | null = null;
+    let state: 'starting' | 'running' | 'draining' | 'stopping' = 'starting';
+    let held = false;
     const finish = (work: Promise<void>) => void work.then(() => process.exit(0));
-    process.on('SIGTERM', () => {
+    const onTerm = (r: NonNullable<typeof running>) => {
       if (state === 'stopping') return;
-      running.core.log.info({ sig: 'SIGTERM' }, state === 'running' ? 'draining, then shutting down' : 'shutting down: the drain ends now');
+      r.core.log.info({ sig: 'SIGTERM' }, state === 'running' ? 'draining, then shutting down' : 'shutting down: the drain ends now');
       state = state === 'running' ? 'draining' : 'stopping';
-      finish(running.drain());
+      finish(r.drain());
+    };
+    process.on('SIGTERM', () => {
+      if (running) return onTerm(running);
+      if (held) process.exit(143);
+      held = true;
     });
     process.on('SIGINT', () => {
-      if (state === 'stopping') process.exit(130);
+      if (!running || state === 'stopping') process.exit(130);
       running.core.log.info({ sig: 'SIGINT' }, 'shutting down');
       const wasDraining = state === 'draining';
       state = 'stopping';
       finish(wasDraining ? running.drain() : running.stop());
     });
+    running = await startServer(config);
+    state = 'running';
+    if (held) onTerm(running);
   });
 
 program

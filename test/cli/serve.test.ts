@@ -154,6 +154,47 @@ describe('gatehouse serve with GATEHOUSE_ADMIN_PASSWORD', () => {
   });
 });
 
+describe('gatehouse serve and a SIGTERM the moment it listens', () => {
+  it('still drains and stops cleanly (exit 0, system.stop audited), with or without a metrics listener', T, async () => {
+    for (const extra of [{}, { GATEHOUSE_METRICS_LISTEN: '127.0.0.1:0' }]) {
+      const dataDir = join(tempDir(), 'data');
+      const s = Server.spawn(await serverEnv(dataDir, { GATEHOUSE_ADMIN_PASSWORD: `Pw-${randomBytes(6).toString('hex')}`, ...extra }));
+      // The port is open once the line is printed: a service manager may stop it right then.
+      await s.waitFor(/gatehouse: listening on /);
+      assert.deepEqual(await s.stop('SIGTERM'), { code: 0, signal: null }, `stderr: ${s.stderr}`);
+      const out = join(tempDir(), 'audit.jsonl');
+      assert.equal((await runCli(['audit', 'export', '--offline', '-o', out], { env: cleanEnv({ GATEHOUSE_DATA_DIR: dataDir }) })).code, 0);
+      assert.equal(JSON.parse(lines(readFileSync(out, 'utf8')).at(-1)!).action, 'system.stop');
+    }
+  });
+});
+
+describe('test support: Server.start and door ports taken by another test', () => {
+  let server: Server | undefined;
+  after(() => server?.kill());
+
+  it('draws a door port serverEnv drew again when it is taken before the server binds it; a port the test gave is not', T, async () => {
+    const dataDir = join(tempDir(), 'data');
+    const env = await serverEnv(dataDir, { GATEHOUSE_ADMIN_PASSWORD: `Pw-${randomBytes(6).toString('hex')}` });
+    const taken = env.GATEHOUSE_SSH_PORT!;
+    // Another test's server took the port between serverEnv and the start.
+    const blocker = createServer();
+    await new Promise<void>((res, rej) => blocker.once('error', rej).listen(Number(taken), '127.0.0.1', () => res()));
+    try {
+      server = await Server.start(env);
+      assert.notEqual(env.GATEHOUSE_SSH_PORT, taken, 'drawn again in the same environment');
+      assert.match(server.stdout, new RegExp(`gatehouse: ssh door on port ${env.GATEHOUSE_SSH_PORT}\\n`));
+      assert.deepEqual(await server.stop(), { code: 0, signal: null });
+      server = undefined;
+      const given = await serverEnv(join(tempDir(), 'data'), { GATEHOUSE_SSH_PORT: taken });
+      await assert.rejects(Server.start(given), /EADDRINUSE/, 'a port the test chose stays its choice');
+      assert.equal(given.GATEHOUSE_SSH_PORT, taken);
+    } finally {
+      await new Promise((res) => blocker.close(res));
+    }
+  });
+});
+
 describe('gatehouse serve on PostgreSQL', () => {
   let server: Server;
   let db: { url: string; drop: () => Promise<void> } | undefined;

@@ -267,4 +267,24 @@ describe('one node on every core: gatehouse serve with two workers on PostgreSQL
       await c.end();
     }
   });
+
+  it('a SIGTERM to every process (as systemd stops a unit) while worker 2 still starts: both workers drain, exit 0', { timeout: 300_000 }, async () => {
+    const env = await serverEnv(join(tempDir(), 'node'), {
+      GATEHOUSE_ADMIN_PASSWORD: PW,
+      GATEHOUSE_DATABASE_URL: db.url,
+      GATEHOUSE_MASTER_KEY: randomBytes(32).toString('base64'),
+      GATEHOUSE_WORKERS: '2',
+      GATEHOUSE_NODE_HEARTBEAT_SECONDS: '1',
+    });
+    const S = Server.spawn(env);
+    server = S;
+    // Worker 1 starts alone; worker 2 once worker 1 listens: its first line says it is starting.
+    await S.waitFor(/gatehouse: worker 2: /, 180_000);
+    assert.doesNotMatch(S.stdout, /worker 2: listening on/);
+    const pid = S.proc.pid!;
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+    for (const p of [pid, ...children]) process.kill(p, 'SIGTERM');
+    assert.deepEqual(await S.waitExit(120_000), { code: 0, signal: null }, `stdout: ${S.stdout}\nstderr: ${S.stderr}`);
+    assert.doesNotMatch(S.stderr, /exited|died/);
+  });
 });
