@@ -125,8 +125,9 @@ describe('a node survives I/O errors of single sessions; /healthz reports them',
     // descriptor test opens long before the process runs out; here the process itself must be
     // exhausted, so they are raised (test/protocols/preauth-limits.test.ts covers the limits).
     const env = await serverEnv(dataDir, { GATEHOUSE_ADMIN_PASSWORD: ADMIN_PW, GATEHOUSE_MAX_STARTUPS: '100000', GATEHOUSE_MAX_STARTUPS_PER_SOURCE: '100000' });
-    sshPort = Number(env.GATEHOUSE_SSH_PORT);
     server = await Server.start(env);
+    // Read after the start: a door port another test took first is drawn again (support.ts).
+    sshPort = Number(env.GATEHOUSE_SSH_PORT);
     token = await apiLogin(server.url, 'admin', ADMIN_PW);
     const secret = async (name: string, template: string, port: number) => {
       const r = await call('POST', '/api/v1/secrets', { name, template, fields: { machine: '127.0.0.1', port, username: 'ghtarget', password: TARGET_PASSWORD } });

@@ -48,9 +48,18 @@ export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS
   return env;
 }
 
+/**
+ * The door ports serverEnv drew for an environment (not those a test gave). A port found free
+ * can still be taken by another test file before the server binds it (the server then exits with
+ * EADDRINUSE); Server.start draws such a port again, in the same environment object, so a test
+ * reads the door's port from its env after the start and a restart keeps it.
+ */
+const drawnPorts = new WeakMap<NodeJS.ProcessEnv, string[]>();
+const DOOR_PORTS = ['GATEHOUSE_SSH_PORT', 'GATEHOUSE_RDP_PORT'];
+
 /** Environment for a server: data dir, loopback bind, HTTP port 0 unless given, free SSH/RDP ports. */
 export async function serverEnv(dataDir: string, extra: Record<string, string | undefined> = {}): Promise<NodeJS.ProcessEnv> {
-  return cleanEnv({
+  const env = cleanEnv({
     GATEHOUSE_DATA_DIR: dataDir,
     GATEHOUSE_BIND_HOST: '127.0.0.1',
     GATEHOUSE_HTTP_PORT: '0',
@@ -62,6 +71,14 @@ export async function serverEnv(dataDir: string, extra: Record<string, string | 
     GATEHOUSE_DRAIN_SECONDS: '0',
     ...extra,
   });
+  drawnPorts.set(env, DOOR_PORTS.filter((k) => extra[k] === undefined));
+  return env;
+}
+
+/** The key of a port serverEnv drew for `env` that the server could not bind (from its stderr). */
+function takenDrawnPort(env: NodeJS.ProcessEnv, stderr: string): string | undefined {
+  const port = /listen EADDRINUSE: address already in use \S+:(\d+)/.exec(stderr)?.[1];
+  return port ? drawnPorts.get(env)?.find((k) => env[k] === port) : undefined;
 }
 
 /**
@@ -149,18 +166,25 @@ export class Server {
     );
   }
 
-  /** Spawns the server and waits for its "listening on" line. */
+  /**
+   * Spawns the server and waits for its "listening on" line. A door port serverEnv drew that
+   * another test took in the meantime is drawn again (in `env`) and the server started anew.
+   */
   static async start(env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<Server> {
-    const s = Server.spawn(env);
-    try {
-      const m = await s.waitFor(/gatehouse: listening on (https:\/\/\S+) \(([^)]*)\)/, timeoutMs);
-      s.url = m[1]!;
-      s.fingerprint = /self-signed TLS ([0-9A-F:]+)/.exec(m[2]!)?.[1] ?? '';
-    } catch (e) {
-      s.kill();
-      throw e;
+    for (let attempt = 1; ; attempt++) {
+      const s = Server.spawn(env);
+      try {
+        const m = await s.waitFor(/gatehouse: listening on (https:\/\/\S+) \(([^)]*)\)/, timeoutMs);
+        s.url = m[1]!;
+        s.fingerprint = /self-signed TLS ([0-9A-F:]+)/.exec(m[2]!)?.[1] ?? '';
+        return s;
+      } catch (e) {
+        s.kill();
+        const taken = attempt < 3 && s.exited ? takenDrawnPort(env, s.stderr) : undefined;
+        if (!taken) throw e;
+        env[taken] = String(await freePort());
+      }
     }
-    return s;
   }
 
   static spawn(env: NodeJS.ProcessEnv): Server {
