@@ -8,35 +8,65 @@
 // stored instead of giving the session up as having no recording. Both then store back the
 // repaired recording (its torn last line cut off): sealed with the data key it had, so no
 // key is left behind serving nothing.
+// Also here: a recording of many parts is fetched into its work file and stored back part by
+// part (recovery never holds a whole recording in memory: it may be gigabytes).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, GetObjectCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import { envelopeHeader, envelopeKeyId, FrameSealer } from '../../src/core/sessions/recording-envelope.js';
 import { recordingRelPath } from '../../src/core/sessions/recording-path.js';
 import type { S3RecordingStorage } from '../../src/core/sessions/recording-storage-s3.js';
 import { removeTempDirs, tempDir } from '../cli/support.js';
 import { startTestApp, type TestApp } from '../support/harness.js';
-import { nodeStorage, S3Server } from '../support/s3.js';
+import { nodeStorage, S3_TEST_PART_BYTES, S3Server } from '../support/s3.js';
 import { signal } from '../support/signal.js';
 
+let t: TestApp;
+let s3: S3Server;
+
+before(async () => {
+  t = await startTestApp('sqlite');
+  s3 = new S3Server(tempDir('gatehouse-s3-race-'));
+  await s3.start();
+});
+after(async () => {
+  await s3?.stop();
+  await t?.close();
+  removeTempDirs();
+});
+
+const storage = (node: string, encryption: 'none' | 'gatehouse') => nodeStorage(s3, t.core, node, { encryption, prefix: 'race/', spoolDir: tempDir(`gatehouse-spool-${node}-`) });
+
+/** What a dead node left: its upload started, `stored` sent as parts of `partBytes` (sealed with a new data key when encrypted), the row noting them. */
+async function deadNodeUpload(rel: string, sessionId: string, stored: Buffer, encryption: 'none' | 'gatehouse', partBytes = stored.length) {
+  const dead = storage('node-dead', encryption);
+  const dk = encryption === 'gatehouse' ? await t.core.dataKeys.create() : null;
+  const started = await dead.client.send(new CreateMultipartUploadCommand({ Bucket: s3.bucket, Key: dead.key(rel) }));
+  const sealer = dk ? new FrameSealer(dk.key, rel) : null;
+  const parts: { n: number; etag: string; bytes: number; frames: number }[] = [];
+  for (let off = 0; off < stored.length; off += partBytes) {
+    const data = stored.subarray(off, off + partBytes);
+    const part = sealer ? Buffer.concat([off === 0 ? envelopeHeader(dk!.id) : Buffer.alloc(0), sealer.seal(data, false)]) : data;
+    const sent = await dead.client.send(new UploadPartCommand({ Bucket: s3.bucket, Key: dead.key(rel), UploadId: started.UploadId!, PartNumber: parts.length + 1, Body: part, ContentLength: part.length }));
+    parts.push({ n: parts.length + 1, etag: sent.ETag!, bytes: data.length, frames: sealer?.frames ?? 0 });
+  }
+  const at = Date.now();
+  await t.core.store.db
+    .insertInto('recordingUploads')
+    .values({ rel, sessionId, node: 'node-dead', uploadId: started.UploadId!, parts: JSON.stringify(parts), dataKeyId: dk?.id ?? null, createdAt: at, updatedAt: at })
+    .execute();
+  return { dk, at };
+}
+
+const readBack = async (s: S3RecordingStorage, rel: string) => Buffer.concat(await (await s.read(rel)).toArray());
+const sealedKey = async (s: S3RecordingStorage, rel: string) => {
+  const head = await s.client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: s.key(rel), Range: 'bytes=0-1023' }));
+  return envelopeKeyId(Buffer.from(await head.Body!.transformToByteArray()));
+};
+
 describe('two nodes completing the same dead node\'s recording upload at once', () => {
-  let t: TestApp;
-  let s3: S3Server;
-
-  before(async () => {
-    t = await startTestApp('sqlite');
-    s3 = new S3Server(tempDir('gatehouse-s3-race-'));
-    await s3.start();
-  });
-  after(async () => {
-    await s3?.stop();
-    await t?.close();
-    removeTempDirs();
-  });
-
-  const storage = (node: string, encryption: 'none' | 'gatehouse') => nodeStorage(s3, t.core, node, { encryption, prefix: 'race/', spoolDir: tempDir(`gatehouse-spool-${node}-`) });
 
   for (const encryption of ['none', 'gatehouse'] as const) {
     it(`both come back with the whole recording and store it back repaired, under its own data key (encryption ${encryption})`, async () => {
@@ -46,17 +76,7 @@ describe('two nodes completing the same dead node\'s recording upload at once', 
       const stored = Buffer.concat([body, Buffer.from('[0.75, "o", "torn by the ')]);
 
       // What the dead node had done: started the upload, sent one part, noted it.
-      const dead = storage('node-dead', encryption);
-      const dk = encryption === 'gatehouse' ? await t.core.dataKeys.create() : null;
-      const started = await dead.client.send(new CreateMultipartUploadCommand({ Bucket: s3.bucket, Key: dead.key(rel) }));
-      const sealer = dk ? new FrameSealer(dk.key, rel) : null;
-      const part = sealer ? Buffer.concat([envelopeHeader(dk!.id), sealer.seal(stored, false)]) : stored;
-      const sent = await dead.client.send(new UploadPartCommand({ Bucket: s3.bucket, Key: dead.key(rel), UploadId: started.UploadId!, PartNumber: 1, Body: part, ContentLength: part.length }));
-      const at = Date.now();
-      await t.core.store.db
-        .insertInto('recordingUploads')
-        .values({ rel, sessionId, node: 'node-dead', uploadId: started.UploadId!, parts: JSON.stringify([{ n: 1, etag: sent.ETag!, bytes: stored.length, frames: sealer?.frames ?? 0 }]), dataKeyId: dk?.id ?? null, createdAt: at, updatedAt: at })
-        .execute();
+      const { dk, at } = await deadNodeUpload(rel, sessionId, stored, encryption);
 
       const keys = async () => Number((await t.core.store.db.selectFrom('dataKeys').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
       const keysBefore = await keys();
@@ -90,12 +110,41 @@ describe('two nodes completing the same dead node\'s recording upload at once', 
       writeFileSync(got.path, body);
       await early.commit();
       await got.commit();
-      const read = async (s: S3RecordingStorage) => Buffer.concat(await (await s.read(rel)).toArray());
-      assert.ok((await read(first)).equals(body), 'the bucket holds the repaired recording');
-      assert.ok((await read(second)).equals(body));
-      const head = await first.client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: first.key(rel), Range: 'bytes=0-1023' }));
-      assert.equal(envelopeKeyId(Buffer.from(await head.Body!.transformToByteArray())), dk?.id ?? null, 'stored back sealed with the key it had');
+      assert.ok((await readBack(first, rel)).equals(body), 'the bucket holds the repaired recording');
+      assert.ok((await readBack(second, rel)).equals(body));
+      assert.equal(await sealedKey(first, rel), dk?.id ?? null, 'stored back sealed with the key it had');
       assert.equal(await keys(), keysBefore, 'no data key was added');
+    });
+  }
+});
+
+describe('crash recovery of a recording of many parts', () => {
+  for (const encryption of ['none', 'gatehouse'] as const) {
+    it(`copies it to its work file and stores the repaired one back part by part, each within the part size (encryption ${encryption})`, async () => {
+      const sessionId = randomUUID();
+      const rel = recordingRelPath(sessionId, Date.now(), '.cast');
+      const lines = [JSON.stringify({ version: 2, width: 80, height: 24 })];
+      for (let i = 0; lines.join('\n').length < 5 * S3_TEST_PART_BYTES; i++) lines.push(JSON.stringify([i / 10, 'o', `line ${i} `.padEnd(200, 'x')]));
+      const body = Buffer.from(lines.join('\n') + '\n');
+      const stored = Buffer.concat([body, Buffer.from('[9999, "o", "torn by the ')]);
+      const { dk, at } = await deadNodeUpload(rel, sessionId, stored, encryption, S3_TEST_PART_BYTES);
+
+      const node = storage('node-b', encryption);
+      const got = await node.recover(sessionId, at);
+      assert.ok(got, 'recovered');
+      assert.ok(readFileSync(got.path).equals(stored), 'the work file is the recording, plaintext');
+      writeFileSync(got.path, body); // repaired (recovery.ts cuts the torn line)
+      const seenBefore = s3.seen.length;
+      await got.commit();
+      const writes = s3.seen.slice(seenBefore).filter((r) => r.method === 'PUT');
+      const parts = writes.filter((r) => /[?&]partNumber=/.test(r.url));
+      assert.equal(parts.length, Math.ceil(body.length / S3_TEST_PART_BYTES), 'one upload per part, none of the whole recording');
+      assert.equal(writes.length, parts.length);
+      // A part holds at most the part size, plus what sealing adds (frame heads, tags, the envelope header).
+      for (const p of parts) assert.ok(Number(p.headers['content-length']) <= S3_TEST_PART_BYTES + 4096, `part of ${p.headers['content-length']} bytes`);
+      assert.ok((await readBack(node, rel)).equals(body), 'the bucket holds the repaired recording, whole');
+      assert.equal(await sealedKey(node, rel), dk?.id ?? null, 'sealed with the key it had');
+      assert.equal(existsSync(got.path), false, 'the work file is gone');
     });
   }
 });

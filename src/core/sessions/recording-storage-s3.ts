@@ -24,12 +24,16 @@
 // the next start of this node (resumeUploads) — never dropped silently.
 import type { RecordingS3Config } from '../../config.js';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { mkdir, open, readdir, readFile, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
@@ -37,6 +41,7 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
+  UploadPartCommand,
   type ServerSideEncryption,
 } from '@aws-sdk/client-s3';
 import type { Logger } from 'pino';
@@ -44,7 +49,7 @@ import type { Store } from '../../store/db.js';
 import type { DataKeys } from '../vault/datakeys.js';
 import type { AppenderOptions } from './appender.js';
 import { envelopeHeader, envelopeKeyId, FrameSealer, isEnvelope, openEnvelope } from './recording-envelope.js';
-import { completeFromRow, s3ErrorText, S3Upload, type S3Host } from './recording-s3-upload.js';
+import { completeFromRow, MAX_PARTS, s3ErrorText, S3Upload, type S3Host } from './recording-s3-upload.js';
 import { GZIP_SUFFIX, isGzipPath, sha256Stream } from './recording-gzip.js';
 import { recordingRelPath } from './recording-path.js';
 import { parseRecordingName, RECORDING_EXTENSIONS, type RecordingCompression, type RecordingStorage } from './recording-storage.js';
@@ -316,39 +321,73 @@ export class S3RecordingStorage implements RecordingStorage, S3Host {
     if (!rel) return null;
     const path = join(this.spoolRoot, '.recover', `${sessionId}-${Date.now()}-${rel.split('/').pop()}`);
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-    const stored = await this.readStored(rel);
+    // Streamed to the work file, never held whole: a crashed session's recording may be many
+    // gigabytes, and a node that ran out of memory recovering it would crash at every start.
     const h = createHash('sha256');
-    const chunks: Buffer[] = [];
-    for await (const c of stored) {
-      h.update(c as Buffer);
-      chunks.push(c as Buffer);
-    }
+    const hashing = new Transform({
+      transform(c: Buffer, _e, cb) {
+        h.update(c);
+        cb(null, c);
+      },
+    });
+    await pipeline(await this.readStored(rel), hashing, createWriteStream(path, { mode: 0o600 }));
     const before = h.digest('hex');
-    await writeFile(path, Buffer.concat(chunks), { mode: 0o600 });
     return {
       rel,
       path,
       commit: async () => {
-        const data = await readFile(path);
-        if (createHash('sha256').update(data).digest('hex') !== before) await this.putWhole(rel, data);
+        if ((await sha256Stream(createReadStream(path))) !== before) await this.putFile(rel, path);
         await rm(path, { force: true });
       },
     };
   }
 
   /**
-   * Stores a whole recording in one request (a repaired one), sealed like an uploaded one,
-   * with the data key it was sealed with: a new key would leave that one serving nothing (and
-   * two nodes recovering the same session at once would leave one such key each).
+   * Stores a repaired recording from its work file, sealed like an uploaded one, with the data
+   * key it was sealed with: a new key would leave that one serving nothing (and two nodes
+   * recovering the same session at once would leave one such key each). One request when it
+   * fits in a part; otherwise a multipart upload read from the file part by part, so memory
+   * holds one part, and parts grow so that S3's 10,000 are enough.
    */
-  private async putWhole(rel: string, data: Buffer): Promise<void> {
-    let body = data;
+  private async putFile(rel: string, path: string): Promise<void> {
+    const { bucket } = this.settings;
+    const key = this.key(rel);
+    let sealer: FrameSealer | null = null;
+    let header: Buffer = Buffer.alloc(0);
     if (this.settings.encryption === 'gatehouse') {
       const was = await this.sealedWith(rel);
       const dk = was ? { id: was, key: await this.dataKeys.get(was) } : await this.dataKeys.create();
-      body = Buffer.concat([envelopeHeader(dk.id), new FrameSealer(dk.key, rel).seal(data, true)]);
+      sealer = new FrameSealer(dk.key, rel);
+      header = envelopeHeader(dk.id);
     }
-    await this.client.send(new PutObjectCommand({ Bucket: this.settings.bucket, Key: this.key(rel), Body: body, ContentLength: body.length, ...this.sseParams() }));
+    const size = (await stat(path)).size;
+    const partBytes = Math.max(this.settings.partBytes, Math.ceil(size / (MAX_PARTS - 1)));
+    const sealed = (data: Buffer, first: boolean, last: boolean) => (sealer ? Buffer.concat([first ? header : Buffer.alloc(0), sealer.seal(data, last)]) : data);
+    if (size <= partBytes) {
+      const body = sealed(await readFile(path), true, true);
+      await this.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: body.length, ...this.sseParams() }));
+      return;
+    }
+    const { UploadId } = await this.client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: 'application/octet-stream', ...this.sseParams() }));
+    const parts: { PartNumber: number; ETag: string }[] = [];
+    const file = await open(path, 'r');
+    try {
+      for (let off = 0; off < size; off += partBytes) {
+        const data = Buffer.allocUnsafe(Math.min(partBytes, size - off));
+        const { bytesRead } = await file.read(data, 0, data.length, off);
+        if (bytesRead !== data.length) throw new Error(`the recovery work file ${path} shrank while it was stored`);
+        const body = sealed(data, off === 0, off + data.length >= size);
+        const PartNumber = parts.length + 1;
+        const r = await this.client.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber, Body: body, ContentLength: body.length }));
+        parts.push({ PartNumber, ETag: r.ETag! });
+      }
+      await this.client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: parts } }));
+    } catch (e) {
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId })).catch(() => undefined);
+      throw e;
+    } finally {
+      await file.close();
+    }
   }
 }
 
