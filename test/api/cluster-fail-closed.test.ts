@@ -3,7 +3,8 @@
 // and end its sessions as interrupted; it can neither audit them nor index their text, and
 // nobody can watch or terminate them from elsewhere. Before, only dropReaped closed such
 // sessions, and it runs only after a successful heartbeat: a node that could not reach the
-// database relayed them on. One node in this process, its database link through a TCP proxy
+// database relayed them on. The ends it could not write are written once the database answers
+// again (Sessions retries them), so no row stays 'live' until the next start. One node in this process, its database link through a TCP proxy
 // that the test cuts (every connection closed, new ones refused) with a recorded session live.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -92,17 +93,25 @@ describe('a cluster node that loses its database (postgres)', () => {
     proxy.cut();
     await waitFor('the session closed by its node', () => terminated.length > 0, 60_000);
     assert.deepEqual(terminated, ['this gateway node lost the database (no heartbeat for longer than the dead timeout): the cluster takes it for dead']);
-    // Its end could not be written (the node that reaps this one writes it): the end settles, neither hangs nor crashes.
+    // Its end could not be written now: the end settles (the door learns it failed), neither hangs nor crashes.
     const how = String(await ending);
     assert.match(how, /^failed: /);
     assert.equal(t.core.sessions.live.size, 0);
     assert.match(t.logs(), /its live sessions were closed \(fail closed\)/);
+    assert.match(t.logs(), /the end of this session could not be written to the database: tried again/);
 
-    // The link back: the heartbeat resumes; the row is still live (nobody reaped it in this test), for the cluster's recovery to end.
+    // The link back: nobody reaped this node (it is alone, as when the database itself was
+    // down for every node); its own retry writes the end, with its seal, instead of the row
+    // staying 'live' until the next start.
     proxy.heal();
-    const healed = await registry.clock();
-    await waitFor('the heartbeat back', async () => (await registry.get(registry.self))!.heartbeatAt > healed);
-    const row = await t.core.store.db.selectFrom('sessions').select('status').where('id', '=', s.id).executeTakeFirstOrThrow();
-    assert.equal(row.status, 'live');
+    const row = await waitFor('the end written once the database answers', async () => {
+      const r = await t.core.store.db.selectFrom('sessions').select(['status', 'endReason', 'recordingSha256']).where('id', '=', s.id).executeTakeFirstOrThrow();
+      return r.status === 'ended' ? r : false;
+    }, 60_000);
+    assert.match(row.endReason ?? '', /lost the database/);
+    assert.match(row.recordingSha256 ?? '', /^[0-9a-f]{64}$/);
+    const events = (await t.core.store.db.selectFrom('auditEvents').select('action').where('targetId', '=', s.id).orderBy('seq').execute()).map((e) => e.action);
+    assert.deepEqual(events, ['session.start', 'session.end', 'recording.seal'], 'ended and sealed once');
+    assert.match(t.logs(), /the end of this session was written now that the database answers again/);
   });
 });

@@ -22,6 +22,8 @@ import { recoverInterrupted, sealLateRecordings, type RecoveryContext } from './
 
 // At every session start and end (prepared once: store/prepared.ts).
 const insertSession = prepareInsert('sessions');
+/** How often a session end the database did not take is tried again. */
+const END_RETRY_MS = 2_000;
 const endSessionRow = prepare((db, slot: SlotOf<{ id: string; endedAt: number; endReason: string; bytesIn: number; bytesOut: number; recording: string | null; recordingSha256: string | null }>) =>
   db
     .updateTable('sessions')
@@ -263,15 +265,56 @@ export class Sessions {
     // start is with session.start), with the seal right after the end: one commit for the three
     // (shared with concurrent ones). All of it only while the session is still live.
     const row = { id: s.id, endedAt: now(), endReason: reason, bytesIn: s.bytesIn, bytesOut: s.bytesOut, recording: s.recordingPath, recordingSha256: sha };
-    const ended = await this.audit.recordIf(async (trx) => Number((await endSessionRow.run(trx, row)).numAffectedRows ?? 0) > 0, [
-      { actor, input: { action: 'session.end', target: { type: 'session', id: s.id }, details: { reason, bytesIn: s.bytesIn, bytesOut: s.bytesOut, seconds: Math.round((Date.now() - s.startedAt) / 1000) } } },
-      ...(seal ? [{ actor: SYSTEM, input: seal }] : []),
-    ]);
-    if (ended) this.log.info({ sessionId: s.id, reason, ...(s.plan.launchRequestId ? { reqId: s.plan.launchRequestId } : {}) }, 'session ended');
-    else await this.endedElsewhere(s, reason, sha, seal);
-    for (const fn of this.endListeners) {
-      await fn({ id: s.id, userId: s.plan.user.id, secretId: s.plan.credential.secretId, username: s.plan.credential.username, protocol: s.plan.protocol, bytesIn: s.bytesIn, bytesOut: s.bytesOut, recording: s.recordingPath, recordedBytes: s.cast?.size ?? s.ghrec?.size ?? 0 }).catch((e) => this.log.error({ sessionId: s.id, err: { message: (e as Error).message } }, 'a session-end listener failed'));
+    const seconds = Math.round((Date.now() - s.startedAt) / 1000);
+    const write = async () => {
+      const ended = await this.audit.recordIf(async (trx) => Number((await endSessionRow.run(trx, row)).numAffectedRows ?? 0) > 0, [
+        { actor, input: { action: 'session.end', target: { type: 'session', id: s.id }, details: { reason, bytesIn: s.bytesIn, bytesOut: s.bytesOut, seconds } } },
+        ...(seal ? [{ actor: SYSTEM, input: seal }] : []),
+      ]);
+      if (ended) this.log.info({ sessionId: s.id, reason, ...(s.plan.launchRequestId ? { reqId: s.plan.launchRequestId } : {}) }, 'session ended');
+      else await this.endedElsewhere(s, reason, sha, seal);
+      for (const fn of this.endListeners) {
+        await fn({ id: s.id, userId: s.plan.user.id, secretId: s.plan.credential.secretId, username: s.plan.credential.username, protocol: s.plan.protocol, bytesIn: s.bytesIn, bytesOut: s.bytesOut, recording: s.recordingPath, recordedBytes: s.cast?.size ?? s.ghrec?.size ?? 0 }).catch((e) => this.log.error({ sessionId: s.id, err: { message: (e as Error).message } }, 'a session-end listener failed'));
+      }
+    };
+    try {
+      await write();
+    } catch (e) {
+      // The database did not take the end (lost for a moment, or this node cut off from it and
+      // closing its sessions, fail closed): tried again until it does, or a session would stay
+      // 'live' with no end nor seal in the audit trail while this process runs. The caller still
+      // learns that the end is not written yet.
+      this.log.error({ sessionId: s.id, err: { message: (e as Error).message } }, `the end of this session could not be written to the database: tried again every ${END_RETRY_MS / 1000} s until it is (if this process stops first, its next start ends the session as interrupted)`);
+      this.unwrittenEnds.set(s.id, write);
+      this.retryEndsLater();
+      throw e;
     }
+  }
+
+  /** Ends (row, session.end, seal, end listeners) the database did not take yet, oldest first. */
+  private readonly unwrittenEnds = new Map<string, () => Promise<void>>();
+  private endRetry: NodeJS.Timeout | null = null;
+
+  private retryEndsLater(): void {
+    if (this.endRetry || this.closing) return;
+    this.endRetry = setTimeout(() => {
+      this.endRetry = null;
+      void this.track(this.retryEnds());
+    }, END_RETRY_MS);
+    this.endRetry.unref();
+  }
+
+  private async retryEnds(): Promise<void> {
+    for (const [id, write] of this.unwrittenEnds) {
+      try {
+        await write();
+      } catch {
+        break; // the database still does not answer: all of them later, in order
+      }
+      this.unwrittenEnds.delete(id);
+      this.log.warn({ sessionId: id }, 'the end of this session was written now that the database answers again');
+    }
+    if (this.unwrittenEnds.size) this.retryEndsLater();
   }
 
   /**
@@ -374,6 +417,10 @@ export class Sessions {
   /** Ends every live session (shutdown). */
   async endAll(reason: string): Promise<void> {
     this.closing = true;
+    if (this.endRetry) clearTimeout(this.endRetry);
+    this.endRetry = null;
+    // Ends still unwritten are left to the next start, which ends those sessions as interrupted.
+    if (this.unwrittenEnds.size) this.log.error({ sessions: [...this.unwrittenEnds.keys()] }, 'shutting down with session ends the database did not take: the next start ends these sessions as interrupted');
     // A start already past its check goes live in a moment: ended below with the others (its
     // door finds it terminated when it asks, onTerminate calling back at once).
     await Promise.allSettled([...this.starting]);
@@ -429,8 +476,9 @@ export class Sessions {
    * reached the database for longer than the dead timeout, so the other nodes take it for dead
    * and end its sessions as interrupted, and it can write neither their audit nor their text
    * index. Fail closed rather than relay sessions nobody else can watch or terminate. Their
-   * ends are written if the database answers by then; if not, the node that reaps this one has
-   * written them (interrupted), and a recording on this node's disk is sealed at its next start.
+   * ends are written once the database answers (finish() tries them again); a node that reaped
+   * this one meanwhile has written them (interrupted), and then only the recording this node
+   * holds is sealed into them.
    */
   closeAllUnaudited(reason: string): number {
     let n = 0;
