@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { CastWriter } from '../../src/core/sessions/asciicast.js';
 import { GhrecWriter } from '../../src/core/sessions/ghrec-writer.js';
 import { readGhrec } from '../../src/core/sessions/ghrec.js';
-import { memberIndex, readContentSync } from '../../src/core/sessions/recording-gzip.js';
+import { gzipMember, memberIndex, readContentSync } from '../../src/core/sessions/recording-gzip.js';
 import { repairRecording, sha256File } from '../../src/core/sessions/recording-repair.js';
 import { LocalRecordingStorage } from '../../src/core/sessions/recording-storage.js';
 import { RecordingWriter } from '../../src/core/sessions/recording-writer.js';
@@ -124,6 +124,27 @@ describe('compressed recordings (gzip members)', () => {
       const again = await repairRecording(gz);
       assert.equal(again.tornBytes, 3);
       assert.equal(statSync(gz).size, last.offset);
+    }));
+
+  it('crash: a whole member that inflates to a cut event keeps the members before it byte for byte, and its whole events as a new last member', () =>
+    withDir(async (dir) => {
+      const { gz, writer } = await castPair(dir, 2000);
+      await writer.stop();
+      const before = readFileSync(gz);
+      const content = gunzipWithTool(gz);
+      const members = memberIndex(gz).members.length;
+      // A member that is whole gzip, but whose events end inside one (as a crash inside a flush could leave).
+      appendFileSync(gz, gzipMember(Buffer.from('[9.5, "o", "whole"]\n[9.6, "o", "cu')));
+      const f = await repairRecording(gz);
+      assert.equal(f.tornBytes, '[9.6, "o", "cu'.length);
+      const after = readFileSync(gz);
+      assert.ok(after.subarray(0, before.length).equals(before), 'the members before it are untouched (not compressed again)');
+      assert.equal(memberIndex(gz).members.length, members + 1);
+      assert.equal(gunzipWithTool(gz).toString('utf8'), content.toString('utf8') + '[9.5, "o", "whole"]\n');
+      // Nothing whole in it: the member goes.
+      appendFileSync(gz, gzipMember(Buffer.from('[9.7, "o", "cu')));
+      await repairRecording(gz);
+      assert.ok(readFileSync(gz).equals(after));
     }));
 
   it('ghrec: the container reader reads the inflated file, records and markers as written', () =>

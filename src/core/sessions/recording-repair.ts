@@ -6,11 +6,11 @@
 // record cut short at the end; everything before it is kept as it is. A compressed
 // recording (recording-gzip.ts) is repaired in two steps: a torn last gzip member is cut
 // off, then the recording it holds is scanned like a plain one.
-import { createReadStream, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { open, stat, truncate } from 'node:fs/promises';
+import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
+import { appendFile, open, stat, truncate } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
 import { GHREC_FILE_EXTENSION, GhrecError, GhrecReader } from './ghrec.js';
-import { contentStream, gzipMember, isGzipPath, memberIndex, sha256Stream } from './recording-gzip.js';
+import { contentStream, gzipMember, isGzipPath, memberIndex, readContentSync, sha256Stream } from './recording-gzip.js';
 
 /** SHA-256 of a recording as its format defines it: a compressed file (`.gz`) is hashed inflated. */
 export async function sha256File(path: string): Promise<string> {
@@ -194,17 +194,38 @@ function contentSize(path: string): number {
  */
 function cutTornMembers(path: string): number {
   const { members, size } = memberIndex(path);
-  const data = readFileSync(path);
   let end = 0;
-  for (const m of members) {
-    try {
-      gunzipSync(data.subarray(m.offset, m.offset + m.length));
-    } catch {
-      break;
+  // Member by member, never the whole file in memory: a long graphical session's recording
+  // can be gigabytes (Node reads no file above 2 GiB whole), and recovery runs at a start.
+  const fd = openSync(path, 'r');
+  try {
+    for (const m of members) {
+      const member = Buffer.allocUnsafe(m.length);
+      if (readSync(fd, member, 0, m.length, m.offset) < m.length) break;
+      try {
+        gunzipSync(member);
+      } catch {
+        break;
+      }
+      end = m.offset + m.length;
     }
-    end = m.offset + m.length;
+  } finally {
+    closeSync(fd);
   }
   return end === 0 ? 0 : size - end;
+}
+
+/**
+ * Compressed, with a cut event inside a member that inflates: the members before that one are
+ * kept as they are, and the whole events of that member go back as a new last member. Only
+ * that member is in memory, never the recording.
+ */
+async function cutInsideMember(path: string, contentSize: number): Promise<void> {
+  const m = memberIndex(path).members.find((x) => x.contentOffset + x.contentLength > contentSize);
+  if (!m) return;
+  const good = readContentSync(path, m.contentOffset, contentSize);
+  await truncate(path, m.offset);
+  if (good.length) await appendFile(path, gzipMember(good));
 }
 
 /** Scans a recording by its kind (file extension) and cuts off a torn end; the file is then whole. */
@@ -215,16 +236,9 @@ export async function repairRecording(path: string, traffic?: Record<string, Ghr
   const scan = (p: string) => (p.endsWith(GHREC_FILE_EXTENSION + '.gz') || p.endsWith(GHREC_FILE_EXTENSION) ? scanGhrec(p, traffic) : scanAsciicast(p));
   const f = await scan(path);
   if (f.tornBytes > 0) {
+    // Members hold whole events, so a cut event in a compressed file is in a member that inflates.
     if (!gz) await truncate(path, f.size);
-    else {
-      // Members hold whole events, so this takes a member that inflates to a cut event: keep
-      // the good part, compressed again as one member.
-      const good = Buffer.alloc(f.size);
-      let at = 0;
-      for await (const c of chunks(path, f.size)) at += c.copy(good, at);
-      writeFileSync(path + '.repair', gzipMember(good), { mode: 0o600 });
-      renameSync(path + '.repair', path);
-    }
+    else await cutInsideMember(path, f.size);
   }
   return { ...f, tornBytes: f.tornBytes + tornMembers };
 }
