@@ -3,7 +3,8 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
-import { CamelCasePlugin, Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type LogEvent, type Migration, type MigrationProvider } from 'kysely';
+import { CamelCasePlugin, Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Driver, type LogEvent, type Migration, type MigrationProvider } from 'kysely';
+import { TimedDriver, type QueryObserver } from './timed-driver.js';
 import type { Database } from './schema.js';
 import { withStatementCache } from './sqlite-statements.js';
 import * as m001 from './migrations/001_initial.js';
@@ -42,15 +43,33 @@ export interface Store {
   close(): Promise<void>;
 }
 
-/** Kysely's query log, pointed at whoever observes (set after the store opens, by the core's metrics). */
-function queryLog(): { log: (e: LogEvent) => void; observe: Store['observeQueries'] } {
-  let observer: ((seconds: number, failed: boolean) => void) | null = null;
+/**
+ * Who observes query times (set after the store opens, by the core's metrics): fed by Kysely's
+ * query log on SQLite (no pool to wait for), by TimedDriver on PostgreSQL (pool wait included).
+ */
+function queryLog(): { log: (e: LogEvent) => void; observer: () => QueryObserver | null; observe: Store['observeQueries'] } {
+  let observer: QueryObserver | null = null;
   return {
     log: (e) => observer?.(e.queryDurationMillis / 1000, e.level === 'error'),
+    observer: () => observer,
     observe: (fn) => {
       observer = fn;
     },
   };
+}
+
+/** PostgreSQL, its queries timed from the wait for a pool connection (timed-driver.ts). */
+class TimedPostgresDialect extends PostgresDialect {
+  constructor(
+    config: ConstructorParameters<typeof PostgresDialect>[0],
+    private readonly observer: () => QueryObserver | null,
+  ) {
+    super(config);
+  }
+
+  override createDriver(): Driver {
+    return new TimedDriver(super.createDriver(), this.observer);
+  }
 }
 
 // int8 and numeric come back as strings by default; our bigints are epoch ms and sequence numbers.
@@ -65,7 +84,7 @@ export function openStore(opts: { dataDir: string; databaseUrl?: string }): Stor
     // An idle client losing its server must not crash the process.
     pool.on('error', () => {});
     const q = queryLog();
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [new CamelCasePlugin()], log: q.log });
+    const db = new Kysely<Database>({ dialect: new TimedPostgresDialect({ pool }, q.observer), plugins: [new CamelCasePlugin()] });
     return { db, kind: 'postgres', observeQueries: q.observe, close: () => db.destroy() };
   }
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
