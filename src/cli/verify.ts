@@ -4,7 +4,7 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { exportCheckpoint, parseAnchors, parsePublicKeys, type Anchor } from '../core/audit/pinning.js';
-import { isProblem, verifyRecordings, type RecordingStatus } from '../core/sessions/recording-seals.js';
+import { hashOrWhy, isProblem, verifyRecordings, type RecordingStatus } from '../core/sessions/recording-seals.js';
 import { sha256File } from '../core/sessions/recording-repair.js';
 import { parseRecordingName } from '../core/sessions/recording-storage.js';
 import { api, type RecordingVerifyResponse, type VerifyResult } from '../web/contract/index.js';
@@ -87,23 +87,30 @@ export async function recordingVerify(target: string | undefined, o: { all?: boo
       items: await verifyRecordings(core.store, core.sessions.storage.kind === 'local' ? core.sessions.recordingsDir : core.sessions.storage, { ...(q.sessions ? { sessionIds: q.sessions } : {}), ...(q.sha256 ? { sha256: q.sha256 } : {}), ...(q.all ? { all: true } : {}) }),
     }));
   };
+  // The chain alone, for a file that could be matched to no seal at all.
+  const verifyChain = (): Promise<VerifyResult> => (o.offline ? withCore((core) => core.audit.verify()) : callApi(session(), api.audit.verify));
   let answer: RecordingAnswer;
   if (target && existsSync(target) && statSync(target).isFile()) {
     // A copy of a recording: find the seal with its hash, else the session its name names.
-    const sha = await sha256File(target);
-    answer = await ask({ sha256: sha });
-    const label = { file: target, sha256: sha };
-    if (answer.items.length) answer.items = answer.items.map((i) => ({ ...i, ...label, status: 'ok', message: `matches the seal of session ${i.sessionId} at audit event ${i.sealSeq}` }));
+    // A copy that cannot be hashed (a damaged .gz) can only be matched by its name.
+    const hash = await hashOrWhy(() => sha256File(target));
+    const label = { file: target, sha256: 'sha256' in hash ? hash.sha256 : null };
+    const bySha = 'sha256' in hash ? await ask({ sha256: hash.sha256 }) : null;
+    if (bySha?.items.length) answer = { ...bySha, items: bySha.items.map((i) => ({ ...i, ...label, status: 'ok', message: `matches the seal of session ${i.sessionId} at audit event ${i.sealSeq}` })) };
     else {
       // <session>.cast, <session>.ghrec, or either compressed (.gz).
       const id = parseRecordingName(target)?.sessionId ?? basename(target, extname(target));
       const named = await ask({ sessions: [id] }).catch((e: { status?: number }) => (e.status === 404 ? null : Promise.reject(e)));
       const seal = named?.items.find((i) => i.sealedSha256);
-      answer.items = [
-        seal
-          ? { ...seal, ...label, status: 'differs', message: `does not match the seal of session ${id} at audit event ${seal.sealSeq}` }
-          : { sessionId: null, ...label, status: 'unsealed', format: null, sealedSha256: null, sealSeq: null, message: 'no recording.seal event has this SHA-256' },
-      ];
+      const unreadable = 'unreadable' in hash ? `cannot be read (${hash.unreadable})` : null;
+      answer = {
+        chain: bySha?.chain ?? named?.chain ?? (await verifyChain()),
+        items: [
+          seal
+            ? { ...seal, ...label, status: 'differs', message: `${unreadable ? `${unreadable}, so it does` : 'does'} not match the seal of session ${id} at audit event ${seal.sealSeq}` }
+            : { sessionId: null, ...label, status: 'unsealed', format: null, sealedSha256: null, sealSeq: null, message: unreadable ? `${unreadable}; no recording.seal event names it` : 'no recording.seal event has this SHA-256' },
+        ],
+      };
     }
   } else {
     answer = await ask(target ? { sessions: [target] } : { all: true });

@@ -14,7 +14,7 @@
 // escape: the appender stops instead (later appends are dropped), its file is closed and
 // the error is reported once through `onError`; the session decides what that means (it
 // fails closed).
-import { closeSync, mkdirSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdirSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { gzipMember, readContentSync, type GzipMember } from './recording-gzip.js';
 import type { RecordingSpool } from './recording-spool.js';
@@ -128,6 +128,8 @@ export class Appender {
       this.fileBytes += out.length;
       this.syncContentBytes += buf.length;
     } catch (e) {
+      // Part of this chunk may be on disk: cut it off, as the writer thread does (recording-writer-worker.ts).
+      truncateQuietly(this.fd, this.fileBytes);
       this.fail(e as Error);
     }
   }
@@ -229,6 +231,14 @@ function readPlain(path: string, from: number, to: number): Buffer {
     return buf.subarray(0, got);
   } finally {
     closeSync(fd);
+  }
+}
+
+function truncateQuietly(fd: number, bytes: number): void {
+  try {
+    ftruncateSync(fd, bytes);
+  } catch {
+    /* already failing: the write's error is the one reported */
   }
 }
 

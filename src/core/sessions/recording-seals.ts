@@ -112,18 +112,47 @@ async function checkSeal(root: string, s: Seal): Promise<RecordingCheck> {
     return { ...base, status: 'missing', sha256: null, message: 'the seal names a file outside the recordings directory' };
   }
   if (!existsSync(path)) return { ...base, status: 'missing', sha256: null, message: `sealed at audit event ${s.seq}, but the file is gone` };
-  const sha = await sha256File(path);
-  if (sha === s.sha256) return { ...base, status: 'ok', sha256: sha, message: `matches the seal at audit event ${s.seq}` };
-  return { ...base, status: 'differs', sha256: sha, message: `does not match the seal at audit event ${s.seq} (changed since the session ended)` };
+  return compareWithSeal(base, s, await hashOrWhy(() => sha256File(path)));
 }
 
 /** Like checkSeal, for a recording in object storage (read through the storage: decrypted, inflated). */
 async function checkStoredSeal(storage: RecordingStorage, s: Seal): Promise<RecordingCheck> {
   const base = { sessionId: s.sessionId, file: s.file, format: s.format, sealedSha256: s.sha256, sealSeq: s.seq };
   if (!parseRecordingName(s.file) || !(await storage.exists(s.file))) return { ...base, status: 'missing', sha256: null, message: `sealed at audit event ${s.seq}, but the recording is gone from ${storage.kind} storage` };
-  const sha = await storage.sha256(s.file);
-  if (sha === s.sha256) return { ...base, status: 'ok', sha256: sha, message: `matches the seal at audit event ${s.seq}` };
-  return { ...base, status: 'differs', sha256: sha, message: `does not match the seal at audit event ${s.seq} (changed since the session ended)` };
+  return compareWithSeal(base, s, await hashOrWhy(() => storage.sha256(s.file)));
+}
+
+type CheckBase = Pick<RecordingCheck, 'sessionId' | 'file' | 'format' | 'sealedSha256' | 'sealSeq'>;
+
+function compareWithSeal(base: CheckBase, s: Seal, hash: Hashed): RecordingCheck {
+  // Never compared: a seal without a hash (null) must not match a file that cannot be read.
+  if ('unreadable' in hash) return { ...base, status: 'differs', sha256: null, message: `cannot be read (${hash.unreadable}), so it does not match the seal at audit event ${s.seq}` };
+  if (hash.sha256 === s.sha256) return { ...base, status: 'ok', sha256: hash.sha256, message: `matches the seal at audit event ${s.seq}` };
+  return { ...base, status: 'differs', sha256: hash.sha256, message: `does not match the seal at audit event ${s.seq} (changed since the session ended)` };
+}
+
+export type Hashed = { sha256: string } | { unreadable: string };
+
+/**
+ * A recording's hash, or why it could not be taken. Damage is what verification is there to
+ * find: a compressed recording changed or torn after its seal (corrupt deflate data, a cut
+ * member, bytes after the last one), an encrypted object that no longer opens, or a file the
+ * verifier may not read makes the hash throw; that recording is reported, and the others are
+ * still checked.
+ */
+export async function hashOrWhy(hash: () => Promise<string>): Promise<Hashed> {
+  try {
+    return { sha256: await hash() };
+  } catch (e) {
+    return { unreadable: readError(e) };
+  }
+}
+
+/** A few words for a report line, never a stack: zlib's own words say what is wrong with the data. */
+function readError(e: unknown): string {
+  const err = e as { code?: unknown; message?: unknown } | null;
+  const message = String(err?.message ?? e).split('\n')[0]!.slice(0, 160);
+  return typeof err?.code === 'string' && err.code.startsWith('Z_') ? `not valid gzip: ${message}` : message;
 }
 
 /** Recording files under the directory, with the session id their name carries. */

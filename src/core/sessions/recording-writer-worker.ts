@@ -6,7 +6,7 @@
 // Work is taken one item per turn of this thread's event loop, so messages that arrived
 // while a write was blocked (a session dropping what it still had queued) are seen before
 // the next write.
-import { closeSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, writeSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { gzipMember } from './recording-gzip.js';
 
@@ -80,6 +80,7 @@ function run(m: ToWriter): void {
       send({ t: 'done', id: m.id, seq: m.seq, fileBytes: f.fileBytes });
     } catch (e) {
       f.failed = true;
+      cutToWhole(f);
       const err = e as NodeJS.ErrnoException;
       send({ t: 'error', id: m.id, seq: m.seq, code: err.code ?? 'EIO', message: err.message });
     }
@@ -93,5 +94,21 @@ function run(m: ToWriter): void {
     const err = e as NodeJS.ErrnoException;
     if (f.failed) send({ t: 'closed', id: m.id, seq: m.seq });
     else send({ t: 'error', id: m.id, seq: m.seq, code: err.code ?? 'EIO', message: err.message });
+  }
+}
+
+/**
+ * After a failed write: the file back to the whole chunks written. A write can put part of a
+ * chunk on disk before the next pass fails (ENOSPC, EIO); the file is sealed as it is left,
+ * and a torn gzip member would make it uninflatable (no hash in the seal, downloads cut
+ * short), a torn asciicast line unplayable. Every chunk is whole events or records, so
+ * `fileBytes` is a clean end for plain files too. If even this fails the disk is beyond
+ * help: the write's error is what gets reported.
+ */
+function cutToWhole(f: File): void {
+  try {
+    ftruncateSync(f.fd, f.fileBytes);
+  } catch {
+    /* the torn tail stays (a compressed file's seal then has no hash; verify says it cannot be read) */
   }
 }
