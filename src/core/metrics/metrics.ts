@@ -37,7 +37,7 @@ export class Metrics {
   readonly registry = new Registry();
   private sources: MetricSources = noSources;
   private processMetrics = false;
-  /** Bytes of sessions that have ended, by protocol (live ones are added at scrape time). */
+  /** Bytes of sessions that have left `live`, by protocol (live ones are added at scrape time). */
   private readonly endedTraffic = new Map<string, { in: number; out: number }>();
 
   private readonly ticketsIssued: Counter<'protocol'>;
@@ -152,6 +152,10 @@ export class Metrics {
     this.sessionsStarted.inc({ protocol, door });
   }
 
+  /**
+   * A session left the live ones (Sessions.onLeftLive): its bytes join the ended totals at
+   * that moment, before its end is written, so the relayed-bytes counter never goes down.
+   */
   sessionEnded(s: { protocol: string; bytesIn: number; bytesOut: number }): void {
     const t = this.endedTraffic.get(s.protocol) ?? { in: 0, out: 0 };
     t.in += s.bytesIn;
