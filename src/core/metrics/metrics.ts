@@ -56,7 +56,7 @@ export class Metrics {
     this.ticketsRedeemed = new Counter({ name: `${p}tickets_redeemed_total`, help: 'Launch tickets redeemed at a door into a session', labelNames: ['protocol', 'door'], registers });
     this.ticketsRefused = new Counter({ name: `${p}tickets_refused_total`, help: 'Tickets (and direct opens) a door refused, by reason (the TicketRefused reasons)', labelNames: ['reason', 'door'], registers });
     this.sessionsStarted = new Counter({ name: `${p}sessions_started_total`, help: 'Sessions started on this node', labelNames: ['protocol', 'door'], registers });
-    this.loginFailures = new Counter({ name: `${p}login_failures_total`, help: 'Failed sign-ins (wrong password, code or client secret, unknown name, refusals), by audit action and door', labelNames: ['action', 'via'], registers });
+    this.loginFailures = new Counter({ name: `${p}login_failures_total`, help: 'Failed sign-ins (wrong password, code or client secret, unknown name, refusals; not the answer asking for a second factor), by audit action and door', labelNames: ['action', 'via'], registers });
     this.rateLimited = new Counter({ name: `${p}rate_limited_total`, help: 'Requests refused with 429 by the request rate limits, by kind (login, token, ticket) and scope (ip, account)', labelNames: ['kind', 'scope'], registers });
     this.dbQueries = new Histogram({ name: `${p}db_query_duration_seconds`, help: 'Database query latency as the gateway sees it (pool wait included)', labelNames: ['outcome'], buckets: DB_BUCKETS, registers });
     const self = this;
