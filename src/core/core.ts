@@ -198,9 +198,12 @@ export async function createCore(config: Config, store: Store, log: Logger, opts
   requestLimits.observe((kind, scope) => metrics.limited(kind, scope));
   const recordingBytes = new RecordingBytes(() => sessions.live.values());
   metrics.watch({ live: () => sessions.live.values(), recordingBytes: () => recordingBytes.total(), recordingQueueDepth: () => recordingWriter.queuedBytes });
-  sessions.onSessionEnd(async (s) => {
-    metrics.sessionEnded(s);
-    recordingBytes.ended(s.recordedBytes);
+  // A session's bytes move from the live sums to the ended totals the moment it leaves `live`,
+  // not once its end is written (a hash, the database, retries every 2 s): a scrape in between
+  // would count them nowhere and the counters would go down (Prometheus reads a reset).
+  sessions.onLeftLive((s) => {
+    metrics.sessionEnded({ protocol: s.plan.protocol, bytesIn: s.bytesIn, bytesOut: s.bytesOut });
+    recordingBytes.ended(s);
   });
   const sshKeys = new SshKeys(store, audit);
   const checkouts = new Checkouts(store, secrets, sessions, audit, log);

@@ -4,7 +4,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Secret, TOTP } from 'otpauth';
-import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
+import { DB_KINDS, sourceRequests, startTestApp, type TestApp } from '../support/harness.js';
+import { samples, value } from '../support/prometheus.js';
 
 const totpOf = (seed: string) => new TOTP({ secret: Secret.fromBase32(seed), digits: 6, period: 30, algorithm: 'SHA1' });
 
@@ -152,6 +153,39 @@ for (const kind of DB_KINDS) {
         const wrongPw = await login('totp1', 'wrong-password-tt', totpOf(seed).generate());
         assert.equal(wrongPw.statusCode, 401);
         assert.equal(wrongPw.json().error.code, 'invalid_credentials');
+      });
+
+      // The portal's first submit never has the code: it asks for it after the 401
+      // totp_required. That answer is no failed sign-in. Before, every MFA sign-in moved
+      // gatehouse_login_failures_total, and the alert on it (docs/operations.md) fired with
+      // nobody guessing. It was already neither a guess against the source nor toward the
+      // lockout, and it is still audited (auth.login, reason 'second factor missing').
+      it('signing in without the code, then with it: no login failure counted, no guess against the source or the account', async () => {
+        const failures = async () => value(samples((await t.core.metrics.exposition()).body), 'gatehouse_login_failures_total');
+        // From an address of its own: the other tests' failures from 127.0.0.1 count in its window.
+        const { from } = sourceRequests(() => t);
+        const signIn = (totp?: string) => from('127.0.8.1', 'POST', '/api/v1/auth/login', { username: 'totp1', password: user.password, ...(totp ? { totp } : {}) });
+        await t.core.settings.update({ loginRateLimit: 1, loginAuditThreshold: 0 });
+        try {
+          const before = await failures();
+          for (let i = 0; i < 2; i++) {
+            const missing = await signIn();
+            assert.equal(missing.statusCode, 401, missing.body);
+            assert.equal(missing.json().error.code, 'totp_required');
+            const right = await signIn(totpOf(seed).generate());
+            assert.equal(right.statusCode, 200, right.body);
+          }
+          assert.equal(await failures(), before, 'no login failure counted');
+          assert.equal((await t.core.dir.userRow(user.id)).failedLogins, 0);
+          const events = (await t.req('GET', `/api/v1/audit?action=auth.login&targetId=${user.id}&limit=100`, { token: t.adminToken })).json().items as { outcome: string; details: { reason?: string } }[];
+          assert.ok(events.filter((e) => e.outcome === 'failure' && e.details.reason === 'second factor missing').length >= 2, 'still audited');
+          // A wrong code is a failed sign-in, counted as before.
+          const wrong = await signIn(wrongCode(seed));
+          assert.equal(wrong.statusCode, 401);
+          assert.equal(await failures(), before + 1);
+        } finally {
+          await t.core.settings.update({ loginRateLimit: 0, loginAuditThreshold: 10 });
+        }
       });
 
       it('a recovery code works once only (with or without its dash, any case)', async () => {

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { loadConfig, type Config } from '../../src/config.js';
@@ -13,6 +13,7 @@ import { bootstrapAdmin, createCore, type Core } from '../../src/core/core.js';
 import { createLogger } from '../../src/log.js';
 import { migrate, openStore, type DbKind } from '../../src/store/db.js';
 import { buildApp } from '../../src/web/app.js';
+import type { ConnectPlan } from '../../src/core/broker.js';
 
 export const DB_KINDS: DbKind[] = ['sqlite', 'postgres'];
 export const ADMIN_PASSWORD = 'admin-Password-4-tests';
@@ -149,4 +150,23 @@ export function sourceRequests(t: () => TestApp) {
     if (r.statusCode !== 200) throw new Error(`settings ${JSON.stringify(patch)}: ${r.statusCode} ${r.body}`);
   };
   return { from, login, settings };
+}
+
+/**
+ * Plans of SSH sessions of the administrator on a new secret named `name`, one per call: what
+ * a door hands sessions.start (t.core.sessions.start(plan, ctx)) once a ticket is redeemed;
+ * the target is never contacted.
+ */
+export async function adminSessionPlans(t: TestApp, name: string, password = `pw-${name}`): Promise<() => Promise<ConnectPlan>> {
+  const r = await t.req('POST', '/api/v1/secrets', { token: t.adminToken, body: { name, template: 'generic', fields: { username: 'u', password } } });
+  if (r.statusCode !== 201) throw new Error(`create secret ${name}: ${r.statusCode} ${r.body}`);
+  const me = (await t.req('GET', '/api/v1/me', { token: t.adminToken })).json();
+  return async () => ({
+    sessionId: randomUUID(),
+    user: { id: me.id, username: me.username },
+    protocol: 'ssh',
+    target: { host: 'db1', port: 22 },
+    credential: await t.core.secrets.credential(r.json().id),
+    launcher: await t.core.launchers.get('ssh'),
+  });
 }

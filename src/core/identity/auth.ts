@@ -174,9 +174,11 @@ export class Auth {
 
   private async checkSignIn(input: { username: string; password: string; totp?: string; webauthn?: KeyAssertion }, ip: string | null, via: 'api' | 'ssh' | 'web', stage: 'full' | 'password', slot: SignInSlot): Promise<User> {
     let user = await this.dir.userByName(input.username);
-    // `guess`: a failure that counts against the source's limit (not e.g. "TOTP code needed").
+    const actor = () => ({ id: user?.id ?? null, name: input.username, ip });
+    const attempt = (reason: string) => ({ action: 'auth.login', target: user ? { type: 'user', id: user.id } : undefined, details: { reason, via } });
+    // `guess`: a failure that counts against the source's limit (not e.g. "directory unavailable").
     const fail = async (reason: string, guess: boolean, err: AppError = new AppError(401, 'invalid_credentials', 'invalid username or password')): Promise<never> => {
-      await this.guard.failed(ip, { id: user?.id ?? null, name: input.username, ip }, { action: 'auth.login', target: user ? { type: 'user', id: user.id } : undefined, details: { reason, via } }, guess, slot);
+      await this.guard.failed(ip, actor(), attempt(reason), guess, slot);
       throw err;
     };
     const { lockoutThreshold: threshold, lockoutMinutes: minutes } = await this.settings.all();
@@ -225,7 +227,10 @@ export class Auth {
       if (!input.totp) {
         // Someone with a key is asked for it (a TOTP or recovery code is still taken instead).
         const err = keys > 0 ? new AppError(401, 'webauthn_required', 'a security key or passkey (or a TOTP or recovery code) is required for this account: ask POST /api/v1/auth/webauthn/options for a challenge') : new AppError(401, 'totp_required', 'a TOTP code (or a recovery code) is required for this account');
-        return fail('second factor missing', false, err);
+        // No failed sign-in (SignInGuard.unfinished): every sign-in with a second factor begins
+        // so (the portal asks for the code after this answer). Audited, but not counted.
+        await this.guard.unfinished(ip, actor(), attempt('second factor missing'), slot);
+        throw err;
       }
       if (!(await this.checkSecondFactor(user, input.totp))) {
         const locked = await this.registerFailure(user);

@@ -51,6 +51,13 @@ interface Window {
 
 const MAX_SUMMARY_NAMES = 20;
 
+/**
+ * How a failure recorded here counts: a `guess` against the source's limit and as a failed
+ * sign-in (the observer: the metrics), any other `failure` as a failed sign-in only, and an
+ * `unfinished` sign-in (it stopped to ask for the second factor) as neither: it is audited only.
+ */
+type Counted = 'guess' | 'failure' | 'unfinished';
+
 /** An attempt admitted by SignInGuard.reserve(), counted against its source until released. */
 export interface SignInSlot {
   release(): void;
@@ -131,7 +138,7 @@ export class SignInGuard {
     const spent = !!w && w.failures >= s.loginRateLimit;
     const retryAfterSeconds = spent ? Math.max(1, Math.ceil((w.end - now()) / 1000)) : 1;
     const reason = spent ? 'too many failed sign-ins from this address' : 'too many sign-ins at once from this address';
-    await this.note(ip, actor, { ...input, outcome: 'failure', details: { ...input.details, reason } }, false, s);
+    await this.note(ip, actor, { ...input, outcome: 'failure', details: { ...input.details, reason } }, 'failure', s);
     const message = spent ? `too many failed sign-ins from your address; try again in ${retryAfterSeconds} s` : `too many sign-ins at once from your address; try again in ${retryAfterSeconds} s`;
     throw new AppError(429, 'too_many_attempts', message, { retryAfterSeconds, fields: { retryAfter: retryAfterSeconds } });
   }
@@ -143,7 +150,18 @@ export class SignInGuard {
    * released as the failure is counted, so the source's count never dips in between.
    */
   async failed(ip: string | null, actor: Actor, input: AuditInput, guess: boolean, slot?: SignInSlot): Promise<void> {
-    await this.note(ip, actor, { ...input, outcome: 'failure' }, guess, await this.settings.all(), slot);
+    await this.note(ip, actor, { ...input, outcome: 'failure' }, guess ? 'guess' : 'failure', await this.settings.all(), slot);
+  }
+
+  /**
+   * A sign-in that stopped to ask for its second factor: the right password and no code yet,
+   * which is how every sign-in with one begins (the portal's first submit never has the code;
+   * it asks for it after this answer). Audited as a failure, as the trail has always shown it,
+   * but it is no failed sign-in: no guess against the source's limit, and the observer is not
+   * told (gatehouse_login_failures_total and its alert are about guessing).
+   */
+  async unfinished(ip: string | null, actor: Actor, input: AuditInput, slot?: SignInSlot): Promise<void> {
+    await this.note(ip, actor, { ...input, outcome: 'failure' }, 'unfinished', await this.settings.all(), slot);
   }
 
   /** Tells `fn` of every failure recorded here from now on (one observer). */
@@ -163,13 +181,13 @@ export class SignInGuard {
     await Promise.all([...this.writing]);
   }
 
-  private async note(ip: string | null, actor: Actor, input: AuditInput, guess: boolean, s: SettingValues, slot?: SignInSlot): Promise<void> {
+  private async note(ip: string | null, actor: Actor, input: AuditInput, counted: Counted, s: SettingValues, slot?: SignInSlot): Promise<void> {
     const key = sourceKey(ip);
     const w = this.current(key, s, true)!;
     slot?.release();
-    if (guess) w.failures++;
+    if (counted === 'guess') w.failures++;
     const via = input.details?.via;
-    this.observer?.(input.action, typeof via === 'string' ? via : '');
+    if (counted !== 'unfinished') this.observer?.(input.action, typeof via === 'string' ? via : '');
     if (s.loginAuditThreshold === 0 || w.recorded < s.loginAuditThreshold) {
       w.recorded++;
       await this.audit.record(actor, input);

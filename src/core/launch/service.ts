@@ -18,6 +18,7 @@ import type { SshKeys } from '../identity/ssh-keys.js';
 import type { Principal } from '../identity/principal.js';
 import type { SettingsService } from '../settings.js';
 import type { Sessions } from '../sessions/service.js';
+import type { LiveSession } from '../sessions/live.js';
 import type { Secret, User } from '../../store/schema.js';
 import { newId } from '../util.js';
 import { atLeast, type Access } from '../vault/access.js';
@@ -33,6 +34,8 @@ import { withTransient, type TransientCredential, type TransientCredentials } fr
 import type { Metrics } from '../metrics/metrics.js';
 import type { RequestLimits } from '../identity/request-limits.js';
 
+/** The end reason of a session whose setup failed after it had started (bindStarted); the error is in the log. */
+const SETUP_FAILED = 'the session could not be set up after it started (see the gateway log)';
 /** What a draining node answers a launch (503; the client retries, through the load balancer, on another node). */
 export const DRAINING_MESSAGE = 'this gateway node is shutting down and takes no new sessions; try again (another node will take it)';
 
@@ -335,8 +338,7 @@ export class Launching implements SessionBroker {
         throw e;
       });
       prepared?.started();
-      const handle = await this.deps.accessGate.bind(live, policy, principal.groupIds);
-      if (!personal) await this.deps.checkouts.bindSession(user.id, row.secretId, handle.id, launcher.maxDurationSeconds);
+      const handle = await this.bindStarted(live, policy, principal.groupIds, personal ? null : { userId: user.id, secretId: row.secretId, maxDurationSeconds: launcher.maxDurationSeconds });
       this.deps.metrics?.ticketRedeemed(launcher.protocol, ctx.door);
       this.deps.metrics?.sessionStarted(launcher.protocol, ctx.door);
       return handle;
@@ -378,8 +380,7 @@ export class Launching implements SessionBroker {
         throw e;
       });
       prepared.started();
-      const handle = await this.deps.accessGate.bind(live, policy, checked.principal.groupIds);
-      await this.deps.checkouts.bindSession(user.id, secret.id, handle.id, launcher.maxDurationSeconds);
+      const handle = await this.bindStarted(live, policy, checked.principal.groupIds, { userId: user.id, secretId: secret.id, maxDurationSeconds: launcher.maxDurationSeconds });
       this.deps.metrics?.sessionStarted(launcher.protocol, ctx.door);
       return handle;
     } catch (e) {
@@ -387,6 +388,41 @@ export class Launching implements SessionBroker {
       if (e instanceof AppError) return this.refuse(new TicketRefused('permission_withdrawn', e.message), ctx, { id: userId, name: user.username }, { secret: secretRef });
       throw e;
     }
+  }
+
+  /**
+   * Binds a session that has just started to its access window and to the launch's checkout
+   * (`checkout`: a launch with the shared credential); the door gets the handle only after.
+   * When a step here fails, nobody holds the started session and no door would ever end it
+   * (its row 'live', gatehouse_sessions_live one too high, a drain waiting out its timeout): it
+   * is ended here with what the launch took (endUnheld), and the error goes on as before.
+   */
+  private async bindStarted(live: LiveSession, policy: Policy | null, groupIds: string[], checkout: { userId: string; secretId: string; maxDurationSeconds: number } | null): Promise<SessionHandle> {
+    const bindCheckout = async () => {
+      if (checkout) await this.deps.checkouts.bindSession(checkout.userId, checkout.secretId, live.id, checkout.maxDurationSeconds);
+    };
+    try {
+      const handle = await this.deps.accessGate.bind(live, policy, groupIds);
+      await bindCheckout();
+      return handle;
+    } catch (e) {
+      await this.endUnheld(live, e, bindCheckout);
+      throw e;
+    }
+  }
+
+  /**
+   * Ends a started session that no door holds. The launch checkout is bound to it first (the
+   * step that failed may have come before, or been that one): the session's end then checks it
+   * in, or passes it to another live session of the person, instead of the secret staying
+   * checked out until the launch checkout runs out. A JIT account or level's groups go with the
+   * end as well (jit.sessionEnded). Failures here are logged: the caller's error is the one told.
+   */
+  private async endUnheld(live: LiveSession, err: unknown, bindCheckout: () => Promise<void>): Promise<void> {
+    const log = this.deps.log.child({ sessionId: live.id });
+    log.error({ err: { message: (err as Error)?.message } }, 'setting up a session after its start failed: the session is ended');
+    await bindCheckout().catch((e) => log.error({ err: { message: (e as Error).message } }, 'binding the launch checkout to the session failed: it is checked in when it runs out'));
+    await live.end(SETUP_FAILED).catch((e) => log.error({ err: { message: (e as Error).message } }, 'the end of the session is not written yet (it is tried again)'));
   }
 
   /** The person declined the consent to recording: the ticket is voided and the refusal audited. */

@@ -37,7 +37,7 @@ export class Metrics {
   readonly registry = new Registry();
   private sources: MetricSources = noSources;
   private processMetrics = false;
-  /** Bytes of sessions that have ended, by protocol (live ones are added at scrape time). */
+  /** Bytes of sessions that have left `live`, by protocol (live ones are added at scrape time). */
   private readonly endedTraffic = new Map<string, { in: number; out: number }>();
 
   private readonly ticketsIssued: Counter<'protocol'>;
@@ -56,7 +56,7 @@ export class Metrics {
     this.ticketsRedeemed = new Counter({ name: `${p}tickets_redeemed_total`, help: 'Launch tickets redeemed at a door into a session', labelNames: ['protocol', 'door'], registers });
     this.ticketsRefused = new Counter({ name: `${p}tickets_refused_total`, help: 'Tickets (and direct opens) a door refused, by reason (the TicketRefused reasons)', labelNames: ['reason', 'door'], registers });
     this.sessionsStarted = new Counter({ name: `${p}sessions_started_total`, help: 'Sessions started on this node', labelNames: ['protocol', 'door'], registers });
-    this.loginFailures = new Counter({ name: `${p}login_failures_total`, help: 'Failed sign-ins (wrong password, code or client secret, unknown name, refusals), by audit action and door', labelNames: ['action', 'via'], registers });
+    this.loginFailures = new Counter({ name: `${p}login_failures_total`, help: 'Failed sign-ins (wrong password, code or client secret, unknown name, refusals; not the answer asking for a second factor), by audit action and door', labelNames: ['action', 'via'], registers });
     this.rateLimited = new Counter({ name: `${p}rate_limited_total`, help: 'Requests refused with 429 by the request rate limits, by kind (login, token, ticket) and scope (ip, account)', labelNames: ['kind', 'scope'], registers });
     this.dbQueries = new Histogram({ name: `${p}db_query_duration_seconds`, help: 'Database query latency as the gateway sees it (pool wait included)', labelNames: ['outcome'], buckets: DB_BUCKETS, registers });
     const self = this;
@@ -152,6 +152,10 @@ export class Metrics {
     this.sessionsStarted.inc({ protocol, door });
   }
 
+  /**
+   * A session left the live ones (Sessions.onLeftLive): its bytes join the ended totals at
+   * that moment, before its end is written, so the relayed-bytes counter never goes down.
+   */
   sessionEnded(s: { protocol: string; bytesIn: number; bytesOut: number }): void {
     const t = this.endedTraffic.get(s.protocol) ?? { in: 0, out: 0 };
     t.in += s.bytesIn;

@@ -39,13 +39,11 @@ export interface EndedSession {
   userId: string;
   secretId: string;
   username: string | null;
-  /** For the metrics: the protocol, the bytes relayed and the sealed recording (relative path), if any. */
+  /** The protocol, the bytes relayed and the sealed recording (relative path), if any. The byte counters of core/metrics take theirs earlier (onLeftLive). */
   protocol: string;
   bytesIn: number;
   bytesOut: number;
   recording: string | null;
-  /** Bytes of the plain recording (before compression; 0 when not recorded). */
-  recordedBytes: number;
 }
 
 export interface SessionView {
@@ -106,6 +104,8 @@ export class Sessions {
   lastRecordingFailure: RecordingFailure | null = null;
   /** Told after a session has ended and its row is written (e.g. checkouts that end with their session). */
   private readonly endListeners: ((s: EndedSession) => Promise<void>)[] = [];
+  /** Told synchronously as a session leaves `live` (onLeftLive). */
+  private readonly leftLiveListeners: ((s: LiveSession) => void)[] = [];
   /** Shared control of live sessions (sharing.ts): join requests, invites, joiners, kicks. */
   readonly sharing: SessionSharing;
   /** Where recordings are kept (recording-storage.ts): the local disk unless a backend is given. */
@@ -251,6 +251,7 @@ export class Sessions {
 
   private async finish(s: LiveSession, reason: string): Promise<void> {
     this.live.delete(s.id);
+    this.leftLive(s);
     this.sharing.ended(s.id);
     await this.textQueue;
     this.textSeq.delete(s.id);
@@ -274,7 +275,7 @@ export class Sessions {
       if (ended) this.log.info({ sessionId: s.id, reason, ...(s.plan.launchRequestId ? { reqId: s.plan.launchRequestId } : {}) }, 'session ended');
       else await this.endedElsewhere(s, reason, sha, seal);
       for (const fn of this.endListeners) {
-        await fn({ id: s.id, userId: s.plan.user.id, secretId: s.plan.credential.secretId, username: s.plan.credential.username, protocol: s.plan.protocol, bytesIn: s.bytesIn, bytesOut: s.bytesOut, recording: s.recordingPath, recordedBytes: s.cast?.size ?? s.ghrec?.size ?? 0 }).catch((e) => this.log.error({ sessionId: s.id, err: { message: (e as Error).message } }, 'a session-end listener failed'));
+        await fn({ id: s.id, userId: s.plan.user.id, secretId: s.plan.credential.secretId, username: s.plan.credential.username, protocol: s.plan.protocol, bytesIn: s.bytesIn, bytesOut: s.bytesOut, recording: s.recordingPath }).catch((e) => this.log.error({ sessionId: s.id, err: { message: (e as Error).message } }, 'a session-end listener failed'));
       }
     };
     try {
@@ -345,6 +346,26 @@ export class Sessions {
 
   onSessionEnd(fn: (s: EndedSession) => Promise<void>): void {
     this.endListeners.push(fn);
+  }
+
+  /**
+   * Tells `fn` synchronously as a session leaves `live`, before anything of its end is awaited
+   * (its hash, the database write and its retries, the end listeners): what sums the live
+   * sessions (the byte counters of core/metrics) moves the session to its ended totals here, so
+   * that no moment counts it in neither sum, nor in both.
+   */
+  onLeftLive(fn: (s: LiveSession) => void): void {
+    this.leftLiveListeners.push(fn);
+  }
+
+  private leftLive(s: LiveSession): void {
+    for (const fn of this.leftLiveListeners) {
+      try {
+        fn(s);
+      } catch (e) {
+        this.log.error({ sessionId: s.id, err: { message: (e as Error).message } }, 'a listener of sessions leaving live failed');
+      }
+    }
   }
 
   private async verifyHostKey(s: LiveSession, keyType: string, fingerprint: string): Promise<'pinned' | 'match' | 'mismatch'> {
