@@ -230,5 +230,33 @@ for (const kind of DB_KINDS) {
       assert.equal((await api('GET', `/api/v1/audit?action=recording.delete&targetId=${s.id}`)).items.length, 1, 'one recording.delete event');
       assert.equal((await api('GET', `/api/v1/sessions/${s.id}`)).recording.available, false);
     });
+
+    it("a folder policy keeps a deleted secret's recordings: the longest policy that could apply counts; a moved secret's, its new folder's", async () => {
+      await api('PUT', '/api/v1/recording-retention', { scope: 'global', keepDays: 30 });
+      const pci = (await api('POST', '/api/v1/folders', { name: `pci-${randomUUID().slice(0, 6)}` }, 201)).id as string;
+      const pciPolicy = await api('PUT', '/api/v1/recording-retention', { scope: 'folder', scopeId: pci, keepDays: 365 });
+      const deletedSecret = await secret(pci);
+      const movedSecret = await secret(pci);
+      const young = await session(deletedSecret);
+      const ancient = await session(deletedSecret);
+      const moved = await session(movedSecret);
+      await endAgo(young, 31);
+      await endAgo(ancient, 400);
+      await endAgo(moved, 31);
+      await api('DELETE', `/api/v1/secrets/${deletedSecret}`, undefined, 204);
+      await api('PATCH', `/api/v1/secrets/${movedSecret}`, { folderId: null });
+
+      const sweep = await api('POST', '/api/v1/recording-retention/sweep', {});
+      const mine = sweep.deleted.filter((d: { sessionId: string }) => [young.id, ancient.id, moved.id].includes(d.sessionId));
+      assert.deepEqual(
+        mine.map((d: { sessionId: string; keepDays: number }) => [d.sessionId, d.keepDays]).sort(),
+        [[ancient.id, 365], [moved.id, 30]].sort(),
+        'the deleted secret’s sessions are kept as long as the pci policy could require; the moved one follows its new folder (none: global)',
+      );
+      assert.ok(existsSync(join(t.core.sessions.recordingsDir, young.recordingPath!)), 'a deleted secret’s 31-day-old recording is kept');
+      assert.equal((await api('GET', `/api/v1/sessions/${young.id}`)).recording.available, true);
+      assert.equal((await api('GET', `/api/v1/audit?action=recording.delete&targetId=${young.id}`)).items.length, 0);
+      await api('DELETE', `/api/v1/recording-retention/${pciPolicy.id}`, undefined, 204);
+    });
   });
 }

@@ -109,7 +109,11 @@ export class RecordingRetention {
     await this.audit.record(actor, { action: 'recording.release', target: { type: 'session', id: sessionId } });
   }
 
-  /** Days a session's recording is kept: the longest policy that applies, null when none does. */
+  /**
+   * Days a session's recording is kept: the longest policy that applies, null when none does.
+   * The folder is the one its secret is in at the sweep (a moved secret's recordings follow
+   * it); a deleted secret's folder is unknown, so every folder policy counts for them.
+   */
   private async keepDaysFor(policies: RecordingRetentionTable[], s: { launcherId: string; secretId: string }): Promise<number | null> {
     const by = (scope: RetentionScope, id: string) => policies.find((p) => p.scope === scope && p.scopeId === id)?.keepDays;
     const applicable: number[] = [];
@@ -117,8 +121,13 @@ export class RecordingRetention {
     if (g !== undefined) applicable.push(g);
     const l = by('launcher', s.launcherId);
     if (l !== undefined) applicable.push(l);
-    if (policies.some((p) => p.scope === 'folder')) {
+    const folderPolicies = policies.filter((p) => p.scope === 'folder');
+    if (folderPolicies.length) {
       const secret = await this.store.db.selectFrom('secrets').select('folderId').where('id', '=', s.secretId).executeTakeFirst();
+      // Secrets are deleted for good, and with them the only record of the folder they were
+      // in: any folder policy may have applied, so the longest one counts (kept too long
+      // rather than deleted before a policy allowed it).
+      if (!secret) applicable.push(...folderPolicies.map((p) => p.keepDays));
       let folder = secret?.folderId ?? null;
       for (let depth = 0; folder && depth < MAX_DEPTH; depth++) {
         const f = by('folder', folder);
