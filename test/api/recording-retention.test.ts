@@ -115,7 +115,7 @@ for (const kind of DB_KINDS) {
       assert.ok(oldText.total > 0);
 
       // Nothing applies yet: a sweep deletes nothing.
-      assert.deepEqual(await api('POST', '/api/v1/recording-retention/sweep', {}), { deleted: [], held: 0 });
+      assert.deepEqual(await api('POST', '/api/v1/recording-retention/sweep', {}), { deleted: [], held: 0, failed: 0 });
       const global = await api('PUT', '/api/v1/recording-retention', { scope: 'global', keepDays: 30 });
       assert.deepEqual([global.scope, global.scopeId, global.keepDays], ['global', null, 30]);
       await api('PUT', '/api/v1/recording-retention', { scope: 'folder', scopeId: parent, keepDays: 365 });
@@ -201,7 +201,7 @@ for (const kind of DB_KINDS) {
       await endAgo(first, 41);
       await endAgo(second, 40);
       const { storage, open, removals } = gatedStorage();
-      const sweeping = new RecordingRetention(t.core.store, t.core.audit, storage).sweep();
+      const sweeping = new RecordingRetention(t.core.store, t.core.audit, storage, t.core.log).sweep();
       // The sweep is deleting the first (older) recording: the second is put on hold now.
       await removals(1);
       await api('PUT', `/api/v1/sessions/${second.id}/legal-hold`, { reason: 'placed mid-sweep' });
@@ -222,7 +222,7 @@ for (const kind of DB_KINDS) {
       const s = await session(await secret());
       await endAgo(s, 40);
       const { storage, open, removals } = gatedStorage();
-      const sweeps = [new RecordingRetention(t.core.store, t.core.audit, storage).sweep(), new RecordingRetention(t.core.store, t.core.audit, storage).sweep()];
+      const sweeps = [new RecordingRetention(t.core.store, t.core.audit, storage, t.core.log).sweep(), new RecordingRetention(t.core.store, t.core.audit, storage, t.core.log).sweep()];
       await removals(2);
       open();
       const results = await Promise.all(sweeps);
@@ -257,6 +257,50 @@ for (const kind of DB_KINDS) {
       assert.equal((await api('GET', `/api/v1/sessions/${young.id}`)).recording.available, true);
       assert.equal((await api('GET', `/api/v1/audit?action=recording.delete&targetId=${young.id}`)).items.length, 0);
       await api('DELETE', `/api/v1/recording-retention/${pciPolicy.id}`, undefined, 204);
+    });
+
+    /** The app's recording storage, whose removal of `file` fails as `rm` does on a file it may not delete. */
+    const refusingStorage = (file: string): RecordingStorage => {
+      const real = t.core.sessions.storage;
+      return Object.create(real, {
+        remove: {
+          value: async (rel: string) => {
+            if (rel === file) throw Object.assign(new Error(`EACCES: permission denied, unlink '${rel}'`), { code: 'EACCES' });
+            return real.remove(rel);
+          },
+        },
+      });
+    };
+
+    it('a recording that cannot be deleted is logged without a stack and tried again at the next sweep; the ones after it still go', async () => {
+      await api('PUT', '/api/v1/recording-retention', { scope: 'global', keepDays: 31 });
+      await api('POST', '/api/v1/recording-retention/sweep', {});
+      const plainSecret = await secret();
+      const stuck = await session(plainSecret);
+      const next = await session(plainSecret);
+      // The stuck one ended first: every sweep reaches it before the other.
+      await endAgo(stuck, 41);
+      await endAgo(next, 40);
+      const stuckFile = join(t.core.sessions.recordingsDir, stuck.recordingPath!);
+      const nextFile = join(t.core.sessions.recordingsDir, next.recordingPath!);
+
+      const result = await new RecordingRetention(t.core.store, t.core.audit, refusingStorage(stuck.recordingPath!), t.core.log).sweep();
+      assert.ok(result.deleted.some((d) => d.sessionId === next.id), JSON.stringify(result));
+      assert.equal(result.failed, 1);
+      assert.equal(existsSync(nextFile), false, 'the recording after the stuck one is deleted');
+      assert.equal(existsSync(stuckFile), true);
+      const logged = t.logs().split('\n').filter((l) => l.includes(stuck.id) && l.includes('EACCES'));
+      assert.equal(logged.length, 1, t.logs());
+      const entry = JSON.parse(logged[0]!);
+      assert.equal(entry.err.message, `EACCES: permission denied, unlink '${stuck.recordingPath}'`);
+      assert.ok(!entry.err.stack, 'no stack trace');
+
+      // The next sweep (the file may be deleted again) deletes it, audited once.
+      const again = await api('POST', '/api/v1/recording-retention/sweep', {});
+      assert.equal(again.failed, 0);
+      assert.equal(existsSync(stuckFile), false);
+      assert.equal((await api('GET', `/api/v1/sessions/${stuck.id}`)).recording.available, false);
+      assert.equal((await api('GET', `/api/v1/audit?action=recording.delete&targetId=${stuck.id}`)).items.length, 1);
     });
   });
 }

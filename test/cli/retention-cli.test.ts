@@ -136,6 +136,33 @@ describe('gatehouse retention and recording hold|release (CLI)', () => {
     }
   });
 
+  it('a recording that cannot be deleted: the sweep says so and deletes the others; the next sweep deletes it', T, async () => {
+    const secret = (await api('POST', '/api/v1/secrets', { name: 'retention-cli-stuck', template: 'generic', fields: { username: 'u', password: 'pw-retention-cli' } }, 201)).id;
+    const stuck = await endedSession(secret, 41);
+    const next = await endedSession(secret, 40);
+    // The gateway's storage refuses to delete the stuck file, as rm does without permission.
+    const storage = gw.running.core.sessions.storage;
+    const remove = storage.remove.bind(storage);
+    storage.remove = async (rel: string) => {
+      if (rel === stuck.recordingPath) throw Object.assign(new Error(`EACCES: permission denied, unlink '${rel}'`), { code: 'EACCES' });
+      return remove(rel);
+    };
+    try {
+      const sweep = await cli(['retention', 'sweep']);
+      ok(sweep, 'retention sweep');
+      assert.match(sweep.stdout, new RegExp(`^deleted\\t${next.id}\\t`, 'm'));
+      assert.match(sweep.stdout, /, 1 failed \(the server log says why; the next sweep tries again\)$/m);
+      assert.equal(existsSync(fileOf(next)), false);
+      assert.equal(existsSync(fileOf(stuck)), true);
+    } finally {
+      delete (storage as { remove?: unknown }).remove;
+    }
+    const again = await cli(['retention', 'sweep']);
+    ok(again, 'retention sweep again');
+    assert.doesNotMatch(again.stdout, /failed/);
+    assert.equal(existsSync(fileOf(stuck)), false, 'deleted by the next sweep');
+  });
+
   it('a User is refused', T, async () => {
     fails(await cli(['retention', 'list'], 'pat'), /^gatehouse: /);
     fails(await cli(['retention', 'set', 'global', '--days', '5'], 'pat'), /^gatehouse: /);

@@ -7,6 +7,7 @@
 //
 // Where several policies apply to a session the longest wins (deleting needs every
 // applicable policy to agree); a session no policy applies to is kept for ever.
+import type { Logger } from 'pino';
 import type { Store } from '../../store/db.js';
 import type { RecordingRetentionTable } from '../../store/schema.js';
 import type { Actor, AuditService } from '../audit/service.js';
@@ -38,6 +39,16 @@ export interface SweepResult {
   deleted: { sessionId: string; file: string; keepDays: number }[];
   /** Recordings past every policy that a legal hold kept. */
   held: number;
+  /** Recordings whose deletion failed (logged): the next sweep tries them again. */
+  failed: number;
+}
+
+/** A session past the shortest policy, as the sweep reads it. */
+interface SweepRow {
+  id: string;
+  recording: string | null;
+  recordingSha256: string | null;
+  endedAt: number | null;
 }
 
 const DAY = 86_400_000;
@@ -58,6 +69,7 @@ export class RecordingRetention {
     private readonly store: Store,
     private readonly audit: AuditService,
     private readonly storage: RecordingStorage,
+    private readonly log: Logger,
   ) {}
 
   async list(): Promise<RetentionPolicy[]> {
@@ -141,7 +153,7 @@ export class RecordingRetention {
   /** Deletes every recording no policy keeps any longer and no legal hold keeps (audited one by one). */
   async sweep(actor: Actor = SYSTEM, at = now()): Promise<SweepResult> {
     const policies = await this.store.db.selectFrom('recordingRetention').selectAll().execute();
-    const out: SweepResult = { deleted: [], held: 0 };
+    const out: SweepResult = { deleted: [], held: 0, failed: 0 };
     if (!policies.length) return out;
     const shortest = Math.min(...policies.map((p) => p.keepDays));
     const rows = await this.store.db
@@ -156,28 +168,47 @@ export class RecordingRetention {
     for (const r of rows) {
       const keepDays = await this.keepDaysFor(policies, r);
       if (keepDays === null || (r.endedAt ?? at) > at - keepDays * DAY) continue;
-      // The list was read once, and each deletion takes its time (several round trips to
-      // object storage): a hold placed since then must still keep the recording, so it is
-      // looked up again right before this one goes.
-      if (r.heldId || (await this.store.db.selectFrom('recordingHolds').select('sessionId').where('sessionId', '=', r.id).executeTakeFirst())) {
+      if (r.heldId) {
         out.held++;
         continue;
       }
-      const file = r.recording!;
-      const removed = await this.storage.remove(file);
-      // The row no longer offers a recording; the typed-text index is part of it and goes too.
-      // Only while it still names this file: another node's sweep that got there first has
-      // cleared it and audited the deletion, which is not audited twice.
-      const cleared = await this.store.db.updateTable('sessions').set({ recording: null }).where('id', '=', r.id).where('recording', '=', file).executeTakeFirst();
-      if (Number(cleared.numUpdatedRows) === 0) continue;
-      await this.store.db.deleteFrom('sessionText').where('sessionId', '=', r.id).execute();
-      await this.audit.record(actor, {
-        action: 'recording.delete',
-        target: { type: 'session', id: r.id },
-        details: { file, sha256: r.recordingSha256, keepDays, endedAt: new Date(r.endedAt ?? at).toISOString(), reason: 'retention', ...(removed ? {} : { note: 'the file was already gone' }) },
-      });
-      out.deleted.push({ sessionId: r.id, file, keepDays });
+      // One recording that cannot be deleted (a file rm may not delete, object storage
+      // refusing) must not stop the sweep: the rows come oldest first, so it would stop every
+      // sweep at the same place and nothing after it would ever be deleted.
+      try {
+        const done = await this.deleteOne(actor, r, keepDays, at);
+        if (done === 'held') out.held++;
+        else if (done === 'deleted') out.deleted.push({ sessionId: r.id, file: r.recording!, keepDays });
+      } catch (e) {
+        out.failed++;
+        this.log.error({ sessionId: r.id, recording: r.recording, err: { message: (e as Error).message } }, 'a recording past its retention could not be deleted; the next sweep tries again');
+      }
     }
     return out;
+  }
+
+  /**
+   * Deletes one session's recording, unless a hold placed since the list was read keeps it
+   * ('held') or another node's sweep got there first ('gone').
+   */
+  private async deleteOne(actor: Actor, r: SweepRow, keepDays: number, at: number): Promise<'deleted' | 'held' | 'gone'> {
+    // The list was read once, and each deletion takes its time (several round trips to
+    // object storage): a hold placed since then must still keep the recording, so it is
+    // looked up again right before this one goes.
+    if (await this.store.db.selectFrom('recordingHolds').select('sessionId').where('sessionId', '=', r.id).executeTakeFirst()) return 'held';
+    const file = r.recording!;
+    const removed = await this.storage.remove(file);
+    // The row no longer offers a recording; the typed-text index is part of it and goes too.
+    // Only while it still names this file: another node's sweep that got there first has
+    // cleared it and audited the deletion, which is not audited twice.
+    const cleared = await this.store.db.updateTable('sessions').set({ recording: null }).where('id', '=', r.id).where('recording', '=', file).executeTakeFirst();
+    if (Number(cleared.numUpdatedRows) === 0) return 'gone';
+    await this.store.db.deleteFrom('sessionText').where('sessionId', '=', r.id).execute();
+    await this.audit.record(actor, {
+      action: 'recording.delete',
+      target: { type: 'session', id: r.id },
+      details: { file, sha256: r.recordingSha256, keepDays, endedAt: new Date(r.endedAt ?? at).toISOString(), reason: 'retention', ...(removed ? {} : { note: 'the file was already gone' }) },
+    });
+    return 'deleted';
   }
 }
