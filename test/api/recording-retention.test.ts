@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type { AuditService } from '../../src/core/audit/service.js';
 import type { LiveSession } from '../../src/core/sessions/live.js';
 import type { RecordingStorage } from '../../src/core/sessions/recording-storage.js';
 import { RecordingRetention } from '../../src/core/sessions/retention.js';
@@ -169,20 +170,20 @@ for (const kind of DB_KINDS) {
       await stillLive.end('finished');
     });
 
-    /** The app's recording storage, whose removals wait until `open()` (each says when it starts). */
-    const gatedStorage = () => {
+    /** The app's recording storage, whose removals (or existence checks) wait until `open()` (each says when it starts). */
+    const gatedStorage = (gated: 'remove' | 'exists' = 'remove') => {
       const real = t.core.sessions.storage;
       let open!: () => void;
       const gate = new Promise<void>((r) => (open = r));
       const started: string[] = [];
       let wake: () => void = () => undefined;
       const storage: RecordingStorage = Object.create(real, {
-        remove: {
+        [gated]: {
           value: async (rel: string) => {
             started.push(rel);
             wake();
             await gate;
-            return real.remove(rel);
+            return real[gated](rel);
           },
         },
       });
@@ -221,7 +222,9 @@ for (const kind of DB_KINDS) {
       await api('POST', '/api/v1/recording-retention/sweep', {});
       const s = await session(await secret());
       await endAgo(s, 40);
-      const { storage, open, removals } = gatedStorage();
+      // Both sweeps wait at their last step before the deletion's transaction (only the one that
+      // commits it removes the file).
+      const { storage, open, removals } = gatedStorage('exists');
       const sweeps = [new RecordingRetention(t.core.store, t.core.audit, storage, t.core.log).sweep(), new RecordingRetention(t.core.store, t.core.audit, storage, t.core.log).sweep()];
       await removals(2);
       open();
@@ -301,6 +304,74 @@ for (const kind of DB_KINDS) {
       assert.equal(existsSync(stuckFile), false);
       assert.equal((await api('GET', `/api/v1/sessions/${stuck.id}`)).recording.available, false);
       assert.equal((await api('GET', `/api/v1/audit?action=recording.delete&targetId=${stuck.id}`)).items.length, 1);
+    });
+
+    /** The app's audit service, whose appends fail in their transaction after the rows written with them (as a failed insert of the event would). */
+    const failingAudit = (): AuditService => {
+      const real = t.core.audit;
+      const fail = () => {
+        throw new Error('the audit event could not be written');
+      };
+      return Object.create(real, {
+        record: { value: (actor: Parameters<AuditService['record']>[0], input: Parameters<AuditService['record']>[1], opts: Parameters<AuditService['record']>[2] = {}) => real.record(actor, input, { alongside: async (trx) => (await opts.alongside?.(trx), fail()) }) },
+        recordIf: { value: (when: Parameters<AuditService['recordIf']>[0], events: Parameters<AuditService['recordIf']>[1]) => real.recordIf(async (trx) => (await when(trx)) && fail(), events) },
+      });
+    };
+
+    it('a deletion whose recording.delete cannot be written deletes nothing: file, row and text index stay for the next sweep', async () => {
+      await api('PUT', '/api/v1/recording-retention', { scope: 'global', keepDays: 31 });
+      await api('POST', '/api/v1/recording-retention/sweep', {});
+      const s = await session(await secret());
+      await endAgo(s, 40);
+      const file = join(t.core.sessions.recordingsDir, s.recordingPath!);
+      const text = (await api('GET', `/api/v1/recordings/${s.id}/text`)).total;
+      assert.ok(text > 0);
+
+      const result = await new RecordingRetention(t.core.store, failingAudit(), t.core.sessions.storage, t.core.log).sweep();
+      assert.deepEqual([result.deleted, result.failed], [[], 1]);
+      assert.equal(existsSync(file), true, 'the file is still there');
+      assert.equal((await api('GET', `/api/v1/sessions/${s.id}`)).recording.available, true, 'the session still offers it');
+      assert.equal((await api('GET', `/api/v1/recordings/${s.id}/text`)).total, text, 'its text index stays');
+      assert.equal((await api('GET', `/api/v1/audit?action=recording.delete&targetId=${s.id}`)).items.length, 0);
+
+      const again = await api('POST', '/api/v1/recording-retention/sweep', {});
+      assert.deepEqual(again.deleted.map((d: { sessionId: string }) => d.sessionId), [s.id]);
+      assert.equal(existsSync(file), false);
+      assert.equal((await api('GET', `/api/v1/audit?action=recording.delete&targetId=${s.id}`)).items.length, 1);
+    });
+
+    it('the file goes only once its deletion is committed; one that cannot be removed then is removed by the next sweep, audited once', async () => {
+      await api('PUT', '/api/v1/recording-retention', { scope: 'global', keepDays: 31 });
+      await api('POST', '/api/v1/recording-retention/sweep', {});
+      const s = await session(await secret());
+      await endAgo(s, 40);
+      const file = join(t.core.sessions.recordingsDir, s.recordingPath!);
+      const audited = async () => (await api('GET', `/api/v1/audit?action=recording.delete&targetId=${s.id}`)).items.length;
+      // What the database says when the storage is asked to remove the file (then it refuses).
+      const seen: { available: boolean; audited: number }[] = [];
+      const real = t.core.sessions.storage;
+      const storage: RecordingStorage = Object.create(real, {
+        remove: {
+          value: async (rel: string) => {
+            if (rel !== s.recordingPath) return real.remove(rel);
+            seen.push({ available: (await api('GET', `/api/v1/sessions/${s.id}`)).recording.available, audited: await audited() });
+            throw Object.assign(new Error(`EACCES: permission denied, unlink '${rel}'`), { code: 'EACCES' });
+          },
+        },
+      });
+
+      const result = await new RecordingRetention(t.core.store, t.core.audit, storage, t.core.log).sweep();
+      assert.deepEqual(seen, [{ available: false, audited: 1 }], 'the row was cleared and recording.delete committed before the file was touched');
+      assert.deepEqual(result.deleted.map((d) => d.sessionId), [s.id]);
+      assert.equal(result.failed, 1);
+      assert.equal(existsSync(file), true);
+      assert.ok(t.logs().split('\n').some((l) => l.includes(s.recordingPath!) && l.includes('could not be removed')), 'the file left behind is logged');
+
+      const again = await api('POST', '/api/v1/recording-retention/sweep', {});
+      assert.equal(again.failed, 0);
+      assert.ok(!again.deleted.some((d: { sessionId: string }) => d.sessionId === s.id), 'deleted once');
+      assert.equal(existsSync(file), false, 'the next sweep removed the file left behind');
+      assert.equal(await audited(), 1);
     });
   });
 }

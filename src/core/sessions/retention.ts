@@ -7,6 +7,12 @@
 //
 // Where several policies apply to a session the longest wins (deleting needs every
 // applicable policy to agree); a session no policy applies to is kept for ever.
+//
+// A deletion is committed first — the session row cleared and its `recording.delete` event
+// written in one transaction — and the file or object removed after: a failure before the
+// commit leaves everything as it was, one after it leaves a file no session offers, which a
+// note written in the same transaction (a `meta` row) names until it is removed; every sweep
+// first removes those.
 import type { Logger } from 'pino';
 import type { Store } from '../../store/db.js';
 import type { RecordingRetentionTable } from '../../store/schema.js';
@@ -42,6 +48,9 @@ export interface SweepResult {
   /** Recordings whose deletion failed (logged): the next sweep tries them again. */
   failed: number;
 }
+
+/** Prefix of the `meta` rows naming a deleted recording whose file is still to be removed (the file after it; the session as value). */
+const LEFT_BEHIND = 'recording-removal:';
 
 /** A session past the shortest policy, as the sweep reads it. */
 interface SweepRow {
@@ -152,8 +161,10 @@ export class RecordingRetention {
 
   /** Deletes every recording no policy keeps any longer and no legal hold keeps (audited one by one). */
   async sweep(actor: Actor = SYSTEM, at = now()): Promise<SweepResult> {
-    const policies = await this.store.db.selectFrom('recordingRetention').selectAll().execute();
     const out: SweepResult = { deleted: [], held: 0, failed: 0 };
+    // Files of earlier deletions first: whatever the policies are now, those are deleted.
+    out.failed += await this.removeLeftBehind();
+    const policies = await this.store.db.selectFrom('recordingRetention').selectAll().execute();
     if (!policies.length) return out;
     const shortest = Math.min(...policies.map((p) => p.keepDays));
     const rows = await this.store.db
@@ -178,7 +189,9 @@ export class RecordingRetention {
       try {
         const done = await this.deleteOne(actor, r, keepDays, at);
         if (done === 'held') out.held++;
-        else if (done === 'deleted') out.deleted.push({ sessionId: r.id, file: r.recording!, keepDays });
+        if (done !== 'deleted') continue;
+        out.deleted.push({ sessionId: r.id, file: r.recording!, keepDays });
+        if (!(await this.removeFile(r.recording!, r.id))) out.failed++;
       } catch (e) {
         out.failed++;
         this.log.error({ sessionId: r.id, recording: r.recording, err: { message: (e as Error).message } }, 'a recording past its retention could not be deleted; the next sweep tries again');
@@ -188,27 +201,70 @@ export class RecordingRetention {
   }
 
   /**
-   * Deletes one session's recording, unless a hold placed since the list was read keeps it
-   * ('held') or another node's sweep got there first ('gone').
+   * Commits the deletion of one session's recording: clears the row, deletes its text index,
+   * notes its file as left behind and writes `recording.delete`, in one transaction. Unless a
+   * hold placed since the list was read keeps it ('held') or another node's sweep got there
+   * first ('gone'). The file itself is removed by the caller, once this has committed.
    */
   private async deleteOne(actor: Actor, r: SweepRow, keepDays: number, at: number): Promise<'deleted' | 'held' | 'gone'> {
-    // The list was read once, and each deletion takes its time (several round trips to
-    // object storage): a hold placed since then must still keep the recording, so it is
-    // looked up again right before this one goes.
-    if (await this.store.db.selectFrom('recordingHolds').select('sessionId').where('sessionId', '=', r.id).executeTakeFirst()) return 'held';
     const file = r.recording!;
-    const removed = await this.storage.remove(file);
-    // The row no longer offers a recording; the typed-text index is part of it and goes too.
-    // Only while it still names this file: another node's sweep that got there first has
-    // cleared it and audited the deletion, which is not audited twice.
-    const cleared = await this.store.db.updateTable('sessions').set({ recording: null }).where('id', '=', r.id).where('recording', '=', file).executeTakeFirst();
-    if (Number(cleared.numUpdatedRows) === 0) return 'gone';
-    await this.store.db.deleteFrom('sessionText').where('sessionId', '=', r.id).execute();
-    await this.audit.record(actor, {
-      action: 'recording.delete',
-      target: { type: 'session', id: r.id },
-      details: { file, sha256: r.recordingSha256, keepDays, endedAt: new Date(r.endedAt ?? at).toISOString(), reason: 'retention', ...(removed ? {} : { note: 'the file was already gone' }) },
-    });
-    return 'deleted';
+    // Asked before the commit, as the file goes only after it: the event says so when it was gone already.
+    const present = await this.storage.exists(file);
+    let refused: 'held' | 'gone' = 'gone';
+    const written = await this.audit.recordIf(
+      async (trx) => {
+        // The list was read once, and each deletion takes its time (several round trips to
+        // object storage): a hold placed since then must still keep the recording.
+        if (await trx.selectFrom('recordingHolds').select('sessionId').where('sessionId', '=', r.id).executeTakeFirst()) {
+          refused = 'held';
+          return false;
+        }
+        // Only while the row still names this file: another node's sweep that got there first
+        // has cleared it and audited the deletion, which is not audited twice.
+        const cleared = await trx.updateTable('sessions').set({ recording: null }).where('id', '=', r.id).where('recording', '=', file).executeTakeFirst();
+        if (Number(cleared.numUpdatedRows) === 0) {
+          refused = 'gone';
+          return false;
+        }
+        // The typed-text index is part of the recording.
+        await trx.deleteFrom('sessionText').where('sessionId', '=', r.id).execute();
+        await trx.insertInto('meta').values({ key: `${LEFT_BEHIND}${file}`, value: r.id }).onConflict((oc) => oc.column('key').doNothing()).execute();
+        return true;
+      },
+      [
+        {
+          actor,
+          input: {
+            action: 'recording.delete',
+            target: { type: 'session', id: r.id },
+            details: { file, sha256: r.recordingSha256, keepDays, endedAt: new Date(r.endedAt ?? at).toISOString(), reason: 'retention', ...(present ? {} : { note: 'the file was already gone' }) },
+          },
+        },
+      ],
+    );
+    return written ? 'deleted' : refused;
+  }
+
+  /**
+   * Removes the file (or object) of a committed deletion, then its left-behind note. False
+   * when it could not (logged): the note stays and the next sweep tries again.
+   */
+  private async removeFile(file: string, sessionId: string): Promise<boolean> {
+    try {
+      await this.storage.remove(file);
+      await this.store.db.deleteFrom('meta').where('key', '=', `${LEFT_BEHIND}${file}`).execute();
+      return true;
+    } catch (e) {
+      this.log.error({ sessionId, recording: file, err: { message: (e as Error).message } }, 'a deleted recording (audited) could not be removed from storage; the next sweep tries again');
+      return false;
+    }
+  }
+
+  /** Removes the files earlier deletions left behind; answers how many still could not be. */
+  private async removeLeftBehind(): Promise<number> {
+    const notes = await this.store.db.selectFrom('meta').select(['key', 'value']).where('key', 'like', `${LEFT_BEHIND}%`).execute();
+    let failed = 0;
+    for (const n of notes) if (!(await this.removeFile(n.key.slice(LEFT_BEHIND.length), n.value))) failed++;
+    return failed;
   }
 }
