@@ -3,7 +3,10 @@
 // readers know, the live view's backlog reads it, `gzip -d` gives the same bytes and the
 // seal is their hash; retention policies (global, folder with its subfolders, launcher; the
 // longest that applies wins) delete what they should at a sweep, audited one by one, and
-// nothing under legal hold; `recordings/verify` reports the deleted as deleted.
+// nothing under legal hold; `recordings/verify` reports the deleted as deleted. A deleted
+// secret's recordings keep the longest folder policy; a deletion is one transaction with its
+// event and the file goes after it; a recording that cannot be deleted is logged and tried
+// again without stopping the sweep; a deleted recording cannot be put on hold.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -372,6 +375,27 @@ for (const kind of DB_KINDS) {
       assert.ok(!again.deleted.some((d: { sessionId: string }) => d.sessionId === s.id), 'deleted once');
       assert.equal(existsSync(file), false, 'the next sweep removed the file left behind');
       assert.equal(await audited(), 1);
+    });
+
+    it('a legal hold on a session whose recording was deleted is refused (409 recording_deleted), neither audited nor listed; a live session can be held', async () => {
+      await api('PUT', '/api/v1/recording-retention', { scope: 'global', keepDays: 31 });
+      await api('POST', '/api/v1/recording-retention/sweep', {});
+      const gone = await session(await secret());
+      await endAgo(gone, 40);
+      assert.deepEqual((await api('POST', '/api/v1/recording-retention/sweep', {})).deleted.map((d: { sessionId: string }) => d.sessionId), [gone.id]);
+
+      const r = await t.req('PUT', `/api/v1/sessions/${gone.id}/legal-hold`, { token: t.adminToken, body: { reason: 'too late' } });
+      assert.equal(r.statusCode, 409, r.body);
+      assert.equal(r.json().error.code, 'recording_deleted');
+      assert.match(r.json().error.message, /^this session's recording was deleted by retention/);
+      assert.equal((await api('GET', `/api/v1/audit?action=recording.hold&targetId=${gone.id}`)).items.length, 0);
+      assert.ok(!(await api('GET', '/api/v1/legal-holds')).items.some((h: { sessionId: string }) => h.sessionId === gone.id));
+
+      // A live session's row names no recording until it ends: it is not a deleted one.
+      const live = await session(await secret());
+      assert.equal((await api('PUT', `/api/v1/sessions/${live.id}/legal-hold`, { reason: 'while it runs' })).sessionId, live.id);
+      await api('DELETE', `/api/v1/sessions/${live.id}/legal-hold`, undefined, 204);
+      await live.end('finished');
     });
   });
 }

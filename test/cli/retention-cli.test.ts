@@ -2,7 +2,9 @@
 // hold|release|holds` (the real CLI against a real gateway): policies are set by scope and
 // listed, set again changes their days, deleted by scope or id; a session on legal hold is
 // kept by a sweep that deletes its neighbour, and deleted by the next sweep once released;
-// wrong input says why on one line; a User is refused. Audited as through the API.
+// a recording that cannot be deleted is counted as failed and deleted by the next sweep; a
+// deleted recording cannot be held; wrong input says why on one line; a User is refused.
+// Audited as through the API.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -161,6 +163,13 @@ describe('gatehouse retention and recording hold|release (CLI)', () => {
     ok(again, 'retention sweep again');
     assert.doesNotMatch(again.stdout, /failed/);
     assert.equal(existsSync(fileOf(stuck)), false, 'deleted by the next sweep');
+  });
+
+  it('a hold on a session whose recording was deleted says so', T, async () => {
+    const r = await cli(['recording', 'hold', old.id, '--reason', 'too late']);
+    fails(r, /^gatehouse: this session's recording was deleted by retention/);
+    assert.equal(lines(r.stderr).length, 1, r.stderr);
+    assert.equal((await cli(['recording', 'holds'])).stdout, '');
   });
 
   it('a User is refused', T, async () => {

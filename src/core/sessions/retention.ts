@@ -13,12 +13,13 @@
 // commit leaves everything as it was, one after it leaves a file no session offers, which a
 // note written in the same transaction (a `meta` row) names until it is removed; every sweep
 // first removes those.
+import type { Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import type { Store } from '../../store/db.js';
-import type { RecordingRetentionTable } from '../../store/schema.js';
+import type { Database, RecordingRetentionTable } from '../../store/schema.js';
 import type { Actor, AuditService } from '../audit/service.js';
 import { SYSTEM } from '../audit/service.js';
-import { badRequest, conflict, notFound } from '../errors.js';
+import { badRequest, conflict, notFound, type AppError } from '../errors.js';
 import { newId, now } from '../util.js';
 import type { RecordingStorage } from './recording-storage.js';
 
@@ -61,6 +62,18 @@ interface SweepRow {
 }
 
 const DAY = 86_400_000;
+
+/**
+ * Whether retention deleted a session's recording. Only the sweep clears the recording of an
+ * ended session: a live one's row names none until it ends, and an ended one may name none
+ * yet (its node seals it when it starts again) or never (not recorded). So: ended, no file,
+ * and a sealed hash or a recording.delete event left (an unsealed recording has no hash).
+ */
+async function recordingDeleted(trx: Transaction<Database>, sessionId: string, s: { status: string; recording: string | null; recordingSha256: string | null }): Promise<boolean> {
+  if (s.status !== 'ended' || s.recording !== null) return false;
+  if (s.recordingSha256 !== null) return true;
+  return !!(await trx.selectFrom('auditEvents').select('seq').where('action', '=', 'recording.delete').where('targetId', '=', sessionId).limit(1).executeTakeFirst());
+}
 /** Folder nesting followed upwards (as access policies do). */
 const MAX_DEPTH = 64;
 
@@ -115,13 +128,32 @@ export class RecordingRetention {
   }
 
   async hold(actor: Actor, sessionId: string, reason: string): Promise<LegalHold> {
-    const s = await this.store.db.selectFrom('sessions').select(['id', 'recording']).where('id', '=', sessionId).executeTakeFirst();
-    if (!s) throw notFound('session');
-    if (await this.store.db.selectFrom('recordingHolds').select('sessionId').where('sessionId', '=', sessionId).executeTakeFirst()) throw conflict('this session is already on legal hold', 'already_held');
     const t = now();
-    await this.store.db.insertInto('recordingHolds').values({ sessionId, reason, userId: actor.id ?? '', username: actor.name ?? '', createdAt: t }).execute();
-    await this.audit.record(actor, { action: 'recording.hold', target: { type: 'session', id: sessionId }, details: { reason } });
-    return { sessionId, reason, by: { id: actor.id ?? '', username: actor.name ?? '' }, createdAt: new Date(t).toISOString() };
+    const by = { id: actor.id ?? '', username: actor.name ?? '' };
+    const refused: { error?: AppError } = {};
+    // Placed in an audit transaction, as the sweep deletes in one: on every database those
+    // run one at a time, so a deletion either committed before (and is refused here) or
+    // finds this hold and keeps the recording.
+    const written = await this.audit.recordIf(
+      async (trx) => {
+        refused.error = (await this.holdRefusal(trx, sessionId)) ?? undefined;
+        if (refused.error) return false;
+        await trx.insertInto('recordingHolds').values({ sessionId, reason, userId: by.id, username: by.username, createdAt: t }).execute();
+        return true;
+      },
+      [{ actor, input: { action: 'recording.hold', target: { type: 'session', id: sessionId }, details: { reason } } }],
+    );
+    if (!written) throw refused.error!;
+    return { sessionId, reason, by, createdAt: new Date(t).toISOString() };
+  }
+
+  /** Why a session cannot be put on legal hold, or null when it can. */
+  private async holdRefusal(trx: Transaction<Database>, sessionId: string): Promise<AppError | null> {
+    const s = await trx.selectFrom('sessions').select(['status', 'recording', 'recordingSha256']).where('id', '=', sessionId).executeTakeFirst();
+    if (!s) return notFound('session');
+    if (await trx.selectFrom('recordingHolds').select('sessionId').where('sessionId', '=', sessionId).executeTakeFirst()) return conflict('this session is already on legal hold', 'already_held');
+    if (await recordingDeleted(trx, sessionId, s)) return conflict("this session's recording was deleted by retention: there is nothing left to hold", 'recording_deleted');
+    return null;
   }
 
   async release(actor: Actor, sessionId: string): Promise<void> {
@@ -214,7 +246,8 @@ export class RecordingRetention {
     const written = await this.audit.recordIf(
       async (trx) => {
         // The list was read once, and each deletion takes its time (several round trips to
-        // object storage): a hold placed since then must still keep the recording.
+        // object storage): a hold placed since then must still keep the recording. Holds are
+        // placed in audit transactions too, so none can come between this look and the commit.
         if (await trx.selectFrom('recordingHolds').select('sessionId').where('sessionId', '=', r.id).executeTakeFirst()) {
           refused = 'held';
           return false;

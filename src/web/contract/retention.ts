@@ -48,7 +48,7 @@ export const retention = {
   }),
   hold: route('PUT', '/api/v1/sessions/:id/legal-hold', {
     tags: ['recordings'],
-    summary: "Put a session's recording on legal hold (409 already_held)",
+    summary: "Put a session's recording on legal hold (409 already_held; 409 recording_deleted when retention already deleted it)",
     params: idParams,
     body: body({ reason: str(1000) }, ['reason']),
     response: { 200: legalHoldSchema, ...errors },
