@@ -76,7 +76,7 @@ export function registerRetention(program: Command, recording: Command, kit: Pic
       const r = await callApi(kit.session(), api.retention.sweep, { body: {} });
       if (o.json) return kit.out(r);
       for (const d of r.deleted) process.stdout.write(`deleted\t${d.sessionId}\t${d.file}\tkept ${d.keepDays} days\n`);
-      process.stdout.write(`${r.deleted.length} deleted, ${r.held} kept by a legal hold\n`);
+      process.stdout.write(`${r.deleted.length} deleted, ${r.held} kept by a legal hold${r.failed ? `, ${r.failed} failed (the server log says why; the next sweep tries again)` : ''}\n`);
     });
 
   recording

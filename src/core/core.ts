@@ -188,7 +188,7 @@ export async function createCore(config: Config, store: Store, log: Logger, opts
     },
     recordingStorage,
   );
-  const retention = new RecordingRetention(store, audit, sessions.storage);
+  const retention = new RecordingRetention(store, audit, sessions.storage, log);
   const s3 = recordingStorage instanceof S3RecordingStorage ? recordingStorage : null;
   const health = new Health(store, s3 ? s3.spoolRoot : sessions.recordingsDir, () => sessions.lastRecordingFailure, log, 3000, s3 ? () => s3.probe() : undefined);
   // Metrics: events are reported by the services, state is read when scraped.

@@ -3,13 +3,17 @@
 // readers know, the live view's backlog reads it, `gzip -d` gives the same bytes and the
 // seal is their hash; retention policies (global, folder with its subfolders, launcher; the
 // longest that applies wins) delete what they should at a sweep, audited one by one, and
-// nothing under legal hold; `recordings/verify` reports the deleted as deleted.
+// nothing under legal hold; `recordings/verify` reports the deleted as deleted. A deleted
+// secret's recordings keep the longest folder policy; a deletion is one transaction with its
+// event and the file goes after it; a recording that cannot be deleted is logged and tried
+// again without stopping the sweep; a deleted recording cannot be put on hold.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type { AuditService } from '../../src/core/audit/service.js';
 import type { LiveSession } from '../../src/core/sessions/live.js';
 import type { RecordingStorage } from '../../src/core/sessions/recording-storage.js';
 import { RecordingRetention } from '../../src/core/sessions/retention.js';
@@ -115,7 +119,7 @@ for (const kind of DB_KINDS) {
       assert.ok(oldText.total > 0);
 
       // Nothing applies yet: a sweep deletes nothing.
-      assert.deepEqual(await api('POST', '/api/v1/recording-retention/sweep', {}), { deleted: [], held: 0 });
+      assert.deepEqual(await api('POST', '/api/v1/recording-retention/sweep', {}), { deleted: [], held: 0, failed: 0 });
       const global = await api('PUT', '/api/v1/recording-retention', { scope: 'global', keepDays: 30 });
       assert.deepEqual([global.scope, global.scopeId, global.keepDays], ['global', null, 30]);
       await api('PUT', '/api/v1/recording-retention', { scope: 'folder', scopeId: parent, keepDays: 365 });
@@ -169,20 +173,20 @@ for (const kind of DB_KINDS) {
       await stillLive.end('finished');
     });
 
-    /** The app's recording storage, whose removals wait until `open()` (each says when it starts). */
-    const gatedStorage = () => {
+    /** The app's recording storage, whose removals (or existence checks) wait until `open()` (each says when it starts). */
+    const gatedStorage = (gated: 'remove' | 'exists' = 'remove') => {
       const real = t.core.sessions.storage;
       let open!: () => void;
       const gate = new Promise<void>((r) => (open = r));
       const started: string[] = [];
       let wake: () => void = () => undefined;
       const storage: RecordingStorage = Object.create(real, {
-        remove: {
+        [gated]: {
           value: async (rel: string) => {
             started.push(rel);
             wake();
             await gate;
-            return real.remove(rel);
+            return real[gated](rel);
           },
         },
       });
@@ -201,7 +205,7 @@ for (const kind of DB_KINDS) {
       await endAgo(first, 41);
       await endAgo(second, 40);
       const { storage, open, removals } = gatedStorage();
-      const sweeping = new RecordingRetention(t.core.store, t.core.audit, storage).sweep();
+      const sweeping = new RecordingRetention(t.core.store, t.core.audit, storage, t.core.log).sweep();
       // The sweep is deleting the first (older) recording: the second is put on hold now.
       await removals(1);
       await api('PUT', `/api/v1/sessions/${second.id}/legal-hold`, { reason: 'placed mid-sweep' });
@@ -221,14 +225,177 @@ for (const kind of DB_KINDS) {
       await api('POST', '/api/v1/recording-retention/sweep', {});
       const s = await session(await secret());
       await endAgo(s, 40);
-      const { storage, open, removals } = gatedStorage();
-      const sweeps = [new RecordingRetention(t.core.store, t.core.audit, storage).sweep(), new RecordingRetention(t.core.store, t.core.audit, storage).sweep()];
+      // Both sweeps wait at their last step before the deletion's transaction (only the one that
+      // commits it removes the file).
+      const { storage, open, removals } = gatedStorage('exists');
+      const sweeps = [new RecordingRetention(t.core.store, t.core.audit, storage, t.core.log).sweep(), new RecordingRetention(t.core.store, t.core.audit, storage, t.core.log).sweep()];
       await removals(2);
       open();
       const results = await Promise.all(sweeps);
       assert.deepEqual(results.flatMap((r) => r.deleted.map((d) => d.sessionId)), [s.id], 'one sweep reports the deletion');
       assert.equal((await api('GET', `/api/v1/audit?action=recording.delete&targetId=${s.id}`)).items.length, 1, 'one recording.delete event');
       assert.equal((await api('GET', `/api/v1/sessions/${s.id}`)).recording.available, false);
+    });
+
+    it("a folder policy keeps a deleted secret's recordings: the longest policy that could apply counts; a moved secret's, its new folder's", async () => {
+      await api('PUT', '/api/v1/recording-retention', { scope: 'global', keepDays: 30 });
+      const pci = (await api('POST', '/api/v1/folders', { name: `pci-${randomUUID().slice(0, 6)}` }, 201)).id as string;
+      const pciPolicy = await api('PUT', '/api/v1/recording-retention', { scope: 'folder', scopeId: pci, keepDays: 365 });
+      const deletedSecret = await secret(pci);
+      const movedSecret = await secret(pci);
+      const young = await session(deletedSecret);
+      const ancient = await session(deletedSecret);
+      const moved = await session(movedSecret);
+      await endAgo(young, 31);
+      await endAgo(ancient, 400);
+      await endAgo(moved, 31);
+      await api('DELETE', `/api/v1/secrets/${deletedSecret}`, undefined, 204);
+      await api('PATCH', `/api/v1/secrets/${movedSecret}`, { folderId: null });
+
+      const sweep = await api('POST', '/api/v1/recording-retention/sweep', {});
+      const mine = sweep.deleted.filter((d: { sessionId: string }) => [young.id, ancient.id, moved.id].includes(d.sessionId));
+      assert.deepEqual(
+        mine.map((d: { sessionId: string; keepDays: number }) => [d.sessionId, d.keepDays]).sort(),
+        [[ancient.id, 365], [moved.id, 30]].sort(),
+        'the deleted secret’s sessions are kept as long as the pci policy could require; the moved one follows its new folder (none: global)',
+      );
+      assert.ok(existsSync(join(t.core.sessions.recordingsDir, young.recordingPath!)), 'a deleted secret’s 31-day-old recording is kept');
+      assert.equal((await api('GET', `/api/v1/sessions/${young.id}`)).recording.available, true);
+      assert.equal((await api('GET', `/api/v1/audit?action=recording.delete&targetId=${young.id}`)).items.length, 0);
+      await api('DELETE', `/api/v1/recording-retention/${pciPolicy.id}`, undefined, 204);
+    });
+
+    /** The app's recording storage, whose removal of `file` fails as `rm` does on a file it may not delete. */
+    const refusingStorage = (file: string): RecordingStorage => {
+      const real = t.core.sessions.storage;
+      return Object.create(real, {
+        remove: {
+          value: async (rel: string) => {
+            if (rel === file) throw Object.assign(new Error(`EACCES: permission denied, unlink '${rel}'`), { code: 'EACCES' });
+            return real.remove(rel);
+          },
+        },
+      });
+    };
+
+    it('a recording that cannot be deleted is logged without a stack and tried again at the next sweep; the ones after it still go', async () => {
+      await api('PUT', '/api/v1/recording-retention', { scope: 'global', keepDays: 31 });
+      await api('POST', '/api/v1/recording-retention/sweep', {});
+      const plainSecret = await secret();
+      const stuck = await session(plainSecret);
+      const next = await session(plainSecret);
+      // The stuck one ended first: every sweep reaches it before the other.
+      await endAgo(stuck, 41);
+      await endAgo(next, 40);
+      const stuckFile = join(t.core.sessions.recordingsDir, stuck.recordingPath!);
+      const nextFile = join(t.core.sessions.recordingsDir, next.recordingPath!);
+
+      const result = await new RecordingRetention(t.core.store, t.core.audit, refusingStorage(stuck.recordingPath!), t.core.log).sweep();
+      assert.ok(result.deleted.some((d) => d.sessionId === next.id), JSON.stringify(result));
+      assert.equal(result.failed, 1);
+      assert.equal(existsSync(nextFile), false, 'the recording after the stuck one is deleted');
+      assert.equal(existsSync(stuckFile), true);
+      const logged = t.logs().split('\n').filter((l) => l.includes(stuck.id) && l.includes('EACCES'));
+      assert.equal(logged.length, 1, t.logs());
+      const entry = JSON.parse(logged[0]!);
+      assert.equal(entry.err.message, `EACCES: permission denied, unlink '${stuck.recordingPath}'`);
+      assert.ok(!entry.err.stack, 'no stack trace');
+
+      // The next sweep (the file may be deleted again) deletes it, audited once.
+      const again = await api('POST', '/api/v1/recording-retention/sweep', {});
+      assert.equal(again.failed, 0);
+      assert.equal(existsSync(stuckFile), false);
+      assert.equal((await api('GET', `/api/v1/sessions/${stuck.id}`)).recording.available, false);
+      assert.equal((await api('GET', `/api/v1/audit?action=recording.delete&targetId=${stuck.id}`)).items.length, 1);
+    });
+
+    /** The app's audit service, whose appends fail in their transaction after the rows written with them (as a failed insert of the event would). */
+    const failingAudit = (): AuditService => {
+      const real = t.core.audit;
+      const fail = () => {
+        throw new Error('the audit event could not be written');
+      };
+      return Object.create(real, {
+        record: { value: (actor: Parameters<AuditService['record']>[0], input: Parameters<AuditService['record']>[1], opts: Parameters<AuditService['record']>[2] = {}) => real.record(actor, input, { alongside: async (trx) => (await opts.alongside?.(trx), fail()) }) },
+        recordIf: { value: (when: Parameters<AuditService['recordIf']>[0], events: Parameters<AuditService['recordIf']>[1]) => real.recordIf(async (trx) => (await when(trx)) && fail(), events) },
+      });
+    };
+
+    it('a deletion whose recording.delete cannot be written deletes nothing: file, row and text index stay for the next sweep', async () => {
+      await api('PUT', '/api/v1/recording-retention', { scope: 'global', keepDays: 31 });
+      await api('POST', '/api/v1/recording-retention/sweep', {});
+      const s = await session(await secret());
+      await endAgo(s, 40);
+      const file = join(t.core.sessions.recordingsDir, s.recordingPath!);
+      const text = (await api('GET', `/api/v1/recordings/${s.id}/text`)).total;
+      assert.ok(text > 0);
+
+      const result = await new RecordingRetention(t.core.store, failingAudit(), t.core.sessions.storage, t.core.log).sweep();
+      assert.deepEqual([result.deleted, result.failed], [[], 1]);
+      assert.equal(existsSync(file), true, 'the file is still there');
+      assert.equal((await api('GET', `/api/v1/sessions/${s.id}`)).recording.available, true, 'the session still offers it');
+      assert.equal((await api('GET', `/api/v1/recordings/${s.id}/text`)).total, text, 'its text index stays');
+      assert.equal((await api('GET', `/api/v1/audit?action=recording.delete&targetId=${s.id}`)).items.length, 0);
+
+      const again = await api('POST', '/api/v1/recording-retention/sweep', {});
+      assert.deepEqual(again.deleted.map((d: { sessionId: string }) => d.sessionId), [s.id]);
+      assert.equal(existsSync(file), false);
+      assert.equal((await api('GET', `/api/v1/audit?action=recording.delete&targetId=${s.id}`)).items.length, 1);
+    });
+
+    it('the file goes only once its deletion is committed; one that cannot be removed then is removed by the next sweep, audited once', async () => {
+      await api('PUT', '/api/v1/recording-retention', { scope: 'global', keepDays: 31 });
+      await api('POST', '/api/v1/recording-retention/sweep', {});
+      const s = await session(await secret());
+      await endAgo(s, 40);
+      const file = join(t.core.sessions.recordingsDir, s.recordingPath!);
+      const audited = async () => (await api('GET', `/api/v1/audit?action=recording.delete&targetId=${s.id}`)).items.length;
+      // What the database says when the storage is asked to remove the file (then it refuses).
+      const seen: { available: boolean; audited: number }[] = [];
+      const real = t.core.sessions.storage;
+      const storage: RecordingStorage = Object.create(real, {
+        remove: {
+          value: async (rel: string) => {
+            if (rel !== s.recordingPath) return real.remove(rel);
+            seen.push({ available: (await api('GET', `/api/v1/sessions/${s.id}`)).recording.available, audited: await audited() });
+            throw Object.assign(new Error(`EACCES: permission denied, unlink '${rel}'`), { code: 'EACCES' });
+          },
+        },
+      });
+
+      const result = await new RecordingRetention(t.core.store, t.core.audit, storage, t.core.log).sweep();
+      assert.deepEqual(seen, [{ available: false, audited: 1 }], 'the row was cleared and recording.delete committed before the file was touched');
+      assert.deepEqual(result.deleted.map((d) => d.sessionId), [s.id]);
+      assert.equal(result.failed, 1);
+      assert.equal(existsSync(file), true);
+      assert.ok(t.logs().split('\n').some((l) => l.includes(s.recordingPath!) && l.includes('could not be removed')), 'the file left behind is logged');
+
+      const again = await api('POST', '/api/v1/recording-retention/sweep', {});
+      assert.equal(again.failed, 0);
+      assert.ok(!again.deleted.some((d: { sessionId: string }) => d.sessionId === s.id), 'deleted once');
+      assert.equal(existsSync(file), false, 'the next sweep removed the file left behind');
+      assert.equal(await audited(), 1);
+    });
+
+    it('a legal hold on a session whose recording was deleted is refused (409 recording_deleted), neither audited nor listed; a live session can be held', async () => {
+      await api('PUT', '/api/v1/recording-retention', { scope: 'global', keepDays: 31 });
+      await api('POST', '/api/v1/recording-retention/sweep', {});
+      const gone = await session(await secret());
+      await endAgo(gone, 40);
+      assert.deepEqual((await api('POST', '/api/v1/recording-retention/sweep', {})).deleted.map((d: { sessionId: string }) => d.sessionId), [gone.id]);
+
+      const r = await t.req('PUT', `/api/v1/sessions/${gone.id}/legal-hold`, { token: t.adminToken, body: { reason: 'too late' } });
+      assert.equal(r.statusCode, 409, r.body);
+      assert.equal(r.json().error.code, 'recording_deleted');
+      assert.match(r.json().error.message, /^this session's recording was deleted by retention/);
+      assert.equal((await api('GET', `/api/v1/audit?action=recording.hold&targetId=${gone.id}`)).items.length, 0);
+      assert.ok(!(await api('GET', '/api/v1/legal-holds')).items.some((h: { sessionId: string }) => h.sessionId === gone.id));
+
+      // A live session's row names no recording until it ends: it is not a deleted one.
+      const live = await session(await secret());
+      assert.equal((await api('PUT', `/api/v1/sessions/${live.id}/legal-hold`, { reason: 'while it runs' })).sessionId, live.id);
+      await api('DELETE', `/api/v1/sessions/${live.id}/legal-hold`, undefined, 204);
+      await live.end('finished');
     });
   });
 }

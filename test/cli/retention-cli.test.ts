@@ -2,7 +2,9 @@
 // hold|release|holds` (the real CLI against a real gateway): policies are set by scope and
 // listed, set again changes their days, deleted by scope or id; a session on legal hold is
 // kept by a sweep that deletes its neighbour, and deleted by the next sweep once released;
-// wrong input says why on one line; a User is refused. Audited as through the API.
+// a recording that cannot be deleted is counted as failed and deleted by the next sweep; a
+// deleted recording cannot be held; wrong input says why on one line; a User is refused.
+// Audited as through the API.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -134,6 +136,40 @@ describe('gatehouse retention and recording hold|release (CLI)', () => {
     for (const action of ['recording.hold', 'recording.release', 'recording.delete']) {
       assert.equal((await api('GET', `/api/v1/audit?action=${action}&targetId=${held.id}`)).items.length, 1, action);
     }
+  });
+
+  it('a recording that cannot be deleted: the sweep says so and deletes the others; the next sweep deletes it', T, async () => {
+    const secret = (await api('POST', '/api/v1/secrets', { name: 'retention-cli-stuck', template: 'generic', fields: { username: 'u', password: 'pw-retention-cli' } }, 201)).id;
+    const stuck = await endedSession(secret, 41);
+    const next = await endedSession(secret, 40);
+    // The gateway's storage refuses to delete the stuck file, as rm does without permission.
+    const storage = gw.running.core.sessions.storage;
+    const remove = storage.remove.bind(storage);
+    storage.remove = async (rel: string) => {
+      if (rel === stuck.recordingPath) throw Object.assign(new Error(`EACCES: permission denied, unlink '${rel}'`), { code: 'EACCES' });
+      return remove(rel);
+    };
+    try {
+      const sweep = await cli(['retention', 'sweep']);
+      ok(sweep, 'retention sweep');
+      assert.match(sweep.stdout, new RegExp(`^deleted\\t${next.id}\\t`, 'm'));
+      assert.match(sweep.stdout, /, 1 failed \(the server log says why; the next sweep tries again\)$/m);
+      assert.equal(existsSync(fileOf(next)), false);
+      assert.equal(existsSync(fileOf(stuck)), true);
+    } finally {
+      delete (storage as { remove?: unknown }).remove;
+    }
+    const again = await cli(['retention', 'sweep']);
+    ok(again, 'retention sweep again');
+    assert.doesNotMatch(again.stdout, /failed/);
+    assert.equal(existsSync(fileOf(stuck)), false, 'deleted by the next sweep');
+  });
+
+  it('a hold on a session whose recording was deleted says so', T, async () => {
+    const r = await cli(['recording', 'hold', old.id, '--reason', 'too late']);
+    fails(r, /^gatehouse: this session's recording was deleted by retention/);
+    assert.equal(lines(r.stderr).length, 1, r.stderr);
+    assert.equal((await cli(['recording', 'holds'])).stdout, '');
   });
 
   it('a User is refused', T, async () => {

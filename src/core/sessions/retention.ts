@@ -7,11 +7,19 @@
 //
 // Where several policies apply to a session the longest wins (deleting needs every
 // applicable policy to agree); a session no policy applies to is kept for ever.
+//
+// A deletion is committed first — the session row cleared and its `recording.delete` event
+// written in one transaction — and the file or object removed after: a failure before the
+// commit leaves everything as it was, one after it leaves a file no session offers, which a
+// note written in the same transaction (a `meta` row) names until it is removed; every sweep
+// first removes those.
+import type { Transaction } from 'kysely';
+import type { Logger } from 'pino';
 import type { Store } from '../../store/db.js';
-import type { RecordingRetentionTable } from '../../store/schema.js';
+import type { Database, RecordingRetentionTable } from '../../store/schema.js';
 import type { Actor, AuditService } from '../audit/service.js';
 import { SYSTEM } from '../audit/service.js';
-import { badRequest, conflict, notFound } from '../errors.js';
+import { badRequest, conflict, notFound, type AppError } from '../errors.js';
 import { newId, now } from '../util.js';
 import type { RecordingStorage } from './recording-storage.js';
 
@@ -38,9 +46,34 @@ export interface SweepResult {
   deleted: { sessionId: string; file: string; keepDays: number }[];
   /** Recordings past every policy that a legal hold kept. */
   held: number;
+  /** Recordings whose deletion failed (logged): the next sweep tries them again. */
+  failed: number;
+}
+
+/** Prefix of the `meta` rows naming a deleted recording whose file is still to be removed (the file after it; the session as value). */
+const LEFT_BEHIND = 'recording-removal:';
+
+/** A session past the shortest policy, as the sweep reads it. */
+interface SweepRow {
+  id: string;
+  recording: string | null;
+  recordingSha256: string | null;
+  endedAt: number | null;
 }
 
 const DAY = 86_400_000;
+
+/**
+ * Whether retention deleted a session's recording. Only the sweep clears the recording of an
+ * ended session: a live one's row names none until it ends, and an ended one may name none
+ * yet (its node seals it when it starts again) or never (not recorded). So: ended, no file,
+ * and a sealed hash or a recording.delete event left (an unsealed recording has no hash).
+ */
+async function recordingDeleted(trx: Transaction<Database>, sessionId: string, s: { status: string; recording: string | null; recordingSha256: string | null }): Promise<boolean> {
+  if (s.status !== 'ended' || s.recording !== null) return false;
+  if (s.recordingSha256 !== null) return true;
+  return !!(await trx.selectFrom('auditEvents').select('seq').where('action', '=', 'recording.delete').where('targetId', '=', sessionId).limit(1).executeTakeFirst());
+}
 /** Folder nesting followed upwards (as access policies do). */
 const MAX_DEPTH = 64;
 
@@ -58,6 +91,7 @@ export class RecordingRetention {
     private readonly store: Store,
     private readonly audit: AuditService,
     private readonly storage: RecordingStorage,
+    private readonly log: Logger,
   ) {}
 
   async list(): Promise<RetentionPolicy[]> {
@@ -94,13 +128,32 @@ export class RecordingRetention {
   }
 
   async hold(actor: Actor, sessionId: string, reason: string): Promise<LegalHold> {
-    const s = await this.store.db.selectFrom('sessions').select(['id', 'recording']).where('id', '=', sessionId).executeTakeFirst();
-    if (!s) throw notFound('session');
-    if (await this.store.db.selectFrom('recordingHolds').select('sessionId').where('sessionId', '=', sessionId).executeTakeFirst()) throw conflict('this session is already on legal hold', 'already_held');
     const t = now();
-    await this.store.db.insertInto('recordingHolds').values({ sessionId, reason, userId: actor.id ?? '', username: actor.name ?? '', createdAt: t }).execute();
-    await this.audit.record(actor, { action: 'recording.hold', target: { type: 'session', id: sessionId }, details: { reason } });
-    return { sessionId, reason, by: { id: actor.id ?? '', username: actor.name ?? '' }, createdAt: new Date(t).toISOString() };
+    const by = { id: actor.id ?? '', username: actor.name ?? '' };
+    const refused: { error?: AppError } = {};
+    // Placed in an audit transaction, as the sweep deletes in one: on every database those
+    // run one at a time, so a deletion either committed before (and is refused here) or
+    // finds this hold and keeps the recording.
+    const written = await this.audit.recordIf(
+      async (trx) => {
+        refused.error = (await this.holdRefusal(trx, sessionId)) ?? undefined;
+        if (refused.error) return false;
+        await trx.insertInto('recordingHolds').values({ sessionId, reason, userId: by.id, username: by.username, createdAt: t }).execute();
+        return true;
+      },
+      [{ actor, input: { action: 'recording.hold', target: { type: 'session', id: sessionId }, details: { reason } } }],
+    );
+    if (!written) throw refused.error!;
+    return { sessionId, reason, by, createdAt: new Date(t).toISOString() };
+  }
+
+  /** Why a session cannot be put on legal hold, or null when it can. */
+  private async holdRefusal(trx: Transaction<Database>, sessionId: string): Promise<AppError | null> {
+    const s = await trx.selectFrom('sessions').select(['status', 'recording', 'recordingSha256']).where('id', '=', sessionId).executeTakeFirst();
+    if (!s) return notFound('session');
+    if (await trx.selectFrom('recordingHolds').select('sessionId').where('sessionId', '=', sessionId).executeTakeFirst()) return conflict('this session is already on legal hold', 'already_held');
+    if (await recordingDeleted(trx, sessionId, s)) return conflict("this session's recording was deleted by retention: there is nothing left to hold", 'recording_deleted');
+    return null;
   }
 
   async release(actor: Actor, sessionId: string): Promise<void> {
@@ -109,7 +162,11 @@ export class RecordingRetention {
     await this.audit.record(actor, { action: 'recording.release', target: { type: 'session', id: sessionId } });
   }
 
-  /** Days a session's recording is kept: the longest policy that applies, null when none does. */
+  /**
+   * Days a session's recording is kept: the longest policy that applies, null when none does.
+   * The folder is the one its secret is in at the sweep (a moved secret's recordings follow
+   * it); a deleted secret's folder is unknown, so every folder policy counts for them.
+   */
   private async keepDaysFor(policies: RecordingRetentionTable[], s: { launcherId: string; secretId: string }): Promise<number | null> {
     const by = (scope: RetentionScope, id: string) => policies.find((p) => p.scope === scope && p.scopeId === id)?.keepDays;
     const applicable: number[] = [];
@@ -117,8 +174,13 @@ export class RecordingRetention {
     if (g !== undefined) applicable.push(g);
     const l = by('launcher', s.launcherId);
     if (l !== undefined) applicable.push(l);
-    if (policies.some((p) => p.scope === 'folder')) {
+    const folderPolicies = policies.filter((p) => p.scope === 'folder');
+    if (folderPolicies.length) {
       const secret = await this.store.db.selectFrom('secrets').select('folderId').where('id', '=', s.secretId).executeTakeFirst();
+      // Secrets are deleted for good, and with them the only record of the folder they were
+      // in: any folder policy may have applied, so the longest one counts (kept too long
+      // rather than deleted before a policy allowed it).
+      if (!secret) applicable.push(...folderPolicies.map((p) => p.keepDays));
       let folder = secret?.folderId ?? null;
       for (let depth = 0; folder && depth < MAX_DEPTH; depth++) {
         const f = by('folder', folder);
@@ -131,8 +193,10 @@ export class RecordingRetention {
 
   /** Deletes every recording no policy keeps any longer and no legal hold keeps (audited one by one). */
   async sweep(actor: Actor = SYSTEM, at = now()): Promise<SweepResult> {
+    const out: SweepResult = { deleted: [], held: 0, failed: 0 };
+    // Files of earlier deletions first: whatever the policies are now, those are deleted.
+    out.failed += await this.removeLeftBehind();
     const policies = await this.store.db.selectFrom('recordingRetention').selectAll().execute();
-    const out: SweepResult = { deleted: [], held: 0 };
     if (!policies.length) return out;
     const shortest = Math.min(...policies.map((p) => p.keepDays));
     const rows = await this.store.db
@@ -147,28 +211,93 @@ export class RecordingRetention {
     for (const r of rows) {
       const keepDays = await this.keepDaysFor(policies, r);
       if (keepDays === null || (r.endedAt ?? at) > at - keepDays * DAY) continue;
-      // The list was read once, and each deletion takes its time (several round trips to
-      // object storage): a hold placed since then must still keep the recording, so it is
-      // looked up again right before this one goes.
-      if (r.heldId || (await this.store.db.selectFrom('recordingHolds').select('sessionId').where('sessionId', '=', r.id).executeTakeFirst())) {
+      if (r.heldId) {
         out.held++;
         continue;
       }
-      const file = r.recording!;
-      const removed = await this.storage.remove(file);
-      // The row no longer offers a recording; the typed-text index is part of it and goes too.
-      // Only while it still names this file: another node's sweep that got there first has
-      // cleared it and audited the deletion, which is not audited twice.
-      const cleared = await this.store.db.updateTable('sessions').set({ recording: null }).where('id', '=', r.id).where('recording', '=', file).executeTakeFirst();
-      if (Number(cleared.numUpdatedRows) === 0) continue;
-      await this.store.db.deleteFrom('sessionText').where('sessionId', '=', r.id).execute();
-      await this.audit.record(actor, {
-        action: 'recording.delete',
-        target: { type: 'session', id: r.id },
-        details: { file, sha256: r.recordingSha256, keepDays, endedAt: new Date(r.endedAt ?? at).toISOString(), reason: 'retention', ...(removed ? {} : { note: 'the file was already gone' }) },
-      });
-      out.deleted.push({ sessionId: r.id, file, keepDays });
+      // One recording that cannot be deleted (a file rm may not delete, object storage
+      // refusing) must not stop the sweep: the rows come oldest first, so it would stop every
+      // sweep at the same place and nothing after it would ever be deleted.
+      try {
+        const done = await this.deleteOne(actor, r, keepDays, at);
+        if (done === 'held') out.held++;
+        if (done !== 'deleted') continue;
+        out.deleted.push({ sessionId: r.id, file: r.recording!, keepDays });
+        if (!(await this.removeFile(r.recording!, r.id))) out.failed++;
+      } catch (e) {
+        out.failed++;
+        this.log.error({ sessionId: r.id, recording: r.recording, err: { message: (e as Error).message } }, 'a recording past its retention could not be deleted; the next sweep tries again');
+      }
     }
     return out;
+  }
+
+  /**
+   * Commits the deletion of one session's recording: clears the row, deletes its text index,
+   * notes its file as left behind and writes `recording.delete`, in one transaction. Unless a
+   * hold placed since the list was read keeps it ('held') or another node's sweep got there
+   * first ('gone'). The file itself is removed by the caller, once this has committed.
+   */
+  private async deleteOne(actor: Actor, r: SweepRow, keepDays: number, at: number): Promise<'deleted' | 'held' | 'gone'> {
+    const file = r.recording!;
+    // Asked before the commit, as the file goes only after it: the event says so when it was gone already.
+    const present = await this.storage.exists(file);
+    let refused: 'held' | 'gone' = 'gone';
+    const written = await this.audit.recordIf(
+      async (trx) => {
+        // The list was read once, and each deletion takes its time (several round trips to
+        // object storage): a hold placed since then must still keep the recording. Holds are
+        // placed in audit transactions too, so none can come between this look and the commit.
+        if (await trx.selectFrom('recordingHolds').select('sessionId').where('sessionId', '=', r.id).executeTakeFirst()) {
+          refused = 'held';
+          return false;
+        }
+        // Only while the row still names this file: another node's sweep that got there first
+        // has cleared it and audited the deletion, which is not audited twice.
+        const cleared = await trx.updateTable('sessions').set({ recording: null }).where('id', '=', r.id).where('recording', '=', file).executeTakeFirst();
+        if (Number(cleared.numUpdatedRows) === 0) {
+          refused = 'gone';
+          return false;
+        }
+        // The typed-text index is part of the recording.
+        await trx.deleteFrom('sessionText').where('sessionId', '=', r.id).execute();
+        await trx.insertInto('meta').values({ key: `${LEFT_BEHIND}${file}`, value: r.id }).onConflict((oc) => oc.column('key').doNothing()).execute();
+        return true;
+      },
+      [
+        {
+          actor,
+          input: {
+            action: 'recording.delete',
+            target: { type: 'session', id: r.id },
+            details: { file, sha256: r.recordingSha256, keepDays, endedAt: new Date(r.endedAt ?? at).toISOString(), reason: 'retention', ...(present ? {} : { note: 'the file was already gone' }) },
+          },
+        },
+      ],
+    );
+    return written ? 'deleted' : refused;
+  }
+
+  /**
+   * Removes the file (or object) of a committed deletion, then its left-behind note. False
+   * when it could not (logged): the note stays and the next sweep tries again.
+   */
+  private async removeFile(file: string, sessionId: string): Promise<boolean> {
+    try {
+      await this.storage.remove(file);
+      await this.store.db.deleteFrom('meta').where('key', '=', `${LEFT_BEHIND}${file}`).execute();
+      return true;
+    } catch (e) {
+      this.log.error({ sessionId, recording: file, err: { message: (e as Error).message } }, 'a deleted recording (audited) could not be removed from storage; the next sweep tries again');
+      return false;
+    }
+  }
+
+  /** Removes the files earlier deletions left behind; answers how many still could not be. */
+  private async removeLeftBehind(): Promise<number> {
+    const notes = await this.store.db.selectFrom('meta').select(['key', 'value']).where('key', 'like', `${LEFT_BEHIND}%`).execute();
+    let failed = 0;
+    for (const n of notes) if (!(await this.removeFile(n.key.slice(LEFT_BEHIND.length), n.value))) failed++;
+    return failed;
   }
 }

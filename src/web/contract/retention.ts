@@ -36,9 +36,9 @@ export const retention = {
   remove: route('DELETE', '/api/v1/recording-retention/:id', { tags: ['recordings'], params: idParams, response: { 204: noContent, ...errors } }),
   sweep: route('POST', '/api/v1/recording-retention/sweep', {
     tags: ['recordings'],
-    summary: 'Delete now every recording no policy keeps any longer and no legal hold keeps (each audited as recording.delete)',
+    summary: 'Delete now every recording no policy keeps any longer and no legal hold keeps (each audited as recording.delete); failed counts those that could not be deleted (logged, tried again at the next sweep)',
     body: body({}),
-    response: { 200: obj({ deleted: { type: 'array', items: obj({ sessionId: text, file: text, keepDays: int }) }, held: int }), ...errors },
+    response: { 200: obj({ deleted: { type: 'array', items: obj({ sessionId: text, file: text, keepDays: int }) }, held: int, failed: int }), ...errors },
   }),
   holds: route('GET', '/api/v1/legal-holds', {
     tags: ['recordings'],
@@ -48,7 +48,7 @@ export const retention = {
   }),
   hold: route('PUT', '/api/v1/sessions/:id/legal-hold', {
     tags: ['recordings'],
-    summary: "Put a session's recording on legal hold (409 already_held)",
+    summary: "Put a session's recording on legal hold (409 already_held; 409 recording_deleted when retention already deleted it)",
     params: idParams,
     body: body({ reason: str(1000) }, ['reason']),
     response: { 200: legalHoldSchema, ...errors },
