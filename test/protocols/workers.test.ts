@@ -268,10 +268,13 @@ describe('one node on every core: gatehouse serve with two workers on PostgreSQL
     }
   });
 
-  it('a SIGTERM to every process (as systemd stops a unit) while worker 2 still starts: both workers drain, exit 0', { timeout: 300_000 }, async () => {
+  it('a SIGTERM to every process (as systemd stops a unit) while worker 2 still starts: both workers drain, exit 0', { timeout: 300_000 }, async (t) => {
+    // A database of its own: the one above is sealed with the other test's master key.
+    const own = await freshPgDatabase();
+    t.after(() => own.drop().catch(() => undefined));
     const env = await serverEnv(join(tempDir(), 'node'), {
       GATEHOUSE_ADMIN_PASSWORD: PW,
-      GATEHOUSE_DATABASE_URL: db.url,
+      GATEHOUSE_DATABASE_URL: own.url,
       GATEHOUSE_MASTER_KEY: randomBytes(32).toString('base64'),
       GATEHOUSE_WORKERS: '2',
       GATEHOUSE_NODE_HEARTBEAT_SECONDS: '1',
