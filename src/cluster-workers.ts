@@ -145,9 +145,12 @@ export async function runPrimary(config: Config): Promise<void> {
       });
     });
 
+  // A worker that the stop signal itself ended before it listened (systemd signals every
+  // process of the unit at once; one still loading has no handler yet) had no session: no failure.
+  const stoppedWhileStarting = (signal: string | null, wasReady: boolean) => !wasReady && (signal === 'SIGTERM' || signal === 'SIGINT');
   const onExit = (index: number, w: Worker, code: number | null, signal: string | null, wasReady: boolean) => {
     if (state === 'draining' || state === 'stopping') {
-      if (code !== 0) exitCode = 1;
+      if (code !== 0 && !stoppedWhileStarting(signal, wasReady)) exitCode = 1;
       if (workers.size === 0) process.exit(exitCode);
       return;
     }
@@ -200,6 +203,8 @@ export async function runPrimary(config: Config): Promise<void> {
     // The line a single node prints, once for the node, with the number of workers.
     out(first.listening.replace(/ \(/, ` (${config.workers} workers, `));
   } catch (e) {
+    // Told to stop while starting: the workers go with it, and onExit keeps the exit code.
+    if (state !== 'starting') return;
     err(`gatehouse: ${(e as Error).message}; stopping the other workers`);
     state = 'stopping';
     exitCode = 1;
