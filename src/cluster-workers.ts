@@ -129,6 +129,9 @@ export async function runPrimary(config: Config): Promise<void> {
     new Promise((resolve, reject) => {
       const w = cluster.fork({ [WORKER_ENV]: String(index) });
       workers.set(index, w);
+      // A message to a worker that is going away fails (EPIPE) as an 'error' event, which
+      // unheard would end the primary; the worker's exit is what counts, handled below.
+      w.on('error', () => undefined);
       w.on('message', (m: ToPrimary) => {
         if (m?.gatehouse !== 'ready') return;
         ready.add(index);
