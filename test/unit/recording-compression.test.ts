@@ -8,8 +8,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CastWriter } from '../../src/core/sessions/asciicast.js';
 import { GhrecWriter } from '../../src/core/sessions/ghrec-writer.js';
@@ -18,15 +17,9 @@ import { gzipMember, memberIndex, readContentSync } from '../../src/core/session
 import { repairRecording, sha256File } from '../../src/core/sessions/recording-repair.js';
 import { LocalRecordingStorage } from '../../src/core/sessions/recording-storage.js';
 import { RecordingWriter } from '../../src/core/sessions/recording-writer.js';
+import { withDir as withTempDir } from '../support/with-dir.js';
 
-const withDir = async (fn: (dir: string) => Promise<void>) => {
-  const dir = mkdtempSync(join(tmpdir(), 'gh-gzip-'));
-  try {
-    await fn(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-};
+const withDir = (fn: (dir: string) => Promise<void>) => withTempDir('gh-gzip-', fn);
 const gunzipWithTool = (path: string): Buffer => execFileSync('gzip', ['-dc', path], { maxBuffer: 256 << 20 });
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const HEADER = { version: 2 as const, width: 80, height: 24, timestamp: 1700000000 };

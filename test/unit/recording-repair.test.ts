@@ -3,22 +3,15 @@
 // of each direction are read from what is kept; files without a usable header are refused.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { encodeGhrecHeader, encodeGhrecMarker, encodeGhrecRecord, GhrecReader, GHREC_MAX_RECORD, readGhrec } from '../../src/core/sessions/ghrec.js';
 import { repairRecording, scanAsciicast, sha256File, UnreadableRecording } from '../../src/core/sessions/recording-repair.js';
 import { RDP_RECORDED_TRAFFIC, RDPREC } from '../../src/protocols/rdp/recording/records.js';
+import { withDir as withTempDir } from '../support/with-dir.js';
 
-const withDir = async (fn: (dir: string) => Promise<void>) => {
-  const dir = mkdtempSync(join(tmpdir(), 'gh-repair-'));
-  try {
-    await fn(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-};
+const withDir = (fn: (dir: string) => Promise<void>) => withTempDir('gh-repair-', fn);
 
 const CAST_HEADER = JSON.stringify({ version: 2, width: 80, height: 24, timestamp: 1700000000, env: { TERM: 'xterm' } }) + '\n';
 const ev = (t: number, type: string, text: string) => JSON.stringify([t, type, text]) + '\n';

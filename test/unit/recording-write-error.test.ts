@@ -12,14 +12,14 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { CastWriter } from '../../src/core/sessions/asciicast.js';
 import { memberIndex } from '../../src/core/sessions/recording-gzip.js';
 import { sha256File } from '../../src/core/sessions/recording-repair.js';
 import { LocalRecordingStorage } from '../../src/core/sessions/recording-storage.js';
 import { RecordingWriter } from '../../src/core/sessions/recording-writer.js';
+import { withDir as withTempDir } from '../support/with-dir.js';
 
 const HEADER = { version: 2 as const, width: 80, height: 24, timestamp: 1700000000 };
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -75,14 +75,7 @@ async function recordThenFail(path: string, writer: RecordingWriter | undefined)
 /** The seal's hash, as the session's end takes it (storage.sha256). */
 const sealHash = (path: string) => new LocalRecordingStorage(dirname(path), path.endsWith('.gz') ? 'gzip' : 'none').sha256(basename(path));
 
-const withDir = async (fn: (dir: string) => Promise<void>) => {
-  const dir = mkdtempSync(join(tmpdir(), 'gh-write-error-'));
-  try {
-    await fn(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-};
+const withDir = (fn: (dir: string) => Promise<void>) => withTempDir('gh-write-error-', fn);
 
 /** What every case checks of an asciicast: the header and the events written before the failure, whole. */
 function assertWholeCast(content: Buffer, written: string[]): void {
