@@ -125,7 +125,8 @@ export async function runPrimary(config: Config): Promise<void> {
   let state: 'starting' | 'running' | 'draining' | 'stopping' = 'starting';
   let exitCode = 0;
 
-  const fork = (index: number): Promise<ToPrimary> =>
+  // `again`: a worker forked again after it died; its failing to start is retried, never the start's failure.
+  const fork = (index: number, again = false): Promise<ToPrimary> =>
     new Promise((resolve, reject) => {
       const w = cluster.fork({ [WORKER_ENV]: String(index) });
       workers.set(index, w);
@@ -144,27 +145,29 @@ export async function runPrimary(config: Config): Promise<void> {
         const wasReady = ready.delete(index);
         if (workers.get(index) === w) workers.delete(index);
         if (!wasReady) reject(new Error(`worker ${index} exited (${signal ?? `code ${code}`}) before it listened`));
-        onExit(index, w, code, signal, wasReady);
+        onExit(index, w, code, signal, wasReady, again);
       });
     });
 
   // A worker that the stop signal itself ended before it listened (systemd signals every
   // process of the unit at once; one still loading has no handler yet) had no session: no failure.
   const stoppedWhileStarting = (signal: string | null, wasReady: boolean) => !wasReady && (signal === 'SIGTERM' || signal === 'SIGINT');
-  const onExit = (index: number, w: Worker, code: number | null, signal: string | null, wasReady: boolean) => {
+  const onExit = (index: number, w: Worker, code: number | null, signal: string | null, wasReady: boolean, again: boolean) => {
     if (state === 'draining' || state === 'stopping') {
       if (code !== 0 && !stoppedWhileStarting(signal, wasReady)) exitCode = 1;
       if (workers.size === 0) process.exit(exitCode);
       return;
     }
-    if (state === 'starting' && !wasReady) return; // the start fails (below)
+    // A first start that fails fails the whole start (below). A worker forked again (one that
+    // died after it listened, the others perhaps still starting) is retried however it ends.
+    if (state === 'starting' && !wasReady && !again) return;
     // Died while serving (or while starting again): forked again with the same node id, which recovers its sessions.
     const wait = wasReady ? 0 : Math.min((delay.get(index) ?? 500) * 2, MAX_RESTART_DELAY_MS);
     delay.set(index, wait || 500);
     err(`gatehouse: worker ${index} (pid ${w.process.pid}) died (${signal ?? `exit code ${code}`}); starting it again${wait ? ` in ${wait / 1000} s` : ''}`);
     setTimeout(() => {
       if (state === 'draining' || state === 'stopping') return;
-      fork(index).then(
+      fork(index, true).then(
         (m) => out(`gatehouse: worker ${index} started again: node ${m.node} (pid ${workers.get(index)?.process.pid})`),
         () => undefined, // its exit is handled above
       );

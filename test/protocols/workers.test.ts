@@ -296,4 +296,49 @@ describe('one node on every core: gatehouse serve with two workers on PostgreSQL
     assert.deepEqual(await S.waitExit(120_000), { code: 0, signal: null }, `stdout: ${S.stdout}\nstderr: ${S.stderr}`);
     assert.doesNotMatch(S.stderr, /exited|died/);
   });
+
+  it('worker 1 dies while worker 2 still starts, and its restart fails too: it is started again until it runs', { timeout: 300_000 }, async (t) => {
+    const own = await freshPgDatabase();
+    t.after(() => own.drop().catch(() => undefined));
+    const env = await serverEnv(join(tempDir(), 'node'), {
+      GATEHOUSE_ADMIN_PASSWORD: PW,
+      GATEHOUSE_DATABASE_URL: own.url,
+      GATEHOUSE_MASTER_KEY: randomBytes(32).toString('base64'),
+      GATEHOUSE_WORKERS: '2',
+      GATEHOUSE_NODE_HEARTBEAT_SECONDS: '1',
+    });
+    const S = Server.spawn(env);
+    server = S;
+    const pid = S.proc.pid!;
+    const children = () =>
+      readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean)
+        .map(Number);
+    const pid1 = await waitFor('worker 1 forked', () => children()[0], 60_000, 20);
+    // Worker 2 is forked once worker 1 listens; held stopped, it keeps the start from finishing.
+    const pid2 = await waitFor('worker 2 forked', () => children().find((p) => p !== pid1), 180_000, 20);
+    process.kill(pid2, 'SIGSTOP');
+    t.after(() => {
+      try {
+        process.kill(pid2, 'SIGCONT');
+      } catch {
+        /* gone */
+      }
+    });
+    process.kill(pid1, 'SIGKILL');
+    // Forked again at once (it had listened); killed again before it can listen.
+    const again = await waitFor('worker 1 forked again', () => children().find((p) => p !== pid1 && p !== pid2), 60_000, 5);
+    process.kill(again, 'SIGKILL');
+    // Before: a restart failing while the others still started was never retried.
+    await waitFor('worker 1 forked a third time', () => children().find((p) => p !== pid1 && p !== pid2 && p !== again), 60_000, 20);
+    process.kill(pid2, 'SIGCONT');
+    await waitFor('every worker listening', () => S.stdout.includes('workers share the public ports') || undefined, 180_000, 50);
+    await waitFor('worker 1 started again', () => /worker 1 started again: node \S+/.test(S.stdout) || undefined, 180_000, 50);
+    assert.equal(children().length, 2, `stdout: ${S.stdout}\nstderr: ${S.stderr}`);
+    assert.equal((S.stderr.match(/worker 1 \(pid \d+\) died/g) ?? []).length, 2, S.stderr);
+    S.proc.kill('SIGTERM');
+    assert.deepEqual(await S.waitExit(120_000), { code: 0, signal: null }, `stdout: ${S.stdout}\nstderr: ${S.stderr}`);
+  });
 });
