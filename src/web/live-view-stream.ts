@@ -34,26 +34,59 @@ export async function prepareLiveView(core: Core, actor: Actor, sessionId: strin
   return { feed };
 }
 
-/** Writes the stream until the session ends or `closed` fires (the watcher went away). */
-export function streamLiveView(feed: LiveFeed, log: FeedLog, res: ServerResponse, closed: (fn: () => void) => void): void {
+/**
+ * How much a watcher may leave unread, beyond the opening (header, keyframe, backlog), before
+ * its stream is cut: the node running the session must not hold a session's output without
+ * bound for a watcher that stopped reading. A watcher relaying from another node is held to the
+ * same bound here, where the session lives (backpressure reaches this node through the relay).
+ */
+export const WATCHER_UNREAD_LIMIT = 8 * 1024 * 1024;
+/** Between comments that keep an idle stream (and a relay between nodes) alive. */
+export const PING_MS = 15_000;
+
+/**
+ * Writes the stream until the session ends or the watcher goes away. A watcher who went away
+ * while the view was being prepared (its 'close' has already fired) gets nothing and holds
+ * nothing; one that reads too slowly is cut (WATCHER_UNREAD_LIMIT), without an `end` event, so
+ * its page says the view was lost.
+ */
+export function streamLiveView(feed: LiveFeed, log: FeedLog & { warn(o: object, msg: string): void }, res: ServerResponse, limit = WATCHER_UNREAD_LIMIT): void {
+  if (res.destroyed) return;
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+  let stopped = false;
+  let ping: NodeJS.Timeout | undefined;
+  let unsubscribe = () => undefined as void;
+  let allowed = Infinity;
+  const stop = () => {
+    if (stopped) return;
+    stopped = true;
+    clearInterval(ping);
+    unsubscribe();
+  };
+  const send = (text: string) => {
+    if (stopped) return;
+    res.write(text);
+    if (res.writableLength <= allowed) return;
+    log.warn({ sessionId: feed.sessionId, unread: res.writableLength }, 'a live viewer is not reading its stream; it is cut');
+    stop();
+    res.destroy();
+  };
   // The opening and the subscription come from one synchronous step of the feed, and are
   // written before any later record can arrive, so none falls between them.
-  const { header, backlog, keyframe, unsubscribe } = feed.open(log, (line) => {
+  const opened = feed.open(log, (line) => {
     if (!line) {
-      clearInterval(ping);
-      res.write('event: end\ndata: {}\n\n');
+      send('event: end\ndata: {}\n\n');
+      stop();
       res.end();
       return;
     }
-    res.write(`data: ${line.trimEnd()}\n\n`);
+    send(`data: ${line.trimEnd()}\n\n`);
   });
-  res.write(`event: header\ndata: ${JSON.stringify(header)}\n\n`);
-  if (keyframe) res.write(`event: keyframe\ndata: ${JSON.stringify(keyframe)}\n\n`);
-  for (const line of backlog) res.write(`data: ${line}\n\n`);
-  const ping = setInterval(() => res.write(': ping\n\n'), 15000);
-  closed(() => {
-    clearInterval(ping);
-    unsubscribe();
-  });
+  unsubscribe = opened.unsubscribe;
+  res.write(`event: header\ndata: ${JSON.stringify(opened.header)}\n\n`);
+  if (opened.keyframe) res.write(`event: keyframe\ndata: ${JSON.stringify(opened.keyframe)}\n\n`);
+  for (const line of opened.backlog) res.write(`data: ${line}\n\n`);
+  allowed = res.writableLength + limit;
+  ping = setInterval(() => send(': ping\n\n'), PING_MS);
+  res.on('close', stop);
 }

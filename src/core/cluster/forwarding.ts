@@ -18,6 +18,8 @@ export interface PeerTransport {
 export interface RemoteOwner {
   node: string;
   address: string;
+  /** Its last heartbeat (ms): when it would count as dead if it stays silent. */
+  heartbeatAt: number;
 }
 
 export class ClusterForwarding implements RemoteSessions {
@@ -36,23 +38,33 @@ export class ClusterForwarding implements RemoteSessions {
     if (!row || row.status !== 'live' || !row.node || row.node === this.registry.self) return null;
     const node = await this.registry.get(row.node);
     if (!node || node.status !== 'up' || !node.address) return null;
-    return { node: node.id, address: node.address };
+    return { node: node.id, address: node.address, heartbeatAt: node.heartbeatAt };
+  }
+
+  /**
+   * The refusal for a call the session's node did not answer: not yet dead by its heartbeat,
+   * but not answering (it stopped a moment ago, or its network is cut). A clear "try again
+   * then", not an internal error: once it has been silent for the dead timeout, any node ends
+   * its sessions as interrupted.
+   */
+  async unreachable(owner: RemoteOwner, e: Error): Promise<AppError> {
+    const wait = Math.max(1, Math.ceil((owner.heartbeatAt + this.registry.timing.deadMs - (await this.registry.clock())) / 1000));
+    return new AppError(503, 'node_unreachable', `the gateway node running this session (${owner.node}) does not answer (${e.message}); if it has stopped, its sessions are ended as interrupted within ${wait} s: try again then`, { retryAfterSeconds: wait });
   }
 
   async terminate(nodeId: string, actor: Actor, id: string, reason: string): Promise<'terminated' | 'ended' | 'dead'> {
     const node = await this.registry.get(nodeId);
-    if (!node || node.status === 'dead') return 'dead';
-    if (node.status === 'stopped' || !node.address) return 'ended';
-    let done: boolean;
-    try {
-      done = await this.transport.terminate(node.address, actor, id, reason);
-    } catch (e) {
-      // Not yet dead by its heartbeat, but not answering (it stopped a moment ago, or its
-      // network is cut): a clear refusal to try again, not an internal error. Once it has been
-      // silent for the dead timeout, any node ends its sessions as interrupted.
-      const wait = Math.max(1, Math.ceil((node.heartbeatAt + this.registry.timing.deadMs - (await this.registry.clock())) / 1000));
-      throw new AppError(503, 'node_unreachable', `the gateway node running this session (${nodeId}) does not answer (${(e as Error).message}); if it has stopped, its sessions are ended as interrupted within ${wait} s: try again then`, { retryAfterSeconds: wait });
+    // A node that never registered (a version from before nodes did) is not known to be dead,
+    // and one without a cluster port takes no forwarded calls: neither is "already ended".
+    if (!node || (node.status === 'up' && !node.address)) {
+      throw new AppError(409, 'node_not_reachable', `the session runs on gateway node ${nodeId}, which ${node ? 'takes no calls from other nodes (no cluster port)' : 'is not registered in this cluster'}; terminate it on that node`);
     }
-    return done ? 'terminated' : 'ended';
+    if (node.status !== 'up') return 'dead';
+    const owner = { node: node.id, address: node.address!, heartbeatAt: node.heartbeatAt };
+    try {
+      return (await this.transport.terminate(owner.address, actor, id, reason)) ? 'terminated' : 'ended';
+    } catch (e) {
+      throw await this.unreachable(owner, e as Error);
+    }
   }
 }

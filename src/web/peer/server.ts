@@ -116,6 +116,6 @@ export class PeerServer {
     if (req.method !== 'GET') return fail(res, 405, 'method_not_allowed', 'GET only');
     const opened = await prepareLiveView(this.core, actor, id, this.log);
     if ('refusal' in opened) return fail(res, opened.refusal.status, opened.refusal.code, opened.refusal.message);
-    streamLiveView(opened.feed, this.log, res, (fn) => res.on('close', fn));
+    streamLiveView(opened.feed, this.log, res);
   }
 }

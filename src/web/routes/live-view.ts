@@ -7,6 +7,7 @@ import type { Core } from '../../core/core.js';
 import { actorOf } from '../../core/identity/principal.js';
 import { api } from '../contract/index.js';
 import { addRoute } from '../contract-route.js';
+import { relayLiveView } from '../live-view-relay.js';
 import { prepareLiveView, streamLiveView } from '../live-view-stream.js';
 import type { PeerClient } from '../peer/client.js';
 import type { ClusterForwarding } from '../../core/cluster/forwarding.js';
@@ -24,20 +25,20 @@ export const liveViewRoutes =
       const actor = actorOf(req.principal, req.ip);
       const owner = cluster && !core.sessions.live.has(req.params.id) ? await cluster.forwarding.ownerOf(req.params.id) : null;
       if (cluster && owner) {
-        const upstream = await cluster.peers.liveView(owner.address, actor, req.params.id);
+        const upstream = await cluster.peers.liveView(owner.address, actor, req.params.id).catch(async (e: Error) => {
+          throw await cluster.forwarding.unreachable(owner, e);
+        });
         if (upstream.status !== 200) {
           upstream.stream.destroy();
           return reply.code(upstream.status as 403).send(upstream.error!);
         }
         reply.hijack();
-        reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
-        upstream.stream.pipe(reply.raw);
-        req.raw.on('close', () => upstream.stream.destroy());
+        relayLiveView(upstream.stream, reply.raw);
         return;
       }
       const opened = await prepareLiveView(core, actor, req.params.id, req.log);
       if ('refusal' in opened) return reply.code(opened.refusal.status).send({ error: { code: opened.refusal.code, message: opened.refusal.message } });
       reply.hijack();
-      streamLiveView(opened.feed, req.log, reply.raw, (fn) => req.raw.on('close', fn));
+      streamLiveView(opened.feed, req.log, reply.raw);
     });
   };
