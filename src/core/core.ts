@@ -187,6 +187,8 @@ export async function createCore(config: Config, store: Store, log: Logger, opts
       return u ? { id: u.id, username: u.username, isApplication: !!u.isApplication, disabled: !u.enabled } : null;
     },
     recordingStorage,
+    // Live rows of a node the registry says is dead or stopped are the recovery's, not sessions in use.
+    async (node) => (await registry.get(node))?.status ?? null,
   );
   const retention = new RecordingRetention(store, audit, sessions.storage, log);
   const s3 = recordingStorage instanceof S3RecordingStorage ? recordingStorage : null;
@@ -220,8 +222,8 @@ export async function createCore(config: Config, store: Store, log: Logger, opts
   // Seed 003's messages: whether the person has a personal credential left when the shared one is taken.
   checkouts.setPersonalCredentialLookup((userId, secretId, protocol) => personal.hasFor(userId, secretId, protocol));
   const targetAccounts = new TargetAccounts(store, secrets, templates, sessions, audit);
-  // In use: a live session on the secret, or a checkout still held (rotation waits for the check-in).
-  const inUse = async (secretId: string) => [...sessions.live.values()].some((s) => !s.isEnded && s.plan.credential.secretId === secretId) || (await checkouts.isCheckedOut(secretId));
+  // In use: a live session on the secret on any node of the cluster, or a checkout still held (rotation waits for the check-in).
+  const inUse = async (secretId: string) => (await sessions.liveAnywhere({ secretId })).length > 0 || (await checkouts.isCheckedOut(secretId));
   const rotation = new Rotation(targetAccounts, inUse, log, async (secretId) => (await policies.effectiveFor(secretId))?.rotateAfterUse ?? false);
   const heartbeat = new Heartbeat(targetAccounts, settings, log);
   // Rotation after use; listeners run after the checkout's own session-end handling.
@@ -272,10 +274,18 @@ export async function createCore(config: Config, store: Store, log: Logger, opts
       return v === undefined || v === '' ? null : String(v);
     },
     canViewSecret: async (p, secretId) => void (await secrets.require(p, secretId, 'view')),
+    // On every node of the cluster: terminate forwards to the node a session runs on.
     terminateSessionsOf: async (userId, reason) => {
-      const mine = [...sessions.live.values()].filter((s) => !s.isEnded && s.plan.user.id === userId);
-      for (const s of mine) await sessions.terminate(SYSTEM, s.id, reason).catch(() => undefined);
-      return mine.length;
+      let n = 0;
+      for (const s of await sessions.liveAnywhere({ userId })) {
+        try {
+          await sessions.terminate(SYSTEM, s.id, reason);
+          n++;
+        } catch (e) {
+          log.warn({ sessionId: s.id, node: s.node, err: { message: (e as Error).message } }, 'terminating a session of a user disabled by the directory sync failed');
+        }
+      }
+      return n;
     },
   });
   auth.usePasswordSource(ldap);

@@ -82,6 +82,8 @@ export class OpenPsmGateway {
     },
   ) {
     deps.sessions.onSessionEnd((s) => this.sessionEnded(s.id));
+    // Sessions of a dead node ended by this one (their end listeners never run): their notices are due.
+    deps.sessions.onReaped(() => this.dueForReaped());
   }
 
   private actor(s: StartRequest, ip: string | null): Actor {
@@ -279,15 +281,51 @@ export class OpenPsmGateway {
   }
 
   /**
-   * At start: notices of sessions that were live when the process stopped are due now (their
-   * sessions are gone), and every owed notice is sent.
+   * At start (after the start-up recovery ended this node's interrupted sessions and those of
+   * dead nodes): notices of sessions that are not live any more are due now, and every owed
+   * notice is sent. Not live: ended, never started (no row), or left 'live' under this node's
+   * id by the previous process; a session live on another node of the cluster (or already
+   * again in this process) is running, and its notice waits for its end there.
    */
   async resume(): Promise<void> {
     const live = [...this.deps.sessions.live.keys()];
-    let q = this.deps.store.db.updateTable('openpsmEndNotices').set({ nextAt: now() }).where('outcome', 'is', null).where('nextAt', '=', NEVER);
+    const self = this.deps.sessions.node;
+    let q = this.deps.store.db
+      .updateTable('openpsmEndNotices')
+      .set({ nextAt: now() })
+      .where('outcome', 'is', null)
+      .where('nextAt', '=', NEVER)
+      .where((eb) =>
+        eb.or([
+          eb('gatewaySessionId', 'is', null),
+          eb.not(
+            eb.exists(
+              eb
+                .selectFrom('sessions')
+                .select('sessions.id')
+                .whereRef('sessions.id', '=', 'openpsmEndNotices.gatewaySessionId')
+                .where('sessions.status', '=', 'live')
+                .where('sessions.node', 'is not', null)
+                .where('sessions.node', '<>', self),
+            ),
+          ),
+        ]),
+      );
     if (live.length) q = q.where((eb) => eb.or([eb('gatewaySessionId', 'is', null), eb('gatewaySessionId', 'not in', live)]));
     await q.execute();
     this.kick();
+  }
+
+  /** After sessions of dead nodes were ended as interrupted while this node runs: the notices of sessions that have ended are due. */
+  private async dueForReaped(): Promise<void> {
+    const r = await this.deps.store.db
+      .updateTable('openpsmEndNotices')
+      .set({ nextAt: now() })
+      .where('outcome', 'is', null)
+      .where('nextAt', '=', NEVER)
+      .where((eb) => eb.exists(eb.selectFrom('sessions').select('sessions.id').whereRef('sessions.id', '=', 'openpsmEndNotices.gatewaySessionId').where('sessions.status', '=', 'ended')))
+      .executeTakeFirst();
+    if (Number(r.numUpdatedRows) > 0) this.kick();
   }
 
   stop(): void {

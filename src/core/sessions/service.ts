@@ -33,6 +33,27 @@ const endSessionRow = prepare((db, slot: SlotOf<{ id: string; endedAt: number; e
     .where('status', '=', 'live'),
 );
 
+// The sessions live anywhere in the cluster of a person, on a secret, or both (their rows;
+// at every session end that carried a checkout, and before a rotation after use).
+const liveOfUserOnSecret = prepare((db, slot: SlotOf<{ userId: string; secretId: string }>) =>
+  db.selectFrom('sessions').select(['id', 'node']).where('status', '=', 'live').where('userId', '=', slot('userId')).where('secretId', '=', slot('secretId')),
+);
+const liveOnSecret = prepare((db, slot: SlotOf<{ secretId: string }>) => db.selectFrom('sessions').select(['id', 'node']).where('status', '=', 'live').where('secretId', '=', slot('secretId')));
+const liveOfUser = prepare((db, slot: SlotOf<{ userId: string }>) => db.selectFrom('sessions').select(['id', 'node']).where('status', '=', 'live').where('userId', '=', slot('userId')));
+const sessionState = prepare((db, slot: SlotOf<{ id: string }>) => db.selectFrom('sessions').select(['status', 'node']).where('id', '=', slot('id')));
+
+/** A node's state in the cluster registry (core/cluster/registry.ts); null: a node never registered (not known to be dead). */
+export type NodeState = (node: string) => Promise<'up' | 'stopped' | 'dead' | null>;
+
+/** A session live somewhere in the cluster (Sessions.liveAnywhere). */
+export interface LiveRow {
+  id: string;
+  /** The node it runs on (this one: `here`). */
+  node: string | null;
+  /** Live in this process. */
+  here: boolean;
+}
+
 /** What session-end listeners learn: the session, its user, its secret and the account it logged in as (a personal credential's may differ). */
 export interface EndedSession {
   id: string;
@@ -114,6 +135,8 @@ export class Sessions {
   private traffic?: Record<string, GhrecTraffic>;
   /** Terminates a session live on another node (core/cluster); unset: a single node. */
   private remote?: RemoteSessions;
+  /** Told after sessions of dead nodes were ended as interrupted while this node runs (reapDeadNodes). */
+  private readonly reapedListeners: (() => Promise<void>)[] = [];
 
   constructor(
     private readonly store: Store,
@@ -125,6 +148,8 @@ export class Sessions {
     /** Finds the person an owner invites (by id or user name); without it nobody can be invited. */
     findUser: UserLookup = async () => null,
     storage?: RecordingStorage,
+    /** Whether another node is alive (the cluster registry); unset: every node that has live rows counts as alive. */
+    private readonly nodeState: NodeState = async () => null,
   ) {
     this.sharing = new SessionSharing((id) => this.live.get(id), audit, findUser);
     this.storage = storage ?? new LocalRecordingStorage(recordingsDir);
@@ -429,6 +454,50 @@ export class Sessions {
     s.terminate(`terminated by ${actor.name ?? 'an administrator'}${reason ? `: ${reason}` : ''}`);
   }
 
+  /**
+   * The sessions live anywhere in the cluster of a person (`userId`), on a secret (`secretId`),
+   * or both, from their rows: what decides for every node, not only this process (LDAP disable,
+   * a forced check-in, whether a checkout or a credential is still in use). A row of this node
+   * counts while its session is live in this process (not once its end has begun: as the live
+   * map says); a row of another node unless the registry says that node is dead or stopped (its
+   * sessions are the recovery's to end, core/cluster). Terminate them through terminate(), which
+   * forwards to their node.
+   */
+  async liveAnywhere(of: { userId?: string; secretId?: string }): Promise<LiveRow[]> {
+    const db = this.store.db;
+    const rows =
+      of.userId !== undefined && of.secretId !== undefined
+        ? await liveOfUserOnSecret.all(db, { userId: of.userId, secretId: of.secretId })
+        : of.secretId !== undefined
+          ? await liveOnSecret.all(db, { secretId: of.secretId })
+          : of.userId !== undefined
+            ? await liveOfUser.all(db, { userId: of.userId })
+            : [];
+    const states = new Map<string, Promise<Awaited<ReturnType<NodeState>>>>();
+    const out: LiveRow[] = [];
+    for (const r of rows) {
+      if (r.node === null || r.node === this.node) {
+        // Rows without a node are from before nodes were named: the start-up recovery's.
+        const s = this.live.get(r.id);
+        if (s && !s.isEnded) out.push({ id: r.id, node: this.node, here: true });
+        continue;
+      }
+      if (!states.has(r.node)) states.set(r.node, this.nodeState(r.node));
+      const state = await states.get(r.node)!;
+      if (state === 'dead' || state === 'stopped') continue;
+      out.push({ id: r.id, node: r.node, here: false });
+    }
+    return out;
+  }
+
+  /** Whether a session is live now: in this process, or on another node (its row); a row of this node not live here is ending. */
+  async isLiveAnywhere(id: string): Promise<boolean> {
+    const s = this.live.get(id);
+    if (s) return !s.isEnded;
+    const r = await sessionState.first(this.store.db, { id });
+    return !!r && r.status === 'live' && r.node !== null && r.node !== this.node;
+  }
+
   /** The live view of a session running in this process (live-feed.ts); null when it is not live here. */
   feed(id: string): LiveFeed | null {
     const s = this.live.get(id);
@@ -465,7 +534,20 @@ export class Sessions {
 
   /** While running: ends the live sessions of nodes found dead (core/cluster), as interrupted. */
   async reapDeadNodes(deadNodes: string[]): Promise<number> {
-    return recoverInterrupted({ store: this.store, audit: this.audit, log: this.log, recordingsDir: this.recordingsDir, node: this.node, deadNodes, deadOnly: true, traffic: this.traffic, ...this.recoverFrom() });
+    const n = await recoverInterrupted({ store: this.store, audit: this.audit, log: this.log, recordingsDir: this.recordingsDir, node: this.node, deadNodes, deadOnly: true, traffic: this.traffic, ...this.recoverFrom() });
+    if (n > 0) {
+      for (const fn of this.reapedListeners) await fn().catch((e) => this.log.error({ err: { message: (e as Error).message } }, 'a listener of sessions reaped from dead nodes failed'));
+    }
+    return n;
+  }
+
+  /**
+   * Tells `fn` after sessions of dead nodes were ended as interrupted while this node runs (their
+   * end listeners never run: they ended with their node). The start-up recovery's are not told:
+   * what runs at start (e.g. OpenPsmGateway.resume) looks at the rows after it.
+   */
+  onReaped(fn: () => Promise<void>): void {
+    this.reapedListeners.push(fn);
   }
 
   /** Object storage recovers recordings through the storage (a work copy); the local disk in place. */

@@ -38,6 +38,7 @@ const bindLaunchCheckout = prepare((db, slot: SlotOf<{ secretId: string; userId:
     .where('checkedInAt', 'is', null),
 );
 const moveCheckoutToSession = prepare((db, slot: SlotOf<{ from: string; to: string }>) => db.updateTable('checkouts').set({ sessionId: slot('to') }).where('sessionId', '=', slot('from')).where('checkedInAt', 'is', null));
+const checkoutOfSession = prepare((db, slot: SlotOf<{ sessionId: string }>) => db.selectFrom('checkouts').select('id').where('sessionId', '=', slot('sessionId')).where('checkedInAt', 'is', null));
 const checkInWithSession = prepare((db, slot: SlotOf<{ sessionId: string; at: number }>) =>
   db.updateTable('checkouts').set({ checkedInAt: slot('at'), checkinReason: 'session_end' }).where('sessionId', '=', slot('sessionId')).where('checkedInAt', 'is', null).returningAll(),
 );
@@ -377,11 +378,10 @@ export class Checkouts {
     return Number(r.numUpdatedRows) === 1;
   }
 
-  /** A forced check-in takes the credential away: the former holder's live sessions on it end. */
+  /** A forced check-in takes the credential away: the former holder's live sessions on it end, on every node (terminate forwards). */
   private async endSessionsOf(actor: Actor, open: Row): Promise<void> {
-    for (const s of [...this.sessions.live.values()]) {
-      if (s.plan.user.id !== open.userId || s.plan.credential.secretId !== open.secretId) continue;
-      await this.sessions.terminate(actor, s.id, 'the checkout of this credential was ended by an administrator').catch((e) => this.log.error({ sessionId: s.id, err: { message: (e as Error).message } }, 'ending a session after a forced check-in failed'));
+    for (const s of await this.sessions.liveAnywhere({ userId: open.userId, secretId: open.secretId })) {
+      await this.sessions.terminate(actor, s.id, 'the checkout of this credential was ended by an administrator').catch((e) => this.log.error({ sessionId: s.id, node: s.node, err: { message: (e as Error).message } }, 'ending a session after a forced check-in failed'));
     }
   }
 
@@ -461,15 +461,25 @@ export class Checkouts {
 
   /**
    * A session ended: a launch checkout bound to it is checked in, unless the same person
-   * still has another live session on the secret (then that one carries it on).
+   * still has another live session on the secret, on any node (then that one carries it on).
    */
   async sessionEnded(s: { id: string; userId: string; secretId: string }): Promise<void> {
-    const other = [...this.sessions.live.values()].find((x) => x.id !== s.id && x.plan.user.id === s.userId && x.plan.credential.secretId === s.secretId && !x.isEnded);
+    // Most sessions carry no checkout: one read says so.
+    if (!(await checkoutOfSession.first(this.store.db, { sessionId: s.id }))) return;
+    const other = (await this.sessions.liveAnywhere({ userId: s.userId, secretId: s.secretId })).find((x) => x.id !== s.id);
     if (other) {
-      await moveCheckoutToSession.run(this.store.db, { from: s.id, to: other.id });
-      return;
+      const moved = Number((await moveCheckoutToSession.run(this.store.db, { from: s.id, to: other.id })).numAffectedRows ?? 0);
+      // The other session may have ended meanwhile (on its node, or here), its own end finding
+      // nothing bound to it yet: then the checkout is checked in with it now.
+      if (moved === 0 || (await this.sessions.isLiveAnywhere(other.id))) return;
+      return this.checkInWith(other.id);
     }
-    const rows = (await checkInWithSession.run(this.store.db, { sessionId: s.id, at: now() })).rows;
+    await this.checkInWith(s.id);
+  }
+
+  /** Checks in the open checkout bound to a session that ended (if any), audited, and passes the secret to its queue. */
+  private async checkInWith(sessionId: string): Promise<void> {
+    const rows = (await checkInWithSession.run(this.store.db, { sessionId, at: now() })).rows;
     for (const r of rows) {
       await this.auditCheckin(SYSTEM, r, 'session_end');
       await this.advanceQueue(r.secretId);
