@@ -250,10 +250,11 @@ function s3Config(src: Source, dataDir: string): RecordingS3Config {
     try {
       url = new URL(src.GATEHOUSE_S3_ENDPOINT);
     } catch {
-      throw new ConfigError('GATEHOUSE_S3_ENDPOINT', `must be an http:// or https:// URL, got "${src.GATEHOUSE_S3_ENDPOINT}"`);
+      // Not echoed: a value that does not parse may hold credentials (a secret key with a "/" in it).
+      throw new ConfigError('GATEHOUSE_S3_ENDPOINT', 'must be an http:// or https:// URL (the value given does not parse as one; credentials belong in GATEHOUSE_S3_ACCESS_KEY_ID and GATEHOUSE_S3_SECRET_ACCESS_KEY)');
     }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError('GATEHOUSE_S3_ENDPOINT', `must be an http:// or https:// URL, got "${src.GATEHOUSE_S3_ENDPOINT}"`);
     if (url.username || url.password) throw new ConfigError('GATEHOUSE_S3_ENDPOINT', 'must not carry credentials (use GATEHOUSE_S3_ACCESS_KEY_ID and GATEHOUSE_S3_SECRET_ACCESS_KEY)');
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError('GATEHOUSE_S3_ENDPOINT', `must be an http:// or https:// URL, got the scheme "${url.protocol}"`);
     endpoint = url.toString().replace(/\/$/, '');
   }
   const region = src.GATEHOUSE_S3_REGION ?? 'us-east-1';

@@ -40,7 +40,9 @@ export const REDACT = [
 export const scrubUrl = (url: string): string =>
   redactTickets(
     url
-      .replace(/([?&](?:ticket|token|access_token|ApiKey|rsabase64nojs|WinPassword|WinLPWphrase|pwd|password)=)[^&#]*/gi, '$1[redacted]')
+      // code and state: an OIDC callback's authorization code (some providers' are UUID-shaped,
+      // which the ticket pattern below leaves alone); ApiApplicationKey: OpenPSM's /start key.
+      .replace(/([?&](?:ticket|token|access_token|ApiKey|ApiApplicationKey|code|state|rsabase64nojs|WinPassword|WinLPWphrase|pwd|password)=)[^&#]*/gi, '$1[redacted]')
       // Logon tickets (seed 004) travel as html5.html's "user" parameter.
       .replace(/(\/software\/html5\.html\?(?:[^#]*&)?user=)[^&#]*/gi, '$1[redacted]'),
   );

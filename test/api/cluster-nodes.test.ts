@@ -130,6 +130,9 @@ for (const kind of DB_KINDS) {
         ];
         writeFileSync(join(dirA, 'test.key'), 'node-a-own-key', { mode: 0o600 });
         writeFileSync(join(dirB, 'test.key'), 'node-b-own-key', { mode: 0o600 });
+        // A temporary file left under the name B writes through (this pid: pid 1 in a container
+        // is the same at every start), readable by all: it kept its mode, the key became 0644.
+        writeFileSync(join(dirB, `pair.key.${process.pid}.tmp`), 'left over', { mode: 0o644 });
         const a = new ClusterIdentity(t.core.store, t.core.dataKeys, dirA);
         const b = new ClusterIdentity(t.core.store, t.core.dataKeys, dirB);
         assert.deepEqual((await a.join(pieces)).map((o) => `${o.name}:${o.how}`), ['test-key:adopted', 'test-pair:created', 'test-memory:created']);

@@ -27,4 +27,10 @@ describe('request logging', () => {
     assert.equal(scrubUrl(`/api/v1/sessions/${id}/live`), `/api/v1/sessions/${id}/live`);
     assert.equal(scrubUrl('/api/v1/sessions?limit=50'), '/api/v1/sessions?limit=50');
   });
+
+  it('redacts an OIDC callback\'s code and state (UUID-shaped codes too) and OpenPSM\'s ApiApplicationKey', () => {
+    const code = 'b57e643b-0565-433f-92c3-e11bcb90faca.0a1b2c3d-0565-433f-92c3-e11bcb90facb.9e8d7c6b-0565-433f-92c3-e11bcb90facc';
+    assert.equal(scrubUrl(`/auth/oidc/callback?state=st4te&session_state=x&code=${code}`), '/auth/oidc/callback?state=[redacted]&session_state=x&code=[redacted]');
+    assert.equal(scrubUrl('/start?ApiApplicationKey=0a1b2c3d-0565-433f-92c3-e11bcb90facb&User=bob'), '/start?ApiApplicationKey=[redacted]&User=bob');
+  });
 });

@@ -36,6 +36,15 @@ describe('recording settings', () => {
     assert.throws(() => loadConfig({ ...loop, GATEHOUSE_S3_TEST_PART_BYTES: String(1024 * 1024 * 1024 + 1) }), (e) => e instanceof ConfigError && /from 4096 to 1073741824/.test(e.message));
   });
 
+  it('GATEHOUSE_S3_ENDPOINT refused without echoing a value that may hold credentials', () => {
+    const s3 = { GATEHOUSE_RECORDING_STORAGE: 's3', GATEHOUSE_S3_BUCKET: 'recordings' };
+    // A secret key with a "/" makes the URL unparsable: it was echoed in the error (to stderr, journald).
+    const secret = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+    for (const bad of [`https://AKIAIOSFODNN7EXAMPLE:${secret}@s3.example.com`, `ftp://AKIAIOSFODNN7EXAMPLE:${secret.replace(/\//g, 'x')}@s3.example.com`]) {
+      assert.throws(() => loadConfig({ ...s3, GATEHOUSE_S3_ENDPOINT: bad }), (e) => e instanceof ConfigError && /GATEHOUSE_S3_ENDPOINT must/.test(e.message) && !e.message.includes('EXAMPLEKEY') && !e.message.includes('AKIA'), bad);
+    }
+  });
+
   it('the writer thread compresses at its level: the same events take more room at level 1 than at level 6', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gh-reclevel-'));
     // Terminal-like output with some variety (a fixed pseudo-random sequence of words), where levels differ.

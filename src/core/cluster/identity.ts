@@ -11,7 +11,7 @@
 //   node of an existing install keeps its keys: clients' known_hosts stay valid), else made,
 //   then inserted; if another node inserted it a moment before, that one wins and is written here.
 // A piece replaced later (a renewal, a rotation) bumps its version; other nodes reload it (watch).
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Store } from '../../store/db.js';
 import type { DataKeys } from '../vault/datakeys.js';
@@ -87,7 +87,10 @@ export class ClusterIdentity {
       const had = existsSync(path);
       if (had && readFileSync(path, 'utf8') === parts[i]) return;
       const tmp = `${path}.${process.pid}.tmp`;
-      writeFileSync(tmp, parts[i]!, { mode: f.mode });
+      // Created afresh ('wx'), so the mode holds: a file left under that name (pid 1 in a
+      // container is the same pid at every start) would keep its own mode and owner.
+      rmSync(tmp, { force: true });
+      writeFileSync(tmp, parts[i]!, { mode: f.mode, flag: 'wx' });
       renameSync(tmp, path);
       how = had ? 'replaced' : how === 'replaced' ? how : 'joined';
     });
