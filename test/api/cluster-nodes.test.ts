@@ -87,6 +87,32 @@ for (const kind of DB_KINDS) {
       assert.equal((await registry.get(self))!.status, 'up');
     });
 
+    // Found dead, then back (a pause longer than the dead timeout ends, a network cut heals)
+    // before its sessions were ended: they were ended anyway, under a node serving them again.
+    it('a node found dead that sends heartbeats again before its sessions are recovered keeps them live', async () => {
+      const { registry } = t.core.cluster;
+      const db = t.core.store.db;
+      const at = await registry.clock();
+      await db.insertInto('clusterNodes').values({ id: 'node-back', address: null, version: '0.1.0', startedAt: at - 20 * 60_000, heartbeatAt: at - 10 * 60_000, load: 1, status: 'up' }).execute();
+      const admin = (await t.core.dir.userByName('admin'))!;
+      await db
+        .insertInto('sessions')
+        .values({
+          id: 'sess-on-node-back', userId: admin.id, username: 'admin', secretId: 's1', secretName: 'one', launcherId: 'ssh', protocol: 'ssh', targetHost: '127.0.0.1', targetPort: 22, targetUser: 'u',
+          clientIp: '127.0.0.1', door: 'ssh', status: 'live', startedAt: at - 5000, endedAt: null, endReason: null, bytesIn: 0, bytesOut: 0, recording: null, recordingSha256: null, recordKeystrokes: 0, node: 'node-back',
+        })
+        .execute();
+      const dead = await registry.deadWithLiveSessions();
+      assert.ok(dead.includes('node-back'));
+      await db.updateTable('clusterNodes').set({ heartbeatAt: await registry.clock() }).where('id', '=', 'node-back').execute();
+      assert.equal(await t.core.sessions.reapDeadNodes(['node-back']), 0);
+      assert.equal((await db.selectFrom('sessions').select('status').where('id', '=', 'sess-on-node-back').executeTakeFirstOrThrow()).status, 'live');
+      // Silent again past the dead timeout: now it is recovered.
+      await db.updateTable('clusterNodes').set({ heartbeatAt: at - 10 * 60_000 }).where('id', '=', 'node-back').execute();
+      assert.equal(await t.core.sessions.reapDeadNodes(['node-back']), 1);
+      assert.equal((await db.selectFrom('sessions').select('status').where('id', '=', 'sess-on-node-back').executeTakeFirstOrThrow()).status, 'ended');
+    });
+
     // A node that stopped a moment ago is not dead yet by its heartbeat; its peer port refuses.
     // Terminate of one of its sessions answered 500 (an internal error); now 503 with the wait.
     it('terminate of a session whose node does not answer: 503 node_unreachable with Retry-After, not an internal error', async () => {

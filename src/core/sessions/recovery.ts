@@ -42,6 +42,13 @@ export interface RecoveryContext {
    * is a file in recordingsDir, repaired in place.
    */
   recover?: (sessionId: string, startedAt: number) => Promise<{ rel: string; path: string; commit: () => Promise<void> } | null>;
+  /**
+   * Whether another node is still dead, asked again before each of its sessions is recovered:
+   * a node found dead that comes back (a pause longer than the dead timeout, a network cut
+   * healed) while its sessions are being recovered — which takes a while with object storage
+   * — keeps the ones not yet ended. Unset: it was dead when named, and stays so.
+   */
+  stillDead?: (node: string) => Promise<boolean>;
 }
 
 /** Where a session's recording is to be repaired: a file in the recordings directory, or a work copy from object storage. */
@@ -88,6 +95,10 @@ export async function recoverInterrupted(ctx: RecoveryContext): Promise<number> 
 }
 
 async function recoverSession(ctx: RecoveryContext, r: SessionsTable): Promise<boolean> {
+  if (ctx.stillDead && r.node !== null && r.node !== ctx.node && !(await ctx.stillDead(r.node))) {
+    ctx.log.warn({ sessionId: r.id, node: r.node }, 'not ended: its gateway node, found dead, is sending heartbeats again');
+    return false;
+  }
   let found: Awaited<ReturnType<typeof locate>> = null;
   let problem: string | null = null;
   try {

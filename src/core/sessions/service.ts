@@ -149,7 +149,7 @@ export class Sessions {
     findUser: UserLookup = async () => null,
     storage?: RecordingStorage,
     /** Whether another node is alive (the cluster registry); unset: every node that has live rows counts as alive. */
-    private readonly nodeState: NodeState = async () => null,
+    private readonly nodeState?: NodeState,
   ) {
     this.sharing = new SessionSharing((id) => this.live.get(id), audit, findUser);
     this.storage = storage ?? new LocalRecordingStorage(recordingsDir);
@@ -482,7 +482,7 @@ export class Sessions {
         if (s && !s.isEnded) out.push({ id: r.id, node: this.node, here: true });
         continue;
       }
-      if (!states.has(r.node)) states.set(r.node, this.nodeState(r.node));
+      if (!states.has(r.node)) states.set(r.node, this.nodeState ? this.nodeState(r.node) : Promise.resolve(null));
       const state = await states.get(r.node)!;
       if (state === 'dead' || state === 'stopped') continue;
       out.push({ id: r.id, node: r.node, here: false });
@@ -525,7 +525,7 @@ export class Sessions {
    */
   async reapStale(traffic?: Record<string, GhrecTraffic>, deadNodes: string[] = []): Promise<number> {
     this.traffic = traffic;
-    const n = await recoverInterrupted({ store: this.store, audit: this.audit, log: this.log, recordingsDir: this.recordingsDir, node: this.node, deadNodes, traffic, ...this.recoverFrom() });
+    const n = await recoverInterrupted({ store: this.store, audit: this.audit, log: this.log, recordingsDir: this.recordingsDir, node: this.node, deadNodes, traffic, ...this.recoverFrom(), ...this.deadCheck() });
     await sealLateRecordings({ store: this.store, audit: this.audit, log: this.log, recordingsDir: this.recordingsDir, node: this.node, traffic, ...this.recoverFrom() });
     // Object storage: uploads of ended sessions that a crash or an unreachable store left unfinished.
     await this.storage.resumeUploads?.().catch((e) => this.log.error({ err: { message: (e as Error).message } }, 'resuming unfinished recording uploads failed'));
@@ -534,7 +534,7 @@ export class Sessions {
 
   /** While running: ends the live sessions of nodes found dead (core/cluster), as interrupted. */
   async reapDeadNodes(deadNodes: string[]): Promise<number> {
-    const n = await recoverInterrupted({ store: this.store, audit: this.audit, log: this.log, recordingsDir: this.recordingsDir, node: this.node, deadNodes, deadOnly: true, traffic: this.traffic, ...this.recoverFrom() });
+    const n = await recoverInterrupted({ store: this.store, audit: this.audit, log: this.log, recordingsDir: this.recordingsDir, node: this.node, deadNodes, deadOnly: true, traffic: this.traffic, ...this.recoverFrom(), ...this.deadCheck() });
     if (n > 0) {
       for (const fn of this.reapedListeners) await fn().catch((e) => this.log.error({ err: { message: (e as Error).message } }, 'a listener of sessions reaped from dead nodes failed'));
     }
@@ -548,6 +548,12 @@ export class Sessions {
    */
   onReaped(fn: () => Promise<void>): void {
     this.reapedListeners.push(fn);
+  }
+
+  /** With the cluster registry: another node's sessions are recovered only while it is still dead (or stopped). */
+  private deadCheck(): { stillDead?: RecoveryContext['stillDead'] } {
+    const state = this.nodeState;
+    return state ? { stillDead: async (node) => ['dead', 'stopped'].includes((await state(node)) ?? '') } : {};
   }
 
   /** Object storage recovers recordings through the storage (a work copy); the local disk in place. */
