@@ -8,13 +8,13 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { LiveSession } from '../../src/core/sessions/live.js';
-import { Auth } from '../../src/core/identity/auth.js';
 import { BUILTIN_ROLES } from '../../src/core/identity/permissions.js';
 import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
 import { documentedRoutes, registeredRoutes } from '../support/routes.js';
 import { openpsmLoop, type OpenPsmLoop } from '../support/openpsm.js';
 import { sshPublicKeyLine } from '../support/ssh-public-key.js';
 import { SoftAuthenticator, registerSoftKey } from '../support/soft-authenticator.js';
+import { nextTotp } from '../support/totp.js';
 
 const ROLES = ['Administrator', 'User', 'Auditor', 'Application'] as const;
 const MASTER = 'matrix-Master-Password-1';
@@ -483,16 +483,16 @@ for (const kind of DB_KINDS) {
         const f = await freshActor(a.role);
         const begin = await t.req('POST', '/api/v1/me/totp', { token: f.token });
         assert.equal(begin.statusCode, 200, begin.body);
-        return { method: 'POST', url: '/api/v1/me/totp/confirm', token: f.token, body: { code: Auth.codeFor(begin.json().secret) } };
+        return { method: 'POST', url: '/api/v1/me/totp/confirm', token: f.token, body: { code: await nextTotp(begin.json().secret) } };
       },
       // A fresh account with TOTP enrolled verifies a current code.
       'POST /api/v1/auth/step-up': async (a) => {
         const f = await freshActor(a.role);
         const begin = await t.req('POST', '/api/v1/me/totp', { token: f.token });
         assert.equal(begin.statusCode, 200, begin.body);
-        const confirm = await t.req('POST', '/api/v1/me/totp/confirm', { token: f.token, body: { code: Auth.codeFor(begin.json().secret) } });
+        const confirm = await t.req('POST', '/api/v1/me/totp/confirm', { token: f.token, body: { code: await nextTotp(begin.json().secret) } });
         assert.equal(confirm.statusCode, 200, confirm.body);
-        return { method: 'POST', url: '/api/v1/auth/step-up', token: f.token, body: { code: Auth.codeFor(begin.json().secret) } };
+        return { method: 'POST', url: '/api/v1/auth/step-up', token: f.token, body: { code: await nextTotp(begin.json().secret) } };
       },
       'POST /api/v1/me/totp/disable': async (a) => ({ method: 'POST', url: '/api/v1/me/totp/disable', body: { password: a.password } }),
       'GET /api/v1/tokens': async () => ({ method: 'GET', url: '/api/v1/tokens' }),

@@ -3,21 +3,9 @@
 // accounts, argon2id password hashes. On both databases.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Secret, TOTP } from 'otpauth';
 import { DB_KINDS, sourceRequests, startTestApp, type TestApp } from '../support/harness.js';
 import { samples, value } from '../support/prometheus.js';
-
-const totpOf = (seed: string) => new TOTP({ secret: Secret.fromBase32(seed), digits: 6, period: 30, algorithm: 'SHA1' });
-
-/** A six-digit code that is not valid for the seed anywhere near now. */
-function wrongCode(seed: string): string {
-  const t = totpOf(seed);
-  const near = new Set([-90, -60, -30, 0, 30, 60, 90].map((d) => t.generate({ timestamp: Date.now() + d * 1000 })));
-  for (let n = 123456; ; n = (n + 1) % 1_000_000) {
-    const c = String(n).padStart(6, '0');
-    if (!near.has(c)) return c;
-  }
-}
+import { nextTotp, wrongTotp as wrongCode } from '../support/totp.js';
 
 for (const kind of DB_KINDS) {
   describe(`identity on ${kind}`, () => {
@@ -132,7 +120,7 @@ for (const kind of DB_KINDS) {
         const badConfirm = await t.req('POST', '/api/v1/me/totp/confirm', { token: user.token, body: { code: wrongCode(seed) } });
         assert.equal(badConfirm.statusCode, 400);
         assert.equal(badConfirm.json().error.code, 'invalid_totp');
-        const cf = await t.req('POST', '/api/v1/me/totp/confirm', { token: user.token, body: { code: totpOf(seed).generate() } });
+        const cf = await t.req('POST', '/api/v1/me/totp/confirm', { token: user.token, body: { code: await nextTotp(seed) } });
         assert.equal(cf.statusCode, 200, cf.body);
         codes = cf.json().recoveryCodes;
         assert.equal(codes.length, 10);
@@ -146,11 +134,11 @@ for (const kind of DB_KINDS) {
         const wrong = await login('totp1', user.password, wrongCode(seed));
         assert.equal(wrong.statusCode, 401);
         assert.equal(wrong.json().error.code, 'invalid_totp');
-        const right = await login('totp1', user.password, totpOf(seed).generate());
+        const right = await login('totp1', user.password, await nextTotp(seed));
         assert.equal(right.statusCode, 200, right.body);
         assert.equal((await t.req('GET', '/api/v1/me', { token: right.json().token })).json().totpEnabled, true);
         // A right code with a wrong password is still refused as bad credentials.
-        const wrongPw = await login('totp1', 'wrong-password-tt', totpOf(seed).generate());
+        const wrongPw = await login('totp1', 'wrong-password-tt', await nextTotp(seed));
         assert.equal(wrongPw.statusCode, 401);
         assert.equal(wrongPw.json().error.code, 'invalid_credentials');
       });
@@ -172,7 +160,7 @@ for (const kind of DB_KINDS) {
             const missing = await signIn();
             assert.equal(missing.statusCode, 401, missing.body);
             assert.equal(missing.json().error.code, 'totp_required');
-            const right = await signIn(totpOf(seed).generate());
+            const right = await signIn(await nextTotp(seed));
             assert.equal(right.statusCode, 200, right.body);
           }
           assert.equal(await failures(), before, 'no login failure counted');

@@ -7,9 +7,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { Secret, TOTP } from 'otpauth';
+import { Secret } from 'otpauth';
 import { ADMIN_PASSWORD, DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
 import { leaks, occurrences, pgClusterFiles, pgDump, sqliteFiles, type Blob } from '../support/scan.js';
+import { nextTotp } from '../support/totp.js';
 
 const rnd = () => randomBytes(12).toString('base64url');
 
@@ -78,7 +79,7 @@ for (const kind of DB_KINDS) {
       secrets.totpSeed = seed;
       secrets.totpSeedLower = seed.toLowerCase();
       secrets['totpSeed raw bytes'] = Buffer.from(Secret.fromBase32(seed).bytes);
-      const code = new TOTP({ secret: Secret.fromBase32(seed), digits: 6, period: 30, algorithm: 'SHA1' }).generate();
+      const code = await nextTotp(seed);
       const cf = await t.req('POST', '/api/v1/me/totp/confirm', { token: alice.token, body: { code } });
       assert.equal(cf.statusCode, 200, cf.body);
       (cf.json().recoveryCodes as string[]).forEach((c, i) => {

@@ -6,11 +6,11 @@
 // TOTP is told how to enrol.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Auth } from '../../src/core/identity/auth.js';
 import { TicketRefused } from '../../src/core/broker.js';
 import { POLICY_CHANGED_MESSAGE } from '../../src/core/access/launch-policy.js';
 import { accessKit } from '../support/access.js';
 import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
+import { nextTotp, wrongTotp } from '../support/totp.js';
 
 for (const kind of DB_KINDS) {
   describe(`MFA step-up on ${kind}`, () => {
@@ -31,7 +31,7 @@ for (const kind of DB_KINDS) {
       // alice enrols TOTP; bob has none.
       const begin = await call(alice.token, 'POST', '/api/v1/me/totp');
       seed = begin.secret;
-      await call(alice.token, 'POST', '/api/v1/me/totp/confirm', { code: Auth.codeFor(seed) });
+      await call(alice.token, 'POST', '/api/v1/me/totp/confirm', { code: await nextTotp(seed) });
       const folderId = (await admin('POST', '/api/v1/folders', { name: 'mfa-zone' }, 201)).id;
       secretId = (await admin('POST', '/api/v1/secrets', { name: 'db-mfa', template: 'unix-account', folderId, fields: { machine: '127.0.0.1', username: 'root', password: 'pw' } }, 201)).id;
       await admin('PUT', `/api/v1/folders/${folderId}/permissions`, { entries: [{ principalType: 'user', principal: 'alice', level: 'view' }, { principalType: 'user', principal: 'bob', level: 'view' }] });
@@ -59,10 +59,10 @@ for (const kind of DB_KINDS) {
     });
 
     it('refuses a wrong code (audited) and allows the launch after a verified one', async () => {
-      const wrong = await t.req('POST', '/api/v1/auth/step-up', { token: alice.token, body: { code: '000000' === Auth.codeFor(seed) ? '111111' : '000000' } });
+      const wrong = await t.req('POST', '/api/v1/auth/step-up', { token: alice.token, body: { code: wrongTotp(seed) } });
       assert.equal(wrong.statusCode, 403, wrong.body);
       assert.equal(wrong.json().error.code, 'invalid_totp');
-      const ok = await call(alice.token, 'POST', '/api/v1/auth/step-up', { code: Auth.codeFor(seed) });
+      const ok = await call(alice.token, 'POST', '/api/v1/auth/step-up', { code: await nextTotp(seed) });
       assert.ok(!Number.isNaN(Date.parse(ok.verifiedAt)));
       const r = await launch(alice.token);
       assert.equal(r.statusCode, 200, r.body);
@@ -72,7 +72,7 @@ for (const kind of DB_KINDS) {
     });
 
     it('is remembered on the token that verified, not on the person’s other tokens', async () => {
-      const other = await t.login('alice', alice.password, Auth.codeFor(seed));
+      const other = await t.login('alice', alice.password, await nextTotp(seed));
       const r = await launch(other);
       assert.equal(r.statusCode, 403, r.body);
       assert.equal(r.json().error.code, 'mfa_required');
@@ -93,11 +93,11 @@ for (const kind of DB_KINDS) {
     });
 
     it('takes the code in the launch body as a shortcut; a wrong one is refused', async () => {
-      const other = await t.login('alice', alice.password, Auth.codeFor(seed));
+      const other = await t.login('alice', alice.password, await nextTotp(seed));
       const bad = await launch(other, { totp: '12345x' });
       assert.equal(bad.statusCode, 403, bad.body);
       assert.equal(bad.json().error.code, 'invalid_totp');
-      const r = await launch(other, { totp: Auth.codeFor(seed) });
+      const r = await launch(other, { totp: await nextTotp(seed) });
       assert.equal(r.statusCode, 200, r.body);
     });
 

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { Auth } from '../../src/core/identity/auth.js';
+import { nextTotp, wrongTotp } from '../support/totp.js';
 import { api, apiLogin, cleanEnv, fails, killAll, ok, removeTempDirs, runCli, Server, serverEnv, tempDir } from './support.js';
 
 const T = { timeout: 120_000 };
@@ -34,7 +34,7 @@ describe('gatehouse launch with MFA step-up (CLI)', () => {
     // alice enrols TOTP (over the API, with a token of her own).
     const token = await apiLogin(server.url, 'alice', alicePw);
     seed = (await api(server.url, 'POST', '/api/v1/me/totp', { token })).json().secret;
-    assert.equal((await api(server.url, 'POST', '/api/v1/me/totp/confirm', { token, body: { code: Auth.codeFor(seed) } })).status, 200);
+    assert.equal((await api(server.url, 'POST', '/api/v1/me/totp/confirm', { token, body: { code: await nextTotp(seed) } })).status, 200);
     const secret = await as('admin', ['secrets', 'create', 'db1', '-t', 'unix-account', '-f', 'machine=127.0.0.1', '-f', 'username=root', '--secret-field', 'password'], 'db1-Password-1\n');
     ok(secret, 'secret');
     ok(await as('admin', ['secrets', 'share', JSON.parse(secret.stdout).id, 'alice', 'view']), 'share');
@@ -45,14 +45,14 @@ describe('gatehouse launch with MFA step-up (CLI)', () => {
 
   it('refuses without a code, passes with --totp, and after `gatehouse step-up`', T, async () => {
     fails(await as('alice', ['launch', 'db1']), /fresh second-factor check: verify a TOTP code/);
-    fails(await as('alice', ['launch', 'db1', '--totp', '000000' === Auth.codeFor(seed) ? '111111' : '000000']), /invalid verification code/);
-    const withCode = await as('alice', ['launch', 'db1', '--totp', Auth.codeFor(seed)]);
+    fails(await as('alice', ['launch', 'db1', '--totp', wrongTotp(seed)]), /invalid verification code/);
+    const withCode = await as('alice', ['launch', 'db1', '--totp', await nextTotp(seed)]);
     ok(withCode, 'launch --totp');
     assert.match(withCode.stdout, /^ssh -p \d+ /);
   });
 
   it('`gatehouse step-up <code>` verifies the saved session', T, async () => {
-    const s = await as('alice', ['step-up', Auth.codeFor(seed)]);
+    const s = await as('alice', ['step-up', await nextTotp(seed)]);
     ok(s, 'step-up');
     assert.match(s.stdout, /^second factor verified at \d{4}-/);
     ok(await as('alice', ['launch', 'db1']), 'launch after step-up');

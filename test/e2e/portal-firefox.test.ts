@@ -9,15 +9,13 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Secret, TOTP } from 'otpauth';
 import { UI_DIR } from '../../src/web/ui.js';
 import { ensureTargetAccount, TARGET_PASSWORD } from '../support/accounts.js';
 import { screenshotDir, until } from '../support/browser.js';
 import { exact, Firefox, type FirefoxPage } from '../support/firefox.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
 import { startSshd, type Sshd } from '../support/sshd.js';
-
-const totp = (seed: string) => new TOTP({ algorithm: 'SHA1', digits: 6, period: 30, secret: Secret.fromBase32(seed) }).generate();
+import { nextTotp } from '../support/totp.js';
 
 // One person who may both use the secret and review recordings (User + Auditor).
 const FERN = { username: 'fern', password: 'fern-Firefox-pass-1', roles: ['User', 'Auditor'] };
@@ -66,7 +64,7 @@ describe('web portal in Firefox', { timeout: 120_000 }, () => {
     const en = await gw.api('POST', '/api/v1/me/totp', { token });
     assert.equal(en.status, 200, en.raw);
     seed = en.body.secret;
-    const cf = await gw.api('POST', '/api/v1/me/totp/confirm', { token, body: { code: totp(seed) } });
+    const cf = await gw.api('POST', '/api/v1/me/totp/confirm', { token, body: { code: await nextTotp(seed) } });
     assert.equal(cf.status, 200, cf.raw);
     page = await ff.firstPage();
   });
@@ -91,7 +89,7 @@ describe('web portal in Firefox', { timeout: 120_000 }, () => {
       await page.waitFor({ label: 'Authentication code' });
       assert.equal(await page.exists('[role=alert]'), false, 'asking for the code is not an error');
       await shot(page, '01-sign-in-totp');
-      await page.fill({ label: 'Authentication code' }, totp(seed));
+      await page.fill({ label: 'Authentication code' }, await nextTotp(seed));
       await page.click(button('Verify and sign in'));
       await page.waitFor(heading('My access'));
       await page.waitFor(exact('td .cell-title', SECRET));

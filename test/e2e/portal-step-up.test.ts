@@ -6,11 +6,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import type { Browser, Locator, Page } from 'playwright-core';
-import { Auth } from '../../src/core/identity/auth.js';
 import { UI_DIR } from '../../src/web/ui.js';
 import { launchBrowser, newContext, screenshot, stepRunner, type Ctx } from '../support/browser.js';
 import { seedPortal } from '../support/portal-seed.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
+import { nextTotp, wrongTotp } from '../support/totp.js';
 
 const USERS = { ann: { password: 'ann-StepUp-pass-1', roles: ['User'] } };
 
@@ -51,7 +51,7 @@ describe('MFA step-up on My access in a browser', { timeout: 60_000 }, () => {
       // ann enrols TOTP (with a token of her own) after signing in.
       const token = await gw.userToken('ann', USERS.ann.password);
       const seed = (await gw.api('POST', '/api/v1/me/totp', { token })).body.secret as string;
-      assert.equal((await gw.api('POST', '/api/v1/me/totp/confirm', { token, body: { code: Auth.codeFor(seed) } })).status, 200);
+      assert.equal((await gw.api('POST', '/api/v1/me/totp/confirm', { token, body: { code: await nextTotp(seed) } })).status, 200);
 
       const copy = () => row(page).locator('.launcher-row').filter({ hasText: /^SSH/ }).getByRole('button', { name: 'Copy ssh command' }).click();
       const dialog = page.getByRole('dialog', { name: 'Verify it is you' });
@@ -59,12 +59,12 @@ describe('MFA step-up on My access in a browser', { timeout: 60_000 }, () => {
       await dialog.waitFor();
       await dialog.getByText(/needs a fresh second-factor check/).waitFor();
       await screenshot(page, '40-step-up-dialog');
-      await dialog.getByLabel('Verification code').fill(Auth.codeFor(seed) === '000000' ? '111111' : '000000');
+      await dialog.getByLabel('Verification code').fill(wrongTotp(seed));
       await dialog.getByRole('button', { name: 'Verify and launch' }).click();
       await row(page).page().getByRole('alert').filter({ hasText: 'invalid verification code' }).waitFor();
 
       await copy();
-      await dialog.getByLabel('Verification code').fill(Auth.codeFor(seed));
+      await dialog.getByLabel('Verification code').fill(await nextTotp(seed));
       await dialog.getByRole('button', { name: 'Verify and launch' }).click();
       await page.getByText(/^ssh -p \d+ /).first().waitFor();
       assert.equal(await dialog.count(), 0);

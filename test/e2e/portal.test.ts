@@ -6,7 +6,6 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Secret, TOTP } from 'otpauth';
 import type { Browser, Page } from 'playwright-core';
 import { UI_DIR } from '../../src/web/ui.js';
 import { ensureTargetAccount, TARGET_PASSWORD } from '../support/accounts.js';
@@ -16,8 +15,7 @@ import { startGateway, type Gateway } from '../support/gateway.js';
 import { ADMIN_PASSWORD } from '../support/harness.js';
 import { clientFor, interactive, launch, PROMPT, type Proc } from '../support/ssh-client.js';
 import { startSshd, type Sshd } from '../support/sshd.js';
-
-const totp = (seed: string) => new TOTP({ algorithm: 'SHA1', digits: 6, period: 30, secret: Secret.fromBase32(seed) }).generate();
+import { nextTotp } from '../support/totp.js';
 
 const USERS = {
   tina: { password: 'tina-Portal-pass-1', roles: ['User'] },
@@ -57,7 +55,7 @@ describe('web portal in a browser', { timeout: 120_000 }, () => {
     if (seed) {
       const code = page.getByLabel('Authentication code');
       await code.waitFor();
-      await code.fill(totp(seed));
+      await code.fill(await nextTotp(seed));
       await page.getByRole('button', { name: 'Verify and sign in' }).click();
     }
     await page.getByRole('heading', { name: 'My access', level: 1 }).waitFor();
@@ -85,7 +83,7 @@ describe('web portal in a browser', { timeout: 120_000 }, () => {
     const en = await gw.api('POST', '/api/v1/me/totp', { token });
     assert.equal(en.status, 200, en.raw);
     tinaSeed = en.body.secret;
-    const cf = await gw.api('POST', '/api/v1/me/totp/confirm', { token, body: { code: totp(tinaSeed) } });
+    const cf = await gw.api('POST', '/api/v1/me/totp/confirm', { token, body: { code: await nextTotp(tinaSeed) } });
     assert.equal(cf.status, 200, cf.raw);
   });
 
@@ -122,7 +120,7 @@ describe('web portal in a browser', { timeout: 120_000 }, () => {
       await code.waitFor();
       assert.equal(await page.getByRole('alert').count(), 0, 'asking for the code is not an error');
       await screenshot(page, '01-sign-in-totp');
-      await code.fill(totp(tinaSeed));
+      await code.fill(await nextTotp(tinaSeed));
       await page.getByRole('button', { name: 'Verify and sign in' }).click();
       await page.getByRole('heading', { name: 'My access', level: 1 }).waitFor();
       await page.getByRole('cell', { name: 'portal-target' }).waitFor();
@@ -163,7 +161,7 @@ describe('web portal in a browser', { timeout: 120_000 }, () => {
       const key = (await page.locator('.reveal', { hasText: 'Setup key' }).locator('code').innerText()).trim();
       assert.match(key, /^[A-Z2-7]{16,}=*$/);
       await screenshot(page, '10-account-totp-enrol');
-      await page.getByLabel('Code', { exact: true }).fill(totp(key));
+      await page.getByLabel('Code', { exact: true }).fill(await nextTotp(key));
       await page.getByRole('button', { name: 'Turn on' }).click();
       await page.getByText('Two-factor authentication is on').waitFor();
       const codes = page.locator('.recovery-codes li');
@@ -176,7 +174,7 @@ describe('web portal in a browser', { timeout: 120_000 }, () => {
       const r = await gw.api('POST', '/api/v1/auth/login', { body: { username: 'carol', password: USERS.carol.password } });
       assert.equal(r.status, 401);
       assert.equal(r.body.error.code, 'totp_required');
-      const ok = await gw.api('POST', '/api/v1/auth/login', { body: { username: 'carol', password: USERS.carol.password, totp: totp(key) } });
+      const ok = await gw.api('POST', '/api/v1/auth/login', { body: { username: 'carol', password: USERS.carol.password, totp: await nextTotp(key) } });
       assert.equal(ok.status, 200, ok.raw);
     }));
 

@@ -14,11 +14,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REQUEST_ACCESS_MESSAGE } from '../../src/core/access/gate.js';
-import { Auth } from '../../src/core/identity/auth.js';
 import { ensureTargetAccount } from '../support/accounts.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
 import { DB_KINDS } from '../support/harness.js';
 import { auditEvents, ok } from '../support/ssh-client.js';
+import { nextTotp } from '../support/totp.js';
 import { runXfreerdp, startXrdp, startXvfb, waitFor, type XDisplay, type XfreerdpRun, type Xrdp } from '../support/xrdp.js';
 
 const CONSENT_TEXT = 'RDP-CONSENT: this desktop session is recorded.';
@@ -75,7 +75,7 @@ for (const kind of DB_KINDS) {
       }
       // alice enrols TOTP (after signing in: this token is the one the step-up is remembered on).
       seed = (await ok(gw, 'POST', '/api/v1/me/totp', undefined, 200, tokens.alice)).secret;
-      await ok(gw, 'POST', '/api/v1/me/totp/confirm', { code: Auth.codeFor(seed) }, 200, tokens.alice);
+      await ok(gw, 'POST', '/api/v1/me/totp/confirm', { code: await nextTotp(seed) }, 200, tokens.alice);
 
       windowSecret = await windowsSecret('rdp-window-box');
       gatedSecret = await windowsSecret('rdp-gated-box');
@@ -189,7 +189,7 @@ for (const kind of DB_KINDS) {
       assert.equal(noCode.status, 403, noCode.raw);
       assert.equal(noCode.body.error.code, 'mfa_required');
 
-      const launched = await launchRdp(gatedSecret, { consent: true, totp: Auth.codeFor(seed) });
+      const launched = await launchRdp(gatedSecret, { consent: true, totp: await nextTotp(seed) });
       const file = await rdpFileOf(launched);
       assert.deepEqual(launched.body.consent, { required: true, text: CONSENT_TEXT, given: true });
       const xf = runXfreerdp(file, client);

@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Auth } from '../../src/core/identity/auth.js';
 import { ensureTargetAccount, TARGET_PASSWORD } from '../support/accounts.js';
 import { startGateway, type Gateway } from '../support/gateway.js';
 import { DB_KINDS } from '../support/harness.js';
 import { auditEvents, clientFor, createSecret, eventually, launch, ok, run, type Client } from '../support/ssh-client.js';
 import { startSshd, type Sshd } from '../support/sshd.js';
+import { nextTotp, wrongTotp } from '../support/totp.js';
 
 for (const kind of DB_KINDS) {
   describe(`SSH door MFA step-up on ${kind}`, () => {
@@ -50,7 +50,7 @@ for (const kind of DB_KINDS) {
       assert.equal(keygen.code, 0, keygen.stderr);
       await ok(gw, 'POST', '/api/v1/me/ssh-keys', { name: 'laptop', publicKey: readFileSync(`${key}.pub`, 'utf8').trim() }, 201, token);
       seed = (await ok(gw, 'POST', '/api/v1/me/totp', undefined, 200, token)).secret;
-      await ok(gw, 'POST', '/api/v1/me/totp/confirm', { code: Auth.codeFor(seed) }, 200, token);
+      await ok(gw, 'POST', '/api/v1/me/totp/confirm', { code: await nextTotp(seed) }, 200, token);
       const policy = await ok(gw, 'POST', '/api/v1/access-policies', { name: 'mfa-door', approvers: [{ principalType: 'user', principal: 'admin' }], approvalsRequired: 1, preApproved: [{ principalType: 'user', principal: 'alice' }], mfa: 'always', mfaMaxAgeMinutes: 5 }, 201);
       await ok(gw, 'PATCH', `/api/v1/secrets/${boxId}`, { policyId: policy.id });
     });
@@ -60,7 +60,7 @@ for (const kind of DB_KINDS) {
     });
 
     it('a key login is asked "Verification code: " by keyboard-interactive, and the right code opens the session', async () => {
-      const a = askpass(Auth.codeFor(seed));
+      const a = askpass(await nextTotp(seed));
       const r = await run('ssh', [...c.base(keyArgs()), dest, 'whoami'], { env: a.env });
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout, 'ghtarget\n');
@@ -68,8 +68,7 @@ for (const kind of DB_KINDS) {
     });
 
     it('a wrong code, or none (BatchMode), refuses the login; the wrong code is audited', async () => {
-      const wrongCode = Auth.codeFor(seed) === '000000' ? '111111' : '000000';
-      const a = askpass(wrongCode);
+      const a = askpass(wrongTotp(seed));
       const wrong = await run('ssh', [...c.base(keyArgs()), dest, 'whoami'], { env: a.env });
       assert.equal(wrong.code, 255, wrong.stdout + wrong.stderr);
       assert.match(wrong.stderr, /Permission denied/);
@@ -83,7 +82,7 @@ for (const kind of DB_KINDS) {
     });
 
     it('a password login with its TOTP code is the second factor already', async () => {
-      const a = askpass(Auth.codeFor(seed));
+      const a = askpass(await nextTotp(seed));
       const kbd = ['-o', 'PreferredAuthentications=keyboard-interactive', '-o', 'PubkeyAuthentication=no', '-o', 'NumberOfPasswordPrompts=1'];
       const r = await run('ssh', [...c.base(kbd), dest, 'whoami'], { env: a.env });
       assert.equal(r.code, 0, r.stderr);
