@@ -18,6 +18,8 @@ export interface UsersTable {
   totpDataKeyId: string | null;
   totpEnc: string | null;
   totpEnabled: Flag;
+  /** The TOTP time step (30 s) of the last code accepted (migration 023): a code is taken once, only for a later step. Never in an API answer. */
+  totpLastStep: number | null;
   recoveryCodes: string | null;
   createdAt: number;
   updatedAt: number;

@@ -4,7 +4,7 @@
 // (WebAuthn) are checked through the SecurityKeys seam (identity/webauthn, wired by core.ts).
 import type { ExpressionBuilder } from 'kysely';
 import { Secret, TOTP } from 'otpauth';
-import type { Store } from '../../store/db.js';
+import type { Db, Store } from '../../store/db.js';
 import { prepare, type SlotOf } from '../../store/prepared.js';
 import type { Database, User } from '../../store/schema.js';
 import type { Actor, AuditService } from '../audit/service.js';
@@ -24,6 +24,24 @@ export const TOKEN_PREFIX = 'gh_';
 const unlockedAt = (at: number) => (eb: ExpressionBuilder<Database, 'users'>) => eb.or([eb('lockedUntil', 'is', null), eb('lockedUntil', '<=', at)]);
 const hashToken = (t: string) => sha256hex(`gatehouse-token:${t}`);
 const ISSUER = 'Gatehouse';
+/** The users whose last accepted TOTP step is before `step` (or who have none): a condition of the update that takes a code. */
+const totpStepFree = (step: number) => (eb: ExpressionBuilder<Database, 'users'>) => eb.or([eb('totpLastStep', 'is', null), eb('totpLastStep', '<', step)]);
+
+/**
+ * Takes TOTP time step `step` for the user: a code is accepted once (RFC 6238 §5.2). One
+ * conditional update, true only if it changed the row: of sign-ins with one code at once, on
+ * any node of the cluster, exactly one takes it, and a code of a step before the last one
+ * taken is refused too.
+ */
+export async function claimTotpStep(db: Db, userId: string, step: number): Promise<boolean> {
+  const r = await db.updateTable('users').set({ totpLastStep: step }).where('id', '=', userId).where(totpStepFree(step)).executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}
+
+/** Why a second factor (a TOTP or recovery code) was refused, or 'ok'. */
+type SecondFactorCheck = 'ok' | 'wrong' | 'used';
+/** The audit reason of a TOTP code refused as already used (or older than one used). */
+export const TOTP_USED_REASON = 'TOTP code already used';
 
 // Every API request looks its token up (prepared once: store/prepared.ts).
 const tokenByHash = prepare((db, slot: SlotOf<{ tokenHash: string }>) =>
@@ -232,9 +250,12 @@ export class Auth {
         await this.guard.unfinished(ip, actor(), attempt('second factor missing'), slot);
         throw err;
       }
-      if (!(await this.checkSecondFactor(user, input.totp))) {
+      const second = await this.checkSecondFactor(user, input.totp);
+      if (second !== 'ok') {
+        // A code used already is a wrong second factor (same answer and count); the audit says which.
         const locked = await this.registerFailure(user);
-        return fail(locked ? 'wrong second factor; account locked' : 'wrong second factor', true, locked ? lockedError(locked) : new AppError(401, 'invalid_totp', 'invalid TOTP code'));
+        const reason = second === 'used' ? TOTP_USED_REASON : 'wrong second factor';
+        return fail(locked ? `${reason}; account locked` : reason, true, locked ? lockedError(locked) : new AppError(401, 'invalid_totp', 'invalid TOTP code'));
       }
       method = 'password+totp';
     }
@@ -421,9 +442,26 @@ export class Auth {
     return this.dataKeys.decrypt(user.totpDataKeyId, user.totpEnc, `totp:${user.id}`);
   }
 
-  private async checkSecondFactor(user: User, code: string): Promise<boolean> {
+  /**
+   * The time step a TOTP code is for, among those accepted now (the current step and one either
+   * side, for clock drift), or null when it is none of them.
+   */
+  private totpStep(user: User, secret: string, code: string): number | null {
+    if (!/^\d{6}$/.test(code)) return null;
+    const totp = this.totpFor(user, secret);
+    const at = now();
+    const delta = totp.validate({ token: code, timestamp: at, window: 1 });
+    return delta === null ? null : totp.counter({ timestamp: at }) + delta;
+  }
+
+  /**
+   * A TOTP code (accepted once: its time step is taken in the database, claimTotpStep; 'used'
+   * when it was taken already or a later one was) or a recovery code (single use).
+   */
+  private async checkSecondFactor(user: User, code: string): Promise<SecondFactorCheck> {
     const secret = await this.totpSecret(user);
-    if (secret && /^\d{6}$/.test(code) && this.totpFor(user, secret).validate({ token: code, window: 1 }) !== null) return true;
+    const step = secret ? this.totpStep(user, secret, code) : null;
+    if (step !== null) return (await claimTotpStep(this.db, user.id, step)) ? 'ok' : 'used';
     // Recovery codes are single use. The list is replaced only if it is still the one read
     // (compare and swap): two sign-ins at once with the same code would both have used it, and
     // two with different codes would each have written the list without the other's, bringing
@@ -433,16 +471,16 @@ export class Auth {
     for (let attempt = 0; attempt < 8 && stored; attempt++) {
       const codes = parseJson<string[]>(stored, []);
       const idx = codes.findIndex((c) => safeEqual(c, h));
-      if (idx < 0) return false;
+      if (idx < 0) return 'wrong';
       codes.splice(idx, 1);
       const r = await this.db.updateTable('users').set({ recoveryCodes: JSON.stringify(codes) }).where('id', '=', user.id).where('recoveryCodes', '=', stored).executeTakeFirst();
       if (Number(r.numUpdatedRows) === 1) {
         await this.audit.record({ id: user.id, name: user.username }, { action: 'auth.recovery_code_used', target: { type: 'user', id: user.id }, details: { remaining: codes.length } });
-        return true;
+        return 'ok';
       }
       stored = (await this.dir.userRow(user.id)).recoveryCodes;
     }
-    return false;
+    return 'wrong';
   }
 
   async hasSecondFactor(userId: string): Promise<boolean> {
@@ -485,10 +523,13 @@ export class Auth {
           throw new AppError(403, 'invalid_webauthn', 'the security key or passkey was not accepted; try again');
         }
         input.details = { ...input.details, keyId: r.key.id, keyName: r.key.name };
-      } else if (!(await this.checkSecondFactor(user, code))) {
-        await this.guard.failed(ip, actor, { ...input, details: { ...input.details, reason: 'wrong second factor' } }, true, slot);
-        // 403, not 401: the caller is signed in (the portal reads any 401 as an expired session).
-        throw new AppError(403, 'invalid_totp', 'invalid verification code');
+      } else {
+        const second = await this.checkSecondFactor(user, code);
+        if (second !== 'ok') {
+          await this.guard.failed(ip, actor, { ...input, details: { ...input.details, reason: second === 'used' ? TOTP_USED_REASON : 'wrong second factor' } }, true, slot);
+          // 403, not 401: the caller is signed in (the portal reads any 401 as an expired session).
+          throw new AppError(403, 'invalid_totp', 'invalid verification code');
+        }
       }
     });
     this.guard.succeeded(ip);
@@ -502,7 +543,8 @@ export class Auth {
     const secret = new Secret({ size: 20 }).base32;
     const { dataKeyId, sealed } = await this.dataKeys.encrypt(secret, `totp:${user.id}`);
     const old = user.totpDataKeyId;
-    await this.db.updateTable('users').set({ totpDataKeyId: dataKeyId, totpEnc: sealed, totpEnabled: 0 }).where('id', '=', user.id).execute();
+    // A new seed: no code of it used yet.
+    await this.db.updateTable('users').set({ totpDataKeyId: dataKeyId, totpEnc: sealed, totpEnabled: 0, totpLastStep: null }).where('id', '=', user.id).execute();
     if (old) await this.dataKeys.remove(old);
     await this.audit.record(actor, { action: 'totp.enrol_start', target: { type: 'user', id: user.id } });
     return { secret, otpauthUrl: this.totpFor(user, secret).toString() };
@@ -513,9 +555,22 @@ export class Auth {
     const secret = await this.totpSecret(user);
     if (!secret) throw badRequest('start TOTP enrolment first (POST /api/v1/me/totp)', 'totp_not_started');
     if (user.totpEnabled) throw new AppError(409, 'totp_already_enabled', 'TOTP is already enabled');
-    if (this.totpFor(user, secret).validate({ token: code, window: 1 }) === null) throw badRequest('invalid TOTP code', 'invalid_totp');
+    const step = this.totpStep(user, secret, code);
+    if (step === null) throw badRequest('invalid TOTP code', 'invalid_totp');
     const { codes: recoveryCodes, hashed } = newRecoveryCodes();
-    await this.db.updateTable('users').set({ totpEnabled: 1, recoveryCodes: JSON.stringify(hashed) }).where('id', '=', user.id).execute();
+    // The confirming code is taken like a sign-in's (it cannot then sign in), in the same
+    // conditional update that turns TOTP on: of two confirmations at once, one does.
+    const r = await this.db
+      .updateTable('users')
+      .set({ totpEnabled: 1, recoveryCodes: JSON.stringify(hashed), totpLastStep: step })
+      .where('id', '=', user.id)
+      .where('totpEnabled', '=', 0)
+      .where(totpStepFree(step))
+      .executeTakeFirst();
+    if (Number(r.numUpdatedRows) !== 1) {
+      if ((await this.dir.userRow(user.id)).totpEnabled) throw new AppError(409, 'totp_already_enabled', 'TOTP is already enabled');
+      throw badRequest('invalid TOTP code', 'invalid_totp');
+    }
     await this.audit.record(actor, { action: 'totp.enable', target: { type: 'user', id: user.id } });
     return { recoveryCodes };
   }
@@ -524,7 +579,7 @@ export class Auth {
     const user = await this.dir.userRow(userId);
     // Recovery codes stay while a security key remains (they stand in for it too).
     const keep = (await this.keyCount(userId)) > 0;
-    await this.db.updateTable('users').set({ totpEnabled: 0, totpEnc: null, totpDataKeyId: null, ...(keep ? {} : { recoveryCodes: null }) }).where('id', '=', userId).execute();
+    await this.db.updateTable('users').set({ totpEnabled: 0, totpEnc: null, totpDataKeyId: null, totpLastStep: null, ...(keep ? {} : { recoveryCodes: null }) }).where('id', '=', userId).execute();
     if (user.totpDataKeyId) await this.dataKeys.remove(user.totpDataKeyId);
     await this.audit.record(actor, { action: 'totp.disable', target: { type: 'user', id: userId }, details: { username: user.username } });
   }
