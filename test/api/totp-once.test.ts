@@ -19,6 +19,7 @@ import { randomBytes } from 'node:crypto';
 import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
 import { samples, value } from '../support/prometheus.js';
 import { nextTotp, wrongTotp } from '../support/totp.js';
+import { SoftAuthenticator } from '../support/soft-authenticator.js';
 
 const USED = 'TOTP code already used';
 
@@ -170,6 +171,29 @@ for (const kind of DB_KINDS) {
       const cf = await t.req('POST', '/api/v1/me/totp/confirm', { token: p.token, body: { code: await nextTotp(seed) } });
       assert.equal(cf.statusCode, 200, cf.body);
       assert.equal((await login(p, await nextTotp(seed))).statusCode, 200);
+    });
+
+    // A person with a security key and a TOTP enrolment started but never confirmed: a code of
+    // that seed was taken as their second factor (whoever held their session could start one).
+    it('a seed whose enrolment was never confirmed is no second factor: its codes do not sign in beside a security key', async () => {
+      const origin = 'https://gatehouse.test:8443';
+      await t.core.settings.update({ publicUrl: origin });
+      const p = await t.user('once-unconfirmed', ['user']);
+      const keys = new SoftAuthenticator(origin);
+      const o = await t.req('POST', '/api/v1/me/webauthn/options', { token: p.token });
+      assert.equal(o.statusCode, 200, o.body);
+      const reg = await t.req('POST', '/api/v1/me/webauthn', { token: p.token, body: { challengeId: o.json().challengeId, name: 'key', response: keys.register(o.json().options) } });
+      assert.equal(reg.statusCode, 201, reg.body);
+      const en = await t.req('POST', '/api/v1/me/totp', { token: p.token });
+      assert.equal(en.statusCode, 200, en.body);
+      const seed: string = en.json().secret;
+      const r = await login({ username: 'once-unconfirmed', password: p.password }, await nextTotp(seed));
+      assert.equal(r.statusCode, 401, r.body);
+      assert.equal(r.json().error.code, 'invalid_totp');
+      // Confirmed, its codes count.
+      const cf = await t.req('POST', '/api/v1/me/totp/confirm', { token: p.token, body: { code: await nextTotp(seed) } });
+      assert.equal(cf.statusCode, 200, cf.body);
+      assert.equal((await login({ username: 'once-unconfirmed', password: p.password }, await nextTotp(seed))).statusCode, 200);
     });
 
     it('the last step is in no API answer', async () => {

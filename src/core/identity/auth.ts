@@ -459,7 +459,9 @@ export class Auth {
    * when it was taken already or a later one was) or a recovery code (single use).
    */
   private async checkSecondFactor(user: User, code: string): Promise<SecondFactorCheck> {
-    const secret = await this.totpSecret(user);
+    // Only a confirmed seed: one whose enrolment was started and never confirmed (someone
+    // holding the session could start one) is no second factor beside a security key.
+    const secret = user.totpEnabled ? await this.totpSecret(user) : null;
     const step = secret ? this.totpStep(user, secret, code) : null;
     if (step !== null) return (await claimTotpStep(this.db, user.id, step)) ? 'ok' : 'used';
     // Recovery codes are single use. The list is replaced only if it is still the one read
