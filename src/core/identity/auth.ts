@@ -586,11 +586,6 @@ export class Auth {
     await this.audit.record(actor, { action: 'totp.disable', target: { type: 'user', id: userId }, details: { username: user.username } });
   }
 
-  /** Current code for a user's seed: used by tests and `gatehouse` tooling only through TOTP maths, never exposed by the API. */
-  static codeFor(secretBase32: string, at = Date.now()): string {
-    return new TOTP({ secret: Secret.fromBase32(secretBase32), digits: 6, period: 30, algorithm: 'SHA1' }).generate({ timestamp: at });
-  }
-
   // ---- OAuth2 client credentials (application accounts)
 
   async createClientCredentials(actor: Actor, userId: string): Promise<{ clientId: string; clientSecret: string }> {
