@@ -59,6 +59,9 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   }
 }
 
+/** Failed handshakes on the cluster port are logged at most this often. */
+const TLS_WARN_EVERY_MS = 60_000;
+
 export class PeerServer {
   private readonly server: Server;
   private readonly open = new Set<ServerResponse>();
@@ -78,7 +81,18 @@ export class PeerServer {
         fail(res, 500, 'internal', 'internal error');
       });
     });
-    this.server.on('tlsClientError', (err) => this.log.warn({ err: { message: err.message } }, 'a connection to the cluster port failed TLS (not a cluster node?)'));
+    // At most one warning a minute, with how many failed since the last: anyone who can reach
+    // the port could otherwise fill the log with failed handshakes.
+    let failedSince = 0;
+    let warnedAt = -Infinity;
+    this.server.on('tlsClientError', (err, socket) => {
+      failedSince++;
+      const at = Date.now();
+      if (at - warnedAt < TLS_WARN_EVERY_MS) return;
+      warnedAt = at;
+      this.log.warn({ err: { message: err.message }, from: socket.remoteAddress, failed: failedSince }, 'connections to the cluster port failed TLS (not cluster nodes?)');
+      failedSince = 0;
+    });
   }
 
   /** Listens; answers the port it got. Exclusive: a worker process's own port, never shared by node:cluster with the other workers. */
