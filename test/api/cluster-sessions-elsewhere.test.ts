@@ -44,9 +44,9 @@ describe('sessions live on another node of the cluster (postgres)', () => {
     await b.core.cluster.registry.register('https://node-b.test', '0.1.0');
     // What a peer's POST /peer/v1/sessions/:id/terminate does on its node (web/peer/server.ts).
     const transport: PeerTransport = {
-      async terminate(address, actor, id, reason) {
+      async terminate(to, actor, id, reason) {
         try {
-          await cores[address]!.sessions.terminate(actor, id, reason, { local: true });
+          await cores[to.address]!.sessions.terminate(actor, id, reason, { local: true });
           return true;
         } catch (e) {
           if (e instanceof AppError && e.status === 404) return false;

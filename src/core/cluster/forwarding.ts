@@ -10,14 +10,18 @@ import type { NodeRegistry } from './registry.js';
 
 /** What the transport does for the core. */
 export interface PeerTransport {
-  /** Asks the node at `address` to terminate its session: true done, false it was not live there. */
-  terminate(address: string, actor: Actor, sessionId: string, reason: string): Promise<boolean>;
+  /** Asks node `to.node`, at `to.address`, to terminate its session: true done, false it was not live there. */
+  terminate(to: PeerTarget, actor: Actor, sessionId: string, reason: string): Promise<boolean>;
+}
+
+/** A node to call, and where: the call names the node, and a node refuses one meant for another (an address taken over). */
+export interface PeerTarget {
+  node: string;
+  address: string;
 }
 
 /** A session live on another node that is alive, and where to reach it. */
-export interface RemoteOwner {
-  node: string;
-  address: string;
+export interface RemoteOwner extends PeerTarget {
   /** Its last heartbeat (ms): when it would count as dead if it stays silent. */
   heartbeatAt: number;
 }
@@ -62,7 +66,7 @@ export class ClusterForwarding implements RemoteSessions {
     if (node.status !== 'up') return 'dead';
     const owner = { node: node.id, address: node.address!, heartbeatAt: node.heartbeatAt };
     try {
-      return (await this.transport.terminate(owner.address, actor, id, reason)) ? 'terminated' : 'ended';
+      return (await this.transport.terminate(owner, actor, id, reason)) ? 'terminated' : 'ended';
     } catch (e) {
       throw await this.unreachable(owner, e as Error);
     }

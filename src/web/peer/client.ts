@@ -8,12 +8,14 @@ import { request, type RequestOptions } from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import type { PeerCertificate } from 'node:tls';
 import type { Actor } from '../../core/audit/service.js';
-import type { PeerTransport } from '../../core/cluster/forwarding.js';
+import type { PeerTarget, PeerTransport } from '../../core/cluster/forwarding.js';
 
 /** The name in the peer certificate (and the TLS server name asked for): addresses are IPs or host names, the certificate is pinned instead. */
 export const PEER_NAME = 'gatehouse-cluster-peer';
 /** The actor a forwarded call is made for, base64url JSON (the calling node checked the permission). */
 export const ACTOR_HEADER = 'x-gatehouse-actor';
+/** The node a call is meant for: a node refuses a call meant for another (421), e.g. at an address another node has taken over. */
+export const NODE_HEADER = 'x-gatehouse-node';
 
 export interface PeerTls {
   cert: string;
@@ -46,18 +48,25 @@ export class PeerClient implements PeerTransport {
     };
   }
 
-  private call(address: string, path: string, method: string, actor: Actor, body?: unknown): Promise<IncomingMessage> {
+  private async call(to: PeerTarget, path: string, method: string, actor: Actor, body?: unknown): Promise<IncomingMessage> {
+    const { address } = to;
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const { href, ...opts } = this.options(address, path, method, {
       [ACTOR_HEADER]: encodeActor(actor),
+      [NODE_HEADER]: to.node,
       ...(payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {}),
     });
-    return new Promise((res, rej) => {
+    const r = await new Promise<IncomingMessage>((res, rej) => {
       const req = request(href, opts, res);
       req.on('timeout', () => req.destroy(new Error(`the gateway node at ${address} did not answer`)));
       req.on('error', rej);
       req.end(payload);
     });
+    if (r.statusCode === 421) {
+      r.destroy();
+      throw new Error(`the address ${address} is another gateway node's now, not ${to.node}'s`);
+    }
+    return r;
   }
 
   private static async json(r: IncomingMessage): Promise<unknown> {
@@ -70,17 +79,17 @@ export class PeerClient implements PeerTransport {
     }
   }
 
-  async terminate(address: string, actor: Actor, sessionId: string, reason: string): Promise<boolean> {
-    const r = await this.call(address, `/peer/v1/sessions/${encodeURIComponent(sessionId)}/terminate`, 'POST', actor, { reason });
+  async terminate(to: PeerTarget, actor: Actor, sessionId: string, reason: string): Promise<boolean> {
+    const r = await this.call(to, `/peer/v1/sessions/${encodeURIComponent(sessionId)}/terminate`, 'POST', actor, { reason });
     await PeerClient.json(r);
     if (r.statusCode === 200) return true;
     if (r.statusCode === 404) return false;
-    throw new Error(`the gateway node at ${address} answered ${r.statusCode} to terminate`);
+    throw new Error(`the gateway node at ${to.address} answered ${r.statusCode} to terminate`);
   }
 
   /** The live view from the node the session lives on: its event stream, or its refusal. */
-  async liveView(address: string, actor: Actor, sessionId: string): Promise<{ status: number; stream: IncomingMessage; error?: { error: { code: string; message: string } } }> {
-    const r = await this.call(address, `/peer/v1/sessions/${encodeURIComponent(sessionId)}/live`, 'GET', actor);
+  async liveView(to: PeerTarget, actor: Actor, sessionId: string): Promise<{ status: number; stream: IncomingMessage; error?: { error: { code: string; message: string } } }> {
+    const r = await this.call(to, `/peer/v1/sessions/${encodeURIComponent(sessionId)}/live`, 'GET', actor);
     if (r.statusCode === 200) {
       r.socket.setTimeout(0);
       return { status: 200, stream: r };

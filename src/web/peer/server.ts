@@ -15,7 +15,7 @@ import type { Core } from '../../core/core.js';
 import type { Actor } from '../../core/audit/service.js';
 import { AppError } from '../../core/errors.js';
 import { prepareLiveView, streamLiveView } from '../live-view-stream.js';
-import { ACTOR_HEADER, type PeerTls } from './client.js';
+import { ACTOR_HEADER, NODE_HEADER, type PeerTls } from './client.js';
 
 const BODY_LIMIT = 16 * 1024;
 const SESSION_PATH = /^\/peer\/v1\/sessions\/([A-Za-z0-9_-]{1,64})\/(terminate|live)$/;
@@ -115,6 +115,11 @@ export class PeerServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const cert = (req.socket as TLSSocket).getPeerCertificate();
     if (!cert || cert.fingerprint256 !== this.tls.fingerprint256) return fail(res, 403, 'forbidden', 'not a node of this cluster');
+    // A call meant for another node (its address is this node's now): not this node's to answer.
+    // A call naming no node is from a node of an earlier version (a rolling upgrade): answered.
+    const self = this.core.cluster.registry.self;
+    const meant = req.headers[NODE_HEADER];
+    if (meant !== undefined && meant !== self) return fail(res, 421, 'wrong_node', `this is gateway node ${self}, not ${String(meant).slice(0, 128)}`);
     const actor = decodeActor(req.headers[ACTOR_HEADER]);
     const m = SESSION_PATH.exec(new URL(req.url ?? '/', 'https://peer').pathname);
     if (!m) return fail(res, 404, 'not_found', 'no such call');

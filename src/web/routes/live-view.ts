@@ -25,7 +25,7 @@ export const liveViewRoutes =
       const actor = actorOf(req.principal, req.ip);
       const owner = cluster && !core.sessions.live.has(req.params.id) ? await cluster.forwarding.ownerOf(req.params.id) : null;
       if (cluster && owner) {
-        const upstream = await cluster.peers.liveView(owner.address, actor, req.params.id).catch(async (e: Error) => {
+        const upstream = await cluster.peers.liveView(owner, actor, req.params.id).catch(async (e: Error) => {
           throw await cluster.forwarding.unreachable(owner, e);
         });
         if (upstream.status !== 200) {
