@@ -83,6 +83,8 @@ for (const kind of ['sqlite', 'postgres'] as const) {
     let token: string;
     let pg: Awaited<ReturnType<typeof freshPgDatabase>> | null = null;
     const sinkIds: Record<string, string> = {};
+    /** Tokens in the path and query of webhook URLs given to the CLI (sealed: in no answer, log or database row). */
+    const urlTokens: string[] = [];
 
     before(async () => {
       plain = await SyslogReceiver.start();
@@ -143,7 +145,8 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       const s = await create({ name: 'siem-tls', kind: 'syslog', host: '127.0.0.1', port: secure.port, tls: true, serverName: 'localhost', caPem: pki.caPem, clientCertPem: pki.clientCert, clientKeyPem: pki.clientKey, batchSize: 7 });
       assert.deepEqual([s.tls, s.hasCa, s.hasClientCert, s.hasHmacKey], [true, true, true, false]);
       const w = await create({ name: 'siem-hook', kind: 'webhook', url: hook.url, hmacKey: HMAC_KEY, caPem: pki.caPem, batchSize: 5, retryInitialMs: 100, retryMaxMs: 400 });
-      assert.deepEqual([w.kind, w.url, w.tls, w.hasHmacKey, w.host], ['webhook', hook.url, true, true, null]);
+      // The URL is sealed: answers show scheme, host and port, the path as /….
+      assert.deepEqual([w.kind, w.url, w.tls, w.hasHmacKey, w.host], ['webhook', `${hook.origin}/…`, true, true, null]);
       // A real rsyslogd (imtcp, its own RFC 5424 parser) as a fourth receiver.
       await create({ name: 'siem-rsyslog', kind: 'syslog', host: '127.0.0.1', port: rsyslog.port });
       // A webhook needs its key; a syslog sink has no use for one.
@@ -309,7 +312,8 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         const list = await cli(['audit', 'sinks', 'list']);
         cliOk(list, 'audit sinks list');
         assert.match(list.stdout, /^siem-tcp\tsyslog\ttcp:\/\/127\.0\.0\.1:\d+\tenabled\t\d+\/\d+\tok$/m);
-        assert.match(list.stdout, /^siem-hook\twebhook\thttps:\/\/127\.0\.0\.1:\d+\/audit\tenabled\t/m);
+        assert.match(list.stdout, /^siem-hook\twebhook\thttps:\/\/127\.0\.0\.1:\d+\/…\tenabled\t/m, 'the webhook URL in its display form');
+        assert.ok(!list.stdout.includes('/audit'), 'not its path');
         writeFileSync(join(dir, 'ca.pem'), pki.caPem);
         const caNoTls = await cli(['audit', 'sinks', 'add-syslog', 'cli-syslog', '--host', '127.0.0.1', '--port', String(secure.port), '--ca', join(dir, 'ca.pem')]);
         assert.notEqual(caNoTls.code, 0, 'a CA without --tls is refused');
@@ -322,6 +326,34 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         assert.ok(!add.stdout.includes(key) && !add.stderr.includes(key));
         const made = (await call('GET', '/api/v1/audit-sinks')).json().items.find((x: { name: string }) => x.name === 'cli-hook');
         assert.deepEqual([made.hasHmacKey, made.hasCa], [true, true]);
+        // The URL (with the receiver's token in its path and query) from standard input, its first
+        // line, the key on the next; or from a file. Not on the command line, and printed only as its host.
+        const urlToken = `tok${randomBytes(16).toString('hex')}`;
+        const tokUrl = `${hook.origin}/services/T0/B0/${urlToken}?api-key=${urlToken}`;
+        urlTokens.push(urlToken);
+        const viaStdin = await cli(['audit', 'sinks', 'add-webhook', 'cli-hook-stdin', '--url-file', '-', '--ca', join(dir, 'ca.pem'), '--from-now'], `${tokUrl}\n${HMAC_KEY}\n`);
+        cliOk(viaStdin, 'add-webhook --url-file -');
+        assert.match(viaStdin.stdout, /^cli-hook-stdin\twebhook\thttps:\/\/127\.0\.0\.1:\d+\/…\tenabled\t/);
+        writeFileSync(join(dir, 'hook.url'), `${tokUrl}\n`);
+        const viaFile = await cli(['audit', 'sinks', 'add-webhook', 'cli-hook-file', '--url-file', join(dir, 'hook.url'), '--ca', join(dir, 'ca.pem'), '--from-now'], HMAC_KEY + '\n');
+        cliOk(viaFile, 'add-webhook --url-file <file>');
+        const noUrl = await cli(['audit', 'sinks', 'add-webhook', 'cli-hook-none'], key + '\n');
+        assert.notEqual(noUrl.code, 0, 'a webhook without a URL is refused');
+        assert.match(noUrl.stderr, /--url-file/);
+        // set-url replaces it (standard input); deliveries go to the new URL.
+        const before = hook.deliveries.length;
+        const newToken = `new${randomBytes(16).toString('hex')}`;
+        urlTokens.push(newToken);
+        cliOk(await cli(['audit', 'sinks', 'set-url', 'cli-hook-stdin'], `${hook.origin}/in/${newToken}\n`), 'set-url');
+        const listed = await cli(['audit', 'sinks', 'list']);
+        cliOk(listed, 'list');
+        for (const out of [viaStdin, viaFile, noUrl, listed]) for (const secret of [urlToken, newToken, HMAC_KEY]) assert.ok(!out.stdout.includes(secret) && !out.stderr.includes(secret), 'no URL token or key printed');
+        await call('POST', '/api/v1/users', { username: 'u-cli-url', password: 'pw-cli-url-long-enough', roles: ['user'] });
+        await until(() => hook.deliveries.slice(before).some((d) => d.sink === 'cli-hook-stdin'), () => 'a delivery to the URL set by set-url', 60_000);
+        assert.deepEqual([...new Set(hook.deliveries.slice(before).filter((d) => d.sink === 'cli-hook-stdin').map((d) => d.path))], [`/in/${newToken}`]);
+        await until(() => hook.deliveries.slice(before).some((d) => d.sink === 'cli-hook-file'), () => 'a delivery to the URL from a file', 60_000);
+        assert.equal(hook.deliveries.slice(before).find((d) => d.sink === 'cli-hook-file')!.path, `/services/T0/B0/${urlToken}?api-key=${urlToken}`);
+        for (const n of ['cli-hook-stdin', 'cli-hook-file']) cliOk(await cli(['audit', 'sinks', 'remove', n]), `remove ${n}`);
         cliOk(await cli(['audit', 'sinks', 'disable', 'cli-hook']), 'disable');
         assert.equal((await call('GET', `/api/v1/audit-sinks/${made.id}`)).json().enabled, false);
         cliOk(await cli(['audit', 'sinks', 'remove', 'cli-hook']), 'remove');
@@ -353,6 +385,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       for (const h of haystacks) {
         assert.ok(!h.includes(HMAC_KEY), 'no HMAC key');
         assert.ok(!h.includes(keyLine), 'no client key');
+        for (const tok of urlTokens) assert.ok(!h.includes(tok), 'no webhook URL token');
       }
     });
   });

@@ -152,6 +152,8 @@ export class SyslogReceiver {
 }
 
 export interface WebhookDelivery {
+  /** The path and query string the delivery was posted to. */
+  path: string;
   delivery: string;
   sink: string;
   events: StreamedEvent[];
@@ -190,7 +192,7 @@ export class WebhookReceiver {
           return answer(401);
         }
         const parsed = JSON.parse(body.toString('utf8')) as { sink: string; events: StreamedEvent[]; checkpoints: StreamedCheckpoint[] };
-        const delivery = { delivery: String(req.headers['x-gatehouse-delivery']), sink: parsed.sink, events: parsed.events, checkpoints: parsed.checkpoints };
+        const delivery = { path: req.url ?? '', delivery: String(req.headers['x-gatehouse-delivery']), sink: parsed.sink, events: parsed.events, checkpoints: parsed.checkpoints };
         if (r.failing || r.failNext > 0) {
           if (r.failNext > 0) r.failNext--;
           r.refused.push(delivery);
@@ -206,7 +208,12 @@ export class WebhookReceiver {
   }
 
   get url(): string {
-    return `https://127.0.0.1:${this.port}/audit`;
+    return `${this.origin}/audit`;
+  }
+
+  /** https://127.0.0.1:<port>, for tests that post to paths of their own (the receiver takes any). */
+  get origin(): string {
+    return `https://127.0.0.1:${this.port}`;
   }
 
   get events(): StreamedEvent[] {

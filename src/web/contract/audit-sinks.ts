@@ -1,6 +1,8 @@
 // Audit streaming sinks (issue 16 point 6; rules in src/core/audit/streaming): syslog over TCP or
 // TLS and HMAC-signed webhooks, each with how far it got in the chain. The secrets (HMAC key, CA,
-// client certificate and key) are write-only: answers say only whether one is held.
+// client certificate and key) are write-only: answers say only whether one is held. A webhook's
+// URL is sealed too (receivers often carry their secret in its path or query): answers show it
+// as scheme, host and port, with `/…` for any path and query.
 // Administrators only.
 import { body, bool, errors, idParams, int, noContent, nullableInt, nullableText, obj, page, pageQuery, str, text, time } from './schema.js';
 import { route } from './route.js';
@@ -19,6 +21,7 @@ export const auditSinkSchema = obj({
   serverName: nullableText,
   facility: int,
   hostname: nullableText,
+  /** webhook: the URL's display form, e.g. `https://hooks.example.com/…` (the URL itself is write-only); syslog: null. */
   url: nullableText,
   batchSize: int,
   timeoutSeconds: int,
@@ -53,6 +56,7 @@ const sinkProps = {
   serverName: { type: ['string', 'null'], minLength: 1, maxLength: 253 },
   facility: { type: 'integer', minimum: 0, maximum: 23 },
   hostname: { type: ['string', 'null'], minLength: 1, maxLength: 255 },
+  /** Write-only (webhook): the whole https URL, sealed; left out on a change, the one held is kept. Answers show only its display form, which is refused here. */
   url: str(2048),
   batchSize: { type: 'integer', minimum: 1, maximum: 1000 },
   timeoutSeconds: { type: 'integer', minimum: 1, maximum: 60 },

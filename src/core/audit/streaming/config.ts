@@ -1,6 +1,9 @@
 // A sink's settings: what is stored as plain JSON (where to send, how to frame and retry) and
-// what is sealed (the webhook's HMAC key, the CA a TLS sink trusts, a client certificate's key).
-// Checked here once, for the API and for the transports.
+// what is sealed (the webhook's URL and HMAC key, the CA a TLS sink trusts, a client
+// certificate's key). A webhook's URL often carries the receiver's secret (a path token as
+// Slack or Teams hooks have, a collector path, `?api-key=`): it is sealed, and the plain JSON,
+// answers and audit events hold only its display form (displayUrl). Checked here once, for the
+// API and for the transports.
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { badRequest } from '../../errors.js';
 import { isLoopbackHost } from '../../identity/oidc/issuer.js';
@@ -20,7 +23,11 @@ export interface SinkConfig {
   facility: number;
   /** syslog: the HOSTNAME field; null: this machine's host name. */
   hostname: string | null;
-  /** webhook: https URL (plain http only to a loopback address). */
+  /**
+   * webhook: the URL's display form (displayUrl: scheme, host, port, and `/…` for any path or
+   * query); the URL itself is sealed (SinkSecrets.url). A sink stored before URLs were sealed
+   * has the whole URL here until AuditSinks seals it.
+   */
   url: string | null;
   /** Events per write (syslog) or per POST (webhook). */
   batchSize: number;
@@ -32,24 +39,50 @@ export interface SinkConfig {
 }
 
 export interface SinkSecrets {
+  /** webhook: the URL deliveries are posted to (https; plain http only to a loopback address). */
+  url?: string;
   hmacKey?: string;
   caPem?: string;
   clientCertPem?: string;
   clientKeyPem?: string;
 }
 
-export const SECRET_FIELDS = ['hmacKey', 'caPem', 'clientCertPem', 'clientKeyPem'] as const;
+export const SECRET_FIELDS = ['url', 'hmacKey', 'caPem', 'clientCertPem', 'clientKeyPem'] as const;
+
+/** What the display form puts for a URL's path and query (URL-encoded as a path: DISPLAY_PATH). */
+const ELLIPSIS = '…';
+const DISPLAY_PATH = '/%E2%80%A6';
+
+/**
+ * A webhook URL as it may be shown, stored in clear and audited: scheme, host and port, and
+ * `/…` standing for the path and query when there are any (they may carry the receiver's
+ * secret). `https://hooks.example.com/services/T0/B0/XXXX` → `https://hooks.example.com/…`.
+ * A display form maps to itself.
+ */
+export function displayUrl(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return ELLIPSIS;
+  }
+  return `${u.protocol}//${u.host}${u.pathname !== '/' || u.search ? `/${ELLIPSIS}` : ''}`;
+}
 
 export const DEFAULTS = { tls: false, serverName: null, facility: 13, hostname: null, batchSize: 100, timeoutSeconds: 10, retryInitialMs: 1000, retryMaxMs: 300_000 } as const;
 
 export type SinkInput = Partial<Omit<SinkConfig, 'serverName' | 'hostname'>> & {
   serverName?: string | null;
   hostname?: string | null;
-} & { [K in keyof SinkSecrets]?: string | null };
+} & { [K in Exclude<keyof SinkSecrets, 'url'>]?: string | null };
 
 const HOST = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$|^[0-9a-fA-F:.]{2,45}$/;
 
-/** The stored settings after applying `input` over `cur`, checked for the sink's kind. */
+/**
+ * The stored settings after applying `input` over `cur`, checked for the sink's kind. A
+ * webhook's URL given in `input` is checked here; what is kept is its display form (the URL
+ * itself goes to the secrets: checkSecrets).
+ */
 export function checkConfig(kind: SinkKind, cur: SinkConfig | null, input: SinkInput): SinkConfig {
   const c: SinkConfig = { ...(cur ?? { ...DEFAULTS, host: null, port: null, url: null }) };
   for (const k of ['host', 'port', 'tls', 'serverName', 'facility', 'hostname', 'url', 'batchSize', 'timeoutSeconds', 'retryInitialMs', 'retryMaxMs'] as const) {
@@ -64,18 +97,23 @@ export function checkConfig(kind: SinkKind, cur: SinkConfig | null, input: SinkI
     c.url = null;
   } else {
     if (!c.url) throw badRequest('url is required for a webhook sink');
-    let u: URL;
-    try {
-      u = new URL(c.url);
-    } catch {
-      throw badRequest('url must be a URL (https://…)');
+    if (input.url !== undefined && input.url !== null) {
+      let u: URL;
+      try {
+        u = new URL(input.url);
+      } catch {
+        throw badRequest('url must be a URL (https://…)');
+      }
+      if (u.protocol !== 'https:' && !(u.protocol === 'http:' && isLoopbackHost(u.hostname))) throw badRequest('url must be an https URL (plain http only to a loopback address)');
+      if (u.username || u.password || u.hash) throw badRequest('url must not carry credentials or a fragment');
+      // What an answer shows, sent back (a form filled from GET): it would replace the URL with one that goes nowhere.
+      if (u.pathname === DISPLAY_PATH && !u.search) throw badRequest('url ending in /… is how answers show a webhook URL (its path and query hidden): send the whole URL, or leave url out to keep the one held');
+      c.url = displayUrl(input.url);
     }
-    if (u.protocol !== 'https:' && !(u.protocol === 'http:' && isLoopbackHost(u.hostname))) throw badRequest('url must be an https URL (plain http only to a loopback address)');
-    if (u.username || u.password || u.hash) throw badRequest('url must not carry credentials or a fragment');
     if (input.host || input.port) throw badRequest('host and port belong to a syslog sink (a webhook has a url)');
     c.host = null;
     c.port = null;
-    c.tls = u.protocol === 'https:';
+    c.tls = new URL(c.url).protocol === 'https:';
   }
   if (c.retryMaxMs < c.retryInitialMs) throw badRequest('retryMaxMs must not be below retryInitialMs');
   return c;
@@ -87,11 +125,12 @@ export function checkSecrets(kind: SinkKind, c: SinkConfig, cur: SinkSecrets, in
   const changed: string[] = [];
   for (const k of SECRET_FIELDS) {
     const v = input[k];
-    if (v === undefined) continue;
+    if (v === undefined || (k === 'url' && kind !== 'webhook')) continue;
     changed.push(k);
     if (v === null) delete s[k];
     else s[k] = v;
   }
+  if (kind === 'webhook' && !s.url) throw badRequest('url is required for a webhook sink');
   if (kind === 'webhook' && !s.hmacKey) throw badRequest('hmacKey is required for a webhook sink (at least 16 characters): deliveries are signed with it');
   if (kind === 'syslog' && s.hmacKey) throw badRequest('hmacKey belongs to a webhook sink');
   // Over plain TCP a CA or client certificate would be ignored and the events sent in clear

@@ -1,13 +1,19 @@
 // Audit sinks as administrators configure them (create, change, delete, list with how far each
-// got). The secrets (HMAC key, CA, client key) are sealed under the sink's own data key and are
-// write-only: views say only whether one is held; audit events name which changed, never a value.
+// got). The secrets (webhook URL, HMAC key, CA, client key) are sealed under the sink's own data
+// key and are write-only: views say only whether one is held (the URL: its display form, no path
+// or query); audit events name which changed, never a value.
+//
+// Sinks stored before the webhook URL was sealed have it in clear in their config JSON: they
+// still deliver (secrets() falls back to it) and are sealed without a migration, by
+// sealLegacyUrls (when streaming starts) or on their first read through this service, with a
+// conditional update on the row as read: several nodes doing it at once leave one sealed row.
 import type { Store } from '../../../store/db.js';
 import type { AuditSinksTable } from '../../../store/schema.js';
 import { badRequest, conflict, notFound } from '../../errors.js';
 import { flag, newId, now, parseJson } from '../../util.js';
 import type { DataKeys } from '../../vault/datakeys.js';
 import type { Actor, AuditService } from '../service.js';
-import { checkConfig, checkSecrets, type SinkConfig, type SinkInput, type SinkKind, type SinkSecrets } from './config.js';
+import { checkConfig, checkSecrets, displayUrl, type SinkConfig, type SinkInput, type SinkKind, type SinkSecrets } from './config.js';
 
 export type SinkRow = AuditSinksTable;
 
@@ -68,20 +74,80 @@ export class AuditSinks {
     for (const fn of this.listeners) fn();
   }
 
+  /** The sink's row (a legacy webhook row sealed first: sealLegacyUrl). */
   async row(id: string): Promise<SinkRow> {
     const r = await this.db.selectFrom('auditSinks').selectAll().where('id', '=', id).executeTakeFirst();
     if (!r) throw notFound('audit sink');
-    return r;
+    return this.sealed(r);
   }
 
   config(r: SinkRow): SinkConfig {
     return parseJson<SinkConfig>(r.config, {} as SinkConfig);
   }
 
-  /** The sink's secrets, unsealed for its transport only. */
-  async secrets(r: SinkRow): Promise<SinkSecrets> {
+  /** The sealed secrets as they are held. */
+  private async held(r: SinkRow): Promise<SinkSecrets> {
     if (!r.secretDataKeyId || !r.secretSealed) return {};
     return JSON.parse(await this.dataKeys.decrypt(r.secretDataKeyId, r.secretSealed, aad(r.id))) as SinkSecrets;
+  }
+
+  /** The sink's secrets, unsealed for its transport only (a legacy webhook's URL from its config until it is sealed). */
+  async secrets(r: SinkRow): Promise<SinkSecrets> {
+    const s = await this.held(r);
+    if (r.kind === 'webhook' && !s.url) {
+      const url = this.config(r).url;
+      if (url) s.url = url;
+    }
+    return s;
+  }
+
+  /** A webhook row whose config still holds a URL with a path or query in clear (stored before URLs were sealed). */
+  private static clearUrl(r: SinkRow, c: SinkConfig): boolean {
+    return r.kind === 'webhook' && !!c.url && displayUrl(c.url) !== c.url;
+  }
+
+  /** `r`, sealed first when its config holds the URL in clear (then read again). */
+  private async sealed(r: SinkRow): Promise<SinkRow> {
+    if (!AuditSinks.clearUrl(r, this.config(r))) return r;
+    await this.sealLegacyUrl(r);
+    const again = await this.db.selectFrom('auditSinks').selectAll().where('id', '=', r.id).executeTakeFirst();
+    if (!again) throw notFound('audit sink');
+    return again;
+  }
+
+  /**
+   * Seals the clear URL of a webhook sink stored before URLs were sealed: the URL joins the
+   * sealed secrets (resealed under the sink's own data key, so a reader holding the old row can
+   * still open it) and the config keeps its display form. The row is rewritten only if it is
+   * still as read (another node may have done it, or an administrator changed the sink).
+   * True when this call rewrote it. Idempotent: a sealed row is left alone.
+   */
+  async sealLegacyUrl(r: SinkRow): Promise<boolean> {
+    const c = this.config(r);
+    if (r.kind !== 'webhook' || !c.url) return false;
+    const held = await this.held(r);
+    if (held.url) return false;
+    const plain = JSON.stringify({ ...held, url: c.url });
+    // A webhook always has its HMAC key sealed, so a data key; one without (not made by this code) gets a new one.
+    const sealed = r.secretDataKeyId && r.secretSealed ? { dataKeyId: r.secretDataKeyId, sealed: await this.dataKeys.reseal(r.secretDataKeyId, plain, aad(r.id)) } : await this.dataKeys.encrypt(plain, aad(r.id));
+    let q = this.db
+      .updateTable('auditSinks')
+      .set({ config: JSON.stringify({ ...c, url: displayUrl(c.url) }), secretDataKeyId: sealed.dataKeyId, secretSealed: sealed.sealed })
+      .where('id', '=', r.id)
+      .where('config', '=', r.config);
+    q = r.secretSealed === null ? q.where('secretSealed', 'is', null) : q.where('secretSealed', '=', r.secretSealed);
+    const res = await q.executeTakeFirst();
+    const done = Number(res.numUpdatedRows) === 1;
+    if (!done && sealed.dataKeyId !== r.secretDataKeyId) await this.dataKeys.remove(sealed.dataKeyId);
+    return done;
+  }
+
+  /** Seals the clear URL of every webhook sink stored before URLs were sealed (at the streamer's start); how many this call sealed. */
+  async sealLegacyUrls(): Promise<number> {
+    const rows = await this.db.selectFrom('auditSinks').selectAll().where('kind', '=', 'webhook').execute();
+    let n = 0;
+    for (const r of rows) if (await this.sealLegacyUrl(r)) n++;
+    return n;
   }
 
   async head(): Promise<number> {
@@ -91,7 +157,8 @@ export class AuditSinks {
 
   async view(r: SinkRow, head?: number): Promise<SinkView> {
     const h = head ?? (await this.head());
-    const held = r.secretSealed ? await this.secrets(r) : {};
+    const held = r.secretSealed ? await this.held(r) : {};
+    const c = this.config(r);
     const cursor = Number(r.cursor);
     const leased = r.leaseNode && Number(r.leaseUntil) > now() ? r.leaseNode : null;
     return {
@@ -99,7 +166,9 @@ export class AuditSinks {
       name: r.name,
       kind: r.kind as SinkKind,
       enabled: !!r.enabled,
-      ...this.config(r),
+      ...c,
+      // Only ever the display form (a legacy row read directly, not through row(), may still hold the whole URL).
+      url: c.url === null || c.url === undefined ? null : displayUrl(c.url),
       hasHmacKey: !!held.hmacKey,
       hasCa: !!held.caPem,
       hasClientCert: !!held.clientCertPem,
@@ -121,7 +190,7 @@ export class AuditSinks {
   }
 
   async list(q: { limit: number; offset: number }): Promise<{ items: SinkView[]; total: number }> {
-    const rows = await this.db.selectFrom('auditSinks').selectAll().orderBy('name').execute();
+    const rows = await Promise.all((await this.db.selectFrom('auditSinks').selectAll().orderBy('name').execute()).map((r) => this.sealed(r)));
     const h = await this.head();
     return { items: await Promise.all(rows.slice(q.offset, q.offset + q.limit).map((r) => this.view(r, h))), total: rows.length };
   }
@@ -162,7 +231,7 @@ export class AuditSinks {
       if (await this.byName(input.name)) throw conflict(`an audit sink named "${input.name}" already exists`);
     }
     const cfg = checkConfig(kind, this.config(before), input);
-    const { secrets, changed } = checkSecrets(kind, cfg, await this.secrets(before), input);
+    const { secrets, changed } = checkSecrets(kind, cfg, await this.held(before), input);
     const fields: Partial<SinkRow> = { config: JSON.stringify(cfg), updatedAt: Math.max(now(), Number(before.updatedAt) + 1) };
     if (input.name !== undefined) fields.name = input.name;
     if (input.enabled !== undefined) fields.enabled = flag(input.enabled);

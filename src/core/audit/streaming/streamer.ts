@@ -129,8 +129,18 @@ export class AuditStreaming {
     this.stopping = false;
     this.aborted = false;
     this.unsubscribe = this.audit.onAppend(() => this.wake('events'));
+    // Webhook sinks stored before their URL was sealed are sealed first (sinks.ts; every node
+    // does it at its start, each row once). One that fails is tried again at the next start or read.
+    let first = true;
+    const sealLegacy = () =>
+      this.sinks.sealLegacyUrls().then(
+        (n) => void (n && this.log.info({ sinks: n }, 'audit streaming: sealed the URL of webhook sinks stored in clear')),
+        (err) => this.log.warn({ err: { message: (err as Error).message } }, 'audit streaming: sealing the URL of webhook sinks stored in clear failed'),
+      );
     const tick = () => {
-      void this.reconcile().finally(() => {
+      const before = first ? sealLegacy() : Promise.resolve();
+      first = false;
+      void before.then(() => this.reconcile()).finally(() => {
         if (this.running && !this.stopping) {
           this.timer = setTimeout(tick, this.pollMs);
           this.timer.unref();

@@ -20,7 +20,9 @@ export class WebhookTransport implements SinkTransport {
     private readonly c: SinkConfig,
     private readonly secrets: SinkSecrets,
   ) {
-    this.url = new URL(c.url!);
+    // The whole URL is sealed with the other secrets (c.url is only its display form).
+    if (!secrets.url) throw new Error('the webhook URL is not held (sealed secrets without it)');
+    this.url = new URL(secrets.url);
     this.agent =
       this.url.protocol === 'https:'
         ? new HttpsAgent({
