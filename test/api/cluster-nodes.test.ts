@@ -18,6 +18,7 @@ import { ClusterForwarding } from '../../src/core/cluster/forwarding.js';
 import { makePeerCert, peerTls } from '../../src/web/peer/cert.js';
 import { PeerClient } from '../../src/web/peer/client.js';
 import { createServer, type AddressInfo } from 'node:net';
+import { sql } from 'kysely';
 
 for (const kind of DB_KINDS) {
   describe(`cluster nodes and identity (${kind})`, () => {
@@ -85,6 +86,23 @@ for (const kind of DB_KINDS) {
       assert.equal((await registry.get(self))!.status, 'stopped');
       await registry.beat(0);
       assert.equal((await registry.get(self))!.status, 'up');
+    });
+
+    // Every node looks for live sessions every heartbeat, and to decide for the whole cluster
+    // (liveAnywhere); the table keeps every session ever held and had no index on status.
+    it('live sessions are found through an index (sessions_status_node), not by reading the whole table', async () => {
+      const db = t.core.store.db;
+      const plan = await db.transaction().execute(async (trx) => {
+        if (kind === 'postgres') {
+          // A small table would be read whole anyway: ask whether the index can serve the query.
+          await sql`set local enable_seqscan = off`.execute(trx);
+          const r = await sql<{ 'QUERY PLAN': string }>`explain select id, node from sessions where status = ${'live'} and user_id = ${'u'}`.execute(trx);
+          return r.rows.map((x) => x['QUERY PLAN']).join('\n');
+        }
+        const r = await sql<{ detail: string }>`explain query plan select id, node from sessions where status = ${'live'} and user_id = ${'u'}`.execute(trx);
+        return r.rows.map((x) => x.detail).join('\n');
+      });
+      assert.match(plan, /sessions_status_node/, plan);
     });
 
     // Found dead, then back (a pause longer than the dead timeout ends, a network cut heals)
