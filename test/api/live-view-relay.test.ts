@@ -58,6 +58,13 @@ function open(url: string): Promise<IncomingMessage> {
   return new Promise((res, rej) => get(url, res).on('error', rej));
 }
 
+/** A watcher who asks and goes away before any answer. */
+function leaveEarly(url: string): void {
+  const req = get(url);
+  req.on('error', () => undefined);
+  setTimeout(() => req.destroy(), 50);
+}
+
 /** Reads a response to its finish: its text, and whether it ended properly (else it was cut). */
 function readAll(r: IncomingMessage): Promise<{ text: string; complete: boolean }> {
   return new Promise((res) => {
@@ -106,10 +113,7 @@ describe('the live view stream toward its watcher', () => {
       });
     });
     try {
-      const req = get(url);
-      req.on('error', () => undefined);
-      await new Promise((r) => setTimeout(r, 50));
-      req.destroy();
+      leaveEarly(url);
       await wentAway;
       assert.equal(state.opened, 0);
     } finally {
@@ -212,10 +216,7 @@ describe('relaying the live view of a session on another node', () => {
       });
     });
     try {
-      const req = get(url);
-      req.on('error', () => undefined);
-      await new Promise((r) => setTimeout(r, 50));
-      req.destroy();
+      leaveEarly(url);
       await done;
       while (o.closed() === 0) await new Promise((res) => setTimeout(res, 10));
       assert.equal(o.closed(), 1);

@@ -268,8 +268,11 @@ describe('one node on every core: gatehouse serve with two workers on PostgreSQL
     }
   });
 
-  it('a SIGTERM to every process (as systemd stops a unit) while worker 2 still starts: worker 1 drains, worker 2 goes or drains, exit 0', { timeout: 300_000 }, async (t) => {
-    // A database of its own: the one above is sealed with the other test's master key.
+  /**
+   * `gatehouse serve` with two workers on a database of its own (the first test's is sealed with
+   * its master key), spawned, not awaited; the primary's pid and its child processes (the workers).
+   */
+  async function spawnTwoWorkers(t: { after(fn: () => unknown): void }) {
     const own = await freshPgDatabase();
     t.after(() => own.drop().catch(() => undefined));
     const env = await serverEnv(join(tempDir(), 'node'), {
@@ -281,8 +284,6 @@ describe('one node on every core: gatehouse serve with two workers on PostgreSQL
     });
     const S = Server.spawn(env);
     server = S;
-    // Worker 1 starts alone; worker 2 once worker 1 listens: signalled as soon as it exists,
-    // still loading or starting (it may have no handler yet, or be inside its start).
     const pid = S.proc.pid!;
     const children = () =>
       readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
@@ -290,6 +291,13 @@ describe('one node on every core: gatehouse serve with two workers on PostgreSQL
         .split(/\s+/)
         .filter(Boolean)
         .map(Number);
+    return { S, pid, children };
+  }
+
+  it('a SIGTERM to every process (as systemd stops a unit) while worker 2 still starts: worker 1 drains, worker 2 goes or drains, exit 0', { timeout: 300_000 }, async (t) => {
+    const { S, pid, children } = await spawnTwoWorkers(t);
+    // Worker 1 starts alone; worker 2 once worker 1 listens: signalled as soon as it exists,
+    // still loading or starting (it may have no handler yet, or be inside its start).
     await waitFor('worker 2 forked', () => children().length === 2 || undefined, 180_000, 20);
     assert.doesNotMatch(S.stdout, /worker 2: listening on/);
     for (const p of [pid, ...children()]) process.kill(p, 'SIGTERM');
@@ -298,24 +306,7 @@ describe('one node on every core: gatehouse serve with two workers on PostgreSQL
   });
 
   it('worker 1 dies while worker 2 still starts, and its restart fails too: it is started again until it runs', { timeout: 300_000 }, async (t) => {
-    const own = await freshPgDatabase();
-    t.after(() => own.drop().catch(() => undefined));
-    const env = await serverEnv(join(tempDir(), 'node'), {
-      GATEHOUSE_ADMIN_PASSWORD: PW,
-      GATEHOUSE_DATABASE_URL: own.url,
-      GATEHOUSE_MASTER_KEY: randomBytes(32).toString('base64'),
-      GATEHOUSE_WORKERS: '2',
-      GATEHOUSE_NODE_HEARTBEAT_SECONDS: '1',
-    });
-    const S = Server.spawn(env);
-    server = S;
-    const pid = S.proc.pid!;
-    const children = () =>
-      readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-        .trim()
-        .split(/\s+/)
-        .filter(Boolean)
-        .map(Number);
+    const { S, children } = await spawnTwoWorkers(t);
     const pid1 = await waitFor('worker 1 forked', () => children()[0], 60_000, 20);
     // Worker 2 is forked once worker 1 listens; held stopped, it keeps the start from finishing.
     const pid2 = await waitFor('worker 2 forked', () => children().find((p) => p !== pid1), 180_000, 20);
