@@ -294,6 +294,9 @@ describe('one node on every core: gatehouse serve with two workers on PostgreSQL
     return { S, pid, children };
   }
 
+  /** Whether `pid` has exec'd as worker `index`: before exec its environment is still the primary's. */
+  const execedAsWorker = (pid: number, index: number) => readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`GATEHOUSE_WORKER_INDEX=${index}`);
+
   it('a SIGTERM to every process (as systemd stops a unit) while worker 2 still starts: worker 1 drains, worker 2 goes or drains, exit 0', { timeout: 300_000 }, async (t) => {
     const { S, pid, children } = await spawnTwoWorkers(t);
     // Worker 1 starts alone; worker 2 once worker 1 listens: signalled as soon as it exists,
@@ -309,7 +312,10 @@ describe('one node on every core: gatehouse serve with two workers on PostgreSQL
     const { S, children } = await spawnTwoWorkers(t);
     const pid1 = await waitFor('worker 1 forked', () => children()[0], 60_000, 20);
     // Worker 2 is forked once worker 1 listens; held stopped, it keeps the start from finishing.
+    // Stopped only once it runs its own program: between fork and exec the primary waits for the
+    // exec inside its spawn call, and would wait as long as the child is held.
     const pid2 = await waitFor('worker 2 forked', () => children().find((p) => p !== pid1), 180_000, 20);
+    await waitFor('worker 2 running its program', () => execedAsWorker(pid2, 2) || undefined, 60_000, 5);
     process.kill(pid2, 'SIGSTOP');
     t.after(() => {
       try {
