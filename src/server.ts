@@ -108,14 +108,15 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     await store.close().catch(() => {});
     throw e;
   });
+  // Target account operators (issue 12): the core decides when, these know how. Given before
+  // the recovery below: the end of a recovered session may rotate its credential or remove a JIT account.
+  core.targetAccounts.provide(new LinuxOperator({ checkHostKey: (...a) => core.targetAccounts.checkHostKey(...a) }));
+  core.targetAccounts.provide(ldapAccountOperator);
+  core.targetAccounts.provide(rdpNlaOperator);
   // Before the doors open: sessions a crash left live (this node's, and dead nodes') are ended, their recordings sealed.
   await core.sessions.reapStale({ [RDP_RECORDING_FORMAT]: RDP_RECORDED_TRAFFIC }, await core.cluster.registry.deadWithLiveSessions());
   cluster.startBeating();
   core.sessions.keyframes.provide(RDP_RECORDING_FORMAT, rdpKeyframes);
-  // Target account operators (issue 12): the core decides when, these know how.
-  core.targetAccounts.provide(new LinuxOperator({ checkHostKey: (...a) => core.targetAccounts.checkHostKey(...a) }));
-  core.targetAccounts.provide(ldapAccountOperator);
-  core.targetAccounts.provide(rdpNlaOperator);
   let tls = await loadTls(config.dataDir, { cert: config.tlsCertFile, key: config.tlsKeyFile });
   // A renewal made here is the cluster's, unless another node renewed first: then that one is used.
   const tlsPiece = pieces?.find((p) => p.name === TLS_PIECE);

@@ -8,6 +8,9 @@
 // - a use of its credential that holds back rotation after use on A;
 // - left out of A's OpenPSM end notices at start (it is running); a session reaped from a
 //   dead node gets its notice then.
+// A session of a dead node that A ends (and one A's start-up recovery ends) has its end
+// listeners run as a live end does: its launch checkout is checked in, rotation after use is
+// tried; the node it ran on, back, does none of it again.
 // Before, each looked at the sessions live in A's process only.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -235,6 +238,68 @@ describe('sessions live on another node of the cluster (postgres)', () => {
     // The dead node's session ended by A's upkeep while running: its notice is due then.
     assert.equal(await a.core.sessions.reapDeadNodes(await a.core.cluster.registry.deadWithLiveSessions()), 1);
     assert.deepEqual(await seen(), { onB: false, ended: true, oldSelf: true, onDead: true });
+  });
+
+  /** A secret rotated after use, whose launches take a checkout. */
+  const usedOnce = async () => {
+    const id = await secret();
+    const patch = await a.req('PATCH', `/api/v1/secrets/${id}`, { token: a.adminToken, body: { account: { rotateAfterUse: true } } });
+    assert.equal(patch.statusCode, 200, patch.body);
+    a.core.checkouts.addRequirement(async (secretId) => secretId === id);
+    b.core.checkouts.addRequirement(async (secretId) => secretId === id);
+    const checkout = () => a.core.store.db.selectFrom('checkouts').select(['checkedInAt', 'checkinReason']).where('secretId', '=', id).executeTakeFirstOrThrow();
+    // No operator is provided in these cores: a rotation that is tried fails, audited with its trigger.
+    const rotations = async () => (await a.core.store.db.selectFrom('auditEvents').select('action').where('targetId', '=', id).where('action', 'in', ['secret.rotated', 'secret.rotation_failed']).execute()).length;
+    return { id, checkout, rotations };
+  };
+
+  it("a dead node's session ended by node A does what its end would have done, once: the launch checkout is checked in, rotation after use is tried", async () => {
+    const { id, checkout, rotations } = await usedOnce();
+    const me = await admin();
+    assert.equal(await b.core.checkouts.gate({ id: me.id, name: me.username }, id, Date.now() + 600_000, { required: true }), null);
+    const onB = await live(b, me, id);
+    await b.core.checkouts.bindSession(me.id, id, onB.id, 0);
+    // B stops sending heartbeats (a long pause); A's upkeep finds it dead and ends its session.
+    const db = a.core.store.db;
+    const beat = (await db.selectFrom('clusterNodes').select('heartbeatAt').where('id', '=', b.core.sessions.node).executeTakeFirstOrThrow()).heartbeatAt;
+    await db.updateTable('clusterNodes').set({ heartbeatAt: beat - 2 * 3600_000 }).where('id', '=', b.core.sessions.node).execute();
+    try {
+      // (With the row the OpenPSM case left live on B.)
+      assert.ok((await a.core.sessions.reapDeadNodes(await a.core.cluster.registry.deadWithLiveSessions())) >= 1);
+    } finally {
+      await db.updateTable('clusterNodes').set({ heartbeatAt: beat }).where('id', '=', b.core.sessions.node).execute();
+    }
+    await a.core.rotation.settled();
+    assert.equal(await status(onB.id), 'ended');
+    // Before: the checkout stayed open until it expired (or someone read the secret), and no rotation was tried.
+    const c = await checkout();
+    assert.equal(c.checkinReason, 'session_end');
+    assert.ok(c.checkedInAt !== null);
+    const tried = await rotations();
+    assert.ok(tried > 0, 'rotation after use was tried');
+
+    // B, back, ends the session too: its end stands as A wrote it, and nothing is done twice.
+    await onB.end('finished');
+    await settled();
+    await b.core.rotation.settled();
+    assert.equal(await rotations(), tried, 'not tried again by node B');
+    const checkins = await db.selectFrom('auditEvents').select('seq').where('action', '=', 'secret.checkin').where('targetId', '=', id).execute();
+    assert.equal(checkins.length, 1);
+  });
+
+  it("a node's start-up recovery of its own crashed session does what its end would have done: check-in, rotation after use", async () => {
+    const { id, checkout, rotations } = await usedOnce();
+    const me = await admin();
+    // Left 'live' under A's own id by its previous process, holding a launch checkout.
+    const row = sessionRow({ userId: me.id, username: me.username, secretId: id, targetUser: 'u', node: a.core.sessions.node });
+    await a.core.store.db.insertInto('sessions').values(row).execute();
+    assert.equal(await a.core.checkouts.gate({ id: me.id, name: me.username }, id, Date.now() + 600_000, { required: true }), null);
+    await a.core.checkouts.bindSession(me.id, id, row.id, 0);
+    assert.ok((await a.core.sessions.reapStale(undefined, [])) >= 1);
+    await a.core.rotation.settled();
+    assert.equal(await status(row.id), 'ended');
+    assert.equal((await checkout()).checkinReason, 'session_end');
+    assert.ok((await rotations()) > 0, 'rotation after use was tried');
   });
 });
 

@@ -28,7 +28,7 @@ for (const kind of DB_KINDS) {
         settings: t.core.settings,
         dataKeys: t.core.dataKeys,
         // Its node's id (a restart keeps it): that node's rows still 'live' are the old process's.
-        sessions: { live: new Map(), node: t.core.sessions.node, onSessionEnd: () => undefined, onReaped: () => undefined, start: (plan: Parameters<Sessions['start']>[0], ctx: Parameters<Sessions['start']>[1]) => t.core.sessions.start(plan, ctx) } as unknown as Sessions,
+        sessions: { live: new Map(), node: t.core.sessions.node, onSessionEnd: () => undefined, start: (plan: Parameters<Sessions['start']>[0], ctx: Parameters<Sessions['start']>[1]) => t.core.sessions.start(plan, ctx) } as unknown as Sessions,
         audit: t.core.audit,
         log: t.core.log,
         client: new IamClient(() => t.core.settings.get('openpsmTrustedCa')),

@@ -15,7 +15,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -166,6 +166,23 @@ describe('JIT accounts and access levels on Linux over SSH (real sshd, real acco
     assert.ok(shadow[1]!.startsWith('!'), 'password locked');
     assert.equal(shadow[7], '1', 'expired');
     spawnSync('userdel', ['-r', who]);
+  });
+
+  it("a JIT account reached by two session ends and the sweeper at once (a dead node's session, ended by its recovery, as the minute sweeper runs) is removed once", async () => {
+    const id = await secret('jit at once', 'nobody-stored', 'Unused-Stored-Pw-1');
+    assert.equal((await api('PATCH', `/api/v1/secrets/${id}`, { account: { managementSecretId: mgmtId, jit: { enabled: true, namePrefix: PREFIX } } })).status, 200);
+    // A JIT account whose session is over, not yet undone (as a dead node leaves it).
+    const who = `${PREFIX}${randomBytes(4).toString('hex')}`;
+    execFileSync('useradd', ['-m', who]);
+    const core = gw.running.core;
+    const sessionId = randomUUID();
+    await core.store.db.insertInto('jitAccounts').values({ id: randomUUID(), purpose: 'jit', secretId: id, sessionId, targetKind: 'linux', accountName: who, levelId: null, targetGroups: '[]', state: 'active', message: null, createdAt: Date.now(), endedAt: null, removedAt: null }).execute();
+    await Promise.all([core.jit.sessionEnded(sessionId), core.jit.sessionEnded(sessionId), core.jit.sweep()]);
+    await core.jit.settled();
+    assert.equal(exists(who), false);
+    const events = (await api('GET', '/api/v1/audit?limit=200')).body.items.filter((e: any) => e.details?.account === who).map((e: any) => e.action);
+    // Before: each of the three undid it again (three removals, or failures of the later ones).
+    assert.deepEqual(events, ['jit.account_removed']);
   });
 
   it('an access level without JIT: the stored account gets the level\'s group for the session and loses it afterwards', async () => {

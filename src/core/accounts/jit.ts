@@ -53,6 +53,8 @@ export class JitAccounts {
   /** Sessions between the account's creation and their start: the sweeper leaves them alone. */
   private readonly preparing = new Set<string>();
   private readonly background = new Set<Promise<unknown>>();
+  /** Rows being undone (finish), by id. */
+  private readonly finishing = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -143,9 +145,24 @@ export class JitAccounts {
     await p.finally(() => this.background.delete(p));
   }
 
-  /** Disables or removes a JIT account, or takes a level's groups away; a failure stays 'active' for the sweeper. */
-  private async finish(row: JitAccountsTable): Promise<void> {
+  /**
+   * Disables or removes a JIT account, or takes a level's groups away; a failure stays 'active'
+   * for the sweeper. Once per row at a time in this process: a session's end (also one a
+   * recovery ends) and the sweeper may reach the same row together.
+   */
+  private finish(row: JitAccountsTable): Promise<void> {
+    const going = this.finishing.get(row.id);
+    if (going) return going;
+    const p = this.undo(row).finally(() => this.finishing.delete(row.id));
+    this.finishing.set(row.id, p);
+    return p;
+  }
+
+  private async undo(row: JitAccountsTable): Promise<void> {
     this.preparing.delete(row.sessionId);
+    // The row was read before another finish of it ended: nothing left to undo.
+    const current = await this.store.db.selectFrom('jitAccounts').select('state').where('id', '=', row.id).executeTakeFirst();
+    if (current?.state !== 'active') return;
     const details = { sessionId: row.sessionId, account: row.accountName, groups: parseJson<string[]>(row.targetGroups, []) };
     try {
       const ctx = await this.accounts.context(row.secretId);

@@ -81,9 +81,8 @@ export class OpenPsmGateway {
       draining: () => boolean;
     },
   ) {
+    // Sessions of a dead node ended by this one are told here too (recovery.ts).
     deps.sessions.onSessionEnd((s) => this.sessionEnded(s.id));
-    // Sessions of a dead node ended by this one (their end listeners never run): their notices are due.
-    deps.sessions.onReaped(() => this.dueForReaped());
   }
 
   private actor(s: StartRequest, ip: string | null): Actor {
@@ -314,18 +313,6 @@ export class OpenPsmGateway {
     if (live.length) q = q.where((eb) => eb.or([eb('gatewaySessionId', 'is', null), eb('gatewaySessionId', 'not in', live)]));
     await q.execute();
     this.kick();
-  }
-
-  /** After sessions of dead nodes were ended as interrupted while this node runs: the notices of sessions that have ended are due. */
-  private async dueForReaped(): Promise<void> {
-    const r = await this.deps.store.db
-      .updateTable('openpsmEndNotices')
-      .set({ nextAt: now() })
-      .where('outcome', 'is', null)
-      .where('nextAt', '=', NEVER)
-      .where((eb) => eb.exists(eb.selectFrom('sessions').select('sessions.id').whereRef('sessions.id', '=', 'openpsmEndNotices.gatewaySessionId').where('sessions.status', '=', 'ended')))
-      .executeTakeFirst();
-    if (Number(r.numUpdatedRows) > 0) this.kick();
   }
 
   stop(): void {

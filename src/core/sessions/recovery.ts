@@ -23,6 +23,19 @@ import { repairRecording, sha256File, type GhrecTraffic, type RecordingFacts } f
 
 export const INTERRUPTED = 'interrupted';
 
+/** A session that ended, as the end listeners (Sessions.onSessionEnd) are told of it. */
+export interface EndedSession {
+  id: string;
+  userId: string;
+  secretId: string;
+  username: string | null;
+  /** The protocol, the bytes relayed and the sealed recording (relative path), if any. The byte counters of core/metrics take theirs earlier (onLeftLive). */
+  protocol: string;
+  bytesIn: number;
+  bytesOut: number;
+  recording: string | null;
+}
+
 export interface RecoveryContext {
   store: Store;
   audit: AuditService;
@@ -34,6 +47,12 @@ export interface RecoveryContext {
   deadNodes?: string[];
   /** Only the dead nodes' sessions (while this node runs: its own live ones are live). */
   deadOnly?: boolean;
+  /**
+   * Told of each session this recovery ended (not of those another node ended first): the end
+   * listeners, so that what a live end does (a check-in, rotation after use, a JIT account
+   * removed, an OpenPSM notice) is done for sessions whose node died too.
+   */
+  ended?: (s: EndedSession) => Promise<void>;
   /** Per ghrec format, which record types carry which direction (for the byte counts). */
   traffic?: Record<string, GhrecTraffic>;
   /**
@@ -179,6 +198,7 @@ async function recoverSession(ctx: RecoveryContext, r: SessionsTable): Promise<b
     return sealInto(ctx, r, recording, facts, sha, `recovered after the gateway was interrupted; sealed by node ${ctx.node}, which had the recording when another node had ended the session`);
   }
   ctx.log.warn({ sessionId: r.id, recording, tornBytes: facts?.tornBytes ?? 0, problem }, 'interrupted session recovered');
+  await ctx.ended?.({ id: r.id, userId: r.userId, secretId: r.secretId, username: r.targetUser, protocol: r.protocol, bytesIn, bytesOut, recording });
   return true;
 }
 

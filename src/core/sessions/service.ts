@@ -18,7 +18,9 @@ import { LiveSession } from './live.js';
 import type { GhrecTraffic } from './recording-repair.js';
 import { LocalRecordingStorage, plainName, type RecordingStorage } from './recording-storage.js';
 import { SessionSharing, type UserLookup } from './sharing.js';
-import { recoverInterrupted, sealLateRecordings, type RecoveryContext } from './recovery.js';
+import { recoverInterrupted, sealLateRecordings, type EndedSession, type RecoveryContext } from './recovery.js';
+
+export type { EndedSession } from './recovery.js';
 
 // At every session start and end (prepared once: store/prepared.ts).
 const insertSession = prepareInsert('sessions');
@@ -55,17 +57,6 @@ export interface LiveRow {
 }
 
 /** What session-end listeners learn: the session, its user, its secret and the account it logged in as (a personal credential's may differ). */
-export interface EndedSession {
-  id: string;
-  userId: string;
-  secretId: string;
-  username: string | null;
-  /** The protocol, the bytes relayed and the sealed recording (relative path), if any. The byte counters of core/metrics take theirs earlier (onLeftLive). */
-  protocol: string;
-  bytesIn: number;
-  bytesOut: number;
-  recording: string | null;
-}
 
 export interface SessionView {
   id: string;
@@ -135,8 +126,6 @@ export class Sessions {
   private traffic?: Record<string, GhrecTraffic>;
   /** Terminates a session live on another node (core/cluster); unset: a single node. */
   private remote?: RemoteSessions;
-  /** Told after sessions of dead nodes were ended as interrupted while this node runs (reapDeadNodes). */
-  private readonly reapedListeners: (() => Promise<void>)[] = [];
 
   constructor(
     private readonly store: Store,
@@ -297,11 +286,10 @@ export class Sessions {
         { actor, input: { action: 'session.end', target: { type: 'session', id: s.id }, details: { reason, bytesIn: s.bytesIn, bytesOut: s.bytesOut, seconds } } },
         ...(seal ? [{ actor: SYSTEM, input: seal }] : []),
       ]);
-      if (ended) this.log.info({ sessionId: s.id, reason, ...(s.plan.launchRequestId ? { reqId: s.plan.launchRequestId } : {}) }, 'session ended');
-      else await this.endedElsewhere(s, reason, sha, seal);
-      for (const fn of this.endListeners) {
-        await fn({ id: s.id, userId: s.plan.user.id, secretId: s.plan.credential.secretId, username: s.plan.credential.username, protocol: s.plan.protocol, bytesIn: s.bytesIn, bytesOut: s.bytesOut, recording: s.recordingPath }).catch((e) => this.log.error({ sessionId: s.id, err: { message: (e as Error).message } }, 'a session-end listener failed'));
-      }
+      // Ended elsewhere: the node that ended it (recovery.ts) told the end listeners then.
+      if (!ended) return this.endedElsewhere(s, reason, sha, seal);
+      this.log.info({ sessionId: s.id, reason, ...(s.plan.launchRequestId ? { reqId: s.plan.launchRequestId } : {}) }, 'session ended');
+      await this.tellEnded({ id: s.id, userId: s.plan.user.id, secretId: s.plan.credential.secretId, username: s.plan.credential.username, protocol: s.plan.protocol, bytesIn: s.bytesIn, bytesOut: s.bytesOut, recording: s.recordingPath });
     };
     try {
       await write();
@@ -371,6 +359,13 @@ export class Sessions {
 
   onSessionEnd(fn: (s: EndedSession) => Promise<void>): void {
     this.endListeners.push(fn);
+  }
+
+  /** Runs the end listeners for a session ended here, live or recovered; a failing one is logged, the others still run. */
+  private async tellEnded(s: EndedSession): Promise<void> {
+    for (const fn of this.endListeners) {
+      await fn(s).catch((e) => this.log.error({ sessionId: s.id, err: { message: (e as Error).message } }, 'a session-end listener failed'));
+    }
   }
 
   /**
@@ -525,7 +520,7 @@ export class Sessions {
    */
   async reapStale(traffic?: Record<string, GhrecTraffic>, deadNodes: string[] = []): Promise<number> {
     this.traffic = traffic;
-    const n = await recoverInterrupted({ store: this.store, audit: this.audit, log: this.log, recordingsDir: this.recordingsDir, node: this.node, deadNodes, traffic, ...this.recoverFrom(), ...this.deadCheck() });
+    const n = await recoverInterrupted(this.recovery({ deadNodes }));
     await sealLateRecordings({ store: this.store, audit: this.audit, log: this.log, recordingsDir: this.recordingsDir, node: this.node, traffic, ...this.recoverFrom() });
     // Object storage: uploads of ended sessions that a crash or an unreachable store left unfinished.
     await this.storage.resumeUploads?.().catch((e) => this.log.error({ err: { message: (e as Error).message } }, 'resuming unfinished recording uploads failed'));
@@ -534,20 +529,16 @@ export class Sessions {
 
   /** While running: ends the live sessions of nodes found dead (core/cluster), as interrupted. */
   async reapDeadNodes(deadNodes: string[]): Promise<number> {
-    const n = await recoverInterrupted({ store: this.store, audit: this.audit, log: this.log, recordingsDir: this.recordingsDir, node: this.node, deadNodes, deadOnly: true, traffic: this.traffic, ...this.recoverFrom(), ...this.deadCheck() });
-    if (n > 0) {
-      for (const fn of this.reapedListeners) await fn().catch((e) => this.log.error({ err: { message: (e as Error).message } }, 'a listener of sessions reaped from dead nodes failed'));
-    }
-    return n;
+    return recoverInterrupted(this.recovery({ deadNodes, deadOnly: true }));
   }
 
   /**
-   * Tells `fn` after sessions of dead nodes were ended as interrupted while this node runs (their
-   * end listeners never run: they ended with their node). The start-up recovery's are not told:
-   * what runs at start (e.g. OpenPsmGateway.resume) looks at the rows after it.
+   * What the recovery needs: the store, the audit, the recordings (through the storage, with
+   * object storage), whether a node is still dead, and the end listeners, told of each session
+   * it ends as they are of a live end (the sessions' own node, dead, tells them nothing).
    */
-  onReaped(fn: () => Promise<void>): void {
-    this.reapedListeners.push(fn);
+  private recovery(which: { deadNodes: string[]; deadOnly?: boolean }): RecoveryContext {
+    return { store: this.store, audit: this.audit, log: this.log, recordingsDir: this.recordingsDir, node: this.node, ...which, traffic: this.traffic, ended: (s) => this.tellEnded(s), ...this.recoverFrom(), ...this.deadCheck() };
   }
 
   /** With the cluster registry: another node's sessions are recovered only while it is still dead (or stopped). */
