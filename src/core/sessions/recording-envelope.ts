@@ -46,6 +46,40 @@ export function envelopeKeyId(head: Buffer): string | null {
 
 const aad = (name: string, index: number, final: boolean): Buffer => Buffer.from(`gatehouse-recording:${name}:${index}:${final ? 1 : 0}`);
 
+/** Opens the frame at the start of `buf` (its whole length there) as frame `index` of `name`; throws when it does not authenticate. */
+function openFrame(buf: Buffer, len: number, key: Buffer, name: string, index: number): Buffer {
+  const d = createDecipheriv('aes-256-gcm', key, buf.subarray(5, FRAME_HEAD));
+  d.setAAD(aad(name, index, buf[0] === 1));
+  d.setAuthTag(buf.subarray(FRAME_HEAD + len, FRAME_HEAD + len + TAG));
+  return Buffer.concat([d.update(buf.subarray(FRAME_HEAD, FRAME_HEAD + len)), d.final()]);
+}
+
+/** How many bytes from an object's start hold its header and first frame, at most (the length of a ranged GET). */
+export const FIRST_FRAME_SPAN = MAGIC.length + 2 + 0xffff + FRAME_HEAD + FRAME + TAG;
+
+/**
+ * The data key that seals the object `name`, proven: the key its header names opens its first
+ * frame as the first frame of `name`. The header alone is the object's word, which whoever can
+ * write the bucket may change: taken at its word, the delete of one recording would delete
+ * another's key (and that recording would be lost), and a repaired one would be sealed again
+ * under another's key. Null when `head` (the object's first FIRST_FRAME_SPAN bytes, or all of
+ * it) is not an envelope, or the key it names is unknown or does not open it.
+ */
+export async function provenKeyId(head: Buffer, name: string, keyOf: (dataKeyId: string) => Promise<Buffer>): Promise<string | null> {
+  const id = envelopeKeyId(head);
+  if (!id) return null;
+  const frame = head.subarray(MAGIC.length + 2 + head.readUInt16BE(MAGIC.length));
+  if (frame.length < FRAME_HEAD) return null;
+  const len = frame.readUInt32BE(1);
+  if (len > FRAME || frame.length < FRAME_HEAD + len + TAG) return null;
+  try {
+    openFrame(frame, len, await keyOf(id), name, 0);
+    return id;
+  } catch {
+    return null;
+  }
+}
+
 /** Seals a recording's bytes frame after frame; `frames` is how many it sealed so far (the next index). */
 export class FrameSealer {
   constructor(
@@ -103,13 +137,9 @@ export function openEnvelope(source: Readable, name: string, keyOf: (dataKeyId: 
         const len = buf.readUInt32BE(1);
         if (len > FRAME) throw new Error('an encrypted recording has a malformed frame');
         if (buf.length < FRAME_HEAD + len + TAG) break;
-        const final = buf[0] === 1;
-        const d = createDecipheriv('aes-256-gcm', key, buf.subarray(5, FRAME_HEAD));
-        d.setAAD(aad(name, index++, final));
-        d.setAuthTag(buf.subarray(FRAME_HEAD + len, FRAME_HEAD + len + TAG));
-        const plain = Buffer.concat([d.update(buf.subarray(FRAME_HEAD, FRAME_HEAD + len)), d.final()]);
+        const plain = openFrame(buf, len, key, name, index++);
+        ended = buf[0] === 1;
         buf = buf.subarray(FRAME_HEAD + len + TAG);
-        ended = final;
         if (plain.length) yield plain;
       }
     }

@@ -48,7 +48,7 @@ import type { Logger } from 'pino';
 import type { Store } from '../../store/db.js';
 import type { DataKeys } from '../vault/datakeys.js';
 import type { AppenderOptions } from './appender.js';
-import { envelopeHeader, envelopeKeyId, FrameSealer, isEnvelope, openEnvelope } from './recording-envelope.js';
+import { envelopeHeader, envelopeKeyId, FIRST_FRAME_SPAN, FrameSealer, isEnvelope, openEnvelope, provenKeyId } from './recording-envelope.js';
 import { completeFromRow, MAX_PARTS, s3ErrorText, S3Upload, type S3Host } from './recording-s3-upload.js';
 import { GZIP_SUFFIX, isGzipPath, sha256Stream } from './recording-gzip.js';
 import { recordingRelPath } from './recording-path.js';
@@ -193,12 +193,18 @@ export class S3RecordingStorage implements RecordingStorage, S3Host {
     return true;
   }
 
-  /** The data key an object is sealed with (its header, read with a ranged GET), null when it is not sealed. */
+  /**
+   * The data key an object is sealed with, null when it is not sealed (or not by the key its
+   * header names: provenKeyId). Its header and first frame, read with a ranged GET.
+   */
   private async sealedWith(rel: string): Promise<string | null> {
-    const r = await this.client.send(new GetObjectCommand({ Bucket: this.settings.bucket, Key: this.key(rel), Range: 'bytes=0-1023' }));
+    const r = await this.client.send(new GetObjectCommand({ Bucket: this.settings.bucket, Key: this.key(rel), Range: `bytes=0-${FIRST_FRAME_SPAN - 1}` }));
     const chunks: Buffer[] = [];
     for await (const c of r.Body as Readable) chunks.push(c as Buffer);
-    return envelopeKeyId(Buffer.concat(chunks));
+    const head = Buffer.concat(chunks);
+    const id = await provenKeyId(head, rel, (k) => this.dataKeys.get(k));
+    if (!id && envelopeKeyId(head)) this.log.warn({ rel, named: envelopeKeyId(head) }, 'an encrypted recording names a data key that does not open it (the object was changed in the bucket): that key is left alone');
+    return id;
   }
 
   async list(): Promise<{ rel: string; sessionId: string }[]> {
