@@ -5,7 +5,7 @@
 // recording's name), never a key the header merely names. Before, an object put at one
 // recording's name with another's header made the delete of the first remove the second's key,
 // and the second recording could never be read again. Against s3rver on loopback.
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { text } from 'node:stream/consumers';
@@ -13,42 +13,31 @@ import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { envelopeHeader, FrameSealer, provenKeyId } from '../../src/core/sessions/recording-envelope.js';
 import { recordingRelPath } from '../../src/core/sessions/recording-path.js';
 import type { S3RecordingStorage } from '../../src/core/sessions/recording-storage-s3.js';
-import { removeTempDirs, tempDir } from '../cli/support.js';
-import { startTestApp, type TestApp } from '../support/harness.js';
-import { nodeStorage, S3Server } from '../support/s3.js';
+import { tempDir } from '../cli/support.js';
+import { appWithS3, nodeStorage } from '../support/s3.js';
 
 describe('the data key of an encrypted recording in object storage', () => {
-  let t: TestApp;
-  let s3: S3Server;
+  const the = appWithS3('keyhead');
   let storage: S3RecordingStorage;
-
-  before(async () => {
-    t = await startTestApp('sqlite');
-    s3 = new S3Server(tempDir('gatehouse-s3-keyhead-'));
-    await s3.start();
-    storage = nodeStorage(s3, t.core, 'node-a', { encryption: 'gatehouse', prefix: 'keyhead/', spoolDir: tempDir('gatehouse-spool-keyhead-') });
-  });
-  after(async () => {
-    await s3?.stop();
-    await t?.close();
-    removeTempDirs();
+  before(() => {
+    storage = nodeStorage(the.s3, the.t.core, 'node-a', { encryption: 'gatehouse', prefix: 'keyhead/', spoolDir: tempDir('gatehouse-spool-keyhead-') });
   });
 
   /** An encrypted recording stored as an upload stores one: its own data key, its header, its frames. */
   const stored = async (content: string) => {
     const rel = recordingRelPath(randomUUID(), Date.now(), '.cast');
-    const dk = await t.core.dataKeys.create();
+    const dk = await the.t.core.dataKeys.create();
     const body = Buffer.concat([envelopeHeader(dk.id), new FrameSealer(dk.key, rel).seal(Buffer.from(content), true)]);
-    await storage.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: storage.key(rel), Body: body }));
+    await storage.client.send(new PutObjectCommand({ Bucket: the.s3.bucket, Key: storage.key(rel), Body: body }));
     return { rel, keyId: dk.id, body };
   };
-  const keyExists = async (id: string) => !!(await t.core.store.db.selectFrom('dataKeys').select('id').where('id', '=', id).executeTakeFirst());
+  const keyExists = async (id: string) => !!(await the.t.core.store.db.selectFrom('dataKeys').select('id').where('id', '=', id).executeTakeFirst());
 
   it('a delete takes the key that opens the object, and leaves alone the key a changed header names', async () => {
     const mine = await stored('{"version":2}\nmine\n');
     const other = await stored('{"version":2}\nthe other recording\n');
     // Someone with write access to the bucket puts the other recording's bytes at mine's name.
-    await storage.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: storage.key(mine.rel), Body: other.body }));
+    await storage.client.send(new PutObjectCommand({ Bucket: the.s3.bucket, Key: storage.key(mine.rel), Body: other.body }));
     assert.equal(await storage.remove(mine.rel), true);
     assert.equal(await keyExists(other.keyId), true, "the other recording's key is kept");
     assert.equal(await text(await storage.read(other.rel)), '{"version":2}\nthe other recording\n', 'the other recording still reads');
@@ -61,8 +50,8 @@ describe('the data key of an encrypted recording in object storage', () => {
   it('provenKeyId: the named key only when it opens the first frame as that recording; not for a plain, truncated or foreign object', async () => {
     const a = await stored('{"version":2}\na\n');
     const b = await stored('{"version":2}\nb\n');
-    const keyOf = (id: string) => t.core.dataKeys.get(id);
-    const head = async (rel: string) => Buffer.from(await (await storage.client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: storage.key(rel) }))).Body!.transformToByteArray());
+    const keyOf = (id: string) => the.t.core.dataKeys.get(id);
+    const head = async (rel: string) => Buffer.from(await (await storage.client.send(new GetObjectCommand({ Bucket: the.s3.bucket, Key: storage.key(rel) }))).Body!.transformToByteArray());
     assert.equal(await provenKeyId(await head(a.rel), a.rel, keyOf), a.keyId);
     assert.equal(await provenKeyId(await head(b.rel), a.rel, keyOf), null, "b's bytes are not a's recording");
     assert.equal(await provenKeyId(b.body.subarray(0, b.body.length - 3), b.rel, keyOf), null, 'a first frame cut short');

@@ -10,7 +10,7 @@
 // key is left behind serving nothing.
 // Also here: a recording of many parts is fetched into its work file and stored back part by
 // part (recovery never holds a whole recording in memory: it may be gigabytes).
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -18,42 +18,29 @@ import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, GetObject
 import { envelopeHeader, envelopeKeyId, FrameSealer } from '../../src/core/sessions/recording-envelope.js';
 import { recordingRelPath } from '../../src/core/sessions/recording-path.js';
 import type { S3RecordingStorage } from '../../src/core/sessions/recording-storage-s3.js';
-import { removeTempDirs, tempDir } from '../cli/support.js';
-import { startTestApp, type TestApp } from '../support/harness.js';
-import { nodeStorage, S3_TEST_PART_BYTES, S3Server } from '../support/s3.js';
+import { tempDir } from '../cli/support.js';
+import { appWithS3, nodeStorage, S3_TEST_PART_BYTES } from '../support/s3.js';
 import { signal } from '../support/signal.js';
 
-let t: TestApp;
-let s3: S3Server;
+const the = appWithS3('race');
 
-before(async () => {
-  t = await startTestApp('sqlite');
-  s3 = new S3Server(tempDir('gatehouse-s3-race-'));
-  await s3.start();
-});
-after(async () => {
-  await s3?.stop();
-  await t?.close();
-  removeTempDirs();
-});
-
-const storage = (node: string, encryption: 'none' | 'gatehouse') => nodeStorage(s3, t.core, node, { encryption, prefix: 'race/', spoolDir: tempDir(`gatehouse-spool-${node}-`) });
+const storage = (node: string, encryption: 'none' | 'gatehouse') => nodeStorage(the.s3, the.t.core, node, { encryption, prefix: 'race/', spoolDir: tempDir(`gatehouse-spool-${node}-`) });
 
 /** What a dead node left: its upload started, `stored` sent as parts of `partBytes` (sealed with a new data key when encrypted), the row noting them. */
 async function deadNodeUpload(rel: string, sessionId: string, stored: Buffer, encryption: 'none' | 'gatehouse', partBytes = stored.length) {
   const dead = storage('node-dead', encryption);
-  const dk = encryption === 'gatehouse' ? await t.core.dataKeys.create() : null;
-  const started = await dead.client.send(new CreateMultipartUploadCommand({ Bucket: s3.bucket, Key: dead.key(rel) }));
+  const dk = encryption === 'gatehouse' ? await the.t.core.dataKeys.create() : null;
+  const started = await dead.client.send(new CreateMultipartUploadCommand({ Bucket: the.s3.bucket, Key: dead.key(rel) }));
   const sealer = dk ? new FrameSealer(dk.key, rel) : null;
   const parts: { n: number; etag: string; bytes: number; frames: number }[] = [];
   for (let off = 0; off < stored.length; off += partBytes) {
     const data = stored.subarray(off, off + partBytes);
     const part = sealer ? Buffer.concat([off === 0 ? envelopeHeader(dk!.id) : Buffer.alloc(0), sealer.seal(data, false)]) : data;
-    const sent = await dead.client.send(new UploadPartCommand({ Bucket: s3.bucket, Key: dead.key(rel), UploadId: started.UploadId!, PartNumber: parts.length + 1, Body: part, ContentLength: part.length }));
+    const sent = await dead.client.send(new UploadPartCommand({ Bucket: the.s3.bucket, Key: dead.key(rel), UploadId: started.UploadId!, PartNumber: parts.length + 1, Body: part, ContentLength: part.length }));
     parts.push({ n: parts.length + 1, etag: sent.ETag!, bytes: data.length, frames: sealer?.frames ?? 0 });
   }
   const at = Date.now();
-  await t.core.store.db
+  await the.t.core.store.db
     .insertInto('recordingUploads')
     .values({ rel, sessionId, node: 'node-dead', uploadId: started.UploadId!, parts: JSON.stringify(parts), dataKeyId: dk?.id ?? null, createdAt: at, updatedAt: at })
     .execute();
@@ -62,7 +49,7 @@ async function deadNodeUpload(rel: string, sessionId: string, stored: Buffer, en
 
 const readBack = async (s: S3RecordingStorage, rel: string) => Buffer.concat(await (await s.read(rel)).toArray());
 const sealedKey = async (s: S3RecordingStorage, rel: string) => {
-  const head = await s.client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: s.key(rel), Range: 'bytes=0-1023' }));
+  const head = await s.client.send(new GetObjectCommand({ Bucket: the.s3.bucket, Key: s.key(rel), Range: 'bytes=0-1023' }));
   return envelopeKeyId(Buffer.from(await head.Body!.transformToByteArray()));
 };
 
@@ -78,7 +65,7 @@ describe('two nodes completing the same dead node\'s recording upload at once', 
       // What the dead node had done: started the upload, sent one part, noted it.
       const { dk, at } = await deadNodeUpload(rel, sessionId, stored, encryption);
 
-      const keys = async () => Number((await t.core.store.db.selectFrom('dataKeys').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+      const keys = async () => Number((await the.t.core.store.db.selectFrom('dataKeys').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
       const keysBefore = await keys();
       // The second node's first write to the upload waits until the first node is done.
       const first = storage('node-a', encryption);
@@ -104,7 +91,7 @@ describe('two nodes completing the same dead node\'s recording upload at once', 
       assert.deepEqual([early.rel, got.rel], [rel, rel]);
       assert.ok(readFileSync(early.path).equals(stored), 'the first node\'s copy is the recording, plaintext');
       assert.ok(readFileSync(got.path).equals(stored), 'the second node\'s copy is the recording, plaintext');
-      assert.equal(await t.core.store.db.selectFrom('recordingUploads').select('rel').where('rel', '=', rel).executeTakeFirst(), undefined, 'the upload row is gone');
+      assert.equal(await the.t.core.store.db.selectFrom('recordingUploads').select('rel').where('rel', '=', rel).executeTakeFirst(), undefined, 'the upload row is gone');
       // Each repairs its copy (recovery.ts cuts the torn line) and stores it back.
       writeFileSync(early.path, body);
       writeFileSync(got.path, body);
@@ -134,9 +121,9 @@ describe('crash recovery of a recording of many parts', () => {
       assert.ok(got, 'recovered');
       assert.ok(readFileSync(got.path).equals(stored), 'the work file is the recording, plaintext');
       writeFileSync(got.path, body); // repaired (recovery.ts cuts the torn line)
-      const seenBefore = s3.seen.length;
+      const seenBefore = the.s3.seen.length;
       await got.commit();
-      const writes = s3.seen.slice(seenBefore).filter((r) => r.method === 'PUT');
+      const writes = the.s3.seen.slice(seenBefore).filter((r) => r.method === 'PUT');
       const parts = writes.filter((r) => /[?&]partNumber=/.test(r.url));
       assert.equal(parts.length, Math.ceil(body.length / S3_TEST_PART_BYTES), 'one upload per part, none of the whole recording');
       assert.equal(writes.length, parts.length);

@@ -4,19 +4,17 @@
 // node's S3 client wrapped to fail one request the way a briefly unreachable store does.
 // Driven in-process through the storage's spool (S3Upload): segments written, sealed and
 // finished as the segmented writer (recording-spool.ts) does.
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand } from '@aws-sdk/client-s3';
-import { existsSync } from 'node:fs';
 import { recordingRelPath } from '../../src/core/sessions/recording-path.js';
 import type { S3RecordingStorage } from '../../src/core/sessions/recording-storage-s3.js';
 import type { RecordingSpool } from '../../src/core/sessions/recording-spool.js';
-import { removeTempDirs, tempDir } from '../cli/support.js';
-import { startTestApp, type TestApp } from '../support/harness.js';
-import { nodeStorage, S3_TEST_PART_BYTES, S3Server } from '../support/s3.js';
+import { tempDir } from '../cli/support.js';
+import { appWithS3, nodeStorage, S3_TEST_PART_BYTES } from '../support/s3.js';
 import { sessionRow } from '../support/session-rows.js';
 
 type Command = Parameters<S3RecordingStorage['client']['send']>[0];
@@ -37,29 +35,15 @@ function failOnce(storage: S3RecordingStorage, kind: abstract new (...a: never[]
 }
 
 describe('an upload left unfinished at the end of its session, completed at the next start', () => {
-  let t: TestApp;
-  let s3: S3Server;
-  let adminId: string;
+  const the = appWithS3('resume');
 
-  before(async () => {
-    t = await startTestApp('sqlite');
-    s3 = new S3Server(tempDir('gatehouse-s3-resume-'));
-    await s3.start();
-    adminId = (await t.core.store.db.selectFrom('users').select('id').where('username', '=', 'admin').executeTakeFirstOrThrow()).id;
-  });
-  after(async () => {
-    await s3?.stop();
-    await t?.close();
-    removeTempDirs();
-  });
-
-  const upload = (rel: string) => t.core.store.db.selectFrom('recordingUploads').selectAll().where('rel', '=', rel).executeTakeFirst();
+  const upload = (rel: string) => the.t.core.store.db.selectFrom('recordingUploads').selectAll().where('rel', '=', rel).executeTakeFirst();
 
   /** A session of node-a (ended) and its recording's name. */
   async function endedSession(): Promise<{ id: string; rel: string }> {
     const at = Date.now();
-    const s = sessionRow({ userId: adminId, username: 'admin', startedAt: at, node: 'node-a', status: 'ended', endedAt: at + 1000, endReason: 'client_closed' });
-    await t.core.store.db.insertInto('sessions').values(s).execute();
+    const s = sessionRow({ userId: the.adminId, username: 'admin', startedAt: at, node: 'node-a', status: 'ended', endedAt: at + 1000, endReason: 'client_closed' });
+    await the.t.core.store.db.insertInto('sessions').values(s).execute();
     return { id: s.id, rel: recordingRelPath(s.id, at, '.cast') };
   }
 
@@ -81,7 +65,7 @@ describe('an upload left unfinished at the end of its session, completed at the 
   it('encrypted: a failed final CompleteMultipartUpload leaves the sealed last part as it is, and the next start completes a readable recording', async () => {
     const { rel } = await endedSession();
     const spoolDir = tempDir('gatehouse-spool-a-');
-    const a = nodeStorage(s3, t.core, 'node-a', { encryption: 'gatehouse', prefix: 'resume/', spoolDir });
+    const a = nodeStorage(the.s3, the.t.core, 'node-a', { encryption: 'gatehouse', prefix: 'resume/', spoolDir });
     const fault = failOnce(a, CompleteMultipartUploadCommand);
     // Three segments: two full parts while the session runs, the last one sent by finish() with the final frame.
     const segments = [randomBytes(S3_TEST_PART_BYTES), randomBytes(S3_TEST_PART_BYTES), randomBytes(1000)];
@@ -93,7 +77,7 @@ describe('an upload left unfinished at the end of its session, completed at the 
     assert.equal(await a.exists(rel), false, 'no object yet');
 
     // The node starts again (a new storage on the same spool), the store answers: the upload is completed.
-    const again = nodeStorage(s3, t.core, 'node-a', { encryption: 'gatehouse', prefix: 'resume/', spoolDir });
+    const again = nodeStorage(the.s3, the.t.core, 'node-a', { encryption: 'gatehouse', prefix: 'resume/', spoolDir });
     assert.equal(await again.resumeUploads(), 1);
     assert.equal(await upload(rel), undefined, 'the row is gone');
     const stored = Buffer.concat(await (await again.read(rel)).toArray());
@@ -102,13 +86,13 @@ describe('an upload left unfinished at the end of its session, completed at the 
 
   it('encrypted: the same upload completed by another node\'s crash recovery (without the spool) is readable too', async () => {
     const { id, rel } = await endedSession();
-    const a = nodeStorage(s3, t.core, 'node-a', { encryption: 'gatehouse', prefix: 'resume/', spoolDir: tempDir('gatehouse-spool-a-') });
+    const a = nodeStorage(the.s3, the.t.core, 'node-a', { encryption: 'gatehouse', prefix: 'resume/', spoolDir: tempDir('gatehouse-spool-a-') });
     failOnce(a, CompleteMultipartUploadCommand);
     const segments = [randomBytes(S3_TEST_PART_BYTES), randomBytes(500)];
     await record(a, rel, segments);
     assert.ok(await upload(rel), 'the upload is kept');
     // Node A is dead; node B recovers its session from the parts in the bucket.
-    const b = nodeStorage(s3, t.core, 'node-b', { encryption: 'gatehouse', prefix: 'resume/', spoolDir: tempDir('gatehouse-spool-b-') });
+    const b = nodeStorage(the.s3, the.t.core, 'node-b', { encryption: 'gatehouse', prefix: 'resume/', spoolDir: tempDir('gatehouse-spool-b-') });
     const got = await b.recover(id, Date.now());
     assert.ok(got, 'the recording is found');
     try {
@@ -124,7 +108,7 @@ describe('an upload left unfinished at the end of its session, completed at the 
     it(`a store that does not let the upload start: the spool is kept, and the next start uploads it (encryption ${encryption})`, async () => {
       const { rel } = await endedSession();
       const spoolDir = tempDir('gatehouse-spool-a-');
-      const a = nodeStorage(s3, t.core, 'node-a', { encryption, prefix: 'resume/', spoolDir });
+      const a = nodeStorage(the.s3, the.t.core, 'node-a', { encryption, prefix: 'resume/', spoolDir });
       // CreateMultipartUpload fails at the session's start and again when its end tries to store what it has.
       const fault = failOnce(a, CreateMultipartUploadCommand, 2);
       const segments = [randomBytes(S3_TEST_PART_BYTES), randomBytes(3000)];
@@ -135,7 +119,7 @@ describe('an upload left unfinished at the end of its session, completed at the 
       assert.equal(await a.exists(rel), false);
 
       // The node starts again with the store answering: the upload starts, is sent and completed.
-      const again = nodeStorage(s3, t.core, 'node-a', { encryption, prefix: 'resume/', spoolDir });
+      const again = nodeStorage(the.s3, the.t.core, 'node-a', { encryption, prefix: 'resume/', spoolDir });
       assert.equal(await again.resumeUploads(), 1);
       assert.equal(await upload(rel), undefined, 'the row is gone');
       assert.ok(!existsSync(`${a.spoolPath(rel)}.0`), 'the spool is emptied');
@@ -146,7 +130,7 @@ describe('an upload left unfinished at the end of its session, completed at the 
 
   it('a store that does not let the upload start but answers again at the session\'s end: stored then', async () => {
     const { rel } = await endedSession();
-    const a = nodeStorage(s3, t.core, 'node-a', { encryption: 'gatehouse', prefix: 'resume/', spoolDir: tempDir('gatehouse-spool-a-') });
+    const a = nodeStorage(the.s3, the.t.core, 'node-a', { encryption: 'gatehouse', prefix: 'resume/', spoolDir: tempDir('gatehouse-spool-a-') });
     failOnce(a, CreateMultipartUploadCommand, 1);
     const segments = [randomBytes(2000)];
     await record(a, rel, segments, true);

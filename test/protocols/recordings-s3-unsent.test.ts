@@ -6,7 +6,7 @@
 // seals it; that node, started again, uploads its spool, completes the upload and seals the
 // recording into the session. Against a real S3-compatible server on loopback (s3rver,
 // test/support/s3.ts), in both encryption modes.
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -14,56 +14,41 @@ import { dirname } from 'node:path';
 import { CreateMultipartUploadCommand } from '@aws-sdk/client-s3';
 import { recordingRelPath } from '../../src/core/sessions/recording-path.js';
 import { recoverInterrupted, sealLateRecordings } from '../../src/core/sessions/recovery.js';
-import { removeTempDirs, tempDir } from '../cli/support.js';
-import { startTestApp, type TestApp } from '../support/harness.js';
-import { nodeStorage, S3Server } from '../support/s3.js';
+import { tempDir } from '../cli/support.js';
+import { appWithS3, nodeStorage } from '../support/s3.js';
 import { sessionRow } from '../support/session-rows.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 describe('a dead node\'s recording with no part uploaded yet', () => {
-  let t: TestApp;
-  let s3: S3Server;
-  let adminId: string;
+  const the = appWithS3('unsent');
 
-  before(async () => {
-    t = await startTestApp('sqlite');
-    s3 = new S3Server(tempDir('gatehouse-s3-unsent-'));
-    await s3.start();
-    adminId = (await t.core.store.db.selectFrom('users').select('id').where('username', '=', 'admin').executeTakeFirstOrThrow()).id;
-  });
-  after(async () => {
-    await s3?.stop();
-    await t?.close();
-    removeTempDirs();
-  });
-
-  const storage = (node: string, encryption: 'none' | 'gatehouse') => nodeStorage(s3, t.core, node, { encryption, prefix: 'unsent/', spoolDir: tempDir(`gatehouse-spool-${node}-`) });
-  const events = async (action: string, id: string) => (await t.req('GET', `/api/v1/audit?action=${action}&targetId=${id}&limit=100`, { token: t.adminToken })).json().items as { details: Record<string, any> }[];
-  const row = (id: string) => t.core.store.db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-  const upload = (rel: string) => t.core.store.db.selectFrom('recordingUploads').selectAll().where('rel', '=', rel).executeTakeFirst();
+  const storage = (node: string, encryption: 'none' | 'gatehouse') => nodeStorage(the.s3, the.t.core, node, { encryption, prefix: 'unsent/', spoolDir: tempDir(`gatehouse-spool-${node}-`) });
+  const events = async (action: string, id: string) => (await the.t.req('GET', `/api/v1/audit?action=${action}&targetId=${id}&limit=100`, { token: the.t.adminToken })).json().items as { details: Record<string, any> }[];
+  const row = (id: string) => the.t.core.store.db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+  const upload = (rel: string) => the.t.core.store.db.selectFrom('recordingUploads').selectAll().where('rel', '=', rel).executeTakeFirst();
 
   for (const encryption of ['none', 'gatehouse'] as const) {
     it(`the node that ends it leaves the upload to the node that ran it, which seals it when back (encryption ${encryption})`, async () => {
       const at = Date.now() - 60_000; // started a minute ago: its last event is in the past
-      const s = sessionRow({ userId: adminId, username: 'admin', startedAt: at, node: 'node-b' });
-      await t.core.store.db.insertInto('sessions').values(s).execute();
+      const s = sessionRow({ userId: the.adminId, username: 'admin', startedAt: at, node: 'node-b' });
+      await the.t.core.store.db.insertInto('sessions').values(s).execute();
       const rel = recordingRelPath(s.id, at, '.cast');
       const body = Buffer.from(JSON.stringify({ version: 2, width: 80, height: 24 }) + '\n' + JSON.stringify([0.5, 'o', `spooled only ${randomUUID()}`]) + '\n');
 
       // What node B had done before it died: started the upload, noted it with no part sent,
       // and spooled its first segment, smaller than a part.
       const b = storage('node-b', encryption);
-      const dk = encryption === 'gatehouse' ? await t.core.dataKeys.create() : null;
-      const started = await b.client.send(new CreateMultipartUploadCommand({ Bucket: s3.bucket, Key: b.key(rel) }));
-      await t.core.store.db.insertInto('recordingUploads').values({ rel, sessionId: s.id, node: 'node-b', uploadId: started.UploadId!, parts: '[]', dataKeyId: dk?.id ?? null, createdAt: at, updatedAt: at }).execute();
+      const dk = encryption === 'gatehouse' ? await the.t.core.dataKeys.create() : null;
+      const started = await b.client.send(new CreateMultipartUploadCommand({ Bucket: the.s3.bucket, Key: b.key(rel) }));
+      await the.t.core.store.db.insertInto('recordingUploads').values({ rel, sessionId: s.id, node: 'node-b', uploadId: started.UploadId!, parts: '[]', dataKeyId: dk?.id ?? null, createdAt: at, updatedAt: at }).execute();
       const segment = `${b.spoolPath(rel)}.0`;
       mkdirSync(dirname(segment), { recursive: true });
       writeFileSync(segment, body);
 
       // Node A's heartbeat finds B dead and ends its session.
       const a = storage('node-a', encryption);
-      const ended = await recoverInterrupted({ store: t.core.store, audit: t.core.audit, log: t.core.log, recordingsDir: tempDir('gatehouse-a-disk-'), node: 'node-a', deadNodes: ['node-b'], deadOnly: true, recover: (id, st) => a.recover(id, st) });
+      const ended = await recoverInterrupted({ store: the.t.core.store, audit: the.t.core.audit, log: the.t.core.log, recordingsDir: tempDir('gatehouse-a-disk-'), node: 'node-a', deadNodes: ['node-b'], deadOnly: true, recover: (id, st) => a.recover(id, st) });
       assert.equal(ended, 1);
       const r1 = await row(s.id);
       assert.deepEqual([r1.status, r1.endReason, r1.recording], ['ended', 'interrupted', null]);
@@ -75,7 +60,7 @@ describe('a dead node\'s recording with no part uploaded yet', () => {
       assert.ok(existsSync(segment));
 
       // B starts again: it completes the upload from its spool and seals the recording.
-      assert.equal(await sealLateRecordings({ store: t.core.store, audit: t.core.audit, log: t.core.log, recordingsDir: tempDir('gatehouse-b-disk-'), node: 'node-b', recover: (id, st) => b.recover(id, st) }), 1);
+      assert.equal(await sealLateRecordings({ store: the.t.core.store, audit: the.t.core.audit, log: the.t.core.log, recordingsDir: tempDir('gatehouse-b-disk-'), node: 'node-b', recover: (id, st) => b.recover(id, st) }), 1);
       assert.equal(await upload(rel), undefined, 'the upload is completed');
       assert.ok(!existsSync(segment), 'the spool is emptied');
       const stored = Buffer.concat(await (await b.read(rel)).toArray());
@@ -88,7 +73,7 @@ describe('a dead node\'s recording with no part uploaded yet', () => {
       assert.deepEqual([r2.status, r2.endReason, r2.recording, r2.recordingSha256], ['ended', 'interrupted', rel, sha(body)]);
       assert.equal(r2.endedAt, at + 500, 'the end is the last recorded event');
       // A second start finds nothing more to do.
-      assert.equal(await sealLateRecordings({ store: t.core.store, audit: t.core.audit, log: t.core.log, recordingsDir: tempDir('gatehouse-b-disk-'), node: 'node-b', recover: (id, st) => b.recover(id, st) }), 0);
+      assert.equal(await sealLateRecordings({ store: the.t.core.store, audit: the.t.core.audit, log: the.t.core.log, recordingsDir: tempDir('gatehouse-b-disk-'), node: 'node-b', recover: (id, st) => b.recover(id, st) }), 0);
     });
   }
 });

@@ -9,9 +9,11 @@ import { createServer, request, type IncomingHttpHeaders, type Server } from 'no
 import type { Socket } from 'node:net';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import S3rver from 's3rver';
 import { S3RecordingStorage } from '../../src/core/sessions/recording-storage-s3.js';
-import type { TestApp } from './harness.js';
+import { removeTempDirs, tempDir } from '../cli/support.js';
+import { startTestApp, type TestApp } from './harness.js';
 import { waitFor } from './xrdp.js';
 
 /** Parts of 256 KiB for the tests (below S3's 5 MiB minimum: s3rver takes them, and only a loopback endpoint may ask for it). */
@@ -160,6 +162,26 @@ export class S3Server {
     await new Promise<void>((res) => (this.relay ? this.relay.close(() => res()) : res()));
     await this.s3rver?.close().catch(() => undefined);
   }
+}
+
+/**
+ * A test app (SQLite) and an S3 server on loopback for the tests that follow in the file or
+ * describe block: started before them, stopped after. Read its fields inside the tests.
+ */
+export function appWithS3(name: string): { t: TestApp; s3: S3Server; adminId: string } {
+  const the = {} as { t: TestApp; s3: S3Server; adminId: string };
+  before(async () => {
+    the.t = await startTestApp('sqlite');
+    the.s3 = new S3Server(tempDir(`gatehouse-s3-${name}-`));
+    await the.s3.start();
+    the.adminId = (await the.t.core.store.db.selectFrom('users').select('id').where('username', '=', 'admin').executeTakeFirstOrThrow()).id;
+  });
+  after(async () => {
+    await the.s3?.stop();
+    await the.t?.close();
+    removeTempDirs();
+  });
+  return the;
 }
 
 /**
