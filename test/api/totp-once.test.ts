@@ -196,6 +196,65 @@ for (const kind of DB_KINDS) {
       assert.equal((await login({ username: 'once-unconfirmed', password: p.password }, await nextTotp(seed))).statusCode, 200);
     });
 
+    // Two of the person's sessions (or the person and whoever holds one of their sessions)
+    // enrolling at once. Each case makes the interleaving happen by running the other request
+    // at the point where it did harm before.
+    it('a confirmation whose seed was replaced between its check and its update is refused (409), and does not turn the new seed on', async () => {
+      const p = await t.user('once-replaced', ['user']);
+      const a = await t.req('POST', '/api/v1/me/totp', { token: p.token });
+      assert.equal(a.statusCode, 200, a.body);
+      const codeA = await nextTotp(a.json().secret);
+      const auth = t.core.auth as unknown as { totpSecret: (u: unknown) => Promise<string | null> };
+      const read = auth.totpSecret;
+      let b: Awaited<ReturnType<typeof t.req>> | undefined;
+      // Once the confirmation has read seed A: an enrolment starts again (seed B).
+      auth.totpSecret = async function (this: unknown, u: unknown) {
+        const seed = await read.call(this, u);
+        auth.totpSecret = read;
+        b = await t.req('POST', '/api/v1/me/totp', { token: p.token });
+        return seed;
+      };
+      const cf = await t.req('POST', '/api/v1/me/totp/confirm', { token: p.token, body: { code: codeA } }).finally(() => (auth.totpSecret = read));
+      assert.equal(b?.statusCode, 200, b?.body);
+      // Before: 200, and seed B (which the confirming person never saw) was turned on.
+      assert.equal(cf.statusCode, 409, cf.body);
+      assert.equal(cf.json().error.code, 'totp_enrolment_changed');
+      const row = await t.core.store.db.selectFrom('users').select('totpEnabled').where('id', '=', p.id).executeTakeFirstOrThrow();
+      assert.equal(Number(row.totpEnabled), 0);
+      const again = await t.req('POST', '/api/v1/me/totp/confirm', { token: p.token, body: { code: await nextTotp(b!.json().secret) } });
+      assert.equal(again.statusCode, 200, again.body);
+    });
+
+    it('an enrolment started before a confirmation lands does not replace the confirmed seed (409); its data key goes', async () => {
+      const p = await t.user('once-overwritten', ['user']);
+      const a = await t.req('POST', '/api/v1/me/totp', { token: p.token });
+      assert.equal(a.statusCode, 200, a.body);
+      const seedA: string = a.json().secret;
+      const codeA = await nextTotp(seedA);
+      const keys = t.core.dataKeys as unknown as { encrypt: (...args: unknown[]) => Promise<{ dataKeyId: string; sealed: string }> };
+      const encrypt = keys.encrypt;
+      let cf: Awaited<ReturnType<typeof t.req>> | undefined;
+      let sealedWith = '';
+      // Once the new enrolment has found TOTP off and sealed seed B: the confirmation of A lands.
+      keys.encrypt = async function (this: unknown, ...args: unknown[]) {
+        const out = await encrypt.apply(this, args);
+        keys.encrypt = encrypt;
+        sealedWith = out.dataKeyId;
+        cf = await t.req('POST', '/api/v1/me/totp/confirm', { token: p.token, body: { code: codeA } });
+        return out;
+      };
+      const b = await t.req('POST', '/api/v1/me/totp', { token: p.token }).finally(() => (keys.encrypt = encrypt));
+      assert.equal(cf?.statusCode, 200, cf?.body);
+      // Before: 200, seed A written over by B and TOTP off again, the confirmation lost unseen.
+      assert.equal(b.statusCode, 409, b.body);
+      assert.equal(b.json().error.code, 'totp_enrolment_changed');
+      const row = await t.core.store.db.selectFrom('users').select(['totpEnabled', 'totpDataKeyId']).where('id', '=', p.id).executeTakeFirstOrThrow();
+      assert.equal(Number(row.totpEnabled), 1);
+      assert.notEqual(row.totpDataKeyId, sealedWith);
+      assert.equal(await t.core.store.db.selectFrom('dataKeys').select('id').where('id', '=', sealedWith).executeTakeFirst(), undefined, "seed B's data key is not left behind");
+      assert.equal((await login({ username: 'once-overwritten', password: p.password }, await nextTotp(seedA))).statusCode, 200);
+    });
+
     it('the last step is in no API answer', async () => {
       const p = await enrolled(t, 'once-views');
       assert.equal((await login(p, await nextTotp(p.seed))).statusCode, 200);

@@ -545,8 +545,19 @@ export class Auth {
     const secret = new Secret({ size: 20 }).base32;
     const { dataKeyId, sealed } = await this.dataKeys.encrypt(secret, `totp:${user.id}`);
     const old = user.totpDataKeyId;
-    // A new seed: no code of it used yet.
-    await this.db.updateTable('users').set({ totpDataKeyId: dataKeyId, totpEnc: sealed, totpEnabled: 0, totpLastStep: null }).where('id', '=', user.id).execute();
+    // A new seed: no code of it used yet. Only over the seed read above, still unconfirmed: a
+    // confirmation (or another enrolment) that got there meanwhile stands.
+    const r = await this.db
+      .updateTable('users')
+      .set({ totpDataKeyId: dataKeyId, totpEnc: sealed, totpEnabled: 0, totpLastStep: null })
+      .where('id', '=', user.id)
+      .where('totpEnabled', '=', 0)
+      .where((eb) => (old ? eb('totpDataKeyId', '=', old) : eb('totpDataKeyId', 'is', null)))
+      .executeTakeFirst();
+    if (Number(r.numUpdatedRows) !== 1) {
+      await this.dataKeys.remove(dataKeyId);
+      throw new AppError(409, 'totp_enrolment_changed', 'TOTP enrolment changed meanwhile (confirmed, or started again from elsewhere); reload and try again');
+    }
     if (old) await this.dataKeys.remove(old);
     await this.audit.record(actor, { action: 'totp.enrol_start', target: { type: 'user', id: user.id } });
     return { secret, otpauthUrl: this.totpFor(user, secret).toString() };
@@ -562,15 +573,21 @@ export class Auth {
     const { codes: recoveryCodes, hashed } = newRecoveryCodes();
     // The confirming code is taken like a sign-in's (it cannot then sign in), in the same
     // conditional update that turns TOTP on: of two confirmations at once, one does.
+    // And only the seed the code was checked against: an enrolment started again meanwhile
+    // (from another of the person's sessions, or by whoever holds one) must not be turned on
+    // by a code of the seed it replaced.
     const r = await this.db
       .updateTable('users')
       .set({ totpEnabled: 1, recoveryCodes: JSON.stringify(hashed), totpLastStep: step })
       .where('id', '=', user.id)
       .where('totpEnabled', '=', 0)
+      .where('totpDataKeyId', '=', user.totpDataKeyId!)
       .where(totpStepFree(step))
       .executeTakeFirst();
     if (Number(r.numUpdatedRows) !== 1) {
-      if ((await this.dir.userRow(user.id)).totpEnabled) throw new AppError(409, 'totp_already_enabled', 'TOTP is already enabled');
+      const now = await this.dir.userRow(user.id);
+      if (now.totpEnabled) throw new AppError(409, 'totp_already_enabled', 'TOTP is already enabled');
+      if (now.totpDataKeyId !== user.totpDataKeyId) throw new AppError(409, 'totp_enrolment_changed', 'TOTP enrolment was started again meanwhile; confirm with a code of the new seed');
       throw badRequest('invalid TOTP code', 'invalid_totp');
     }
     await this.audit.record(actor, { action: 'totp.enable', target: { type: 'user', id: user.id } });
