@@ -115,9 +115,10 @@ export const failedShotName = (prefix: string, failure: number, n: number): stri
 
 /**
  * Runs a test step; when it fails, the error also carries what the browser complained about
- * and a screenshot path for every open page (named by failedShotName).
+ * and a screenshot path for every open page (named by failedShotName), and the last lines
+ * of the gateway's log when `gatewayLog` is given.
  */
-export function stepRunner(contexts: Ctx[], prefix: string): (fn: () => Promise<void>) => Promise<void> {
+export function stepRunner(contexts: Ctx[], prefix: string, gatewayLog?: () => string): (fn: () => Promise<void>) => Promise<void> {
   let failures = 0;
   return async (fn) => {
     try {
@@ -126,6 +127,8 @@ export function stepRunner(contexts: Ctx[], prefix: string): (fn: () => Promise<
       const err = e as Error;
       const problems = contexts.flatMap((c) => c.problems);
       if (problems.length) err.message += `\nbrowser problems:\n${problems.join('\n')}`;
+      // What the gateway said last (a session's end and its reason, a door's error).
+      if (gatewayLog) err.message += `\ngateway log (last lines):\n${gatewayLog().split('\n').slice(-40).join('\n')}`;
       const failure = ++failures;
       let n = 0;
       for (const c of contexts)

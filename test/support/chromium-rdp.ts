@@ -52,7 +52,7 @@ export function chromiumRdpRig(stepName: string, opts: { xrdpSecret?: string } =
     },
     sessions: () => rig.api.sessionsOf(rig.secretId),
   } as unknown as ChromiumRdpRig;
-  rig.step = stepRunner(rig.contexts, stepName);
+  rig.step = stepRunner(rig.contexts, stepName, () => rig.gw?.logs() ?? '');
   rig.api = rdpAdmin(() => rig.gw);
 
   before(async () => {

@@ -129,7 +129,7 @@ export function chromiumSharingRig<U extends string>(
   o: { shadowAccount: { username: string; password: string }; desktop: Omit<SharedDesktop, 'port' | 'account' | 'users'> & { users: Record<U, readonly string[]> }; xevEvents: string[]; sessionConnector?: boolean },
 ): ChromiumSharingRig<U> {
   const rig = { contexts: [] as Ctx[], secretId: '' } as ChromiumSharingRig<U>;
-  rig.step = stepRunner(rig.contexts, stepName);
+  rig.step = stepRunner(rig.contexts, stepName, () => rig.gw?.logs() ?? '');
   rig.api = rdpAdmin(() => rig.gw);
   before(async () => {
     assert.ok(existsSync(join(UI_DIR, 'index.html')), 'the UI is built (npm run build)');
