@@ -17,7 +17,7 @@
 import { closeSync, ftruncateSync, mkdirSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { gzipMember, readContentSync, type GzipMember } from './recording-gzip.js';
-import type { RecordingSpool } from './recording-spool.js';
+import type { RecordingSpool } from './spool-contract.js';
 import type { RecordingWriter, WriterSink } from './recording-writer.js';
 import { PendingChunks } from './pending-chunks.js';
 
