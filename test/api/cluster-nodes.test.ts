@@ -12,6 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
+import { sessionRow } from '../support/session-rows.js';
 import { NodeRegistry } from '../../src/core/cluster/registry.js';
 import { ClusterIdentity, type IdentityPiece } from '../../src/core/cluster/identity.js';
 import { ClusterForwarding } from '../../src/core/cluster/forwarding.js';
@@ -39,10 +40,7 @@ for (const kind of DB_KINDS) {
       const node = (id: string, heartbeatAt: number, status: 'up' | 'stopped') => ({ id, address: null, version: '0.1.0', startedAt: heartbeatAt - 1000, heartbeatAt, load: 1, status });
       await db.insertInto('clusterNodes').values([node('node-alive', at, 'up'), node('node-silent', at - 10 * 60_000, 'up'), node('node-stopped', at - 1000, 'stopped')]).execute();
       const admin = (await t.core.dir.userByName('admin'))!;
-      const session = (id: string, n: string | null) => ({
-        id, userId: admin.id, username: 'admin', secretId: 's1', secretName: 'one', launcherId: 'ssh', protocol: 'ssh', targetHost: '127.0.0.1', targetPort: 22, targetUser: 'u',
-        clientIp: '127.0.0.1', door: 'ssh', status: 'live' as const, startedAt: at - 5000, endedAt: null, endReason: null, bytesIn: 0, bytesOut: 0, recording: null, recordingSha256: null, recordKeystrokes: 0 as const, node: n,
-      });
+      const session = (id: string, n: string | null) => liveOn(admin.id, id, n, at);
       await db.insertInto('sessions').values([session('sess-self', self), session('sess-alive', 'node-alive'), session('sess-silent', 'node-silent'), session('sess-stopped', 'node-stopped'), session('sess-unknown', 'node-never-registered')]).execute();
 
       const dead = (await registry.deadWithLiveSessions()).sort();
@@ -113,13 +111,7 @@ for (const kind of DB_KINDS) {
       const at = await registry.clock();
       await db.insertInto('clusterNodes').values({ id: 'node-back', address: null, version: '0.1.0', startedAt: at - 20 * 60_000, heartbeatAt: at - 10 * 60_000, load: 1, status: 'up' }).execute();
       const admin = (await t.core.dir.userByName('admin'))!;
-      await db
-        .insertInto('sessions')
-        .values({
-          id: 'sess-on-node-back', userId: admin.id, username: 'admin', secretId: 's1', secretName: 'one', launcherId: 'ssh', protocol: 'ssh', targetHost: '127.0.0.1', targetPort: 22, targetUser: 'u',
-          clientIp: '127.0.0.1', door: 'ssh', status: 'live', startedAt: at - 5000, endedAt: null, endReason: null, bytesIn: 0, bytesOut: 0, recording: null, recordingSha256: null, recordKeystrokes: 0, node: 'node-back',
-        })
-        .execute();
+      await db.insertInto('sessions').values(liveOn(admin.id, 'sess-on-node-back', 'node-back', at)).execute();
       const dead = await registry.deadWithLiveSessions();
       assert.ok(dead.includes('node-back'));
       await db.updateTable('clusterNodes').set({ heartbeatAt: await registry.clock() }).where('id', '=', 'node-back').execute();
@@ -144,13 +136,7 @@ for (const kind of DB_KINDS) {
       const at = await registry.clock();
       await db.insertInto('clusterNodes').values({ id: 'node-gone-quiet', address: `https://127.0.0.1:${port}`, version: '0.1.0', startedAt: at - 60_000, heartbeatAt: at, load: 1, status: 'up' }).execute();
       const admin = (await t.core.dir.userByName('admin'))!;
-      await db
-        .insertInto('sessions')
-        .values({
-          id: 'sess-on-quiet-node', userId: admin.id, username: 'admin', secretId: 's1', secretName: 'one', launcherId: 'ssh', protocol: 'ssh', targetHost: '127.0.0.1', targetPort: 22, targetUser: 'u',
-          clientIp: '127.0.0.1', door: 'ssh', status: 'live', startedAt: at - 5000, endedAt: null, endReason: null, bytesIn: 0, bytesOut: 0, recording: null, recordingSha256: null, recordKeystrokes: 0, node: 'node-gone-quiet',
-        })
-        .execute();
+      await db.insertInto('sessions').values(liveOn(admin.id, 'sess-on-quiet-node', 'node-gone-quiet', at)).execute();
       // The node-to-node client as a cluster node has it (a real mutual-TLS client; the connection is refused before TLS).
       t.core.sessions.forwardTo(new ClusterForwarding(t.core.store, registry, new PeerClient(peerTls(await makePeerCert()))));
       const r = await t.req('POST', '/api/v1/sessions/sess-on-quiet-node/terminate', { token: t.adminToken, body: { reason: 'test' } });
@@ -206,4 +192,9 @@ for (const kind of DB_KINDS) {
       }
     });
   });
+}
+
+/** A session of the administrator's, live on node `node` since 5 s before `at`. */
+function liveOn(userId: string, id: string, node: string | null, at: number) {
+  return sessionRow({ id, userId, username: 'admin', node, startedAt: at - 5000 });
 }
