@@ -107,6 +107,8 @@ describe('an upload left unfinished at the end of its session, completed at the 
   for (const encryption of ['none', 'gatehouse'] as const) {
     it(`a store that does not let the upload start: the spool is kept, and the next start uploads it (encryption ${encryption})`, async () => {
       const { rel } = await endedSession();
+      const keys = async () => (await the.t.core.store.db.selectFrom('dataKeys').select('id').execute()).length;
+      const keysBefore = await keys();
       const spoolDir = tempDir('gatehouse-spool-a-');
       const a = nodeStorage(the.s3, the.t.core, 'node-a', { encryption, prefix: 'resume/', spoolDir });
       // CreateMultipartUpload fails at the session's start and again when its end tries to store what it has.
@@ -125,6 +127,8 @@ describe('an upload left unfinished at the end of its session, completed at the 
       assert.ok(!existsSync(`${a.spoolPath(rel)}.0`), 'the spool is emptied');
       const stored = Buffer.concat(await (await again.read(rel)).toArray());
       assert.ok(stored.equals(Buffer.concat(segments)), `the recording reads back whole (${stored.length} of ${Buffer.concat(segments).length} bytes)`);
+      // Before: each start that failed left a data key serving nothing.
+      assert.equal(await keys(), keysBefore + (encryption === 'gatehouse' ? 1 : 0), 'one data key: the recording\'s own');
     });
   }
 

@@ -140,16 +140,22 @@ const NOT_STARTED = '';
 /** Starts a recording's multipart upload, with a new data key when Gatehouse seals it. */
 async function createUpload(s3: S3Host, rel: string, sessionId: string): Promise<{ uploadId: string; dataKey: { id: string; key: Buffer } | null }> {
   const dataKey = s3.settings.encryption === 'gatehouse' ? await s3.dataKeys.create() : null;
-  const r = await s3.client.send(
-    new CreateMultipartUploadCommand({
-      Bucket: s3.settings.bucket,
-      Key: s3.key(rel),
-      ContentType: 'application/octet-stream',
-      Metadata: { 'gatehouse-session': sessionId, ...(dataKey ? { 'gatehouse-encryption': 'envelope-aes-256-gcm' } : {}) },
-      ...s3.sseParams(),
-    }),
-  );
-  return { uploadId: r.UploadId!, dataKey };
+  try {
+    const r = await s3.client.send(
+      new CreateMultipartUploadCommand({
+        Bucket: s3.settings.bucket,
+        Key: s3.key(rel),
+        ContentType: 'application/octet-stream',
+        Metadata: { 'gatehouse-session': sessionId, ...(dataKey ? { 'gatehouse-encryption': 'envelope-aes-256-gcm' } : {}) },
+        ...s3.sseParams(),
+      }),
+    );
+    return { uploadId: r.UploadId!, dataKey };
+  } catch (e) {
+    // No upload, nothing sealed: the key would serve nothing (and every master key rotation would rewrap it).
+    if (dataKey) await s3.dataKeys.remove(dataKey.id).catch(() => undefined);
+    throw e;
+  }
 }
 
 /** The segment numbers of a spooled recording found on disk, in order. */
