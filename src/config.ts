@@ -205,7 +205,6 @@ function workers(src: Source): number {
   return raw ? Number(raw) : 1;
 }
 
-/** `host:port` (an IPv6 host in brackets: `[::1]:9464`); the port may be 0. */
 /**
  * A warning when the metrics listener serves without a token on every interface (0.0.0.0, ::),
  * the public one included; null otherwise. A management address or loopback is the operator's
@@ -214,10 +213,12 @@ function workers(src: Source): number {
 export function metricsExposure(config: Pick<Config, 'metricsListen' | 'metricsToken'>): string | null {
   const l = config.metricsListen;
   if (!l || config.metricsToken) return null;
-  if (!['0.0.0.0', '::', '0:0:0:0:0:0:0:0'].includes(l.host)) return null;
+  // 0.0.0.0, or IPv6's any address however written (::, ::0, 0:0::0 …).
+  if (l.host !== '0.0.0.0' && !(l.host.includes(':') && /^[0:]+$/.test(l.host))) return null;
   return `metrics are served without GATEHOUSE_METRICS_TOKEN on every interface (GATEHOUSE_METRICS_LISTEN=${l.host.includes(':') ? `[${l.host}]` : l.host}:${l.port}): whoever reaches this machine reads them; bind it to a management address or 127.0.0.1, or set a token`;
 }
 
+/** `host:port` (an IPv6 host in brackets: `[::1]:9464`); the port may be 0. */
 function listenAddress(src: Source, key: string): { host: string; port: number } {
   const raw = (src[key] ?? '').trim();
   const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\s\[\]]+)):(\d{1,5})$/.exec(raw);

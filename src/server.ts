@@ -109,7 +109,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     throw e;
   });
   // Target account operators (issue 12): the core decides when, these know how. Given before
-  // the recovery below: the end of a recovered session may rotate its credential or remove a JIT account.
+  // the node's heartbeat starts: the end of a dead node's session, ended by this node's upkeep,
+  // may rotate its credential or remove a JIT account.
   core.targetAccounts.provide(new LinuxOperator({ checkHostKey: (...a) => core.targetAccounts.checkHostKey(...a) }));
   core.targetAccounts.provide(ldapAccountOperator);
   core.targetAccounts.provide(rdpNlaOperator);
@@ -186,6 +187,10 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       log.warn(exposed);
     }
   }
+
+  // The node has started: the end listeners of the sessions its recovery ended run now (in the
+  // background, one session after another), as those of sessions of nodes found dead later do.
+  core.sessions.tellRecoveredEnds();
 
   // Audit streaming to syslog / webhook sinks, from each sink's cursor (what a previous run left pending goes first).
   core.auditStreaming.start();

@@ -8,9 +8,9 @@
 // - a use of its credential that holds back rotation after use on A;
 // - left out of A's OpenPSM end notices at start (it is running); a session reaped from a
 //   dead node gets its notice then.
-// A session of a dead node that A ends (and one A's start-up recovery ends) has its end
-// listeners run as a live end does: its launch checkout is checked in, rotation after use is
-// tried; the node it ran on, back, does none of it again.
+// A session of a dead node that A ends (and one A's start-up recovery ends, once A has
+// started) has its end listeners run as a live end does: its launch checkout is checked in,
+// rotation after use is tried; the node it ran on, back, does none of it again.
 // Before, each looked at the sessions live in A's process only.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -237,6 +237,7 @@ describe('sessions live on another node of the cluster (postgres)', () => {
 
     // The dead node's session ended by A's upkeep while running: its notice is due then.
     assert.equal(await a.core.sessions.reapDeadNodes(await a.core.cluster.registry.deadWithLiveSessions()), 1);
+    await a.core.sessions.settled();
     assert.deepEqual(await seen(), { onB: false, ended: true, oldSelf: true, onDead: true });
   });
 
@@ -269,6 +270,8 @@ describe('sessions live on another node of the cluster (postgres)', () => {
     } finally {
       await db.updateTable('clusterNodes').set({ heartbeatAt: beat }).where('id', '=', b.core.sessions.node).execute();
     }
+    // The end listeners run in the background, after the recovery.
+    await a.core.sessions.settled();
     await a.core.rotation.settled();
     assert.equal(await status(onB.id), 'ended');
     // Before: the checkout stayed open until it expired (or someone read the secret), and no rotation was tried.
@@ -296,8 +299,15 @@ describe('sessions live on another node of the cluster (postgres)', () => {
     assert.equal(await a.core.checkouts.gate({ id: me.id, name: me.username }, id, Date.now() + 600_000, { required: true }), null);
     await a.core.checkouts.bindSession(me.id, id, row.id, 0);
     assert.ok((await a.core.sessions.reapStale(undefined, [])) >= 1);
-    await a.core.rotation.settled();
     assert.equal(await status(row.id), 'ended');
+    // Not while the node starts (a failing start would end the process under a rotation begun):
+    // once it has started (server.ts), in the background.
+    await a.core.sessions.settled();
+    assert.equal((await checkout()).checkinReason, null, 'not before the node has started');
+    assert.equal(await rotations(), 0);
+    a.core.sessions.tellRecoveredEnds();
+    await a.core.sessions.settled();
+    await a.core.rotation.settled();
     assert.equal((await checkout()).checkinReason, 'session_end');
     assert.ok((await rotations()) > 0, 'rotation after use was tried');
   });

@@ -120,6 +120,27 @@ for (const kind of DB_KINDS) {
       assert.equal((await t.core.store.db.selectFrom('auditEvents').select((eb) => eb.fn.max('seq').as('seq')).executeTakeFirstOrThrow()).seq, before, 'no event written here');
     });
 
+    it('an end committed whose commit the database did not confirm: tried again, it finds its own end, and its end listeners run (not "ended elsewhere")', async () => {
+      const told: string[] = [];
+      t.core.sessions.onSessionEnd(async (e) => void told.push(e.id));
+      const s = await session();
+      const audit = t.core.audit as unknown as { recordIf: (...a: unknown[]) => Promise<unknown> };
+      const recordIf = audit.recordIf;
+      // The first write commits, and the connection drops before the answer comes.
+      audit.recordIf = async function (this: unknown, ...a: unknown[]) {
+        audit.recordIf = recordIf;
+        await recordIf.apply(this, a);
+        throw new Error('Connection terminated unexpectedly');
+      };
+      await assert.rejects(s.end('finished'), /Connection terminated/);
+      // Tried again every 2 s.
+      for (let i = 0; i < 100 && !told.includes(s.id); i++) await new Promise((r) => setTimeout(r, 100));
+      await t.core.sessions.settled();
+      assert.deepEqual(told.filter((id) => id === s.id), [s.id], 'the end listeners ran once');
+      assert.equal((await events('session.end', s.id)).length, 1);
+      assert.equal((await row(s.id)).endReason, 'finished');
+    });
+
     it('a session nobody else ended still ends with its end and seal; the chain verifies', async () => {
       const s = await session();
       await s.end('finished');

@@ -50,7 +50,7 @@ describe('the data key of an encrypted recording in object storage', () => {
   it('provenKeyId: the named key only when it opens the first frame as that recording; not for a plain, truncated or foreign object', async () => {
     const a = await stored('{"version":2}\na\n');
     const b = await stored('{"version":2}\nb\n');
-    const keyOf = (id: string) => the.t.core.dataKeys.get(id);
+    const keyOf = (id: string) => the.t.core.dataKeys.find(id);
     const head = async (rel: string) => Buffer.from(await (await storage.client.send(new GetObjectCommand({ Bucket: the.s3.bucket, Key: storage.key(rel) }))).Body!.transformToByteArray());
     assert.equal(await provenKeyId(await head(a.rel), a.rel, keyOf), a.keyId);
     assert.equal(await provenKeyId(await head(b.rel), a.rel, keyOf), null, "b's bytes are not a's recording");
@@ -58,5 +58,7 @@ describe('the data key of an encrypted recording in object storage', () => {
     assert.equal(await provenKeyId(Buffer.from('{"version":2}\n'), a.rel, keyOf), null, 'not encrypted');
     const unknown = Buffer.concat([envelopeHeader(randomUUID()), b.body.subarray(envelopeHeader(b.keyId).length)]);
     assert.equal(await provenKeyId(unknown, b.rel, keyOf), null, 'a key that does not exist');
+    // The database failing to give the key is no verdict on the object: it is thrown.
+    await assert.rejects(provenKeyId(await head(a.rel), a.rel, async () => Promise.reject(new Error('database unavailable'))), /database unavailable/);
   });
 });

@@ -9,7 +9,7 @@ const TOKEN = 'a'.repeat(32);
 
 describe('metrics served on every interface without a token', () => {
   it('is warned about, naming the setting and the address', () => {
-    for (const [listen, shown] of [['0.0.0.0:9464', '0.0.0.0:9464'], ['[::]:9464', '[::]:9464']]) {
+    for (const [listen, shown] of [['0.0.0.0:9464', '0.0.0.0:9464'], ['[::]:9464', '[::]:9464'], ['[::0]:9464', '[::0]:9464'], ['[0:0::0]:9464', '[0:0::0]:9464']]) {
       const w = metricsExposure(loadConfig({ GATEHOUSE_METRICS_LISTEN: listen }));
       assert.ok(w, listen);
       assert.match(w, /without GATEHOUSE_METRICS_TOKEN on every interface/);

@@ -63,17 +63,20 @@ export const FIRST_FRAME_SPAN = MAGIC.length + 2 + 0xffff + FRAME_HEAD + FRAME +
  * write the bucket may change: taken at its word, the delete of one recording would delete
  * another's key (and that recording would be lost), and a repaired one would be sealed again
  * under another's key. Null when `head` (the object's first FIRST_FRAME_SPAN bytes, or all of
- * it) is not an envelope, or the key it names is unknown or does not open it.
+ * it) is not an envelope, or the key it names is unknown (`keyOf` gives null) or does not open
+ * it. A failure to read the key (the database) is thrown, not taken for either.
  */
-export async function provenKeyId(head: Buffer, name: string, keyOf: (dataKeyId: string) => Promise<Buffer>): Promise<string | null> {
+export async function provenKeyId(head: Buffer, name: string, keyOf: (dataKeyId: string) => Promise<Buffer | null>): Promise<string | null> {
   const id = envelopeKeyId(head);
   if (!id) return null;
   const frame = head.subarray(MAGIC.length + 2 + head.readUInt16BE(MAGIC.length));
   if (frame.length < FRAME_HEAD) return null;
   const len = frame.readUInt32BE(1);
   if (len > FRAME || frame.length < FRAME_HEAD + len + TAG) return null;
+  const key = await keyOf(id);
+  if (!key) return null;
   try {
-    openFrame(frame, len, await keyOf(id), name, 0);
+    openFrame(frame, len, key, name, 0);
     return id;
   } catch {
     return null;

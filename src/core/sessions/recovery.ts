@@ -23,7 +23,7 @@ import { repairRecording, sha256File, type GhrecTraffic, type RecordingFacts } f
 
 export const INTERRUPTED = 'interrupted';
 
-/** A session that ended, as the end listeners (Sessions.onSessionEnd) are told of it. */
+/** What session-end listeners (Sessions.onSessionEnd) learn: the session, its user, its secret and the account it logged in as (a personal credential's may differ). */
 export interface EndedSession {
   id: string;
   userId: string;
@@ -48,9 +48,9 @@ export interface RecoveryContext {
   /** Only the dead nodes' sessions (while this node runs: its own live ones are live). */
   deadOnly?: boolean;
   /**
-   * Told of each session this recovery ended (not of those another node ended first): the end
-   * listeners, so that what a live end does (a check-in, rotation after use, a JIT account
-   * removed, an OpenPSM notice) is done for sessions whose node died too.
+   * Told of each session this recovery ended (not of those another node ended first), for its
+   * end listeners: what a live end does (a check-in, rotation after use, a JIT account removed,
+   * an OpenPSM notice) is done for sessions whose node died too.
    */
   ended?: (s: EndedSession) => Promise<void>;
   /** Per ghrec format, which record types carry which direction (for the byte counts). */

@@ -56,8 +56,6 @@ export interface LiveRow {
   here: boolean;
 }
 
-/** What session-end listeners learn: the session, its user, its secret and the account it logged in as (a personal credential's may differ). */
-
 export interface SessionView {
   id: string;
   user: { id: string; username: string };
@@ -286,8 +284,9 @@ export class Sessions {
         { actor, input: { action: 'session.end', target: { type: 'session', id: s.id }, details: { reason, bytesIn: s.bytesIn, bytesOut: s.bytesOut, seconds } } },
         ...(seal ? [{ actor: SYSTEM, input: seal }] : []),
       ]);
-      // Ended elsewhere: the node that ended it (recovery.ts) told the end listeners then.
-      if (!ended) return this.endedElsewhere(s, reason, sha, seal);
+      // Ended elsewhere: the node that ended it (recovery.ts) told the end listeners then. Unless
+      // it is this end, written by an earlier try whose commit the database did not confirm.
+      if (!ended && !(await this.isThisEnd(row))) return this.endedElsewhere(s, reason, sha, seal);
       this.log.info({ sessionId: s.id, reason, ...(s.plan.launchRequestId ? { reqId: s.plan.launchRequestId } : {}) }, 'session ended');
       await this.tellEnded({ id: s.id, userId: s.plan.user.id, secretId: s.plan.credential.secretId, username: s.plan.credential.username, protocol: s.plan.protocol, bytesIn: s.bytesIn, bytesOut: s.bytesOut, recording: s.recordingPath });
     };
@@ -355,6 +354,12 @@ export class Sessions {
       [{ actor: SYSTEM, input: { ...seal, details: { ...seal.details, note: `sealed by node ${this.node}, where the session ran, after another node had ended it (this node had missed its heartbeats)` } } }],
     );
     log.warn({ reason, recording: s.recordingPath }, sealed ? 'session ended here after another node had ended it (this node missed its heartbeats); its end stands, and its recording is sealed into it' : 'session ended here after another node had ended it and sealed its recording (this node missed its heartbeats)');
+  }
+
+  /** Whether a session's row holds this very end (its reason and time): an earlier try of it was committed. */
+  private async isThisEnd(row: { id: string; endedAt: number; endReason: string }): Promise<boolean> {
+    const r = await this.store.db.selectFrom('sessions').select(['endedAt', 'endReason']).where('id', '=', row.id).executeTakeFirst();
+    return Number(r?.endedAt) === row.endedAt && r?.endReason === row.endReason;
   }
 
   onSessionEnd(fn: (s: EndedSession) => Promise<void>): void {
@@ -520,7 +525,8 @@ export class Sessions {
    */
   async reapStale(traffic?: Record<string, GhrecTraffic>, deadNodes: string[] = []): Promise<number> {
     this.traffic = traffic;
-    const n = await recoverInterrupted(this.recovery({ deadNodes }));
+    // Their end listeners wait for the node to have started (tellRecoveredEnds).
+    const n = await recoverInterrupted(this.recovery({ deadNodes }, async (s) => void this.heldEnds.push(s)));
     await sealLateRecordings({ store: this.store, audit: this.audit, log: this.log, recordingsDir: this.recordingsDir, node: this.node, traffic, ...this.recoverFrom() });
     // Object storage: uploads of ended sessions that a crash or an unreachable store left unfinished.
     await this.storage.resumeUploads?.().catch((e) => this.log.error({ err: { message: (e as Error).message } }, 'resuming unfinished recording uploads failed'));
@@ -529,16 +535,42 @@ export class Sessions {
 
   /** While running: ends the live sessions of nodes found dead (core/cluster), as interrupted. */
   async reapDeadNodes(deadNodes: string[]): Promise<number> {
-    return recoverInterrupted(this.recovery({ deadNodes, deadOnly: true }));
+    return recoverInterrupted(this.recovery({ deadNodes, deadOnly: true }, async (s) => this.tellLater(s)));
   }
 
   /**
    * What the recovery needs: the store, the audit, the recordings (through the storage, with
-   * object storage), whether a node is still dead, and the end listeners, told of each session
-   * it ends as they are of a live end (the sessions' own node, dead, tells them nothing).
+   * object storage), whether a node is still dead, and what to do with each session it ends
+   * (`ended`): its end listeners are told as they are of a live end (the session's own node,
+   * dead, tells them nothing).
    */
-  private recovery(which: { deadNodes: string[]; deadOnly?: boolean }): RecoveryContext {
-    return { store: this.store, audit: this.audit, log: this.log, recordingsDir: this.recordingsDir, node: this.node, ...which, traffic: this.traffic, ended: (s) => this.tellEnded(s), ...this.recoverFrom(), ...this.deadCheck() };
+  private recovery(which: { deadNodes: string[]; deadOnly?: boolean }, ended: (s: EndedSession) => Promise<void>): RecoveryContext {
+    return { store: this.store, audit: this.audit, log: this.log, recordingsDir: this.recordingsDir, node: this.node, ...which, traffic: this.traffic, ended, ...this.recoverFrom(), ...this.deadCheck() };
+  }
+
+  /** Sessions the start-up recovery ended, whose end listeners wait for the node to have started. */
+  private heldEnds: EndedSession[] = [];
+  /** The end listeners of recovered sessions, one session after another, off the recovery's path. */
+  private recoveredEnds: Promise<void> = Promise.resolve();
+
+  /**
+   * Tells the end listeners of a recovered session in the background, after those queued before:
+   * what they do may reach targets (a JIT account removed over SSH or LDAP, a rotation), which
+   * must hold up neither the recovery of the next session nor the upkeep that runs it.
+   */
+  private tellLater(s: EndedSession): void {
+    this.recoveredEnds = this.track(this.recoveredEnds.then(() => this.tellEnded(s)));
+  }
+
+  /**
+   * The end listeners of the sessions the start-up recovery ended (a check-in, rotation after
+   * use, a JIT account taken back, an OpenPSM notice), once the node has started (server.ts):
+   * not while it starts, whose failure ends the process under whatever they had begun.
+   */
+  tellRecoveredEnds(): void {
+    const held = this.heldEnds;
+    this.heldEnds = [];
+    for (const s of held) this.tellLater(s);
   }
 
   /** With the cluster registry: another node's sessions are recovered only while it is still dead (or stopped). */

@@ -32,6 +32,11 @@ export class DataKeys {
     return { id, key };
   }
 
+  /** A data key, or null when there is no such key (where an id comes from outside the database: an object's header). */
+  async find(id: string): Promise<Buffer | null> {
+    return (await dataKeyById.first(this.store.db, { id })) ? this.get(id) : null;
+  }
+
   async get(id: string, db: Db = this.store.db): Promise<Buffer> {
     const read = async () => {
       const row = await dataKeyById.first(db, { id });
