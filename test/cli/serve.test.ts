@@ -6,6 +6,7 @@ import { randomBytes, X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { connect } from 'node:tls';
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { api, apiLogin, cleanEnv, count, freePort, freshPgDatabase, killAll, lines, removeTempDirs, runCli, Server, serverEnv, tempDir } from './support.js';
 
@@ -364,5 +365,53 @@ describe('gatehouse serve refuses invalid configuration with one clear line', ()
     } finally {
       again.kill();
     }
+  });
+});
+
+describe('gatehouse serve after a crash', () => {
+  let server: Server | undefined;
+  after(() => server?.kill());
+
+  // The end of a session the crash left live is written at the next start (as interrupted), and
+  // what its end does runs once the node has started: here, its launch checkout is checked in.
+  it('ends the sessions it left live, then checks in their launch checkouts', T, async () => {
+    const PW = `Pw-${randomBytes(6).toString('hex')}`;
+    const dataDir = join(tempDir(), 'data');
+    const env = await serverEnv(dataDir, { GATEHOUSE_ADMIN_PASSWORD: PW });
+    server = await Server.start(env);
+    let token = await apiLogin(server.url, 'admin', PW);
+    const adminId = (await api(server.url, 'GET', '/api/v1/me', { token })).json().id as string;
+    const secret = await api(server.url, 'POST', '/api/v1/secrets', { token, body: { name: 'crashed', template: 'generic', fields: { username: 'u', password: `pw-${randomBytes(6).toString('hex')}` } } });
+    assert.equal(secret.status, 201, secret.body);
+    const secretId = secret.json().id as string;
+    assert.deepEqual(await server.stop('SIGTERM'), { code: 0, signal: null });
+
+    // What the crashed process left: a live session of this node holding a launch checkout.
+    const node = readFileSync(join(dataDir, 'node-id'), 'utf8').trim();
+    const sessionId = `crashed-${randomBytes(4).toString('hex')}`;
+    const at = Date.now() - 60_000;
+    const db = new Database(join(dataDir, 'gatehouse.db'));
+    try {
+      db.prepare(
+        `insert into sessions (id, user_id, username, secret_id, secret_name, launcher_id, protocol, target_host, target_port, target_user, client_ip, door, status, started_at, bytes_in, bytes_out, record_keystrokes, node)
+         values (?, ?, 'admin', ?, 'crashed', 'ssh', 'ssh', '127.0.0.1', 22, 'u', '127.0.0.1', 'ssh', 'live', ?, 0, 0, 1, ?)`,
+      ).run(sessionId, adminId, secretId, at, node);
+      db.prepare(`insert into checkouts (id, secret_id, user_id, username, source, since, expires_at, session_id) values (?, ?, ?, 'admin', 'launch', ?, ?, ?)`).run(`co-${sessionId}`, secretId, adminId, at, Date.now() + 3600_000, sessionId);
+    } finally {
+      db.close();
+    }
+
+    server = await Server.start(env);
+    token = await apiLogin(server.url, 'admin', PW);
+    const s = (await api(server.url, 'GET', `/api/v1/sessions/${sessionId}`, { token })).json();
+    assert.deepEqual([s.status, s.endReason], ['ended', 'interrupted']);
+    let checkin: { details: { sessionId?: string; reason?: string } } | undefined;
+    for (let i = 0; i < 100 && !checkin; i++) {
+      const items = (await api(server.url, 'GET', `/api/v1/audit?action=secret.checkin&targetId=${secretId}&limit=10`, { token })).json().items as { details: { sessionId?: string; reason?: string } }[];
+      checkin = items.find((e) => e.details.sessionId === sessionId);
+      if (!checkin) await new Promise((r) => setTimeout(r, 100));
+    }
+    // Before: the checkout stayed open until it expired (or someone looked at the secret).
+    assert.equal(checkin?.details.reason, 'session_end');
   });
 });
