@@ -48,7 +48,11 @@ describe('browser RDP: typing under the us and de keyboard layouts (Chromium, NL
       rig.xev = x.proc;
       await until(async () => /MapNotify/.test(x.out()), 'the xev window on the target display', 15_000);
       // No window manager: the focus follows the pointer, so the pointer goes over xev's window.
-      await clickUntilXevSees(x.out, () => clickDesktop(c.page, info, 550, 400), 'xev on the target to see a click (the pointer is over its window)');
+      await clickUntilXevSees(x.out, () => clickDesktop(c.page, info, 550, 400), 'xev on the target to see a click (the pointer is over its window)').catch((e: Error) => {
+        // What the target side saw: the shadow server's own output and xev's events.
+        e.message += `\nfreerdp-shadow-cli (last lines):\n${shadow.log().split('\n').slice(-30).join('\n')}\nxev:\n${x.out().slice(-3000)}`;
+        throw e;
+      });
       await keys(c.page);
       await typedOnTarget(x.out, expected, () => c.page.keyboard.press('Enter'), () => rig.api.textOf(sessionId));
       await screenshot(c.page, `browser-rdp-nla-layout-${layout}`);

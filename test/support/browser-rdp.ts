@@ -9,6 +9,14 @@ import { until } from './browser.js';
 import { canvasInfo, type CanvasInfo } from './rdp-canvas.js';
 import { parseXwd, type Screenshot, type Xrdp } from './xrdp.js';
 
+/** Run in the page: IronRDP's canvas now, its desktop size and where the page shows it; null while there is none. */
+const CANVAS_BOX = `(() => {
+  const canvas = document.querySelector('iron-remote-desktop')?.shadowRoot?.querySelector('canvas');
+  if (!canvas) return null;
+  const r = canvas.getBoundingClientRect();
+  return { width: canvas.width, height: canvas.height, left: r.left, top: r.top, cssWidth: r.width, cssHeight: r.height };
+})()`;
+
 export const phaseOf = (page: Page) => page.locator('.rdpw-page').getAttribute('data-phase');
 
 /** Waits for the page to connect (agreeing to the recording notice if it shows) and for the desktop colour on the canvas. */
@@ -30,9 +38,16 @@ export async function desktopShown(page: Page, rgb: number, diagnostics: () => s
   }, 'the remote desktop colour on the canvas', 60_000);
 }
 
-/** Clicks the remote desktop at desktop pixel (x, y): the canvas is scaled to fit the window. */
+/**
+ * Clicks the remote desktop at desktop pixel (x, y): the canvas is scaled to fit the window.
+ * Where the canvas is and how large is read at the click: the page may scale it to fit after
+ * `info` was taken (seen against the shadow server: measured before, a click landed 130 px
+ * left of where it was meant). `info` stands in while there is no canvas.
+ */
 export async function clickDesktop(page: Page, info: CanvasInfo, x: number, y: number): Promise<void> {
-  await page.mouse.move(info.left + (x * info.cssWidth) / info.width, info.top + (y * info.cssHeight) / info.height, { steps: 4 });
+  const now = (await page.evaluate(CANVAS_BOX).catch(() => null)) as Pick<CanvasInfo, 'width' | 'height' | 'left' | 'top' | 'cssWidth' | 'cssHeight'> | null;
+  const at = now && now.width > 0 && now.cssWidth > 0 ? now : info;
+  await page.mouse.move(at.left + (x * at.cssWidth) / at.width, at.top + (y * at.cssHeight) / at.height, { steps: 4 });
   await page.mouse.down();
   await page.mouse.up();
 }
