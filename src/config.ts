@@ -215,8 +215,11 @@ export function metricsExposure(config: Pick<Config, 'metricsListen' | 'metricsT
   if (!l || config.metricsToken) return null;
   // 0.0.0.0, or IPv6's any address however written (::, ::0, 0:0::0 …).
   if (l.host !== '0.0.0.0' && !(l.host.includes(':') && /^[0:]+$/.test(l.host))) return null;
-  return `metrics are served without GATEHOUSE_METRICS_TOKEN on every interface (GATEHOUSE_METRICS_LISTEN=${l.host.includes(':') ? `[${l.host}]` : l.host}:${l.port}): whoever reaches this machine reads them; bind it to a management address or 127.0.0.1, or set a token`;
+  return `metrics are served without GATEHOUSE_METRICS_TOKEN on every interface (GATEHOUSE_METRICS_LISTEN=${hostPort(l.host, l.port)}): whoever reaches this machine reads them; bind it to a management address or 127.0.0.1, or set a token`;
 }
+
+/** `host:port` as written in settings and URLs: an IPv6 host in brackets (`[::1]:9464`). */
+export const hostPort = (host: string, port: number): string => `${host.includes(':') ? `[${host}]` : host}:${port}`;
 
 /** `host:port` (an IPv6 host in brackets: `[::1]:9464`); the port may be 0. */
 function listenAddress(src: Source, key: string): { host: string; port: number } {

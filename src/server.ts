@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import type { Server as HttpsServer } from 'node:https';
 import type { FastifyInstance } from 'fastify';
-import { metricsExposure, type Config } from './config.js';
+import { hostPort, metricsExposure, type Config } from './config.js';
 import { bootstrapAdmin, createCore, type Core } from './core/core.js';
 import { SYSTEM } from './core/audit/service.js';
 import { startCheckpointer } from './core/audit/checkpointer.js';
@@ -180,7 +180,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       await store.close().catch(() => {});
       throw new Error(`cannot listen for metrics on ${config.metricsListen.host}:${config.metricsListen.port}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
-    announce(`gatehouse: metrics on http://${config.metricsListen.host.includes(':') ? `[${config.metricsListen.host}]` : config.metricsListen.host}:${metricsListener.port}/metrics`);
+    announce(`gatehouse: metrics on http://${hostPort(config.metricsListen.host, metricsListener.port)}/metrics`);
     const exposed = metricsExposure(config);
     if (exposed) {
       announce(`gatehouse: warning: ${exposed}`);

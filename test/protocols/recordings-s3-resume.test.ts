@@ -12,7 +12,7 @@ import { dirname } from 'node:path';
 import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand } from '@aws-sdk/client-s3';
 import { recordingRelPath } from '../../src/core/sessions/recording-path.js';
 import type { S3RecordingStorage } from '../../src/core/sessions/recording-storage-s3.js';
-import type { RecordingSpool } from '../../src/core/sessions/recording-spool.js';
+import type { RecordingSpool } from '../../src/core/sessions/spool-contract.js';
 import { tempDir } from '../cli/support.js';
 import { appWithS3, nodeStorage, S3_TEST_PART_BYTES } from '../support/s3.js';
 import { sessionRow } from '../support/session-rows.js';

@@ -15,7 +15,7 @@ import { gunzipSync } from 'node:zlib';
 import { CastWriter } from '../../src/core/sessions/asciicast.js';
 import { envelopeHeader, FrameSealer, openEnvelope } from '../../src/core/sessions/recording-envelope.js';
 import { MAX_PART_BYTES, MAX_PARTS, partBytesAt } from '../../src/core/sessions/recording-s3-upload.js';
-import type { RecordingSpool, SpoolEvents } from '../../src/core/sessions/recording-spool.js';
+import type { RecordingSpool, SpoolEvents } from '../../src/core/sessions/spool-contract.js';
 import { RecordingWriter } from '../../src/core/sessions/recording-writer.js';
 
 const HEADER = { version: 2 as const, width: 80, height: 24, timestamp: 0 };

@@ -13,7 +13,7 @@ import type { DataKeys } from '../vault/datakeys.js';
 import { now } from '../util.js';
 import { envelopeHeader, FrameSealer } from './recording-envelope.js';
 import { isGzipPath, memberIndex } from './recording-gzip.js';
-import type { RecordingSpool, SpoolEvents } from './recording-spool.js';
+import type { RecordingSpool, SpoolEvents } from './spool-contract.js';
 
 /** What an upload needs of its storage. */
 export interface S3Host {

@@ -16,8 +16,6 @@ import { Appender, type AppenderOptions } from './appender.js';
 import { PendingChunks } from './pending-chunks.js';
 import type { RecordingSpool, SpoolEvents } from './spool-contract.js';
 
-export type { RecordingSpool, SpoolEvents } from './spool-contract.js';
-
 /** The side of a recording file the format writers (asciicast, ghrec) use. */
 export interface RecordingFile {
   readonly isClosed: boolean;

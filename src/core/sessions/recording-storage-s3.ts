@@ -203,7 +203,8 @@ export class S3RecordingStorage implements RecordingStorage, S3Host {
     for await (const c of r.Body as Readable) chunks.push(c as Buffer);
     const head = Buffer.concat(chunks);
     const id = await provenKeyId(head, rel, (k) => this.dataKeys.find(k));
-    if (!id && envelopeKeyId(head)) this.log.warn({ rel, named: envelopeKeyId(head) }, 'an encrypted recording names a data key that does not open it (the object was changed in the bucket): that key is left alone');
+    const named = id ? null : envelopeKeyId(head);
+    if (named) this.log.warn({ rel, named }, 'an encrypted recording names a data key that does not open it (the object was changed in the bucket): that key is left alone');
     return id;
   }
 

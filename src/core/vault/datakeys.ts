@@ -33,23 +33,22 @@ export class DataKeys {
   }
 
   /** A data key, or null when there is no such key (where an id comes from outside the database: an object's header). */
-  async find(id: string): Promise<Buffer | null> {
-    return (await dataKeyById.first(this.store.db, { id })) ? this.get(id) : null;
+  async find(id: string, db: Db = this.store.db): Promise<Buffer | null> {
+    const row = await dataKeyById.first(db, { id });
+    if (!row) return null;
+    if (this.keyring.has(row.kekId)) return this.keyring.unwrap(row.kekId, row.wrapped, id);
+    // A rotation may have rewrapped the row and dropped the old key between our read and now: read again.
+    const again = await dataKeyById.first(db, { id });
+    return again ? this.keyring.unwrap(again.kekId, again.wrapped, id) : null;
   }
 
   async get(id: string, db: Db = this.store.db): Promise<Buffer> {
-    const read = async () => {
-      const row = await dataKeyById.first(db, { id });
-      // A missing data key is a broken store, not a refusal: said as such.
-      if (!row) throw new Error(`data key ${id} not found`);
-      return row;
-    };
-    const row = await read();
-    if (this.keyring.has(row.kekId)) return this.keyring.unwrap(row.kekId, row.wrapped, id);
-    // A rotation may have rewrapped the row and dropped the old key between our read and now: read again.
-    const again = await read();
-    return this.keyring.unwrap(again.kekId, again.wrapped, id);
+    const key = await this.find(id, db);
+    // A missing data key is a broken store, not a refusal: said as such.
+    if (!key) throw new Error(`data key ${id} not found`);
+    return key;
   }
+
 
   async encrypt(plaintext: string, aad: string, db: Db = this.store.db): Promise<{ dataKeyId: string; sealed: string }> {
     const { id, key } = await this.create(db);
