@@ -608,6 +608,9 @@ export interface JitAccountsTable {
   createdAt: number;
   endedAt: number | null;
   removedAt: number | null;
+  /** The node preparing or undoing the row until leaseUntil (025_jit_leases); 0: nobody. */
+  leaseNode: string | null;
+  leaseUntil: number;
 }
 
 /** A TSplus-compatible logon ticket (011_logon_tickets); the seal is wiped on use or expiry. */

@@ -26,6 +26,8 @@ import { startSshd, type Sshd } from '../support/sshd.js';
 import { clientFor, eventually, interactive, run, type Proc } from '../support/ssh-client.js';
 import { api as cliApi, apiLogin, killAll, removeTempDirs, ROOT, Server, serverEnv, tempDir } from '../cli/support.js';
 import type { AccountOperator, JitAccountSpec } from '../../src/core/accounts/operator.js';
+import { JitAccounts } from '../../src/core/accounts/jit.js';
+import type { Sessions } from '../../src/core/sessions/service.js';
 import { argvLine } from '../../src/protocols/targets/accounts/ssh-exec.js';
 
 const OPS = 'gh12c-ops';
@@ -168,21 +170,90 @@ describe('JIT accounts and access levels on Linux over SSH (real sshd, real acco
     spawnSync('userdel', ['-r', who]);
   });
 
-  it("a JIT account reached by two session ends and the sweeper at once (a dead node's session, ended by its recovery, as the minute sweeper runs) is removed once", async () => {
-    const id = await secret('jit at once', 'nobody-stored', 'Unused-Stored-Pw-1');
-    assert.equal((await api('PATCH', `/api/v1/secrets/${id}`, { account: { managementSecretId: mgmtId, jit: { enabled: true, namePrefix: PREFIX } } })).status, 200);
-    // A JIT account whose session is over, not yet undone (as a dead node leaves it).
+  /**
+   * A JIT account whose session is over, not yet undone (as a dead node leaves it): a real
+   * account and its row (`lease`: a node holding it until then).
+   */
+  const leftAccount = async (secretId: string, lease?: { node: string; until: number }) => {
     const who = `${PREFIX}${randomBytes(4).toString('hex')}`;
     execFileSync('useradd', ['-m', who]);
+    const row = { id: randomUUID(), purpose: 'jit' as const, secretId, sessionId: randomUUID(), targetKind: 'linux', accountName: who, levelId: null, targetGroups: '[]', state: 'active' as const, message: null, createdAt: Date.now(), endedAt: null, removedAt: null, leaseNode: lease?.node ?? null, leaseUntil: lease?.until ?? 0 };
+    await gw.running.core.store.db.insertInto('jitAccounts').values(row).execute();
+    return row;
+  };
+  const jitSecret = async (name: string, jit: Record<string, unknown> = {}) => {
+    const id = await secret(name, 'nobody-stored', 'Unused-Stored-Pw-1');
+    assert.equal((await api('PATCH', `/api/v1/secrets/${id}`, { account: { managementSecretId: mgmtId, jit: { enabled: true, namePrefix: PREFIX, ...jit } } })).status, 200);
+    return id;
+  };
+  const actionsOn = async (account: string) => (await api('GET', '/api/v1/audit?limit=200')).body.items.filter((e: any) => e.details?.account === account).map((e: any) => e.action);
+
+  it("a JIT account reached by two session ends and the sweeper at once (a dead node's session, ended by its recovery, as the minute sweeper runs) is removed once", async () => {
+    const { accountName: who, sessionId } = await leftAccount(await jitSecret('jit at once'));
     const core = gw.running.core;
-    const sessionId = randomUUID();
-    await core.store.db.insertInto('jitAccounts').values({ id: randomUUID(), purpose: 'jit', secretId: id, sessionId, targetKind: 'linux', accountName: who, levelId: null, targetGroups: '[]', state: 'active', message: null, createdAt: Date.now(), endedAt: null, removedAt: null }).execute();
     await Promise.all([core.jit.sessionEnded(sessionId), core.jit.sessionEnded(sessionId), core.jit.sweep()]);
     await core.jit.settled();
     assert.equal(exists(who), false);
-    const events = (await api('GET', '/api/v1/audit?limit=200')).body.items.filter((e: any) => e.details?.account === who).map((e: any) => e.action);
     // Before: each of the three undid it again (three removals, or failures of the later ones).
-    assert.deepEqual(events, ['jit.account_removed']);
+    assert.deepEqual(await actionsOn(who), ['jit.account_removed']);
+  });
+
+  /** The JIT accounts of another node of a cluster on the same database: its own process (nothing live in it, nothing being prepared). */
+  const otherNode = () => {
+    const core = gw.running.core;
+    const sessions = { node: `other-node-${randomBytes(3).toString('hex')}`, live: new Map() } as unknown as Sessions;
+    return new JitAccounts(core.store, core.targetAccounts, core.accessLevels, sessions, core.audit, core.log);
+  };
+
+  it('two nodes ending one JIT row at once (a dead node\'s session, ended by one node as another\'s sweeper runs): one of them removes the account, once', async () => {
+    const { accountName: who, sessionId } = await leftAccount(await jitSecret('jit two nodes'));
+    const core = gw.running.core;
+    const b = otherNode();
+    const c = otherNode();
+    await Promise.all([core.jit.sessionEnded(sessionId), b.sessionEnded(sessionId), c.sweep()]);
+    await Promise.all([core.jit.settled(), b.settled(), c.settled()]);
+    assert.equal(exists(who), false);
+    // Before: each node undid it (two or three removals; userdel of the later ones failing: jit.cleanup_failed).
+    assert.deepEqual(await actionsOn(who), ['jit.account_removed']);
+    const row = await core.store.db.selectFrom('jitAccounts').selectAll().where('sessionId', '=', sessionId).executeTakeFirstOrThrow();
+    assert.deepEqual([row.state, row.leaseNode, row.leaseUntil], ['removed', null, 0]);
+  });
+
+  it("another node's sweeper leaves alone a JIT account still being prepared (the connection delay, before the session has a row), and a lease run out frees a row for it", async () => {
+    const id = await jitSecret('jit preparing', { connectionDelaySeconds: 3 });
+    const core = gw.running.core;
+    const session = throughDoor(id, undefined, 'whoami');
+    // The account exists and the gateway waits out the connection delay: no session row yet.
+    const row = await (async () => {
+      for (let i = 0; i < 200; i++) {
+        const r = await core.store.db.selectFrom('jitAccounts').selectAll().where('secretId', '=', id).executeTakeFirst();
+        if (r && exists(r.accountName)) return r;
+        await new Promise((res) => setTimeout(res, 50));
+      }
+      throw new Error('no JIT account was created');
+    })();
+    assert.equal(await core.store.db.selectFrom('sessions').select('id').where('id', '=', row.sessionId).executeTakeFirst(), undefined);
+    const other = otherNode();
+    const swept = await other.sweep();
+    await other.settled();
+    const r = await session;
+    // Before: the other node's sweeper took the row for a session never started and removed the account, so the login failed.
+    assert.equal(r.stdout.trim(), row.accountName, r.stderr);
+    assert.equal(swept, 0);
+    assert.equal(row.leaseNode, core.sessions.node, 'held by the node preparing it');
+    await eventually(async () => !exists(row.accountName), 20_000, 'removed after the session');
+    await core.jit.settled();
+    assert.deepEqual(await actionsOn(row.accountName), ['jit.account_removed', 'jit.account_created']);
+
+    // A node that died holding a row: once its lease has run out, another node's sweeper undoes it.
+    const dead = await leftAccount(id, { node: 'dead-node', until: Date.now() + 60_000 });
+    const who = dead.accountName;
+    assert.equal(await other.sweep(), 0);
+    assert.ok(exists(who), 'held by the dead node until its lease runs out');
+    await core.store.db.updateTable('jitAccounts').set({ leaseUntil: Date.now() - 1 }).where('id', '=', dead.id).execute();
+    assert.equal(await other.sweep(), 1);
+    await other.settled();
+    assert.equal(exists(who), false);
   });
 
   it('an access level without JIT: the stored account gets the level\'s group for the session and loses it afterwards', async () => {

@@ -31,6 +31,12 @@ const activeJitOfSession = prepare((db, slot: SlotOf<{ sessionId: string }>) => 
 /** Random part of a JIT name: 8 of [a-z0-9] (~41 bits), so names do not repeat and cannot be guessed ahead. */
 const SUFFIX = 'abcdefghijklmnopqrstuvwxyz0123456789';
 const SWEEP_MS = 60_000;
+/**
+ * How long a node holds a row it undoes (a few target commands, each bounded by the operator's
+ * timeout), and a row it prepares beyond the secret's connection delay. A node that dies
+ * holding a row leaves it to the other nodes' sweepers once this has run out.
+ */
+const LEASE_MS = 5 * 60_000;
 
 /** A grant's sudoers drop-in file tag: its row id's hex digits (unique per grant, [a-z0-9]). */
 const grantTag = (rowId: string) => rowId.replace(/-/g, '').slice(0, 32).toLowerCase();
@@ -54,7 +60,7 @@ export class JitAccounts {
   private readonly preparing = new Set<string>();
   private readonly background = new Set<Promise<unknown>>();
   /** Rows being undone (finish), by id. */
-  private readonly finishing = new Map<string, Promise<void>>();
+  private readonly finishing = new Map<string, Promise<boolean>>();
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -109,9 +115,20 @@ export class JitAccounts {
       createdAt: now(),
       endedAt: null,
       removedAt: null,
+      // Held by this node until the session has started: until then no session row says where
+      // it lives, and another node's sweeper would take the account for one never started.
+      leaseNode: this.sessions.node,
+      leaseUntil: now() + jit.connectionDelaySeconds * 1000 + LEASE_MS,
     };
     // Written before the target changes: a crash from here on leaves a row the sweeper finds.
     await this.store.db.insertInto('jitAccounts').values(row).execute();
+    const abort = async () => void (await this.finish(row));
+    const started = () => {
+      this.preparing.delete(sessionId);
+      // Its session row now says it is live here; other nodes leave it alone for that. Only this
+      // lease: an end of the session may already have taken the row again to undo it.
+      void this.track(this.store.db.updateTable('jitAccounts').set({ leaseNode: null, leaseUntil: 0 }).where('id', '=', row.id).where('leaseNode', '=', row.leaseNode).where('leaseUntil', '=', row.leaseUntil).execute());
+    };
     const details = { secret: ctx.secretName, sessionId, account: row.accountName, level: level?.name ?? null, groups, targetKind: ctx.kind };
     try {
       if (jit.enabled) {
@@ -122,15 +139,15 @@ export class JitAccounts {
         const fields: Record<string, string | number> = { ...cred.fields, username: row.accountName, password };
         delete fields.privateKey;
         delete fields.passphrase;
-        return { credential: { ...cred, username: row.accountName, fields }, started: () => this.preparing.delete(sessionId), abort: () => this.finish(row) };
+        return { credential: { ...cred, username: row.accountName, fields }, started, abort };
       }
       await ctx.operator.addToGroups(ctx.management, row.accountName, groups, level?.sudoers ? { body: level.sudoers, tag: grantTag(row.id) } : undefined);
       await this.audit.record(user, { action: 'access_level.granted', target: { type: 'secret', id: secretId }, details });
-      return { credential: cred, started: () => this.preparing.delete(sessionId), abort: () => this.finish(row) };
+      return { credential: cred, started, abort };
     } catch (e) {
       this.preparing.delete(sessionId);
       const reason = oneLine(e);
-      await this.store.db.updateTable('jitAccounts').set({ state: 'failed', message: reason, endedAt: now() }).where('id', '=', row.id).execute();
+      await this.store.db.updateTable('jitAccounts').set({ state: 'failed', message: reason, endedAt: now(), leaseNode: null, leaseUntil: 0 }).where('id', '=', row.id).execute();
       await this.audit.record(user, { action: jit.enabled ? 'jit.account_failed' : 'access_level.grant_failed', outcome: 'failure', target: { type: 'secret', id: secretId }, details: { ...details, reason } });
       // A group that does not exist, a drop-in visudo refuses: the person's choice cannot be met (400); the rest is the target (502).
       throw new AppError(e instanceof OperatorError && e.failure === 'invalid' ? 400 : 502, jit.enabled ? 'jit_failed' : 'access_level_failed', `${jit.enabled ? 'the temporary account could not be created' : "the access level's groups could not be given"}: ${reason}`);
@@ -140,17 +157,26 @@ export class JitAccounts {
   /** Session end: undo what was done for it. */
   async sessionEnded(sessionId: string): Promise<void> {
     const rows = await activeJitOfSession.all(this.store.db, { sessionId });
-    const p = Promise.allSettled(rows.map((r) => this.finish(r)));
+    await this.track(Promise.allSettled(rows.map((r) => this.finish(r))));
+  }
+
+  /** Work settled() waits for; a failure is logged (the row stays for the sweeper). */
+  private track(work: Promise<unknown>, failed = 'a JIT account row could not be updated'): Promise<void> {
+    const p = work.then(
+      () => undefined,
+      (e: unknown) => this.log.error({ err: { message: oneLine(e) } }, failed),
+    );
     this.background.add(p);
-    await p.finally(() => this.background.delete(p));
+    return p.finally(() => this.background.delete(p));
   }
 
   /**
    * Disables or removes a JIT account, or takes a level's groups away; a failure stays 'active'
    * for the sweeper. Once per row at a time in this process: a session's end (also one a
-   * recovery ends) and the sweeper may reach the same row together.
+   * recovery ends) and the sweeper may reach the same row together; across the nodes of a
+   * cluster, by the row's lease (undo). Whether this process took the row.
    */
-  private finish(row: JitAccountsTable): Promise<void> {
+  private finish(row: JitAccountsTable): Promise<boolean> {
     const going = this.finishing.get(row.id);
     if (going) return going;
     const p = this.undo(row).finally(() => this.finishing.delete(row.id));
@@ -158,11 +184,22 @@ export class JitAccounts {
     return p;
   }
 
-  private async undo(row: JitAccountsTable): Promise<void> {
+  private async undo(row: JitAccountsTable): Promise<boolean> {
     this.preparing.delete(row.sessionId);
-    // The row was read before another finish of it ended: nothing left to undo.
-    const current = await this.store.db.selectFrom('jitAccounts').select('state').where('id', '=', row.id).executeTakeFirst();
-    if (current?.state !== 'active') return;
+    // Taken with one conditional update, so one node undoes it. Not taken: another finish of it
+    // ended after the row was read (nothing left to undo), or another node prepares or undoes
+    // it now. This node's own lease is its own (a session it prepared, or one a crash of this
+    // node left): this process's finishes of one row are one already (finish).
+    const t = now();
+    const me = this.sessions.node;
+    const taken = await this.store.db
+      .updateTable('jitAccounts')
+      .set({ leaseNode: me, leaseUntil: t + LEASE_MS })
+      .where('id', '=', row.id)
+      .where('state', '=', 'active')
+      .where((eb) => eb.or([eb('leaseUntil', '<', t), eb('leaseNode', '=', me)]))
+      .executeTakeFirst();
+    if (!Number(taken.numUpdatedRows)) return false;
     const details = { sessionId: row.sessionId, account: row.accountName, groups: parseJson<string[]>(row.targetGroups, []) };
     try {
       const ctx = await this.accounts.context(row.secretId);
@@ -183,21 +220,24 @@ export class JitAccounts {
         const tag = row.targetKind === 'linux' ? grantTag(row.id) : undefined;
         if (!others.length || drop.length || tag) await ctx.operator.removeFromGroups(ctx.management, row.accountName, drop, tag);
       }
-      const t = now();
-      await this.store.db.updateTable('jitAccounts').set({ state, message: null, endedAt: t, removedAt: state === 'removed' ? t : null }).where('id', '=', row.id).execute();
+      const done = now();
+      await this.store.db.updateTable('jitAccounts').set({ state, message: null, endedAt: done, removedAt: state === 'removed' ? done : null, leaseNode: null, leaseUntil: 0 }).where('id', '=', row.id).execute();
       await this.audit.record(SYSTEM, { action: row.purpose === 'jit' ? `jit.account_${state}` : 'access_level.revoked', target: { type: 'secret', id: row.secretId }, details });
     } catch (e) {
       const reason = oneLine(e);
-      await this.store.db.updateTable('jitAccounts').set({ message: reason }).where('id', '=', row.id).execute();
+      // Let go, so the next sweep of any node tries again.
+      await this.store.db.updateTable('jitAccounts').set({ message: reason, leaseNode: null, leaseUntil: 0 }).where('id', '=', row.id).execute();
       await this.audit.record(SYSTEM, { action: 'jit.cleanup_failed', outcome: 'failure', target: { type: 'secret', id: row.secretId }, details: { ...details, reason } });
       this.log.warn({ secretId: row.secretId, sessionId: row.sessionId, err: { message: reason } }, 'undoing a JIT account or access level failed; the sweeper tries again');
     }
+    return true;
   }
 
   /**
    * Undoes every active row whose session is over: ended, never started, or left 'live' by a
    * crash of this node (reapStale ends those before the sweeper's first run). Sessions live in
-   * this process, being prepared, or live on another node are left alone.
+   * this process, being prepared (here, or on another node: its lease), or live on another node
+   * are left alone.
    */
   async sweep(): Promise<number> {
     const rows = await this.store.db.selectFrom('jitAccounts').selectAll().where('state', '=', 'active').execute();
@@ -206,19 +246,14 @@ export class JitAccounts {
       if (this.preparing.has(r.sessionId) || this.sessions.live.has(r.sessionId)) continue;
       const s = await this.store.db.selectFrom('sessions').select(['status', 'node']).where('id', '=', r.sessionId).executeTakeFirst();
       if (s?.status === 'live' && s.node !== this.sessions.node) continue;
-      await this.finish(r);
-      done++;
+      if (await this.finish(r)) done++;
     }
     return done;
   }
 
   /** Sweeps now and every minute (server.ts, after the crash recovery of sessions). */
   startSweeper(): void {
-    const run = () => {
-      const p = this.sweep().catch((e) => this.log.error({ err: { message: oneLine(e) } }, 'the JIT sweeper failed'));
-      this.background.add(p);
-      void p.finally(() => this.background.delete(p));
-    };
+    const run = () => void this.track(this.sweep(), 'the JIT sweeper failed');
     run();
     this.timer = setInterval(run, SWEEP_MS);
     this.timer.unref();
