@@ -154,6 +154,14 @@ export interface DataKeysTable {
   createdAt: number;
 }
 
+/** A data key made to seal a recording in object storage (026_recording_keys). */
+export interface RecordingKeysTable {
+  dataKeyId: string;
+  /** The recording's name in the storage (its rel path). */
+  rel: string;
+  createdAt: number;
+}
+
 export interface FoldersTable {
   id: string;
   name: string;
@@ -778,6 +786,7 @@ export interface Database {
   apiTokens: ApiTokensTable;
   oauthClients: OauthClientsTable;
   dataKeys: DataKeysTable;
+  recordingKeys: RecordingKeysTable;
   folders: FoldersTable;
   templates: TemplatesTable;
   secrets: SecretsTable;

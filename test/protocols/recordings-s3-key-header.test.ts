@@ -4,17 +4,20 @@
 // must take only the key that opens the object as that recording (its first frame, bound to the
 // recording's name), never a key the header merely names. Before, an object put at one
 // recording's name with another's header made the delete of the first remove the second's key,
-// and the second recording could never be read again. Against s3rver on loopback.
+// and the second recording could never be read again. The database also says which recordings
+// were stored encrypted (recording_keys): an object without the header put in the place of one
+// of them is refused, not played as plaintext. Against s3rver on loopback.
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { text } from 'node:stream/consumers';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { envelopeHeader, FrameSealer, provenKeyId } from '../../src/core/sessions/recording-envelope.js';
+import { hashOrWhy } from '../../src/core/sessions/recording-seals.js';
 import { recordingRelPath } from '../../src/core/sessions/recording-path.js';
 import type { S3RecordingStorage } from '../../src/core/sessions/recording-storage-s3.js';
 import { tempDir } from '../cli/support.js';
-import { appWithS3, nodeStorage } from '../support/s3.js';
+import { appWithS3, nodeStorage, recordThrough } from '../support/s3.js';
 
 describe('the data key of an encrypted recording in object storage', () => {
   const the = appWithS3('keyhead');
@@ -45,6 +48,28 @@ describe('the data key of an encrypted recording in object storage', () => {
     // An object left as stored: its delete takes its key with it.
     assert.equal(await storage.remove(other.rel), true);
     assert.equal(await keyExists(other.keyId), false);
+  });
+
+  it('an object without the encryption header in the place of a recording stored encrypted is refused (read for playback or download, hashed for verify), not read as plaintext; one stored before encryption still reads; the delete takes the recorded key', async () => {
+    const rel = recordingRelPath(randomUUID(), Date.now(), '.cast');
+    await recordThrough(storage, rel, [Buffer.from('{"version":2}\n[0.1,"o","the real session"]\n')]);
+    assert.match(await text(await storage.read(rel)), /the real session/);
+    const keys = await the.t.core.store.db.selectFrom('recordingKeys').selectAll().where('rel', '=', rel).execute();
+    assert.equal(keys.length, 1, 'the key made for it is on record');
+    // Someone with write access to the bucket puts plain content there.
+    await storage.client.send(new PutObjectCommand({ Bucket: the.s3.bucket, Key: storage.key(rel), Body: '{"version":2}\n[0.1,"o","a forged session"]\n' }));
+    // Before: read as plaintext, the forged content played as the session.
+    await assert.rejects(storage.read(rel), (e: Error & { code?: string }) => e.code === 'recording_replaced' && /stored encrypted/.test(e.message));
+    const hashed = await hashOrWhy(() => storage.sha256(rel));
+    assert.ok('unreadable' in hashed, 'recording verify reports it unreadable');
+    // A recording stored before encryption was on (no key on record) is read as it is.
+    const plain = recordingRelPath(randomUUID(), Date.now(), '.cast');
+    await storage.client.send(new PutObjectCommand({ Bucket: the.s3.bucket, Key: storage.key(plain), Body: '{"version":2}\nplain\n' }));
+    assert.equal(await text(await storage.read(plain)), '{"version":2}\nplain\n');
+    // The delete removes the key on record, whatever the object holds now.
+    assert.equal(await storage.remove(rel), true);
+    assert.equal(await keyExists(keys[0]!.dataKeyId), false);
+    assert.deepEqual(await the.t.core.store.db.selectFrom('recordingKeys').selectAll().where('rel', '=', rel).execute(), []);
   });
 
   it('provenKeyId: the named key only when it opens the first frame as that recording; not for a plain, truncated or foreign object', async () => {

@@ -7,14 +7,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync } from 'node:fs';
 import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand } from '@aws-sdk/client-s3';
 import { recordingRelPath } from '../../src/core/sessions/recording-path.js';
 import type { S3RecordingStorage } from '../../src/core/sessions/recording-storage-s3.js';
-import type { RecordingSpool } from '../../src/core/sessions/spool-contract.js';
 import { tempDir } from '../cli/support.js';
-import { appWithS3, nodeStorage, S3_TEST_PART_BYTES } from '../support/s3.js';
+import { appWithS3, nodeStorage, recordThrough, S3_TEST_PART_BYTES } from '../support/s3.js';
 import { sessionRow } from '../support/session-rows.js';
 
 type Command = Parameters<S3RecordingStorage['client']['send']>[0];
@@ -47,21 +45,6 @@ describe('an upload left unfinished at the end of its session, completed at the 
     return { id: s.id, rel: recordingRelPath(s.id, at, '.cast') };
   }
 
-  /** Writes `segments` through the storage's spool as the segmented writer does, and finishes it. */
-  async function record(storage: S3RecordingStorage, rel: string, segments: Buffer[], expectFailure = false): Promise<void> {
-    const spool = storage.writeTarget(rel).options.spool as RecordingSpool;
-    const failures: Error[] = [];
-    spool.attach({ failed: (e) => void failures.push(e), releasing: async () => undefined });
-    for (const [i, data] of segments.entries()) {
-      mkdirSync(dirname(spool.segmentPath(i)), { recursive: true });
-      writeFileSync(spool.segmentPath(i), data);
-      if (i < segments.length - 1) spool.sealed(i);
-    }
-    await spool.finish(segments.length - 1, false);
-    if (expectFailure) assert.ok(failures.length > 0, 'the recording failed (its session ends, fail closed)');
-    else assert.deepEqual(failures.map((e) => e.message), [], 'no part failed while the session ran');
-  }
-
   it('encrypted: a failed final CompleteMultipartUpload leaves the sealed last part as it is, and the next start completes a readable recording', async () => {
     const { rel } = await endedSession();
     const spoolDir = tempDir('gatehouse-spool-a-');
@@ -69,7 +52,7 @@ describe('an upload left unfinished at the end of its session, completed at the 
     const fault = failOnce(a, CompleteMultipartUploadCommand);
     // Three segments: two full parts while the session runs, the last one sent by finish() with the final frame.
     const segments = [randomBytes(S3_TEST_PART_BYTES), randomBytes(S3_TEST_PART_BYTES), randomBytes(1000)];
-    await record(a, rel, segments);
+    await recordThrough(a, rel, segments);
     assert.equal(fault.failed(), 1, 'the completion failed');
     const row = await upload(rel);
     assert.ok(row, 'the upload is kept for the next start');
@@ -89,7 +72,7 @@ describe('an upload left unfinished at the end of its session, completed at the 
     const a = nodeStorage(the.s3, the.t.core, 'node-a', { encryption: 'gatehouse', prefix: 'resume/', spoolDir: tempDir('gatehouse-spool-a-') });
     failOnce(a, CompleteMultipartUploadCommand);
     const segments = [randomBytes(S3_TEST_PART_BYTES), randomBytes(500)];
-    await record(a, rel, segments);
+    await recordThrough(a, rel, segments);
     assert.ok(await upload(rel), 'the upload is kept');
     // Node A is dead; node B recovers its session from the parts in the bucket.
     const b = nodeStorage(the.s3, the.t.core, 'node-b', { encryption: 'gatehouse', prefix: 'resume/', spoolDir: tempDir('gatehouse-spool-b-') });
@@ -114,7 +97,7 @@ describe('an upload left unfinished at the end of its session, completed at the 
       // CreateMultipartUpload fails at the session's start and again when its end tries to store what it has.
       const fault = failOnce(a, CreateMultipartUploadCommand, 2);
       const segments = [randomBytes(S3_TEST_PART_BYTES), randomBytes(3000)];
-      await record(a, rel, segments, true);
+      await recordThrough(a, rel, segments, true);
       assert.equal(fault.failed(), 2);
       assert.ok(await upload(rel), 'a row keeps the recording for the next start');
       assert.ok(existsSync(`${a.spoolPath(rel)}.0`) && existsSync(`${a.spoolPath(rel)}.1`), 'the spool holds it');
@@ -137,7 +120,7 @@ describe('an upload left unfinished at the end of its session, completed at the 
     const a = nodeStorage(the.s3, the.t.core, 'node-a', { encryption: 'gatehouse', prefix: 'resume/', spoolDir: tempDir('gatehouse-spool-a-') });
     failOnce(a, CreateMultipartUploadCommand, 1);
     const segments = [randomBytes(2000)];
-    await record(a, rel, segments, true);
+    await recordThrough(a, rel, segments, true);
     assert.equal(await upload(rel), undefined, 'completed at the end');
     const stored = Buffer.concat(await (await a.read(rel)).toArray());
     assert.ok(stored.equals(segments[0]!), 'the recording reads back whole');

@@ -7,11 +7,13 @@
 // needs to keep its recordings there (shared by the S3 recordings test and the cluster test).
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { Socket } from 'node:net';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import assert from 'node:assert/strict';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { after, before } from 'node:test';
 import S3rver from 's3rver';
 import { S3RecordingStorage } from '../../src/core/sessions/recording-storage-s3.js';
+import type { RecordingSpool } from '../../src/core/sessions/spool-contract.js';
 import { removeTempDirs, tempDir } from '../cli/support.js';
 import { startTestApp, type TestApp } from './harness.js';
 import { waitFor } from './xrdp.js';
@@ -227,4 +229,19 @@ export async function burstUntilTwoParts(client: TypingClient, sessionId: string
     const r = (await query<{ parts: string }>('select parts from recording_uploads where session_id = $1', [sessionId]))[0];
     return r && JSON.parse(r.parts).length >= 2;
   }, 30_000);
+}
+
+/** Writes `segments` through the storage's spool as the segmented writer does, and finishes it (`expectFailure`: the recording fails while the session runs). */
+export async function recordThrough(storage: S3RecordingStorage, rel: string, segments: Buffer[], expectFailure = false): Promise<void> {
+  const spool = storage.writeTarget(rel).options.spool as RecordingSpool;
+  const failures: Error[] = [];
+  spool.attach({ failed: (e) => void failures.push(e), releasing: async () => undefined });
+  for (const [i, data] of segments.entries()) {
+    mkdirSync(dirname(spool.segmentPath(i)), { recursive: true });
+    writeFileSync(spool.segmentPath(i), data);
+    if (i < segments.length - 1) spool.sealed(i);
+  }
+  await spool.finish(segments.length - 1, false);
+  if (expectFailure) assert.ok(failures.length > 0, 'the recording failed (its session ends, fail closed)');
+  else assert.deepEqual(failures.map((e) => e.message), [], 'no part failed while the session ran');
 }

@@ -48,6 +48,8 @@ import type { Logger } from 'pino';
 import type { Store } from '../../store/db.js';
 import type { DataKeys } from '../vault/datakeys.js';
 import type { AppenderOptions } from './appender.js';
+import { AppError } from '../errors.js';
+import { dropRecordingKeys, newRecordingKey, recordingKeyIds } from './recording-keys.js';
 import { envelopeHeader, envelopeKeyId, FIRST_FRAME_SPAN, FrameSealer, isEnvelope, openEnvelope, provenKeyId } from './recording-envelope.js';
 import { completeFromRow, MAX_PARTS, s3ErrorText, S3Upload, type S3Host } from './recording-s3-upload.js';
 import { GZIP_SUFFIX, isGzipPath, sha256Stream } from './recording-gzip.js';
@@ -162,7 +164,14 @@ export class S3RecordingStorage implements RecordingStorage, S3Host {
     const r = await this.client.send(new GetObjectCommand({ Bucket: this.settings.bucket, Key: this.key(rel) }));
     const body = r.Body as Readable;
     const { head, stream } = await peek(body, 6);
-    return isEnvelope(head) ? openEnvelope(stream, rel, (id) => this.deps.dataKeys.get(id)) : stream;
+    if (isEnvelope(head)) return openEnvelope(stream, rel, (id) => this.deps.dataKeys.get(id));
+    // Without the header, where Gatehouse stored it encrypted: another object was put in its
+    // place. Not played as if it were the recording (fail closed); verify reports it unreadable.
+    if ((await recordingKeyIds(this.store, rel)).length) {
+      stream.destroy();
+      throw new AppError(409, 'recording_replaced', 'this recording was stored encrypted, but the object in the bucket is not: it was replaced there, and is not played');
+    }
+    return stream;
   }
 
   async read(rel: string): Promise<Readable> {
@@ -185,11 +194,12 @@ export class S3RecordingStorage implements RecordingStorage, S3Host {
    */
   async remove(rel: string): Promise<boolean> {
     if (!(await this.exists(rel))) return false;
-    const dataKeyId = await this.sealedWith(rel);
+    const made = await recordingKeyIds(this.store, rel);
+    // A recording stored before migration 026 has no row: its key is the one proven to open it.
+    const proven = made.length ? null : await this.sealedWith(rel);
     await this.client.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: this.key(rel) }));
-    if (dataKeyId) {
-      await this.dataKeys.remove(dataKeyId).catch((e: Error) => this.log.warn({ rel, dataKeyId, err: e.message }, 'recording deleted, its data key not'));
-    }
+    const dataKeyIds = proven ? [proven] : made;
+    await dropRecordingKeys(this.store, this.dataKeys, rel, dataKeyIds).catch((e: Error) => this.log.warn({ rel, dataKeyIds, err: e.message }, 'recording deleted, its data keys not'));
     return true;
   }
 
@@ -363,7 +373,7 @@ export class S3RecordingStorage implements RecordingStorage, S3Host {
     let header: Buffer = Buffer.alloc(0);
     if (this.settings.encryption === 'gatehouse') {
       const was = await this.sealedWith(rel);
-      const dk = was ? { id: was, key: await this.dataKeys.get(was) } : await this.dataKeys.create();
+      const dk = was ? { id: was, key: await this.dataKeys.get(was) } : await newRecordingKey(this.store, this.dataKeys, rel);
       sealer = new FrameSealer(dk.key, rel);
       header = envelopeHeader(dk.id);
     }

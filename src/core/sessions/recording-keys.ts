@@ -1,0 +1,32 @@
+// The data keys that seal a recording in object storage (Gatehouse-side encryption), as the
+// database knows them (table recording_keys, migration 026). An object's header names its key,
+// but whoever can write the bucket can write the header too, or leave it out: the object would
+// then be played as plaintext. A key made for a recording is written here in the transaction
+// that makes it, so a reader knows a recording was stored encrypted whatever the object says,
+// and a delete knows which keys to remove without the object's word.
+import type { Store } from '../../store/db.js';
+import type { DataKeys } from '../vault/datakeys.js';
+import { now } from '../util.js';
+
+/** A new data key for the recording `rel`, and its row, in one transaction. */
+export function newRecordingKey(store: Store, dataKeys: DataKeys, rel: string): Promise<{ id: string; key: Buffer }> {
+  return store.db.transaction().execute(async (trx) => {
+    const dk = await dataKeys.create(trx);
+    await trx.insertInto('recordingKeys').values({ dataKeyId: dk.id, rel, createdAt: now() }).execute();
+    return dk;
+  });
+}
+
+/** The keys made for the recording `rel` (none: stored unencrypted, or before migration 026). */
+export async function recordingKeyIds(store: Store, rel: string): Promise<string[]> {
+  return (await store.db.selectFrom('recordingKeys').select('dataKeyId').where('rel', '=', rel).execute()).map((r) => r.dataKeyId);
+}
+
+/** Removes data keys of the recording `rel` and their rows (a key made for it serves it only). */
+export async function dropRecordingKeys(store: Store, dataKeys: DataKeys, rel: string, ids: string[]): Promise<void> {
+  if (!ids.length) return;
+  await store.db.transaction().execute(async (trx) => {
+    await trx.deleteFrom('recordingKeys').where('rel', '=', rel).where('dataKeyId', 'in', ids).execute();
+    for (const id of ids) await dataKeys.remove(id, trx);
+  });
+}
