@@ -27,6 +27,7 @@ import { clientFor, eventually, interactive, run, type Proc } from '../support/s
 import { api as cliApi, apiLogin, killAll, removeTempDirs, ROOT, Server, serverEnv, tempDir } from '../cli/support.js';
 import type { AccountOperator, JitAccountSpec } from '../../src/core/accounts/operator.js';
 import { JitAccounts } from '../../src/core/accounts/jit.js';
+import { sessionRow } from '../support/session-rows.js';
 import type { Sessions } from '../../src/core/sessions/service.js';
 import { argvLine } from '../../src/protocols/targets/accounts/ssh-exec.js';
 
@@ -219,7 +220,27 @@ describe('JIT accounts and access levels on Linux over SSH (real sshd, real acco
     assert.deepEqual([row.state, row.leaseNode, row.leaseUntil], ['removed', null, 0]);
   });
 
-  it("another node's sweeper leaves alone a JIT account still being prepared (the connection delay, before the session has a row), and a lease run out frees a row for it", async () => {
+  it("a node that takes a row whose session has just started live on another node lets it go (that node undoes it at the session's end)", async () => {
+    const id = await jitSecret('jit live elsewhere');
+    const core = gw.running.core;
+    const row = await leftAccount(id);
+    // The session started on this gateway's node, which let the row go (started()), after the other node's sweep had read no session.
+    const admin = await core.store.db.selectFrom('users').select('id').where('username', '=', 'admin').executeTakeFirstOrThrow();
+    await core.store.db.insertInto('sessions').values(sessionRow({ id: row.sessionId, secretId: id, userId: admin.id, username: 'admin', node: core.sessions.node })).execute();
+    const other = otherNode();
+    await other.sessionEnded(row.sessionId);
+    await other.settled();
+    // Before: the other node removed the account from under the live session.
+    assert.ok(exists(row.accountName), 'the account of the live session is kept');
+    const now = await core.store.db.selectFrom('jitAccounts').selectAll().where('id', '=', row.id).executeTakeFirstOrThrow();
+    assert.deepEqual([now.state, now.leaseNode, now.leaseUntil], ['active', null, 0], 'let go again');
+    await core.store.db.updateTable('sessions').set({ status: 'ended', endedAt: Date.now(), endReason: 'client_closed' }).where('id', '=', row.sessionId).execute();
+    await core.jit.sessionEnded(row.sessionId);
+    await core.jit.settled();
+    assert.equal(exists(row.accountName), false);
+  });
+
+  it("another node's sweeper leaves alone a JIT account still being prepared (the connection delay, before the session has a row), and a lease run out frees a row for it", async (t) => {
     const id = await jitSecret('jit preparing', { connectionDelaySeconds: 3 });
     const core = gw.running.core;
     const session = throughDoor(id, undefined, 'whoami');
@@ -245,7 +266,10 @@ describe('JIT accounts and access levels on Linux over SSH (real sshd, real acco
     await core.jit.settled();
     assert.deepEqual(await actionsOn(row.accountName), ['jit.account_removed', 'jit.account_created']);
 
-    // A node that died holding a row: once its lease has run out, another node's sweeper undoes it.
+    // A node that died holding a row: once its lease has run out, another node's sweeper undoes it
+    // (this gateway's own minute sweeper held back meanwhile, so that it is the other node's).
+    core.jit.stopSweeper();
+    t.after(() => core.jit.startSweeper());
     const dead = await leftAccount(id, { node: 'dead-node', until: Date.now() + 60_000 });
     const who = dead.accountName;
     assert.equal(await other.sweep(), 0);
@@ -304,6 +328,30 @@ describe('JIT accounts and access levels on Linux over SSH (real sshd, real acco
     assert.doesNotMatch(rules(), /NOPASSWD: \/usr\/bin\/(id|whoami)$/m);
     assert.ok(!groupsOf(STORED).includes(DB));
     assert.deepEqual(dropIns(), []);
+    const states = await gw.running.core.store.db.selectFrom('jitAccounts').select('state').where('sessionId', 'in', [sa, sb]).execute();
+    assert.deepEqual(states.map((r) => r.state), ['removed', 'removed']);
+  });
+
+  it('two sessions of one stored account under one level ending at the same moment, on one node or two: the group goes with the last of them', async () => {
+    const id = await secret('level same', STORED, STORED_PW);
+    assert.equal((await api('PATCH', `/api/v1/secrets/${id}`, { account: { managementSecretId: mgmtId } })).status, 200);
+    const l = await level('same db', { targetGroups: [DB], secretIds: [id] });
+    const jit = gw.running.core.jit;
+    const user = { id: null, name: 'admin', ip: '127.0.0.1' };
+    const cred = { username: STORED, fields: { username: STORED } } as unknown as Parameters<typeof jit.prepare>[3];
+    const sa = `gh12f-a-${process.pid}`;
+    const sb = `gh12f-b-${process.pid}`;
+    for (const s of [sa, sb]) jit.remember(`${s}-t`, l.id, Date.now() + 60_000);
+    const prepared = [await jit.prepare(sa, id, `${sa}-t`, cred, user), await jit.prepare(sb, id, `${sb}-t`, cred, user)];
+    // Their sessions started: the rows are let go, as a door's redeem does.
+    for (const p of prepared) p.started();
+    await jit.settled();
+    assert.ok(groupsOf(STORED).includes(DB));
+    const other = otherNode();
+    await Promise.all([jit.sessionEnded(sa), other.sessionEnded(sb)]);
+    await Promise.all([jit.settled(), other.settled()]);
+    // Before: each saw the other grant still active and left the group, on the account for good.
+    assert.ok(!groupsOf(STORED).includes(DB), groupsOf(STORED).join(' '));
     const states = await gw.running.core.store.db.selectFrom('jitAccounts').select('state').where('sessionId', 'in', [sa, sb]).execute();
     assert.deepEqual(states.map((r) => r.state), ['removed', 'removed']);
   });

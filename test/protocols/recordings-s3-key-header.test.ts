@@ -10,9 +10,10 @@
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { appendFileSync } from 'node:fs';
 import { text } from 'node:stream/consumers';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { envelopeHeader, FrameSealer, provenKeyId } from '../../src/core/sessions/recording-envelope.js';
+import { envelopeHeader, FrameSealer, isEnvelope, provenKeyId } from '../../src/core/sessions/recording-envelope.js';
 import { hashOrWhy } from '../../src/core/sessions/recording-seals.js';
 import { recordingRelPath } from '../../src/core/sessions/recording-path.js';
 import type { S3RecordingStorage } from '../../src/core/sessions/recording-storage-s3.js';
@@ -70,6 +71,22 @@ describe('the data key of an encrypted recording in object storage', () => {
     assert.equal(await storage.remove(rel), true);
     assert.equal(await keyExists(keys[0]!.dataKeyId), false);
     assert.deepEqual(await the.t.core.store.db.selectFrom('recordingKeys').selectAll().where('rel', '=', rel).execute(), []);
+  });
+
+  it('a recording stored sealed and repaired by a node that does not seal (encryption turned off since, or a node set otherwise) is stored sealed again, and still reads', async () => {
+    const sessionId = randomUUID();
+    const at = Date.now();
+    const rel = recordingRelPath(sessionId, at, '.cast');
+    await recordThrough(storage, rel, [Buffer.from('{"version":2}\n[0.1,"o","before the crash"]\n')]);
+    const plainNode = nodeStorage(the.s3, the.t.core, 'node-b', { encryption: 'none', prefix: 'keyhead/', spoolDir: tempDir('gatehouse-spool-keyhead-b-') });
+    const work = await plainNode.recover(sessionId, at);
+    assert.equal(work?.rel, rel);
+    appendFileSync(work!.path, '[0.2,"o","repaired"]\n');
+    await work!.commit();
+    const stored = Buffer.from(await (await storage.client.send(new GetObjectCommand({ Bucket: the.s3.bucket, Key: storage.key(rel) }))).Body!.transformToByteArray());
+    // Before: stored plain by the node that does not seal, then refused as replaced.
+    assert.ok(isEnvelope(stored), 'sealed again');
+    assert.match(await text(await plainNode.read(rel)), /before the crash[\s\S]*repaired/);
   });
 
   it('provenKeyId: the named key only when it opens the first frame as that recording; not for a plain, truncated or foreign object', async () => {

@@ -29,8 +29,9 @@ const SELF = 'gh12aself';
 const HB = 'gh12ahb';
 const SES = 'gh12ases';
 const CHK = 'gh12achk';
+const REC = 'gh12arec';
 const FAIL = 'gh12afail';
-const PW = { rot: 'Rot-Old-Pw-12a!x', self: 'Self-Old-Pw-12a!y', hb: 'Hb-Old-Pw-12a!z', ses: 'Ses-Old-Pw-12a!q', chk: 'Chk-Old-Pw-12a!r', fail: 'Fail-Old-Pw-12a!s' };
+const PW = { rot: 'Rot-Old-Pw-12a!x', self: 'Self-Old-Pw-12a!y', hb: 'Hb-Old-Pw-12a!z', ses: 'Ses-Old-Pw-12a!q', chk: 'Chk-Old-Pw-12a!r', rec: 'Rec-Old-Pw-12a!t', fail: 'Fail-Old-Pw-12a!s' };
 const PWNED = `/tmp/gh12a-pwned-${process.pid}`;
 
 function canLogin(port: number, username: string, password: string): Promise<boolean> {
@@ -79,7 +80,7 @@ describe('target accounts on Linux over SSH (real sshd, real accounts)', () => {
     const k = Array.isArray(parsed) ? parsed[0]! : parsed;
     writeFileSync(join(keysDir, 'root'), `${k.type} ${k.getPublicSSH().toString('base64')} gh12a-management\n`);
     sshd = await startSshd([`AuthorizedKeysFile ${keysDir}/%u`, 'PermitRootLogin prohibit-password']);
-    for (const [u, p] of [[ROT, PW.rot], [SELF, PW.self], [HB, PW.hb], [SES, PW.ses], [CHK, PW.chk], [FAIL, PW.fail]] as const) ensureLocalAccount(u, p);
+    for (const [u, p] of [[ROT, PW.rot], [SELF, PW.self], [HB, PW.hb], [SES, PW.ses], [CHK, PW.chk], [REC, PW.rec], [FAIL, PW.fail]] as const) ensureLocalAccount(u, p);
     gw = await startGateway('sqlite');
     const m = await api('POST', '/api/v1/secrets', { name: 'management root', template: 'unix-account', fields: { machine: '127.0.0.1', port: sshd.port, username: 'root', privateKey: rootKey } });
     assert.equal(m.status, 201, m.raw);
@@ -303,6 +304,28 @@ describe('target accounts on Linux over SSH (real sshd, real accounts)', () => {
     assert.equal(await canLogin(sshd.port, CHK, now), true);
     const ev = (await api('GET', '/api/v1/audit?action=secret.rotated&limit=50')).body.items.find((e: any) => e.targetId === id);
     assert.equal(ev.details.trigger, 'checkin');
+  });
+
+  it("sessions that ended before a rotation that succeeded do not rotate again (a dead node's sessions on one secret, ended together by its recovery, told one after another): once, not once each", async () => {
+    const id = await secret('after recovered ends', REC, PW.rec);
+    await account(id, { rotateAfterUse: true, managementSecretId: mgmtId });
+    const core = gw.running.core;
+    const rotations = async () => (await api('GET', '/api/v1/audit?action=secret.rotated&limit=100')).body.items.filter((e: any) => e.targetId === id).length;
+    // Three sessions ended a moment ago, as a recovery ends them: their ends are told one after another.
+    const endedAt = Date.now() - 1000;
+    for (let i = 0; i < 3; i++) {
+      await core.rotation.afterUse(id, 'session_end', REC, endedAt);
+      await core.rotation.settled();
+    }
+    // Before: three rotations, the second and third replacing a password nobody had used.
+    assert.equal(await rotations(), 1);
+    // A session that ended after that rotation used its password: that one is rotated.
+    await core.rotation.afterUse(id, 'session_end', REC, Date.now() + 1);
+    await core.rotation.settled();
+    assert.equal(await rotations(), 2);
+    const now = await reveal(id);
+    generated.push(now);
+    assert.equal(await canLogin(sshd.port, REC, now), true);
   });
 
   it('a launch of a secret without rotation makes no operator call (no target round trip added)', async () => {

@@ -21,7 +21,7 @@ import type { Credential } from '../vault/secrets.js';
 import type { AccessLevel, AccessLevels } from './access-levels.js';
 import { OperatorError } from './operator.js';
 import { generatePassword } from './password-rules.js';
-import type { TargetAccounts } from './service.js';
+import type { AccountContext, TargetAccounts } from './service.js';
 import { DEFAULT_JIT, type JitSettings } from './state.js';
 
 // Read at every redeem and session end (prepared once: store/prepared.ts).
@@ -200,12 +200,20 @@ export class JitAccounts {
       .where((eb) => eb.or([eb('leaseUntil', '<', t), eb('leaseNode', '=', me)]))
       .executeTakeFirst();
     if (!Number(taken.numUpdatedRows)) return false;
+    // A sweep read no live session for it, and the node preparing it may have started the
+    // session and let the row go since: then it is that node's to undo at the session's end.
+    if (await this.liveElsewhere(row.sessionId)) {
+      await this.store.db.updateTable('jitAccounts').set({ leaseNode: null, leaseUntil: 0 }).where('id', '=', row.id).where('leaseNode', '=', me).where('leaseUntil', '=', t + LEASE_MS).execute();
+      return false;
+    }
     const details = { sessionId: row.sessionId, account: row.accountName, groups: parseJson<string[]>(row.targetGroups, []) };
     try {
       const ctx = await this.accounts.context(row.secretId);
       if (!ctx.management) throw new OperatorError('invalid', 'the secret no longer names a management secret');
       const jit = await this.settings(row.secretId);
       let state: JitAccountsTable['state'] = 'removed';
+      /** A level's groups left on the account because another grant still held them. */
+      let leftFor: string[] = [];
       if (row.purpose === 'jit') {
         if (jit.endAction === 'disable') {
           await ctx.operator.disableAccount(ctx.management, row.accountName);
@@ -213,16 +221,18 @@ export class JitAccounts {
         } else await ctx.operator.removeAccount(ctx.management, row.accountName);
       } else {
         // Another live session on the same stored account keeps the groups its own level gave.
-        const others = await this.store.db.selectFrom('jitAccounts').select('targetGroups').where('purpose', '=', 'level').where('state', '=', 'active').where('secretId', '=', row.secretId).where('accountName', '=', row.accountName).where('id', '!=', row.id).execute();
+        const others = await this.otherGrants(row);
         const kept = new Set(others.flatMap((o) => parseJson<string[]>(o.targetGroups, [])));
         const drop = details.groups.filter((g) => !kept.has(g));
         // The grant's own sudoers drop-in goes in any case (one file per grant: the others keep theirs).
         const tag = row.targetKind === 'linux' ? grantTag(row.id) : undefined;
         if (!others.length || drop.length || tag) await ctx.operator.removeFromGroups(ctx.management, row.accountName, drop, tag);
+        leftFor = details.groups.filter((g) => kept.has(g));
       }
       const done = now();
       await this.store.db.updateTable('jitAccounts').set({ state, message: null, endedAt: done, removedAt: state === 'removed' ? done : null, leaseNode: null, leaseUntil: 0 }).where('id', '=', row.id).execute();
       await this.audit.record(SYSTEM, { action: row.purpose === 'jit' ? `jit.account_${state}` : 'access_level.revoked', target: { type: 'secret', id: row.secretId }, details });
+      if (leftFor.length) await this.lastOut(ctx, row, leftFor);
     } catch (e) {
       const reason = oneLine(e);
       // Let go, so the next sweep of any node tries again.
@@ -231,6 +241,38 @@ export class JitAccounts {
       this.log.warn({ secretId: row.secretId, sessionId: row.sessionId, err: { message: reason } }, 'undoing a JIT account or access level failed; the sweeper tries again');
     }
     return true;
+  }
+
+  /** The other grants of a level on the same stored account still active (their sessions keep their groups). */
+  private otherGrants(row: JitAccountsTable): Promise<{ targetGroups: string }[]> {
+    return this.store.db.selectFrom('jitAccounts').select('targetGroups').where('purpose', '=', 'level').where('state', '=', 'active').where('secretId', '=', row.secretId).where('accountName', '=', row.accountName).where('id', '!=', row.id).execute();
+  }
+
+  /**
+   * After a grant is undone: the groups it left because another grant held them go if no grant
+   * holds them now. Two grants undone at the same moment (two sessions on one account ending
+   * together, on one node or two) each saw the other still active and each left the groups;
+   * whichever looks last here sees both undone (each looks after its own row is written), so
+   * the groups do not stay on the account for good.
+   */
+  private async lastOut(ctx: AccountContext, row: JitAccountsTable, leftFor: string[]): Promise<void> {
+    const held = new Set((await this.otherGrants(row)).flatMap((o) => parseJson<string[]>(o.targetGroups, [])));
+    const drop = leftFor.filter((g) => !held.has(g));
+    if (!drop.length || !ctx.management) return;
+    try {
+      await ctx.operator.removeFromGroups(ctx.management, row.accountName, drop);
+    } catch (e) {
+      // Its row is undone already, so no sweep comes back to it: said where an operator looks.
+      const reason = oneLine(e);
+      await this.audit.record(SYSTEM, { action: 'jit.cleanup_failed', outcome: 'failure', target: { type: 'secret', id: row.secretId }, details: { sessionId: row.sessionId, account: row.accountName, groups: drop, reason } });
+      this.log.warn({ secretId: row.secretId, account: row.accountName, groups: drop, err: { message: reason } }, 'taking away groups no access level holds any more failed; remove them from the account by hand');
+    }
+  }
+
+  /** Whether the session is live on another node (which undoes its rows when it ends). */
+  private async liveElsewhere(sessionId: string): Promise<boolean> {
+    const s = await this.store.db.selectFrom('sessions').select(['status', 'node']).where('id', '=', sessionId).executeTakeFirst();
+    return s?.status === 'live' && s.node !== this.sessions.node;
   }
 
   /**
@@ -243,9 +285,7 @@ export class JitAccounts {
     const rows = await this.store.db.selectFrom('jitAccounts').selectAll().where('state', '=', 'active').execute();
     let done = 0;
     for (const r of rows) {
-      if (this.preparing.has(r.sessionId) || this.sessions.live.has(r.sessionId)) continue;
-      const s = await this.store.db.selectFrom('sessions').select(['status', 'node']).where('id', '=', r.sessionId).executeTakeFirst();
-      if (s?.status === 'live' && s.node !== this.sessions.node) continue;
+      if (this.preparing.has(r.sessionId) || this.sessions.live.has(r.sessionId) || (await this.liveElsewhere(r.sessionId))) continue;
       if (await this.finish(r)) done++;
     }
     return done;

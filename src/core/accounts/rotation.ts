@@ -130,10 +130,14 @@ export class Rotation {
   /**
    * After use: a session on the secret ended or its checkout was checked in. Rotates in the
    * background when the secret says so and nobody is still using it. Reads one row: a secret
-   * without rotation costs no target round trip.
+   * without rotation costs no target round trip. `usedUntil`: when the use ended (a session's
+   * end); a rotation that succeeded since has replaced the password it used already, so the
+   * sessions of a dead node, ended together by its recovery and told one after another, rotate
+   * once, not once each.
    */
-  async afterUse(secretId: string, trigger: Exclude<RotationTrigger, 'manual'>, usedAccount?: string | null): Promise<void> {
+  async afterUse(secretId: string, trigger: Exclude<RotationTrigger, 'manual'>, usedAccount?: string | null, usedUntil?: number): Promise<void> {
     const row = await this.accounts.row(secretId);
+    if (usedUntil !== undefined && row?.rotationStatus === 'ok' && (row.rotationAt ?? 0) >= usedUntil) return;
     // The secret's own setting, else its policy's; a policy's asks only managed accounts (no failure noise for the rest).
     if (!row?.rotateAfterUse && !((await this.policyWants(secretId)) && (await this.accounts.canRotate(secretId)))) return;
     if (await this.isInUse(secretId)) return;

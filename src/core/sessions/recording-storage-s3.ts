@@ -371,8 +371,11 @@ export class S3RecordingStorage implements RecordingStorage, S3Host {
     const key = this.key(rel);
     let sealer: FrameSealer | null = null;
     let header: Buffer = Buffer.alloc(0);
-    if (this.settings.encryption === 'gatehouse') {
-      const was = await this.sealedWith(rel);
+    // Sealed when this node seals, and in any case when it was stored sealed (encryption since
+    // turned off, or a node of the cluster set otherwise): stored plain, it would be refused.
+    const known = await recordingKeyIds(this.store, rel);
+    if (this.settings.encryption === 'gatehouse' || known.length) {
+      const was = (await this.sealedWith(rel)) ?? known.at(-1);
       const dk = was ? { id: was, key: await this.dataKeys.get(was) } : await newRecordingKey(this.store, this.dataKeys, rel);
       sealer = new FrameSealer(dk.key, rel);
       header = envelopeHeader(dk.id);
