@@ -205,6 +205,7 @@ export async function createCore(config: Config, store: Store, log: Logger, opts
   // would count them nowhere and the counters would go down (Prometheus reads a reset).
   sessions.onLeftLive((s) => {
     metrics.sessionEnded({ protocol: s.plan.protocol, bytesIn: s.bytesIn, bytesOut: s.bytesOut });
+    s.countLate((bytesIn, bytesOut) => metrics.sessionEnded({ protocol: s.plan.protocol, bytesIn, bytesOut }));
     recordingBytes.ended(s);
   });
   const sshKeys = new SshKeys(store, audit);

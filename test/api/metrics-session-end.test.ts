@@ -5,7 +5,8 @@
 // Before, its bytes reached the ended totals only in the end listeners, after all that: a
 // scrape in between counted them nowhere, the counters went down, and Prometheus read a
 // reset. Likewise a session closing its recording (ended, still in `live`) was left out of the
-// recording bytes. The test holds the end at each of those points and scrapes.
+// recording bytes, and bytes a door reported after the session left `live` (the tail it flushes
+// while closing) were never counted. The test holds the end at each of those points and scrapes.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { adminSessionPlans, DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
@@ -89,7 +90,10 @@ for (const kind of DB_KINDS) {
         await scrapeNotLower('while its recording closes');
         await hashStarted;
         assert.equal(t.core.sessions.live.has(s.id), false, 'it has left live');
-        await scrapeNotLower('while its recording is hashed');
+        // The door still reports the tail it flushes while closing. Before: never counted.
+        s.traffic(5, 7);
+        const late = await scrapeNotLower('while its recording is hashed');
+        assert.deepEqual([late.in - base.in, late.out - base.out], [s.bytesIn, s.bytesOut], 'bytes after it left live are counted');
         releaseHash();
         const failed = await ending;
         assert.ok(refused && failed, 'the end was refused once: the door learned it');

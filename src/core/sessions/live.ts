@@ -49,6 +49,8 @@ export class LiveSession implements SessionHandle {
   ghrec: GhrecWriter | null = null;
   bytesIn = 0;
   bytesOut = 0;
+  /** Told of bytes counted after the session left `live` (the metrics took its sums then: countLate). */
+  private late: ((bytesIn: number, bytesOut: number) => void) | null = null;
   recordingPath: string | null = null;
   /** The typed-text index's line buffers, one per person typing ('' = the owner at the door). */
   private typed = new Map<string, TypedLines>([['', new TypedLines()]]);
@@ -224,13 +226,13 @@ export class LiveSession implements SessionHandle {
   }
 
   output(data: Buffer): void {
-    this.bytesOut += data.length;
+    this.count(0, data.length);
     this.cast?.data('o', data);
     for (const j of this.joined) j.output(data);
   }
 
   rawOutput(data: Buffer): void {
-    this.bytesOut += data.length;
+    this.count(0, data.length);
     if (!this.cast) return;
     if (this.cast.text(data)) return;
     // Binary (e.g. `ssh host cat file`): the size is recorded, not megabytes of escapes.
@@ -244,7 +246,7 @@ export class LiveSession implements SessionHandle {
   }
 
   input(data: Buffer, by?: InputAuthor): void {
-    this.bytesIn += data.length;
+    this.count(data.length, 0);
     this.touch();
     if (!this.plan.launcher.recordKeystrokes || !this.cast) return;
     // A shared session's input events carry their sender as a fourth element (asciicast v2
@@ -304,14 +306,28 @@ export class LiveSession implements SessionHandle {
   }
 
   traffic(bytesIn: number, bytesOut: number): void {
-    this.bytesIn += bytesIn;
-    this.bytesOut += bytesOut;
+    this.count(bytesIn, bytesOut);
     if (bytesIn) this.touch();
   }
 
   rawInput(data: Buffer): void {
-    this.bytesIn += data.length;
+    this.count(data.length, 0);
     this.touch();
+  }
+
+  private count(bytesIn: number, bytesOut: number): void {
+    this.bytesIn += bytesIn;
+    this.bytesOut += bytesOut;
+    this.late?.(bytesIn, bytesOut);
+  }
+
+  /**
+   * From now on, bytes a door still reports (the tail it flushes while closing) go to `fn` as
+   * well: the relayed-bytes counter took this session's sums as it left `live`, and would
+   * otherwise never count them.
+   */
+  countLate(fn: (bytesIn: number, bytesOut: number) => void): void {
+    this.late = fn;
   }
 
   resize(cols: number, rows: number): void {
