@@ -222,19 +222,28 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     clearInterval(retentionSweeper);
     core.jit.stopSweeper();
     core.launching.drain();
-    await core.sessions.endAll('gateway shutting down');
+    // Each step on its own: one that fails is logged, and the rest of the stop still runs (the
+    // other recordings are closed, system.stop and the final checkpoint written, the database closed).
+    const step = async (what: string, work: () => Promise<unknown> | undefined) => {
+      try {
+        await work();
+      } catch (e) {
+        log.error({ err: { message: (e as Error).message } }, `stopping: ${what} failed`);
+      }
+    };
+    await step('ending the live sessions', () => core.sessions.endAll('gateway shutting down'));
     // Sessions that ended on their own just before (a drain's last ones) may still be writing their seals.
-    await core.sessions.settled();
-    await cluster.stop();
+    await step('writing the session ends', () => core.sessions.settled());
+    await step('leaving the cluster', () => cluster.stop());
     await core.jit.settled().catch(() => {});
     await core.rotation.settled().catch(() => {});
     await core.heartbeat.settled().catch(() => {});
     // The recordings are closed by now; the writer thread goes.
-    await core.sessions.storage.stop?.();
-    await doors.close();
+    await step('stopping the recording storage', () => core.sessions.storage.stop?.());
+    await step('closing the doors', () => doors.close());
     webGate.close();
-    await app.close();
-    await metricsListener?.close();
+    await step('closing the web server', () => app.close());
+    await step('closing the metrics listener', () => metricsListener?.close());
     await core.auth.flushSignInSummaries().catch(() => {});
     await core.logonTickets.flush().catch(() => {});
     await core.audit.record(SYSTEM, { action: 'system.stop' }).catch(() => {});
@@ -269,15 +278,18 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
           resolve();
         };
         // Sessions end on their own (their doors end them); a light poll notices the last one.
-        const poll = setInterval(() => core.sessions.live.size === 0 && done(), 200);
+        // A redeem under way (past the draining check, its ticket used) is waited for too: its
+        // session goes live in a moment, and then runs as the others do.
+        const idle = () => core.sessions.live.size === 0 && core.launching.underWay === 0;
+        const poll = setInterval(() => idle() && done(), 200);
         const timer = setTimeout(done, timeoutSeconds * 1000);
         endWait = done;
-        if (cut || core.sessions.live.size === 0) done();
+        if (cut || idle()) done();
       });
       const left = core.sessions.live.size;
       if (left) {
         log.warn({ liveSessions: left }, `drain over: ending ${left} session(s) still running`);
-        await core.sessions.endAll('gateway shutting down');
+        await core.sessions.endAll('gateway shutting down').catch((e: Error) => log.error({ err: { message: e.message } }, 'stopping: ending the live sessions failed'));
       }
       await stop();
     })();

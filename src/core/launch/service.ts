@@ -111,6 +111,26 @@ export class Launching implements SessionBroker {
     return this.drainingSince !== null;
   }
 
+  /**
+   * Redeems and door launches under way. A drain waits for them as for the live sessions: one
+   * past the draining check when SIGTERM came has used its single-use ticket, and its session
+   * goes live in a moment; ended at once by the stop, the person would lose the ticket.
+   */
+  get underWay(): number {
+    return this.starting;
+  }
+
+  private starting = 0;
+
+  private async counted<T>(work: () => Promise<T>): Promise<T> {
+    this.starting++;
+    try {
+      return await work();
+    } finally {
+      this.starting--;
+    }
+  }
+
   async passwordLogin(username: string, password: string, totp: string | undefined, clientIp: string): Promise<{ userId: string }> {
     const u = await this.deps.auth.authenticate({ username, password, ...(totp ? { totp } : {}) }, clientIp, 'ssh');
     return { userId: u.id };
@@ -287,7 +307,11 @@ export class Launching implements SessionBroker {
     await this.reportRefusal(new TicketRefused(reason, detail), ctx, { id: row?.userId ?? null, name: null }, { ...details, ...(row ? { ticketId: row.id, secretId: row.secretId } : {}) });
   }
 
-  async redeem(ticket: string, ctx: RedeemContext): Promise<SessionHandle> {
+  redeem(ticket: string, ctx: RedeemContext): Promise<SessionHandle> {
+    return this.counted(() => this.redeemNow(ticket, ctx));
+  }
+
+  private async redeemNow(ticket: string, ctx: RedeemContext): Promise<SessionHandle> {
     // A ticket with extra characters around it (a pasted routing token, a URL parameter) is no ticket, but it is exposed.
     if (!TICKET_PATTERN.test(ticket) && (await this.voidMisplacedTickets(ticket, ctx, 'ticket field, with extra characters')) > 0) throw new TicketRefused('misplaced');
     const sessionId = newId();
@@ -348,7 +372,11 @@ export class Launching implements SessionBroker {
     }
   }
 
-  async open(userId: string, secretRef: string, launcherRef: string | null, ctx: RedeemContext): Promise<SessionHandle> {
+  open(userId: string, secretRef: string, launcherRef: string | null, ctx: RedeemContext): Promise<SessionHandle> {
+    return this.counted(() => this.openNow(userId, secretRef, launcherRef, ctx));
+  }
+
+  private async openNow(userId: string, secretRef: string, launcherRef: string | null, ctx: RedeemContext): Promise<SessionHandle> {
     const user = await this.deps.dir.userRow(userId);
     const p = await this.deps.dir.doorPrincipal(user, ctx.clientIp);
     try {

@@ -381,8 +381,19 @@ export class LiveSession implements SessionHandle {
     for (const cb of this.terminators.splice(0)) cb(reason);
   }
 
-  async end(reason: string): Promise<void> {
-    if (this.ended) return;
+  /**
+   * Ends the session: its recording closed, then its end written (hooks.onEnd). Every call gets
+   * the one end under way: a door that ends its session as it hears terminate (the browser
+   * terminal does) and the shutdown's endAll both wait for the end to be written, so the node
+   * does not stop before the session's end and its recording's seal are.
+   */
+  end(reason: string): Promise<void> {
+    return (this.ending ??= this.endOnce(reason));
+  }
+
+  private ending: Promise<void> | null = null;
+
+  private async endOnce(reason: string): Promise<void> {
     this.ended = true;
     if (this.idleTimer) clearTimeout(this.idleTimer);
     if (this.maxTimer) clearTimeout(this.maxTimer);

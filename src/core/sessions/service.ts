@@ -514,8 +514,13 @@ export class Sessions {
     // A start already past its check goes live in a moment: ended below with the others (its
     // door finds it terminated when it asks, onTerminate calling back at once).
     await Promise.allSettled([...this.starting]);
-    for (const s of [...this.live.values()]) s.terminate(reason);
-    await Promise.all([...this.live.values()].map((s) => s.end(reason)));
+    const ending = [...this.live.values()];
+    for (const s of ending) s.terminate(reason);
+    // Each end on its own: one the database refuses is left to the next start (unwrittenEnds),
+    // and must not cut the others' ends, nor the rest of the shutdown, short.
+    const results = await Promise.allSettled(ending.map((s) => s.end(reason)));
+    const failed = ending.filter((_, i) => results[i]!.status === 'rejected').map((s) => s.id);
+    if (failed.length) this.log.error({ sessions: failed }, 'shutting down with session ends that could not be written: the next start ends these sessions as interrupted');
   }
 
   /**
