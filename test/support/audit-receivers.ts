@@ -172,6 +172,10 @@ export class WebhookReceiver {
   failing = false;
   /** The next n deliveries are answered 503 (and not kept). */
   failNext = 0;
+  /** Each answer waits this long (a slow receiver). */
+  answerDelayMs = 0;
+  /** Request bodies received in full (answered or not yet). */
+  received = 0;
   private server!: HttpsServer;
   port = 0;
 
@@ -182,9 +186,12 @@ export class WebhookReceiver {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const body = Buffer.concat(chunks);
+        r.received++;
         const answer = (status: number) => {
           r.answers.push(status);
-          res.writeHead(status, { 'content-type': 'text/plain' }).end(String(status));
+          const send = () => res.writeHead(status, { 'content-type': 'text/plain' }).end(String(status));
+          if (r.answerDelayMs > 0) setTimeout(send, r.answerDelayMs);
+          else send();
         };
         const ok = verifyWebhookSignature(key, { signature: req.headers['x-gatehouse-signature'] as string, timestamp: req.headers['x-gatehouse-timestamp'] as string }, body, Math.floor(Date.now() / 1000));
         if (!ok) {

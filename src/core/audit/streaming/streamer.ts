@@ -231,6 +231,21 @@ export class AuditStreaming {
     return Number(res.numUpdatedRows) === 1;
   }
 
+  /**
+   * Renews the sink's lease every third of its length while `send` runs: a delivery that takes
+   * long (a large batch, a slow receiver) keeps the sink, and no other node starts the same
+   * batch meanwhile (it would, once the lease ran out, and the two would then take the lease
+   * from each other without end, neither able to move the cursor).
+   */
+  private async holding<T>(id: string, send: Promise<T>): Promise<T> {
+    const renew = setInterval(() => void this.claim(id).catch(() => undefined), Math.max(1, Math.floor(this.leaseMs / 3)));
+    try {
+      return await send;
+    } finally {
+      clearInterval(renew);
+    }
+  }
+
   private async release(id: string): Promise<void> {
     await this.db.updateTable('auditSinks').set({ leaseNode: null, leaseUntil: 0 }).where('id', '=', id).where('leaseNode', '=', this.node).execute();
   }
@@ -245,15 +260,21 @@ export class AuditStreaming {
     try {
       for (;;) {
         if (this.stopping && Date.now() > this.deadline) return;
+        // The lease first, then the row: read before, the row could be the one another node held
+        // and advanced since (it delivers, stops and lets go), and this node would send its
+        // batch again from the cursor read.
+        const held = await this.claim(id);
         const r = await this.db.selectFrom('auditSinks').selectAll().where('id', '=', id).executeTakeFirst();
         if (!r || !r.enabled) return;
         const c = this.sinks.config(r);
         if (version !== Number(r.updatedAt)) {
           if (transport) await this.closeTransport(transport);
           transport = null;
+          // A changed sink (a smaller batchSize for a receiver refusing the size) reads its batch afresh.
+          failed = null;
           version = Number(r.updatedAt);
         }
-        if (!(await this.claim(id))) {
+        if (!held) {
           if (this.stopping) return;
           await waker.wait(this.pollMs, ['control']);
           continue;
@@ -294,7 +315,7 @@ export class AuditStreaming {
           }
           // Past the drain time no send starts (one under way was aborted).
           if (this.aborted) return;
-          await transport.send(events, checkpoints);
+          await this.holding(id, transport.send(events, checkpoints));
         } catch (err) {
           const message = err instanceof DeliveryError ? err.message : `delivery failed: ${(err as Error).message}`;
           failed = batch;

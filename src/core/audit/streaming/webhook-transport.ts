@@ -42,7 +42,16 @@ export class WebhookTransport implements SinkTransport {
     const last = events.at(-1)?.seq;
     const cpRange = checkpoints.length ? `cp${checkpoints[0]!.seq}-${checkpoints.at(-1)!.seq}` : '';
     const request = this.url.protocol === 'https:' ? httpsRequest : httpRequest;
-    return new Promise((resolve, reject) => {
+    return new Promise((settleOk, settleFail) => {
+      // The answer (status and body) within timeoutSeconds of the body's end, however slowly it
+      // trickles in: the socket's own timeout is for silence only, and a receiver sending a byte
+      // now and then would otherwise hold the sink's delivery for ever.
+      let answerTimer: NodeJS.Timeout | null = null;
+      const settled = () => {
+        if (answerTimer) clearTimeout(answerTimer);
+      };
+      const resolve = () => (settled(), settleOk());
+      const reject = (e: Error) => (settled(), settleFail(e));
       const req = request(
         this.url,
         {
@@ -68,6 +77,9 @@ export class WebhookTransport implements SinkTransport {
         },
       );
       req.once('timeout', () => req.destroy(new Error(`no answer within ${this.c.timeoutSeconds} s`)));
+      req.once('finish', () => {
+        answerTimer = setTimeout(() => req.destroy(new Error(`no answer within ${this.c.timeoutSeconds} s`)), this.c.timeoutSeconds * 1000);
+      });
       req.once('error', (err) => reject(new DeliveryError(`webhook request failed: ${err.message}`)));
       req.end(body);
     });
