@@ -10,8 +10,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { SYSTEM } from '../../src/core/audit/service.js';
 import { AuditStreaming } from '../../src/core/audit/streaming/streamer.js';
-import { makePki, until, WebhookReceiver } from '../support/audit-receivers.js';
-import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
+import { appWithWebhook, until, WebhookReceiver } from '../support/audit-receivers.js';
+import { DB_KINDS, type TestApp } from '../support/harness.js';
 
 const HMAC_KEY = `hmac-${randomBytes(24).toString('hex')}`;
 
@@ -22,17 +22,10 @@ for (const kind of DB_KINDS) {
     let caPem: string;
     const nodes: AuditStreaming[] = [];
 
-    before(async () => {
-      const pki = makePki();
-      caPem = pki.caPem;
-      t = await startTestApp(kind);
-      hook = await WebhookReceiver.start(HMAC_KEY, { cert: pki.serverCert, key: pki.serverKey });
-    });
+    const the = appWithWebhook(kind, HMAC_KEY);
+    before(() => ({ t, hook, caPem } = the));
     after(async () => {
       for (const n of nodes) await n.stop(0);
-      await t?.core.auditStreaming.stop(0);
-      await hook?.close();
-      await t?.close();
     });
 
     /** A node of the cluster on this database, with a short lease. */
@@ -83,6 +76,7 @@ for (const kind of DB_KINDS) {
       const mine = hook.deliveries.slice(start).filter((d) => d.sink === `resized-${kind}`);
       // Before: the refused batch of five was sent again as it was.
       assert.ok(mine.every((d) => d.events.length <= 2), `batches after the change: ${mine.map((d) => d.events.length).join(',')}`);
+      for (const n of nodes.splice(0)) await n.stop(0);
     });
   });
 }

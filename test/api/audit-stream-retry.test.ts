@@ -1,12 +1,12 @@
 // A webhook delivery that failed is retried as it was: the same events under the same
 // X-Gatehouse-Delivery id, even when events were appended during the backoff (they go in the
 // next delivery). What docs/operations.md promises receivers that deduplicate on the id.
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { SYSTEM } from '../../src/core/audit/service.js';
-import { makePki, until, WebhookReceiver } from '../support/audit-receivers.js';
-import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
+import { appWithWebhook, until, WebhookReceiver } from '../support/audit-receivers.js';
+import { DB_KINDS, type TestApp } from '../support/harness.js';
 
 const HMAC_KEY = `hmac-${randomBytes(24).toString('hex')}`;
 
@@ -16,17 +16,8 @@ for (const kind of DB_KINDS) {
     let hook: WebhookReceiver;
     let caPem: string;
 
-    before(async () => {
-      const pki = makePki();
-      caPem = pki.caPem;
-      t = await startTestApp(kind);
-      hook = await WebhookReceiver.start(HMAC_KEY, { cert: pki.serverCert, key: pki.serverKey });
-    });
-    after(async () => {
-      await t?.core.auditStreaming.stop(0);
-      await hook?.close();
-      await t?.close();
-    });
+    const the = appWithWebhook(kind, HMAC_KEY);
+    before(() => ({ t, hook, caPem } = the));
 
     it('the resend carries the same events and the same delivery id; the new event goes next', { timeout: 120_000 }, async () => {
       // Long enough a backoff (5 s) that the event below is appended before the retry.

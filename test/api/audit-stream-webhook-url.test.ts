@@ -5,13 +5,13 @@
 // deliveries still go to the whole URL. A sink stored before (its URL in clear in the config
 // JSON) still delivers and is moved to the sealed form on first read or when streaming starts,
 // once, however many readers race to do it, leaving no data key behind.
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { SYSTEM } from '../../src/core/audit/service.js';
 import { newId } from '../../src/core/util.js';
-import { makePki, until, WebhookReceiver } from '../support/audit-receivers.js';
-import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
+import { appWithWebhook, until, WebhookReceiver } from '../support/audit-receivers.js';
+import { DB_KINDS, type TestApp } from '../support/harness.js';
 
 const T = { timeout: 180_000 };
 const HMAC_KEY = `hmac-${randomBytes(24).toString('hex')}`;
@@ -35,17 +35,8 @@ for (const kind of DB_KINDS) {
     const secrets = [pathToken, queryKey, pathToken2, queryKey2, legacyToken, lazyToken];
     let sinkId: string;
 
-    before(async () => {
-      const pki = makePki();
-      caPem = pki.caPem;
-      t = await startTestApp(kind);
-      hook = await WebhookReceiver.start(HMAC_KEY, { cert: pki.serverCert, key: pki.serverKey });
-    });
-    after(async () => {
-      await t?.core.auditStreaming.stop(0);
-      await hook?.close();
-      await t?.close();
-    });
+    const the = appWithWebhook(kind, HMAC_KEY);
+    before(() => ({ t, hook, caPem } = the));
 
     const admin = (method: string, path: string, body?: unknown) => t.req(method, path, { token: t.adminToken, body });
     const shown = () => `${hook.origin}/…`;

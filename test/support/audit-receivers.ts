@@ -10,7 +10,10 @@ import { createServer as createNetServer, type Server as NetServer, type Socket 
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import type { StreamedCheckpoint, StreamedEvent } from '../../src/core/audit/streaming/event.js';
+import type { DbKind } from '../../src/store/db.js';
+import { startTestApp, type TestApp } from './harness.js';
 import { verifyWebhookSignature } from '../../src/core/audit/streaming/webhook-signature.js';
 
 export interface Pki {
@@ -245,4 +248,24 @@ export async function until(check: () => boolean | Promise<boolean>, what: () =>
     if (Date.now() > end) throw new Error(`timed out waiting: ${what()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * A test app and an HTTPS webhook receiver (its own CA) for the describe block it is called in:
+ * started before its tests, streaming stopped and both closed after.
+ */
+export function appWithWebhook(kind: DbKind, hmacKey: string): { t: TestApp; hook: WebhookReceiver; caPem: string } {
+  const the = {} as { t: TestApp; hook: WebhookReceiver; caPem: string };
+  before(async () => {
+    const pki = makePki();
+    the.caPem = pki.caPem;
+    the.t = await startTestApp(kind);
+    the.hook = await WebhookReceiver.start(hmacKey, { cert: pki.serverCert, key: pki.serverKey });
+  });
+  after(async () => {
+    await the.t?.core.auditStreaming.stop(0);
+    await the.hook?.close();
+    await the.t?.close();
+  });
+  return the;
 }
