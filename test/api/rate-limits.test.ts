@@ -86,6 +86,25 @@ for (const kind of DB_KINDS) {
       }
     });
 
+    it('both the address and the account empty: the longer wait is told, and each first refusal is audited', async () => {
+      await t.user('rl-both', ['user']);
+      await settings({ ...OFF, loginRequestsPerIp: 3, loginRequestsPerAccount: 2 });
+      try {
+        // The account's two requests, then another name's: the address's three are gone too.
+        for (const name of ['rl-both', 'rl-both', 'rl-someone-else']) assert.notEqual((await login('127.0.0.41', name, 'wrong-password-1')).statusCode, 429);
+        const r = await login('127.0.0.41', 'rl-both', 'wrong-password-1');
+        assert.equal(r.statusCode, 429, r.body);
+        // The address refills one request every 20 s, the account every 30 s. Before: the address's wait (about 20 s) was told, and the client came back to be refused by the account.
+        const retry = Number(r.headers['retry-after']);
+        assert.ok(retry >= 25 && retry <= 30, `Retry-After ${retry}`);
+        assert.match(r.json().error.message, /from this account/);
+        const events = (await exceeded()).filter((e) => e.details.ip === '127.0.0.41' || e.details.account === 'rl-both');
+        assert.deepEqual(events.map((e) => e.details.scope).sort(), ['account', 'ip'], 'each bucket\'s first refusal audited');
+      } finally {
+        await settings(OFF);
+      }
+    });
+
     it('OAuth2 token requests per address and per client id', async () => {
       const mk = async (name: string) => {
         const app = await t.req('POST', '/api/v1/users', { token: t.adminToken, body: { username: name, isApplication: true } });

@@ -72,12 +72,12 @@ export class RequestLimits {
     const acctLimit = s[SETTING[kind].account] as number;
     if (acctLimit > 0 && account) checks.push({ scope: 'account', key: `${kind} account ${account.toLowerCase().slice(0, 256)}`, shown: account.slice(0, 64), limit: acctLimit });
     const held = checks.map((c) => ({ ...c, bucket: this.bucket(c.key, c.limit, at) }));
-    for (const c of held) {
-      if (c.bucket.tokens >= 1) continue;
-      const perMs = c.limit / 60_000;
-      const retryAfterSeconds = Math.max(1, Math.ceil((1 - c.bucket.tokens) / perMs / 1000));
-      this.observer?.(kind, c.scope);
-      if (!c.bucket.refusing) {
+    // Every empty bucket is told (its first refusal audited), and the wait given is the longest:
+    // told the shorter one, the client would come back to be refused by the other.
+    const empty = held.filter((c) => c.bucket.tokens < 1).map((c) => ({ ...c, waitSeconds: Math.max(1, Math.ceil((1 - c.bucket.tokens) / (c.limit / 60_000) / 1000)) }));
+    if (empty.length) {
+      for (const c of empty) {
+        if (c.bucket.refusing) continue;
         c.bucket.refusing = true;
         await this.audit.record(actor, {
           action: 'rate_limit.exceeded',
@@ -85,7 +85,11 @@ export class RequestLimits {
           details: { kind, scope: c.scope, [c.scope === 'ip' ? 'ip' : 'account']: c.shown, limitPerMinute: c.limit, note: `further refusals of this ${c.scope === 'ip' ? 'address' : 'account'} are not audited one by one until a request is admitted again` },
         });
       }
-      const whose = c.scope === 'ip' ? 'your address' : 'this account';
+      const longest = empty.reduce((a, b) => (b.waitSeconds > a.waitSeconds ? b : a));
+      // One refused request counts once, under the scope whose wait it is told.
+      this.observer?.(kind, longest.scope);
+      const retryAfterSeconds = longest.waitSeconds;
+      const whose = longest.scope === 'ip' ? 'your address' : 'this account';
       throw new AppError(429, 'rate_limited', `too many ${WHAT[kind]} from ${whose}; try again in ${retryAfterSeconds} s`, { retryAfterSeconds, fields: { retryAfter: retryAfterSeconds } });
     }
     for (const c of held) {
