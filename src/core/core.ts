@@ -229,7 +229,7 @@ export async function createCore(config: Config, store: Store, log: Logger, opts
   const heartbeat = new Heartbeat(targetAccounts, settings, log);
   // Rotation after use; listeners run after the checkout's own session-end handling.
   checkouts.onCheckin((secretId) => rotation.afterUse(secretId, 'checkin'));
-  sessions.onSessionEnd((s) => rotation.afterUse(s.secretId, 'session_end', s.username, s.endedAt));
+  sessions.onSessionEnd((s) => rotation.afterUse(s.secretId, 'session_end', s.username, s.endWrittenAt));
   const accessLevels = new AccessLevels(store, audit, dir);
   accessRequests.setAccessLevels((secretId) => accessLevels.forSecret(secretId));
   const jit = new JitAccounts(store, targetAccounts, accessLevels, sessions, audit, log);

@@ -149,7 +149,7 @@ export function relayTerminal(socket: WebSocket, req: RelayRequest, o: RelayOpti
     const opened = await o.open();
     if ('refused' in opened) return fail(opened.refused);
     handle = opened;
-    if (socket.readyState !== socket.OPEN) return void handle.end('browser left before the session started');
+    if (socket.readyState !== socket.OPEN) return void handle.end('browser left before the session started').catch((err) => req.log.error({ err: { message: (err as Error).message } }, 'session end failed'));
     // Not recordable (fail closed): the session is already terminated; say so in the error frame, then end.
     if (!handle.begin(o.term)) send({ type: 'error', message: 'the session could not be started; try again later' });
     handle.onTerminate((reason) => finish(reason));

@@ -30,7 +30,7 @@ for (const kind of DB_KINDS) {
 
     /** A node of the cluster on this database, with a short lease. */
     const node = (name: string) => {
-      const n = new AuditStreaming(t.core.store, t.core.auditSinks, t.core.audit, name, t.core.log, { leaseMs: 1500, pollMs: 100 });
+      const n = new AuditStreaming(t.core.store, t.core.auditSinks, t.core.audit, name, t.core.log, { leaseMs: 4000, pollMs: 100 });
       nodes.push(n);
       return n;
     };
@@ -41,8 +41,9 @@ for (const kind of DB_KINDS) {
     };
 
     it('two nodes, a receiver slower than the lease: each batch is posted once', { timeout: 120_000 }, async () => {
-      await sink(`slow-${kind}`);
-      hook.answerDelayMs = 4000;
+      // Its answer comes well after the lease would run out unrenewed (4 s), within the sink's timeout.
+      await sink(`slow-${kind}`, { timeoutSeconds: 30 });
+      hook.answerDelayMs = 9000;
       const a = node('node-a');
       a.start();
       const first = await t.core.audit.record(SYSTEM, { action: 'test.slow-first' });

@@ -8,7 +8,8 @@
 //   stop) short: before, endAll rejected at the first and the stop went no further;
 // - a redeem under way when the drain begins (past its check, its single-use ticket used) is
 //   waited for like a live session: before, the drain saw no live session, stopped at once, and
-//   the redeem was refused with its ticket used up.
+//   the redeem was refused with its ticket used up. A request with no valid ticket is not
+//   waited for (it would let anyone hold a drain up to its timeout).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { adminSessionPlans, startTestApp, type TestApp } from '../support/harness.js';
@@ -111,5 +112,40 @@ describe('a drain waits for a redeem under way', () => {
     assert.deepEqual([row.status, row.endReason], ['ended', 'client_closed'], 'ended by its door, not by the stop');
     // Its end was the last thing the drain waited for: the node stops.
     await drained;
+  });
+});
+
+describe('a drain does not wait for requests without a valid ticket', () => {
+  let gw: Gateway;
+  before(async () => {
+    gw = await startGateway('sqlite');
+  });
+  after(async () => {
+    await gw?.close();
+  });
+
+  it('a redeem of an unknown ticket, held while the drain begins, does not hold the node up', async () => {
+    const core = gw.running.core;
+    const peek = core.tickets.peek.bind(core.tickets);
+    let reached!: () => void;
+    const atPeek = new Promise<void>((r) => (reached = r));
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    core.tickets.peek = async (...a: Parameters<typeof peek>) => {
+      reached();
+      await released;
+      return peek(...a);
+    };
+    const junk = core.launching.redeem('x'.repeat(32), { clientIp: '127.0.0.1', door: 'ssh' }).then(
+      () => 'admitted',
+      () => 'refused',
+    );
+    await atPeek;
+    // The drain (60 s) ends as soon as it finds no session and no redeem holding a ticket.
+    const drained = gw.running.drain(60).then(() => 'stopped');
+    const first = await Promise.race([drained, new Promise((r) => setTimeout(() => r('still draining'), 30_000))]);
+    release();
+    assert.equal(first, 'stopped');
+    assert.equal(await junk, 'refused');
   });
 });

@@ -356,6 +356,48 @@ describe('JIT accounts and access levels on Linux over SSH (real sshd, real acco
     assert.deepEqual(states.map((r) => r.state), ['removed', 'removed']);
   });
 
+  it('a grant made on the same account while another grant of its level is being undone keeps its group', async () => {
+    const id = await secret('level overlap', STORED, STORED_PW);
+    assert.equal((await api('PATCH', `/api/v1/secrets/${id}`, { account: { managementSecretId: mgmtId } })).status, 200);
+    const l = await level('overlap db', { targetGroups: [DB], secretIds: [id] });
+    const core = gw.running.core;
+    const jit = core.jit;
+    const user = { id: null, name: 'admin', ip: '127.0.0.1' };
+    const cred = { username: STORED, fields: { username: STORED } } as unknown as Parameters<typeof jit.prepare>[3];
+    const sa = `gh12g-a-${process.pid}`;
+    const sb = `gh12g-b-${process.pid}`;
+    jit.remember(`${sa}-t`, l.id, Date.now() + 60_000);
+    (await jit.prepare(sa, id, `${sa}-t`, cred, user)).started();
+    await jit.settled();
+    // The undo of the first grant has decided to take the group away (no other grant then);
+    // before it does, the second grant is made: its row, then the group added (already there).
+    const real = core.targetAccounts.operator('linux')!;
+    let raced = false;
+    const racing: AccountOperator = Object.assign(Object.create(real) as AccountOperator, {
+      removeFromGroups: async (...a: Parameters<AccountOperator['removeFromGroups']>) => {
+        if (!raced) {
+          raced = true;
+          jit.remember(`${sb}-t`, l.id, Date.now() + 60_000);
+          (await jit.prepare(sb, id, `${sb}-t`, cred, user)).started();
+        }
+        return real.removeFromGroups(...a);
+      },
+    });
+    core.targetAccounts.provide(racing);
+    try {
+      await jit.sessionEnded(sa);
+      await jit.settled();
+    } finally {
+      core.targetAccounts.provide(real);
+    }
+    assert.ok(raced);
+    // Before: the first grant's undo took the group from under the second session.
+    assert.ok(groupsOf(STORED).includes(DB), 'the second session keeps its group');
+    await jit.sessionEnded(sb);
+    await jit.settled();
+    assert.ok(!groupsOf(STORED).includes(DB), 'and loses it at its own end');
+  });
+
   it('bad input: a group that does not exist, a level the person is not approved for, names with shell metacharacters; nothing changes on the target and nothing runs', async () => {
     const id = await secret('jit bad', 'nobody-stored', 'Unused-Stored-Pw-1');
     assert.equal((await api('PATCH', `/api/v1/secrets/${id}`, { account: { managementSecretId: mgmtId, jit: { enabled: true, namePrefix: PREFIX } } })).status, 200);

@@ -226,7 +226,7 @@ export class JitAccounts {
         const drop = details.groups.filter((g) => !kept.has(g));
         // The grant's own sudoers drop-in goes in any case (one file per grant: the others keep theirs).
         const tag = row.targetKind === 'linux' ? grantTag(row.id) : undefined;
-        if (!others.length || drop.length || tag) await ctx.operator.removeFromGroups(ctx.management, row.accountName, drop, tag);
+        if (!others.length || drop.length || tag) await this.takeAway(ctx, row, drop, tag);
         leftFor = details.groups.filter((g) => kept.has(g));
       }
       const done = now();
@@ -256,17 +256,31 @@ export class JitAccounts {
    * the groups do not stay on the account for good.
    */
   private async lastOut(ctx: AccountContext, row: JitAccountsTable, leftFor: string[]): Promise<void> {
-    const held = new Set((await this.otherGrants(row)).flatMap((o) => parseJson<string[]>(o.targetGroups, [])));
-    const drop = leftFor.filter((g) => !held.has(g));
-    if (!drop.length || !ctx.management) return;
     try {
-      await ctx.operator.removeFromGroups(ctx.management, row.accountName, drop);
+      const held = new Set((await this.otherGrants(row)).flatMap((o) => parseJson<string[]>(o.targetGroups, [])));
+      const drop = leftFor.filter((g) => !held.has(g));
+      if (drop.length) await this.takeAway(ctx, row, drop);
     } catch (e) {
       // Its row is undone already, so no sweep comes back to it: said where an operator looks.
       const reason = oneLine(e);
-      await this.audit.record(SYSTEM, { action: 'jit.cleanup_failed', outcome: 'failure', target: { type: 'secret', id: row.secretId }, details: { sessionId: row.sessionId, account: row.accountName, groups: drop, reason } });
-      this.log.warn({ secretId: row.secretId, account: row.accountName, groups: drop, err: { message: reason } }, 'taking away groups no access level holds any more failed; remove them from the account by hand');
+      await this.audit.record(SYSTEM, { action: 'jit.cleanup_failed', outcome: 'failure', target: { type: 'secret', id: row.secretId }, details: { sessionId: row.sessionId, account: row.accountName, groups: leftFor, reason } });
+      this.log.warn({ secretId: row.secretId, account: row.accountName, groups: leftFor, err: { message: reason } }, 'taking away groups no access level holds any more failed; check the account\'s groups by hand');
     }
+  }
+
+  /**
+   * Takes `drop` (and the grant's sudoers drop-in, `tag`) from the account, then gives back any
+   * of them a grant made meanwhile holds: a grant's row is written before it adds its groups,
+   * so one whose row was not there when `drop` was decided either added them after this
+   * removal, or shows in this second look.
+   */
+  private async takeAway(ctx: AccountContext, row: JitAccountsTable, drop: string[], tag?: string): Promise<void> {
+    if (!ctx.management) throw new OperatorError('invalid', 'the secret no longer names a management secret');
+    await ctx.operator.removeFromGroups(ctx.management, row.accountName, drop, tag);
+    if (!drop.length) return;
+    const held = new Set((await this.otherGrants(row)).flatMap((o) => parseJson<string[]>(o.targetGroups, [])));
+    const back = drop.filter((g) => held.has(g));
+    if (back.length) await ctx.operator.addToGroups(ctx.management, row.accountName, back);
   }
 
   /** Whether the session is live on another node (which undoes its rows when it ends). */

@@ -130,10 +130,10 @@ export class Rotation {
   /**
    * After use: a session on the secret ended or its checkout was checked in. Rotates in the
    * background when the secret says so and nobody is still using it. Reads one row: a secret
-   * without rotation costs no target round trip. `usedUntil`: when the use ended (a session's
-   * end); a rotation that succeeded since has replaced the password it used already, so the
-   * sessions of a dead node, ended together by its recovery and told one after another, rotate
-   * once, not once each.
+   * without rotation costs no target round trip. `usedUntil`: when the use was over for sure
+   * (a session's end written); a rotation that succeeded since has replaced the password it
+   * used already, so the sessions of a dead node, ended together by its recovery and told one
+   * after another, rotate once, not once each. (Times of two nodes' clocks: keep them in step.)
    */
   async afterUse(secretId: string, trigger: Exclude<RotationTrigger, 'manual'>, usedAccount?: string | null, usedUntil?: number): Promise<void> {
     const row = await this.accounts.row(secretId);

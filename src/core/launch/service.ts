@@ -112,24 +112,16 @@ export class Launching implements SessionBroker {
   }
 
   /**
-   * Redeems and door launches under way. A drain waits for them as for the live sessions: one
-   * past the draining check when SIGTERM came has used its single-use ticket, and its session
-   * goes live in a moment; ended at once by the stop, the person would lose the ticket.
+   * Redeems that have used their single-use ticket, and door launches past their draining
+   * check, whose sessions are not live yet. A drain waits for them as for the live sessions:
+   * ended at once by the stop, the person would lose the ticket. Counted only from there, so
+   * requests with no valid ticket do not hold a drain up.
    */
   get underWay(): number {
     return this.starting;
   }
 
   private starting = 0;
-
-  private async counted<T>(work: () => Promise<T>): Promise<T> {
-    this.starting++;
-    try {
-      return await work();
-    } finally {
-      this.starting--;
-    }
-  }
 
   async passwordLogin(username: string, password: string, totp: string | undefined, clientIp: string): Promise<{ userId: string }> {
     const u = await this.deps.auth.authenticate({ username, password, ...(totp ? { totp } : {}) }, clientIp, 'ssh');
@@ -307,15 +299,12 @@ export class Launching implements SessionBroker {
     await this.reportRefusal(new TicketRefused(reason, detail), ctx, { id: row?.userId ?? null, name: null }, { ...details, ...(row ? { ticketId: row.id, secretId: row.secretId } : {}) });
   }
 
-  redeem(ticket: string, ctx: RedeemContext): Promise<SessionHandle> {
-    return this.counted(() => this.redeemNow(ticket, ctx));
-  }
-
-  private async redeemNow(ticket: string, ctx: RedeemContext): Promise<SessionHandle> {
+  async redeem(ticket: string, ctx: RedeemContext): Promise<SessionHandle> {
     // A ticket with extra characters around it (a pasted routing token, a URL parameter) is no ticket, but it is exposed.
     if (!TICKET_PATTERN.test(ticket) && (await this.voidMisplacedTickets(ticket, ctx, 'ticket field, with extra characters')) > 0) throw new TicketRefused('misplaced');
     const sessionId = newId();
     const row = await this.deps.tickets.peek(ticket);
+    let underWay = false;
     try {
       // Draining: the ticket is left unused, so the client can redeem it through another node.
       if (this.draining) throw new TicketRefused('draining', DRAINING_MESSAGE);
@@ -331,6 +320,8 @@ export class Launching implements SessionBroker {
       const consentedAtLaunch = need ? this.deps.consents.has(row.id) : false;
       if (need && !ctx.consented && !consentedAtLaunch) throw new TicketRefused('consent_required', CONSENT_REQUIRED_MESSAGE);
       await this.deps.tickets.redeem(ticket, ctx.clientIp, sessionId, row);
+      this.starting++;
+      underWay = true;
       this.deps.consents.forget(row.id);
       this.deps.launchPolicies.forget(row.id);
       // The person as checkLaunchable just read them (enabled, allowed to launch).
@@ -369,18 +360,20 @@ export class Launching implements SessionBroker {
     } catch (e) {
       if (e instanceof TicketRefused) return this.refuse(e, ctx, { id: row?.userId ?? null, name: null }, { ticketId: row?.id ?? null, secretId: row?.secretId ?? null, ...(row?.launchRequestId ? { reqId: row.launchRequestId } : {}) });
       throw e;
+    } finally {
+      if (underWay) this.starting--;
     }
   }
 
-  open(userId: string, secretRef: string, launcherRef: string | null, ctx: RedeemContext): Promise<SessionHandle> {
-    return this.counted(() => this.openNow(userId, secretRef, launcherRef, ctx));
-  }
-
-  private async openNow(userId: string, secretRef: string, launcherRef: string | null, ctx: RedeemContext): Promise<SessionHandle> {
+  async open(userId: string, secretRef: string, launcherRef: string | null, ctx: RedeemContext): Promise<SessionHandle> {
     const user = await this.deps.dir.userRow(userId);
     const p = await this.deps.dir.doorPrincipal(user, ctx.clientIp);
+    let underWay = false;
     try {
       if (this.draining) throw new TicketRefused('draining', DRAINING_MESSAGE);
+      // A signed-in person's launch at the door: waited for by a drain from here (underWay).
+      this.starting++;
+      underWay = true;
       const secret = await this.visibleSecret(p, secretRef);
       if (!secret) throw new TicketRefused('permission_withdrawn', `no secret "${secretRef}" visible to the user`);
       const mapped = await this.launchersFor(secret.template.id);
@@ -415,6 +408,8 @@ export class Launching implements SessionBroker {
       if (e instanceof TicketRefused) return this.refuse(e, ctx, { id: userId, name: user.username }, { secret: secretRef });
       if (e instanceof AppError) return this.refuse(new TicketRefused('permission_withdrawn', e.message), ctx, { id: userId, name: user.username }, { secret: secretRef });
       throw e;
+    } finally {
+      if (underWay) this.starting--;
     }
   }
 

@@ -17,9 +17,9 @@ export function newRecordingKey(store: Store, dataKeys: DataKeys, rel: string): 
   });
 }
 
-/** The keys made for the recording `rel` (none: stored unencrypted, or before migration 026). */
+/** The keys made for the recording `rel`, oldest first (none: stored unencrypted, or before migration 026). */
 export async function recordingKeyIds(store: Store, rel: string): Promise<string[]> {
-  return (await store.db.selectFrom('recordingKeys').select('dataKeyId').where('rel', '=', rel).execute()).map((r) => r.dataKeyId);
+  return (await store.db.selectFrom('recordingKeys').select('dataKeyId').where('rel', '=', rel).orderBy('createdAt').orderBy('dataKeyId').execute()).map((r) => r.dataKeyId);
 }
 
 /** Removes data keys of the recording `rel` and their rows (a key made for it serves it only). */

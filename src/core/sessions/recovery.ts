@@ -34,8 +34,12 @@ export interface EndedSession {
   bytesIn: number;
   bytesOut: number;
   recording: string | null;
-  /** When it ended (a recovered one: as of its last recorded event). */
-  endedAt: number;
+  /**
+   * When its end was written. For a recovered session that is when recovery ended it, not the
+   * "as of" time its row gets (its last recorded event, or its start): it may have been in use
+   * until its node died, long after that.
+   */
+  endWrittenAt: number;
 }
 
 export interface RecoveryContext {
@@ -200,7 +204,7 @@ async function recoverSession(ctx: RecoveryContext, r: SessionsTable): Promise<b
     return sealInto(ctx, r, recording, facts, sha, `recovered after the gateway was interrupted; sealed by node ${ctx.node}, which had the recording when another node had ended the session`);
   }
   ctx.log.warn({ sessionId: r.id, recording, tornBytes: facts?.tornBytes ?? 0, problem }, 'interrupted session recovered');
-  await ctx.ended?.({ id: r.id, userId: r.userId, secretId: r.secretId, username: r.targetUser, protocol: r.protocol, bytesIn, bytesOut, recording, endedAt });
+  await ctx.ended?.({ id: r.id, userId: r.userId, secretId: r.secretId, username: r.targetUser, protocol: r.protocol, bytesIn, bytesOut, recording, endWrittenAt: now() });
   return true;
 }
 

@@ -288,7 +288,7 @@ export class Sessions {
       // it is this end, written by an earlier try whose commit the database did not confirm.
       if (!ended && !(await this.isThisEnd(row))) return this.endedElsewhere(s, reason, sha, seal);
       this.log.info({ sessionId: s.id, reason, ...(s.plan.launchRequestId ? { reqId: s.plan.launchRequestId } : {}) }, 'session ended');
-      await this.tellEnded({ id: s.id, userId: s.plan.user.id, secretId: s.plan.credential.secretId, username: s.plan.credential.username, protocol: s.plan.protocol, bytesIn: s.bytesIn, bytesOut: s.bytesOut, recording: s.recordingPath, endedAt: row.endedAt });
+      await this.tellEnded({ id: s.id, userId: s.plan.user.id, secretId: s.plan.credential.secretId, username: s.plan.credential.username, protocol: s.plan.protocol, bytesIn: s.bytesIn, bytesOut: s.bytesOut, recording: s.recordingPath, endWrittenAt: row.endedAt });
     };
     try {
       await write();

@@ -238,11 +238,18 @@ export class AuditStreaming {
    * from each other without end, neither able to move the cursor).
    */
   private async holding<T>(id: string, send: Promise<T>): Promise<T> {
-    const renew = setInterval(() => void this.claim(id).catch(() => undefined), Math.max(1, Math.floor(this.leaseMs / 3)));
+    // Only a lease this node holds is extended (never one let go or taken meanwhile), and the
+    // last renewal has landed before the loop goes on (to its release, say).
+    let renewing: Promise<unknown> = Promise.resolve();
+    const renew = setInterval(() => {
+      const t = Date.now();
+      renewing = this.db.updateTable('auditSinks').set({ leaseUntil: t + this.leaseMs }).where('id', '=', id).where('leaseNode', '=', this.node).execute().catch(() => undefined);
+    }, Math.max(1, Math.floor(this.leaseMs / 3)));
     try {
       return await send;
     } finally {
       clearInterval(renew);
+      await renewing;
     }
   }
 

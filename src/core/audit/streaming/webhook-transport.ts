@@ -47,7 +47,9 @@ export class WebhookTransport implements SinkTransport {
       // trickles in: the socket's own timeout is for silence only, and a receiver sending a byte
       // now and then would otherwise hold the sink's delivery for ever.
       let answerTimer: NodeJS.Timeout | null = null;
+      let done = false;
       const settled = () => {
+        done = true;
         if (answerTimer) clearTimeout(answerTimer);
       };
       const resolve = () => (settled(), settleOk());
@@ -78,7 +80,10 @@ export class WebhookTransport implements SinkTransport {
       );
       req.once('timeout', () => req.destroy(new Error(`no answer within ${this.c.timeoutSeconds} s`)));
       req.once('finish', () => {
+        // An answer may come before the body has all gone (a 413 to a large batch): nothing to wait for then.
+        if (done) return;
         answerTimer = setTimeout(() => req.destroy(new Error(`no answer within ${this.c.timeoutSeconds} s`)), this.c.timeoutSeconds * 1000);
+        answerTimer.unref();
       });
       req.once('error', (err) => reject(new DeliveryError(`webhook request failed: ${err.message}`)));
       req.end(body);
