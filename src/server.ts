@@ -278,8 +278,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
           resolve();
         };
         // Sessions end on their own (their doors end them); a light poll notices the last one.
-        // A redeem under way (past the draining check, its ticket used) is waited for too: its
-        // session goes live in a moment, and then runs as the others do.
+        // A redeem under way that has used its ticket is waited for too: its session goes live
+        // in a moment, and then runs as the others do.
         const idle = () => core.sessions.live.size === 0 && core.launching.underWay === 0;
         const poll = setInterval(() => idle() && done(), 200);
         const timer = setTimeout(done, timeoutSeconds * 1000);
@@ -287,10 +287,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
         if (cut || idle()) done();
       });
       const left = core.sessions.live.size;
-      if (left) {
-        log.warn({ liveSessions: left }, `drain over: ending ${left} session(s) still running`);
-        await core.sessions.endAll('gateway shutting down').catch((e: Error) => log.error({ err: { message: e.message } }, 'stopping: ending the live sessions failed'));
-      }
+      // stop() ends them (its first step), each on its own.
+      if (left) log.warn({ liveSessions: left }, `drain over: ending ${left} session(s) still running`);
       await stop();
     })();
     return draining;

@@ -38,6 +38,9 @@ const SWEEP_MS = 60_000;
  */
 const LEASE_MS = 5 * 60_000;
 
+/** The groups some grants hold between them (their rows' target groups). */
+const groupsOf = (grants: { targetGroups: string }[]): Set<string> => new Set(grants.flatMap((g) => parseJson<string[]>(g.targetGroups, [])));
+
 /** A grant's sudoers drop-in file tag: its row id's hex digits (unique per grant, [a-z0-9]). */
 const grantTag = (rowId: string) => rowId.replace(/-/g, '').slice(0, 32).toLowerCase();
 
@@ -127,7 +130,7 @@ export class JitAccounts {
       this.preparing.delete(sessionId);
       // Its session row now says it is live here; other nodes leave it alone for that. Only this
       // lease: an end of the session may already have taken the row again to undo it.
-      void this.track(this.store.db.updateTable('jitAccounts').set({ leaseNode: null, leaseUntil: 0 }).where('id', '=', row.id).where('leaseNode', '=', row.leaseNode).where('leaseUntil', '=', row.leaseUntil).execute());
+      void this.track(this.letGo(row.id, this.sessions.node, row.leaseUntil));
     };
     const details = { secret: ctx.secretName, sessionId, account: row.accountName, level: level?.name ?? null, groups, targetKind: ctx.kind };
     try {
@@ -203,7 +206,7 @@ export class JitAccounts {
     // A sweep read no live session for it, and the node preparing it may have started the
     // session and let the row go since: then it is that node's to undo at the session's end.
     if (await this.liveElsewhere(row.sessionId)) {
-      await this.store.db.updateTable('jitAccounts').set({ leaseNode: null, leaseUntil: 0 }).where('id', '=', row.id).where('leaseNode', '=', me).where('leaseUntil', '=', t + LEASE_MS).execute();
+      await this.letGo(row.id, me, t + LEASE_MS);
       return false;
     }
     const details = { sessionId: row.sessionId, account: row.accountName, groups: parseJson<string[]>(row.targetGroups, []) };
@@ -222,7 +225,7 @@ export class JitAccounts {
       } else {
         // Another live session on the same stored account keeps the groups its own level gave.
         const others = await this.otherGrants(row);
-        const kept = new Set(others.flatMap((o) => parseJson<string[]>(o.targetGroups, [])));
+        const kept = groupsOf(others);
         const drop = details.groups.filter((g) => !kept.has(g));
         // The grant's own sudoers drop-in goes in any case (one file per grant: the others keep theirs).
         const tag = row.targetKind === 'linux' ? grantTag(row.id) : undefined;
@@ -243,6 +246,11 @@ export class JitAccounts {
     return true;
   }
 
+  /** Lets the row go, if `node` still holds it under that very lease (not one taken since). */
+  private async letGo(id: string, node: string, until: number): Promise<void> {
+    await this.store.db.updateTable('jitAccounts').set({ leaseNode: null, leaseUntil: 0 }).where('id', '=', id).where('leaseNode', '=', node).where('leaseUntil', '=', until).execute();
+  }
+
   /** The other grants of a level on the same stored account still active (their sessions keep their groups). */
   private otherGrants(row: JitAccountsTable): Promise<{ targetGroups: string }[]> {
     return this.store.db.selectFrom('jitAccounts').select('targetGroups').where('purpose', '=', 'level').where('state', '=', 'active').where('secretId', '=', row.secretId).where('accountName', '=', row.accountName).where('id', '!=', row.id).execute();
@@ -257,7 +265,7 @@ export class JitAccounts {
    */
   private async lastOut(ctx: AccountContext, row: JitAccountsTable, leftFor: string[]): Promise<void> {
     try {
-      const held = new Set((await this.otherGrants(row)).flatMap((o) => parseJson<string[]>(o.targetGroups, [])));
+      const held = groupsOf(await this.otherGrants(row));
       const drop = leftFor.filter((g) => !held.has(g));
       if (drop.length) await this.takeAway(ctx, row, drop);
     } catch (e) {
@@ -278,7 +286,7 @@ export class JitAccounts {
     if (!ctx.management) throw new OperatorError('invalid', 'the secret no longer names a management secret');
     await ctx.operator.removeFromGroups(ctx.management, row.accountName, drop, tag);
     if (!drop.length) return;
-    const held = new Set((await this.otherGrants(row)).flatMap((o) => parseJson<string[]>(o.targetGroups, [])));
+    const held = groupsOf(await this.otherGrants(row));
     const back = drop.filter((g) => held.has(g));
     if (back.length) await ctx.operator.addToGroups(ctx.management, row.accountName, back);
   }

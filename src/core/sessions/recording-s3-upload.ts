@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import type { Store } from '../../store/db.js';
 import type { DataKeys } from '../vault/datakeys.js';
 import { now } from '../util.js';
-import { dropRecordingKeys, newRecordingKey, recordingKeyIds } from './recording-keys.js';
+import { dropRecordingKeys, sealingKey } from './recording-keys.js';
 import { envelopeHeader, FrameSealer } from './recording-envelope.js';
 import { isGzipPath, memberIndex } from './recording-gzip.js';
 import type { RecordingSpool, SpoolEvents } from './spool-contract.js';
@@ -138,12 +138,9 @@ export async function completeFromRow(s3: S3Host, rel: string, withSpool: boolea
  */
 const NOT_STARTED = '';
 
-/** Starts a recording's multipart upload, with a new data key when Gatehouse seals it. */
+/** Starts a recording's multipart upload, with its data key when it is sealed (sealingKey). */
 async function createUpload(s3: S3Host, rel: string, sessionId: string): Promise<{ uploadId: string; dataKey: { id: string; key: Buffer } | null }> {
-  // A key made for it already (an earlier start whose upload was not recorded) seals it whatever
-  // the setting now says: stored plain, a recording known to be stored sealed would be refused.
-  const known = (await recordingKeyIds(s3.store, rel)).at(-1);
-  const dataKey = known ? { id: known, key: await s3.dataKeys.get(known) } : s3.settings.encryption === 'gatehouse' ? await newRecordingKey(s3.store, s3.dataKeys, rel) : null;
+  const dataKey = await sealingKey(s3.store, s3.dataKeys, rel, { sealNew: s3.settings.encryption === 'gatehouse' });
   try {
     const r = await s3.client.send(
       new CreateMultipartUploadCommand({
@@ -157,7 +154,7 @@ async function createUpload(s3: S3Host, rel: string, sessionId: string): Promise
     return { uploadId: r.UploadId!, dataKey };
   } catch (e) {
     // No upload, nothing sealed: the key would serve nothing (and every master key rotation would rewrap it).
-    if (dataKey && !known) await dropRecordingKeys(s3.store, s3.dataKeys, rel, [dataKey.id]).catch(() => undefined);
+    if (dataKey?.made) await dropRecordingKeys(s3.store, s3.dataKeys, rel, [dataKey.id]).catch(() => undefined);
     throw e;
   }
 }

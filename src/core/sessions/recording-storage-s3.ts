@@ -49,7 +49,7 @@ import type { Store } from '../../store/db.js';
 import type { DataKeys } from '../vault/datakeys.js';
 import type { AppenderOptions } from './appender.js';
 import { AppError } from '../errors.js';
-import { dropRecordingKeys, newRecordingKey, recordingKeyIds } from './recording-keys.js';
+import { dropRecordingKeys, recordingKeyIds, sealingKey } from './recording-keys.js';
 import { envelopeHeader, envelopeKeyId, FIRST_FRAME_SPAN, FrameSealer, isEnvelope, openEnvelope, provenKeyId } from './recording-envelope.js';
 import { completeFromRow, MAX_PARTS, s3ErrorText, S3Upload, type S3Host } from './recording-s3-upload.js';
 import { GZIP_SUFFIX, isGzipPath, sha256Stream } from './recording-gzip.js';
@@ -369,17 +369,9 @@ export class S3RecordingStorage implements RecordingStorage, S3Host {
   private async putFile(rel: string, path: string): Promise<void> {
     const { bucket } = this.settings;
     const key = this.key(rel);
-    let sealer: FrameSealer | null = null;
-    let header: Buffer = Buffer.alloc(0);
-    // Sealed when this node seals, and in any case when it was stored sealed (encryption since
-    // turned off, or a node of the cluster set otherwise): stored plain, it would be refused.
-    const known = await recordingKeyIds(this.store, rel);
-    if (this.settings.encryption === 'gatehouse' || known.length) {
-      const was = (await this.sealedWith(rel)) ?? known.at(-1);
-      const dk = was ? { id: was, key: await this.dataKeys.get(was) } : await newRecordingKey(this.store, this.dataKeys, rel);
-      sealer = new FrameSealer(dk.key, rel);
-      header = envelopeHeader(dk.id);
-    }
+    const dk = await sealingKey(this.store, this.dataKeys, rel, { sealNew: this.settings.encryption === 'gatehouse', opens: () => this.sealedWith(rel) });
+    const sealer = dk ? new FrameSealer(dk.key, rel) : null;
+    const header = dk ? envelopeHeader(dk.id) : Buffer.alloc(0);
     const size = (await stat(path)).size;
     const partBytes = Math.max(this.settings.partBytes, Math.ceil(size / (MAX_PARTS - 1)));
     const sealed = (data: Buffer, first: boolean, last: boolean) => (sealer ? Buffer.concat([first ? header : Buffer.alloc(0), sealer.seal(data, last)]) : data);

@@ -241,16 +241,18 @@ export class AuditStreaming {
     // Only a lease this node holds is extended (never one let go or taken meanwhile), and the
     // last renewal has landed before the loop goes on (to its release, say).
     let renewing: Promise<unknown> = Promise.resolve();
-    const renew = setInterval(() => {
-      const t = Date.now();
-      renewing = this.db.updateTable('auditSinks').set({ leaseUntil: t + this.leaseMs }).where('id', '=', id).where('leaseNode', '=', this.node).execute().catch(() => undefined);
-    }, Math.max(1, Math.floor(this.leaseMs / 3)));
+    const renew = setInterval(() => (renewing = this.renew(id).catch(() => undefined)), Math.max(1, Math.floor(this.leaseMs / 3)));
     try {
       return await send;
     } finally {
       clearInterval(renew);
       await renewing;
     }
+  }
+
+  /** Extends the sink's lease, only while this node holds it (never takes one). */
+  private async renew(id: string): Promise<void> {
+    await this.db.updateTable('auditSinks').set({ leaseUntil: Date.now() + this.leaseMs }).where('id', '=', id).where('leaseNode', '=', this.node).execute();
   }
 
   private async release(id: string): Promise<void> {
