@@ -292,20 +292,27 @@ export class AuditService {
    */
   async checkpoint(): Promise<Checkpoint | null> {
     const run = async () => {
-      const db = this.store.db;
-      const w = this.witness;
-      if (w) {
-        const row = await db.selectFrom('auditEvents').select('hash').where('seq', '=', w.seq).executeTakeFirst();
-        if (row?.hash !== w.hash) this.noteLost(w);
-      }
-      const witnessed = this.lost.map((l) => this.sign(l));
-      for (const cp of witnessed) await db.insertInto('auditCheckpoints').values(cp).onConflict((oc) => oc.doNothing()).execute();
-      const head = await db.selectFrom('auditEvents').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
-      let cp: Checkpoint | null = null;
-      if (head && !(await db.selectFrom('auditCheckpoints').select('seq').where('seq', '=', head.seq).executeTakeFirst())) {
-        cp = this.sign(head);
-        await db.insertInto('auditCheckpoints').values(cp).execute();
-      }
+      // Under the appends' lock: the head read here is still the head when its checkpoint
+      // commits, so checkpoints commit in seq order across the nodes of a cluster. Audit
+      // streaming relies on that: it sends the checkpoints after the last one it sent, and a
+      // lower one committed after a higher one was sent would never reach the SIEM.
+      const { cp, witnessed } = await this.store.db.transaction().execute(async (trx) => {
+        if (this.store.kind === 'postgres') await sql`select pg_advisory_xact_lock(${ADVISORY_LOCK})`.execute(trx);
+        const w = this.witness;
+        if (w) {
+          const row = await trx.selectFrom('auditEvents').select('hash').where('seq', '=', w.seq).executeTakeFirst();
+          if (row?.hash !== w.hash) this.noteLost(w);
+        }
+        const witnessed = this.lost.map((l) => this.sign(l));
+        for (const cp of witnessed) await trx.insertInto('auditCheckpoints').values(cp).onConflict((oc) => oc.doNothing()).execute();
+        const head = await trx.selectFrom('auditEvents').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+        let cp: Checkpoint | null = null;
+        if (head && !(await trx.selectFrom('auditCheckpoints').select('seq').where('seq', '=', head.seq).executeTakeFirst())) {
+          cp = this.sign(head);
+          await trx.insertInto('auditCheckpoints').values(cp).execute();
+        }
+        return { cp, witnessed };
+      });
       if (cp || witnessed.length) {
         this.anchor(cp, witnessed);
         this.lost = [];
