@@ -166,7 +166,7 @@ export interface WebhookDelivery {
 /** An HTTPS webhook receiver on 127.0.0.1 checking the HMAC signature of every delivery. */
 export class WebhookReceiver {
   readonly deliveries: WebhookDelivery[] = [];
-  /** Deliveries answered 503 on purpose (failing, failNext), in order. */
+  /** Deliveries answered 503 (failing, failNext) or 413 (maxEvents) on purpose, in order. */
   readonly refused: WebhookDelivery[] = [];
   /** Statuses answered, in order (200 taken, 503 refused on purpose, 401 bad signature). */
   readonly answers: number[] = [];
@@ -177,6 +177,8 @@ export class WebhookReceiver {
   failNext = 0;
   /** Each answer waits this long (a slow receiver). */
   answerDelayMs = 0;
+  /** Deliveries with more events than this are answered 413 (and not kept, but listed in refused). */
+  maxEvents = Infinity;
   /** Request bodies received in full (answered or not yet). */
   received = 0;
   private server!: HttpsServer;
@@ -203,6 +205,10 @@ export class WebhookReceiver {
         }
         const parsed = JSON.parse(body.toString('utf8')) as { sink: string; events: StreamedEvent[]; checkpoints: StreamedCheckpoint[] };
         const delivery = { path: req.url ?? '', delivery: String(req.headers['x-gatehouse-delivery']), sink: parsed.sink, events: parsed.events, checkpoints: parsed.checkpoints };
+        if (delivery.events.length > r.maxEvents) {
+          r.refused.push(delivery);
+          return answer(413);
+        }
         if (r.failing || r.failNext > 0) {
           if (r.failNext > 0) r.failNext--;
           r.refused.push(delivery);

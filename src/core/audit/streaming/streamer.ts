@@ -39,6 +39,8 @@ export interface StreamingOptions {
 
 const POLL_MS = 1000;
 const LEASE_MS = 120_000;
+/** Deliveries in a row at a size halved after a 413 before the size is doubled again. */
+const GROW_AFTER = 8;
 
 type WakeKind = 'events' | 'control';
 
@@ -264,6 +266,14 @@ export class AuditStreaming {
     let version: number | null = null;
     /** The batch whose delivery failed last, resent as it is while the cursor is where it began. */
     let failed: Batch | null = null;
+    /**
+     * Events per batch: the sink's batchSize, halved each time the receiver refuses a batch for
+     * its size (a webhook's 413), so large events do not hold the sink until someone lowers
+     * batchSize by hand; doubled again after GROW_AFTER deliveries in a row at that size (not
+     * after each, which would have every other batch refused by a receiver whose limit stays).
+     */
+    let limit: number | null = null;
+    let taken = 0;
     const waker = new Waker();
     this.wakers.add(waker);
     try {
@@ -281,6 +291,8 @@ export class AuditStreaming {
           transport = null;
           // A changed sink (a smaller batchSize for a receiver refusing the size) reads its batch afresh.
           failed = null;
+          limit = null;
+          taken = 0;
           version = Number(r.updatedAt);
         }
         if (!held) {
@@ -304,7 +316,7 @@ export class AuditStreaming {
           // webhook receiver sees the same events under the same delivery id.
           batch = failed;
         } else {
-          const rows = await this.db.selectFrom('auditEvents').selectAll().where('seq', '>', cursor).orderBy('seq').limit(c.batchSize).execute();
+          const rows = await this.db.selectFrom('auditEvents').selectAll().where('seq', '>', cursor).orderBy('seq').limit(Math.min(limit ?? c.batchSize, c.batchSize)).execute();
           const upTo = rows.length ? Number(rows[rows.length - 1]!.seq) : cursor;
           // The signed checkpoints of the chain up to the last event of this batch, after their events.
           const checkpoints = await this.checkpointsBetween(cpCursor, upTo);
@@ -327,6 +339,15 @@ export class AuditStreaming {
           await this.holding(id, transport.send(events, checkpoints));
         } catch (err) {
           const message = err instanceof DeliveryError ? err.message : `delivery failed: ${(err as Error).message}`;
+          if (err instanceof DeliveryError && err.tooLarge && events.length > 1 && !this.aborted) {
+            // Too large for the receiver: the same stretch of the chain again at once, in halves.
+            // (Not a failed attempt: each halving gets closer, and one event refused alone backs off below.)
+            limit = Math.ceil(events.length / 2);
+            taken = 0;
+            this.log.warn({ sink: r.name, seq: events[0]!.seq, events: events.length, next: limit }, `audit streaming: ${message}; sending fewer events at once`);
+            if (this.stopping) return;
+            continue;
+          }
           failed = batch;
           // The transport stays: it replaces a broken connection itself, and a syslog batch the
           // collector has not taken yet stays queued on its connection for the retry to wait on.
@@ -350,6 +371,10 @@ export class AuditStreaming {
         if (Number(res.numUpdatedRows) !== 1) {
           this.log.error({ sink: r.name, seq: last }, 'audit streaming: the sink was deleted or taken over by another node while delivering; this batch may reach the receiver twice');
           return;
+        }
+        if (limit !== null && ++taken >= GROW_AFTER) {
+          limit = limit * 2 >= c.batchSize ? null : limit * 2;
+          taken = 0;
         }
       }
     } finally {

@@ -12,4 +12,12 @@ export interface SinkTransport {
 }
 
 /** A delivery failure with a message fit for the sink's status (no secret, no stack). */
-export class DeliveryError extends Error {}
+export class DeliveryError extends Error {
+  /** The receiver refused the batch for its size (a webhook's 413): fewer events may go through. */
+  readonly tooLarge: boolean;
+
+  constructor(message: string, opts: { tooLarge?: boolean } = {}) {
+    super(message);
+    this.tooLarge = opts.tooLarge ?? false;
+  }
+}

@@ -1,7 +1,7 @@
 // The webhook sink's pump: one POST per batch, {"sink": name, "events": [...]}, signed with the
 // sink's HMAC key (webhook-signature.ts). Delivered means a 2xx answer; anything else (another
 // status, no answer within the timeout, a refused connection or certificate) is a failure the
-// streamer retries with backoff. The body also carries the signed checkpoints of this stretch
+// streamer retries with backoff (a 413 with fewer events at once first). The body also carries the signed checkpoints of this stretch
 // of the chain ({"checkpoints": [...]}, each after the event it signs). Redirects are not followed. Connections are kept alive.
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
@@ -74,7 +74,7 @@ export class WebhookTransport implements SinkTransport {
         (res) => {
           res.resume();
           const status = res.statusCode ?? 0;
-          res.once('end', () => (status >= 200 && status < 300 ? resolve() : reject(new DeliveryError(`webhook answered HTTP ${status}`))));
+          res.once('end', () => (status >= 200 && status < 300 ? resolve() : reject(new DeliveryError(`webhook answered HTTP ${status}`, { tooLarge: status === 413 }))));
           res.once('error', (err) => reject(new DeliveryError(`webhook answer broken: ${err.message}`)));
         },
       );
