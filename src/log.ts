@@ -42,7 +42,7 @@ export const scrubUrl = (url: string): string =>
     url
       // code and state: an OIDC callback's authorization code (some providers' are UUID-shaped,
       // which the ticket pattern below leaves alone); ApiApplicationKey: OpenPSM's /start key.
-      .replace(/([?&](?:ticket|token|access_token|ApiKey|ApiApplicationKey|code|state|rsabase64nojs|WinPassword|WinLPWphrase|pwd|password)=)[^&#]*/gi, '$1[redacted]')
+      .replace(/([?&](?:ticket|token|access_token|ApiKey|ApiApplicationKey|code|state|rsabase64nojs|WinPassword|WinLPWphrase|pwd|pass|passwd|password)=)[^&#]*/gi, '$1[redacted]')
       // Logon tickets (seed 004) travel as html5.html's "user" parameter.
       .replace(/(\/software\/html5\.html\?(?:[^#]*&)?user=)[^&#]*/gi, '$1[redacted]'),
   );

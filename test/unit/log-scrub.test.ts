@@ -33,4 +33,12 @@ describe('request logging', () => {
     assert.equal(scrubUrl(`/auth/oidc/callback?state=st4te&session_state=x&code=${code}`), '/auth/oidc/callback?state=[redacted]&session_state=x&code=[redacted]');
     assert.equal(scrubUrl('/start?ApiApplicationKey=0a1b2c3d-0565-433f-92c3-e11bcb90facb&User=bob'), '/start?ApiApplicationKey=[redacted]&User=bob');
   });
+
+  it('redacts every password parameter html5.html refuses (pwd, pass, password) and passwd', () => {
+    for (const k of ['pwd', 'pass', 'PASS', 'passwd', 'password', 'WinPassword']) {
+      assert.equal(scrubUrl(`/software/html5.html?x=alice&${k}=Winter2024!&y=1`), `/software/html5.html?x=alice&${k}=[redacted]&y=1`);
+    }
+    // A parameter whose name only begins so is left alone.
+    assert.equal(scrubUrl('/x?passage=1'), '/x?passage=1');
+  });
 });

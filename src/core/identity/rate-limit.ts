@@ -50,6 +50,8 @@ interface Window {
 }
 
 const MAX_SUMMARY_NAMES = 20;
+/** Distinct actions, reasons or doors counted by name in one summary; the rest as `(other)`. */
+const MAX_SUMMARY_KEYS = 20;
 
 /**
  * How a failure recorded here counts: a `guess` against the source's limit and as a failed
@@ -198,7 +200,11 @@ export class SignInGuard {
     p.count++;
     p.to = at;
     const tally = (m: Record<string, number>, k: unknown) => {
-      if (typeof k === 'string' && k) m[k] = (m[k] ?? 0) + 1;
+      if (typeof k !== 'string' || !k) return;
+      // Some values come from the request (a logon-ticket refusal's server name): a bounded
+      // number of them, so one source cannot make one summary row without end.
+      const key = k in m || Object.keys(m).length < MAX_SUMMARY_KEYS ? k.slice(0, 64) : '(other)';
+      m[key] = (m[key] ?? 0) + 1;
     };
     tally(p.actions, input.action);
     tally(p.reasons, input.details?.reason);
