@@ -17,6 +17,7 @@ import type { AuditService } from '../../src/core/audit/service.js';
 import type { LiveSession } from '../../src/core/sessions/live.js';
 import type { RecordingStorage } from '../../src/core/sessions/recording-storage.js';
 import { RecordingRetention } from '../../src/core/sessions/retention.js';
+import { whileAuditRefused } from '../support/audit-refused.js';
 import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
 
 const DAY = 86_400_000;
@@ -396,6 +397,31 @@ for (const kind of DB_KINDS) {
       assert.equal((await api('PUT', `/api/v1/sessions/${live.id}/legal-hold`, { reason: 'while it runs' })).sessionId, live.id);
       await api('DELETE', `/api/v1/sessions/${live.id}/legal-hold`, undefined, 204);
       await live.end('finished');
+    });
+
+    it('a release, or a policy set or removed, whose event cannot be written changes nothing', async () => {
+      const s = await session(await secret());
+      await s.end('finished');
+      await api('PUT', `/api/v1/sessions/${s.id}/legal-hold`, { reason: 'kept while the audit fails' });
+      const policy = await api('PUT', '/api/v1/recording-retention', { scope: 'launcher', scopeId: 'rdp', keepDays: 77 });
+      await whileAuditRefused(t.core.store, 'audit refused on purpose', async () => {
+        const released = await t.req('DELETE', `/api/v1/sessions/${s.id}/legal-hold`, { token: t.adminToken });
+        assert.ok(released.statusCode >= 500, released.body);
+        const changed = await t.req('PUT', '/api/v1/recording-retention', { token: t.adminToken, body: { scope: 'launcher', scopeId: 'rdp', keepDays: 5 } });
+        assert.ok(changed.statusCode >= 500, changed.body);
+        const made = await t.req('PUT', '/api/v1/recording-retention', { token: t.adminToken, body: { scope: 'launcher', scopeId: 'ssh', keepDays: 5 } });
+        assert.ok(made.statusCode >= 500, made.body);
+        const removed = await t.req('DELETE', `/api/v1/recording-retention/${policy.id}`, { token: t.adminToken });
+        assert.ok(removed.statusCode >= 500, removed.body);
+      });
+      // Before: the hold was gone (the next sweep could delete the recording) with no recording.release event.
+      assert.ok((await api('GET', '/api/v1/legal-holds')).items.some((h: { sessionId: string }) => h.sessionId === s.id), 'still held');
+      const policies = (await api('GET', '/api/v1/recording-retention')).items as { scope: string; scopeId: string | null; keepDays: number }[];
+      assert.equal(policies.find((p) => p.scope === 'launcher' && p.scopeId === 'rdp')?.keepDays, 77, 'the policy unchanged');
+      assert.ok(!policies.some((p) => p.scope === 'launcher' && p.scopeId === 'ssh'), 'no policy made');
+      await api('DELETE', `/api/v1/sessions/${s.id}/legal-hold`, undefined, 204);
+      await api('DELETE', `/api/v1/recording-retention/${policy.id}`, undefined, 204);
+      assert.equal((await api('GET', `/api/v1/audit?action=recording.release&targetId=${s.id}`)).items.length, 1);
     });
   });
 }

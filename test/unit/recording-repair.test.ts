@@ -44,6 +44,19 @@ describe('asciicast repair', () => {
       assert.equal(readFileSync(path, 'utf8'), good);
     }));
 
+  it('keeps a shared session\'s input events (a fourth element, the sender) at the end', () =>
+    withDir(async (dir) => {
+      const path = join(dir, 's.cast');
+      const good = CAST_HEADER + ev(0.5, 'o', '$ ') + JSON.stringify([0.75, 'i', 'ls\r', 'bob']) + '\n' + JSON.stringify([0.9, 'i', 'pwd\r', 'carol']) + '\n';
+      writeFileSync(path, good + '[1.0, "o", "tor');
+      const f = await repairRecording(path);
+      // Before: both input lines were cut off as if torn (they were the last lines).
+      assert.equal(readFileSync(path, 'utf8'), good);
+      assert.equal(f.events, 3);
+      assert.equal(f.lastEventMs, 900);
+      assert.equal(f.bytesIn, 3 + 4);
+    }));
+
   it('also cuts off whole lines at the end that are no event (zeros a lost write left)', () =>
     withDir(async (dir) => {
       const path = join(dir, 's.cast');

@@ -115,7 +115,8 @@ export async function scanAsciicast(path: string): Promise<RecordingFacts> {
       f.size = end;
       return;
     }
-    if (!Array.isArray(v) || v.length !== 3 || typeof v[0] !== 'number' || !Number.isFinite(v[0]) || v[0] < 0 || typeof v[1] !== 'string' || typeof v[2] !== 'string') return;
+    // Three elements, or four: a shared session's input names its sender (asciicast.ts `event`).
+    if (!Array.isArray(v) || (v.length !== 3 && !(v.length === 4 && typeof v[3] === 'string')) || typeof v[0] !== 'number' || !Number.isFinite(v[0]) || v[0] < 0 || typeof v[1] !== 'string' || typeof v[2] !== 'string') return;
     const [t, type, data] = v as [number, string, string];
     f.size = end;
     f.events++;

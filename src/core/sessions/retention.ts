@@ -108,18 +108,31 @@ export class RecordingRetention {
     if (p.scope === 'launcher' && !(await this.store.db.selectFrom('launchers').select('id').where('id', '=', scopeId).executeTakeFirst())) throw notFound('launcher');
     const t = now();
     const existing = await this.store.db.selectFrom('recordingRetention').selectAll().where('scope', '=', p.scope).where('scopeId', '=', scopeId).executeTakeFirst();
-    if (existing) await this.store.db.updateTable('recordingRetention').set({ keepDays: p.keepDays, updatedAt: t }).where('id', '=', existing.id).execute();
-    else await this.store.db.insertInto('recordingRetention').values({ id: newId(), scope: p.scope, scopeId, keepDays: p.keepDays, createdAt: t, updatedAt: t }).execute();
-    const row = await this.store.db.selectFrom('recordingRetention').selectAll().where('scope', '=', p.scope).where('scopeId', '=', scopeId).executeTakeFirstOrThrow();
-    await this.audit.record(actor, { action: 'recording.retention.set', target: { type: 'retention', id: row.id }, details: { scope: p.scope, scopeId: scopeId || null, keepDays: p.keepDays, ...(existing ? { was: existing.keepDays } : {}) } });
-    return view(row);
+    const id = existing?.id ?? newId();
+    // The change and its event in one transaction (here and in remove and release): a policy
+    // changed without its event, or with an event and no change, would misreport what the
+    // sweep deletes.
+    await this.audit.record(
+      actor,
+      { action: 'recording.retention.set', target: { type: 'retention', id }, details: { scope: p.scope, scopeId: scopeId || null, keepDays: p.keepDays, ...(existing ? { was: existing.keepDays } : {}) } },
+      {
+        alongside: async (trx) => {
+          if (existing) await trx.updateTable('recordingRetention').set({ keepDays: p.keepDays, updatedAt: t }).where('id', '=', id).execute();
+          else await trx.insertInto('recordingRetention').values({ id, scope: p.scope, scopeId, keepDays: p.keepDays, createdAt: t, updatedAt: t }).execute();
+        },
+      },
+    );
+    return view(await this.store.db.selectFrom('recordingRetention').selectAll().where('id', '=', id).executeTakeFirstOrThrow());
   }
 
   async remove(actor: Actor, id: string): Promise<void> {
     const row = await this.store.db.selectFrom('recordingRetention').selectAll().where('id', '=', id).executeTakeFirst();
     if (!row) throw notFound('retention policy');
-    await this.store.db.deleteFrom('recordingRetention').where('id', '=', id).execute();
-    await this.audit.record(actor, { action: 'recording.retention.delete', target: { type: 'retention', id }, details: { scope: row.scope, scopeId: row.scopeId || null, keepDays: row.keepDays } });
+    const written = await this.audit.recordIf(
+      async (trx) => Number((await trx.deleteFrom('recordingRetention').where('id', '=', id).executeTakeFirst()).numDeletedRows) > 0,
+      [{ actor, input: { action: 'recording.retention.delete', target: { type: 'retention', id }, details: { scope: row.scope, scopeId: row.scopeId || null, keepDays: row.keepDays } } }],
+    );
+    if (!written) throw notFound('retention policy');
   }
 
   async holds(): Promise<LegalHold[]> {
@@ -157,9 +170,13 @@ export class RecordingRetention {
   }
 
   async release(actor: Actor, sessionId: string): Promise<void> {
-    const r = await this.store.db.deleteFrom('recordingHolds').where('sessionId', '=', sessionId).executeTakeFirst();
-    if (Number(r.numDeletedRows) === 0) throw notFound('legal hold');
-    await this.audit.record(actor, { action: 'recording.release', target: { type: 'session', id: sessionId } });
+    // With its event, in one transaction: a hold gone without a recording.release event would
+    // let the sweep delete the recording while the trail shows it held.
+    const written = await this.audit.recordIf(
+      async (trx) => Number((await trx.deleteFrom('recordingHolds').where('sessionId', '=', sessionId).executeTakeFirst()).numDeletedRows) > 0,
+      [{ actor, input: { action: 'recording.release', target: { type: 'session', id: sessionId } } }],
+    );
+    if (!written) throw notFound('legal hold');
   }
 
   /**
