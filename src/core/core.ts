@@ -151,7 +151,9 @@ export async function createCore(config: Config, store: Store, log: Logger, opts
   const identity = opts.identity ? new ClusterIdentity(store, dataKeys, config.dataDir) : null;
   const joined = identity && opts.identity ? await identity.join(opts.identity) : [];
   // A worker process (src/cluster-workers.ts) is a node of its own: the data dir's id and its index.
-  const nodeId = loadNodeId(config.dataDir) + (config.worker ? `-w${config.worker}` : '');
+  // The data dir's id: the machine's (its workers, which share the data dir, add `-w<index>`).
+  const dataDirNode = loadNodeId(config.dataDir);
+  const nodeId = dataDirNode + (config.worker ? `-w${config.worker}` : '');
   const registry = new NodeRegistry(store, nodeId, { heartbeatMs: config.nodeHeartbeatSeconds * 1000, deadMs: config.nodeDeadSeconds * 1000 });
   const settings = new SettingsService(store);
   const audit = createAudit(config, store, settings, log);
@@ -190,7 +192,7 @@ export async function createCore(config: Config, store: Store, log: Logger, opts
     // Live rows of a node the registry says is dead or stopped are the recovery's, not sessions in use.
     async (node) => (await registry.get(node))?.status ?? null,
   );
-  const retention = new RecordingRetention(store, audit, sessions.storage, log);
+  const retention = new RecordingRetention(store, audit, sessions.storage, log, dataDirNode);
   const s3 = recordingStorage instanceof S3RecordingStorage ? recordingStorage : null;
   const health = new Health(store, s3 ? s3.spoolRoot : sessions.recordingsDir, () => sessions.lastRecordingFailure, log, 3000, s3 ? () => s3.probe() : undefined);
   // Metrics: events are reported by the services, state is read when scraped.

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AuditService } from '../../src/core/audit/service.js';
 import type { LiveSession } from '../../src/core/sessions/live.js';
@@ -206,7 +206,7 @@ for (const kind of DB_KINDS) {
       await endAgo(first, 41);
       await endAgo(second, 40);
       const { storage, open, removals } = gatedStorage();
-      const sweeping = new RecordingRetention(t.core.store, t.core.audit, storage, t.core.log).sweep();
+      const sweeping = new RecordingRetention(t.core.store, t.core.audit, storage, t.core.log, t.core.sessions.node).sweep();
       // The sweep is deleting the first (older) recording: the second is put on hold now.
       await removals(1);
       await api('PUT', `/api/v1/sessions/${second.id}/legal-hold`, { reason: 'placed mid-sweep' });
@@ -229,7 +229,7 @@ for (const kind of DB_KINDS) {
       // Both sweeps wait at their last step before the deletion's transaction (only the one that
       // commits it removes the file).
       const { storage, open, removals } = gatedStorage('exists');
-      const sweeps = [new RecordingRetention(t.core.store, t.core.audit, storage, t.core.log).sweep(), new RecordingRetention(t.core.store, t.core.audit, storage, t.core.log).sweep()];
+      const sweeps = [new RecordingRetention(t.core.store, t.core.audit, storage, t.core.log, t.core.sessions.node).sweep(), new RecordingRetention(t.core.store, t.core.audit, storage, t.core.log, t.core.sessions.node).sweep()];
       await removals(2);
       open();
       const results = await Promise.all(sweeps);
@@ -291,7 +291,7 @@ for (const kind of DB_KINDS) {
       const stuckFile = join(t.core.sessions.recordingsDir, stuck.recordingPath!);
       const nextFile = join(t.core.sessions.recordingsDir, next.recordingPath!);
 
-      const result = await new RecordingRetention(t.core.store, t.core.audit, refusingStorage(stuck.recordingPath!), t.core.log).sweep();
+      const result = await new RecordingRetention(t.core.store, t.core.audit, refusingStorage(stuck.recordingPath!), t.core.log, t.core.sessions.node).sweep();
       assert.ok(result.deleted.some((d) => d.sessionId === next.id), JSON.stringify(result));
       assert.equal(result.failed, 1);
       assert.equal(existsSync(nextFile), false, 'the recording after the stuck one is deleted');
@@ -331,7 +331,7 @@ for (const kind of DB_KINDS) {
       const text = (await api('GET', `/api/v1/recordings/${s.id}/text`)).total;
       assert.ok(text > 0);
 
-      const result = await new RecordingRetention(t.core.store, failingAudit(), t.core.sessions.storage, t.core.log).sweep();
+      const result = await new RecordingRetention(t.core.store, failingAudit(), t.core.sessions.storage, t.core.log, t.core.sessions.node).sweep();
       assert.deepEqual([result.deleted, result.failed], [[], 1]);
       assert.equal(existsSync(file), true, 'the file is still there');
       assert.equal((await api('GET', `/api/v1/sessions/${s.id}`)).recording.available, true, 'the session still offers it');
@@ -364,7 +364,7 @@ for (const kind of DB_KINDS) {
         },
       });
 
-      const result = await new RecordingRetention(t.core.store, t.core.audit, storage, t.core.log).sweep();
+      const result = await new RecordingRetention(t.core.store, t.core.audit, storage, t.core.log, t.core.sessions.node).sweep();
       assert.deepEqual(seen, [{ available: false, audited: 1 }], 'the row was cleared and recording.delete committed before the file was touched');
       assert.deepEqual(result.deleted.map((d) => d.sessionId), [s.id]);
       assert.equal(result.failed, 1);
@@ -397,6 +397,48 @@ for (const kind of DB_KINDS) {
       assert.equal((await api('PUT', `/api/v1/sessions/${live.id}/legal-hold`, { reason: 'while it runs' })).sessionId, live.id);
       await api('DELETE', `/api/v1/sessions/${live.id}/legal-hold`, undefined, 204);
       await live.end('finished');
+    });
+
+    it("local storage: a recording another machine's node made and this one lacks is left to that node (its left-behind note too); an upload still open waits", async () => {
+      await api('PUT', '/api/v1/recording-retention', { scope: 'global', keepDays: 31 });
+      await api('POST', '/api/v1/recording-retention/sweep', {});
+      const sweep = async () => ((await api('POST', '/api/v1/recording-retention/sweep', {})).deleted as { sessionId: string }[]).map((d) => d.sessionId);
+      const deletions = async (id: string) => (await api('GET', `/api/v1/audit?action=recording.delete&targetId=${id}`)).items.length;
+      const setNode = (id: string, node: string) => t.core.store.db.updateTable('sessions').set({ node }).where('id', '=', id).execute();
+
+      const far = await session(await secret());
+      await endAgo(far, 40);
+      const file = join(t.core.sessions.recordingsDir, far.recordingPath!);
+      renameSync(file, `${file}.on-the-other-machine`);
+      await setNode(far.id, 'far-machine-0001');
+      // Before: deleted here as "already gone" (audited), while the file stayed on the other machine.
+      assert.ok(!(await sweep()).includes(far.id));
+      assert.equal(await deletions(far.id), 0);
+      assert.ok((await api('GET', `/api/v1/sessions/${far.id}`)).recording, 'the row still names it');
+      // The node that has the file deletes it (here: the file back in this directory).
+      renameSync(`${file}.on-the-other-machine`, file);
+      assert.deepEqual(await sweep(), [far.id]);
+      assert.equal(existsSync(file), false);
+      assert.equal(await deletions(far.id), 1);
+
+      // A left-behind note of a file on another machine stays for that machine's sweep.
+      const note = 'recording-removal:on/another/machine.cast';
+      await t.core.store.db.insertInto('meta').values({ key: note, value: far.id }).execute();
+      await sweep();
+      assert.ok(await t.core.store.db.selectFrom('meta').select('key').where('key', '=', note).executeTakeFirst(), 'note kept');
+      // This machine's worker (the data dir's id plus -w<index>) shares the directory: its note is acted on here.
+      await setNode(far.id, `${t.core.sessions.node}-w2`);
+      await sweep();
+      assert.equal(await t.core.store.db.selectFrom('meta').select('key').where('key', '=', note).executeTakeFirst(), undefined, 'note settled');
+
+      // An upload still open (its node completes it at its next start) is not deleted yet.
+      const uploading = await session(await secret());
+      await endAgo(uploading, 40);
+      await t.core.store.db.insertInto('recordingUploads').values({ rel: uploading.recordingPath!, sessionId: uploading.id, node: 'far-machine-0001', uploadId: 'u-1', parts: '[]', dataKeyId: null, createdAt: Date.now(), updatedAt: Date.now() }).execute();
+      assert.ok(!(await sweep()).includes(uploading.id));
+      assert.equal(await deletions(uploading.id), 0);
+      await t.core.store.db.deleteFrom('recordingUploads').where('sessionId', '=', uploading.id).execute();
+      assert.deepEqual(await sweep(), [uploading.id]);
     });
 
     it('a release, or a policy set or removed, whose event cannot be written changes nothing', async () => {

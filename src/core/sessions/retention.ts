@@ -56,6 +56,8 @@ const LEFT_BEHIND = 'recording-removal:';
 /** A session past the shortest policy, as the sweep reads it. */
 interface SweepRow {
   id: string;
+  /** The node that recorded the session (null: rows from before nodes were recorded). */
+  node: string | null;
   recording: string | null;
   recordingSha256: string | null;
   endedAt: number | null;
@@ -92,6 +94,12 @@ export class RecordingRetention {
     private readonly audit: AuditService,
     private readonly storage: RecordingStorage,
     private readonly log: Logger,
+    /**
+     * The data dir's node id (without a worker's `-w<index>`): on local storage, a file not here
+     * that another machine's node recorded is that node's to delete; this machine's workers
+     * share its recordings directory.
+     */
+    private readonly node: string,
   ) {}
 
   async list(): Promise<RetentionPolicy[]> {
@@ -219,12 +227,13 @@ export class RecordingRetention {
     const rows = await this.store.db
       .selectFrom('sessions')
       .leftJoin('recordingHolds', 'recordingHolds.sessionId', 'sessions.id')
-      .select(['sessions.id', 'sessions.launcherId', 'sessions.secretId', 'sessions.recording', 'sessions.recordingSha256', 'sessions.endedAt', 'recordingHolds.sessionId as heldId'])
+      .select(['sessions.id', 'sessions.node', 'sessions.launcherId', 'sessions.secretId', 'sessions.recording', 'sessions.recordingSha256', 'sessions.endedAt', 'recordingHolds.sessionId as heldId'])
       .where('sessions.status', '=', 'ended')
       .where('sessions.recording', 'is not', null)
       .where('sessions.endedAt', '<=', at - shortest * DAY)
       .orderBy('sessions.endedAt')
       .execute();
+    let elsewhere = 0;
     for (const r of rows) {
       const keepDays = await this.keepDaysFor(policies, r);
       if (keepDays === null || (r.endedAt ?? at) > at - keepDays * DAY) continue;
@@ -238,6 +247,7 @@ export class RecordingRetention {
       try {
         const done = await this.deleteOne(actor, r, keepDays, at);
         if (done === 'held') out.held++;
+        if (done === 'elsewhere') elsewhere++;
         if (done !== 'deleted') continue;
         out.deleted.push({ sessionId: r.id, file: r.recording!, keepDays });
         if (!(await this.removeFile(r.recording!, r.id))) out.failed++;
@@ -246,6 +256,7 @@ export class RecordingRetention {
         this.log.error({ sessionId: r.id, recording: r.recording, err: { message: (e as Error).message } }, 'a recording past its retention could not be deleted; the next sweep tries again');
       }
     }
+    if (elsewhere) this.log.info({ recordings: elsewhere }, 'recordings past their retention are on other nodes\' disks (local storage) or still being uploaded: left to the node that has them');
     return out;
   }
 
@@ -255,11 +266,16 @@ export class RecordingRetention {
    * hold placed since the list was read keeps it ('held') or another node's sweep got there
    * first ('gone'). The file itself is removed by the caller, once this has committed.
    */
-  private async deleteOne(actor: Actor, r: SweepRow, keepDays: number, at: number): Promise<'deleted' | 'held' | 'gone'> {
+  private async deleteOne(actor: Actor, r: SweepRow, keepDays: number, at: number): Promise<'deleted' | 'held' | 'gone' | 'elsewhere'> {
     const file = r.recording!;
     // Asked before the commit, as the file goes only after it: the event says so when it was gone already.
     const present = await this.storage.exists(file);
-    let refused: 'held' | 'gone' = 'gone';
+    // On local storage each machine of a cluster has its own recordings directory (its workers
+    // share one): a file that is not here but was recorded by another node is on that node's
+    // disk. Deleting the row here would audit a deletion that never happens (the file stays,
+    // and an interrupted session's is sealed again at that node's next start).
+    if (!present && this.storage.kind === 'local' && !this.mine(r.node)) return 'elsewhere';
+    let refused: 'held' | 'gone' | 'elsewhere' = 'gone';
     const written = await this.audit.recordIf(
       async (trx) => {
         // The list was read once, and each deletion takes its time (several round trips to
@@ -267,6 +283,12 @@ export class RecordingRetention {
         // placed in audit transactions too, so none can come between this look and the commit.
         if (await trx.selectFrom('recordingHolds').select('sessionId').where('sessionId', '=', r.id).executeTakeFirst()) {
           refused = 'held';
+          return false;
+        }
+        // An upload still open (its node could not complete it yet; it does at its next start)
+        // is a recording not in the bucket yet: deleted now, it would be put back then.
+        if (await trx.selectFrom('recordingUploads').select('rel').where('sessionId', '=', r.id).executeTakeFirst()) {
+          refused = 'elsewhere';
           return false;
         }
         // Only while the row still names this file: another node's sweep that got there first
@@ -314,7 +336,20 @@ export class RecordingRetention {
   private async removeLeftBehind(): Promise<number> {
     const notes = await this.store.db.selectFrom('meta').select(['key', 'value']).where('key', 'like', `${LEFT_BEHIND}%`).execute();
     let failed = 0;
-    for (const n of notes) if (!(await this.removeFile(n.key.slice(LEFT_BEHIND.length), n.value))) failed++;
+    for (const n of notes) {
+      const file = n.key.slice(LEFT_BEHIND.length);
+      // Another machine's file (local storage): its note is for that node's sweep to act on.
+      if (this.storage.kind === 'local' && !(await this.storage.exists(file))) {
+        const s = await this.store.db.selectFrom('sessions').select('node').where('id', '=', n.value).executeTakeFirst();
+        if (s && !this.mine(s.node)) continue;
+      }
+      if (!(await this.removeFile(file, n.value))) failed++;
+    }
     return failed;
+  }
+
+  /** Whether a session recorded by `node` wrote its recording here (this machine's node or workers; rows from before nodes were kept count as here). */
+  private mine(node: string | null): boolean {
+    return node === null || node === this.node || (node.startsWith(`${this.node}-w`) && /^\d+$/.test(node.slice(this.node.length + 2)));
   }
 }
