@@ -272,6 +272,39 @@ describe('live view and terminate of sessions on other nodes, through the API', 
     }
   });
 
+  it('a node relaying a live view from another node stops while the watcher watches (its close waited for the watcher before)', { timeout: 60_000 }, async () => {
+    // The other node: an event stream that goes on (its session runs on).
+    const streams: ServerResponse[] = [];
+    const { server: other, url: otherUrl } = await listen((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('event: header\ndata: {}\n\n');
+      streams.push(res);
+    });
+    const cluster = {
+      forwarding: { ownerOf: async () => ({ node: 'node-other', address: otherUrl, heartbeatAt: Date.now() }) },
+      peers: { liveView: async () => ({ status: 200, stream: await open(otherUrl) }) },
+    } as unknown as NonNullable<Parameters<typeof buildApp>[1]>['cluster'];
+    const app = await buildApp(t.core, { cluster });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const port = (app.server.address() as AddressInfo).port;
+      const watcher = await new Promise<IncomingMessage>((res, rej) => get({ host: '127.0.0.1', port, path: '/api/v1/sessions/sess-elsewhere/live', headers: { authorization: `Bearer ${t.adminToken}` } }, res).on('error', rej));
+      assert.equal(watcher.statusCode, 200);
+      const seen = readAll(watcher);
+      await once(watcher, 'data');
+      const closed = app.close().then(() => 'closed');
+      const outcome = await Promise.race([closed, new Promise((r) => setTimeout(() => r('still waiting'), 20_000).unref())]);
+      assert.equal(outcome, 'closed', 'the close waits for no relayed watcher');
+      const r = await seen;
+      assert.equal(r.complete, false, 'the watcher\'s stream is cut (its page says the view was lost)');
+      assert.match(r.text, /event: header/);
+    } finally {
+      for (const s of streams) s.destroy();
+      await closeServer(other);
+      await app.close();
+    }
+  });
+
   it('terminate of a session on a node that never registered, or takes no forwarded calls: 409 node_not_reachable, the session stays live', async () => {
     const { registry } = t.core.cluster;
     const at = await registry.clock();

@@ -4,10 +4,13 @@
 //   warning, so anyone who could reach the port could fill the log;
 // - a call names the node it is meant for, and a node refuses one meant for another (421): an
 //   address taken over by another node (a replacement host) answered 404 for the first node's
-//   session, which the asking node took for "already ended" while it ran on.
+//   session, which the asking node took for "already ended" while it ran on;
+// - it closes at once with a connection still in its TLS handshake.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:tls';
+import { connect as netConnect } from 'node:net';
+import { once } from 'node:events';
 import { makePeerCert, peerTls } from '../../src/web/peer/cert.js';
 import { PeerServer } from '../../src/web/peer/server.js';
 import { PeerClient } from '../../src/web/peer/client.js';
@@ -34,6 +37,19 @@ describe('the cluster port\'s log of failed handshakes', () => {
     } finally {
       await server.close();
     }
+  });
+
+  it('closes with a connection still in its handshake (a scanner that sent nothing): it waited for the 120 s handshake timeout before', { timeout: 60_000 }, async () => {
+    const log = { warn: () => undefined, info: () => undefined, error: () => undefined, debug: () => undefined };
+    const server = new PeerServer(null as never, peerTls(await makePeerCert()), log as never);
+    const port = await server.listen(0, '127.0.0.1');
+    const silent = netConnect(port, '127.0.0.1');
+    silent.on('error', () => undefined);
+    await once(silent, 'connect');
+    const gone = once(silent, 'close');
+    const outcome = await Promise.race([server.close().then(() => 'closed'), new Promise((r) => setTimeout(() => r('still waiting'), 20_000).unref())]);
+    assert.equal(outcome, 'closed');
+    await gone;
   });
 
   it('a call meant for another node is refused (421), and the caller hears that it did not reach that node', async () => {

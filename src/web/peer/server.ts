@@ -10,6 +10,7 @@
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Core } from '../../core/core.js';
 import type { Actor } from '../../core/audit/service.js';
@@ -65,6 +66,8 @@ const TLS_WARN_EVERY_MS = 60_000;
 export class PeerServer {
   private readonly server: Server;
   private readonly open = new Set<ServerResponse>();
+  /** Every connection, handshakes under way included (a scanner's half-open one would hold close() until the handshake timeout). */
+  private readonly sockets = new Set<Socket>();
 
   constructor(
     private readonly core: Core,
@@ -80,6 +83,10 @@ export class PeerServer {
         this.log.error({ err: { message: (e as Error).message } }, 'a call from another gateway node failed');
         fail(res, 500, 'internal', 'internal error');
       });
+    });
+    this.server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
     });
     // At most one warning a minute, with how many failed since the last: anyone who can reach
     // the port could otherwise fill the log with failed handshakes.
@@ -109,7 +116,10 @@ export class PeerServer {
 
   async close(): Promise<void> {
     for (const r of this.open) r.destroy();
-    await new Promise<void>((res) => this.server.close(() => res()));
+    const closed = new Promise<void>((res) => this.server.close(() => res()));
+    // The node is leaving: what is still connected (a call under way was cut above) goes too.
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -21,6 +21,13 @@ export interface ClusterCalls {
 export const liveViewRoutes =
   (core: Core, cluster?: ClusterCalls): FastifyPluginAsync =>
   async (app) => {
+    // Relayed views, cut when the server closes: nothing of this node ends them (the session
+    // runs on another node), and the server's close waits for every active connection, so one
+    // watcher would hold this node's stop until the other node's session ended.
+    const relays = new Set<{ destroy(): void }>();
+    app.addHook('preClose', async () => {
+      for (const r of relays) r.destroy();
+    });
     addRoute(app, api.sessions.live, { config: { permission: 'manage_sessions' } })(async (req, reply) => {
       const actor = actorOf(req.principal, req.ip);
       const owner = cluster && !core.sessions.live.has(req.params.id) ? await cluster.forwarding.ownerOf(req.params.id) : null;
@@ -33,6 +40,8 @@ export const liveViewRoutes =
           return reply.code(upstream.status as 403).send(upstream.error!);
         }
         reply.hijack();
+        relays.add(upstream.stream);
+        upstream.stream.once('close', () => relays.delete(upstream.stream));
         relayLiveView(upstream.stream, reply.raw);
         return;
       }
