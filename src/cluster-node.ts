@@ -97,12 +97,17 @@ export async function joinCluster(config: Config, core: Core, pieces: IdentityPi
   // waited for it would let this node look dead to the others, which would then end its
   // healthy sessions as interrupted.
   const upkeep = async () => {
+    // This node's own sessions first (quick): those other nodes ended while it was unreachable,
+    // and terminates other nodes could not get through to it. Reaping a dead node's sessions
+    // (with object storage: whole recordings) must not hold them up.
+    await core.sessions.dropReaped();
+    const queued = await core.sessions.applyQueuedTerminations();
+    if (queued) log.warn({ sessions: queued }, 'sessions terminated as other nodes asked while they could not reach this node');
     const dead = await registry.deadWithLiveSessions();
     if (dead.length) {
       const n = await core.sessions.reapDeadNodes(dead);
       if (n) log.warn({ nodes: dead, sessions: n }, 'gateway nodes stopped sending heartbeats: their sessions were ended as interrupted');
     }
-    await core.sessions.dropReaped();
     if (identity && pieces) {
       const changed = await identity.changed(pieces);
       if (changed.includes(LOGON_KEY_PIECE)) core.logonTicketKey.reload();

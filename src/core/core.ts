@@ -282,8 +282,8 @@ export async function createCore(config: Config, store: Store, log: Logger, opts
       let n = 0;
       for (const s of await sessions.liveAnywhere({ userId })) {
         try {
-          await sessions.terminate(SYSTEM, s.id, reason);
-          n++;
+          // Counted when queued for a node that did not answer too: its upkeep ends it.
+          if ((await sessions.terminateOrQueue(SYSTEM, s.id, reason)) !== 'ended') n++;
         } catch (e) {
           log.warn({ sessionId: s.id, node: s.node, err: { message: (e as Error).message } }, 'terminating a session of a user disabled by the directory sync failed');
         }

@@ -35,6 +35,8 @@ describe('sessions live on another node of the cluster (postgres)', () => {
   let a: TestApp;
   let b: TestApp;
   let n = 0;
+  /** Node addresses whose forwarded calls fail as a node that does not answer. */
+  const unreachable = new Set<string>();
 
   before(async () => {
     slapd = await startSlapd();
@@ -48,6 +50,7 @@ describe('sessions live on another node of the cluster (postgres)', () => {
     // What a peer's POST /peer/v1/sessions/:id/terminate does on its node (web/peer/server.ts).
     const transport: PeerTransport = {
       async terminate(to, actor, id, reason) {
+        if (unreachable.has(to.address)) throw new Error('connect ECONNREFUSED');
         try {
           await cores[to.address]!.sessions.terminate(actor, id, reason, { local: true });
           return true;
@@ -153,6 +156,35 @@ describe('sessions live on another node of the cluster (postgres)', () => {
     await ended(onB);
     assert.equal(await status(onB.id), 'ended');
     await other.end('test over');
+  });
+
+  it("a forced check-in on node A while node B does not answer: the terminate waits in the database and B's upkeep ends the session", async () => {
+    const carol = await a.user(`carol-${++n}`, ['User']);
+    const id = await secret();
+    const share = await a.req('PUT', `/api/v1/secrets/${id}/permissions`, { token: a.adminToken, body: { entries: [{ principalType: 'user', principal: carol.id, level: 'view' }] } });
+    assert.equal(share.statusCode, 200, share.body);
+    const co = await a.req('POST', `/api/v1/secrets/${id}/checkout`, { token: carol.token, body: { reason: 'work', durationSeconds: 600 } });
+    assert.equal(co.statusCode, 200, co.body);
+    const onB = await live(b, { id: carol.id, username: `carol-${n}` }, id);
+    unreachable.add('https://node-b.test');
+    try {
+      const forced = await a.req('POST', `/api/v1/secrets/${id}/checkin`, { token: a.adminToken });
+      assert.equal(forced.statusCode, 200, forced.body);
+      assert.equal(onB.terminated, null, 'B was not reached');
+    } finally {
+      unreachable.delete('https://node-b.test');
+    }
+    // Before: only a log line on A; the former holder's session ran on with the credential passed on.
+    assert.ok(a.logs().includes('left in the database for that node to end it'));
+    assert.equal(await a.core.sessions.applyQueuedTerminations(), 0, "A's upkeep leaves B's session to B");
+    assert.equal(await b.core.sessions.applyQueuedTerminations(), 1, "B's upkeep ends it");
+    assert.equal(onB.terminated, 'terminated by admin: the checkout of this credential was ended by an administrator');
+    await ended(onB);
+    assert.equal(await status(onB.id), 'ended');
+    const events = await a.core.store.db.selectFrom('auditEvents').select(['actorName', 'details']).where('action', '=', 'session.terminate').where('targetId', '=', onB.id).execute();
+    assert.deepEqual(events.map((e) => e.actorName), ['admin'], 'audited once, as the administrator who forced the check-in');
+    assert.equal(await b.core.sessions.applyQueuedTerminations(), 0, 'the note is gone');
+    assert.equal((await a.core.store.db.selectFrom('meta').select('key').where('key', 'like', 'terminate-queued:%').execute()).length, 0);
   });
 
   it('a launch checkout passes to the same person\'s session on node B when their session on node A ends', async () => {

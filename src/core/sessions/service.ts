@@ -20,6 +20,9 @@ import { LocalRecordingStorage, plainName, type RecordingStorage } from './recor
 import { SessionSharing, type UserLookup } from './sharing.js';
 import { recoverInterrupted, sealLateRecordings, type EndedSession, type RecoveryContext } from './recovery.js';
 
+/** meta rows `terminate-queued:<session id>`: a terminate another node could not forward (terminateOrQueue). */
+const QUEUED_TERMINATION = 'terminate-queued:';
+
 export type { EndedSession } from './recovery.js';
 
 // At every session start and end (prepared once: store/prepared.ts).
@@ -452,6 +455,59 @@ export class Sessions {
     }
     await this.audit.record(actor, { action: 'session.terminate', target: { type: 'session', id }, details: { reason } });
     s.terminate(`terminated by ${actor.name ?? 'an administrator'}${reason ? `: ${reason}` : ''}`);
+  }
+
+  /**
+   * terminate(), for a session that must end whether or not its node answers now (a forced
+   * check-in takes the credential away; a user disabled by the directory): when its node
+   * cannot be reached (not answering, or taking no calls from other nodes), a note in the
+   * database that node acts on at its next upkeep (applyQueuedTerminations, every heartbeat
+   * interval; a node silent past the dead timeout has its sessions ended as interrupted
+   * anyway). Answers what became of it.
+   */
+  async terminateOrQueue(actor: Actor, id: string, reason: string): Promise<'terminated' | 'queued' | 'ended'> {
+    try {
+      await this.terminate(actor, id, reason);
+      return 'terminated';
+    } catch (e) {
+      if (!(e instanceof AppError)) throw e;
+      if (e.status === 404) return 'ended';
+      if (e.code !== 'node_unreachable' && e.code !== 'node_not_reachable') throw e;
+      const value = JSON.stringify({ actor: { id: actor.id, name: actor.name, ip: actor.ip ?? null }, reason });
+      await this.store.db
+        .insertInto('meta')
+        .values({ key: `${QUEUED_TERMINATION}${id}`, value })
+        .onConflict((oc) => oc.column('key').doUpdateSet({ value }))
+        .execute();
+      this.log.warn({ sessionId: id, err: { message: e.message } }, 'the node running this session did not take its terminate: left in the database for that node to end it at its next upkeep');
+      return 'queued';
+    }
+  }
+
+  /**
+   * Ends the sessions of this process that another node queued a terminate for (its call did
+   * not get through: terminateOrQueue), audited as that node's caller asked; drops the notes of
+   * sessions no longer live anywhere. Run by the cluster upkeep.
+   */
+  async applyQueuedTerminations(): Promise<number> {
+    const notes = await this.store.db.selectFrom('meta').select(['key', 'value']).where('key', 'like', `${QUEUED_TERMINATION}%`).execute();
+    let n = 0;
+    for (const note of notes) {
+      const id = note.key.slice(QUEUED_TERMINATION.length);
+      const s = this.live.get(id);
+      if (s) {
+        const q = JSON.parse(note.value) as { actor: Actor; reason: string };
+        await this.terminate(q.actor, id, q.reason, { local: true }).catch((e: Error) => this.log.error({ sessionId: id, err: { message: e.message } }, 'a terminate queued by another node failed; tried again at the next upkeep'));
+        if (s.terminated === null) continue;
+        n++;
+      } else {
+        const row = await this.store.db.selectFrom('sessions').select('status').where('id', '=', id).executeTakeFirst();
+        // Live on another node still: that node's to act on.
+        if (row?.status === 'live') continue;
+      }
+      await this.store.db.deleteFrom('meta').where('key', '=', note.key).execute();
+    }
+    return n;
   }
 
   /**
