@@ -93,7 +93,7 @@ export async function recordingVerify(target: string | undefined, o: { all?: boo
   if (target && existsSync(target) && statSync(target).isFile()) {
     // A copy of a recording: find the seal with its hash, else the session its name names.
     // A copy that cannot be hashed (a damaged .gz) can only be matched by its name.
-    const hash = await hashOrWhy(() => sha256File(target));
+    const hash = await hashOrWhy(() => sha256File(target, { sniff: true }));
     const label = { file: target, sha256: 'sha256' in hash ? hash.sha256 : null };
     const bySha = 'sha256' in hash ? await ask({ sha256: hash.sha256 }) : null;
     if (bySha?.items.length) answer = { ...bySha, items: bySha.items.map((i) => ({ ...i, ...label, status: 'ok', message: `matches the seal of session ${i.sessionId} at audit event ${i.sealSeq}` })) };

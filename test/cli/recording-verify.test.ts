@@ -153,7 +153,8 @@ describe('gatehouse recording verify against a real gateway', () => {
     const flipped = await record();
     const appended = await record();
     const cut = await record();
-    for (const s of [flipped, appended, cut]) assert.match(s.file, /\.cast\.gz$/);
+    const nulled = await record();
+    for (const s of [flipped, appended, cut, nulled]) assert.match(s.file, /\.cast\.gz$/);
     // A byte inside the first member's deflate data (past its 24-byte head, before its CRC and size).
     const bytes = readFileSync(flipped.file);
     const [first] = memberIndex(flipped.file).members;
@@ -163,7 +164,9 @@ describe('gatehouse recording verify against a real gateway', () => {
     // Bytes after the last member; and the last member cut short.
     appendFileSync(appended.file, 'not a gzip member');
     truncateSync(cut.file, statSync(cut.file).size - 5);
-    const damaged = [flipped, appended, cut];
+    // Bytes after the last member that begin with a NUL: zlib stops there quietly (it matched the seal before).
+    appendFileSync(nulled.file, Buffer.concat([Buffer.from([0]), Buffer.from('forged tail')]));
+    const damaged = [flipped, appended, cut, nulled];
 
     const [a] = sessions;
     const reported = /cannot be read \(.+\), so it does not match the seal at audit event \d+/;
@@ -172,7 +175,7 @@ describe('gatehouse recording verify against a real gateway', () => {
       assert.match(r.stdout, line('ok', a!.id));
       for (const s of damaged) assert.match(r.stdout, line('differs', s.id, reported), r.stdout);
       assert.doesNotMatch(r.stdout + r.stderr, /\n\s+at /, 'no stack trace');
-      assert.match(r.stdout, summary(8, [1, 5, 1, 1, 0]));
+      assert.match(r.stdout, summary(9, [1, 6, 1, 1, 0]));
     }
     for (const s of damaged) {
       for (const r of [await cli(['recording', 'verify', s.id]), await offline([s.id])]) {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { encodeGhrecHeader, encodeGhrecMarker, encodeGhrecRecord, GhrecReader, GHREC_MAX_RECORD, readGhrec } from '../../src/core/sessions/ghrec.js';
 import { repairRecording, scanAsciicast, sha256File, UnreadableRecording } from '../../src/core/sessions/recording-repair.js';
 import { RDP_RECORDED_TRAFFIC, RDPREC } from '../../src/protocols/rdp/recording/records.js';
@@ -17,6 +18,29 @@ const CAST_HEADER = JSON.stringify({ version: 2, width: 80, height: 24, timestam
 const ev = (t: number, type: string, text: string) => JSON.stringify([t, type, text]) + '\n';
 const GH_HEADER = { format: 'rdp', formatVersion: 1, startedAt: '2026-01-02T03:04:05.678Z' };
 const traffic = { rdp: RDP_RECORDED_TRAFFIC };
+
+describe('the seal\'s hash of a file', () => {
+  it('refuses bytes after the last gzip member, a NUL first included (zlib stops there quietly)', () =>
+    withDir(async (dir) => {
+      const path = join(dir, 's.cast.gz');
+      const content = Buffer.from(CAST_HEADER + ev(1, 'o', 'a'));
+      writeFileSync(path, gzipSync(content));
+      assert.equal(await sha256File(path), createHash('sha256').update(content).digest('hex'));
+      appendFileSync(path, Buffer.from([0, 0, 0x41]));
+      await assert.rejects(sha256File(path), /3 byte\(s\) after the last gzip member/);
+    }));
+
+  it('a stored file is what its name says; a copy of any name is sniffed for gzip only when asked (verify <file>)', () =>
+    withDir(async (dir) => {
+      const content = Buffer.from(CAST_HEADER + ev(1, 'o', 'a'));
+      const plainSha = createHash('sha256').update(content).digest('hex');
+      const path = join(dir, 's.cast');
+      // A .cast replaced by a gzip of itself: not the sealed bytes (downloads would serve gzip).
+      writeFileSync(path, gzipSync(content));
+      assert.notEqual(await sha256File(path), plainSha);
+      assert.equal(await sha256File(path, { sniff: true }), plainSha);
+    }));
+});
 
 describe('asciicast repair', () => {
   it('cuts off a torn last line (half an event, a split UTF-8 character) and keeps the rest byte for byte', () =>

@@ -131,6 +131,27 @@ export function contentStream(path: string): Readable {
   return file.pipe(gunzip);
 }
 
+/**
+ * SHA-256 of a compressed recording's content, refusing bytes after its last gzip member: zlib
+ * stops quietly at a NUL byte where the next member's header should be, so a sealed file with
+ * anything from a NUL on appended would otherwise still match its seal.
+ */
+export function sha256Content(path: string): Promise<string> {
+  return sha256Gunzipped(createReadStream(path));
+}
+
+/** As sha256Content, for the stored (compressed) bytes of a recording as a stream (object storage). */
+export async function sha256Gunzipped(stored: Readable): Promise<string> {
+  const gunzip = createGunzip();
+  let read = 0;
+  stored.on('data', (c: Buffer) => void (read += c.length));
+  stored.on('error', (e) => gunzip.destroy(e));
+  const hash = await sha256Stream(stored.pipe(gunzip));
+  const after = read - gunzip.bytesWritten;
+  if (after !== 0) throw Object.assign(new Error(`${after} byte(s) after the last gzip member`), { code: 'Z_DATA_ERROR' });
+  return hash;
+}
+
 /** SHA-256 of what a stream gives. */
 export async function sha256Stream(stream: Readable): Promise<string> {
   const h = createHash('sha256');

@@ -10,11 +10,16 @@ import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { appendFile, open, stat, truncate } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
 import { GHREC_FILE_EXTENSION, GhrecError, GhrecReader } from './ghrec.js';
-import { contentStream, gzipMember, isGzipPath, memberIndex, readContentSync, sha256Stream } from './recording-gzip.js';
+import { contentStream, gzipMember, isGzipPath, memberIndex, readContentSync, sha256Content, sha256Stream } from './recording-gzip.js';
 
-/** SHA-256 of a recording as its format defines it: a compressed file (`.gz`) is hashed inflated. */
-export async function sha256File(path: string): Promise<string> {
-  return sha256Stream(isGzipPath(path) || (await startsWithGzipMagic(path)) ? contentStream(path) : createReadStream(path));
+/**
+ * SHA-256 of a recording as its format defines it: a compressed file (`.gz`) is hashed inflated
+ * (with nothing after its last member). `sniff`: a file of any name that begins as gzip counts as
+ * compressed (a copy handed to `recording verify <file>` may have lost its name); a stored
+ * recording is what its name says, so a `.cast` replaced by a gzip of itself does not match.
+ */
+export async function sha256File(path: string, opts: { sniff?: boolean } = {}): Promise<string> {
+  return isGzipPath(path) || (opts.sniff && (await startsWithGzipMagic(path))) ? sha256Content(path) : sha256Stream(createReadStream(path));
 }
 
 /** A copy of a compressed recording may have lost its name: its first bytes tell. */

@@ -52,7 +52,7 @@ import { AppError } from '../errors.js';
 import { dropRecordingKeys, recordingKeyIds, sealingKey } from './recording-keys.js';
 import { envelopeHeader, envelopeKeyId, FIRST_FRAME_SPAN, FrameSealer, isEnvelope, openEnvelope, provenKeyId } from './recording-envelope.js';
 import { completeFromRow, MAX_PARTS, s3ErrorText, S3Upload, type S3Host } from './recording-s3-upload.js';
-import { GZIP_SUFFIX, isGzipPath, sha256Stream } from './recording-gzip.js';
+import { GZIP_SUFFIX, isGzipPath, sha256Gunzipped, sha256Stream } from './recording-gzip.js';
 import { recordingRelPath } from './recording-path.js';
 import { parseRecordingName, RECORDING_EXTENSIONS, type RecordingCompression, type RecordingStorage } from './recording-storage.js';
 import type { RecordingWriter } from './recording-writer.js';
@@ -183,7 +183,9 @@ export class S3RecordingStorage implements RecordingStorage, S3Host {
   }
 
   async sha256(rel: string): Promise<string> {
-    return sha256Stream(await this.read(rel));
+    // Strict where reading is lenient: nothing may follow a compressed recording's last member.
+    const stored = await this.readStored(rel);
+    return isGzipPath(rel) ? sha256Gunzipped(stored) : sha256Stream(stored);
   }
 
   /**
