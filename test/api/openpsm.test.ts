@@ -13,6 +13,7 @@ import { IamClient } from '../../src/core/openpsm/iam-client.js';
 import type { Sessions } from '../../src/core/sessions/service.js';
 import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
 import { openpsmLoop, type OpenPsmLoop } from '../support/openpsm.js';
+import { whileActionRefused } from '../support/audit-refused.js';
 
 for (const kind of DB_KINDS) {
   describe(`OpenPSM endsession notices and getcredential on ${kind}`, () => {
@@ -142,6 +143,22 @@ for (const kind of DB_KINDS) {
     });
 
     // Last in the suite: a drain cannot be undone.
+    it('a session whose openpsm.session event cannot be written after its start is ended, not left live with no door holding it', async () => {
+      const gw = t.core.openpsm.gateway;
+      const terminal = await psm.ready();
+      const live = t.core.sessions.live.size;
+      const started = async () => (await t.core.audit.list({ limit: 500, offset: 0, action: 'session.start' })).items;
+      const before = (await started()).length;
+      await whileActionRefused(t.core.store, 'openpsm.session', () => assert.rejects(gw.open(terminal, { clientIp: '127.0.0.1' }), /refused on purpose/));
+      const mine = (await started()).slice(0, (await started()).length - before);
+      assert.equal(mine.length, 1, 'it had started');
+      await t.core.sessions.settled();
+      assert.equal(t.core.sessions.live.size, live, 'not live in this process');
+      const row = await t.core.store.db.selectFrom('sessions').select(['status', 'endReason']).where('id', '=', mine[0]!.targetId!).executeTakeFirstOrThrow();
+      assert.equal(row.status, 'ended', 'its row ended');
+      assert.match(row.endReason ?? '', /could not be set up after it started/);
+    });
+
     it('a draining node starts no OpenPSM session: the browser terminal and browser RDP opens are refused as launches are (503 draining), no session.start is audited, and the IAM is told the sessions ended', async () => {
       const gw = t.core.openpsm.gateway;
       const terminal = await psm.ready();

@@ -257,11 +257,20 @@ export class OpenPsmGateway {
     // Owed from now on: a crash during the session still tells the IAM it ended (after the restart).
     await this.owe(s, sessionUuid, plan.sessionId, NEVER);
     const handle = await this.deps.sessions.start(plan, { clientIp: ctx.clientIp, door: 'web' });
-    await this.deps.audit.record(this.actor(s, ctx.clientIp), {
-      action: 'openpsm.session',
-      target: { type: 'session', id: handle.id },
-      details: { loginSessionId: s.loginSessionId, session: sessionUuid, server: host, port, protocol, recorded: a.RecordPSMSession, allowLiveSnooping: a.AllowLiveSnooping, allowJoinRequests: a.AllowJoinRequests, allowJoinInvites: a.AllowJoinInvites },
-    });
+    try {
+      await this.deps.audit.record(this.actor(s, ctx.clientIp), {
+        action: 'openpsm.session',
+        target: { type: 'session', id: handle.id },
+        details: { loginSessionId: s.loginSessionId, session: sessionUuid, server: host, port, protocol, recorded: a.RecordPSMSession, allowLiveSnooping: a.AllowLiveSnooping, allowJoinRequests: a.AllowJoinRequests, allowJoinInvites: a.AllowJoinInvites },
+      });
+    } catch (e) {
+      // Started, but no door will hold it (the error goes to the caller): ended here, or it
+      // would stay live for good (its row, the live gauge, a drain waiting out its timeout).
+      const log = this.deps.log.child({ sessionId: handle.id });
+      log.error({ err: { message: (e as Error).message } }, 'auditing an OpenPSM session after its start failed: the session is ended');
+      await handle.end('the session could not be set up after it started (see the gateway log)').catch((err: Error) => log.error({ err: { message: err.message } }, 'the end of the session is not written yet (it is tried again)'));
+      throw e;
+    }
     return handle;
   }
 
