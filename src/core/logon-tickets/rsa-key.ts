@@ -71,17 +71,26 @@ export class LogonTicketKey {
     return this.info.bits / 8;
   }
 
-  /** A new key in place of this one (file replaced atomically, 0600). Answers the old and new fingerprints. */
-  rotate(): { previous: string; current: string } {
+  /** A new key in place of this one (file replaced atomically, 0600). Answers the old and new fingerprints, and the old key to restore() should the rotation be undone. */
+  rotate(): { previous: string; current: string; previousPem: string } {
     const previous = this.info.fingerprint;
-    const pem = newPem();
+    const previousPem = this.pem;
+    this.install(newPem());
+    return { previous, current: this.info.fingerprint, previousPem };
+  }
+
+  /** Puts a key back in place (a rotation the cluster could not store: undone, so every node keeps one key). */
+  restore(pem: string): void {
+    this.install(pem);
+  }
+
+  private install(pem: string): void {
     const tmp = `${this.file}.tmp`;
     writeFileSync(tmp, pem, { mode: 0o600 });
     renameSync(tmp, this.file);
     this.key = createPrivateKey(pem);
     this.info = describe(this.key);
     this.pem = pem;
-    return { previous, current: this.info.fingerprint };
   }
 
   /** The plaintext of a PKCS#1 v1.5 blob made with the public key, or null (wrong length, wrong key, bad padding). */

@@ -262,9 +262,17 @@ export class LogonTickets {
   /** A new logon-ticket key; requests encrypted with the old one are refused from now on. */
   async rotateKey(p: { userId: string; username: string }, ip: string | null): Promise<{ fingerprint: string; previousFingerprint: string; bits: number }> {
     const r = this.deps.key.rotate();
-    await this.deps.key.announce();
-    await this.deps.audit.record({ id: p.userId, name: p.username, ip }, { action: 'logon_ticket.key_rotated', details: { previousFingerprint: r.previous, fingerprint: r.current } });
-    return { fingerprint: r.current, previousFingerprint: r.previous, bits: this.deps.key.public.bits };
+    try {
+      // In a cluster: stored for every node; another node's rotation made meanwhile wins, and its key is taken here.
+      await this.deps.key.announce();
+    } catch (e) {
+      // Not stored: this node alone would hold the new key and refuse what the others issue.
+      this.deps.key.restore(r.previousPem);
+      throw e;
+    }
+    const current = this.deps.key.public.fingerprint;
+    await this.deps.audit.record({ id: p.userId, name: p.username, ip }, { action: 'logon_ticket.key_rotated', details: { previousFingerprint: r.previous, fingerprint: current, ...(current !== r.current ? { note: 'another node rotated the key at the same moment: its key is the one in use' } : {}) } });
+    return { fingerprint: current, previousFingerprint: r.previous, bits: this.deps.key.public.bits };
   }
 
   /** Wipes the seals of expired, unused logon tickets (rows stay for the record) and of expired launch tickets' transient credentials. */
