@@ -312,15 +312,26 @@ describe('live view and terminate of sessions on other nodes, through the API', 
     await liveRow('sess-unregistered', 'node-never-registered');
     await liveRow('sess-no-port', 'node-no-port');
     t.core.sessions.forwardTo(new ClusterForwarding(t.core.store, registry, new PeerClient(peerTls(await makePeerCert()))));
-    for (const [id, why] of [
-      ['sess-unregistered', /node-never-registered, which is not registered in this cluster/],
-      ['sess-no-port', /node-no-port, which takes no calls from other nodes \(no cluster port\)/],
-    ] as const) {
-      const r = await t.req('POST', `/api/v1/sessions/${id}/terminate`, { token: t.adminToken, body: { reason: 'test' } });
-      assert.equal(r.statusCode, 409, r.body);
-      assert.equal(r.json().error.code, 'node_not_reachable');
-      assert.match(r.json().error.message, why);
-      assert.equal(await status(id), 'live', `${id} is not ended by a terminate that could not reach it`);
+    const peers = new PeerClient(peerTls(await makePeerCert()));
+    const app = await buildApp(t.core, { cluster: { forwarding: new ClusterForwarding(t.core.store, registry, peers), peers } });
+    try {
+      for (const [id, why] of [
+        ['sess-unregistered', /node-never-registered, which is not registered in this cluster/],
+        ['sess-no-port', /node-no-port, which takes no calls from other nodes \(no cluster port\)/],
+      ] as const) {
+        const r = await t.req('POST', `/api/v1/sessions/${id}/terminate`, { token: t.adminToken, body: { reason: 'test' } });
+        assert.equal(r.statusCode, 409, r.body);
+        assert.equal(r.json().error.code, 'node_not_reachable');
+        assert.match(r.json().error.message, why);
+        assert.equal(await status(id), 'live', `${id} is not ended by a terminate that could not reach it`);
+        // The live view says the same (before: 409 not_live, "replay its recording instead", of a session still running).
+        const v = await app.inject({ method: 'GET', url: `/api/v1/sessions/${id}/live`, headers: { authorization: `Bearer ${t.adminToken}` } });
+        assert.equal(v.statusCode, 409, v.body);
+        assert.equal(v.json().error.code, 'node_not_reachable');
+        assert.match(v.json().error.message, why);
+      }
+    } finally {
+      await app.close();
     }
   });
 });

@@ -41,7 +41,9 @@ export class ClusterForwarding implements RemoteSessions {
     const row = await this.store.db.selectFrom('sessions').select(['status', 'node']).where('id', '=', sessionId).executeTakeFirst();
     if (!row || row.status !== 'live' || !row.node || row.node === this.registry.self) return null;
     const node = await this.registry.get(row.node);
-    if (!node || node.status !== 'up' || !node.address) return null;
+    // Live on a node that takes no forwarded calls: that is the answer, not "not live".
+    if (!node || (node.status === 'up' && !node.address)) throw notReachable(row.node, !!node);
+    if (node.status !== 'up' || !node.address) return null;
     return { node: node.id, address: node.address, heartbeatAt: node.heartbeatAt };
   }
 
@@ -60,9 +62,7 @@ export class ClusterForwarding implements RemoteSessions {
     const node = await this.registry.get(nodeId);
     // A node that never registered (a version from before nodes did) is not known to be dead,
     // and one without a cluster port takes no forwarded calls: neither is "already ended".
-    if (!node || (node.status === 'up' && !node.address)) {
-      throw new AppError(409, 'node_not_reachable', `the session runs on gateway node ${nodeId}, which ${node ? 'takes no calls from other nodes (no cluster port)' : 'is not registered in this cluster'}; terminate it on that node`);
-    }
+    if (!node || (node.status === 'up' && !node.address)) throw notReachable(nodeId, !!node);
     if (node.status !== 'up') return 'dead';
     const owner = { node: node.id, address: node.address!, heartbeatAt: node.heartbeatAt };
     try {
@@ -71,4 +71,9 @@ export class ClusterForwarding implements RemoteSessions {
       throw await this.unreachable(owner, e as Error);
     }
   }
+}
+
+/** A session on a node this one cannot call: one without a cluster port, or one never registered (a version from before nodes did). */
+function notReachable(nodeId: string, registered: boolean): AppError {
+  return new AppError(409, 'node_not_reachable', `the session runs on gateway node ${nodeId}, which ${registered ? 'takes no calls from other nodes (no cluster port)' : 'is not registered in this cluster'}; terminate it or watch it on that node`);
 }
