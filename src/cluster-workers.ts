@@ -63,6 +63,16 @@ function checkWorkers(config: Config): void {
 }
 
 /**
+ * What the primary warns of at start (null: nothing). /metrics on the HTTPS port alone answers
+ * for whichever worker takes the connection: its counters jump between the workers' from one
+ * scrape to the next (Prometheus reads that as resets) and a node's alerts see about one worker.
+ */
+export function workersWarning(config: Config): string | null {
+  if (config.workers <= 1 || !config.metricsToken || config.metricsListen) return null;
+  return `gatehouse: warning: with GATEHOUSE_WORKERS=${config.workers}, /metrics on the HTTPS port answers for whichever worker takes the connection; set GATEHOUSE_METRICS_LISTEN to scrape each worker on a port of its own (port + index - 1)`;
+}
+
+/**
  * In a worker: starts the server with the worker's configuration, tells the primary it listens,
  * and takes the primary's word (and SIGTERM) for draining and stopping. Resolves once listening.
  */
@@ -72,8 +82,13 @@ export async function startWorker(config: Config): Promise<void> {
   let listening = '';
   // A SIGTERM while it starts (to the process group, the primary's too) is held: the primary
   // tells a worker that became ready while it drains to drain, and this drains then as well.
+  // A second one ends the wait (a start that hangs, on a database that does not answer, could
+  // otherwise be ended by SIGKILL only), as a second SIGTERM ends a single node's drain.
   let held = false;
-  const holdTerm = () => (held = true);
+  const holdTerm = () => {
+    if (held) process.exit(143);
+    held = true;
+  };
   process.on('SIGTERM', holdTerm);
   const running = await startServer(workerConfig(config, index), {
     announce: (line) => {
@@ -115,6 +130,8 @@ export async function runPrimary(config: Config): Promise<void> {
   checkWorkers(config);
   const out = (line: string) => process.stdout.write(line + '\n');
   const err = (line: string) => process.stderr.write(line + '\n');
+  const warning = workersWarning(config);
+  if (warning) err(warning);
   cluster.schedulingPolicy = cluster.SCHED_RR;
   // The workers run this same command (bin/gatehouse.js serve), told apart by their index.
   cluster.setupPrimary({ silent: false });
@@ -201,6 +218,8 @@ export async function runPrimary(config: Config): Promise<void> {
   try {
     // Worker 1 alone first: migrations, the cluster identity, the bootstrap administrator.
     const first = await fork(1);
+    // Told to drain or stop while worker 1 started: it has been told; no others are started.
+    if (state !== 'starting') return;
     const rest = await Promise.all(Array.from({ length: config.workers - 1 }, (_, i) => fork(i + 2)));
     if (state !== 'starting') return;
     state = 'running';

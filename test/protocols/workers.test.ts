@@ -308,6 +308,29 @@ describe('one node on every core: gatehouse serve with two workers on PostgreSQL
     assert.doesNotMatch(S.stderr, /exited|died/);
   });
 
+  it('a SIGTERM to the primary while worker 1 starts: worker 1 drains once it listens, worker 2 is never started, exit 0', { timeout: 300_000 }, async (t) => {
+    const { S, children } = await spawnTwoWorkers(t);
+    const pid1 = await waitFor('worker 1 forked', () => children()[0], 60_000, 20);
+    await waitFor('worker 1 running its program', () => execedAsWorker(pid1, 1) || undefined, 60_000, 5);
+    S.proc.kill('SIGTERM');
+    const seen = new Set<number>([pid1]);
+    const watch = setInterval(() => {
+      try {
+        for (const p of children()) seen.add(p);
+      } catch {
+        /* the primary is gone */
+      }
+    }, 10);
+    try {
+      assert.deepEqual(await S.waitExit(120_000), { code: 0, signal: null }, `stdout: ${S.stdout}\nstderr: ${S.stderr}`);
+    } finally {
+      clearInterval(watch);
+    }
+    // Before: workers 2..N were forked (and loaded and started) once worker 1 listened, only to drain.
+    assert.deepEqual([...seen], [pid1], `stdout: ${S.stdout}`);
+    assert.doesNotMatch(S.stdout, /worker 2/);
+  });
+
   it('worker 1 dies while worker 2 still starts, and its restart fails too: it is started again until it runs', { timeout: 300_000 }, async (t) => {
     const { S, children } = await spawnTwoWorkers(t);
     const pid1 = await waitFor('worker 1 forked', () => children()[0], 60_000, 20);

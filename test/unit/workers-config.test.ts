@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { ConfigError, loadConfig } from '../../src/config.js';
-import { workerConfig } from '../../src/cluster-workers.js';
+import { workerConfig, workersWarning } from '../../src/cluster-workers.js';
 
 const PG = { GATEHOUSE_DATABASE_URL: 'postgres://gatehouse@127.0.0.1/gatehouse', GATEHOUSE_DATA_DIR: '/tmp/gatehouse-workers-config' };
 
@@ -34,5 +34,13 @@ describe('GATEHOUSE_WORKERS', () => {
     const w3 = workerConfig(member, 3);
     assert.deepEqual([w3.clusterPort, w3.clusterListenHost, w3.clusterAddress], [7445, undefined, 'gh1.internal'], 'one machine of a cluster: the cluster port + index - 1');
     assert.equal(workerConfig(loadConfig({ ...PG, GATEHOUSE_WORKERS: '2', GATEHOUSE_METRICS_LISTEN: '127.0.0.1:0' }), 2).metricsListen?.port, 0);
+  });
+
+  it('warns at start when /metrics is on the HTTPS port only (each scrape answers for one worker)', () => {
+    const token = { GATEHOUSE_METRICS_TOKEN: 'm'.repeat(32) };
+    assert.match(workersWarning(loadConfig({ ...PG, ...token, GATEHOUSE_WORKERS: '2' })) ?? '', /with GATEHOUSE_WORKERS=2, \/metrics on the HTTPS port answers for whichever worker takes the connection; set GATEHOUSE_METRICS_LISTEN/);
+    assert.equal(workersWarning(loadConfig({ ...PG, ...token, GATEHOUSE_WORKERS: '2', GATEHOUSE_METRICS_LISTEN: '127.0.0.1:9464' })), null);
+    assert.equal(workersWarning(loadConfig({ ...PG, ...token, GATEHOUSE_WORKERS: '1' })), null);
+    assert.equal(workersWarning(loadConfig({ ...PG, GATEHOUSE_WORKERS: '2' })), null, 'no /metrics on the HTTPS port without a token');
   });
 });
