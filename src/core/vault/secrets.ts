@@ -4,7 +4,7 @@ import type { Store } from '../../store/db.js';
 import { prepare, type SlotOf } from '../../store/prepared.js';
 import type { AccessLevel, Secret } from '../../store/schema.js';
 import type { AuditService } from '../audit/service.js';
-import { badRequest, forbidden, notFound } from '../errors.js';
+import { AppError, badRequest, forbidden, notFound } from '../errors.js';
 import type { Directory } from '../identity/directory.js';
 import { actorOf, type Principal } from '../identity/principal.js';
 import { flag, newId, now, parseJson } from '../util.js';
@@ -193,6 +193,7 @@ export class Secrets {
   async update(p: Principal, id: string, input: SecretInput, joined?: JoinedChange): Promise<SecretView> {
     const { secret } = await this.require(p, id, 'edit');
     const tpl = await this.templates.get(secret.templateId);
+    if (input.fields) await this.requireManagementFor(p, id, tpl, Object.keys(input.fields));
     if (input.folderId != null) await this.folders.require(p, input.folderId, 'edit');
     const set: Partial<Secret> = { updatedAt: now() };
     if (input.name !== undefined) set.name = input.name;
@@ -227,6 +228,29 @@ export class Secrets {
       details: { name: input.name ?? secret.name, changedFields: Object.keys(input.fields ?? {}), folderId: input.folderId, inheritPermissions: input.inheritPermissions },
     });
     return this.get(p, id);
+  }
+
+  /**
+   * A secret whose account another secret manages (rotation, heartbeat and JIT act with that
+   * one's credential): changing who the account is (any field but its password or key) needs
+   * view on the management secret, as linking it does. Otherwise anyone who may edit the secret
+   * could point it at another account the management credential can reset (root, a domain
+   * administrator), rotate it, and reveal that account's new password.
+   */
+  private async requireManagementFor(p: Principal, id: string, tpl: TemplateView, fields: string[]): Promise<void> {
+    const m = (await accountRow(this.store.db, id))?.managementSecretId;
+    if (!m) return;
+    const credential = new Set(tpl.fields.filter((f) => f.type === 'password' || f.type === 'key').map((f) => f.name));
+    const identity = fields.filter((k) => !credential.has(k));
+    if (!identity.length) return;
+    const mayUse = await this.require(p, m, 'view').then(
+      () => true,
+      (e: unknown) => {
+        if (e instanceof AppError && (e.status === 403 || e.status === 404)) return false;
+        throw e;
+      },
+    );
+    if (!mayUse) throw forbidden(`this secret's account is managed by another secret: changing ${identity.join(', ')} needs view on the management secret, as linking it does`, 'management_secret_required');
   }
 
   async remove(p: Principal, id: string): Promise<void> {
