@@ -135,11 +135,11 @@ export class AccessRequests {
   }
 
   /** The access levels of a secret (core/accounts/access-levels.ts, handed in by core.ts: access knows no accounts). */
-  private levelsOf: (secretId: string) => Promise<{ id: string; name: string }[]> = async () => [];
-  setAccessLevels(fn: (secretId: string) => Promise<{ id: string; name: string }[]>): void {
+  private levelsOf: (secretId: string) => Promise<{ id: string; name: string; needsApproval: boolean }[]> = async () => [];
+  setAccessLevels(fn: (secretId: string) => Promise<{ id: string; name: string; needsApproval: boolean }[]>): void {
     this.levelsOf = fn;
   }
-  private async levelOf(secretId: string, ref: string): Promise<{ id: string; name: string } | null> {
+  private async levelOf(secretId: string, ref: string): Promise<{ id: string; name: string; needsApproval: boolean } | null> {
     return (await this.levelsOf(secretId)).find((l) => l.id === ref || l.name === ref) ?? null;
   }
 
@@ -167,10 +167,12 @@ export class AccessRequests {
     const end = input.end ? parse(input.end, 'end') : start + policy.defaultWindowMinutes * 60_000;
     if (end <= start) throw badRequest('end must come after start', 'invalid_window');
     if (end - start > policy.maxWindowMinutes * 60_000) throw badRequest(`the window may last at most ${policy.maxWindowMinutes} minutes`, 'window_too_long');
-    const preApproved = inSet(policy.preApproved, p.userId, p.groupIds);
     // A level the approval will let the requester use: it must apply to this secret.
     const level = input.accessLevel ? await this.levelOf(secret.id, input.accessLevel) : null;
     if (input.accessLevel && !level) throw badRequest(`access level "${input.accessLevel.slice(0, 128)}" does not apply to this secret`, 'unknown_access_level');
+    // The policy's pre-approval is for the secret: a level that needs approval is approved by
+    // the policy's approvers (its own pre-approved are its members, who need no request).
+    const preApproved = inSet(policy.preApproved, p.userId, p.groupIds) && !level?.needsApproval;
     const id = newId();
     await this.store.db
       .insertInto('accessRequests')

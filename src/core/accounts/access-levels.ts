@@ -220,15 +220,19 @@ export class AccessLevels {
     if (members.some((m) => (m.principalType === 'user' && m.principalId === userId) || (m.principalType === 'group' && groupIds.includes(m.principalId)))) return true;
     if (!level.needsApproval) return false;
     const t = now();
+    // Through the request's grant, not its status alone: a revoked grant leaves its request
+    // 'approved', and must take the level away with it.
     const r = await this.store.db
       .selectFrom('accessRequests')
-      .select('id')
-      .where('requesterId', '=', userId)
-      .where('secretId', '=', secretId)
-      .where('accessLevelId', '=', level.id)
-      .where('status', '=', 'approved')
-      .where('startAt', '<=', t)
-      .where('endAt', '>', t)
+      .innerJoin('accessGrants', 'accessGrants.requestId', 'accessRequests.id')
+      .select('accessRequests.id')
+      .where('accessRequests.requesterId', '=', userId)
+      .where('accessRequests.secretId', '=', secretId)
+      .where('accessRequests.accessLevelId', '=', level.id)
+      .where('accessRequests.status', '=', 'approved')
+      .where('accessGrants.revokedAt', 'is', null)
+      .where('accessGrants.startAt', '<=', t)
+      .where('accessGrants.endAt', '>', t)
       .executeTakeFirst();
     return !!r;
   }
