@@ -214,6 +214,26 @@ for (const kind of DB_KINDS) {
       assert.equal((await api('PATCH', `/api/v1/users/${dave.id}`, { enabled: true })).status, 200);
     });
 
+    it('a user the sync once disabled, then disabled by an administrator, stays disabled when the directory enables them', async () => {
+      await setLocked(slapd, 'bob', true);
+      try {
+        const off = await api('POST', '/api/v1/directory/ldap/sync');
+        assert.deepEqual(off.body.disabled, ['bob'], off.raw);
+        // The administrator enables and disables the account by hand (it is theirs now).
+        const bob = ((await api('GET', '/api/v1/users?limit=100')).body.items as { id: string; username: string }[]).find((u) => u.username === 'bob')!;
+        assert.equal((await api('PATCH', `/api/v1/users/${bob.id}`, { enabled: true })).status, 200);
+        assert.equal((await api('PATCH', `/api/v1/users/${bob.id}`, { enabled: false })).status, 200);
+        await setLocked(slapd, 'bob', false);
+        const on = await api('POST', '/api/v1/directory/ldap/sync');
+        // Before: the sync's mark from its own disable was left, and this sync enabled bob again.
+        assert.deepEqual(on.body.enabled, [], on.raw);
+        assert.equal((await api('GET', `/api/v1/users/${bob.id}`)).body.enabled, false);
+        assert.equal((await api('PATCH', `/api/v1/users/${bob.id}`, { enabled: true })).status, 200);
+      } finally {
+        await setLocked(slapd, 'bob', false).catch(() => undefined);
+      }
+    });
+
     it('a local account is never taken over by a directory entry of the same name', async () => {
       const local = await api('POST', '/api/v1/users', { username: 'twin', password: 'Local-Twin-Pw-123' });
       assert.equal(local.status, 201);

@@ -223,6 +223,9 @@ export class Directory {
         changes.groups = input.groups;
       }
       if (input.enabled === false || input.password !== undefined) await trx.deleteFrom('apiTokens').where('userId', '=', id).where('kind', '=', 'session').execute();
+      // An administrator's enable or disable is theirs: the LDAP sync re-enables only users it
+      // disabled itself, so its mark goes (a user it once disabled, disabled again by hand, stays so).
+      if (input.enabled !== undefined) await trx.updateTable('ldapUsers').set({ disabledBySync: 0 }).where('userId', '=', id).execute();
     });
     await this.audit.record(actor, { action: 'user.update', target: { type: 'user', id }, details: { username: u.username, changes } });
     return this.viewUser(await this.userRow(id));
