@@ -86,7 +86,12 @@ export async function startWorker(config: Config): Promise<void> {
   // otherwise be ended by SIGKILL only), as a second SIGTERM ends a single node's drain.
   let held = false;
   const holdTerm = () => {
-    if (held) process.exit(143);
+    if (held) {
+      // Ended by the signal itself, which the primary takes for a stop, not a failed start.
+      process.off('SIGTERM', holdTerm);
+      process.kill(process.pid, 'SIGTERM');
+      return;
+    }
     held = true;
   };
   process.on('SIGTERM', holdTerm);

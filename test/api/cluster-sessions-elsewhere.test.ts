@@ -35,6 +35,7 @@ describe('sessions live on another node of the cluster (postgres)', () => {
   let a: TestApp;
   let b: TestApp;
   let n = 0;
+  let transport: PeerTransport;
   /** Node addresses whose forwarded calls fail as a node that does not answer. */
   const unreachable = new Set<string>();
 
@@ -48,7 +49,7 @@ describe('sessions live on another node of the cluster (postgres)', () => {
     await a.core.cluster.registry.register('https://node-a.test', '0.1.0');
     await b.core.cluster.registry.register('https://node-b.test', '0.1.0');
     // What a peer's POST /peer/v1/sessions/:id/terminate does on its node (web/peer/server.ts).
-    const transport: PeerTransport = {
+    transport = {
       async terminate(to, actor, id, reason) {
         if (unreachable.has(to.address)) throw new Error('connect ECONNREFUSED');
         try {
@@ -185,6 +186,33 @@ describe('sessions live on another node of the cluster (postgres)', () => {
     assert.deepEqual(events.map((e) => e.actorName), ['admin'], 'audited once, as the administrator who forced the check-in');
     assert.equal(await b.core.sessions.applyQueuedTerminations(), 0, 'the note is gone');
     assert.equal((await a.core.store.db.selectFrom('meta').select('key').where('key', 'like', 'terminate-queued:%').execute()).length, 0);
+  });
+
+  it('a forced check-in on a node with no cluster port queues the terminate too (it read as already ended); a queued terminate that cannot be read is dropped, the upkeep goes on', async () => {
+    const dave = await a.user(`dave-${++n}`, ['User']);
+    const id = await secret();
+    await a.req('PUT', `/api/v1/secrets/${id}/permissions`, { token: a.adminToken, body: { entries: [{ principalType: 'user', principal: dave.id, level: 'view' }] } });
+    const co = await a.req('POST', `/api/v1/secrets/${id}/checkout`, { token: dave.token, body: { reason: 'work', durationSeconds: 600 } });
+    assert.equal(co.statusCode, 200, co.body);
+    const onB = await live(b, { id: dave.id, username: `dave-${n}` }, id);
+    await a.core.store.db.insertInto('meta').values({ key: 'terminate-queued:not-a-session', value: 'not json' }).execute();
+    // Node A as a node without a cluster port is: it forwards nothing.
+    a.core.sessions.forwardTo(null);
+    try {
+      const forced = await a.req('POST', `/api/v1/secrets/${id}/checkin`, { token: a.adminToken });
+      assert.equal(forced.statusCode, 200, forced.body);
+    } finally {
+      a.core.sessions.forwardTo(new ClusterForwarding(a.core.store, a.core.cluster.registry, transport));
+    }
+    assert.equal(onB.terminated, null);
+    assert.equal(await b.core.sessions.applyQueuedTerminations(), 1);
+    assert.equal(onB.terminated, 'terminated by admin: the checkout of this credential was ended by an administrator');
+    await ended(onB);
+    // Run again while nothing is left: no second session.terminate.
+    assert.equal(await b.core.sessions.applyQueuedTerminations(), 0);
+    const events = await a.core.store.db.selectFrom('auditEvents').select('seq').where('action', '=', 'session.terminate').where('targetId', '=', onB.id).execute();
+    assert.equal(events.length, 1);
+    assert.equal((await a.core.store.db.selectFrom('meta').select('key').where('key', 'like', 'terminate-queued:%').execute()).length, 0, 'the unreadable row dropped too');
   });
 
   it('a launch checkout passes to the same person\'s session on node B when their session on node A ends', async () => {

@@ -23,6 +23,18 @@ import { recoverInterrupted, sealLateRecordings, type EndedSession, type Recover
 /** meta rows `terminate-queued:<session id>`: a terminate another node could not forward (terminateOrQueue). */
 const QUEUED_TERMINATION = 'terminate-queued:';
 
+/** A queued terminate's actor and reason, or null when the row does not hold them. */
+function queuedTermination(value: string): { actor: Actor; reason: string } | null {
+  try {
+    const v = JSON.parse(value) as { actor?: { id?: unknown; name?: unknown; ip?: unknown }; reason?: unknown };
+    const a = v?.actor;
+    if (!a || typeof v.reason !== 'string' || (a.id !== null && typeof a.id !== 'string') || (a.name !== null && typeof a.name !== 'string')) return null;
+    return { actor: { id: a.id as string | null, name: a.name as string | null, ip: typeof a.ip === 'string' ? a.ip : null }, reason: v.reason };
+  } catch {
+    return null;
+  }
+}
+
 export type { EndedSession } from './recovery.js';
 
 // At every session start and end (prepared once: store/prepared.ts).
@@ -436,8 +448,8 @@ export class Sessions {
   }
 
   /** Where sessions of other nodes are terminated (server.ts, in a cluster). */
-  forwardTo(remote: RemoteSessions): void {
-    this.remote = remote;
+  forwardTo(remote: RemoteSessions | null): void {
+    this.remote = remote ?? undefined;
   }
 
   /** Terminates a live session: here when it runs here, else through its node (`local`: never forwarded, a peer's call). */
@@ -446,7 +458,9 @@ export class Sessions {
     if (!s) {
       const row = await this.store.db.selectFrom('sessions').select(['status', 'node']).where('id', '=', id).executeTakeFirst();
       if (!row) throw notFound('session');
-      if (row.status === 'live' && row.node && row.node !== this.node && this.remote && !opts.local) {
+      if (row.status === 'live' && row.node && row.node !== this.node && !opts.local) {
+        // A node without a cluster port of its own calls no other node: not "already ended".
+        if (!this.remote) throw new AppError(409, 'node_not_reachable', `the session runs on gateway node ${row.node}, and this node takes part in no node-to-node calls (no cluster port); terminate it on that node`);
         const r = await this.remote.terminate(row.node, actor, id, reason);
         if (r === 'terminated') return;
         if (r === 'dead') await this.reapDeadNodes([row.node]);
@@ -495,11 +509,16 @@ export class Sessions {
     for (const note of notes) {
       const id = note.key.slice(QUEUED_TERMINATION.length);
       const s = this.live.get(id);
-      if (s) {
-        const q = JSON.parse(note.value) as { actor: Actor; reason: string };
+      const q = queuedTermination(note.value);
+      if (s && q && !s.terminated && !s.isEnded) {
         await this.terminate(q.actor, id, q.reason, { local: true }).catch((e: Error) => this.log.error({ sessionId: id, err: { message: e.message } }, 'a terminate queued by another node failed; tried again at the next upkeep'));
         if (s.terminated === null) continue;
         n++;
+      } else if (s && q) {
+        // Ending already (on its own, or terminated since): nothing to do but wait for its row.
+        continue;
+      } else if (!q) {
+        this.log.error({ key: note.key }, 'a queued terminate that cannot be read was dropped');
       } else {
         const row = await this.store.db.selectFrom('sessions').select('status').where('id', '=', id).executeTakeFirst();
         // Live on another node still: that node's to act on.

@@ -4,6 +4,7 @@
 // of the cluster is relayed from that node (peer/client.ts), which checks and audits it.
 import type { FastifyPluginAsync } from 'fastify';
 import type { Core } from '../../core/core.js';
+import { AppError } from '../../core/errors.js';
 import { actorOf } from '../../core/identity/principal.js';
 import { api } from '../contract/index.js';
 import { addRoute } from '../contract-route.js';
@@ -25,7 +26,9 @@ export const liveViewRoutes =
     // runs on another node), and the server's close waits for every active connection, so one
     // watcher would hold this node's stop until the other node's session ended.
     const relays = new Set<{ destroy(): void }>();
+    let closing = false;
     app.addHook('preClose', async () => {
+      closing = true;
       for (const r of relays) r.destroy();
     });
     addRoute(app, api.sessions.live, { config: { permission: 'manage_sessions' } })(async (req, reply) => {
@@ -38,6 +41,11 @@ export const liveViewRoutes =
         if (upstream.status !== 200) {
           upstream.stream.destroy();
           return reply.code(upstream.status as 403).send(upstream.error!);
+        }
+        // The other node answered after this server began to close: nothing would cut this one.
+        if (closing) {
+          upstream.stream.destroy();
+          throw new AppError(503, 'shutting_down', 'the gateway is shutting down; try again in a moment');
         }
         reply.hijack();
         relays.add(upstream.stream);
