@@ -214,6 +214,9 @@ export async function createCore(config: Config, store: Store, log: Logger, opts
   const checkouts = new Checkouts(store, secrets, sessions, audit, log);
   sessions.onSessionEnd((s) => checkouts.sessionEnded(s));
   const policies = new Policies(store, audit, dir, secrets, folders);
+  // Editors may move what they edit, but not out from under (or into another) access policy.
+  secrets.guardMoves((p, id, to) => policies.checkMove(p, { type: 'secret', id }, to));
+  folders.guardMoves((p, id, to) => policies.checkMove(p, { type: 'folder', id }, to));
   const windows = new GrantWindows(revokedAmong(store));
   const notifier = new Notifier(store, settings, log);
   const accessGate = new AccessGate(store, windows);

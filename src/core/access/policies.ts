@@ -341,6 +341,35 @@ export class Policies {
     };
   }
 
+  /** The id of the nearest policy up a folder chain (the folder's own first); null: none. */
+  private async inheritedFrom(folderId: string | null): Promise<string | null> {
+    let folder = folderId;
+    for (let depth = 0; folder && depth < 64; depth++) {
+      const f = await folderPlacement.first(this.store.db, { id: folder });
+      if (!f) return null;
+      if (f.policyId) return f.policyId;
+      folder = f.parentId;
+    }
+    return null;
+  }
+
+  /**
+   * Refuses, without administer, moving a secret or folder (`to`: its new folder or parent, null
+   * the top) where another policy would be in force for it, or none: the move would lift or
+   * swap the approvals, hours, MFA and checkout it is under, which only administrators may do
+   * (as attaching a policy needs administer). A secret or folder with a policy of its own keeps it.
+   */
+  async checkMove(p: Principal, what: { type: 'secret' | 'folder'; id: string }, to: string | null): Promise<void> {
+    if (p.permissions.has('administer')) return;
+    const row = what.type === 'secret' ? await secretPlacement.first(this.store.db, { id: what.id }).then((r) => r && { policyId: r.policyId, from: r.folderId }) : await folderPlacement.first(this.store.db, { id: what.id }).then((r) => r && { policyId: r.policyId, from: r.parentId });
+    if (!row || row.policyId) return;
+    const before = await this.inheritedFrom(row.from);
+    const after = await this.inheritedFrom(to);
+    if (before === after) return;
+    const name = async (id: string | null) => (id ? `"${(await this.row(id).catch(() => null))?.name ?? id}"` : 'none');
+    throw forbidden(`moving this ${what.type} would change the access request policy it is under (from ${await name(before)} to ${await name(after)}): that needs the administer permission, as attaching a policy does`, 'policy_change_needs_administer');
+  }
+
   /** The policy in force for a secret: its own, else the nearest folder's up the tree; null: none. */
   async effectiveFor(secretId: string): Promise<Policy | null> {
     const s = await secretPlacement.first(this.store.db, { id: secretId });

@@ -76,6 +76,12 @@ export class Folders {
     return this.get(p, id);
   }
 
+  /** Checks a move under another parent (the access policy in force: core wires Policies.checkMove). */
+  private moveGuard?: (p: Principal, id: string, to: string | null) => Promise<void>;
+  guardMoves(fn: (p: Principal, id: string, to: string | null) => Promise<void>): void {
+    this.moveGuard = fn;
+  }
+
   /** `joined`: another change saved in the same transaction (a policy attached with the same PATCH). */
   async update(p: Principal, id: string, input: { name?: string; parentId?: string | null; inheritPermissions?: boolean }, joined?: JoinedChange): Promise<FolderView> {
     await this.require(p, id, 'edit');
@@ -88,6 +94,7 @@ export class Folders {
         cur = (await this.row(cur)).parentId;
       }
     }
+    if (input.parentId !== undefined && input.parentId !== (await this.row(id)).parentId) await this.moveGuard?.(p, id, input.parentId);
     const set: { name?: string; parentId?: string | null; inheritPermissions?: 0 | 1; updatedAt: number } = { updatedAt: now() };
     if (input.name !== undefined) set.name = input.name;
     if (input.parentId !== undefined) set.parentId = input.parentId;

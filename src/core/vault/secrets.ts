@@ -189,12 +189,19 @@ export class Secrets {
     return this.get(p, id);
   }
 
+  /** Checks a move to another folder (the access policy in force: core wires Policies.checkMove). */
+  private moveGuard?: (p: Principal, id: string, to: string | null) => Promise<void>;
+  guardMoves(fn: (p: Principal, id: string, to: string | null) => Promise<void>): void {
+    this.moveGuard = fn;
+  }
+
   /** `joined`: another change saved in the same transaction (a policy attached with the same PATCH). */
   async update(p: Principal, id: string, input: SecretInput, joined?: JoinedChange): Promise<SecretView> {
     const { secret } = await this.require(p, id, 'edit');
     const tpl = await this.templates.get(secret.templateId);
     if (input.fields) await this.requireManagementFor(p, id, tpl, Object.keys(input.fields));
     if (input.folderId != null) await this.folders.require(p, input.folderId, 'edit');
+    if (input.folderId !== undefined && input.folderId !== secret.folderId) await this.moveGuard?.(p, id, input.folderId);
     const set: Partial<Secret> = { updatedAt: now() };
     if (input.name !== undefined) set.name = input.name;
     if (input.folderId !== undefined) set.folderId = input.folderId;
