@@ -7,7 +7,7 @@
 //   stayed usable while the person held any other grant on the secret).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestApp, type TestApp } from '../support/harness.js';
+import { apiAs, startTestApp, type TestApp } from '../support/harness.js';
 
 describe('access levels that need approval', () => {
   let t: TestApp;
@@ -16,10 +16,7 @@ describe('access levels that need approval', () => {
   });
   after(async () => t?.close());
 
-  const api = async (method: string, url: string, body?: unknown, token = t.adminToken) => {
-    const r = await t.req(method, url, { token, ...(body !== undefined ? { body } : {}) });
-    return { status: r.statusCode, body: r.body ? r.json() : null, raw: r.body };
-  };
+  const api = apiAs(() => t);
 
   it('are not pre-approved by the policy, and go with a revoked grant', async () => {
     const s = await api('POST', '/api/v1/secrets', { name: 'app on db1', template: 'unix-account', fields: { machine: 'db1', port: 22, username: 'app', password: 'App-pw-long-enough-1' } });

@@ -6,7 +6,7 @@
 // policy in force, and secrets or folders with a policy of their own, stay editors' to make.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestApp, type TestApp } from '../support/harness.js';
+import { apiAs, startTestApp, type TestApp } from '../support/harness.js';
 
 describe('moves and the access policy in force', () => {
   let t: TestApp;
@@ -15,10 +15,7 @@ describe('moves and the access policy in force', () => {
   });
   after(async () => t?.close());
 
-  const api = async (method: string, url: string, body?: unknown, token = t.adminToken) => {
-    const r = await t.req(method, url, { token, ...(body !== undefined ? { body } : {}) });
-    return { status: r.statusCode, body: r.body ? r.json() : null, raw: r.body };
-  };
+  const api = apiAs(() => t);
   const folder = async (name: string, parentId?: string) => {
     const r = await api('POST', '/api/v1/folders', { name, ...(parentId ? { parentId } : {}) });
     assert.equal(r.status, 201, r.raw);

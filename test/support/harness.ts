@@ -170,3 +170,11 @@ export async function adminSessionPlans(t: TestApp, name: string, password = `pw
     launcher: await t.core.launchers.get('ssh'),
   });
 }
+
+/** A request as the administrator (or `token`), answered as status, parsed body and raw text: for a describe block's `t`. */
+export function apiAs(t: () => TestApp) {
+  return async (method: string, url: string, body?: unknown, token = t().adminToken) => {
+    const r = await t().req(method, url, { token, ...(body !== undefined ? { body } : {}) });
+    return { status: r.statusCode, body: (r.body ? r.json() : null) as any, raw: r.body };
+  };
+}
