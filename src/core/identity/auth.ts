@@ -328,8 +328,14 @@ export class Auth {
     const actor = { id: user.id, name: user.username, ip };
     const input = { action: 'auth.password_check', target: { type: 'user', id: user.id }, details: { purpose } };
     return this.guard.checking(ip, actor, input, async (slot) => {
-      if ((await this.passwordCheck(user, password)) === 'ok') return true;
+      await this.refuseLocked(user.id);
+      if ((await this.passwordCheck(user, password)) === 'ok') {
+        const until = await this.clearFailures(user);
+        if (until) throw lockedError(until);
+        return true;
+      }
       await this.guard.failed(ip, actor, { ...input, details: { ...input.details, reason: 'wrong password' } }, true, slot);
+      await this.countTowardLockout(user);
       return false;
     });
   }
@@ -499,6 +505,23 @@ export class Auth {
     return codes;
   }
 
+  /**
+   * A wrong step-up code or "current password" from a signed-in session counts toward the
+   * account lockout, as a wrong sign-in does: counted per source address only, a stolen session
+   * could guess a six-digit code from many addresses (an IPv6 /48 is 65,536 /64 sources). A
+   * lock this failure sets is answered at once (423).
+   */
+  private async countTowardLockout(user: User): Promise<void> {
+    const until = await this.registerFailure(user);
+    if (until) throw lockedError(until);
+  }
+
+  /** A locked account checks no step-up code or password until the lock ends (423). */
+  private async refuseLocked(userId: string): Promise<void> {
+    const until = await this.lockEnd(userId, now());
+    if (until) throw lockedError(until);
+  }
+
   /** With no second factor left, recovery codes would stand for nothing: they go. */
   async dropRecoveryCodesIfUnused(userId: string): Promise<void> {
     if (!(await this.hasSecondFactor(userId))) await this.db.updateTable('users').set({ recoveryCodes: null }).where('id', '=', userId).execute();
@@ -518,10 +541,12 @@ export class Auth {
       throw new AppError(403, 'mfa_not_enrolled', MFA_NOT_ENROLLED_MESSAGE);
     }
     await this.guard.checking(ip, actor, input, async (slot) => {
+      await this.refuseLocked(user.id);
       if (typeof code !== 'string') {
         const r = keys > 0 ? await this.keys!.verify(code, 'step-up', user.id) : ({ ok: false, reason: 'no security key registered' } as const);
         if (!r.ok) {
           await this.guard.failed(ip, actor, { ...input, details: { ...input.details, reason: `security key refused: ${r.reason}` } }, true, slot);
+          await this.countTowardLockout(user);
           throw new AppError(403, 'invalid_webauthn', 'the security key or passkey was not accepted; try again');
         }
         input.details = { ...input.details, keyId: r.key.id, keyName: r.key.name };
@@ -529,12 +554,16 @@ export class Auth {
         const second = await this.checkSecondFactor(user, code);
         if (second !== 'ok') {
           await this.guard.failed(ip, actor, { ...input, details: { ...input.details, reason: second === 'used' ? TOTP_USED_REASON : 'wrong second factor' } }, true, slot);
+          await this.countTowardLockout(user);
           // 403, not 401: the caller is signed in (the portal reads any 401 as an expired session).
           throw new AppError(403, 'invalid_totp', 'invalid verification code');
         }
       }
     });
     this.guard.succeeded(ip);
+    // As a right sign-in does: the count of wrong codes starts again (a lock set meanwhile stands).
+    const until = await this.clearFailures(user);
+    if (until) throw lockedError(until);
     await this.audit.record(actor, input);
   }
 
