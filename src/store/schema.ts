@@ -308,6 +308,8 @@ export interface TicketsTable {
   display: string | null;
   /** The id of the API request that launched it (migration 020): the doors log it with the session. */
   launchRequestId: string | null;
+  /** The access policy its launch decided under (migration 027, launch-policy.ts `stamp`); null: not known (an older ticket, or none a launch issued). */
+  policyVersion: string | null;
 }
 
 export interface SessionsTable {

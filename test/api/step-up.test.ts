@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { TicketRefused } from '../../src/core/broker.js';
 import { POLICY_CHANGED_MESSAGE } from '../../src/core/access/launch-policy.js';
 import { accessKit } from '../support/access.js';
-import { DB_KINDS, startTestApp, type TestApp } from '../support/harness.js';
+import type { LaunchPolicies } from '../../src/core/access/launch-policy.js';
+import { DB_KINDS, sourceRequests, startTestApp, type TestApp } from '../support/harness.js';
 import { nextTotp, wrongTotp } from '../support/totp.js';
 
 for (const kind of DB_KINDS) {
@@ -134,6 +135,46 @@ for (const kind of DB_KINDS) {
       const again = await launch(bob.token);
       assert.equal(again.statusCode, 200, again.body);
       await (await kit.redeem(again.json().ticket)).end('test over');
+    });
+
+    it('the same on a node that did not issue the ticket (or after a restart): the stamp on its row is compared', async () => {
+      const r = await launch(bob.token);
+      assert.equal(r.statusCode, 200, r.body);
+      // What this node remembers of the launch goes, as on a node that never saw it.
+      const row = (await t.core.tickets.peek(r.json().ticket))!;
+      (t.core.launching as unknown as { deps: { launchPolicies: LaunchPolicies } }).deps.launchPolicies.forget(row.id);
+      await admin('PATCH', `/api/v1/access-policies/${policyId}`, { mfa: 'always' });
+      try {
+        // Before: checked under the policy in force alone, which asked bob for no step-up at a door: it opened.
+        await assert.rejects(kit.redeem(r.json().ticket), (e: unknown) => e instanceof TicketRefused && e.reason === 'access_policy' && e.detail === POLICY_CHANGED_MESSAGE);
+      } finally {
+        await admin('PATCH', `/api/v1/access-policies/${policyId}`, { mfa: 'never' });
+      }
+      // Unchanged since the launch: the stamp matches and the redeem goes on.
+      const again = await launch(bob.token);
+      const row2 = (await t.core.tickets.peek(again.json().ticket))!;
+      (t.core.launching as unknown as { deps: { launchPolicies: LaunchPolicies } }).deps.launchPolicies.forget(row2.id);
+      await (await kit.redeem(again.json().ticket)).end('test over');
+    });
+
+    it('wrong step-up codes count toward the account lockout (they counted per address only); the locked account checks no code', async () => {
+      await admin('PATCH', '/api/v1/settings', { lockoutThreshold: 3 });
+      // Her count so far (the wrong codes of the tests above count too) starts again at 0.
+      await admin('POST', `/api/v1/users/${alice.id}/unlock`, {});
+      try {
+        // From three addresses: the per-address limit alone would never lock the account.
+        for (const [i, ip] of ['192.0.2.10', '192.0.2.11', '2001:db8:1::5'].entries()) {
+          const r = await sourceRequests(() => t).from(ip, 'POST', '/api/v1/auth/step-up', { code: wrongTotp(seed) }, { authorization: `Bearer ${alice.token}` });
+          assert.equal(r.statusCode, i < 2 ? 403 : 423, r.body);
+          assert.equal(r.json().error.code, i < 2 ? 'invalid_totp' : 'account_locked');
+        }
+        const right = await t.req('POST', '/api/v1/auth/step-up', { token: alice.token, body: { code: await nextTotp(seed) } });
+        assert.equal(right.statusCode, 423, right.body);
+        assert.equal((await audit('user.lockout')).filter((e) => e.targetId === alice.id).length, 1);
+      } finally {
+        await admin('POST', `/api/v1/users/${alice.id}/unlock`, {});
+        await admin('PATCH', '/api/v1/settings', { lockoutThreshold: 5 });
+      }
     });
   });
 }

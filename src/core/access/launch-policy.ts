@@ -7,8 +7,10 @@
 // policy in force at redeem differs (another policy, an edited one, one attached or detached
 // since), the ticket is refused and the person launches again, so a step-up or a consent
 // taken under the old policy never opens a session under the new one. A ticket this node
-// has nothing remembered for (issued before a restart, or by another node) is checked under
-// the policy in force at redeem, as it always was.
+// has nothing remembered for (issued before a restart, or by another node) is compared by the
+// stamp its row carries (migration 027); only a ticket without one (older) is checked under the
+// policy in force at redeem alone.
+import { createHash } from 'node:crypto';
 import { TicketMemo } from '../ticket-memo.js';
 import type { Policies, Policy } from './policies.js';
 
@@ -16,6 +18,12 @@ export const POLICY_CHANGED_MESSAGE = "This secret's access policy changed after
 
 /** What identifies the policy a decision was made under: all of it (two edits in one millisecond still differ); null: no policy. */
 const versionOf = (p: Policy | null): string | null => (p ? JSON.stringify(p) : null);
+
+/** The same, short enough for a ticket's row: a SHA-256 of it, or `none`. */
+const stampOf = (p: Policy | null): string => {
+  const v = versionOf(p);
+  return v === null ? 'none' : createHash('sha256').update(v).digest('hex');
+};
 
 export class LaunchPolicies {
   /** ticket id → the policy version its launch decided under, until the ticket expires. */
@@ -33,10 +41,20 @@ export class LaunchPolicies {
     this.decided.set(ticketId, versionOf(policy), expiresAt);
   }
 
-  /** Whether the policy in force now is not the one this ticket's launch decided under (false when nothing is remembered). */
-  changedSince(ticketId: string, now: Policy | null): boolean {
+  /** What a launch's ticket row carries of the policy it decided under (compared at redeem on any node). */
+  stamp(policy: Policy | null): string {
+    return stampOf(policy);
+  }
+
+  /**
+   * Whether the policy in force now is not the one this ticket's launch decided under: by this
+   * node's memory of the launch, else by the stamp on the ticket's row (`stamped`); false when
+   * neither is known (a ticket from before stamps).
+   */
+  changedSince(ticketId: string, now: Policy | null, stamped: string | null = null): boolean {
     const version = this.decided.get(ticketId);
-    return version !== undefined && version !== versionOf(now);
+    if (version !== undefined) return version !== versionOf(now);
+    return stamped !== null && stamped !== stampOf(now);
   }
 
   forget(ticketId: string): void {

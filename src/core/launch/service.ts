@@ -245,7 +245,7 @@ export class Launching implements SessionBroker {
     // The ticket row is written in the transaction of the launch's audit event (below): a ticket
     // that exists was audited, and nothing is handed out until both are committed. What is bound
     // to it before (keyed by the ticket, no foreign key) is useless without the row.
-    const { id: ticketId, ticket, expiresAt, write: writeTicket } = this.deps.tickets.draw({ userId: p.userId, secretId: secret.id, launcherId: launcher.id, clientIp: opts.bindIp ? opts.clientIp : null, ttlSeconds: ttl, ...(display ? { display } : {}), ...(opts.requestId ? { launchRequestId: opts.requestId } : {}) });
+    const { id: ticketId, ticket, expiresAt, write: writeTicket } = this.deps.tickets.draw({ userId: p.userId, secretId: secret.id, launcherId: launcher.id, clientIp: opts.bindIp ? opts.clientIp : null, ttlSeconds: ttl, ...(display ? { display } : {}), ...(opts.requestId ? { launchRequestId: opts.requestId } : {}), policyVersion: this.deps.launchPolicies.stamp(policy) });
     this.deps.launchPolicies.remember(ticketId, policy, expiresAt);
     if (level) this.deps.jit.remember(ticketId, level.id, expiresAt);
     await personal?.bind(ticket, expiresAt);
@@ -313,7 +313,7 @@ export class Launching implements SessionBroker {
       const launcher = await this.deps.launchers.get(row.launcherId);
       // The policy in force now wins (launch-policy.ts): one that changed since the launch refuses the ticket.
       const policy = await this.deps.launchPolicies.resolve(row.secretId);
-      if (this.deps.launchPolicies.changedSince(row.id, policy)) throw new TicketRefused('access_policy', POLICY_CHANGED_MESSAGE);
+      if (this.deps.launchPolicies.changedSince(row.id, policy, row.policyVersion)) throw new TicketRefused('access_policy', POLICY_CHANGED_MESSAGE);
       const checked = await this.checkLaunchable(row.userId, row.secretId, launcher, policy);
       if (checked.problem) throw new TicketRefused(checked.problem.reason, checked.problem.detail);
       const need = consentNeedOf(policy);

@@ -31,6 +31,8 @@ export interface IssueInput {
   ttlSeconds: number;
   display?: LaunchDisplay;
   launchRequestId?: string;
+  /** The access policy the launch decided under (LaunchPolicies.stamp). */
+  policyVersion?: string;
 }
 
 /** One redeem's single-use update: this ticket, used now by this session. */
@@ -64,7 +66,7 @@ export class Tickets {
     const id = newId();
     const createdAt = now();
     const expiresAt = createdAt + input.ttlSeconds * 1000;
-    const row = { id, tokenHash: hash(ticket), userId: input.userId, secretId: input.secretId, launcherId: input.launcherId, clientIp: input.clientIp, createdAt, expiresAt, usedAt: null, sessionId: null, display: input.display ? JSON.stringify(input.display) : null, launchRequestId: input.launchRequestId ?? null };
+    const row = { id, tokenHash: hash(ticket), userId: input.userId, secretId: input.secretId, launcherId: input.launcherId, clientIp: input.clientIp, createdAt, expiresAt, usedAt: null, sessionId: null, display: input.display ? JSON.stringify(input.display) : null, launchRequestId: input.launchRequestId ?? null, policyVersion: input.policyVersion ?? null };
     return { id, ticket, expiresAt, write: (db) => insertTicket(db, row) };
   }
 
