@@ -305,6 +305,14 @@ for (const kind of DB_KINDS) {
       assert.equal(f.json().user.matchedAs, 'fall-back');
       assert.equal((await admin('GET', '/api/v1/settings')).values.webservicesFallbackToLocal, false);
       expectError(await test({ user: 'alice', endpoint: 'web1' }, users.alice.token), 403, 'forbidden');
+      // A person (not an application account) holding Web Services Impersonate is the
+      // application of their own test, as of their real calls: erin has not approved them, so
+      // nothing is listed (before: 'not_checked', and erin's credentials listed).
+      const impersonator = await t.user('ws-impersonator', ['ECM']);
+      const q = await test({ user: 'erin', endpoint: 'web1' }, impersonator.token);
+      assert.equal(q.statusCode, 200, q.body);
+      assert.equal(q.json().approval, 'pending');
+      assert.deepEqual(q.json().credentials, []);
       void newcomer;
     });
 

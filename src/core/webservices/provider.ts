@@ -300,7 +300,10 @@ export class CredentialProvider {
     if (q.application && !admin) throw forbidden('only an administrator may test for another application');
     const s = await this.settingsFor(q.settings);
     this.organization(q, s);
-    let app: Principal | null = q.application ? null : caller.permissions.has('webservices_impersonate') && caller.isApplication ? caller : null;
+    // Approval goes unchecked only for an administrator naming no application: anyone else
+    // with Web Services Impersonate is the application here (an account not marked as one
+    // included), as their real calls are, so a test lists no one who has not approved them.
+    let app: Principal | null = q.application || admin ? null : caller;
     if (q.application) {
       const row = await this.d.dir.userByName(q.application);
       if (!row || !row.isApplication) throw new AppError(404, 'application_not_found', `no application account "${q.application}"`);
