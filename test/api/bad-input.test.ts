@@ -378,6 +378,8 @@ const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
         { name: 'unknown user', url: '/api/v1/auth/session', body: { username: 'nobody-here', password: 'x' }, expect: 401, code: 'invalid_credentials' },
         { name: 'TOTP code of the wrong shape for an account without TOTP', url: '/api/v1/auth/session', body: { username: 'nobody-here', password: 'x', totp: 'abc' }, expect: 401, code: 'invalid_credentials' },
         { name: 'application account', url: '/api/v1/auth/session', body: { username: fx.appAccount.username, password: fx.appAccount.password }, expect: 403, code: 'application_account' },
+        // What any site can make a browser post (no preflight for forms): it signed the person into the site's account (login CSRF).
+        { name: 'a form body (login CSRF)', url: '/api/v1/auth/session', payload: 'username=nobody-here&password=x', headers: { 'content-type': 'application/x-www-form-urlencoded' }, expect: 415, code: 'unsupported_media_type' },
       ],
     },
     'DELETE /api/v1/auth/session': { token: fx.signOutToken },

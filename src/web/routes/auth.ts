@@ -21,6 +21,9 @@ export const authRoutes =
     // Browser sign-in: the same checks as /auth/login, the token goes into an HttpOnly cookie.
     // Browser sign-in: the same checks as /auth/login, the token goes into an HttpOnly cookie.
     addRoute(app, auth.signIn, { config: { auth: false } })(async (req, reply) => {
+      // JSON only: any site can make a browser post a form here (no CORS preflight for forms),
+      // and would sign the person into an account of the other site's choosing (login CSRF).
+      if (/^application\/x-www-form-urlencoded/i.test(String(req.headers['content-type'] ?? ''))) throw new AppError(415, 'unsupported_media_type', 'sign in with a JSON body (content-type: application/json)');
       const user = await core.auth.authenticate(req.body, req.ip, 'web');
       const minutes = await core.settings.get('loginTokenMinutes');
       const { token, expiresAt } = await core.auth.issueToken(user.id, { name: 'browser', kind: 'session', scopes: null, ttlSeconds: minutes * 60 });
