@@ -37,9 +37,18 @@ const WHAT: Record<LimitKind, string> = { login: 'sign-in requests', token: 'tok
 interface Bucket {
   tokens: number;
   at: number;
-  /** Refusing since the last admitted request: its first refusal has been audited. */
-  refusing: boolean;
+  /** When a refusal of this bucket was last audited (-Infinity: never). */
+  auditedAt: number;
+  /** Refusals since then, not audited one by one. */
+  unaudited: number;
 }
+
+/**
+ * A bucket's refusals are audited at most once in this time. Not "again after each admitted
+ * request": under a sustained flood the bucket admits a request at every refill, and each
+ * would have opened a new event (one per refill, for as long as the flood lasts).
+ */
+const AUDIT_EVERY_MS = 60_000;
 
 export class RequestLimits {
   private readonly buckets = new Map<string, Bucket>();
@@ -77,12 +86,25 @@ export class RequestLimits {
     const empty = held.filter((c) => c.bucket.tokens < 1).map((c) => ({ ...c, waitSeconds: Math.max(1, Math.ceil((1 - c.bucket.tokens) / (c.limit / 60_000) / 1000)) }));
     if (empty.length) {
       for (const c of empty) {
-        if (c.bucket.refusing) continue;
-        c.bucket.refusing = true;
+        const b = c.bucket;
+        if (at - b.auditedAt < AUDIT_EVERY_MS) {
+          b.unaudited++;
+          continue;
+        }
+        const before = b.unaudited;
+        b.auditedAt = at;
+        b.unaudited = 0;
         await this.audit.record(actor, {
           action: 'rate_limit.exceeded',
           outcome: 'failure',
-          details: { kind, scope: c.scope, [c.scope === 'ip' ? 'ip' : 'account']: c.shown, limitPerMinute: c.limit, note: `further refusals of this ${c.scope === 'ip' ? 'address' : 'account'} are not audited one by one until a request is admitted again` },
+          details: {
+            kind,
+            scope: c.scope,
+            [c.scope === 'ip' ? 'ip' : 'account']: c.shown,
+            limitPerMinute: c.limit,
+            ...(before ? { refusedSinceLastEvent: before } : {}),
+            note: `further refusals of this ${c.scope === 'ip' ? 'address' : 'account'} are counted, not audited one by one: at most one event a minute`,
+          },
         });
       }
       const longest = empty.reduce((a, b) => (b.waitSeconds > a.waitSeconds ? b : a));
@@ -92,10 +114,7 @@ export class RequestLimits {
       const whose = longest.scope === 'ip' ? 'your address' : 'this account';
       throw new AppError(429, 'rate_limited', `too many ${WHAT[kind]} from ${whose}; try again in ${retryAfterSeconds} s`, { retryAfterSeconds, fields: { retryAfter: retryAfterSeconds } });
     }
-    for (const c of held) {
-      c.bucket.tokens -= 1;
-      c.bucket.refusing = false;
-    }
+    for (const c of held) c.bucket.tokens -= 1;
   }
 
   /** The bucket under `key`, refilled up to now (a new one is full). */
@@ -106,7 +125,7 @@ export class RequestLimits {
       b.tokens = Math.min(limit, b.tokens + ((at - b.at) * limit) / 60_000);
       b.at = at;
     } else {
-      b = { tokens: limit, at, refusing: false };
+      b = { tokens: limit, at, auditedAt: -Infinity, unaudited: 0 };
     }
     // Most recently used last: the least recently used bucket is the first forgotten.
     this.buckets.set(key, b);
