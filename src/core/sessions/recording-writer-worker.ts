@@ -6,7 +6,7 @@
 // Work is taken one item per turn of this thread's event loop, so messages that arrived
 // while a write was blocked (a session dropping what it still had queued) are seen before
 // the next write.
-import { closeSync, fdatasync, ftruncateSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, writeSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { gzipMember } from './recording-gzip.js';
 
@@ -87,21 +87,14 @@ function run(m: ToWriter): void {
     return;
   }
   files.delete(m.id);
-  const finish = (synced: NodeJS.ErrnoException | null) => {
-    let err = synced;
-    try {
-      closeSync(f.fd);
-    } catch (e) {
-      err ??= e as NodeJS.ErrnoException;
-    }
-    if (err && !f.failed) send({ t: 'error', id: m.id, seq: m.seq, code: err.code ?? 'EIO', message: err.message });
-    else send({ t: 'closed', id: m.id, seq: m.seq });
-  };
-  if (f.failed || f.dropped) return finish(null);
-  // On disk before the session's seal is committed (durably): after a power loss the file must
-  // hold what its sealed hash covers, or verify reports a whole recording as changed. On libuv's
-  // pool, not this thread: the other sessions' writes must not wait behind a slow sync.
-  fdatasync(f.fd, (e) => finish(e));
+  try {
+    closeSync(f.fd);
+    send({ t: 'closed', id: m.id, seq: m.seq });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (f.failed) send({ t: 'closed', id: m.id, seq: m.seq });
+    else send({ t: 'error', id: m.id, seq: m.seq, code: err.code ?? 'EIO', message: err.message });
+  }
 }
 
 /**
