@@ -374,15 +374,8 @@ export class Policies {
   async effectiveFor(secretId: string): Promise<Policy | null> {
     const s = await secretPlacement.first(this.store.db, { id: secretId });
     if (!s) return null;
-    if (s.policyId) return this.row(s.policyId).catch(() => null);
-    let folder = s.folderId;
-    for (let depth = 0; folder && depth < 64; depth++) {
-      const f = await folderPlacement.first(this.store.db, { id: folder });
-      if (!f) return null;
-      if (f.policyId) return this.row(f.policyId).catch(() => null);
-      folder = f.parentId;
-    }
-    return null;
+    const id = s.policyId || (await this.inheritedFrom(s.folderId));
+    return id ? this.row(id).catch(() => null) : null;
   }
 }
 

@@ -14,7 +14,8 @@ import { basename, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { AppenderOptions } from './appender.js';
 import { GHREC_FILE_EXTENSION } from './ghrec.js';
-import { contentStream, GZIP_SUFFIX, isGzipPath, sha256Content, sha256Stream } from './recording-gzip.js';
+import { contentStream, GZIP_SUFFIX, isGzipPath } from './recording-gzip.js';
+import { sha256File } from './recording-repair.js';
 import { recordingRelPath } from './recording-path.js';
 import type { RecordingWriter } from './recording-writer.js';
 
@@ -116,8 +117,8 @@ export class LocalRecordingStorage implements RecordingStorage {
   async sha256(rel: string): Promise<string> {
     const p = this.pathOf(rel);
     await stat(p);
-    // Strict where reading is lenient: nothing may follow a compressed file's last member.
-    return isGzipPath(p) ? sha256Content(p) : sha256Stream(createReadStream(p));
+    // The seal's own hash (strict where reading is lenient: nothing may follow a compressed file's last member).
+    return sha256File(p);
   }
 
   async remove(rel: string): Promise<boolean> {
