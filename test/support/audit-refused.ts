@@ -5,40 +5,34 @@
 import { sql } from 'kysely';
 import type { Store } from '../../src/store/db.js';
 
-export async function whileAuditRefused<T>(store: Store, message: string, fn: () => Promise<T>): Promise<T> {
-  const db = store.db;
-  if (store.kind === 'sqlite') await sql`create trigger audit_refused before insert on audit_events begin select raise(abort, ${sql.lit(message)}); end`.execute(db);
-  else {
-    await sql`create function audit_refused() returns trigger language plpgsql as ${sql.lit(`begin raise exception '${message.replace(/'/g, "''")}'; end`)}`.execute(db);
-    await sql`create trigger audit_refused before insert on audit_events for each row execute function audit_refused()`.execute(db);
-  }
-  try {
-    return await fn();
-  } finally {
-    if (store.kind === 'sqlite') await sql`drop trigger audit_refused`.execute(db);
-    else {
-      await sql`drop trigger audit_refused on audit_events`.execute(db);
-      await sql`drop function audit_refused()`.execute(db);
-    }
-  }
+export function whileAuditRefused<T>(store: Store, message: string, fn: () => Promise<T>): Promise<T> {
+  return whileRefused(store, 'audit_refused', message, null, fn);
 }
 
 /** As whileAuditRefused, for events of one action only (the others are written). */
-export async function whileActionRefused<T>(store: Store, action: string, fn: () => Promise<T>): Promise<T> {
+export function whileActionRefused<T>(store: Store, action: string, fn: () => Promise<T>): Promise<T> {
+  return whileRefused(store, 'action_refused', `${action} refused on purpose`, action, fn);
+}
+
+/** A trigger `name` refusing inserts into audit_events (of `action` only, unless null) with `message`, while fn runs. */
+async function whileRefused<T>(store: Store, name: string, message: string, action: string | null, fn: () => Promise<T>): Promise<T> {
   const db = store.db;
-  const message = `${action} refused on purpose`;
-  if (store.kind === 'sqlite') await sql`create trigger action_refused before insert on audit_events when new.action = ${sql.lit(action)} begin select raise(abort, ${sql.lit(message)}); end`.execute(db);
-  else {
-    await sql`create function action_refused() returns trigger language plpgsql as ${sql.lit(`begin if new.action = '${action.replace(/'/g, "''")}' then raise exception '${message.replace(/'/g, "''")}'; end if; return new; end`)}`.execute(db);
-    await sql`create trigger action_refused before insert on audit_events for each row execute function action_refused()`.execute(db);
+  const quote = (v: string) => v.replace(/'/g, "''");
+  if (store.kind === 'sqlite') {
+    const when = action === null ? sql`` : sql`when new.action = ${sql.lit(action)}`;
+    await sql`create trigger ${sql.raw(name)} before insert on audit_events ${when} begin select raise(abort, ${sql.lit(message)}); end`.execute(db);
+  } else {
+    const body = action === null ? `begin raise exception '${quote(message)}'; end` : `begin if new.action = '${quote(action)}' then raise exception '${quote(message)}'; end if; return new; end`;
+    await sql`create function ${sql.raw(name)}() returns trigger language plpgsql as ${sql.lit(body)}`.execute(db);
+    await sql`create trigger ${sql.raw(name)} before insert on audit_events for each row execute function ${sql.raw(name)}()`.execute(db);
   }
   try {
     return await fn();
   } finally {
-    if (store.kind === 'sqlite') await sql`drop trigger action_refused`.execute(db);
+    if (store.kind === 'sqlite') await sql`drop trigger ${sql.raw(name)}`.execute(db);
     else {
-      await sql`drop trigger action_refused on audit_events`.execute(db);
-      await sql`drop function action_refused()`.execute(db);
+      await sql`drop trigger ${sql.raw(name)} on audit_events`.execute(db);
+      await sql`drop function ${sql.raw(name)}()`.execute(db);
     }
   }
 }
