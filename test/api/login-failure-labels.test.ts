@@ -36,4 +36,18 @@ describe('failed sign-ins: labels and summaries from request text stay bounded',
     assert.equal(Object.keys(d.via).length, 21, JSON.stringify(d.via));
     assert.equal(d.via['(other)'], 29);
   });
+
+  it('names an object already has (constructor, __proto__, toString) are counted as names, as numbers', async () => {
+    await t.core.store.db.deleteFrom('auditEvents').where('action', '=', AGGREGATED_ACTION).execute();
+    // A fresh window: the one of the test before has ended (2 s) and its summary was written.
+    for (const name of ['constructor', 'constructor', 'constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      const r = await t.req('GET', `/~~${name}/socket.io/WCREDS?GetRuntimePublicModulusExponent`);
+      assert.equal(r.statusCode, 403, r.body);
+    }
+    const summary = async () => (await t.core.store.db.selectFrom('auditEvents').select('details').where('action', '=', AGGREGATED_ACTION).executeTakeFirst())?.details;
+    await until(async () => (await summary()) !== undefined, () => 'the summary written when the window ends', 30_000);
+    const d = JSON.parse((await summary())!);
+    assert.equal(d.count, 5, 'the first one audited on its own');
+    assert.deepEqual(d.via, { constructor: 2, ['__proto__']: 1, toString: 1, hasOwnProperty: 1 }, JSON.stringify(d.via));
+  });
 });

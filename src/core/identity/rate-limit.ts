@@ -196,14 +196,17 @@ export class SignInGuard {
       return;
     }
     const at = now();
-    const p = (w.pending ??= { count: 0, from: at, to: at, actions: {}, reasons: {}, via: {}, usernames: [] });
+    // Null-prototype maps: a name from the request may be `constructor` or `__proto__`, which an
+    // ordinary object already answers to (a count became that function's source text).
+    const p = (w.pending ??= { count: 0, from: at, to: at, actions: Object.create(null), reasons: Object.create(null), via: Object.create(null), usernames: [] });
     p.count++;
     p.to = at;
     const tally = (m: Record<string, number>, k: unknown) => {
       if (typeof k !== 'string' || !k) return;
       // Some values come from the request (a logon-ticket refusal's server name): a bounded
       // number of them, so one source cannot make one summary row without end.
-      const key = k in m || Object.keys(m).length < MAX_SUMMARY_KEYS ? k.slice(0, 64) : '(other)';
+      const name = k.slice(0, 64);
+      const key = Object.hasOwn(m, name) || Object.keys(m).length < MAX_SUMMARY_KEYS ? name : '(other)';
       m[key] = (m[key] ?? 0) + 1;
     };
     tally(p.actions, input.action);
