@@ -198,7 +198,8 @@ export class SignInGuard {
     const at = now();
     // Null-prototype maps: a name from the request may be `constructor` or `__proto__`, which an
     // ordinary object already answers to (a count became that function's source text).
-    const p = (w.pending ??= { count: 0, from: at, to: at, actions: Object.create(null), reasons: Object.create(null), via: Object.create(null), usernames: [] });
+    const tallies = (): Record<string, number> => Object.create(null) as Record<string, number>;
+    const p = (w.pending ??= { count: 0, from: at, to: at, actions: tallies(), reasons: tallies(), via: tallies(), usernames: [] });
     p.count++;
     p.to = at;
     const tally = (m: Record<string, number>, k: unknown) => {
