@@ -154,7 +154,6 @@ export interface SessionBroker {
   open(userId: string, secretRef: string, launcherRef: string | null, ctx: RedeemContext): Promise<SessionHandle>;
   /** Gatehouse user login at a door: password and, when enrolled, a TOTP code. Throws AppError (code totp_required, invalid_credentials …). */
   passwordLogin(username: string, password: string, totp: string | undefined, clientIp: string): Promise<{ userId: string }>;
-  needsTotp(username: string): Promise<boolean>;
   /** `user:secret` logins: the consent to recording the secret's access policy requires, or null. */
   consentNeeded(userId: string, secretRef: string, clientIp: string): Promise<string | null>;
   /** `user:secret` logins: the person declined that consent (audited). */

@@ -128,12 +128,6 @@ export class Launching implements SessionBroker {
     return { userId: u.id };
   }
 
-  /** Whether a door asks this person for a code: TOTP, or for someone with only security keys (no browser at a door) a recovery code. */
-  async needsTotp(username: string): Promise<boolean> {
-    const u = await this.deps.dir.userByName(username);
-    return !!u && (await this.deps.auth.hasSecondFactor(u.id));
-  }
-
   async stepUpNeeded(userId: string, secretRef: string, clientIp: string): Promise<boolean> {
     const p = await this.deps.dir.doorPrincipal(await this.deps.dir.userRow(userId), clientIp);
     const found = await this.deps.secrets.list(p, { search: secretRef, limit: 50, offset: 0 });

@@ -27,6 +27,9 @@ export interface SshConnectionOptions {
 type ChannelKind = 'shell' | 'exec' | 'sftp';
 type AuthMethod = 'publickey' | 'keyboard-interactive' | 'password';
 
+/** A sign-in refused only for its missing second factor: the password was right. */
+const needsSecondFactor = (e: unknown) => e instanceof AppError && (e.code === 'totp_required' || e.code === 'webauthn_required');
+
 // Environment a person may pass to the target (as OpenSSH's AcceptEnv defaults do).
 const ENV_ALLOWED = /^(LANG|LC_[A-Z_]+|TERM|COLORTERM|TZ)$/;
 
@@ -189,10 +192,13 @@ export class SshConnection {
         return succeed(owner.userId);
       }
       case 'password': {
-        if (await broker.needsTotp(username)) return ctx.reject(['publickey', 'keyboard-interactive']);
         try {
           return succeed((await broker.passwordLogin(username, ctx.password, undefined, this.ip)).userId);
         } catch (e) {
+          // The right password of an account with a second factor: the code is asked by
+          // keyboard-interactive. Known only after the password is checked, so the methods
+          // named say nothing about the account to someone without its password.
+          if (needsSecondFactor(e)) return ctx.reject(['publickey', 'keyboard-interactive']);
           if (e instanceof AppError) return ctx.reject(methods);
           throw e;
         }
@@ -205,10 +211,18 @@ export class SshConnection {
           return ctx.reject(['keyboard-interactive'], true);
         }
         const password = await ask('Gatehouse password: ', false);
-        const totp = (await broker.needsTotp(username)) ? await ask('TOTP code: ', true) : undefined;
         try {
+          try {
+            return await succeed((await broker.passwordLogin(username, password, undefined, this.ip)).userId);
+          } catch (e) {
+            // The code is asked only once the password is known to be right (as the API
+            // answers totp_required only then): the prompts say nothing about an account
+            // to someone without its password.
+            if (!needsSecondFactor(e)) throw e;
+          }
+          const totp = await ask('TOTP code: ', true);
           // A TOTP code checked with the password is this connection's second factor (MFA step-up).
-          return succeed((await broker.passwordLogin(username, password, totp, this.ip)).userId, totp ? Date.now() : undefined);
+          return await succeed((await broker.passwordLogin(username, password, totp, this.ip)).userId, Date.now());
         } catch (e) {
           if (e instanceof AppError) return ctx.reject(methods);
           throw e;
