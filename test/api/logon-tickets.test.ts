@@ -269,6 +269,10 @@ for (const kind of DB_KINDS) {
         ['oversized rsabase64nojs', `/socket.io/socket.io/LPW?rsabase64nojs=${'A'.repeat(5000)}`, 'oversized'],
         ['oversized WinUser', `/socket.io/socket.io/LPW?WinUser=${'a'.repeat(5000)}&WinPassword=x`, 'oversized'],
         ['repeated parameter', '/socket.io/socket.io/LPW?rsabase64nojs=AAAA&rsabase64nojs=BBBB', 'oversized'],
+        // Names an object already has are parameters like any other (their limit was the inherited function's).
+        ['oversized parameter named constructor', `/socket.io/WCREDS?GetRuntimePublicModulusExponent&constructor=${'a'.repeat(5000)}`, 'oversized'],
+        ['oversized parameter named __proto__', `/socket.io/WCREDS?GetRuntimePublicModulusExponent&__proto__=${'a'.repeat(5000)}`, 'oversized'],
+        ['oversized parameter named toString', `/socket.io/WCREDS?GetRuntimePublicModulusExponent&toString=${'a'.repeat(5000)}`, 'oversized'],
         ['no credential at all', '/socket.io/socket.io/LPW', 'no_credentials'],
         ['unknown action', '/cgi-bin/hb.exe?action=reboot&l=a&d=b', 'unknown_action'],
         ['no action', '/cgi-bin/hb.exe?l=a', 'unknown_action'],

@@ -33,10 +33,11 @@ export const logonTicketRoutes =
 
     /** The query's values as single strings; a repeated or oversized parameter is refused (reason for the log). */
     const params = (q: Query, limits: Record<string, number> = {}): Record<string, string> => {
-      const out: Record<string, string> = {};
+      // Null prototype, and own limits only: a parameter may be named `constructor` or `__proto__`.
+      const out = Object.create(null) as Record<string, string>;
       for (const [k, v] of Object.entries(q ?? {})) {
         if (typeof v !== 'string') throw new LogonRefused('oversized', `parameter ${k.slice(0, 32)} given more than once`);
-        if (k.length > 64 || v.length > (limits[k] ?? MAX_PARAM)) throw new LogonRefused('oversized', `parameter ${k.slice(0, 32)} has ${v.length} characters`);
+        if (k.length > 64 || v.length > (Object.hasOwn(limits, k) ? limits[k]! : MAX_PARAM)) throw new LogonRefused('oversized', `parameter ${k.slice(0, 32)} has ${v.length} characters`);
         out[k] = v;
       }
       return out;
