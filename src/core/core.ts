@@ -9,6 +9,7 @@ import { Auth } from './identity/auth.js';
 import { Directory } from './identity/directory.js';
 import { Keyring } from './keyring.js';
 import { SettingsService } from './settings.js';
+import { own } from './util.js';
 import { Access } from './vault/access.js';
 import { Checkouts } from './vault/checkout.js';
 import { DataKeys } from './vault/datakeys.js';
@@ -276,7 +277,7 @@ export async function createCore(config: Config, store: Store, log: Logger, opts
   const ldap = new LdapDirectory({
     store, dir, audit, settings,
     secretField: async (secretId, field) => {
-      const v = (await secrets.credential(secretId)).fields[field];
+      const v = own((await secrets.credential(secretId)).fields, field);
       return v === undefined || v === '' ? null : String(v);
     },
     canViewSecret: async (p, secretId) => void (await secrets.require(p, secretId, 'view')),

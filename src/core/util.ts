@@ -15,6 +15,14 @@ export function safeEqual(a: string, b: string): boolean {
 
 export const flag = (b: boolean | undefined | null): 0 | 1 => (b ? 1 : 0);
 
+/**
+ * `obj[key]` when `obj` has it as its own property, else undefined: for names that come from a
+ * template, a request or a file, which may be ones every object inherits (`constructor`).
+ */
+export function own<V>(obj: Record<string, V>, key: string): V | undefined {
+  return Object.hasOwn(obj, key) ? obj[key] : undefined;
+}
+
 export function parseJson<T>(text: string | null | undefined, fallback: T): T {
   if (text == null) return fallback;
   try {

@@ -118,6 +118,17 @@ for (const kind of DB_KINDS) {
       assert.deepEqual({ ok: t.body.ok, users: t.body.users, groups: t.body.groups }, { ok: true, users: 4, groups: 4 }, t.raw);
     });
 
+    it('a bind field the secret does not have, even one every object answers to (toString): "no such field", not a bind with a function\'s text', async () => {
+      for (const field of ['nosuchfield', 'toString', 'constructor']) {
+        const r = await api('PUT', '/api/v1/directory/ldap', { ...base(), bindSecretField: field });
+        assert.equal(r.status, 200, r.raw);
+        const t = await api('POST', '/api/v1/directory/ldap/test');
+        assert.equal(t.body.ok, false, t.raw);
+        assert.match(t.body.message, new RegExp(`has no "${field}" field`), t.raw);
+      }
+      assert.equal((await api('PUT', '/api/v1/directory/ldap', { ...base(), bindSecretField: 'password' })).status, 200);
+    });
+
     it('a User who cannot see the bind secret cannot point the directory at it (and the User is refused anyway)', async () => {
       await api('POST', '/api/v1/users', { username: 'plain-user', password: 'Plain-User-Pw-123', roles: ['User'] });
       const tok = await gw.userToken('plain-user', 'Plain-User-Pw-123');

@@ -7,7 +7,7 @@ import type { AuditService } from '../audit/service.js';
 import { AppError, badRequest, forbidden, notFound } from '../errors.js';
 import type { Directory } from '../identity/directory.js';
 import { actorOf, type Principal } from '../identity/principal.js';
-import { flag, newId, now, parseJson } from '../util.js';
+import { flag, newId, now, own, parseJson } from '../util.js';
 import { Access, atLeast, rank, type AclEntry, type AclEntryView } from './access.js';
 import type { DataKeys } from './datakeys.js';
 import { resolveEntries, type AclInput, type Folders } from './folders.js';
@@ -99,7 +99,7 @@ export class Secrets {
     const pub = parseJson<Record<string, string | number>>(s.publicFields, {});
     const secretFields = (pub.__set ?? {}) as unknown as Record<string, 1>;
     delete pub.__set;
-    const pick = (k: string | null) => (k && pub[k] !== undefined ? String(pub[k]) : null);
+    const pick = (k: string | null) => (k && own(pub, k) !== undefined ? String(pub[k]) : null);
     return {
       id: s.id,
       name: s.name,
@@ -221,7 +221,7 @@ export class Secrets {
           delete newPub[k];
           delete newSec[k];
         }
-        for (const fd of tpl.fields) if (fd.required && newPub[fd.name] === undefined && newSec[fd.name] === undefined) throw badRequest(`field "${fd.name}" is required for template "${tpl.name}"`);
+        for (const fd of tpl.fields) if (fd.required && own(newPub, fd.name) === undefined && own(newSec, fd.name) === undefined) throw badRequest(`field "${fd.name}" is required for template "${tpl.name}"`);
         set.publicFields = JSON.stringify({ ...newPub, __set: Object.fromEntries(Object.keys(newSec).map((k) => [k, 1])) });
         await this.versions.keep(trx, secret, 'update', { id: p.userId, name: p.username });
         set.fieldsEnc = await this.dataKeys.reseal(secret.dataKeyId, JSON.stringify(newSec), aad(id), trx);
@@ -338,14 +338,14 @@ export class Secrets {
     const pub = parseJson<Record<string, unknown>>(secret.publicFields, {});
     // __set names the fields kept encrypted; a row without it says nothing, so it is opened.
     const encrypted = pub.__set as Record<string, unknown> | undefined;
-    const inPublic = (k: string | null) => !k || (!!encrypted && !(k in encrypted));
+    const inPublic = (k: string | null) => !k || (!!encrypted && !Object.hasOwn(encrypted, k));
     if (!encrypted || !inPublic(template.machineField) || !inPublic('port')) {
       const c = await this.credential(secret.id, { secret, template });
       return { machine: c.machine, port: c.fields.port };
     }
     // Read as credential() reads them from its merged fields (pick, fields.port).
     const k = template.machineField;
-    return { machine: k && pub[k] !== undefined ? String(pub[k]) : null, port: pub.port as string | number | undefined };
+    return { machine: k && own(pub, k) !== undefined ? String(pub[k]) : null, port: own(pub, 'port') as string | number | undefined };
   }
 
   /** `known`: the secret's row and template when the caller read them a moment ago (a launch), so they are not read again. */
@@ -353,7 +353,7 @@ export class Secrets {
     const secret = known.secret?.id === id ? known.secret : await this.row(id);
     const tpl = known.template?.id === secret.templateId ? known.template : await this.templates.get(secret.templateId);
     const fields = await this.decryptAll(secret);
-    const pick = (k: string | null) => (k && fields[k] !== undefined ? String(fields[k]) : null);
+    const pick = (k: string | null) => (k && own(fields, k) !== undefined ? String(fields[k]) : null);
     return { secretId: id, secretName: secret.name, templateId: tpl.id, machine: pick(tpl.machineField), domain: pick(tpl.domainField), username: pick(tpl.usernameField), fields };
   }
 

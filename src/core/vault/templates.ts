@@ -5,7 +5,7 @@ import type { Store } from '../../store/db.js';
 import { prepare, type SlotOf } from '../../store/prepared.js';
 import type { Actor, AuditService } from '../audit/service.js';
 import { badRequest, conflict, forbidden, notFound } from '../errors.js';
-import { newId, now, parseJson } from '../util.js';
+import { newId, now, own, parseJson } from '../util.js';
 import { normalizeRules, type PasswordRules } from '../accounts/password-rules.js';
 import type { TargetKind } from '../accounts/operator.js';
 
@@ -160,10 +160,14 @@ export class Templates {
     return Promise.all(rows.map((r) => this.get(r.id)));
   }
 
-  validateDef(def: TemplateDef): void {
+  /** `before`: the template's fields as they were (an update), kept even with a name refused now. */
+  validateDef(def: TemplateDef, before: readonly { name: string }[] = []): void {
     const names = new Set<string>();
     for (const fd of def.fields) {
       if (!/^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(fd.name)) throw badRequest(`field name "${fd.name}" must start with a letter and hold letters, digits or _`);
+      // Every JavaScript object already answers to these names; a field of that name would read
+      // as set where it is not (see own()).
+      if (fd.name in Object.prototype && !before.some((b) => b.name === fd.name)) throw badRequest(`field name "${fd.name}" is reserved; choose another name`);
       if (names.has(fd.name)) throw badRequest(`field "${fd.name}" is defined twice`);
       names.add(fd.name);
       // Launches read `port` as the target's TCP port.
@@ -208,7 +212,7 @@ export class Templates {
       passwordRules: input.passwordRules ?? cur.passwordRules,
       targetKind: input.targetKind !== undefined ? input.targetKind : cur.targetKind,
     };
-    this.validateDef(def);
+    this.validateDef(def, cur.fields);
     if (input.fields) {
       // Removing or un-securing fields of a template in use would orphan or expose stored values.
       const inUse = await this.store.db.selectFrom('secrets').select('id').where('templateId', '=', cur.id).limit(1).executeTakeFirst();
@@ -276,10 +280,10 @@ export function splitFields(t: TemplateView, fields: Record<string, unknown>, pa
   }
   if (!partial) {
     for (const fd of t.fields) {
-      if (fd.required && pub[fd.name] === undefined && sec[fd.name] === undefined) {
+      if (fd.required && own(pub, fd.name) === undefined && own(sec, fd.name) === undefined) {
         if (fd.default !== undefined) pub[fd.name] = fd.default;
         else throw badRequest(`field "${fd.name}" is required for template "${t.name}"`);
-      } else if (fd.default !== undefined && pub[fd.name] === undefined && !fd.secret) pub[fd.name] = fd.default;
+      } else if (fd.default !== undefined && own(pub, fd.name) === undefined && !fd.secret) pub[fd.name] = fd.default;
     }
   }
   return { pub, sec };

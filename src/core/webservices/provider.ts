@@ -20,7 +20,7 @@ import { atLeast } from '../vault/access.js';
 import type { Checkouts } from '../vault/checkout.js';
 import type { Secrets } from '../vault/secrets.js';
 import type { Templates, TemplateView } from '../vault/templates.js';
-import { parseJson } from '../util.js';
+import { own, parseJson } from '../util.js';
 import { candidates, domainList, endpointDomain, parseUserId, sameDomain, sameMachine, type Candidate } from './names.js';
 import type { TokenCache } from './token-cache.js';
 import type { DelegatedTrust, TrustStatus } from './trust.js';
@@ -273,7 +273,10 @@ export class CredentialProvider {
       const cred = await this.d.secrets.credential(secret.id);
       const tpl = await this.d.templates.get(secret.templateId);
       const secretValues: Record<string, string> = {};
-      for (const f of tpl.fields) if (f.secret && cred.fields[f.name] !== undefined && cred.fields[f.name] !== '') secretValues[f.name] = String(cred.fields[f.name]);
+      for (const f of tpl.fields) {
+        const v = own(cred.fields, f.name);
+        if (f.secret && v !== undefined && v !== '') secretValues[f.name] = String(v);
+      }
       await this.d.audit.record(actorOf(app, ip), {
         action: 'webservices.credential.retrieve',
         target: { type: 'secret', id: secret.id },
