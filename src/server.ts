@@ -3,6 +3,7 @@
 // serve metrics (on the HTTPS port and/or a listener of their own), sign the audit head
 // periodically and at shutdown. A drain (SIGTERM) refuses new sessions and lets running
 // ones finish, for up to GATEHOUSE_DRAIN_SECONDS, before the shutdown seals what is left.
+import type { Socket } from 'node:net';
 import { mkdirSync } from 'node:fs';
 import type { Server as HttpsServer } from 'node:https';
 import type { FastifyInstance } from 'fastify';
@@ -23,6 +24,7 @@ import type { DoorHealth } from './protocols/door.js';
 import { RDP_RECORDED_TRAFFIC, RDP_RECORDING_FORMAT } from './protocols/rdp/recording/records.js';
 import { rdpKeyframes } from './protocols/rdp/recording/keyframes.js';
 import { PreauthGate, type PreauthLimits, type PreauthStats } from './protocols/preauth-limiter.js';
+import { OpenSockets } from './protocols/open-sockets.js';
 import { gateConnections } from './web/connection-gate.js';
 import { LinuxOperator } from './protocols/targets/accounts/linux.js';
 import { ldapAccountOperator } from './protocols/targets/accounts/ldap.js';
@@ -137,6 +139,9 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const app = await buildApp(core, { https: { key: tls.key, cert: tls.cert }, doors: () => ({ sshHostKeys: ssh.hostKeys.map((k) => k.publicLine) }), terminal: web, rdpWeb: webRdp, ...(cluster.calls ? { cluster: cluster.calls } : {}) });
   const webGate = new PreauthGate('https', preauth, log);
   gateConnections(app.server as HttpsServer, webGate);
+  // A download its client stopped reading, or a body trickled in, would hold app.close() (open-sockets.ts).
+  const webSockets = new OpenSockets();
+  app.server.on('connection', (sock: Socket) => webSockets.add(sock));
   await app.listen({ port: config.httpPort, host: config.bindHost });
   // A failed accept() that libuv cannot absorb (its EMFILE fallback sheds most) is emitted here; unheard, it would end the process.
   app.server.on('error', (err: Error) => log.error({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'https server error'));
@@ -242,7 +247,11 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     await step('stopping the recording storage', () => core.sessions.storage.stop?.());
     await step('closing the doors', () => doors.close());
     webGate.close();
-    await step('closing the web server', () => app.close());
+    await step('closing the web server', () => {
+      const closed = app.close();
+      webSockets.closeAfter();
+      return closed;
+    });
     await step('closing the metrics listener', () => metricsListener?.close());
     await core.auth.flushSignInSummaries().catch(() => {});
     await core.logonTickets.flush().catch(() => {});

@@ -16,6 +16,7 @@ import { listenOn } from '../listen.js';
 import { DEFAULT_PREAUTH_LIMITS, PreauthGate, type PreauthLimits, type Startup } from '../preauth-limiter.js';
 import { DOOR_ALGORITHMS } from './ssh-algorithms.js';
 import { coalesceWrites } from '../coalesce-writes.js';
+import { OpenSockets } from '../open-sockets.js';
 import './ssh2-padding.js';
 
 export interface SshDoorOptions {
@@ -36,7 +37,8 @@ export class SshDoor implements FrontDoor {
   readonly preauth: PreauthGate;
   private listener: NetServer | null = null;
   private boundPort = 0;
-  private connections = 0;
+  /** Every connection accepted, so a stop can end those a client keeps open. */
+  private readonly sockets = new OpenSockets();
 
   constructor(private readonly opts: SshDoorOptions) {
     this.preauth = new PreauthGate('ssh', opts.preauth ?? DEFAULT_PREAUTH_LIMITS, opts.log);
@@ -67,11 +69,8 @@ export class SshDoor implements FrontDoor {
       if (!startup) return;
       const key = peer(sock.remoteAddress, sock.remotePort);
       startups.set(key, startup);
-      this.connections++;
-      sock.once('close', () => {
-        startups.delete(key);
-        this.connections--;
-      });
+      this.sockets.add(sock);
+      sock.once('close', () => startups.delete(key));
       // ssh2 writes each packet on its own: one writev per turn of the loop instead (coalesce-writes.ts).
       server.injectSocket(coalesceWrites(sock));
     });
@@ -80,7 +79,11 @@ export class SshDoor implements FrontDoor {
     this.listener = listener;
   }
 
-  /** Stops listening and closes unauthenticated connections; resolves once every connection has closed. */
+  /**
+   * Stops listening and closes unauthenticated connections; resolves once every connection has
+   * closed. The stop has ended the sessions by now; a connection still open a moment later (signed
+   * in, with no session) is cut (open-sockets.ts).
+   */
   close(): Promise<void> {
     const listener = this.listener;
     this.listener = null;
@@ -91,10 +94,11 @@ export class SshDoor implements FrontDoor {
     return new Promise<void>((resolve) => {
       listener.close(() => resolve());
       this.preauth.close();
+      this.sockets.closeAfter();
     });
   }
 
   health(): DoorHealth {
-    return { listening: !!this.listener?.listening, port: this.boundPort, connections: this.connections, preauth: this.preauth.stats() };
+    return { listening: !!this.listener?.listening, port: this.boundPort, connections: this.sockets.size, preauth: this.preauth.stats() };
   }
 }
