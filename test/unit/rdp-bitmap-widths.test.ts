@@ -9,6 +9,7 @@ import { BitmapWidthFix } from '../../src/protocols/rdp-web/bitmap-widths.js';
 import { applyBitmapUpdate, DecodeScratch, type BitmapRect } from '../../src/protocols/rdp/recording/decoder/bitmap.js';
 import { Palette } from '../../src/protocols/rdp/recording/decoder/colors.js';
 import { UpdateParser } from '../../src/protocols/rdp/recording/decoder/updates.js';
+import { MAX_SCREEN_PIXELS } from '../../src/protocols/rdp/recording/desktop-size.js';
 
 /** A rectangle as the decoder reads it (bitmap.ts), holding its own bitmap data. */
 type Rect = Omit<BitmapRect, 'dataStart' | 'dataEnd'> & { data: Buffer };
@@ -195,5 +196,125 @@ describe('browser door: bitmaps wider than their destination', () => {
     const codes: number[] = [];
     for (let o = 3; o < out[0]!.length; o += 3 + out[0]!.readUInt16LE(o + 1)) codes.push(out[0]![o]! & 0x0f);
     assert.deepEqual(codes, [6, 1, 6]);
+  });
+});
+
+/** A slow-path Share Data PDU (Update, bitmap) around a TS_UPDATE_BITMAP_DATA, as xrdp sends them. */
+function slowPathUpdate(body: Buffer): Buffer {
+  const header = Buffer.alloc(18);
+  header.writeUInt16LE(18 + body.length, 0);
+  header.writeUInt16LE(0x17, 2); // PDUTYPE_DATAPDU, version 1
+  header.writeUInt16LE(1002, 4);
+  header.writeUInt32LE(0x103ea, 6);
+  header[11] = 1;
+  header.writeUInt16LE(18 + body.length - 14, 12);
+  header[14] = 0x02; // PDUTYPE2_UPDATE
+  return Buffer.concat([header, body]);
+}
+
+/** Interleaved RLE (16 bpp) of n pixels of one colour: MEGA_MEGA_COLOR_RUNs of up to 65535, then a regular colour run for the rest. */
+function solidRle16(n: number, colour: number): Buffer {
+  const parts: number[] = [];
+  for (; n >= 0xffff; n -= 0xffff) parts.push(0xf3, 0xff, 0xff, colour & 0xff, colour >> 8);
+  if (n >= 32) parts.push(0x60, n - 32, colour & 0xff, colour >> 8);
+  else if (n) parts.push(0x60 | n, colour & 0xff, colour >> 8);
+  return Buffer.from(parts);
+}
+
+const total = (out: Buffer[]) => out.reduce((n, b) => n + b.length, 0);
+
+describe('browser door: rectangles whose data does not make their declared bitmap', () => {
+  // The review's PDU: dest 0,0–2046,2047, a 2048 × 2048 16 bpp bitmap, RLE without header, no data.
+  const empty: Rect = { left: 0, top: 0, right: 2046, bottom: 2047, width: 2048, height: 2048, bpp: 16, flags: 0x401, data: Buffer.alloc(0) };
+
+  it('a compressed 2048 × 2048 rectangle with no data (a 28-byte PDU) passes unchanged, fast path and slow path', () => {
+    const fix = new BitmapWidthFix();
+    const original = pdu(fpUpdate(1, 0, bitmapBody([empty])));
+    assert.equal(original.length, 28);
+    const out = fix.frame(original);
+    assert.ok(total(out) <= 4 * original.length, `${total(out)} bytes out of a ${original.length}-byte PDU`);
+    assert.deepEqual(out, [original]);
+    assert.equal(fix.slowPath(slowPathUpdate(bitmapBody([empty]))), null, 'the slow-path PDU passes as it is');
+    // The same with a TS_CD_HEADER claiming no body.
+    const withHeader: Rect = { ...empty, flags: 0x1, data: Buffer.alloc(8) };
+    const original2 = pdu(fpUpdate(1, 0, bitmapBody([withHeader])));
+    assert.deepEqual(fix.frame(original2), [original2]);
+    assert.equal(fix.slowPath(slowPathUpdate(bitmapBody([withHeader]))), null);
+    assert.equal(fix.rewritten, 0);
+  });
+
+  it('a fast-path PDU full of them (1,819 in 32 KiB), and a slow-path one, pass unchanged', () => {
+    const fix = new BitmapWidthFix();
+    const many = pdu(fpUpdate(1, 0, bitmapBody(Array.from({ length: 1819 }, () => empty))));
+    assert.ok(many.length <= 0x7fff, `${many.length} bytes`);
+    const out = fix.frame(many);
+    assert.ok(total(out) <= 4 * many.length, `${total(out)} bytes out of a ${many.length}-byte PDU`);
+    assert.deepEqual(out, [many]);
+    assert.equal(fix.slowPath(slowPathUpdate(bitmapBody(Array.from({ length: 900 }, () => empty)))), null);
+    assert.equal(fix.rewritten, 0);
+  });
+
+  it('a truncated compressed stream (valid orders, fewer pixels than the bitmap) passes unchanged', () => {
+    const fix = new BitmapWidthFix();
+    // 63 of the 65 runs a solid 2048 × 2048 bitmap takes: 4,128,705 of 4,194,304 pixels.
+    const cut: Rect = { ...empty, data: solidRle16(63 * 0xffff, 0x1234) };
+    const big = pdu(fpUpdate(1, 0, bitmapBody([cut])));
+    const out = fix.frame(big);
+    assert.ok(total(out) <= 4 * big.length, `${total(out)} bytes out of a ${big.length}-byte PDU`);
+    assert.deepEqual(out, [big]);
+    assert.equal(fix.slowPath(slowPathUpdate(bitmapBody([cut]))), null);
+    // A small one: the 7 × 2 bitmap of the RLE test above with only its first row.
+    const small = pdu(fpUpdate(1, 0, bitmapBody([{ left: 100, top: 20, right: 104, bottom: 21, width: 7, height: 2, bpp: 16, flags: 0x401, data: Buffer.from([0x60 | 7, 0x34, 0x12]) }])));
+    assert.deepEqual(fix.frame(small), [small]);
+    assert.equal(fix.rewritten, 0);
+  });
+
+  it('whole streams that expand a lot: about one screen of pixels is decoded per PDU, the rest passes unchanged', () => {
+    // A solid 2048 × 2048 bitmap is 324 bytes of RLE; unpacked and cut to its destination, 8 MiB.
+    const solid: Rect = { ...empty, data: solidRle16(2048 * 2048, 0x07e0) };
+    for (const path of ['fast', 'slow'] as const) {
+      const fix = new BitmapWidthFix();
+      const body = bitmapBody([solid, solid, solid, solid]);
+      const input = path === 'fast' ? pdu(fpUpdate(1, 0, body)) : slowPathUpdate(body);
+      const out = path === 'fast' ? fix.frame(input) : fix.slowPath(input)!;
+      assert.ok(out, `${path} path: rewritten`);
+      assert.equal(fix.rewritten, 2, `${path} path: two of the four fit the budget`);
+      assert.ok(total(out) <= input.length + MAX_SCREEN_PIXELS * 2 + 64 * out.length, `${path} path: ${total(out)} bytes`);
+      const rects = path === 'fast' ? rectsOf(out) : rectsOf(out.map((d) => pdu(fpUpdate(1, 0, d.subarray(18)))));
+      assert.deepEqual(
+        rects.filter((r) => r.flags !== 0).map((r) => [r.width, r.height, r.length]),
+        [[2048, 2048, solid.data.length], [2048, 2048, solid.data.length]],
+        `${path} path: the others as they came`,
+      );
+    }
+    // The budget is per PDU: the next one gets its own.
+    const fix = new BitmapWidthFix();
+    for (let i = 0; i < 2; i++) fix.frame(pdu(fpUpdate(1, 0, bitmapBody([solid]))));
+    assert.equal(fix.rewritten, 2);
+  });
+
+  it('an honest repaint of the largest desktop in one update (full-width strips padded to 4 pixels) is rewritten whole', () => {
+    // 4093 × 2305 fits a screen; xrdp pads the strips to 4096, 3 more pixels a row than the screen.
+    const W = 4093;
+    const H = 2305;
+    assert.ok(W * H <= MAX_SCREEN_PIXELS && 4096 * H > MAX_SCREEN_PIXELS);
+    const strips: Rect[] = [];
+    for (let top = 0; top < H; top += 16) {
+      const h = Math.min(16, H - top);
+      // The strip's bottom row as a colour image, then a background run copying it upwards.
+      const row = Buffer.alloc(4096 * 2);
+      for (let x = 0; x < 4096; x++) row.writeUInt16LE((x * 31 + top * 7) & 0xffff, 2 * x);
+      const parts = [Buffer.from([0xf4, 0x00, 0x10]), row];
+      if (h > 1) parts.push(Buffer.from([0xf0, ((h - 1) * 4096) & 0xff, ((h - 1) * 4096) >> 8]));
+      strips.push({ left: 0, top, right: W - 1, bottom: top + h - 1, width: 4096, height: h, bpp: 16, flags: 0x401, data: Buffer.concat(parts) });
+    }
+    const body = bitmapBody(strips);
+    const original: Buffer[] = [];
+    for (let o = 0; o < body.length; o += 32_000) original.push(pdu(fpUpdate(1, o === 0 ? 2 : o + 32_000 >= body.length ? 1 : 3, body.subarray(o, o + 32_000))));
+    const fix = new BitmapWidthFix();
+    const out = original.flatMap((p) => fix.frame(p));
+    assert.equal(fix.rewritten, strips.length);
+    assert.ok(rectsOf(out).every((r) => r.flags === 0 && r.width === W));
+    assert.deepEqual(draw(out, 4096, H), draw(original, 4096, H));
   });
 });

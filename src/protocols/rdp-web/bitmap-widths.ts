@@ -13,15 +13,25 @@
 // fast-path PDU. Everything else passes byte for byte, and the recorder always sees the
 // target's original bytes (the interceptor records before this runs).
 //
+// Only a rectangle whose data decodes to exactly width × height pixels is rewritten; any
+// other passes as the target sent it (the client then does with it what it would without
+// the gateway). Real encoders code every pixel, so an honest session's picture does not
+// change, while a hostile target can no longer have a header claiming millions of pixels
+// with no data turned into megabytes of uncompressed bands. A valid stream still expands
+// (a solid 2048 × 2048 bitmap is a few hundred bytes of RLE), so each PDU from the target
+// also gets a budget of decoded pixels, about one largest screen (MAX_SCREEN_PIXELS): an
+// honest PDU repaints no more than the desktop, and rectangles past the budget pass unchanged.
+//
 // xrdp sends these bitmaps as slow-path Update PDUs (libxrdp_send_bitmap); other servers may
 // use fast-path bitmap updates: both are handled.
 //
 // Socket-free: fast-path PDUs in, fast-path PDUs out; Share Data PDUs in, Share Data PDUs out. Encrypted or bulk-compressed PDUs (not
 // used under TLS with the web client) and anything that does not parse pass unchanged.
-import { BITMAP_COMPRESSION, NO_BITMAP_COMPRESSION_HDR, MAX_BITMAP_PIXELS } from '../rdp/recording/decoder/bitmap.js';
+import { BITMAP_COMPRESSION, compressedMayFill, NO_BITMAP_COMPRESSION_HDR, MAX_BITMAP_PIXELS } from '../rdp/recording/decoder/bitmap.js';
 import { bytesPerPixel, unpackRgb } from '../rdp/recording/decoder/colors.js';
 import { rleDecompress } from '../rdp/recording/decoder/interleaved.js';
 import { PlanarScratch, planarDecompress } from '../rdp/recording/decoder/planar.js';
+import { MAX_DESKTOP, MAX_SCREEN_PIXELS } from '../rdp/recording/desktop-size.js';
 import { fastPathLength, FASTPATH_MAX_LENGTH } from '../rdp/pdu/fastpath.js';
 import { FASTPATH_UPDATE } from '../rdp/pdu/fastpath-codes.js';
 
@@ -40,6 +50,11 @@ const MAX_BAND_BYTES = FASTPATH_MAX_LENGTH - 64;
 const MAX_SLOW_PATH_BYTES = 0x4000 - 64;
 /** A fragmented bitmap update held for reassembly beyond this passes unchanged. */
 const MAX_HELD_BYTES = 8 << 20;
+/**
+ * Pixels decoded for one PDU from the target: the largest screen the door lets a desktop have,
+ * each of its rows padded by up to 3 pixels (a whole-screen repaint from xrdp).
+ */
+const PDU_PIXEL_BUDGET = MAX_SCREEN_PIXELS + 3 * MAX_DESKTOP;
 
 interface Update {
   code: number;
@@ -54,11 +69,14 @@ export class BitmapWidthFix {
   /** Fragments of a bitmap update being reassembled: the raw updates (sent unchanged if nothing needs fixing) and the body. */
   private held: { raw: Buffer[]; body: Buffer[]; bytes: number } | null = null;
   private readonly planar = new PlanarScratch();
+  /** Pixels the PDU being handled may still have decoded (PDU_PIXEL_BUDGET). */
+  private budget = 0;
   /** Rectangles rewritten so far (for the session's notes and the tests). */
   rewritten = 0;
 
   /** One fast-path output PDU from the target → the PDUs to send to the client instead. */
   frame(pdu: Buffer): Buffer[] {
+    this.budget = PDU_PIXEL_BUDGET;
     const updates = parseOutput(pdu);
     if (!updates) return this.held ? [...this.flush(), pdu] : [pdu];
     if (!this.held && !updates.some((u) => u.code === FASTPATH_UPDATE.BITMAP && !u.compressed && (u.fragmentation !== FRAGMENT.SINGLE || needsFix(u.body)))) return [pdu];
@@ -112,6 +130,7 @@ export class BitmapWidthFix {
     // TS_SHARECONTROLHEADER (6), shareId (4), pad, streamId, uncompressedLength (2), pduType2, compressedType, compressedLength (2): 18 bytes.
     if (data.length < SHARE_DATA_HEADER + 4 || (data.readUInt16LE(2) & 0xf) !== PDUTYPE_DATA || data[14] !== PDUTYPE2_UPDATE || data[15]! & PACKET_COMPRESSED) return null;
     if (data.readUInt16LE(0) !== data.length) return null;
+    this.budget = PDU_PIXEL_BUDGET;
     const bodies = this.fixBitmaps(data.subarray(SHARE_DATA_HEADER), MAX_SLOW_PATH_BYTES);
     if (!bodies) return null;
     return bodies.map((b) => {
@@ -192,45 +211,57 @@ export class BitmapWidthFix {
     }
     const outSize = bpp === 32 ? 4 : size;
     const rowBytes = (destWidth * outSize + 3) & ~3;
-    // Rows bottom-up as the wire has them, each destWidth pixels of the bitmap's first columns.
-    const rows = Buffer.alloc(rowBytes * height);
-    if (flags & BITMAP_COMPRESSION) {
-      if (bpp === 32) {
-        const px = new Uint32Array(width * height);
-        if (!planarDecompress(r, start, end, width, height, px, this.planar)) return null;
-        for (let y = 0; y < height; y++) {
-          // planar output is top-down; wire rows are bottom-up.
-          let o = (height - 1 - y) * rowBytes;
-          for (let x = 0; x < destWidth; x++) {
-            const [cr, cg, cb] = unpackRgb(px[y * width + x]!);
-            rows[o++] = cb;
-            rows[o++] = cg;
-            rows[o++] = cr;
-            rows[o++] = 0xff;
-          }
-        }
-      } else {
-        const raw = new Uint32Array(width * height);
-        if (rleDecompress(r, start, end, raw, width, height, bpp) < 0) return null;
-        for (let y = 0; y < height; y++) {
-          let o = y * rowBytes;
-          for (let x = 0; x < destWidth; x++) {
-            const v = raw[y * width + x]!;
-            for (let k = 0; k < size; k++) rows[o++] = (v >>> (8 * k)) & 0xff;
-          }
-        }
-      }
+    const perBand = Math.floor((limit - 4 - RECT_HEADER) / rowBytes);
+    if (perBand < 1) return null;
+    const compressed = (flags & BITMAP_COMPRESSION) !== 0;
+    // Cheap refusals before anything of the declared size is allocated.
+    let stride = 0;
+    if (compressed) {
+      if (!compressedMayFill(end - start, width, height, bpp)) return null;
     } else {
       const srcRow = width * size;
       const padded = (srcRow + 3) & ~3;
       const available = end - start;
-      const stride = available >= padded * height ? padded : available >= srcRow * height ? srcRow : 0;
+      stride = available >= padded * height ? padded : available >= srcRow * height ? srcRow : 0;
       if (!stride) return null;
+    }
+    const pixels = width * height;
+    if (pixels > this.budget) return null;
+    this.budget -= pixels;
+    let px: Uint32Array | null = null;
+    if (compressed) {
+      px = new Uint32Array(pixels);
+      // Only a whole bitmap: planarDecompress fails unless every plane is complete, and
+      // rleDecompress counts the pixels it wrote, which may stop short of the bitmap.
+      const whole = bpp === 32 ? planarDecompress(r, start, end, width, height, px, this.planar) : rleDecompress(r, start, end, px, width, height, bpp) === pixels;
+      if (!whole) return null;
+    }
+    // Rows bottom-up as the wire has them, each destWidth pixels of the bitmap's first columns.
+    const rows = Buffer.alloc(rowBytes * height);
+    if (!px) {
       for (let y = 0; y < height; y++) r.copy(rows, y * rowBytes, start + y * stride, start + y * stride + destWidth * size);
+    } else if (bpp === 32) {
+      for (let y = 0; y < height; y++) {
+        // planar output is top-down; wire rows are bottom-up.
+        let o = (height - 1 - y) * rowBytes;
+        for (let x = 0; x < destWidth; x++) {
+          const [cr, cg, cb] = unpackRgb(px[y * width + x]!);
+          rows[o++] = cb;
+          rows[o++] = cg;
+          rows[o++] = cr;
+          rows[o++] = 0xff;
+        }
+      }
+    } else {
+      for (let y = 0; y < height; y++) {
+        let o = y * rowBytes;
+        for (let x = 0; x < destWidth; x++) {
+          const v = px[y * width + x]!;
+          for (let k = 0; k < size; k++) rows[o++] = (v >>> (8 * k)) & 0xff;
+        }
+      }
     }
     // Bands of whole rows, bottom band last on the wire order does not matter: each has its own destination.
-    const perBand = Math.floor((limit - 4 - RECT_HEADER) / rowBytes);
-    if (perBand < 1) return null;
     const lines = Math.min(height, destHeight);
     const out: Buffer[] = [];
     for (let first = 0; first < lines; first += perBand) {

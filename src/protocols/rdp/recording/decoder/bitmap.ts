@@ -14,6 +14,13 @@ const RECT_HEADER = 18;
 const CD_HEADER = 8;
 /** Largest bitmap decoded (pixels); a hostile width × height must not allocate gigabytes. */
 export const MAX_BITMAP_PIXELS = 4096 * 1024;
+/**
+ * Most pixels one byte of an interleaved RLE stream can stand for: a mega-mega dithered run,
+ * 5 bytes at 8 bpp for 2 × 65535 pixels (every other order gives fewer).
+ */
+const MAX_RLE_PIXELS_PER_BYTE = Math.floor((2 * 0xffff) / 5);
+/** Most pixels one byte of a planar RLE plane covers: a control byte's run of 32 + 15. */
+const MAX_PLANAR_PIXELS_PER_BYTE = 47;
 /** Scratch buffers above this size are dropped after use instead of kept. */
 const KEEP_SCRATCH_PIXELS = 1024 * 1024;
 
@@ -103,21 +110,41 @@ export function applyBitmapUpdate(data: Uint8Array, off: number, end: number, fb
   return drawn;
 }
 
-/** Decodes one rectangle and copies it into the framebuffer. False when it cannot be decoded. */
+/**
+ * Whether `bytes` of compressed data could fill a width × height bitmap at all. Fewer cannot
+ * (interleaved RLE or planar, by the densest order each has), so such a rectangle is refused
+ * before a buffer of its declared size is allocated: a hostile header claims millions of
+ * pixels for no data.
+ */
+export function compressedMayFill(bytes: number, width: number, height: number, bpp: number): boolean {
+  // Planar: a header byte, then at least the first plane, each of its rows of at least one control byte per 47 pixels.
+  if (bpp === 32) return bytes >= 1 + height * Math.ceil(width / MAX_PLANAR_PIXELS_PER_BYTE);
+  return bytes * MAX_RLE_PIXELS_PER_BYTE >= width * height;
+}
+
+/**
+ * Decodes one rectangle and copies it into the framebuffer. False when it cannot be decoded,
+ * including compressed data that does not make exactly width × height pixels: a stream that
+ * stops short is malformed (real encoders code every pixel), and drawing it would still cost
+ * a whole bitmap's work for a few bytes.
+ */
 export function drawBitmap(data: Uint8Array, r: BitmapRect, fb: Framebuffer, palette: Palette, scratch: DecodeScratch): boolean {
   const { width, height, bpp } = r;
   const size = bytesPerPixel(bpp);
   if (!size || width === 0 || height === 0 || width * height > MAX_BITMAP_PIXELS) return false;
   if (r.right < r.left || r.bottom < r.top) return false;
   const n = width * height;
+  const compressed = (r.flags & BITMAP_COMPRESSION) !== 0;
+  if (compressed && !compressedMayFill(Math.min(r.dataEnd, data.length) - r.dataStart, width, height, bpp)) return false;
   const pixels = scratch.pixelBuffer(n);
-  if (r.flags & BITMAP_COMPRESSION) {
+  if (compressed) {
+    // planarDecompress succeeds only with every plane whole.
     if (bpp === 32) {
       if (!planarDecompress(data, r.dataStart, r.dataEnd, width, height, pixels, scratch.planar)) return false;
     } else {
+      // No clearing needed: a complete decode writes every one of the n slots.
       const raw = scratch.rawBuffer(n);
-      raw.fill(0, 0, n);
-      if (rleDecompress(data, r.dataStart, r.dataEnd, raw, width, height, bpp) < 0) return false;
+      if (rleDecompress(data, r.dataStart, r.dataEnd, raw, width, height, bpp) !== n) return false;
       convertRows(raw, width, height, bpp, palette, pixels);
     }
   } else if (!uncompressed(data, r.dataStart, r.dataEnd, width, height, bpp, size, palette, pixels)) return false;
