@@ -276,7 +276,18 @@ export class S3Upload implements RecordingSpool {
     try {
       if (this.failed || failed) {
         // Fail closed already happened; still try to store everything written, as it is.
-        if (!(await this.s3.store.db.selectFrom('recordingUploads').select('rel').where('rel', '=', this.rel).executeTakeFirst())) {
+        const started = this.ready ? await this.ready.then(() => true, () => false) : false;
+        const row = await this.s3.store.db.selectFrom('recordingUploads').select('rel').where('rel', '=', this.rel).executeTakeFirst();
+        if (!row && started) {
+          // The upload began and its row is gone: another node settled it, having taken this
+          // node for dead (a pause past the dead timeout), and sealed the recording from the
+          // parts stored. A new upload of what this spool still holds would replace that sealed
+          // object with its tail; what came after the other node's end is not stored.
+          log.warn('another gateway node completed and sealed this recording while this node was unreachable; what this node recorded after that is not stored');
+          for (let i = 0; i <= lastIndex; i++) await unlink(this.segmentPath(i)).catch(() => undefined);
+          return;
+        }
+        if (!row) {
           // The upload never started (the store or the data keys failed at the session's
           // start): a row saying so keeps the spool on this node (resumeUploads' orphan sweep
           // would drop it otherwise) and has completeFromRow start the upload, now or at the
