@@ -39,5 +39,27 @@ for (const kind of DB_KINDS) {
       assert.equal(hook.deliveries[1]?.events[0]?.seq, resent.events.at(-1)!.seq + 1, 'the next delivery goes on from the resend (with the new event)');
       assert.deepEqual(hook.events.map((e) => e.seq), [...new Set(hook.events.map((e) => e.seq))].sort((a, b) => a - b), 'each event once, in order');
     });
+
+    it('a sink changed while a delivery is failing is tried again at once, not after that failure\'s backoff', { timeout: 120_000 }, async () => {
+      // This sink alone receives (the one of the test before is removed).
+      for (const sink of (await t.req('GET', '/api/v1/audit-sinks', { token: t.adminToken })).json().items as { id: string }[]) await t.req('DELETE', `/api/v1/audit-sinks/${sink.id}`, { token: t.adminToken });
+      // A backoff far longer than the bound below: only a retry at once delivers in time.
+      const r = await t.req('POST', '/api/v1/audit-sinks', { token: t.adminToken, body: { name: 'fixed-while-failing', kind: 'webhook', url: `${hook.origin}/before`, hmacKey: HMAC_KEY, caPem, retryInitialMs: 300_000, retryMaxMs: 300_000, startAt: 'now' } });
+      assert.equal(r.statusCode, 201, r.body);
+      const id = r.json().id as string;
+      const seen = hook.received;
+      hook.failNext = 1;
+      hook.answerDelayMs = 3000;
+      t.core.auditStreaming.start();
+      const e = await t.core.audit.record(SYSTEM, { action: 'test.fixed-while-failing' });
+      // The delivery is under way (its 503 held back) when an administrator changes the sink.
+      await until(() => hook.received > seen, () => 'the first delivery received', 60_000);
+      const p = await t.req('PATCH', `/api/v1/audit-sinks/${id}`, { token: t.adminToken, body: { url: `${hook.origin}/after` } });
+      assert.equal(p.statusCode, 200, p.body);
+      hook.answerDelayMs = 0;
+      await until(() => hook.deliveries.some((d) => d.path === '/after' && d.events.some((x) => x.seq === e.seq)), () => `delivered to the changed sink (${hook.refused.length} refused, ${hook.deliveries.length} delivered)`, 60_000);
+      assert.equal(hook.refused.at(-1)?.path, '/before', 'the failure was the delivery before the change');
+      await t.req('DELETE', `/api/v1/audit-sinks/${id}`, { token: t.adminToken });
+    });
   });
 }

@@ -353,7 +353,16 @@ export class AuditStreaming {
           // collector has not taken yet stays queued on its connection for the retry to wait on.
           const attempts = r.attempts + 1;
           const t = Date.now();
-          await this.db.updateTable('auditSinks').set({ attempts, nextAttemptAt: t + backoffMs(c, attempts), lastError: message.slice(0, 500), lastErrorAt: t }).where('id', '=', id).where('leaseNode', '=', this.node).execute();
+          // Only under the version the batch was sent with: a change made meanwhile (an
+          // administrator fixing the failing sink) asked for a try at once, which this failure
+          // of the old settings must not put off by a backoff.
+          await this.db
+            .updateTable('auditSinks')
+            .set({ attempts, nextAttemptAt: t + backoffMs(c, attempts), lastError: message.slice(0, 500), lastErrorAt: t })
+            .where('id', '=', id)
+            .where('leaseNode', '=', this.node)
+            .where('updatedAt', '=', r.updatedAt)
+            .execute();
           this.log.warn({ sink: r.name, attempts, seq: events[0]?.seq ?? null }, `audit streaming: ${message}; retrying with backoff`);
           if (this.stopping) return;
           continue;
