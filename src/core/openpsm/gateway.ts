@@ -20,6 +20,7 @@ import type { LauncherView } from '../launch/launchers.js';
 import { DRAINING_MESSAGE } from '../launch/service.js';
 import type { SettingsService } from '../settings.js';
 import type { Sessions } from '../sessions/service.js';
+import { sourceKey } from '../source-key.js';
 import { newId, now, randomToken } from '../util.js';
 import type { DataKeys } from '../vault/datakeys.js';
 import { credentialAnswer, ENDSESSION_PATH, GETCREDENTIAL_PATH, type CredentialAnswer, type IamClient } from './iam-client.js';
@@ -62,6 +63,10 @@ interface PendingStart {
 export type RdpStart = { ticket: string; display: Required<Pick<LaunchDisplay, 'width' | 'height' | 'dpi'>> };
 export type PasswordOutcome = { status: 'ready'; rdp?: RdpStart } | { status: 'wrong_password'; message: string } | { status: 'token_expired'; message: string } | { status: 'error'; message: string };
 
+/** Starts kept at once from one source address (IPv6: one /64), and in all. */
+export const PENDING_LIMITS = { perSource: 20, total: 10_000 } as const;
+const TOO_MANY_STARTS = 'Too many connection requests are waiting on this gateway. Try again in a few minutes.';
+
 export class OpenPsmGateway {
   private readonly starts = new Map<string, PendingStart>();
   private timer: NodeJS.Timeout | null = null;
@@ -79,6 +84,8 @@ export class OpenPsmGateway {
       client: IamClient;
       /** Whether the node is draining (SIGTERM: Launching.draining): no new session starts then, as for launches. */
       draining: () => boolean;
+      /** Bounds on the starts kept waiting (PENDING_LIMITS; smaller in tests). */
+      pendingLimits?: { perSource: number; total: number };
     },
   ) {
     // Sessions of a dead node ended by this one are told here too (recovery.ts).
@@ -104,10 +111,28 @@ export class OpenPsmGateway {
     }
     const s = c.start;
     const base = { loginSessionId: s.loginSessionId, credentialId: s.credentialId, computerId: s.computerId, apiUrl: s.apiUrl, mode: s.mode, personal: s.isPersonalCred };
+    // /start takes no sign-in and each start is kept ten minutes (~5 KB): bounded per source
+    // (its oldest start makes room, as a person clicking the link again wants the newest)
+    // and in all (full: refused until starts expire). Only starts still asking for the master
+    // password make room: one whose credential was retrieved is a session about to open.
+    const limits = this.deps.pendingLimits ?? PENDING_LIMITS;
+    const source = sourceKey(clientIp);
+    const mine = [...this.starts.values()].filter((p) => p.state === 'password' && sourceKey(p.clientIp) === source);
+    for (const old of mine.slice(0, Math.max(0, mine.length - limits.perSource + 1))) this.starts.delete(old.id);
+    if (this.starts.size >= limits.total) {
+      this.deps.log.warn({ event: 'OpenPsmStartRefused', detail: 'too many starts waiting', clientIp, waiting: this.starts.size }, 'OpenPSM /start refused: too many connection requests are waiting');
+      await this.deps.audit.record(this.actor(s, clientIp), { action: 'openpsm.start', outcome: 'failure', details: { ...base, message: TOO_MANY_STARTS, detail: 'too many starts waiting' } });
+      return { ok: false, message: TOO_MANY_STARTS };
+    }
     const id = randomToken(24);
     this.starts.set(id, { id, start: s, clientIp, createdAt: now(), state: 'password' });
     await this.deps.audit.record(this.actor(s, clientIp), { action: 'openpsm.start', details: base });
     return { ok: true, id };
+  }
+
+  /** Starts kept waiting for their person (for the tests and the metrics). */
+  get waiting(): number {
+    return this.starts.size;
   }
 
   private pending(id: string): PendingStart {

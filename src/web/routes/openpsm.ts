@@ -37,7 +37,17 @@ export const openpsmRoutes =
     // ---- Gateway side: the pages.
     app.get('/start', open, async (req, reply) => {
       reply.headers(PAGE_HEADERS);
-      const r = await gateway.begin((req.query ?? {}) as Record<string, unknown>, normalizeIp(req.ip));
+      const ip = normalizeIp(req.ip);
+      // A start is a ticket request (no sign-in): under the per-address limit on those, which
+      // also bounds the audit rows one address writes here.
+      try {
+        await core.requestLimits.take('ticket', ip, null, { id: null, name: null, ip });
+      } catch (e) {
+        if (!(e instanceof AppError) || e.status !== 429) throw e;
+        if (e.extra?.retryAfterSeconds) reply.header('retry-after', String(e.extra.retryAfterSeconds));
+        return reply.code(429).type('text/html; charset=utf-8').send(errorPage(e.message));
+      }
+      const r = await gateway.begin((req.query ?? {}) as Record<string, unknown>, ip);
       if (!r.ok) return reply.code(400).type('text/html; charset=utf-8').send(errorPage(r.message));
       return reply.code(303).header('location', `/start/${r.id}`).send();
     });
