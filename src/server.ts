@@ -254,6 +254,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     });
     await step('closing the metrics listener', () => metricsListener?.close());
     await core.auth.flushSignInSummaries().catch(() => {});
+    await core.requestLimits.flush().catch(() => {});
     await core.logonTickets.flush().catch(() => {});
     await core.audit.record(SYSTEM, { action: 'system.stop' }).catch(() => {});
     await core.audit.checkpoint().catch(() => {});

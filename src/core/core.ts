@@ -161,7 +161,7 @@ export async function createCore(config: Config, store: Store, log: Logger, opts
   await audit.init();
   const dir = new Directory(store, audit);
   const auth = new Auth(store, dir, audit, settings, dataKeys, (err) => log.error({ err: { message: err.message } }, 'writing a failed sign-in summary to the audit trail failed'));
-  const requestLimits = new RequestLimits(settings, audit);
+  const requestLimits = new RequestLimits(settings, audit, undefined, undefined, (err) => log.error({ err: { message: err.message } }, 'writing a rate-limit summary to the audit trail failed'));
   auth.limitRequests(requestLimits);
   const access = new Access(store);
   const templates = new Templates(store, audit);

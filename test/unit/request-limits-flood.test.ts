@@ -33,4 +33,39 @@ describe('request limits under a sustained flood', () => {
     assert.ok(counted <= refused && counted > refused - 700, `counted ${counted} of ${refused}`);
     assert.match(String(events[0]!.details?.note), /at most one event a minute/);
   });
+
+  it('the refusals counted after an event are written when the flood stops (a minute after it) and at shutdown', async () => {
+    let clock = 2_000_000;
+    const events: { details?: Record<string, unknown> }[] = [];
+    const audit = { record: async (_a: unknown, input: { details?: Record<string, unknown> }) => void events.push(input) };
+    const settings = { all: async () => ({ loginRequestsPerIp: 2, loginRequestsPerAccount: 0 }) };
+    const limits = new RequestLimits(settings as never, audit as never, 1000, () => clock);
+    const take = (ip: string) => limits.take('login', ip, null, { id: null, name: null, ip }).then(() => 'ok', (e) => (e instanceof AppError ? e.status : e));
+    for (let i = 0; i < 2; i++) assert.equal(await take('192.0.2.1'), 'ok');
+    assert.equal(await take('192.0.2.1'), 429);
+    assert.equal(events.length, 1, 'the first refusal: its event');
+    // Just before that minute ends (the bucket has nearly refilled), twelve more requests: all
+    // but the first or two refused; then the flood stops.
+    clock += 59_900;
+    const answers: unknown[] = [];
+    for (let i = 0; i < 12; i++) answers.push(await take('192.0.2.1'));
+    const refused = answers.filter((a) => a === 429).length;
+    assert.ok(refused >= 10, JSON.stringify(answers));
+    assert.equal(events.length, 1, 'counted, not written one by one');
+    // The minute's end (100 ms of the test's own time from here) writes them.
+    for (let i = 0; i < 100 && events.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(events.length, 2);
+    assert.equal(events[1]!.details?.refusedSinceLastEvent, refused);
+
+    // Another address: refusals counted when the node stops go out with the stop.
+    for (let i = 0; i < 2; i++) assert.equal(await take('192.0.2.2'), 'ok');
+    for (let i = 0; i < 6; i++) assert.equal(await take('192.0.2.2'), 429);
+    assert.equal(events.length, 3);
+    await limits.flush();
+    assert.equal(events.length, 4);
+    assert.equal(events[3]!.details?.refusedSinceLastEvent, 5);
+    assert.equal(events[3]!.details?.ip, '192.0.2.2');
+    await limits.flush();
+    assert.equal(events.length, 4, 'nothing written twice');
+  });
 });

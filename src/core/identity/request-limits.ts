@@ -15,8 +15,10 @@
 // for a minute at most, which is the price of a per-account limit (docs/operations.md).
 //
 // The audit trail stays bounded: a bucket's first refusal writes one `rate_limit.exceeded`
-// event and the refusals after it only count, until the bucket admits a request again, so
-// a source gets at most one event per `limit` requests. In memory, per node, bounded in size.
+// event and the refusals in the minute after it only count; the count goes into the next
+// event, written by the next refusal after that minute or, when none comes (the flood
+// stopped), by a timer at the minute's end, or at shutdown (flush): at most one event a
+// minute per bucket, and no refusal left out. In memory, per node, bounded in size.
 import type { Actor, AuditService } from '../audit/service.js';
 import { AppError } from '../errors.js';
 import type { SettingsService, SettingValues } from '../settings.js';
@@ -41,6 +43,8 @@ interface Bucket {
   auditedAt: number;
   /** Refusals since then, not audited one by one. */
   unaudited: number;
+  /** What the event of those refusals says, and its timer (a minute after the last event). */
+  summary: { actor: Actor; kind: LimitKind; scope: Scope; shown: string; limit: number; timer: NodeJS.Timeout } | null;
 }
 
 /**
@@ -53,13 +57,49 @@ const AUDIT_EVERY_MS = 60_000;
 export class RequestLimits {
   private readonly buckets = new Map<string, Bucket>();
   private observer: ((kind: LimitKind, scope: Scope) => void) | null = null;
+  /** Buckets whose counted refusals wait for their summary event. */
+  private readonly summaries = new Set<Bucket>();
+  private readonly writing = new Set<Promise<unknown>>();
 
   constructor(
     private readonly settings: SettingsService,
     private readonly audit: AuditService,
     private readonly maxBuckets = 20_000,
     private readonly clock: () => number = Date.now,
+    private readonly onError: (err: Error) => void = () => undefined,
   ) {}
+
+  /** Writes every summary of counted refusals now (at shutdown) and waits for the writes. */
+  async flush(): Promise<void> {
+    for (const b of [...this.summaries]) this.summarise(b);
+    await Promise.allSettled([...this.writing]);
+  }
+
+  /**
+   * The refusals a bucket counted since its last event, in one event: a minute after that
+   * event (the flood may have stopped: nothing else would write them), or at shutdown.
+   * Written whatever became of the bucket since (forgotten, refilled).
+   */
+  private summarise(b: Bucket): void {
+    const sum = b.summary;
+    if (!sum) return;
+    clearTimeout(sum.timer);
+    b.summary = null;
+    this.summaries.delete(b);
+    const n = b.unaudited;
+    if (!n) return;
+    b.unaudited = 0;
+    b.auditedAt = this.clock();
+    const w = this.audit
+      .record(sum.actor, {
+        action: 'rate_limit.exceeded',
+        outcome: 'failure',
+        details: { kind: sum.kind, scope: sum.scope, [sum.scope === 'ip' ? 'ip' : 'account']: sum.shown, limitPerMinute: sum.limit, refusedSinceLastEvent: n, note: `the refusals of this ${sum.scope === 'ip' ? 'address' : 'account'} counted since its last event` },
+      })
+      .catch((e: unknown) => this.onError(e as Error))
+      .finally(() => this.writing.delete(w));
+    this.writing.add(w);
+  }
 
   /** Tells `fn` of every refusal (the metrics' gatehouse_rate_limited_total). */
   observe(fn: (kind: LimitKind, scope: Scope) => void): void {
@@ -89,7 +129,18 @@ export class RequestLimits {
         const b = c.bucket;
         if (at - b.auditedAt < AUDIT_EVERY_MS) {
           b.unaudited++;
+          if (!b.summary) {
+            b.summary = { actor, kind, scope: c.scope, shown: c.shown, limit: c.limit, timer: setTimeout(() => this.summarise(b), Math.max(0, b.auditedAt + AUDIT_EVERY_MS - at)) };
+            b.summary.timer.unref();
+            this.summaries.add(b);
+          }
           continue;
+        }
+        // This event carries the count: no summary of its own.
+        if (b.summary) {
+          clearTimeout(b.summary.timer);
+          b.summary = null;
+          this.summaries.delete(b);
         }
         const before = b.unaudited;
         b.auditedAt = at;
@@ -125,7 +176,7 @@ export class RequestLimits {
       b.tokens = Math.min(limit, b.tokens + ((at - b.at) * limit) / 60_000);
       b.at = at;
     } else {
-      b = { tokens: limit, at, auditedAt: -Infinity, unaudited: 0 };
+      b = { tokens: limit, at, auditedAt: -Infinity, unaudited: 0, summary: null };
     }
     // Most recently used last: the least recently used bucket is the first forgotten.
     this.buckets.set(key, b);
