@@ -7,7 +7,7 @@ import { Secret, TOTP } from 'otpauth';
 import type { Db, Store } from '../../store/db.js';
 import { prepare, type SlotOf } from '../../store/prepared.js';
 import type { Database, User } from '../../store/schema.js';
-import type { Actor, AuditService } from '../audit/service.js';
+import type { Actor, AuditInput, AuditService } from '../audit/service.js';
 import { AppError, badRequest, notFound, unauthorized } from '../errors.js';
 import type { SettingsService } from '../settings.js';
 import { newId, now, parseJson, randomToken, safeEqual, sha256hex } from '../util.js';
@@ -170,6 +170,11 @@ export class Auth {
   /** Tells `fn` of every failed sign-in (the metrics' login failures). */
   observeSignInFailures(fn: (action: string, via: string) => void): void {
     this.guard.observe(fn);
+  }
+
+  /** A door's refusal of a ticket nobody was issued: audited under the source's failure summary (SignInGuard.noted). */
+  noteDoorRefusal(ip: string | null, actor: Actor, input: AuditInput): Promise<void> {
+    return this.guard.noted(ip, actor, input);
   }
 
   /** Pending failure summaries are written (shutdown calls this before the last checkpoint). */

@@ -56,7 +56,8 @@ const MAX_SUMMARY_KEYS = 20;
 /**
  * How a failure recorded here counts: a `guess` against the source's limit and as a failed
  * sign-in (the observer: the metrics), any other `failure` as a failed sign-in only, and an
- * `unfinished` sign-in (it stopped to ask for the second factor) as neither: it is audited only.
+ * `unfinished` sign-in (it stopped to ask for the second factor) or a refusal `noted()` as
+ * neither: it is audited only.
  */
 type Counted = 'guess' | 'failure' | 'unfinished';
 
@@ -164,6 +165,16 @@ export class SignInGuard {
    */
   async unfinished(ip: string | null, actor: Actor, input: AuditInput, slot?: SignInSlot): Promise<void> {
     await this.note(ip, actor, { ...input, outcome: 'failure' }, 'unfinished', await this.settings.all(), slot);
+  }
+
+  /**
+   * A refusal at a door of something nobody was issued (a ticket no launch made, a connection
+   * with none): no sign-in, no guess worth counting (a ticket is 32 random characters), so not
+   * told to the observer; but audited as failures are, so that past `loginAuditThreshold` per
+   * window a source's refusals go into its summary rather than one row each.
+   */
+  async noted(ip: string | null, actor: Actor, input: AuditInput): Promise<void> {
+    await this.note(ip, actor, { ...input, outcome: 'failure' }, 'unfinished', await this.settings.all());
   }
 
   /** Tells `fn` of every failure recorded here from now on (one observer). */

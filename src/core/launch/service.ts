@@ -274,7 +274,13 @@ export class Launching implements SessionBroker {
     // for SessionConnector to find more details about why sessions may have been rejected") and TicketRefused.
     this.deps.metrics?.ticketRefused(e.reason, ctx.door);
     this.deps.log.warn({ event: 'TicketRefused', component: 'SessionConnector', reason: e.reason, detail: e.detail, door: ctx.door, clientIp: ctx.clientIp, ...extra }, `SessionConnector TicketRefused: ${e.reason}${e.detail ? ` (${e.detail})` : ''}`);
-    await this.deps.audit.record({ ...who, ip: ctx.clientIp }, { action: 'ticket.refused', outcome: 'failure', details: { reason: e.reason, detail: e.detail, door: ctx.door, ...extra } });
+    const actor = { ...who, ip: ctx.clientIp };
+    const input = { action: 'ticket.refused', outcome: 'failure' as const, details: { reason: e.reason, detail: e.detail, door: ctx.door, ...extra } };
+    // A ticket no launch made (or none at all) names nobody: anyone can send those in a loop,
+    // so past the threshold they are summed per source as failed sign-ins are. A refusal of
+    // an issued ticket concerns its person and always has its own event.
+    if (who.id === null) await this.deps.auth.noteDoorRefusal(ctx.clientIp, actor, input);
+    else await this.deps.audit.record(actor, input);
   }
 
   async voidMisplacedTickets(presented: string, ctx: RedeemContext, where: string): Promise<number> {
