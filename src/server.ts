@@ -289,8 +289,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
         };
         // Sessions end on their own (their doors end them); a light poll notices the last one.
         // A redeem under way that has used its ticket is waited for too: its session goes live
-        // in a moment, and then runs as the others do.
-        const idle = () => core.sessions.live.size === 0 && core.launching.underWay === 0;
+        // in a moment, and then runs as the others do. So is an OpenPSM open (its start used up).
+        const idle = () => core.sessions.live.size === 0 && core.launching.underWay === 0 && core.openpsm.gateway.opening === 0;
         const poll = setInterval(() => idle() && done(), 200);
         const timer = setTimeout(done, timeoutSeconds * 1000);
         endWait = done;

@@ -23,7 +23,7 @@ for (const kind of DB_KINDS) {
     let secretId = '';
 
     /** A gateway as a new process would build it: no live session of the old one. */
-    const freshGateway = () =>
+    const freshGateway = (draining: () => boolean = () => false) =>
       new OpenPsmGateway({
         store: t.core.store,
         settings: t.core.settings,
@@ -33,7 +33,7 @@ for (const kind of DB_KINDS) {
         audit: t.core.audit,
         log: t.core.log,
         client: new IamClient(() => t.core.settings.get('openpsmTrustedCa')),
-        draining: () => false,
+        draining,
       });
     const notice = async (loginSessionId: string) => (await t.core.store.db.selectFrom('openpsmEndNotices').selectAll().where('loginSessionId', '=', loginSessionId).executeTakeFirst())!;
 
@@ -159,6 +159,35 @@ for (const kind of DB_KINDS) {
       assert.match(row.endReason ?? '', /could not be set up after it started/);
     });
 
+    it('a drain that begins while an open probes its servers: refused before its session starts, and waited for until then', async () => {
+      // The first look says "not draining"; by the second (after the probe) the drain has begun.
+      let looks = 0;
+      let gw: OpenPsmGateway;
+      const openingAtSecondLook: number[] = [];
+      gw = freshGateway(() => {
+        if (looks++ === 0) return false;
+        openingAtSecondLook.push(gw.opening);
+        return true;
+      });
+      try {
+        const q = await psm.link();
+        const started = await gw.begin(Object.fromEntries(q), '127.0.0.1');
+        assert.ok(started.ok);
+        assert.equal((await gw.submitPassword(started.id, psm.master, '127.0.0.1')).status, 'ready');
+        const starts = async () => (await t.core.audit.list({ limit: 500, offset: 0, action: 'session.start' })).items.length;
+        const before = await starts();
+        await assert.rejects(gw.open(started.id, { clientIp: '127.0.0.1' }), (e: unknown) => e instanceof AppError && e.status === 503 && e.code === 'draining');
+        assert.equal(looks, 2, 'looked again after the probe');
+        assert.deepEqual(openingAtSecondLook, [1], 'counted as an open under way (the drain waits for it)');
+        assert.equal(gw.opening, 0);
+        assert.equal(await starts(), before, 'no session.start');
+        const n = await notice(q.get('LoginSessionID')!);
+        assert.ok(n.outcome === 'delivered' || n.nextAt <= Date.now(), 'the IAM is told the session ended');
+      } finally {
+        gw.stop();
+      }
+    });
+
     it('a draining node starts no OpenPSM session: the browser terminal and browser RDP opens are refused as launches are (503 draining), no session.start is audited, and the IAM is told the sessions ended', async () => {
       const gw = t.core.openpsm.gateway;
       const terminal = await psm.ready();
@@ -168,6 +197,8 @@ for (const kind of DB_KINDS) {
       assert.ok(ready.status === 'ready' && ready.rdp, JSON.stringify(ready));
       const starts = async () => (await t.core.audit.list({ limit: 500, offset: 0, action: 'session.start' })).items.length;
       const before = await starts();
+      const drainRefusals = async () => (await t.core.audit.list({ limit: 500, offset: 0, action: 'openpsm.session' })).items.filter((e) => e.outcome === 'failure' && e.details.reason === 'draining').length;
+      const refusedBefore = await drainRefusals();
       const live = t.core.sessions.live.size;
       t.core.launching.drain();
       const draining = (e: unknown) => e instanceof AppError && e.status === 503 && e.code === 'draining' && e.message === DRAINING_MESSAGE;
@@ -175,8 +206,7 @@ for (const kind of DB_KINDS) {
       await assert.rejects(gw.openRdp(ready.rdp.ticket, { clientIp: '127.0.0.1' }), draining);
       assert.equal(await starts(), before, 'no session.start');
       assert.equal(t.core.sessions.live.size, live);
-      const refused = (await t.core.audit.list({ limit: 500, offset: 0, action: 'openpsm.session' })).items.filter((e) => e.outcome === 'failure' && e.details.reason === 'draining');
-      assert.equal(refused.length, 2);
+      assert.equal((await drainRefusals()) - refusedBefore, 2);
       // endsession is owed for the RDP start (its credential was retrieved): due now, not when a session ends.
       const n = await notice(rdpLink.get('LoginSessionID')!);
       assert.ok(n.outcome === 'delivered' || n.nextAt <= Date.now(), JSON.stringify(n));

@@ -130,6 +130,9 @@ export class OpenPsmGateway {
     return { ok: true, id };
   }
 
+  /** Opens between their start being taken and their session going live (or refused). */
+  opening = 0;
+
   /** Starts kept waiting for their person (for the tests and the metrics). */
   get waiting(): number {
     return this.starts.size;
@@ -232,18 +235,31 @@ export class OpenPsmGateway {
     p.state = 'used';
     const { start: s, answer: a, sessionUuid } = p;
     delete p.answer;
-    if (this.deps.draining()) {
+    // Counted until its session is live (or refused): a drain waits for it as for a redeem under way.
+    this.opening++;
+    try {
+      return await this.openCounted(s, a, sessionUuid, ctx);
+    } finally {
+      this.opening--;
+    }
+  }
+
+  private async openCounted(s: StartRequest, a: CredentialAnswer, sessionUuid: string, ctx: { clientIp: string }): Promise<SessionHandle> {
+    const refuseDraining = async (): Promise<never> => {
       // As a refused launch ticket: no session on a node that is shutting down. The start is
       // used up (it lives in this node's memory only), and the IAM is told the session ended,
       // as when no server answers.
       await this.deps.audit.record(this.actor(s, ctx.clientIp), { action: 'openpsm.session', outcome: 'failure', details: { loginSessionId: s.loginSessionId, session: sessionUuid, reason: 'draining' } });
       await this.owe(s, sessionUuid, null, now());
       throw new AppError(503, 'draining', DRAINING_MESSAGE, { retryAfterSeconds: 1 });
-    }
+    };
+    if (this.deps.draining()) return refuseDraining();
     const protocol = s.mode === 'Telnet' ? 'telnet' : s.mode === 'RDP' ? 'rdp' : 'ssh';
     const port = a.ManagementPort ?? DEFAULT_PORT[protocol];
     const servers = [a.Server, a.Server2, a.Server3].filter((x): x is string => !!x);
     const host = await this.reachable(servers, port);
+    // The probe takes up to seconds per server: a drain may have begun meanwhile.
+    if (this.deps.draining()) return refuseDraining();
     if (!host) {
       await this.deps.audit.record(this.actor(s, ctx.clientIp), { action: 'openpsm.session', outcome: 'failure', details: { loginSessionId: s.loginSessionId, session: sessionUuid, servers, port, reason: 'no server reachable' } });
       await this.owe(s, sessionUuid, null, now());
