@@ -299,16 +299,21 @@ export class S3RecordingStorage implements RecordingStorage, S3Host {
   /**
    * Spooled segments whose upload is no longer anyone's (another node completed it from the
    * parts while this one was dead): what they held past those parts is lost; said in the log.
+   * A live session's are left alone: the workers of a machine share its spool, and a session
+   * writes its first segment before its upload (and row) exists, which a slow store may take
+   * minutes to start.
    */
   private async dropOrphanSegments(): Promise<void> {
     if (!existsSync(this.spoolRoot)) return;
     const open = new Set((await this.store.db.selectFrom('recordingUploads').select('rel').execute()).map((r) => r.rel));
+    const live = new Set((await this.store.db.selectFrom('sessions').select('id').where('status', '=', 'live').execute()).map((r) => r.id));
     for (const e of await readdir(this.spoolRoot, { recursive: true, withFileTypes: true })) {
       if (!e.isFile()) continue;
       const dir = e.parentPath ?? (e as unknown as { path: string }).path;
       const path = join(dir, e.name);
       const m = /^(.*)\.(\d+)$/.exec(path.slice(this.spoolRoot.length + 1));
-      if (!m || !parseRecordingName(m[1]!) || open.has(m[1]!)) continue;
+      const named = m ? parseRecordingName(m[1]!) : null;
+      if (!m || !named || open.has(m[1]!) || live.has(named.sessionId)) continue;
       const { size } = await stat(path);
       await unlink(path).catch(() => undefined);
       this.log.warn({ recording: m[1], segment: Number(m[2]), bytes: size }, 'a spooled segment of a recording completed by another node was dropped (it had not been uploaded)');
