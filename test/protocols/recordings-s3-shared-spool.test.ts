@@ -4,14 +4,15 @@
 // that segment as an orphan of an upload completed elsewhere and deleted it: the other worker's
 // session then failed, or its object lacked its first segment (its header). A live session's
 // segments are left alone now; an ended session's with no upload are still dropped.
+// Recovery's work copies (plain copies of a recording) do not pile up: one per session.
 // Against a real S3-compatible server on loopback (s3rver, test/support/s3.ts).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { recordingRelPath } from '../../src/core/sessions/recording-path.js';
 import { tempDir } from '../cli/support.js';
-import { appWithS3, nodeStorage } from '../support/s3.js';
+import { appWithS3, nodeStorage, recordThrough } from '../support/s3.js';
 import { sessionRow } from '../support/session-rows.js';
 
 describe('a shared spool: a worker starting up leaves the live sessions of the others alone', () => {
@@ -33,5 +34,26 @@ describe('a shared spool: a worker starting up leaves the live sessions of the o
     await w2.resumeUploads();
     assert.ok(existsSync(segment(live.id)), "the live session's first segment is kept");
     assert.ok(!existsSync(segment(ended.id)), "an ended session's segment with no upload is dropped");
+  });
+
+  it('recovery keeps one work copy per session: one left by an earlier recovery (never committed) is removed', async () => {
+    const spoolDir = tempDir('gatehouse-recover-spool-');
+    const n = nodeStorage(the.s3, the.t.core, 'n-rec', { encryption: 'gatehouse', prefix: 'recover/', spoolDir });
+    const at = Date.now() - 5_000;
+    const s = sessionRow({ userId: the.adminId, username: 'admin', startedAt: at, node: 'n-rec' });
+    await the.t.core.store.db.insertInto('sessions').values(s).execute();
+    const rel = recordingRelPath(s.id, at, '.cast');
+    await recordThrough(n, rel, [Buffer.from(JSON.stringify({ version: 2, width: 80, height: 24 }) + '\n' + JSON.stringify([0.1, 'o', 'x']) + '\n')]);
+    const copies = () => readdirSync(join(spoolDir, '.recover')).filter((f) => f.startsWith(`${s.id}-`));
+    const first = await n.recover(s.id, at);
+    assert.ok(first);
+    assert.equal(copies().length, 1);
+    // Its recovery went no further (unreadable, or the node stopped): the next one starts afresh.
+    await new Promise((r) => setTimeout(r, 5));
+    const second = await n.recover(s.id, at);
+    assert.ok(second);
+    assert.deepEqual(copies(), [basename(second.path)]);
+    await second.commit();
+    assert.deepEqual(copies(), []);
   });
 });

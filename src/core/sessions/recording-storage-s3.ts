@@ -343,8 +343,12 @@ export class S3RecordingStorage implements RecordingStorage, S3Host {
     }
     const rel = row?.rel ?? (await this.find(sessionId, startedAt));
     if (!rel) return null;
-    const path = join(this.spoolRoot, '.recover', `${sessionId}-${Date.now()}-${rel.split('/').pop()}`);
-    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    const workDir = join(this.spoolRoot, '.recover');
+    const path = join(workDir, `${sessionId}-${Date.now()}-${rel.split('/').pop()}`);
+    await mkdir(workDir, { recursive: true, mode: 0o700 });
+    // A work copy an earlier recovery of this session left (the recording was unreadable, or
+    // storing it back failed): a plain copy of the recording, and one more at every start.
+    for (const name of await readdir(workDir)) if (name.startsWith(`${sessionId}-`)) await rm(join(workDir, name), { force: true });
     // Streamed to the work file, never held whole: a crashed session's recording may be many
     // gigabytes, and a node that ran out of memory recovering it would crash at every start.
     const h = createHash('sha256');
@@ -354,14 +358,22 @@ export class S3RecordingStorage implements RecordingStorage, S3Host {
         cb(null, c);
       },
     });
-    await pipeline(await this.readStored(rel), hashing, createWriteStream(path, { mode: 0o600 }));
+    try {
+      await pipeline(await this.readStored(rel), hashing, createWriteStream(path, { mode: 0o600 }));
+    } catch (e) {
+      await rm(path, { force: true });
+      throw e;
+    }
     const before = h.digest('hex');
     return {
       rel,
       path,
       commit: async () => {
-        if ((await sha256Stream(createReadStream(path))) !== before) await this.putFile(rel, path);
-        await rm(path, { force: true });
+        try {
+          if ((await sha256Stream(createReadStream(path))) !== before) await this.putFile(rel, path);
+        } finally {
+          await rm(path, { force: true });
+        }
       },
     };
   }
