@@ -83,6 +83,28 @@ describe('segmented recordings (object storage spool)', () => {
     });
   }
 
+  it('an upload that fails keeps the events not flushed yet: they go to the segment on disk (the disk is fine)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gh-spool-'));
+    try {
+      const spool = new TestSpool(join(dir, 's.cast'), 1 << 20);
+      const errors: Error[] = [];
+      const w = new CastWriter(join(dir, 'unused'), HEADER, undefined, performance.now(), (e) => void errors.push(e), { spool });
+      w.data('o', Buffer.from('flushed before\n'));
+      w.flush();
+      // Relayed already, waiting for the next flush, when the store fails.
+      w.data('o', Buffer.from('relayed, not flushed yet\n'));
+      spool.events!.failed(new Error('uploading the recording to object storage failed (test)'));
+      await w.close();
+      assert.equal(errors.length, 1, 'the session is told (it ends: fail closed)');
+      assert.deepEqual(spool.finished, { last: 0, failed: true });
+      const stored = readFileSync(spool.segmentPath(0), 'utf8');
+      assert.match(stored, /flushed before/);
+      assert.match(stored, /relayed, not flushed yet/, 'kept for completeFromRow to store');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('asks the spool for each segment\'s size: later segments may be larger', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gh-spool-'));
     try {

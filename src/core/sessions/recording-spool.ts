@@ -66,7 +66,15 @@ export class SegmentedAppender implements RecordingFile {
   ) {
     this.pending = new PendingChunks(flushBytes, flushMs, () => this.flush());
     this.segments.push({ file: this.segment(0, head), start: 0, gone: false });
-    spool.attach({ failed: (err) => this.stopped(err), releasing: (i) => this.release(i) });
+    spool.attach({
+      failed: (err) => {
+        // The store failed, not the disk: what was relayed and waits for the next flush goes to
+        // the segment first, as the rest of the recording, for completeFromRow to store.
+        this.keepPending();
+        this.stopped(err);
+      },
+      releasing: (i) => this.release(i),
+    });
     this.flushed = this.contentBytes = head.length;
   }
 
@@ -174,6 +182,16 @@ export class SegmentedAppender implements RecordingFile {
     if (!s || s.gone) return;
     await this.opts.beforeRelease?.().catch(() => undefined);
     s.gone = true;
+  }
+
+  /** The chunks not flushed yet, into the segment being written (whatever its size), unless it failed. */
+  private keepPending(): void {
+    if (this.closed) return;
+    const buf = this.pending.take();
+    const cur = this.segments.at(-1)!;
+    if (!buf || cur.file.failure) return;
+    cur.file.append(buf);
+    this.flushed += buf.length;
   }
 
   /** A segment's disk write or the upload failed: stop, close what is open, tell the session once. */
