@@ -108,6 +108,8 @@ export async function joinCluster(config: Config, core: Core, pieces: IdentityPi
       const n = await core.sessions.reapDeadNodes(dead);
       if (n) log.warn({ nodes: dead, sessions: n }, 'gateway nodes stopped sending heartbeats: their sessions were ended as interrupted');
     }
+    const late = await core.sessions.sealDeadNodesRecordings();
+    if (late) log.warn({ sessions: late }, 'recordings of dead nodes\' sessions, which object storage did not give when those sessions were ended, were completed and sealed');
     if (identity && pieces) {
       const changed = await identity.changed(pieces);
       if (changed.includes(LOGON_KEY_PIECE)) core.logonTicketKey.reload();

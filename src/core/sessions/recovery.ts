@@ -214,15 +214,33 @@ async function recoverSession(ctx: RecoveryContext, r: SessionsTable): Promise<b
  * session row takes its facts (end at the last recorded event, bytes, file, hash).
  */
 export async function sealLateRecordings(ctx: RecoveryContext): Promise<number> {
-  const rows = await ctx.store.db
-    .selectFrom('sessions')
-    .selectAll()
-    .where('node', '=', ctx.node)
-    .where('status', '=', 'ended')
-    .where('endReason', '=', INTERRUPTED)
-    .where('recording', 'is', null)
-    .orderBy('startedAt')
+  const rows = await unsealedInterrupted(ctx).where('node', '=', ctx.node).execute();
+  return sealLate(ctx, rows, 'recovered after the gateway was interrupted; sealed by its node when it started again (another node had ended the session)');
+}
+
+/** Sessions ended as interrupted without a recording, oldest first. */
+const unsealedInterrupted = (ctx: RecoveryContext) =>
+  ctx.store.db.selectFrom('sessions').selectAll().where('status', '=', 'ended').where('endReason', '=', INTERRUPTED).where('recording', 'is', null).orderBy('startedAt');
+
+/**
+ * While running, with object storage: sessions of dead nodes that were ended as interrupted
+ * without a recording although parts of it are in the store (the store did not answer the node
+ * that ended them: an outage, a 503). Their upload is completed from those parts and the
+ * recording sealed now; before, nobody tried again unless the dead node itself came back, and
+ * the upload's parts stayed in the bucket with no recording. A node that answers again is left
+ * to seal its own (sealLateRecordings at its start, or its end of the session).
+ */
+export async function sealDeadNodesUploads(ctx: RecoveryContext): Promise<number> {
+  const rows = await unsealedInterrupted(ctx)
+    .where('node', '!=', ctx.node)
+    .where('id', 'in', (eb) => eb.selectFrom('recordingUploads').select('sessionId').where('parts', '!=', '[]'))
     .execute();
+  const dead: SessionsTable[] = [];
+  for (const r of rows) if (r.node && ctx.stillDead && (await ctx.stillDead(r.node))) dead.push(r);
+  return sealLate(ctx, dead, `recovered after the gateway was interrupted; sealed by node ${ctx.node} once object storage answered (the node that ran the session is dead)`);
+}
+
+async function sealLate(ctx: RecoveryContext, rows: SessionsTable[], note: string): Promise<number> {
   let n = 0;
   for (const r of rows) {
     let found: Awaited<ReturnType<typeof locate>>;
@@ -244,7 +262,7 @@ export async function sealLateRecordings(ctx: RecoveryContext): Promise<number> 
       ctx.log.error({ sessionId: r.id, recording: rel, err: { message: (e as Error).message } }, 'a recording of a session ended by another node is unreadable; left unsealed');
       continue;
     }
-    if (await sealInto(ctx, r, rel, facts, sha, 'recovered after the gateway was interrupted; sealed by its node when it started again (another node had ended the session)')) n++;
+    if (await sealInto(ctx, r, rel, facts, sha, note)) n++;
   }
   if (n > 0) await ctx.audit.checkpoint();
   return n;

@@ -18,7 +18,7 @@ import { LiveSession } from './live.js';
 import type { GhrecTraffic } from './recording-repair.js';
 import { LocalRecordingStorage, plainName, type RecordingStorage } from './recording-storage.js';
 import { SessionSharing, type UserLookup } from './sharing.js';
-import { recoverInterrupted, sealLateRecordings, type EndedSession, type RecoveryContext } from './recovery.js';
+import { recoverInterrupted, sealDeadNodesUploads, sealLateRecordings, type EndedSession, type RecoveryContext } from './recovery.js';
 
 /** meta rows `terminate-queued:<session id>`: a terminate another node could not forward (terminateOrQueue). */
 const QUEUED_TERMINATION = 'terminate-queued:';
@@ -611,6 +611,15 @@ export class Sessions {
     // Object storage: uploads of ended sessions that a crash or an unreachable store left unfinished.
     await this.storage.resumeUploads?.().catch((e) => this.log.error({ err: { message: (e as Error).message } }, 'resuming unfinished recording uploads failed'));
     return n;
+  }
+
+  /**
+   * While running, with object storage: the recordings of dead nodes' sessions that were ended
+   * without one because the store did not answer then (recovery.ts sealDeadNodesUploads).
+   */
+  async sealDeadNodesRecordings(): Promise<number> {
+    if (!this.storage.recover) return 0;
+    return sealDeadNodesUploads(this.recovery({ deadNodes: [] }, async () => undefined));
   }
 
   /** While running: ends the live sessions of nodes found dead (core/cluster), as interrupted. */
