@@ -6,7 +6,7 @@
 import { readdir, readFile, unlink } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, UploadPartCommand, type S3Client, type ServerSideEncryption } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, HeadObjectCommand, UploadPartCommand, type S3Client, type ServerSideEncryption } from '@aws-sdk/client-s3';
 import type { Logger } from 'pino';
 import type { Store } from '../../store/db.js';
 import type { DataKeys } from '../vault/datakeys.js';
@@ -84,7 +84,43 @@ export function s3ErrorText(e: unknown): string {
  * start, or its own end of the session when it was only paused). Aborting it would drop what
  * that node holds at its next start.
  */
-export async function completeFromRow(s3: S3Host, rel: string, withSpool: boolean): Promise<'completed' | 'none' | 'unsent'> {
+export async function completeFromRow(s3: S3Host, rel: string, withSpool: boolean): Promise<'completed' | 'none' | 'unsent' | 'lost'> {
+  try {
+    return await completeFromRowOnce(s3, rel, withSpool);
+  } catch (e) {
+    if (!isNoSuchUpload(e)) throw e;
+    // The store no longer has the upload: a lifecycle rule aborted it, or it was completed and
+    // the answer lost (some stores answer a repeated completion so). Tried again it fails the
+    // same way for ever, holding its row and spool: settled now, by whether the object is there.
+    const row = await s3.store.db.selectFrom('recordingUploads').select(['sessionId', 'dataKeyId']).where('rel', '=', rel).executeTakeFirst();
+    if (!row) return 'none';
+    const stored = await s3.client.send(new HeadObjectCommand({ Bucket: s3.settings.bucket, Key: s3.key(rel) })).then(
+      () => true,
+      (err: { name?: string; $metadata?: { httpStatusCode?: number } }) => {
+        if (err.name === 'NotFound' || err.$metadata?.httpStatusCode === 404) return false;
+        throw err;
+      },
+    );
+    await s3.store.db.deleteFrom('recordingUploads').where('rel', '=', rel).execute();
+    const base = s3.spoolPath(rel);
+    for (const i of withSpool ? await spoolSegments(base) : []) await unlink(`${base}.${i}`).catch(() => undefined);
+    if (stored) {
+      s3.log.warn({ sessionId: row.sessionId, recording: rel }, 'the store no longer has this recording\'s upload, and holds the recording: it was completed (its answer had been lost)');
+      return 'completed';
+    }
+    // Its data key seals nothing stored.
+    if (row.dataKeyId) await dropRecordingKeys(s3.store, s3.dataKeys, rel, [row.dataKeyId]).catch(() => undefined);
+    s3.log.error({ sessionId: row.sessionId, recording: rel }, 'the store no longer has this recording\'s upload (aborted by the store, e.g. a lifecycle rule for incomplete uploads shorter than a session): the parts it held are gone, and the recording is lost; its row and spool are released');
+    return 'lost';
+  }
+}
+
+const isNoSuchUpload = (e: unknown) => {
+  const err = e as { name?: string; Code?: string; code?: string };
+  return err?.name === 'NoSuchUpload' || err?.Code === 'NoSuchUpload' || err?.code === 'NoSuchUpload';
+};
+
+async function completeFromRowOnce(s3: S3Host, rel: string, withSpool: boolean): Promise<'completed' | 'none' | 'unsent'> {
   const row = await s3.store.db.selectFrom('recordingUploads').selectAll().where('rel', '=', rel).executeTakeFirst();
   if (!row) return 'none';
   const parts = JSON.parse(row.parts) as PartDone[];
