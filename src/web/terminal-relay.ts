@@ -6,6 +6,8 @@
 // session's notices and termination, and one way to end. Frames: the client sends JSON
 // {type:'input', data} / {type:'resize', cols, rows}; the server sends binary terminal output
 // and JSON {type:'ready', sessionId} / {type:'end', reason} / {type:'error', message}.
+// Memory is bounded both ways: input that waits for the target is capped (and none is taken
+// once the socket closes), and the target is not read while the browser is behind.
 // Shared control (core/sessions/sharing.ts): joiners' input is written to the same target,
 // and the owner is sent {type:'join', event, requestId, user, text}; a request is answered
 // with the client frame {type:'join-answer', requestId, accept}.
@@ -18,6 +20,29 @@ import type { WebTerminalDoor } from '../protocols/web-terminal.js';
 
 /** The largest input frame taken (characters); larger ones are dropped. */
 export const MAX_INPUT_CHARS = 65536;
+
+/**
+ * Input that arrives before the target is ready (it may take 15 s to connect to an SSH
+ * target, about 30 s to log in to a Telnet one) is kept and written once it is, up to this
+ * many bytes: typing and a paste (one frame, at most 64 KiB, the WebSocket's maxPayload)
+ * fit several times over. Past it the connection is refused with the reason rather than
+ * input dropped silently: a shell that got only part of what was typed runs something else.
+ */
+export const MAX_PENDING_INPUT_BYTES = 256 * 1024;
+
+/**
+ * Output waiting for the browser (the WebSocket's bufferedAmount) past which the target is
+ * no longer read; reading goes on once the browser took it. Without it, `cat` of a large
+ * file to a browser that reads slowly fills the gateway's memory at the target's speed.
+ */
+export const OUTPUT_HIGH_WATER = 1024 * 1024;
+
+/**
+ * How long a refused client may take to answer the close frame before its socket is cut.
+ * ws would wait 30 s, and keeps parsing what the client sends meanwhile; a browser answers
+ * at once, so this only cuts short clients that do not.
+ */
+export const REFUSED_CLOSE_GRACE_MS = 2000;
 
 const originHost = (origin: string): string | null => {
   try {
@@ -72,11 +97,20 @@ export interface RelayOptions {
 
 export interface TerminalChannel {
   send(m: Record<string, unknown>): void;
-  /** An error frame, then the socket closes (its close event ends the connection). */
+  /**
+   * An error frame, then the socket closes (its close event ends the connection); cut if the
+   * client has not answered the close within REFUSED_CLOSE_GRACE_MS.
+   */
   fail(message: string): void;
   /** Ends once: the door lets go, the client is told why, the socket closes, then `onEnd`. */
   finish(reason: string): void;
   readonly ended: boolean;
+}
+
+/** Cuts a socket this side is closing unless the client answered the close within REFUSED_CLOSE_GRACE_MS. */
+function cutAfterGrace(socket: WebSocket): void {
+  const cut = setTimeout(() => socket.terminate(), REFUSED_CLOSE_GRACE_MS).unref();
+  socket.once('close', () => clearTimeout(cut));
 }
 
 /**
@@ -90,6 +124,7 @@ export function admitTerminal(socket: WebSocket, req: Pick<RelayRequest, 'origin
   const fail = (message: string) => {
     send({ type: 'error', message });
     socket.close(1008, 'refused');
+    cutAfterGrace(socket);
   };
   if (!sameOrigin(req.origin, req.host)) return fail('cross-origin terminal requests are refused'), null;
   const leave = door.admit(() => ch.finish('gateway shutting down'));
@@ -115,25 +150,61 @@ export function admitTerminal(socket: WebSocket, req: Pick<RelayRequest, 'origin
   return ch;
 }
 
+/** What a relay holds, for tests and diagnostics. */
+export interface RelayState {
+  /** Bytes of input waiting for the target to be ready. */
+  readonly pendingInputBytes: number;
+}
+
 /** Pumps one browser terminal session between a WebSocket and its target until either ends. */
-export function relayTerminal(socket: WebSocket, req: RelayRequest, o: RelayOptions): void {
+export function relayTerminal(socket: WebSocket, req: RelayRequest, o: RelayOptions): RelayState {
   let handle: SessionHandle | null = null;
   let target: TerminalTarget | null = null;
-  const pending: Buffer[] = [];
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let endReason: string | null = null;
+  const state: RelayState = {
+    get pendingInputBytes() {
+      return pendingBytes;
+    },
+  };
+  const dropPending = () => {
+    pending = [];
+    pendingBytes = 0;
+  };
   const ch = admitTerminal(socket, req, o.door, 'session ended', (reason) => {
+    endReason = reason;
+    dropPending();
     target?.close();
     void handle?.end(reason).catch((err) => req.log.error({ err: { message: (err as Error).message } }, 'session end failed'));
   });
-  if (!ch) return;
-  const { send, fail, finish } = ch;
+  if (!ch) return state;
+  const { send, finish } = ch;
+  const fail = (message: string) => {
+    dropPending();
+    ch.fail(message);
+  };
 
   socket.on('message', (raw, isBinary) => {
-    if (ch.ended) return;
+    // Once the socket is closing (refused, ended) nothing more is taken: ws still delivers
+    // messages until the client answers the close, and a client that never does could
+    // otherwise have them buffered for the target that will not come.
+    if (ch.ended || socket.readyState !== socket.OPEN) return;
     const f = parseFrame(raw, isBinary);
     if (!f) return;
     const data = inputOf(f);
     if (data) {
-      if (!target) return void pending.push(data);
+      if (!target) {
+        if (pendingBytes + data.length > MAX_PENDING_INPUT_BYTES) {
+          const reason = 'too much input before the session was ready';
+          send({ type: 'error', message: `${reason} (more than ${MAX_PENDING_INPUT_BYTES / 1024} KiB); nothing of it was sent` });
+          finish(reason);
+          return cutAfterGrace(socket);
+        }
+        pending.push(data);
+        pendingBytes += data.length;
+        return;
+      }
       handle!.input(data);
       target.write(data);
     } else if (f.type === 'resize' && typeof f.cols === 'number' && typeof f.rows === 'number') {
@@ -149,7 +220,7 @@ export function relayTerminal(socket: WebSocket, req: RelayRequest, o: RelayOpti
     const opened = await o.open();
     if ('refused' in opened) return fail(opened.refused);
     handle = opened;
-    if (socket.readyState !== socket.OPEN) return void handle.end('browser left before the session started').catch((err) => req.log.error({ err: { message: (err as Error).message } }, 'session end failed'));
+    if (ch.ended || socket.readyState !== socket.OPEN) return void handle.end(endReason ?? 'browser left before the session started').catch((err) => req.log.error({ err: { message: (err as Error).message } }, 'session end failed'));
     // Not recordable (fail closed): the session is already terminated; say so in the error frame, then end.
     if (!handle.begin(o.term)) send({ type: 'error', message: 'the session could not be started; try again later' });
     handle.onTerminate((reason) => finish(reason));
@@ -165,21 +236,47 @@ export function relayTerminal(socket: WebSocket, req: RelayRequest, o: RelayOpti
     }
     if (ch.ended) return target.close();
     const h = handle;
-    target.on('data', (d: Buffer) => {
-      h.output(d);
-      if (socket.readyState === socket.OPEN) socket.send(d, { binary: true });
-    });
-    target.on('close', (reason?: string) => finish(reason ?? 'the target closed the connection'));
-    send({ type: 'ready', sessionId: h.id });
-    for (const d of pending.splice(0)) {
-      h.input(d);
-      target.write(d);
-    }
     const t = target;
+    // Backpressure toward the browser: past the high-water mark the target is held until the
+    // frames sent so far were handed to the socket (ws has no 'drain'; a send's callback runs
+    // once its frame, and so every frame before it, was written). And toward the recording,
+    // as the SSH door does (ssh/relay.ts): while it is behind, the target is not read.
+    let heldForBrowser = false;
+    let heldForRecording = false;
+    const sent = (err?: Error) => {
+      if (err || !heldForBrowser || socket.bufferedAmount >= OUTPUT_HIGH_WATER) return;
+      heldForBrowser = false;
+      t.release('browser');
+    };
+    t.on('data', (d: Buffer) => {
+      h.output(d);
+      if (socket.readyState !== socket.OPEN) return;
+      socket.send(d, { binary: true }, sent);
+      if (!heldForBrowser && socket.bufferedAmount >= OUTPUT_HIGH_WATER) {
+        heldForBrowser = true;
+        t.hold('browser');
+      }
+      if (!heldForRecording && h.recordingBacklogged()) {
+        heldForRecording = true;
+        t.hold('recording');
+        h.whenRecordingDrained(() => {
+          heldForRecording = false;
+          t.release('recording');
+        });
+      }
+    });
+    t.on('close', (reason?: string) => finish(reason ?? 'the target closed the connection'));
+    send({ type: 'ready', sessionId: h.id });
+    for (const d of pending) {
+      h.input(d);
+      t.write(d);
+    }
+    dropPending();
     h.onJoinInput((d) => t.write(d));
     h.onJoin((e) => send({ type: 'join', event: e.type, requestId: e.requestId, user: e.user.username, text: e.text }));
   })().catch((err) => {
     req.log.error({ err: { message: (err as Error).message } }, `${o.what} failed`);
     fail('internal error; the server log has details');
   });
+  return state;
 }

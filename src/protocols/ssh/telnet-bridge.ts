@@ -3,11 +3,15 @@
 // Throws TerminalOpenError when the target cannot be reached or refuses the login; the
 // door tells the person and records the reason. Writes toward the person are guarded:
 // the channel may already be ended by a terminate or gone with the connection.
+// Backpressure as in the SSH relay (relay.ts): while the person's channel is full (write()
+// returned false: the client's window is closed and ssh2 would buffer without limit) or the
+// recording is behind, the Telnet socket is not read, until 'drain' or the recording caught up.
 import type { ServerChannel } from 'ssh2';
 import type { SessionHandle } from '../../core/broker.js';
 import { openTerminal } from '../targets/open-terminal.js';
 import type { TerminalTarget } from '../targets/terminal.js';
-import { endChannel, safeWrite } from './relay.js';
+import { shareChannelWindow } from './channel-output.js';
+import { canWrite, endChannel } from './relay.js';
 
 export async function bridgeTelnet(h: SessionHandle, stream: ServerChannel, term: { cols: number; rows: number; term: string }, connectTimeoutMs: number): Promise<TerminalTarget | null> {
   const tn = await openTerminal(h, term, connectTimeoutMs);
@@ -16,9 +20,39 @@ export async function bridgeTelnet(h: SessionHandle, stream: ServerChannel, term
     tn.close();
     return null;
   }
+  // As the SSH relay does: 'drain' must follow a window-blocked write (see channel-output.ts).
+  shareChannelWindow(stream);
+  let heldForPerson = false;
+  let heldForRecording = false;
   tn.on('data', (d: Buffer) => {
     h.output(d);
-    safeWrite(stream, d);
+    if (!canWrite(stream)) return;
+    let more: boolean;
+    try {
+      more = stream.write(d);
+    } catch {
+      return; // the connection is gone
+    }
+    if (!more && !heldForPerson) {
+      heldForPerson = true;
+      tn.hold('person');
+      const drained = () => {
+        stream.off('drain', drained);
+        stream.off('close', drained);
+        heldForPerson = false;
+        tn.release('person');
+      };
+      stream.on('drain', drained);
+      stream.on('close', drained);
+    }
+    if (!heldForRecording && h.recordingBacklogged()) {
+      heldForRecording = true;
+      tn.hold('recording');
+      h.whenRecordingDrained(() => {
+        heldForRecording = false;
+        tn.release('recording');
+      });
+    }
   });
   stream.on('data', (d: Buffer) => {
     h.input(d);

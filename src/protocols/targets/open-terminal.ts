@@ -18,6 +18,21 @@ export class TerminalOpenError extends Error {
   }
 }
 
+/** hold/release for a target: reading stops at the first hold and goes on once none is left. */
+function holds(pause: () => void, resume: () => void): Pick<TerminalTarget, 'hold' | 'release'> {
+  const by = new Set<string>();
+  return {
+    hold: (why) => {
+      if (by.has(why)) return;
+      by.add(why);
+      if (by.size === 1) pause();
+    },
+    release: (why) => {
+      if (by.delete(why) && by.size === 0) resume();
+    },
+  };
+}
+
 const rx = (src: unknown): RegExp | undefined => (typeof src === 'string' && src ? new RegExp(src, 'i') : undefined);
 
 export async function openTerminal(h: SessionHandle, term: TerminalInfo, connectTimeoutMs = 15_000): Promise<TerminalTarget> {
@@ -46,6 +61,7 @@ export async function openTerminal(h: SessionHandle, term: TerminalInfo, connect
       t.write = (d) => tn.write(d);
       t.resize = (c, r) => tn.resize(c, r);
       t.close = () => tn.close();
+      Object.assign(t, holds(() => tn.pause(), () => tn.resume()));
       if (initial.length) setImmediate(() => t.emit('data', initial));
       return t;
     } catch (e) {
@@ -92,6 +108,16 @@ export async function openTerminal(h: SessionHandle, term: TerminalInfo, connect
     ch.close();
     conn.end();
   };
+  // Both streams: a paused channel grants the target no more window, so it stops sending.
+  const pause = () => {
+    ch.pause();
+    ch.stderr.pause();
+  };
+  const resume = () => {
+    ch.resume();
+    ch.stderr.resume();
+  };
+  Object.assign(t, holds(pause, resume));
   return t;
 }
 

@@ -53,6 +53,9 @@ export interface TelnetSession extends EventEmitter {
   /** Sends NAWS if the target agreed to it. */
   resize(cols: number, rows: number): void;
   close(): void;
+  /** Stops reading from the target (its output waits in the socket and the kernel) until resume(). */
+  pause(): void;
+  resume(): void;
 }
 
 export const DEFAULT_TERM = 'xterm-256color';
@@ -84,6 +87,7 @@ class TelnetConnection extends EventEmitter implements TelnetSession {
   private timer: NodeJS.Timeout | undefined;
   private closeReason: string | undefined;
   private waitingForListener = false;
+  private paused = false;
 
   constructor(
     private readonly opts: TelnetLoginOptions,
@@ -136,6 +140,16 @@ class TelnetConnection extends EventEmitter implements TelnetSession {
     this.engine.resize(cols, rows);
   }
 
+  pause(): void {
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.paused = false;
+    if (!this.waitingForListener) this.socket.resume();
+  }
+
   close(): void {
     if (this.phase === 'closed') return;
     this.closeReason ??= 'closed by gatehouse';
@@ -174,7 +188,9 @@ class TelnetConnection extends EventEmitter implements TelnetSession {
     this.waitingForListener = false;
     this.off('newListener', this.resumeOnListener);
     // newListener fires before the listener is added; resume once it is.
-    process.nextTick(() => this.socket.resume());
+    process.nextTick(() => {
+      if (!this.paused) this.socket.resume();
+    });
   };
 
   private fail(reason: TelnetLoginError['reason'], message: string): void {

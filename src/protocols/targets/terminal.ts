@@ -7,6 +7,13 @@ export interface TerminalTarget extends EventEmitter {
   write(data: Buffer): void;
   resize(cols: number, rows: number): void;
   close(): void;
+  /**
+   * Stops reading the target's output while `why` holds it (the person reads slower than the
+   * target writes; the recording is behind), so it waits in the target's socket and window
+   * rather than in the gateway's memory. Reading goes on once every hold is released.
+   */
+  hold(why: string): void;
+  release(why: string): void;
   // events: 'data' (Buffer, terminal output), 'close' (reason?: string)
 }
 
