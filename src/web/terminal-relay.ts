@@ -15,7 +15,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { SessionHandle, TerminalInfo } from '../core/broker.js';
 import { openTerminal, TerminalOpenError } from '../protocols/targets/open-terminal.js';
-import type { TerminalTarget } from '../protocols/targets/terminal.js';
+import { recordingBrake, type TerminalTarget } from '../protocols/targets/terminal.js';
 import type { WebTerminalDoor } from '../protocols/web-terminal.js';
 
 /** The largest input frame taken (characters); larger ones are dropped. */
@@ -242,7 +242,7 @@ export function relayTerminal(socket: WebSocket, req: RelayRequest, o: RelayOpti
     // once its frame, and so every frame before it, was written). And toward the recording,
     // as the SSH door does (ssh/relay.ts): while it is behind, the target is not read.
     let heldForBrowser = false;
-    let heldForRecording = false;
+    const brake = recordingBrake(h, t);
     const sent = (err?: Error) => {
       if (err || !heldForBrowser || socket.bufferedAmount >= OUTPUT_HIGH_WATER) return;
       heldForBrowser = false;
@@ -256,14 +256,7 @@ export function relayTerminal(socket: WebSocket, req: RelayRequest, o: RelayOpti
         heldForBrowser = true;
         t.hold('browser');
       }
-      if (!heldForRecording && h.recordingBacklogged()) {
-        heldForRecording = true;
-        t.hold('recording');
-        h.whenRecordingDrained(() => {
-          heldForRecording = false;
-          t.release('recording');
-        });
-      }
+      brake();
     });
     t.on('close', (reason?: string) => finish(reason ?? 'the target closed the connection'));
     send({ type: 'ready', sessionId: h.id });

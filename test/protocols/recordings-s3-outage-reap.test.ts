@@ -7,16 +7,10 @@
 // Against a real S3-compatible server on loopback (s3rver, test/support/s3.ts).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import type { RecordingSpool } from '../../src/core/sessions/spool-contract.js';
-import { recordingRelPath } from '../../src/core/sessions/recording-path.js';
+import { createHash } from 'node:crypto';
 import { recoverInterrupted, sealDeadNodesUploads } from '../../src/core/sessions/recovery.js';
 import { tempDir } from '../cli/support.js';
-import { appWithS3, nodeStorage, S3_TEST_PART_BYTES } from '../support/s3.js';
-import { sessionRow } from '../support/session-rows.js';
-import { until } from '../support/audit-receivers.js';
+import { appWithS3, nodeStorage, sessionWithOnePart } from '../support/s3.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -29,20 +23,9 @@ describe('a dead node\'s recording, when the store was down as its session was e
 
   for (const encryption of ['none', 'gatehouse'] as const) {
     it(`is completed and sealed by a live node once the store answers (encryption ${encryption})`, async () => {
-      const at = Date.now() - 60_000;
-      const s = sessionRow({ userId: the.adminId, username: 'admin', startedAt: at, node: 'node-a' });
-      await the.t.core.store.db.insertInto('sessions').values(s).execute();
-      const rel = recordingRelPath(s.id, at, '.cast');
-
       // Node A ran the session and uploaded its first part; then it died.
       const a = storage('node-a', encryption);
-      const spool = a.writeTarget(rel).options.spool as RecordingSpool;
-      spool.attach({ failed: () => undefined, releasing: async () => undefined });
-      const first = Buffer.concat([Buffer.from(JSON.stringify({ version: 2, width: 80, height: 24 }) + '\n'), Buffer.from(JSON.stringify([0.5, 'o', randomBytes(S3_TEST_PART_BYTES / 2).toString('hex')]) + '\n')]);
-      mkdirSync(dirname(spool.segmentPath(0)), { recursive: true });
-      writeFileSync(spool.segmentPath(0), first);
-      spool.sealed(0);
-      await until(async () => JSON.parse((await upload(rel))?.parts ?? '[]').length === 1, () => 'part 1 uploaded', 30_000);
+      const { id, rel, first } = await sessionWithOnePart(the, a, 'node-a');
 
       // Node B ends A's session while the store does not answer: no recording.
       const b = storage('node-b', encryption);
@@ -53,7 +36,7 @@ describe('a dead node\'s recording, when the store was down as its session was e
       } finally {
         the.s3.bringUp();
       }
-      const r1 = await row(s.id);
+      const r1 = await row(id);
       assert.deepEqual([r1.status, r1.endReason, r1.recording], ['ended', 'interrupted', null]);
       assert.ok(await upload(rel), 'the upload is still there');
 
@@ -62,11 +45,11 @@ describe('a dead node\'s recording, when the store was down as its session was e
       assert.equal(await upload(rel), undefined, 'the upload is completed');
       const stored = Buffer.concat(await (await b.read(rel)).toArray());
       assert.ok(stored.equals(first), 'the bucket holds what the part held');
-      const seals = await events('recording.seal', s.id);
+      const seals = await events('recording.seal', id);
       assert.equal(seals.length, 1);
       assert.deepEqual([seals[0]!.details.file, seals[0]!.details.sha256], [rel, sha(first)]);
       assert.match(seals[0]!.details.note, /sealed by node node-b once object storage answered/);
-      const r2 = await row(s.id);
+      const r2 = await row(id);
       assert.deepEqual([r2.recording, r2.recordingSha256], [rel, sha(first)]);
       // Nothing more to do at the next upkeep; a node that is not dead is left alone.
       assert.equal(await sealDeadNodesUploads(ctx), 0);

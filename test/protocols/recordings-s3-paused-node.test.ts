@@ -9,16 +9,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, writeFileSync } from 'node:fs';
 import { UploadPartCommand } from '@aws-sdk/client-s3';
-import type { RecordingSpool } from '../../src/core/sessions/spool-contract.js';
-import { recordingRelPath } from '../../src/core/sessions/recording-path.js';
 import { recoverInterrupted } from '../../src/core/sessions/recovery.js';
 import { tempDir } from '../cli/support.js';
-import { appWithS3, nodeStorage, S3_TEST_PART_BYTES } from '../support/s3.js';
-import { sessionRow } from '../support/session-rows.js';
-import { until } from '../support/audit-receivers.js';
+import { appWithS3, nodeStorage, sessionWithOnePart } from '../support/s3.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const line = (t: number, text: string) => Buffer.from(JSON.stringify([t, 'o', text]) + '\n');
@@ -31,28 +26,17 @@ describe('a paused node wakes after another node sealed its recording', () => {
 
   for (const encryption of ['none', 'gatehouse'] as const) {
     it(`the sealed object stays as sealed; the paused node's tail is dropped, not stored over it (encryption ${encryption})`, async () => {
-      const at = Date.now() - 60_000;
-      const s = sessionRow({ userId: the.adminId, username: 'admin', startedAt: at, node: 'node-a' });
-      await the.t.core.store.db.insertInto('sessions').values(s).execute();
-      const rel = recordingRelPath(s.id, at, '.cast');
-
       // Node A runs the session: its first segment (header and output, one part) is uploaded.
       const a = storage('node-a', encryption);
-      const spool = a.writeTarget(rel).options.spool as RecordingSpool;
       const failures: Error[] = [];
-      spool.attach({ failed: (e) => void failures.push(e), releasing: async () => undefined });
-      const first = Buffer.concat([Buffer.from(JSON.stringify({ version: 2, width: 80, height: 24 }) + '\n'), line(0.5, randomBytes(S3_TEST_PART_BYTES / 2).toString('hex'))]);
-      mkdirSync(dirname(spool.segmentPath(0)), { recursive: true });
-      writeFileSync(spool.segmentPath(0), first);
-      spool.sealed(0);
-      await until(async () => JSON.parse((await upload(rel))?.parts ?? '[]').length === 1, () => 'part 1 uploaded', 30_000);
+      const { id, rel, spool } = await sessionWithOnePart(the, a, 'node-a', failures);
       const uploadId = (await upload(rel))!.uploadId;
 
       // A is paused; B finds it dead, ends its session and seals the recording from the stored part.
       const b = storage('node-b', encryption);
       const ended = await recoverInterrupted({ store: the.t.core.store, audit: the.t.core.audit, log: the.t.core.log, recordingsDir: tempDir('gatehouse-b-disk-'), node: 'node-b', deadNodes: ['node-a'], deadOnly: true, recover: (id, st) => b.recover(id, st) });
       assert.equal(ended, 1);
-      const seals = await events('recording.seal', s.id);
+      const seals = await events('recording.seal', id);
       assert.equal(seals.length, 1);
       const sealed = seals[0]!.details.sha256 as string;
       assert.equal(sha(Buffer.concat(await (await b.read(rel)).toArray())), sealed);

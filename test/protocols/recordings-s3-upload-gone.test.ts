@@ -7,34 +7,18 @@
 // Against a real S3-compatible server on loopback (s3rver, test/support/s3.ts).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, writeFileSync } from 'node:fs';
 import { CompleteMultipartUploadCommand, UploadPartCommand } from '@aws-sdk/client-s3';
-import type { RecordingSpool } from '../../src/core/sessions/spool-contract.js';
-import { recordingRelPath } from '../../src/core/sessions/recording-path.js';
 import { tempDir } from '../cli/support.js';
-import { appWithS3, nodeStorage, S3_TEST_PART_BYTES } from '../support/s3.js';
-import { sessionRow } from '../support/session-rows.js';
-import { until } from '../support/audit-receivers.js';
+import { appWithS3, nodeStorage, sessionWithOnePart } from '../support/s3.js';
 
 describe('an upload the store no longer has', () => {
   const the = appWithS3('gone');
   const upload = (rel: string) => the.t.core.store.db.selectFrom('recordingUploads').selectAll().where('rel', '=', rel).executeTakeFirst();
 
   it('aborted by the store mid-session: settled as lost at the next start, its row and spool released (not retried for ever)', async () => {
-    const at = Date.now() - 60_000;
-    const s = sessionRow({ userId: the.adminId, username: 'admin', startedAt: at, node: 'node-g' });
-    await the.t.core.store.db.insertInto('sessions').values(s).execute();
-    const rel = recordingRelPath(s.id, at, '.cast');
     const g = nodeStorage(the.s3, the.t.core, 'node-g', { encryption: 'none', prefix: 'gone/', spoolDir: tempDir('gatehouse-spool-g-') });
-    const spool = g.writeTarget(rel).options.spool as RecordingSpool;
-    const failures: Error[] = [];
-    spool.attach({ failed: (e) => void failures.push(e), releasing: async () => undefined });
-    mkdirSync(dirname(spool.segmentPath(0)), { recursive: true });
-    writeFileSync(spool.segmentPath(0), Buffer.from(JSON.stringify({ version: 2, width: 80, height: 24 }) + '\n' + JSON.stringify([0.5, 'o', randomBytes(S3_TEST_PART_BYTES / 2).toString('hex')]) + '\n'));
-    spool.sealed(0);
-    await until(async () => JSON.parse((await upload(rel))?.parts ?? '[]').length === 1, () => 'part 1 uploaded', 30_000);
+    const { id, at, rel, spool } = await sessionWithOnePart(the, g, 'node-g');
 
     // The store's lifecycle rule aborts the upload; the session goes on and ends. (s3rver has
     // no AbortMultipartUpload: the store's answers to that upload from now on are AWS's after
@@ -47,7 +31,7 @@ describe('an upload the store no longer has', () => {
     };
     writeFileSync(spool.segmentPath(1), JSON.stringify([1, 'o', 'after the abort']) + '\n');
     await spool.finish(1, false);
-    await the.t.core.store.db.updateTable('sessions').set({ status: 'ended', endedAt: at + 1000, endReason: 'client_closed' }).where('id', '=', s.id).execute();
+    await the.t.core.store.db.updateTable('sessions').set({ status: 'ended', endedAt: at + 1000, endReason: 'client_closed' }).where('id', '=', id).execute();
 
     await g.resumeUploads();
     assert.equal(await upload(rel), undefined, 'the row is settled');

@@ -8,14 +8,17 @@
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before } from 'node:test';
 import S3rver from 's3rver';
+import { recordingRelPath } from '../../src/core/sessions/recording-path.js';
 import { S3RecordingStorage } from '../../src/core/sessions/recording-storage-s3.js';
 import type { RecordingSpool } from '../../src/core/sessions/spool-contract.js';
 import { removeTempDirs, tempDir } from '../cli/support.js';
 import { startTestApp, type TestApp } from './harness.js';
+import { sessionRow } from './session-rows.js';
 import { waitFor } from './xrdp.js';
 
 /** Parts of 256 KiB for the tests (below S3's 5 MiB minimum: s3rver takes them, and only a loopback endpoint may ask for it). */
@@ -244,4 +247,25 @@ export async function recordThrough(storage: S3RecordingStorage, rel: string, se
   await spool.finish(segments.length - 1, false);
   if (expectFailure) assert.ok(failures.length > 0, 'the recording failed (its session ends, fail closed)');
   else assert.deepEqual(failures.map((e) => e.message), [], 'no part failed while the session ran');
+}
+
+/**
+ * What a node had done before it paused or died: a live session of `node`, a minute old, whose
+ * recording's first segment (its header and half a part of output) went through the storage's
+ * spool and was uploaded as part 1. `failures` collects what the spool reports to its session.
+ */
+export async function sessionWithOnePart(the: { t: TestApp; adminId: string }, storage: S3RecordingStorage, node: string, failures: Error[] = []): Promise<{ id: string; at: number; rel: string; spool: RecordingSpool; first: Buffer }> {
+  const at = Date.now() - 60_000;
+  const row = sessionRow({ userId: the.adminId, username: 'admin', startedAt: at, node });
+  await the.t.core.store.db.insertInto('sessions').values(row).execute();
+  const rel = recordingRelPath(row.id, at, '.cast');
+  const spool = storage.writeTarget(rel).options.spool as RecordingSpool;
+  spool.attach({ failed: (e) => void failures.push(e), releasing: async () => undefined });
+  const first = Buffer.concat([Buffer.from(JSON.stringify({ version: 2, width: 80, height: 24 }) + '\n'), Buffer.from(JSON.stringify([0.5, 'o', randomBytes(S3_TEST_PART_BYTES / 2).toString('hex')]) + '\n')]);
+  mkdirSync(dirname(spool.segmentPath(0)), { recursive: true });
+  writeFileSync(spool.segmentPath(0), first);
+  spool.sealed(0);
+  const parts = async () => JSON.parse((await the.t.core.store.db.selectFrom('recordingUploads').select('parts').where('rel', '=', rel).executeTakeFirst())?.parts ?? '[]').length;
+  await waitFor('part 1 uploaded', async () => (await parts()) === 1);
+  return { id: row.id, at, rel, spool, first };
 }

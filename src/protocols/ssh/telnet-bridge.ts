@@ -9,7 +9,7 @@
 import type { ServerChannel } from 'ssh2';
 import type { SessionHandle } from '../../core/broker.js';
 import { openTerminal } from '../targets/open-terminal.js';
-import type { TerminalTarget } from '../targets/terminal.js';
+import { recordingBrake, type TerminalTarget } from '../targets/terminal.js';
 import { shareChannelWindow } from './channel-output.js';
 import { canWrite, endChannel } from './relay.js';
 
@@ -23,7 +23,7 @@ export async function bridgeTelnet(h: SessionHandle, stream: ServerChannel, term
   // As the SSH relay does: 'drain' must follow a window-blocked write (see channel-output.ts).
   shareChannelWindow(stream);
   let heldForPerson = false;
-  let heldForRecording = false;
+  const brake = recordingBrake(h, tn);
   tn.on('data', (d: Buffer) => {
     h.output(d);
     if (!canWrite(stream)) return;
@@ -45,14 +45,7 @@ export async function bridgeTelnet(h: SessionHandle, stream: ServerChannel, term
       stream.on('drain', drained);
       stream.on('close', drained);
     }
-    if (!heldForRecording && h.recordingBacklogged()) {
-      heldForRecording = true;
-      tn.hold('recording');
-      h.whenRecordingDrained(() => {
-        heldForRecording = false;
-        tn.release('recording');
-      });
-    }
+    brake();
   });
   stream.on('data', (d: Buffer) => {
     h.input(d);
