@@ -96,6 +96,22 @@ export async function joinCluster(config: Config, core: Core, pieces: IdentityPi
   // recordings, session by session) can take longer than the dead timeout. A heartbeat that
   // waited for it would let this node look dead to the others, which would then end its
   // healthy sessions as interrupted.
+  // Dead nodes' recordings the store did not give when their sessions were ended: tried apart
+  // from the upkeep (against a store still down each try waits out its timeouts, which must not
+  // hold up terminates and reaping), at most once a minute (one log line per session and try).
+  let sealing: Promise<void> | null = null;
+  let sealedAt = -Infinity;
+  const sealDeadNodesRecordings = () => {
+    if (sealing || performance.now() - sealedAt < 60_000) return;
+    sealedAt = performance.now();
+    sealing = core.sessions
+      .sealDeadNodesRecordings()
+      .then((late) => {
+        if (late) log.warn({ sessions: late }, 'recordings of dead nodes\' sessions, which object storage did not give when those sessions were ended, were completed and sealed');
+      })
+      .catch((e: Error) => log.warn({ err: { message: e.message } }, 'sealing dead nodes\' recordings failed'))
+      .finally(() => (sealing = null));
+  };
   const upkeep = async () => {
     // This node's own sessions first (quick): those other nodes ended while it was unreachable,
     // and terminates other nodes could not get through to it. Reaping a dead node's sessions
@@ -108,8 +124,7 @@ export async function joinCluster(config: Config, core: Core, pieces: IdentityPi
       const n = await core.sessions.reapDeadNodes(dead);
       if (n) log.warn({ nodes: dead, sessions: n }, 'gateway nodes stopped sending heartbeats: their sessions were ended as interrupted');
     }
-    const late = await core.sessions.sealDeadNodesRecordings();
-    if (late) log.warn({ sessions: late }, 'recordings of dead nodes\' sessions, which object storage did not give when those sessions were ended, were completed and sealed');
+    sealDeadNodesRecordings();
     if (identity && pieces) {
       const changed = await identity.changed(pieces);
       if (changed.includes(LOGON_KEY_PIECE)) core.logonTicketKey.reload();
@@ -150,6 +165,8 @@ export async function joinCluster(config: Config, core: Core, pieces: IdentityPi
     },
     async stop() {
       await Promise.all(loops.map((l) => l.stop()));
+      // Started by the last upkeep, it goes on apart from it: the database must outlast it.
+      await sealing;
       await peerServer?.close();
       await registry.stopped().catch((e) => log.warn({ err: { message: (e as Error).message } }, 'marking this node stopped failed'));
     },

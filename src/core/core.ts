@@ -255,7 +255,7 @@ export async function createCore(config: Config, store: Store, log: Logger, opts
     setTimeout(() => void rotation.afterUse(secretId, 'retrieve'), RETRIEVE_CHECKOUT_SECONDS * 1000).unref();
   });
   const openpsm = {
-    gateway: new OpenPsmGateway({ store, settings, dataKeys, sessions, audit, log, client: new IamClient(() => settings.get('openpsmTrustedCa')), draining: () => launching.draining }),
+    gateway: new OpenPsmGateway({ store, settings, dataKeys, sessions, audit, log, client: new IamClient(() => settings.get('openpsmTrustedCa')), draining: () => launching.draining, noteRefusal: (ip, actor, input) => auth.noteDoorRefusal(ip, actor, input) }),
     iam: new OpenPsmIam({ store, settings, audit, dir, secrets, personal, accessGate, policies, checkouts }),
   };
   // The logon-ticket RSA key: made at first start in the data dir (0600), rotatable.

@@ -37,4 +37,16 @@ describe('refused unknown tickets: bounded in the audit trail', () => {
     assert.deepEqual(d.actions, { 'ticket.refused': 55 });
     assert.deepEqual(d.reasons, { unknown: 45, missing: 10 });
   });
+
+  it('the browser RDP door\'s OpenPSM tokens nobody was given: the same bound', async () => {
+    const ip = '198.51.100.24';
+    for (let i = 0; i < 20; i++) {
+      await assert.rejects(t.core.openpsm.gateway.openRdp(randomBytes(24).toString('base64url'), { clientIp: ip }), /unknown or has expired/);
+    }
+    const refused = async () => Number((await t.core.store.db.selectFrom('auditEvents').select((eb) => eb.fn.countAll<number>().as('n')).where('action', '=', 'openpsm.session').where('ip', '=', ip).executeTakeFirstOrThrow()).n);
+    assert.equal(await refused(), 5, 'the threshold\'s events on their own');
+    const summary = async () => (await t.core.store.db.selectFrom('auditEvents').select('details').where('action', '=', AGGREGATED_ACTION).where('ip', '=', ip).executeTakeFirst())?.details;
+    await until(async () => (await summary()) !== undefined, () => 'the summary at the window\'s end', 30_000);
+    assert.equal(JSON.parse((await summary())!).count, 15);
+  });
 });

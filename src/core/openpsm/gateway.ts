@@ -11,7 +11,7 @@ import { connect } from 'node:net';
 import type { Logger } from 'pino';
 import type { Store } from '../../store/db.js';
 import { prepare, type SlotOf } from '../../store/prepared.js';
-import type { Actor, AuditService } from '../audit/service.js';
+import type { Actor, AuditInput, AuditService } from '../audit/service.js';
 import { SYSTEM } from '../audit/service.js';
 import type { ConnectPlan, SessionHandle } from '../broker.js';
 import { AppError } from '../errors.js';
@@ -86,6 +86,12 @@ export class OpenPsmGateway {
       draining: () => boolean;
       /** Bounds on the starts kept waiting (PENDING_LIMITS; smaller in tests). */
       pendingLimits?: { perSource: number; total: number };
+      /**
+       * Audits a refusal of a token nobody was given (the browser RDP door takes tokens without
+       * a sign-in) under the source's failed sign-in threshold and summary (Auth.noteDoorRefusal);
+       * without it, each is its own event.
+       */
+      noteRefusal?: (ip: string | null, actor: Actor, input: AuditInput) => Promise<void>;
     },
   ) {
     // Sessions of a dead node ended by this one are told here too (recovery.ts).
@@ -223,7 +229,9 @@ export class OpenPsmGateway {
     const p = [...this.starts.values()].find((x) => x.rdpToken !== undefined && x.rdpToken === token && x.start.mode === 'RDP');
     if (!p || p.createdAt + START_TTL_MS < now()) {
       this.deps.log.warn({ event: 'OpenPsmRdpRefused', clientIp: ctx.clientIp, reason: 'unknown' }, 'OpenPSM browser RDP: unknown, used or expired token');
-      await this.deps.audit.record({ id: null, name: null, ip: ctx.clientIp }, { action: 'openpsm.session', outcome: 'failure', details: { protocol: 'rdp', reason: 'unknown, used or expired token' } });
+      const refusal = { action: 'openpsm.session', outcome: 'failure' as const, details: { protocol: 'rdp', reason: 'unknown, used or expired token' } };
+      const actor = { id: null, name: null, ip: ctx.clientIp };
+      await (this.deps.noteRefusal ? this.deps.noteRefusal(ctx.clientIp, actor, refusal) : this.deps.audit.record(actor, refusal));
       throw new AppError(404, 'not_found', 'this connection request is unknown or has expired: start again from the portal');
     }
     delete p.rdpToken;

@@ -92,7 +92,7 @@ export async function completeFromRow(s3: S3Host, rel: string, withSpool: boolea
     // The store no longer has the upload: a lifecycle rule aborted it, or it was completed and
     // the answer lost (some stores answer a repeated completion so). Tried again it fails the
     // same way for ever, holding its row and spool: settled now, by whether the object is there.
-    const row = await s3.store.db.selectFrom('recordingUploads').select(['sessionId', 'dataKeyId']).where('rel', '=', rel).executeTakeFirst();
+    const row = await s3.store.db.selectFrom('recordingUploads').select(['sessionId']).where('rel', '=', rel).executeTakeFirst();
     if (!row) return 'none';
     const stored = await s3.client.send(new HeadObjectCommand({ Bucket: s3.settings.bucket, Key: s3.key(rel) })).then(
       () => true,
@@ -108,8 +108,9 @@ export async function completeFromRow(s3: S3Host, rel: string, withSpool: boolea
       s3.log.warn({ sessionId: row.sessionId, recording: rel }, 'the store no longer has this recording\'s upload, and holds the recording: it was completed (its answer had been lost)');
       return 'completed';
     }
-    // Its data key seals nothing stored.
-    if (row.dataKeyId) await dropRecordingKeys(s3.store, s3.dataKeys, rel, [row.dataKeyId]).catch(() => undefined);
+    // Its data key is kept: another node may be completing this very upload (its completion is
+    // what made the upload unknown here) and its object not visible yet; dropping the key would
+    // leave that object unreadable for good. A key serving nothing costs a row.
     s3.log.error({ sessionId: row.sessionId, recording: rel }, 'the store no longer has this recording\'s upload (aborted by the store, e.g. a lifecycle rule for incomplete uploads shorter than a session): the parts it held are gone, and the recording is lost; its row and spool are released');
     return 'lost';
   }

@@ -235,14 +235,16 @@ export async function sealDeadNodesUploads(ctx: RecoveryContext): Promise<number
     .where('node', '!=', ctx.node)
     .where('id', 'in', (eb) => eb.selectFrom('recordingUploads').select('sessionId').where('parts', '!=', '[]'))
     .execute();
-  const dead: SessionsTable[] = [];
-  for (const r of rows) if (r.node && ctx.stillDead && (await ctx.stillDead(r.node))) dead.push(r);
-  return sealLate(ctx, dead, `recovered after the gateway was interrupted; sealed by node ${ctx.node} once object storage answered (the node that ran the session is dead)`);
+  // Each one's node looked at just before it is sealed (a batch can take long): one that
+  // answers again seals its own, with its spool.
+  const stillDead = async (r: SessionsTable) => !!r.node && !!ctx.stillDead && (await ctx.stillDead(r.node));
+  return sealLate(ctx, rows, `recovered after the gateway was interrupted; sealed by node ${ctx.node} once object storage answered (the node that ran the session is dead)`, stillDead);
 }
 
-async function sealLate(ctx: RecoveryContext, rows: SessionsTable[], note: string): Promise<number> {
+async function sealLate(ctx: RecoveryContext, rows: SessionsTable[], note: string, take: (r: SessionsTable) => Promise<boolean> = async () => true): Promise<number> {
   let n = 0;
   for (const r of rows) {
+    if (!(await take(r))) continue;
     let found: Awaited<ReturnType<typeof locate>>;
     try {
       found = await locate(ctx, r.id, r.startedAt);
