@@ -213,6 +213,27 @@ describe('shared control of browser terminal sessions', { timeout: 180_000 }, ()
     }
   });
 
+  it('a joiner who stops reading is cut past the live view\'s bound; the owner is told they left, the session goes on', async () => {
+    const { t: owner, sessionId } = await ownerTerm(sshSecret);
+    const req = await call(gw, b.audrey, 'POST', `/api/v1/sessions/${sessionId}/join-requests`);
+    assert.equal(req.status, 201, JSON.stringify(req.body));
+    await owner.waitFor(() => owner.messages.some((m) => m.type === 'join' && m.event === 'request' && m.requestId === req.body.id));
+    const joiner = joinTerm(b.audrey, sessionId, req.body.id);
+    await joiner.waitFor(() => joiner.messages.some((m) => m.type === 'pending'));
+    owner.ws.send(JSON.stringify({ type: 'join-answer', requestId: req.body.id, accept: true }));
+    await joiner.waitFor(() => joiner.messages.some((m) => m.type === 'ready'));
+    // The joiner's client stops reading; the owner's output (~27 MB) goes on.
+    (joiner.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
+    owner.ws.send(JSON.stringify({ type: 'input', data: 'head -c 20000000 /dev/zero | base64 -w 0; echo; echo DONE-$((2+3))\r' }));
+    await owner.waitFor(() => owner.messages.some((m) => m.type === 'join' && m.event === 'left' && m.user === 'audrey'), 120_000);
+    await owner.waitFor(() => owner.output().includes('DONE-5'), 120_000);
+    (joiner.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    await joiner.closed;
+    assert.ok(joiner.output().length < 27_000_000, `the joiner got ${joiner.output().length} bytes: cut, not sent everything`);
+    owner.ws.send(JSON.stringify({ type: 'input', data: 'exit\r' }));
+    await ended(sessionId);
+  });
+
   it('a native SSH session: the owner reads a notice line and answers in the portal; the joiner types into the same shell', async () => {
     const l = await launch(gw, sshSecret);
     const p = interactive([...clientFor(gw, l.knownHosts).base(), `${l.ticket}@127.0.0.1`], { cols: 90, rows: 30 });

@@ -18,6 +18,7 @@ import { api, type RouteTypes } from '../contract/index.js';
 import { addRoute, localPath } from '../contract-route.js';
 import { pageOf } from '../paging.js';
 import { admitTerminal, inputOf, parseFrame } from '../terminal-relay.js';
+import { WATCHER_UNREAD_LIMIT } from '../live-view-stream.js';
 
 const askerOf = (p: Principal, ip: string): Asker => ({ userId: p.userId, username: p.username, ip: normalizeIp(ip), permissions: p.permissions });
 
@@ -56,7 +57,23 @@ export const sharingRoutes =
         let participant: Participant | null = null;
         const ch = admitTerminal(socket, { origin: req.headers.origin, host: req.headers.host }, door, 'left the session', () => participant?.leave());
         if (!ch) return;
-        const { send, fail, finish } = ch;
+        const { fail, finish } = ch;
+        // A joiner reads what the session writes, at the session's pace: one who stops reading is
+        // cut past the live view's bound (WATCHER_UNREAD_LIMIT) rather than held in this node's
+        // memory (the session goes on; the owner is told they left).
+        // Counted past what the opening sent (the session so far, or the screen and its records), as the live view does.
+        let allowed = Infinity;
+        const opened = () => (allowed = socket.bufferedAmount + WATCHER_UNREAD_LIMIT);
+        const unread = () => {
+          if (socket.bufferedAmount <= allowed || ch.ended) return;
+          req.log.warn({ sessionId: req.params.id, unread: socket.bufferedAmount }, 'a joiner is not reading the session; it is cut');
+          finish('not reading the session');
+          socket.terminate();
+        };
+        const send = (m: Record<string, unknown>) => {
+          ch.send(m);
+          unread();
+        };
         socket.on('message', (raw, isBinary) => {
           const f = parseFrame(raw, isBinary);
           const data = f && inputOf(f);
@@ -73,10 +90,15 @@ export const sharingRoutes =
           send({ type: 'screen', header });
           if (keyframe) send({ type: 'keyframe', keyframe });
           for (const data of backlog) send({ type: 'record', data });
+          opened();
         };
         sharing
           .attach(askerOf(req.principal!, req.ip), req.params.id, req.params.joinId, {
-            output: (d) => socket.readyState === socket.OPEN && socket.send(d, { binary: true }),
+            output: (d) => {
+              if (socket.readyState !== socket.OPEN) return;
+              socket.send(d, { binary: true });
+              unread();
+            },
             resize: (cols, rows) => send({ type: 'resize', cols, rows }),
             end: (reason) => finish(reason),
             onPending: () => send({ type: 'pending' }),
@@ -88,6 +110,7 @@ export const sharingRoutes =
             send({ type: 'ready', sessionId: p.join.sessionId, joinId: p.join.id, owner: p.join.owner.username, protocol: p.join.protocol, screen: !!feed?.graphical, cols: p.size.cols, rows: p.size.rows });
             if (feed?.graphical) return openScreen(feed);
             if (p.backlog.length) socket.send(p.backlog, { binary: true });
+            opened();
           })
           .catch((e) => {
             if (!(e instanceof AppError)) req.log.error({ err: { message: (e as Error).message } }, 'joining a session failed');
