@@ -8,7 +8,7 @@
 // Against a real S3-compatible server on loopback (s3rver, test/support/s3.ts).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { recordingRelPath } from '../../src/core/sessions/recording-path.js';
 import { tempDir } from '../cli/support.js';
@@ -36,7 +36,7 @@ describe('a shared spool: a worker starting up leaves the live sessions of the o
     assert.ok(!existsSync(segment(ended.id)), "an ended session's segment with no upload is dropped");
   });
 
-  it('recovery keeps one work copy per session: one left by an earlier recovery (never committed) is removed', async () => {
+  it('recovery keeps one work copy per session: those left by earlier recoveries (never committed) are removed, one in use is not', async () => {
     const spoolDir = tempDir('gatehouse-recover-spool-');
     const n = nodeStorage(the.s3, the.t.core, 'n-rec', { encryption: 'gatehouse', prefix: 'recover/', spoolDir });
     const at = Date.now() - 5_000;
@@ -48,11 +48,16 @@ describe('a shared spool: a worker starting up leaves the live sessions of the o
     const first = await n.recover(s.id, at);
     assert.ok(first);
     assert.equal(copies().length, 1);
-    // Its recovery went no further (unreadable, or the node stopped): the next one starts afresh.
-    await new Promise((r) => setTimeout(r, 5));
+    // Another worker recovering the same session at this moment: its copy is in use, and kept.
+    const busy = await n.recover(s.id, at);
+    assert.ok(busy);
+    assert.equal(copies().length, 2, 'a fresh copy is in use: kept');
+    // Their recoveries went no further (unreadable, or the node stopped): left for later starts.
+    const old = new Date(Date.now() - 11 * 60_000);
+    for (const f of copies()) utimesSync(join(spoolDir, '.recover', f), old, old);
     const second = await n.recover(s.id, at);
     assert.ok(second);
-    assert.deepEqual(copies(), [basename(second.path)]);
+    assert.deepEqual(copies(), [basename(second.path)], 'copies left from before are removed');
     await second.commit();
     assert.deepEqual(copies(), []);
   });

@@ -70,6 +70,9 @@ const DAY = 86_400_000;
 
 export { s3ErrorText };
 
+/** A recovery work copy not written to for this long is left over from an earlier recovery (a copy is written as it is fetched, then read at once). */
+const STALE_WORK_COPY_MS = 10 * 60_000;
+
 export class S3RecordingStorage implements RecordingStorage, S3Host {
   readonly kind = 's3';
   readonly readsLive = false;
@@ -347,8 +350,14 @@ export class S3RecordingStorage implements RecordingStorage, S3Host {
     const path = join(workDir, `${sessionId}-${Date.now()}-${rel.split('/').pop()}`);
     await mkdir(workDir, { recursive: true, mode: 0o700 });
     // A work copy an earlier recovery of this session left (the recording was unreadable, or
-    // storing it back failed): a plain copy of the recording, and one more at every start.
-    for (const name of await readdir(workDir)) if (name.startsWith(`${sessionId}-`)) await rm(join(workDir, name), { force: true });
+    // storing it back failed): a plain copy of the recording, and one more at every start. Not
+    // one in use: the workers of a machine share the spool, and two may recover the same dead
+    // node's session at once; a copy untouched for STALE_WORK_COPY_MS is no one's.
+    for (const name of await readdir(workDir)) {
+      if (!name.startsWith(`${sessionId}-`)) continue;
+      const at = await stat(join(workDir, name)).then((st) => st.mtimeMs, () => Infinity);
+      if (Date.now() - at > STALE_WORK_COPY_MS) await rm(join(workDir, name), { force: true });
+    }
     // Streamed to the work file, never held whole: a crashed session's recording may be many
     // gigabytes, and a node that ran out of memory recovering it would crash at every start.
     const h = createHash('sha256');
