@@ -149,7 +149,9 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     await doors.start();
   } catch (e) {
     webGate.close();
-    await app.close();
+    const closed = app.close();
+    webSockets.closeAfter();
+    await closed;
     await cluster.stop();
     await store.close().catch(() => {});
     throw e;
@@ -180,7 +182,9 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     } catch (e) {
       await doors.close();
       webGate.close();
-      await app.close();
+      const closed = app.close();
+      webSockets.closeAfter();
+      await closed;
       await cluster.stop();
       await store.close().catch(() => {});
       throw new Error(`cannot listen for metrics on ${config.metricsListen.host}:${config.metricsListen.port}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
