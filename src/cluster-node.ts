@@ -96,22 +96,6 @@ export async function joinCluster(config: Config, core: Core, pieces: IdentityPi
   // recordings, session by session) can take longer than the dead timeout. A heartbeat that
   // waited for it would let this node look dead to the others, which would then end its
   // healthy sessions as interrupted.
-  // Dead nodes' recordings the store did not give when their sessions were ended: tried apart
-  // from the upkeep (against a store still down each try waits out its timeouts, which must not
-  // hold up terminates and reaping), at most once a minute (one log line per session and try).
-  let sealing: Promise<void> | null = null;
-  let sealedAt = -Infinity;
-  const sealDeadNodesRecordings = () => {
-    if (sealing || performance.now() - sealedAt < 60_000) return;
-    sealedAt = performance.now();
-    sealing = core.sessions
-      .sealDeadNodesRecordings()
-      .then((late) => {
-        if (late) log.warn({ sessions: late }, 'recordings of dead nodes\' sessions, which object storage did not give when those sessions were ended, were completed and sealed');
-      })
-      .catch((e: Error) => log.warn({ err: { message: e.message } }, 'sealing dead nodes\' recordings failed'))
-      .finally(() => (sealing = null));
-  };
   const upkeep = async () => {
     // This node's own sessions first (quick): those other nodes ended while it was unreachable,
     // and terminates other nodes could not get through to it. Reaping a dead node's sessions
@@ -124,15 +108,22 @@ export async function joinCluster(config: Config, core: Core, pieces: IdentityPi
       const n = await core.sessions.reapDeadNodes(dead);
       if (n) log.warn({ nodes: dead, sessions: n }, 'gateway nodes stopped sending heartbeats: their sessions were ended as interrupted');
     }
-    sealDeadNodesRecordings();
     if (identity && pieces) {
       const changed = await identity.changed(pieces);
       if (changed.includes(LOGON_KEY_PIECE)) core.logonTicketKey.reload();
       if (changed.length) log.info({ pieces: changed }, 'cluster identity pieces replaced by another node were taken');
     }
   };
-  /** Runs `fn` every heartbeat interval; a run still going when the next is due is not doubled (that tick is skipped). */
-  const loop = (fn: () => Promise<void>, failed: string, everyTick?: () => void) => {
+  // Dead nodes' recordings the store did not give when their sessions were ended: a loop of
+  // their own, apart from the upkeep (against a store still down each try waits out its
+  // timeouts, which must not hold up terminates and reaping), once a minute (one log line per
+  // session and try).
+  const sealDeadNodesRecordings = async () => {
+    const late = await core.sessions.sealDeadNodesRecordings();
+    if (late) log.warn({ sessions: late }, 'recordings of dead nodes\' sessions, which object storage did not give when those sessions were ended, were completed and sealed');
+  };
+  /** Runs `fn` every `everyMs` (the heartbeat interval); a run still going when the next is due is not doubled (that tick is skipped). */
+  const loop = (fn: () => Promise<void>, failed: string, everyTick?: () => void, everyMs = registry.timing.heartbeatMs) => {
     let running: Promise<void> | null = null;
     const run = () => {
       if (running) return;
@@ -143,7 +134,7 @@ export async function joinCluster(config: Config, core: Core, pieces: IdentityPi
     const timer = setInterval(() => {
       everyTick?.();
       run();
-    }, registry.timing.heartbeatMs);
+    }, everyMs);
     timer.unref();
     return {
       run,
@@ -161,12 +152,10 @@ export async function joinCluster(config: Config, core: Core, pieces: IdentityPi
       const heartbeat = loop(beat, 'the cluster heartbeat failed', checkSilence);
       // At once: the start-up recovery since registration may have taken a while.
       heartbeat.run();
-      loops = [heartbeat, loop(upkeep, 'the cluster upkeep (dead nodes, sessions ended elsewhere, identity) failed')];
+      loops = [heartbeat, loop(upkeep, 'the cluster upkeep (dead nodes, sessions ended elsewhere, identity) failed'), loop(sealDeadNodesRecordings, 'sealing dead nodes\' recordings failed', undefined, 60_000)];
     },
     async stop() {
       await Promise.all(loops.map((l) => l.stop()));
-      // Started by the last upkeep, it goes on apart from it: the database must outlast it.
-      await sealing;
       await peerServer?.close();
       await registry.stopped().catch((e) => log.warn({ err: { message: (e as Error).message } }, 'marking this node stopped failed'));
     },

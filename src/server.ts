@@ -142,16 +142,20 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   // A download its client stopped reading, or a body trickled in, would hold app.close() (open-sockets.ts).
   const webSockets = new OpenSockets();
   app.server.on('connection', (sock: Socket) => webSockets.add(sock));
+  /** The HTTPS side closes: its startups are cut, then what is still open a moment after the server's close began. */
+  const closeWeb = (): Promise<void> => {
+    webGate.close();
+    const closed = app.close();
+    webSockets.closeAfter();
+    return closed;
+  };
   await app.listen({ port: config.httpPort, host: config.bindHost });
   // A failed accept() that libuv cannot absorb (its EMFILE fallback sheds most) is emitted here; unheard, it would end the process.
   app.server.on('error', (err: Error) => log.error({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'https server error'));
   try {
     await doors.start();
   } catch (e) {
-    webGate.close();
-    const closed = app.close();
-    webSockets.closeAfter();
-    await closed;
+    await closeWeb();
     await cluster.stop();
     await store.close().catch(() => {});
     throw e;
@@ -181,10 +185,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       metricsListener = await startMetricsListener(core, config.metricsListen.host, config.metricsListen.port);
     } catch (e) {
       await doors.close();
-      webGate.close();
-      const closed = app.close();
-      webSockets.closeAfter();
-      await closed;
+      await closeWeb();
       await cluster.stop();
       await store.close().catch(() => {});
       throw new Error(`cannot listen for metrics on ${config.metricsListen.host}:${config.metricsListen.port}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
@@ -250,12 +251,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     // The recordings are closed by now; the writer thread goes.
     await step('stopping the recording storage', () => core.sessions.storage.stop?.());
     await step('closing the doors', () => doors.close());
-    webGate.close();
-    await step('closing the web server', () => {
-      const closed = app.close();
-      webSockets.closeAfter();
-      return closed;
-    });
+    await step('closing the web server', closeWeb);
     await step('closing the metrics listener', () => metricsListener?.close());
     await core.auth.flushSignInSummaries().catch(() => {});
     await core.requestLimits.flush().catch(() => {});

@@ -8,18 +8,8 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import tls from 'node:tls';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { startGateway, type Gateway } from '../support/gateway.js';
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-const retained = () => {
-  gc();
-  gc();
-  return process.memoryUsage().arrayBuffers;
-};
-const MiB = 1024 * 1024;
+import { MiB, retainedArrayBuffers } from '../support/retained-memory.js';
 
 /** One masked client frame (RFC 6455 §5.2); the mask is fixed, the server does not care. */
 function clientFrame(opcode: number, payload: Buffer): Buffer {
@@ -99,14 +89,14 @@ describe('OpenPSM browser terminal: a refused client that floods', () => {
     assert.match(JSON.parse(messages[0]!).message, /unknown or has expired/);
 
     const frame = clientFrame(1, Buffer.from(JSON.stringify({ type: 'input', data: 'A'.repeat(65_000) })));
-    const base = retained();
+    const base = retainedArrayBuffers();
     let sent = 0;
     for (; sent < 1000 && !sock.destroyed; sent++) {
       if (!sock.write(frame)) await Promise.race([once(sock, 'drain'), closed]);
     }
     // Let the gateway (in this process) read and parse what it was sent.
     for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
-    const grown = retained() - base;
+    const grown = retainedArrayBuffers() - base;
     // Kept, the frames sent would be about 62 MiB.
     assert.ok(grown < 8 * MiB, `ArrayBuffer memory grew by ${(grown / MiB).toFixed(1)} MiB after ${sent} frames`);
     // The gateway cuts the client (after REFUSED_CLOSE_GRACE_MS, not ws's 30 s).

@@ -7,13 +7,18 @@ import assert from 'node:assert/strict';
 import { RequestLimits } from '../../src/core/identity/request-limits.js';
 import { AppError } from '../../src/core/errors.js';
 
+/** Limits on sign-in requests per address (`perIp` a minute) on `clock`, and the audit events they write. */
+function loginLimits(perIp: number, clock: () => number) {
+  const events: { details?: Record<string, unknown> }[] = [];
+  const audit = { record: async (_a: unknown, input: { details?: Record<string, unknown> }) => void events.push(input) };
+  const settings = { all: async () => ({ loginRequestsPerIp: perIp, loginRequestsPerAccount: 0 }) };
+  return { limits: new RequestLimits(settings as never, audit as never, 1000, clock), events };
+}
+
 describe('request limits under a sustained flood', () => {
   it('five minutes at ten requests a second against 60 a minute: five events, every refusal counted', async () => {
     let clock = 1_000_000;
-    const events: { details?: Record<string, unknown> }[] = [];
-    const audit = { record: async (_a: unknown, input: { details?: Record<string, unknown> }) => void events.push(input) };
-    const settings = { all: async () => ({ loginRequestsPerIp: 60, loginRequestsPerAccount: 0 }) };
-    const limits = new RequestLimits(settings as never, audit as never, 1000, () => clock);
+    const { limits, events } = loginLimits(60, () => clock);
     let admitted = 0;
     let refused = 0;
     for (let i = 0; i < 3000; i++) {
@@ -36,10 +41,7 @@ describe('request limits under a sustained flood', () => {
 
   it('the refusals counted after an event are written when the flood stops (a minute after it) and at shutdown', async () => {
     let clock = 2_000_000;
-    const events: { details?: Record<string, unknown> }[] = [];
-    const audit = { record: async (_a: unknown, input: { details?: Record<string, unknown> }) => void events.push(input) };
-    const settings = { all: async () => ({ loginRequestsPerIp: 2, loginRequestsPerAccount: 0 }) };
-    const limits = new RequestLimits(settings as never, audit as never, 1000, () => clock);
+    const { limits, events } = loginLimits(2, () => clock);
     const take = (ip: string) => limits.take('login', ip, null, { id: null, name: null, ip }).then(() => 'ok', (e) => (e instanceof AppError ? e.status : e));
     for (let i = 0; i < 2; i++) assert.equal(await take('192.0.2.1'), 'ok');
     assert.equal(await take('192.0.2.1'), 429);

@@ -6,22 +6,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
 import { MAX_PENDING_INPUT_BYTES, REFUSED_CLOSE_GRACE_MS, relayTerminal, terminalSize, type RelayOptions } from '../../src/web/terminal-relay.js';
 import { WebTerminalDoor } from '../../src/protocols/web-terminal.js';
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
-/** ArrayBuffer memory (where Buffers live) after a full collection. */
-const retained = () => {
-  gc();
-  gc();
-  return process.memoryUsage().arrayBuffers;
-};
+import { MiB, retainedArrayBuffers } from '../support/retained-memory.js';
 
 /** A server-side ws WebSocket whose client never answers a close frame. */
 class FakeSocket extends EventEmitter {
@@ -56,7 +45,6 @@ const log = { error: () => undefined, warn: () => undefined, info: () => undefin
 const FRAME_CHARS = 65_000;
 /** One input frame as ws delivers it (a Buffer of JSON text): about 64 KiB. */
 const inputFrame = Buffer.from(JSON.stringify({ type: 'input', data: 'A'.repeat(FRAME_CHARS) }));
-const MiB = 1024 * 1024;
 
 function relay(open: RelayOptions['open']) {
   const socket = new FakeSocket();
@@ -75,9 +63,9 @@ describe('browser terminal relay: input it cannot deliver', () => {
     assert.equal(socket.closes[0]?.code, 1008);
     assert.equal(socket.readyState, socket.CLOSING, 'the client has not answered the close');
 
-    const before = retained();
+    const before = retainedArrayBuffers();
     for (let i = 0; i < 1000; i++) socket.emit('message', inputFrame, false);
-    const grown = retained() - before;
+    const grown = retainedArrayBuffers() - before;
     // 1,000 frames kept would be about 62 MiB.
     assert.ok(grown < 4 * MiB, `ArrayBuffer memory grew by ${(grown / MiB).toFixed(1)} MiB`);
     assert.equal(state.pendingInputBytes, 0);
@@ -93,9 +81,9 @@ describe('browser terminal relay: input it cannot deliver', () => {
     for (let i = 0; i < fit; i++) socket.emit('message', inputFrame, false);
     assert.equal(socket.readyState, socket.OPEN);
 
-    const before = retained();
+    const before = retainedArrayBuffers();
     for (let i = fit; i < 1000; i++) socket.emit('message', inputFrame, false);
-    const grown = retained() - before;
+    const grown = retainedArrayBuffers() - before;
     assert.equal(socket.readyState, socket.CLOSING, 'the frame past the cap closed the connection');
     assert.match(errors(socket).join('\n'), /too much input before the session was ready/);
     assert.ok(socket.frames.some((f) => (f as { type?: string }).type === 'end'));

@@ -335,8 +335,7 @@ export class Auth {
     return this.guard.checking(ip, actor, input, async (slot) => {
       await this.refuseLocked(user.id);
       if ((await this.passwordCheck(user, password)) === 'ok') {
-        const until = await this.clearFailures(user);
-        if (until) throw lockedError(until);
+        await this.resetLockoutCount(user);
         return true;
       }
       await this.guard.failed(ip, actor, { ...input, details: { ...input.details, reason: 'wrong password' } }, true, slot);
@@ -521,6 +520,12 @@ export class Auth {
     if (until) throw lockedError(until);
   }
 
+  /** A right step-up code or "current password": the failure count starts again, unless a lock was set meanwhile (423). */
+  private async resetLockoutCount(user: User): Promise<void> {
+    const until = await this.clearFailures(user);
+    if (until) throw lockedError(until);
+  }
+
   /** A locked account checks no step-up code or password until the lock ends (423). */
   private async refuseLocked(userId: string): Promise<void> {
     const until = await this.lockEnd(userId, now());
@@ -567,8 +572,7 @@ export class Auth {
     });
     this.guard.succeeded(ip);
     // As a right sign-in does: the count of wrong codes starts again (a lock set meanwhile stands).
-    const until = await this.clearFailures(user);
-    if (until) throw lockedError(until);
+    await this.resetLockoutCount(user);
     await this.audit.record(actor, input);
   }
 

@@ -19,7 +19,7 @@
 // event, written by the next refusal after that minute or, when none comes (the flood
 // stopped), by a timer at the minute's end, or at shutdown (flush): at most one event a
 // minute per bucket, and no refusal left out. In memory, per node, bounded in size.
-import type { Actor, AuditService } from '../audit/service.js';
+import type { Actor, AuditInput, AuditService } from '../audit/service.js';
 import { AppError } from '../errors.js';
 import type { SettingsService, SettingValues } from '../settings.js';
 import { sourceKey } from '../source-key.js';
@@ -54,6 +54,13 @@ interface Bucket {
  */
 const AUDIT_EVERY_MS = 60_000;
 
+/** A bucket's `rate_limit.exceeded` event: what it limits, and the refusals counted since its last event (none: left out). */
+const exceeded = (b: { kind: LimitKind; scope: Scope; shown: string; limit: number }, counted: number, note: string): AuditInput => ({
+  action: 'rate_limit.exceeded',
+  outcome: 'failure',
+  details: { kind: b.kind, scope: b.scope, [b.scope === 'ip' ? 'ip' : 'account']: b.shown, limitPerMinute: b.limit, ...(counted ? { refusedSinceLastEvent: counted } : {}), note },
+});
+
 export class RequestLimits {
   private readonly buckets = new Map<string, Bucket>();
   private observer: ((kind: LimitKind, scope: Scope) => void) | null = null;
@@ -83,22 +90,24 @@ export class RequestLimits {
   private summarise(b: Bucket): void {
     const sum = b.summary;
     if (!sum) return;
-    clearTimeout(sum.timer);
-    b.summary = null;
-    this.summaries.delete(b);
+    this.cancelSummary(b);
     const n = b.unaudited;
     if (!n) return;
     b.unaudited = 0;
     b.auditedAt = this.clock();
     const w = this.audit
-      .record(sum.actor, {
-        action: 'rate_limit.exceeded',
-        outcome: 'failure',
-        details: { kind: sum.kind, scope: sum.scope, [sum.scope === 'ip' ? 'ip' : 'account']: sum.shown, limitPerMinute: sum.limit, refusedSinceLastEvent: n, note: `the refusals of this ${sum.scope === 'ip' ? 'address' : 'account'} counted since its last event` },
-      })
+      .record(sum.actor, exceeded(sum, n, `the refusals of this ${sum.scope === 'ip' ? 'address' : 'account'} counted since its last event`))
       .catch((e: unknown) => this.onError(e as Error))
       .finally(() => this.writing.delete(w));
     this.writing.add(w);
+  }
+
+  /** The bucket's summary is not to be written (its count goes into another event): its timer stops. */
+  private cancelSummary(b: Bucket): void {
+    if (!b.summary) return;
+    clearTimeout(b.summary.timer);
+    b.summary = null;
+    this.summaries.delete(b);
   }
 
   /** Tells `fn` of every refusal (the metrics' gatehouse_rate_limited_total). */
@@ -137,26 +146,11 @@ export class RequestLimits {
           continue;
         }
         // This event carries the count: no summary of its own.
-        if (b.summary) {
-          clearTimeout(b.summary.timer);
-          b.summary = null;
-          this.summaries.delete(b);
-        }
+        this.cancelSummary(b);
         const before = b.unaudited;
         b.auditedAt = at;
         b.unaudited = 0;
-        await this.audit.record(actor, {
-          action: 'rate_limit.exceeded',
-          outcome: 'failure',
-          details: {
-            kind,
-            scope: c.scope,
-            [c.scope === 'ip' ? 'ip' : 'account']: c.shown,
-            limitPerMinute: c.limit,
-            ...(before ? { refusedSinceLastEvent: before } : {}),
-            note: `further refusals of this ${c.scope === 'ip' ? 'address' : 'account'} are counted, not audited one by one: at most one event a minute`,
-          },
-        });
+        await this.audit.record(actor, exceeded({ kind, scope: c.scope, shown: c.shown, limit: c.limit }, before, `further refusals of this ${c.scope === 'ip' ? 'address' : 'account'} are counted, not audited one by one: at most one event a minute`));
       }
       const longest = empty.reduce((a, b) => (b.waitSeconds > a.waitSeconds ? b : a));
       // One refused request counts once, under the scope whose wait it is told.

@@ -103,7 +103,7 @@ export async function completeFromRow(s3: S3Host, rel: string, withSpool: boolea
     );
     await s3.store.db.deleteFrom('recordingUploads').where('rel', '=', rel).execute();
     const base = s3.spoolPath(rel);
-    for (const i of withSpool ? await spoolSegments(base) : []) await unlink(`${base}.${i}`).catch(() => undefined);
+    if (withSpool) await dropSegments(base, await spoolSegments(base));
     if (stored) {
       s3.log.warn({ sessionId: row.sessionId, recording: rel }, 'the store no longer has this recording\'s upload, and holds the recording: it was completed (its answer had been lost)');
       return 'completed';
@@ -164,7 +164,7 @@ async function completeFromRowOnce(s3: S3Host, rel: string, withSpool: boolean):
     await s3.client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.n, ETag: p.etag })) } }));
   }
   await s3.store.db.deleteFrom('recordingUploads').where('rel', '=', rel).execute();
-  for (const i of segments) await unlink(`${base}.${i}`).catch(() => undefined);
+  await dropSegments(base, segments);
   return 'completed';
 }
 
@@ -197,6 +197,14 @@ async function createUpload(s3: S3Host, rel: string, sessionId: string): Promise
 }
 
 /** The segment numbers of a spooled recording found on disk, in order. */
+/** Spool segments `<base>.<i>` removed (those gone already are no matter). */
+async function dropSegments(base: string, indices: Iterable<number>): Promise<void> {
+  for (const i of indices) await unlink(`${base}.${i}`).catch(() => undefined);
+}
+
+/** 0, 1, … n. */
+const upTo = (n: number): number[] => Array.from({ length: n + 1 }, (_, i) => i);
+
 async function spoolSegments(base: string): Promise<number[]> {
   const dir = dirname(base);
   const name = base.slice(dir.length + 1);
@@ -321,7 +329,7 @@ export class S3Upload implements RecordingSpool {
           // parts stored. A new upload of what this spool still holds would replace that sealed
           // object with its tail; what came after the other node's end is not stored.
           log.warn('another gateway node completed and sealed this recording while this node was unreachable; what this node recorded after that is not stored');
-          for (let i = 0; i <= lastIndex; i++) await unlink(this.segmentPath(i)).catch(() => undefined);
+          await dropSegments(this.base, upTo(lastIndex));
           return;
         }
         if (!row) {
@@ -347,7 +355,7 @@ export class S3Upload implements RecordingSpool {
         }),
       );
       await this.s3.store.db.deleteFrom('recordingUploads').where('rel', '=', this.rel).execute();
-      for (let i = 0; i <= lastIndex; i++) await unlink(this.segmentPath(i)).catch(() => undefined);
+      await dropSegments(this.base, upTo(lastIndex));
     } catch (e) {
       log.error({ err: { message: s3ErrorText(e) } }, 'the recording could not be stored in object storage; its parts and spool are kept and completed at the next start');
     }

@@ -19,7 +19,6 @@ export const authRoutes =
     });
 
     // Browser sign-in: the same checks as /auth/login, the token goes into an HttpOnly cookie.
-    // Browser sign-in: the same checks as /auth/login, the token goes into an HttpOnly cookie.
     addRoute(app, auth.signIn, { config: { auth: false } })(async (req, reply) => {
       // JSON only: any site can make a browser post a form here (no CORS preflight for forms),
       // and would sign the person into an account of the other site's choosing (login CSRF).
