@@ -160,6 +160,7 @@ export async function buildApp(core: Core, opts: AppOptions = {}): Promise<Fasti
     }
     const scope = cfg.scope ?? (req.method === 'GET' || req.method === 'HEAD' ? 'read' : 'write');
     if (!hasScope(principal, scope)) throw new AppError(403, 'insufficient_scope', `this token lacks the "${scope}" scope`);
+    if (cfg.fullRights && principal.tokenKind !== 'session') throw new AppError(403, 'insufficient_scope', 'only a sign-in makes sign-in credentials (tokens, SSH keys, passkeys, TOTP): API and OAuth2 tokens cannot');
     if (cfg.permission && !principal.permissions.has(cfg.permission)) throw new AppError(403, 'forbidden', `you need the ${cfg.permission} permission`);
     req.principal = principal;
   });

@@ -913,6 +913,25 @@ for (const kind of DB_KINDS) {
       expectError(await t.req('POST', '/api/v1/folders', { token: ro, body: { name: 'ro-folder' } }), 403, 'insufficient_scope');
     });
 
+    it('a token with scopes cannot make sign-in credentials: no broader token, SSH key, passkey or TOTP', async () => {
+      // A write token is enough for other writes; these would outlive it with more rights.
+      const rw = await token(alice.token, ['read', 'write', 'launch']);
+      const refused = [
+        await t.req('POST', '/api/v1/tokens', { token: rw, body: { name: 'escalate', scopes: ['read', 'write', 'reveal', 'admin'] } }),
+        await t.req('POST', '/api/v1/tokens', { token: rw, body: { name: 'narrower', scopes: ['read'] } }),
+        await t.req('POST', '/api/v1/me/ssh-keys', { token: rw, body: { name: 'door', publicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl x' } }),
+        await t.req('POST', '/api/v1/me/webauthn/options', { token: rw }),
+        await t.req('POST', '/api/v1/me/totp', { token: rw }),
+        await t.req('POST', '/api/v1/me/totp/confirm', { token: rw, body: { code: '123456' } }),
+      ];
+      for (const r of refused) expectError(r, 403, 'insufficient_scope');
+      assert.equal((await t.req('GET', '/api/v1/me/ssh-keys', { token: rw })).json().items.length, 0);
+      assert.deepEqual((await t.req('GET', '/api/v1/tokens', { token: alice.token })).json().items.map((x: { name: string }) => x.name).filter((n: string) => n === 'escalate' || n === 'narrower'), []);
+      // The signed-in user still makes them.
+      assert.equal((await t.req('POST', '/api/v1/tokens', { token: alice.token, body: { name: 'signed-in', scopes: ['read'] } })).statusCode, 201);
+      assert.equal((await t.req('POST', '/api/v1/me/totp', { token: alice.token })).statusCode, 200);
+    });
+
     it('revealing needs the reveal scope; write does not imply it', async () => {
       const rw = await token(alice.token, ['read', 'write']);
       const c = await t.req('POST', '/api/v1/secrets', { token: rw, body: secretBody('scoped-own') });

@@ -285,6 +285,10 @@ for (const kind of DB_KINDS) {
         assert.equal(me.statusCode, 200);
         assert.equal(me.json().username, 'svc-app');
         assert.equal(me.json().isApplication, true);
+        // An hour's token with the account's full rights still makes no token that outlives it.
+        const minted = await t.req('POST', '/api/v1/tokens', { token: j.json().access_token, body: { name: 'outlives', scopes: ['read'], expiresInDays: 3650 } });
+        assert.equal(minted.statusCode, 403, minted.body);
+        assert.equal(minted.json().error.code, 'insufficient_scope');
 
         const f = await t.req('POST', '/oauth2/token', {
           headers: { 'content-type': 'application/x-www-form-urlencoded' },

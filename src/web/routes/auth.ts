@@ -6,7 +6,7 @@ import { checkPasswordPolicy, hashPassword } from '../../core/identity/passwords
 import { actorOf } from '../../core/identity/principal.js';
 import { pageOf } from '../paging.js';
 import { api } from '../contract/index.js';
-import { addRoute, noContent } from '../contract-route.js';
+import { addRoute, fullRights, noContent } from '../contract-route.js';
 import { clearSessionCookies, setSessionCookies } from '../cookies.js';
 
 export const authRoutes =
@@ -55,9 +55,9 @@ export const authRoutes =
       return reply.code(204).send();
     });
 
-    addRoute(app, auth.beginTotp)(async (req) => core.auth.beginTotp({ ...actorOf(req.principal, req.ip), id: req.principal!.userId }));
+    addRoute(app, auth.beginTotp, fullRights)(async (req) => core.auth.beginTotp({ ...actorOf(req.principal, req.ip), id: req.principal!.userId }));
 
-    addRoute(app, auth.confirmTotp)(async (req) => core.auth.confirmTotp({ ...actorOf(req.principal, req.ip), id: req.principal!.userId }, req.body.code));
+    addRoute(app, auth.confirmTotp, fullRights)(async (req) => core.auth.confirmTotp({ ...actorOf(req.principal, req.ip), id: req.principal!.userId }, req.body.code));
 
     // The time goes on the token used for this call (browser session or API token).
     addRoute(app, auth.stepUp, { config: { scope: 'launch' } })(async (req) => {
@@ -75,7 +75,7 @@ export const authRoutes =
 
     addRoute(app, auth.listTokens)(async (req) => pageOf(await core.auth.listTokens(req.principal!.userId), req.query));
 
-    addRoute(app, auth.createToken)(async (req, reply) => reply.code(201).send(await core.auth.createApiToken({ ...actorOf(req.principal, req.ip), id: req.principal!.userId }, req.body)));
+    addRoute(app, auth.createToken, fullRights)(async (req, reply) => reply.code(201).send(await core.auth.createApiToken({ ...actorOf(req.principal, req.ip), id: req.principal!.userId }, req.body)));
 
     addRoute(app, auth.revokeToken)((req, reply) => noContent(reply, core.auth.revokeToken({ ...actorOf(req.principal, req.ip), id: req.principal!.userId }, req.params.id)));
 

@@ -5,7 +5,7 @@ import type { Core } from '../../core/core.js';
 import { actorOf } from '../../core/identity/principal.js';
 import { pageOf } from '../paging.js';
 import { api } from '../contract/index.js';
-import { addRoute, noContent } from '../contract-route.js';
+import { addRoute, fullRights, noContent } from '../contract-route.js';
 
 export const keyRoutes =
   (core: Core): FastifyPluginAsync =>
@@ -24,6 +24,6 @@ export const keyRoutes =
 
     // ---- the caller's SSH public keys (for `ssh user:secret@gatehouse`)
     addRoute(app, sshKeys.list)(async (req) => pageOf(await core.sshKeys.list(req.principal!.userId), req.query));
-    addRoute(app, sshKeys.add)(async (req, reply) => reply.code(201).send(await core.sshKeys.add({ ...actorOf(req.principal, req.ip), id: req.principal!.userId }, req.body)));
+    addRoute(app, sshKeys.add, fullRights)(async (req, reply) => reply.code(201).send(await core.sshKeys.add({ ...actorOf(req.principal, req.ip), id: req.principal!.userId }, req.body)));
     addRoute(app, sshKeys.remove)((req, reply) => noContent(reply, core.sshKeys.remove({ ...actorOf(req.principal, req.ip), id: req.principal!.userId }, req.params.id)));
   };

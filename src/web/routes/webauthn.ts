@@ -9,7 +9,7 @@ import { AppError, forbidden } from '../../core/errors.js';
 import { actorOf, type Principal } from '../../core/identity/principal.js';
 import { pageOf } from '../paging.js';
 import { api } from '../contract/index.js';
-import { addRoute, noContent } from '../contract-route.js';
+import { addRoute, fullRights, noContent } from '../contract-route.js';
 import { setSessionCookies } from '../cookies.js';
 
 const admin = { config: { permission: 'administer', scope: 'admin' } } as const;
@@ -47,8 +47,8 @@ export const webauthnRoutes =
     });
 
     addRoute(app, webauthn.listMine)(async (req) => pageOf(await core.webauthn.list(person(req)), req.query));
-    addRoute(app, webauthn.registerOptions)(async (req) => core.webauthn.registrationOptions(person(req)));
-    addRoute(app, webauthn.register)(async (req, reply) =>
+    addRoute(app, webauthn.registerOptions, fullRights)(async (req) => core.webauthn.registrationOptions(person(req)));
+    addRoute(app, webauthn.register, fullRights)(async (req, reply) =>
       reply.code(201).send(await core.webauthn.register(self(req), { challengeId: req.body.challengeId, name: req.body.name, response: req.body.response as RegistrationResponseJSON })),
     );
     addRoute(app, webauthn.removeMine)((req, reply) => noContent(reply, core.webauthn.remove(self(req), req.params.id)));
