@@ -1025,6 +1025,64 @@ for (const kind of DB_KINDS) {
       expectError(await t.req('POST', `/api/v1/secrets/${s.id}/reveal`, { token: alice.token }), 404, 'not_found');
     });
 
+    it('edit moves a secret or folder only between folders it edits, never raising its own level; inheritance is the owner\'s', async () => {
+      const bob = await t.user('bob-mover', ['User']);
+      const folder = async (token: string, name: string, parentId?: string) => {
+        const r = await t.req('POST', '/api/v1/folders', { token, body: { name, ...(parentId ? { parentId } : {}) } });
+        assert.equal(r.statusCode, 201, r.body);
+        return r.json().id as string;
+      };
+      const secretIn = async (name: string, folderId: string) => {
+        const r = await t.req('POST', '/api/v1/secrets', { token: alice.token, body: secretBody(name, { folderId }) });
+        assert.equal(r.statusCode, 201, r.body);
+        return r.json().id as string;
+      };
+      const patch = (type: 'secrets' | 'folders', id: string, body: Record<string, unknown>) => t.req('PATCH', `/api/v1/${type}/${id}`, { token: bob.token, body });
+      const where = async (id: string) => (await t.req('GET', `/api/v1/secrets/${id}`, { token: alice.token })).json().folderId;
+      const prod = await folder(alice.token, 'mv-prod');
+      const mine = await folder(bob.token, 'mv-bobs');
+
+      // edit on a secret alone: it stays in the folder bob cannot edit (out of it, or to the top).
+      const s = await secretIn('mv-secret', prod);
+      const withBob = (level: string) => [{ principalType: 'user' as const, principal: alice.id, level: 'owner' }, { principalType: 'user' as const, principal: bob.id, level }];
+      await share('secrets', s, withBob('edit'), { inheritPermissions: true });
+      expectError(await patch('secrets', s, { folderId: mine }), 403, 'forbidden');
+      expectError(await patch('secrets', s, { folderId: null }), 403, 'forbidden');
+      assert.equal(await where(s), prod);
+      // Nor does bob cut it off from the folder (or join it back): that is an ACL change, the owner's.
+      expectError(await patch('secrets', s, { inheritPermissions: false }), 403, 'forbidden');
+      assert.equal((await t.req('GET', `/api/v1/secrets/${s}`, { token: alice.token })).json().inheritPermissions, true);
+      assert.equal((await patch('secrets', s, { name: 'mv-secret-renamed' })).statusCode, 200);
+
+      // edit on a folder: a subfolder of his own (owner) is no way to owning its secrets.
+      const team = await folder(alice.token, 'mv-team');
+      await share('folders', team, withBob('edit'));
+      const t2 = await secretIn('mv-team-secret', team);
+      const sub = await folder(bob.token, 'mv-bobs-sub', team);
+      const raised = await patch('secrets', t2, { folderId: sub });
+      expectError(raised, 403, 'move_raises_access');
+      assert.equal(await where(t2), team);
+      // A folder too: one of alice's subfolders moved under bob's own.
+      const inner = await folder(alice.token, 'mv-team-inner', team);
+      expectError(await patch('folders', inner, { parentId: sub }), 403, 'move_raises_access');
+      expectError(await patch('folders', inner, { parentId: mine }), 403, 'move_raises_access');
+      // A folder bob edits, in one he does not: it stays (out of it, or to the top).
+      const prodInner = await folder(alice.token, 'mv-prod-inner', prod);
+      await share('folders', prodInner, withBob('edit'));
+      expectError(await patch('folders', prodInner, { parentId: team }), 403, 'forbidden');
+      expectError(await patch('folders', prodInner, { parentId: null }), 403, 'forbidden');
+      expectError(await patch('folders', inner, { inheritPermissions: false }), 403, 'forbidden');
+      // Between two folders bob edits, at the same level: allowed, as before.
+      const other = await folder(alice.token, 'mv-other');
+      await share('folders', other, withBob('edit'));
+      const moved = await patch('secrets', t2, { folderId: other });
+      assert.equal(moved.statusCode, 200, moved.body);
+      assert.equal(await where(t2), other);
+      assert.equal((await patch('folders', inner, { parentId: other })).statusCode, 200);
+      // The owner changes inheritance and moves as before.
+      assert.equal((await t.req('PATCH', `/api/v1/secrets/${s}`, { token: alice.token, body: { inheritPermissions: false, folderId: null } })).statusCode, 200);
+    });
+
     it('launching needs the launch scope, the launch permission and view on the secret', async () => {
       const s = (await t.req('POST', '/api/v1/secrets', { token: t.adminToken, body: secretBody('launch-me') })).json();
       expectError(await t.req('POST', `/api/v1/secrets/${s.id}/launch`, { token: alice.token, body: { launcher: 'ssh' } }), 404, 'not_found');

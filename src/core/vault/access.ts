@@ -4,6 +4,7 @@
 import type { Store } from '../../store/db.js';
 import type { AccessLevel, ObjectType, PrincipalType } from '../../store/schema.js';
 import type { Principal } from '../identity/principal.js';
+import { forbidden } from '../errors.js';
 
 export const LEVELS: AccessLevel[] = ['list', 'view', 'edit', 'owner'];
 export const rank = (l: AccessLevel | null): number => (l ? LEVELS.indexOf(l) + 1 : 0);
@@ -19,6 +20,11 @@ export interface AclEntry {
 export interface AclEntryView extends AclEntry {
   /** Username or group name, for people editing the sharing. */
   principalName: string | null;
+}
+
+/** Turning inheritance on or off changes who reaches the object: an ACL change, the owner's (as `PUT …/permissions`). */
+export function requireOwnerForInheritance(level: AccessLevel, what: 'secret' | 'folder'): void {
+  if (!atLeast(level, 'owner')) throw forbidden(`turning inheritPermissions on or off changes who has access to this ${what}: you need owner access to it`);
 }
 
 interface FolderNode {
@@ -83,6 +89,27 @@ export class Access {
     let l = (await this.direct(p, 'secret', [secret.id])).get(secret.id) ?? null;
     if (secret.inheritPermissions && secret.folderId) l = max(l, await this.folderLevel(p, secret.folderId));
     return l;
+  }
+
+  /** The level a folder would have under another parent (`to` is never one of its subfolders: moves refuse cycles). */
+  async folderLevelUnder(p: Principal, folder: { id: string; inheritPermissions: number }, to: string | null): Promise<AccessLevel | null> {
+    if (p.permissions.has('all_secrets')) return 'owner';
+    const l = (await this.direct(p, 'folder', [folder.id])).get(folder.id) ?? null;
+    return folder.inheritPermissions && to ? max(l, await this.folderLevel(p, to)) : l;
+  }
+
+  /**
+   * A move of a secret or folder by someone with `edit` on it: `edit` on the folder it leaves
+   * and on the one it enters (its access through either changes), and no rise of the mover's
+   * own level, so `edit` never turns into `owner` (a folder of one's own made to move into).
+   */
+  async checkMove(p: Principal, what: 'secret' | 'folder', move: { from: string | null; to: string | null; now: AccessLevel; after: AccessLevel | null }): Promise<void> {
+    for (const [folder, verb] of [[move.from, 'out of'], [move.to, 'into']] as const) {
+      if (folder && !atLeast(await this.folderLevel(p, folder), 'edit')) throw forbidden(`moving a ${what} ${verb} a folder needs edit access to that folder`);
+    }
+    if (rank(move.after) > rank(move.now)) {
+      throw forbidden(`this move would raise your access to the ${what} from ${move.now} to ${move.after}; ask an owner of it to move or share it`, 'move_raises_access');
+    }
   }
 
   /** Which secrets a principal can at least list: ids granted directly, plus folders whose secrets inherit. */

@@ -5,7 +5,7 @@ import { badRequest, conflict, forbidden, notFound } from '../errors.js';
 import type { Directory } from '../identity/directory.js';
 import { actorOf, type Principal } from '../identity/principal.js';
 import { flag, newId, now } from '../util.js';
-import { Access, atLeast, type AclEntry, type AclEntryView } from './access.js';
+import { Access, atLeast, requireOwnerForInheritance, type AclEntry, type AclEntryView } from './access.js';
 import type { JoinedChange } from './joined-change.js';
 
 export interface FolderView {
@@ -84,7 +84,8 @@ export class Folders {
 
   /** `joined`: another change saved in the same transaction (a policy attached with the same PATCH). */
   async update(p: Principal, id: string, input: { name?: string; parentId?: string | null; inheritPermissions?: boolean }, joined?: JoinedChange): Promise<FolderView> {
-    await this.require(p, id, 'edit');
+    const { folder, level } = await this.require(p, id, 'edit');
+    if (input.inheritPermissions !== undefined && flag(input.inheritPermissions) !== folder.inheritPermissions) requireOwnerForInheritance(level, 'folder');
     if (input.parentId != null) {
       await this.require(p, input.parentId, 'edit');
       // Refuse cycles: the new parent may not be this folder or one of its descendants.
@@ -94,7 +95,12 @@ export class Folders {
         cur = (await this.row(cur)).parentId;
       }
     }
-    if (input.parentId !== undefined && input.parentId !== (await this.row(id)).parentId) await this.moveGuard?.(p, id, input.parentId);
+    if (input.parentId !== undefined && input.parentId !== folder.parentId) {
+      const inherits = input.inheritPermissions === undefined ? folder.inheritPermissions : flag(input.inheritPermissions);
+      const after = await this.access.folderLevelUnder(p, { id, inheritPermissions: inherits }, input.parentId);
+      await this.access.checkMove(p, 'folder', { from: folder.parentId, to: input.parentId, now: level, after });
+      await this.moveGuard?.(p, id, input.parentId);
+    }
     const set: { name?: string; parentId?: string | null; inheritPermissions?: 0 | 1; updatedAt: number } = { updatedAt: now() };
     if (input.name !== undefined) set.name = input.name;
     if (input.parentId !== undefined) set.parentId = input.parentId;

@@ -8,7 +8,7 @@ import { AppError, badRequest, forbidden, notFound } from '../errors.js';
 import type { Directory } from '../identity/directory.js';
 import { actorOf, type Principal } from '../identity/principal.js';
 import { flag, newId, now, own, parseJson } from '../util.js';
-import { Access, atLeast, rank, type AclEntry, type AclEntryView } from './access.js';
+import { Access, atLeast, rank, requireOwnerForInheritance, type AclEntry, type AclEntryView } from './access.js';
 import type { DataKeys } from './datakeys.js';
 import { resolveEntries, type AclInput, type Folders } from './folders.js';
 import { splitFields, type Templates, type TemplateView } from './templates.js';
@@ -197,11 +197,16 @@ export class Secrets {
 
   /** `joined`: another change saved in the same transaction (a policy attached with the same PATCH). */
   async update(p: Principal, id: string, input: SecretInput, joined?: JoinedChange): Promise<SecretView> {
-    const { secret } = await this.require(p, id, 'edit');
+    const { secret, level } = await this.require(p, id, 'edit');
     const tpl = await this.templates.get(secret.templateId);
     if (input.fields) await this.requireManagementFor(p, id, tpl, Object.keys(input.fields));
+    if (input.inheritPermissions !== undefined && flag(input.inheritPermissions) !== secret.inheritPermissions) requireOwnerForInheritance(level, 'secret');
     if (input.folderId != null) await this.folders.require(p, input.folderId, 'edit');
-    if (input.folderId !== undefined && input.folderId !== secret.folderId) await this.moveGuard?.(p, id, input.folderId);
+    if (input.folderId !== undefined && input.folderId !== secret.folderId) {
+      const after = await this.access.secretLevel(p, { id, folderId: input.folderId, inheritPermissions: input.inheritPermissions === undefined ? secret.inheritPermissions : flag(input.inheritPermissions) });
+      await this.access.checkMove(p, 'secret', { from: secret.folderId, to: input.folderId, now: level, after });
+      await this.moveGuard?.(p, id, input.folderId);
+    }
     const set: Partial<Secret> = { updatedAt: now() };
     if (input.name !== undefined) set.name = input.name;
     if (input.folderId !== undefined) set.folderId = input.folderId;
