@@ -20,12 +20,18 @@ export async function registerUi(app: FastifyInstance): Promise<void> {
   app.addHook('onRoute', (r) => {
     if (!r.url.startsWith('/api/') && !r.url.startsWith('/oauth2/')) r.config = { ...(r.config as object), auth: false } as typeof r.config;
   });
-  if (built) await app.register(fastifyStatic, { root: UI_DIR, prefix: '/', wildcard: false, index: false, decorateReply: true, cacheControl: false, setHeaders: (res, path) => res.setHeader('cache-control', path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache') });
   const securityHeaders = {
     'content-security-policy': "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'",
     'x-content-type-options': 'nosniff',
     'referrer-policy': 'no-referrer',
   };
+  // Every file gets the page's headers too: the static plugin answers /index.html itself, and
+  // the app loaded from there would otherwise run without its CSP and could be framed.
+  const staticHeaders = (res: { setHeader(name: string, value: string): unknown }, path: string) => {
+    for (const [name, value] of Object.entries(securityHeaders)) res.setHeader(name, value);
+    res.setHeader('cache-control', path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
+  };
+  if (built) await app.register(fastifyStatic, { root: UI_DIR, prefix: '/', wildcard: false, index: false, decorateReply: true, cacheControl: false, setHeaders: staticHeaders });
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.split('?')[0]!;
     // HEAD answers like GET (status and headers), as HTTP requires and scanners check.

@@ -146,6 +146,13 @@ describe('browser terminal door', () => {
     const js = await gw.running.app.inject({ method: 'GET', url: asset });
     assert.equal(js.statusCode, 200);
     assert.match(String(js.headers['content-type']), /javascript/);
+    assert.equal(js.headers['x-content-type-options'], 'nosniff');
+    // The page under its file name too: the same CSP, never framed.
+    const file = await gw.running.app.inject({ method: 'GET', url: '/index.html' });
+    assert.equal(file.statusCode, 200);
+    assert.match(String(file.headers['content-security-policy']), /frame-ancestors 'none'/);
+    assert.equal(file.headers['content-security-policy'], page.headers['content-security-policy']);
+    assert.equal(file.headers['x-content-type-options'], 'nosniff');
     const api = await gw.running.app.inject({ method: 'GET', url: '/api/v1/nope' });
     assert.equal(api.statusCode, 404);
     assert.equal(JSON.parse(api.body).error.code, 'not_found');
