@@ -1,11 +1,13 @@
 // Browser sessions: the login token rides in an HttpOnly, Secure, SameSite=Strict cookie;
 // state-changing requests must also echo a CSRF token derived from it (double submit,
-// bound to the session, nothing stored) in the X-CSRF-Token header.
+// bound to the session, nothing stored) in the X-CSRF-Token header. The __Host- prefix
+// makes browsers refuse these names from anywhere but this host (Secure, Path=/, no Domain):
+// a sibling subdomain cannot plant a session of its own for the person to work in.
 import type { FastifyReply } from 'fastify';
 import { sha256hex } from '../core/util.js';
 
-export const SESSION_COOKIE = 'gh_session';
-export const CSRF_COOKIE = 'gh_csrf';
+export const SESSION_COOKIE = '__Host-gh_session';
+export const CSRF_COOKIE = '__Host-gh_csrf';
 export const CSRF_HEADER = 'x-csrf-token';
 
 export const csrfFor = (token: string): string => sha256hex(`gatehouse-csrf:${token}`).slice(0, 43);

@@ -860,6 +860,23 @@ for (const kind of DB_KINDS) {
       await admin('GET', `/api/v1/templates/${tpl}`);
     });
 
+    it('browser sign-in cookies are host-only (__Host-: Secure, Path=/, no Domain), so no sibling subdomain can plant one', async () => {
+      const u = actors.User;
+      const r = await t.req('POST', '/api/v1/auth/session', { body: { username: u.username, password: u.password } });
+      assert.equal(r.statusCode, 200, r.body);
+      const set = ([] as string[]).concat(r.headers['set-cookie'] ?? []);
+      assert.deepEqual(set.map((c) => c.split('=')[0]).sort(), ['__Host-gh_csrf', '__Host-gh_session']);
+      for (const c of set) {
+        assert.match(c, /; Path=\/(;|$)/, c);
+        assert.match(c, /; Secure(;|$)/, c);
+        assert.doesNotMatch(c, /; Domain=/i, c);
+      }
+      // The old names are not read any more.
+      const token = (r.cookies as { name: string; value: string }[]).find((c) => c.name === '__Host-gh_session')!.value;
+      assert.equal((await t.req('GET', '/api/v1/me', { headers: { cookie: `__Host-gh_session=${token}` } })).statusCode, 200);
+      assert.equal((await t.req('GET', '/api/v1/me', { headers: { cookie: `gh_session=${token}` } })).statusCode, 401);
+    });
+
     it('application accounts cannot sign in to the browser portal', async () => {
       const app = actors.Application;
       const r = await t.req('POST', '/api/v1/auth/session', { body: { username: app.username, password: app.password } });

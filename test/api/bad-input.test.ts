@@ -992,7 +992,7 @@ for (const kind of DB_KINDS) {
     let doc: { paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: Schema }> }; parameters?: { in: string; name: string; required?: boolean; schema: Schema }[] }>> };
     let specs: Record<string, Spec>;
     let psm: OpenPsmLoop;
-    /** A browser session of the self user (gh_session=…), for the cookie and CSRF cases. */
+    /** A browser session of the self user (__Host-gh_session=…), for the cookie and CSRF cases. */
     let sessionCookie: string;
     const ajv = new Ajv({ strict: false, coerceTypes: false, allErrors: false });
 
@@ -1017,9 +1017,9 @@ for (const kind of DB_KINDS) {
       const selfToken = (await t.req('POST', '/api/v1/tokens', { token: self.token, body: { name: 'self', scopes: ['read'] } })).json();
       const browser = await t.req('POST', '/api/v1/auth/session', { body: { username: 'bad-input-self', password: self.password } });
       assert.equal(browser.statusCode, 200, browser.body);
-      const session = (browser.cookies as { name: string; value: string }[]).find((c) => c.name === 'gh_session');
-      assert.ok(session, 'the browser sign-in sets gh_session');
-      sessionCookie = `gh_session=${session.value}`;
+      const session = (browser.cookies as { name: string; value: string }[]).find((c) => c.name === '__Host-gh_session');
+      assert.ok(session, 'the browser sign-in sets __Host-gh_session');
+      sessionCookie = `__Host-gh_session=${session.value}`;
       const appLogin = await t.user('bad-input-app', ['Application'], { isApplication: true });
       const launch = await ok('POST', `/api/v1/secrets/${secret.id}/launch`, { launcher: 'ssh' });
       const rdpLaunch = await ok('POST', `/api/v1/secrets/${secret.id}/launch`, { launcher: 'rdp' });
@@ -1179,7 +1179,7 @@ for (const kind of DB_KINDS) {
         add({ name: 'overlong bearer token', url, ...body, token: null, headers: { authorization: `Bearer gh_${'A'.repeat(4 * KIB)}` }, expect: 401, code: 'unauthorized' });
         add({ name: 'Basic instead of Bearer', url, ...body, token: null, headers: { authorization: `Basic ${Buffer.from('admin:x').toString('base64')}` }, expect: 401, code: 'unauthorized' });
         add({ name: 'empty bearer', url, ...body, token: null, headers: { authorization: 'Bearer ' }, expect: 401, code: 'unauthorized' });
-        add({ name: 'garbage session cookie', url, ...body, token: null, headers: { cookie: 'gh_session=not-a-token' }, expect: 401, code: 'unauthorized' });
+        add({ name: 'garbage session cookie', url, ...body, token: null, headers: { cookie: '__Host-gh_session=not-a-token' }, expect: 401, code: 'unauthorized' });
         if (method !== 'GET') {
           // A valid browser session is not enough for a change: the CSRF header must come with it.
           add({ name: 'session cookie without X-CSRF-Token', url, ...body, token: null, headers: { cookie: sessionCookie }, expect: 403, code: 'csrf_failed' });

@@ -107,7 +107,7 @@ describe('OIDC sign-in with a real provider and Chromium', { timeout: 180_000 },
     const me = (await page.evaluate(async () => (await fetch('/api/v1/me')).json())) as { username: string };
     assert.equal(me.username, 'alice');
     // Sign out: the session is revoked.
-    const out = await page.evaluate(async () => (await fetch('/api/v1/auth/session', { method: 'DELETE', headers: { 'x-csrf-token': (globalThis as unknown as { document: { cookie: string } }).document.cookie.match(/gh_csrf=([^;]+)/)?.[1] ?? '' } })).status);
+    const out = await page.evaluate(async () => (await fetch('/api/v1/auth/session', { method: 'DELETE', headers: { 'x-csrf-token': (globalThis as unknown as { document: { cookie: string } }).document.cookie.match(/__Host-gh_csrf=([^;]+)/)?.[1] ?? '' } })).status);
     assert.equal(out, 204);
     assert.equal(await page.evaluate(async () => (await fetch('/api/v1/me')).status), 401);
     const events = (await admin('GET', '/api/v1/audit?action=auth.login&limit=50')).body.items as { outcome: string; details: Record<string, unknown> }[];

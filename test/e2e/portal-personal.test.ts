@@ -79,7 +79,7 @@ describe('portal: personal credentials in a browser', { timeout: 90_000 }, () =>
 
     // Nothing of the vault is in the browser's cookies: only the sign-in session and its CSRF token.
     const cookies = await c.context.cookies();
-    assert.deepEqual(cookies.map((k) => k.name).sort(), ['gh_csrf', 'gh_session']);
+    assert.deepEqual(cookies.map((k) => k.name).sort(), ['__Host-gh_csrf', '__Host-gh_session']);
     for (const k of cookies) assert.ok(!k.value.includes(master) && !k.value.includes(personalPw));
   });
 });

@@ -13,7 +13,7 @@ export async function signIn(gw: Gateway, username: string, password: string): P
   const r = await gw.running.app.inject({ method: 'POST', url: '/api/v1/auth/session', payload: { username, password } });
   assert.equal(r.statusCode, 200, r.body);
   const cookies = r.cookies as { name: string; value: string; httpOnly?: boolean; secure?: boolean; sameSite?: string }[];
-  const session = cookies.find((c) => c.name === 'gh_session')!;
+  const session = cookies.find((c) => c.name === '__Host-gh_session')!;
   assert.equal(session.httpOnly, true);
   assert.equal(session.secure, true);
   assert.equal(session.sameSite, 'Strict');

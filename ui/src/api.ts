@@ -34,7 +34,7 @@ export function readCookie(name: string): string | null {
   return null;
 }
 
-const csrf = () => readCookie('gh_csrf') ?? csrfToken;
+const csrf = () => readCookie('__Host-gh_csrf') ?? csrfToken;
 
 export const apiUrl = (path: string) => (path.startsWith('/api/') || path.startsWith('/healthz') ? path : `/api/v1${path}`);
 

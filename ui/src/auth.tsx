@@ -34,7 +34,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
       setCsrfToken(null);
       setState((s) => (s.status === 'signedIn' ? { status: 'signedOut', notice: EXPIRED } : s));
     });
-    const hadSession = readCookie('gh_csrf') !== null;
+    const hadSession = readCookie('__Host-gh_csrf') !== null;
     refresh().catch(() => setState({ status: 'signedOut', notice: hadSession ? EXPIRED : undefined }));
     return () => setUnauthorizedHandler(null);
   }, [refresh]);
