@@ -21,6 +21,8 @@ const ACCOUNTS: Record<string, IdpAccount> = {
   alice: { sub: 'sub-alice', preferred_username: 'alice', name: 'Alice Admin', email: 'alice@example.com', groups: ['gh-ops', 'staff'] },
   bob: { sub: 'sub-bob', preferred_username: 'bob', name: 'Bob', email: 'bob@example.com', groups: ['marketing'] },
   eve: { sub: 'sub-eve', preferred_username: 'eve', name: 'Eve', email: 'eve@evil.test', groups: ['gh-ops'] },
+  // Another person at the provider whose username claim is alice's (chosen, or re-used).
+  mallory: { sub: 'sub-mallory', preferred_username: 'alice', name: 'Mallory', email: 'mallory@example.com', groups: ['gh-ops'] },
 };
 
 /** Every file under a directory, for the plaintext check. */
@@ -112,6 +114,20 @@ describe('OIDC sign-in with a real provider and Chromium', { timeout: 180_000 },
     assert.equal(await page.evaluate(async () => (await fetch('/api/v1/me')).status), 401);
     const events = (await admin('GET', '/api/v1/audit?action=auth.login&limit=50')).body.items as { outcome: string; details: Record<string, unknown> }[];
     assert.ok(events.some((e) => e.outcome === 'success' && e.details.method === 'oidc' && e.details.provider === 'corp'));
+  });
+
+  it('refuses another person with the name of an account already linked at the provider', async () => {
+    const page = await fresh();
+    await signInWith(page, 'Corp IdP', 'mallory');
+    assert.equal(await refusal(page), 'linked_to_another');
+    await page.goto('/');
+    assert.equal(await page.evaluate(async () => (await fetch('/api/v1/me')).status), 401);
+    const events = (await admin('GET', '/api/v1/audit?action=auth.login&limit=50')).body.items as { outcome: string; details: Record<string, unknown> }[];
+    assert.ok(events.some((e) => e.outcome === 'failure' && e.details.reason === 'linked_to_another'));
+    // alice herself still signs in.
+    const hers = await fresh();
+    await signInWith(hers, 'Corp IdP', 'alice');
+    await hers.getByRole('heading', { name: 'My access' }).waitFor();
   });
 
   it('refuses a person whose groups map to no Gatehouse group', async () => {

@@ -223,7 +223,14 @@ export class OidcSignIn {
   private async userFor(p: ProviderRow, person: Person, ip: string | null, via: string): Promise<User> {
     const link = await this.db.selectFrom('oidcLinks').select('userId').where('providerId', '=', p.id).where('subject', '=', person.subject).executeTakeFirst();
     let user = link ? await this.db.selectFrom('users').selectAll().where('id', '=', link.userId).executeTakeFirst() : undefined;
-    user ??= await this.dir.userByName(person.username);
+    if (!user) {
+      user = await this.dir.userByName(person.username);
+      // The name is matched only for an account no one signs in as through this provider yet:
+      // another `sub` with the same username claim (renamed, re-used, or chosen by the person
+      // at a provider that lets them) is someone else, not a second way into the account.
+      const linked = user && (await this.db.selectFrom('oidcLinks').select('subject').where('providerId', '=', p.id).where('userId', '=', user.id).executeTakeFirst());
+      if (user && linked) return this.refuse('linked_to_another', 403, 'the Gatehouse account of that name signs in through this provider as someone else; ask an administrator', { ip, provider: p, via, user });
+    }
     if (!user) {
       if (!(await this.settings.get('oidcJitProvisioning'))) return this.refuse('no_account', 403, 'there is no Gatehouse account for you; ask an administrator', { ip, provider: p, via, name: person.username });
       try {
