@@ -3,15 +3,13 @@
 import { createWriteStream } from 'node:fs';
 import { Command } from 'commander';
 import { ConfigError, loadConfig } from '../config.js';
-import { SYSTEM } from '../core/audit/service.js';
 import { checkPasswordPolicy, hashPassword } from '../core/identity/passwords.js';
 import { AppError } from '../core/errors.js';
 import { ACCESS_LEVELS, api, type AccessLevel, type Ok } from '../web/contract/index.js';
 import { ApiError, apiError, call, callApi, clearState, loadState, parseJson, pathOf, saveState, stateFile, type CliState } from './client.js';
 import { registerAccessCommands } from './access.js';
 import { askHidden, readStdin } from './prompt.js';
-import { bootstrapAdmin, withCore } from './offline.js';
-import { auditVerify, checkpointExport, recordingVerify, type AuditVerifyOptions } from './verify.js';
+import type { AuditVerifyOptions } from './verify.js';
 import { registerPersonal } from './personal.js';
 import { registerCheckoutCommands } from './checkout.js';
 import { registerAccountCommands } from './accounts.js';
@@ -23,6 +21,12 @@ import { registerAuditSinks } from './audit-sinks.js';
 import { registerRetention } from './retention.js';
 import { registerStepUp, withStepUp } from './step-up.js';
 import { askConsent, launchWithConsentPrompt } from './consent.js';
+
+// The database, core and verification modules load only for the commands that use them:
+// loading them takes most of a second, which every API command would otherwise wait for.
+const offline = () => import('./offline.js');
+const withCore: typeof import('./offline.js').withCore = async (fn, opts) => (await offline()).withCore(fn, opts);
+const verify = () => import('./verify.js');
 
 const program = new Command();
 program.name('gatehouse').description('Gatehouse privileged session gateway').version('0.1.0').showHelpAfterError();
@@ -106,11 +110,11 @@ program
         const pw = password ?? (await import('node:crypto')).randomBytes(18).toString('base64url');
         await core.store.db.updateTable('users').set({ passwordHash: await hashPassword(pw), failedLogins: 0, lockedUntil: null, enabled: 1 }).where('id', '=', user.id).execute();
         await core.store.db.deleteFrom('apiTokens').where('userId', '=', user.id).execute();
-        await core.audit.record(SYSTEM, { action: 'user.password_reset_offline', target: { type: 'user', id: user.id }, details: { username: user.username } });
+        await core.audit.record((await import('../core/audit/service.js')).SYSTEM, { action: 'user.password_reset_offline', target: { type: 'user', id: user.id }, details: { username: user.username } });
         process.stdout.write(password ? `password of "${user.username}" reset\n` : `password of "${user.username}" reset to: ${pw}\n`);
         return;
       }
-      const r = await bootstrapAdmin(core, { username: opts.username, ...(password ? { password } : {}) });
+      const r = await (await offline()).bootstrapAdmin(core, { username: opts.username, ...(password ? { password } : {}) });
       if (!r) throw new AppError(409, 'conflict', 'users already exist; use --reset to recover an account');
       process.stdout.write(r.password ? `bootstrap administrator "${r.username}" created; password: ${r.password}\n` : `bootstrap administrator "${r.username}" created\n`);
     }, { checkpoint: true, announceOn: 'stdout' });
@@ -405,7 +409,7 @@ recording
   .description('re-hash recordings against their recording.seal audit events: a session id, a recording file, or --all; says which are ok, differ, are missing or unsealed')
   .option('--all', 'every sealed recording and every recording file')
   .option('--offline', 'read the database and the recordings in the data dir directly')
-  .action(async (ref: string | undefined, o: { all?: boolean; offline?: boolean }) => recordingVerify(ref, o, session));
+  .action(async (ref: string | undefined, o: { all?: boolean; offline?: boolean }) => (await verify()).recordingVerify(ref, o, session));
 recording
   .command('search <text>')
   .action(async (text: string) => {
@@ -426,7 +430,7 @@ audit
   .option('--public-key <file...>', 'with --offline: trust these signing keys (PEM or one-line keys) instead of the ones pinned in the data dir')
   .option('--trust-db-keys', 'with --offline: also trust keys recorded in the database (unsafe: a database writer can add one)')
   .option('--anchor <file...>', 'checkpoints exported earlier (`audit checkpoint export`) that the chain must still hold')
-  .action(async (o: AuditVerifyOptions) => auditVerify(o, session));
+  .action(async (o: AuditVerifyOptions) => (await verify()).auditVerify(o, session));
 audit
   .command('checkpoint')
   .description('signed checkpoints of the chain head')
@@ -435,7 +439,7 @@ audit
   .option('-o, --out <file>', 'write it to this file instead of standard output')
   .option('--sign', 'sign the current head first')
   .option('--offline', 'read the database directly')
-  .action(async (o: { out?: string; sign?: boolean; offline?: boolean }) => checkpointExport(o, session));
+  .action(async (o: { out?: string; sign?: boolean; offline?: boolean }) => (await verify()).checkpointExport(o, session));
 registerAuditSinks(audit, { session, out });
 audit
   .command('export')
