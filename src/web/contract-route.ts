@@ -23,10 +23,10 @@ export function addRoute<R extends Route>(app: FastifyInstance, r: R, opts: { co
   };
 }
 
-/** The contract path relative to the plugin's prefix. */
 /** The option of routes that make sign-in credentials: only a sign-in may (see FastifyContextConfig.fullRights). */
 export const fullRights = { config: { fullRights: true } } as const;
 
+/** The contract path relative to the plugin's prefix. */
 export function localPath(app: FastifyInstance, r: Route): string {
   if (!r.url.startsWith(app.prefix)) throw new Error(`contract route ${r.method} ${r.url} registered under prefix ${app.prefix}`);
   return r.url.slice(app.prefix.length) || '/';

@@ -21,6 +21,7 @@ export function setSessionCookies(reply: FastifyReply, token: string, expiresAt:
 }
 
 export function clearSessionCookies(reply: FastifyReply): void {
-  reply.clearCookie(SESSION_COOKIE, { path: '/' });
-  reply.clearCookie(CSRF_COOKIE, { path: '/' });
+  // With the attributes they were set with: browsers ignore a __Host- cookie without Secure.
+  reply.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, secure: true, sameSite: 'strict' });
+  reply.clearCookie(CSRF_COOKIE, { path: '/', httpOnly: false, secure: true, sameSite: 'strict' });
 }

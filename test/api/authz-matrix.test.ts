@@ -875,6 +875,17 @@ for (const kind of DB_KINDS) {
       const token = (r.cookies as { name: string; value: string }[]).find((c) => c.name === '__Host-gh_session')!.value;
       assert.equal((await t.req('GET', '/api/v1/me', { headers: { cookie: `__Host-gh_session=${token}` } })).statusCode, 200);
       assert.equal((await t.req('GET', '/api/v1/me', { headers: { cookie: `gh_session=${token}` } })).statusCode, 401);
+      // Sign-out expires both with the same attributes: a browser ignores a __Host- cookie without Secure.
+      const csrf = (r.cookies as { name: string; value: string }[]).find((c) => c.name === '__Host-gh_csrf')!.value;
+      const out = await t.req('DELETE', '/api/v1/auth/session', { headers: { cookie: `__Host-gh_session=${token}; __Host-gh_csrf=${csrf}`, 'x-csrf-token': csrf } });
+      assert.equal(out.statusCode, 204, out.body);
+      const cleared = ([] as string[]).concat(out.headers['set-cookie'] ?? []);
+      assert.deepEqual(cleared.map((c) => c.split('=')[0]).sort(), ['__Host-gh_csrf', '__Host-gh_session']);
+      for (const c of cleared) {
+        assert.match(c, /; Path=\/(;|$)/, c);
+        assert.match(c, /; Secure(;|$)/, c);
+        assert.match(c, /Expires=Thu, 01 Jan 1970/, c);
+      }
     });
 
     it('application accounts cannot sign in to the browser portal', async () => {
