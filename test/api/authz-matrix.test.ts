@@ -1107,6 +1107,14 @@ for (const kind of DB_KINDS) {
       assert.equal(moved.statusCode, 200, moved.body);
       assert.equal(await where(t2), other);
       assert.equal((await patch('folders', inner, { parentId: other })).statusCode, 200);
+      // Nor by handing his own folder to another account first: he stays its owner, so the move raises his level.
+      const mallory = await t.user('mallory-mover', ['User']);
+      const handed = await t.req('PUT', `/api/v1/folders/${sub}/permissions`, { token: bob.token, body: { entries: [{ principalType: 'user', principal: mallory.id, level: 'owner' }] } });
+      assert.equal(handed.statusCode, 200, handed.body);
+      assert.ok(handed.json().entries.some((e: { principalId: string; level: string }) => e.principalId === bob.id && e.level === 'owner'), handed.body);
+      const t3 = await secretIn('mv-team-secret-3', team);
+      expectError(await patch('secrets', t3, { folderId: sub }), 403, 'move_raises_access');
+      assert.equal(await where(t3), team);
       // The owner changes inheritance and moves as before.
       assert.equal((await t.req('PATCH', `/api/v1/secrets/${s}`, { token: alice.token, body: { inheritPermissions: false, folderId: null } })).statusCode, 200);
     });

@@ -112,6 +112,17 @@ export class Access {
     }
   }
 
+  /**
+   * Keeps the acting owner an owner in an ACL they replace, unless they own the object through
+   * its folder or hold all_secrets: nobody locks themselves out by accident, and nobody hands
+   * a folder of their own to another account so that moving things into it (at their own
+   * level of edit, which checkMove allows) would give that account owner.
+   */
+  keepActingOwner(p: Principal, entries: AclEntry[], inherited: AccessLevel | null): void {
+    if (p.permissions.has('all_secrets') || inherited === 'owner') return;
+    if (!entries.some((e) => e.principalType === 'user' && e.principalId === p.userId && e.level === 'owner')) entries.push({ principalType: 'user', principalId: p.userId, level: 'owner' });
+  }
+
   /** Which secrets a principal can at least list: ids granted directly, plus folders whose secrets inherit. */
   async listableScope(p: Principal): Promise<{ all: true } | { all: false; secretIds: string[]; folderIds: string[]; levels: Map<string, AccessLevel>; folderLevels: Map<string, AccessLevel> }> {
     if (p.permissions.has('all_secrets')) return { all: true };

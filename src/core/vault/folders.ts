@@ -130,8 +130,10 @@ export class Folders {
   }
 
   async setPermissions(p: Principal, id: string, input: AclInput): Promise<{ inheritPermissions: boolean; entries: AclEntryView[] }> {
-    await this.require(p, id, 'owner');
+    const { folder } = await this.require(p, id, 'owner');
     const entries = await resolveEntries(this.dir, input);
+    const inherits = input.inheritPermissions ?? !!folder.inheritPermissions;
+    this.access.keepActingOwner(p, entries, inherits && folder.parentId ? await this.access.folderLevel(p, folder.parentId) : null);
     await this.access.replace('folder', id, entries);
     if (input.inheritPermissions !== undefined) await this.store.db.updateTable('folders').set({ inheritPermissions: flag(input.inheritPermissions) }).where('id', '=', id).execute();
     await this.audit.record(actorOf(p), { action: 'folder.share', target: { type: 'folder', id }, details: { entries, inheritPermissions: input.inheritPermissions } });

@@ -370,11 +370,8 @@ export class Secrets {
   async setPermissions(p: Principal, id: string, input: AclInput): Promise<{ inheritPermissions: boolean; entries: AclEntryView[] }> {
     const { secret } = await this.require(p, id, 'owner');
     const entries = await resolveEntries(this.dir, input);
-    if (!p.permissions.has('all_secrets') && !entries.some((e) => e.principalType === 'user' && e.principalId === p.userId && e.level === 'owner')) {
-      // Keep the acting owner from locking themselves out by accident.
-      const viaFolder = secret.inheritPermissions && secret.folderId ? await this.access.folderLevel(p, secret.folderId) : null;
-      if (viaFolder !== 'owner') entries.push({ principalType: 'user', principalId: p.userId, level: 'owner' });
-    }
+    const inherits = input.inheritPermissions ?? !!secret.inheritPermissions;
+    this.access.keepActingOwner(p, entries, inherits && secret.folderId ? await this.access.folderLevel(p, secret.folderId) : null);
     await this.access.replace('secret', id, entries);
     if (input.inheritPermissions !== undefined) await this.store.db.updateTable('secrets').set({ inheritPermissions: flag(input.inheritPermissions) }).where('id', '=', id).execute();
     await this.audit.record(actorOf(p), { action: 'secret.share', target: { type: 'secret', id }, details: { name: secret.name, entries, inheritPermissions: input.inheritPermissions } });
