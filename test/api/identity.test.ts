@@ -360,6 +360,14 @@ for (const kind of DB_KINDS) {
       });
     });
 
+    it('deleting a user takes its sign-in provider links along: a new account of that name starts unlinked', async () => {
+      const u = await t.user('linked-then-deleted', ['User']);
+      const db = t.core.store.db;
+      await db.insertInto('oidcLinks').values({ providerId: 'some-provider', subject: 'sub-of-the-old-account', userId: u.id, createdAt: Date.now() }).execute();
+      assert.equal((await t.req('DELETE', `/api/v1/users/${u.id}`, { token: t.adminToken })).statusCode, 204);
+      assert.deepEqual(await db.selectFrom('oidcLinks').selectAll().where('userId', '=', u.id).execute(), []);
+    });
+
     it('passwords are stored as argon2id hashes', async () => {
       const rows = await t.core.store.db.selectFrom('users').select(['username', 'passwordHash']).execute();
       const withPw = rows.filter((r) => r.passwordHash !== null);

@@ -237,6 +237,8 @@ export class Directory {
     await this.db.transaction().execute(async (trx) => {
       await trx.deleteFrom('roleAssignments').where('principalType', '=', 'user').where('principalId', '=', id).execute();
       await trx.deleteFrom('permissions').where('principalType', '=', 'user').where('principalId', '=', id).execute();
+      // A sign-in provider's subject linked to this account is nobody's now: a new account of the same name starts unlinked.
+      await trx.deleteFrom('oidcLinks').where('userId', '=', id).execute();
       await trx.deleteFrom('users').where('id', '=', id).execute();
       if (u.totpDataKeyId) await trx.deleteFrom('dataKeys').where('id', '=', u.totpDataKeyId).execute();
     });

@@ -221,8 +221,10 @@ export class OidcSignIn {
 
   /** The linked user, else the user of that name, else (setting) a new one. */
   private async userFor(p: ProviderRow, person: Person, ip: string | null, via: string): Promise<User> {
-    const link = await this.db.selectFrom('oidcLinks').select('userId').where('providerId', '=', p.id).where('subject', '=', person.subject).executeTakeFirst();
+    let link = await this.db.selectFrom('oidcLinks').select('userId').where('providerId', '=', p.id).where('subject', '=', person.subject).executeTakeFirst();
     let user = link ? await this.db.selectFrom('users').selectAll().where('id', '=', link.userId).executeTakeFirst() : undefined;
+    // A link to an account deleted before deletions took links along: no link (the sign-in links anew below).
+    if (link && !user) link = undefined;
     if (!user) {
       user = await this.dir.userByName(person.username);
       // The name is matched only for an account no one signs in as through this provider yet:
