@@ -68,14 +68,24 @@ export const argvLine = (argv: readonly string[]): string => argv.map(shQuote).j
 /** Runs a fixed command (no variable part) with `stdin`, and waits for it to exit. */
 export function execFixed(conn: Client, command: string, stdin: string, timeoutMs: number, maxOutput = 4096): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
+    // The time counts from the request: a target that logs in and then never opens the channel
+    // or never answers the exec request must not hold a rotation, a JIT set-up or a stop.
+    let late = false;
+    let open: { close(): unknown } | null = null;
+    const timer = setTimeout(() => {
+      late = true;
+      open?.close();
+      reject(new OperatorError('unreachable', 'a command on the target did not finish in time'));
+    }, timeoutMs);
     conn.exec(command, (err, stream) => {
-      if (err) return reject(new OperatorError('error', 'the target refused to run a command'));
+      if (late) return void stream?.close();
+      if (err) {
+        clearTimeout(timer);
+        return reject(new OperatorError('error', 'the target refused to run a command'));
+      }
+      open = stream;
       let stdout = '';
       let stderr = '';
-      const timer = setTimeout(() => {
-        stream.close();
-        reject(new OperatorError('unreachable', 'a command on the target did not finish in time'));
-      }, timeoutMs);
       stream.on('data', (d: Buffer) => (stdout = (stdout + d.toString('utf8')).slice(-maxOutput)));
       stream.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString('utf8')).slice(-4096)));
       stream.on('close', (code: number | null) => {
