@@ -332,7 +332,7 @@ describe('JIT accounts and access levels on Linux over SSH (real sshd, real acco
     assert.deepEqual(states.map((r) => r.state), ['removed', 'removed']);
   });
 
-  it('two sessions of one stored account under one level ending at the same moment, on one node or two: the group goes with the last of them', async () => {
+  it('two sessions of one stored account under one level ending at the same moment, on one node or two: the group goes with the last of them', async (t) => {
     const id = await secret('level same', STORED, STORED_PW);
     assert.equal((await api('PATCH', `/api/v1/secrets/${id}`, { account: { managementSecretId: mgmtId } })).status, 200);
     const l = await level('same db', { targetGroups: [DB], secretIds: [id] });
@@ -341,6 +341,9 @@ describe('JIT accounts and access levels on Linux over SSH (real sshd, real acco
     const cred = { username: STORED, fields: { username: STORED } } as unknown as Parameters<typeof jit.prepare>[3];
     const sa = `gh12f-a-${process.pid}`;
     const sb = `gh12f-b-${process.pid}`;
+    // Session-less rows once started(): no minute sweep may undo them inside the test.
+    jit.stopSweeper();
+    t.after(() => jit.startSweeper());
     for (const s of [sa, sb]) jit.remember(`${s}-t`, l.id, Date.now() + 60_000);
     const prepared = [await jit.prepare(sa, id, `${sa}-t`, cred, user), await jit.prepare(sb, id, `${sb}-t`, cred, user)];
     // Their sessions started: the rows are let go, as a door's redeem does.
@@ -356,7 +359,7 @@ describe('JIT accounts and access levels on Linux over SSH (real sshd, real acco
     assert.deepEqual(states.map((r) => r.state), ['removed', 'removed']);
   });
 
-  it('a grant made on the same account while another grant of its level is being undone keeps its group', async () => {
+  it('a grant made on the same account while another grant of its level is being undone keeps its group', async (t) => {
     const id = await secret('level overlap', STORED, STORED_PW);
     assert.equal((await api('PATCH', `/api/v1/secrets/${id}`, { account: { managementSecretId: mgmtId } })).status, 200);
     const l = await level('overlap db', { targetGroups: [DB], secretIds: [id] });
@@ -366,6 +369,10 @@ describe('JIT accounts and access levels on Linux over SSH (real sshd, real acco
     const cred = { username: STORED, fields: { username: STORED } } as unknown as Parameters<typeof jit.prepare>[3];
     const sa = `gh12g-a-${process.pid}`;
     const sb = `gh12g-b-${process.pid}`;
+    // These rows have no session: once started(), the minute sweeper would undo them whenever it
+    // ran (on a loaded machine, inside the test's window: the second grant's group went).
+    jit.stopSweeper();
+    t.after(() => jit.startSweeper());
     jit.remember(`${sa}-t`, l.id, Date.now() + 60_000);
     (await jit.prepare(sa, id, `${sa}-t`, cred, user)).started();
     await jit.settled();
