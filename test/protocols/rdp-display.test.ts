@@ -1,6 +1,8 @@
 // Display settings chosen at launch, end to end with real processes: xfreerdp under Xvfb asks
-// for its own 1024x768 desktop (the command line overrides the .rdp file), while the launch
-// chose 1280x720, 144 DPI and a German keyboard. The gateway writes the launch's choice into
+// for its own 1600x900 desktop (the command line overrides the .rdp file), while the launch
+// chose 1280x720, 144 DPI and a German keyboard. (Larger than the chosen size, not smaller:
+// FreeRDP 2.11.7+dfsg1-6~deb12u2 (CVE-2026-23530) sizes its planar decoder by the size the
+// client asked for and silently drops the connection on a wider bitmap, see docs/rdp.md.) The gateway writes the launch's choice into
 // the Connect Initial: xrdp activates a 1280x720 desktop (its Demand Active, kept in the
 // recording as DESKTOP records, is what the target drew), the recording header and the
 // keystroke log use the German layout, and the session notes say what was chosen.
@@ -55,7 +57,7 @@ describe('RDP display settings chosen at launch, through the door to xrdp', { ti
     const file = join(work, 'display.rdp');
     writeFileSync(file, f.raw);
     // The client insists on its own size and US keyboard: what the target gets is the gateway's doing.
-    const xf = runXfreerdp(file, client, ['/size:1024x768', '/kbd:0x00000409']);
+    const xf = runXfreerdp(file, client, ['/size:1600x900', '/kbd:0x00000409']);
     let sessionId = '';
     try {
       await waitFor('the client to become active', () => /CONNECTION_STATE_ACTIVE/.test(xf.output()) || (xf.proc.exitCode !== null ? Promise.reject(new Error(`xfreerdp exited ${xf.proc.exitCode}:\n${xf.output().slice(-3000)}\n${gw.logs().slice(-3000)}`)) : false), 60_000);
@@ -93,7 +95,7 @@ describe('RDP display settings chosen at launch, through the door to xrdp', { ti
       const line = (text.body.items as { kind: string; text: string }[]).find((i) => i.kind === 'event' && i.text.startsWith(`${kind} `));
       return line ? JSON.parse(line.text.slice(kind.length + 1)) : undefined;
     };
-    assert.deepEqual(event('rdp_display_settings'), { client: '1024x768', chosen: '1280x720', dpi: 144, keyboardLayout: 'de' });
+    assert.deepEqual(event('rdp_display_settings'), { client: '1600x900', chosen: '1280x720', dpi: 144, keyboardLayout: 'de' });
     assert.equal(event('rdp_keyboard_layout')?.layout, 'German');
   });
 });
