@@ -22,7 +22,7 @@ import { ensureLocalAccount } from '../support/accounts.js';
 import { freePort, startSshd, type Sshd } from '../support/sshd.js';
 import { clientFor, eventually, launch, run } from '../support/ssh-client.js';
 import { generatePassword, meetsRules, normalizeRules } from '../../src/core/accounts/password-rules.js';
-import type { AccountOperator } from '../../src/core/accounts/operator.js';
+import { OperatorError, type AccountOperator } from '../../src/core/accounts/operator.js';
 
 const ROT = 'gh12arot';
 const SELF = 'gh12aself';
@@ -183,6 +183,61 @@ describe('target accounts on Linux over SSH (real sshd, real accounts)', () => {
       core.targetAccounts.provide(real);
     }
     assert.equal(await canLogin(sshd.port, FAIL, PW.fail), true, 'the old password works on the target again');
+  });
+
+  /** Runs a rotation through `wrap(real)`, then puts the real operator back; the target's account is reset to PW.fail after. */
+  const rotateThrough = async (name: string, wrap: (real: AccountOperator) => Partial<AccountOperator>) => {
+    const core = gw.running.core;
+    const real = core.targetAccounts.operator('linux')!;
+    core.targetAccounts.provide(Object.assign(Object.create(real) as AccountOperator, wrap(real)));
+    try {
+      const id = await secret(name, FAIL, PW.fail);
+      await account(id, { managementSecretId: mgmtId });
+      return { id, r: await api('POST', `/api/v1/secrets/${id}/rotate`) };
+    } finally {
+      core.targetAccounts.provide(real);
+    }
+  };
+
+  it('a change that did not answer in time but was applied keeps the new password: the vault holds what the target holds', async () => {
+    // The real change runs, then its answer is lost (a command that finished after the time limit).
+    const { id, r } = await rotateThrough('change lost answer', (real) => ({
+      changePassword: async (...a: Parameters<AccountOperator['changePassword']>) => {
+        await real.changePassword(...a);
+        throw new OperatorError('unreachable', 'a command on the target did not finish in time');
+      },
+    }));
+    const stored = await reveal(id);
+    try {
+      // Before: 502, the vault kept the old password while the target had the new one: nobody could log in.
+      assert.equal(r.status, 200, r.raw);
+      assert.notEqual(stored, PW.fail);
+      assert.equal(await canLogin(sshd.port, FAIL, stored), true, 'the stored password logs in on the target');
+    } finally {
+      ensureLocalAccount(FAIL, PW.fail);
+    }
+  });
+
+  it('a check with no answer and an undo that fails: the new password, which logs in, is stored rather than lost', async () => {
+    let checks = 0;
+    let changes = 0;
+    const { id, r } = await rotateThrough('undo fails', (real) => ({
+      verify: async (...a: Parameters<AccountOperator['verify']>) => {
+        if (++checks === 1) throw new OperatorError('unreachable', 'no answer from the target');
+        return real.verify(...a);
+      },
+      changePassword: async (...a: Parameters<AccountOperator['changePassword']>) => {
+        if (++changes > 1) throw new OperatorError('unreachable', 'cannot reach the target');
+        return real.changePassword(...a);
+      },
+    }));
+    const stored = await reveal(id);
+    try {
+      assert.equal(r.status, 200, r.raw);
+      assert.equal(await canLogin(sshd.port, FAIL, stored), true, 'the stored password logs in on the target');
+    } finally {
+      ensureLocalAccount(FAIL, PW.fail);
+    }
   });
 
   it('the target host key is pinned per secret as sessions pin it: a different key refuses the operation', async () => {

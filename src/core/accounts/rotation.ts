@@ -64,24 +64,31 @@ export class Rotation {
       throw conflict(`rotation needs a management secret or a stored password: ${reason}`, 'not_managed');
     }
     const next = generatePassword(ctx.template.passwordRules);
+    const works = async (password: string) => (await operator.verify(account, password).catch(() => 'error' as const)) === 'ok';
     try {
       await operator.changePassword(account, management, next);
     } catch (e) {
-      const reason = oneLine(e);
-      await this.fail(actor, secretId, trigger, reason, ctx);
-      throw new RotationFailed(reason, e instanceof OperatorError && e.failure === 'invalid');
+      // No answer in time, or the connection lost: the change may have been applied all the
+      // same (the command read its line before it was cut). Then the target holds `next`, and
+      // dropping it would lock everyone out; it is kept if it logs in.
+      if (!(e instanceof OperatorError && e.failure === 'unreachable' && (await works(next)))) {
+        const reason = oneLine(e);
+        await this.fail(actor, secretId, trigger, reason, ctx);
+        throw new RotationFailed(reason, e instanceof OperatorError && e.failure === 'invalid');
+      }
+      this.log.warn({ secretId, err: { message: oneLine(e) } }, 'the password change did not answer in time but the new password logs in: it is kept');
     }
-    let verified: 'ok' | 'refused' | 'error' = 'error';
-    try {
-      verified = await operator.verify(account, next);
-    } catch {
-      verified = 'error';
-    }
+    const verified = await operator.verify(account, next).catch(() => 'error' as const);
     if (verified !== 'ok') {
       const restored = await this.restore(ctx, next, old);
-      const reason = `the new password did not work at login (${verified === 'refused' ? 'refused' : 'no answer'}); ${restored}`;
-      await this.fail(actor, secretId, trigger, reason, ctx);
-      throw new RotationFailed(reason);
+      // The old one could not be set back and the new one does log in (the first check had no
+      // answer): the new one is what the target holds, so it is stored rather than lost.
+      if (!restored.ok && (await works(next))) this.log.warn({ secretId }, 'a rotation whose check had no answer and whose undo failed: the new password logs in, so it is kept');
+      else {
+        const reason = `the new password did not work at login (${verified === 'refused' ? 'refused' : 'no answer'}); ${restored.text}`;
+        await this.fail(actor, secretId, trigger, reason, ctx);
+        throw new RotationFailed(reason);
+      }
     }
     let version: number;
     try {
@@ -89,7 +96,7 @@ export class Rotation {
     } catch (e) {
       // Changed on the target but not stored: put the old one back rather than lose the account.
       const restored = await this.restore(ctx, next, old);
-      const reason = `the new password could not be stored; ${restored}`;
+      const reason = `the new password could not be stored; ${restored.text}`;
       this.log.error({ secretId, err: { message: (e as Error).message } }, 'storing a rotated password failed');
       await this.fail(actor, secretId, trigger, reason, ctx);
       throw new RotationFailed(reason);
@@ -105,15 +112,15 @@ export class Rotation {
   }
 
   /** Sets the old password back after a change that did not verify; says how that went (one line, no secret). */
-  private async restore(ctx: AccountContext, changedTo: string, old: string | undefined): Promise<string> {
-    if (!old) return 'there is no old password to set back';
+  private async restore(ctx: AccountContext, changedTo: string, old: string | undefined): Promise<{ ok: boolean; text: string }> {
+    if (!old) return { ok: false, text: 'there is no old password to set back' };
     const asNow: OperatorCredential = { ...ctx.account, password: changedTo };
     try {
       await ctx.operator.changePassword(asNow, ctx.management, old);
-      return 'the old password was set back';
+      return { ok: true, text: 'the old password was set back' };
     } catch (e) {
       this.log.error({ secretId: ctx.secretId, err: { message: oneLine(e) } }, 'setting the old password back after a failed rotation failed');
-      return `setting the old password back failed too (${oneLine(e)})`;
+      return { ok: false, text: `setting the old password back failed too (${oneLine(e)})` };
     }
   }
 
