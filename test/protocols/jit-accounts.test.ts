@@ -12,7 +12,7 @@
 // management account holding exactly the rule the docs give. Also the sudo path of chpasswd:
 // a management account whose sudoers rule allows chpasswd only (with its password, then
 // NOPASSWD), created by the test and removed after.
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
@@ -332,6 +332,15 @@ describe('JIT accounts and access levels on Linux over SSH (real sshd, real acco
     assert.deepEqual(states.map((r) => r.state), ['removed', 'removed']);
   });
 
+  /**
+   * For tests whose grants have no session row: once started(), the minute sweeper would undo
+   * them whenever it ran, on a loaded machine inside the test (a grant's group went).
+   */
+  const holdSweeper = (t: TestContext) => {
+    gw.running.core.jit.stopSweeper();
+    t.after(() => gw.running.core.jit.startSweeper());
+  };
+
   it('two sessions of one stored account under one level ending at the same moment, on one node or two: the group goes with the last of them', async (t) => {
     const id = await secret('level same', STORED, STORED_PW);
     assert.equal((await api('PATCH', `/api/v1/secrets/${id}`, { account: { managementSecretId: mgmtId } })).status, 200);
@@ -341,9 +350,7 @@ describe('JIT accounts and access levels on Linux over SSH (real sshd, real acco
     const cred = { username: STORED, fields: { username: STORED } } as unknown as Parameters<typeof jit.prepare>[3];
     const sa = `gh12f-a-${process.pid}`;
     const sb = `gh12f-b-${process.pid}`;
-    // Session-less rows once started(): no minute sweep may undo them inside the test.
-    jit.stopSweeper();
-    t.after(() => jit.startSweeper());
+    holdSweeper(t);
     for (const s of [sa, sb]) jit.remember(`${s}-t`, l.id, Date.now() + 60_000);
     const prepared = [await jit.prepare(sa, id, `${sa}-t`, cred, user), await jit.prepare(sb, id, `${sb}-t`, cred, user)];
     // Their sessions started: the rows are let go, as a door's redeem does.
@@ -369,10 +376,7 @@ describe('JIT accounts and access levels on Linux over SSH (real sshd, real acco
     const cred = { username: STORED, fields: { username: STORED } } as unknown as Parameters<typeof jit.prepare>[3];
     const sa = `gh12g-a-${process.pid}`;
     const sb = `gh12g-b-${process.pid}`;
-    // These rows have no session: once started(), the minute sweeper would undo them whenever it
-    // ran (on a loaded machine, inside the test's window: the second grant's group went).
-    jit.stopSweeper();
-    t.after(() => jit.startSweeper());
+    holdSweeper(t);
     jit.remember(`${sa}-t`, l.id, Date.now() + 60_000);
     (await jit.prepare(sa, id, `${sa}-t`, cred, user)).started();
     await jit.settled();

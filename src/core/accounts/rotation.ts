@@ -64,26 +64,28 @@ export class Rotation {
       throw conflict(`rotation needs a management secret or a stored password: ${reason}`, 'not_managed');
     }
     const next = generatePassword(ctx.template.passwordRules);
-    const works = async (password: string) => (await operator.verify(account, password).catch(() => 'error' as const)) === 'ok';
+    /** A fresh login with the new password: 'error' when the target gave no answer. */
+    const check = () => operator.verify(account, next).catch(() => 'error' as const);
+    let verified: 'ok' | 'refused' | 'error' | undefined;
     try {
       await operator.changePassword(account, management, next);
     } catch (e) {
       // No answer in time, or the connection lost: the change may have been applied all the
       // same (the command read its line before it was cut). Then the target holds `next`, and
       // dropping it would lock everyone out; it is kept if it logs in.
-      if (!(e instanceof OperatorError && e.failure === 'unreachable' && (await works(next)))) {
+      if (!(e instanceof OperatorError && e.failure === 'unreachable' && (verified = await check()) === 'ok')) {
         const reason = oneLine(e);
         await this.fail(actor, secretId, trigger, reason, ctx);
         throw new RotationFailed(reason, e instanceof OperatorError && e.failure === 'invalid');
       }
       this.log.warn({ secretId, err: { message: oneLine(e) } }, 'the password change did not answer in time but the new password logs in: it is kept');
     }
-    const verified = await operator.verify(account, next).catch(() => 'error' as const);
+    verified ??= await check();
     if (verified !== 'ok') {
       const restored = await this.restore(ctx, next, old);
       // The old one could not be set back and the new one does log in (the first check had no
       // answer): the new one is what the target holds, so it is stored rather than lost.
-      if (!restored.ok && (await works(next))) this.log.warn({ secretId }, 'a rotation whose check had no answer and whose undo failed: the new password logs in, so it is kept');
+      if (!restored.ok && (await check()) === 'ok') this.log.warn({ secretId }, 'a rotation whose check had no answer and whose undo failed: the new password logs in, so it is kept');
       else {
         const reason = `the new password did not work at login (${verified === 'refused' ? 'refused' : 'no answer'}); ${restored.text}`;
         await this.fail(actor, secretId, trigger, reason, ctx);

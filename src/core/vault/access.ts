@@ -5,6 +5,7 @@ import type { Store } from '../../store/db.js';
 import type { AccessLevel, ObjectType, PrincipalType } from '../../store/schema.js';
 import type { Principal } from '../identity/principal.js';
 import { forbidden } from '../errors.js';
+import { flag } from '../util.js';
 
 export const LEVELS: AccessLevel[] = ['list', 'view', 'edit', 'owner'];
 export const rank = (l: AccessLevel | null): number => (l ? LEVELS.indexOf(l) + 1 : 0);
@@ -22,8 +23,9 @@ export interface AclEntryView extends AclEntry {
   principalName: string | null;
 }
 
-/** Turning inheritance on or off changes who reaches the object: an ACL change, the owner's (as `PUT …/permissions`). */
-export function requireOwnerForInheritance(level: AccessLevel, what: 'secret' | 'folder'): void {
+/** Turning inheritance on or off (`wanted` against the stored flag) changes who reaches the object: an ACL change, the owner's (as `PUT …/permissions`). */
+export function requireOwnerForInheritance(level: AccessLevel, what: 'secret' | 'folder', stored: number, wanted: boolean | undefined): void {
+  if (wanted === undefined || flag(wanted) === stored) return;
   if (!atLeast(level, 'owner')) throw forbidden(`turning inheritPermissions on or off changes who has access to this ${what}: you need owner access to it`);
 }
 
@@ -104,8 +106,9 @@ export class Access {
    * own level, so `edit` never turns into `owner` (a folder of one's own made to move into).
    */
   async checkMove(p: Principal, what: 'secret' | 'folder', move: { from: string | null; to: string | null; now: AccessLevel; after: AccessLevel | null }): Promise<void> {
+    const levels = await this.folderLevels(p);
     for (const [folder, verb] of [[move.from, 'out of'], [move.to, 'into']] as const) {
-      if (folder && !atLeast(await this.folderLevel(p, folder), 'edit')) throw forbidden(`moving a ${what} ${verb} a folder needs edit access to that folder`);
+      if (folder && !atLeast(levels.get(folder) ?? null, 'edit')) throw forbidden(`moving a ${what} ${verb} a folder needs edit access to that folder`);
     }
     if (rank(move.after) > rank(move.now)) {
       throw forbidden(`this move would raise your access to the ${what} from ${move.now} to ${move.after}; ask an owner of it to move or share it`, 'move_raises_access');

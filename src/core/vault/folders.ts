@@ -85,7 +85,7 @@ export class Folders {
   /** `joined`: another change saved in the same transaction (a policy attached with the same PATCH). */
   async update(p: Principal, id: string, input: { name?: string; parentId?: string | null; inheritPermissions?: boolean }, joined?: JoinedChange): Promise<FolderView> {
     const { folder, level } = await this.require(p, id, 'edit');
-    if (input.inheritPermissions !== undefined && flag(input.inheritPermissions) !== folder.inheritPermissions) requireOwnerForInheritance(level, 'folder');
+    requireOwnerForInheritance(level, 'folder', folder.inheritPermissions, input.inheritPermissions);
     if (input.parentId != null) {
       await this.require(p, input.parentId, 'edit');
       // Refuse cycles: the new parent may not be this folder or one of its descendants.

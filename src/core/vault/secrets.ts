@@ -200,7 +200,7 @@ export class Secrets {
     const { secret, level } = await this.require(p, id, 'edit');
     const tpl = await this.templates.get(secret.templateId);
     if (input.fields) await this.requireManagementFor(p, id, tpl, Object.keys(input.fields));
-    if (input.inheritPermissions !== undefined && flag(input.inheritPermissions) !== secret.inheritPermissions) requireOwnerForInheritance(level, 'secret');
+    requireOwnerForInheritance(level, 'secret', secret.inheritPermissions, input.inheritPermissions);
     if (input.folderId != null) await this.folders.require(p, input.folderId, 'edit');
     if (input.folderId !== undefined && input.folderId !== secret.folderId) {
       const after = await this.access.secretLevel(p, { id, folderId: input.folderId, inheritPermissions: input.inheritPermissions === undefined ? secret.inheritPermissions : flag(input.inheritPermissions) });
