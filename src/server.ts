@@ -217,6 +217,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   retentionSweeper.unref();
   // JIT accounts and access levels a crash (or a failed clean-up) left on targets: now and every minute.
   core.jit.startSweeper();
+  // Rotations a crash (or a target that stopped answering) left unsettled: now and every minute.
+  core.rotation.startSweeper();
   // LDAP / AD users and groups every ldapSyncMinutes (when a directory is enabled).
   const ldapSync = startLdapSync(core.ldap, core.settings, store, (e) => log.warn({ err: { message: e.message } }, 'the scheduled LDAP directory sync failed'));
 
@@ -231,6 +233,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     clearInterval(logonSweeper);
     clearInterval(retentionSweeper);
     core.jit.stopSweeper();
+    void core.rotation.stopSweeper();
     core.launching.drain();
     // Each step on its own: one that fails is logged, and the rest of the stop still runs (the
     // other recordings are closed, system.stop and the final checkpoint written, the database closed).

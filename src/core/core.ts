@@ -39,6 +39,7 @@ import { StepUp } from './access/step-up.js';
 import { LaunchPolicies } from './access/launch-policy.js';
 import { TargetAccounts } from './accounts/service.js';
 import { Rotation } from './accounts/rotation.js';
+import { PendingRotations } from './accounts/pending-rotations.js';
 import { Heartbeat } from './accounts/heartbeat.js';
 import { AccessLevels } from './accounts/access-levels.js';
 import { JitAccounts } from './accounts/jit.js';
@@ -231,7 +232,9 @@ export async function createCore(config: Config, store: Store, log: Logger, opts
   const targetAccounts = new TargetAccounts(store, secrets, templates, sessions, audit);
   // In use: a live session on the secret on any node of the cluster, or a checkout still held (rotation waits for the check-in).
   const inUse = async (secretId: string) => (await sessions.liveAnywhere({ secretId })).length > 0 || (await checkouts.isCheckedOut(secretId));
-  const rotation = new Rotation(targetAccounts, inUse, log, async (secretId) => (await policies.effectiveFor(secretId))?.rotateAfterUse ?? false);
+  const rotation = new Rotation(targetAccounts, inUse, log, async (secretId) => (await policies.effectiveFor(secretId))?.rotateAfterUse ?? false, new PendingRotations(store, secrets, nodeId));
+  // A value revealed or edited while its rotation runs would be replaced a moment later.
+  secrets.guardValues((secretId) => rotation.settledFor(secretId));
   const heartbeat = new Heartbeat(targetAccounts, settings, log);
   // Rotation after use; listeners run after the checkout's own session-end handling.
   checkouts.onCheckin((secretId) => rotation.afterUse(secretId, 'checkin'));

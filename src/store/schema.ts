@@ -604,6 +604,17 @@ export interface SecretJitTable {
 }
 
 /** A temporary account or a level given to a stored account, for one session (008_jit_access_levels). */
+/** A rotation under way, or one whose outcome is not settled yet (migration 028, core/accounts/rotation.ts). */
+export interface SecretRotationsTable {
+  secretId: string;
+  trigger: string;
+  startedAt: number;
+  pendingEnc: string;
+  leaseNode: string | null;
+  leaseUntil: number;
+  message: string | null;
+}
+
 export interface JitAccountsTable {
   id: string;
   purpose: 'jit' | 'level';
@@ -758,6 +769,7 @@ export interface Database {
   accessLevelMembers: AccessLevelMembersTable;
   secretJit: SecretJitTable;
   jitAccounts: JitAccountsTable;
+  secretRotations: SecretRotationsTable;
   accessPolicies: AccessPoliciesTable;
   accessRequests: AccessRequestsTable;
   accessApprovals: AccessApprovalsTable;

@@ -23,6 +23,7 @@ import { freePort, startSshd, type Sshd } from '../support/sshd.js';
 import { clientFor, eventually, launch, run } from '../support/ssh-client.js';
 import { generatePassword, meetsRules, normalizeRules } from '../../src/core/accounts/password-rules.js';
 import { OperatorError, type AccountOperator } from '../../src/core/accounts/operator.js';
+import { PendingRotations } from '../../src/core/accounts/pending-rotations.js';
 
 const ROT = 'gh12arot';
 const SELF = 'gh12aself';
@@ -240,6 +241,147 @@ describe('target accounts on Linux over SSH (real sshd, real accounts)', () => {
     }
   });
 
+  /** secret_rotations rows as a node (this one, or another of the cluster) writes them before it changes the target. */
+  const pendingOf = (node: string) => new PendingRotations(gw.running.core.store, gw.running.core.secrets, node);
+  const lastRotation = async (id: string) => (await api('GET', `/api/v1/secrets/${id}`)).body.account.lastRotation;
+  const rotationRow = (id: string) => gw.running.core.store.db.selectFrom('secretRotations').selectAll().where('secretId', '=', id).executeTakeFirst();
+  const managedFail = async (name: string) => {
+    const id = await secret(name, FAIL, PW.fail);
+    await account(id, { managementSecretId: mgmtId });
+    return id;
+  };
+
+  it('a crash between the change on the target and the store: the sweeper logs in with the sealed new password, finds it works and stores it', async () => {
+    const core = gw.running.core;
+    const id = await managedFail('crash after change');
+    const next = generatePassword(normalizeRules(undefined));
+    generated.push(next);
+    try {
+      // What the crashed process left: its row (this node's, lease still running) and the target changed.
+      const row = await pendingOf(core.cluster.registry.self).claim(id, 'manual', next);
+      assert.ok(row);
+      assert.equal(JSON.stringify(row).includes(next), false, 'the pending password is sealed in the row');
+      const ctx = await core.targetAccounts.context(id);
+      await ctx.operator.changePassword(ctx.account, ctx.management, next);
+      assert.equal(await canLogin(sshd.port, FAIL, PW.fail), false);
+      // Before: nothing kept the new password; the vault held the old one and nobody could log in.
+      await core.rotation.sweep();
+      await core.rotation.settled();
+      assert.equal(await reveal(id), next, 'the vault holds what the target holds');
+      assert.equal(await canLogin(sshd.port, FAIL, next), true);
+      assert.equal(await rotationRow(id), undefined, 'the row is gone once the outcome is stored');
+      assert.equal((await lastRotation(id)).status, 'ok');
+      const ev = (await api('GET', '/api/v1/audit?action=secret.rotated&limit=50')).body.items.find((e: any) => e.targetId === id);
+      assert.equal(ev.details.recovered, true);
+      assert.equal(ev.details.trigger, 'manual');
+    } finally {
+      ensureLocalAccount(FAIL, PW.fail);
+    }
+  });
+
+  it('a crash before the change reached the target: the target refuses the new password, so the old one stays in force and the failure is recorded', async () => {
+    const core = gw.running.core;
+    const id = await managedFail('crash before change');
+    assert.ok(await pendingOf(core.cluster.registry.self).claim(id, 'checkin', generatePassword(normalizeRules(undefined))));
+    await core.rotation.sweep();
+    await core.rotation.settled();
+    assert.equal(await rotationRow(id), undefined);
+    assert.equal(await reveal(id), PW.fail);
+    assert.equal(await canLogin(sshd.port, FAIL, PW.fail), true);
+    const last = await lastRotation(id);
+    assert.equal(last.status, 'failed');
+    assert.match(last.message, /interrupted rotation: the target refused the new password, so the old one stays in force/);
+  });
+
+  it('a change with no answer whose check had no answer either: the row keeps the new password, and the sweeper stores it once the target answers', async () => {
+    const { id, r } = await rotateThrough('change and check unanswered', (real) => ({
+      changePassword: async (...a: Parameters<AccountOperator['changePassword']>) => {
+        await real.changePassword(...a);
+        throw new OperatorError('unreachable', 'a command on the target did not finish in time');
+      },
+      verify: async () => {
+        throw new OperatorError('unreachable', 'no answer from the target');
+      },
+    }));
+    try {
+      assert.equal(r.status, 502, r.raw);
+      assert.match(r.body.error.message, /no answer from the target|did not finish in time/);
+      assert.match((await lastRotation(id)).message, /the sweeper tries the new password again/);
+      assert.ok(await rotationRow(id), 'the row stays');
+      // Before: the new password was dropped while the target held it.
+      assert.equal(await canLogin(sshd.port, FAIL, PW.fail), false, 'the change was applied');
+      await gw.running.core.rotation.sweep();
+      await gw.running.core.rotation.settled();
+      const stored = await reveal(id);
+      generated.push(stored);
+      assert.equal(await canLogin(sshd.port, FAIL, stored), true, 'the stored password logs in on the target');
+      assert.equal(await rotationRow(id), undefined);
+      assert.equal((await lastRotation(id)).status, 'ok');
+    } finally {
+      ensureLocalAccount(FAIL, PW.fail);
+    }
+  });
+
+  it('the new password cannot be stored: it is not lost, the sweeper stores it later', async () => {
+    const core = gw.running.core;
+    const id = await managedFail('store fails');
+    const store = core.targetAccounts.storeRotated;
+    core.targetAccounts.storeRotated = async () => {
+      throw new Error('database is locked');
+    };
+    let r;
+    try {
+      r = await api('POST', `/api/v1/secrets/${id}/rotate`);
+    } finally {
+      core.targetAccounts.storeRotated = store;
+    }
+    try {
+      assert.equal(r.status, 502, r.raw);
+      assert.match(r.body.error.message, /could not be stored; the sweeper stores it later/);
+      await core.rotation.sweep();
+      await core.rotation.settled();
+      const stored = await reveal(id);
+      generated.push(stored);
+      assert.notEqual(stored, PW.fail);
+      assert.equal(await canLogin(sshd.port, FAIL, stored), true);
+      assert.equal(await rotationRow(id), undefined);
+    } finally {
+      ensureLocalAccount(FAIL, PW.fail);
+    }
+  });
+
+  it('one rotation of a secret at a time across the cluster: another node\'s running rotation is a 409 for rotate, reveal and an edit of the password; once its lease runs out (the node died), the sweep settles it', async () => {
+    const core = gw.running.core;
+    const id = await managedFail('rotating elsewhere');
+    assert.ok(await pendingOf('another-node').claim(id, 'manual', generatePassword(normalizeRules(undefined))));
+    const rot = await api('POST', `/api/v1/secrets/${id}/rotate`);
+    assert.equal(rot.status, 409, rot.raw);
+    assert.equal(rot.body.error.code, 'rotation_running');
+    const rev = await gw.api('POST', `/api/v1/secrets/${id}/reveal`, { token: gw.adminToken });
+    assert.equal(rev.status, 409, rev.raw);
+    assert.equal(rev.body.error.code, 'rotation_running');
+    const edit = await api('PATCH', `/api/v1/secrets/${id}`, { fields: { password: 'Edited-While-Rotating-1!' } });
+    assert.equal(edit.status, 409, edit.raw);
+    // Its sweep leaves a live lease alone.
+    await core.rotation.sweep();
+    assert.ok(await rotationRow(id));
+    // The other node died before it changed the target: its lease runs out.
+    await core.store.db.updateTable('secretRotations').set({ leaseUntil: Date.now() - 1 }).where('secretId', '=', id).execute();
+    await core.rotation.sweep();
+    await core.rotation.settled();
+    assert.equal(await rotationRow(id), undefined);
+    assert.equal(await reveal(id), PW.fail);
+    const again = await api('POST', `/api/v1/secrets/${id}/rotate`);
+    try {
+      assert.equal(again.status, 200, again.raw);
+      const now = await reveal(id);
+      generated.push(now);
+      assert.equal(await canLogin(sshd.port, FAIL, now), true);
+    } finally {
+      ensureLocalAccount(FAIL, PW.fail);
+    }
+  });
+
   it('the target host key is pinned per secret as sessions pin it: a different key refuses the operation', async () => {
     const id = await secret('pinned host key', FAIL, PW.fail);
     assert.equal((await api('POST', `/api/v1/secrets/${id}/heartbeat`)).body.status, 'ok');
@@ -349,6 +491,13 @@ describe('target accounts on Linux over SSH (real sshd, real accounts)', () => {
     const id = await secret('after checkin', CHK, PW.chk);
     await account(id, { rotateAfterUse: true, managementSecretId: mgmtId });
     assert.equal((await api('POST', `/api/v1/secrets/${id}/checkout`, { reason: 'maintenance' })).status, 200);
+    assert.equal((await api('POST', `/api/v1/secrets/${id}/checkin`)).status, 200);
+    // The next holder, at once: the reveal waits for the check-in's rotation. Before, it gave
+    // the old password, which the rotation replaced a moment later.
+    assert.equal((await api('POST', `/api/v1/secrets/${id}/checkout`, { reason: 'next holder' })).status, 200);
+    const next = await reveal(id);
+    assert.notEqual(next, PW.chk);
+    assert.equal(await canLogin(sshd.port, CHK, next), true, 'the next holder gets the password in force');
     assert.equal((await api('POST', `/api/v1/secrets/${id}/checkin`)).status, 200);
     await gw.running.core.rotation.settled();
     const view = (await api('GET', `/api/v1/secrets/${id}`)).body;

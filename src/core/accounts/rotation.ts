@@ -4,11 +4,18 @@
 // old password on the target and in the vault: when the change happened but the new
 // password does not verify, the old one is set back. "Rotate after use" runs this when a
 // session on the secret ends and when a checkout of it is checked in.
+//
+// The new password is written (sealed) to secret_rotations before the target is changed, and
+// the row goes once the outcome is stored: a crash between the change and the store, or an
+// outcome nobody could tell (the target stopped answering), leaves the row, and the sweeper
+// (at start and every minute, on any node) logs in to find which password the target holds and
+// stores that one. The row is also the lock across the nodes of a cluster.
 import type { Logger } from 'pino';
 import { SYSTEM, type Actor } from '../audit/service.js';
 import { AppError, conflict } from '../errors.js';
 import { now } from '../util.js';
 import { OperatorError, type OperatorCredential } from './operator.js';
+import type { PendingRotation, PendingRotations } from './pending-rotations.js';
 import { generatePassword } from './password-rules.js';
 import type { AccountContext, TargetAccounts } from './service.js';
 
@@ -22,11 +29,15 @@ export class RotationFailed extends AppError {
   }
 }
 
+const SWEEP_MS = 60_000;
+
 const oneLine = (e: unknown) => (e instanceof OperatorError || e instanceof AppError ? e.message : 'internal error').split('\n')[0]!.slice(0, 300);
 
 export class Rotation {
   /** One rotation per secret at a time; a second ask joins the first. */
   private readonly running = new Map<string, Promise<{ version: number; at: number }>>();
+  /** Rows of earlier rotations this process's sweep is settling now. */
+  private readonly settling = new Map<string, Promise<boolean>>();
   /** Background rotations (after use), so shutdown and tests can wait for them. */
   private readonly background = new Set<Promise<unknown>>();
 
@@ -35,14 +46,17 @@ export class Rotation {
     private readonly isInUse: (secretId: string) => Promise<boolean>,
     private readonly log: Logger,
     /** Whether the access policy in force on the secret asks for rotation after use. */
-    private readonly policyWants: (secretId: string) => Promise<boolean> = async () => false,
+    private readonly policyWants: (secretId: string) => Promise<boolean>,
+    private readonly pending: PendingRotations,
   ) {}
 
   /** POST /secrets/:id/rotate and the after-use triggers. */
   rotate(actor: Actor, secretId: string, trigger: RotationTrigger): Promise<{ version: number; at: number }> {
     const cur = this.running.get(secretId);
     if (cur) return cur;
-    const p = this.run(actor, secretId, trigger).finally(() => this.running.delete(secretId));
+    // A sweep settling an earlier rotation of it here goes first (then this one finds no row).
+    const settling = this.settling.get(secretId);
+    const p = (settling ? settling.then(() => this.run(actor, secretId, trigger)) : this.run(actor, secretId, trigger)).finally(() => this.running.delete(secretId));
     this.running.set(secretId, p);
     return p;
   }
@@ -64,8 +78,16 @@ export class Rotation {
       throw conflict(`rotation needs a management secret or a stored password: ${reason}`, 'not_managed');
     }
     const next = generatePassword(ctx.template.passwordRules);
+    const row = await this.claim(secretId, trigger, next);
     /** A fresh login with the new password: 'error' when the target gave no answer. */
     const check = () => operator.verify(account, next).catch(() => 'error' as const);
+    /** Gives up: the old password is in force (or nothing better is known); the row goes unless the outcome is unclear. */
+    const giveUp = async (reason: string, unclear: boolean, invalid = false): Promise<never> => {
+      if (unclear) await this.pending.unsettled(row, reason);
+      else await this.pending.done(row);
+      await this.fail(actor, secretId, trigger, unclear ? `${reason}; the sweeper tries the new password again` : reason, ctx);
+      throw new RotationFailed(reason, invalid);
+    };
     let verified: 'ok' | 'refused' | 'error' | undefined;
     try {
       await operator.changePassword(account, management, next);
@@ -73,11 +95,8 @@ export class Rotation {
       // No answer in time, or the connection lost: the change may have been applied all the
       // same (the command read its line before it was cut). Then the target holds `next`, and
       // dropping it would lock everyone out; it is kept if it logs in.
-      if (!(e instanceof OperatorError && e.failure === 'unreachable' && (verified = await check()) === 'ok')) {
-        const reason = oneLine(e);
-        await this.fail(actor, secretId, trigger, reason, ctx);
-        throw new RotationFailed(reason, e instanceof OperatorError && e.failure === 'invalid');
-      }
+      const unreachable = e instanceof OperatorError && e.failure === 'unreachable';
+      if (!(unreachable && (verified = await check()) === 'ok')) return giveUp(oneLine(e), unreachable && verified === 'error', e instanceof OperatorError && e.failure === 'invalid');
       this.log.warn({ secretId, err: { message: oneLine(e) } }, 'the password change did not answer in time but the new password logs in: it is kept');
     }
     verified ??= await check();
@@ -85,32 +104,148 @@ export class Rotation {
       const restored = await this.restore(ctx, next, old);
       // The old one could not be set back and the new one does log in (the first check had no
       // answer): the new one is what the target holds, so it is stored rather than lost.
-      if (!restored.ok && (await check()) === 'ok') this.log.warn({ secretId }, 'a rotation whose check had no answer and whose undo failed: the new password logs in, so it is kept');
-      else {
-        const reason = `the new password did not work at login (${verified === 'refused' ? 'refused' : 'no answer'}); ${restored.text}`;
-        await this.fail(actor, secretId, trigger, reason, ctx);
-        throw new RotationFailed(reason);
-      }
+      const again = restored.ok ? 'refused' : await check();
+      if (again === 'ok') this.log.warn({ secretId }, 'a rotation whose check had no answer and whose undo failed: the new password logs in, so it is kept');
+      else return giveUp(`the new password did not work at login (${verified === 'refused' ? 'refused' : 'no answer'}); ${restored.text}`, again === 'error');
     }
+    return this.store(actor, row, ctx, next, { via: management ? 'management' : 'self' });
+  }
+
+  /**
+   * Writes the row before the target changes. Another rotation's row: one this process runs is
+   * joined by rotate() already; one a crash left is settled first; one a live node holds is a 409.
+   */
+  private async claim(secretId: string, trigger: RotationTrigger, next: string): Promise<PendingRotation> {
+    for (let tries = 0; tries < 2; tries++) {
+      const row = await this.pending.claim(secretId, trigger, next);
+      if (row) return row;
+      const orphan = (await this.pending.orphans(() => false)).find((r) => r.secretId === secretId);
+      // This process's own (the running map holds this rotation): only a crash's row is left here.
+      if (!orphan || !(await this.settle(orphan))) break;
+    }
+    // Not recorded as this secret's last rotation: the other one records its own outcome.
+    const held = await this.pending.get(secretId);
+    throw conflict(
+      held?.message ? `an earlier rotation's outcome is not settled yet (${held.message}): the sweeper tries again every minute` : 'another rotation of this secret is running (on another node of the cluster)',
+      'rotation_running',
+    );
+  }
+
+  /** The new password works on the target: stored as the secret's value, the row goes, audited. */
+  private async store(actor: Actor, row: PendingRotation, ctx: AccountContext, next: string, details: Record<string, unknown>): Promise<{ version: number; at: number }> {
+    const { secretId } = ctx;
     let version: number;
     try {
       version = await this.accounts.storeRotated(secretId, next, actor);
     } catch (e) {
-      // Changed on the target but not stored: put the old one back rather than lose the account.
-      const restored = await this.restore(ctx, next, old);
-      const reason = `the new password could not be stored; ${restored.text}`;
-      this.log.error({ secretId, err: { message: (e as Error).message } }, 'storing a rotated password failed');
-      await this.fail(actor, secretId, trigger, reason, ctx);
-      throw new RotationFailed(reason);
+      // Changed on the target but not stored: the row keeps the new password for the sweeper,
+      // which stores it once the database takes it (setting the old one back could fail too).
+      this.log.error({ secretId, err: { message: (e as Error).message } }, 'storing a rotated password failed; the sweeper stores it later');
+      await this.pending.unsettled(row, 'the new password could not be stored').catch(() => {});
+      await this.fail(actor, secretId, row.trigger as RotationTrigger, 'the new password could not be stored; the sweeper stores it later', ctx).catch(() => {});
+      throw new RotationFailed('the new password could not be stored; the sweeper stores it later');
     }
+    await this.pending.done(row);
     const at = now();
     await this.accounts.record(secretId, { rotationStatus: 'ok', rotationMessage: null, rotationAt: at });
     await this.accounts.auditAs(actor, {
       action: 'secret.rotated',
       target: { type: 'secret', id: secretId },
-      details: { name: ctx.secretName, trigger, targetKind: ctx.kind, via: management ? 'management' : 'self', previousVersion: version },
+      details: { name: ctx.secretName, trigger: row.trigger, targetKind: ctx.kind, ...details, previousVersion: version },
     });
     return { version, at };
+  }
+
+  /**
+   * A row nobody works on (a crash, or an outcome no one could tell): takes it, logs in with the
+   * new password, and stores it if it works; if the target refuses it, the old one stays in
+   * force and the row goes. No answer: the row stays for the next sweep. Whether it is settled.
+   */
+  private async settle(orphan: PendingRotation): Promise<boolean> {
+    const row = await this.pending.take(orphan);
+    if (!row) return false;
+    const { secretId } = row;
+    const trigger = row.trigger as RotationTrigger;
+    try {
+      const next = await this.pending.pending(row);
+      const ctx = await this.accounts.context(secretId);
+      // Stored already (the crash came after the store, before the row went).
+      if (ctx.account.password === next) {
+        await this.pending.done(row);
+        return true;
+      }
+      const verified = await ctx.operator.verify(ctx.account, next).catch(() => 'error' as const);
+      if (verified === 'ok') {
+        this.log.warn({ secretId }, 'an interrupted rotation: the target holds the new password, which is now stored');
+        await this.store(SYSTEM, row, ctx, next, { recovered: true });
+        return true;
+      }
+      if (verified === 'refused') {
+        await this.pending.done(row);
+        await this.fail(SYSTEM, secretId, trigger, 'an interrupted rotation: the target refused the new password, so the old one stays in force', ctx);
+        return true;
+      }
+      const first = row.message === null;
+      await this.pending.unsettled(row, 'an interrupted rotation: the target gave no answer to a login with the new password');
+      // Said once, not at every sweep while the target stays away.
+      if (first) await this.fail(SYSTEM, secretId, trigger, 'an interrupted rotation: the target gave no answer to a login with the new password; the sweeper tries again', ctx);
+      return false;
+    } catch (e) {
+      await this.pending.unsettled(row, oneLine(e)).catch(() => {});
+      this.log.warn({ secretId, err: { message: oneLine(e) } }, 'settling an interrupted rotation failed; the sweeper tries again');
+      return false;
+    }
+  }
+
+  /** Settles what crashes (of this node or a dead one) and unanswered targets left; at start and every minute. */
+  async sweep(): Promise<number> {
+    let settled = 0;
+    const mine = (id: string) => this.running.has(id) || this.settling.has(id);
+    for (const r of await this.pending.orphans(mine)) {
+      // A rotation of it this process runs now settles its row itself (claim).
+      if (mine(r.secretId)) continue;
+      const p = this.settle(r);
+      this.settling.set(r.secretId, p);
+      try {
+        if (await p) settled++;
+      } finally {
+        this.settling.delete(r.secretId);
+      }
+    }
+    return settled;
+  }
+
+  private sweeper: NodeJS.Timeout | null = null;
+  private sweeping: Promise<unknown> | null = null;
+  startSweeper(): void {
+    const run = () => {
+      if (this.sweeping) return;
+      this.sweeping = this.sweep()
+        .catch((e) => this.log.warn({ err: { message: oneLine(e) } }, 'the sweep of interrupted rotations failed'))
+        .finally(() => (this.sweeping = null));
+    };
+    run();
+    this.sweeper = setInterval(run, SWEEP_MS);
+    this.sweeper.unref();
+  }
+  async stopSweeper(): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = null;
+    await this.sweeping;
+  }
+
+  /**
+   * Before a secret's values are revealed or edited: a rotation running in this process is
+   * waited for; one another node runs is a 409 (its new password replaces the value a moment later).
+   */
+  async settledFor(secretId: string): Promise<void> {
+    const cur = this.running.get(secretId) ?? this.settling.get(secretId);
+    if (cur) {
+      await cur.catch(() => {});
+      return;
+    }
+    const row = await this.pending.get(secretId);
+    if (row && row.leaseUntil >= now()) throw conflict('the password of this secret is being rotated: try again in a moment', 'rotation_running');
   }
 
   /** Sets the old password back after a change that did not verify; says how that went (one line, no secret). */
@@ -159,6 +294,6 @@ export class Rotation {
 
   /** Resolves when the background rotations started so far are done (shutdown, tests). */
   async settled(): Promise<void> {
-    while (this.background.size || this.running.size) await Promise.allSettled([...this.background, ...this.running.values()]);
+    while (this.background.size || this.running.size || this.settling.size) await Promise.allSettled([...this.background, ...this.running.values(), ...this.settling.values()]);
   }
 }

@@ -9,7 +9,7 @@
 // a checkout past its end no longer counts, and `settle` closes (and audits) it the next
 // time anyone looks at or competes for the secret.
 import type { Logger } from 'pino';
-import type { Store } from '../../store/db.js';
+import { isUniqueViolation, type Store } from '../../store/db.js';
 import { prepare, type SlotOf } from '../../store/prepared.js';
 import type { CheckoutsTable, CheckoutQueueTable } from '../../store/schema.js';
 import { SYSTEM, type Actor, type AuditService } from '../audit/service.js';
@@ -85,11 +85,6 @@ export type CheckoutRequirement = (secretId: string) => Promise<boolean>;
 export type PersonalCredentialLookup = (userId: string, secretId: string, protocol?: string) => Promise<boolean>;
 
 const iso = (ms: number | null) => (ms == null ? null : new Date(ms).toISOString());
-
-function isUniqueViolation(e: unknown): boolean {
-  const code = (e as { code?: string })?.code;
-  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
-}
 
 export class Checkouts {
   private readonly requirements: CheckoutRequirement[] = [];

@@ -189,6 +189,28 @@ export class Secrets {
     return this.get(p, id);
   }
 
+  /**
+   * Waits, or refuses (409), while the secret's password is being changed on its target
+   * (core wires Rotation.settledFor): a value revealed or edited then would be replaced a
+   * moment later by the rotation's.
+   */
+  private valueGuard?: (id: string) => Promise<void>;
+  guardValues(fn: (id: string) => Promise<void>): void {
+    this.valueGuard = fn;
+  }
+  /** Before a secret's values go to a person or an appliance (reveal, the credential-provider API). */
+  async valuesReady(id: string): Promise<void> {
+    await this.valueGuard?.(id);
+  }
+
+  /** Seals a value that belongs with the secret (a rotation's pending password) under its own data key; `purpose` binds it (AAD). */
+  async sealFor(id: string, purpose: string, plaintext: string): Promise<string> {
+    return this.dataKeys.reseal((await this.row(id)).dataKeyId, plaintext, `${purpose}:${id}`);
+  }
+  async openFor(id: string, purpose: string, sealed: string): Promise<string> {
+    return this.dataKeys.decrypt((await this.row(id)).dataKeyId, sealed, `${purpose}:${id}`);
+  }
+
   /** Checks a move to another folder (the access policy in force: core wires Policies.checkMove). */
   private moveGuard?: (p: Principal, id: string, to: string | null) => Promise<void>;
   guardMoves(fn: (p: Principal, id: string, to: string | null) => Promise<void>): void {
@@ -197,9 +219,16 @@ export class Secrets {
 
   /** `joined`: another change saved in the same transaction (a policy attached with the same PATCH). */
   async update(p: Principal, id: string, input: SecretInput, joined?: JoinedChange): Promise<SecretView> {
-    const { secret, level } = await this.require(p, id, 'edit');
+    const required = await this.require(p, id, 'edit');
+    const { level } = required;
+    let { secret } = required;
     const tpl = await this.templates.get(secret.templateId);
-    if (input.fields) await this.requireManagementFor(p, id, tpl, Object.keys(input.fields));
+    if (input.fields) {
+      await this.requireManagementFor(p, id, tpl, Object.keys(input.fields));
+      await this.valuesReady(id);
+      // Read again after the wait: the fields not edited keep what a rotation meanwhile stored.
+      secret = await this.row(id);
+    }
     requireOwnerForInheritance(level, 'secret', secret.inheritPermissions, input.inheritPermissions);
     if (input.folderId != null) await this.folders.require(p, input.folderId, 'edit');
     if (input.folderId !== undefined && input.folderId !== secret.folderId) {
@@ -284,7 +313,9 @@ export class Secrets {
       await this.audit.record(actorOf(p), { action: 'secret.reveal', outcome: 'failure', target: { type: 'secret', id }, details: { reason: (e as Error).message } });
       throw e;
     });
-    const fields = await this.decryptAll(secret);
+    await this.valuesReady(id);
+    // Read again after the wait: a rotation that ran meanwhile replaced the value.
+    const fields = await this.decryptAll(await this.row(id));
     await this.audit.record(actorOf(p), { action: 'secret.reveal', target: { type: 'secret', id }, details: { name: secret.name, fields: Object.keys(fields) } });
     return { id, name: secret.name, template: secret.templateId, fields };
   }

@@ -270,6 +270,7 @@ export class CredentialProvider {
       const held = await this.d.checkouts.gate({ id: row.id, name: row.username }, secret.id, Date.now() + RETRIEVE_CHECKOUT_SECONDS * 1000, { required: policy?.checkoutRequired ?? false });
       if (held) throw conflict(held, 'credential_unavailable');
       const checkedOut = await this.d.checkouts.requireCheckoutFor(secret.id, policy?.checkoutRequired ?? false);
+      await this.d.secrets.valuesReady(secret.id);
       const cred = await this.d.secrets.credential(secret.id);
       const tpl = await this.d.templates.get(secret.templateId);
       const secretValues: Record<string, string> = {};
