@@ -350,7 +350,7 @@ describe('target accounts on Linux over SSH (real sshd, real accounts)', () => {
     }
   });
 
-  it('one rotation of a secret at a time across the cluster: another node\'s running rotation is a 409 for rotate, reveal and an edit of the password; once its lease runs out (the node died), the sweep settles it', async () => {
+  it('one rotation of a secret at a time across the cluster: another node\'s running rotation is a 409 for rotate, reveal, an edit of the password and a heartbeat; once its lease runs out (the node died), the sweep settles it', async () => {
     const core = gw.running.core;
     const id = await managedFail('rotating elsewhere');
     assert.ok(await pendingOf('another-node').claim(id, 'manual', generatePassword(normalizeRules(undefined))));
@@ -362,6 +362,10 @@ describe('target accounts on Linux over SSH (real sshd, real accounts)', () => {
     assert.equal(rev.body.error.code, 'rotation_running');
     const edit = await api('PATCH', `/api/v1/secrets/${id}`, { fields: { password: 'Edited-While-Rotating-1!' } });
     assert.equal(edit.status, 409, edit.raw);
+    // A heartbeat now would check a password about to be replaced (drift, audited as a failure).
+    const hb = await api('POST', `/api/v1/secrets/${id}/heartbeat`);
+    assert.equal(hb.status, 409, hb.raw);
+    assert.equal(hb.body.error.code, 'rotation_running');
     // Its sweep leaves a live lease alone.
     await core.rotation.sweep();
     assert.ok(await rotationRow(id));

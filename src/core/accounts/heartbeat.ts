@@ -50,6 +50,8 @@ export class Heartbeat {
     private readonly accounts: TargetAccounts,
     private readonly settings: SettingsService,
     private readonly log: Logger,
+    /** Waits for (or refuses during, 409) a rotation of the secret: mid-rotation the stored password is about to change, and a check then would report drift. */
+    private readonly rotationSettled: (secretId: string) => Promise<void> = async () => {},
   ) {
     this.gate = new Limiter(() => this.settings.get('heartbeatConcurrency'));
   }
@@ -64,6 +66,7 @@ export class Heartbeat {
   }
 
   private async once(actor: Actor, secretId: string): Promise<HeartbeatResult> {
+    await this.rotationSettled(secretId);
     const ctx = await this.accounts.context(secretId);
     if (!ctx.account.password) throw conflict('the secret stores no password to check', 'not_managed');
     let status: HeartbeatStatus;
