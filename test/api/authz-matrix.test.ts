@@ -53,6 +53,8 @@ const TABLE: Record<string, Row> = {
   'GET /api/v1/oidc-providers/:id':               [Y, N, N, N],
   'PATCH /api/v1/oidc-providers/:id':             [Y, N, N, N],
   'DELETE /api/v1/oidc-providers/:id':            [Y, N, N, N],
+  'GET /api/v1/users/:id/oidc-links':             [Y, N, N, N],
+  'DELETE /api/v1/users/:id/oidc-links/:providerId': [Y, N, N, N],
   // WebAuthn (issue 15): a sign-in challenge and the passwordless sign-in need no token; one's
   // own keys and the step-up with a key are every person's (application accounts have none);
   // a user's keys are the administrators'
@@ -289,6 +291,8 @@ interface Call {
   allowed?: number;
   /** Headers of the call's own authentication (OpenPSM: the gateway's keys), sent with or without a token. */
   headers?: Record<string, string>;
+  /** A denial that hides the object (404 not_found, as for an id that names nothing) instead of 403. */
+  hidden?: boolean;
 }
 interface Fixtures {
   folderId: string;
@@ -519,6 +523,13 @@ for (const kind of DB_KINDS) {
       'GET /api/v1/oidc-providers/:id': async () => ({ method: 'GET', url: `/api/v1/oidc-providers/${await oidcProvider()}` }),
       'PATCH /api/v1/oidc-providers/:id': async () => ({ method: 'PATCH', url: `/api/v1/oidc-providers/${await oidcProvider()}`, body: { displayName: 'Changed' } }),
       'DELETE /api/v1/oidc-providers/:id': async () => ({ method: 'DELETE', url: `/api/v1/oidc-providers/${await oidcProvider()}` }),
+      'GET /api/v1/users/:id/oidc-links': async (a) => ({ method: 'GET', url: `/api/v1/users/${a.id}/oidc-links` }),
+      'DELETE /api/v1/users/:id/oidc-links/:providerId': async (a) => {
+        // A link as a sign-in through the provider leaves it.
+        const providerId = await oidcProvider();
+        await t.core.store.db.insertInto('oidcLinks').values({ providerId, subject: `sub-${a.id}`, userId: a.id, createdAt: Date.now() }).execute();
+        return { method: 'DELETE', url: `/api/v1/users/${a.id}/oidc-links/${providerId}` };
+      },
       // WebAuthn: keys are registered on fresh accounts (a role actor with a key would be asked
       // for it at its next password sign-in); an application account is refused before its body is read.
       'POST /api/v1/auth/webauthn/options': async () => {
@@ -659,7 +670,8 @@ for (const kind of DB_KINDS) {
       'POST /api/v1/tickets/decline': async (a) => ({ method: 'POST', url: '/api/v1/tickets/decline', body: { ticket: await mkTicket(a) } }),
       'GET /api/v1/terminal': async (a) => ({ method: 'GET', url: `/api/v1/terminal?ticket=${await mkTicket(a)}&consent=1&cols=80&rows=24`, allowed: 404 }),
       'GET /api/v1/sessions': async () => ({ method: 'GET', url: '/api/v1/sessions' }),
-      'GET /api/v1/sessions/:id': async () => ({ method: 'GET', url: `/api/v1/sessions/${fx.sessionId}` }),
+      // Someone else's session: hidden from those who may not see it.
+      'GET /api/v1/sessions/:id': async () => ({ method: 'GET', url: `/api/v1/sessions/${fx.sessionId}`, hidden: true }),
       'POST /api/v1/sessions/:id/terminate': async () => ({ method: 'POST', url: `/api/v1/sessions/${(await mkSession(true)).id}/terminate`, body: { reason: 'authorisation test' } }),
       // Someone else's shared session (a fresh User's): the caller asks to join it.
       'POST /api/v1/sessions/:id/join-requests': async () => ({ method: 'POST', url: `/api/v1/sessions/${(await mkShared((await freshActor('User')).id)).id}/join-requests` }),
@@ -840,8 +852,8 @@ for (const kind of DB_KINDS) {
             if (req.allowed) assert.equal(r.statusCode, req.allowed, `allowed but answered unexpectedly: ${what}`);
             else assert.ok(r.statusCode >= 200 && r.statusCode < 300, `allowed but failed: ${what}`);
           } else {
-            assert.equal(r.statusCode, 403, `expected denied: ${what}`);
-            assert.equal(r.json().error.code, 'forbidden', what);
+            assert.equal(r.statusCode, req.hidden ? 404 : 403, `expected denied: ${what}`);
+            assert.equal(r.json().error.code, req.hidden ? 'not_found' : 'forbidden', what);
           }
         }
       });
@@ -1143,7 +1155,9 @@ for (const kind of DB_KINDS) {
       const mine = await startSession(t, alice.id, s.id, false);
       const theirs = await startSession(t, adminId, s.id, false);
       assert.equal((await t.req('GET', `/api/v1/sessions/${mine.id}`, { token: alice.token })).statusCode, 200);
-      expectError(await t.req('GET', `/api/v1/sessions/${theirs.id}`, { token: alice.token }), 403, 'forbidden');
+      // As a session id that names nothing: a 403 would say that it names a session.
+      expectError(await t.req('GET', `/api/v1/sessions/${theirs.id}`, { token: alice.token }), 404, 'not_found');
+      expectError(await t.req('GET', `/api/v1/sessions/00000000-0000-4000-8000-000000000000`, { token: alice.token }), 404, 'not_found');
       const listed = (await t.req('GET', `/api/v1/sessions?userId=${adminId}`, { token: alice.token })).json();
       assert.deepEqual(listed.items.map((x: any) => x.id), [mine.id], 'the userId filter cannot widen what a User sees');
       expectError(await t.req('GET', `/api/v1/recordings/${mine.id}`, { token: alice.token }), 403, 'forbidden');

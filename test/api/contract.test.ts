@@ -139,7 +139,9 @@ for (const kind of DB_KINDS) {
       await admin('PATCH', '/api/v1/settings', { publicUrl: '' });
       // Two OIDC providers (GET /api/v1/oidc-providers); nothing is fetched from their issuer.
       fx.oidcProviderId = (await admin('POST', '/api/v1/oidc-providers', { name: 'contract-idp-1', displayName: 'IdP 1', issuer: 'https://idp1.example.com', clientId: 'gh' })).id;
-      await admin('POST', '/api/v1/oidc-providers', { name: 'contract-idp-2', displayName: 'IdP 2', issuer: 'https://idp2.example.com', clientId: 'gh' });
+      const idp2 = (await admin('POST', '/api/v1/oidc-providers', { name: 'contract-idp-2', displayName: 'IdP 2', issuer: 'https://idp2.example.com', clientId: 'gh' })).id;
+      // The administrator linked at both, as sign-ins leave it (GET /api/v1/users/:id/oidc-links).
+      for (const providerId of [fx.oidcProviderId, idp2]) await t.core.store.db.insertInto('oidcLinks').values({ providerId, subject: `contract-sub-${providerId}`, userId: fx.userId, createdAt: Date.now() }).execute();
       // Two audit sinks (GET /api/v1/audit-sinks); not streaming here (the harness starts no streamer).
       fx.auditSinkId = (await admin('POST', '/api/v1/audit-sinks', { name: 'contract-syslog', kind: 'syslog', host: '127.0.0.1', port: 6514 })).id;
       await admin('POST', '/api/v1/audit-sinks', { name: 'contract-hook', kind: 'webhook', url: 'https://siem.example.com/in', hmacKey: 'contract-hmac-key-0123456789' });
@@ -233,6 +235,7 @@ for (const kind of DB_KINDS) {
         '/api/v1/templates',
         '/api/v1/tokens',
         '/api/v1/users',
+        '/api/v1/users/:id/oidc-links',
         '/api/v1/users/:id/webauthn',
       ]);
 

@@ -128,6 +128,31 @@ describe('OIDC sign-in with a real provider and Chromium', { timeout: 180_000 },
     const hers = await fresh();
     await signInWith(hers, 'Corp IdP', 'alice');
     await hers.getByRole('heading', { name: 'My access' }).waitFor();
+
+    // An administrator sees the link and removes it (the provider re-issued alice's sub, say):
+    // the next sign-in of that name matches by name again. Audited; bad ids are 404s.
+    const alice = (await admin('GET', '/api/v1/users?search=alice')).body.items[0];
+    const links = await admin('GET', `/api/v1/users/${alice.id}/oidc-links`);
+    assert.equal(links.status, 200, links.raw);
+    assert.deepEqual(links.body.items.map((l: { provider: string }) => l.provider), ['corp']);
+    const corp = links.body.items[0];
+    assert.equal((await admin('DELETE', `/api/v1/users/${alice.id}/oidc-links/${corp.providerId}`)).status, 204);
+    assert.equal((await admin('DELETE', `/api/v1/users/${alice.id}/oidc-links/${corp.providerId}`)).status, 404, 'removed already');
+    assert.equal((await admin('GET', '/api/v1/users/no-such-user/oidc-links')).status, 404);
+    assert.deepEqual((await admin('GET', `/api/v1/users/${alice.id}/oidc-links`)).body.items, []);
+    const unlinked = (await admin('GET', '/api/v1/audit?action=user.oidc_unlinked&limit=5')).body.items[0];
+    assert.deepEqual([unlinked.targetId, unlinked.details.provider, unlinked.details.subjects], [alice.id, 'corp', [corp.subject]]);
+    const again = await fresh();
+    await signInWith(again, 'Corp IdP', 'mallory');
+    await again.getByRole('heading', { name: 'My access' }).waitFor();
+    // Put alice's link back for the tests after this one.
+    const mallorys = (await admin('GET', `/api/v1/users/${alice.id}/oidc-links`)).body.items[0];
+    assert.notEqual(mallorys.subject, corp.subject);
+    assert.equal((await admin('DELETE', `/api/v1/users/${alice.id}/oidc-links/${corp.providerId}`)).status, 204);
+    const back = await fresh();
+    await signInWith(back, 'Corp IdP', 'alice');
+    await back.getByRole('heading', { name: 'My access' }).waitFor();
+    assert.equal((await admin('GET', `/api/v1/users/${alice.id}/oidc-links`)).body.items[0].subject, corp.subject);
   });
 
   it('refuses a person whose groups map to no Gatehouse group', async () => {

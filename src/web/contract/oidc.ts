@@ -32,6 +32,8 @@ export const oidcProviderSchema = obj({
   updatedAt: time,
 });
 
+export const oidcLinkSchema = obj({ providerId: text, provider: text, displayName: text, subject: text, linkedAt: time });
+
 const providerProps = {
   name: providerName,
   displayName: str(128),
@@ -71,5 +73,18 @@ export const oidc = {
   }),
   getProvider: route('GET', '/api/v1/oidc-providers/:id', { tags, params: idParams, response: { 200: oidcProviderSchema, ...errors } }),
   updateProvider: route('PATCH', '/api/v1/oidc-providers/:id', { tags, params: idParams, body: body(providerProps), response: { 200: oidcProviderSchema, ...errors } }),
+  userLinks: route('GET', '/api/v1/users/:id/oidc-links', {
+    tags,
+    summary: "The OIDC providers a user signs in through, and who they are there (the ID token's sub)",
+    params: idParams,
+    querystring: pageQuery(),
+    response: { 200: page(oidcLinkSchema), ...errors },
+  }),
+  unlinkUser: route('DELETE', '/api/v1/users/:id/oidc-links/:providerId', {
+    tags,
+    summary: "Remove a user's link to a provider: their next sign-in there matches by name again (audited user.oidc_unlinked)",
+    params: { type: 'object', required: ['id', 'providerId'], additionalProperties: false, properties: { id: str(128), providerId: str(128) } },
+    response: { 204: noContent, ...errors },
+  }),
   deleteProvider: route('DELETE', '/api/v1/oidc-providers/:id', { tags, params: idParams, response: { 204: noContent, ...errors } }),
 } as const;

@@ -14,6 +14,7 @@ import { OidcRefused } from '../../core/identity/oidc/sign-in.js';
 import { api } from '../contract/index.js';
 import { addRoute, noContent } from '../contract-route.js';
 import { setSessionCookies } from '../cookies.js';
+import { pageOf } from '../paging.js';
 
 const FLOW_COOKIE = 'gh_oidc_flow';
 const FLOW_PATH = '/auth/oidc';
@@ -65,6 +66,8 @@ export const oidcRoutes =
     addRoute(app, oidc.getProvider, admin)(async (req) => providers.view(await providers.row(req.params.id)));
     addRoute(app, oidc.updateProvider, admin)(async (req) => providers.update(actor(req), req.params.id, req.body));
     addRoute(app, oidc.deleteProvider, admin)((req, reply) => noContent(reply, providers.remove(actor(req), req.params.id)));
+    addRoute(app, oidc.userLinks, admin)(async (req) => pageOf((await providers.links(req.params.id)).items, req.query));
+    addRoute(app, oidc.unlinkUser, admin)((req, reply) => noContent(reply, providers.unlink(actor(req), req.params.id, req.params.providerId)));
 
     // ---- The browser legs (pages, outside the JSON API).
     app.get<{ Params: { name: string }; Querystring: Record<string, unknown> }>(`${FLOW_PATH}/:name/start`, open, async (req, reply) => {

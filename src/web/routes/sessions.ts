@@ -2,7 +2,7 @@
 // session, and terminating a live one.
 import type { FastifyPluginAsync } from 'fastify';
 import type { Core } from '../../core/core.js';
-import { forbidden } from '../../core/errors.js';
+import { notFound } from '../../core/errors.js';
 import { actorOf, type Principal } from '../../core/identity/principal.js';
 import { api } from '../contract/index.js';
 import { addRoute } from '../contract-route.js';
@@ -19,7 +19,9 @@ export const sessionRoutes =
     });
     addRoute(app, sessions.get)(async (req) => {
       const s = await core.sessions.get(req.params.id);
-      if (!canSee(req.principal!) && s.user.id !== req.principal!.userId) throw forbidden();
+      // Someone else's session does not exist for a caller who may not see it (as a secret
+      // they cannot list): a 403 would tell them that the id names a session.
+      if (!canSee(req.principal!) && s.user.id !== req.principal!.userId) throw notFound('session');
       return s;
     });
     addRoute(app, sessions.terminate, { config: { permission: 'manage_sessions' } })(async (req) => {

@@ -27,6 +27,15 @@ export interface ProviderInput {
   enabled?: boolean;
 }
 
+/** A user's link to a provider: who they are there (the ID token's `sub`), since when. */
+export interface OidcLinkView {
+  providerId: string;
+  provider: string;
+  displayName: string;
+  subject: string;
+  linkedAt: string;
+}
+
 export interface ProviderView {
   id: string;
   name: string;
@@ -192,6 +201,33 @@ export class OidcProviders {
     });
     if (p.secretDataKeyId) await this.dataKeys.remove(p.secretDataKeyId);
     await this.audit.record(actor, { action: 'oidc.provider_delete', target: { type: 'oidc_provider', id }, details: { name: p.name, issuer: p.issuer } });
+  }
+
+  /** GET /users/:id/oidc-links: the providers a user signs in through, as whom (their `sub` there). */
+  async links(userId: string): Promise<{ items: OidcLinkView[] }> {
+    await this.dir.userRow(userId);
+    const rows = await this.db
+      .selectFrom('oidcLinks')
+      .innerJoin('oidcProviders', 'oidcProviders.id', 'oidcLinks.providerId')
+      .select(['oidcLinks.providerId', 'oidcProviders.name', 'oidcProviders.displayName', 'oidcLinks.subject', 'oidcLinks.createdAt'])
+      .where('oidcLinks.userId', '=', userId)
+      .orderBy('oidcProviders.name')
+      .execute();
+    return { items: rows.map((r) => ({ providerId: r.providerId, provider: r.name, displayName: r.displayName, subject: r.subject, linkedAt: new Date(r.createdAt).toISOString() })) };
+  }
+
+  /**
+   * DELETE /users/:id/oidc-links/:providerId: the user no longer signs in through that provider
+   * as the linked person; their next sign-in there matches by name again (for a re-issued
+   * `sub`, or a person who left and whose username claim someone else now has: one link
+   * removed, the account kept).
+   */
+  async unlink(actor: Actor, userId: string, providerId: string): Promise<void> {
+    const user = await this.dir.userRow(userId);
+    const p = await this.row(providerId);
+    const gone = await this.db.deleteFrom('oidcLinks').where('userId', '=', userId).where('providerId', '=', providerId).returning('subject').execute();
+    if (!gone.length) throw notFound('OIDC link');
+    await this.audit.record(actor, { action: 'user.oidc_unlinked', target: { type: 'user', id: userId }, details: { user: user.username, provider: p.name, subjects: gone.map((g) => g.subject) } });
   }
 
   private auditDetails(v: ProviderView): Record<string, unknown> {
