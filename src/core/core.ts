@@ -30,6 +30,7 @@ import { loadNodeId } from './node-id.js';
 import { SshKeys } from './identity/ssh-keys.js';
 import { Health } from './health.js';
 import { AccessGate, revokedAmong } from './access/gate.js';
+import { secretUseGuards } from './access/secret-use.js';
 import { Notifier } from './access/notify.js';
 import { Policies } from './access/policies.js';
 import { Consents } from './access/consent.js';
@@ -244,6 +245,10 @@ export async function createCore(config: Config, store: Store, log: Logger, opts
   const jit = new JitAccounts(store, targetAccounts, accessLevels, sessions, audit, log);
   sessions.onSessionEnd((s) => jit.sessionEnded(s.id));
   const launchPolicies = new LaunchPolicies(policies);
+  // A reveal and an explicit checkout answer to the access policy as a launch does (secret-use.ts).
+  const uses = secretUseGuards({ launchPolicies, accessGate, checkouts });
+  secrets.guardReveals(uses.reveal);
+  checkouts.guardCheckouts(uses.checkout);
   const transient = new TransientCredentials(store, dataKeys);
   const launching = new Launching({ tickets, launchers, secrets, personal, templates, access, dir, settings, sessions, audit, log, auth, sshKeys, checkouts, ports: { ssh: config.sshPort, rdp: config.rdpPort }, accessGate, stepUp, consents: new Consents(policies, audit), launchPolicies, accessLevels, jit, transient, metrics, limits: requestLimits });
   metrics.watch({ draining: () => launching.draining });

@@ -186,6 +186,47 @@ for (const kind of DB_KINDS) {
       await call(bob.token, 'POST', `/api/v1/access-requests/${g.id}/revoke`, {});
     });
 
+    it('a reveal and an explicit checkout answer to the policy as a launch does: approval, hours, and a required checkout held by the one who reveals', async () => {
+      const reveal = (token: string) => t.req('POST', `/api/v1/secrets/${secretId}/reveal`, { token });
+      const checkout = (token: string) => t.req('POST', `/api/v1/secrets/${secretId}/checkout`, { token, body: { reason: 'look' } });
+      const code = (r: { statusCode: number; json(): any }) => [r.statusCode, r.json().error?.code];
+      // Before: view access was enough to read the password the approval stands before.
+      assert.deepEqual(code(await reveal(alice.token)), [403, 'access_request_required']);
+      assert.equal((await reveal(alice.token)).json().error.message, REQUEST_ACCESS_MESSAGE);
+      assert.deepEqual(code(await checkout(alice.token)), [403, 'access_request_required'], 'nor may she hold it away from others');
+      assert.ok((await audit('secret.reveal')).some((e) => e.outcome === 'failure' && e.actorId === alice.id && /approved request/.test(e.details.reason)));
+      assert.equal((await reveal(t.adminToken)).statusCode, 200, 'pre-approved');
+      const g = await granted();
+      const mine = await reveal(alice.token);
+      assert.equal(mine.statusCode, 200, mine.body);
+      assert.equal(mine.json().fields.password, 'db1-pw');
+      // Hours that exclude now hold for everyone, the pre-approved too (as for a launch).
+      const h = new Date(Date.now() + 12 * 3600_000);
+      const hm = (d: Date) => `${String(d.getUTCHours()).padStart(2, '0')}:${String(d.getUTCMinutes()).padStart(2, '0')}`;
+      await admin('PATCH', `/api/v1/access-policies/${policyId}`, { allowedHours: { days: [], from: hm(h), to: hm(new Date(h.getTime() + 60_000)), timeZone: 'UTC' } });
+      try {
+        assert.deepEqual(code(await reveal(alice.token)), [403, 'access_outside_hours']);
+        assert.deepEqual(code(await reveal(t.adminToken)), [403, 'access_outside_hours']);
+      } finally {
+        await admin('PATCH', `/api/v1/access-policies/${policyId}`, { allowedHours: null });
+      }
+      // A policy that requires checkout: the values go to the checkout's holder only.
+      await admin('PATCH', `/api/v1/access-policies/${policyId}`, { checkoutRequired: true });
+      try {
+        const refused = await reveal(alice.token);
+        assert.deepEqual(code(refused), [409, 'checkout_required']);
+        assert.match(refused.json().error.message, /check it out first/);
+        assert.equal((await checkout(alice.token)).statusCode, 200);
+        assert.equal((await reveal(alice.token)).statusCode, 200, 'the holder');
+        assert.deepEqual(code(await reveal(t.adminToken)), [409, 'checkout_required'], 'not someone else while she holds it');
+        assert.equal((await t.req('POST', `/api/v1/secrets/${secretId}/checkin`, { token: alice.token })).statusCode, 200);
+      } finally {
+        await admin('PATCH', `/api/v1/access-policies/${policyId}`, { checkoutRequired: false });
+      }
+      await call(bob.token, 'POST', `/api/v1/access-requests/${g.id}/revoke`, {});
+      assert.deepEqual(code(await reveal(alice.token)), [403, 'access_request_required'], 'a revoked grant reveals nothing');
+    });
+
     it('revoking a grant ends the live session under it and voids what is left; the ticket is refused at redeem', async () => {
       const g = await granted();
       const s = await redeem((await launch(alice.token)).json().ticket);

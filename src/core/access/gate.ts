@@ -47,9 +47,13 @@ export class AccessGate {
     return session;
   }
 
-  async check(user: { userId: string; groupIds: string[] }, secretId: string, protocol: Protocol, policy: Policy | null, at = Date.now()): Promise<GateAnswer> {
+  /**
+   * `protocol` null: a use of the secret that is no session (a reveal, an explicit checkout):
+   * the policy's hours and approval hold for it as for a launch, in any mode.
+   */
+  async check(user: { userId: string; groupIds: string[] }, secretId: string, protocol: Protocol | null, policy: Policy | null, at = Date.now()): Promise<GateAnswer> {
     if (!policy) return { ok: true, grant: null };
-    if (!policy.allowedModes.includes(protocol)) {
+    if (protocol && !policy.allowedModes.includes(protocol)) {
       return { ok: false, code: 'access_mode_not_allowed', message: `This secret's access policy does not allow ${protocol.toUpperCase()} sessions (allowed: ${policy.allowedModes.map((m) => m.toUpperCase()).join(', ')}).` };
     }
     if (!withinHours(policy.allowedHours, at)) {
@@ -65,7 +69,7 @@ export class AccessGate {
       .where('endAt', '>', at)
       .orderBy('endAt', 'desc')
       .execute();
-    const forMode = grants.filter((g) => parseJson<Protocol[]>(g.modes, []).includes(protocol));
+    const forMode = protocol ? grants.filter((g) => parseJson<Protocol[]>(g.modes, []).includes(protocol)) : grants;
     const open = forMode.find((g) => g.startAt <= at);
     if (open) return { ok: true, grant: { id: open.id, endAt: Number(open.endAt) } };
     const next = forMode.sort((a, b) => a.startAt - b.startAt)[0];

@@ -128,6 +128,18 @@ export class Checkouts {
     this.checkinListeners.push(fn);
   }
 
+  /** Who holds the secret now (a lapsed checkout settled first), or null. */
+  async holderOf(secretId: string): Promise<string | null> {
+    await this.settle(secretId);
+    return (await this.openRow(secretId))?.userId ?? null;
+  }
+
+  /** Checks an explicit checkout beyond view access (core wires the access policy's hours and approval): 403 when refused. */
+  private checkoutGuard?: (p: Principal, secretId: string) => Promise<void>;
+  guardCheckouts(fn: (p: Principal, secretId: string) => Promise<void>): void {
+    this.checkoutGuard = fn;
+  }
+
   /** Whether someone holds the secret now. */
   async isCheckedOut(secretId: string): Promise<boolean> {
     return !!(await this.openRow(secretId));
@@ -317,6 +329,8 @@ export class Checkouts {
   /** POST /secrets/:id/checkout: the caller takes the secret for durationSeconds (view access; the route asks for the launch permission). */
   async checkout(p: Principal, secretId: string, input: { reason?: string; durationSeconds?: number }, ip: string | null): Promise<CheckoutStatus> {
     await this.secrets.require(p, secretId, 'view');
+    // Holding a secret keeps everyone else from it: as much a use of it as a launch.
+    await this.checkoutGuard?.(p, secretId);
     await this.settle(secretId);
     const seconds = Math.min(Math.max(input.durationSeconds ?? DEFAULT_CHECKOUT_SECONDS, 60), MAX_CHECKOUT_SECONDS);
     const me = { id: p.userId, name: p.username };

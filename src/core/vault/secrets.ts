@@ -198,6 +198,15 @@ export class Secrets {
   guardValues(fn: (id: string) => Promise<void>): void {
     this.valueGuard = fn;
   }
+  /**
+   * Checks a reveal beyond the secret's ACL (core wires the access policy in force: its hours
+   * and approval, and the checkout a secret that requires one needs): 403/409 when refused.
+   */
+  private revealGuard?: (p: Principal, id: string) => Promise<void>;
+  guardReveals(fn: (p: Principal, id: string) => Promise<void>): void {
+    this.revealGuard = fn;
+  }
+
   /** Before a secret's values go to a person or an appliance (reveal, the credential-provider API). */
   async valuesReady(id: string): Promise<void> {
     await this.valueGuard?.(id);
@@ -309,7 +318,11 @@ export class Secrets {
   }
 
   async reveal(p: Principal, id: string): Promise<{ id: string; name: string; template: string; fields: Record<string, string | number> }> {
-    const { secret } = await this.require(p, id, 'view').catch(async (e) => {
+    const { secret } = await (async () => {
+      const r = await this.require(p, id, 'view');
+      await this.revealGuard?.(p, id);
+      return r;
+    })().catch(async (e) => {
       await this.audit.record(actorOf(p), { action: 'secret.reveal', outcome: 'failure', target: { type: 'secret', id }, details: { reason: (e as Error).message } });
       throw e;
     });
