@@ -235,6 +235,25 @@ users.command('delete <username>').action(async (u: string) => {
   await callApi(session(), api.directory.deleteUser, { params: await userId(u) });
   process.stdout.write(`deleted ${u}\n`);
 });
+users
+  .command('oidc-links <username>')
+  .description('the OIDC providers the user signs in through, and who they are there (sub)')
+  .option('--json', 'print JSON')
+  .action(async (u: string, o: { json?: boolean }) => {
+    const r = await callApi(session(), api.oidc.userLinks, { params: await userId(u), query: { limit: 500, offset: 0 } });
+    if (o.json) return out(r);
+    table(r.items, ['provider', 'subject', 'linkedAt']);
+  });
+users
+  .command('oidc-unlink <username> <provider>')
+  .description("remove the user's link to an OIDC provider (by name): their next sign-in there matches by name again")
+  .action(async (u: string, provider: string) => {
+    const { id } = await userId(u);
+    const link = (await callApi(session(), api.oidc.userLinks, { params: { id }, query: { limit: 500, offset: 0 } })).items.find((l) => l.provider === provider || l.providerId === provider);
+    if (!link) throw new ApiError(404, 'not_found', `user "${u}" has no link to an OIDC provider "${provider}"`);
+    await callApi(session(), api.oidc.unlinkUser, { params: { id, providerId: link.providerId } });
+    process.stdout.write(`unlinked ${u} from ${link.provider}\n`);
+  });
 users.command('client-credentials <username>').description('issue OAuth2 client credentials for an application account').action(async (u: string) => out(await callApi(session(), api.directory.clientCredentials, { params: await userId(u) })));
 
 // ---- secrets

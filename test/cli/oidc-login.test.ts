@@ -164,6 +164,30 @@ describe('gatehouse login --sso (CLI, browser, real OpenID Provider)', () => {
     assert.equal((await api(server.url, 'GET', '/api/v1/me', { token: saved.token })).status, 401);
   });
 
+  it("an administrator lists alice's OIDC links and removes one (gatehouse users oidc-links / oidc-unlink); a wrong name is a clear error", T, async () => {
+    // The admin's saved sign-in, as `gatehouse login` writes it.
+    const stateFile = join(dir, 'admin.json');
+    writeFileSync(stateFile, JSON.stringify({ url: server.url, token: adminToken, username: 'admin', fingerprint256: server.fingerprint }), { mode: 0o600 });
+    const env = cleanEnv({ GATEHOUSE_CLI_STATE: stateFile });
+    const links = await runCli(['users', 'oidc-links', 'alice', '--json'], { env });
+    outputs.push(links);
+    ok(links, 'users oidc-links');
+    const listed = JSON.parse(links.stdout) as { items: { provider: string; subject: string }[] };
+    assert.deepEqual(listed.items.map((l) => l.provider), ['corp']);
+    assert.ok(listed.items[0]!.subject, 'who she is at the provider (its sub)');
+    const plain = await runCli(['users', 'oidc-links', 'alice'], { env });
+    assert.match(plain.stdout, /^PROVIDER\s+SUBJECT\s+LINKEDAT\ncorp\s+\S+\s+\d{4}-/);
+    const wrong = await runCli(['users', 'oidc-unlink', 'alice', 'nope'], { env });
+    outputs.push(wrong);
+    fails(wrong, /^gatehouse: user "alice" has no link to an OIDC provider "nope"$/);
+    const un = await runCli(['users', 'oidc-unlink', 'alice', 'corp'], { env });
+    outputs.push(un);
+    ok(un, 'users oidc-unlink');
+    assert.equal(un.stdout.trim(), 'unlinked alice from corp');
+    const none = await runCli(['users', 'oidc-links', 'alice', '--json'], { env });
+    assert.deepEqual(JSON.parse(none.stdout).items, []);
+  });
+
   it('a wrong provider name is a clear error naming the ones there are', T, async () => {
     const stateFile = join(dir, 'wrong.json');
     const r = await runCli(['login', '--url', server.url, '--sso', 'nope', '--no-browser'], { env: cleanEnv({ GATEHOUSE_CLI_STATE: stateFile }) });
