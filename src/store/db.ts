@@ -32,6 +32,7 @@ import * as m025 from './migrations/025_jit_leases.js';
 import * as m026 from './migrations/026_recording_keys.js';
 import * as m027 from './migrations/027_ticket_policy_version.js';
 import * as m028 from './migrations/028_secret_rotations.js';
+import * as m029 from './migrations/029_account_group_locks.js';
 import * as m017 from './migrations/017_audit_streaming.js';
 import * as m018 from './migrations/018_recording_retention.js';
 import * as m019 from './migrations/019_cluster.js';
@@ -81,7 +82,7 @@ class TimedPostgresDialect extends PostgresDialect {
 // int8 and numeric come back as strings by default; our bigints are epoch ms and sequence numbers.
 pg.types.setTypeParser(20, (v) => Number(v));
 
-const migrations: Record<string, Migration> = { '001_initial': m001, '002_sessions': m002, '003_session_node': m003, '004_access_policies': m004, '005_checkout': m005, '006_personal_credentials': m006, '007_target_accounts': m007, '008_jit_access_levels': m008, '009_webservices': m009, '010_openpsm': m010, '011_logon_tickets': m011, '012_ticket_display': m012, '013_session_sharing': m013, '014_oidc': m014, '015_ldap_directory': m015, '016_webauthn': m016, '017_audit_streaming': m017, '018_recording_retention': m018, '019_cluster': m019, '020_request_ids': m020, '021_recording_uploads': m021, '022_session_recording_format': m022, '023_totp_last_step': m023, '024_sessions_status_index': m024, '025_jit_leases': m025, '026_recording_keys': m026, '027_ticket_policy_version': m027, '028_secret_rotations': m028 };
+const migrations: Record<string, Migration> = { '001_initial': m001, '002_sessions': m002, '003_session_node': m003, '004_access_policies': m004, '005_checkout': m005, '006_personal_credentials': m006, '007_target_accounts': m007, '008_jit_access_levels': m008, '009_webservices': m009, '010_openpsm': m010, '011_logon_tickets': m011, '012_ticket_display': m012, '013_session_sharing': m013, '014_oidc': m014, '015_ldap_directory': m015, '016_webauthn': m016, '017_audit_streaming': m017, '018_recording_retention': m018, '019_cluster': m019, '020_request_ids': m020, '021_recording_uploads': m021, '022_session_recording_format': m022, '023_totp_last_step': m023, '024_sessions_status_index': m024, '025_jit_leases': m025, '026_recording_keys': m026, '027_ticket_policy_version': m027, '028_secret_rotations': m028, '029_account_group_locks': m029 };
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
 export function openStore(opts: { dataDir: string; databaseUrl?: string }): Store {

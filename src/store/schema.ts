@@ -615,6 +615,14 @@ export interface SecretRotationsTable {
   message: string | null;
 }
 
+/** An account whose group memberships a grant or undo is changing now (migration 029, core/accounts/group-locks.ts). */
+export interface AccountGroupLocksTable {
+  secretId: string;
+  accountName: string;
+  leaseNode: string;
+  leaseUntil: number;
+}
+
 export interface JitAccountsTable {
   id: string;
   purpose: 'jit' | 'level';
@@ -770,6 +778,7 @@ export interface Database {
   secretJit: SecretJitTable;
   jitAccounts: JitAccountsTable;
   secretRotations: SecretRotationsTable;
+  accountGroupLocks: AccountGroupLocksTable;
   accessPolicies: AccessPoliciesTable;
   accessRequests: AccessRequestsTable;
   accessApprovals: AccessApprovalsTable;

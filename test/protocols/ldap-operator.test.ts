@@ -231,8 +231,16 @@ describe('LDAP account operator against a real slapd', () => {
 
   it('group membership of an existing account: add, add again, remove, remove again; unknown groups refused', async () => {
     const dave = slapd.userDn('dave').toLowerCase();
-    await op.addToGroups(management(), 'dave', [slapd.groupDn('admins')]);
-    await op.addToGroups(management(), 'dave', [slapd.groupDn('admins')]);
+    // `before` is told which groups the account is in already (the second time: its own membership, no grant takes it away).
+    const told: string[][] = [];
+    const tell = async (already: string[]) => void told.push(already);
+    await op.addToGroups(management(), 'dave', [slapd.groupDn('admins')], undefined, tell);
+    await op.addToGroups(management(), 'dave', [slapd.groupDn('admins'), slapd.groupDn('operators')], undefined, tell);
+    assert.deepEqual(told, [[], [slapd.groupDn('admins')]]);
+    await op.removeFromGroups(management(), 'dave', [slapd.groupDn('operators')]);
+    // A `before` that throws changes nothing.
+    await assert.rejects(op.addToGroups(management(), 'dave', [slapd.groupDn('operators')], undefined, async () => { throw new Error('stop here'); }), /stop here/);
+    assert.ok(!(await members('operators')).includes(dave));
     assert.deepEqual((await members('admins')).sort(), [slapd.userDn('alice').toLowerCase(), dave].sort());
     await op.removeFromGroups(management(), slapd.userDn('dave'), [slapd.groupDn('admins')]);
     await op.removeFromGroups(management(), 'dave', [slapd.groupDn('admins')]);

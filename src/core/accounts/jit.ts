@@ -19,6 +19,7 @@ import { newId, now, parseJson } from '../util.js';
 import { TicketMemo } from '../ticket-memo.js';
 import type { Credential } from '../vault/secrets.js';
 import type { AccessLevel, AccessLevels } from './access-levels.js';
+import { GroupLocks } from './group-locks.js';
 import { OperatorError } from './operator.js';
 import { generatePassword } from './password-rules.js';
 import type { AccountContext, TargetAccounts } from './service.js';
@@ -65,6 +66,8 @@ export class JitAccounts {
   /** Rows being undone (finish), by id. */
   private readonly finishing = new Map<string, Promise<boolean>>();
   private timer: NodeJS.Timeout | null = null;
+  /** One grant or undo of a stored account's groups at a time, on all nodes. */
+  private readonly locks: GroupLocks;
 
   constructor(
     private readonly store: Store,
@@ -73,7 +76,9 @@ export class JitAccounts {
     private readonly sessions: Sessions,
     private readonly audit: AuditService,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.locks = new GroupLocks(store, sessions.node);
+  }
 
   async settings(secretId: string): Promise<JitSettings> {
     return jitView(await jitOfSecret.first(this.store.db, { secretId }));
@@ -112,7 +117,10 @@ export class JitAccounts {
       targetKind: ctx.kind,
       accountName: jit.enabled ? `${jit.namePrefix}${Array.from({ length: 8 }, () => SUFFIX[randomInt(SUFFIX.length)]).join('')}` : ctx.account.username,
       levelId: level?.id ?? null,
-      targetGroups: JSON.stringify(groups),
+      // A level's row lists its groups once the grant has looked which ones the account had
+      // already (its standing memberships, never taken away): until then a crash leaves a row
+      // that takes nothing away.
+      targetGroups: JSON.stringify(jit.enabled ? groups : []),
       state: 'active',
       message: null,
       createdAt: now(),
@@ -144,13 +152,31 @@ export class JitAccounts {
         delete fields.passphrase;
         return { credential: { ...cred, username: row.accountName, fields }, started, abort };
       }
-      await ctx.operator.addToGroups(ctx.management, row.accountName, groups, level?.sudoers ? { body: level.sudoers, tag: grantTag(row.id) } : undefined);
-      await this.audit.record(user, { action: 'access_level.granted', target: { type: 'secret', id: secretId }, details });
+      const management = ctx.management;
+      let standing: string[] = [];
+      // Under the account's lock (group-locks.ts): no undo is taking a group away between the
+      // look at the account's groups and this grant's row saying which it holds.
+      await this.locks.with(secretId, row.accountName, () =>
+        ctx.operator.addToGroups(management, row.accountName, groups, level?.sudoers ? { body: level.sudoers, tag: grantTag(row.id) } : undefined, async (already) => {
+          // In a group already, with no other grant holding it: the account's own membership.
+          const held = groupsOf(await this.otherGrants(row));
+          standing = already.filter((g) => !held.has(g));
+          row.targetGroups = JSON.stringify(groups.filter((g) => !standing.includes(g)));
+          await this.store.db.updateTable('jitAccounts').set({ targetGroups: row.targetGroups }).where('id', '=', row.id).execute();
+        }),
+      );
+      await this.audit.record(user, { action: 'access_level.granted', target: { type: 'secret', id: secretId }, details: { ...details, ...(standing.length ? { alreadyIn: standing } : {}) } });
       return { credential: cred, started, abort };
     } catch (e) {
       this.preparing.delete(sessionId);
       const reason = oneLine(e);
-      await this.store.db.updateTable('jitAccounts').set({ state: 'failed', message: reason, endedAt: now(), leaseNode: null, leaseUntil: 0 }).where('id', '=', row.id).execute();
+      // Whatever part of the set-up was done goes (groups added before a drop-in visudo refused,
+      // an account created before the connection was lost): a row marked failed is never swept.
+      // When that fails too, the row stays active for the sweeper (jit.cleanup_failed). A JIT
+      // account the operator refused ('invalid': a name taken, a group missing) was not created,
+      // or was taken out again by the operator itself; the name may be someone else's.
+      if (!jit.enabled || !(e instanceof OperatorError && e.failure === 'invalid')) await this.finish(row, reason).catch(() => {});
+      else await this.store.db.updateTable('jitAccounts').set({ state: 'failed', message: reason, endedAt: now(), leaseNode: null, leaseUntil: 0 }).where('id', '=', row.id).execute();
       await this.audit.record(user, { action: jit.enabled ? 'jit.account_failed' : 'access_level.grant_failed', outcome: 'failure', target: { type: 'secret', id: secretId }, details: { ...details, reason } });
       // A group that does not exist, a drop-in visudo refuses: the person's choice cannot be met (400); the rest is the target (502).
       throw new AppError(e instanceof OperatorError && e.failure === 'invalid' ? 400 : 502, jit.enabled ? 'jit_failed' : 'access_level_failed', `${jit.enabled ? 'the temporary account could not be created' : "the access level's groups could not be given"}: ${reason}`);
@@ -179,15 +205,16 @@ export class JitAccounts {
    * recovery ends) and the sweeper may reach the same row together; across the nodes of a
    * cluster, by the row's lease (undo). Whether this process took the row.
    */
-  private finish(row: JitAccountsTable): Promise<boolean> {
+  private finish(row: JitAccountsTable, failedSetup?: string): Promise<boolean> {
     const going = this.finishing.get(row.id);
     if (going) return going;
-    const p = this.undo(row).finally(() => this.finishing.delete(row.id));
+    const p = this.undo(row, failedSetup).finally(() => this.finishing.delete(row.id));
     this.finishing.set(row.id, p);
     return p;
   }
 
-  private async undo(row: JitAccountsTable): Promise<boolean> {
+  /** `failedSetup`: the set-up failed part way (why): what it did goes, the account removed whatever the end action, and the row ends 'failed'. */
+  private async undo(row: JitAccountsTable, failedSetup?: string): Promise<boolean> {
     this.preparing.delete(row.sessionId);
     // Taken with one conditional update, so one node undoes it. Not taken: another finish of it
     // ended after the row was read (nothing left to undo), or another node prepares or undoes
@@ -214,34 +241,46 @@ export class JitAccounts {
       const ctx = await this.accounts.context(row.secretId);
       if (!ctx.management) throw new OperatorError('invalid', 'the secret no longer names a management secret');
       const jit = await this.settings(row.secretId);
+      const management = ctx.management;
       let state: JitAccountsTable['state'] = 'removed';
-      /** A level's groups left on the account because another grant still held them. */
-      let leftFor: string[] = [];
+      const markDone = async () => {
+        const done = now();
+        await this.store.db
+          .updateTable('jitAccounts')
+          .set({ state: failedSetup ? 'failed' : state, message: failedSetup ?? null, endedAt: done, removedAt: state === 'removed' ? done : null, leaseNode: null, leaseUntil: 0 })
+          .where('id', '=', row.id)
+          .execute();
+      };
       if (row.purpose === 'jit') {
-        if (jit.endAction === 'disable') {
-          await ctx.operator.disableAccount(ctx.management, row.accountName);
+        if (jit.endAction === 'disable' && !failedSetup) {
+          await ctx.operator.disableAccount(management, row.accountName);
           state = 'disabled';
-        } else await ctx.operator.removeAccount(ctx.management, row.accountName);
+        } else await ctx.operator.removeAccount(management, row.accountName);
+        await markDone();
       } else {
-        // Another live session on the same stored account keeps the groups its own level gave.
-        const others = await this.otherGrants(row);
-        const kept = groupsOf(others);
-        const drop = details.groups.filter((g) => !kept.has(g));
-        // The grant's own sudoers drop-in goes in any case (one file per grant: the others keep theirs).
-        const tag = row.targetKind === 'linux' ? grantTag(row.id) : undefined;
-        if (!others.length || drop.length || tag) await this.takeAway(ctx, row, drop, tag);
-        leftFor = details.groups.filter((g) => kept.has(g));
+        // Under the account's lock: the grants looked at here are all there are until this row
+        // says it is undone (a grant being made waits, then sees the group gone or held).
+        await this.locks.with(row.secretId, row.accountName, async () => {
+          // Another live session on the same stored account keeps the groups its own level gave.
+          const kept = groupsOf(await this.otherGrants(row));
+          const drop = details.groups.filter((g) => !kept.has(g));
+          // The grant's own sudoers drop-in goes in any case (one file per grant: the others keep theirs).
+          const tag = row.targetKind === 'linux' ? grantTag(row.id) : undefined;
+          if (drop.length || tag) await ctx.operator.removeFromGroups(management, row.accountName, drop, tag);
+          await markDone();
+        });
       }
-      const done = now();
-      await this.store.db.updateTable('jitAccounts').set({ state, message: null, endedAt: done, removedAt: state === 'removed' ? done : null, leaseNode: null, leaseUntil: 0 }).where('id', '=', row.id).execute();
-      await this.audit.record(SYSTEM, { action: row.purpose === 'jit' ? `jit.account_${state}` : 'access_level.revoked', target: { type: 'secret', id: row.secretId }, details });
-      if (leftFor.length) await this.lastOut(ctx, row, leftFor);
+      // A failed set-up is audited as such by prepare (jit.account_failed, access_level.grant_failed).
+      if (!failedSetup) await this.audit.record(SYSTEM, { action: row.purpose === 'jit' ? `jit.account_${state}` : 'access_level.revoked', target: { type: 'secret', id: row.secretId }, details });
     } catch (e) {
       const reason = oneLine(e);
       // Let go, so the next sweep of any node tries again.
       await this.store.db.updateTable('jitAccounts').set({ message: reason, leaseNode: null, leaseUntil: 0 }).where('id', '=', row.id).execute();
-      await this.audit.record(SYSTEM, { action: 'jit.cleanup_failed', outcome: 'failure', target: { type: 'secret', id: row.secretId }, details: { ...details, reason } });
-      this.log.warn({ secretId: row.secretId, sessionId: row.sessionId, err: { message: reason } }, 'undoing a JIT account or access level failed; the sweeper tries again');
+      // Said once per reason: a target gone for good would otherwise add an event every minute.
+      if (reason !== row.message) {
+        await this.audit.record(SYSTEM, { action: 'jit.cleanup_failed', outcome: 'failure', target: { type: 'secret', id: row.secretId }, details: { ...details, reason } });
+        this.log.warn({ secretId: row.secretId, sessionId: row.sessionId, err: { message: reason } }, 'undoing a JIT account or access level failed; the sweeper tries again');
+      }
     }
     return true;
   }
@@ -254,41 +293,6 @@ export class JitAccounts {
   /** The other grants of a level on the same stored account still active (their sessions keep their groups). */
   private otherGrants(row: JitAccountsTable): Promise<{ targetGroups: string }[]> {
     return this.store.db.selectFrom('jitAccounts').select('targetGroups').where('purpose', '=', 'level').where('state', '=', 'active').where('secretId', '=', row.secretId).where('accountName', '=', row.accountName).where('id', '!=', row.id).execute();
-  }
-
-  /**
-   * After a grant is undone: the groups it left because another grant held them go if no grant
-   * holds them now. Two grants undone at the same moment (two sessions on one account ending
-   * together, on one node or two) each saw the other still active and each left the groups;
-   * whichever looks last here sees both undone (each looks after its own row is written), so
-   * the groups do not stay on the account for good.
-   */
-  private async lastOut(ctx: AccountContext, row: JitAccountsTable, leftFor: string[]): Promise<void> {
-    try {
-      const held = groupsOf(await this.otherGrants(row));
-      const drop = leftFor.filter((g) => !held.has(g));
-      if (drop.length) await this.takeAway(ctx, row, drop);
-    } catch (e) {
-      // Its row is undone already, so no sweep comes back to it: said where an operator looks.
-      const reason = oneLine(e);
-      await this.audit.record(SYSTEM, { action: 'jit.cleanup_failed', outcome: 'failure', target: { type: 'secret', id: row.secretId }, details: { sessionId: row.sessionId, account: row.accountName, groups: leftFor, reason } });
-      this.log.warn({ secretId: row.secretId, account: row.accountName, groups: leftFor, err: { message: reason } }, 'taking away groups no access level holds any more failed; check the account\'s groups by hand');
-    }
-  }
-
-  /**
-   * Takes `drop` (and the grant's sudoers drop-in, `tag`) from the account, then gives back any
-   * of them a grant made meanwhile holds: a grant's row is written before it adds its groups,
-   * so one whose row was not there when `drop` was decided either added them after this
-   * removal, or shows in this second look.
-   */
-  private async takeAway(ctx: AccountContext, row: JitAccountsTable, drop: string[], tag?: string): Promise<void> {
-    if (!ctx.management) throw new OperatorError('invalid', 'the secret no longer names a management secret');
-    await ctx.operator.removeFromGroups(ctx.management, row.accountName, drop, tag);
-    if (!drop.length) return;
-    const held = groupsOf(await this.otherGrants(row));
-    const back = drop.filter((g) => held.has(g));
-    if (back.length) await ctx.operator.addToGroups(ctx.management, row.accountName, back);
   }
 
   /** Whether the session is live on another node (which undoes its rows when it ends). */

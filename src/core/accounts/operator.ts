@@ -82,7 +82,10 @@ export interface AccountOperator {
   /** Adds the account to groups / removes it from groups (access levels). Idempotent. On Linux
    *  a level's sudoers drop-in is one file per grant (`tag`: the grant's id, [a-z0-9]), so two
    *  sessions of one stored account under different levels each take away only their own. */
-  addToGroups(management: OperatorCredential, name: string, groups: string[], sudoers?: SudoersDropIn): Promise<void>;
+  /** `before` is told, after the groups were checked and before anything changes, which of
+   *  `groups` the account is in already (its standing memberships, which the caller must not
+   *  take away later); a `before` that throws changes nothing. */
+  addToGroups(management: OperatorCredential, name: string, groups: string[], sudoers?: SudoersDropIn, before?: (alreadyIn: string[]) => Promise<void>): Promise<void>;
   removeFromGroups(management: OperatorCredential, name: string, groups: string[], sudoersTag?: string): Promise<void>;
   /** Names of accounts under the JIT prefix that exist on the target (for the sweeper). */
   listAccounts(management: OperatorCredential, prefix: string): Promise<string[]>;

@@ -108,6 +108,14 @@ async function checkGroupsExist(client: Client, groups: string[]): Promise<void>
   }
 }
 
+/** Which of the groups list the account as a member already (a base search per group with an equality filter: no member list is read). */
+async function memberOf(client: Client, s: LdapSettings, account: { dn: string; name: string }, groups: string[]): Promise<string[]> {
+  const filter = `(${s.memberAttribute}=${escapeFilterValue(memberValue(s, account))})`;
+  const already: string[] = [];
+  for (const g of groups) if ((await search(client, g, 'base', filter, ['1.1'], 'look up group')).length) already.push(g);
+  return already;
+}
+
 async function changeMembership(client: Client, s: LdapSettings, account: { dn: string; name: string }, groups: string[], op: 'add' | 'delete'): Promise<void> {
   const value = memberValue(s, account);
   for (const g of groups) {
@@ -245,12 +253,14 @@ export class LdapAccountOperator implements AccountOperator {
     });
   }
 
-  async addToGroups(management: OperatorCredential, name: string, groups: string[]): Promise<void> {
+  async addToGroups(management: OperatorCredential, name: string, groups: string[], _sudoers?: unknown, before?: (alreadyIn: string[]) => Promise<void>): Promise<void> {
     const s = ldapSettings(management);
     checkGroups(s, groups);
     await asManagement(management, async (client) => {
       await checkGroupsExist(client, groups);
-      await changeMembership(client, s, await findAccount(client, s, name), groups, 'add');
+      const account = await findAccount(client, s, name);
+      if (before) await before(await memberOf(client, s, account, groups));
+      await changeMembership(client, s, account, groups, 'add');
     });
   }
 

@@ -138,14 +138,19 @@ export class LinuxOperator implements AccountOperator {
     }
   }
 
-  /** Refuses groups that do not exist on the target (before anything changes). */
-  private async requireGroups(run: (argv: string[]) => Promise<ExecResult>, groups: string[]): Promise<void> {
+  /** Refuses groups that do not exist on the target (before anything changes); answers each group's supplementary members (getent's fourth field). */
+  private async requireGroups(run: (argv: string[]) => Promise<ExecResult>, groups: string[]): Promise<Map<string, string[]>> {
     for (const g of groups) checkGroupName(g);
-    if (!groups.length) return;
+    const found = new Map<string, string[]>();
+    if (!groups.length) return found;
     const r = await run(['getent', 'group', ...groups]);
-    const found = new Set(r.stdout.split('\n').map((l) => l.split(':')[0]).filter(Boolean));
+    for (const line of r.stdout.split('\n')) {
+      const [group, , , members] = line.split(':');
+      if (group) found.set(group, (members ?? '').split(',').filter(Boolean));
+    }
     const missing = groups.filter((g) => !found.has(g));
     if (missing.length) throw new OperatorError('invalid', `no such group on the target: ${missing.join(', ')}`);
+    return found;
   }
 
   /** Checks a sudoers body with visudo, then installs it as /etc/sudoers.d/gatehouse-<name> (0440), and checks the whole configuration again. */
@@ -211,11 +216,13 @@ export class LinuxOperator implements AccountOperator {
     });
   }
 
-  async addToGroups(management: OperatorCredential, name: string, groups: string[], sudoers?: SudoersDropIn): Promise<void> {
+  async addToGroups(management: OperatorCredential, name: string, groups: string[], sudoers?: SudoersDropIn, before?: (alreadyIn: string[]) => Promise<void>): Promise<void> {
     checkLoginName(name);
     if (sudoers) checkSudoersTag(sudoers.tag);
     await this.withRoot(management, async (run) => {
-      await this.requireGroups(run, groups);
+      const members = await this.requireGroups(run, groups);
+      // A primary group is not a supplementary membership usermod -aG adds or gpasswd -d takes away.
+      await before?.(groups.filter((g) => members.get(g)?.includes(name)));
       if (groups.length) {
         const r = await run(['usermod', '-a', '-G', groups.join(','), '--', name]);
         if (r.code === 6) throw new OperatorError('invalid', `no account ${name} on the target`);
