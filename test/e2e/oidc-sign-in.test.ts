@@ -116,6 +116,17 @@ describe('OIDC sign-in with a real provider and Chromium', { timeout: 180_000 },
     assert.ok(events.some((e) => e.outcome === 'success' && e.details.method === 'oidc' && e.details.provider === 'corp'));
   });
 
+  it("the flow cookie is __Secure- (HTTPS only, Secure, HttpOnly, SameSite=Lax) and goes to /auth/oidc only", async () => {
+    const page = await fresh();
+    await page.goto('/auth/oidc/corp/start');
+    const flow = (await page.context().cookies(gw.running.url)).filter((c) => c.name.includes('oidc_flow'));
+    assert.equal(flow.length, 0, 'not sent to the portal\'s paths');
+    const all = await page.context().cookies(`${gw.running.url}/auth/oidc/callback`);
+    const c = all.find((x) => x.name.includes('oidc_flow'));
+    assert.ok(c, JSON.stringify(all));
+    assert.deepEqual([c.name, c.path, c.secure, c.httpOnly, c.sameSite], ['__Secure-gh_oidc_flow', '/auth/oidc', true, true, 'Lax']);
+  });
+
   it('refuses another person with the name of an account already linked at the provider', async () => {
     const page = await fresh();
     await signInWith(page, 'Corp IdP', 'mallory');

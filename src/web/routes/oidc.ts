@@ -16,7 +16,10 @@ import { addRoute, noContent } from '../contract-route.js';
 import { setSessionCookies } from '../cookies.js';
 import { pageOf } from '../paging.js';
 
-const FLOW_COOKIE = 'gh_oidc_flow';
+// __Secure-: a browser takes it only from HTTPS and with Secure, so no plain-HTTP page on the
+// same host (another port) can plant or overwrite it. Not __Host-: that needs Path=/, and the
+// flow cookie goes to /auth/oidc only.
+const FLOW_COOKIE = '__Secure-gh_oidc_flow';
 const FLOW_PATH = '/auth/oidc';
 const admin = { config: { permission: 'administer', scope: 'admin' } } as const;
 const open = { config: { auth: false } } as const;
@@ -89,7 +92,7 @@ export const oidcRoutes =
     app.get(`${FLOW_PATH}/callback`, open, async (req: FastifyRequest, reply) => {
       const query = req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '';
       const cookie = req.cookies[FLOW_COOKIE];
-      reply.clearCookie(FLOW_COOKIE, { path: FLOW_PATH });
+      reply.clearCookie(FLOW_COOKIE, { path: FLOW_PATH, secure: true, httpOnly: true, sameSite: 'lax' });
       try {
         const r = await signIn.finish(cookie, query, req.ip);
         if (r.cliLocation) {
