@@ -235,7 +235,7 @@ export async function createCore(config: Config, store: Store, log: Logger, opts
   const inUse = async (secretId: string) => (await sessions.liveAnywhere({ secretId })).length > 0 || (await checkouts.isCheckedOut(secretId));
   const rotation = new Rotation(targetAccounts, inUse, log, async (secretId) => (await policies.effectiveFor(secretId))?.rotateAfterUse ?? false, new PendingRotations(store, secrets, nodeId));
   // A value revealed or edited while its rotation runs would be replaced a moment later.
-  secrets.guardValues((secretId) => rotation.settledFor(secretId));
+  secrets.guardValues((secretId, waitMs) => rotation.settledFor(secretId, waitMs));
   const heartbeat = new Heartbeat(targetAccounts, settings, log, (secretId) => rotation.settledFor(secretId));
   // Rotation after use; listeners run after the checkout's own session-end handling.
   checkouts.onCheckin((secretId) => rotation.afterUse(secretId, 'checkin'));

@@ -219,6 +219,10 @@ for (const kind of DB_KINDS) {
         assert.equal((await checkout(alice.token)).statusCode, 200);
         assert.equal((await reveal(alice.token)).statusCode, 200, 'the holder');
         assert.deepEqual(code(await reveal(t.adminToken)), [409, 'checkout_required'], 'not someone else while she holds it');
+        // Nor through an earlier version (one is kept at every change of the fields, the password in it).
+        await admin('PATCH', `/api/v1/secrets/${secretId}`, { fields: { machine: '127.0.0.2' } });
+        const old = await t.req('POST', `/api/v1/secrets/${secretId}/versions/reveal`, { token: t.adminToken, body: { version: 1 } });
+        assert.deepEqual(code(old), [409, 'checkout_required']);
         assert.equal((await t.req('POST', `/api/v1/secrets/${secretId}/checkin`, { token: alice.token })).statusCode, 200);
       } finally {
         await admin('PATCH', `/api/v1/access-policies/${policyId}`, { checkoutRequired: false });

@@ -482,6 +482,14 @@ const makeSpecs = (fx: Fixtures): Record<string, Spec> => ({
     'GET /api/v1/oidc-providers/:id': {},
     'PATCH /api/v1/oidc-providers/:id': { body: { displayName: 'Changed' } },
     'DELETE /api/v1/oidc-providers/:id': {},
+    'GET /api/v1/users/:id/oidc-links': {},
+    'DELETE /api/v1/users/:id/oidc-links/:providerId': {
+      extra: [
+        { name: 'unknown link of an unknown user', url: `/api/v1/users/${MISSING_ID}/oidc-links/${MISSING_ID}`, expect: 404, code: 'not_found' },
+        { name: 'provider id with a NUL', url: `/api/v1/users/${MISSING_ID}/oidc-links/a%00b`, expect: 400, code: 'invalid_request' },
+        { name: 'overlong provider id', url: `/api/v1/users/${MISSING_ID}/oidc-links/${'p'.repeat(200)}`, expect: 414, code: 'uri_too_long' },
+      ],
+    },
     'GET /api/v1/audit-sinks': {},
     'POST /api/v1/audit-sinks': {
       body: { name: 'never-created-sink', kind: 'syslog', host: '127.0.0.1', port: 6514 },

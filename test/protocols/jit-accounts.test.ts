@@ -223,10 +223,10 @@ describe('JIT accounts and access levels on Linux over SSH (real sshd, real acco
   });
 
   /** The JIT accounts of another node of a cluster on the same database: its own process (nothing live in it, nothing being prepared). */
-  const otherNode = () => {
+  const otherNode = (groupLockWaitMs?: number) => {
     const core = gw.running.core;
     const sessions = { node: `other-node-${randomBytes(3).toString('hex')}`, live: new Map() } as unknown as Sessions;
-    return new JitAccounts(core.store, core.targetAccounts, core.accessLevels, sessions, core.audit, core.log);
+    return new JitAccounts(core.store, core.targetAccounts, core.accessLevels, sessions, core.audit, core.log, groupLockWaitMs);
   };
 
   it('two nodes ending one JIT row at once (a dead node\'s session, ended by one node as another\'s sweeper runs): one of them removes the account, once', async () => {
@@ -351,6 +351,31 @@ describe('JIT accounts and access levels on Linux over SSH (real sshd, real acco
     assert.match(failed.details.reason, /visudo/);
     const rows = await gw.running.core.store.db.selectFrom('jitAccounts').select(['state', 'message']).where('secretId', '=', id).execute();
     assert.deepEqual(rows.map((x) => x.state), ['failed']);
+  });
+
+  it('a grant on an account another node is changing for too long is refused as account_busy, and nothing is changed or undone', async (t) => {
+    const id = await secret('level busy', STORED, STORED_PW);
+    assert.equal((await api('PATCH', `/api/v1/secrets/${id}`, { account: { managementSecretId: mgmtId } })).status, 200);
+    const l = await level('busy db', { targetGroups: [DB], secretIds: [id] });
+    const core = gw.running.core;
+    holdSweeper(t);
+    // Another node holds the account (its lease still running).
+    await core.store.db.insertInto('accountGroupLocks').values({ secretId: id, accountName: STORED, leaseNode: 'a-busy-node', leaseUntil: Date.now() + 600_000 }).execute();
+    try {
+      const node = otherNode(300);
+      const s = `gh12h-${process.pid}`;
+      node.remember(`${s}-t`, l.id, Date.now() + 60_000);
+      const cred = { username: STORED, fields: { username: STORED } } as unknown as Parameters<typeof node.prepare>[3];
+      await assert.rejects(node.prepare(s, id, `${s}-t`, cred, { id: null, name: 'admin', ip: '127.0.0.1' }), (e: any) => e.status === 503 && e.code === 'account_busy');
+      await node.settled();
+      assert.ok(!groupsOf(STORED).includes(DB));
+      const rows = await core.store.db.selectFrom('jitAccounts').select(['state']).where('sessionId', '=', s).execute();
+      assert.deepEqual(rows.map((r) => r.state), ['failed']);
+      // Before: the failed grant's undo waited for the lock again and was audited as a failed clean-up.
+      assert.deepEqual((await api('GET', '/api/v1/audit?action=jit.cleanup_failed&limit=200')).body.items.filter((e: any) => e.details?.sessionId === s), []);
+    } finally {
+      await core.store.db.deleteFrom('accountGroupLocks').where('secretId', '=', id).execute();
+    }
   });
 
   it('two sessions of one stored account under two levels with sudo rules: each session end takes away only its own group and drop-in', async () => {

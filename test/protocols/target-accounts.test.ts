@@ -322,6 +322,31 @@ describe('target accounts on Linux over SSH (real sshd, real accounts)', () => {
     }
   });
 
+  it('a change with no answer whose check is refused at first (the command finished a moment later): the row stays, and the sweeper stores the new password', async () => {
+    let checks = 0;
+    const { id, r } = await rotateThrough('change lags', (real) => ({
+      changePassword: async (...a: Parameters<AccountOperator['changePassword']>) => {
+        await real.changePassword(...a);
+        throw new OperatorError('unreachable', 'a command on the target did not finish in time');
+      },
+      // The check right after the cut sees the old state (a replica behind, a command still finishing).
+      verify: async (...a: Parameters<AccountOperator['verify']>) => (++checks === 1 ? 'refused' : real.verify(...a)),
+    }));
+    try {
+      assert.equal(r.status, 502, r.raw);
+      // Before: a refused check dropped the row, the only copy of the password the target then held.
+      assert.ok(await rotationRow(id), 'the row stays');
+      await gw.running.core.rotation.sweep();
+      await gw.running.core.rotation.settled();
+      const stored = await reveal(id);
+      generated.push(stored);
+      assert.notEqual(stored, PW.fail);
+      assert.equal(await canLogin(sshd.port, FAIL, stored), true);
+    } finally {
+      ensureLocalAccount(FAIL, PW.fail);
+    }
+  });
+
   it('the new password cannot be stored: it is not lost, the sweeper stores it later', async () => {
     const core = gw.running.core;
     const id = await managedFail('store fails');
@@ -366,6 +391,9 @@ describe('target accounts on Linux over SSH (real sshd, real accounts)', () => {
     const hb = await api('POST', `/api/v1/secrets/${id}/heartbeat`);
     assert.equal(hb.status, 409, hb.raw);
     assert.equal(hb.body.error.code, 'rotation_running');
+    // A launch waits for it instead (at most that long), then goes on with the stored value.
+    await core.secrets.valuesReady(id, 300);
+    await assert.rejects(core.secrets.valuesReady(id), /being rotated/);
     // Its sweep leaves a live lease alone.
     await core.rotation.sweep();
     assert.ok(await rotationRow(id));

@@ -24,7 +24,7 @@ export class GroupLocks {
     private readonly store: Store,
     /** This node (node-id.ts): no other process is it, so a row it holds that this process does not is a crash's. */
     private readonly node: string,
-    private readonly waitMs = WAIT_MS,
+    private readonly waitMs: number = WAIT_MS,
   ) {}
 
   /** Runs `fn` holding the account: after the changes before it in this process, and while no other node holds it. */

@@ -76,8 +76,10 @@ export class JitAccounts {
     private readonly sessions: Sessions,
     private readonly audit: AuditService,
     private readonly log: Logger,
+    /** How long a grant or undo waits for an account another node changes (group-locks.ts' default: 90 s). */
+    groupLockWaitMs?: number,
   ) {
-    this.locks = new GroupLocks(store, sessions.node);
+    this.locks = new GroupLocks(store, sessions.node, groupLockWaitMs);
   }
 
   async settings(secretId: string): Promise<JitSettings> {
@@ -141,6 +143,8 @@ export class JitAccounts {
       void this.track(this.letGo(row.id, this.sessions.node, row.leaseUntil));
     };
     const details = { secret: ctx.secretName, sessionId, account: row.accountName, level: level?.name ?? null, groups, targetKind: ctx.kind };
+    /** A level's operator got past its checks and is about to change the account (it looked at the groups). */
+    let touching = false;
     try {
       if (jit.enabled) {
         const password = generatePassword(ctx.template.passwordRules);
@@ -158,6 +162,7 @@ export class JitAccounts {
       // look at the account's groups and this grant's row saying which it holds.
       await this.locks.with(secretId, row.accountName, () =>
         ctx.operator.addToGroups(management, row.accountName, groups, level?.sudoers ? { body: level.sudoers, tag: grantTag(row.id) } : undefined, async (already) => {
+          touching = true;
           // In a group already, with no other grant holding it: the account's own membership.
           const held = groupsOf(await this.otherGrants(row));
           standing = already.filter((g) => !held.has(g));
@@ -175,9 +180,12 @@ export class JitAccounts {
       // When that fails too, the row stays active for the sweeper (jit.cleanup_failed). A JIT
       // account the operator refused ('invalid': a name taken, a group missing) was not created,
       // or was taken out again by the operator itself; the name may be someone else's.
-      if (!jit.enabled || !(e instanceof OperatorError && e.failure === 'invalid')) await this.finish(row, reason).catch(() => {});
+      // A level whose operator never got past its checks (a group missing, the account busy) changed nothing.
+      if (jit.enabled ? !(e instanceof OperatorError && e.failure === 'invalid') : touching) await this.finish(row, reason).catch(() => {});
       else await this.store.db.updateTable('jitAccounts').set({ state: 'failed', message: reason, endedAt: now(), leaseNode: null, leaseUntil: 0 }).where('id', '=', row.id).execute();
       await this.audit.record(user, { action: jit.enabled ? 'jit.account_failed' : 'access_level.grant_failed', outcome: 'failure', target: { type: 'secret', id: secretId }, details: { ...details, reason } });
+      // Another node changing the account's groups for too long: said as it is (503 account_busy).
+      if (e instanceof AppError && e.code === 'account_busy') throw e;
       // A group that does not exist, a drop-in visudo refuses: the person's choice cannot be met (400); the rest is the target (502).
       throw new AppError(e instanceof OperatorError && e.failure === 'invalid' ? 400 : 502, jit.enabled ? 'jit_failed' : 'access_level_failed', `${jit.enabled ? 'the temporary account could not be created' : "the access level's groups could not be given"}: ${reason}`);
     }

@@ -4,11 +4,15 @@
 // survives a crash between the change and the store (the sweeper in rotation.ts settles it)
 // and the lock that lets one node of a cluster rotate a secret at a time.
 import { isUniqueViolation, type Store } from '../../store/db.js';
+import { prepare, type SlotOf } from '../../store/prepared.js';
 import type { SecretRotationsTable } from '../../store/schema.js';
 import { now } from '../util.js';
 import type { Secrets } from '../vault/secrets.js';
 
 export type PendingRotation = SecretRotationsTable;
+
+// Read at every redeem (a launch waits for a rotation of its secret; prepared once: store/prepared.ts).
+const rotationOfSecret = prepare((db, slot: SlotOf<{ secretId: string }>) => db.selectFrom('secretRotations').selectAll().where('secretId', '=', slot('secretId')));
 
 /** AAD purpose of the sealed pending password (a value sealed for anything else does not open as one). */
 const PURPOSE = 'rotation';
@@ -42,7 +46,7 @@ export class PendingRotations {
   }
 
   get(secretId: string): Promise<PendingRotation | undefined> {
-    return this.store.db.selectFrom('secretRotations').selectAll().where('secretId', '=', secretId).executeTakeFirst();
+    return rotationOfSecret.first(this.store.db, { secretId });
   }
 
   /** The new password the row holds (server-side only). */

@@ -30,6 +30,7 @@ export class RotationFailed extends AppError {
 }
 
 const SWEEP_MS = 60_000;
+const STORE_FAILED = 'the new password could not be stored';
 
 const oneLine = (e: unknown) => (e instanceof OperatorError || e instanceof AppError ? e.message : 'internal error').split('\n')[0]!.slice(0, 300);
 
@@ -95,8 +96,10 @@ export class Rotation {
       // No answer in time, or the connection lost: the change may have been applied all the
       // same (the command read its line before it was cut). Then the target holds `next`, and
       // dropping it would lock everyone out; it is kept if it logs in.
+      // Not 'ok' now is no proof: the command may finish a moment later (a replica may catch up),
+      // so the row stays and the sweeper tries the new password again.
       const unreachable = e instanceof OperatorError && e.failure === 'unreachable';
-      if (!(unreachable && (verified = await check()) === 'ok')) return giveUp(oneLine(e), unreachable && verified === 'error', e instanceof OperatorError && e.failure === 'invalid');
+      if (!(unreachable && (verified = await check()) === 'ok')) return giveUp(oneLine(e), unreachable, e instanceof OperatorError && e.failure === 'invalid');
       this.log.warn({ secretId, err: { message: oneLine(e) } }, 'the password change did not answer in time but the new password logs in: it is kept');
     }
     verified ??= await check();
@@ -140,12 +143,17 @@ export class Rotation {
     } catch (e) {
       // Changed on the target but not stored: the row keeps the new password for the sweeper,
       // which stores it once the database takes it (setting the old one back could fail too).
-      this.log.error({ secretId, err: { message: (e as Error).message } }, 'storing a rotated password failed; the sweeper stores it later');
-      await this.pending.unsettled(row, 'the new password could not be stored').catch(() => {});
-      await this.fail(actor, secretId, row.trigger as RotationTrigger, 'the new password could not be stored; the sweeper stores it later', ctx).catch(() => {});
-      throw new RotationFailed('the new password could not be stored; the sweeper stores it later');
+      const again = row.message === STORE_FAILED;
+      await this.pending.unsettled(row, STORE_FAILED).catch(() => {});
+      // Said once, not at every sweep while the database refuses it.
+      if (!again) {
+        this.log.error({ secretId, err: { message: (e as Error).message } }, 'storing a rotated password failed; the sweeper stores it later');
+        await this.fail(actor, secretId, row.trigger as RotationTrigger, `${STORE_FAILED}; the sweeper stores it later`, ctx).catch(() => {});
+      }
+      throw new RotationFailed(`${STORE_FAILED}; the sweeper stores it later`);
     }
-    await this.pending.done(row);
+    // Stored: a row left behind (this delete failing) is found stored already by the sweeper.
+    await this.pending.done(row).catch((e) => this.log.warn({ secretId, err: { message: (e as Error).message } }, 'a rotation was stored but its pending row stays; the sweeper removes it'));
     const at = now();
     await this.accounts.record(secretId, { rotationStatus: 'ok', rotationMessage: null, rotationAt: at });
     await this.accounts.auditAs(actor, {
@@ -236,16 +244,26 @@ export class Rotation {
 
   /**
    * Before a secret's values are revealed or edited: a rotation running in this process is
-   * waited for; one another node runs is a 409 (its new password replaces the value a moment later).
+   * waited for; one another node runs is a 409 (its new password replaces the value a moment
+   * later). With `waitMs` (a launch), that one is waited for too, that long at most.
    */
-  async settledFor(secretId: string): Promise<void> {
+  async settledFor(secretId: string, waitMs = 0): Promise<void> {
     const cur = this.running.get(secretId) ?? this.settling.get(secretId);
     if (cur) {
       await cur.catch(() => {});
       return;
     }
-    const row = await this.pending.get(secretId);
-    if (row && row.leaseUntil >= now()) throw conflict('the password of this secret is being rotated: try again in a moment', 'rotation_running');
+    const until = Date.now() + waitMs;
+    for (;;) {
+      const row = await this.pending.get(secretId);
+      if (!row || row.leaseUntil < now()) return;
+      if (Date.now() >= until) {
+        // A launch goes on with the stored value rather than fail (its login may still work).
+        if (waitMs) return;
+        throw conflict('the password of this secret is being rotated: try again in a moment', 'rotation_running');
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
   }
 
   /** Sets the old password back after a change that did not verify; says how that went (one line, no secret). */

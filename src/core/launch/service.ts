@@ -23,7 +23,7 @@ import type { Secret, User } from '../../store/schema.js';
 import { newId } from '../util.js';
 import { atLeast, type Access } from '../vault/access.js';
 import type { Checkouts } from '../vault/checkout.js';
-import type { Secrets, Credential } from '../vault/secrets.js';
+import { LAUNCH_ROTATION_WAIT_MS, type Secrets, type Credential } from '../vault/secrets.js';
 import type { PersonalVault } from '../vault/personal.js';
 import type { Templates, TemplateView } from '../vault/templates.js';
 import { DEFAULT_PORTS, rdpRedirection, type LauncherView, type Launchers, type Protocol } from './launchers.js';
@@ -328,6 +328,8 @@ export class Launching implements SessionBroker {
       const { user, principal } = checked;
       // A transient credential (a logon ticket's) stands in for the secret's, like a personal one.
       const transient = await this.deps.transient.take(row.id);
+      // A rotation of the secret under way (a check-in's, say) is waited for: its new password, not the one it replaces.
+      if (!transient) await this.deps.secrets.valuesReady(row.secretId, LAUNCH_ROTATION_WAIT_MS);
       const { credential: cred, personal } = transient
         ? { credential: withTransient(await this.deps.secrets.credential(row.secretId, checked), transient), personal: true }
         : await this.deps.personal.credentialFor(ticket, row.userId, await this.deps.secrets.credential(row.secretId, checked));
@@ -390,6 +392,7 @@ export class Launching implements SessionBroker {
       const held = await this.deps.checkouts.gate({ id: user.id, name: user.username }, secret.id, Date.now() + 60_000, { required: policy?.checkoutRequired ?? false, protocol: launcher.protocol });
       if (held) throw new TicketRefused('checked_out', held);
       if (need) await this.deps.consents.record({ id: user.id, name: user.username, ip: ctx.clientIp }, secret.id, need, true, { door: ctx.door, direct: true });
+      await this.deps.secrets.valuesReady(secret.id, LAUNCH_ROTATION_WAIT_MS);
       const cred = await this.deps.secrets.credential(secret.id, checked);
       const directId = newId();
       // A door launch chooses no access level; a secret with JIT on still gets a temporary account.

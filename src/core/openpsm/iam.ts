@@ -18,7 +18,7 @@ import type { SettingsService } from '../settings.js';
 import { newId, now, randomToken, safeEqual, sha256hex } from '../util.js';
 import type { Checkouts } from '../vault/checkout.js';
 import { NOT_YOURS, type PersonalVault } from '../vault/personal.js';
-import type { Secrets } from '../vault/secrets.js';
+import { LAUNCH_ROTATION_WAIT_MS, type Secrets } from '../vault/secrets.js';
 import type { CredentialAnswer } from './iam-client.js';
 import type { Mode } from './params.js';
 
@@ -154,6 +154,8 @@ export class OpenPsmIam {
         const held = await this.deps.checkouts.gate({ id: p.userId, name: p.username }, link.secretId!, Math.max(link.expiresAt, now() + 60_000), { required: policy?.checkoutRequired ?? false, protocol: PROTOCOL[link.mode as Mode] });
         if (held) throw conflict(held, 'credential_unavailable');
       }
+      // A rotation under way is waited for, as at a launch.
+      await this.deps.secrets.valuesReady(link.secretId!, LAUNCH_ROTATION_WAIT_MS);
       const shared = await this.deps.secrets.credential(link.secretId!);
       let username = shared.username ?? '';
       let domain = shared.domain;

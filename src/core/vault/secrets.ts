@@ -1,6 +1,6 @@
 // Secrets: metadata is readable to anyone with list access; secret field values are only
 // decrypted by reveal (view access, audited) or, server-side, for a connector.
-import type { Store } from '../../store/db.js';
+import type { Db, Store } from '../../store/db.js';
 import { prepare, type SlotOf } from '../../store/prepared.js';
 import type { AccessLevel, Secret } from '../../store/schema.js';
 import type { AuditService } from '../audit/service.js';
@@ -61,6 +61,21 @@ export interface Credential {
 }
 
 const aad = (id: string) => `secret:${id}`;
+
+/**
+ * A secret's row read in a transaction that rewrites its values, locked until commit on
+ * PostgreSQL (FOR UPDATE): two such changes (an edit and a rotation's store) go one after the
+ * other, each on the other's result. SQLite runs one writing transaction at a time already.
+ */
+async function lockedRow(trx: Db, kind: Store['kind'], id: string): Promise<Secret> {
+  const q = trx.selectFrom('secrets').selectAll().where('id', '=', id);
+  const s = await (kind === 'postgres' ? q.forUpdate() : q).executeTakeFirst();
+  if (!s) throw notFound('secret');
+  return s;
+}
+
+/** How long a launch waits for a rotation of its secret on another node before it goes on with the stored password. */
+export const LAUNCH_ROTATION_WAIT_MS = 30_000;
 
 export class Secrets {
   /** Earlier values of each secret (kept on every change of its fields). */
@@ -194,8 +209,8 @@ export class Secrets {
    * (core wires Rotation.settledFor): a value revealed or edited then would be replaced a
    * moment later by the rotation's.
    */
-  private valueGuard?: (id: string) => Promise<void>;
-  guardValues(fn: (id: string) => Promise<void>): void {
+  private valueGuard?: (id: string, waitMs: number) => Promise<void>;
+  guardValues(fn: (id: string, waitMs: number) => Promise<void>): void {
     this.valueGuard = fn;
   }
   /**
@@ -207,9 +222,13 @@ export class Secrets {
     this.revealGuard = fn;
   }
 
-  /** Before a secret's values go to a person or an appliance (reveal, the credential-provider API). */
-  async valuesReady(id: string): Promise<void> {
-    await this.valueGuard?.(id);
+  /**
+   * Before a secret's values go to a person or an appliance (reveal, the credential-provider
+   * API): 409 while another node rotates it. `waitMs` (a launch, OpenPSM): wait for that one
+   * instead, that long at most, then go on with the stored value.
+   */
+  async valuesReady(id: string, waitMs = 0): Promise<void> {
+    await this.valueGuard?.(id, waitMs);
   }
 
   /** Seals a value that belongs with the secret (a rotation's pending password) under its own data key; `purpose` binds it (AAD). */
@@ -253,6 +272,9 @@ export class Secrets {
       // The joined change first: a field check below that fails takes it back with the rest.
       await joined?.apply(trx);
       if (input.fields) {
+        // The values as they are now, held until commit: a rotation storing its password meanwhile
+        // (storeRotated) is not overwritten by what this change read before it.
+        secret = await lockedRow(trx, this.store.kind, id);
         const cleared = Object.entries(input.fields).filter(([, v]) => v === null || v === '').map(([k]) => k);
         const { pub, sec } = splitFields(tpl, input.fields, true);
         const oldPub = parseJson<Record<string, unknown>>(secret.publicFields, {});
@@ -347,8 +369,7 @@ export class Secrets {
    */
   async storeRotated(id: string, changed: Record<string, string>, by: { id: string; name: string } | null): Promise<number> {
     return this.store.db.transaction().execute(async (trx) => {
-      const secret = await trx.selectFrom('secrets').selectAll().where('id', '=', id).executeTakeFirst();
-      if (!secret) throw notFound('secret');
+      const secret = await lockedRow(trx, this.store.kind, id);
       const cur = JSON.parse(await this.dataKeys.decrypt(secret.dataKeyId, secret.fieldsEnc, aad(id), trx)) as Record<string, string>;
       const kept = await this.versions.keep(trx, secret, 'rotation', by);
       const next = { ...cur, ...changed };
@@ -368,7 +389,13 @@ export class Secrets {
 
   /** POST /secrets/:id/versions/:version/reveal: an earlier version's values, for recovery by an owner (audited). */
   async revealVersion(p: Principal, id: string, version: number): Promise<{ id: string; version: number; fields: Record<string, string | number> }> {
-    const { secret } = await this.require(p, id, 'owner').catch(async (e) => {
+    // As a reveal: an earlier version may hold the password in force (a version is kept at every
+    // change of the fields, a note's too), so the access policy and a required checkout hold here as well.
+    const { secret } = await (async () => {
+      const r = await this.require(p, id, 'owner');
+      await this.revealGuard?.(p, id);
+      return r;
+    })().catch(async (e) => {
       await this.audit.record(actorOf(p), { action: 'secret.version.reveal', outcome: 'failure', target: { type: 'secret', id }, details: { version, reason: (e as Error).message } });
       throw e;
     });
