@@ -199,8 +199,10 @@ export class Rotation {
       if (first) await this.fail(SYSTEM, secretId, trigger, 'an interrupted rotation: the target gave no answer to a login with the new password; the sweeper tries again', ctx);
       return false;
     } catch (e) {
-      await this.pending.unsettled(row, oneLine(e)).catch(() => {});
-      this.log.warn({ secretId, err: { message: oneLine(e) } }, 'settling an interrupted rotation failed; the sweeper tries again');
+      const reason = oneLine(e);
+      await this.pending.unsettled(row, reason).catch(() => {});
+      // Once per reason (a secret no longer managed would say it every minute).
+      if (reason !== row.message) this.log.warn({ secretId, err: { message: reason } }, 'settling an interrupted rotation failed; the sweeper tries again');
       return false;
     }
   }
