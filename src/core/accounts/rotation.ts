@@ -122,9 +122,10 @@ export class Rotation {
     for (let tries = 0; tries < 2; tries++) {
       const row = await this.pending.claim(secretId, trigger, next);
       if (row) return row;
-      const orphan = (await this.pending.orphans(() => false)).find((r) => r.secretId === secretId);
-      // This process's own (the running map holds this rotation): only a crash's row is left here.
-      if (!orphan || !(await this.settle(orphan))) break;
+      const held = await this.pending.get(secretId);
+      // A lease run out, or this node's own (the running map holds this rotation, so only a crash's row is left here).
+      const orphan = held && (held.leaseUntil < now() || held.leaseNode === this.pending.node);
+      if (!orphan || !(await this.settle(held))) break;
     }
     // Not recorded as this secret's last rotation: the other one records its own outcome.
     const held = await this.pending.get(secretId);

@@ -247,15 +247,11 @@ export class Secrets {
 
   /** `joined`: another change saved in the same transaction (a policy attached with the same PATCH). */
   async update(p: Principal, id: string, input: SecretInput, joined?: JoinedChange): Promise<SecretView> {
-    const required = await this.require(p, id, 'edit');
-    const { level } = required;
-    let { secret } = required;
+    const { secret, level } = await this.require(p, id, 'edit');
     const tpl = await this.templates.get(secret.templateId);
     if (input.fields) {
       await this.requireManagementFor(p, id, tpl, Object.keys(input.fields));
       await this.valuesReady(id);
-      // Read again after the wait: the fields not edited keep what a rotation meanwhile stored.
-      secret = await this.row(id);
     }
     requireOwnerForInheritance(level, 'secret', secret.inheritPermissions, input.inheritPermissions);
     if (input.folderId != null) await this.folders.require(p, input.folderId, 'edit');
@@ -272,13 +268,13 @@ export class Secrets {
       // The joined change first: a field check below that fails takes it back with the rest.
       await joined?.apply(trx);
       if (input.fields) {
-        // The values as they are now, held until commit: a rotation storing its password meanwhile
-        // (storeRotated) is not overwritten by what this change read before it.
-        secret = await lockedRow(trx, this.store.kind, id);
+        // The values as they are now (after the wait above), held until commit: a rotation storing
+        // its password meanwhile (storeRotated) is not overwritten by what this change read before it.
+        const cur = await lockedRow(trx, this.store.kind, id);
         const cleared = Object.entries(input.fields).filter(([, v]) => v === null || v === '').map(([k]) => k);
         const { pub, sec } = splitFields(tpl, input.fields, true);
-        const oldPub = parseJson<Record<string, unknown>>(secret.publicFields, {});
-        const oldSec = JSON.parse(await this.dataKeys.decrypt(secret.dataKeyId, secret.fieldsEnc, aad(id), trx)) as Record<string, string>;
+        const oldPub = parseJson<Record<string, unknown>>(cur.publicFields, {});
+        const oldSec = JSON.parse(await this.dataKeys.decrypt(cur.dataKeyId, cur.fieldsEnc, aad(id), trx)) as Record<string, string>;
         delete oldPub.__set;
         const newPub: Record<string, unknown> = { ...oldPub, ...pub };
         const newSec: Record<string, string> = { ...oldSec, ...sec };
@@ -288,8 +284,8 @@ export class Secrets {
         }
         for (const fd of tpl.fields) if (fd.required && own(newPub, fd.name) === undefined && own(newSec, fd.name) === undefined) throw badRequest(`field "${fd.name}" is required for template "${tpl.name}"`);
         set.publicFields = JSON.stringify({ ...newPub, __set: Object.fromEntries(Object.keys(newSec).map((k) => [k, 1])) });
-        await this.versions.keep(trx, secret, 'update', { id: p.userId, name: p.username });
-        set.fieldsEnc = await this.dataKeys.reseal(secret.dataKeyId, JSON.stringify(newSec), aad(id), trx);
+        await this.versions.keep(trx, cur, 'update', { id: p.userId, name: p.username });
+        set.fieldsEnc = await this.dataKeys.reseal(cur.dataKeyId, JSON.stringify(newSec), aad(id), trx);
       }
       await trx.updateTable('secrets').set(set).where('id', '=', id).execute();
     });
@@ -339,15 +335,20 @@ export class Secrets {
     await this.audit.record(actorOf(p), { action: 'secret.delete', target: { type: 'secret', id }, details: { name: secret.name } });
   }
 
-  async reveal(p: Principal, id: string): Promise<{ id: string; name: string; template: string; fields: Record<string, string | number> }> {
-    const { secret } = await (async () => {
-      const r = await this.require(p, id, 'view');
+  /** A reveal's checks (the level, then the access policy: revealGuard); a refusal is audited as a failed `action`. */
+  private async requireToReveal(p: Principal, id: string, need: AccessLevel, action: string, details: Record<string, unknown> = {}): Promise<Secret> {
+    try {
+      const { secret } = await this.require(p, id, need);
       await this.revealGuard?.(p, id);
-      return r;
-    })().catch(async (e) => {
-      await this.audit.record(actorOf(p), { action: 'secret.reveal', outcome: 'failure', target: { type: 'secret', id }, details: { reason: (e as Error).message } });
+      return secret;
+    } catch (e) {
+      await this.audit.record(actorOf(p), { action, outcome: 'failure', target: { type: 'secret', id }, details: { ...details, reason: (e as Error).message } });
       throw e;
-    });
+    }
+  }
+
+  async reveal(p: Principal, id: string): Promise<{ id: string; name: string; template: string; fields: Record<string, string | number> }> {
+    const secret = await this.requireToReveal(p, id, 'view', 'secret.reveal');
     await this.valuesReady(id);
     // Read again after the wait: a rotation that ran meanwhile replaced the value.
     const fields = await this.decryptAll(await this.row(id));
@@ -391,14 +392,7 @@ export class Secrets {
   async revealVersion(p: Principal, id: string, version: number): Promise<{ id: string; version: number; fields: Record<string, string | number> }> {
     // As a reveal: an earlier version may hold the password in force (a version is kept at every
     // change of the fields, a note's too), so the access policy and a required checkout hold here as well.
-    const { secret } = await (async () => {
-      const r = await this.require(p, id, 'owner');
-      await this.revealGuard?.(p, id);
-      return r;
-    })().catch(async (e) => {
-      await this.audit.record(actorOf(p), { action: 'secret.version.reveal', outcome: 'failure', target: { type: 'secret', id }, details: { version, reason: (e as Error).message } });
-      throw e;
-    });
+    const secret = await this.requireToReveal(p, id, 'owner', 'secret.version.reveal', { version });
     const fields = await this.versions.values(secret, version);
     await this.audit.record(actorOf(p), { action: 'secret.version.reveal', target: { type: 'secret', id }, details: { name: secret.name, version, fields: Object.keys(fields) } });
     return { id, version, fields };

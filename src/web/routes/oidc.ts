@@ -69,7 +69,7 @@ export const oidcRoutes =
     addRoute(app, oidc.getProvider, admin)(async (req) => providers.view(await providers.row(req.params.id)));
     addRoute(app, oidc.updateProvider, admin)(async (req) => providers.update(actor(req), req.params.id, req.body));
     addRoute(app, oidc.deleteProvider, admin)((req, reply) => noContent(reply, providers.remove(actor(req), req.params.id)));
-    addRoute(app, oidc.userLinks, admin)(async (req) => pageOf((await providers.links(req.params.id)).items, req.query));
+    addRoute(app, oidc.userLinks, admin)(async (req) => pageOf(await providers.links(req.params.id), req.query));
     addRoute(app, oidc.unlinkUser, admin)((req, reply) => noContent(reply, providers.unlink(actor(req), req.params.id, req.params.providerId)));
 
     // ---- The browser legs (pages, outside the JSON API).

@@ -204,7 +204,7 @@ export class OidcProviders {
   }
 
   /** GET /users/:id/oidc-links: the providers a user signs in through, as whom (their `sub` there). */
-  async links(userId: string): Promise<{ items: OidcLinkView[] }> {
+  async links(userId: string): Promise<OidcLinkView[]> {
     await this.dir.userRow(userId);
     const rows = await this.db
       .selectFrom('oidcLinks')
@@ -213,7 +213,7 @@ export class OidcProviders {
       .where('oidcLinks.userId', '=', userId)
       .orderBy('oidcProviders.name')
       .execute();
-    return { items: rows.map((r) => ({ providerId: r.providerId, provider: r.name, displayName: r.displayName, subject: r.subject, linkedAt: new Date(r.createdAt).toISOString() })) };
+    return rows.map((r) => ({ providerId: r.providerId, provider: r.name, displayName: r.displayName, subject: r.subject, linkedAt: new Date(r.createdAt).toISOString() }));
   }
 
   /**
