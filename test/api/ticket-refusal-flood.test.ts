@@ -4,7 +4,8 @@
 // each. Before, each wrote its own row: a client retrying `none` auth at the SSH door, or
 // opening RDP connections with random routing tokens, grew the audit trail without bound
 // (against "a flood cannot flood the trail"). A refusal of a ticket that was issued (used,
-// expired, another address) still gets its own event.
+// expired, another address) still gets its own event. The log's warnings follow the trail: the
+// summed refusals log at debug.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -36,6 +37,10 @@ describe('refused unknown tickets: bounded in the audit trail', () => {
     assert.equal(d.count, 55, JSON.stringify(d));
     assert.deepEqual(d.actions, { 'ticket.refused': 55 });
     assert.deepEqual(d.reasons, { unknown: 45, missing: 10 });
+    // The log goes with the trail: a warning for each refusal with its own event, the summed
+    // ones at debug (below the log level here). Before, each of the sixty logged a warning.
+    const warned = t.logs().split('\n').filter((l) => l.includes('SessionConnector TicketRefused') && l.includes('198.51.100.23'));
+    assert.equal(warned.length, 5, warned.join('\n'));
   });
 
   it('the browser RDP door\'s OpenPSM tokens nobody was given: the same bound', async () => {
@@ -45,6 +50,7 @@ describe('refused unknown tickets: bounded in the audit trail', () => {
     }
     const refused = async () => Number((await t.core.store.db.selectFrom('auditEvents').select((eb) => eb.fn.countAll<number>().as('n')).where('action', '=', 'openpsm.session').where('ip', '=', ip).executeTakeFirstOrThrow()).n);
     assert.equal(await refused(), 5, 'the threshold\'s events on their own');
+    assert.equal(t.logs().split('\n').filter((l) => l.includes('OpenPsmRdpRefused') && l.includes(ip)).length, 5, 'a warning for each of those only');
     const summary = async () => (await t.core.store.db.selectFrom('auditEvents').select('details').where('action', '=', AGGREGATED_ACTION).where('ip', '=', ip).executeTakeFirst())?.details;
     await until(async () => (await summary()) !== undefined, () => 'the summary at the window\'s end', 30_000);
     assert.equal(JSON.parse((await summary())!).count, 15);

@@ -172,8 +172,8 @@ export class Auth {
     this.guard.observe(fn);
   }
 
-  /** A door's refusal of a ticket nobody was issued: audited under the source's failure summary (SignInGuard.noted). */
-  noteDoorRefusal(ip: string | null, actor: Actor, input: AuditInput): Promise<void> {
+  /** A door's refusal of a ticket nobody was issued: audited under the source's failure summary (SignInGuard.noted); true when it got its own event. */
+  noteDoorRefusal(ip: string | null, actor: Actor, input: AuditInput): Promise<boolean> {
     return this.guard.noted(ip, actor, input);
   }
 

@@ -171,10 +171,11 @@ export class SignInGuard {
    * A refusal at a door of something nobody was issued (a ticket no launch made, a connection
    * with none): no sign-in, no guess worth counting (a ticket is 32 random characters), so not
    * told to the observer; but audited as failures are, so that past `loginAuditThreshold` per
-   * window a source's refusals go into its summary rather than one row each.
+   * window a source's refusals go into its summary rather than one row each. Answers whether
+   * this one got its own event (false: counted into the summary).
    */
-  async noted(ip: string | null, actor: Actor, input: AuditInput): Promise<void> {
-    await this.note(ip, actor, { ...input, outcome: 'failure' }, 'unfinished', await this.settings.all());
+  async noted(ip: string | null, actor: Actor, input: AuditInput): Promise<boolean> {
+    return this.note(ip, actor, { ...input, outcome: 'failure' }, 'unfinished', await this.settings.all());
   }
 
   /** Tells `fn` of every failure recorded here from now on (one observer). */
@@ -194,7 +195,8 @@ export class SignInGuard {
     await Promise.all([...this.writing]);
   }
 
-  private async note(ip: string | null, actor: Actor, input: AuditInput, counted: Counted, s: SettingValues, slot?: SignInSlot): Promise<void> {
+  /** Answers true when the failure got its own audit event, false when it went into the window's summary. */
+  private async note(ip: string | null, actor: Actor, input: AuditInput, counted: Counted, s: SettingValues, slot?: SignInSlot): Promise<boolean> {
     const key = sourceKey(ip);
     const w = this.current(key, s, true)!;
     slot?.release();
@@ -204,7 +206,7 @@ export class SignInGuard {
     if (s.loginAuditThreshold === 0 || w.recorded < s.loginAuditThreshold) {
       w.recorded++;
       await this.audit.record(actor, input);
-      return;
+      return true;
     }
     const at = now();
     // Null-prototype maps: a name from the request may be `constructor` or `__proto__`, which an
@@ -230,6 +232,7 @@ export class SignInGuard {
       w.timer = setTimeout(() => this.close(key, w), Math.max(0, w.end - at));
       w.timer.unref();
     }
+    return false;
   }
 
   /** The source's current window (a finished one is closed first); a new one when `create`. */

@@ -273,14 +273,20 @@ export class Launching implements SessionBroker {
     // Fixed words make refusals easy to find in the log: "SessionConnector" (the seed: "search
     // for SessionConnector to find more details about why sessions may have been rejected") and TicketRefused.
     this.deps.metrics?.ticketRefused(e.reason, ctx.door);
-    this.deps.log.warn({ event: 'TicketRefused', component: 'SessionConnector', reason: e.reason, detail: e.detail, door: ctx.door, clientIp: ctx.clientIp, ...extra }, `SessionConnector TicketRefused: ${e.reason}${e.detail ? ` (${e.detail})` : ''}`);
     const actor = { ...who, ip: ctx.clientIp };
     const input = { action: 'ticket.refused', outcome: 'failure' as const, details: { reason: e.reason, detail: e.detail, door: ctx.door, ...extra } };
-    // A ticket no launch made (or none at all) names nobody: anyone can send those in a loop,
-    // so past the threshold they are summed per source as failed sign-ins are. A refusal of
-    // an issued ticket concerns its person and always has its own event.
-    if (who.id === null) await this.deps.auth.noteDoorRefusal(ctx.clientIp, actor, input);
-    else await this.deps.audit.record(actor, input);
+    let own = true;
+    try {
+      // A ticket no launch made (or none at all) names nobody: anyone can send those in a loop,
+      // so past the threshold they are summed per source as failed sign-ins are. A refusal of
+      // an issued ticket concerns its person and always has its own event.
+      if (who.id === null) own = await this.deps.auth.noteDoorRefusal(ctx.clientIp, actor, input);
+      else await this.deps.audit.record(actor, input);
+    } finally {
+      // The log line goes with the event: a refusal summed into the source's summary logs at
+      // debug, so a loop of random tickets does not fill the log either (the metric counts all).
+      this.deps.log[own ? 'warn' : 'debug']({ event: 'TicketRefused', component: 'SessionConnector', reason: e.reason, detail: e.detail, door: ctx.door, clientIp: ctx.clientIp, ...extra }, `SessionConnector TicketRefused: ${e.reason}${e.detail ? ` (${e.detail})` : ''}`);
+    }
   }
 
   async voidMisplacedTickets(presented: string, ctx: RedeemContext, where: string): Promise<number> {

@@ -91,7 +91,7 @@ export class OpenPsmGateway {
        * a sign-in) under the source's failed sign-in threshold and summary (Auth.noteDoorRefusal);
        * without it, each is its own event.
        */
-      noteRefusal?: (ip: string | null, actor: Actor, input: AuditInput) => Promise<void>;
+      noteRefusal?: (ip: string | null, actor: Actor, input: AuditInput) => Promise<boolean>;
     },
   ) {
     // Sessions of a dead node ended by this one are told here too (recovery.ts).
@@ -228,10 +228,16 @@ export class OpenPsmGateway {
     this.sweep();
     const p = [...this.starts.values()].find((x) => x.rdpToken !== undefined && x.rdpToken === token && x.start.mode === 'RDP');
     if (!p || p.createdAt + START_TTL_MS < now()) {
-      this.deps.log.warn({ event: 'OpenPsmRdpRefused', clientIp: ctx.clientIp, reason: 'unknown' }, 'OpenPSM browser RDP: unknown, used or expired token');
       const refusal = { action: 'openpsm.session', outcome: 'failure' as const, details: { protocol: 'rdp', reason: 'unknown, used or expired token' } };
       const actor = { id: null, name: null, ip: ctx.clientIp };
-      await (this.deps.noteRefusal ? this.deps.noteRefusal(ctx.clientIp, actor, refusal) : this.deps.audit.record(actor, refusal));
+      let own = true;
+      try {
+        if (this.deps.noteRefusal) own = await this.deps.noteRefusal(ctx.clientIp, actor, refusal);
+        else await this.deps.audit.record(actor, refusal);
+      } finally {
+        // Summed into the source's summary event: logged at debug, as the door's ticket refusals are.
+        this.deps.log[own ? 'warn' : 'debug']({ event: 'OpenPsmRdpRefused', clientIp: ctx.clientIp, reason: 'unknown' }, 'OpenPSM browser RDP: unknown, used or expired token');
+      }
       throw new AppError(404, 'not_found', 'this connection request is unknown or has expired: start again from the portal');
     }
     delete p.rdpToken;
