@@ -7,13 +7,16 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand } from '@aws-sdk/client-s3';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import { recordingRelPath } from '../../src/core/sessions/recording-path.js';
 import type { S3RecordingStorage } from '../../src/core/sessions/recording-storage-s3.js';
+import type { RecordingSpool } from '../../src/core/sessions/spool-contract.js';
 import { tempDir } from '../cli/support.js';
 import { appWithS3, nodeStorage, recordThrough, S3_TEST_PART_BYTES } from '../support/s3.js';
 import { sessionRow } from '../support/session-rows.js';
+import { waitFor } from '../support/xrdp.js';
 
 type Command = Parameters<S3RecordingStorage['client']['send']>[0];
 
@@ -30,6 +33,25 @@ function failOnce(storage: S3RecordingStorage, kind: abstract new (...a: never[]
     return send(c, ...rest);
   };
   return { failed: () => failed };
+}
+
+/** Makes the storage's client never answer requests of the class `kind` (a store that hangs). */
+function hang(storage: S3RecordingStorage, kind: abstract new (...a: never[]) => unknown): void {
+  const client = storage.client;
+  const send = client.send.bind(client) as (c: Command, ...rest: unknown[]) => Promise<unknown>;
+  (client as unknown as { send: unknown }).send = (c: Command, ...rest: unknown[]) => (c instanceof kind ? new Promise(() => {}) : send(c, ...rest));
+}
+
+/** Counts the parts the storage's client sends (UploadPart), with their sizes. */
+function countParts(storage: S3RecordingStorage): number[] {
+  const client = storage.client;
+  const send = client.send.bind(client) as (c: Command, ...rest: unknown[]) => Promise<unknown>;
+  const sizes: number[] = [];
+  (client as unknown as { send: unknown }).send = (c: Command, ...rest: unknown[]) => {
+    if (c instanceof UploadPartCommand) sizes.push(Number(c.input.ContentLength));
+    return send(c, ...rest);
+  };
+  return sizes;
 }
 
 describe('an upload left unfinished at the end of its session, completed at the next start', () => {
@@ -112,6 +134,68 @@ describe('an upload left unfinished at the end of its session, completed at the 
       assert.ok(stored.equals(Buffer.concat(segments)), `the recording reads back whole (${stored.length} of ${Buffer.concat(segments).length} bytes)`);
       // Before: each start that failed left a data key serving nothing.
       assert.equal(await keys(), keysBefore + (encryption === 'gatehouse' ? 1 : 0), 'one data key: the recording\'s own');
+    });
+  }
+
+  /** A live session of node-a, its recording's name, and the spool its writer would use (attached). */
+  async function liveSession(a: S3RecordingStorage): Promise<{ id: string; at: number; rel: string; spool: RecordingSpool }> {
+    const at = Date.now() - 60_000;
+    const s = sessionRow({ userId: the.adminId, username: 'admin', startedAt: at, node: 'node-a' });
+    await the.t.core.store.db.insertInto('sessions').values(s).execute();
+    const rel = recordingRelPath(s.id, at, '.cast');
+    const spool = a.writeTarget(rel).options.spool as RecordingSpool;
+    spool.attach({ failed: () => undefined, releasing: async () => undefined });
+    return { id: s.id, at, rel, spool };
+  }
+
+  const writeSegment = (spool: RecordingSpool, i: number, data: Buffer) => {
+    mkdirSync(dirname(spool.segmentPath(i)), { recursive: true });
+    writeFileSync(spool.segmentPath(i), data);
+  };
+
+  it('a node killed while the store had not yet let the upload start: its next start stores the spooled recording', async () => {
+    // Before: the recording_uploads row was written only once CreateMultipartUpload answered;
+    // a node killed before that had a first segment on disk and no row, so its recovery found
+    // no recording and the orphan sweep deleted the spool.
+    const spoolDir = tempDir('gatehouse-spool-a-');
+    const a = nodeStorage(the.s3, the.t.core, 'node-a', { encryption: 'gatehouse', prefix: 'resume/', spoolDir });
+    hang(a, CreateMultipartUploadCommand);
+    const { id, at, rel, spool } = await liveSession(a);
+    const first = Buffer.from(JSON.stringify({ version: 2, width: 80, height: 24 }) + '\n[0.5,"o","before the kill"]\n');
+    writeSegment(spool, 0, first);
+    assert.ok(await upload(rel), 'the row is there while the upload starts');
+    // kill -9; node-a starts again on the same spool and recovers its session.
+    const again = nodeStorage(the.s3, the.t.core, 'node-a', { encryption: 'gatehouse', prefix: 'resume/', spoolDir });
+    const got = await again.recover(id, at);
+    assert.ok(got, 'the recording is found');
+    try {
+      assert.ok(readFileSync(got.path).equals(first), 'the recording as spooled');
+      assert.equal(await upload(rel), undefined, 'the upload is completed');
+    } finally {
+      await got.commit();
+    }
+    assert.ok(Buffer.concat(await (await again.read(rel)).toArray()).equals(first), 'stored, readable from the bucket');
+  });
+
+  for (const encryption of ['none', 'gatehouse'] as const) {
+    it(`a node killed at a segment's rollover (the new segment still empty): no empty part is sent, the recording is what reached the disk (encryption ${encryption})`, async () => {
+      const spoolDir = tempDir('gatehouse-spool-a-');
+      const a = nodeStorage(the.s3, the.t.core, 'node-a', { encryption, prefix: 'resume/', spoolDir });
+      const { id, at, rel, spool } = await liveSession(a);
+      await waitFor('the upload started', async () => !!(await upload(rel))?.uploadId);
+      // Segment 0 full on disk; segment 1 opened, its first chunk still queued for the writer thread.
+      const full = randomBytes(S3_TEST_PART_BYTES);
+      writeSegment(spool, 0, full);
+      writeSegment(spool, 1, Buffer.alloc(0));
+      const again = nodeStorage(the.s3, the.t.core, 'node-a', { encryption, prefix: 'resume/', spoolDir });
+      const sent = countParts(again);
+      const got = await again.recover(id, at);
+      assert.ok(got, 'the recording is found');
+      await got.commit();
+      // Before: the empty segment went as part 2, behind a part 1 smaller than S3's 5 MiB
+      // minimum for a part that is not the last (real S3 refuses to complete such an upload).
+      assert.equal(sent.length, 1, `one part: ${JSON.stringify(sent)}`);
+      assert.ok(Buffer.concat(await (await again.read(rel)).toArray()).equals(full), 'the recording reads back whole');
     });
   }
 

@@ -17,6 +17,8 @@ import { envelopeHeader, FrameSealer, openEnvelope } from '../../src/core/sessio
 import { MAX_PART_BYTES, MAX_PARTS, partBytesAt } from '../../src/core/sessions/recording-s3-upload.js';
 import type { RecordingSpool, SpoolEvents } from '../../src/core/sessions/spool-contract.js';
 import { RecordingWriter } from '../../src/core/sessions/recording-writer.js';
+import type { ToWriter } from '../../src/core/sessions/recording-writer-worker.js';
+import { openAppender } from '../../src/core/sessions/recording-spool.js';
 
 const HEADER = { version: 2 as const, width: 80, height: 24, timestamp: 0 };
 
@@ -43,6 +45,20 @@ class TestSpool implements RecordingSpool {
   }
   async finish(last: number, failed: boolean): Promise<void> {
     this.finished = { last, failed };
+  }
+}
+
+/** A writer thread whose writes can be held back on the main side: what a kill -9 loses is what the thread had not written. */
+class HoldingWriter extends RecordingWriter {
+  holding = false;
+  readonly held: ToWriter[] = [];
+  override post(m: ToWriter): void {
+    if (this.holding && m.t !== 'open') this.held.push(m);
+    else super.post(m);
+  }
+  release(): void {
+    this.holding = false;
+    for (const m of this.held.splice(0)) super.post(m);
   }
 }
 
@@ -101,6 +117,37 @@ describe('segmented recordings (object storage spool)', () => {
       assert.match(stored, /flushed before/);
       assert.match(stored, /relayed, not flushed yet/, 'kept for completeFromRow to store');
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a crash at a rollover leaves a prefix of the recording on disk, never a hole in its middle', async () => {
+    // Before: the next segment's first chunk was written as its head at once, on the event
+    // loop, while the full segment's last chunks still waited for the writer thread; a kill -9
+    // then left the newer bytes on disk without the older ones, and recovery stored both as if
+    // nothing were missing.
+    const dir = mkdtempSync(join(tmpdir(), 'gh-spool-'));
+    const writer = new HoldingWriter();
+    try {
+      const spool = new TestSpool(join(dir, 's.cast'), 4096);
+      const f = openAppender(join(dir, 'unused'), Buffer.from('head\n'), 60_000, 1, undefined, { writer, spool });
+      f.append(Buffer.alloc(3000, 'a'));
+      await f.written();
+      writer.holding = true;
+      f.append(Buffer.alloc(2000, 'b')); // into segment 0 (3005 bytes < 4096), queued
+      f.append(Buffer.alloc(1000, 'c')); // segment 0 is full: segment 1 starts with this
+      assert.ok(existsSync(spool.segmentPath(1)), 'the rollover happened');
+      // What a kill -9 leaves now: the files as they are (the page cache survives the process).
+      const onDisk = Buffer.concat([readFileSync(spool.segmentPath(0)), readFileSync(spool.segmentPath(1))]);
+      writer.release();
+      await f.written();
+      const whole = f.readFrom(0);
+      await f.close();
+      assert.ok(whole.equals(Buffer.concat([Buffer.from('head\n'), Buffer.alloc(3000, 'a'), Buffer.alloc(2000, 'b'), Buffer.alloc(1000, 'c')])));
+      assert.ok(whole.subarray(0, onDisk.length).equals(onDisk), `the files at the crash are a prefix of the recording (${onDisk.length} bytes: ${JSON.stringify(onDisk.subarray(-8).toString())} at their end)`);
+      assert.ok(Buffer.concat([readFileSync(spool.segmentPath(0)), readFileSync(spool.segmentPath(1))]).equals(whole), 'and the segments are the recording once written');
+    } finally {
+      await writer.stop();
       rmSync(dir, { recursive: true, force: true });
     }
   });

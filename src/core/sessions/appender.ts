@@ -65,7 +65,9 @@ export class Appender {
     this.gzip = !!opts.gzip;
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     this.fd = openSync(path, 'wx', 0o600);
-    const first = this.gzip ? gzipMember(head, opts.writer?.limits.gzipLevel) : head;
+    // An empty head writes nothing (no empty gzip member): a spool's next segment starts empty
+    // and gets its first chunk through the writer thread (recording-spool.ts).
+    const first = this.gzip && head.length ? gzipMember(head, opts.writer?.limits.gzipLevel) : head;
     try {
       writeAll(this.fd, first);
     } catch (e) {

@@ -3,7 +3,7 @@
 // end — or, after a crash or while the store was failing, from its recording_uploads row
 // (migration 021) and what the spool still holds. Knows the storage only through S3Host, so
 // the storage file imports this one and not the other way round.
-import { readdir, readFile, unlink } from 'node:fs/promises';
+import { readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, HeadObjectCommand, UploadPartCommand, type S3Client, type ServerSideEncryption } from '@aws-sdk/client-s3';
@@ -140,10 +140,19 @@ async function completeFromRowOnce(s3: S3Host, rel: string, withSpool: boolean):
   const segments = withSpool ? await spoolSegments(base) : [];
   // A last part with the final frame closed the recording: nothing follows it.
   const closed = parts.at(-1)?.final === true;
-  const pending = closed ? [] : segments.filter((i) => i >= parts.length);
-  for (const [k, i] of pending.entries()) {
-    let data: Buffer = await readFile(`${base}.${i}`);
-    if (isGzipPath(rel)) data = data.subarray(0, memberIndex(`${base}.${i}`).end);
+  // Each segment's bytes worth storing: whole gzip members when compressed.
+  const usable = async (i: number) => (isGzipPath(rel) ? memberIndex(`${base}.${i}`).end : (await stat(`${base}.${i}`)).size);
+  const pending: { i: number; bytes: number }[] = [];
+  for (const i of closed ? [] : segments.filter((i) => i >= parts.length)) {
+    // A segment a crash left empty (opened, its first chunk still queued for the writer
+    // thread) is no part: a part of nothing would be a part of the upload, and one before a
+    // last part is under S3's minimum size. Only the newest segments can be empty: a
+    // segment's data reaches the disk after all of the one before it (recording-spool.ts).
+    const bytes = await usable(i);
+    if (bytes > 0) pending.push({ i, bytes });
+  }
+  for (const [k, { i, bytes }] of pending.entries()) {
+    const data = (await readFile(`${base}.${i}`)).subarray(0, bytes);
     const last = k === pending.length - 1;
     const body = sealer ? Buffer.concat([parts.length === 0 ? envelopeHeader(dataKeyId!) : Buffer.alloc(0), sealer.seal(data, last)]) : data;
     const n = parts.length + 1;
@@ -256,9 +265,14 @@ export class S3Upload implements RecordingSpool {
 
   private async start(): Promise<{ uploadId: string; sealer: FrameSealer | null; dataKeyId: string | null }> {
     const s3 = this.s3;
-    const { uploadId, dataKey: dk } = await createUpload(s3, this.rel, this.sessionId);
+    // The row comes first, saying the upload has not started: the first segment is already on
+    // disk, and starting the upload can take minutes when the store is slow. A node killed in
+    // that time finds the row at its next start and stores the spool (completeFromRow starts
+    // the upload); without it, recovery found no recording and the orphan sweep deleted it.
     const t = now();
-    await s3.store.db.insertInto('recordingUploads').values({ rel: this.rel, sessionId: this.sessionId, node: s3.node, uploadId, parts: '[]', dataKeyId: dk?.id ?? null, createdAt: t, updatedAt: t }).execute();
+    await s3.store.db.insertInto('recordingUploads').values({ rel: this.rel, sessionId: this.sessionId, node: s3.node, uploadId: NOT_STARTED, parts: '[]', dataKeyId: null, createdAt: t, updatedAt: t }).execute();
+    const { uploadId, dataKey: dk } = await createUpload(s3, this.rel, this.sessionId);
+    await s3.store.db.updateTable('recordingUploads').set({ uploadId, dataKeyId: dk?.id ?? null, updatedAt: now() }).where('rel', '=', this.rel).where('uploadId', '=', NOT_STARTED).execute();
     return { uploadId, sealer: dk ? new FrameSealer(dk.key, this.rel) : null, dataKeyId: dk?.id ?? null };
   }
 

@@ -38,6 +38,8 @@ export function openAppender(path: string, head: Uint8Array, flushMs: number, fl
   return opts.spool ? new SegmentedAppender(opts.spool, head, flushMs, flushBytes, onError, opts) : new Appender(path, head, flushMs, flushBytes, onError, opts);
 }
 
+const EMPTY = new Uint8Array(0);
+
 interface Segment {
   file: Appender;
   /** Content offset of its first byte. */
@@ -112,15 +114,20 @@ export class SegmentedAppender implements RecordingFile {
       return;
     }
     // The current segment is full: the next one starts with this chunk, the full one is sealed once closed.
+    // The chunk goes through the writer thread's queue, behind the full segment's last chunks,
+    // not as the new file's head (written at once): on disk a segment then holds data only
+    // once every segment before it is whole, so a crash (kill -9) leaves the recording's
+    // prefix, never a hole in its middle that recovery would store as if nothing were missing.
     const index = this.segments.length;
     let next: Appender;
     try {
-      next = this.segment(index, buf);
+      next = this.segment(index, EMPTY);
     } catch (e) {
       this.stopped(e as Error);
       return;
     }
     this.segments.push({ file: next, start: this.flushed, gone: false });
+    next.append(buf);
     this.flushed += buf.length;
     void cur.file.close().then(() => {
       if (!cur.file.failure && !this.failure) this.spool.sealed(index - 1);
