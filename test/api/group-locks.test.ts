@@ -1,7 +1,8 @@
 // One change of an account's groups at a time (core/accounts/group-locks.ts), on both
 // databases: in one process the changes of an account run one after another; two nodes on
 // one database take turns; a row left by a dead node is taken once its lease has run out, and
-// one left by a crash of this very node at once; a wait that does not end is a clear 503.
+// one left by a crash of this very node at once; a wait that does not end is a clear 503; a
+// change slower than the lease renews it.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { GroupLocks } from '../../src/core/accounts/group-locks.js';
@@ -76,6 +77,20 @@ for (const kind of DB_KINDS) {
       assert.equal(e.status, 503);
       assert.equal(e.code, 'account_busy');
       assert.match(e.message, /another change of the groups of account busy/);
+    });
+
+    it('a change that outlasts its lease keeps it (renewed): another node waits instead of running beside it', async () => {
+      // Before: the lease was set once; after it ran out node B took the row while A still ran.
+      const leaseMs = 900;
+      const a = new GroupLocks(store, 'node-a', 90_000, leaseMs);
+      const b = new GroupLocks(store, 'node-b', 90_000, leaseMs);
+      const trace: string[] = [];
+      const slow = change(a, trace, 'a', 'slow', 4 * leaseMs);
+      await tick(50);
+      const other = change(b, trace, 'b', 'slow', 10);
+      assert.deepEqual(await Promise.all([slow, other]), ['a', 'b']);
+      assert.deepEqual(trace, ['a+', 'a-', 'b+', 'b-'], 'B ran after A, not beside it');
+      assert.equal((await store.db.selectFrom('accountGroupLocks').selectAll().where('accountName', '=', 'slow').execute()).length, 0, 'the row let go');
     });
   });
 }

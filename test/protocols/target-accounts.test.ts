@@ -24,6 +24,8 @@ import { clientFor, eventually, launch, run } from '../support/ssh-client.js';
 import { generatePassword, meetsRules, normalizeRules } from '../../src/core/accounts/password-rules.js';
 import { OperatorError, type AccountOperator } from '../../src/core/accounts/operator.js';
 import { PendingRotations } from '../../src/core/accounts/pending-rotations.js';
+import { Rotation } from '../../src/core/accounts/rotation.js';
+import { SYSTEM } from '../../src/core/audit/service.js';
 
 const ROT = 'gh12arot';
 const SELF = 'gh12aself';
@@ -275,6 +277,47 @@ describe('target accounts on Linux over SSH (real sshd, real accounts)', () => {
       assert.equal(ev.details.recovered, true);
       assert.equal(ev.details.trigger, 'manual');
     } finally {
+      ensureLocalAccount(FAIL, PW.fail);
+    }
+  });
+
+  it('a rotation slower than its lease renews it: another node finds it running, not orphaned, and does not settle it beside it', async () => {
+    // Before: the lease was set once at the claim; a target slower than it let another node's
+    // sweeper take the row and log in with the new password while the change still ran.
+    const core = gw.running.core;
+    const id = await managedFail('slow target');
+    const leaseMs = 900;
+    const rotation = new Rotation(core.targetAccounts, async () => false, core.log, async () => false, new PendingRotations(core.store, core.secrets, 'node-slow', leaseMs));
+    const real = core.targetAccounts.operator('linux')!;
+    let entered!: () => void;
+    const inside = new Promise<void>((r) => (entered = r));
+    let release!: () => void;
+    const slow = new Promise<void>((r) => (release = r));
+    core.targetAccounts.provide(
+      Object.assign(Object.create(real) as AccountOperator, {
+        changePassword: async (...a: Parameters<AccountOperator['changePassword']>) => {
+          entered();
+          await slow;
+          return real.changePassword(...a);
+        },
+      }),
+    );
+    try {
+      const running = rotation.rotate(SYSTEM, id, 'manual');
+      await inside;
+      await new Promise((r) => setTimeout(r, 4 * leaseMs));
+      const other = pendingOf('node-other');
+      assert.deepEqual((await other.orphans(() => false)).filter((r) => r.secretId === id), [], 'still held by node-slow');
+      release();
+      const done = await running;
+      assert.ok(done.version > 0);
+      const stored = await reveal(id);
+      generated.push(stored);
+      assert.equal(await canLogin(sshd.port, FAIL, stored), true, 'the rotated password is stored and works');
+      assert.equal(await rotationRow(id), undefined, 'the row is gone');
+    } finally {
+      release();
+      core.targetAccounts.provide(real);
       ensureLocalAccount(FAIL, PW.fail);
     }
   });

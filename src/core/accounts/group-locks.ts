@@ -8,9 +8,10 @@
 // row with a lease, taken by one insert (or by one update once the lease has run out).
 import { isUniqueViolation, type Store } from '../../store/db.js';
 import { AppError } from '../errors.js';
+import { keepLease } from '../lease-keeper.js';
 import { now } from '../util.js';
 
-/** How long a node holds an account: a few target commands, each bounded by the operator's timeout. */
+/** How long a node holds an account unrenewed: a few target commands, each bounded by the operator's timeout (renewed while they run). */
 const LEASE_MS = 5 * 60_000;
 /** How long a grant or undo waits for the account before it gives up (a launch is waiting). */
 const WAIT_MS = 90_000;
@@ -25,6 +26,7 @@ export class GroupLocks {
     /** This node (node-id.ts): no other process is it, so a row it holds that this process does not is a crash's. */
     private readonly node: string,
     private readonly waitMs: number = WAIT_MS,
+    private readonly leaseMs: number = LEASE_MS,
   ) {}
 
   /** Runs `fn` holding the account: after the changes before it in this process, and while no other node holds it. */
@@ -39,10 +41,19 @@ export class GroupLocks {
   }
 
   private async held<T>(secretId: string, accountName: string, fn: () => Promise<T>): Promise<T> {
-    const until = await this.take(secretId, accountName);
+    let until = await this.take(secretId, accountName);
+    const row = () => this.store.db.updateTable('accountGroupLocks').where('secretId', '=', secretId).where('accountName', '=', accountName).where('leaseNode', '=', this.node).where('leaseUntil', '=', until);
+    const lease = keepLease(this.leaseMs, async () => {
+      const next = now() + this.leaseMs;
+      const r = await row().set({ leaseUntil: next }).executeTakeFirst();
+      if (!Number(r.numUpdatedRows)) return false;
+      until = next;
+      return true;
+    });
     try {
       return await fn();
     } finally {
+      await lease.stop();
       await this.store.db.deleteFrom('accountGroupLocks').where('secretId', '=', secretId).where('accountName', '=', accountName).where('leaseNode', '=', this.node).where('leaseUntil', '=', until).execute();
     }
   }
@@ -52,7 +63,7 @@ export class GroupLocks {
     const deadline = Date.now() + this.waitMs;
     for (;;) {
       const t = now();
-      const until = t + LEASE_MS;
+      const until = t + this.leaseMs;
       try {
         await this.store.db.insertInto('accountGroupLocks').values({ secretId, accountName, leaseNode: this.node, leaseUntil: until }).execute();
         return until;

@@ -6,6 +6,7 @@
 import { isUniqueViolation, type Store } from '../../store/db.js';
 import { prepare, type SlotOf } from '../../store/prepared.js';
 import type { SecretRotationsTable } from '../../store/schema.js';
+import { keepLease } from '../lease-keeper.js';
 import { now } from '../util.js';
 import type { Secrets } from '../vault/secrets.js';
 
@@ -18,9 +19,10 @@ const rotationOfSecret = prepare((db, slot: SlotOf<{ secretId: string }>) => db.
 const PURPOSE = 'rotation';
 
 /**
- * How long a node holds a rotation: a few target commands (change, check, undo), each bounded
- * by the operator's timeout. A node that dies holding one leaves it to the others' sweepers
- * once this has run out; its own restart takes it back at once (no other process is this node).
+ * How long a node holds a rotation unrenewed: a few target commands (change, check, undo), each
+ * bounded by the operator's timeout; renewed while they run (keep). A node that dies holding one
+ * leaves it to the others' sweepers once this has run out; its own restart takes it back at
+ * once (no other process is this node).
  */
 export const ROTATION_LEASE_MS = 10 * 60_000;
 
@@ -30,12 +32,27 @@ export class PendingRotations {
     private readonly secrets: Secrets,
     /** This node (node-id.ts): whose leases are its own. */
     readonly node: string,
+    private readonly leaseMs: number = ROTATION_LEASE_MS,
   ) {}
+
+  /** Renews the row's lease while its rotation runs (until stopped, or the row is no longer this node's). */
+  keep(row: PendingRotation): { stop(): Promise<void> } {
+    return keepLease(this.leaseMs, async () => {
+      const r = await this.store.db
+        .updateTable('secretRotations')
+        .set({ leaseUntil: now() + this.leaseMs })
+        .where('secretId', '=', row.secretId)
+        .where('startedAt', '=', row.startedAt)
+        .where('leaseNode', '=', this.node)
+        .executeTakeFirst();
+      return Number(r.numUpdatedRows) > 0;
+    });
+  }
 
   /** Writes the row before the target is changed; null when another rotation of the secret holds one. */
   async claim(secretId: string, trigger: string, password: string): Promise<PendingRotation | null> {
     const t = now();
-    const row: PendingRotation = { secretId, trigger, startedAt: t, pendingEnc: await this.secrets.sealFor(secretId, PURPOSE, password), leaseNode: this.node, leaseUntil: t + ROTATION_LEASE_MS, message: null };
+    const row: PendingRotation = { secretId, trigger, startedAt: t, pendingEnc: await this.secrets.sealFor(secretId, PURPOSE, password), leaseNode: this.node, leaseUntil: t + this.leaseMs, message: null };
     try {
       await this.store.db.insertInto('secretRotations').values(row).execute();
     } catch (e) {
@@ -80,7 +97,7 @@ export class PendingRotations {
 
   /** Takes an orphan with one conditional update (one node settles it); the taken row, or null. */
   async take(row: PendingRotation): Promise<PendingRotation | null> {
-    const until = now() + ROTATION_LEASE_MS;
+    const until = now() + this.leaseMs;
     const r = await this.store.db
       .updateTable('secretRotations')
       .set({ leaseNode: this.node, leaseUntil: until })

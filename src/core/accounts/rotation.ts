@@ -71,15 +71,28 @@ export class Rotation {
       if (trigger !== 'manual') await this.fail(actor, secretId, trigger, oneLine(e), null);
       throw e;
     }
-    const { operator, account, management } = ctx;
-    const old = account.password;
-    if (!management && !old) {
+    const { account, management } = ctx;
+    if (!management && !account.password) {
       const reason = 'the account has no stored password and no management secret to change it with';
       await this.fail(actor, secretId, trigger, reason, ctx);
       throw conflict(`rotation needs a management secret or a stored password: ${reason}`, 'not_managed');
     }
     const next = generatePassword(ctx.template.passwordRules);
     const row = await this.claim(secretId, trigger, next);
+    // Renewed while the target is worked on: a slow target must not let another node take the row.
+    const lease = this.pending.keep(row);
+    try {
+      return await this.change(actor, row, ctx, next);
+    } finally {
+      await lease.stop();
+    }
+  }
+
+  /** Changes the password on the target under the claimed row, checks it, and stores it (or gives up, keeping the row when the outcome is unclear). */
+  private async change(actor: Actor, row: PendingRotation, ctx: AccountContext, next: string): Promise<{ version: number; at: number }> {
+    const { operator, account, management, secretId } = ctx;
+    const trigger = row.trigger as RotationTrigger;
+    const old = account.password;
     /** A fresh login with the new password: 'error' when the target gave no answer. */
     const check = () => operator.verify(account, next).catch(() => 'error' as const);
     /** Gives up: the old password is in force (or nothing better is known); the row goes unless the outcome is unclear. */
@@ -173,6 +186,15 @@ export class Rotation {
   private async settle(orphan: PendingRotation): Promise<boolean> {
     const row = await this.pending.take(orphan);
     if (!row) return false;
+    const lease = this.pending.keep(row);
+    try {
+      return await this.settleHeld(row);
+    } finally {
+      await lease.stop();
+    }
+  }
+
+  private async settleHeld(row: PendingRotation): Promise<boolean> {
     const { secretId } = row;
     const trigger = row.trigger as RotationTrigger;
     try {
