@@ -633,6 +633,52 @@ describe('JIT accounts and access levels on Linux over SSH (real sshd, real acco
     }
   });
 
+  it('a JIT account half made (its drop-in refused) whose removal fails too is left to the sweeper, which removes it once it can', async () => {
+    // Before: the operator's own clean-up (userdel) failing went unnoticed; the set-up's error
+    // (visudo refused the drop-in: 'invalid') said the operator had taken the account out
+    // again, so the row was marked failed, never swept, and the account stayed for good.
+    const MG = 'gh12enodel';
+    const MG_PW = 'Sudo-NoDel-Mgmt-Pw-12e!n';
+    ensureLocalAccount(MG, MG_PW);
+    const doc = readFileSync(join(ROOT, 'docs', 'target-accounts.md'), 'utf8');
+    const block = /```\n(# \/etc\/sudoers\.d\/gatehouse [^\n]*\nCmnd_Alias GH_ACCOUNTS[\s\S]*?)```/.exec(doc)![1]!.replace(/gatehouse-mgmt/g, MG);
+    const rule = `/etc/sudoers.d/gh12e-nodel-${process.pid}`;
+    const put = (text: string) => {
+      writeFileSync(rule, text);
+      chmodSync(rule, 0o440);
+    };
+    // The documented rule without userdel: the account can be made, not removed.
+    put(block.replace('/usr/sbin/userdel, ', ''));
+    let who: string | undefined;
+    try {
+      assert.equal(spawnSync('visudo', ['-c', '-q', '-f', rule]).status, 0);
+      const mg = await secret('jit no-userdel management', MG, MG_PW);
+      const id = await secret('jit half made', 'nobody-stored', 'Unused-Stored-Pw-1');
+      assert.equal((await api('PATCH', `/api/v1/secrets/${id}`, { account: { managementSecretId: mg, jit: { enabled: true, namePrefix: PREFIX } } })).status, 200);
+      await level('half jit', { targetGroups: [OPS], sudoers: '{account} ALL=(root) NOPASSWD: relative/path/is/refused', secretIds: [id] });
+      const r = await throughDoor(id, 'half jit', 'echo should-not-run');
+      assert.doesNotMatch(r.stdout, /should-not-run/);
+      const core = gw.running.core;
+      await core.jit.settled();
+      const failed = (await api('GET', '/api/v1/audit?action=jit.account_failed&limit=50')).body.items.find((e: any) => e.targetId === id);
+      who = failed?.details.account;
+      assert.ok(who && exists(who), `the half-made account is on the target: ${JSON.stringify(failed?.details)}`);
+      assert.match(failed.details.reason, /could not be taken out again/);
+      const rows = await core.store.db.selectFrom('jitAccounts').select(['state', 'accountName']).where('secretId', '=', id).execute();
+      assert.deepEqual(rows.map((x) => x.state), ['active'], 'kept for the sweeper');
+      // The rule is put right; the next sweep removes the account.
+      put(block);
+      await core.jit.sweep();
+      await core.jit.settled();
+      assert.equal(exists(who), false, 'removed by the sweeper');
+      assert.equal(existsSync(`/etc/sudoers.d/gatehouse-${who}`), false);
+      jitPasswords.push(MG_PW);
+    } finally {
+      rmSync(rule, { force: true });
+      if (who && exists(who)) spawnSync('userdel', ['-r', who]);
+    }
+  });
+
   it("rotate after use as an access policy option: a session through the door on a secret under the policy ends, then its password is rotated", async () => {
     const ACC = 'gh12cprot';
     const OLD = 'Policy-Rot-Old-Pw-12c!p';

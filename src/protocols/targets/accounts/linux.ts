@@ -180,8 +180,13 @@ export class LinuxOperator implements AccountOperator {
         if (pw.code !== 0) throw new OperatorError('denied', `chpasswd for the new account failed (exit ${pw.code ?? 'signal'})`);
         if (spec.sudoers) await this.installSudoers(run, spec.name, spec.sudoers);
       } catch (e) {
-        // Half an account is worse than none: take it out again.
-        await run(['userdel', '-r', '--', spec.name]).catch(() => undefined);
+        // Half an account is worse than none: take it out again. When that fails as well, the
+        // error is no longer the operator's refusal ('invalid' says nothing was left behind): the
+        // caller then keeps its row for the sweeper, which removes the account once it can.
+        const del = await run(['userdel', '-r', '--', spec.name]).catch((x: unknown) => ({ code: null, stdout: '', stderr: x instanceof Error ? x.message : String(x) }));
+        if (del.code !== 0 && del.code !== 6 && del.code !== 12) {
+          throw new OperatorError('denied', `${e instanceof Error ? e.message : String(e)}; the half-made account could not be taken out again (userdel exit ${del.code ?? 'signal'})`);
+        }
         throw e;
       }
     });
