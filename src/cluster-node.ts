@@ -18,6 +18,7 @@ import { PeerClient } from './web/peer/client.js';
 import { peerTls } from './web/peer/cert.js';
 import { PeerServer } from './web/peer/server.js';
 import type { ClusterCalls } from './web/routes/live-view.js';
+import { periodic } from './core/periodic.js';
 
 export interface ClusterNodeHandle {
   /** For the API: where other nodes' sessions are and how to reach them; null on a single node. */
@@ -122,28 +123,9 @@ export async function joinCluster(config: Config, core: Core, pieces: IdentityPi
     const late = await core.sessions.sealDeadNodesRecordings();
     if (late) log.warn({ sessions: late }, 'recordings of dead nodes\' sessions, which object storage did not give when those sessions were ended, were completed and sealed');
   };
-  /** Runs `fn` every `everyMs` (the heartbeat interval); a run still going when the next is due is not doubled (that tick is skipped). */
-  const loop = (fn: () => Promise<void>, failed: string, everyTick?: () => void, everyMs = registry.timing.heartbeatMs) => {
-    let running: Promise<void> | null = null;
-    const run = () => {
-      if (running) return;
-      running = fn()
-        .catch((e) => log.warn({ err: { message: (e as Error).message } }, failed))
-        .finally(() => (running = null));
-    };
-    const timer = setInterval(() => {
-      everyTick?.();
-      run();
-    }, everyMs);
-    timer.unref();
-    return {
-      run,
-      async stop() {
-        clearInterval(timer);
-        await running;
-      },
-    };
-  };
+  /** Runs `fn` every `everyMs` (the heartbeat interval), never doubled (core/periodic.ts). */
+  const loop = (fn: () => Promise<void>, failed: string, everyTick?: () => void, everyMs = registry.timing.heartbeatMs) =>
+    periodic(fn, everyMs, (e) => log.warn({ err: { message: (e as Error).message } }, failed), everyTick ? { everyTick } : {});
   let loops: { stop(): Promise<void> }[] = [];
   return {
     calls,

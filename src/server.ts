@@ -11,6 +11,7 @@ import { hostPort, metricsExposure, type Config } from './config.js';
 import { bootstrapAdmin, createCore, type Core } from './core/core.js';
 import { SYSTEM } from './core/audit/service.js';
 import { startCheckpointer } from './core/audit/checkpointer.js';
+import { periodic } from './core/periodic.js';
 import { createLogger } from './log.js';
 import { migrate, openStore } from './store/db.js';
 import { loadTls } from './tls.js';
@@ -206,15 +207,13 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   core.auditStreaming.start();
   const checkpoints = startCheckpointer(core.audit, () => core.settings.get('auditCheckpointSeconds'), log);
   const heartbeats = startHeartbeat(core.heartbeat, log);
+  const warn = (what: string) => (e: unknown) => log.warn({ err: { message: (e as Error).message } }, what);
   // Lapsed checkouts are checked in without waiting for someone to look at the secret.
-  const checkoutSweeper = setInterval(() => void core.checkouts.settleDue().catch((e) => log.warn({ err: { message: (e as Error).message } }, 'settling lapsed checkouts failed')), CHECKOUT_SWEEP_MS);
-  checkoutSweeper.unref();
+  const checkoutSweeper = periodic(() => core.checkouts.settleDue(), CHECKOUT_SWEEP_MS, warn('settling lapsed checkouts failed'));
   // Logon tickets (seed 004): the sealed credentials of expired logon and launch tickets are wiped.
-  const logonSweeper = setInterval(() => void core.logonTickets.sweep().catch((e) => log.warn({ err: { message: (e as Error).message } }, 'wiping expired logon-ticket credentials failed')), CHECKOUT_SWEEP_MS);
-  logonSweeper.unref();
+  const logonSweeper = periodic(() => core.logonTickets.sweep(), CHECKOUT_SWEEP_MS, warn('wiping expired logon-ticket credentials failed'));
   // Recording retention (docs/operations.md): recordings no policy keeps any longer are deleted, audited; hourly.
-  const retentionSweeper = setInterval(() => void core.retention.sweep().catch((e) => log.warn({ err: { message: (e as Error).message } }, 'the recording retention sweep failed')), RETENTION_SWEEP_MS);
-  retentionSweeper.unref();
+  const retentionSweeper = periodic(() => core.retention.sweep(), RETENTION_SWEEP_MS, warn('the recording retention sweep failed'));
   // JIT accounts and access levels a crash (or a failed clean-up) left on targets: now and every minute.
   core.jit.startSweeper();
   // Rotations a crash (or a target that stopped answering) left unsettled: now and every minute.
@@ -229,10 +228,9 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     checkpoints.stop();
     heartbeats.stop();
     ldapSync.stop();
-    clearInterval(checkoutSweeper);
-    clearInterval(logonSweeper);
-    clearInterval(retentionSweeper);
-    core.jit.stopSweeper();
+    // Not waited for here: a sweep under way finishes beside the drain (the database closes last).
+    for (const s of [checkoutSweeper, logonSweeper, retentionSweeper]) void s.stop();
+    void core.jit.stopSweeper();
     void core.rotation.stopSweeper();
     core.launching.drain();
     // Each step on its own: one that fails is logged, and the rest of the stop still runs (the

@@ -200,7 +200,7 @@ describe('JIT accounts and access levels on Linux over SSH (real sshd, real acco
   });
 
   it('a clean-up the target keeps refusing is retried at every sweep but audited once per reason; it goes once the target answers', async (t) => {
-    holdSweeper(t);
+    await holdSweeper(t);
     const { accountName: who } = await leftAccount(await jitSecret('jit unreachable'));
     const core = gw.running.core;
     const real = core.targetAccounts.operator('linux')!;
@@ -291,7 +291,7 @@ describe('JIT accounts and access levels on Linux over SSH (real sshd, real acco
 
     // A node that died holding a row: once its lease has run out, another node's sweeper undoes it
     // (this gateway's own minute sweeper held back meanwhile, so that it is the other node's).
-    core.jit.stopSweeper();
+    await core.jit.stopSweeper();
     t.after(() => core.jit.startSweeper());
     const dead = await leftAccount(id, { node: 'dead-node', until: Date.now() + 60_000 });
     const who = dead.accountName;
@@ -358,7 +358,7 @@ describe('JIT accounts and access levels on Linux over SSH (real sshd, real acco
     assert.equal((await api('PATCH', `/api/v1/secrets/${id}`, { account: { managementSecretId: mgmtId } })).status, 200);
     const l = await level('busy db', { targetGroups: [DB], secretIds: [id] });
     const core = gw.running.core;
-    holdSweeper(t);
+    await holdSweeper(t);
     // Another node holds the account (its lease still running).
     await core.store.db.insertInto('accountGroupLocks').values({ secretId: id, accountName: STORED, leaseNode: 'a-busy-node', leaseUntil: Date.now() + 600_000 }).execute();
     try {
@@ -420,8 +420,8 @@ describe('JIT accounts and access levels on Linux over SSH (real sshd, real acco
    * For tests whose grants have no session row: once started(), the minute sweeper would undo
    * them whenever it ran, on a loaded machine inside the test (a grant's group went).
    */
-  const holdSweeper = (t: TestContext) => {
-    gw.running.core.jit.stopSweeper();
+  const holdSweeper = async (t: TestContext) => {
+    await gw.running.core.jit.stopSweeper();
     t.after(() => gw.running.core.jit.startSweeper());
   };
 
@@ -434,7 +434,7 @@ describe('JIT accounts and access levels on Linux over SSH (real sshd, real acco
     const cred = { username: STORED, fields: { username: STORED } } as unknown as Parameters<typeof jit.prepare>[3];
     const sa = `gh12f-a-${process.pid}`;
     const sb = `gh12f-b-${process.pid}`;
-    holdSweeper(t);
+    await holdSweeper(t);
     for (const s of [sa, sb]) jit.remember(`${s}-t`, l.id, Date.now() + 60_000);
     const prepared = [await jit.prepare(sa, id, `${sa}-t`, cred, user), await jit.prepare(sb, id, `${sb}-t`, cred, user)];
     // Their sessions started: the rows are let go, as a door's redeem does.
@@ -460,7 +460,7 @@ describe('JIT accounts and access levels on Linux over SSH (real sshd, real acco
     const cred = { username: STORED, fields: { username: STORED } } as unknown as Parameters<typeof jit.prepare>[3];
     const sa = `gh12g-a-${process.pid}`;
     const sb = `gh12g-b-${process.pid}`;
-    holdSweeper(t);
+    await holdSweeper(t);
     jit.remember(`${sa}-t`, l.id, Date.now() + 60_000);
     (await jit.prepare(sa, id, `${sa}-t`, cred, user)).started();
     await jit.settled();

@@ -16,6 +16,7 @@ import { SYSTEM, type AuditService } from '../audit/service.js';
 import { AppError, conflict } from '../errors.js';
 import type { Sessions } from '../sessions/service.js';
 import { newId, now, parseJson } from '../util.js';
+import { periodic, type Periodic } from '../periodic.js';
 import { TicketMemo } from '../ticket-memo.js';
 import type { Credential } from '../vault/secrets.js';
 import type { AccessLevel, AccessLevels } from './access-levels.js';
@@ -65,7 +66,7 @@ export class JitAccounts {
   private readonly background = new Set<Promise<unknown>>();
   /** Rows being undone (finish), by id. */
   private readonly finishing = new Map<string, Promise<boolean>>();
-  private timer: NodeJS.Timeout | null = null;
+  private sweeper: Periodic | null = null;
   /** One grant or undo of a stored account's groups at a time, on all nodes. */
   private readonly locks: GroupLocks;
 
@@ -327,15 +328,15 @@ export class JitAccounts {
 
   /** Sweeps now and every minute (server.ts, after the crash recovery of sessions). */
   startSweeper(): void {
-    const run = () => void this.track(this.sweep(), 'the JIT sweeper failed');
-    run();
-    this.timer = setInterval(run, SWEEP_MS);
-    this.timer.unref();
+    // track() logs a failure and lets settled() wait for the sweep.
+    this.sweeper = periodic(() => this.track(this.sweep(), 'the JIT sweeper failed'), SWEEP_MS, () => {}, { now: true });
   }
 
-  stopSweeper(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+  /** No more sweeps; resolves once the one under way has finished. */
+  async stopSweeper(): Promise<void> {
+    const s = this.sweeper;
+    this.sweeper = null;
+    await s?.stop();
   }
 
   async settled(): Promise<void> {

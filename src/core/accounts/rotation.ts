@@ -14,6 +14,7 @@ import type { Logger } from 'pino';
 import { SYSTEM, type Actor } from '../audit/service.js';
 import { AppError, conflict } from '../errors.js';
 import { now } from '../util.js';
+import { periodic, type Periodic } from '../periodic.js';
 import { OperatorError, type OperatorCredential } from './operator.js';
 import type { PendingRotation, PendingRotations } from './pending-rotations.js';
 import { generatePassword } from './password-rules.js';
@@ -248,23 +249,15 @@ export class Rotation {
     return settled;
   }
 
-  private sweeper: NodeJS.Timeout | null = null;
-  private sweeping: Promise<unknown> | null = null;
+  private sweeper: Periodic | null = null;
   startSweeper(): void {
-    const run = () => {
-      if (this.sweeping) return;
-      this.sweeping = this.sweep()
-        .catch((e) => this.log.warn({ err: { message: oneLine(e) } }, 'the sweep of interrupted rotations failed'))
-        .finally(() => (this.sweeping = null));
-    };
-    run();
-    this.sweeper = setInterval(run, SWEEP_MS);
-    this.sweeper.unref();
+    this.sweeper = periodic(() => this.sweep(), SWEEP_MS, (e) => this.log.warn({ err: { message: oneLine(e) } }, 'the sweep of interrupted rotations failed'), { now: true });
   }
+  /** No more sweeps; resolves once the one under way has finished. */
   async stopSweeper(): Promise<void> {
-    if (this.sweeper) clearInterval(this.sweeper);
+    const s = this.sweeper;
     this.sweeper = null;
-    await this.sweeping;
+    await s?.stop();
   }
 
   /**

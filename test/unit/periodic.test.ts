@@ -1,0 +1,61 @@
+// core/periodic.ts: the timer every sweeper and the cluster's loops use. A run still going when
+// the next is due is not doubled; a failure goes to the caller; stop() waits for the run under
+// way and no run starts after it. (Before, the checkout, logon-ticket and retention sweepers
+// were bare setIntervals: a slow sweep had the next one start beside it.)
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { periodic } from '../../src/core/periodic.js';
+
+const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('periodic work', () => {
+  it('a run slower than the interval is not doubled; stop waits for it and nothing runs after', async () => {
+    let inside = 0;
+    let most = 0;
+    let runs = 0;
+    let release!: () => void;
+    const slow = new Promise<void>((r) => (release = r));
+    const p = periodic(
+      async () => {
+        runs++;
+        inside++;
+        most = Math.max(most, inside);
+        if (runs === 1) await slow;
+        inside--;
+      },
+      10,
+      () => assert.fail('no failure'),
+      { now: true },
+    );
+    await tick(100); // ten intervals while the first run holds
+    assert.equal(runs, 1, 'the ticks during the first run were skipped');
+    let stopped = false;
+    const stopping = p.stop().then(() => (stopped = true));
+    await tick(20);
+    assert.equal(stopped, false, 'stop waits for the run under way');
+    release();
+    await stopping;
+    const after = runs;
+    await tick(50);
+    assert.equal(runs, after, 'no run after stop');
+    assert.equal(most, 1);
+  });
+
+  it('a failure is handed to the caller and the next tick runs again; run() starts one at once', async () => {
+    const errors: string[] = [];
+    let runs = 0;
+    const p = periodic(
+      async () => {
+        runs++;
+        throw new Error(`boom ${runs}`);
+      },
+      10,
+      (e) => errors.push((e as Error).message),
+    );
+    p.run();
+    await tick(60);
+    await p.stop();
+    assert.ok(runs >= 2, `runs: ${runs}`);
+    assert.deepEqual(errors.slice(0, 2), ['boom 1', 'boom 2']);
+  });
+});
