@@ -6,8 +6,10 @@
 // session's notices and termination, and one way to end. Frames: the client sends JSON
 // {type:'input', data} / {type:'resize', cols, rows}; the server sends binary terminal output
 // and JSON {type:'ready', sessionId} / {type:'end', reason} / {type:'error', message}.
-// Memory is bounded both ways: input that waits for the target is capped (and none is taken
-// once the socket closes), and the target is not read while the browser is behind.
+// Memory is bounded both ways: input that waits for the target to be ready is capped (and none
+// is taken once the socket closes); once it is, the WebSocket is not read while the target does
+// not take the input (a paste into a target that reads slowly) or the recording is behind; and
+// the target is not read while the browser is behind.
 // Shared control (core/sessions/sharing.ts): joiners' input is written to the same target,
 // and the owner is sent {type:'join', event, requestId, user, text}; a request is answered
 // with the client frame {type:'join-answer', requestId, accept}.
@@ -15,7 +17,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { SessionHandle, TerminalInfo } from '../core/broker.js';
 import { openTerminal, TerminalOpenError } from '../protocols/targets/open-terminal.js';
-import { recordingBrake, type TerminalTarget } from '../protocols/targets/terminal.js';
+import { inputFlow, recordingBrake, type TerminalTarget } from '../protocols/targets/terminal.js';
 import type { WebTerminalDoor } from '../protocols/web-terminal.js';
 
 /** The largest input frame taken (characters); larger ones are dropped. */
@@ -160,6 +162,8 @@ export interface RelayState {
 export function relayTerminal(socket: WebSocket, req: RelayRequest, o: RelayOptions): RelayState {
   let handle: SessionHandle | null = null;
   let target: TerminalTarget | null = null;
+  /** Takes the person's input once the target is ready (with backpressure, see inputFlow). */
+  let input: ((d: Buffer) => void) | null = null;
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let endReason: string | null = null;
@@ -194,7 +198,7 @@ export function relayTerminal(socket: WebSocket, req: RelayRequest, o: RelayOpti
     if (!f) return;
     const data = inputOf(f);
     if (data) {
-      if (!target) {
+      if (!input) {
         if (pendingBytes + data.length > MAX_PENDING_INPUT_BYTES) {
           const reason = 'too much input before the session was ready';
           send({ type: 'error', message: `${reason} (more than ${MAX_PENDING_INPUT_BYTES / 1024} KiB); nothing of it was sent` });
@@ -205,8 +209,7 @@ export function relayTerminal(socket: WebSocket, req: RelayRequest, o: RelayOpti
         pendingBytes += data.length;
         return;
       }
-      handle!.input(data);
-      target.write(data);
+      input(data);
     } else if (f.type === 'resize' && typeof f.cols === 'number' && typeof f.rows === 'number') {
       const { cols, rows } = terminalSize(f.cols, f.rows);
       target?.resize(cols, rows);
@@ -260,10 +263,11 @@ export function relayTerminal(socket: WebSocket, req: RelayRequest, o: RelayOpti
     });
     t.on('close', (reason?: string) => finish(reason ?? 'the target closed the connection'));
     send({ type: 'ready', sessionId: h.id });
-    for (const d of pending) {
-      h.input(d);
-      t.write(d);
-    }
+    // Backpressure from the target (and the recording) on the input: the WebSocket's socket is
+    // paused (ws stops reading it; a frame or two it already read may still be delivered), so
+    // what the browser sends waits in TCP and the browser instead of in this process.
+    input = inputFlow(h, t, { pause: () => socket.pause(), resume: () => socket.resume() });
+    for (const d of pending) input(d);
     dropPending();
     h.onJoinInput((d) => t.write(d));
     h.onJoin((e) => send({ type: 'join', event: e.type, requestId: e.requestId, user: e.user.username, text: e.text }));

@@ -282,7 +282,7 @@ function engineUnderTest(extra: Partial<TelnetEngineOptions> = {}) {
       ...extra,
     },
     {
-      send: (bytes) => sent.push(bytes),
+      send: (bytes) => (sent.push(bytes), true),
       loggedIn: (initialOutput) => (outcome = { ok: true, initialOutput: initialOutput.toString('utf8') }),
       failed: (reason, message) => (outcome = { ok: false, reason, message }),
       data: (bytes) => out.push(bytes),

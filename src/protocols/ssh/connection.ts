@@ -13,6 +13,7 @@ import { connectTarget, TargetError, targetEndReason } from '../targets/ssh.js';
 import { TerminalOpenError } from '../targets/open-terminal.js';
 import type { TerminalTarget } from '../targets/terminal.js';
 import { bridgeTelnet } from './telnet-bridge.js';
+import { enforceChannelWindow, type WindowOverrun } from './channel-input.js';
 import { ConnectionGuard, destroyConnection } from './guard.js';
 import { LoginSteps } from './login-steps.js';
 import { ChannelRelay, endChannel, safeWrite } from './relay.js';
@@ -103,6 +104,19 @@ export class SshConnection {
       setTimeout(() => destroyConnection(this.client), 2000).unref();
     }, graceMs).unref();
     void this.target?.then((c) => c.end()).catch(() => undefined);
+  }
+
+  /**
+   * The client sent more on a channel than its window allowed (channel-input.ts; ssh2 would take
+   * it all): the excess was dropped and the connection ends, as OpenSSH's sshd ends a peer that
+   * ignores the window. Only a broken or hostile client does this; backpressure on the person's
+   * input (pausing the channel) bounds the gateway's memory only while clients keep to the window.
+   */
+  private windowOverrun(where: string, o: WindowOverrun): void {
+    if (this.clientGone) return;
+    this.opts.log.warn({ clientIp: this.ip, sessionId: this.handle?.id, channel: where, window: o.window, received: o.received }, 'ssh door: rcvd too much data: the client sent past the channel window; connection closed');
+    this.endReason ??= 'the client ignored the SSH channel window';
+    this.hangUp(0);
   }
 
   /** The person's connection closed: the target connection ends, and the session with it. */
@@ -335,6 +349,8 @@ export class SshConnection {
     // the exec request. What the client sends meanwhile waits in the paused stream.
     const stream = acc();
     if (!stream) return;
+    // Before any data can arrive (this runs in the request's handler): the window is enforced.
+    enforceChannelWindow(stream, (o) => this.windowOverrun(kind, o));
     const { guard, streams } = this;
     guard.watch(stream, 'channel');
     guard.watch(stream.stderr, 'channel stderr');
@@ -474,6 +490,7 @@ export class SshConnection {
       h.note('port_forward', { to: `${info.destIP}:${info.destPort}` });
       this.guard.watch(remote, 'forwarded target channel');
       const local = this.guard.watch(accept(), 'forwarded channel');
+      enforceChannelWindow(local, (o) => this.windowOverrun('direct-tcpip', o));
       local.on('data', (d: Buffer) => h.traffic(d.length, 0));
       remote.on('data', (d: Buffer) => h.traffic(0, d.length));
       local.pipe(remote).pipe(local);

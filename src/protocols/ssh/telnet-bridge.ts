@@ -6,10 +6,14 @@
 // Backpressure as in the SSH relay (relay.ts): while the person's channel is full (write()
 // returned false: the client's window is closed and ssh2 would buffer without limit) or the
 // recording is behind, the Telnet socket is not read, until 'drain' or the recording caught up.
+// And the other way (inputFlow): while the Telnet socket does not take the person's input (a
+// paste into a target that reads slowly or stopped reading) or the recording is behind, the
+// person's channel is paused; ssh2 then stops granting the client window once its buffer is
+// full, so the bytes wait in the client (connection.ts stops a client that ignores the window).
 import type { ServerChannel } from 'ssh2';
 import type { SessionHandle } from '../../core/broker.js';
 import { openTerminal } from '../targets/open-terminal.js';
-import { recordingBrake, type TerminalTarget } from '../targets/terminal.js';
+import { inputFlow, recordingBrake, type TerminalTarget } from '../targets/terminal.js';
 import { shareChannelWindow } from './channel-output.js';
 import { canWrite, endChannel } from './relay.js';
 
@@ -47,10 +51,8 @@ export async function bridgeTelnet(h: SessionHandle, stream: ServerChannel, term
     }
     brake();
   });
-  stream.on('data', (d: Buffer) => {
-    h.input(d);
-    tn.write(d);
-  });
+  const input = inputFlow(h, tn, { pause: () => stream.pause(), resume: () => stream.resume() });
+  stream.on('data', input);
   // Shared control: joiners' input (recorded and attributed by the core) goes to the same target.
   h.onJoinInput((d) => tn.write(d));
   tn.once('close', () => endChannel(stream, null, { exitCode: 0 }));

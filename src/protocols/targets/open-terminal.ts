@@ -58,6 +58,8 @@ export async function openTerminal(h: SessionHandle, term: TerminalInfo, connect
       const initial = tn.initialOutput;
       tn.on('data', (d: Buffer) => t.emit('data', d));
       tn.on('close', (reason?: string) => t.emit('close', reason ?? 'the target closed the connection'));
+      // The person's input: the socket's verdict and its 'drain' (see TerminalTarget.write).
+      tn.on('drain', () => t.emit('drain'));
       t.write = (d) => tn.write(d);
       t.resize = (c, r) => tn.resize(c, r);
       t.close = () => tn.close();
@@ -102,7 +104,11 @@ export async function openTerminal(h: SessionHandle, term: TerminalInfo, connect
   });
   conn.on('close', () => t.emit('close', 'the target closed the connection'));
   conn.on('error', () => undefined);
-  t.write = (d) => ch.write(d);
+  // The person's input: false once the channel holds more than its high-water mark (the target's
+  // window is closed: it reads slower than the person pastes), then 'drain' once it was sent.
+  // A channel that can take no more (ended, closing) waits for nothing: true, as nothing is queued.
+  ch.on('drain', () => t.emit('drain'));
+  t.write = (d) => (ch.writable && !ch.writableEnded && !ch.destroyed ? ch.write(d) : true);
   t.resize = (c, r) => ch.setWindow(r, c, 0, 0);
   t.close = () => {
     ch.close();

@@ -44,12 +44,15 @@ export class TelnetLoginError extends Error {
   }
 }
 
-/** events: 'data' (Buffer), 'close' (reason?: string) */
+/** events: 'data' (Buffer), 'close' (reason?: string), 'drain' (after a write() that returned false) */
 export interface TelnetSession extends EventEmitter {
   /** What the target printed after a successful login (MOTD, prompt); never the credential. */
   initialOutput: Buffer;
-  /** The person's keystrokes. */
-  write(data: Buffer): void;
+  /**
+   * The person's keystrokes. False when they wait in the socket past its high-water mark (the
+   * target reads slower than the person types or pastes): write no more until 'drain'.
+   */
+  write(data: Buffer): boolean;
   /** Sends NAWS if the target agreed to it. */
   resize(cols: number, rows: number): void;
   close(): void;
@@ -129,11 +132,13 @@ class TelnetConnection extends EventEmitter implements TelnetSession {
       else this.closeReason ??= `connection error: ${e.message}`;
     });
     socket.on('close', () => this.socketClosed());
+    // For the person's side, which stops reading their input while write() says so.
+    socket.on('drain', () => this.emit('drain'));
     socket.connect({ host: opts.host, port: opts.port });
   }
 
-  write(data: Buffer): void {
-    if (this.phase === 'open') this.engine.write(data);
+  write(data: Buffer): boolean {
+    return this.phase === 'open' ? this.engine.write(data) : true;
   }
 
   resize(cols: number, rows: number): void {
@@ -212,8 +217,9 @@ class TelnetConnection extends EventEmitter implements TelnetSession {
     this.emit('close', this.closeReason ?? 'the target closed the connection');
   }
 
-  private send(bytes: Buffer): void {
-    if (this.phase === 'closed' || this.socket.destroyed || !this.socket.writable) return;
-    this.socket.write(bytes);
+  /** socket.write's verdict goes back to write()'s caller: false means the bytes wait here in memory. */
+  private send(bytes: Buffer): boolean {
+    if (this.phase === 'closed' || this.socket.destroyed || !this.socket.writable) return true;
+    return this.socket.write(bytes);
   }
 }

@@ -4,8 +4,12 @@ import type { EventEmitter } from 'node:events';
 import type { SessionHandle } from '../../core/broker.js';
 
 export interface TerminalTarget extends EventEmitter {
-  /** Bytes from the person, already past any recording. */
-  write(data: Buffer): void;
+  /**
+   * Bytes from the person, already past any recording. False when they wait in the gateway
+   * past the target connection's high-water mark (the target reads slower than the person
+   * types or pastes, or stopped reading): stop reading the person until 'drain'.
+   */
+  write(data: Buffer): boolean;
   resize(cols: number, rows: number): void;
   close(): void;
   /**
@@ -15,7 +19,7 @@ export interface TerminalTarget extends EventEmitter {
    */
   hold(why: string): void;
   release(why: string): void;
-  // events: 'data' (Buffer, terminal output), 'close' (reason?: string)
+  // events: 'data' (Buffer, terminal output), 'close' (reason?: string), 'drain' (write() may go on)
 }
 
 export interface TerminalSize {
@@ -39,5 +43,46 @@ export function recordingBrake(h: Pick<SessionHandle, 'recordingBacklogged' | 'w
       held = false;
       t.release('recording');
     });
+  };
+}
+
+/** The person's side of a terminal door, as far as input backpressure needs it. */
+export interface PersonInput {
+  /** Stop reading what the person sends (it waits in their connection and their client). */
+  pause(): void;
+  resume(): void;
+}
+
+/**
+ * Backpressure on the person's input, the mirror of the output side's hold/release: returns
+ * the function that takes each chunk the person sent (records it, writes it to the target).
+ * While the target does not take it (write() returned false: a paste into a target that reads
+ * slowly or stopped reading) the person is not read until the target's 'drain' (or close); and
+ * while the recording is behind (keystrokes are recorded too), until it caught up. Without it
+ * the gateway would take input at the person's speed and queue it without bound.
+ */
+export function inputFlow(h: Pick<SessionHandle, 'input' | 'recordingBacklogged' | 'whenRecordingDrained'>, t: TerminalTarget, person: PersonInput): (d: Buffer) => void {
+  const by = new Set<string>();
+  const hold = (why: string): boolean => {
+    if (by.has(why)) return false;
+    by.add(why);
+    if (by.size === 1) person.pause();
+    return true;
+  };
+  const release = (why: string) => {
+    if (by.delete(why) && by.size === 0) person.resume();
+  };
+  return (d) => {
+    h.input(d);
+    if (!t.write(d) && hold('target')) {
+      const drained = () => {
+        t.off('drain', drained);
+        t.off('close', drained);
+        release('target');
+      };
+      t.on('drain', drained);
+      t.on('close', drained);
+    }
+    if (h.recordingBacklogged() && hold('recording')) h.whenRecordingDrained(() => release('recording'));
   };
 }

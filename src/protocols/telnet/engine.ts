@@ -33,8 +33,11 @@ export interface TelnetEngineOptions {
 export type TelnetEngineFailure = 'rejected' | 'binary_refused';
 
 export interface TelnetEngineIo {
-  /** Bytes for the target, in order. */
-  send(bytes: Buffer): void;
+  /**
+   * Bytes for the target, in order. False when they had to wait (the transport is past its
+   * high-water mark): the caller of write() should hold further keystrokes until it drains.
+   */
+  send(bytes: Buffer): boolean;
   /** The login worked; what the target printed after the password line (never the credential). */
   loggedIn(initialOutput: Buffer): void;
   /** The login failed; nothing more is sent. The message never holds the credential. */
@@ -127,10 +130,14 @@ export class TelnetEngine {
     }
   }
 
-  /** The person's keystrokes (after the login only). */
-  write(data: Buffer): void {
-    if (this.phase !== 'open' || data.length === 0) return;
-    this.send(encodeKeystrokes(data, this.binary('local')));
+  /**
+   * The person's keystrokes (after the login only). Returns the transport's verdict (false:
+   * wait for it to drain before writing more), so a paste into a target that reads slowly
+   * is held by whoever feeds this rather than queued without bound; true when nothing was sent.
+   */
+  write(data: Buffer): boolean {
+    if (this.phase !== 'open' || data.length === 0) return true;
+    return this.send(encodeKeystrokes(data, this.binary('local')));
   }
 
   resize(cols: number, rows: number): void {
@@ -201,8 +208,8 @@ export class TelnetEngine {
     this.io.failed(reason, message);
   }
 
-  private send(bytes: Buffer): void {
-    if (this.phase === 'done') return;
-    this.io.send(bytes);
+  private send(bytes: Buffer): boolean {
+    if (this.phase === 'done') return true;
+    return this.io.send(bytes);
   }
 }
