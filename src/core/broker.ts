@@ -138,9 +138,11 @@ export interface SessionHandle {
    * Shared control: the door takes the input of people who joined this session to the
    * target. The core has recorded and attributed it already (as `input(data, by)`); the
    * door only writes it. A session whose door never registered this cannot be joined
-   * (requests and invites are refused with `not_shareable`).
+   * (requests and invites are refused with `not_shareable`). The callback answers a promise
+   * when the target took the bytes but is full (it reads slower than joiners type or paste):
+   * the joiner is not read until it resolves (on the target's drain or close).
    */
-  onJoinInput(cb: (data: Buffer, by: InputAuthor) => void): void;
+  onJoinInput(cb: (data: Buffer, by: InputAuthor) => Promise<void> | void): void;
   /** Shared control: what the owner is told (requests to answer, joins, leaves, kicks). */
   onJoin(cb: (e: JoinEvent) => void): void;
   /** The owner's answer to a join request, given at the door (the portal's route is the other way). False when the request is no longer pending. Audited. */

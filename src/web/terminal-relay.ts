@@ -17,6 +17,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { SessionHandle, TerminalInfo } from '../core/broker.js';
 import { openTerminal, TerminalOpenError } from '../protocols/targets/open-terminal.js';
+import { drained } from '../protocols/drained.js';
 import { inputFlow, recordingBrake, type TerminalTarget } from '../protocols/targets/terminal.js';
 import type { WebTerminalDoor } from '../protocols/web-terminal.js';
 
@@ -269,7 +270,7 @@ export function relayTerminal(socket: WebSocket, req: RelayRequest, o: RelayOpti
     input = inputFlow(h, t, { pause: () => socket.pause(), resume: () => socket.resume() });
     for (const d of pending) input(d);
     dropPending();
-    h.onJoinInput((d) => t.write(d));
+    h.onJoinInput((d) => (t.write(d) ? undefined : drained(t)));
     h.onJoin((e) => send({ type: 'join', event: e.type, requestId: e.requestId, user: e.user.username, text: e.text }));
   })().catch((err) => {
     req.log.error({ err: { message: (err as Error).message } }, `${o.what} failed`);

@@ -105,6 +105,13 @@ describe('terminal doors: backpressure on input toward a target that stops readi
     return { conn, ch };
   };
 
+  /** The SSH door through the telnet launcher to the stalling target: an ssh2 shell on a new secret. */
+  const sshToStalling = async (target: FakeTelnetTarget, name: string): Promise<{ secretId: string; conn: ssh2.Client; ch: ClientChannel }> => {
+    const secretId = await createSecret(gw, name, { port: target.port, password: 'whatever-pw-1' });
+    const l = await launch(gw, secretId, { launcher: 'telnet' });
+    return { secretId, ...(await sshShell(l.ticket)) };
+  };
+
   /** A browser terminal (a user with view access to a new secret) on the launcher's target, once ready. */
   let users = 0;
   const browserTerminal = async (launcher: string, fields: Record<string, unknown>): Promise<{ t: Term; sessionId: string }> => {
@@ -131,12 +138,28 @@ describe('terminal doors: backpressure on input toward a target that stops readi
     }
   };
 
+  /**
+   * Pastes 64 MiB from `t` while the target's socket reads nothing: the gateway takes less than
+   * half and holds under the bound; once the target reads again, all of it arrives in order.
+   */
+  const pasteThroughStall = async (t: Term, sessionId: string, sock: net.Socket, target: FakeTelnetTarget, who: string): Promise<void> => {
+    const base = sock.bytesRead;
+    const data = payload(TOTAL);
+    const written = paste(t, data);
+    const { taken, maxHeld } = await whileStalled(live(sessionId), () => sock.bytesRead - base);
+    assert.ok(maxHeld < HELD_BOUND, `the gateway held ${maxHeld} bytes of ${who}'s input for the stalled target`);
+    assert.ok(taken < TOTAL / 2, `${taken} of ${TOTAL} bytes were taken from ${who} while the target read nothing`);
+    sock.resume();
+    await written;
+    await readUpTo(sock, base + TOTAL);
+    const got = target.received();
+    assert.ok(got.subarray(got.length - TOTAL).equals(data), `${who}'s paste arrived whole and in order`);
+  };
+
   it('SSH door toward a Telnet target: the channel is not read while the target does not take the input; all of it arrives in order once it reads', async () => {
     const { target, stalled } = await stallingTarget();
     try {
-      const secretId = await createSecret(gw, 'in-bp-ssh', { port: target.port, password: 'whatever-pw-1' });
-      const l = await launch(gw, secretId, { launcher: 'telnet' });
-      const { conn, ch } = await sshShell(l.ticket);
+      const { secretId, conn, ch } = await sshToStalling(target, 'in-bp-ssh');
       let shown = '';
       ch.on('data', (d: Buffer) => (shown += d.toString('latin1')));
       const sock = await stalled;
@@ -168,24 +191,42 @@ describe('terminal doors: backpressure on input toward a target that stops readi
     const { target, stalled } = await stallingTarget();
     try {
       const { t, sessionId } = await browserTerminal('telnet', { port: target.port, username: 'someone', password: 'whatever-pw-1' });
-      const sock = await stalled;
-      const base = sock.bytesRead;
-      const data = payload(TOTAL);
-      const written = paste(t, data);
-      const { taken, maxHeld } = await whileStalled(live(sessionId), () => sock.bytesRead - base);
-      assert.ok(maxHeld < HELD_BOUND, `the gateway held ${maxHeld} bytes of input for the stalled target`);
-      assert.ok(taken < TOTAL / 2, `${taken} of ${TOTAL} bytes were taken from the browser while the target read nothing`);
-
-      sock.resume();
-      await written;
-      await readUpTo(sock, base + TOTAL);
-      const got = target.received();
-      assert.ok(got.subarray(got.length - TOTAL).equals(data), 'the paste arrived whole and in order');
+      await pasteThroughStall(t, sessionId, await stalled, target, 'the browser');
       assert.ok(!t.messages.some((m) => m.type === 'error' || m.type === 'end'), JSON.stringify(t.messages));
       t.ws.close();
       await t.closed;
       await endedSession(gw, sessionId);
     } finally {
+      await target.close();
+    }
+  });
+
+  it('a joiner of a shared browser session pasting into a Telnet target that stops reading: the joiner\'s WebSocket is not read either; all of it arrives once it reads', async () => {
+    // Before: the join route wrote every frame to the target and never paused the joiner.
+    const { target, stalled } = await stallingTarget();
+    const admin = (method: string, url: string, body?: unknown) => gw.api(method, url, { token: gw.adminToken, ...(body !== undefined ? { body } : {}) });
+    const options = (await admin('GET', '/api/v1/launchers/telnet')).body.options;
+    assert.equal((await admin('PATCH', '/api/v1/launchers/telnet', { options: { ...options, allowJoinRequests: true } })).status, 200);
+    try {
+      const { t: owner, sessionId } = await browserTerminal('telnet', { port: target.port, username: 'someone', password: 'whatever-pw-1' });
+      const sock = await stalled;
+      const r = await admin('POST', '/api/v1/users', { username: 'in-bp-joiner', password: 'in-bp-joiner-password-123', roles: ['Auditor'] });
+      assert.equal(r.status, 201, r.raw);
+      const jb = await signIn(gw, 'in-bp-joiner', 'in-bp-joiner-password-123');
+      const req = await call(gw, jb, 'POST', `/api/v1/sessions/${sessionId}/join-requests`);
+      assert.equal(req.status, 201, JSON.stringify(req.body));
+      await owner.waitFor(() => owner.messages.some((m) => m.type === 'join' && m.event === 'request' && m.requestId === req.body.id));
+      const joiner = openTerm(gw, jb, '', undefined, `/api/v1/sessions/${sessionId}/joins/${req.body.id}/terminal`);
+      await joiner.waitFor(() => joiner.messages.some((m) => m.type === 'pending'));
+      owner.ws.send(JSON.stringify({ type: 'join-answer', requestId: req.body.id, accept: true }));
+      await joiner.waitFor(() => joiner.messages.some((m) => m.type === 'ready'));
+      await pasteThroughStall(joiner, sessionId, sock, target, 'the joiner');
+      joiner.ws.close();
+      owner.ws.close();
+      await owner.closed;
+      await endedSession(gw, sessionId);
+    } finally {
+      await admin('PATCH', '/api/v1/launchers/telnet', { options });
       await target.close();
     }
   });
@@ -225,9 +266,7 @@ describe('terminal doors: backpressure on input toward a target that stops readi
   it('SSH door: a client that sends past the channel window is disconnected and the excess is not relayed', async () => {
     const { target, stalled } = await stallingTarget();
     try {
-      const secretId = await createSecret(gw, 'in-bp-window', { port: target.port, password: 'whatever-pw-1' });
-      const l = await launch(gw, secretId, { launcher: 'telnet' });
-      const { conn, ch } = await sshShell(l.ticket);
+      const { secretId, conn, ch } = await sshToStalling(target, 'in-bp-window');
       const closed = once(conn, 'close');
       let isClosed = false;
       void closed.then(() => (isClosed = true));
@@ -270,9 +309,7 @@ describe('terminal doors: backpressure on input toward a target that stops readi
   it('SSH door: a client overshooting the window by a little (less than the tenth OpenSSH allows) keeps its connection, and every byte arrives', async () => {
     const { target, stalled } = await stallingTarget();
     try {
-      const secretId = await createSecret(gw, 'in-bp-overshoot', { port: target.port, password: 'whatever-pw-1' });
-      const l = await launch(gw, secretId, { launcher: 'telnet' });
-      const { conn, ch } = await sshShell(l.ticket);
+      const { conn, ch } = await sshToStalling(target, 'in-bp-overshoot');
       let isClosed = false;
       conn.once('close', () => (isClosed = true));
       const sock = await stalled;

@@ -56,7 +56,7 @@ export class LiveSession implements SessionHandle {
   private typed = new Map<string, TypedLines>([['', new TypedLines()]]);
   /** Shared control: the door's way to the target for joiners' input, what the owner is told, who is watching. */
   private readonly typedNames = new Map<string, string>();
-  private readonly joinInputs: ((data: Buffer, by: InputAuthor) => void)[] = [];
+  private readonly joinInputs: ((data: Buffer, by: InputAuthor) => Promise<void> | void)[] = [];
   private readonly joinListeners: ((e: JoinEvent) => void)[] = [];
   private readonly joined = new Set<JoinedView>();
   /** Someone has joined: from then on every input event and typed line names its sender. */
@@ -269,7 +269,7 @@ export class LiveSession implements SessionHandle {
 
   // ---- shared control (the rules are sharing.ts's; the session only carries the traffic)
 
-  onJoinInput(cb: (data: Buffer, by: InputAuthor) => void): void {
+  onJoinInput(cb: (data: Buffer, by: InputAuthor) => Promise<void> | void): void {
     this.joinInputs.push(cb);
   }
 
@@ -291,11 +291,22 @@ export class LiveSession implements SessionHandle {
     for (const cb of this.joinListeners) cb(e);
   }
 
-  /** A joiner's input: recorded and attributed, then written to the target by the door. */
-  joinedInput(data: Buffer, by: InputAuthor): void {
-    if (this.ended || this.terminated) return;
+  /**
+   * A joiner's input: recorded and attributed, then written to the target by the door. A
+   * promise when the joiner must wait before sending more: the target is full, or the recording
+   * is behind (keystrokes are recorded too) — the joiner's connection is not read until then,
+   * as the owner's is not (inputFlow), so neither piles up in this process.
+   */
+  joinedInput(data: Buffer, by: InputAuthor): Promise<void> | undefined {
+    if (this.ended || this.terminated) return undefined;
     this.input(data, by);
-    for (const cb of this.joinInputs) cb(data, by);
+    const waits: Promise<void>[] = [];
+    for (const cb of this.joinInputs) {
+      const w = cb(data, by);
+      if (w) waits.push(w);
+    }
+    if (this.recordingBacklogged()) waits.push(new Promise<void>((r) => this.whenRecordingDrained(r)));
+    return waits.length ? Promise.all(waits).then(() => undefined) : undefined;
   }
 
   /** A joiner starts receiving the output (the recording says who joined). */

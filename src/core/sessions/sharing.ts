@@ -51,7 +51,8 @@ export interface Participant {
   size: { cols: number; rows: number };
   /** The output recorded so far (the last 4 MiB of a recorded session; empty when it is not recorded), so the joiner's screen is not blank. */
   backlog: Buffer;
-  input(data: Buffer): void;
+  /** Keystrokes or a paste; a promise when the joiner must not be read until it resolves (the target or the recording is behind). */
+  input(data: Buffer): Promise<void> | undefined;
   /** The joiner went away (closed the page or the connection). */
   leave(): void;
 }
@@ -236,9 +237,7 @@ export class SessionSharing {
       join: view(j),
       size: { cols: s.size.cols, rows: s.size.rows },
       backlog,
-      input: (data) => {
-        if (!gone && j.status === 'joined') s.joinedInput(data, j.user);
-      },
+      input: (data) => (!gone && j.status === 'joined' ? s.joinedInput(data, j.user) : undefined),
       leave: () => {
         if (!drop() || j.status !== 'joined') return;
         this.setStatus(j, 'left');

@@ -11,6 +11,7 @@ import type { SessionHandle } from '../../core/broker.js';
 import type { TargetLogon } from '../targets/rdp.js';
 import { RdpInterceptor, type Forward, type InterceptorOptions, type Leg } from './interceptor.js';
 import { parseJoinerEvents } from './join-input.js';
+import { drained } from '../drained.js';
 
 export interface RelayOptions {
   handle: SessionHandle;
@@ -68,7 +69,10 @@ export class RdpRelay {
       this.o.handle.onJoinInput((data, by) => {
         if (this.closed) return;
         const frames = this.interceptor.inject(parseJoinerEvents(data), by);
-        for (const f of frames) target.write(f);
+        let full = false;
+        for (const f of frames) full = !target.write(f) || full;
+        // The target's socket past its high-water mark: the joiner waits for it to drain.
+        return full ? drained(target) : undefined;
       });
     this.o.handle.onJoin((e) => this.o.log.info({ sessionId: this.o.handle.id, event: e.type, user: e.user.username }, 'rdp session: shared control'));
   }

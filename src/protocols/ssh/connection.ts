@@ -12,6 +12,7 @@ import { SftpObserver } from './sftp-observer.js';
 import { connectTarget, TargetError, targetEndReason } from '../targets/ssh.js';
 import { TerminalOpenError } from '../targets/open-terminal.js';
 import type { TerminalTarget } from '../targets/terminal.js';
+import { drained } from '../drained.js';
 import { bridgeTelnet } from './telnet-bridge.js';
 import { enforceChannelWindow, type WindowOverrun } from './channel-input.js';
 import { ConnectionGuard, destroyConnection } from './guard.js';
@@ -469,7 +470,8 @@ export class SshConnection {
     // Shared control: joiners type into the first interactive shell of the connection.
     if (hasPty && kind === 'shell' && !this.joinTarget) {
       this.joinTarget = ch;
-      h.onJoinInput((d) => void (this.joinTarget === ch && ch.writable && ch.write(d)));
+      // A target channel past its high-water mark: the joiner waits for its drain (or close).
+      h.onJoinInput((d) => (this.joinTarget === ch && ch.writable && !ch.write(d) ? drained(ch) : undefined));
     }
   }
 

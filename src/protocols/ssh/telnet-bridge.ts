@@ -13,6 +13,7 @@
 import type { ServerChannel } from 'ssh2';
 import type { SessionHandle } from '../../core/broker.js';
 import { openTerminal } from '../targets/open-terminal.js';
+import { drained } from '../drained.js';
 import { inputFlow, recordingBrake, type TerminalTarget } from '../targets/terminal.js';
 import { shareChannelWindow } from './channel-output.js';
 import { canWrite, endChannel } from './relay.js';
@@ -54,7 +55,7 @@ export async function bridgeTelnet(h: SessionHandle, stream: ServerChannel, term
   const input = inputFlow(h, tn, { pause: () => stream.pause(), resume: () => stream.resume() });
   stream.on('data', input);
   // Shared control: joiners' input (recorded and attributed by the core) goes to the same target.
-  h.onJoinInput((d) => tn.write(d));
+  h.onJoinInput((d) => (tn.write(d) ? undefined : drained(tn)));
   tn.once('close', () => endChannel(stream, null, { exitCode: 0 }));
   stream.on('close', () => tn.close());
   return tn;

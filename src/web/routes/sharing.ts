@@ -77,7 +77,14 @@ export const sharingRoutes =
         socket.on('message', (raw, isBinary) => {
           const f = parseFrame(raw, isBinary);
           const data = f && inputOf(f);
-          if (data && participant && !ch.ended) participant.input(data);
+          if (!data || !participant || ch.ended) return;
+          // A target (or recording) that does not keep up: the joiner's socket is not read until
+          // it does, so a paste waits in their browser, not in this process.
+          const wait = participant.input(data);
+          if (wait) {
+            socket.pause();
+            void wait.then(() => socket.resume());
+          }
         });
         // A graphical session: the screen so far (a keyframe) and every record after it, as the live view sends them.
         const openScreen = async (feed: NonNullable<ReturnType<typeof core.sessions.feed>>) => {
