@@ -3,6 +3,12 @@
 # Starts a throwaway PostgreSQL cluster unless GATEHOUSE_TEST_PG_URL points at one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The API tests use Fastify's inject(), which loads the cookie library (an ES module) with
+# require(): Node 20.19 or newer (22.12 on Node 22). Said here rather than as ERR_REQUIRE_ESM in most tests.
+if ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit((a===20&&b>=19)||(a===22&&b>=12)||a>22?0:1)'; then
+  echo "the test suite needs Node 20.19+ or 22.12+ (this is $(node -v))" >&2
+  exit 1
+fi
 npm run build --silent
 npx tsc -p test/tsconfig.json --noEmit
 npx tsc -p ui/tsconfig.json --noEmit

@@ -267,17 +267,3 @@ describe('gatehouse bootstrap (offline)', () => {
     fails(await runCli(['bootstrap', '--reset', '-u', 'nobody'], { env }), /^gatehouse: user "nobody" not found/);
   });
 });
-
-describe('gatehouse on a Node too old for it', () => {
-  // Fastify's cookie library is an ES module loaded with require(): Node 20.19 or newer. An
-  // older Node gets one line saying so, not ERR_REQUIRE_ESM and a stack trace. The version is
-  // faked before the CLI's first line runs.
-  it('says which Node it needs and exits 1', T, async () => {
-    // NODE_OPTIONS splits on spaces and takes out double quotes: the module is URL-encoded.
-    const fake = `data:text/javascript,${encodeURIComponent('Object.defineProperty(process.versions, "node", { value: "20.18.3" })')}`;
-    const r = await runCli(['--help'], { env: { ...cleanEnv(), NODE_OPTIONS: `--import ${fake}` } });
-    assert.equal(r.code, 1);
-    assert.deepEqual(lines(r.stderr), ['gatehouse: needs Node.js 20.19 or newer (this is 20.18.3)']);
-    assert.equal(r.stdout, '');
-  });
-});
