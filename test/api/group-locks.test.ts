@@ -79,6 +79,17 @@ for (const kind of DB_KINDS) {
       assert.match(e.message, /another change of the groups of account busy/);
     });
 
+    it("a renewal that committed but whose answer was lost does not cost the holder its row: it is still let go at the end", async () => {
+      // Simulated by moving the lease's end behind the holder's back while it holds the row.
+      // Before: the final delete matched the lease end the holder knew, missed, and the row
+      // stayed until its lease ran out, every other node's change of the account waiting.
+      const a = new GroupLocks(store, 'node-a');
+      await a.with('s1', 'lost-answer', async () => {
+        await store.db.updateTable('accountGroupLocks').set({ leaseUntil: Date.now() + 123_456 }).where('accountName', '=', 'lost-answer').execute();
+      });
+      assert.equal((await store.db.selectFrom('accountGroupLocks').selectAll().where('accountName', '=', 'lost-answer').execute()).length, 0, 'the row let go');
+    });
+
     it('a change that outlasts its lease keeps it (renewed): another node waits instead of running beside it', async () => {
       // Before: the lease was set once; after it ran out node B took the row while A still ran.
       const leaseMs = 900;

@@ -41,32 +41,32 @@ export class GroupLocks {
   }
 
   private async held<T>(secretId: string, accountName: string, fn: () => Promise<T>): Promise<T> {
-    let until = await this.take(secretId, accountName);
-    const row = () => this.store.db.updateTable('accountGroupLocks').where('secretId', '=', secretId).where('accountName', '=', accountName).where('leaseNode', '=', this.node).where('leaseUntil', '=', until);
+    await this.take(secretId, accountName);
+    // The row is this holder's while it names this node: this process's chain runs one holder
+    // of the account at a time, and another node takes it only by writing its own name. (Not
+    // matched on the lease's end: a renewal committed whose answer was lost would make every
+    // later renewal and the final delete miss it.)
     const lease = keepLease(this.leaseMs, async () => {
-      const next = now() + this.leaseMs;
-      const r = await row().set({ leaseUntil: next }).executeTakeFirst();
-      if (!Number(r.numUpdatedRows)) return false;
-      until = next;
-      return true;
+      const r = await this.store.db.updateTable('accountGroupLocks').set({ leaseUntil: now() + this.leaseMs }).where('secretId', '=', secretId).where('accountName', '=', accountName).where('leaseNode', '=', this.node).executeTakeFirst();
+      return Number(r.numUpdatedRows) > 0;
     });
     try {
       return await fn();
     } finally {
       await lease.stop();
-      await this.store.db.deleteFrom('accountGroupLocks').where('secretId', '=', secretId).where('accountName', '=', accountName).where('leaseNode', '=', this.node).where('leaseUntil', '=', until).execute();
+      await this.store.db.deleteFrom('accountGroupLocks').where('secretId', '=', secretId).where('accountName', '=', accountName).where('leaseNode', '=', this.node).execute();
     }
   }
 
-  /** Takes the row; answers its lease end. This process's chain runs one holder at a time, so a row of this node is left over from a crash. */
-  private async take(secretId: string, accountName: string): Promise<number> {
+  /** Takes the row. This process's chain runs one holder at a time, so a row of this node is left over from a crash. */
+  private async take(secretId: string, accountName: string): Promise<void> {
     const deadline = Date.now() + this.waitMs;
     for (;;) {
       const t = now();
       const until = t + this.leaseMs;
       try {
         await this.store.db.insertInto('accountGroupLocks').values({ secretId, accountName, leaseNode: this.node, leaseUntil: until }).execute();
-        return until;
+        return;
       } catch (e) {
         if (!isUniqueViolation(e)) throw e;
       }
@@ -77,7 +77,7 @@ export class GroupLocks {
         .where('accountName', '=', accountName)
         .where((eb) => eb.or([eb('leaseUntil', '<', t), eb('leaseNode', '=', this.node)]))
         .executeTakeFirst();
-      if (Number(r.numUpdatedRows)) return until;
+      if (Number(r.numUpdatedRows)) return;
       if (Date.now() >= deadline) throw new AppError(503, 'account_busy', `another change of the groups of account ${accountName} (on another node) has not finished; try again later`);
       await new Promise((res) => setTimeout(res, POLL_MS));
     }
