@@ -20,6 +20,7 @@ import { openTerminal, TerminalOpenError } from '../protocols/targets/open-termi
 import { drained } from '../protocols/drained.js';
 import { inputFlow, recordingBrake, type TerminalTarget } from '../protocols/targets/terminal.js';
 import type { WebTerminalDoor } from '../protocols/web-terminal.js';
+import { holdable } from './ws-hold.js';
 
 /** The largest input frame taken (characters); larger ones are dropped. */
 export const MAX_INPUT_CHARS = 65536;
@@ -165,6 +166,8 @@ export function relayTerminal(socket: WebSocket, req: RelayRequest, o: RelayOpti
   let target: TerminalTarget | null = null;
   /** Takes the person's input once the target is ready (with backpressure, see inputFlow). */
   let input: ((d: Buffer) => void) | null = null;
+  /** The WebSocket as inputFlow holds it (read now and then while held: a browser that left is noticed). */
+  const held = holdable(socket);
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let endReason: string | null = null;
@@ -210,6 +213,7 @@ export function relayTerminal(socket: WebSocket, req: RelayRequest, o: RelayOpti
         pendingBytes += data.length;
         return;
       }
+      held.took(data.length);
       input(data);
     } else if (f.type === 'resize' && typeof f.cols === 'number' && typeof f.rows === 'number') {
       const { cols, rows } = terminalSize(f.cols, f.rows);
@@ -267,7 +271,7 @@ export function relayTerminal(socket: WebSocket, req: RelayRequest, o: RelayOpti
     // Backpressure from the target (and the recording) on the input: the WebSocket's socket is
     // paused (ws stops reading it; a frame or two it already read may still be delivered), so
     // what the browser sends waits in TCP and the browser instead of in this process.
-    input = inputFlow(h, t, { pause: () => socket.pause(), resume: () => socket.resume() });
+    input = inputFlow(h, t, held);
     for (const d of pending) input(d);
     dropPending();
     h.onJoinInput((d) => (t.write(d) ? undefined : drained(t)));

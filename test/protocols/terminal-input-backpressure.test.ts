@@ -231,6 +231,36 @@ describe('terminal doors: backpressure on input toward a target that stops readi
     }
   });
 
+  it('browser terminal: a person who closes the page while their paste is held is noticed, and the session ends while the target still reads nothing', async () => {
+    // Before: the held WebSocket was not read at all, so its close was never seen; the session,
+    // its target connection and recording stayed live with nobody there until the target read again.
+    const { target, stalled } = await stallingTarget();
+    try {
+      const { t, sessionId } = await browserTerminal('telnet', { port: target.port, username: 'someone', password: 'whatever-pw-1' });
+      const sock = await stalled;
+      const base = sock.bytesRead;
+      const written = paste(t, payload(TOTAL)).catch(() => undefined);
+      const { taken } = await whileStalled(live(sessionId), () => sock.bytesRead - base);
+      assert.ok(taken < TOTAL / 2, 'the paste is held');
+      // The browser goes away at once: a reset, as when its process is killed (a close frame
+      // would wait behind the megabytes still in flight, see ws-hold.ts). A socket closed with
+      // data it has not read resets the connection: the target prints something the client
+      // leaves unread, and once it has arrived (nothing more is written to the browser after
+      // it, so only reading the socket can tell the gateway), the client closes.
+      const raw = (t.ws as unknown as { _socket: net.Socket })._socket;
+      raw.pause();
+      sock.write(Buffer.alloc(64 * 1024, 'x'));
+      await sleep(1000);
+      raw.destroy();
+      const ended = await endedSession(gw, sessionId);
+      assert.ok(sock.isPaused(), 'the target still reads nothing');
+      assert.match(String(ended.endReason), /closed|left/, JSON.stringify(ended.endReason));
+      await written;
+    } finally {
+      await target.close();
+    }
+  });
+
   it('browser terminal toward an SSH target: the WebSocket is not read while the target channel is full; all of it arrives in order once the shell reads', async () => {
     const tag = randomBytes(6).toString('hex');
     const go = `/tmp/gh-in-bp-${tag}.go`;
@@ -267,7 +297,8 @@ describe('terminal doors: backpressure on input toward a target that stops readi
     const { target, stalled } = await stallingTarget();
     try {
       const { secretId, conn, ch } = await sshToStalling(target, 'in-bp-window');
-      const closed = once(conn, 'close');
+      // Not events.once: it rejects on the 'error' (EPIPE) that may come before the close.
+      const closed = new Promise<void>((r) => conn.once('close', () => r()));
       let isClosed = false;
       void closed.then(() => (isClosed = true));
       const sock = await stalled;

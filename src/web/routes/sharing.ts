@@ -19,6 +19,7 @@ import { addRoute, localPath } from '../contract-route.js';
 import { pageOf } from '../paging.js';
 import { admitTerminal, inputOf, parseFrame } from '../terminal-relay.js';
 import { WATCHER_UNREAD_LIMIT } from '../live-view-stream.js';
+import { holdable } from '../ws-hold.js';
 
 const askerOf = (p: Principal, ip: string): Asker => ({ userId: p.userId, username: p.username, ip: normalizeIp(ip), permissions: p.permissions });
 
@@ -58,6 +59,9 @@ export const sharingRoutes =
         const ch = admitTerminal(socket, { origin: req.headers.origin, host: req.headers.host }, door, 'left the session', () => participant?.leave());
         if (!ch) return;
         const { fail, finish } = ch;
+        // The joiner's socket is held while their input waits for the target (or recording).
+        const held = holdable(socket);
+        let waits = 0;
         // A joiner reads what the session writes, at the session's pace: one who stops reading is
         // cut past the live view's bound (WATCHER_UNREAD_LIMIT) rather than held in this node's
         // memory (the session goes on; the owner is told they left).
@@ -80,10 +84,13 @@ export const sharingRoutes =
           if (!data || !participant || ch.ended) return;
           // A target (or recording) that does not keep up: the joiner's socket is not read until
           // it does, so a paste waits in their browser, not in this process.
+          held.took(data.length);
           const wait = participant.input(data);
           if (wait) {
-            socket.pause();
-            void wait.then(() => socket.resume());
+            // Read again once every wait begun has ended (a frame or two read after the pause add theirs).
+            waits++;
+            held.pause();
+            void wait.then(() => --waits === 0 && held.resume());
           }
         });
         // A graphical session: the screen so far (a keyframe) and every record after it, as the live view sends them.
