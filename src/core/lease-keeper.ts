@@ -4,23 +4,18 @@
 // (a target answering slowly, a few commands each near the operator's timeout) would let a
 // second node take the row and run the same work beside it.
 
+import { periodic } from './periodic.js';
+
 /** Renews every third of `leaseMs` until stopped; `renew` answers false once the row is no longer held (it stops then). */
 export function keepLease(leaseMs: number, renew: () => Promise<boolean>): { stop(): Promise<void> } {
-  let running: Promise<unknown> = Promise.resolve();
-  let stopped = false;
-  const timer = setInterval(() => {
-    running = running.then(async () => {
-      if (stopped) return;
-      // A database error is no proof the lease is lost: the next turn tries again.
-      if (!(await renew().catch(() => true))) clearInterval(timer);
-    });
-  }, Math.max(1, Math.floor(leaseMs / 3)));
-  timer.unref();
-  return {
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      await running;
+  const renewing = periodic(
+    async () => {
+      // Not awaited here: stop() waits for this very run.
+      if (!(await renew())) void renewing.stop();
     },
-  };
+    Math.max(1, Math.floor(leaseMs / 3)),
+    // A database error is no proof the lease is lost: the next turn tries again.
+    () => {},
+  );
+  return renewing;
 }

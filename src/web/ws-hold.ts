@@ -24,7 +24,7 @@ export interface HeldSocket {
   took(bytes: number): void;
 }
 
-export function holdable(socket: WebSocket, peekMs = PEEK_MS, peekBytes = PEEK_BYTES): HeldSocket {
+export function holdable(socket: WebSocket): HeldSocket {
   let held = false;
   let taken = 0;
   let timer: NodeJS.Timeout | null = null;
@@ -33,7 +33,7 @@ export function holdable(socket: WebSocket, peekMs = PEEK_MS, peekBytes = PEEK_B
     timer = null;
   };
   const peek = () => {
-    if (!held || taken > peekBytes || socket.readyState !== socket.OPEN) return stopPeeking();
+    if (!held || taken > PEEK_BYTES || socket.readyState !== socket.OPEN) return stopPeeking();
     socket.resume();
     // One turn of the event loop: the poll phase reads what waits (a close frame, a FIN) and
     // ws handles it; then reading stops again, unless the socket is closing (its end is read
@@ -47,7 +47,7 @@ export function holdable(socket: WebSocket, peekMs = PEEK_MS, peekBytes = PEEK_B
       held = true;
       taken = 0;
       socket.pause();
-      timer = setInterval(peek, peekMs);
+      timer = setInterval(peek, PEEK_MS);
       timer.unref();
     },
     resume() {

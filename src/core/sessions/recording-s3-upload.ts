@@ -346,13 +346,15 @@ export class S3Upload implements RecordingSpool {
           await dropSegments(this.base, upTo(lastIndex));
           return;
         }
-        if (!row) {
+        if (!started) {
           // The upload never started (the store or the data keys failed at the session's
-          // start): a row saying so keeps the spool on this node (resumeUploads' orphan sweep
-          // would drop it otherwise) and has completeFromRow start the upload, now or at the
-          // next start.
-          const t = now();
-          await this.s3.store.db.insertInto('recordingUploads').values({ rel: this.rel, sessionId: this.sessionId, node: this.s3.node, uploadId: NOT_STARTED, parts: '[]', dataKeyId: null, createdAt: t, updatedAt: t }).execute();
+          // start): the row start() wrote first says so; it keeps the spool on this node
+          // (resumeUploads' orphan sweep would drop it otherwise) and has completeFromRow start
+          // the upload, now or at the next start. Written here only if that first write failed.
+          if (!row) {
+            const t = now();
+            await this.s3.store.db.insertInto('recordingUploads').values({ rel: this.rel, sessionId: this.sessionId, node: this.s3.node, uploadId: NOT_STARTED, parts: '[]', dataKeyId: null, createdAt: t, updatedAt: t }).execute();
+          }
           log.warn('the recording upload never started; its spooled segments are kept on this node and uploaded now or at its next start');
         }
         await completeFromRow(this.s3, this.rel, true);

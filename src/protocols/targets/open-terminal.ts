@@ -6,7 +6,7 @@ import type { SessionHandle, TerminalInfo } from '../../core/broker.js';
 import { connectTarget, TargetError, targetEndReason } from './ssh.js';
 import { openTelnet, TelnetLoginError } from './telnet.js';
 import { TARGET_REFUSED_CREDENTIAL, targetConnectFailed } from '../end-reasons.js';
-import type { TerminalTarget } from './terminal.js';
+import { holds, type TerminalTarget } from './terminal.js';
 
 export class TerminalOpenError extends Error {
   constructor(
@@ -16,21 +16,6 @@ export class TerminalOpenError extends Error {
   ) {
     super(message);
   }
-}
-
-/** hold/release for a target: reading stops at the first hold and goes on once none is left. */
-function holds(pause: () => void, resume: () => void): Pick<TerminalTarget, 'hold' | 'release'> {
-  const by = new Set<string>();
-  return {
-    hold: (why) => {
-      if (by.has(why)) return;
-      by.add(why);
-      if (by.size === 1) pause();
-    },
-    release: (why) => {
-      if (by.delete(why) && by.size === 0) resume();
-    },
-  };
 }
 
 const rx = (src: unknown): RegExp | undefined => (typeof src === 'string' && src ? new RegExp(src, 'i') : undefined);

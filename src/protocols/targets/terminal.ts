@@ -2,6 +2,7 @@
 // Telnet target) needs from a connected interactive target, whatever protocol reaches it.
 import type { EventEmitter } from 'node:events';
 import type { SessionHandle } from '../../core/broker.js';
+import { drained } from '../drained.js';
 
 export interface TerminalTarget extends EventEmitter {
   /**
@@ -46,6 +47,26 @@ export function recordingBrake(h: Pick<SessionHandle, 'recordingBacklogged' | 'w
   };
 }
 
+/**
+ * hold/release by reason, for either side of a terminal (the target's output, the person's
+ * input): reading stops at the first hold and goes on once none is left. hold answers whether
+ * this reason was not holding already.
+ */
+export function holds(pause: () => void, resume: () => void): { hold(why: string): boolean; release(why: string): void } {
+  const by = new Set<string>();
+  return {
+    hold: (why) => {
+      if (by.has(why)) return false;
+      by.add(why);
+      if (by.size === 1) pause();
+      return true;
+    },
+    release: (why) => {
+      if (by.delete(why) && by.size === 0) resume();
+    },
+  };
+}
+
 /** The person's side of a terminal door, as far as input backpressure needs it. */
 export interface PersonInput {
   /** Stop reading what the person sends (it waits in their connection and their client). */
@@ -62,27 +83,10 @@ export interface PersonInput {
  * the gateway would take input at the person's speed and queue it without bound.
  */
 export function inputFlow(h: Pick<SessionHandle, 'input' | 'recordingBacklogged' | 'whenRecordingDrained'>, t: TerminalTarget, person: PersonInput): (d: Buffer) => void {
-  const by = new Set<string>();
-  const hold = (why: string): boolean => {
-    if (by.has(why)) return false;
-    by.add(why);
-    if (by.size === 1) person.pause();
-    return true;
-  };
-  const release = (why: string) => {
-    if (by.delete(why) && by.size === 0) person.resume();
-  };
+  const { hold, release } = holds(() => person.pause(), () => person.resume());
   return (d) => {
     h.input(d);
-    if (!t.write(d) && hold('target')) {
-      const drained = () => {
-        t.off('drain', drained);
-        t.off('close', drained);
-        release('target');
-      };
-      t.on('drain', drained);
-      t.on('close', drained);
-    }
+    if (!t.write(d) && hold('target')) void drained(t).then(() => release('target'));
     if (h.recordingBacklogged() && hold('recording')) h.whenRecordingDrained(() => release('recording'));
   };
 }
