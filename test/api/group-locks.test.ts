@@ -92,11 +92,11 @@ for (const kind of DB_KINDS) {
 
     it('a change that outlasts its lease keeps it (renewed): another node waits instead of running beside it', async () => {
       // Before: the lease was set once; after it ran out node B took the row while A still ran.
-      const leaseMs = 900;
+      const leaseMs = 2000; // renewed every ~667 ms: room for a loaded machine's event-loop stalls
       const a = new GroupLocks(store, 'node-a', 90_000, leaseMs);
       const b = new GroupLocks(store, 'node-b', 90_000, leaseMs);
       const trace: string[] = [];
-      const slow = change(a, trace, 'a', 'slow', 4 * leaseMs);
+      const slow = change(a, trace, 'a', 'slow', 3 * leaseMs);
       await tick(50);
       const other = change(b, trace, 'b', 'slow', 10);
       assert.deepEqual(await Promise.all([slow, other]), ['a', 'b']);

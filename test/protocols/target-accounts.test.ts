@@ -286,7 +286,7 @@ describe('target accounts on Linux over SSH (real sshd, real accounts)', () => {
     // sweeper take the row and log in with the new password while the change still ran.
     const core = gw.running.core;
     const id = await managedFail('slow target');
-    const leaseMs = 900;
+    const leaseMs = 2000; // renewed every ~667 ms: room for a loaded machine's event-loop stalls
     const rotation = new Rotation(core.targetAccounts, async () => false, core.log, async () => false, new PendingRotations(core.store, core.secrets, 'node-slow', leaseMs));
     const real = core.targetAccounts.operator('linux')!;
     let entered!: () => void;
@@ -305,7 +305,7 @@ describe('target accounts on Linux over SSH (real sshd, real accounts)', () => {
     try {
       const running = rotation.rotate(SYSTEM, id, 'manual');
       await inside;
-      await new Promise((r) => setTimeout(r, 4 * leaseMs));
+      await new Promise((r) => setTimeout(r, 3 * leaseMs));
       const other = pendingOf('node-other');
       assert.deepEqual((await other.orphans(() => false)).filter((r) => r.secretId === id), [], 'still held by node-slow');
       release();
