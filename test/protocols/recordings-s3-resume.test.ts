@@ -177,6 +177,49 @@ describe('an upload left unfinished at the end of its session, completed at the 
     assert.ok(Buffer.concat(await (await again.read(rel)).toArray()).equals(first), 'stored, readable from the bucket');
   });
 
+  it('a node killed after its first segment reached the spool but before the upload row was written: its next start stores the spooled recording', async () => {
+    // Before: the row is written an await after the writer creates segment 0; a node killed in
+    // between left a spool no row named, recovery found no recording and the orphan sweep deleted it.
+    const spoolDir = tempDir('gatehouse-spool-a-');
+    const a = nodeStorage(the.s3, the.t.core, 'node-a', { encryption: 'gatehouse', prefix: 'resume/', spoolDir });
+    const at = Date.now() - 60_000;
+    const s = sessionRow({ userId: the.adminId, username: 'admin', startedAt: at, node: 'node-a' });
+    await the.t.core.store.db.insertInto('sessions').values(s).execute();
+    const rel = recordingRelPath(s.id, at, '.cast');
+    const spool = a.writeTarget(rel).options.spool as RecordingSpool;
+    const first = Buffer.from(JSON.stringify({ version: 2, width: 80, height: 24 }) + '\n[0.5,"o","before the row"]\n');
+    writeSegment(spool, 0, first);
+    assert.equal(await upload(rel), undefined, 'no row: killed before the spool was attached');
+    const again = nodeStorage(the.s3, the.t.core, 'node-a', { encryption: 'gatehouse', prefix: 'resume/', spoolDir });
+    const got = await again.recover(s.id, at);
+    assert.ok(got, 'the recording is found');
+    try {
+      assert.ok(readFileSync(got.path).equals(first), 'the recording as spooled');
+    } finally {
+      await got.commit();
+    }
+    assert.equal(await upload(rel), undefined, 'the upload is completed');
+    assert.ok(!existsSync(`${spool.segmentPath(0)}`), 'the spool is emptied');
+    assert.ok(Buffer.concat(await (await again.read(rel)).toArray()).equals(first), 'stored, readable from the bucket');
+  });
+
+  it('segments left behind by an upload completed just before a crash are not stored over the recording', async () => {
+    const spoolDir = tempDir('gatehouse-spool-a-');
+    const a = nodeStorage(the.s3, the.t.core, 'node-a', { encryption: 'none', prefix: 'resume/', spoolDir });
+    const { id, at, rel, spool } = await liveSession(a);
+    const whole = Buffer.from(JSON.stringify({ version: 2, width: 80, height: 24 }) + '\n[0.5,"o","the whole recording"]\n');
+    writeSegment(spool, 0, whole);
+    await spool.finish(0, false);
+    assert.equal(await upload(rel), undefined, 'completed');
+    // The crash came after the row's delete and before the segments' removal.
+    writeSegment(spool, 0, Buffer.from('[9.5,"o","a leftover"]\n'));
+    const again = nodeStorage(the.s3, the.t.core, 'node-a', { encryption: 'none', prefix: 'resume/', spoolDir });
+    const got = await again.recover(id, at);
+    assert.ok(got);
+    await got.commit();
+    assert.ok(Buffer.concat(await (await again.read(rel)).toArray()).equals(whole), 'the stored recording is untouched');
+  });
+
   for (const encryption of ['none', 'gatehouse'] as const) {
     it(`a node killed at a segment's rollover (the new segment still empty): no empty part is sent, the recording is what reached the disk (encryption ${encryption})`, async () => {
       const spoolDir = tempDir('gatehouse-spool-a-');

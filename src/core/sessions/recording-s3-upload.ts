@@ -205,6 +205,32 @@ async function createUpload(s3: S3Host, rel: string, sessionId: string): Promise
   }
 }
 
+/**
+ * A recording whose first segment reached this node's spool before its row was written: the
+ * session's writer creates the segment at once, and S3Upload.start() writes the row a few
+ * milliseconds later (an await away). A node killed between the two left a spool no row
+ * named, so its recovery found no recording and the orphan sweep deleted it. Called by
+ * recovery on the node whose spool it is: the row is written now, as an upload not started,
+ * and completeFromRow stores the spool. Only a spool that still has its first segment (no row
+ * ever named it, so none was released) and whose object is not stored: segments left behind by
+ * an upload completed just before a crash (the row is deleted before they are) must not be
+ * uploaded again over the whole recording. The first of `rels` so found; null when none.
+ */
+export async function adoptSpooled(s3: S3Host, rels: readonly string[], sessionId: string, stored: (rel: string) => Promise<boolean>): Promise<string | null> {
+  for (const rel of rels) {
+    if ((await spoolSegments(s3.spoolPath(rel)))[0] !== 0 || (await stored(rel))) continue;
+    const t = now();
+    await s3.store.db
+      .insertInto('recordingUploads')
+      .values({ rel, sessionId, node: s3.node, uploadId: NOT_STARTED, parts: '[]', dataKeyId: null, createdAt: t, updatedAt: t })
+      .onConflict((oc) => oc.column('rel').doNothing())
+      .execute();
+    s3.log.warn({ sessionId, recording: rel }, 'a spooled recording without its upload row (the node stopped before writing it) is stored from the spool');
+    return rel;
+  }
+  return null;
+}
+
 /** The segment numbers of a spooled recording found on disk, in order. */
 /** Spool segments `<base>.<i>` removed (those gone already are no matter). */
 async function dropSegments(base: string, indices: Iterable<number>): Promise<void> {
@@ -269,6 +295,7 @@ export class S3Upload implements RecordingSpool {
     // disk, and starting the upload can take minutes when the store is slow. A node killed in
     // that time finds the row at its next start and stores the spool (completeFromRow starts
     // the upload); without it, recovery found no recording and the orphan sweep deleted it.
+    // A node killed before even this insert: recovery writes the row itself (adoptSpooled).
     const t = now();
     await s3.store.db.insertInto('recordingUploads').values({ rel: this.rel, sessionId: this.sessionId, node: s3.node, uploadId: NOT_STARTED, parts: '[]', dataKeyId: null, createdAt: t, updatedAt: t }).execute();
     const { uploadId, dataKey: dk } = await createUpload(s3, this.rel, this.sessionId);

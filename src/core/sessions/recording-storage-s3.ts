@@ -51,7 +51,7 @@ import type { AppenderOptions } from './appender.js';
 import { AppError } from '../errors.js';
 import { dropRecordingKeys, recordingKeyIds, sealingKey } from './recording-keys.js';
 import { envelopeHeader, envelopeKeyId, FIRST_FRAME_SPAN, FrameSealer, isEnvelope, openEnvelope, provenKeyId } from './recording-envelope.js';
-import { completeFromRow, MAX_PARTS, s3ErrorText, S3Upload, type S3Host } from './recording-s3-upload.js';
+import { adoptSpooled, completeFromRow, MAX_PARTS, s3ErrorText, S3Upload, type S3Host } from './recording-s3-upload.js';
 import { GZIP_SUFFIX, isGzipPath, sha256Gunzipped, sha256Stream } from './recording-gzip.js';
 import { recordingRelPath } from './recording-path.js';
 import { parseRecordingName, RECORDING_EXTENSIONS, type RecordingCompression, type RecordingStorage } from './recording-storage.js';
@@ -140,15 +140,19 @@ export class S3RecordingStorage implements RecordingStorage, S3Host {
   }
 
   async find(sessionId: string, startedAt: number): Promise<string | null> {
-    for (const day of [startedAt, startedAt + DAY]) {
-      for (const ext of RECORDING_EXTENSIONS) {
-        for (const suffix of ['', GZIP_SUFFIX]) {
-          const rel = recordingRelPath(sessionId, day, ext) + suffix;
-          if (await this.exists(rel)) return rel;
-        }
-      }
-    }
+    for (const rel of this.candidates(sessionId, startedAt)) if (await this.exists(rel)) return rel;
     return null;
+  }
+
+  /** The names a session's recording may have (its day, or the next: a session started just before midnight UTC). */
+  private candidates(sessionId: string, startedAt: number): string[] {
+    return [startedAt, startedAt + DAY].flatMap((day) => RECORDING_EXTENSIONS.flatMap((ext) => ['', GZIP_SUFFIX].map((suffix) => recordingRelPath(sessionId, day, ext) + suffix)));
+  }
+
+  /** A recording of the session in this node's spool that no row names (adoptSpooled), given a row now. */
+  private async adoptSpooled(sessionId: string, startedAt: number): Promise<{ rel: string; node: string } | undefined> {
+    const rel = await adoptSpooled(this, this.candidates(sessionId, startedAt), sessionId, (r) => this.exists(r));
+    return rel ? { rel, node: this.node } : undefined;
   }
 
   async exists(rel: string): Promise<boolean> {
@@ -330,7 +334,9 @@ export class S3RecordingStorage implements RecordingStorage, S3Host {
    * it, and removes the work file. Null when there is no recording of the session.
    */
   async recover(sessionId: string, startedAt: number): Promise<{ rel: string; path: string; commit: () => Promise<void> } | null> {
-    const row = await this.store.db.selectFrom('recordingUploads').select(['rel', 'node']).where('sessionId', '=', sessionId).executeTakeFirst();
+    const row =
+      (await this.store.db.selectFrom('recordingUploads').select(['rel', 'node']).where('sessionId', '=', sessionId).executeTakeFirst()) ??
+      (await this.adoptSpooled(sessionId, startedAt));
     if (row) {
       let done: Awaited<ReturnType<typeof completeFromRow>>;
       try {
