@@ -11,7 +11,7 @@ import { hostPort, metricsExposure, type Config } from './config.js';
 import { bootstrapAdmin, createCore, type Core } from './core/core.js';
 import { SYSTEM } from './core/audit/service.js';
 import { startCheckpointer } from './core/audit/checkpointer.js';
-import { periodic } from './core/periodic.js';
+import { periodic, stopAll } from './core/periodic.js';
 import { createLogger } from './log.js';
 import { migrate, openStore } from './store/db.js';
 import { loadTls } from './tls.js';
@@ -40,6 +40,8 @@ import { tuneProcessMemory } from './process-memory.js';
 /** How often lapsed checkouts are settled (and rotated after use) when nobody looks. */
 const CHECKOUT_SWEEP_MS = 30_000;
 const RETENTION_SWEEP_MS = 3_600_000;
+/** How long a stop waits for a checkout, logon-ticket or retention sweep under way before closing the database. */
+const SWEEP_STOP_WAIT_MS = 15_000;
 
 export interface Running {
   core: Core;
@@ -228,8 +230,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     checkpoints.stop();
     heartbeats.stop();
     ldapSync.stop();
-    // Not waited for here: a sweep under way finishes beside the drain (the database closes last).
-    for (const s of [checkoutSweeper, logonSweeper, retentionSweeper]) void s.stop();
+    // Waited for (bounded) just before the database closes: a sweep under way finishes beside the drain.
+    const sweepsStopped = stopAll({ checkouts: checkoutSweeper, 'logon tickets': logonSweeper, retention: retentionSweeper }, SWEEP_STOP_WAIT_MS);
     void core.jit.stopSweeper();
     void core.rotation.stopSweeper();
     core.launching.drain();
@@ -262,6 +264,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     // The sinks get what is pending, the stop itself included, before the database closes.
     await core.auditStreaming.stop((await core.settings.get('auditStreamDrainSeconds').catch(() => 5)) * 1000).catch(() => {});
     core.openpsm.gateway.stop();
+    const stillSweeping = await sweepsStopped;
+    if (stillSweeping.length) log.warn({ sweeps: stillSweeping }, `stopping: sweeps still under way after ${SWEEP_STOP_WAIT_MS / 1000} s; the database closes under them (the next start's sweep takes their work up)`);
     await store.close();
   };
 

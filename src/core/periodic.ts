@@ -35,3 +35,19 @@ export function periodic(fn: () => Promise<unknown>, everyMs: number, failed: (e
     },
   };
 }
+
+/**
+ * Stops every one of them and waits, for at most `waitMs`, for the runs under way: a shutdown
+ * must not close the database under a sweep that has nearly finished, nor wait without end for
+ * one held up by a store or target that does not answer. The names of those still running at
+ * the bound are returned (the caller logs them; their work is written so that being cut off is
+ * safe, and the next start's sweep takes it up).
+ */
+export async function stopAll(named: Record<string, Periodic>, waitMs: number): Promise<string[]> {
+  const pending = new Set(Object.keys(named));
+  const all = Promise.all(Object.entries(named).map(([name, p]) => p.stop().finally(() => pending.delete(name))));
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([all, new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);
+  clearTimeout(timer);
+  return [...pending];
+}

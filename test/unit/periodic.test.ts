@@ -4,7 +4,7 @@
 // were bare setIntervals: a slow sweep had the next one start beside it.)
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { periodic } from '../../src/core/periodic.js';
+import { periodic, stopAll } from '../../src/core/periodic.js';
 
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -58,5 +58,35 @@ describe('periodic work', () => {
     await p.stop();
     assert.ok(runs >= 2, `runs: ${runs}`);
     assert.deepEqual(errors.slice(0, 2), ['boom 1', 'boom 2']);
+  });
+});
+
+describe('stopping every sweeper at shutdown', () => {
+  it('waits for the runs under way, and no longer than the bound for one that does not finish', async () => {
+    let releaseQuick!: () => void;
+    const quickHeld = new Promise<void>((r) => (releaseQuick = r));
+    let quickDone = false;
+    const quick = periodic(
+      async () => {
+        await quickHeld;
+        quickDone = true;
+      },
+      60_000,
+      () => assert.fail('no failure'),
+      { now: true },
+    );
+    const stuck = periodic(() => new Promise(() => {}), 60_000, () => assert.fail('no failure'), { now: true });
+    const idle = periodic(async () => undefined, 60_000, () => assert.fail('no failure'));
+    const stopping = stopAll({ quick, stuck, idle }, 300);
+    // Before: the shutdown did not wait at all; the database closed under the quick sweep too.
+    setTimeout(releaseQuick, 20);
+    const left = await stopping;
+    assert.ok(quickDone, 'the sweep that finishes within the bound is waited for');
+    assert.deepEqual(left, ['stuck'], 'the one that does not is named, and the stop goes on');
+  });
+
+  it('returns nothing when none was running', async () => {
+    const p = periodic(async () => undefined, 60_000, () => assert.fail('no failure'));
+    assert.deepEqual(await stopAll({ p }, 60_000), []);
   });
 });
