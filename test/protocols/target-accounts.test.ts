@@ -322,6 +322,48 @@ describe('target accounts on Linux over SSH (real sshd, real accounts)', () => {
     }
   });
 
+  it("a rotation that read the secret just before another node's rotation of it finished works with the password that one stored", async () => {
+    // Before: the account's context was read once, before the row was claimed. Node B read it,
+    // node A rotated and released the row, B claimed it and ran passwd with the password A had
+    // replaced: the target refused it and the rotation failed (an undo would set back the wrong one).
+    const core = gw.running.core;
+    ensureLocalAccount(SELF, PW.self);
+    const id = await secret('rot by itself, two nodes', SELF, PW.self);
+    let firstRead = true;
+    let read!: () => void;
+    const readDone = new Promise<void>((r) => (read = r));
+    let go!: () => void;
+    const gate = new Promise<void>((r) => (go = r));
+    const accounts = Object.assign(Object.create(core.targetAccounts) as typeof core.targetAccounts, {
+      context: async (secretId: string) => {
+        const ctx = await core.targetAccounts.context(secretId);
+        if (secretId === id && firstRead) {
+          firstRead = false;
+          read();
+          await gate;
+        }
+        return ctx;
+      },
+    });
+    const nodeB = new Rotation(accounts, async () => false, core.log, async () => false, new PendingRotations(core.store, core.secrets, 'node-b'));
+    try {
+      const onB = nodeB.rotate(SYSTEM, id, 'manual');
+      await readDone;
+      const onA = await core.rotation.rotate(SYSTEM, id, 'manual');
+      generated.push(await reveal(id));
+      go();
+      const done = await onB;
+      assert.ok(done.version > onA.version, 'B rotated after A');
+      const stored = await reveal(id);
+      generated.push(stored);
+      assert.equal(await canLogin(sshd.port, SELF, stored), true, "the vault holds what the target holds: B's password");
+      assert.equal((await lastRotation(id)).status, 'ok');
+    } finally {
+      go();
+      ensureLocalAccount(SELF, PW.self);
+    }
+  });
+
   it('a crash before the change reached the target: the target refuses the new password, so the old one stays in force and the failure is recorded', async () => {
     const core = gw.running.core;
     const id = await managedFail('crash before change');

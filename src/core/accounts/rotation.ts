@@ -83,7 +83,18 @@ export class Rotation {
     // Renewed while the target is worked on: a slow target must not let another node take the row.
     const lease = this.pending.keep(row);
     try {
-      return await this.change(actor, row, ctx, next);
+      // Read again under the row: another node's rotation of this secret may have finished
+      // between the read above and the claim, and what it stored is what the target holds now
+      // (the account changes its own password with it; an undo must set that one back).
+      let held: AccountContext;
+      try {
+        held = await this.accounts.context(secretId);
+      } catch (e) {
+        await this.pending.done(row);
+        await this.fail(actor, secretId, trigger, oneLine(e), ctx);
+        throw e;
+      }
+      return await this.change(actor, row, held, next);
     } finally {
       await lease.stop();
     }
