@@ -137,14 +137,14 @@ describe('an upload left unfinished at the end of its session, completed at the 
     });
   }
 
-  /** A live session of node-a, its recording's name, and the spool its writer would use (attached). */
-  async function liveSession(a: S3RecordingStorage): Promise<{ id: string; at: number; rel: string; spool: RecordingSpool }> {
+  /** A live session of node-a, its recording's name, and the spool its writer would use (attached unless said: a node killed before it was). */
+  async function liveSession(a: S3RecordingStorage, attached = true): Promise<{ id: string; at: number; rel: string; spool: RecordingSpool }> {
     const at = Date.now() - 60_000;
     const s = sessionRow({ userId: the.adminId, username: 'admin', startedAt: at, node: 'node-a' });
     await the.t.core.store.db.insertInto('sessions').values(s).execute();
     const rel = recordingRelPath(s.id, at, '.cast');
     const spool = a.writeTarget(rel).options.spool as RecordingSpool;
-    spool.attach({ failed: () => undefined, releasing: async () => undefined });
+    if (attached) spool.attach({ failed: () => undefined, releasing: async () => undefined });
     return { id: s.id, at, rel, spool };
   }
 
@@ -182,16 +182,12 @@ describe('an upload left unfinished at the end of its session, completed at the 
     // between left a spool no row named, recovery found no recording and the orphan sweep deleted it.
     const spoolDir = tempDir('gatehouse-spool-a-');
     const a = nodeStorage(the.s3, the.t.core, 'node-a', { encryption: 'gatehouse', prefix: 'resume/', spoolDir });
-    const at = Date.now() - 60_000;
-    const s = sessionRow({ userId: the.adminId, username: 'admin', startedAt: at, node: 'node-a' });
-    await the.t.core.store.db.insertInto('sessions').values(s).execute();
-    const rel = recordingRelPath(s.id, at, '.cast');
-    const spool = a.writeTarget(rel).options.spool as RecordingSpool;
+    const { id, at, rel, spool } = await liveSession(a, false);
     const first = Buffer.from(JSON.stringify({ version: 2, width: 80, height: 24 }) + '\n[0.5,"o","before the row"]\n');
     writeSegment(spool, 0, first);
     assert.equal(await upload(rel), undefined, 'no row: killed before the spool was attached');
     const again = nodeStorage(the.s3, the.t.core, 'node-a', { encryption: 'gatehouse', prefix: 'resume/', spoolDir });
-    const got = await again.recover(s.id, at);
+    const got = await again.recover(id, at);
     assert.ok(got, 'the recording is found');
     try {
       assert.ok(readFileSync(got.path).equals(first), 'the recording as spooled');
