@@ -232,20 +232,27 @@ export interface Ran {
   /** ms from the first stdout byte to stdout EOF. */
   streamMs: number;
   stderr: string;
+  /** The first 4 KiB of stdout (a command that answers briefly, as the upload rows' remote end does). */
+  head: string;
 }
 
-/** Runs a command, counting (not keeping) its stdout; killed after timeoutMs. */
-export function runCounting(cmd: string, args: string[], timeoutMs: number): Promise<Ran> {
+/**
+ * Runs a command, counting (not keeping) its stdout; killed after timeoutMs. `stdin`: a file
+ * it reads (the upload rows give /dev/zero), else none.
+ */
+export function runCounting(cmd: string, args: string[], timeoutMs: number, stdin?: number): Promise<Ran> {
   return new Promise((res) => {
     const t0 = performance.now();
     let first = 0;
     let eof = 0;
     let bytes = 0;
     let stderr = '';
-    const p = track(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+    let head = '';
+    const p = track(spawn(cmd, args, { stdio: [stdin ?? 'ignore', 'pipe', 'pipe'] }));
     p.stdout!.on('data', (d: Buffer) => {
       if (!first) first = performance.now();
       bytes += d.length;
+      if (head.length < 4096) head += d.toString('latin1', 0, Math.min(d.length, 4096 - head.length));
     });
     p.stdout!.on('end', () => (eof = performance.now()));
     p.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -253,7 +260,7 @@ export function runCounting(cmd: string, args: string[], timeoutMs: number): Pro
     p.on('close', (code, signal) => {
       clearTimeout(kill);
       const end = performance.now();
-      res({ code, signal, bytes, totalMs: end - t0, streamMs: (eof || end) - (first || t0), stderr });
+      res({ code, signal, bytes, totalMs: end - t0, streamMs: (eof || end) - (first || t0), stderr, head });
     });
   });
 }

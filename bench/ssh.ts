@@ -1,20 +1,21 @@
 // SSH door benchmarks (not tests): `npm run bench [-- throughput prompt echo idle]`.
 // Starts, in one process tree: a target sshd, a jump sshd, and Gatehouse in a child
 // process (bench/gateway-child.ts), then measures, side by side:
-//   1. throughput: 1 GiB of `head -c` through the gateway vs direct ssh vs ProxyJump;
+//   1. throughput: 1 GiB of `head -c` through the gateway vs direct ssh vs ProxyJump
+//      (binary, recorded text, and 1 GiB of input from the client: BENCH_UPLOADS=0 leaves it out);
 //   2. time from `ssh` start to the first shell prompt, direct vs gateway;
 //   3. keystroke echo latency, direct vs gateway (ssh2 Client as the client for both);
 //   4. gateway RSS with 5000 concurrent idle shell sessions (fresh gateway process;
 //      bench/ssh-idle.ts), to a light ssh2 target process or to sshd (BENCH_IDLE_TARGET).
 // Figures go to stdout as Markdown tables and to a JSON file in the temp dir; the
 // write-up is docs/performance.md. Knobs (environment): BENCH_BYTES, BENCH_RUNS,
-// BENCH_PROMPT_RUNS, BENCH_ECHO_SAMPLES, BENCH_ECHO_GAP_MS, BENCH_ECHO_ATTEMPTS,
+// BENCH_UPLOADS, BENCH_PROMPT_RUNS, BENCH_ECHO_SAMPLES, BENCH_ECHO_GAP_MS, BENCH_ECHO_ATTEMPTS,
 // BENCH_QUIET_PERCENT, BENCH_QUIET_WAIT_S, BENCH_SESSIONS, BENCH_CONCURRENCY,
 // BENCH_IDLE_TARGET (light | sshd), BENCH_IDLE_CLIENT_PROCS, BENCH_IDLE_S, BENCH_CIPHER, BENCH_CPU_PROF (a directory: profile the gateway of
 // benchmarks 1-3), BENCH_HEAP_SNAPSHOT (a directory: heap snapshots for benchmark 4),
 // BENCH_TSX=1 (run the gateway from source through tsx, no compile step).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,6 +52,8 @@ import {
 const num = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d);
 const BYTES = num('BENCH_BYTES', 2 ** 30);
 const RUNS = num('BENCH_RUNS', 3);
+/** The throughput benchmark's input rows (the client's stdin to the target): on unless 0. */
+const UPLOADS = process.env.BENCH_UPLOADS !== '0';
 const PROMPT_RUNS = num('BENCH_PROMPT_RUNS', 10);
 const ECHO_SAMPLES = num('BENCH_ECHO_SAMPLES', 500);
 const ECHO_GAP_MS = num('BENCH_ECHO_GAP_MS', 10);
@@ -233,8 +236,13 @@ async function benchThroughput(env: Env, gw: Gw): Promise<void> {
   progress(`throughput: ${RUNS} × ${BYTES} bytes per path`);
   const cmd = `head -c ${BYTES} /dev/zero`;
   const textCmd = `yes 'The quick brown fox jumps over the lazy dog; 0123456789.' | head -c ${BYTES}`;
+  // Input: the client's stdin (/dev/zero) to the target, which reads BYTES of it and says so;
+  // timed from its first word (it is reading) to its last. The input path of the door (the
+  // SSH channel's window check, the flow control toward the target) is on no output row.
+  const uploadCmd = `echo reading; head -c ${BYTES} > /dev/null; echo done`;
+  const UPLOAD_ANSWER = 'reading\ndone\n';
   // Each row says what it carries and through what, so baselines are found by those, not by name.
-  type Path = { name: string; output: 'binary' | 'text'; via: 'direct' | 'jump' | 'gatehouse'; args: () => Promise<string[]> };
+  type Path = { name: string; output: 'binary' | 'text' | 'upload'; via: 'direct' | 'jump' | 'gatehouse'; args: () => Promise<string[]> };
   const paths: Path[] = [
     { name: 'direct ssh → sshd', output: 'binary', via: 'direct', args: async () => ['-F', env.cfg, '-p', String(env.target.port), '127.0.0.1', cmd] },
     { name: 'ssh -J jump sshd → sshd', output: 'binary', via: 'jump', args: async () => ['-F', env.cfg, '-J', `${TARGET_USER}@127.0.0.1:${env.jump.port}`, '-p', String(env.target.port), '127.0.0.1', cmd] },
@@ -245,6 +253,13 @@ async function benchThroughput(env: Env, gw: Gw): Promise<void> {
     // The text baseline: ProxyJump carrying the same text (`yes` costs the target more than /dev/zero).
     { name: 'ssh -J jump sshd → sshd, text', output: 'text', via: 'jump', args: async () => ['-F', env.cfg, '-J', `${TARGET_USER}@127.0.0.1:${env.jump.port}`, '-p', String(env.target.port), '127.0.0.1', textCmd] },
     { name: 'ssh → Gatehouse → sshd, text (recorded in full)', output: 'text', via: 'gatehouse', args: async () => ['-F', env.cfg, '-p', String(gw.child.sshPort), `${(await launch(gw)).ticket}@127.0.0.1`, textCmd] },
+    ...(UPLOADS
+      ? ([
+          { name: 'direct ssh → sshd, upload', output: 'upload', via: 'direct', args: async () => ['-F', env.cfg, '-p', String(env.target.port), '127.0.0.1', uploadCmd] },
+          { name: 'ssh -J jump sshd → sshd, upload', output: 'upload', via: 'jump', args: async () => ['-F', env.cfg, '-J', `${TARGET_USER}@127.0.0.1:${env.jump.port}`, '-p', String(env.target.port), '127.0.0.1', uploadCmd] },
+          { name: 'ssh → Gatehouse → sshd, upload', output: 'upload', via: 'gatehouse', args: async () => ['-F', env.cfg, '-p', String(gw.child.sshPort), `${(await launch(gw)).ticket}@127.0.0.1`, uploadCmd] },
+        ] satisfies Path[])
+      : []),
   ];
   const rates = new Map<string, number[]>(paths.map((p) => [p.name, []]));
   const totals = new Map<string, number[]>(paths.map((p) => [p.name, []]));
@@ -261,12 +276,13 @@ async function benchThroughput(env: Env, gw: Gw): Promise<void> {
       const args = await p.args();
       const watch = new CpuWatch();
       const gw0 = threadSeconds(gw.child.pid);
-      const r = await runCounting('ssh', args, 600_000);
+      const zero = p.output === 'upload' ? openSync('/dev/zero', 'r') : undefined;
+      const r = await runCounting('ssh', args, 600_000, zero).finally(() => zero !== undefined && closeSync(zero));
       const other = watch.stop(cpus().length);
       const gw1 = threadSeconds(gw.child.pid);
       gwCpu.get(p.name)!.push({ main: gw1.main - gw0.main, others: gw1.others - gw0.others });
       busy.get(p.name)!.push(watch.busyPercent);
-      if (r.code !== 0 || r.bytes !== BYTES) throw new Error(`${p.name}: exit ${r.code ?? r.signal}, ${r.bytes}/${BYTES} bytes; ${r.stderr.slice(-500)}`);
+      if (r.code !== 0 || (p.output === 'upload' ? r.head !== UPLOAD_ANSWER : r.bytes !== BYTES)) throw new Error(`${p.name}: exit ${r.code ?? r.signal}, ${p.output === 'upload' ? JSON.stringify(r.head) : `${r.bytes}/${BYTES} bytes`}; ${r.stderr.slice(-500)}`);
       const rate = BYTES / MiB / (r.streamMs / 1000);
       rates.get(p.name)!.push(rate);
       totals.get(p.name)!.push(r.totalMs / 1000);
@@ -277,7 +293,7 @@ async function benchThroughput(env: Env, gw: Gw): Promise<void> {
   /** The rates of the first row carrying `output` through `via`: each path's baselines carry the same output. */
   const ratesOf = (output: Path['output'], via: Path['via']) => rates.get(paths.find((p) => p.output === output && p.via === via)!.name)!;
   const paired = (xs: number[], ys: number[]) => median(xs.map((x, i) => x / ys[i]!));
-  say(`### 1. Throughput: ${BYTES / MiB} MiB of \`${cmd}\` (text: \`yes … | head -c\`) to the client, stdout counted (${RUNS} runs, interleaved; cipher ${CIPHER} unless noted; recordings stored ${RECORDING_COMPRESSION === 'gzip' ? 'gzip-compressed' : 'uncompressed'})`);
+  say(`### 1. Throughput: ${BYTES / MiB} MiB of \`${cmd}\` (text: \`yes … | head -c\`) to the client, stdout counted${UPLOADS ? `; upload rows: ${BYTES / MiB} MiB of the client's stdin (/dev/zero) read by the target (\`${uploadCmd}\`), timed from its first word to its last` : ''} (${RUNS} runs, interleaved; cipher ${CIPHER} unless noted; recordings stored ${RECORDING_COMPRESSION === 'gzip' ? 'gzip-compressed' : 'uncompressed'})`);
   say();
   say(
     table(
@@ -301,7 +317,7 @@ async function benchThroughput(env: Env, gw: Gw): Promise<void> {
   const casts = listCasts(gw.dataDir);
   say(`Recordings written by the gateway so far: ${casts.length} files, largest ${fmt(Math.max(0, ...casts.map((c) => c.size)) / 1024, 1)} KiB (binary output is recorded as its size, one event per MiB).`);
   say();
-  results.throughput = { bytes: BYTES, cipher: CIPHER, recordingCompression: RECORDING_COMPRESSION, runs: Object.fromEntries(rates), wallSeconds: Object.fromEntries(totals), foreignCpuPercent: Object.fromEntries(foreign), gatewayCpuSeconds: Object.fromEntries(gwCpu), machineBusyPercent: Object.fromEntries(busy), ratioToProxyJump: paired(ratesOf('binary', 'gatehouse'), ratesOf('binary', 'jump')), textRatioToProxyJump: paired(ratesOf('text', 'gatehouse'), ratesOf('text', 'jump')) };
+  results.throughput = { bytes: BYTES, cipher: CIPHER, recordingCompression: RECORDING_COMPRESSION, runs: Object.fromEntries(rates), wallSeconds: Object.fromEntries(totals), foreignCpuPercent: Object.fromEntries(foreign), gatewayCpuSeconds: Object.fromEntries(gwCpu), machineBusyPercent: Object.fromEntries(busy), ratioToProxyJump: paired(ratesOf('binary', 'gatehouse'), ratesOf('binary', 'jump')), textRatioToProxyJump: paired(ratesOf('text', 'gatehouse'), ratesOf('text', 'jump')), ...(UPLOADS ? { uploadRatioToProxyJump: paired(ratesOf('upload', 'gatehouse'), ratesOf('upload', 'jump')) } : {}) };
 }
 
 function listCasts(dataDir: string): { path: string; size: number }[] {
