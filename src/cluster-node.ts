@@ -36,6 +36,10 @@ const wildcard = (h: string) => h === '0.0.0.0' || h === '::' || h === '';
 /** Listens on the cluster port (when configured) and registers this node; call before the start-up recovery. */
 export async function joinCluster(config: Config, core: Core, pieces: IdentityPiece[] | undefined, log: Logger): Promise<ClusterNodeHandle> {
   const { registry, identity } = core.cluster;
+  // Another process running as this node (the same data dir twice) would have every session
+  // ended by this one's start-up recovery: refused here, before anything is touched (and before
+  // the peer port is taken: on the same machine the other holds it, and EADDRINUSE would say less).
+  await registry.ensureNotRunning();
   let calls: ClusterCalls | null = null;
   let peerServer: PeerServer | null = null;
   let address: string | null = null;
@@ -56,12 +60,6 @@ export async function joinCluster(config: Config, core: Core, pieces: IdentityPi
       if (piece && !(await identity.replace(piece, [pem]))) core.logonTicketKey.reload();
     });
   }
-  // Another process running as this node (the same data dir twice) would have every session
-  // ended by this one's start-up recovery: refused here, before anything is touched.
-  await registry.ensureNotRunning().catch(async (e) => {
-    await peerServer?.close();
-    throw e;
-  });
   const registering = performance.now();
   await registry.register(address, core.version);
 

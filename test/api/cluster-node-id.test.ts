@@ -59,12 +59,13 @@ for (const kind of DB_KINDS) {
       await first!.stop();
       first = null;
       await t.core.store.db.updateTable('clusterNodes').set({ status: 'up', heartbeatAt: await registry.clock() }).where('id', '=', registry.self).execute();
-      let waited = 0;
+      const waits: number[] = [];
       await registry.ensureNotRunning(async (ms) => {
-        waited = ms;
+        waits.push(ms);
         await new Promise((r) => setTimeout(r, ms));
       });
-      assert.equal(waited, 2 * 1000 + 1000, 'it watched two heartbeats');
+      assert.equal(waits[0], 2 * 1000 + 1000, 'it watched two heartbeats');
+      assert.ok(waits.length >= 2 && waits.slice(1).every((ms) => ms <= 1000), `then on, a heartbeat at a time, until the row was dead (4 s): ${waits}`);
       first = await joinCluster(t.config, t.core, undefined, t.core.log);
       first.startBeating();
       await first.stop();
@@ -72,6 +73,25 @@ for (const kind of DB_KINDS) {
       assert.equal((await registry.get(registry.self))!.status, 'stopped');
       // After a clean stop nothing is waited for.
       await registry.ensureNotRunning(async () => assert.fail('no wait after a clean stop'));
+    });
+
+    it('is refused when the other process beats less often than this one (its beat comes after two of this one\'s)', async () => {
+      // Before: two of this process's heartbeats were all it watched; a service beating every
+      // 30 s beside a manual start with the default 5 s was taken for a crashed predecessor, and
+      // the start-up recovery ended its sessions.
+      const registry = t.core.cluster.registry;
+      const beat = async () => void (await t.core.store.db.updateTable('clusterNodes').set({ status: 'up', heartbeatAt: await registry.clock() }).where('id', '=', registry.self).execute());
+      await beat();
+      let waits = 0;
+      await assert.rejects(
+        registry.ensureNotRunning(async (ms) => {
+          await new Promise((r) => setTimeout(r, Math.min(ms, 200)));
+          // The other process's next beat lands only after this one's first watch.
+          if (++waits === 2) await beat();
+        }),
+        (e: Error & { code?: string }) => e.code === 'node_in_use',
+      );
+      await t.core.store.db.updateTable('clusterNodes').set({ status: 'stopped' }).where('id', '=', registry.self).execute();
     });
   });
 }

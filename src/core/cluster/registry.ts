@@ -47,24 +47,36 @@ export class NodeRegistry {
    * machine gives two processes one id, and the start-up recovery that follows registration
    * would end every live session of the other as interrupted (they carry this node's id). A row
    * still beating, not stopped and not dead, is either that or this node's own previous process
-   * that crashed a moment ago: watched for two heartbeats, a heartbeat that moves is another
-   * process, which this start refuses to disturb. So a restart within the dead timeout of a
-   * crash waits those two heartbeats; after a clean stop or past the dead timeout, it does not.
+   * that crashed a moment ago: watched, a heartbeat that moves is another process, which this
+   * start refuses to disturb. Two of this process's heartbeats first (another beating as often
+   * shows itself then); a heartbeat still unmoved is watched on until the row is dead by the
+   * dead timeout, as the other nodes would judge it: the other process's interval is its own
+   * setting (a manual start with the default beside a service beating every 30 s), and a beat
+   * may come late (one under way makes the loop skip a tick). So a restart within the dead
+   * timeout of a crash waits until its last beat is that old; after a clean stop, it does not.
    */
   async ensureNotRunning(wait: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms))): Promise<void> {
     const row = () => this.store.db.selectFrom('clusterNodes').select(['heartbeatAt', 'status']).where('id', '=', this.self).executeTakeFirst();
     const before = await row();
     if (!before || before.status !== 'up' || (await this.clock()) - before.heartbeatAt > this.timing.deadMs) return;
-    await wait(2 * this.timing.heartbeatMs + 1000);
-    const after = await row();
-    if (after && after.status === 'up' && after.heartbeatAt !== before.heartbeatAt) {
-      throw Object.assign(
-        new Error(
-          `another gateway process is running as node ${this.self} (its heartbeat moved while this one waited): the same data dir started twice, or a copy of it on another machine. ` +
-            'Stop the other process first; a second node needs a data dir of its own (its node-id file names it).',
-        ),
-        { code: 'node_in_use' },
-      );
+    let ms = 2 * this.timing.heartbeatMs + 1000;
+    for (;;) {
+      await wait(ms);
+      const after = await row();
+      // Stopped cleanly meanwhile (or gone): nothing of it is left to disturb.
+      if (!after || after.status !== 'up') return;
+      if (after.heartbeatAt !== before.heartbeatAt) {
+        throw Object.assign(
+          new Error(
+            `another gateway process is running as node ${this.self} (its heartbeat moved while this one waited): the same data dir started twice, or a copy of it on another machine. ` +
+              'Stop the other process first; a second node needs a data dir of its own (its node-id file names it).',
+          ),
+          { code: 'node_in_use' },
+        );
+      }
+      const silent = (await this.clock()) - after.heartbeatAt;
+      if (silent > this.timing.deadMs) return;
+      ms = Math.min(this.timing.heartbeatMs, this.timing.deadMs - silent + 1);
     }
   }
 
@@ -102,8 +114,12 @@ export class NodeRegistry {
   }
 
   async get(id: string): Promise<ClusterNode | null> {
+    // The clock before the row, as list() and deadWithLiveSessions() read them: a wait between
+    // the two (a pool connection, a slow query) then makes a beat look newer, never older: a
+    // live node is not taken for dead (and its sessions reaped) because this node was slow.
+    const at = await this.clock();
     const r = await this.store.db.selectFrom('clusterNodes').selectAll().where('id', '=', id).executeTakeFirst();
-    return r ? this.view(r, await this.clock()) : null;
+    return r ? this.view(r, at) : null;
   }
 
   /**
