@@ -292,7 +292,7 @@ export async function createCore(config: Config, store: Store, log: Logger, opts
     // On every node of the cluster: terminate forwards to the node a session runs on.
     terminateSessionsOf: async (userId, reason) => {
       let n = 0;
-      for (const s of await sessions.liveAnywhere({ userId })) {
+      for (const s of await sessions.liveAnywhere({ userId }, { deadNodesToo: true })) {
         try {
           // Counted when queued for a node that did not answer too: its upkeep ends it.
           if ((await sessions.terminateOrQueue(SYSTEM, s.id, reason)) !== 'ended') n++;

@@ -188,6 +188,40 @@ describe('sessions live on another node of the cluster (postgres)', () => {
     assert.equal((await a.core.store.db.selectFrom('meta').select('key').where('key', 'like', 'terminate-queued:%').execute()).length, 0);
   });
 
+  it('a forced check-in on node A while node B looks dead but beats again before its sessions are reaped: the terminate waits in the database and B ends the session', async () => {
+    // Before: sessions of a node that looked dead were left out (the reaping's to end), and the
+    // reaping keeps those of a node beating again: the session ran on with the credential taken away.
+    const dave = await a.user(`dave-${++n}`, ['User']);
+    const id = await secret();
+    const share = await a.req('PUT', `/api/v1/secrets/${id}/permissions`, { token: a.adminToken, body: { entries: [{ principalType: 'user', principal: dave.id, level: 'view' }] } });
+    assert.equal(share.statusCode, 200, share.body);
+    const co = await a.req('POST', `/api/v1/secrets/${id}/checkout`, { token: dave.token, body: { reason: 'work', durationSeconds: 600 } });
+    assert.equal(co.statusCode, 200, co.body);
+    const onB = await live(b, { id: dave.id, username: `dave-${n}` }, id);
+    const registry = a.core.cluster.registry;
+    // B paused past the dead timeout (1 h here)...
+    await a.core.store.db.updateTable('clusterNodes').set({ heartbeatAt: (await registry.clock()) - 2 * 3_600_000 }).where('id', '=', b.core.sessions.node).execute();
+    const sessions = a.core.sessions;
+    const reap = sessions.reapDeadNodes.bind(sessions);
+    // ...and wakes as A starts reaping it.
+    sessions.reapDeadNodes = async (nodes) => {
+      await b.core.cluster.registry.beat(1);
+      return reap(nodes);
+    };
+    try {
+      const forced = await a.req('POST', `/api/v1/secrets/${id}/checkin`, { token: a.adminToken });
+      assert.equal(forced.statusCode, 200, forced.body);
+    } finally {
+      sessions.reapDeadNodes = reap;
+    }
+    assert.equal(await status(onB.id), 'live', 'kept by the reaping: B beats again');
+    assert.equal(onB.terminated, null);
+    assert.equal(await b.core.sessions.applyQueuedTerminations(), 1, "B's upkeep ends it");
+    assert.equal(onB.terminated, 'terminated by admin: the checkout of this credential was ended by an administrator');
+    await ended(onB);
+    assert.equal(await status(onB.id), 'ended');
+  });
+
   it('a forced check-in on a node with no cluster port queues the terminate too (it read as already ended); a queued terminate that cannot be read is dropped, the upkeep goes on', async () => {
     const dave = await a.user(`dave-${++n}`, ['User']);
     const id = await secret();

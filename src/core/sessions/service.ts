@@ -463,7 +463,13 @@ export class Sessions {
         if (!this.remote) throw new AppError(409, 'node_not_reachable', `the session runs on gateway node ${row.node}, and this node takes part in no node-to-node calls (no cluster port); terminate it on that node`);
         const r = await this.remote.terminate(row.node, actor, id, reason);
         if (r === 'terminated') return;
-        if (r === 'dead') await this.reapDeadNodes([row.node]);
+        if (r === 'dead') {
+          await this.reapDeadNodes([row.node]);
+          // Its node beat again before the reaping reached this session (the reaping keeps the
+          // sessions of a node found alive): still live there, so not "already ended".
+          const after = await this.store.db.selectFrom('sessions').select('status').where('id', '=', id).executeTakeFirst();
+          if (after?.status === 'live') throw new AppError(503, 'node_unreachable', `the gateway node running this session (${row.node}) looked dead and is beating again: try again`, { retryAfterSeconds: 1 });
+        }
       }
       throw Object.assign(notFound('live session'), { message: 'session has already ended' });
     }
@@ -536,9 +542,12 @@ export class Sessions {
    * counts while its session is live in this process (not once its end has begun: as the live
    * map says); a row of another node unless the registry says that node is dead or stopped (its
    * sessions are the recovery's to end, core/cluster). Terminate them through terminate(), which
-   * forwards to their node.
+   * forwards to their node. `deadNodesToo`: those of dead or stopped nodes as well, for a caller
+   * that must end them (terminateOrQueue): a node that only looked dead (a VM paused past the dead
+   * timeout) keeps the sessions its reaping had not reached when it beat again, and a terminate
+   * skipped for them would be lost (an LDAP disable is acted on once, at the change).
    */
-  async liveAnywhere(of: { userId?: string; secretId?: string }): Promise<LiveRow[]> {
+  async liveAnywhere(of: { userId?: string; secretId?: string }, opts: { deadNodesToo?: boolean } = {}): Promise<LiveRow[]> {
     const db = this.store.db;
     const rows =
       of.userId !== undefined && of.secretId !== undefined
@@ -559,7 +568,7 @@ export class Sessions {
       }
       if (!states.has(r.node)) states.set(r.node, this.nodeState ? this.nodeState(r.node) : Promise.resolve(null));
       const state = await states.get(r.node)!;
-      if (state === 'dead' || state === 'stopped') continue;
+      if ((state === 'dead' || state === 'stopped') && !opts.deadNodesToo) continue;
       out.push({ id: r.id, node: r.node, here: false });
     }
     return out;

@@ -389,7 +389,7 @@ export class Checkouts {
 
   /** A forced check-in takes the credential away: the former holder's live sessions on it end, on every node (terminate forwards). */
   private async endSessionsOf(actor: Actor, open: Row): Promise<void> {
-    for (const s of await this.sessions.liveAnywhere({ userId: open.userId, secretId: open.secretId })) {
+    for (const s of await this.sessions.liveAnywhere({ userId: open.userId, secretId: open.secretId }, { deadNodesToo: true })) {
       // Its node not answering, the terminate waits in the database for that node's upkeep.
       await this.sessions.terminateOrQueue(actor, s.id, 'the checkout of this credential was ended by an administrator').catch((e) => this.log.error({ sessionId: s.id, node: s.node, err: { message: (e as Error).message } }, 'ending a session after a forced check-in failed'));
     }
