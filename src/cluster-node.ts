@@ -18,7 +18,7 @@ import { PeerClient } from './web/peer/client.js';
 import { peerTls } from './web/peer/cert.js';
 import { PeerServer } from './web/peer/server.js';
 import type { ClusterCalls } from './web/routes/live-view.js';
-import { periodic } from './core/periodic.js';
+import { periodic, stopAll, type Periodic } from './core/periodic.js';
 
 export interface ClusterNodeHandle {
   /** For the API: where other nodes' sessions are and how to reach them; null on a single node. */
@@ -32,6 +32,8 @@ export interface ClusterNodeHandle {
 }
 
 const wildcard = (h: string) => h === '0.0.0.0' || h === '::' || h === '';
+/** How long a stop waits for the cluster's loops to finish the run under way. */
+const LOOP_STOP_WAIT_MS = 15_000;
 
 /** Listens on the cluster port (when configured) and registers this node; call before the start-up recovery. */
 export async function joinCluster(config: Config, core: Core, pieces: IdentityPiece[] | undefined, log: Logger): Promise<ClusterNodeHandle> {
@@ -90,28 +92,32 @@ export async function joinCluster(config: Config, core: Core, pieces: IdentityPi
     const n = core.sessions.closeAllUnaudited('this gateway node lost the database (no heartbeat for longer than the dead timeout): the cluster takes it for dead');
     if (n) log.error({ silentSeconds: Math.round(silentMs / 1000), sessions: n }, 'no heartbeat reached the database for longer than the dead timeout: the other nodes take this node for dead and end its sessions as interrupted; its live sessions were closed (fail closed)');
   };
-  // Two loops, never one: the heartbeat is a single small write, the upkeep (reaping dead
-  // nodes: with object storage it completes uploads, reads, repairs and hashes whole
-  // recordings, session by session) can take longer than the dead timeout. A heartbeat that
-  // waited for it would let this node look dead to the others, which would then end its
-  // healthy sessions as interrupted.
+  // Loops of their own, never one: the heartbeat is a single small write, reaping dead nodes
+  // (with object storage it completes uploads, reads, repairs and hashes whole recordings,
+  // session by session) can take longer than the dead timeout. A heartbeat that waited for it
+  // would let this node look dead to the others, which would then end its healthy sessions as
+  // interrupted.
+  // The upkeep: this node's own sessions (quick): those other nodes ended while it was unreachable, and
+  // terminates other nodes could not get through to it; and identity pieces other nodes replaced.
   const upkeep = async () => {
-    // This node's own sessions first (quick): those other nodes ended while it was unreachable,
-    // and terminates other nodes could not get through to it. Reaping a dead node's sessions
-    // (with object storage: whole recordings) must not hold them up.
     await core.sessions.dropReaped();
     const queued = await core.sessions.applyQueuedTerminations();
     if (queued) log.warn({ sessions: queued }, 'sessions terminated as other nodes asked while they could not reach this node');
-    const dead = await registry.deadWithLiveSessions();
-    if (dead.length) {
-      const n = await core.sessions.reapDeadNodes(dead);
-      if (n) log.warn({ nodes: dead, sessions: n }, 'gateway nodes stopped sending heartbeats: their sessions were ended as interrupted');
-    }
     if (identity && pieces) {
       const changed = await identity.changed(pieces);
       if (changed.includes(LOGON_KEY_PIECE)) core.logonTicketKey.reload();
       if (changed.length) log.info({ pieces: changed }, 'cluster identity pieces replaced by another node were taken');
     }
+  };
+  // Dead nodes' sessions, ended as interrupted: a loop of its own too. With object storage it
+  // completes uploads and reads, repairs and hashes whole recordings, session by session, which
+  // can take minutes; in the upkeep's loop it held up the terminates queued for this node and
+  // the closing of its sessions other nodes had ended (a tick is skipped while a run goes on).
+  const reapDead = async () => {
+    const dead = await registry.deadWithLiveSessions();
+    if (!dead.length) return;
+    const n = await core.sessions.reapDeadNodes(dead);
+    if (n) log.warn({ nodes: dead, sessions: n }, 'gateway nodes stopped sending heartbeats: their sessions were ended as interrupted');
   };
   // Dead nodes' recordings the store did not give when their sessions were ended: a loop of
   // their own, apart from the upkeep (against a store still down each try waits out its
@@ -124,7 +130,7 @@ export async function joinCluster(config: Config, core: Core, pieces: IdentityPi
   /** Runs `fn` every `everyMs` (the heartbeat interval), never doubled (core/periodic.ts). */
   const loop = (fn: () => Promise<void>, failed: string, everyTick?: () => void, everyMs = registry.timing.heartbeatMs) =>
     periodic(fn, everyMs, (e) => log.warn({ err: { message: (e as Error).message } }, failed), everyTick ? { everyTick } : {});
-  let loops: { stop(): Promise<void> }[] = [];
+  let loops: Record<string, Periodic> = {};
   return {
     calls,
     address,
@@ -132,10 +138,19 @@ export async function joinCluster(config: Config, core: Core, pieces: IdentityPi
       const heartbeat = loop(beat, 'the cluster heartbeat failed', checkSilence);
       // At once: the start-up recovery since registration may have taken a while.
       heartbeat.run();
-      loops = [heartbeat, loop(upkeep, 'the cluster upkeep (dead nodes, sessions ended elsewhere, identity) failed'), loop(sealDeadNodesRecordings, 'sealing dead nodes\' recordings failed', undefined, 60_000)];
+      loops = {
+        heartbeat,
+        upkeep: loop(upkeep, 'the cluster upkeep (sessions ended elsewhere, queued terminates, identity) failed'),
+        'reaping dead nodes': loop(reapDead, "ending dead nodes' sessions failed"),
+        "sealing dead nodes' recordings": loop(sealDeadNodesRecordings, 'sealing dead nodes\' recordings failed', undefined, 60_000),
+      };
     },
     async stop() {
-      await Promise.all(loops.map((l) => l.stop()));
+      // Bounded: a reap of a dead node's recordings, or a beat on a lost connection, must not
+      // hold the stop (and the seals and system.stop after it) until the service manager kills
+      // the process. Cut off, a reap is safe: each session's end is one transaction.
+      const cut = await stopAll(loops, LOOP_STOP_WAIT_MS);
+      if (cut.length) log.warn({ loops: cut }, `stopping: cluster work still under way after ${LOOP_STOP_WAIT_MS / 1000} s is left to finish or fail on its own`);
       await peerServer?.close();
       await registry.stopped().catch((e) => log.warn({ err: { message: (e as Error).message } }, 'marking this node stopped failed'));
     },

@@ -5,7 +5,8 @@
 // process on one PostgreSQL database, each with its real heartbeat and upkeep (joinCluster),
 // and a dead node C with a live session: A's reaping of C is held (its storage's recover,
 // wrapped) for three dead timeouts. A's heartbeat must stay fresh all along, and B, which
-// reaps C's session meanwhile, must leave A's session live.
+// reaps C's session meanwhile, must leave A's session live; and A's upkeep of its own sessions
+// (terminates queued for them) must go on while the reaping is held.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -59,10 +60,18 @@ describe('a cluster node reaping a dead node (postgres)', () => {
       },
     });
 
+    // A's upkeep of its own sessions (terminates other nodes queued for it, sessions they ended) is counted.
+    let upkeeps = 0;
+    const apply = a.core.sessions.applyQueuedTerminations.bind(a.core.sessions);
+    a.core.sessions.applyQueuedTerminations = async () => {
+      upkeeps++;
+      return apply();
+    };
     const A = await joinCluster(a.config, a.core, undefined, a.core.log);
     nodes.push(A);
     A.startBeating();
     await reaping;
+    const upkeepsBefore = upkeeps;
     // B joins once A is stuck in its reap: B's upkeep sees C dead too (and reaps it), and sees A dead if A stops beating.
     const B = await joinCluster(b.config, b.core, undefined, b.core.log);
     nodes.push(B);
@@ -83,6 +92,8 @@ describe('a cluster node reaping a dead node (postgres)', () => {
       await sleep(200);
     }
     assert.ok(Math.max(...ages) <= DEAD_SECONDS * 1000, `A's heartbeat stayed within the dead timeout (oldest seen ${Math.max(...ages)} ms)`);
+    // Before: the reaping ran inside the upkeep, which skipped every tick while it was held.
+    assert.ok(upkeeps - upkeepsBefore >= 3, `A's upkeep went on while it reaped (${upkeeps - upkeepsBefore} runs in ${3 * DEAD_SECONDS} s)`);
     const ofA = await db.selectFrom('sessions').select(['status', 'endReason']).where('id', '=', 'sess-of-a').executeTakeFirstOrThrow();
     assert.deepEqual([ofA.status, ofA.endReason], ['live', null], 'node A\'s session is left live');
     const endC = await db.selectFrom('auditEvents').select('details').where('action', '=', 'session.end').where('targetId', '=', 'sess-of-c').execute();
