@@ -40,6 +40,46 @@ for (const kind of DB_KINDS) {
       assert.deepEqual(hook.events.map((e) => e.seq), [...new Set(hook.events.map((e) => e.seq))].sort((a, b) => a - b), 'each event once, in order');
     });
 
+    it('a change also starts the backoff afresh: the failure count goes back to 0', async () => {
+      const r = await t.req('POST', '/api/v1/audit-sinks', { token: t.adminToken, body: { name: 'count-reset', kind: 'webhook', url: `${hook.origin}/count`, hmacKey: HMAC_KEY, caPem, enabled: false, startAt: 'now' } });
+      assert.equal(r.statusCode, 201, r.body);
+      const id = r.json().id as string;
+      await t.core.store.db.updateTable('auditSinks').set({ attempts: 12 }).where('id', '=', id).execute();
+      const p = await t.req('PATCH', `/api/v1/audit-sinks/${id}`, { token: t.adminToken, body: { retryInitialMs: 500 } });
+      assert.equal(p.statusCode, 200, p.body);
+      // Before: 12 stayed, and the first failure after the fix waited 2^12 × the initial wait (up to retryMaxMs).
+      assert.equal((await t.core.store.db.selectFrom('auditSinks').select('attempts').where('id', '=', id).executeTakeFirstOrThrow()).attempts, 0);
+      await t.req('DELETE', `/api/v1/audit-sinks/${id}`, { token: t.adminToken });
+    });
+
+    it('two creates of one name at once: one is made, the other is a 409 (not a 500), and no data key is left behind', async () => {
+      const keys = async () => (await t.core.store.db.selectFrom('dataKeys').select('id').execute()).length;
+      const before = await keys();
+      const body = { name: 'same-name-race', kind: 'webhook', url: `${hook.origin}/race`, hmacKey: HMAC_KEY, caPem, enabled: false, startAt: 'now' };
+      // The race made certain: each create waits, past its name check, until all three have passed theirs.
+      const dataKeys = t.core.dataKeys;
+      const encrypt = dataKeys.encrypt.bind(dataKeys);
+      let arrived = 0;
+      let all!: () => void;
+      const together = new Promise<void>((r) => (all = r));
+      dataKeys.encrypt = async (...a: Parameters<typeof encrypt>) => {
+        if (++arrived === 3) all();
+        await Promise.race([together, new Promise((r) => setTimeout(r, 5000))]);
+        return encrypt(...a);
+      };
+      let answers;
+      try {
+        answers = await Promise.all([0, 1, 2].map(() => t.req('POST', '/api/v1/audit-sinks', { token: t.adminToken, body })));
+      } finally {
+        dataKeys.encrypt = encrypt;
+      }
+      assert.equal(arrived, 3, 'all three passed the name check');
+      assert.deepEqual(answers.map((a) => a.statusCode).sort(), [201, 409, 409], answers.map((a) => a.body).join('\n'));
+      const made = answers.find((a) => a.statusCode === 201)!.json().id as string;
+      assert.equal(await keys(), before + 1, "one data key: the sink's own");
+      await t.req('DELETE', `/api/v1/audit-sinks/${made}`, { token: t.adminToken });
+    });
+
     it('a sink changed while a delivery is failing is tried again at once, not after that failure\'s backoff', { timeout: 120_000 }, async () => {
       // This sink alone receives (the one of the test before is removed).
       for (const sink of (await t.req('GET', '/api/v1/audit-sinks', { token: t.adminToken })).json().items as { id: string }[]) await t.req('DELETE', `/api/v1/audit-sinks/${sink.id}`, { token: t.adminToken });

@@ -106,6 +106,8 @@ export function checkConfig(kind: SinkKind, cur: SinkConfig | null, input: SinkI
       }
       if (u.protocol !== 'https:' && !(u.protocol === 'http:' && isLoopbackHost(u.hostname))) throw badRequest('url must be an https URL (plain http only to a loopback address)');
       if (u.username || u.password || u.hash) throw badRequest('url must not carry credentials or a fragment');
+      // new URL() takes port 0, which nothing listens on: every delivery would fail for ever.
+      if (u.port === '0') throw badRequest('url must not name port 0');
       // What an answer shows, sent back (a form filled from GET): it would replace the URL with one that goes nowhere.
       if (u.pathname === DISPLAY_PATH && !u.search) throw badRequest('url ending in /… is how answers show a webhook URL (its path and query hidden): send the whole URL, or leave url out to keep the one held');
       c.url = displayUrl(input.url);
@@ -137,6 +139,10 @@ export function checkSecrets(kind: SinkKind, c: SinkConfig, cur: SinkSecrets, in
   // (to what is likely a TLS port, whose collector drops them while each batch counts as sent).
   if (kind === 'syslog' && !c.tls && (s.caPem || s.clientCertPem || s.clientKeyPem)) {
     throw badRequest('caPem, clientCertPem and clientKeyPem are used only with tls: true (a plain TCP syslog sink would ignore them and send in clear): set tls to true, or remove them (null)');
+  }
+  // Likewise a plain http webhook (to a loopback address) would ignore them.
+  if (kind === 'webhook' && !c.tls && (s.caPem || s.clientCertPem || s.clientKeyPem)) {
+    throw badRequest('caPem, clientCertPem and clientKeyPem are used only with an https url (a plain http webhook would ignore them): use https, or remove them (null)');
   }
   if (s.hmacKey !== undefined && s.hmacKey.length < 16) throw badRequest('hmacKey must be at least 16 characters');
   if (s.caPem !== undefined) {

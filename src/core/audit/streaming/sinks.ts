@@ -7,7 +7,7 @@
 // still deliver (secrets() falls back to it) and are sealed without a migration, by
 // sealLegacyUrls (when streaming starts) or on their first read through this service, with a
 // conditional update on the row as read: several nodes doing it at once leave one sealed row.
-import type { Store } from '../../../store/db.js';
+import { isUniqueViolation, type Store } from '../../../store/db.js';
 import type { AuditSinksTable } from '../../../store/schema.js';
 import { badRequest, conflict, notFound } from '../../errors.js';
 import { flag, newId, now, parseJson } from '../../util.js';
@@ -199,6 +199,11 @@ export class AuditSinks {
     return this.view(await this.row(id));
   }
 
+  /** Two creates (or renames) of one name at once: the unique index refuses the second, a 409 like the check before it. */
+  private nameTaken(e: unknown, name: string): unknown {
+    return isUniqueViolation(e) ? conflict(`an audit sink named "${name}" already exists`) : e;
+  }
+
   private async byName(name: string): Promise<SinkRow | undefined> {
     return this.db.selectFrom('auditSinks').selectAll().where('name', '=', name).executeTakeFirst();
   }
@@ -216,7 +221,11 @@ export class AuditSinks {
     await this.db
       .insertInto('auditSinks')
       .values({ id, name: input.name, kind: input.kind, enabled: flag(input.enabled ?? true), config: JSON.stringify(cfg), secretDataKeyId: sealed?.dataKeyId ?? null, secretSealed: sealed?.sealed ?? null, cursor, checkpointCursor: cursor, delivered: 0, lastDeliveredAt: null, attempts: 0, nextAttemptAt: 0, lastError: null, lastErrorAt: null, leaseNode: null, leaseUntil: 0, createdAt: t, updatedAt: t })
-      .execute();
+      .execute()
+      .catch(async (e) => {
+        if (sealed) await this.dataKeys.remove(sealed.dataKeyId).catch(() => undefined);
+        throw this.nameTaken(e, input.name);
+      });
     const view = await this.get(id);
     await this.audit.record(actor, { action: 'audit.sink_create', target: { type: 'audit_sink', id }, details: { ...auditDetails(view), startAt: input.startAt ?? 'beginning', cursor } });
     this.changed();
@@ -235,14 +244,23 @@ export class AuditSinks {
     const fields: Partial<SinkRow> = { config: JSON.stringify(cfg), updatedAt: Math.max(now(), Number(before.updatedAt) + 1) };
     if (input.name !== undefined) fields.name = input.name;
     if (input.enabled !== undefined) fields.enabled = flag(input.enabled);
-    // A change may have fixed what failed: the next try is now.
+    // A change may have fixed what failed: the next try is now, and its backoff starts afresh.
     fields.nextAttemptAt = 0;
+    fields.attempts = 0;
     if (changed.length) {
       const sealed = Object.keys(secrets).length ? await this.dataKeys.encrypt(JSON.stringify(secrets), aad(id)) : null;
       fields.secretDataKeyId = sealed?.dataKeyId ?? null;
       fields.secretSealed = sealed?.sealed ?? null;
     }
-    await this.db.updateTable('auditSinks').set(fields).where('id', '=', id).execute();
+    await this.db
+      .updateTable('auditSinks')
+      .set(fields)
+      .where('id', '=', id)
+      .execute()
+      .catch(async (e) => {
+        if (changed.length && fields.secretDataKeyId) await this.dataKeys.remove(fields.secretDataKeyId).catch(() => undefined);
+        throw this.nameTaken(e, input.name ?? before.name);
+      });
     if (changed.length && before.secretDataKeyId) await this.dataKeys.remove(before.secretDataKeyId);
     const view = await this.get(id);
     const named = Object.keys(input).sort();
