@@ -173,7 +173,7 @@ export class AuditStreaming {
       // Sinks enabled but not yet running (e.g. one created a moment ago) get their drain too.
       await this.reconcile(true);
       this.wake('control');
-      // (A reconcile that was under way when stop came may still add a loop: wait for those too.)
+      // (Loops the drain's reconcile added are waited for; one under way before stop adds none.)
       while (this.loops.size) await Promise.allSettled([...this.loops.values()]);
     } finally {
       clearTimeout(abortAt);
@@ -190,6 +190,10 @@ export class AuditStreaming {
       this.log.warn({ err: { message: (err as Error).message } }, 'audit streaming: reading the sinks failed');
       return;
     }
+    // Asked again after the read: a reconcile of the poll that was under way when stop() came
+    // must not start a loop that stop(), done waiting, would not see (it could send beside the
+    // database closing). stop()'s own reconcile starts the drain's loops.
+    if (!this.running || (this.stopping && !evenStopping)) return;
     for (const id of ids) {
       if (this.loops.has(id)) continue;
       const p = this.run(id)

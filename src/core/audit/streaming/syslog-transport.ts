@@ -35,6 +35,8 @@ export class SyslogTransport implements SinkTransport {
   private sock: Socket | null = null;
   /** A socket still connecting (abort() ends it too). */
   private connecting: Socket | null = null;
+  /** A socket close() is ending, waiting for the collector's side (abort() ends it too). */
+  private closing: Socket | null = null;
   private broken: string | null = null;
   /** A batch written on `sock` the kernel has not taken all of yet (its send timed out). */
   private queued: { key: string; taken: Promise<void>; done: boolean } | null = null;
@@ -45,6 +47,8 @@ export class SyslogTransport implements SinkTransport {
     private readonly c: SinkConfig,
     private readonly secrets: SinkSecrets,
     private readonly header: SyslogHeader,
+    /** How long close() waits for the collector to close its side. */
+    private readonly closeWaitMs = 5000,
   ) {}
 
   private connect(): Promise<Socket> {
@@ -170,6 +174,8 @@ export class SyslogTransport implements SinkTransport {
     this.broken ??= 'stopped';
     this.cancel?.(new DeliveryError('the syslog collector had not taken the batch when the drain time at stop ran out'));
     s?.destroy();
+    // A close() waiting for the collector to close its side: not waited for any longer.
+    this.closing?.destroy();
   }
 
   /** Ends the connection after what was written (the receiver gets every byte), then lets go. */
@@ -184,11 +190,12 @@ export class SyslogTransport implements SinkTransport {
       s.destroy();
       return;
     }
+    this.closing = s;
     await new Promise<void>((resolve) => {
       const t = setTimeout(() => {
         s.destroy();
         resolve();
-      }, 5000);
+      }, this.closeWaitMs);
       t.unref();
       s.once('close', () => {
         clearTimeout(t);
@@ -196,5 +203,6 @@ export class SyslogTransport implements SinkTransport {
       });
       s.end();
     });
+    if (this.closing === s) this.closing = null;
   }
 }
