@@ -14,10 +14,11 @@ export type LiveViewRefusal = { status: 403 | 409; code: string; message: string
 const NOT_LIVE: LiveViewRefusal = { status: 409, code: 'not_live', message: 'session is not live; replay its recording instead' };
 
 /**
- * Checks, audits and prepares the live view of a session live on this node; a refusal when it
- * is not live here or its launcher forbids watching (a session that does not exist throws 404).
+ * Checks and audits the live view of a session live on this node; a refusal when it is not
+ * live here or its launcher forbids watching (a session that does not exist throws 404). The
+ * feed is prepared by streamLiveView, after the answer's head is sent.
  */
-export async function prepareLiveView(core: Core, actor: Actor, sessionId: string, log: FeedLog): Promise<{ feed: LiveFeed } | { refusal: LiveViewRefusal }> {
+export async function checkLiveView(core: Core, actor: Actor, sessionId: string): Promise<{ feed: LiveFeed } | { refusal: LiveViewRefusal }> {
   const feed = core.sessions.feed(sessionId);
   if (!feed) {
     await core.sessions.get(sessionId);
@@ -29,8 +30,6 @@ export async function prepareLiveView(core: Core, actor: Actor, sessionId: strin
     return { refusal: { status: 403, code: 'live_view_disallowed', message: 'the launcher of this session does not allow live viewing' } };
   }
   await core.audit.record(actor, { action: 'session.watch', target: { type: 'session', id: feed.sessionId } });
-  await feed.prepare(log);
-  if (feed.ended) return { refusal: NOT_LIVE };
   return { feed };
 }
 
@@ -45,14 +44,35 @@ export const WATCHER_UNREAD_LIMIT = 8 * 1024 * 1024;
 export const PING_MS = 15_000;
 
 /**
- * Writes the stream until the session ends or the watcher goes away. A watcher who went away
- * while the view was being prepared (its 'close' has already fired) gets nothing and holds
- * nothing; one that reads too slowly is cut (WATCHER_UNREAD_LIMIT), without an `end` event, so
- * its page says the view was lost.
+ * Writes the stream until the session ends or the watcher goes away. The head goes first, then
+ * (a screen) comments every PING_MS while the feed prepares: the first watcher of a graphical
+ * session decodes its recording so far, minutes for a long one, and silence that long would be
+ * taken for a dead node by a node relaying the view (its call's 15 s) or by a proxy. A session
+ * that ended meanwhile gets its `end` event. A watcher who went away meanwhile (its 'close' has
+ * already fired) gets nothing more and holds nothing; one that reads too slowly is cut
+ * (WATCHER_UNREAD_LIMIT), without an `end` event, so its page says the view was lost.
  */
-export function streamLiveView(feed: LiveFeed, log: FeedLog & { warn(o: object, msg: string): void }, res: ServerResponse, limit = WATCHER_UNREAD_LIMIT): void {
+export async function streamLiveView(feed: LiveFeed, log: FeedLog & { warn(o: object, msg: string): void }, res: ServerResponse, limit = WATCHER_UNREAD_LIMIT): Promise<void> {
   if (res.destroyed) return;
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+  if (feed.graphical) {
+    const preparing = () => void (res.destroyed || res.write(': preparing the view\n\n'));
+    preparing();
+    const keepAlive = setInterval(preparing, PING_MS);
+    try {
+      await feed.prepare(log);
+    } catch (e) {
+      // keyframe() tries again on what is left; at worst the view opens without a picture.
+      log.warn({ sessionId: feed.sessionId, err: { message: (e as Error).message } }, 'preparing the keyframe of a live view failed');
+    } finally {
+      clearInterval(keepAlive);
+    }
+    if (res.destroyed) return;
+    if (feed.ended) {
+      res.end('event: end\ndata: {}\n\n');
+      return;
+    }
+  }
   let stopped = false;
   let ping: NodeJS.Timeout | undefined;
   let unsubscribe = () => undefined as void;

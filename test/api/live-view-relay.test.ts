@@ -121,6 +121,48 @@ describe('the live view stream toward its watcher', () => {
     }
   });
 
+  it('a screen whose first keyframe takes long to prepare: the head and comments go out while it prepares, then the opening; one that ended meanwhile gets its end', async () => {
+    // Before: nothing was sent until the recording so far was decoded (minutes for a long RDP
+    // session): a node relaying the view took the silence for a dead node (its call gives up
+    // after 15 s) and told the watcher the session's node did not answer.
+    for (const endsMeanwhile of [false, true]) {
+      const { feed, state } = fakeFeed();
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      let ended = false;
+      Object.assign(feed, { graphical: true, prepare: () => held });
+      Object.defineProperty(feed, 'ended', { get: () => ended });
+      const { server, url } = await listen((_req, res) => void streamLiveView(feed, log, res));
+      try {
+        const r = await open(url);
+        assert.equal(r.statusCode, 200, 'answered while the keyframe is still being prepared');
+        let text = '';
+        r.on('data', (c: Buffer) => (text += c.toString()));
+        for (let i = 0; i < 500 && !text.includes(': preparing the view'); i++) await new Promise((res) => setTimeout(res, 10));
+        assert.match(text, /^: preparing the view\n\n/);
+        assert.equal(state.opened, 0, 'not opened before it is prepared');
+        ended = endsMeanwhile;
+        const all = readAll(r);
+        release();
+        if (!endsMeanwhile) {
+          for (let i = 0; i < 500 && !state.subscriber; i++) await new Promise((res) => setTimeout(res, 10));
+          state.subscriber!(null as never);
+        }
+        const { complete } = await all;
+        assert.ok(complete);
+        if (endsMeanwhile) {
+          assert.match(text, /event: end\ndata: \{\}\n\n$/);
+          assert.equal(state.opened, 0);
+        } else {
+          assert.match(text, /event: header\n/);
+          assert.equal(state.opened, 1);
+        }
+      } finally {
+        await closeServer(server);
+      }
+    }
+  });
+
   it('a watcher who reads gets the opening, the records and the end', async () => {
     const { feed, state } = fakeFeed();
     const { server, url } = await listen((_req, res) => streamLiveView(feed, log, res));

@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 import type { Core } from '../../core/core.js';
 import type { Actor } from '../../core/audit/service.js';
 import { AppError } from '../../core/errors.js';
-import { prepareLiveView, streamLiveView } from '../live-view-stream.js';
+import { checkLiveView, streamLiveView } from '../live-view-stream.js';
 import { ACTOR_HEADER, NODE_HEADER, type PeerTls } from './client.js';
 
 const BODY_LIMIT = 16 * 1024;
@@ -143,8 +143,8 @@ export class PeerServer {
       return send(res, 200, { terminated: true });
     }
     if (req.method !== 'GET') return fail(res, 405, 'method_not_allowed', 'GET only');
-    const opened = await prepareLiveView(this.core, actor, id, this.log);
+    const opened = await checkLiveView(this.core, actor, id);
     if ('refusal' in opened) return fail(res, opened.refusal.status, opened.refusal.code, opened.refusal.message);
-    streamLiveView(opened.feed, this.log, res);
+    await streamLiveView(opened.feed, this.log, res);
   }
 }

@@ -9,7 +9,7 @@ import { actorOf } from '../../core/identity/principal.js';
 import { api } from '../contract/index.js';
 import { addRoute } from '../contract-route.js';
 import { relayLiveView } from '../live-view-relay.js';
-import { prepareLiveView, streamLiveView } from '../live-view-stream.js';
+import { checkLiveView, streamLiveView } from '../live-view-stream.js';
 import type { PeerClient } from '../peer/client.js';
 import type { ClusterForwarding } from '../../core/cluster/forwarding.js';
 
@@ -53,9 +53,9 @@ export const liveViewRoutes =
         relayLiveView(upstream.stream, reply.raw);
         return;
       }
-      const opened = await prepareLiveView(core, actor, req.params.id, req.log);
+      const opened = await checkLiveView(core, actor, req.params.id);
       if ('refusal' in opened) return reply.code(opened.refusal.status).send({ error: { code: opened.refusal.code, message: opened.refusal.message } });
       reply.hijack();
-      streamLiveView(opened.feed, req.log, reply.raw);
+      await streamLiveView(opened.feed, req.log, reply.raw);
     });
   };
