@@ -159,14 +159,19 @@ describe('sessions live on another node of the cluster (postgres)', () => {
     await other.end('test over');
   });
 
-  it("a forced check-in on node A while node B does not answer: the terminate waits in the database and B's upkeep ends the session", async () => {
-    const carol = await a.user(`carol-${++n}`, ['User']);
+  /** A new person holding a checkout of a new secret, with a session on it live on node B. */
+  const holderLiveOnB = async (name: string) => {
+    const who = await a.user(`${name}-${++n}`, ['User']);
     const id = await secret();
-    const share = await a.req('PUT', `/api/v1/secrets/${id}/permissions`, { token: a.adminToken, body: { entries: [{ principalType: 'user', principal: carol.id, level: 'view' }] } });
+    const share = await a.req('PUT', `/api/v1/secrets/${id}/permissions`, { token: a.adminToken, body: { entries: [{ principalType: 'user', principal: who.id, level: 'view' }] } });
     assert.equal(share.statusCode, 200, share.body);
-    const co = await a.req('POST', `/api/v1/secrets/${id}/checkout`, { token: carol.token, body: { reason: 'work', durationSeconds: 600 } });
+    const co = await a.req('POST', `/api/v1/secrets/${id}/checkout`, { token: who.token, body: { reason: 'work', durationSeconds: 600 } });
     assert.equal(co.statusCode, 200, co.body);
-    const onB = await live(b, { id: carol.id, username: `carol-${n}` }, id);
+    return { id, onB: await live(b, { id: who.id, username: `${name}-${n}` }, id) };
+  };
+
+  it("a forced check-in on node A while node B does not answer: the terminate waits in the database and B's upkeep ends the session", async () => {
+    const { id, onB } = await holderLiveOnB('carol');
     unreachable.add('https://node-b.test');
     try {
       const forced = await a.req('POST', `/api/v1/secrets/${id}/checkin`, { token: a.adminToken });
@@ -191,13 +196,7 @@ describe('sessions live on another node of the cluster (postgres)', () => {
   it('a forced check-in on node A while node B looks dead but beats again before its sessions are reaped: the terminate waits in the database and B ends the session', async () => {
     // Before: sessions of a node that looked dead were left out (the reaping's to end), and the
     // reaping keeps those of a node beating again: the session ran on with the credential taken away.
-    const dave = await a.user(`dave-${++n}`, ['User']);
-    const id = await secret();
-    const share = await a.req('PUT', `/api/v1/secrets/${id}/permissions`, { token: a.adminToken, body: { entries: [{ principalType: 'user', principal: dave.id, level: 'view' }] } });
-    assert.equal(share.statusCode, 200, share.body);
-    const co = await a.req('POST', `/api/v1/secrets/${id}/checkout`, { token: dave.token, body: { reason: 'work', durationSeconds: 600 } });
-    assert.equal(co.statusCode, 200, co.body);
-    const onB = await live(b, { id: dave.id, username: `dave-${n}` }, id);
+    const { id, onB } = await holderLiveOnB('dave');
     const registry = a.core.cluster.registry;
     // B paused past the dead timeout (1 h here)...
     await a.core.store.db.updateTable('clusterNodes').set({ heartbeatAt: (await registry.clock()) - 2 * 3_600_000 }).where('id', '=', b.core.sessions.node).execute();
