@@ -148,7 +148,9 @@ export async function joinCluster(config: Config, core: Core, pieces: IdentityPi
     async stop() {
       // Bounded: a reap of a dead node's recordings, or a beat on a lost connection, must not
       // hold the stop (and the seals and system.stop after it) until the service manager kills
-      // the process. Cut off, a reap is safe: each session's end is one transaction.
+      // the process. A reap takes up no further session once the node is stopping, and leaves
+      // live (for the next reaper) one whose recording the closing storage kept from it
+      // (recovery.ts); each session's end is one transaction. A late beat cannot undo stopped().
       const cut = await stopAll(loops, LOOP_STOP_WAIT_MS);
       if (cut.length) log.warn({ loops: cut }, `stopping: cluster work still under way after ${LOOP_STOP_WAIT_MS / 1000} s is left to finish or fail on its own`);
       await peerServer?.close();

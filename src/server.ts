@@ -230,8 +230,9 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     checkpoints.stop();
     heartbeats.stop();
     ldapSync.stop();
-    // Waited for (bounded) just before the database closes: a sweep under way finishes beside the drain.
-    const sweepsStopped = stopAll({ checkouts: checkoutSweeper, 'logon tickets': logonSweeper, retention: retentionSweeper }, SWEEP_STOP_WAIT_MS);
+    // No new sweeps; one under way finishes beside the drain, waited for (bounded) below.
+    const sweepers = { checkouts: checkoutSweeper, 'logon tickets': logonSweeper, retention: retentionSweeper };
+    for (const s of Object.values(sweepers)) void s.stop();
     void core.jit.stopSweeper();
     void core.rotation.stopSweeper();
     core.launching.drain();
@@ -251,6 +252,9 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     await core.jit.settled().catch(() => {});
     await core.rotation.settled().catch(() => {});
     await core.heartbeat.settled().catch(() => {});
+    // Before the recording storage goes (retention deletes from it) and the database closes.
+    const stillSweeping = await stopAll(sweepers, SWEEP_STOP_WAIT_MS);
+    if (stillSweeping.length) log.warn({ sweeps: stillSweeping }, `stopping: sweeps still under way after ${SWEEP_STOP_WAIT_MS / 1000} s; the database closes under them (the next start's sweep takes their work up)`);
     // The recordings are closed by now; the writer thread goes.
     await step('stopping the recording storage', () => core.sessions.storage.stop?.());
     await step('closing the doors', () => doors.close());
@@ -264,8 +268,6 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     // The sinks get what is pending, the stop itself included, before the database closes.
     await core.auditStreaming.stop((await core.settings.get('auditStreamDrainSeconds').catch(() => 5)) * 1000).catch(() => {});
     core.openpsm.gateway.stop();
-    const stillSweeping = await sweepsStopped;
-    if (stillSweeping.length) log.warn({ sweeps: stillSweeping }, `stopping: sweeps still under way after ${SWEEP_STOP_WAIT_MS / 1000} s; the database closes under them (the next start's sweep takes their work up)`);
     await store.close();
   };
 

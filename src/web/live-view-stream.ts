@@ -30,6 +30,8 @@ export async function checkLiveView(core: Core, actor: Actor, sessionId: string)
     return { refusal: { status: 403, code: 'live_view_disallowed', message: 'the launcher of this session does not allow live viewing' } };
   }
   await core.audit.record(actor, { action: 'session.watch', target: { type: 'session', id: feed.sessionId } });
+  // Ending (its recording still closing, it is in the live map until then): nothing to watch.
+  if (feed.ended) return { refusal: NOT_LIVE };
   return { feed };
 }
 
@@ -68,10 +70,12 @@ export async function streamLiveView(feed: LiveFeed, log: FeedLog & { warn(o: ob
       clearInterval(keepAlive);
     }
     if (res.destroyed) return;
-    if (feed.ended) {
-      res.end('event: end\ndata: {}\n\n');
-      return;
-    }
+  }
+  // Checked with open() in one synchronous step: a session that began to end meanwhile has
+  // emptied its subscribers already, so a watcher subscribed now would never get its end.
+  if (feed.ended) {
+    res.end('event: end\ndata: {}\n\n');
+    return;
   }
   let stopped = false;
   let ping: NodeJS.Timeout | undefined;

@@ -22,7 +22,7 @@ import { buildApp } from '../../src/web/app.js';
 import { ClusterForwarding } from '../../src/core/cluster/forwarding.js';
 import { makePeerCert, peerTls } from '../../src/web/peer/cert.js';
 import { PeerClient } from '../../src/web/peer/client.js';
-import { startTestApp, type TestApp } from '../support/harness.js';
+import { adminSessionPlans, startTestApp, type TestApp } from '../support/harness.js';
 
 /** A feed as the core hands it out: opens with a header, then records pushed by the test. */
 function fakeFeed() {
@@ -374,6 +374,43 @@ describe('live view and terminate of sessions on other nodes, through the API', 
       }
     } finally {
       await app.close();
+    }
+  });
+});
+
+describe('the live view of a session that is ending', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await startTestApp('sqlite');
+  });
+  after(async () => {
+    await t?.close();
+  });
+
+  it('is 409 not_live while its recording closes (it is still in the live map then), not a stream that never ends', { timeout: 60_000 }, async () => {
+    const plan = await adminSessionPlans(t, 'live-view-ending');
+    const s = await t.core.sessions.start(await plan(), { clientIp: '127.0.0.1', door: 'ssh' });
+    s.begin({ cols: 80, rows: 24, term: 'xterm' });
+    s.output(Buffer.from('hello from the target\r\n'));
+    // The recording's close held: the session has begun to end and is still listed as live.
+    const cast = s.cast!;
+    const close = cast.close.bind(cast);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    cast.close = async () => {
+      await held;
+      return close();
+    };
+    const ending = s.end('client_closed');
+    try {
+      assert.ok(t.core.sessions.live.has(s.id) && s.isEnded);
+      // Before: 200, the header and backlog, then nothing (its subscribers were emptied already): no end event, ever.
+      const r = await t.req('GET', `/api/v1/sessions/${s.id}/live`, { token: t.adminToken });
+      assert.equal(r.statusCode, 409, r.body);
+      assert.equal(r.json().error.code, 'not_live');
+    } finally {
+      release();
+      await ending;
     }
   });
 });

@@ -55,4 +55,30 @@ describe('a dead node\'s recording, when the store was down as its session was e
       assert.equal(await sealDeadNodesUploads(ctx), 0);
     });
   }
+
+  it('a node stopping while it reaps leaves live a session whose recording its closing storage kept from it, and takes up no further one', async () => {
+    // Before: the stop's bounded wait let the reap go on while the S3 client was destroyed; the
+    // session was ended without its recording, and nobody sealed the object later.
+    const a = storage('node-a', 'gatehouse');
+    const one = await sessionWithOnePart(the, a, 'node-a');
+    const two = await sessionWithOnePart(the, a, 'node-a');
+    let stopping = false;
+    const ctx = {
+      store: the.t.core.store, audit: the.t.core.audit, log: the.t.core.log, recordingsDir: tempDir('gatehouse-b-disk-'), node: 'node-b', stillDead: async (n: string) => n === 'node-a', stopping: () => stopping,
+      // The stop begins while the first session's recording is fetched; the storage closes under it.
+      recover: async () => {
+        stopping = true;
+        throw new Error('the S3 client was destroyed');
+      },
+    };
+    assert.equal(await recoverInterrupted({ ...ctx, deadNodes: ['node-a'], deadOnly: true }), 0);
+    for (const s of [one, two]) assert.equal((await row(s.id)).status, 'live', 'left for the next reaper');
+    // The next reaper, not stopping, ends them with their recordings.
+    const c = storage('node-c', 'gatehouse');
+    assert.equal(await recoverInterrupted({ ...ctx, node: 'node-c', stopping: () => false, recover: (id: string, st: number) => c.recover(id, st), deadNodes: ['node-a'], deadOnly: true }), 2);
+    for (const s of [one, two]) {
+      const r = await row(s.id);
+      assert.deepEqual([r.status, r.recording], ['ended', s.rel]);
+    }
+  });
 });

@@ -199,6 +199,55 @@ describe('an upload left unfinished at the end of its session, completed at the 
     assert.ok(Buffer.concat(await (await again.read(rel)).toArray()).equals(first), 'stored, readable from the bucket');
   });
 
+  it('a row-less spool whose first segment holds nothing yet is not adopted; two workers sharing the spool adopt it once', async () => {
+    const spoolDir = tempDir('gatehouse-spool-a-');
+    const a = nodeStorage(the.s3, the.t.core, 'node-a', { encryption: 'gatehouse', prefix: 'resume/', spoolDir });
+    const empty = await liveSession(a, false);
+    writeSegment(empty.spool, 0, Buffer.alloc(0));
+    const keys = async () => (await the.t.core.store.db.selectFrom('dataKeys').select('id').execute()).length;
+    const keysBefore = await keys();
+    assert.equal(await a.recover(empty.id, empty.at), null, 'nothing was recorded');
+    assert.equal(await upload(empty.rel), undefined, 'no row, no upload, no data key');
+    assert.equal(await keys(), keysBefore);
+
+    // Two workers of one machine (one spool) recover the dead worker's session at once.
+    const { id, at, rel, spool } = await liveSession(a, false);
+    const first = Buffer.from(JSON.stringify({ version: 2, width: 80, height: 24 }) + '\n[0.5,"o","two workers"]\n');
+    writeSegment(spool, 0, first);
+    const w1 = nodeStorage(the.s3, the.t.core, 'node-a-w1', { encryption: 'gatehouse', prefix: 'resume/', spoolDir });
+    const w2 = nodeStorage(the.s3, the.t.core, 'node-a-w2', { encryption: 'gatehouse', prefix: 'resume/', spoolDir });
+    // The race made certain: each looks for a stored object only once both have found the spool.
+    let arrived = 0;
+    let both!: () => void;
+    const together = new Promise<void>((r) => (both = r));
+    for (const w of [w1, w2]) {
+      const exists = w.exists.bind(w);
+      w.exists = async (r: string) => {
+        if (r === rel && ++arrived === 2) both();
+        if (r === rel) await together;
+        return exists(r);
+      };
+    }
+    let creates = 0;
+    for (const w of [w1, w2]) {
+      const send = w.client.send.bind(w.client) as (c: Command, ...rest: unknown[]) => Promise<unknown>;
+      (w.client as unknown as { send: unknown }).send = (c: Command, ...rest: unknown[]) => {
+        if (c instanceof CreateMultipartUploadCommand) creates++;
+        return send(c, ...rest);
+      };
+    }
+    const got = await Promise.all([w1.recover(id, at), w2.recover(id, at)]);
+    assert.equal(arrived, 2);
+    // Before: each took the row for its own and stored the spool: two uploads of one recording,
+    // the later completion replacing what the other had repaired and sealed.
+    assert.equal(creates, 1, 'one upload');
+    for (const g of got) await g?.commit();
+    // Before: each wrote (or found) the row and stored the spool itself: two uploads, two data keys.
+    assert.equal(await keys(), keysBefore + 1, 'one data key: one upload');
+    assert.equal(await upload(rel), undefined);
+    assert.ok(Buffer.concat(await (await w1.read(rel)).toArray()).equals(first), 'stored once, readable');
+  });
+
   it('segments left behind by an upload completed just before a crash are not stored over the recording', async () => {
     const spoolDir = tempDir('gatehouse-spool-a-');
     const a = nodeStorage(the.s3, the.t.core, 'node-a', { encryption: 'none', prefix: 'resume/', spoolDir });

@@ -73,11 +73,7 @@ export class Rotation {
       throw e;
     }
     const { account, management } = ctx;
-    if (!management && !account.password) {
-      const reason = 'the account has no stored password and no management secret to change it with';
-      await this.fail(actor, secretId, trigger, reason, ctx);
-      throw conflict(`rotation needs a management secret or a stored password: ${reason}`, 'not_managed');
-    }
+    if (!management && !account.password) return this.unmanaged(actor, trigger, ctx);
     const next = generatePassword(ctx.template.passwordRules);
     const row = await this.claim(secretId, trigger, next);
     // Renewed while the target is worked on: a slow target must not let another node take the row.
@@ -86,18 +82,30 @@ export class Rotation {
       // Read again under the row: another node's rotation of this secret may have finished
       // between the read above and the claim, and what it stored is what the target holds now
       // (the account changes its own password with it; an undo must set that one back).
+      // As at the first read, and nothing was tried on the target: the row goes.
       let held: AccountContext;
       try {
         held = await this.accounts.context(secretId);
       } catch (e) {
         await this.pending.done(row);
-        await this.fail(actor, secretId, trigger, oneLine(e), ctx);
+        if (trigger !== 'manual') await this.fail(actor, secretId, trigger, oneLine(e), null);
         throw e;
+      }
+      if (!held.management && !held.account.password) {
+        await this.pending.done(row);
+        return await this.unmanaged(actor, trigger, held);
       }
       return await this.change(actor, row, held, next);
     } finally {
       await lease.stop();
     }
+  }
+
+  /** Refuses an account that nothing can change the password of (recorded as the rotation's outcome). */
+  private async unmanaged(actor: Actor, trigger: RotationTrigger, ctx: AccountContext): Promise<never> {
+    const reason = 'the account has no stored password and no management secret to change it with';
+    await this.fail(actor, ctx.secretId, trigger, reason, ctx);
+    throw conflict(`rotation needs a management secret or a stored password: ${reason}`, 'not_managed');
   }
 
   /** Changes the password on the target under the claimed row, checks it, and stores it (or gives up, keeping the row when the outcome is unclear). */

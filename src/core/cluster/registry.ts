@@ -93,7 +93,9 @@ export class NodeRegistry {
   /** One heartbeat with this node's load. */
   async beat(load: number): Promise<void> {
     const at = await this.clock();
-    await this.store.db.updateTable('clusterNodes').set({ heartbeatAt: at, load, status: 'up' }).where('id', '=', this.self).execute();
+    // Not a row this node marked stopped: a beat still on its way when the stop wrote that
+    // (its wait for the loops is bounded) must not make the node look up again.
+    await this.store.db.updateTable('clusterNodes').set({ heartbeatAt: at, load }).where('id', '=', this.self).where('status', '=', 'up').execute();
   }
 
   /** A clean shutdown: this node's sessions have ended; it is not dead, just gone. */

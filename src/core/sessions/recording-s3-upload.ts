@@ -216,17 +216,24 @@ async function createUpload(s3: S3Host, rel: string, sessionId: string): Promise
  * an upload completed just before a crash (the row is deleted before they are) must not be
  * uploaded again over the whole recording. The first of `rels` so found; null when none.
  */
-export async function adoptSpooled(s3: S3Host, rels: readonly string[], sessionId: string, stored: (rel: string) => Promise<boolean>): Promise<string | null> {
+export async function adoptSpooled(s3: S3Host, rels: readonly string[], sessionId: string, stored: (rel: string) => Promise<boolean>): Promise<{ rel: string; node: string } | null> {
   for (const rel of rels) {
-    if ((await spoolSegments(s3.spoolPath(rel)))[0] !== 0 || (await stored(rel))) continue;
+    const base = s3.spoolPath(rel);
+    if ((await spoolSegments(base))[0] !== 0 || (await stored(rel))) continue;
+    // Created and not written yet (its head still queued for the writer thread): nothing recorded.
+    if ((isGzipPath(rel) ? memberIndex(`${base}.0`).end : (await stat(`${base}.0`)).size) === 0) continue;
     const t = now();
     await s3.store.db
       .insertInto('recordingUploads')
       .values({ rel, sessionId, node: s3.node, uploadId: NOT_STARTED, parts: '[]', dataKeyId: null, createdAt: t, updatedAt: t })
       .onConflict((oc) => oc.column('rel').doNothing())
       .execute();
-    s3.log.warn({ sessionId, recording: rel }, 'a spooled recording without its upload row (the node stopped before writing it) is stored from the spool');
-    return rel;
+    // The row as it is: a sibling worker sharing this spool may have adopted it a moment before,
+    // and only the row's node stores the spool (completeFromRow with it), not both.
+    const row = await s3.store.db.selectFrom('recordingUploads').select(['rel', 'node']).where('rel', '=', rel).executeTakeFirst();
+    if (!row) continue;
+    if (row.node === s3.node) s3.log.warn({ sessionId, recording: rel }, 'a spooled recording without its upload row (the node stopped before writing it) is stored from the spool');
+    return row;
   }
   return null;
 }

@@ -151,8 +151,7 @@ export class S3RecordingStorage implements RecordingStorage, S3Host {
 
   /** A recording of the session in this node's spool that no row names (adoptSpooled), given a row now. */
   private async adoptSpooled(sessionId: string, startedAt: number): Promise<{ rel: string; node: string } | undefined> {
-    const rel = await adoptSpooled(this, this.candidates(sessionId, startedAt), sessionId, (r) => this.exists(r));
-    return rel ? { rel, node: this.node } : undefined;
+    return (await adoptSpooled(this, this.candidates(sessionId, startedAt), sessionId, (r) => this.exists(r))) ?? undefined;
   }
 
   async exists(rel: string): Promise<boolean> {

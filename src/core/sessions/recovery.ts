@@ -74,6 +74,12 @@ export interface RecoveryContext {
    * — keeps the ones not yet ended. Unset: it was dead when named, and stays so.
    */
   stillDead?: (node: string) => Promise<boolean>;
+  /**
+   * The node is stopping: no further session is taken up, and one whose recording could not be
+   * had (the storage closing under it) is left live for the next reaper rather than ended
+   * without its recording, which nobody would seal later. Unset: never.
+   */
+  stopping?: () => boolean;
 }
 
 /** Where a session's recording is to be repaired: a file in the recordings directory, or a work copy from object storage. */
@@ -113,7 +119,10 @@ export async function recoverInterrupted(ctx: RecoveryContext): Promise<number> 
     .orderBy('startedAt')
     .execute();
   let n = 0;
-  for (const r of rows) if (await recoverSession(ctx, r)) n++;
+  for (const r of rows) {
+    if (ctx.stopping?.()) break;
+    if (await recoverSession(ctx, r)) n++;
+  }
   // The crash left the chain's last events unsigned; sign the head, recovered seals included.
   if (n > 0) await ctx.audit.checkpoint();
   return n;
@@ -147,6 +156,11 @@ async function recoverSession(ctx: RecoveryContext, r: SessionsTable): Promise<b
       sha = null;
       problem = `the recording ${rel} is unreadable: ${(e as Error).message}`;
     }
+  }
+  // Object storage only: a recordings directory does not close under the recovery.
+  if (problem && ctx.recover && ctx.stopping?.()) {
+    ctx.log.warn({ sessionId: r.id, node: r.node, problem }, 'not ended: this node is stopping and its recording could not be had now; left for the next node (or start) to end');
+    return false;
   }
   let endedAt: number;
   if (facts) endedAt = (facts.startedAt ?? r.startedAt) + facts.lastEventMs;

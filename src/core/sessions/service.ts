@@ -452,8 +452,13 @@ export class Sessions {
     this.remote = remote ?? undefined;
   }
 
-  /** Terminates a live session: here when it runs here, else through its node (`local`: never forwarded, a peer's call). */
-  async terminate(actor: Actor, id: string, reason: string, opts: { local?: boolean } = {}): Promise<void> {
+  /**
+   * Terminates a live session: here when it runs here, else through its node (`local`: never
+   * forwarded, a peer's call). A session of a node that looks dead is reaped with the rest of
+   * that node's sessions before the answer, unless `deadIsUnreachable` (terminateOrQueue): then
+   * it is answered as a node that does not answer, and the reaping loop ends it.
+   */
+  async terminate(actor: Actor, id: string, reason: string, opts: { local?: boolean; deadIsUnreachable?: boolean } = {}): Promise<void> {
     const s = this.live.get(id);
     if (!s) {
       const row = await this.store.db.selectFrom('sessions').select(['status', 'node']).where('id', '=', id).executeTakeFirst();
@@ -464,6 +469,7 @@ export class Sessions {
         const r = await this.remote.terminate(row.node, actor, id, reason);
         if (r === 'terminated') return;
         if (r === 'dead') {
+          if (opts.deadIsUnreachable) throw new AppError(503, 'node_unreachable', `the gateway node running this session (${row.node}) looks dead: its sessions are being ended as interrupted`);
           await this.reapDeadNodes([row.node]);
           // Its node beat again before the reaping reached this session (the reaping keeps the
           // sessions of a node found alive): still live there, so not "already ended".
@@ -487,7 +493,11 @@ export class Sessions {
    */
   async terminateOrQueue(actor: Actor, id: string, reason: string): Promise<'terminated' | 'queued' | 'ended'> {
     try {
-      await this.terminate(actor, id, reason);
+      // A node that looks dead is not reaped here: with object storage that is minutes of
+      // recordings, inside a forced check-in's request or an LDAP sync. Queued instead, the
+      // terminate is dropped once the reaping loop has ended the session, and acted on by the
+      // node if it beats again before (a pause past the dead timeout).
+      await this.terminate(actor, id, reason, { deadIsUnreachable: true });
       return 'terminated';
     } catch (e) {
       if (!(e instanceof AppError)) throw e;
@@ -543,9 +553,9 @@ export class Sessions {
    * map says); a row of another node unless the registry says that node is dead or stopped (its
    * sessions are the recovery's to end, core/cluster). Terminate them through terminate(), which
    * forwards to their node. `deadNodesToo`: those of dead or stopped nodes as well, for a caller
-   * that must end them (terminateOrQueue): a node that only looked dead (a VM paused past the dead
-   * timeout) keeps the sessions its reaping had not reached when it beat again, and a terminate
-   * skipped for them would be lost (an LDAP disable is acted on once, at the change).
+   * that must end them (terminateOrQueue, which queues theirs): a node that only looked dead (a
+   * VM paused past the dead timeout) keeps the sessions the reaping had not reached when it beat
+   * again, and a terminate skipped for them would be lost (an LDAP disable is acted on once).
    */
   async liveAnywhere(of: { userId?: string; secretId?: string }, opts: { deadNodesToo?: boolean } = {}): Promise<LiveRow[]> {
     const db = this.store.db;
@@ -643,7 +653,7 @@ export class Sessions {
    * dead, tells them nothing).
    */
   private recovery(which: { deadNodes: string[]; deadOnly?: boolean }, ended: (s: EndedSession) => Promise<void>): RecoveryContext {
-    return { store: this.store, audit: this.audit, log: this.log, recordingsDir: this.recordingsDir, node: this.node, ...which, traffic: this.traffic, ended, ...this.recoverFrom(), ...this.deadCheck() };
+    return { store: this.store, audit: this.audit, log: this.log, recordingsDir: this.recordingsDir, node: this.node, ...which, traffic: this.traffic, ended, ...this.recoverFrom(), ...this.deadCheck(), stopping: () => this.closing };
   }
 
   /** Sessions the start-up recovery ended, whose end listeners wait for the node to have started. */
