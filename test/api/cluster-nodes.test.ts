@@ -79,10 +79,14 @@ for (const kind of DB_KINDS) {
       assert.equal(listed.deadAfterSeconds, 30);
       assert.deepEqual(listed.nodes.map((n) => `${n.id}:${n.status}:${n.self}`).sort(), [`${self}:up:true`, 'node-alive:up:false', 'node-silent:dead:false', 'node-stopped:stopped:false'].sort());
 
-      // A clean stop is recorded as such.
+      // A clean stop is recorded as such; a beat still on its way then does not undo it (the
+      // stop's wait for the heartbeat is bounded); registering again (a start) does.
+      const address = (await registry.get(self))!.address;
       await registry.stopped();
       assert.equal((await registry.get(self))!.status, 'stopped');
       await registry.beat(0);
+      assert.equal((await registry.get(self))!.status, 'stopped');
+      await registry.register(address, t.core.version);
       assert.equal((await registry.get(self))!.status, 'up');
     });
 
