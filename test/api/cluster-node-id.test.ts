@@ -59,13 +59,17 @@ for (const kind of DB_KINDS) {
       await first!.stop();
       first = null;
       await t.core.store.db.updateTable('clusterNodes').set({ status: 'up', heartbeatAt: await registry.clock() }).where('id', '=', registry.self).execute();
+      // What is asserted is what each wait asked for and the row when it went on, not how many
+      // waits fitted: a slower machine may need fewer.
       const waits: number[] = [];
       await registry.ensureNotRunning(async (ms) => {
         waits.push(ms);
         await new Promise((r) => setTimeout(r, ms));
       });
       assert.equal(waits[0], 2 * 1000 + 1000, 'it watched two heartbeats');
-      assert.ok(waits.length >= 2 && waits.slice(1).every((ms) => ms <= 1000), `then on, a heartbeat at a time, until the row was dead (4 s): ${waits}`);
+      assert.ok(waits.slice(1).every((ms) => ms <= 1000), `then on, a heartbeat at a time: ${waits}`);
+      const still = (await registry.get(registry.self))!;
+      assert.ok((await registry.clock()) - still.heartbeatAt > 4000, 'it went on only once the row was dead (4 s)');
       first = await joinCluster(t.config, t.core, undefined, t.core.log);
       first.startBeating();
       await first.stop();

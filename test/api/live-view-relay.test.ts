@@ -138,14 +138,14 @@ describe('the live view stream toward its watcher', () => {
         assert.equal(r.statusCode, 200, 'answered while the keyframe is still being prepared');
         let text = '';
         r.on('data', (c: Buffer) => (text += c.toString()));
-        for (let i = 0; i < 500 && !text.includes(': preparing the view'); i++) await new Promise((res) => setTimeout(res, 10));
+        for (let i = 0; i < 3000 && !text.includes(': preparing the view'); i++) await new Promise((res) => setTimeout(res, 10));
         assert.match(text, /^: preparing the view\n\n/);
         assert.equal(state.opened, 0, 'not opened before it is prepared');
         ended = endsMeanwhile;
         const all = readAll(r);
         release();
         if (!endsMeanwhile) {
-          for (let i = 0; i < 500 && !state.subscriber; i++) await new Promise((res) => setTimeout(res, 10));
+          for (let i = 0; i < 3000 && !state.subscriber; i++) await new Promise((res) => setTimeout(res, 10));
           state.subscriber!(null as never);
         }
         const { complete } = await all;

@@ -38,7 +38,7 @@ describe('a syslog connection closing at stop', () => {
     let closed = false;
     const closing = t.close().then(() => (closed = true));
     // The collector got the batch and the FIN; close() now waits for its side.
-    for (let i = 0; i < 200 && !received.includes('test.close'); i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 3000 && !received.includes('test.close'); i++) await new Promise((r) => setTimeout(r, 10));
     assert.ok(received.includes('test.close'), 'the batch reached the collector');
     assert.equal(closed, false, 'close() waits for the collector');
     t.abort();

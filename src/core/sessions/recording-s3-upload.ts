@@ -140,15 +140,13 @@ async function completeFromRowOnce(s3: S3Host, rel: string, withSpool: boolean):
   const segments = withSpool ? await spoolSegments(base) : [];
   // A last part with the final frame closed the recording: nothing follows it.
   const closed = parts.at(-1)?.final === true;
-  // Each segment's bytes worth storing: whole gzip members when compressed.
-  const usable = async (i: number) => (isGzipPath(rel) ? memberIndex(`${base}.${i}`).end : (await stat(`${base}.${i}`)).size);
   const pending: { i: number; bytes: number }[] = [];
   for (const i of closed ? [] : segments.filter((i) => i >= parts.length)) {
     // A segment a crash left empty (opened, its first chunk still queued for the writer
     // thread) is no part: a part of nothing would be a part of the upload, and one before a
     // last part is under S3's minimum size. Only the newest segments can be empty: a
     // segment's data reaches the disk after all of the one before it (recording-spool.ts).
-    const bytes = await usable(i);
+    const bytes = await usableBytes(rel, `${base}.${i}`);
     if (bytes > 0) pending.push({ i, bytes });
   }
   for (const [k, { i, bytes }] of pending.entries()) {
@@ -221,7 +219,7 @@ export async function adoptSpooled(s3: S3Host, rels: readonly string[], sessionI
     const base = s3.spoolPath(rel);
     if ((await spoolSegments(base))[0] !== 0 || (await stored(rel))) continue;
     // Created and not written yet (its head still queued for the writer thread): nothing recorded.
-    if ((isGzipPath(rel) ? memberIndex(`${base}.0`).end : (await stat(`${base}.0`)).size) === 0) continue;
+    if ((await usableBytes(rel, `${base}.0`)) === 0) continue;
     const t = now();
     await s3.store.db
       .insertInto('recordingUploads')
@@ -236,6 +234,11 @@ export async function adoptSpooled(s3: S3Host, rels: readonly string[], sessionI
     return row;
   }
   return null;
+}
+
+/** A spool segment's bytes worth storing: its whole gzip members when compressed (a crash may have torn the last). */
+async function usableBytes(rel: string, path: string): Promise<number> {
+  return isGzipPath(rel) ? memberIndex(path).end : (await stat(path)).size;
 }
 
 /** The segment numbers of a spooled recording found on disk, in order. */

@@ -53,8 +53,8 @@ import { dropRecordingKeys, recordingKeyIds, sealingKey } from './recording-keys
 import { envelopeHeader, envelopeKeyId, FIRST_FRAME_SPAN, FrameSealer, isEnvelope, openEnvelope, provenKeyId } from './recording-envelope.js';
 import { adoptSpooled, completeFromRow, MAX_PARTS, s3ErrorText, S3Upload, type S3Host } from './recording-s3-upload.js';
 import { GZIP_SUFFIX, isGzipPath, sha256Gunzipped, sha256Stream } from './recording-gzip.js';
-import { recordingRelPath } from './recording-path.js';
-import { parseRecordingName, RECORDING_EXTENSIONS, type RecordingCompression, type RecordingStorage } from './recording-storage.js';
+import { recordingNames, recordingRelPath } from './recording-path.js';
+import { parseRecordingName, type RecordingCompression, type RecordingStorage } from './recording-storage.js';
 import type { RecordingWriter } from './recording-writer.js';
 
 /** The settings (config.ts's RecordingS3Config: endpoint, bucket, prefix, keys, SSE, encryption, part size, spool). */
@@ -65,8 +65,6 @@ export interface S3StorageSettings extends RecordingS3Config {
 
 /** Why object storage cannot be used, said plainly (no stack, no secret). */
 export class ObjectStorageUnavailable extends Error {}
-
-const DAY = 86_400_000;
 
 export { s3ErrorText };
 
@@ -140,18 +138,13 @@ export class S3RecordingStorage implements RecordingStorage, S3Host {
   }
 
   async find(sessionId: string, startedAt: number): Promise<string | null> {
-    for (const rel of this.candidates(sessionId, startedAt)) if (await this.exists(rel)) return rel;
+    for (const rel of recordingNames(sessionId, startedAt)) if (await this.exists(rel)) return rel;
     return null;
-  }
-
-  /** The names a session's recording may have (its day, or the next: a session started just before midnight UTC). */
-  private candidates(sessionId: string, startedAt: number): string[] {
-    return [startedAt, startedAt + DAY].flatMap((day) => RECORDING_EXTENSIONS.flatMap((ext) => ['', GZIP_SUFFIX].map((suffix) => recordingRelPath(sessionId, day, ext) + suffix)));
   }
 
   /** A recording of the session in this node's spool that no row names (adoptSpooled), given a row now. */
   private async adoptSpooled(sessionId: string, startedAt: number): Promise<{ rel: string; node: string } | undefined> {
-    return (await adoptSpooled(this, this.candidates(sessionId, startedAt), sessionId, (r) => this.exists(r))) ?? undefined;
+    return (await adoptSpooled(this, recordingNames(sessionId, startedAt), sessionId, (r) => this.exists(r))) ?? undefined;
   }
 
   async exists(rel: string): Promise<boolean> {

@@ -16,9 +16,7 @@ import type { SessionsTable } from '../../store/schema.js';
 import type { AuditService } from '../audit/service.js';
 import { SYSTEM, type AuditEntry } from '../audit/service.js';
 import { now } from '../util.js';
-import { GHREC_FILE_EXTENSION } from './ghrec.js';
-import { GZIP_SUFFIX } from './recording-gzip.js';
-import { recordingRelPath } from './recording-path.js';
+import { recordingNames } from './recording-path.js';
 import { repairRecording, sha256File, type GhrecTraffic, type RecordingFacts } from './recording-repair.js';
 
 export const INTERRUPTED = 'interrupted';
@@ -89,22 +87,9 @@ async function locate(ctx: RecoveryContext, sessionId: string, startedAt: number
   return rel ? { rel, path: join(ctx.recordingsDir, rel) } : null;
 }
 
-const DAY = 86_400_000;
-
-/**
- * The recording of a session, relative to the recordings directory. The writer names it by
- * its own start, taken a moment after the row's: look on the row's day and the next.
- */
+/** The recording of a session in the recordings directory (relative to it), under any name it may have. */
 export function findRecording(recordingsDir: string, sessionId: string, startedAt: number): string | null {
-  for (const day of [startedAt, startedAt + DAY]) {
-    for (const ext of ['.cast', GHREC_FILE_EXTENSION]) {
-      for (const suffix of ['', GZIP_SUFFIX]) {
-        const rel = recordingRelPath(sessionId, day, ext) + suffix;
-        if (existsSync(join(recordingsDir, rel))) return rel;
-      }
-    }
-  }
-  return null;
+  return recordingNames(sessionId, startedAt).find((rel) => existsSync(join(recordingsDir, rel))) ?? null;
 }
 
 /** Recovers every interrupted session of this node (and of the dead nodes named); returns how many. */
